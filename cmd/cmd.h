@@ -1,0 +1,27 @@
+/*
+ * cmd: the `flotilla` executable. One file per subcommand (cmd/<name>.c),
+ * each exposing `int cmd_<name>(int argc, char **argv)` where argv[0] is the
+ * subcommand's name; each answers --help. main.c holds the dispatch table.
+ */
+#ifndef FL_CMD_H
+#define FL_CMD_H
+
+#include <stdbool.h>
+
+typedef struct fl_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} fl_command;
+
+int cmd_version(int argc, char **argv);
+int cmd_debug(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_clusters(int argc, char **argv);
+
+/* True when argv holds -h or --help. */
+bool cmd_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,56 @@
+/* cmd/main.c: `flotilla` entry point and subcommand dispatch. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "cmd/cmd.h"
+
+/* Subcommands, in the order --help lists them. */
+static const fl_command commands[] = {
+    {"version", "print the version", cmd_version},
+};
+
+bool cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    }
+    return false;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "flotilla: search, quota and scheduling across a fleet of Kubernetes clusters.\n\n"
+               "Usage: flotilla <command> [options]\n\nCommands:\n");
+    for (size_t i = 0; i < FL_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'flotilla <command> --help' for a command's options.\n"
+               "Environment: FLOTILLA_LOG=debug|info|warn|error sets the log level.\n");
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    fl_log_level lvl;
+    const char *env = getenv("FLOTILLA_LOG");
+    if (env && fl_log_level_parse(env, &lvl) == 0)
+        fl_log_set_level(lvl);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < FL_ARRAY_LEN(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "flotilla: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

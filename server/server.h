@@ -1,0 +1,122 @@
+/*
+ * server: the HTTP(S) front every Flotilla server uses (the daemon's API and
+ * admission listeners, the simulator's virtual clusters). It owns
+ * libmicrohttpd and its GnuTLS backend; no libmicrohttpd type appears here.
+ *
+ * Model: a fl_server is one listener with its own thread pool. Modules
+ * register handlers for path prefixes. A handler runs on a server thread and
+ * must answer its request exactly once — at once, or later from any thread
+ * (the connection is suspended meanwhile, without busy-waiting) — either
+ * with a whole reply or by opening a stream (watch, log -f) that any thread
+ * may write lines to until it is closed.
+ *
+ * Every reply carries Kubernetes' usual headers (Audit-Id, Cache-Control:
+ * no-cache, private); errors are Kubernetes Status JSON; each request is
+ * logged once (method, path, user, code, bytes, duration) when access_log is
+ * set. Bodies larger than max_body get 413, requests slower than
+ * request_timeout_s are cut.
+ */
+#ifndef FL_SERVER_H
+#define FL_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+typedef struct fl_server fl_server;
+typedef struct fl_request fl_request;
+typedef struct fl_stream fl_stream;
+
+typedef struct fl_server_opts {
+    const char *name;            /* for logs: "api", "admission", "sim" */
+    const char *listen;          /* "127.0.0.1:7443"; port 0 picks a free one */
+    unsigned threads;            /* worker threads (default 2) */
+    const char *tls_cert_pem;    /* PEM blobs; NULL cert = plain HTTP */
+    const char *tls_key_pem;
+    const char *client_ca_pem;   /* ask for and verify client certs (optional) */
+    size_t max_body;             /* bytes; default 3 MiB like kube-apiserver */
+    unsigned request_timeout_s;  /* default 60; streams are exempt */
+    size_t stream_max_queued;    /* bytes buffered per stream; default 16 MiB */
+    bool access_log;             /* one log line per request */
+} fl_server_opts;
+#define FL_SERVER_OPTS_INIT {"http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true}
+
+/* A handler. It must answer req exactly once (reply or stream), now or
+ * later from any thread; until then req stays valid. */
+typedef void (*fl_handler_fn)(fl_request *req, void *ud);
+
+/* Create a server (not yet listening). 0 or negative code; *out written only
+ * on success. */
+int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err);
+
+/* Route requests whose path equals prefix, or starts with prefix followed by
+ * '/' (prefix "/" matches everything). The longest matching prefix wins;
+ * method NULL matches any method. Call before fl_server_start. */
+int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
+                    void *ud);
+
+/* Start listening (threads start). Unmatched paths answer 404
+ * "404 page not found\n" text, as an apiserver does for unknown groups. */
+int fl_server_start(fl_server *s, fl_err *err);
+uint16_t fl_server_port(const fl_server *s); /* the bound port, after start */
+
+/* Stop accepting, end open streams, wait for handlers; then free. Requests
+ * still pending get 503. fl_server_free accepts NULL and stops first. */
+void fl_server_stop(fl_server *s);
+void fl_server_free(fl_server *s);
+
+/* ---- the request (valid until answered; borrowed strings) -------------- */
+const char *fl_request_method(const fl_request *r);
+const char *fl_request_path(const fl_request *r);          /* percent-decoded, no query */
+const char *fl_request_query(const fl_request *r, const char *key); /* first value or NULL */
+/* Calls fn for every query argument in order; stop early by returning false. */
+void fl_request_query_each(const fl_request *r,
+                           bool (*fn)(const char *key, const char *value, void *ud), void *ud);
+const char *fl_request_header(const fl_request *r, const char *name); /* case-insensitive */
+const char *fl_request_body(const fl_request *r, size_t *len);        /* "" when none */
+const char *fl_request_peer(const fl_request *r);                     /* "127.0.0.1:5555" */
+bool fl_request_peer_is_loopback(const fl_request *r);
+/* The verified client certificate's subject CN (user) and O values (groups),
+ * or NULL/0 when no certificate was presented or it did not verify. */
+const char *fl_request_cert_user(const fl_request *r);
+size_t fl_request_cert_groups(const fl_request *r, const char *const **groups);
+/* Name the authenticated user for the access log. */
+void fl_request_set_user(fl_request *r, const char *user);
+/* The request should get pretty JSON (?pretty=true, or a curl/Wget/browser
+ * User-Agent without ?pretty=false), as kube-apiserver decides. */
+bool fl_request_wants_pretty(const fl_request *r);
+
+/* ---- answers: exactly one per request, from any thread ----------------- */
+/* Add a response header before answering (copied). */
+int fl_request_add_header(fl_request *r, const char *name, const char *value);
+/* Whole reply; body copied. */
+int fl_request_reply(fl_request *r, int code, const char *content_type, const void *body,
+                     size_t len);
+/* JSON reply (application/json), encoded by fl_json_encode, pretty as the
+ * request wants. Steals the reference to v (even on failure). */
+int fl_request_reply_json(fl_request *r, int code, json_t *v);
+/* Kubernetes Status reply; reason NULL = fl_status_reason_for(code). */
+int fl_request_reply_status(fl_request *r, int code, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- streams (watch, follow) -------------------------------------------
+ * Answer with `code` and headers now (chunked transfer), body to follow.
+ * The stream reference belongs to the caller until fl_stream_close. */
+int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stream **out);
+/* Queue bytes (copied) to send; wakes the connection. From any thread.
+ * Returns 0, FL_ECLOSED once the client has gone (stop writing, then close),
+ * or FL_EFULL when more than stream_max_queued bytes are waiting (a slow
+ * client: the caller should close the stream). */
+int fl_stream_write(fl_stream *st, const void *data, size_t len);
+/* Called once, on a server thread, when the client goes away or the server
+ * stops; the stream must still be closed by its owner. Set right after
+ * fl_request_stream. */
+void fl_stream_on_gone(fl_stream *st, void (*fn)(void *ud), void *ud);
+/* End the response after what is queued; releases the caller's reference.
+ * Accepts NULL. */
+void fl_stream_close(fl_stream *st);
+
+#endif
