@@ -13,8 +13,15 @@
  * Every reply carries Kubernetes' usual headers (Audit-Id, Cache-Control:
  * no-cache, private); errors are Kubernetes Status JSON; each request is
  * logged once (method, path, user, code, bytes, duration) when access_log is
- * set. Bodies larger than max_body get 413, requests slower than
- * request_timeout_s are cut.
+ * set. Bodies larger than max_body get 413 (before the handler runs); a
+ * connection idle for request_timeout_s is closed (streams are exempt).
+ * Request headers are capped by libmicrohttpd's default connection memory
+ * (32 KiB for the request line plus headers; larger gets 431).
+ *
+ * Lifetimes: a request is reference counted between the connection and the
+ * handler's obligation to answer, so answering late — even after the client
+ * left or the server stopped — is safe (the answer is then dropped and the
+ * call returns FL_ECLOSED). The same holds for streams until fl_stream_close.
  */
 #ifndef FL_SERVER_H
 #define FL_SERVER_H
@@ -41,30 +48,49 @@ typedef struct fl_server_opts {
     unsigned request_timeout_s;  /* default 60; streams are exempt */
     size_t stream_max_queued;    /* bytes buffered per stream; default 16 MiB */
     bool access_log;             /* one log line per request */
+    unsigned max_connections;    /* concurrent connections; default 1000 */
 } fl_server_opts;
-#define FL_SERVER_OPTS_INIT {"http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true}
+#define FL_SERVER_OPTS_INIT \
+    {"http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true, 1000}
 
 /* A handler. It must answer req exactly once (reply or stream), now or
  * later from any thread; until then req stays valid. */
 typedef void (*fl_handler_fn)(fl_request *req, void *ud);
 
-/* Create a server (not yet listening). 0 or negative code; *out written only
- * on success. */
+/* Create a server (not yet listening). Copies opts and its strings (the
+ * PEM blobs too). "listen" is "HOST:PORT", "[V6]:PORT" or ":PORT" (all
+ * addresses); zero numeric fields take their defaults. 0, -EINVAL (bad
+ * listen address) or -ENOMEM; *out written only on success. Any thread. */
 int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err);
 
 /* Route requests whose path equals prefix, or starts with prefix followed by
  * '/' (prefix "/" matches everything). The longest matching prefix wins;
- * method NULL matches any method. Call before fl_server_start. */
+ * method NULL matches any method. A path that only matches routes of other
+ * methods gets 405 MethodNotAllowed. Strings are copied; ud is borrowed and
+ * must outlive the server. Call before fl_server_start (else -EBUSY);
+ * 0, -EINVAL, -EBUSY or -ENOMEM. */
 int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
                     void *ud);
 
+/* Register /healthz, /readyz and /livez (and their sub-paths) answering
+ * "ok" as kube-apiserver does (text/plain; charset=utf-8, nosniff); with
+ * ?verbose the check list ("[+]ping ok\n...check passed\n"). Before start;
+ * 0 or the fl_server_route codes. */
+int fl_server_route_health(fl_server *s);
+
 /* Start listening (threads start). Unmatched paths answer 404
- * "404 page not found\n" text, as an apiserver does for unknown groups. */
+ * "404 page not found\n" text, as an apiserver does for unknown groups.
+ * 0, -EBUSY (already started), FL_ETLS (bad PEM) or -EADDRINUSE/-errno,
+ * with err saying why. Call once, from the thread that owns s. */
 int fl_server_start(fl_server *s, fl_err *err);
 uint16_t fl_server_port(const fl_server *s); /* the bound port, after start */
 
-/* Stop accepting, end open streams, wait for handlers; then free. Requests
- * still pending get 503. fl_server_free accepts NULL and stops first. */
+/* Stop accepting, end open streams (their on_gone fires and they end with
+ * the zero chunk), answer requests still pending with 503, wait briefly for
+ * running handlers, close every connection and join the threads. Idempotent.
+ * Not from a handler or an on_gone callback. fl_server_free accepts NULL,
+ * stops first, then frees. Owners may still answer / write / close later:
+ * they get FL_ECLOSED and nothing touches the freed server. */
 void fl_server_stop(fl_server *s);
 void fl_server_free(fl_server *s);
 
@@ -89,8 +115,13 @@ void fl_request_set_user(fl_request *r, const char *user);
  * User-Agent without ?pretty=false), as kube-apiserver decides. */
 bool fl_request_wants_pretty(const fl_request *r);
 
-/* ---- answers: exactly one per request, from any thread ----------------- */
-/* Add a response header before answering (copied). */
+/* ---- answers: exactly one per request, from any thread -----------------
+ * Each answer returns 0, FL_ECLOSED (the client left or the server stopped:
+ * the answer is dropped, but the request is released all the same),
+ * -EALREADY (answered twice: a bug; nothing happens) or -ENOMEM. After an
+ * answer call (whatever it returned) req must not be touched again. */
+/* Add a response header before answering (copied); Cache-Control replaces
+ * the default. 0, -EINVAL (CR/LF in it), -EALREADY or -ENOMEM. */
 int fl_request_add_header(fl_request *r, const char *name, const char *value);
 /* Whole reply; body copied. */
 int fl_request_reply(fl_request *r, int code, const char *content_type, const void *body,
@@ -104,16 +135,26 @@ int fl_request_reply_status(fl_request *r, int code, const char *reason, const c
 
 /* ---- streams (watch, follow) -------------------------------------------
  * Answer with `code` and headers now (chunked transfer), body to follow.
- * The stream reference belongs to the caller until fl_stream_close. */
+ * This is the request's answer: afterwards use only the stream. *out is
+ * written even when FL_ECLOSED is returned (client already gone), so the
+ * caller can follow one path: the stream always needs fl_stream_close.
+ * -EALREADY / -ENOMEM leave *out alone. The stream reference belongs to the
+ * caller until fl_stream_close. Each write goes out as its own chunk.
+ * While nothing is queued the connection sleeps (suspended), so a client
+ * that disconnects is noticed at the next write (a watch's bookmark or
+ * event), when the server stops, or when the stream is closed. */
 int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stream **out);
 /* Queue bytes (copied) to send; wakes the connection. From any thread.
  * Returns 0, FL_ECLOSED once the client has gone (stop writing, then close),
  * or FL_EFULL when more than stream_max_queued bytes are waiting (a slow
  * client: the caller should close the stream). */
 int fl_stream_write(fl_stream *st, const void *data, size_t len);
-/* Called once, on a server thread, when the client goes away or the server
- * stops; the stream must still be closed by its owner. Set right after
- * fl_request_stream. */
+/* Called once, on a server thread (or in fl_server_stop's caller), when the
+ * client goes away or the server stops; the stream must still be closed by
+ * its owner. Set right after fl_request_stream; if the client is already
+ * gone, fn runs at once on the calling thread. fl_stream_close waits for a
+ * running fn (unless called from inside it) and cancels a later one, so ud
+ * may be freed after fl_stream_close returns. */
 void fl_stream_on_gone(fl_stream *st, void (*fn)(void *ud), void *ud);
 /* End the response after what is queued; releases the caller's reference.
  * Accepts NULL. */

@@ -1,0 +1,499 @@
+/*
+ * cmd/serve.c: `flotilla serve` — the daemon. Wires flotilla.yaml → the
+ * index (opened in dataDir) → the collector (its own loop thread) → the API
+ * listener (server/), then waits for SIGTERM/SIGINT and drains: stop the
+ * listener, stop the watches, flush the index writer, exit 0.
+ *
+ * HTTP routes live in register_routes() below: that is where the search
+ * API, quota and the dashboard add theirs. Routes served here:
+ *   GET /healthz, /livez   "ok" while the process runs
+ *   GET /readyz            "ok" once every Ready member finished its first
+ *                          list; 503 before
+ *   GET /api/v1/clusters   every member's health and per-resource sync
+ *                          state (collector status + object counts from the
+ *                          index); /api/v1/clusters/NAME for one member
+ * With auth.tokensFile set, /api/ requests need "Authorization: Bearer T"
+ * for a token of that file (token,user,"groups"), except from loopback
+ * peers when auth.anonymousLoopback is true.
+ *
+ * Threads: main blocks the signals before any thread starts and sleeps in
+ * sigwait; handlers run on the server's threads, each with its own index
+ * reader for the duration of a request. No globals: the handlers' state is
+ * the serve_ctx on main's stack.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "cmd/config.h"
+#include "collector/collector.h"
+#include "index/index.h"
+#include "kube/kube.h"
+#include "server/server.h"
+
+#define TOKENS_MAX_BYTES (1u << 20)
+#define PEM_MAX_BYTES (1u << 20)
+
+typedef struct serve_ctx {
+    const fl_config *cfg;
+    fl_index *index;
+    fl_collector *collector;
+    char **tokens; /* bearer tokens from auth.tokensFile */
+    size_t ntokens;
+} serve_ctx;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: flotilla serve -c FILE [--listen ADDR:PORT] [--data-dir DIR]\n\n"
+               "Run the daemon: watch every member cluster of FILE (flotilla.yaml) into the\n"
+               "index in dataDir and serve the API. SIGTERM or SIGINT drains and exits 0.\n\n"
+               "  -c, --config FILE   configuration (see flotilla.example.yaml)\n"
+               "  --listen ADDR:PORT  overrides the file's listen\n"
+               "  --data-dir DIR      overrides the file's dataDir\n\n"
+               "Member status: GET /api/v1/clusters (or `flotilla clusters`).\n");
+}
+
+/* ------------------------------------------------------------ small I/O */
+
+static int read_file(const char *path, size_t max, fl_buf *out, fl_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    int rc = 0;
+    char chunk[16384];
+    fl_buf_init(out, max);
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if ((rc = fl_buf_append(out, chunk, (size_t)n)) != 0) {
+            fl_err_set(err, rc, "%s: larger than %zu bytes", path, max);
+            break;
+        }
+    }
+    close(fd);
+    if (!rc && !out->data)
+        rc = fl_buf_puts(out, "");
+    if (rc)
+        fl_buf_done(out);
+    return rc;
+}
+
+/* tokens.csv: token,user[,"group1,group2"]; blank lines and # comments. */
+static int load_tokens(serve_ctx *x, const char *path, fl_err *err)
+{
+    fl_buf b;
+    int rc = read_file(path, TOKENS_MAX_BYTES, &b, err);
+    if (rc)
+        return rc;
+    size_t lineno = 0;
+    for (char *line = b.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\r')
+            line[--len] = 0;
+        if (!len || line[0] == '#')
+            continue;
+        char *comma = strchr(line, ',');
+        if (!comma || comma == line) {
+            rc = fl_err_set(err, FL_EPARSE, "%s:%zu: want token,user[,groups]", path, lineno);
+            break;
+        }
+        char **t = realloc(x->tokens, (x->ntokens + 1) * sizeof *t);
+        if (!t || !(t[x->ntokens] = fl_strndup(line, (size_t)(comma - line)))) {
+            if (t)
+                x->tokens = t;
+            rc = fl_err_set(err, -ENOMEM, "%s: out of memory", path);
+            break;
+        }
+        x->tokens = t;
+        x->ntokens++;
+    }
+    fl_buf_done(&b);
+    return rc;
+}
+
+static bool token_ok(const serve_ctx *x, const char *tok)
+{
+    size_t n = strlen(tok);
+    bool ok = false;
+    for (size_t i = 0; i < x->ntokens; i++) {
+        size_t m = strlen(x->tokens[i]);
+        unsigned diff = (unsigned)(m ^ n);
+        for (size_t k = 0; k < m && k < n; k++)
+            diff |= (unsigned char)(tok[k] ^ x->tokens[i][k]);
+        ok |= diff == 0;
+    }
+    return ok;
+}
+
+/* True when the request may go on; otherwise it has been answered 401. */
+static bool authorize(const serve_ctx *x, fl_request *r)
+{
+    if (!x->cfg->tokens_file)
+        return true;
+    if (x->cfg->anonymous_loopback && fl_request_peer_is_loopback(r))
+        return true;
+    const char *h = fl_request_header(r, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 && token_ok(x, h + 7)) {
+        fl_request_set_user(r, "token");
+        return true;
+    }
+    fl_request_reply_status(r, 401, "Unauthorized", "Unauthorized");
+    return false;
+}
+
+/* ------------------------------------------------------------- handlers */
+
+static void on_health(fl_request *r, void *ud)
+{
+    fl_request_reply(r, 200, "text/plain; charset=utf-8", "ok", 2);
+}
+
+static void on_ready(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    if (fl_collector_synced(x->collector))
+        fl_request_reply(r, 200, "text/plain; charset=utf-8", "ok", 2);
+    else
+        fl_request_reply(r, 503, "text/plain; charset=utf-8",
+                         "[-]collector: initial sync in progress\n", 39);
+}
+
+/* Add "objects" to every resource (from the index's sync state) and the
+ * sum to every cluster. */
+static void add_counts(serve_ctx *x, json_t *clusters)
+{
+    fl_index_reader *rd = NULL;
+    if (fl_index_reader_new(x->index, &rd, NULL) != 0)
+        return;
+    fl_index_reader_begin(rd);
+    size_t i, j;
+    json_t *cl, *res;
+    json_array_foreach(clusters, i, cl) {
+        json_int_t total = 0;
+        json_array_foreach(json_object_get(cl, "resources"), j, res) {
+            fl_index_src src = {fl_obj_str(cl, "name"), fl_obj_str(res, "group"),
+                                fl_obj_str(res, "version"), fl_obj_str(res, "resource"),
+                                fl_obj_str(res, "kind")};
+            fl_index_sync st;
+            json_int_t n = 0;
+            if (src.cluster && src.group && src.resource &&
+                fl_index_sync_get(rd, &src, &st, NULL) == 0)
+                n = st.object_count;
+            json_object_set_new(res, "objects", json_integer(n));
+            total += n;
+        }
+        json_object_set_new(cl, "objects", json_integer(total));
+    }
+    fl_index_reader_end(rd);
+    fl_index_reader_free(rd);
+}
+
+/* Member labels from the config, for display. */
+static void add_labels(serve_ctx *x, json_t *clusters)
+{
+    size_t i;
+    json_t *cl;
+    json_array_foreach(clusters, i, cl) {
+        const char *name = fl_obj_str(cl, "name");
+        for (size_t k = 0; name && k < x->cfg->nmembers; k++) {
+            const fl_config_member *m = &x->cfg->members[k];
+            if (strcmp(m->name, name) != 0)
+                continue;
+            json_t *labels = json_object();
+            for (size_t l = 0; labels && l < m->nlabels; l++)
+                json_object_set_new(labels, m->label_keys[l], json_string(m->label_values[l]));
+            json_object_set_new(cl, "labels", labels ? labels : json_null());
+        }
+    }
+}
+
+static void on_clusters(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    if (!authorize(x, r))
+        return;
+    const char *path = fl_request_path(r);
+    const char *one = strlen(path) > strlen("/api/v1/clusters/")
+                          ? path + strlen("/api/v1/clusters/") : NULL;
+    json_t *st = fl_collector_status(x->collector);
+    json_t *clusters = json_object_get(st, "clusters");
+    add_counts(x, clusters);
+    add_labels(x, clusters);
+    if (!one) {
+        fl_request_reply_json(r, 200, st);
+        return;
+    }
+    size_t i;
+    json_t *cl;
+    json_array_foreach(clusters, i, cl) if (!strcmp(fl_obj_str(cl, "name") ? fl_obj_str(cl, "name")
+                                                                            : "", one)) {
+        json_incref(cl);
+        json_decref(st);
+        fl_request_reply_json(r, 200, cl);
+        return;
+    }
+    json_decref(st);
+    fl_request_reply_status(r, 404, "NotFound", "cluster \"%s\" not found", one);
+}
+
+/* Every route of the daemon's API listener. Modules that serve on this
+ * listener (search API, quota, dashboard) register here. */
+static int register_routes(fl_server *srv, serve_ctx *x)
+{
+    int rc = 0;
+    if ((rc = fl_server_route(srv, "GET", "/healthz", on_health, x)) ||
+        (rc = fl_server_route(srv, "GET", "/livez", on_health, x)) ||
+        (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
+        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)))
+        return rc;
+    return 0;
+}
+
+/* ------------------------------------------------------------ the wiring */
+
+static int parse_args(int argc, char **argv, const char **cfg, const char **listen,
+                      const char **data_dir)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (!strcmp(a, "-c") || !strcmp(a, "--config"))
+            slot = cfg;
+        else if (!strcmp(a, "--listen"))
+            slot = listen;
+        else if (!strcmp(a, "--data-dir"))
+            slot = data_dir;
+        else if (!strncmp(a, "--config=", 9))
+            *cfg = a + 9;
+        else if (!strncmp(a, "--listen=", 9))
+            *listen = a + 9;
+        else if (!strncmp(a, "--data-dir=", 11))
+            *data_dir = a + 11;
+        else {
+            fprintf(stderr, "flotilla serve: unknown argument \"%s\"\n", a);
+            return 2;
+        }
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "flotilla serve: %s needs a value\n", a);
+                return 2;
+            }
+            *slot = argv[++i];
+        }
+    }
+    if (!*cfg) {
+        fprintf(stderr, "flotilla serve: -c FILE is required\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *dir, fl_err *err)
+{
+    char tmp[4096];
+    if (fl_strlcpy(tmp, dir, sizeof tmp) >= sizeof tmp)
+        return fl_err_set(err, -ENAMETOOLONG, "%s: path too long", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return fl_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return fl_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+static int open_index(const fl_config *cfg, fl_index **out, fl_err *err)
+{
+    char path[4200];
+    int rc = mkdir_p(cfg->data_dir, err);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s/index.db", cfg->data_dir);
+    fl_index_opts io = FL_INDEX_OPTS_INIT;
+    io.path = path;
+    io.keep_managed_fields = !cfg->prune_managed_fields;
+    io.keep_last_applied = !cfg->prune_last_applied;
+    io.tombstone_keep_ms = cfg->retain_deleted_ms;
+    return fl_index_open(&io, out, err);
+}
+
+static int start_collector(const fl_config *cfg, fl_index *idx, fl_collector **out, fl_err *err)
+{
+    fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
+    fl_collector_member *mem = calloc(cfg->nmembers ? cfg->nmembers : 1, sizeof *mem);
+    fl_collector_gv *gvs = calloc(cfg->nresources ? cfg->nresources : 1, sizeof *gvs);
+    fl_collector *c = NULL;
+    int rc = -ENOMEM;
+    if (!mem || !gvs) {
+        fl_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->nmembers; i++)
+        mem[i] = (fl_collector_member){cfg->members[i].name, cfg->members[i].kubeconfig,
+                                       cfg->members[i].context};
+    for (size_t i = 0; i < cfg->nresources; i++)
+        gvs[i] = (fl_collector_gv){cfg->resources[i].group, cfg->resources[i].version,
+                                   (const char *const *)cfg->resources[i].resources,
+                                   cfg->resources[i].nresources};
+    co.index = idx;
+    co.members = mem;
+    co.nmembers = cfg->nmembers;
+    co.resources = gvs;
+    co.nresources = cfg->nresources;
+    co.ns_include = (const char *const *)cfg->ns_include;
+    co.nns_include = cfg->nns_include;
+    co.ns_exclude = (const char *const *)cfg->ns_exclude;
+    co.nns_exclude = cfg->nns_exclude;
+    co.page_size = cfg->page_size;
+    co.watch_timeout_ms = cfg->watch_timeout_ms;
+    co.stall_timeout_ms = cfg->stall_timeout_ms;
+    co.health_interval_ms = cfg->health_interval_ms;
+    co.health_timeout_ms = cfg->health_timeout_ms;
+    co.discovery_interval_ms = cfg->discovery_interval_ms;
+    if ((rc = fl_collector_new(&co, &c, err)) != 0)
+        goto out;
+    if ((rc = fl_collector_start(c, err)) != 0) {
+        fl_collector_free(c);
+        goto out;
+    }
+    *out = c;
+out:
+    free(mem);
+    free(gvs);
+    return rc;
+}
+
+static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
+{
+    const fl_config *cfg = x->cfg;
+    fl_buf cert = FL_BUF_INIT(0), key = FL_BUF_INIT(0), ca = FL_BUF_INIT(0);
+    fl_server *srv = NULL;
+    fl_server_opts so = FL_SERVER_OPTS_INIT;
+    int rc = 0;
+    so.name = "api";
+    so.listen = cfg->listen;
+    if (cfg->tls_cert && ((rc = read_file(cfg->tls_cert, PEM_MAX_BYTES, &cert, err)) ||
+                          (rc = read_file(cfg->tls_key, PEM_MAX_BYTES, &key, err))))
+        goto out;
+    if (cfg->tls_client_ca && (rc = read_file(cfg->tls_client_ca, PEM_MAX_BYTES, &ca, err)))
+        goto out;
+    so.tls_cert_pem = cert.data;
+    so.tls_key_pem = key.data;
+    so.client_ca_pem = ca.data;
+    if ((rc = fl_server_new(&so, &srv, err)) || (rc = register_routes(srv, x)) ||
+        (rc = fl_server_start(srv, err))) {
+        if (rc && err && !err->msg[0])
+            fl_err_set(err, rc, "listener: %s", fl_strerror(rc));
+        fl_server_free(srv);
+        goto out;
+    }
+    *out = srv;
+out:
+    fl_buf_done(&cert);
+    fl_buf_done(&key);
+    fl_buf_done(&ca);
+    return rc;
+}
+
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *cfg_path = NULL, *listen = NULL, *data_dir = NULL;
+    if (cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    int rc = parse_args(argc, argv, &cfg_path, &listen, &data_dir);
+    if (rc) {
+        usage(stderr);
+        return rc;
+    }
+    /* Block the signals before any thread exists: every thread inherits
+     * the mask and main alone takes them in sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    fl_err err = FL_ERR_INIT;
+    fl_config *cfg = NULL;
+    fl_index *idx = NULL;
+    fl_collector *col = NULL;
+    fl_server *srv = NULL;
+    serve_ctx x = {0};
+    int status = 1;
+    if (fl_config_load(cfg_path, &cfg, &err) != 0 ||
+        (listen && fl_config_set_listen(cfg, listen) != 0) ||
+        (data_dir && fl_config_set_data_dir(cfg, data_dir) != 0)) {
+        fprintf(stderr, "flotilla serve: %s\n", err.msg[0] ? err.msg : "out of memory");
+        goto out;
+    }
+    x.cfg = cfg;
+    if (cfg->tokens_file && load_tokens(&x, cfg->tokens_file, &err) != 0) {
+        fprintf(stderr, "flotilla serve: auth.tokensFile: %s\n", err.msg);
+        goto out;
+    }
+    if (open_index(cfg, &idx, &err) != 0) {
+        fprintf(stderr, "flotilla serve: index: %s\n", err.msg);
+        goto out;
+    }
+    x.index = idx;
+    if (start_collector(cfg, idx, &col, &err) != 0) {
+        fprintf(stderr, "flotilla serve: %s\n", err.msg);
+        goto out;
+    }
+    x.collector = col;
+    if (start_server(&x, &srv, &err) != 0) {
+        fprintf(stderr, "flotilla serve: listen %s: %s\n", cfg->listen, err.msg);
+        goto out;
+    }
+    fl_log(FL_LOG_INFO, "serve", "listening on %s://%s (port %u), %zu members, data in %s",
+           cfg->tls_cert ? "https" : "http", cfg->listen, (unsigned)fl_server_port(srv),
+           cfg->nmembers, cfg->data_dir);
+    int sig = wait_for_signal(&set);
+    fl_log(FL_LOG_INFO, "serve", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+out:
+    fl_server_free(srv);
+    fl_collector_free(col);
+    if (idx && fl_index_flush(idx, 30000) != 0)
+        fl_log(FL_LOG_WARN, "serve", "index flush did not finish in 30s");
+    fl_index_close(idx);
+    for (size_t i = 0; i < x.ntokens; i++)
+        free(x.tokens[i]);
+    free(x.tokens);
+    fl_config_free(cfg);
+    if (status == 0)
+        fl_log(FL_LOG_INFO, "serve", "stopped");
+    return status;
+}

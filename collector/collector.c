@@ -1,0 +1,1096 @@
+/*
+ * collector/collector.c: the collector's loop thread — members, their
+ * health probes, discovery, and one reflector per (cluster, resource)
+ * driving the pure state machine of logic.c with real requests
+ * (kube/client.h) and feeding raw bytes to the index (index/index.h).
+ *
+ * Ownership: everything below fl_collector is owned by the loop thread once
+ * it runs; other threads only touch the stop flag, the async handle and the
+ * status snapshot (behind mu). Nothing here parses a list page or a watch
+ * event: cl_scan_* picks out the few fields the reflector needs.
+ */
+#include "collector/collector.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "collector/collector_int.h"
+#include "kube/kube.h"
+
+#define SPACE_RETRY_MS 50
+#define STATUS_PERIOD_MS 250
+#define DISCOVERY_MAX_BYTES (8u << 20)
+#define CONT_MAX (64u << 10)
+
+typedef struct member member;
+typedef struct reflector reflector;
+
+typedef enum { T_BACKOFF = 0, T_SPACE_LIST, T_SPACE_WATCH } timer_mode;
+
+/* One (cluster, group, version, resource). Invariant: at most one request
+ * (req) in flight; in_relist is true between relist_begin and end/abort. */
+struct reflector {
+    member *m;
+    reflector *next;
+    char *group, *version, *resource, *kind;
+    bool namespaced;
+    bool wanted;      /* named in config or listed by the last discovery */
+    bool explicit_;   /* named in config (not from "*") */
+    fl_index_src src;
+    cl_reflector_sm sm;
+    uv_timer_t timer;
+    timer_mode tmode;
+    fl_kube_req *req;
+    fl_buf cont;      /* continue token of the next page */
+    bool in_relist;
+    bool cont_retried;/* an expired continue token restarted the list once */
+    bool gone, full;  /* why the current watch was stopped by us */
+    char *pending;    /* a list page refused with FL_EFULL, retried */
+    size_t pending_len;
+    char pending_rv[64];
+    int64_t watch_started_ms, watch_events;
+    char last_error[256];
+    char logged[256]; /* what was last logged/stored: phase or error */
+    int64_t events, relists, bad_lines, last_synced_ms;
+};
+
+struct member {
+    fl_collector *c;
+    char *name, *kubeconfig, *context;
+    fl_kube_conn *conn;
+    fl_kube_client *data, *probe;
+    cl_health health;
+    char version[64];
+    uv_timer_t probe_timer, disco_timer;
+    fl_kube_req *probe_req, *version_req;
+    bool probing_healthz;
+    fl_kube_req **disco_reqs; /* one per configured gv */
+    size_t disco_pending;
+    reflector *refl;
+};
+
+struct fl_collector {
+    fl_index *index;
+    fl_collector_opts o;
+    fl_collector_gv *gvs;
+    size_t ngvs;
+    char *ns_include;       /* NULL or the one included namespace */
+    char *exclude_sel;      /* metadata.namespace!=... or NULL */
+    char *ns_name_sel;      /* the same for the namespaces resource (metadata.name) */
+    member *members;
+    size_t nmembers;
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_timer_t status_timer;
+    uv_thread_t thread;
+    bool loop_ok, started, joined, stopping;
+    atomic_bool stop_req;
+    pthread_mutex_t mu;
+    char *status;           /* JSON text of the last snapshot (mu) */
+    bool synced;            /* (mu) */
+    bool dirty;             /* loop thread: snapshot out of date */
+};
+
+static void start_list(reflector *r);
+static void start_watch(reflector *r);
+static void act(reflector *r, cl_raction a, int64_t delay);
+
+/* ------------------------------------------------------------- helpers */
+
+static void feed(reflector *r, cl_rev ev, const char *rv, int code)
+{
+    int64_t delay = 0;
+    cl_raction a = cl_sm_feed(&r->sm, ev, rv, code, fl_mono_ms(), cl_rand01(), &delay);
+    act(r, a, delay);
+}
+
+static void resp_error(const char *what, const fl_kube_response *res, char *out, size_t n)
+{
+    if (res->http_status)
+        snprintf(out, n, "%s: %ld %s: %s", what, res->http_status, res->reason, res->message);
+    else
+        snprintf(out, n, "%s: %s: %s", what, res->reason, res->message);
+}
+
+/* Log and store in the index when what the reflector shows changed:
+ * its phase when healthy, its error when failing. */
+static void note(reflector *r)
+{
+    fl_collector *c = r->m->c;
+    char now[256];
+    bool failing = r->sm.phase == CL_R_WAITING || r->sm.phase == CL_R_SKIPPED;
+    c->dirty = true;
+    if (r->sm.phase == CL_R_LISTING && r->logged[0])
+        return; /* a relist in progress keeps the previous line */
+    snprintf(now, sizeof now, "%s%s%s", cl_rphase_name(r->sm.phase), r->last_error[0] ? ": " : "",
+             r->last_error);
+    if (strcmp(now, r->logged) == 0)
+        return;
+    fl_strlcpy(r->logged, now, sizeof r->logged);
+    fl_log(failing || r->last_error[0] ? FL_LOG_WARN : FL_LOG_INFO, "collector", "%s %s%s%s: %s",
+           r->m->name, r->group, r->group[0] ? "/" : "", r->resource, now);
+    fl_index_sync_set(c->index, &r->src, cl_rphase_name(r->sm.phase), 0, r->last_error, NULL);
+}
+
+static void set_error(reflector *r, const char *msg)
+{
+    fl_strlcpy(r->last_error, msg, sizeof r->last_error);
+}
+
+static void timer_in(reflector *r, timer_mode mode, int64_t ms);
+
+static void act(reflector *r, cl_raction a, int64_t delay)
+{
+    switch (a) {
+    case CL_DO_LIST:
+        start_list(r);
+        break;
+    case CL_DO_WATCH:
+        start_watch(r);
+        break;
+    case CL_DO_WAIT:
+        timer_in(r, T_BACKOFF, delay);
+        break;
+    case CL_DO_SKIP:
+    case CL_DO_NOTHING:
+        break;
+    }
+    note(r);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    reflector *r = t->data;
+    if (r->m->c->stopping)
+        return;
+    switch (r->tmode) {
+    case T_BACKOFF:
+        feed(r, CL_EV_TIMER, NULL, 0);
+        break;
+    case T_SPACE_LIST:
+        start_list(r); /* start_list submits the pending page first */
+        break;
+    case T_SPACE_WATCH:
+        start_watch(r);
+        break;
+    }
+}
+
+static void timer_in(reflector *r, timer_mode mode, int64_t ms)
+{
+    r->tmode = mode;
+    uv_timer_start(&r->timer, on_timer, (uint64_t)(ms < 0 ? 0 : ms), 0);
+}
+
+/* ---------------------------------------------------------------- LIST */
+
+static void list_failed(reflector *r, int code)
+{
+    if (r->in_relist)
+        fl_index_relist_abort(r->m->c->index, &r->src, NULL);
+    r->in_relist = false;
+    fl_buf_reset(&r->cont);
+    feed(r, CL_EV_LIST_FAILED, NULL, code);
+}
+
+/* A page is in the index; go on or finish the relist. */
+static void page_done(reflector *r, const char *rv)
+{
+    fl_collector *c = r->m->c;
+    if (r->cont.len) {
+        start_list(r);
+        return;
+    }
+    fl_err err = FL_ERR_INIT;
+    int rc = fl_index_relist_end(c->index, &r->src, rv, &err);
+    r->in_relist = false;
+    if (rc) {
+        set_error(r, err.msg);
+        feed(r, CL_EV_LIST_FAILED, NULL, rc);
+        return;
+    }
+    r->last_error[0] = 0;
+    r->cont_retried = false;
+    r->last_synced_ms = fl_now_ms();
+    feed(r, CL_EV_LIST_DONE, rv, 0);
+}
+
+/* Submit a page; FL_EFULL keeps it (stolen) for a retry. */
+static void submit_page(reflector *r, char *body, size_t len, bool owned, const char *rv)
+{
+    fl_err err = FL_ERR_INIT;
+    int rc = fl_index_submit_list(r->m->c->index, &r->src, body, len, &err);
+    if (rc == FL_EFULL) {
+        if (!owned && !(body = fl_strndup(body, len))) {
+            set_error(r, "list: out of memory");
+            list_failed(r, -ENOMEM);
+            return;
+        }
+        r->pending = body;
+        r->pending_len = len;
+        fl_strlcpy(r->pending_rv, rv, sizeof r->pending_rv);
+        timer_in(r, T_SPACE_LIST, SPACE_RETRY_MS);
+        return;
+    }
+    if (owned)
+        free(body);
+    if (rc) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "list: %s", err.msg[0] ? err.msg : fl_strerror(rc));
+        set_error(r, msg);
+        list_failed(r, rc);
+        return;
+    }
+    page_done(r, rv);
+}
+
+static void on_list_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    static const char *const rvp[] = {"metadata", "resourceVersion"};
+    static const char *const contp[] = {"metadata", "continue"};
+    reflector *r = ud;
+    char rv[64], msg[300];
+    r->req = NULL;
+    if (r->m->c->stopping || r->sm.phase == CL_R_STOPPED || r->sm.phase == CL_R_SKIPPED)
+        return;
+    if (res->err == FL_EGONE && r->cont.len && !r->cont_retried) {
+        /* The continue token expired: list again from the start. */
+        r->cont_retried = true;
+        fl_index_relist_abort(r->m->c->index, &r->src, NULL);
+        r->in_relist = false;
+        fl_buf_reset(&r->cont);
+        start_list(r);
+        return;
+    }
+    if (res->err) {
+        resp_error("list", res, msg, sizeof msg);
+        set_error(r, msg);
+        list_failed(r, res->err);
+        return;
+    }
+    const char *body = res->body.data ? res->body.data : "";
+    if (cl_scan_str(body, res->body.len, rvp, 2, rv, sizeof rv) != 0) {
+        snprintf(msg, sizeof msg, "list: the response is not a Kubernetes list (Content-Type %s)",
+                 res->content_type[0] ? res->content_type : "none");
+        set_error(r, msg);
+        list_failed(r, FL_EPARSE);
+        return;
+    }
+    fl_buf_reset(&r->cont);
+    char *cont = malloc(CONT_MAX);
+    if (cont && cl_scan_str(body, res->body.len, contp, 2, cont, CONT_MAX) == 0 && cont[0])
+        fl_buf_puts(&r->cont, cont);
+    free(cont);
+    size_t len = res->body.len;
+    char *owned = fl_buf_steal(&res->body);
+    submit_page(r, owned ? owned : (char *)"", len, owned != NULL, rv);
+}
+
+static void start_list(reflector *r)
+{
+    fl_collector *c = r->m->c;
+    fl_err err = FL_ERR_INIT;
+    if (r->pending) { /* a page waiting for index space */
+        char *p = r->pending;
+        r->pending = NULL;
+        char rv[64];
+        fl_strlcpy(rv, r->pending_rv, sizeof rv);
+        submit_page(r, p, r->pending_len, true, rv);
+        return;
+    }
+    if (!r->in_relist) {
+        if (fl_index_relist_begin(c->index, &r->src, &err) != 0) {
+            set_error(r, err.msg);
+            feed(r, CL_EV_LIST_FAILED, NULL, err.code);
+            return;
+        }
+        r->in_relist = true;
+        r->relists++;
+        fl_buf_reset(&r->cont);
+    }
+    cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
+                  strcmp(r->resource, "namespaces") == 0 && !r->group[0] ? c->ns_name_sel
+                                                                         : c->exclude_sel};
+    if (!r->namespaced)
+        s.namespace_ = NULL;
+    if (!r->namespaced && s.field_selector == c->exclude_sel)
+        s.field_selector = NULL;
+    fl_buf path = FL_BUF_INIT(CONT_MAX * 4);
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    int rc = cl_list_path(&s, c->o.page_size, r->cont.data, &path);
+    rq.path = path.data;
+    rq.timeout_ms = c->o.request_timeout_ms;
+    if (!rc)
+        rc = fl_kube_client_request(r->m->data, &rq, NULL, on_list_done, r, &r->req);
+    fl_buf_done(&path);
+    if (rc) {
+        set_error(r, fl_strerror(rc));
+        list_failed(r, rc);
+    }
+}
+
+/* ---------------------------------------------------------------- WATCH */
+
+static void bad_line(reflector *r, const char *why)
+{
+    r->bad_lines++;
+    set_error(r, why);
+    note(r);
+}
+
+static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *ud)
+{
+    static const char *const typ[] = {"type"};
+    static const char *const orv[] = {"object", "metadata", "resourceVersion"};
+    static const char *const ocode[] = {"object", "code"};
+    static const char *const omsg[] = {"object", "message"};
+    reflector *r = ud;
+    fl_collector *c = r->m->c;
+    char type[32], rv[64];
+    if (len == 0 || (len == 1 && line[0] == '\r'))
+        return 0;
+    if (cl_scan_str(line, len, typ, 1, type, sizeof type) != 0) {
+        bad_line(r, "watch: malformed event (not a JSON watch event)");
+        return 0;
+    }
+    if (strcmp(type, "ERROR") == 0) {
+        int64_t code = 0;
+        char msg[200] = "";
+        cl_scan_int(line, len, ocode, 2, &code);
+        cl_scan_str(line, len, omsg, 2, msg, sizeof msg);
+        if (code == 410) {
+            r->gone = true;
+        } else {
+            char e[256];
+            snprintf(e, sizeof e, "watch: ERROR event %lld: %s", (long long)code, msg);
+            set_error(r, e);
+        }
+        return 1; /* end this watch; done decides what comes next */
+    }
+    if (cl_scan_str(line, len, orv, 3, rv, sizeof rv) != 0 || !rv[0]) {
+        bad_line(r, "watch: event object without metadata.resourceVersion");
+        return 0;
+    }
+    fl_err err = FL_ERR_INIT;
+    int rc = fl_index_submit_event(c->index, &r->src, line, len, &err);
+    if (rc == FL_EFULL) {
+        r->full = true;
+        return 1;
+    }
+    if (rc) {
+        char e[300];
+        snprintf(e, sizeof e, "watch: %s", err.msg[0] ? err.msg : fl_strerror(rc));
+        bad_line(r, e);
+        return 0;
+    }
+    r->events++;
+    r->watch_events++;
+    r->last_synced_ms = fl_now_ms();
+    feed(r, CL_EV_WATCH_EVENT, rv, 0);
+    return 0;
+}
+
+static void on_watch_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    reflector *r = ud;
+    char msg[300];
+    r->req = NULL;
+    if (r->m->c->stopping || r->sm.phase == CL_R_STOPPED || r->sm.phase == CL_R_SKIPPED)
+        return;
+    if (r->full) { /* back-pressure: resume from the last submitted event */
+        r->full = false;
+        r->sm.phase = CL_R_WAITING;
+        timer_in(r, T_SPACE_WATCH, SPACE_RETRY_MS);
+        return;
+    }
+    if (r->gone || res->err == FL_EGONE) {
+        r->gone = false;
+        feed(r, CL_EV_WATCH_GONE, NULL, FL_EGONE);
+        return;
+    }
+    bool quick = fl_mono_ms() - r->watch_started_ms < 1000 && r->watch_events == 0;
+    if (res->err == 0 && !quick) {
+        feed(r, CL_EV_WATCH_CLOSED, NULL, 0);
+        return;
+    }
+    if (res->err == 0)
+        snprintf(msg, sizeof msg, "watch: the server closed the watch at once");
+    else if (res->err == -ECANCELED && r->last_error[0])
+        fl_strlcpy(msg, r->last_error, sizeof msg); /* an ERROR event ended it */
+    else
+        resp_error("watch", res, msg, sizeof msg);
+    set_error(r, msg);
+    feed(r, CL_EV_WATCH_FAILED, NULL, res->err ? res->err : FL_EHTTP);
+}
+
+static void start_watch(reflector *r)
+{
+    fl_collector *c = r->m->c;
+    cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
+                  strcmp(r->resource, "namespaces") == 0 && !r->group[0] ? c->ns_name_sel
+                                                                         : c->exclude_sel};
+    if (!r->namespaced)
+        s.namespace_ = NULL;
+    if (!r->namespaced && s.field_selector == c->exclude_sel)
+        s.field_selector = NULL;
+    fl_buf path = FL_BUF_INIT(8192);
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    int rc = cl_watch_path(&s, r->sm.rv, cl_watch_timeout_s(c->o.watch_timeout_ms, cl_rand01()),
+                           &path);
+    rq.path = path.data;
+    rq.stream = true;
+    rq.timeout_ms = -1;
+    rq.stall_timeout_ms = c->o.stall_timeout_ms;
+    r->sm.phase = CL_R_WATCHING;
+    r->watch_started_ms = fl_mono_ms();
+    r->watch_events = 0;
+    r->gone = r->full = false;
+    if (!rc)
+        rc = fl_kube_client_request(r->m->data, &rq, on_watch_line, on_watch_done, r, &r->req);
+    fl_buf_done(&path);
+    if (rc) {
+        set_error(r, fl_strerror(rc));
+        feed(r, CL_EV_WATCH_FAILED, NULL, rc);
+    }
+}
+
+/* ----------------------------------------------------------- reflectors */
+
+static reflector *find_refl(member *m, const char *g, const char *v, const char *res)
+{
+    for (reflector *r = m->refl; r; r = r->next)
+        if (!strcmp(r->group, g) && !strcmp(r->version, v) && !strcmp(r->resource, res))
+            return r;
+    return NULL;
+}
+
+static reflector *new_refl(member *m, const char *g, const char *v, const char *res,
+                           const char *kind, bool namespaced)
+{
+    reflector *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->m = m;
+    r->group = strdup(g);
+    r->version = strdup(v);
+    r->resource = strdup(res);
+    r->kind = strdup(kind ? kind : "");
+    fl_buf_init(&r->cont, CONT_MAX);
+    if (!r->group || !r->version || !r->resource || !r->kind) {
+        free(r->group), free(r->version), free(r->resource), free(r->kind), free(r);
+        return NULL;
+    }
+    r->namespaced = namespaced;
+    r->src = (fl_index_src){m->name, r->group, r->version, r->resource, r->kind};
+    uv_timer_init(&m->c->loop, &r->timer);
+    r->timer.data = r;
+    cl_sm_init(&r->sm, NULL);
+    r->next = m->refl;
+    m->refl = r;
+    return r;
+}
+
+static void stop_refl(reflector *r)
+{
+    uv_timer_stop(&r->timer);
+    if (r->req)
+        fl_kube_req_cancel(r->req);
+    if (r->in_relist)
+        fl_index_relist_abort(r->m->c->index, &r->src, NULL);
+    r->in_relist = false;
+    feed(r, CL_EV_STOP, NULL, 0);
+}
+
+/* Discovery says (g, v, res) is served (kind, namespaced) or not. */
+static void want(member *m, const char *g, const char *v, const char *res, const char *kind,
+                 bool namespaced, bool served, bool explicit_)
+{
+    reflector *r = find_refl(m, g, v, res);
+    if (!r && !(r = new_refl(m, g, v, res, kind, namespaced)))
+        return;
+    r->wanted = true;
+    r->explicit_ = r->explicit_ || explicit_;
+    if (!served) {
+        if (r->sm.phase != CL_R_SKIPPED) {
+            stop_refl(r);
+            r->sm.phase = CL_R_SKIPPED;
+            set_error(r, "not served by this cluster");
+            note(r);
+        }
+        return;
+    }
+    if (kind && *kind && strcmp(r->kind, kind) != 0) {
+        char *k = strdup(kind);
+        if (k) {
+            free(r->kind);
+            r->kind = k;
+            r->src.kind = k;
+        }
+    }
+    r->namespaced = namespaced;
+    if (r->sm.phase == CL_R_IDLE || r->sm.phase == CL_R_SKIPPED || r->sm.phase == CL_R_STOPPED) {
+        cl_sm_init(&r->sm, NULL);
+        r->last_error[0] = 0;
+        feed(r, CL_EV_START, NULL, 0);
+    }
+}
+
+/* ------------------------------------------------------------ discovery */
+
+static bool has_verb(const json_t *verbs, const char *v)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(verbs, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), v))
+        return true;
+    return false;
+}
+
+static bool gv_names(const fl_collector_gv *gv, const char *res)
+{
+    for (size_t i = 0; i < gv->nresources; i++)
+        if (!strcmp(gv->resources[i], res))
+            return true;
+    return false;
+}
+
+static bool gv_star(const fl_collector_gv *gv)
+{
+    return gv_names(gv, "*");
+}
+
+static void apply_discovery(member *m, const fl_collector_gv *gv, const json_t *list)
+{
+    json_t *arr = json_object_get(list, "resources");
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        json_t *verbs = json_object_get(e, "verbs");
+        if (!name || strchr(name, '/') || !has_verb(verbs, "list") || !has_verb(verbs, "watch"))
+            continue;
+        bool exp = gv_names(gv, name);
+        if (exp || gv_star(gv))
+            want(m, gv->group, gv->version, name, kind,
+                 json_is_true(json_object_get(e, "namespaced")), true, exp);
+    }
+    for (size_t k = 0; k < gv->nresources; k++) { /* named but not served */
+        const char *name = gv->resources[k];
+        reflector *r = strcmp(name, "*") ? find_refl(m, gv->group, gv->version, name) : NULL;
+        if (strcmp(name, "*") && (!r || !r->wanted))
+            want(m, gv->group, gv->version, name, NULL, true, false, true);
+    }
+}
+
+/* After a discovery round: reflectors of a gv that answered but no longer
+ * list them (a CRD went away) stop. */
+static void prune_unwanted(member *m, const fl_collector_gv *gv)
+{
+    for (reflector *r = m->refl; r; r = r->next)
+        if (!strcmp(r->group, gv->group) && !strcmp(r->version, gv->version) && !r->wanted &&
+            r->sm.phase != CL_R_STOPPED && r->sm.phase != CL_R_SKIPPED) {
+            stop_refl(r);
+            set_error(r, "no longer served by this cluster");
+            note(r);
+        }
+}
+
+static void on_disco_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    member *m = ud;
+    fl_collector *c = m->c;
+    size_t gi = 0;
+    while (gi < c->ngvs && m->disco_reqs[gi] != req)
+        gi++;
+    if (gi == c->ngvs)
+        return;
+    m->disco_reqs[gi] = NULL;
+    m->disco_pending--;
+    if (c->stopping)
+        return;
+    const fl_collector_gv *gv = &c->gvs[gi];
+    for (reflector *r = m->refl; r; r = r->next)
+        if (!strcmp(r->group, gv->group) && !strcmp(r->version, gv->version))
+            r->wanted = false;
+    json_t *doc = NULL;
+    if (res->err == FL_ENOTFOUND) {
+        for (size_t k = 0; k < gv->nresources; k++)
+            if (strcmp(gv->resources[k], "*"))
+                want(m, gv->group, gv->version, gv->resources[k], NULL, true, false, true);
+    } else if (res->err || res->body.len > DISCOVERY_MAX_BYTES ||
+               fl_json_parse(res->body.data ? res->body.data : "", res->body.len, &doc, NULL) ||
+               !json_is_object(doc)) {
+        /* Unreachable or garbage: keep what runs; the next round retries. */
+        for (reflector *r = m->refl; r; r = r->next)
+            if (!strcmp(r->group, gv->group) && !strcmp(r->version, gv->version))
+                r->wanted = true;
+        if (!res->err)
+            fl_log(FL_LOG_DEBUG, "collector", "%s: discovery of %s/%s: not a resource list",
+                   m->name, gv->group, gv->version);
+        json_decref(doc);
+        return;
+    } else {
+        apply_discovery(m, gv, doc);
+    }
+    json_decref(doc);
+    prune_unwanted(m, gv);
+}
+
+static void on_disco_timer(uv_timer_t *t)
+{
+    member *m = t->data;
+    fl_collector *c = m->c;
+    if (c->stopping || m->disco_pending)
+        return;
+    for (size_t i = 0; i < c->ngvs; i++) {
+        char path[512];
+        const fl_collector_gv *gv = &c->gvs[i];
+        if (gv->group[0])
+            snprintf(path, sizeof path, "/apis/%s/%s", gv->group, gv->version);
+        else
+            snprintf(path, sizeof path, "/api/%s", gv->version);
+        fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+        rq.path = path;
+        rq.timeout_ms = c->o.request_timeout_ms;
+        if (fl_kube_client_request(m->data, &rq, NULL, on_disco_done, m, &m->disco_reqs[i]) == 0)
+            m->disco_pending++;
+        else
+            m->disco_reqs[i] = NULL;
+    }
+}
+
+/* --------------------------------------------------------------- health */
+
+static void probe_start(member *m, const char *path);
+
+static void on_version_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    static const char *const gv[] = {"gitVersion"};
+    member *m = ud;
+    m->version_req = NULL;
+    if (m->c->stopping || res->err)
+        return;
+    if (cl_scan_str(res->body.data ? res->body.data : "", res->body.len, gv, 1, m->version,
+                    sizeof m->version) != 0)
+        m->version[0] = 0;
+    m->c->dirty = true;
+}
+
+/* A cluster came back: reflectors waiting in backoff try again now. */
+static void kick_waiting(member *m)
+{
+    for (reflector *r = m->refl; r; r = r->next)
+        if (r->sm.phase == CL_R_WAITING && r->tmode == T_BACKOFF)
+            timer_in(r, T_BACKOFF, 0);
+}
+
+static void health_set(member *m, cl_hstate st, const char *error)
+{
+    cl_hstate before = m->health.state;
+    if (!cl_health_observe(&m->health, st, error, fl_now_ms()))
+        return;
+    m->c->dirty = true;
+    if (st == CL_H_READY)
+        fl_log(FL_LOG_INFO, "collector", "cluster %s: Ready", m->name);
+    else
+        fl_log(FL_LOG_WARN, "collector", "cluster %s: %s: %s", m->name, cl_hstate_name(st),
+               error ? error : "");
+    if (st == CL_H_READY && before != CL_H_UNKNOWN)
+        kick_waiting(m);
+}
+
+static void on_probe_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    member *m = ud;
+    char msg[300];
+    m->probe_req = NULL;
+    if (m->c->stopping)
+        return;
+    if (res->err == 0) {
+        health_set(m, CL_H_READY, NULL);
+        if (!m->version[0] && !m->version_req) {
+            fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+            rq.path = "/version";
+            rq.timeout_ms = m->c->o.health_timeout_ms;
+            fl_kube_client_request(m->probe, &rq, NULL, on_version_done, m, &m->version_req);
+        }
+        return;
+    }
+    if (res->http_status == 404 && !m->probing_healthz) {
+        probe_start(m, "/healthz");
+        return;
+    }
+    resp_error(m->probing_healthz ? "/healthz" : "/readyz", res, msg, sizeof msg);
+    health_set(m, res->http_status ? CL_H_NOT_READY : CL_H_UNREACHABLE, msg);
+}
+
+static void probe_start(member *m, const char *path)
+{
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    rq.path = path;
+    rq.accept = "*/*";
+    rq.timeout_ms = m->c->o.health_timeout_ms;
+    m->probing_healthz = strcmp(path, "/healthz") == 0;
+    int rc = fl_kube_client_request(m->probe, &rq, NULL, on_probe_done, m, &m->probe_req);
+    if (rc)
+        health_set(m, CL_H_UNREACHABLE, fl_strerror(rc));
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+    member *m = t->data;
+    if (!m->c->stopping && !m->probe_req)
+        probe_start(m, "/readyz");
+}
+
+/* --------------------------------------------------------------- status */
+
+static json_t *time_or_null(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char buf[32];
+    fl_time_format(ms / 1000, buf);
+    return json_string(buf);
+}
+
+static json_t *refl_json(const reflector *r, int64_t now)
+{
+    int64_t lag = 0;
+    if (r->sm.phase != CL_R_WATCHING && r->sm.phase != CL_R_SKIPPED)
+        lag = r->last_synced_ms ? now - r->last_synced_ms : -1;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "group",
+                     r->group, "version", r->version, "resource", r->resource, "kind", r->kind,
+                     "phase", cl_rphase_name(r->sm.phase), "resourceVersion", r->sm.rv,
+                     "lastError", r->last_error, "lagMs", (json_int_t)lag, "events",
+                     (json_int_t)r->events, "relists", (json_int_t)r->relists, "badEvents",
+                     (json_int_t)r->bad_lines, "lastSynced", time_or_null(r->last_synced_ms));
+}
+
+static json_t *member_json(const member *m, int64_t now, bool *synced)
+{
+    json_t *res = json_array();
+    for (const reflector *r = m->refl; r && res; r = r->next) {
+        if (m->health.state == CL_H_READY && r->sm.phase != CL_R_WATCHING &&
+            r->sm.phase != CL_R_SKIPPED && r->sm.phase != CL_R_STOPPED)
+            *synced = false;
+        json_array_append_new(res, refl_json(r, now));
+    }
+    if (m->health.state == CL_H_UNKNOWN)
+        *synced = false;
+    if (m->health.state == CL_H_READY && !m->refl)
+        *synced = false; /* discovery has not answered yet */
+    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "name", m->name, "health",
+                     cl_hstate_name(m->health.state), "since", time_or_null(m->health.since_ms),
+                     "lastError", m->health.last_error, "version", m->version, "resources",
+                     res ? res : json_array());
+}
+
+static void publish(fl_collector *c)
+{
+    int64_t now = fl_now_ms();
+    bool synced = true;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < c->nmembers && arr; i++)
+        json_array_append_new(arr, member_json(&c->members[i], now, &synced));
+    json_t *doc = json_pack("{s:o}", "clusters", arr ? arr : json_array());
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return;
+    pthread_mutex_lock(&c->mu);
+    free(c->status);
+    c->status = text;
+    c->synced = synced;
+    pthread_mutex_unlock(&c->mu);
+    c->dirty = false;
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    fl_collector *c = t->data;
+    publish(c); /* lag moves with time: always refresh */
+}
+
+/* ------------------------------------------------------------- the loop */
+
+static void member_start(member *m)
+{
+    fl_collector *c = m->c;
+    fl_err err = FL_ERR_INIT;
+    uv_timer_init(&c->loop, &m->probe_timer);
+    uv_timer_init(&c->loop, &m->disco_timer);
+    m->probe_timer.data = m->disco_timer.data = m;
+    if (!m->conn)
+        return;
+    fl_kube_client_opts co = FL_KUBE_CLIENT_OPTS_INIT;
+    co.max_body = co.max_line = c->o.max_object_bytes;
+    co.timeout_ms = c->o.request_timeout_ms;
+    if (fl_kube_client_new(&c->loop, m->conn, &co, &m->data, &err) != 0 ||
+        fl_kube_client_new(&c->loop, m->conn, &co, &m->probe, &err) != 0) {
+        health_set(m, CL_H_UNREACHABLE, err.msg);
+        return;
+    }
+    uv_timer_start(&m->probe_timer, on_probe_timer, 0, (uint64_t)c->o.health_interval_ms);
+    uv_timer_start(&m->disco_timer, on_disco_timer, 0, (uint64_t)c->o.discovery_interval_ms);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void shutdown_loop(fl_collector *c)
+{
+    c->stopping = true;
+    for (size_t i = 0; i < c->nmembers; i++) {
+        member *m = &c->members[i];
+        for (reflector *r = m->refl; r; r = r->next) {
+            if (r->in_relist)
+                fl_index_relist_abort(c->index, &r->src, NULL);
+            r->in_relist = false;
+            uv_close((uv_handle_t *)&r->timer, on_closed);
+        }
+        fl_kube_client_close(m->data, NULL, NULL);
+        fl_kube_client_close(m->probe, NULL, NULL);
+        m->data = m->probe = NULL;
+        uv_close((uv_handle_t *)&m->probe_timer, on_closed);
+        uv_close((uv_handle_t *)&m->disco_timer, on_closed);
+    }
+    uv_close((uv_handle_t *)&c->status_timer, on_closed);
+    uv_close((uv_handle_t *)&c->async, on_closed);
+}
+
+static void on_async(uv_async_t *a)
+{
+    fl_collector *c = a->data;
+    if (atomic_load(&c->stop_req) && !c->stopping)
+        shutdown_loop(c);
+}
+
+static void loop_main(void *arg)
+{
+    fl_collector *c = arg;
+    for (size_t i = 0; i < c->nmembers; i++)
+        member_start(&c->members[i]);
+    uv_timer_init(&c->loop, &c->status_timer);
+    c->status_timer.data = c;
+    uv_timer_start(&c->status_timer, on_status_timer, 0, STATUS_PERIOD_MS);
+    if (atomic_load(&c->stop_req))
+        shutdown_loop(c);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    publish(c);
+}
+
+/* ------------------------------------------------------------ public API */
+
+static int copy_strs(const char *const *in, size_t n, const char *const **out)
+{
+    char **a = calloc(n ? n : 1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    *out = (const char *const *)a;
+    for (size_t i = 0; i < n; i++)
+        if (!(a[i] = strdup(in[i])))
+            return -ENOMEM;
+    return 0;
+}
+
+static void free_strs(const char *const *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++)
+        free((char *)a[i]);
+    free((void *)a);
+}
+
+static int build_selectors(fl_collector *c, const fl_collector_opts *o)
+{
+    fl_buf b = FL_BUF_INIT(64u << 10), nb = FL_BUF_INIT(64u << 10);
+    int rc = cl_ns_exclude_selector(o->ns_exclude, o->nns_exclude, &b);
+    for (size_t i = 0; !rc && i < o->nns_exclude; i++)
+        rc = fl_buf_printf(&nb, "%smetadata.name!=%s", i ? "," : "", o->ns_exclude[i]);
+    if (!rc && o->nns_include == 1)
+        rc = fl_buf_printf(&nb, "%smetadata.name=%s", nb.len ? "," : "", o->ns_include[0]);
+    if (!rc) {
+        c->exclude_sel = b.len ? fl_buf_steal(&b) : NULL;
+        c->ns_name_sel = nb.len ? fl_buf_steal(&nb) : NULL;
+    }
+    fl_buf_done(&b);
+    fl_buf_done(&nb);
+    return rc;
+}
+
+static int copy_opts(fl_collector *c, const fl_collector_opts *o)
+{
+    c->o = *o;
+    c->o.members = NULL;
+    c->o.resources = NULL;
+    c->o.ns_include = c->o.ns_exclude = NULL;
+    if (!(c->gvs = calloc(o->nresources ? o->nresources : 1, sizeof *c->gvs)))
+        return -ENOMEM;
+    for (size_t i = 0; i < o->nresources; i++, c->ngvs++) {
+        fl_collector_gv *g = &c->gvs[i];
+        g->group = strdup(o->resources[i].group ? o->resources[i].group : "");
+        g->version = strdup(o->resources[i].version);
+        g->nresources = o->resources[i].nresources;
+        if (!g->group || !g->version ||
+            copy_strs(o->resources[i].resources, g->nresources, &g->resources))
+            return -ENOMEM;
+    }
+    if (o->nns_include == 1 && !(c->ns_include = strdup(o->ns_include[0])))
+        return -ENOMEM;
+    return build_selectors(c, o);
+}
+
+static int add_members(fl_collector *c, const fl_collector_opts *o)
+{
+    if (!(c->members = calloc(o->nmembers ? o->nmembers : 1, sizeof *c->members)))
+        return -ENOMEM;
+    for (size_t i = 0; i < o->nmembers; i++, c->nmembers++) {
+        member *m = &c->members[i];
+        const fl_collector_member *om = &o->members[i];
+        fl_err err = FL_ERR_INIT;
+        m->c = c;
+        m->name = strdup(om->name);
+        m->kubeconfig = strdup(om->kubeconfig ? om->kubeconfig : "");
+        m->context = strdup(om->context ? om->context : "");
+        m->disco_reqs = calloc(c->ngvs ? c->ngvs : 1, sizeof *m->disco_reqs);
+        if (!m->name || !m->kubeconfig || !m->context || !m->disco_reqs)
+            return -ENOMEM;
+        if (fl_kube_conn_load(m->kubeconfig, m->context, &m->conn, &err) != 0) {
+            fl_log(FL_LOG_ERROR, "collector", "cluster %s: %s", m->name, err.msg);
+            cl_health_observe(&m->health, CL_H_UNREACHABLE, err.msg, fl_now_ms());
+        }
+    }
+    return 0;
+}
+
+static int check_opts(const fl_collector_opts *o, fl_err *err)
+{
+    if (!o || !o->index)
+        return fl_err_set(err, -EINVAL, "collector: no index");
+    if (o->nns_include > 1)
+        return fl_err_set(err, -EINVAL,
+                          "sync.namespaces.include: at most one namespace is supported "
+                          "(use exclude for the others)");
+    for (size_t i = 0; i < o->nmembers; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(o->members[i].name, o->members[j].name))
+                return fl_err_set(err, -EINVAL, "collector: duplicate member %s",
+                                  o->members[i].name);
+    if (o->page_size < 1 || o->watch_timeout_ms < 1000 || o->health_interval_ms < 10 ||
+        o->discovery_interval_ms < 10)
+        return fl_err_set(err, -EINVAL, "collector: bad timing options");
+    return 0;
+}
+
+int fl_collector_new(const fl_collector_opts *opts, fl_collector **out, fl_err *err)
+{
+    int rc = check_opts(opts, err);
+    if (rc)
+        return rc;
+    fl_collector *c = calloc(1, sizeof *c);
+    if (!c)
+        return fl_err_set(err, -ENOMEM, "collector: out of memory");
+    c->index = opts->index;
+    atomic_init(&c->stop_req, false);
+    pthread_mutex_init(&c->mu, NULL);
+    if ((rc = copy_opts(c, opts)) || (rc = add_members(c, opts))) {
+        fl_err_set(err, rc, "collector: %s", fl_strerror(rc));
+        fl_collector_free(c);
+        return rc;
+    }
+    if ((rc = uv_loop_init(&c->loop)) != 0) {
+        fl_err_set(err, rc, "collector: uv_loop_init: %s", uv_strerror(rc));
+        fl_collector_free(c);
+        return rc;
+    }
+    c->loop_ok = true;
+    *out = c;
+    return 0;
+}
+
+int fl_collector_start(fl_collector *c, fl_err *err)
+{
+    int rc = uv_async_init(&c->loop, &c->async, on_async);
+    if (rc)
+        return fl_err_set(err, rc, "collector: uv_async_init: %s", uv_strerror(rc));
+    c->async.data = c;
+    if ((rc = uv_thread_create(&c->thread, loop_main, c)) != 0) {
+        uv_close((uv_handle_t *)&c->async, NULL);
+        uv_run(&c->loop, UV_RUN_DEFAULT);
+        return fl_err_set(err, rc, "collector: thread: %s", uv_strerror(rc));
+    }
+    c->started = true;
+    return 0;
+}
+
+void fl_collector_stop(fl_collector *c)
+{
+    if (!c || !c->started || c->joined)
+        return;
+    atomic_store(&c->stop_req, true);
+    uv_async_send(&c->async);
+    uv_thread_join(&c->thread);
+    c->joined = true;
+}
+
+static void free_refls(reflector *r)
+{
+    while (r) {
+        reflector *next = r->next;
+        free(r->group), free(r->version), free(r->resource), free(r->kind);
+        free(r->pending);
+        fl_buf_done(&r->cont);
+        free(r);
+        r = next;
+    }
+}
+
+void fl_collector_free(fl_collector *c)
+{
+    if (!c)
+        return;
+    fl_collector_stop(c);
+    if (c->loop_ok)
+        uv_loop_close(&c->loop);
+    for (size_t i = 0; i < c->nmembers; i++) {
+        member *m = &c->members[i];
+        free_refls(m->refl);
+        fl_kube_conn_unref(m->conn);
+        free(m->name), free(m->kubeconfig), free(m->context), free(m->disco_reqs);
+    }
+    free(c->members);
+    for (size_t i = 0; i < c->ngvs; i++) {
+        free((char *)c->gvs[i].group);
+        free((char *)c->gvs[i].version);
+        free_strs(c->gvs[i].resources, c->gvs[i].nresources);
+    }
+    free(c->gvs);
+    free(c->ns_include), free(c->exclude_sel), free(c->ns_name_sel);
+    free(c->status);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+json_t *fl_collector_status(fl_collector *c)
+{
+    pthread_mutex_lock(&c->mu);
+    json_t *doc = c->status ? json_loads(c->status, 0, NULL) : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return doc ? doc : json_pack("{s:[]}", "clusters");
+}
+
+bool fl_collector_synced(fl_collector *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool s = c->status && c->synced;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}

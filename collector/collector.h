@@ -1,0 +1,109 @@
+/*
+ * collector/collector.h: keeps the index true to every member cluster.
+ *
+ * One reflector per (cluster, resource): a paginated LIST (limit/continue)
+ * inside an index relist (objects that vanished are deleted, unchanged
+ * resourceVersions write nothing), then a WATCH with bookmarks from the
+ * list's resourceVersion; a dropped watch resumes from the last seen
+ * resourceVersion, a 410/Expired relists, failures back off exponentially
+ * with jitter (client-go's 800ms..30s), watch timeouts are randomized in
+ * [watchTimeout, 2*watchTimeout), and a watch that delivers no byte
+ * (bookmarks included) for stallTimeout is restarted. Discovery expands
+ * "*" and finds what a member does not serve (reported as Skipped); it is
+ * re-run every discovery interval, so CRDs that appear or go are followed.
+ * Namespace filters are applied by the member (a field selector excluding
+ * namespaces, or the namespace path when one namespace is included).
+ * A health probe per cluster (/readyz, then /healthz when that is 404) runs
+ * on its own connection: Ready / NotReady / Unreachable with since and the
+ * last error.
+ *
+ * Threads: the collector owns one libuv loop thread (started by
+ * fl_collector_start) that holds all of its state; raw response bytes go
+ * to the index's decoder threads unparsed (only a bounded scan picks out
+ * resourceVersion/continue/type), so a relist storm never delays a probe.
+ * fl_collector_status may be called from any thread. Logs: one line per
+ * state change of a cluster or a reflector.
+ */
+#ifndef FL_COLLECTOR_H
+#define FL_COLLECTOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "index/index.h"
+
+typedef struct fl_collector fl_collector;
+
+typedef struct fl_collector_member {
+    const char *name;        /* unique */
+    const char *kubeconfig;  /* path */
+    const char *context;     /* NULL or "" = current-context */
+} fl_collector_member;
+
+/* resources may hold "*" (everything of the group/version that supports
+ * list and watch). */
+typedef struct fl_collector_gv {
+    const char *group, *version;
+    const char *const *resources;
+    size_t nresources;
+} fl_collector_gv;
+
+typedef struct fl_collector_opts {
+    fl_index *index;                    /* required; must outlive the collector */
+    const fl_collector_member *members;
+    size_t nmembers;
+    const fl_collector_gv *resources;
+    size_t nresources;
+    const char *const *ns_include;      /* at most one namespace (see above) */
+    size_t nns_include;
+    const char *const *ns_exclude;
+    size_t nns_exclude;
+    int64_t page_size;                  /* LIST limit; default 500 */
+    int64_t watch_timeout_ms;           /* default 300000 (5 min) */
+    int64_t stall_timeout_ms;           /* default 180000 */
+    int64_t health_interval_ms;         /* default 10000 */
+    int64_t health_timeout_ms;          /* default 5000 */
+    int64_t discovery_interval_ms;      /* default 60000 */
+    int64_t request_timeout_ms;         /* LIST page / discovery; default 120000 */
+    size_t max_object_bytes;            /* largest watch line / list page; default 64 MiB */
+} fl_collector_opts;
+#define FL_COLLECTOR_OPTS_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 180000, \
+                                10000, 5000, 60000, 120000, 64u << 20}
+
+/* Create a collector (nothing runs yet). Everything in opts is copied. A
+ * member whose kubeconfig cannot be loaded does not fail the call: it is
+ * reported as Unreachable with that error (and logged). Returns 0, -EINVAL
+ * (no index, duplicate member, more than one include namespace), -ENOMEM
+ * or -errno from libuv. *out written only on success. Any thread. */
+int fl_collector_new(const fl_collector_opts *opts, fl_collector **out, fl_err *err);
+
+/* Start the loop thread: probes, discovery and reflectors begin. 0 or
+ * -errno. Call once. */
+int fl_collector_start(fl_collector *c, fl_err *err);
+
+/* Stop: cancel every request and timer, close the connections and join
+ * the loop thread. Idempotent; the index is not flushed here (the caller
+ * does that). Not from the loop thread. */
+void fl_collector_stop(fl_collector *c);
+
+/* Stop if running, then free. Accepts NULL. */
+void fl_collector_free(fl_collector *c);
+
+/* A snapshot of every cluster's state, new reference (NULL on ENOMEM):
+ * {"clusters":[{"name", "health":"Ready|NotReady|Unreachable|Unknown",
+ *   "since":RFC3339|null, "lastError", "version", "resources":[{"group",
+ *   "version","resource","kind","phase":"Pending|Listing|Watching|Backoff|
+ *   Skipped|Stopped","resourceVersion","lastError","lagMs","events",
+ *   "relists","lastSynced":RFC3339|null}]}]}
+ * The snapshot is refreshed by the loop thread at least every 250 ms.
+ * Any thread. */
+json_t *fl_collector_status(fl_collector *c);
+
+/* True once every reflector of every Ready cluster has completed its first
+ * list (Watching or Skipped). Any thread. */
+bool fl_collector_synced(fl_collector *c);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * collector/logic.c: the collector's pure logic (see collector_int.h):
+ * backoff, watch timeouts, the reflector state machine, health transitions,
+ * request paths and the raw JSON field scanner. No I/O, no globals.
+ */
+#include "collector/collector_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- backoff */
+
+void cl_backoff_init(cl_backoff *b, int64_t initial_ms, int64_t max_ms, int64_t reset_ms)
+{
+    b->initial_ms = initial_ms;
+    b->max_ms = max_ms;
+    b->reset_ms = reset_ms;
+    b->cur_ms = 0;
+    b->last_fail_ms = 0;
+}
+
+int64_t cl_backoff_next(cl_backoff *b, int64_t now_ms, double rand01)
+{
+    if (b->cur_ms == 0 || now_ms - b->last_fail_ms > b->reset_ms)
+        b->cur_ms = b->initial_ms;
+    else if (b->cur_ms < b->max_ms)
+        b->cur_ms = b->cur_ms * 2 > b->max_ms ? b->max_ms : b->cur_ms * 2;
+    b->last_fail_ms = now_ms;
+    if (rand01 < 0 || rand01 >= 1)
+        rand01 = 0;
+    return b->cur_ms + (int64_t)(rand01 * (double)b->cur_ms);
+}
+
+void cl_backoff_reset(cl_backoff *b)
+{
+    b->cur_ms = 0;
+}
+
+int64_t cl_watch_timeout_s(int64_t min_ms, double rand01)
+{
+    if (rand01 < 0 || rand01 >= 1)
+        rand01 = 0;
+    int64_t s = (int64_t)((double)min_ms * (1.0 + rand01) / 1000.0);
+    return s < 1 ? 1 : s;
+}
+
+double cl_rand01(void)
+{
+    uint64_t x = 0;
+    if (fl_random_bytes(&x, sizeof x) != 0)
+        x = (uint64_t)fl_mono_ms() * 0x9E3779B97F4A7C15ull;
+    return (double)(x >> 11) / 9007199254740992.0; /* 2^53 */
+}
+
+/* ------------------------------------------------------------ reflector */
+
+void cl_sm_init(cl_reflector_sm *sm, const char *stored_rv)
+{
+    memset(sm, 0, sizeof *sm);
+    fl_strlcpy(sm->rv, stored_rv ? stored_rv : "", sizeof sm->rv);
+    cl_backoff_init(&sm->backoff, 800, 30000, 120000);
+}
+
+static cl_raction wait_then(cl_reflector_sm *sm, bool list, int64_t now, double r, int64_t *d)
+{
+    sm->phase = CL_R_WAITING;
+    sm->after_wait_list = list;
+    sm->consecutive_failures++;
+    *d = cl_backoff_next(&sm->backoff, now, r);
+    return CL_DO_WAIT;
+}
+
+static cl_raction do_list(cl_reflector_sm *sm)
+{
+    sm->phase = CL_R_LISTING;
+    return CL_DO_LIST;
+}
+
+static cl_raction do_watch(cl_reflector_sm *sm)
+{
+    sm->phase = CL_R_WATCHING;
+    return CL_DO_WATCH;
+}
+
+cl_raction cl_sm_feed(cl_reflector_sm *sm, cl_rev ev, const char *rv, int code, int64_t now_ms,
+                      double rand01, int64_t *delay_ms)
+{
+    if (sm->phase == CL_R_STOPPED)
+        return CL_DO_NOTHING;
+    switch (ev) {
+    case CL_EV_START:
+        /* A stored RV (restart) is only a hint: relist and let the index
+         * skip unchanged objects — the stored RV may be older than the
+         * member's watch window, and a relist also catches deletes. */
+        return do_list(sm);
+    case CL_EV_LIST_DONE:
+        fl_strlcpy(sm->rv, rv ? rv : "", sizeof sm->rv);
+        sm->consecutive_failures = 0;
+        cl_backoff_reset(&sm->backoff);
+        return do_watch(sm);
+    case CL_EV_LIST_FAILED:
+        if (code == FL_ENOTFOUND) {
+            sm->phase = CL_R_SKIPPED;
+            return CL_DO_SKIP;
+        }
+        return wait_then(sm, true, now_ms, rand01, delay_ms);
+    case CL_EV_WATCH_EVENT:
+        if (rv && *rv)
+            fl_strlcpy(sm->rv, rv, sizeof sm->rv);
+        sm->consecutive_failures = 0;
+        cl_backoff_reset(&sm->backoff);
+        return CL_DO_NOTHING;
+    case CL_EV_WATCH_CLOSED:
+        return sm->rv[0] ? do_watch(sm) : do_list(sm);
+    case CL_EV_WATCH_FAILED:
+        return wait_then(sm, sm->rv[0] == 0, now_ms, rand01, delay_ms);
+    case CL_EV_WATCH_GONE:
+        sm->rv[0] = 0;
+        /* The first 410 relists at once (client-go does the same after its
+         * watch returns "too old"); repeated ones back off. */
+        if (sm->consecutive_failures == 0) {
+            sm->consecutive_failures++;
+            return do_list(sm);
+        }
+        return wait_then(sm, true, now_ms, rand01, delay_ms);
+    case CL_EV_TIMER:
+        if (sm->phase != CL_R_WAITING)
+            return CL_DO_NOTHING;
+        return (sm->after_wait_list || sm->rv[0] == 0) ? do_list(sm) : do_watch(sm);
+    case CL_EV_STOP:
+        sm->phase = CL_R_STOPPED;
+        return CL_DO_NOTHING;
+    }
+    return CL_DO_NOTHING;
+}
+
+const char *cl_rphase_name(cl_rphase p)
+{
+    static const char *const names[] = {"Pending", "Listing", "Watching", "Backoff", "Skipped",
+                                        "Stopped"};
+    return (size_t)p < FL_ARRAY_LEN(names) ? names[p] : "Unknown";
+}
+
+/* --------------------------------------------------------------- health */
+
+bool cl_health_observe(cl_health *h, cl_hstate observed, const char *error, int64_t now_ms)
+{
+    if (observed != CL_H_READY)
+        fl_strlcpy(h->last_error, error ? error : "", sizeof h->last_error);
+    if (observed == h->state) {
+        h->pending = CL_H_UNKNOWN;
+        return false;
+    }
+    if (h->state == CL_H_READY && observed != CL_H_READY && h->pending == CL_H_UNKNOWN) {
+        h->pending = observed;
+        return false;
+    }
+    h->pending = CL_H_UNKNOWN;
+    h->state = observed;
+    h->since_ms = now_ms;
+    return true;
+}
+
+const char *cl_hstate_name(cl_hstate s)
+{
+    static const char *const names[] = {"Unknown", "Ready", "NotReady", "Unreachable"};
+    return (size_t)s < FL_ARRAY_LEN(names) ? names[s] : "Unknown";
+}
+
+/* ----------------------------------------------------------------- paths */
+
+int cl_query_escape(const char *s, fl_buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int rc;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            rc = fl_buf_append(out, p, 1);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = fl_buf_append(out, e, 3);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int base_path(const cl_scope *s, fl_buf *out)
+{
+    int rc = s->group[0] ? fl_buf_printf(out, "/apis/%s/%s", s->group, s->version)
+                         : fl_buf_printf(out, "/api/%s", s->version);
+    if (!rc && s->namespaced && s->namespace_)
+        rc = fl_buf_printf(out, "/namespaces/%s", s->namespace_);
+    if (!rc)
+        rc = fl_buf_printf(out, "/%s", s->resource);
+    return rc;
+}
+
+static int add_selector(const cl_scope *s, fl_buf *out)
+{
+    if (!s->field_selector || !*s->field_selector)
+        return 0;
+    int rc = fl_buf_puts(out, "&fieldSelector=");
+    return rc ? rc : cl_query_escape(s->field_selector, out);
+}
+
+int cl_list_path(const cl_scope *s, int64_t limit, const char *cont, fl_buf *out)
+{
+    int rc = base_path(s, out);
+    if (!rc)
+        rc = fl_buf_printf(out, "?limit=%lld", (long long)limit);
+    if (!rc && cont && *cont) {
+        rc = fl_buf_puts(out, "&continue=");
+        if (!rc)
+            rc = cl_query_escape(cont, out);
+    }
+    return rc ? rc : add_selector(s, out);
+}
+
+int cl_watch_path(const cl_scope *s, const char *rv, int64_t timeout_s, fl_buf *out)
+{
+    int rc = base_path(s, out);
+    if (!rc)
+        rc = fl_buf_puts(out, "?watch=1&allowWatchBookmarks=true&resourceVersion=");
+    if (!rc)
+        rc = cl_query_escape(rv ? rv : "", out);
+    if (!rc)
+        rc = fl_buf_printf(out, "&timeoutSeconds=%lld", (long long)timeout_s);
+    return rc ? rc : add_selector(s, out);
+}
+
+int cl_ns_exclude_selector(const char *const *exclude, size_t n, fl_buf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = fl_buf_printf(out, "%smetadata.namespace!=%s", i ? "," : "", exclude[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- scanner */
+
+typedef struct scan {
+    const char *p, *end;
+} scan;
+
+static void ws(scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* s->p at '"': moves past the closing quote. */
+static int skip_string(scan *s)
+{
+    s->p++;
+    while (s->p < s->end) {
+        if (*s->p == '\\') {
+            s->p += 2;
+            continue;
+        }
+        if (*s->p++ == '"')
+            return 0;
+    }
+    return FL_EPARSE;
+}
+
+/* Skip one value of any kind (no recursion: a bracket counter). */
+static int skip_value(scan *s)
+{
+    ws(s);
+    if (s->p >= s->end)
+        return FL_EPARSE;
+    if (*s->p == '"')
+        return skip_string(s);
+    if (*s->p != '{' && *s->p != '[') {
+        const char *start = s->p;
+        while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != ' ' &&
+               *s->p != '\n' && *s->p != '\r' && *s->p != '\t')
+            s->p++;
+        return s->p > start ? 0 : FL_EPARSE;
+    }
+    size_t depth = 0;
+    while (s->p < s->end) {
+        char c = *s->p;
+        if (c == '"') {
+            if (skip_string(s))
+                return FL_EPARSE;
+            continue;
+        }
+        s->p++;
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return 0;
+    }
+    return FL_EPARSE;
+}
+
+/* s->p at '{' of an object: moves to the value of key. */
+static int find_key(scan *s, const char *key)
+{
+    size_t klen = strlen(key);
+    ws(s);
+    if (s->p >= s->end || *s->p != '{')
+        return FL_ENOTFOUND;
+    s->p++;
+    for (;;) {
+        ws(s);
+        if (s->p >= s->end)
+            return FL_EPARSE;
+        if (*s->p == '}')
+            return FL_ENOTFOUND;
+        if (*s->p != '"')
+            return FL_EPARSE;
+        const char *k = s->p + 1;
+        if (skip_string(s))
+            return FL_EPARSE;
+        bool match = (size_t)(s->p - 1 - k) == klen && memcmp(k, key, klen) == 0;
+        ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return FL_EPARSE;
+        s->p++;
+        ws(s);
+        if (match)
+            return 0;
+        if (skip_value(s))
+            return FL_EPARSE;
+        ws(s);
+        if (s->p < s->end && *s->p == ',')
+            s->p++;
+        else if (s->p < s->end && *s->p == '}')
+            return FL_ENOTFOUND;
+        else
+            return FL_EPARSE;
+    }
+}
+
+static int walk_path(scan *s, const char *const *path, size_t depth)
+{
+    if (depth == 0 || depth > 64)
+        return FL_ENOTFOUND;
+    for (size_t i = 0; i < depth; i++) {
+        int rc = find_key(s, path[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int cl_scan_str(const char *data, size_t len, const char *const *path, size_t depth, char *out,
+                size_t outsz)
+{
+    scan s = {data, data + len};
+    int rc = walk_path(&s, path, depth);
+    if (rc)
+        return rc;
+    if (s.p >= s.end || *s.p != '"')
+        return FL_ENOTFOUND;
+    const char *start = s.p + 1;
+    if (skip_string(&s))
+        return FL_EPARSE;
+    size_t n = 0;
+    for (const char *q = start; q < s.p - 1; q++) {
+        if (*q == '\\' && q + 1 < s.p - 1 && (q[1] == '"' || q[1] == '\\' || q[1] == '/'))
+            q++;
+        if (n + 1 >= outsz)
+            return -E2BIG;
+        out[n++] = *q;
+    }
+    if (outsz == 0)
+        return -E2BIG;
+    out[n] = 0;
+    return 0;
+}
+
+int cl_scan_int(const char *data, size_t len, const char *const *path, size_t depth,
+                int64_t *out)
+{
+    scan s = {data, data + len};
+    int rc = walk_path(&s, path, depth);
+    if (rc)
+        return rc;
+    const char *start = s.p;
+    while (s.p < s.end && (*s.p == '-' || (*s.p >= '0' && *s.p <= '9')))
+        s.p++;
+    return fl_parse_i64(start, (size_t)(s.p - start), out) ? FL_ENOTFOUND : 0;
+}

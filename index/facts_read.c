@@ -1,0 +1,197 @@
+/*
+ * index/facts_read.c: reads of the materialized pod and node fields —
+ * usage sums by namespace or node, node capacity lists, one pod's facts.
+ * Reader-side, one thread per reader at a time (see index.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/index_int.h"
+
+/* These reads prepare their own statements per call: they are aggregates,
+ * not hot point lookups. */
+
+static int ffail(sqlite3 *db, fl_err *err, const char *what)
+{
+    return fl_err_set(err, FL_ESQL, "index reader: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static const char *col(sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v ? v : "";
+}
+
+static int usage(fl_index_reader *r, const char *sql, const char *a, const char *b,
+                 fl_index_usage_cb cb, void *arg, fl_err *err)
+{
+    sqlite3 *db = fl_index_reader_db(r);
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return ffail(db, err, "usage");
+    if (a)
+        sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        fl_index_usage u = {col(s, 0), col(s, 1), col(s, 2), sqlite3_column_int64(s, 3),
+                            sqlite3_column_int64(s, 4)};
+        if ((rc = cb(arg, &u)) != 0)
+            break;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0 && rc != SQLITE_ROW)
+        rc = ffail(db, err, "usage");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int fl_index_usage_by_namespace(fl_index_reader *r, const char *cluster, const char *namespace_,
+                                fl_index_usage_cb cb, void *arg, fl_err *err)
+{
+    return usage(r,
+                 "SELECT c.name, p.ns, x.resource, sum(x.requests), sum(x.limits) FROM pods p"
+                 " JOIN pod_resources x ON x.obj_id = p.obj_id JOIN clusters c ON c.id = p.cluster_id"
+                 " WHERE p.terminal = 0 AND (?1 IS NULL OR c.name = ?1) AND (?2 IS NULL OR p.ns = ?2)"
+                 " GROUP BY p.cluster_id, p.ns, x.resource ORDER BY c.name, p.ns, x.resource",
+                 cluster, namespace_, cb, arg, err);
+}
+
+int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usage_cb cb,
+                           void *arg, fl_err *err)
+{
+    return usage(r,
+                 "SELECT c.name, p.node, x.resource, sum(x.requests), sum(x.limits) FROM pods p"
+                 " JOIN pod_resources x ON x.obj_id = p.obj_id JOIN clusters c ON c.id = p.cluster_id"
+                 " WHERE p.terminal = 0 AND p.node != '' AND (?1 IS NULL OR c.name = ?1)"
+                 " GROUP BY p.cluster_id, p.node, x.resource ORDER BY c.name, p.node, x.resource",
+                 cluster, NULL, cb, arg, err);
+}
+
+/* Resources of one node into parallel arrays (caller frees names). */
+typedef struct node_res {
+    char **names;
+    int64_t *cap, *alloc;
+    size_t n, size;
+} node_res;
+
+static void node_res_clear(node_res *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        free(x->names[i]);
+    x->n = 0;
+}
+
+static int node_res_push(node_res *x, const char *name, int64_t c, int64_t a)
+{
+    if (x->n == x->size) {
+        size_t ns = x->size ? x->size * 2 : 8;
+        char **n = realloc(x->names, ns * sizeof *n);
+        if (n)
+            x->names = n;
+        int64_t *cp = realloc(x->cap, ns * sizeof *cp);
+        if (cp)
+            x->cap = cp;
+        int64_t *ap = realloc(x->alloc, ns * sizeof *ap);
+        if (ap)
+            x->alloc = ap;
+        if (!n || !cp || !ap)
+            return -ENOMEM;
+        x->size = ns;
+    }
+    if (!(x->names[x->n] = fl_strndup(name, strlen(name))))
+        return -ENOMEM;
+    x->cap[x->n] = c, x->alloc[x->n] = a;
+    x->n++;
+    return 0;
+}
+
+static int load_res(sqlite3_stmt *rs, int64_t id, node_res *x)
+{
+    int rc;
+    node_res_clear(x);
+    sqlite3_reset(rs);
+    sqlite3_bind_int64(rs, 1, id);
+    while ((rc = sqlite3_step(rs)) == SQLITE_ROW)
+        if (node_res_push(x, col(rs, 0), sqlite3_column_int64(rs, 1), sqlite3_column_int64(rs, 2)) < 0)
+            return -ENOMEM;
+    return rc == SQLITE_DONE ? 0 : FL_ESQL;
+}
+
+int fl_index_nodes(fl_index_reader *r, const char *cluster, fl_index_node_cb cb, void *arg,
+                   fl_err *err)
+{
+    sqlite3 *db = fl_index_reader_db(r);
+    sqlite3_stmt *s = NULL, *rs = NULL;
+    node_res x = {0};
+    int rc;
+    if (sqlite3_prepare_v2(db,
+            "SELECT n.obj_id, c.name, o.name, n.region, n.zone, n.ready, n.unschedulable,"
+            " n.taints FROM nodes n JOIN objects o ON o.id = n.obj_id"
+            " JOIN clusters c ON c.id = n.cluster_id WHERE (?1 IS NULL OR c.name = ?1)"
+            " ORDER BY c.name, o.name", -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT resource, capacity, allocatable FROM node_resources"
+                               " WHERE obj_id = ? ORDER BY resource", -1, &rs, NULL) != SQLITE_OK) {
+        rc = ffail(db, err, "nodes");
+        goto out;
+    }
+    if (cluster)
+        sqlite3_bind_text(s, 1, cluster, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((rc = load_res(rs, sqlite3_column_int64(s, 0), &x)) < 0) {
+            rc = rc == FL_ESQL ? ffail(db, err, "node resources") : rc;
+            goto out;
+        }
+        fl_index_node n = {col(s, 1), col(s, 2), col(s, 3), col(s, 4),
+                           sqlite3_column_int(s, 5) != 0, sqlite3_column_int(s, 6) != 0,
+                           col(s, 7), x.n, (const char *const *)x.names, x.cap, x.alloc};
+        if ((rc = cb(arg, &n)) != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : ffail(db, err, "nodes");
+out:
+    node_res_clear(&x);
+    free(x.names), free(x.cap), free(x.alloc);
+    sqlite3_finalize(s);
+    sqlite3_finalize(rs);
+    return rc;
+}
+
+int fl_index_pod_get(fl_index_reader *r, const fl_index_key *k, fl_index_pod *out, fl_err *err)
+{
+    sqlite3 *db = fl_index_reader_db(r);
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if (sqlite3_prepare_v2(db,
+            "SELECT p.node, p.phase, p.qos, p.prio_class, p.terminal FROM pods p"
+            " JOIN objects o ON o.id = p.obj_id JOIN clusters c ON c.id = o.cluster_id"
+            " JOIN gvrs g ON g.id = o.gvr_id WHERE c.name = ? AND g.grp = '' AND g.res = 'pods'"
+            " AND o.ns = ? AND o.name = ? AND o.deleted_ms IS NULL LIMIT 1",
+            -1, &s, NULL) != SQLITE_OK)
+        return ffail(db, err, "pod");
+    sqlite3_bind_text(s, 1, k->cluster ? k->cluster : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, k->namespace_ ? k->namespace_ : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, k->name ? k->name : "", -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        fl_index_pod p;
+        memset(&p, 0, sizeof p);
+        fl_strlcpy(p.node, col(s, 0), sizeof p.node);
+        fl_strlcpy(p.phase, col(s, 1), sizeof p.phase);
+        fl_strlcpy(p.qos, col(s, 2), sizeof p.qos);
+        fl_strlcpy(p.priority_class, col(s, 3), sizeof p.priority_class);
+        p.terminal = sqlite3_column_int(s, 4) != 0;
+        *out = p;
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = fl_err_set(err, FL_ENOTFOUND, "pod %s/%s not found", k->namespace_ ? k->namespace_ : "",
+                        k->name ? k->name : "");
+    } else {
+        rc = ffail(db, err, "pod");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

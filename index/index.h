@@ -1,0 +1,383 @@
+/*
+ * index/index.h: the on-disk cache every other module reads (DESIGN.md,
+ * "The index"; issue #5). One SQLite database in WAL mode holding one row
+ * per object seen in any member cluster, side tables for labels, full text
+ * and the materialized fields capacity/quota/scheduling need, a global
+ * monotonic revision with a change log, tombstones, and per (cluster,
+ * resource) sync state. SQLite is used only inside index/; nothing here
+ * exposes its types.
+ *
+ * Threads and data flow:
+ *
+ *   producer (collector loop) --fl_index_submit_*--> bounded ring
+ *        --> decoder workers (parse, prune, annotate, extract fields)
+ *        --> the one writer thread (coalesce per key, batched transactions)
+ *        --> subscribers (fl_index_subscribe callbacks, on the writer thread)
+ *   readers: one fl_index_reader per reading thread (own read-only
+ *            connection; snapshot between fl_index_reader_begin/_end).
+ *
+ * Ordering: everything submitted through one fl_index (events, list pages,
+ * relist begin/end, sync-state updates, flush barriers) is applied in the
+ * order it was submitted, whatever the number of decoder threads.
+ *
+ * Back-pressure contract: the submit functions never block. When the ring
+ * holds opts.queue_max_items items or opts.queue_max_bytes bytes they return
+ * FL_EFULL and store nothing; the producer then pauses its stream (e.g.
+ * curl_easy_pause) and retries after opts.on_space fires. on_space runs on an
+ * index thread (decoder or writer) once the queue has drained to half of
+ * either cap after a FL_EFULL; it must be thread-safe (uv_async_send is the
+ * intended body). An item bigger than queue_max_bytes on its own is accepted
+ * only into an empty queue (so one huge list page cannot deadlock), and one
+ * bigger than FL_INDEX_ITEM_MAX is refused with -E2BIG.
+ *
+ * What is stored per object: the object JSON compacted, with
+ * metadata.managedFields and the kubectl.kubernetes.io/last-applied-
+ * configuration annotation removed (each per opts), Secret data/stringData
+ * always removed, and the annotation shadow.clusterpedia.io/cluster-name
+ * set to the cluster name. An event whose object has the same
+ * resourceVersion as the stored row writes nothing (not even synced time).
+ *
+ * Revisions: every change the writer commits (create, update, delete) takes
+ * the next value of one global counter (int64, starting at 1); that is the
+ * "index revision", the resourceVersion the search API serves. The change
+ * log keeps the last opts.changelog_max revisions.
+ */
+#ifndef FL_INDEX_H
+#define FL_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* Schema version written to PRAGMA user_version by this code. Opening an
+ * older database migrates it; a newer one is refused with FL_EUNSUPPORTED. */
+#define FL_INDEX_SCHEMA_VERSION 2
+
+/* Largest single submitted item (event line or list page). */
+#define FL_INDEX_ITEM_MAX (256u << 20)
+
+/* Annotation added to every stored object. */
+#define FL_INDEX_CLUSTER_ANNOTATION "shadow.clusterpedia.io/cluster-name"
+
+typedef struct fl_index fl_index;
+typedef struct fl_index_reader fl_index_reader;
+
+/* ------------------------------------------------------------------ open */
+
+typedef struct fl_index_opts {
+    const char *path;          /* database file; required. "-wal"/"-shm" beside it */
+    int64_t cache_kib;         /* SQLite page cache per connection (KiB), default 65536 */
+    int64_t mmap_bytes;        /* PRAGMA mmap_size, default 256 MiB; 0 turns it off */
+    int decoder_threads;       /* default 1, max 16 */
+    size_t queue_max_items;    /* ring capacity, default 4096 items */
+    size_t queue_max_bytes;    /* raw bytes waiting in the ring, default 64 MiB */
+    int batch_max;             /* objects per write transaction, default 10000 */
+    int64_t changelog_max;     /* revisions kept in the change log, default 1000000 */
+    int64_t tombstone_keep_ms; /* how long deleted rows stay, default 3600000 (1h) */
+    bool keep_managed_fields;  /* default false: metadata.managedFields pruned */
+    bool keep_last_applied;    /* default false: last-applied annotation pruned */
+    /* Back-pressure wake-up (see above). Called on an index thread. */
+    void (*on_space)(void *arg);
+    void *on_space_arg;
+} fl_index_opts;
+#define FL_INDEX_OPTS_INIT {NULL, 65536, 256 << 20, 1, 4096, 64u << 20, 10000, 1000000, \
+                            3600000, false, false, NULL, NULL}
+
+/* Pragmas set on the writer connection (documented here because they are
+ * policy): journal_mode=WAL, synchronous=NORMAL (a crash loses at most the
+ * last transactions, never consistency), cache_size=-cache_kib,
+ * secure_delete=OFF (Debian builds it ON; deletes would crawl),
+ * mmap_size=mmap_bytes, temp_store=MEMORY, foreign_keys=OFF,
+ * wal_autocheckpoint=4000 pages. Readers: query_only=ON, same cache/mmap.
+ *
+ * Open (creating or migrating) the database and start the decoder and writer
+ * threads. *out is written only on success; close it with fl_index_close.
+ * Returns 0, -EINVAL (no path / bad option), FL_ESQL (cannot open, corrupt),
+ * FL_EUNSUPPORTED (schema newer than this code), -ENOMEM. Any thread. */
+int fl_index_open(const fl_index_opts *opts, fl_index **out, fl_err *err);
+
+/* Flush everything submitted, stop the threads, close the database.
+ * Readers must be freed first. Accepts NULL. Not from an index thread
+ * (i.e. never from a subscription callback or on_space). */
+void fl_index_close(fl_index *idx);
+
+/* ------------------------------------------------------------- producing */
+
+/* Where submitted bytes come from. All strings are copied by the call.
+ * kind is the object kind ("Pod"); it is stored with the resource and is
+ * what decides which materialized fields are extracted (Pod, Node, Secret
+ * in the core group). namespaced is informative only. */
+typedef struct fl_index_src {
+    const char *cluster;   /* member cluster name, non-empty */
+    const char *group;     /* "" for the core group */
+    const char *version;   /* "v1" */
+    const char *resource;  /* "pods" */
+    const char *kind;      /* "Pod" */
+} fl_index_src;
+
+/* Queue one watch event line: {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR",
+ * "object":{...}}. data[0..len) is copied. ADDED/MODIFIED upsert, DELETED
+ * makes a tombstone, BOOKMARK only records the resourceVersion in the sync
+ * state, ERROR records the Status message as the sync state's last error.
+ * Every applied event also stores its object's resourceVersion as the sync
+ * state's resource_version in the same transaction, so a restart resumes
+ * from exactly what was committed.
+ * Returns 0, FL_EFULL (back-pressure, nothing queued), -E2BIG, -EINVAL,
+ * FL_ECLOSED, -ENOMEM. Malformed JSON is not reported here (decoding is
+ * asynchronous): it is counted in fl_index_stats.decode_errors and recorded
+ * as the sync state's last_error. Any one producer thread at a time. */
+int fl_index_submit_event(fl_index *idx, const fl_index_src *src, const char *data,
+                          size_t len, fl_err *err);
+
+/* Queue one list page: a whole List JSON ({"kind":"PodList","items":[...],
+ * "metadata":{"resourceVersion":..,"continue":..}}). Each item is upserted.
+ * Inside a relist (below) items are also marked as seen. The list's
+ * metadata.resourceVersion is stored in the sync state only by
+ * fl_index_relist_end (pages before the last are not a resume point).
+ * Same returns as fl_index_submit_event. */
+int fl_index_submit_list(fl_index *idx, const fl_index_src *src, const char *data,
+                         size_t len, fl_err *err);
+
+/* Relist of (cluster, gvr): after _begin, objects of that scope upserted by
+ * list pages are "seen"; _end(resource_version) tombstones every live object
+ * of the scope that was not seen (DELETED in the change log), sets the sync
+ * state's resource_version, phase "Synced", last_list_ms and object_count.
+ * Objects whose resourceVersion is unchanged write nothing (their synced
+ * time is kept). _abort forgets the marks and deletes nothing (a failed
+ * list). A second _begin on the same scope restarts it. All three are
+ * queued in order with the data: same returns as submit, except that they
+ * never return FL_EFULL (control items do not count against the caps). */
+int fl_index_relist_begin(fl_index *idx, const fl_index_src *src, fl_err *err);
+int fl_index_relist_end(fl_index *idx, const fl_index_src *src, const char *resource_version,
+                        fl_err *err);
+int fl_index_relist_abort(fl_index *idx, const fl_index_src *src, fl_err *err);
+
+/* Per (cluster, gvr) sync state. */
+typedef struct fl_index_sync {
+    char resource_version[64]; /* last committed RV from that apiserver, "" if none */
+    char phase[32];            /* free text set by the collector: "Listing", "Watching", ... */
+    int64_t last_list_ms;      /* wall clock of the last completed relist, 0 if never */
+    int64_t last_event_ms;     /* wall clock of the last applied event/page */
+    int64_t object_count;      /* live objects of that scope after the last relist */
+    int64_t lag_ms;            /* set by the collector (event delay), informative */
+    char last_error[256];      /* "" if none */
+} fl_index_sync;
+
+/* Queue a sync-state update for (cluster, gvr): phase, lag_ms and last_error
+ * from *st are written (NULL phase/""-cleared error allowed); the other
+ * fields are owned by the index. Never FL_EFULL. Returns as submit. */
+int fl_index_sync_set(fl_index *idx, const fl_index_src *src, const char *phase,
+                      int64_t lag_ms, const char *last_error, fl_err *err);
+
+/* Barrier: wait until everything submitted before this call is committed.
+ * Returns 0, -ETIMEDOUT (after timeout_ms; the work still completes later),
+ * FL_ECLOSED. Any thread except the index's own. */
+int fl_index_flush(fl_index *idx, int64_t timeout_ms);
+
+/* Change-stream wake-up: cb(arg, from_rev, to_rev) runs on the writer thread
+ * after each commit that produced revisions from_rev..to_rev (inclusive). It
+ * must be quick and must not call into idx (typically it records to_rev and
+ * calls uv_async_send / signals a condition). Returns 0 and writes *id, or
+ * -ENOMEM / -ENOSPC (at most 64 subscribers). Any thread. */
+typedef void (*fl_index_change_cb)(void *arg, int64_t from_rev, int64_t to_rev);
+int fl_index_subscribe(fl_index *idx, fl_index_change_cb cb, void *arg, int *id);
+/* After return the callback will not run again. Any thread but the writer. */
+void fl_index_unsubscribe(fl_index *idx, int id);
+
+typedef struct fl_index_stats {
+    int64_t submitted;      /* items accepted */
+    int64_t full;           /* FL_EFULL answers */
+    int64_t decode_errors;  /* items/objects that failed to parse */
+    int64_t write_errors;   /* batches lost to a failed transaction (logged) */
+    int64_t objects_written;/* rows inserted or updated */
+    int64_t objects_skipped;/* unchanged resourceVersion */
+    int64_t objects_deleted;
+    int64_t coalesced;      /* events merged into another in the same batch */
+    int64_t transactions;
+    int64_t revision;       /* last committed index revision */
+    size_t queue_items, queue_bytes;
+} fl_index_stats;
+/* Counters, thread-safe snapshot. */
+void fl_index_stats_get(fl_index *idx, fl_index_stats *out);
+
+/* --------------------------------------------------------------- reading */
+
+/* A reader owns one read-only connection. Create one per reading thread;
+ * a reader is used by one thread at a time. May be created after the index
+ * is open; must be freed before fl_index_close.
+ * Returns 0, FL_ESQL, -ENOMEM. */
+int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err);
+void fl_index_reader_free(fl_index_reader *r);
+
+/* Snapshot: every read between _begin and _end sees the same committed
+ * state, while the writer goes on. Reads outside a snapshot each see the
+ * latest commit. Nesting is not allowed (-EBUSY). Returns 0 or FL_ESQL. */
+int fl_index_reader_begin(fl_index_reader *r);
+int fl_index_reader_end(fl_index_reader *r);
+
+/* Last committed index revision (in the current snapshot). */
+int fl_index_reader_revision(fl_index_reader *r, int64_t *out);
+
+/* One object as the reader hands it out. All pointers are borrowed and valid
+ * only during the callback (or until the next call on the reader for
+ * fl_index_get). json is the stored JSON (compact, no trailing newline). */
+typedef struct fl_index_row {
+    const char *cluster, *group, *version, *resource, *kind;
+    const char *namespace_, *name, *uid, *resource_version, *owner_uid; /* "" if none */
+    int64_t revision;      /* index revision of the last change */
+    int64_t created;       /* creationTimestamp, unix seconds (0 if none) */
+    int64_t synced_ms;     /* when the current state was written */
+    int64_t deleted_ms;    /* 0 for live objects, else when tombstoned */
+    const char *json;
+    size_t json_len;
+} fl_index_row;
+
+/* Return nonzero to stop the iteration (that value is returned by the
+ * listing call); 0 to continue. */
+typedef int (*fl_index_row_cb)(void *arg, const fl_index_row *row);
+
+/* Get one live object by key (namespace "" for cluster-scoped; version NULL
+ * matches any version). cb runs once. Returns 0, FL_ENOTFOUND, FL_ESQL,
+ * or the callback's nonzero value. */
+typedef struct fl_index_key {
+    const char *cluster, *group, *version, *resource, *namespace_, *name;
+} fl_index_key;
+int fl_index_get(fl_index_reader *r, const fl_index_key *key, fl_index_row_cb cb, void *arg,
+                 fl_err *err);
+
+/* Label requirement, the meaning of k8s.io/apimachinery labels.Requirement:
+ * NOTIN and NOT_EXISTS match objects without the key; GT/LT compare the
+ * value as an integer (values[0]). */
+typedef enum {
+    FL_INDEX_LABEL_EQ,         /* key = values[0] (also "==" and "in" with one value) */
+    FL_INDEX_LABEL_NE,         /* key != values[0] (objects without key match) */
+    FL_INDEX_LABEL_IN,
+    FL_INDEX_LABEL_NOTIN,
+    FL_INDEX_LABEL_EXISTS,
+    FL_INDEX_LABEL_NOT_EXISTS,
+    FL_INDEX_LABEL_GT,
+    FL_INDEX_LABEL_LT,
+} fl_index_label_op;
+
+typedef struct fl_index_label_req {
+    const char *key;
+    fl_index_label_op op;
+    const char *const *values;
+    size_t n_values;
+} fl_index_label_req;
+
+typedef enum {
+    FL_INDEX_ORDER_KEY = 0,  /* namespace, name, then cluster (registration order) */
+    FL_INDEX_ORDER_REVISION, /* ascending index revision */
+} fl_index_order;
+
+/* A query: every member narrows the result (AND); NULL/0 means "no
+ * constraint". Arrays are OR-ed within themselves. Everything is bound as
+ * SQL parameters; no member is ever pasted into SQL text. Caps: at most
+ * FL_INDEX_QUERY_MAX_TERMS entries per array, else -E2BIG.
+ * Cursor (keyset): with ORDER_KEY, after_namespace/after_name/after_cluster
+ * (all set) start strictly after that key; with ORDER_REVISION,
+ * after_revision starts strictly after that revision. limit 0 = no limit
+ * (callers should always set one; the search API caps at 500..10000). */
+#define FL_INDEX_QUERY_MAX_TERMS 256
+typedef struct fl_index_query {
+    const char *group;          /* required ("" = core) */
+    const char *version;        /* NULL = any version */
+    const char *resource;       /* required */
+    const char *const *clusters; size_t n_clusters;
+    const char *const *namespaces; size_t n_namespaces;
+    const char *const *names; size_t n_names;
+    const fl_index_label_req *labels; size_t n_labels;
+    const char *owner_uid;      /* controller owner uid */
+    const char *text;           /* full-text: substring (>= 3 bytes, else -EINVAL)
+                                   of name, namespace, labels ("k=v"),
+                                   annotations ("k=v") or container images;
+                                   FTS5 trigram, case-insensitive */
+    int64_t created_since;      /* creationTimestamp >= (unix s), 0 = none */
+    int64_t created_before;     /* creationTimestamp < (unix s), 0 = none */
+    int64_t min_revision;       /* revision > min_revision (changed since), 0 = none */
+    bool include_deleted;       /* also tombstones (deleted_ms != 0) */
+    fl_index_order order;
+    const char *after_namespace, *after_name, *after_cluster;
+    int64_t after_revision;
+    int64_t limit;
+} fl_index_query;
+#define FL_INDEX_QUERY_INIT {0}
+
+/* Run q, calling cb for each row in order. *n_out (optional) = rows passed
+ * to cb. Returns 0, -EINVAL (missing group/resource, half a cursor),
+ * -E2BIG, FL_ESQL, or the callback's nonzero value. */
+int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb cb, void *arg,
+                  int64_t *n_out, fl_err *err);
+
+/* Count the rows q selects, ignoring cursor and limit. */
+int fl_index_count(fl_index_reader *r, const fl_index_query *q, int64_t *out, fl_err *err);
+
+/* Change log: the changes with revision > from_rev, ascending, at most
+ * limit (0 = no limit). type is "ADDED", "MODIFIED" or "DELETED"; row is the
+ * object's state at that revision when it is still the latest state, else
+ * row->json is NULL and superseded is true (a later change of the same
+ * object follows: watchers skip it). DELETED rows are the last state.
+ * Returns 0, FL_EGONE when from_rev is older than the retained log (the
+ * caller relists; *oldest_out, if given, gets the oldest from_rev still
+ * served), FL_ESQL, or the callback's nonzero value. */
+typedef int (*fl_index_change_row_cb)(void *arg, const char *type, bool superseded,
+                                      int64_t revision, const fl_index_row *row);
+int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
+                     fl_index_change_row_cb cb, void *arg, int64_t *oldest_out, fl_err *err);
+
+/* Sync state of (cluster, gvr). Returns 0 or FL_ENOTFOUND. */
+int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync *out,
+                      fl_err *err);
+
+/* ---------------------------------------------- materialized fields (read)
+ * Quantities are int64 milli-units (cpu "250m" = 250, memory "1Ki" =
+ * 1024000). Pod requests/limits are what Kubernetes' scheduler counts:
+ * per resource max(sum over containers, max over init containers) plus
+ * spec.overhead. Terminal pods (phase Succeeded/Failed) are excluded from
+ * the usage sums below. */
+
+typedef struct fl_index_usage {
+    const char *cluster;     /* borrowed for the callback */
+    const char *key;         /* namespace or node name, per the call */
+    const char *resource;    /* "cpu", "memory", "nvidia.com/gpu", ... ;
+                                "pods": requests = pod count in milli-units
+                                (1 pod = 1000), limits 0 */
+    int64_t requests, limits; /* milli-units */
+} fl_index_usage;
+typedef int (*fl_index_usage_cb)(void *arg, const fl_index_usage *u);
+
+/* Sum of live non-terminal pods' requests/limits grouped by (cluster,
+ * namespace, resource); cluster/namespace NULL = all. Ordered by cluster,
+ * namespace, resource. Returns 0, FL_ESQL or the callback's value. */
+int fl_index_usage_by_namespace(fl_index_reader *r, const char *cluster, const char *namespace_,
+                                fl_index_usage_cb cb, void *arg, fl_err *err);
+/* The same grouped by (cluster, node) for scheduled pods (node != ""). */
+int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usage_cb cb,
+                           void *arg, fl_err *err);
+
+typedef struct fl_index_node {
+    const char *cluster, *name, *region, *zone; /* "" if none */
+    bool ready, unschedulable;
+    const char *taints_json;  /* spec.taints as JSON array text, "[]" if none */
+    /* capacity/allocatable per resource, parallel arrays */
+    size_t n_resources;
+    const char *const *resources;
+    const int64_t *capacity, *allocatable;
+} fl_index_node;
+typedef int (*fl_index_node_cb)(void *arg, const fl_index_node *n);
+/* Live nodes of a cluster (NULL = all), ordered by cluster then name. */
+int fl_index_nodes(fl_index_reader *r, const char *cluster, fl_index_node_cb cb, void *arg,
+                   fl_err *err);
+
+/* Pod facts for one live pod (by key): node, phase, qosClass, priority class
+ * name, terminal. Strings are copied into the caller's struct. */
+typedef struct fl_index_pod {
+    char node[254], phase[32], qos[32], priority_class[254];
+    bool terminal;
+} fl_index_pod;
+int fl_index_pod_get(fl_index_reader *r, const fl_index_key *key, fl_index_pod *out, fl_err *err);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * index/index_int.h: what the files of index/ share and nobody else sees
+ * (tests/index may include it to test the pieces alone): the decoded
+ * record, the decoder, the coalescer, the string map, the schema code and
+ * the writer's entry points.
+ */
+#ifndef FL_INDEX_INT_H
+#define FL_INDEX_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "index/index.h"
+
+/* ------------------------------------------------------------ records
+ * One object change ready for the writer, produced by a decoder. Every
+ * pointer is owned by the record (rec_free). Invariant: ns/name/json are
+ * non-NULL for UPSERT; DELETE may carry json (the last state) or not. */
+typedef enum { REC_UPSERT = 1, REC_DELETE = 2 } rec_op;
+
+typedef struct rec_res {
+    char *name;
+    int64_t a, b; /* pods: requests, limits; nodes: capacity, allocatable */
+} rec_res;
+
+typedef struct fl_rec {
+    rec_op op;
+    char *ns, *name, *uid, *rv, *owner_uid; /* "" when absent, never NULL */
+    int64_t created;
+    char *json;
+    size_t json_len;
+    /* labels as n_labels pairs, key then value */
+    char **labels;
+    size_t n_labels;
+    uint64_t labels_hash, fts_hash, facts_hash;
+    char *fts_labels, *fts_annotations, *fts_images;
+    /* materialized facts: kind_facts 0 none, 1 pod, 2 node */
+    int kind_facts;
+    char *node, *phase, *qos, *prio_class; /* pod */
+    bool terminal;
+    char *region, *zone, *taints;          /* node */
+    bool ready, unschedulable;
+    rec_res *res;
+    size_t n_res;
+} fl_rec;
+
+void rec_free(fl_rec *r);
+
+/* Decoding options (copied from fl_index_opts). */
+typedef struct dec_opts {
+    bool keep_managed_fields, keep_last_applied;
+} dec_opts;
+
+/* What the decoder makes of one submitted item. */
+typedef struct dec_out {
+    fl_rec **recs;
+    size_t n_recs;
+    char *rv;      /* event object's / bookmark's / list's resourceVersion, or NULL */
+    char *error;   /* ERROR event message or decode failure, or NULL */
+    int decode_errors;
+} dec_out;
+
+/* Decode one watch event line / one list page. src gives cluster (for the
+ * annotation) and group+resource (Secret, Pod, Node handling). Fills *out
+ * (owned by caller, dec_out_done). Always returns 0 or -ENOMEM; malformed
+ * input is reported through out->error / decode_errors. Any thread. */
+int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
+              dec_out *out);
+int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
+             dec_out *out);
+void dec_out_done(dec_out *out);
+
+/* Turn one object (borrowed json_t *, modified in place: pruned and
+ * annotated) into a record with op. NULL on ENOMEM or when the object has
+ * no metadata.name. */
+fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *obj, rec_op op);
+/* Fill r's pod/node facts from obj (facts.c). 0 or -ENOMEM. */
+int dec_facts(fl_rec *r, const fl_index_src *src, json_t *obj);
+
+/* -------------------------------------------------------- string map
+ * Open-addressing map from byte strings to int64, grows by doubling. */
+typedef struct smap_ent {
+    char *key;
+    size_t klen;
+    uint64_t hash;
+    int64_t val;
+} smap_ent;
+typedef struct smap {
+    smap_ent *ents;
+    size_t cap, n;
+} smap;
+uint64_t fl_hash64(const void *p, size_t n, uint64_t seed);
+/* Returns pointer to the value slot for key; *created tells if it was new
+ * (value 0). NULL on ENOMEM. */
+int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created);
+int64_t *smap_get(const smap *m, const void *key, size_t klen);
+void smap_clear(smap *m); /* keeps nothing */
+
+/* --------------------------------------------------------- coalescer
+ * Per-batch, per-key merge: the last record of a key wins, so
+ * create+update -> one upsert (ADDED if the key was absent before),
+ * anything+delete -> delete, delete+create -> upsert. Order of first
+ * appearance is kept. Keys are (scope, ns, name). */
+typedef struct coal_ent {
+    int64_t scope;
+    fl_rec *rec;
+} coal_ent;
+typedef struct coalescer {
+    smap map;         /* key -> index in ents */
+    coal_ent *ents;
+    size_t n, cap;
+    int64_t merged;   /* records dropped because a later one replaced them */
+} coalescer;
+/* Takes ownership of rec in every case. 0 or -ENOMEM. */
+int coal_add(coalescer *c, int64_t scope, fl_rec *rec);
+/* Frees the records and empties the batch (keeps memory). */
+void coal_reset(coalescer *c);
+void coal_done(coalescer *c);
+
+/* ------------------------------------------------------------ schema */
+/* Apply the writer pragmas, create or migrate the schema to
+ * FL_INDEX_SCHEMA_VERSION. 0, FL_ESQL, FL_EUNSUPPORTED. */
+int schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err);
+/* Migrate an open database from its user_version up to `to` (tests use a
+ * lower `to` to build an old schema). 0, FL_ESQL, FL_EUNSUPPORTED. */
+int schema_migrate(sqlite3 *db, int to, fl_err *err);
+/* Reader pragmas. */
+int schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
+/* Run a statement list; FL_ESQL with err on failure. */
+int sql_exec(sqlite3 *db, const char *sql, fl_err *err);
+
+/* ------------------------------------------------------------ writer
+ * The writer owns the write connection and its prepared statements. */
+typedef struct writer writer;
+
+typedef enum {
+    IT_EVENT = 1, IT_LIST, IT_RELIST_BEGIN, IT_RELIST_END, IT_RELIST_ABORT, IT_SYNC
+} item_type;
+
+/* One queued item. src strings live in one block (srcbuf). */
+typedef struct item {
+    struct item *next;
+    item_type type;
+    int state;            /* 0 queued, 1 decoding, 2 decoded */
+    uint64_t seq;
+    fl_index_src src;
+    char *srcbuf;
+    char *data;           /* raw bytes (freed after decoding) */
+    size_t len, counted;  /* counted: bytes charged against queue_max_bytes */
+    char *arg;            /* relist_end RV, sync phase */
+    char *arg2;           /* sync last_error */
+    int64_t lag_ms;
+    dec_out out;
+} item;
+void item_free(item *it);
+
+/* The database path and options of an open index (borrowed; index.c). */
+const char *fl_index_path(const fl_index *idx);
+const fl_index_opts *fl_index_options(const fl_index *idx);
+/* A reader's connection, for the other read files (reader.c). */
+sqlite3 *fl_index_reader_db(fl_index_reader *r);
+
+int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err);
+void writer_free(writer *w);
+/* Apply items[0..n) in one transaction. first_rev and last_rev get the
+ * revision range produced (first > last when none). 0 or FL_ESQL (the
+ * transaction is rolled back; the caller logs and goes on). */
+int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t *last_rev,
+                 fl_err *err);
+/* Housekeeping (change-log retention, tombstone purge), one transaction. */
+int writer_housekeep(writer *w, int64_t now_ms, fl_err *err);
+int64_t writer_revision(const writer *w);
+void writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
+                   int64_t *coalesced, int64_t *txns);
+
+#endif

@@ -1,0 +1,593 @@
+/*
+ * index/reader.c: read-only connections and every read query — get,
+ * list/count from an fl_index_query (SQL assembled from fixed fragments,
+ * every value bound as a parameter), the change log, sync state and the
+ * materialized usage/node reads. A reader is used by one thread at a time.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/index_int.h"
+
+#define STMT_CACHE 16
+#define MAX_BINDS (8 + 6 * FL_INDEX_QUERY_MAX_TERMS * 2)
+
+typedef struct cached {
+    char *sql;
+    sqlite3_stmt *st;
+    uint64_t used;
+} cached;
+
+struct fl_index_reader {
+    sqlite3 *db;
+    bool in_snapshot;
+    cached cache[STMT_CACHE];
+    uint64_t tick;
+};
+
+static const char ROW_COLS[] =
+    "SELECT c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid, o.rv, o.owner_uid,"
+    " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json FROM objects o"
+    " JOIN clusters c ON c.id = o.cluster_id JOIN gvrs g ON g.id = o.gvr_id";
+
+static int rfail(fl_index_reader *r, fl_err *err, const char *what)
+{
+    return fl_err_set(err, FL_ESQL, "index reader: %s: %s", what, sqlite3_errmsg(r->db));
+}
+
+/* A prepared statement for sql, from the reader's small LRU cache. The
+ * statement is reset and its bindings cleared. NULL on failure. */
+static sqlite3_stmt *prep(fl_index_reader *r, const char *sql)
+{
+    cached *victim = &r->cache[0];
+    for (int i = 0; i < STMT_CACHE; i++) {
+        cached *c = &r->cache[i];
+        if (c->sql && strcmp(c->sql, sql) == 0) {
+            c->used = ++r->tick;
+            sqlite3_reset(c->st);
+            sqlite3_clear_bindings(c->st);
+            return c->st;
+        }
+        if (c->used < victim->used)
+            victim = c;
+    }
+    sqlite3_stmt *st = NULL;
+    char *copy = fl_strndup(sql, strlen(sql));
+    if (!copy || sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL)) {
+        free(copy);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    free(victim->sql);
+    sqlite3_finalize(victim->st);
+    *victim = (cached){copy, st, ++r->tick};
+    return st;
+}
+
+int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err)
+{
+    fl_index_reader *r = calloc(1, sizeof *r);
+    int rc;
+    if (!r)
+        return -ENOMEM;
+    rc = sqlite3_open_v2(fl_index_path(idx), &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        rc = fl_err_set(err, FL_ESQL, "index reader: open: %s",
+                        r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(r->db, 5000);
+    if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0)
+        goto fail;
+    *out = r;
+    return 0;
+fail:
+    fl_index_reader_free(r);
+    return rc;
+}
+
+void fl_index_reader_free(fl_index_reader *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < STMT_CACHE; i++) {
+        free(r->cache[i].sql);
+        sqlite3_finalize(r->cache[i].st);
+    }
+    if (r->in_snapshot)
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(r->db);
+    free(r);
+}
+
+sqlite3 *fl_index_reader_db(fl_index_reader *r)
+{
+    return r->db;
+}
+
+static int meta_value(fl_index_reader *r, const char *key, int64_t *out, fl_err *err)
+{
+    sqlite3_stmt *s = prep(r, "SELECT value FROM meta WHERE key = ?");
+    if (!s)
+        return rfail(r, err, "meta");
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rfail(r, err, "meta");
+}
+
+int fl_index_reader_begin(fl_index_reader *r)
+{
+    int64_t rev;
+    if (r->in_snapshot)
+        return -EBUSY;
+    if (sql_exec(r->db, "BEGIN", NULL) < 0)
+        return FL_ESQL;
+    r->in_snapshot = true;
+    /* The snapshot starts at the first read: take it now. */
+    if (meta_value(r, "revision", &rev, NULL) < 0) {
+        fl_index_reader_end(r);
+        return FL_ESQL;
+    }
+    return 0;
+}
+
+int fl_index_reader_end(fl_index_reader *r)
+{
+    if (!r->in_snapshot)
+        return 0;
+    r->in_snapshot = false;
+    return sql_exec(r->db, "COMMIT", NULL);
+}
+
+int fl_index_reader_revision(fl_index_reader *r, int64_t *out)
+{
+    return meta_value(r, "revision", out, NULL);
+}
+
+/* ------------------------------------------------------------------ rows */
+
+static const char *col(sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v ? v : "";
+}
+
+static void fill_row(sqlite3_stmt *s, int at, fl_index_row *row)
+{
+    row->cluster = col(s, at), row->group = col(s, at + 1), row->version = col(s, at + 2);
+    row->resource = col(s, at + 3), row->kind = col(s, at + 4), row->namespace_ = col(s, at + 5);
+    row->name = col(s, at + 6), row->uid = col(s, at + 7), row->resource_version = col(s, at + 8);
+    row->owner_uid = col(s, at + 9);
+    row->revision = sqlite3_column_int64(s, at + 10);
+    row->created = sqlite3_column_int64(s, at + 11);
+    row->synced_ms = sqlite3_column_int64(s, at + 12);
+    row->deleted_ms = sqlite3_column_int64(s, at + 13);
+    row->json = sqlite3_column_blob(s, at + 14);
+    row->json_len = (size_t)sqlite3_column_bytes(s, at + 14);
+    if (!row->json)
+        row->json = "";
+}
+
+/* ------------------------------------------------------------ query build */
+
+typedef struct bind {
+    bool is_int;
+    int64_t i;
+    const char *s;
+} bind;
+
+typedef struct qb {
+    fl_buf sql;
+    bind b[MAX_BINDS];
+    int n;
+    int rc;
+    char *fts;       /* quoted FTS5 string, owned */
+    bool empty;      /* a constraint can match nothing (unknown cluster/gvr) */
+} qb;
+
+static void qs(qb *q, const char *s)
+{
+    if (q->rc == 0)
+        q->rc = fl_buf_puts(&q->sql, s);
+}
+
+static void qt(qb *q, const char *v)
+{
+    if (q->n == MAX_BINDS) {
+        q->rc = -E2BIG;
+        return;
+    }
+    q->b[q->n++] = (bind){false, 0, v};
+    qs(q, "?");
+}
+
+static void qi(qb *q, int64_t v)
+{
+    if (q->n == MAX_BINDS) {
+        q->rc = -E2BIG;
+        return;
+    }
+    q->b[q->n++] = (bind){true, v, NULL};
+    qs(q, "?");
+}
+
+static void qlist(qb *q, const char *const *v, size_t n)
+{
+    qs(q, "(");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            qs(q, ", ");
+        qt(q, v[i]);
+    }
+    qs(q, ")");
+}
+
+/* Resolve the gvr ids of (group, resource[, version]) into "o.gvr_id IN (...)". */
+static int gvr_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
+{
+    sqlite3_stmt *s = prep(r, q->version ? "SELECT id FROM gvrs WHERE grp = ? AND res = ? AND ver = ?"
+                                         : "SELECT id FROM gvrs WHERE grp = ? AND res = ?");
+    int rc, n = 0;
+    if (!s)
+        return rfail(r, err, "gvrs");
+    sqlite3_bind_text(s, 1, q->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, q->resource, -1, SQLITE_STATIC);
+    if (q->version)
+        sqlite3_bind_text(s, 3, q->version, -1, SQLITE_STATIC);
+    qs(b, " WHERE o.gvr_id IN (");
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        qs(b, n++ ? ", " : ""), qi(b, sqlite3_column_int64(s, 0));
+    sqlite3_reset(s);
+    qs(b, ")");
+    if (rc != SQLITE_DONE)
+        return rfail(r, err, "gvrs");
+    b->empty |= n == 0;
+    return 0;
+}
+
+static int cluster_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
+{
+    int n = 0;
+    if (!q->n_clusters)
+        return 0;
+    qs(b, " AND o.cluster_id IN (");
+    for (size_t i = 0; i < q->n_clusters; i++) {
+        sqlite3_stmt *s = prep(r, "SELECT id FROM clusters WHERE name = ?");
+        if (!s)
+            return rfail(r, err, "clusters");
+        sqlite3_bind_text(s, 1, q->clusters[i], -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            qs(b, n++ ? ", " : ""), qi(b, sqlite3_column_int64(s, 0));
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rfail(r, err, "clusters");
+    }
+    qs(b, ")");
+    b->empty |= n == 0;
+    return 0;
+}
+
+static void label_req(qb *b, const fl_index_label_req *l)
+{
+    bool neg = l->op == FL_INDEX_LABEL_NE || l->op == FL_INDEX_LABEL_NOTIN ||
+               l->op == FL_INDEX_LABEL_NOT_EXISTS;
+    qs(b, neg ? " AND o.id NOT IN (SELECT obj_id FROM labels WHERE key = "
+              : " AND o.id IN (SELECT obj_id FROM labels WHERE key = ");
+    qt(b, l->key);
+    switch (l->op) {
+    case FL_INDEX_LABEL_EQ:
+    case FL_INDEX_LABEL_NE:
+        qs(b, " AND value = "), qt(b, l->values[0]);
+        break;
+    case FL_INDEX_LABEL_IN:
+    case FL_INDEX_LABEL_NOTIN:
+        qs(b, " AND value IN "), qlist(b, l->values, l->n_values);
+        break;
+    case FL_INDEX_LABEL_GT:
+    case FL_INDEX_LABEL_LT:
+        /* upstream: the label value must parse as an integer */
+        qs(b, " AND (value GLOB '[0-9]*' OR value GLOB '-[0-9]*')"
+              " AND NOT substr(value, 2) GLOB '*[^0-9]*' AND CAST(value AS INTEGER) ");
+        qs(b, l->op == FL_INDEX_LABEL_GT ? "> CAST(" : "< CAST("), qt(b, l->values[0]);
+        qs(b, " AS INTEGER)");
+        break;
+    default:
+        break;
+    }
+    qs(b, ")");
+}
+
+static int check_query(const fl_index_query *q, fl_err *err)
+{
+    if (!q->group || !q->resource || !q->resource[0])
+        return fl_err_set(err, -EINVAL, "index query: group and resource are required");
+    if (q->n_clusters > FL_INDEX_QUERY_MAX_TERMS || q->n_namespaces > FL_INDEX_QUERY_MAX_TERMS ||
+        q->n_names > FL_INDEX_QUERY_MAX_TERMS || q->n_labels > FL_INDEX_QUERY_MAX_TERMS)
+        return fl_err_set(err, -E2BIG, "index query: too many terms");
+    for (size_t i = 0; i < q->n_labels; i++) {
+        const fl_index_label_req *l = &q->labels[i];
+        bool needs = l->op != FL_INDEX_LABEL_EXISTS && l->op != FL_INDEX_LABEL_NOT_EXISTS;
+        if (!l->key || (needs && (l->n_values < 1 || !l->values)) ||
+            l->n_values > FL_INDEX_QUERY_MAX_TERMS)
+            return fl_err_set(err, -EINVAL, "index query: bad label requirement");
+    }
+    bool some = q->after_namespace || q->after_name || q->after_cluster;
+    bool all = q->after_namespace && q->after_name && q->after_cluster;
+    if (some && !all)
+        return fl_err_set(err, -EINVAL, "index query: half a key cursor");
+    if (q->text && strlen(q->text) < 3)
+        return fl_err_set(err, -EINVAL, "index query: full-text search needs 3 or more bytes");
+    return 0;
+}
+
+static int fts_quote(qb *b, const char *text)
+{
+    fl_buf f = FL_BUF_INIT(4096);
+    int rc = fl_buf_puts(&f, "\"");
+    for (const char *p = text; *p && rc == 0; p++)
+        rc = *p == '"' ? fl_buf_puts(&f, "\"\"") : fl_buf_append(&f, p, 1);
+    if (rc == 0)
+        rc = fl_buf_puts(&f, "\"");
+    if (rc < 0) {
+        fl_buf_done(&f);
+        return rc;
+    }
+    b->fts = fl_buf_steal(&f);
+    return b->fts ? 0 : -ENOMEM;
+}
+
+/* The WHERE clause of q (no cursor, order or limit). */
+static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
+{
+    int rc;
+    if ((rc = gvr_ids(r, q, b, err)) < 0 || (rc = cluster_ids(r, q, b, err)) < 0)
+        return rc;
+    if (!q->include_deleted)
+        qs(b, " AND o.deleted_ms IS NULL");
+    if (q->n_namespaces)
+        qs(b, " AND o.ns IN "), qlist(b, q->namespaces, q->n_namespaces);
+    if (q->n_names)
+        qs(b, " AND o.name IN "), qlist(b, q->names, q->n_names);
+    for (size_t i = 0; i < q->n_labels; i++)
+        label_req(b, &q->labels[i]);
+    if (q->owner_uid)
+        qs(b, " AND o.owner_uid = "), qt(b, q->owner_uid);
+    if (q->created_since)
+        qs(b, " AND o.created >= "), qi(b, q->created_since);
+    if (q->created_before)
+        qs(b, " AND o.created < "), qi(b, q->created_before);
+    if (q->min_revision)
+        qs(b, " AND o.revision > "), qi(b, q->min_revision);
+    if (q->text) {
+        if ((rc = fts_quote(b, q->text)) < 0)
+            return rc;
+        qs(b, " AND o.id IN (SELECT rowid FROM fts WHERE fts MATCH "), qt(b, b->fts), qs(b, ")");
+    }
+    return b->rc;
+}
+
+static void build_tail(const fl_index_query *q, qb *b)
+{
+    if (q->order == FL_INDEX_ORDER_REVISION) {
+        if (q->after_revision)
+            qs(b, " AND o.revision > "), qi(b, q->after_revision);
+        qs(b, " ORDER BY o.revision");
+    } else {
+        if (q->after_namespace) {
+            qs(b, " AND (o.ns, o.name, o.cluster_id) > (");
+            qt(b, q->after_namespace), qs(b, ", "), qt(b, q->after_name);
+            qs(b, ", coalesce((SELECT id FROM clusters WHERE name = "), qt(b, q->after_cluster);
+            qs(b, "), 0))");
+        }
+        qs(b, " ORDER BY o.ns, o.name, o.cluster_id");
+    }
+    if (q->limit > 0)
+        qs(b, " LIMIT "), qi(b, q->limit);
+}
+
+static sqlite3_stmt *bind_all(fl_index_reader *r, qb *b)
+{
+    sqlite3_stmt *s = prep(r, b->sql.data);
+    for (int i = 0; s && i < b->n; i++) {
+        if (b->b[i].is_int)
+            sqlite3_bind_int64(s, i + 1, b->b[i].i);
+        else
+            sqlite3_bind_text(s, i + 1, b->b[i].s, -1, SQLITE_STATIC);
+    }
+    return s;
+}
+
+static qb *qb_new(void)
+{
+    qb *b = calloc(1, sizeof *b);
+    if (b)
+        fl_buf_init(&b->sql, 64 * 1024);
+    return b;
+}
+
+static void qb_free(qb *b)
+{
+    if (!b)
+        return;
+    fl_buf_done(&b->sql);
+    free(b->fts);
+    free(b);
+}
+
+int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb cb, void *arg,
+                  int64_t *n_out, fl_err *err)
+{
+    int64_t n = 0;
+    qb *b = NULL;
+    int rc = check_query(q, err);
+    if (rc < 0)
+        return rc;
+    if (!(b = qb_new()))
+        return -ENOMEM;
+    qs(b, ROW_COLS);
+    if ((rc = build_where(r, q, b, err)) < 0)
+        goto out;
+    build_tail(q, b);
+    if ((rc = b->rc) < 0 || b->empty)
+        goto out;
+    sqlite3_stmt *s = bind_all(r, b);
+    if (!s) {
+        rc = rfail(r, err, "list");
+        goto out;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        fl_index_row row;
+        fill_row(s, 0, &row);
+        n++;
+        if ((rc = cb(arg, &row)) != 0)
+            break;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0 && rc != SQLITE_ROW)
+        rc = rfail(r, err, "list");
+    sqlite3_reset(s);
+out:
+    qb_free(b);
+    if (rc == 0 && n_out)
+        *n_out = n;
+    return rc;
+}
+
+int fl_index_count(fl_index_reader *r, const fl_index_query *q, int64_t *out, fl_err *err)
+{
+    qb *b = NULL;
+    int64_t n = 0;
+    int rc = check_query(q, err);
+    if (rc < 0)
+        return rc;
+    if (!(b = qb_new()))
+        return -ENOMEM;
+    qs(b, "SELECT count(*) FROM objects o");
+    if ((rc = build_where(r, q, b, err)) < 0 || (rc = b->rc) < 0)
+        goto out;
+    if (!b->empty) {
+        sqlite3_stmt *s = bind_all(r, b);
+        if (!s || sqlite3_step(s) != SQLITE_ROW) {
+            rc = rfail(r, err, "count");
+            if (s)
+                sqlite3_reset(s);
+            goto out;
+        }
+        n = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
+out:
+    qb_free(b);
+    if (rc == 0)
+        *out = n;
+    return rc;
+}
+
+int fl_index_get(fl_index_reader *r, const fl_index_key *k, fl_index_row_cb cb, void *arg,
+                 fl_err *err)
+{
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    const char *ns = k->namespace_ ? k->namespace_ : "";
+    int64_t n = 0;
+    if (!k->cluster || !k->name)
+        return fl_err_set(err, -EINVAL, "index get: cluster and name are required");
+    q.group = k->group, q.version = k->version, q.resource = k->resource;
+    q.clusters = &k->cluster, q.n_clusters = 1;
+    q.namespaces = &ns, q.n_namespaces = 1;
+    q.names = &k->name, q.n_names = 1;
+    q.limit = 1;
+    int rc = fl_index_list(r, &q, cb, arg, &n, err);
+    if (rc == 0 && n == 0)
+        return fl_err_set(err, FL_ENOTFOUND, "index get: %s/%s not found", ns, k->name);
+    return rc;
+}
+
+/* ------------------------------------------------------------ change log */
+
+int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
+                     fl_index_change_row_cb cb, void *arg, int64_t *oldest_out, fl_err *err)
+{
+    static const char *const types[] = {"", "ADDED", "MODIFIED", "DELETED"};
+    int64_t floor;
+    int rc = meta_value(r, "changelog_floor", &floor, err);
+    if (rc < 0)
+        return rc;
+    if (from_rev < floor) {
+        if (oldest_out)
+            *oldest_out = floor;
+        return fl_err_set(err, FL_EGONE, "too old resource version: %lld (%lld)",
+                          (long long)from_rev, (long long)floor);
+    }
+    sqlite3_stmt *s = prep(r,
+        "SELECT l.revision, l.type, c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid,"
+        " o.rv, o.owner_uid, o.revision, o.created, o.synced_ms, o.deleted_ms, o.json"
+        " FROM changelog l LEFT JOIN objects o ON o.id = l.obj_id"
+        " LEFT JOIN clusters c ON c.id = o.cluster_id LEFT JOIN gvrs g ON g.id = o.gvr_id"
+        " WHERE l.revision > ? ORDER BY l.revision LIMIT ?");
+    if (!s)
+        return rfail(r, err, "changes");
+    sqlite3_bind_int64(s, 1, from_rev);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t rev = sqlite3_column_int64(s, 0);
+        int t = sqlite3_column_int(s, 1);
+        fl_index_row row;
+        fill_row(s, 2, &row);
+        bool superseded = sqlite3_column_type(s, 12) == SQLITE_NULL || row.revision != rev;
+        if (superseded)
+            row.json = NULL, row.json_len = 0;
+        if ((rc = cb(arg, types[t >= 1 && t <= 3 ? t : 0], superseded, rev, &row)) != 0)
+            break;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0 && rc != SQLITE_ROW)
+        rc = rfail(r, err, "changes");
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* ------------------------------------------------------------ sync state */
+
+int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync *out,
+                      fl_err *err)
+{
+    sqlite3_stmt *s = prep(r,
+        "SELECT s.resource_version, s.phase, s.last_list_ms, s.last_event_ms, s.object_count,"
+        " s.lag_ms, s.last_error FROM sync_state s JOIN clusters c ON c.id = s.cluster_id"
+        " JOIN gvrs g ON g.id = s.gvr_id WHERE c.name = ? AND g.grp = ? AND g.ver = ?"
+        " AND g.res = ?");
+    if (!s)
+        return rfail(r, err, "sync state");
+    sqlite3_bind_text(s, 1, src->cluster, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, src->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, src->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, src->resource, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        fl_index_sync st;
+        memset(&st, 0, sizeof st);
+        fl_strlcpy(st.resource_version, col(s, 0), sizeof st.resource_version);
+        fl_strlcpy(st.phase, col(s, 1), sizeof st.phase);
+        st.last_list_ms = sqlite3_column_int64(s, 2);
+        st.last_event_ms = sqlite3_column_int64(s, 3);
+        st.object_count = sqlite3_column_int64(s, 4);
+        st.lag_ms = sqlite3_column_int64(s, 5);
+        fl_strlcpy(st.last_error, col(s, 6), sizeof st.last_error);
+        *out = st;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return fl_err_set(err, FL_ENOTFOUND, "no sync state for %s %s/%s", src->cluster,
+                          src->group, src->resource);
+    return rfail(r, err, "sync state");
+}

@@ -1,0 +1,157 @@
+/*
+ * index/schema.c: the database layout, its version (PRAGMA user_version)
+ * and the migrations from every older version, plus the pragmas of the
+ * writer and reader connections.
+ *
+ * Layout (v2):
+ *   meta(key, value)            revision, changelog_floor
+ *   clusters(id, name)          interned cluster names
+ *   gvrs(id, grp, ver, res, kind)
+ *   sync_state(cluster_id, gvr_id, ...)        per (cluster, resource)
+ *   objects(id, cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,
+ *           synced_ms, deleted_ms, revision, labels_hash, fts_hash,
+ *           facts_hash, json)   one row per object; deleted_ms != NULL is
+ *                               a tombstone
+ *   labels(key, value, obj_id)  live objects only
+ *   fts                         FTS5, trigram tokenizer (substring search,
+ *                               case-insensitive, queries of >= 3 chars),
+ *                               rowid = objects.id, live objects only
+ *   changelog(revision, obj_id, type)   1 ADDED, 2 MODIFIED, 3 DELETED
+ *   pods(obj_id, cluster_id, ns, node, phase, qos, prio_class, terminal)
+ *   pod_resources(obj_id, resource, requests, limits)    milli-units
+ *   nodes(obj_id, cluster_id, ready, unschedulable, taints, region, zone)
+ *   node_resources(obj_id, resource, capacity, allocatable)
+ *
+ * Migrations run in one transaction each; v1 -> v2 added the materialized
+ * pod/node tables and forgets the resourceVersion of stored pods and nodes
+ * so the next relist rewrites them (and fills the new tables).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "index/index_int.h"
+
+int sql_exec(sqlite3 *db, const char *sql, fl_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fl_err_set(err, FL_ESQL, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return FL_ESQL;
+    }
+    return 0;
+}
+
+static const char *const migrations[] = {
+    /* 0 -> 1: the base layout */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta VALUES('revision', 0), ('changelog_floor', 0);"
+    "CREATE TABLE clusters(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE gvrs(id INTEGER PRIMARY KEY, grp TEXT NOT NULL, ver TEXT NOT NULL,"
+    "  res TEXT NOT NULL, kind TEXT NOT NULL, UNIQUE(grp, res, ver));"
+    "CREATE TABLE sync_state(cluster_id INTEGER NOT NULL, gvr_id INTEGER NOT NULL,"
+    "  resource_version TEXT NOT NULL DEFAULT '', phase TEXT NOT NULL DEFAULT '',"
+    "  last_list_ms INTEGER NOT NULL DEFAULT 0, last_event_ms INTEGER NOT NULL DEFAULT 0,"
+    "  object_count INTEGER NOT NULL DEFAULT 0, lag_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '', PRIMARY KEY(cluster_id, gvr_id)) WITHOUT ROWID;"
+    "CREATE TABLE objects(id INTEGER PRIMARY KEY, cluster_id INTEGER NOT NULL,"
+    "  gvr_id INTEGER NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+    "  rv TEXT NOT NULL, owner_uid TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  synced_ms INTEGER NOT NULL, deleted_ms INTEGER, revision INTEGER NOT NULL,"
+    "  labels_hash INTEGER NOT NULL, fts_hash INTEGER NOT NULL, json BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX objects_key ON objects(gvr_id, ns, name, cluster_id);"
+    "CREATE INDEX objects_rev ON objects(gvr_id, revision);"
+    "CREATE INDEX objects_scope ON objects(cluster_id, gvr_id);"
+    "CREATE INDEX objects_owner ON objects(owner_uid) WHERE owner_uid != '';"
+    "CREATE INDEX objects_deleted ON objects(deleted_ms) WHERE deleted_ms IS NOT NULL;"
+    "CREATE TABLE labels(key TEXT NOT NULL, value TEXT NOT NULL, obj_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(key, value, obj_id)) WITHOUT ROWID;"
+    "CREATE INDEX labels_obj ON labels(obj_id);"
+    "CREATE VIRTUAL TABLE fts USING fts5(name, namespace, labels, annotations, images,"
+    "  tokenize = 'trigram');"
+    "CREATE TABLE changelog(revision INTEGER PRIMARY KEY, obj_id INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL);",
+    /* 1 -> 2: materialized pod and node fields */
+    "ALTER TABLE objects ADD COLUMN facts_hash INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE pods(obj_id INTEGER PRIMARY KEY, cluster_id INTEGER NOT NULL,"
+    "  ns TEXT NOT NULL, node TEXT NOT NULL, phase TEXT NOT NULL, qos TEXT NOT NULL,"
+    "  prio_class TEXT NOT NULL, terminal INTEGER NOT NULL);"
+    "CREATE INDEX pods_ns ON pods(cluster_id, ns) WHERE terminal = 0;"
+    "CREATE INDEX pods_node ON pods(cluster_id, node) WHERE terminal = 0;"
+    "CREATE TABLE pod_resources(obj_id INTEGER NOT NULL, resource TEXT NOT NULL,"
+    "  requests INTEGER NOT NULL, limits INTEGER NOT NULL,"
+    "  PRIMARY KEY(obj_id, resource)) WITHOUT ROWID;"
+    "CREATE TABLE nodes(obj_id INTEGER PRIMARY KEY, cluster_id INTEGER NOT NULL,"
+    "  ready INTEGER NOT NULL, unschedulable INTEGER NOT NULL, taints TEXT NOT NULL,"
+    "  region TEXT NOT NULL, zone TEXT NOT NULL);"
+    "CREATE INDEX nodes_cluster ON nodes(cluster_id);"
+    "CREATE TABLE node_resources(obj_id INTEGER NOT NULL, resource TEXT NOT NULL,"
+    "  capacity INTEGER NOT NULL, allocatable INTEGER NOT NULL,"
+    "  PRIMARY KEY(obj_id, resource)) WITHOUT ROWID;"
+    "UPDATE objects SET rv = '' WHERE gvr_id IN (SELECT id FROM gvrs WHERE grp = ''"
+    "  AND res IN ('pods', 'nodes'));",
+};
+
+static int user_version(sqlite3 *db, int *out, fl_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    return fl_err_set(err, FL_ESQL, "reading user_version: %s", sqlite3_errmsg(db));
+}
+
+int schema_migrate(sqlite3 *db, int to, fl_err *err)
+{
+    int v = 0, rc = user_version(db, &v, err);
+    if (rc < 0)
+        return rc;
+    if (v > (int)FL_ARRAY_LEN(migrations) || to > (int)FL_ARRAY_LEN(migrations))
+        return fl_err_set(err, FL_EUNSUPPORTED,
+                          "index schema version %d is newer than this flotilla (%d)", v,
+                          (int)FL_ARRAY_LEN(migrations));
+    for (; v < to; v++) {
+        char setv[64];
+        snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
+        if ((rc = sql_exec(db, "BEGIN IMMEDIATE", err)) < 0)
+            return rc;
+        if ((rc = sql_exec(db, migrations[v], err)) < 0 || (rc = sql_exec(db, setv, err)) < 0 ||
+            (rc = sql_exec(db, "COMMIT", err)) < 0) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return fl_err_wrap(err, "migrating index schema %d -> %d", v, v + 1);
+        }
+    }
+    return 0;
+}
+
+static int pragmas(sqlite3 *db, const fl_index_opts *o, bool reader, fl_err *err)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "PRAGMA cache_size = -%lld; PRAGMA mmap_size = %lld; PRAGMA temp_store = MEMORY;"
+             "PRAGMA secure_delete = OFF; PRAGMA foreign_keys = OFF; %s",
+             (long long)o->cache_kib, (long long)o->mmap_bytes,
+             reader ? "PRAGMA query_only = ON;"
+                    : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                      "PRAGMA wal_autocheckpoint = 4000;");
+    return sql_exec(db, sql, err);
+}
+
+int schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err)
+{
+    int rc = pragmas(db, o, false, err);
+    if (rc < 0)
+        return rc;
+    return schema_migrate(db, FL_INDEX_SCHEMA_VERSION, err);
+}
+
+int schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err)
+{
+    return pragmas(db, o, true, err);
+}

@@ -1,0 +1,816 @@
+/*
+ * index/writer.c: the single writer — turns decoded items into SQL, one
+ * transaction per batch: coalesce per key, look each key up, skip
+ * unchanged resourceVersions, upsert/tombstone the row, rewrite side
+ * tables only when what they hold changed, append to the change log, keep
+ * sync state and relist marks. Plus housekeeping (change-log retention,
+ * tombstone purge). Everything here runs on the writer thread only; the
+ * struct is private to it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/index_int.h"
+
+enum { CH_ADDED = 1, CH_MODIFIED = 2, CH_DELETED = 3 };
+
+enum {
+    S_CL_GET, S_CL_INS, S_GVR_GET, S_GVR_INS, S_LOOKUP, S_INSERT, S_UPDATE, S_TOMB,
+    S_LAB_DEL, S_LAB_INS, S_FTS_DEL, S_FTS_INS, S_POD_DEL, S_PODRES_DEL, S_NODE_DEL,
+    S_NODERES_DEL, S_POD_INS, S_PODRES_INS, S_NODE_INS, S_NODERES_INS, S_LOG, S_META,
+    S_SYNC_RV, S_SYNC_ERR, S_SYNC_SET, S_SYNC_LIST, S_SCOPE_LIVE, S_COUNT_LIVE, S_N
+};
+
+static const char *const sql_text[S_N] = {
+    [S_CL_GET] = "SELECT id FROM clusters WHERE name = ?",
+    [S_CL_INS] = "INSERT INTO clusters(name) VALUES(?)",
+    [S_GVR_GET] = "SELECT id FROM gvrs WHERE grp = ? AND res = ? AND ver = ?",
+    [S_GVR_INS] = "INSERT INTO gvrs(grp, res, ver, kind) VALUES(?, ?, ?, ?)",
+    [S_LOOKUP] = "SELECT id, rv, uid, labels_hash, fts_hash, facts_hash, deleted_ms FROM objects"
+                 " WHERE gvr_id = ? AND ns = ? AND name = ? AND cluster_id = ?",
+    [S_INSERT] = "INSERT INTO objects(cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
+                 " synced_ms, revision, labels_hash, fts_hash, facts_hash, json)"
+                 " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [S_UPDATE] = "UPDATE objects SET uid = ?, rv = ?, owner_uid = ?, created = ?, synced_ms = ?,"
+                 " deleted_ms = NULL, revision = ?, labels_hash = ?, fts_hash = ?,"
+                 " facts_hash = ?, json = ? WHERE id = ?",
+    [S_TOMB] = "UPDATE objects SET deleted_ms = ?, revision = ?, json = coalesce(?, json),"
+               " labels_hash = 0, fts_hash = 0, facts_hash = 0 WHERE id = ?",
+    [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?",
+    [S_LAB_INS] = "INSERT OR IGNORE INTO labels(key, value, obj_id) VALUES(?, ?, ?)",
+    [S_FTS_DEL] = "DELETE FROM fts WHERE rowid = ?",
+    [S_FTS_INS] = "INSERT INTO fts(rowid, name, namespace, labels, annotations, images)"
+                  " VALUES(?, ?, ?, ?, ?, ?)",
+    [S_POD_DEL] = "DELETE FROM pods WHERE obj_id = ?",
+    [S_PODRES_DEL] = "DELETE FROM pod_resources WHERE obj_id = ?",
+    [S_NODE_DEL] = "DELETE FROM nodes WHERE obj_id = ?",
+    [S_NODERES_DEL] = "DELETE FROM node_resources WHERE obj_id = ?",
+    [S_POD_INS] = "INSERT INTO pods(obj_id, cluster_id, ns, node, phase, qos, prio_class, terminal)"
+                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+    [S_PODRES_INS] = "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests, limits)"
+                     " VALUES(?, ?, ?, ?)",
+    [S_NODE_INS] = "INSERT INTO nodes(obj_id, cluster_id, ready, unschedulable, taints, region,"
+                   " zone) VALUES(?, ?, ?, ?, ?, ?, ?)",
+    [S_NODERES_INS] = "INSERT OR REPLACE INTO node_resources(obj_id, resource, capacity,"
+                      " allocatable) VALUES(?, ?, ?, ?)",
+    [S_LOG] = "INSERT INTO changelog(revision, obj_id, type) VALUES(?, ?, ?)",
+    [S_META] = "UPDATE meta SET value = ? WHERE key = ?",
+    [S_SYNC_RV] = "INSERT INTO sync_state(cluster_id, gvr_id, resource_version, last_event_ms)"
+                  " VALUES(?1, ?2, coalesce(?3, ''), ?4) ON CONFLICT DO UPDATE SET"
+                  " resource_version = coalesce(?3, resource_version), last_event_ms = ?4",
+    [S_SYNC_ERR] = "INSERT INTO sync_state(cluster_id, gvr_id, last_error) VALUES(?1, ?2, ?3)"
+                   " ON CONFLICT DO UPDATE SET last_error = ?3",
+    [S_SYNC_SET] = "INSERT INTO sync_state(cluster_id, gvr_id, phase, lag_ms, last_error)"
+                   " VALUES(?1, ?2, coalesce(?3, ''), ?4, coalesce(?5, '')) ON CONFLICT DO UPDATE"
+                   " SET phase = coalesce(?3, phase), lag_ms = ?4, last_error = coalesce(?5, '')",
+    [S_SYNC_LIST] = "INSERT INTO sync_state(cluster_id, gvr_id, resource_version, phase,"
+                    " last_list_ms, last_event_ms, object_count, last_error)"
+                    " VALUES(?1, ?2, ?3, 'Synced', ?4, ?4, ?5, '') ON CONFLICT DO UPDATE SET"
+                    " resource_version = ?3, phase = 'Synced', last_list_ms = ?4,"
+                    " last_event_ms = ?4, object_count = ?5, last_error = ''",
+    [S_SCOPE_LIVE] = "SELECT id FROM objects WHERE cluster_id = ? AND gvr_id = ?"
+                     " AND deleted_ms IS NULL",
+    [S_COUNT_LIVE] = "SELECT count(*) FROM objects WHERE cluster_id = ? AND gvr_id = ?"
+                     " AND deleted_ms IS NULL",
+};
+
+/* An active relist: the object ids of its scope seen since _begin. */
+typedef struct relist {
+    int64_t scope;
+    int64_t *ids;
+    size_t n, cap;
+} relist;
+
+/* Per-batch pending sync-state write of one scope. */
+typedef struct pend_rv {
+    int64_t scope;
+    char *rv; /* NULL: only last_event_ms */
+} pend_rv;
+
+#define PEND_MAX 64
+
+struct writer {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_N];
+    fl_index_opts o;
+    smap scopes;    /* "cluster\0group\0version\0resource" -> cluster_id << 32 | gvr_id */
+    coalescer coal;
+    relist *relists;
+    size_t n_relists;
+    pend_rv pend[PEND_MAX];
+    size_t n_pend;
+    int64_t rev, floor, next_rev, now_ms;
+    int64_t written, skipped, deleted, txns;
+};
+
+/* --------------------------------------------------------------- helpers */
+
+static int sqlfail(writer *w, fl_err *err, const char *what)
+{
+    return fl_err_set(err, FL_ESQL, "index writer: %s: %s", what, sqlite3_errmsg(w->db));
+}
+
+static sqlite3_stmt *S(writer *w, int i)
+{
+    sqlite3_stmt *s = w->st[i];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+static void bt(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int done(writer *w, sqlite3_stmt *s, fl_err *err, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlfail(w, err, what);
+}
+
+static int meta_get(writer *w, const char *key, int64_t *out, fl_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return sqlfail(w, err, "reading meta");
+    }
+    *out = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static int meta_set(writer *w, const char *key, int64_t v, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_META);
+    sqlite3_bind_int64(s, 1, v);
+    bt(s, 2, key);
+    return done(w, s, err, "meta");
+}
+
+int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err)
+{
+    writer *w = calloc(1, sizeof *w);
+    int rc;
+    if (!w)
+        return -ENOMEM;
+    w->db = db;
+    w->o = *o;
+    for (int i = 0; i < S_N; i++) {
+        if (sqlite3_prepare_v3(db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i], NULL)) {
+            rc = fl_err_set(err, FL_ESQL, "preparing \"%s\": %s", sql_text[i], sqlite3_errmsg(db));
+            goto fail;
+        }
+    }
+    if ((rc = meta_get(w, "revision", &w->rev, err)) < 0 ||
+        (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0)
+        goto fail;
+    *out = w;
+    return 0;
+fail:
+    writer_free(w);
+    return rc;
+}
+
+static void relists_clear(writer *w)
+{
+    for (size_t i = 0; i < w->n_relists; i++)
+        free(w->relists[i].ids);
+    free(w->relists);
+    w->relists = NULL;
+    w->n_relists = 0;
+}
+
+void writer_free(writer *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < S_N; i++)
+        sqlite3_finalize(w->st[i]);
+    smap_clear(&w->scopes);
+    coal_done(&w->coal);
+    relists_clear(w);
+    for (size_t i = 0; i < w->n_pend; i++)
+        free(w->pend[i].rv);
+    free(w);
+}
+
+int64_t writer_revision(const writer *w)
+{
+    return w->rev;
+}
+
+void writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
+                   int64_t *coalesced, int64_t *txns)
+{
+    *written = w->written, *skipped = w->skipped, *deleted = w->deleted;
+    *coalesced = w->coal.merged, *txns = w->txns;
+}
+
+/* ---------------------------------------------------------------- scopes */
+
+static int intern(writer *w, int get, int ins, const char *a, const char *b, const char *c,
+                  const char *d, int64_t *id, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, get);
+    bt(s, 1, a), bt(s, 2, b), bt(s, 3, c);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return sqlfail(w, err, "interning");
+    s = S(w, ins);
+    bt(s, 1, a), bt(s, 2, b), bt(s, 3, c), bt(s, 4, d);
+    if ((rc = done(w, s, err, "interning")) < 0)
+        return rc;
+    *id = sqlite3_last_insert_rowid(w->db);
+    return 0;
+}
+
+static int scope_of(writer *w, const fl_index_src *src, int64_t *scope, fl_err *err)
+{
+    char key[1024];
+    int n = snprintf(key, sizeof key, "%s%c%s%c%s%c%s", src->cluster, 0, src->group, 0,
+                     src->version, 0, src->resource);
+    bool created;
+    if (n < 0 || (size_t)n >= sizeof key)
+        return fl_err_set(err, -E2BIG, "index writer: scope names too long");
+    int64_t *v = smap_put(&w->scopes, key, (size_t)n, &created);
+    if (!v)
+        return -ENOMEM;
+    if (!created && *v) {
+        *scope = *v;
+        return 0;
+    }
+    int64_t cid, gid;
+    int rc = intern(w, S_CL_GET, S_CL_INS, src->cluster, NULL, NULL, NULL, &cid, err);
+    if (rc == 0)
+        rc = intern(w, S_GVR_GET, S_GVR_INS, src->group, src->resource, src->version, src->kind,
+                    &gid, err);
+    if (rc < 0)
+        return rc;
+    *v = cid << 32 | gid;
+    *scope = *v;
+    return 0;
+}
+
+static int64_t scope_cid(int64_t scope) { return scope >> 32; }
+static int64_t scope_gid(int64_t scope) { return scope & 0xffffffff; }
+
+/* --------------------------------------------------------------- relists */
+
+static relist *relist_find(writer *w, int64_t scope)
+{
+    for (size_t i = 0; i < w->n_relists; i++)
+        if (w->relists[i].scope == scope)
+            return &w->relists[i];
+    return NULL;
+}
+
+static int relist_mark(writer *w, int64_t scope, int64_t id)
+{
+    relist *r = relist_find(w, scope);
+    if (!r)
+        return 0;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 1024;
+        int64_t *n = realloc(r->ids, nc * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        r->ids = n;
+        r->cap = nc;
+    }
+    r->ids[r->n++] = id;
+    return 0;
+}
+
+static void relist_drop(writer *w, int64_t scope)
+{
+    relist *r = relist_find(w, scope);
+    if (!r)
+        return;
+    free(r->ids);
+    *r = w->relists[--w->n_relists];
+}
+
+static int relist_begin(writer *w, int64_t scope)
+{
+    relist_drop(w, scope);
+    relist *n = realloc(w->relists, (w->n_relists + 1) * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    w->relists = n;
+    n[w->n_relists++] = (relist){scope, NULL, 0, 0};
+    return 0;
+}
+
+/* ------------------------------------------------------------- side data */
+
+static int log_change(writer *w, int64_t id, int type, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_LOG);
+    sqlite3_bind_int64(s, 1, ++w->next_rev);
+    sqlite3_bind_int64(s, 2, id);
+    sqlite3_bind_int(s, 3, type);
+    return done(w, s, err, "change log");
+}
+
+static int del_by_id(writer *w, int st, int64_t id, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, st);
+    sqlite3_bind_int64(s, 1, id);
+    return done(w, s, err, sql_text[st]);
+}
+
+static int write_labels(writer *w, int64_t id, const fl_rec *r, fl_err *err)
+{
+    for (size_t i = 0; i < r->n_labels; i++) {
+        sqlite3_stmt *s = S(w, S_LAB_INS);
+        bt(s, 1, r->labels[2 * i]);
+        bt(s, 2, r->labels[2 * i + 1]);
+        sqlite3_bind_int64(s, 3, id);
+        int rc = done(w, s, err, "labels");
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int write_fts(writer *w, int64_t id, const fl_rec *r, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_FTS_INS);
+    sqlite3_bind_int64(s, 1, id);
+    bt(s, 2, r->name), bt(s, 3, r->ns), bt(s, 4, r->fts_labels);
+    bt(s, 5, r->fts_annotations), bt(s, 6, r->fts_images);
+    return done(w, s, err, "fts");
+}
+
+static int del_facts(writer *w, int64_t id, fl_err *err)
+{
+    int rc = del_by_id(w, S_POD_DEL, id, err);
+    if (rc == 0)
+        rc = del_by_id(w, S_PODRES_DEL, id, err);
+    if (rc == 0)
+        rc = del_by_id(w, S_NODE_DEL, id, err);
+    if (rc == 0)
+        rc = del_by_id(w, S_NODERES_DEL, id, err);
+    return rc;
+}
+
+static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
+{
+    sqlite3_stmt *s;
+    int rc, res_st = r->kind_facts == 1 ? S_PODRES_INS : S_NODERES_INS;
+    if (r->kind_facts == 1) {
+        s = S(w, S_POD_INS);
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, scope_cid(scope));
+        bt(s, 3, r->ns), bt(s, 4, r->node), bt(s, 5, r->phase), bt(s, 6, r->qos);
+        bt(s, 7, r->prio_class);
+        sqlite3_bind_int(s, 8, r->terminal);
+    } else {
+        s = S(w, S_NODE_INS);
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, scope_cid(scope));
+        sqlite3_bind_int(s, 3, r->ready);
+        sqlite3_bind_int(s, 4, r->unschedulable);
+        bt(s, 5, r->taints), bt(s, 6, r->region), bt(s, 7, r->zone);
+    }
+    if ((rc = done(w, s, err, "facts")) < 0)
+        return rc;
+    for (size_t i = 0; i < r->n_res; i++) {
+        s = S(w, res_st);
+        sqlite3_bind_int64(s, 1, id);
+        bt(s, 2, r->res[i].name);
+        sqlite3_bind_int64(s, 3, r->res[i].a);
+        sqlite3_bind_int64(s, 4, r->res[i].b);
+        if ((rc = done(w, s, err, "resources")) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- object rows */
+
+typedef struct existing {
+    bool found, live;
+    int64_t id;
+    char rv[128], uid[128];
+    int64_t labels_hash, fts_hash, facts_hash;
+} existing;
+
+static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_LOOKUP);
+    sqlite3_bind_int64(s, 1, scope_gid(scope));
+    bt(s, 2, r->ns), bt(s, 3, r->name);
+    sqlite3_bind_int64(s, 4, scope_cid(scope));
+    int rc = sqlite3_step(s);
+    memset(e, 0, sizeof *e);
+    if (rc == SQLITE_ROW) {
+        e->found = true;
+        e->id = sqlite3_column_int64(s, 0);
+        fl_strlcpy(e->rv, (const char *)sqlite3_column_text(s, 1), sizeof e->rv);
+        fl_strlcpy(e->uid, (const char *)sqlite3_column_text(s, 2), sizeof e->uid);
+        e->labels_hash = sqlite3_column_int64(s, 3);
+        e->fts_hash = sqlite3_column_int64(s, 4);
+        e->facts_hash = sqlite3_column_int64(s, 5);
+        e->live = sqlite3_column_type(s, 6) == SQLITE_NULL;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlfail(w, err, "lookup");
+}
+
+static void bind_row(sqlite3_stmt *s, int at, writer *w, const fl_rec *r)
+{
+    bt(s, at, r->uid), bt(s, at + 1, r->rv), bt(s, at + 2, r->owner_uid);
+    sqlite3_bind_int64(s, at + 3, r->created);
+    sqlite3_bind_int64(s, at + 4, w->now_ms);
+    sqlite3_bind_int64(s, at + 5, w->next_rev);
+    sqlite3_bind_int64(s, at + 6, (int64_t)r->labels_hash);
+    sqlite3_bind_int64(s, at + 7, (int64_t)r->fts_hash);
+    sqlite3_bind_int64(s, at + 8, (int64_t)r->facts_hash);
+    sqlite3_bind_blob(s, at + 9, r->json, (int)r->json_len, SQLITE_STATIC);
+}
+
+static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+{
+    existing e;
+    int rc = lookup(w, scope, r, &e, err);
+    if (rc < 0)
+        return rc;
+    if (e.live && r->rv[0] && strcmp(e.rv, r->rv) == 0) {
+        w->skipped++;
+        return relist_mark(w, scope, e.id);
+    }
+    bool same_obj = e.live && strcmp(e.uid, r->uid) == 0;
+    if (e.live && !same_obj && (rc = log_change(w, e.id, CH_DELETED, err)) < 0)
+        return rc; /* a new incarnation replaces the old one under the same key */
+    int64_t id = e.id;
+    sqlite3_stmt *s;
+    if (!e.found) {
+        s = S(w, S_INSERT);
+        sqlite3_bind_int64(s, 1, scope_cid(scope));
+        sqlite3_bind_int64(s, 2, scope_gid(scope));
+        bt(s, 3, r->ns), bt(s, 4, r->name);
+        w->next_rev++;
+        bind_row(s, 5, w, r);
+        w->next_rev--;
+        if ((rc = done(w, s, err, "insert")) < 0)
+            return rc;
+        id = sqlite3_last_insert_rowid(w->db);
+    } else {
+        s = S(w, S_UPDATE);
+        w->next_rev++;
+        bind_row(s, 1, w, r);
+        w->next_rev--;
+        sqlite3_bind_int64(s, 11, id);
+        if ((rc = done(w, s, err, "update")) < 0)
+            return rc;
+    }
+    if ((rc = log_change(w, id, same_obj ? CH_MODIFIED : CH_ADDED, err)) < 0)
+        return rc;
+    w->written++;
+    if (!e.live || e.labels_hash != (int64_t)r->labels_hash) {
+        if ((e.live && (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0) ||
+            (rc = write_labels(w, id, r, err)) < 0)
+            return rc;
+    }
+    if (!e.live || e.fts_hash != (int64_t)r->fts_hash) {
+        if ((e.live && (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0) ||
+            (rc = write_fts(w, id, r, err)) < 0)
+            return rc;
+    }
+    if (!e.live || e.facts_hash != (int64_t)r->facts_hash) {
+        if ((e.live && e.facts_hash && (rc = del_facts(w, id, err)) < 0) ||
+            (r->kind_facts && (rc = write_facts(w, scope, id, r, err)) < 0))
+            return rc;
+    }
+    return relist_mark(w, scope, id);
+}
+
+/* Tombstone a live row (json NULL keeps the stored last state). */
+static int tombstone(writer *w, int64_t id, const fl_rec *r, bool had_facts, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_TOMB);
+    int rc;
+    sqlite3_bind_int64(s, 1, w->now_ms);
+    sqlite3_bind_int64(s, 2, w->next_rev + 1);
+    if (r)
+        sqlite3_bind_blob(s, 3, r->json, (int)r->json_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, id);
+    if ((rc = done(w, s, err, "tombstone")) < 0 || (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
+        (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
+        return rc;
+    if (had_facts && (rc = del_facts(w, id, err)) < 0)
+        return rc;
+    w->deleted++;
+    return 0;
+}
+
+static int delete_rec(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+{
+    existing e;
+    int rc = lookup(w, scope, r, &e, err);
+    if (rc < 0 || !e.live)
+        return rc;
+    return tombstone(w, e.id, r->json ? r : NULL, e.facts_hash != 0, err);
+}
+
+static int flush_coal(writer *w, fl_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < w->coal.n && rc == 0; i++) {
+        coal_ent *e = &w->coal.ents[i];
+        rc = e->rec->op == REC_UPSERT ? upsert(w, e->scope, e->rec, err)
+                                      : delete_rec(w, e->scope, e->rec, err);
+    }
+    coal_reset(&w->coal);
+    return rc;
+}
+
+/* ------------------------------------------------------------ sync state */
+
+static pend_rv *pend_slot(writer *w, int64_t scope)
+{
+    for (size_t i = 0; i < w->n_pend; i++)
+        if (w->pend[i].scope == scope)
+            return &w->pend[i];
+    if (w->n_pend == PEND_MAX)
+        return NULL;
+    w->pend[w->n_pend] = (pend_rv){scope, NULL};
+    return &w->pend[w->n_pend++];
+}
+
+static int flush_pend(writer *w, fl_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < w->n_pend; i++) {
+        if (rc == 0) {
+            sqlite3_stmt *s = S(w, S_SYNC_RV);
+            sqlite3_bind_int64(s, 1, scope_cid(w->pend[i].scope));
+            sqlite3_bind_int64(s, 2, scope_gid(w->pend[i].scope));
+            bt(s, 3, w->pend[i].rv);
+            sqlite3_bind_int64(s, 4, w->now_ms);
+            rc = done(w, s, err, "sync state");
+        }
+        free(w->pend[i].rv);
+    }
+    w->n_pend = 0;
+    return rc;
+}
+
+/* Remember that scope saw data (and, for events, its RV); flushes the
+ * pending table when it is full. */
+static int note_rv(writer *w, int64_t scope, char **rv, fl_err *err)
+{
+    pend_rv *p = pend_slot(w, scope);
+    int rc;
+    if (!p) {
+        if ((rc = flush_coal(w, err)) < 0 || (rc = flush_pend(w, err)) < 0)
+            return rc;
+        p = pend_slot(w, scope);
+    }
+    if (rv && *rv) {
+        free(p->rv);
+        p->rv = *rv;
+        *rv = NULL;
+    }
+    return 0;
+}
+
+static int sync_error(writer *w, int64_t scope, const char *msg, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_SYNC_ERR);
+    sqlite3_bind_int64(s, 1, scope_cid(scope));
+    sqlite3_bind_int64(s, 2, scope_gid(scope));
+    bt(s, 3, msg);
+    return done(w, s, err, "sync error");
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
+{
+    relist *r = relist_find(w, scope);
+    int64_t *ids = NULL, n = 0, live = 0;
+    size_t nids = 0, cap = 0;
+    int rc = 0;
+    if (!r)
+        return 0; /* no _begin: nothing to diff (documented: _end without _begin only sets state) */
+    qsort(r->ids, r->n, sizeof *r->ids, cmp_i64);
+    sqlite3_stmt *s = S(w, S_SCOPE_LIVE);
+    sqlite3_bind_int64(s, 1, scope_cid(scope));
+    sqlite3_bind_int64(s, 2, scope_gid(scope));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        if (bsearch(&id, r->ids, r->n, sizeof id, cmp_i64))
+            continue;
+        if (nids == cap) {
+            int64_t *x = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof *x);
+            if (!x) {
+                sqlite3_reset(s);
+                free(ids);
+                return -ENOMEM;
+            }
+            ids = x;
+        }
+        ids[nids++] = id;
+    }
+    sqlite3_reset(s);
+    rc = rc == SQLITE_DONE ? 0 : sqlfail(w, err, "relist scan");
+    for (size_t i = 0; i < nids && rc == 0; i++)
+        rc = tombstone(w, ids[i], NULL, true, err);
+    free(ids);
+    relist_drop(w, scope);
+    if (rc < 0)
+        return rc;
+    s = S(w, S_COUNT_LIVE);
+    sqlite3_bind_int64(s, 1, scope_cid(scope));
+    sqlite3_bind_int64(s, 2, scope_gid(scope));
+    if (sqlite3_step(s) == SQLITE_ROW)
+        live = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    (void)n;
+    s = S(w, S_SYNC_LIST);
+    sqlite3_bind_int64(s, 1, scope_cid(scope));
+    sqlite3_bind_int64(s, 2, scope_gid(scope));
+    bt(s, 3, rv ? rv : "");
+    sqlite3_bind_int64(s, 4, w->now_ms);
+    sqlite3_bind_int64(s, 5, live);
+    return done(w, s, err, "sync list");
+}
+
+static int sync_set(writer *w, int64_t scope, const item *it, fl_err *err)
+{
+    sqlite3_stmt *s = S(w, S_SYNC_SET);
+    sqlite3_bind_int64(s, 1, scope_cid(scope));
+    sqlite3_bind_int64(s, 2, scope_gid(scope));
+    bt(s, 3, it->arg);
+    sqlite3_bind_int64(s, 4, it->lag_ms);
+    bt(s, 5, it->arg2);
+    return done(w, s, err, "sync set");
+}
+
+/* ----------------------------------------------------------------- apply */
+
+static int apply_data(writer *w, int64_t scope, item *it, fl_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < it->out.n_recs && rc == 0; i++) {
+        rc = coal_add(&w->coal, scope, it->out.recs[i]);
+        it->out.recs[i] = NULL;
+    }
+    if (rc < 0)
+        return rc;
+    if (it->out.error && (rc = sync_error(w, scope, it->out.error, err)) < 0)
+        return rc;
+    return note_rv(w, scope, it->type == IT_EVENT ? &it->out.rv : NULL, err);
+}
+
+static int apply_control(writer *w, int64_t scope, item *it, fl_err *err)
+{
+    int rc;
+    if ((rc = flush_coal(w, err)) < 0 || (rc = flush_pend(w, err)) < 0)
+        return rc;
+    switch (it->type) {
+    case IT_RELIST_BEGIN: return relist_begin(w, scope);
+    case IT_RELIST_END: return relist_end(w, scope, it->arg, err);
+    case IT_RELIST_ABORT: relist_drop(w, scope); return 0;
+    case IT_SYNC: return sync_set(w, scope, it, err);
+    default: return 0;
+    }
+}
+
+static int apply_items(writer *w, item **items, size_t n, fl_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int64_t scope;
+        if ((rc = scope_of(w, &items[i]->src, &scope, err)) < 0)
+            break;
+        if (items[i]->type == IT_EVENT || items[i]->type == IT_LIST)
+            rc = apply_data(w, scope, items[i], err);
+        else
+            rc = apply_control(w, scope, items[i], err);
+    }
+    if (rc == 0)
+        rc = flush_coal(w, err);
+    if (rc == 0)
+        rc = flush_pend(w, err);
+    return rc;
+}
+
+int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t *last_rev,
+                 fl_err *err)
+{
+    int rc;
+    w->now_ms = fl_now_ms();
+    w->next_rev = w->rev;
+    if ((rc = sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
+        return rc;
+    rc = apply_items(w, items, n, err);
+    if (rc == 0 && w->next_rev != w->rev)
+        rc = meta_set(w, "revision", w->next_rev, err);
+    if (rc == 0)
+        rc = sql_exec(w->db, "COMMIT", err);
+    if (rc < 0) {
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        coal_reset(&w->coal);
+        for (size_t i = 0; i < w->n_pend; i++)
+            free(w->pend[i].rv);
+        w->n_pend = 0;
+        smap_clear(&w->scopes); /* ids interned in the lost transaction are gone */
+        relists_clear(w);
+        return rc;
+    }
+    *first_rev = w->rev + 1;
+    *last_rev = w->next_rev;
+    w->rev = w->next_rev;
+    w->txns++;
+    return 0;
+}
+
+/* ----------------------------------------------------------- housekeeping */
+
+static int purge_tombstones(writer *w, int64_t cutoff, int64_t *floor, fl_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(w->db,
+                                "SELECT max(revision) FROM objects WHERE deleted_ms IS NOT NULL"
+                                " AND deleted_ms < ?",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, cutoff);
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return sqlfail(w, err, "tombstone scan");
+    }
+    bool any = sqlite3_column_type(s, 0) != SQLITE_NULL;
+    int64_t maxrev = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (!any)
+        return 0;
+    if (maxrev > *floor)
+        *floor = maxrev; /* watchers from before a purged delete must relist */
+    if (sqlite3_prepare_v2(w->db, "DELETE FROM objects WHERE deleted_ms IS NOT NULL AND deleted_ms < ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return sqlfail(w, err, "tombstone purge");
+    sqlite3_bind_int64(s, 1, cutoff);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : sqlfail(w, err, "tombstone purge");
+}
+
+int writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
+{
+    int64_t floor = w->floor;
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if (w->rev - w->o.changelog_max > floor)
+        floor = w->rev - w->o.changelog_max;
+    if ((rc = sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
+        return rc;
+    rc = purge_tombstones(w, now_ms - w->o.tombstone_keep_ms, &floor, err);
+    if (rc == 0 && floor != w->floor) {
+        if (sqlite3_prepare_v2(w->db, "DELETE FROM changelog WHERE revision <= ?", -1, &s, NULL) ==
+            SQLITE_OK) {
+            sqlite3_bind_int64(s, 1, floor);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sqlfail(w, err, "change log retention");
+        } else {
+            rc = sqlfail(w, err, "change log retention");
+        }
+        sqlite3_finalize(s);
+        if (rc == 0)
+            rc = meta_set(w, "changelog_floor", floor, err);
+    }
+    if (rc == 0)
+        rc = sql_exec(w->db, "COMMIT", err);
+    if (rc < 0) {
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    w->floor = floor;
+    return 0;
+}

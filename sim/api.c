@@ -1,0 +1,849 @@
+/*
+ * sim/api.c: the read side of a virtual cluster's HTTP API — bearer-token
+ * authentication, health, discovery, OpenAPI v3, GET/LIST (plain JSON and
+ * Table, limit/continue, selectors, resourceVersion semantics) and WATCH —
+ * shaped after kube-apiserver v1.26 (../shared/k8s-golden). Writes are
+ * handed to write.c. Runs on server threads; all state is in the cluster's
+ * store, registry and (mutex-guarded) OpenAPI cache.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sim/sim_int.h"
+
+/* ---------------------------------------------------------------- replies */
+
+void sim_reply_json(fl_request *req, int code, json_t *v)
+{
+    if (!v) {
+        fl_request_reply_status(req, 500, NULL, "out of memory");
+        return;
+    }
+    fl_request_reply_json(req, code, v);
+}
+
+void sim_reply_status(fl_request *req, int code, const char *reason, const char *msg,
+                      const char *name, const char *group, const char *kind)
+{
+    json_t *st = fl_status_new(code, reason ? reason : fl_status_reason_for(code), msg);
+    if (st && (name || group || kind))
+        fl_status_set_details(st, name, group, kind);
+    else if (st && (code == 404 || code == 405 || code == 415) && !name)
+        json_object_set_new(st, "details", json_object());
+    sim_reply_json(req, code, st);
+}
+
+void sim_res_qualified(const sim_res *r, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s%s", r->kr->resource, *r->kr->group ? "." : "", r->kr->group);
+}
+
+/* Send the compact bytes; re-encode when the client wants pretty JSON. */
+static void reply_bytes(fl_request *req, int code, fl_buf *b)
+{
+    if (fl_request_wants_pretty(req)) {
+        json_t *v = json_loadb(b->data, b->len, 0, NULL);
+        sim_reply_json(req, code, v);
+        return;
+    }
+    fl_request_reply(req, code, "application/json", b->data, b->len);
+}
+
+void sim_reply_obj(fl_request *req, int code, const sim_obj *o)
+{
+    fl_buf b = FL_BUF_INIT(64u << 20);
+    if (fl_buf_append(&b, o->json, o->len) == 0 && fl_buf_puts(&b, "\n") == 0)
+        reply_bytes(req, code, &b);
+    else
+        fl_request_reply_status(req, 500, NULL, "out of memory");
+    fl_buf_done(&b);
+}
+
+static void reply_text(fl_request *req, int code, const char *text)
+{
+    fl_request_reply(req, code, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* ------------------------------------------------------------ auth */
+
+/* 401 for a wrong token (no Pf headers), anonymous for none. Returns true
+ * when the request may go on; *anon says whether it is anonymous. */
+static bool authenticate(sim_cluster *c, fl_request *req, bool *anon)
+{
+    const char *h = fl_request_header(req, "Authorization");
+    *anon = false;
+    if (!h) {
+        *anon = true;
+        fl_request_set_user(req, "system:anonymous");
+        return true;
+    }
+    if (strncasecmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, c->token) == 0) {
+        fl_request_set_user(req, "admin");
+        fl_request_add_header(req, "X-Kubernetes-Pf-Flowschema-Uid", c->fs_uid);
+        fl_request_add_header(req, "X-Kubernetes-Pf-Prioritylevel-Uid", c->pl_uid);
+        return true;
+    }
+    sim_reply_status(req, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
+    return false;
+}
+
+static bool public_path(const char *p)
+{
+    return !strcmp(p, "/healthz") || !strcmp(p, "/livez") || !strcmp(p, "/readyz") ||
+           !strcmp(p, "/version") || fl_str_has_prefix(p, "/healthz/") ||
+           fl_str_has_prefix(p, "/livez/") || fl_str_has_prefix(p, "/readyz/");
+}
+
+/* ------------------------------------------------------------ discovery */
+
+static bool only_aggregated(fl_request *req)
+{
+    const char *a = fl_request_header(req, "Accept");
+    return a && strstr(a, "apidiscovery.k8s.io") && !strstr(a, "application/json,") &&
+           !fl_str_has_suffix(a, "application/json") && !strstr(a, "*/*");
+}
+
+static void reply_health(fl_request *req, const char *path)
+{
+    fl_request_add_header(req, "X-Content-Type-Options", "nosniff");
+    if (fl_request_query(req, "verbose")) {
+        char body[256];
+        snprintf(body, sizeof(body), "[+]ping ok\n[+]log ok\n[+]etcd ok\n%s check passed\n",
+                 path + 1);
+        reply_text(req, 200, body);
+        return;
+    }
+    reply_text(req, 200, "ok");
+}
+
+/* /api, /apis, /apis/<g>, /api/v1, /apis/<g>/<v>, /version. True if it
+ * answered. */
+static bool discovery(sim_cluster *c, fl_request *req, const char *p)
+{
+    json_t *v = NULL;
+    int rc = FL_ENOTFOUND;
+    char g[256];
+    if (!strcmp(p, "/version")) {
+        fl_kube_version_info vi = FL_KUBE_VERSION_INFO_INIT;
+        rc = fl_kube_discovery_version(&vi, &v);
+    } else if (!strcmp(p, "/api") || !strcmp(p, "/apis")) {
+        if (only_aggregated(req)) {
+            sim_reply_status(req, 406, "NotAcceptable",
+                             "only the following media types are accepted: application/json, "
+                             "application/yaml, application/vnd.kubernetes.protobuf",
+                             NULL, NULL, NULL);
+            return true;
+        }
+        rc = p[4] ? fl_kube_discovery_apis(c->reg, NULL, NULL, &v)
+                  : fl_kube_discovery_api(c->server_addr, &v);
+    } else if (!strcmp(p, "/api/v1")) {
+        rc = fl_kube_discovery_resources(c->reg, "", "v1", NULL, NULL, &v);
+    } else if (fl_str_has_prefix(p, "/apis/")) {
+        const char *rest = p + 6, *slash = strchr(rest, '/');
+        if (!slash) {
+            rc = fl_kube_discovery_group(c->reg, rest, NULL, NULL, &v);
+        } else if (!strchr(slash + 1, '/') && slash[1]) {
+            snprintf(g, sizeof(g), "%.*s", (int)(slash - rest), rest);
+            rc = fl_kube_discovery_resources(c->reg, g, slash + 1, NULL, NULL, &v);
+        } else {
+            return false;
+        }
+    } else {
+        return false;
+    }
+    if (rc == FL_ENOTFOUND)
+        fl_request_reply(req, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+    else if (rc != 0)
+        fl_request_reply_status(req, 500, NULL, "discovery: %s", fl_strerror(rc));
+    else
+        sim_reply_json(req, 200, v);
+    return true;
+}
+
+/* ------------------------------------------------------------ OpenAPI v3 */
+
+static int openapi_build(sim_cluster *c)
+{
+    uint64_t gen = fl_kube_resources_generation(c->reg);
+    if (c->oa.gen == gen && c->oa.index)
+        return 0;
+    json_t *index = NULL, *docs = json_object(), *paths = json_object();
+    int rc = docs && paths ? 0 : -ENOMEM;
+    size_t total = fl_kube_resources_list(c->reg, NULL, 0);
+    const fl_kube_resource **all = calloc(total + 1, sizeof(*all));
+    if (!all)
+        rc = -ENOMEM;
+    size_t n = rc == 0 ? fl_kube_resources_list(c->reg, all, total) : 0;
+    n = n > total ? total : n;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char key[300];
+        if (*all[i]->group)
+            snprintf(key, sizeof(key), "apis/%s/%s", all[i]->group, all[i]->version);
+        else
+            snprintf(key, sizeof(key), "api/%s", all[i]->version);
+        if (json_object_get(docs, key))
+            continue;
+        json_t *doc = NULL;
+        char hash[129];
+        fl_buf b = FL_BUF_INIT(256u << 20);
+        rc = fl_kube_openapi_doc(c->reg, all[i]->group, all[i]->version, NULL, NULL, &doc);
+        if (rc == 0)
+            rc = fl_kube_openapi_hash(doc, hash);
+        if (rc == 0)
+            rc = fl_json_encode(doc, false, &b);
+        if (rc == 0) {
+            char url[600];
+            snprintf(url, sizeof(url), "/openapi/v3/%s?hash=%s", key, hash);
+            json_object_set_new(docs, key, json_pack("{s:s,s:s%}", "hash", hash, "body",
+                                                     b.data, b.len));
+            json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
+        }
+        json_decref(doc);
+        fl_buf_done(&b);
+    }
+    free(all);
+    if (rc == 0 && !(index = json_pack("{s:O}", "paths", paths)))
+        rc = -ENOMEM;
+    json_decref(paths);
+    if (rc != 0) {
+        json_decref(docs);
+        json_decref(index);
+        return rc;
+    }
+    json_decref(c->oa.index);
+    json_decref(c->oa.docs);
+    c->oa.index = index;
+    c->oa.docs = docs;
+    c->oa.gen = gen;
+    return 0;
+}
+
+static void openapi_doc(sim_cluster *c, fl_request *req, const char *key)
+{
+    json_t *d = json_object_get(c->oa.docs, key);
+    if (!d) {
+        fl_request_reply(req, 404, NULL, "", 0);
+        return;
+    }
+    const char *hash = json_string_value(json_object_get(d, "hash"));
+    const char *want = fl_request_query(req, "hash");
+    char etag[140];
+    snprintf(etag, sizeof(etag), "\"%s\"", hash);
+    if (want && strcmp(want, hash) != 0) {
+        char loc[600];
+        snprintf(loc, sizeof(loc), "/openapi/v3/%s?hash=%s", key, hash);
+        fl_request_add_header(req, "Location", loc);
+        const char *html = "<a href=\"\">Moved Permanently</a>.\n\n";
+        fl_request_reply(req, 301, "text/html; charset=utf-8", html, strlen(html));
+        return;
+    }
+    fl_request_add_header(req, "Etag", etag);
+    if (want) {
+        fl_request_add_header(req, "Cache-Control", "public, immutable");
+        fl_request_add_header(req, "Expires", "Fri, 01 Jan 2100 00:00:00 GMT");
+    }
+    const char *inm = fl_request_header(req, "If-None-Match");
+    if (inm && !strcmp(inm, etag)) {
+        fl_request_reply(req, 304, NULL, "", 0);
+        return;
+    }
+    json_t *body = json_object_get(d, "body");
+    fl_request_reply(req, 200, "text/plain; charset=utf-8", json_string_value(body),
+                     json_string_length(body));
+}
+
+static void openapi(sim_cluster *c, fl_request *req, const char *p)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = openapi_build(c);
+    if (rc != 0)
+        fl_request_reply_status(req, 500, NULL, "openapi: %s", fl_strerror(rc));
+    else if (!strcmp(p, "/openapi/v3"))
+        sim_reply_json(req, 200, json_incref(c->oa.index));
+    else
+        openapi_doc(c, req, p + strlen("/openapi/v3/"));
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ------------------------------------------------------------ path parsing */
+
+/* Split /api/v1/... or /apis/g/v/... into a sim_path. 0, FL_ENOTFOUND
+ * (unknown group/version: plain 404), or -ENOENT (known group/version,
+ * unknown resource: Status 404). */
+static int parse_path(sim_cluster *c, const char *p, sim_path *out)
+{
+    char seg[8][256];
+    size_t n = 0;
+    const char *s = p;
+    while (*s == '/' && n < 8) {
+        s++;
+        const char *e = strchr(s, '/');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == 0 || len >= sizeof(seg[0]))
+            return FL_ENOTFOUND;
+        memcpy(seg[n], s, len);
+        seg[n++][len] = 0;
+        s += len;
+    }
+    if (*s)
+        return FL_ENOTFOUND;
+    const char *group = "", *version;
+    size_t i;
+    if (n >= 2 && !strcmp(seg[0], "api")) {
+        version = seg[1];
+        i = 2;
+    } else if (n >= 3 && !strcmp(seg[0], "apis")) {
+        group = seg[1];
+        version = seg[2];
+        i = 3;
+    } else {
+        return FL_ENOTFOUND;
+    }
+    memset(out, 0, sizeof(*out));
+    size_t left = n - i;
+    if (left >= 3 && !strcmp(seg[i], "namespaces") &&
+        !(left == 3 && (!strcmp(seg[i + 2], "status") || !strcmp(seg[i + 2], "finalize")))) {
+        fl_strlcpy(out->ns, seg[i + 1], sizeof(out->ns));
+        i += 2;
+        left -= 2;
+    }
+    if (left < 1 || left > 3)
+        return -ENOENT;
+    out->res = sim_store_find(c->st, group, version, seg[i]);
+    if (!out->res) {
+        bool gv_known = false;
+        const sim_res **all = NULL;
+        size_t m = sim_store_resources(c->st, &all);
+        for (size_t k = 0; k < m && !gv_known; k++)
+            gv_known = !strcmp(all[k]->kr->group, group) && !strcmp(all[k]->kr->version, version);
+        free(all);
+        return gv_known ? -ENOENT : FL_ENOTFOUND;
+    }
+    if (left >= 2)
+        fl_strlcpy(out->name, seg[i + 1], sizeof(out->name));
+    if (left == 3)
+        fl_strlcpy(out->sub, seg[i + 2], sizeof(out->sub));
+    if (out->sub[0] && !fl_kube_resource_sub(out->res->kr, out->sub))
+        return -ENOENT;
+    return 0;
+}
+
+/* ------------------------------------------------------------ list */
+
+typedef struct table_req {
+    bool on;
+    const char *api_version;  /* meta.k8s.io/v1 or v1beta1 */
+} table_req;
+
+static table_req want_table(fl_request *req)
+{
+    table_req t = {false, NULL};
+    const char *a = fl_request_header(req, "Accept");
+    if (!a)
+        return t;
+    const char *p = strstr(a, "as=Table");
+    if (!p || !strstr(a, "g=meta.k8s.io"))
+        return t;
+    const char *end = strchr(p, ',');
+    const char *v1b = strstr(p, "v=v1beta1");
+    t.on = true;
+    t.api_version = (v1b && (!end || v1b < end)) ? "meta.k8s.io/v1beta1" : "meta.k8s.io/v1";
+    return t;
+}
+
+static int encode_token(uint64_t rv, bool neg, const char *start, fl_buf *out)
+{
+    fl_buf j = FL_BUF_INIT(4096);
+    json_t *t = json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv",
+                          neg ? (json_int_t)-1 : (json_int_t)rv, "start", "");
+    /* start is key + "\0": the stored form ends in \x01 (see store.c page()). */
+    size_t sl = strlen(start);
+    char *s = malloc(sl + 1);
+    int rc = t && s ? 0 : -ENOMEM;
+    if (rc == 0) {
+        memcpy(s, start, sl + 1);
+        if (sl && s[sl - 1] == '\x01')
+            s[sl - 1] = 0;
+        json_object_set_new(t, "start", json_stringn(s, sl));
+        rc = fl_json_encode(t, false, &j);
+    }
+    if (rc == 0 && j.len && j.data[j.len - 1] == '\n')
+        j.len--;
+    if (rc == 0)
+        rc = sim_b64url_encode(j.data, j.len, out);
+    free(s);
+    json_decref(t);
+    fl_buf_done(&j);
+    return rc;
+}
+
+/* Decode a continue token into (rv, start key in store form). */
+static int decode_token(const char *tok, int64_t *rv, char **start, fl_err *err)
+{
+    fl_buf raw = FL_BUF_INIT(8192);
+    json_t *t = NULL;
+    int rc = sim_b64url_decode(tok, &raw);
+    if (rc != 0 || !(t = json_loadb(raw.data, raw.len, 0, NULL))) {
+        rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
+                        "invalid character looking for beginning of value");
+        goto out;
+    }
+    json_t *jrv = json_object_get(t, "rv"), *js = json_object_get(t, "start");
+    if (!json_is_integer(jrv) || !json_is_string(js) ||
+        strcmp(json_string_value(json_object_get(t, "v")) ?: "", "meta.k8s.io/v1") != 0) {
+        rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
+                        "incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+        goto out;
+    }
+    size_t sl = json_string_length(js);
+    char *s = malloc(sl + 2);
+    if (!s) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    memcpy(s, json_string_value(js), sl + 1);
+    if (sl && s[sl - 1] == 0)
+        s[sl - 1] = '\x01';
+    *rv = json_integer_value(jrv);
+    *start = s;
+    rc = 0;
+out:
+    json_decref(t);
+    fl_buf_done(&raw);
+    return rc;
+}
+
+static void list_meta(fl_buf *b, const sim_list *l, const char *tok, bool crd)
+{
+    fl_buf_printf(b, "\"metadata\":{\"resourceVersion\":\"%llu\"", (unsigned long long)l->rv);
+    if (tok && *tok)
+        fl_buf_printf(b, ",\"continue\":\"%s\",\"remainingItemCount\":%lld", tok,
+                      (long long)l->remaining);
+    else if (crd)
+        fl_buf_puts(b, ",\"continue\":\"\"");
+    fl_buf_puts(b, "}");
+}
+
+static void reply_list(fl_request *req, const sim_res *r, const sim_list *l, const char *tok)
+{
+    fl_buf b = FL_BUF_INIT(1u << 30);
+    bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD;
+    fl_buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",", r->kr->list_kind, r->api_version);
+    list_meta(&b, l, tok, crd);
+    fl_buf_puts(&b, ",\"items\":[");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < l->n; i++) {
+        const sim_obj *o = l->items[i];
+        if (i)
+            rc = fl_buf_puts(&b, ",");
+        if (crd || !o->hdr)
+            rc = rc ? rc : fl_buf_append(&b, o->json, o->len);
+        else if (rc == 0 && (rc = fl_buf_puts(&b, "{")) == 0)
+            rc = fl_buf_append(&b, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+    }
+    if (rc == 0)
+        rc = fl_buf_puts(&b, "]}\n");
+    if (rc == 0)
+        reply_bytes(req, 200, &b);
+    else
+        fl_request_reply_status(req, 500, NULL, "list too large: %s", fl_strerror(rc));
+    fl_buf_done(&b);
+}
+
+static void reply_table(fl_request *req, const sim_res *r, sim_obj *const *objs, size_t n,
+                        const char *rv, const char *tok, int64_t remaining, const char *apiv)
+{
+    json_t **v = calloc(n ? n : 1, sizeof(*v)), *t = NULL;
+    fl_kube_table_opts to = FL_KUBE_TABLE_OPTS_INIT;
+    fl_err err = FL_ERR_INIT;
+    int rc = v ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!(v[i] = sim_obj_parse(objs[i])))
+            rc = -ENOMEM;
+    if (rc == 0)
+        rc = fl_kube_table_include_parse(fl_request_query(req, "includeObject"), &to.include);
+    to.api_version = apiv;
+    to.resource_version = rv;
+    to.continue_token = tok;
+    to.remaining_item_count = tok && *tok ? remaining : -1;
+    if (rc == 0)
+        rc = fl_kube_table_render(r->kr, v, n, &to, &t, &err);
+    for (size_t i = 0; v && i < n; i++)
+        json_decref(v[i]);
+    free(v);
+    if (rc == FL_EPARSE)
+        sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+    else if (rc != 0)
+        fl_request_reply_status(req, 500, NULL, "table: %s", fl_strerror(rc));
+    else
+        sim_reply_json(req, 200, t);
+}
+
+typedef struct list_params {
+    sim_sel *labels, *fields;
+    const char *rv, *rvm;
+    bool has_rv;
+    uint64_t rv_num;
+} list_params;
+
+/* Parse selectors and resourceVersion; answers the request itself on error. */
+static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r, list_params *lp)
+{
+    fl_err err = FL_ERR_INIT;
+    const char *bad = NULL;
+    memset(lp, 0, sizeof(*lp));
+    const char *ls = fl_request_query(req, "labelSelector");
+    const char *fs = fl_request_query(req, "fieldSelector");
+    if (sim_sel_parse_labels(ls, &lp->labels, &err) != 0) {
+        sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+        return false;
+    }
+    if (sim_sel_parse_fields(fs, &lp->fields, &err) != 0) {
+        sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+        return false;
+    }
+    if (!sim_sel_fields_supported(lp->fields, r->kr->kind, &bad)) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "field label not supported: %s", bad);
+        sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
+        return false;
+    }
+    lp->rv = fl_request_query(req, "resourceVersion");
+    lp->rvm = fl_request_query(req, "resourceVersionMatch");
+    lp->has_rv = lp->rv && *lp->rv;
+    if (lp->has_rv && fl_parse_u64(lp->rv, strlen(lp->rv), &lp->rv_num) != 0) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "invalid resource version: %.200s", lp->rv);
+        sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
+        return false;
+    }
+    if (lp->rvm && *lp->rvm && !lp->has_rv) {
+        json_t *st = fl_status_new(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: "
+                                   "resourceVersionMatch: Forbidden: resourceVersionMatch is "
+                                   "forbidden unless resourceVersion is provided");
+        json_object_set_new(st, "details", json_pack(
+            "{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind", "ListOptions",
+            "causes", "reason", "FieldValueForbidden", "message",
+            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+            "field", "resourceVersionMatch"));
+        sim_reply_json(req, 422, st);
+        return false;
+    }
+    return true;
+}
+
+static void list_params_done(list_params *lp)
+{
+    sim_sel_free(lp->labels);
+    sim_sel_free(lp->fields);
+}
+
+static void reply_too_large(fl_request *req, uint64_t want, uint64_t cur)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
+             (unsigned long long)want, (unsigned long long)cur);
+    json_t *st = fl_status_new(504, "Timeout", msg);
+    json_object_set_new(st, "details", json_pack("{s:[{s:s,s:s}],s:i}", "causes", "reason",
+                                                 "ResourceVersionTooLarge", "message",
+                                                 "Too large resource version",
+                                                 "retryAfterSeconds", 1));
+    sim_reply_json(req, 504, st);
+}
+
+static void reply_expired_continue(fl_request *req, const char *start)
+{
+    fl_buf tok = FL_BUF_INIT(8192);
+    json_t *st = fl_status_new(410, "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You "
+        "can start a new list without the continue parameter, or use the continue token in "
+        "this response to retrieve the remainder of the results. Continuing with the provided "
+        "token results in an inconsistent list - objects that were created, modified, or "
+        "deleted between the time the first chunk was returned and now may show up in the list.");
+    if (st && encode_token(0, true, start, &tok) == 0)
+        json_object_set_new(json_object_get(st, "metadata"), "continue", json_string(tok.data));
+    sim_reply_json(req, 410, st);
+    fl_buf_done(&tok);
+}
+
+static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    list_params lp;
+    sim_list l = {0};
+    char *start = NULL;
+    fl_buf tok = FL_BUF_INIT(8192);
+    fl_err err = FL_ERR_INIT;
+    if (!parse_list_params(c, req, p->res, &lp))
+        goto out;
+    const char *cont = fl_request_query(req, "continue");
+    const char *lim = fl_request_query(req, "limit");
+    int64_t limit = 0, trv = 0;
+    if (lim && *lim && (fl_parse_i64(lim, strlen(lim), &limit) != 0 || limit < 0))
+        limit = 0;
+    sim_list_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields, .limit = limit};
+    bool rv0 = lp.has_rv && lp.rv_num == 0;
+    if (cont && *cont) {
+        if (lp.has_rv && !rv0) {
+            sim_reply_status(req, 400, "BadRequest", "specifying resource version is not "
+                             "allowed when using continue", NULL, NULL, NULL);
+            goto out;
+        }
+        if (decode_token(cont, &trv, &start, &err) != 0) {
+            sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+            goto out;
+        }
+        q.start = start;
+        q.at_rv = trv > 0 ? (uint64_t)trv : 0;
+    } else if (rv0) {
+        q.limit = 0; /* the watch cache ignores limit */
+    } else if (lp.has_rv) {
+        uint64_t cur = sim_store_rv(c->st);
+        bool exact = lp.rvm && !strcmp(lp.rvm, "Exact");
+        if (lp.rv_num > cur) {
+            reply_too_large(req, lp.rv_num, cur);
+            goto out;
+        }
+        if (exact)
+            q.at_rv = lp.rv_num;
+    }
+    int rc = sim_store_list(c->st, p->res, &q, &l);
+    if (rc == FL_EGONE && start) {
+        reply_expired_continue(req, start);
+        goto out;
+    }
+    if (rc == FL_EGONE) {
+        sim_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
+                         "old.", NULL, NULL, NULL);
+        goto out;
+    }
+    if (rc != 0) {
+        fl_request_reply_status(req, 500, NULL, "list: %s", fl_strerror(rc));
+        goto out;
+    }
+    if (l.next && encode_token(trv < 0 ? 0 : l.rv, trv < 0, l.next, &tok) != 0) {
+        fl_request_reply_status(req, 500, NULL, "out of memory");
+        goto out;
+    }
+    table_req t = want_table(req);
+    char rvs[24];
+    snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)l.rv);
+    if (t.on)
+        reply_table(req, p->res, l.items, l.n, rvs, tok.data, l.remaining, t.api_version);
+    else
+        reply_list(req, p->res, &l, tok.data);
+out:
+    sim_list_done(&l);
+    list_params_done(&lp);
+    free(start);
+    fl_buf_done(&tok);
+}
+
+/* ------------------------------------------------------------ watch */
+
+typedef struct wctx {
+    pthread_mutex_t mu;
+    atomic_int refs;
+    fl_stream *s;
+    sim_watch *w;
+    bool ended;
+} wctx;
+
+static void wctx_unref(wctx *x)
+{
+    if (atomic_fetch_sub(&x->refs, 1) == 1) {
+        pthread_mutex_destroy(&x->mu);
+        free(x);
+    }
+}
+
+static int wctx_write(void *ud, const char *data, size_t len)
+{
+    wctx *x = ud;
+    return fl_stream_write(x->s, data, len);
+}
+
+static void wctx_end(void *ud)
+{
+    wctx *x = ud;
+    pthread_mutex_lock(&x->mu);
+    x->ended = true;
+    fl_stream *s = x->s;
+    x->s = NULL;
+    pthread_mutex_unlock(&x->mu);
+    fl_stream_close(s);
+    wctx_unref(x);
+}
+
+static void wctx_gone(void *ud)
+{
+    wctx *x = ud;
+    pthread_mutex_lock(&x->mu);
+    if (!x->ended && x->w)
+        sim_watch_cancel(x->w);
+    pthread_mutex_unlock(&x->mu);
+}
+
+static void watch_too_old(fl_stream *s, uint64_t asked, uint64_t oldest)
+{
+    char line[512];
+    snprintf(line, sizeof(line),
+             "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+             "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: "
+             "%llu (%llu)\",\"reason\":\"Expired\",\"code\":410}}\n",
+             (unsigned long long)asked, (unsigned long long)oldest);
+    fl_stream_write(s, line, strlen(line));
+    fl_stream_close(s);
+}
+
+static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    list_params lp;
+    fl_stream *s = NULL;
+    if (!parse_list_params(c, req, p->res, &lp))
+        return;
+    sim_watch_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields};
+    lp.labels = lp.fields = NULL;
+    const char *ts = fl_request_query(req, "timeoutSeconds");
+    const char *bm = fl_request_query(req, "allowWatchBookmarks");
+    const char *sie = fl_request_query(req, "sendInitialEvents");
+    int64_t tsec = 0;
+    if (ts && fl_parse_i64(ts, strlen(ts), &tsec) == 0 && tsec > 0)
+        q.deadline_ms = fl_mono_ms() + tsec * 1000;
+    else
+        q.deadline_ms = fl_mono_ms() + 1800 * 1000;
+    q.bookmarks = bm && !strcmp(bm, "true");
+    q.table = want_table(req).on;
+    if (sie && !strcmp(sie, "true")) {
+        q.initial = true;
+        q.initial_end_bookmark = q.bookmarks;
+    } else {
+        q.initial = !lp.has_rv || lp.rv_num == 0;
+        q.from_rv = lp.rv_num;
+    }
+    wctx *x = calloc(1, sizeof(*x));
+    if (!x || fl_request_stream(req, 200, "application/json", &s) != 0) {
+        free(x);
+        sim_sel_free(q.labels);
+        sim_sel_free(q.fields);
+        if (!s)
+            fl_request_reply_status(req, 500, NULL, "cannot open stream");
+        return;
+    }
+    pthread_mutex_init(&x->mu, NULL);
+    atomic_init(&x->refs, 1);
+    x->s = s;
+    uint64_t oldest = 0;
+    pthread_mutex_lock(&x->mu);
+    int rc = sim_store_watch(c->st, p->res, &q, wctx_write, wctx_end, x, &x->w, &oldest);
+    if (rc == 0)
+        fl_stream_on_gone(s, wctx_gone, x);
+    pthread_mutex_unlock(&x->mu);
+    if (rc == FL_EGONE) {
+        watch_too_old(s, q.from_rv, oldest);
+        wctx_unref(x);
+    } else if (rc != 0) {
+        fl_stream_close(s);
+        wctx_unref(x);
+    }
+}
+
+/* ------------------------------------------------------------ get */
+
+static void do_get(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    sim_obj *o = NULL;
+    char q[200];
+    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+        char msg[600];
+        sim_res_qualified(p->res, q, sizeof(q));
+        snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, p->name);
+        sim_reply_status(req, 404, "NotFound", msg, p->name, p->res->kr->group,
+                         p->res->kr->resource);
+        return;
+    }
+    table_req t = want_table(req);
+    if (t.on) {
+        char rvs[24];
+        snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)o->rv);
+        reply_table(req, p->res, &o, 1, rvs, NULL, -1, t.api_version);
+    } else {
+        sim_reply_obj(req, 200, o);
+    }
+    sim_obj_unref(o);
+}
+
+/* ------------------------------------------------------------ entry */
+
+static void forbidden_anonymous(fl_request *req, const char *path)
+{
+    char msg[600];
+    snprintf(msg, sizeof(msg), "forbidden: User \"system:anonymous\" cannot get path \"%.400s\"",
+             path);
+    sim_reply_status(req, 403, "Forbidden", msg, NULL, NULL, NULL);
+}
+
+static void resource_request(sim_cluster *c, fl_request *req, const char *path)
+{
+    sim_path p;
+    int rc = parse_path(c, path, &p);
+    const char *m = fl_request_method(req);
+    if (rc == FL_ENOTFOUND) {
+        fl_request_reply(req, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+        return;
+    }
+    if (rc != 0) {
+        sim_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
+                         NULL, NULL, NULL);
+        return;
+    }
+    if (!p.res->kr->namespaced && p.ns[0]) {
+        sim_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
+                         NULL, NULL, NULL);
+        return;
+    }
+    const char *w = fl_request_query(req, "watch");
+    bool get = !strcmp(m, "GET");
+    if (get && !p.name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))
+        do_watch(c, req, &p);
+    else if (get && !p.name[0])
+        do_list(c, req, &p);
+    else if (get && !p.sub[0])
+        do_get(c, req, &p);
+    else
+        sim_write_handle(c, req, &p);
+}
+
+void sim_api_handle(fl_request *req, void *ud)
+{
+    sim_cluster *c = ud;
+    const char *path = fl_request_path(req);
+    bool anon;
+    if (c->prefix[0]) {
+        if (!fl_str_has_prefix(path, c->prefix)) {
+            fl_request_reply(req, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+            return;
+        }
+        path += strlen(c->prefix);
+        if (!*path)
+            path = "/";
+    }
+    if (!authenticate(c, req, &anon))
+        return;
+    if (anon && !public_path(path)) {
+        forbidden_anonymous(req, path);
+        return;
+    }
+    if (!strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz")) {
+        reply_health(req, path);
+        return;
+    }
+    if (!strcmp(path, "/openapi/v3") || fl_str_has_prefix(path, "/openapi/v3/")) {
+        openapi(c, req, path);
+        return;
+    }
+    if (discovery(c, req, path))
+        return;
+    resource_request(c, req, path);
+}

@@ -1,0 +1,1424 @@
+/*
+ * sim/write.c: the write side of a virtual cluster's API — create (with
+ * generateName, defaulting, basic validation, dry run), update, patch
+ * (merge, JSON, strategic via kube/patch.h; server-side apply as a best
+ * effort merge), delete (finalizers, propagationPolicy, graceful pods,
+ * namespace cascade), and the status, scale, binding and log
+ * subresources. Every change goes through the store (sim_store_*), with
+ * the stored resourceVersion as a compare-and-swap guard. CRD writes
+ * register their custom resources with the cluster's registry and store.
+ * Runs on server threads.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sim/sim_int.h"
+
+#define PATCH_RETRIES 8
+
+/* ---------------------------------------------------------------- base64 */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int sim_b64url_encode(const void *p, size_t n, fl_buf *out)
+{
+    const unsigned char *s = p;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
+                     (i + 2 < n ? s[i + 2] : 0);
+        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], b64[v >> 6 & 63], b64[v & 63]};
+        rc = fl_buf_append(out, q, i + 2 < n ? 4 : i + 1 < n ? 3 : 2);
+    }
+    return rc == 0 && !out->data ? fl_buf_puts(out, "") : rc;
+}
+
+int sim_b64url_decode(const char *s, fl_buf *out)
+{
+    uint32_t v = 0;
+    int bits = 0, rc = 0;
+    for (; *s && rc == 0; s++) {
+        const char *p = strchr(b64, *s == '+' ? '-' : *s == '/' ? '_' : *s);
+        if (*s == '=')
+            break;
+        if (!p || !*s)
+            return FL_EPARSE;
+        v = v << 6 | (uint32_t)(p - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char c = (char)(v >> bits & 0xff);
+            rc = fl_buf_append(out, &c, 1);
+        }
+    }
+    return rc == 0 && !out->data ? fl_buf_puts(out, "") : rc;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void now_str(char out[32])
+{
+    fl_time_format(fl_now_ms() / 1000, out);
+}
+
+static json_t *md(json_t *obj)
+{
+    return fl_obj_ensure(obj, "metadata");
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    json_object_set_new(o, k, json_string(v));
+}
+
+static void set_default(json_t *o, const char *k, json_t *v)
+{
+    if (o && !json_object_get(o, k))
+        json_object_set(o, k, v);
+    json_decref(v);
+}
+
+/* Reorder o's members: keys in order first, the rest after. */
+static void reorder(json_t *o, const char *const *order)
+{
+    if (!json_is_object(o))
+        return;
+    json_t *copy = json_object();
+    for (size_t i = 0; order[i]; i++) {
+        json_t *v = json_object_get(o, order[i]);
+        if (v)
+            json_object_set(copy, order[i], v);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+        if (!json_object_get(copy, k))
+            json_object_set(copy, k, v);
+    json_object_clear(o);
+    json_object_update(o, copy);
+    json_decref(copy);
+}
+
+static const char *const top_order[] = {"kind", "apiVersion", "metadata", "spec", "status", NULL};
+static const char *const md_order[] = {
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+    "annotations", "ownerReferences", "finalizers", "managedFields", NULL};
+
+static void normalize(json_t *obj)
+{
+    reorder(obj, top_order);
+    reorder(json_object_get(obj, "metadata"), md_order);
+}
+
+static bool is_dns_label(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+            return false;
+    return s[0] != '-' && s[n - 1] != '-';
+}
+
+static bool is_dns_subdomain(const char *s)
+{
+    if (strlen(s) > 253 || !*s)
+        return false;
+    char part[254];
+    const char *p = s;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n == 0 || n > 63)
+            return false;
+        memcpy(part, p, n);
+        part[n] = 0;
+        if (!is_dns_label(part, 63))
+            return false;
+        p += n + (dot ? 1 : 0);
+        if (dot && !*p)
+            return false;
+    }
+    return true;
+}
+
+static void gen_suffix(char out[6])
+{
+    static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
+    unsigned char r[5];
+    fl_random_bytes(r, sizeof(r));
+    for (int i = 0; i < 5; i++)
+        out[i] = alpha[r[i] % (sizeof(alpha) - 1)];
+    out[5] = 0;
+}
+
+/* The manager name: ?fieldManager, else the User-Agent up to '/'. */
+static void manager_of(fl_request *req, char *out, size_t n)
+{
+    const char *fm = fl_request_query(req, "fieldManager");
+    const char *ua = fl_request_header(req, "User-Agent");
+    if (fm && *fm) {
+        fl_strlcpy(out, fm, n);
+        return;
+    }
+    fl_strlcpy(out, ua && *ua ? ua : "unknown", n);
+    char *slash = strchr(out, '/');
+    if (slash)
+        *slash = 0;
+}
+
+/* --------------------------------------------------------- managedFields */
+
+/* FieldsV1 of v: objects become "f:<key>" members, lists of named objects
+ * "k:{\"name\":..}" members, other values leaves. */
+static json_t *fields_of(const json_t *v, bool dot)
+{
+    json_t *f = json_object();
+    if (json_is_object(v) && json_object_size(v) > 0) {
+        if (dot)
+            json_object_set_new(f, ".", json_object());
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) {
+            char key[600];
+            snprintf(key, sizeof(key), "f:%s", k);
+            json_object_set_new(f, key, fields_of(m, true));
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) {
+            const char *name = fl_obj_str(m, "name");
+            if (!json_is_object(m) || !name)
+                continue;
+            if (!json_object_get(f, "."))
+                json_object_set_new(f, ".", json_object());
+            json_t *kj = json_pack("{s:s}", "name", name);
+            char *ks = json_dumps(kj, JSON_COMPACT);
+            char key[600];
+            snprintf(key, sizeof(key), "k:%s", ks ? ks : "{}");
+            json_object_set_new(f, key, fields_of(m, true));
+            free(ks);
+            json_decref(kj);
+        }
+        if (json_object_size(f) == 0) {
+            json_decref(f);
+            return json_object();
+        }
+    }
+    return f;
+}
+
+static json_t *managed_fieldset(const json_t *obj, bool status)
+{
+    json_t *f = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (!strcmp(k, "kind") || !strcmp(k, "apiVersion") || (!strcmp(k, "status") != status))
+            continue;
+        char key[300];
+        snprintf(key, sizeof(key), "f:%s", k);
+        if (!strcmp(k, "metadata")) {
+            json_t *m = json_object();
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(v, mk, mv) {
+                if (strcmp(mk, "labels") && strcmp(mk, "annotations") && strcmp(mk, "finalizers") &&
+                    strcmp(mk, "ownerReferences"))
+                    continue;
+                char k2[300];
+                snprintf(k2, sizeof(k2), "f:%s", mk);
+                json_object_set_new(m, k2, fields_of(mv, true));
+            }
+            if (json_object_size(m))
+                json_object_set_new(f, key, m);
+            else
+                json_decref(m);
+            continue;
+        }
+        json_object_set_new(f, key, fields_of(v, strcmp(k, "spec") && strcmp(k, "status")));
+    }
+    return f;
+}
+
+/* Record (or refresh) the managedFields entry of manager/operation. */
+static void set_managed(json_t *obj, const char *manager, const char *op, const char *sub,
+                        const char *api_version)
+{
+    char now[32];
+    now_str(now);
+    json_t *m = md(obj);
+    json_t *list = json_object_get(m, "managedFields");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(m, "managedFields", list);
+    }
+    json_t *entry = json_object();
+    set_str(entry, "manager", manager);
+    set_str(entry, "operation", op);
+    set_str(entry, "apiVersion", api_version);
+    set_str(entry, "time", now);
+    set_str(entry, "fieldsType", "FieldsV1");
+    json_object_set_new(entry, "fieldsV1", managed_fieldset(obj, sub != NULL));
+    if (sub)
+        set_str(entry, "subresource", sub);
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *es = fl_obj_str(e, "subresource");
+        if (!strcmp(fl_obj_str(e, "manager") ?: "", manager) &&
+            !strcmp(fl_obj_str(e, "operation") ?: "", op) &&
+            !strcmp(es ? es : "", sub ? sub : "")) {
+            json_array_set_new(list, i, entry);
+            return;
+        }
+    }
+    json_array_append_new(list, entry);
+}
+
+/* ---------------------------------------------------------------- defaults */
+
+static json_t *tolerations(void)
+{
+    return json_pack("[{s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:i}]", "key",
+                     "node.kubernetes.io/not-ready", "operator", "Exists", "effect", "NoExecute",
+                     "tolerationSeconds", 300, "key", "node.kubernetes.io/unreachable", "operator",
+                     "Exists", "effect", "NoExecute", "tolerationSeconds", 300);
+}
+
+static void default_container(json_t *ct)
+{
+    const char *image = fl_obj_str(ct, "image");
+    const char *colon = image ? strrchr(image, ':') : NULL;
+    bool latest = !image || !colon || strchr(colon, '/') || !strcmp(colon, ":latest");
+    if (image && strchr(image, '@'))
+        latest = false;
+    set_default(ct, "resources", json_object());
+    set_default(ct, "terminationMessagePath", json_string("/dev/termination-log"));
+    set_default(ct, "terminationMessagePolicy", json_string("File"));
+    set_default(ct, "imagePullPolicy", json_string(latest ? "Always" : "IfNotPresent"));
+    json_t *ports = json_object_get(ct, "ports");
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+        set_default(p, "protocol", json_string("TCP"));
+}
+
+static void default_pod_spec(json_t *spec, bool full)
+{
+    size_t i;
+    json_t *ct;
+    json_array_foreach(json_object_get(spec, "containers"), i, ct)
+        default_container(ct);
+    json_array_foreach(json_object_get(spec, "initContainers"), i, ct)
+        default_container(ct);
+    set_default(spec, "restartPolicy", json_string("Always"));
+    set_default(spec, "terminationGracePeriodSeconds", json_integer(30));
+    set_default(spec, "dnsPolicy", json_string("ClusterFirst"));
+    set_default(spec, "securityContext", json_object());
+    set_default(spec, "schedulerName", json_string("default-scheduler"));
+    if (!full)
+        return;
+    set_default(spec, "tolerations", tolerations());
+    set_default(spec, "priority", json_integer(0));
+    set_default(spec, "enableServiceLinks", json_true());
+    set_default(spec, "preemptionPolicy", json_string("PreemptLowerPriority"));
+}
+
+static const char *qos_class(const json_t *spec)
+{
+    bool any = false, guaranteed = true;
+    size_t i;
+    json_t *ct;
+    json_array_foreach(json_object_get(spec, "containers"), i, ct) {
+        json_t *req = fl_obj_get(ct, "resources.requests"), *lim = fl_obj_get(ct, "resources.limits");
+        any |= json_object_size(req) > 0 || json_object_size(lim) > 0;
+        if (!json_object_get(lim, "cpu") || !json_object_get(lim, "memory"))
+            guaranteed = false;
+        const char *k;
+        json_t *v;
+        json_object_foreach(req, k, v)
+            if (!json_equal(v, json_object_get(lim, k)))
+                guaranteed = false;
+    }
+    return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
+}
+
+static void default_workload(json_t *obj, const char *kind)
+{
+    json_t *spec = fl_obj_ensure(obj, "spec");
+    json_t *tmpl = fl_obj_get(obj, "spec.template");
+    if (json_is_object(tmpl)) {
+        json_t *tm = fl_obj_ensure(tmpl, "metadata");
+        set_default(tm, "creationTimestamp", json_null());
+        reorder(tm, md_order);
+        default_pod_spec(fl_obj_ensure(tmpl, "spec"), false);
+    }
+    if (!strcmp(kind, "Deployment")) {
+        set_default(spec, "replicas", json_integer(1));
+        set_default(spec, "strategy", json_pack("{s:s,s:{s:s,s:s}}", "type", "RollingUpdate",
+                                                "rollingUpdate", "maxUnavailable", "25%",
+                                                "maxSurge", "25%"));
+        set_default(spec, "revisionHistoryLimit", json_integer(10));
+        set_default(spec, "progressDeadlineSeconds", json_integer(600));
+    } else if (!strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet")) {
+        set_default(spec, "replicas", json_integer(1));
+        if (!strcmp(kind, "StatefulSet")) {
+            set_default(spec, "podManagementPolicy", json_string("OrderedReady"));
+            set_default(spec, "updateStrategy", json_pack("{s:s,s:{s:i}}", "type",
+                                                          "RollingUpdate", "rollingUpdate",
+                                                          "partition", 0));
+            set_default(spec, "revisionHistoryLimit", json_integer(10));
+        }
+    } else if (!strcmp(kind, "DaemonSet")) {
+        set_default(spec, "updateStrategy", json_pack("{s:s,s:{s:i,s:i}}", "type",
+                                                      "RollingUpdate", "rollingUpdate",
+                                                      "maxUnavailable", 1, "maxSurge", 0));
+        set_default(spec, "revisionHistoryLimit", json_integer(10));
+    } else if (!strcmp(kind, "Job")) {
+        set_default(spec, "parallelism", json_integer(1));
+        set_default(spec, "completions", json_integer(1));
+        set_default(spec, "backoffLimit", json_integer(6));
+        set_default(spec, "completionMode", json_string("NonIndexed"));
+        set_default(spec, "suspend", json_false());
+    }
+    json_object_set_new(obj, "status", json_object());
+}
+
+static void default_service(sim_cluster *c, json_t *obj)
+{
+    json_t *spec = fl_obj_ensure(obj, "spec");
+    set_default(spec, "type", json_string("ClusterIP"));
+    set_default(spec, "sessionAffinity", json_string("None"));
+    if (!json_object_get(spec, "clusterIP")) {
+        unsigned char r[2];
+        char ip[32];
+        fl_random_bytes(r, sizeof(r));
+        snprintf(ip, sizeof(ip), "10.96.%u.%u", r[0], r[1] % 254 + 1);
+        set_str(spec, "clusterIP", ip);
+        json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
+    }
+    set_default(spec, "ipFamilies", json_pack("[s]", "IPv4"));
+    set_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
+    set_default(spec, "internalTrafficPolicy", json_string("Cluster"));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(spec, "ports"), i, p) {
+        set_default(p, "protocol", json_string("TCP"));
+        json_t *port = json_object_get(p, "port");
+        if (port)
+            set_default(p, "targetPort", json_incref(port));
+    }
+    set_default(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+}
+
+static bool node_ready(const json_t *obj)
+{
+    size_t i;
+    json_t *cnd;
+    json_array_foreach(fl_obj_get(obj, "status.conditions"), i, cnd)
+        if (!strcmp(fl_obj_str(cnd, "type") ?: "", "Ready") &&
+            !strcmp(fl_obj_str(cnd, "status") ?: "", "True"))
+            return true;
+    return false;
+}
+
+/* Defaults for a created object of r (behaviour 13). */
+static void apply_defaults(sim_cluster *c, const sim_res *r, json_t *obj)
+{
+    const char *kind = r->kr->kind, *g = r->kr->group;
+    if (!*g && !strcmp(kind, "Pod")) {
+        json_t *spec = fl_obj_ensure(obj, "spec");
+        default_pod_spec(spec, true);
+        json_object_set_new(obj, "status", json_pack("{s:s,s:s}", "phase", "Pending", "qosClass",
+                                                     qos_class(spec)));
+    } else if (!*g && !strcmp(kind, "Namespace")) {
+        json_t *labels = fl_obj_ensure(obj, "metadata.labels");
+        set_str(labels, "kubernetes.io/metadata.name", fl_obj_str(obj, "metadata.name"));
+        json_t *sorted = json_object();
+        const char *k;
+        json_t *v;
+        const char *keys[256];
+        size_t n = 0;
+        json_object_foreach(labels, k, v)
+            if (n < 256)
+                keys[n++] = k;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (strcmp(keys[j], keys[i]) < 0) {
+                    const char *t = keys[i];
+                    keys[i] = keys[j];
+                    keys[j] = t;
+                }
+        for (size_t i = 0; i < n; i++)
+            json_object_set(sorted, keys[i], json_object_get(labels, keys[i]));
+        json_object_set_new(md(obj), "labels", sorted);
+        json_object_set_new(obj, "spec", json_pack("{s:[s]}", "finalizers", "kubernetes"));
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+    } else if (!*g && !strcmp(kind, "Node")) {
+        json_t *spec = fl_obj_ensure(obj, "spec");
+        if (!node_ready(obj))
+            set_default(spec, "taints", json_pack("[{s:s,s:s}]", "key",
+                                                  "node.kubernetes.io/not-ready", "effect",
+                                                  "NoSchedule"));
+    } else if (!*g && !strcmp(kind, "Service")) {
+        default_service(c, obj);
+    } else if (!*g && !strcmp(kind, "Secret")) {
+        set_default(obj, "type", json_string("Opaque"));
+    } else if (!strcmp(g, "apps") || (!strcmp(g, "batch") && !strcmp(kind, "Job"))) {
+        default_workload(obj, kind);
+    }
+}
+
+/* ---------------------------------------------------------------- CRDs */
+
+static void crd_status(json_t *obj)
+{
+    char now[32];
+    now_str(now);
+    json_t *names = fl_obj_get(obj, "spec.names");
+    json_t *versions = fl_obj_get(obj, "spec.versions");
+    json_t *stored = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(versions, i, v)
+        if (json_is_true(json_object_get(v, "storage")))
+            json_array_append(stored, json_object_get(v, "name"));
+    json_t *st = json_pack(
+        "{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}],s:O,s:o}", "conditions", "type",
+        "NamesAccepted", "status", "True", "lastTransitionTime", now, "reason", "NoConflicts",
+        "message", "no conflicts found", "type", "Established", "status", "True",
+        "lastTransitionTime", now, "reason", "InitialNamesAccepted", "message",
+        "the initial names have been accepted", "acceptedNames", names ? names : json_null(),
+        "storedVersions", stored);
+    if (st)
+        json_object_set_new(obj, "status", st);
+}
+
+int sim_sync_resources(sim_cluster *c)
+{
+    size_t total = fl_kube_resources_list(c->reg, NULL, 0);
+    const fl_kube_resource **all = calloc(total + 1, sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    size_t n = fl_kube_resources_list(c->reg, all, total);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n && i < total; i++)
+        rc = sim_store_add_res(c->st, all[i]);
+    free(all);
+    return rc;
+}
+
+static int crd_register(sim_cluster *c, const json_t *crd, fl_err *err)
+{
+    int rc = fl_kube_resources_add_crd(c->reg, crd, err);
+    return rc == 0 ? sim_sync_resources(c) : rc;
+}
+
+static bool is_crd(const sim_res *r)
+{
+    return !strcmp(r->kr->group, "apiextensions.k8s.io") &&
+           !strcmp(r->kr->resource, "customresourcedefinitions");
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void reply_not_found(fl_request *req, const sim_res *r, const char *name)
+{
+    char q[200], msg[600];
+    sim_res_qualified(r, q, sizeof(q));
+    snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, name);
+    sim_reply_status(req, 404, "NotFound", msg, name, r->kr->group, r->kr->resource);
+}
+
+static void reply_conflict(fl_request *req, const sim_res *r, const char *name)
+{
+    char q[200], msg[700];
+    sim_res_qualified(r, q, sizeof(q));
+    snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the object has been "
+             "modified; please apply your changes to the latest version and try again", q, name);
+    sim_reply_status(req, 409, "Conflict", msg, name, r->kr->group, r->kr->resource);
+}
+
+static void reply_bad(fl_request *req, const char *msg)
+{
+    sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
+}
+
+/* 422 Invalid with one cause. */
+static void reply_invalid(fl_request *req, const sim_res *r, const char *name, const char *field,
+                          const char *reason, const char *detail)
+{
+    char msg[1200], kind[200];
+    snprintf(kind, sizeof(kind), "%s%s%s", r->kr->kind, *r->kr->group ? "." : "", r->kr->group);
+    snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: %s: %s", kind, name, field, detail);
+    json_t *st = fl_status_new(422, "Invalid", msg);
+    json_t *d = json_object();
+    if (*name)
+        set_str(d, "name", name);
+    if (*r->kr->group)
+        set_str(d, "group", r->kr->group);
+    set_str(d, "kind", r->kr->kind);
+    json_object_set_new(d, "causes", json_pack("[{s:s,s:s,s:s}]", "reason", reason, "message",
+                                               detail, "field", field));
+    json_object_set_new(st, "details", d);
+    sim_reply_json(req, 422, st);
+}
+
+/* dryRun: "" or "All"; anything else answers 422. */
+static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
+{
+    const char *d = fl_request_query(req, "dryRun");
+    *dry = d && !strcmp(d, "All");
+    if (!d || !*d || *dry)
+        return true;
+    char msg[400], det[300];
+    snprintf(det, sizeof(det), "Unsupported value: []string{\"%.100s\"}: supported values: \"All\"",
+             d);
+    snprintf(msg, sizeof(msg), "%s.meta.k8s.io \"\" is invalid: dryRun: %s", opts_kind, det);
+    json_t *st = fl_status_new(422, "Invalid", msg);
+    json_object_set_new(st, "details", json_pack("{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group",
+                                                 "meta.k8s.io", "kind", opts_kind, "causes",
+                                                 "reason", "FieldValueNotSupported", "message",
+                                                 det, "field", "dryRun"));
+    sim_reply_json(req, 422, st);
+    return false;
+}
+
+/* Top-level fields a kind may carry, for fieldValidation=Strict. */
+static bool known_top_field(const sim_res *r, const char *k)
+{
+    static const char *const common[] = {"kind", "apiVersion", "metadata", "spec", "status", NULL};
+    static const char *const extra[] = {"data", "binaryData", "stringData", "immutable", "type",
+                                        "secrets", "imagePullSecrets", "automountServiceAccountToken",
+                                        "webhooks", "involvedObject", "reason", "message", "source",
+                                        "firstTimestamp", "lastTimestamp", "count", "eventTime",
+                                        "series", "action", "related", "reportingComponent",
+                                        "reportingInstance", "target", NULL};
+    for (size_t i = 0; common[i]; i++)
+        if (!strcmp(k, common[i]))
+            return true;
+    if (r->kr->origin == FL_KUBE_ORIGIN_CRD)
+        return true;
+    bool core_like = !strcmp(r->kr->kind, "ConfigMap") || !strcmp(r->kr->kind, "Secret") ||
+                     !strcmp(r->kr->kind, "ServiceAccount") || !strcmp(r->kr->kind, "Event") ||
+                     strstr(r->kr->kind, "WebhookConfiguration") || !strcmp(r->kr->kind, "Binding");
+    for (size_t i = 0; core_like && extra[i]; i++)
+        if (!strcmp(k, extra[i]))
+            return true;
+    return false;
+}
+
+/* fieldValidation=Strict: unknown top-level or metadata fields are a 400;
+ * Warn turns them into Warning headers. */
+static bool check_fields(fl_request *req, const sim_res *r, const json_t *obj)
+{
+    const char *fv = fl_request_query(req, "fieldValidation");
+    bool strict = fv && !strcmp(fv, "Strict"), warn = fv && !strcmp(fv, "Warn");
+    if (!strict && !warn)
+        return true;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (known_top_field(r, k))
+            continue;
+        char msg[600];
+        if (warn) {
+            snprintf(msg, sizeof(msg), "299 - \"unknown field \\\"%s\\\"\"", k);
+            fl_request_add_header(req, "Warning", msg);
+            continue;
+        }
+        snprintf(msg, sizeof(msg), "%s in version \"%s\" cannot be handled as a %s: strict "
+                 "decoding error: unknown field \"%s\"", r->kr->kind, r->kr->version,
+                 r->kr->kind, k);
+        reply_bad(req, msg);
+        return false;
+    }
+    return true;
+}
+
+/* Parse the body; checks kind/apiVersion against r. Answers on failure. */
+static json_t *parse_body(fl_request *req, const sim_res *r)
+{
+    size_t len;
+    const char *body = fl_request_body(req, &len);
+    json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    char msg[700];
+    if (!json_is_object(obj)) {
+        snprintf(msg, sizeof(msg), "the object provided is unrecognized (must be of type %s): "
+                 "couldn't get version/kind; json parse error: unexpected end of JSON input "
+                 "(%.30s ...)", r->kr->kind, body);
+        json_decref(obj);
+        reply_bad(req, msg);
+        return NULL;
+    }
+    const char *kind = fl_obj_str(obj, "kind"), *av = fl_obj_str(obj, "apiVersion");
+    if (!kind || !*kind) {
+        json_object_set_new(obj, "kind", json_string(r->kr->kind));
+        kind = r->kr->kind;
+    }
+    if (!av || !*av) {
+        json_object_set_new(obj, "apiVersion", json_string(r->api_version));
+        av = r->api_version;
+    }
+    if (strcmp(kind, r->kr->kind) != 0) {
+        snprintf(msg, sizeof(msg), "%s in version \"%s\" cannot be handled as a %s: converting "
+                 "(%s.%s) to (%s): unknown conversion", kind, strchr(av, '/') ? strchr(av, '/') + 1
+                 : av, r->kr->kind, strchr(av, '/') ? strchr(av, '/') + 1 : av, kind, r->kr->kind);
+        json_decref(obj);
+        reply_bad(req, msg);
+        return NULL;
+    }
+    json_object_set_new(obj, "apiVersion", json_string(r->api_version));
+    return obj;
+}
+
+/* Fill and check metadata.namespace against the URL. */
+static bool check_namespace(fl_request *req, const sim_path *p, json_t *obj)
+{
+    if (!p->res->kr->namespaced) {
+        json_object_del(md(obj), "namespace");
+        return true;
+    }
+    const char *ns = fl_obj_str(obj, "metadata.namespace");
+    if (ns && *ns && strcmp(ns, p->ns) != 0) {
+        reply_bad(req, "the namespace of the provided object does not match the namespace sent "
+                       "on the request");
+        return false;
+    }
+    set_str(md(obj), "namespace", p->ns);
+    return true;
+}
+
+static bool namespace_exists(sim_cluster *c, const char *ns)
+{
+    const sim_res *nr = sim_store_find(c->st, "", "v1", "namespaces");
+    sim_obj *o = NULL;
+    if (!nr || sim_store_get(c->st, nr, "", ns, &o) != 0)
+        return false;
+    sim_obj_unref(o);
+    return true;
+}
+
+static bool validate_labels(fl_request *req, const sim_res *r, const json_t *obj, const char *name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(fl_obj_get(obj, "metadata.labels"), k, v) {
+        fl_err err = FL_ERR_INIT;
+        const char *s = json_string_value(v);
+        int rc = s ? fl_label_validate_value(s, &err) : FL_EPARSE;
+        if (rc == 0)
+            rc = fl_label_validate_key(k, &err);
+        if (rc != 0) {
+            char det[900];
+            snprintf(det, sizeof(det), "Invalid value: \"%s\": %s", s ? s : "", err.msg);
+            reply_invalid(req, r, name, "metadata.labels", "FieldValueInvalid", det);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- create */
+
+int sim_create_object(sim_cluster *c, const sim_res *r, json_t *obj, const char *manager,
+                      bool dry_run, sim_obj **out, fl_err *err)
+{
+    char uid[37], now[32];
+    json_t *m = md(obj);
+    fl_uuid4(uid);
+    now_str(now);
+    json_object_del(m, "resourceVersion");
+    json_object_del(m, "managedFields");
+    json_object_del(m, "deletionTimestamp");
+    set_str(m, "uid", uid);
+    set_str(m, "creationTimestamp", now);
+    if (*r->kr->group)
+        json_object_set_new(m, "generation", json_integer(1));
+    apply_defaults(c, r, obj);
+    if (is_crd(r))
+        crd_status(obj);
+    if (manager)
+        set_managed(obj, manager, "Update", NULL, r->api_version);
+    normalize(obj);
+    if (dry_run) {
+        *out = sim_obj_build(r, obj, 0);
+        return *out ? 0 : -ENOMEM;
+    }
+    if (is_crd(r)) {
+        int rc = crd_register(c, obj, err);
+        if (rc != 0)
+            return rc;
+    }
+    return sim_store_create(c->st, r, obj, out);
+}
+
+static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    json_t *obj = NULL;
+    sim_obj *o = NULL;
+    char manager[128], q[200], msg[700];
+    bool dry;
+    fl_err err = FL_ERR_INIT;
+    if (!parse_dry_run(req, "CreateOptions", &dry) || !(obj = parse_body(req, p->res)))
+        goto out;
+    if (!check_fields(req, p->res, obj) || !check_namespace(req, p, obj))
+        goto out;
+    const char *name = fl_obj_str(obj, "metadata.name");
+    const char *gen = fl_obj_str(obj, "metadata.generateName");
+    if ((!name || !*name) && gen && *gen) {
+        char sfx[6], full[300];
+        gen_suffix(sfx);
+        snprintf(full, sizeof(full), "%.*s%s", 58, gen, sfx);
+        set_str(md(obj), "name", full);
+        name = fl_obj_str(obj, "metadata.name");
+    }
+    if (!name || !*name) {
+        reply_invalid(req, p->res, "", "metadata.name", "FieldValueRequired",
+                      "Required value: name or generateName is required");
+        goto out;
+    }
+    bool label_kind = !strcmp(p->res->kr->kind, "Namespace") ||
+                      !strcmp(p->res->kr->kind, "Service");
+    if (label_kind ? !is_dns_label(name, 63) : !is_dns_subdomain(name)) {
+        snprintf(msg, sizeof(msg), "Invalid value: \"%s\": a lowercase RFC 1123 %s must consist "
+                 "of lower case alphanumeric characters, '-'%s, and must start and end with an "
+                 "alphanumeric character", name, label_kind ? "label" : "subdomain",
+                 label_kind ? "" : " or '.'");
+        reply_invalid(req, p->res, name, "metadata.name", "FieldValueInvalid", msg);
+        goto out;
+    }
+    if (!validate_labels(req, p->res, obj, name))
+        goto out;
+    if (p->res->kr->namespaced && !namespace_exists(c, p->ns)) {
+        snprintf(msg, sizeof(msg), "namespaces \"%s\" not found", p->ns);
+        sim_reply_status(req, 404, "NotFound", msg, p->ns, NULL, "namespaces");
+        goto out;
+    }
+    manager_of(req, manager, sizeof(manager));
+    int rc = sim_create_object(c, p->res, obj, manager, dry, &o, &err);
+    if (rc == -EEXIST) {
+        sim_res_qualified(p->res, q, sizeof(q));
+        snprintf(msg, sizeof(msg), "%s \"%s\" already exists", q, name);
+        sim_reply_status(req, 409, "AlreadyExists", msg, name, p->res->kr->group,
+                         p->res->kr->resource);
+    } else if (rc == FL_EPARSE || rc == -EEXIST) {
+        reply_invalid(req, p->res, name, "spec", "FieldValueInvalid", err.msg);
+    } else if (rc != 0) {
+        fl_request_reply_status(req, 500, NULL, "create: %s", err.msg[0] ? err.msg : fl_strerror(rc));
+    } else {
+        sim_reply_obj(req, 201, o);
+    }
+out:
+    json_decref(obj);
+    sim_obj_unref(o);
+}
+
+/* ---------------------------------------------------------------- update */
+
+static bool has_status_sub(const sim_res *r)
+{
+    return fl_kube_resource_sub(r->kr, "status") != NULL;
+}
+
+typedef struct upd {
+    const char *sub;      /* NULL or "status" */
+    const char *manager;
+    const char *op;       /* "Update" or "Apply" */
+    bool dry;
+} upd;
+
+/* Turn the requested new state into what is stored, relative to old.
+ * Takes no reference. */
+static void merge_system_fields(const sim_res *r, const json_t *old, json_t *nw, const upd *u)
+{
+    json_t *om = fl_obj_get(old, "metadata"), *nm = md(nw);
+    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds", "generation",
+                                       "managedFields", NULL};
+    for (size_t i = 0; keep[i]; i++) {
+        json_t *v = json_object_get(om, keep[i]);
+        if (v)
+            json_object_set(nm, keep[i], v);
+        else
+            json_object_del(nm, keep[i]);
+    }
+    set_str(nm, "name", fl_obj_str(old, "metadata.name"));
+    if (u->sub && !strcmp(u->sub, "status")) {
+        /* only status changes */
+        json_t *st = json_object_get(nw, "status");
+        json_t *keepst = st ? json_incref(st) : NULL;
+        json_object_clear(nw);
+        json_object_update(nw, (json_t *)old);
+        if (keepst)
+            json_object_set_new(nw, "status", keepst);
+        json_object_set_new(nw, "metadata", json_deep_copy(om));
+        return;
+    }
+    if (has_status_sub(r)) {
+        json_t *st = json_object_get(old, "status");
+        if (st)
+            json_object_set(nw, "status", st);
+        else
+            json_object_del(nw, "status");
+    }
+    json_t *og = json_object_get(om, "generation");
+    if (json_is_integer(og) && !json_equal(json_object_get(old, "spec"), json_object_get(nw, "spec")))
+        json_object_set_new(nm, "generation", json_integer(json_integer_value(og) + 1));
+}
+
+static bool finalizers_empty(const json_t *obj)
+{
+    return json_array_size(fl_obj_get(obj, "metadata.finalizers")) == 0;
+}
+
+/* Store nw as the new state of old (CAS on old's rv). Returns 0 with *out,
+ * FL_ECONFLICT, FL_ENOTFOUND or another code. Deletes the object when it
+ * is terminating and has no finalizers left. */
+static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o, const json_t *old,
+                         json_t *nw, const upd *u, sim_obj **out)
+{
+    merge_system_fields(r, old, nw, u);
+    normalize(nw);
+    json_t *cmp = json_deep_copy(nw);
+    set_str(md(cmp), "resourceVersion", fl_obj_str(old, "metadata.resourceVersion") ?: "");
+    bool same = json_equal(cmp, old);
+    json_decref(cmp);
+    if (same) {
+        *out = (sim_obj *)old_o;
+        sim_obj_ref(*out);
+        return 0;
+    }
+    set_managed(nw, u->manager, u->op, u->sub, r->api_version);
+    if (u->dry) {
+        *out = sim_obj_build(r, nw, old_o->rv);
+        return *out ? 0 : -ENOMEM;
+    }
+    if (fl_obj_get(nw, "metadata.deletionTimestamp") && finalizers_empty(nw))
+        return sim_store_delete(c->st, r, old_o->ns, old_o->name, old_o->rv, nw, out);
+    if (is_crd(r)) {
+        fl_err err = FL_ERR_INIT;
+        if (crd_register(c, nw, &err) != 0)
+            fl_log(FL_LOG_WARN, "sim", "%s: CRD update: %s", c->name, err.msg);
+    }
+    return sim_store_update(c->st, r, nw, old_o->rv, out);
+}
+
+static void reply_commit(fl_request *req, const sim_path *p, int rc, sim_obj *o, int code)
+{
+    if (rc == FL_ECONFLICT)
+        reply_conflict(req, p->res, p->name);
+    else if (rc == FL_ENOTFOUND)
+        reply_not_found(req, p->res, p->name);
+    else if (rc != 0)
+        fl_request_reply_status(req, 500, NULL, "update: %s", fl_strerror(rc));
+    else
+        sim_reply_obj(req, code, o);
+}
+
+/* ---------------------------------------------------------------- scale */
+
+static json_t *scale_of(const json_t *obj)
+{
+    json_t *m = fl_obj_get(obj, "metadata");
+    json_t *sm = json_object();
+    static const char *const keys[] = {"name", "namespace", "uid", "resourceVersion",
+                                       "creationTimestamp", NULL};
+    for (size_t i = 0; keys[i]; i++)
+        if (json_object_get(m, keys[i]))
+            json_object_set(sm, keys[i], json_object_get(m, keys[i]));
+    json_t *rep = fl_obj_get(obj, "spec.replicas");
+    json_t *srep = fl_obj_get(obj, "status.replicas");
+    fl_buf sel = FL_BUF_INIT(4096);
+    const char *k;
+    json_t *v;
+    json_object_foreach(fl_obj_get(obj, "spec.selector.matchLabels"), k, v)
+        fl_buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", k, json_string_value(v) ?: "");
+    json_t *s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I,s:s}}", "kind", "Scale", "apiVersion",
+                          "autoscaling/v1", "metadata", sm, "spec", "replicas",
+                          (json_int_t)json_integer_value(rep), "status", "replicas",
+                          (json_int_t)json_integer_value(srep), "selector", sel.data ? sel.data : "");
+    fl_buf_done(&sel);
+    return s;
+}
+
+static void reply_scale(fl_request *req, const sim_obj *o)
+{
+    json_t *obj = sim_obj_parse(o);
+    sim_reply_json(req, 200, obj ? scale_of(obj) : NULL);
+    json_decref(obj);
+}
+
+/* ---------------------------------------------------------------- patch */
+
+static int patch_type(fl_request *req, const sim_res *r, fl_patch_type *t)
+{
+    const char *ct = fl_request_header(req, "Content-Type");
+    int rc = fl_patch_type_parse(ct, t);
+    if (rc != 0) {
+        sim_reply_status(req, 415, "UnsupportedMediaType", "415: Unsupported Media Type", NULL,
+                         NULL, NULL);
+        return rc;
+    }
+    if (*t == FL_PATCH_STRATEGIC && r->kr->origin == FL_KUBE_ORIGIN_CRD) {
+        json_t *st = fl_status_new(415, "UnsupportedMediaType",
+                                   "the body of the request was in an unknown format - accepted "
+                                   "media types include: application/json-patch+json, "
+                                   "application/merge-patch+json, application/apply-patch+yaml");
+        sim_reply_json(req, 415, st);
+        return FL_EUNSUPPORTED;
+    }
+    return 0;
+}
+
+/* The document the patch applies to: the object, or its Scale. */
+static int patched(const sim_path *p, fl_patch_type t, const json_t *cur, const char *body,
+                   size_t len, json_t **out, fl_err *err)
+{
+    bool scale = !strcmp(p->sub, "scale");
+    json_t *base = scale ? scale_of(cur) : json_incref((json_t *)cur), *res = NULL;
+    int rc;
+    if (t == FL_PATCH_APPLY) {
+        json_t *applied = NULL;
+        rc = fl_yaml_parse(body, len, &applied, err);
+        if (rc == 0)
+            rc = fl_patch_merge_apply(base, applied, &res, err);
+        json_decref(applied);
+    } else {
+        const fl_patch_schema *schema = scale ? fl_patch_schema_for("autoscaling", "Scale")
+                                              : fl_patch_schema_for(p->res->kr->group,
+                                                                    p->res->kr->kind);
+        rc = fl_patch_apply(t, base, body, len, schema, &res, err);
+    }
+    json_decref(base);
+    if (rc == 0 && scale) {
+        json_t *obj = json_deep_copy(cur);
+        json_t *rep = fl_obj_get(res, "spec.replicas");
+        json_object_set(fl_obj_ensure(obj, "spec"), "replicas", rep ? rep : json_integer(0));
+        const char *rv = fl_obj_str(res, "metadata.resourceVersion");
+        if (rv)
+            set_str(md(obj), "resourceVersion", rv);
+        json_decref(res);
+        res = obj;
+    }
+    if (rc == 0)
+        *out = res;
+    return rc;
+}
+
+static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    fl_patch_type t;
+    char manager[128];
+    bool dry;
+    size_t len;
+    const char *body = fl_request_body(req, &len);
+    if (patch_type(req, p->res, &t) != 0 || !parse_dry_run(req, "PatchOptions", &dry))
+        return;
+    manager_of(req, manager, sizeof(manager));
+    if (t == FL_PATCH_APPLY && !fl_request_query(req, "fieldManager")) {
+        json_t *st = fl_status_new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: "
+                                   "fieldManager: Required value: is required for apply patch");
+        json_object_set_new(st, "details", json_pack(
+            "{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind", "PatchOptions",
+            "causes", "reason", "FieldValueRequired", "message",
+            "Required value: is required for apply patch", "field", "fieldManager"));
+        sim_reply_json(req, 422, st);
+        return;
+    }
+    upd u = {p->sub[0] && strcmp(p->sub, "scale") ? p->sub : NULL, manager,
+             t == FL_PATCH_APPLY ? "Apply" : "Update", dry};
+    for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
+        sim_obj *o = NULL, *out = NULL;
+        json_t *cur = NULL, *nw = NULL;
+        fl_err err = FL_ERR_INIT;
+        if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+            if (t == FL_PATCH_APPLY) {
+                /* server-side apply creates */
+                json_t *obj = NULL;
+                if (fl_yaml_parse(body, len, &obj, &err) != 0 || !json_is_object(obj)) {
+                    reply_bad(req, err.msg[0] ? err.msg : "invalid apply configuration");
+                } else {
+                    set_str(md(obj), "name", p->name);
+                    if (p->res->kr->namespaced)
+                        set_str(md(obj), "namespace", p->ns);
+                    int rc = sim_create_object(c, p->res, obj, NULL, dry, &out, &err);
+                    if (rc == 0) {
+                        json_t *j = sim_obj_parse(out);
+                        sim_obj_unref(out);
+                        out = NULL;
+                        (void)j;
+                        json_decref(j);
+                    }
+                    json_decref(obj);
+                    if (rc != 0)
+                        fl_request_reply_status(req, 500, NULL, "apply: %s", fl_strerror(rc));
+                    else {
+                        sim_store_get(c->st, p->res, p->ns, p->name, &out);
+                        if (out)
+                            sim_reply_obj(req, 201, out);
+                        else
+                            reply_not_found(req, p->res, p->name);
+                        sim_obj_unref(out);
+                    }
+                }
+                return;
+            }
+            reply_not_found(req, p->res, p->name);
+            return;
+        }
+        cur = sim_obj_parse(o);
+        int rc = cur ? patched(p, t, cur, body, len, &nw, &err) : -ENOMEM;
+        if (rc != 0) {
+            json_t *st = fl_patch_status(rc, &err);
+            sim_reply_json(req, json_integer_value(json_object_get(st, "code")) ?: 500, st);
+            sim_obj_unref(o);
+            json_decref(cur);
+            return;
+        }
+        const char *want = fl_obj_str(nw, "metadata.resourceVersion");
+        bool pinned = want && strcmp(want, fl_obj_str(cur, "metadata.resourceVersion") ?: "");
+        rc = pinned ? FL_ECONFLICT : commit_update(c, p->res, o, cur, nw, &u, &out);
+        bool retry = rc == FL_ECONFLICT && !pinned && attempt + 1 < PATCH_RETRIES;
+        if (!retry) {
+            if (rc == 0 && !strcmp(p->sub, "scale"))
+                reply_scale(req, out);
+            else
+                reply_commit(req, p, rc, out, 200);
+        }
+        sim_obj_unref(o);
+        sim_obj_unref(out);
+        json_decref(cur);
+        json_decref(nw);
+        if (!retry)
+            return;
+    }
+}
+
+static void do_update(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    json_t *nw = NULL, *cur = NULL;
+    sim_obj *o = NULL, *out = NULL;
+    char manager[128];
+    bool dry;
+    bool scale = !strcmp(p->sub, "scale");
+    if (!parse_dry_run(req, "UpdateOptions", &dry))
+        return;
+    if (scale) {
+        size_t len;
+        const char *b = fl_request_body(req, &len);
+        nw = json_loadb(b, len, 0, NULL);
+        if (!json_is_object(nw)) {
+            reply_bad(req, "the object provided is unrecognized (must be of type Scale)");
+            goto out;
+        }
+    } else if (!(nw = parse_body(req, p->res)) || !check_fields(req, p->res, nw) ||
+               !check_namespace(req, p, nw)) {
+        goto out;
+    }
+    const char *name = fl_obj_str(nw, "metadata.name");
+    if (name && strcmp(name, p->name) != 0) {
+        reply_bad(req, "the name of the object does not match the name on the URL");
+        goto out;
+    }
+    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+        reply_not_found(req, p->res, p->name);
+        goto out;
+    }
+    cur = sim_obj_parse(o);
+    const char *want = fl_obj_str(nw, "metadata.resourceVersion");
+    if (want && *want && strcmp(want, fl_obj_str(cur, "metadata.resourceVersion") ?: "")) {
+        reply_conflict(req, p->res, p->name);
+        goto out;
+    }
+    if (scale) {
+        json_t *obj = json_deep_copy(cur);
+        json_t *rep = fl_obj_get(nw, "spec.replicas");
+        json_object_set(fl_obj_ensure(obj, "spec"), "replicas", rep ? rep : json_integer(0));
+        json_decref(nw);
+        nw = obj;
+    }
+    manager_of(req, manager, sizeof(manager));
+    upd u = {p->sub[0] && !scale ? p->sub : NULL, manager, "Update", dry};
+    int rc = commit_update(c, p->res, o, cur, nw, &u, &out);
+    if (rc == 0 && scale)
+        reply_scale(req, out);
+    else
+        reply_commit(req, p, rc, out, 200);
+out:
+    json_decref(nw);
+    json_decref(cur);
+    sim_obj_unref(o);
+    sim_obj_unref(out);
+}
+
+/* ---------------------------------------------------------------- delete */
+
+typedef struct delopts {
+    const char *policy;
+    int64_t grace;        /* -1 = unset */
+    const char *pre_uid, *pre_rv;
+    json_t *body;
+} delopts;
+
+static void parse_delopts(fl_request *req, delopts *d)
+{
+    size_t len;
+    const char *b = fl_request_body(req, &len);
+    memset(d, 0, sizeof(*d));
+    d->grace = -1;
+    d->body = len ? json_loadb(b, len, 0, NULL) : NULL;
+    d->policy = fl_obj_str(d->body, "propagationPolicy");
+    json_t *g = json_object_get(d->body, "gracePeriodSeconds");
+    if (json_is_integer(g))
+        d->grace = json_integer_value(g);
+    d->pre_uid = fl_obj_str(d->body, "preconditions.uid");
+    d->pre_rv = fl_obj_str(d->body, "preconditions.resourceVersion");
+    const char *qp = fl_request_query(req, "propagationPolicy");
+    const char *qg = fl_request_query(req, "gracePeriodSeconds");
+    int64_t v;
+    if (qp)
+        d->policy = qp;
+    if (qg && fl_parse_i64(qg, strlen(qg), &v) == 0)
+        d->grace = v;
+}
+
+static void add_finalizer(json_t *obj, const char *f)
+{
+    json_t *list = json_object_get(md(obj), "finalizers");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(md(obj), "finalizers", list);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+        if (!strcmp(json_string_value(v) ?: "", f))
+            return;
+    json_array_append_new(list, json_string(f));
+}
+
+/* Delete everything in namespace ns (the namespace controller's job). */
+static void purge_namespace(sim_cluster *c, const char *ns)
+{
+    const sim_res **all = NULL;
+    size_t n = sim_store_resources(c->st, &all);
+    for (size_t i = 0; i < n; i++) {
+        if (!all[i]->kr->namespaced)
+            continue;
+        sim_list l = {0};
+        sim_list_req q = {.ns = ns};
+        if (sim_store_list(c->st, all[i], &q, &l) != 0)
+            continue;
+        for (size_t j = 0; j < l.n; j++)
+            sim_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
+        sim_list_done(&l);
+    }
+    free(all);
+}
+
+static void mark_deleting(json_t *obj, int64_t grace)
+{
+    char ts[32];
+    fl_time_format(fl_now_ms() / 1000 + grace, ts);
+    set_str(md(obj), "deletionTimestamp", ts);
+    json_object_set_new(md(obj), "deletionGracePeriodSeconds", json_integer(grace));
+    normalize(obj);
+}
+
+static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    delopts d;
+    sim_obj *o = NULL, *out = NULL;
+    json_t *obj = NULL;
+    bool dry;
+    char msg[700];
+    parse_delopts(req, &d);
+    if (!parse_dry_run(req, "DeleteOptions", &dry))
+        goto out;
+    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+        reply_not_found(req, p->res, p->name);
+        goto out;
+    }
+    obj = sim_obj_parse(o);
+    const char *uid = fl_obj_str(obj, "metadata.uid") ?: "";
+    if (d.pre_uid && strcmp(d.pre_uid, uid)) {
+        snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the UID in the "
+                 "precondition (%s) does not match the UID in record (%s). The object might have "
+                 "been deleted and then recreated", p->res->kr->kind, p->name, d.pre_uid, uid);
+        sim_reply_status(req, 409, "Conflict", msg, p->name, p->res->kr->group, p->res->kr->kind);
+        goto out;
+    }
+    if (d.pre_rv && strcmp(d.pre_rv, fl_obj_str(obj, "metadata.resourceVersion") ?: "")) {
+        reply_conflict(req, p->res, p->name);
+        goto out;
+    }
+    bool pod = !*p->res->kr->group && !strcmp(p->res->kr->kind, "Pod");
+    bool bound = pod && fl_obj_str(obj, "spec.nodeName");
+    if (d.policy && !strcmp(d.policy, "Foreground"))
+        add_finalizer(obj, "foregroundDeletion");
+    else if (d.policy && !strcmp(d.policy, "Orphan"))
+        add_finalizer(obj, "orphan");
+    int64_t grace = d.grace >= 0 ? d.grace : 30;
+    json_t *tg = fl_obj_get(obj, "spec.terminationGracePeriodSeconds");
+    if (d.grace < 0 && json_is_integer(tg))
+        grace = json_integer_value(tg);
+    int rc = 0;
+    bool stays = !finalizers_empty(obj) || (bound && grace > 0);
+    if (stays) {
+        if (!fl_obj_get(obj, "metadata.deletionTimestamp"))
+            mark_deleting(obj, bound ? grace : 0);
+        rc = dry ? 0 : sim_store_update(c->st, p->res, obj, o->rv, &out);
+        if (rc == 0)
+            sim_reply_json(req, 200, json_incref(obj));
+    } else {
+        if (pod && !dry) {
+            if (!fl_obj_get(obj, "metadata.deletionTimestamp"))
+                mark_deleting(obj, 0);
+            rc = sim_store_update(c->st, p->res, obj, o->rv, &out);
+            if (rc == 0)
+                rc = sim_store_delete(c->st, p->res, p->ns, p->name, out->rv, NULL, NULL);
+        } else if (!dry) {
+            rc = sim_store_delete(c->st, p->res, p->ns, p->name, o->rv, NULL, NULL);
+            if (rc == 0 && !*p->res->kr->group && !strcmp(p->res->kr->kind, "Namespace"))
+                purge_namespace(c, p->name);
+        }
+        if (rc == 0 && pod)
+            sim_reply_json(req, 200, json_incref(obj));
+        else if (rc == 0)
+            sim_reply_json(req, 200, fl_status_success(p->name, p->res->kr->group,
+                                                       p->res->kr->resource, uid));
+    }
+    if (rc == FL_ECONFLICT)
+        reply_conflict(req, p->res, p->name);
+    else if (rc == FL_ENOTFOUND)
+        reply_not_found(req, p->res, p->name);
+    else if (rc != 0)
+        fl_request_reply_status(req, 500, NULL, "delete: %s", fl_strerror(rc));
+out:
+    json_decref(d.body);
+    json_decref(obj);
+    sim_obj_unref(o);
+    sim_obj_unref(out);
+}
+
+/* ---------------------------------------------------------------- pods */
+
+static void do_binding(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    size_t len;
+    const char *b = fl_request_body(req, &len);
+    json_t *bind = json_loadb(b, len, 0, NULL), *obj = NULL;
+    sim_obj *o = NULL, *out = NULL;
+    const char *node = fl_obj_str(bind, "target.name");
+    char msg[600], now[32];
+    if (!node) {
+        reply_bad(req, "binding target name is required");
+        goto out;
+    }
+    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+        reply_not_found(req, p->res, p->name);
+        goto out;
+    }
+    obj = sim_obj_parse(o);
+    const char *cur = fl_obj_str(obj, "spec.nodeName");
+    if (cur && *cur) {
+        snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on pods/binding \"%s\": pod %s "
+                 "is already assigned to node \"%s\"", p->name, p->name, cur);
+        sim_reply_status(req, 409, "Conflict", msg, p->name, NULL, "pods/binding");
+        goto out;
+    }
+    set_str(fl_obj_ensure(obj, "spec"), "nodeName", node);
+    now_str(now);
+    json_t *conds = fl_obj_get(obj, "status.conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(fl_obj_ensure(obj, "status"), "conditions", conds);
+    }
+    json_array_append_new(conds, json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled", "status",
+                                           "True", "lastProbeTime", "lastTransitionTime", now));
+    reorder(json_object_get(obj, "status"), (const char *const[]){"phase", "conditions", NULL});
+    int rc = sim_store_update(c->st, p->res, obj, o->rv, &out);
+    if (rc != 0)
+        reply_conflict(req, p->res, p->name);
+    else
+        sim_reply_json(req, 201, json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status",
+                                           "apiVersion", "v1", "metadata", "status", "Success",
+                                           "code", 201));
+out:
+    json_decref(bind);
+    json_decref(obj);
+    sim_obj_unref(o);
+    sim_obj_unref(out);
+}
+
+static void do_log(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    sim_obj *o = NULL;
+    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+        reply_not_found(req, p->res, p->name);
+        return;
+    }
+    if (!o->node[0]) {
+        fl_request_reply(req, 204, NULL, "", 0);
+    } else {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "Get \"https://%s:10250/containerLogs/%s/%s\": dial tcp: "
+                 "connect: connection refused", o->node, o->ns, o->name);
+        sim_reply_status(req, 500, "", msg, NULL, NULL, NULL);
+    }
+    sim_obj_unref(o);
+}
+
+/* ---------------------------------------------------------------- entry */
+
+static void not_allowed(fl_request *req)
+{
+    sim_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
+                     "requested resource", NULL, NULL, NULL);
+}
+
+void sim_write_handle(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    const char *m = fl_request_method(req);
+    const char *sub = p->sub;
+    if (!*sub || !strcmp(sub, "status") || !strcmp(sub, "scale")) {
+        if (!p->name[0])
+            !strcmp(m, "POST") ? do_create(c, req, p) : not_allowed(req);
+        else if (!strcmp(m, "GET") && !strcmp(sub, "scale")) {
+            sim_obj *o = NULL;
+            if (sim_store_get(c->st, p->res, p->ns, p->name, &o) == 0)
+                reply_scale(req, o);
+            else
+                reply_not_found(req, p->res, p->name);
+            sim_obj_unref(o);
+        } else if (!strcmp(m, "GET")) {
+            sim_obj *o = NULL;
+            if (sim_store_get(c->st, p->res, p->ns, p->name, &o) == 0)
+                sim_reply_obj(req, 200, o);
+            else
+                reply_not_found(req, p->res, p->name);
+            sim_obj_unref(o);
+        } else if (!strcmp(m, "PUT"))
+            do_update(c, req, p);
+        else if (!strcmp(m, "PATCH"))
+            do_patch(c, req, p);
+        else if (!strcmp(m, "DELETE") && !*sub)
+            do_delete(c, req, p);
+        else
+            not_allowed(req);
+    } else if (!strcmp(sub, "binding") && !strcmp(m, "POST")) {
+        do_binding(c, req, p);
+    } else if (!strcmp(sub, "log") && !strcmp(m, "GET")) {
+        do_log(c, req, p);
+    } else {
+        not_allowed(req);
+    }
+}
