@@ -10,6 +10,11 @@
 /* Subcommands, in the order --help lists them. */
 static const fl_command commands[] = {
     {"version", "print the version", cmd_version},
+    {"certs", "make a CA, serving and client certificates (PEM files)", cmd_certs},
+    {"debug", "check Kubernetes primitives: JSON lines in, JSON lines out", cmd_debug},
+    {"sim", "serve N virtual Kubernetes clusters for demos and tests", cmd_sim},
+    {"serve", "run the daemon: watch the members of flotilla.yaml, serve the API", cmd_serve},
+    {"clusters", "show the member clusters the daemon watches", cmd_clusters},
 };
 
 bool cmd_wants_help(int argc, char **argv)

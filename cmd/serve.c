@@ -176,8 +176,8 @@ static void on_ready(fl_request *r, void *ud)
                          "[-]collector: initial sync in progress\n", 39);
 }
 
-/* Add "objects" to every resource (from the index's sync state) and the
- * sum to every cluster. */
+/* Add "objects" (live objects in the index) to every resource and the sum
+ * to every cluster. One count per (cluster, resource), in one snapshot. */
 static void add_counts(serve_ctx *x, json_t *clusters)
 {
     fl_index_reader *rd = NULL;
@@ -188,15 +188,17 @@ static void add_counts(serve_ctx *x, json_t *clusters)
     json_t *cl, *res;
     json_array_foreach(clusters, i, cl) {
         json_int_t total = 0;
+        const char *name[1] = {fl_obj_str(cl, "name")};
         json_array_foreach(json_object_get(cl, "resources"), j, res) {
-            fl_index_src src = {fl_obj_str(cl, "name"), fl_obj_str(res, "group"),
-                                fl_obj_str(res, "version"), fl_obj_str(res, "resource"),
-                                fl_obj_str(res, "kind")};
-            fl_index_sync st;
-            json_int_t n = 0;
-            if (src.cluster && src.group && src.resource &&
-                fl_index_sync_get(rd, &src, &st, NULL) == 0)
-                n = st.object_count;
+            fl_index_query q = FL_INDEX_QUERY_INIT;
+            int64_t n = 0;
+            q.group = fl_obj_str(res, "group");
+            q.version = fl_obj_str(res, "version");
+            q.resource = fl_obj_str(res, "resource");
+            q.clusters = name;
+            q.n_clusters = 1;
+            if (!name[0] || !q.group || !q.resource || fl_index_count(rd, &q, &n, NULL) != 0)
+                n = 0;
             json_object_set_new(res, "objects", json_integer(n));
             total += n;
         }

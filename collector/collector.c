@@ -55,6 +55,8 @@ struct reflector {
     char pending_rv[64];
     int64_t watch_started_ms, watch_events;
     char last_error[256];
+    bool error_is_failure; /* last_error came from a failed request: cleared
+                              by the next successful watch line */
     char logged[256]; /* what was last logged/stored: phase or error */
     int64_t events, relists, bad_lines, last_synced_ms;
 };
@@ -102,6 +104,14 @@ static void act(reflector *r, cl_raction a, int64_t delay);
 
 /* ------------------------------------------------------------- helpers */
 
+/* cl_sm_init plus the configured backoff cap. */
+static void sm_init(reflector *r)
+{
+    int64_t max = r->m->c->o.backoff_max_ms;
+    cl_sm_init(&r->sm, NULL);
+    cl_backoff_init(&r->sm.backoff, max < 800 ? max : 800, max, 120000);
+}
+
 static void feed(reflector *r, cl_rev ev, const char *rv, int code)
 {
     int64_t delay = 0;
@@ -127,19 +137,22 @@ static void note(reflector *r)
     c->dirty = true;
     if (r->sm.phase == CL_R_LISTING && r->logged[0])
         return; /* a relist in progress keeps the previous line */
-    snprintf(now, sizeof now, "%s%s%s", cl_rphase_name(r->sm.phase), r->last_error[0] ? ": " : "",
-             r->last_error);
+    /* Watching again after a failure: the old error is not news. */
+    const char *e = r->sm.phase == CL_R_WATCHING && r->error_is_failure ? "" : r->last_error;
+    snprintf(now, sizeof now, "%s%s%s", cl_rphase_name(r->sm.phase), e[0] ? ": " : "", e);
     if (strcmp(now, r->logged) == 0)
         return;
     fl_strlcpy(r->logged, now, sizeof r->logged);
-    fl_log(failing || r->last_error[0] ? FL_LOG_WARN : FL_LOG_INFO, "collector", "%s %s%s%s: %s",
+    fl_log(failing || e[0] ? FL_LOG_WARN
+                           : r->sm.phase == CL_R_LISTING ? FL_LOG_DEBUG : FL_LOG_INFO, "collector", "%s %s%s%s: %s",
            r->m->name, r->group, r->group[0] ? "/" : "", r->resource, now);
-    fl_index_sync_set(c->index, &r->src, cl_rphase_name(r->sm.phase), 0, r->last_error, NULL);
+    fl_index_sync_set(c->index, &r->src, cl_rphase_name(r->sm.phase), 0, e, NULL);
 }
 
 static void set_error(reflector *r, const char *msg)
 {
     fl_strlcpy(r->last_error, msg, sizeof r->last_error);
+    r->error_is_failure = true;
 }
 
 static void timer_in(reflector *r, timer_mode mode, int64_t ms);
@@ -340,6 +353,7 @@ static void bad_line(reflector *r, const char *why)
 {
     r->bad_lines++;
     set_error(r, why);
+    r->error_is_failure = false;
     note(r);
 }
 
@@ -388,6 +402,8 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
         bad_line(r, e);
         return 0;
     }
+    if (r->error_is_failure && r->last_error[0])
+        r->last_error[0] = 0; /* reconnected: the failure is over */
     r->events++;
     r->watch_events++;
     r->last_synced_ms = fl_now_ms();
@@ -489,21 +505,27 @@ static reflector *new_refl(member *m, const char *g, const char *v, const char *
     r->src = (fl_index_src){m->name, r->group, r->version, r->resource, r->kind};
     uv_timer_init(&m->c->loop, &r->timer);
     r->timer.data = r;
-    cl_sm_init(&r->sm, NULL);
-    r->next = m->refl;
-    m->refl = r;
+    sm_init(r);
+    reflector **tail = &m->refl; /* keep discovery order */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = r;
     return r;
 }
 
-static void stop_refl(reflector *r)
+/* Cancel what runs and enter phase (Stopped or Skipped); the caller sets
+ * the error and calls note(). */
+static void stop_refl(reflector *r, cl_rphase phase)
 {
+    int64_t unused = 0;
     uv_timer_stop(&r->timer);
     if (r->req)
         fl_kube_req_cancel(r->req);
     if (r->in_relist)
         fl_index_relist_abort(r->m->c->index, &r->src, NULL);
     r->in_relist = false;
-    feed(r, CL_EV_STOP, NULL, 0);
+    cl_sm_feed(&r->sm, CL_EV_STOP, NULL, 0, 0, 0, &unused);
+    r->sm.phase = phase;
 }
 
 /* Discovery says (g, v, res) is served (kind, namespaced) or not. */
@@ -517,8 +539,7 @@ static void want(member *m, const char *g, const char *v, const char *res, const
     r->explicit_ = r->explicit_ || explicit_;
     if (!served) {
         if (r->sm.phase != CL_R_SKIPPED) {
-            stop_refl(r);
-            r->sm.phase = CL_R_SKIPPED;
+            stop_refl(r, CL_R_SKIPPED);
             set_error(r, "not served by this cluster");
             note(r);
         }
@@ -534,7 +555,7 @@ static void want(member *m, const char *g, const char *v, const char *res, const
     }
     r->namespaced = namespaced;
     if (r->sm.phase == CL_R_IDLE || r->sm.phase == CL_R_SKIPPED || r->sm.phase == CL_R_STOPPED) {
-        cl_sm_init(&r->sm, NULL);
+        sm_init(r);
         r->last_error[0] = 0;
         feed(r, CL_EV_START, NULL, 0);
     }
@@ -595,7 +616,7 @@ static void prune_unwanted(member *m, const fl_collector_gv *gv)
     for (reflector *r = m->refl; r; r = r->next)
         if (!strcmp(r->group, gv->group) && !strcmp(r->version, gv->version) && !r->wanted &&
             r->sm.phase != CL_R_STOPPED && r->sm.phase != CL_R_SKIPPED) {
-            stop_refl(r);
+            stop_refl(r, CL_R_STOPPED);
             set_error(r, "no longer served by this cluster");
             note(r);
         }
@@ -985,7 +1006,7 @@ static int check_opts(const fl_collector_opts *o, fl_err *err)
                 return fl_err_set(err, -EINVAL, "collector: duplicate member %s",
                                   o->members[i].name);
     if (o->page_size < 1 || o->watch_timeout_ms < 1000 || o->health_interval_ms < 10 ||
-        o->discovery_interval_ms < 10)
+        o->discovery_interval_ms < 10 || o->backoff_max_ms < 1)
         return fl_err_set(err, -EINVAL, "collector: bad timing options");
     return 0;
 }

@@ -69,9 +69,10 @@ typedef struct fl_collector_opts {
     int64_t discovery_interval_ms;      /* default 60000 */
     int64_t request_timeout_ms;         /* LIST page / discovery; default 120000 */
     size_t max_object_bytes;            /* largest watch line / list page; default 64 MiB */
+    int64_t backoff_max_ms;             /* backoff cap; default 30000 (client-go) */
 } fl_collector_opts;
 #define FL_COLLECTOR_OPTS_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 180000, \
-                                10000, 5000, 60000, 120000, 64u << 20}
+                                10000, 5000, 60000, 120000, 64u << 20, 30000}
 
 /* Create a collector (nothing runs yet). Everything in opts is copied. A
  * member whose kubeconfig cannot be loaded does not fail the call: it is

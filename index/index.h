@@ -69,7 +69,8 @@ typedef struct fl_index_reader fl_index_reader;
 typedef struct fl_index_opts {
     const char *path;          /* database file; required. "-wal"/"-shm" beside it */
     int64_t cache_kib;         /* SQLite page cache per connection (KiB), default 65536 */
-    int64_t mmap_bytes;        /* PRAGMA mmap_size, default 256 MiB; 0 turns it off */
+    int64_t mmap_bytes;        /* PRAGMA mmap_size per connection, default 0 (off):
+                                  mapped pages count in RSS once per connection */
     int decoder_threads;       /* default 1, max 16 */
     size_t queue_max_items;    /* ring capacity, default 4096 items */
     size_t queue_max_bytes;    /* raw bytes waiting in the ring, default 64 MiB */
@@ -82,7 +83,7 @@ typedef struct fl_index_opts {
     void (*on_space)(void *arg);
     void *on_space_arg;
 } fl_index_opts;
-#define FL_INDEX_OPTS_INIT {NULL, 65536, 256 << 20, 1, 4096, 64u << 20, 10000, 1000000, \
+#define FL_INDEX_OPTS_INIT {NULL, 65536, 0, 1, 4096, 64u << 20, 10000, 1000000, \
                             3600000, false, false, NULL, NULL}
 
 /* Pragmas set on the writer connection (documented here because they are

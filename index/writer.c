@@ -609,14 +609,12 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
+/* Tombstone the live objects of scope that the relist did not see. */
+static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
 {
-    relist *r = relist_find(w, scope);
-    int64_t *ids = NULL, n = 0, live = 0;
+    int64_t *ids = NULL;
     size_t nids = 0, cap = 0;
     int rc = 0;
-    if (!r)
-        return 0; /* no _begin: nothing to diff (documented: _end without _begin only sets state) */
     qsort(r->ids, r->n, sizeof *r->ids, cmp_i64);
     sqlite3_stmt *s = S(w, S_SCOPE_LIVE);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
@@ -642,15 +640,24 @@ static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
         rc = tombstone(w, ids[i], NULL, true, err);
     free(ids);
     relist_drop(w, scope);
+    return rc;
+}
+
+/* End a relist: diff (when a _begin is active; without one — e.g. lost to a
+ * failed transaction — nothing is deleted) and record the sync state. */
+static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
+{
+    relist *r = relist_find(w, scope);
+    int64_t live = 0;
+    int rc = r ? relist_diff(w, scope, r, err) : 0;
     if (rc < 0)
         return rc;
-    s = S(w, S_COUNT_LIVE);
+    sqlite3_stmt *s = S(w, S_COUNT_LIVE);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
     if (sqlite3_step(s) == SQLITE_ROW)
         live = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    (void)n;
     s = S(w, S_SYNC_LIST);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));

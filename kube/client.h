@@ -25,9 +25,10 @@
  * raw bytes (the callback may steal them for a decoder thread); only small
  * error bodies (<= 64 KiB) are parsed, for their Status.
  *
- * Threads: every function here except fl_kube_get_sync must be called on
+ * Threads: every function here except the _sync helpers must be called on
  * the loop thread that owns the client, and every callback runs on it.
- * Callbacks may start new requests and cancel any request (their own too).
+ * Callbacks may start new requests and cancel any request (their own too);
+ * a done callback may close the client, a line callback must not.
  */
 #ifndef FL_KUBE_CLIENT_H
 #define FL_KUBE_CLIENT_H
@@ -66,7 +67,8 @@ int fl_kube_client_new(struct uv_loop_s *loop, fl_kube_conn *conn,
                        const fl_kube_client_opts *opts, fl_kube_client **out, fl_err *err);
 
 /* Close a client: every pending request's done callback runs (from inside
- * this call) with FL_ECLOSED / reason "Closed", then the client's libuv
+ * this call) with FL_ECLOSED / reason "Closed" (a request already cancelled
+ * keeps -ECANCELED), then the client's libuv
  * handles close; once they have, close_cb (may be NULL) runs from the loop
  * and the memory is gone. The loop must run for that to happen. Accepts
  * NULL (close_cb is then not called). */

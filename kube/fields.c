@@ -175,6 +175,8 @@ int fl_field_selector_parse(const char *s, size_t n, fl_field_selector **out, fl
 {
     if (n > FL_FIELDS_MAX_INPUT)
         return fl_err_set(err, -E2BIG, "field selector longer than %u bytes", FL_FIELDS_MAX_INPUT);
+    if (n && memchr(s, 0, n))
+        return fl_err_set(err, FL_EPARSE, "invalid field selector: NUL byte in selector");
     span *spans = NULL;
     size_t cnt = 0;
     fl_field_selector *sel = calloc(1, sizeof *sel);

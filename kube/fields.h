@@ -43,7 +43,8 @@ typedef const char *(*fl_field_get_fn)(const char *field, void *ud);
 typedef struct fl_field_selector fl_field_selector;
 
 /* fields.ParseSelector(s[0..n)). "" gives the empty selector (matches
- * everything). Returns 0, FL_EPARSE (err->msg as upstream: "invalid
+ * everything). A NUL byte is rejected (our strings are C strings).
+ * Returns 0, FL_EPARSE (err->msg as upstream: "invalid
  * selector: '...'; can't understand '...'", "invalid field selector:
  * invalid escape sequence: \x", ...), -E2BIG or -ENOMEM. *out (caller
  * frees) written only on success. */

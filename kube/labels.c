@@ -378,7 +378,12 @@ static bool is_ws(char c)
 
 static bool is_special(char c)
 {
-    return c && strchr("=!(),><", c) != NULL;
+    switch (c) {
+    case '=': case '!': case '(': case ')': case ',': case '>': case '<':
+        return true;
+    default:
+        return false;
+    }
 }
 
 static tok token_for(const char *s, size_t n)
@@ -389,8 +394,10 @@ static tok token_for(const char *s, size_t n)
     } map[] = {{")", T_CLOSE}, {",", T_COMMA}, {"!", T_NOT}, {"==", T_DEQ}, {"=", T_EQ},
                {">", T_GT},    {"in", T_IN},   {"<", T_LT},  {"!=", T_NEQ}, {"notin", T_NOTIN},
                {"(", T_OPEN}};
+    if (n == 0 || n > 5)
+        return T_ERROR;
     for (size_t i = 0; i < FL_ARRAY_LEN(map); i++)
-        if (strlen(map[i].s) == n && memcmp(map[i].s, s, n) == 0)
+        if (map[i].s[0] == s[0] && strlen(map[i].s) == n && memcmp(map[i].s, s, n) == 0)
             return map[i].t;
     return T_ERROR;
 }

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "kube/json.h"
 #include "kube/patch_int.h"
@@ -26,14 +25,12 @@ static const struct {
 int fl_patch_type_parse(const char *content_type, fl_patch_type *out)
 {
     if (!content_type) return FL_EUNSUPPORTED;
-    /* kube-apiserver cuts at the first ';' (if not at position 0) and
-     * compares exactly; we also allow surrounding blanks and any case. */
+    /* kube-apiserver cuts at the first ';' unless it is the first character,
+     * then compares exactly (case and blanks matter). */
     const char *semi = strchr(content_type, ';');
     size_t n = semi && semi != content_type ? (size_t)(semi - content_type) : strlen(content_type);
-    while (n && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t')) n--;
     for (size_t i = 0; i < FL_ARRAY_LEN(media_types); i++) {
-        if (strlen(media_types[i].media) == n &&
-            strncasecmp(media_types[i].media, content_type, n) == 0) {
+        if (strlen(media_types[i].media) == n && memcmp(media_types[i].media, content_type, n) == 0) {
             *out = media_types[i].type;
             return 0;
         }
@@ -64,25 +61,24 @@ const fl_patch_schema *fl_patch_schema_for(const char *group, const char *kind)
  * arrays stay (pruneNulls). New reference or NULL on ENOMEM. */
 static json_t *prune_nulls(const json_t *v)
 {
-    json_t *c = json_deep_copy(v), *x;
-    if (!c) return NULL;
-    if (json_is_object(c)) {
-        const char *k;
-        void *tmp;
-        json_object_foreach_safe(c, tmp, k, x) {
-            if (json_is_null(x)) { json_object_del(c, k); continue; }
-            json_t *p = prune_nulls(x);
-            if (!p || json_object_set_new(c, k, p)) { json_decref(c); return NULL; }
-        }
-    } else if (json_is_array(c)) {
-        size_t i;
-        json_array_foreach(c, i, x) {
+    const char *k;
+    json_t *x, *c;
+    size_t i;
+    if (json_is_object(v)) {
+        if (!(c = json_object())) return NULL;
+        json_object_foreach((json_t *)v, k, x) {
             if (json_is_null(x)) continue;
-            json_t *p = prune_nulls(x);
-            if (!p || json_array_set_new(c, i, p)) { json_decref(c); return NULL; }
+            if (json_object_set_new(c, k, prune_nulls(x))) { json_decref(c); return NULL; }
         }
+        return c;
     }
-    return c;
+    if (json_is_array(v)) {
+        if (!(c = json_array())) return NULL;
+        json_array_foreach(v, i, x)
+            if (json_array_append_new(c, prune_nulls(x))) { json_decref(c); return NULL; }
+        return c;
+    }
+    return json_deep_copy(v);
 }
 
 /* mergeDocs: merge patch object p into object doc (owned, modified). */

@@ -30,7 +30,20 @@
  *                    (custom resources)
  *   -E2BIG           413 RequestEntityTooLarge: more than
  *                    FL_PATCH_MAX_JSON_OPS operations in a JSON patch
+ *   -EPROTO          500 InternalError: a strategic merge patch that
+ *                    upstream rejects with a plain error (missing merge key,
+ *                    "$patch: merge" in a list, $setElementOrder not matching
+ *                    the patch list, mixed list element types); err->msg is
+ *                    upstream's text, which kube-apiserver shows as message
  *   -ENOMEM
+ *
+ * Known differences from kube-apiserver (all on inputs kubectl never sends):
+ * JSON patch "test" compares scalars by value (Go compares the raw bytes, so
+ * 1.50 vs 1.5 or "A" vs "A" differ there); integers beyond int64 and
+ * invalid UTF-8 are rejected as malformed (400) where Go accepts them;
+ * strategic merge treats fields it has no metadata for as plain (maps merge,
+ * lists replace) where upstream fails on fields its Go struct lacks; and the
+ * result is not decoded into a typed object, so unknown fields stay.
  */
 #ifndef FL_KUBE_PATCH_H
 #define FL_KUBE_PATCH_H
@@ -51,9 +64,9 @@ typedef enum fl_patch_type {
     FL_PATCH_APPLY,     /* application/apply-patch+yaml (not applied here) */
 } fl_patch_type;
 
-/* Map a request Content-Type to a patch type. Parameters after ';' are
- * ignored and the media type is compared case-insensitively, as Go's
- * mime.ParseMediaType does. Returns 0 and writes *out, or FL_EUNSUPPORTED
+/* Map a request Content-Type to a patch type as kube-apiserver does: the
+ * value is cut at its first ';' (parameters such as charset are ignored)
+ * and compared exactly. Returns 0 and writes *out, or FL_EUNSUPPORTED
  * (answer 415 "415: Unsupported Media Type") for anything else, including
  * plain application/json and NULL. */
 int fl_patch_type_parse(const char *content_type, fl_patch_type *out);
@@ -71,9 +84,14 @@ typedef struct fl_patch_schema fl_patch_schema;
  * ("autoscaling", "Scale"). group is the API group without version ("" for
  * core). Returns NULL for kinds we have no schema for (custom resources):
  * kube-apiserver refuses strategic merge patches on those with 415, and so
- * does fl_patch_apply when given a NULL schema. Covers Pod, Deployment,
- * ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Service, Node, Namespace,
- * ConfigMap, Secret, Endpoints, Event, ServiceAccount, Scale. */
+ * does fl_patch_apply when given a NULL schema. Covers core Pod, PodTemplate,
+ * ReplicationController, Service, Node, Namespace, ConfigMap, Secret,
+ * Endpoints, Event, ServiceAccount, PersistentVolume(Claim), LimitRange,
+ * ResourceQuota, ComponentStatus; apps Deployment, ReplicaSet, StatefulSet,
+ * DaemonSet, ControllerRevision, Scale; batch Job, CronJob; autoscaling
+ * Scale (plus upstream's test type strategicpatch.test/MergeItem). The
+ * table is generated from kube-apiserver v1.26's OpenAPI by
+ * tests/kube/patch/gen_schema.py. Borrowed, static. */
 const fl_patch_schema *fl_patch_schema_for(const char *group, const char *kind);
 
 /* Apply patch[0..len) of the given type to original. *out receives a new
@@ -104,9 +122,10 @@ int fl_patch_merge_diff(const json_t *from, const json_t *to, json_t **out, fl_e
  *   FL_EPARSE -> 400 BadRequest with err->msg as message
  *   -EINVAL   -> 422 Invalid, "the server rejected our request due to an
  *                error in our request", details {}
- *   FL_EUNSUPPORTED -> 415 UnsupportedMediaType with err->msg
+ *   FL_EUNSUPPORTED -> 415 UnsupportedMediaType with err->msg (details {}
+ *                for the terse "415: Unsupported Media Type")
  *   -E2BIG    -> 413 RequestEntityTooLarge with err->msg
- *   other     -> 500 InternalError with err->msg */
+ *   other     -> 500 InternalError with err->msg (err may be NULL) */
 json_t *fl_patch_status(int rc, const fl_err *err);
 
 #endif

@@ -250,6 +250,20 @@ static const sm_field f_JobTemplateSpec[] = {
 static const sm_field f_Scale[] = {
     {"metadata", 0, NULL, 1},
 };
+static const sm_field f_MergeItem[] = {
+    {"mergeItemPtr", SM_MERGE, "name", 62},
+    {"mergingIntList", SM_MERGE, NULL, -1},
+    {"mergingList", SM_MERGE, "name", 62},
+    {"nonMergingList", 0, NULL, 62},
+    {"replacingItem", SM_REPLACE, NULL, -1},
+    {"retainKeysMap", SM_RETAIN_KEYS, NULL, 63},
+    {"retainKeysMergingList", SM_MERGE|SM_RETAIN_KEYS, "name", 62},
+};
+static const sm_field f_RetainKeysMergeItem[] = {
+    {"mergingIntList", SM_MERGE, NULL, -1},
+    {"mergingList", SM_MERGE, "name", 62},
+    {"nonMergingList", 0, NULL, 62},
+};
 
 const sm_type fl_patch_sm_types[] = {
     {"Pod", f_Pod, FL_ARRAY_LEN(f_Pod)},
@@ -314,6 +328,8 @@ const sm_type fl_patch_sm_types[] = {
     {"CronJobSpec", f_CronJobSpec, FL_ARRAY_LEN(f_CronJobSpec)},
     {"JobTemplateSpec", f_JobTemplateSpec, FL_ARRAY_LEN(f_JobTemplateSpec)},
     {"Scale", f_Scale, FL_ARRAY_LEN(f_Scale)},
+    {"MergeItem", f_MergeItem, FL_ARRAY_LEN(f_MergeItem)},
+    {"RetainKeysMergeItem", f_RetainKeysMergeItem, FL_ARRAY_LEN(f_RetainKeysMergeItem)},
 };
 
 const fl_patch_schema fl_patch_sm_kinds[] = {
@@ -342,5 +358,6 @@ const fl_patch_schema fl_patch_sm_kinds[] = {
     {"batch", "CronJob", 58},
     {"autoscaling", "Scale", 61},
     {"apps", "Scale", 61},
+    {"strategicpatch.test", "MergeItem", 62},
 };
 const size_t fl_patch_sm_nkinds = FL_ARRAY_LEN(fl_patch_sm_kinds);

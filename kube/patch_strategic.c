@@ -45,6 +45,10 @@ typedef struct sm_meta {
 
 typedef struct smp {
     fl_err *err;
+    /* Go slice aliasing, see alias_delete: the view of the original list
+     * that mergePatchIntoOriginal later uses as the server order; handed to
+     * the next merge_slice call only. */
+    json_t *view;
 } smp;
 
 /* element "kind" of a list (sliceElementType) */
@@ -166,32 +170,27 @@ static bool is_directive_key(const char *k)
 }
 
 /* discardNullValuesFromPatch, plus dropping directive keys (typed decoding
- * drops them); on a copy, returns a new reference. */
+ * drops them): a new value; null array elements stay. NULL on ENOMEM. */
 static json_t *clean_copy(const json_t *v)
 {
-    json_t *c = json_deep_copy(v);
-    if (!c) return NULL;
-    if (json_is_object(c)) {
-        const char *k;
-        void *tmp;
-        json_t *x;
-        json_object_foreach_safe(c, tmp, k, x) {
-            if (json_is_null(x) || is_directive_key(k)) { json_object_del(c, k); continue; }
-            if (json_is_object(x) || json_is_array(x)) {
-                json_t *y = clean_copy(x);
-                if (!y || json_object_set_new(c, k, y)) { json_decref(c); return NULL; }
-            }
+    const char *k;
+    json_t *x, *c;
+    size_t i;
+    if (json_is_object(v)) {
+        if (!(c = json_object())) return NULL;
+        json_object_foreach((json_t *)v, k, x) {
+            if (json_is_null(x) || is_directive_key(k)) continue;
+            if (json_object_set_new(c, k, clean_copy(x))) { json_decref(c); return NULL; }
         }
-    } else if (json_is_array(c)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(c, i, x) {
-            if (!json_is_object(x) && !json_is_array(x)) continue;
-            json_t *y = clean_copy(x);
-            if (!y || json_array_set_new(c, i, y)) { json_decref(c); return NULL; }
-        }
+        return c;
     }
-    return c;
+    if (json_is_array(v)) {
+        if (!(c = json_array())) return NULL;
+        json_array_foreach(v, i, x)
+            if (json_array_append_new(c, clean_copy(x))) { json_decref(c); return NULL; }
+        return c;
+    }
+    return json_deep_copy(v);
 }
 
 static json_t *merge_map(smp *s, json_t *original, json_t *patch, sm_cur sc);
@@ -468,8 +467,27 @@ static json_t *delete_from(const json_t *cur, const json_t *del)
     return out;
 }
 
-/* mergeSliceWithSpecialElements: *orig and *patch are replaced by new lists. */
-static int special_elements(smp *s, json_t **orig, json_t **patch, const char *mk)
+/* Upstream mutates the original list's backing array in place: deleting
+ * index k of a list of length m shifts elements k+1..m-1 left and leaves
+ * slot m-1 as it was; appending to a list of length m writes slot m. The
+ * caller of mergeSlice in mergePatchIntoOriginal still holds the full-length
+ * slice and so sees these writes in its "server order". view (length n)
+ * replays them; NULL when nobody looks. */
+static void alias_delete(json_t *view, size_t k, size_t m)
+{
+    for (size_t i = k; view && i + 1 < m && i + 1 < json_array_size(view); i++)
+        json_array_set(view, i, json_array_get(view, i + 1));
+}
+
+static void alias_append(json_t *view, size_t m, json_t *v)
+{
+    if (view && m < json_array_size(view)) json_array_set(view, m, v);
+}
+
+/* mergeSliceWithSpecialElements: *orig and *patch are replaced by new lists;
+ * *aliased says whether *orig still shares the original's backing array. */
+static int special_elements(smp *s, json_t **orig, json_t **patch, const char *mk, json_t *view,
+                            bool *aliased)
 {
     json_t *plain = json_array(), *o = json_copy(*orig), *v;
     bool replace = false;
@@ -486,7 +504,10 @@ static int special_elements(smp *s, json_t **orig, json_t **patch, const char *m
             json_t *mv = json_object_get(v, mk);
             if (!mv) { err_no_merge_key(s, v, mk); goto fail; }
             long at;
-            while ((at = find_map(s, o, mk, mv)) >= 0) json_array_remove(o, (size_t)at);
+            while ((at = find_map(s, o, mk, mv)) >= 0) {
+                alias_delete(view, (size_t)at, json_array_size(o));
+                json_array_remove(o, (size_t)at);
+            }
             if (at == -2) goto fail;
         } else if (json_is_string(d) && strcmp(ds, "replace") == 0) {
             replace = true;
@@ -500,6 +521,7 @@ static int special_elements(smp *s, json_t **orig, json_t **patch, const char *m
     }
     json_decref(*orig);
     json_decref(*patch);
+    *aliased = !replace;
     if (replace) {
         json_decref(o);
         *orig = plain;
@@ -518,7 +540,8 @@ fail:
 }
 
 /* mergeSliceWithoutSpecialElements: merges into orig (owned, modified). */
-static int merge_elements(smp *s, json_t *orig, const json_t *patch, const char *mk, sm_cur sc)
+static int merge_elements(smp *s, json_t *orig, const json_t *patch, const char *mk, sm_cur sc,
+                          json_t *view)
 {
     size_t i;
     json_t *v;
@@ -532,6 +555,7 @@ static int merge_elements(smp *s, json_t *orig, const json_t *patch, const char 
             if (!m || json_array_set_new(orig, (size_t)at, m)) return m ? oom(s) : s->err->code;
         } else {
             json_t *c = clean_copy(v);
+            if (c) alias_append(view, json_array_size(orig), c);
             if (!c || json_array_append_new(orig, c)) return oom(s);
         }
     }
@@ -543,7 +567,10 @@ static json_t *merge_slice(smp *s, const json_t *original, const json_t *patch, 
                            const char *mk, bool delete_list)
 {
     json_t *o = NULL, *p = NULL, *merged = NULL, *in = NULL, *out = NULL, *res = NULL;
+    json_t *view = s->view; /* borrowed; only for this call, not nested ones */
+    bool aliased = true;
     int kind;
+    s->view = NULL;
     if (json_array_size(original) == 0 && json_array_size(patch) == 0)
         return json_incref((json_t *)original);
     if (element_kind(s, original, patch, &kind)) return NULL;
@@ -562,10 +589,10 @@ static json_t *merge_slice(smp *s, const json_t *original, const json_t *patch, 
             fail(s, -EPROTO, "cannot merge lists without merge key for %s", sc.type >= 0 ? "struct" : "map");
             goto out;
         }
-        if (special_elements(s, &o, &p, mk)) goto out;
+        if (special_elements(s, &o, &p, mk, view, &aliased)) goto out;
         merged = json_copy(o);
         if (!merged) { oom(s); goto out; }
-        if (merge_elements(s, merged, p, mk, sc)) goto out;
+        if (merge_elements(s, merged, p, mk, sc, aliased ? view : NULL)) goto out;
     }
     if (partition(s, merged, p, kind == K_MAP ? mk : "", &in, &out)) goto out;
     res = normalize_order(s, in, out, p, o, kind == K_MAP ? mk : "", kind);
@@ -674,7 +701,7 @@ out:
 static int set_order_one(smp *s, json_t *original, json_t *patch, const char *dkey, json_t *order, sm_cur sc)
 {
     const char *name = extract_key(dkey, SET_ORDER);
-    json_t *ol, *pl, *merged = NULL, *in = NULL, *out = NULL, *both = NULL;
+    json_t *ol, *pl, *merged = NULL, *in = NULL, *out = NULL, *both = NULL, *view = NULL;
     int kind, rc = 0;
     if (!json_is_array(order)) return err_bad_arg(s, "[]interface {}", order);
     if (!name) return fail(s, FL_EPARSE, "invalid patch format of setElementOrder list");
@@ -686,17 +713,25 @@ static int set_order_one(smp *s, json_t *original, json_t *patch, const char *dk
     const char *mk = m.merge_key;
     if ((rc = check_set_order(s, pl, order, mk)) != 0) return rc;
     if (!ol && !pl) return 0;
-    if (ol && !pl) merged = json_incref(ol);
-    else if (!ol) merged = clean_copy(pl);
-    else merged = merge_slice_field(s, ol, pl, m, false);
-    if (!merged) return s->err->code ? s->err->code : oom(s);
+    if (ol && !pl) {
+        merged = json_incref(ol);
+    } else if (!ol) {
+        merged = clean_copy(pl);
+    } else {
+        if (!(view = json_copy(ol))) return oom(s);
+        s->view = view;
+        merged = merge_slice_field(s, ol, pl, m, false);
+        s->view = NULL;
+    }
+    if (!merged) { json_decref(view); return s->err->code ? s->err->code : oom(s); }
     if ((rc = partition(s, merged, order, mk, &in, &out)) != 0) goto done;
-    if ((rc = element_kind(s, ol, pl, &kind)) != 0) goto done;
-    both = normalize_order(s, in, out, order, ol, mk, kind);
+    if ((rc = element_kind(s, view ? view : ol, pl, &kind)) != 0) goto done;
+    both = normalize_order(s, in, out, order, view ? view : ol, mk, kind);
     if (!both) { rc = s->err->code; goto done; }
     if (json_object_set_new(original, name, both)) { rc = oom(s); goto done; }
     json_object_del(patch, name);
 done:
+    json_decref(view);
     json_decref(merged);
     json_decref(in);
     json_decref(out);
@@ -805,7 +840,7 @@ int fl_patch_strategic_apply(const json_t *original, const json_t *patch,
                              const fl_patch_schema *schema, json_t **out, fl_err *err)
 {
     fl_err local = FL_ERR_INIT;
-    smp s = {err ? err : &local};
+    smp s = {err ? err : &local, NULL};
     s.err->code = 0;
     if (!json_is_object(original)) return fl_err_set(err, FL_EPARSE, "invalid JSON document");
     if (!json_is_object(patch)) return fl_err_set(err, FL_EPARSE, "invalid JSON document");

@@ -77,7 +77,8 @@ static int w_mul_u64(wnum *w, uint64_t m)
         md[mn++] = (uint8_t)(m % 10);
     if (w->n + mn > WORK)
         return -ERANGE;
-    uint32_t acc[WORK] = {0};
+    uint32_t acc[WORK];
+    memset(acc, 0, (size_t)(w->n + mn) * sizeof acc[0]);
     for (int i = 0; i < w->n; i++)
         for (int j = 0; j < mn; j++)
             acc[i + j] += (uint32_t)w->d[i] * md[j];
@@ -210,6 +211,17 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+static bool is_suffix_char(char c)
+{
+    switch (c) {
+    case 'e': case 'E': case 'i': case 'n': case 'u': case 'm':
+    case 'k': case 'K': case 'M': case 'G': case 'T': case 'P':
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Upstream's scanner: sign, zeros, numerator, '.', denominator, suffix
  * letters, optional sign, exponent digits. Returns 0 or FL_EPARSE. */
 static int scan(const char *s, size_t end, qscan *q)
@@ -244,7 +256,7 @@ static int scan(const char *s, size_t end, qscan *q)
         q->value_digit |= q->denom_len > 0;
     }
     size_t suf = pos;
-    while (pos < end && s[pos] && strchr("eEinumkKMGTP", s[pos]))
+    while (pos < end && is_suffix_char(s[pos]))
         pos++;
     if (pos < end && (s[pos] == '-' || s[pos] == '+'))
         pos++;
@@ -324,15 +336,28 @@ static bool fast_path(const qscan *q, int base, int32_t exp, int64_t *scale)
     return *scale >= -9;
 }
 
+/* |w| <= INT64_MAX (w need not be normalised). */
 static bool fits_int64(const wnum *w)
 {
-    static const uint8_t max[] = {9, 2, 2, 3, 3, 7, 2, 0, 3, 6, 8, 5, 4, 7, 7, 5, 8, 0, 7};
-    wnum m = {.n = 19, .exp = 0};
-    for (int i = 0; i < 19; i++)
-        m.d[18 - i] = max[i];
-    wnum c = *w;
-    w_norm(&c);
-    return w_cmp_mag(&c, &m) <= 0;
+    static const char max[] = "9223372036854775807";
+    int top = w->n;
+    while (top > 0 && w->d[top - 1] == 0)
+        top--;
+    if (top == 0)
+        return true;
+    int lo = 0;
+    while (w->d[lo] == 0)
+        lo++;
+    int64_t digits = (int64_t)top + w->exp; /* integer digits of |w| */
+    if (digits != 19)
+        return digits < 19;
+    int i = top - 1;
+    for (int k = 0; k < 19; i--, k++) {
+        int d = i >= lo ? w->d[i] : 0;
+        if (d != max[k] - '0')
+            return d < max[k] - '0';
+    }
+    return i < lo; /* equal so far: any further non-zero digit is a fraction */
 }
 
 static void set_int64_max(wnum *w)
@@ -358,7 +383,7 @@ int fl_quantity_parse(const char *s, size_t n, fl_quantity *out, fl_err *err)
     fl_qty_format f;
     if (!interpret(q.suffix, q.suffix_len, &base, &exp, &f))
         return fl_err_set(err, FL_EPARSE, QTY_ERR_SUFFIX);
-    wnum w = {0};
+    wnum w;
     load_digits(&q, &w);
     int64_t scale;
     bool fast = fast_path(&q, base, exp, &scale);
@@ -454,7 +479,7 @@ static int finish(char *out, size_t size, char *buf, size_t len, const char *suf
 static bool format_binary(const fl_quantity *q, char *buf, size_t *len)
 {
     static const char *suffix[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-    wnum w = {0}, quot = {0};
+    wnum w, quot;
     if (q->exp + q->ndig > FL_QTY_STR_MAX - 8)
         return false;
     w_load(q, &w);
@@ -465,7 +490,8 @@ static bool format_binary(const fl_quantity *q, char *buf, size_t *len)
     int times = 0;
     /* removeInt64Factors(value, 1024), capped at Ei (upstream has no larger
      * suffix and would drop the exponent). */
-    while (times < 6 && w_cmp_mag(&w, &(wnum){.n = 4, .d = {4, 2, 0, 1}}) >= 0 && div1024(&w, &quot)) {
+    static const wnum k1024 = {.n = 4, .d = {4, 2, 0, 1}};
+    while (times < 6 && w_cmp_mag(&w, &k1024) >= 0 && div1024(&w, &quot)) {
         w = quot;
         times++;
     }
@@ -513,8 +539,9 @@ int fl_quantity_format(const fl_quantity *q, char *out, size_t size)
 
 void fl_quantity_from_scaled(int64_t value, int32_t scale, fl_qty_format f, fl_quantity *out)
 {
-    wnum w = {0};
+    wnum w;
     uint64_t m = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    w.n = 0;
     for (; m; m /= 10)
         w.d[w.n++] = (uint8_t)(m % 10);
     w.exp = scale;
@@ -562,7 +589,7 @@ int fl_quantity_cmp(const fl_quantity *a, const fl_quantity *b)
 
 static int addsub(fl_quantity *q, const fl_quantity *y, bool negate_y)
 {
-    wnum a = {0}, b = {0}, r = {0};
+    wnum a, b, r;
     bool yneg = y->ndig ? (y->neg != negate_y) : false;
     fl_qty_format f = q->ndig == 0 ? y->format : q->format;
     w_load(q, &a);
@@ -599,7 +626,7 @@ int fl_quantity_sub(fl_quantity *q, const fl_quantity *y)
 
 int fl_quantity_mul(fl_quantity *q, int64_t n)
 {
-    wnum w = {0};
+    wnum w;
     w_load(q, &w);
     uint64_t m = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
     int rc = w_mul_u64(&w, m);
@@ -613,7 +640,7 @@ int fl_quantity_mul(fl_quantity *q, int64_t n)
 
 int fl_quantity_scaled_value(const fl_quantity *q, int32_t scale, int64_t *out)
 {
-    wnum w = {0};
+    wnum w;
     w_load(q, &w);
     w.exp -= scale;
     w_round_up(&w, 0);

@@ -44,7 +44,7 @@ static const col C_DEPLOY[] = {
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels."},
+    {"Selector", "string", "", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."},
 };
 static const col C_RS[] = {
     {"Name", "string", "name", 0, D_NAME},
@@ -54,7 +54,7 @@ static const col C_RS[] = {
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+    {"Selector", "string", "", 1, "Selector is a label query over pods that should match the replica count. If the selector is empty, it is defaulted to the labels present on the pod template. Label keys and values that must match in order to be controlled by this replica set. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 };
 static const col C_DS[] = {
     {"Name", "string", "name", 0, D_NAME},
@@ -67,7 +67,7 @@ static const col C_DS[] = {
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+    {"Selector", "string", "", 1, "A label query over pods that are managed by the daemon set. Must match in order to be controlled. If empty, defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 };
 static const col C_STS[] = {
     {"Name", "string", "name", 0, D_NAME},
@@ -275,6 +275,20 @@ static void add_int(rowb *b, int64_t v)
     add(b, json_integer(v));
 }
 
+/* The string value of v, or "" (NULL or not a string). */
+static const char *sval(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s ? s : "";
+}
+
+/* The string member key of o, or dflt. */
+static const char *mstr(const json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
 static const char *str_at(const json_t *obj, const char *path)
 {
     return fl_obj_str(obj, path);
@@ -372,7 +386,7 @@ static void add_labels(rowb *b, const json_t *m)
     int rc = k ? 0 : -ENOMEM;
     for (size_t i = 0; k && i < n; i++)
         rc |= fl_buf_printf(&out, "%s%s=%s", i ? "," : "", k[i],
-                            json_string_value(json_object_get(m, k[i])) ?: "");
+                            sval(json_object_get(m, k[i])));
     if (rc)
         b->oom = true;
     add_str(b, n ? out.data : "<none>");
@@ -389,21 +403,22 @@ static int selector_expr(fl_buf *out, const json_t *e)
     size_t n = 0;
     const char **v = NULL;
     int rc;
+    n = json_is_array(vals) ? json_array_size(vals) : 0;
     if (!key || !op)
         return FL_EPARSE;
+    /* labels.NewRequirement: Exists/DoesNotExist take no values, In/NotIn some */
     if (strcmp(op, "Exists") == 0)
-        return fl_buf_puts(out, key);
+        return n ? FL_EPARSE : fl_buf_puts(out, key);
     if (strcmp(op, "DoesNotExist") == 0)
-        return fl_buf_printf(out, "!%s", key);
-    if (strcmp(op, "In") != 0 && strcmp(op, "NotIn") != 0)
+        return n ? FL_EPARSE : fl_buf_printf(out, "!%s", key);
+    if ((strcmp(op, "In") != 0 && strcmp(op, "NotIn") != 0) || n == 0)
         return FL_EPARSE;
     /* values are a set: sorted */
-    n = json_is_array(vals) ? json_array_size(vals) : 0;
     v = calloc(n + 1, sizeof *v);
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
-        v[i] = json_string_value(json_array_get(vals, i)) ?: "";
+        v[i] = sval(json_array_get(vals, i));
     qsort(v, n, sizeof *v, cmp_str);
     rc = fl_buf_printf(out, "%s %s (", key, strcmp(op, "In") == 0 ? "in" : "notin");
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -427,7 +442,12 @@ static int cmp_req(const void *a, const void *b)
     return strcmp(((const req *)a)->key, ((const req *)b)->key);
 }
 
-static void add_selector(rowb *b, const json_t *sel)
+/* How a printer shows a selector: Deployments print selector.String()
+ * ("" when empty, "<invalid>" on error); the others use
+ * metav1.FormatLabelSelector ("<none>" when empty, "<error>" on error). */
+typedef enum { SEL_STRING, SEL_FORMAT } sel_style;
+
+static void add_selector(rowb *b, const json_t *sel, sel_style style)
 {
     const json_t *ml = json_object_get(sel, "matchLabels");
     const json_t *me = json_object_get(sel, "matchExpressions");
@@ -456,7 +476,12 @@ static void add_selector(rowb *b, const json_t *sel)
     }
     if (rc == -ENOMEM || rc == -E2BIG)
         b->oom = true;
-    add_str(b, rc == 0 ? (out.data ? out.data : "") : "<invalid>");
+    if (rc != 0)
+        add_str(b, style == SEL_FORMAT ? "<error>" : "<invalid>");
+    else if (out.len == 0)
+        add_str(b, style == SEL_FORMAT ? "<none>" : "");
+    else
+        add_str(b, out.data);
     fl_buf_done(&out);
     free(r);
 }
@@ -522,8 +547,8 @@ static bool pod_ready_condition(const json_t *pod)
     const json_t *conds = fl_obj_get(pod, "status.conditions"), *c;
     size_t i;
     json_array_foreach(conds, i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready") == 0 &&
-            strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True") == 0)
+        if (strcmp(mstr(c, "type", ""), "Ready") == 0 &&
+            strcmp(mstr(c, "status", ""), "True") == 0)
             return true;
     }
     return false;
@@ -582,11 +607,11 @@ static void pod_gates(const json_t *pod, char *out, size_t size)
         return;
     }
     json_array_foreach(gates, i, g) {
-        const char *t = json_string_value(json_object_get(g, "conditionType")) ?: "";
+        const char *t = mstr(g, "conditionType", "");
         json_array_foreach(conds, j, c) {
-            if (strcmp(json_string_value(json_object_get(c, "type")) ?: "", t) != 0)
+            if (strcmp(mstr(c, "type", ""), t) != 0)
                 continue;
-            if (strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True") == 0)
+            if (strcmp(mstr(c, "status", ""), "True") == 0)
                 ok++;
             break;
         }
@@ -613,8 +638,8 @@ static void print_pod(rowb *b, const json_t *pod)
     size_t i;
     snprintf(reason, sizeof reason, "%s", sreason[0] ? sreason : phase);
     json_array_foreach(conds, i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "type")) ?: "", "PodScheduled") == 0 &&
-            strcmp(json_string_value(json_object_get(c, "reason")) ?: "", "SchedulingGated") == 0)
+        if (strcmp(mstr(c, "type", ""), "PodScheduled") == 0 &&
+            strcmp(mstr(c, "reason", ""), "SchedulingGated") == 0)
             snprintf(reason, sizeof reason, "SchedulingGated");
     }
     b->conditions = pod_row_conditions(phase);
@@ -656,7 +681,7 @@ static void print_deployment(rowb *b, const json_t *o)
     add_int(b, int_at(o, "status.availableReplicas", 0));
     add_age(b, o);
     add_containers(b, fl_obj_get(o, "spec.template.spec.containers"));
-    add_selector(b, fl_obj_get(o, "spec.selector"));
+    add_selector(b, fl_obj_get(o, "spec.selector"), SEL_STRING);
 }
 
 static void print_replicaset(rowb *b, const json_t *o)
@@ -667,7 +692,7 @@ static void print_replicaset(rowb *b, const json_t *o)
     add_int(b, int_at(o, "status.readyReplicas", 0));
     add_age(b, o);
     add_containers(b, fl_obj_get(o, "spec.template.spec.containers"));
-    add_selector(b, fl_obj_get(o, "spec.selector"));
+    add_selector(b, fl_obj_get(o, "spec.selector"), SEL_FORMAT);
 }
 
 static void print_daemonset(rowb *b, const json_t *o)
@@ -681,7 +706,7 @@ static void print_daemonset(rowb *b, const json_t *o)
     add_labels(b, fl_obj_get(o, "spec.template.spec.nodeSelector"));
     add_age(b, o);
     add_containers(b, fl_obj_get(o, "spec.template.spec.containers"));
-    add_selector(b, fl_obj_get(o, "spec.selector"));
+    add_selector(b, fl_obj_get(o, "spec.selector"), SEL_FORMAT);
 }
 
 static void print_statefulset(rowb *b, const json_t *o)
@@ -715,7 +740,7 @@ static void print_job(rowb *b, const json_t *o)
     add_str(b, dur);
     add_age(b, o);
     add_containers(b, fl_obj_get(o, "spec.template.spec.containers"));
-    add_selector(b, fl_obj_get(o, "spec.selector"));
+    add_selector(b, fl_obj_get(o, "spec.selector"), SEL_FORMAT);
 }
 
 static void print_cronjob(rowb *b, const json_t *o)
@@ -732,7 +757,7 @@ static void print_cronjob(rowb *b, const json_t *o)
         add_str(b, "<none>");
     add_age(b, o);
     add_containers(b, fl_obj_get(o, "spec.jobTemplate.spec.template.spec.containers"));
-    add_selector(b, fl_obj_get(o, "spec.jobTemplate.spec.selector"));
+    add_selector(b, fl_obj_get(o, "spec.jobTemplate.spec.selector"), SEL_FORMAT);
 }
 
 /* Join the strings of a JSON array with sep into out. */
@@ -742,7 +767,7 @@ static int join_strings(fl_buf *out, const json_t *arr, const char *sep)
     const json_t *v;
     int rc = 0;
     json_array_foreach(arr, i, v) rc |= fl_buf_printf(out, "%s%s", i ? sep : "",
-                                                      json_string_value(v) ?: "");
+                                                      sval(v));
     return rc;
 }
 
@@ -767,14 +792,23 @@ static void service_external_ip(const json_t *o, fl_buf *out)
         fl_buf_puts(out, "<unknown>");
         return;
     }
+    /* loadBalancerStatusStringer: a set of ingress IPs/hostnames, sorted */
     ing = fl_obj_get(o, "status.loadBalancer.ingress");
+    const char **vals = calloc(json_array_size(ing) + 1, sizeof *vals);
+    size_t nv = 0;
     json_array_foreach(ing, i, e) {
         const char *ip = json_string_value(json_object_get(e, "ip"));
         const char *host = json_string_value(json_object_get(e, "hostname"));
         const char *v = ip && ip[0] ? ip : host;
-        if (v && v[0])
-            fl_buf_printf(out, "%s%s", out->len ? "," : "", v);
+        if (vals && v && v[0])
+            vals[nv++] = v;
     }
+    if (vals)
+        qsort(vals, nv, sizeof *vals, cmp_str);
+    for (i = 0; i < nv; i++)
+        if (i == 0 || strcmp(vals[i], vals[i - 1]) != 0)
+            fl_buf_printf(out, "%s%s", out->len ? "," : "", vals[i]);
+    free(vals);
     n0 = out->len;
     if (len_at(o, "spec.externalIPs")) {
         if (n0)
@@ -796,7 +830,7 @@ static void print_service(rowb *b, const json_t *o)
     service_external_ip(o, &ext);
     json_array_foreach(ps, i, p) {
         int64_t port = int_at(p, "port", 0), np = int_at(p, "nodePort", 0);
-        const char *proto = json_string_value(json_object_get(p, "protocol")) ?: "TCP";
+        const char *proto = mstr(p, "protocol", "TCP");
         if (np > 0)
             fl_buf_printf(&ports, "%s%lld:%lld/%s", i ? "," : "", (long long)port, (long long)np,
                           proto);
@@ -826,7 +860,7 @@ static void print_endpoints(rowb *b, const json_t *o)
         for (j = 0; j < (np ? np : 1); j++) {
             const json_t *a;
             json_array_foreach(addrs, k, a) {
-                const char *ip = json_string_value(json_object_get(a, "ip")) ?: "";
+                const char *ip = mstr(a, "ip", "");
                 if (listed < 3) {
                     const char *sep = listed ? "," : "";
                     if (!np)
@@ -857,8 +891,8 @@ static const char *node_address(const json_t *o, const char *t)
     const json_t *addrs = fl_obj_get(o, "status.addresses"), *a;
     size_t i;
     json_array_foreach(addrs, i, a) {
-        if (strcmp(json_string_value(json_object_get(a, "type")) ?: "", t) == 0)
-            return json_string_value(json_object_get(a, "address")) ?: "";
+        if (strcmp(mstr(a, "type", ""), t) == 0)
+            return mstr(a, "address", "");
     }
     return "<none>";
 }
@@ -900,12 +934,12 @@ static void print_node(rowb *b, const json_t *o)
     char status[64];
     size_t i;
     json_array_foreach(conds, i, c) {
-        if (strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready") == 0)
+        if (strcmp(mstr(c, "type", ""), "Ready") == 0)
             ready = c; /* the last one wins, as in the Go map */
     }
     if (!ready)
         snprintf(status, sizeof status, "Unknown");
-    else if (strcmp(json_string_value(json_object_get(ready, "status")) ?: "", "True") == 0)
+    else if (strcmp(mstr(ready, "status", ""), "True") == 0)
         snprintf(status, sizeof status, "Ready");
     else
         snprintf(status, sizeof status, "NotReady");
@@ -1037,19 +1071,19 @@ static void print_controllerrevision(rowb *b, const json_t *o)
         }
     }
     if (ctl) {
-        const char *av = json_string_value(json_object_get(ctl, "apiVersion")) ?: "";
+        const char *av = mstr(ctl, "apiVersion", "");
         const char *slash = strchr(av, '/');
-        const char *k = json_string_value(json_object_get(ctl, "kind")) ?: "";
+        const char *k = mstr(ctl, "kind", "");
         size_t j;
         for (j = 0; k[j] && j + 1 < sizeof kind; j++)
             kind[j] = (char)tolower((unsigned char)k[j]);
         kind[j] = 0;
         if (slash)
             snprintf(name, sizeof name, "%s.%.*s/%s", kind, (int)(slash - av), av,
-                     json_string_value(json_object_get(ctl, "name")) ?: "");
+                     mstr(ctl, "name", ""));
         else
             snprintf(name, sizeof name, "%s/%s", kind,
-                     json_string_value(json_object_get(ctl, "name")) ?: "");
+                     mstr(ctl, "name", ""));
     }
     add_name(b, o);
     add_str(b, name);
@@ -1285,7 +1319,7 @@ const json_t *fl_kube_jsonpath_get(const json_t *obj, const char *path)
 /* cellForJSONValue for one printer column of a CR. New reference. */
 static json_t *cr_cell(const json_t *column, const json_t *v, int64_t now)
 {
-    const char *type = json_string_value(json_object_get(column, "type")) ?: "string";
+    const char *type = mstr(column, "type", "string");
     if (!v || json_is_null(v))
         return json_null();
     if (strcmp(type, "string") == 0) {
@@ -1346,7 +1380,7 @@ static void cr_row(rowb *b, const json_t *cols, const json_t *obj)
     const json_t *c;
     add_name(b, obj);
     json_array_foreach(cols, i, c) {
-        const char *path = json_string_value(json_object_get(c, "jsonPath")) ?: "";
+        const char *path = mstr(c, "jsonPath", "");
         json_t *cell = cr_cell(c, fl_kube_jsonpath_get(obj, path), b->now);
         add(b, cell ? cell : json_null());
     }
@@ -1380,7 +1414,7 @@ json_t *fl_kube_table_columns(const fl_kube_resource *r, bool cluster_column)
         crcols = cr_columns_json(r);
         ok = ok && crcols;
         json_array_foreach(crcols, i, c) {
-            const char *path = json_string_value(json_object_get(c, "jsonPath")) ?: "";
+            const char *path = mstr(c, "jsonPath", "");
             const char *d = json_string_value(json_object_get(c, "description"));
             char desc[1024];
             if (d && d[0])
@@ -1388,8 +1422,8 @@ json_t *fl_kube_table_columns(const fl_kube_resource *r, bool cluster_column)
             else
                 snprintf(desc, sizeof desc,
                          "Custom resource definition column (in JSONPath format): %s", path);
-            ok = ok && push(out, col_json(json_string_value(json_object_get(c, "name")) ?: "",
-                                          json_string_value(json_object_get(c, "type")) ?: "string",
+            ok = ok && push(out, col_json(mstr(c, "name", ""),
+                                          mstr(c, "type", "string"),
                                           json_string_value(json_object_get(c, "format")),
                                           json_integer_value(json_object_get(c, "priority")),
                                           desc));
@@ -1436,8 +1470,8 @@ static json_t *row_object(const fl_kube_resource *r, const json_t *obj,
         return json_null();
     if (o->include == FL_KUBE_TABLE_METADATA) {
         json_t *md = json_object_get(obj, "metadata");
-        return json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata", "apiVersion",
-                         meta_api, "metadata", md ? md : json_object());
+        return json_pack("{s:s, s:s, s:o}", "kind", "PartialObjectMetadata", "apiVersion",
+                         meta_api, "metadata", md ? json_incref(md) : json_object());
     }
     fl_kube_resource_api_version(r, av, sizeof av);
     out = json_pack("{s:s, s:s}", "kind", str_or(obj, "kind", r->kind), "apiVersion",

@@ -105,10 +105,13 @@ int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_han
     return 0;
 }
 
+/* Longest prefix first; for equal prefixes, method-specific routes first. */
 static int route_cmp(const void *a, const void *b)
 {
-    size_t la = ((const route *)a)->plen, lb = ((const route *)b)->plen;
-    return la < lb ? 1 : la > lb ? -1 : 0;
+    const route *ra = a, *rb = b;
+    if (ra->plen != rb->plen)
+        return ra->plen < rb->plen ? 1 : -1;
+    return (ra->method == NULL) - (rb->method == NULL);
 }
 
 static bool prefix_matches(const route *rt, const char *path)
@@ -172,7 +175,15 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    fl_log(FL_LOG_WARN, "server", "%s: %s", s->name, msg);
+    /* Most of what MHD reports concerns one misbehaving client (bad request,
+     * reset, TLS alert): debug. Trouble for the whole listener: warn. */
+    static const char *const serious[] = {"bind", "listen", "limit", "thread", "memory",
+                                          "Failed to create", "certificate", "key"};
+    fl_log_level lvl = FL_LOG_DEBUG;
+    for (size_t i = 0; i < FL_ARRAY_LEN(serious); i++)
+        if (strstr(msg, serious[i]))
+            lvl = FL_LOG_WARN;
+    fl_log(lvl, "server", "%s: %s", s->name, msg);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -457,7 +468,8 @@ int fl_server_start(fl_server *s, fl_err *err)
         return rc;
     if ((s->cert || s->key) && (rc = srv_tls_check(s->cert, s->key, s->ca, err)) != 0)
         return rc;
-    qsort(s->routes, s->nroutes, sizeof(route), route_cmp);
+    if (s->nroutes > 1)
+        qsort(s->routes, s->nroutes, sizeof(route), route_cmp);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->cert ? MHD_USE_TLS : 0);
     struct MHD_OptionItem extra[6];
@@ -476,8 +488,7 @@ int fl_server_start(fl_server *s, fl_err *err)
         MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.request_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        (struct sockaddr *)&ss, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (!s->d)
         return fl_err_set(err, -EADDRINUSE, "server %s: cannot listen on %s (see the log)",
                           s->name, s->listen);

@@ -94,7 +94,10 @@ uint16_t fl_server_port(const fl_server *s); /* the bound port, after start */
 void fl_server_stop(fl_server *s);
 void fl_server_free(fl_server *s);
 
-/* ---- the request (valid until answered; borrowed strings) -------------- */
+/* ---- the request --------------------------------------------------------
+ * Captured whole before the handler runs, so the accessors are cheap, work
+ * from any thread and stay valid until the request is answered (for a
+ * stream: until fl_request_stream returns). Strings are borrowed. */
 const char *fl_request_method(const fl_request *r);
 const char *fl_request_path(const fl_request *r);          /* percent-decoded, no query */
 const char *fl_request_query(const fl_request *r, const char *key); /* first value or NULL */
@@ -109,7 +112,7 @@ bool fl_request_peer_is_loopback(const fl_request *r);
  * or NULL/0 when no certificate was presented or it did not verify. */
 const char *fl_request_cert_user(const fl_request *r);
 size_t fl_request_cert_groups(const fl_request *r, const char *const **groups);
-/* Name the authenticated user for the access log. */
+/* Name the authenticated user for the access log (copied; any thread). */
 void fl_request_set_user(fl_request *r, const char *user);
 /* The request should get pretty JSON (?pretty=true, or a curl/Wget/browser
  * User-Agent without ?pretty=false), as kube-apiserver decides. */
@@ -129,7 +132,8 @@ int fl_request_reply(fl_request *r, int code, const char *content_type, const vo
 /* JSON reply (application/json), encoded by fl_json_encode, pretty as the
  * request wants. Steals the reference to v (even on failure). */
 int fl_request_reply_json(fl_request *r, int code, json_t *v);
-/* Kubernetes Status reply; reason NULL = fl_status_reason_for(code). */
+/* Kubernetes Status reply (no details); reason NULL =
+ * fl_status_reason_for(code), "" = no reason (webhook denials). */
 int fl_request_reply_status(fl_request *r, int code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -145,9 +149,10 @@ int fl_request_reply_status(fl_request *r, int code, const char *reason, const c
  * event), when the server stops, or when the stream is closed. */
 int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stream **out);
 /* Queue bytes (copied) to send; wakes the connection. From any thread.
- * Returns 0, FL_ECLOSED once the client has gone (stop writing, then close),
- * or FL_EFULL when more than stream_max_queued bytes are waiting (a slow
- * client: the caller should close the stream). */
+ * Returns 0, FL_ECLOSED once the client has gone or the server stopped
+ * (stop writing, then close), FL_EFULL when more than stream_max_queued
+ * bytes would be waiting (a slow client: the caller should close the
+ * stream), or -ENOMEM. Writes of len 0 do nothing. */
 int fl_stream_write(fl_stream *st, const void *data, size_t len);
 /* Called once, on a server thread (or in fl_server_stop's caller), when the
  * client goes away or the server stops; the stream must still be closed by
@@ -156,8 +161,9 @@ int fl_stream_write(fl_stream *st, const void *data, size_t len);
  * running fn (unless called from inside it) and cancels a later one, so ud
  * may be freed after fl_stream_close returns. */
 void fl_stream_on_gone(fl_stream *st, void (*fn)(void *ud), void *ud);
-/* End the response after what is queued; releases the caller's reference.
- * Accepts NULL. */
+/* End the response after what is queued (then the zero chunk); releases
+ * the caller's reference: st must not be used again. Any thread, but not
+ * while holding a lock that the on_gone fn takes. Accepts NULL. */
 void fl_stream_close(fl_stream *st);
 
 #endif

@@ -21,6 +21,12 @@ void sim_reply_json(fl_request *req, int code, json_t *v)
         fl_request_reply_status(req, 500, NULL, "out of memory");
         return;
     }
+    json_t *c = json_object_get(v, "code");
+    if (c && !strcmp(fl_obj_str(v, "kind") ?: "", "Status")) {
+        json_incref(c); /* Go's field order: code comes last */
+        json_object_del(v, "code");
+        json_object_set_new(v, "code", c);
+    }
     fl_request_reply_json(req, code, v);
 }
 
@@ -188,9 +194,9 @@ static int openapi_build(sim_cluster *c)
         json_t *doc = NULL;
         char hash[129];
         fl_buf b = FL_BUF_INIT(256u << 20);
-        rc = fl_kube_openapi_doc(c->reg, all[i]->group, all[i]->version, NULL, NULL, &doc);
+        rc = sim_openapi_doc(c->reg, all[i]->group, all[i]->version, &doc);
         if (rc == 0)
-            rc = fl_kube_openapi_hash(doc, hash);
+            rc = sim_openapi_hash(doc, hash);
         if (rc == 0)
             rc = fl_json_encode(doc, false, &b);
         if (rc == 0) {
@@ -385,7 +391,7 @@ static int decode_token(const char *tok, int64_t *rv, char **start, fl_err *err)
     fl_buf raw = FL_BUF_INIT(8192);
     json_t *t = NULL;
     int rc = sim_b64url_decode(tok, &raw);
-    if (rc != 0 || !(t = json_loadb(raw.data, raw.len, 0, NULL))) {
+    if (rc != 0 || !(t = json_loadb(raw.data, raw.len, JSON_ALLOW_NUL, NULL))) {
         rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
                         "invalid character looking for beginning of value");
         goto out;
@@ -519,7 +525,8 @@ static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r,
         sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
         return false;
     }
-    if (lp->rvm && *lp->rvm && !lp->has_rv) {
+    const char *sie = fl_request_query(req, "sendInitialEvents");
+    if (lp->rvm && *lp->rvm && !lp->has_rv && !(sie && !strcmp(sie, "true"))) {
         json_t *st = fl_status_new(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: "
                                    "resourceVersionMatch: Forbidden: resourceVersionMatch is "
                                    "forbidden unless resourceVersion is provided");
@@ -641,6 +648,25 @@ out:
 }
 
 /* ------------------------------------------------------------ watch */
+
+int sim_api_table_event(const sim_res *r, const sim_obj *o, bool omit_columns, fl_buf *out)
+{
+    char rv[24];
+    json_t *obj = sim_obj_parse(o), *t = NULL;
+    fl_kube_table_opts to = FL_KUBE_TABLE_OPTS_INIT;
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)o->rv);
+    to.resource_version = rv;
+    to.omit_column_definitions = omit_columns;
+    int rc = obj ? fl_kube_table_render(r->kr, &obj, 1, &to, &t, NULL) : -ENOMEM;
+    json_decref(obj);
+    size_t before = out->len;
+    if (rc == 0)
+        rc = fl_json_encode(t, false, out);
+    json_decref(t);
+    if (rc == 0 && out->len > before && out->data[out->len - 1] == '\n')
+        out->data[--out->len] = 0;
+    return rc;
+}
 
 typedef struct wctx {
     pthread_mutex_t mu;

@@ -205,6 +205,8 @@ typedef struct sim_cluster {
 
 /* api.c: the one HTTP entry point of a cluster (ud = sim_cluster). */
 void sim_api_handle(fl_request *req, void *ud);
+/* api.c: a sim_table_fn rendering Table watch events with kube/table.h. */
+int sim_api_table_event(const sim_res *r, const sim_obj *o, bool omit_columns, fl_buf *out);
 /* write.c: writes, reached from sim_api_handle. The path was parsed into pr. */
 typedef struct sim_path {
     const sim_res *res;
@@ -228,6 +230,11 @@ void sim_res_qualified(const sim_res *r, char *out, size_t n);
 /* Encode o for a single-object answer (with kind/apiVersion). */
 void sim_reply_obj(fl_request *req, int code, const sim_obj *o);
 void sim_reply_json(fl_request *req, int code, json_t *v);
+
+/* openapi.c: stand-ins for fl_kube_openapi_doc/_hash (see the file). */
+int sim_openapi_doc(const fl_kube_resources *reg, const char *group, const char *version,
+                    json_t **out);
+int sim_openapi_hash(const json_t *doc, char out[129]);
 
 /* ------------------------------------------------------------- helpers */
 /* Base64url without padding. */

@@ -1049,25 +1049,13 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
                     set_str(md(obj), "name", p->name);
                     if (p->res->kr->namespaced)
                         set_str(md(obj), "namespace", p->ns);
-                    int rc = sim_create_object(c, p->res, obj, NULL, dry, &out, &err);
-                    if (rc == 0) {
-                        json_t *j = sim_obj_parse(out);
-                        sim_obj_unref(out);
-                        out = NULL;
-                        (void)j;
-                        json_decref(j);
-                    }
+                    int rc = sim_create_object(c, p->res, obj, manager, dry, &out, &err);
                     json_decref(obj);
                     if (rc != 0)
                         fl_request_reply_status(req, 500, NULL, "apply: %s", fl_strerror(rc));
-                    else {
-                        sim_store_get(c->st, p->res, p->ns, p->name, &out);
-                        if (out)
-                            sim_reply_obj(req, 201, out);
-                        else
-                            reply_not_found(req, p->res, p->name);
-                        sim_obj_unref(out);
-                    }
+                    else
+                        sim_reply_obj(req, 201, out);
+                    sim_obj_unref(out);
                 }
                 return;
             }

@@ -523,9 +523,21 @@ static void test_queries(void)
     q.namespaces = evil, q.n_namespaces = 1;
     T_EQ_INT(fl_index_count(r, &q, &cnt, NULL), 0);
     T_EQ_INT(cnt, 0);
-    /* GT on label values */
+    /* GT / LT compare integer label values; non-integers never match */
+    static const fl_index_src SVC = {"east", "", "v1", "services", "Service"};
+    ev(idx, &SVC, "ADDED", pod("c", "s1", "1", "7", "i:1", "", ""));
+    ev(idx, &SVC, "ADDED", pod("c", "s2", "1", "12", "i:1", "", ""));
+    ev(idx, &SVC, "ADDED", pod("c", "s3", "1", "-3", "i:1", "", ""));
+    ev(idx, &SVC, "ADDED", pod("c", "s4", "1", "9z", "i:1", "", ""));
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
     memset(&q, 0, sizeof q);
-    q.group = "", q.resource = "pods";
+    q.group = "", q.resource = "services";
+    const char *five[] = {"5"};
+    fl_index_label_req gt = {"app", FL_INDEX_LABEL_GT, five, 1};
+    q.labels = &gt, q.n_labels = 1;
+    T_EQ_INT(list(r, &q)->n, 2);
+    gt.op = FL_INDEX_LABEL_LT;
+    T_EQ_INT(list(r, &q)->n, 1);
     fl_index_reader_free(r);
     fl_index_close(idx);
 }

@@ -41,7 +41,7 @@ static inline void resp_done(resp *r)
 }
 
 /* The value of header `name` in r (first occurrence, into out), or NULL. */
-static const char *resp_header(const resp *r, const char *name, char *out, size_t outsz)
+static inline const char *resp_header(const resp *r, const char *name, char *out, size_t outsz)
 {
     const char *p = r->hdrs.data;
     size_t nl = strlen(name);

@@ -38,6 +38,29 @@ defs['CronJobSpec'] = {'properties': {'jobTemplate': ref('JobTemplateSpec')}}
 defs['CronJob'] = {'properties': {'metadata': ref('ObjectMeta'), 'spec': ref('CronJobSpec')}}
 defs['Scale'] = {'properties': {'metadata': ref('ObjectMeta')}}
 
+# Upstream's own test type (strategicpatch/patch_test.go MergeItem), so that
+# its test tables can be run unchanged: group "strategicpatch.test".
+def lst(t, strat=None, key=None):
+    p = {'type': 'array', 'items': ref(t)} if t else {'type': 'array', 'items': {'type': 'integer'}}
+    if strat: p['x-kubernetes-patch-strategy'] = strat
+    if key: p['x-kubernetes-patch-merge-key'] = key
+    return p
+def obj(t, strat=None, key=None):
+    p = ref(t)
+    if strat: p['x-kubernetes-patch-strategy'] = strat
+    if key: p['x-kubernetes-patch-merge-key'] = key
+    return p
+defs['MergeItem'] = {'properties': {
+    'mergingList': lst('MergeItem', 'merge', 'name'), 'nonMergingList': lst('MergeItem'),
+    'mergingIntList': lst(None, 'merge'), 'nonMergingIntList': lst(None),
+    'mergeItemPtr': obj('MergeItem', 'merge', 'name'), 'replacingItem': obj('RawExtension', 'replace'),
+    'retainKeysMap': obj('RetainKeysMergeItem', 'retainKeys'),
+    'retainKeysMergingList': lst('MergeItem', 'merge,retainKeys', 'name')}}
+defs['RetainKeysMergeItem'] = {'properties': {
+    'mergingIntList': lst(None, 'merge'), 'mergingList': lst('MergeItem', 'merge', 'name'),
+    'nonMergingList': lst('MergeItem')}}
+defs['RawExtension'] = {'properties': {}}
+
 KINDS = [('', 'Pod'), ('', 'PodTemplate'), ('', 'ReplicationController'), ('', 'Service'),
          ('', 'Node'), ('', 'Namespace'), ('', 'ConfigMap'), ('', 'Secret'),
          ('', 'Endpoints'), ('', 'Event'), ('', 'ServiceAccount'),
@@ -46,7 +69,8 @@ KINDS = [('', 'Pod'), ('', 'PodTemplate'), ('', 'ReplicationController'), ('', '
          ('apps', 'Deployment'), ('apps', 'ReplicaSet'), ('apps', 'StatefulSet'),
          ('apps', 'DaemonSet'), ('apps', 'ControllerRevision'),
          ('batch', 'Job'), ('batch', 'CronJob'),
-         ('autoscaling', 'Scale'), ('apps', 'Scale')]
+         ('autoscaling', 'Scale'), ('apps', 'Scale'),
+         ('strategicpatch.test', 'MergeItem')]
 
 def target(p):
     """(child type name, is_list, is_map) of a property."""

@@ -1,0 +1,238 @@
+/*
+ * cmd/clusters.c: `flotilla clusters` — the member table, read from the
+ * daemon's GET /api/v1/clusters (see cmd/serve.c). Prints one row per
+ * member (health, version, objects, sync lag, last error), with -o wide a
+ * row per (member, resource), with -o json the daemon's document as is.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "kube/kube.h"
+
+#define DEFAULT_SERVER "http://127.0.0.1:7443"
+
+typedef struct opts {
+    const char *server, *token, *output, *ca;
+    bool insecure;
+} opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: flotilla clusters [--server URL] [--token T] [-o wide|json]\n"
+               "                         [--certificate-authority FILE] [--insecure-skip-tls-verify]\n\n"
+               "Show every member cluster the daemon watches: health, version, objects,\n"
+               "sync lag and the last error; -o wide adds a row per synced resource.\n\n"
+               "  --server URL   the daemon (default %s, or $FLOTILLA_SERVER)\n"
+               "  --token T      bearer token (or $FLOTILLA_TOKEN)\n",
+            DEFAULT_SERVER);
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], **slot = NULL;
+        if (!strcmp(a, "--server") || !strcmp(a, "-s"))
+            slot = &o->server;
+        else if (!strcmp(a, "--token"))
+            slot = &o->token;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+            slot = &o->output;
+        else if (!strcmp(a, "--certificate-authority"))
+            slot = &o->ca;
+        else if (!strcmp(a, "--insecure-skip-tls-verify"))
+            o->insecure = true;
+        else if (!strncmp(a, "-o", 2) && a[2])
+            o->output = a[2] == '=' ? a + 3 : a + 2;
+        else if (!strncmp(a, "--server=", 9))
+            o->server = a + 9;
+        else {
+            fprintf(stderr, "flotilla clusters: unknown argument \"%s\"\n", a);
+            return 2;
+        }
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "flotilla clusters: %s needs a value\n", a);
+                return 2;
+            }
+            *slot = argv[++i];
+        }
+    }
+    if (o->output && strcmp(o->output, "wide") && strcmp(o->output, "json")) {
+        fprintf(stderr, "flotilla clusters: -o must be wide or json\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* "3s", "2m", "1h" — like kubectl's ages. */
+static void human_ms(int64_t ms, char *out, size_t n)
+{
+    if (ms < 0)
+        snprintf(out, n, "-");
+    else if (ms < 1000)
+        snprintf(out, n, "%lldms", (long long)ms);
+    else if (ms < 120000)
+        snprintf(out, n, "%llds", (long long)(ms / 1000));
+    else if (ms < 7200000)
+        snprintf(out, n, "%lldm", (long long)(ms / 60000));
+    else
+        snprintf(out, n, "%lldh", (long long)(ms / 3600000));
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    const char *s = fl_obj_str(o, k);
+    return s && *s ? s : "-";
+}
+
+static void age(const json_t *o, const char *k, char *out, size_t n)
+{
+    int64_t t;
+    const char *s = fl_obj_str(o, k);
+    if (!s || fl_time_parse(s, &t) != 0)
+        snprintf(out, n, "-");
+    else
+        human_ms(fl_now_ms() - t * 1000, out, n);
+}
+
+/* Worst lag and resource counts of a member. */
+static void member_sums(const json_t *cl, int64_t *lag, int *synced, int *total)
+{
+    size_t i;
+    json_t *r;
+    *lag = 0;
+    *synced = *total = 0;
+    json_array_foreach(json_object_get(cl, "resources"), i, r) {
+        const char *ph = fl_obj_str(r, "phase");
+        int64_t l = json_integer_value(json_object_get(r, "lagMs"));
+        if (ph && !strcmp(ph, "Skipped"))
+            continue;
+        (*total)++;
+        if (ph && !strcmp(ph, "Watching"))
+            (*synced)++;
+        if (l < 0 || (*lag >= 0 && l > *lag))
+            *lag = l < 0 ? -1 : l;
+    }
+}
+
+static void print_table(const json_t *doc)
+{
+    size_t i;
+    json_t *cl;
+    printf("%-16s %-12s %-10s %-9s %-9s %-7s %-6s %s\n", "NAME", "HEALTH", "VERSION", "SYNCED",
+           "OBJECTS", "LAG", "AGE", "LAST ERROR");
+    json_array_foreach(json_object_get(doc, "clusters"), i, cl) {
+        int64_t lag;
+        int synced, total;
+        char lagb[16], ageb[16], sync[24];
+        member_sums(cl, &lag, &synced, &total);
+        human_ms(lag, lagb, sizeof lagb);
+        age(cl, "since", ageb, sizeof ageb);
+        snprintf(sync, sizeof sync, "%d/%d", synced, total);
+        printf("%-16s %-12s %-10s %-9s %-9lld %-7s %-6s %s\n", str(cl, "name"), str(cl, "health"),
+               str(cl, "version"), sync,
+               (long long)json_integer_value(json_object_get(cl, "objects")), lagb, ageb,
+               fl_obj_str(cl, "lastError") && *fl_obj_str(cl, "lastError")
+                   ? fl_obj_str(cl, "lastError") : "");
+    }
+}
+
+static void print_wide(const json_t *doc)
+{
+    size_t i, j;
+    json_t *cl, *r;
+    printf("%-16s %-12s %-32s %-9s %-9s %-12s %-7s %s\n", "CLUSTER", "HEALTH", "RESOURCE",
+           "PHASE", "OBJECTS", "RV", "LAG", "LAST ERROR");
+    json_array_foreach(json_object_get(doc, "clusters"), i, cl) {
+        if (json_array_size(json_object_get(cl, "resources")) == 0)
+            printf("%-16s %-12s %-32s %-9s %-9s %-12s %-7s %s\n", str(cl, "name"),
+                   str(cl, "health"), "-", "-", "-", "-", "-",
+                   fl_obj_str(cl, "lastError") ? fl_obj_str(cl, "lastError") : "");
+        json_array_foreach(json_object_get(cl, "resources"), j, r) {
+            char gvr[256], lagb[16];
+            const char *g = fl_obj_str(r, "group");
+            snprintf(gvr, sizeof gvr, "%s%s%s/%s", g && *g ? g : "", g && *g ? "/" : "",
+                     str(r, "version"), str(r, "resource"));
+            human_ms(json_integer_value(json_object_get(r, "lagMs")), lagb, sizeof lagb);
+            printf("%-16s %-12s %-32s %-9s %-9lld %-12s %-7s %s\n", str(cl, "name"),
+                   str(cl, "health"), gvr, str(r, "phase"),
+                   (long long)json_integer_value(json_object_get(r, "objects")),
+                   str(r, "resourceVersion"), lagb,
+                   fl_obj_str(r, "lastError") ? fl_obj_str(r, "lastError") : "");
+        }
+    }
+}
+
+static int fetch(const opts *o, json_t **out)
+{
+    fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
+    fl_kube_conn *conn = NULL;
+    fl_kube_response res;
+    fl_buf ca = FL_BUF_INIT(1u << 20);
+    fl_err err = FL_ERR_INIT;
+    int rc;
+    info.source = "flotilla clusters";
+    info.server = o->server;
+    info.token = o->token;
+    info.insecure_skip_tls_verify = o->insecure;
+    if (o->ca) {
+        FILE *f = fopen(o->ca, "r");
+        char chunk[4096];
+        size_t n;
+        if (!f) {
+            fprintf(stderr, "flotilla clusters: %s: cannot open\n", o->ca);
+            return 1;
+        }
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && fl_buf_append(&ca, chunk, n) == 0)
+            ;
+        fclose(f);
+        info.ca_pem = ca.data;
+        info.ca_pem_len = ca.len;
+    }
+    rc = fl_kube_conn_new(&info, &conn, &err);
+    fl_buf_done(&ca);
+    if (rc) {
+        fprintf(stderr, "flotilla clusters: %s\n", err.msg);
+        return 1;
+    }
+    rc = fl_kube_get_sync(conn, "/api/v1/clusters", 10000, &res, &err);
+    fl_kube_conn_unref(conn);
+    if (rc == 0 && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, out, &err))
+        rc = FL_EPARSE;
+    if (rc)
+        fprintf(stderr, "flotilla clusters: %s: %s\n", o->server, err.msg);
+    fl_kube_response_done(&res);
+    return rc ? 1 : 0;
+}
+
+int cmd_clusters(int argc, char **argv)
+{
+    opts o = {getenv("FLOTILLA_SERVER"), getenv("FLOTILLA_TOKEN"), NULL, NULL, false};
+    if (cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (parse(argc, argv, &o)) {
+        usage(stderr);
+        return 2;
+    }
+    if (!o.server || !*o.server)
+        o.server = DEFAULT_SERVER;
+    json_t *doc = NULL;
+    if (fetch(&o, &doc))
+        return 1;
+    if (o.output && !strcmp(o.output, "json")) {
+        fl_buf b = FL_BUF_INIT(64u << 20);
+        if (fl_json_encode(doc, true, &b) == 0)
+            printf("%s\n", b.data);
+        fl_buf_done(&b);
+    } else if (o.output) {
+        print_wide(doc);
+    } else {
+        print_table(doc);
+    }
+    json_decref(doc);
+    return 0;
+}

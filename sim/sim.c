@@ -1,0 +1,416 @@
+/*
+ * sim/sim.c: a fleet of virtual clusters — naming and topology (3 regions
+ * x 2 zones, a provider per region), per-cluster registry + store seeded
+ * with the system namespaces and Nodes, the optional "host" cluster with
+ * the Karmada/Flotilla CRDs (embedded from deploy/crds/ at build time),
+ * listeners (a port each, or one port with /clusters/<name> prefixes),
+ * TLS material, kubeconfigs, and the flotilla.yaml + tokens.csv writer.
+ * Called from the command's main thread only.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sim/sim_int.h"
+
+extern const char *const sim_crds[];
+
+#define MAX_CLUSTERS 1000
+
+struct fl_sim {
+    fl_sim_opts o;
+    char dir[PATH_MAX];        /* absolute kubeconfig dir */
+    char host[64];             /* listen host */
+    unsigned port;             /* first port (0 = any) */
+    sim_cluster **c;
+    size_t n;
+    fl_server *shared;         /* path-prefix mode */
+    fl_cert_pair ca, cert;
+    bool started;
+};
+
+static const char *const regions[] = {"east", "west", "central"};
+static const char *const providers[] = {"aws", "gcp", "azure"};
+
+/* --------------------------------------------------------------- seeding */
+
+static int seed_create(sim_cluster *c, const char *group, const char *resource, json_t *obj)
+{
+    const sim_res *r = sim_store_find(c->st, group, "v1", resource);
+    sim_obj *o = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = r && obj ? sim_create_object(c, r, obj, "flotilla-sim", false, &o, &err) : -ENOMEM;
+    sim_obj_unref(o);
+    json_decref(obj);
+    return rc;
+}
+
+static json_t *node_json(const sim_cluster *c, unsigned i)
+{
+    char name[96], ip[32], zone[40];
+    snprintf(name, sizeof(name), "%s-node-%u", c->name, i + 1);
+    snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(c->seed % 200) + 10, i / 250,
+             i % 250 + 2);
+    snprintf(zone, sizeof(zone), "%s", c->zone);
+    return json_pack(
+        "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}},s:{s:s},"
+        "s:{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},"
+        "s:[{s:s,s:s,s:s,s:s}],s:[{s:s,s:s},{s:s,s:s}],s:{s:{s:i}},"
+        "s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
+        "kind", "Node", "apiVersion", "v1", "metadata", "name", name, "labels",
+        "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
+        "node.kubernetes.io/instance-type", "sim.large", "topology.kubernetes.io/region",
+        c->region, "topology.kubernetes.io/zone", zone, "flotilla.io/provider", c->provider,
+        "flotilla.io/cluster", c->name, "spec", "providerID", "sim://node",
+        "status", "capacity", "cpu", "8", "memory", "32Gi", "pods", "110", "ephemeral-storage",
+        "100Gi", "allocatable", "cpu", "7800m", "memory", "31Gi", "pods", "110",
+        "ephemeral-storage", "95Gi", "conditions", "type", "Ready", "status", "True", "reason",
+        "KubeletReady", "message", "kubelet is posting ready status", "addresses", "type",
+        "InternalIP", "address", ip, "type", "Hostname", "address", name, "daemonEndpoints",
+        "kubeletEndpoint", "Port", 10250, "nodeInfo", "machineID", "", "systemUUID", "",
+        "bootID", "", "kernelVersion", "6.1.0-sim", "osImage", "Debian GNU/Linux 12 (bookworm)",
+        "containerRuntimeVersion", "containerd://1.6.20", "kubeletVersion", "v1.26.0",
+        "kubeProxyVersion", "v1.26.0", "operatingSystem", "linux", "architecture", "amd64");
+}
+
+static int seed_cluster(sim_cluster *c, unsigned nodes)
+{
+    static const char *const ns[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < FL_ARRAY_LEN(ns); i++)
+        rc = seed_create(c, "", "namespaces",
+                         json_pack("{s:s,s:s,s:{s:s}}", "kind", "Namespace", "apiVersion", "v1",
+                                   "metadata", "name", ns[i]));
+    for (unsigned i = 0; rc == 0 && !c->is_host && i < nodes; i++)
+        rc = seed_create(c, "", "nodes", node_json(c, i));
+    return rc;
+}
+
+static int load_crds(sim_cluster *c, fl_err *err)
+{
+    const sim_res *r = sim_store_find(c->st, "apiextensions.k8s.io", "v1",
+                                      "customresourcedefinitions");
+    if (!r)
+        return fl_err_set(err, FL_ENOTFOUND, "registry has no customresourcedefinitions");
+    for (size_t i = 0; sim_crds[i]; i++) {
+        json_t *crd = NULL;
+        sim_obj *o = NULL;
+        int rc = fl_yaml_parse(sim_crds[i], strlen(sim_crds[i]), &crd, err);
+        if (rc == 0)
+            rc = sim_create_object(c, r, crd, "flotilla-sim", false, &o, err);
+        json_decref(crd);
+        sim_obj_unref(o);
+        if (rc != 0)
+            return fl_err_wrap(err, "CRD %zu", i);
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- clusters */
+
+static void cluster_free(sim_cluster *c)
+{
+    if (!c)
+        return;
+    fl_server_free(c->srv);
+    sim_store_free(c->st);
+    fl_kube_resources_free(c->reg);
+    json_decref(c->oa.index);
+    json_decref(c->oa.docs);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+    unsigned char r[64];
+    fl_random_bytes(r, bytes);
+    for (size_t i = 0; i < bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+static void name_cluster(sim_cluster *c, size_t k, bool host)
+{
+    if (host) {
+        snprintf(c->name, sizeof(c->name), "host");
+        snprintf(c->region, sizeof(c->region), "central");
+        snprintf(c->zone, sizeof(c->zone), "central-a");
+        snprintf(c->provider, sizeof(c->provider), "azure");
+        return;
+    }
+    size_t reg = (k / 2) % 3, idx = (k / 6) * 2 + k % 2 + 1;
+    snprintf(c->name, sizeof(c->name), "%s-%zu", regions[reg], idx);
+    snprintf(c->region, sizeof(c->region), "%s", regions[reg]);
+    snprintf(c->zone, sizeof(c->zone), "%s-%c", regions[reg], k % 2 ? 'b' : 'a');
+    snprintf(c->provider, sizeof(c->provider), "%s", providers[reg]);
+}
+
+static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err *err)
+{
+    sim_cluster *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    name_cluster(c, k, host);
+    c->is_host = host;
+    c->seed = s->o.seed * 1000003u + k;
+    random_hex(c->token, 32);
+    fl_uuid4(c->fs_uid);
+    fl_uuid4(c->pl_uid);
+    if (s->o.path_prefix)
+        snprintf(c->prefix, sizeof(c->prefix), "/clusters/%s", c->name);
+    sim_store_opts so = {s->o.history, s->o.bookmark_s, sim_api_table_event};
+    int rc = fl_kube_resources_new(true, &c->reg);
+    if (rc == 0)
+        rc = sim_store_new(&so, &c->st);
+    if (rc == 0)
+        rc = sim_sync_resources(c);
+    if (rc == 0)
+        rc = seed_cluster(c, s->o.nodes);
+    if (rc == 0 && host)
+        rc = load_crds(c, err);
+    if (rc != 0) {
+        cluster_free(c);
+        return err && err->code ? rc : fl_err_set(err, rc, "cluster %s: %s", c->name,
+                                                   fl_strerror(rc));
+    }
+    *out = c;
+    return 0;
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+static int parse_listen(fl_sim *s, const char *listen, fl_err *err)
+{
+    const char *colon = listen ? strrchr(listen, ':') : NULL;
+    uint64_t port = 0;
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(s->host) ||
+        fl_parse_u64(colon + 1, strlen(colon + 1), &port) != 0 || port > 65535)
+        return fl_err_set(err, -EINVAL, "--listen: want HOST:PORT, got \"%s\"",
+                          listen ? listen : "");
+    snprintf(s->host, sizeof(s->host), "%.*s", (int)(colon - listen), listen);
+    s->port = (unsigned)port;
+    return 0;
+}
+
+static int make_tls(fl_sim *s, fl_err *err)
+{
+    const char *hosts[] = {s->host, "localhost", "127.0.0.1"};
+    int rc = fl_cert_ca_new("flotilla-sim-ca", 365, &s->ca, err);
+    if (rc == 0)
+        rc = fl_cert_server_new(&s->ca, hosts, 3, 365, &s->cert, err);
+    if (rc != 0)
+        return rc;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/ca.crt", s->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    fputs(s->ca.cert_pem, f);
+    return fclose(f) == 0 ? 0 : fl_err_set(err, -EIO, "%s: write failed", path);
+}
+
+int fl_sim_new(const fl_sim_opts *opts, fl_sim **out, fl_err *err)
+{
+    fl_sim *s = calloc(1, sizeof(*s));
+    int rc = 0;
+    if (!s)
+        return -ENOMEM;
+    s->o = *opts;
+    if (s->o.clusters < 1 || s->o.clusters > MAX_CLUSTERS) {
+        rc = fl_err_set(err, -EINVAL, "--clusters must be 1..%d", MAX_CLUSTERS);
+        goto fail;
+    }
+    if (!s->o.kubeconfig_dir || !*s->o.kubeconfig_dir) {
+        rc = fl_err_set(err, -EINVAL, "--kubeconfig-dir is required");
+        goto fail;
+    }
+    if ((rc = parse_listen(s, s->o.listen, err)) != 0)
+        goto fail;
+    mkdir(s->o.kubeconfig_dir, 0755);
+    if (!realpath(s->o.kubeconfig_dir, s->dir)) {
+        rc = fl_err_set(err, -errno, "%s: %s", s->o.kubeconfig_dir, strerror(errno));
+        goto fail;
+    }
+    if (s->o.tls && (rc = make_tls(s, err)) != 0)
+        goto fail;
+    size_t total = s->o.clusters + (s->o.host ? 1 : 0);
+    s->c = calloc(total, sizeof(*s->c));
+    if (!s->c) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (size_t k = 0; k < total; k++) {
+        if ((rc = cluster_new(s, k, k == s->o.clusters, &s->c[k], err)) != 0)
+            goto fail;
+        s->n++;
+    }
+    *out = s;
+    return 0;
+fail:
+    fl_sim_free(s);
+    return rc;
+}
+
+static int kubeconfig_write(const fl_sim *s, const sim_cluster *c, fl_err *err)
+{
+    char path[PATH_MAX + 80], tmp[PATH_MAX + 96], ca[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s.kubeconfig", s->dir, c->name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", s->dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return fl_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
+    fprintf(f, "# Written by flotilla sim: virtual cluster %s (region %s, zone %s, provider %s).\n"
+               "apiVersion: v1\nkind: Config\nclusters:\n- name: %s\n  cluster:\n"
+               "    server: %s\n",
+            c->name, c->region, c->zone, c->provider, c->name, c->url);
+    if (s->o.tls)
+        fprintf(f, "    certificate-authority: %s\n", ca);
+    fprintf(f, "contexts:\n- name: %s\n  context:\n    cluster: %s\n    user: %s-admin\n"
+               "    namespace: default\ncurrent-context: %s\npreferences: {}\nusers:\n"
+               "- name: %s-admin\n  user:\n    token: %s\n",
+            c->name, c->name, c->name, c->name, c->name, c->token);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return fl_err_set(err, -EIO, "%s: write failed", path);
+    chmod(path, 0600);
+    return 0;
+}
+
+static int listener(fl_sim *s, unsigned port, fl_server **out, fl_err *err)
+{
+    char listen[96];
+    fl_server_opts so = FL_SERVER_OPTS_INIT;
+    snprintf(listen, sizeof(listen), "%s:%u", s->host, port);
+    so.name = "sim";
+    so.listen = listen;
+    so.threads = s->o.threads ? s->o.threads : 2;
+    so.access_log = fl_log_enabled(FL_LOG_DEBUG);
+    if (s->o.tls) {
+        so.tls_cert_pem = s->cert.cert_pem;
+        so.tls_key_pem = s->cert.key_pem;
+    }
+    return fl_server_new(&so, out, err);
+}
+
+static void set_url(fl_sim *s, sim_cluster *c, uint16_t port)
+{
+    snprintf(c->server_addr, sizeof(c->server_addr), "%s:%u", s->host, port);
+    snprintf(c->url, sizeof(c->url), "%s://%s:%u%s", s->o.tls ? "https" : "http", s->host, port,
+             c->prefix);
+}
+
+int fl_sim_start(fl_sim *s, fl_err *err)
+{
+    int rc = 0;
+    if (s->o.path_prefix) {
+        rc = listener(s, s->port, &s->shared, err);
+        for (size_t i = 0; rc == 0 && i < s->n; i++)
+            rc = fl_server_route(s->shared, NULL, s->c[i]->prefix, sim_api_handle, s->c[i]);
+        if (rc == 0)
+            rc = fl_server_start(s->shared, err);
+        for (size_t i = 0; rc == 0 && i < s->n; i++)
+            set_url(s, s->c[i], fl_server_port(s->shared));
+    } else {
+        for (size_t i = 0; rc == 0 && i < s->n; i++) {
+            sim_cluster *c = s->c[i];
+            rc = listener(s, s->port ? s->port + (unsigned)i : 0, &c->srv, err);
+            if (rc == 0)
+                rc = fl_server_route(c->srv, NULL, "/", sim_api_handle, c);
+            if (rc == 0)
+                rc = fl_server_start(c->srv, err);
+            if (rc == 0)
+                set_url(s, c, fl_server_port(c->srv));
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < s->n; i++)
+        rc = kubeconfig_write(s, s->c[i], err);
+    s->started = rc == 0;
+    return rc;
+}
+
+int fl_sim_write_config(const fl_sim *s, const char *path, char token[65], fl_err *err)
+{
+    char dir[PATH_MAX], tokpath[PATH_MAX + 16], tok[65];
+    fl_strlcpy(dir, path, sizeof(dir));
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof(dir), ".");
+    random_hex(tok, 32);
+    snprintf(tokpath, sizeof(tokpath), "%s/tokens.csv", dir);
+    FILE *t = fopen(tokpath, "w");
+    if (!t)
+        return fl_err_set(err, -errno, "%s: %s", tokpath, strerror(errno));
+    fprintf(t, "%s,admin,\"system:masters\"\n", tok);
+    if (fclose(t) != 0)
+        return fl_err_set(err, -EIO, "%s: write failed", tokpath);
+    chmod(tokpath, 0600);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    fprintf(f, "# flotilla.yaml written by `flotilla sim` for its %zu virtual clusters.\n"
+               "listen: 127.0.0.1:7443\ndataDir: ./flotilla-data\nauth:\n"
+               "  tokensFile: tokens.csv\n", s->o.clusters + (size_t)0);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->c[i]->is_host)
+            fprintf(f, "host: {kubeconfig: %s/%s.kubeconfig, context: \"\"}\n", s->dir,
+                    s->c[i]->name);
+    fprintf(f, "members:\n");
+    for (size_t i = 0; i < s->n; i++) {
+        const sim_cluster *c = s->c[i];
+        if (c->is_host)
+            continue;
+        fprintf(f, "- name: %s\n  kubeconfig: %s/%s.kubeconfig\n  context: \"\"\n"
+                   "  labels: {region: %s, zone: %s, provider: %s}\n  taints: []\n",
+                c->name, s->dir, c->name, c->region, c->zone, c->provider);
+    }
+    fprintf(f, "sync:\n  resources:\n"
+               "  - {group: \"\", version: v1, resources: [nodes, namespaces, pods, services, "
+               "configmaps, secrets, events, resourcequotas]}\n"
+               "  - {group: apps, version: v1, resources: [\"*\"]}\n"
+               "  - {group: batch, version: v1, resources: [jobs]}\n");
+    if (fclose(f) != 0)
+        return fl_err_set(err, -EIO, "%s: write failed", path);
+    memcpy(token, tok, sizeof(tok));
+    return 0;
+}
+
+size_t fl_sim_cluster_count(const fl_sim *s)
+{
+    return s->n;
+}
+
+const char *fl_sim_cluster_name(const fl_sim *s, size_t i)
+{
+    return i < s->n ? s->c[i]->name : NULL;
+}
+
+const char *fl_sim_cluster_url(const fl_sim *s, size_t i)
+{
+    return i < s->n ? s->c[i]->url : NULL;
+}
+
+const char *fl_sim_cluster_token(const fl_sim *s, size_t i)
+{
+    return i < s->n ? s->c[i]->token : NULL;
+}
+
+void fl_sim_free(fl_sim *s)
+{
+    if (!s)
+        return;
+    fl_server_free(s->shared);
+    for (size_t i = 0; i < s->n; i++)
+        fl_server_stop(s->c[i]->srv);
+    for (size_t i = 0; i < s->n; i++)
+        cluster_free(s->c[i]);
+    free(s->c);
+    fl_cert_pair_done(&s->ca);
+    fl_cert_pair_done(&s->cert);
+    free(s);
+}

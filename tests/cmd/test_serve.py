@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""tests/cmd/test_serve.py: `flotilla serve` and `flotilla clusters` end to
+end against fake member clusters (tests/collector/fake_apiserver.py):
+config errors name file:line:field and fail; the daemon syncs, answers
+/readyz and GET /api/v1/clusters (bearer token from tokens.csv), follows
+changes within a second, restarts after SIGKILL from its data dir and
+converges (deletes what vanished meanwhile), and drains on SIGTERM with
+exit status 0. Needs FLOTILLA_BIN and FLOTILLA_SRC (tests/meson.build).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BIN = os.environ["FLOTILLA_BIN"]
+SRC = os.environ.get("FLOTILLA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+FAKE = os.path.join(SRC, "tests", "collector", "fake_apiserver.py")
+TOKEN = "test-token-123"
+failures = []
+procs = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_fake(*args):
+    p = subprocess.Popen(["/usr/bin/python3", FAKE] + list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    procs.append(p)
+    return p, int(p.stdout.readline())
+
+
+def control(port, what, body):
+    req = urllib.request.Request("http://127.0.0.1:%d/control/%s" % (port, what),
+                                 data=json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(req, timeout=5).read()
+
+
+def kubeconfig(d, name, port):
+    path = os.path.join(d, name + ".kubeconfig")
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                "clusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:%d\"}\n"
+                "users:\n- name: u\n  user: {token: t}\n"
+                "contexts:\n- name: c\n  context: {cluster: c, user: u}\n" % port)
+    return name + ".kubeconfig"  # relative: resolved against the config's directory
+
+
+def get(port, path, token=TOKEN):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path))
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return 0, b""
+
+
+def wait(cond, timeout):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    return None
+
+
+def objects(port, cluster, resource):
+    code, body = get(port, "/api/v1/clusters/" + cluster)
+    if code != 200:
+        return -1
+    for r in json.loads(body).get("resources", []):
+        if r["resource"] == resource:
+            return r.get("objects", -1)
+    return -1
+
+
+def start_serve(cfg, port, data):
+    p = subprocess.Popen([BIN, "serve", "-c", cfg, "--listen", "127.0.0.1:%d" % port,
+                          "--data-dir", data], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    procs.append(p)
+    return p
+
+
+def test_config_errors(d):
+    bad = os.path.join(d, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("listen: 127.0.0.1:0\nmembrs: []\n")
+    r = subprocess.run([BIN, "serve", "-c", bad], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 1, "bad config exits 1 (got %d)" % r.returncode)
+    check("bad.yaml:2: membrs: unknown field" in r.stderr, "error names file:line:field: " + r.stderr)
+    r = subprocess.run([BIN, "serve"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 2 and "-c FILE" in r.stderr, "missing -c is a usage error")
+    r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0 and "Usage: flotilla serve" in r.stdout, "serve --help")
+    r = subprocess.run([BIN, "clusters", "--help"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0 and "Usage: flotilla clusters" in r.stdout, "clusters --help")
+
+
+def test_daemon(d):
+    fa, pa = start_fake("--pods", "4")
+    dead = free_port()
+    cfg = os.path.join(d, "flotilla.yaml")
+    with open(os.path.join(d, "tokens.csv"), "w") as f:
+        f.write('%s,admin,"system:masters"\n' % TOKEN)
+    with open(cfg, "w") as f:
+        f.write("listen: 127.0.0.1:1\n"
+                "auth: {tokensFile: tokens.csv}\n"
+                "members:\n"
+                "- {name: alpha, kubeconfig: %s, labels: {region: east}}\n"
+                "- {name: dead, kubeconfig: %s}\n"
+                "sync:\n"
+                "  resources:\n"
+                "  - {version: v1, resources: [pods, namespaces]}\n"
+                "  namespaces: {exclude: [kube-system]}\n"
+                "  healthInterval: 200ms\n"
+                "  discoveryInterval: 1s\n"
+                % (kubeconfig(d, "alpha", pa), kubeconfig(d, "dead", dead)))
+    port = free_port()
+    data = os.path.join(d, "data")
+    s = start_serve(cfg, port, data)
+    check(wait(lambda: get(port, "/readyz", None)[0] == 200, 10), "/readyz turns 200")
+    check(get(port, "/healthz", None) == (200, b"ok"), "/healthz ok")
+    code, _ = get(port, "/api/v1/clusters", None)
+    check(code == 401, "no token: 401 (got %d)" % code)
+    code, _ = get(port, "/api/v1/clusters", "wrong")
+    check(code == 401, "wrong token: 401")
+    check(wait(lambda: objects(port, "alpha", "pods") == 4, 5), "4 pods (kube-system excluded)")
+    code, body = get(port, "/api/v1/clusters")
+    doc = json.loads(body) if code == 200 else {}
+    by = {c["name"]: c for c in doc.get("clusters", [])}
+    check(by.get("alpha", {}).get("health") == "Ready", "alpha Ready")
+    check(by.get("alpha", {}).get("labels") == {"region": "east"}, "labels shown")
+    check(by.get("dead", {}).get("health") == "Unreachable", "dead Unreachable")
+    check("ConnectionRefused" in by.get("dead", {}).get("lastError", ""), "dead's error shown")
+    check(get(port, "/api/v1/clusters/nope")[0] == 404, "unknown cluster 404")
+
+    t0 = time.time()
+    control(pa, "upsert", {"resource": "pods", "namespace": "default", "name": "new"})
+    check(wait(lambda: objects(port, "alpha", "pods") == 5, 1.0), "create seen within 1s")
+    control(pa, "delete", {"resource": "pods", "namespace": "default", "name": "pod-0"})
+    check(wait(lambda: objects(port, "alpha", "pods") == 4, 1.0), "delete seen within 1s")
+    print("create+delete seen in %.0f ms" % ((time.time() - t0) * 1000), file=sys.stderr)
+
+    env = dict(os.environ, FLOTILLA_SERVER="http://127.0.0.1:%d" % port)
+    r = subprocess.run([BIN, "clusters", "--token", TOKEN], capture_output=True, text=True,
+                       env=env, timeout=10)
+    check(r.returncode == 0 and "alpha" in r.stdout and "Ready" in r.stdout
+          and "Unreachable" in r.stdout, "clusters table:\n" + r.stdout + r.stderr)
+    r = subprocess.run([BIN, "clusters", "--token", TOKEN, "-o", "wide"], capture_output=True,
+                       text=True, env=env, timeout=10)
+    check(r.returncode == 0 and "v1/pods" in r.stdout and "Watching" in r.stdout,
+          "clusters -o wide:\n" + r.stdout)
+    r = subprocess.run([BIN, "clusters", "--token", TOKEN, "-o", "json"], capture_output=True,
+                       text=True, env=env, timeout=10)
+    check(r.returncode == 0 and json.loads(r.stdout)["clusters"][0]["name"] == "alpha",
+          "clusters -o json")
+    r = subprocess.run([BIN, "clusters"], capture_output=True, text=True, env=env, timeout=10)
+    check(r.returncode == 1 and "Unauthorized" in r.stderr, "clusters without token fails")
+
+    # SIGKILL; meanwhile a pod vanishes without an event and history is
+    # compacted; the restarted daemon converges from its data dir.
+    s.kill()
+    s.wait()
+    control(pa, "vanish", {"resource": "pods", "namespace": "default", "name": "pod-1"})
+    control(pa, "upsert", {"resource": "pods", "namespace": "default", "name": "while-down"})
+    control(pa, "compact", {})
+    s = start_serve(cfg, port, data)
+    check(wait(lambda: get(port, "/readyz", None)[0] == 200, 10), "/readyz after restart")
+    check(wait(lambda: objects(port, "alpha", "pods") == 4, 5), "converged after SIGKILL")
+
+    s.send_signal(signal.SIGTERM)
+    try:
+        rc = s.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check(rc == 0, "SIGTERM drains and exits 0 (got %r)" % rc)
+    err = s.stderr.read()
+    check("draining" in err and "stopped" in err, "drain logged")
+    check(err.count("cluster dead: Unreachable") == 1, "dead cluster logged once:\n" + err)
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="fl-test-serve-")
+    try:
+        test_config_errors(d)
+        test_daemon(d)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    print("%d failures" % len(failures), file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

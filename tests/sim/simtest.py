@@ -1,0 +1,115 @@
+"""tests/sim/simtest.py: shared helpers for the simulator's Python drivers —
+start `$FLOTILLA_BIN sim` in a temp dir, wait for "ready", read the
+kubeconfigs, talk to a cluster with urllib, stop it with SIGTERM."""
+import base64
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+FAILS = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, file=sys.stderr)
+    return cond
+
+
+def done():
+    print("%d failure(s)" % len(FAILS), file=sys.stderr)
+    sys.exit(1 if FAILS else 0)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kw):
+        return None
+
+
+class Sim:
+    def __init__(self, *args):
+        self.dir = tempfile.mkdtemp(prefix="flotilla-sim-")
+        cmd = [os.environ["FLOTILLA_BIN"], "sim", "--kubeconfig-dir", self.dir] + list(args)
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.clusters = {}
+        for line in self.p.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith("cluster "):
+                parts = line.split()
+                self.clusters[parts[1]] = parts[2]
+            if line.strip() == "ready":
+                break
+        if not self.clusters:
+            raise SystemExit("sim did not start: " + self.p.stderr.read())
+        self.ctx = None
+        if os.path.exists(os.path.join(self.dir, "ca.crt")):
+            self.ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
+
+    def kubeconfig(self, name):
+        return os.path.join(self.dir, name + ".kubeconfig")
+
+    def token(self, name):
+        with open(self.kubeconfig(name)) as f:
+            for line in f:
+                if line.strip().startswith("token:"):
+                    return line.split()[1]
+        return None
+
+    def req(self, cluster, path, method="GET", body=None, token=True, headers=None,
+            ctype="application/json", raw=False):
+        """Returns (status, headers, body) with body parsed when JSON."""
+        url = self.clusters[cluster] + path
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        r = urllib.request.Request(url, data=data, method=method)
+        if token is True:
+            r.add_header("Authorization", "Bearer " + self.token(cluster))
+        elif token:
+            r.add_header("Authorization", "Bearer " + token)
+        r.add_header("Accept", "application/json")
+        r.add_header("User-Agent", "simtest/1.0")
+        if data is not None:
+            r.add_header("Content-Type", ctype)
+        for k, v in (headers or {}).items():
+            r.add_header(k, v)
+        try:
+            opener = urllib.request.build_opener(
+                NoRedirect, urllib.request.HTTPSHandler(context=self.ctx))
+            resp = opener.open(r, timeout=30)
+            status, hdrs, text = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, text = e.code, e.headers, e.read()
+        if raw:
+            return status, hdrs, text
+        try:
+            return status, hdrs, json.loads(text) if text else None
+        except ValueError:
+            return status, hdrs, text.decode(errors="replace")
+
+    def watch(self, cluster, path, token=True, headers=None):
+        """Returns (status, list of events) for a watch that ends by itself."""
+        st, hdrs, text = self.req(cluster, path, token=token, headers=headers, raw=True)
+        events = [json.loads(l) for l in text.decode().splitlines() if l.strip()]
+        return st, events
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = -9
+        check(rc == 0, "sim exits cleanly on SIGTERM (rc=%s): %s" % (rc, self.p.stderr.read()[-2000:]))
+
+
+def b64url_json(tok):
+    tok += "=" * (-len(tok) % 4)
+    return json.loads(base64.urlsafe_b64decode(tok))
