@@ -52,8 +52,9 @@ typedef struct fl_err {
 int fl_err_set(fl_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefix err->msg with "what: " (context on the way up). Returns err->code. */
-int fl_err_wrap(fl_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix err->msg with "what: " (context on the way up) and return code,
+ * which is also the value of err->code afterwards (err may be NULL). */
+int fl_err_wrap(fl_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---------------------------------------------------------------- logging
  * One line per call on stderr: "2026-11-22T04:51:08.123Z INFO  mod: text". */

@@ -46,10 +46,11 @@ int fl_err_set(fl_err *err, int code, const char *fmt, ...)
     return code;
 }
 
-int fl_err_wrap(fl_err *err, const char *fmt, ...)
+int fl_err_wrap(fl_err *err, int code, const char *fmt, ...)
 {
     if (!err)
-        return 0;
+        return code;
+    err->code = code;
     char prefix[256], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);

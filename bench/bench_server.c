@@ -6,7 +6,8 @@
  * static response, queued on the second callback so keep-alive holds).
  * Prints figures only; never passes or fails.
  *
- * Usage: bench_server [seconds per run, default 4] [threads, default 2]
+ * Usage: bench_server [seconds per run, default 2] [threads, default 2]
+ * Each figure is the best of 3 interleaved rounds (machines are shared).
  */
 #include <microhttpd.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "kube/kube.h"
 
 #define BIG_LEN (20u * 1024u)
+#define ROUNDS 3
 
 static char big[BIG_LEN];
 static const char tiny_json[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
@@ -96,9 +98,9 @@ static double wrk(uint16_t port, const char *path, int64_t secs)
 
 int main(int argc, char **argv)
 {
-    int64_t secs = 4, threads = 2;
+    int64_t secs = 2, threads = 2;
     if (argc > 1 && (fl_parse_i64(argv[1], strlen(argv[1]), &secs) || secs <= 0 || secs > 600))
-        secs = 4;
+        secs = 2;
     if (argc > 2 && (fl_parse_i64(argv[2], strlen(argv[2]), &threads) || threads <= 0 ||
                      threads > 64))
         threads = 2;
@@ -126,15 +128,20 @@ int main(int argc, char **argv)
         fl_server_free(s);
         return 1;
     }
-    printf("bench_server: wrk -t2 -c64 -d%llds, %lld server threads, keep-alive\n", (long long)secs,
-           (long long)threads);
+    printf("bench_server: wrk -t2 -c64, %lld s per run, best of %d interleaved rounds, %lld "
+           "server threads, keep-alive\n", (long long)secs, ROUNDS, (long long)threads);
+    double best[4] = {0, 0, 0, 0}; /* flotilla tiny, raw tiny, flotilla big, raw big */
+    for (int round = 0; round < ROUNDS; round++) {
+        double v[4] = {wrk(fl_server_port(s), "/tiny", secs), wrk(raw_port(d), "/tiny", secs),
+                       wrk(fl_server_port(s), "/big", secs), wrk(raw_port(d), "/big", secs)};
+        for (int i = 0; i < 4; i++)
+            best[i] = v[i] > best[i] ? v[i] : best[i];
+    }
     printf("  %-34s %12s %12s %7s\n", "answer", "flotilla/s", "raw MHD/s", "ratio");
-    double ft = wrk(fl_server_port(s), "/tiny", secs), rt = wrk(raw_port(d), "/tiny", secs);
-    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "tiny JSON (fl_request_reply_json)", ft, rt,
-           rt > 0 ? 100 * ft / rt : 0);
-    double fb = wrk(fl_server_port(s), "/big", secs), rb = wrk(raw_port(d), "/big", secs);
-    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "20 KB (fl_request_reply, copied)", fb, rb,
-           rb > 0 ? 100 * fb / rb : 0);
+    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "tiny JSON (fl_request_reply_json)", best[0],
+           best[1], best[1] > 0 ? 100 * best[0] / best[1] : 0);
+    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "20 KB (fl_request_reply, copied)", best[2],
+           best[3], best[3] > 0 ? 100 * best[2] / best[3] : 0);
     printf("  (PERF-NOTES reference on 2 cores: raw ~89k/s tiny, ~60k/s 20 KB)\n");
     MHD_stop_daemon(d);
     MHD_destroy_response(rw.tiny);

@@ -68,8 +68,10 @@ struct member {
     fl_kube_client *data, *probe;
     cl_health health;
     char version[64];
-    uv_timer_t probe_timer, disco_timer;
+    uv_timer_t probe_timer, disco_timer, crd_timer;
     fl_kube_req *probe_req, *version_req;
+    fl_kube_req *crd_req;     /* watch on CRDs: any change re-runs discovery */
+    bool crd_off;             /* the member does not let us watch CRDs */
     bool probing_healthz;
     fl_kube_req **disco_reqs; /* one per configured gv */
     size_t disco_pending;
@@ -90,6 +92,7 @@ struct fl_collector {
     uv_async_t async;
     uv_timer_t status_timer;
     uv_thread_t thread;
+    fl_index_reader *reader; /* loop thread: stored RVs at reflector start */
     bool loop_ok, started, joined, stopping;
     atomic_bool stop_req;
     pthread_mutex_t mu;
@@ -104,11 +107,17 @@ static void act(reflector *r, cl_raction a, int64_t delay);
 
 /* ------------------------------------------------------------- helpers */
 
-/* cl_sm_init plus the configured backoff cap. */
+/* cl_sm_init with the resume point stored in the index (restart) and the
+ * configured backoff cap. */
 static void sm_init(reflector *r)
 {
-    int64_t max = r->m->c->o.backoff_max_ms;
-    cl_sm_init(&r->sm, NULL);
+    fl_collector *c = r->m->c;
+    int64_t max = c->o.backoff_max_ms;
+    fl_index_sync st;
+    if (c->reader && fl_index_sync_get(c->reader, &r->src, &st, NULL) == 0)
+        cl_sm_init(&r->sm, st.resource_version);
+    else
+        cl_sm_init(&r->sm, NULL);
     cl_backoff_init(&r->sm.backoff, max < 800 ? max : 800, max, 120000);
 }
 
@@ -686,6 +695,64 @@ static void on_disco_timer(uv_timer_t *t)
     }
 }
 
+/* ------------------------------------------------------------ CRD watch
+ * A change of any CustomResourceDefinition re-runs discovery soon (the
+ * periodic re-discovery stays as the fallback for members that do not let
+ * us watch CRDs). */
+
+#define CRD_DISCOVERY_DELAY_MS 500
+
+static void crd_watch_start(member *m);
+
+static void on_crd_timer(uv_timer_t *t)
+{
+    crd_watch_start(t->data);
+}
+
+static int on_crd_line(fl_kube_req *req, const char *line, size_t len, void *ud)
+{
+    static const char *const typ[] = {"type"};
+    member *m = ud;
+    char type[32];
+    if (cl_scan_str(line, len, typ, 1, type, sizeof type) == 0 &&
+        (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED") || !strcmp(type, "DELETED")))
+        uv_timer_start(&m->disco_timer, on_disco_timer, CRD_DISCOVERY_DELAY_MS,
+                       (uint64_t)m->c->o.discovery_interval_ms);
+    return 0;
+}
+
+static void on_crd_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    member *m = ud;
+    m->crd_req = NULL;
+    if (m->c->stopping)
+        return;
+    if (res->err == FL_ENOTFOUND || res->err == FL_EFORBIDDEN) {
+        m->crd_off = true; /* periodic discovery only */
+        fl_log(FL_LOG_DEBUG, "collector", "cluster %s: not watching CRDs: %s", m->name,
+               res->message);
+        return;
+    }
+    uv_timer_start(&m->crd_timer, on_crd_timer, res->err ? 5000 : 100, 0);
+}
+
+static void crd_watch_start(member *m)
+{
+    char path[256];
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    if (m->c->stopping || m->crd_off || m->crd_req)
+        return;
+    snprintf(path, sizeof path,
+             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1&timeoutSeconds=%lld",
+             (long long)cl_watch_timeout_s(m->c->o.watch_timeout_ms, cl_rand01()));
+    rq.path = path;
+    rq.stream = true;
+    rq.timeout_ms = -1;
+    rq.stall_timeout_ms = -1; /* CRD watches carry no bookmarks: silence is normal */
+    if (fl_kube_client_request(m->data, &rq, on_crd_line, on_crd_done, m, &m->crd_req) != 0)
+        uv_timer_start(&m->crd_timer, on_crd_timer, 5000, 0);
+}
+
 /* --------------------------------------------------------------- health */
 
 static void probe_start(member *m, const char *path);
@@ -847,7 +914,8 @@ static void member_start(member *m)
     fl_err err = FL_ERR_INIT;
     uv_timer_init(&c->loop, &m->probe_timer);
     uv_timer_init(&c->loop, &m->disco_timer);
-    m->probe_timer.data = m->disco_timer.data = m;
+    uv_timer_init(&c->loop, &m->crd_timer);
+    m->probe_timer.data = m->disco_timer.data = m->crd_timer.data = m;
     if (!m->conn)
         return;
     fl_kube_client_opts co = FL_KUBE_CLIENT_OPTS_INIT;
@@ -860,6 +928,7 @@ static void member_start(member *m)
     }
     uv_timer_start(&m->probe_timer, on_probe_timer, 0, (uint64_t)c->o.health_interval_ms);
     uv_timer_start(&m->disco_timer, on_disco_timer, 0, (uint64_t)c->o.discovery_interval_ms);
+    crd_watch_start(m);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -883,6 +952,7 @@ static void shutdown_loop(fl_collector *c)
         m->data = m->probe = NULL;
         uv_close((uv_handle_t *)&m->probe_timer, on_closed);
         uv_close((uv_handle_t *)&m->disco_timer, on_closed);
+        uv_close((uv_handle_t *)&m->crd_timer, on_closed);
     }
     uv_close((uv_handle_t *)&c->status_timer, on_closed);
     uv_close((uv_handle_t *)&c->async, on_closed);
@@ -898,6 +968,8 @@ static void on_async(uv_async_t *a)
 static void loop_main(void *arg)
 {
     fl_collector *c = arg;
+    if (fl_index_reader_new(c->index, &c->reader, NULL) != 0)
+        c->reader = NULL; /* no resume points: every reflector lists */
     for (size_t i = 0; i < c->nmembers; i++)
         member_start(&c->members[i]);
     uv_timer_init(&c->loop, &c->status_timer);
@@ -907,6 +979,8 @@ static void loop_main(void *arg)
         shutdown_loop(c);
     uv_run(&c->loop, UV_RUN_DEFAULT);
     publish(c);
+    fl_index_reader_free(c->reader);
+    c->reader = NULL;
 }
 
 /* ------------------------------------------------------------ public API */

@@ -5,12 +5,15 @@
  * inside an index relist (objects that vanished are deleted, unchanged
  * resourceVersions write nothing), then a WATCH with bookmarks from the
  * list's resourceVersion; a dropped watch resumes from the last seen
- * resourceVersion, a 410/Expired relists, failures back off exponentially
+ * resourceVersion, and so does a restart (from the resourceVersion the index
+ * committed last for that cluster and resource); a 410/Expired relists, failures back off exponentially
  * with jitter (client-go's 800ms..30s), watch timeouts are randomized in
  * [watchTimeout, 2*watchTimeout), and a watch that delivers no byte
  * (bookmarks included) for stallTimeout is restarted. Discovery expands
  * "*" and finds what a member does not serve (reported as Skipped); it is
- * re-run every discovery interval, so CRDs that appear or go are followed.
+ * re-run soon after any CustomResourceDefinition changes (a watch on CRDs
+ * per member) and every discovery interval, so CRDs that appear or go are
+ * followed.
  * Namespace filters are applied by the member (a field selector excluding
  * namespaces, or the namespace path when one namespace is included).
  * A health probe per cluster (/readyz, then /healthz when that is 404) runs

@@ -50,7 +50,7 @@ typedef enum {
 } cl_rphase;
 
 typedef enum {
-    CL_EV_START = 0,     /* first start: resume from stored RV if any */
+    CL_EV_START = 0,     /* start: WATCH from the stored RV if any, else LIST */
     CL_EV_LIST_DONE,     /* last page submitted; rv = list RV */
     CL_EV_LIST_FAILED,   /* code = error */
     CL_EV_WATCH_EVENT,   /* rv = event object's RV (also bookmarks) */

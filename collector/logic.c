@@ -90,10 +90,9 @@ cl_raction cl_sm_feed(cl_reflector_sm *sm, cl_rev ev, const char *rv, int code, 
         return CL_DO_NOTHING;
     switch (ev) {
     case CL_EV_START:
-        /* A stored RV (restart) is only a hint: relist and let the index
-         * skip unchanged objects — the stored RV may be older than the
-         * member's watch window, and a relist also catches deletes. */
-        return do_list(sm);
+        /* Restart: resume the watch from the stored RV (the member replays
+         * what changed, deletes included); a 410 there relists. */
+        return sm->rv[0] ? do_watch(sm) : do_list(sm);
     case CL_EV_LIST_DONE:
         fl_strlcpy(sm->rv, rv ? rv : "", sizeof sm->rv);
         sm->consecutive_failures = 0;

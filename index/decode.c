@@ -298,14 +298,21 @@ static int push_rec(dec_out *out, fl_rec *r, size_t *cap)
     return 0;
 }
 
-static int set_error(dec_out *out, const char *what, const char *detail)
+/* Record "what: detail" as the item's error message. */
+static int set_msg(dec_out *out, const char *what, const char *detail)
 {
     fl_err e = FL_ERR_INIT;
     fl_err_set(&e, FL_EPARSE, "%s: %s", what, detail ? detail : "");
     free(out->error);
     out->error = dupstr(e.msg);
-    out->decode_errors++;
     return out->error ? 0 : -ENOMEM;
+}
+
+/* A decode failure: message plus the decode_errors count. */
+static int set_error(dec_out *out, const char *what, const char *detail)
+{
+    out->decode_errors++;
+    return set_msg(out, what, detail);
 }
 
 int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
@@ -325,11 +332,14 @@ int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size
     }
     if (strcmp(type, "ERROR") == 0) {
         const char *msg = json_string_value(json_object_get(obj, "message"));
-        rc = set_error(out, "watch error", msg ? msg : "(no message)");
-        out->decode_errors--;
+        rc = set_msg(out, "watch error", msg ? msg : "(no message)");
         goto out;
     }
-    out->rv = fl_obj_str(obj, "metadata.resourceVersion") ? dupstr(fl_obj_str(obj, "metadata.resourceVersion")) : NULL;
+    const char *rv = fl_obj_str(obj, "metadata.resourceVersion");
+    if (rv && !(out->rv = dupstr(rv))) {
+        rc = -ENOMEM;
+        goto out;
+    }
     if (strcmp(type, "BOOKMARK") == 0)
         goto out;
     rec_op op;

@@ -1,10 +1,12 @@
 /*
  * index/facts.c: the materialized fields of pods and nodes (decoder side).
  *
- * Pods: node, phase, QoS class, priority class, terminal, and per resource
- * the requests and limits the scheduler counts (k8s.io/kubernetes
- * pkg/api/v1/resource PodRequests, the classic rule): for each resource
- * max(sum over app containers, max over init containers) + spec.overhead.
+ * Pods: node, phase, QoS class (status.qosClass, which the apiserver sets
+ * at creation), priority class, terminal, and per resource the requests
+ * and limits the scheduler counts (k8s.io/kubernetes pkg/api/v1/resource
+ * PodRequests/PodLimits): for each resource max(sum over app containers,
+ * max over init containers) + spec.overhead, with restartable (sidecar)
+ * init containers counted as upstream does since 1.28 (see pod_sum).
  * Also "pods" = 1000 (one pod, in milli-units) so quota can count pods.
  * Nodes: status.capacity and status.allocatable per resource, the Ready
  * condition, spec.unschedulable, spec.taints (JSON text), region and zone
@@ -54,10 +56,9 @@ static bool milli(json_t *v, int64_t *out)
     return fl_quantity_milli_value(&q, out) == 0;
 }
 
-typedef enum { ACC_SUM, ACC_MAX } acc_mode;
-
-/* Fold one ResourceList into slot field a (which=0) or b (which=1). */
-static int fold(fl_rec *r, size_t *cap, json_t *list, int which, acc_mode m)
+/* Fold a ResourceList into the a (which=0) or b (which=1) fields of r's
+ * resources, summing. */
+static int fold(fl_rec *r, size_t *cap, json_t *list, int which)
 {
     const char *k;
     json_t *v;
@@ -69,65 +70,125 @@ static int fold(fl_rec *r, size_t *cap, json_t *list, int which, acc_mode m)
         if (!s)
             return -ENOMEM;
         int64_t *f = which ? &s->b : &s->a;
-        if (m == ACC_MAX)
-            *f = *f > x ? *f : x;
-        else if (__builtin_add_overflow(*f, x, f))
+        if (__builtin_add_overflow(*f, x, f))
             *f = INT64_MAX;
     }
     return 0;
 }
 
+/* A small resource list (names borrowed from the JSON being decoded).
+ * More than RL_MAX distinct resources in one pod: the rest are ignored. */
+#define RL_MAX 32
+typedef struct rl {
+    const char *name[RL_MAX];
+    int64_t v[RL_MAX];
+    size_t n;
+} rl;
+
+static int64_t *rl_slot(rl *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->name[i], name) == 0)
+            return &l->v[i];
+    if (l->n == RL_MAX)
+        return NULL;
+    l->name[l->n] = name;
+    l->v[l->n] = 0;
+    return &l->v[l->n++];
+}
+
+static void rl_add_one(rl *l, const char *name, int64_t x)
+{
+    int64_t *v = rl_slot(l, name);
+    if (v && __builtin_add_overflow(*v, x, v))
+        *v = INT64_MAX;
+}
+
+static void rl_add_json(rl *l, json_t *list)
+{
+    const char *k;
+    json_t *v;
+    int64_t x;
+    json_object_foreach(list, k, v) {
+        if (milli(v, &x))
+            rl_add_one(l, k, x);
+    }
+}
+
+static void rl_add(rl *l, const rl *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        rl_add_one(l, x->name[i], x->v[i]);
+}
+
+static void rl_max(rl *l, const rl *x)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        int64_t *v = rl_slot(l, x->name[i]);
+        if (v && *v < x->v[i])
+            *v = x->v[i];
+    }
+}
+
+/* Upstream PodRequests/PodLimits without overhead: the app containers'
+ * sum; init containers run one at a time, each beside the restartable
+ * (sidecar, restartPolicy: Always) init containers started before it;
+ * sidecars also run beside the app containers. Result: max(app sum +
+ * sidecars, max over init containers of (own + earlier sidecars)). */
+static void pod_sum(json_t *spec, const char *field, rl *out)
+{
+    rl sidecars = {0}, init = {0};
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, "containers"), i, c)
+        rl_add_json(out, fl_obj_get(c, field));
+    json_array_foreach(json_object_get(spec, "initContainers"), i, c) {
+        rl cr = {0};
+        const char *policy = json_string_value(json_object_get(c, "restartPolicy"));
+        rl_add_json(&cr, fl_obj_get(c, field));
+        if (policy && strcmp(policy, "Always") == 0) {
+            rl_add(out, &cr);
+            rl_add(&sidecars, &cr);
+            cr = sidecars;
+        } else {
+            rl_add(&cr, &sidecars);
+        }
+        rl_max(&init, &cr);
+    }
+    rl_max(out, &init);
+}
+
 static int pod_resources(fl_rec *r, json_t *spec)
 {
-    fl_rec init = {0};
-    size_t cap = 0, icap = 0, i;
-    json_t *c;
-    int rc = 0;
-    json_array_foreach(json_object_get(spec, "containers"), i, c) {
-        json_t *res = json_object_get(c, "resources");
-        if ((rc = fold(r, &cap, json_object_get(res, "requests"), 0, ACC_SUM)) < 0 ||
-            (rc = fold(r, &cap, json_object_get(res, "limits"), 1, ACC_SUM)) < 0)
-            goto out;
-    }
-    json_array_foreach(json_object_get(spec, "initContainers"), i, c) {
-        json_t *res = json_object_get(c, "resources");
-        if ((rc = fold(&init, &icap, json_object_get(res, "requests"), 0, ACC_MAX)) < 0 ||
-            (rc = fold(&init, &icap, json_object_get(res, "limits"), 1, ACC_MAX)) < 0)
-            goto out;
-    }
-    for (i = 0; i < init.n_res; i++) {
-        rec_res *s = res_slot(r, init.res[i].name, &cap);
-        if (!s) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        s->a = s->a > init.res[i].a ? s->a : init.res[i].a;
-        s->b = s->b > init.res[i].b ? s->b : init.res[i].b;
-    }
+    rl req = {0}, lim = {0};
+    size_t cap = 0;
+    const char *k;
+    json_t *v;
+    int64_t x;
+    pod_sum(spec, "resources.requests", &req);
+    pod_sum(spec, "resources.limits", &lim);
     json_t *ovh = json_object_get(spec, "overhead");
-    if ((rc = fold(r, &cap, ovh, 0, ACC_SUM)) < 0)
-        goto out;
-    /* Overhead adds to limits only where a limit is set (upstream PodLimits). */
-    {
-        const char *k;
-        json_t *v;
-        json_object_foreach(ovh, k, v) {
-            int64_t x;
-            for (size_t j = 0; j < r->n_res && milli(v, &x); j++)
-                if (strcmp(r->res[j].name, k) == 0 && r->res[j].b > 0)
-                    r->res[j].b += x;
-        }
+    rl_add_json(&req, ovh);
+    json_object_foreach(ovh, k, v) { /* upstream: only onto limits that are set */
+        for (size_t i = 0; i < lim.n; i++)
+            if (strcmp(lim.name[i], k) == 0 && milli(v, &x))
+                rl_add_one(&lim, k, x);
+    }
+    for (size_t i = 0; i < req.n + lim.n; i++) {
+        bool is_req = i < req.n;
+        rec_res *s = res_slot(r, is_req ? req.name[i] : lim.name[i - req.n], &cap);
+        if (!s)
+            return -ENOMEM;
+        if (is_req)
+            s->a = req.v[i];
+        else
+            s->b = lim.v[i - req.n];
     }
     rec_res *p = res_slot(r, "pods", &cap);
     if (!p)
-        rc = -ENOMEM;
-    else
-        p->a = 1000;
-out:
-    for (i = 0; i < init.n_res; i++)
-        free(init.res[i].name);
-    free(init.res);
-    return rc;
+        return -ENOMEM;
+    p->a = 1000;
+    return 0;
 }
 
 static int pod_facts(fl_rec *r, json_t *obj)
@@ -171,8 +232,8 @@ static int node_facts(fl_rec *r, json_t *obj)
     r->taints = json_is_array(taints) ? json_dumps(taints, JSON_COMPACT) : dupstr("[]");
     if (!r->region || !r->zone || !r->taints)
         return -ENOMEM;
-    if (fold(r, &cap, fl_obj_get(obj, "status.capacity"), 0, ACC_SUM) < 0 ||
-        fold(r, &cap, fl_obj_get(obj, "status.allocatable"), 1, ACC_SUM) < 0)
+    if (fold(r, &cap, fl_obj_get(obj, "status.capacity"), 0) < 0 ||
+        fold(r, &cap, fl_obj_get(obj, "status.allocatable"), 1) < 0)
         return -ENOMEM;
     return 0;
 }

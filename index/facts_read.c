@@ -28,7 +28,7 @@ static int usage(fl_index_reader *r, const char *sql, const char *a, const char 
 {
     sqlite3 *db = fl_index_reader_db(r);
     sqlite3_stmt *s = NULL;
-    int rc;
+    int rc, cbrc = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return ffail(db, err, "usage");
     if (a)
@@ -38,13 +38,10 @@ static int usage(fl_index_reader *r, const char *sql, const char *a, const char 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         fl_index_usage u = {col(s, 0), col(s, 1), col(s, 2), sqlite3_column_int64(s, 3),
                             sqlite3_column_int64(s, 4)};
-        if ((rc = cb(arg, &u)) != 0)
+        if ((cbrc = cb(arg, &u)) != 0)
             break;
     }
-    if (rc == SQLITE_DONE)
-        rc = 0;
-    else if (rc > 0 && rc != SQLITE_ROW)
-        rc = ffail(db, err, "usage");
+    rc = cbrc ? cbrc : rc == SQLITE_DONE ? 0 : ffail(db, err, "usage");
     sqlite3_finalize(s);
     return rc;
 }

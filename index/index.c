@@ -82,6 +82,7 @@ static void decode_item(fl_index *idx, item *it)
 static void *decoder_main(void *arg)
 {
     fl_index *idx = arg;
+    pthread_setname_np(pthread_self(), "fl-index-dec");
     pthread_mutex_lock(&idx->mu);
     for (;;) {
         while (!idx->stopping && !idx->dec)
@@ -173,9 +174,9 @@ static void write_batch(fl_index *idx, item **b, size_t n)
         idx->write_errors++;
         pthread_mutex_unlock(&idx->mu);
     }
-    finish_batch(idx, b, n);
     if (to >= from)
-        notify(idx, from, to);
+        notify(idx, from, to); /* before flushers wake: a flush implies notified */
+    finish_batch(idx, b, n);
     for (size_t i = 0; i < n; i++)
         item_free(b[i]);
 }
@@ -210,6 +211,7 @@ static void *writer_main(void *arg)
     item **batch = NULL;
     size_t cap = 0;
     int64_t last_hk = fl_mono_ms();
+    pthread_setname_np(pthread_self(), "fl-index-write");
     pthread_mutex_lock(&idx->mu);
     for (;;) {
         while (!(idx->head && idx->head->state == 2) && !(idx->stopping && !idx->head)) {
@@ -241,7 +243,8 @@ static int check_opts(const fl_index_opts *o, fl_err *err)
     if (!o || !o->path || !o->path[0])
         return fl_err_set(err, -EINVAL, "index: no database path");
     if (o->decoder_threads < 1 || o->decoder_threads > MAX_DECODERS || o->queue_max_items < 1 ||
-        o->queue_max_bytes < 1 || o->batch_max < 1 || o->cache_kib < 1 || o->mmap_bytes < 0 ||
+        o->queue_max_bytes < 1 || o->batch_max < 1 || o->cache_kib < 1 ||
+        o->reader_cache_kib < 1 || o->mmap_bytes < 0 ||
         o->changelog_max < 1 || o->tombstone_keep_ms < 0)
         return fl_err_set(err, -EINVAL, "index: option out of range");
     return 0;

@@ -68,10 +68,10 @@ typedef struct fl_index_reader fl_index_reader;
 
 typedef struct fl_index_opts {
     const char *path;          /* database file; required. "-wal"/"-shm" beside it */
-    int64_t cache_kib;         /* SQLite page cache per connection (KiB), default 65536 */
+    int64_t cache_kib;         /* writer's SQLite page cache (KiB), default 65536 */
     int64_t mmap_bytes;        /* PRAGMA mmap_size per connection, default 0 (off):
                                   mapped pages count in RSS once per connection */
-    int decoder_threads;       /* default 1, max 16 */
+    int decoder_threads;       /* default 2 (JSON decoding is the ingest bottleneck), max 16 */
     size_t queue_max_items;    /* ring capacity, default 4096 items */
     size_t queue_max_bytes;    /* raw bytes waiting in the ring, default 64 MiB */
     int batch_max;             /* objects per write transaction, default 10000 */
@@ -82,16 +82,20 @@ typedef struct fl_index_opts {
     /* Back-pressure wake-up (see above). Called on an index thread. */
     void (*on_space)(void *arg);
     void *on_space_arg;
+    int64_t reader_cache_kib;  /* page cache of each reader connection, default 8192 */
 } fl_index_opts;
-#define FL_INDEX_OPTS_INIT {NULL, 65536, 0, 1, 4096, 64u << 20, 10000, 1000000, \
-                            3600000, false, false, NULL, NULL}
+#define FL_INDEX_OPTS_INIT {NULL, 65536, 0, 2, 4096, 64u << 20, 10000, 1000000, \
+                            3600000, false, false, NULL, NULL, 8192}
 
 /* Pragmas set on the writer connection (documented here because they are
- * policy): journal_mode=WAL, synchronous=NORMAL (a crash loses at most the
- * last transactions, never consistency), cache_size=-cache_kib,
- * secure_delete=OFF (Debian builds it ON; deletes would crawl),
- * mmap_size=mmap_bytes, temp_store=MEMORY, foreign_keys=OFF,
- * wal_autocheckpoint=4000 pages. Readers: query_only=ON, same cache/mmap.
+ * policy): journal_mode=WAL, synchronous=NORMAL (a process crash loses
+ * nothing committed; a power loss may lose the last transactions, never
+ * consistency — the index is a cache and the collector relists),
+ * cache_size=-cache_kib (fixed: 64 MiB by default), secure_delete=OFF
+ * (Debian builds it ON; deletes would crawl), mmap_size=mmap_bytes (off by
+ * default), temp_store=MEMORY, foreign_keys=OFF, wal_autocheckpoint=4000
+ * pages (~16 MB of WAL). Readers: query_only=ON,
+ * cache_size=-reader_cache_kib, same mmap_size.
  *
  * Open (creating or migrating) the database and start the decoder and writer
  * threads. *out is written only on success; close it with fl_index_close.
@@ -107,9 +111,10 @@ void fl_index_close(fl_index *idx);
 /* ------------------------------------------------------------- producing */
 
 /* Where submitted bytes come from. All strings are copied by the call.
- * kind is the object kind ("Pod"); it is stored with the resource and is
- * what decides which materialized fields are extracted (Pod, Node, Secret
- * in the core group). namespaced is informative only. */
+ * group + resource decide the special handling (core pods and nodes get
+ * materialized fields, core secrets lose data/stringData). kind is stored
+ * with the resource and put, with apiVersion, at the front of list items
+ * (which come without them) so every stored object carries its type. */
 typedef struct fl_index_src {
     const char *cluster;   /* member cluster name, non-empty */
     const char *group;     /* "" for the core group */
@@ -128,7 +133,8 @@ typedef struct fl_index_src {
  * Returns 0, FL_EFULL (back-pressure, nothing queued), -E2BIG, -EINVAL,
  * FL_ECLOSED, -ENOMEM. Malformed JSON is not reported here (decoding is
  * asynchronous): it is counted in fl_index_stats.decode_errors and recorded
- * as the sync state's last_error. Any one producer thread at a time. */
+ * as the sync state's last_error. Any thread (calls are serialized; items
+ * are applied in the order the calls were made). */
 int fl_index_submit_event(fl_index *idx, const fl_index_src *src, const char *data,
                           size_t len, fl_err *err);
 
@@ -141,13 +147,15 @@ int fl_index_submit_event(fl_index *idx, const fl_index_src *src, const char *da
 int fl_index_submit_list(fl_index *idx, const fl_index_src *src, const char *data,
                          size_t len, fl_err *err);
 
-/* Relist of (cluster, gvr): after _begin, objects of that scope upserted by
- * list pages are "seen"; _end(resource_version) tombstones every live object
+/* Relist of (cluster, gvr): after _begin, objects of that scope upserted
+ * (by list pages, or events) are "seen"; _end(resource_version) tombstones every live object
  * of the scope that was not seen (DELETED in the change log), sets the sync
  * state's resource_version, phase "Synced", last_list_ms and object_count.
  * Objects whose resourceVersion is unchanged write nothing (their synced
  * time is kept). _abort forgets the marks and deletes nothing (a failed
- * list). A second _begin on the same scope restarts it. All three are
+ * list). A second _begin on the same scope restarts it. An _end with no
+ * active _begin (none sent, or lost with a failed transaction) deletes
+ * nothing and only records the sync state. All three are
  * queued in order with the data: same returns as submit, except that they
  * never return FL_EFULL (control items do not count against the caps). */
 int fl_index_relist_begin(fl_index *idx, const fl_index_src *src, fl_err *err);
@@ -166,22 +174,25 @@ typedef struct fl_index_sync {
     char last_error[256];      /* "" if none */
 } fl_index_sync;
 
-/* Queue a sync-state update for (cluster, gvr): phase, lag_ms and last_error
- * from *st are written (NULL phase/""-cleared error allowed); the other
+/* Queue a sync-state update for (cluster, gvr): phase (NULL keeps the
+ * current one), lag_ms, and last_error (NULL or "" clears it); the other
  * fields are owned by the index. Never FL_EFULL. Returns as submit. */
 int fl_index_sync_set(fl_index *idx, const fl_index_src *src, const char *phase,
                       int64_t lag_ms, const char *last_error, fl_err *err);
 
-/* Barrier: wait until everything submitted before this call is committed.
- * Returns 0, -ETIMEDOUT (after timeout_ms; the work still completes later),
- * FL_ECLOSED. Any thread except the index's own. */
+/* Barrier: wait until everything submitted before this call is committed
+ * (or dropped with a failed transaction: logged, counted in
+ * fl_index_stats.write_errors). Returns 0 or -ETIMEDOUT (after timeout_ms;
+ * the work still completes later). Any thread except the index's own. */
 int fl_index_flush(fl_index *idx, int64_t timeout_ms);
 
 /* Change-stream wake-up: cb(arg, from_rev, to_rev) runs on the writer thread
  * after each commit that produced revisions from_rev..to_rev (inclusive). It
  * must be quick and must not call into idx (typically it records to_rev and
- * calls uv_async_send / signals a condition). Returns 0 and writes *id, or
- * -ENOMEM / -ENOSPC (at most 64 subscribers). Any thread. */
+ * calls uv_async_send / signals a condition). Callbacks for a commit run
+ * before fl_index_flush calls waiting on it return, and new readers see the
+ * commit by then. Returns 0 and writes *id, or -EINVAL (no cb) / -ENOSPC (at
+ * most 64 subscribers). Any thread. */
 typedef void (*fl_index_change_cb)(void *arg, int64_t from_rev, int64_t to_rev);
 int fl_index_subscribe(fl_index *idx, fl_index_change_cb cb, void *arg, int *id);
 /* After return the callback will not run again. Any thread but the writer. */
@@ -222,8 +233,8 @@ int fl_index_reader_end(fl_index_reader *r);
 int fl_index_reader_revision(fl_index_reader *r, int64_t *out);
 
 /* One object as the reader hands it out. All pointers are borrowed and valid
- * only during the callback (or until the next call on the reader for
- * fl_index_get). json is the stored JSON (compact, no trailing newline). */
+ * only during the callback. json is the stored JSON: compact, Go's escaping
+ * (kube/json.h fl_json_encode), no trailing newline, NUL-terminated. */
 typedef struct fl_index_row {
     const char *cluster, *group, *version, *resource, *kind;
     const char *namespace_, *name, *uid, *resource_version, *owner_uid; /* "" if none */

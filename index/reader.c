@@ -167,7 +167,7 @@ static void fill_row(sqlite3_stmt *s, int at, fl_index_row *row)
     row->created = sqlite3_column_int64(s, at + 11);
     row->synced_ms = sqlite3_column_int64(s, at + 12);
     row->deleted_ms = sqlite3_column_int64(s, at + 13);
-    row->json = sqlite3_column_blob(s, at + 14);
+    row->json = (const char *)sqlite3_column_text(s, at + 14);
     row->json_len = (size_t)sqlite3_column_bytes(s, at + 14);
     if (!row->json)
         row->json = "";
@@ -425,7 +425,7 @@ int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb c
 {
     int64_t n = 0;
     qb *b = NULL;
-    int rc = check_query(q, err);
+    int cbrc = 0, rc = check_query(q, err);
     if (rc < 0)
         return rc;
     if (!(b = qb_new()))
@@ -445,13 +445,10 @@ int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb c
         fl_index_row row;
         fill_row(s, 0, &row);
         n++;
-        if ((rc = cb(arg, &row)) != 0)
+        if ((cbrc = cb(arg, &row)) != 0)
             break;
     }
-    if (rc == SQLITE_DONE)
-        rc = 0;
-    else if (rc > 0 && rc != SQLITE_ROW)
-        rc = rfail(r, err, "list");
+    rc = cbrc ? cbrc : rc == SQLITE_DONE ? 0 : rfail(r, err, "list");
     sqlite3_reset(s);
 out:
     qb_free(b);
@@ -516,7 +513,7 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
 {
     static const char *const types[] = {"", "ADDED", "MODIFIED", "DELETED"};
     int64_t floor;
-    int rc = meta_value(r, "changelog_floor", &floor, err);
+    int cbrc = 0, rc = meta_value(r, "changelog_floor", &floor, err);
     if (rc < 0)
         return rc;
     if (from_rev < floor) {
@@ -543,13 +540,10 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
         bool superseded = sqlite3_column_type(s, 12) == SQLITE_NULL || row.revision != rev;
         if (superseded)
             row.json = NULL, row.json_len = 0;
-        if ((rc = cb(arg, types[t >= 1 && t <= 3 ? t : 0], superseded, rev, &row)) != 0)
+        if ((cbrc = cb(arg, types[t >= 1 && t <= 3 ? t : 0], superseded, rev, &row)) != 0)
             break;
     }
-    if (rc == SQLITE_DONE)
-        rc = 0;
-    else if (rc > 0 && rc != SQLITE_ROW)
-        rc = rfail(r, err, "changes");
+    rc = cbrc ? cbrc : rc == SQLITE_DONE ? 0 : rfail(r, err, "changes");
     sqlite3_reset(s);
     return rc;
 }

@@ -94,6 +94,9 @@ static const char *const migrations[] = {
     "  AND res IN ('pods', 'nodes'));",
 };
 
+_Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,
+               "one migration per schema version");
+
 static int user_version(sqlite3 *db, int *out, fl_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -124,7 +127,7 @@ int schema_migrate(sqlite3 *db, int to, fl_err *err)
         if ((rc = sql_exec(db, migrations[v], err)) < 0 || (rc = sql_exec(db, setv, err)) < 0 ||
             (rc = sql_exec(db, "COMMIT", err)) < 0) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return fl_err_wrap(err, "migrating index schema %d -> %d", v, v + 1);
+            return fl_err_wrap(err, rc, "migrating index schema %d -> %d", v, v + 1);
         }
     }
     return 0;
@@ -136,7 +139,7 @@ static int pragmas(sqlite3 *db, const fl_index_opts *o, bool reader, fl_err *err
     snprintf(sql, sizeof sql,
              "PRAGMA cache_size = -%lld; PRAGMA mmap_size = %lld; PRAGMA temp_store = MEMORY;"
              "PRAGMA secure_delete = OFF; PRAGMA foreign_keys = OFF; %s",
-             (long long)o->cache_kib, (long long)o->mmap_bytes,
+             (long long)(reader ? o->reader_cache_kib : o->cache_kib), (long long)o->mmap_bytes,
              reader ? "PRAGMA query_only = ON;"
                     : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                       "PRAGMA wal_autocheckpoint = 4000;");

@@ -445,7 +445,7 @@ static void bind_row(sqlite3_stmt *s, int at, writer *w, const fl_rec *r)
     sqlite3_bind_int64(s, at + 6, (int64_t)r->labels_hash);
     sqlite3_bind_int64(s, at + 7, (int64_t)r->fts_hash);
     sqlite3_bind_int64(s, at + 8, (int64_t)r->facts_hash);
-    sqlite3_bind_blob(s, at + 9, r->json, (int)r->json_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, at + 9, r->json, (int)r->json_len, SQLITE_STATIC);
 }
 
 static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
@@ -512,7 +512,7 @@ static int tombstone(writer *w, int64_t id, const fl_rec *r, bool had_facts, fl_
     sqlite3_bind_int64(s, 1, w->now_ms);
     sqlite3_bind_int64(s, 2, w->next_rev + 1);
     if (r)
-        sqlite3_bind_blob(s, 3, r->json, (int)r->json_len, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, r->json, (int)r->json_len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, id);
     if ((rc = done(w, s, err, "tombstone")) < 0 || (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
         (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
@@ -615,7 +615,8 @@ static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
     int64_t *ids = NULL;
     size_t nids = 0, cap = 0;
     int rc = 0;
-    qsort(r->ids, r->n, sizeof *r->ids, cmp_i64);
+    if (r->n)
+        qsort(r->ids, r->n, sizeof *r->ids, cmp_i64);
     sqlite3_stmt *s = S(w, S_SCOPE_LIVE);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));

@@ -39,6 +39,7 @@ struct fl_kube_req {
     fl_kube_client *c;
     fl_kube_req *prev, *next;    /* c->reqs: every started, not yet freed request */
     fl_kube_req *fnext;          /* c->finishing */
+    bool unlinked;               /* off c->reqs: its done callback is running */
     rq_state state;
     CURL *easy;
     bool in_multi;
@@ -237,15 +238,26 @@ static void transport_error(fl_kube_req *r, CURLcode cc, int *err, const char **
 
 /* ================================================================ requests */
 
-static void req_free(fl_kube_req *r)
+/* Take r off c->reqs (once). */
+static void req_unlink(fl_kube_req *r)
 {
     fl_kube_client *c = r->c;
+    if (r->unlinked)
+        return;
     if (r->prev)
         r->prev->next = r->next;
     else if (c->reqs == r)
         c->reqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    r->unlinked = true;
+}
+
+static void req_free(fl_kube_req *r)
+{
+    fl_kube_client *c = r->c;
+    req_unlink(r);
     if (r->in_multi)
         curl_multi_remove_handle(c->multi, r->easy);
     curl_easy_cleanup(r->easy);
@@ -266,11 +278,14 @@ static void req_free(fl_kube_req *r)
     free(r);
 }
 
-/* Deliver the result and free the request. */
+/* Deliver the result and free the request. The request leaves c->reqs
+ * first, so a done callback that closes the client cannot complete it twice. */
 static void complete(fl_kube_req *r, int err, const char *reason, const char *msg, json_t *status)
 {
     fl_kube_response res;
     memset(&res, 0, sizeof res);
+    req_unlink(r);
+    r->state = RQ_FINISHING;
     if (r->in_multi) {
         curl_multi_remove_handle(r->c->multi, r->easy);
         r->in_multi = false;
@@ -767,9 +782,8 @@ static void finish_transfer(fl_kube_req *r, CURLcode cc)
         const char *reason;
         char msg[512];
         transport_error(r, cc, &err, &reason);
-        snprintf(msg, sizeof msg, "%s%s%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc),
-                 r->line.len ? "; the stream was cut in the middle of a line" : "",
-                 "");
+        snprintf(msg, sizeof msg, "%s%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc),
+                 r->line.len ? "; the stream was cut in the middle of a line" : "");
         complete(r, err, reason, msg, NULL);
         return;
     }

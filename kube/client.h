@@ -61,8 +61,9 @@ typedef struct fl_kube_client_opts {
 #define FL_KUBE_CLIENT_OPTS_INIT {10000, 60000, 30000, 64u << 20, 8u << 20, 0, NULL}
 
 /* Create a client on loop for conn (the client takes its own reference).
- * opts may be NULL (defaults). *out written only on success.
- * Returns 0, -ENOMEM, FL_ETLS (TLS settings unusable), -errno from libuv. */
+ * opts may be NULL (defaults). Nothing is sent yet: unusable TLS material
+ * (a CA that is not PEM, say) shows as FL_ETLS on each request.
+ * *out written only on success. Returns 0, -ENOMEM, FL_EPARSE (server URL). */
 int fl_kube_client_new(struct uv_loop_s *loop, fl_kube_conn *conn,
                        const fl_kube_client_opts *opts, fl_kube_client **out, fl_err *err);
 

@@ -60,8 +60,8 @@ static json_t *str_array(const char *const *list)
 int fl_kube_discovery_api(const char *server_address, json_t **out)
 {
     json_t *v = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
-                          "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
-                          "serverAddress", server_address ? server_address : "");
+                          "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
+                          server_address ? server_address : "");
     if (!v)
         return -ENOMEM;
     *out = v;
@@ -199,8 +199,7 @@ static json_t *subresource_json(const fl_kube_resource *r, const fl_kube_subreso
     json_t *o;
     bool ok;
     snprintf(name, sizeof name, "%s/%s", r->resource, sr->name);
-    o = json_pack("{s:s, s:s, s:b}", "name", name, "singularName", "", "namespaced",
-                  r->namespaced);
+    o = json_pack("{s:s, s:s, s:b}", "name", name, "singularName", "", "namespaced", r->namespaced);
     ok = o != NULL;
     if (ok && sr->group && sr->group[0])
         ok = set(o, "group", json_string(sr->group));
@@ -300,13 +299,13 @@ int fl_kube_discovery_version(const fl_kube_version_info *info, json_t **out)
     char major[16], minor[16];
     const char *git = d.git_version ? d.git_version : "v1.26.0";
     major_minor(git, major, minor, sizeof major);
-    json_t *v = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", major, "minor", minor,
-        "gitVersion", git, "gitCommit",
-        d.git_commit ? d.git_commit : "8f94681cd294aa8cfd3407b8191f6c70214973a4", "gitTreeState",
-        "", "buildDate", d.build_date ? d.build_date : "1970-01-01T00:00:00Z", "goVersion",
-        d.go_version ? d.go_version : "go1.19.8", "compiler", "gc", "platform",
-        d.platform ? d.platform : "linux/amd64");
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", major, "minor",
+                          minor, "gitVersion", git, "gitCommit",
+                          d.git_commit ? d.git_commit : "8f94681cd294aa8cfd3407b8191f6c70214973a4",
+                          "gitTreeState", "", "buildDate",
+                          d.build_date ? d.build_date : "1970-01-01T00:00:00Z", "goVersion",
+                          d.go_version ? d.go_version : "go1.19.8", "compiler", "gc", "platform",
+                          d.platform ? d.platform : "linux/amd64");
     if (!v)
         return -ENOMEM;
     *out = v;

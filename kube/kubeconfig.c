@@ -944,8 +944,18 @@ static int exec_info(fl_kube_conn *c, fl_buf *b)
     return rc;
 }
 
-/* environ + the plugin's env + KUBERNETES_EXEC_INFO. Strings borrowed
- * except the last, which is info's. */
+/* True when "NAME=..." in env has its NAME set by one of over's entries. */
+static bool overridden(const char *env, const char *const *over)
+{
+    size_t n = strcspn(env, "=");
+    for (size_t i = 0; over && over[i]; i++)
+        if (strncmp(env, over[i], n) == 0 && over[i][n] == '=')
+            return true;
+    return false;
+}
+
+/* environ + the plugin's env (which wins, as with Go's exec.Cmd) +
+ * KUBERNETES_EXEC_INFO. Strings borrowed (info is the caller's). */
 static char **exec_envp(fl_kube_conn *c, const char *info)
 {
     size_t n = 0, m = 0;
@@ -958,7 +968,8 @@ static char **exec_envp(fl_kube_conn *c, const char *info)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!fl_str_has_prefix(environ[i], "KUBERNETES_EXEC_INFO="))
+        if (!fl_str_has_prefix(environ[i], "KUBERNETES_EXEC_INFO=") &&
+            !overridden(environ[i], c->exec.env))
             v[k++] = environ[i];
     for (size_t i = 0; i < m; i++)
         v[k++] = (char *)c->exec.env[i];
@@ -1036,6 +1047,7 @@ static int exec_spawn(fl_kube_conn *c, int64_t timeout_ms, exec_result *r, fl_er
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, op[1], 1);
     posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* no daemon fds leak into the plugin */
     pid_t pid;
     int e = posix_spawnp(&pid, c->exec.command, &fa, NULL, argv, envp);
     if (e != 0) {

@@ -226,7 +226,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sort and de-duplicate values (sets.String.List()). */
+/* Sort and de-duplicate values (sets.String.List()). No value is added
+ * after this (add_value sizes the array by count). */
 static void sort_unique(req *r)
 {
     if (r->nvalues < 2)
@@ -249,10 +250,12 @@ static int sel_add(fl_label_selector *sel, req *r)
 {
     if (sel->n >= FL_LABELS_MAX_REQS)
         return -E2BIG;
-    req *nr = realloc(sel->reqs, (sel->n + 1) * sizeof(req));
-    if (!nr)
-        return -ENOMEM;
-    sel->reqs = nr;
+    if ((sel->n & (sel->n - 1)) == 0) { /* capacity is the next power of two */
+        req *nr = realloc(sel->reqs, (sel->n ? 2 * sel->n : 1) * sizeof(req));
+        if (!nr)
+            return -ENOMEM;
+        sel->reqs = nr;
+    }
     size_t at = sel->n;
     while (at > 0 && strcmp(sel->reqs[at - 1].key, r->key) > 0)
         at--;
@@ -489,10 +492,12 @@ static int add_value(req *r, const char *s, size_t n)
 {
     if (r->nvalues >= FL_LABELS_MAX_VALUES)
         return -E2BIG;
-    char **nv = realloc(r->values, (r->nvalues + 1) * sizeof(char *));
-    if (!nv)
-        return -ENOMEM;
-    r->values = nv;
+    if ((r->nvalues & (r->nvalues - 1)) == 0) { /* capacity: next power of two */
+        char **nv = realloc(r->values, (r->nvalues ? 2 * r->nvalues : 1) * sizeof(char *));
+        if (!nv)
+            return -ENOMEM;
+        r->values = nv;
+    }
     if (!(r->values[r->nvalues] = fl_strndup(s, n)))
         return -ENOMEM;
     r->nvalues++;
@@ -636,7 +641,7 @@ static int p_parse(parser *p, fl_label_selector *sel)
             rc = sel_add(sel, &r);
         req_done(&r);
         if (rc == FL_EPARSE) {
-            fl_err_wrap(p->err, "unable to parse requirement");
+            fl_err_wrap(p->err, FL_EPARSE, "unable to parse requirement");
             return FL_EPARSE;
         }
         if (rc)

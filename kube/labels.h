@@ -65,7 +65,9 @@ int fl_label_selector_parse(const char *s, size_t n, fl_label_selector **out, fl
  * become = requirements and matchExpressions In/NotIn/Exists/DoesNotExist
  * requirements with upstream's validation ("values: Invalid value: ...:
  * for 'in', 'notin' operators, values set can't be empty", "... is not a
- * valid label selector operator"). Returns as fl_label_selector_parse. */
+ * valid label selector operator"). Values are sorted and de-duplicated as
+ * in the string form (upstream keeps duplicates from JSON in its String();
+ * matching is the same either way). Returns as fl_label_selector_parse. */
 int fl_label_selector_from_json(const json_t *ls, fl_label_selector **out, fl_err *err);
 
 /* labels.Everything() / labels.Nothing(). NULL only on ENOMEM. */

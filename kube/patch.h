@@ -17,11 +17,13 @@
  * schema tables are const).
  *
  * Errors map onto the Status kube-apiserver answers (fl_patch_status builds it):
- *   FL_EPARSE        400 BadRequest: malformed patch document, bad directive
- *                    ("error decoding patch: unexpected end of JSON input")
+ *   FL_EPARSE        400 BadRequest: malformed patch document (Go's own
+ *                    message: "error decoding patch: unexpected end of JSON
+ *                    input"), a badly formed $retainKeys / $setElementOrder /
+ *                    $deleteFromPrimitiveList directive, merge patch null
  *   -EINVAL          422 Invalid: a JSON patch op failed (test failed, path
- *                    missing, index out of range) or a strategic patch that
- *                    cannot apply (list of lists, $retainKeys mismatch);
+ *                    missing, index out of range) or a strategic patch on
+ *                    a list of lists;
  *                    err->msg holds upstream's detail (e.g. evanphx's
  *                    "testing value /spec/replicas failed: test failed"), the
  *                    Status message itself is the generic one
@@ -38,12 +40,16 @@
  *   -ENOMEM
  *
  * Known differences from kube-apiserver (all on inputs kubectl never sends):
- * JSON patch "test" compares scalars by value (Go compares the raw bytes, so
- * 1.50 vs 1.5 or "A" vs "A" differ there); integers beyond int64 and
- * invalid UTF-8 are rejected as malformed (400) where Go accepts them;
- * strategic merge treats fields it has no metadata for as plain (maps merge,
- * lists replace) where upstream fails on fields its Go struct lacks; and the
- * result is not decoded into a typed object, so unknown fields stay.
+ * JSON patch "test" compares scalars by value (Go compares raw bytes, so
+ * 1.50 vs 1.5, or an escaped vs a plain "A", differ there); "copy" may add
+ * at most 2^20 JSON nodes per patch (422 past that); integers beyond int64
+ * and invalid UTF-8 are rejected as malformed (400) where Go accepts them;
+ * fieldValidation's strict-decoding findings (unknown or duplicate members
+ * in the patch) are not reported; strategic merge treats fields it has no
+ * metadata for as plain (maps merge, lists replace) where upstream fails on
+ * fields its Go struct lacks; and the result is not decoded into a typed
+ * object, so unknown fields stay (directive keys and nulls inside values
+ * copied whole from a strategic patch are dropped, as that decoding would).
  */
 #ifndef FL_KUBE_PATCH_H
 #define FL_KUBE_PATCH_H

@@ -291,7 +291,7 @@ static void go_fmt_object(fl_buf *b, const json_t *v)
     json_t *x;
     if (n && !keys) return;
     json_object_foreach((json_t *)v, k, x) keys[i++] = k;
-    qsort(keys, n, sizeof *keys, cmp_str);
+    if (n) qsort(keys, n, sizeof *keys, cmp_str);
     fl_buf_puts(b, "map[");
     for (i = 0; i < n; i++) {
         if (i) fl_buf_puts(b, " ");

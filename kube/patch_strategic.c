@@ -586,7 +586,7 @@ static json_t *merge_slice(smp *s, const json_t *original, const json_t *patch, 
         if (!merged || json_array_extend(merged, p) || dedupe(merged)) { oom(s); goto out; }
     } else {
         if (!*mk) {
-            fail(s, -EPROTO, "cannot merge lists without merge key for %s", sc.type >= 0 ? "struct" : "map");
+            fail(s, -EPROTO, "cannot merge lists without merge key for %s", sc.type >= 0 ? "struct" : "string");
             goto out;
         }
         if (special_elements(s, &o, &p, mk, view, &aliased)) goto out;
@@ -609,7 +609,7 @@ out:
 static json_t *merge_slice_field(smp *s, const json_t *orig, const json_t *patch, sm_meta m, bool delete_list)
 {
     if (m.flags & SM_MERGE) return merge_slice(s, orig, patch, m.sub, m.merge_key, delete_list);
-    json_t *c = json_deep_copy(patch); /* replaced: upstream keeps the patch value as is */
+    json_t *c = clean_copy(patch); /* replaced whole */
     if (!c) oom(s);
     return c;
 }
@@ -789,7 +789,7 @@ static int merge_one(smp *s, json_t *original, const char *key, json_t *pv, sm_c
     }
     if (json_is_object(ov)) {
         sm_meta m = lookup(sc, k);
-        nv = (m.flags & SM_REPLACE) ? json_deep_copy(pv) : merge_map(s, ov, pv, m.sub);
+        nv = (m.flags & SM_REPLACE) ? clean_copy(pv) : merge_map(s, ov, pv, m.sub);
     } else if (json_is_array(ov)) {
         nv = merge_slice_field(s, ov, pv, lookup(sc, k), del_list);
     } else {

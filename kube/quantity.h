@@ -12,6 +12,10 @@
  * an arbitrary-precision decimal; we cap the significant digits instead
  * (96 digits covers every int64 value at nano scale three times over), and
  * an operation whose exact result would need more digits fails -ERANGE.
+ * Where upstream's int32 scale arithmetic would wrap (exponents near
+ * +-2^31) we compute exactly instead, and BinarySI values of 1024^7 and
+ * more print with an "Ei" suffix and a larger number, where upstream drops
+ * the suffix.
  *
  * Threads: any; functions only touch the values passed in.
  */

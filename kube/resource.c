@@ -22,12 +22,12 @@
 
 /* ---------------------------------------------------------------- built-ins */
 
-static const char *const V_ALL[] = {"create", "delete", "deletecollection", "get", "list",
-                                    "patch", "update", "watch", NULL};
-static const char *const V_NS[] = {"create", "delete", "get", "list", "patch", "update", "watch",
-                                   NULL};
-static const char *const V_CRD[] = {"delete", "deletecollection", "get", "list", "patch",
-                                    "create", "update", "watch", NULL};
+static const char *const V_ALL[] = {
+    "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch", NULL};
+static const char *const V_NS[] = {"create", "delete", "get",   "list",
+                                   "patch",  "update", "watch", NULL};
+static const char *const V_CRD[] = {"delete", "deletecollection", "get",   "list", "patch",
+                                    "create", "update",           "watch", NULL};
 static const char *const V_GPU[] = {"get", "patch", "update", NULL};
 static const char *const V_CREATE[] = {"create", NULL};
 static const char *const V_GET[] = {"get", NULL};
@@ -48,7 +48,8 @@ static const fl_kube_subresource S_NAMESPACE[] = {
     {"finalize", "Namespace", "", "", V_UPDATE},
     {"status", "Namespace", "", "", V_GPU},
 };
-#define S_STATUS(name, kind) static const fl_kube_subresource name[] = {{"status", kind, "", "", V_GPU}}
+#define S_STATUS(name, kind)                                                                       \
+    static const fl_kube_subresource name[] = {{"status", kind, "", "", V_GPU}}
 S_STATUS(S_NODE, "Node");
 S_STATUS(S_SERVICE, "Service");
 S_STATUS(S_QUOTA, "ResourceQuota");
@@ -56,16 +57,18 @@ S_STATUS(S_DS, "DaemonSet");
 S_STATUS(S_JOB, "Job");
 S_STATUS(S_CJ, "CronJob");
 S_STATUS(S_CRD, "CustomResourceDefinition");
-#define S_SCALE(name, kind)                                                                     \
-    static const fl_kube_subresource name[] = {                                                 \
-        {"scale", "Scale", "autoscaling", "v1", V_GPU}, {"status", kind, "", "", V_GPU}}
+#define S_SCALE(name, kind)                                                                        \
+    static const fl_kube_subresource name[] = {{"scale", "Scale", "autoscaling", "v1", V_GPU},     \
+                                               {"status", kind, "", "", V_GPU}}
 S_SCALE(S_DEPLOY, "Deployment");
 S_SCALE(S_RS, "ReplicaSet");
 S_SCALE(S_STS, "StatefulSet");
 
-#define B(g, v, plural, singular, kind, ns, verbs, shorts, cats, subs, nsubs, hash)            \
-    {g, v, plural, singular, kind, kind "List", ns, verbs, shorts, cats, subs, nsubs, hash,      \
-     FL_KUBE_ORIGIN_BUILTIN, "", NULL, NULL, true}
+#define B(g, v, plural, singular, kind, ns, verbs, shorts, cats, subs, nsubs, hash)                \
+    {                                                                                              \
+        g, v, plural, singular, kind, kind "List", ns, verbs, shorts, cats, subs, nsubs, hash,     \
+            FL_KUBE_ORIGIN_BUILTIN, "", NULL, NULL, true, NULL                                     \
+    }
 
 /* Groups in kube-apiserver's order (golden apis.json); resources sorted. */
 static const fl_kube_resource BUILTINS[] = {
@@ -75,66 +78,66 @@ static const fl_kube_resource BUILTINS[] = {
       "fWeeMqaN/OA="),
     B("", "v1", "events", "event", "Event", true, V_ALL, SHORT("ev"), NONE, NULL, 0,
       "r2yiGXH7wu8="),
-    B("", "v1", "namespaces", "namespace", "Namespace", false, V_NS, SHORT("ns"), NONE,
-      S_NAMESPACE, FL_ARRAY_LEN(S_NAMESPACE), "Q3oi5N2YM8M="),
-    B("", "v1", "nodes", "node", "Node", false, V_ALL, SHORT("no"), NONE, S_NODE, FL_ARRAY_LEN(S_NODE),
-      "XwShjMxG9Fs="),
+    B("", "v1", "namespaces", "namespace", "Namespace", false, V_NS, SHORT("ns"), NONE, S_NAMESPACE,
+      FL_ARRAY_LEN(S_NAMESPACE), "Q3oi5N2YM8M="),
+    B("", "v1", "nodes", "node", "Node", false, V_ALL, SHORT("no"), NONE, S_NODE,
+      FL_ARRAY_LEN(S_NODE), "XwShjMxG9Fs="),
     B("", "v1", "pods", "pod", "Pod", true, V_ALL, SHORT("po"), C_ALL, S_POD, FL_ARRAY_LEN(S_POD),
       "xPOwRZ+Yhw8="),
-    B("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, V_ALL,
-      SHORT("quota"), NONE, S_QUOTA, FL_ARRAY_LEN(S_QUOTA), "8uhSgffRX6w="),
-    B("", "v1", "secrets", "secret", "Secret", true, V_ALL, NONE, NONE, NULL, 0,
-      "S6u1pOWzb84="),
+    B("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, V_ALL, SHORT("quota"),
+      NONE, S_QUOTA, FL_ARRAY_LEN(S_QUOTA), "8uhSgffRX6w="),
+    B("", "v1", "secrets", "secret", "Secret", true, V_ALL, NONE, NONE, NULL, 0, "S6u1pOWzb84="),
     B("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, V_ALL, SHORT("sa"),
       NONE, NULL, 0, "pbx9ZvyFpBE="),
-    B("", "v1", "services", "service", "Service", true, V_ALL, SHORT("svc"), C_ALL,
-      S_SERVICE, FL_ARRAY_LEN(S_SERVICE), "0/CO1lhkEBI="),
-    B("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true,
-      V_ALL, NONE, NONE, NULL, 0, "85nkx63pcBU="),
-    B("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, V_ALL, SHORT("ds"), C_ALL,
-      S_DS, FL_ARRAY_LEN(S_DS), "dd7pWHUlMKQ="),
-    B("apps", "v1", "deployments", "deployment", "Deployment", true, V_ALL, SHORT("deploy"),
-      C_ALL, S_DEPLOY, FL_ARRAY_LEN(S_DEPLOY), "8aSe+NMegvE="),
+    B("", "v1", "services", "service", "Service", true, V_ALL, SHORT("svc"), C_ALL, S_SERVICE,
+      FL_ARRAY_LEN(S_SERVICE), "0/CO1lhkEBI="),
+    B("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, V_ALL,
+      NONE, NONE, NULL, 0, "85nkx63pcBU="),
+    B("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, V_ALL, SHORT("ds"), C_ALL, S_DS,
+      FL_ARRAY_LEN(S_DS), "dd7pWHUlMKQ="),
+    B("apps", "v1", "deployments", "deployment", "Deployment", true, V_ALL, SHORT("deploy"), C_ALL,
+      S_DEPLOY, FL_ARRAY_LEN(S_DEPLOY), "8aSe+NMegvE="),
     B("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, V_ALL, SHORT("rs"), C_ALL,
       S_RS, FL_ARRAY_LEN(S_RS), "P1RzHs8/mWQ="),
-    B("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, V_ALL, SHORT("sts"),
-      C_ALL, S_STS, FL_ARRAY_LEN(S_STS), "H+vl74LkKdo="),
-    B("events.k8s.io", "v1", "events", "event", "Event", true, V_ALL, SHORT("ev"), NONE, NULL,
-      0, "r2yiGXH7wu8="),
-    B("batch", "v1", "cronjobs", "cronjob", "CronJob", true, V_ALL, SHORT("cj"), C_ALL,
-      S_CJ, FL_ARRAY_LEN(S_CJ), "sd5LIXh4Fjs="),
+    B("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, V_ALL, SHORT("sts"), C_ALL,
+      S_STS, FL_ARRAY_LEN(S_STS), "H+vl74LkKdo="),
+    B("events.k8s.io", "v1", "events", "event", "Event", true, V_ALL, SHORT("ev"), NONE, NULL, 0,
+      "r2yiGXH7wu8="),
+    B("batch", "v1", "cronjobs", "cronjob", "CronJob", true, V_ALL, SHORT("cj"), C_ALL, S_CJ,
+      FL_ARRAY_LEN(S_CJ), "sd5LIXh4Fjs="),
     B("batch", "v1", "jobs", "job", "Job", true, V_ALL, NONE, C_ALL, S_JOB, FL_ARRAY_LEN(S_JOB),
       "mudhfqk/qZY="),
     B("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
       "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, V_ALL, NONE, C_EXT,
       NULL, 0, "Sqi0GUgDaX0="),
     B("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-      "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, V_ALL, NONE,
-      C_EXT, NULL, 0, "B0wHjQmsGNk="),
+      "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, V_ALL, NONE, C_EXT,
+      NULL, 0, "B0wHjQmsGNk="),
     B("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
-      "CustomResourceDefinition", false, V_ALL, SHORT("crd", "crds"), C_EXT, S_CRD, FL_ARRAY_LEN(S_CRD),
-      "jfWCUB31mvA="),
+      "CustomResourceDefinition", false, V_ALL, SHORT("crd", "crds"), C_EXT, S_CRD,
+      FL_ARRAY_LEN(S_CRD), "jfWCUB31mvA="),
     B("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, V_ALL, NONE, NONE, NULL, 0,
       "gqkMMb/YqFM="),
 };
 
 /* ---------------------------------------------------------------- registry */
 
-/* A registry entry. pub is first so a borrowed pointer converts back.
- * Invariant: for owned entries every pointer in pub points into memory
- * this entry owns (strs, arrays, subs, json). */
+/* A registry entry. Invariants: a built-in entry's pub points into the
+ * static tables and blocks is empty; a CRD/discovery entry's pub points only
+ * into blocks and the json members, which the entry owns. live == false
+ * means removed or replaced: unlinked from lookups, kept until the
+ * registry is freed. */
 typedef struct entry {
     fl_kube_resource pub;
     bool live;
-    bool owned;          /* heap entry (CRD or discovery) */
-    void **blocks;       /* owned strings and arrays */
+    void **blocks; /* owned strings and arrays */
     size_t nblocks, capblocks;
-    json_t *columns, *schema;
+    json_t *columns, *schema, *scale;
 } entry;
 
 struct fl_kube_resources {
     pthread_rwlock_t lock;
-    entry **e;           /* all entries ever added, in registration order */
+    entry **e; /* all entries ever added, in registration order */
     size_t n;
     uint64_t generation;
 };
@@ -148,6 +151,7 @@ static void entry_free(entry *e)
     free(e->blocks);
     json_decref(e->columns);
     json_decref(e->schema);
+    json_decref(e->scale);
     free(e);
 }
 
@@ -292,8 +296,8 @@ const fl_kube_resource *fl_kube_resources_find(const fl_kube_resources *reg, con
     return e ? &e->pub : NULL;
 }
 
-const fl_kube_resource *fl_kube_resources_find_kind(const fl_kube_resources *reg,
-                                                    const char *group, const char *kind)
+const fl_kube_resource *fl_kube_resources_find_kind(const fl_kube_resources *reg, const char *group,
+                                                    const char *kind)
 {
     const fl_kube_resource *r = NULL;
     rdlock(reg);
@@ -432,9 +436,8 @@ int fl_kube_resource_path(const fl_kube_resource *r, const char *ns, const char 
     int n;
     if (has_sub && !has_name)
         return -EINVAL;
-    n = snprintf(tmp, sizeof tmp, "%s%s/%s%s%s/%s%s%s%s%s",
-                 r->group[0] ? "/apis/" : "/api", r->group, r->version,
-                 has_ns ? "/namespaces/" : "", has_ns ? ns : "", r->resource,
+    n = snprintf(tmp, sizeof tmp, "%s%s/%s%s%s/%s%s%s%s%s", r->group[0] ? "/apis/" : "/api",
+                 r->group, r->version, has_ns ? "/namespaces/" : "", has_ns ? ns : "", r->resource,
                  has_name ? "/" : "", has_name ? name : "", has_sub ? "/" : "",
                  has_sub ? subresource : "");
     if (n < 0 || (size_t)n >= sizeof tmp || (size_t)n >= size)
@@ -548,18 +551,21 @@ static entry *crd_entry(const crd_names *n, const json_t *v, const char *storage
     sr = own(e, calloc(2, sizeof *sr));
     if (sr && json_object_get(subs, "status"))
         sr[ns++] = (fl_kube_subresource){"status", p->kind, "", "", V_GPU};
-    if (sr && json_object_get(subs, "scale"))
+    if (sr && json_object_get(subs, "scale")) {
         sr[ns++] = (fl_kube_subresource){"scale", "Scale", "autoscaling", "v1", V_GPU};
+        e->scale = json_deep_copy(json_object_get(subs, "scale"));
+        p->crd_scale = e->scale;
+    }
     p->subresources = sr;
     p->n_subresources = ns;
     e->columns = json_deep_copy(json_object_get(v, "additionalPrinterColumns"));
     e->schema = json_deep_copy(json_object_get(json_object_get(v, "schema"), "openAPIV3Schema"));
     p->printer_columns = e->columns;
     p->schema = e->schema;
-    e->owned = true;
     e->live = true;
     if (!p->group || !p->version || !p->resource || !p->kind || !p->singular || !p->list_kind ||
-        !p->short_names || !p->categories || !p->storage_version_hash || !sr) {
+        !p->short_names || !p->categories || !p->storage_version_hash || !sr ||
+        (json_object_get(subs, "scale") && !e->scale)) {
         entry_free(e);
         return NULL;
     }
@@ -642,7 +648,8 @@ static int crd_versions(const json_t *crd, json_t **sorted, size_t max, size_t *
     *storage = NULL;
     if (!json_is_array(versions) || json_array_size(versions) == 0)
         return fl_err_set(err, FL_EPARSE, "CustomResourceDefinition: spec.versions is required");
-    json_array_foreach(versions, i, v) {
+    json_array_foreach(versions, i, v)
+    {
         const char *name = json_string_value(json_object_get(v, "name"));
         if (!name_ok(name))
             return fl_err_set(err, FL_EPARSE,
@@ -659,6 +666,60 @@ static int crd_versions(const json_t *crd, json_t **sorted, size_t max, size_t *
         *storage = json_string_value(json_object_get(json_array_get(versions, 0), "name"));
     qsort(sorted, *n, sizeof *sorted, cmp_version_desc);
     return 0;
+}
+
+static bool strv_eq(const char *const *a, const char *const *b)
+{
+    size_t i = 0;
+    for (; a && b && a[i] && b[i]; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return (!a || !a[i]) && (!b || !b[i]);
+}
+
+static bool json_eq(const json_t *a, const json_t *b)
+{
+    return (!a && !b) || (a && b && json_equal((json_t *)a, (json_t *)b));
+}
+
+/* Do two entries describe the same type in every field? */
+static bool entry_eq(const fl_kube_resource *a, const fl_kube_resource *b)
+{
+    if (!streq(a->group, b->group) || !streq(a->version, b->version) ||
+        !streq(a->resource, b->resource) || !streq(a->singular, b->singular) ||
+        !streq(a->kind, b->kind) || !streq(a->list_kind, b->list_kind) ||
+        a->namespaced != b->namespaced || !strv_eq(a->verbs, b->verbs) ||
+        !strv_eq(a->short_names, b->short_names) || !strv_eq(a->categories, b->categories) ||
+        !streq(a->storage_version_hash, b->storage_version_hash) ||
+        !json_eq(a->printer_columns, b->printer_columns) || !json_eq(a->schema, b->schema) ||
+        !json_eq(a->crd_scale, b->crd_scale) || a->n_subresources != b->n_subresources)
+        return false;
+    for (size_t i = 0; i < a->n_subresources; i++) {
+        const fl_kube_subresource *x = &a->subresources[i], *y = &b->subresources[i];
+        if (!streq(x->name, y->name) || !streq(x->kind, y->kind) || !streq(x->group, y->group) ||
+            !streq(x->version, y->version) || !strv_eq(x->verbs, y->verbs))
+            return false;
+    }
+    return true;
+}
+
+/* Are the live CRD entries of this group+plural exactly made[0..n), in
+ * order? Then re-adding changes nothing (CRD status updates, resyncs).
+ * Caller holds the lock. */
+static bool crd_unchanged_locked(const fl_kube_resources *reg, entry *const *made, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < reg->n; i++) {
+        const entry *e = reg->e[i];
+        if (!e->live || e->pub.origin != FL_KUBE_ORIGIN_CRD ||
+            !streq(e->pub.group, made[0]->pub.group) ||
+            !streq(e->pub.resource, made[0]->pub.resource))
+            continue;
+        if (k >= n || !entry_eq(&e->pub, &made[k]->pub))
+            return false;
+        k++;
+    }
+    return k == n;
 }
 
 int fl_kube_resources_add_crd(fl_kube_resources *reg, const json_t *crd, fl_err *err)
@@ -682,6 +743,8 @@ int fl_kube_resources_add_crd(fl_kube_resources *reg, const json_t *crd, fl_err 
     wrlock(reg);
     if (builtin_exists_locked(reg, names.group, names.plural)) {
         rc = fl_err_set(err, -EEXIST, "%s.%s is a built-in resource", names.plural, names.group);
+    } else if (nv > 0 && crd_unchanged_locked(reg, made, nv)) {
+        /* nothing changed: keep the live entries (and the generation) */
     } else if (reg->n + nv > FL_KUBE_RESOURCES_MAX) {
         rc = fl_err_set(err, -E2BIG, "resource registry is full (%d entries)",
                         FL_KUBE_RESOURCES_MAX);
@@ -761,7 +824,8 @@ static entry *discovery_entry(const char *group, const char *version, const json
     p->storage_version_hash = hash ? own_str(e, hash) : NULL;
     p->origin = FL_KUBE_ORIGIN_DISCOVERY;
     p->served = true;
-    json_array_foreach(all, i, x) {
+    json_array_foreach(all, i, x)
+    {
         const char *xn = json_string_value(json_object_get(x, "name"));
         if (!sr || !xn || strncmp(xn, name, plen) != 0 || xn[plen] != '/')
             continue;
@@ -778,11 +842,10 @@ static entry *discovery_entry(const char *group, const char *version, const json
     }
     p->subresources = sr;
     p->n_subresources = ns;
-    e->owned = true;
     e->live = true;
     if (!sr || !p->group || !p->version || !p->resource || !p->kind || !p->singular ||
-        !p->discovery_singular || !p->list_kind || !p->verbs || !p->short_names ||
-        !p->categories || (hash && !p->storage_version_hash)) {
+        !p->discovery_singular || !p->list_kind || !p->verbs || !p->short_names || !p->categories ||
+        (hash && !p->storage_version_hash)) {
         entry_free(e);
         return NULL;
     }
@@ -794,8 +857,7 @@ static int check_api_resource(const json_t *r, size_t i, fl_err *err)
     const char *name = json_string_value(json_object_get(r, "name"));
     const char *kind = json_string_value(json_object_get(r, "kind"));
     if (!name_ok(name) || !name_ok(kind))
-        return fl_err_set(err, FL_EPARSE, "APIResourceList: resources[%zu] needs name and kind",
-                          i);
+        return fl_err_set(err, FL_EPARSE, "APIResourceList: resources[%zu] needs name and kind", i);
     return 0;
 }
 
@@ -811,12 +873,14 @@ int fl_kube_resources_add_discovery(fl_kube_resources *reg, const json_t *list, 
     if (!gv || !json_is_array(res) || split_gv(gv, group, sizeof group, &version) < 0 ||
         !name_ok(version))
         return fl_err_set(err, FL_EPARSE, "APIResourceList: groupVersion and resources required");
-    json_array_foreach(res, i, r) {
+    json_array_foreach(res, i, r)
+    {
         rc = check_api_resource(r, i, err);
         if (rc < 0)
             return rc;
     }
-    json_array_foreach(res, i, r) {
+    json_array_foreach(res, i, r)
+    {
         const char *name = json_string_value(json_object_get(r, "name"));
         if (strchr(name, '/'))
             continue;

@@ -14,6 +14,10 @@
  * BORROWED and stay valid until fl_kube_resources_free(): removing or
  * replacing a type unlinks it from lookups but keeps its memory (entries
  * are immutable once added), so a reader never sees a dangling pointer.
+ * The price: retained entries count against FL_KUBE_RESOURCES_MAX, so a
+ * process that re-registers changed CRDs thousands of times gets -E2BIG
+ * and must build a fresh registry (re-adding an unchanged CRD or
+ * discovery list retains nothing; changing a CRD retains its old entries).
  */
 #ifndef FL_KUBE_RESOURCE_H
 #define FL_KUBE_RESOURCE_H
@@ -26,24 +30,24 @@
 #include "base/base.h"
 
 /* Caps: names longer than this, or more entries than this, are errors. */
-#define FL_KUBE_RESOURCES_MAX 4096       /* live + retained entries */
+#define FL_KUBE_RESOURCES_MAX 4096 /* live + retained entries */
 #define FL_KUBE_NAME_MAX 253
 
 /* A subresource ("pods/status"). group/version are "" unless they differ
  * from the parent's (deployments/scale is autoscaling/v1 Scale). */
 typedef struct fl_kube_subresource {
-    const char *name;          /* "status", "scale", "log", "binding", "eviction" */
-    const char *kind;          /* "Pod", "Scale", "Binding", "Eviction" */
-    const char *group;         /* "" = same as parent (discovery omits it) */
-    const char *version;       /* "" = same as parent */
-    const char *const *verbs;  /* NULL-terminated */
+    const char *name;         /* "status", "scale", "log", "binding", "eviction" */
+    const char *kind;         /* "Pod", "Scale", "Binding", "Eviction" */
+    const char *group;        /* "" = same as parent (discovery omits it) */
+    const char *version;      /* "" = same as parent */
+    const char *const *verbs; /* NULL-terminated */
 } fl_kube_subresource;
 
 /* Where a type came from. */
 typedef enum {
     FL_KUBE_ORIGIN_BUILTIN = 0,
-    FL_KUBE_ORIGIN_CRD,        /* fl_kube_resources_add_crd */
-    FL_KUBE_ORIGIN_DISCOVERY,  /* fl_kube_resources_add_discovery */
+    FL_KUBE_ORIGIN_CRD,       /* fl_kube_resources_add_crd */
+    FL_KUBE_ORIGIN_DISCOVERY, /* fl_kube_resources_add_discovery */
 } fl_kube_origin;
 
 /* One resource type at one group/version. Immutable once in a registry.
@@ -51,19 +55,19 @@ typedef enum {
  * ("" group = the core group); the string arrays are NULL-terminated and
  * non-NULL (possibly empty). */
 typedef struct fl_kube_resource {
-    const char *group;                 /* "" for core, "apps", "example.com" */
-    const char *version;               /* "v1" */
-    const char *resource;              /* plural, lower case: "deployments" */
-    const char *singular;              /* "deployment" (lower-case kind if unset) */
-    const char *kind;                  /* "Deployment" */
-    const char *list_kind;             /* "DeploymentList" */
+    const char *group;     /* "" for core, "apps", "example.com" */
+    const char *version;   /* "v1" */
+    const char *resource;  /* plural, lower case: "deployments" */
+    const char *singular;  /* "deployment" (lower-case kind if unset) */
+    const char *kind;      /* "Deployment" */
+    const char *list_kind; /* "DeploymentList" */
     bool namespaced;
-    const char *const *verbs;          /* discovery order: get list ... */
-    const char *const *short_names;    /* {"deploy", NULL} */
-    const char *const *categories;     /* {"all", NULL} */
+    const char *const *verbs;       /* as discovery lists them ("create", ...) */
+    const char *const *short_names; /* {"deploy", NULL} */
+    const char *const *categories;  /* {"all", NULL} */
     const fl_kube_subresource *subresources;
     size_t n_subresources;
-    const char *storage_version_hash;  /* NULL = omitted from discovery */
+    const char *storage_version_hash; /* NULL = omitted from discovery */
     fl_kube_origin origin;
     /* discovery prints "singularName": "" for built-ins (v1.26) and the real
      * singular for CRDs; this is what discovery prints. */
@@ -72,7 +76,11 @@ typedef struct fl_kube_resource {
      * array (as in the CRD) and its openAPIV3Schema. Borrowed, immutable. */
     const json_t *printer_columns;
     const json_t *schema;
-    bool served;                       /* CRD version served (always true if listed) */
+    bool served; /* CRD version served (always true if listed) */
+    /* CRDs with a scale subresource: the version's subresources.scale object
+     * {specReplicasPath, statusReplicasPath, labelSelectorPath}; NULL else
+     * (built-ins use .spec.replicas / .status.replicas / .status.selector). */
+    const json_t *crd_scale;
 } fl_kube_resource;
 
 typedef struct fl_kube_resources fl_kube_resources;
@@ -82,10 +90,19 @@ typedef bool (*fl_kube_resource_filter)(const fl_kube_resource *r, void *ud);
 
 /* ---- registry lifetime ------------------------------------------------ */
 
-/* A new registry. with_builtins: preload the built-in types (v1, apps/v1,
- * batch/v1, admissionregistration.k8s.io/v1, apiextensions.k8s.io/v1,
- * coordination.k8s.io/v1, events.k8s.io/v1), matching kube-apiserver v1.26
- * discovery. Returns 0 or -ENOMEM; *out written only on success. */
+/* A new registry. with_builtins: preload the built-in types, with the
+ * verbs, short names, categories, subresources and hashes kube-apiserver
+ * v1.26 lists for them:
+ *   v1: configmaps endpoints events namespaces(+finalize,status) nodes(+status)
+ *       pods(+binding,eviction,log,status) resourcequotas(+status) secrets
+ *       serviceaccounts services(+status)
+ *   apps/v1: controllerrevisions daemonsets(+status) deployments(+scale,status)
+ *       replicasets(+scale,status) statefulsets(+scale,status)
+ *   events.k8s.io/v1 events; batch/v1 cronjobs(+status) jobs(+status);
+ *   admissionregistration.k8s.io/v1 {mutating,validating}webhookconfigurations;
+ *   apiextensions.k8s.io/v1 customresourcedefinitions(+status);
+ *   coordination.k8s.io/v1 leases.
+ * Returns 0 or -ENOMEM; *out written only on success. Any thread. */
 int fl_kube_resources_new(bool with_builtins, fl_kube_resources **out);
 /* Frees the registry and every entry ever returned by it. Accepts NULL. */
 void fl_kube_resources_free(fl_kube_resources *reg);
@@ -101,15 +118,16 @@ uint64_t fl_kube_resources_generation(const fl_kube_resources *reg);
  * spec.names (plural, singular, kind, listKind, shortNames, categories),
  * spec.scope, and per served version the status/scale subresources,
  * additionalPrinterColumns and schema.openAPIV3Schema. Replaces any
- * previous registration of the same group+plural (all versions).
+ * previous registration of the same group+plural (all versions); re-adding
+ * an unchanged definition (a CRD status update, a resync) is a no-op that
+ * keeps the entries and the generation.
  * Returns 0, FL_EPARSE (err says which field is missing/wrong),
  * -EEXIST (the group+plural belongs to a built-in type), -E2BIG, -ENOMEM. */
 int fl_kube_resources_add_crd(fl_kube_resources *reg, const json_t *crd, fl_err *err);
 
 /* Remove what add_crd registered for this group+plural (all versions).
  * Returns 0 or FL_ENOTFOUND. Built-ins cannot be removed (FL_ENOTFOUND). */
-int fl_kube_resources_remove_crd(fl_kube_resources *reg, const char *group,
-                                 const char *plural);
+int fl_kube_resources_remove_crd(fl_kube_resources *reg, const char *group, const char *plural);
 
 /* Register every resource of a discovery APIResourceList document (the
  * body of /api/v1 or /apis/<g>/<v>; borrowed). "x/y" entries become
@@ -124,8 +142,8 @@ int fl_kube_resources_add_discovery(fl_kube_resources *reg, const json_t *list, 
 const fl_kube_resource *fl_kube_resources_find(const fl_kube_resources *reg, const char *group,
                                                const char *version, const char *resource);
 /* (group, kind): the preferred (first registered) version. */
-const fl_kube_resource *fl_kube_resources_find_kind(const fl_kube_resources *reg,
-                                                    const char *group, const char *kind);
+const fl_kube_resource *fl_kube_resources_find_kind(const fl_kube_resources *reg, const char *group,
+                                                    const char *kind);
 /* (apiVersion "apps/v1" or "v1", kind), e.g. from an object's fields. */
 const fl_kube_resource *fl_kube_resources_find_gvk(const fl_kube_resources *reg,
                                                    const char *api_version, const char *kind);
@@ -135,9 +153,10 @@ const fl_kube_resource *fl_kube_resources_find_gvk(const fl_kube_resources *reg,
  * when several groups match, the first registered wins (core first). */
 const fl_kube_resource *fl_kube_resources_resolve(const fl_kube_resources *reg, const char *name);
 
-/* Copy up to max live entries (registration order: groups in discovery
- * order, resources sorted by plural within a group/version) into out, and
- * return how many exist in total (may exceed max: call again bigger). */
+/* Copy up to max live entries, in registration order (built-ins first, in
+ * kube-apiserver's group order; then CRDs and discovered types as added),
+ * into out, and return how many exist in total (may exceed max: call again
+ * bigger). out may be NULL when max is 0. */
 size_t fl_kube_resources_list(const fl_kube_resources *reg, const fl_kube_resource **out,
                               size_t max);
 
@@ -186,13 +205,16 @@ int fl_kube_discovery_resources(const fl_kube_resources *reg, const char *group,
 
 /* /version: version.Info. Fields NULL take the v1.26.0 golden values. */
 typedef struct fl_kube_version_info {
-    const char *git_version;  /* "v1.26.0"; major/minor derived from it */
-    const char *git_commit;   /* "8f94681cd294aa8cfd3407b8191f6c70214973a4" */
-    const char *build_date;   /* "1970-01-01T00:00:00Z" (as the golden build) */
-    const char *go_version;   /* "go1.19.8" */
-    const char *platform;     /* "linux/amd64" */
+    const char *git_version; /* "v1.26.0"; major/minor derived from it */
+    const char *git_commit;  /* "8f94681cd294aa8cfd3407b8191f6c70214973a4" */
+    const char *build_date;  /* "1970-01-01T00:00:00Z" (as the golden build) */
+    const char *go_version;  /* "go1.19.8" */
+    const char *platform;    /* "linux/amd64" */
 } fl_kube_version_info;
-#define FL_KUBE_VERSION_INFO_INIT {NULL, NULL, NULL, NULL, NULL}
+#define FL_KUBE_VERSION_INFO_INIT                                                                  \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, NULL                                                               \
+    }
 int fl_kube_discovery_version(const fl_kube_version_info *info, json_t **out);
 
 /* ---- OpenAPI v3 (02-openapi/) -------------------------------------------

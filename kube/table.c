@@ -23,51 +23,112 @@ typedef struct col {
     const char *desc;
 } col;
 
-static const char D_NAME[] = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: http://kubernetes.io/docs/user-guide/identifiers#names";
-static const char D_AGE[] = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+static const char D_NAME[] =
+    "Name must be unique within a namespace. Is required when creating resources, although some "
+    "resources may allow a client to request the generation of an appropriate name automatically. "
+    "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
+    "updated. More info: http://kubernetes.io/docs/user-guide/identifiers#names";
+static const char D_AGE[] =
+    "CreationTimestamp is a timestamp representing the server time when this object was created. "
+    "It is not guaranteed to be set in happens-before order across separate operations. Clients "
+    "may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the "
+    "system. Read-only. Null for lists. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 static const col C_POD[] = {
     {"Name", "string", "name", 0, D_NAME},
     {"Ready", "string", "", 0, "The aggregate readiness state of this pod for accepting traffic."},
     {"Status", "string", "", 0, "The aggregate status of the containers in this pod."},
-    {"Restarts", "string", "", 0, "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."},
+    {"Restarts", "string", "", 0,
+     "The number of times the containers in this pod have been restarted and when the last "
+     "container in this pod has restarted."},
     {"Age", "string", "", 0, D_AGE},
-    {"IP", "string", "", 1, "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated."},
-    {"Node", "string", "", 1, "NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements."},
-    {"Nominated Node", "string", "", 1, "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled."},
-    {"Readiness Gates", "string", "", 1, "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates"},
+    {"IP", "string", "", 1,
+     "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet "
+     "allocated."},
+    {"Node", "string", "", 1,
+     "NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the "
+     "scheduler simply schedules this pod onto that node, assuming that it fits resource "
+     "requirements."},
+    {"Nominated Node", "string", "", 1,
+     "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot "
+     "be scheduled right away as preemption victims receive their graceful termination periods. "
+     "This field does not guarantee that the pod will be scheduled on this node. Scheduler may "
+     "decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also "
+     "decide to give the resources on this node to a higher priority pod that is created after "
+     "preemption. As a result, this field may be different than PodSpec.nodeName when the pod is "
+     "scheduled."},
+    {"Readiness Gates", "string", "", 1,
+     "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when "
+     "all its containers are ready AND all conditions specified in the readiness gates have status "
+     "equal to \"True\" More info: "
+     "https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates"},
 };
 static const col C_DEPLOY[] = {
     {"Name", "string", "name", 0, D_NAME},
     {"Ready", "string", "", 0, "Number of the pod with ready state"},
-    {"Up-to-date", "string", "", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."},
-    {"Available", "string", "", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."},
+    {"Up-to-date", "string", "", 0,
+     "Total number of non-terminated pods targeted by this deployment that have the desired "
+     "template spec."},
+    {"Available", "string", "", 0,
+     "Total number of available pods (ready for at least minReadySeconds) targeted by this "
+     "deployment."},
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment."},
+    {"Selector", "string", "", 1,
+     "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the "
+     "ones affected by this deployment."},
 };
 static const col C_RS[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Desired", "integer", "", 0, "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller"},
-    {"Current", "integer", "", 0, "Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/#what-is-a-replicationcontroller"},
-    {"Ready", "integer", "", 0, "readyReplicas is the number of pods targeted by this ReplicaSet with a Ready Condition."},
+    {"Desired", "integer", "", 0,
+     "Replicas is the number of desired replicas. This is a pointer to distinguish between "
+     "explicit zero and unspecified. Defaults to 1. More info: "
+     "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/"
+     "#what-is-a-replicationcontroller"},
+    {"Current", "integer", "", 0,
+     "Replicas is the most recently observed number of replicas. More info: "
+     "https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller/"
+     "#what-is-a-replicationcontroller"},
+    {"Ready", "integer", "", 0,
+     "readyReplicas is the number of pods targeted by this ReplicaSet with a Ready Condition."},
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "Selector is a label query over pods that should match the replica count. If the selector is empty, it is defaulted to the labels present on the pod template. Label keys and values that must match in order to be controlled by this replica set. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+    {"Selector", "string", "", 1,
+     "Selector is a label query over pods that should match the replica count. If the selector is "
+     "empty, it is defaulted to the labels present on the pod template. Label keys and values that "
+     "must match in order to be controlled by this replica set. More info: "
+     "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 };
 static const col C_DS[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Desired", "integer", "", 0, "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
-    {"Current", "integer", "", 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
-    {"Ready", "integer", "", 0, "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."},
-    {"Up-to-date", "integer", "", 0, "The total number of nodes that are running updated daemon pod"},
-    {"Available", "integer", "", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"},
-    {"Node Selector", "string", "", 0, "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"},
+    {"Desired", "integer", "", 0,
+     "The total number of nodes that should be running the daemon pod (including nodes correctly "
+     "running the daemon pod). More info: "
+     "https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
+    {"Current", "integer", "", 0,
+     "The number of nodes that are running at least 1 daemon pod and are supposed to run the "
+     "daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
+    {"Ready", "integer", "", 0,
+     "numberReady is the number of nodes that should be running the daemon pod and have one or "
+     "more of the daemon pod running with a Ready Condition."},
+    {"Up-to-date", "integer", "", 0,
+     "The total number of nodes that are running updated daemon pod"},
+    {"Available", "integer", "", 0,
+     "The number of nodes that should be running the daemon pod and have one or more of the daemon "
+     "pod running and available (ready for at least spec.minReadySeconds)"},
+    {"Node Selector", "string", "", 0,
+     "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which "
+     "must match a node's labels for the pod to be scheduled on that node. More info: "
+     "https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"},
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "A label query over pods that are managed by the daemon set. Must match in order to be controlled. If empty, defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+    {"Selector", "string", "", 1,
+     "A label query over pods that are managed by the daemon set. Must match in order to be "
+     "controlled. If empty, defaulted to labels on Pod template. More info: "
+     "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 };
 static const col C_STS[] = {
     {"Name", "string", "name", 0, D_NAME},
@@ -83,31 +144,86 @@ static const col C_JOB[] = {
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+    {"Selector", "string", "", 1,
+     "A label query over pods that should match the pod count. Normally, the system sets this "
+     "field for you. More info: "
+     "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 };
 static const col C_CJ[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Schedule", "string", "", 0, "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."},
-    {"Suspend", "boolean", "", 0, "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false."},
+    {"Schedule", "string", "", 0,
+     "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."},
+    {"Suspend", "boolean", "", 0,
+     "This flag tells the controller to suspend subsequent executions, it does not apply to "
+     "already started executions.  Defaults to false."},
     {"Active", "integer", "", 0, "A list of pointers to currently running jobs."},
-    {"Last Schedule", "string", "", 0, "Information when was the last time the job was successfully scheduled."},
+    {"Last Schedule", "string", "", 0,
+     "Information when was the last time the job was successfully scheduled."},
     {"Age", "string", "", 0, D_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
+    {"Selector", "string", "", 1,
+     "A label query over pods that should match the pod count. Normally, the system sets this "
+     "field for you. More info: "
+     "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"},
 };
 static const col C_SVC[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Type", "string", "", 0, "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a cluster-internal IP address for load-balancing to endpoints. Endpoints are determined by the selector or if that is not specified, by manual construction of an Endpoints object or EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated and the endpoints are published as a set of endpoints rather than a virtual IP. \"NodePort\" builds on ClusterIP and allocates a port on every node which routes to the same endpoints as the clusterIP. \"LoadBalancer\" builds on NodePort and creates an external load-balancer (if supported in the current cloud) which routes to the same endpoints as the clusterIP. \"ExternalName\" aliases this service to the specified externalName. Several other fields do not apply to ExternalName services. More info: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types"},
-    {"Cluster-IP", "string", "", 0, "clusterIP is the IP address of the service and is usually assigned randomly. If an address is specified manually, is in-range (as per system configuration), and is not in use, it will be allocated to the service; otherwise creation of the service will fail. This field may not be changed through updates unless the type field is also being changed to ExternalName (which requires this field to be blank) or the type field is being changed from ExternalName (in which case this field may optionally be specified, as describe above).  Valid values are \"None\", empty string (\"\"), or a valid IP address. Setting this to \"None\" makes a \"headless service\" (no virtual IP), which is useful when direct endpoint connections are preferred and proxying is not required.  Only applies to types ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a Service of type ExternalName, creation will fail. This field will be wiped when updating a Service to type ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies"},
-    {"External-IP", "string", "", 0, "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.  These IPs are not managed by Kubernetes.  The user is responsible for ensuring that traffic arrives at a node with this IP.  A common example is external load-balancers that are not part of the Kubernetes system."},
-    {"Port(s)", "string", "", 0, "The list of ports that are exposed by this service. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies"},
+    {"Type", "string", "", 0,
+     "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are "
+     "ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a "
+     "cluster-internal IP address for load-balancing to endpoints. Endpoints are determined by the "
+     "selector or if that is not specified, by manual construction of an Endpoints object or "
+     "EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated and the "
+     "endpoints are published as a set of endpoints rather than a virtual IP. \"NodePort\" builds "
+     "on ClusterIP and allocates a port on every node which routes to the same endpoints as the "
+     "clusterIP. \"LoadBalancer\" builds on NodePort and creates an external load-balancer (if "
+     "supported in the current cloud) which routes to the same endpoints as the clusterIP. "
+     "\"ExternalName\" aliases this service to the specified externalName. Several other fields do "
+     "not apply to ExternalName services. More info: "
+     "https://kubernetes.io/docs/concepts/services-networking/service/"
+     "#publishing-services-service-types"},
+    {"Cluster-IP", "string", "", 0,
+     "clusterIP is the IP address of the service and is usually assigned randomly. If an address "
+     "is specified manually, is in-range (as per system configuration), and is not in use, it will "
+     "be allocated to the service; otherwise creation of the service will fail. This field may not "
+     "be changed through updates unless the type field is also being changed to ExternalName "
+     "(which requires this field to be blank) or the type field is being changed from ExternalName "
+     "(in which case this field may optionally be specified, as describe above).  Valid values are "
+     "\"None\", empty string (\"\"), or a valid IP address. Setting this to \"None\" makes a "
+     "\"headless service\" (no virtual IP), which is useful when direct endpoint connections are "
+     "preferred and proxying is not required.  Only applies to types ClusterIP, NodePort, and "
+     "LoadBalancer. If this field is specified when creating a Service of type ExternalName, "
+     "creation will fail. This field will be wiped when updating a Service to type ExternalName. "
+     "More info: "
+     "https://kubernetes.io/docs/concepts/services-networking/service/"
+     "#virtual-ips-and-service-proxies"},
+    {"External-IP", "string", "", 0,
+     "externalIPs is a list of IP addresses for which nodes in the cluster will also accept "
+     "traffic for this service.  These IPs are not managed by Kubernetes.  The user is responsible "
+     "for ensuring that traffic arrives at a node with this IP.  A common example is external "
+     "load-balancers that are not part of the Kubernetes system."},
+    {"Port(s)", "string", "", 0,
+     "The list of ports that are exposed by this service. More info: "
+     "https://kubernetes.io/docs/concepts/services-networking/service/"
+     "#virtual-ips-and-service-proxies"},
     {"Age", "string", "", 0, D_AGE},
-    {"Selector", "string", "", 1, "Route service traffic to pods with label keys and values matching this selector. If empty or not present, the service is assumed to have an external process managing its endpoints, which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/"},
+    {"Selector", "string", "", 1,
+     "Route service traffic to pods with label keys and values matching this selector. If empty or "
+     "not present, the service is assumed to have an external process managing its endpoints, "
+     "which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and "
+     "LoadBalancer. Ignored if type is ExternalName. More info: "
+     "https://kubernetes.io/docs/concepts/services-networking/service/"},
 };
 static const col C_EP[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Endpoints", "string", "", 0, "The set of all endpoints is the union of all subsets. Addresses are placed into subsets according to the IPs they share. A single address with multiple ports, some of which are ready and some of which are not (because they come from different containers) will result in the address being displayed in different subsets for the different ports. No address will appear in both Addresses and NotReadyAddresses in the same subset. Sets of addresses and ports that comprise a service."},
+    {"Endpoints", "string", "", 0,
+     "The set of all endpoints is the union of all subsets. Addresses are placed into subsets "
+     "according to the IPs they share. A single address with multiple ports, some of which are "
+     "ready and some of which are not (because they come from different containers) will result in "
+     "the address being displayed in different subsets for the different ports. No address will "
+     "appear in both Addresses and NotReadyAddresses in the same subset. Sets of addresses and "
+     "ports that comprise a service."},
     {"Age", "string", "", 0, D_AGE},
 };
 static const col C_NODE[] = {
@@ -116,21 +232,48 @@ static const col C_NODE[] = {
     {"Roles", "string", "", 0, "The roles of the node"},
     {"Age", "string", "", 0, D_AGE},
     {"Version", "string", "", 0, "Kubelet Version reported by the node."},
-    {"Internal-IP", "string", "", 1, "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example."},
-    {"External-IP", "string", "", 1, "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example."},
-    {"OS-Image", "string", "", 1, "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."},
-    {"Kernel-Version", "string", "", 1, "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."},
-    {"Container-Runtime", "string", "", 1, "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."},
+    {"Internal-IP", "string", "", 1,
+     "List of addresses reachable to the node. Queried from cloud provider, if available. More "
+     "info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared "
+     "as mergeable, but the merge key is not sufficiently unique, which can cause data corruption "
+     "when it is merged. Callers should instead use a full-replacement patch. See "
+     "https://pr.k8s.io/79391 for an example."},
+    {"External-IP", "string", "", 1,
+     "List of addresses reachable to the node. Queried from cloud provider, if available. More "
+     "info: https://kubernetes.io/docs/concepts/nodes/node/#addresses Note: This field is declared "
+     "as mergeable, but the merge key is not sufficiently unique, which can cause data corruption "
+     "when it is merged. Callers should instead use a full-replacement patch. See "
+     "https://pr.k8s.io/79391 for an example."},
+    {"OS-Image", "string", "", 1,
+     "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."},
+    {"Kernel-Version", "string", "", 1,
+     "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."},
+    {"Container-Runtime", "string", "", 1,
+     "ContainerRuntime Version reported by the node through runtime remote API (e.g. "
+     "containerd://1.4.2)."},
 };
 static const col C_EVENT[] = {
-    {"Last Seen", "string", "", 0, "The time at which the most recent occurrence of this event was recorded."},
-    {"Type", "string", "", 0, "Type of this event (Normal, Warning), new types could be added in the future"},
-    {"Reason", "string", "", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."},
+    {"Last Seen", "string", "", 0,
+     "The time at which the most recent occurrence of this event was recorded."},
+    {"Type", "string", "", 0,
+     "Type of this event (Normal, Warning), new types could be added in the future"},
+    {"Reason", "string", "", 0,
+     "This should be a short, machine understandable string that gives the reason for the "
+     "transition into the object's current status."},
     {"Object", "string", "", 0, "The object that this event is about."},
-    {"Subobject", "string", "", 1, "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object."},
-    {"Source", "string", "", 1, "The component reporting this event. Should be a short machine understandable string."},
+    {"Subobject", "string", "", 1,
+     "If referring to a piece of an object instead of an entire object, this string should contain "
+     "a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For "
+     "example, if the object reference is to a container within a pod, this would take on a value "
+     "like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that "
+     "triggered the event) or if no container name is specified \"spec.containers[2]\" (container "
+     "with index 2 in this pod). This syntax is chosen only to have some well-defined way of "
+     "referencing a part of an object."},
+    {"Source", "string", "", 1,
+     "The component reporting this event. Should be a short machine understandable string."},
     {"Message", "string", "", 0, "A human-readable description of the status of this operation."},
-    {"First Seen", "string", "", 1, "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"},
+    {"First Seen", "string", "", 1,
+     "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"},
     {"Count", "string", "", 1, "The number of times this event has occurred."},
     {"Name", "string", "name", 1, D_NAME},
 };
@@ -141,30 +284,51 @@ static const col C_NS[] = {
 };
 static const col C_SECRET[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Type", "string", "", 0, "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"},
-    {"Data", "string", "", 0, "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4"},
+    {"Type", "string", "", 0,
+     "Used to facilitate programmatic handling of secret data. More info: "
+     "https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"},
+    {"Data", "string", "", 0,
+     "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or "
+     "'.'. The serialized form of the secret data is a base64 encoded string, representing the "
+     "arbitrary (possibly non-string) data value here. Described in "
+     "https://tools.ietf.org/html/rfc4648#section-4"},
     {"Age", "string", "", 0, D_AGE},
 };
 static const col C_SA[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Secrets", "string", "", 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use. Pods are only limited to this list if this service account has a \"kubernetes.io/enforce-mountable-secrets\" annotation set to \"true\". This field should not be used to find auto-generated service account token secrets for use outside of pods. Instead, tokens can be requested directly using the TokenRequest API, or service account token secrets can be manually created. More info: https://kubernetes.io/docs/concepts/configuration/secret"},
+    {"Secrets", "string", "", 0,
+     "Secrets is a list of the secrets in the same namespace that pods running using this "
+     "ServiceAccount are allowed to use. Pods are only limited to this list if this service "
+     "account has a \"kubernetes.io/enforce-mountable-secrets\" annotation set to \"true\". This "
+     "field should not be used to find auto-generated service account token secrets for use "
+     "outside of pods. Instead, tokens can be requested directly using the TokenRequest API, or "
+     "service account token secrets can be manually created. More info: "
+     "https://kubernetes.io/docs/concepts/configuration/secret"},
     {"Age", "string", "", 0, D_AGE},
 };
 static const col C_CM[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Data", "string", "", 0, "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process."},
+    {"Data", "string", "", 0,
+     "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', "
+     "'_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys "
+     "stored in Data must not overlap with the keys in the BinaryData field, this is enforced "
+     "during validation process."},
     {"Age", "string", "", 0, D_AGE},
 };
 static const col C_QUOTA[] = {
     {"Name", "string", "name", 0, D_NAME},
     {"Age", "string", "", 0, D_AGE},
-    {"Request", "string", "", 0, "Request represents a minimum amount of cpu/memory that a container may consume."},
-    {"Limit", "string", "", 0, "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."},
+    {"Request", "string", "", 0,
+     "Request represents a minimum amount of cpu/memory that a container may consume."},
+    {"Limit", "string", "", 0,
+     "Limits control the maximum amount of cpu/memory that a container may use independent of "
+     "contention on the node."},
 };
 static const col C_CR[] = {
     {"Name", "string", "name", 0, D_NAME},
     {"Controller", "string", "", 0, "Controller of the object"},
-    {"Revision", "string", "", 0, "Revision indicates the revision of the state represented by Data."},
+    {"Revision", "string", "", 0,
+     "Revision indicates the revision of the state represented by Data."},
     {"Age", "string", "", 0, D_AGE},
 };
 static const col C_LEASE[] = {
@@ -174,7 +338,8 @@ static const col C_LEASE[] = {
 };
 static const col C_WEBHOOK[] = {
     {"Name", "string", "name", 0, D_NAME},
-    {"Webhooks", "integer", "", 0, "Webhooks indicates the number of webhooks registered in this configuration"},
+    {"Webhooks", "integer", "", 0,
+     "Webhooks indicates the number of webhooks registered in this configuration"},
     {"Age", "string", "", 0, D_AGE},
 };
 static const col C_DEFAULT[] = {
@@ -341,7 +506,8 @@ static void add_containers(rowb *b, const json_t *containers)
     size_t i;
     const json_t *c;
     int rc = 0;
-    json_array_foreach(containers, i, c) {
+    json_array_foreach(containers, i, c)
+    {
         const char *sep = i ? "," : "";
         const char *n = json_string_value(json_object_get(c, "name"));
         const char *im = json_string_value(json_object_get(c, "image"));
@@ -385,8 +551,7 @@ static void add_labels(rowb *b, const json_t *m)
     fl_buf out = FL_BUF_INIT(1 << 20);
     int rc = k ? 0 : -ENOMEM;
     for (size_t i = 0; k && i < n; i++)
-        rc |= fl_buf_printf(&out, "%s%s=%s", i ? "," : "", k[i],
-                            sval(json_object_get(m, k[i])));
+        rc |= fl_buf_printf(&out, "%s%s=%s", i ? "," : "", k[i], sval(json_object_get(m, k[i])));
     if (rc)
         b->oom = true;
     add_str(b, n ? out.data : "<none>");
@@ -524,7 +689,8 @@ static bool pod_init_status(const json_t *pod, char *reason, size_t size, int64_
     const json_t *ics = fl_obj_get(pod, "status.initContainerStatuses");
     size_t i, ninit = len_at(pod, "spec.initContainers");
     const json_t *cs;
-    json_array_foreach(ics, i, cs) {
+    json_array_foreach(ics, i, cs)
+    {
         const json_t *term = state(cs, "terminated"), *wait = state(cs, "waiting");
         const char *wr = json_string_value(json_object_get(wait, "reason"));
         *restarts += int_at(cs, "restartCount", 0);
@@ -546,9 +712,9 @@ static bool pod_ready_condition(const json_t *pod)
 {
     const json_t *conds = fl_obj_get(pod, "status.conditions"), *c;
     size_t i;
-    json_array_foreach(conds, i, c) {
-        if (strcmp(mstr(c, "type", ""), "Ready") == 0 &&
-            strcmp(mstr(c, "status", ""), "True") == 0)
+    json_array_foreach(conds, i, c)
+    {
+        if (strcmp(mstr(c, "type", ""), "Ready") == 0 && strcmp(mstr(c, "status", ""), "True") == 0)
             return true;
     }
     return false;
@@ -606,9 +772,11 @@ static void pod_gates(const json_t *pod, char *out, size_t size)
         snprintf(out, size, "<none>");
         return;
     }
-    json_array_foreach(gates, i, g) {
+    json_array_foreach(gates, i, g)
+    {
         const char *t = mstr(g, "conditionType", "");
-        json_array_foreach(conds, j, c) {
+        json_array_foreach(conds, j, c)
+        {
             if (strcmp(mstr(c, "type", ""), t) != 0)
                 continue;
             if (strcmp(mstr(c, "status", ""), "True") == 0)
@@ -621,8 +789,8 @@ static void pod_gates(const json_t *pod, char *out, size_t size)
 
 static const char *pod_ip(const json_t *pod)
 {
-    const char *ip = json_string_value(json_object_get(
-        json_array_get(fl_obj_get(pod, "status.podIPs"), 0), "ip"));
+    const char *ip = json_string_value(
+        json_object_get(json_array_get(fl_obj_get(pod, "status.podIPs"), 0), "ip"));
     if (!ip || !ip[0])
         ip = str_at(pod, "status.podIP");
     return ip && ip[0] ? ip : "<none>";
@@ -637,7 +805,8 @@ static void print_pod(rowb *b, const json_t *pod)
     int64_t restarts = 0, last = INT64_MIN, ready = 0;
     size_t i;
     snprintf(reason, sizeof reason, "%s", sreason[0] ? sreason : phase);
-    json_array_foreach(conds, i, c) {
+    json_array_foreach(conds, i, c)
+    {
         if (strcmp(mstr(c, "type", ""), "PodScheduled") == 0 &&
             strcmp(mstr(c, "reason", ""), "SchedulingGated") == 0)
             snprintf(reason, sizeof reason, "SchedulingGated");
@@ -646,7 +815,8 @@ static void print_pod(rowb *b, const json_t *pod)
     if (!pod_init_status(pod, reason, sizeof reason, &restarts, &last))
         ready = pod_containers(pod, reason, sizeof reason, &restarts, &last);
     if (fl_obj_get(pod, "metadata.deletionTimestamp"))
-        snprintf(reason, sizeof reason, "%s", strcmp(sreason, "NodeLost") == 0 ? "Unknown" : "Terminating");
+        snprintf(reason, sizeof reason, "%s",
+                 strcmp(sreason, "NodeLost") == 0 ? "Unknown" : "Terminating");
     add_name(b, pod);
     snprintf(buf, sizeof buf, "%lld/%zu", (long long)ready, len_at(pod, "spec.containers"));
     add_str(b, buf);
@@ -766,8 +936,7 @@ static int join_strings(fl_buf *out, const json_t *arr, const char *sep)
     size_t i;
     const json_t *v;
     int rc = 0;
-    json_array_foreach(arr, i, v) rc |= fl_buf_printf(out, "%s%s", i ? sep : "",
-                                                      sval(v));
+    json_array_foreach(arr, i, v) rc |= fl_buf_printf(out, "%s%s", i ? sep : "", sval(v));
     return rc;
 }
 
@@ -796,7 +965,8 @@ static void service_external_ip(const json_t *o, fl_buf *out)
     ing = fl_obj_get(o, "status.loadBalancer.ingress");
     const char **vals = calloc(json_array_size(ing) + 1, sizeof *vals);
     size_t nv = 0;
-    json_array_foreach(ing, i, e) {
+    json_array_foreach(ing, i, e)
+    {
         const char *ip = json_string_value(json_object_get(e, "ip"));
         const char *host = json_string_value(json_object_get(e, "hostname"));
         const char *v = ip && ip[0] ? ip : host;
@@ -828,7 +998,8 @@ static void print_service(rowb *b, const json_t *o)
     if (!cip || !cip[0])
         cip = str_or(o, "spec.clusterIP", "<none>");
     service_external_ip(o, &ext);
-    json_array_foreach(ps, i, p) {
+    json_array_foreach(ps, i, p)
+    {
         int64_t port = int_at(p, "port", 0), np = int_at(p, "nodePort", 0);
         const char *proto = mstr(p, "protocol", "TCP");
         if (np > 0)
@@ -854,12 +1025,15 @@ static void print_endpoints(rowb *b, const json_t *o)
     const json_t *subsets = fl_obj_get(o, "subsets"), *ss;
     fl_buf out = FL_BUF_INIT(1 << 20);
     size_t i, j, k, listed = 0, count = 0;
-    json_array_foreach(subsets, i, ss) {
-        const json_t *addrs = json_object_get(ss, "addresses"), *ports = json_object_get(ss, "ports");
+    json_array_foreach(subsets, i, ss)
+    {
+        const json_t *addrs = json_object_get(ss, "addresses"),
+                     *ports = json_object_get(ss, "ports");
         size_t np = json_is_array(ports) ? json_array_size(ports) : 0;
         for (j = 0; j < (np ? np : 1); j++) {
             const json_t *a;
-            json_array_foreach(addrs, k, a) {
+            json_array_foreach(addrs, k, a)
+            {
                 const char *ip = mstr(a, "ip", "");
                 if (listed < 3) {
                     const char *sep = listed ? "," : "";
@@ -890,7 +1064,8 @@ static const char *node_address(const json_t *o, const char *t)
 {
     const json_t *addrs = fl_obj_get(o, "status.addresses"), *a;
     size_t i;
-    json_array_foreach(addrs, i, a) {
+    json_array_foreach(addrs, i, a)
+    {
         if (strcmp(mstr(a, "type", ""), t) == 0)
             return mstr(a, "address", "");
     }
@@ -933,7 +1108,8 @@ static void print_node(rowb *b, const json_t *o)
     const json_t *conds = fl_obj_get(o, "status.conditions"), *c, *ready = NULL;
     char status[64];
     size_t i;
-    json_array_foreach(conds, i, c) {
+    json_array_foreach(conds, i, c)
+    {
         if (strcmp(mstr(c, "type", ""), "Ready") == 0)
             ready = c; /* the last one wins, as in the Go map */
     }
@@ -968,7 +1144,8 @@ static void print_event(rowb *b, const json_t *o)
 {
     char first[32], lastc[32], target[512];
     const char *ft = str_at(o, "firstTimestamp"), *lt = str_at(o, "lastTimestamp");
-    const char *kind = str_or(o, "involvedObject.kind", ""), *name = str_at(o, "involvedObject.name");
+    const char *kind = str_or(o, "involvedObject.kind", ""),
+               *name = str_at(o, "involvedObject.name");
     const char *comp = str_or(o, "source.component", str_or(o, "reportingComponent", ""));
     const char *host = str_or(o, "source.host", str_or(o, "reportingInstance", ""));
     const json_t *series = fl_obj_get(o, "series");
@@ -1012,6 +1189,39 @@ static void print_event(rowb *b, const json_t *o)
     add_str(b, first);
     add_int(b, count);
     add_name(b, o);
+}
+
+/* events.k8s.io/v1 Events print as core Events after upstream's field
+ * conversion (note -> message, regarding -> involvedObject, ...). */
+static void print_event_v1(rowb *b, const json_t *o)
+{
+    static const char *const map[][2] = {
+        {"regarding", "involvedObject"},
+        {"note", "message"},
+        {"deprecatedSource", "source"},
+        {"deprecatedFirstTimestamp", "firstTimestamp"},
+        {"deprecatedLastTimestamp", "lastTimestamp"},
+        {"deprecatedCount", "count"},
+        {"reportingController", "reportingComponent"},
+        {"reportingInstance", "reportingInstance"},
+        {"eventTime", "eventTime"},
+        {"series", "series"},
+        {"type", "type"},
+        {"reason", "reason"},
+        {"metadata", "metadata"},
+    };
+    json_t *core = json_object();
+    for (size_t i = 0; core && i < FL_ARRAY_LEN(map); i++) {
+        json_t *v = json_object_get(o, map[i][0]);
+        if (v && json_object_set(core, map[i][1], v) != 0)
+            b->oom = true;
+    }
+    if (!core) {
+        b->oom = true;
+        return;
+    }
+    print_event(b, core);
+    json_decref(core);
 }
 
 static void print_secret(rowb *b, const json_t *o)
@@ -1064,7 +1274,8 @@ static void print_controllerrevision(rowb *b, const json_t *o)
     const json_t *owners = fl_obj_get(o, "metadata.ownerReferences"), *ow, *ctl = NULL;
     char name[600] = "<none>", kind[256];
     size_t i;
-    json_array_foreach(owners, i, ow) {
+    json_array_foreach(owners, i, ow)
+    {
         if (json_is_true(json_object_get(ow, "controller"))) {
             ctl = ow;
             break;
@@ -1082,8 +1293,7 @@ static void print_controllerrevision(rowb *b, const json_t *o)
             snprintf(name, sizeof name, "%s.%.*s/%s", kind, (int)(slash - av), av,
                      mstr(ctl, "name", ""));
         else
-            snprintf(name, sizeof name, "%s/%s", kind,
-                     mstr(ctl, "name", ""));
+            snprintf(name, sizeof name, "%s/%s", kind, mstr(ctl, "name", ""));
     }
     add_name(b, o);
     add_str(b, name);
@@ -1129,7 +1339,10 @@ typedef struct printer {
     printer_fn fn;
 } printer;
 
-#define P(g, k, cols, fn) {g, k, cols, FL_ARRAY_LEN(cols), fn}
+#define P(g, k, cols, fn)                                                                          \
+    {                                                                                              \
+        g, k, cols, FL_ARRAY_LEN(cols), fn                                                         \
+    }
 static const printer PRINTERS[] = {
     P("", "Pod", C_POD, print_pod),
     P("apps", "Deployment", C_DEPLOY, print_deployment),
@@ -1143,6 +1356,7 @@ static const printer PRINTERS[] = {
     P("", "Endpoints", C_EP, print_endpoints),
     P("", "Node", C_NODE, print_node),
     P("", "Event", C_EVENT, print_event),
+    P("events.k8s.io", "Event", C_EVENT, print_event_v1),
     P("", "Namespace", C_NS, print_namespace),
     P("", "Secret", C_SECRET, print_secret),
     P("", "ServiceAccount", C_SA, print_serviceaccount),
@@ -1150,8 +1364,7 @@ static const printer PRINTERS[] = {
     P("", "ResourceQuota", C_QUOTA, print_quota),
     P("coordination.k8s.io", "Lease", C_LEASE, print_lease),
     P("admissionregistration.k8s.io", "MutatingWebhookConfiguration", C_WEBHOOK, print_webhooks),
-    P("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", C_WEBHOOK,
-      print_webhooks),
+    P("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", C_WEBHOOK, print_webhooks),
 };
 static const printer DEFAULT_PRINTER = P("", "", C_DEFAULT, print_default);
 
@@ -1237,7 +1450,8 @@ static const json_t *jp_filter(const json_t *arr, const char *expr, const char *
     if (strncmp(p, ")]", 2) != 0)
         return NULL;
     *end = p + 2;
-    json_array_foreach(arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         const json_t *v = fl_obj_get(item, field);
         if (v && jp_equals(v, lit, quoted))
             return item;
@@ -1379,7 +1593,8 @@ static void cr_row(rowb *b, const json_t *cols, const json_t *obj)
     size_t i;
     const json_t *c;
     add_name(b, obj);
-    json_array_foreach(cols, i, c) {
+    json_array_foreach(cols, i, c)
+    {
         const char *path = mstr(c, "jsonPath", "");
         json_t *cell = cr_cell(c, fl_kube_jsonpath_get(obj, path), b->now);
         add(b, cell ? cell : json_null());
@@ -1413,7 +1628,8 @@ json_t *fl_kube_table_columns(const fl_kube_resource *r, bool cluster_column)
         ok = push(out, col_json("Name", "string", "name", 0, D_NAME));
         crcols = cr_columns_json(r);
         ok = ok && crcols;
-        json_array_foreach(crcols, i, c) {
+        json_array_foreach(crcols, i, c)
+        {
             const char *path = mstr(c, "jsonPath", "");
             const char *d = json_string_value(json_object_get(c, "description"));
             char desc[1024];
@@ -1422,11 +1638,10 @@ json_t *fl_kube_table_columns(const fl_kube_resource *r, bool cluster_column)
             else
                 snprintf(desc, sizeof desc,
                          "Custom resource definition column (in JSONPath format): %s", path);
-            ok = ok && push(out, col_json(mstr(c, "name", ""),
-                                          mstr(c, "type", "string"),
-                                          json_string_value(json_object_get(c, "format")),
-                                          json_integer_value(json_object_get(c, "priority")),
-                                          desc));
+            ok =
+                ok && push(out, col_json(mstr(c, "name", ""), mstr(c, "type", "string"),
+                                         json_string_value(json_object_get(c, "format")),
+                                         json_integer_value(json_object_get(c, "priority")), desc));
         }
     } else if (ok) {
         const printer *p = printer_for(r);
@@ -1460,8 +1675,8 @@ int fl_kube_table_include_parse(const char *s, fl_kube_table_include *out)
 }
 
 /* The row "object": PartialObjectMetadata, the full object, or null. */
-static json_t *row_object(const fl_kube_resource *r, const json_t *obj,
-                          const fl_kube_table_opts *o, const char *meta_api)
+static json_t *row_object(const fl_kube_resource *r, const json_t *obj, const fl_kube_table_opts *o,
+                          const char *meta_api)
 {
     char av[2 * FL_KUBE_NAME_MAX + 2];
     const char *key;
@@ -1470,13 +1685,14 @@ static json_t *row_object(const fl_kube_resource *r, const json_t *obj,
         return json_null();
     if (o->include == FL_KUBE_TABLE_METADATA) {
         json_t *md = json_object_get(obj, "metadata");
-        return json_pack("{s:s, s:s, s:o}", "kind", "PartialObjectMetadata", "apiVersion",
-                         meta_api, "metadata", md ? json_incref(md) : json_object());
+        return json_pack("{s:s, s:s, s:o}", "kind", "PartialObjectMetadata", "apiVersion", meta_api,
+                         "metadata", md ? json_incref(md) : json_object());
     }
     fl_kube_resource_api_version(r, av, sizeof av);
     out = json_pack("{s:s, s:s}", "kind", str_or(obj, "kind", r->kind), "apiVersion",
                     str_or(obj, "apiVersion", av));
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         if (out && strcmp(key, "kind") != 0 && strcmp(key, "apiVersion") != 0 &&
             json_object_set(out, key, v) != 0) {
             json_decref(out);
@@ -1540,8 +1756,8 @@ static json_t *table_meta(const fl_kube_table_opts *o)
     if (ok && o->continue_token && o->continue_token[0])
         ok = json_object_set_new(m, "continue", json_string(o->continue_token)) == 0;
     if (ok && o->remaining_item_count >= 0)
-        ok = json_object_set_new(m, "remainingItemCount",
-                                 json_integer(o->remaining_item_count)) == 0;
+        ok = json_object_set_new(m, "remainingItemCount", json_integer(o->remaining_item_count)) ==
+             0;
     if (!ok) {
         json_decref(m);
         return NULL;

@@ -7,6 +7,15 @@
  * (Name, Age) for anything else. Also HumanDuration, as
  * k8s.io/apimachinery/pkg/util/duration formats ages.
  *
+ * Printers (v1.26 columns, always "wide" as the server renders them):
+ * Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, ControllerRevision,
+ * Job, CronJob, Service, Endpoints, Node, Event (core), Namespace, Secret,
+ * ServiceAccount, ConfigMap, ResourceQuota, Lease, Mutating/Validating-
+ * WebhookConfiguration. Custom resources: Name + the CRD's
+ * additionalPrinterColumns (or the default Age column). Anything else,
+ * CustomResourceDefinitions included: Name, Created At (as upstream's
+ * default table convertor).
+ *
  * Threads: any; everything here is pure (no state). Input objects are
  * borrowed and not modified.
  */
@@ -38,12 +47,12 @@ int fl_kube_table_include_parse(const char *s, fl_kube_table_include *out);
 typedef const char *(*fl_kube_table_cluster_fn)(const json_t *obj, void *ud);
 
 typedef struct fl_kube_table_opts {
-    int64_t now;                    /* unix seconds for Age cells; 0 = current time */
+    int64_t now; /* unix seconds for Age cells; 0 = current time */
     fl_kube_table_include include;
-    const char *api_version;        /* "meta.k8s.io/v1" (NULL) or "meta.k8s.io/v1beta1" */
-    const char *resource_version;   /* Table metadata.resourceVersion; NULL = omitted */
-    const char *continue_token;     /* metadata.continue; NULL/"" = omitted */
-    int64_t remaining_item_count;   /* metadata.remainingItemCount; < 0 = omitted */
+    const char *api_version;      /* "meta.k8s.io/v1" (NULL) or "meta.k8s.io/v1beta1" */
+    const char *resource_version; /* Table metadata.resourceVersion; NULL = omitted */
+    const char *continue_token;   /* metadata.continue; NULL/"" = omitted */
+    int64_t remaining_item_count; /* metadata.remainingItemCount; < 0 = omitted */
     /* Search API: a first column {"name":"Cluster","type":"string"} whose
      * cell comes from cluster_fn or the cluster-name annotation. */
     bool cluster_column;
@@ -53,15 +62,19 @@ typedef struct fl_kube_table_opts {
      * watch-pods-table-format). The first event and lists: false. */
     bool omit_column_definitions;
 } fl_kube_table_opts;
-#define FL_KUBE_TABLE_OPTS_INIT {0, FL_KUBE_TABLE_METADATA, NULL, NULL, NULL, -1, false, NULL, NULL, false}
+#define FL_KUBE_TABLE_OPTS_INIT                                                                    \
+    {                                                                                              \
+        0, FL_KUBE_TABLE_METADATA, NULL, NULL, NULL, -1, false, NULL, NULL, false                  \
+    }
 
 /* Render objs[0..n) (objects of type r: r selects the printer; a CRD
  * resource uses its printer columns) as a Table. objs are borrowed;
  * objects without kind/apiVersion (list items) get r's in PartialObject-
  * Metadata / full-object rows. n == 0 gives "rows": []. For a single-
  * object GET pass n = 1 and the object's resourceVersion as
- * opts->resource_version. For a watch event, pass the one object
- * (omit_column_definitions after the first event).
+ * opts->resource_version. For a watch event, pass the one object with
+ * its resourceVersion (omit_column_definitions after the first event)
+ * and send {"type": ..., "object": <this Table>}.
  * Returns 0 and a new reference in *out, FL_EPARSE (an object is not a
  * JSON object), -ENOMEM. *out written only on success. */
 int fl_kube_table_render(const fl_kube_resource *r, json_t *const *objs, size_t n,

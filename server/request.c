@@ -52,6 +52,7 @@ fl_request *srv_request_new(fl_server *s, struct MHD_Connection *c, const char *
     r->conn = c;
     r->t0 = fl_mono_ms();
     r->refs = 1;
+    r->fd = -1;
     r->max_queued = s->o.stream_max_queued;
     r->st.r = r;
     fl_buf_init(&r->body, s->o.max_body);

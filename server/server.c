@@ -70,6 +70,7 @@ int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
+    pthread_cond_init(&s->probe_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (fail) {
         fl_server_free(s);
@@ -186,6 +187,17 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     fl_log(lvl, "server", "%s: %s", s->name, msg);
 }
 
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(srv_conn)); /* NULL: no cert user */
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        srv_conn_free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     fl_server *s = cls;
@@ -263,8 +275,14 @@ static enum MHD_Result deliver(fl_server *s, fl_request *r)
         return MHD_NO; /* out of memory: drop the connection */
     r->ph = PH_DONE;
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)code, resp);
-    if (ret == MHD_YES && stream)
+    if (ret == MHD_YES && stream) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+        pthread_mutex_lock(&r->mu);
+        r->fd = ci ? ci->connect_fd : -1;
+        pthread_mutex_unlock(&r->mu);
+    }
     MHD_destroy_response(resp);
     return ret;
 }
@@ -282,6 +300,7 @@ static void run_handler(fl_server *s, fl_request *r)
     }
     pthread_mutex_lock(&r->mu);
     r->refs++; /* the owner's duty to answer */
+    r->dispatched = true;
     pthread_mutex_unlock(&r->mu);
     rt->fn(r, rt->ud);
 }
@@ -289,13 +308,8 @@ static void run_handler(fl_server *s, fl_request *r)
 static enum MHD_Result dispatch(fl_server *s, fl_request *r)
 {
     char msg[96];
-    pthread_mutex_lock(&r->mu);
-    bool answered = r->answered;
-    pthread_mutex_unlock(&r->mu);
     r->ph = PH_WAIT;
-    if (answered) {
-        /* fl_server_stop answered it already */
-    } else if (r->too_big) {
+    if (r->too_big) {
         snprintf(msg, sizeof(msg), "Request entity too large: limit is %zu", s->o.max_body);
         answer_status(r, 413, msg);
     } else if (r->bad_path) {
@@ -314,7 +328,7 @@ static enum MHD_Result first_call(fl_server *s, fl_request *r, const char *metho
     if (rc == -ENOMEM)
         return MHD_NO;
     r->bad_path = rc != 0;
-    if (s->ca)
+    if (s->ca && s->cert)
         srv_tls_peer(r);
     r->ph = PH_BODY;
     const char *cl = fl_request_header(r, "Content-Length");
@@ -457,6 +471,51 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v
     return 0;
 }
 
+static struct timespec deadline(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
+/* The prober thread: once a second, look for sleeping streams whose
+ * client hung up (see srv_stream_probe_locked). */
+static void *prober(void *arg)
+{
+    fl_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->probe_stop) {
+        struct timespec ts = deadline(SRV_PROBE_MS);
+        if (pthread_cond_timedwait(&s->probe_cv, &s->mu, &ts) == 0 || s->probe_stop)
+            continue;
+        for (fl_request *r = s->live; r; r = r->next) {
+            pthread_mutex_lock(&r->mu);
+            srv_stream_probe_locked(r);
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void prober_stop(fl_server *s)
+{
+    if (!s->probe_running)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->probe_stop = true;
+    pthread_cond_broadcast(&s->probe_cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->prober, NULL);
+    s->probe_running = false;
+}
+
 int fl_server_start(fl_server *s, fl_err *err)
 {
     struct sockaddr_storage ss;
@@ -472,7 +531,7 @@ int fl_server_start(fl_server *s, fl_err *err)
         qsort(s->routes, s->nroutes, sizeof(route), route_cmp);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->cert ? MHD_USE_TLS : 0);
-    struct MHD_OptionItem extra[6];
+    struct MHD_OptionItem extra[7];
     size_t ne = 0;
     if (s->o.threads > 1)
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL};
@@ -480,8 +539,11 @@ int fl_server_start(fl_server *s, fl_err *err)
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
     }
-    if (s->cert && s->ca)
+    if (s->cert && s->ca) {
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->ca};
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_conn,
+                                              NULL};
+    }
     extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
@@ -495,6 +557,10 @@ int fl_server_start(fl_server *s, fl_err *err)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
     s->started = true;
+    s->probe_running = pthread_create(&s->prober, NULL, prober, s) == 0;
+    if (!s->probe_running)
+        fl_log(FL_LOG_WARN, "server", "%s: no prober thread: departed watch clients are "
+                                      "noticed at the next write only", s->name);
     fl_log(FL_LOG_INFO, "server", "%s: listening on %s port %u (%s)", s->name, s->listen,
            s->port, s->cert ? (s->ca ? "https, client certs" : "https") : "http");
     return 0;
@@ -513,7 +579,9 @@ static void stop_request(fl_request *r)
         /* nothing to do */
     } else if (r->is_stream) {
         srv_stream_end_locked(r);
-    } else if (!r->answered) {
+    } else if (r->dispatched && !r->answered) {
+        /* Requests not yet handed to a handler get their 503 on their own
+         * MHD thread (dispatch), where their capture happens. */
         r->answered = true;
         r->code = 503;
         r->resp = srv_status_response(r, 503, "the server is shutting down, please try again later",
@@ -529,14 +597,7 @@ static void stop_request(fl_request *r)
 
 static void wait_idle(fl_server *s, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = deadline(ms);
     pthread_mutex_lock(&s->mu);
     while (s->nlive > 0 && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0) {
     }
@@ -549,6 +610,7 @@ void fl_server_stop(fl_server *s)
         return;
     s->stopped = true;
     atomic_store(&s->stopping, true);
+    prober_stop(s);
     MHD_socket lfd = MHD_quiesce_daemon(s->d);
     fl_request *list = NULL;
     pthread_mutex_lock(&s->mu);
@@ -589,6 +651,7 @@ void fl_server_free(fl_server *s)
     free(s->key);
     free(s->ca);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->probe_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

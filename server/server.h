@@ -58,9 +58,10 @@ typedef struct fl_server_opts {
 typedef void (*fl_handler_fn)(fl_request *req, void *ud);
 
 /* Create a server (not yet listening). Copies opts and its strings (the
- * PEM blobs too). "listen" is "HOST:PORT", "[V6]:PORT" or ":PORT" (all
- * addresses); zero numeric fields take their defaults. 0, -EINVAL (bad
- * listen address) or -ENOMEM; *out written only on success. Any thread. */
+ * PEM blobs too); opts NULL = FL_SERVER_OPTS_INIT. "listen" is "HOST:PORT",
+ * "[V6]:PORT", ":PORT" (all addresses) or "localhost:PORT"; zero numeric
+ * fields take their defaults. 0 or -ENOMEM; *out written only on success.
+ * Any thread. */
 int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err);
 
 /* Route requests whose path equals prefix, or starts with prefix followed by
@@ -80,8 +81,11 @@ int fl_server_route_health(fl_server *s);
 
 /* Start listening (threads start). Unmatched paths answer 404
  * "404 page not found\n" text, as an apiserver does for unknown groups.
- * 0, -EBUSY (already started), FL_ETLS (bad PEM) or -EADDRINUSE/-errno,
- * with err saying why. Call once, from the thread that owns s. */
+ * 0, -EBUSY (already started), -EINVAL (bad listen address), FL_ETLS (bad
+ * PEM, or a key without a certificate) or -EADDRINUSE (cannot listen; the
+ * log has libmicrohttpd's reason), with err saying why. Call once, from the
+ * thread that owns s. With client_ca_pem the certificate is verified once
+ * per connection. */
 int fl_server_start(fl_server *s, fl_err *err);
 uint16_t fl_server_port(const fl_server *s); /* the bound port, after start */
 
@@ -139,14 +143,16 @@ int fl_request_reply_status(fl_request *r, int code, const char *reason, const c
 
 /* ---- streams (watch, follow) -------------------------------------------
  * Answer with `code` and headers now (chunked transfer), body to follow.
- * This is the request's answer: afterwards use only the stream. *out is
- * written even when FL_ECLOSED is returned (client already gone), so the
- * caller can follow one path: the stream always needs fl_stream_close.
- * -EALREADY / -ENOMEM leave *out alone. The stream reference belongs to the
- * caller until fl_stream_close. Each write goes out as its own chunk.
- * While nothing is queued the connection sleeps (suspended), so a client
- * that disconnects is noticed at the next write (a watch's bookmark or
- * event), when the server stops, or when the stream is closed. */
+ * This is the request's answer: afterwards use only the stream. Returns 0
+ * (*out is the caller's until fl_stream_close), FL_ECLOSED (the client left
+ * or the server stopped: the request is answered and released, *out left
+ * alone, nothing to close), -EALREADY (already answered) or -ENOMEM (not
+ * answered: the caller still owes an answer). Each write goes out as its
+ * own chunk.
+ * While nothing is queued the connection sleeps (suspended, no polling by
+ * libmicrohttpd); a prober thread per server checks sleeping streams once
+ * a second, so a client that hangs up is noticed within about a second
+ * (else at the next write), and on_gone fires. */
 int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stream **out);
 /* Queue bytes (copied) to send; wakes the connection. From any thread.
  * Returns 0, FL_ECLOSED once the client has gone or the server stopped

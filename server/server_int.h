@@ -42,6 +42,10 @@ struct fl_server {
     size_t nlive;
     atomic_bool stopping;
     bool started, stopped;
+    /* the prober: finds clients that left while their stream sleeps */
+    pthread_t prober;
+    pthread_cond_t probe_cv;
+    bool probe_stop, probe_running;
 };
 
 typedef struct kv {
@@ -97,9 +101,12 @@ struct fl_request {
     struct MHD_Response *resp;      /* answer waiting to be queued */
     int code;
     size_t bytes;
+    bool dispatched;                /* handed to a handler (an owner exists) */
     bool owner_done, answered, suspended, finished, server_ended;
     /* stream state */
     bool is_stream, st_closed, st_gone, gone_fired, firing;
+    bool peer_closed;               /* the prober saw the client hang up */
+    int fd;                         /* the stream's socket, -1 until queued */
     pthread_t firing_thread;
     void (*on_gone)(void *);
     void *gone_ud;
@@ -130,8 +137,22 @@ void srv_fire_gone(fl_request *r); /* r->mu NOT held */
 /* stream.c */
 /* Server stop: mark the stream ended, wake the connection (r->mu held). */
 void srv_stream_end_locked(fl_request *r);
+/* Prober: if r is a sleeping stream whose client hung up, end it so that
+ * MHD closes the connection (and on_gone fires). r->mu held. */
+void srv_stream_probe_locked(fl_request *r);
+#define SRV_PROBE_MS 1000
 
 /* tls.c */
+#define SRV_MAX_GROUPS 32
+/* Per-connection state (MHD socket context, client-CA listeners only): the
+ * client certificate is verified once per connection. */
+typedef struct srv_conn {
+    bool checked;
+    char *user;
+    char *groups[SRV_MAX_GROUPS];
+    size_t ngroups;
+} srv_conn;
+void srv_conn_free(srv_conn *cc);
 /* Fill r->cert_user/groups from a verified client certificate (MHD thread,
  * first callback); nothing when there is none or it does not verify. */
 void srv_tls_peer(fl_request *r);

@@ -10,6 +10,7 @@
 #include "server/server_int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     ssize_t n;
     pthread_mutex_lock(&r->mu);
     chunk *c = r->qh;
-    if (c) {
+    if (r->peer_closed) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR; /* MHD closes the connection */
+    } else if (c) {
         size_t take = c->len - c->off;
         if (take > max)
             take = max;
@@ -68,6 +71,20 @@ void srv_stream_end_locked(fl_request *r)
     wake_locked(r);
 }
 
+/* A suspended connection is out of MHD's event loop, so MHD would only
+ * notice a departed client at the next write. POLLRDHUP tells us the peer
+ * shut its side (a watch client sends nothing while it listens). */
+void srv_stream_probe_locked(fl_request *r)
+{
+    if (!r->is_stream || !r->suspended || r->finished || r->fd < 0)
+        return;
+    struct pollfd p = {r->fd, POLLRDHUP, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        r->peer_closed = true;
+        wake_locked(r);
+    }
+}
+
 int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stream **out)
 {
     struct MHD_Response *resp, *drop = NULL;
@@ -98,8 +115,11 @@ int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stre
         wake_locked(r);
     }
     pthread_mutex_unlock(&r->mu);
-    if (drop)
+    if (drop) { /* nobody to stream to: release the response and the owner */
         MHD_destroy_response(drop);
+        srv_request_unref(r);
+        return rc;
+    }
     *out = &r->st;
     return rc;
 }
@@ -163,8 +183,10 @@ void fl_stream_on_gone(fl_stream *st, void (*fn)(void *ud), void *ud)
     pthread_mutex_lock(&r->mu);
     r->on_gone = fn;
     r->gone_ud = ud;
+    r->refs++; /* fn may close the stream, dropping the owner's reference */
     pthread_mutex_unlock(&r->mu);
     srv_fire_gone(r); /* the client may already be gone */
+    srv_request_unref(r);
 }
 
 void fl_stream_close(fl_stream *st)

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_GROUPS 32
-
 static char *dn_value(gnutls_x509_crt_t crt, const char *oid, unsigned idx)
 {
     char buf[256];
@@ -33,32 +31,65 @@ static bool verified(gnutls_session_t sess)
     return gnutls_certificate_verify_peers(sess, &purpose, 1, &status) == 0 && status == 0;
 }
 
-void srv_tls_peer(fl_request *r)
+/* Verify the connection's client certificate once and remember the
+ * subject in cc (MHD thread of that connection). */
+static void check_conn(struct MHD_Connection *c, srv_conn *cc)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
     unsigned n = 0;
     const gnutls_datum_t *certs = sess ? gnutls_certificate_get_peers(sess, &n) : NULL;
     gnutls_x509_crt_t crt = NULL;
+    cc->checked = true;
     if (!certs || n == 0 || !verified(sess))
         return;
     if (gnutls_x509_crt_init(&crt) < 0)
         return;
     if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0)
         goto out;
-    r->cert_user = dn_value(crt, GNUTLS_OID_X520_COMMON_NAME, 0);
-    if (!r->cert_user)
+    cc->user = dn_value(crt, GNUTLS_OID_X520_COMMON_NAME, 0);
+    if (!cc->user)
         goto out;
-    r->groups = calloc(MAX_GROUPS, sizeof(char *));
-    for (unsigned i = 0; r->groups && i < MAX_GROUPS; i++) {
+    for (unsigned i = 0; i < SRV_MAX_GROUPS; i++) {
         char *g = dn_value(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, i);
         if (!g)
             break;
-        r->groups[r->ngroups++] = g;
+        cc->groups[cc->ngroups++] = g;
     }
 out:
     gnutls_x509_crt_deinit(crt);
+}
+
+void srv_conn_free(srv_conn *cc)
+{
+    if (!cc)
+        return;
+    for (size_t i = 0; i < cc->ngroups; i++)
+        free(cc->groups[i]);
+    free(cc->user);
+    free(cc);
+}
+
+void srv_tls_peer(fl_request *r)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    srv_conn *cc = ci ? ci->socket_context : NULL;
+    if (!cc)
+        return;
+    if (!cc->checked)
+        check_conn(r->conn, cc);
+    if (!cc->user)
+        return;
+    /* The request may outlive the connection: it gets its own copies. */
+    r->cert_user = strdup(cc->user);
+    r->groups = cc->ngroups ? calloc(cc->ngroups, sizeof(char *)) : NULL;
+    for (size_t i = 0; r->groups && i < cc->ngroups; i++) {
+        r->groups[i] = strdup(cc->groups[i]);
+        if (r->groups[i])
+            r->ngroups++;
+    }
 }
 
 int srv_tls_check(const char *cert, const char *key, const char *ca, fl_err *err)

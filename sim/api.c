@@ -194,9 +194,9 @@ static int openapi_build(sim_cluster *c)
         json_t *doc = NULL;
         char hash[129];
         fl_buf b = FL_BUF_INIT(256u << 20);
-        rc = sim_openapi_doc(c->reg, all[i]->group, all[i]->version, &doc);
+        rc = fl_kube_openapi_doc(c->reg, all[i]->group, all[i]->version, NULL, NULL, &doc);
         if (rc == 0)
-            rc = sim_openapi_hash(doc, hash);
+            rc = fl_kube_openapi_hash(doc, hash);
         if (rc == 0)
             rc = fl_json_encode(doc, false, &b);
         if (rc == 0) {
@@ -327,6 +327,8 @@ static int parse_path(sim_cluster *c, const char *p, sim_path *out)
         free(all);
         return gv_known ? -ENOENT : FL_ENOTFOUND;
     }
+    if (fl_kube_resources_find(c->reg, group, version, seg[i]) != out->res->kr)
+        return -ENOENT; /* its CRD was deleted */
     if (left >= 2)
         fl_strlcpy(out->name, seg[i + 1], sizeof(out->name));
     if (left == 3)
@@ -359,7 +361,7 @@ static table_req want_table(fl_request *req)
     return t;
 }
 
-static int encode_token(uint64_t rv, bool neg, const char *start, fl_buf *out)
+int sim_token_encode(uint64_t rv, bool neg, const char *start, fl_buf *out)
 {
     fl_buf j = FL_BUF_INIT(4096);
     json_t *t = json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv",
@@ -385,8 +387,7 @@ static int encode_token(uint64_t rv, bool neg, const char *start, fl_buf *out)
     return rc;
 }
 
-/* Decode a continue token into (rv, start key in store form). */
-static int decode_token(const char *tok, int64_t *rv, char **start, fl_err *err)
+int sim_token_decode(const char *tok, int64_t *rv, char **start, fl_err *err)
 {
     fl_buf raw = FL_BUF_INIT(8192);
     json_t *t = NULL;
@@ -569,7 +570,7 @@ static void reply_expired_continue(fl_request *req, const char *start)
         "this response to retrieve the remainder of the results. Continuing with the provided "
         "token results in an inconsistent list - objects that were created, modified, or "
         "deleted between the time the first chunk was returned and now may show up in the list.");
-    if (st && encode_token(0, true, start, &tok) == 0)
+    if (st && sim_token_encode(0, true, start, &tok) == 0)
         json_object_set_new(json_object_get(st, "metadata"), "continue", json_string(tok.data));
     sim_reply_json(req, 410, st);
     fl_buf_done(&tok);
@@ -597,7 +598,7 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
                              "allowed when using continue", NULL, NULL, NULL);
             goto out;
         }
-        if (decode_token(cont, &trv, &start, &err) != 0) {
+        if (sim_token_decode(cont, &trv, &start, &err) != 0) {
             sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
             goto out;
         }
@@ -629,7 +630,7 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
         fl_request_reply_status(req, 500, NULL, "list: %s", fl_strerror(rc));
         goto out;
     }
-    if (l.next && encode_token(trv < 0 ? 0 : l.rv, trv < 0, l.next, &tok) != 0) {
+    if (l.next && sim_token_encode(trv < 0 ? 0 : l.rv, trv < 0, l.next, &tok) != 0) {
         fl_request_reply_status(req, 500, NULL, "out of memory");
         goto out;
     }
@@ -702,13 +703,14 @@ static void wctx_end(void *ud)
     wctx_unref(x);
 }
 
+/* The client went away. Runs before wctx_end's fl_stream_close returns
+ * (the server waits for a running callback and fires none after close),
+ * and the store frees the watch only after wctx_end: x->w is alive here.
+ * Takes no lock: it may run synchronously inside fl_stream_on_gone. */
 static void wctx_gone(void *ud)
 {
     wctx *x = ud;
-    pthread_mutex_lock(&x->mu);
-    if (!x->ended && x->w)
-        sim_watch_cancel(x->w);
-    pthread_mutex_unlock(&x->mu);
+    sim_watch_cancel(x->w);
 }
 
 static void watch_too_old(fl_stream *s, uint64_t asked, uint64_t oldest)
@@ -758,21 +760,23 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
         return;
     }
     pthread_mutex_init(&x->mu, NULL);
-    atomic_init(&x->refs, 1);
+    atomic_init(&x->refs, 2); /* one for the watch's end callback, one for us */
     x->s = s;
     uint64_t oldest = 0;
-    pthread_mutex_lock(&x->mu);
     int rc = sim_store_watch(c->st, p->res, &q, wctx_write, wctx_end, x, &x->w, &oldest);
-    if (rc == 0)
-        fl_stream_on_gone(s, wctx_gone, x);
-    pthread_mutex_unlock(&x->mu);
-    if (rc == FL_EGONE) {
+    if (rc == 0) {
+        pthread_mutex_lock(&x->mu);
+        if (!x->ended)
+            fl_stream_on_gone(s, wctx_gone, x);
+        pthread_mutex_unlock(&x->mu);
+    } else if (rc == FL_EGONE) {
         watch_too_old(s, q.from_rv, oldest);
         wctx_unref(x);
-    } else if (rc != 0) {
+    } else {
         fl_stream_close(s);
         wctx_unref(x);
     }
+    wctx_unref(x);
 }
 
 /* ------------------------------------------------------------ get */

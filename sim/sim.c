@@ -104,7 +104,7 @@ static int load_crds(sim_cluster *c, fl_err *err)
         json_decref(crd);
         sim_obj_unref(o);
         if (rc != 0)
-            return fl_err_wrap(err, "CRD %zu", i);
+            return fl_err_wrap(err, rc, "CRD %zu", i);
     }
     return 0;
 }
@@ -115,8 +115,9 @@ static void cluster_free(sim_cluster *c)
 {
     if (!c)
         return;
+    fl_server_stop(c->srv);  /* streams end; their owners close them next */
+    sim_store_free(c->st);   /* closes the watches' streams */
     fl_server_free(c->srv);
-    sim_store_free(c->st);
     fl_kube_resources_free(c->reg);
     json_decref(c->oa.index);
     json_decref(c->oa.docs);
@@ -341,6 +342,7 @@ int fl_sim_write_config(const fl_sim *s, const char *path, char token[65], fl_er
         *slash = 0;
     else
         snprintf(dir, sizeof(dir), ".");
+    mkdir(dir, 0755); /* the one missing level, as for --kubeconfig-dir */
     random_hex(tok, 32);
     snprintf(tokpath, sizeof(tokpath), "%s/tokens.csv", dir);
     FILE *t = fopen(tokpath, "w");
@@ -404,11 +406,12 @@ void fl_sim_free(fl_sim *s)
 {
     if (!s)
         return;
-    fl_server_free(s->shared);
+    fl_server_stop(s->shared);
     for (size_t i = 0; i < s->n; i++)
         fl_server_stop(s->c[i]->srv);
     for (size_t i = 0; i < s->n; i++)
         cluster_free(s->c[i]);
+    fl_server_free(s->shared);
     free(s->c);
     fl_cert_pair_done(&s->ca);
     fl_cert_pair_done(&s->cert);

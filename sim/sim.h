@@ -34,8 +34,11 @@ typedef struct fl_sim_opts {
     size_t history;             /* events kept per cluster (default 10000) */
     unsigned bookmark_s;        /* watch bookmark period (default 60) */
     unsigned threads;           /* HTTP threads per listener (default 2) */
+    unsigned pods;              /* generated pods per member cluster (default 0) */
+    unsigned namespaces;        /* generated namespaces per member (default 0: "default") */
+    unsigned churn;             /* pod events per second per member (default 0) */
 } fl_sim_opts;
-#define FL_SIM_OPTS_INIT {1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2}
+#define FL_SIM_OPTS_INIT {1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2, 0, 0, 0}
 
 /* Build the fleet (stores seeded with namespaces and nodes, certificates
  * when tls) and write the kubeconfigs. Not yet listening. Returns 0,
@@ -58,6 +61,15 @@ size_t fl_sim_cluster_count(const fl_sim *sim);
 const char *fl_sim_cluster_name(const fl_sim *sim, size_t i);
 const char *fl_sim_cluster_url(const fl_sim *sim, size_t i);
 const char *fl_sim_cluster_token(const fl_sim *sim, size_t i);
+
+/* The control endpoint's base URL ("http://127.0.0.1:PORT") and admin
+ * token, also written to kubeconfig_dir/sim-control.json. After start. */
+const char *fl_sim_control_url(const fl_sim *sim);
+const char *fl_sim_control_token(const fl_sim *sim);
+
+/* `flotilla sim ctl ...` (argv[0] = "ctl"): the control endpoint's client.
+ * Returns the process exit code. Main thread. */
+int fl_sim_ctl_main(int argc, char **argv);
 
 /* Stop listeners, end watches, free everything. Accepts NULL. */
 void fl_sim_free(fl_sim *sim);

@@ -201,6 +201,12 @@ typedef struct sim_cluster {
     pthread_mutex_t mu;
     sim_openapi oa;
     uint64_t seed;         /* per-cluster deterministic name suffixes */
+    /* part 2 (fault.c, fleet.c): fault state (owned), fleet shape, and
+     * what sim_cluster_listen needs to rebuild the listener. */
+    struct sim_fault *fault;
+    unsigned nodes, pods, namespaces, churn;
+    struct fl_sim *sim;
+    struct sim_ctrl *ctrl; /* controller thread (members, --controllers) */
 } sim_cluster;
 
 /* api.c: the one HTTP entry point of a cluster (ud = sim_cluster). */
@@ -231,10 +237,95 @@ void sim_res_qualified(const sim_res *r, char *out, size_t n);
 void sim_reply_obj(fl_request *req, int code, const sim_obj *o);
 void sim_reply_json(fl_request *req, int code, json_t *v);
 
-/* openapi.c: stand-ins for fl_kube_openapi_doc/_hash (see the file). */
-int sim_openapi_doc(const fl_kube_resources *reg, const char *group, const char *version,
-                    json_t **out);
-int sim_openapi_hash(const json_t *doc, char out[129]);
+/* api.c: continue tokens (behaviour 7): unpadded base64url of
+ * {"v":"meta.k8s.io/v1","rv":RV,"start":"<key>\u0000"}; neg writes rv -1
+ * (an inconsistent continuation). start is in store form (key + "\x01").
+ * decode: 0, FL_EPARSE (err has the apiserver's 400 text) or -ENOMEM;
+ * *start is malloc'd. Untrusted input: this is the one parser of it. */
+int sim_token_encode(uint64_t rv, bool neg, const char *start, fl_buf *out);
+int sim_token_decode(const char *tok, int64_t *rv, char **start, fl_err *err);
+
+/* proto.c: a application/vnd.kubernetes.protobuf request body of one of
+ * the kinds kubectl's create generators send (Namespace, ConfigMap,
+ * Secret, ServiceAccount, Service, Deployment) as JSON (*out new). 0,
+ * FL_EPARSE (malformed), FL_EUNSUPPORTED (another kind: answer 415). */
+int sim_proto_decode(const char *data, size_t len, json_t **out, fl_err *err);
+
+/* ------------------------------------------- faults, churn, fleets (part 2)
+ * fault.c: per-cluster fault injection, switched by ctl.c's control
+ * endpoint (semantics: `flotilla sim ctl --help`). All functions are safe
+ * from any thread; the state is atomics plus one mutex per cluster. */
+typedef struct sim_fault sim_fault;
+typedef struct sim_churn sim_churn;
+int sim_fault_new(sim_cluster *c, sim_fault **out);
+/* Ends churn, answers parked (hung) requests. Call before the store is
+ * freed. Accepts NULL. */
+void sim_fault_free(sim_fault *f);
+/* First thing sim_api_handle does: true when a fault answered or parked
+ * req (the caller must not touch it again). May sleep (slow). */
+bool sim_fault_intercept(sim_cluster *c, fl_request *req);
+/* force-410: consume the pending 410 for the next list (watch=false) or
+ * watch (watch=true). */
+bool sim_fault_take_410(sim_cluster *c, bool watch);
+/* Open watches, for drop-watches / force-410: register after the watch
+ * started and before its stream may close; deregister before closing s. */
+void sim_fault_watch_add(sim_cluster *c, sim_watch *w, fl_stream *s);
+void sim_fault_watch_del(sim_cluster *c, sim_watch *w);
+/* Write an event line to s, garbled when garble-watch is on. */
+int sim_fault_watch_write(sim_cluster *c, fl_stream *s, const char *data, size_t len);
+/* Apply fault name with arg ("" when none) to c. 0, -EINVAL (unknown fault
+ * or bad arg; err says why), or what relisten returned. */
+int sim_fault_apply(sim_cluster *c, const char *name, const char *arg, fl_err *err);
+/* The cluster's fault state as JSON (new reference). */
+json_t *sim_fault_state(sim_cluster *c);
+
+/* churn.c: a thread per cluster making rate pod create/update/delete
+ * events per second through the store. rate 0 = idle (thread sleeps). */
+int sim_churn_new(sim_cluster *c, unsigned rate, sim_churn **out);
+void sim_churn_set(sim_churn *ch, unsigned rate);
+unsigned sim_churn_rate(const sim_churn *ch);
+void sim_churn_free(sim_churn *ch);   /* joins the thread; accepts NULL */
+
+/* fleet.c: deterministic generated objects (same seed, same JSON except
+ * uid/creationTimestamp which the store assigns). */
+void sim_fleet_ns_name(unsigned k, char *out, size_t n);
+/* A realistic Pod (new reference) in namespace index ns of nns, number id. */
+json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char *name);
+/* Seed c with namespaces, Deployments, ReplicaSets and pods. 0 or a code. */
+int sim_fleet_seed(sim_cluster *c, fl_err *err);
+
+/* sim.c: bring a cluster's own listener down (connection refused) or back
+ * up on the same port. -EOPNOTSUPP in --prefix mode (shared port). */
+int sim_cluster_listen(sim_cluster *c, bool up, fl_err *err);
+
+/* ---------------------------------------------------------- controllers
+ * controller.c: one thread per member cluster (started by sim.c when
+ * fl_sim_opts.controllers) running the workload controllers, the
+ * scheduler (sched.c), a kubelet stand-in and garbage collection (gc.c)
+ * each tick, all writing through the store. */
+typedef struct sim_ctrl sim_ctrl;
+/* Start c's controller thread. 0 or a negative code; *out on success. */
+int sim_ctrl_start(sim_cluster *c, sim_ctrl **out);
+/* Stop and join (before the store is freed). Accepts NULL. */
+void sim_ctrl_stop(sim_ctrl *k);
+
+/* One tick's snapshot (controller thread only). */
+typedef struct sim_tick {
+    sim_cluster *c;
+    const sim_res *pods_r, *nodes_r, *events_r;
+    sim_list pods, nodes;        /* at the tick's start */
+} sim_tick;
+/* sched.c: bind pending pods of t->pods to nodes or mark them Unschedulable. */
+void sim_sched_run(sim_tick *t);
+/* gc.c: ownerReferences — orphans, foreground and orphan finalizers. */
+void sim_gc_run(sim_tick *t);
+/* controller.c helpers for sched.c and gc.c. Record an Event about obj
+ * (of the given kind) from component. */
+void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char *type,
+                    const char *reason, const char *msg, const char *component);
+/* Store obj (a modified parse of o) as o's new state; deletes it when it
+ * is terminating without finalizers. 0 or the store's code. */
+int sim_ctrl_put(sim_tick *t, const sim_res *r, const sim_obj *o, json_t *obj);
 
 /* ------------------------------------------------------------- helpers */
 /* Base64url without padding. */

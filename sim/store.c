@@ -286,8 +286,15 @@ int sim_store_add_res(sim_store *st, const fl_kube_resource *kr)
     for (size_t i = 0; i < st->nres; i++)
         if (!strcmp(st->res[i]->kr->group, kr->group) &&
             !strcmp(st->res[i]->kr->version, kr->version) &&
-            !strcmp(st->res[i]->kr->resource, kr->resource))
+            !strcmp(st->res[i]->kr->resource, kr->resource)) {
+            /* a re-created CRD: the registry's entries are immutable and
+             * live as long as the registry, so swapping is safe for readers */
+            if (st->res[i]->kr != kr) {
+                st->res[i]->kr = kr;
+                st->gen++;
+            }
             goto out;
+        }
     if (st->nres == MAX_RES || st->nrs == MAX_RES) {
         rc = FL_EFULL;
         goto out;

@@ -362,6 +362,8 @@ static void default_workload(json_t *obj, const char *kind)
     }
     if (!strcmp(kind, "Deployment")) {
         set_default(spec, "replicas", json_integer(1));
+        if (!fl_obj_str(spec, "strategy.type"))
+            json_object_del(spec, "strategy");
         set_default(spec, "strategy", json_pack("{s:s,s:{s:s,s:s}}", "type", "RollingUpdate",
                                                 "rollingUpdate", "maxUnavailable", "25%",
                                                 "maxSurge", "25%"));
@@ -521,6 +523,28 @@ static int crd_register(sim_cluster *c, const json_t *crd, fl_err *err)
     return rc == 0 ? sim_sync_resources(c) : rc;
 }
 
+/* The CRD obj was deleted: its custom resources go, then the types. */
+static void crd_unregister(sim_cluster *c, const json_t *obj)
+{
+    const char *group = fl_obj_str(obj, "spec.group"), *plural = fl_obj_str(obj, "spec.names.plural");
+    if (!group || !plural)
+        return;
+    const sim_res **all = NULL;
+    size_t n = sim_store_resources(c->st, &all);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(all[i]->kr->group, group) || strcmp(all[i]->kr->resource, plural))
+            continue;
+        sim_list l = {0};
+        sim_list_req q = {0};
+        if (sim_store_list(c->st, all[i], &q, &l) == 0)
+            for (size_t j = 0; j < l.n; j++)
+                sim_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
+        sim_list_done(&l);
+    }
+    free(all);
+    fl_kube_resources_remove_crd(c->reg, group, plural);
+}
+
 static bool is_crd(const sim_res *r)
 {
     return !strcmp(r->kr->group, "apiextensions.k8s.io") &&
@@ -648,8 +672,21 @@ static json_t *parse_body(fl_request *req, const sim_res *r)
 {
     size_t len;
     const char *body = fl_request_body(req, &len);
-    json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *ct = fl_request_header(req, "Content-Type");
+    json_t *obj = NULL;
     char msg[700];
+    if (ct && fl_str_has_prefix(ct, "application/vnd.kubernetes.protobuf")) {
+        fl_err err = FL_ERR_INIT;
+        int rc = sim_proto_decode(body, len, &obj, &err);
+        if (rc == FL_EUNSUPPORTED)
+            sim_reply_status(req, 415, "UnsupportedMediaType", err.msg, NULL, NULL, NULL);
+        else if (rc != 0)
+            reply_bad(req, err.msg);
+        if (rc != 0)
+            return NULL;
+    } else {
+        obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    }
     if (!json_is_object(obj)) {
         snprintf(msg, sizeof(msg), "the object provided is unrecognized (must be of type %s): "
                  "couldn't get version/kind; json parse error: unexpected end of JSON input "
@@ -1277,6 +1314,8 @@ static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
             rc = sim_store_delete(c->st, p->res, p->ns, p->name, o->rv, NULL, NULL);
             if (rc == 0 && !*p->res->kr->group && !strcmp(p->res->kr->kind, "Namespace"))
                 purge_namespace(c, p->name);
+            if (rc == 0 && is_crd(p->res))
+                crd_unregister(c, obj);
         }
         if (rc == 0 && pod)
             sim_reply_json(req, 200, json_incref(obj));

@@ -53,9 +53,10 @@ static void test_err(void)
 {
     fl_err e = FL_ERR_INIT;
     T_EQ_INT(fl_err_set(&e, FL_EPARSE, "bad %s", "thing"), FL_EPARSE);
-    T_EQ_INT(fl_err_wrap(&e, "reading %s", "x.yaml"), FL_EPARSE);
+    T_EQ_INT(fl_err_wrap(&e, FL_EPARSE, "reading %s", "x.yaml"), FL_EPARSE);
     T_EQ_STR(e.msg, "reading x.yaml: bad thing");
     T_EQ_INT(fl_err_set(NULL, -ENOMEM, "ignored"), -ENOMEM);
+    T_EQ_INT(fl_err_wrap(NULL, -ENOMEM, "ignored"), -ENOMEM);
     T_EQ_STR(fl_strerror(FL_EGONE), "expired");
     T_EQ_STR(fl_strerror(-ENOENT), "No such file or directory");
 }

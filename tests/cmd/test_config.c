@@ -230,6 +230,25 @@ static void test_durations(void)
     }
 }
 
+/* The annotated example at the repository root must load. */
+static void test_example(void)
+{
+    const char *src = getenv("FLOTILLA_SRC");
+    char p[600];
+    fl_config *c = NULL;
+    fl_err err = FL_ERR_INIT;
+    snprintf(p, sizeof p, "%s/flotilla.example.yaml", src ? src : "..");
+    T_EQ_INT(fl_config_load(p, &c, &err), 0);
+    if (!c) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    T_EQ_INT(c->nmembers, 2);
+    T_EQ_INT(c->members[1].ntaints, 1);
+    T_EQ_INT(c->nns_exclude, 1);
+    fl_config_free(c);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fl-test-config-XXXXXX");
@@ -240,6 +259,7 @@ int main(void)
     test_errors();
     test_io_and_yaml_errors();
     test_durations();
+    test_example();
     char p[600];
     snprintf(p, sizeof p, "%s/flotilla.yaml", tmpdir);
     unlink(p);

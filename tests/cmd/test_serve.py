@@ -182,8 +182,24 @@ def test_daemon(d):
     r = subprocess.run([BIN, "clusters"], capture_output=True, text=True, env=env, timeout=10)
     check(r.returncode == 1 and "Unauthorized" in r.stderr, "clusters without token fails")
 
+    # SIGKILL; changes while down are replayed to the restarted daemon,
+    # which resumes its watches from the stored resourceVersions (no relist).
+    s.kill()
+    s.wait()
+    control(pa, "upsert", {"resource": "pods", "namespace": "default", "name": "w1"})
+    control(pa, "delete", {"resource": "pods", "namespace": "default", "name": "pod-2"})
+    s = start_serve(cfg, port, data)
+    check(wait(lambda: get(port, "/readyz", None)[0] == 200, 10), "/readyz after restart")
+    check(wait(lambda: objects(port, "alpha", "pods") == 4, 5), "resumed after SIGKILL")
+
+    def relists():
+        code, body = get(port, "/api/v1/clusters/alpha")
+        rs = [r for r in json.loads(body)["resources"] if r["resource"] == "pods"] if code == 200 else []
+        return rs[0]["relists"] if rs else -1
+    check(relists() == 0, "restart resumed the watch, no relist (relists=%d)" % relists())
+
     # SIGKILL; meanwhile a pod vanishes without an event and history is
-    # compacted; the restarted daemon converges from its data dir.
+    # compacted: the resumed watch gets 410, the relist converges.
     s.kill()
     s.wait()
     control(pa, "vanish", {"resource": "pods", "namespace": "default", "name": "pod-1"})
@@ -192,6 +208,7 @@ def test_daemon(d):
     s = start_serve(cfg, port, data)
     check(wait(lambda: get(port, "/readyz", None)[0] == 200, 10), "/readyz after restart")
     check(wait(lambda: objects(port, "alpha", "pods") == 4, 5), "converged after SIGKILL")
+    check(relists() == 1, "410 after restart relisted once (relists=%d)" % relists())
 
     s.send_signal(signal.SIGTERM)
     try:
@@ -204,11 +221,101 @@ def test_daemon(d):
     check(err.count("cluster dead: Unreachable") == 1, "dead cluster logged once:\n" + err)
 
 
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, singular: crontab, kind: CronTab}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+CR = """apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: c1, namespace: default}
+spec: {x: 1}
+"""
+
+
+def test_sim_kubectl(d):
+    """Against real sim clusters (TLS): what kubectl creates, updates and
+    deletes shows up in the index within a second."""
+    if not shutil.which("kubectl"):
+        print("kubectl not on PATH: sim part skipped", file=sys.stderr)
+        return
+    sd = os.path.join(d, "sim")
+    os.mkdir(sd)
+    cfg = os.path.join(sd, "flotilla.yaml")
+    sim = subprocess.Popen([BIN, "sim", "--tls", "--clusters", "2", "--kubeconfig-dir",
+                            os.path.join(sd, "kc"), "--write-config", cfg],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    procs.append(sim)
+    t0 = time.time()
+    for line in sim.stdout:
+        if line.startswith("ready") or time.time() - t0 > 20:
+            break
+    check(os.path.exists(cfg), "sim wrote its config")
+    if not os.path.exists(cfg):
+        return
+    token = open(os.path.join(sd, "tokens.csv")).read().split(",")[0]
+    with open(cfg, "a") as f:  # a CRD group, and no periodic rediscovery to hide behind
+        f.write("  - {group: stable.example.com, version: v1, resources: [\"*\"]}\n"
+                "  discoveryInterval: 10m\n")
+    port = free_port()
+    s = start_serve(cfg, port, os.path.join(sd, "data"))
+
+    def cms():
+        code, body = get(port, "/api/v1/clusters/east-1", token)
+        if code != 200:
+            return -1
+        return sum(r.get("objects", 0) for r in json.loads(body)["resources"]
+                   if r["resource"] == "configmaps")
+    check(wait(lambda: get(port, "/readyz", None)[0] == 200, 15), "sim fleet synced")
+    base = cms()
+    kc = ["kubectl", "--kubeconfig", os.path.join(sd, "kc", "east-1.kubeconfig")]
+    r = subprocess.run(kc + ["create", "configmap", "flotilla-e2e", "--from-literal=a=b"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "kubectl create: " + r.stderr)
+    check(wait(lambda: cms() == base + 1, 1.0), "kubectl-created configmap indexed within 1s")
+    r = subprocess.run(kc + ["delete", "configmap", "flotilla-e2e"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 0, "kubectl delete: " + r.stderr)
+    check(wait(lambda: cms() == base, 1.0), "kubectl-deleted configmap gone within 1s")
+
+    # a CRD appears: the CRD watch re-runs discovery, "*" picks it up
+    r = subprocess.run(kc + ["apply", "-f", "-"], input=CRD, capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 0, "kubectl apply CRD: " + r.stderr)
+    time.sleep(0.5)
+    r = subprocess.run(kc + ["apply", "-f", "-"], input=CR, capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 0, "kubectl apply CronTab: " + r.stderr)
+
+    def crontabs():
+        code, body = get(port, "/api/v1/clusters/east-1", token)
+        rs = [x for x in json.loads(body)["resources"] if x["resource"] == "crontabs"] \
+            if code == 200 else []
+        return rs and rs[0]["phase"] == "Watching" and rs[0].get("objects") == 1
+    check(wait(crontabs, 5), "CRD discovered through the CRD watch, its object indexed")
+    s.send_signal(signal.SIGTERM)
+    check(s.wait(timeout=10) == 0, "serve on the sim drains")
+    sim.send_signal(signal.SIGTERM)
+    try:
+        sim.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sim.kill()
+
+
 def main():
     d = tempfile.mkdtemp(prefix="fl-test-serve-")
     try:
         test_config_errors(d)
         test_daemon(d)
+        test_sim_kubectl(d)
     finally:
         for p in procs:
             if p.poll() is None:

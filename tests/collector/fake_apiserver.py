@@ -15,7 +15,9 @@ Control (POST, JSON body) to drive tests deterministically:
   /control/vanish  {"resource","namespace","name"}  delete without any event
   /control/compact {}            forget history: older RVs get 410
   /control/drop    {}            cut every open watch (no final chunk)
-  /control/fault   {"mode": ""|"html"|"500"|"401"|"hang"|"garbage"|"nometa",
+  /control/churn   {"on": bool}   pods churn-0..49 created/updated/deleted every 5 ms
+  /control/apps    {"on": bool}   serve apps/v1 (deployments) or not
+  /control/fault   {"mode": ""|"html"|"500"|"401"|"hang"|"silent"|"garbage"|"nometa",
                     "lists": bool, "watches": bool, "health": bool}
 Prints the bound port on stdout, then serves until killed.
 """
@@ -37,10 +39,14 @@ class State:
         self.lock = threading.Condition()
         self.rv = 100
         self.objs = {}       # (resource, ns, name) -> obj
+        self.text = {}       # (resource, ns, name) -> its JSON (lists join these)
+        self.pad = 0         # bytes of annotation added to every object (bench)
         self.history = []    # (rv, resource, type, obj)
         self.oldest = 100    # watches from an RV below this get 410
         self.gen = 0         # bumped by /control/drop
         self.fault = {"mode": ""}
+        self.churn = False
+        self.churner = None
         self.apps = False
 
     def bump(self):
@@ -58,14 +64,18 @@ class State:
             meta["namespace"] = ns
         if labels:
             meta["labels"] = labels
+        if self.pad:
+            meta["annotations"] = {"bench/pad": "x" * self.pad}
         obj = {"kind": kind, "apiVersion": "apps/v1" if res in APPS else "v1",
                "metadata": meta, "spec": {}}
         self.objs[key] = obj
+        self.text[key] = json.dumps(obj, separators=(",", ":"))
         self.history.append((self.rv, res, typ, obj))
         self.lock.notify_all()
 
     def delete(self, res, ns, name, silent=False):
         obj = self.objs.pop((res, ns, name), None)
+        self.text.pop((res, ns, name), None)
         if obj is None:
             return
         obj = json.loads(json.dumps(obj))
@@ -73,6 +83,24 @@ class State:
         if not silent:
             self.history.append((self.rv, res, "DELETED", obj))
         self.lock.notify_all()
+
+
+def churn(st):
+    import random
+    rnd = random.Random(7)
+    while True:
+        time.sleep(0.005)
+        with st.lock:
+            if not st.churn:
+                continue
+            name = "churn-%d" % rnd.randrange(50)
+            if rnd.random() < 0.3:
+                st.delete("pods", "default", name)
+            else:
+                st.upsert("pods", "default", name, {"n": str(rnd.randrange(5))})
+            if len(st.history) > 5000:
+                del st.history[:1000]
+                st.oldest = st.history[0][0]
 
 
 def selector_ok(obj, sel):
@@ -136,6 +164,14 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "hang":
             time.sleep(3600)
             return True
+        if mode == "silent":  # headers, then nothing: a stalled stream
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(3600)
+            return True
         return False
 
     def do_POST(self):
@@ -157,6 +193,13 @@ class Handler(BaseHTTPRequestHandler):
             elif p == "/control/drop":
                 st.gen += 1
                 st.lock.notify_all()
+            elif p == "/control/churn":  # {"on": bool}: random churn-N upserts/deletes
+                st.churn = bool(body.get("on"))
+                if st.churn and not st.churner:
+                    st.churner = threading.Thread(target=churn, args=(st,), daemon=True)
+                    st.churner.start()
+            elif p == "/control/apps":
+                st.apps = bool(body.get("on"))
             elif p == "/control/fault":
                 st.fault = body
                 st.lock.notify_all()
@@ -209,9 +252,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def matching(self, res, ns, sel):
         out = []
-        for (r, ons, name), obj in sorted(self.st.objs.items()):
+        for key in sorted(self.st.objs):
+            r, ons, name = key
+            obj = self.st.objs[key]
             if r == res and (ns is None or ons == ns) and selector_ok(obj, sel):
-                out.append(obj)
+                out.append(key)
         return out
 
     def list(self, res, ns, q):
@@ -228,16 +273,22 @@ class Handler(BaseHTTPRequestHandler):
                     return self.status(410, "Expired", "The provided continue parameter is too old")
             else:
                 off, rv = 0, str(st.rv)
-            items = self.matching(res, ns, q.get("fieldSelector", ""))
-            page = items[off:off + limit] if limit else items[off:]
+            keys = self.matching(res, ns, q.get("fieldSelector", ""))
+            page = keys[off:off + limit] if limit else keys[off:]
             meta = {"resourceVersion": rv}
-            if limit and off + limit < len(items):
+            if limit and off + limit < len(keys):
                 meta["continue"] = "%d:%s" % (off + limit, rv)
             kind = (CORE.get(res) or APPS.get(res))[0]
+            items = [st.text[k] for k in page]
             if st.fault.get("mode") == "nometa" and st.fault.get("lists", True):
-                page = page + [{"kind": kind, "spec": {}}]
-            doc = {"kind": kind + "List", "apiVersion": "v1", "metadata": meta, "items": page}
-        self.send_json(200, doc)
+                items.append(json.dumps({"kind": kind, "spec": {}}))
+            body = ('{"kind":"%sList","apiVersion":"v1","metadata":%s,"items":[%s]}\n'
+                    % (kind, json.dumps(meta), ",".join(items))).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -315,8 +366,10 @@ def main():
     ap.add_argument("--token", default=None)
     ap.add_argument("--apps", action="store_true")
     ap.add_argument("--pods", type=int, default=0, help="pods to create in namespace default")
+    ap.add_argument("--pad", type=int, default=0, help="annotation bytes per object")
     a = ap.parse_args()
     st = State()
+    st.pad = a.pad
     st.apps = a.apps
     with st.lock:
         for ns in ("default", "kube-system", "team-a"):

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -39,6 +40,7 @@ static int spawn_fake(fake *f, const char *const *extra)
         return -1;
     f->pid = fork();
     if (f->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* no orphans if the test dies */
         const char *argv[16] = {"/usr/bin/python3", script};
         size_t n = 2;
         for (size_t i = 0; extra && extra[i] && n < 15; i++)
@@ -224,20 +226,25 @@ static int64_t status_int(fl_collector *c, const char *cluster, const char *res,
 
 static void test_fleet(void)
 {
-    fake a = {0}, b = {0};
+    fake a = {0}, b = {0}, g = {0};
     const char *aargs[] = {"--pods", "5", "--token", "secret-alpha", NULL};
     const char *bargs[] = {"--pods", "2", NULL};
+    const char *gargs[] = {"--pods", "300", "--pad", "3000", NULL}; /* big pages */
     T_EQ_INT(spawn_fake(&a, aargs), 0);
     T_EQ_INT(spawn_fake(&b, bargs), 0);
-    char ka[256], kb[256], kd[256], db[256], rv[64], rv2[64];
+    T_EQ_INT(spawn_fake(&g, gargs), 0);
+    char ka[256], kb[256], kg[256], kd[256], db[256], rv[64], rv2[64];
     write_kubeconfig("alpha", a.port, ka, sizeof ka);
     write_kubeconfig("beta", b.port, kb, sizeof kb);
     write_kubeconfig("dead", dead_port(), kd, sizeof kd);
+    write_kubeconfig("gamma", g.port, kg, sizeof kg);
     snprintf(db, sizeof db, "%s/index.db", tmpdir);
 
     fl_index *idx = NULL;
     fl_index_opts io = FL_INDEX_OPTS_INIT;
     io.path = db;
+    io.queue_max_items = 3; /* tiny: back-pressure (FL_EFULL) happens all the time */
+    io.queue_max_bytes = 4096; /* gamma's pages (2 x 3 KB) only fit an empty queue */
     fl_err err = FL_ERR_INIT;
     T_EQ_INT(fl_index_open(&io, &idx, &err), 0);
     if (!idx) {
@@ -247,12 +254,13 @@ static void test_fleet(void)
     const char *core[] = {"pods", "namespaces", "configmaps"};
     const char *apps[] = {"deployments"};
     fl_collector_gv gvs[] = {{"", "v1", core, 3}, {"apps", "v1", apps, 1}};
-    fl_collector_member mem[] = {{"alpha", ka, NULL}, {"beta", kb, NULL}, {"dead", kd, NULL}};
+    fl_collector_member mem[] = {{"alpha", ka, NULL}, {"beta", kb, NULL}, {"dead", kd, NULL},
+                                 {"gamma", kg, NULL}};
     const char *excl[] = {"kube-system"};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     co.index = idx;
     co.members = mem;
-    co.nmembers = 3;
+    co.nmembers = 4;
     co.resources = gvs;
     co.nresources = 2;
     co.ns_exclude = excl;
@@ -261,7 +269,7 @@ static void test_fleet(void)
     co.health_interval_ms = 200;
     co.health_timeout_ms = 1000;
     co.discovery_interval_ms = 500;
-    co.stall_timeout_ms = 5000;
+    co.stall_timeout_ms = 1500;
     co.backoff_max_ms = 1000;
     fl_collector *c = NULL;
     T_EQ_INT(fl_collector_new(&co, &c, &err), 0);
@@ -271,6 +279,7 @@ static void test_fleet(void)
     T_CHECK(wait_count(idx, "alpha", "pods", 5, 10000) >= 0);
     T_CHECK(wait_count(idx, "alpha", "namespaces", 2, 5000) >= 0); /* kube-system excluded */
     T_CHECK(wait_count(idx, "beta", "pods", 2, 5000) >= 0);
+    T_CHECK(wait_count(idx, "gamma", "pods", 300, 20000) >= 0); /* under back-pressure */
     T_CHECK(wait_status(c, "alpha", "pods", "phase", "Watching", 5000));
     T_CHECK(wait_status(c, "alpha", "deployments", "phase", "Skipped", 5000));
     T_CHECK(wait_status(c, "alpha", NULL, "health", "Ready", 5000));
@@ -336,10 +345,49 @@ static void test_fleet(void)
     control(&a, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"z\"}");
     ms = wait_count(idx, "alpha", "pods", 7, 1000);
     T_CHECK(ms >= 0 && ms < 1000);
+    /* ... then 500s, then 401s: each shown as the last error */
+    control(&b, "fault", "{\"mode\":\"500\"}");
+    T_CHECK(wait_status(c, "beta", "pods", "lastError", "500 InternalError", 5000));
+    control(&b, "fault", "{\"mode\":\"401\"}");
+    T_CHECK(wait_status(c, "beta", "pods", "lastError", "401 Unauthorized", 5000));
+    T_CHECK(wait_status(c, "beta", NULL, "health", "Ready", 100)); /* /readyz still fine */
     /* beta recovers */
     control(&b, "fault", "{\"mode\":\"\"}");
     T_CHECK(wait_status(c, "beta", "pods", "phase", "Watching", 5000));
     T_CHECK(wait_count(idx, "beta", "pods", 4, 5000) >= 0);
+
+    /* a resource appears (a CRD is installed): rediscovery starts it */
+    control(&a, "upsert", "{\"resource\":\"deployments\",\"namespace\":\"default\",\"name\":\"d\"}");
+    control(&a, "apps", "{\"on\":true}");
+    T_CHECK(wait_status(c, "alpha", "deployments", "phase", "Watching", 5000));
+    T_CHECK(wait_status(c, "beta", "deployments", "phase", "Skipped", 100));
+    /* ... and goes away again */
+    control(&a, "apps", "{\"on\":false}");
+    T_CHECK(wait_status(c, "alpha", "deployments", "phase", "Skipped", 5000));
+
+    /* watch events without metadata are skipped and reported */
+    control(&b, "fault", "{\"mode\":\"nometa\",\"lists\":false}");
+    control(&b, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"m\"}");
+    T_CHECK(wait_count(idx, "beta", "pods", 5, 5000) >= 0);
+    T_CHECK(wait_status(c, "beta", "pods", "lastError", "without metadata.resourceVersion", 5000));
+    control(&b, "fault", "{\"mode\":\"\"}");
+
+    /* a stalled watch (headers, then silence) is detected and restarted */
+    control(&b, "fault", "{\"mode\":\"silent\",\"lists\":false}");
+    control(&b, "drop", "{}");
+    T_CHECK(wait_status(c, "beta", "pods", "lastError", "Timeout", 8000));
+    control(&b, "fault", "{\"mode\":\"\"}");
+    control(&b, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"s\"}");
+    T_CHECK(wait_count(idx, "beta", "pods", 6, 8000) >= 0);
+    T_CHECK(wait_status(c, "beta", "pods", "phase", "Watching", 5000));
+    /* beta being stuck never touched alpha */
+    T_EQ_INT(count(idx, "alpha", "pods"), 7);
+
+    fl_index_stats stats;
+    fl_index_stats_get(idx, &stats);
+    T_CHECK(stats.full > 0); /* the back-pressure paths did run */
+    fprintf(stderr, "index: %lld submitted, %lld FL_EFULL answers\n", (long long)stats.submitted,
+            (long long)stats.full);
 
     fl_collector_free(c);
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
@@ -347,6 +395,7 @@ static void test_fleet(void)
 out:
     kill_fake(&a);
     kill_fake(&b);
+    kill_fake(&g);
 }
 
 int main(void)

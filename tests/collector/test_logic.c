@@ -79,8 +79,12 @@ static void test_sm(void)
     /* a stray timer while watching does nothing */
     T_EQ_INT(cl_sm_feed(&sm, CL_EV_TIMER, NULL, 0, 4900, 0, &d), CL_DO_NOTHING);
     /* 404 on list: skipped */
+    /* restart with a stored RV: watch from it; 410 relists */
     cl_sm_init(&sm, "55");
     T_EQ_STR(sm.rv, "55");
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_START, NULL, 0, 0, 0, &d), CL_DO_WATCH);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_WATCH_GONE, NULL, FL_EGONE, 0, 0, &d), CL_DO_LIST);
+    cl_sm_init(&sm, "");
     T_EQ_INT(cl_sm_feed(&sm, CL_EV_START, NULL, 0, 0, 0, &d), CL_DO_LIST);
     T_EQ_INT(cl_sm_feed(&sm, CL_EV_LIST_FAILED, NULL, FL_ENOTFOUND, 0, 0, &d), CL_DO_SKIP);
     T_EQ_INT(sm.phase, CL_R_SKIPPED);

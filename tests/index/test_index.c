@@ -135,6 +135,12 @@ static got *list(fl_index_reader *r, fl_index_query *q)
     return &g;
 }
 
+static int stop_at_3(void *arg, const fl_index_row *row)
+{
+    (void)row;
+    return ++*(int64_t *)arg == 3 ? 7 : 0;
+}
+
 /* ------------------------------------------------------------ the tests */
 
 static void test_prune_and_secret(void)
@@ -349,6 +355,35 @@ static void test_facts_reads(void)
     fl_index_close(idx);
 }
 
+/* Restartable init containers (sidecars) as upstream PodRequests counts them. */
+static void test_sidecars(void)
+{
+    fl_index *idx = open_idx("sidecar.db", NULL);
+    static const char *const tmpl =
+        "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{"
+        "\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"%s\",\"resourceVersion\":\"1\"},"
+        "\"spec\":{\"initContainers\":[%s,%s],\"containers\":[{\"name\":\"app\",\"resources\":"
+        "{\"requests\":{\"cpu\":\"500m\"},\"limits\":{\"cpu\":\"2\"}}}]}}}";
+    const char *side = "{\"name\":\"side\",\"restartPolicy\":\"Always\",\"resources\":"
+                       "{\"requests\":{\"cpu\":\"100m\"},\"limits\":{\"cpu\":\"200m\"}}}";
+    const char *init = "{\"name\":\"init\",\"resources\":{\"requests\":{\"cpu\":\"1\"}}}";
+    char buf[2048];
+    snprintf(buf, sizeof buf, tmpl, "a", "ua", side, init); /* init runs beside the sidecar */
+    T_EQ_INT(fl_index_submit_event(idx, &PODS, buf, strlen(buf), NULL), 0);
+    snprintf(buf, sizeof buf, tmpl, "b", "ub", init, side); /* init runs before it */
+    T_EQ_INT(fl_index_submit_event(idx, &PODS, buf, strlen(buf), NULL), 0);
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    sqlite3 *db = raw_db("sidecar.db");
+    T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
+                    " WHERE o.name = 'a' AND resource = 'cpu'"), 1100);
+    T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
+                    " WHERE o.name = 'b' AND resource = 'cpu'"), 1000);
+    T_EQ_INT(q1(db, "SELECT limits FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
+                    " WHERE o.name = 'a' AND resource = 'cpu'"), 2200);
+    sqlite3_close(db);
+    fl_index_close(idx);
+}
+
 /* ------------------------------------------------------------- relist */
 
 static char *list_of(int n, int first, const char *rv_of_item, const char *listrv)
@@ -475,6 +510,12 @@ static void test_queries(void)
         q.after_namespace = ns, q.after_name = name, q.after_cluster = cl;
     }
     T_EQ_INT(total, 20);
+    /* a callback's nonzero answer stops the walk and is returned */
+    memset(&q, 0, sizeof q);
+    q.group = "", q.resource = "pods";
+    int64_t seen = 0;
+    T_EQ_INT(fl_index_list(r, &q, stop_at_3, &seen, NULL, NULL), 7);
+    T_EQ_INT(seen, 3);
     /* revision order and cursor */
     memset(&q, 0, sizeof q);
     q.group = "", q.resource = "pods", q.order = FL_INDEX_ORDER_REVISION, q.after_revision = 15;
@@ -788,6 +829,7 @@ int main(void)
     test_prune_and_secret();
     test_side_tables();
     test_facts_reads();
+    test_sidecars();
     test_relist();
     test_queries();
     test_changelog();

@@ -443,8 +443,8 @@ static const char *plugin =
     "d=$(dirname \"$0\")\n"
     "n=$(cat \"$d/runs\" 2>/dev/null || echo 0); echo $((n+1)) > \"$d/runs\"\n"
     "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-    "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}\\n' "
-    "\"$(cat \"$d/plugin-token\")\"\n";
+    "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"%s\"}}\\n' "
+    "\"$(cat \"$d/plugin-token\")\" \"$(cat \"$d/plugin-exp\")\"\n";
 
 static int runs(void)
 {
@@ -465,6 +465,7 @@ static void test_exec_refresh(void)
     char kc[2048], path[256];
     put("plugin.sh", plugin, 0755);
     put("plugin-token", "t1\n", 0644);
+    put("plugin-exp", "2099-01-01T00:00:00Z", 0644);
     put("valid-token", "t1\n", 0644);
     snprintf(kc, sizeof kc,
              "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -510,6 +511,21 @@ static void test_exec_refresh(void)
     T_EQ_INT(cap.err, FL_EUNAUTHORIZED);
     T_CHECK(cap.retried);
     T_EQ_INT(runs(), 3);
+    capture_done(&cap);
+    /* a credential that has expired is fetched again before the request */
+    put("plugin-exp", "2001-01-01T00:00:00Z", 0644);
+    put("plugin-token", "t4\n", 0644);
+    put("valid-token", "t4\n", 0644);
+    memset(&cap, 0, sizeof cap);
+    T_EQ_INT(get(cl, "/auth", &cap), 0); /* cached t2 (2099): 401, refresh to t4 (expired) */
+    T_EQ_INT(cap.err, 0);
+    T_EQ_INT(runs(), 4);
+    capture_done(&cap);
+    memset(&cap, 0, sizeof cap);
+    T_EQ_INT(get(cl, "/auth", &cap), 0); /* t4 has expired: run before sending */
+    T_EQ_INT(cap.err, 0);
+    T_CHECK(!cap.retried);
+    T_EQ_INT(runs(), 5);
     capture_done(&cap);
     close_client(cl);
     fl_kube_conn_unref(conn);
@@ -675,6 +691,46 @@ static void test_cancel(void)
     fl_kube_conn_unref(conn);
 }
 
+typedef struct {
+    fl_kube_client *cl;
+    int closed;
+    capture cap;
+} closer;
+
+static void close_from_done(fl_kube_req *req, fl_kube_response *res, void *ud)
+{
+    closer *k = ud;
+    on_done(req, res, &k->cap);
+    fl_kube_client_close(k->cl, closed_cb, &k->closed);
+}
+
+/* A done callback may close its client: the others end once, FL_ECLOSED. */
+static void test_close_in_callback(void)
+{
+    fl_kube_conn *conn = conn_for(port_tls, NULL, &ca, false, NULL);
+    closer k = {client_for(conn, NULL), 0, {0}};
+    capture hang[3] = {{0}};
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    rq.path = "/hang";
+    rq.stream = true;
+    for (int i = 0; i < 3; i++)
+        T_EQ_INT(fl_kube_client_request(k.cl, &rq, on_line, on_done, &hang[i], NULL), 0);
+    rq.path = "/ok";
+    rq.stream = false;
+    T_EQ_INT(fl_kube_client_request(k.cl, &rq, NULL, close_from_done, &k, NULL), 0);
+    while (!k.closed)
+        uv_run(loop, UV_RUN_ONCE);
+    T_EQ_INT(k.cap.calls, 1);
+    T_EQ_INT(k.cap.err, 0);
+    for (int i = 0; i < 3; i++) {
+        T_EQ_INT(hang[i].calls, 1);
+        T_EQ_INT(hang[i].err, FL_ECLOSED);
+        capture_done(&hang[i]);
+    }
+    capture_done(&k.cap);
+    fl_kube_conn_unref(conn);
+}
+
 static void test_concurrent(void)
 {
     enum { N = 100 };
@@ -742,6 +798,7 @@ int main(void)
     test_timeouts();
     test_streams();
     test_cancel();
+    test_close_in_callback();
     test_concurrent();
     test_sync();
     T_EQ_INT(uv_loop_close(loop), 0);

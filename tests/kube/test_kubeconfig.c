@@ -303,7 +303,9 @@ static void test_exec(fl_kubeconfig *kc)
     T_CHECK(!fl_kube_conn_cred_fresh(c));
     const fl_kube_exec *x = fl_kube_conn_get_info(c)->exec;
     T_CHECK(x && fl_str_has_suffix(x->command, "/plugin.sh") && x->command[0] == '/');
+    setenv("FOO", "outer", 1); /* the plugin's env wins over ours */
     T_EQ_INT(fl_kubeconfig_credential(c, false, &cr, &e), 0);
+    unsetenv("FOO");
     T_EQ_STR(cr.token, "tok-bar-1");
     T_EQ_INT(cr.expires_ms / 1000, 4070908800LL);
     /* the client certificate from the kubeconfig is not used by this user */

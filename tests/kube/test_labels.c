@@ -111,6 +111,13 @@ static void test_parse_restring(void)
         {"x>-1", NULL}, /* "-1" is not a valid label value */
         {"x>+1", NULL},
         {"x>01", "x>01"},
+        /* TestRequirementConstructor */
+        {"1foo in (bar)", "1foo in (bar)"},
+        {"1234 in (bar)", "1234 in (bar)"},
+        {"y>1", "y>1"},
+        {"z<6", "z<6"},
+        {"foo>bar", NULL},
+        {"barz<blah", NULL},
     };
     for (size_t i = 0; i < FL_ARRAY_LEN(canon); i++) {
         fl_err err = FL_ERR_INIT;
@@ -322,6 +329,12 @@ static void test_enumerate(void)
 
 static void test_caps(void)
 {
+    /* TestRequirementConstructor: a 254-byte key breaks the length rules */
+    char key[255];
+    memset(key, 'a', 254);
+    key[254] = 0;
+    fl_label_selector *ks = NULL;
+    T_EQ_INT(fl_label_selector_parse(key, 254, &ks, NULL), FL_EPARSE);
     size_t n = FL_LABELS_MAX_INPUT + 1;
     char *big = malloc(n);
     memset(big, 'a', n);

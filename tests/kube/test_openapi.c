@@ -44,7 +44,8 @@ static json_t *strip_desc(const json_t *v)
         json_t *o = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             if (strcmp(k, "description") != 0)
                 json_object_set_new(o, k, strip_desc(x));
         }
@@ -79,7 +80,8 @@ static size_t compare_paths(const json_t *ours, const json_t *gold, const char *
     const char *path;
     json_t *item;
     size_t n = 0;
-    json_object_foreach((json_t *)op, path, item) {
+    json_object_foreach((json_t *)op, path, item)
+    {
         const json_t *g = json_object_get(gp, path);
         if (!g) {
             fprintf(stderr, "%s: path %s not in golden\n", doc, path);
@@ -98,10 +100,11 @@ static size_t compare_paths(const json_t *ours, const json_t *gold, const char *
             if (!x || !y)
                 continue;
             static const char *keys[] = {"x-kubernetes-action", "x-kubernetes-group-version-kind",
-                                         "operationId", "tags", "requestBody", "responses"};
+                                         "operationId",         "tags",
+                                         "requestBody",         "responses"};
             for (size_t k = 0; k < FL_ARRAY_LEN(keys); k++)
-                T_CHECK(same(json_object_get(x, keys[k]), json_object_get(y, keys[k]), keys[k],
-                             path));
+                T_CHECK(
+                    same(json_object_get(x, keys[k]), json_object_get(y, keys[k]), keys[k], path));
             a = param_names(json_object_get(x, "parameters"));
             b = param_names(json_object_get(y, "parameters"));
             T_CHECK(same(a, b, "parameters", path));
@@ -120,7 +123,8 @@ static size_t compare_schemas(const json_t *ours, const json_t *gold)
     const char *name;
     json_t *s;
     size_t n = 0;
-    json_object_foreach((json_t *)os, name, s) {
+    json_object_foreach((json_t *)os, name, s)
+    {
         const json_t *g = json_object_get(gs, name);
         T_CHECK(g != NULL);
         if (!g)
@@ -141,7 +145,8 @@ static void check_refs(const json_t *v, const json_t *schemas, size_t *bad)
     json_t *x;
     size_t i;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             const char *r = json_string_value(x);
             if (strcmp(k, "$ref") == 0 && r) {
                 const char *name = strrchr(r, '/');
@@ -171,18 +176,18 @@ static bool kubectl_supports(const json_t *doc, const char *g, const char *v, co
 {
     const char *path;
     json_t *item;
-    json_object_foreach(json_object_get(doc, "paths"), path, item) {
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+    {
         const json_t *op = json_object_get(item, "patch");
         const json_t *gvk = json_object_get(op, "x-kubernetes-group-version-kind");
-        if (!op || strcmp(ostr(gvk, "group"), g) != 0 ||
-            strcmp(ostr(gvk, "version"), v) != 0 ||
+        if (!op || strcmp(ostr(gvk, "group"), g) != 0 || strcmp(ostr(gvk, "version"), v) != 0 ||
             strcmp(ostr(gvk, "kind"), kind) != 0)
             continue;
         size_t i;
         json_t *p;
-        json_array_foreach(json_object_get(op, "parameters"), i, p) {
-            if (strcmp(ostr(p, "name"), param) == 0 &&
-                strcmp(ostr(p, "in"), "query") == 0)
+        json_array_foreach(json_object_get(op, "parameters"), i, p)
+        {
+            if (strcmp(ostr(p, "name"), param) == 0 && strcmp(ostr(p, "in"), "query") == 0)
                 return true;
         }
         return false;
@@ -243,8 +248,8 @@ static void test_builtin_docs(fl_kube_resources *reg)
     check_patch_key(doc, "io.k8s.api.core.v1.Container", "ports", "containerPort", "merge");
     check_patch_key(doc, "io.k8s.api.core.v1.Container", "env", "name", "merge");
     check_patch_key(doc, "io.k8s.api.core.v1.Container", "volumeMounts", "mountPath", "merge");
-    const json_t *d = json_object_get(fl_obj_get(doc, "components.schemas"),
-                                      "io.k8s.api.apps.v1.Deployment");
+    const json_t *d =
+        json_object_get(fl_obj_get(doc, "components.schemas"), "io.k8s.api.apps.v1.Deployment");
     T_EQ_STR(fl_obj_str(json_array_get(json_object_get(d, "x-kubernetes-group-version-kind"), 0),
                         "kind"),
              "Deployment");
@@ -300,19 +305,20 @@ static void test_crd_doc(fl_kube_resources *reg)
     T_EQ_STR(fl_obj_str(doc, "info.title"), "Kubernetes CRD Swagger");
     T_EQ_INT(json_object_size(json_object_get(doc, "paths")),
              json_object_size(json_object_get(gold, "paths")));
-    const json_t *w = json_object_get(fl_obj_get(doc, "components.schemas"), "com.example.v1.Widget");
+    const json_t *w =
+        json_object_get(fl_obj_get(doc, "components.schemas"), "com.example.v1.Widget");
     json_t *a = strip_desc(w);
-    json_t *b = strip_desc(json_object_get(fl_obj_get(gold, "components.schemas"),
-                                           "com.example.v1.Widget"));
+    json_t *b = strip_desc(
+        json_object_get(fl_obj_get(gold, "components.schemas"), "com.example.v1.Widget"));
     T_CHECK(same(a, b, "schema", "com.example.v1.Widget"));
     json_decref(a);
     json_decref(b);
     T_CHECK(kubectl_supports(doc, "example.com", "v1", "Widget", "fieldValidation"));
     /* the CR patch takes no strategic merge patch */
-    const json_t *patch = fl_obj_get(
-        json_object_get(json_object_get(doc, "paths"),
-                        "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"),
-        "patch.requestBody.content");
+    const json_t *patch =
+        fl_obj_get(json_object_get(json_object_get(doc, "paths"),
+                                   "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"),
+                   "patch.requestBody.content");
     T_CHECK(patch && !json_object_get(patch, "application/strategic-merge-patch+json"));
     T_CHECK(json_object_get(patch, "application/apply-patch+yaml") != NULL);
     size_t bad = 0;
@@ -346,7 +352,8 @@ static void test_index(fl_kube_resources *reg)
     /* every GV we serve is in golden's index too */
     const char *key;
     json_t *e;
-    json_object_foreach((json_t *)paths, key, e) {
+    json_object_foreach((json_t *)paths, key, e)
+    {
         T_CHECK(json_object_get(fl_obj_get(gold, "response.body.paths"), key) != NULL);
         const char *url = fl_obj_str(e, "serverRelativeURL");
         char want[256];
@@ -396,11 +403,11 @@ static void test_discovered_type(void)
 {
     fl_kube_resources *reg = NULL;
     fl_err err = FL_ERR_INIT;
-    json_t *list = json_pack("{s:s, s:s, s:[{s:s, s:s, s:b, s:s, s:[s, s, s]}]}", "kind",
-                             "APIResourceList", "groupVersion", "policy.karmada.io/v1alpha1",
-                             "resources", "name", "propagationpolicies", "singularName",
-                             "propagationpolicy", "namespaced", 1, "kind", "PropagationPolicy",
-                             "verbs", "get", "list", "patch");
+    json_t *list =
+        json_pack("{s:s, s:s, s:[{s:s, s:s, s:b, s:s, s:[s, s, s]}]}", "kind", "APIResourceList",
+                  "groupVersion", "policy.karmada.io/v1alpha1", "resources", "name",
+                  "propagationpolicies", "singularName", "propagationpolicy", "namespaced", 1,
+                  "kind", "PropagationPolicy", "verbs", "get", "list", "patch");
     json_t *doc = NULL;
     T_EQ_INT(fl_kube_resources_new(false, &reg), 0);
     T_EQ_INT(fl_kube_resources_add_discovery(reg, list, &err), 1);

@@ -4,6 +4,7 @@
  * in k8s-golden/01-discovery (read at run time via $FLOTILLA_GOLDEN).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@ static const json_t *entry_named(const json_t *list, const char *name)
 {
     size_t i;
     const json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r) {
+    json_array_foreach(json_object_get(list, "resources"), i, r)
+    {
         if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
             return r;
     }
@@ -56,7 +58,8 @@ static size_t index_of(const json_t *list, const char *name)
 {
     size_t i;
     const json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r) {
+    json_array_foreach(json_object_get(list, "resources"), i, r)
+    {
         if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
             return i;
     }
@@ -80,7 +83,8 @@ static void check_resource_list(const fl_kube_resources *reg, const char *group,
             (json_object_get(gold, "apiVersion") == NULL));
     size_t i, prev = 0;
     const json_t *r;
-    json_array_foreach(json_object_get(ours, "resources"), i, r) {
+    json_array_foreach(json_object_get(ours, "resources"), i, r)
+    {
         const char *name = json_string_value(json_object_get(r, "name"));
         const json_t *g = entry_named(gold, name);
         if (!g) {
@@ -155,10 +159,12 @@ static void check_apis(const fl_kube_resources *reg, const char *file, size_t wa
     T_EQ_INT(json_array_size(og), want_groups);
     size_t i, j, prev = 0;
     const json_t *g, *h;
-    json_array_foreach(og, i, g) {
+    json_array_foreach(og, i, g)
+    {
         const char *name = json_string_value(json_object_get(g, "name"));
         bool found = false;
-        json_array_foreach(gg, j, h) {
+        json_array_foreach(gg, j, h)
+        {
             if (strcmp(json_string_value(json_object_get(h, "name")), name) != 0)
                 continue;
             found = true;
@@ -280,6 +286,9 @@ static void test_crd(fl_kube_resources *reg)
     T_EQ_INT(w->origin, FL_KUBE_ORIGIN_CRD);
     T_CHECK(w->schema != NULL && json_object_get(w->schema, "properties") != NULL);
     T_EQ_INT(json_array_size(w->printer_columns), 4);
+    T_EQ_STR(fl_obj_str(w->crd_scale, "specReplicasPath"), ".spec.size");
+    T_EQ_STR(fl_obj_str(w->crd_scale, "statusReplicasPath"), ".status.replicas");
+    T_CHECK(fl_kube_resources_find(reg, "apps", "v1", "deployments")->crd_scale == NULL);
     T_EQ_STR(fl_kube_resources_resolve(reg, "wd")->resource, "widgets");
     T_EQ_STR(fl_kube_resources_resolve(reg, "widget")->resource, "widgets");
 
@@ -296,10 +305,23 @@ static void test_crd(fl_kube_resources *reg)
     json_decref(gold);
     check_apis(reg, "01-discovery/apis.after-crd.json", 7);
 
-    /* re-adding replaces; the old pointer stays readable */
+    /* re-adding the same definition changes nothing */
+    gen = fl_kube_resources_generation(reg);
     T_EQ_INT(fl_kube_resources_add_crd(reg, crd, &err), 0);
-    T_CHECK(fl_kube_resources_find(reg, "example.com", "v1", "widgets") != w);
+    T_CHECK(fl_kube_resources_find(reg, "example.com", "v1", "widgets") == w);
+    T_EQ_INT(fl_kube_resources_generation(reg), gen);
+    /* a changed one replaces it; the old pointer stays readable */
+    json_t *changed = json_deep_copy(crd);
+    json_array_append_new(fl_obj_get(changed, "spec.names.shortNames"), json_string("wdg"));
+    T_EQ_INT(fl_kube_resources_add_crd(reg, changed, &err), 0);
+    T_CHECK(fl_kube_resources_generation(reg) > gen);
+    const fl_kube_resource *w2 = fl_kube_resources_find(reg, "example.com", "v1", "widgets");
+    T_CHECK(w2 != NULL && w2 != w);
+    T_EQ_STR(fl_kube_resources_resolve(reg, "wdg")->kind, "Widget");
     T_EQ_STR(w->kind, "Widget");
+    T_CHECK(w->short_names[1] == NULL);
+    json_decref(changed);
+    T_EQ_INT(fl_kube_resources_add_crd(reg, crd, &err), 0);
 
     T_EQ_INT(fl_kube_resources_remove_crd(reg, "example.com", "widgets"), 0);
     T_CHECK(fl_kube_resources_find(reg, "example.com", "v1", "widgets") == NULL);
@@ -329,15 +351,15 @@ static void test_crd_versions(fl_kube_resources *reg)
     json_t *crd = json_pack(
         "{s:{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:b, s:b}, {s:s, s:b, s:b}, {s:s, s:b, s:b}]}}",
         "spec", "group", "multi.io", "scope", "Cluster", "names", "plural", "gadgets", "kind",
-        "Gadget", "versions", "name", "v1beta1", "served", 1, "storage", 0, "name", "v1",
-        "served", 1, "storage", 1, "name", "v1alpha1", "served", 0, "storage", 0);
+        "Gadget", "versions", "name", "v1beta1", "served", 1, "storage", 0, "name", "v1", "served",
+        1, "storage", 1, "name", "v1alpha1", "served", 0, "storage", 0);
     json_t *doc = NULL;
     T_EQ_INT(fl_kube_resources_add_crd(reg, crd, &err), 0);
     T_EQ_INT(fl_kube_discovery_group(reg, "multi.io", NULL, NULL, &doc), 0);
     T_EQ_STR(fl_obj_str(doc, "preferredVersion.version"), "v1");
     T_EQ_INT(json_array_size(json_object_get(doc, "versions")), 2);
-    T_EQ_STR(json_string_value(json_object_get(
-                 json_array_get(json_object_get(doc, "versions"), 1), "version")),
+    T_EQ_STR(json_string_value(
+                 json_object_get(json_array_get(json_object_get(doc, "versions"), 1), "version")),
              "v1beta1");
     const fl_kube_resource *g = fl_kube_resources_find(reg, "multi.io", "v1beta1", "gadgets");
     T_CHECK(g && !g->namespaced && strcmp(g->singular, "gadget") == 0);
@@ -353,8 +375,8 @@ static void test_from_discovery(void)
     static const char *files[] = {"01-discovery/api-v1.json", "01-discovery/apis-apps-v1.json",
                                   "01-discovery/apis-batch-v1.json",
                                   "01-discovery/apis-example.com-v1.crd.json"};
-    static const char *gvs[][2] = {{"", "v1"}, {"apps", "v1"}, {"batch", "v1"},
-                                   {"example.com", "v1"}};
+    static const char *gvs[][2] = {
+        {"", "v1"}, {"apps", "v1"}, {"batch", "v1"}, {"example.com", "v1"}};
     fl_kube_resources *reg = NULL;
     fl_err err = FL_ERR_INIT;
     T_EQ_INT(fl_kube_resources_new(false, &reg), 0);
@@ -378,6 +400,51 @@ static void test_from_discovery(void)
     fl_kube_resources_free(reg);
 }
 
+/* Readers race a writer that adds and removes a CRD: borrowed pointers
+ * stay readable (entries are retained), lookups never see half an entry. */
+typedef struct race {
+    fl_kube_resources *reg;
+    int stop;
+} race;
+
+static void *reader(void *arg)
+{
+    race *r = arg;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+        const fl_kube_resource *w = fl_kube_resources_resolve(r->reg, "wd");
+        if (w && (strcmp(w->kind, "Widget") != 0 || w->n_subresources != 2))
+            abort(); /* a half-built entry */
+        json_t *doc = NULL;
+        if (fl_kube_discovery_apis(r->reg, NULL, NULL, &doc) == 0)
+            json_decref(doc);
+    }
+    return NULL;
+}
+
+static void test_concurrency(void)
+{
+    race r = {NULL, 0};
+    fl_err err = FL_ERR_INIT;
+    json_t *crd = golden_body("04-responses/crd-get-established.json");
+    pthread_t th[2];
+    T_EQ_INT(fl_kube_resources_new(true, &r.reg), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, reader, &r);
+    for (int i = 0; i < 300; i++) {
+        T_EQ_INT(fl_kube_resources_add_crd(r.reg, crd, &err), 0);
+        T_EQ_INT(fl_kube_resources_remove_crd(r.reg, "example.com", "widgets"), 0);
+    }
+    T_EQ_INT(fl_kube_resources_add_crd(r.reg, crd, &err), 0);
+    /* retained entries count against the cap: 301 added, 1 live */
+    T_EQ_INT(fl_kube_resources_list(r.reg, NULL, 0), 23);
+    __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    T_CHECK(fl_kube_resources_resolve(r.reg, "wd") != NULL);
+    fl_kube_resources_free(r.reg);
+    json_decref(crd);
+}
+
 int main(void)
 {
     fl_kube_resources *reg = NULL;
@@ -392,6 +459,7 @@ int main(void)
     test_crd(reg);
     test_crd_versions(reg);
     test_from_discovery();
+    test_concurrency();
     fl_kube_resources_free(reg);
     fl_kube_resources_free(NULL);
     return t_done();

@@ -40,16 +40,16 @@ static bool same(const json_t *a, const json_t *b, const char *what)
     if (json_equal((json_t *)a, (json_t *)b))
         return true;
     char *sa = json_dumps(a, JSON_COMPACT), *sb = json_dumps(b, JSON_COMPACT);
-    fprintf(stderr, "%s differs:\n  ours:   %.3000s\n  golden: %.3000s\n", what,
-            sa ? sa : "(null)", sb ? sb : "(null)");
+    fprintf(stderr, "%s differs:\n  ours:   %.3000s\n  golden: %.3000s\n", what, sa ? sa : "(null)",
+            sb ? sb : "(null)");
     free(sa);
     free(sb);
     return false;
 }
 
 /* Render objs and compare the whole Table with the golden body. */
-static void check_table(const char *file, const fl_kube_resource *r, json_t *const *objs,
-                        size_t n, const fl_kube_table_opts *opts)
+static void check_table(const char *file, const fl_kube_resource *r, json_t *const *objs, size_t n,
+                        const fl_kube_table_opts *opts)
 {
     json_t *gold = golden_body(file), *ours = NULL;
     fl_err err = FL_ERR_INIT;
@@ -113,7 +113,8 @@ static void test_pods(void)
         T_CHECK(same(json_object_get(orow, "cells"), json_object_get(grow, "cells"), "pod row"));
         T_EQ_STR(fl_obj_str(orow, "object.kind"), "PartialObjectMetadata");
         T_EQ_STR(fl_obj_str(orow, "object.apiVersion"), "meta.k8s.io/v1");
-        T_EQ_STR(fl_obj_str(orow, "object.metadata.name"), fl_obj_str(grow, "object.metadata.name"));
+        T_EQ_STR(fl_obj_str(orow, "object.metadata.name"),
+                 fl_obj_str(grow, "object.metadata.name"));
     }
     json_decref(ours);
     json_decref(gold);
@@ -190,10 +191,12 @@ static void test_nodes(void)
     /* table-nodes.json was taken after node-1's addresses became InternalIP only */
     json_object_set_new(json_object_get(n1, "status"), "addresses",
                         json_pack("[{s:s, s:s}]", "type", "InternalIP", "address", "127.0.0.1"));
-    json_object_set(n1, "metadata",
-                    fl_obj_get(json_array_get(json_object_get(gold, "rows"), 0), "object.metadata"));
-    json_object_set(n2, "metadata",
-                    fl_obj_get(json_array_get(json_object_get(gold, "rows"), 1), "object.metadata"));
+    json_object_set(
+        n1, "metadata",
+        fl_obj_get(json_array_get(json_object_get(gold, "rows"), 0), "object.metadata"));
+    json_object_set(
+        n2, "metadata",
+        fl_obj_get(json_array_get(json_object_get(gold, "rows"), 1), "object.metadata"));
     json_t *objs[2] = {n1, n2};
     fl_kube_table_opts o = opts_at("256");
     const fl_kube_resource *nodes = fl_kube_resources_find(reg, "", "v1", "nodes");
@@ -221,8 +224,9 @@ static void test_namespaces_configmaps(void)
     json_t *gold = golden_body("04-responses/table-namespaces.json");
     json_t *objs[6];
     for (size_t i = 0; i < 6; i++)
-        objs[i] = from_row(gold, i, "{\"spec\":{\"finalizers\":[\"kubernetes\"]},"
-                                    "\"status\":{\"phase\":\"Active\"}}");
+        objs[i] = from_row(gold, i,
+                           "{\"spec\":{\"finalizers\":[\"kubernetes\"]},"
+                           "\"status\":{\"phase\":\"Active\"}}");
     fl_kube_table_opts o = opts_at("256");
     check_table("04-responses/table-namespaces.json",
                 fl_kube_resources_find(reg, "", "v1", "namespaces"), objs, 6, &o);
@@ -252,8 +256,9 @@ static void test_widgets(void)
     T_EQ_INT(fl_kube_resources_add_crd(reg, crd, &err), 0);
     /* the table was read at rv 256, before the managedFields key order changed:
      * use the golden row metadata for the PartialObjectMetadata */
-    json_object_set(cr, "metadata",
-                    fl_obj_get(json_array_get(json_object_get(gold, "rows"), 0), "object.metadata"));
+    json_object_set(
+        cr, "metadata",
+        fl_obj_get(json_array_get(json_object_get(gold, "rows"), 0), "object.metadata"));
     fl_kube_table_opts o = opts_at("256");
     const fl_kube_resource *w = fl_kube_resources_find(reg, "example.com", "v1", "widgets");
     check_table("04-responses/table-widgets-crd.json", w, &cr, 1, &o);
@@ -323,21 +328,24 @@ static void test_cluster_column_and_watch(void)
     fclose(f);
     /* event 2 (MODIFIED): a Terminating, unbound pod */
     json_t *gt = json_object_get(ev[1], "object");
-    json_t *pod = json_pack("{s:{s:[{s:s, s:s}]}, s:{s:s, s:s}}", "spec", "containers", "name",
-                            "c", "image", "busybox", "status", "phase", "Pending", "qosClass",
-                            "BestEffort");
+    json_t *pod =
+        json_pack("{s:{s:[{s:s, s:s}]}, s:{s:s, s:s}}", "spec", "containers", "name", "c", "image",
+                  "busybox", "status", "phase", "Pending", "qosClass", "BestEffort");
     json_object_set(pod, "metadata",
                     fl_obj_get(json_array_get(json_object_get(gt, "rows"), 0), "object.metadata"));
     fl_time_parse(fl_obj_str(pod, "metadata.creationTimestamp"), &o.now);
-    o = (fl_kube_table_opts){o.now, FL_KUBE_TABLE_METADATA, NULL, "297", NULL, -1, false,
-                             NULL, NULL, true};
+    o = (fl_kube_table_opts){
+        o.now, FL_KUBE_TABLE_METADATA, NULL, "297", NULL, -1, false, NULL, NULL, true};
     o.now += 1;
     T_EQ_INT(fl_kube_table_render(pods, &pod, 1, &o, &tbl, NULL), 0);
     T_CHECK(same(tbl, gt, "watch MODIFIED table"));
     T_CHECK(json_is_null(json_object_get(tbl, "columnDefinitions")));
     json_decref(tbl);
-    /* event 1 (ADDED) carries the column definitions */
-    T_CHECK(json_is_array(fl_obj_get(json_object_get(ev[0], "object"), "columnDefinitions")));
+    /* event 1 (ADDED) carries the column definitions: the pod columns */
+    json_t *pcols = fl_kube_table_columns(pods, false);
+    T_CHECK(same(pcols, fl_obj_get(json_object_get(ev[0], "object"), "columnDefinitions"),
+                 "watch ADDED columns"));
+    json_decref(pcols);
     json_decref(pod);
     for (int i = 0; i < 3; i++)
         json_decref(ev[i]);
@@ -358,10 +366,10 @@ static const char *pod_cell(const char *pod_json, size_t col, int64_t now)
         return out;
     }
     if (fl_kube_table_render(pods, &pod, 1, &o, &tbl, NULL) == 0) {
-        const json_t *c =
-            json_array_get(fl_obj_get(json_array_get(json_object_get(tbl, "rows"), 0), "cells"),
-                           col);
-        snprintf(out, sizeof out, "%s", json_string_value(c) ? json_string_value(c) : "(non-string)");
+        const json_t *c = json_array_get(
+            fl_obj_get(json_array_get(json_object_get(tbl, "rows"), 0), "cells"), col);
+        snprintf(out, sizeof out, "%s",
+                 json_string_value(c) ? json_string_value(c) : "(non-string)");
     }
     json_decref(tbl);
     json_decref(pod);
@@ -394,26 +402,29 @@ static void test_pod_status_logic(void)
                       "{\"exitCode\":0,\"reason\":\"Completed\"}}}]}}",
                       2, now),
              "Completed");
-    T_EQ_STR(pod_cell("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"containers\":[{},{}]},\"status\":"
-                      "{\"phase\":\"Running\",\"containerStatuses\":[{\"ready\":true,\"state\":{"
-                      "\"running\":{}}},{\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":"
-                      "\"Completed\"}}}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}",
-                      2, now),
-             "NotReady");
+    T_EQ_STR(
+        pod_cell("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"containers\":[{},{}]},\"status\":"
+                 "{\"phase\":\"Running\",\"containerStatuses\":[{\"ready\":true,\"state\":{"
+                 "\"running\":{}}},{\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":"
+                 "\"Completed\"}}}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}",
+                 2, now),
+        "NotReady");
     T_EQ_STR(pod_cell("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"containers\":[{}]},\"status\":"
                       "{\"phase\":\"Running\",\"containerStatuses\":[{\"state\":{\"terminated\":"
                       "{\"exitCode\":137,\"signal\":9}}}]}}",
                       2, now),
              "Signal:9");
-    T_EQ_STR(pod_cell("{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"2026-11-22T04:00:00Z\"},"
-                      "\"spec\":{\"containers\":[{}]},\"status\":{\"phase\":\"Running\"}}",
-                      2, now),
-             "Terminating");
-    T_EQ_STR(pod_cell("{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"2026-11-22T04:00:00Z\"},"
-                      "\"spec\":{\"containers\":[{}]},\"status\":{\"phase\":\"Running\","
-                      "\"reason\":\"NodeLost\"}}",
-                      2, now),
-             "Unknown");
+    T_EQ_STR(
+        pod_cell("{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"2026-11-22T04:00:00Z\"},"
+                 "\"spec\":{\"containers\":[{}]},\"status\":{\"phase\":\"Running\"}}",
+                 2, now),
+        "Terminating");
+    T_EQ_STR(
+        pod_cell("{\"metadata\":{\"name\":\"a\",\"deletionTimestamp\":\"2026-11-22T04:00:00Z\"},"
+                 "\"spec\":{\"containers\":[{}]},\"status\":{\"phase\":\"Running\","
+                 "\"reason\":\"NodeLost\"}}",
+                 2, now),
+        "Unknown");
     T_EQ_STR(pod_cell("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"containers\":[{}]},\"status\":"
                       "{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
                       "\"status\":\"False\",\"reason\":\"SchedulingGated\"}]}}",
@@ -479,13 +490,14 @@ static void test_other_printers(void)
                     "\"status\":{\"loadBalancer\":{}}"),
                 "[\"x\",\"LoadBalancer\",\"10.0.0.1\",\"<pending>\",\"<none>\",\"60m\","
                 "\"<none>\"]");
-    check_cells("", "services",
-                OBJ("\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.0.0.1\",\"externalIPs\":"
-                    "[\"5.5.5.5\"],\"ports\":[{\"port\":443,\"protocol\":\"TCP\"}]},\"status\":{"
-                    "\"loadBalancer\":{\"ingress\":[{\"ip\":\"9.9.9.9\"},{\"hostname\":\"lb.x\"},"
-                    "{\"ip\":\"1.1.1.1\"},{\"ip\":\"9.9.9.9\"}]}}"),
-                "[\"x\",\"LoadBalancer\",\"10.0.0.1\",\"1.1.1.1,9.9.9.9,lb.x,5.5.5.5\","
-                "\"443/TCP\",\"60m\",\"<none>\"]");
+    check_cells(
+        "", "services",
+        OBJ("\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"10.0.0.1\",\"externalIPs\":"
+            "[\"5.5.5.5\"],\"ports\":[{\"port\":443,\"protocol\":\"TCP\"}]},\"status\":{"
+            "\"loadBalancer\":{\"ingress\":[{\"ip\":\"9.9.9.9\"},{\"hostname\":\"lb.x\"},"
+            "{\"ip\":\"1.1.1.1\"},{\"ip\":\"9.9.9.9\"}]}}"),
+        "[\"x\",\"LoadBalancer\",\"10.0.0.1\",\"1.1.1.1,9.9.9.9,lb.x,5.5.5.5\","
+        "\"443/TCP\",\"60m\",\"<none>\"]");
     check_cells("apps", "replicasets",
                 OBJ("\"spec\":{\"selector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":"
                     "\"In\"}]}}"),
@@ -517,6 +529,27 @@ static void test_other_printers(void)
                     "4,\"type\":\"Normal\""),
                 "[\"60s\",\"Normal\",\"Pulled\",\"pod/web-0\",\"spec.containers{web}\","
                 "\"kubelet, node-1\",\"done\",\"10m\",4,\"x\"]");
+    /* events.k8s.io/v1: the same columns after upstream's conversion */
+    json_t *keep = NULL,
+           *ev = json_loads(
+               "{\"metadata\":{\"name\":\"e\"},\"regarding\":{\"kind\":\"Node\",\"name\":"
+               "\"n1\"},\"note\":\"hi\",\"reason\":\"R\",\"type\":\"Warning\",\"eventTime\":"
+               "\"2026-11-22T03:59:30.123456Z\",\"reportingController\":\"ctl\",\"series\":{"
+               "\"count\":3,\"lastObservedTime\":\"2026-11-22T03:59:50.000000Z\"}}",
+               0, NULL);
+    fl_kube_table_opts eo = FL_KUBE_TABLE_OPTS_INIT;
+    fl_time_parse("2026-11-22T04:00:00Z", &eo.now);
+    T_EQ_INT(fl_kube_table_render(fl_kube_resources_find(reg, "events.k8s.io", "v1", "events"), &ev,
+                                  1, &eo, &keep, NULL),
+             0);
+    json_t *want = json_loads("[\"10s\",\"Warning\",\"R\",\"node/n1\",\"\",\"ctl\",\"hi\","
+                              "\"30s\",3,\"e\"]",
+                              0, NULL);
+    T_CHECK(same(fl_obj_get(json_array_get(json_object_get(keep, "rows"), 0), "cells"), want,
+                 "events.k8s.io"));
+    json_decref(want);
+    json_decref(keep);
+    json_decref(ev);
     check_cells("apps", "replicasets",
                 OBJ("\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{\"app\":\"w\"},"
                     "\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":"
@@ -528,12 +561,13 @@ static void test_other_printers(void)
                 OBJ("\"spec\":{\"replicas\":3,\"template\":{\"spec\":{\"containers\":[{\"name\":"
                     "\"db\",\"image\":\"pg\"}]}}},\"status\":{\"readyReplicas\":2}"),
                 "[\"x\",\"2/3\",\"60m\",\"db\",\"pg\"]");
-    check_cells("apps", "daemonsets",
-                OBJ("\"spec\":{\"selector\":{\"matchLabels\":{\"k\":\"v\"}},\"template\":{\"spec\":"
-                    "{\"nodeSelector\":{\"os\":\"linux\"},\"containers\":[{\"name\":\"d\",\"image\":"
-                    "\"i\"}]}}},\"status\":{\"desiredNumberScheduled\":3,\"currentNumberScheduled\":"
-                    "3,\"numberReady\":2,\"updatedNumberScheduled\":3,\"numberAvailable\":2}"),
-                "[\"x\",3,3,2,3,2,\"os=linux\",\"60m\",\"d\",\"i\",\"k=v\"]");
+    check_cells(
+        "apps", "daemonsets",
+        OBJ("\"spec\":{\"selector\":{\"matchLabels\":{\"k\":\"v\"}},\"template\":{\"spec\":"
+            "{\"nodeSelector\":{\"os\":\"linux\"},\"containers\":[{\"name\":\"d\",\"image\":"
+            "\"i\"}]}}},\"status\":{\"desiredNumberScheduled\":3,\"currentNumberScheduled\":"
+            "3,\"numberReady\":2,\"updatedNumberScheduled\":3,\"numberAvailable\":2}"),
+        "[\"x\",3,3,2,3,2,\"os=linux\",\"60m\",\"d\",\"i\",\"k=v\"]");
     check_cells("batch", "jobs",
                 OBJ("\"spec\":{\"completions\":3,\"template\":{\"spec\":{\"containers\":[{\"name\":"
                     "\"j\",\"image\":\"i\"}]}}},\"status\":{\"succeeded\":1,\"startTime\":"
@@ -548,8 +582,8 @@ static void test_other_printers(void)
                 "[\"x\",\"2026-11-22T03:00:00Z\"]");
     check_cells("admissionregistration.k8s.io", "validatingwebhookconfigurations",
                 OBJ("\"webhooks\":[{},{}]"), "[\"x\",2,\"60m\"]");
-    check_cells("apps", "controllerrevisions",
-                OBJ("\"revision\":4"), "[\"x\",\"<none>\",4,\"60m\"]");
+    check_cells("apps", "controllerrevisions", OBJ("\"revision\":4"),
+                "[\"x\",\"<none>\",4,\"60m\"]");
 #undef OBJ
 }
 
@@ -566,8 +600,8 @@ static void test_jsonpath(void)
     T_EQ_STR(json_string_value(fl_kube_jsonpath_get(o, ".spec.tags[*]")), "a");
     T_EQ_INT(json_integer_value(fl_kube_jsonpath_get(o, ".spec.m['a.b']")), 1);
     T_EQ_INT(json_integer_value(fl_kube_jsonpath_get(o, ".spec.m.a\\.b")), 1);
-    T_EQ_STR(json_string_value(fl_kube_jsonpath_get(
-                 o, ".status.conditions[?(@.type==\"Ready\")].status")),
+    T_EQ_STR(json_string_value(
+                 fl_kube_jsonpath_get(o, ".status.conditions[?(@.type==\"Ready\")].status")),
              "True");
     T_EQ_STR(json_string_value(
                  fl_kube_jsonpath_get(o, ".status.conditions[?(@.type=='Synced')].status")),
@@ -590,18 +624,52 @@ static void test_human_duration(void)
     } cases[64];
     size_t n = 0;
 #define C(x, w) cases[n].ns = (x), cases[n++].want = (w)
-    C(s, "1s"); C(70 * s, "70s"); C(190 * s, "3m10s"); C(70 * m, "70m"); C(47 * h, "47h");
-    C(49 * h, "2d1h"); C((8 * 24 + 2) * h, "8d"); C(367 * d, "367d");
-    C((365 * 2 * 24 + 25) * h, "2y1d"); C((365 * 8 * 24 + 2) * h, "8y");
-    C(-2 * s, "<invalid>"); C(-2 * s + 1, "0s"); C(0, "0s"); C(s - ms, "0s");
-    C(2 * m - ms, "119s"); C(2 * m, "2m"); C(2 * m + s, "2m1s"); C(10 * m - ms, "9m59s");
-    C(10 * m, "10m"); C(10 * m + s, "10m"); C(3 * h - ms, "179m"); C(3 * h, "3h");
-    C(3 * h + m, "3h1m"); C(8 * h - ms, "7h59m"); C(8 * h, "8h"); C(8 * h + 59 * m, "8h");
-    C(2 * d - ms, "47h"); C(2 * d, "2d"); C(2 * d + h, "2d1h"); C(8 * d - ms, "7d23h");
-    C(8 * d, "8d"); C(8 * d + 23 * h, "8d"); C(2 * y - ms, "729d"); C(2 * y, "2y");
-    C(2 * y + 23 * h, "2y"); C(2 * y + 23 * h + 59 * m, "2y"); C(2 * y + d - ms, "2y");
-    C(2 * y + d, "2y1d"); C(3 * y, "3y"); C(4 * y, "4y"); C(5 * y, "5y"); C(6 * y, "6y");
-    C(7 * y, "7y"); C(8 * y - ms, "7y364d"); C(8 * y, "8y"); C(8 * y + 364 * d, "8y");
+    C(s, "1s");
+    C(70 * s, "70s");
+    C(190 * s, "3m10s");
+    C(70 * m, "70m");
+    C(47 * h, "47h");
+    C(49 * h, "2d1h");
+    C((8 * 24 + 2) * h, "8d");
+    C(367 * d, "367d");
+    C((365 * 2 * 24 + 25) * h, "2y1d");
+    C((365 * 8 * 24 + 2) * h, "8y");
+    C(-2 * s, "<invalid>");
+    C(-2 * s + 1, "0s");
+    C(0, "0s");
+    C(s - ms, "0s");
+    C(2 * m - ms, "119s");
+    C(2 * m, "2m");
+    C(2 * m + s, "2m1s");
+    C(10 * m - ms, "9m59s");
+    C(10 * m, "10m");
+    C(10 * m + s, "10m");
+    C(3 * h - ms, "179m");
+    C(3 * h, "3h");
+    C(3 * h + m, "3h1m");
+    C(8 * h - ms, "7h59m");
+    C(8 * h, "8h");
+    C(8 * h + 59 * m, "8h");
+    C(2 * d - ms, "47h");
+    C(2 * d, "2d");
+    C(2 * d + h, "2d1h");
+    C(8 * d - ms, "7d23h");
+    C(8 * d, "8d");
+    C(8 * d + 23 * h, "8d");
+    C(2 * y - ms, "729d");
+    C(2 * y, "2y");
+    C(2 * y + 23 * h, "2y");
+    C(2 * y + 23 * h + 59 * m, "2y");
+    C(2 * y + d - ms, "2y");
+    C(2 * y + d, "2y1d");
+    C(3 * y, "3y");
+    C(4 * y, "4y");
+    C(5 * y, "5y");
+    C(6 * y, "6y");
+    C(7 * y, "7y");
+    C(8 * y - ms, "7y364d");
+    C(8 * y, "8y");
+    C(8 * y + 364 * d, "8y");
     C(9 * y, "9y");
 #undef C
     for (size_t i = 0; i < n; i++) {

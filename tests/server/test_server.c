@@ -92,14 +92,16 @@ static void slow(fl_request *r, void *ud)
 /* /hang: never answered until the test does it after stop. */
 typedef struct hang {
     pthread_mutex_t mu;
-    fl_request *req;
+    fl_request *req[2];
+    int n;
 } hang;
 
 static void hang_h(fl_request *r, void *ud)
 {
     hang *h = ud;
     pthread_mutex_lock(&h->mu);
-    h->req = r;
+    if (h->n < 2)
+        h->req[h->n++] = r;
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -111,6 +113,7 @@ static fl_server *start(fl_server_opts *o, fl_err *err)
 }
 
 static char base[64];
+static uint16_t main_port;
 
 static const char *url(const char *path)
 {
@@ -374,10 +377,9 @@ static void test_limits(void)
         "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "GET /echo HTTP/1.1\r\nHost: t\r\n", /* then the client leaves */
     };
-    uint16_t port = (uint16_t)strtol(strrchr(base, ':') + 1, NULL, 10);
     for (size_t i = 0; i < FL_ARRAY_LEN(broken); i++) {
         fl_buf b = FL_BUF_INIT(65536);
-        int fd = raw_connect(port, 0);
+        int fd = raw_connect(main_port, 0);
         raw_send(fd, broken[i]);
         raw_read_until(fd, &b, "\r\n\r\n", i == 3 ? 50 : 2000);
         close(fd);
@@ -408,35 +410,43 @@ static void test_stop_pending(void)
 {
     fl_err err = FL_ERR_INIT;
     fl_server_opts o = FL_SERVER_OPTS_INIT;
-    hang h = {PTHREAD_MUTEX_INITIALIZER, NULL};
+    hang h = {PTHREAD_MUTEX_INITIALIZER, {NULL, NULL}, 0};
     o.name = "stopper";
     fl_server *s = start(&o, &err);
     T_EQ_INT(fl_server_route(s, NULL, "/hang", hang_h, &h), 0);
     T_EQ_INT(fl_server_start(s, &err), 0);
-    bg req = {{0}, {0}, 0};
-    snprintf(req.url, sizeof(req.url), "http://127.0.0.1:%u/hang", fl_server_port(s));
-    pthread_t t;
-    pthread_create(&t, NULL, bg_get, &req);
+    bg req[2] = {{{0}, {0}, 0}, {{0}, {0}, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(req[i].url, sizeof(req[i].url), "http://127.0.0.1:%u/hang", fl_server_port(s));
+        pthread_create(&t[i], NULL, bg_get, &req[i]);
+    }
     for (int i = 0; i < 500; i++) {
         pthread_mutex_lock(&h.mu);
-        bool got = h.req != NULL;
+        bool got = h.n == 2;
         pthread_mutex_unlock(&h.mu);
         if (got)
             break;
         sleep_ms(10);
     }
     fl_server_stop(s);
-    pthread_join(t, NULL);
-    T_EQ_INT(req.r.code, 503);
-    json_t *j = body_json(&req.r);
-    T_EQ_STR(json_string_value(json_object_get(j, "reason")), "ServiceUnavailable");
-    json_decref(j);
-    resp_done(&req.r);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        T_EQ_INT(req[i].r.code, 503);
+        json_t *j = body_json(&req[i].r);
+        T_EQ_STR(json_string_value(json_object_get(j, "reason")), "ServiceUnavailable");
+        json_decref(j);
+        resp_done(&req[i].r);
+    }
     fl_server_free(s);
-    /* The owner answers after the server is gone: dropped, and safe. */
-    T_CHECK(h.req != NULL);
-    if (h.req)
-        T_EQ_INT(fl_request_reply(h.req, 200, "text/plain", "late", 4), FL_ECLOSED);
+    /* The owners answer after the server is gone: dropped, and safe. */
+    T_EQ_INT(h.n, 2);
+    if (h.n == 2) {
+        fl_stream *st = NULL;
+        T_EQ_INT(fl_request_reply(h.req[0], 200, "text/plain", "late", 4), FL_ECLOSED);
+        T_EQ_INT(fl_request_stream(h.req[1], 200, "application/json", &st), FL_ECLOSED);
+        T_CHECK(st == NULL);
+    }
 }
 
 int main(void)
@@ -459,7 +469,8 @@ int main(void)
     T_EQ_INT(fl_server_route_health(s), 0);
     T_EQ_INT(fl_server_start(s, &err), 0);
     T_CHECK(fl_server_port(s) != 0);
-    snprintf(base, sizeof(base), "http://127.0.0.1:%u", fl_server_port(s));
+    main_port = fl_server_port(s);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", main_port);
 
     test_routing();
     test_accessors();

@@ -19,9 +19,11 @@ typedef struct watch {
     int n;
     int gone[8];
     int bad; /* failures seen on server threads */
+    fl_stream *late;
+    int closed_in_gone;
 } watch;
 
-static watch W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, {0}, 0};
+static watch W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, {0}, 0, NULL, 0};
 
 static void on_gone(void *ud)
 {
@@ -172,6 +174,76 @@ static void test_client_gone(uint16_t port)
     T_EQ_INT(gone(1), 1);
 }
 
+/* A client that leaves while nothing is being written is found by the
+ * prober within about a second. */
+static void test_client_gone_idle(uint16_t port)
+{
+    int fd = raw_connect(port, 0);
+    raw_send(fd, req);
+    fl_stream *st = wait_stream(4);
+    T_CHECK(st != NULL);
+    if (!st)
+        return;
+    fl_buf b = FL_BUF_INIT(65536);
+    T_CHECK(raw_read_until(fd, &b, "\r\n\r\n", 2000));
+    fl_buf_done(&b);
+    close(fd);
+    int64_t t0 = fl_mono_ms();
+    while (gone(4) == 0 && fl_mono_ms() - t0 < 5000)
+        sleep_ms(20);
+    T_EQ_INT(gone(4), 1);
+    T_CHECK(fl_mono_ms() - t0 < 3000);
+    T_EQ_INT(fl_stream_write(st, "x\n", 2), FL_ECLOSED);
+    fl_stream_close(st);
+}
+
+/* on_gone set after the client left runs at once; closing the stream from
+ * inside it (its last reference) is allowed. */
+static void close_in_gone(void *ud)
+{
+    fl_stream_close(ud);
+    pthread_mutex_lock(&W.mu);
+    W.closed_in_gone++;
+    pthread_mutex_unlock(&W.mu);
+}
+
+static void late_gone_h(fl_request *r, void *ud)
+{
+    fl_stream *st = NULL;
+    int rc = fl_request_stream(r, 200, "application/json", &st);
+    pthread_mutex_lock(&W.mu);
+    W.bad += rc != 0;
+    W.late = st;
+    pthread_mutex_unlock(&W.mu);
+}
+
+static void test_on_gone_after_leaving(uint16_t port)
+{
+    int fd = raw_connect(port, 0);
+    raw_send(fd, "GET /lategone HTTP/1.1\r\nHost: t\r\n\r\n");
+    fl_buf b = FL_BUF_INIT(65536);
+    T_CHECK(raw_read_until(fd, &b, "\r\n\r\n", 2000));
+    fl_buf_done(&b);
+    close(fd);
+    pthread_mutex_lock(&W.mu);
+    fl_stream *st = W.late;
+    pthread_mutex_unlock(&W.mu);
+    T_CHECK(st != NULL);
+    if (!st)
+        return;
+    int rc = 0;
+    for (int i = 0; i < 300 && rc == 0; i++) { /* until the server has seen it go */
+        rc = fl_stream_write(st, "x\n", 2);
+        sleep_ms(10);
+    }
+    T_EQ_INT(rc, FL_ECLOSED);
+    sleep_ms(50); /* let the connection finish completely */
+    fl_stream_on_gone(st, close_in_gone, st);
+    pthread_mutex_lock(&W.mu);
+    T_EQ_INT(W.closed_in_gone, 1);
+    pthread_mutex_unlock(&W.mu);
+}
+
 static void test_full(uint16_t port)
 {
     int fd = raw_connect(port, 4096);
@@ -246,18 +318,18 @@ static void test_stop_with_streams(fl_server *s, uint16_t port)
     fl_buf b = FL_BUF_INIT(1u << 20);
     int fd1 = raw_connect(port, 0);
     raw_send(fd1, req);
-    fl_stream *a = wait_stream(4);
+    fl_stream *a = wait_stream(5);
     int fd2 = raw_connect(port, 4096);
     raw_send(fd2, req);
-    fl_stream *c = wait_stream(5);
+    fl_stream *c = wait_stream(6);
     int idle = raw_connect(port, 0); /* an idle keep-alive connection */
     T_CHECK(a && c);
     if (!a || !c)
         return;
     T_EQ_INT(fl_stream_write(a, "before\n", 7), 0);
     fl_server_stop(s);
-    T_EQ_INT(gone(4), 1);
     T_EQ_INT(gone(5), 1);
+    T_EQ_INT(gone(6), 1);
     T_CHECK(raw_read_until(fd1, &b, "0\r\n\r\n", 2000));
     T_CHECK(strstr(b.data, "7\r\nbefore\n\r\n0\r\n\r\n") != NULL);
     T_EQ_INT(fl_stream_write(a, "after\n", 6), FL_ECLOSED);
@@ -265,7 +337,7 @@ static void test_stop_with_streams(fl_server *s, uint16_t port)
     fl_server_free(s);
     T_EQ_INT(fl_stream_write(c, "x\n", 2), FL_ECLOSED);
     fl_stream_close(c); /* after the server is gone: still safe */
-    T_EQ_INT(gone(4), 1);
+    T_EQ_INT(gone(5), 1);
     close(fd1);
     close(fd2);
     close(idle);
@@ -386,6 +458,7 @@ int main(void)
     T_EQ_INT(fl_server_route(s, "GET", "/watch", watch_h, NULL), 0);
     T_EQ_INT(fl_server_route(s, "GET", "/text", text, NULL), 0);
     T_EQ_INT(fl_server_route(s, "GET", "/dwatch", dwatch_h, NULL), 0);
+    T_EQ_INT(fl_server_route(s, "GET", "/lategone", late_gone_h, NULL), 0);
     T_EQ_INT(fl_server_start(s, &err), 0);
     uint16_t port = fl_server_port(s);
 
@@ -394,6 +467,8 @@ int main(void)
     test_full(port);
     test_many_writes(port);
     test_deferred_stream(port);
+    test_client_gone_idle(port);
+    test_on_gone_after_leaving(port);
     test_stop_with_streams(s, port);
     test_stop_under_load();
     T_EQ_INT(W.bad, 0);

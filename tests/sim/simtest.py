@@ -4,6 +4,7 @@ kubeconfigs, talk to a cluster with urllib, stop it with SIGTERM."""
 import base64
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -35,7 +36,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class Sim:
     def __init__(self, *args):
         self.dir = tempfile.mkdtemp(prefix="flotilla-sim-")
-        cmd = [os.environ["FLOTILLA_BIN"], "sim", "--kubeconfig-dir", self.dir] + list(args)
+        cmd = [os.environ["FLOTILLA_BIN"], "sim", "--kubeconfig-dir", self.dir] + \
+            [a.replace("{dir}", self.dir) for a in args]
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.clusters = {}
@@ -108,6 +110,7 @@ class Sim:
             self.p.kill()
             rc = -9
         check(rc == 0, "sim exits cleanly on SIGTERM (rc=%s): %s" % (rc, self.p.stderr.read()[-2000:]))
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def b64url_json(tok):

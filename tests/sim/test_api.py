@@ -13,9 +13,23 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simtest import Sim, b64url_json, check, done  # noqa: E402
 
-sim = Sim("--clusters", "2", "--host", "--history", "40")
+sim = Sim("--clusters", "2", "--host", "--history", "40", "--write-config", "{dir}/cfg/flotilla.yaml")
 A, B = "east-1", "east-2"
 check(set(sim.clusters) == {"east-1", "east-2", "host"}, "cluster names %s" % sim.clusters)
+
+# ---- the config written for the daemon
+import yaml  # noqa: E402
+cfg = yaml.safe_load(open(os.path.join(sim.dir, "cfg", "flotilla.yaml")))
+check([m["name"] for m in cfg["members"]] == ["east-1", "east-2"] and
+      cfg["members"][1]["labels"] == {"region": "east", "zone": "east-b", "provider": "aws"} and
+      os.path.exists(cfg["members"][0]["kubeconfig"]) and os.path.exists(cfg["host"]["kubeconfig"]) and
+      cfg["auth"]["tokensFile"] == "tokens.csv" and cfg["sync"]["resources"][1]["group"] == "apps",
+      "flotilla.yaml %s" % cfg)
+tok = open(os.path.join(sim.dir, "cfg", "tokens.csv")).read().split(",")[0]
+check(any(tok in l for l in sim.lines), "admin token printed")
+kc = yaml.safe_load(open(sim.kubeconfig(A)))
+check(kc["clusters"][0]["cluster"]["server"] == sim.clusters[A] and kc["users"][0]["user"]["token"],
+      "kubeconfig")
 
 # ---- auth: 401 with a wrong or other cluster's token, no Pf headers; anonymous 403
 st, h, body = sim.req(A, "/api/v1/namespaces/default/pods", token=sim.token(B))
@@ -281,6 +295,13 @@ st, _, body = sim.req(B, "/apis/example.com/v1/namespaces/default/widgets/gizmo"
                       ctype="application/strategic-merge-patch+json")
 check(st == 415, "strategic patch on CR -> 415")
 check(sim.req(A, "/apis/example.com/v1/namespaces/default/widgets")[0] == 404, "CRDs are per cluster")
+st, _, body = sim.req(B, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", "DELETE")
+check(st == 200, "CRD delete %s" % st)
+st, _, body = sim.req(B, "/apis/example.com/v1/namespaces/default/widgets")
+check(st == 404, "CRD deleted: its resources are no longer served (%s)" % st)
+st, _, body = sim.req(B, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "POST", crd)
+st, _, body = sim.req(B, "/apis/example.com/v1/namespaces/default/widgets")
+check(st == 200 and body["items"] == [], "re-created CRD serves an empty collection %s" % body)
 st, _, body = sim.req("host", "/apis/policy.karmada.io/v1alpha1/propagationpolicies")
 check(st == 200 and body["kind"] == "PropagationPolicyList", "host serves Karmada CRs")
 
@@ -289,4 +310,21 @@ rva = int(sim.req(A, "/api/v1/namespaces")[2]["metadata"]["resourceVersion"])
 rvb = int(sim.req(B, "/api/v1/namespaces")[2]["metadata"]["resourceVersion"])
 check(rva > rvb, "separate counters per cluster (%d vs %d)" % (rva, rvb))
 sim.stop()
+
+# ---- --prefix: one port, clusters under /clusters/<name>
+ps = Sim("--clusters", "2", "--prefix")
+u1, u2 = ps.clusters["east-1"], ps.clusters["east-2"]
+check(u1.endswith("/clusters/east-1") and u1.rsplit("/clusters", 1)[0] == u2.rsplit("/clusters", 1)[0],
+      "prefix URLs %s %s" % (u1, u2))
+st, _, body = ps.req("east-2", "/api/v1/nodes")
+check(st == 200 and body["items"][0]["metadata"]["name"].startswith("east-2-node-"), "prefix list")
+st, _, body = ps.req("east-2", "/api/v1/nodes", token=ps.token("east-1"))
+check(st == 401, "prefix mode token isolation (%s)" % st)
+# a watch still open at SIGTERM: the sim ends it and exits cleanly
+wt = threading.Thread(target=lambda: ps.watch("east-1", "/api/v1/pods?watch=true&timeoutSeconds=30"))
+wt.start()
+time.sleep(0.5)
+ps.stop()
+wt.join(10)
+check(not wt.is_alive(), "open watch ended by shutdown")
 done()

@@ -171,6 +171,38 @@ ok("apply cr", "apply", "-f", manifest("w2.yaml", "apiVersion: example.com/v1\nk
 out = ok("get widgets", "get", "wd")
 check("gizmo" in out and "gadget" in out and "SIZE" in out and "7" in out, "widgets table:\n" + out)
 
+# ---- create generators (kubectl sends these as protobuf)
+ok("create ns", "create", "ns", "team-a")
+ok("create cm", "create", "configmap", "c1", "-n", "team-a", "--from-literal=a=b")
+ok("create secret", "create", "secret", "generic", "s1", "--from-literal=p=q")
+ok("create deployment", "create", "deployment", "api", "--image=nginx:1.25", "--replicas=3", "--port=80")
+ok("create job", "create", "job", "j1", "--image=busybox")
+out = ok("check", "get", "deploy", "api", "-o",
+         "jsonpath={.spec.replicas} {.spec.strategy.type} {.spec.template.spec.containers[0].ports[0].containerPort}")
+check(out == "3 RollingUpdate 80", "protobuf deployment decoded and defaulted: %r" % out)
+out = ok("check cm", "get", "cm", "c1", "-n", "team-a", "-o", "jsonpath={.data.a}")
+check(out == "b", "protobuf configmap: %r" % out)
+out = ok("check secret", "get", "secret", "s1", "-o", "jsonpath={.data.p} {.type}")
+check(out == "cQ== Opaque", "protobuf secret: %r" % out)
+out = ok("delete ns", "delete", "ns", "team-a", "--wait", timeout=20)
+rc, out, err = kubectl("get", "cm", "c1", "-n", "team-a")
+check(rc != 0, "namespace delete removes its objects")
+
+# ---- the shipped Karmada/Flotilla CRDs install with kubectl and serve their kinds
+crds = os.path.join(os.environ.get("FLOTILLA_SRC", os.path.join(os.path.dirname(__file__), "..", "..")),
+                    "deploy", "crds")
+out = ok("apply deploy/crds", "apply", "-f", crds)
+check(out.count("created") == 7, "7 CRDs applied: %r" % out)
+ok("create pp", "create", "-f", manifest("pp.yaml", """apiVersion: policy.karmada.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: web}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: web}]
+  placement: {clusterAffinity: {clusterNames: [east-1, west-1]}}
+"""))
+out = ok("get pp", "get", "pp")
+check("web" in out, "PropagationPolicy listed: %r" % out)
+
 # ---- api-resources, get --raw
 out = ok("api-resources", "api-resources")
 check("deployments" in out and "widgets" in out and "customresourcedefinitions" in out, "api-resources")

@@ -242,6 +242,59 @@ Y = r'''
   patch: {$setElementOrder/retainKeysMergingList: [{name: bar}, {name: foo}], retainKeysMergingList: [{$retainKeys: [name, value], name: foo, value: new}]}
   expected: {retainKeysMergingList: [{name: bar}, {name: foo, value: new}]}
 
+- name: set elements order in a list with server-only items 2 (threeWay)
+  doc: {mergingList: [{name: 1, other: a}, {name: 2, value: 2}, {name: 9}, {name: 3, value: 3}, {name: 4, value: 4}]}
+  patch: {$setElementOrder/mergingList: [{name: 2}, {name: 1}, {name: 4}, {name: 3}]}
+  expected: {mergingList: [{name: 2, value: 2}, {name: 1, other: a}, {name: 9}, {name: 4, value: 4}, {name: 3, value: 3}]}
+- name: set elements order in a list with server-only items 3 (threeWay)
+  doc: {mergingList: [{name: 1, other: a}, {name: 2, value: 2}, {name: 7}, {name: 9}, {name: 8}, {name: 3, value: 3}, {name: 4, value: 4}]}
+  patch: {$setElementOrder/mergingList: [{name: 2}, {name: 1}, {name: 4}, {name: 3}]}
+  expected: {mergingList: [{name: 2, value: 2}, {name: 1, other: a}, {name: 7}, {name: 9}, {name: 8}, {name: 4, value: 4}, {name: 3, value: 3}]}
+- name: add an item in a int list and preserve order
+  doc: {mergingIntList: [1, 2]}
+  patch: {$setElementOrder/mergingIntList: [3, 1, 2], mergingIntList: [3]}
+  expected: {mergingIntList: [3, 1, 2]}
+- name: add multiple items in a int list and preserve order
+  doc: {mergingIntList: [1, 2]}
+  patch: {$setElementOrder/mergingIntList: [1, 4, 2, 3], mergingIntList: [4, 3]}
+  expected: {mergingIntList: [1, 4, 2, 3]}
+- name: delete an item in a int list and preserve order (threeWay)
+  doc: {mergingIntList: [1, 2, 3]}
+  patch: {$setElementOrder/mergingIntList: [2, 1], $deleteFromPrimitiveList/mergingIntList: [3]}
+  expected: {mergingIntList: [2, 1]}
+- name: add and delete an item in a int list and preserve order (threeWay)
+  doc: {mergingIntList: [1, 2, 3]}
+  patch: {$setElementOrder/mergingIntList: [4, 2, 1], mergingIntList: [4], $deleteFromPrimitiveList/mergingIntList: [3]}
+  expected: {mergingIntList: [4, 2, 1]}
+- name: set elements order in a int list with server-only items (threeWay)
+  doc: {mergingIntList: [1, 3, 4, 2, 9]}
+  patch: {$setElementOrder/mergingIntList: [4, 2, 3, 1]}
+  expected: {mergingIntList: [4, 2, 3, 1, 9]}
+- name: set elements order in a int list with server-only items 2 (threeWay)
+  doc: {mergingIntList: [1, 2, 9, 3, 4]}
+  patch: {$setElementOrder/mergingIntList: [2, 1, 4, 3]}
+  expected: {mergingIntList: [2, 1, 9, 4, 3]}
+- name: set elements order in a int list with server-only items 3 (threeWay)
+  doc: {mergingIntList: [1, 2, 7, 9, 8, 3, 4]}
+  patch: {$setElementOrder/mergingIntList: [2, 1, 4, 3]}
+  expected: {mergingIntList: [2, 1, 7, 9, 8, 4, 3]}
+- name: behavior of set element order for a merging list with duplicate
+  doc: {mergingList: [{name: 1}, {name: 2, value: dup1}, {name: 3}, {name: 2, value: dup2}, {name: 4}]}
+  patch: {$setElementOrder/mergingList: [{name: 2}, {name: 1}, {name: 4}, {name: 3}, {name: 2}]}
+  expected: {mergingList: [{name: 2, value: dup1}, {name: 2, value: dup2}, {name: 1}, {name: 4}, {name: 3}]}
+- name: behavior of set element order for a merging int list with duplicate
+  doc: {mergingIntList: [1, 2, 3, 2, 4]}
+  patch: {$setElementOrder/mergingIntList: [2, 1, 4, 3, 2]}
+  expected: {mergingIntList: [2, 2, 1, 4, 3]}
+- name: retainKeys map should clear defaulted field with conflict (discriminated union)
+  doc: {retainKeysMap: {name: type1, value: foo}}
+  patch: {retainKeysMap: {$retainKeys: [name, other], name: type2, other: bar}}
+  expected: {retainKeysMap: {name: type2, other: bar}}
+- name: retainKeys map clears a field (threeWay)
+  doc: {retainKeysMap: {name: foo, value: bar, other: a}}
+  patch: {retainKeysMap: {$retainKeys: [name, value]}}
+  expected: {retainKeysMap: {name: foo, value: bar}}
+
 # $retainKeys (apply side: keys not listed are cleared; a patch key not listed is a 400)
 - name: retainKeys clears unlisted fields
   doc: {retainKeysMap: {name: foo, value: a, other: b}}

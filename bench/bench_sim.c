@@ -1,0 +1,205 @@
+/*
+ * bench/bench_sim.c: what the simulator's store costs, beside the raw
+ * limits it chases (measured in the same run):
+ *   - memory per stored pod (compact JSON + index fields) vs the JSON bytes;
+ *   - create throughput (parse-free store path: encode + insert + history);
+ *   - list throughput (objects/s) building a PodList body the way the HTTP
+ *     handler does (byte splicing), vs memcpy of the same bytes and vs a
+ *     jansson parse + dump of every object (the naive server);
+ *   - watch fan-out (events/s delivered to W watchers) vs memcpy of the
+ *     same event lines.
+ * Usage: bench_sim [pods] [watchers]. Prints figures; never pass/fail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim/sim_int.h"
+
+static const char *const none[] = {NULL};
+static const fl_kube_resource pod_kr = {
+    .group = "", .version = "v1", .resource = "pods", .singular = "pod", .kind = "Pod",
+    .list_kind = "PodList", .namespaced = true, .verbs = none, .short_names = none,
+    .categories = none,
+};
+
+static json_t *make_pod(int i)
+{
+    char name[64], ns[32], node[32];
+    snprintf(name, sizeof(name), "web-%06d", i);
+    snprintf(ns, sizeof(ns), "team-%d", i % 20);
+    snprintf(node, sizeof(node), "node-%d", i % 50);
+    return json_pack(
+        "{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},"
+        "s:{s:[{s:s,s:s,s:[{s:s,s:i,s:s}],s:{s:{s:s,s:s},s:{s:s,s:s}},s:s,s:s,s:s}],"
+        "s:s,s:i,s:s,s:s,s:{},s:s,s:s,s:i,s:b,s:s},"
+        "s:{s:s,s:[{s:s,s:s,s:n,s:s}],s:s,s:s,s:s,s:s}}",
+        "kind", "Pod", "apiVersion", "v1", "metadata", "name", name, "namespace", ns, "uid",
+        "91be27f7-9015-4db8-a3cc-70b552486a1b", "creationTimestamp", "2026-11-22T03:46:03Z",
+        "labels", "app", "web", "tier", "frontend", "team", ns, "version", "v1.2.3",
+        "pod-template-hash", "5d8f7c9b4", "env", "prod", "ownerReferences", "apiVersion",
+        "apps/v1", "kind", "ReplicaSet", "name", "web-5d8f7c9b4", "uid",
+        "a1b2c3d4-0000-1111-2222-333344445555", "controller", 1, "blockOwnerDeletion", 1,
+        "spec", "containers", "name", "web", "image", "nginx:1.25.3", "ports", "name", "http",
+        "containerPort", 80, "protocol", "TCP", "resources", "limits", "cpu", "500m", "memory",
+        "256Mi", "requests", "cpu", "100m", "memory", "128Mi", "terminationMessagePath",
+        "/dev/termination-log", "terminationMessagePolicy", "File", "imagePullPolicy",
+        "IfNotPresent", "restartPolicy", "Always", "terminationGracePeriodSeconds", 30,
+        "dnsPolicy", "ClusterFirst", "nodeName", node, "securityContext", "schedulerName",
+        "default-scheduler", "preemptionPolicy", "PreemptLowerPriority", "priority", 0,
+        "enableServiceLinks", 1, "serviceAccountName", "default", "status", "phase", "Running",
+        "conditions", "type", "Ready", "status", "True", "lastProbeTime", "lastTransitionTime",
+        "2026-11-22T03:46:05Z", "hostIP", "10.0.0.7", "podIP", "10.244.1.9", "qosClass",
+        "Burstable", "startTime", "2026-11-22T03:46:04Z");
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2) /* NOLINT: /proc format is fixed */
+            res = 0;
+        fclose(f);
+    }
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct sink {
+    size_t bytes, events;
+} sink;
+
+static int sink_write(void *ud, const char *d, size_t n)
+{
+    sink *s = ud;
+    s->bytes += n;
+    s->events++;
+    (void)d;
+    return 0;
+}
+
+static double secs(int64_t t0)
+{
+    return (double)(fl_mono_ms() - t0) / 1000.0;
+}
+
+int main(int argc, char **argv)
+{
+    int64_t n = 50000, nw = 100;
+    if ((argc > 1 && fl_parse_i64(argv[1], strlen(argv[1]), &n) != 0) ||
+        (argc > 2 && fl_parse_i64(argv[2], strlen(argv[2]), &nw) != 0))
+        return 2;
+    sim_store *st;
+    sim_store_opts so = {.history = 10000, .bookmark_s = 3600};
+    if (n <= 0 || nw <= 0 || sim_store_new(&so, &st) != 0 || sim_store_add_res(st, &pod_kr) != 0)
+        return 1;
+    const sim_res *r = sim_store_find(st, "", "v1", "pods");
+    json_t *sample = make_pod(1);
+    char *sample_s = json_dumps(sample, JSON_COMPACT);
+    size_t json_bytes = strlen(sample_s);
+    long rss0 = rss_kb();
+    int64_t t0 = fl_mono_ms();
+    for (int i = 0; i < n; i++) {
+        json_t *p = make_pod(i);
+        sim_store_create(st, r, p, NULL);
+        json_decref(p);
+    }
+    double tc = secs(t0);
+    long rss1 = rss_kb();
+    printf("pods: %lld, %zu JSON bytes each\n", (long long)n, json_bytes);
+    printf("create (build JSON + encode + insert + history): %.0f pods/s\n", n / tc);
+    printf("memory per stored pod: %.0f bytes RSS (history of %zu events included; raw JSON %zu)\n",
+           (double)(rss1 - rss0) * 1024.0 / n, so.history, json_bytes);
+
+    /* list: splice bytes as api.c does */
+    sim_list l = {0};
+    sim_list_req q = {0};
+    fl_buf b = FL_BUF_INIT((size_t)4 << 30);
+    t0 = fl_mono_ms();
+    int rounds = 5;
+    for (int k = 0; k < rounds; k++) {
+        sim_store_list(st, r, &q, &l);
+        fl_buf_reset(&b);
+        fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
+        for (size_t i = 0; i < l.n; i++) {
+            const sim_obj *o = l.items[i];
+            fl_buf_puts(&b, i ? ",{" : "{");
+            fl_buf_append(&b, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+        }
+        fl_buf_puts(&b, "]}\n");
+        if (k + 1 < rounds)
+            sim_list_done(&l);
+    }
+    double tl = secs(t0);
+    printf("list (snapshot + PodList body): %.0f objects/s, %.0f MB/s\n", rounds * (double)n / tl,
+           rounds * (double)b.len / tl / 1e6);
+    /* baseline 1: memcpy of the same bytes */
+    char *dst = malloc(b.len);
+    t0 = fl_mono_ms();
+    int mrounds = 50;
+    for (int k = 0; k < mrounds; k++) {
+        memcpy(dst, b.data, b.len);
+        dst[k % b.len] ^= 1;
+    }
+    double tm = secs(t0) + 1e-9;
+    printf("  baseline memcpy of the body: %.0f objects/s, %.0f MB/s\n",
+           mrounds * (double)n / tm, mrounds * (double)b.len / tm / 1e6);
+    /* baseline 2: parse + dump each object (what a json_t store would do) */
+    t0 = fl_mono_ms();
+    size_t dumped = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        json_t *v = sim_obj_parse(l.items[i]);
+        char *s = json_dumps(v, JSON_COMPACT);
+        dumped += strlen(s);
+        free(s);
+        json_decref(v);
+    }
+    double tj = secs(t0) + 1e-9;
+    printf("  baseline jansson parse+dump per object: %.0f objects/s (%zu bytes)\n", l.n / tj, dumped);
+    sim_list_done(&l);
+    free(dst);
+
+    /* watch fan-out */
+    sink *sinks = calloc((size_t)nw, sizeof(*sinks));
+    if (!sinks)
+        return 1;
+    for (int i = 0; i < nw; i++) {
+        sim_watch_req wq = {.from_rv = sim_store_rv(st)};
+        uint64_t oldest;
+        sim_store_watch(st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
+    }
+    int updates = 2000;
+    t0 = fl_mono_ms();
+    for (int i = 0; i < updates; i++) {
+        json_t *p = make_pod((int)(i % n));
+        sim_store_update(st, r, p, 0, NULL);
+        json_decref(p);
+    }
+    double tw = secs(t0);
+    size_t ev = 0, bytes = 0;
+    for (int i = 0; i < nw; i++) {
+        ev += sinks[i].events;
+        bytes += sinks[i].bytes;
+    }
+    printf("watch fan-out to %lld watchers: %.0f events/s delivered (%.0f MB/s), %d updates/s\n",
+           (long long)nw, ev / tw, bytes / tw / 1e6, (int)(updates / tw));
+    size_t line = ev ? bytes / ev : 1;
+    char *src = calloc(1, line), *d2 = malloc(line);
+    t0 = fl_mono_ms();
+    size_t copies = ev * 4;
+    for (size_t i = 0; i < copies; i++) {
+        memcpy(d2, src, line);
+        src[i % line] = (char)i;
+    }
+    double tmc = secs(t0) + 1e-9;
+    printf("  baseline memcpy of %zu-byte event lines: %.0f events/s\n", line, copies / tmc);
+    free(src);
+    free(d2);
+    free(sinks);
+    fl_buf_done(&b);
+    free(sample_s);
+    json_decref(sample);
+    sim_store_free(st);
+    return 0;
+}

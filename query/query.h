@@ -1,0 +1,115 @@
+/*
+ * query/query.h: the Kubernetes-compatible search API over the whole fleet
+ * (issue #7), in Clusterpedia's URL layout:
+ *
+ *   /apis/clusterpedia.io/v1beta1/resources/<kubernetes path>                 every cluster
+ *   /apis/clusterpedia.io/v1beta1/resources/clusters/<name>/<kubernetes path> one cluster
+ *
+ * Under each prefix: discovery (/api, /api/v1, /apis, /apis/<g>, /apis/<g>/<v>,
+ * /version) built from the types the fleet syncs, LIST and GET of any synced
+ * resource from the index (JSON, or a Table with a leading Cluster column),
+ * label selectors answered from the labels index, field selectors on any
+ * JSON path (list fields with "[]", numeric > and <), Clusterpedia's search
+ * conditions as query parameters and search.clusterpedia.io/* label
+ * requirements, and keyset pagination with HMAC-protected continue tokens.
+ *
+ * Every request is authenticated (bearer token from the tokens file, a
+ * verified client certificate, or anonymous on loopback when allowed) and
+ * narrowed by the scopes of the user's groups. Secret data never leaves:
+ * the index stores Secrets without data/stringData.
+ *
+ * Threads: fl_query_new/_route/_free on the owner's thread; handlers run on
+ * the server's threads, each borrowing an index reader from a small pool.
+ * The fl_query must outlive the server it is routed on (free it after
+ * fl_server_free).
+ */
+#ifndef FL_QUERY_H
+#define FL_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "index/index.h"
+#include "server/server.h"
+
+/* URL prefix of the search API. */
+#define FL_QUERY_PREFIX "/apis/clusterpedia.io/v1beta1/resources"
+
+/* Largest page a LIST answers (a bigger limit is lowered to this). */
+#define FL_QUERY_MAX_LIMIT 10000
+/* Largest number of objects an unpaginated LIST (limit 0) returns before it
+ * answers with a continue token anyway. */
+#define FL_QUERY_DEFAULT_LIMIT 10000
+
+/* One auth.scopes entry: members of group see objects whose cluster,
+ * namespace and resource are in the lists ("*" = any). Cluster-scoped
+ * objects (namespace "") need namespaces "*". */
+typedef struct fl_query_scope {
+    const char *group;
+    const char *const *clusters;
+    size_t nclusters;
+    const char *const *namespaces;
+    size_t nnamespaces;
+    const char *const *resources; /* plural ("pods") or "plural.group" */
+    size_t nresources;
+} fl_query_scope;
+
+/* A synced group/version (sync.resources): resources "*" = all of the gv. */
+typedef struct fl_query_gv {
+    const char *group, *version;
+    const char *const *resources;
+    size_t nresources;
+} fl_query_gv;
+
+typedef struct fl_query_opts {
+    fl_index *index;               /* required, borrowed */
+    const char *tokens_file;       /* token,user,"g1,g2" lines; NULL = no tokens */
+    bool anonymous_loopback;       /* unauthenticated loopback peers allowed */
+    const fl_query_scope *scopes;  /* copied; none = every authenticated user sees all */
+    size_t nscopes;
+    const fl_query_gv *gvs;        /* copied; synced types listed in discovery */
+    size_t ngvs;
+    const char *key_file;          /* continue-token HMAC key (32 bytes); created
+                                      when missing; NULL = random per process */
+} fl_query_opts;
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL}
+
+typedef struct fl_query fl_query;
+
+/* Load the tokens file and the key, build the type registry. Returns 0,
+ * -EINVAL (no index), -errno (cannot read a file), FL_EPARSE (bad tokens
+ * line; err says file:line), -ENOMEM. *out written only on success. */
+int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err);
+
+/* Register the GET routes under FL_QUERY_PREFIX on srv (before it starts).
+ * Returns 0 or fl_server_route's codes. */
+int fl_query_route(fl_query *q, fl_server *srv);
+
+/* Free (after the server that routes to q has been freed). Accepts NULL. */
+void fl_query_free(fl_query *q);
+
+/* ---- pieces exposed for tests and the fuzzer ---------------------------- */
+
+/* Continue tokens: opaque "base64url(payload).base64url(hmac)". Encode the
+ * keyset position (revision the list was served at, then the last key).
+ * fl_query_token_encode returns 0 or -E2BIG/-ENOMEM (out capped). */
+typedef struct fl_query_cursor {
+    int64_t revision;
+    char namespace_[254], name[254], cluster[254];
+} fl_query_cursor;
+int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out);
+/* Returns 0, or FL_EPARSE (malformed or HMAC mismatch: a 400). */
+int fl_query_token_decode(const fl_query *q, const char *token, fl_query_cursor *out);
+
+/* Field selector with list fields and numeric comparison:
+ * "status.phase=Running,spec.containers[].image=nginx:1.25,spec.replicas>2".
+ * Returns 0 and *out (free with fl_query_fields_free), FL_EPARSE, -E2BIG. */
+typedef struct fl_query_fields fl_query_fields;
+int fl_query_fields_parse(const char *s, fl_query_fields **out, fl_err *err);
+void fl_query_fields_free(fl_query_fields *f);
+/* obj is a json_t* (kept void* so this header does not need jansson). */
+bool fl_query_fields_match(const fl_query_fields *f, const void *obj);
+
+#endif
