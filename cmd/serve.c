@@ -36,6 +36,7 @@
 #include "index/index.h"
 #include "kube/kube.h"
 #include "server/server.h"
+#include "query/query.h"
 
 #define TOKENS_MAX_BYTES (1u << 20)
 #define PEM_MAX_BYTES (1u << 20)
@@ -44,6 +45,7 @@ typedef struct serve_ctx {
     const fl_config *cfg;
     fl_index *index;
     fl_collector *collector;
+    fl_query *query; /* search API (query/), freed after the server */
     char **tokens; /* bearer tokens from auth.tokensFile */
     size_t ntokens;
 } serve_ctx;
@@ -256,6 +258,40 @@ static void on_clusters(fl_request *r, void *ud)
     fl_request_reply_status(r, 404, "NotFound", "cluster \"%s\" not found", one);
 }
 
+/* The search API (query/): auth, scopes and synced types from the config. */
+static int route_query(fl_server *srv, serve_ctx *x)
+{
+    const fl_config *c = x->cfg;
+    fl_query_opts qo = FL_QUERY_OPTS_INIT;
+    fl_query_scope *sc = calloc(c->nscopes + 1, sizeof *sc);
+    fl_query_gv *gv = calloc(c->nresources + 1, sizeof *gv);
+    char key[4200];
+    fl_err err = FL_ERR_INIT;
+    int rc = -ENOMEM;
+    for (size_t i = 0; sc && i < c->nscopes; i++)
+        sc[i] = (fl_query_scope){c->scopes[i].group,
+            (const char *const *)c->scopes[i].clusters, c->scopes[i].nclusters,
+            (const char *const *)c->scopes[i].namespaces, c->scopes[i].nnamespaces,
+            (const char *const *)c->scopes[i].resources, c->scopes[i].nresources};
+    for (size_t i = 0; gv && i < c->nresources; i++)
+        gv[i] = (fl_query_gv){c->resources[i].group, c->resources[i].version,
+            (const char *const *)c->resources[i].resources, c->resources[i].nresources};
+    snprintf(key, sizeof key, "%s/query.key", c->data_dir);
+    qo.index = x->index;
+    qo.tokens_file = c->tokens_file;
+    qo.anonymous_loopback = c->anonymous_loopback;
+    qo.scopes = sc, qo.nscopes = c->nscopes;
+    qo.gvs = gv, qo.ngvs = c->nresources;
+    qo.key_file = key;
+    if (sc && gv && (rc = fl_query_new(&qo, &x->query, &err)) != 0)
+        fl_log(FL_LOG_ERROR, "serve", "search API: %s", err.msg);
+    if (!rc)
+        rc = fl_query_route(x->query, srv);
+    free(sc);
+    free(gv);
+    return rc;
+}
+
 /* Every route of the daemon's API listener. Modules that serve on this
  * listener (search API, quota, dashboard) register here. */
 static int register_routes(fl_server *srv, serve_ctx *x)
@@ -264,7 +300,8 @@ static int register_routes(fl_server *srv, serve_ctx *x)
     if ((rc = fl_server_route(srv, "GET", "/healthz", on_health, x)) ||
         (rc = fl_server_route(srv, "GET", "/livez", on_health, x)) ||
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
-        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)))
+        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
+        (rc = route_query(srv, x)))
         return rc;
     return 0;
 }
@@ -487,6 +524,7 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    fl_query_free(x.query);
     fl_collector_free(col);
     if (idx && fl_index_flush(idx, 30000) != 0)
         fl_log(FL_LOG_WARN, "serve", "index flush did not finish in 30s");

@@ -24,9 +24,17 @@ static void sim_usage(FILE *f)
         "  --tls                 serve https with a generated CA (kubectl sends bearer tokens\n"
         "                        only over https: use --tls for kubectl)\n"
         "  --host                add a \"host\" cluster with the Karmada/Flotilla CRDs\n"
+        "  --controllers         members run controllers, a scheduler, a kubelet and GC\n"
         "  --write-config FILE   write a flotilla.yaml for this fleet and tokens.csv beside it\n"
         "  --seed S              seed for generated names (default 1)\n"
         "  --nodes N             nodes per member cluster (default 3)\n"
+        "  --pods N              generated pods per member (Deployments and ReplicaSets\n"
+        "                        own them; bound to nodes, Running; same seed, same objects)\n"
+        "  --namespaces N        spread them over N generated namespaces (default: default)\n"
+        "  --churn R             R pod create/update/delete events per second per member\n"
+        "                        (change while running: flotilla sim ctl CLUSTER churn R)\n"
+        "  flotilla sim ctl ...  switch faults of a running sim (see flotilla sim ctl --help;\n"
+        "                        its URL and token are in DIR/sim-control.json)\n"
         "  --history N           watch/list history window in events per cluster (default 10000)\n"
         "  --bookmark-interval S watch bookmark period in seconds (default 60)\n"
         "  -h, --help            this text\n");
@@ -54,6 +62,12 @@ static int parse_args(int argc, char **argv, fl_sim_opts *o, const char **config
             o->seed = v;
         else if (!strcmp(a, "--nodes") && num_arg(a, next, 5000, &v) == 0)
             o->nodes = (unsigned)v;
+        else if (!strcmp(a, "--pods") && num_arg(a, next, 1000000, &v) == 0)
+            o->pods = (unsigned)v;
+        else if (!strcmp(a, "--namespaces") && num_arg(a, next, 100000, &v) == 0)
+            o->namespaces = (unsigned)v;
+        else if (!strcmp(a, "--churn") && num_arg(a, next, 100000, &v) == 0)
+            o->churn = (unsigned)v;
         else if (!strcmp(a, "--history") && num_arg(a, next, 10000000, &v) == 0 && v > 0)
             o->history = (size_t)v;
         else if (!strcmp(a, "--bookmark-interval") && num_arg(a, next, 3600, &v) == 0 && v > 0)
@@ -68,6 +82,8 @@ static int parse_args(int argc, char **argv, fl_sim_opts *o, const char **config
             o->tls = true;
         else if (!strcmp(a, "--host"))
             o->host = true;
+        else if (!strcmp(a, "--controllers"))
+            o->controllers = true;
         else if (!strcmp(a, "--prefix"))
             o->path_prefix = true;
         else {
@@ -87,6 +103,8 @@ int cmd_sim(int argc, char **argv)
     fl_err err = FL_ERR_INIT;
     sigset_t set;
     int sig = 0, rc = 1;
+    if (argc > 1 && !strcmp(argv[1], "ctl"))
+        return fl_sim_ctl_main(argc - 1, argv + 1);
     if (cmd_wants_help(argc, argv)) {
         sim_usage(stdout);
         return 0;
@@ -106,6 +124,8 @@ int cmd_sim(int argc, char **argv)
     for (size_t i = 0; i < fl_sim_cluster_count(sim); i++)
         printf("cluster %-12s %s  kubeconfig=%s/%s.kubeconfig\n", fl_sim_cluster_name(sim, i),
                fl_sim_cluster_url(sim, i), o.kubeconfig_dir, fl_sim_cluster_name(sim, i));
+    printf("control %s  (token in %s/sim-control.json)\n", fl_sim_control_url(sim),
+           o.kubeconfig_dir);
     if (config) {
         char token[65];
         if (fl_sim_write_config(sim, config, token, &err) != 0) {

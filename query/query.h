@@ -10,7 +10,7 @@
  * resource from the index (JSON, or a Table with a leading Cluster column),
  * label selectors answered from the labels index, field selectors on any
  * JSON path (list fields with "[]", numeric > and <), Clusterpedia's search
- * conditions as query parameters and search.clusterpedia.io/* label
+ * conditions as query parameters and search.clusterpedia.io/... label
  * requirements, and keyset pagination with HMAC-protected continue tokens.
  *
  * Every request is authenticated (bearer token from the tokens file, a

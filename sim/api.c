@@ -583,6 +583,11 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
     char *start = NULL;
     fl_buf tok = FL_BUF_INIT(8192);
     fl_err err = FL_ERR_INIT;
+    if (sim_fault_take_410(c, false)) { /* injected by force-410 (fault.c) */
+        sim_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
+                         "old.", NULL, NULL, NULL);
+        return;
+    }
     if (!parse_list_params(c, req, p->res, &lp))
         goto out;
     const char *cont = fl_request_query(req, "continue");
@@ -675,6 +680,7 @@ typedef struct wctx {
     fl_stream *s;
     sim_watch *w;
     bool ended;
+    sim_cluster *c;  /* for fault injection (fault.c) */
 } wctx;
 
 static void wctx_unref(wctx *x)
@@ -688,7 +694,7 @@ static void wctx_unref(wctx *x)
 static int wctx_write(void *ud, const char *data, size_t len)
 {
     wctx *x = ud;
-    return fl_stream_write(x->s, data, len);
+    return sim_fault_watch_write(x->c, x->s, data, len);
 }
 
 static void wctx_end(void *ud)
@@ -698,6 +704,7 @@ static void wctx_end(void *ud)
     x->ended = true;
     fl_stream *s = x->s;
     x->s = NULL;
+    sim_fault_watch_del(x->c, x->w);
     pthread_mutex_unlock(&x->mu);
     fl_stream_close(s);
     wctx_unref(x);
@@ -762,12 +769,23 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
     pthread_mutex_init(&x->mu, NULL);
     atomic_init(&x->refs, 2); /* one for the watch's end callback, one for us */
     x->s = s;
+    x->c = c;
     uint64_t oldest = 0;
+    if (sim_fault_take_410(c, true)) { /* injected: answer as for a compacted rv */
+        sim_sel_free(q.labels);
+        sim_sel_free(q.fields);
+        watch_too_old(s, q.from_rv, sim_store_rv(c->st));
+        atomic_store(&x->refs, 1);
+        wctx_unref(x);
+        return;
+    }
     int rc = sim_store_watch(c->st, p->res, &q, wctx_write, wctx_end, x, &x->w, &oldest);
     if (rc == 0) {
         pthread_mutex_lock(&x->mu);
-        if (!x->ended)
+        if (!x->ended) {
             fl_stream_on_gone(s, wctx_gone, x);
+            sim_fault_watch_add(c, x->w, s);
+        }
         pthread_mutex_unlock(&x->mu);
     } else if (rc == FL_EGONE) {
         watch_too_old(s, q.from_rv, oldest);
@@ -859,6 +877,8 @@ void sim_api_handle(fl_request *req, void *ud)
         if (!*path)
             path = "/";
     }
+    if (sim_fault_intercept(c, req)) /* injected faults (fault.c) */
+        return;
     if (!authenticate(c, req, &anon))
         return;
     if (anon && !public_path(path)) {

@@ -30,7 +30,6 @@ struct sim_ctrl {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
-    uint64_t seq;         /* event / pod name counter */
 };
 
 /* --------------------------------------------------------------- helpers */
@@ -58,4 +57,842 @@ static int64_t int_at(const json_t *o, const char *path, int64_t dflt)
     return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
-static const res_t_unused_guard_ = 0;
+static bool is_deleting(const json_t *o)
+{
+    return fl_obj_get(o, "metadata.deletionTimestamp") != NULL;
+}
+
+static const char *str_or(const json_t *o, const char *path, const char *dflt)
+{
+    const char *s = fl_obj_str(o, path);
+    return s ? s : dflt;
+}
+
+/* The controller ownerReference's uid, or "". */
+static const char *ctrl_uid(const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(fl_obj_get(obj, "metadata.ownerReferences"), i, ref)
+        if (json_is_true(json_object_get(ref, "controller")))
+            return str_or(ref, "uid", "");
+    return "";
+}
+
+static const char *ctrl_kind(const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(fl_obj_get(obj, "metadata.ownerReferences"), i, ref)
+        if (json_is_true(json_object_get(ref, "controller")))
+            return str_or(ref, "kind", "");
+    return "";
+}
+
+static bool cond_true(const json_t *obj, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(fl_obj_get(obj, "status.conditions"), i, c)
+        if (!strcmp(str_or(c, "type", ""), type))
+            return !strcmp(str_or(c, "status", ""), "True");
+    return false;
+}
+
+static bool pod_active(const json_t *pod)
+{
+    const char *ph = str_or(pod, "status.phase", "");
+    return !is_deleting(pod) && strcmp(ph, "Succeeded") && strcmp(ph, "Failed");
+}
+
+static bool pod_ready(const json_t *pod)
+{
+    return !strcmp(str_or(pod, "status.phase", ""), "Running") && cond_true(pod, "Ready");
+}
+
+/* Set status.conditions[type] keeping lastTransitionTime when the status
+ * did not change. Steals nothing. */
+static void set_cond(json_t *status, const char *type, const char *st, const char *reason,
+                     const char *msg, bool update_time)
+{
+    char now[32];
+    now_str(now);
+    json_t *list = json_object_get(status, "conditions");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(status, "conditions", list);
+    }
+    json_t *c = NULL, *v;
+    size_t i, ci = 0;
+    json_array_foreach(list, i, v)
+        if (!strcmp(str_or(v, "type", ""), type)) {
+            c = v;
+            ci = i;
+        }
+    if (c && !strcmp(str_or(c, "status", ""), st) && !strcmp(str_or(c, "reason", ""), reason) &&
+        !strcmp(str_or(c, "message", ""), msg))
+        return;
+    const char *ltt = c && !strcmp(str_or(c, "status", ""), st) ?
+                      str_or(c, "lastTransitionTime", now) : now;
+    json_t *n = update_time ?
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastUpdateTime", now,
+                  "lastTransitionTime", ltt, "reason", reason, "message", msg) :
+        json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastTransitionTime", ltt,
+                  "reason", reason, "message", msg);
+    if (c) {
+        json_array_set_new(list, ci, n);
+        return;
+    }
+    json_array_append_new(list, n);
+}
+
+static void set_int(json_t *o, const char *k, int64_t v, bool omit_zero)
+{
+    if (omit_zero && v == 0)
+        json_object_del(o, k);
+    else
+        json_object_set_new(o, k, json_integer(v));
+}
+
+/* ------------------------------------------------------------ tick state */
+
+typedef struct ctx {
+    sim_tick t;
+    sim_ctrl *k;
+    json_t **pj;          /* parsed t.pods.items */
+} ctx;
+
+int sim_ctrl_put(sim_tick *t, const sim_res *r, const sim_obj *o, json_t *obj)
+{
+    json_t *fin = fl_obj_get(obj, "metadata.finalizers");
+    if (is_deleting(obj) && json_array_size(fin) == 0)
+        return sim_store_delete(t->c->st, r, o->ns, o->name, o->rv, obj, NULL);
+    return sim_store_update(t->c->st, r, obj, o->rv, NULL);
+}
+
+void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char *type,
+                    const char *reason, const char *msg, const char *component)
+{
+    char name[320], sfx[20], now[32];
+    unsigned char r[8];
+    fl_random_bytes(r, sizeof(r));
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(sfx + 2 * i, 3, "%02x", r[i]);
+    snprintf(name, sizeof(name), "%s.%s", str_or(obj, "metadata.name", "x"), sfx);
+    now_str(now);
+    const char *ns = str_or(obj, "metadata.namespace", "default");
+    json_t *ev = json_pack(
+        "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,"
+        "s:n,s:s,s:s}",
+        "kind", "Event", "apiVersion", "v1", "metadata", "name", name, "namespace", ns,
+        "involvedObject", "kind", kind, "namespace", ns, "name",
+        str_or(obj, "metadata.name", ""), "uid", str_or(obj, "metadata.uid", ""),
+        "resourceVersion", str_or(obj, "metadata.resourceVersion", ""), "reason", reason,
+        "message", msg, "source", "component", component, "firstTimestamp", now,
+        "lastTimestamp", now, "count", 1, "type", type, "eventTime", "reportingComponent",
+        component, "reportingInstance", "");
+    sim_obj *o = NULL;
+    fl_err err = FL_ERR_INIT;
+    if (ev && t->events_r)
+        sim_create_object(t->c, t->events_r, ev, NULL, false, &o, &err);
+    sim_obj_unref(o);
+    json_decref(ev);
+}
+
+static json_t *owner_ref(const json_t *owner, const char *api_version, const char *kind)
+{
+    return json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", api_version, "kind", kind,
+                     "name", str_or(owner, "metadata.name", ""), "uid",
+                     str_or(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
+}
+
+/* Create a pod from tmpl owned by owner. name NULL: generateName-style
+ * "<owner>-xxxxx". labels (borrowed, may be NULL) are added. node: bind. */
+static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char *kind,
+                      const char *name, const json_t *tmpl, const json_t *labels,
+                      const char *node, char made[300])
+{
+    char gen[280], sfx[8];
+    json_t *pod = json_pack("{s:s,s:s,s:{},s:O}", "kind", "Pod", "apiVersion", "v1",
+                            "metadata", "spec", fl_obj_get(tmpl, "spec"));
+    if (!pod)
+        return -ENOMEM;
+    json_t *m = json_object_get(pod, "metadata");
+    snprintf(gen, sizeof(gen), "%s-", str_or(owner, "metadata.name", ""));
+    rand_suffix(sfx, 5);
+    if (name)
+        snprintf(made, 300, "%s", name);
+    else
+        snprintf(made, 300, "%s%s", gen, sfx);
+    json_object_set_new(m, "name", json_string(made));
+    if (!name)
+        json_object_set_new(m, "generateName", json_string(gen));
+    json_object_set_new(m, "namespace", json_string(str_or(owner, "metadata.namespace", "")));
+    json_t *lab = json_deep_copy(fl_obj_get(tmpl, "metadata.labels"));
+    if (!json_is_object(lab)) {
+        json_decref(lab);
+        lab = json_object();
+    }
+    if (labels)
+        json_object_update(lab, (json_t *)labels);
+    json_object_set_new(m, "labels", lab);
+    json_t *ann = fl_obj_get(tmpl, "metadata.annotations");
+    if (json_is_object(ann))
+        json_object_set_new(m, "annotations", json_deep_copy(ann));
+    json_object_set_new(m, "ownerReferences", owner_ref(owner, apiv, kind));
+    if (node)
+        json_object_set_new(fl_obj_ensure(pod, "spec"), "nodeName", json_string(node));
+    sim_obj *o = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = sim_create_object(x->t.c, x->t.pods_r, pod, MANAGER, false, &o, &err);
+    sim_obj_unref(o);
+    json_decref(pod);
+    return rc;
+}
+
+static void delete_pod(ctx *x, size_t i)
+{
+    const sim_obj *o = x->t.pods.items[i];
+    sim_store_delete(x->t.c->st, x->t.pods_r, o->ns, o->name, 0, NULL, NULL);
+}
+
+/* Indices of active pods in ns controlled by uid (caller frees). */
+static size_t owned_pods(ctx *x, const char *ns, const char *uid, size_t **out)
+{
+    size_t n = 0, *idx = calloc(x->t.pods.n + 1, sizeof(*idx));
+    for (size_t i = 0; idx && i < x->t.pods.n; i++)
+        if (x->pj[i] && !strcmp(x->t.pods.items[i]->ns, ns) && pod_active(x->pj[i]) &&
+            !strcmp(ctrl_uid(x->pj[i]), uid))
+            idx[n++] = i;
+    *out = idx;
+    return idx ? n : 0;
+}
+
+static void put_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *obj, json_t *status)
+{
+    if (!json_equal(json_object_get(obj, "status"), status)) {
+        json_object_set(obj, "status", status);
+        sim_ctrl_put(&x->t, r, o, obj);
+    }
+}
+
+/* Rank for deletion on scale-down: unscheduled, then not ready, then the rest. */
+static int del_rank(const json_t *pod)
+{
+    return !fl_obj_str(pod, "spec.nodeName") ? 0 : !pod_ready(pod) ? 1 : 2;
+}
+
+/* ------------------------------------------------------------ ReplicaSet */
+
+static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
+{
+    json_t *rs = sim_obj_parse(o), *status = NULL;
+    size_t *idx = NULL;
+    if (!rs || is_deleting(rs))
+        goto out;
+    int64_t want = int_at(rs, "spec.replicas", 1);
+    size_t n = owned_pods(x, o->ns, str_or(rs, "metadata.uid", ""), &idx);
+    int64_t ready = 0;
+    for (size_t i = 0; i < n; i++)
+        ready += pod_ready(x->pj[idx[i]]);
+    const char *fail = NULL;
+    char made[300], msg[400];
+    for (int64_t i = (int64_t)n; i < want && i < (int64_t)n + BURST; i++) {
+        int rc = create_pod(x, rs, "apps/v1", "ReplicaSet", NULL,
+                            fl_obj_get(rs, "spec.template"), NULL, NULL, made);
+        if (rc != 0) {
+            fail = fl_strerror(rc);
+            break;
+        }
+        snprintf(msg, sizeof(msg), "Created pod: %s", made);
+        sim_ctrl_event(&x->t, rs, "ReplicaSet", "Normal", "SuccessfulCreate", msg,
+                       "replicaset-controller");
+    }
+    for (int rank = 0; rank < 3 && (int64_t)n > want; rank++)
+        for (size_t i = n; i-- > 0 && (int64_t)n > want;)
+            if (idx[i] != SIZE_MAX && del_rank(x->pj[idx[i]]) == rank) {
+                snprintf(msg, sizeof(msg), "Deleted pod: %s", x->t.pods.items[idx[i]]->name);
+                delete_pod(x, idx[i]);
+                sim_ctrl_event(&x->t, rs, "ReplicaSet", "Normal", "SuccessfulDelete", msg,
+                               "replicaset-controller");
+                ready -= pod_ready(x->pj[idx[i]]);
+                idx[i] = SIZE_MAX;
+                n--;
+            }
+    status = json_deep_copy(json_object_get(rs, "status"));
+    if (!json_is_object(status)) {
+        json_decref(status);
+        status = json_object();
+    }
+    set_int(status, "replicas", (int64_t)n, false);
+    set_int(status, "fullyLabeledReplicas", (int64_t)n, true);
+    set_int(status, "readyReplicas", ready, true);
+    set_int(status, "availableReplicas", ready, true);
+    set_int(status, "observedGeneration", int_at(rs, "metadata.generation", 1), false);
+    if (fail) {
+        snprintf(msg, sizeof(msg), "pods \"%s-\" is forbidden: %s",
+                 str_or(rs, "metadata.name", ""), fail);
+        set_cond(status, "ReplicaFailure", "True", "FailedCreate", msg, false);
+        sim_ctrl_event(&x->t, rs, "ReplicaSet", "Warning", "FailedCreate", msg,
+                       "replicaset-controller");
+    } else if (json_object_get(status, "conditions")) {
+        json_object_del(status, "conditions");
+    }
+    put_status(x, r, o, rs, status);
+out:
+    free(idx);
+    json_decref(status);
+    json_decref(rs);
+}
+
+/* ------------------------------------------------------------ Deployment */
+
+/* kube's ComputeHash + SafeEncodeString: fnv32a of the template. */
+static void template_hash(const json_t *tmpl, char out[16])
+{
+    char *s = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS), dec[16];
+    uint32_t h = 2166136261u;
+    for (const char *p = s ? s : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    free(s);
+    snprintf(dec, sizeof(dec), "%u", h);
+    size_t i = 0;
+    for (; dec[i]; i++)
+        out[i] = alnum[(unsigned char)dec[i] % (sizeof(alnum) - 1)];
+    out[i] = 0;
+}
+
+typedef struct rsv {
+    const sim_obj *o;
+    json_t *j;
+} rsv;
+
+static int create_rs(ctx *x, const sim_res *rr, const json_t *dep, const char *name,
+                     const char *hash, int64_t replicas, int64_t revision)
+{
+    char rev[24];
+    snprintf(rev, sizeof(rev), "%lld", (long long)revision);
+    json_t *tmpl = json_deep_copy(fl_obj_get(dep, "spec.template"));
+    json_t *sel = json_deep_copy(fl_obj_get(dep, "spec.selector"));
+    if (!json_is_object(sel)) {
+        json_decref(sel);
+        sel = json_object();
+    }
+    json_object_set_new(fl_obj_ensure(tmpl, "metadata.labels"), "pod-template-hash",
+                        json_string(hash));
+    json_object_set_new(fl_obj_ensure(sel, "matchLabels"), "pod-template-hash", json_string(hash));
+    json_t *rs = json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:{s:s,s:s,s:s},s:o},s:{s:I,s:o,s:o}}",
+                           "kind", "ReplicaSet", "apiVersion", "apps/v1", "metadata", "name", name,
+                           "namespace", str_or(dep, "metadata.namespace", ""), "labels",
+                           fl_obj_get(tmpl, "metadata.labels"), "annotations",
+                           "deployment.kubernetes.io/desired-replicas",
+                           "0", "deployment.kubernetes.io/max-replicas", "0",
+                           "deployment.kubernetes.io/revision", rev, "ownerReferences",
+                           owner_ref(dep, "apps/v1", "Deployment"), "spec", "replicas",
+                           (json_int_t)replicas, "selector", sel, "template", tmpl);
+    if (!rs)
+        return -ENOMEM;
+    char d[24];
+    snprintf(d, sizeof(d), "%lld", (long long)int_at(dep, "spec.replicas", 1));
+    fl_obj_set_annotation(rs, "deployment.kubernetes.io/desired-replicas", d);
+    fl_obj_set_annotation(rs, "deployment.kubernetes.io/max-replicas", d);
+    sim_obj *o = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = sim_create_object(x->t.c, rr, rs, MANAGER, false, &o, &err);
+    sim_obj_unref(o);
+    json_decref(rs);
+    return rc;
+}
+
+static void scale_rs(ctx *x, const sim_res *rr, const json_t *dep, rsv *v, int64_t to)
+{
+    if (int_at(v->j, "spec.replicas", 1) == to)
+        return;
+    char msg[400];
+    snprintf(msg, sizeof(msg), "Scaled %s replica set %s to %lld",
+             to > int_at(v->j, "spec.replicas", 1) ? "up" : "down", v->o->name, (long long)to);
+    json_object_set_new(fl_obj_ensure(v->j, "spec"), "replicas", json_integer(to));
+    if (sim_ctrl_put(&x->t, rr, v->o, v->j) == 0)
+        sim_ctrl_event(&x->t, dep, "Deployment", "Normal", "ScalingReplicaSet", msg,
+                       "deployment-controller");
+}
+
+static void dep_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *dep, rsv *rs,
+                       size_t n, const rsv *nw, int64_t want)
+{
+    int64_t repl = 0, spec_total = 0, ready = 0, avail = 0, upd = 0;
+    for (size_t i = 0; i < n; i++) {
+        repl += int_at(rs[i].j, "status.replicas", 0);
+        spec_total += int_at(rs[i].j, "spec.replicas", 0);
+        ready += int_at(rs[i].j, "status.readyReplicas", 0);
+        avail += int_at(rs[i].j, "status.availableReplicas", 0);
+    }
+    if (nw)
+        upd = int_at(nw->j, "status.replicas", 0);
+    json_t *st = json_deep_copy(json_object_get(dep, "status"));
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    set_int(st, "observedGeneration", int_at(dep, "metadata.generation", 1), false);
+    set_int(st, "replicas", repl, true);
+    set_int(st, "updatedReplicas", upd, true);
+    set_int(st, "readyReplicas", ready, true);
+    set_int(st, "availableReplicas", avail, true);
+    set_int(st, "unavailableReplicas", spec_total - avail > 0 ? spec_total - avail : 0, true);
+    bool ok = avail >= want;
+    set_cond(st, "Available", ok ? "True" : "False",
+             ok ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+             ok ? "Deployment has minimum availability." :
+                  "Deployment does not have minimum availability.", true);
+    char msg[400];
+    bool done = nw && upd == want && avail >= want && repl == want;
+    snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" %s.", nw ? nw->o->name : "",
+             done ? "has successfully progressed" : "is progressing");
+    set_cond(st, "Progressing", "True", done ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+             msg, true);
+    put_status(x, r, o, dep, st);
+    json_decref(st);
+}
+
+static void sync_dep(ctx *x, const sim_res *r, const sim_obj *o, const sim_res *rr,
+                     const sim_list *all_rs, json_t **rsj)
+{
+    json_t *dep = sim_obj_parse(o);
+    rsv *mine = calloc(all_rs->n + 1, sizeof(*mine));
+    size_t n = 0;
+    if (!dep || !mine || is_deleting(dep))
+        goto out;
+    const char *uid = str_or(dep, "metadata.uid", "");
+    char hash[16], name[300];
+    template_hash(fl_obj_get(dep, "spec.template"), hash);
+    snprintf(name, sizeof(name), "%s-%s", o->name, hash);
+    rsv *nw = NULL;
+    int64_t want = int_at(dep, "spec.replicas", 1), maxrev = 0;
+    for (size_t i = 0; i < all_rs->n; i++) {
+        if (!rsj[i] || strcmp(all_rs->items[i]->ns, o->ns) || strcmp(ctrl_uid(rsj[i]), uid))
+            continue;
+        mine[n] = (rsv){all_rs->items[i], rsj[i]};
+        int64_t rev = 0;
+        json_t *a = json_object_get(fl_obj_get(rsj[i], "metadata.annotations"),
+                                    "deployment.kubernetes.io/revision");
+        if (json_is_string(a))
+            fl_parse_i64(json_string_value(a), strlen(json_string_value(a)), &rev);
+        maxrev = rev > maxrev ? rev : maxrev;
+        if (!strcmp(all_rs->items[i]->name, name))
+            nw = &mine[n];
+        n++;
+    }
+    if (!nw) {
+        int rc = create_rs(x, rr, dep, name, hash, want, maxrev + 1);
+        char msg[400];
+        snprintf(msg, sizeof(msg), "Scaled up replica set %s to %lld", name, (long long)want);
+        if (rc == 0)
+            sim_ctrl_event(&x->t, dep, "Deployment", "Normal", "ScalingReplicaSet", msg,
+                           "deployment-controller");
+        goto out;  /* status once the next tick sees the RS */
+    }
+    scale_rs(x, rr, dep, nw, want);
+    bool new_ready = int_at(nw->j, "status.availableReplicas", 0) >= want;
+    for (size_t i = 0; i < n; i++)
+        if (&mine[i] != nw && new_ready)
+            scale_rs(x, rr, dep, &mine[i], 0);
+    dep_status(x, r, o, dep, mine, n, nw, want);
+out:
+    free(mine);
+    json_decref(dep);
+}
+
+/* ----------------------------------------------------------- StatefulSet */
+
+static void sync_sts(ctx *x, const sim_res *r, const sim_obj *o)
+{
+    json_t *ss = sim_obj_parse(o), *labels = NULL, *status = NULL;
+    size_t *idx = NULL;
+    if (!ss || is_deleting(ss))
+        goto out;
+    int64_t want = int_at(ss, "spec.replicas", 1), ready = 0;
+    size_t n = owned_pods(x, o->ns, str_or(ss, "metadata.uid", ""), &idx);
+    char hash[16], rev[300], pname[300], made[300];
+    template_hash(fl_obj_get(ss, "spec.template"), hash);
+    snprintf(rev, sizeof(rev), "%s-%s", o->name, hash);
+    bool all_ready = true;
+    int64_t top = -1;
+    size_t top_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pn = x->t.pods.items[idx[i]]->name, *dash = strrchr(pn, '-');
+        int64_t ord = -1;
+        if (dash)
+            fl_parse_i64(dash + 1, strlen(dash + 1), &ord);
+        if (ord > top) {
+            top = ord;
+            top_i = idx[i];
+        }
+        bool rd = pod_ready(x->pj[idx[i]]);
+        ready += rd;
+        all_ready &= rd;
+    }
+    if ((int64_t)n < want && all_ready && top + 1 == (int64_t)n) {
+        snprintf(pname, sizeof(pname), "%s-%zu", o->name, n);
+        labels = json_pack("{s:s,s:s}", "controller-revision-hash", rev,
+                           "statefulset.kubernetes.io/pod-name", pname);
+        json_t *tmpl = json_deep_copy(fl_obj_get(ss, "spec.template"));
+        json_t *spec = fl_obj_ensure(tmpl, "spec");
+        json_object_set_new(spec, "hostname", json_string(pname));
+        if (fl_obj_str(ss, "spec.serviceName"))
+            json_object_set_new(spec, "subdomain", json_string(fl_obj_str(ss, "spec.serviceName")));
+        char msg[400];
+        if (create_pod(x, ss, "apps/v1", "StatefulSet", pname, tmpl, labels, NULL, made) == 0) {
+            snprintf(msg, sizeof(msg), "create Pod %s in StatefulSet %s successful", pname, o->name);
+            sim_ctrl_event(&x->t, ss, "StatefulSet", "Normal", "SuccessfulCreate", msg,
+                           "statefulset-controller");
+        }
+        json_decref(tmpl);
+    } else if ((int64_t)n > want && top >= 0) {
+        delete_pod(x, top_i);
+    }
+    status = json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:i,s:I}", "observedGeneration",
+                       (json_int_t)int_at(ss, "metadata.generation", 1), "replicas",
+                       (json_int_t)n, "currentReplicas", (json_int_t)n, "updatedReplicas",
+                       (json_int_t)n, "currentRevision", rev, "updateRevision", rev,
+                       "collisionCount", 0, "availableReplicas", (json_int_t)ready);
+    set_int(status, "readyReplicas", ready, true);
+    put_status(x, r, o, ss, status);
+out:
+    free(idx);
+    json_decref(labels);
+    json_decref(status);
+    json_decref(ss);
+}
+
+/* ------------------------------------------------------------- DaemonSet */
+
+static void sync_ds(ctx *x, const sim_res *r, const sim_obj *o)
+{
+    json_t *ds = sim_obj_parse(o), *status = NULL, *labels = NULL;
+    size_t *idx = NULL;
+    if (!ds || is_deleting(ds))
+        goto out;
+    size_t n = owned_pods(x, o->ns, str_or(ds, "metadata.uid", ""), &idx);
+    char hash[16], made[300], gen[24];
+    template_hash(fl_obj_get(ds, "spec.template"), hash);
+    snprintf(gen, sizeof(gen), "%lld", (long long)int_at(ds, "metadata.generation", 1));
+    labels = json_pack("{s:s,s:s}", "controller-revision-hash", hash, "pod-template-generation", gen);
+    json_t *pspec = fl_obj_get(ds, "spec.template.spec");
+    int64_t desired = 0, sched = 0, ready = 0, mis = 0;
+    for (size_t j = 0; j < x->t.nodes.n; j++) {
+        json_t *node = sim_obj_parse(x->t.nodes.items[j]);
+        bool fits = node && sim_sched_fits_node(pspec, node);
+        json_decref(node);
+        const char *nn = x->t.nodes.items[j]->name;
+        bool have = false;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(x->t.pods.items[idx[i]]->node, nn)) {
+                have = true;
+                ready += pod_ready(x->pj[idx[i]]);
+            }
+        desired += fits;
+        sched += have && fits;
+        mis += have && !fits;
+        if (fits && !have)
+            create_pod(x, ds, "apps/v1", "DaemonSet", NULL, fl_obj_get(ds, "spec.template"),
+                       labels, nn, made);
+    }
+    status = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "currentNumberScheduled", (json_int_t)sched,
+                       "desiredNumberScheduled", (json_int_t)desired, "numberMisscheduled",
+                       (json_int_t)mis, "numberReady", (json_int_t)ready, "observedGeneration",
+                       (json_int_t)int_at(ds, "metadata.generation", 1), "updatedNumberScheduled",
+                       (json_int_t)sched);
+    set_int(status, "numberAvailable", ready, true);
+    set_int(status, "numberUnavailable", desired - ready > 0 ? desired - ready : 0, true);
+    put_status(x, r, o, ds, status);
+out:
+    free(idx);
+    json_decref(labels);
+    json_decref(status);
+    json_decref(ds);
+}
+
+/* ------------------------------------------------------------------- Job */
+
+static void sync_job(ctx *x, const sim_res *r, const sim_obj *o)
+{
+    json_t *job = sim_obj_parse(o), *status = NULL, *labels = NULL;
+    if (!job || is_deleting(job))
+        goto out;
+    const char *uid = str_or(job, "metadata.uid", "");
+    int64_t compl = int_at(job, "spec.completions", 1), par = int_at(job, "spec.parallelism", 1);
+    int64_t active = 0, ok = 0, failed = 0, ready = 0;
+    for (size_t i = 0; i < x->t.pods.n; i++) {
+        if (!x->pj[i] || strcmp(x->t.pods.items[i]->ns, o->ns) || strcmp(ctrl_uid(x->pj[i]), uid))
+            continue;
+        const char *ph = str_or(x->pj[i], "status.phase", "");
+        ok += !strcmp(ph, "Succeeded");
+        failed += !strcmp(ph, "Failed");
+        active += pod_active(x->pj[i]);
+        ready += pod_ready(x->pj[i]);
+    }
+    char now[32], made[300];
+    now_str(now);
+    status = json_deep_copy(json_object_get(job, "status"));
+    if (!json_is_object(status)) {
+        json_decref(status);
+        status = json_object();
+    }
+    bool complete = ok >= compl;
+    labels = json_pack("{s:s,s:s}", "controller-uid", uid, "job-name", o->name);
+    int64_t need = complete ? 0 : (par < compl - ok ? par : compl - ok) - active;
+    for (int64_t i = 0; i < need && i < BURST; i++)
+        if (create_pod(x, job, "batch/v1", "Job", NULL, fl_obj_get(job, "spec.template"), labels,
+                       NULL, made) == 0)
+            active++;
+    if (!json_object_get(status, "startTime"))
+        json_object_set_new(status, "startTime", json_string(now));
+    set_int(status, "active", active, true);
+    set_int(status, "succeeded", ok, true);
+    set_int(status, "failed", failed, true);
+    set_int(status, "ready", ready, false);
+    json_object_set_new(status, "uncountedTerminatedPods", json_object());
+    if (complete && !json_object_get(status, "completionTime")) {
+        json_object_set_new(status, "completionTime", json_string(now));
+        json_object_set_new(status, "conditions",
+                            json_pack("[{s:s,s:s,s:s,s:s}]", "type", "Complete", "status", "True",
+                                      "lastProbeTime", now, "lastTransitionTime", now));
+    }
+    put_status(x, r, o, job, status);
+out:
+    json_decref(labels);
+    json_decref(status);
+    json_decref(job);
+}
+
+/* --------------------------------------------------------------- kubelet */
+
+static json_t *container_statuses(const json_t *pod, bool running)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *ct;
+    char now[32];
+    now_str(now);
+    json_array_foreach(fl_obj_get(pod, "spec.containers"), i, ct) {
+        char cid[80], sfx[40];
+        rand_suffix(sfx, 16);
+        snprintf(cid, sizeof(cid), "containerd://%s", sfx);
+        const char *img = str_or(ct, "image", "");
+        json_t *state = running ? json_pack("{s:{s:s}}", "running", "startedAt", now) :
+            json_pack("{s:{s:i,s:s,s:s,s:s,s:s}}", "terminated", "exitCode", 0, "reason",
+                      "Completed", "startedAt", now, "finishedAt", now, "containerID", cid);
+        json_array_append_new(out, json_pack("{s:s,s:o,s:{},s:b,s:i,s:s,s:s,s:s,s:b}", "name",
+                                             str_or(ct, "name", ""), "state", state, "lastState",
+                                             "ready", running, "restartCount", 0, "image", img,
+                                             "imageID", img, "containerID", cid, "started",
+                                             running));
+    }
+    return out;
+}
+
+static void pod_to_running(ctx *x, size_t i, json_t *pod)
+{
+    char now[32], ip[32];
+    now_str(now);
+    const sim_obj *o = x->t.pods.items[i];
+    uint32_t h = 2166136261u;
+    for (const char *p = o->key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    snprintf(ip, sizeof(ip), "10.244.%u.%u", (h >> 8) % 250, h % 250 + 2);
+    json_t *st = json_object_get(pod, "status");
+    json_object_set_new(st, "phase", json_string("Running"));
+    json_t *conds = json_pack("[{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},"
+                              "{s:s,s:s,s:n,s:s}]",
+                              "type", "Initialized", "status", "True", "lastProbeTime",
+                              "lastTransitionTime", now, "type", "Ready", "status", "True",
+                              "lastProbeTime", "lastTransitionTime", now, "type",
+                              "ContainersReady", "status", "True", "lastProbeTime",
+                              "lastTransitionTime", now, "type", "PodScheduled", "status", "True",
+                              "lastProbeTime", "lastTransitionTime", now);
+    json_object_set_new(st, "conditions", conds);
+    json_object_set_new(st, "hostIP", json_string(o->node));
+    json_object_set_new(st, "podIP", json_string(ip));
+    json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", ip));
+    json_object_set_new(st, "startTime", json_string(now));
+    json_object_set_new(st, "containerStatuses", container_statuses(pod, true));
+    sim_ctrl_put(&x->t, x->t.pods_r, o, pod);
+}
+
+static void pod_to_succeeded(ctx *x, size_t i, json_t *pod)
+{
+    json_t *st = json_object_get(pod, "status");
+    json_object_set_new(st, "phase", json_string("Succeeded"));
+    size_t j;
+    json_t *c;
+    json_array_foreach(json_object_get(st, "conditions"), j, c) {
+        const char *t = str_or(c, "type", "");
+        if (!strcmp(t, "Ready") || !strcmp(t, "ContainersReady")) {
+            json_object_set_new(c, "status", json_string("False"));
+            json_object_set_new(c, "reason", json_string("PodCompleted"));
+        }
+    }
+    json_object_set_new(st, "containerStatuses", container_statuses(pod, false));
+    sim_ctrl_put(&x->t, x->t.pods_r, x->t.pods.items[i], pod);
+}
+
+static void kubelet(ctx *x)
+{
+    for (size_t i = 0; i < x->t.pods.n; i++) {
+        json_t *pod = x->pj[i];
+        const sim_obj *o = x->t.pods.items[i];
+        if (!pod || !o->node[0])
+            continue;
+        json_t *copy = json_deep_copy(pod);
+        if (!copy)
+            continue;
+        if (is_deleting(pod))
+            delete_pod(x, i);
+        else if (!strcmp(o->phase, "Pending"))
+            pod_to_running(x, i, copy);
+        else if (!strcmp(o->phase, "Running") && !strcmp(ctrl_kind(pod), "Job") &&
+                 strcmp(str_or(pod, "spec.restartPolicy", "Always"), "Always"))
+            pod_to_succeeded(x, i, copy);
+        json_decref(copy);
+    }
+}
+
+/* ------------------------------------------------------------------ tick */
+
+typedef void (*sync_fn)(ctx *x, const sim_res *r, const sim_obj *o);
+
+static void each(ctx *x, const char *group, const char *resource, sync_fn fn)
+{
+    const sim_res *r = sim_store_find(x->t.c->st, group, "v1", resource);
+    sim_list l = {0};
+    sim_list_req q = {0};
+    if (!r || sim_store_list(x->t.c->st, r, &q, &l) != 0)
+        return;
+    for (size_t i = 0; i < l.n; i++)
+        fn(x, r, l.items[i]);
+    sim_list_done(&l);
+}
+
+static void deployments(ctx *x)
+{
+    sim_store *st = x->t.c->st;
+    const sim_res *dr = sim_store_find(st, "apps", "v1", "deployments");
+    const sim_res *rr = sim_store_find(st, "apps", "v1", "replicasets");
+    sim_list d = {0}, rs = {0};
+    sim_list_req q = {0};
+    json_t **rsj = NULL;
+    if (!dr || !rr || sim_store_list(st, dr, &q, &d) != 0)
+        return;
+    if (d.n == 0 || sim_store_list(st, rr, &q, &rs) != 0)
+        goto out;
+    rsj = calloc(rs.n + 1, sizeof(*rsj));
+    for (size_t i = 0; rsj && i < rs.n; i++)
+        rsj[i] = sim_obj_parse(rs.items[i]);
+    for (size_t i = 0; rsj && i < d.n; i++)
+        sync_dep(x, dr, d.items[i], rr, &rs, rsj);
+    for (size_t i = 0; rsj && i < rs.n; i++)
+        json_decref(rsj[i]);
+out:
+    free(rsj);
+    sim_list_done(&rs);
+    sim_list_done(&d);
+}
+
+static int snapshot(ctx *x)
+{
+    sim_store *st = x->t.c->st;
+    sim_list_req q = {0};
+    x->t.pods_r = sim_store_find(st, NULL, "v1", "pods");
+    x->t.nodes_r = sim_store_find(st, NULL, "v1", "nodes");
+    x->t.events_r = sim_store_find(st, NULL, "v1", "events");
+    if (!x->t.pods_r || !x->t.nodes_r)
+        return FL_ENOTFOUND;
+    if (sim_store_list(st, x->t.pods_r, &q, &x->t.pods) != 0 ||
+        sim_store_list(st, x->t.nodes_r, &q, &x->t.nodes) != 0)
+        return -ENOMEM;
+    x->pj = calloc(x->t.pods.n + 1, sizeof(*x->pj));
+    if (!x->pj)
+        return -ENOMEM;
+    for (size_t i = 0; i < x->t.pods.n; i++)
+        x->pj[i] = sim_obj_parse(x->t.pods.items[i]);
+    return 0;
+}
+
+static void tick(sim_ctrl *k)
+{
+    ctx x = {.t = {.c = k->c}, .k = k};
+    if (snapshot(&x) == 0) {
+        kubelet(&x);
+        sim_gc_run(&x.t);
+        deployments(&x);
+        each(&x, "apps", "replicasets", sync_rs);
+        each(&x, "apps", "statefulsets", sync_sts);
+        each(&x, "apps", "daemonsets", sync_ds);
+        each(&x, "batch", "jobs", sync_job);
+        sim_sched_run(&x.t);
+    }
+    for (size_t i = 0; x.pj && i < x.t.pods.n; i++)
+        json_decref(x.pj[i]);
+    free(x.pj);
+    sim_list_done(&x.t.pods);
+    sim_list_done(&x.t.nodes);
+}
+
+static void *run(void *arg)
+{
+    sim_ctrl *k = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        pthread_mutex_unlock(&k->mu);
+        uint64_t rv = sim_store_rv(k->c->st);
+        if (rv != seen) {
+            seen = rv;
+            tick(k);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += TICK_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&k->mu);
+        if (!k->stop)
+            pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+int sim_ctrl_start(sim_cluster *c, sim_ctrl **out)
+{
+    sim_ctrl *k = calloc(1, sizeof(*k));
+    if (!k)
+        return -ENOMEM;
+    k->c = c;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    int rc = pthread_create(&k->th, NULL, run, k);
+    if (rc != 0) {
+        pthread_cond_destroy(&k->cv);
+        pthread_mutex_destroy(&k->mu);
+        free(k);
+        return -rc;
+    }
+    *out = k;
+    return 0;
+}
+
+void sim_ctrl_stop(sim_ctrl *k)
+{
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->th, NULL);
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}

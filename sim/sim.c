@@ -30,6 +30,7 @@ struct fl_sim {
     fl_server *shared;         /* path-prefix mode */
     fl_cert_pair ca, cert;
     bool started;
+    sim_ctl *ctl;              /* control endpoint (ctl.c), after start */
 };
 
 static const char *const regions[] = {"east", "west", "central"};
@@ -116,6 +117,8 @@ static void cluster_free(sim_cluster *c)
     if (!c)
         return;
     fl_server_stop(c->srv);  /* streams end; their owners close them next */
+    sim_ctrl_stop(c->ctrl);  /* its writes end before the store goes */
+    sim_fault_free(c->fault); /* churn stops before the store goes */
     sim_store_free(c->st);   /* closes the watches' streams */
     fl_server_free(c->srv);
     fl_kube_resources_free(c->reg);
@@ -163,6 +166,11 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
     fl_uuid4(c->pl_uid);
     if (s->o.path_prefix)
         snprintf(c->prefix, sizeof(c->prefix), "/clusters/%s", c->name);
+    c->sim = s;
+    c->nodes = host ? 0 : s->o.nodes;
+    c->pods = host ? 0 : s->o.pods;
+    c->namespaces = host ? 0 : s->o.namespaces;
+    c->churn = host ? 0 : s->o.churn;
     sim_store_opts so = {s->o.history, s->o.bookmark_s, sim_api_table_event};
     int rc = fl_kube_resources_new(true, &c->reg);
     if (rc == 0)
@@ -173,6 +181,10 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
         rc = seed_cluster(c, s->o.nodes);
     if (rc == 0 && host)
         rc = load_crds(c, err);
+    if (rc == 0 && !host)
+        rc = sim_fleet_seed(c, err);
+    if (rc == 0)
+        rc = sim_fault_new(c, &c->fault);
     if (rc != 0) {
         cluster_free(c);
         return err && err->code ? rc : fl_err_set(err, rc, "cluster %s: %s", c->name,
@@ -329,6 +341,11 @@ int fl_sim_start(fl_sim *s, fl_err *err)
     }
     for (size_t i = 0; rc == 0 && i < s->n; i++)
         rc = kubeconfig_write(s, s->c[i], err);
+    if (rc == 0)
+        rc = sim_ctl_new(s->c, s->n, s->host, s->dir, &s->ctl, err);
+    for (size_t i = 0; rc == 0 && s->o.controllers && i < s->n; i++)
+        if (!s->c[i]->is_host)
+            rc = sim_ctrl_start(s->c[i], &s->c[i]->ctrl);
     s->started = rc == 0;
     return rc;
 }
@@ -402,10 +419,51 @@ const char *fl_sim_cluster_token(const fl_sim *s, size_t i)
     return i < s->n ? s->c[i]->token : NULL;
 }
 
+const char *fl_sim_control_url(const fl_sim *s)
+{
+    return sim_ctl_url(s->ctl);
+}
+
+const char *fl_sim_control_token(const fl_sim *s)
+{
+    return sim_ctl_token(s->ctl);
+}
+
+/* Called under the control endpoint's lock (one caller at a time). */
+int sim_cluster_listen(sim_cluster *c, bool up, fl_err *err)
+{
+    fl_sim *s = c->sim;
+    fl_server *srv = NULL;
+    uint64_t port = 0;
+    const char *colon = strrchr(c->server_addr, ':');
+    if (s->o.path_prefix)
+        return -EOPNOTSUPP;
+    if (!up || c->srv) {
+        srv = up ? NULL : c->srv;
+        c->srv = up ? c->srv : NULL;
+        fl_server_free(srv);
+        return 0;
+    }
+    if (!colon || fl_parse_u64(colon + 1, strlen(colon + 1), &port) != 0)
+        return fl_err_set(err, -EINVAL, "cluster %s: no port to listen on", c->name);
+    int rc = listener(s, (unsigned)port, &srv, err);
+    if (rc == 0)
+        rc = fl_server_route(srv, NULL, "/", sim_api_handle, c);
+    if (rc == 0)
+        rc = fl_server_start(srv, err);
+    if (rc != 0) {
+        fl_server_free(srv);
+        return rc;
+    }
+    c->srv = srv;
+    return 0;
+}
+
 void fl_sim_free(fl_sim *s)
 {
     if (!s)
         return;
+    sim_ctl_free(s->ctl);      /* no fault changes from here on */
     fl_server_stop(s->shared);
     for (size_t i = 0; i < s->n; i++)
         fl_server_stop(s->c[i]->srv);

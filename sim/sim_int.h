@@ -294,6 +294,16 @@ json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char
 /* Seed c with namespaces, Deployments, ReplicaSets and pods. 0 or a code. */
 int sim_fleet_seed(sim_cluster *c, fl_err *err);
 
+/* ctl.c: the control endpoint (a loopback listener on host, port 0) over
+ * clusters c[0..n) (borrowed; must outlive it); writes
+ * dir/sim-control.json. sim_ctl_free stops it first. */
+typedef struct sim_ctl sim_ctl;
+int sim_ctl_new(sim_cluster **c, size_t n, const char *host, const char *dir, sim_ctl **out,
+                fl_err *err);
+const char *sim_ctl_url(const sim_ctl *x);
+const char *sim_ctl_token(const sim_ctl *x);
+void sim_ctl_free(sim_ctl *x);
+
 /* sim.c: bring a cluster's own listener down (connection refused) or back
  * up on the same port. -EOPNOTSUPP in --prefix mode (shared port). */
 int sim_cluster_listen(sim_cluster *c, bool up, fl_err *err);
@@ -317,6 +327,8 @@ typedef struct sim_tick {
 } sim_tick;
 /* sched.c: bind pending pods of t->pods to nodes or mark them Unschedulable. */
 void sim_sched_run(sim_tick *t);
+/* sched.c: node passes pod spec's nodeSelector, taints and cordon. */
+bool sim_sched_fits_node(const json_t *podspec, const json_t *node);
 /* gc.c: ownerReferences — orphans, foreground and orphan finalizers. */
 void sim_gc_run(sim_tick *t);
 /* controller.c helpers for sched.c and gc.c. Record an Event about obj

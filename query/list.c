@@ -1,0 +1,704 @@
+/*
+ * query/list.c: LIST and GET of one resource type across the fleet (or one
+ * cluster) from the index. Parses the request's conditions once (label
+ * selector, field selector, Clusterpedia search labels and query
+ * parameters, limit/continue), pushes what the index can answer into an
+ * fl_index_query (clusters, namespaces, names, labels, owner uid, creation
+ * time, full text) and checks the rest per row (negative sets, field
+ * selector, scopes). Answers a List (the stored JSON, unparsed when
+ * possible) or a Table with a leading Cluster column.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "query/query_int.h"
+
+#define REPLY_MAX (512u << 20)
+#define SET_MAX 256
+#define PARAM_MAX (64u << 10)
+#define SP "search.clusterpedia.io/"
+#define IP "internalstorage.clusterpedia.io/"
+
+/* A condition on cluster, namespace or name: positive sets are ANDed, as
+ * are negative ones; the index gets the first positive set. */
+typedef struct name_set {
+    const char *v[SET_MAX];
+    size_t n;
+    bool neg; /* notin / != / DoesNotExist (n == 0: nothing matches) */
+} name_set;
+
+typedef enum { DIM_CLUSTER, DIM_NAMESPACE, DIM_NAME, DIM_FUZZY, DIM_N } dim;
+
+typedef struct conds {
+    name_set sets[DIM_N][8];
+    size_t nsets[DIM_N];
+    fl_index_label_req labels[FL_LABELS_MAX_REQS];
+    size_t nlabels;
+    fl_query_fields *fields;
+    fl_label_selector *sel;
+    const char *owner_uid;
+    int64_t since, before, limit;
+    bool remaining;
+    const char *cont;
+    char *arena[64]; /* copies of comma-split query parameters */
+    size_t narena;
+} conds;
+
+static void conds_done(conds *c)
+{
+    fl_label_selector_free(c->sel);
+    fl_query_fields_free(c->fields);
+    for (size_t i = 0; i < c->narena; i++)
+        free(c->arena[i]);
+}
+
+static int add_set(conds *c, dim d, bool neg, const char *const *v, size_t n, fl_err *err)
+{
+    if (c->nsets[d] >= 8 || n > SET_MAX)
+        return fl_err_set(err, -E2BIG, "too many search conditions");
+    name_set *s = &c->sets[d][c->nsets[d]++];
+    s->neg = neg;
+    s->n = n;
+    for (size_t i = 0; i < n; i++)
+        s->v[i] = v[i];
+    return 0;
+}
+
+/* Parse a time for since/before: unix seconds, RFC 3339 or YYYY-MM-DD. */
+static int parse_time(const char *s, int64_t *out, fl_err *err)
+{
+    char buf[40];
+    if (fl_parse_i64(s, strlen(s), out) == 0)
+        return 0;
+    if (strlen(s) == 10 && snprintf(buf, sizeof buf, "%sT00:00:00Z", s) > 0 &&
+        fl_time_parse(buf, out) == 0)
+        return 0;
+    if (fl_time_parse(s, out) == 0)
+        return 0;
+    return fl_err_set(err, FL_EPARSE, "invalid time \"%.64s\"", s);
+}
+
+static int one_value(const char *key, const fl_label_req *lr, const char **out, fl_err *err)
+{
+    if ((lr->op != FL_LABEL_EQUALS && lr->op != FL_LABEL_DOUBLE_EQUALS &&
+         lr->op != FL_LABEL_IN) || lr->nvalues != 1)
+        return fl_err_set(err, FL_EPARSE, "%s: only '=', '==' with one value are supported", key);
+    *out = lr->values[0];
+    return 0;
+}
+
+static int set_from_req(conds *c, dim d, const char *key, const fl_label_req *lr, fl_err *err)
+{
+    switch (lr->op) {
+    case FL_LABEL_IN:
+    case FL_LABEL_EQUALS:
+    case FL_LABEL_DOUBLE_EQUALS:
+        return add_set(c, d, false, lr->values, lr->nvalues, err);
+    case FL_LABEL_NOT_IN:
+    case FL_LABEL_NOT_EQUALS:
+        return add_set(c, d, true, lr->values, lr->nvalues, err);
+    case FL_LABEL_EXISTS:
+        return 0;
+    case FL_LABEL_DOES_NOT_EXIST:
+        return add_set(c, d, false, NULL, 0, err); /* every object has one: nothing */
+    default:
+        return fl_err_set(err, FL_EPARSE, "%s: operator %s is not supported", key,
+                          fl_label_op_name(lr->op));
+    }
+}
+
+static int bool_value(const char *s, bool *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "1"))
+        *out = true;
+    else if (!strcmp(s, "false") || !strcmp(s, "0"))
+        *out = false;
+    else
+        return FL_EPARSE;
+    return 0;
+}
+
+/* A search.clusterpedia.io/ or internalstorage.clusterpedia.io/ requirement. */
+static int search_req(conds *c, const char *key, const fl_label_req *lr, fl_err *err)
+{
+    const char *k = key + (fl_str_has_prefix(key, SP) ? strlen(SP) : strlen(IP));
+    const char *v = NULL;
+    int rc = 0;
+    bool b;
+    if (!strcmp(k, "clusters"))
+        return set_from_req(c, DIM_CLUSTER, key, lr, err);
+    if (!strcmp(k, "namespaces"))
+        return set_from_req(c, DIM_NAMESPACE, key, lr, err);
+    if (!strcmp(k, "names"))
+        return set_from_req(c, DIM_NAME, key, lr, err);
+    if (!strcmp(k, "fuzzy-name"))
+        return set_from_req(c, DIM_FUZZY, key, lr, err);
+    if ((rc = one_value(key, lr, &v, err)) != 0)
+        return rc;
+    if (!strcmp(k, "owner-uid"))
+        c->owner_uid = v;
+    else if (!strcmp(k, "since"))
+        rc = parse_time(v, &c->since, err);
+    else if (!strcmp(k, "before"))
+        rc = parse_time(v, &c->before, err);
+    else if (!strcmp(k, "limit") || !strcmp(k, "size"))
+        rc = fl_parse_i64(v, strlen(v), &c->limit) || c->limit < 0
+                 ? fl_err_set(err, FL_EPARSE, "%s: invalid value \"%s\"", key, v) : 0;
+    else if (!strcmp(k, "with-remaining-count"))
+        rc = bool_value(v, &b) ? fl_err_set(err, FL_EPARSE, "%s: want true|false", key)
+                               : (c->remaining = b, 0);
+    else if (!strcmp(k, "with-continue"))
+        rc = bool_value(v, &b) ? fl_err_set(err, FL_EPARSE, "%s: want true|false", key) : 0;
+    else
+        rc = fl_err_set(err, FL_EUNSUPPORTED, "%s is not supported", key);
+    return rc;
+}
+
+static fl_index_label_op map_op(fl_label_op op)
+{
+    switch (op) {
+    case FL_LABEL_IN: return FL_INDEX_LABEL_IN;
+    case FL_LABEL_NOT_IN: return FL_INDEX_LABEL_NOTIN;
+    case FL_LABEL_NOT_EQUALS: return FL_INDEX_LABEL_NE;
+    case FL_LABEL_EXISTS: return FL_INDEX_LABEL_EXISTS;
+    case FL_LABEL_DOES_NOT_EXIST: return FL_INDEX_LABEL_NOT_EXISTS;
+    case FL_LABEL_GT: return FL_INDEX_LABEL_GT;
+    case FL_LABEL_LT: return FL_INDEX_LABEL_LT;
+    default: return FL_INDEX_LABEL_EQ;
+    }
+}
+
+static int parse_labels(conds *c, const char *s, fl_err *err)
+{
+    int rc = fl_label_selector_parse(s, strlen(s), &c->sel, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < fl_label_selector_count(c->sel) && !rc; i++) {
+        fl_label_req lr;
+        fl_label_selector_req(c->sel, i, &lr);
+        if (fl_str_has_prefix(lr.key, SP) || fl_str_has_prefix(lr.key, IP)) {
+            rc = search_req(c, lr.key, &lr, err);
+            continue;
+        }
+        if (c->nlabels >= FL_INDEX_QUERY_MAX_TERMS)
+            return fl_err_set(err, -E2BIG, "too many label requirements");
+        c->labels[c->nlabels++] = (fl_index_label_req){lr.key, map_op(lr.op), lr.values,
+                                                       lr.nvalues};
+    }
+    return rc;
+}
+
+/* A comma-separated query parameter (clusters=a,b) as a positive set. */
+static int param_set(conds *c, dim d, const char *v, fl_err *err)
+{
+    const char *vals[SET_MAX];
+    size_t n = 0;
+    if (strlen(v) > PARAM_MAX || c->narena >= FL_ARRAY_LEN(c->arena))
+        return fl_err_set(err, -E2BIG, "query parameter too long");
+    char *copy = strdup(v);
+    if (!copy)
+        return -ENOMEM;
+    c->arena[c->narena++] = copy;
+    for (char *s = copy, *e; s; s = e) {
+        if ((e = strchr(s, ',')))
+            *e++ = 0;
+        if (!*s)
+            continue;
+        if (n >= SET_MAX)
+            return fl_err_set(err, -E2BIG, "more than %d values", SET_MAX);
+        vals[n++] = s;
+    }
+    return add_set(c, d, false, vals, n, err);
+}
+
+typedef struct param_ctx {
+    conds *c;
+    fl_err *err;
+    int rc;
+} param_ctx;
+
+static int one_param(conds *c, const char *k, const char *v, fl_err *err)
+{
+    bool b;
+    if (!strcmp(k, "clusters"))
+        return param_set(c, DIM_CLUSTER, v, err);
+    if (!strcmp(k, "namespaces"))
+        return param_set(c, DIM_NAMESPACE, v, err);
+    if (!strcmp(k, "names"))
+        return param_set(c, DIM_NAME, v, err);
+    if (!strcmp(k, "fuzzyName"))
+        return param_set(c, DIM_FUZZY, v, err);
+    if (!strcmp(k, "ownerUID") || !strcmp(k, "ownerID"))
+        return c->owner_uid = v, 0;
+    if (!strcmp(k, "since"))
+        return parse_time(v, &c->since, err);
+    if (!strcmp(k, "before"))
+        return parse_time(v, &c->before, err);
+    if (!strcmp(k, "withRemainingCount"))
+        return bool_value(v, &b) ? fl_err_set(err, FL_EPARSE, "%s: want true|false", k)
+                                 : (c->remaining = b, 0);
+    if (!strcmp(k, "ownerName") || !strcmp(k, "ownerGR") || !strcmp(k, "ownerSeniority") ||
+        !strcmp(k, "orderby"))
+        return fl_err_set(err, FL_EUNSUPPORTED, "%s is not supported", k);
+    return 0; /* kube-apiserver ignores unknown parameters */
+}
+
+static bool param_cb(const char *k, const char *v, void *ud)
+{
+    param_ctx *p = ud;
+    p->rc = one_param(p->c, k, v ? v : "", p->err);
+    return p->rc == 0;
+}
+
+static int parse_conds(fl_request *r, conds *c, fl_err *err)
+{
+    const char *ls = fl_request_query(r, "labelSelector");
+    const char *fs = fl_request_query(r, "fieldSelector");
+    const char *lim = fl_request_query(r, "limit");
+    int rc = 0;
+    param_ctx pc = {c, err, 0};
+    if (ls && (rc = parse_labels(c, ls, err)) != 0)
+        return rc;
+    if (fs && (rc = fl_query_fields_parse(fs, &c->fields, err)) != 0)
+        return rc;
+    if (lim && *lim && (fl_parse_i64(lim, strlen(lim), &c->limit) != 0 || c->limit < 0))
+        return fl_err_set(err, FL_EPARSE, "invalid limit \"%.32s\"", lim);
+    c->cont = fl_request_query(r, "continue");
+    fl_request_query_each(r, param_cb, &pc);
+    return pc.rc;
+}
+
+/* ---- per-row checks ---------------------------------------------------------- */
+
+static bool set_has(const name_set *s, const char *v)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], v))
+            return true;
+    return false;
+}
+
+static bool fuzzy_has(const name_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcasestr(name, s->v[i]))
+            return true;
+    return false;
+}
+
+static bool dim_ok(const conds *c, dim d, const char *v)
+{
+    for (size_t i = 0; i < c->nsets[d]; i++) {
+        const name_set *s = &c->sets[d][i];
+        bool in = d == DIM_FUZZY ? fuzzy_has(s, v) : set_has(s, v);
+        if (in == s->neg)
+            return false;
+    }
+    return true;
+}
+
+static bool row_ok(const conds *c, const fl_index_row *row)
+{
+    return dim_ok(c, DIM_CLUSTER, row->cluster) && dim_ok(c, DIM_NAMESPACE, row->namespace_) &&
+           dim_ok(c, DIM_NAME, row->name) && dim_ok(c, DIM_FUZZY, row->name);
+}
+
+/* ---- the listing ---------------------------------------------------------------- */
+
+typedef struct list_ctx {
+    fl_query *q;
+    const query_user *u;
+    const conds *c;
+    const query_target *t;
+    bool table, raw_ok;
+    int64_t limit, seen, emitted;
+    fl_buf out;         /* raw JSON items, comma-separated */
+    json_t *objs;       /* parsed items (Table or field selector) */
+    fl_query_cursor last; /* key of the last row looked at */
+    bool more;
+    int rc;
+} list_ctx;
+
+static int add_row(list_ctx *x, const fl_index_row *row)
+{
+    json_t *obj = NULL;
+    if (!x->raw_ok || x->c->fields) {
+        fl_err e = FL_ERR_INIT;
+        if (fl_json_parse(row->json, row->json_len, &obj, &e) != 0)
+            return 0; /* unreadable row: skip */
+        if (!fl_query_fields_match(x->c->fields, obj)) {
+            json_decref(obj);
+            return 0;
+        }
+    }
+    x->emitted++;
+    if (!x->raw_ok)
+        return json_array_append_new(x->objs, obj) ? -ENOMEM : 0;
+    json_decref(obj);
+    int rc = x->out.len ? fl_buf_puts(&x->out, ",") : 0;
+    return rc ? rc : fl_buf_append(&x->out, row->json, row->json_len);
+}
+
+static int list_row(void *arg, const fl_index_row *row)
+{
+    list_ctx *x = arg;
+    if (x->seen == x->limit) {
+        x->more = true;
+        return 1;
+    }
+    x->seen++;
+    fl_strlcpy(x->last.cluster, row->cluster, sizeof x->last.cluster);
+    fl_strlcpy(x->last.namespace_, row->namespace_, sizeof x->last.namespace_);
+    fl_strlcpy(x->last.name, row->name, sizeof x->last.name);
+    if (!row_ok(x->c, row) ||
+        !query_scope_allows(x->q, x->u, row->cluster, row->namespace_, row->group, row->resource))
+        return 0;
+    int rc = add_row(x, row);
+    if (rc) {
+        x->rc = rc;
+        return 2;
+    }
+    return 0;
+}
+
+static const char *const *first_pos(const conds *c, dim d, size_t *n)
+{
+    for (size_t i = 0; i < c->nsets[d]; i++)
+        if (!c->sets[d][i].neg) {
+            *n = c->sets[d][i].n;
+            return c->sets[d][i].v;
+        }
+    *n = 0;
+    return NULL;
+}
+
+static void build_query(const conds *c, const query_target *t, fl_index_query *iq)
+{
+    size_t n;
+    const char *const *p;
+    iq->group = t->res->group;
+    iq->version = t->res->version;
+    iq->resource = t->res->resource;
+    if ((p = first_pos(c, DIM_CLUSTER, &n)))
+        iq->clusters = p, iq->n_clusters = n;
+    if ((p = first_pos(c, DIM_NAMESPACE, &n)))
+        iq->namespaces = p, iq->n_namespaces = n;
+    if ((p = first_pos(c, DIM_NAME, &n)))
+        iq->names = p, iq->n_names = n;
+    iq->labels = c->labels;
+    iq->n_labels = c->nlabels;
+    iq->owner_uid = c->owner_uid;
+    iq->created_since = c->since;
+    iq->created_before = c->before;
+    iq->order = FL_INDEX_ORDER_KEY;
+}
+
+/* A positive set with no values matches nothing. */
+static bool matches_nothing(const conds *c)
+{
+    for (int d = 0; d < DIM_N; d++)
+        for (size_t i = 0; i < c->nsets[d]; i++)
+            if (!c->sets[d][i].neg && c->sets[d][i].n == 0)
+                return true;
+    return false;
+}
+
+static int add_target_sets(conds *c, const query_target *t, fl_err *err)
+{
+    int rc = 0;
+    if (t->cluster)
+        rc = add_set(c, DIM_CLUSTER, false, &t->cluster, 1, err);
+    if (!rc && t->ns)
+        rc = add_set(c, DIM_NAMESPACE, false, &t->ns, 1, err);
+    if (!rc && t->name)
+        rc = add_set(c, DIM_NAME, false, &t->name, 1, err);
+    return rc;
+}
+
+/* ---- answers ---------------------------------------------------------------------- */
+
+bool query_wants_table(const fl_request *r)
+{
+    const char *a = fl_request_header(r, "Accept");
+    return a && strstr(a, "as=Table") && strstr(a, "g=meta.k8s.io");
+}
+
+static void reply_error(fl_request *r, int rc, const fl_err *err)
+{
+    if (rc == FL_EPARSE || rc == -E2BIG || rc == FL_EUNSUPPORTED || rc == -EINVAL)
+        fl_request_reply_status(r, 400, "BadRequest", "%s", err->msg[0] ? err->msg
+                                                                         : fl_strerror(rc));
+    else if (rc == FL_EGONE)
+        fl_request_reply_status(r, 410, "Expired",
+                                "The provided continue parameter is too old to display a "
+                                "consistent list result. You can start a new list without the "
+                                "continue parameter.");
+    else
+        fl_request_reply_status(r, 500, "InternalError", "%s",
+                                err->msg[0] ? err->msg : fl_strerror(rc));
+}
+
+static int reply_table(list_ctx *x, fl_request *r, const char *rv, const char *cont,
+                       int64_t remaining)
+{
+    fl_kube_table_opts to = FL_KUBE_TABLE_OPTS_INIT;
+    fl_kube_table_include inc = FL_KUBE_TABLE_METADATA;
+    fl_err e = FL_ERR_INIT;
+    json_t *tab = NULL;
+    fl_kube_table_include_parse(fl_request_query(r, "includeObject"), &inc);
+    to.include = inc;
+    to.resource_version = rv;
+    to.continue_token = cont;
+    to.remaining_item_count = remaining;
+    to.cluster_column = true;
+    const char *a = fl_request_header(r, "Accept");
+    to.api_version = a && strstr(a, "v=v1beta1") ? "meta.k8s.io/v1beta1" : "meta.k8s.io/v1";
+    size_t n = json_array_size(x->objs);
+    json_t **objs = calloc(n ? n : 1, sizeof *objs);
+    if (!objs)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        objs[i] = json_array_get(x->objs, i);
+    int rc = fl_kube_table_render(x->t->res, objs, n, &to, &tab, &e);
+    free(objs);
+    if (rc)
+        return rc;
+    fl_request_reply_json(r, 200, tab);
+    return 0;
+}
+
+static int reply_list(list_ctx *x, fl_request *r, const char *rv, const char *cont,
+                      int64_t remaining)
+{
+    char av[512];
+    fl_buf b = FL_BUF_INIT(REPLY_MAX);
+    fl_kube_resource_api_version(x->t->res, av, sizeof av);
+    int rc = fl_buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":"
+                               "{\"resourceVersion\":\"%s\"", x->t->res->list_kind, av, rv);
+    if (!rc && cont)
+        rc = fl_buf_printf(&b, ",\"continue\":\"%s\"", cont);
+    if (!rc && remaining >= 0)
+        rc = fl_buf_printf(&b, ",\"remainingItemCount\":%lld", (long long)remaining);
+    if (!rc)
+        rc = fl_buf_puts(&b, "},\"items\":[");
+    if (!rc && x->raw_ok)
+        rc = fl_buf_append(&b, x->out.data ? x->out.data : "", x->out.len);
+    for (size_t i = 0; !rc && !x->raw_ok && i < json_array_size(x->objs); i++) {
+        if (i)
+            rc = fl_buf_puts(&b, ",");
+        fl_buf one = FL_BUF_INIT(REPLY_MAX);
+        if (!rc && !(rc = fl_json_encode(json_array_get(x->objs, i), false, &one)))
+            rc = fl_buf_append(&b, one.data, one.len - 1); /* drop the newline */
+        fl_buf_done(&one);
+    }
+    if (!rc)
+        rc = fl_buf_puts(&b, "]}\n");
+    if (!rc && fl_request_wants_pretty(r)) {
+        json_t *v = NULL;
+        if (!(rc = fl_json_parse(b.data, b.len, &v, NULL)))
+            fl_request_reply_json(r, 200, v);
+    } else if (!rc) {
+        fl_request_reply(r, 200, "application/json", b.data, b.len);
+    }
+    fl_buf_done(&b);
+    return rc;
+}
+
+static int change_stop(void *arg, const char *type, bool superseded, int64_t revision,
+                       const fl_index_row *row)
+{
+    return 1;
+}
+
+/* Continue token check: FL_EPARSE (tampered), FL_EGONE (past retention). */
+static int resume(list_ctx *x, fl_index_reader *rd, fl_query_cursor *cur, fl_err *err)
+{
+    if (fl_query_token_decode(x->q, x->c->cont, cur) != 0)
+        return fl_err_set(err, FL_EPARSE, "invalid continue token");
+    int rc = fl_index_changes(rd, cur->revision, 1, change_stop, NULL, NULL, NULL);
+    if (rc == FL_EGONE)
+        return FL_EGONE;
+    return 0;
+}
+
+static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
+{
+    fl_index_query iq = FL_INDEX_QUERY_INIT;
+    fl_query_cursor cur;
+    int64_t rev = 0;
+    int rc;
+    memset(&cur, 0, sizeof cur);
+    build_query(x->c, x->t, &iq);
+    if ((rc = fl_index_reader_revision(rd, &rev)) != 0)
+        return fl_err_set(err, rc, "index revision");
+    if (x->c->cont && *x->c->cont) {
+        if ((rc = resume(x, rd, &cur, err)) != 0)
+            return rc;
+        iq.after_cluster = cur.cluster;
+        iq.after_namespace = cur.namespace_;
+        iq.after_name = cur.name;
+        rev = cur.revision;
+    }
+    x->limit = x->c->limit > 0 && x->c->limit < FL_QUERY_MAX_LIMIT ? x->c->limit
+               : x->c->limit ? FL_QUERY_MAX_LIMIT : FL_QUERY_DEFAULT_LIMIT;
+    iq.limit = x->limit + 1;
+    if (!matches_nothing(x->c)) {
+        rc = fl_index_list(rd, &iq, list_row, x, NULL, err);
+        if (rc == 2 || (rc < 0))
+            return x->rc ? x->rc : rc;
+    }
+    char rvs[32], *cont = NULL;
+    fl_buf tok = FL_BUF_INIT(4096);
+    snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
+    if (x->more) {
+        x->last.revision = rev;
+        if ((rc = fl_query_token_encode(x->q, &x->last, &tok)) != 0)
+            return rc;
+        cont = tok.data;
+    }
+    int64_t remaining = -1;
+    if (x->c->remaining && x->more && !x->c->fields) {
+        int64_t total = 0;
+        if (fl_index_count(rd, &iq, &total, NULL) == 0)
+            remaining = total; /* upper bound: the count ignores the cursor */
+    }
+    rc = x->table ? reply_table(x, r, rvs, cont, remaining)
+                  : reply_list(x, r, rvs, cont, remaining);
+    fl_buf_done(&tok);
+    return rc;
+}
+
+/* ---- GET ------------------------------------------------------------------------------ */
+
+typedef struct get_ctx {
+    json_t *obj;
+    char *raw;
+    int found;
+    bool visible;
+    const fl_query *q;
+    const query_user *u;
+    char cluster[254];
+} get_ctx;
+
+static int get_row(void *arg, const fl_index_row *row)
+{
+    get_ctx *g = arg;
+    if (!query_scope_allows(g->q, g->u, row->cluster, row->namespace_, row->group, row->resource))
+        return 0;
+    if (g->found++)
+        return 0;
+    fl_strlcpy(g->cluster, row->cluster, sizeof g->cluster);
+    g->raw = fl_strndup(row->json, row->json_len);
+    return g->raw ? 0 : 2;
+}
+
+static void serve_get(fl_query *q, fl_request *r, const query_user *u, const query_target *t,
+                      fl_index_reader *rd)
+{
+    get_ctx g = {NULL, NULL, 0, false, q, u, {0}};
+    fl_index_query iq = FL_INDEX_QUERY_INIT;
+    fl_err err = FL_ERR_INIT;
+    iq.group = t->res->group;
+    iq.version = t->res->version;
+    iq.resource = t->res->resource;
+    iq.clusters = &t->cluster;
+    iq.n_clusters = t->cluster ? 1 : 0;
+    iq.namespaces = &t->ns;
+    iq.n_namespaces = t->ns ? 1 : 0;
+    if (!t->ns && t->res->namespaced)
+        iq.n_namespaces = 0;
+    iq.names = &t->name;
+    iq.n_names = 1;
+    iq.limit = 64;
+    int rc = fl_index_list(rd, &iq, get_row, &g, NULL, &err);
+    if (rc != 0 && rc != 1) {
+        reply_error(r, rc == 2 ? -ENOMEM : rc, &err);
+        goto out;
+    }
+    if (!g.found) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s \"%s\" not found", t->res->resource, t->name);
+        json_t *st = fl_status_new(404, "NotFound", msg);
+        fl_status_set_details(st, t->name, t->res->group, t->res->resource);
+        fl_request_reply_json(r, 404, st);
+        goto out;
+    }
+    if (g.found > 1) {
+        char w[400];
+        snprintf(w, sizeof w, "299 - \"%s/%s exists in %d clusters; showing %s (add "
+                 "/clusters/<name> to the path)\"", t->res->resource, t->name, g.found, g.cluster);
+        fl_request_add_header(r, "Warning", w);
+    }
+    if (fl_json_parse(g.raw, strlen(g.raw), &g.obj, &err) != 0) {
+        reply_error(r, -EIO, &err);
+        goto out;
+    }
+    if (query_wants_table(r)) {
+        list_ctx x = {.q = q, .u = u, .t = t, .table = true, .objs = json_array()};
+        json_array_append(x.objs, g.obj);
+        const char *rv = fl_obj_str(g.obj, "metadata.resourceVersion");
+        if (reply_table(&x, r, rv ? rv : "", NULL, -1) != 0)
+            fl_request_reply_status(r, 500, "InternalError", "table rendering failed");
+        json_decref(x.objs);
+        goto out;
+    }
+    fl_request_reply_json(r, 200, json_incref(g.obj));
+out:
+    json_decref(g.obj);
+    free(g.raw);
+}
+
+/* ---- entry ------------------------------------------------------------------------------ */
+
+void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const query_target *t)
+{
+    fl_err err = FL_ERR_INIT;
+    fl_index_reader *rd = query_reader_get(q, &err);
+    conds *c = calloc(1, sizeof *c);
+    list_ctx x = {.q = q, .u = u, .t = t};
+    int rc = 0;
+    if (!rd || !c) {
+        fl_request_reply_status(r, 500, "InternalError", "out of resources");
+        goto out;
+    }
+    const char *w = fl_request_query(r, "watch");
+    if (w && (!strcmp(w, "1") || !strcmp(w, "true"))) {
+        fl_request_reply_status(r, 405, "MethodNotAllowed", "watch is not supported yet");
+        goto out;
+    }
+    if (t->name && !t->ns && t->res->namespaced) {
+        /* /api/v1/pods/x is not a Kubernetes path */
+        fl_request_reply_status(r, 404, "NotFound", "the server could not find the requested resource");
+        goto out;
+    }
+    if (t->name) {
+        serve_get(q, r, u, t, rd);
+        goto out;
+    }
+    if ((rc = parse_conds(r, c, &err)) != 0 || (rc = add_target_sets(c, t, &err)) != 0) {
+        reply_error(r, rc, &err);
+        goto out;
+    }
+    x.c = c;
+    x.table = query_wants_table(r);
+    x.raw_ok = !x.table;
+    x.objs = json_array();
+    fl_buf_init(&x.out, REPLY_MAX);
+    if (fl_index_reader_begin(rd) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "index snapshot failed");
+        goto out;
+    }
+    if ((rc = run_list(&x, rd, r, &err)) != 0)
+        reply_error(r, rc, &err);
+    fl_index_reader_end(rd);
+out:
+    json_decref(x.objs);
+    fl_buf_done(&x.out);
+    if (c)
+        conds_done(c);
+    free(c);
+    if (rd)
+        query_reader_put(q, rd);
+}

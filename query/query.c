@@ -1,0 +1,353 @@
+/*
+ * query/query.c: the search API's front: construction, the reader pool,
+ * routing of /apis/clusterpedia.io/v1beta1/resources[/clusters/<name>]/...
+ * to discovery, /version, OpenAPI v3 or a resource LIST/GET (list.c).
+ * Owns the type registry (kube/resource.h built-ins) and nothing else.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/query_int.h"
+
+#define PATH_MAX_SEGS 9
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+static char **dup_list(const char *const *v, size_t n, bool *oom)
+{
+    char **d = calloc(n ? n : 1, sizeof *d);
+    if (!d) {
+        *oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = dup_or_null(v[i], oom);
+    return d;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static bool copy_config(fl_query *q, const fl_query_opts *o)
+{
+    bool oom = false;
+    q->scopes = calloc(o->nscopes ? o->nscopes : 1, sizeof *q->scopes);
+    q->gvs = calloc(o->ngvs ? o->ngvs : 1, sizeof *q->gvs);
+    if (!q->scopes || !q->gvs)
+        return false;
+    for (size_t i = 0; i < o->nscopes; i++, q->nscopes++) {
+        const fl_query_scope *s = &o->scopes[i];
+        query_scope *d = &q->scopes[i];
+        d->group = dup_or_null(s->group ? s->group : "", &oom);
+        d->clusters = dup_list(s->clusters, d->nclusters = s->nclusters, &oom);
+        d->namespaces = dup_list(s->namespaces, d->nnamespaces = s->nnamespaces, &oom);
+        d->resources = dup_list(s->resources, d->nresources = s->nresources, &oom);
+    }
+    for (size_t i = 0; i < o->ngvs; i++, q->ngvs++) {
+        const fl_query_gv *g = &o->gvs[i];
+        query_gv *d = &q->gvs[i];
+        d->group = dup_or_null(g->group ? g->group : "", &oom);
+        d->version = dup_or_null(g->version ? g->version : "", &oom);
+        d->resources = dup_list(g->resources, d->nresources = g->nresources, &oom);
+    }
+    return !oom;
+}
+
+void fl_query_free(fl_query *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->npool; i++)
+        fl_index_reader_free(q->pool[i]);
+    pthread_mutex_destroy(&q->pool_mu);
+    query_tokens_free(q);
+    for (size_t i = 0; i < q->nscopes; i++) {
+        free(q->scopes[i].group);
+        free_list(q->scopes[i].clusters, q->scopes[i].nclusters);
+        free_list(q->scopes[i].namespaces, q->scopes[i].nnamespaces);
+        free_list(q->scopes[i].resources, q->scopes[i].nresources);
+    }
+    free(q->scopes);
+    for (size_t i = 0; i < q->ngvs; i++) {
+        free(q->gvs[i].group);
+        free(q->gvs[i].version);
+        free_list(q->gvs[i].resources, q->gvs[i].nresources);
+    }
+    free(q->gvs);
+    fl_kube_resources_free(q->reg);
+    free(q);
+}
+
+int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
+{
+    if (!opts || !opts->index)
+        return fl_err_set(err, -EINVAL, "query: no index");
+    fl_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    int rc = 0;
+    pthread_mutex_init(&q->pool_mu, NULL);
+    q->index = opts->index;
+    q->anonymous_loopback = opts->anonymous_loopback;
+    if (!copy_config(q, opts) || fl_kube_resources_new(true, &q->reg) != 0) {
+        rc = fl_err_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (opts->tokens_file && (rc = query_tokens_load(q, opts->tokens_file, err)) != 0)
+        goto fail;
+    if ((rc = query_key_load(q, opts->key_file, err)) != 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    fl_query_free(q);
+    return rc;
+}
+
+/* ---- readers -------------------------------------------------------------- */
+
+fl_index_reader *query_reader_get(fl_query *q, fl_err *err)
+{
+    fl_index_reader *r = NULL;
+    pthread_mutex_lock(&q->pool_mu);
+    if (q->npool)
+        r = q->pool[--q->npool];
+    pthread_mutex_unlock(&q->pool_mu);
+    if (!r && fl_index_reader_new(q->index, &r, err) != 0)
+        return NULL;
+    return r;
+}
+
+void query_reader_put(fl_query *q, fl_index_reader *r)
+{
+    pthread_mutex_lock(&q->pool_mu);
+    if (q->npool < QUERY_POOL_MAX) {
+        q->pool[q->npool++] = r;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&q->pool_mu);
+    fl_index_reader_free(r);
+}
+
+/* ---- which types are served ------------------------------------------------- */
+
+bool query_type_synced(const fl_query *q, const fl_kube_resource *r)
+{
+    for (size_t i = 0; i < q->ngvs; i++) {
+        const query_gv *g = &q->gvs[i];
+        if (strcmp(g->group, r->group) != 0 || strcmp(g->version, r->version) != 0)
+            continue;
+        for (size_t k = 0; k < g->nresources; k++)
+            if (!strcmp(g->resources[k], "*") || !strcmp(g->resources[k], r->resource))
+                return true;
+    }
+    return false;
+}
+
+typedef struct served_ctx {
+    const fl_query *q;
+    fl_index_reader *rd;
+    const char *cluster;
+} served_ctx;
+
+static int stop_cb(void *arg, const fl_index_row *row)
+{
+    return 1;
+}
+
+/* Served: synced by the config, or present in the index (of the cluster). */
+static bool served(const fl_kube_resource *r, void *ud)
+{
+    served_ctx *c = ud;
+    if (!c->cluster && query_type_synced(c->q, r))
+        return true;
+    if (!c->rd)
+        return false;
+    fl_index_query iq = FL_INDEX_QUERY_INIT;
+    iq.group = r->group;
+    iq.version = r->version;
+    iq.resource = r->resource;
+    iq.clusters = &c->cluster;
+    iq.n_clusters = c->cluster ? 1 : 0;
+    iq.limit = 1;
+    return fl_index_list(c->rd, &iq, stop_cb, NULL, NULL, NULL) == 1;
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+typedef struct route {
+    const char *cluster;
+    const char *seg[PATH_MAX_SEGS];
+    size_t nseg;
+    char buf[4096];
+} route;
+
+static bool dns_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+              s[i] == '.'))
+            return false;
+    return true;
+}
+
+/* Split the path after the prefix; false when it is not a valid path
+ * (empty segments other than one trailing '/', too many segments). */
+static bool split_path(const char *p, route *rt)
+{
+    if (fl_strlcpy(rt->buf, p, sizeof rt->buf) >= sizeof rt->buf)
+        return false;
+    char *s = rt->buf;
+    if (!*s)
+        return true;
+    if (*s != '/')
+        return false;
+    s++;
+    while (*s) {
+        char *e = strchr(s, '/');
+        if (e == s)
+            return false; /* "//" */
+        if (rt->nseg >= PATH_MAX_SEGS)
+            return false;
+        rt->seg[rt->nseg++] = s;
+        if (!e)
+            break;
+        *e = 0;
+        s = e + 1;
+    }
+    return true;
+}
+
+static void reply_discovery(fl_request *r, int rc, json_t *doc)
+{
+    if (rc == 0)
+        fl_request_reply_json(r, 200, doc);
+    else if (rc == FL_ENOTFOUND)
+        fl_request_reply(r, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+    else
+        fl_request_reply_status(r, 500, NULL, "discovery: %s", fl_strerror(rc));
+}
+
+static void serve_discovery(fl_query *q, fl_request *r, const route *rt, served_ctx *sc)
+{
+    json_t *doc = NULL;
+    int rc = FL_ENOTFOUND;
+    const char *const *s = rt->seg;
+    if (rt->nseg == 1 && !strcmp(s[0], "version")) {
+        fl_kube_version_info vi = FL_KUBE_VERSION_INFO_INIT;
+        rc = fl_kube_discovery_version(&vi, &doc);
+    } else if (rt->nseg == 1 && !strcmp(s[0], "api")) {
+        rc = fl_kube_discovery_api("", &doc);
+    } else if (rt->nseg == 2 && !strcmp(s[0], "api")) {
+        rc = fl_kube_discovery_resources(q->reg, "", s[1], served, sc, &doc);
+    } else if (rt->nseg == 1) {
+        rc = fl_kube_discovery_apis(q->reg, served, sc, &doc);
+    } else if (rt->nseg == 2) {
+        rc = fl_kube_discovery_group(q->reg, s[1], served, sc, &doc);
+    } else if (rt->nseg == 3) {
+        rc = fl_kube_discovery_resources(q->reg, s[1], s[2], served, sc, &doc);
+    }
+    reply_discovery(r, rc, doc);
+}
+
+static void not_found(fl_request *r)
+{
+    fl_request_reply_status(r, 404, "NotFound", "the server could not find the requested resource");
+}
+
+/* segs after /api/v1 or /apis/g/v: [namespaces/ns/]res[/name]. */
+static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, const char *group,
+                              const char *version, const char *const *s, size_t n,
+                              const char *cluster, served_ctx *sc)
+{
+    query_target t = {cluster, NULL, NULL, NULL};
+    if (n >= 3 && !strcmp(s[0], "namespaces")) {
+        t.ns = s[1];
+        s += 2, n -= 2;
+    }
+    if (n < 1 || n > 2) {
+        not_found(r);
+        return;
+    }
+    t.res = fl_kube_resources_find(q->reg, group, version, s[0]);
+    t.name = n == 2 ? s[1] : NULL;
+    if (!t.res || !served(t.res, sc) || (t.ns && !t.res->namespaced)) {
+        not_found(r);
+        return;
+    }
+    query_serve_resource(q, r, u, &t);
+}
+
+static void dispatch(fl_query *q, fl_request *r, const query_user *u, const route *rt)
+{
+    fl_err err = FL_ERR_INIT;
+    served_ctx sc = {q, query_reader_get(q, &err), rt->cluster};
+    const char *const *s = rt->seg;
+    size_t n = rt->nseg;
+    if (!sc.rd) {
+        fl_request_reply_status(r, 500, NULL, "index: %s", err.msg);
+        return;
+    }
+    if (n == 0 || (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") &&
+                   strcmp(s[0], "apis")))
+        not_found(r);
+    else if (n == 1 || (n == 2 && !strcmp(s[0], "api")) || (n <= 3 && !strcmp(s[0], "apis")))
+        serve_discovery(q, r, rt, &sc);
+    else if (!strcmp(s[0], "api") && !strcmp(s[1], "v1"))
+        serve_object_path(q, r, u, "", "v1", s + 2, n - 2, rt->cluster, &sc);
+    else if (!strcmp(s[0], "apis"))
+        serve_object_path(q, r, u, s[1], s[2], s + 3, n - 3, rt->cluster, &sc);
+    else
+        not_found(r);
+    query_reader_put(q, sc.rd);
+}
+
+static void on_request(fl_request *r, void *ud)
+{
+    fl_query *q = ud;
+    query_user u;
+    route rt;
+    memset(&rt, 0, sizeof rt);
+    if (query_authenticate(q, r, &u) != 0)
+        return;
+    if (!query_scope_any(q, &u)) {
+        fl_request_reply_status(r, 403, "Forbidden",
+                                "user \"%s\" cannot read anything through the search API",
+                                u.name);
+        return;
+    }
+    const char *p = fl_request_path(r) + strlen(FL_QUERY_PREFIX);
+    if (!split_path(p, &rt)) {
+        fl_request_reply_status(r, 400, "BadRequest", "invalid path");
+        return;
+    }
+    if (rt.nseg >= 2 && !strcmp(rt.seg[0], "clusters")) {
+        if (!dns_name(rt.seg[1])) {
+            fl_request_reply_status(r, 400, "BadRequest", "invalid cluster name");
+            return;
+        }
+        rt.cluster = rt.seg[1];
+        memmove(rt.seg, rt.seg + 2, (rt.nseg - 2) * sizeof rt.seg[0]);
+        rt.nseg -= 2;
+    }
+    dispatch(q, r, &u, &rt);
+}
+
+int fl_query_route(fl_query *q, fl_server *srv)
+{
+    return fl_server_route(srv, "GET", FL_QUERY_PREFIX, on_request, q);
+}

@@ -1,0 +1,181 @@
+/*
+ * sim/churn.c: pod churn for one virtual cluster (`--churn R`, `flotilla
+ * sim ctl CLUSTER churn R`). A thread wakes every 20 ms and spends its
+ * budget of R events per second on creating, updating (a label and the
+ * status) and deleting pods named "<replicaset>-churn-<n>", round-robin over
+ * the cluster's namespaces, through the store's normal write path, so
+ * watches see ADDED/MODIFIED/DELETED events. It keeps about 2 s worth of
+ * churn pods alive (at least 8). Owns nothing but its thread and counters.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim/sim_int.h"
+
+#define TICK_MS 20
+#define MAX_BURST 10000 /* events per tick, whatever the backlog */
+
+/* Invariant: live churn pods are numbers [lo, hi); only the thread
+ * touches lo/hi/op. */
+struct sim_churn {
+    sim_cluster *c;
+    atomic_uint rate;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    pthread_t thr;
+    uint64_t lo, hi, op;
+    double budget;
+};
+
+static void pod_name(sim_churn *ch, uint64_t n, char ns[64], char name[200], json_t **obj)
+{
+    sim_cluster *c = ch->c;
+    unsigned nns = c->namespaces ? c->namespaces : 1;
+    unsigned k = (unsigned)(n % nns);
+    unsigned per_ns = c->pods / nns;
+    uint64_t id = per_ns ? (n / nns) % per_ns : n / nns;
+    json_t *p = sim_fleet_pod(c, k, id, NULL);
+    const char *gen = fl_obj_str(p, "metadata.generateName");
+    snprintf(ns, 64, "%s", fl_obj_str(p, "metadata.namespace") ?: "default");
+    snprintf(name, 200, "%schurn-%llu", gen ? gen : "pod-", (unsigned long long)n);
+    if (p)
+        json_object_set_new(fl_obj_get(p, "metadata"), "name", json_string(name));
+    if (obj)
+        *obj = p;
+    else
+        json_decref(p);
+}
+
+static int do_create(sim_churn *ch, const sim_res *r)
+{
+    char ns[64], name[200];
+    json_t *p = NULL;
+    pod_name(ch, ch->hi, ns, name, &p);
+    int rc = p ? sim_store_create(ch->c->st, r, p, NULL) : -ENOMEM;
+    json_decref(p);
+    ch->hi++;
+    return rc;
+}
+
+static int do_update(sim_churn *ch, const sim_res *r)
+{
+    char ns[64], name[200], gen[24];
+    uint64_t n = ch->lo + ch->op % (ch->hi - ch->lo);
+    sim_obj *o = NULL;
+    pod_name(ch, n, ns, name, NULL);
+    int rc = sim_store_get(ch->c->st, r, ns, name, &o);
+    json_t *p = rc == 0 ? sim_obj_parse(o) : NULL;
+    if (rc == 0 && p) {
+        snprintf(gen, sizeof(gen), "%llu", (unsigned long long)ch->op);
+        json_object_set_new(fl_obj_ensure(p, "metadata.labels"), "churn-generation",
+                            json_string(gen));
+        json_object_set_new(fl_obj_ensure(p, "status"), "phase",
+                            json_string(ch->op % 2 ? "Running" : "Pending"));
+        rc = sim_store_update(ch->c->st, r, p, 0, NULL);
+    }
+    json_decref(p);
+    sim_obj_unref(o);
+    return rc;
+}
+
+static int do_delete(sim_churn *ch, const sim_res *r)
+{
+    char ns[64], name[200];
+    pod_name(ch, ch->lo++, ns, name, NULL);
+    return sim_store_delete(ch->c->st, r, ns, name, 0, NULL, NULL);
+}
+
+/* One event: grow to the target first, then create/update/delete in turn. */
+static void one_event(sim_churn *ch, const sim_res *r, unsigned rate)
+{
+    uint64_t live = ch->hi - ch->lo, target = rate * 2 < 8 ? 8 : rate * 2ull;
+    unsigned step = (unsigned)(ch->op++ % 3);
+    if (live == 0 || (live < target && step != 1))
+        do_create(ch, r);
+    else if (step == 1)
+        do_update(ch, r);
+    else if (step == 2 || live > target)
+        do_delete(ch, r);
+    else
+        do_create(ch, r);
+}
+
+static void *churn_main(void *arg)
+{
+    sim_churn *ch = arg;
+    const sim_res *r = sim_store_find(ch->c->st, "", "v1", "pods");
+    int64_t last = fl_mono_ms();
+    pthread_mutex_lock(&ch->mu);
+    while (!ch->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ch->cv, &ch->mu, &ts);
+        if (ch->stop)
+            break;
+        pthread_mutex_unlock(&ch->mu);
+        int64_t now = fl_mono_ms();
+        unsigned rate = atomic_load(&ch->rate);
+        ch->budget = rate ? ch->budget + (double)rate * (double)(now - last) / 1000.0 : 0;
+        last = now;
+        for (unsigned i = 0; r && ch->budget >= 1 && i < MAX_BURST; i++, ch->budget -= 1)
+            one_event(ch, r, rate);
+        if (ch->budget > MAX_BURST)
+            ch->budget = 0;
+        pthread_mutex_lock(&ch->mu);
+    }
+    pthread_mutex_unlock(&ch->mu);
+    return NULL;
+}
+
+int sim_churn_new(sim_cluster *c, unsigned rate, sim_churn **out)
+{
+    sim_churn *ch = calloc(1, sizeof(*ch));
+    if (!ch)
+        return -ENOMEM;
+    ch->c = c;
+    atomic_init(&ch->rate, c->is_host ? 0 : rate);
+    pthread_mutex_init(&ch->mu, NULL);
+    pthread_cond_init(&ch->cv, NULL);
+    if (pthread_create(&ch->thr, NULL, churn_main, ch) != 0) {
+        pthread_cond_destroy(&ch->cv);
+        pthread_mutex_destroy(&ch->mu);
+        free(ch);
+        return -EAGAIN;
+    }
+    *out = ch;
+    return 0;
+}
+
+void sim_churn_set(sim_churn *ch, unsigned rate)
+{
+    if (ch && !ch->c->is_host)
+        atomic_store(&ch->rate, rate);
+}
+
+unsigned sim_churn_rate(const sim_churn *ch)
+{
+    return ch ? atomic_load(&((sim_churn *)ch)->rate) : 0;
+}
+
+void sim_churn_free(sim_churn *ch)
+{
+    if (!ch)
+        return;
+    pthread_mutex_lock(&ch->mu);
+    ch->stop = true;
+    pthread_cond_signal(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
+    pthread_join(ch->thr, NULL);
+    pthread_cond_destroy(&ch->cv);
+    pthread_mutex_destroy(&ch->mu);
+    free(ch);
+}
