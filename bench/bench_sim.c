@@ -9,6 +9,8 @@
  *   - watch fan-out (events/s delivered to W watchers) vs memcpy of the
  *     same event lines.
  * Usage: bench_sim [pods] [watchers]. Prints figures; never pass/fail.
+ * bench_sim fleet CLUSTERS NODES PODS [CHURN]: a generated fleet (see
+ * fleet_main).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,9 +86,140 @@ static double secs(int64_t t0)
     return (double)(fl_mono_ms() - t0) / 1000.0;
 }
 
+/* ---- fleet mode: bench_sim fleet CLUSTERS NODES PODS [CHURN] -----------
+ * Generation time and RSS of a whole fl_sim fleet (extrapolated to
+ * Karmada's 100 x (5,000 nodes + 20,000 pods)), beside the jansson parse
+ * rate of the same pod JSON (generation parses every object once); then,
+ * on the first cluster under churn: list throughput and watch events
+ * delivered, and the highest churn rate one cluster sustains. */
+static int64_t fleet_arg(int argc, char **argv, int i, int64_t def)
+{
+    int64_t v = def;
+    if (argc > i && (fl_parse_i64(argv[i], strlen(argv[i]), &v) != 0 || v < 0))
+        return -1;
+    return v;
+}
+
+static void fleet_list(sim_cluster *c, const sim_res *r, unsigned churn)
+{
+    sim_list l = {0};
+    sim_list_req q = {0};
+    size_t objs = 0, bytes = 0;
+    fl_buf b = FL_BUF_INIT((size_t)4 << 30);
+    int64_t t0 = fl_mono_ms();
+    for (int k = 0; k < 10; k++) {
+        if (sim_store_list(c->st, r, &q, &l) != 0)
+            break;
+        fl_buf_reset(&b); /* the PodList body, spliced as api.c does */
+        fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
+        for (size_t i = 0; i < l.n; i++) {
+            const sim_obj *o = l.items[i];
+            fl_buf_puts(&b, i ? ",{" : "{");
+            fl_buf_append(&b, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+        }
+        fl_buf_puts(&b, "]}\n");
+        bytes += b.len;
+        objs += l.n;
+        sim_list_done(&l);
+    }
+    double t = secs(t0) + 1e-9;
+    printf("  list (snapshot + PodList body) of one cluster's pods under churn %u/s: %.0f "
+           "objects/s (%.0f MB/s)\n", churn, objs / t, bytes / t / 1e6);
+    fl_buf_done(&b);
+}
+
+/* sinks[0..nw) must outlive the store: the watches stay registered. */
+static void fleet_watch(sim_cluster *c, const sim_res *r, unsigned churn, int nw, sink *sinks)
+{
+    fl_err err = FL_ERR_INIT;
+    char arg[24];
+    for (int i = 0; i < nw; i++) {
+        sim_watch_req wq = {.from_rv = sim_store_rv(c->st)};
+        uint64_t oldest;
+        sim_store_watch(c->st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
+    }
+    snprintf(arg, sizeof(arg), "%u", churn);
+    uint64_t rv0 = sim_store_rv(c->st);
+    sim_fault_apply(c, "churn", arg, &err);
+    int64_t t0 = fl_mono_ms();
+    sleep(2);
+    sim_fault_apply(c, "churn", "0", &err);
+    double t = secs(t0);
+    size_t ev = 0, bytes = 0;
+    for (int i = 0; i < nw; i++) {
+        ev += sinks[i].events;
+        bytes += sinks[i].bytes;
+    }
+    printf("  churn asked %u/s: %.0f store events/s made; %d watchers got %.0f events/s "
+           "(%.0f MB/s)\n", churn, (double)(sim_store_rv(c->st) - rv0) / t, nw, ev / t,
+           bytes / t / 1e6);
+}
+
+static int fleet_main(int argc, char **argv)
+{
+    int64_t nc = fleet_arg(argc, argv, 2, 4), nn = fleet_arg(argc, argv, 3, 500),
+            np = fleet_arg(argc, argv, 4, 2000), churn = fleet_arg(argc, argv, 5, 100);
+    char dir[] = "/tmp/bench-sim-XXXXXX";
+    if (nc <= 0 || nn < 0 || np < 0 || churn < 0 || !mkdtemp(dir))
+        return 2;
+    fl_sim_opts o = FL_SIM_OPTS_INIT;
+    o.clusters = (unsigned)nc;
+    o.nodes = (unsigned)nn;
+    o.pods = (unsigned)np;
+    o.namespaces = 20;
+    o.kubeconfig_dir = dir;
+    fl_sim *sim = NULL;
+    fl_err err = FL_ERR_INIT;
+    long rss0 = rss_kb();
+    int64_t t0 = fl_mono_ms();
+    if (fl_sim_new(&o, &sim, &err) != 0) {
+        fprintf(stderr, "bench_sim: %s\n", err.msg);
+        return 1;
+    }
+    double tg = secs(t0) + 1e-9;
+    long rss1 = rss_kb();
+    double objs = (double)nc * (double)(nn + np + np / 4);
+    double per = (double)(rss1 - rss0) * 1024.0 / objs;
+    printf("fleet: %lld clusters x (%lld nodes + %lld pods + workloads): %.0f objects in %.2f s "
+           "= %.0f objects/s\n", (long long)nc, (long long)nn, (long long)np, objs, tg, objs / tg);
+    printf("  RSS %.1f MB = %.0f bytes per object; 100 x (5000 nodes + 20000 pods + 5000 "
+           "workloads) would take %.1f GB\n", (rss1 - rss0) / 1024.0, per,
+           per * 100.0 * 30000.0 / 1e9);
+    sim_cluster *c = sim_cluster_at(sim, 0);
+    json_t *pod = sim_fleet_pod(c, 0, 0, NULL);
+    char *pj = json_dumps(pod, JSON_COMPACT);
+    size_t pl = strlen(pj);
+    t0 = fl_mono_ms();
+    int reps = 20000;
+    for (int i = 0; i < reps; i++)
+        json_decref(json_loadb(pj, pl, 0, NULL));
+    printf("  baseline jansson parse of one generated pod (%zu bytes): %.0f pods/s\n", pl,
+           reps / (secs(t0) + 1e-9));
+    free(pj);
+    json_decref(pod);
+    const sim_res *r = sim_store_find(c->st, "", "v1", "pods");
+    sink sinks[20] = {{0, 0}};
+    if (r) {
+        fleet_list(c, r, 0);
+        fleet_watch(c, r, (unsigned)churn, 10, sinks);
+        sim_fault_apply(c, "churn", churn ? "100" : "0", &err);
+        fleet_list(c, r, churn ? 100 : 0);
+        sim_fault_apply(c, "churn", "0", &err);
+        fleet_watch(c, r, 100000, 10, sinks + 10);
+    }
+    fl_sim_free(sim);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_sim: could not remove %s\n", dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int64_t n = 50000, nw = 100;
+    if (argc > 1 && !strcmp(argv[1], "fleet"))
+        return fleet_main(argc, argv);
     if ((argc > 1 && fl_parse_i64(argv[1], strlen(argv[1]), &n) != 0) ||
         (argc > 2 && fl_parse_i64(argv[2], strlen(argv[2]), &nw) != 0))
         return 2;

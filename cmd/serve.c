@@ -258,6 +258,16 @@ static void on_clusters(fl_request *r, void *ud)
     fl_request_reply_status(r, 404, "NotFound", "cluster \"%s\" not found", one);
 }
 
+/* Member status for the search API's Cluster objects (any thread). */
+static json_t *query_members(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *st = fl_collector_status(x->collector);
+    if (st)
+        add_labels(x, json_object_get(st, "clusters"));
+    return st;
+}
+
 /* The search API (query/): auth, scopes and synced types from the config. */
 static int route_query(fl_server *srv, serve_ctx *x)
 {
@@ -283,6 +293,8 @@ static int route_query(fl_server *srv, serve_ctx *x)
     qo.scopes = sc, qo.nscopes = c->nscopes;
     qo.gvs = gv, qo.ngvs = c->nresources;
     qo.key_file = key;
+    qo.members_fn = query_members;
+    qo.members_ud = x;
     if (sc && gv && (rc = fl_query_new(&qo, &x->query, &err)) != 0)
         fl_log(FL_LOG_ERROR, "serve", "search API: %s", err.msg);
     if (!rc)

@@ -24,8 +24,8 @@
  * holds opts.queue_max_items items or opts.queue_max_bytes bytes they return
  * FL_EFULL and store nothing; the producer then pauses its stream (e.g.
  * curl_easy_pause) and retries after opts.on_space fires. on_space runs on an
- * index thread (decoder or writer) once the queue has drained to half of
- * either cap after a FL_EFULL; it must be thread-safe (uv_async_send is the
+ * index thread (the writer) once the queue has drained to half of
+ * both caps after a FL_EFULL; it must be thread-safe (uv_async_send is the
  * intended body). An item bigger than queue_max_bytes on its own is accepted
  * only into an empty queue (so one huge list page cannot deadlock), and one
  * bigger than FL_INDEX_ITEM_MAX is refused with -E2BIG.

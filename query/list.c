@@ -31,7 +31,7 @@ typedef struct name_set {
 
 typedef enum { DIM_CLUSTER, DIM_NAMESPACE, DIM_NAME, DIM_FUZZY, DIM_N } dim;
 
-typedef struct conds {
+struct query_conds {
     name_set sets[DIM_N][8];
     size_t nsets[DIM_N];
     fl_index_label_req labels[FL_LABELS_MAX_REQS];
@@ -44,7 +44,7 @@ typedef struct conds {
     const char *cont;
     char *arena[64]; /* copies of comma-split query parameters */
     size_t narena;
-} conds;
+};
 
 static void conds_done(conds *c)
 {
@@ -305,6 +305,63 @@ static bool row_ok(const conds *c, const fl_index_row *row)
            dim_ok(c, DIM_NAME, row->name) && dim_ok(c, DIM_FUZZY, row->name);
 }
 
+static int add_target_sets(conds *c, const query_target *t, fl_err *err);
+
+/* Label requirements (not search ones) against metadata.labels. */
+static bool label_ok(const fl_index_label_req *lr, const json_t *labels)
+{
+    const char *v = json_string_value(json_object_get(labels, lr->key));
+    bool in = false;
+    int64_t a, b;
+    for (size_t i = 0; v && i < lr->n_values; i++)
+        in |= !strcmp(v, lr->values[i]);
+    switch (lr->op) {
+    case FL_INDEX_LABEL_EQ: case FL_INDEX_LABEL_IN: return in;
+    case FL_INDEX_LABEL_NE: case FL_INDEX_LABEL_NOTIN: return !in;
+    case FL_INDEX_LABEL_EXISTS: return v != NULL;
+    case FL_INDEX_LABEL_NOT_EXISTS: return v == NULL;
+    default:
+        if (!v || lr->n_values != 1 || fl_parse_i64(v, strlen(v), &a) ||
+            fl_parse_i64(lr->values[0], strlen(lr->values[0]), &b))
+            return false;
+        return lr->op == FL_INDEX_LABEL_GT ? a > b : a < b;
+    }
+}
+
+bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj)
+{
+    if (!row_ok(c, row) || (c->owner_uid && strcmp(c->owner_uid, row->owner_uid)))
+        return false;
+    const json_t *labels = fl_obj_get(obj, "metadata.labels");
+    for (size_t i = 0; i < c->nlabels; i++)
+        if (!label_ok(&c->labels[i], labels))
+            return false;
+    return fl_query_fields_match(c->fields, obj);
+}
+
+int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err)
+{
+    conds *c = calloc(1, sizeof *c);
+    int rc = c ? 0 : -ENOMEM;
+    if (!rc && !(rc = parse_conds(r, c, err)))
+        rc = add_target_sets(c, t, err);
+    if (rc) {
+        if (c)
+            conds_done(c);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void query_conds_free(conds *c)
+{
+    if (c)
+        conds_done(c);
+    free(c);
+}
+
 /* ---- the listing ---------------------------------------------------------------- */
 
 typedef struct list_ctx {
@@ -395,6 +452,17 @@ static void build_query(const conds *c, const query_target *t, fl_index_query *i
     iq->order = FL_INDEX_ORDER_KEY;
 }
 
+/* True when every condition went to the index (so its count is exact). */
+static bool all_in_index(const fl_query *q, const conds *c)
+{
+    if (c->fields || q->nscopes || c->nsets[DIM_FUZZY])
+        return false;
+    for (int d = 0; d < DIM_N; d++)
+        if (c->nsets[d] > 1 || (c->nsets[d] == 1 && c->sets[d][0].neg))
+            return false;
+    return true;
+}
+
 /* A positive set with no values matches nothing. */
 static bool matches_nothing(const conds *c)
 {
@@ -425,7 +493,7 @@ bool query_wants_table(const fl_request *r)
     return a && strstr(a, "as=Table") && strstr(a, "g=meta.k8s.io");
 }
 
-static void reply_error(fl_request *r, int rc, const fl_err *err)
+void query_reply_error(fl_request *r, int rc, const fl_err *err)
 {
     if (rc == FL_EPARSE || rc == -E2BIG || rc == FL_EUNSUPPORTED || rc == -EINVAL)
         fl_request_reply_status(r, 400, "BadRequest", "%s", err->msg[0] ? err->msg
@@ -554,20 +622,55 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
     snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
     if (x->more) {
         x->last.revision = rev;
+        x->last.offset = cur.offset + x->seen;
         if ((rc = fl_query_token_encode(x->q, &x->last, &tok)) != 0)
             return rc;
         cont = tok.data;
     }
     int64_t remaining = -1;
-    if (x->c->remaining && x->more && !x->c->fields) {
-        int64_t total = 0;
+    if (x->c->remaining && x->more && all_in_index(x->q, x->c)) {
+        int64_t total = 0; /* the count ignores the cursor: subtract what was paged */
         if (fl_index_count(rd, &iq, &total, NULL) == 0)
-            remaining = total; /* upper bound: the count ignores the cursor */
+            remaining = total > x->last.offset ? total - x->last.offset : 0;
     }
     rc = x->table ? reply_table(x, r, rvs, cont, remaining)
                   : reply_list(x, r, rvs, cont, remaining);
     fl_buf_done(&tok);
     return rc;
+}
+
+int64_t query_conds_limit(const conds *c)
+{
+    return c->limit > 0 && c->limit < FL_QUERY_MAX_LIMIT ? c->limit
+           : c->limit ? FL_QUERY_MAX_LIMIT : FL_QUERY_DEFAULT_LIMIT;
+}
+
+const char *query_conds_continue(const conds *c)
+{
+    return c->cont && *c->cont ? c->cont : NULL;
+}
+
+int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
+                  fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
+                  json_t *items, fl_query_cursor *last, bool *more, fl_err *err)
+{
+    query_target t = {NULL, res, NULL, NULL};
+    list_ctx x = {.q = q, .u = u, .c = c, .t = &t, .raw_ok = false, .objs = items,
+                  .limit = limit};
+    fl_index_query iq = FL_INDEX_QUERY_INIT;
+    build_query(c, &t, &iq);
+    if (after && after->name[0]) {
+        iq.after_cluster = after->cluster;
+        iq.after_namespace = after->namespace_;
+        iq.after_name = after->name;
+    }
+    iq.limit = limit + 1;
+    int rc = fl_index_list(rd, &iq, list_row, &x, NULL, err);
+    if (rc == 2 || rc < 0)
+        return x.rc ? x.rc : rc;
+    *last = x.last;
+    *more = x.more;
+    return 0;
 }
 
 /* ---- GET ------------------------------------------------------------------------------ */
@@ -612,9 +715,17 @@ static void serve_get(fl_query *q, fl_request *r, const query_user *u, const que
     iq.names = &t->name;
     iq.n_names = 1;
     iq.limit = 64;
-    int rc = fl_index_list(rd, &iq, get_row, &g, NULL, &err);
+    int rc;
+    if (t->cluster) { /* point lookup */
+        fl_index_key key = {t->cluster, t->res->group, t->res->version, t->res->resource,
+                            t->ns ? t->ns : "", t->name};
+        rc = fl_index_get(rd, &key, get_row, &g, &err);
+        rc = rc == FL_ENOTFOUND ? 0 : rc;
+    } else {
+        rc = fl_index_list(rd, &iq, get_row, &g, NULL, &err);
+    }
     if (rc != 0 && rc != 1) {
-        reply_error(r, rc == 2 ? -ENOMEM : rc, &err);
+        query_reply_error(r, rc == 2 ? -ENOMEM : rc, &err);
         goto out;
     }
     if (!g.found) {
@@ -631,8 +742,19 @@ static void serve_get(fl_query *q, fl_request *r, const query_user *u, const que
                  "/clusters/<name> to the path)\"", t->res->resource, t->name, g.found, g.cluster);
         fl_request_add_header(r, "Warning", w);
     }
+    if (!query_wants_table(r) && !fl_request_wants_pretty(r)) {
+        size_t n = strlen(g.raw); /* stored compact in Go's encoding: send as is */
+        g.raw[n] = 0;
+        fl_buf b = FL_BUF_INIT(REPLY_MAX);
+        if (fl_buf_append(&b, g.raw, n) == 0 && fl_buf_puts(&b, "\n") == 0)
+            fl_request_reply(r, 200, "application/json", b.data, b.len);
+        else
+            fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        fl_buf_done(&b);
+        goto out;
+    }
     if (fl_json_parse(g.raw, strlen(g.raw), &g.obj, &err) != 0) {
-        reply_error(r, -EIO, &err);
+        query_reply_error(r, -EIO, &err);
         goto out;
     }
     if (query_wants_table(r)) {
@@ -656,16 +778,16 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
 {
     fl_err err = FL_ERR_INIT;
     fl_index_reader *rd = query_reader_get(q, &err);
-    conds *c = calloc(1, sizeof *c);
+    conds *c = NULL;
     list_ctx x = {.q = q, .u = u, .t = t};
     int rc = 0;
-    if (!rd || !c) {
+    if (!rd) {
         fl_request_reply_status(r, 500, "InternalError", "out of resources");
         goto out;
     }
     const char *w = fl_request_query(r, "watch");
-    if (w && (!strcmp(w, "1") || !strcmp(w, "true"))) {
-        fl_request_reply_status(r, 405, "MethodNotAllowed", "watch is not supported yet");
+    if (w && (!strcmp(w, "1") || !strcmp(w, "true")) && !t->name) {
+        query_serve_watch(q, r, u, t);
         goto out;
     }
     if (t->name && !t->ns && t->res->namespaced) {
@@ -677,8 +799,12 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         serve_get(q, r, u, t, rd);
         goto out;
     }
+    if (!(c = calloc(1, sizeof *c))) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        goto out;
+    }
     if ((rc = parse_conds(r, c, &err)) != 0 || (rc = add_target_sets(c, t, &err)) != 0) {
-        reply_error(r, rc, &err);
+        query_reply_error(r, rc, &err);
         goto out;
     }
     x.c = c;
@@ -686,12 +812,13 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
     x.raw_ok = !x.table;
     x.objs = json_array();
     fl_buf_init(&x.out, REPLY_MAX);
+    query_warn_not_ready(q, r, t->cluster);
     if (fl_index_reader_begin(rd) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "index snapshot failed");
         goto out;
     }
     if ((rc = run_list(&x, rd, r, &err)) != 0)
-        reply_error(r, rc, &err);
+        query_reply_error(r, rc, &err);
     fl_index_reader_end(rd);
 out:
     json_decref(x.objs);

@@ -68,6 +68,8 @@ void fl_query_free(fl_query *q)
 {
     if (!q)
         return;
+    if (q->subscribed)
+        query_watch_done(q);
     for (size_t i = 0; i < q->npool; i++)
         fl_index_reader_free(q->pool[i]);
     pthread_mutex_destroy(&q->pool_mu);
@@ -100,13 +102,18 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
     pthread_mutex_init(&q->pool_mu, NULL);
     q->index = opts->index;
     q->anonymous_loopback = opts->anonymous_loopback;
+    q->members_fn = opts->members_fn;
+    q->members_ud = opts->members_ud;
     if (!copy_config(q, opts) || fl_kube_resources_new(true, &q->reg) != 0) {
         rc = fl_err_set(err, -ENOMEM, "out of memory");
         goto fail;
     }
+    if ((rc = query_clusters_init(q, err)) != 0)
+        goto fail;
     if (opts->tokens_file && (rc = query_tokens_load(q, opts->tokens_file, err)) != 0)
         goto fail;
-    if ((rc = query_key_load(q, opts->key_file, err)) != 0)
+    if ((rc = query_key_load(q, opts->key_file, err)) != 0 ||
+        (rc = query_watch_init(q, err)) != 0)
         goto fail;
     *out = q;
     return 0;
@@ -170,6 +177,8 @@ static int stop_cb(void *arg, const fl_index_row *row)
 static bool served(const fl_kube_resource *r, void *ud)
 {
     served_ctx *c = ud;
+    if (r == c->q->cluster_res)
+        return !c->cluster;
     if (!c->cluster && query_type_synced(c->q, r))
         return true;
     if (!c->rd)
@@ -182,6 +191,12 @@ static bool served(const fl_kube_resource *r, void *ud)
     iq.n_clusters = c->cluster ? 1 : 0;
     iq.limit = 1;
     return fl_index_list(c->rd, &iq, stop_cb, NULL, NULL, NULL) == 1;
+}
+
+bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd)
+{
+    served_ctx c = {q, rd, NULL};
+    return r != q->cluster_res && served(r, &c);
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */
@@ -264,6 +279,46 @@ static void serve_discovery(fl_query *q, fl_request *r, const route *rt, served_
     reply_discovery(r, rc, doc);
 }
 
+/* /openapi/v3 and /openapi/v3/<api/v1|apis/g/v> (no hash caching: the
+ * documents follow the served types). */
+static void serve_openapi(fl_query *q, fl_request *r, const route *rt, served_ctx *sc)
+{
+    json_t *doc = NULL;
+    int rc = FL_ENOTFOUND;
+    const char *const *s = rt->seg;
+    if (rt->nseg == 2)
+        rc = fl_kube_openapi_index(q->reg, served, sc, &doc);
+    else if (rt->nseg == 4 && !strcmp(s[2], "api"))
+        rc = fl_kube_openapi_doc(q->reg, "", s[3], served, sc, &doc);
+    else if (rt->nseg == 5 && !strcmp(s[2], "apis"))
+        rc = fl_kube_openapi_doc(q->reg, s[3], s[4], served, sc, &doc);
+    if (rc == 0 && rt->nseg == 2) {
+        /* serverRelativeURLs must point below our prefix */
+        const char *k;
+        json_t *v;
+        char url[1024];
+        json_object_foreach(json_object_get(doc, "paths"), k, v) {
+            const char *u = fl_obj_str(v, "serverRelativeURL");
+            snprintf(url, sizeof url, "%s%s%s%s", FL_QUERY_PREFIX, rt->cluster ? "/clusters/" : "",
+                     rt->cluster ? rt->cluster : "", u ? u : "");
+            json_object_set_new(v, "serverRelativeURL", json_string(url));
+        }
+    }
+    if (rc == 0) {
+        fl_buf b = FL_BUF_INIT(256u << 20);
+        if (fl_json_encode(doc, false, &b) == 0)
+            fl_request_reply(r, 200, "application/json", b.data, b.len);
+        else
+            fl_request_reply_status(r, 500, NULL, "openapi: too large");
+        fl_buf_done(&b);
+    } else if (rc == FL_ENOTFOUND) {
+        fl_request_reply(r, 404, "text/plain; charset=utf-8", "", 0);
+    } else {
+        fl_request_reply_status(r, 500, NULL, "openapi: %s", fl_strerror(rc));
+    }
+    json_decref(doc);
+}
+
 static void not_found(fl_request *r)
 {
     fl_request_reply_status(r, 404, "NotFound", "the server could not find the requested resource");
@@ -289,7 +344,10 @@ static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, c
         not_found(r);
         return;
     }
-    query_serve_resource(q, r, u, &t);
+    if (t.res == q->cluster_res)
+        query_serve_clusters(q, r, u, t.name);
+    else
+        query_serve_resource(q, r, u, &t);
 }
 
 static void dispatch(fl_query *q, fl_request *r, const query_user *u, const route *rt)
@@ -302,7 +360,9 @@ static void dispatch(fl_query *q, fl_request *r, const query_user *u, const rout
         fl_request_reply_status(r, 500, NULL, "index: %s", err.msg);
         return;
     }
-    if (n == 0 || (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") &&
+    if (n >= 2 && !strcmp(s[0], "openapi") && !strcmp(s[1], "v3"))
+        serve_openapi(q, r, rt, &sc);
+    else if (n == 0 || (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") &&
                    strcmp(s[0], "apis")))
         not_found(r);
     else if (n == 1 || (n == 2 && !strcmp(s[0], "api")) || (n <= 3 && !strcmp(s[0], "apis")))
@@ -347,7 +407,22 @@ static void on_request(fl_request *r, void *ud)
     dispatch(q, r, &u, &rt);
 }
 
+static void on_collection(fl_request *r, void *ud)
+{
+    fl_query *q = ud;
+    query_user u;
+    if (query_authenticate(q, r, &u) != 0)
+        return;
+    if (!query_scope_any(q, &u)) {
+        fl_request_reply_status(r, 403, "Forbidden",
+                                "user \"%s\" cannot read anything through the search API", u.name);
+        return;
+    }
+    query_serve_collection(q, r, &u, fl_request_path(r) + strlen(FL_QUERY_COLLECTION_PREFIX));
+}
+
 int fl_query_route(fl_query *q, fl_server *srv)
 {
-    return fl_server_route(srv, "GET", FL_QUERY_PREFIX, on_request, q);
+    int rc = fl_server_route(srv, "GET", FL_QUERY_PREFIX, on_request, q);
+    return rc ? rc : fl_server_route(srv, "GET", FL_QUERY_COLLECTION_PREFIX, on_collection, q);
 }

@@ -26,6 +26,7 @@
 #ifndef FL_QUERY_H
 #define FL_QUERY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,9 @@
 
 /* URL prefix of the search API. */
 #define FL_QUERY_PREFIX "/apis/clusterpedia.io/v1beta1/resources"
+
+/* Clusterpedia's collection resources (workloads, kuberesources, any). */
+#define FL_QUERY_COLLECTION_PREFIX "/apis/clusterpedia.io/v1beta1/collectionresources"
 
 /* Largest page a LIST answers (a bigger limit is lowered to this). */
 #define FL_QUERY_MAX_LIMIT 10000
@@ -73,8 +77,15 @@ typedef struct fl_query_opts {
     size_t ngvs;
     const char *key_file;          /* continue-token HMAC key (32 bytes); created
                                       when missing; NULL = random per process */
+    /* Member clusters, for cluster.karmada.io/v1alpha1 Cluster objects and the
+     * not-Ready Warning header: a new reference shaped like
+     * fl_collector_status() ({"clusters":[{"name","health","since",
+     * "lastError","version","labels":{..},"resources":[{"phase"}..]}]}), or
+     * NULL. Called on server threads; NULL fn = no Cluster objects. */
+    json_t *(*members_fn)(void *ud);
+    void *members_ud;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL}
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL}
 
 typedef struct fl_query fl_query;
 
@@ -98,6 +109,7 @@ void fl_query_free(fl_query *q);
 typedef struct fl_query_cursor {
     int64_t revision;
     char namespace_[254], name[254], cluster[254];
+    int64_t offset; /* index rows before this position (remainingItemCount) */
 } fl_query_cursor;
 int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out);
 /* Returns 0, or FL_EPARSE (malformed or HMAC mismatch: a 400). */

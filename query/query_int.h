@@ -47,6 +47,16 @@ struct fl_query {
     pthread_mutex_t pool_mu;
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
+    /* watches (watch.c): rev/stopping/nwatch under pool_mu, changed broadcast
+     * on each index commit and at stop. */
+    pthread_cond_t changed;
+    int64_t rev;
+    int sub_id;
+    bool subscribed, stopping;
+    int nwatch;
+    json_t *(*members_fn)(void *ud);
+    void *members_ud;
+    const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
 };
 
 /* The authenticated caller. Strings borrowed from the fl_query or request. */
@@ -83,6 +93,39 @@ typedef struct query_target {
 } query_target;
 void query_serve_resource(fl_query *q, fl_request *r, const query_user *u,
                           const query_target *t);
+
+/* Parsed conditions of a LIST/WATCH request (list.c). */
+typedef struct query_conds conds;
+int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err);
+void query_conds_free(conds *c);
+/* Row + parsed object against every condition (sets, owner, labels, fields). */
+bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj);
+/* 400 for parse errors, 410 for FL_EGONE, else 500. */
+void query_reply_error(fl_request *r, int rc, const fl_err *err);
+
+/* watch.c: ?watch=1 on a collection; answers r. */
+void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
+int query_watch_init(fl_query *q, fl_err *err);
+void query_watch_done(fl_query *q);
+
+/* The request's page size (limit / search size, capped) and continue. */
+int64_t query_conds_limit(const conds *c);
+const char *query_conds_continue(const conds *c);
+/* Append up to limit parsed objects of res matching c (after the cursor)
+ * to items; *last = key of the last row looked at, *more = rows remain. */
+int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
+                  fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
+                  json_t *items, fl_query_cursor *last, bool *more, fl_err *err);
+/* served types (query.c): true when r is synced or present in the index */
+bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd);
+/* collection.c: /apis/clusterpedia.io/v1beta1/collectionresources[/name] */
+void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, const char *rest);
+
+/* clusters.c */
+int query_clusters_init(fl_query *q, fl_err *err);
+void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
+/* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
+void query_warn_not_ready(fl_query *q, fl_request *r, const char *cluster);
 
 /* Does the request ask for a Table (Accept: application/json;as=Table;...)? */
 bool query_wants_table(const fl_request *r);

@@ -1,6 +1,6 @@
 /*
  * query/token.c: continue tokens. A token is
- *   base64url("1/<revision>/<cluster>/<namespace>/<name>") "." base64url(HMAC-SHA256)
+ *   base64url("1/<revision>/<offset>/<cluster>/<namespace>/<name>") "." base64url(HMAC-SHA256)
  * under the per-deployment key (query_key_load): opaque to clients, and any
  * change to it fails the HMAC (400). The payload is the keyset position of
  * the last object of the page and the index revision the first page was
@@ -57,6 +57,8 @@ static long b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
             out[o++] = (unsigned char)(acc >> bits & 0xff);
         }
     }
+    if (acc & ((1u << bits) - 1))
+        return -1; /* non-canonical: unused low bits set (a second spelling) */
     return (long)o;
 }
 
@@ -70,8 +72,8 @@ int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *o
 {
     char payload[1024];
     unsigned char m[32];
-    int n = snprintf(payload, sizeof payload, "1/%lld/%s/%s/%s", (long long)c->revision,
-                     c->cluster, c->namespace_, c->name);
+    int n = snprintf(payload, sizeof payload, "1/%lld/%lld/%s/%s/%s", (long long)c->revision,
+                     (long long)c->offset, c->cluster, c->namespace_, c->name);
     if (n < 0 || (size_t)n >= sizeof payload)
         return -E2BIG;
     mac(q, payload, (size_t)n, m);
@@ -97,12 +99,14 @@ static bool take(const char **p, char *dst, bool last)
 
 static int parse_payload(const char *p, fl_query_cursor *c)
 {
-    char rev[254];
+    char rev[254], off[254];
     if (strncmp(p, "1/", 2) != 0)
         return FL_EPARSE;
     p += 2;
     if (!take(&p, rev, false) || fl_parse_i64(rev, strlen(rev), &c->revision) != 0 ||
-        c->revision < 0 || !take(&p, c->cluster, false) || !take(&p, c->namespace_, false) ||
+        c->revision < 0 || !take(&p, off, false) ||
+        fl_parse_i64(off, strlen(off), &c->offset) != 0 || c->offset < 0 ||
+        !take(&p, c->cluster, false) || !take(&p, c->namespace_, false) ||
         !take(&p, c->name, true) || strchr(c->name, '/'))
         return FL_EPARSE;
     return 0;

@@ -1,11 +1,12 @@
 /*
  * sim/churn.c: pod churn for one virtual cluster (`--churn R`, `flotilla
- * sim ctl CLUSTER churn R`). A thread wakes every 20 ms and spends its
- * budget of R events per second on creating, updating (a label and the
- * status) and deleting pods named "<replicaset>-churn-<n>", round-robin over
- * the cluster's namespaces, through the store's normal write path, so
- * watches see ADDED/MODIFIED/DELETED events. It keeps about 2 s worth of
- * churn pods alive (at least 8). Owns nothing but its thread and counters.
+ * sim ctl CLUSTER churn R`). A thread wakes every 20 ms (500 ms when idle)
+ * and spends its budget of R events per second on creating, updating (a
+ * label and the first container's restartCount) and deleting pods named
+ * "<replicaset>-churn-<n>", round-robin over the cluster's namespaces,
+ * through the store's normal write path, so watches see ADDED/MODIFIED/
+ * DELETED events. It keeps about half a second's worth of churn pods alive
+ * (at least 8). Owns nothing but its thread and counters.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -73,8 +74,10 @@ static int do_update(sim_churn *ch, const sim_res *r)
         snprintf(gen, sizeof(gen), "%llu", (unsigned long long)ch->op);
         json_object_set_new(fl_obj_ensure(p, "metadata.labels"), "churn-generation",
                             json_string(gen));
-        json_object_set_new(fl_obj_ensure(p, "status"), "phase",
-                            json_string(ch->op % 2 ? "Running" : "Pending"));
+        json_t *cs = json_array_get(fl_obj_get(p, "status.containerStatuses"), 0);
+        if (cs) /* a container restart, as kubelet reports it */
+            json_object_set_new(cs, "restartCount",
+                                json_integer(json_integer_value(json_object_get(cs, "restartCount")) + 1));
         rc = sim_store_update(ch->c->st, r, p, 0, NULL);
     }
     json_decref(p);
@@ -92,7 +95,7 @@ static int do_delete(sim_churn *ch, const sim_res *r)
 /* One event: grow to the target first, then create/update/delete in turn. */
 static void one_event(sim_churn *ch, const sim_res *r, unsigned rate)
 {
-    uint64_t live = ch->hi - ch->lo, target = rate * 2 < 8 ? 8 : rate * 2ull;
+    uint64_t live = ch->hi - ch->lo, target = rate / 2 < 8 ? 8 : rate / 2;
     unsigned step = (unsigned)(ch->op++ % 3);
     if (live == 0 || (live < target && step != 1))
         do_create(ch, r);
@@ -109,11 +112,12 @@ static void *churn_main(void *arg)
     sim_churn *ch = arg;
     const sim_res *r = sim_store_find(ch->c->st, "", "v1", "pods");
     int64_t last = fl_mono_ms();
+    unsigned prev = 0;
     pthread_mutex_lock(&ch->mu);
     while (!ch->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
+        clock_gettime(CLOCK_REALTIME, &ts); /* idle: wake rarely; set() signals */
+        ts.tv_nsec += (atomic_load(&ch->rate) ? TICK_MS : 500) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
@@ -124,7 +128,9 @@ static void *churn_main(void *arg)
         pthread_mutex_unlock(&ch->mu);
         int64_t now = fl_mono_ms();
         unsigned rate = atomic_load(&ch->rate);
-        ch->budget = rate ? ch->budget + (double)rate * (double)(now - last) / 1000.0 : 0;
+        ch->budget = rate && prev ? ch->budget + (double)rate * (double)(now - last) / 1000.0
+                                  : 0; /* no burst for the time spent idle */
+        prev = rate;
         last = now;
         for (unsigned i = 0; r && ch->budget >= 1 && i < MAX_BURST; i++, ch->budget -= 1)
             one_event(ch, r, rate);
@@ -157,8 +163,12 @@ int sim_churn_new(sim_cluster *c, unsigned rate, sim_churn **out)
 
 void sim_churn_set(sim_churn *ch, unsigned rate)
 {
-    if (ch && !ch->c->is_host)
-        atomic_store(&ch->rate, rate);
+    if (!ch || ch->c->is_host)
+        return;
+    pthread_mutex_lock(&ch->mu);
+    atomic_store(&ch->rate, rate);
+    pthread_cond_signal(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
 }
 
 unsigned sim_churn_rate(const sim_churn *ch)

@@ -8,9 +8,14 @@
  * matching Node, Jobs -> Pods that succeed; the scheduler (sched.c); a
  * kubelet stand-in (bound Pods become Running and Ready one tick later,
  * Job pods Succeeded the tick after, terminating bound Pods go away); and
- * the garbage collector (gc.c). Workload status is recomputed every tick
- * and written only when it changed. Every write goes through the store,
- * so watches see each change. Never touches the host cluster.
+ * the garbage collector (gc.c) and quota status (quota.c). Workload status
+ * is recomputed every tick and written only when it changed. Pods the
+ * controllers create pass validating webhooks (webhook.c, as the
+ * controller's service account) and quota admission first; a denial is a
+ * ReplicaFailure condition and a FailedCreate event. Every write goes
+ * through the store, so watches see each change. Also serves pods/log
+ * (the kubelet's part): deterministic lines, follow streams fed from this
+ * thread. Never touches the host cluster.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,13 +28,26 @@
 #define TICK_MS 200
 #define BURST 64          /* pods created or deleted per workload per tick */
 #define MANAGER "kube-controller-manager"
+#define LOG_LINES 20      /* lines a container has logged when asked */
+#define MAX_FOLLOW 32     /* concurrent `logs -f` streams per cluster */
+
+/* A followed container log: one more line a second until the client goes. */
+typedef struct follow {
+    fl_stream *s;
+    atomic_bool gone;
+    char ns[254], pod[254], ct[254];
+    int64_t next;         /* next line number */
+    int64_t due_ms;
+} follow;
 
 struct sim_ctrl {
     sim_cluster *c;
     pthread_t th;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;   /* stop, fw */
     pthread_cond_t cv;
     bool stop;
+    follow *fw[MAX_FOLLOW];
+    size_t nfw;
 };
 
 /* --------------------------------------------------------------- helpers */
@@ -111,8 +129,8 @@ static bool pod_ready(const json_t *pod)
 }
 
 /* Set status.conditions[type] keeping lastTransitionTime when the status
- * did not change. Steals nothing. */
-static void set_cond(json_t *status, const char *type, const char *st, const char *reason,
+ * did not change. Steals nothing. True when something changed. */
+static bool set_cond(json_t *status, const char *type, const char *st, const char *reason,
                      const char *msg, bool update_time)
 {
     char now[32];
@@ -131,7 +149,7 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
         }
     if (c && !strcmp(str_or(c, "status", ""), st) && !strcmp(str_or(c, "reason", ""), reason) &&
         !strcmp(str_or(c, "message", ""), msg))
-        return;
+        return false;
     const char *ltt = c && !strcmp(str_or(c, "status", ""), st) ?
                       str_or(c, "lastTransitionTime", now) : now;
     json_t *n = update_time ?
@@ -139,11 +157,11 @@ static void set_cond(json_t *status, const char *type, const char *st, const cha
                   "lastTransitionTime", ltt, "reason", reason, "message", msg) :
         json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastTransitionTime", ltt,
                   "reason", reason, "message", msg);
-    if (c) {
+    if (c)
         json_array_set_new(list, ci, n);
-        return;
-    }
-    json_array_append_new(list, n);
+    else
+        json_array_append_new(list, n);
+    return true;
 }
 
 static void set_int(json_t *o, const char *k, int64_t v, bool omit_zero)
@@ -206,11 +224,48 @@ static json_t *owner_ref(const json_t *owner, const char *api_version, const cha
                      str_or(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
 }
 
+/* Admission of a controller's pod: webhooks (as the controller's service
+ * account), then quota. 0, or the code with err->msg the whole error text
+ * as the controller sees it. */
+static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *name, fl_err *err)
+{
+    char sa[200], lower[40];
+    size_t i = 0;
+    for (; owner_kind[i] && i < sizeof(lower) - 1; i++)
+        lower[i] = (char)(owner_kind[i] >= 'A' && owner_kind[i] <= 'Z' ? owner_kind[i] + 32 :
+                          owner_kind[i]);
+    lower[i] = 0;
+    snprintf(sa, sizeof(sa), "system:serviceaccount:kube-system:%s-controller", lower);
+    json_t *user = json_pack("{s:s,s:s,s:[s,s,s]}", "username", sa, "uid", sa, "groups",
+                             "system:serviceaccounts", "system:serviceaccounts:kube-system",
+                             "system:authenticated");
+    json_t *opts = json_pack("{s:s,s:s}", "kind", "CreateOptions", "apiVersion", "meta.k8s.io/v1");
+    json_t *copy = json_deep_copy(pod), *seen = NULL, *deny = NULL;
+    sim_obj *pre = NULL;
+    fl_err e2 = FL_ERR_INIT;
+    if (copy && sim_create_object(x->t.c, x->t.pods_r, copy, MANAGER, true, &pre, &e2) == 0)
+        seen = sim_obj_parse(pre);
+    sim_webhook_req w = {user, opts, false, NULL};
+    int rc = sim_webhook_admit(x->t.c, x->t.pods_r, "CREATE", seen ? seen : pod, NULL, &w, &deny);
+    if (rc != 0)
+        fl_err_set(err, rc, "%s", str_or(deny, "message", "admission denied"));
+    if (rc == 0 && (rc = sim_quota_admit(x->t.c, x->t.pods_r, pod,
+                                         str_or(pod, "metadata.namespace", ""), &e2)) != 0)
+        fl_err_set(err, rc, "pods \"%s\" is forbidden: %s", name, e2.msg);
+    json_decref(user);
+    json_decref(opts);
+    json_decref(copy);
+    json_decref(seen);
+    json_decref(deny);
+    sim_obj_unref(pre);
+    return rc;
+}
+
 /* Create a pod from tmpl owned by owner. name NULL: generateName-style
  * "<owner>-xxxxx". labels (borrowed, may be NULL) are added. node: bind. */
 static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char *kind,
                       const char *name, const json_t *tmpl, const json_t *labels,
-                      const char *node, char made[300])
+                      const char *node, char made[300], fl_err *err)
 {
     char gen[280], sfx[8];
     json_t *pod = json_pack("{s:s,s:s,s:{},s:O}", "kind", "Pod", "apiVersion", "v1",
@@ -242,9 +297,10 @@ static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char 
     json_object_set_new(m, "ownerReferences", owner_ref(owner, apiv, kind));
     if (node)
         json_object_set_new(fl_obj_ensure(pod, "spec"), "nodeName", json_string(node));
+    int rc = admit(x, pod, kind, made, err);
     sim_obj *o = NULL;
-    fl_err err = FL_ERR_INIT;
-    int rc = sim_create_object(x->t.c, x->t.pods_r, pod, MANAGER, false, &o, &err);
+    if (rc == 0)
+        rc = sim_create_object(x->t.c, x->t.pods_r, pod, MANAGER, false, &o, err);
     sim_obj_unref(o);
     json_decref(pod);
     return rc;
@@ -295,13 +351,15 @@ static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
     int64_t ready = 0;
     for (size_t i = 0; i < n; i++)
         ready += pod_ready(x->pj[idx[i]]);
-    const char *fail = NULL;
-    char made[300], msg[400];
+    bool fail = false;
+    char made[300], msg[800];
     for (int64_t i = (int64_t)n; i < want && i < (int64_t)n + BURST; i++) {
+        fl_err cerr = FL_ERR_INIT;
         int rc = create_pod(x, rs, "apps/v1", "ReplicaSet", NULL,
-                            fl_obj_get(rs, "spec.template"), NULL, NULL, made);
+                            fl_obj_get(rs, "spec.template"), NULL, NULL, made, &cerr);
         if (rc != 0) {
-            fail = fl_strerror(rc);
+            snprintf(msg, sizeof(msg), "%s", cerr.msg[0] ? cerr.msg : fl_strerror(rc));
+            fail = true;
             break;
         }
         snprintf(msg, sizeof(msg), "Created pod: %s", made);
@@ -329,13 +387,13 @@ static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
     set_int(status, "readyReplicas", ready, true);
     set_int(status, "availableReplicas", ready, true);
     set_int(status, "observedGeneration", int_at(rs, "metadata.generation", 1), false);
-    if (fail) {
-        snprintf(msg, sizeof(msg), "pods \"%s-\" is forbidden: %s",
-                 str_or(rs, "metadata.name", ""), fail);
-        set_cond(status, "ReplicaFailure", "True", "FailedCreate", msg, false);
-        sim_ctrl_event(&x->t, rs, "ReplicaSet", "Warning", "FailedCreate", msg,
+    if (fail && !cond_true(rs, "ReplicaFailure") &&
+        set_cond(status, "ReplicaFailure", "True", "FailedCreate", msg, false)) {
+        char ev[900];
+        snprintf(ev, sizeof(ev), "Error creating: %s", msg);
+        sim_ctrl_event(&x->t, rs, "ReplicaSet", "Warning", "FailedCreate", ev,
                        "replicaset-controller");
-    } else if (json_object_get(status, "conditions")) {
+    } else if (!fail) if (json_object_get(status, "conditions")) {
         json_object_del(status, "conditions");
     }
     put_status(x, r, o, rs, status);
@@ -360,6 +418,20 @@ static void template_hash(const json_t *tmpl, char out[16])
     for (; dec[i]; i++)
         out[i] = alnum[(unsigned char)dec[i] % (sizeof(alnum) - 1)];
     out[i] = 0;
+}
+
+/* deploymentutil.EqualIgnoreHash: the RS's template is the Deployment's
+ * but for the pod-template-hash label. */
+static bool same_template(const json_t *rs, const json_t *dep)
+{
+    json_t *a = json_deep_copy(fl_obj_get(rs, "spec.template"));
+    json_t *labels = fl_obj_get(a, "metadata.labels");
+    json_object_del(labels, "pod-template-hash");
+    if (labels && json_object_size(labels) == 0)
+        json_object_del(json_object_get(a, "metadata"), "labels");
+    bool eq = a && json_equal(a, fl_obj_get(dep, "spec.template"));
+    json_decref(a);
+    return eq;
 }
 
 typedef struct rsv {
@@ -479,7 +551,7 @@ static void sync_dep(ctx *x, const sim_res *r, const sim_obj *o, const sim_res *
         if (json_is_string(a))
             fl_parse_i64(json_string_value(a), strlen(json_string_value(a)), &rev);
         maxrev = rev > maxrev ? rev : maxrev;
-        if (!strcmp(all_rs->items[i]->name, name))
+        if (!nw && (!strcmp(all_rs->items[i]->name, name) || same_template(rsj[i], dep)))
             nw = &mine[n];
         n++;
     }
@@ -542,7 +614,9 @@ static void sync_sts(ctx *x, const sim_res *r, const sim_obj *o)
         if (fl_obj_str(ss, "spec.serviceName"))
             json_object_set_new(spec, "subdomain", json_string(fl_obj_str(ss, "spec.serviceName")));
         char msg[400];
-        if (create_pod(x, ss, "apps/v1", "StatefulSet", pname, tmpl, labels, NULL, made) == 0) {
+        fl_err cerr = FL_ERR_INIT;
+        if (create_pod(x, ss, "apps/v1", "StatefulSet", pname, tmpl, labels, NULL, made,
+                       &cerr) == 0) {
             snprintf(msg, sizeof(msg), "create Pod %s in StatefulSet %s successful", pname, o->name);
             sim_ctrl_event(&x->t, ss, "StatefulSet", "Normal", "SuccessfulCreate", msg,
                            "statefulset-controller");
@@ -594,9 +668,10 @@ static void sync_ds(ctx *x, const sim_res *r, const sim_obj *o)
         desired += fits;
         sched += have && fits;
         mis += have && !fits;
+        fl_err cerr = FL_ERR_INIT;
         if (fits && !have)
             create_pod(x, ds, "apps/v1", "DaemonSet", NULL, fl_obj_get(ds, "spec.template"),
-                       labels, nn, made);
+                       labels, nn, made, &cerr);
     }
     status = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "currentNumberScheduled", (json_int_t)sched,
                        "desiredNumberScheduled", (json_int_t)desired, "numberMisscheduled",
@@ -642,10 +717,13 @@ static void sync_job(ctx *x, const sim_res *r, const sim_obj *o)
     bool complete = ok >= compl;
     labels = json_pack("{s:s,s:s}", "controller-uid", uid, "job-name", o->name);
     int64_t need = complete ? 0 : (par < compl - ok ? par : compl - ok) - active;
-    for (int64_t i = 0; i < need && i < BURST; i++)
+    for (int64_t i = 0; i < need && i < BURST; i++) {
+        fl_err cerr = FL_ERR_INIT;
         if (create_pod(x, job, "batch/v1", "Job", NULL, fl_obj_get(job, "spec.template"), labels,
-                       NULL, made) == 0)
-            active++;
+                       NULL, made, &cerr) != 0)
+            break;
+        active++;
+    }
     if (!json_object_get(status, "startTime"))
         json_object_set_new(status, "startTime", json_string(now));
     set_int(status, "active", active, true);
@@ -692,6 +770,25 @@ static json_t *container_statuses(const json_t *pod, bool running)
     return out;
 }
 
+/* The InternalIP of node name, from the tick's snapshot. */
+static void node_ip(ctx *x, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s", name);
+    for (size_t i = 0; i < x->t.nodes.n; i++) {
+        if (strcmp(x->t.nodes.items[i]->name, name))
+            continue;
+        json_t *node = sim_obj_parse(x->t.nodes.items[i]), *a;
+        size_t j;
+        json_array_foreach(fl_obj_get(node, "status.addresses"), j, a)
+            if (!strcmp(str_or(a, "type", ""), "InternalIP")) {
+                snprintf(out, n, "%s", str_or(a, "address", name));
+                break;
+            }
+        json_decref(node);
+        return;
+    }
+}
+
 static void pod_to_running(ctx *x, size_t i, json_t *pod)
 {
     char now[32], ip[32];
@@ -712,7 +809,9 @@ static void pod_to_running(ctx *x, size_t i, json_t *pod)
                               "lastTransitionTime", now, "type", "PodScheduled", "status", "True",
                               "lastProbeTime", "lastTransitionTime", now);
     json_object_set_new(st, "conditions", conds);
-    json_object_set_new(st, "hostIP", json_string(o->node));
+    char host[64];
+    node_ip(x, o->node, host, sizeof(host));
+    json_object_set_new(st, "hostIP", json_string(host));
     json_object_set_new(st, "podIP", json_string(ip));
     json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", ip));
     json_object_set_new(st, "startTime", json_string(now));
@@ -831,12 +930,147 @@ static void tick(sim_ctrl *k)
         each(&x, "apps", "daemonsets", sync_ds);
         each(&x, "batch", "jobs", sync_job);
         sim_sched_run(&x.t);
+        sim_quota_run(&x.t);
     }
     for (size_t i = 0; x.pj && i < x.t.pods.n; i++)
         json_decref(x.pj[i]);
     free(x.pj);
     sim_list_done(&x.t.pods);
     sim_list_done(&x.t.nodes);
+}
+
+/* ------------------------------------------------------------- pods/log */
+
+static void log_line(const char *ns, const char *pod, const char *ct, int64_t i, char *out,
+                     size_t cap)
+{
+    static const char *const paths[] = {"/", "/healthz", "/api/items", "/metrics", "/login"};
+    char ts[32];
+    fl_time_format(1767225600 + i, ts);   /* 2026-01-01T00:00:00Z + i s */
+    snprintf(out, cap, "%s INFO %s: GET %s 200 (%s/%s request %lld)\n", ts, ct,
+             paths[(size_t)i % FL_ARRAY_LEN(paths)], ns, pod, (long long)i);
+}
+
+static void follow_gone(void *ud)
+{
+    atomic_store(&((follow *)ud)->gone, true);
+}
+
+/* Controller thread, under k->mu: feed followed logs, drop finished ones. */
+static void follow_tick(sim_ctrl *k)
+{
+    int64_t now = fl_now_ms();
+    for (size_t i = 0; i < k->nfw;) {
+        follow *f = k->fw[i];
+        char line[1200];
+        int rc = 0;
+        if (!atomic_load(&f->gone) && now >= f->due_ms) {
+            log_line(f->ns, f->pod, f->ct, f->next++, line, sizeof(line));
+            rc = fl_stream_write(f->s, line, strlen(line));
+            f->due_ms = now + 1000;
+        }
+        if (atomic_load(&f->gone) || rc != 0) {
+            fl_stream_close(f->s);
+            free(f);
+            k->fw[i] = k->fw[--k->nfw];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Which container: the named one, or the only one. 0 or replies 400. */
+static int log_container(fl_request *req, const json_t *pod, const char *name, const char **out)
+{
+    const char *want = fl_request_query(req, "container");
+    json_t *cts = fl_obj_get(pod, "spec.containers"), *ct;
+    size_t i;
+    char names[1024] = "";
+    size_t len = 0;
+    json_array_foreach(cts, i, ct) {
+        const char *n = str_or(ct, "name", "");
+        if ((want && !strcmp(want, n)) || (!want && json_array_size(cts) == 1)) {
+            *out = n;
+            return 0;
+        }
+        if (len < sizeof(names))
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? " " : "", n);
+    }
+    if (want)
+        fl_request_reply_status(req, 400, "BadRequest", "container %s is not valid for pod %s",
+                                want, name);
+    else
+        fl_request_reply_status(req, 400, "BadRequest", "a container name must be specified for "
+                                "pod %s, choose one of: [%s]", name, names);
+    return FL_EPARSE;
+}
+
+static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const char *ct,
+                       const fl_buf *b)
+{
+    follow *f = calloc(1, sizeof(*f));
+    fl_stream *s = NULL;
+    pthread_mutex_lock(&k->mu);
+    bool room = f && k->nfw < MAX_FOLLOW && !k->stop;
+    pthread_mutex_unlock(&k->mu);
+    if (!room) {
+        free(f);
+        fl_request_reply_status(req, 429, "TooManyRequests", "too many log streams");
+        return;
+    }
+    if (fl_request_stream(req, 200, "text/plain", &s) != 0) {
+        free(f);
+        return;
+    }
+    f->s = s;
+    atomic_init(&f->gone, false);
+    fl_strlcpy(f->ns, o->ns, sizeof(f->ns));
+    fl_strlcpy(f->pod, o->name, sizeof(f->pod));
+    fl_strlcpy(f->ct, ct, sizeof(f->ct));
+    f->next = LOG_LINES + 1;
+    f->due_ms = fl_now_ms() + 1000;
+    fl_stream_on_gone(s, follow_gone, f);
+    fl_stream_write(s, b->data, b->len);
+    pthread_mutex_lock(&k->mu);
+    if (k->nfw < MAX_FOLLOW && !k->stop) {
+        k->fw[k->nfw++] = f;
+        f = NULL;
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (f) {
+        fl_stream_close(s);
+        free(f);
+    }
+}
+
+void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o)
+{
+    json_t *pod = sim_obj_parse(o);
+    const char *ct = NULL, *tl = fl_request_query(req, "tailLines");
+    const char *fw = fl_request_query(req, "follow");
+    fl_buf b = FL_BUF_INIT(256 * 1024);
+    int64_t tail = LOG_LINES;
+    char line[1200];
+    if (!pod || log_container(req, pod, o->name, &ct) != 0)
+        goto out;
+    if (strcmp(o->phase, "Running") && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed")) {
+        fl_request_reply_status(req, 400, "BadRequest", "container \"%s\" in pod \"%s\" is "
+                                "waiting to start: ContainerCreating", ct, o->name);
+        goto out;
+    }
+    if (tl && (fl_parse_i64(tl, strlen(tl), &tail) != 0 || tail < 0))
+        tail = LOG_LINES;
+    for (int64_t i = tail < LOG_LINES ? LOG_LINES - tail + 1 : 1; i <= LOG_LINES; i++) {
+        log_line(o->ns, o->name, ct, i, line, sizeof(line));
+        fl_buf_append(&b, line, strlen(line));
+    }
+    if (fw && !strcmp(fw, "true") && !strcmp(o->phase, "Running"))
+        log_follow(k, req, o, ct, &b);
+    else
+        fl_request_reply(req, 200, "text/plain", b.data ? b.data : "", b.len);
+out:
+    fl_buf_done(&b);
+    json_decref(pod);
 }
 
 static void *run(void *arg)
@@ -857,6 +1091,7 @@ static void *run(void *arg)
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
         pthread_mutex_lock(&k->mu);
+        follow_tick(k);
         if (!k->stop)
             pthread_cond_timedwait(&k->cv, &k->mu, &ts);
     }
@@ -892,6 +1127,10 @@ void sim_ctrl_stop(sim_ctrl *k)
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
     pthread_join(k->th, NULL);
+    for (size_t i = 0; i < k->nfw; i++) {
+        fl_stream_close(k->fw[i]->s);
+        free(k->fw[i]);
+    }
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     free(k);

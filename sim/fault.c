@@ -84,12 +84,20 @@ static void unpark(sim_fault *f)
         fl_request_reply_status(batch[i], 503, "ServiceUnavailable", "simulated hang ended");
 }
 
-void sim_fault_free(sim_fault *f)
+void sim_fault_stop(sim_fault *f)
 {
     if (!f)
         return;
     sim_churn_free(f->churn);
+    f->churn = NULL;
     unpark(f);
+}
+
+void sim_fault_free(sim_fault *f)
+{
+    if (!f)
+        return;
+    sim_fault_stop(f);
     free(f->parked);
     free(f->watches);
     pthread_mutex_destroy(&f->mu);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/sim_int.h"
 
@@ -43,15 +44,17 @@ static uint64_t h3(uint64_t a, uint64_t b, uint64_t c)
 
 static void fake_uid(uint64_t h, char out[37])
 {
+    h = mix(h);
     uint64_t g = mix(h);
     snprintf(out, 37, "%08x-%04x-4%03x-a%03x-%012llx", (unsigned)(h >> 32),
              (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff, (unsigned)(g >> 52) & 0xfff,
              (unsigned long long)(g & 0xffffffffffffull));
 }
 
-static void fake_time(uint64_t h, char out[32])
+/* A time up to 90 days before BASE_EPOCH, plus after seconds. */
+static void fake_time(uint64_t h, int64_t after, char out[32])
 {
-    time_t t = (time_t)(BASE_EPOCH - (int64_t)(h % (90 * 86400)));
+    time_t t = (time_t)(BASE_EPOCH - (int64_t)(h % (90 * 86400)) + after);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -81,6 +84,7 @@ static void ns_name(const sim_cluster *c, unsigned k, char *out, size_t n)
 typedef struct wl {
     char ns[64], app[64], deploy[96], rs[128], hash[16];
     char dep_uid[37], rs_uid[37], created[32];
+    uint64_t h;
     const char *team, *tier;
     unsigned replicas, containers, cpu_m, mem_mi, image_minor;
 } wl;
@@ -97,7 +101,8 @@ static void wl_init(const sim_cluster *c, unsigned ns, uint64_t d, wl *w)
     snprintf(w->rs, sizeof(w->rs), "%s-%s", w->deploy, w->hash);
     fake_uid(h ^ 1, w->dep_uid);
     fake_uid(h ^ 2, w->rs_uid);
-    fake_time(h, w->created);
+    fake_time(h, 0, w->created);
+    w->h = h;
     w->replicas = 2 + (unsigned)((h >> 24) % 7);
     w->containers = 1 + (unsigned)((h >> 32) % 3);
     w->cpu_m = 100 * (1 + (unsigned)((h >> 36) % 10));
@@ -129,18 +134,42 @@ static void labels(fl_buf *b, const wl *w, bool hash)
     fl_buf_printf(b, "}");
 }
 
+/* Container i of workload w: its name and image. */
+static const char *container(const wl *w, unsigned i, char *image, size_t n)
+{
+    static const char *const side_names[] = {"envoy", "fluent-bit", "statsd-exporter"};
+    if (i == 0)
+        snprintf(image, n, "registry.example.com/%s/%s:v1.%u.%u", w->team, w->app,
+                 w->image_minor, i);
+    else
+        snprintf(image, n, "%s", sidecars[(i - 1 + w->image_minor) % 3]);
+    return i ? side_names[(i - 1 + w->image_minor) % 3] : w->app;
+}
+
+/* status.containerStatuses of a Running pod started at t. */
+static void container_statuses(fl_buf *b, const wl *w, uint64_t h, const char *t)
+{
+    fl_buf_printf(b, ",\"containerStatuses\":[");
+    for (unsigned i = 0; i < w->containers; i++) {
+        char image[160];
+        const char *cname = container(w, i, image, sizeof(image));
+        fl_buf_printf(b, "%s{\"name\":\"%s\",\"state\":{\"running\":{\"startedAt\":\"%s\"}},"
+                         "\"lastState\":{},\"ready\":true,\"restartCount\":0,\"image\":\"%s\","
+                         "\"imageID\":\"%s@sha256:%016llx%016llx\",\"containerID\":"
+                         "\"containerd://%016llx%016llx\",\"started\":true}",
+                      i ? "," : "", cname, t, image, image, (unsigned long long)mix(h + i),
+                      (unsigned long long)mix(h + i + 7), (unsigned long long)mix(h ^ i),
+                      (unsigned long long)mix(h ^ (i + 99)));
+    }
+    fl_buf_printf(b, "]");
+}
+
 static void containers(fl_buf *b, const wl *w)
 {
     fl_buf_printf(b, "\"containers\":[");
     for (unsigned i = 0; i < w->containers; i++) {
         char image[160];
-        if (i == 0)
-            snprintf(image, sizeof(image), "registry.example.com/%s/%s:v1.%u.%u", w->team, w->app,
-                     w->image_minor, i);
-        else
-            snprintf(image, sizeof(image), "%s", sidecars[(i - 1 + w->image_minor) % 3]);
-        static const char *const side_names[] = {"envoy", "fluent-bit", "statsd-exporter"};
-        const char *cname = i ? side_names[(i - 1 + w->image_minor) % 3] : w->app;
+        const char *cname = container(w, i, image, sizeof(image));
         unsigned cpu = i ? 50 : w->cpu_m, mem = i ? 64 : w->mem_mi;
         fl_buf_printf(b,
                       "%s{\"name\":\"%s\",\"image\":\"%s\",\"ports\":[{\"name\":\"http\","
@@ -173,7 +202,7 @@ json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char
     hash_str(h, 5, sfx);
     snprintf(pod, sizeof(pod), "%s-%s", w.rs, sfx);
     fake_uid(h, uid);
-    fake_time(h >> 3, started);
+    fake_time(w.h, (int64_t)(h % 86400), started);
     if (c->nodes) {
         unsigned n = (unsigned)(h % c->nodes);
         snprintf(node, sizeof(node), "%s-node-%u", c->name, n + 1);
@@ -204,19 +233,22 @@ json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char
                       "\"schedulerName\":\"default-scheduler\",\"priority\":0,"
                       "\"enableServiceLinks\":true,\"preemptionPolicy\":\"PreemptLowerPriority\"},",
                   node[0] ? "\"nodeName\":\"" : "", node, node[0] ? "\"," : "");
-    if (node[0])
+    if (node[0]) {
         fl_buf_printf(&b, "\"status\":{\"phase\":\"Running\",\"conditions\":["
                           "{\"type\":\"Initialized\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
                           "{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
                           "{\"type\":\"ContainersReady\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
                           "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}],"
                           "\"hostIP\":\"%s\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],"
-                          "\"startTime\":\"%s\",\"qosClass\":\"Burstable\"}}",
+                          "\"startTime\":\"%s\",\"qosClass\":\"Burstable\"",
                       started, started, started, started, hostip, ip, ip, started);
-    else
+        container_statuses(&b, &w, h, started);
+        fl_buf_printf(&b, "}}");
+    } else {
         fl_buf_printf(&b, "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":"
                           "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","
                           "\"message\":\"0/0 nodes are available.\"}],\"qosClass\":\"Burstable\"}}");
+    }
     json_t *obj = NULL;
     fl_err err = FL_ERR_INIT;
     if (b.len < b.max)
@@ -231,7 +263,7 @@ static int add_namespace(sim_cluster *c, unsigned k, fl_buf *b)
     uint64_t h = h3(c->seed, 0x5e, k);
     sim_fleet_ns_name(k, name, sizeof(name));
     fake_uid(h, uid);
-    fake_time(h, t);
+    fake_time(h, -90 * 86400, t);
     fl_buf_printf(b, "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"
                      "\"%s\",\"uid\":\"%s\",\"creationTimestamp\":\"%s\",\"labels\":{"
                      "\"kubernetes.io/metadata.name\":\"%s\",\"team\":\"%s\"}},\"spec\":{"
@@ -273,8 +305,11 @@ static int add_workload(sim_cluster *c, unsigned ns, uint64_t d, unsigned replic
         fl_buf_printf(b, "},\"spec\":{");
         containers(b, &w);
         fl_buf_printf(b, ",\"restartPolicy\":\"Always\"}}},\"status\":{\"observedGeneration\":1,"
-                         "\"replicas\":%u,\"readyReplicas\":%u,\"availableReplicas\":%u%s}}",
-                      replicas, replicas, replicas, i ? "" : ",\"updatedReplicas\":0");
+                         "\"replicas\":%u,\"readyReplicas\":%u,\"availableReplicas\":%u",
+                      replicas, replicas, replicas);
+        if (i == 0)
+            fl_buf_printf(b, ",\"updatedReplicas\":%u", replicas);
+        fl_buf_printf(b, "}}");
         int rc = add(c, i ? "replicasets" : "deployments", "apps", b);
         if (rc != 0)
             return rc;
@@ -311,4 +346,52 @@ int sim_fleet_seed(sim_cluster *c, fl_err *err)
     return rc ? fl_err_set(err, rc, "cluster %s: generating objects: %s", c->name,
                            fl_strerror(rc))
               : 0;
+}
+
+/* Parallel seeding: clusters are independent (a store each). */
+typedef struct seed_job {
+    sim_cluster **c;
+    size_t n;
+    atomic_size_t next;
+    pthread_mutex_t mu;
+    int rc;
+    fl_err err;
+} seed_job;
+
+static void *seed_worker(void *arg)
+{
+    seed_job *j = arg;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        fl_err e = FL_ERR_INIT;
+        int rc = j->c[i]->is_host ? 0 : sim_fleet_seed(j->c[i], &e);
+        pthread_mutex_lock(&j->mu);
+        if (rc != 0 && j->rc == 0) {
+            j->rc = rc;
+            j->err = e;
+        }
+        pthread_mutex_unlock(&j->mu);
+        if (rc != 0)
+            break;
+    }
+    return NULL;
+}
+
+int sim_fleet_seed_all(sim_cluster **c, size_t n, fl_err *err)
+{
+    pthread_t t[16];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cpus < 1 ? 1 : cpus > 16 ? 16 : (size_t)cpus, started = 0;
+    seed_job j = {.c = c, .n = n};
+    atomic_init(&j.next, 0);
+    pthread_mutex_init(&j.mu, NULL);
+    for (size_t i = 0; i < nt && i < n; i++)
+        started += pthread_create(&t[started], NULL, seed_worker, &j) == 0;
+    if (!started)
+        seed_worker(&j);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+    if (j.rc != 0 && err)
+        *err = j.err;
+    return j.rc;
 }

@@ -25,6 +25,7 @@ typedef struct node {
     json_t *j;
     json_t *free;      /* resource -> milli-units left (integers) */
     json_t *alloc;     /* resource -> milli-units allocatable */
+    int64_t cpu_nz, mem_nz;   /* scoring usage: unset requests count as 100m / 200MB */
 } node;
 
 static const char *str_or(const json_t *o, const char *path, const char *dflt)
@@ -181,16 +182,28 @@ static bool filter(const node *n, const json_t *spec, const json_t *req, reasons
     return ok;
 }
 
+/* NodeResourcesFit's LeastAllocated over cpu and memory, with kube's
+ * non-zero defaults for pods that request nothing. */
 static double score(const node *n)
 {
-    static const char *const keys[] = {"cpu", "memory"};
+    json_t *ac = json_object_get(n->alloc, "cpu"), *am = json_object_get(n->alloc, "memory");
     double s = 0;
-    for (size_t i = 0; i < 2; i++) {
-        json_t *a = json_object_get(n->alloc, keys[i]), *f = json_object_get(n->free, keys[i]);
-        if (a && json_integer_value(a) > 0)
-            s += (double)json_integer_value(f) / (double)json_integer_value(a);
-    }
+    if (ac && json_integer_value(ac) > 0)
+        s += 1.0 - (double)n->cpu_nz / (double)json_integer_value(ac);
+    if (am && json_integer_value(am) > 0)
+        s += 1.0 - (double)n->mem_nz / (double)json_integer_value(am);
     return s;
+}
+
+static void charge(node *n, const json_t *req)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)req, k, v)
+        add_to(n->free, k, -json_integer_value(v));
+    json_t *c = json_object_get(req, "cpu"), *m = json_object_get(req, "memory");
+    n->cpu_nz += c && json_integer_value(c) > 0 ? json_integer_value(c) : 100;
+    n->mem_nz += m && json_integer_value(m) > 0 ? json_integer_value(m) : 200LL * 1024 * 1024 * 1000;
 }
 
 static int cmp_text(const void *a, const void *b)
@@ -281,10 +294,7 @@ static void schedule_one(sim_tick *t, const sim_obj *o, node *nodes, size_t nn)
         }
     }
     if (best) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(req, k, v)
-            add_to(best->free, k, -json_integer_value(v));
+        charge(best, req);
         json_object_set_new(spec, "nodeName", json_string(best->o->name));
         set_scheduled(pod, "True", NULL, NULL);
         sim_ctrl_put(t, t->pods_r, o, pod);
@@ -345,10 +355,8 @@ void sim_sched_run(sim_tick *t)
                   find_node(nodes, nn, o->node) : NULL;
         json_t *pod = n ? sim_obj_parse(o) : NULL;
         json_t *req = pod ? pod_requests(json_object_get(pod, "spec")) : NULL;
-        const char *k;
-        json_t *v;
-        json_object_foreach(req, k, v)
-            add_to(n->free, k, -json_integer_value(v));
+        if (req)
+            charge(n, req);
         json_decref(req);
         json_decref(pod);
     }

@@ -118,8 +118,9 @@ static void cluster_free(sim_cluster *c)
         return;
     fl_server_stop(c->srv);  /* streams end; their owners close them next */
     sim_ctrl_stop(c->ctrl);  /* its writes end before the store goes */
-    sim_fault_free(c->fault); /* churn stops before the store goes */
+    sim_fault_stop(c->fault); /* churn stops before the store goes */
     sim_store_free(c->st);   /* closes the watches' streams */
+    sim_fault_free(c->fault); /* after the watches deregistered */
     fl_server_free(c->srv);
     fl_kube_resources_free(c->reg);
     json_decref(c->oa.index);
@@ -181,8 +182,6 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
         rc = seed_cluster(c, s->o.nodes);
     if (rc == 0 && host)
         rc = load_crds(c, err);
-    if (rc == 0 && !host)
-        rc = sim_fleet_seed(c, err);
     if (rc == 0)
         rc = sim_fault_new(c, &c->fault);
     if (rc != 0) {
@@ -261,6 +260,8 @@ int fl_sim_new(const fl_sim_opts *opts, fl_sim **out, fl_err *err)
             goto fail;
         s->n++;
     }
+    if ((rc = sim_fleet_seed_all(s->c, s->n, err)) != 0) /* --pods, --namespaces */
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -427,6 +428,11 @@ const char *fl_sim_control_url(const fl_sim *s)
 const char *fl_sim_control_token(const fl_sim *s)
 {
     return sim_ctl_token(s->ctl);
+}
+
+sim_cluster *sim_cluster_at(fl_sim *s, size_t i)
+{
+    return i < s->n ? s->c[i] : NULL;
 }
 
 /* Called under the control endpoint's lock (one caller at a time). */

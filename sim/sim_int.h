@@ -258,8 +258,10 @@ int sim_proto_decode(const char *data, size_t len, json_t **out, fl_err *err);
 typedef struct sim_fault sim_fault;
 typedef struct sim_churn sim_churn;
 int sim_fault_new(sim_cluster *c, sim_fault **out);
-/* Ends churn, answers parked (hung) requests. Call before the store is
- * freed. Accepts NULL. */
+/* Ends churn and answers parked (hung) requests: call before the store is
+ * freed. sim_fault_free after it (watches deregister as the store ends
+ * them). Both accept NULL. */
+void sim_fault_stop(sim_fault *f);
 void sim_fault_free(sim_fault *f);
 /* First thing sim_api_handle does: true when a fault answered or parked
  * req (the caller must not touch it again). May sleep (slow). */
@@ -293,6 +295,8 @@ void sim_fleet_ns_name(unsigned k, char *out, size_t n);
 json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char *name);
 /* Seed c with namespaces, Deployments, ReplicaSets and pods. 0 or a code. */
 int sim_fleet_seed(sim_cluster *c, fl_err *err);
+/* sim_fleet_seed for every member of c[0..n), one thread per CPU. */
+int sim_fleet_seed_all(sim_cluster **c, size_t n, fl_err *err);
 
 /* ctl.c: the control endpoint (a loopback listener on host, port 0) over
  * clusters c[0..n) (borrowed; must outlive it); writes
@@ -303,6 +307,9 @@ int sim_ctl_new(sim_cluster **c, size_t n, const char *host, const char *dir, si
 const char *sim_ctl_url(const sim_ctl *x);
 const char *sim_ctl_token(const sim_ctl *x);
 void sim_ctl_free(sim_ctl *x);
+
+/* sim.c: cluster i of the fleet (borrowed) or NULL; for benchmarks. */
+sim_cluster *sim_cluster_at(fl_sim *s, size_t i);
 
 /* sim.c: bring a cluster's own listener down (connection refused) or back
  * up on the same port. -EOPNOTSUPP in --prefix mode (shared port). */
@@ -318,6 +325,10 @@ typedef struct sim_ctrl sim_ctrl;
 int sim_ctrl_start(sim_cluster *c, sim_ctrl **out);
 /* Stop and join (before the store is freed). Accepts NULL. */
 void sim_ctrl_stop(sim_ctrl *k);
+/* GET pods/log of bound pod o (HTTP thread): deterministic fake lines,
+ * tailLines, container (400 when not valid), follow (a line a second on
+ * the controller thread until the client leaves). Answers req. */
+void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o);
 
 /* One tick's snapshot (controller thread only). */
 typedef struct sim_tick {
@@ -329,6 +340,27 @@ typedef struct sim_tick {
 void sim_sched_run(sim_tick *t);
 /* sched.c: node passes pod spec's nodeSelector, taints and cordon. */
 bool sim_sched_fits_node(const json_t *podspec, const json_t *node);
+/* quota.c: ResourceQuota. admit: may obj (of r, to be created in ns) be
+ * created? 0, FL_EFORBIDDEN with err "exceeded quota: NAME, requested:
+ * ..., used: ..., limited: ..." (the text after `pods "x" is forbidden: `),
+ * or -ENOMEM. Any thread. run: keep status.hard/used true (tick). */
+int sim_quota_admit(sim_cluster *c, const sim_res *r, const json_t *obj, const char *ns,
+                    fl_err *err);
+void sim_quota_run(sim_tick *t);
+/* webhook.c: ValidatingWebhookConfigurations. Before op ("CREATE",
+ * "UPDATE", ...) of obj (old for UPDATE, else NULL) on r: call every
+ * matching webhook. 0 = allowed (warnings added to w->req when set), or
+ * FL_EFORBIDDEN with *deny the Status to answer (new; its "code" member is
+ * the HTTP status). Blocking (up to timeoutSeconds per webhook); any thread
+ * holding no store lock. */
+typedef struct sim_webhook_req {
+    const json_t *user;      /* AdmissionReview userInfo; NULL = admin */
+    const json_t *options;   /* CreateOptions/UpdateOptions or NULL */
+    bool dry;
+    fl_request *req;         /* for Warning headers; may be NULL */
+} sim_webhook_req;
+int sim_webhook_admit(sim_cluster *c, const sim_res *r, const char *op, const json_t *obj,
+                      const json_t *old, const sim_webhook_req *w, json_t **deny);
 /* gc.c: ownerReferences — orphans, foreground and orphan finalizers. */
 void sim_gc_run(sim_tick *t);
 /* controller.c helpers for sched.c and gc.c. Record an Event about obj

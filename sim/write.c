@@ -797,6 +797,32 @@ int sim_create_object(sim_cluster *c, const sim_res *r, json_t *obj, const char 
     return sim_store_create(c->st, r, obj, out);
 }
 
+/* Validating admission webhooks (webhook.c) on the defaulted object;
+ * false when they denied and req was answered. */
+static bool webhooks_allow(sim_cluster *c, fl_request *req, const sim_path *p, const json_t *obj,
+                           const char *manager, bool dry)
+{
+    json_t *copy = json_deep_copy(obj), *seen = NULL, *deny = NULL;
+    sim_obj *pre = NULL;
+    fl_err err = FL_ERR_INIT;
+    const char *fv = fl_request_query(req, "fieldValidation");
+    json_t *opts = json_pack("{s:s,s:s,s:s}", "kind", "CreateOptions", "apiVersion",
+                             "meta.k8s.io/v1", "fieldManager", manager);
+    if (fv && opts)
+        json_object_set_new(opts, "fieldValidation", json_string(fv));
+    if (copy && sim_create_object(c, p->res, copy, manager, true, &pre, &err) == 0)
+        seen = sim_obj_parse(pre);
+    sim_webhook_req w = {NULL, opts, dry, req};
+    int rc = sim_webhook_admit(c, p->res, "CREATE", seen ? seen : obj, NULL, &w, &deny);
+    if (rc == FL_EFORBIDDEN && deny)
+        sim_reply_json(req, (int)json_integer_value(json_object_get(deny, "code")), deny);
+    json_decref(copy);
+    json_decref(seen);
+    json_decref(opts);
+    sim_obj_unref(pre);
+    return rc != FL_EFORBIDDEN;
+}
+
 static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
 {
     json_t *obj = NULL;
@@ -840,6 +866,15 @@ static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
         goto out;
     }
     manager_of(req, manager, sizeof(manager));
+    if (!webhooks_allow(c, req, p, obj, manager, dry))
+        goto out;
+    if (sim_quota_admit(c, p->res, obj, p->ns, &err) == FL_EFORBIDDEN) {
+        sim_res_qualified(p->res, q, sizeof(q));
+        snprintf(msg, sizeof(msg), "%s \"%s\" is forbidden: %s", q, name, err.msg);
+        sim_reply_status(req, 403, "Forbidden", msg, name, p->res->kr->group,
+                         p->res->kr->resource);
+        goto out;
+    }
     int rc = sim_create_object(c, p->res, obj, manager, dry, &o, &err);
     if (rc == -EEXIST) {
         sim_res_qualified(p->res, q, sizeof(q));
@@ -870,6 +905,8 @@ typedef struct upd {
     const char *manager;
     const char *op;       /* "Update" or "Apply" */
     bool dry;
+    fl_request *req;      /* set: call UPDATE webhooks; a denial is answered
+                             here and commit_update returns FL_EFORBIDDEN */
 } upd;
 
 /* Turn the requested new state into what is stored, relative to old.
@@ -919,6 +956,20 @@ static bool finalizers_empty(const json_t *obj)
 /* Store nw as the new state of old (CAS on old's rv). Returns 0 with *out,
  * FL_ECONFLICT, FL_ENOTFOUND or another code. Deletes the object when it
  * is terminating and has no finalizers left. */
+static bool update_webhooks_allow(sim_cluster *c, const sim_res *r, const json_t *old,
+                                  const json_t *nw, const upd *u)
+{
+    json_t *deny = NULL;
+    json_t *opts = json_pack("{s:s,s:s,s:s}", "kind", "UpdateOptions", "apiVersion",
+                             "meta.k8s.io/v1", "fieldManager", u->manager);
+    sim_webhook_req w = {NULL, opts, u->dry, u->req};
+    int rc = sim_webhook_admit(c, r, "UPDATE", nw, old, &w, &deny);
+    if (rc == FL_EFORBIDDEN && deny)
+        sim_reply_json(u->req, (int)json_integer_value(json_object_get(deny, "code")), deny);
+    json_decref(opts);
+    return rc != FL_EFORBIDDEN;
+}
+
 static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o, const json_t *old,
                          json_t *nw, const upd *u, sim_obj **out)
 {
@@ -933,6 +984,8 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
         sim_obj_ref(*out);
         return 0;
     }
+    if (u->req && !update_webhooks_allow(c, r, old, nw, u))
+        return FL_EFORBIDDEN;
     set_managed(nw, u->manager, u->op, u->sub, r->api_version);
     if (u->dry) {
         *out = sim_obj_build(r, nw, old_o->rv);
@@ -950,6 +1003,8 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
 
 static void reply_commit(fl_request *req, const sim_path *p, int rc, sim_obj *o, int code)
 {
+    if (rc == FL_EFORBIDDEN)
+        return;   /* a webhook denied it; answered */
     if (rc == FL_ECONFLICT)
         reply_conflict(req, p->res, p->name);
     else if (rc == FL_ENOTFOUND)
@@ -1071,7 +1126,8 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
         return;
     }
     upd u = {p->sub[0] && strcmp(p->sub, "scale") ? p->sub : NULL, manager,
-             t == FL_PATCH_APPLY ? "Apply" : "Update", dry};
+             t == FL_PATCH_APPLY ? "Apply" : "Update", dry,
+             p->sub[0] ? NULL : req};   /* subresources do not match plain rules */
     for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
         sim_obj *o = NULL, *out = NULL;
         json_t *cur = NULL, *nw = NULL;
@@ -1171,7 +1227,8 @@ static void do_update(sim_cluster *c, fl_request *req, const sim_path *p)
         nw = obj;
     }
     manager_of(req, manager, sizeof(manager));
-    upd u = {p->sub[0] && !scale ? p->sub : NULL, manager, "Update", dry};
+    upd u = {p->sub[0] && !scale ? p->sub : NULL, manager, "Update", dry,
+             p->sub[0] ? NULL : req};   /* subresources do not match plain rules */
     int rc = commit_update(c, p->res, o, cur, nw, &u, &out);
     if (rc == 0 && scale)
         reply_scale(req, out);
@@ -1395,6 +1452,8 @@ static void do_log(sim_cluster *c, fl_request *req, const sim_path *p)
     }
     if (!o->node[0]) {
         fl_request_reply(req, 204, NULL, "", 0);
+    } else if (c->ctrl) {
+        sim_ctrl_log(c->ctrl, req, o);
     } else {
         char msg[400];
         snprintf(msg, sizeof(msg), "Get \"https://%s:10250/containerLogs/%s/%s\": dial tcp: "

@@ -38,7 +38,9 @@ class Sim:
         self.dir = tempfile.mkdtemp(prefix="flotilla-sim-")
         cmd = [os.environ["FLOTILLA_BIN"], "sim", "--kubeconfig-dir", self.dir] + \
             [a.replace("{dir}", self.dir) for a in args]
-        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The sim's log goes to a file, never to an unread pipe that could fill and block it.
+        self.log = open(os.path.join(self.dir, "sim.log"), "w+")
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.lines = []
         self.clusters = {}
         for line in self.p.stdout:
@@ -49,10 +51,15 @@ class Sim:
             if line.strip() == "ready":
                 break
         if not self.clusters:
-            raise SystemExit("sim did not start: " + self.p.stderr.read())
+            raise SystemExit("sim did not start: " + self.log_tail())
         self.ctx = None
         if os.path.exists(os.path.join(self.dir, "ca.crt")):
             self.ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
+
+    def log_tail(self, n=4000):
+        self.log.flush()
+        with open(self.log.name, errors="replace") as f:
+            return f.read()[-n:]
 
     def kubeconfig(self, name):
         return os.path.join(self.dir, name + ".kubeconfig")
@@ -89,6 +96,10 @@ class Sim:
             status, hdrs, text = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             status, hdrs, text = e.code, e.headers, e.read()
+        except urllib.error.URLError:
+            print("sim exit status %s; its log ends:\n%s" % (self.p.poll(), self.log_tail()),
+                  file=sys.stderr)
+            raise
         if raw:
             return status, hdrs, text
         try:
@@ -109,7 +120,8 @@ class Sim:
         except subprocess.TimeoutExpired:
             self.p.kill()
             rc = -9
-        check(rc == 0, "sim exits cleanly on SIGTERM (rc=%s): %s" % (rc, self.p.stderr.read()[-2000:]))
+        check(rc == 0, "sim exits cleanly on SIGTERM (rc=%s): %s" % (rc, self.log_tail()))
+        self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -1,0 +1,342 @@
+/*
+ * sim/webhook.c: validating admission webhooks of a virtual cluster. The
+ * cluster's ValidatingWebhookConfigurations are matched against a write
+ * (rules: operations, apiGroups, apiVersions, resources, scope;
+ * namespaceSelector and objectSelector with matchLabels/matchExpressions)
+ * and each matching webhook gets a POST of an admission.k8s.io/v1
+ * AdmissionReview, as kube-apiserver v1.26 sends it (golden
+ * 06-webhook/received), to clientConfig.url + "?timeout=Ns" over HTTPS
+ * verified with caBundle, through kube/'s blocking client. Answers as the
+ * apiserver does: `admission webhook "<name>" denied the request: <msg>`
+ * with the webhook's code and reason (none when it gave none); warnings
+ * become Warning headers; a failed call with failurePolicy Fail is a 500
+ * InternalError "failed calling webhook ...", with Ignore it is skipped.
+ * Called on HTTP threads and the controller thread; holds no lock while
+ * calling out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_int.h"
+
+#define MAX_TIMEOUT_S 30
+
+static const char *str_or(const json_t *o, const char *path, const char *dflt)
+{
+    const char *s = fl_obj_str(o, path);
+    return s ? s : dflt;
+}
+
+/* ------------------------------------------------------------ matching */
+
+static bool list_has(const json_t *list, const char *v)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *s = json_string_value(e);
+        if (s && (!strcmp(s, "*") || !strcmp(s, v)))
+            return true;
+    }
+    return false;
+}
+
+static bool rule_matches(const json_t *rule, const sim_res *r, const char *op)
+{
+    const char *scope = str_or(rule, "scope", "*");
+    if (!strcmp(scope, "Namespaced") && !r->kr->namespaced)
+        return false;
+    if (!strcmp(scope, "Cluster") && r->kr->namespaced)
+        return false;
+    return list_has(json_object_get(rule, "operations"), op) &&
+           list_has(json_object_get(rule, "apiGroups"), r->kr->group) &&
+           list_has(json_object_get(rule, "apiVersions"), r->kr->version) &&
+           list_has(json_object_get(rule, "resources"), r->kr->resource);
+}
+
+/* metav1.LabelSelector against labels (NULL/{} selector: everything). */
+static bool selector_matches(const json_t *sel, const json_t *labels)
+{
+    const char *k;
+    json_t *v, *e;
+    size_t i;
+    json_object_foreach(json_object_get(sel, "matchLabels"), k, v) {
+        const char *have = json_string_value(json_object_get(labels, k));
+        if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)))
+            return false;
+    }
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, e) {
+        const char *key = str_or(e, "key", ""), *op = str_or(e, "operator", "");
+        const char *have = json_string_value(json_object_get(labels, key));
+        json_t *vals = json_object_get(e, "values");
+        bool in = false;
+        size_t j;
+        json_t *x;
+        json_array_foreach(vals, j, x)
+            in |= have && json_is_string(x) && !strcmp(have, json_string_value(x));
+        if ((!strcmp(op, "In") && !in) || (!strcmp(op, "NotIn") && in) ||
+            (!strcmp(op, "Exists") && !have) || (!strcmp(op, "DoesNotExist") && have))
+            return false;
+    }
+    return true;
+}
+
+static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, const char *op,
+                            const json_t *obj, const char *ns)
+{
+    bool any = false;
+    size_t i;
+    json_t *rule;
+    json_array_foreach(json_object_get(wh, "rules"), i, rule)
+        any |= rule_matches(rule, r, op);
+    if (!any || !selector_matches(json_object_get(wh, "objectSelector"),
+                                  fl_obj_get(obj, "metadata.labels")))
+        return false;
+    json_t *nsel = json_object_get(wh, "namespaceSelector");
+    if (!r->kr->namespaced || !ns || !*ns || json_object_size(nsel) == 0)
+        return true;
+    const sim_res *nr = sim_store_find(c->st, NULL, "v1", "namespaces");
+    sim_obj *no = NULL;
+    json_t *nj = NULL;
+    if (nr && sim_store_get(c->st, nr, "", ns, &no) == 0)
+        nj = sim_obj_parse(no);
+    bool ok = selector_matches(nsel, fl_obj_get(nj, "metadata.labels"));
+    json_decref(nj);
+    sim_obj_unref(no);
+    return ok;
+}
+
+/* ------------------------------------------------------------ calling */
+
+static json_t *review(const sim_res *r, const char *op, const json_t *obj, const json_t *old,
+                      const sim_webhook_req *w)
+{
+    char uid[37];
+    fl_uuid4(uid);
+    json_t *gvk = json_pack("{s:s,s:s,s:s}", "group", r->kr->group, "version", r->kr->version,
+                            "kind", r->kr->kind);
+    json_t *gvr = json_pack("{s:s,s:s,s:s}", "group", r->kr->group, "version", r->kr->version,
+                            "resource", r->kr->resource);
+    json_t *req = json_pack("{s:s,s:O,s:O,s:O,s:O,s:s}", "uid", uid, "kind", gvk, "resource", gvr,
+                            "requestKind", gvk, "requestResource", gvr, "name",
+                            str_or(obj, "metadata.name", ""));
+    json_decref(gvk);
+    json_decref(gvr);
+    if (!req)
+        return NULL;
+    if (r->kr->namespaced)
+        json_object_set_new(req, "namespace", json_string(str_or(obj, "metadata.namespace", "")));
+    json_object_set_new(req, "operation", json_string(op));
+    json_object_set_new(req, "userInfo", w->user ? json_deep_copy(w->user) :
+                        json_pack("{s:s,s:s,s:[s,s]}", "username", "admin", "uid", "uid-admin",
+                                  "groups", "system:masters", "system:authenticated"));
+    json_object_set_new(req, "object", json_deep_copy(obj));
+    json_object_set_new(req, "oldObject", old ? json_deep_copy(old) : json_null());
+    json_object_set_new(req, "dryRun", json_boolean(w->dry));
+    json_object_set_new(req, "options", w->options ? json_deep_copy(w->options) : json_null());
+    return json_pack("{s:s,s:s,s:o}", "kind", "AdmissionReview", "apiVersion",
+                     "admission.k8s.io/v1", "request", req);
+}
+
+/* Split "https://h:p/path" into origin and path. */
+static int split_url(const char *url, char *origin, size_t on, char *path, size_t pn)
+{
+    const char *p = strncmp(url, "https://", 8) ? NULL : strchr(url + 8, '/');
+    if (strncmp(url, "https://", 8))
+        return FL_EPARSE;
+    size_t olen = p ? (size_t)(p - url) : strlen(url);
+    if (olen >= on)
+        return FL_EPARSE;
+    snprintf(origin, on, "%.*s", (int)olen, url);
+    snprintf(path, pn, "%s", p ? p : "/");
+    return 0;
+}
+
+static void ca_of(const json_t *wh, fl_buf *out)
+{
+    const char *b64 = str_or(wh, "clientConfig.caBundle", "");
+    char *u = strdup(b64);
+    if (!u)
+        return;
+    size_t n = 0;
+    for (const char *s = b64; *s; s++)
+        if (*s != '=' && *s != '\n' && *s != '\r')
+            u[n++] = *s == '+' ? '-' : *s == '/' ? '_' : *s;
+    u[n] = 0;
+    sim_b64url_decode(u, out);
+    free(u);
+}
+
+/* The transport error as Go's net/http words it. */
+static void call_error(const fl_kube_response *res, const char *origin, char *out, size_t n)
+{
+    const char *host = strstr(origin, "://") ? strstr(origin, "://") + 3 : origin;
+    if (res->err == -ECONNREFUSED)
+        snprintf(out, n, "dial tcp %s: connect: connection refused", host);
+    else if (res->err == -ETIMEDOUT)
+        snprintf(out, n, "context deadline exceeded");
+    else if (res->err == FL_ETLS)
+        snprintf(out, n, "tls: failed to verify certificate: x509: certificate signed by unknown "
+                 "authority");
+    else
+        snprintf(out, n, "%s", res->message[0] ? res->message : fl_strerror(res->err));
+}
+
+/* POST the review; 0 with *resp (the "response" member, new), or the
+ * failure text in err. */
+static int call(const json_t *wh, const json_t *rev, json_t **resp, char *url_out, size_t un,
+                fl_err *err)
+{
+    char origin[512], path[1024], full[1100];
+    const char *url = str_or(wh, "clientConfig.url", "");
+    int64_t tmo = 10;
+    json_t *t = json_object_get(wh, "timeoutSeconds");
+    if (json_is_integer(t))
+        tmo = json_integer_value(t);
+    tmo = tmo < 1 ? 1 : tmo > MAX_TIMEOUT_S ? MAX_TIMEOUT_S : tmo;
+    snprintf(url_out, un, "%s?timeout=%llds", url, (long long)tmo);
+    if (split_url(url, origin, sizeof(origin), path, sizeof(path)) != 0)
+        return fl_err_set(err, FL_EPARSE, "unsupported webhook URL %s", url);
+    snprintf(full, sizeof(full), "%s?timeout=%llds", path, (long long)tmo);
+    fl_buf ca = FL_BUF_INIT(1 << 20);
+    ca_of(wh, &ca);
+    fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
+    info.source = "webhook";
+    info.server = origin;
+    info.ca_pem = ca.data;
+    info.ca_pem_len = ca.len;
+    fl_kube_conn *conn = NULL;
+    fl_kube_response res = {0};
+    char *body = json_dumps(rev, JSON_COMPACT);
+    int rc = body ? fl_kube_conn_new(&info, &conn, err) : -ENOMEM;
+    if (rc == 0) {
+        fl_kube_client_opts o = FL_KUBE_CLIENT_OPTS_INIT;
+        fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+        o.user_agent = "kube-apiserver-admission";
+        o.timeout_ms = tmo * 1000;
+        o.connect_timeout_ms = tmo * 1000;
+        rq.method = FL_KUBE_POST;
+        rq.path = full;
+        rq.body = body;
+        rq.body_len = strlen(body);
+        rq.timeout_ms = tmo * 1000;
+        rc = fl_kube_request_sync(conn, &rq, &o, &res, err);
+        if (rc == 0 && res.err != 0)
+            rc = res.err;
+        if (rc != 0) {
+            char e[400];
+            call_error(&res, origin, e, sizeof(e));
+            fl_err_set(err, rc, "%s", e);
+        } else {
+            json_t *doc = json_loadb(res.body.data ? res.body.data : "", res.body.len, 0, NULL);
+            json_t *r = json_object_get(doc, "response");
+            if (!json_is_object(r))
+                rc = fl_err_set(err, FL_EPARSE, "expected response in AdmissionReview");
+            else
+                *resp = json_incref(r);
+            json_decref(doc);
+        }
+    }
+    fl_kube_response_done(&res);
+    fl_kube_conn_unref(conn);
+    free(body);
+    fl_buf_done(&ca);
+    return rc;
+}
+
+static json_t *denial(const char *name, const json_t *resp)
+{
+    json_t *st = json_object_get(resp, "status");
+    json_t *code = json_object_get(st, "code");
+    const char *msg = str_or(st, "message", ""), *reason = str_or(st, "reason", "");
+    char text[1200];
+    if (*msg)
+        snprintf(text, sizeof(text), "admission webhook \"%s\" denied the request: %s", name, msg);
+    else
+        snprintf(text, sizeof(text), "admission webhook \"%s\" denied the request without "
+                 "explanation", name);
+    json_t *s = json_pack("{s:s,s:s,s:{},s:s,s:s}", "kind", "Status", "apiVersion", "v1",
+                          "metadata", "status", "Failure", "message", text);
+    if (*reason)
+        json_object_set_new(s, "reason", json_string(reason));
+    json_object_set_new(s, "code", json_integer(json_is_integer(code) &&
+                                                json_integer_value(code) ?
+                                                json_integer_value(code) : 403));
+    return s;
+}
+
+static json_t *call_failed(const char *name, const char *url, const char *why)
+{
+    char text[1600];
+    snprintf(text, sizeof(text), "failed calling webhook \"%s\": failed to call webhook: Post "
+             "\"%s\": %s", name, url, why);
+    json_t *s = json_pack("{s:s,s:s,s:{},s:s,s:s+,s:s,s:{s:[{s:s}]},s:i}", "kind", "Status",
+                          "apiVersion", "v1", "metadata", "status", "Failure", "message",
+                          "Internal error occurred: ", text, "reason", "InternalError",
+                          "details", "causes", "message", text, "code", 500);
+    return s;
+}
+
+static void add_warnings(fl_request *req, const json_t *resp)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(resp, "warnings"), i, w) {
+        char h[1200];
+        if (!req || !json_is_string(w))
+            continue;
+        snprintf(h, sizeof(h), "299 - \"%s\"", json_string_value(w));
+        fl_request_add_header(req, "Warning", h);
+    }
+}
+
+/* One webhook: 0 (allowed or ignored) or a Status in *deny. */
+static int run_one(const json_t *wh, const sim_res *r, const char *op, const json_t *obj,
+                   const json_t *old, const sim_webhook_req *w, json_t **deny)
+{
+    const char *name = str_or(wh, "name", "");
+    json_t *rev = review(r, op, obj, old, w), *resp = NULL;
+    char url[1200];
+    fl_err err = FL_ERR_INIT;
+    int rc = rev ? call(wh, rev, &resp, url, sizeof(url), &err) : -ENOMEM;
+    json_decref(rev);
+    if (rc != 0) {
+        if (!strcmp(str_or(wh, "failurePolicy", "Fail"), "Ignore"))
+            return 0;
+        *deny = call_failed(name, url, err.msg);
+        return FL_EFORBIDDEN;
+    }
+    add_warnings(w->req, resp);
+    if (!json_is_true(json_object_get(resp, "allowed"))) {
+        *deny = denial(name, resp);
+        rc = FL_EFORBIDDEN;
+    }
+    json_decref(resp);
+    return rc;
+}
+
+int sim_webhook_admit(sim_cluster *c, const sim_res *r, const char *op, const json_t *obj,
+                      const json_t *old, const sim_webhook_req *w, json_t **deny)
+{
+    const sim_res *vr = sim_store_find(c->st, "admissionregistration.k8s.io", "v1",
+                                       "validatingwebhookconfigurations");
+    sim_list l = {0};
+    sim_list_req q = {0};
+    int rc = 0;
+    if (!vr || vr == r || sim_store_list(c->st, vr, &q, &l) != 0)
+        return 0;
+    const char *ns = str_or(obj, "metadata.namespace", "");
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        json_t *cfg = sim_obj_parse(l.items[i]), *wh;
+        size_t j;
+        json_array_foreach(json_object_get(cfg, "webhooks"), j, wh) {
+            if (rc == 0 && webhook_matches(c, wh, r, op, obj, ns))
+                rc = run_one(wh, r, op, obj, old, w, deny);
+        }
+        json_decref(cfg);
+    }
+    sim_list_done(&l);
+    return rc;
+}

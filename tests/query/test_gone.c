@@ -1,0 +1,145 @@
+/*
+ * tests/query/test_gone.c: the search API against an index with a tiny
+ * change log (10 revisions): a continue token whose revision has left the
+ * log answers 410 Expired; a tampered one 400; a watch from a revision
+ * inside the log replays the changes after it (resume), and one from before
+ * it gets an ERROR event carrying a 410 Expired Status, as kube-apiserver.
+ * HTTP through a raw loopback socket (Connection: close, read to EOF).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "query/query.h"
+#include "tests/test.h"
+
+static uint16_t port;
+
+/* GET path; returns the status and the whole raw response in out. */
+static int get(const char *path, fl_buf *out)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    char req[4096], buf[8192];
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return -1;
+    n = snprintf(req, sizeof req, "GET %s%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                 FL_QUERY_PREFIX, path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    fl_buf_reset(out);
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0)
+        fl_buf_append(out, buf, (size_t)r);
+    close(fd);
+    int64_t code = -1;
+    if (out->len > 12)
+        fl_parse_i64(out->data + 9, 3, &code);
+    return (int)code;
+}
+
+static void submit(fl_index *idx, const char *json)
+{
+    fl_index_src src = {"c-1", "", "v1", "pods", "Pod"};
+    T_EQ_INT(fl_index_submit_event(idx, &src, json, strlen(json), NULL), 0);
+}
+
+static void modify(fl_index *idx, int name, int rv)
+{
+    char ev[512];
+    snprintf(ev, sizeof ev, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"p%d\","
+             "\"namespace\":\"ns\",\"uid\":\"u%d\",\"resourceVersion\":\"%d\"},\"spec\":{}}}",
+             name, name, rv);
+    submit(idx, ev);
+}
+
+/* The value of "key":"..." in b (first occurrence) into out. */
+static void find_str(const fl_buf *b, const char *key, char *out, size_t size)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(b->data ? b->data : "", pat), *e;
+    out[0] = 0;
+    if (p && (e = strchr(p + strlen(pat), '"')))
+        snprintf(out, size, "%.*s", (int)(e - p - strlen(pat)), p + strlen(pat));
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/flotilla-query-gone-XXXXXX", path[256], tok[1024], rv[32];
+    fl_index_opts io = FL_INDEX_OPTS_INIT;
+    fl_query_opts qo = FL_QUERY_OPTS_INIT;
+    fl_server_opts so = FL_SERVER_OPTS_INIT;
+    fl_index *idx = NULL;
+    fl_query *q = NULL;
+    fl_server *srv = NULL;
+    fl_buf b = FL_BUF_INIT(16u << 20);
+    const char *pods_res[] = {"pods"};
+    fl_query_gv gv = {"", "v1", pods_res, 1};
+    T_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    io.path = path;
+    io.changelog_max = 10;
+    T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        modify(idx, i, 1);
+    T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    qo.index = idx;
+    qo.anonymous_loopback = true;
+    qo.gvs = &gv;
+    qo.ngvs = 1;
+    so.access_log = false;
+    T_EQ_INT(fl_query_new(&qo, &q, NULL), 0);
+    T_EQ_INT(fl_server_new(&so, &srv, NULL), 0);
+    T_EQ_INT(fl_query_route(q, srv), 0);
+    T_EQ_INT(fl_server_start(srv, NULL), 0);
+    port = fl_server_port(srv);
+
+    T_EQ_INT(get("/api/v1/pods?limit=2", &b), 200);
+    find_str(&b, "continue", tok, sizeof tok);
+    find_str(&b, "resourceVersion", rv, sizeof rv);
+    T_CHECK(tok[0] != 0);
+    T_EQ_STR(rv, "5");
+    char p2[1200];
+    snprintf(p2, sizeof p2, "/api/v1/pods?limit=2&continue=%s", tok);
+    T_EQ_INT(get(p2, &b), 200); /* still inside the log */
+    T_CHECK(strstr(b.data, "\"p2\"") && strstr(b.data, "\"p3\"") && !strstr(b.data, "\"p1\""));
+
+    /* watch resume: from revision 3, the changes 4 and 5 */
+    T_EQ_INT(get("/api/v1/pods?watch=1&resourceVersion=3&timeoutSeconds=1", &b), 200);
+    T_CHECK(strstr(b.data, "\"p3\"") && strstr(b.data, "\"p4\"") && !strstr(b.data, "\"p2\""));
+    T_CHECK(strstr(b.data, "\"resourceVersion\":\"5\"") != NULL);
+
+    for (int i = 0; i < 30; i++) { /* one batch each: the writer coalesces per key */
+        modify(idx, i % 5, 10 + i);
+        T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    }
+    T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    int code = 0;
+    for (int i = 0; i < 40 && (code = get(p2, &b)) == 200; i++)
+        usleep(100000); /* the index trims its change log once a second */
+    T_EQ_INT(code, 410);
+    T_CHECK(strstr(b.data, "\"reason\":\"Expired\"") != NULL);
+    tok[strlen(tok) - 2] ^= 1;
+    snprintf(p2, sizeof p2, "/api/v1/pods?limit=2&continue=%s", tok);
+    T_EQ_INT(get(p2, &b), 400);
+    T_EQ_INT(get("/api/v1/pods?watch=1&resourceVersion=2&timeoutSeconds=1", &b), 200);
+    T_CHECK(strstr(b.data, "\"type\":\"ERROR\"") && strstr(b.data, "\"code\":410") &&
+            strstr(b.data, "Expired"));
+
+    fl_server_free(srv);
+    fl_query_free(q);
+    fl_index_close(idx);
+    fl_buf_done(&b);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    T_EQ_INT(system(path), 0);
+    return t_done();
+}

@@ -1,0 +1,527 @@
+#!/usr/bin/python3
+"""tests/query/test_query.py: the search API end to end. Starts `flotilla sim`
+(2 clusters), fills it with pods and deployments, runs `flotilla serve` on it
+and drives it with Debian's kubectl (a kubeconfig per prefix: all clusters,
+and /clusters/east-1) and urllib: discovery/api-resources, get -A, -l,
+--field-selector (list fields, numeric), -o json|yaml|jsonpath|wide,
+--chunk-size, get <kind> <name> with a cluster in the path, search labels
+and parameters, pagination under churn (unchanged objects exactly once),
+tampered continue tokens (400), hostile parameters (400, no effect), and
+auth on a second daemon (no token / wrong token 401, scopes, 403).
+Needs FLOTILLA_BIN (tests/meson.build).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+BIN = os.environ["FLOTILLA_BIN"]
+PREFIX = "/apis/clusterpedia.io/v1beta1/resources"
+FAILS = []
+PROCS = []
+SERVES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, file=sys.stderr)
+    return cond
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http(method, url, body=None, token=None, headers=None):
+    req = urllib.request.Request(url, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def start_sim(d):
+    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--kubeconfig-dir", d,
+                          "--write-config", os.path.join(d, "flotilla.yaml")],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    PROCS.append(p)
+    clusters = {}
+    for line in p.stdout:
+        if line.startswith("cluster "):
+            parts = line.split()
+            clusters[parts[1]] = parts[2]
+        if line.strip() == "ready":
+            break
+    return clusters
+
+
+def sim_token(d, name):
+    for line in open(os.path.join(d, name + ".kubeconfig")):
+        if "token:" in line:
+            return line.split("token:")[1].strip().strip('"').strip("}").strip()
+    return None
+
+
+def start_serve(d, name, extra_auth):
+    src = open(os.path.join(d, "flotilla.yaml")).read()
+    port = free_port()
+    src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d" % port)
+    src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-" + name)
+    src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n" + extra_auth)
+    path = os.path.join(d, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(src)
+    log = open(os.path.join(d, name + ".log"), "w")
+    p = subprocess.Popen([BIN, "serve", "-c", path], stdout=log, stderr=log)
+    PROCS.append(p)
+    SERVES.append(p)
+    base = "http://127.0.0.1:%d" % port
+    for _ in range(100):
+        try:
+            if http("GET", base + "/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return base
+
+
+def kubeconfig(d, name, server):
+    path = os.path.join(d, name + ".kc")
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
+                "  cluster: {server: \"%s\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n"
+                "- name: c\n  context: {cluster: c, user: u}\n" % server)
+    return path
+
+
+def kubectl(kc, *args):
+    p = subprocess.run(["kubectl", "--kubeconfig", kc, "--cache-dir",
+                        os.path.join(os.path.dirname(kc), "kcache")] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def pod(name, ns, labels, image="nginx:1.25", prio=None):
+    spec = {"containers": [{"name": "c", "image": image}, {"name": "side", "image": "envoy:1"}]}
+    if prio is not None:
+        spec["priority"] = prio
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": spec}
+
+
+def fill(d, clusters):
+    for c, url in clusters.items():
+        tok = sim_token(d, c)
+        http("POST", url + "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": "team"}}, tok)
+        for i in range(20):
+            img = "nginx:1.25" if i % 2 == 0 else "redis:7"
+            st, body, _ = http("POST", url + "/api/v1/namespaces/default/pods",
+                               pod("web-%02d" % i, "default", {"app": "web", "idx": str(i)},
+                                   img, i), tok)
+            check(st == 201, "create pod in %s: %s %s" % (c, st, body[:200]))
+        for i in range(3):
+            http("POST", url + "/api/v1/namespaces/team/pods",
+                 pod("db-%d" % i, "team", {"app": "db"}, "postgres:16"), tok)
+        http("POST", url + "/api/v1/namespaces/team/secrets",
+             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pw"},
+              "data": {"password": "aHVudGVyMg=="}, "stringData": {"x": "y"}}, tok)
+        http("POST", url + "/apis/apps/v1/namespaces/team/deployments",
+             {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "db", "labels": {"app": "db"}},
+              "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+                       "template": {"metadata": {"labels": {"app": "db"}},
+                                    "spec": {"containers": [{"name": "c",
+                                                             "image": "postgres:16"}]}}}}, tok)
+
+
+def wait_count(base, want):
+    n = -1
+    for _ in range(100):
+        st, body, _ = http("GET", base + PREFIX + "/api/v1/pods")
+        if st == 200:
+            n = len(json.loads(body)["items"])
+            if n >= want:
+                return n
+        time.sleep(0.1)
+    return n
+
+
+def test_kubectl(d, base):
+    kc = kubeconfig(d, "all", base + PREFIX)
+    kc1 = kubeconfig(d, "east1", base + PREFIX + "/clusters/east-1")
+    rc, out, err = kubectl(kc, "api-resources")
+    check(rc == 0 and "pods" in out and "deployments" in out, "api-resources: " + err + out[:300])
+    for _ in range(50):  # the first health probe may still be running
+        rc, out, err = kubectl(kc, "get", "clusters")
+        rows = [l.split() for l in out.strip().split("\n")]
+        if rc == 0 and len(rows) == 3 and all("True" in r for r in rows[1:]):
+            break
+        time.sleep(0.2)
+    check(rc == 0 and rows[0][:4] == ["NAME", "VERSION", "MODE", "READY"] and
+          sorted(r[0] for r in rows[1:]) == ["east-1", "east-2"] and
+          all("True" in r for r in rows[1:]), "get clusters: " + out + err)
+    rc, out, err = kubectl(kc, "get", "cluster", "east-2", "-o", "jsonpath={.spec.zone}")
+    check(rc == 0 and out == "east-b", "get cluster east-2 zone: " + out + err)
+    rc, out, err = kubectl(kc, "explain", "deployments.spec.replicas")
+    check(rc == 0 and "replicas" in out, "kubectl explain (OpenAPI v3): " + out[:200] + err[:300])
+    rc, out, err = kubectl(kc, "get", "pods", "-A")
+    lines = out.strip().split("\n")
+    check(rc == 0 and lines[0].split()[:3] == ["NAMESPACE", "CLUSTER", "NAME"],
+          "get pods -A header: %r %s" % (lines[:1], err))
+    check(len(lines) == 1 + 46, "get pods -A rows: %d" % len(lines))
+    rc, out, err = kubectl(kc, "get", "pods", "-A", "-l", "app=db", "-o", "wide")
+    check(rc == 0 and len(out.strip().split("\n")) == 7, "-l app=db: " + out + err)
+    rc, out, err = kubectl(kc, "get", "pods", "-A", "--field-selector",
+                           "spec.containers[].image=redis:7", "-o", "json")
+    items = json.loads(out)["items"] if rc == 0 else []
+    check(len(items) == 20, "field selector list field: %d %s" % (len(items), err))
+    check(all(i["metadata"]["annotations"].get("shadow.clusterpedia.io/cluster-name")
+              for i in items), "cluster annotation")
+    rc, out, err = kubectl(kc, "get", "pods", "-A", "--field-selector", "spec.priority>15",
+                           "-o", "jsonpath={.items[*].metadata.name}")
+    check(rc == 0 and sorted(out.split()) == sorted(["web-%02d" % i for i in (16, 17, 18, 19)] * 2),
+          "numeric field selector: " + out + err)
+    rc, out, err = kubectl(kc, "get", "pods", "-n", "team", "-o", "yaml")
+    check(rc == 0 and out.count("kind: Pod\n") == 6, "-o yaml: " + err)
+    rc, out, err = kubectl(kc, "get", "pods", "-A", "--chunk-size", "7", "-o", "name")
+    check(rc == 0 and len(out.split()) == 46 and len(set(out.split())) == 23,
+          "--chunk-size 7: %d %s" % (len(out.split()), err))
+    rc, out, err = kubectl(kc1, "get", "pod", "web-03", "-o", "json")
+    check(rc == 0 and json.loads(out)["metadata"]["annotations"][
+        "shadow.clusterpedia.io/cluster-name"] == "east-1", "get pod by name: " + err)
+    rc, out, err = kubectl(kc1, "get", "pods", "-A")
+    check(rc == 0 and len(out.strip().split("\n")) == 24 and "east-2" not in out,
+          "cluster prefix list: " + err)
+    rc, out, err = kubectl(kc1, "get", "pod", "nope")
+    check(rc != 0 and "not found" in err, "get missing pod: " + err)
+    rc, out, err = kubectl(kc, "get", "deploy", "-A", "-l",
+                           "search.clusterpedia.io/clusters notin (east-1)")
+    check(rc == 0 and "east-2" in out and "east-1" not in out, "clusters notin: " + out + err)
+    rc, out, err = kubectl(kc, "get", "pods", "-A", "-l",
+                           "internalstorage.clusterpedia.io/fuzzy-name=db")
+    check(rc == 0 and len(out.strip().split("\n")) == 7, "fuzzy-name: " + out + err)
+
+
+def test_secrets(base):
+    st, body, _ = http("GET", base + PREFIX + "/api/v1/secrets")
+    items = json.loads(body)["items"] if st == 200 else []
+    check(len(items) == 2 and all("data" not in i and "stringData" not in i for i in items)
+          and b"aHVudGVyMg" not in body, "secrets without data: %s %s" % (st, body[:300]))
+    st, body, _ = http("GET", base + PREFIX + "/clusters/east-1/api/v1/namespaces/team/secrets/pw")
+    check(st == 200 and b"aHVudGVyMg" not in body, "secret GET without data: %s" % st)
+
+
+def names(base, q):
+    st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?" + q)
+    return st, json.loads(body)
+
+
+def test_params(base):
+    st, b = names(base, "clusters=east-2&namespaces=team")
+    check(st == 200 and len(b["items"]) == 3, "clusters=&namespaces= params: %s" % st)
+    st, b = names(base, "labelSelector=" + urllib.parse.quote("search.clusterpedia.io/size=5,app=web"))
+    check(st == 200 and len(b["items"]) == 5 and b["metadata"].get("continue"),
+          "size synonym: %s %s" % (st, b.get("metadata")))
+    st, b = names(base, "limit=5&withRemainingCount=true")
+    check(st == 200 and b["metadata"].get("remainingItemCount") == 41, "remaining count %s"
+          % b.get("metadata"))
+    tok = b["metadata"]["continue"]
+    bad = tok[:-3] + ("AAA" if tok[-3:] != "AAA" else "BBB")
+    st, b = names(base, "limit=5&continue=" + urllib.parse.quote(bad))
+    check(st == 400 and b.get("kind") == "Status", "tampered token: %s" % st)
+    st, b = names(base, "limit=5&withRemainingCount=true&continue=" + urllib.parse.quote(tok))
+    check(st == 200 and len(b["items"]) == 5 and b["metadata"].get("remainingItemCount") == 36,
+          "good token: %s %s" % (st, b.get("metadata")))
+
+
+def test_collections(base):
+    cp = "/apis/clusterpedia.io/v1beta1/collectionresources"
+    st, body, _ = http("GET", base + cp)
+    check(st == 200 and [i["metadata"]["name"] for i in json.loads(body)["items"]] ==
+          ["workloads", "kuberesources", "any"], "collectionresources list: %s" % st)
+    st, body, _ = http("GET", base + cp + "/workloads")
+    b = json.loads(body)
+    check(st == 200 and [i["kind"] for i in b["items"]] == ["Deployment", "Deployment"] and
+          {"group": "apps", "version": "v1", "kind": "Deployment", "resource": "deployments"}
+          in b["resourceTypes"], "workloads: %s %s" % (st, body[:300]))
+    seen, cont = [], ""
+    for _ in range(50):
+        st, body, _ = http("GET", base + cp + "/any?resources=apps/deployments,pods&limit=5"
+                           + ("&continue=" + urllib.parse.quote(cont) if cont else ""))
+        if not check(st == 200, "any page: %s %s" % (st, body[:200])):
+            break
+        b = json.loads(body)
+        seen += [(i["kind"], i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+                  i["metadata"]["namespace"], i["metadata"]["name"]) for i in b["items"]]
+        cont = b["metadata"].get("continue", "")
+        if not cont:
+            break
+    check(len(seen) == len(set(seen)) and sum(1 for s in seen if s[0] == "Pod") == 46 and
+          sum(1 for s in seen if s[0] == "Deployment") == 2, "any paged: %d" % len(seen))
+    st, body, _ = http("GET", base + cp + "/kuberesources?clusters=east-1&limit=1000")
+    kinds = {i["kind"] for i in json.loads(body)["items"]}
+    check(st == 200 and {"Pod", "Deployment", "Namespace"} <= kinds, "kuberesources: %s" % kinds)
+    check(http("GET", base + cp + "/nope")[0] == 404, "unknown collection 404")
+
+
+def test_hostile(base):
+    huge = ",".join("k%d=v" % i for i in range(300))
+    bad = ["labelSelector=" + urllib.parse.quote("a in ("), "labelSelector=" + urllib.parse.quote(huge),
+           "fieldSelector=" + urllib.parse.quote("a=b=c"), "limit=-1", "limit=x",
+           "since=" + urllib.parse.quote("'; DROP TABLE objects; --"),
+           "labelSelector=" + urllib.parse.quote("search.clusterpedia.io/orderby=name"),
+           "continue=" + urllib.parse.quote("1' OR '1'='1")]
+    for q in bad:
+        st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?" + q)
+        check(st == 400 and b'"kind":"Status"' in body.replace(b" ", b""), "hostile %s: %s" % (q[:60], st))
+    inj = ["names=" + urllib.parse.quote("x' OR 1=1 --"), "clusters=" + urllib.parse.quote("\";DELETE"),
+           "labelSelector=" + urllib.parse.quote("app=x"), "namespaces=" + urllib.parse.quote("%'")]
+    for q in inj:
+        st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?" + q)
+        check(st in (200, 400) and (st == 400 or json.loads(body)["items"] == []),
+              "injection %s: %s" % (q, st))
+    for p in ["/api/v1/namespaces/x/pods/y/z/w", "/apis/none/v1/things", "//api", "/api/v1/pods/x",
+              "/clusters/BAD_NAME/api/v1/pods"]:
+        st, _, _ = http("GET", base + PREFIX + p)
+        check(st in (400, 404), "invalid path %s: %s" % (p, st))
+    check(wait_count(base, 46) == 46, "still 46 pods after hostile requests")
+    st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?labelSelector=" + urllib.parse.quote("app=web"))
+    check(st == 200 and len(json.loads(body)["items"]) == 40, "other requests unaffected")
+
+
+def test_churn(d, base, clusters):
+    """Page with limit=4 while another thread updates and creates pods; the
+    unchanged web-* pods must each appear exactly once."""
+    stop = threading.Event()
+    url = clusters["east-1"]
+    tok = sim_token(d, "east-1")
+
+    def churn():
+        i = 0
+        while not stop.is_set():
+            http("POST", url + "/api/v1/namespaces/team/pods",
+                 pod("churn-%d" % i, "team", {"app": "churn"}), tok)
+            http("DELETE", url + "/api/v1/namespaces/team/pods/churn-%d" % (i - 1), None, tok)
+            i += 1
+    t = threading.Thread(target=churn)
+    t.start()
+    seen = []
+    cont = ""
+    try:
+        for _ in range(100):
+            st, b = names(base, "limit=4&continue=" + urllib.parse.quote(cont))
+            if not check(st == 200, "churn page %s" % st):
+                break
+            seen += [(i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+                      i["metadata"]["namespace"], i["metadata"]["name"]) for i in b["items"]]
+            cont = b["metadata"].get("continue", "")
+            time.sleep(0.02)
+            if not cont:
+                break
+    finally:
+        stop.set()
+        t.join()
+    stable = [s for s in seen if not s[2].startswith("churn-")]
+    check(len(stable) == 46 and len(set(stable)) == 46, "churn: %d stable, %d unique"
+          % (len(stable), len(set(stable))))
+
+
+def test_watch(d, base, clusters):
+    st, b = names(base, "limit=1")
+    rv = b["metadata"]["resourceVersion"]
+    url = clusters["east-2"]
+    tok = sim_token(d, "east-2")
+    req = urllib.request.Request(base + PREFIX + "/api/v1/namespaces/team/pods?watch=1&resourceVersion="
+                                 + rv + "&timeoutSeconds=3")
+    events = []
+
+    def reader():
+        with urllib.request.urlopen(req, timeout=10) as r:
+            for line in r:
+                events.append(json.loads(line))
+    t = threading.Thread(target=reader)
+    t.start()
+    kc = os.path.join(d, "all.kc")
+    kw = subprocess.Popen(["kubectl", "--kubeconfig", kc, "get", "pods", "-n", "team", "-w"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    http("POST", url + "/api/v1/namespaces/team/pods", pod("watched", "team", {"app": "w"}), tok)
+    http("POST", url + "/api/v1/namespaces/default/pods", pod("elsewhere", "default", {"app": "w"}), tok)
+    t.join()
+    time.sleep(0.5)
+    kw.terminate()
+    out, err = kw.communicate(timeout=10)
+    got = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+    check(("ADDED", "watched") in got and not any(n == "elsewhere" for _, n in got),
+          "watch events: %s" % got)
+    check("watched" in out and "CLUSTER" in out, "kubectl get -w: %s %s" % (out, err))
+    last = events[-1]["object"]["metadata"]["resourceVersion"] if events else rv
+    st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?watch=1&timeoutSeconds=1&resourceVersion="
+                       + last)
+    check(st == 200 and b"watched" not in body, "watch resume after last event: %s" % body[:300])
+    st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?watch=1&timeoutSeconds=1&resourceVersion=x")
+    check(st == 400, "watch bad resourceVersion: %s" % st)
+
+
+def test_auth(d, clusters):
+    with open(os.path.join(d, "tokens.csv"), "a") as f:
+        f.write('\nteam-a-token,alice,"team-a"\nnobody-token,bob,"nobody"\n')
+    scopes = ("  scopes:\n"
+              "  - {group: system:masters, clusters: [\"*\"], namespaces: [\"*\"], resources: [\"*\"]}\n"
+              "  - {group: team-a, clusters: [east-1], namespaces: [team], resources: [pods]}\n")
+    base = start_serve(d, "auth", scopes)
+    admin = open(os.path.join(d, "tokens.csv")).readline().split(",")[0]
+    u = base + PREFIX + "/api/v1/pods"
+    check(http("GET", u)[0] == 401, "no token: 401")
+    check(http("GET", u, token="wrong")[0] == 401, "wrong token: 401")
+    for _ in range(100):
+        st, body, _ = http("GET", u, token=admin)
+        if st == 200 and len(json.loads(body)["items"]) >= 46:
+            break
+        time.sleep(0.1)
+    check(st == 200 and len(json.loads(body)["items"]) >= 46, "admin sees all: %s" % st)
+    st, body, _ = http("GET", u, token="team-a-token")
+    items = json.loads(body).get("items", []) if st == 200 else None
+    items = [i for i in items or [] if not i["metadata"]["name"].startswith("churn-")]
+    check(items is not None and len(items) == 3 and all(
+        i["metadata"]["namespace"] == "team" for i in items), "team-a scope: %s %s" % (st, items and len(items)))
+    st, body, _ = http("GET", base + PREFIX + "/apis/apps/v1/deployments", token="team-a-token")
+    check(st == 200 and json.loads(body)["items"] == [], "team-a no deployments: %s" % st)
+    check(http("GET", u, token="nobody-token")[0] == 403, "no scope: 403")
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+
+def make_certs(d):
+    """A CA, a server cert for 127.0.0.1 and a client cert CN=carol O=system:masters."""
+    c = lambda n: os.path.join(d, n)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", c("ca.key"), "-out",
+            c("ca.pem"), "-days", "1", "-subj", "/CN=query-test-ca")
+    for name, subj, ext in (("srv", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"),
+                            ("cli", "/CN=carol/O=system:masters", "extendedKeyUsage=clientAuth")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", c(name + ".key"), "-out",
+                c(name + ".csr"), "-subj", subj)
+        with open(c(name + ".ext"), "w") as f:
+            f.write(ext + "\n")
+        openssl("x509", "-req", "-in", c(name + ".csr"), "-CA", c("ca.pem"), "-CAkey", c("ca.key"),
+                "-CAcreateserial", "-out", c(name + ".crt"), "-days", "1", "-extfile", c(name + ".ext"))
+
+
+def test_tls(d):
+    import ssl
+    make_certs(d)
+    src = open(os.path.join(d, "flotilla.yaml")).read()
+    port = free_port()
+    src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d\ntls: {cert: %s, key: %s, "
+                      "clientCA: %s}" % (port, os.path.join(d, "srv.crt"), os.path.join(d, "srv.key"),
+                                         os.path.join(d, "ca.pem")))
+    src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-tls")
+    path = os.path.join(d, "tls.yaml")
+    with open(path, "w") as f:
+        f.write(src)
+    log = open(os.path.join(d, "tls.log"), "w")
+    p = subprocess.Popen([BIN, "serve", "-c", path], stdout=log, stderr=log)
+    PROCS.append(p)
+    SERVES.append(p)
+    base = "https://127.0.0.1:%d" % port
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    cctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    cctx.load_cert_chain(os.path.join(d, "cli.crt"), os.path.join(d, "cli.key"))
+
+    def get(url, context):
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except OSError:
+            return 0, b""
+    for _ in range(100):
+        if get(base + "/healthz", ctx)[0] == 200:
+            break
+        time.sleep(0.1)
+    check(get(base + PREFIX + "/api/v1/pods", ctx)[0] == 401, "tls without cert or token: 401")
+    for _ in range(100):
+        st, body = get(base + PREFIX + "/api/v1/pods", cctx)
+        if st == 200 and len(json.loads(body)["items"]) >= 46:
+            break
+        time.sleep(0.1)
+    check(st == 200 and len(json.loads(body)["items"]) >= 46, "client cert carol: %s" % st)
+    kc = os.path.join(d, "tls.kc")
+    with open(kc, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
+                "  cluster: {server: \"%s%s\", certificate-authority: %s}\nusers:\n- name: u\n"
+                "  user: {client-certificate: %s, client-key: %s}\ncontexts:\n- name: c\n"
+                "  context: {cluster: c, user: u}\n" % (base, PREFIX, os.path.join(d, "ca.pem"),
+                                                        os.path.join(d, "cli.crt"),
+                                                        os.path.join(d, "cli.key")))
+    rc, out, err = kubectl(kc, "get", "deploy", "-A")
+    check(rc == 0 and "east-1" in out and "east-2" in out, "kubectl with client cert: " + out + err)
+    if "carol" not in open(os.path.join(d, "tls.log")).read():
+        check(False, "access log names the cert user")
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="flotilla-query-")
+    try:
+        clusters = start_sim(d)
+        fill(d, clusters)
+        base = start_serve(d, "main", "  anonymousLoopback: true\n")
+        check(wait_count(base, 46) == 46, "46 pods synced")
+        test_kubectl(d, base)
+        test_params(base)
+        test_secrets(base)
+        test_collections(base)
+        test_hostile(base)
+        test_churn(d, base, clusters)
+        test_watch(d, base, clusters)
+        test_auth(d, clusters)
+        test_tls(d)
+    finally:
+        for p in reversed(PROCS):
+            p.send_signal(signal.SIGTERM)
+        for p in PROCS:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for p in SERVES:
+            check(p.returncode == 0, "serve exit status %s (sanitizer report in its log?)"
+                  % p.returncode)
+        if FAILS:
+            for f in os.listdir(d):
+                if f.endswith(".log"):
+                    sys.stderr.write("--- %s\n%s\n" % (f, open(os.path.join(d, f)).read()[-3000:]))
+        shutil.rmtree(d, ignore_errors=True)
+    print("%d failure(s)" % len(FAILS), file=sys.stderr)
+    sys.exit(1 if FAILS else 0)
+
+
+if __name__ == "__main__":
+    main()
