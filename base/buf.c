@@ -2,9 +2,11 @@
 #include "base/base.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void fl_buf_init(fl_buf *b, size_t max)
 {
@@ -85,4 +87,33 @@ void fl_buf_done(fl_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    int rc = 0;
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if ((rc = fl_buf_append(b, chunk, (size_t)n)) != 0) {
+            if (rc == -E2BIG)
+                fl_err_set(err, rc, "%s: file is over the %zu byte limit", path, b->max);
+            else
+                fl_err_set(err, rc, "%s: out of memory", path);
+            break;
+        }
+    }
+    close(fd);
+    return rc;
 }

@@ -325,27 +325,7 @@ int fl_cert_pair_write(const fl_cert_pair *p, const char *dir, const char *name,
 static int read_pem(const char *path, char **out, fl_err *err)
 {
     fl_buf b = FL_BUF_INIT(PEM_FILE_MAX);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0)
-        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    char tmp[8192];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        if ((rc = fl_buf_append(&b, tmp, (size_t)n)) != 0) {
-            rc = fl_err_set(err, rc, "%s: %s", path, rc == -E2BIG ? "file too large" : "out of memory");
-            break;
-        }
-    }
-    close(fd);
+    int rc = fl_buf_read_file(&b, path, err);
     if (!rc && (!b.data || !strstr(b.data, "-----BEGIN ")))
         rc = fl_err_set(err, FL_EPARSE, "%s: not a PEM file", path);
     if (rc) {

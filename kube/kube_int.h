@@ -10,9 +10,6 @@
 
 #include "base/base.h"
 
-/* Read a whole file of at most max bytes into b (appending). 0, -errno,
- * -E2BIG, -ENOMEM; err names the path. Any thread. (yaml.c) */
-int fl_kube_read_file(const char *path, size_t max, fl_buf *b, fl_err *err);
 
 /* Standard base64 (Go's StdEncoding: padding required, \r and \n ignored)
  * into out (appending). 0, FL_EPARSE, -ENOMEM, -E2BIG. (kubeconfig.c) */

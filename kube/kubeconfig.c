@@ -219,7 +219,7 @@ int fl_kubeconfig_load(const char *path, fl_kubeconfig **out, fl_err *err)
 {
     fl_buf b = FL_BUF_INIT(FL_KUBECONFIG_MAX_FILE);
     char *dir = dir_of(path);
-    int rc = dir ? fl_kube_read_file(path, FL_KUBECONFIG_MAX_FILE, &b, err)
+    int rc = dir ? fl_buf_read_file(&b, path, err)
                  : fl_err_set(err, -ENOMEM, "out of memory");
     if (!rc)
         rc = fl_kubeconfig_parse(b.data ? b.data : "", b.len, path, dir, out, err);
@@ -339,7 +339,7 @@ static int blob_field(rctx *r, const char *file_field, const char *data_field, c
     } else if (file) {
         char *path = abs_path(r->kc, file);
         fl_err e2 = FL_ERR_INIT;
-        rc = path ? fl_kube_read_file(path, FL_KUBECONFIG_MAX_FILE, &b, &e2) : -ENOMEM;
+        rc = path ? fl_buf_read_file(&b, path, &e2) : -ENOMEM;
         if (rc)
             rc = rerr(r, file_field, rc, "%s", path ? e2.msg : "out of memory");
         free(path);
@@ -857,7 +857,7 @@ static int token_file_refresh(fl_kube_conn *c, fl_err *err)
         st.st_mtim.tv_sec == c->tf.mtime.tv_sec && st.st_mtim.tv_nsec == c->tf.mtime.tv_nsec)
         return 0;
     fl_buf b = FL_BUF_INIT(FL_KUBECONFIG_MAX_FILE);
-    int rc = fl_kube_read_file(path, FL_KUBECONFIG_MAX_FILE, &b, err);
+    int rc = fl_buf_read_file(&b, path, err);
     if (rc) {
         fl_buf_done(&b);
         return rc;

@@ -814,40 +814,10 @@ int fl_yaml_doc_parse(const char *data, size_t len, const char *name, fl_yaml_do
     return 0;
 }
 
-int fl_kube_read_file(const char *path, size_t max, fl_buf *b, fl_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    int rc = 0;
-    char tmp[65536];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        if (b->len + (size_t)n > max) {
-            rc = fl_err_set(err, -E2BIG, "%s: file is over the %zu byte limit", path, max);
-            break;
-        }
-        if (fl_buf_append(b, tmp, (size_t)n) != 0) {
-            rc = fl_err_set(err, -ENOMEM, "%s: out of memory", path);
-            break;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
 int fl_yaml_doc_load(const char *path, fl_yaml_doc **out, fl_err *err)
 {
     fl_buf b = FL_BUF_INIT(FL_YAML_MAX_INPUT);
-    int rc = fl_kube_read_file(path, FL_YAML_MAX_INPUT, &b, err);
+    int rc = fl_buf_read_file(&b, path, err);
     if (!rc)
         rc = fl_yaml_doc_parse(b.data ? b.data : "", b.len, path, out, err);
     fl_buf_done(&b);
