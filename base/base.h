@@ -86,9 +86,10 @@ int fl_buf_reserve(fl_buf *b, size_t extra);
 void fl_buf_reset(fl_buf *b);              /* len = 0, keeps memory */
 char *fl_buf_steal(fl_buf *b);             /* caller frees; buffer becomes empty */
 void fl_buf_done(fl_buf *b);               /* frees memory; accepts a zeroed buf */
-/* Append the whole file at path to b. Returns 0; -errno when it cannot be
- * opened or read; -E2BIG when it would pass b->max; -ENOMEM. err names the
- * path. Blocking: not for the event-loop thread. */
+/* Append the whole file at path to b (b->data is a string afterwards, even
+ * for an empty file). Returns 0; -errno when it cannot be opened or read;
+ * -E2BIG when it would pass b->max; -ENOMEM. err names the path. Blocking:
+ * not for the event-loop thread. */
 int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err);
 
 /* ---------------------------------------------------------------- time */

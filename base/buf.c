@@ -115,5 +115,7 @@ int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err)
         }
     }
     close(fd);
+    if (rc == 0)
+        rc = fl_buf_append(b, "", 0); /* an empty file still gives a string */
     return rc;
 }

@@ -1,13 +1,20 @@
 /*
- * bench/bench_query.c: the search API (query/) over a synthetic fleet, each
- * figure beside its raw SQLite equivalent on the same database in the same
- * run (issue #7): GET by name p50/p99 over HTTP, a label-selector page of
- * 100 p50/p99, a full kubectl-style paginated list (limit=500 + continue),
- * and get-by-name requests/s with wrk (64 connections) beside wrk on
- * /healthz (the HTTP floor). Prints figures; never passes or fails.
+ * bench/bench_query.c: the search API (query/) over a synthetic fleet at
+ * issue #7's size (1M pods in 100 clusters by default), each figure beside
+ * its raw SQLite equivalent on the same database in the same run: GET by
+ * name p50/p99 over HTTP (and through fl_index_get alone), a label-selector
+ * page of 100 p50/p99 (HTTP, fl_index_list, and the raw keyset SQL on the
+ * labels index), a kubectl-style paginated list of 100k objects
+ * (limit=500 + continue) beside the raw keyset walk, and get-by-name
+ * requests/s with wrk (64 connections, random keys) beside raw point
+ * lookups/s and wrk on /healthz (the HTTP floor). The load average is
+ * printed beside the figures. Prints figures; never passes or fails.
  *
- * Usage: bench_query [--pods N (default 100000)] [--clusters C (default 10)]
- *                    [--wrk-seconds S (default 5; 0 skips wrk)]
+ * The dataset is loaded through the index's whole public write path
+ * (fl_index_submit_list: decoder threads, writer, labels, FTS, pod facts).
+ *
+ * Usage: bench_query [--pods N (default 1000000)] [--clusters C (default 100)]
+ *                    [--wrk-seconds S (default 10; 0 skips wrk)] [--samples K (default 2000)]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +36,6 @@
 
 #define NS_COUNT 50
 #define APP_COUNT 100
-#define SAMPLES 2000
 
 static int64_t now_ns(void)
 {
@@ -41,15 +48,6 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static void report(const char *what, int64_t *s, int n, const char *raw_what, int64_t *r, int rn)
-{
-    qsort(s, (size_t)n, sizeof *s, cmp_i64);
-    qsort(r, (size_t)rn, sizeof *r, cmp_i64);
-    printf("%-34s p50 %8.1f us  p99 %8.1f us   | raw %-26s p50 %7.1f us  p99 %7.1f us\n", what,
-           s[n / 2] / 1e3, s[n * 99 / 100] / 1e3, raw_what, r[rn / 2] / 1e3,
-           r[rn * 99 / 100] / 1e3);
 }
 
 /* ---- data ------------------------------------------------------------------ */
@@ -149,80 +147,183 @@ static int http_get(conn *c, const char *path)
     return status;
 }
 
-/* ---- raw SQLite ---------------------------------------------------------------- */
+/* ---- measuring ---------------------------------------------------------------- */
 
-static int64_t raw_time(sqlite3_stmt *st)
+static void loadavg(char *out, size_t n)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    char buf[128] = "?";
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            snprintf(buf, sizeof buf, "?");
+        fclose(f);
+    }
+    char *sp = strchr(buf, ' ');         /* keep the 1, 5 and 15 minute averages */
+    sp = sp ? strchr(sp + 1, ' ') : NULL;
+    sp = sp ? strchr(sp + 1, ' ') : NULL;
+    buf[sp ? (size_t)(sp - buf) : strcspn(buf, "\n")] = 0;
+    snprintf(out, n, "%s", buf);
+}
+
+static void print_load(void)
+{
+    char la[64];
+    loadavg(la, sizeof la);
+    printf("  (load average %s)\n", la);
+    fflush(stdout);
+}
+
+/* Keys of the dataset: pod k of cluster c. */
+typedef struct key {
+    char ns[16], name[32], cluster[16];
+} key;
+
+static void rand_key(key *k, int per, int clusters)
+{
+    int i = rand() % per;
+    snprintf(k->ns, sizeof k->ns, "ns-%d", i % NS_COUNT);
+    snprintf(k->name, sizeof k->name, "pod-%06d", i);
+    snprintf(k->cluster, sizeof k->cluster, "c-%d", rand() % clusters);
+}
+
+/* Step a prepared statement to the end, touching every JSON byte. */
+static int64_t raw_time(sqlite3_stmt *st, int *rows)
 {
     int64_t t0 = now_ns();
     size_t bytes = 0;
+    int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW)
-        bytes += (size_t)sqlite3_column_bytes(st, 0);
+        bytes += (size_t)sqlite3_column_bytes(st, 0), n++;
     sqlite3_reset(st);
-    return bytes ? now_ns() - t0 : now_ns() - t0;
+    if (rows)
+        *rows = n;
+    return now_ns() - t0 + (int64_t)(bytes & 0);
 }
 
-static void bench_get(conn *c, sqlite3 *db, int per, int clusters)
+typedef struct sink {
+    size_t bytes;
+    int n;
+} sink;
+
+static int sink_row(void *arg, const fl_index_row *row)
 {
-    int64_t *s = calloc(SAMPLES, sizeof *s), *r = calloc(SAMPLES, sizeof *r);
+    sink *k = arg;
+    k->bytes += row->json_len;
+    k->n++;
+    return 0;
+}
+
+static void report3(const char *what, int64_t *h, int64_t *x, int64_t *r, int n)
+{
+    qsort(h, (size_t)n, sizeof *h, cmp_i64);
+    qsort(x, (size_t)n, sizeof *x, cmp_i64);
+    qsort(r, (size_t)n, sizeof *r, cmp_i64);
+    printf("%s\n  HTTP        p50 %8.1f us  p99 %8.1f us\n"
+           "  index API   p50 %8.1f us  p99 %8.1f us\n"
+           "  raw SQLite  p50 %8.1f us  p99 %8.1f us\n", what, h[n / 2] / 1e3, h[n * 99 / 100] / 1e3,
+           x[n / 2] / 1e3, x[n * 99 / 100] / 1e3, r[n / 2] / 1e3, r[n * 99 / 100] / 1e3);
+}
+
+static void bench_get(conn *c, fl_index_reader *rd, sqlite3 *db, int per, int clusters, int samples)
+{
+    int64_t *h = calloc((size_t)samples, sizeof *h), *x = calloc((size_t)samples, sizeof *x);
+    int64_t *r = calloc((size_t)samples, sizeof *r);
     char path[512];
+    int bad = 0;
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT o.json FROM objects o JOIN clusters c ON c.id = o.cluster_id "
-                           "WHERE o.gvr_id = (SELECT id FROM gvrs WHERE res = 'pods') AND o.ns = ?1"
-                           " AND o.name = ?2 AND c.name = ?3 AND o.deleted_ms IS NULL", -1, &st, NULL);
-    for (int i = 0; i < SAMPLES; i++) {
-        int k = rand() % per, cl = rand() % clusters;
-        char ns[16], name[32], cn[16];
-        snprintf(ns, sizeof ns, "ns-%d", k % NS_COUNT);
-        snprintf(name, sizeof name, "pod-%06d", k);
-        snprintf(cn, sizeof cn, "c-%d", cl);
+    sqlite3_prepare_v2(db, "SELECT o.json FROM objects o WHERE o.gvr_id = (SELECT id FROM gvrs"
+                           " WHERE grp = '' AND res = 'pods') AND o.ns = ?1 AND o.name = ?2 AND"
+                           " o.cluster_id = (SELECT id FROM clusters WHERE name = ?3) AND"
+                           " o.deleted_ms IS NULL", -1, &st, NULL);
+    for (int i = 0; i < samples; i++) {
+        key k;
+        rand_key(&k, per, clusters);
         snprintf(path, sizeof path, "%s/clusters/%s/api/v1/namespaces/%s/pods/%s", FL_QUERY_PREFIX,
-                 cn, ns, name);
+                 k.cluster, k.ns, k.name);
         int64_t t0 = now_ns();
-        int code = http_get(c, path);
-        s[i] = now_ns() - t0;
-        if (code != 200)
-            fprintf(stderr, "GET %s: %d\n", path, code);
-        sqlite3_bind_text(st, 1, ns, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, cn, -1, SQLITE_TRANSIENT);
-        r[i] = raw_time(st);
+        bad += http_get(c, path) != 200;
+        h[i] = now_ns() - t0;
+        fl_index_key ik = {k.cluster, "", "v1", "pods", k.ns, k.name};
+        sink sk = {0, 0};
+        t0 = now_ns();
+        bad += fl_index_get(rd, &ik, sink_row, &sk, NULL) != 0;
+        x[i] = now_ns() - t0;
+        sqlite3_bind_text(st, 1, k.ns, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, k.name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, k.cluster, -1, SQLITE_TRANSIENT);
+        int rows = 0;
+        r[i] = raw_time(st, &rows);
+        bad += rows != 1;
     }
-    report("GET by name (HTTP)", s, SAMPLES, "point lookup", r, SAMPLES);
+    report3("GET pod by name (one random pod of one cluster)", h, x, r, samples);
+    if (bad)
+        printf("  (%d lookups failed)\n", bad);
+    print_load();
     sqlite3_finalize(st);
-    free(s);
-    free(r);
+    free(h), free(x), free(r);
 }
 
-static void bench_labels(conn *c, sqlite3 *db)
+/* Label pages of 100: across the fleet (clusters 0), or in one random
+ * cluster out of `clusters` (that cluster's 1% is then 100 pods, and the
+ * page reads the label's range of the whole fleet to find them). */
+static void bench_labels(conn *c, fl_index_reader *rd, sqlite3 *db, int samples, int clusters,
+                         int per)
 {
-    int64_t *s = calloc(SAMPLES, sizeof *s), *r = calloc(SAMPLES, sizeof *r);
-    char path[512], app[32];
+    int64_t *h = calloc((size_t)samples, sizeof *h), *x = calloc((size_t)samples, sizeof *x);
+    int64_t *r = calloc((size_t)samples, sizeof *r);
+    char path[512], app[32], cl[32] = "", what[256];
+    int bad = 0, want = 101; /* limit+1; in one cluster maybe all of them: per / APP_COUNT */
+    if (clusters && per / APP_COUNT < want)
+        want = per / APP_COUNT;
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT o.json FROM labels l JOIN objects o ON o.id = l.obj_id "
-                           "WHERE l.key = 'app' AND l.value = ?1 AND o.gvr_id = (SELECT id FROM gvrs"
-                           " WHERE res = 'pods') AND o.deleted_ms IS NULL LIMIT 100", -1, &st, NULL);
-    for (int i = 0; i < SAMPLES; i++) {
+    /* the raw equivalent of the page: the keyset range of the labels index, JSON of the rows */
+    sqlite3_prepare_v2(db, "SELECT o.json FROM labels l JOIN objects o ON o.id = l.obj_id"
+                           " WHERE l.key = 'app' AND l.value = ?1 AND l.gvr_id = (SELECT id FROM"
+                           " gvrs WHERE grp = '' AND res = 'pods') AND (?2 IS NULL OR l.cluster_id ="
+                           " (SELECT id FROM clusters WHERE name = ?2)) ORDER BY l.ns, l.name,"
+                           " l.cluster_id LIMIT 101", -1, &st, NULL);
+    for (int i = 0; i < samples; i++) {
         snprintf(app, sizeof app, "app-%d", rand() % APP_COUNT);
-        snprintf(path, sizeof path, "%s/api/v1/pods?limit=100&labelSelector=app%%3D%s",
-                 FL_QUERY_PREFIX, app);
+        if (clusters)
+            snprintf(cl, sizeof cl, "c-%d", rand() % clusters);
+        snprintf(path, sizeof path, "%s%s%s/api/v1/pods?limit=100&labelSelector=app%%3D%s",
+                 FL_QUERY_PREFIX, clusters ? "/clusters/" : "", cl, app);
         int64_t t0 = now_ns();
-        http_get(c, path);
-        s[i] = now_ns() - t0;
+        bad += http_get(c, path) != 200;
+        h[i] = now_ns() - t0;
+        const char *vals[] = {app}, *cls[] = {cl};
+        fl_index_label_req lr = {"app", FL_INDEX_LABEL_EQ, vals, 1};
+        fl_index_query q = FL_INDEX_QUERY_INIT;
+        q.group = "", q.version = "v1", q.resource = "pods", q.labels = &lr, q.n_labels = 1;
+        q.clusters = cls, q.n_clusters = clusters ? 1 : 0;
+        q.limit = 101;
+        sink sk = {0, 0};
+        t0 = now_ns();
+        bad += fl_index_list(rd, &q, sink_row, &sk, NULL, NULL) != 0 || sk.n != want;
+        x[i] = now_ns() - t0;
         sqlite3_bind_text(st, 1, app, -1, SQLITE_TRANSIENT);
-        r[i] = raw_time(st);
+        if (clusters)
+            sqlite3_bind_text(st, 2, cl, -1, SQLITE_TRANSIENT);
+        int rows = 0;
+        r[i] = raw_time(st, &rows);
+        bad += rows != want;
     }
-    report("label page of 100 (HTTP)", s, SAMPLES, "labels join LIMIT 100", r, SAMPLES);
-    printf("  (the raw query is unordered; the API pages in key order, so it sorts every match)\n");
+    snprintf(what, sizeof what, "label-selector page of 100, app=app-N (1%% of the pods)%s",
+             clusters ? " in one cluster (/clusters/c-M/...)" : " across all clusters");
+    report3(what, h, x, r, samples);
+    if (bad)
+        printf("  (%d pages failed)\n", bad);
+    print_load();
     sqlite3_finalize(st);
-    free(s);
-    free(r);
+    free(h), free(x), free(r);
 }
 
-static void bench_full(conn *c, sqlite3 *db, int pods)
+/* Pages of limit=500 until `want` objects (or the end), like kubectl --chunk-size=500. */
+static void bench_full(conn *c, sqlite3 *db, int want)
 {
     char path[4096], cont[2048] = "";
     int64_t n = 0, pages = 0, t0 = now_ns();
-    for (;;) {
+    while (n < want) {
         snprintf(path, sizeof path, "%s/api/v1/pods?limit=500%s%s", FL_QUERY_PREFIX,
                  cont[0] ? "&continue=" : "", cont);
         if (http_get(c, path) != 200)
@@ -259,31 +360,73 @@ static void bench_full(conn *c, sqlite3 *db, int pods)
         }
         sqlite3_reset(st);
         raw += rows;
-    } while (rows == 500);
+    } while (rows == 500 && raw < want);
     double raw_s = (double)(now_ns() - t0) / 1e9;
     sqlite3_finalize(st);
-    printf("%-34s %lld objects (of %d) in %lld pages, %.2f s = %.0f objects/s | raw keyset "
-           "%lld rows in %.2f s = %.0f rows/s\n", "full list limit=500 (HTTP)", (long long)n,
-           pods, (long long)pages, api_s, n / api_s, (long long)raw, raw_s, raw / raw_s);
+    printf("paginated list, limit=500 + continue, first %d pods of all clusters\n"
+           "  HTTP        %lld objects in %lld pages, %.2f s = %.0f objects/s\n"
+           "  raw SQLite  %lld rows, keyset pages of 500, %.2f s = %.0f rows/s\n",
+           want, (long long)n, (long long)pages, api_s, n / api_s, (long long)raw, raw_s,
+           raw / raw_s);
+    print_load();
 }
 
-static void run_wrk(uint16_t port, int secs)
+/* Raw point lookups per second over `secs` on 2 threads' worth of work:
+ * one connection, the same random keys as wrk (the HTTP answer's floor). */
+static void raw_rate(sqlite3 *db, int per, int clusters, double secs)
 {
-    char cmd[1024];
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT o.json FROM objects o WHERE o.gvr_id = (SELECT id FROM gvrs"
+                           " WHERE grp = '' AND res = 'pods') AND o.ns = ?1 AND o.name = ?2 AND"
+                           " o.cluster_id = (SELECT id FROM clusters WHERE name = ?3) AND"
+                           " o.deleted_ms IS NULL", -1, &st, NULL);
+    int64_t n = 0, t0 = now_ns(), end = t0 + (int64_t)(secs * 1e9);
+    while (now_ns() < end) {
+        for (int i = 0; i < 100; i++, n++) {
+            key k;
+            rand_key(&k, per, clusters);
+            sqlite3_bind_text(st, 1, k.ns, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, k.name, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 3, k.cluster, -1, SQLITE_TRANSIENT);
+            raw_time(st, NULL);
+        }
+    }
+    printf("  raw SQLite point lookups, 1 thread: %.0f lookups/s\n",
+           (double)n / ((double)(now_ns() - t0) / 1e9));
+    sqlite3_finalize(st);
+}
+
+static void run_wrk(uint16_t port, int secs, int per, int clusters, const char *dir)
+{
+    char cmd[2048], script[256];
     if (secs <= 0 || system("command -v wrk >/dev/null 2>&1") != 0) {
         printf("wrk: skipped\n");
         return;
     }
-    const char *urls[2][2] = {{"GET by name", FL_QUERY_PREFIX
-                               "/clusters/c-1/api/v1/namespaces/ns-7/pods/pod-000007"},
-                              {"raw: /healthz (HTTP floor)", "/healthz"}};
+    /* random keys over the whole fleet, a different pod per request */
+    snprintf(script, sizeof script, "%s/get.lua", dir);
+    FILE *f = fopen(script, "w");
+    if (!f)
+        return;
+    fprintf(f, "math.randomseed(7)\nrequest = function()\n"
+               "  local i = math.random(0, %d)\n"
+               "  return wrk.format('GET', string.format('%s/clusters/c-%%d/api/v1/namespaces/"
+               "ns-%%d/pods/pod-%%06d', math.random(0, %d), i %% %d, i))\nend\n",
+            per - 1, FL_QUERY_PREFIX, clusters - 1, NS_COUNT);
+    fclose(f);
+    const char *what[2] = {"GET pod by name, random keys", "/healthz (the HTTP floor)"};
     for (int i = 0; i < 2; i++) {
-        printf("wrk -t2 -c64 -d%ds, %s:\n", secs, urls[i][0]);
+        printf("wrk -t2 -c64 -d%ds, %s:\n", secs, what[i]);
         fflush(stdout);
-        snprintf(cmd, sizeof cmd, "wrk -t2 -c64 -d%ds 'http://127.0.0.1:%u%s' | "
-                 "grep -E 'Requests/sec|Latency|Non-2xx'", secs, port, urls[i][1]);
+        if (i == 0)
+            snprintf(cmd, sizeof cmd, "wrk -t2 -c64 -d%ds -s %s 'http://127.0.0.1:%u/' | "
+                     "grep -E 'Requests/sec|Latency|Non-2xx|requests in'", secs, script, port);
+        else
+            snprintf(cmd, sizeof cmd, "wrk -t2 -c64 -d%ds 'http://127.0.0.1:%u/healthz' | "
+                     "grep -E 'Requests/sec|Latency|Non-2xx|requests in'", secs, port);
         if (system(cmd) != 0)
             printf("  (wrk failed)\n");
+        print_load();
     }
 }
 
@@ -297,16 +440,26 @@ static int arg_int(int argc, char **argv, const char *name, int def)
     return def;
 }
 
+static long rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
 int main(int argc, char **argv)
 {
-    int pods = arg_int(argc, argv, "--pods", 100000), clusters = arg_int(argc, argv, "--clusters", 10);
-    int wrk_s = arg_int(argc, argv, "--wrk-seconds", 5);
-    char dir[] = "/tmp/flotilla-bench-query-XXXXXX", path[128];
-    if (!mkdtemp(dir) || clusters < 1 || pods < clusters)
+    int pods = arg_int(argc, argv, "--pods", 1000000);
+    int clusters = arg_int(argc, argv, "--clusters", 100);
+    int wrk_s = arg_int(argc, argv, "--wrk-seconds", 10);
+    int samples = arg_int(argc, argv, "--samples", 2000);
+    char dir[] = "/tmp/flotilla-bench-query-XXXXXX", path[128], la[64];
+    if (!mkdtemp(dir) || clusters < 1 || pods < clusters || samples < 100)
         return 1;
     snprintf(path, sizeof path, "%s/index.db", dir);
     fl_index_opts io = FL_INDEX_OPTS_INIT;
     fl_index *idx = NULL;
+    fl_index_reader *rd = NULL;
     fl_query *q = NULL;
     fl_server *srv = NULL;
     fl_server_opts so = FL_SERVER_OPTS_INIT;
@@ -317,11 +470,18 @@ int main(int argc, char **argv)
     fl_log_set_level(FL_LOG_WARN);
     if (fl_index_open(&io, &idx, NULL) != 0)
         return 1;
+    loadavg(la, sizeof la);
+    printf("bench_query: %d pods in %d clusters (%d each, %d namespaces, app=app-0..%d),"
+           " load average before %s\n", pods / clusters * clusters, clusters, pods / clusters,
+           NS_COUNT, APP_COUNT - 1, la);
+    fflush(stdout);
     int64_t t0 = now_ns();
     if (load(idx, pods, clusters) != 0)
         return 1;
-    printf("dataset: %d pods in %d clusters, loaded in %.1f s\n", pods / clusters * clusters,
-           clusters, (double)(now_ns() - t0) / 1e9);
+    double load_s = (double)(now_ns() - t0) / 1e9;
+    printf("dataset loaded through fl_index_submit_list (the whole write path) in %.1f s = %.0f "
+           "pods/s\n", load_s, pods / load_s);
+    print_load();
     const char *pods_res[] = {"pods"};
     fl_query_gv gv = {"", "v1", pods_res, 1};
     qo.index = idx;
@@ -331,17 +491,24 @@ int main(int argc, char **argv)
     so.access_log = false;
     if (fl_query_new(&qo, &q, NULL) || fl_server_new(&so, &srv, NULL) || fl_query_route(q, srv) ||
         fl_server_route_health(srv) || fl_server_start(srv, NULL) ||
+        fl_index_reader_new(idx, &rd, NULL) ||
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         conn_open(&c, fl_server_port(srv)) != 0)
         return 1;
+    sqlite3_exec(db, "PRAGMA cache_size = -8192", NULL, NULL, NULL); /* as a reader's */
     srand(1);
-    bench_get(&c, db, pods / clusters, clusters);
-    bench_labels(&c, db);
-    bench_full(&c, db, pods);
+    bench_get(&c, rd, db, pods / clusters, clusters, samples);
+    bench_labels(&c, rd, db, samples, 0, pods / clusters);
+    bench_labels(&c, rd, db, samples / 4, clusters, pods / clusters);
+    bench_full(&c, db, pods < 100000 ? pods : 100000);
     close(c.fd);
     fl_buf_done(&c.body);
-    run_wrk(fl_server_port(srv), wrk_s);
+    run_wrk(fl_server_port(srv), wrk_s, pods / clusters, clusters, dir);
+    if (wrk_s > 0)
+        raw_rate(db, pods / clusters, clusters, wrk_s / 2.0);
+    printf("peak RSS of this process (index writer + readers + HTTP): %ld MB\n", rss_mb());
     sqlite3_close(db);
+    fl_index_reader_free(rd);
     fl_server_free(srv);
     fl_query_free(q);
     fl_index_close(idx);

@@ -10,11 +10,16 @@
  *     same event lines.
  * Usage: bench_sim [pods] [watchers]. Prints figures; never pass/fail.
  * bench_sim fleet CLUSTERS NODES PODS [CHURN]: a generated fleet (see
- * fleet_main).
+ * fleet_main): generation time and RSS (Karmada's 100-cluster test is
+ * `bench_sim fleet 100 5000 20000`), list throughput of one cluster's pods
+ * as compact records (rendered on demand) beside the same pods stored as
+ * JSON strings (the store before records: its bytes per pod and list
+ * speed), and list/watch throughput under churn.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim/sim_int.h"
@@ -81,9 +86,18 @@ static int sink_write(void *ud, const char *d, size_t n)
     return 0;
 }
 
+/* Microseconds on the monotonic clock (fl_mono_ms is too coarse for the
+ * short baselines). */
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static double secs(int64_t t0)
 {
-    return (double)(fl_mono_ms() - t0) / 1000.0;
+    return (double)(now_us() - t0) / 1e6;
 }
 
 /* ---- fleet mode: bench_sim fleet CLUSTERS NODES PODS [CHURN] -----------
@@ -106,16 +120,16 @@ static void fleet_list(sim_cluster *c, const sim_res *r, unsigned churn)
     sim_list_req q = {0};
     size_t objs = 0, bytes = 0;
     fl_buf b = FL_BUF_INIT((size_t)4 << 30);
-    int64_t t0 = fl_mono_ms();
+    int64_t t0 = now_us();
     for (int k = 0; k < 10; k++) {
         if (sim_store_list(c->st, r, &q, &l) != 0)
             break;
         fl_buf_reset(&b); /* the PodList body, spliced as api.c does */
         fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
         for (size_t i = 0; i < l.n; i++) {
-            const sim_obj *o = l.items[i];
-            fl_buf_puts(&b, i ? ",{" : "{");
-            fl_buf_append(&b, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+            if (i)
+                fl_buf_puts(&b, ",");
+            sim_obj_write(l.items[i], true, &b);
         }
         fl_buf_puts(&b, "]}\n");
         bytes += b.len;
@@ -126,6 +140,68 @@ static void fleet_list(sim_cluster *c, const sim_res *r, unsigned churn)
     printf("  list (snapshot + PodList body) of one cluster's pods under churn %u/s: %.0f "
            "objects/s (%.0f MB/s)\n", churn, objs / t, bytes / t / 1e6);
     fl_buf_done(&b);
+}
+
+/* A PodList body of objs[0..n) spliced/rendered as api.c does, rounds
+ * times: objects/s, and the body's bytes in *bytes. */
+static double list_body(sim_obj *const *objs, size_t n, int rounds, size_t *bytes)
+{
+    fl_buf b = FL_BUF_INIT((size_t)4 << 30);
+    int64_t t0 = now_us();
+    for (int k = 0; k < rounds; k++) {
+        fl_buf_reset(&b);
+        fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fl_buf_puts(&b, ",");
+            sim_obj_write(objs[i], true, &b);
+        }
+        fl_buf_puts(&b, "]}\n");
+    }
+    double t = secs(t0) + 1e-9;
+    *bytes = b.len;
+    fl_buf_done(&b);
+    return (double)n * rounds / t;
+}
+
+/* The baseline for records: the same pods stored as before them (one
+ * compact JSON string each, sim_obj_build): bytes per pod and list speed,
+ * beside the records' (rendered on demand). */
+static void fleet_compare(sim_cluster *c, const sim_res *r)
+{
+    sim_list l = {0};
+    sim_list_req q = {0};
+    if (sim_store_list(c->st, r, &q, &l) != 0 || !l.n)
+        return;
+    sim_obj **old = calloc(l.n, sizeof(*old));
+    long rss0 = rss_kb();
+    size_t built = 0;
+    for (; old && built < l.n; built++) {
+        json_t *v = sim_obj_parse(l.items[built]);
+        old[built] = v ? sim_obj_build(r, v, l.items[built]->rv) : NULL;
+        json_decref(v);
+        if (!old[built])
+            break;
+    }
+    long rss1 = rss_kb();
+    if (built < l.n) {
+        printf("  out of memory building the JSON-string baseline\n");
+        goto out;
+    }
+    size_t b_new = 0, b_old = 0;
+    double v_new = list_body(l.items, l.n, 10, &b_new);
+    double v_old = list_body(old, l.n, 10, &b_old);
+    printf("  list of one cluster's %zu pods (PodList body): records rendered %.0f objects/s "
+           "(%.0f MB/s); baseline, the same pods stored as JSON strings (before records): "
+           "%.0f objects/s (%.0f MB/s); bodies %s\n", l.n, v_new, v_new * b_new / l.n / 1e6,
+           v_old, v_old * b_old / l.n / 1e6, b_new == b_old ? "identical in size" : "DIFFER");
+    printf("  baseline memory of those pods as JSON strings: %.0f bytes per pod (RSS)\n",
+           (double)(rss1 - rss0) * 1024.0 / l.n);
+out:
+    for (size_t i = 0; i < built; i++)
+        sim_obj_unref(old[i]);
+    free(old);
+    sim_list_done(&l);
 }
 
 /* sinks[0..nw) must outlive the store: the watches stay registered. */
@@ -141,7 +217,7 @@ static void fleet_watch(sim_cluster *c, const sim_res *r, unsigned churn, int nw
     snprintf(arg, sizeof(arg), "%u", churn);
     uint64_t rv0 = sim_store_rv(c->st);
     sim_fault_apply(c, "churn", arg, &err);
-    int64_t t0 = fl_mono_ms();
+    int64_t t0 = now_us();
     sleep(2);
     sim_fault_apply(c, "churn", "0", &err);
     double t = secs(t0);
@@ -171,7 +247,7 @@ static int fleet_main(int argc, char **argv)
     fl_sim *sim = NULL;
     fl_err err = FL_ERR_INIT;
     long rss0 = rss_kb();
-    int64_t t0 = fl_mono_ms();
+    int64_t t0 = now_us();
     if (fl_sim_new(&o, &sim, &err) != 0) {
         fprintf(stderr, "bench_sim: %s\n", err.msg);
         return 1;
@@ -189,7 +265,7 @@ static int fleet_main(int argc, char **argv)
     json_t *pod = sim_fleet_pod(c, 0, 0, NULL);
     char *pj = json_dumps(pod, JSON_COMPACT);
     size_t pl = strlen(pj);
-    t0 = fl_mono_ms();
+    t0 = now_us();
     int reps = 20000;
     for (int i = 0; i < reps; i++)
         json_decref(json_loadb(pj, pl, 0, NULL));
@@ -200,6 +276,7 @@ static int fleet_main(int argc, char **argv)
     const sim_res *r = sim_store_find(c->st, "", "v1", "pods");
     sink sinks[20] = {{0, 0}};
     if (r) {
+        fleet_compare(c, r);
         fleet_list(c, r, 0);
         fleet_watch(c, r, (unsigned)churn, 10, sinks);
         sim_fault_apply(c, "churn", churn ? "100" : "0", &err);
@@ -232,7 +309,7 @@ int main(int argc, char **argv)
     char *sample_s = json_dumps(sample, JSON_COMPACT);
     size_t json_bytes = strlen(sample_s);
     long rss0 = rss_kb();
-    int64_t t0 = fl_mono_ms();
+    int64_t t0 = now_us();
     for (int i = 0; i < n; i++) {
         json_t *p = make_pod(i);
         sim_store_create(st, r, p, NULL);
@@ -249,16 +326,16 @@ int main(int argc, char **argv)
     sim_list l = {0};
     sim_list_req q = {0};
     fl_buf b = FL_BUF_INIT((size_t)4 << 30);
-    t0 = fl_mono_ms();
+    t0 = now_us();
     int rounds = 5;
     for (int k = 0; k < rounds; k++) {
         sim_store_list(st, r, &q, &l);
         fl_buf_reset(&b);
         fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
         for (size_t i = 0; i < l.n; i++) {
-            const sim_obj *o = l.items[i];
-            fl_buf_puts(&b, i ? ",{" : "{");
-            fl_buf_append(&b, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+            if (i)
+                fl_buf_puts(&b, ",");
+            sim_obj_write(l.items[i], true, &b);
         }
         fl_buf_puts(&b, "]}\n");
         if (k + 1 < rounds)
@@ -269,7 +346,7 @@ int main(int argc, char **argv)
            rounds * (double)b.len / tl / 1e6);
     /* baseline 1: memcpy of the same bytes */
     char *dst = malloc(b.len);
-    t0 = fl_mono_ms();
+    t0 = now_us();
     int mrounds = 50;
     for (int k = 0; k < mrounds; k++) {
         memcpy(dst, b.data, b.len);
@@ -279,7 +356,7 @@ int main(int argc, char **argv)
     printf("  baseline memcpy of the body: %.0f objects/s, %.0f MB/s\n",
            mrounds * (double)n / tm, mrounds * (double)b.len / tm / 1e6);
     /* baseline 2: parse + dump each object (what a json_t store would do) */
-    t0 = fl_mono_ms();
+    t0 = now_us();
     size_t dumped = 0;
     for (size_t i = 0; i < l.n; i++) {
         json_t *v = sim_obj_parse(l.items[i]);
@@ -303,7 +380,7 @@ int main(int argc, char **argv)
         sim_store_watch(st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
     }
     int updates = 2000;
-    t0 = fl_mono_ms();
+    t0 = now_us();
     for (int i = 0; i < updates; i++) {
         json_t *p = make_pod((int)(i % n));
         sim_store_update(st, r, p, 0, NULL);
@@ -319,14 +396,17 @@ int main(int argc, char **argv)
            (long long)nw, ev / tw, bytes / tw / 1e6, (int)(updates / tw));
     size_t line = ev ? bytes / ev : 1;
     char *src = calloc(1, line), *d2 = malloc(line);
-    t0 = fl_mono_ms();
+    t0 = now_us();
     size_t copies = ev * 4;
+    unsigned sum = 0;
     for (size_t i = 0; i < copies; i++) {
         memcpy(d2, src, line);
         src[i % line] = (char)i;
+        sum += (unsigned char)d2[(i * 7) % line];
     }
     double tmc = secs(t0) + 1e-9;
-    printf("  baseline memcpy of %zu-byte event lines: %.0f events/s\n", line, copies / tmc);
+    printf("  baseline memcpy of %zu-byte event lines: %.0f events/s (%u)\n", line,
+           copies / tmc, sum & 1);
     free(src);
     free(d2);
     free(sinks);

@@ -3,6 +3,9 @@
  * daemon's GET /api/v1/clusters (see cmd/serve.c). Prints one row per
  * member (health, version, objects, sync lag, last error), with -o wide a
  * row per (member, resource), with -o json the daemon's document as is.
+ * Credentials: --token, else a kubeconfig (--kubeconfig, e.g. the one used
+ * for kubectl against Flotilla: its server may carry the search API's
+ * path, which is dropped), else $FLOTILLA_TOKEN; a 401 says so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +15,28 @@
 #include "kube/kube.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:7443"
+#define SEARCH_PATH "/apis/clusterpedia.io/"
 
 typedef struct opts {
-    const char *server, *token, *output, *ca;
+    const char *server, *token, *output, *ca, *kubeconfig, *context;
+    const char *env_server, *env_token;
     bool insecure;
 } opts;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla clusters [--server URL] [--token T] [-o wide|json]\n"
-               "                         [--certificate-authority FILE] [--insecure-skip-tls-verify]\n\n"
+    fprintf(f, "Usage: flotilla clusters [--server URL] [--token T] [--kubeconfig FILE [--context C]]\n"
+               "                         [-o wide|json] [--certificate-authority FILE]\n"
+               "                         [--insecure-skip-tls-verify]\n\n"
                "Show every member cluster the daemon watches: health, version, objects,\n"
                "sync lag and the last error; -o wide adds a row per synced resource.\n\n"
-               "  --server URL   the daemon (default %s, or $FLOTILLA_SERVER)\n"
-               "  --token T      bearer token (or $FLOTILLA_TOKEN)\n",
+               "  --server URL       the daemon (default: the kubeconfig's server, else\n"
+               "                     $FLOTILLA_SERVER, else %s)\n"
+               "  --token T          bearer token (default: the kubeconfig's credentials,\n"
+               "                     else $FLOTILLA_TOKEN)\n"
+               "  --kubeconfig FILE  a kubeconfig for Flotilla (server, CA, token or client\n"
+               "                     certificate); a search API path in its server is dropped\n"
+               "  --context C        its context (default: current-context)\n",
             DEFAULT_SERVER);
 }
 
@@ -41,6 +52,10 @@ static int parse(int argc, char **argv, opts *o)
             slot = &o->output;
         else if (!strcmp(a, "--certificate-authority"))
             slot = &o->ca;
+        else if (!strcmp(a, "--kubeconfig"))
+            slot = &o->kubeconfig;
+        else if (!strcmp(a, "--context"))
+            slot = &o->context;
         else if (!strcmp(a, "--insecure-skip-tls-verify"))
             o->insecure = true;
         else if (!strncmp(a, "-o", 2) && a[2])
@@ -165,51 +180,88 @@ static void print_wide(const json_t *doc)
     }
 }
 
-static int fetch(const opts *o, json_t **out)
+/* The daemon's root from a kubeconfig server that may point at the
+ * search API ("https://h:7443/apis/clusterpedia.io/v1beta1/resources"). */
+static void daemon_root(const char *server, char *out, size_t size)
+{
+    fl_strlcpy(out, server, size);
+    char *p = strstr(out, SEARCH_PATH);
+    if (p)
+        *p = 0;
+}
+
+/* The connection: flags, then the kubeconfig, then the environment. */
+static int connect_opts(const opts *o, fl_kube_conn **out)
 {
     fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
-    fl_kube_conn *conn = NULL;
-    fl_kube_response res;
+    fl_kube_conn *kc = NULL;
     fl_buf ca = FL_BUF_INIT(1u << 20);
     fl_err err = FL_ERR_INIT;
-    int rc;
-    info.source = "flotilla clusters";
-    info.server = o->server;
-    info.token = o->token;
-    info.insecure_skip_tls_verify = o->insecure;
-    if (o->ca) {
-        FILE *f = fopen(o->ca, "r");
-        char chunk[4096];
-        size_t n;
-        if (!f) {
-            fprintf(stderr, "flotilla clusters: %s: cannot open\n", o->ca);
-            return 1;
-        }
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && fl_buf_append(&ca, chunk, n) == 0)
-            ;
-        fclose(f);
-        info.ca_pem = ca.data;
-        info.ca_pem_len = ca.len;
-    }
-    rc = fl_kube_conn_new(&info, &conn, &err);
-    fl_buf_done(&ca);
-    if (rc) {
+    char root[2048];
+    int rc = 0;
+    if (o->kubeconfig && fl_kube_conn_load(o->kubeconfig, o->context, &kc, &err) != 0) {
         fprintf(stderr, "flotilla clusters: %s\n", err.msg);
         return 1;
     }
-    rc = fl_kube_get_sync(conn, "/api/v1/clusters", 10000, &res, &err);
-    fl_kube_conn_unref(conn);
+    if (kc) {
+        info = *fl_kube_conn_get_info(kc);
+        daemon_root(info.server, root, sizeof root);
+        info.server = root;
+    } else {
+        info.server = o->env_server && *o->env_server ? o->env_server : DEFAULT_SERVER;
+        info.token = o->env_token;
+    }
+    info.source = "flotilla clusters";
+    if (o->server)
+        info.server = o->server;
+    if (o->token)
+        info.token = o->token, info.token_file = NULL, info.exec = NULL;
+    if (o->insecure)
+        info.insecure_skip_tls_verify = true;
+    if (o->ca) {
+        if (fl_buf_read_file(&ca, o->ca, &err) != 0) {
+            fprintf(stderr, "flotilla clusters: %s\n", err.msg);
+            rc = 1;
+        }
+        info.ca_pem = ca.data, info.ca_pem_len = ca.len;
+    }
+    if (!rc && fl_kube_conn_new(&info, out, &err) != 0) {
+        fprintf(stderr, "flotilla clusters: %s\n", err.msg);
+        rc = 1;
+    }
+    fl_buf_done(&ca);
+    fl_kube_conn_unref(kc);
+    return rc;
+}
+
+static int fetch(const opts *o, json_t **out)
+{
+    fl_kube_conn *conn = NULL;
+    fl_kube_response res;
+    fl_err err = FL_ERR_INIT;
+    if (connect_opts(o, &conn) != 0)
+        return 1;
+    const char *server = fl_kube_conn_get_info(conn)->server;
+    int rc = fl_kube_get_sync(conn, "/api/v1/clusters", 10000, &res, &err);
     if (rc == 0 && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, out, &err))
         rc = FL_EPARSE;
-    if (rc)
-        fprintf(stderr, "flotilla clusters: %s: %s\n", o->server, err.msg);
+    if (rc == FL_EUNAUTHORIZED)
+        fprintf(stderr, "flotilla clusters: %s: 401 Unauthorized: the daemon wants credentials "
+                "(--token T, $FLOTILLA_TOKEN, or --kubeconfig FILE with a token or client "
+                "certificate)\n", server);
+    else if (rc == FL_EFORBIDDEN)
+        fprintf(stderr, "flotilla clusters: %s: 403 Forbidden: %s\n", server, res.message);
+    else if (rc)
+        fprintf(stderr, "flotilla clusters: %s: %s\n", server, err.msg);
     fl_kube_response_done(&res);
+    fl_kube_conn_unref(conn);
     return rc ? 1 : 0;
 }
 
 int cmd_clusters(int argc, char **argv)
 {
-    opts o = {getenv("FLOTILLA_SERVER"), getenv("FLOTILLA_TOKEN"), NULL, NULL, false};
+    opts o = {NULL, NULL, NULL, NULL, NULL, NULL, getenv("FLOTILLA_SERVER"),
+              getenv("FLOTILLA_TOKEN"), false};
     if (cmd_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
@@ -218,8 +270,6 @@ int cmd_clusters(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!o.server || !*o.server)
-        o.server = DEFAULT_SERVER;
     json_t *doc = NULL;
     if (fetch(&o, &doc))
         return 1;

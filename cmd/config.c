@@ -611,6 +611,24 @@ static int parse_resources(walk *w, const json_t *sync, fl_config *c)
     return 0;
 }
 
+/* Namespace names go into field selectors and paths: each must be a DNS
+ * label (what Kubernetes allows for namespaces), so a ',' or '=' can never
+ * change a selector's meaning. */
+static int check_ns_names(walk *w, const json_t *ns, const char *key)
+{
+    json_t *v = json_object_get(ns, key), *e;
+    size_t i;
+    json_array_foreach(v, i, e) {
+        if (!dns_label(json_string_value(e))) {
+            char f[96];
+            snprintf(f, sizeof f, "sync.namespaces.%s[%zu]", key, i);
+            return fail(w, e, f, "\"%s\" is not a namespace name (a DNS label: lower-case "
+                        "letters, digits and '-', at most 63)", json_string_value(e));
+        }
+    }
+    return 0;
+}
+
 static int parse_sync_sub(walk *w, const json_t *sync, fl_config *c)
 {
     static const char *const nkeys[] = {"include", "exclude", NULL};
@@ -624,7 +642,8 @@ static int parse_sync_sub(walk *w, const json_t *sync, fl_config *c)
                (rc = get_strs(w, ns, "sync.namespaces", "include", &c->ns_include,
                               &c->nns_include)) ||
                (rc = get_strs(w, ns, "sync.namespaces", "exclude", &c->ns_exclude,
-                              &c->nns_exclude))))
+                              &c->nns_exclude)) ||
+               (rc = check_ns_names(w, ns, "include")) || (rc = check_ns_names(w, ns, "exclude"))))
         return rc;
     c->prune_managed_fields = c->prune_last_applied = true;
     if (prune && ((rc = check_keys(w, prune, "sync.prune", pkeys)) ||

@@ -6,15 +6,17 @@
  *
  * HTTP routes live in register_routes() below: that is where the search
  * API, quota and the dashboard add theirs. Routes served here:
- *   GET /healthz, /livez   "ok" while the process runs
+ *   /healthz, /livez       "ok" while the process runs (server/'s health)
  *   GET /readyz            "ok" once every Ready member finished its first
- *                          list; 503 before
+ *                          list; 503 before (?verbose lists the checks)
  *   GET /api/v1/clusters   every member's health and per-resource sync
  *                          state (collector status + object counts from the
  *                          index); /api/v1/clusters/NAME for one member
- * With auth.tokensFile set, /api/ requests need "Authorization: Bearer T"
- * for a token of that file (token,user,"groups"), except from loopback
- * peers when auth.anonymousLoopback is true.
+ * /api/v1/clusters authenticates as the search API does (query/): a bearer
+ * token of auth.tokensFile or a verified client certificate; anonymous
+ * only from loopback peers with auth.anonymousLoopback; else 401 Status.
+ * A user sees the members the auth.scopes of its groups cover.
+ * The search API also proxies pods/log to the members (their kubeconfigs).
  *
  * Threads: main blocks the signals before any thread starts and sleeps in
  * sigwait; handlers run on the server's threads, each with its own index
@@ -38,7 +40,6 @@
 #include "server/server.h"
 #include "query/query.h"
 
-#define TOKENS_MAX_BYTES (1u << 20)
 #define PEM_MAX_BYTES (1u << 20)
 
 typedef struct serve_ctx {
@@ -46,8 +47,6 @@ typedef struct serve_ctx {
     fl_index *index;
     fl_collector *collector;
     fl_query *query; /* search API (query/), freed after the server */
-    char **tokens; /* bearer tokens from auth.tokensFile */
-    size_t ntokens;
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -61,121 +60,22 @@ static void usage(FILE *f)
                "Member status: GET /api/v1/clusters (or `flotilla clusters`).\n");
 }
 
-/* ------------------------------------------------------------ small I/O */
-
-static int read_file(const char *path, size_t max, fl_buf *out, fl_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    int rc = 0;
-    char chunk[16384];
-    fl_buf_init(out, max);
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        if ((rc = fl_buf_append(out, chunk, (size_t)n)) != 0) {
-            fl_err_set(err, rc, "%s: larger than %zu bytes", path, max);
-            break;
-        }
-    }
-    close(fd);
-    if (!rc && !out->data)
-        rc = fl_buf_puts(out, "");
-    if (rc)
-        fl_buf_done(out);
-    return rc;
-}
-
-/* tokens.csv: token,user[,"group1,group2"]; blank lines and # comments. */
-static int load_tokens(serve_ctx *x, const char *path, fl_err *err)
-{
-    fl_buf b;
-    int rc = read_file(path, TOKENS_MAX_BYTES, &b, err);
-    if (rc)
-        return rc;
-    size_t lineno = 0;
-    for (char *line = b.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        if (nl)
-            *nl = 0;
-        lineno++;
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\r')
-            line[--len] = 0;
-        if (!len || line[0] == '#')
-            continue;
-        char *comma = strchr(line, ',');
-        if (!comma || comma == line) {
-            rc = fl_err_set(err, FL_EPARSE, "%s:%zu: want token,user[,groups]", path, lineno);
-            break;
-        }
-        char **t = realloc(x->tokens, (x->ntokens + 1) * sizeof *t);
-        if (!t || !(t[x->ntokens] = fl_strndup(line, (size_t)(comma - line)))) {
-            if (t)
-                x->tokens = t;
-            rc = fl_err_set(err, -ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        x->tokens = t;
-        x->ntokens++;
-    }
-    fl_buf_done(&b);
-    return rc;
-}
-
-static bool token_ok(const serve_ctx *x, const char *tok)
-{
-    size_t n = strlen(tok);
-    bool ok = false;
-    for (size_t i = 0; i < x->ntokens; i++) {
-        size_t m = strlen(x->tokens[i]);
-        unsigned diff = (unsigned)(m ^ n);
-        for (size_t k = 0; k < m && k < n; k++)
-            diff |= (unsigned char)(tok[k] ^ x->tokens[i][k]);
-        ok |= diff == 0;
-    }
-    return ok;
-}
-
-/* True when the request may go on; otherwise it has been answered 401. */
-static bool authorize(const serve_ctx *x, fl_request *r)
-{
-    if (!x->cfg->tokens_file)
-        return true;
-    if (x->cfg->anonymous_loopback && fl_request_peer_is_loopback(r))
-        return true;
-    const char *h = fl_request_header(r, "Authorization");
-    if (h && strncasecmp(h, "Bearer ", 7) == 0 && token_ok(x, h + 7)) {
-        fl_request_set_user(r, "token");
-        return true;
-    }
-    fl_request_reply_status(r, 401, "Unauthorized", "Unauthorized");
-    return false;
-}
-
 /* ------------------------------------------------------------- handlers */
 
-static void on_health(fl_request *r, void *ud)
-{
-    fl_request_reply(r, 200, "text/plain; charset=utf-8", "ok", 2);
-}
-
+/* GET /readyz (the other health paths are fl_server_route_health's). */
 static void on_ready(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
-    if (fl_collector_synced(x->collector))
-        fl_request_reply(r, 200, "text/plain; charset=utf-8", "ok", 2);
-    else
-        fl_request_reply(r, 503, "text/plain; charset=utf-8",
-                         "[-]collector: initial sync in progress\n", 39);
+    char body[160];
+    bool ok = fl_collector_synced(x->collector);
+    int n = fl_request_query(r, "verbose")
+                ? snprintf(body, sizeof body, "[+]ping ok\n[%c]collector %s\nreadyz check %s\n",
+                           ok ? '+' : '-', ok ? "ok" : "initial sync in progress",
+                           ok ? "passed" : "failed")
+                : snprintf(body, sizeof body, "%s", ok ? "ok" : "[-]collector: initial sync in "
+                                                                "progress\n");
+    fl_request_add_header(r, "X-Content-Type-Options", "nosniff");
+    fl_request_reply(r, ok ? 200 : 503, "text/plain; charset=utf-8", body, (size_t)n);
 }
 
 /* Add "objects" (live objects in the index) to every resource and the sum
@@ -232,13 +132,15 @@ static void add_labels(serve_ctx *x, json_t *clusters)
 static void on_clusters(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
-    if (!authorize(x, r))
-        return;
     const char *path = fl_request_path(r);
     const char *one = strlen(path) > strlen("/api/v1/clusters/")
                           ? path + strlen("/api/v1/clusters/") : NULL;
     json_t *st = fl_collector_status(x->collector);
     json_t *clusters = json_object_get(st, "clusters");
+    if (fl_query_filter_clusters(x->query, r, clusters) != 0) { /* 401, or scopes */
+        json_decref(st);
+        return;
+    }
     add_counts(x, clusters);
     add_labels(x, clusters);
     if (!one) {
@@ -269,14 +171,14 @@ static json_t *query_members(void *ud)
 }
 
 /* The search API (query/): auth, scopes and synced types from the config. */
-static int route_query(fl_server *srv, serve_ctx *x)
+static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
 {
     const fl_config *c = x->cfg;
     fl_query_opts qo = FL_QUERY_OPTS_INIT;
     fl_query_scope *sc = calloc(c->nscopes + 1, sizeof *sc);
     fl_query_gv *gv = calloc(c->nresources + 1, sizeof *gv);
+    fl_query_member *mem = calloc(c->nmembers + 1, sizeof *mem);
     char key[4200];
-    fl_err err = FL_ERR_INIT;
     int rc = -ENOMEM;
     for (size_t i = 0; sc && i < c->nscopes; i++)
         sc[i] = (fl_query_scope){c->scopes[i].group,
@@ -286,6 +188,9 @@ static int route_query(fl_server *srv, serve_ctx *x)
     for (size_t i = 0; gv && i < c->nresources; i++)
         gv[i] = (fl_query_gv){c->resources[i].group, c->resources[i].version,
             (const char *const *)c->resources[i].resources, c->resources[i].nresources};
+    for (size_t i = 0; mem && i < c->nmembers; i++)
+        mem[i] = (fl_query_member){c->members[i].name, NULL, c->members[i].kubeconfig,
+                                   c->members[i].context};
     snprintf(key, sizeof key, "%s/query.key", c->data_dir);
     qo.index = x->index;
     qo.tokens_file = c->tokens_file;
@@ -295,25 +200,27 @@ static int route_query(fl_server *srv, serve_ctx *x)
     qo.key_file = key;
     qo.members_fn = query_members;
     qo.members_ud = x;
-    if (sc && gv && (rc = fl_query_new(&qo, &x->query, &err)) != 0)
-        fl_log(FL_LOG_ERROR, "serve", "search API: %s", err.msg);
+    qo.log_members = mem, qo.nlog_members = c->nmembers;
+    if (sc && gv && mem)
+        rc = fl_query_new(&qo, &x->query, err);
+    else
+        fl_err_set(err, rc, "out of memory");
     if (!rc)
         rc = fl_query_route(x->query, srv);
     free(sc);
     free(gv);
+    free(mem);
     return rc;
 }
 
 /* Every route of the daemon's API listener. Modules that serve on this
  * listener (search API, quota, dashboard) register here. */
-static int register_routes(fl_server *srv, serve_ctx *x)
+static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
 {
     int rc = 0;
-    if ((rc = fl_server_route(srv, "GET", "/healthz", on_health, x)) ||
-        (rc = fl_server_route(srv, "GET", "/livez", on_health, x)) ||
+    if ((rc = route_query(srv, x, err)) || (rc = fl_server_route_health(srv)) ||
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
-        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
-        (rc = route_query(srv, x)))
+        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)))
         return rc;
     return 0;
 }
@@ -439,21 +346,22 @@ out:
 static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
 {
     const fl_config *cfg = x->cfg;
-    fl_buf cert = FL_BUF_INIT(0), key = FL_BUF_INIT(0), ca = FL_BUF_INIT(0);
+    fl_buf cert = FL_BUF_INIT(PEM_MAX_BYTES), key = FL_BUF_INIT(PEM_MAX_BYTES),
+           ca = FL_BUF_INIT(PEM_MAX_BYTES);
     fl_server *srv = NULL;
     fl_server_opts so = FL_SERVER_OPTS_INIT;
     int rc = 0;
     so.name = "api";
     so.listen = cfg->listen;
-    if (cfg->tls_cert && ((rc = read_file(cfg->tls_cert, PEM_MAX_BYTES, &cert, err)) ||
-                          (rc = read_file(cfg->tls_key, PEM_MAX_BYTES, &key, err))))
+    if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
+                          (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;
-    if (cfg->tls_client_ca && (rc = read_file(cfg->tls_client_ca, PEM_MAX_BYTES, &ca, err)))
+    if (cfg->tls_client_ca && (rc = fl_buf_read_file(&ca, cfg->tls_client_ca, err)))
         goto out;
     so.tls_cert_pem = cert.data;
     so.tls_key_pem = key.data;
     so.client_ca_pem = ca.data;
-    if ((rc = fl_server_new(&so, &srv, err)) || (rc = register_routes(srv, x)) ||
+    if ((rc = fl_server_new(&so, &srv, err)) || (rc = register_routes(srv, x, err)) ||
         (rc = fl_server_start(srv, err))) {
         if (rc && err && !err->msg[0])
             fl_err_set(err, rc, "listener: %s", fl_strerror(rc));
@@ -510,10 +418,6 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     x.cfg = cfg;
-    if (cfg->tokens_file && load_tokens(&x, cfg->tokens_file, &err) != 0) {
-        fprintf(stderr, "flotilla serve: auth.tokensFile: %s\n", err.msg);
-        goto out;
-    }
     if (open_index(cfg, &idx, &err) != 0) {
         fprintf(stderr, "flotilla serve: index: %s\n", err.msg);
         goto out;
@@ -541,9 +445,6 @@ out:
     if (idx && fl_index_flush(idx, 30000) != 0)
         fl_log(FL_LOG_WARN, "serve", "index flush did not finish in 30s");
     fl_index_close(idx);
-    for (size_t i = 0; i < x.ntokens; i++)
-        free(x.tokens[i]);
-    free(x.tokens);
     fl_config_free(cfg);
     if (status == 0)
         fl_log(FL_LOG_INFO, "serve", "stopped");

@@ -21,10 +21,14 @@ static void sim_usage(FILE *f)
         "  --kubeconfig-dir DIR  write DIR/<name>.kubeconfig (and DIR/ca.crt with --tls)\n"
         "  --listen HOST:PORT    first port; cluster i gets PORT+i (default 127.0.0.1:0 = free ports)\n"
         "  --prefix              one port for all, clusters under /clusters/<name>\n"
-        "  --tls                 serve https with a generated CA (kubectl sends bearer tokens\n"
-        "                        only over https: use --tls for kubectl)\n"
+        "  --tls                 serve https with a generated CA and require the token\n"
+        "                        (without it, on loopback, requests with no token are served\n"
+        "                        as admin like the old insecure port, since kubectl sends no\n"
+        "                        credentials to http:// servers; a wrong token is still 401)\n"
+        "  --strict-auth         plain http too: no token = system:anonymous (403)\n"
         "  --host                add a \"host\" cluster with the Karmada/Flotilla CRDs\n"
-        "  --controllers         members run controllers, a scheduler, a kubelet and GC\n"
+        "  --no-controllers      members run no controllers, scheduler, kubelet or GC\n"
+        "                        (default: they do, like busy clusters; the host never does)\n"
         "  --write-config FILE   write a flotilla.yaml for this fleet and tokens.csv beside it\n"
         "  --seed S              seed for generated names (default 1)\n"
         "  --nodes N             nodes per member cluster (default 3)\n"
@@ -82,8 +86,12 @@ static int parse_args(int argc, char **argv, fl_sim_opts *o, const char **config
             o->tls = true;
         else if (!strcmp(a, "--host"))
             o->host = true;
-        else if (!strcmp(a, "--controllers"))
+        else if (!strcmp(a, "--controllers")) /* the default; kept for old scripts */
             o->controllers = true;
+        else if (!strcmp(a, "--no-controllers"))
+            o->controllers = false;
+        else if (!strcmp(a, "--strict-auth"))
+            o->strict_auth = true;
         else if (!strcmp(a, "--prefix"))
             o->path_prefix = true;
         else {

@@ -30,7 +30,7 @@
 typedef struct member member;
 typedef struct reflector reflector;
 
-typedef enum { T_BACKOFF = 0, T_SPACE_LIST, T_SPACE_WATCH } timer_mode;
+typedef enum { T_BACKOFF = 0, T_SPACE_LIST, T_SPACE_RESUME } timer_mode;
 
 /* One (cluster, group, version, resource). Invariant: at most one request
  * (req) in flight; in_relist is true between relist_begin and end/abort. */
@@ -48,8 +48,10 @@ struct reflector {
     fl_kube_req *req;
     fl_buf cont;      /* continue token of the next page */
     bool in_relist;
+    int64_t limit;    /* page size of this relist: page_size, cut down when a
+                         page is over max_object_bytes (down to 1) */
     bool cont_retried;/* an expired continue token restarted the list once */
-    bool gone, full;  /* why the current watch was stopped by us */
+    bool gone;        /* the current watch was stopped by us on a 410 */
     char *pending;    /* a list page refused with FL_EFULL, retried */
     size_t pending_len;
     char pending_rv[64];
@@ -58,12 +60,14 @@ struct reflector {
     bool error_is_failure; /* last_error came from a failed request: cleared
                               by the next successful watch line */
     char logged[256]; /* what was last logged/stored: phase or error */
-    int64_t events, relists, bad_lines, last_synced_ms;
+    int64_t events, relists, bad_lines, filtered, last_synced_ms;
+    int64_t last_bad_ms; /* wall clock of the last skipped watch line */
 };
 
 struct member {
     fl_collector *c;
     char *name, *kubeconfig, *context;
+    int64_t added_ms; /* wall clock when the daemon took it on */
     fl_kube_conn *conn;
     fl_kube_client *data, *probe;
     cl_health health;
@@ -84,6 +88,9 @@ struct fl_collector {
     fl_collector_gv *gvs;
     size_t ngvs;
     char *ns_include;       /* NULL or the one included namespace */
+    const char *const *ns_set; /* two or more included namespaces (else NULL) */
+    size_t nns_set;
+    cl_nsfilter nsf, nsf_byname; /* ns_set by metadata.namespace / .name */
     char *exclude_sel;      /* metadata.namespace!=... or NULL */
     char *ns_name_sel;      /* the same for the namespaces resource (metadata.name) */
     member *members;
@@ -128,12 +135,43 @@ static void feed(reflector *r, cl_rev ev, const char *rv, int code)
     act(r, a, delay);
 }
 
+/* The sync-time namespace filter of r: only with two or more included
+ * namespaces, for namespaced resources and the namespaces themselves. */
+static const cl_nsfilter *filter_of(const reflector *r)
+{
+    const fl_collector *c = r->m->c;
+    if (!c->ns_set)
+        return NULL;
+    if (!r->group[0] && !strcmp(r->resource, "namespaces"))
+        return &c->nsf_byname;
+    return r->namespaced ? &c->nsf : NULL;
+}
+
 static void resp_error(const char *what, const fl_kube_response *res, char *out, size_t n)
 {
     if (res->http_status)
         snprintf(out, n, "%s: %ld %s: %s", what, res->http_status, res->reason, res->message);
     else
         snprintf(out, n, "%s: %s: %s", what, res->reason, res->message);
+}
+
+/* a and b are the same text once every run of digits counts as one digit
+ * ("timed out after 1502 ms" is no news after "... 1498 ms"). */
+static bool same_text(const char *a, const char *b)
+{
+    while (*a && *b) {
+        bool da = *a >= '0' && *a <= '9', db = *b >= '0' && *b <= '9';
+        if (da && db) {
+            while (*a >= '0' && *a <= '9')
+                a++;
+            while (*b >= '0' && *b <= '9')
+                b++;
+            continue;
+        }
+        if (*a++ != *b++)
+            return false;
+    }
+    return *a == *b;
 }
 
 /* Log and store in the index when what the reflector shows changed:
@@ -146,10 +184,12 @@ static void note(reflector *r)
     c->dirty = true;
     if (r->sm.phase == CL_R_LISTING && r->logged[0])
         return; /* a relist in progress keeps the previous line */
+    if (r->sm.phase == CL_R_WATCHING && r->error_is_failure && r->last_error[0])
+        return; /* a retry: "Watching" is news once a line arrives (on_watch_line) */
     /* Watching again after a failure: the old error is not news. */
     const char *e = r->sm.phase == CL_R_WATCHING && r->error_is_failure ? "" : r->last_error;
     snprintf(now, sizeof now, "%s%s%s", cl_rphase_name(r->sm.phase), e[0] ? ": " : "", e);
-    if (strcmp(now, r->logged) == 0)
+    if (same_text(now, r->logged))
         return;
     fl_strlcpy(r->logged, now, sizeof r->logged);
     fl_log(failing || e[0] ? FL_LOG_WARN
@@ -197,8 +237,8 @@ static void on_timer(uv_timer_t *t)
     case T_SPACE_LIST:
         start_list(r); /* start_list submits the pending page first */
         break;
-    case T_SPACE_WATCH:
-        start_watch(r);
+    case T_SPACE_RESUME:
+        fl_kube_req_resume(r->req); /* hands the refused event over again */
         break;
     }
 }
@@ -271,6 +311,26 @@ static void submit_page(reflector *r, char *body, size_t len, bool owned, const 
     page_done(r, rv);
 }
 
+/* A list page must be one whole JSON document before it may count in a
+ * relist (the index would see a page that fails to decode as "nothing
+ * seen"). With a namespace set, *out gets the page without the items
+ * outside it; otherwise out stays empty and the body is used as is.
+ * 0, FL_EPARSE, -ENOMEM. */
+static int checked_page(reflector *r, const fl_kube_response *res, fl_buf *out)
+{
+    const cl_nsfilter *f = filter_of(r);
+    const char *body = res->body.data ? res->body.data : "";
+    size_t kept = 0, dropped = 0;
+    if (!f)
+        return cl_json_complete(body, res->body.len) ? 0 : FL_EPARSE;
+    int rc = cl_nsfilter_page(f, body, res->body.len, out, &kept, &dropped);
+    if (rc == 0 && !cl_json_complete(out->data, out->len))
+        rc = FL_EPARSE;
+    if (rc == 0)
+        r->filtered += (int64_t)dropped;
+    return rc;
+}
+
 static void on_list_done(fl_kube_req *req, fl_kube_response *res, void *ud)
 {
     static const char *const rvp[] = {"metadata", "resourceVersion"};
@@ -289,8 +349,19 @@ static void on_list_done(fl_kube_req *req, fl_kube_response *res, void *ud)
         start_list(r);
         return;
     }
+    if (res->err == -E2BIG && r->limit > 1) {
+        /* A page over the cap: the same page again in smaller pieces. */
+        r->limit = r->limit / 10 > 1 ? r->limit / 10 : 1;
+        fl_log(FL_LOG_DEBUG, "collector", "%s %s: page over %zu bytes, limit now %lld",
+               r->m->name, r->resource, r->m->c->o.max_object_bytes, (long long)r->limit);
+        start_list(r);
+        return;
+    }
     if (res->err) {
         resp_error("list", res, msg, sizeof msg);
+        if (res->err == -E2BIG)
+            snprintf(msg, sizeof msg, "list: an object is larger than the %zu-byte limit",
+                     r->m->c->o.max_object_bytes);
         set_error(r, msg);
         list_failed(r, res->err);
         return;
@@ -308,8 +379,19 @@ static void on_list_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     if (cont && cl_scan_str(body, res->body.len, contp, 2, cont, CONT_MAX) == 0 && cont[0])
         fl_buf_puts(&r->cont, cont);
     free(cont);
-    size_t len = res->body.len;
-    char *owned = fl_buf_steal(&res->body);
+    fl_buf kept = FL_BUF_INIT(res->body.len + 1);
+    int rc = checked_page(r, res, &kept);
+    if (rc) {
+        fl_buf_done(&kept);
+        snprintf(msg, sizeof msg, "list: %s", rc == FL_EPARSE ? "malformed JSON (a cut or "
+                 "invalid page; nothing applied)" : fl_strerror(rc));
+        set_error(r, msg);
+        list_failed(r, rc);
+        return;
+    }
+    size_t len = kept.len ? kept.len : res->body.len;
+    char *owned = kept.len ? fl_buf_steal(&kept) : fl_buf_steal(&res->body);
+    fl_buf_done(&kept);
     submit_page(r, owned ? owned : (char *)"", len, owned != NULL, rv);
 }
 
@@ -333,6 +415,7 @@ static void start_list(reflector *r)
         }
         r->in_relist = true;
         r->relists++;
+        r->limit = c->o.page_size;
         fl_buf_reset(&r->cont);
     }
     cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
@@ -344,7 +427,7 @@ static void start_list(reflector *r)
         s.field_selector = NULL;
     fl_buf path = FL_BUF_INIT(CONT_MAX * 4);
     fl_kube_request rq = FL_KUBE_REQUEST_INIT;
-    int rc = cl_list_path(&s, c->o.page_size, r->cont.data, &path);
+    int rc = cl_list_path(&s, r->limit > 0 ? r->limit : c->o.page_size, r->cont.data, &path);
     rq.path = path.data;
     rq.timeout_ms = c->o.request_timeout_ms;
     if (!rc)
@@ -361,6 +444,7 @@ static void start_list(reflector *r)
 static void bad_line(reflector *r, const char *why)
 {
     r->bad_lines++;
+    r->last_bad_ms = fl_now_ms();
     set_error(r, why);
     r->error_is_failure = false;
     note(r);
@@ -399,11 +483,24 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
         bad_line(r, "watch: event object without metadata.resourceVersion");
         return 0;
     }
+    if (!cl_json_complete(line, len)) {
+        bad_line(r, "watch: malformed event (cut or invalid JSON)");
+        return 0;
+    }
+    const cl_nsfilter *f = filter_of(r);
+    if (f && !cl_nsfilter_event(f, line, len)) {
+        r->filtered++; /* outside sync.namespaces.include: the RV still moves on */
+        if (r->error_is_failure && r->last_error[0])
+            r->last_error[0] = 0; /* a good line: the watch works again */
+        r->last_synced_ms = fl_now_ms();
+        feed(r, CL_EV_WATCH_EVENT, rv, 0);
+        return 0;
+    }
     fl_err err = FL_ERR_INIT;
     int rc = fl_index_submit_event(c->index, &r->src, line, len, &err);
-    if (rc == FL_EFULL) {
-        r->full = true;
-        return 1;
+    if (rc == FL_EFULL) { /* back-pressure: stop reading until the index has room */
+        timer_in(r, T_SPACE_RESUME, SPACE_RETRY_MS);
+        return FL_KUBE_LINE_PAUSE;
     }
     if (rc) {
         char e[300];
@@ -427,12 +524,6 @@ static void on_watch_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     r->req = NULL;
     if (r->m->c->stopping || r->sm.phase == CL_R_STOPPED || r->sm.phase == CL_R_SKIPPED)
         return;
-    if (r->full) { /* back-pressure: resume from the last submitted event */
-        r->full = false;
-        r->sm.phase = CL_R_WAITING;
-        timer_in(r, T_SPACE_WATCH, SPACE_RETRY_MS);
-        return;
-    }
     if (r->gone || res->err == FL_EGONE) {
         r->gone = false;
         feed(r, CL_EV_WATCH_GONE, NULL, FL_EGONE);
@@ -474,7 +565,7 @@ static void start_watch(reflector *r)
     r->sm.phase = CL_R_WATCHING;
     r->watch_started_ms = fl_mono_ms();
     r->watch_events = 0;
-    r->gone = r->full = false;
+    r->gone = false;
     if (!rc)
         rc = fl_kube_client_request(r->m->data, &rq, on_watch_line, on_watch_done, r, &r->req);
     fl_buf_done(&path);
@@ -853,12 +944,15 @@ static json_t *refl_json(const reflector *r, int64_t now)
     int64_t lag = 0;
     if (r->sm.phase != CL_R_WATCHING && r->sm.phase != CL_R_SKIPPED)
         lag = r->last_synced_ms ? now - r->last_synced_ms : -1;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "group",
+    else if (r->sm.phase == CL_R_WATCHING && r->last_bad_ms > r->last_synced_ms)
+        lag = now - r->last_synced_ms; /* watching, but the lines since were skipped */
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "group",
                      r->group, "version", r->version, "resource", r->resource, "kind", r->kind,
                      "phase", cl_rphase_name(r->sm.phase), "resourceVersion", r->sm.rv,
                      "lastError", r->last_error, "lagMs", (json_int_t)lag, "events",
                      (json_int_t)r->events, "relists", (json_int_t)r->relists, "badEvents",
-                     (json_int_t)r->bad_lines, "lastSynced", time_or_null(r->last_synced_ms));
+                     (json_int_t)r->bad_lines, "filtered", (json_int_t)r->filtered, "lastSynced",
+                     time_or_null(r->last_synced_ms));
 }
 
 static json_t *member_json(const member *m, int64_t now, bool *synced)
@@ -874,7 +968,8 @@ static json_t *member_json(const member *m, int64_t now, bool *synced)
         *synced = false;
     if (m->health.state == CL_H_READY && !m->refl)
         *synced = false; /* discovery has not answered yet */
-    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "name", m->name, "health",
+    return json_pack("{s:s, s:o, s:s, s:o, s:s, s:s, s:o}", "name", m->name, "added",
+                     time_or_null(m->added_ms), "health",
                      cl_hstate_name(m->health.state), "since", time_or_null(m->health.since_ms),
                      "lastError", m->health.last_error, "version", m->version, "resources",
                      res ? res : json_array());
@@ -1010,7 +1105,7 @@ static int build_selectors(fl_collector *c, const fl_collector_opts *o)
     int rc = cl_ns_exclude_selector(o->ns_exclude, o->nns_exclude, &b);
     for (size_t i = 0; !rc && i < o->nns_exclude; i++)
         rc = fl_buf_printf(&nb, "%smetadata.name!=%s", i ? "," : "", o->ns_exclude[i]);
-    if (!rc && o->nns_include == 1)
+    if (!rc && o->nns_include == 1) /* more than one: filtered at sync time */
         rc = fl_buf_printf(&nb, "%smetadata.name=%s", nb.len ? "," : "", o->ns_include[0]);
     if (!rc) {
         c->exclude_sel = b.len ? fl_buf_steal(&b) : NULL;
@@ -1040,6 +1135,13 @@ static int copy_opts(fl_collector *c, const fl_collector_opts *o)
     }
     if (o->nns_include == 1 && !(c->ns_include = strdup(o->ns_include[0])))
         return -ENOMEM;
+    if (o->nns_include > 1) {
+        c->nns_set = o->nns_include; /* before the copy: a partial one is freed whole */
+        if (copy_strs(o->ns_include, o->nns_include, &c->ns_set))
+            return -ENOMEM;
+        c->nsf = (cl_nsfilter){c->ns_set, c->nns_set, false};
+        c->nsf_byname = (cl_nsfilter){c->ns_set, c->nns_set, true};
+    }
     return build_selectors(c, o);
 }
 
@@ -1052,6 +1154,7 @@ static int add_members(fl_collector *c, const fl_collector_opts *o)
         const fl_collector_member *om = &o->members[i];
         fl_err err = FL_ERR_INIT;
         m->c = c;
+        m->added_ms = fl_now_ms();
         m->name = strdup(om->name);
         m->kubeconfig = strdup(om->kubeconfig ? om->kubeconfig : "");
         m->context = strdup(om->context ? om->context : "");
@@ -1070,10 +1173,6 @@ static int check_opts(const fl_collector_opts *o, fl_err *err)
 {
     if (!o || !o->index)
         return fl_err_set(err, -EINVAL, "collector: no index");
-    if (o->nns_include > 1)
-        return fl_err_set(err, -EINVAL,
-                          "sync.namespaces.include: at most one namespace is supported "
-                          "(use exclude for the others)");
     for (size_t i = 0; i < o->nmembers; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(o->members[i].name, o->members[j].name))
@@ -1169,6 +1268,7 @@ void fl_collector_free(fl_collector *c)
     }
     free(c->gvs);
     free(c->ns_include), free(c->exclude_sel), free(c->ns_name_sel);
+    free_strs(c->ns_set, c->nns_set);
     free(c->status);
     pthread_mutex_destroy(&c->mu);
     free(c);

@@ -14,8 +14,21 @@
  * re-run soon after any CustomResourceDefinition changes (a watch on CRDs
  * per member) and every discovery interval, so CRDs that appear or go are
  * followed.
- * Namespace filters are applied by the member (a field selector excluding
- * namespaces, or the namespace path when one namespace is included).
+ * Namespace filters: exclude is applied by the member (a field selector
+ * metadata.namespace!=a,..., metadata.name!= for the namespaces resource);
+ * one included namespace uses the namespace path (/api/v1/namespaces/a/pods);
+ * two or more are filtered at sync time: a field selector cannot say
+ * "namespace in (a, b)", so those reflectors list and watch cluster-wide and
+ * drop, before the index, every object outside the set. Chosen over one
+ * LIST+WATCH per included namespace because the index keeps one relist scope
+ * and one resume point per (cluster, resource): per-namespace watches would
+ * each need their own resourceVersion (a restart could not resume them
+ * from one) and would multiply connections (namespaces x resources x
+ * clusters). The cost is wire bytes: objects of other namespaces still cross
+ * the network (and one raw scan), never the decoder or the database.
+ * Every list page must be one complete JSON document (a cut page fails the
+ * list and deletes nothing); a page over max_object_bytes is fetched again
+ * with a limit ten times smaller, down to 1, before the list fails.
  * A health probe per cluster (/readyz, then /healthz when that is 404) runs
  * on its own connection: Ready / NotReady / Unreachable with since and the
  * last error.
@@ -60,7 +73,7 @@ typedef struct fl_collector_opts {
     size_t nmembers;
     const fl_collector_gv *resources;
     size_t nresources;
-    const char *const *ns_include;      /* at most one namespace (see above) */
+    const char *const *ns_include;      /* none = every namespace (see above) */
     size_t nns_include;
     const char *const *ns_exclude;
     size_t nns_exclude;
@@ -71,16 +84,17 @@ typedef struct fl_collector_opts {
     int64_t health_timeout_ms;          /* default 5000 */
     int64_t discovery_interval_ms;      /* default 60000 */
     int64_t request_timeout_ms;         /* LIST page / discovery; default 120000 */
-    size_t max_object_bytes;            /* largest watch line / list page; default 64 MiB */
+    size_t max_object_bytes;            /* largest watch line / list page; default 16 MiB
+                                           (etcd refuses objects over 1.5 MiB) */
     int64_t backoff_max_ms;             /* backoff cap; default 30000 (client-go) */
 } fl_collector_opts;
 #define FL_COLLECTOR_OPTS_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 180000, \
-                                10000, 5000, 60000, 120000, 64u << 20, 30000}
+                                10000, 5000, 60000, 120000, 16u << 20, 30000}
 
 /* Create a collector (nothing runs yet). Everything in opts is copied. A
  * member whose kubeconfig cannot be loaded does not fail the call: it is
  * reported as Unreachable with that error (and logged). Returns 0, -EINVAL
- * (no index, duplicate member, more than one include namespace), -ENOMEM
+ * (no index, duplicate member, bad timing options), -ENOMEM
  * or -errno from libuv. *out written only on success. Any thread. */
 int fl_collector_new(const fl_collector_opts *opts, fl_collector **out, fl_err *err);
 
@@ -97,11 +111,19 @@ void fl_collector_stop(fl_collector *c);
 void fl_collector_free(fl_collector *c);
 
 /* A snapshot of every cluster's state, new reference (NULL on ENOMEM):
- * {"clusters":[{"name", "health":"Ready|NotReady|Unreachable|Unknown",
+ * {"clusters":[{"name", "added":RFC3339 (when the daemon took it on),
+ *   "health":"Ready|NotReady|Unreachable|Unknown",
  *   "since":RFC3339|null, "lastError", "version", "resources":[{"group",
  *   "version","resource","kind","phase":"Pending|Listing|Watching|Backoff|
  *   Skipped|Stopped","resourceVersion","lastError","lagMs","events",
- *   "relists","lastSynced":RFC3339|null}]}]}
+ *   "relists","badEvents","filtered","lastSynced":RFC3339|null}]}]}
+ * lagMs is 0 while Watching or Skipped (events are submitted as they
+ * arrive; bench_collector measures the member-write-to-index lag) unless
+ * the watch's latest lines were skipped as malformed; then, and in every
+ * other phase, it is the ms since the last list or event that succeeded
+ * (-1: never). badEvents
+ * counts watch lines skipped as malformed, filtered the objects dropped by
+ * a sync.namespaces.include of two or more namespaces.
  * The snapshot is refreshed by the loop thread at least every 250 ms.
  * Any thread. */
 json_t *fl_collector_status(fl_collector *c);

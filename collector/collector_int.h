@@ -134,4 +134,34 @@ int cl_scan_str(const char *data, size_t len, const char *const *path, size_t de
 int cl_scan_int(const char *data, size_t len, const char *const *path, size_t depth,
                 int64_t *out);
 
+/* True when data[0..len) is exactly one complete JSON object or array
+ * (bracket- and string-aware, trailing whitespace allowed). Catches a
+ * truncated or cut list page before it reaches the index, where a page that
+ * fails to decode inside a relist would otherwise count as "nothing seen". */
+bool cl_json_complete(const char *data, size_t len);
+
+/* -------------------------------------------------------- namespace filter
+ * sync.namespaces.include with more than one namespace: a field selector
+ * cannot say "namespace in (a, b)" (terms are ANDed), so such reflectors
+ * list and watch cluster-wide (still excluding by field selector) and drop
+ * what is outside the set here, before the index. by_name: match
+ * metadata.name (the namespaces resource) instead of metadata.namespace. */
+typedef struct cl_nsfilter {
+    const char *const *names;
+    size_t n;
+    bool by_name;
+} cl_nsfilter;
+
+bool cl_nsfilter_has(const cl_nsfilter *f, const char *ns);
+/* A watch event line is kept: BOOKMARK, ERROR and lines that do not scan
+ * (the caller reports those) always are; others when their object is in
+ * the set. */
+bool cl_nsfilter_event(const cl_nsfilter *f, const char *line, size_t len);
+/* Append to out the list page data[0..len) with only the items in the set
+ * (everything else byte for byte); *kept / *dropped count items. Returns 0,
+ * FL_EPARSE (no items array, or malformed), -ENOMEM / -E2BIG (out's cap);
+ * the counts are written only on success. */
+int cl_nsfilter_page(const cl_nsfilter *f, const char *data, size_t len, fl_buf *out,
+                     size_t *kept, size_t *dropped);
+
 #endif

@@ -6,6 +6,7 @@
 #include "collector/collector_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -253,19 +254,24 @@ static void ws(scan *s)
         s->p++;
 }
 
-/* s->p at '"': moves past the closing quote. */
+/* s->p at '"': moves past the closing quote. memchr finds each candidate
+ * quote; it closes the string when an even number of backslashes precede it. */
 static int skip_string(scan *s)
 {
-    s->p++;
-    while (s->p < s->end) {
-        if (*s->p == '\\') {
-            s->p += 2;
-            continue;
-        }
-        if (*s->p++ == '"')
+    const char *start = s->p + 1, *p = start;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(s->end - p));
+        if (!q)
+            return FL_EPARSE;
+        size_t bs = 0;
+        while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0) {
+            s->p = q + 1;
             return 0;
+        }
+        p = q + 1;
     }
-    return FL_EPARSE;
 }
 
 /* Skip one value of any kind (no recursion: a bracket counter). */
@@ -388,4 +394,130 @@ int cl_scan_int(const char *data, size_t len, const char *const *path, size_t de
     while (s.p < s.end && (*s.p == '-' || (*s.p >= '0' && *s.p <= '9')))
         s.p++;
     return fl_parse_i64(start, (size_t)(s.p - start), out) ? FL_ENOTFOUND : 0;
+}
+
+/* ----------------------------------------------------- whole-value checks */
+
+bool cl_json_complete(const char *data, size_t len)
+{
+    scan s = {data, data + len};
+    ws(&s);
+    if (s.p >= s.end || (*s.p != '{' && *s.p != '['))
+        return false;
+    if (skip_value(&s))
+        return false;
+    ws(&s);
+    return s.p == s.end;
+}
+
+/* ------------------------------------------------------- namespace filter */
+
+bool cl_nsfilter_has(const cl_nsfilter *f, const char *ns)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->names[i], ns) == 0)
+            return true;
+    return false;
+}
+
+/* The object at data[0..len) (a list item or a watch event's object) is
+ * inside the filter: its metadata.namespace (metadata.name for the
+ * namespaces resource) is one of the names. */
+static bool object_in(const cl_nsfilter *f, const char *data, size_t len)
+{
+    static const char *const nsp[] = {"metadata", "namespace"};
+    static const char *const namep[] = {"metadata", "name"};
+    char ns[256];
+    if (cl_scan_str(data, len, f->by_name ? namep : nsp, 2, ns, sizeof ns) != 0)
+        return false;
+    return cl_nsfilter_has(f, ns);
+}
+
+bool cl_nsfilter_event(const cl_nsfilter *f, const char *line, size_t len)
+{
+    static const char *const typ[] = {"type"};
+    static const char *const objp[] = {"object"};
+    char type[32];
+    if (cl_scan_str(line, len, typ, 1, type, sizeof type) != 0 || !strcmp(type, "BOOKMARK") ||
+        !strcmp(type, "ERROR"))
+        return true;
+    scan s = {line, line + len};
+    if (walk_path(&s, objp, 1) != 0)
+        return true; /* malformed: let the caller report it */
+    const char *obj = s.p;
+    if (skip_value(&s) != 0)
+        return true;
+    return object_in(f, obj, (size_t)(s.p - obj));
+}
+
+/* Copy the items of the array at s->p that are inside f to out, comma
+ * separated; s->p ends just past the closing ']'. */
+static int filter_items(const cl_nsfilter *f, scan *s, fl_buf *out, size_t *kept,
+                        size_t *dropped)
+{
+    if (s->p >= s->end || *s->p != '[')
+        return FL_EPARSE;
+    s->p++;
+    for (bool first = true;; first = false) {
+        ws(s);
+        if (s->p < s->end && *s->p == ']' && first) {
+            s->p++;
+            return 0;
+        }
+        const char *item = s->p;
+        if (skip_value(s) != 0)
+            return FL_EPARSE;
+        size_t ilen = (size_t)(s->p - item);
+        if (object_in(f, item, ilen)) {
+            int rc = fl_buf_append(out, ",", *kept ? 1 : 0);
+            if (!rc)
+                rc = fl_buf_append(out, item, ilen);
+            if (rc)
+                return rc;
+            (*kept)++;
+        } else {
+            (*dropped)++;
+        }
+        ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            return 0;
+        }
+        return FL_EPARSE;
+    }
+}
+
+int cl_nsfilter_page(const cl_nsfilter *f, const char *data, size_t len, fl_buf *out,
+                     size_t *kept, size_t *dropped)
+{
+    static const char *const itp[] = {"items"};
+    scan s = {data, data + len};
+    size_t k = 0, d = 0;
+    int rc = walk_path(&s, itp, 1);
+    if (rc == FL_ENOTFOUND)
+        rc = FL_EPARSE;
+    if (!rc && s.p < s.end && *s.p == 'n') { /* "items":null */
+        rc = fl_buf_append(out, data, len);
+        goto done;
+    }
+    if (!rc && (s.p >= s.end || *s.p != '['))
+        rc = FL_EPARSE;
+    if (!rc)
+        rc = fl_buf_append(out, data, (size_t)(s.p - data + 1)); /* up to '[' */
+    if (!rc)
+        rc = filter_items(f, &s, out, &k, &d);
+    if (!rc)
+        rc = fl_buf_append(out, "]", 1);
+    if (!rc)
+        rc = fl_buf_append(out, s.p, (size_t)(s.end - s.p));
+done:
+    if (rc)
+        return rc;
+    *kept = k;
+    *dropped = d;
+    return 0;
 }

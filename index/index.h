@@ -53,7 +53,7 @@
 
 /* Schema version written to PRAGMA user_version by this code. Opening an
  * older database migrates it; a newer one is refused with FL_EUNSUPPORTED. */
-#define FL_INDEX_SCHEMA_VERSION 2
+#define FL_INDEX_SCHEMA_VERSION 3
 
 /* Largest single submitted item (event line or list page). */
 #define FL_INDEX_ITEM_MAX (256u << 20)
@@ -319,7 +319,12 @@ typedef struct fl_index_query {
 #define FL_INDEX_QUERY_INIT {0}
 
 /* Run q, calling cb for each row in order. *n_out (optional) = rows passed
- * to cb. Returns 0, -EINVAL (missing group/resource, half a cursor),
+ * to cb. Cost: a key-ordered page driven by a label equality (or one-value
+ * set), one cluster, one owner uid, namespaces or nothing at all reads one
+ * index range and looks up only the rows it hands out (limit+1 when the
+ * caller asks one more to know there is a next page); conditions no index
+ * holds (label sets and negations, creation time, full text) filter that
+ * range (reader.c, "Plans"). Returns 0, -EINVAL (missing group/resource, half a cursor),
  * -E2BIG, FL_ESQL, or the callback's nonzero value. */
 int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb cb, void *arg,
                   int64_t *n_out, fl_err *err);

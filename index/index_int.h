@@ -160,6 +160,11 @@ const char *fl_index_path(const fl_index *idx);
 const fl_index_opts *fl_index_options(const fl_index *idx);
 /* A reader's connection, for the other read files (reader.c). */
 sqlite3 *fl_index_reader_db(fl_index_reader *r);
+/* The EXPLAIN QUERY PLAN detail lines (one per line) of the statement
+ * fl_index_list (count false) or fl_index_count (count true) would run for
+ * q, appended to out. For tests of the plans. 0 or as fl_index_list. */
+int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out,
+                fl_err *err);
 
 int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err);
 void writer_free(writer *w);

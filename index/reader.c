@@ -26,11 +26,6 @@ struct fl_index_reader {
     uint64_t tick;
 };
 
-static const char ROW_COLS[] =
-    "SELECT c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid, o.rv, o.owner_uid,"
-    " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json FROM objects o"
-    " JOIN clusters c ON c.id = o.cluster_id JOIN gvrs g ON g.id = o.gvr_id";
-
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
     return fl_err_set(err, FL_ESQL, "index reader: %s: %s", what, sqlite3_errmsg(r->db));
@@ -173,7 +168,34 @@ static void fill_row(sqlite3_stmt *s, int at, fl_index_row *row)
         row->json = "";
 }
 
-/* ------------------------------------------------------------ query build */
+/* ------------------------------------------------------------ query build
+ *
+ * Plans (checked by EXPLAIN QUERY PLAN in tests/index/test_plan.c). Every
+ * key-ordered page reads at most limit+1 entries of one index range when
+ * nothing but the index filters it:
+ *   - a label equality (or one-value "in") drives: labels' primary key is
+ *     (key, value, gvr_id, ns, name, cluster_id), so the page is a range of
+ *     it in the API's order; only the rows handed out are looked up in
+ *     objects (JSON included). Other label requirements are EXISTS /
+ *     NOT EXISTS probes of labels_obj(obj_id, key, value) per row.
+ *   - otherwise objects drive: objects_key(gvr_id, ns, name, cluster_id),
+ *     or objects_scope(cluster_id, gvr_id, ns, name) for one cluster, or
+ *     objects_owner(owner_uid, gvr_id, ns, name, cluster_id) for an owner,
+ *     or objects_rev(gvr_id, revision) in revision order. Conditions no
+ *     index holds (creation time, label sets, negations) filter the rows
+ *     of that range, so such a page reads as far as it takes to fill it.
+ * CROSS JOIN pins the loop order (the driving table outermost); clusters
+ * and gvrs are primary-key lookups per row handed out. */
+
+static const char ROW_SEL[] =
+    "SELECT c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid, o.rv, o.owner_uid,"
+    " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json";
+static const char FROM_OBJECTS[] =
+    " FROM objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
+    " WHERE c.id = o.cluster_id AND g.id = o.gvr_id";
+static const char FROM_LABELS[] =
+    " FROM labels l CROSS JOIN objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
+    " WHERE o.id = l.obj_id AND c.id = o.cluster_id AND g.id = o.gvr_id";
 
 typedef struct bind {
     bool is_int;
@@ -188,12 +210,21 @@ typedef struct qb {
     int rc;
     char *fts;       /* quoted FTS5 string, owned */
     bool empty;      /* a constraint can match nothing (unknown cluster/gvr) */
+    int drv;         /* index of the driving label requirement, -1: objects drive */
+    const char *k;   /* alias of the table holding the key columns: "l." or "o." */
+    bool has_o;      /* objects o is part of the statement */
 } qb;
 
 static void qs(qb *q, const char *s)
 {
     if (q->rc == 0)
         q->rc = fl_buf_puts(&q->sql, s);
+}
+
+/* A key column of the driving table: "l.ns", "o.ns", ... */
+static void qk(qb *q, const char *column)
+{
+    qs(q, q->k), qs(q, column);
 }
 
 static void qt(qb *q, const char *v)
@@ -227,7 +258,7 @@ static void qlist(qb *q, const char *const *v, size_t n)
     qs(q, ")");
 }
 
-/* Resolve the gvr ids of (group, resource[, version]) into "o.gvr_id IN (...)". */
+/* Resolve the gvr ids of (group, resource[, version]) into "AND k.gvr_id IN (...)". */
 static int gvr_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
 {
     sqlite3_stmt *s = prep(r, q->version ? "SELECT id FROM gvrs WHERE grp = ? AND res = ? AND ver = ?"
@@ -239,7 +270,7 @@ static int gvr_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *e
     sqlite3_bind_text(s, 2, q->resource, -1, SQLITE_STATIC);
     if (q->version)
         sqlite3_bind_text(s, 3, q->version, -1, SQLITE_STATIC);
-    qs(b, " WHERE o.gvr_id IN (");
+    qs(b, " AND "), qk(b, "gvr_id IN (");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         qs(b, n++ ? ", " : ""), qi(b, sqlite3_column_int64(s, 0));
     sqlite3_reset(s);
@@ -250,50 +281,61 @@ static int gvr_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *e
     return 0;
 }
 
+/* The id of cluster name: 0 and *id set, 0 with *id = 0 when unknown, or FL_ESQL. */
+static int cluster_id(fl_index_reader *r, const char *name, int64_t *id, fl_err *err)
+{
+    sqlite3_stmt *s = prep(r, "SELECT id FROM clusters WHERE name = ?");
+    if (!s)
+        return rfail(r, err, "clusters");
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rfail(r, err, "clusters");
+}
+
 static int cluster_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
 {
     int n = 0;
     if (!q->n_clusters)
         return 0;
-    qs(b, " AND o.cluster_id IN (");
+    qs(b, " AND "), qk(b, "cluster_id IN (");
     for (size_t i = 0; i < q->n_clusters; i++) {
-        sqlite3_stmt *s = prep(r, "SELECT id FROM clusters WHERE name = ?");
-        if (!s)
-            return rfail(r, err, "clusters");
-        sqlite3_bind_text(s, 1, q->clusters[i], -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            qs(b, n++ ? ", " : ""), qi(b, sqlite3_column_int64(s, 0));
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return rfail(r, err, "clusters");
+        int64_t id;
+        int rc = cluster_id(r, q->clusters[i], &id, err);
+        if (rc < 0)
+            return rc;
+        if (id)
+            qs(b, n++ ? ", " : ""), qi(b, id);
     }
     qs(b, ")");
     b->empty |= n == 0;
     return 0;
 }
 
+/* A label requirement as a probe of labels_obj for the row's object. */
 static void label_req(qb *b, const fl_index_label_req *l)
 {
     bool neg = l->op == FL_INDEX_LABEL_NE || l->op == FL_INDEX_LABEL_NOTIN ||
                l->op == FL_INDEX_LABEL_NOT_EXISTS;
-    qs(b, neg ? " AND o.id NOT IN (SELECT obj_id FROM labels WHERE key = "
-              : " AND o.id IN (SELECT obj_id FROM labels WHERE key = ");
-    qt(b, l->key);
+    qs(b, neg ? " AND NOT EXISTS (SELECT 1 FROM labels x WHERE x.obj_id = "
+              : " AND EXISTS (SELECT 1 FROM labels x WHERE x.obj_id = ");
+    qs(b, b->drv >= 0 ? "l.obj_id" : "o.id");
+    qs(b, " AND x.key = "), qt(b, l->key);
     switch (l->op) {
     case FL_INDEX_LABEL_EQ:
     case FL_INDEX_LABEL_NE:
-        qs(b, " AND value = "), qt(b, l->values[0]);
+        qs(b, " AND x.value = "), qt(b, l->values[0]);
         break;
     case FL_INDEX_LABEL_IN:
     case FL_INDEX_LABEL_NOTIN:
-        qs(b, " AND value IN "), qlist(b, l->values, l->n_values);
+        qs(b, " AND x.value IN "), qlist(b, l->values, l->n_values);
         break;
     case FL_INDEX_LABEL_GT:
     case FL_INDEX_LABEL_LT:
         /* upstream: the label value must parse as an integer */
-        qs(b, " AND (value GLOB '[0-9]*' OR value GLOB '-[0-9]*')"
-              " AND NOT substr(value, 2) GLOB '*[^0-9]*' AND CAST(value AS INTEGER) ");
+        qs(b, " AND (x.value GLOB '[0-9]*' OR x.value GLOB '-[0-9]*')"
+              " AND NOT substr(x.value, 2) GLOB '*[^0-9]*' AND CAST(x.value AS INTEGER) ");
         qs(b, l->op == FL_INDEX_LABEL_GT ? "> CAST(" : "< CAST("), qt(b, l->values[0]);
         qs(b, " AS INTEGER)");
         break;
@@ -301,6 +343,26 @@ static void label_req(qb *b, const fl_index_label_req *l)
         break;
     }
     qs(b, ")");
+}
+
+/* The label requirement that can drive a key-ordered query: the first
+ * equality (or one-value set). -1 when there is none. */
+static int driving_label(const fl_index_query *q)
+{
+    if (q->order != FL_INDEX_ORDER_KEY)
+        return -1;
+    for (size_t i = 0; i < q->n_labels; i++) {
+        const fl_index_label_req *l = &q->labels[i];
+        if (l->op == FL_INDEX_LABEL_EQ || (l->op == FL_INDEX_LABEL_IN && l->n_values == 1))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Conditions only objects can answer. */
+static bool needs_objects(const fl_index_query *q)
+{
+    return q->owner_uid || q->created_since || q->created_before || q->min_revision || q->text;
 }
 
 static int check_query(const fl_index_query *q, fl_err *err)
@@ -342,22 +404,46 @@ static int fts_quote(qb *b, const char *text)
     return b->fts ? 0 : -ENOMEM;
 }
 
-/* The WHERE clause of q (no cursor, order or limit). */
+/* SELECT ... FROM ... for a listing (count false) or a count, choosing the
+ * driving table (see the plans above). */
+static void build_head(const fl_index_query *q, qb *b, bool count)
+{
+    b->drv = driving_label(q);
+    b->k = b->drv >= 0 ? "l." : "o.";
+    b->has_o = !count || b->drv < 0 || needs_objects(q);
+    if (!count)
+        qs(b, ROW_SEL), qs(b, b->drv >= 0 ? FROM_LABELS : FROM_OBJECTS);
+    else if (b->drv < 0)
+        qs(b, "SELECT count(*) FROM objects o WHERE 1");
+    else
+        qs(b, b->has_o ? "SELECT count(*) FROM labels l CROSS JOIN objects o WHERE o.id = l.obj_id"
+                       : "SELECT count(*) FROM labels l WHERE 1");
+    if (b->drv >= 0) {
+        const fl_index_label_req *l = &q->labels[b->drv];
+        qs(b, " AND l.key = "), qt(b, l->key), qs(b, " AND l.value = "), qt(b, l->values[0]);
+    }
+}
+
+/* The WHERE conditions of q (no cursor, order or limit). Labels hold live
+ * objects only, so a label-driven count without objects needs no
+ * deleted_ms test (and tombstones never match a positive requirement). */
 static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
 {
     int rc;
     if ((rc = gvr_ids(r, q, b, err)) < 0 || (rc = cluster_ids(r, q, b, err)) < 0)
         return rc;
-    if (!q->include_deleted)
+    if (!q->include_deleted && b->has_o)
         qs(b, " AND o.deleted_ms IS NULL");
     if (q->n_namespaces)
-        qs(b, " AND o.ns IN "), qlist(b, q->namespaces, q->n_namespaces);
+        qs(b, " AND "), qk(b, "ns IN "), qlist(b, q->namespaces, q->n_namespaces);
     if (q->n_names)
-        qs(b, " AND o.name IN "), qlist(b, q->names, q->n_names);
+        qs(b, " AND "), qk(b, "name IN "), qlist(b, q->names, q->n_names);
     for (size_t i = 0; i < q->n_labels; i++)
-        label_req(b, &q->labels[i]);
-    if (q->owner_uid)
-        qs(b, " AND o.owner_uid = "), qt(b, q->owner_uid);
+        if ((int)i != b->drv)
+            label_req(b, &q->labels[i]);
+    if (q->owner_uid) /* "!= ''" lets the partial index objects_owner serve */
+        qs(b, q->owner_uid[0] ? " AND o.owner_uid != '' AND o.owner_uid = "
+                              : " AND o.owner_uid = "), qt(b, q->owner_uid);
     if (q->created_since)
         qs(b, " AND o.created >= "), qi(b, q->created_since);
     if (q->created_before)
@@ -372,23 +458,46 @@ static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
     return b->rc;
 }
 
-static void build_tail(const fl_index_query *q, qb *b)
+/* "AND (ns, name, cluster_id) > cursor". With one namespace the planner
+ * would range on the cursor and sort the namespace's rows, so the cursor
+ * is decided against it here and becomes a range after ns = ?. */
+static int key_cursor(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
+{
+    int64_t cid; /* an unknown cluster sorts first: 0 */
+    int rc, cmp = 0;
+    if (!q->after_namespace)
+        return 0;
+    if ((rc = cluster_id(r, q->after_cluster, &cid, err)) < 0)
+        return rc;
+    if (q->n_namespaces == 1 && (cmp = strcmp(q->after_namespace, q->namespaces[0])) != 0) {
+        b->empty |= cmp > 0; /* past the namespace: nothing left; before it: no bound */
+        return 0;
+    }
+    qs(b, " AND (");
+    if (q->n_namespaces != 1)
+        qk(b, "ns, ");
+    qk(b, "name, "), qk(b, "cluster_id) > (");
+    if (q->n_namespaces != 1)
+        qt(b, q->after_namespace), qs(b, ", ");
+    qt(b, q->after_name), qs(b, ", "), qi(b, cid), qs(b, ")");
+    return b->rc;
+}
+
+static int build_tail(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
 {
     if (q->order == FL_INDEX_ORDER_REVISION) {
         if (q->after_revision)
             qs(b, " AND o.revision > "), qi(b, q->after_revision);
         qs(b, " ORDER BY o.revision");
     } else {
-        if (q->after_namespace) {
-            qs(b, " AND (o.ns, o.name, o.cluster_id) > (");
-            qt(b, q->after_namespace), qs(b, ", "), qt(b, q->after_name);
-            qs(b, ", coalesce((SELECT id FROM clusters WHERE name = "), qt(b, q->after_cluster);
-            qs(b, "), 0))");
-        }
-        qs(b, " ORDER BY o.ns, o.name, o.cluster_id");
+        int rc = key_cursor(r, q, b, err);
+        if (rc < 0)
+            return rc;
+        qs(b, " ORDER BY "), qk(b, "ns, "), qk(b, "name, "), qk(b, "cluster_id");
     }
     if (q->limit > 0)
         qs(b, " LIMIT "), qi(b, q->limit);
+    return b->rc;
 }
 
 static sqlite3_stmt *bind_all(fl_index_reader *r, qb *b)
@@ -420,21 +529,52 @@ static void qb_free(qb *b)
     free(b);
 }
 
+/* The whole listing statement of q into b. */
+static int build_list(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
+{
+    int rc = check_query(q, err);
+    if (rc < 0)
+        return rc;
+    build_head(q, b, false);
+    if ((rc = build_where(r, q, b, err)) < 0 || (rc = build_tail(r, q, b, err)) < 0)
+        return rc;
+    return b->rc;
+}
+
+int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out,
+                fl_err *err)
+{
+    qb *b = qb_new();
+    int rc;
+    if (!b)
+        return -ENOMEM;
+    qs(b, "EXPLAIN QUERY PLAN ");
+    if (!count) {
+        rc = build_list(r, q, b, err);
+    } else if ((rc = check_query(q, err)) == 0) {
+        build_head(q, b, true);
+        rc = build_where(r, q, b, err);
+    }
+    sqlite3_stmt *s = rc < 0 ? NULL : bind_all(r, b);
+    if (rc == 0 && !s)
+        rc = rfail(r, err, "explain");
+    while (s && rc == 0 && sqlite3_step(s) == SQLITE_ROW)
+        rc = fl_buf_printf(out, "%s\n", col(s, 3));
+    if (s)
+        sqlite3_reset(s);
+    qb_free(b);
+    return rc;
+}
+
 int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb cb, void *arg,
                   int64_t *n_out, fl_err *err)
 {
     int64_t n = 0;
-    qb *b = NULL;
-    int cbrc = 0, rc = check_query(q, err);
-    if (rc < 0)
-        return rc;
-    if (!(b = qb_new()))
+    int cbrc = 0, rc;
+    qb *b = qb_new();
+    if (!b)
         return -ENOMEM;
-    qs(b, ROW_COLS);
-    if ((rc = build_where(r, q, b, err)) < 0)
-        goto out;
-    build_tail(q, b);
-    if ((rc = b->rc) < 0 || b->empty)
+    if ((rc = build_list(r, q, b, err)) < 0 || b->empty)
         goto out;
     sqlite3_stmt *s = bind_all(r, b);
     if (!s) {
@@ -466,7 +606,7 @@ int fl_index_count(fl_index_reader *r, const fl_index_query *q, int64_t *out, fl
         return rc;
     if (!(b = qb_new()))
         return -ENOMEM;
-    qs(b, "SELECT count(*) FROM objects o");
+    build_head(q, b, true);
     if ((rc = build_where(r, q, b, err)) < 0 || (rc = b->rc) < 0)
         goto out;
     if (!b->empty) {
@@ -487,23 +627,47 @@ out:
     return rc;
 }
 
+/* One statement, prepared once per reader: a point lookup on objects_key
+ * (gvr_id, ns, name, cluster_id). */
+static const char GET_SQL[] =
+    "SELECT c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid, o.rv, o.owner_uid,"
+    " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json"
+    " FROM objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
+    " WHERE o.gvr_id IN (SELECT id FROM gvrs WHERE grp = ?1 AND res = ?2"
+    " AND (?3 IS NULL OR ver = ?3)) AND o.ns = ?4 AND o.name = ?5"
+    " AND o.cluster_id = (SELECT id FROM clusters WHERE name = ?6) AND o.deleted_ms IS NULL"
+    " AND c.id = o.cluster_id AND g.id = o.gvr_id LIMIT 1";
+
 int fl_index_get(fl_index_reader *r, const fl_index_key *k, fl_index_row_cb cb, void *arg,
                  fl_err *err)
 {
-    fl_index_query q = FL_INDEX_QUERY_INIT;
     const char *ns = k->namespace_ ? k->namespace_ : "";
-    int64_t n = 0;
-    if (!k->cluster || !k->name)
-        return fl_err_set(err, -EINVAL, "index get: cluster and name are required");
-    q.group = k->group, q.version = k->version, q.resource = k->resource;
-    q.clusters = &k->cluster, q.n_clusters = 1;
-    q.namespaces = &ns, q.n_namespaces = 1;
-    q.names = &k->name, q.n_names = 1;
-    q.limit = 1;
-    int rc = fl_index_list(r, &q, cb, arg, &n, err);
-    if (rc == 0 && n == 0)
-        return fl_err_set(err, FL_ENOTFOUND, "index get: %s/%s not found", ns, k->name);
-    return rc;
+    int rc, cbrc = 0;
+    if (!k->cluster || !k->name || !k->group || !k->resource)
+        return fl_err_set(err, -EINVAL, "index get: cluster, group, resource and name are required");
+    sqlite3_stmt *s = prep(r, GET_SQL);
+    if (!s)
+        return rfail(r, err, "get");
+    sqlite3_bind_text(s, 1, k->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, k->resource, -1, SQLITE_STATIC);
+    if (k->version)
+        sqlite3_bind_text(s, 3, k->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, k->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, k->cluster, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        fl_index_row row;
+        fill_row(s, 0, &row);
+        cbrc = cb(arg, &row);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = fl_err_set(err, FL_ENOTFOUND, "index get: %s/%s not found", ns, k->name);
+    } else {
+        rc = rfail(r, err, "get");
+    }
+    sqlite3_reset(s);
+    return cbrc ? cbrc : rc;
 }
 
 /* ------------------------------------------------------------ change log */

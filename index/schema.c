@@ -3,7 +3,7 @@
  * and the migrations from every older version, plus the pragmas of the
  * writer and reader connections.
  *
- * Layout (v2):
+ * Layout (v3):
  *   meta(key, value)            revision, changelog_floor
  *   clusters(id, name)          interned cluster names
  *   gvrs(id, grp, ver, res, kind)
@@ -12,7 +12,11 @@
  *           synced_ms, deleted_ms, revision, labels_hash, fts_hash,
  *           facts_hash, json)   one row per object; deleted_ms != NULL is
  *                               a tombstone
- *   labels(key, value, obj_id)  live objects only
+ *   labels(key, value, gvr_id, ns, name, cluster_id, obj_id)
+ *                               live objects only; primary key (key, value,
+ *                               gvr_id, ns, name, cluster_id), so the objects
+ *                               with one label value are one index range
+ *                               already in the API's key order
  *   fts                         FTS5, trigram tokenizer (substring search,
  *                               case-insensitive, queries of >= 3 chars),
  *                               rowid = objects.id, live objects only
@@ -24,7 +28,11 @@
  *
  * Migrations run in one transaction each; v1 -> v2 added the materialized
  * pod/node tables and forgets the resourceVersion of stored pods and nodes
- * so the next relist rewrites them (and fills the new tables).
+ * so the next relist rewrites them (and fills the new tables); v2 -> v3
+ * copies the object key (gvr, namespace, name, cluster) into labels and
+ * extends objects_scope with (ns, name) and objects_owner with the key:
+ * label-selector, per-cluster and per-owner pages then read at most
+ * limit+1 index entries (reader.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,6 +100,23 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(obj_id, resource)) WITHOUT ROWID;"
     "UPDATE objects SET rv = '' WHERE gvr_id IN (SELECT id FROM gvrs WHERE grp = ''"
     "  AND res IN ('pods', 'nodes'));",
+    /* 2 -> 3: labels carry the object's key, so a selector page is a range of
+     * one index in key order; objects_scope also orders by key within a cluster */
+    "CREATE TABLE labels_v3(key TEXT NOT NULL, value TEXT NOT NULL, gvr_id INTEGER NOT NULL,"
+    "  ns TEXT NOT NULL, name TEXT NOT NULL, cluster_id INTEGER NOT NULL,"
+    "  obj_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(key, value, gvr_id, ns, name, cluster_id)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO labels_v3 SELECT l.key, l.value, o.gvr_id, o.ns, o.name,"
+    "  o.cluster_id, l.obj_id FROM labels l JOIN objects o ON o.id = l.obj_id"
+    "  WHERE o.deleted_ms IS NULL;"
+    "DROP TABLE labels;"
+    "ALTER TABLE labels_v3 RENAME TO labels;"
+    "CREATE INDEX labels_obj ON labels(obj_id, key, value);"
+    "DROP INDEX objects_scope;"
+    "CREATE INDEX objects_scope ON objects(cluster_id, gvr_id, ns, name);"
+    "DROP INDEX objects_owner;"
+    "CREATE INDEX objects_owner ON objects(owner_uid, gvr_id, ns, name, cluster_id)"
+    "  WHERE owner_uid != '';",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,

@@ -38,7 +38,8 @@ static const char *const sql_text[S_N] = {
     [S_TOMB] = "UPDATE objects SET deleted_ms = ?, revision = ?, json = coalesce(?, json),"
                " labels_hash = 0, fts_hash = 0, facts_hash = 0 WHERE id = ?",
     [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?",
-    [S_LAB_INS] = "INSERT OR IGNORE INTO labels(key, value, obj_id) VALUES(?, ?, ?)",
+    [S_LAB_INS] = "INSERT OR IGNORE INTO labels(key, value, gvr_id, ns, name, cluster_id, obj_id)"
+                  " VALUES(?, ?, ?, ?, ?, ?, ?)",
     [S_FTS_DEL] = "DELETE FROM fts WHERE rowid = ?",
     [S_FTS_INS] = "INSERT INTO fts(rowid, name, namespace, labels, annotations, images)"
                   " VALUES(?, ?, ?, ?, ?, ?)",
@@ -337,13 +338,18 @@ static int del_by_id(writer *w, int st, int64_t id, fl_err *err)
     return done(w, s, err, sql_text[st]);
 }
 
-static int write_labels(writer *w, int64_t id, const fl_rec *r, fl_err *err)
+/* One row per label, carrying the object's key (schema v3) so that a
+ * selector page is one index range in key order. */
+static int write_labels(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     for (size_t i = 0; i < r->n_labels; i++) {
         sqlite3_stmt *s = S(w, S_LAB_INS);
         bt(s, 1, r->labels[2 * i]);
         bt(s, 2, r->labels[2 * i + 1]);
-        sqlite3_bind_int64(s, 3, id);
+        sqlite3_bind_int64(s, 3, scope_gid(scope));
+        bt(s, 4, r->ns), bt(s, 5, r->name);
+        sqlite3_bind_int64(s, 6, scope_cid(scope));
+        sqlite3_bind_int64(s, 7, id);
         int rc = done(w, s, err, "labels");
         if (rc < 0)
             return rc;
@@ -488,7 +494,7 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     w->written++;
     if (!e.live || e.labels_hash != (int64_t)r->labels_hash) {
         if ((e.live && (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0) ||
-            (rc = write_labels(w, id, r, err)) < 0)
+            (rc = write_labels(w, scope, id, r, err)) < 0)
             return rc;
     }
     if (!e.live || e.fts_hash != (int64_t)r->fts_hash) {

@@ -61,6 +61,13 @@ struct fl_kube_req {
     long http_status;
     bool body_mode_known, deliver_lines;
     fl_buf body, line, warn;
+    /* a paused stream (the line callback answered FL_KUBE_LINE_PAUSE): the
+     * refused line stays in line (line_held), the rest of that write in
+     * held; curl redelivers the paused write, whose first discard bytes
+     * were taken already */
+    bool paused, line_held;
+    fl_buf held;
+    size_t discard;
     char *content_type;
     int64_t retry_after_s;
     uint64_t lines;
@@ -274,6 +281,7 @@ static void req_free(fl_kube_req *r)
     free(r->content_type);
     fl_buf_done(&r->body);
     fl_buf_done(&r->line);
+    fl_buf_done(&r->held);
     fl_buf_done(&r->warn);
     free(r);
 }
@@ -424,7 +432,9 @@ static size_t abort_with(fl_kube_req *r, int err, const char *fmt, ...)
     return 0; /* makes curl stop the transfer */
 }
 
-/* Split data into lines and hand each to the line callback. */
+/* Split data into lines and hand each to the line callback. Returns 1 when
+ * all was taken, 0 when the transfer must stop (abort_with ran), 2 when the
+ * callback paused the stream (the refused line and the rest are held). */
 static size_t deliver_lines(fl_kube_req *r, const char *p, size_t len)
 {
     size_t max = r->c->opts.max_line;
@@ -441,9 +451,15 @@ static size_t deliver_lines(fl_kube_req *r, const char *p, size_t len)
         len -= seg + 1;
         r->lines++;
         int stop = r->line_cb(r, r->line.data ? r->line.data : "", r->line.len, r->ud);
-        fl_buf_reset(&r->line);
         if (r->state == RQ_FINISHING)
             return 0; /* cancelled from inside the callback */
+        if (stop == FL_KUBE_LINE_PAUSE) {
+            r->paused = r->line_held = true;
+            if (fl_buf_append(&r->held, p, len) != 0)
+                return abort_with(r, -ENOMEM, "out of memory");
+            return 2;
+        }
+        fl_buf_reset(&r->line);
         if (stop)
             return abort_with(r, -ECANCELED, "the line callback stopped the stream");
     }
@@ -453,23 +469,67 @@ static size_t deliver_lines(fl_kube_req *r, const char *p, size_t len)
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     fl_kube_req *r = ud;
-    size_t len = size * n;
+    size_t len = size * n, total = len;
     if (r->state == RQ_FINISHING)
         return 0;
+    if (r->discard) { /* curl redelivers what a paused write had: taken already */
+        size_t k = r->discard < len ? r->discard : len;
+        r->discard -= k, p += k, len -= k;
+        if (!len)
+            return total;
+    }
+    if (r->paused) /* not expected: curl holds data while paused */
+        return fl_buf_append(&r->held, p, len) == 0 ? total
+               : abort_with(r, -ENOMEM, "out of memory");
     if (!r->body_mode_known) {
         long code = 0;
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
         r->body_mode_known = true;
         r->deliver_lines = r->stream && code >= 200 && code < 300;
     }
-    if (r->deliver_lines)
-        return deliver_lines(r, p, len) ? len : 0;
+    if (r->deliver_lines) {
+        size_t rc = deliver_lines(r, p, len);
+        if (rc == 2) {
+            r->discard = total;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        return rc ? total : 0;
+    }
     if (r->body.len + len > r->c->opts.max_body)
         return abort_with(r, -E2BIG, "the response body is larger than the %zu byte limit",
                           r->c->opts.max_body);
     if (fl_buf_append(&r->body, p, len) != 0)
         return abort_with(r, -ENOMEM, "out of memory");
     return len;
+}
+
+void fl_kube_req_resume(fl_kube_req *r)
+{
+    if (!r || !r->paused || r->state == RQ_FINISHING)
+        return;
+    if (r->line_held) {
+        int stop = r->line_cb(r, r->line.data ? r->line.data : "", r->line.len, r->ud);
+        if (r->state == RQ_FINISHING || stop == FL_KUBE_LINE_PAUSE)
+            return; /* cancelled, or still paused */
+        r->line_held = false;
+        fl_buf_reset(&r->line);
+        if (stop) {
+            finish_later(r, -ECANCELED, "Cancelled", "the line callback stopped the stream");
+            return;
+        }
+    }
+    fl_buf rest = r->held;
+    fl_buf_init(&r->held, rest.max);
+    r->paused = false;
+    size_t rc = rest.len ? deliver_lines(r, rest.data, rest.len) : 1;
+    fl_buf_done(&rest);
+    if (rc == 2 || r->state == RQ_FINISHING)
+        return;
+    if (rc == 0) {
+        finish_later(r, r->abort_err ? r->abort_err : -ECANCELED, "Cancelled", "%s", r->abort_msg);
+        return;
+    }
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
 }
 
 /* ================================================================ transfers */
@@ -632,6 +692,9 @@ static void reset_response(fl_kube_req *r)
     r->body_mode_known = r->deliver_lines = false;
     fl_buf_reset(&r->body);
     fl_buf_reset(&r->line);
+    fl_buf_reset(&r->held);
+    r->paused = r->line_held = false;
+    r->discard = 0;
     fl_buf_reset(&r->warn);
     free(r->content_type);
     r->content_type = NULL;
@@ -1058,6 +1121,7 @@ int fl_kube_client_request(fl_kube_client *c, const fl_kube_request *rq, fl_kube
     r->ud = ud;
     fl_buf_init(&r->body, c->opts.max_body);
     fl_buf_init(&r->line, c->opts.max_line);
+    fl_buf_init(&r->held, c->opts.max_line);
     fl_buf_init(&r->warn, 64u << 10);
     r->next = c->reqs;
     if (c->reqs)

@@ -135,8 +135,12 @@ typedef struct fl_kube_response {
 typedef void (*fl_kube_done_cb)(fl_kube_req *req, fl_kube_response *res, void *ud);
 /* A line of a streaming 2xx body, without its "\n" (a trailing "\r" is
  * kept). line is borrowed for the call and NUL-terminated at len. Return 0
- * to go on, nonzero to stop the stream: done then runs with -ECANCELED. */
+ * to go on, FL_KUBE_LINE_PAUSE to refuse this line and pause the stream
+ * (back-pressure: nothing more is read from the socket until
+ * fl_kube_req_resume, which hands the same line again), anything else to
+ * stop the stream: done then runs with -ECANCELED. */
 typedef int (*fl_kube_line_cb)(fl_kube_req *req, const char *line, size_t len, void *ud);
+#define FL_KUBE_LINE_PAUSE 2
 
 /* Start a request. line_cb is required when rq->stream, else ignored.
  * On success *out (may be NULL) gets the handle, valid until done returns.
@@ -152,6 +156,12 @@ int fl_kube_client_request(fl_kube_client *c, const fl_kube_request *rq, fl_kube
  * "Cancelled"; no line callback runs after this returns. Cancelling a
  * request that is already being finished is a no-op. */
 void fl_kube_req_cancel(fl_kube_req *req);
+
+/* Resume a stream its line callback paused: the refused line is handed to
+ * the line callback again (it may pause again), then reading goes on. Loop
+ * thread, never from inside a line callback; a no-op unless paused. A
+ * paused stream is exempt from the stall timeout; cancel works as ever. */
+void fl_kube_req_resume(fl_kube_req *req);
 
 /* ---- blocking helper (CLI, tests) --------------------------------------- */
 

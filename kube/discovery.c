@@ -229,7 +229,8 @@ static void snap_keep_gv(snap *s, const char *group, const char *version)
         if (strcmp(s->r[i]->group, group) == 0 && strcmp(s->r[i]->version, version) == 0)
             s->r[n++] = s->r[i];
     s->n = n;
-    qsort(s->r, n, sizeof *s->r, cmp_plural);
+    if (n > 1)
+        qsort(s->r, n, sizeof *s->r, cmp_plural);
 }
 
 int fl_kube_discovery_resources(const fl_kube_resources *reg, const char *group,

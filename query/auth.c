@@ -19,36 +19,6 @@
 #define TOKENS_MAX_BYTES (1u << 20)
 #define TOKEN_GROUPS_MAX 64
 
-static int read_all(const char *path, size_t max, fl_buf *out, fl_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    int rc = 0;
-    char chunk[8192];
-    fl_buf_init(out, max);
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0)
-                rc = fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-            break;
-        }
-        if ((rc = fl_buf_append(out, chunk, (size_t)n)) != 0) {
-            fl_err_set(err, rc, "%s: larger than %zu bytes", path, max);
-            break;
-        }
-    }
-    close(fd);
-    if (!rc && !out->data)
-        rc = fl_buf_puts(out, "");
-    if (rc)
-        fl_buf_done(out);
-    return rc;
-}
-
 /* Split "g1,g2" (quotes already removed) into t->groups. */
 static int split_groups(query_token *t, const char *s)
 {
@@ -105,10 +75,12 @@ static int parse_line(char *line, query_token *t)
 
 int query_tokens_load(fl_query *q, const char *path, fl_err *err)
 {
-    fl_buf b;
-    int rc = read_all(path, TOKENS_MAX_BYTES, &b, err);
-    if (rc)
+    fl_buf b = FL_BUF_INIT(TOKENS_MAX_BYTES);
+    int rc = fl_buf_read_file(&b, path, err);
+    if (rc) {
+        fl_buf_done(&b);
         return rc;
+    }
     size_t lineno = 0;
     for (char *line = b.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         if ((nl = strchr(line, '\n')))
@@ -251,15 +223,14 @@ int query_key_load(fl_query *q, const char *path, fl_err *err)
 {
     if (!path)
         return fl_random_bytes(q->key, sizeof q->key);
-    fl_buf b;
-    int rc = read_all(path, 4096, &b, NULL);
-    if (rc == 0 && b.len == QUERY_KEY_LEN) {
+    fl_buf b = FL_BUF_INIT(4096);
+    int rc = fl_buf_read_file(&b, path, NULL);
+    bool ok = rc == 0 && b.len == QUERY_KEY_LEN;
+    if (ok)
         memcpy(q->key, b.data, QUERY_KEY_LEN);
-        fl_buf_done(&b);
+    fl_buf_done(&b);
+    if (ok)
         return 0;
-    }
-    if (rc == 0)
-        fl_buf_done(&b);
     if ((rc = fl_random_bytes(q->key, sizeof q->key)) != 0)
         return fl_err_set(err, rc, "random key: %s", fl_strerror(rc));
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -91,6 +91,10 @@ static json_t *cluster_object(const json_t *m)
         if (v)
             json_object_set_new(json_object_get(o, "spec"), keys[i], json_string(v));
     }
+    const char *added = fl_obj_str(m, "added");
+    if (added)
+        json_object_set_new(json_object_get(o, "metadata"), "creationTimestamp",
+                            json_string(added));
     if (since)
         json_object_set_new(json_array_get(fl_obj_get(o, "status.conditions"), 0),
                             "lastTransitionTime", json_string(since));

@@ -128,7 +128,8 @@ static void serve_one(fl_query *q, fl_request *r, const query_user *u, const cha
     fl_buf tok = FL_BUF_INIT(4096);
     json_t *items = json_array();
     int rc = c && items ? 0 : -ENOMEM;
-    if (!rc && (rc = query_conds_new(r, &t, &cd, &err)) == 0) {
+    if (!rc && (rc = query_conds_new(r, &t, &cd, &err)) == 0 &&
+        (rc = query_conds_resolve(q, cd, rd, &err)) == 0) {
         c->name = name;
         collect_types(q, rd, r, c);
         rc = page(q, u, cd, c, rd, items, &tok, &err);

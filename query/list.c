@@ -5,8 +5,10 @@
  * parameters, limit/continue), pushes what the index can answer into an
  * fl_index_query (clusters, namespaces, names, labels, owner uid, creation
  * time, full text) and checks the rest per row (negative sets, field
- * selector, scopes). Answers a List (the stored JSON, unparsed when
- * possible) or a Table with a leading Cluster column.
+ * selector, scopes, owner sets from owner.c). Answers a List (the stored
+ * JSON, unparsed when possible) or a Table with a leading Cluster column.
+ * With orderby the page comes from the sorted keys of every match
+ * (order.c), fetched by point lookups in the same snapshot.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,7 +40,8 @@ struct query_conds {
     size_t nlabels;
     fl_query_fields *fields;
     fl_label_selector *sel;
-    const char *owner_uid;
+    query_owner owner;
+    query_order order;
     int64_t since, before, limit;
     bool remaining;
     const char *cont;
@@ -50,6 +53,7 @@ static void conds_done(conds *c)
 {
     fl_label_selector_free(c->sel);
     fl_query_fields_free(c->fields);
+    query_owner_done(&c->owner);
     for (size_t i = 0; i < c->narena; i++)
         free(c->arena[i]);
 }
@@ -109,6 +113,24 @@ static int set_from_req(conds *c, dim d, const char *key, const fl_label_req *lr
     }
 }
 
+static int seniority_value(const char *key, const char *v, int64_t *out, fl_err *err)
+{
+    if (fl_parse_i64(v, strlen(v), out) != 0 || *out < 0 || *out > 16)
+        return fl_err_set(err, FL_EPARSE, "%s: want an integer 0..16, not \"%.32s\"", key, v);
+    return 0;
+}
+
+/* orderby from the search label: each value "field" or "field_desc". */
+static int order_req(conds *c, const char *key, const fl_label_req *lr, fl_err *err)
+{
+    int rc = 0;
+    if (lr->op != FL_LABEL_EQUALS && lr->op != FL_LABEL_DOUBLE_EQUALS && lr->op != FL_LABEL_IN)
+        return fl_err_set(err, FL_EPARSE, "%s: only '=', '==' and 'in' are supported", key);
+    for (size_t i = 0; i < lr->nvalues && !rc; i++)
+        rc = query_order_add(&c->order, lr->values[i], err);
+    return rc;
+}
+
 static int bool_value(const char *s, bool *out)
 {
     if (!strcmp(s, "true") || !strcmp(s, "1"))
@@ -135,10 +157,18 @@ static int search_req(conds *c, const char *key, const fl_label_req *lr, fl_err 
         return set_from_req(c, DIM_NAME, key, lr, err);
     if (!strcmp(k, "fuzzy-name"))
         return set_from_req(c, DIM_FUZZY, key, lr, err);
+    if (!strcmp(k, "orderby"))
+        return order_req(c, key, lr, err);
     if ((rc = one_value(key, lr, &v, err)) != 0)
         return rc;
     if (!strcmp(k, "owner-uid"))
-        c->owner_uid = v;
+        c->owner.uid = v;
+    else if (!strcmp(k, "owner-name"))
+        c->owner.name = v;
+    else if (!strcmp(k, "owner-gr"))
+        c->owner.gr = v;
+    else if (!strcmp(k, "owner-seniority"))
+        rc = seniority_value(key, v, &c->owner.seniority, err);
     else if (!strcmp(k, "since"))
         rc = parse_time(v, &c->since, err);
     else if (!strcmp(k, "before"))
@@ -213,6 +243,26 @@ static int param_set(conds *c, dim d, const char *v, fl_err *err)
     return add_set(c, d, false, vals, n, err);
 }
 
+/* orderby=namespace desc,cluster */
+static int param_order(conds *c, const char *v, fl_err *err)
+{
+    char one[128];
+    if (strlen(v) > 1024)
+        return fl_err_set(err, -E2BIG, "orderby too long");
+    for (const char *s = v, *e; s; s = e ? e + 1 : NULL) {
+        e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n >= sizeof one)
+            return fl_err_set(err, FL_EPARSE, "orderby: unknown field \"%.64s\"", s);
+        memcpy(one, s, n);
+        one[n] = 0;
+        int rc = query_order_add(&c->order, one, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 typedef struct param_ctx {
     conds *c;
     fl_err *err;
@@ -231,7 +281,15 @@ static int one_param(conds *c, const char *k, const char *v, fl_err *err)
     if (!strcmp(k, "fuzzyName"))
         return param_set(c, DIM_FUZZY, v, err);
     if (!strcmp(k, "ownerUID") || !strcmp(k, "ownerID"))
-        return c->owner_uid = v, 0;
+        return c->owner.uid = v, 0;
+    if (!strcmp(k, "ownerName"))
+        return c->owner.name = v, 0;
+    if (!strcmp(k, "ownerGR"))
+        return c->owner.gr = v, 0;
+    if (!strcmp(k, "ownerSeniority"))
+        return seniority_value(k, v, &c->owner.seniority, err);
+    if (!strcmp(k, "orderby"))
+        return param_order(c, v, err);
     if (!strcmp(k, "since"))
         return parse_time(v, &c->since, err);
     if (!strcmp(k, "before"))
@@ -239,9 +297,6 @@ static int one_param(conds *c, const char *k, const char *v, fl_err *err)
     if (!strcmp(k, "withRemainingCount"))
         return bool_value(v, &b) ? fl_err_set(err, FL_EPARSE, "%s: want true|false", k)
                                  : (c->remaining = b, 0);
-    if (!strcmp(k, "ownerName") || !strcmp(k, "ownerGR") || !strcmp(k, "ownerSeniority") ||
-        !strcmp(k, "orderby"))
-        return fl_err_set(err, FL_EUNSUPPORTED, "%s is not supported", k);
     return 0; /* kube-apiserver ignores unknown parameters */
 }
 
@@ -302,10 +357,12 @@ static bool dim_ok(const conds *c, dim d, const char *v)
 static bool row_ok(const conds *c, const fl_index_row *row)
 {
     return dim_ok(c, DIM_CLUSTER, row->cluster) && dim_ok(c, DIM_NAMESPACE, row->namespace_) &&
-           dim_ok(c, DIM_NAME, row->name) && dim_ok(c, DIM_FUZZY, row->name);
+           dim_ok(c, DIM_NAME, row->name) && dim_ok(c, DIM_FUZZY, row->name) &&
+           query_owner_match(&c->owner, row);
 }
 
 static int add_target_sets(conds *c, const query_target *t, fl_err *err);
+static const char *const *first_pos(const conds *c, dim d, size_t *n);
 
 /* Label requirements (not search ones) against metadata.labels. */
 static bool label_ok(const fl_index_label_req *lr, const json_t *labels)
@@ -330,7 +387,7 @@ static bool label_ok(const fl_index_label_req *lr, const json_t *labels)
 
 bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj)
 {
-    if (!row_ok(c, row) || (c->owner_uid && strcmp(c->owner_uid, row->owner_uid)))
+    if (!row_ok(c, row))
         return false;
     const json_t *labels = fl_obj_get(obj, "metadata.labels");
     for (size_t i = 0; i < c->nlabels; i++)
@@ -353,6 +410,14 @@ int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *e
     }
     *out = c;
     return 0;
+}
+
+int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err)
+{
+    size_t nc, nn;
+    const char *const *cl = first_pos(c, DIM_CLUSTER, &nc);
+    const char *const *ns = first_pos(c, DIM_NAMESPACE, &nn);
+    return query_owner_resolve(q, &c->owner, cl, nc, ns, nn, rd, err);
 }
 
 void query_conds_free(conds *c)
@@ -446,7 +511,7 @@ static void build_query(const conds *c, const query_target *t, fl_index_query *i
         iq->names = p, iq->n_names = n;
     iq->labels = c->labels;
     iq->n_labels = c->nlabels;
-    iq->owner_uid = c->owner_uid;
+    iq->owner_uid = query_owner_index_uid(&c->owner);
     iq->created_since = c->since;
     iq->created_before = c->before;
     iq->order = FL_INDEX_ORDER_KEY;
@@ -455,7 +520,8 @@ static void build_query(const conds *c, const query_target *t, fl_index_query *i
 /* True when every condition went to the index (so its count is exact). */
 static bool all_in_index(const fl_query *q, const conds *c)
 {
-    if (c->fields || q->nscopes || c->nsets[DIM_FUZZY])
+    if (c->fields || q->nscopes || c->nsets[DIM_FUZZY] ||
+        (c->owner.resolved && c->owner.n != 1))
         return false;
     for (int d = 0; d < DIM_N; d++)
         if (c->nsets[d] > 1 || (c->nsets[d] == 1 && c->sets[d][0].neg))
@@ -466,6 +532,8 @@ static bool all_in_index(const fl_query *q, const conds *c)
 /* A positive set with no values matches nothing. */
 static bool matches_nothing(const conds *c)
 {
+    if (query_owner_nothing(&c->owner))
+        return true;
     for (int d = 0; d < DIM_N; d++)
         for (size_t i = 0; i < c->nsets[d]; i++)
             if (!c->sets[d][i].neg && c->sets[d][i].n == 0)
@@ -591,6 +659,104 @@ static int resume(list_ctx *x, fl_index_reader *rd, fl_query_cursor *cur, fl_err
     return 0;
 }
 
+/* ---- ordered lists (orderby): sort keys of every match, keyset page ---- */
+
+typedef struct ord_ctx {
+    list_ctx *x;
+    query_sorted rows;
+    int rc;
+} ord_ctx;
+
+static int ord_row(void *arg, const fl_index_row *row)
+{
+    ord_ctx *o = arg;
+    const list_ctx *x = o->x;
+    if (!row_ok(x->c, row) ||
+        !query_scope_allows(x->q, x->u, row->cluster, row->namespace_, row->group, row->resource))
+        return 0;
+    if (x->c->fields) {
+        json_t *obj = NULL;
+        bool ok = fl_json_parse(row->json, row->json_len, &obj, NULL) == 0 &&
+                  fl_query_fields_match(x->c->fields, obj);
+        json_decref(obj);
+        if (!ok)
+            return 0;
+    }
+    o->rc = query_sorted_add(&o->rows, row);
+    return o->rc ? 2 : 0;
+}
+
+static int ord_get(void *arg, const fl_index_row *row)
+{
+    list_ctx *x = arg;
+    int rc = add_row(x, row);
+    if (rc)
+        x->rc = rc;
+    return rc ? 2 : 0;
+}
+
+/* Fetch rows [from, to) of the sorted keys by point lookups. */
+static int ord_page(list_ctx *x, fl_index_reader *rd, const query_sorted *s, size_t from,
+                    size_t to, fl_err *err)
+{
+    for (size_t i = from; i < to; i++) {
+        fl_index_key k = {s->v[i].cluster, x->t->res->group, x->t->res->version,
+                          x->t->res->resource, s->v[i].ns, s->v[i].name};
+        int rc = fl_index_get(rd, &k, ord_get, x, err);
+        if (rc == 2)
+            return x->rc;
+        if (rc && rc != FL_ENOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
+{
+    ord_ctx o = {x, {0}, 0};
+    fl_index_query iq = FL_INDEX_QUERY_INIT;
+    fl_query_cursor cur, last;
+    int64_t rev = 0;
+    size_t from = 0;
+    fl_buf tok = FL_BUF_INIT(4096);
+    int rc = fl_index_reader_revision(rd, &rev);
+    memset(&cur, 0, sizeof cur);
+    build_query(x->c, x->t, &iq);
+    iq.limit = QUERY_ORDER_MAX_ROWS + 1;
+    if (!rc && x->c->cont && *x->c->cont &&
+        (fl_query_token_decode(x->q, x->c->cont, &cur) != 0 || !cur.ordered ||
+         cur.order_sig != query_order_sig(&x->c->order)))
+        rc = fl_err_set(err, FL_EPARSE, "invalid continue token (for this orderby)");
+    if (!rc && !matches_nothing(x->c) && (rc = fl_index_list(rd, &iq, ord_row, &o, NULL, err)))
+        rc = o.rc == -E2BIG ? fl_err_set(err, -E2BIG, "orderby over more than %d objects: "
+                                         "narrow the query", QUERY_ORDER_MAX_ROWS)
+             : o.rc ? o.rc : rc;
+    if (rc)
+        goto out;
+    query_sorted_sort(&o.rows, &x->c->order);
+    if (cur.ordered)
+        from = query_sorted_after(&o.rows, &x->c->order, &cur);
+    size_t to = from + (size_t)x->limit < o.rows.n ? from + (size_t)x->limit : o.rows.n;
+    if ((rc = ord_page(x, rd, &o.rows, from, to, err)) != 0)
+        goto out;
+    char rvs[32], *cont = NULL;
+    snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
+    if (to < o.rows.n) {
+        query_sorted_cursor(&o.rows.v[to - 1], &x->c->order, rev, &last);
+        last.offset = (int64_t)to;
+        if ((rc = fl_query_token_encode(x->q, &last, &tok)) != 0)
+            goto out;
+        cont = tok.data;
+    }
+    int64_t remaining = x->c->remaining && cont ? (int64_t)(o.rows.n - to) : -1;
+    rc = x->table ? reply_table(x, r, rvs, cont, remaining)
+                  : reply_list(x, r, rvs, cont, remaining);
+out:
+    query_sorted_done(&o.rows);
+    fl_buf_done(&tok);
+    return rc;
+}
+
 static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
 {
     fl_index_query iq = FL_INDEX_QUERY_INIT;
@@ -609,8 +775,9 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
         iq.after_name = cur.name;
         rev = cur.revision;
     }
-    x->limit = x->c->limit > 0 && x->c->limit < FL_QUERY_MAX_LIMIT ? x->c->limit
-               : x->c->limit ? FL_QUERY_MAX_LIMIT : FL_QUERY_DEFAULT_LIMIT;
+    x->limit = query_conds_limit(x->c);
+    if (x->c->order.n)
+        return run_ordered(x, rd, r, err);
     iq.limit = x->limit + 1;
     if (!matches_nothing(x->c)) {
         rc = fl_index_list(rd, &iq, list_row, x, NULL, err);
@@ -658,6 +825,8 @@ int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kub
     list_ctx x = {.q = q, .u = u, .c = c, .t = &t, .raw_ok = false, .objs = items,
                   .limit = limit};
     fl_index_query iq = FL_INDEX_QUERY_INIT;
+    if (c->order.n)
+        return fl_err_set(err, FL_EUNSUPPORTED, "orderby is not supported on collections");
     build_query(c, &t, &iq);
     if (after && after->name[0]) {
         iq.after_cluster = after->cluster;
@@ -817,7 +986,7 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         fl_request_reply_status(r, 500, "InternalError", "index snapshot failed");
         goto out;
     }
-    if ((rc = run_list(&x, rd, r, &err)) != 0)
+    if ((rc = query_conds_resolve(q, c, rd, &err)) != 0 || (rc = run_list(&x, rd, r, &err)) != 0)
         query_reply_error(r, rc, &err);
     fl_index_reader_end(rd);
 out:

@@ -68,11 +68,16 @@ void fl_query_free(fl_query *q)
 {
     if (!q)
         return;
+    query_logs_stop(q);
     if (q->subscribed)
         query_watch_done(q);
+    query_members_free(q);
     for (size_t i = 0; i < q->npool; i++)
         fl_index_reader_free(q->pool[i]);
+    query_openapi_done(q);
+    pthread_cond_destroy(&q->changed);
     pthread_mutex_destroy(&q->pool_mu);
+    pthread_mutex_destroy(&q->oa_mu);
     query_tokens_free(q);
     for (size_t i = 0; i < q->nscopes; i++) {
         free(q->scopes[i].group);
@@ -100,6 +105,8 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
         return fl_err_set(err, -ENOMEM, "out of memory");
     int rc = 0;
     pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_cond_init(&q->changed, NULL);
+    pthread_mutex_init(&q->oa_mu, NULL);
     q->index = opts->index;
     q->anonymous_loopback = opts->anonymous_loopback;
     q->members_fn = opts->members_fn;
@@ -108,7 +115,8 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = query_clusters_init(q, err)) != 0)
+    if ((rc = query_clusters_init(q, err)) != 0 ||
+        (rc = query_members_load(q, opts->log_members, opts->nlog_members, err)) != 0)
         goto fail;
     if (opts->tokens_file && (rc = query_tokens_load(q, opts->tokens_file, err)) != 0)
         goto fail;
@@ -162,11 +170,7 @@ bool query_type_synced(const fl_query *q, const fl_kube_resource *r)
     return false;
 }
 
-typedef struct served_ctx {
-    const fl_query *q;
-    fl_index_reader *rd;
-    const char *cluster;
-} served_ctx;
+typedef query_served_ctx served_ctx;
 
 static int stop_cb(void *arg, const fl_index_row *row)
 {
@@ -174,7 +178,7 @@ static int stop_cb(void *arg, const fl_index_row *row)
 }
 
 /* Served: synced by the config, or present in the index (of the cluster). */
-static bool served(const fl_kube_resource *r, void *ud)
+bool query_served_filter(const fl_kube_resource *r, void *ud)
 {
     served_ctx *c = ud;
     if (r == c->q->cluster_res)
@@ -196,7 +200,7 @@ static bool served(const fl_kube_resource *r, void *ud)
 bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd)
 {
     served_ctx c = {q, rd, NULL};
-    return r != q->cluster_res && served(r, &c);
+    return r != q->cluster_res && query_served_filter(r, &c);
 }
 
 /* ---- dispatch ----------------------------------------------------------------- */
@@ -268,55 +272,15 @@ static void serve_discovery(fl_query *q, fl_request *r, const route *rt, served_
     } else if (rt->nseg == 1 && !strcmp(s[0], "api")) {
         rc = fl_kube_discovery_api("", &doc);
     } else if (rt->nseg == 2 && !strcmp(s[0], "api")) {
-        rc = fl_kube_discovery_resources(q->reg, "", s[1], served, sc, &doc);
+        rc = fl_kube_discovery_resources(q->reg, "", s[1], query_served_filter, sc, &doc);
     } else if (rt->nseg == 1) {
-        rc = fl_kube_discovery_apis(q->reg, served, sc, &doc);
+        rc = fl_kube_discovery_apis(q->reg, query_served_filter, sc, &doc);
     } else if (rt->nseg == 2) {
-        rc = fl_kube_discovery_group(q->reg, s[1], served, sc, &doc);
+        rc = fl_kube_discovery_group(q->reg, s[1], query_served_filter, sc, &doc);
     } else if (rt->nseg == 3) {
-        rc = fl_kube_discovery_resources(q->reg, s[1], s[2], served, sc, &doc);
+        rc = fl_kube_discovery_resources(q->reg, s[1], s[2], query_served_filter, sc, &doc);
     }
     reply_discovery(r, rc, doc);
-}
-
-/* /openapi/v3 and /openapi/v3/<api/v1|apis/g/v> (no hash caching: the
- * documents follow the served types). */
-static void serve_openapi(fl_query *q, fl_request *r, const route *rt, served_ctx *sc)
-{
-    json_t *doc = NULL;
-    int rc = FL_ENOTFOUND;
-    const char *const *s = rt->seg;
-    if (rt->nseg == 2)
-        rc = fl_kube_openapi_index(q->reg, served, sc, &doc);
-    else if (rt->nseg == 4 && !strcmp(s[2], "api"))
-        rc = fl_kube_openapi_doc(q->reg, "", s[3], served, sc, &doc);
-    else if (rt->nseg == 5 && !strcmp(s[2], "apis"))
-        rc = fl_kube_openapi_doc(q->reg, s[3], s[4], served, sc, &doc);
-    if (rc == 0 && rt->nseg == 2) {
-        /* serverRelativeURLs must point below our prefix */
-        const char *k;
-        json_t *v;
-        char url[1024];
-        json_object_foreach(json_object_get(doc, "paths"), k, v) {
-            const char *u = fl_obj_str(v, "serverRelativeURL");
-            snprintf(url, sizeof url, "%s%s%s%s", FL_QUERY_PREFIX, rt->cluster ? "/clusters/" : "",
-                     rt->cluster ? rt->cluster : "", u ? u : "");
-            json_object_set_new(v, "serverRelativeURL", json_string(url));
-        }
-    }
-    if (rc == 0) {
-        fl_buf b = FL_BUF_INIT(256u << 20);
-        if (fl_json_encode(doc, false, &b) == 0)
-            fl_request_reply(r, 200, "application/json", b.data, b.len);
-        else
-            fl_request_reply_status(r, 500, NULL, "openapi: too large");
-        fl_buf_done(&b);
-    } else if (rc == FL_ENOTFOUND) {
-        fl_request_reply(r, 404, "text/plain; charset=utf-8", "", 0);
-    } else {
-        fl_request_reply_status(r, 500, NULL, "openapi: %s", fl_strerror(rc));
-    }
-    json_decref(doc);
 }
 
 static void not_found(fl_request *r)
@@ -334,13 +298,18 @@ static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, c
         t.ns = s[1];
         s += 2, n -= 2;
     }
+    if (t.ns && n == 3 && !group[0] && !strcmp(version, "v1") && !strcmp(s[0], "pods") &&
+        !strcmp(s[2], "log")) {
+        query_serve_log(q, r, u, cluster, t.ns, s[1]);
+        return;
+    }
     if (n < 1 || n > 2) {
         not_found(r);
         return;
     }
     t.res = fl_kube_resources_find(q->reg, group, version, s[0]);
     t.name = n == 2 ? s[1] : NULL;
-    if (!t.res || !served(t.res, sc) || (t.ns && !t.res->namespaced)) {
+    if (!t.res || !query_served_filter(t.res, sc) || (t.ns && !t.res->namespaced)) {
         not_found(r);
         return;
     }
@@ -361,7 +330,7 @@ static void dispatch(fl_query *q, fl_request *r, const query_user *u, const rout
         return;
     }
     if (n >= 2 && !strcmp(s[0], "openapi") && !strcmp(s[1], "v3"))
-        serve_openapi(q, r, rt, &sc);
+        query_serve_openapi(q, r, rt->cluster, rt->seg + 2, rt->nseg - 2, &sc);
     else if (n == 0 || (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") &&
                    strcmp(s[0], "apis")))
         not_found(r);
@@ -419,6 +388,26 @@ static void on_collection(fl_request *r, void *ud)
         return;
     }
     query_serve_collection(q, r, &u, fl_request_path(r) + strlen(FL_QUERY_COLLECTION_PREFIX));
+}
+
+int fl_query_authenticate(fl_query *q, fl_request *r)
+{
+    query_user u;
+    return query_authenticate(q, r, &u);
+}
+
+int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters)
+{
+    query_user u;
+    int rc = query_authenticate(q, r, &u);
+    for (size_t i = 0; !rc && i < json_array_size(clusters);) {
+        const char *name = fl_obj_str(json_array_get(clusters, i), "name");
+        if (name && query_scope_allows(q, &u, name, NULL, NULL, NULL))
+            i++;
+        else
+            json_array_remove(clusters, i);
+    }
+    return rc;
 }
 
 int fl_query_route(fl_query *q, fl_server *srv)

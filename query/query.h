@@ -11,7 +11,12 @@
  * label selectors answered from the labels index, field selectors on any
  * JSON path (list fields with "[]", numeric > and <), Clusterpedia's search
  * conditions as query parameters and search.clusterpedia.io/... label
- * requirements, and keyset pagination with HMAC-protected continue tokens.
+ * requirements (clusters, namespaces, names, fuzzy-name, since, before,
+ * owner-uid/-name/-gr/-seniority, orderby, limit/size), and keyset
+ * pagination with HMAC-protected continue tokens (ordered lists page on
+ * their sort key). OpenAPI v3 documents are served with kube-apiserver's
+ * ?hash= / Etag caching. GET .../namespaces/<ns>/pods/<pod>/log (with
+ * follow) is proxied to the member that runs the pod (logs.c).
  *
  * Every request is authenticated (bearer token from the tokens file, a
  * verified client certificate, or anonymous on loopback when allowed) and
@@ -33,6 +38,7 @@
 
 #include "base/base.h"
 #include "index/index.h"
+#include "kube/kubeconfig.h"
 #include "server/server.h"
 
 /* URL prefix of the search API. */
@@ -67,6 +73,17 @@ typedef struct fl_query_gv {
     size_t nresources;
 } fl_query_gv;
 
+/* A member cluster the pods/log proxy can reach: an open connection
+ * (referenced by fl_query_new), or else a kubeconfig path and context
+ * loaded by fl_query_new (a failure is logged; that member's logs then
+ * answer 503). */
+typedef struct fl_query_member {
+    const char *name;
+    fl_kube_conn *conn;
+    const char *kubeconfig;
+    const char *context;
+} fl_query_member;
+
 typedef struct fl_query_opts {
     fl_index *index;               /* required, borrowed */
     const char *tokens_file;       /* token,user,"g1,g2" lines; NULL = no tokens */
@@ -84,8 +101,11 @@ typedef struct fl_query_opts {
      * NULL. Called on server threads; NULL fn = no Cluster objects. */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
+    /* Members for the pods/log proxy (copied); none = logs answer 404. */
+    const fl_query_member *log_members;
+    size_t nlog_members;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL}
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0}
 
 typedef struct fl_query fl_query;
 
@@ -97,6 +117,18 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err);
 /* Register the GET routes under FL_QUERY_PREFIX on srv (before it starts).
  * Returns 0 or fl_server_route's codes. */
 int fl_query_route(fl_query *q, fl_server *srv);
+
+/* Authenticate a request as the search API does (bearer token, verified
+ * client certificate, anonymous loopback when allowed), for other routes
+ * of the same listener. Returns 0 (and names the user for the access log),
+ * or answers 401 Status and returns FL_EUNAUTHORIZED. Server threads. */
+int fl_query_authenticate(fl_query *q, fl_request *r);
+
+/* Authenticate r (as above) and remove from clusters (a JSON array of
+ * objects with a "name", e.g. fl_collector_status()'s "clusters") every
+ * member the user's auth.scopes do not cover. Returns 0, or answers 401
+ * and returns FL_EUNAUTHORIZED. Server threads. */
+int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters);
 
 /* Free (after the server that routes to q has been freed). Accepts NULL. */
 void fl_query_free(fl_query *q);
@@ -110,6 +142,11 @@ typedef struct fl_query_cursor {
     int64_t revision;
     char namespace_[254], name[254], cluster[254];
     int64_t offset; /* index rows before this position (remainingItemCount) */
+    /* ordered lists (orderby): the sort key of the last row */
+    bool ordered;
+    uint32_t order_sig;
+    int64_t created;
+    char rv[64];
 } fl_query_cursor;
 int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out);
 /* Returns 0, or FL_EPARSE (malformed or HMAC mismatch: a 400). */

@@ -32,6 +32,26 @@ typedef struct query_gv {
     size_t nresources;
 } query_gv;
 
+/* A member cluster for pods/log (logs.c): conn NULL when its kubeconfig
+ * could not be loaded. */
+typedef struct query_member {
+    char *name;
+    fl_kube_conn *conn;
+} query_member;
+
+struct query_log;
+
+/* One cached set of OpenAPI v3 documents (openapi.c): for a prefix
+ * (cluster "" = all) and the digest of the types it served. */
+#define QUERY_OPENAPI_CACHE 8
+typedef struct query_openapi_entry {
+    char cluster[254];
+    uint64_t sig;
+    json_t *index; /* {"paths":{gv:{"serverRelativeURL"}}}, prefixed */
+    json_t *docs;  /* gv -> {"hash","body"} */
+    int64_t used;  /* 0 = empty slot */
+} query_openapi_entry;
+
 /* Invariant: everything but the pool is immutable after fl_query_new. */
 struct fl_query {
     fl_index *index;
@@ -57,6 +77,13 @@ struct fl_query {
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
+    query_member *members; /* pods/log targets (logs.c) */
+    size_t nmembers;
+    query_openapi_entry oa[QUERY_OPENAPI_CACHE]; /* under oa_mu (openapi.c) */
+    pthread_mutex_t oa_mu;
+    int64_t oa_tick;
+    struct query_log *logs; /* running log proxies, under pool_mu */
+    int nlogs;              /* under pool_mu; changed is broadcast when it drops */
 };
 
 /* The authenticated caller. Strings borrowed from the fl_query or request. */
@@ -94,10 +121,73 @@ typedef struct query_target {
 void query_serve_resource(fl_query *q, fl_request *r, const query_user *u,
                           const query_target *t);
 
+/* order.c: orderby (see there). */
+#define QUERY_ORDER_MAX 5
+#define QUERY_ORDER_MAX_ROWS 200000
+typedef enum {
+    QUERY_ORDER_CLUSTER,
+    QUERY_ORDER_NAMESPACE,
+    QUERY_ORDER_NAME,
+    QUERY_ORDER_CREATED,
+    QUERY_ORDER_RV,
+} query_order_field;
+typedef struct query_order {
+    struct {
+        query_order_field field;
+        bool desc;
+    } by[QUERY_ORDER_MAX];
+    size_t n;
+} query_order;
+/* Add "name", "name desc" or "name_desc". 0, FL_EPARSE, -E2BIG. */
+int query_order_add(query_order *o, const char *spec, fl_err *err);
+/* A digest of the order, kept in continue tokens. */
+uint32_t query_order_sig(const query_order *o);
+/* The sort key of one row (one allocation at cluster). */
+typedef struct query_sort_row {
+    char *cluster, *ns, *name, *rv;
+    int64_t created;
+} query_sort_row;
+typedef struct query_sorted {
+    query_sort_row *v;
+    size_t n, cap;
+} query_sorted;
+/* 0, -E2BIG (over QUERY_ORDER_MAX_ROWS), -ENOMEM. */
+int query_sorted_add(query_sorted *s, const fl_index_row *row);
+void query_sorted_sort(query_sorted *s, const query_order *o);
+/* Index of the first row strictly after the cursor's position. */
+size_t query_sorted_after(const query_sorted *s, const query_order *o, const fl_query_cursor *c);
+/* The continue position of row r. */
+void query_sorted_cursor(const query_sort_row *r, const query_order *o, int64_t revision,
+                         fl_query_cursor *c);
+void query_sorted_done(query_sorted *s);
+
+/* owner.c: owner-uid / owner-name / owner-gr / owner-seniority (see there). */
+#define QUERY_OWNER_MAX 4096
+typedef struct query_owner {
+    const char *uid, *name, *gr; /* borrowed from the request */
+    int64_t seniority;
+    char **uids, **clusters;     /* resolved set ("" cluster = any) */
+    size_t n;
+    bool resolved;
+} query_owner;
+/* Resolve against rd (clusters/namespaces: the request's positive sets,
+ * NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
+int query_owner_resolve(fl_query *q, query_owner *o, const char *const *clusters,
+                        size_t nclusters, const char *const *namespaces, size_t nnamespaces,
+                        fl_index_reader *rd, fl_err *err);
+bool query_owner_match(const query_owner *o, const fl_index_row *row);
+/* The one owner uid the index can filter on, or NULL. */
+const char *query_owner_index_uid(const query_owner *o);
+/* True when resolution found no owner: nothing matches. */
+bool query_owner_nothing(const query_owner *o);
+void query_owner_done(query_owner *o);
+
 /* Parsed conditions of a LIST/WATCH request (list.c). */
 typedef struct query_conds conds;
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err);
 void query_conds_free(conds *c);
+/* Resolve owner-name / owner-seniority against rd (once). 0 or an error. */
+int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err);
 /* Row + parsed object against every condition (sets, owner, labels, fields). */
 bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj);
 /* 400 for parse errors, 410 for FL_EGONE, else 500. */
@@ -116,6 +206,21 @@ const char *query_conds_continue(const conds *c);
 int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
                   fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
                   json_t *items, fl_query_cursor *last, bool *more, fl_err *err);
+/* The fl_kube_resource_filter of a prefix (query.c): served = synced by the
+ * config (all-clusters prefix) or present in the index (of the cluster). */
+typedef struct query_served_ctx {
+    const fl_query *q;
+    fl_index_reader *rd;
+    const char *cluster; /* NULL = every cluster */
+} query_served_ctx;
+bool query_served_filter(const fl_kube_resource *r, void *ud);
+
+/* openapi.c: /openapi/v3[/<api/v1|apis/g/v>] below a prefix (seg: what
+ * follows "openapi/v3"); answers r. */
+void query_serve_openapi(fl_query *q, fl_request *r, const char *cluster, const char *const *seg,
+                         size_t nseg, query_served_ctx *sc);
+void query_openapi_done(fl_query *q);
+
 /* served types (query.c): true when r is synced or present in the index */
 bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd);
 /* collection.c: /apis/clusterpedia.io/v1beta1/collectionresources[/name] */
@@ -126,6 +231,15 @@ int query_clusters_init(fl_query *q, fl_err *err);
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
 /* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
 void query_warn_not_ready(fl_query *q, fl_request *r, const char *cluster);
+
+/* logs.c: pods/log proxy. */
+int query_members_load(fl_query *q, const fl_query_member *m, size_t n, fl_err *err);
+void query_members_free(fl_query *q);
+/* Answer GET .../namespaces/ns/pods/pod/log (cluster NULL = find it). */
+void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char *cluster,
+                     const char *ns, const char *pod);
+/* Cancel every running log proxy and wait for their threads (fl_query_free). */
+void query_logs_stop(fl_query *q);
 
 /* Does the request ask for a Table (Accept: application/json;as=Table;...)? */
 bool query_wants_table(const fl_request *r);

@@ -4,7 +4,9 @@
  * under the per-deployment key (query_key_load): opaque to clients, and any
  * change to it fails the HMAC (400). The payload is the keyset position of
  * the last object of the page and the index revision the first page was
- * served at (the list's resourceVersion). OpenSSL's HMAC is the only crypto.
+ * served at (the list's resourceVersion). Ordered lists (orderby) use
+ *   "2/<revision>/<offset>/<order digest>/<created>/<resourceVersion>/<cluster>/<namespace>/<name>"
+ * with the sort key of the last row. OpenSSL's HMAC is the only crypto.
  */
 #include <errno.h>
 #include <openssl/evp.h>
@@ -72,8 +74,12 @@ int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *o
 {
     char payload[1024];
     unsigned char m[32];
-    int n = snprintf(payload, sizeof payload, "1/%lld/%lld/%s/%s/%s", (long long)c->revision,
-                     (long long)c->offset, c->cluster, c->namespace_, c->name);
+    int n = c->ordered
+                ? snprintf(payload, sizeof payload, "2/%lld/%lld/%u/%lld/%s/%s/%s/%s",
+                           (long long)c->revision, (long long)c->offset, (unsigned)c->order_sig,
+                           (long long)c->created, c->rv, c->cluster, c->namespace_, c->name)
+                : snprintf(payload, sizeof payload, "1/%lld/%lld/%s/%s/%s", (long long)c->revision,
+                           (long long)c->offset, c->cluster, c->namespace_, c->name);
     if (n < 0 || (size_t)n >= sizeof payload)
         return -E2BIG;
     mac(q, payload, (size_t)n, m);
@@ -97,16 +103,33 @@ static bool take(const char **p, char *dst, bool last)
     return true;
 }
 
+/* "<sig>/<created>/<rv>/" of a version 2 payload. */
+static bool parse_order(const char **p, fl_query_cursor *c)
+{
+    char sig[254], cr[254], rv[254];
+    int64_t v;
+    if (!take(p, sig, false) || fl_parse_i64(sig, strlen(sig), &v) != 0 || v < 0 ||
+        v > 0xffffffffLL || !take(p, cr, false) ||
+        fl_parse_i64(cr, strlen(cr), &c->created) != 0 || !take(p, rv, false) ||
+        strlen(rv) >= sizeof c->rv)
+        return false;
+    c->order_sig = (uint32_t)v;
+    c->ordered = true;
+    memcpy(c->rv, rv, strlen(rv) + 1);
+    return true;
+}
+
 static int parse_payload(const char *p, fl_query_cursor *c)
 {
     char rev[254], off[254];
-    if (strncmp(p, "1/", 2) != 0)
+    bool v2 = !strncmp(p, "2/", 2);
+    if (strncmp(p, "1/", 2) != 0 && !v2)
         return FL_EPARSE;
     p += 2;
     if (!take(&p, rev, false) || fl_parse_i64(rev, strlen(rev), &c->revision) != 0 ||
         c->revision < 0 || !take(&p, off, false) ||
         fl_parse_i64(off, strlen(off), &c->offset) != 0 || c->offset < 0 ||
-        !take(&p, c->cluster, false) || !take(&p, c->namespace_, false) ||
+        (v2 && !parse_order(&p, c)) || !take(&p, c->cluster, false) || !take(&p, c->namespace_, false) ||
         !take(&p, c->name, true) || strchr(c->name, '/'))
         return FL_EPARSE;
     return 0;

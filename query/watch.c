@@ -50,7 +50,6 @@ static void on_change(void *arg, int64_t from_rev, int64_t to_rev)
 
 int query_watch_init(fl_query *q, fl_err *err)
 {
-    pthread_cond_init(&q->changed, NULL);
     int rc = fl_index_subscribe(q->index, on_change, q, &q->sub_id);
     if (rc)
         return fl_err_set(err, rc, "index subscription: %s", fl_strerror(rc));
@@ -68,7 +67,6 @@ void query_watch_done(fl_query *q)
     while (q->nwatch > 0)
         pthread_cond_wait(&q->changed, &q->pool_mu);
     pthread_mutex_unlock(&q->pool_mu);
-    pthread_cond_destroy(&q->changed);
 }
 
 static void on_gone(void *ud)
@@ -325,6 +323,8 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
     int rc = query_conds_new(r, &w->t, &w->c, err);
     if (!rc)
         rc = fl_index_reader_new(q->index, &w->rd, err);
+    if (!rc) /* owner-name / owner-seniority: the owners as of the start */
+        rc = query_conds_resolve(q, w->c, w->rd, err);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "sim/sim_int.h"
 
@@ -60,7 +61,7 @@ static void reply_bytes(fl_request *req, int code, fl_buf *b)
 void sim_reply_obj(fl_request *req, int code, const sim_obj *o)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
-    if (fl_buf_append(&b, o->json, o->len) == 0 && fl_buf_puts(&b, "\n") == 0)
+    if (sim_obj_write(o, false, &b) == 0 && fl_buf_puts(&b, "\n") == 0)
         reply_bytes(req, code, &b);
     else
         fl_request_reply_status(req, 500, NULL, "out of memory");
@@ -74,18 +75,19 @@ static void reply_text(fl_request *req, int code, const char *text)
 
 /* ------------------------------------------------------------ auth */
 
-/* 401 for a wrong token (no Pf headers), anonymous for none. Returns true
+/* 401 for a wrong token (no Pf headers), anonymous for none (served as
+ * admin on a loopback http cluster: sim_cluster.anon_admin). Returns true
  * when the request may go on; *anon says whether it is anonymous. */
 static bool authenticate(sim_cluster *c, fl_request *req, bool *anon)
 {
     const char *h = fl_request_header(req, "Authorization");
     *anon = false;
-    if (!h) {
+    if (!h && !c->anon_admin) {
         *anon = true;
         fl_request_set_user(req, "system:anonymous");
         return true;
     }
-    if (strncasecmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, c->token) == 0) {
+    if (!h || (strncasecmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, c->token) == 0)) {
         fl_request_set_user(req, "admin");
         fl_request_add_header(req, "X-Kubernetes-Pf-Flowschema-Uid", c->fs_uid);
         fl_request_add_header(req, "X-Kubernetes-Pf-Prioritylevel-Uid", c->pl_uid);
@@ -308,6 +310,10 @@ static int parse_path(sim_cluster *c, const char *p, sim_path *out)
         return FL_ENOTFOUND;
     }
     memset(out, 0, sizeof(*out));
+    if (n > i + 1 && !strcmp(seg[i], "watch")) { /* the deprecated watch paths */
+        out->watch = true;
+        i++;
+    }
     size_t left = n - i;
     if (left >= 3 && !strcmp(seg[i], "namespaces") &&
         !(left == 3 && (!strcmp(seg[i + 2], "status") || !strcmp(seg[i + 2], "finalize")))) {
@@ -445,10 +451,7 @@ static void reply_list(fl_request *req, const sim_res *r, const sim_list *l, con
         const sim_obj *o = l->items[i];
         if (i)
             rc = fl_buf_puts(&b, ",");
-        if (crd || !o->hdr)
-            rc = rc ? rc : fl_buf_append(&b, o->json, o->len);
-        else if (rc == 0 && (rc = fl_buf_puts(&b, "{")) == 0)
-            rc = fl_buf_append(&b, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+        rc = rc ? rc : sim_obj_write(o, !crd, &b);
     }
     if (rc == 0)
         rc = fl_buf_puts(&b, "]}\n");
@@ -495,27 +498,100 @@ typedef struct list_params {
     uint64_t rv_num;
 } list_params;
 
-/* Parse selectors and resourceVersion; answers the request itself on error. */
-static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r, list_params *lp)
+/* ListOptions errors, gathered as apimachinery's field.ErrorList. */
+typedef struct opt_errs {
+    json_t *causes;
+    fl_buf msg;
+    size_t n;
+} opt_errs;
+
+static void opt_err(opt_errs *e, bool forbidden, const char *field, const char *detail)
+{
+    char m[400];
+    snprintf(m, sizeof(m), "%s: %s", forbidden ? "Forbidden" : "Unsupported value", detail);
+    json_array_append_new(e->causes, json_pack("{s:s,s:s,s:s}", "reason",
+                                               forbidden ? "FieldValueForbidden" :
+                                                           "FieldValueNotSupported",
+                                               "message", m, "field", field));
+    fl_buf_printf(&e->msg, "%s%s: %s", e->n++ ? ", " : "", field, m);
+}
+
+/* apimachinery's ValidateListOptions (watch and list forms, WatchList on):
+ * false after answering 422 Invalid on ListOptions. */
+static bool validate_list_options(fl_request *req, bool watch, const list_params *lp)
+{
+    const char *rvm = lp->rvm && *lp->rvm ? lp->rvm : NULL;
+    const char *sie = fl_request_query(req, "sendInitialEvents");
+    const char *cont = fl_request_query(req, "continue");
+    bool nt = rvm && !strcmp(rvm, "NotOlderThan"), ex = rvm && !strcmp(rvm, "Exact");
+    char v[200];
+    opt_errs e = {json_array(), FL_BUF_INIT(8192), 0};
+    snprintf(v, sizeof(v), "\"%.150s\": supported values: %s", rvm ? rvm : "",
+             watch ? "\"NotOlderThan\"" : "\"Exact\", \"NotOlderThan\", \"\"");
+    if (watch && sie && !nt)
+        opt_err(&e, true, "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+    if (watch && rvm && !sie)
+        opt_err(&e, true, "resourceVersionMatch",
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+    if (!watch && rvm && !lp->has_rv)
+        opt_err(&e, true, "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided");
+    if (rvm && cont && *cont)
+        opt_err(&e, true, "resourceVersionMatch",
+                "resourceVersionMatch is forbidden when continue is provided");
+    if (rvm && !nt && (watch || !ex))
+        opt_err(&e, false, "resourceVersionMatch", v);
+    if (!watch && ex && lp->has_rv && lp->rv_num == 0)
+        opt_err(&e, true, "resourceVersionMatch",
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"");
+    if (!watch && sie)
+        opt_err(&e, true, "sendInitialEvents", "sendInitialEvents is forbidden for list");
+    bool ok = e.n == 0;
+    if (!ok) {
+        char msg[2400];
+        snprintf(msg, sizeof(msg), "ListOptions.meta.k8s.io \"\" is invalid: %s%s%s",
+                 e.n > 1 ? "[" : "", e.msg.data ? e.msg.data : "", e.n > 1 ? "]" : "");
+        json_t *st = fl_status_new(422, "Invalid", msg);
+        json_object_set_new(st, "details", json_pack("{s:s,s:s,s:O}", "group", "meta.k8s.io",
+                                                     "kind", "ListOptions", "causes", e.causes));
+        sim_reply_json(req, 422, st);
+    }
+    json_decref(e.causes);
+    fl_buf_done(&e.msg);
+    return ok;
+}
+
+/* Parse selectors and resourceVersion; answers the request itself on
+ * error. name: a legacy watch path's object ("" for none) adds
+ * metadata.name=<name> to the field selector, as the apiserver does. */
+static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r, bool watch,
+                              const char *name, list_params *lp)
 {
     fl_err err = FL_ERR_INIT;
     const char *bad = NULL;
     memset(lp, 0, sizeof(*lp));
     const char *ls = fl_request_query(req, "labelSelector");
     const char *fs = fl_request_query(req, "fieldSelector");
+    char fsn[1024];
+    if (name && *name) {
+        snprintf(fsn, sizeof(fsn), "%s%smetadata.name=%s", fs ? fs : "", fs && *fs ? "," : "",
+                 name);
+        fs = fsn;
+    }
     if (sim_sel_parse_labels(ls, &lp->labels, &err) != 0) {
         sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
-        return false;
+        goto fail;
     }
     if (sim_sel_parse_fields(fs, &lp->fields, &err) != 0) {
         sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
-        return false;
+        goto fail;
     }
     if (!sim_sel_fields_supported(lp->fields, r->kr->kind, &bad)) {
         char msg[400];
         snprintf(msg, sizeof(msg), "field label not supported: %s", bad);
         sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
-        return false;
+        goto fail;
     }
     lp->rv = fl_request_query(req, "resourceVersion");
     lp->rvm = fl_request_query(req, "resourceVersionMatch");
@@ -524,22 +600,15 @@ static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r,
         char msg[300];
         snprintf(msg, sizeof(msg), "invalid resource version: %.200s", lp->rv);
         sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
-        return false;
+        goto fail;
     }
-    const char *sie = fl_request_query(req, "sendInitialEvents");
-    if (lp->rvm && *lp->rvm && !lp->has_rv && !(sie && !strcmp(sie, "true"))) {
-        json_t *st = fl_status_new(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: "
-                                   "resourceVersionMatch: Forbidden: resourceVersionMatch is "
-                                   "forbidden unless resourceVersion is provided");
-        json_object_set_new(st, "details", json_pack(
-            "{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind", "ListOptions",
-            "causes", "reason", "FieldValueForbidden", "message",
-            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
-            "field", "resourceVersionMatch"));
-        sim_reply_json(req, 422, st);
-        return false;
-    }
-    return true;
+    if (validate_list_options(req, watch, lp))
+        return true;
+fail: /* answered: nothing of lp outlives the call */
+    sim_sel_free(lp->labels);
+    sim_sel_free(lp->fields);
+    lp->labels = lp->fields = NULL;
+    return false;
 }
 
 static void list_params_done(list_params *lp)
@@ -548,8 +617,24 @@ static void list_params_done(list_params *lp)
     sim_sel_free(lp->fields);
 }
 
+/* The watch cache's waitUntilFreshAndBlock: a LIST at a future rv waits up
+ * to 3 s for the store to reach it (then 504). Returns the store's rv. */
+#define FRESH_WAIT_MS 3000
+static uint64_t wait_for_rv(sim_cluster *c, uint64_t want)
+{
+    int64_t end = fl_mono_ms() + FRESH_WAIT_MS;
+    uint64_t cur = sim_store_rv(c->st);
+    while (cur < want && fl_mono_ms() < end) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        cur = sim_store_rv(c->st);
+    }
+    return cur;
+}
+
 static void reply_too_large(fl_request *req, uint64_t want, uint64_t cur)
 {
+    fl_request_add_header(req, "Retry-After", "1");
     char msg[200];
     snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
              (unsigned long long)want, (unsigned long long)cur);
@@ -588,7 +673,7 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
                          "old.", NULL, NULL, NULL);
         return;
     }
-    if (!parse_list_params(c, req, p->res, &lp))
+    if (!parse_list_params(c, req, p->res, false, NULL, &lp))
         goto out;
     const char *cont = fl_request_query(req, "continue");
     const char *lim = fl_request_query(req, "limit");
@@ -612,7 +697,7 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
     } else if (rv0) {
         q.limit = 0; /* the watch cache ignores limit */
     } else if (lp.has_rv) {
-        uint64_t cur = sim_store_rv(c->st);
+        uint64_t cur = wait_for_rv(c, lp.rv_num);
         bool exact = lp.rvm && !strcmp(lp.rvm, "Exact");
         if (lp.rv_num > cur) {
             reply_too_large(req, lp.rv_num, cur);
@@ -736,7 +821,7 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
 {
     list_params lp;
     fl_stream *s = NULL;
-    if (!parse_list_params(c, req, p->res, &lp))
+    if (!parse_list_params(c, req, p->res, true, p->name, &lp))
         return;
     sim_watch_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields};
     lp.labels = lp.fields = NULL;
@@ -753,6 +838,8 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
     if (sie && !strcmp(sie, "true")) {
         q.initial = true;
         q.initial_end_bookmark = q.bookmarks;
+    } else if (sie) { /* false: no initial events, even without a resourceVersion */
+        q.from_rv = lp.has_rv && lp.rv_num ? lp.rv_num : sim_store_rv(c->st);
     } else {
         q.initial = !lp.has_rv || lp.rv_num == 0;
         q.from_rv = lp.rv_num;
@@ -853,7 +940,12 @@ static void resource_request(sim_cluster *c, fl_request *req, const char *path)
     }
     const char *w = fl_request_query(req, "watch");
     bool get = !strcmp(m, "GET");
-    if (get && !p.name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))
+    if (p.watch && (!get || p.sub[0]))
+        sim_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on "
+                         "the requested resource", NULL, NULL, NULL);
+    else if (p.watch)
+        do_watch(c, req, &p);
+    else if (get && !p.name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))
         do_watch(c, req, &p);
     else if (get && !p.name[0])
         do_list(c, req, &p);

@@ -4,9 +4,11 @@
  * and spends its budget of R events per second on creating, updating (a
  * label and the first container's restartCount) and deleting pods named
  * "<replicaset>-churn-<n>", round-robin over the cluster's namespaces,
- * through the store's normal write path, so watches see ADDED/MODIFIED/
- * DELETED events. It keeps about half a second's worth of churn pods alive
- * (at least 8). Owns nothing but its thread and counters.
+ * through the store's write path, so watches see ADDED/MODIFIED/DELETED
+ * events. Creates insert fleet.c's compact records (no JSON is built);
+ * updates parse the pod, change it and store it (it becomes ordinary). It
+ * keeps about half a second's worth of churn pods alive (at least 8).
+ * Owns nothing but its thread and counters.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,32 +34,36 @@ struct sim_churn {
     double budget;
 };
 
-static void pod_name(sim_churn *ch, uint64_t n, char ns[64], char name[200], json_t **obj)
+/* Churn pod n: "<its ReplicaSet>-churn-<n>", a generated record (new). */
+static int pod_rec(sim_churn *ch, const sim_res *r, uint64_t n, sim_obj **out)
 {
     sim_cluster *c = ch->c;
     unsigned nns = c->namespaces ? c->namespaces : 1;
     unsigned k = (unsigned)(n % nns);
     unsigned per_ns = c->pods / nns;
     uint64_t id = per_ns ? (n / nns) % per_ns : n / nns;
-    json_t *p = sim_fleet_pod(c, k, id, NULL);
-    const char *gen = fl_obj_str(p, "metadata.generateName");
-    snprintf(ns, 64, "%s", fl_obj_str(p, "metadata.namespace") ?: "default");
-    snprintf(name, 200, "%schurn-%llu", gen ? gen : "pod-", (unsigned long long)n);
-    if (p)
-        json_object_set_new(fl_obj_get(p, "metadata"), "name", json_string(name));
-    if (obj)
-        *obj = p;
-    else
-        json_decref(p);
+    char sfx[32];
+    snprintf(sfx, sizeof(sfx), "churn-%llu", (unsigned long long)n);
+    return sim_fleet_pod_rec(c, r, k, id, sfx, out);
+}
+
+static void pod_name(sim_churn *ch, const sim_res *r, uint64_t n, char ns[64], char name[200])
+{
+    sim_obj *o = NULL;
+    ns[0] = name[0] = 0;
+    if (pod_rec(ch, r, n, &o) == 0) {
+        fl_strlcpy(ns, o->ns, 64);
+        fl_strlcpy(name, o->name, 200);
+    }
+    sim_obj_unref(o);
 }
 
 static int do_create(sim_churn *ch, const sim_res *r)
 {
-    char ns[64], name[200];
-    json_t *p = NULL;
-    pod_name(ch, ch->hi, ns, name, &p);
-    int rc = p ? sim_store_create(ch->c->st, r, p, NULL) : -ENOMEM;
-    json_decref(p);
+    sim_obj *o = NULL;
+    int rc = pod_rec(ch, r, ch->hi, &o);
+    if (rc == 0)
+        rc = sim_store_create_rec(ch->c->st, r, o, NULL);
     ch->hi++;
     return rc;
 }
@@ -67,7 +73,7 @@ static int do_update(sim_churn *ch, const sim_res *r)
     char ns[64], name[200], gen[24];
     uint64_t n = ch->lo + ch->op % (ch->hi - ch->lo);
     sim_obj *o = NULL;
-    pod_name(ch, n, ns, name, NULL);
+    pod_name(ch, r, n, ns, name);
     int rc = sim_store_get(ch->c->st, r, ns, name, &o);
     json_t *p = rc == 0 ? sim_obj_parse(o) : NULL;
     if (rc == 0 && p) {
@@ -88,7 +94,7 @@ static int do_update(sim_churn *ch, const sim_res *r)
 static int do_delete(sim_churn *ch, const sim_res *r)
 {
     char ns[64], name[200];
-    pod_name(ch, ch->lo++, ns, name, NULL);
+    pod_name(ch, r, ch->lo++, ns, name);
     return sim_store_delete(ch->c->st, r, ns, name, 0, NULL, NULL);
 }
 

@@ -1,9 +1,11 @@
 /*
  * sim/controller.c: the control plane of a member cluster, on one thread
- * the cluster owns (sim_ctrl). Each tick (every 200 ms, when the store's
- * resourceVersion moved) it takes a snapshot of pods and nodes and runs:
+ * the cluster owns (sim_ctrl). Each tick (every 200 ms, or 4x the last
+ * tick's time when longer, up to 1 s; only when the store's resourceVersion
+ * moved) it takes a snapshot of pods and nodes and runs:
  * Deployments -> ReplicaSets (pod-template-hash, new RS scaled up, old
- * ones down once the new one is available), ReplicaSets -> Pods,
+ * ones down once the new one is available), ReplicaSets -> Pods (churn
+ * pods, "<rs>-churn-<n>" from churn.c, are left to churn.c),
  * StatefulSets -> ordinal Pods (OrderedReady), DaemonSets -> a Pod per
  * matching Node, Jobs -> Pods that succeed; the scheduler (sched.c); a
  * kubelet stand-in (bound Pods become Running and Ready one tick later,
@@ -12,7 +14,9 @@
  * is recomputed every tick and written only when it changed. Pods the
  * controllers create pass validating webhooks (webhook.c, as the
  * controller's service account) and quota admission first; a denial is a
- * ReplicaFailure condition and a FailedCreate event. Every write goes
+ * ReplicaFailure condition and a FailedCreate event. Scale-down deletes
+ * pass the webhooks too (DELETE): a denied one keeps the pod and shows as
+ * ReplicaFailure/FailedDelete on a ReplicaSet. Every write goes
  * through the store, so watches see each change. Also serves pods/log
  * (the kubelet's part): deterministic lines, follow streams fed from this
  * thread. Never touches the host cluster.
@@ -48,6 +52,8 @@ struct sim_ctrl {
     bool stop;
     follow *fw[MAX_FOLLOW];
     size_t nfw;
+    sim_list prev;        /* the last tick's pods and their summaries */
+    sim_podinfo *prev_pi; /* (controller thread only) */
 };
 
 /* --------------------------------------------------------------- helpers */
@@ -128,6 +134,7 @@ static bool pod_ready(const json_t *pod)
     return !strcmp(str_or(pod, "status.phase", ""), "Running") && cond_true(pod, "Ready");
 }
 
+
 /* Set status.conditions[type] keeping lastTransitionTime when the status
  * did not change. Steals nothing. True when something changed. */
 static bool set_cond(json_t *status, const char *type, const char *st, const char *reason,
@@ -174,11 +181,42 @@ static void set_int(json_t *o, const char *k, int64_t v, bool omit_zero)
 
 /* ------------------------------------------------------------ tick state */
 
+/* What the controllers need of each pod of a tick's snapshot
+ * (sim_podinfo, sim_int.h). Each pod is parsed once and dropped at once: a
+ * 20,000-pod cluster would otherwise hold every pod parsed during the tick
+ * (hundreds of MB); and a pod whose version (key, rv) the previous tick
+ * saw is not parsed again. The few pods a tick acts on are parsed again
+ * where needed. */
+typedef sim_podinfo pinfo;
+
+/* A pod index by controller uid (owned_pods' lookup). */
+typedef struct uidx {
+    const char *uid;
+    size_t i;
+} uidx;
+
 typedef struct ctx {
     sim_tick t;
     sim_ctrl *k;
-    json_t **pj;          /* parsed t.pods.items */
+    pinfo *pi;            /* one per t.pods.items */
+    uidx *by_uid;         /* pods with a controller, by (uid, index) */
+    size_t nby;
 } ctx;
+
+static void pinfo_of(const json_t *pod, pinfo *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (!pod)
+        return;
+    p->ok = true;
+    snprintf(p->ctrl_uid, sizeof(p->ctrl_uid), "%s", ctrl_uid(pod));
+    snprintf(p->ctrl_kind, sizeof(p->ctrl_kind), "%s", ctrl_kind(pod));
+    p->deleting = is_deleting(pod);
+    p->active = pod_active(pod);
+    p->ready = pod_ready(pod);
+    p->restart_always = !strcmp(str_or(pod, "spec.restartPolicy", "Always"), "Always");
+    p->has_refs = json_array_size(fl_obj_get(pod, "metadata.ownerReferences")) > 0;
+}
 
 int sim_ctrl_put(sim_tick *t, const sim_res *r, const sim_obj *o, json_t *obj)
 {
@@ -224,10 +262,8 @@ static json_t *owner_ref(const json_t *owner, const char *api_version, const cha
                      str_or(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
 }
 
-/* Admission of a controller's pod: webhooks (as the controller's service
- * account), then quota. 0, or the code with err->msg the whole error text
- * as the controller sees it. */
-static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *name, fl_err *err)
+/* The AdmissionReview userInfo of owner_kind's controller (new). */
+static json_t *controller_user(const char *owner_kind)
 {
     char sa[200], lower[40];
     size_t i = 0;
@@ -236,9 +272,17 @@ static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *
                           owner_kind[i]);
     lower[i] = 0;
     snprintf(sa, sizeof(sa), "system:serviceaccount:kube-system:%s-controller", lower);
-    json_t *user = json_pack("{s:s,s:s,s:[s,s,s]}", "username", sa, "uid", sa, "groups",
-                             "system:serviceaccounts", "system:serviceaccounts:kube-system",
-                             "system:authenticated");
+    return json_pack("{s:s,s:s,s:[s,s,s]}", "username", sa, "uid", sa, "groups",
+                     "system:serviceaccounts", "system:serviceaccounts:kube-system",
+                     "system:authenticated");
+}
+
+/* Admission of a controller's pod: webhooks (as the controller's service
+ * account), then quota. 0, or the code with err->msg the whole error text
+ * as the controller sees it. */
+static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *name, fl_err *err)
+{
+    json_t *user = controller_user(owner_kind);
     json_t *opts = json_pack("{s:s,s:s}", "kind", "CreateOptions", "apiVersion", "meta.k8s.io/v1");
     json_t *copy = json_deep_copy(pod), *seen = NULL, *deny = NULL;
     sim_obj *pre = NULL;
@@ -312,16 +356,78 @@ static void delete_pod(ctx *x, size_t i)
     sim_store_delete(x->t.c->st, x->t.pods_r, o->ns, o->name, 0, NULL, NULL);
 }
 
-/* Indices of active pods in ns controlled by uid (caller frees). */
+/* A workload controller's scale-down delete of pod i: validating webhooks
+ * see a DELETE from the controller's service account first. 0, or the code
+ * with err->msg the text the controller reports (FailedDelete). */
+static int controller_delete_pod(ctx *x, size_t i, const char *owner_kind, fl_err *err)
+{
+    json_t *user = controller_user(owner_kind), *deny = NULL;
+    json_t *opts = json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion",
+                             "meta.k8s.io/v1", "propagationPolicy", "Background");
+    sim_webhook_req w = {user, opts, false, NULL};
+    json_t *pod = sim_obj_parse(x->t.pods.items[i]);
+    int rc = pod ? sim_webhook_admit(x->t.c, x->t.pods_r, "DELETE", NULL, pod, &w, &deny) : 0;
+    json_decref(pod);
+    if (rc != 0)
+        fl_err_set(err, rc, "%s", str_or(deny, "message", "admission denied"));
+    else
+        delete_pod(x, i);
+    json_decref(user);
+    json_decref(opts);
+    json_decref(deny);
+    return rc;
+}
+
+bool sim_ctrl_churn_pod(const sim_obj *o)
+{
+    return strstr(o->name, "-churn-") != NULL;
+}
+
+/* Indices of active pods in ns controlled by uid (caller frees). Churn
+ * pods are not counted: the RS would delete one for each churn create and
+ * replace each churn delete, and the generated fleet would drift. */
 static size_t owned_pods(ctx *x, const char *ns, const char *uid, size_t **out)
 {
-    size_t n = 0, *idx = calloc(x->t.pods.n + 1, sizeof(*idx));
-    for (size_t i = 0; idx && i < x->t.pods.n; i++)
-        if (x->pj[i] && !strcmp(x->t.pods.items[i]->ns, ns) && pod_active(x->pj[i]) &&
-            !strcmp(ctrl_uid(x->pj[i]), uid))
+    size_t lo = 0, hi = x->nby, n = 0;
+    while (lo < hi) { /* first entry with uid >= uid */
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(x->by_uid[mid].uid, uid) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < x->nby && !strcmp(x->by_uid[end].uid, uid))
+        end++;
+    size_t *idx = calloc(end - lo + 1, sizeof(*idx));
+    for (size_t k = lo; idx && k < end; k++) {
+        size_t i = x->by_uid[k].i;
+        if (!strcmp(x->t.pods.items[i]->ns, ns) && x->pi[i].active &&
+            !sim_ctrl_churn_pod(x->t.pods.items[i]))
             idx[n++] = i;
+    }
     *out = idx;
     return idx ? n : 0;
+}
+
+static int cmp_uidx(const void *a, const void *b)
+{
+    const uidx *p = a, *q = b;
+    int c = strcmp(p->uid, q->uid);
+    return c ? c : p->i < q->i ? -1 : p->i > q->i;
+}
+
+/* Index the snapshot's pods by controller uid. 0 or -ENOMEM. */
+static int index_owned(ctx *x)
+{
+    x->by_uid = calloc(x->t.pods.n + 1, sizeof(*x->by_uid));
+    if (!x->by_uid)
+        return -ENOMEM;
+    for (size_t i = 0; i < x->t.pods.n; i++)
+        if (x->pi[i].ok && x->pi[i].ctrl_uid[0])
+            x->by_uid[x->nby++] = (uidx){x->pi[i].ctrl_uid, i};
+    qsort(x->by_uid, x->nby, sizeof(*x->by_uid), cmp_uidx);
+    return 0;
 }
 
 static void put_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *obj, json_t *status)
@@ -333,9 +439,9 @@ static void put_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *obj, 
 }
 
 /* Rank for deletion on scale-down: unscheduled, then not ready, then the rest. */
-static int del_rank(const json_t *pod)
+static int del_rank(const ctx *x, size_t i)
 {
-    return !fl_obj_str(pod, "spec.nodeName") ? 0 : !pod_ready(pod) ? 1 : 2;
+    return !x->t.pods.items[i]->node[0] ? 0 : !x->pi[i].ready ? 1 : 2;
 }
 
 /* ------------------------------------------------------------ ReplicaSet */
@@ -350,8 +456,9 @@ static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
     size_t n = owned_pods(x, o->ns, str_or(rs, "metadata.uid", ""), &idx);
     int64_t ready = 0;
     for (size_t i = 0; i < n; i++)
-        ready += pod_ready(x->pj[idx[i]]);
+        ready += x->pi[idx[i]].ready;
     bool fail = false;
+    const char *fail_reason = "FailedCreate";
     char made[300], msg[800];
     for (int64_t i = (int64_t)n; i < want && i < (int64_t)n + BURST; i++) {
         fl_err cerr = FL_ERR_INIT;
@@ -368,12 +475,19 @@ static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
     }
     for (int rank = 0; rank < 3 && (int64_t)n > want; rank++)
         for (size_t i = n; i-- > 0 && (int64_t)n > want;)
-            if (idx[i] != SIZE_MAX && del_rank(x->pj[idx[i]]) == rank) {
+            if (idx[i] != SIZE_MAX && del_rank(x, idx[i]) == rank) {
+                fl_err derr = FL_ERR_INIT;
+                if (controller_delete_pod(x, idx[i], "ReplicaSet", &derr) != 0) {
+                    snprintf(msg, sizeof(msg), "%s", derr.msg);
+                    fail = true;
+                    fail_reason = "FailedDelete";
+                    idx[i] = SIZE_MAX; /* stays, and still counts */
+                    continue;
+                }
                 snprintf(msg, sizeof(msg), "Deleted pod: %s", x->t.pods.items[idx[i]]->name);
-                delete_pod(x, idx[i]);
                 sim_ctrl_event(&x->t, rs, "ReplicaSet", "Normal", "SuccessfulDelete", msg,
                                "replicaset-controller");
-                ready -= pod_ready(x->pj[idx[i]]);
+                ready -= x->pi[idx[i]].ready;
                 idx[i] = SIZE_MAX;
                 n--;
             }
@@ -388,10 +502,11 @@ static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
     set_int(status, "availableReplicas", ready, true);
     set_int(status, "observedGeneration", int_at(rs, "metadata.generation", 1), false);
     if (fail && !cond_true(rs, "ReplicaFailure") &&
-        set_cond(status, "ReplicaFailure", "True", "FailedCreate", msg, false)) {
+        set_cond(status, "ReplicaFailure", "True", fail_reason, msg, false)) {
         char ev[900];
-        snprintf(ev, sizeof(ev), "Error creating: %s", msg);
-        sim_ctrl_event(&x->t, rs, "ReplicaSet", "Warning", "FailedCreate", ev,
+        snprintf(ev, sizeof(ev), "Error %s: %s", strcmp(fail_reason, "FailedCreate") ?
+                 "deleting" : "creating", msg);
+        sim_ctrl_event(&x->t, rs, "ReplicaSet", "Warning", fail_reason, ev,
                        "replicaset-controller");
     } else if (!fail) if (json_object_get(status, "conditions")) {
         json_object_del(status, "conditions");
@@ -600,7 +715,7 @@ static void sync_sts(ctx *x, const sim_res *r, const sim_obj *o)
             top = ord;
             top_i = idx[i];
         }
-        bool rd = pod_ready(x->pj[idx[i]]);
+        bool rd = x->pi[idx[i]].ready;
         ready += rd;
         all_ready &= rd;
     }
@@ -623,7 +738,12 @@ static void sync_sts(ctx *x, const sim_res *r, const sim_obj *o)
         }
         json_decref(tmpl);
     } else if ((int64_t)n > want && top >= 0) {
-        delete_pod(x, top_i);
+        fl_err derr = FL_ERR_INIT;
+        /* denied: the pod stays; no event, as one per tick would keep the
+         * controller ticking (kube's recorder aggregates them instead) */
+        if (controller_delete_pod(x, top_i, "StatefulSet", &derr) != 0)
+            fl_log(FL_LOG_DEBUG, "sim", "%s: delete Pod %s in StatefulSet %s failed error: %s",
+                   x->t.c->name, x->t.pods.items[top_i]->name, o->name, derr.msg);
     }
     status = json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:i,s:I}", "observedGeneration",
                        (json_int_t)int_at(ss, "metadata.generation", 1), "replicas",
@@ -663,7 +783,7 @@ static void sync_ds(ctx *x, const sim_res *r, const sim_obj *o)
         for (size_t i = 0; i < n; i++)
             if (!strcmp(x->t.pods.items[idx[i]]->node, nn)) {
                 have = true;
-                ready += pod_ready(x->pj[idx[i]]);
+                ready += x->pi[idx[i]].ready;
             }
         desired += fits;
         sched += have && fits;
@@ -699,13 +819,14 @@ static void sync_job(ctx *x, const sim_res *r, const sim_obj *o)
     int64_t compl = int_at(job, "spec.completions", 1), par = int_at(job, "spec.parallelism", 1);
     int64_t active = 0, ok = 0, failed = 0, ready = 0;
     for (size_t i = 0; i < x->t.pods.n; i++) {
-        if (!x->pj[i] || strcmp(x->t.pods.items[i]->ns, o->ns) || strcmp(ctrl_uid(x->pj[i]), uid))
+        if (!x->pi[i].ok || strcmp(x->t.pods.items[i]->ns, o->ns) ||
+            strcmp(x->pi[i].ctrl_uid, uid))
             continue;
-        const char *ph = str_or(x->pj[i], "status.phase", "");
+        const char *ph = x->t.pods.items[i]->phase;
         ok += !strcmp(ph, "Succeeded");
         failed += !strcmp(ph, "Failed");
-        active += pod_active(x->pj[i]);
-        ready += pod_ready(x->pj[i]);
+        active += x->pi[i].active;
+        ready += x->pi[i].ready;
     }
     char now[32], made[300];
     now_str(now);
@@ -839,21 +960,21 @@ static void pod_to_succeeded(ctx *x, size_t i, json_t *pod)
 static void kubelet(ctx *x)
 {
     for (size_t i = 0; i < x->t.pods.n; i++) {
-        json_t *pod = x->pj[i];
+        const pinfo *p = &x->pi[i];
         const sim_obj *o = x->t.pods.items[i];
-        if (!pod || !o->node[0])
+        if (!p->ok || !o->node[0])
             continue;
-        json_t *copy = json_deep_copy(pod);
-        if (!copy)
-            continue;
-        if (is_deleting(pod))
+        bool to_run = !p->deleting && !strcmp(o->phase, "Pending");
+        bool to_done = !p->deleting && !strcmp(o->phase, "Running") &&
+                       !strcmp(p->ctrl_kind, "Job") && !p->restart_always;
+        json_t *pod = to_run || to_done ? sim_obj_parse(o) : NULL;
+        if (p->deleting)
             delete_pod(x, i);
-        else if (!strcmp(o->phase, "Pending"))
-            pod_to_running(x, i, copy);
-        else if (!strcmp(o->phase, "Running") && !strcmp(ctrl_kind(pod), "Job") &&
-                 strcmp(str_or(pod, "spec.restartPolicy", "Always"), "Always"))
-            pod_to_succeeded(x, i, copy);
-        json_decref(copy);
+        else if (to_run && pod)
+            pod_to_running(x, i, pod);
+        else if (to_done && pod)
+            pod_to_succeeded(x, i, pod);
+        json_decref(pod);
     }
 }
 
@@ -910,12 +1031,24 @@ static int snapshot(ctx *x)
     if (sim_store_list(st, x->t.pods_r, &q, &x->t.pods) != 0 ||
         sim_store_list(st, x->t.nodes_r, &q, &x->t.nodes) != 0)
         return -ENOMEM;
-    x->pj = calloc(x->t.pods.n + 1, sizeof(*x->pj));
-    if (!x->pj)
+    x->pi = calloc(x->t.pods.n + 1, sizeof(*x->pi));
+    if (!x->pi)
         return -ENOMEM;
-    for (size_t i = 0; i < x->t.pods.n; i++)
-        x->pj[i] = sim_obj_parse(x->t.pods.items[i]);
-    return 0;
+    const sim_list *pv = &x->k->prev;
+    for (size_t i = 0, j = 0; i < x->t.pods.n; i++) {
+        const sim_obj *o = x->t.pods.items[i];
+        while (j < pv->n && strcmp(pv->items[j]->key, o->key) < 0)
+            j++;
+        if (j < pv->n && pv->items[j]->rv == o->rv && !strcmp(pv->items[j]->key, o->key)) {
+            x->pi[i] = x->k->prev_pi[j]; /* same version as last tick */
+            continue;
+        }
+        json_t *pod = sim_obj_parse(o);
+        pinfo_of(pod, &x->pi[i]);
+        json_decref(pod);
+    }
+    x->t.pi = x->pi;
+    return index_owned(x);
 }
 
 static void tick(sim_ctrl *k)
@@ -932,10 +1065,13 @@ static void tick(sim_ctrl *k)
         sim_sched_run(&x.t);
         sim_quota_run(&x.t);
     }
-    for (size_t i = 0; x.pj && i < x.t.pods.n; i++)
-        json_decref(x.pj[i]);
-    free(x.pj);
-    sim_list_done(&x.t.pods);
+    free(x.by_uid);
+    sim_list_done(&k->prev); /* keep this tick's summaries for the next */
+    free(k->prev_pi);
+    k->prev = x.t.pods;
+    k->prev_pi = x.pi;
+    if (!x.pi) /* no summaries: nothing to reuse */
+        sim_list_done(&k->prev);
     sim_list_done(&x.t.nodes);
 }
 
@@ -1077,17 +1213,23 @@ static void *run(void *arg)
 {
     sim_ctrl *k = arg;
     uint64_t seen = 0;
+    int64_t wait_ms = TICK_MS;
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
         pthread_mutex_unlock(&k->mu);
         uint64_t rv = sim_store_rv(k->c->st);
         if (rv != seen) {
+            int64_t t0 = fl_mono_ms();
             seen = rv;
             tick(k);
+            /* big busy fleets: ~20% of a core per cluster at most (but a
+             * tick a second at least, for `logs -f`) */
+            int64_t took = fl_mono_ms() - t0;
+            wait_ms = took * 4 > TICK_MS ? (took * 4 < 1000 ? took * 4 : 1000) : TICK_MS;
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
+        ts.tv_nsec += wait_ms * 1000000L;
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
         pthread_mutex_lock(&k->mu);
@@ -1131,6 +1273,8 @@ void sim_ctrl_stop(sim_ctrl *k)
         fl_stream_close(k->fw[i]->s);
         free(k->fw[i]);
     }
+    sim_list_done(&k->prev);
+    free(k->prev_pi);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);
     free(k);

@@ -5,9 +5,21 @@
  * the cluster's Nodes, with the labels, managedFields, requests/limits,
  * images and statuses a busy production cluster has. Everything —
  * including uids and timestamps — derives from the cluster's seed, so the
- * same seed gives byte-identical objects. Objects go in through
- * sim_store_create (the normal write path). Also builds the pods churn.c
- * creates. Called from the fleet's construction thread and churn threads.
+ * same seed gives byte-identical objects.
+ *
+ * Memory: Karmada's 100 clusters x (5,000 nodes + 20,000 pods) must fit in
+ * a few GB, so Pods, Deployments and ReplicaSets are stored as compact
+ * records (sim_obj's generated form: key, labels, node, phase and a pod
+ * number) sharing one recipe (sim_gen) per workload, and their JSON is
+ * rendered on demand by sim_fleet_render — straight into the caller's
+ * buffer with a small emitter, no printf, no jansson — byte for byte what
+ * storing the JSON would have served (tests/sim/test_compact.c holds the
+ * hashes). Records enter through sim_store_create_rec, so watches see the
+ * same ADDED events as for any create. A write turns an object ordinary.
+ *
+ * Threads: seeding runs on the fleet's construction threads (one per CPU,
+ * a cluster at a time), churn.c on its thread; rendering on any thread
+ * (records and recipes are immutable; recipes are reference-counted).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +29,8 @@
 
 #include "sim/sim_int.h"
 
+enum { SIM_GEN_POD = 1, SIM_GEN_DEPLOY, SIM_GEN_RS };
+
 static const char *const teams[] = {"payments", "search", "checkout", "identity",
                                     "ml",       "data",   "platform", "web"};
 static const char *const apps[] = {"api",     "web",     "worker",   "cache",    "gateway",
@@ -25,9 +39,12 @@ static const char *const tiers[] = {"frontend", "backend", "cache", "batch"};
 static const char *const sidecars[] = {"docker.io/envoyproxy/envoy:v1.27.2",
                                        "cr.fluentbit.io/fluent/fluent-bit:2.1.10",
                                        "quay.io/prometheus/statsd-exporter:v0.26.0"};
+static const char *const side_names[] = {"envoy", "fluent-bit", "statsd-exporter"};
 static const char hash_chars[] = "bcdfghjklmnpqrstvwxz2456789";
+static const char hex_digits[] = "0123456789abcdef";
 
 #define BASE_EPOCH 1767225600LL /* 2026-01-01T00:00:00Z */
+#define RENDER_MAX (1u << 20)   /* a generated object is ~5 KB */
 
 static uint64_t mix(uint64_t x)
 {
@@ -42,22 +59,84 @@ static uint64_t h3(uint64_t a, uint64_t b, uint64_t c)
     return mix(mix(mix(a) ^ b) ^ c);
 }
 
+/* ------------------------------------------------------------ formatting */
+
+/* digits lowercase hex digits of v (the low 4*digits bits) at p; two
+ * digits a step. */
+static char *hex_at(char *p, uint64_t v, int digits)
+{
+    int i = digits - 1;
+    for (; i > 0; i -= 2, v >>= 8) {
+        p[i] = hex_digits[v & 15];
+        p[i - 1] = hex_digits[(v >> 4) & 15];
+    }
+    if (i == 0)
+        p[0] = hex_digits[v & 15];
+    return p + digits;
+}
+
+/* v as exactly width decimal digits at p (zero-padded); returns the end. */
+static char *dec_at(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
 static void fake_uid(uint64_t h, char out[37])
 {
     h = mix(h);
     uint64_t g = mix(h);
-    snprintf(out, 37, "%08x-%04x-4%03x-a%03x-%012llx", (unsigned)(h >> 32),
-             (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xfff, (unsigned)(g >> 52) & 0xfff,
-             (unsigned long long)(g & 0xffffffffffffull));
+    char *p = hex_at(out, h >> 32, 8);
+    *p++ = '-';
+    p = hex_at(p, h >> 16, 4);
+    *p++ = '-';
+    *p++ = '4';
+    p = hex_at(p, h, 3);
+    *p++ = '-';
+    *p++ = 'a';
+    p = hex_at(p, g >> 52, 3);
+    *p++ = '-';
+    p = hex_at(p, g, 12);
+    *p = 0;
+}
+
+/* t (seconds since the epoch, UTC) as "2006-01-02T15:04:05Z": the civil
+ * date by Hinnant's days-to-civil, no tz or locale lookups. */
+static void rfc3339(int64_t t, char out[32])
+{
+    int64_t days = t / 86400, s = t % 86400;
+    if (s < 0) {
+        s += 86400;
+        days--;
+    }
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+    char *p = dec_at(out, (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y), 4);
+    *p++ = '-';
+    p = dec_at(p, m, 2);
+    *p++ = '-';
+    p = dec_at(p, d, 2);
+    *p++ = 'T';
+    p = dec_at(p, (unsigned)(s / 3600), 2);
+    *p++ = ':';
+    p = dec_at(p, (unsigned)(s / 60 % 60), 2);
+    *p++ = ':';
+    p = dec_at(p, (unsigned)(s % 60), 2);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 /* A time up to 90 days before BASE_EPOCH, plus after seconds. */
 static void fake_time(uint64_t h, int64_t after, char out[32])
 {
-    time_t t = (time_t)(BASE_EPOCH - (int64_t)(h % (90 * 86400)) + after);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    rfc3339(BASE_EPOCH - (int64_t)(h % (90 * 86400)) + after, out);
 }
 
 static void hash_str(uint64_t h, size_t n, char *out)
@@ -66,6 +145,100 @@ static void hash_str(uint64_t h, size_t n, char *out)
         out[i] = hash_chars[h % (sizeof(hash_chars) - 1)];
     out[n] = 0;
 }
+
+/* The emitter: appends to b; the first failure sticks in rc and later
+ * calls do nothing. Writes into b's reserved room directly (a render
+ * makes ~150 appends) and restores b's NUL terminator in em_end. */
+typedef struct em {
+    fl_buf *b;
+    int rc;
+} em;
+
+static void put_slow(em *e, const char *s, size_t n)
+{
+    if (e->rc == 0)
+        e->rc = fl_buf_append(e->b, s, n);
+}
+
+static inline void put(em *e, const char *s, size_t n)
+{
+    fl_buf *b = e->b;
+    if (e->rc != 0 || n >= b->cap - b->len || n > b->max - b->len) {
+        put_slow(e, s, n);
+        return;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static int em_end(em *e)
+{
+    if (e->b->data)
+        e->b->data[e->b->len] = 0;
+    return e->rc;
+}
+
+/* Small string building into a fixed char array (names, addresses). */
+static char *cat(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *cat_u(char *p, unsigned v)
+{
+    char t[12];
+    int i = sizeof(t);
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(p, t + i, sizeof(t) - (size_t)i);
+    return p + sizeof(t) - i;
+}
+
+/* "a.b.c.d" at out (room for 16). */
+static void ipv4(char *out, unsigned a, unsigned b, unsigned c, unsigned d)
+{
+    char *p = cat_u(out, a);
+    *p++ = '.';
+    p = cat_u(p, b);
+    *p++ = '.';
+    p = cat_u(p, c);
+    *p++ = '.';
+    p = cat_u(p, d);
+    *p = 0;
+}
+
+#define PUT(e, lit) put((e), "" lit, sizeof(lit) - 1)
+
+static void str(em *e, const char *s)
+{
+    put(e, s, strlen(s));
+}
+
+static void num(em *e, uint64_t v)
+{
+    char t[24];
+    size_t i = sizeof(t);
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(e, t + i, sizeof(t) - i);
+}
+
+/* "lit" "s" "lit2": the common key/value step. */
+static void kv(em *e, const char *lit, size_t n, const char *s)
+{
+    put(e, lit, n);
+    str(e, s);
+}
+
+#define KV(e, lit, s) kv((e), "" lit, sizeof(lit) - 1, (s))
+
+/* ---------------------------------------------------------------- recipes */
 
 void sim_fleet_ns_name(unsigned k, char *out, size_t n)
 {
@@ -82,19 +255,41 @@ static void ns_name(const sim_cluster *c, unsigned k, char *out, size_t n)
 
 /* One workload: a Deployment d of namespace ns. */
 typedef struct wl {
-    char ns[64], app[64], deploy[96], rs[128], hash[16];
+    char ns[64], deploy[96], rs[128], hash[16];
     char dep_uid[37], rs_uid[37], created[32];
     uint64_t h;
-    const char *team, *tier;
-    unsigned replicas, containers, cpu_m, mem_mi, image_minor;
+    const char *team, *tier, *app;
+    unsigned containers, cpu_m, mem_mi, image_minor;
 } wl;
+
+/* A generated workload's recipe, shared by its Deployment, ReplicaSet and
+ * pods (and by churn's pods of the same workload, one recipe each).
+ * Invariant: immutable once built, but for refs. labels holds
+ * "pod-template-hash\0H\0app\0...\0\0": the pods' and the ReplicaSet's
+ * labels; the Deployment's (without the hash) start at dep_labels. After
+ * them, at frag, two JSON fragments every object of the workload renders
+ * the same: "labels":{...,"pod-template-hash":"H"} (frag_labels bytes; the
+ * Deployment's end before frag_nohash, then "}") and "containers":[...]
+ * (frag_cont bytes). */
+struct sim_gen {
+    atomic_int refs;
+    uint64_t seed;         /* the cluster's */
+    unsigned nodes;        /* the cluster's node count (pods bind to h % nodes) */
+    unsigned ns;           /* namespace index */
+    unsigned replicas;     /* the Deployment's and ReplicaSet's spec.replicas */
+    size_t dep_labels;
+    const char *frag;
+    size_t frag_labels, frag_nohash, frag_cont;
+    wl w;
+    char labels[];
+};
 
 static void wl_init(const sim_cluster *c, unsigned ns, uint64_t d, wl *w)
 {
     uint64_t h = h3(c->seed, ns, d);
     ns_name(c, ns, w->ns, sizeof(w->ns));
     w->team = c->namespaces ? teams[ns % FL_ARRAY_LEN(teams)] : teams[h % FL_ARRAY_LEN(teams)];
-    snprintf(w->app, sizeof(w->app), "%s", apps[(h >> 8) % FL_ARRAY_LEN(apps)]);
+    w->app = apps[(h >> 8) % FL_ARRAY_LEN(apps)];
     w->tier = tiers[(h >> 16) % FL_ARRAY_LEN(tiers)];
     snprintf(w->deploy, sizeof(w->deploy), "%s-%s-%llu", w->team, w->app, (unsigned long long)d);
     hash_str(h ^ 0x5a5a, 10, w->hash);
@@ -103,159 +298,472 @@ static void wl_init(const sim_cluster *c, unsigned ns, uint64_t d, wl *w)
     fake_uid(h ^ 2, w->rs_uid);
     fake_time(h, 0, w->created);
     w->h = h;
-    w->replicas = 2 + (unsigned)((h >> 24) % 7);
     w->containers = 1 + (unsigned)((h >> 32) % 3);
     w->cpu_m = 100 * (1 + (unsigned)((h >> 36) % 10));
     w->mem_mi = 128u << ((h >> 40) % 5);
     w->image_minor = (unsigned)((h >> 44) % 30);
 }
 
-static int add(sim_cluster *c, const char *resource, const char *group, fl_buf *b)
+static char *put0(char *p, const char *s)
 {
-    const sim_res *r = sim_store_find(c->st, group, "v1", resource);
-    json_t *obj = NULL;
-    fl_err err = FL_ERR_INIT;
-    int rc = b->len >= b->max ? -E2BIG : fl_json_parse(b->data, b->len, &obj, &err);
-    if (rc == 0)
-        rc = r ? sim_store_create(c->st, r, obj, NULL) : FL_ENOTFOUND;
-    json_decref(obj);
-    b->len = 0;
-    return rc;
+    size_t n = strlen(s) + 1;
+    memcpy(p, s, n);
+    return p + n;
 }
 
-static void labels(fl_buf *b, const wl *w, bool hash)
+static void labels_json(em *e, const wl *w);
+static void containers(em *e, const wl *w);
+
+/* The recipe's JSON fragments into f; *nohash = where the hash label starts. */
+static int gen_frags(const wl *w, fl_buf *f, size_t *labels, size_t *nohash)
 {
-    fl_buf_printf(b, "\"labels\":{\"app\":\"%s\",\"app.kubernetes.io/name\":\"%s\","
-                     "\"app.kubernetes.io/part-of\":\"%s\",\"team\":\"%s\",\"tier\":\"%s\","
-                     "\"environment\":\"production\"",
-                  w->deploy, w->app, w->team, w->team, w->tier);
-    if (hash)
-        fl_buf_printf(b, ",\"pod-template-hash\":\"%s\"", w->hash);
-    fl_buf_printf(b, "}");
+    em e = {f, 0};
+    labels_json(&e, w);
+    em_end(&e); /* put's fast path leaves no NUL for strstr */
+    const char *h = f->data ? strstr(f->data, ",\"pod-template-hash\"") : NULL;
+    *labels = f->len;
+    *nohash = h ? (size_t)(h - f->data) : 0;
+    containers(&e, w);
+    return e.rc ? e.rc : h ? 0 : -EINVAL;
 }
 
-/* Container i of workload w: its name and image. */
-static const char *container(const wl *w, unsigned i, char *image, size_t n)
+/* A new recipe (one reference) or NULL. */
+static sim_gen *gen_new(const sim_cluster *c, unsigned ns, uint64_t d, unsigned replicas)
 {
-    static const char *const side_names[] = {"envoy", "fluent-bit", "statsd-exporter"};
-    if (i == 0)
-        snprintf(image, n, "registry.example.com/%s/%s:v1.%u.%u", w->team, w->app,
-                 w->image_minor, i);
-    else
-        snprintf(image, n, "%s", sidecars[(i - 1 + w->image_minor) % 3]);
-    return i ? side_names[(i - 1 + w->image_minor) % 3] : w->app;
+    wl w;
+    wl_init(c, ns, d, &w);
+    const char *kv_[] = {"pod-template-hash", w.hash, "app", w.deploy, "app.kubernetes.io/name",
+                         w.app, "app.kubernetes.io/part-of", w.team, "team", w.team, "tier",
+                         w.tier, "environment", "production"};
+    fl_buf f = FL_BUF_INIT(64 * 1024);
+    size_t n = 1, fl = 0, fnh = 0;
+    for (size_t i = 0; i < FL_ARRAY_LEN(kv_); i++)
+        n += strlen(kv_[i]) + 1;
+    sim_gen *g = gen_frags(&w, &f, &fl, &fnh) == 0 ? malloc(sizeof(*g) + n + f.len) : NULL;
+    if (g) {
+        atomic_init(&g->refs, 1);
+        g->seed = c->seed;
+        g->nodes = c->nodes;
+        g->ns = ns;
+        g->replicas = replicas;
+        g->w = w;
+        char *p = g->labels;
+        for (size_t i = 0; i < FL_ARRAY_LEN(kv_); i++) {
+            if (i == 2)
+                g->dep_labels = (size_t)(p - g->labels);
+            p = put0(p, kv_[i]);
+        }
+        *p++ = 0;
+        memcpy(p, f.data, f.len);
+        g->frag = p;
+        g->frag_labels = fl;
+        g->frag_nohash = fnh;
+        g->frag_cont = f.len - fl;
+    }
+    fl_buf_done(&f);
+    return g;
+}
+
+void sim_gen_unref(sim_gen *g)
+{
+    if (g && atomic_fetch_sub(&g->refs, 1) == 1)
+        free(g);
+}
+
+/* A record of kind for recipe g (takes the reference), named name, with
+ * room for node (NULL = none). NULL on ENOMEM (g released). */
+static sim_obj *rec_new(sim_gen *g, int kind, const char *name, const char *node)
+{
+    size_t nsl = strlen(g->w.ns), nl = strlen(name), nodel = node ? strlen(node) : 0;
+    sim_obj *o = malloc(sizeof(*o) + nsl + 1 + nl + 1 + nodel + 1);
+    if (!o) {
+        sim_gen_unref(g);
+        return NULL;
+    }
+    char *p = (char *)(o + 1);
+    *o = (sim_obj){.gen_kind = (uint8_t)kind, .gen = g};
+    atomic_init(&o->refs, 1);
+    memcpy(p, g->w.ns, nsl);
+    p[nsl] = '/';
+    memcpy(p + nsl + 1, name, nl + 1);
+    o->key = p;
+    o->ns = g->w.ns;
+    o->name = p + nsl + 1;
+    o->labels = kind == SIM_GEN_DEPLOY ? g->labels + g->dep_labels : g->labels;
+    o->node = memcpy(p + nsl + 1 + nl + 1, node ? node : "", nodel + 1);
+    o->phase = kind != SIM_GEN_POD ? "" : node ? "Running" : "Pending";
+    return o;
+}
+
+sim_obj *sim_fleet_rec_copy(const sim_obj *o)
+{
+    atomic_fetch_add(&o->gen->refs, 1);
+    sim_obj *c = rec_new(o->gen, o->gen_kind, o->name, o->node[0] ? o->node : NULL);
+    if (c)
+        c->gen_id = o->gen_id;
+    return c;
+}
+
+/* ------------------------------------------------------------- rendering */
+
+/* The per-pod values derived from the seed. */
+typedef struct pod_vals {
+    uint64_t h;
+    char uid[37], started[32], hostip[32], ip[32];
+} pod_vals;
+
+static void pod_vals_init(const sim_gen *g, uint64_t id, pod_vals *v)
+{
+    v->h = h3(g->seed ^ 0x90d, g->ns, id);
+    uint64_t h = v->h;
+    fake_uid(h, v->uid);
+    fake_time(g->w.h, (int64_t)(h % 86400), v->started);
+    v->hostip[0] = v->ip[0] = 0;
+    if (g->nodes) {
+        unsigned n = (unsigned)(h % g->nodes);
+        ipv4(v->hostip, 10, (unsigned)(g->seed % 200) + 10, n / 250, n % 250 + 2);
+        ipv4(v->ip, 172, 16 + (unsigned)(h >> 40) % 16, (unsigned)(h >> 48) % 256,
+             2 + (unsigned)(h >> 56) % 250);
+    }
+}
+
+/* "labels":{...} of the pods (with pod-template-hash). */
+static void labels_json(em *e, const wl *w)
+{
+    KV(e, "\"labels\":{\"app\":\"", w->deploy);
+    KV(e, "\",\"app.kubernetes.io/name\":\"", w->app);
+    KV(e, "\",\"app.kubernetes.io/part-of\":\"", w->team);
+    KV(e, "\",\"team\":\"", w->team);
+    KV(e, "\",\"tier\":\"", w->tier);
+    KV(e, "\",\"environment\":\"production\",\"pod-template-hash\":\"", w->hash);
+    PUT(e, "\"}");
+}
+
+/* The recipe's labels, with or without the pod-template-hash. */
+static void labels(em *e, const sim_gen *g, bool hash)
+{
+    if (hash) {
+        put(e, g->frag, g->frag_labels);
+        return;
+    }
+    put(e, g->frag, g->frag_nohash);
+    PUT(e, "}");
+}
+
+/* Container i of workload w: its name and image (room for 160). */
+static const char *container(const wl *w, unsigned i, char *image)
+{
+    if (i) {
+        *cat(image, sidecars[(i - 1 + w->image_minor) % 3]) = 0;
+        return side_names[(i - 1 + w->image_minor) % 3];
+    }
+    char *p = cat(image, "registry.example.com/");
+    p = cat(p, w->team);
+    *p++ = '/';
+    p = cat(p, w->app);
+    p = cat(p, ":v1.");
+    p = cat_u(p, w->image_minor);
+    p = cat(p, ".0");
+    *p = 0;
+    return w->app;
+}
+
+static void containers(em *e, const wl *w)
+{
+    PUT(e, "\"containers\":[");
+    for (unsigned i = 0; i < w->containers; i++) {
+        char image[160];
+        const char *cname = container(w, i, image);
+        unsigned cpu = i ? 50 : w->cpu_m, mem = i ? 64 : w->mem_mi;
+        if (i)
+            PUT(e, ",");
+        KV(e, "{\"name\":\"", cname);
+        KV(e, "\",\"image\":\"", image);
+        PUT(e, "\",\"ports\":[{\"name\":\"http\",\"containerPort\":");
+        num(e, 8080 + i);
+        KV(e, ",\"protocol\":\"TCP\"}],\"env\":[{\"name\":\"TEAM\",\"value\":\"", w->team);
+        PUT(e, "\"},{\"name\":\"LOG_LEVEL\",\"value\":\"info\"}],\"resources\":{\"limits\":"
+               "{\"cpu\":\"");
+        num(e, cpu * 2);
+        PUT(e, "m\",\"memory\":\"");
+        num(e, mem * 2);
+        PUT(e, "Mi\"},\"requests\":{\"cpu\":\"");
+        num(e, cpu);
+        PUT(e, "m\",\"memory\":\"");
+        num(e, mem);
+        PUT(e, "Mi\"}},\"terminationMessagePath\":\"/dev/termination-log\","
+               "\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}");
+    }
+    PUT(e, "]");
+}
+
+static void rv_member(em *e, uint64_t rv)
+{
+    if (rv) { /* what the store adds at the end of metadata */
+        PUT(e, ",\"resourceVersion\":\"");
+        num(e, rv);
+        PUT(e, "\"");
+    }
+}
+
+static void pod_metadata(em *e, const sim_obj *o, const sim_gen *g, const pod_vals *v)
+{
+    const wl *w = &g->w;
+    KV(e, "\"metadata\":{\"name\":\"", o->name);
+    KV(e, "\",\"generateName\":\"", w->rs);
+    KV(e, "-\",\"namespace\":\"", w->ns);
+    KV(e, "\",\"uid\":\"", v->uid);
+    KV(e, "\",\"creationTimestamp\":\"", v->started);
+    PUT(e, "\",");
+    labels(e, g, true);
+    KV(e, ",\"annotations\":{\"prometheus.io/scrape\":\"true\",\"prometheus.io/port\":\"8080\","
+          "\"kubectl.kubernetes.io/default-container\":\"", w->app);
+    KV(e, "\"},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+          "\"name\":\"", w->rs);
+    KV(e, "\",\"uid\":\"", w->rs_uid);
+    KV(e, "\",\"controller\":true,\"blockOwnerDeletion\":true}],\"managedFields\":[{\"manager\":"
+          "\"kube-controller-manager\",\"operation\":\"Update\",\"apiVersion\":\"v1\",\"time\":\"",
+       v->started);
+    KV(e, "\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:metadata\":{\"f:generateName\":{},"
+          "\"f:labels\":{\".\":{},\"f:app\":{},\"f:pod-template-hash\":{},\"f:team\":{},"
+          "\"f:tier\":{}},\"f:ownerReferences\":{\".\":{},\"k:{\\\"uid\\\":\\\"", w->rs_uid);
+    PUT(e, "\\\"}\":{}}},\"f:spec\":{\"f:containers\":{},\"f:dnsPolicy\":{},"
+           "\"f:enableServiceLinks\":{},\"f:restartPolicy\":{},\"f:schedulerName\":{},"
+           "\"f:securityContext\":{},\"f:terminationGracePeriodSeconds\":{}}}}]");
+    rv_member(e, o->rv);
+    PUT(e, "}");
 }
 
 /* status.containerStatuses of a Running pod started at t. */
-static void container_statuses(fl_buf *b, const wl *w, uint64_t h, const char *t)
+static void container_statuses(em *e, const wl *w, uint64_t h, const char *t)
 {
-    fl_buf_printf(b, ",\"containerStatuses\":[");
+    PUT(e, ",\"containerStatuses\":[");
     for (unsigned i = 0; i < w->containers; i++) {
-        char image[160];
-        const char *cname = container(w, i, image, sizeof(image));
-        fl_buf_printf(b, "%s{\"name\":\"%s\",\"state\":{\"running\":{\"startedAt\":\"%s\"}},"
-                         "\"lastState\":{},\"ready\":true,\"restartCount\":0,\"image\":\"%s\","
-                         "\"imageID\":\"%s@sha256:%016llx%016llx\",\"containerID\":"
-                         "\"containerd://%016llx%016llx\",\"started\":true}",
-                      i ? "," : "", cname, t, image, image, (unsigned long long)mix(h + i),
-                      (unsigned long long)mix(h + i + 7), (unsigned long long)mix(h ^ i),
-                      (unsigned long long)mix(h ^ (i + 99)));
+        char image[160], ids[4][17];
+        const char *cname = container(w, i, image);
+        uint64_t x[4] = {mix(h + i), mix(h + i + 7), mix(h ^ i), mix(h ^ (i + 99))};
+        for (int k = 0; k < 4; k++)
+            *hex_at(ids[k], x[k], 16) = 0;
+        if (i)
+            PUT(e, ",");
+        KV(e, "{\"name\":\"", cname);
+        KV(e, "\",\"state\":{\"running\":{\"startedAt\":\"", t);
+        KV(e, "\"}},\"lastState\":{},\"ready\":true,\"restartCount\":0,\"image\":\"", image);
+        KV(e, "\",\"imageID\":\"", image);
+        KV(e, "@sha256:", ids[0]);
+        str(e, ids[1]);
+        KV(e, "\",\"containerID\":\"containerd://", ids[2]);
+        str(e, ids[3]);
+        PUT(e, "\",\"started\":true}");
     }
-    fl_buf_printf(b, "]");
+    PUT(e, "]");
 }
 
-static void containers(fl_buf *b, const wl *w)
+static void pod_status(em *e, const sim_obj *o, const wl *w, const pod_vals *v)
 {
-    fl_buf_printf(b, "\"containers\":[");
-    for (unsigned i = 0; i < w->containers; i++) {
-        char image[160];
-        const char *cname = container(w, i, image, sizeof(image));
-        unsigned cpu = i ? 50 : w->cpu_m, mem = i ? 64 : w->mem_mi;
-        fl_buf_printf(b,
-                      "%s{\"name\":\"%s\",\"image\":\"%s\",\"ports\":[{\"name\":\"http\","
-                      "\"containerPort\":%u,\"protocol\":\"TCP\"}],\"env\":[{\"name\":\"TEAM\","
-                      "\"value\":\"%s\"},{\"name\":\"LOG_LEVEL\",\"value\":\"info\"}],"
-                      "\"resources\":{\"limits\":{\"cpu\":\"%um\",\"memory\":\"%uMi\"},"
-                      "\"requests\":{\"cpu\":\"%um\",\"memory\":\"%uMi\"}},"
-                      "\"terminationMessagePath\":\"/dev/termination-log\","
-                      "\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}",
-                      i ? "," : "", cname, image, 8080 + i, w->team, cpu * 2, mem * 2, cpu, mem);
+    if (!o->node[0]) {
+        PUT(e, "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
+               "\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":\"0/0 nodes are "
+               "available.\"}],\"qosClass\":\"Burstable\"}}");
+        return;
     }
-    fl_buf_printf(b, "]");
+    static const char *const conds[] = {"Initialized", "Ready", "ContainersReady",
+                                        "PodScheduled"};
+    PUT(e, "\"status\":{\"phase\":\"Running\",\"conditions\":[");
+    for (size_t i = 0; i < FL_ARRAY_LEN(conds); i++) {
+        if (i)
+            PUT(e, ",");
+        KV(e, "{\"type\":\"", conds[i]);
+        KV(e, "\",\"status\":\"True\",\"lastTransitionTime\":\"", v->started);
+        PUT(e, "\"}");
+    }
+    KV(e, "],\"hostIP\":\"", v->hostip);
+    KV(e, "\",\"podIP\":\"", v->ip);
+    KV(e, "\",\"podIPs\":[{\"ip\":\"", v->ip);
+    KV(e, "\"}],\"startTime\":\"", v->started);
+    PUT(e, "\",\"qosClass\":\"Burstable\"");
+    container_statuses(e, w, v->h, v->started);
+    PUT(e, "}}");
 }
 
-#define POD_FIELDS \
-    "{\"f:metadata\":{\"f:generateName\":{},\"f:labels\":{\".\":{},\"f:app\":{}," \
-    "\"f:pod-template-hash\":{},\"f:team\":{},\"f:tier\":{}},\"f:ownerReferences\":{\".\":{}," \
-    "\"k:{\\\"uid\\\":\\\"%s\\\"}\":{}}},\"f:spec\":{\"f:containers\":{},\"f:dnsPolicy\":{}," \
-    "\"f:enableServiceLinks\":{},\"f:restartPolicy\":{},\"f:schedulerName\":{}," \
-    "\"f:securityContext\":{},\"f:terminationGracePeriodSeconds\":{}}}"
+static void render_pod(em *e, const sim_obj *o, bool item)
+{
+    const wl *w = &o->gen->w;
+    pod_vals v;
+    pod_vals_init(o->gen, o->gen_id, &v);
+    PUT(e, "{");
+    if (!item)
+        PUT(e, "\"kind\":\"Pod\",\"apiVersion\":\"v1\",");
+    pod_metadata(e, o, o->gen, &v);
+    PUT(e, ",\"spec\":{");
+    put(e, o->gen->frag + o->gen->frag_labels, o->gen->frag_cont);
+    PUT(e, ",\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
+           "\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":\"default\","
+           "\"serviceAccount\":\"default\",");
+    if (o->node[0]) {
+        KV(e, "\"nodeName\":\"", o->node);
+        PUT(e, "\",");
+    }
+    PUT(e, "\"securityContext\":{},\"schedulerName\":\"default-scheduler\",\"priority\":0,"
+           "\"enableServiceLinks\":true,\"preemptionPolicy\":\"PreemptLowerPriority\"},");
+    pod_status(e, o, w, &v);
+}
+
+static void workload_metadata(em *e, const sim_obj *o, const sim_gen *g, bool rs,
+                              unsigned replicas)
+{
+    const wl *w = &g->w;
+    KV(e, "\"metadata\":{\"name\":\"", o->name);
+    KV(e, "\",\"namespace\":\"", w->ns);
+    KV(e, "\",\"uid\":\"", rs ? w->rs_uid : w->dep_uid);
+    KV(e, "\",\"generation\":1,\"creationTimestamp\":\"", w->created);
+    PUT(e, "\",");
+    labels(e, g, rs);
+    if (!rs) {
+        KV(e, ",\"annotations\":{\"deployment.kubernetes.io/revision\":\"1\","
+              "\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"apiVersion\\\":"
+              "\\\"apps/v1\\\",\\\"kind\\\":\\\"Deployment\\\",\\\"metadata\\\":{\\\"name\\\":\\\"",
+           w->deploy);
+        KV(e, "\\\",\\\"namespace\\\":\\\"", w->ns);
+        PUT(e, "\\\"},\\\"spec\\\":{\\\"replicas\\\":");
+        num(e, replicas);
+        PUT(e, "}}\\n\"}");
+    } else {
+        KV(e, ",\"annotations\":{\"deployment.kubernetes.io/revision\":\"1\"},\"ownerReferences\":"
+              "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"", w->deploy);
+        KV(e, "\",\"uid\":\"", w->dep_uid);
+        PUT(e, "\",\"controller\":true,\"blockOwnerDeletion\":true}]");
+    }
+    rv_member(e, o->rv);
+    PUT(e, "}");
+}
+
+/* A rolled-out Deployment's status.conditions, as the deployment
+ * controller leaves them (so controller.c finds nothing to change). */
+static void dep_conditions(em *e, const wl *w)
+{
+    KV(e, ",\"conditions\":[{\"type\":\"Available\",\"status\":\"True\",\"lastUpdateTime\":\"",
+       w->created);
+    KV(e, "\",\"lastTransitionTime\":\"", w->created);
+    PUT(e, "\",\"reason\":\"MinimumReplicasAvailable\",\"message\":\"Deployment has minimum "
+           "availability.\"},{\"type\":\"Progressing\",\"status\":\"True\",\"lastUpdateTime\":\"");
+    str(e, w->created);
+    KV(e, "\",\"lastTransitionTime\":\"", w->created);
+    KV(e, "\",\"reason\":\"NewReplicaSetAvailable\",\"message\":\"ReplicaSet \\\"", w->rs);
+    PUT(e, "\\\" has successfully progressed.\"}]");
+}
+
+static void render_workload(em *e, const sim_obj *o, bool item)
+{
+    const wl *w = &o->gen->w;
+    bool rs = o->gen_kind == SIM_GEN_RS;
+    unsigned r = o->gen->replicas;
+    PUT(e, "{");
+    if (!item && rs)
+        PUT(e, "\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",");
+    else if (!item)
+        PUT(e, "\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",");
+    workload_metadata(e, o, o->gen, rs, r);
+    PUT(e, ",\"spec\":{\"replicas\":");
+    num(e, r);
+    KV(e, ",\"selector\":{\"matchLabels\":{\"app\":\"", w->deploy);
+    if (rs)
+        KV(e, "\",\"pod-template-hash\":\"", w->hash);
+    PUT(e, "\"}},\"template\":{\"metadata\":{");
+    labels(e, o->gen, rs);
+    PUT(e, "},\"spec\":{");
+    put(e, o->gen->frag + o->gen->frag_labels, o->gen->frag_cont);
+    PUT(e, ",\"restartPolicy\":\"Always\"}}},\"status\":{\"observedGeneration\":1,\"replicas\":");
+    num(e, r);
+    PUT(e, ",\"readyReplicas\":");
+    num(e, r);
+    PUT(e, ",\"availableReplicas\":");
+    num(e, r);
+    if (rs) {
+        PUT(e, ",\"fullyLabeledReplicas\":");
+        num(e, r);
+    } else {
+        PUT(e, ",\"updatedReplicas\":");
+        num(e, r);
+        dep_conditions(e, w);
+    }
+    PUT(e, "}}");
+}
+
+int sim_fleet_render(const sim_obj *o, bool item, fl_buf *out)
+{
+    em e = {out, fl_buf_reserve(out, 8192)};
+    if (o->gen_kind == SIM_GEN_POD)
+        render_pod(&e, o, item);
+    else if (o->gen_kind == SIM_GEN_DEPLOY || o->gen_kind == SIM_GEN_RS)
+        render_workload(&e, o, item);
+    else
+        e.rc = -EINVAL;
+    return em_end(&e);
+}
+
+/* ------------------------------------------------------------------ pods */
+
+/* Pod id of namespace ns belongs to workload id / 8 (recipe g, one
+ * reference taken); named name (a valid object name: rendering does not
+ * escape it), or (suffix) the workload's generateName
+ * plus suffix, or (both NULL) generateName plus 5 seed-derived chars —
+ * other ones on a later attempt (when two pods of a ReplicaSet drew the
+ * same, as the apiserver's generateName retries). */
+static sim_obj *pod_rec(const sim_cluster *c, sim_gen *g, uint64_t id, const char *name,
+                        const char *suffix, unsigned attempt)
+{
+    uint64_t h = h3(g->seed ^ 0x90d, g->ns, id);
+    char pod[256], node[96];
+    if (!name) {
+        char sfx[8];
+        if (!suffix) {
+            hash_str(attempt ? mix(h + attempt) : h, 5, sfx);
+            suffix = sfx;
+        }
+        snprintf(pod, sizeof(pod), "%s-%s", g->w.rs, suffix);
+        name = pod;
+    }
+    if (g->nodes)
+        snprintf(node, sizeof(node), "%s-node-%u", c->name, (unsigned)(h % g->nodes) + 1);
+    sim_obj *o = rec_new(g, SIM_GEN_POD, name, g->nodes ? node : NULL);
+    if (o)
+        o->gen_id = id;
+    return o;
+}
+
+static sim_obj *pod_new(const sim_cluster *c, unsigned ns, uint64_t id, const char *name,
+                        const char *suffix)
+{
+    sim_gen *g = gen_new(c, ns, id / 8, 0);
+    return g ? pod_rec(c, g, id, name, suffix, 0) : NULL;
+}
 
 json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char *name)
 {
-    fl_buf b = FL_BUF_INIT(64 * 1024);
-    wl w;
-    uint64_t d = id / 8, h = h3(c->seed ^ 0x90d, ns, id);
-    char pod[160], uid[37], started[32], node[96] = "", ip[32] = "", hostip[32] = "";
-    wl_init(c, ns, d, &w);
-    char sfx[8];
-    hash_str(h, 5, sfx);
-    snprintf(pod, sizeof(pod), "%s-%s", w.rs, sfx);
-    fake_uid(h, uid);
-    fake_time(w.h, (int64_t)(h % 86400), started);
-    if (c->nodes) {
-        unsigned n = (unsigned)(h % c->nodes);
-        snprintf(node, sizeof(node), "%s-node-%u", c->name, n + 1);
-        snprintf(hostip, sizeof(hostip), "10.%u.%u.%u", (unsigned)(c->seed % 200) + 10, n / 250,
-                 n % 250 + 2);
-        snprintf(ip, sizeof(ip), "172.%u.%u.%u", 16 + (unsigned)(h >> 40) % 16,
-                 (unsigned)(h >> 48) % 256, 2 + (unsigned)(h >> 56) % 250);
-    }
-    fl_buf_printf(&b, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\","
-                      "\"generateName\":\"%s-\",\"namespace\":\"%s\",\"uid\":\"%s\","
-                      "\"creationTimestamp\":\"%s\",",
-                  name ? name : pod, w.rs, w.ns, uid, started);
-    labels(&b, &w, true);
-    fl_buf_printf(&b, ",\"annotations\":{\"prometheus.io/scrape\":\"true\","
-                      "\"prometheus.io/port\":\"8080\",\"kubectl.kubernetes.io/default-container\":"
-                      "\"%s\"},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
-                      "\"ReplicaSet\",\"name\":\"%s\",\"uid\":\"%s\",\"controller\":true,"
-                      "\"blockOwnerDeletion\":true}],\"managedFields\":[{\"manager\":"
-                      "\"kube-controller-manager\",\"operation\":\"Update\",\"apiVersion\":\"v1\","
-                      "\"time\":\"%s\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":",
-                  w.app, w.rs, w.rs_uid, started);
-    fl_buf_printf(&b, POD_FIELDS, w.rs_uid);
-    fl_buf_printf(&b, "}]},\"spec\":{");
-    containers(&b, &w);
-    fl_buf_printf(&b, ",\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
-                      "\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":\"default\","
-                      "\"serviceAccount\":\"default\",%s%s%s\"securityContext\":{},"
-                      "\"schedulerName\":\"default-scheduler\",\"priority\":0,"
-                      "\"enableServiceLinks\":true,\"preemptionPolicy\":\"PreemptLowerPriority\"},",
-                  node[0] ? "\"nodeName\":\"" : "", node, node[0] ? "\"," : "");
-    if (node[0]) {
-        fl_buf_printf(&b, "\"status\":{\"phase\":\"Running\",\"conditions\":["
-                          "{\"type\":\"Initialized\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
-                          "{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
-                          "{\"type\":\"ContainersReady\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
-                          "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}],"
-                          "\"hostIP\":\"%s\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],"
-                          "\"startTime\":\"%s\",\"qosClass\":\"Burstable\"",
-                      started, started, started, started, hostip, ip, ip, started);
-        container_statuses(&b, &w, h, started);
-        fl_buf_printf(&b, "}}");
-    } else {
-        fl_buf_printf(&b, "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":"
-                          "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\","
-                          "\"message\":\"0/0 nodes are available.\"}],\"qosClass\":\"Burstable\"}}");
-    }
+    fl_buf b = FL_BUF_INIT(RENDER_MAX);
     json_t *obj = NULL;
+    sim_obj *o = pod_new(c, ns, id, name, NULL);
     fl_err err = FL_ERR_INIT;
-    if (b.len < b.max)
+    if (o && sim_fleet_render(o, false, &b) == 0)
         fl_json_parse(b.data, b.len, &obj, &err);
+    sim_obj_unref(o);
     fl_buf_done(&b);
     return obj;
 }
+
+int sim_fleet_pod_rec(const sim_cluster *c, const sim_res *r, unsigned ns, uint64_t id,
+                      const char *suffix, sim_obj **out)
+{
+    sim_obj *o = pod_new(c, ns, id, NULL, suffix);
+    if (!o)
+        return -ENOMEM;
+    o->res = r;
+    *out = o;
+    return 0;
+}
+
+/* --------------------------------------------------------------- seeding */
 
 static int add_namespace(sim_cluster *c, unsigned k, fl_buf *b)
 {
@@ -264,72 +772,62 @@ static int add_namespace(sim_cluster *c, unsigned k, fl_buf *b)
     sim_fleet_ns_name(k, name, sizeof(name));
     fake_uid(h, uid);
     fake_time(h, -90 * 86400, t);
+    fl_buf_reset(b);
     fl_buf_printf(b, "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"
                      "\"%s\",\"uid\":\"%s\",\"creationTimestamp\":\"%s\",\"labels\":{"
                      "\"kubernetes.io/metadata.name\":\"%s\",\"team\":\"%s\"}},\"spec\":{"
                      "\"finalizers\":[\"kubernetes\"]},\"status\":{\"phase\":\"Active\"}}",
                   name, uid, t, name, teams[k % FL_ARRAY_LEN(teams)]);
-    return add(c, "namespaces", "", b);
+    const sim_res *r = sim_store_find(c->st, "", "v1", "namespaces");
+    json_t *obj = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = b->len >= b->max ? -E2BIG : fl_json_parse(b->data, b->len, &obj, &err);
+    if (rc == 0)
+        rc = r ? sim_store_create(c->st, r, obj, NULL) : FL_ENOTFOUND;
+    json_decref(obj);
+    return rc;
 }
 
-/* The Deployment and its ReplicaSet for workload d of namespace ns. */
-static int add_workload(sim_cluster *c, unsigned ns, uint64_t d, unsigned replicas, fl_buf *b)
+/* The Deployment and ReplicaSet records of recipe g (a reference each). */
+static int add_workload(sim_cluster *c, const sim_res *dr, const sim_res *rr, sim_gen *g)
 {
-    wl w;
-    wl_init(c, ns, d, &w);
-    const char *kinds[] = {"Deployment", "ReplicaSet"};
-    for (int i = 0; i < 2; i++) {
-        fl_buf_printf(b, "{\"kind\":\"%s\",\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":"
-                         "\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\",\"generation\":1,"
-                         "\"creationTimestamp\":\"%s\",",
-                      kinds[i], i ? w.rs : w.deploy, w.ns, i ? w.rs_uid : w.dep_uid, w.created);
-        labels(b, &w, i == 1);
-        if (i == 0)
-            fl_buf_printf(b, ",\"annotations\":{\"deployment.kubernetes.io/revision\":\"1\","
-                             "\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"apiVersion"
-                             "\\\":\\\"apps/v1\\\",\\\"kind\\\":\\\"Deployment\\\",\\\"metadata\\\":"
-                             "{\\\"name\\\":\\\"%s\\\",\\\"namespace\\\":\\\"%s\\\"},\\\"spec\\\":"
-                             "{\\\"replicas\\\":%u}}\\n\"}",
-                          w.deploy, w.ns, replicas);
-        else
-            fl_buf_printf(b, ",\"annotations\":{\"deployment.kubernetes.io/revision\":\"1\"},"
-                             "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
-                             "\"Deployment\",\"name\":\"%s\",\"uid\":\"%s\",\"controller\":true,"
-                             "\"blockOwnerDeletion\":true}]",
-                          w.deploy, w.dep_uid);
-        fl_buf_printf(b, "},\"spec\":{\"replicas\":%u,\"selector\":{\"matchLabels\":{\"app\":"
-                         "\"%s\"%s%s%s}},\"template\":{\"metadata\":{",
-                      replicas, w.deploy, i ? ",\"pod-template-hash\":\"" : "", i ? w.hash : "",
-                      i ? "\"" : "");
-        labels(b, &w, i == 1);
-        fl_buf_printf(b, "},\"spec\":{");
-        containers(b, &w);
-        fl_buf_printf(b, ",\"restartPolicy\":\"Always\"}}},\"status\":{\"observedGeneration\":1,"
-                         "\"replicas\":%u,\"readyReplicas\":%u,\"availableReplicas\":%u",
-                      replicas, replicas, replicas);
-        if (i == 0)
-            fl_buf_printf(b, ",\"updatedReplicas\":%u", replicas);
-        fl_buf_printf(b, "}}");
-        int rc = add(c, i ? "replicasets" : "deployments", "apps", b);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    atomic_fetch_add(&g->refs, 2);
+    sim_obj *d = rec_new(g, SIM_GEN_DEPLOY, g->w.deploy, NULL);
+    sim_obj *s = rec_new(g, SIM_GEN_RS, g->w.rs, NULL);
+    int rc = d ? sim_store_create_rec(c->st, dr, d, NULL) : -ENOMEM;
+    if (rc == 0)
+        rc = s ? sim_store_create_rec(c->st, rr, s, NULL) : -ENOMEM;
+    else
+        sim_obj_unref(s);
+    return rc;
 }
 
-/* Pods: pod id of namespace ns belongs to workload id / 8 (8 replicas per
- * ReplicaSet; the last one of a namespace may have fewer). */
-static int seed_namespace(sim_cluster *c, unsigned ns, unsigned pods, fl_buf *b)
+/* Namespace ns: its workloads first (Deployment, ReplicaSet), then its
+ * pods, pod i owned by workload i / 8 (8 replicas per ReplicaSet; the
+ * last one of a namespace may have fewer). */
+static int seed_namespace(sim_cluster *c, unsigned ns, unsigned pods)
 {
     const sim_res *pr = sim_store_find(c->st, "", "v1", "pods");
-    int rc = pr ? 0 : FL_ENOTFOUND;
-    for (unsigned d = 0; rc == 0 && d * 8 < pods; d++)
-        rc = add_workload(c, ns, d, pods - d * 8 < 8 ? pods - d * 8 : 8, b);
-    for (unsigned i = 0; rc == 0 && i < pods; i++) {
-        json_t *p = sim_fleet_pod(c, ns, i, NULL);
-        rc = p ? sim_store_create(c->st, pr, p, NULL) : -ENOMEM;
-        json_decref(p);
+    const sim_res *dr = sim_store_find(c->st, "apps", "v1", "deployments");
+    const sim_res *rr = sim_store_find(c->st, "apps", "v1", "replicasets");
+    size_t nw = (pods + 7) / 8;
+    sim_gen **g = calloc(nw ? nw : 1, sizeof(*g));
+    int rc = !pr || !dr || !rr ? FL_ENOTFOUND : g ? 0 : -ENOMEM;
+    for (unsigned d = 0; rc == 0 && d < nw; d++) {
+        g[d] = gen_new(c, ns, d, pods - d * 8 < 8 ? pods - d * 8 : 8);
+        rc = g[d] ? add_workload(c, dr, rr, g[d]) : -ENOMEM;
     }
+    for (unsigned i = 0; rc == 0 && i < pods; i++) {
+        rc = -EEXIST;
+        for (unsigned a = 0; rc == -EEXIST && a < 8; a++) {
+            atomic_fetch_add(&g[i / 8]->refs, 1);
+            sim_obj *o = pod_rec(c, g[i / 8], i, NULL, NULL, a);
+            rc = o ? sim_store_create_rec(c->st, pr, o, NULL) : -ENOMEM;
+        }
+    }
+    for (size_t d = 0; g && d < nw; d++)
+        sim_gen_unref(g[d]);
+    free(g);
     return rc;
 }
 
@@ -341,7 +839,7 @@ int sim_fleet_seed(sim_cluster *c, fl_err *err)
     for (unsigned k = 0; rc == 0 && k < c->namespaces; k++)
         rc = add_namespace(c, k, &b);
     for (unsigned k = 0; rc == 0 && c->pods && k < nns; k++)
-        rc = seed_namespace(c, k, c->pods / nns + (k < c->pods % nns), &b);
+        rc = seed_namespace(c, k, c->pods / nns + (k < c->pods % nns));
     fl_buf_done(&b);
     return rc ? fl_err_set(err, rc, "cluster %s: generating objects: %s", c->name,
                            fl_strerror(rc))

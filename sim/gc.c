@@ -52,7 +52,7 @@ static int cmp_str(const void *a, const void *b)
 
 static bool alive(const owners *ow, const char *uid)
 {
-    return bsearch(&uid, ow->uid, ow->n, sizeof(char *), cmp_str) != NULL;
+    return ow->n && bsearch(&uid, ow->uid, ow->n, sizeof(char *), cmp_str) != NULL;
 }
 
 static const char *str_or(const json_t *o, const char *path, const char *dflt)
@@ -140,7 +140,8 @@ static int load_owners(sim_tick *t, owners *ow, sim_list *lists, const sim_res *
             json_decref(o);
         }
     }
-    qsort(ow->uid, ow->n, sizeof(char *), cmp_str);
+    if (ow->n > 1)
+        qsort(ow->uid, ow->n, sizeof(char *), cmp_str);
     return 0;
 }
 
@@ -150,6 +151,11 @@ static void collect_orphans(sim_tick *t, dep_list *deps, size_t nd, const owners
     for (size_t d = 0; d < nd; d++)
         for (size_t i = 0; i < deps[d].l.n; i++) {
             const sim_obj *o = deps[d].l.items[i];
+            const sim_podinfo *pi = d == 0 && t->pi ? &t->pi[i] : NULL;
+            if (sim_ctrl_churn_pod(o))
+                continue;
+            if (pi && pi->ok && (!pi->has_refs || (pi->ctrl_uid[0] && alive(ow, pi->ctrl_uid))))
+                continue; /* no owners, or a live controller: nothing to collect */ /* churn pods live and die by churn.c */
             json_t *obj = sim_obj_parse(o);
             size_t removed = 0;
             size_t left = obj && fl_obj_get(obj, "metadata.ownerReferences") ?
@@ -211,7 +217,7 @@ void sim_gc_run(sim_tick *t)
         collect_orphans(t, deps, deps[1].r ? 2 : 1, &ow);
         for (size_t k = 0; k < FL_ARRAY_LEN(owner_res); k++)
             for (size_t i = 0; rs[k] && i < lists[k].n; i++)
-                if (strstr(lists[k].items[i]->json, "\"deletionTimestamp\""))
+                if (sim_obj_contains(lists[k].items[i], "\"deletionTimestamp\""))
                     finish_owner(t, rs[k], lists[k].items[i], deps, deps[1].r ? 2 : 1);
     }
     for (size_t k = 0; k < FL_ARRAY_LEN(owner_res); k++)

@@ -344,7 +344,11 @@ static node *find_node(node *nodes, size_t nn, const char *name)
 
 void sim_sched_run(sim_tick *t)
 {
-    size_t nn = t->nodes.n;
+    size_t nn = t->nodes.n, pending = 0;
+    for (size_t i = 0; i < t->pods.n; i++)
+        pending += !t->pods.items[i]->node[0] && !strcmp(t->pods.items[i]->phase, "Pending");
+    if (!pending)
+        return; /* node usage is only needed to place someone */
     node *nodes = calloc(nn + 1, sizeof(*nodes));
     if (!nodes)
         return;

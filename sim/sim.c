@@ -125,6 +125,7 @@ static void cluster_free(sim_cluster *c)
     fl_kube_resources_free(c->reg);
     json_decref(c->oa.index);
     json_decref(c->oa.docs);
+    json_decref(c->oa.schemas);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -153,6 +154,13 @@ static void name_cluster(sim_cluster *c, size_t k, bool host)
     snprintf(c->provider, sizeof(c->provider), "%s", providers[reg]);
 }
 
+/* A listen host only this machine can reach. */
+static bool loopback_host(const char *h)
+{
+    return fl_str_has_prefix(h, "127.") || !strcmp(h, "localhost") || !strcmp(h, "::1") ||
+           !strcmp(h, "[::1]");
+}
+
 static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err *err)
 {
     sim_cluster *c = calloc(1, sizeof(*c));
@@ -161,6 +169,7 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
     pthread_mutex_init(&c->mu, NULL);
     name_cluster(c, k, host);
     c->is_host = host;
+    c->anon_admin = !s->o.tls && !s->o.strict_auth && loopback_host(s->host);
     c->seed = s->o.seed * 1000003u + k;
     random_hex(c->token, 32);
     fl_uuid4(c->fs_uid);

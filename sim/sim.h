@@ -37,9 +37,14 @@ typedef struct fl_sim_opts {
     unsigned pods;              /* generated pods per member cluster (default 0) */
     unsigned namespaces;        /* generated namespaces per member (default 0: "default") */
     unsigned churn;             /* pod events per second per member (default 0) */
-    bool controllers;           /* members run controllers, scheduler, kubelet, GC */
+    bool controllers;           /* members run controllers, scheduler, kubelet, GC
+                                 * (default on; never in the host cluster) */
+    bool strict_auth;           /* plain http on loopback: anonymous requests get
+                                 * 403 as from a real apiserver, instead of being
+                                 * served as admin (see sim_cluster.anon_admin) */
 } fl_sim_opts;
-#define FL_SIM_OPTS_INIT {1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2, 0, 0, 0, false}
+#define FL_SIM_OPTS_INIT {1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2, 0, 0, 0, \
+                          true, false}
 
 /* Build the fleet (stores seeded with namespaces and nodes, certificates
  * when tls) and write the kubeconfigs. Not yet listening. Returns 0,

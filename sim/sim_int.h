@@ -40,11 +40,21 @@ typedef struct sim_res {
 } sim_res;
 
 /* ---------------------------------------------------------------- objects
- * An immutable stored object: compact JSON plus the fields lists filter on,
- * in one allocation, shared by reference between the table, the history
- * and readers. */
+ * An immutable stored object, shared by reference between the table, the
+ * history and readers. Two forms:
+ *   ordinary:  compact JSON plus the fields lists filter on, in one
+ *              allocation (json != NULL);
+ *   generated: a compact record of a fleet.c object never written since
+ *              (json == NULL, gen != NULL): the filter fields plus a shared
+ *              recipe; its JSON is rendered on demand, byte-identical to
+ *              what the ordinary form would hold. A write makes a new,
+ *              ordinary object.
+ * Read the JSON only through sim_obj_write/sim_obj_json/sim_obj_parse. */
+typedef struct sim_gen sim_gen;   /* fleet.c: a generated workload's recipe */
+
 typedef struct sim_obj {
     atomic_int refs;
+    uint8_t gen_kind;    /* generated: SIM_GEN_POD, ... (fleet.c); else 0 */
     uint64_t rv;
     const sim_res *res;
     const char *key;     /* "ns/name" or "name": etcd key order */
@@ -53,14 +63,28 @@ typedef struct sim_obj {
     const char *labels;  /* "k\0v\0k\0v\0\0" */
     const char *node;    /* spec.nodeName or "" */
     const char *phase;   /* status.phase or "" */
-    const char *json;    /* compact JSON, starts {"kind":..,"apiVersion":..,  */
+    const char *json;    /* ordinary: compact JSON, starts {"kind":..,"apiVersion":..,
+                          * generated: NULL */
     size_t len;
     size_t hdr;          /* bytes of "\"kind\":..,\"apiVersion\":..," after '{' */
+    sim_gen *gen;        /* generated: the recipe (one reference); else NULL */
+    uint64_t gen_id;     /* generated pods: the pod number in its namespace */
 } sim_obj;
 
 void sim_obj_ref(sim_obj *o);
 void sim_obj_unref(sim_obj *o);
-/* Parse the stored JSON (new reference) or NULL on ENOMEM. */
+/* Append o's JSON to out: the whole object, or (item) as an item of a
+ * list of a built-in kind — without kind and apiVersion, as kube-apiserver
+ * writes them (objects without that header are written whole). Generated
+ * objects are rendered. 0, -ENOMEM or -E2BIG (out's cap). Any thread. */
+int sim_obj_write(const sim_obj *o, bool item, fl_buf *out);
+/* o's whole JSON: the stored string (borrowed from o), or rendered into
+ * scratch (reset first; valid until scratch changes). NULL on ENOMEM.
+ * *len gets the byte count. Any thread. */
+const char *sim_obj_json(const sim_obj *o, fl_buf *scratch, size_t *len);
+/* True when o's JSON contains needle (a quick test, e.g. for a member). */
+bool sim_obj_contains(const sim_obj *o, const char *needle);
+/* Parse o's JSON (new reference) or NULL on ENOMEM. */
 json_t *sim_obj_parse(const sim_obj *o);
 /* Label value or NULL. */
 const char *sim_obj_label(const sim_obj *o, const char *key);
@@ -119,6 +143,10 @@ int sim_store_get(sim_store *st, const sim_res *r, const char *ns, const char *n
  * delete: obj is the final state to report (stored obj when NULL).
  * *out (optional) gets a new reference to the stored object. */
 int sim_store_create(sim_store *st, const sim_res *r, json_t *obj, sim_obj **out);
+/* Create from a generated record o (fleet.c; not yet shared): the store
+ * sets its resourceVersion and takes over the caller's reference, also on
+ * failure. Codes and *out as sim_store_create. */
+int sim_store_create_rec(sim_store *st, const sim_res *r, sim_obj *o, sim_obj **out);
 int sim_store_update(sim_store *st, const sim_res *r, json_t *obj, uint64_t expect_rv,
                      sim_obj **out);
 int sim_store_delete(sim_store *st, const sim_res *r, const char *ns, const char *name,
@@ -182,6 +210,10 @@ typedef struct sim_openapi {
     uint64_t gen;          /* registry generation they were built for; 0 = none */
     json_t *index;         /* /openapi/v3 body */
     json_t *docs;          /* "api/v1" -> {"hash": H, "body": compact JSON string} */
+    /* write.c's field validation: "group/version" -> parsed document, for
+     * schemas_gen; read-only once stored (shared by reference). */
+    uint64_t schemas_gen;
+    json_t *schemas;
 } sim_openapi;
 
 /* One virtual cluster. Immutable after fl_sim_new except what its store,
@@ -193,6 +225,12 @@ typedef struct sim_cluster {
     char prefix[96];       /* "" or "/clusters/<name>" */
     char region[32], zone[32], provider[32];
     bool is_host;
+    /* Plain http on a loopback address (and not --strict-auth): requests
+     * without credentials are served as admin, as kube-apiserver's old
+     * insecure port did, because kubectl never sends a kubeconfig's token
+     * to an http:// server (client-go clientcmd reads auth info only when
+     * the transport is TLS). A wrong token still gets 401. */
+    bool anon_admin;
     fl_kube_resources *reg;
     sim_store *st;
     fl_server *srv;        /* own listener, or NULL when sharing one */
@@ -219,6 +257,7 @@ typedef struct sim_path {
     char ns[254];
     char name[254];
     char sub[32];          /* "", "status", "scale", "binding", "log", ... */
+    bool watch;            /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
 } sim_path;
 void sim_write_handle(sim_cluster *c, fl_request *req, const sim_path *p);
 /* Register everything c's registry knows with its store (after CRD changes). */
@@ -288,11 +327,23 @@ void sim_churn_set(sim_churn *ch, unsigned rate);
 unsigned sim_churn_rate(const sim_churn *ch);
 void sim_churn_free(sim_churn *ch);   /* joins the thread; accepts NULL */
 
-/* fleet.c: deterministic generated objects (same seed, same JSON except
- * uid/creationTimestamp which the store assigns). */
+/* fleet.c: deterministic generated objects (same seed, same JSON). Pods,
+ * Deployments and ReplicaSets are stored as compact records (sim_obj's
+ * generated form) sharing one recipe per workload. */
 void sim_fleet_ns_name(unsigned k, char *out, size_t n);
 /* A realistic Pod (new reference) in namespace index ns of nns, number id. */
 json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char *name);
+/* The same pod as a generated record (new, for sim_store_create_rec),
+ * named its generateName + suffix (NULL: the seeded name). 0 or -ENOMEM. */
+int sim_fleet_pod_rec(const sim_cluster *c, const sim_res *r, unsigned ns, uint64_t id,
+                      const char *suffix, sim_obj **out);
+/* A new copy of generated record o (same recipe and fields; rv 0, not
+ * yet shared) or NULL on ENOMEM: a deleted record's last state. */
+sim_obj *sim_fleet_rec_copy(const sim_obj *o);
+/* Render generated object o (see sim_obj_write). 0, -ENOMEM or -E2BIG. */
+int sim_fleet_render(const sim_obj *o, bool item, fl_buf *out);
+/* Drop a reference to a recipe (store.c, when a record is freed). */
+void sim_gen_unref(sim_gen *g);
 /* Seed c with namespaces, Deployments, ReplicaSets and pods. 0 or a code. */
 int sim_fleet_seed(sim_cluster *c, fl_err *err);
 /* sim_fleet_seed for every member of c[0..n), one thread per CPU. */
@@ -330,11 +381,21 @@ void sim_ctrl_stop(sim_ctrl *k);
  * the controller thread until the client leaves). Answers req. */
 void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o);
 
+/* What a tick knows of each pod without keeping it parsed. */
+typedef struct sim_podinfo {
+    char ctrl_uid[40];    /* controller ownerReference's uid or "" */
+    char ctrl_kind[16];   /* its kind or "" */
+    bool ok;              /* parsed */
+    bool deleting, active, ready, restart_always;
+    bool has_refs;        /* any ownerReferences */
+} sim_podinfo;
+
 /* One tick's snapshot (controller thread only). */
 typedef struct sim_tick {
     sim_cluster *c;
     const sim_res *pods_r, *nodes_r, *events_r;
     sim_list pods, nodes;        /* at the tick's start */
+    const sim_podinfo *pi;       /* one per pods.items, or NULL */
 } sim_tick;
 /* sched.c: bind pending pods of t->pods to nodes or mark them Unschedulable. */
 void sim_sched_run(sim_tick *t);
@@ -348,7 +409,8 @@ int sim_quota_admit(sim_cluster *c, const sim_res *r, const json_t *obj, const c
                     fl_err *err);
 void sim_quota_run(sim_tick *t);
 /* webhook.c: ValidatingWebhookConfigurations. Before op ("CREATE",
- * "UPDATE", ...) of obj (old for UPDATE, else NULL) on r: call every
+ * "UPDATE", "DELETE") of obj (NULL for DELETE) with old (the stored
+ * object for UPDATE and DELETE, else NULL) on r: call every
  * matching webhook. 0 = allowed (warnings added to w->req when set), or
  * FL_EFORBIDDEN with *deny the Status to answer (new; its "code" member is
  * the HTTP status). Blocking (up to timeoutSeconds per webhook); any thread
@@ -361,6 +423,10 @@ typedef struct sim_webhook_req {
 } sim_webhook_req;
 int sim_webhook_admit(sim_cluster *c, const sim_res *r, const char *op, const json_t *obj,
                       const json_t *old, const sim_webhook_req *w, json_t **deny);
+/* controller.c: a pod churn.c made ("<rs>-churn-<n>"): the ReplicaSet
+ * controller does not count it and GC leaves its references alone, so
+ * churn and controllers do not fight over it. */
+bool sim_ctrl_churn_pod(const sim_obj *o);
 /* gc.c: ownerReferences — orphans, foreground and orphan finalizers. */
 void sim_gc_run(sim_tick *t);
 /* controller.c helpers for sched.c and gc.c. Record an Event about obj

@@ -9,6 +9,11 @@
  * their deadline and sends bookmarks. Every writer goes through
  * sim_store_create/update/delete, so controllers added later see the same
  * events HTTP writes do.
+ *
+ * Objects are ordinary (a JSON string) or generated records (fleet.c
+ * renders their JSON on demand; sim_obj in sim_int.h): readers go through
+ * sim_obj_write/sim_obj_json/sim_obj_parse, and a watch event's object is
+ * rendered once for all its watchers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -78,13 +83,53 @@ void sim_obj_ref(sim_obj *o)
 
 void sim_obj_unref(sim_obj *o)
 {
-    if (o && atomic_fetch_sub(&o->refs, 1) == 1)
+    if (o && atomic_fetch_sub(&o->refs, 1) == 1) {
+        sim_gen_unref(o->gen);
         free(o);
+    }
+}
+
+int sim_obj_write(const sim_obj *o, bool item, fl_buf *out)
+{
+    if (!o->json)
+        return sim_fleet_render(o, item, out);
+    if (!item || !o->hdr)
+        return fl_buf_append(out, o->json, o->len);
+    int rc = fl_buf_puts(out, "{");
+    return rc ? rc : fl_buf_append(out, o->json + 1 + o->hdr, o->len - 1 - o->hdr);
+}
+
+const char *sim_obj_json(const sim_obj *o, fl_buf *scratch, size_t *len)
+{
+    if (o->json) {
+        *len = o->len;
+        return o->json;
+    }
+    fl_buf_reset(scratch);
+    if (sim_obj_write(o, false, scratch) != 0)
+        return NULL;
+    *len = scratch->len;
+    return scratch->data;
+}
+
+bool sim_obj_contains(const sim_obj *o, const char *needle)
+{
+    fl_buf b = FL_BUF_INIT(64u << 20);
+    size_t n;
+    const char *s = sim_obj_json(o, &b, &n);
+    bool found = s && strstr(s, needle) != NULL;
+    fl_buf_done(&b);
+    return found;
 }
 
 json_t *sim_obj_parse(const sim_obj *o)
 {
-    return json_loadb(o->json, o->len, 0, NULL);
+    fl_buf b = FL_BUF_INIT(64u << 20);
+    size_t n;
+    const char *s = sim_obj_json(o, &b, &n);
+    json_t *v = s ? json_loadb(s, n, 0, NULL) : NULL;
+    fl_buf_done(&b);
+    return v;
 }
 
 const char *sim_obj_label(const sim_obj *o, const char *key)
@@ -143,8 +188,8 @@ sim_obj *sim_obj_build(const sim_res *r, const json_t *obj, uint64_t rv)
     if (!o)
         goto out;
     char *p = (char *)(o + 1);
+    *o = (sim_obj){.rv = rv};
     atomic_init(&o->refs, 1);
-    o->rv = rv;
     o->res = r;
     o->key = p;
     if (*ns) {
@@ -415,7 +460,37 @@ static bool watch_matches(const sim_watch *w, const sim_obj *o)
     return sim_sel_match(w->labels, o) && sim_sel_match(w->fields, o);
 }
 
-/* Write one event line to w; marks it dead when the sink refuses. */
+/* The object of an event as sent to watchers: its JSON is taken (or, for
+ * a generated object, rendered) at most once however many watchers get
+ * it; line is the scratch event line, reused from watcher to watcher. */
+typedef struct ev_obj {
+    const sim_obj *o;
+    const char *json;   /* NULL until first needed */
+    size_t len;
+    fl_buf scratch, line;
+} ev_obj;
+
+#define EV_OBJ_INIT(obj) {(obj), NULL, 0, FL_BUF_INIT(64u << 20), FL_BUF_INIT(64u << 20)}
+
+static void ev_obj_set(ev_obj *e, const sim_obj *o)
+{
+    e->o = o;
+    e->json = NULL;
+}
+
+static void ev_obj_done(ev_obj *e)
+{
+    fl_buf_done(&e->scratch);
+    fl_buf_done(&e->line);
+}
+
+static int ev_obj_append(ev_obj *e, fl_buf *out)
+{
+    if (!e->json && !(e->json = sim_obj_json(e->o, &e->scratch, &e->len)))
+        return -ENOMEM;
+    return fl_buf_append(out, e->json, e->len);
+}
+
 static int st_table(sim_watch *w, const sim_obj *o, fl_buf *b)
 {
     if (!w->table_fn)
@@ -425,19 +500,20 @@ static int st_table(sim_watch *w, const sim_obj *o, fl_buf *b)
     return rc;
 }
 
-static void watch_send(sim_watch *w, const char *type, const sim_obj *o)
+/* Write one event line to w; marks it dead when the sink refuses. */
+static void watch_send(sim_watch *w, const char *type, ev_obj *e)
 {
-    fl_buf b = FL_BUF_INIT(64u << 20);
-    int rc = fl_buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
+    fl_buf *b = &e->line;
+    fl_buf_reset(b);
+    int rc = fl_buf_printf(b, "{\"type\":\"%s\",\"object\":", type);
     if (rc == 0 && w->table)
-        rc = st_table(w, o, &b);
+        rc = st_table(w, e->o, b);
     else if (rc == 0)
-        rc = fl_buf_append(&b, o->json, o->len);
+        rc = ev_obj_append(e, b);
     if (rc == 0)
-        rc = fl_buf_puts(&b, "}\n");
-    if (rc != 0 || w->wr(w->ud, b.data, b.len) != 0)
+        rc = fl_buf_puts(b, "}\n");
+    if (rc != 0 || w->wr(w->ud, b->data, b->len) != 0)
         w->dead = true;
-    fl_buf_done(&b);
 }
 
 static void watch_bookmark(sim_watch *w, uint64_t rv, bool initial_end)
@@ -455,8 +531,8 @@ static void watch_bookmark(sim_watch *w, uint64_t rv, bool initial_end)
 }
 
 /* Deliver one event to watcher w, turning selector enter/leave into
- * ADDED/DELETED as the apiserver's cacher does. */
-static void deliver(sim_watch *w, const sim_event *e)
+ * ADDED/DELETED as the apiserver's cacher does. eo holds e->obj. */
+static void deliver(sim_watch *w, const sim_event *e, ev_obj *eo)
 {
     if (w->dead || e->rs != w->res->rs || e->rv <= w->from_rv)
         return;
@@ -464,15 +540,15 @@ static void deliver(sim_watch *w, const sim_event *e)
     bool before = e->type != SIM_EV_ADDED && watch_matches(w, e->prev);
     if (e->type == SIM_EV_DELETED) {
         if (now)
-            watch_send(w, "DELETED", e->obj);
+            watch_send(w, "DELETED", eo);
         return;
     }
     if (now && before)
-        watch_send(w, "MODIFIED", e->obj);
+        watch_send(w, "MODIFIED", eo);
     else if (now)
-        watch_send(w, "ADDED", e->obj);
+        watch_send(w, "ADDED", eo);
     else if (before)
-        watch_send(w, "DELETED", e->obj);
+        watch_send(w, "DELETED", eo);
 }
 
 /* Append an event (takes the references), fans it out. Locked. */
@@ -488,8 +564,10 @@ static void publish(sim_store *st, sim_ev_type type, sim_rstore *rs, sim_obj *ob
     sim_event *e = &st->ring[(st->ring_start + st->ring_len) % st->ring_cap];
     *e = (sim_event){obj->rv, type, rs, obj, prev};
     st->ring_len++;
+    ev_obj eo = EV_OBJ_INIT(obj);
     for (sim_watch *w = st->watches; w; w = w->next)
-        deliver(w, e);
+        deliver(w, e, &eo);
+    ev_obj_done(&eo);
 }
 
 /* ---------------------------------------------------------------- writes */
@@ -530,6 +608,22 @@ static sim_obj *build_next(sim_store *st, const sim_res *r, json_t *obj)
     return o;
 }
 
+/* Insert o (its rv already st->rv + 1; the caller's reference becomes the
+ * table's) at i and publish ADDED. Locked. */
+static int insert_new(sim_store *st, const sim_res *r, size_t i, sim_obj *o, sim_obj **out)
+{
+    if (insert_at(r->rs, i, o) != 0)
+        return -ENOMEM;
+    st->rv = o->rv;
+    sim_obj_ref(o);
+    publish(st, SIM_EV_ADDED, r->rs, o, NULL);
+    if (out) {
+        sim_obj_ref(o);
+        *out = o;
+    }
+    return 0;
+}
+
 int sim_store_create(sim_store *st, const sim_res *r, json_t *obj, sim_obj **out)
 {
     char key[600];
@@ -543,20 +637,32 @@ int sim_store_create(sim_store *st, const sim_res *r, json_t *obj, sim_obj **out
         rc = -EEXIST;
         goto out;
     }
-    sim_obj *o = build_next(st, r, obj);
-    if (!o || insert_at(r->rs, i, o) != 0) {
+    sim_obj *o = set_rv(obj, st->rv + 1) == 0 ? sim_obj_build(r, obj, st->rv + 1) : NULL;
+    rc = o ? insert_new(st, r, i, o, out) : -ENOMEM;
+    if (rc != 0)
         sim_obj_unref(o);
-        rc = -ENOMEM;
-        goto out;
-    }
-    sim_obj_ref(o);
-    publish(st, SIM_EV_ADDED, r->rs, o, NULL);
-    if (out) {
-        sim_obj_ref(o);
-        *out = o;
-    }
 out:
     pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+int sim_store_create_rec(sim_store *st, const sim_res *r, sim_obj *o, sim_obj **out)
+{
+    bool found;
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    size_t i = lower_bound(r->rs->items, r->rs->n, o->key, &found);
+    if (found) {
+        rc = -EEXIST;
+        goto out;
+    }
+    o->res = r;
+    o->rv = st->rv + 1;
+    rc = insert_new(st, r, i, o, out);
+out:
+    pthread_mutex_unlock(&st->mu);
+    if (rc != 0)
+        sim_obj_unref(o);
     return rc;
 }
 
@@ -615,8 +721,14 @@ int sim_store_delete(sim_store *st, const sim_res *r, const char *ns, const char
         rc = FL_ECONFLICT;
         goto out;
     }
-    last = obj ? json_incref(obj) : sim_obj_parse(prev);
-    sim_obj *o = last ? build_next(st, r, last) : NULL;
+    sim_obj *o = NULL;
+    if (!obj && prev->gen && (o = sim_fleet_rec_copy(prev)) != NULL) {
+        o->res = r; /* a generated record's last state needs no JSON */
+        o->rv = ++st->rv;
+    } else if (!o) {
+        last = obj ? json_incref(obj) : sim_obj_parse(prev);
+        o = last ? build_next(st, r, last) : NULL;
+    }
     if (!o) {
         rc = -ENOMEM;
         goto out;
@@ -675,7 +787,8 @@ static int snapshot(sim_store *st, sim_rstore *rs, uint64_t at_rv, objvec *a)
     a->v = malloc((rs->n ? rs->n : 1) * sizeof(*a->v));
     if (!a->v)
         return -ENOMEM;
-    memcpy(a->v, rs->items, rs->n * sizeof(*a->v));
+    if (rs->n)
+        memcpy(a->v, rs->items, rs->n * sizeof(*a->v));
     a->n = a->cap = rs->n;
     if (!a->cap)
         a->cap = 1;
@@ -775,15 +888,24 @@ out:
 static void send_initial(sim_store *st, sim_watch *w)
 {
     sim_rstore *rs = w->res->rs;
+    ev_obj eo = EV_OBJ_INIT(NULL);
     for (size_t i = 0; i < rs->n && !w->dead; i++)
-        if (watch_matches(w, rs->items[i]))
-            watch_send(w, "ADDED", rs->items[i]);
+        if (watch_matches(w, rs->items[i])) {
+            ev_obj_set(&eo, rs->items[i]);
+            watch_send(w, "ADDED", &eo);
+        }
+    ev_obj_done(&eo);
 }
 
 static void replay(sim_store *st, sim_watch *w)
 {
-    for (size_t k = 0; k < st->ring_len && !w->dead; k++)
-        deliver(w, &st->ring[(st->ring_start + k) % st->ring_cap]);
+    ev_obj eo = EV_OBJ_INIT(NULL);
+    for (size_t k = 0; k < st->ring_len && !w->dead; k++) {
+        const sim_event *e = &st->ring[(st->ring_start + k) % st->ring_cap];
+        ev_obj_set(&eo, e->obj);
+        deliver(w, e, &eo);
+    }
+    ev_obj_done(&eo);
 }
 
 int sim_store_watch(sim_store *st, const sim_res *r, sim_watch_req *q, sim_watch_write_fn wr,

@@ -2,11 +2,16 @@
  * sim/webhook.c: validating admission webhooks of a virtual cluster. The
  * cluster's ValidatingWebhookConfigurations are matched against a write
  * (rules: operations, apiGroups, apiVersions, resources, scope;
- * namespaceSelector and objectSelector with matchLabels/matchExpressions)
- * and each matching webhook gets a POST of an admission.k8s.io/v1
+ * namespaceSelector and objectSelector with matchLabels/matchExpressions;
+ * matchPolicy Equivalent, the default, where another served version of the
+ * same group/resource listed in a rule matches too, or Exact), and each
+ * matching webhook gets a POST of an admission.k8s.io/v1
  * AdmissionReview, as kube-apiserver v1.26 sends it (golden
  * 06-webhook/received), to clientConfig.url + "?timeout=Ns" over HTTPS
- * verified with caBundle, through kube/'s blocking client. Answers as the
+ * verified with caBundle, through kube/'s blocking client. DELETE sends
+ * object null and the stored oldObject; a dry-run request that matches a
+ * webhook whose sideEffects are not None/NoneOnDryRun is refused (400),
+ * as kube-apiserver does. Answers as the
  * apiserver does: `admission webhook "<name>" denied the request: <msg>`
  * with the webhook's code and reason (none when it gave none); warnings
  * become Warning headers; a failed call with failurePolicy Fail is a 500
@@ -43,17 +48,38 @@ static bool list_has(const json_t *list, const char *v)
     return false;
 }
 
-static bool rule_matches(const json_t *rule, const sim_res *r, const char *op)
+/* Does rule match op on r? *as is the version the webhook sees it in: r
+ * itself, or (matchPolicy Equivalent, the default) another served version
+ * of the same group/resource that the rule lists, as the apiserver
+ * converts the object to a version the webhook asked for. */
+static bool rule_matches(sim_cluster *c, const json_t *rule, const sim_res *r, const char *op,
+                         bool exact, const sim_res **as)
 {
     const char *scope = str_or(rule, "scope", "*");
+    json_t *vers = json_object_get(rule, "apiVersions");
     if (!strcmp(scope, "Namespaced") && !r->kr->namespaced)
         return false;
     if (!strcmp(scope, "Cluster") && r->kr->namespaced)
         return false;
-    return list_has(json_object_get(rule, "operations"), op) &&
-           list_has(json_object_get(rule, "apiGroups"), r->kr->group) &&
-           list_has(json_object_get(rule, "apiVersions"), r->kr->version) &&
-           list_has(json_object_get(rule, "resources"), r->kr->resource);
+    if (!list_has(json_object_get(rule, "operations"), op) ||
+        !list_has(json_object_get(rule, "apiGroups"), r->kr->group) ||
+        !list_has(json_object_get(rule, "resources"), r->kr->resource))
+        return false;
+    *as = r;
+    if (list_has(vers, r->kr->version))
+        return true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vers, i, v) {
+        const sim_res *o = exact || !json_is_string(v) ? NULL :
+                           sim_store_find(c->st, r->kr->group, json_string_value(v),
+                                          r->kr->resource);
+        if (o && o->rs == r->rs) {
+            *as = o;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* metav1.LabelSelector against labels (NULL/{} selector: everything). */
@@ -83,16 +109,30 @@ static bool selector_matches(const json_t *sel, const json_t *labels)
     return true;
 }
 
-static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, const char *op,
-                            const json_t *obj, const char *ns)
+/* objectSelector: the new or the old object may match (DELETE has only
+ * the old one), as the apiserver's object matcher does. */
+static bool object_selected(const json_t *wh, const json_t *obj, const json_t *old)
 {
-    bool any = false;
+    const json_t *sel = json_object_get(wh, "objectSelector");
+    return (obj && selector_matches(sel, fl_obj_get(obj, "metadata.labels"))) ||
+           (old && selector_matches(sel, fl_obj_get(old, "metadata.labels")));
+}
+
+static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, const char *op,
+                            const json_t *obj, const json_t *old, const char *ns,
+                            const sim_res **as)
+{
+    bool any = false, exact = !strcmp(str_or(wh, "matchPolicy", "Equivalent"), "Exact");
     size_t i;
     json_t *rule;
-    json_array_foreach(json_object_get(wh, "rules"), i, rule)
-        any |= rule_matches(rule, r, op);
-    if (!any || !selector_matches(json_object_get(wh, "objectSelector"),
-                                  fl_obj_get(obj, "metadata.labels")))
+    json_array_foreach(json_object_get(wh, "rules"), i, rule) {
+        const sim_res *a = NULL;
+        if (!any && rule_matches(c, rule, r, op, exact, &a)) {
+            any = true;
+            *as = a;
+        }
+    }
+    if (!any || !object_selected(wh, obj, old))
         return false;
     json_t *nsel = json_object_get(wh, "namespaceSelector");
     if (!r->kr->namespaced || !ns || !*ns || json_object_size(nsel) == 0)
@@ -110,29 +150,33 @@ static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, 
 
 /* ------------------------------------------------------------ calling */
 
-static json_t *review(const sim_res *r, const char *op, const json_t *obj, const json_t *old,
-                      const sim_webhook_req *w)
+static json_t *gv_of(const sim_res *r, bool resource)
+{
+    return json_pack("{s:s,s:s,s:s}", "group", r->kr->group, "version", r->kr->version,
+                     resource ? "resource" : "kind", resource ? r->kr->resource : r->kr->kind);
+}
+
+/* Objects go as stored, also when as (the version the webhook asked for)
+ * differs from r: the sim keeps one schema per group/resource. */
+static json_t *review(const sim_res *r, const sim_res *as, const char *op, const json_t *obj,
+                      const json_t *old, const sim_webhook_req *w)
 {
     char uid[37];
     fl_uuid4(uid);
-    json_t *gvk = json_pack("{s:s,s:s,s:s}", "group", r->kr->group, "version", r->kr->version,
-                            "kind", r->kr->kind);
-    json_t *gvr = json_pack("{s:s,s:s,s:s}", "group", r->kr->group, "version", r->kr->version,
-                            "resource", r->kr->resource);
-    json_t *req = json_pack("{s:s,s:O,s:O,s:O,s:O,s:s}", "uid", uid, "kind", gvk, "resource", gvr,
-                            "requestKind", gvk, "requestResource", gvr, "name",
-                            str_or(obj, "metadata.name", ""));
-    json_decref(gvk);
-    json_decref(gvr);
+    const json_t *subj = obj ? obj : old; /* DELETE: only the old object */
+    json_t *req = json_pack("{s:s,s:o,s:o,s:o,s:o,s:s}", "uid", uid, "kind", gv_of(as, false),
+                            "resource", gv_of(as, true), "requestKind", gv_of(r, false),
+                            "requestResource", gv_of(r, true), "name",
+                            str_or(subj, "metadata.name", ""));
     if (!req)
         return NULL;
     if (r->kr->namespaced)
-        json_object_set_new(req, "namespace", json_string(str_or(obj, "metadata.namespace", "")));
+        json_object_set_new(req, "namespace", json_string(str_or(subj, "metadata.namespace", "")));
     json_object_set_new(req, "operation", json_string(op));
     json_object_set_new(req, "userInfo", w->user ? json_deep_copy(w->user) :
                         json_pack("{s:s,s:s,s:[s,s]}", "username", "admin", "uid", "uid-admin",
                                   "groups", "system:masters", "system:authenticated"));
-    json_object_set_new(req, "object", json_deep_copy(obj));
+    json_object_set_new(req, "object", obj ? json_deep_copy(obj) : json_null());
     json_object_set_new(req, "oldObject", old ? json_deep_copy(old) : json_null());
     json_object_set_new(req, "dryRun", json_boolean(w->dry));
     json_object_set_new(req, "options", w->options ? json_deep_copy(w->options) : json_null());
@@ -292,12 +336,26 @@ static void add_warnings(fl_request *req, const json_t *resp)
     }
 }
 
+/* A dry-run request meets a webhook that may have side effects: the
+ * apiserver refuses the request (400) rather than call it. */
+static json_t *no_dry_run(const char *name)
+{
+    char text[600];
+    snprintf(text, sizeof(text), "admission webhook \"%s\" does not support dry run", name);
+    return fl_status_new(400, "BadRequest", text);
+}
+
 /* One webhook: 0 (allowed or ignored) or a Status in *deny. */
-static int run_one(const json_t *wh, const sim_res *r, const char *op, const json_t *obj,
-                   const json_t *old, const sim_webhook_req *w, json_t **deny)
+static int run_one(const json_t *wh, const sim_res *r, const sim_res *as, const char *op,
+                   const json_t *obj, const json_t *old, const sim_webhook_req *w, json_t **deny)
 {
     const char *name = str_or(wh, "name", "");
-    json_t *rev = review(r, op, obj, old, w), *resp = NULL;
+    const char *fx = str_or(wh, "sideEffects", "Unknown");
+    if (w->dry && strcmp(fx, "None") && strcmp(fx, "NoneOnDryRun")) {
+        *deny = no_dry_run(name);
+        return FL_EFORBIDDEN;
+    }
+    json_t *rev = review(r, as, op, obj, old, w), *resp = NULL;
     char url[1200];
     fl_err err = FL_ERR_INIT;
     int rc = rev ? call(wh, rev, &resp, url, sizeof(url), &err) : -ENOMEM;
@@ -327,13 +385,14 @@ int sim_webhook_admit(sim_cluster *c, const sim_res *r, const char *op, const js
     int rc = 0;
     if (!vr || vr == r || sim_store_list(c->st, vr, &q, &l) != 0)
         return 0;
-    const char *ns = str_or(obj, "metadata.namespace", "");
+    const char *ns = str_or(obj ? obj : old, "metadata.namespace", "");
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         json_t *cfg = sim_obj_parse(l.items[i]), *wh;
         size_t j;
         json_array_foreach(json_object_get(cfg, "webhooks"), j, wh) {
-            if (rc == 0 && webhook_matches(c, wh, r, op, obj, ns))
-                rc = run_one(wh, r, op, obj, old, w, deny);
+            const sim_res *as = r;
+            if (rc == 0 && webhook_matches(c, wh, r, op, obj, old, ns, &as))
+                rc = run_one(wh, r, as, op, obj, old, w, deny);
         }
         json_decref(cfg);
     }

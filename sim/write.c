@@ -595,6 +595,152 @@ static void reply_invalid(fl_request *req, const sim_res *r, const char *name, c
     sim_reply_json(req, 422, st);
 }
 
+/* ------------------------------------------------------- spec validation
+ * The 422s kube-apiserver's validation gives for the mistakes people make
+ * most with the built-in workloads (a subset of pkg/apis/GROUP/validation):
+ * pods without containers, containers without name or image or with a
+ * duplicate name, workloads without a selector, a selector the template
+ * labels do not match, negative replicas, a Job template that may restart
+ * Always. All errors of an object are reported together, as field.ErrorList
+ * does: `Kind.group "name" is invalid: [field: detail, ...]`. */
+typedef struct verrs {
+    json_t *causes;
+    fl_buf msg;
+    size_t n;
+} verrs;
+
+static void verr(verrs *e, const char *field, const char *reason, const char *detail)
+{
+    json_array_append_new(e->causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message",
+                                               detail, "field", field));
+    fl_buf_printf(&e->msg, "%s%s: %s", e->n++ ? ", " : "", field, detail);
+}
+
+static void validate_pod_spec(verrs *e, const json_t *spec, const char *at)
+{
+    json_t *cs = json_object_get(spec, "containers");
+    char f[300], d[400];
+    if (json_array_size(cs) == 0) {
+        snprintf(f, sizeof(f), "%s.containers", at);
+        verr(e, f, "FieldValueRequired", "Required value");
+        return;
+    }
+    size_t i;
+    json_t *ct;
+    json_array_foreach(cs, i, ct) {
+        const char *name = fl_obj_str(ct, "name");
+        snprintf(f, sizeof(f), "%s.containers[%zu].name", at, i);
+        if (!name || !*name)
+            verr(e, f, "FieldValueRequired", "Required value");
+        for (size_t j = 0; name && *name && j < i; j++)
+            if (!strcmp(fl_obj_str(json_array_get(cs, j), "name") ?: "", name)) {
+                snprintf(d, sizeof(d), "Duplicate value: \"%.300s\"", name);
+                verr(e, f, "FieldValueDuplicate", d);
+                break;
+            }
+        const char *img = fl_obj_str(ct, "image");
+        snprintf(f, sizeof(f), "%s.containers[%zu].image", at, i);
+        if (!img || !*img)
+            verr(e, f, "FieldValueRequired", "Required value");
+    }
+}
+
+/* Go's %#v of a map[string]string, keys sorted. */
+static void go_map(const json_t *m, fl_buf *out)
+{
+    const char *keys[64];
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)m, k, v)
+        if (n < FL_ARRAY_LEN(keys))
+            keys[n++] = k;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    fl_buf_puts(out, "map[string]string{");
+    for (size_t i = 0; i < n; i++)
+        fl_buf_printf(out, "%s\"%s\":\"%s\"", i ? ", " : "", keys[i],
+                      json_string_value(json_object_get(m, keys[i])) ?: "");
+    fl_buf_puts(out, "}");
+}
+
+static void validate_workload(verrs *e, const json_t *obj, const char *kind)
+{
+    json_t *sel = fl_obj_get(obj, "spec.selector"), *tl = fl_obj_get(obj, "spec.template.metadata.labels");
+    json_t *rep = fl_obj_get(obj, "spec.replicas");
+    bool job = !strcmp(kind, "Job");
+    if (json_is_integer(rep) && json_integer_value(rep) < 0 && strcmp(kind, "DaemonSet")) {
+        char d[200];
+        snprintf(d, sizeof(d), "Invalid value: %lld: must be greater than or equal to 0",
+                 (long long)json_integer_value(rep));
+        verr(e, "spec.replicas", "FieldValueInvalid", d);
+    }
+    if (!job && !json_is_object(sel)) {
+        verr(e, "spec.selector", "FieldValueRequired", "Required value");
+    } else if (json_is_object(sel)) {
+        const char *k;
+        json_t *v;
+        bool match = true;
+        json_object_foreach(json_object_get(sel, "matchLabels"), k, v)
+            match &= json_is_string(v) && json_is_string(json_object_get(tl, k)) &&
+                     !strcmp(json_string_value(v), json_string_value(json_object_get(tl, k)));
+        if (!match && !job) {
+            fl_buf b = FL_BUF_INIT(4096);
+            fl_buf_puts(&b, "Invalid value: ");
+            go_map(tl, &b);
+            fl_buf_puts(&b, ": `selector` does not match template `labels`");
+            verr(e, "spec.template.metadata.labels", "FieldValueInvalid", b.data ? b.data : "");
+            fl_buf_done(&b);
+        }
+    }
+    validate_pod_spec(e, fl_obj_get(obj, "spec.template.spec"), "spec.template.spec");
+    const char *rp = fl_obj_str(obj, "spec.template.spec.restartPolicy");
+    if (job && rp && strcmp(rp, "OnFailure") && strcmp(rp, "Never")) {
+        char d[200];
+        snprintf(d, sizeof(d), "Unsupported value: \"%.60s\": supported values: \"OnFailure\", "
+                 "\"Never\"", rp);
+        verr(e, "spec.template.spec.restartPolicy", "FieldValueNotSupported", d);
+    }
+}
+
+/* Validate obj (defaulted) of r; false after answering 422. */
+static bool validate_object(fl_request *req, const sim_res *r, const json_t *obj)
+{
+    static const char *const workloads[] = {"Deployment", "ReplicaSet", "StatefulSet",
+                                            "DaemonSet", "Job", NULL};
+    const char *kind = r->kr->kind, *name = fl_obj_str(obj, "metadata.name") ?: "";
+    bool builtin = r->kr->origin != FL_KUBE_ORIGIN_CRD;
+    verrs e = {json_array(), FL_BUF_INIT(16384), 0};
+    if (builtin && !*r->kr->group && !strcmp(kind, "Pod"))
+        validate_pod_spec(&e, fl_obj_get(obj, "spec"), "spec");
+    for (size_t i = 0; builtin && workloads[i]; i++)
+        if (!strcmp(kind, workloads[i]))
+            validate_workload(&e, obj, kind);
+    bool ok = e.n == 0;
+    if (!ok) {
+        char msg[17000], k[200];
+        snprintf(k, sizeof(k), "%s%s%s", kind, *r->kr->group ? "." : "", r->kr->group);
+        snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: %s%s%s", k, name, e.n > 1 ? "[" : "",
+                 e.msg.data ? e.msg.data : "", e.n > 1 ? "]" : "");
+        json_t *st = fl_status_new(422, "Invalid", msg), *d = json_object();
+        if (*name)
+            set_str(d, "name", name);
+        if (*r->kr->group)
+            set_str(d, "group", r->kr->group);
+        set_str(d, "kind", kind);
+        json_object_set(d, "causes", e.causes);
+        json_object_set_new(st, "details", d);
+        sim_reply_json(req, 422, st);
+    }
+    json_decref(e.causes);
+    fl_buf_done(&e.msg);
+    return ok;
+}
+
 /* dryRun: "" or "All"; anything else answers 422. */
 static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
 {
@@ -615,56 +761,157 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
     return false;
 }
 
-/* Top-level fields a kind may carry, for fieldValidation=Strict. */
-static bool known_top_field(const sim_res *r, const char *k)
+/* ---------------------------------------------------- field validation
+ * fieldValidation=Strict|Warn walks the object against the schema the
+ * cluster's OpenAPI v3 document serves for its kind (the same one kubectl
+ * reads), collecting the paths of fields the schema does not declare, in
+ * the decoder's words: "spec.template.spec.containers[0].bogus". */
+#define MAX_UNKNOWN 16     /* fields reported; the rest are cut */
+#define MAX_DEPTH 40
+
+typedef struct unknown_fields {
+    const json_t *schemas;   /* components.schemas */
+    char *paths[MAX_UNKNOWN];
+    size_t n;
+} unknown_fields;
+
+/* Follow $ref and a one-element allOf to the schema they name. */
+static const json_t *resolve(const unknown_fields *u, const json_t *sc)
 {
-    static const char *const common[] = {"kind", "apiVersion", "metadata", "spec", "status", NULL};
-    static const char *const extra[] = {"data", "binaryData", "stringData", "immutable", "type",
-                                        "secrets", "imagePullSecrets", "automountServiceAccountToken",
-                                        "webhooks", "involvedObject", "reason", "message", "source",
-                                        "firstTimestamp", "lastTimestamp", "count", "eventTime",
-                                        "series", "action", "related", "reportingComponent",
-                                        "reportingInstance", "target", NULL};
-    for (size_t i = 0; common[i]; i++)
-        if (!strcmp(k, common[i]))
-            return true;
-    if (r->kr->origin == FL_KUBE_ORIGIN_CRD)
-        return true;
-    bool core_like = !strcmp(r->kr->kind, "ConfigMap") || !strcmp(r->kr->kind, "Secret") ||
-                     !strcmp(r->kr->kind, "ServiceAccount") || !strcmp(r->kr->kind, "Event") ||
-                     strstr(r->kr->kind, "WebhookConfiguration") || !strcmp(r->kr->kind, "Binding");
-    for (size_t i = 0; core_like && extra[i]; i++)
-        if (!strcmp(k, extra[i]))
-            return true;
-    return false;
+    for (int hops = 0; sc && hops < 8; hops++) {
+        json_t *all = json_object_get(sc, "allOf");
+        const char *ref = fl_obj_str(sc, "$ref");
+        if (!ref && json_array_size(all) == 1)
+            ref = fl_obj_str(json_array_get(all, 0), "$ref");
+        if (!ref || strncmp(ref, "#/components/schemas/", 21))
+            return sc;
+        sc = json_object_get(u->schemas, ref + 21);
+    }
+    return sc;
 }
 
-/* fieldValidation=Strict: unknown top-level or metadata fields are a 400;
- * Warn turns them into Warning headers. */
-static bool check_fields(fl_request *req, const sim_res *r, const json_t *obj)
+static void walk_fields(unknown_fields *u, const json_t *sc, const json_t *v, fl_buf *path,
+                        int depth)
+{
+    sc = resolve(u, sc);
+    if (!sc || depth > MAX_DEPTH || json_is_true(json_object_get(sc, "x-kubernetes-preserve-unknown-fields")))
+        return;
+    size_t at = path->len;
+    if (json_is_array(v) && json_object_get(sc, "items")) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            fl_buf_printf(path, "[%zu]", i);
+            walk_fields(u, json_object_get(sc, "items"), e, path, depth + 1);
+            path->len = at;
+            path->data[at] = 0;
+        }
+        return;
+    }
+    json_t *props = json_object_get(sc, "properties"), *addl = json_object_get(sc, "additionalProperties");
+    if (!json_is_object(v) || (!props && !json_is_object(addl)))
+        return; /* free-form (RawExtension, IntOrString, ...) */
+    const char *k;
+    json_t *e;
+    json_object_foreach((json_t *)v, k, e) {
+        json_t *sub = json_object_get(props, k);
+        fl_buf_printf(path, "%s%s", at ? "." : "", k);
+        if (sub || json_is_object(addl))
+            walk_fields(u, sub ? sub : addl, e, path, depth + 1);
+        else if (!json_is_true(addl) && u->n < MAX_UNKNOWN &&
+                 (u->paths[u->n] = strdup(path->data ? path->data : k)))
+            u->n++;
+        path->len = at;
+        if (path->data)
+            path->data[at] = 0;
+    }
+}
+
+/* The schema of r's kind in doc (x-kubernetes-group-version-kind). */
+static const json_t *kind_schema(const json_t *schemas, const sim_res *r)
+{
+    const char *k;
+    json_t *sc;
+    json_object_foreach((json_t *)schemas, k, sc) {
+        size_t i;
+        json_t *g;
+        json_array_foreach(json_object_get(sc, "x-kubernetes-group-version-kind"), i, g)
+            if (!strcmp(fl_obj_str(g, "group") ?: "", r->kr->group) &&
+                !strcmp(fl_obj_str(g, "version") ?: "", r->kr->version) &&
+                !strcmp(fl_obj_str(g, "kind") ?: "", r->kr->kind))
+                return sc;
+    }
+    return NULL;
+}
+
+/* r's group/version OpenAPI document (new reference), built once per
+ * registry generation and kept in c->oa.schemas; NULL on failure. */
+static json_t *schema_doc(sim_cluster *c, const sim_res *r)
+{
+    char key[300];
+    json_t *doc = NULL;
+    snprintf(key, sizeof(key), "%s/%s", r->kr->group, r->kr->version);
+    pthread_mutex_lock(&c->mu);
+    uint64_t gen = fl_kube_resources_generation(c->reg);
+    if (c->oa.schemas_gen != gen || !c->oa.schemas) {
+        json_decref(c->oa.schemas);
+        c->oa.schemas = json_object();
+        c->oa.schemas_gen = gen;
+    }
+    doc = json_incref(json_object_get(c->oa.schemas, key));
+    if (!doc && c->oa.schemas &&
+        fl_kube_openapi_doc(c->reg, r->kr->group, r->kr->version, NULL, NULL, &doc) == 0)
+        json_object_set(c->oa.schemas, key, doc);
+    pthread_mutex_unlock(&c->mu);
+    return doc;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* fieldValidation: fields the schema does not know are a 400 with Strict
+ * ("strict decoding error: unknown field ...", sorted, as the decoder
+ * reports them), a Warning header each with Warn or no parameter (the
+ * apiserver's default), and accepted silently with Ignore. */
+static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, const json_t *obj)
 {
     const char *fv = fl_request_query(req, "fieldValidation");
-    bool strict = fv && !strcmp(fv, "Strict"), warn = fv && !strcmp(fv, "Warn");
-    if (!strict && !warn)
+    bool strict = fv && !strcmp(fv, "Strict"), warn = !fv || !*fv || !strcmp(fv, "Warn");
+    json_t *doc = NULL;
+    unknown_fields u = {0};
+    fl_buf path = FL_BUF_INIT(4096), msg = FL_BUF_INIT(8192);
+    if ((!strict && !warn) || !(doc = schema_doc(c, r)))
         return true;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
-        if (known_top_field(r, k))
-            continue;
-        char msg[600];
+    u.schemas = fl_obj_get(doc, "components.schemas");
+    const json_t *sc = kind_schema(u.schemas, r);
+    if (sc)
+        walk_fields(&u, sc, obj, &path, 0);
+    if (u.n > 1)
+        qsort(u.paths, u.n, sizeof(u.paths[0]), cmp_path);
+    for (size_t i = 0; i < u.n; i++) {
         if (warn) {
-            snprintf(msg, sizeof(msg), "299 - \"unknown field \\\"%s\\\"\"", k);
-            fl_request_add_header(req, "Warning", msg);
-            continue;
+            char h[600];
+            snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", u.paths[i]);
+            fl_request_add_header(req, "Warning", h);
+        } else {
+            fl_buf_printf(&msg, "%sunknown field \"%s\"", i ? ", " : "", u.paths[i]);
         }
-        snprintf(msg, sizeof(msg), "%s in version \"%s\" cannot be handled as a %s: strict "
-                 "decoding error: unknown field \"%s\"", r->kr->kind, r->kr->version,
-                 r->kr->kind, k);
-        reply_bad(req, msg);
-        return false;
+        free(u.paths[i]);
     }
-    return true;
+    bool ok = !strict || u.n == 0;
+    if (!ok) {
+        char text[9000];
+        snprintf(text, sizeof(text), "%s in version \"%s\" cannot be handled as a %s: strict "
+                 "decoding error: %s", r->kr->kind, r->kr->version, r->kr->kind,
+                 msg.data ? msg.data : "");
+        reply_bad(req, text);
+    }
+    json_decref(doc);
+    fl_buf_done(&path);
+    fl_buf_done(&msg);
+    return ok;
 }
 
 /* Parse the body; checks kind/apiVersion against r. Answers on failure. */
@@ -832,7 +1079,7 @@ static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
     fl_err err = FL_ERR_INIT;
     if (!parse_dry_run(req, "CreateOptions", &dry) || !(obj = parse_body(req, p->res)))
         goto out;
-    if (!check_fields(req, p->res, obj) || !check_namespace(req, p, obj))
+    if (!check_fields(c, req, p->res, obj) || !check_namespace(req, p, obj))
         goto out;
     const char *name = fl_obj_str(obj, "metadata.name");
     const char *gen = fl_obj_str(obj, "metadata.generateName");
@@ -858,7 +1105,7 @@ static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
         reply_invalid(req, p->res, name, "metadata.name", "FieldValueInvalid", msg);
         goto out;
     }
-    if (!validate_labels(req, p->res, obj, name))
+    if (!validate_labels(req, p->res, obj, name) || !validate_object(req, p->res, obj))
         goto out;
     if (p->res->kr->namespaced && !namespace_exists(c, p->ns)) {
         snprintf(msg, sizeof(msg), "namespaces \"%s\" not found", p->ns);
@@ -984,6 +1231,8 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
         sim_obj_ref(*out);
         return 0;
     }
+    if (u->req && !u->sub && !validate_object(u->req, r, nw))
+        return FL_EFORBIDDEN; /* answered 422 */
     if (u->req && !update_webhooks_allow(c, r, old, nw, u))
         return FL_EFORBIDDEN;
     set_managed(nw, u->manager, u->op, u->sub, r->api_version);
@@ -1004,7 +1253,7 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
 static void reply_commit(fl_request *req, const sim_path *p, int rc, sim_obj *o, int code)
 {
     if (rc == FL_EFORBIDDEN)
-        return;   /* a webhook denied it; answered */
+        return;   /* validation or a webhook denied it; answered */
     if (rc == FL_ECONFLICT)
         reply_conflict(req, p->res, p->name);
     else if (rc == FL_ENOTFOUND)
@@ -1166,7 +1415,10 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
         }
         const char *want = fl_obj_str(nw, "metadata.resourceVersion");
         bool pinned = want && strcmp(want, fl_obj_str(cur, "metadata.resourceVersion") ?: "");
-        rc = pinned ? FL_ECONFLICT : commit_update(c, p->res, o, cur, nw, &u, &out);
+        if (!pinned && t != FL_PATCH_APPLY && !p->sub[0] && !check_fields(c, req, p->res, nw))
+            rc = FL_EFORBIDDEN; /* answered 400 */
+        else
+            rc = pinned ? FL_ECONFLICT : commit_update(c, p->res, o, cur, nw, &u, &out);
         bool retry = rc == FL_ECONFLICT && !pinned && attempt + 1 < PATCH_RETRIES;
         if (!retry) {
             if (rc == 0 && !strcmp(p->sub, "scale"))
@@ -1200,7 +1452,7 @@ static void do_update(sim_cluster *c, fl_request *req, const sim_path *p)
             reply_bad(req, "the object provided is unrecognized (must be of type Scale)");
             goto out;
         }
-    } else if (!(nw = parse_body(req, p->res)) || !check_fields(req, p->res, nw) ||
+    } else if (!(nw = parse_body(req, p->res)) || !check_fields(c, req, p->res, nw) ||
                !check_namespace(req, p, nw)) {
         goto out;
     }
@@ -1315,82 +1567,238 @@ static void mark_deleting(json_t *obj, int64_t grace)
     normalize(obj);
 }
 
-static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
+static void not_allowed(fl_request *req)
 {
-    delopts d;
+    sim_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
+                     "requested resource", NULL, NULL, NULL);
+}
+
+/* A Status about object name of r. */
+static json_t *item_status(int code, const char *reason, const char *msg, const sim_res *r,
+                           const char *name)
+{
+    json_t *st = fl_status_new(code, reason, msg);
+    if (st)
+        fl_status_set_details(st, name, r->kr->group, r->kr->resource);
+    return st;
+}
+
+static json_t *status_not_found(const sim_res *r, const char *name)
+{
+    char q[200], msg[600];
+    sim_res_qualified(r, q, sizeof(q));
+    snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, name);
+    return item_status(404, "NotFound", msg, r, name);
+}
+
+static json_t *status_conflict(const sim_res *r, const char *name, const char *why)
+{
+    char q[200], msg[900];
+    sim_res_qualified(r, q, sizeof(q));
+    snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": %s", q, name, why);
+    return item_status(409, "Conflict", msg, r, name);
+}
+
+/* Validating webhooks for DELETE: object null, oldObject the stored one.
+ * 0 or FL_EFORBIDDEN with *deny (new) the Status to answer. */
+static int delete_webhooks(sim_cluster *c, fl_request *req, const sim_res *r, const json_t *old,
+                           const delopts *d, bool dry, json_t **deny)
+{
+    json_t *opts = json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "meta.k8s.io/v1");
+    if (opts && d->policy)
+        json_object_set_new(opts, "propagationPolicy", json_string(d->policy));
+    if (opts && d->grace >= 0)
+        json_object_set_new(opts, "gracePeriodSeconds", json_integer(d->grace));
+    if (opts && dry)
+        json_object_set_new(opts, "dryRun", json_pack("[s]", "All"));
+    sim_webhook_req w = {NULL, opts, dry, req};
+    int rc = sim_webhook_admit(c, r, "DELETE", NULL, old, &w, deny);
+    json_decref(opts);
+    return rc;
+}
+
+/* Delete one stored object as the DELETE verb does: preconditions,
+ * webhooks, propagation finalizers, graceful pods, namespace purge, CRD
+ * removal. Returns the answer (new: the object, or a Status) and its HTTP
+ * code in *code. Used by DELETE and deletecollection; HTTP threads. */
+static json_t *delete_item(sim_cluster *c, fl_request *req, const sim_res *r, const char *ns,
+                           const char *name, const delopts *d, bool dry, int *code)
+{
     sim_obj *o = NULL, *out = NULL;
-    json_t *obj = NULL;
-    bool dry;
+    json_t *obj = NULL, *ans = NULL;
     char msg[700];
-    parse_delopts(req, &d);
-    if (!parse_dry_run(req, "DeleteOptions", &dry))
-        goto out;
-    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
-        reply_not_found(req, p->res, p->name);
-        goto out;
+    *code = 200;
+    if (sim_store_get(c->st, r, ns, name, &o) != 0) {
+        *code = 404;
+        return status_not_found(r, name);
     }
     obj = sim_obj_parse(o);
     const char *uid = fl_obj_str(obj, "metadata.uid") ?: "";
-    if (d.pre_uid && strcmp(d.pre_uid, uid)) {
+    if (d->pre_uid && strcmp(d->pre_uid, uid)) {
         snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the UID in the "
                  "precondition (%s) does not match the UID in record (%s). The object might have "
-                 "been deleted and then recreated", p->res->kr->kind, p->name, d.pre_uid, uid);
-        sim_reply_status(req, 409, "Conflict", msg, p->name, p->res->kr->group, p->res->kr->kind);
+                 "been deleted and then recreated", r->kr->kind, name, d->pre_uid, uid);
+        *code = 409;
+        ans = fl_status_new(409, "Conflict", msg);
+        fl_status_set_details(ans, name, r->kr->group, r->kr->kind);
         goto out;
     }
-    if (d.pre_rv && strcmp(d.pre_rv, fl_obj_str(obj, "metadata.resourceVersion") ?: "")) {
-        reply_conflict(req, p->res, p->name);
+    if (d->pre_rv && strcmp(d->pre_rv, fl_obj_str(obj, "metadata.resourceVersion") ?: "")) {
+        *code = 409;
+        ans = status_conflict(r, name, "the object has been modified; please apply your changes "
+                              "to the latest version and try again");
         goto out;
     }
-    bool pod = !*p->res->kr->group && !strcmp(p->res->kr->kind, "Pod");
+    if (delete_webhooks(c, req, r, obj, d, dry, &ans) != 0) {
+        *code = ans ? (int)json_integer_value(json_object_get(ans, "code")) : 500;
+        goto out;
+    }
+    bool pod = !*r->kr->group && !strcmp(r->kr->kind, "Pod");
     bool bound = pod && fl_obj_str(obj, "spec.nodeName");
-    if (d.policy && !strcmp(d.policy, "Foreground"))
+    if (d->policy && !strcmp(d->policy, "Foreground"))
         add_finalizer(obj, "foregroundDeletion");
-    else if (d.policy && !strcmp(d.policy, "Orphan"))
+    else if (d->policy && !strcmp(d->policy, "Orphan"))
         add_finalizer(obj, "orphan");
-    int64_t grace = d.grace >= 0 ? d.grace : 30;
+    int64_t grace = d->grace >= 0 ? d->grace : 30;
     json_t *tg = fl_obj_get(obj, "spec.terminationGracePeriodSeconds");
-    if (d.grace < 0 && json_is_integer(tg))
+    if (d->grace < 0 && json_is_integer(tg))
         grace = json_integer_value(tg);
     int rc = 0;
     bool stays = !finalizers_empty(obj) || (bound && grace > 0);
     if (stays) {
         if (!fl_obj_get(obj, "metadata.deletionTimestamp"))
             mark_deleting(obj, bound ? grace : 0);
-        rc = dry ? 0 : sim_store_update(c->st, p->res, obj, o->rv, &out);
+        rc = dry ? 0 : sim_store_update(c->st, r, obj, o->rv, &out);
         if (rc == 0)
-            sim_reply_json(req, 200, json_incref(obj));
+            ans = json_incref(obj);
     } else {
         if (pod && !dry) {
             if (!fl_obj_get(obj, "metadata.deletionTimestamp"))
                 mark_deleting(obj, 0);
-            rc = sim_store_update(c->st, p->res, obj, o->rv, &out);
+            rc = sim_store_update(c->st, r, obj, o->rv, &out);
             if (rc == 0)
-                rc = sim_store_delete(c->st, p->res, p->ns, p->name, out->rv, NULL, NULL);
+                rc = sim_store_delete(c->st, r, ns, name, out->rv, NULL, NULL);
         } else if (!dry) {
-            rc = sim_store_delete(c->st, p->res, p->ns, p->name, o->rv, NULL, NULL);
-            if (rc == 0 && !*p->res->kr->group && !strcmp(p->res->kr->kind, "Namespace"))
-                purge_namespace(c, p->name);
-            if (rc == 0 && is_crd(p->res))
+            rc = sim_store_delete(c->st, r, ns, name, o->rv, NULL, NULL);
+            if (rc == 0 && !*r->kr->group && !strcmp(r->kr->kind, "Namespace"))
+                purge_namespace(c, name);
+            if (rc == 0 && is_crd(r))
                 crd_unregister(c, obj);
         }
         if (rc == 0 && pod)
-            sim_reply_json(req, 200, json_incref(obj));
+            ans = json_incref(obj);
         else if (rc == 0)
-            sim_reply_json(req, 200, fl_status_success(p->name, p->res->kr->group,
-                                                       p->res->kr->resource, uid));
+            ans = fl_status_success(name, r->kr->group, r->kr->resource, uid);
     }
-    if (rc == FL_ECONFLICT)
-        reply_conflict(req, p->res, p->name);
-    else if (rc == FL_ENOTFOUND)
-        reply_not_found(req, p->res, p->name);
-    else if (rc != 0)
-        fl_request_reply_status(req, 500, NULL, "delete: %s", fl_strerror(rc));
+    if (rc == FL_ECONFLICT) {
+        *code = 409;
+        ans = status_conflict(r, name, "the object has been modified; please apply your changes "
+                              "to the latest version and try again");
+    } else if (rc == FL_ENOTFOUND) {
+        *code = 404;
+        ans = status_not_found(r, name);
+    } else if (rc != 0) {
+        snprintf(msg, sizeof(msg), "delete: %s", fl_strerror(rc));
+        *code = 500;
+        ans = fl_status_new(500, "InternalError", msg);
+    }
 out:
-    json_decref(d.body);
     json_decref(obj);
     sim_obj_unref(o);
     sim_obj_unref(out);
+    return ans;
+}
+
+static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    delopts d;
+    bool dry;
+    int code = 500;
+    parse_delopts(req, &d);
+    if (parse_dry_run(req, "DeleteOptions", &dry)) {
+        json_t *ans = delete_item(c, req, p->res, p->ns, p->name, &d, dry, &code);
+        sim_reply_json(req, code, ans);
+    }
+    json_decref(d.body);
+}
+
+/* The list answer of deletecollection: what was listed, before deletion
+ * (as registry.Store.DeleteCollection returns it). Built-in list items
+ * carry no kind/apiVersion. */
+static json_t *collection_list(const sim_res *r, const sim_list *l)
+{
+    char rv[24];
+    bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD;
+    snprintf(rv, sizeof(rv), "%llu", (unsigned long long)l->rv);
+    json_t *items = json_array();
+    json_t *list = json_pack("{s:s,s:s,s:{s:s},s:o}", "kind", r->kr->list_kind, "apiVersion",
+                             r->api_version, "metadata", "resourceVersion", rv, "items", items);
+    for (size_t i = 0; list && i < l->n; i++) {
+        json_t *it = sim_obj_parse(l->items[i]);
+        if (it && !crd) {
+            json_object_del(it, "kind");
+            json_object_del(it, "apiVersion");
+        }
+        if (it)
+            json_array_append_new(items, it);
+    }
+    return list;
+}
+
+/* DELETE on a collection: list with the request's selectors (namespace of
+ * the path, labelSelector, fieldSelector), then delete each item as DELETE
+ * does (NotFound skipped: deleted meanwhile). The first other failure is
+ * the answer; else the list of what was deleted. */
+static void do_delete_collection(sim_cluster *c, fl_request *req, const sim_path *p)
+{
+    delopts d;
+    bool dry;
+    fl_err err = FL_ERR_INIT;
+    sim_sel *ls = NULL, *fs = NULL;
+    sim_list l = {0};
+    json_t *fail = NULL;
+    int code = 200;
+    const char *bad = NULL;
+    parse_delopts(req, &d);
+    if (!fl_kube_resource_has_verb(p->res->kr, "deletecollection")) {
+        not_allowed(req);
+        goto out;
+    }
+    if (!parse_dry_run(req, "DeleteOptions", &dry))
+        goto out;
+    if (sim_sel_parse_labels(fl_request_query(req, "labelSelector"), &ls, &err) != 0 ||
+        sim_sel_parse_fields(fl_request_query(req, "fieldSelector"), &fs, &err) != 0) {
+        reply_bad(req, err.msg);
+        goto out;
+    }
+    if (!sim_sel_fields_supported(fs, p->res->kr->kind, &bad)) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "field label not supported: %s", bad);
+        reply_bad(req, msg);
+        goto out;
+    }
+    sim_list_req q = {.ns = p->ns, .labels = ls, .fields = fs};
+    int rc = sim_store_list(c->st, p->res, &q, &l);
+    if (rc != 0) {
+        fl_request_reply_status(req, 500, NULL, "list: %s", fl_strerror(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < l.n && !fail; i++) {
+        json_t *ans = delete_item(c, req, p->res, l.items[i]->ns, l.items[i]->name, &d, dry,
+                                  &code);
+        if (code >= 300 && code != 404)
+            fail = json_incref(ans);
+        json_decref(ans);
+    }
+    if (fail)
+        sim_reply_json(req, code, fail);
+    else
+        sim_reply_json(req, 200, collection_list(p->res, &l));
+out:
+    sim_list_done(&l);
+    sim_sel_free(ls);
+    sim_sel_free(fs);
+    json_decref(d.body);
 }
 
 /* ---------------------------------------------------------------- pods */
@@ -1465,18 +1873,14 @@ static void do_log(sim_cluster *c, fl_request *req, const sim_path *p)
 
 /* ---------------------------------------------------------------- entry */
 
-static void not_allowed(fl_request *req)
-{
-    sim_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
-                     "requested resource", NULL, NULL, NULL);
-}
-
 void sim_write_handle(sim_cluster *c, fl_request *req, const sim_path *p)
 {
     const char *m = fl_request_method(req);
     const char *sub = p->sub;
     if (!*sub || !strcmp(sub, "status") || !strcmp(sub, "scale")) {
-        if (!p->name[0])
+        if (!p->name[0] && !*sub && !strcmp(m, "DELETE"))
+            do_delete_collection(c, req, p);
+        else if (!p->name[0])
             !strcmp(m, "POST") ? do_create(c, req, p) : not_allowed(req);
         else if (!strcmp(m, "GET") && !strcmp(sub, "scale")) {
             sim_obj *o = NULL;

@@ -2,7 +2,9 @@
 """tests/cmd/test_serve.py: `flotilla serve` and `flotilla clusters` end to
 end against fake member clusters (tests/collector/fake_apiserver.py):
 config errors name file:line:field and fail; the daemon syncs, answers
-/readyz and GET /api/v1/clusters (bearer token from tokens.csv), follows
+/readyz and GET /api/v1/clusters (bearer token from tokens.csv; without a
+tokens file only anonymousLoopback lets anyone in; `flotilla clusters`
+with --token, $FLOTILLA_TOKEN or --kubeconfig), follows
 changes within a second, restarts after SIGKILL from its data dir and
 converges (deletes what vanished meanwhile), and drains on SIGTERM with
 exit status 0. Needs FLOTILLA_BIN and FLOTILLA_SRC (tests/meson.build).
@@ -180,7 +182,25 @@ def test_daemon(d):
     check(r.returncode == 0 and json.loads(r.stdout)["clusters"][0]["name"] == "alpha",
           "clusters -o json")
     r = subprocess.run([BIN, "clusters"], capture_output=True, text=True, env=env, timeout=10)
-    check(r.returncode == 1 and "Unauthorized" in r.stderr, "clusters without token fails")
+    check(r.returncode == 1 and "Unauthorized" in r.stderr and "--token" in r.stderr,
+          "clusters without token fails and says how: " + r.stderr)
+    # a kubectl kubeconfig for the search API: its server path is dropped
+    kc = os.path.join(d, "flotilla.kc")
+    with open(kc, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
+                "  cluster: {server: \"http://127.0.0.1:%d/apis/clusterpedia.io/v1beta1/"
+                "resources\"}\nusers:\n- name: u\n  user: {token: %s}\ncontexts:\n"
+                "- name: c\n  context: {cluster: c, user: u}\n" % (port, TOKEN))
+    noenv = {k: v for k, v in os.environ.items() if not k.startswith("FLOTILLA_")}
+    r = subprocess.run([BIN, "clusters", "--kubeconfig", kc], capture_output=True, text=True,
+                       env=noenv, timeout=10)
+    check(r.returncode == 0 and "alpha" in r.stdout, "clusters --kubeconfig: " + r.stdout + r.stderr)
+    r = subprocess.run([BIN, "clusters", "--kubeconfig", kc, "--token", "wrong"],
+                       capture_output=True, text=True, env=noenv, timeout=10)
+    check(r.returncode == 1 and "401" in r.stderr, "--token overrides the kubeconfig's")
+    r = subprocess.run([BIN, "clusters"], capture_output=True, text=True,
+                       env=dict(env, FLOTILLA_TOKEN=TOKEN), timeout=10)
+    check(r.returncode == 0 and "alpha" in r.stdout, "clusters with $FLOTILLA_TOKEN")
 
     # SIGKILL; changes while down are replayed to the restarted daemon,
     # which resumes its watches from the stored resourceVersions (no relist).
@@ -239,6 +259,56 @@ kind: CronTab
 metadata: {name: c1, namespace: default}
 spec: {x: 1}
 """
+
+
+def raw(port, path, token=None):
+    """(status, body, headers) of GET path."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path))
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+    except OSError:
+        return 0, b"", {}
+
+
+def test_auth_modes(d):
+    """/api/v1/clusters authenticates like the search API: without a tokens
+    file nobody gets in (401 Status) unless anonymousLoopback; health
+    endpoints stay open, with kube-apiserver's headers."""
+    dd = os.path.join(d, "auth")
+    os.mkdir(dd)
+    for anon in (False, True):
+        cfg = os.path.join(dd, "f%d.yaml" % anon)
+        with open(cfg, "w") as f:
+            f.write("listen: 127.0.0.1:1\n%s"
+                    "members:\n- {name: dead, kubeconfig: %s}\n"
+                    "sync:\n  resources:\n  - {version: v1, resources: [pods]}\n"
+                    % ("auth: {anonymousLoopback: true}\n" if anon else "",
+                       kubeconfig(dd, "dead", free_port())))
+        port = free_port()
+        s = start_serve(cfg, port, os.path.join(dd, "data%d" % anon))
+        check(wait(lambda: get(port, "/healthz", None)[0] == 200, 10), "healthz up")
+        code, body, hdr = raw(port, "/healthz")
+        check(code == 200 and body == b"ok" and hdr.get("X-Content-Type-Options") == "nosniff",
+              "/healthz: %s %s %s" % (code, body, hdr))
+        code, body, hdr = raw(port, "/livez?verbose")
+        check(code == 200 and b"livez check passed" in body, "/livez?verbose: %s" % body)
+        code, body, hdr = raw(port, "/readyz?verbose")
+        check(code in (200, 503) and b"readyz check" in body, "/readyz?verbose: %s" % body)
+        code, body, hdr = raw(port, "/api/v1/clusters")
+        if anon:
+            check(code == 200 and b"dead" in body, "anonymousLoopback: clusters open: %s" % code)
+        else:
+            check(code == 401 and json.loads(body).get("kind") == "Status",
+                  "no tokens file, no anonymousLoopback: 401 Status (got %s)" % code)
+            code, _, _ = raw(port, "/api/v1/clusters/dead", "anything")
+            check(code == 401, "any token: 401 (got %s)" % code)
+        s.send_signal(signal.SIGTERM)
+        check(s.wait(timeout=20) == 0, "drains")
 
 
 def test_sim_kubectl(d):
@@ -315,6 +385,7 @@ def main():
     try:
         test_config_errors(d)
         test_daemon(d)
+        test_auth_modes(d)
         test_sim_kubectl(d)
     finally:
         for p in procs:

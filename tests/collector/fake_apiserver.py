@@ -17,8 +17,15 @@ Control (POST, JSON body) to drive tests deterministically:
   /control/drop    {}            cut every open watch (no final chunk)
   /control/churn   {"on": bool}   pods churn-0..49 created/updated/deleted every 5 ms
   /control/apps    {"on": bool}   serve apps/v1 (deployments) or not
-  /control/fault   {"mode": ""|"html"|"500"|"401"|"hang"|"silent"|"garbage"|"nometa",
+  /control/fault   {"mode": ""|"html"|"500"|"401"|"403"|"hang"|"silent"|"garbage"|"nometa"
+                            |"truncated"|"big",
                     "lists": bool, "watches": bool, "health": bool}
+                   truncated: list bodies cut in the middle (a valid HTTP response);
+                   big: every list page and every watch event carries one extra
+                   object of --big-mb MB (default 50)
+TLS: --tls-dir DIR makes DIR/ca.crt (+ key) and a serving certificate for
+127.0.0.1 with the openssl command and serves HTTPS; --tls-expired makes
+that certificate one that expired yesterday.
 Prints the bound port on stdout, then serves until killed.
 """
 import argparse
@@ -48,6 +55,8 @@ class State:
         self.churn = False
         self.churner = None
         self.apps = False
+        self.big = None      # the --big-mb object's JSON, made on first use
+        self.big_mb = 50
 
     def bump(self):
         self.rv += 1
@@ -160,6 +169,9 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if mode == "401":
             self.status(401, "Unauthorized", "Unauthorized")
+            return True
+        if mode == "403":
+            self.status(403, "Forbidden", 'pods is forbidden: User "x" cannot list resource "pods"')
             return True
         if mode == "hang":
             time.sleep(3600)
@@ -280,10 +292,15 @@ class Handler(BaseHTTPRequestHandler):
                 meta["continue"] = "%d:%s" % (off + limit, rv)
             kind = (CORE.get(res) or APPS.get(res))[0]
             items = [st.text[k] for k in page]
-            if st.fault.get("mode") == "nometa" and st.fault.get("lists", True):
+            lfault = st.fault.get("mode") if st.fault.get("lists", True) else ""
+            if lfault == "nometa":
                 items.append(json.dumps({"kind": kind, "spec": {}}))
+            if lfault == "big":
+                items.append(big_object(st, kind, ns or "default"))
             body = ('{"kind":"%sList","apiVersion":"v1","metadata":%s,"items":[%s]}\n'
                     % (kind, json.dumps(meta), ",".join(items))).encode()
+            if lfault == "truncated":
+                body = body[:len(body) // 2]
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -338,6 +355,9 @@ class Handler(BaseHTTPRequestHandler):
                         self.chunk(b"this is not json\n")
                     if mode == "nometa":
                         self.chunk(b'{"type":"ADDED","object":{"kind":"Pod"}}\n')
+                    if mode == "big":
+                        self.chunk(('{"type":"ADDED","object":%s}\n'
+                                    % big_object(st, "Pod", "default")).encode())
                     self.chunk((json.dumps({"type": t, "object": o}) + "\n").encode())
                 if time.time() >= deadline:
                     self.chunk(b"")
@@ -350,6 +370,36 @@ class Handler(BaseHTTPRequestHandler):
                     last_bookmark = time.time()
         except (BrokenPipeError, ConnectionResetError):
             return
+
+
+def big_object(st, kind, ns):
+    """One object of --big-mb MB (JSON text), built once."""
+    if st.big is None:
+        st.big = json.dumps({"kind": kind, "apiVersion": "v1", "metadata": {
+            "name": "huge", "namespace": ns, "uid": "uid-huge", "resourceVersion": str(st.rv),
+            "annotations": {"big": "x" * (st.big_mb << 20)}}})
+    return st.big
+
+
+def make_tls(d, expired):
+    """CA + serving certificate for 127.0.0.1 in d (openssl command line)."""
+    import os
+    import subprocess
+    os.makedirs(d, exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", d + "/ca.key", "-out", d + "/ca.crt",
+        "-subj", "/CN=fake-ca", "-days", "30")
+    run("req", *ec, "-keyout", d + "/server.key", "-out", d + "/server.csr",
+        "-subj", "/CN=127.0.0.1")
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.crt", "-CAkey", d + "/ca.key",
+        "-CAcreateserial", "-days", "-1" if expired else "30", "-extfile", d + "/ext",
+        "-out", d + "/server.crt")
 
 
 def discovery(gv, table):
@@ -367,9 +417,13 @@ def main():
     ap.add_argument("--apps", action="store_true")
     ap.add_argument("--pods", type=int, default=0, help="pods to create in namespace default")
     ap.add_argument("--pad", type=int, default=0, help="annotation bytes per object")
+    ap.add_argument("--big-mb", type=int, default=50, help="size of the 'big' fault's object")
+    ap.add_argument("--tls-dir", default=None)
+    ap.add_argument("--tls-expired", action="store_true")
     a = ap.parse_args()
     st = State()
     st.pad = a.pad
+    st.big_mb = a.big_mb
     st.apps = a.apps
     with st.lock:
         for ns in ("default", "kube-system", "team-a"):
@@ -381,6 +435,16 @@ def main():
     Handler.token = a.token
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    srv.handle_error = lambda request, address: None  # TLS failures are expected
+    if a.tls_dir:
+        import ssl
+        make_tls(a.tls_dir, a.tls_expired)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_dir + "/server.crt", a.tls_dir + "/server.key")
+        # the handshake runs in the request thread, so a bad client never
+        # blocks accept()
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
     sys.stdout.write("%d\n" % srv.server_address[1])
     sys.stdout.flush()
     srv.serve_forever()

@@ -183,6 +183,79 @@ static void test_scan(void)
     T_EQ_INT(cl_scan_str("", 0, typ, 1, out, sizeof out), FL_ENOTFOUND);
 }
 
+static void test_complete(void)
+{
+    const char *ok = "{\"a\":\"x\\\\\",\"b\":[1,{\"c\":\"]}\\\"\"}]} \n";
+    T_CHECK(cl_json_complete(ok, strlen(ok)));
+    T_CHECK(cl_json_complete("[]", 2));
+    /* every strict prefix of a document is incomplete */
+    for (size_t n = 0; n + 3 < strlen(ok); n++)
+        T_CHECK(!cl_json_complete(ok, n));
+    T_CHECK(!cl_json_complete("<html>", 6));
+    T_CHECK(!cl_json_complete("{}{}", 4));
+    T_CHECK(!cl_json_complete("\"s\"", 3));
+    T_CHECK(!cl_json_complete("{\"a\":\"\\\"}", 9)); /* the quote is escaped */
+}
+
+static void test_nsfilter(void)
+{
+    const char *names[] = {"team-a", "team-b"};
+    cl_nsfilter f = {names, 2, false};
+    cl_nsfilter byname = {names, 2, true};
+    fl_buf out = FL_BUF_INIT(1u << 20);
+    size_t kept = 99, dropped = 99;
+    const char *page =
+        "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":["
+        "{\"metadata\":{\"name\":\"p1\",\"namespace\":\"team-a\"}},"
+        "{\"metadata\":{\"name\":\"p2\",\"namespace\":\"default\"},\"spec\":{\"x\":\"]\"}} ,"
+        "{\"metadata\":{\"namespace\":\"team-b\",\"name\":\"p3\"}},"
+        "{\"spec\":{}}"
+        "],\"tail\":true}";
+    T_EQ_INT(cl_nsfilter_page(&f, page, strlen(page), &out, &kept, &dropped), 0);
+    T_EQ_INT(kept, 2);
+    T_EQ_INT(dropped, 2);
+    T_EQ_STR(out.data, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":["
+                       "{\"metadata\":{\"name\":\"p1\",\"namespace\":\"team-a\"}},"
+                       "{\"metadata\":{\"namespace\":\"team-b\",\"name\":\"p3\"}}],\"tail\":true}");
+    T_CHECK(cl_json_complete(out.data, out.len));
+    /* nothing kept, empty and null item lists, namespaces by name */
+    fl_buf_reset(&out);
+    const char *none = "{\"items\":[{\"metadata\":{\"namespace\":\"x\"}}],\"metadata\":{}}";
+    T_EQ_INT(cl_nsfilter_page(&f, none, strlen(none), &out, &kept, &dropped), 0);
+    T_EQ_STR(out.data, "{\"items\":[],\"metadata\":{}}");
+    T_EQ_INT(kept, 0);
+    fl_buf_reset(&out);
+    T_EQ_INT(cl_nsfilter_page(&f, "{\"items\":[ ]}", 13, &out, &kept, &dropped), 0);
+    T_EQ_STR(out.data, "{\"items\":[]}");
+    fl_buf_reset(&out);
+    T_EQ_INT(cl_nsfilter_page(&f, "{\"items\":null}", 14, &out, &kept, &dropped), 0);
+    T_EQ_STR(out.data, "{\"items\":null}");
+    fl_buf_reset(&out);
+    const char *nss = "{\"items\":[{\"metadata\":{\"name\":\"team-b\"}},{\"metadata\":{\"name\":\"y\"}}]}";
+    T_EQ_INT(cl_nsfilter_page(&byname, nss, strlen(nss), &out, &kept, &dropped), 0);
+    T_EQ_STR(out.data, "{\"items\":[{\"metadata\":{\"name\":\"team-b\"}}]}");
+    /* not a list, truncated */
+    fl_buf_reset(&out);
+    T_EQ_INT(cl_nsfilter_page(&f, "<html>", 6, &out, &kept, &dropped), FL_EPARSE);
+    T_EQ_INT(cl_nsfilter_page(&f, "{\"kind\":1}", 10, &out, &kept, &dropped), FL_EPARSE);
+    T_EQ_INT(cl_nsfilter_page(&f, page, 120, &out, &kept, &dropped), FL_EPARSE);
+    T_EQ_INT(cl_nsfilter_page(&f, "{\"items\" :  ", 13, &out, &kept, &dropped), FL_EPARSE);
+    T_EQ_INT(cl_nsfilter_page(&f, "{\"items\":5}", 11, &out, &kept, &dropped), FL_EPARSE);
+    fl_buf_done(&out);
+    /* watch events */
+    const char *in = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"namespace\":\"team-b\"}}}";
+    const char *outs = "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"namespace\":\"c\"}}}";
+    const char *bm = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"1\"}}}";
+    const char *nsev = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"team-a\"}}}";
+    T_CHECK(cl_nsfilter_event(&f, in, strlen(in)));
+    T_CHECK(!cl_nsfilter_event(&f, outs, strlen(outs)));
+    T_CHECK(cl_nsfilter_event(&f, bm, strlen(bm)));
+    T_CHECK(!cl_nsfilter_event(&f, nsev, strlen(nsev)));
+    T_CHECK(cl_nsfilter_event(&byname, nsev, strlen(nsev)));
+    T_CHECK(cl_nsfilter_event(&f, "garbage", 7));
+    T_CHECK(cl_nsfilter_has(&f, "team-a") && !cl_nsfilter_has(&f, "team"));
+}
+
 int main(void)
 {
     test_backoff();
@@ -191,5 +264,7 @@ int main(void)
     test_health();
     test_paths();
     test_scan();
+    test_complete();
+    test_nsfilter();
     return t_done();
 }

@@ -2,7 +2,8 @@
  * tests/fuzz/fuzz_query_token.c: the search API's continue-token decoder
  * (query/token.c) on arbitrary input. Tokens are the one opaque value
  * clients hand back; the decoder must reject anything not minted by the key
- * without reading out of bounds. Also checks encode/decode round trips.
+ * without reading out of bounds. Also checks encode/decode round trips
+ * (keyset and ordered cursors).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,6 +71,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.revision = (int64_t)size;
         if (fl_query_token_encode(q, &c, &b) == 0 &&
             (fl_query_token_decode(q, b.data, &d) != 0 || strcmp(d.name, c.name) != 0))
+            abort();
+        /* an ordered (orderby) cursor with the input as its resourceVersion */
+        b.len = 0;
+        c.ordered = true;
+        c.order_sig = (uint32_t)size * 2654435761u;
+        c.created = -(int64_t)size;
+        if (size < sizeof c.rv)
+            memcpy(c.rv, s, size + 1);
+        if (fl_query_token_encode(q, &c, &b) == 0 &&
+            (fl_query_token_decode(q, b.data, &d) != 0 || !d.ordered ||
+             d.order_sig != c.order_sig || d.created != c.created || strcmp(d.rv, c.rv) != 0 ||
+             strcmp(d.name, c.name) != 0))
             abort();
         fl_buf_done(&b);
     }

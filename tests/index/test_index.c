@@ -728,9 +728,16 @@ static void test_backpressure(void)
     T_EQ_INT(full, 1);
     T_CHECK(ok >= 4);
     T_EQ_INT(fl_index_flush(idx, 10000), 0);
-    pthread_mutex_lock(&sp.mu);
-    T_EQ_INT(sp.calls, 1);
-    pthread_mutex_unlock(&sp.mu);
+    /* on_space runs on the writer thread just after the flush is released */
+    int calls = 0;
+    for (int i = 0; i < 200 && !calls; i++) {
+        pthread_mutex_lock(&sp.mu);
+        calls = sp.calls;
+        pthread_mutex_unlock(&sp.mu);
+        if (!calls)
+            usleep(10000);
+    }
+    T_EQ_INT(calls, 1);
     fl_index_stats st;
     fl_index_stats_get(idx, &st);
     T_EQ_INT(st.full, 1);

@@ -1,8 +1,8 @@
 /*
  * tests/index/test_writer.c: the writer's coalescing rules, driven
  * deterministically through writer_apply (one call = one batch), and the
- * schema migrations (an older database opened by this code; a newer one
- * refused). Uses index_int.h: these are the module's own pieces.
+ * schema migrations (an older database opened by this code — v1 and v2 —;
+ * a newer one refused). Uses index_int.h: these are the module's own pieces.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -212,6 +212,72 @@ static void test_migration(void)
     T_CHECK(strstr(err.msg, "newer") != NULL);
 }
 
+static int count_rows(void *arg, const fl_index_row *row)
+{
+    (void)row;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* v2 -> v3: labels gain the object key (rows of tombstones dropped), the
+ * scope and owner indexes gain the key; label queries answer the same. */
+static void test_migration_v3(void)
+{
+    sqlite3 *db = fresh_db("v2.db");
+    T_EQ_INT(schema_migrate(db, 2, NULL), 0);
+    T_EQ_INT(sql_exec(db,
+        "INSERT INTO clusters(id, name) VALUES(1, 'east'), (2, 'west');"
+        "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'configmaps', 'ConfigMap');"
+        "INSERT INTO objects(id, cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
+        "  synced_ms, deleted_ms, revision, labels_hash, fts_hash, json) VALUES"
+        "  (1, 1, 1, 'ns', 'a', 'ua', '5', 'o1', 0, 1, NULL, 1, 1, 0, '{}'),"
+        "  (2, 2, 1, 'ns', 'a', 'ub', '6', '', 0, 1, NULL, 2, 1, 0, '{}'),"
+        "  (3, 1, 1, 'ns', 'b', 'uc', '7', 'o1', 0, 1, 99, 3, 1, 0, '{}');"
+        "INSERT INTO labels(key, value, obj_id) VALUES('app', 'x', 1), ('tier', 'web', 1),"
+        "  ('app', 'x', 2), ('app', 'x', 3);"
+        "UPDATE meta SET value = 3 WHERE key = 'revision';", NULL), 0);
+    sqlite3_close(db);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/v2.db", dir);
+    fl_index_opts o = FL_INDEX_OPTS_INIT;
+    o.path = path;
+    fl_index *idx = NULL;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_index_open(&o, &idx, &err), 0);
+    fl_index_reader *r = NULL;
+    T_EQ_INT(fl_index_reader_new(idx, &r, NULL), 0);
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    const char *x[] = {"x"}, *web[] = {"web"};
+    fl_index_label_req reqs[2] = {{"app", FL_INDEX_LABEL_EQ, x, 1},
+                                  {"tier", FL_INDEX_LABEL_EQ, web, 1}};
+    q.group = "", q.resource = "configmaps", q.labels = reqs, q.n_labels = 1;
+    int n = 0;
+    int64_t cnt = 0;
+    T_EQ_INT(fl_index_list(r, &q, count_rows, &n, NULL, NULL), 0);
+    T_EQ_INT(n, 2);
+    T_EQ_INT(fl_index_count(r, &q, &cnt, NULL), 0);
+    T_EQ_INT(cnt, 2);
+    q.n_labels = 2;
+    T_EQ_INT(fl_index_count(r, &q, &cnt, NULL), 0);
+    T_EQ_INT(cnt, 1);
+    q.n_labels = 0, q.owner_uid = "o1";
+    T_EQ_INT(fl_index_count(r, &q, &cnt, NULL), 0);
+    T_EQ_INT(cnt, 1);
+    fl_index_reader_free(r);
+    fl_index_close(idx);
+
+    db = fresh_db("v2.db");
+    T_EQ_INT(q1(db, "PRAGMA user_version"), FL_INDEX_SCHEMA_VERSION);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels"), 3);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE key = 'app' AND value = 'x' AND"
+                    " gvr_id = 1 AND ns = 'ns' AND name = 'a' AND cluster_id = 2 AND obj_id = 2"), 1);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_scope')"), 4);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_owner')"), 5);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('labels_obj')"), 3);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/fl-index-writer-XXXXXX");
@@ -220,6 +286,7 @@ int main(void)
     test_coalescer_unit();
     test_coalescing();
     test_migration();
+    test_migration_v3();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

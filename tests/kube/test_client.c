@@ -151,6 +151,10 @@ typedef struct {
     char first_line[256];
     int cancel_after_lines; /* cancel own request after N lines (0: never) */
     int stop_after_lines;   /* return nonzero after N lines */
+    int pause_mod;          /* refuse watch line i once when i % pause_mod == 0 */
+    int accepted, pauses, out_of_order;
+    bool refused;           /* the last line was refused: the next must be it */
+    uv_timer_t resume;
     fl_kube_req *req;
 } capture;
 
@@ -172,10 +176,37 @@ static void on_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     c->retry_after = res->retry_after_s;
 }
 
+static void resume_cb(uv_timer_t *t)
+{
+    capture *c = t->data;
+    fl_kube_req_resume(c->req);
+}
+
+/* Back-pressure: refuse some lines once (pause), resume from a timer; every
+ * line must still arrive exactly once and in order. */
+static int pausing_line(capture *c, fl_kube_req *req, const char *line)
+{
+    int i = -1;
+    sscanf(line, "{\"type\":\"ADDED\",\"object\":{\"i\":%d", &i);
+    if (i % c->pause_mod == 0 && !c->refused) {
+        c->refused = true;
+        c->pauses++;
+        c->req = req;
+        uv_timer_start(&c->resume, resume_cb, c->pauses % 3, 0);
+        return FL_KUBE_LINE_PAUSE;
+    }
+    c->refused = false;
+    c->out_of_order += i != c->accepted;
+    c->accepted++;
+    return 0;
+}
+
 static int on_line(fl_kube_req *req, const char *line, size_t len, void *ud)
 {
     capture *c = ud;
     c->line_calls++;
+    if (c->pause_mod)
+        return pausing_line(c, req, line);
     if (c->line_calls == 1)
         snprintf(c->first_line, sizeof c->first_line, "%.*s", (int)(len > 200 ? 200 : len), line);
     if (c->cancel_after_lines && c->line_calls == c->cancel_after_lines)
@@ -617,6 +648,22 @@ static void test_streams(void)
     T_EQ_INT(run(cl, &rq, &cap), 0);
     T_EQ_INT(cap.line_calls, 3);
     T_EQ_INT(cap.err, -ECANCELED);
+    capture_done(&cap);
+
+    /* back-pressure: the line callback pauses the stream 400 times */
+    rq.path = "/watch?n=4000";
+    memset(&cap, 0, sizeof cap);
+    cap.pause_mod = 10;
+    uv_timer_init(loop, &cap.resume);
+    cap.resume.data = &cap;
+    T_EQ_INT(run(cl, &rq, &cap), 0);
+    T_EQ_INT(cap.err, 0);
+    T_EQ_INT(cap.accepted, 4000);
+    T_EQ_INT(cap.pauses, 400);
+    T_EQ_INT(cap.out_of_order, 0);
+    T_EQ_INT(cap.line_calls, 4400);
+    uv_close((uv_handle_t *)&cap.resume, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
     capture_done(&cap);
 
     /* stream without a line callback is refused; no callback runs */

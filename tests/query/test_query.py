@@ -12,6 +12,7 @@ Needs FLOTILLA_BIN (tests/meson.build).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -63,7 +64,7 @@ def http(method, url, body=None, token=None, headers=None):
 
 
 def start_sim(d):
-    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--kubeconfig-dir", d,
+    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--no-controllers", "--kubeconfig-dir", d,
                           "--write-config", os.path.join(d, "flotilla.yaml")],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     PROCS.append(p)
@@ -124,12 +125,20 @@ def kubectl(kc, *args):
     return p.returncode, p.stdout, p.stderr
 
 
-def pod(name, ns, labels, image="nginx:1.25", prio=None):
+def pod(name, ns, labels, image="nginx:1.25", prio=None, owner=None):
     spec = {"containers": [{"name": "c", "image": image}, {"name": "side", "image": "envoy:1"}]}
     if prio is not None:
         spec["priority"] = prio
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": spec}
+    p = {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": spec}
+    if owner:
+        p["metadata"]["ownerReferences"] = [owner]
+    return p
+
+
+def owner_ref(kind, api, obj):
+    return {"apiVersion": api, "kind": kind, "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 def fill(d, clusters):
@@ -143,19 +152,35 @@ def fill(d, clusters):
                                pod("web-%02d" % i, "default", {"app": "web", "idx": str(i)},
                                    img, i), tok)
             check(st == 201, "create pod in %s: %s %s" % (c, st, body[:200]))
+        st, body, _ = http("POST", url + "/apis/apps/v1/namespaces/team/deployments",
+                           {"apiVersion": "apps/v1", "kind": "Deployment",
+                            "metadata": {"name": "db", "labels": {"app": "db"}},
+                            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+                                     "template": {"metadata": {"labels": {"app": "db"}},
+                                                  "spec": {"containers": [
+                                                      {"name": "c", "image": "postgres:16"}]}}}},
+                           tok)
+        check(st == 201, "create deployment: %s" % st)
+        dep = json.loads(body)
+        st, body, _ = http("POST", url + "/apis/apps/v1/namespaces/team/replicasets",
+                           {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                            "metadata": {"name": "db-5f7d", "labels": {"app": "db"},
+                                         "ownerReferences": [owner_ref("Deployment", "apps/v1",
+                                                                       dep)]},
+                            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "db"}},
+                                     "template": {"metadata": {"labels": {"app": "db"}},
+                                                  "spec": {"containers": [
+                                                      {"name": "c", "image": "postgres:16"}]}}}},
+                           tok)
+        check(st == 201, "create replicaset: %s %s" % (st, body[:200]))
+        rs = json.loads(body)
         for i in range(3):
             http("POST", url + "/api/v1/namespaces/team/pods",
-                 pod("db-%d" % i, "team", {"app": "db"}, "postgres:16"), tok)
+                 pod("db-%d" % i, "team", {"app": "db"}, "postgres:16",
+                     owner=owner_ref("ReplicaSet", "apps/v1", rs)), tok)
         http("POST", url + "/api/v1/namespaces/team/secrets",
              {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pw"},
               "data": {"password": "aHVudGVyMg=="}, "stringData": {"x": "y"}}, tok)
-        http("POST", url + "/apis/apps/v1/namespaces/team/deployments",
-             {"apiVersion": "apps/v1", "kind": "Deployment",
-              "metadata": {"name": "db", "labels": {"app": "db"}},
-              "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
-                       "template": {"metadata": {"labels": {"app": "db"}},
-                                    "spec": {"containers": [{"name": "c",
-                                                             "image": "postgres:16"}]}}}}, tok)
 
 
 def wait_count(base, want):
@@ -184,6 +209,8 @@ def test_kubectl(d, base):
     check(rc == 0 and rows[0][:4] == ["NAME", "VERSION", "MODE", "READY"] and
           sorted(r[0] for r in rows[1:]) == ["east-1", "east-2"] and
           all("True" in r for r in rows[1:]), "get clusters: " + out + err)
+    check(rows[0][-1] == "AGE" and all(re.fullmatch(r"\d+[smhd]\S*", r[-1]) for r in rows[1:]),
+          "get clusters AGE (creationTimestamp): " + out)
     rc, out, err = kubectl(kc, "get", "cluster", "east-2", "-o", "jsonpath={.spec.zone}")
     check(rc == 0 and out == "east-b", "get cluster east-2 zone: " + out + err)
     rc, out, err = kubectl(kc, "explain", "deployments.spec.replicas")
@@ -258,6 +285,138 @@ def test_params(base):
           "good token: %s %s" % (st, b.get("metadata")))
 
 
+def key(i):
+    return (i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+            i["metadata"]["namespace"], i["metadata"]["name"])
+
+
+def test_owner(base):
+    dep_uid = None
+    st2, body, _ = http("GET", base + PREFIX + "/clusters/east-1/apis/apps/v1/namespaces/team/"
+                        "deployments/db")
+    if check(st2 == 200, "get deployment db: %s" % st2):
+        dep_uid = json.loads(body)["metadata"]["uid"]
+    st, b = names(base, "ownerUID=%s&ownerSeniority=1" % dep_uid)
+    check(st == 200 and sorted(key(i) for i in b["items"]) ==
+          [("east-1", "team", "db-%d" % i) for i in range(3)],
+          "ownerUID + ownerSeniority=1 (Deployment -> Pods): %s %s" % (st, b.get("items", b)))
+    st, b = names(base, "labelSelector=" + urllib.parse.quote(
+        "search.clusterpedia.io/owner-name=db,search.clusterpedia.io/owner-seniority=1"))
+    check(st == 200 and sorted(key(i) for i in b["items"]) ==
+          sorted((c, "team", "db-%d" % i) for c in ("east-1", "east-2") for i in range(3)),
+          "owner-name=db seniority 1 across clusters: %s %d" % (st, len(b.get("items", []))))
+    st, b = names(base, "clusters=east-2&ownerName=db&ownerSeniority=1&ownerGR=deployments.apps")
+    check(st == 200 and sorted(key(i) for i in b["items"]) ==
+          [("east-2", "team", "db-%d" % i) for i in range(3)], "ownerGR deployments.apps: %s" % st)
+    st, b = names(base, "ownerName=db&ownerSeniority=1&ownerGR=replicasets.apps")
+    check(st == 200 and b["items"] == [], "ownerGR replicasets.apps (no RS named db): %s" % st)
+    st, b = names(base, "ownerName=db-5f7d&namespaces=team")
+    check(st == 200 and len(b["items"]) == 6, "ownerName = the ReplicaSet, seniority 0: %s" % st)
+    st, b = names(base, "ownerName=db")
+    check(st == 200 and b["items"] == [], "ownerName=db seniority 0: pods are not children")
+    st, body, _ = http("GET", base + PREFIX + "/apis/apps/v1/replicasets?ownerName=db")
+    check(st == 200 and len(json.loads(body)["items"]) == 2, "replicasets owned by db: %s" % st)
+    st, b = names(base, "ownerName=nothing-here&ownerSeniority=2")
+    check(st == 200 and b["items"] == [], "unknown owner: nothing")
+
+
+def test_orderby(d, base):
+    st, b = names(base, "limit=1000")
+    allk = [key(i) for i in b["items"]]
+    want = sorted(allk, key=lambda k: (k[1], k[2], k[0]))
+    want = sorted(want, key=lambda k: k[2], reverse=True)  # stable: ties keep key order
+    got, cont, pages = [], "", 0
+    for _ in range(30):
+        st, b = names(base, "orderby=" + urllib.parse.quote("name desc") +
+                      "&limit=7&withRemainingCount=true" +
+                      ("&continue=" + urllib.parse.quote(cont) if cont else ""))
+        if not check(st == 200, "orderby page: %s %s" % (st, b)):
+            break
+        if pages == 0:
+            check(b["metadata"].get("remainingItemCount") == len(allk) - 7,
+                  "ordered remainingItemCount: %s" % b["metadata"])
+            first_token = b["metadata"].get("continue")
+        pages += 1
+        got += [key(i) for i in b["items"]]
+        cont = b["metadata"].get("continue", "")
+        if not cont:
+            break
+    check(got == want, "orderby=name desc paged:\n%s\n%s" % (got[:10], want[:10]))
+    st, b = names(base, "orderby=namespace&limit=7&continue=" + urllib.parse.quote(first_token))
+    check(st == 400, "token of another orderby: %s" % st)
+    st, b = names(base, "orderby=cluster,namespace%20desc,name&limit=1000")
+    got = [key(i) for i in b["items"]]
+    want = sorted(sorted(allk, key=lambda k: k[2]), key=lambda k: k[1], reverse=True)
+    want = sorted(want, key=lambda k: k[0])
+    check(st == 200 and got == want, "orderby=cluster,namespace desc,name")
+    kc = os.path.join(d, "all.kc")
+    rc, out, err = kubectl(kc, "get", "pods", "-n", "team", "--chunk-size", "2", "-o", "name",
+                           "-l", "search.clusterpedia.io/orderby in (name_desc,cluster)")
+    got = out.split()  # label values arrive sorted (labels.Parse): cluster, then name_desc
+    check(rc == 0 and got == ["pod/db-2", "pod/db-1", "pod/db-0"] * 2,
+          "kubectl -l orderby in (name_desc,cluster) --chunk-size 2: %s %s" % (got, err))
+    rc, out, err = kubectl(kc, "get", "pods", "-n", "team", "-l",
+                           "search.clusterpedia.io/orderby=created_at", "-o", "name")
+    check(rc == 0 and len(out.split()) == 6, "orderby=created_at: %s %s" % (out, err))
+    rc, out, err = kubectl(kc, "get", "pods", "-A", "-l", "app=web,search.clusterpedia.io/orderby"
+                           " in (name_desc,namespace)", "--chunk-size", "3")
+    rows = [l.split()[:3] for l in out.strip().split("\n")[1:]]
+    want = [["default", c, "web-%02d" % i] for i in range(19, -1, -1) for c in ("east-1", "east-2")]
+    check(rc == 0 and rows == want, "kubectl table, orderby name desc, chunks of 3: %s %s"
+          % (rows[:4], err))
+
+
+def test_openapi(base):
+    """kube-apiserver's OpenAPI v3 caching (k8s-golden 02-openapi)."""
+    import http.client
+    u = urllib.parse.urlparse(base)
+
+    def get(path, headers=None):
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, body, {k.lower(): v for k, v in r.getheaders()}
+    st, body, _ = get(PREFIX + "/clusters/east-1/openapi/v3")
+    paths = json.loads(body)["paths"] if st == 200 else {}
+    url = paths.get("api/v1", {}).get("serverRelativeURL", "")
+    check(url.startswith(PREFIX + "/clusters/east-1/openapi/v3/api/v1?hash="), "index url: " + url)
+    h = url.split("hash=")[-1]
+    st, body, hd = get(url)
+    check(st == 200 and hd.get("etag") == '"%s"' % h and hd.get("cache-control") ==
+          "public, immutable" and hd.get("expires", "").endswith("UTC") and
+          json.loads(body).get("openapi", "").startswith("3."), "doc with hash: %s %s" % (st, hd))
+    st, body, hd = get(url, {"If-None-Match": '"%s"' % h})
+    check(st == 304 and body == b"", "If-None-Match: 304 (got %s)" % st)
+    st, body, hd = get(url.split("?")[0] + "?hash=0000")
+    check(st == 301 and hd.get("location") == url and b"Moved Permanently" in body,
+          "stale hash: 301 to the current one: %s %s" % (st, hd.get("location")))
+    st, body, hd = get(url.split("?")[0])
+    check(st == 200 and "immutable" not in hd.get("cache-control", ""), "no hash: not immutable")
+    st, body, hd = get(PREFIX + "/openapi/v3/apis/nope.example.com/v1")
+    check(st == 404 and body == b"", "unknown gv: 404 empty: %s" % st)
+    return get
+
+
+def test_openapi_follows_types(d, base, clusters, get):
+    """A type that appears in a cluster's index appears in its OpenAPI
+    index (the cached documents follow the served types)."""
+    st, body, _ = get(PREFIX + "/clusters/east-1/openapi/v3")
+    check(st == 200 and "apis/batch/v1" not in json.loads(body)["paths"], "no jobs in east-1 yet")
+    st = http("POST", clusters["east-1"] + "/apis/batch/v1/namespaces/team/jobs",
+              {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+               "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                   {"name": "c", "image": "busybox"}]}}}}, sim_token(d, "east-1"))[0]
+    check(st == 201, "create job: %s" % st)
+    for _ in range(50):
+        st, body, _ = get(PREFIX + "/clusters/east-1/openapi/v3")
+        if st == 200 and "apis/batch/v1" in json.loads(body)["paths"]:
+            break
+        time.sleep(0.1)
+    check("apis/batch/v1" in json.loads(body)["paths"], "batch/v1 listed once a job is indexed")
+
+
 def test_collections(base):
     cp = "/apis/clusterpedia.io/v1beta1/collectionresources"
     st, body, _ = http("GET", base + cp)
@@ -293,7 +452,9 @@ def test_hostile(base):
     bad = ["labelSelector=" + urllib.parse.quote("a in ("), "labelSelector=" + urllib.parse.quote(huge),
            "fieldSelector=" + urllib.parse.quote("a=b=c"), "limit=-1", "limit=x",
            "since=" + urllib.parse.quote("'; DROP TABLE objects; --"),
-           "labelSelector=" + urllib.parse.quote("search.clusterpedia.io/orderby=name"),
+           "labelSelector=" + urllib.parse.quote("search.clusterpedia.io/orderby=bogus"),
+           "orderby=" + urllib.parse.quote("name sideways"), "ownerSeniority=-1",
+           "labelSelector=" + urllib.parse.quote("search.clusterpedia.io/owner-seniority=x"),
            "continue=" + urllib.parse.quote("1' OR '1'='1")]
     for q in bad:
         st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?" + q)
@@ -313,15 +474,16 @@ def test_hostile(base):
     check(st == 200 and len(json.loads(body)["items"]) == 40, "other requests unaffected")
 
 
-def test_churn(d, base, clusters):
+def test_churn(d, base, clusters, extra=""):
     """Page with limit=4 while another thread updates and creates pods; the
-    unchanged web-* pods must each appear exactly once."""
+    unchanged web-* pods must each appear exactly once (keyset pages, and
+    with extra="&orderby=...", pages of an ordered list)."""
     stop = threading.Event()
     url = clusters["east-1"]
     tok = sim_token(d, "east-1")
 
     def churn():
-        i = 0
+        i = 1000 if extra else 0
         while not stop.is_set():
             http("POST", url + "/api/v1/namespaces/team/pods",
                  pod("churn-%d" % i, "team", {"app": "churn"}), tok)
@@ -333,7 +495,7 @@ def test_churn(d, base, clusters):
     cont = ""
     try:
         for _ in range(100):
-            st, b = names(base, "limit=4&continue=" + urllib.parse.quote(cont))
+            st, b = names(base, "limit=4&continue=" + urllib.parse.quote(cont) + extra)
             if not check(st == 200, "churn page %s" % st):
                 break
             seen += [(i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
@@ -346,8 +508,8 @@ def test_churn(d, base, clusters):
         stop.set()
         t.join()
     stable = [s for s in seen if not s[2].startswith("churn-")]
-    check(len(stable) == 46 and len(set(stable)) == 46, "churn: %d stable, %d unique"
-          % (len(stable), len(set(stable))))
+    check(len(stable) == 46 and len(set(stable)) == 46, "churn%s: %d stable, %d unique"
+          % (extra, len(stable), len(set(stable))))
 
 
 def test_watch(d, base, clusters):
@@ -412,6 +574,15 @@ def test_auth(d, clusters):
     st, body, _ = http("GET", base + PREFIX + "/apis/apps/v1/deployments", token="team-a-token")
     check(st == 200 and json.loads(body)["items"] == [], "team-a no deployments: %s" % st)
     check(http("GET", u, token="nobody-token")[0] == 403, "no scope: 403")
+    # the daemon's member status follows the same scopes
+    st, body, _ = http("GET", base + "/api/v1/clusters", token="team-a-token")
+    check(st == 200 and [c["name"] for c in json.loads(body)["clusters"]] == ["east-1"],
+          "/api/v1/clusters for team-a: %s %s" % (st, body[:200]))
+    st, body, _ = http("GET", base + "/api/v1/clusters/east-2", token="team-a-token")
+    check(st == 404, "/api/v1/clusters/east-2 for team-a: %s" % st)
+    st, body, _ = http("GET", base + "/api/v1/clusters", token=admin)
+    check(st == 200 and len(json.loads(body)["clusters"]) == 2, "/api/v1/clusters for admin")
+    check(http("GET", base + "/api/v1/clusters")[0] == 401, "/api/v1/clusters without token: 401")
 
 
 def openssl(*args):
@@ -496,10 +667,15 @@ def main():
         check(wait_count(base, 46) == 46, "46 pods synced")
         test_kubectl(d, base)
         test_params(base)
+        test_owner(base)
+        test_orderby(d, base)
+        get = test_openapi(base)
+        test_openapi_follows_types(d, base, clusters, get)
         test_secrets(base)
         test_collections(base)
         test_hostile(base)
         test_churn(d, base, clusters)
+        test_churn(d, base, clusters, "&orderby=" + urllib.parse.quote("name desc,cluster"))
         test_watch(d, base, clusters)
         test_auth(d, clusters)
         test_tls(d)

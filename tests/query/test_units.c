@@ -2,7 +2,8 @@
  * tests/query/test_units.c: the search API's pure pieces — continue tokens
  * (round trip; any tampering, another key or garbage is rejected) and the
  * field-selector superset (=, ==, != with upstream's "absent reads as \"\"",
- * escapes, list fields with [], numeric > and <, parse errors).
+ * escapes, list fields with [], numeric > and <, parse errors), and the
+ * orderby pieces (field parsing, sort, keyset resume after a cursor).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "query/query.h"
+#include "query/query_int.h"
 #include "tests/test.h"
 
 static fl_query *make_query(fl_index *idx)
@@ -26,7 +28,7 @@ static fl_query *make_query(fl_index *idx)
 static void test_tokens(fl_index *idx)
 {
     fl_query *q = make_query(idx), *other = make_query(idx);
-    fl_query_cursor c = {42, "team", "web-01", "east-1", 7}, d;
+    fl_query_cursor c = {42, "team", "web-01", "east-1", 7, false, 0, 0, ""}, d;
     fl_buf b = FL_BUF_INIT(4096);
     T_EQ_INT(fl_query_token_encode(q, &c, &b), 0);
     T_EQ_INT(fl_query_token_decode(q, b.data, &d), 0);
@@ -45,9 +47,75 @@ static void test_tokens(fl_index *idx)
     const char *junk[] = {"", ".", "abc", "a.b", "1' OR '1'='1", "MS8xLy8v.", NULL};
     for (int i = 0; junk[i]; i++)
         T_EQ_INT(fl_query_token_decode(q, junk[i], &d), FL_EPARSE);
+    /* ordered (orderby) cursors carry the sort key */
+    fl_query_cursor o = {9, "ns", "n", "c", 3, true, 0xdeadbeefu, -5, "12345"};
+    b.len = 0;
+    T_EQ_INT(fl_query_token_encode(q, &o, &b), 0);
+    T_EQ_INT(fl_query_token_decode(q, b.data, &d), 0);
+    T_CHECK(d.ordered);
+    T_EQ_INT(d.order_sig, 0xdeadbeefu);
+    T_EQ_INT(d.created, -5);
+    T_EQ_STR(d.rv, "12345");
+    T_EQ_STR(d.name, "n");
+    T_EQ_INT(d.offset, 3);
     fl_buf_done(&b);
     fl_query_free(q);
     fl_query_free(other);
+}
+
+static fl_index_row row(const char *cl, const char *ns, const char *name, int64_t created,
+                        const char *rv)
+{
+    fl_index_row r;
+    memset(&r, 0, sizeof r);
+    r.cluster = cl, r.namespace_ = ns, r.name = name, r.created = created;
+    r.resource_version = rv;
+    return r;
+}
+
+/* Clusterpedia's orderby: fields, desc, ties by key, keyset resume. */
+static void test_order(void)
+{
+    query_order o;
+    query_sorted s;
+    fl_err e = FL_ERR_INIT;
+    memset(&o, 0, sizeof o);
+    memset(&s, 0, sizeof s);
+    T_EQ_INT(query_order_add(&o, "nope", &e), FL_EPARSE);
+    T_EQ_INT(query_order_add(&o, "name desc x", &e), FL_EPARSE);
+    T_EQ_INT(query_order_add(&o, "resource_version", &e), 0);
+    T_EQ_INT(query_order_add(&o, " created_at_desc ", &e), 0);
+    T_EQ_INT((int)o.n, 2);
+    T_CHECK(!o.by[0].desc && o.by[1].desc);
+    memset(&o, 0, sizeof o);
+    T_EQ_INT(query_order_add(&o, "namespace desc", &e), 0);
+    T_EQ_INT(query_order_add(&o, "name", &e), 0);
+    uint32_t sig = query_order_sig(&o);
+    fl_index_row rows[] = {row("b", "a", "x", 5, "9"), row("a", "z", "y", 1, "10"),
+                           row("a", "a", "x", 9, "2"), row("c", "m", "q", 3, "1")};
+    for (size_t i = 0; i < 4; i++)
+        T_EQ_INT(query_sorted_add(&s, &rows[i]), 0);
+    query_sorted_sort(&s, &o);
+    const char *want[] = {"z/y/a", "m/q/c", "a/x/a", "a/x/b"};
+    for (size_t i = 0; i < 4; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "%s/%s/%s", s.v[i].ns, s.v[i].name, s.v[i].cluster);
+        T_EQ_STR(k, want[i]);
+    }
+    fl_query_cursor c;
+    query_sorted_cursor(&s.v[1], &o, 7, &c);
+    T_CHECK(c.ordered && c.order_sig == sig && c.revision == 7);
+    T_EQ_INT((int)query_sorted_after(&s, &o, &c), 2);
+    query_sorted_cursor(&s.v[3], &o, 7, &c);
+    T_EQ_INT((int)query_sorted_after(&s, &o, &c), 4);
+    /* resource_version numerically: 1 < 2 < 9 < 10 */
+    memset(&o, 0, sizeof o);
+    T_EQ_INT(query_order_add(&o, "resource_version", &e), 0);
+    T_CHECK(query_order_sig(&o) != sig);
+    query_sorted_sort(&s, &o);
+    T_EQ_STR(s.v[0].rv, "1");
+    T_EQ_STR(s.v[3].rv, "10");
+    query_sorted_done(&s);
 }
 
 static int match(const char *sel, const char *obj)
@@ -111,6 +179,7 @@ int main(void)
     T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
     test_tokens(idx);
     test_fields();
+    test_order();
     fl_index_close(idx);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -13,7 +13,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simtest import Sim, b64url_json, check, done  # noqa: E402
 
-sim = Sim("--clusters", "2", "--host", "--history", "40", "--write-config", "{dir}/cfg/flotilla.yaml")
+# a dead, strict cluster: no controllers touching objects, anonymous = 403
+sim = Sim("--clusters", "2", "--host", "--history", "40", "--no-controllers", "--strict-auth",
+          "--write-config", "{dir}/cfg/flotilla.yaml")
 A, B = "east-1", "east-2"
 check(set(sim.clusters) == {"east-1", "east-2", "host"}, "cluster names %s" % sim.clusters)
 

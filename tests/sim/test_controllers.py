@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""tests/sim/test_controllers.py: `flotilla sim --controllers` — kubectl
+"""tests/sim/test_controllers.py: `flotilla sim` (controllers on by default, plain
+http, so kubectl sends no token) — kubectl
 create deployment -> ReplicaSet -> Pods Running and Ready within seconds
 with true workload status; scale up and down; delete with GC (background,
 foreground, orphan); scheduling with nodeSelector, taints/tolerations,
@@ -19,7 +20,9 @@ if not shutil.which("kubectl"):
     print("kubectl not on PATH", file=sys.stderr)
     sys.exit(77)
 
-sim = Sim("--clusters", "1", "--tls", "--controllers", "--nodes", "3")
+# plain http, controllers on by default: kubectl sends no token to http://
+# servers, and a loopback http sim serves it as admin (old insecure port)
+sim = Sim("--clusters", "1", "--nodes", "3", "--host")
 A = "east-1"
 CACHE = os.path.join(sim.dir, "kube-cache")
 NS = "/api/v1/namespaces/default"
@@ -64,7 +67,16 @@ def running(selector, n):
     return live if ok else None
 
 
-# ---- Deployment -> ReplicaSet -> Pods
+# ---- plain http: kubectl got here without a token; a wrong token is 401
+check(sim.req(A, NS + "/pods", token="wrong")[0] == 401, "wrong token over http -> 401")
+check(sim.req(A, NS + "/pods", token=False)[0] == 200, "no token over loopback http -> admin")
+
+# ---- Deployment -> ReplicaSet -> Pods (and nothing in the host cluster)
+HOST_DEP = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+check(sim.req("host", APPS + "/deployments", "POST", HOST_DEP)[0] == 201, "deployment in host")
 t0 = time.time()
 kubectl("create", "deployment", "web", "--image=nginx:1.25", "--replicas=3")
 ps = wait("3 web pods Running", lambda: running("app%3Dweb", 3))
@@ -79,6 +91,10 @@ if ps:
     ref = p["metadata"]["ownerReferences"][0]
     check(ref["kind"] == "ReplicaSet" and ref["controller"] is True, "pod owned by RS %r" % ref)
     check(len({q["spec"]["nodeName"] for q in ps}) == 3, "3 pods spread over 3 nodes")
+
+
+check(sim.req("host", APPS + "/replicasets")[2]["items"] == [] and
+      sim.req("host", NS + "/pods")[2]["items"] == [], "no controllers in the host cluster")
 
 
 def dep_done(n):

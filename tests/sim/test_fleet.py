@@ -85,8 +85,9 @@ def check_shape(sim, cluster):
 
 
 def main():
+    # generation itself: no controllers stamping status times onto workloads
     args = ["--clusters", "2", "--nodes", str(NODES), "--pods", str(PODS), "--namespaces",
-            str(NS)]
+            str(NS), "--no-controllers"]
     a = Sim(*(args + ["--seed", "7"]))
     b = Sim(*(args + ["--seed", "7"]))
     c = Sim(*(args + ["--seed", "8"]))
@@ -102,11 +103,16 @@ def main():
         b.stop()
         c.stop()
 
+    # controllers run by default: they must neither duplicate nor delete the
+    # generated pods (owned by generated ReplicaSets) nor fight churn's pods
     s = Sim("--clusters", "2", "--nodes", "3", "--pods", "40", "--namespaces", "3",
             "--churn", "60")
     try:
         st, _, body = s.req("east-1", "/api/v1/pods")
         rv = body["metadata"]["resourceVersion"]
+        fleet0 = sorted(p["metadata"]["name"] for p in body["items"]
+                        if "-churn-" not in p["metadata"]["name"])
+        check(len(fleet0) == 40, "40 generated pods at start (%d)" % len(fleet0))
         t0 = time.time()
         st, evs = s.watch("east-1", "/api/v1/pods?watch=true&timeoutSeconds=2&resourceVersion=" +
                           rv)
@@ -120,6 +126,20 @@ def main():
         st, evs2 = s.watch("east-2", "/api/v1/pods?watch=true&timeoutSeconds=1&resourceVersion=" +
                            s.req("east-2", "/api/v1/pods")[2]["metadata"]["resourceVersion"])
         check(len(evs2) >= 30, "churn also on east-2 (%d)" % len(evs2))
+        body = s.req("east-1", "/api/v1/pods")[2]
+        fleet1 = sorted(p["metadata"]["name"] for p in body["items"]
+                        if "-churn-" not in p["metadata"]["name"])
+        check(fleet1 == fleet0, "controllers + churn: generated pods neither duplicated nor "
+              "deleted (%d -> %d)" % (len(fleet0), len(fleet1)))
+        churn = [p for p in body["items"] if "-churn-" in p["metadata"]["name"]]
+        check(len(churn) >= 8, "churn pods live alongside the controllers (%d)" % len(churn))
+        reasons = {e["reason"] for e in s.req("east-1", "/api/v1/events")[2]["items"]}
+        check(not reasons & {"SuccessfulCreate", "SuccessfulDelete", "ScalingReplicaSet"},
+              "no ReplicaSet create/delete at startup or from churn (%s)" % sorted(reasons))
+        rs = s.req("east-1", "/apis/apps/v1/replicasets")[2]["items"]
+        check(sum(r["spec"]["replicas"] for r in rs) == 40 and
+              sum(r["status"]["replicas"] for r in rs) == 40,
+              "replicasets still want and have 40 pods")
     finally:
         s.stop()
     done()

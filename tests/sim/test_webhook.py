@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """tests/sim/test_webhook.py: ValidatingWebhookConfiguration honoured by
-`flotilla sim --controllers`: a Python HTTPS webhook (cert from openssl,
+`flotilla sim` (controllers on by default): a Python HTTPS webhook (cert from openssl,
 caBundle verified) gets a real admission.k8s.io/v1 AdmissionReview at
 url?timeout=Ns; allow, deny with message (kube-apiserver's text, no
 reason), warnings as Warning headers, timeout with failurePolicy Fail
 (500 InternalError) and Ignore, namespaceSelector, a webhook that is
-down, and a controller-created pod denied -> ReplicaFailure."""
+down, a controller-created pod denied -> ReplicaFailure, DELETE reviews
+(oldObject, objectSelector, deletecollection), dry run vs sideEffects, and
+matchPolicy Equivalent/Exact across the versions of a CRD, and a controller's
+scale-down delete denied (ReplicaFailure FailedDelete)."""
 import base64
 import http.server
 import json
@@ -24,7 +27,7 @@ if not shutil.which("openssl"):
     print("openssl not on PATH", file=sys.stderr)
     sys.exit(77)
 
-sim = Sim("--clusters", "1", "--tls", "--controllers")
+sim = Sim("--clusters", "1", "--tls")  # controllers run by default
 A = "east-1"
 NS = "/api/v1/namespaces/default"
 D = sim.dir
@@ -58,7 +61,15 @@ class Hook(http.server.BaseHTTPRequestHandler):
         name = req.get("name", "")
         labels = (req.get("object") or {}).get("metadata", {}).get("labels", {})
         resp = {"uid": req["uid"], "allowed": True}
-        if self.path.startswith("/validate/deployments"):
+        if self.path.startswith("/validate/keep"):
+            if req["operation"] == "DELETE":
+                resp = {"uid": req["uid"], "allowed": False,
+                        "status": {"code": 403, "message": "keep pods are precious"}}
+        elif self.path.startswith("/validate/configmaps"):
+            if req["operation"] == "DELETE":
+                resp = {"uid": req["uid"], "allowed": False,
+                        "status": {"code": 403, "message": "configmap is protected"}}
+        elif self.path.startswith("/validate/deployments"):
             imgs = [c["image"] for c in req["object"]["spec"]["template"]["spec"]["containers"]]
             if any(i.endswith(":latest") for i in imgs):
                 resp = {"uid": req["uid"], "allowed": False,
@@ -268,6 +279,175 @@ check(sa and sa[0] == "system:serviceaccount:kube-system:replicaset-controller",
 st, _, evs = sim.req(A, NS + "/events")
 check(any(e["reason"] == "FailedCreate" and "blocked by policy" in e["message"]
           for e in evs["items"]), "FailedCreate event")
+
+# ---- DELETE: object null, oldObject stored, objectSelector on the old object;
+# deletecollection goes through the same path; dry run and sideEffects
+CMS = NS + "/configmaps"
+CMURL = URL.replace("pods", "configmaps")
+st, _, b = sim.req(A, VWC, "POST", {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+    "metadata": {"name": "cm-validator"},
+    "webhooks": [{"name": "cm-delete.test.example.com",
+                  "clientConfig": {"url": CMURL, "caBundle": CA},
+                  "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"],
+                             "resources": ["configmaps"]}],
+                  "objectSelector": {"matchLabels": {"protect": "yes"}},
+                  "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                  "failurePolicy": "Fail", "timeoutSeconds": 5},
+                 {"name": "cm-side-effects.test.example.com",
+                  "clientConfig": {"url": CMURL, "caBundle": CA},
+                  "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                             "resources": ["configmaps"]}],
+                  "objectSelector": {"matchLabels": {"side": "effects"}},
+                  "admissionReviewVersions": ["v1"], "sideEffects": "Some",
+                  "failurePolicy": "Fail", "timeoutSeconds": 5}]})
+check(st == 201, "create cm-validator %s %r" % (st, b))
+for name, labels in (("p1", {"protect": "yes"}), ("p2", {"x": "y"})):
+    st, _, b = sim.req(A, CMS, "POST", {"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": {"name": name, "labels": labels}})
+    check(st == 201, "create cm %s (%s)" % (name, st))
+def cm_reviews():  # the controllers keep calling the pods webhook meanwhile
+    return [rv for path, _, rv in RECEIVED if path.startswith("/validate/configmaps")]
+
+
+n0 = len(cm_reviews())
+st, _, b = sim.req(A, CMS + "/p1?propagationPolicy=Background", "DELETE")
+check(st == 403 and b.get("message") == 'admission webhook "cm-delete.test.example.com" denied '
+      'the request: configmap is protected', "DELETE denied %s %r" % (st, b))
+check(sim.req(A, CMS + "/p1")[0] == 200, "denied delete keeps the object")
+if check(len(cm_reviews()) == n0 + 1, "DELETE review sent once (%d)" % (len(cm_reviews()) - n0)):
+    r = cm_reviews()[n0]["request"]
+    check(r["operation"] == "DELETE" and r["object"] is None and r["name"] == "p1" and
+          r["namespace"] == "default" and r["oldObject"]["metadata"]["name"] == "p1" and
+          r["options"] == {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1",
+                           "propagationPolicy": "Background"}, "DELETE review %r" % r)
+st, _, b = sim.req(A, CMS + "/p2", "DELETE")
+check(st == 200 and len(cm_reviews()) == n0 + 1,
+      "objectSelector: unlabelled delete not sent (%s)" % st)
+st, _, b = sim.req(A, CMS + "?labelSelector=protect", "DELETE")
+check(st == 403 and "configmap is protected" in b.get("message", ""),
+      "deletecollection goes through webhooks %s" % st)
+st, _, b = sim.req(A, NS + "/pods?dryRun=All", "POST", pod("dry-pod"))
+dry = [rv for _, _, rv in RECEIVED if rv["request"]["name"] == "dry-pod"]
+check(st == 201 and len(dry) == 1 and dry[0]["request"]["dryRun"] is True,
+      "dry run: sideEffects None webhook called with dryRun true (%s)" % st)
+check(sim.req(A, NS + "/pods/dry-pod")[0] == 404, "dry-run pod not stored")
+side = {"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "fx", "labels": {"side": "effects"}}}
+n0 = len(cm_reviews())
+st, _, b = sim.req(A, CMS + "?dryRun=All", "POST", side)
+check(st == 400 and b.get("message") == 'admission webhook "cm-side-effects.test.example.com" '
+      'does not support dry run' and len(cm_reviews()) == n0,
+      "sideEffects Some + dry run: 400 %s %r" % (st, b))
+st, _, b = sim.req(A, CMS, "POST", side)
+check(st == 201 and len(cm_reviews()) == n0 + 1, "sideEffects Some, not dry: called (%s)" % st)
+
+# ---- matchPolicy: a rule for v1 sees a v2 write (Equivalent, the default), not when Exact
+crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "widgets.example.com"},
+       "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
+                          "listKind": "WidgetList"},
+                "versions": [{"name": v, "served": True, "storage": v == "v1",
+                              "schema": {"openAPIV3Schema": {
+                                  "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+                             for v in ("v1", "v2")]}}
+st, _, b = sim.req(A, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "POST", crd)
+check(st == 201, "two-version CRD %s %r" % (st, b))
+WURL = URL.replace("pods", "widgets")
+wvwc = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "widget-validator"},
+        "webhooks": [{"name": "widgets.test.example.com",
+                      "clientConfig": {"url": WURL, "caBundle": CA},
+                      "rules": [{"apiGroups": ["example.com"], "apiVersions": ["v1"],
+                                 "operations": ["CREATE"], "resources": ["widgets"]}],
+                      "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                      "failurePolicy": "Fail", "timeoutSeconds": 5}]}
+st, _, b = sim.req(A, VWC, "POST", wvwc)
+check(st == 201, "widget vwc %s" % st)
+
+
+def widget_reviews():
+    return [rv["request"] for path, _, rv in RECEIVED if path.startswith("/validate/widgets")]
+
+
+W2 = "/apis/example.com/v2/namespaces/default/widgets"
+st, _, b = sim.req(A, W2, "POST", {"apiVersion": "example.com/v2", "kind": "Widget",
+                                   "metadata": {"name": "w1"}})
+wr = widget_reviews()
+check(st == 201 and len(wr) == 1 and wr[0]["kind"]["version"] == "v1" and
+      wr[0]["requestKind"]["version"] == "v2" and wr[0]["resource"]["version"] == "v1",
+      "Equivalent: v1 rule sees a v2 create (%s %r)" % (st, wr[:1]))
+st, _, cur = sim.req(A, VWC + "/widget-validator")
+cur["webhooks"][0]["matchPolicy"] = "Exact"
+check(sim.req(A, VWC + "/widget-validator", "PUT", cur)[0] == 200, "vwc to Exact")
+st, _, b = sim.req(A, W2, "POST", {"apiVersion": "example.com/v2", "kind": "Widget",
+                                   "metadata": {"name": "w2"}})
+check(st == 201 and len(widget_reviews()) == 1, "Exact: v2 create not sent (%s)" % st)
+
+# ---- a controller's scale-down delete denied -> ReplicaFailure FailedDelete, pod stays
+KEEP = "/apis/apps/v1/namespaces/default/deployments/keep"
+st, _, b = sim.req(A, "/apis/apps/v1/namespaces/default/deployments", "POST", {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "keep"},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "keep"}},
+             "template": {"metadata": {"labels": {"app": "keep"}},
+                          "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]}}}})
+check(st == 201, "create deployment keep %s" % st)
+
+
+def keep_pods():
+    return [p for p in sim.req(A, NS + "/pods?labelSelector=app%3Dkeep")[2]["items"]
+            if "deletionTimestamp" not in p["metadata"]]
+
+
+end = time.time() + 8
+while time.time() < end and len(keep_pods()) != 2:
+    time.sleep(0.1)
+check(len(keep_pods()) == 2, "2 keep pods")
+st, _, b = sim.req(A, VWC, "POST", {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+    "metadata": {"name": "keep-validator"},
+    "webhooks": [{"name": "keep.test.example.com",
+                  "clientConfig": {"url": URL.replace("pods", "keep"), "caBundle": CA},
+                  "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"],
+                             "resources": ["pods"]}],
+                  "objectSelector": {"matchLabels": {"app": "keep"}},
+                  "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                  "failurePolicy": "Fail", "timeoutSeconds": 5}]})
+check(st == 201, "keep vwc %s" % st)
+sim.req(A, KEEP, "PATCH", {"spec": {"replicas": 1}}, ctype="application/merge-patch+json")
+
+
+def keep_failure():
+    for r in sim.req(A, "/apis/apps/v1/namespaces/default/replicasets")[2]["items"]:
+        if r["metadata"]["name"].startswith("keep-"):
+            for c in r.get("status", {}).get("conditions", []):
+                if c["type"] == "ReplicaFailure" and c["reason"] == "FailedDelete":
+                    return c
+    return None
+
+
+c = None
+end = time.time() + 8
+while time.time() < end and not c:
+    c = keep_failure()
+    time.sleep(0.1)
+check(c and c["message"] == 'admission webhook "keep.test.example.com" denied the request: '
+      'keep pods are precious', "ReplicaFailure FailedDelete %r" % (c,))
+check(len(keep_pods()) == 2, "denied scale-down keeps both pods")
+evs = sim.req(A, NS + "/events")[2]["items"]
+fd = [e for e in evs if e["reason"] == "FailedDelete"]
+check(len(fd) == 1 and fd[0]["message"].startswith("Error deleting: admission webhook") and
+      fd[0]["involvedObject"]["kind"] == "ReplicaSet", "one FailedDelete event %r" % fd)
+dels = [rv["request"] for path, _, rv in RECEIVED if path.startswith("/validate/keep")]
+check(dels and dels[0]["userInfo"]["username"] ==
+      "system:serviceaccount:kube-system:replicaset-controller" and dels[0]["object"] is None,
+      "controller DELETE review %r" % dels[:1])
+check(sim.req(A, VWC + "/keep-validator", "DELETE")[0] == 200, "delete keep vwc")
+end = time.time() + 8
+while time.time() < end and (len(keep_pods()) != 1 or keep_failure()):
+    time.sleep(0.1)
+check(len(keep_pods()) == 1 and not keep_failure(), "webhook gone: scale-down done, condition cleared")
 
 # ---- webhook down with Fail -> 500 connection refused
 srv.shutdown()
