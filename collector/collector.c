@@ -23,6 +23,7 @@
 #include "kube/kube.h"
 
 #define SPACE_RETRY_MS 50
+#define BAD_LINE_SHOWN_MS 60000
 #define STATUS_PERIOD_MS 250
 #define DISCOVERY_MAX_BYTES (8u << 20)
 #define CONT_MAX (64u << 10)
@@ -52,6 +53,7 @@ struct reflector {
                          page is over max_object_bytes (down to 1) */
     bool cont_retried;/* an expired continue token restarted the list once */
     bool gone;        /* the current watch was stopped by us on a 410 */
+    bool corrupt;     /* ... or on a malformed line: an event may be lost */
     char *pending;    /* a list page refused with FL_EFULL, retried */
     size_t pending_len;
     char pending_rv[64];
@@ -276,7 +278,9 @@ static void page_done(reflector *r, const char *rv)
         feed(r, CL_EV_LIST_FAILED, NULL, rc);
         return;
     }
-    r->last_error[0] = 0;
+    /* a malformed watch line stays shown a while after the relist it caused */
+    if (r->error_is_failure || fl_now_ms() - r->last_bad_ms > BAD_LINE_SHOWN_MS)
+        r->last_error[0] = 0;
     r->cont_retried = false;
     r->last_synced_ms = fl_now_ms();
     feed(r, CL_EV_LIST_DONE, rv, 0);
@@ -461,9 +465,17 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
     char type[32], rv[64];
     if (len == 0 || (len == 1 && line[0] == '\r'))
         return 0;
+    /* A line that is not whole JSON (cut, garbled) or not a watch event
+     * hides an event we will never see again on this watch. */
+    if (!cl_json_complete(line, len)) {
+        bad_line(r, "watch: malformed event (cut or invalid JSON); relisting");
+        r->corrupt = true;
+        return 1;
+    }
     if (cl_scan_str(line, len, typ, 1, type, sizeof type) != 0) {
-        bad_line(r, "watch: malformed event (not a JSON watch event)");
-        return 0;
+        bad_line(r, "watch: malformed event (not a JSON watch event); relisting");
+        r->corrupt = true;
+        return 1;
     }
     if (strcmp(type, "ERROR") == 0) {
         int64_t code = 0;
@@ -481,10 +493,6 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
     }
     if (cl_scan_str(line, len, orv, 3, rv, sizeof rv) != 0 || !rv[0]) {
         bad_line(r, "watch: event object without metadata.resourceVersion");
-        return 0;
-    }
-    if (!cl_json_complete(line, len)) {
-        bad_line(r, "watch: malformed event (cut or invalid JSON)");
         return 0;
     }
     const cl_nsfilter *f = filter_of(r);
@@ -524,6 +532,15 @@ static void on_watch_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     r->req = NULL;
     if (r->m->c->stopping || r->sm.phase == CL_R_STOPPED || r->sm.phase == CL_R_SKIPPED)
         return;
+    if (r->corrupt) {
+        /* A line that could not be read was an event we do not have: the
+         * watch cannot simply resume after it. Back off, then relist and
+         * diff (unchanged objects are not rewritten). */
+        r->corrupt = false;
+        r->sm.rv[0] = 0;
+        feed(r, CL_EV_WATCH_FAILED, NULL, FL_EPARSE);
+        return;
+    }
     if (r->gone || res->err == FL_EGONE) {
         r->gone = false;
         feed(r, CL_EV_WATCH_GONE, NULL, FL_EGONE);
@@ -565,7 +582,7 @@ static void start_watch(reflector *r)
     r->sm.phase = CL_R_WATCHING;
     r->watch_started_ms = fl_mono_ms();
     r->watch_events = 0;
-    r->gone = false;
+    r->gone = r->corrupt = false;
     if (!rc)
         rc = fl_kube_client_request(r->m->data, &rq, on_watch_line, on_watch_done, r, &r->req);
     fl_buf_done(&path);

@@ -676,7 +676,7 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
                      fl_index_change_row_cb cb, void *arg, int64_t *oldest_out, fl_err *err)
 {
     static const char *const types[] = {"", "ADDED", "MODIFIED", "DELETED"};
-    int64_t floor;
+    int64_t floor = 0;
     int cbrc = 0, rc = meta_value(r, "changelog_floor", &floor, err);
     if (rc < 0)
         return rc;

@@ -164,6 +164,24 @@ static void pod_rv(fl_index *idx, const char *cluster, const char *ns, const cha
 }
 
 /* Poll (with index flushes) until count == want; returns ms waited or -1. */
+/* Poll (with index flushes) until pod ns/name is present (want) or gone
+ * (!want); returns ms waited or -1. */
+static int64_t wait_pod(fl_index *idx, const char *cluster, const char *ns, const char *name,
+                        bool want, int64_t timeout_ms)
+{
+    char rv[64];
+    int64_t t0 = fl_mono_ms();
+    while (fl_mono_ms() - t0 < timeout_ms) {
+        fl_index_flush(idx, 1000);
+        pod_rv(idx, cluster, ns, name, rv);
+        if ((rv[0] != 0) == want)
+            return fl_mono_ms() - t0;
+        usleep(10000);
+    }
+    fprintf(stderr, "wait_pod %s %s/%s: still %s\n", cluster, ns, name, want ? "absent" : "there");
+    return -1;
+}
+
 static int64_t wait_count(fl_index *idx, const char *cluster, const char *res, int64_t want,
                           int64_t timeout_ms)
 {
@@ -337,7 +355,10 @@ static void test_fleet(void)
     control(&a, "vanish", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"pod-2\"}");
     control(&a, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"x\"}");
     control(&a, "compact", "{}");
-    T_CHECK(wait_count(idx, "alpha", "pods", 6, 8000) >= 0); /* -pod-2 +x */
+    /* the count is 6 before and after (-pod-2 +x): wait for each change */
+    T_CHECK(wait_pod(idx, "alpha", "default", "x", true, 8000) >= 0);
+    T_CHECK(wait_pod(idx, "alpha", "default", "pod-2", false, 8000) >= 0);
+    T_EQ_INT(count(idx, "alpha", "pods"), 6);
     T_CHECK(wait_status(c, "alpha", "pods", "phase", "Watching", 5000));
     pod_rv(idx, "alpha", "default", "pod-2", rv);
     T_EQ_STR(rv, "");
