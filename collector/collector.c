@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "collector/collector_int.h"
@@ -115,6 +116,22 @@ static void start_watch(reflector *r);
 static void act(reflector *r, cl_raction a, int64_t delay);
 
 /* ------------------------------------------------------------- helpers */
+
+/* What a reflector lists and watches: its resource, the namespace filter
+ * (sync.namespaces.include of one namespace goes into the path) and the
+ * exclude field selector (namespaces themselves are filtered by name). */
+static cl_scope scope_of(const reflector *r)
+{
+    const fl_collector *c = r->m->c;
+    cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
+                  strcmp(r->resource, "namespaces") == 0 && !r->group[0] ? c->ns_name_sel
+                                                                         : c->exclude_sel};
+    if (!r->namespaced)
+        s.namespace_ = NULL;
+    if (!r->namespaced && s.field_selector == c->exclude_sel)
+        s.field_selector = NULL;
+    return s;
+}
 
 /* cl_sm_init with the resume point stored in the index (restart) and the
  * configured backoff cap. */
@@ -422,13 +439,7 @@ static void start_list(reflector *r)
         r->limit = c->o.page_size;
         fl_buf_reset(&r->cont);
     }
-    cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
-                  strcmp(r->resource, "namespaces") == 0 && !r->group[0] ? c->ns_name_sel
-                                                                         : c->exclude_sel};
-    if (!r->namespaced)
-        s.namespace_ = NULL;
-    if (!r->namespaced && s.field_selector == c->exclude_sel)
-        s.field_selector = NULL;
+    cl_scope s = scope_of(r);
     fl_buf path = FL_BUF_INIT(CONT_MAX * 4);
     fl_kube_request rq = FL_KUBE_REQUEST_INIT;
     int rc = cl_list_path(&s, r->limit > 0 ? r->limit : c->o.page_size, r->cont.data, &path);
@@ -564,13 +575,7 @@ static void on_watch_done(fl_kube_req *req, fl_kube_response *res, void *ud)
 static void start_watch(reflector *r)
 {
     fl_collector *c = r->m->c;
-    cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
-                  strcmp(r->resource, "namespaces") == 0 && !r->group[0] ? c->ns_name_sel
-                                                                         : c->exclude_sel};
-    if (!r->namespaced)
-        s.namespace_ = NULL;
-    if (!r->namespaced && s.field_selector == c->exclude_sel)
-        s.field_selector = NULL;
+    cl_scope s = scope_of(r);
     fl_buf path = FL_BUF_INIT(8192);
     fl_kube_request rq = FL_KUBE_REQUEST_INIT;
     int rc = cl_watch_path(&s, r->sm.rv, cl_watch_timeout_s(c->o.watch_timeout_ms, cl_rand01()),
@@ -908,6 +913,14 @@ static void on_probe_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     m->probe_req = NULL;
     if (m->c->stopping)
         return;
+    if (res->err == 0 && strncasecmp(res->content_type, "text/html", 9) == 0) {
+        /* kube-apiserver answers text/plain "ok": a page is a proxy or a login screen */
+        snprintf(msg, sizeof msg, "%s: 200 with a text/html page, not the Kubernetes API "
+                 "(a proxy or login page in front of it?)",
+                 m->probing_healthz ? "/healthz" : "/readyz");
+        health_set(m, CL_H_NOT_READY, msg);
+        return;
+    }
     if (res->err == 0) {
         health_set(m, CL_H_READY, NULL);
         if (!m->version[0] && !m->version_req) {

@@ -153,6 +153,12 @@ const char *fl_obj_str(const json_t *obj, const char *path)
     return json_string_value(fl_obj_get(obj, path));
 }
 
+const char *fl_obj_str_or(const json_t *obj, const char *path, const char *dflt)
+{
+    const char *s = fl_obj_str(obj, path);
+    return s ? s : dflt;
+}
+
 json_t *fl_obj_ensure(json_t *obj, const char *path)
 {
     json_t *cur = obj;

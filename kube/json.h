@@ -45,6 +45,8 @@ const char *fl_status_reason_for(int code);
 /* ---- object helpers ---------------------------------------------------- */
 /* The string at a dotted path ("metadata.name"), or NULL. Borrowed. */
 const char *fl_obj_str(const json_t *obj, const char *path);
+/* fl_obj_str, or dflt when the path is absent or not a string. */
+const char *fl_obj_str_or(const json_t *obj, const char *path, const char *dflt);
 /* The value at a dotted path, or NULL. Borrowed. */
 json_t *fl_obj_get(const json_t *obj, const char *path);
 /* Get or create the object at a dotted path (creating empty objects on the

@@ -317,18 +317,6 @@ void query_logs_stop(fl_query *q)
 
 /* ---- request parsing --------------------------------------------------------- */
 
-static bool name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (!n || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-              s[i] == '.'))
-            return false;
-    return true;
-}
-
 static int put_escaped(fl_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -434,7 +422,7 @@ static int find_cluster(fl_query *q, fl_request *r, const query_user *u, const c
 static int log_check(fl_query *q, fl_request *r, const query_user *u, const char *cluster,
                      const char *ns, const char *pod, const query_member **m)
 {
-    if (!name_ok(ns) || !name_ok(pod)) {
+    if (!query_dns_name(ns) || !query_dns_name(pod)) {
         fl_request_reply_status(r, 400, "BadRequest", "invalid namespace or pod name");
         return -EINVAL;
     }

@@ -212,7 +212,7 @@ typedef struct route {
     char buf[4096];
 } route;
 
-static bool dns_name(const char *s)
+bool query_dns_name(const char *s)
 {
     size_t n = strlen(s);
     if (!n || n > 253)
@@ -365,7 +365,7 @@ static void on_request(fl_request *r, void *ud)
         return;
     }
     if (rt.nseg >= 2 && !strcmp(rt.seg[0], "clusters")) {
-        if (!dns_name(rt.seg[1])) {
+        if (!query_dns_name(rt.seg[1])) {
             fl_request_reply_status(r, 400, "BadRequest", "invalid cluster name");
             return;
         }

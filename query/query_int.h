@@ -96,6 +96,9 @@ typedef struct query_user {
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
+/* query.c: a DNS subdomain (lower-case letters, digits, '-', '.'; at most
+ * 253): what cluster, namespace and object names in paths may be. */
+bool query_dns_name(const char *s);
 void query_tokens_free(fl_query *q);
 /* 0 and *u, or answers the request (401) and returns FL_EUNAUTHORIZED. */
 int query_authenticate(const fl_query *q, fl_request *r, query_user *u);

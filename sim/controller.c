@@ -86,12 +86,6 @@ static bool is_deleting(const json_t *o)
     return fl_obj_get(o, "metadata.deletionTimestamp") != NULL;
 }
 
-static const char *str_or(const json_t *o, const char *path, const char *dflt)
-{
-    const char *s = fl_obj_str(o, path);
-    return s ? s : dflt;
-}
-
 /* The controller ownerReference's uid, or "". */
 static const char *ctrl_uid(const json_t *obj)
 {
@@ -99,7 +93,7 @@ static const char *ctrl_uid(const json_t *obj)
     json_t *ref;
     json_array_foreach(fl_obj_get(obj, "metadata.ownerReferences"), i, ref)
         if (json_is_true(json_object_get(ref, "controller")))
-            return str_or(ref, "uid", "");
+            return fl_obj_str_or(ref, "uid", "");
     return "";
 }
 
@@ -109,7 +103,7 @@ static const char *ctrl_kind(const json_t *obj)
     json_t *ref;
     json_array_foreach(fl_obj_get(obj, "metadata.ownerReferences"), i, ref)
         if (json_is_true(json_object_get(ref, "controller")))
-            return str_or(ref, "kind", "");
+            return fl_obj_str_or(ref, "kind", "");
     return "";
 }
 
@@ -118,20 +112,20 @@ static bool cond_true(const json_t *obj, const char *type)
     size_t i;
     json_t *c;
     json_array_foreach(fl_obj_get(obj, "status.conditions"), i, c)
-        if (!strcmp(str_or(c, "type", ""), type))
-            return !strcmp(str_or(c, "status", ""), "True");
+        if (!strcmp(fl_obj_str_or(c, "type", ""), type))
+            return !strcmp(fl_obj_str_or(c, "status", ""), "True");
     return false;
 }
 
 static bool pod_active(const json_t *pod)
 {
-    const char *ph = str_or(pod, "status.phase", "");
+    const char *ph = fl_obj_str_or(pod, "status.phase", "");
     return !is_deleting(pod) && strcmp(ph, "Succeeded") && strcmp(ph, "Failed");
 }
 
 static bool pod_ready(const json_t *pod)
 {
-    return !strcmp(str_or(pod, "status.phase", ""), "Running") && cond_true(pod, "Ready");
+    return !strcmp(fl_obj_str_or(pod, "status.phase", ""), "Running") && cond_true(pod, "Ready");
 }
 
 
@@ -150,15 +144,15 @@ static bool set_cond(json_t *status, const char *type, const char *st, const cha
     json_t *c = NULL, *v;
     size_t i, ci = 0;
     json_array_foreach(list, i, v)
-        if (!strcmp(str_or(v, "type", ""), type)) {
+        if (!strcmp(fl_obj_str_or(v, "type", ""), type)) {
             c = v;
             ci = i;
         }
-    if (c && !strcmp(str_or(c, "status", ""), st) && !strcmp(str_or(c, "reason", ""), reason) &&
-        !strcmp(str_or(c, "message", ""), msg))
+    if (c && !strcmp(fl_obj_str_or(c, "status", ""), st) && !strcmp(fl_obj_str_or(c, "reason", ""), reason) &&
+        !strcmp(fl_obj_str_or(c, "message", ""), msg))
         return false;
-    const char *ltt = c && !strcmp(str_or(c, "status", ""), st) ?
-                      str_or(c, "lastTransitionTime", now) : now;
+    const char *ltt = c && !strcmp(fl_obj_str_or(c, "status", ""), st) ?
+                      fl_obj_str_or(c, "lastTransitionTime", now) : now;
     json_t *n = update_time ?
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastUpdateTime", now,
                   "lastTransitionTime", ltt, "reason", reason, "message", msg) :
@@ -214,7 +208,7 @@ static void pinfo_of(const json_t *pod, pinfo *p)
     p->deleting = is_deleting(pod);
     p->active = pod_active(pod);
     p->ready = pod_ready(pod);
-    p->restart_always = !strcmp(str_or(pod, "spec.restartPolicy", "Always"), "Always");
+    p->restart_always = !strcmp(fl_obj_str_or(pod, "spec.restartPolicy", "Always"), "Always");
     p->has_refs = json_array_size(fl_obj_get(pod, "metadata.ownerReferences")) > 0;
 }
 
@@ -234,16 +228,16 @@ void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char
     fl_random_bytes(r, sizeof(r));
     for (size_t i = 0; i < sizeof(r); i++)
         snprintf(sfx + 2 * i, 3, "%02x", r[i]);
-    snprintf(name, sizeof(name), "%s.%s", str_or(obj, "metadata.name", "x"), sfx);
+    snprintf(name, sizeof(name), "%s.%s", fl_obj_str_or(obj, "metadata.name", "x"), sfx);
     now_str(now);
-    const char *ns = str_or(obj, "metadata.namespace", "default");
+    const char *ns = fl_obj_str_or(obj, "metadata.namespace", "default");
     json_t *ev = json_pack(
         "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,"
         "s:n,s:s,s:s}",
         "kind", "Event", "apiVersion", "v1", "metadata", "name", name, "namespace", ns,
         "involvedObject", "kind", kind, "namespace", ns, "name",
-        str_or(obj, "metadata.name", ""), "uid", str_or(obj, "metadata.uid", ""),
-        "resourceVersion", str_or(obj, "metadata.resourceVersion", ""), "reason", reason,
+        fl_obj_str_or(obj, "metadata.name", ""), "uid", fl_obj_str_or(obj, "metadata.uid", ""),
+        "resourceVersion", fl_obj_str_or(obj, "metadata.resourceVersion", ""), "reason", reason,
         "message", msg, "source", "component", component, "firstTimestamp", now,
         "lastTimestamp", now, "count", 1, "type", type, "eventTime", "reportingComponent",
         component, "reportingInstance", "");
@@ -258,8 +252,8 @@ void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char
 static json_t *owner_ref(const json_t *owner, const char *api_version, const char *kind)
 {
     return json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", api_version, "kind", kind,
-                     "name", str_or(owner, "metadata.name", ""), "uid",
-                     str_or(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
+                     "name", fl_obj_str_or(owner, "metadata.name", ""), "uid",
+                     fl_obj_str_or(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
 }
 
 /* The AdmissionReview userInfo of owner_kind's controller (new). */
@@ -292,9 +286,9 @@ static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *
     sim_webhook_req w = {user, opts, false, NULL};
     int rc = sim_webhook_admit(x->t.c, x->t.pods_r, "CREATE", seen ? seen : pod, NULL, &w, &deny);
     if (rc != 0)
-        fl_err_set(err, rc, "%s", str_or(deny, "message", "admission denied"));
+        fl_err_set(err, rc, "%s", fl_obj_str_or(deny, "message", "admission denied"));
     if (rc == 0 && (rc = sim_quota_admit(x->t.c, x->t.pods_r, pod,
-                                         str_or(pod, "metadata.namespace", ""), &e2)) != 0)
+                                         fl_obj_str_or(pod, "metadata.namespace", ""), &e2)) != 0)
         fl_err_set(err, rc, "pods \"%s\" is forbidden: %s", name, e2.msg);
     json_decref(user);
     json_decref(opts);
@@ -317,7 +311,7 @@ static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char 
     if (!pod)
         return -ENOMEM;
     json_t *m = json_object_get(pod, "metadata");
-    snprintf(gen, sizeof(gen), "%s-", str_or(owner, "metadata.name", ""));
+    snprintf(gen, sizeof(gen), "%s-", fl_obj_str_or(owner, "metadata.name", ""));
     rand_suffix(sfx, 5);
     if (name)
         snprintf(made, 300, "%s", name);
@@ -326,7 +320,7 @@ static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char 
     json_object_set_new(m, "name", json_string(made));
     if (!name)
         json_object_set_new(m, "generateName", json_string(gen));
-    json_object_set_new(m, "namespace", json_string(str_or(owner, "metadata.namespace", "")));
+    json_object_set_new(m, "namespace", json_string(fl_obj_str_or(owner, "metadata.namespace", "")));
     json_t *lab = json_deep_copy(fl_obj_get(tmpl, "metadata.labels"));
     if (!json_is_object(lab)) {
         json_decref(lab);
@@ -369,7 +363,7 @@ static int controller_delete_pod(ctx *x, size_t i, const char *owner_kind, fl_er
     int rc = pod ? sim_webhook_admit(x->t.c, x->t.pods_r, "DELETE", NULL, pod, &w, &deny) : 0;
     json_decref(pod);
     if (rc != 0)
-        fl_err_set(err, rc, "%s", str_or(deny, "message", "admission denied"));
+        fl_err_set(err, rc, "%s", fl_obj_str_or(deny, "message", "admission denied"));
     else
         delete_pod(x, i);
     json_decref(user);
@@ -453,7 +447,7 @@ static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
     if (!rs || is_deleting(rs))
         goto out;
     int64_t want = int_at(rs, "spec.replicas", 1);
-    size_t n = owned_pods(x, o->ns, str_or(rs, "metadata.uid", ""), &idx);
+    size_t n = owned_pods(x, o->ns, fl_obj_str_or(rs, "metadata.uid", ""), &idx);
     int64_t ready = 0;
     for (size_t i = 0; i < n; i++)
         ready += x->pi[idx[i]].ready;
@@ -570,7 +564,7 @@ static int create_rs(ctx *x, const sim_res *rr, const json_t *dep, const char *n
     json_object_set_new(fl_obj_ensure(sel, "matchLabels"), "pod-template-hash", json_string(hash));
     json_t *rs = json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:{s:s,s:s,s:s},s:o},s:{s:I,s:o,s:o}}",
                            "kind", "ReplicaSet", "apiVersion", "apps/v1", "metadata", "name", name,
-                           "namespace", str_or(dep, "metadata.namespace", ""), "labels",
+                           "namespace", fl_obj_str_or(dep, "metadata.namespace", ""), "labels",
                            fl_obj_get(tmpl, "metadata.labels"), "annotations",
                            "deployment.kubernetes.io/desired-replicas",
                            "0", "deployment.kubernetes.io/max-replicas", "0",
@@ -650,7 +644,7 @@ static void sync_dep(ctx *x, const sim_res *r, const sim_obj *o, const sim_res *
     size_t n = 0;
     if (!dep || !mine || is_deleting(dep))
         goto out;
-    const char *uid = str_or(dep, "metadata.uid", "");
+    const char *uid = fl_obj_str_or(dep, "metadata.uid", "");
     char hash[16], name[300];
     template_hash(fl_obj_get(dep, "spec.template"), hash);
     snprintf(name, sizeof(name), "%s-%s", o->name, hash);
@@ -699,7 +693,7 @@ static void sync_sts(ctx *x, const sim_res *r, const sim_obj *o)
     if (!ss || is_deleting(ss))
         goto out;
     int64_t want = int_at(ss, "spec.replicas", 1), ready = 0;
-    size_t n = owned_pods(x, o->ns, str_or(ss, "metadata.uid", ""), &idx);
+    size_t n = owned_pods(x, o->ns, fl_obj_str_or(ss, "metadata.uid", ""), &idx);
     char hash[16], rev[300], pname[300], made[300];
     template_hash(fl_obj_get(ss, "spec.template"), hash);
     snprintf(rev, sizeof(rev), "%s-%s", o->name, hash);
@@ -767,7 +761,7 @@ static void sync_ds(ctx *x, const sim_res *r, const sim_obj *o)
     size_t *idx = NULL;
     if (!ds || is_deleting(ds))
         goto out;
-    size_t n = owned_pods(x, o->ns, str_or(ds, "metadata.uid", ""), &idx);
+    size_t n = owned_pods(x, o->ns, fl_obj_str_or(ds, "metadata.uid", ""), &idx);
     char hash[16], made[300], gen[24];
     template_hash(fl_obj_get(ds, "spec.template"), hash);
     snprintf(gen, sizeof(gen), "%lld", (long long)int_at(ds, "metadata.generation", 1));
@@ -815,7 +809,7 @@ static void sync_job(ctx *x, const sim_res *r, const sim_obj *o)
     json_t *job = sim_obj_parse(o), *status = NULL, *labels = NULL;
     if (!job || is_deleting(job))
         goto out;
-    const char *uid = str_or(job, "metadata.uid", "");
+    const char *uid = fl_obj_str_or(job, "metadata.uid", "");
     int64_t compl = int_at(job, "spec.completions", 1), par = int_at(job, "spec.parallelism", 1);
     int64_t active = 0, ok = 0, failed = 0, ready = 0;
     for (size_t i = 0; i < x->t.pods.n; i++) {
@@ -878,12 +872,12 @@ static json_t *container_statuses(const json_t *pod, bool running)
         char cid[80], sfx[40];
         rand_suffix(sfx, 16);
         snprintf(cid, sizeof(cid), "containerd://%s", sfx);
-        const char *img = str_or(ct, "image", "");
+        const char *img = fl_obj_str_or(ct, "image", "");
         json_t *state = running ? json_pack("{s:{s:s}}", "running", "startedAt", now) :
             json_pack("{s:{s:i,s:s,s:s,s:s,s:s}}", "terminated", "exitCode", 0, "reason",
                       "Completed", "startedAt", now, "finishedAt", now, "containerID", cid);
         json_array_append_new(out, json_pack("{s:s,s:o,s:{},s:b,s:i,s:s,s:s,s:s,s:b}", "name",
-                                             str_or(ct, "name", ""), "state", state, "lastState",
+                                             fl_obj_str_or(ct, "name", ""), "state", state, "lastState",
                                              "ready", running, "restartCount", 0, "image", img,
                                              "imageID", img, "containerID", cid, "started",
                                              running));
@@ -901,8 +895,8 @@ static void node_ip(ctx *x, const char *name, char *out, size_t n)
         json_t *node = sim_obj_parse(x->t.nodes.items[i]), *a;
         size_t j;
         json_array_foreach(fl_obj_get(node, "status.addresses"), j, a)
-            if (!strcmp(str_or(a, "type", ""), "InternalIP")) {
-                snprintf(out, n, "%s", str_or(a, "address", name));
+            if (!strcmp(fl_obj_str_or(a, "type", ""), "InternalIP")) {
+                snprintf(out, n, "%s", fl_obj_str_or(a, "address", name));
                 break;
             }
         json_decref(node);
@@ -947,7 +941,7 @@ static void pod_to_succeeded(ctx *x, size_t i, json_t *pod)
     size_t j;
     json_t *c;
     json_array_foreach(json_object_get(st, "conditions"), j, c) {
-        const char *t = str_or(c, "type", "");
+        const char *t = fl_obj_str_or(c, "type", "");
         if (!strcmp(t, "Ready") || !strcmp(t, "ContainersReady")) {
             json_object_set_new(c, "status", json_string("False"));
             json_object_set_new(c, "reason", json_string("PodCompleted"));
@@ -1124,7 +1118,7 @@ static int log_container(fl_request *req, const json_t *pod, const char *name, c
     char names[1024] = "";
     size_t len = 0;
     json_array_foreach(cts, i, ct) {
-        const char *n = str_or(ct, "name", "");
+        const char *n = fl_obj_str_or(ct, "name", "");
         if ((want && !strcmp(want, n)) || (!want && json_array_size(cts) == 1)) {
             *out = n;
             return 0;

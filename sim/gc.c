@@ -55,12 +55,6 @@ static bool alive(const owners *ow, const char *uid)
     return ow->n && bsearch(&uid, ow->uid, ow->n, sizeof(char *), cmp_str) != NULL;
 }
 
-static const char *str_or(const json_t *o, const char *path, const char *dflt)
-{
-    const char *s = fl_obj_str(o, path);
-    return s ? s : dflt;
-}
-
 static bool has_finalizer(const json_t *obj, const char *f)
 {
     size_t i;
@@ -86,7 +80,7 @@ static bool refers_to(const json_t *obj, const char *uid)
     size_t i;
     json_t *ref;
     json_array_foreach(fl_obj_get(obj, "metadata.ownerReferences"), i, ref)
-        if (!strcmp(str_or(ref, "uid", ""), uid))
+        if (!strcmp(fl_obj_str_or(ref, "uid", ""), uid))
             return true;
     return false;
 }
@@ -99,9 +93,9 @@ static size_t prune_refs(json_t *obj, const owners *ow, const char *uid, size_t 
     *removed = 0;
     for (size_t i = json_array_size(refs); i-- > 0;) {
         json_t *ref = json_array_get(refs, i);
-        const char *u = str_or(ref, "uid", "");
+        const char *u = fl_obj_str_or(ref, "uid", "");
         bool drop = uid ? !strcmp(u, uid) :
-                    owner_kind(str_or(ref, "kind", "")) && !alive(ow, u);
+                    owner_kind(fl_obj_str_or(ref, "kind", "")) && !alive(ow, u);
         if (drop) {
             json_array_remove(refs, i);
             (*removed)++;
@@ -175,7 +169,7 @@ static void finish_owner(sim_tick *t, const sim_res *r, const sim_obj *oo, dep_l
     json_t *owner = sim_obj_parse(oo);
     bool fg = owner && has_finalizer(owner, "foregroundDeletion");
     bool orphan = owner && has_finalizer(owner, "orphan");
-    const char *uid = str_or(owner, "metadata.uid", "");
+    const char *uid = fl_obj_str_or(owner, "metadata.uid", "");
     size_t pending = 0;
     if (!fg && !orphan)
         goto out;

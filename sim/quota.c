@@ -18,27 +18,9 @@
 
 #include "sim/sim_int.h"
 
-static const char *str_or(const json_t *o, const char *path, const char *dflt)
-{
-    const char *s = fl_obj_str(o, path);
-    return s ? s : dflt;
-}
-
-static int64_t milli_of(const json_t *v)
-{
-    fl_quantity q;
-    int64_t m = 0;
-    if (json_is_integer(v))
-        return json_integer_value(v) * 1000;
-    const char *s = json_string_value(v);
-    if (!s || fl_quantity_parse(s, strlen(s), &q, NULL) != 0 || fl_quantity_milli_value(&q, &m) != 0)
-        return 0;
-    return m;
-}
-
 static bool terminal(const json_t *pod)
 {
-    const char *ph = str_or(pod, "status.phase", "");
+    const char *ph = fl_obj_str_or(pod, "status.phase", "");
     return !strcmp(ph, "Succeeded") || !strcmp(ph, "Failed");
 }
 
@@ -54,7 +36,7 @@ static int64_t pod_sum(const json_t *pod, const char *name, bool limits)
         json_t *v = limits ? json_object_get(lim, name) : json_object_get(req, name);
         if (!v && !limits)
             v = json_object_get(lim, name);
-        sum += v ? milli_of(v) : 0;
+        sum += v ? sim_milli_of(v) : 0;
     }
     return sum;
 }
@@ -190,13 +172,13 @@ static int check_quota(sim_store *st, const sim_res *r, const json_t *obj, const
             }
     viol v = {.nreq = 0};
     bool bad = false;
-    const char *ns = str_or(obj, "metadata.namespace", "");
+    const char *ns = fl_obj_str_or(obj, "metadata.namespace", "");
     for (size_t i = 0; i < nk; i++) {
         hv = json_object_get(hard, keys[i]);
         int64_t d = delta_of(st, r, obj, keys[i]);
         if (d <= 0)
             continue;
-        int64_t used = used_of(st, ns, keys[i], pods), lim = milli_of(hv);
+        int64_t used = used_of(st, ns, keys[i], pods), lim = sim_milli_of(hv);
         if (used + d <= lim)
             continue;
         char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX], c[FL_QTY_STR_MAX];
@@ -211,7 +193,7 @@ static int check_quota(sim_store *st, const sim_res *r, const json_t *obj, const
     if (!bad)
         return 0;
     return fl_err_set(err, FL_EFORBIDDEN, "exceeded quota: %s, requested: %s, used: %s, "
-                      "limited: %s", str_or(quota, "metadata.name", ""), v.req, v.used, v.lim);
+                      "limited: %s", fl_obj_str_or(quota, "metadata.name", ""), v.req, v.used, v.lim);
 }
 
 int sim_quota_admit(sim_cluster *c, const sim_res *r, const json_t *obj, const char *ns,

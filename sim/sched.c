@@ -28,13 +28,7 @@ typedef struct node {
     int64_t cpu_nz, mem_nz;   /* scoring usage: unset requests count as 100m / 200MB */
 } node;
 
-static const char *str_or(const json_t *o, const char *path, const char *dflt)
-{
-    const char *s = fl_obj_str(o, path);
-    return s ? s : dflt;
-}
-
-static int64_t milli_of(const json_t *v)
+int64_t sim_milli_of(const json_t *v)
 {
     fl_quantity q;
     int64_t m = 0;
@@ -63,10 +57,10 @@ static json_t *pod_requests(const json_t *spec)
         const char *k;
         json_t *v;
         json_object_foreach(req, k, v)
-            add_to(acc, k, milli_of(v));
+            add_to(acc, k, sim_milli_of(v));
         json_object_foreach(lim, k, v)
             if (!json_object_get(req, k))
-                add_to(acc, k, milli_of(v));
+                add_to(acc, k, sim_milli_of(v));
     }
     add_to(acc, "pods", 1000);
     return acc;
@@ -76,18 +70,18 @@ static bool tolerates(const json_t *tols, const json_t *taint)
 {
     size_t i;
     json_t *t;
-    const char *tk = str_or(taint, "key", ""), *tv = str_or(taint, "value", "");
-    const char *te = str_or(taint, "effect", "");
+    const char *tk = fl_obj_str_or(taint, "key", ""), *tv = fl_obj_str_or(taint, "value", "");
+    const char *te = fl_obj_str_or(taint, "effect", "");
     json_array_foreach(tols, i, t) {
-        const char *k = str_or(t, "key", ""), *op = str_or(t, "operator", "Equal");
-        const char *e = str_or(t, "effect", "");
+        const char *k = fl_obj_str_or(t, "key", ""), *op = fl_obj_str_or(t, "operator", "Equal");
+        const char *e = fl_obj_str_or(t, "effect", "");
         if (*e && strcmp(e, te))
             continue;
         if (!*k && !strcmp(op, "Exists"))
             return true;
         if (strcmp(k, tk))
             continue;
-        if (!strcmp(op, "Exists") || !strcmp(str_or(t, "value", ""), tv))
+        if (!strcmp(op, "Exists") || !strcmp(fl_obj_str_or(t, "value", ""), tv))
             return true;
     }
     return false;
@@ -99,7 +93,7 @@ static const json_t *untolerated(const json_t *podspec, const json_t *nj)
     size_t i;
     json_t *taint;
     json_array_foreach(fl_obj_get(nj, "spec.taints"), i, taint) {
-        const char *e = str_or(taint, "effect", "");
+        const char *e = fl_obj_str_or(taint, "effect", "");
         if ((!strcmp(e, "NoSchedule") || !strcmp(e, "NoExecute")) &&
             !tolerates(json_object_get(podspec, "tolerations"), taint))
             return taint;
@@ -158,8 +152,8 @@ static bool filter(const node *n, const json_t *spec, const json_t *req, reasons
     }
     const json_t *t = untolerated(spec, n->j);
     if (t) {
-        snprintf(msg, sizeof(msg), "node(s) had untolerated taint {%s: %s}", str_or(t, "key", ""),
-                 str_or(t, "value", ""));
+        snprintf(msg, sizeof(msg), "node(s) had untolerated taint {%s: %s}", fl_obj_str_or(t, "key", ""),
+                 fl_obj_str_or(t, "value", ""));
         note(r, msg, false);
         return false;
     }
@@ -257,7 +251,7 @@ static void set_scheduled(json_t *pod, const char *status, const char *reason, c
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v)
-        if (!strcmp(str_or(v, "type", ""), "PodScheduled")) {
+        if (!strcmp(fl_obj_str_or(v, "type", ""), "PodScheduled")) {
             json_array_set_new(list, i, c);
             return;
         }
@@ -269,8 +263,8 @@ static bool same_unsched(const json_t *pod, const char *msg)
     size_t i;
     json_t *v;
     json_array_foreach(fl_obj_get(pod, "status.conditions"), i, v)
-        if (!strcmp(str_or(v, "type", ""), "PodScheduled"))
-            return !strcmp(str_or(v, "message", ""), msg);
+        if (!strcmp(fl_obj_str_or(v, "type", ""), "PodScheduled"))
+            return !strcmp(fl_obj_str_or(v, "message", ""), msg);
     return false;
 }
 
@@ -316,7 +310,7 @@ static bool wants_scheduling(const sim_obj *o, const json_t *pod)
 {
     return !o->node[0] && !strcmp(o->phase, "Pending") &&
            !fl_obj_get(pod, "metadata.deletionTimestamp") &&
-           !strcmp(str_or(pod, "spec.schedulerName", "default-scheduler"), "default-scheduler");
+           !strcmp(fl_obj_str_or(pod, "spec.schedulerName", "default-scheduler"), "default-scheduler");
 }
 
 static void load_nodes(sim_tick *t, node *nodes)
@@ -329,7 +323,7 @@ static void load_nodes(sim_tick *t, node *nodes)
         const char *k;
         json_t *v;
         json_object_foreach(fl_obj_get(n->j, "status.allocatable"), k, v)
-            json_object_set_new(n->alloc, k, json_integer(milli_of(v)));
+            json_object_set_new(n->alloc, k, json_integer(sim_milli_of(v)));
         n->free = json_deep_copy(n->alloc);
     }
 }

@@ -401,6 +401,8 @@ typedef struct sim_tick {
 void sim_sched_run(sim_tick *t);
 /* sched.c: node passes pod spec's nodeSelector, taints and cordon. */
 bool sim_sched_fits_node(const json_t *podspec, const json_t *node);
+/* A quantity (string or integer JSON) in milli-units; 0 when absent or invalid. */
+int64_t sim_milli_of(const json_t *v);
 /* quota.c: ResourceQuota. admit: may obj (of r, to be created in ns) be
  * created? 0, FL_EFORBIDDEN with err "exceeded quota: NAME, requested:
  * ..., used: ..., limited: ..." (the text after `pods "x" is forbidden: `),

@@ -28,12 +28,6 @@
 
 #define MAX_TIMEOUT_S 30
 
-static const char *str_or(const json_t *o, const char *path, const char *dflt)
-{
-    const char *s = fl_obj_str(o, path);
-    return s ? s : dflt;
-}
-
 /* ------------------------------------------------------------ matching */
 
 static bool list_has(const json_t *list, const char *v)
@@ -55,7 +49,7 @@ static bool list_has(const json_t *list, const char *v)
 static bool rule_matches(sim_cluster *c, const json_t *rule, const sim_res *r, const char *op,
                          bool exact, const sim_res **as)
 {
-    const char *scope = str_or(rule, "scope", "*");
+    const char *scope = fl_obj_str_or(rule, "scope", "*");
     json_t *vers = json_object_get(rule, "apiVersions");
     if (!strcmp(scope, "Namespaced") && !r->kr->namespaced)
         return false;
@@ -94,7 +88,7 @@ static bool selector_matches(const json_t *sel, const json_t *labels)
             return false;
     }
     json_array_foreach(json_object_get(sel, "matchExpressions"), i, e) {
-        const char *key = str_or(e, "key", ""), *op = str_or(e, "operator", "");
+        const char *key = fl_obj_str_or(e, "key", ""), *op = fl_obj_str_or(e, "operator", "");
         const char *have = json_string_value(json_object_get(labels, key));
         json_t *vals = json_object_get(e, "values");
         bool in = false;
@@ -122,7 +116,7 @@ static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, 
                             const json_t *obj, const json_t *old, const char *ns,
                             const sim_res **as)
 {
-    bool any = false, exact = !strcmp(str_or(wh, "matchPolicy", "Equivalent"), "Exact");
+    bool any = false, exact = !strcmp(fl_obj_str_or(wh, "matchPolicy", "Equivalent"), "Exact");
     size_t i;
     json_t *rule;
     json_array_foreach(json_object_get(wh, "rules"), i, rule) {
@@ -167,11 +161,11 @@ static json_t *review(const sim_res *r, const sim_res *as, const char *op, const
     json_t *req = json_pack("{s:s,s:o,s:o,s:o,s:o,s:s}", "uid", uid, "kind", gv_of(as, false),
                             "resource", gv_of(as, true), "requestKind", gv_of(r, false),
                             "requestResource", gv_of(r, true), "name",
-                            str_or(subj, "metadata.name", ""));
+                            fl_obj_str_or(subj, "metadata.name", ""));
     if (!req)
         return NULL;
     if (r->kr->namespaced)
-        json_object_set_new(req, "namespace", json_string(str_or(subj, "metadata.namespace", "")));
+        json_object_set_new(req, "namespace", json_string(fl_obj_str_or(subj, "metadata.namespace", "")));
     json_object_set_new(req, "operation", json_string(op));
     json_object_set_new(req, "userInfo", w->user ? json_deep_copy(w->user) :
                         json_pack("{s:s,s:s,s:[s,s]}", "username", "admin", "uid", "uid-admin",
@@ -200,7 +194,7 @@ static int split_url(const char *url, char *origin, size_t on, char *path, size_
 
 static void ca_of(const json_t *wh, fl_buf *out)
 {
-    const char *b64 = str_or(wh, "clientConfig.caBundle", "");
+    const char *b64 = fl_obj_str_or(wh, "clientConfig.caBundle", "");
     char *u = strdup(b64);
     if (!u)
         return;
@@ -234,7 +228,7 @@ static int call(const json_t *wh, const json_t *rev, json_t **resp, char *url_ou
                 fl_err *err)
 {
     char origin[512], path[1024], full[1100];
-    const char *url = str_or(wh, "clientConfig.url", "");
+    const char *url = fl_obj_str_or(wh, "clientConfig.url", "");
     int64_t tmo = 10;
     json_t *t = json_object_get(wh, "timeoutSeconds");
     if (json_is_integer(t))
@@ -294,7 +288,7 @@ static json_t *denial(const char *name, const json_t *resp)
 {
     json_t *st = json_object_get(resp, "status");
     json_t *code = json_object_get(st, "code");
-    const char *msg = str_or(st, "message", ""), *reason = str_or(st, "reason", "");
+    const char *msg = fl_obj_str_or(st, "message", ""), *reason = fl_obj_str_or(st, "reason", "");
     char text[1200];
     if (*msg)
         snprintf(text, sizeof(text), "admission webhook \"%s\" denied the request: %s", name, msg);
@@ -349,8 +343,8 @@ static json_t *no_dry_run(const char *name)
 static int run_one(const json_t *wh, const sim_res *r, const sim_res *as, const char *op,
                    const json_t *obj, const json_t *old, const sim_webhook_req *w, json_t **deny)
 {
-    const char *name = str_or(wh, "name", "");
-    const char *fx = str_or(wh, "sideEffects", "Unknown");
+    const char *name = fl_obj_str_or(wh, "name", "");
+    const char *fx = fl_obj_str_or(wh, "sideEffects", "Unknown");
     if (w->dry && strcmp(fx, "None") && strcmp(fx, "NoneOnDryRun")) {
         *deny = no_dry_run(name);
         return FL_EFORBIDDEN;
@@ -361,7 +355,7 @@ static int run_one(const json_t *wh, const sim_res *r, const sim_res *as, const 
     int rc = rev ? call(wh, rev, &resp, url, sizeof(url), &err) : -ENOMEM;
     json_decref(rev);
     if (rc != 0) {
-        if (!strcmp(str_or(wh, "failurePolicy", "Fail"), "Ignore"))
+        if (!strcmp(fl_obj_str_or(wh, "failurePolicy", "Fail"), "Ignore"))
             return 0;
         *deny = call_failed(name, url, err.msg);
         return FL_EFORBIDDEN;
@@ -385,7 +379,7 @@ int sim_webhook_admit(sim_cluster *c, const sim_res *r, const char *op, const js
     int rc = 0;
     if (!vr || vr == r || sim_store_list(c->st, vr, &q, &l) != 0)
         return 0;
-    const char *ns = str_or(obj ? obj : old, "metadata.namespace", "");
+    const char *ns = fl_obj_str_or(obj ? obj : old, "metadata.namespace", "");
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         json_t *cfg = sim_obj_parse(l.items[i]), *wh;
         size_t j;

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,27 +20,19 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import FAILS, check, free_port, wait  # noqa: E402
+
 BIN = os.environ["FLOTILLA_BIN"]
 SRC = os.environ.get("FLOTILLA_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 FAKE = os.path.join(SRC, "tests", "collector", "fake_apiserver.py")
 TOKEN = "test-token-123"
-failures = []
 procs = []
 
 
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_fake(*args):
@@ -80,14 +71,6 @@ def get(port, path, token=TOKEN):
         return 0, b""
 
 
-def wait(cond, timeout):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return None
 
 
 def objects(port, cluster, resource):
@@ -393,8 +376,8 @@ def main():
                 p.kill()
                 p.wait()
         shutil.rmtree(d, ignore_errors=True)
-    print("%d failures" % len(failures), file=sys.stderr)
-    return 1 if failures else 0
+    print("%d FAILS" % len(FAILS), file=sys.stderr)
+    return 1 if FAILS else 0
 
 
 if __name__ == "__main__":

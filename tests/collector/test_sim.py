@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,28 +30,15 @@ SRC = os.environ.get("FLOTILLA_SRC", os.path.dirname(os.path.dirname(os.path.dir
 sys.path.insert(0, os.path.join(SRC, "tests", "sim"))
 import simtest  # noqa: E402
 from simtest import Sim, check, done  # noqa: E402
+from testlib import free_port, wait  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
 PREFIX = "/apis/clusterpedia.io/v1beta1/resources"
 RESOURCES = ("pods", "configmaps", "nodes")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-def wait(cond, timeout):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    return None
 
 
 class Daemon:

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/query/test_logs.py: pods/log through the search API. Starts
-`flotilla sim --controllers` (2 clusters with generated, Running pods that
+`flotilla sim` (controllers on; 2 clusters with generated, Running pods that
 have the same names in both clusters), adds a member whose apiserver does not
 listen, runs `flotilla serve` and checks with Debian's kubectl and urllib:
 `kubectl logs` and `kubectl logs -f` (killed after a few followed lines)
@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,25 +24,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import FAILS, check, free_port, kubeconfig, kubectl, wait  # noqa: E402
+
 BIN = os.environ["FLOTILLA_BIN"]
 PREFIX = "/apis/clusterpedia.io/v1beta1/resources"
-FAILS = []
 PROCS = []
 
 
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http(url, token=None, timeout=10):
@@ -69,7 +59,7 @@ def post(url, body, token):
 
 
 def start_sim(d):
-    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--controllers", "--pods", "2",
+    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--pods", "2",
                           "--kubeconfig-dir", d, "--write-config",
                           os.path.join(d, "flotilla.yaml")],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -131,20 +121,8 @@ def start_serve(d, path, base):
     return p
 
 
-def kubeconfig(d, name, server):
-    path = os.path.join(d, name + ".kc")
-    with open(path, "w") as f:
-        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
-                "  cluster: {server: \"%s\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n"
-                "- name: c\n  context: {cluster: c, user: u}\n" % server)
-    return path
 
 
-def kubectl(kc, *args):
-    p = subprocess.run(["kubectl", "--kubeconfig", kc, "--cache-dir",
-                        os.path.join(os.path.dirname(kc), "kcache")] + list(args),
-                       capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
 
 
 def running_pods(base, cluster):
@@ -155,18 +133,10 @@ def running_pods(base, cluster):
             for i in json.loads(body)["items"] if i.get("status", {}).get("phase") == "Running"]
 
 
-def wait_for(fn, timeout=15):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    return None
 
 
 def test_logs(d, base, clusters):
-    pods = wait_for(lambda: running_pods(base, "east-1"))
+    pods = wait(lambda: running_pods(base, "east-1"), 15, 0.1)
     if not check(pods, "east-1 has Running pods in the index"):
         return
     ns, name = pods[0]
@@ -185,7 +155,7 @@ def test_logs(d, base, clusters):
                     "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]}},
                    sim_token(d, c)) == 201, "create pod %s in %s" % (pn, c))
     for c, pn in (("east-1", "twin"), ("east-2", "twin"), ("east-2", "solo")):
-        check(wait_for(lambda: (ns, pn) in running_pods(base, c)),
+        check(wait(lambda: (ns, pn) in running_pods(base, c), 15, 0.1),
               "%s Running in the index of %s" % (pn, c))
     rc, out, err = kubectl(kca, "logs", "-n", ns, "twin")
     check(rc != 0 and "/clusters/" in err, "same pod in 2 clusters: 400: %s" % err)

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,26 +24,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import FAILS, check, free_port, kubeconfig, kubectl  # noqa: E402
+
 BIN = os.environ["FLOTILLA_BIN"]
 PREFIX = "/apis/clusterpedia.io/v1beta1/resources"
-FAILS = []
 PROCS = []
 SERVES = []
 
 
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def http(method, url, body=None, token=None, headers=None):
@@ -109,20 +99,8 @@ def start_serve(d, name, extra_auth):
     return base
 
 
-def kubeconfig(d, name, server):
-    path = os.path.join(d, name + ".kc")
-    with open(path, "w") as f:
-        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
-                "  cluster: {server: \"%s\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n"
-                "- name: c\n  context: {cluster: c, user: u}\n" % server)
-    return path
 
 
-def kubectl(kc, *args):
-    p = subprocess.run(["kubectl", "--kubeconfig", kc, "--cache-dir",
-                        os.path.join(os.path.dirname(kc), "kcache")] + list(args),
-                       capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
 
 
 def pod(name, ns, labels, image="nginx:1.25", prio=None, owner=None):

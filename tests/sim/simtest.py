@@ -13,19 +13,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
-def done():
-    print("%d failure(s)" % len(FAILS), file=sys.stderr)
-    sys.exit(1 if FAILS else 0)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import FAILS, check, done  # noqa: E402,F401 (re-exported to the sim drivers)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

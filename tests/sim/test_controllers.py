@@ -6,7 +6,6 @@ with true workload status; scale up and down; delete with GC (background,
 foreground, orphan); scheduling with nodeSelector, taints/tolerations,
 extended resources (nvidia.com/gpu) and Unschedulable pending pods with a
 FailedScheduling event; StatefulSet, DaemonSet and Job pods."""
-import json
 import os
 import shutil
 import subprocess

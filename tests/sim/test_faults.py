@@ -5,10 +5,8 @@ answers. Also the control endpoint's auth and the ctl command line."""
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 

@@ -1,0 +1,62 @@
+"""tests/testlib.py: what every Python test driver here shares — failure
+bookkeeping (check / done), a free loopback port, polling, and kubectl with
+a throwaway kubeconfig. Standard library only; drivers add tests/ to
+sys.path and import it."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+FAILS = []
+
+
+def check(cond, what):
+    """Record (and print) a failure unless cond; returns cond."""
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, file=sys.stderr)
+    return cond
+
+
+def done():
+    """Print the count and exit 1 on any failure."""
+    print("%d failure(s)" % len(FAILS), file=sys.stderr)
+    sys.exit(1 if FAILS else 0)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait(cond, timeout, step=0.05):
+    """Poll cond until it returns something true (returned) or timeout s pass (None)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def kubeconfig(d, name, server):
+    """d/name.kc pointing kubectl at server, with no credentials."""
+    path = os.path.join(d, name + ".kc")
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
+                "  cluster: {server: \"%s\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n"
+                "- name: c\n  context: {cluster: c, user: u}\n" % server)
+    return path
+
+
+def kubectl(kc, *args):
+    """(returncode, stdout, stderr) of Debian's kubectl with kubeconfig kc."""
+    p = subprocess.run(["kubectl", "--kubeconfig", kc, "--cache-dir",
+                        os.path.join(os.path.dirname(kc), "kcache")] + list(args),
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
