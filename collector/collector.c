@@ -543,13 +543,9 @@ static void on_watch_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     r->req = NULL;
     if (r->m->c->stopping || r->sm.phase == CL_R_STOPPED || r->sm.phase == CL_R_SKIPPED)
         return;
-    if (r->corrupt) {
-        /* A line that could not be read was an event we do not have: the
-         * watch cannot simply resume after it. Back off, then relist and
-         * diff (unchanged objects are not rewritten). */
+    if (r->corrupt) { /* relist and diff (unchanged objects are not rewritten) */
         r->corrupt = false;
-        r->sm.rv[0] = 0;
-        feed(r, CL_EV_WATCH_FAILED, NULL, FL_EPARSE);
+        feed(r, CL_EV_WATCH_CORRUPT, NULL, FL_EPARSE);
         return;
     }
     if (r->gone || res->err == FL_EGONE) {

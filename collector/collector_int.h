@@ -57,6 +57,7 @@ typedef enum {
     CL_EV_WATCH_CLOSED,  /* server ended the watch cleanly (timeout) */
     CL_EV_WATCH_FAILED,  /* code = error (transport, HTTP, stall) */
     CL_EV_WATCH_GONE,    /* 410 / ERROR event Expired */
+    CL_EV_WATCH_CORRUPT, /* a malformed line: an event was lost; back off, relist */
     CL_EV_TIMER,         /* backoff elapsed */
     CL_EV_STOP,
 } cl_rev;
@@ -75,6 +76,8 @@ typedef struct cl_reflector_sm {
     bool after_wait_list;/* what CL_EV_TIMER leads to: LIST (true) or WATCH */
     int consecutive_failures;
     cl_backoff backoff;
+    cl_backoff corrupt;  /* malformed streams: only a good watch event resets it
+                            (a relist succeeds every time, the stream may not) */
 } cl_reflector_sm;
 
 void cl_sm_init(cl_reflector_sm *sm, const char *stored_rv);

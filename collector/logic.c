@@ -61,6 +61,7 @@ void cl_sm_init(cl_reflector_sm *sm, const char *stored_rv)
     memset(sm, 0, sizeof *sm);
     fl_strlcpy(sm->rv, stored_rv ? stored_rv : "", sizeof sm->rv);
     cl_backoff_init(&sm->backoff, 800, 30000, 120000);
+    cl_backoff_init(&sm->corrupt, 800, 60000, 600000);
 }
 
 static cl_raction wait_then(cl_reflector_sm *sm, bool list, int64_t now, double r, int64_t *d)
@@ -110,7 +111,17 @@ cl_raction cl_sm_feed(cl_reflector_sm *sm, cl_rev ev, const char *rv, int code, 
             fl_strlcpy(sm->rv, rv, sizeof sm->rv);
         sm->consecutive_failures = 0;
         cl_backoff_reset(&sm->backoff);
+        cl_backoff_reset(&sm->corrupt);
         return CL_DO_NOTHING;
+    case CL_EV_WATCH_CORRUPT:
+        /* The line we could not read was an event: resuming after it would
+         * skip it for good. Relist, after a delay that grows while streams
+         * keep arriving malformed (each relist is a whole LIST). */
+        sm->rv[0] = 0;
+        sm->phase = CL_R_WAITING;
+        sm->after_wait_list = true;
+        *delay_ms = cl_backoff_next(&sm->corrupt, now_ms, rand01);
+        return CL_DO_WAIT;
     case CL_EV_WATCH_CLOSED:
         return sm->rv[0] ? do_watch(sm) : do_list(sm);
     case CL_EV_WATCH_FAILED:

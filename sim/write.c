@@ -771,6 +771,9 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
 
 typedef struct unknown_fields {
     const json_t *schemas;   /* components.schemas */
+    bool crd;                /* a CRD's openAPIV3Schema: its root's apiVersion,
+                                kind and metadata are the apiserver's */
+    bool prune;              /* delete them too (custom resources) */
     char *paths[MAX_UNKNOWN];
     size_t n;
 } unknown_fields;
@@ -790,7 +793,7 @@ static const json_t *resolve(const unknown_fields *u, const json_t *sc)
     return sc;
 }
 
-static void walk_fields(unknown_fields *u, const json_t *sc, const json_t *v, fl_buf *path,
+static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *path,
                         int depth)
 {
     sc = resolve(u, sc);
@@ -813,14 +816,21 @@ static void walk_fields(unknown_fields *u, const json_t *sc, const json_t *v, fl
         return; /* free-form (RawExtension, IntOrString, ...) */
     const char *k;
     json_t *e;
-    json_object_foreach((json_t *)v, k, e) {
+    void *next;
+    json_object_foreach_safe(v, next, k, e) {
         json_t *sub = json_object_get(props, k);
+        if (u->crd && depth == 0 && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") ||
+                                     !strcmp(k, "metadata")))
+            continue; /* the type's own fields: never pruned, checked elsewhere */
         fl_buf_printf(path, "%s%s", at ? "." : "", k);
-        if (sub || json_is_object(addl))
+        if (sub || json_is_object(addl)) {
             walk_fields(u, sub ? sub : addl, e, path, depth + 1);
-        else if (!json_is_true(addl) && u->n < MAX_UNKNOWN &&
-                 (u->paths[u->n] = strdup(path->data ? path->data : k)))
-            u->n++;
+        } else if (!json_is_true(addl)) {
+            if (u->n < MAX_UNKNOWN && (u->paths[u->n] = strdup(path->data ? path->data : k)))
+                u->n++;
+            if (u->prune)
+                json_object_del(v, k);
+        }
         path->len = at;
         if (path->data)
             path->data[at] = 0;
@@ -874,24 +884,39 @@ static int cmp_path(const void *a, const void *b)
 /* fieldValidation: fields the schema does not know are a 400 with Strict
  * ("strict decoding error: unknown field ...", sorted, as the decoder
  * reports them), a Warning header each with Warn or no parameter (the
- * apiserver's default), and accepted silently with Ignore. */
-static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, const json_t *obj)
+ * apiserver's default), and accepted silently with Ignore. A custom
+ * resource is also pruned as the apiextensions apiserver does: fields its
+ * CRD's structural schema does not declare are dropped before it is stored
+ * (x-kubernetes-preserve-unknown-fields keeps a subtree as it is). */
+static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, json_t *obj)
 {
     const char *fv = fl_request_query(req, "fieldValidation");
     bool strict = fv && !strcmp(fv, "Strict"), warn = !fv || !*fv || !strcmp(fv, "Warn");
+    bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD && r->kr->schema;
     json_t *doc = NULL;
     unknown_fields u = {0};
     fl_buf path = FL_BUF_INIT(4096), msg = FL_BUF_INIT(8192);
-    if ((!strict && !warn) || !(doc = schema_doc(c, r)))
+    if (!strict && !warn && !crd)
         return true;
-    u.schemas = fl_obj_get(doc, "components.schemas");
-    const json_t *sc = kind_schema(u.schemas, r);
+    const json_t *sc = NULL;
+    if (crd) {
+        sc = r->kr->schema; /* self-contained: no $ref */
+        u.crd = true;
+        u.prune = !strict;
+    } else if ((doc = schema_doc(c, r))) {
+        u.schemas = fl_obj_get(doc, "components.schemas");
+        sc = kind_schema(u.schemas, r);
+    } else {
+        return true;
+    }
     if (sc)
         walk_fields(&u, sc, obj, &path, 0);
     if (u.n > 1)
         qsort(u.paths, u.n, sizeof(u.paths[0]), cmp_path);
     for (size_t i = 0; i < u.n; i++) {
-        if (warn) {
+        if (!strict && !warn) {
+            /* Ignore: pruned silently */
+        } else if (warn) {
             char h[600];
             snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", u.paths[i]);
             fl_request_add_header(req, "Warning", h);

@@ -78,6 +78,24 @@ static void test_sm(void)
     T_EQ_INT(cl_sm_feed(&sm, CL_EV_LIST_DONE, "300", 0, 4800, 0, &d), CL_DO_WATCH);
     /* a stray timer while watching does nothing */
     T_EQ_INT(cl_sm_feed(&sm, CL_EV_TIMER, NULL, 0, 4900, 0, &d), CL_DO_NOTHING);
+    /* a malformed line: forget the RV, wait, relist; while streams keep
+     * arriving malformed the wait grows (a good relist does not reset it),
+     * and the first good event does */
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_WATCH_CORRUPT, NULL, FL_EPARSE, 5000, 0, &d), CL_DO_WAIT);
+    T_EQ_INT(d, 800);
+    T_EQ_STR(sm.rv, "");
+    T_EQ_INT(sm.phase, CL_R_WAITING);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_TIMER, NULL, 0, 5800, 0, &d), CL_DO_LIST);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_LIST_DONE, "400", 0, 5900, 0, &d), CL_DO_WATCH);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_WATCH_CORRUPT, NULL, FL_EPARSE, 6000, 0, &d), CL_DO_WAIT);
+    T_EQ_INT(d, 1600);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_TIMER, NULL, 0, 7600, 0, &d), CL_DO_LIST);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_LIST_DONE, "500", 0, 7700, 0, &d), CL_DO_WATCH);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_WATCH_EVENT, "501", 0, 7800, 0, &d), CL_DO_NOTHING);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_WATCH_CORRUPT, NULL, FL_EPARSE, 7900, 0, &d), CL_DO_WAIT);
+    T_EQ_INT(d, 800);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_TIMER, NULL, 0, 8700, 0, &d), CL_DO_LIST);
+    T_EQ_INT(cl_sm_feed(&sm, CL_EV_LIST_DONE, "600", 0, 8800, 0, &d), CL_DO_WATCH);
     /* 404 on list: skipped */
     /* restart with a stored RV: watch from it; 410 relists */
     cl_sm_init(&sm, "55");

@@ -279,5 +279,55 @@ check(st == 504 and body["reason"] == "Timeout" and h.get("Retry-After") == "1" 
 st, ev = sim.watch(A, CM + "?watch=true&timeoutSeconds=1&resourceVersion=%d" % (rv_now() + 50))
 check(st == 200 and ev == [], "watch at a future rv: 200, then nothing %s" % ev)
 
+# ---- custom resources are pruned to their CRD's structural schema, as the
+# apiextensions apiserver does (Warn reports, Ignore is silent, Strict refuses)
+crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "widgets.prune.example.com"},
+       "spec": {"group": "prune.example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                    "openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {
+                            "size": {"type": "integer"},
+                            "parts": {"type": "array", "items": {
+                                "type": "object", "properties": {"name": {"type": "string"}}}},
+                            "free": {"type": "object",
+                                     "x-kubernetes-preserve-unknown-fields": True}}}}}}}]}}
+st, _, _ = sim.req(A, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "POST", crd)
+check(st == 201, "create CRD widgets (%s)" % st)
+W = "/apis/prune.example.com/v1/namespaces/default/widgets"
+
+
+def widget(name, q=""):
+    return sim.req(A, W + q, "POST", {
+        "apiVersion": "prune.example.com/v1", "kind": "Widget",
+        "metadata": {"name": name, "labels": {"a": "b"}},
+        "spec": {"size": 3, "bogus": 1, "parts": [{"name": "x", "extra": True}],
+                 "free": {"anything": {"goes": 1}}},
+        "status2": "no"})
+
+
+for _ in range(50):  # the CRD's resource is served at once, but be patient
+    st, h, body = widget("w1")
+    if st != 404:
+        break
+    time.sleep(0.1)
+warns = sorted(h.get_all("Warning") or [])
+check(st == 201 and len(warns) == 3 and all("unknown field" in w for w in warns) and
+      any("spec.parts[0].extra" in w for w in warns), "Warn: 201 with 3 warnings %s %s" % (st, warns))
+st, _, got = sim.req(A, W + "/w1")
+spec = got.get("spec", {}) if st == 200 else {}
+check(st == 200 and "bogus" not in spec and "status2" not in got and
+      spec.get("parts") == [{"name": "x"}] and spec.get("free") == {"anything": {"goes": 1}} and
+      spec.get("size") == 3 and got["metadata"]["labels"] == {"a": "b"},
+      "stored pruned (preserve-unknown-fields kept): %s" % got)
+st, h, _ = widget("w2", "?fieldValidation=Ignore")
+st2, _, got = sim.req(A, W + "/w2")
+check(st == 201 and not h.get_all("Warning") and "bogus" not in got.get("spec", {}),
+      "Ignore: pruned silently (%s %s)" % (st, got))
+st, _, body = widget("w3", "?fieldValidation=Strict")
+check(st == 400 and "strict decoding error" in body.get("message", "") and
+      'unknown field "spec.bogus"' in body.get("message", ""), "Strict: 400 %s %s" % (st, body))
+
 sim.stop()
 done()
