@@ -582,20 +582,26 @@ static int set_rv(json_t *obj, uint64_t rv)
     return 0;
 }
 
-static int insert_at(sim_rstore *rs, size_t i, sim_obj *o)
+/* Insert o at i into a growable array of object pointers. */
+static int ptrs_insert(sim_obj ***v, size_t *n, size_t *cap, size_t i, sim_obj *o)
 {
-    if (rs->n == rs->cap) {
-        size_t nc = rs->cap ? rs->cap * 2 : 16;
-        sim_obj **a = realloc(rs->items, nc * sizeof(*a));
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        sim_obj **a = realloc(*v, nc * sizeof(*a));
         if (!a)
             return -ENOMEM;
-        rs->items = a;
-        rs->cap = nc;
+        *v = a;
+        *cap = nc;
     }
-    memmove(rs->items + i + 1, rs->items + i, (rs->n - i) * sizeof(*rs->items));
-    rs->items[i] = o;
-    rs->n++;
+    memmove(*v + i + 1, *v + i, (*n - i) * sizeof(**v));
+    (*v)[i] = o;
+    (*n)++;
     return 0;
+}
+
+static int insert_at(sim_rstore *rs, size_t i, sim_obj *o)
+{
+    return ptrs_insert(&rs->items, &rs->n, &rs->cap, i, o);
 }
 
 static sim_obj *build_next(sim_store *st, const sim_res *r, json_t *obj)
@@ -766,18 +772,7 @@ typedef struct objvec {
 
 static int vec_insert(objvec *a, size_t i, sim_obj *o)
 {
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 64;
-        sim_obj **p = realloc(a->v, nc * sizeof(*p));
-        if (!p)
-            return -ENOMEM;
-        a->v = p;
-        a->cap = nc;
-    }
-    memmove(a->v + i + 1, a->v + i, (a->n - i) * sizeof(*a->v));
-    a->v[i] = o;
-    a->n++;
-    return 0;
+    return ptrs_insert(&a->v, &a->n, &a->cap, i, o);
 }
 
 /* The objects of rs as of at_rv (borrowed pointers), rolling back events
