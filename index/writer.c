@@ -76,11 +76,14 @@ static const char *const sql_text[S_N] = {
                      " AND deleted_ms IS NULL",
 };
 
-/* An active relist: the object ids of its scope seen since _begin. */
+/* An active relist: the object ids of its scope seen since _begin.
+ * poisoned: a list item could not be read, so an object missing from the
+ * marks may still exist on the member: the relist deletes nothing. */
 typedef struct relist {
     int64_t scope;
     int64_t *ids;
     size_t n, cap;
+    int64_t poisoned;   /* unreadable items seen */
 } relist;
 
 /* Per-batch pending sync-state write of one scope. */
@@ -316,7 +319,7 @@ static int relist_begin(writer *w, int64_t scope)
     if (!n)
         return -ENOMEM;
     w->relists = n;
-    n[w->n_relists++] = (relist){scope, NULL, 0, 0};
+    n[w->n_relists++] = (relist){scope, NULL, 0, 0, 0};
     return 0;
 }
 
@@ -651,12 +654,17 @@ static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
 }
 
 /* End a relist: diff (when a _begin is active; without one — e.g. lost to a
- * failed transaction — nothing is deleted) and record the sync state. */
+ * failed transaction — nothing is deleted) and record the sync state. A
+ * poisoned relist deletes nothing and says so in last_error. */
 static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
 {
     relist *r = relist_find(w, scope);
-    int64_t live = 0;
-    int rc = r ? relist_diff(w, scope, r, err) : 0;
+    int64_t live = 0, poisoned = r ? r->poisoned : 0;
+    int rc = 0;
+    if (poisoned)
+        relist_drop(w, scope);
+    else if (r)
+        rc = relist_diff(w, scope, r, err);
     if (rc < 0)
         return rc;
     sqlite3_stmt *s = S(w, S_COUNT_LIVE);
@@ -671,7 +679,12 @@ static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
     bt(s, 3, rv ? rv : "");
     sqlite3_bind_int64(s, 4, w->now_ms);
     sqlite3_bind_int64(s, 5, live);
-    return done(w, s, err, "sync list");
+    if ((rc = done(w, s, err, "sync list")) < 0 || !poisoned)
+        return rc;
+    char msg[160];
+    snprintf(msg, sizeof msg, "list: %lld item(s) could not be read; this relist deleted nothing",
+             (long long)poisoned);
+    return sync_error(w, scope, msg, err);
 }
 
 static int sync_set(writer *w, int64_t scope, const item *it, fl_err *err)
@@ -696,6 +709,9 @@ static int apply_data(writer *w, int64_t scope, item *it, fl_err *err)
     }
     if (rc < 0)
         return rc;
+    relist *rl = it->type == IT_LIST && it->out.decode_errors ? relist_find(w, scope) : NULL;
+    if (rl)
+        rl->poisoned += it->out.decode_errors;
     if (it->out.error && (rc = sync_error(w, scope, it->out.error, err)) < 0)
         return rc;
     return note_rv(w, scope, it->type == IT_EVENT ? &it->out.rv : NULL, err);
