@@ -525,8 +525,12 @@ void fl_kube_req_resume(fl_kube_req *r)
     fl_buf_done(&rest);
     if (rc == 2 || r->state == RQ_FINISHING)
         return;
-    if (rc == 0) {
-        finish_later(r, r->abort_err ? r->abort_err : -ECANCELED, "Cancelled", "%s", r->abort_msg);
+    if (rc == 0) { /* the callback stopped the stream, or a cap or memory ran out */
+        finish_later(r, r->abort_err,
+                     r->abort_err == -E2BIG       ? "TooLarge"
+                     : r->abort_err == -ECANCELED ? "Cancelled"
+                                                  : "InternalError",
+                     "%s", r->abort_msg);
         return;
     }
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
