@@ -884,19 +884,24 @@ static int cmp_path(const void *a, const void *b)
 /* fieldValidation: fields the schema does not know are a 400 with Strict
  * ("strict decoding error: unknown field ...", sorted, as the decoder
  * reports them), a Warning header each with Warn or no parameter (the
- * apiserver's default), and accepted silently with Ignore. A custom
- * resource is also pruned as the apiextensions apiserver does: fields its
- * CRD's structural schema does not declare are dropped before it is stored
- * (x-kubernetes-preserve-unknown-fields keeps a subtree as it is). */
+ * apiserver's default), and accepted silently with Ignore. Unless Strict,
+ * they are also dropped before the object is stored, as kube-apiserver
+ * does (Go decoding for built-ins, pruning for custom resources; a subtree
+ * marked x-kubernetes-preserve-unknown-fields stays as it is): for custom
+ * resources by their CRD's structural schema, for built-ins of the core and
+ * apps groups by upstream's schemas (the other built-in groups' schemas
+ * here are compact, so their fields are only reported). */
 static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, json_t *obj)
 {
     const char *fv = fl_request_query(req, "fieldValidation");
     bool strict = fv && !strcmp(fv, "Strict"), warn = !fv || !*fv || !strcmp(fv, "Warn");
     bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD && r->kr->schema;
+    bool upstream = r->kr->origin == FL_KUBE_ORIGIN_BUILTIN &&
+                    (!r->kr->group[0] || !strcmp(r->kr->group, "apps"));
     json_t *doc = NULL;
     unknown_fields u = {0};
     fl_buf path = FL_BUF_INIT(4096), msg = FL_BUF_INIT(8192);
-    if (!strict && !warn && !crd)
+    if (!strict && !warn && !crd && !upstream)
         return true;
     const json_t *sc = NULL;
     if (crd) {
@@ -906,6 +911,7 @@ static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, json
     } else if ((doc = schema_doc(c, r))) {
         u.schemas = fl_obj_get(doc, "components.schemas");
         sc = kind_schema(u.schemas, r);
+        u.prune = upstream && !strict;
     } else {
         return true;
     }

@@ -329,5 +329,15 @@ st, _, body = widget("w3", "?fieldValidation=Strict")
 check(st == 400 and "strict decoding error" in body.get("message", "") and
       'unknown field "spec.bogus"' in body.get("message", ""), "Strict: 400 %s %s" % (st, body))
 
+# ---- built-ins of the core and apps groups drop unknown fields too (Go decoding)
+st, h, _ = sim.req(A, CM, "POST", {"apiVersion": "v1", "kind": "ConfigMap", "bogus": 1,
+                                   "metadata": {"name": "pruned", "nope": 2},
+                                   "data": {"k": "v"}})
+warns = sorted(h.get_all("Warning") or [])
+st2, _, got = sim.req(A, CM + "/pruned")
+check(st == 201 and len(warns) == 2 and st2 == 200 and "bogus" not in got and
+      "nope" not in got["metadata"] and got["data"] == {"k": "v"},
+      "ConfigMap: unknown fields warned and dropped: %s %s %s" % (st, warns, got))
+
 sim.stop()
 done()
