@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "index/index.h"
 
 #define PAGE 500
@@ -210,27 +211,10 @@ static long rss_mb(void)
     return ru.ru_maxrss / 1024;
 }
 
-/* The 1, 5 and 15 minute load averages: the machine is shared. */
-static void loadavg(char *out, size_t n)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    char buf[128] = "?";
-    if (f) {
-        if (!fgets(buf, sizeof buf, f))
-            snprintf(buf, sizeof buf, "?");
-        fclose(f);
-    }
-    char *sp = strchr(buf, ' ');         /* keep the 1, 5 and 15 minute averages */
-    sp = sp ? strchr(sp + 1, ' ') : NULL;
-    sp = sp ? strchr(sp + 1, ' ') : NULL;
-    buf[sp ? (size_t)(sp - buf) : strcspn(buf, "\n")] = 0;
-    snprintf(out, n, "%s", buf);
-}
-
 static void phase_done(const char *what, double secs)
 {
     char la[64];
-    loadavg(la, sizeof la);
+    bench_loadavg(la, sizeof la);
     fprintf(stderr, "  %s: %.1f s, RSS %ld MB, load average %s\n", what, secs, rss_mb(), la);
 }
 
@@ -434,7 +418,7 @@ int main(int argc, char **argv)
     long m = n < 200000 ? n : 200000;
     fl_index_opts defaults = FL_INDEX_OPTS_INIT;
     char la[64];
-    loadavg(la, sizeof la);
+    bench_loadavg(la, sizeof la);
     char p1[512], p2[512], cmd[1200];
     snprintf(p1, sizeof p1, "%s/bench-index-%d.db", dir, (int)getpid());
     snprintf(p2, sizeof p2, "%s/bench-index-raw-%d.db", dir, (int)getpid());
@@ -458,7 +442,7 @@ int main(int argc, char **argv)
            100 * full.del / raw.del);
     printf("%-28s %14.0f %14.0f\n", "DB bytes/object (ingest)", full.bytes_per_obj, raw.bytes_per_obj);
     printf("%-28s %14ld %14s\n", "peak RSS MB (index path)", full.rss, "-");
-    loadavg(la, sizeof la);
+    bench_loadavg(la, sizeof la);
     printf("load average at the end: %s (2 cores, shared machine)\n", la);
     printf("raw limit: one thread, jansson json_loadb + json_dumps per item + one INSERT per row into\n"
            "one table with a unique key index, WAL, synchronous=NORMAL, %d-row transactions;\n"

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "base/base.h"
 #include "index/index.h"
 #include "query/query.h"
@@ -149,26 +150,10 @@ static int http_get(conn *c, const char *path)
 
 /* ---- measuring ---------------------------------------------------------------- */
 
-static void loadavg(char *out, size_t n)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    char buf[128] = "?";
-    if (f) {
-        if (!fgets(buf, sizeof buf, f))
-            snprintf(buf, sizeof buf, "?");
-        fclose(f);
-    }
-    char *sp = strchr(buf, ' ');         /* keep the 1, 5 and 15 minute averages */
-    sp = sp ? strchr(sp + 1, ' ') : NULL;
-    sp = sp ? strchr(sp + 1, ' ') : NULL;
-    buf[sp ? (size_t)(sp - buf) : strcspn(buf, "\n")] = 0;
-    snprintf(out, n, "%s", buf);
-}
-
 static void print_load(void)
 {
     char la[64];
-    loadavg(la, sizeof la);
+    bench_loadavg(la, sizeof la);
     printf("  (load average %s)\n", la);
     fflush(stdout);
 }
@@ -470,7 +455,7 @@ int main(int argc, char **argv)
     fl_log_set_level(FL_LOG_WARN);
     if (fl_index_open(&io, &idx, NULL) != 0)
         return 1;
-    loadavg(la, sizeof la);
+    bench_loadavg(la, sizeof la);
     printf("bench_query: %d pods in %d clusters (%d each, %d namespaces, app=app-0..%d),"
            " load average before %s\n", pods / clusters * clusters, clusters, pods / clusters,
            NS_COUNT, APP_COUNT - 1, la);

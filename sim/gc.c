@@ -95,7 +95,7 @@ static size_t prune_refs(json_t *obj, const owners *ow, const char *uid, size_t 
         json_t *ref = json_array_get(refs, i);
         const char *u = fl_obj_str_or(ref, "uid", "");
         bool drop = uid ? !strcmp(u, uid) :
-                    owner_kind(fl_obj_str_or(ref, "kind", "")) && !alive(ow, u);
+                    ow && owner_kind(fl_obj_str_or(ref, "kind", "")) && !alive(ow, u);
         if (drop) {
             json_array_remove(refs, i);
             (*removed)++;

@@ -60,3 +60,27 @@ def kubectl(kc, *args):
                         os.path.join(os.path.dirname(kc), "kcache")] + list(args),
                        capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
+
+
+def start_sim(bin_, d, *args):
+    """`flotilla sim` with kubeconfigs and flotilla.yaml in d; returns
+    (process, {cluster: url}) once it printed "ready"."""
+    p = subprocess.Popen([bin_, "sim", "--kubeconfig-dir", d, "--write-config",
+                          os.path.join(d, "flotilla.yaml")] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    clusters = {}
+    for line in p.stdout:
+        if line.startswith("cluster "):
+            parts = line.split()
+            clusters[parts[1]] = parts[2]
+        if line.strip() == "ready":
+            break
+    return p, clusters
+
+
+def sim_token(d, name):
+    """The bearer token in the sim's d/name.kubeconfig."""
+    for line in open(os.path.join(d, name + ".kubeconfig")):
+        if "token:" in line:
+            return line.split("token:")[1].strip().strip('"').strip("}").strip()
+    return None

@@ -25,15 +25,18 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl, wait  # noqa: E402
+from testlib import FAILS, check, free_port, kubeconfig, kubectl, wait, sim_token  # noqa: E402
+from testlib import start_sim as testlib_start_sim  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
 PREFIX = "/apis/clusterpedia.io/v1beta1/resources"
 PROCS = []
 
 
-
-
+def start_sim(d):
+    p, clusters = testlib_start_sim(BIN, d, "--clusters", "2", "--pods", "2")
+    PROCS.append(p)
+    return clusters
 
 
 def http(url, token=None, timeout=10):
@@ -58,27 +61,7 @@ def post(url, body, token):
         return e.code
 
 
-def start_sim(d):
-    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--pods", "2",
-                          "--kubeconfig-dir", d, "--write-config",
-                          os.path.join(d, "flotilla.yaml")],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    PROCS.append(p)
-    clusters = {}
-    for line in p.stdout:
-        if line.startswith("cluster "):
-            parts = line.split()
-            clusters[parts[1]] = parts[2]
-        if line.strip() == "ready":
-            break
-    return clusters
 
-
-def sim_token(d, name):
-    for line in open(os.path.join(d, name + ".kubeconfig")):
-        if "token:" in line:
-            return line.split("token:")[1].strip().strip('"').strip("}").strip()
-    return None
 
 
 def write_config(d):
@@ -124,14 +107,12 @@ def start_serve(d, path, base):
 
 
 
-
 def running_pods(base, cluster):
     st, body, _ = http(base + PREFIX + "/clusters/%s/api/v1/pods" % cluster)
     if st != 200:
         return []
     return [(i["metadata"]["namespace"], i["metadata"]["name"])
             for i in json.loads(body)["items"] if i.get("status", {}).get("phase") == "Running"]
-
 
 
 

@@ -25,7 +25,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl  # noqa: E402
+from testlib import FAILS, check, free_port, kubeconfig, kubectl, sim_token  # noqa: E402
+from testlib import start_sim as testlib_start_sim  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
 PREFIX = "/apis/clusterpedia.io/v1beta1/resources"
@@ -33,8 +34,10 @@ PROCS = []
 SERVES = []
 
 
-
-
+def start_sim(d):
+    p, clusters = testlib_start_sim(BIN, d, "--clusters", "2", "--no-controllers")
+    PROCS.append(p)
+    return clusters
 
 
 def http(method, url, body=None, token=None, headers=None):
@@ -53,26 +56,7 @@ def http(method, url, body=None, token=None, headers=None):
         return e.code, e.read(), dict(e.headers)
 
 
-def start_sim(d):
-    p = subprocess.Popen([BIN, "sim", "--clusters", "2", "--no-controllers", "--kubeconfig-dir", d,
-                          "--write-config", os.path.join(d, "flotilla.yaml")],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    PROCS.append(p)
-    clusters = {}
-    for line in p.stdout:
-        if line.startswith("cluster "):
-            parts = line.split()
-            clusters[parts[1]] = parts[2]
-        if line.strip() == "ready":
-            break
-    return clusters
 
-
-def sim_token(d, name):
-    for line in open(os.path.join(d, name + ".kubeconfig")):
-        if "token:" in line:
-            return line.split("token:")[1].strip().strip('"').strip("}").strip()
-    return None
 
 
 def start_serve(d, name, extra_auth):
@@ -97,7 +81,6 @@ def start_serve(d, name, extra_auth):
             pass
         time.sleep(0.1)
     return base
-
 
 
 
