@@ -86,8 +86,6 @@ static int parse_args(int argc, char **argv, fl_sim_opts *o, const char **config
             o->tls = true;
         else if (!strcmp(a, "--host"))
             o->host = true;
-        else if (!strcmp(a, "--controllers")) /* the default; kept for old scripts */
-            o->controllers = true;
         else if (!strcmp(a, "--no-controllers"))
             o->controllers = false;
         else if (!strcmp(a, "--strict-auth"))
