@@ -33,6 +33,18 @@ def free_port():
     return port
 
 
+def second():
+    """The bound for "visible within a second": 1 s, or 3 s while the machine
+    runs more than two runnable tasks per core (the suite shares it with other
+    builds; a latency check must not turn into a load test)."""
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 2.0 * cpus:
+        print("load average %.1f on %d cores: \"within a second\" allows 3 s" % (load, cpus),
+              file=sys.stderr)
+        return 3.0
+    return 1.0
+
+
 def wait(cond, timeout, step=0.05):
     """Poll cond until it returns something true (returned) or timeout s pass (None)."""
     t0 = time.time()
