@@ -83,6 +83,13 @@ static int walk_row(void *arg, const fl_index_row *row)
     return w->rc ? 1 : 0;
 }
 
+/* Run iq, adding each row (of w's cluster) to w->out. 0 or an error. */
+static int collect(fl_index_reader *rd, const fl_index_query *iq, walk *w, fl_err *err)
+{
+    int rc = fl_index_list(rd, iq, walk_row, w, NULL, err);
+    return w->rc ? w->rc : rc < 0 ? rc : 0;
+}
+
 /* The types to look through: served ones (synced or in the index),
  * narrowed to gr ("resource.group") when given. */
 static size_t owner_types(fl_query *q, fl_index_reader *rd, const char *gr,
@@ -138,10 +145,8 @@ static int by_name(fl_query *q, fl_index_reader *rd, const query_owner *o, const
         iq.names = &o->name;
         iq.n_names = 1;
         iq.limit = QUERY_OWNER_MAX + 1;
-        int rc = fl_index_list(rd, &iq, walk_row, &w, NULL, err);
-        if (w.rc)
-            return w.rc;
-        if (rc < 0)
+        int rc = collect(rd, &iq, &w, err);
+        if (rc)
             return rc;
     }
     return 0;
@@ -161,10 +166,8 @@ static int children(fl_index_reader *rd, const scope *s, const fl_kube_resource 
             iq.n_clusters = s->nclusters;
             iq.owner_uid = from->uids[u];
             iq.limit = QUERY_OWNER_MAX + 1;
-            int rc = fl_index_list(rd, &iq, walk_row, &w, NULL, err);
-            if (w.rc)
-                return w.rc;
-            if (rc < 0)
+            int rc = collect(rd, &iq, &w, err);
+            if (rc)
                 return rc;
         }
     }

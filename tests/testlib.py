@@ -3,6 +3,7 @@ bookkeeping (check / done), a free loopback port, polling, and kubectl with
 a throwaway kubeconfig. Standard library only; drivers add tests/ to
 sys.path and import it."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -96,3 +97,14 @@ def sim_token(d, name):
         if "token:" in line:
             return line.split("token:")[1].strip().strip('"').strip("}").strip()
     return None
+
+
+def stop_procs(procs):
+    """SIGTERM every process (last started first), wait up to 20 s each, then kill."""
+    for p in reversed(procs):
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()

@@ -26,7 +26,7 @@ typedef struct fake {
 } fake;
 
 /* Start fake_apiserver.py with extra arguments (NULL-terminated); 0 or -1. */
-static int spawn_fake(fake *f, const char *const *extra)
+static inline int spawn_fake(fake *f, const char *const *extra)
 {
     const char *src = getenv("FLOTILLA_SRC");
     char script[512];
@@ -66,7 +66,7 @@ static int spawn_fake(fake *f, const char *const *extra)
     return 0;
 }
 
-static void kill_fake(fake *f)
+static inline void kill_fake(fake *f)
 {
     if (f->pid > 0) {
         kill(f->pid, SIGKILL);
@@ -76,7 +76,7 @@ static void kill_fake(fake *f)
 }
 
 /* dir/name.kubeconfig for http(s)://127.0.0.1:port; ca: a CA file or NULL. */
-static void write_kubeconfig(const char *dir, const char *name, int port, const char *ca,
+static inline void write_kubeconfig(const char *dir, const char *name, int port, const char *ca,
                              char *path, size_t n)
 {
     snprintf(path, n, "%s/%s.kubeconfig", dir, name);
@@ -94,7 +94,7 @@ static void write_kubeconfig(const char *dir, const char *name, int port, const 
 }
 
 /* POST /control/<what> with a JSON body to a plain-HTTP fake. */
-static int control(const fake *f, const char *what, const char *body)
+static inline int control(const fake *f, const char *what, const char *body)
 {
     char server[64], path[64];
     fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
@@ -132,7 +132,7 @@ static inline int64_t second(void)
 }
 
 /* Live objects of (cluster, core resource) in the index, -1 on error. */
-static int64_t count(fl_index *idx, const char *cluster, const char *resource)
+static inline int64_t count(fl_index *idx, const char *cluster, const char *resource)
 {
     fl_index_reader *rd = NULL;
     int64_t n = -1;
@@ -148,14 +148,14 @@ static int64_t count(fl_index *idx, const char *cluster, const char *resource)
     return n;
 }
 
-static int copy_rv(void *arg, const fl_index_row *row)
+static inline int copy_rv(void *arg, const fl_index_row *row)
 {
     fl_strlcpy(arg, row->resource_version, 64);
     return 0;
 }
 
 /* resourceVersion of a core object in the index, "" when absent. */
-static void obj_rv(fl_index *idx, const char *cluster, const char *resource, const char *ns,
+static inline void obj_rv(fl_index *idx, const char *cluster, const char *resource, const char *ns,
                    const char *name, char out[64])
 {
     fl_index_reader *rd = NULL;
@@ -167,7 +167,7 @@ static void obj_rv(fl_index *idx, const char *cluster, const char *resource, con
 }
 
 /* Poll (with index flushes) until count == want; returns ms waited or -1. */
-static int64_t wait_count(fl_index *idx, const char *cluster, const char *res, int64_t want,
+static inline int64_t wait_count(fl_index *idx, const char *cluster, const char *res, int64_t want,
                           int64_t timeout_ms)
 {
     int64_t t0 = fl_mono_ms();
@@ -183,7 +183,7 @@ static int64_t wait_count(fl_index *idx, const char *cluster, const char *res, i
 }
 
 /* The status entry of cluster (resource NULL) or of (cluster, resource). */
-static json_t *find_res(json_t *st, const char *cluster, const char *resource)
+static inline json_t *find_res(json_t *st, const char *cluster, const char *resource)
 {
     size_t i, j;
     json_t *cl, *r;
@@ -200,7 +200,7 @@ static json_t *find_res(json_t *st, const char *cluster, const char *resource)
 }
 
 /* Wait until the status string field of (cluster, resource) contains want. */
-static bool wait_status(fl_collector *c, const char *cluster, const char *res, const char *field,
+static inline bool wait_status(fl_collector *c, const char *cluster, const char *res, const char *field,
                         const char *want, int64_t timeout_ms)
 {
     int64_t t0 = fl_mono_ms();
@@ -220,7 +220,7 @@ static bool wait_status(fl_collector *c, const char *cluster, const char *res, c
     return false;
 }
 
-static int64_t status_int(fl_collector *c, const char *cluster, const char *res, const char *f)
+static inline int64_t status_int(fl_collector *c, const char *cluster, const char *res, const char *f)
 {
     json_t *st = fl_collector_status(c);
     int64_t v = json_integer_value(json_object_get(find_res(st, cluster, res), f));

@@ -19,6 +19,7 @@
 
 #include "index/index.h"
 #include "kube/kube.h"
+#include "tests/collector/fake.h"
 #include "tests/test.h"
 
 static char tmpdir[128];
@@ -59,28 +60,6 @@ static pid_t spawn(const char *const *argv, int *port_out)
     }
     close(fds[0]);
     return pid;
-}
-
-static int post(int port, const char *what, const char *body)
-{
-    char server[64], path[64];
-    fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
-    fl_kube_conn *conn = NULL;
-    fl_kube_response res;
-    snprintf(server, sizeof server, "http://127.0.0.1:%d", port);
-    snprintf(path, sizeof path, "/control/%s", what);
-    info.server = server;
-    if (fl_kube_conn_new(&info, &conn, NULL) != 0)
-        return -1;
-    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
-    rq.method = FL_KUBE_POST;
-    rq.path = path;
-    rq.body = body;
-    rq.body_len = strlen(body);
-    int rc = fl_kube_request_sync(conn, &rq, NULL, &res, NULL);
-    fl_kube_response_done(&res);
-    fl_kube_conn_unref(conn);
-    return rc;
 }
 
 /* "ns/name@rv" lines of the member's pods, sorted, in out. */
@@ -198,7 +177,7 @@ int main(void)
     snprintf(fakepy, sizeof fakepy, "%s/tests/collector/fake_apiserver.py", src);
     const char *fargv[] = {"/usr/bin/python3", fakepy, "--pods", "200", NULL};
     int port = 0;
-    pid_t fake = spawn(fargv, &port);
+    pid_t member = spawn(fargv, &port);
     T_CHECK(port > 0);
     snprintf(kc, sizeof kc, "%s/alpha.kubeconfig", tmpdir);
     snprintf(cfg, sizeof cfg, "%s/flotilla.yaml", tmpdir);
@@ -231,7 +210,7 @@ int main(void)
     json_decref(first.set);
 
     /* 20 SIGKILLs at random moments while the member churns */
-    post(port, "churn", "{\"on\":true}");
+    control(&(fake){member, port}, "churn", "{\"on\":true}");
     unsigned seed = 12345;
     for (int i = 0; i < 20; i++) {
         d = start_daemon(bin, cfg);
@@ -239,7 +218,7 @@ int main(void)
         kill(d, SIGKILL);
         waitpid(d, NULL, 0);
     }
-    post(port, "churn", "{\"on\":false}");
+    control(&(fake){member, port}, "churn", "{\"on\":false}");
 
     /* last run: converge, drain */
     d = start_daemon(bin, cfg);
@@ -263,8 +242,8 @@ int main(void)
     json_decref(want);
     json_decref(have.set);
 
-    kill(fake, SIGKILL);
-    waitpid(fake, NULL, 0);
+    kill(member, SIGKILL);
+    waitpid(member, NULL, 0);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

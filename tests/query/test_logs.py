@@ -15,7 +15,6 @@ still open (no thread or leak left behind). Needs FLOTILLA_BIN (tests/meson.buil
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl, wait, sim_token  # noqa: E402
+from testlib import FAILS, check, free_port, kubeconfig, kubectl, wait, sim_token, stop_procs  # noqa: E402
 from testlib import start_sim as testlib_start_sim  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
@@ -228,13 +227,7 @@ def main():
         if check(solo, "solo still Running"):
             keep = open_follow(base, solo[0][0], "solo")
     finally:
-        for p in reversed(PROCS):
-            p.send_signal(signal.SIGTERM)
-        for p in PROCS:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_procs(PROCS)
         if serve:
             check(serve.returncode == 0, "serve exit status %s (with a follow open)"
                   % serve.returncode)

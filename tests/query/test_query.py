@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl, sim_token  # noqa: E402
+from testlib import FAILS, check, free_port, kubeconfig, kubectl, sim_token, stop_procs  # noqa: E402
 from testlib import start_sim as testlib_start_sim  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
@@ -641,13 +640,7 @@ def main():
         test_auth(d, clusters)
         test_tls(d)
     finally:
-        for p in reversed(PROCS):
-            p.send_signal(signal.SIGTERM)
-        for p in PROCS:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_procs(PROCS)
         for p in SERVES:
             check(p.returncode == 0, "serve exit status %s (sanitizer report in its log?)"
                   % p.returncode)
