@@ -4,7 +4,9 @@
  * the raw terms sorted bytewise, splitTerm (first "!=", "==" or "=" from the
  * left), UnescapeValue (\\ \, \= only; bare ',' '=' rejected; as in Go,
  * where the value needed unescaping, invalid UTF-8 bytes come out as
- * U+FFFD), and String() re-escaping values. The selector owns its strings.
+ * U+FFFD), and String() re-escaping values. A term with an empty field and
+ * value (a bare operator) selects everything, as hasTerm.Transform answers
+ * Everything(). The selector owns its strings.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -191,8 +193,15 @@ int fl_field_selector_parse(const char *s, size_t n, fl_field_selector **out, fl
     for (size_t i = 0; rc == 0 && i < cnt; i++) {
         if (spans[i].len == 0)
             continue;
-        rc = parse_term(s, n, spans[i], &sel->terms[sel->n], err);
+        term *t = &sel->terms[sel->n];
+        rc = parse_term(s, n, spans[i], t, err);
         sel->n++; /* counted even on failure so free() sees partial strings */
+        if (rc == 0 && !t->field[0] && !t->value[0]) {
+            /* a bare operator ("=", "!=") selects everything, as Transform does */
+            free(t->field);
+            free(t->value);
+            sel->n--;
+        }
     }
     free(spans);
     if (rc) {

@@ -68,6 +68,8 @@ static void test_parse(void)
         {"a=a,", "a=a"},        {",a=a", "a=a"},        {"b==1,b!=1,b=0", "b!=1,b=0,b=1"},
         {"k=\\,,k2=v2", "k2=v2,k=\\,"}, {"metadata.name=foo,status.phase!=Running",
                                          "metadata.name=foo,status.phase!=Running"},
+        /* a bare operator is Everything() after Transform, and drops out of an AND */
+        {"=", ""}, {"!=", ""}, {"==", ""}, {"a=b,=", "a=b"}, {"=,!=", ""},
         {"a!==b", "a!=\\=b"}, /* no: '=' in value must be escaped -> error below */
     };
     for (size_t i = 0; i + 1 < FL_ARRAY_LEN(canon); i++) {
