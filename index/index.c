@@ -181,6 +181,23 @@ static void write_batch(fl_index *idx, item **b, size_t n)
         item_free(b[i]);
 }
 
+/* When the writer has been idle for IDLE_TRUNCATE_MS after writing, the WAL
+ * is folded into the database and truncated, so an idle index does not keep a
+ * WAL as large as its last burst (journal_size_limit bounds it under load). */
+#define IDLE_TRUNCATE_MS 2000
+
+static void truncate_when_idle(fl_index *idx, int64_t last_write, bool *dirty)
+{
+    fl_err err = FL_ERR_INIT;
+    if (!*dirty || fl_mono_ms() - last_write < IDLE_TRUNCATE_MS)
+        return;
+    int rc = writer_truncate_wal(idx->w, &err);
+    if (rc == 0)
+        *dirty = false;
+    else if (rc != -EBUSY)
+        fl_log(FL_LOG_WARN, "index", "%s", err.msg);
+}
+
 static void housekeep(fl_index *idx, int64_t *last)
 {
     fl_err err = FL_ERR_INIT;
@@ -210,7 +227,8 @@ static void *writer_main(void *arg)
     fl_index *idx = arg;
     item **batch = NULL;
     size_t cap = 0;
-    int64_t last_hk = fl_mono_ms();
+    int64_t last_hk = fl_mono_ms(), last_write = 0;
+    bool dirty = false;
     pthread_setname_np(pthread_self(), "fl-index-write");
     pthread_mutex_lock(&idx->mu);
     for (;;) {
@@ -219,6 +237,7 @@ static void *writer_main(void *arg)
             if (!idx->head) {
                 pthread_mutex_unlock(&idx->mu);
                 housekeep(idx, &last_hk);
+                truncate_when_idle(idx, last_write, &dirty);
                 pthread_mutex_lock(&idx->mu);
             }
         }
@@ -226,8 +245,11 @@ static void *writer_main(void *arg)
             break;
         size_t n = take_batch(idx, &batch, &cap);
         pthread_mutex_unlock(&idx->mu);
-        if (n)
+        if (n) {
             write_batch(idx, batch, n);
+            last_write = fl_mono_ms();
+            dirty = true;
+        }
         housekeep(idx, &last_hk);
         pthread_mutex_lock(&idx->mu);
     }

@@ -175,6 +175,10 @@ int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t 
                  fl_err *err);
 /* Housekeeping (change-log retention, tombstone purge), one transaction. */
 int writer_housekeep(writer *w, int64_t now_ms, fl_err *err);
+/* Checkpoints the whole WAL into the database and truncates it to zero bytes,
+ * without waiting: returns 0 when done, -EBUSY when a reader still holds an
+ * older snapshot (try again later). Writer thread only, between batches. */
+int writer_truncate_wal(writer *w, fl_err *err);
 int64_t writer_revision(const writer *w);
 void writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
                    int64_t *coalesced, int64_t *txns);

@@ -167,7 +167,9 @@ static int pragmas(sqlite3 *db, const fl_index_opts *o, bool reader, fl_err *err
              (long long)(reader ? o->reader_cache_kib : o->cache_kib), (long long)o->mmap_bytes,
              reader ? "PRAGMA query_only = ON;"
                     : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                      "PRAGMA wal_autocheckpoint = 4000;");
+                      "PRAGMA wal_autocheckpoint = 4000;"
+                      /* a reset WAL is cut back to this size: bounded under load */
+                      "PRAGMA journal_size_limit = 67108864;");
     return sql_exec(db, sql, err);
 }
 

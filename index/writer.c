@@ -844,3 +844,14 @@ int writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
     w->floor = floor;
     return 0;
 }
+
+int writer_truncate_wal(writer *w, fl_err *err)
+{
+    int log = 0, done = 0;
+    sqlite3_busy_timeout(w->db, 0); /* never stall the writer for a reader */
+    int rc = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    sqlite3_busy_timeout(w->db, 5000);
+    if (rc == SQLITE_BUSY || (rc == SQLITE_OK && log > 0 && done < log))
+        return -EBUSY;
+    return rc == SQLITE_OK ? 0 : sqlfail(w, err, "wal checkpoint");
+}

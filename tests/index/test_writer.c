@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "index/index_int.h"
@@ -278,6 +279,50 @@ static void test_migration_v3(void)
     sqlite3_close(db);
 }
 
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* After a burst of writes the WAL is folded back and truncated once the
+ * writer has been idle, even while a reader connection stays open. */
+static void test_wal_truncated_when_idle(void)
+{
+    char path[512], wal[520];
+    snprintf(path, sizeof path, "%s/wal.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    fl_index_opts o = FL_INDEX_OPTS_INIT;
+    o.path = path;
+    fl_index *idx = NULL;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_index_open(&o, &idx, &err), 0);
+    fl_index_reader *r = NULL;
+    T_EQ_INT(fl_index_reader_new(idx, &r, NULL), 0);
+    for (int i = 0; i < 2000; i++) {
+        char ev[512];
+        snprintf(ev, sizeof ev,
+                 "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+                 "\"metadata\":{\"name\":\"p%d\",\"namespace\":\"ns\",\"uid\":\"u%d\","
+                 "\"resourceVersion\":\"%d\"}}}",
+                 i, i, i + 1);
+        T_EQ_INT(fl_index_submit_event(idx, &PODS, ev, strlen(ev), NULL), 0);
+    }
+    T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    int64_t rev = 0;
+    T_EQ_INT(fl_index_reader_revision(r, &rev), 0);
+    T_EQ_INT(rev, 2000);
+    T_CHECK(file_size(wal) > 0);
+    long long sz = -1;
+    for (int i = 0; i < 100 && (sz = file_size(wal)) != 0; i++)
+        usleep(100 * 1000); /* idle threshold is 2 s */
+    T_EQ_INT(sz, 0);
+    T_EQ_INT(fl_index_reader_revision(r, &rev), 0);
+    T_EQ_INT(rev, 2000);
+    fl_index_reader_free(r);
+    fl_index_close(idx);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/fl-index-writer-XXXXXX");
@@ -287,6 +332,7 @@ int main(void)
     test_coalescing();
     test_migration();
     test_migration_v3();
+    test_wal_truncated_when_idle();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
