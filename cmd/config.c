@@ -673,7 +673,7 @@ static int parse_sync(walk *w, const json_t *root, fl_config *c)
         (rc = get_duration(w, s, "sync", "retainDeleted", 3600000, 0, &c->retain_deleted_ms)) ||
         (rc = get_int(w, s, "sync", "pageSize", 500, 1, 100000, &c->page_size)) ||
         (rc = get_duration(w, s, "sync", "watchTimeout", 300000, 1000, &c->watch_timeout_ms)) ||
-        (rc = get_duration(w, s, "sync", "stallTimeout", 180000, 100, &c->stall_timeout_ms)) ||
+        (rc = get_duration(w, s, "sync", "stallTimeout", 30000, 100, &c->stall_timeout_ms)) ||
         (rc = get_duration(w, s, "sync", "healthInterval", 10000, 100, &c->health_interval_ms)) ||
         (rc = get_duration(w, s, "sync", "healthTimeout", 5000, 100, &c->health_timeout_ms)) ||
         (rc = get_duration(w, s, "sync", "discoveryInterval", 60000, 100,

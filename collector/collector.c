@@ -574,12 +574,16 @@ static void start_watch(reflector *r)
     cl_scope s = scope_of(r);
     fl_buf path = FL_BUF_INIT(8192);
     fl_kube_request rq = FL_KUBE_REQUEST_INIT;
-    int rc = cl_watch_path(&s, r->sm.rv, cl_watch_timeout_s(c->o.watch_timeout_ms, cl_rand01()),
-                           &path);
+    int64_t timeout_s = cl_watch_timeout_s(c->o.watch_timeout_ms, cl_rand01());
+    int rc = cl_watch_path(&s, r->sm.rv, timeout_s, &path);
     rq.path = path.data;
     rq.stream = true;
     rq.timeout_ms = -1;
-    rq.stall_timeout_ms = c->o.stall_timeout_ms;
+    /* An idle watch may carry nothing, not even a bookmark (kube-apiserver
+     * v1.26 sends none on a quiet resource), until the server ends it at its
+     * timeoutSeconds; it then resumes at once. Only silence past that deadline
+     * is a stall. */
+    rq.stall_timeout_ms = timeout_s * 1000 + c->o.stall_timeout_ms;
     r->sm.phase = CL_R_WATCHING;
     r->watch_started_ms = fl_mono_ms();
     r->watch_events = 0;

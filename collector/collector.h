@@ -8,8 +8,9 @@
  * resourceVersion, and so does a restart (from the resourceVersion the index
  * committed last for that cluster and resource); a 410/Expired relists, failures back off exponentially
  * with jitter (client-go's 800ms..30s), watch timeouts are randomized in
- * [watchTimeout, 2*watchTimeout), and a watch that delivers no byte
- * (bookmarks included) for stallTimeout is restarted. Discovery expands
+ * [watchTimeout, 2*watchTimeout) (an idle watch ends there cleanly and
+ * resumes at once), and a watch still silent stallTimeout past its own
+ * timeoutSeconds is restarted as stalled. Discovery expands
  * "*" and finds what a member does not serve (reported as Skipped); it is
  * re-run soon after any CustomResourceDefinition changes (a watch on CRDs
  * per member) and every discovery interval, so CRDs that appear or go are
@@ -79,7 +80,7 @@ typedef struct fl_collector_opts {
     size_t nns_exclude;
     int64_t page_size;                  /* LIST limit; default 500 */
     int64_t watch_timeout_ms;           /* default 300000 (5 min) */
-    int64_t stall_timeout_ms;           /* default 180000 */
+    int64_t stall_timeout_ms;           /* past the watch's own timeoutSeconds; default 30000 */
     int64_t health_interval_ms;         /* default 10000 */
     int64_t health_timeout_ms;          /* default 5000 */
     int64_t discovery_interval_ms;      /* default 60000 */
@@ -88,7 +89,7 @@ typedef struct fl_collector_opts {
                                            (etcd refuses objects over 1.5 MiB) */
     int64_t backoff_max_ms;             /* backoff cap; default 30000 (client-go) */
 } fl_collector_opts;
-#define FL_COLLECTOR_OPTS_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 180000, \
+#define FL_COLLECTOR_OPTS_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 30000, \
                                 10000, 5000, 60000, 120000, 16u << 20, 30000}
 
 /* Create a collector (nothing runs yet). Everything in opts is copied. A

@@ -18,9 +18,11 @@ Control (POST, JSON body) to drive tests deterministically:
   /control/churn   {"on": bool}   pods churn-0..49 created/updated/deleted every 5 ms
   /control/apps    {"on": bool}   serve apps/v1 (deployments) or not
   /control/fault   {"mode": ""|"html"|"500"|"401"|"403"|"hang"|"silent"|"garbage"|"nometa"
-                            |"truncated"|"big",
+                            |"truncated"|"big"|"nobookmarks",
                     "lists": bool, "watches": bool, "health": bool}
                    truncated: list bodies cut in the middle (a valid HTTP response);
+                   nobookmarks: watches send no BOOKMARK (kube-apiserver v1.26 on an
+                   idle resource) and end only at their timeoutSeconds;
                    big: every list page and every watch event carries one extra
                    object of --big-mb MB (default 50)
 TLS: --tls-dir DIR makes DIR/ca.crt (+ key) and a serving certificate for
@@ -347,7 +349,9 @@ class Handler(BaseHTTPRequestHandler):
                     if evs:
                         since = evs[-1][0]
                     mode = st.fault.get("mode") if st.fault.get("watches", True) else ""
-                    if not evs and time.time() < deadline and time.time() - last_bookmark < 1:
+                    quiet = mode == "nobookmarks"
+                    if not evs and time.time() < deadline and (
+                            quiet or time.time() - last_bookmark < 1):
                         st.lock.wait(0.2)
                         continue
                 for rv, t, o in evs:
@@ -362,7 +366,7 @@ class Handler(BaseHTTPRequestHandler):
                 if time.time() >= deadline:
                     self.chunk(b"")
                     return
-                if time.time() - last_bookmark >= 1:
+                if not quiet and time.time() - last_bookmark >= 1:
                     kind = (CORE.get(res) or APPS.get(res))[0]
                     bm = {"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": "v1",
                           "metadata": {"resourceVersion": str(max(since, st.oldest - 1))}}}

@@ -105,6 +105,7 @@ static void test_fleet(void)
     co.health_timeout_ms = 1000;
     co.discovery_interval_ms = 500;
     co.stall_timeout_ms = 1500;
+    co.watch_timeout_ms = 3000; /* stalls are silence past a watch's own timeoutSeconds */
     co.backoff_max_ms = 1000;
     fl_collector *c = NULL;
     T_EQ_INT(fl_collector_new(&co, &c, &err), 0);
@@ -148,6 +149,16 @@ static void test_fleet(void)
     control(&a, "drop", "{}");
     control(&a, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"after-drop\"}");
     T_CHECK(wait_count(idx, "alpha", "pods", 6, 5000) >= 0);
+    T_EQ_INT(status_int(c, "alpha", "pods", "relists"), 1);
+
+    /* an idle watch, silent longer than stallTimeout, ends at its own
+     * timeoutSeconds and resumes: no stall error, no relist */
+    control(&a, "fault", "{\"mode\":\"nobookmarks\"}");
+    usleep(7000 * 1000);
+    control(&a, "fault", "{\"mode\":\"\"}");
+    json_t *st = fl_collector_status(c);
+    T_EQ_STR(fl_obj_str(find_res(st, "alpha", "pods"), "lastError"), "");
+    json_decref(st);
     T_EQ_INT(status_int(c, "alpha", "pods", "relists"), 1);
 
     /* 410: while the watch is cut, an object vanishes without an event and
@@ -214,7 +225,7 @@ static void test_fleet(void)
     /* a stalled watch (headers, then silence) is detected and restarted */
     control(&b, "fault", "{\"mode\":\"silent\",\"lists\":false}");
     control(&b, "drop", "{}");
-    T_CHECK(wait_status(c, "beta", "pods", "lastError", "Timeout", 8000));
+    T_CHECK(wait_status(c, "beta", "pods", "lastError", "Timeout", 12000));
     control(&b, "fault", "{\"mode\":\"\"}");
     control(&b, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"s\"}");
     T_CHECK(wait_count(idx, "beta", "pods", 6, 8000) >= 0);

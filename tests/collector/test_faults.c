@@ -253,6 +253,7 @@ static void run(void)
     co.discovery_interval_ms = 1000;
     co.request_timeout_ms = 3000;
     co.stall_timeout_ms = 3000;
+    co.watch_timeout_ms = 1000; /* a hung watch is silence past its own timeoutSeconds */
     co.backoff_max_ms = 800;
     fl_collector *c = NULL;
     T_EQ_INT(fl_collector_new(&co, &c, &err), 0);
