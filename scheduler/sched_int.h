@@ -1,0 +1,41 @@
+/*
+ * scheduler/sched_int.h: what the scheduler's files share and no other
+ * module may include. Layers, bottom up: webster.c (apportionment),
+ * assign.c and select.c (Karmada's division and selection over typed
+ * clusters), capacity.c (available replicas from nodes and pods), place.c
+ * (policies, filters, the whole decision), ops.c (the JSON requests of
+ * `flotilla debug place`).
+ */
+#ifndef FL_SCHED_INT_H
+#define FL_SCHED_INT_H
+
+#include "scheduler/scheduler.h"
+
+/* Names descending on Webster ties (uid non-empty and fnv32a(uid) odd). */
+bool fl_sched_tie_desc(const char *uid);
+
+/* Stable sort of idx[0..n) by key descending (ties keep their order). */
+void fl_sched_sort_desc(size_t *idx, const int64_t *key, size_t n);
+
+/* capacity.c: true when every NoSchedule/NoExecute taint of taints[] is
+ * tolerated; else false with *bad (if bad) the first untolerated taint. */
+bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const json_t **bad);
+/* Additional replicas of pod_spec that fit on nodes[] given pods[]. */
+int fl_sched_capacity(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
+                      int64_t *out);
+
+/* A nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt)
+ * against a string map (node labels, or cluster fields). */
+bool fl_sched_req_matches(const json_t *r, const json_t *labels);
+/* The per-replica requests of a pod spec as a ResourceList (new object). */
+json_t *fl_sched_requests_json(const json_t *pod_spec);
+
+/* ops.c: JSON helpers shared with place.c. */
+bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out,
+                       fl_err *err);
+const char *fl_sched_json_str(const json_t *obj, const char *key);
+json_t *fl_sched_error(const char *msg, const char *reason);
+json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n);
+fl_sched_spread *fl_sched_parse_spread(const json_t *a, size_t *n, fl_err *err);
+
+#endif
