@@ -64,16 +64,17 @@ static int policy_match(const json_t *pol, const json_t *tmpl)
 /* true when a should be chosen over b (both match). */
 static bool policy_better(const json_t *a, int ma, const json_t *b, int mb)
 {
+    /* a namespaced policy is looked for first: it beats any cluster policy */
+    bool ppa = strcmp(fl_obj_str_or(a, "kind", "PropagationPolicy"), "PropagationPolicy") == 0;
+    bool ppb = strcmp(fl_obj_str_or(b, "kind", "PropagationPolicy"), "PropagationPolicy") == 0;
+    if (ppa != ppb)
+        return ppa;
     json_int_t pa = json_integer_value(fl_obj_get(a, "spec.priority"));
     json_int_t pb = json_integer_value(fl_obj_get(b, "spec.priority"));
     if (pa != pb)
         return pa > pb;
     if (ma != mb)
         return ma > mb;
-    bool ppa = strcmp(fl_obj_str_or(a, "kind", "PropagationPolicy"), "PropagationPolicy") == 0;
-    bool ppb = strcmp(fl_obj_str_or(b, "kind", "PropagationPolicy"), "PropagationPolicy") == 0;
-    if (ppa != ppb)
-        return ppa;
     return strcmp(fl_obj_str_or(a, "metadata.name", ""), fl_obj_str_or(b, "metadata.name", "")) < 0;
 }
 
@@ -83,8 +84,8 @@ static const json_t *choose_policy(const json_t *req, const json_t *tmpl)
     const json_t *one = json_object_get(req, "policy"), *list = json_object_get(req, "policies");
     const json_t *best = NULL;
     int bm = 0;
-    if (json_is_object(one) && policy_match(one, tmpl) > 0)
-        return one;
+    if (json_is_object(one))
+        return policy_match(one, tmpl) > 0 ? one : NULL;
     size_t i;
     const json_t *p;
     json_array_foreach(list, i, p) {
@@ -306,13 +307,13 @@ static int64_t static_weight(const json_t *placement, const json_t *cl)
 static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
 {
     const json_t *a = json_object_get(cl, "available");
-    if (json_is_integer(a))
-        return json_integer_value(a);
-    if (!json_object_get(cl, "nodes"))
-        return -1;
     int64_t v = 0;
-    if (fl_sched_capacity(pod_spec_of(tmpl), json_object_get(cl, "nodes"),
-                          json_object_get(cl, "pods"), &v) != 0) {
+    if (json_is_integer(a))
+        v = json_integer_value(a);
+    else if (!json_object_get(cl, "nodes"))
+        return -1;
+    else if (fl_sched_capacity(pod_spec_of(tmpl), json_object_get(cl, "nodes"),
+                               json_object_get(cl, "pods"), &v) != 0) {
         fl_err_set(err, -ENOMEM, "out of memory");
         return -2;
     }
