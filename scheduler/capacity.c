@@ -22,7 +22,7 @@ typedef struct reslist {
     size_t n;
 } reslist;
 
-static int64_t qty_milli(const json_t *v)
+int64_t fl_sched_milli(const json_t *v)
 {
     fl_quantity q;
     int64_t m = 0;
@@ -56,7 +56,7 @@ static void res_merge(reslist *r, const json_t *list, bool max)
     const json_t *v;
     json_object_foreach((json_t *)list, k, v) {
         int64_t *s = res_slot(r, k);
-        int64_t m = qty_milli(v);
+        int64_t m = fl_sched_milli(v);
         if (!s)
             continue;
         if (max)
@@ -128,9 +128,8 @@ bool fl_sched_req_matches(const json_t *r, const json_t *labels)
     return false;
 }
 
-static bool node_fits_claim(const json_t *spec, const json_t *node)
+bool fl_sched_node_claim_matches(const json_t *spec, const json_t *labels)
 {
-    const json_t *labels = fl_obj_get(node, "metadata.labels");
     const char *k;
     const json_t *v;
     json_object_foreach(json_object_get(spec, "nodeSelector"), k, v) {
@@ -154,8 +153,14 @@ static bool node_fits_claim(const json_t *spec, const json_t *node)
         if (!any)
             return false;
     }
-    return fl_sched_tolerates(json_object_get(spec, "tolerations"),
-                              fl_obj_get(node, "spec.taints"), NULL);
+    return true;
+}
+
+static bool node_fits_claim(const json_t *spec, const json_t *node)
+{
+    return fl_sched_node_claim_matches(spec, fl_obj_get(node, "metadata.labels")) &&
+           fl_sched_tolerates(json_object_get(spec, "tolerations"), fl_obj_get(node, "spec.taints"),
+                              NULL);
 }
 
 bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const json_t **bad)
@@ -194,7 +199,7 @@ bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const j
     return true;
 }
 
-int fl_sched_capacity(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
+int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
                       int64_t *out)
 {
     reslist req;
@@ -232,12 +237,12 @@ int fl_sched_capacity(const json_t *pod_spec, const json_t *nodes, const json_t 
         if (!node_ready(node) || !node_fits_claim(pod_spec, node))
             continue;
         const json_t *alloc = fl_obj_get(node, "status.allocatable");
-        int64_t slots = qty_milli(json_object_get(alloc, "pods")) / 1000 - count[i];
+        int64_t slots = fl_sched_milli(json_object_get(alloc, "pods")) / 1000 - count[i];
         int64_t fit = slots < 0 ? 0 : slots;
         for (size_t x = 0; x < req.n; x++) {
             if (req.milli[x] <= 0 || strcmp(req.name[x], "pods") == 0)
                 continue;
-            int64_t have = qty_milli(json_object_get(alloc, req.name[x]));
+            int64_t have = fl_sched_milli(json_object_get(alloc, req.name[x]));
             int64_t *u = res_slot(&used[i], req.name[x]);
             int64_t f = (have - (u ? *u : 0)) / req.milli[x];
             if (f < fit)

@@ -312,7 +312,7 @@ static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
         v = json_integer_value(a);
     else if (!json_object_get(cl, "nodes"))
         return -1;
-    else if (fl_sched_capacity(pod_spec_of(tmpl), json_object_get(cl, "nodes"),
+    else if (fl_sched_capacity_json(pod_spec_of(tmpl), json_object_get(cl, "nodes"),
                                json_object_get(cl, "pods"), &v) != 0) {
         fl_err_set(err, -ENOMEM, "out of memory");
         return -2;
@@ -427,16 +427,6 @@ typedef struct ledger {
     json_t *used; /* name -> milli */
 } ledger;
 
-static int64_t milli_of(const json_t *v)
-{
-    fl_quantity q;
-    int64_t m = 0;
-    if (!json_is_string(v) ||
-        fl_quantity_parse(json_string_value(v), json_string_length(v), &q, NULL) != 0 ||
-        fl_quantity_milli_value(&q, &m) != 0)
-        return 0;
-    return m;
-}
 
 static void fmt_milli(int64_t m, char *buf, size_t size)
 {
@@ -450,13 +440,13 @@ static int64_t ledger_used(const ledger *l, const char *k)
     const json_t *u = json_object_get(l->used, k);
     if (u)
         return json_integer_value(u);
-    return milli_of(json_object_get(json_object_get(l->q, "used"), k));
+    return fl_sched_milli(json_object_get(json_object_get(l->q, "used"), k));
 }
 
 static int64_t ledger_per(const char *k, const json_t *requests)
 {
     const char *res = fl_str_has_prefix(k, "requests.") ? k + 9 : k;
-    return strcmp(res, "pods") == 0 ? 1000 : milli_of(json_object_get(requests, res));
+    return strcmp(res, "pods") == 0 ? 1000 : fl_sched_milli(json_object_get(requests, res));
 }
 
 static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t replicas,
@@ -469,11 +459,11 @@ static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t
     bool over = false;
     json_object_foreach(json_object_get(l->q, "hard"), k, hard) {
         int64_t want = ledger_per(k, requests) * replicas, used = ledger_used(l, k);
-        if (want > 0 && used + want > milli_of(hard)) {
+        if (want > 0 && used + want > fl_sched_milli(hard)) {
             char a[64], b[64], c[64];
             fmt_milli(want, a, sizeof a);
             fmt_milli(used, b, sizeof b);
-            fmt_milli(milli_of(hard), c, sizeof c);
+            fmt_milli(fl_sched_milli(hard), c, sizeof c);
             size_t o1 = strlen(rq), o2 = strlen(us), o3 = strlen(li);
             snprintf(rq + o1, sizeof rq - o1, "%s%s=%s", over ? "," : "", k, a);
             snprintf(us + o2, sizeof us - o2, "%s%s=%s", over ? "," : "", k, b);

@@ -21,12 +21,16 @@ void fl_sched_sort_desc(size_t *idx, const int64_t *key, size_t n);
  * tolerated; else false with *bad (if bad) the first untolerated taint. */
 bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const json_t **bad);
 /* Additional replicas of pod_spec that fit on nodes[] given pods[]. */
-int fl_sched_capacity(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
+int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
                       int64_t *out);
 
 /* A nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt)
  * against a string map (node labels, or cluster fields). */
 bool fl_sched_req_matches(const json_t *r, const json_t *labels);
+/* The pod spec's nodeSelector and required node affinity against labels. */
+bool fl_sched_node_claim_matches(const json_t *pod_spec, const json_t *labels);
+/* A quantity (string, or integer units) in milli-units; 0 when invalid. */
+int64_t fl_sched_milli(const json_t *v);
 /* The per-replica requests of a pod spec as a ResourceList (new object). */
 json_t *fl_sched_requests_json(const json_t *pod_spec);
 

@@ -2,11 +2,11 @@
  * scheduler: the placement engine — where a workload's replicas go, with
  * Karmada's decisions (policy matching, cluster filters, spread-constraint
  * selection, replica division by the Webster method) and Flotilla's
- * capacity and quota awareness. A pure engine: no I/O, no threads, no
- * globals. The index (capacity) and the quota ledger (reservations) are its
- * inputs, the first as plain numbers or node/pod JSON, the second through
- * the fl_sched_quota hook below, so every decision can be tested case by
- * case (`flotilla debug place`).
+ * capacity and quota awareness. A pure engine: no threads, no globals, and
+ * no I/O but one call (fl_sched_snapshot_load reads the index). Capacity
+ * comes as plain numbers, node/pod JSON or an index snapshot; the quota
+ * ledger is reached through the fl_sched_quota hook below; so every
+ * decision can be tested case by case (`flotilla debug place`).
  *
  * Two layers:
  *   typed     fl_sched_webster, fl_sched_assign, fl_sched_select: the
@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "index/index.h"
 #include "kube/kube.h"
 
 /* A placement that cannot be made (unschedulable): err->msg says why. */
@@ -151,6 +152,41 @@ typedef struct fl_sched_quota {
                    const json_t *requests, fl_err *err);
     void *ud;
 } fl_sched_quota;
+
+/* ---------------------------------------------------------------- capacity snapshot */
+
+/* The fleet's nodes and pod usage, read once from the index into memory;
+ * answers available replicas per (cluster, pod spec), cached per request
+ * shape. One snapshot is used by one thread at a time. */
+typedef struct fl_sched_snapshot fl_sched_snapshot;
+
+typedef struct fl_sched_snapshot_opts {
+    bool labels; /* also load node labels (needed for nodeSelector / affinity) */
+} fl_sched_snapshot_opts;
+
+typedef struct fl_sched_snapshot_stats {
+    size_t clusters, nodes;
+    int64_t load_ms;       /* reading the index */
+    int64_t hits, misses;  /* shape cache */
+    int64_t compute_ms;    /* scanning nodes for new shapes */
+} fl_sched_snapshot_stats;
+
+/* Read every live node and the node usage of non-terminal pods within one
+ * reader snapshot. opts may be NULL (labels loaded). Blocking (SQLite):
+ * not for the loop thread. Returns 0, FL_ESQL, -ENOMEM; *out on success. */
+int fl_sched_snapshot_load(fl_index_reader *r, const fl_sched_snapshot_opts *opts,
+                           fl_sched_snapshot **out, fl_err *err);
+void fl_sched_snapshot_free(fl_sched_snapshot *s); /* accepts NULL */
+
+/* How many more replicas of pod_spec fit in cluster: over its Ready,
+ * schedulable nodes that the spec's nodeSelector, required node affinity
+ * and tolerations allow, floor((allocatable − requested) / per-replica
+ * request) for every requested resource, capped by free pod slots. 0 for a
+ * cluster without nodes. -EINVAL when the spec selects nodes by label and
+ * the snapshot has no labels; -ENOMEM. */
+int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const json_t *pod_spec,
+                                int64_t *out, fl_err *err);
+void fl_sched_snapshot_stats_get(const fl_sched_snapshot *s, fl_sched_snapshot_stats *out);
 
 /* ---------------------------------------------------------------- JSON ops */
 
