@@ -97,8 +97,13 @@ static bool node_ready(const json_t *node)
 
 bool fl_sched_req_matches(const json_t *r, const json_t *labels)
 {
+    const char *key = fl_sched_json_str(r, "key");
+    return fl_sched_req_matches_value(r, key ? fl_sched_json_str(labels, key) : NULL);
+}
+
+bool fl_sched_req_matches_value(const json_t *r, const char *have)
+{
     const char *key = fl_sched_json_str(r, "key"), *op = fl_sched_json_str(r, "operator");
-    const char *have = key ? fl_sched_json_str(labels, key) : NULL;
     const json_t *vals = json_object_get(r, "values");
     if (!key || !op)
         return false;

@@ -100,51 +100,107 @@ static const json_t *choose_policy(const json_t *req, const json_t *tmpl)
 
 /* ---------------------------------------------------------------- filters */
 
-/* Karmada's util.ClusterMatches. */
-static bool affinity_matches(const json_t *aff, const json_t *cl)
+/* A clusterAffinity compiled once per decision (Karmada's util.ClusterMatches). */
+typedef struct caff {
+    const json_t *aff;      /* NULL: everything matches */
+    fl_label_selector *sel; /* parsed labelSelector, or NULL */
+    bool bad;               /* an invalid labelSelector matches nothing */
+    const json_t *exclude, *names, *fields;
+} caff;
+
+static void caff_init(caff *c, const json_t *aff)
 {
-    const char *name = fl_obj_str_or(cl, "name", "");
+    memset(c, 0, sizeof *c);
+    if (!json_is_object(aff))
+        return;
+    c->aff = aff;
+    c->exclude = json_object_get(aff, "exclude");
+    c->names = json_object_get(aff, "clusterNames");
+    c->fields = fl_obj_get(aff, "fieldSelector.matchExpressions");
+    const json_t *ls = json_object_get(aff, "labelSelector");
+    if (ls && !json_is_null(ls) && fl_label_selector_from_json(ls, &c->sel, NULL) != 0)
+        c->bad = true;
+}
+
+static void caff_done(caff *c)
+{
+    fl_label_selector_free(c->sel);
+}
+
+static bool in_list(const json_t *list, const char *name)
+{
     size_t i;
     const json_t *v;
-    if (!aff || json_is_null(aff))
-        return true;
-    json_array_foreach(json_object_get(aff, "exclude"), i, v) {
-        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-            return false;
-    }
-    const json_t *ls = json_object_get(aff, "labelSelector");
-    if (ls && !json_is_null(ls)) {
-        fl_label_selector *sel = NULL;
-        if (fl_label_selector_from_json(ls, &sel, NULL) != 0)
-            return false;
-        bool m = fl_label_selector_matches(sel, json_object_get(cl, "labels"));
-        fl_label_selector_free(sel);
-        if (!m)
-            return false;
-    }
-    const json_t *fs = fl_obj_get(aff, "fieldSelector.matchExpressions");
-    if (json_array_size(fs) > 0) {
-        json_t *fields = json_object();
-        static const char *const keys[] = {"provider", "region", "zone"};
-        for (size_t k = 0; k < FL_ARRAY_LEN(keys); k++) {
-            const char *fv = fl_sched_json_str(cl, keys[k]);
-            if (fv && fv[0])
-                json_object_set_new(fields, keys[k], json_string(fv));
-        }
-        bool all = true;
-        json_array_foreach(fs, i, v) all = all && fl_sched_req_matches(v, fields);
-        json_decref(fields);
-        if (!all)
-            return false;
-    }
-    const json_t *names = json_object_get(aff, "clusterNames");
-    if (json_array_size(names) == 0)
-        return true;
-    json_array_foreach(names, i, v) {
+    json_array_foreach(list, i, v) {
         if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
             return true;
     }
     return false;
+}
+
+static bool caff_matches(const caff *c, const json_t *cl)
+{
+    if (!c->aff)
+        return true;
+    if (c->bad)
+        return false;
+    const char *name = fl_obj_str_or(cl, "name", "");
+    if (in_list(c->exclude, name))
+        return false;
+    if (c->sel && !fl_label_selector_matches(c->sel, json_object_get(cl, "labels")))
+        return false;
+    size_t i;
+    const json_t *r;
+    json_array_foreach(c->fields, i, r) {
+        const char *key = fl_sched_json_str(r, "key");
+        bool known = key && (!strcmp(key, "provider") || !strcmp(key, "region") ||
+                             !strcmp(key, "zone"));
+        const char *have = known ? fl_sched_json_str(cl, key) : NULL;
+        if (!fl_sched_req_matches_value(r, have && have[0] ? have : NULL))
+            return false;
+    }
+    return json_array_size(c->names) == 0 || in_list(c->names, name);
+}
+
+/* The staticWeightList compiled once per decision. */
+typedef struct cweights {
+    caff *rule;
+    int64_t *weight;
+    size_t n;
+} cweights;
+
+static int cweights_init(cweights *w, const json_t *placement)
+{
+    const json_t *list = fl_obj_get(placement, "replicaScheduling.weightPreference.staticWeightList");
+    w->n = json_array_size(list);
+    w->rule = calloc(w->n + 1, sizeof *w->rule);
+    w->weight = calloc(w->n + 1, sizeof *w->weight);
+    if (!w->rule || !w->weight)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->n; i++) {
+        const json_t *rule = json_array_get(list, i);
+        caff_init(&w->rule[i], json_object_get(rule, "targetCluster"));
+        w->weight[i] = json_integer_value(json_object_get(rule, "weight"));
+    }
+    return 0;
+}
+
+static void cweights_done(cweights *w)
+{
+    for (size_t i = 0; w->rule && i < w->n; i++)
+        caff_done(&w->rule[i]);
+    free(w->rule);
+    free(w->weight);
+}
+
+/* A cluster's static weight: the max over matching rules, -1 when none. */
+static int64_t cweights_of(const cweights *w, const json_t *cl)
+{
+    int64_t best = -1;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->weight[i] > best && caff_matches(&w->rule[i], cl))
+            best = w->weight[i];
+    return best;
 }
 
 static int64_t previous_of(const json_t *prev, const char *name)
@@ -191,7 +247,7 @@ static bool spread_field_present(const json_t *placement, const json_t *cl)
 }
 
 /* The first failing filter's reason for cl, or NULL when it passes. */
-static const char *filter(const json_t *placement, const json_t *aff, const json_t *cl,
+static const char *filter(const json_t *placement, const caff *aff, const json_t *cl,
                           const json_t *tmpl, const json_t *prev, char *buf, size_t size)
 {
     const char *name = fl_obj_str_or(cl, "name", "");
@@ -206,7 +262,7 @@ static const char *filter(const json_t *placement, const json_t *aff, const json
                  v && v[0] ? "=" : "", v && v[0] ? v : "", fl_obj_str_or(bad, "effect", ""));
         return buf;
     }
-    if (!affinity_matches(aff, cl))
+    if (!caff_matches(aff, cl))
         return "cluster(s) did not match the placement cluster affinity constraint";
     if (!spread_field_present(placement, cl))
         return "cluster(s) did not have the property the spread constraints need";
@@ -289,21 +345,6 @@ static fl_sched_strategy strategy_of(const json_t *placement)
     return dyn && dyn[0] ? FL_SCHED_DYNAMIC_WEIGHT : FL_SCHED_STATIC_WEIGHT;
 }
 
-static int64_t static_weight(const json_t *placement, const json_t *cl)
-{
-    int64_t w = -1;
-    size_t i;
-    const json_t *rule;
-    json_array_foreach(fl_obj_get(placement, "replicaScheduling.weightPreference.staticWeightList"),
-                       i, rule) {
-        if (affinity_matches(json_object_get(rule, "targetCluster"), cl)) {
-            int64_t rw = json_integer_value(json_object_get(rule, "weight"));
-            w = rw > w ? rw : w;
-        }
-    }
-    return w;
-}
-
 static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
 {
     const json_t *a = json_object_get(cl, "available");
@@ -329,8 +370,11 @@ typedef struct decision {
 } decision;
 
 /* One attempt with one affinity term: targets or an error. */
-static int try_affinity(const decision *d, const json_t *aff, json_t **answer, fl_err *err)
+static int try_affinity(const decision *d, const json_t *aff_json, json_t **answer, fl_err *err)
 {
+    caff aff;
+    cweights wl = {0};
+    caff_init(&aff, aff_json);
     const json_t *cls = json_object_get(d->req, "clusters");
     size_t n = json_array_size(cls), nc = 0, nr = 0, *sel = NULL, nsel = 0;
     fl_sched_cluster *c = calloc(n + 1, sizeof *c), *chosen = NULL;
@@ -340,12 +384,12 @@ static int try_affinity(const decision *d, const json_t *aff, json_t **answer, f
     size_t nt = 0, nsp = 0;
     char buf[300];
     int rc = -ENOMEM;
-    if (!c || !rs)
+    if (!c || !rs || cweights_init(&wl, d->placement) != 0)
         goto out;
     fl_sched_strategy st = strategy_of(d->placement);
     for (size_t i = 0; i < n; i++) {
         const json_t *cl = json_array_get(cls, i);
-        const char *why = filter(d->placement, aff, cl, d->tmpl, d->prev, buf, sizeof buf);
+        const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, buf, sizeof buf);
         if (why) {
             add_reason(rs, &nr, why);
             continue;
@@ -354,7 +398,7 @@ static int try_affinity(const decision *d, const json_t *aff, json_t **answer, f
         int64_t cur = previous_of(d->prev, name);
         c[nc] = (fl_sched_cluster){name, fl_sched_json_str(cl, "region"),
                                    fl_sched_json_str(cl, "zone"), fl_sched_json_str(cl, "provider"),
-                                   cur > 0 ? 100 : 0, static_weight(d->placement, cl), -1,
+                                   cur > 0 ? 100 : 0, cweights_of(&wl, cl), -1,
                                    cur > 0 ? cur : 0};
         c[nc].available = available_of(cl, d->tmpl, err);
         if (c[nc].available == -2)
@@ -409,6 +453,8 @@ static int try_affinity(const decision *d, const json_t *aff, json_t **answer, f
 out:
     if (rc == -ENOMEM)
         fl_err_set(err, rc, "out of memory");
+    caff_done(&aff);
+    cweights_done(&wl);
     free(c);
     free(rs);
     free(sp);

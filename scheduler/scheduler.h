@@ -186,6 +186,10 @@ void fl_sched_snapshot_free(fl_sched_snapshot *s); /* accepts NULL */
  * the snapshot has no labels; -ENOMEM. */
 int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const json_t *pod_spec,
                                 int64_t *out, fl_err *err);
+/* The same for clusters[0..n) at once (one shape lookup): out[i]. */
+int fl_sched_snapshot_available_many(fl_sched_snapshot *s, const json_t *pod_spec,
+                                     const char *const *clusters, size_t n, int64_t *out,
+                                     fl_err *err);
 void fl_sched_snapshot_stats_get(const fl_sched_snapshot *s, fl_sched_snapshot_stats *out);
 
 /* ---------------------------------------------------------------- JSON ops */

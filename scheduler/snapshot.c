@@ -340,23 +340,19 @@ static int compute_shape(fl_sched_snapshot *s, const json_t *pod_spec, int64_t *
     return 0;
 }
 
-int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const json_t *pod_spec,
-                                int64_t *out, fl_err *err)
+/* The shape of pod_spec, computed on first use (NULL with err set on failure). */
+static const shape *get_shape(fl_sched_snapshot *s, const json_t *pod_spec, fl_err *err)
 {
-    size_t c;
-    if (!find_cluster(s, cluster, &c)) { /* no nodes known: nothing fits */
-        *out = 0;
-        return 0;
-    }
     char *key = shape_key(pod_spec);
-    if (!key)
-        return fl_err_set(err, -ENOMEM, "out of memory");
+    if (!key) {
+        fl_err_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
     for (size_t i = 0; i < s->n_shapes; i++)
         if (strcmp(s->shapes[i].key, key) == 0) {
             s->stats.hits++;
-            *out = s->shapes[i].avail[c];
             free(key);
-            return 0;
+            return &s->shapes[i];
         }
     if (s->n_shapes == SNAP_MAX_SHAPES) { /* full: start over */
         for (size_t i = 0; i < s->n_shapes; i++) {
@@ -365,14 +361,12 @@ int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const
         }
         s->n_shapes = 0;
     }
-    if (!s->shapes && !(s->shapes = calloc(SNAP_MAX_SHAPES, sizeof *s->shapes))) {
-        free(key);
-        return fl_err_set(err, -ENOMEM, "out of memory");
-    }
     int64_t *avail = calloc(s->n_clusters + 1, sizeof *avail);
-    if (!avail) {
+    if ((!s->shapes && !(s->shapes = calloc(SNAP_MAX_SHAPES, sizeof *s->shapes))) || !avail) {
         free(key);
-        return fl_err_set(err, -ENOMEM, "out of memory");
+        free(avail);
+        fl_err_set(err, -ENOMEM, "out of memory");
+        return NULL;
     }
     int64_t t0 = fl_mono_ms();
     int rc = compute_shape(s, pod_spec, avail);
@@ -381,12 +375,36 @@ int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const
     if (rc) {
         free(key);
         free(avail);
-        return fl_err_set(err, rc, "the snapshot was loaded without node labels, and the pod "
-                                   "spec selects nodes by label");
+        fl_err_set(err, rc, "the snapshot was loaded without node labels, and the pod spec "
+                            "selects nodes by label");
+        return NULL;
     }
-    s->shapes[s->n_shapes++] = (shape){key, avail};
-    *out = avail[c];
+    s->shapes[s->n_shapes] = (shape){key, avail};
+    return &s->shapes[s->n_shapes++];
+}
+
+int fl_sched_snapshot_available_many(fl_sched_snapshot *s, const json_t *pod_spec,
+                                     const char *const *clusters, size_t n, int64_t *out,
+                                     fl_err *err)
+{
+    const shape *sh = get_shape(s, pod_spec, err);
+    if (!sh)
+        return err && err->code ? err->code : -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t c;
+        out[i] = find_cluster(s, clusters[i], &c) ? sh->avail[c] : 0; /* no nodes: nothing fits */
+    }
     return 0;
+}
+
+int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const json_t *pod_spec,
+                                int64_t *out, fl_err *err)
+{
+    fl_err e = FL_ERR_INIT;
+    int rc = fl_sched_snapshot_available_many(s, pod_spec, &cluster, 1, out, &e);
+    if (rc && err)
+        *err = e;
+    return rc;
 }
 
 void fl_sched_snapshot_stats_get(const fl_sched_snapshot *s, fl_sched_snapshot_stats *out)
