@@ -133,32 +133,42 @@ bool fl_sched_req_matches_value(const json_t *r, const char *have)
     return false;
 }
 
-bool fl_sched_node_claim_matches(const json_t *spec, const json_t *labels)
+bool fl_sched_node_claim_matches_fn(const json_t *spec, fl_sched_label_fn get, const void *ud)
 {
     const char *k;
     const json_t *v;
-    json_object_foreach(json_object_get(spec, "nodeSelector"), k, v) {
-        const char *have = fl_sched_json_str(labels, k);
+    json_object_foreach((json_t *)json_object_get(spec, "nodeSelector"), k, v) {
+        const char *have = get(ud, k);
         if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
             return false;
     }
     const json_t *terms =
         fl_obj_get(spec, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution."
                          "nodeSelectorTerms");
-    if (json_array_size(terms) > 0) {
-        bool any = false;
-        size_t i, j;
-        const json_t *t, *r;
-        json_array_foreach(terms, i, t) {
-            bool all = true;
-            json_array_foreach(json_object_get(t, "matchExpressions"), j, r)
-                all = all && fl_sched_req_matches(r, labels);
-            any = any || all;
+    if (json_array_size(terms) == 0)
+        return true;
+    size_t i, j;
+    const json_t *t, *r;
+    json_array_foreach(terms, i, t) {
+        bool all = true;
+        json_array_foreach(json_object_get(t, "matchExpressions"), j, r) {
+            const char *key = fl_sched_json_str(r, "key");
+            all = all && fl_sched_req_matches_value(r, key ? get(ud, key) : NULL);
         }
-        if (!any)
-            return false;
+        if (all)
+            return true;
     }
-    return true;
+    return false;
+}
+
+static const char *json_label(const void *ud, const char *key)
+{
+    return fl_sched_json_str(ud, key);
+}
+
+bool fl_sched_node_claim_matches(const json_t *spec, const json_t *labels)
+{
+    return fl_sched_node_claim_matches_fn(spec, json_label, labels);
 }
 
 static bool node_fits_claim(const json_t *spec, const json_t *node)

@@ -31,6 +31,9 @@ bool fl_sched_req_matches(const json_t *r, const json_t *labels);
 bool fl_sched_req_matches_value(const json_t *r, const char *have);
 /* The pod spec's nodeSelector and required node affinity against labels. */
 bool fl_sched_node_claim_matches(const json_t *pod_spec, const json_t *labels);
+/* The same with labels read through get (NULL: no such label). */
+typedef const char *(*fl_sched_label_fn)(const void *ud, const char *key);
+bool fl_sched_node_claim_matches_fn(const json_t *pod_spec, fl_sched_label_fn get, const void *ud);
 /* A quantity (string, or integer units) in milli-units; 0 when invalid. */
 int64_t fl_sched_milli(const json_t *v);
 /* The per-replica requests of a pod spec as a ResourceList (new object). */

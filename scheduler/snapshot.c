@@ -7,6 +7,13 @@
  * this pod spec fit in cluster X" from memory, cached per request shape
  * (requests, nodeSelector, required node affinity, tolerations), so ten
  * thousand decisions do not rescan five hundred thousand nodes.
+ *
+ * Layout: nodes sorted by (cluster, name); free capacity per resource as
+ * one array per resource (allocatable − requested, milli-units; "pods" =
+ * free slots × 1000); labels as one "k\0v\0...\0" string per node. A
+ * request shape is (node filter, requests): the node filter (nodeSelector,
+ * required node affinity, tolerations, readiness) is a bitmap cached on its
+ * own, so shapes that differ only in requests scan only the free arrays.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,14 +21,15 @@
 
 #include "scheduler/sched_int.h"
 
-#define SNAP_MAX_RES 32
+#define SNAP_MAX_RES 64
 #define SNAP_MAX_SHAPES 4096
+#define SNAP_MAX_FILTERS 256
 
 typedef struct snode {
     uint32_t cluster;
     bool ok;        /* Ready and schedulable */
     json_t *taints; /* NULL when none */
-    json_t *labels; /* NULL until labels are loaded, or none */
+    char *labels;   /* "k\0v\0k\0v\0\0", or NULL (none, or not loaded) */
     char *name;
 } snode;
 
@@ -29,6 +37,17 @@ typedef struct shape {
     char *key;
     int64_t *avail; /* per cluster */
 } shape;
+
+typedef struct filter {
+    char *key;
+    uint8_t *ok; /* per node */
+} filter;
+
+typedef struct pending_res { /* allocatable as read, before the arrays exist */
+    uint32_t node;
+    uint16_t res;
+    int64_t value;
+} pending_res;
 
 struct fl_sched_snapshot {
     char **clusters;
@@ -38,10 +57,14 @@ struct fl_sched_snapshot {
     size_t n_nodes, cap_nodes;
     char *res[SNAP_MAX_RES];
     size_t n_res;
-    int64_t *alloc, *used; /* n_nodes × SNAP_MAX_RES, milli-units; used "pods" = count × 1000 */
+    int64_t *free_[SNAP_MAX_RES]; /* per resource: n_nodes free milli-units */
+    pending_res *pend;
+    size_t n_pend, cap_pend;
     bool labels;
     shape *shapes;
     size_t n_shapes;
+    filter *filters;
+    size_t n_filters;
     fl_sched_snapshot_stats stats;
 };
 
@@ -70,17 +93,12 @@ static int cluster_id(fl_sched_snapshot *s, const char *name, uint32_t *out)
         *out = (uint32_t)(s->n_clusters - 1);
         return 0;
     }
-    for (size_t i = 0; i < s->n_clusters; i++)
-        if (strcmp(s->clusters[i], name) == 0) {
-            *out = (uint32_t)i;
-            return 0;
-        }
     if (s->n_clusters == s->cap_clusters) {
         size_t nc = s->cap_clusters ? 2 * s->cap_clusters : 16;
         char **c = realloc(s->clusters, nc * sizeof *c);
-        size_t *f = realloc(s->first, nc * sizeof *f);
         if (c)
             s->clusters = c;
+        size_t *f = realloc(s->first, nc * sizeof *f);
         if (f)
             s->first = f;
         size_t *n = realloc(s->count, nc * sizeof *n);
@@ -98,23 +116,16 @@ static int cluster_id(fl_sched_snapshot *s, const char *name, uint32_t *out)
     return 0;
 }
 
-static int grow_nodes(fl_sched_snapshot *s)
+static int grow(void **p, size_t *cap, size_t n, size_t elem, size_t first)
 {
-    if (s->n_nodes < s->cap_nodes)
+    if (n < *cap)
         return 0;
-    size_t nc = s->cap_nodes ? 2 * s->cap_nodes : 1024;
-    snode *n = realloc(s->nodes, nc * sizeof *n);
-    if (n)
-        s->nodes = n;
-    int64_t *a = realloc(s->alloc, nc * SNAP_MAX_RES * sizeof *a);
-    if (a)
-        s->alloc = a;
-    int64_t *u = realloc(s->used, nc * SNAP_MAX_RES * sizeof *u);
-    if (u)
-        s->used = u;
-    if (!n || !a || !u)
+    size_t nc = *cap ? 2 * *cap : first;
+    void *np = realloc(*p, nc * elem);
+    if (!np)
         return -ENOMEM;
-    s->cap_nodes = nc;
+    *p = np;
+    *cap = nc;
     return 0;
 }
 
@@ -122,9 +133,12 @@ static int on_node(void *arg, const fl_index_node *n)
 {
     fl_sched_snapshot *s = arg;
     uint32_t c;
+    size_t cap = s->cap_nodes;
     int rc;
-    if ((rc = cluster_id(s, n->cluster, &c)) != 0 || (rc = grow_nodes(s)) != 0)
+    if ((rc = cluster_id(s, n->cluster, &c)) != 0 ||
+        (rc = grow((void **)&s->nodes, &cap, s->n_nodes, sizeof *s->nodes, 1024)) != 0)
         return rc;
+    s->cap_nodes = cap;
     snode *x = &s->nodes[s->n_nodes];
     memset(x, 0, sizeof *x);
     x->cluster = c;
@@ -133,16 +147,31 @@ static int on_node(void *arg, const fl_index_node *n)
         return -ENOMEM;
     if (n->taints_json && strcmp(n->taints_json, "[]") != 0)
         x->taints = json_loads(n->taints_json, 0, NULL);
-    int64_t *al = &s->alloc[s->n_nodes * SNAP_MAX_RES], *us = &s->used[s->n_nodes * SNAP_MAX_RES];
-    memset(al, 0, SNAP_MAX_RES * sizeof *al);
-    memset(us, 0, SNAP_MAX_RES * sizeof *us);
     for (size_t i = 0; i < n->n_resources; i++) {
         int id = res_id(s, n->resources[i]);
-        if (id >= 0)
-            al[id] = n->allocatable[i];
+        if (id < 0)
+            continue;
+        if (grow((void **)&s->pend, &s->cap_pend, s->n_pend, sizeof *s->pend, 4096) != 0)
+            return -ENOMEM;
+        s->pend[s->n_pend++] = (pending_res){(uint32_t)s->n_nodes, (uint16_t)id,
+                                             n->allocatable[i]};
     }
     s->count[c]++;
     s->n_nodes++;
+    return 0;
+}
+
+/* After the nodes: one free-capacity array per resource, from allocatable. */
+static int build_free(fl_sched_snapshot *s)
+{
+    for (size_t r = 0; r < s->n_res; r++)
+        if (!(s->free_[r] = calloc(s->n_nodes + 1, sizeof *s->free_[r])))
+            return -ENOMEM;
+    for (size_t i = 0; i < s->n_pend; i++)
+        s->free_[s->pend[i].res][s->pend[i].node] = s->pend[i].value;
+    free(s->pend);
+    s->pend = NULL;
+    s->n_pend = s->cap_pend = 0;
     return 0;
 }
 
@@ -189,9 +218,10 @@ static int on_usage(void *arg, const fl_index_usage *u)
     fl_sched_snapshot *s = arg;
     size_t at, c;
     int id;
+    /* a resource no node offers cannot be requested anyway */
     if (find_cluster(s, u->cluster, &c) && find_node(s, (uint32_t)c, u->key, &at) &&
-        (id = res_id(s, u->resource)) >= 0)
-        s->used[at * SNAP_MAX_RES + (size_t)id] += u->requests;
+        (id = res_find(s, u->resource)) >= 0)
+        s->free_[id][at] -= u->requests;
     return 0;
 }
 
@@ -202,10 +232,21 @@ static int on_node_row(void *arg, const fl_index_row *row)
     snode *n = find_cluster(s, row->cluster, &c) ? find_node(s, (uint32_t)c, row->name, &at) : NULL;
     if (n && !n->labels) {
         json_t *o = json_loadb(row->json, row->json_len, 0, NULL);
-        json_t *l = fl_obj_get(o, "metadata.labels");
-        if (json_is_object(l))
-            n->labels = json_incref(l);
+        const char *k;
+        const json_t *v;
+        fl_buf b = FL_BUF_INIT(1u << 20);
+        int rc = 0;
+        json_object_foreach(fl_obj_get(o, "metadata.labels"), k, v) {
+            if (json_is_string(v) && (fl_buf_append(&b, k, strlen(k) + 1) != 0 ||
+                                      fl_buf_append(&b, json_string_value(v),
+                                                    json_string_length(v) + 1) != 0))
+                rc = -ENOMEM;
+        }
+        if (rc == 0 && b.len > 0 && fl_buf_append(&b, "", 1) == 0)
+            n->labels = fl_buf_steal(&b);
+        fl_buf_done(&b);
         json_decref(o);
+        return rc;
     }
     return 0;
 }
@@ -224,6 +265,8 @@ int fl_sched_snapshot_load(fl_index_reader *r, const fl_sched_snapshot_opts *opt
     }
     int64_t t0 = fl_mono_ms();
     rc = fl_index_nodes(r, NULL, on_node, s, err);
+    if (rc == 0)
+        rc = build_free(s);
     if (rc == 0)
         rc = fl_index_usage_by_node(r, NULL, on_usage, s, err);
     if (rc == 0 && s->labels) {
@@ -253,12 +296,20 @@ void fl_sched_snapshot_free(fl_sched_snapshot *s)
     for (size_t i = 0; i < s->n_nodes; i++) {
         free(s->nodes[i].name);
         json_decref(s->nodes[i].taints);
-        json_decref(s->nodes[i].labels);
+        free(s->nodes[i].labels);
     }
     for (size_t i = 0; i < s->n_clusters; i++)
         free(s->clusters[i]);
-    for (size_t i = 0; i < s->n_res; i++)
+    for (size_t i = 0; i < s->n_res; i++) {
         free(s->res[i]);
+        free(s->free_[i]);
+    }
+    for (size_t i = 0; i < s->n_filters; i++) {
+        free(s->filters[i].key);
+        free(s->filters[i].ok);
+    }
+    free(s->filters);
+    free(s->pend);
     for (size_t i = 0; i < s->n_shapes; i++) {
         free(s->shapes[i].key);
         free(s->shapes[i].avail);
@@ -268,8 +319,6 @@ void fl_sched_snapshot_free(fl_sched_snapshot *s)
     free(s->first);
     free(s->count);
     free(s->nodes);
-    free(s->alloc);
-    free(s->used);
     free(s);
 }
 
@@ -286,10 +335,71 @@ static char *shape_key(const json_t *pod_spec)
     return s;
 }
 
+static const char *packed_label(const void *ud, const char *key)
+{
+    for (const char *p = ud; p && *p; p += strlen(p) + 1) {
+        const char *v = p + strlen(p) + 1;
+        if (strcmp(p, key) == 0)
+            return v;
+        p = v;
+    }
+    return NULL;
+}
+
+/* The node filter of pod_spec (readiness, taints, node selectors), cached. */
+static const uint8_t *get_filter(fl_sched_snapshot *s, const json_t *pod_spec, int *rc)
+{
+    const json_t *tol = json_object_get(pod_spec, "tolerations");
+    bool claim = json_object_get(pod_spec, "nodeSelector") ||
+                 fl_obj_get(pod_spec, "affinity.nodeAffinity");
+    json_t *k = json_pack("{s:O?,s:O?,s:O?}", "s", json_object_get(pod_spec, "nodeSelector"), "a",
+                          fl_obj_get(pod_spec, "affinity.nodeAffinity"), "t", tol);
+    char *key = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(k);
+    *rc = -ENOMEM;
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < s->n_filters; i++)
+        if (strcmp(s->filters[i].key, key) == 0) {
+            free(key);
+            return s->filters[i].ok;
+        }
+    if (claim && !s->labels) {
+        free(key);
+        *rc = -EINVAL;
+        return NULL;
+    }
+    if (s->n_filters == SNAP_MAX_FILTERS) { /* full: start over */
+        for (size_t i = 0; i < s->n_filters; i++) {
+            free(s->filters[i].key);
+            free(s->filters[i].ok);
+        }
+        s->n_filters = 0;
+    }
+    uint8_t *ok = malloc(s->n_nodes + 1);
+    if ((!s->filters && !(s->filters = calloc(SNAP_MAX_FILTERS, sizeof *s->filters))) || !ok) {
+        free(key);
+        free(ok);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        const snode *n = &s->nodes[i];
+        ok[i] = n->ok && (!n->taints || fl_sched_tolerates(tol, n->taints, NULL)) &&
+                (!claim || fl_sched_node_claim_matches_fn(pod_spec, packed_label, n->labels));
+    }
+    s->filters[s->n_filters] = (filter){key, ok};
+    *rc = 0;
+    return s->filters[s->n_filters++].ok;
+}
+
 static int compute_shape(fl_sched_snapshot *s, const json_t *pod_spec, int64_t *avail)
 {
+    int rc;
+    const uint8_t *ok = get_filter(s, pod_spec, &rc);
+    if (!ok)
+        return rc;
     json_t *reqs = fl_sched_requests_json(pod_spec);
-    int ids[SNAP_MAX_RES];
+    const int64_t *fr[SNAP_MAX_RES];
     int64_t want[SNAP_MAX_RES];
     size_t nreq = 0;
     const char *k;
@@ -300,42 +410,30 @@ static int compute_shape(fl_sched_snapshot *s, const json_t *pod_spec, int64_t *
         if (m <= 0 || strcmp(k, "pods") == 0)
             continue;
         int id = res_find(s, k);
-        if (id < 0) { /* no node has it: nothing fits */
+        if (id < 0 || nreq == SNAP_MAX_RES) { /* no node has it: nothing fits */
             impossible = true;
             break;
         }
-        ids[nreq] = id;
+        fr[nreq] = s->free_[id];
         want[nreq++] = m;
-        if (nreq == SNAP_MAX_RES)
-            break;
     }
     json_decref(reqs);
+    memset(avail, 0, s->n_clusters * sizeof *avail);
     int pods = res_find(s, "pods");
-    bool claim = json_object_get(pod_spec, "nodeSelector") ||
-                 fl_obj_get(pod_spec, "affinity.nodeAffinity");
-    if (claim && !s->labels)
-        return -EINVAL;
-    for (size_t c = 0; c < s->n_clusters; c++)
-        avail[c] = 0;
-    if (impossible)
+    if (impossible || pods < 0)
         return 0;
+    const int64_t *slots = s->free_[pods];
     for (size_t i = 0; i < s->n_nodes; i++) {
-        const snode *n = &s->nodes[i];
-        if (!n->ok)
+        if (!ok[i])
             continue;
-        if (n->taints && !fl_sched_tolerates(json_object_get(pod_spec, "tolerations"), n->taints, NULL))
-            continue;
-        if (claim && !fl_sched_node_claim_matches(pod_spec, n->labels))
-            continue;
-        const int64_t *al = &s->alloc[i * SNAP_MAX_RES], *us = &s->used[i * SNAP_MAX_RES];
-        int64_t fit = pods >= 0 ? (al[pods] - us[pods]) / 1000 : 0;
+        int64_t fit = slots[i] / 1000;
         for (size_t x = 0; x < nreq && fit > 0; x++) {
-            int64_t f = (al[ids[x]] - us[ids[x]]) / want[x];
+            int64_t f = fr[x][i] / want[x];
             if (f < fit)
                 fit = f;
         }
         if (fit > 0)
-            avail[n->cluster] += fit;
+            avail[s->nodes[i].cluster] += fit;
     }
     return 0;
 }
