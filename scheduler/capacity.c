@@ -180,11 +180,18 @@ static bool node_fits_claim(const json_t *spec, const json_t *node)
 
 bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const json_t **bad)
 {
+    return fl_sched_tolerates_effects(tolerations, taints, false, bad);
+}
+
+bool fl_sched_tolerates_effects(const json_t *tolerations, const json_t *taints, bool noexec_only,
+                                const json_t **bad)
+{
     size_t i, j;
     const json_t *t, *tol;
     json_array_foreach(taints, i, t) {
         const char *eff = fl_sched_json_str(t, "effect");
-        if (!eff || (strcmp(eff, "NoSchedule") != 0 && strcmp(eff, "NoExecute") != 0))
+        if (!eff || (strcmp(eff, "NoExecute") != 0 &&
+                     (noexec_only || strcmp(eff, "NoSchedule") != 0)))
             continue;
         const char *key = fl_sched_json_str(t, "key"), *val = fl_sched_json_str(t, "value");
         bool ok = false;

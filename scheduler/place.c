@@ -254,9 +254,9 @@ static const char *filter(const json_t *placement, const caff *aff, const json_t
     if (!api_enabled(cl, tmpl))
         return "cluster(s) did not have the API resource";
     const json_t *bad = NULL;
-    if (previous_of(prev, name) < 0 &&
-        !fl_sched_tolerates(json_object_get(placement, "clusterTolerations"),
-                            json_object_get(cl, "taints"), &bad)) {
+    if (!fl_sched_tolerates_effects(json_object_get(placement, "clusterTolerations"),
+                                    json_object_get(cl, "taints"), previous_of(prev, name) >= 0,
+                                    &bad)) {
         const char *k = fl_sched_json_str(bad, "key"), *v = fl_sched_json_str(bad, "value");
         snprintf(buf, size, "cluster(s) had untolerated taint {%s%s%s:%s}", k ? k : "",
                  v && v[0] ? "=" : "", v && v[0] ? v : "", fl_obj_str_or(bad, "effect", ""));
@@ -398,7 +398,7 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         int64_t cur = previous_of(d->prev, name);
         c[nc] = (fl_sched_cluster){name, fl_sched_json_str(cl, "region"),
                                    fl_sched_json_str(cl, "zone"), fl_sched_json_str(cl, "provider"),
-                                   cur > 0 ? 100 : 0, cweights_of(&wl, cl), -1,
+                                   cur >= 0 ? 100 : 0, cweights_of(&wl, cl), -1,
                                    cur > 0 ? cur : 0};
         c[nc].available = available_of(cl, d->tmpl, err);
         if (c[nc].available == -2)

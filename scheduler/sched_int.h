@@ -20,6 +20,10 @@ void fl_sched_sort_desc(size_t *idx, const int64_t *key, size_t n);
 /* capacity.c: true when every NoSchedule/NoExecute taint of taints[] is
  * tolerated; else false with *bad (if bad) the first untolerated taint. */
 bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const json_t **bad);
+/* The same; noexec_only checks NoExecute taints alone (a cluster that
+ * already holds the workload passes NoSchedule). */
+bool fl_sched_tolerates_effects(const json_t *tolerations, const json_t *taints, bool noexec_only,
+                                const json_t **bad);
 /* Additional replicas of pod_spec that fit on nodes[] given pods[]. */
 int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
                       int64_t *out);

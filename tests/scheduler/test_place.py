@@ -242,6 +242,12 @@ case("place: tolerated taint passes", place(dict(DUP, clusterTolerations=[
     P(("m1", 3), ("m2", 3), ("m3", 3)))
 case("place: a cluster that holds the workload passes NoSchedule", place(DUP, previous=[{"name": "m2", "replicas": 3}]),
      P(("m1", 3), ("m2", 3), ("m3", 3)))
+case("place: ... but not NoExecute", place(DUP, previous=[{"name": "m2", "replicas": 3}], clusters=[
+    cl("m1"), cl("m2", taints=[{"key": "down", "effect": "NoExecute"}])]), P(("m1", 3)))
+case("place: NoExecute message without a value", place(dict(DUP, clusterAffinity={"clusterNames": ["m2"]}),
+     clusters=[cl("m2", taints=[{"key": "down", "effect": "NoExecute"}])]),
+     {"error": "0/1 clusters are available: 1 cluster(s) had untolerated taint {down:NoExecute}.",
+      "reason": "NoClusterFit"})
 case("place: labelSelector", place(dict(DUP, clusterAffinity={"labelSelector": {"matchLabels": {"env": "dev"}}})),
      P(("m3", 3)))
 case("place: fieldSelector on region", place(dict(DUP, clusterAffinity={"fieldSelector": {"matchExpressions": [
@@ -260,6 +266,10 @@ case("place: clusterAffinities fall back in order", place(dict(DUP, clusterAffin
 case("place: clusterAffinities start from the group in use", place(dict(DUP, clusterAffinities=[
     {"affinityName": "primary", "clusterNames": ["m1"]}, {"affinityName": "backup", "clusterNames": ["m3"]}]),
     affinityName="backup"), P(("m3", 3), affinityName="backup"))
+ONE = dict(DUP, spreadConstraints=[{"spreadByField": "cluster", "minGroups": 1, "maxGroups": 1}])
+case("place: spread by cluster picks by score then name", place(ONE, clusters=[cl("m1"), cl("m3")]), P(("m1", 3)))
+case("place: locality (score 100) keeps the cluster in use", place(ONE, clusters=[cl("m1"), cl("m3")],
+     previous=[{"name": "m3", "replicas": 3}]), P(("m3", 3)))
 STATIC = {"replicaScheduling": {"replicaSchedulingType": "Divided", "replicaDivisionPreference": "Weighted",
           "weightPreference": {"staticWeightList": [
               {"targetCluster": {"clusterNames": ["m1"]}, "weight": 1},
