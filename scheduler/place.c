@@ -367,7 +367,20 @@ typedef struct decision {
     const json_t *req, *tmpl, *placement, *prev;
     const fl_sched_quota *quota;
     int64_t replicas;
+    json_t *explain; /* "explain": true — attempts with each cluster's result, else NULL */
 } decision;
+
+/* The explain entry of cluster name in attempt at (NULL without explain). */
+static json_t *explained(json_t *at, const char *name)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(at, "clusters"), i, e) {
+        if (strcmp(fl_obj_str_or(e, "name", ""), name) == 0)
+            return e;
+    }
+    return NULL;
+}
 
 /* One attempt with one affinity term: targets or an error. */
 static int try_affinity(const decision *d, const json_t *aff_json, json_t **answer, fl_err *err)
@@ -384,12 +397,22 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     size_t nt = 0, nsp = 0;
     char buf[300];
     int rc = -ENOMEM;
+    json_t *at = NULL;
     if (!c || !rs || cweights_init(&wl, d->placement) != 0)
         goto out;
+    if (d->explain) {
+        at = json_pack("{s:s?,s:[]}", "affinityName", fl_sched_json_str(aff_json, "affinityName"),
+                       "clusters");
+        json_array_append_new(d->explain, at);
+    }
     fl_sched_strategy st = strategy_of(d->placement);
     for (size_t i = 0; i < n; i++) {
         const json_t *cl = json_array_get(cls, i);
         const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, buf, sizeof buf);
+        if (at)
+            json_array_append_new(json_object_get(at, "clusters"),
+                                  json_pack("{s:s,s:s}", "name", fl_obj_str_or(cl, "name", ""),
+                                            "filter", why ? why : "passed"));
         if (why) {
             add_reason(rs, &nr, why);
             continue;
@@ -403,6 +426,14 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         c[nc].available = available_of(cl, d->tmpl, err);
         if (c[nc].available == -2)
             goto out;
+        json_t *e = at ? explained(at, name) : NULL;
+        if (e) {
+            json_object_set_new(e, "score", json_integer(c[nc].score));
+            json_object_set_new(e, "available", c[nc].available >= 0
+                                                    ? json_integer(c[nc].available) : json_null());
+            if (st == FL_SCHED_STATIC_WEIGHT)
+                json_object_set_new(e, "weight", json_integer(c[nc].weight));
+        }
         nc++;
     }
     if (nc == 0) {
@@ -411,8 +442,10 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         goto out;
     }
     sp = fl_sched_parse_spread(json_object_get(d->placement, "spreadConstraints"), &nsp, err);
-    if (!sp)
+    if (!sp) {
+        rc = err && err->code ? err->code : -ENOMEM;
         goto out;
+    }
     /* selection counts replicas already there as available */
     for (size_t i = 0; i < nc; i++)
         if (c[i].available >= 0)
@@ -429,13 +462,25 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < nsel; i++)
+    for (size_t i = 0; i < nsel; i++) {
         chosen[i] = c[sel[i]];
+        json_t *e = at ? explained(at, chosen[i].name) : NULL;
+        if (e)
+            json_object_set_new(e, "selected", json_true());
+    }
     const char *mode = fl_sched_json_str(d->req, "mode");
     fl_sched_assign_in ai = {st, d->replicas, fl_obj_str_or(d->tmpl, "metadata.uid", ""),
                              mode && strcmp(mode, "Fresh") == 0, chosen, nsel, NULL, 0};
     if ((rc = fl_sched_assign(&ai, &t, &nt, err)) != 0)
         goto out;
+    for (size_t i = 0; at && i < nt; i++) {
+        json_t *e = explained(at, t[i].name);
+        if (e)
+            json_object_set_new(e, "replicas", json_integer(t[i].replicas));
+    }
+    if (at)
+        json_object_set_new(at, "quota", json_string(d->quota && d->quota->reserve
+                                                         ? "reserved" : "not checked"));
     if (d->quota && d->quota->reserve) {
         json_t *reqs = fl_sched_requests_json(pod_spec_of(d->tmpl));
         const char *ns = fl_obj_str_or(d->tmpl, "metadata.namespace", "");
@@ -453,6 +498,8 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
 out:
     if (rc == -ENOMEM)
         fl_err_set(err, rc, "out of memory");
+    if (at && rc)
+        json_object_set_new(at, rc == FL_EQUOTA ? "quota" : "error", json_string(err->msg));
     caff_done(&aff);
     cweights_done(&wl);
     free(c);
@@ -547,7 +594,8 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
     if (!quota && json_is_object(l.q))
         quota = &own;
     decision d = {req, tmpl, fl_obj_get(pol, "spec.placement"), json_object_get(req, "previous"),
-                  quota, replicas_of(tmpl)};
+                  quota, replicas_of(tmpl),
+                  json_is_true(json_object_get(req, "explain")) ? json_array() : NULL};
     json_t *answer = NULL;
     fl_err first = FL_ERR_INIT, e = FL_ERR_INIT;
     int rc;
@@ -580,7 +628,22 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
             first = e;
     }
     json_decref(l.used);
-    if (rc == 0)
-        return answer;
-    return fl_sched_error(first.msg, rc == FL_EQUOTA ? "QuotaExceeded" : "NoClusterFit");
+    if (rc != 0)
+        answer = fl_sched_error(first.msg, rc == FL_EQUOTA ? "QuotaExceeded" : "NoClusterFit");
+    if (answer && d.explain) {
+        static const char *const names[] = {"Duplicated", "StaticWeight", "DynamicWeight",
+                                            "Aggregated"};
+        char pname[600];
+        snprintf(pname, sizeof pname, "%s%s%s", fl_obj_str_or(pol, "metadata.namespace", ""),
+                 fl_obj_str(pol, "metadata.namespace") ? "/" : "",
+                 fl_obj_str_or(pol, "metadata.name", ""));
+        json_object_set_new(answer, "explain",
+                            json_pack("{s:s,s:s,s:s,s:I,s:o}", "policy", pname, "kind",
+                                      fl_obj_str_or(pol, "kind", "PropagationPolicy"), "strategy",
+                                      names[strategy_of(d.placement)], "replicas",
+                                      (json_int_t)d.replicas, "attempts", d.explain));
+    } else {
+        json_decref(d.explain);
+    }
+    return answer;
 }

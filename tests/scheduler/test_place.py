@@ -357,6 +357,18 @@ case("policy: none matches", policies_req([pp(ONLY("m1"), selectors=[{"apiVersio
      {"error": "no PropagationPolicy or ClusterPropagationPolicy matches the template", "reason": "NoPolicyMatch"})
 
 
+case("place: explain shows each cluster's filter, score, availability and share",
+     dict(place(DYN, clusters=[cl("a", available=3), cl("b", available=9, taints=[{"key": "x", "effect": "NoSchedule"}]),
+                               cl("c", available=4)], t=tmpl(5)), explain=True),
+     {"clusters": [{"name": "a", "replicas": 2}, {"name": "c", "replicas": 3}],
+      "explain": {"policy": "default/pp", "kind": "PropagationPolicy", "strategy": "DynamicWeight", "replicas": 5,
+                  "attempts": [{"affinityName": None, "clusters": [
+                      {"name": "a", "filter": "passed", "score": 0, "available": 3, "selected": True, "replicas": 2},
+                      {"name": "b", "filter": "cluster(s) had untolerated taint {x:NoSchedule}"},
+                      {"name": "c", "filter": "passed", "score": 0, "available": 4, "selected": True, "replicas": 3}],
+                      "quota": "not checked"}]}})
+
+
 def compact(v):
     return json.dumps(v, separators=(",", ":"))
 
