@@ -166,7 +166,8 @@ typedef struct fl_sched_snapshot_opts {
 
 typedef struct fl_sched_snapshot_stats {
     size_t clusters, nodes;
-    int64_t load_ms;       /* reading the index */
+    int64_t load_ms;       /* reading the index: nodes + usage + labels */
+    int64_t nodes_ms, usage_ms, labels_ms;
     int64_t hits, misses;  /* shape cache */
     int64_t compute_ms;    /* scanning nodes for new shapes */
 } fl_sched_snapshot_stats;

@@ -225,29 +225,224 @@ static int on_usage(void *arg, const fl_index_usage *u)
     return 0;
 }
 
+/* ---- metadata.labels of stored node JSON, scanned without building a tree.
+ * jansson spends ~40 µs building and freeing a 500-byte node document;
+ * reading half a million of them is the snapshot's whole cost. The index
+ * stores compact, valid JSON (fl_json_encode), so a skipping scanner
+ * that copies only the label strings is enough; it still checks bounds
+ * everywhere and gives up (no labels) on anything unexpected. */
+
+typedef struct scan {
+    const char *p, *end;
+    int depth;
+} scan;
+
+static void sc_ws(scan *sc)
+{
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\t' || *sc->p == '\r'))
+        sc->p++;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A string at sc->p; appended (unescaped, NUL-terminated) to out when out. */
+static bool sc_string(scan *sc, fl_buf *out)
+{
+    if (sc->p >= sc->end || *sc->p != '"')
+        return false;
+    sc->p++;
+    while (sc->p < sc->end && *sc->p != '"') {
+        const char *run = sc->p;
+        while (sc->p < sc->end && *sc->p != '"' && *sc->p != '\\')
+            sc->p++;
+        if (out && fl_buf_append(out, run, (size_t)(sc->p - run)) != 0)
+            return false;
+        if (sc->p < sc->end && *sc->p == '\\') {
+            if (sc->end - sc->p < 2)
+                return false;
+            char c = sc->p[1], e = c;
+            sc->p += 2;
+            if (c == 'u') {
+                int v = 0;
+                for (int i = 0; i < 4; i++) {
+                    int h = sc->p + i < sc->end ? hexval(sc->p[i]) : -1;
+                    if (h < 0)
+                        return false;
+                    v = v * 16 + h;
+                }
+                sc->p += 4;
+                char u[3];
+                size_t n = v < 0x80 ? 1 : v < 0x800 ? 2 : 3;
+                if (n == 1)
+                    u[0] = (char)v;
+                else if (n == 2)
+                    u[0] = (char)(0xC0 | (v >> 6)), u[1] = (char)(0x80 | (v & 0x3F));
+                else
+                    u[0] = (char)(0xE0 | (v >> 12)), u[1] = (char)(0x80 | ((v >> 6) & 0x3F)),
+                    u[2] = (char)(0x80 | (v & 0x3F));
+                if (out && fl_buf_append(out, u, n) != 0)
+                    return false;
+                continue;
+            }
+            e = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b'
+                : c == 'f' ? '\f' : c;
+            if (out && fl_buf_append(out, &e, 1) != 0)
+                return false;
+        }
+    }
+    if (sc->p >= sc->end)
+        return false;
+    sc->p++;
+    return !out || fl_buf_append(out, "", 1) == 0;
+}
+
+static bool sc_skip(scan *sc);
+
+/* A member name into key[size]; a name with escapes or too long for key
+ * reads as "" (no member this scanner looks for has either). */
+static bool sc_key(scan *sc, char *key, size_t size)
+{
+    const char *start = sc->p + 1;
+    if (!sc_string(sc, NULL))
+        return false;
+    size_t n = (size_t)(sc->p - 1 - start);
+    if (n >= size || memchr(start, '\\', n))
+        n = 0;
+    memcpy(key, start, n);
+    key[n] = 0;
+    return true;
+}
+
+/* Walk an object: for each member, cb(key, sc at value); cb consumes the value. */
+static bool sc_object(scan *sc, bool (*cb)(scan *, const char *, void *), void *ud)
+{
+    if (sc->p >= sc->end || *sc->p != '{' || ++sc->depth > 64)
+        return false;
+    sc->p++;
+    sc_ws(sc);
+    if (sc->p < sc->end && *sc->p == '}') {
+        sc->p++;
+        sc->depth--;
+        return true;
+    }
+    for (;;) {
+        char key[256];
+        sc_ws(sc);
+        bool ok = sc_key(sc, key, sizeof key);
+        sc_ws(sc);
+        if (!ok || sc->p >= sc->end || *sc->p++ != ':')
+            return false;
+        sc_ws(sc);
+        if (!(cb ? cb(sc, key, ud) : sc_skip(sc)))
+            return false;
+        sc_ws(sc);
+        if (sc->p >= sc->end)
+            return false;
+        if (*sc->p == '}') {
+            sc->p++;
+            sc->depth--;
+            return true;
+        }
+        if (*sc->p++ != ',')
+            return false;
+    }
+}
+
+static bool sc_skip_member(scan *sc, const char *key, void *ud)
+{
+    (void)key, (void)ud;
+    return sc_skip(sc);
+}
+
+static bool sc_skip(scan *sc)
+{
+    if (sc->p >= sc->end)
+        return false;
+    if (*sc->p == '"')
+        return sc_string(sc, NULL);
+    if (*sc->p == '{')
+        return sc_object(sc, sc_skip_member, NULL);
+    if (*sc->p == '[') {
+        if (++sc->depth > 64)
+            return false;
+        sc->p++;
+        sc_ws(sc);
+        if (sc->p < sc->end && *sc->p == ']') {
+            sc->p++;
+            sc->depth--;
+            return true;
+        }
+        for (;;) {
+            sc_ws(sc);
+            if (!sc_skip(sc))
+                return false;
+            sc_ws(sc);
+            if (sc->p >= sc->end)
+                return false;
+            if (*sc->p == ']') {
+                sc->p++;
+                sc->depth--;
+                return true;
+            }
+            if (*sc->p++ != ',')
+                return false;
+        }
+    }
+    /* number, true, false, null */
+    const char *start = sc->p;
+    while (sc->p < sc->end && *sc->p != ',' && *sc->p != '}' && *sc->p != ']' && *sc->p != ' ')
+        sc->p++;
+    return sc->p > start;
+}
+
+static bool sc_label(scan *sc, const char *key, void *ud)
+{
+    fl_buf *out = ud;
+    if (sc->p < sc->end && *sc->p == '"')
+        return fl_buf_append(out, key, strlen(key) + 1) == 0 && sc_string(sc, out);
+    return sc_skip(sc);
+}
+
+static bool sc_metadata(scan *sc, const char *key, void *ud)
+{
+    if (strcmp(key, "labels") == 0 && sc->p < sc->end && *sc->p == '{')
+        return sc_object(sc, sc_label, ud);
+    return sc_skip(sc);
+}
+
+static bool sc_top(scan *sc, const char *key, void *ud)
+{
+    if (strcmp(key, "metadata") == 0 && sc->p < sc->end && *sc->p == '{')
+        return sc_object(sc, sc_metadata, ud);
+    return sc_skip(sc);
+}
+
+/* Packed "k\0v\0...\0" labels of a node document, or NULL (none / malformed). */
+static char *scan_labels(const char *json, size_t len)
+{
+    scan sc = {json, json + len, 0};
+    fl_buf b = FL_BUF_INIT(1u << 20);
+    if (fl_buf_reserve(&b, 256) != 0)
+        return NULL;
+    sc_ws(&sc);
+    if (!sc_object(&sc, sc_top, &b) || b.len == 0 || fl_buf_append(&b, "", 1) != 0) {
+        fl_buf_done(&b);
+        return NULL;
+    }
+    return fl_buf_steal(&b);
+}
+
 static int on_node_row(void *arg, const fl_index_row *row)
 {
     fl_sched_snapshot *s = arg;
     size_t at, c;
     snode *n = find_cluster(s, row->cluster, &c) ? find_node(s, (uint32_t)c, row->name, &at) : NULL;
-    if (n && !n->labels) {
-        json_t *o = json_loadb(row->json, row->json_len, 0, NULL);
-        const char *k;
-        const json_t *v;
-        fl_buf b = FL_BUF_INIT(1u << 20);
-        int rc = 0;
-        json_object_foreach(fl_obj_get(o, "metadata.labels"), k, v) {
-            if (json_is_string(v) && (fl_buf_append(&b, k, strlen(k) + 1) != 0 ||
-                                      fl_buf_append(&b, json_string_value(v),
-                                                    json_string_length(v) + 1) != 0))
-                rc = -ENOMEM;
-        }
-        if (rc == 0 && b.len > 0 && fl_buf_append(&b, "", 1) == 0)
-            n->labels = fl_buf_steal(&b);
-        fl_buf_done(&b);
-        json_decref(o);
-        return rc;
-    }
+    if (n && !n->labels)
+        n->labels = scan_labels(row->json, row->json_len);
     return 0;
 }
 
@@ -263,18 +458,22 @@ int fl_sched_snapshot_load(fl_index_reader *r, const fl_sched_snapshot_opts *opt
         free(s);
         return fl_err_set(err, rc, "index snapshot failed");
     }
-    int64_t t0 = fl_mono_ms();
+    int64_t t0 = fl_mono_ms(), t1;
     rc = fl_index_nodes(r, NULL, on_node, s, err);
     if (rc == 0)
         rc = build_free(s);
+    s->stats.nodes_ms = (t1 = fl_mono_ms()) - t0;
     if (rc == 0)
         rc = fl_index_usage_by_node(r, NULL, on_usage, s, err);
+    s->stats.usage_ms = fl_mono_ms() - t1;
+    t1 = fl_mono_ms();
     if (rc == 0 && s->labels) {
         fl_index_query q = FL_INDEX_QUERY_INIT;
         q.group = "";
         q.resource = "nodes";
         rc = fl_index_list(r, &q, on_node_row, s, NULL, err);
     }
+    s->stats.labels_ms = fl_mono_ms() - t1;
     fl_index_reader_end(r);
     s->stats.load_ms = fl_mono_ms() - t0;
     s->stats.nodes = s->n_nodes;

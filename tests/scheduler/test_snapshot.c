@@ -81,6 +81,11 @@ int main(void)
          "[{\"key\":\"dedicated\",\"value\":\"gpu\",\"effect\":\"NoSchedule\"}]", true);
     node(idx, "east", "n3", "100", "110", "{\"disk\":\"ssd\"}", "[]", false);
     node(idx, "west", "w1", "2", "110", "{}", "[]", true);
+    /* labels after an annotation that looks like labels, escapes, a list before them */
+    node(idx, "south", "s1", "2", "110",
+         "{\"topology.kubernetes.io/zone\":\"s-1\",\"disk\":\"nvme\"},\"annotations\":{"
+         "\"note\":\"<labels>{\\\"disk\\\":\\\"hdd\\\"} \\u00e9\"},\"finalizers\":[\"a\",[1,{}]]",
+         "[]", true);
     pod(idx, "east", "p1", "n1", "1", "Running");
     pod(idx, "east", "p2", "n1", "1", "Succeeded");
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
@@ -92,8 +97,8 @@ int main(void)
     T_EQ_INT(fl_sched_snapshot_load(r, NULL, &s, &err), 0);
     fl_sched_snapshot_stats st;
     fl_sched_snapshot_stats_get(s, &st);
-    T_EQ_INT(st.nodes, 4);
-    T_EQ_INT(st.clusters, 2);
+    T_EQ_INT(st.nodes, 5);
+    T_EQ_INT(st.clusters, 3);
 
     T_EQ_INT(avail(s, "east", CPU500 "}"), 6); /* n1: 3 cpu free; n2 tainted; n3 not ready */
     T_EQ_INT(avail(s, "west", CPU500 "}"), 4);
@@ -106,6 +111,10 @@ int main(void)
     T_EQ_INT(avail(s, "east", "{\"containers\":[{\"name\":\"c\"}]}"), 9); /* pod slots only */
     T_EQ_INT(avail(s, "west", "{\"containers\":[{\"name\":\"c\"}]}"), 110);
     T_EQ_INT(avail(s, "nowhere", CPU500 "}"), 0);
+    T_EQ_INT(avail(s, "south", CPU500 ",\"nodeSelector\":{\"disk\":\"nvme\"}}"), 4);
+    T_EQ_INT(avail(s, "south", CPU500 ",\"nodeSelector\":{\"disk\":\"hdd\"}}"), 0);
+    T_EQ_INT(avail(s, "south", CPU500 ",\"nodeSelector\":{\"topology.kubernetes.io/zone\":"
+                               "\"s-1\"}}"), 4);
     T_EQ_INT(avail(s, "east", "{\"affinity\":{\"nodeAffinity\":{\"requiredDuringScheduling"
                               "IgnoredDuringExecution\":{\"nodeSelectorTerms\":[{\"matchExpressions"
                               "\":[{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}]}]"
