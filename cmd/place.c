@@ -10,9 +10,10 @@
  *   POST /api/v1/place (cmd_placer_handle, routed by cmd/serve.c)
  *     {"template":{...}, "policies":[...], "previous":[...]} → the engine's
  *     answer with "explain", against the live fleet: members from the
- *     config (labels, region/zone/provider labels, taints), filtered by the
- *     caller's auth scopes, available replicas from an index snapshot
- *     (reloaded when older than 5 s, one at a time behind a mutex).
+ *     config (labels, region/zone/provider labels, taints) that the collector
+ *     reports Ready, filtered by the caller's auth scopes, available replicas from an index snapshot
+ *     (reloaded when older than max(5 s, 10 × its load time), one request at
+ *     a time behind a mutex).
  *
  * The decision itself is scheduler/'s (fl_sched_op_place).
  */
@@ -36,19 +37,22 @@
 struct cmd_placer {
     const fl_config *cfg;
     fl_index *index;
+    fl_collector *collector;
     fl_query *query;
     pthread_mutex_t mu;      /* guards snap (a snapshot is used by one thread at a time) */
     fl_sched_snapshot *snap;
-    int64_t loaded_ms;
+    int64_t loaded_ms, ttl_ms; /* reload when older: max(5 s, 10 × the last load) */
 };
 
-int cmd_placer_new(const fl_config *cfg, fl_index *idx, fl_query *q, cmd_placer **out)
+int cmd_placer_new(const fl_config *cfg, fl_index *idx, fl_collector *col, fl_query *q,
+                   cmd_placer **out)
 {
     cmd_placer *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
     p->cfg = cfg;
     p->index = idx;
+    p->collector = col;
     p->query = q;
     pthread_mutex_init(&p->mu, NULL);
     *out = p;
@@ -64,8 +68,20 @@ void cmd_placer_free(cmd_placer *p)
     free(p);
 }
 
-/* Member clusters as the engine reads them (config entries). */
-static json_t *members_json(const fl_config *cfg)
+/* true when the collector reports member name Ready. */
+static bool member_ready(const json_t *status, const char *name)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(status, "clusters"), i, c) {
+        if (strcmp(fl_obj_str_or(c, "name", ""), name) == 0)
+            return strcmp(fl_obj_str_or(c, "health", ""), "Ready") == 0;
+    }
+    return false;
+}
+
+/* Ready member clusters as the engine reads them (config entries). */
+static json_t *members_json(const fl_config *cfg, const json_t *status)
 {
     static const char *const fields[][2] = {
         {"region", "region"}, {"zone", "zone"}, {"provider", "provider"},
@@ -73,6 +89,8 @@ static json_t *members_json(const fl_config *cfg)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < cfg->nmembers; i++) {
         const fl_config_member *m = &cfg->members[i];
+        if (!member_ready(status, m->name))
+            continue;
         json_t *labels = json_object(), *taints = json_array();
         json_t *cl = json_pack("{s:s,s:o,s:o}", "name", m->name, "labels", labels, "taints", taints);
         for (size_t l = 0; l < m->nlabels; l++) {
@@ -115,7 +133,7 @@ static int add_available(cmd_placer *p, const json_t *tmpl, json_t *clusters, fl
         names[i] = fl_obj_str_or(json_array_get(clusters, i), "name", "");
     pthread_mutex_lock(&p->mu);
     rc = 0;
-    if (!p->snap || fl_mono_ms() - p->loaded_ms > SNAPSHOT_TTL_MS) {
+    if (!p->snap || fl_mono_ms() - p->loaded_ms > p->ttl_ms) {
         fl_index_reader *r = NULL;
         fl_sched_snapshot *s = NULL;
         rc = fl_index_reader_new(p->index, &r, err);
@@ -123,9 +141,12 @@ static int add_available(cmd_placer *p, const json_t *tmpl, json_t *clusters, fl
             rc = fl_sched_snapshot_load(r, NULL, &s, err);
         fl_index_reader_free(r);
         if (rc == 0) {
+            fl_sched_snapshot_stats st;
+            fl_sched_snapshot_stats_get(s, &st);
             fl_sched_snapshot_free(p->snap);
             p->snap = s;
             p->loaded_ms = fl_mono_ms();
+            p->ttl_ms = 10 * st.load_ms > SNAPSHOT_TTL_MS ? 10 * st.load_ms : SNAPSHOT_TTL_MS;
         }
     }
     if (rc == 0)
@@ -150,7 +171,9 @@ void cmd_placer_handle(fl_request *r, void *ud)
         fl_request_reply_status(r, 405, "MethodNotAllowed", "POST a template and policies");
         return;
     }
-    clusters = members_json(p->cfg);
+    json_t *status = fl_collector_status(p->collector);
+    clusters = members_json(p->cfg, status);
+    json_decref(status);
     if (!clusters) {
         fl_request_reply_status(r, 500, "InternalError", "out of memory");
         return;

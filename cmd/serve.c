@@ -224,7 +224,7 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
     if ((rc = route_query(srv, x, err)) || (rc = fl_server_route_health(srv)) ||
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
-        (rc = cmd_placer_new(x->cfg, x->index, x->query, &x->placer)) ||
+        (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
         (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)))
         return rc;
     return 0;
