@@ -231,19 +231,24 @@ static bool api_enabled(const json_t *cl, const json_t *tmpl)
     return false;
 }
 
-static bool spread_field_present(const json_t *placement, const json_t *cl)
+/* Karmada's SpreadConstraint filter: the first grouping field cl lacks. */
+static const char *spread_field_missing(const json_t *placement, const json_t *cl)
 {
     size_t i;
     const json_t *sc;
     json_array_foreach(json_object_get(placement, "spreadConstraints"), i, sc) {
         const char *f = fl_sched_json_str(sc, "spreadByField");
-        if (f && strcmp(f, "cluster") != 0) {
-            const char *v = fl_sched_json_str(cl, f);
-            if (!v || !v[0])
-                return false;
-        }
+        const char *v = f && strcmp(f, "cluster") != 0 ? fl_sched_json_str(cl, f) : "x";
+        if (v && v[0])
+            continue;
+        if (!strcmp(f, "provider"))
+            return "cluster(s) didn't have provider property";
+        if (!strcmp(f, "region"))
+            return "cluster(s) didn't have region property";
+        if (!strcmp(f, "zone"))
+            return "cluster(s) didn't have zone property";
     }
-    return true;
+    return NULL;
 }
 
 /* The first failing filter's reason for cl, or NULL when it passes. */
@@ -264,8 +269,9 @@ static const char *filter(const json_t *placement, const caff *aff, const json_t
     }
     if (!caff_matches(aff, cl))
         return "cluster(s) did not match the placement cluster affinity constraint";
-    if (!spread_field_present(placement, cl))
-        return "cluster(s) did not have the property the spread constraints need";
+    const char *missing = spread_field_missing(placement, cl);
+    if (missing)
+        return missing;
     if (json_is_true(json_object_get(cl, "evicting")))
         return "cluster(s) is in the process of eviction";
     return NULL;

@@ -311,6 +311,12 @@ case("place: capacity short is unschedulable", place(DYN, clusters=CAP, t=tmpl(2
       "reason": "NoClusterFit"})
 case("place: tolerations open tainted nodes", place(DYN, clusters=CAP, t=tmpl(20, spec=dict(REQ, tolerations=[
     {"key": "x", "operator": "Exists"}]))), P(("c1", 2), ("c2", 8), ("c3", 10)))
+case("place: spread by region filters clusters without one", place(dict(DUP, spreadConstraints=[
+    {"spreadByField": "region", "minGroups": 1, "maxGroups": 1}, {"spreadByField": "cluster", "minGroups": 1, "maxGroups": 1}]),
+    clusters=[cl("a"), cl("b", region="r1", zone="z")]), P(("b", 3)))
+case("place: spread filter wording", place(dict(DUP, spreadConstraints=[{"spreadByField": "zone", "minGroups": 1, "maxGroups": 1}]),
+     clusters=[cl("a")]), {"error": "0/1 clusters are available: 1 cluster(s) didn't have zone property.",
+                           "reason": "NoClusterFit"})
 case("place: pending replicas are not free", place(DYN, clusters=[cl("a", available=4, pending=3), cl("b", available=4)],
      t=tmpl(5)), P(("a", 1), ("b", 4)))
 
