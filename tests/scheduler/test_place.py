@@ -166,6 +166,7 @@ def sel(replicas, strategy, spread, clusters):
 
 
 CLU = lambda lo, hi: {"spreadByField": "cluster", "minGroups": lo, "maxGroups": hi}
+REG = lambda lo, hi: {"spreadByField": "region", "minGroups": lo, "maxGroups": hi}
 case("no constraints: every cluster", sel(10, "divided", [], S3),
      {"clusters": ["member1", "member2", "member3"]})
 case("by cluster, duplicated: best scores", sel(80, "duplicated", [CLU(1, 2)], S3),
@@ -176,10 +177,61 @@ case("by cluster, divided: not enough", sel(200, "divided", [CLU(1, 2)], S3),
      {"error": "no enough resource when selecting 2 clusters"})
 case("by cluster, too few clusters", sel(10, "divided", [CLU(4, 4)], S3),
      {"error": "the number of feasible clusters is less than spreadConstraint.MinGroups"})
+# Karmada's TestSelectBestClusters (pkg/scheduler/core/spreadconstraint/select_clusters_test.go)
+K4 = [cl("member4", score=60, available=50, provider="P2", region="R2", zone="Z2"),
+      cl("member2", score=40, available=60, provider="P1", region="R1", zone="Z2"),
+      cl("member3", score=30, available=80, provider="P2", region="R1", zone="Z1"),
+      cl("member1", score=20, available=40, provider="P1", region="R1", zone="Z1")]
+case("karmada: select clusters by cluster score", {"op": "select", "replicas": 100,
+     "spreadConstraints": [CLU(1, 2)], "clusters": K4}, {"clusters": ["member4", "member2"]})
+case("karmada: duplicated ignores available resources", sel(120, "duplicated", [CLU(1, 2)], K4),
+     {"clusters": ["member4", "member2"]})
+case("karmada: static weight ignores the spread constraints", sel(120, "static_weight", [CLU(1, 2)], K4),
+     {"clusters": ["member4", "member2", "member3", "member1"]})
+case("karmada: by cluster score and satisfy available resources", sel(120, "divided", [CLU(1, 2)], K4),
+     {"clusters": ["member4", "member3"]})
+case("karmada: by cluster score and insufficient resources", sel(200, "divided", [CLU(1, 2)], K4),
+     {"error": "no enough resource when selecting 2 clusters"})
+case("karmada: exceeded the number of available clusters", {"op": "select", "replicas": 30,
+     "spreadConstraints": [CLU(7, 7)], "clusters": K4},
+     {"error": "the number of feasible clusters is less than spreadConstraint.MinGroups"})
+# Karmada's Test_selectBestClustersByRegion (select_clusters_by_region_test.go). Karmada's
+# table gives region scores directly; here they are derived from the clusters (divided, 0
+# replicas: 1000 + the best cluster's score), which keeps every table's region order.
+
+
+def reg(clusters):
+    return [cl(n, score=sc, available=av, region=r, provider="P1", zone="Z1") for n, sc, av, r in clusters]
+
+
+KR1 = reg([("member1", 100, 40, "R1"), ("member2", 80, 40, "R1"), ("member3", 80, 40, "R2"),
+           ("member4", 80, 40, "R2"), ("member5", 60, 40, "R2")])
+case("karmada: cluster from the region with the higher score", sel(0, "divided", [REG(1, 1), CLU(2, 2)], KR1),
+     {"clusters": ["member1", "member2"]})
+case("karmada: cluster from the region with enough clusters", sel(0, "divided", [REG(1, 1), CLU(3, 3)], KR1),
+     {"clusters": ["member3", "member4", "member5"]})
+KR3 = reg([("member1", 90, 40, "R1"), ("member2", 70, 40, "R2"), ("member3", 60, 40, "R2"),
+           ("member4", 30, 40, "R2"), ("member5", 80, 40, "R3"), ("member6", 50, 60, "R3"),
+           ("member7", 50, 50, "R4"), ("member8", 40, 50, "R4"), ("member9", 10, 50, "R4"),
+           ("member10", 0, 50, "R4")])
+case("karmada: regions with enough clusters and higher score", sel(0, "divided", [REG(2, 2), CLU(4, 5)], KR3),
+     {"clusters": ["member1", "member2", "member3", "member4"]})
+KR4 = reg([("member1", 70, 40, "R1"), ("member2", 40, 40, "R2"), ("member3", 40, 40, "R2"),
+           ("member4", 40, 40, "R2"), ("member5", 60, 40, "R3"), ("member6", 50, 60, "R3"),
+           ("member7", 70, 100, "R4"), ("member8", 50, 50, "R5")])
+case("karmada: more than minGroups regions with enough clusters and higher score",
+     sel(0, "divided", [REG(1, 3), CLU(6, 8)], KR4),
+     {"clusters": ["member1", "member5", "member2", "member6", "member3", "member4"]})
+case("karmada: no enough region", sel(0, "divided", [REG(3, 3), CLU(3, 3)], KR1),
+     {"error": "the number of feasible region is less than spreadConstraint.MinGroups"})
+case("karmada: no enough clusters", sel(0, "divided", [REG(1, 1), CLU(4, 4)], KR1),
+     {"error": "the number of clusters is less than the cluster spreadConstraint.MinGroups"})
+case("karmada: no more regions to replace", sel(0, "divided", [REG(1, 1), CLU(3, 4)],
+     reg([("member1", 100, 40, "R1"), ("member2", 80, 20, "R1")])),
+     {"error": "the number of clusters is less than the cluster spreadConstraint.MinGroups"})
 R5 = [cl("member1", score=60, available=40, region="R1"), cl("member2", score=50, available=30, region="R1"),
       cl("member3", score=40, available=60, region="R2"), cl("member4", score=30, available=10, region="R2"),
       cl("member5", score=20, available=100, region="R3")]
-REG = lambda lo, hi: {"spreadByField": "region", "minGroups": lo, "maxGroups": hi}
 case("by region then cluster", sel(100, "divided", [REG(2, 2), CLU(2, 3)], R5),
      {"clusters": ["member1", "member3", "member2"]})
 case("by region, too few regions", sel(100, "divided", [REG(4, 4), CLU(2, 3)], R5),
