@@ -38,10 +38,26 @@ typedef struct shape {
     int64_t *avail; /* per cluster */
 } shape;
 
+/* The nodes a pod spec may use, collapsed: one entry per distinct (cluster,
+ * free capacity of every resource), with how many eligible nodes share it
+ * (fleets are mostly identical nodes, so shapes scan thousands of entries,
+ * not hundreds of thousands of nodes). */
 typedef struct filter {
     char *key;
-    uint8_t *ok; /* per node */
+    size_t n;           /* distinct entries */
+    uint32_t *cluster;  /* per entry */
+    uint32_t *count;    /* per entry: nodes */
+    int64_t *free_;     /* n × n_res: free milli-units */
 } filter;
+
+static void filter_done(filter *f)
+{
+    free(f->key);
+    free(f->cluster);
+    free(f->count);
+    free(f->free_);
+}
+
 
 typedef struct pending_res { /* allocatable as read, before the arrays exist */
     uint32_t node;
@@ -503,10 +519,8 @@ void fl_sched_snapshot_free(fl_sched_snapshot *s)
         free(s->res[i]);
         free(s->free_[i]);
     }
-    for (size_t i = 0; i < s->n_filters; i++) {
-        free(s->filters[i].key);
-        free(s->filters[i].ok);
-    }
+    for (size_t i = 0; i < s->n_filters; i++)
+        filter_done(&s->filters[i]);
     free(s->filters);
     free(s->pend);
     for (size_t i = 0; i < s->n_shapes; i++) {
@@ -545,12 +559,138 @@ static const char *packed_label(const void *ud, const char *key)
     return NULL;
 }
 
+/* nodeSelector and required node affinity, read once per filter. */
+typedef struct claim {
+    const json_t *spec;
+    const char *key[32], *val[32];
+    size_t n;
+    bool generic; /* more pairs than fit: ask capacity.c per node */
+    bool any;
+} claim;
+
+static void claim_init(claim *c, const json_t *spec)
+{
+    memset(c, 0, sizeof *c);
+    c->spec = spec;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(spec, "nodeSelector"), k, v) {
+        c->any = true;
+        if (c->n == FL_ARRAY_LEN(c->key) || !json_is_string(v)) {
+            c->generic = true;
+            continue;
+        }
+        c->key[c->n] = k;
+        c->val[c->n++] = json_string_value(v);
+    }
+    if (fl_obj_get(spec, "affinity.nodeAffinity"))
+        c->any = c->generic = true;
+}
+
+static bool claim_matches(const claim *c, const char *labels)
+{
+    if (c->generic)
+        return fl_sched_node_claim_matches_fn(c->spec, packed_label, labels);
+    for (size_t i = 0; i < c->n; i++) {
+        const char *have = packed_label(labels, c->key[i]);
+        if (!have || strcmp(have, c->val[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+/* Collapse the eligible nodes (ok[i]) into distinct entries. */
+static int filter_build(const fl_sched_snapshot *s, const uint8_t *ok, filter *f)
+{
+    size_t nres = s->n_res, cap = 64, slots = 128, n = 0;
+    uint32_t *tab = NULL; /* open addressing: entry index + 1, 0 = empty */
+    f->cluster = malloc(cap * sizeof *f->cluster);
+    f->count = malloc(cap * sizeof *f->count);
+    f->free_ = malloc(cap * (nres + 1) * sizeof *f->free_);
+    tab = calloc(slots, sizeof *tab);
+    if (!f->cluster || !f->count || !f->free_ || !tab)
+        goto fail;
+    for (size_t i = 0; i < s->n_nodes; i++) {
+        if (!ok[i])
+            continue;
+        uint32_t c = s->nodes[i].cluster;
+        uint64_t h = mix(0, c);
+        for (size_t r = 0; r < nres; r++)
+            h = mix(h, (uint64_t)s->free_[r][i]);
+        size_t at = (size_t)h & (slots - 1);
+        for (;; at = (at + 1) & (slots - 1)) {
+            uint32_t e = tab[at];
+            if (e == 0)
+                break;
+            const int64_t *fv = &f->free_[(e - 1) * nres];
+            bool same = f->cluster[e - 1] == c;
+            for (size_t r = 0; same && r < nres; r++)
+                same = fv[r] == s->free_[r][i];
+            if (same)
+                break;
+        }
+        if (tab[at]) {
+            f->count[tab[at] - 1]++;
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            uint32_t *nc = realloc(f->cluster, cap * sizeof *nc);
+            if (nc)
+                f->cluster = nc;
+            uint32_t *nn = realloc(f->count, cap * sizeof *nn);
+            if (nn)
+                f->count = nn;
+            int64_t *nf = realloc(f->free_, cap * (nres + 1) * sizeof *nf);
+            if (nf)
+                f->free_ = nf;
+            if (!nc || !nn || !nf)
+                goto fail;
+        }
+        f->cluster[n] = c;
+        f->count[n] = 1;
+        for (size_t r = 0; r < nres; r++)
+            f->free_[n * nres + r] = s->free_[r][i];
+        tab[at] = (uint32_t)++n;
+        if (2 * n > slots) { /* grow and rehash */
+            size_t ns = slots * 2;
+            uint32_t *nt = calloc(ns, sizeof *nt);
+            if (!nt)
+                goto fail;
+            for (size_t e = 0; e < n; e++) {
+                uint64_t hh = mix(0, f->cluster[e]);
+                for (size_t r = 0; r < nres; r++)
+                    hh = mix(hh, (uint64_t)f->free_[e * nres + r]);
+                size_t a = (size_t)hh & (ns - 1);
+                while (nt[a])
+                    a = (a + 1) & (ns - 1);
+                nt[a] = (uint32_t)(e + 1);
+            }
+            free(tab);
+            tab = nt;
+            slots = ns;
+        }
+    }
+    f->n = n;
+    free(tab);
+    return 0;
+fail:
+    free(tab);
+    return -ENOMEM;
+}
+
 /* The node filter of pod_spec (readiness, taints, node selectors), cached. */
-static const uint8_t *get_filter(fl_sched_snapshot *s, const json_t *pod_spec, int *rc)
+static const filter *get_filter(fl_sched_snapshot *s, const json_t *pod_spec, int *rc)
 {
     const json_t *tol = json_object_get(pod_spec, "tolerations");
-    bool claim = json_object_get(pod_spec, "nodeSelector") ||
-                 fl_obj_get(pod_spec, "affinity.nodeAffinity");
+    claim cl;
+    claim_init(&cl, pod_spec);
     json_t *k = json_pack("{s:O?,s:O?,s:O?}", "s", json_object_get(pod_spec, "nodeSelector"), "a",
                           fl_obj_get(pod_spec, "affinity.nodeAffinity"), "t", tol);
     char *key = k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -561,18 +701,16 @@ static const uint8_t *get_filter(fl_sched_snapshot *s, const json_t *pod_spec, i
     for (size_t i = 0; i < s->n_filters; i++)
         if (strcmp(s->filters[i].key, key) == 0) {
             free(key);
-            return s->filters[i].ok;
+            return &s->filters[i];
         }
-    if (claim && !s->labels) {
+    if (cl.any && !s->labels) {
         free(key);
         *rc = -EINVAL;
         return NULL;
     }
     if (s->n_filters == SNAP_MAX_FILTERS) { /* full: start over */
-        for (size_t i = 0; i < s->n_filters; i++) {
-            free(s->filters[i].key);
-            free(s->filters[i].ok);
-        }
+        for (size_t i = 0; i < s->n_filters; i++)
+            filter_done(&s->filters[i]);
         s->n_filters = 0;
     }
     uint8_t *ok = malloc(s->n_nodes + 1);
@@ -584,23 +722,30 @@ static const uint8_t *get_filter(fl_sched_snapshot *s, const json_t *pod_spec, i
     for (size_t i = 0; i < s->n_nodes; i++) {
         const snode *n = &s->nodes[i];
         ok[i] = n->ok && (!n->taints || fl_sched_tolerates(tol, n->taints, NULL)) &&
-                (!claim || fl_sched_node_claim_matches_fn(pod_spec, packed_label, n->labels));
+                (!cl.any || claim_matches(&cl, n->labels));
     }
-    s->filters[s->n_filters] = (filter){key, ok};
+    filter f = {key, 0, NULL, NULL, NULL};
+    int brc = filter_build(s, ok, &f);
+    free(ok);
+    if (brc) {
+        filter_done(&f);
+        return NULL;
+    }
+    s->filters[s->n_filters] = f;
     *rc = 0;
-    return s->filters[s->n_filters++].ok;
+    return &s->filters[s->n_filters++];
 }
 
 static int compute_shape(fl_sched_snapshot *s, const json_t *pod_spec, int64_t *avail)
 {
     int rc;
-    const uint8_t *ok = get_filter(s, pod_spec, &rc);
-    if (!ok)
+    const filter *f = get_filter(s, pod_spec, &rc);
+    if (!f)
         return rc;
     json_t *reqs = fl_sched_requests_json(pod_spec);
-    const int64_t *fr[SNAP_MAX_RES];
+    size_t rid[SNAP_MAX_RES];
     int64_t want[SNAP_MAX_RES];
-    size_t nreq = 0;
+    size_t nreq = 0, nres = s->n_res;
     const char *k;
     const json_t *v;
     bool impossible = false;
@@ -613,7 +758,7 @@ static int compute_shape(fl_sched_snapshot *s, const json_t *pod_spec, int64_t *
             impossible = true;
             break;
         }
-        fr[nreq] = s->free_[id];
+        rid[nreq] = (size_t)id;
         want[nreq++] = m;
     }
     json_decref(reqs);
@@ -621,18 +766,16 @@ static int compute_shape(fl_sched_snapshot *s, const json_t *pod_spec, int64_t *
     int pods = res_find(s, "pods");
     if (impossible || pods < 0)
         return 0;
-    const int64_t *slots = s->free_[pods];
-    for (size_t i = 0; i < s->n_nodes; i++) {
-        if (!ok[i])
-            continue;
-        int64_t fit = slots[i] / 1000;
+    for (size_t e = 0; e < f->n; e++) {
+        const int64_t *fv = &f->free_[e * nres];
+        int64_t fit = fv[pods] / 1000;
         for (size_t x = 0; x < nreq && fit > 0; x++) {
-            int64_t f = fr[x][i] / want[x];
-            if (f < fit)
-                fit = f;
+            int64_t q = fv[rid[x]] / want[x];
+            if (q < fit)
+                fit = q;
         }
         if (fit > 0)
-            avail[s->nodes[i].cluster] += fit;
+            avail[f->cluster[e]] += fit * (int64_t)f->count[e];
     }
     return 0;
 }
