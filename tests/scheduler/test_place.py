@@ -372,6 +372,17 @@ case("place: spread filter wording", place(dict(DUP, spreadConstraints=[{"spread
 case("place: pending replicas are not free", place(DYN, clusters=[cl("a", available=4, pending=3), cl("b", available=4)],
      t=tmpl(5)), P(("a", 1), ("b", 4)))
 
+# non-workloads and jobs
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "b"}}
+case("place: a non-workload goes to every candidate with 0 replicas", {"op": "place", "policy": pp(
+    dict(DUP, clusterAffinity={"clusterNames": ["m1", "m3"]}), selectors=[{"apiVersion": "v1", "kind": "ConfigMap"}]),
+    "template": CM, "clusters": FLEET}, P(("m1", 0), ("m3", 0)))
+JOB = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": "default"},
+       "spec": {"parallelism": 4, "template": {"spec": {"containers": [{"name": "c"}]}}}}
+case("place: a Job divides its parallelism", {"op": "place", "policy": pp(dict(STATIC, clusterAffinity={
+    "clusterNames": ["m1", "m3"]}), selectors=[{"apiVersion": "batch/v1", "kind": "Job"}]), "template": JOB,
+    "clusters": FLEET}, P(("m1", 1), ("m3", 3)))
+
 # quota
 QREQ = {"containers": [{"name": "c", "resources": {"requests": {"cpu": "500m"}}}]}
 case("place: quota refusal", place(dict(DUP, clusterAffinity={"clusterNames": ["m1"]}), t=tmpl(4, spec=QREQ),
