@@ -43,6 +43,11 @@ int64_t fl_sched_milli(const json_t *v);
 /* The per-replica requests of a pod spec as a ResourceList (new object). */
 json_t *fl_sched_requests_json(const json_t *pod_spec);
 
+/* labelscan.c: metadata.labels of an object's stored JSON, packed as
+ * "k\0v\0k\0v\0\0" (caller frees), or NULL when it has none or the JSON is
+ * not what the index stores. */
+char *fl_sched_scan_labels(const char *json, size_t len);
+
 /* ops.c: JSON helpers shared with place.c. */
 bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out,
                        fl_err *err);
