@@ -14,8 +14,7 @@
 #include "cmd/cmd.h"
 #include "kube/kube.h"
 
-#define DEFAULT_SERVER "http://127.0.0.1:7443"
-#define SEARCH_PATH "/apis/clusterpedia.io/"
+#define DEFAULT_SERVER CMD_DEFAULT_SERVER
 
 typedef struct opts {
     const char *server, *token, *output, *ca, *kubeconfig, *context;
@@ -180,58 +179,12 @@ static void print_wide(const json_t *doc)
     }
 }
 
-/* The daemon's root from a kubeconfig server that may point at the
- * search API ("https://h:7443/apis/clusterpedia.io/v1beta1/resources"). */
-static void daemon_root(const char *server, char *out, size_t size)
-{
-    fl_strlcpy(out, server, size);
-    char *p = strstr(out, SEARCH_PATH);
-    if (p)
-        *p = 0;
-}
-
 /* The connection: flags, then the kubeconfig, then the environment. */
 static int connect_opts(const opts *o, fl_kube_conn **out)
 {
-    fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
-    fl_kube_conn *kc = NULL;
-    fl_buf ca = FL_BUF_INIT(1u << 20);
-    fl_err err = FL_ERR_INIT;
-    char root[2048];
-    int rc = 0;
-    if (o->kubeconfig && fl_kube_conn_load(o->kubeconfig, o->context, &kc, &err) != 0) {
-        fprintf(stderr, "flotilla clusters: %s\n", err.msg);
-        return 1;
-    }
-    if (kc) {
-        info = *fl_kube_conn_get_info(kc);
-        daemon_root(info.server, root, sizeof root);
-        info.server = root;
-    } else {
-        info.server = o->env_server && *o->env_server ? o->env_server : DEFAULT_SERVER;
-        info.token = o->env_token;
-    }
-    info.source = "flotilla clusters";
-    if (o->server)
-        info.server = o->server;
-    if (o->token)
-        info.token = o->token, info.token_file = NULL, info.exec = NULL;
-    if (o->insecure)
-        info.insecure_skip_tls_verify = true;
-    if (o->ca) {
-        if (fl_buf_read_file(&ca, o->ca, &err) != 0) {
-            fprintf(stderr, "flotilla clusters: %s\n", err.msg);
-            rc = 1;
-        }
-        info.ca_pem = ca.data, info.ca_pem_len = ca.len;
-    }
-    if (!rc && fl_kube_conn_new(&info, out, &err) != 0) {
-        fprintf(stderr, "flotilla clusters: %s\n", err.msg);
-        rc = 1;
-    }
-    fl_buf_done(&ca);
-    fl_kube_conn_unref(kc);
-    return rc;
+    cmd_conn_opts c = {o->server, o->token, o->ca, o->kubeconfig, o->context, o->env_server,
+                       o->env_token, o->insecure};
+    return cmd_daemon_connect(&c, "flotilla clusters", out);
 }
 
 static int fetch(const opts *o, json_t **out)

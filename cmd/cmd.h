@@ -21,7 +21,22 @@ int cmd_sim(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_clusters(int argc, char **argv);
 
+int cmd_place(int argc, char **argv);
+
 /* True when argv holds -h or --help. */
 bool cmd_wants_help(int argc, char **argv);
+
+/* How CLI commands reach the daemon (cmd/daemon_conn.c): flags first, then
+ * a kubeconfig (a search API path in its server is dropped), then
+ * $FLOTILLA_SERVER / $FLOTILLA_TOKEN, then CMD_DEFAULT_SERVER. */
+#define CMD_DEFAULT_SERVER "http://127.0.0.1:7443"
+typedef struct cmd_conn_opts {
+    const char *server, *token, *ca, *kubeconfig, *context;
+    const char *env_server, *env_token;
+    bool insecure;
+} cmd_conn_opts;
+struct fl_kube_conn;
+/* 0 and *out, or 1 after printing "who: reason" on stderr. */
+int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, struct fl_kube_conn **out);
 
 #endif

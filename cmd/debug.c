@@ -16,6 +16,7 @@
 
 #include "cmd/cmd.h"
 #include "kube/kube.h"
+#include "scheduler/scheduler.h"
 
 #define DEBUG_MAX_LINE (1u << 20)
 #define DEBUG_MAX_OUT (4u << 20)
@@ -265,9 +266,23 @@ static const debug_op kube_ops[] = {
     {"fields.match", op_fields_match},
 };
 
+/* The placement engine's ops (scheduler/scheduler.h does the work). */
+static json_t *op_place(const json_t *req, fl_err *err)
+{
+    return fl_sched_op_place(req, NULL, err);
+}
+
+static const debug_op place_ops[] = {
+    {"webster", fl_sched_op_webster},
+    {"assign", fl_sched_op_assign},
+    {"select", fl_sched_op_select},
+    {"place", op_place},
+};
+
 /* Domains, as `flotilla debug <domain>` names them. Add a row per domain. */
 static const debug_domain domains[] = {
     {"kube", kube_ops, FL_ARRAY_LEN(kube_ops)},
+    {"place", place_ops, FL_ARRAY_LEN(place_ops)},
 };
 
 static debug_fn find_op(const debug_domain *only, const char *name)
@@ -341,9 +356,9 @@ static bool read_line(FILE *in, fl_buf *b, bool *too_long)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla debug [kube]\n\n"
+    fprintf(f, "Usage: flotilla debug [kube|place]\n\n"
                "Reads JSON requests, one per line, on stdin and writes one compact JSON answer\n"
-               "per line on stdout. Ops (domain kube):\n");
+               "per line on stdout. Ops (domains kube, then place):\n");
     for (size_t d = 0; d < FL_ARRAY_LEN(domains); d++)
         for (size_t i = 0; i < domains[d].nops; i++)
             fprintf(f, "  %s\n", domains[d].ops[i].name);

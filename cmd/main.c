@@ -15,6 +15,7 @@ static const fl_command commands[] = {
     {"sim", "serve N virtual Kubernetes clusters for demos and tests", cmd_sim},
     {"serve", "run the daemon: watch the members of flotilla.yaml, serve the API", cmd_serve},
     {"clusters", "show the member clusters the daemon watches", cmd_clusters},
+    {"place", "dry-run a placement: where would this workload go, and why", cmd_place},
 };
 
 bool cmd_wants_help(int argc, char **argv)

@@ -9,6 +9,7 @@
  *   /healthz, /livez       "ok" while the process runs (server/'s health)
  *   GET /readyz            "ok" once every Ready member finished its first
  *                          list; 503 before (?verbose lists the checks)
+ *   POST /api/v1/place     where a workload would go (cmd/place.c)
  *   GET /api/v1/clusters   every member's health and per-resource sync
  *                          state (collector status + object counts from the
  *                          index); /api/v1/clusters/NAME for one member
@@ -34,6 +35,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/config.h"
+#include "cmd/place.h"
 #include "collector/collector.h"
 #include "index/index.h"
 #include "kube/kube.h"
@@ -47,6 +49,7 @@ typedef struct serve_ctx {
     fl_index *index;
     fl_collector *collector;
     fl_query *query; /* search API (query/), freed after the server */
+    cmd_placer *placer; /* POST /api/v1/place (cmd/place.c), freed after the server */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -220,7 +223,9 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
     int rc = 0;
     if ((rc = route_query(srv, x, err)) || (rc = fl_server_route_health(srv)) ||
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
-        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)))
+        (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
+        (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
+        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)))
         return rc;
     return 0;
 }
@@ -440,6 +445,7 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_collector_free(col);
     if (idx && fl_index_flush(idx, 30000) != 0)

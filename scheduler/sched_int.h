@@ -1,0 +1,59 @@
+/*
+ * scheduler/sched_int.h: what the scheduler's files share and no other
+ * module may include. Layers, bottom up: webster.c (apportionment),
+ * assign.c and select.c (Karmada's division and selection over typed
+ * clusters), capacity.c (available replicas from nodes and pods), place.c
+ * (policies, filters, the whole decision), ops.c (the JSON requests of
+ * `flotilla debug place`).
+ */
+#ifndef FL_SCHED_INT_H
+#define FL_SCHED_INT_H
+
+#include "scheduler/scheduler.h"
+
+/* Names descending on Webster ties (uid non-empty and fnv32a(uid) odd). */
+bool fl_sched_tie_desc(const char *uid);
+
+/* Stable sort of idx[0..n) by key descending (ties keep their order). */
+void fl_sched_sort_desc(size_t *idx, const int64_t *key, size_t n);
+
+/* capacity.c: true when every NoSchedule/NoExecute taint of taints[] is
+ * tolerated; else false with *bad (if bad) the first untolerated taint. */
+bool fl_sched_tolerates(const json_t *tolerations, const json_t *taints, const json_t **bad);
+/* The same; noexec_only checks NoExecute taints alone (a cluster that
+ * already holds the workload passes NoSchedule). */
+bool fl_sched_tolerates_effects(const json_t *tolerations, const json_t *taints, bool noexec_only,
+                                const json_t **bad);
+/* Additional replicas of pod_spec that fit on nodes[] given pods[]. */
+int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
+                      int64_t *out);
+
+/* A nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt)
+ * against a string map (node labels, or cluster fields). */
+bool fl_sched_req_matches(const json_t *r, const json_t *labels);
+/* The same against the value of r's key (NULL: the key is absent). */
+bool fl_sched_req_matches_value(const json_t *r, const char *have);
+/* The pod spec's nodeSelector and required node affinity against labels. */
+bool fl_sched_node_claim_matches(const json_t *pod_spec, const json_t *labels);
+/* The same with labels read through get (NULL: no such label). */
+typedef const char *(*fl_sched_label_fn)(const void *ud, const char *key);
+bool fl_sched_node_claim_matches_fn(const json_t *pod_spec, fl_sched_label_fn get, const void *ud);
+/* A quantity (string, or integer units) in milli-units; 0 when invalid. */
+int64_t fl_sched_milli(const json_t *v);
+/* The per-replica requests of a pod spec as a ResourceList (new object). */
+json_t *fl_sched_requests_json(const json_t *pod_spec);
+
+/* labelscan.c: metadata.labels of an object's stored JSON, packed as
+ * "k\0v\0k\0v\0\0" (caller frees), or NULL when it has none or the JSON is
+ * not what the index stores. */
+char *fl_sched_scan_labels(const char *json, size_t len);
+
+/* ops.c: JSON helpers shared with place.c. */
+bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out,
+                       fl_err *err);
+const char *fl_sched_json_str(const json_t *obj, const char *key);
+json_t *fl_sched_error(const char *msg, const char *reason);
+json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n);
+fl_sched_spread *fl_sched_parse_spread(const json_t *a, size_t *n, fl_err *err);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * scheduler: the placement engine — where a workload's replicas go, with
+ * Karmada's decisions (policy matching, cluster filters, spread-constraint
+ * selection, replica division by the Webster method) and Flotilla's
+ * capacity and quota awareness. A pure engine: no threads, no globals, and
+ * no I/O but one call (fl_sched_snapshot_load reads the index). Capacity
+ * comes as plain numbers, node/pod JSON or an index snapshot; the quota
+ * ledger is reached through the fl_sched_quota hook below; so every
+ * decision can be tested case by case (`flotilla debug place`).
+ *
+ * Two layers:
+ *   typed     fl_sched_webster, fl_sched_assign, fl_sched_select: the
+ *             algorithms over plain structs (names are borrowed);
+ *   JSON      fl_sched_op_*: one request object in, one answer object out,
+ *             the `flotilla debug place` protocol (and the daemon's dry run).
+ *
+ * Errors: functions return 0 or a negative code (FL_EPARSE for a malformed
+ * request, FL_ESCHED for a placement that cannot be made, -ENOMEM); the
+ * human-readable reason, in Karmada's wording where Karmada has one, is in
+ * err->msg. Threads: every function may be called from any thread; nothing
+ * is shared between calls.
+ */
+#ifndef FL_SCHEDULER_H
+#define FL_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "index/index.h"
+#include "kube/kube.h"
+
+/* A placement that cannot be made (unschedulable): err->msg says why. */
+#define FL_ESCHED (-1101)
+/* A placement refused by the quota hook: err->msg is the quota's message. */
+#define FL_EQUOTA (-1102)
+
+/* Caps on every input. */
+#define FL_SCHED_MAX_CLUSTERS 4096
+#define FL_SCHED_MAX_SEATS 100000000 /* replicas one division may hand out */
+
+/* ---------------------------------------------------------------- Webster */
+
+/* One party of a Webster (Sainte-Laguë) apportionment. */
+typedef struct fl_sched_party {
+    const char *name; /* borrowed; unique within a call */
+    int64_t votes;    /* >= 0; a party with 0 votes gets no new seats */
+    int64_t seats;    /* in: initial seats; out: initial + new */
+} fl_sched_party;
+
+/* Hand out new_seats more seats over p[0..n) by the highest quotient
+ * votes/(2*seats+1) (exact rational comparison). Ties go to the party with
+ * fewer seats, then by name ascending — descending when uid is non-empty and
+ * fnv32a(uid) is odd (Karmada's per-workload tie-break). Seats that no party
+ * can take (all votes 0) stay unassigned. Returns 0, or -EINVAL for negative
+ * numbers or new_seats > FL_SCHED_MAX_SEATS, -ENOMEM. */
+int fl_sched_webster(fl_sched_party *p, size_t n, int64_t new_seats, const char *uid);
+
+/* FNV-1a 32-bit of s (Go's hash/fnv New32a). */
+uint32_t fl_sched_fnv32a(const char *s);
+
+/* ---------------------------------------------------------------- division */
+
+typedef enum {
+    FL_SCHED_DUPLICATED = 0,
+    FL_SCHED_STATIC_WEIGHT,
+    FL_SCHED_DYNAMIC_WEIGHT,
+    FL_SCHED_AGGREGATED,
+} fl_sched_strategy;
+
+/* A candidate cluster as division and selection see it. */
+typedef struct fl_sched_cluster {
+    const char *name;     /* borrowed */
+    const char *region;   /* borrowed, may be NULL */
+    const char *zone;     /* borrowed, may be NULL */
+    const char *provider; /* borrowed, may be NULL */
+    int64_t score;        /* selection: the filter/score result */
+    int64_t weight;       /* static weight; -1 = no weight rule matched */
+    int64_t available;    /* additional replicas that fit; -1 = unknown */
+    int64_t current;      /* replicas the previous placement gave it */
+} fl_sched_cluster;
+
+/* One cluster of a placement (name borrowed from the inputs). */
+typedef struct fl_sched_target {
+    const char *name;
+    int64_t replicas;
+} fl_sched_target;
+
+typedef struct fl_sched_assign_in {
+    fl_sched_strategy strategy;
+    int64_t replicas;                /* desired, >= 0 */
+    const char *uid;                 /* the template's uid (tie-break), may be "" */
+    bool fresh;                      /* Fresh mode (else Steady) */
+    const fl_sched_cluster *clusters; /* candidates, in candidate order */
+    size_t n_clusters;
+    const fl_sched_target *previous; /* earlier targets that are no longer candidates */
+    size_t n_previous;
+} fl_sched_assign_in;
+
+/* Divide in->replicas over the candidates as Karmada's AssignReplicas does
+ * (see scheduler/README.md for the few deviations). *out (caller frees with
+ * free()) gets *n_out targets, sorted by name, clusters with 0 replicas
+ * dropped when replicas > 0. FL_ESCHED with Karmada's message when it
+ * cannot be done; -EINVAL / -ENOMEM otherwise. */
+int fl_sched_assign(const fl_sched_assign_in *in, fl_sched_target **out, size_t *n_out,
+                    fl_err *err);
+
+/* ---------------------------------------------------------------- selection */
+
+typedef enum {
+    FL_SCHED_SPREAD_CLUSTER = 0,
+    FL_SCHED_SPREAD_REGION,
+    FL_SCHED_SPREAD_ZONE,
+    FL_SCHED_SPREAD_PROVIDER,
+} fl_sched_spread_field;
+
+typedef struct fl_sched_spread {
+    fl_sched_spread_field field;
+    int64_t min_groups;
+    int64_t max_groups;
+} fl_sched_spread;
+
+typedef struct fl_sched_select_in {
+    bool duplicated;                  /* replica scheduling type Duplicated */
+    bool ignore_spread;               /* static weights: constraints are ignored */
+    int64_t replicas;
+    const fl_sched_spread *spread;
+    size_t n_spread;
+    const fl_sched_cluster *clusters; /* available here counts replicas already there */
+    size_t n_clusters;
+} fl_sched_select_in;
+
+/* Choose the clusters to divide over, as Karmada's SelectBestClusters (group
+ * scores, min/maxGroups, region-then-cluster fill), with zone and provider
+ * grouping as region's. *out (caller frees) gets *n_out indexes into
+ * in->clusters, in selection order. FL_ESCHED with Karmada's message when no
+ * selection satisfies the constraints. */
+int fl_sched_select(const fl_sched_select_in *in, size_t **out, size_t *n_out, fl_err *err);
+
+/* ---------------------------------------------------------------- quota hook */
+
+/* The quota ledger as placement sees it: before a placement is answered, the
+ * engine asks the ledger to reserve what it adds (per cluster: replicas
+ * beyond the previous assignment × the per-replica requests). The ledger
+ * answers 0 (reserved: commit or release later through its own API) or
+ * FL_EQUOTA with the quota's message in err (e.g. "exceeded quota: q,
+ * requested: cpu=2, used: cpu=9, limited: cpu=10"). A NULL hook allows
+ * everything. `requests` is the per-replica ResourceList JSON (borrowed). */
+typedef struct fl_sched_quota {
+    int (*reserve)(void *ud, const char *namespace_, const char *cluster, int64_t replicas,
+                   const json_t *requests, fl_err *err);
+    void *ud;
+} fl_sched_quota;
+
+/* ---------------------------------------------------------------- capacity snapshot */
+
+/* The fleet's nodes and pod usage, read once from the index into memory;
+ * answers available replicas per (cluster, pod spec), cached per request
+ * shape. One snapshot is used by one thread at a time. */
+typedef struct fl_sched_snapshot fl_sched_snapshot;
+
+typedef struct fl_sched_snapshot_opts {
+    bool labels; /* also load node labels (needed for nodeSelector / affinity) */
+} fl_sched_snapshot_opts;
+
+typedef struct fl_sched_snapshot_stats {
+    size_t clusters, nodes;
+    int64_t load_ms;       /* reading the index: nodes + usage + labels */
+    int64_t nodes_ms, usage_ms, labels_ms;
+    int64_t hits, misses;  /* shape cache */
+    int64_t compute_ms;    /* scanning nodes for new shapes */
+} fl_sched_snapshot_stats;
+
+/* Read every live node and the node usage of non-terminal pods within one
+ * reader snapshot. opts may be NULL (labels loaded). Blocking (SQLite):
+ * not for the loop thread. Returns 0, FL_ESQL, -ENOMEM; *out on success. */
+int fl_sched_snapshot_load(fl_index_reader *r, const fl_sched_snapshot_opts *opts,
+                           fl_sched_snapshot **out, fl_err *err);
+void fl_sched_snapshot_free(fl_sched_snapshot *s); /* accepts NULL */
+
+/* How many more replicas of pod_spec fit in cluster: over its Ready,
+ * schedulable nodes that the spec's nodeSelector, required node affinity
+ * and tolerations allow, floor((allocatable − requested) / per-replica
+ * request) for every requested resource, capped by free pod slots. 0 for a
+ * cluster without nodes. -EINVAL when the spec selects nodes by label and
+ * the snapshot has no labels; -ENOMEM. */
+int fl_sched_snapshot_available(fl_sched_snapshot *s, const char *cluster, const json_t *pod_spec,
+                                int64_t *out, fl_err *err);
+/* The same for clusters[0..n) at once (one shape lookup): out[i]. */
+int fl_sched_snapshot_available_many(fl_sched_snapshot *s, const json_t *pod_spec,
+                                     const char *const *clusters, size_t n, int64_t *out,
+                                     fl_err *err);
+void fl_sched_snapshot_stats_get(const fl_sched_snapshot *s, fl_sched_snapshot_stats *out);
+
+/* ---------------------------------------------------------------- JSON ops */
+
+/* The `flotilla debug place` ops. Each takes one request object and returns
+ * a new answer object ({"assignment":...}, {"clusters":...} or
+ * {"error":...[,"reason":...]}); NULL with err set only when the request is
+ * malformed (a member missing or of the wrong type). */
+json_t *fl_sched_op_webster(const json_t *req, fl_err *err);
+json_t *fl_sched_op_assign(const json_t *req, fl_err *err);
+json_t *fl_sched_op_select(const json_t *req, fl_err *err);
+/* "place": policy (PropagationPolicy or ClusterPropagationPolicy, or
+ * "policies": a list to match against), template, clusters (config entries
+ * with labels, region, zone, provider, taints, and either "available" or
+ * "nodes"/"pods"), previous. quota may be NULL. */
+json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err *err);
+
+#endif
