@@ -1,0 +1,85 @@
+/*
+ * quota/quota_int.h: what the files of quota/ share and nothing outside
+ * includes — resource lists (a sorted array of name -> exact quantity) and
+ * the small helpers every layer uses. Layers, bottom up: rl.c (resource
+ * lists, Go-style quoting, names), then eval.c (Kubernetes evaluators) and
+ * frq.c (Karmada), then admit.c (ResourceQuota admission).
+ */
+#ifndef FL_QUOTA_INT_H
+#define FL_QUOTA_INT_H
+
+#include "kube/kube.h"
+#include "quota/quota.h"
+
+/* One resource list. Invariant: v[0..n) sorted by strcmp(name), names
+ * unique and heap-owned, n <= FL_QUOTA_MAX_RESOURCES. */
+typedef struct rl_entry {
+    char *name;
+    fl_quantity q;
+} rl_entry;
+
+typedef struct rl {
+    rl_entry *v;
+    size_t n, cap;
+} rl;
+#define RL_INIT {NULL, 0, 0}
+
+void rl_done(rl *l);
+/* Parse a JSON ResourceList (object of quantity strings or numbers; NULL or
+ * null is the empty list) into l (appending). `what` names it in errors. */
+int rl_parse(rl *l, const json_t *obj, const char *what, fl_err *err);
+const fl_quantity *rl_get(const rl *l, const char *name);
+int rl_set(rl *l, const char *name, const fl_quantity *q);
+/* l[name] += q (absent: set). 0, -ERANGE, -ENOMEM, -E2BIG. */
+int rl_add_one(rl *l, const char *name, const fl_quantity *q);
+int rl_add(rl *l, const rl *y);            /* quota.Add */
+int rl_max(rl *l, const rl *y);            /* quota.Max */
+int rl_copy(rl *dst, const rl *src);       /* dst must be empty */
+void rl_remove(rl *l, const char *name);
+/* The JSON form (canonical strings, keys sorted); NULL on ENOMEM. */
+json_t *rl_json(const rl *l);
+/* "k=v,k=v" of l (keys sorted): quota's prettyPrint. */
+int rl_pretty(const rl *l, fl_buf *out);
+
+/* Go's %q of s appended to out. */
+void q_go_quote(fl_buf *out, const char *s);
+/* The canonical string of q into buf (FL_QTY_STR_MAX). */
+const char *q_str(const fl_quantity *q, char buf[FL_QTY_STR_MAX]);
+/* 1 as a DecimalSI quantity (resource.NewQuantity(n, DecimalSI)). */
+void q_int(int64_t n, fl_quantity *out);
+
+/* helper.IsExtendedResourceName, IsNativeResource, IsIntegerResourceName. */
+bool q_is_native_resource(const char *name);
+bool q_is_extended_resource(const char *name);
+bool q_is_integer_resource(const char *name);
+
+/* Shared by frq.c and admit.c: an int64 JSON member, optional. */
+int q_get_int(const json_t *obj, const char *key, bool *present, int64_t *out, fl_err *err);
+
+/* ---- eval.c: kube-apiserver v1.26's quota evaluators ---------------- */
+typedef enum { EV_POD, EV_SERVICE, EV_PVC, EV_COUNT } ev_kind;
+
+typedef struct evaluator {
+    ev_kind kind;
+    char count_name[FL_QUOTA_NAME_MAX]; /* count/<resource>[.<group>] */
+    const char *alias;                  /* "configmaps", ... or NULL */
+} evaluator;
+
+/* The evaluator the registry would pick for group/resource. */
+void ev_for(const char *group, const char *resource, evaluator *ev);
+/* Evaluator.Handles for an operation ("CREATE", "UPDATE", ...). */
+bool ev_handles(const evaluator *ev, const char *op);
+/* Evaluator.MatchingResources, one name at a time. */
+bool ev_matches_resource(const evaluator *ev, const char *name);
+/* One scope selector requirement {scopeName, operator, values} against
+ * obj (MatchesScopeFunc). FL_EPARSE for a selector that cannot convert. */
+int ev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
+                     fl_err *err);
+/* Evaluator.Constraints for the quota's restricted resources (names of
+ * `required`): 0 when satisfied; 1 with msg ("must specify ...") when not. */
+int ev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
+                   fl_err *err);
+/* Evaluator.Usage into out (empty on entry). */
+int ev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err);
+
+#endif
