@@ -308,6 +308,25 @@ static json_t *op_quota_admit(const json_t *req, fl_err *err)
     return quota_result(rc, out, NULL, &e);
 }
 
+static json_t *op_quota_usage(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    const json_t *now = json_object_get(req, "now");
+    const char *res = json_string_value(json_object_get(req, "resource"));
+    if (!res) {
+        fl_err_set(err, FL_EPARSE, "member \"resource\" must be a string (\"pods\", \"jobs.batch\")");
+        return NULL;
+    }
+    const char *dot = strchr(res, '.');
+    char resource[256];
+    snprintf(resource, sizeof resource, "%.*s", dot ? (int)(dot - res) : (int)strlen(res), res);
+    int rc = fl_quota_object_usage(dot ? dot + 1 : "", resource, json_object_get(req, "object"),
+                                   json_is_integer(now) ? json_integer_value(now) : fl_now_ms() / 1000,
+                                   &out, &e);
+    return quota_result(rc, out, "usage", &e);
+}
+
 /* ---------------------------------------------------------------- tables */
 
 static const debug_op kube_ops[] = {
@@ -321,7 +340,7 @@ static const debug_op kube_ops[] = {
 static const debug_op quota_ops[] = {
     {"frq.validate", op_frq_validate},   {"binding.usage", op_binding_usage},
     {"frq.used", op_frq_used},           {"binding.admit", op_binding_admit},
-    {"quota.admit", op_quota_admit},
+    {"quota.admit", op_quota_admit},     {"quota.usage", op_quota_usage},
 };
 
 /* Domains, as `flotilla debug <domain>` names them. Add a row per domain. */

@@ -364,6 +364,34 @@ static int check_workload(check *c, const char *group, const char *resource, con
 
 /* ---------------------------------------------------------------- entry points */
 
+/* meta.UnsafeGuessKindToResource for kinds the registry does not know, for
+ * core and well-known groups only (a CRD must be named by "resource"). */
+static int guess_resource(const char *av, const char *kind, char *group, char *resource,
+                          size_t size)
+{
+    static const char *const known[] = {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1",
+                                        "policy/v1", "rbac.authorization.k8s.io/v1",
+                                        "storage.k8s.io/v1", "autoscaling/v2"};
+    bool ok = false;
+    for (size_t i = 0; i < FL_ARRAY_LEN(known); i++)
+        ok = ok || strcmp(av, known[i]) == 0;
+    size_t n = strlen(kind);
+    if (!ok || n == 0 || n + 4 > size)
+        return FL_ENOTFOUND;
+    const char *slash = strchr(av, '/');
+    snprintf(group, size, "%.*s", slash ? (int)(slash - av) : 0, av);
+    for (size_t i = 0; i <= n; i++)
+        resource[i] = (char)((kind[i] >= 'A' && kind[i] <= 'Z') ? kind[i] - 'A' + 'a' : kind[i]);
+    char last = resource[n - 1];
+    if (last == 's' || last == 'x' || fl_str_has_suffix(resource, "ch") || fl_str_has_suffix(resource, "sh"))
+        memcpy(resource + n, "es", 3);
+    else if (last == 'y' && n > 1 && !strchr("aeiou", resource[n - 2]))
+        memcpy(resource + n - 1, "ies", 4);
+    else
+        memcpy(resource + n, "s", 2);
+    return 0;
+}
+
 /* group/resource from "resource" or the object's apiVersion/kind. */
 static int resource_of(const json_t *req, const json_t *obj, char *group, char *resource,
                        size_t size, fl_err *err)
@@ -389,7 +417,7 @@ static int resource_of(const json_t *req, const json_t *obj, char *group, char *
             snprintf(resource, size, "%s", kr->resource);
         }
         fl_kube_resources_free(reg);
-        if (!kr)
+        if (!kr && guess_resource(av, kind, group, resource, size) != 0)
             return fl_err_set(err, FL_EPARSE, "unknown kind %s in %s: give \"resource\"", kind, av);
     }
     if (!*resource)
@@ -463,9 +491,11 @@ int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err)
         deny(&c, 500, "%s", err->msg); /* upstream: an internal error */
         rc = 0;
     }
-    *answer = rc ? NULL : answer_of(&c);
-    if (!rc && !*answer)
+    json_t *ans = rc ? NULL : answer_of(&c);
+    if (!rc && !ans)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
+    if (!rc)
+        *answer = ans;
     qents_free(c.q, c.nq);
     free(c.touched);
     fl_buf_done(&c.msg);

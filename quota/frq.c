@@ -699,7 +699,10 @@ static int admit_delta(const bind_req *r, const json_t *b, json_t **answer, fl_e
     rl_done(&nu), rl_done(&ou), rl_done(&delta);
     if (rc || deny) {
         json_decref(used_by_frq);
-        *answer = deny;
+        if (rc)
+            json_decref(deny);
+        else
+            *answer = deny;
         return rc;
     }
     *answer = allowed_answer(used_by_frq);
