@@ -334,10 +334,13 @@ static bool workload_pods(const char *group, const char *resource, const json_t 
         return false;
     const json_t *r = fl_obj_get(obj, count);
     *replicas = json_is_integer(r) && json_integer_value(r) >= 0 ? json_integer_value(r) : 1;
-    *pod = json_pack("{s:O,s:O}", "metadata", json_object_get(tmpl, "metadata") ?
-                     json_object_get(tmpl, "metadata") : json_object(),
-                     "spec", json_object_get(tmpl, "spec") ? json_object_get(tmpl, "spec") : json_object());
-    return *pod != NULL;
+    json_t *meta = json_object_get(tmpl, "metadata"), *spec = json_object_get(tmpl, "spec");
+    *pod = json_object();
+    if (!*pod)
+        return false;
+    json_object_set_new(*pod, "metadata", meta ? json_incref(meta) : json_object());
+    json_object_set_new(*pod, "spec", spec ? json_incref(spec) : json_object());
+    return true;
 }
 
 /* replicas x template must fit (checked, not charged). */
