@@ -13,31 +13,28 @@
 
 #include "quota/quota_int.h"
 
-/* One quota as the check sees it. Invariant: every key of hard is in used
- * (missing usage counts as zero: the ledger always knows it). */
-typedef struct qent {
-    const char *name;
-    rl hard, used;
-    json_t *selectors; /* array of {scopeName, operator, values} (owned) */
-} qent;
-
-typedef struct check {
-    const evaluator *ev;
-    const char *op;
-    int64_t now;
-    qent *q;
-    size_t nq;
-    fl_buf msg;   /* denial message */
-    int code;     /* 0 allowed, else the HTTP code of the denial */
-    bool *touched; /* quotas whose used changed */
-} check;
-
 static int cmp_qent(const void *a, const void *b)
 {
-    return strcmp(((const qent *)a)->name, ((const qent *)b)->name);
+    const qent *x = a, *y = b;
+    if (x->frq != y->frq)
+        return x->frq ? 1 : -1; /* ResourceQuota-style quotas first, then FRQs */
+    return strcmp(x->name, y->name);
 }
 
-static void qents_free(qent *q, size_t n)
+void qents_sort(qent *q, size_t n)
+{
+    if (n > 1)
+        qsort(q, n, sizeof *q, cmp_qent);
+}
+
+void qents_free_one(qent *q)
+{
+    rl_done(&q->hard), rl_done(&q->used);
+    json_decref(q->selectors);
+    memset(q, 0, sizeof *q);
+}
+
+void qents_free(qent *q, size_t n)
 {
     for (size_t i = 0; q && i < n; i++) {
         rl_done(&q[i].hard), rl_done(&q[i].used);
@@ -69,7 +66,7 @@ static int selectors_of(const json_t *quota, json_t **out, fl_err *err)
     return 0;
 }
 
-static int parse_quota(const json_t *quota, const json_t *used_map, qent *q, fl_err *err)
+int qent_from_quota(const json_t *quota, const json_t *used_map, qent *q, fl_err *err)
 {
     if (!json_is_object(quota))
         return fl_err_set(err, FL_EPARSE, "quotas[]: must be objects");
@@ -111,14 +108,14 @@ static int parse_quotas(const json_t *req, qent **out, size_t *n, fl_err *err)
         return -ENOMEM;
     int rc = 0;
     json_array_foreach(quotas, i, qv) {
-        if ((rc = parse_quota(qv, used, &q[i], err)) != 0)
+        if ((rc = qent_from_quota(qv, used, &q[i], err)) != 0)
             break;
     }
     if (rc) {
         qents_free(q, nq);
         return rc;
     }
-    qsort(q, nq, sizeof *q, cmp_qent);
+    qents_sort(q, nq);
     *out = q, *n = nq;
     return 0;
 }
@@ -149,6 +146,13 @@ static int quota_matches(const check *c, const qent *q, const json_t *obj, bool 
 }
 
 static void deny(check *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void check_deny(check *c, int code, const char *msg)
+{
+    fl_buf_reset(&c->msg);
+    fl_buf_puts(&c->msg, msg);
+    c->code = code;
+}
+
 static void deny(check *c, int code, const char *fmt, ...)
 {
     char buf[8192];
@@ -253,7 +257,13 @@ static int charge_one(check *c, qent *q, const rl *delta, bool charge, size_t qi
         rl_done(&req), rl_done(&next), rl_done(&exceeded);
         return fl_err_set(err, rc, "quota %s: %s", q->name, fl_strerror(rc));
     }
-    if (exceeded.n > 0) {
+    if (exceeded.n > 0 && q->frq) {
+        char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX];
+        const char *k = exceeded.v[0].name;
+        deny(c, 403, "FederatedResourceQuota(%s/%s) exceeded for resource %s: requested sum %s, "
+             "limit %s.", q->ns ? q->ns : "", q->name, k, q_str(rl_get(&next, k), a),
+             q_str(&exceeded.v[0].q, b));
+    } else if (exceeded.n > 0) {
         rl fr = RL_INIT, fu = RL_INIT;
         fl_buf a = FL_BUF_INIT(1u << 20), b = FL_BUF_INIT(1u << 20), h = FL_BUF_INIT(1u << 20);
         mask(&req, &exceeded, &fr), mask(&q->used, &exceeded, &fu);
@@ -344,6 +354,24 @@ static bool workload_pods(const char *group, const char *resource, const json_t 
 }
 
 /* replicas x template must fit (checked, not charged). */
+static int check_workload(check *c, const char *group, const char *resource, const json_t *obj,
+                          const json_t *old, fl_err *err);
+
+int check_object(check *c, const char *group, const char *resource, const json_t *obj,
+                 const json_t *old, fl_err *err)
+{
+    int rc = 0;
+    if (ev_handles(c->ev, c->op))
+        rc = check_request(c, obj, old, 1, 1, true, err);
+    if (!rc && !c->code)
+        rc = check_workload(c, group, resource, obj, old, err);
+    if (rc == FL_EPARSE && strstr(err->msg, "failed to parse and convert selector")) {
+        deny(c, 500, "%s", err->msg); /* upstream: an internal error */
+        rc = 0;
+    }
+    return rc;
+}
+
 static int check_workload(check *c, const char *group, const char *resource, const json_t *obj,
                           const json_t *old, fl_err *err)
 {
@@ -486,14 +514,8 @@ int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err)
     c.ev = &ev;
     if (!c.touched)
         rc = -ENOMEM;
-    if (!rc && ev_handles(&ev, op))
-        rc = check_request(&c, obj, old, 1, 1, true, err);
-    if (!rc && !c.code)
-        rc = check_workload(&c, group, resource, obj, old, err);
-    if (rc == FL_EPARSE && strstr(err->msg, "failed to parse and convert selector")) {
-        deny(&c, 500, "%s", err->msg); /* upstream: an internal error */
-        rc = 0;
-    }
+    if (!rc)
+        rc = check_object(&c, group, resource, obj, old, err);
     json_t *ans = rc ? NULL : answer_of(&c);
     if (!rc && !ans)
         rc = fl_err_set(err, -ENOMEM, "out of memory");

@@ -17,9 +17,16 @@
  * lists in answers are JSON objects of canonical quantity strings with keys
  * sorted as Go sorts map keys. Quantities go through kube/quantity.h.
  *
- * Threads: every function here is pure (touches only its arguments) and may
- * be called from any thread. Not here: the ledger, the admission endpoint
- * and the host reader (see quota/README.md for what is not done yet).
+ * The ledger (fl_quota) holds one namespace's fleet-wide usage at a time:
+ * usage observed in the index on Ready member clusters plus open
+ * reservations, and answers member clusters' AdmissionReviews at
+ * POST /admission/clusters/<cluster>/<secret>/quota on its own worker
+ * threads. Quota objects (KarmadaQuota, FederatedResourceQuota) come from
+ * the host through one small interface (fl_quota_host_fn).
+ *
+ * Threads: the engine functions are pure (touch only their arguments) and
+ * may be called from any thread; fl_quota's functions are thread-safe
+ * unless their contract says otherwise.
  */
 #ifndef FL_QUOTA_H
 #define FL_QUOTA_H
@@ -29,6 +36,9 @@
 #include <stdint.h>
 
 #include "base/base.h"
+
+struct fl_index;
+struct fl_server;
 
 /* Caps on untrusted input: entries of one resource list, containers of one
  * pod, quotas / FRQs / bindings in one call, length of a resource name. */
@@ -100,5 +110,107 @@ int fl_quota_object_usage(const char *group, const char *resource, const json_t 
  * "code":403,"reason":"Forbidden","message":"exceeded quota: ..."} with
  * Kubernetes' message. Returns 0, FL_EPARSE (malformed request), -ENOMEM. */
 int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err);
+
+/* ---------------------------------------------------------------- the ledger */
+
+typedef struct fl_quota fl_quota;
+
+/* The index's cluster name for the host's objects, and the secrets file
+ * (in dataDir) the daemon and `flotilla certs webhook` share. */
+#define FL_QUOTA_HOST_CLUSTER "_host"
+#define FL_QUOTA_SECRETS_FILE "quota-webhook-secrets.json"
+
+/* The host's quota objects of one namespace: *kq and *frq (new references)
+ * are arrays of KarmadaQuota and FederatedResourceQuota objects. Called
+ * under the ledger's lock from its workers. 0 or a negative code. */
+typedef int (*fl_quota_host_fn)(void *ud, const char *namespace_, json_t **kq, json_t **frq,
+                                fl_err *err);
+
+/* Member health for the stale policy, as fl_collector_status answers it
+ * ({"clusters":[{"name","health","resources":[{"resource","phase","lagMs"}]}]}),
+ * a new reference or NULL. Any thread. */
+typedef json_t *(*fl_quota_health_fn)(void *ud);
+
+typedef struct fl_quota_opts {
+    struct fl_index *index;        /* required; members' objects */
+    fl_quota_host_fn host;         /* NULL: objects of host_cluster in the index */
+    void *host_ud;
+    const char *host_cluster;      /* the index's name for the host (FL_QUOTA_HOST_CLUSTER) */
+    fl_quota_health_fn health;     /* NULL: every member is Ready and current */
+    void *health_ud;
+    const char *const *members;    /* clusters that may call the webhook */
+    size_t nmembers;
+    const char *secrets_path;      /* JSON {cluster: secret}, created 0600 when missing */
+    int64_t stale_after_ms;        /* default 30000 */
+    bool stale_allow;              /* stalePolicy allow (default deny) */
+    int64_t reservation_ttl_ms;    /* default 120000 */
+    unsigned threads;              /* admission workers, default 4 */
+    size_t queue_max;              /* pending reviews before 429, default 4096 */
+} fl_quota_opts;
+#define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, 30000, false, \
+                            120000, 4, 4096}
+
+/* Create the ledger and start its workers. Copies opts' strings; index
+ * and the callbacks' ud must outlive it. Creates missing secrets in
+ * secrets_path. 0, -EINVAL, -ENOMEM, -errno (secrets file); *out written
+ * only on success. */
+int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err);
+/* Stop the workers (pending reviews are answered 503) and free. NULL ok. */
+void fl_quota_free(fl_quota *q);
+
+/* Register POST /admission/clusters/ on s (before fl_server_start). */
+int fl_quota_route(fl_quota *q, struct fl_server *s);
+
+/* The webhook secret of each cluster, kept in a JSON file (0600): read it,
+ * add a random 32-hex-digit secret for every missing cluster, write it back
+ * atomically when anything was added. *secrets (new) maps cluster ->
+ * secret. 0, -errno, FL_EPARSE (not such a file), -ENOMEM. Any thread; the
+ * daemon and `flotilla certs webhook` share the file. */
+int fl_quota_secrets(const char *path, const char *const *clusters, size_t n, json_t **secrets,
+                     fl_err *err);
+
+/* The ValidatingWebhookConfiguration (YAML) a member applies so that its
+ * pods and counted objects are checked here: webhook quota.flotilla.io, URL
+ * https://<url_host>/admission/clusters/<cluster>/<secret>/quota, caBundle
+ * = ca_pem, failurePolicy Fail, sideEffects None, timeoutSeconds 5, the
+ * system namespaces left out. Appends to out: 0, -ENOMEM, -E2BIG. */
+int fl_quota_webhook_yaml(const char *cluster, const char *url_host, const char *secret,
+                          const char *ca_pem, fl_buf *out);
+
+/* The ledger's decision for one AdmissionReview request object (the
+ * "request" member) from cluster: *response (new) is the AdmissionResponse
+ * ({"uid","allowed","status":{..}}). A direct admission that is allowed
+ * reserves its delta until the object shows in the index or the TTL passes
+ * (not on dry runs). Returns 0, FL_EPARSE (malformed review: err says why,
+ * nothing reserved), -ENOMEM. Any thread; decisions are serialized. */
+int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **response,
+                    fl_err *err);
+
+/* Scheduler reservations, per (namespace, workload uid, cluster):
+ * reserve holds replicas x per_replica (a resource list like a binding's
+ * resourceRequest) minus the workload's live pods there, checked against
+ * the namespace's quotas (FL_EFORBIDDEN with Kubernetes' message in err
+ * when it does not fit); it expires after the TTL unless committed.
+ * release drops it (eviction from a failed cluster: the cluster's usage is
+ * released). 0, FL_EFORBIDDEN, FL_ENOTFOUND (commit/release of nothing),
+ * FL_EPARSE, -ENOMEM. Any thread. */
+int fl_quota_reserve(fl_quota *q, const char *namespace_, const char *workload_uid,
+                     const char *cluster, int64_t replicas, const json_t *per_replica, fl_err *err);
+int fl_quota_commit(fl_quota *q, const char *namespace_, const char *workload_uid,
+                    const char *cluster);
+int fl_quota_release(fl_quota *q, const char *namespace_, const char *workload_uid,
+                     const char *cluster);
+
+/* Recompute one namespace's usage from the index now: *used (new) maps each
+ * quota's name to its used (observed + open reservations). Counts drift
+ * (a cached total that differed) in the stats. 0 or a negative code. */
+int fl_quota_used(fl_quota *q, const char *namespace_, json_t **used, fl_err *err);
+
+typedef struct fl_quota_stats {
+    uint64_t allowed, denied, errors;   /* AdmissionReviews answered */
+    uint64_t reservations_open, reservations_expired;
+    uint64_t recomputations, drift;     /* drift: recomputations that changed a total */
+} fl_quota_stats;
+void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out);
 
 #endif

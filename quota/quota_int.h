@@ -82,4 +82,42 @@ int ev_constraints(const evaluator *ev, const rl *required, const json_t *obj, f
 /* Evaluator.Usage into out (empty on entry). */
 int ev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err);
 
+/* ---- admit.c: ResourceQuota admission over prepared quotas ----------- */
+
+/* One quota as the check sees it: a KarmadaQuota / ResourceQuota, or a
+ * FederatedResourceQuota (frq: hard = spec.overall, no scopes, Karmada's
+ * denial wording). Invariant: every key of hard is in used (missing usage
+ * counts as zero). name/ns are borrowed from the quota's JSON. */
+typedef struct qent {
+    const char *name, *ns;
+    bool frq;
+    rl hard, used;
+    json_t *selectors; /* array of {scopeName, operator, values} (owned) */
+} qent;
+
+/* One admission check over quotas q[0..nq) (sorted by qents_sort). On
+ * return code is 0 (allowed) or the HTTP code of the denial, msg its
+ * message; touched[i] marks quotas whose used grew (q[i].used is then the
+ * new used). */
+typedef struct check {
+    const evaluator *ev;
+    const char *op;
+    int64_t now;
+    qent *q;
+    size_t nq;
+    fl_buf msg;
+    int code;
+    bool *touched;
+} check;
+
+/* Build from a quota object; used_map[name] (else status.used) is its used. */
+int qent_from_quota(const json_t *quota, const json_t *used_map, qent *q, fl_err *err);
+void qents_sort(qent *q, size_t n);
+void qents_free(qent *q, size_t n); /* frees the array too */
+void qents_free_one(qent *q);       /* one entry's members; zeroes it */
+void check_deny(check *c, int code, const char *msg);
+/* CheckRequest when the evaluator handles op, then the workload check. */
+int check_object(check *c, const char *group, const char *resource, const json_t *obj,
+                 const json_t *old, fl_err *err);
+
 #endif
