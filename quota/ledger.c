@@ -21,11 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "index/index.h"
 #include "quota/ledger_int.h"
 
 #define MAX_CLUSTERS 4096
+
+static int sweeper_start(fl_quota *q, fl_err *err);
+static void sweeper_stop(fl_quota *q);
 
 /* ---------------------------------------------------------------- lifecycle */
 
@@ -57,6 +61,9 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
     if (!q->o.reservation_ttl_ms)
         q->o.reservation_ttl_ms = 120000;
     pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    if (!q->o.recompute_interval_ms)
+        q->o.recompute_interval_ms = 10000;
     if (rc)
         fl_err_set(err, rc, "out of memory");
     if (!rc)
@@ -66,6 +73,8 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
                               &q->secrets, err);
     if (!rc)
         rc = webhook_start(q, err);
+    if (!rc)
+        rc = sweeper_start(q, err);
     if (rc) {
         fl_quota_free(q);
         return rc;
@@ -91,6 +100,7 @@ void fl_quota_free(fl_quota *q)
     if (!q)
         return;
     webhook_stop(q);
+    sweeper_stop(q);
     for (size_t i = 0; i < q->nd; i++)
         dres_done(&q->d[i]);
     for (size_t i = 0; i < q->nw; i++)
@@ -102,6 +112,7 @@ void fl_quota_free(fl_quota *q)
     free(q->members);
     free(q->host_cluster), free(q->secrets_path);
     json_decref(q->secrets);
+    pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->mu);
     free(q);
 }
@@ -796,4 +807,94 @@ int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
     if (!rc)
         *used = out;
     return rc;
+}
+
+/* ---------------------------------------------------------------- periodic recomputation */
+
+/* One namespace with open reservations (a copy), or false when none left
+ * after `after` in name order. Under mu. */
+static bool next_ns(fl_quota *q, const char *after, char *out, size_t n)
+{
+    const char *best = NULL;
+    for (size_t i = 0; i < q->nd + q->nw; i++) {
+        const char *ns = i < q->nd ? q->d[i].ns : q->w[i - q->nd].ns;
+        if ((!after || strcmp(ns, after) > 0) && (!best || strcmp(ns, best) < 0))
+            best = ns;
+    }
+    if (best)
+        snprintf(out, n, "%s", best);
+    return best != NULL;
+}
+
+static void sweep(fl_quota *q)
+{
+    char ns[256], prev[256];
+    bool first = true;
+    for (;;) {
+        json_t *keep = NULL;
+        qent *e = NULL;
+        size_t ne = 0;
+        health h;
+        char why[512];
+        fl_err err = FL_ERR_INIT;
+        pthread_mutex_lock(&q->mu);
+        bool more = !q->stop && next_ns(q, first ? NULL : prev, ns, sizeof ns);
+        if (more && fl_index_reader_begin(q->rd) == 0) {
+            if (ledger_quotas(q, ns, &keep, &e, &ne, &err) == 0 &&
+                health_get(q, NULL, &h, why, sizeof why) == 0) {
+                if (compute(q, ns, &h, e, ne, &err) != 0)
+                    fl_log(FL_LOG_WARN, "quota", "recomputing %s: %s", ns, err.msg);
+                health_done(&h);
+            }
+            fl_index_reader_end(q->rd);
+        }
+        pthread_mutex_unlock(&q->mu);
+        qents_free(e, ne);
+        json_decref(keep);
+        if (!more)
+            return;
+        snprintf(prev, sizeof prev, "%s", ns);
+        first = false;
+    }
+}
+
+static void *sweeper(void *arg)
+{
+    fl_quota *q = arg;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (q->o.recompute_interval_ms % 1000) * 1000000;
+        ts.tv_sec += q->o.recompute_interval_ms / 1000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_mutex_lock(&q->mu);
+        while (!q->stop && pthread_cond_timedwait(&q->wake, &q->mu, &ts) == 0)
+            ;
+        bool stop = q->stop;
+        pthread_mutex_unlock(&q->mu);
+        if (stop)
+            return NULL;
+        sweep(q);
+    }
+}
+
+static int sweeper_start(fl_quota *q, fl_err *err)
+{
+    int rc = pthread_create(&q->sweeper, NULL, sweeper, q);
+    if (rc)
+        return fl_err_set(err, -rc, "quota: %s", fl_strerror(-rc));
+    q->sweeping = true;
+    return 0;
+}
+
+static void sweeper_stop(fl_quota *q)
+{
+    if (!q->sweeping)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->sweeper, NULL);
+    q->sweeping = false;
 }

@@ -50,6 +50,10 @@ struct fl_quota {
     size_t nw, capw;
     fl_quota_stats stats;
     webhook_pool *pool; /* webhook.c; set once at start */
+    /* the periodic recomputation (ledger.c) */
+    pthread_t sweeper;
+    bool sweeping, stop;
+    pthread_cond_t wake;
 };
 
 bool ledger_is_member(const fl_quota *q, const char *cluster);

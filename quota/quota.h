@@ -146,9 +146,11 @@ typedef struct fl_quota_opts {
     int64_t reservation_ttl_ms;    /* default 120000 */
     unsigned threads;              /* admission workers, default 4 */
     size_t queue_max;              /* pending reviews before 429, default 4096 */
+    int64_t recompute_interval_ms; /* full recomputation of namespaces with open
+                                      reservations (expiry, drift), default 10000 */
 } fl_quota_opts;
 #define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, 30000, false, \
-                            120000, 4, 4096}
+                            120000, 4, 4096, 10000}
 
 /* Create the ledger and start its workers. Copies opts' strings; index
  * and the callbacks' ud must outlive it. Creates missing secrets in
@@ -202,14 +204,16 @@ int fl_quota_release(fl_quota *q, const char *namespace_, const char *workload_u
                      const char *cluster);
 
 /* Recompute one namespace's usage from the index now: *used (new) maps each
- * quota's name to its used (observed + open reservations). Counts drift
- * (a cached total that differed) in the stats. 0 or a negative code. */
+ * quota's name to its used (observed + open reservations). Reservations the
+ * index now shows are closed; expired ones are drift (logged, counted).
+ * A background thread does the same every recompute_interval_ms for every
+ * namespace with open reservations. 0 or a negative code. */
 int fl_quota_used(fl_quota *q, const char *namespace_, json_t **used, fl_err *err);
 
 typedef struct fl_quota_stats {
     uint64_t allowed, denied, errors;   /* AdmissionReviews answered */
     uint64_t reservations_open, reservations_expired;
-    uint64_t recomputations, drift;     /* drift: recomputations that changed a total */
+    uint64_t recomputations, drift;     /* drift: reservations that expired unseen */
 } fl_quota_stats;
 void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out);
 
