@@ -144,8 +144,11 @@ static void on_review(fl_request *r, void *ud)
 {
     fl_quota *q = ud;
     webhook_pool *p = q->pool;
-    char cluster[256], secret[256];
-    if (!split_path(fl_request_path(r), cluster, secret, sizeof cluster)) {
+    char cluster[256], secret[256], logged[320];
+    bool parts = split_path(fl_request_path(r), cluster, secret, sizeof cluster);
+    snprintf(logged, sizeof logged, ROUTE "/%s/***/quota", parts ? cluster : "?");
+    fl_request_set_log_uri(r, logged); /* the secret stays out of the access log */
+    if (!parts) {
         fl_request_reply_status(r, 404, "NotFound", "use POST %s/<cluster>/<secret>/quota", ROUTE);
         return;
     }
@@ -168,7 +171,8 @@ static void on_review(fl_request *r, void *ud)
 
 int fl_quota_route(fl_quota *q, fl_server *s)
 {
-    return fl_server_route(s, "POST", ROUTE, on_review, q);
+    int rc = fl_server_hide_path(s, ROUTE);
+    return rc ? rc : fl_server_route(s, "POST", ROUTE, on_review, q);
 }
 
 int webhook_start(fl_quota *q, fl_err *err)

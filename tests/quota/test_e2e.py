@@ -14,7 +14,8 @@ member with kubectl, a KarmadaQuota applied on the host with kubectl. Then:
   * hostile reviews: wrong secret / unknown cluster 403, malformed JSON,
     wrong kind, missing fields 400 Status, a huge body 413 — none reserves;
   * a member that goes down makes its reviews follow the stale policy (deny,
-    naming the cluster), and recovering lifts it.
+    naming the cluster), and recovering lifts it;
+  * the webhook secrets never reach the access log.
 Needs FLOTILLA_BIN, kubectl and openssl-free TLS (certs come from
 `flotilla certs`)."""
 import concurrent.futures
@@ -250,6 +251,14 @@ def stale(members, port, ctx):
     check(ok, "reviews are answered again once the member recovered")
 
 
+def no_secrets_logged(members):
+    with open(os.path.join(D, "serve.log")) as f:
+        log = f.read()
+    check("/admission/clusters/%s/***/quota" % members[0] in log, "admissions are logged")
+    for m in members:
+        check(secret_of(m) not in log, "the access log shows %s's webhook secret" % m)
+
+
 try:
     members, port, ctx = setup()
     install(members, port)
@@ -257,6 +266,7 @@ try:
     race(members, port, ctx)
     hostile(members, port, ctx)
     stale(members, port, ctx)
+    no_secrets_logged(members)
 finally:
     stop_procs(procs)
     if not os.environ.get("KEEP"):
