@@ -97,10 +97,10 @@ static void serve_one(fl_quota *q, fl_request *r)
     const char *av = fl_obj_str_or(doc, "apiVersion", ""), *kind = fl_obj_str_or(doc, "kind", "");
     if (!json_is_object(doc) || strcmp(kind, "AdmissionReview") ||
         (strcmp(av, "admission.k8s.io/v1") && strcmp(av, "admission.k8s.io/v1beta1"))) {
-        json_decref(doc);
         fl_request_reply_status(r, 400, "BadRequest", "expected an AdmissionReview of "
                                 "admission.k8s.io/v1 or v1beta1, got kind %.64s apiVersion %.64s",
                                 *kind ? kind : "(none)", *av ? av : "(none)");
+        json_decref(doc);
         return;
     }
     int rc = fl_quota_review(q, cluster, json_object_get(doc, "request"), &resp, &err);

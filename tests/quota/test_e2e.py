@@ -269,6 +269,8 @@ try:
     no_secrets_logged(members)
 finally:
     stop_procs(procs)
+    if len(procs) > 1:  # the daemon drains and exits 0 (under ASan: no leak, no error)
+        check(procs[1].returncode == 0, "flotilla serve exited %s (see serve.log)" % procs[1].returncode)
     if not os.environ.get("KEEP"):
         shutil.rmtree(D, ignore_errors=True)
     else:
