@@ -29,7 +29,7 @@ void qents_sort(qent *q, size_t n)
 
 void qents_free_one(qent *q)
 {
-    rl_done(&q->hard), rl_done(&q->used);
+    qrl_done(&q->hard), qrl_done(&q->used);
     json_decref(q->selectors);
     memset(q, 0, sizeof *q);
 }
@@ -37,7 +37,7 @@ void qents_free_one(qent *q)
 void qents_free(qent *q, size_t n)
 {
     for (size_t i = 0; q && i < n; i++) {
-        rl_done(&q[i].hard), rl_done(&q[i].used);
+        qrl_done(&q[i].hard), qrl_done(&q[i].used);
         json_decref(q[i].selectors);
     }
     free(q);
@@ -79,13 +79,13 @@ int qent_from_quota(const json_t *quota, const json_t *used_map, qent *q, fl_err
     const json_t *used = json_object_get(used_map, q->name);
     if (!used)
         used = fl_obj_get(quota, "status.used");
-    int rc = rl_parse(&q->hard, hard, "hard", err);
+    int rc = qrl_parse(&q->hard, hard, "hard", err);
     if (!rc)
-        rc = rl_parse(&q->used, used, "used", err);
+        rc = qrl_parse(&q->used, used, "used", err);
     for (size_t i = 0; !rc && i < q->hard.n; i++) {
         fl_quantity zero = FL_QUANTITY_ZERO;
-        if (!rl_get(&q->used, q->hard.v[i].name))
-            rc = rl_set(&q->used, q->hard.v[i].name, &zero);
+        if (!qrl_get(&q->used, q->hard.v[i].name))
+            rc = qrl_set(&q->used, q->hard.v[i].name, &zero);
     }
     if (!rc)
         rc = selectors_of(quota, &q->selectors, err);
@@ -128,15 +128,15 @@ static int quota_matches(const check *c, const qent *q, const json_t *obj, bool 
 {
     *match = false;
     for (size_t i = 0; i < q->hard.n; i++)
-        if (ev_matches_resource(c->ev, q->hard.v[i].name) &&
-            rl_set(restricted, q->hard.v[i].name, &q->hard.v[i].q) != 0)
+        if (qev_matches_resource(c->ev, q->hard.v[i].name) &&
+            qrl_set(restricted, q->hard.v[i].name, &q->hard.v[i].q) != 0)
             return -ENOMEM;
     bool scope = true;
     size_t i;
     const json_t *s;
     json_array_foreach(q->selectors, i, s) {
         bool m;
-        int rc = ev_matches_scope(c->ev, s, obj, &m, err);
+        int rc = qev_matches_scope(c->ev, s, obj, &m, err);
         if (rc)
             return rc;
         scope = scope && m;
@@ -146,7 +146,7 @@ static int quota_matches(const check *c, const qent *q, const json_t *obj, bool 
 }
 
 static void deny(check *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void check_deny(check *c, int code, const char *msg)
+void qcheck_deny(check *c, int code, const char *msg)
 {
     fl_buf_reset(&c->msg);
     fl_buf_puts(&c->msg, msg);
@@ -177,8 +177,8 @@ static void names_of(const rl *l, fl_buf *b)
 static int mask(const rl *l, const rl *by, rl *out)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (rl_get(by, l->v[i].name)) {
-            int rc = rl_set(out, l->v[i].name, &l->v[i].q);
+        if (qrl_get(by, l->v[i].name)) {
+            int rc = qrl_set(out, l->v[i].name, &l->v[i].q);
             if (rc)
                 return rc;
         }
@@ -189,13 +189,13 @@ static int mask(const rl *l, const rl *by, rl *out)
 static int subtract_nonneg(rl *delta, const rl *prev)
 {
     for (size_t i = 0; i < delta->n; i++) {
-        const fl_quantity *p = rl_get(prev, delta->v[i].name);
+        const fl_quantity *p = qrl_get(prev, delta->v[i].name);
         if (p && fl_quantity_sub(&delta->v[i].q, p) != 0)
             return -ERANGE;
     }
     for (size_t i = 0; i < delta->n;) {
         if (fl_quantity_sign(&delta->v[i].q) <= 0)
-            rl_remove(delta, delta->v[i].name);
+            qrl_remove(delta, delta->v[i].name);
         else
             i++;
     }
@@ -205,7 +205,7 @@ static int subtract_nonneg(rl *delta, const rl *prev)
 /* Usage of obj times mult. */
 static int scaled_usage(const check *c, const json_t *obj, int64_t mult, rl *out, fl_err *err)
 {
-    int rc = ev_usage(c->ev, obj, c->now, out, err);
+    int rc = qev_usage(c->ev, obj, c->now, out, err);
     for (size_t i = 0; !rc && i < out->n; i++)
         if (fl_quantity_mul(&out->v[i].q, mult) != 0)
             rc = fl_err_set(err, -ERANGE, "usage of %s too large", out->v[i].name);
@@ -222,7 +222,7 @@ static int interesting(check *c, const json_t *obj, size_t *idx, size_t *n, fl_e
         int rc = quota_matches(c, &c->q[i], obj, &match, &restricted, err);
         fl_buf m = FL_BUF_INIT(1u << 20);
         if (!rc && match) {
-            rc = ev_constraints(c->ev, &restricted, obj, &m, err);
+            rc = qev_constraints(c->ev, &restricted, obj, &m, err);
             if (rc == 1) {
                 deny(c, 403, "failed quota: %s: %s", c->q[i].name, m.data);
                 rc = 0;
@@ -230,7 +230,7 @@ static int interesting(check *c, const json_t *obj, size_t *idx, size_t *n, fl_e
             idx[(*n)++] = i;
         }
         fl_buf_done(&m);
-        rl_done(&restricted);
+        qrl_done(&restricted);
         if (rc)
             return rc;
     }
@@ -244,41 +244,41 @@ static int charge_one(check *c, qent *q, const rl *delta, bool charge, size_t qi
     rl req = RL_INIT, next = RL_INIT, exceeded = RL_INIT;
     int rc = mask(delta, &q->hard, &req);
     if (!rc)
-        rc = rl_copy(&next, &q->used);
+        rc = qrl_copy(&next, &q->used);
     if (!rc)
-        rc = rl_add(&next, &req);
+        rc = qrl_add(&next, &req);
     for (size_t i = 0; !rc && i < req.n; i++) {
-        const fl_quantity *h = rl_get(&q->hard, req.v[i].name);
-        const fl_quantity *u = rl_get(&next, req.v[i].name);
+        const fl_quantity *h = qrl_get(&q->hard, req.v[i].name);
+        const fl_quantity *u = qrl_get(&next, req.v[i].name);
         if (h && u && fl_quantity_cmp(u, h) > 0)
-            rc = rl_set(&exceeded, req.v[i].name, h);
+            rc = qrl_set(&exceeded, req.v[i].name, h);
     }
     if (rc) {
-        rl_done(&req), rl_done(&next), rl_done(&exceeded);
+        qrl_done(&req), qrl_done(&next), qrl_done(&exceeded);
         return fl_err_set(err, rc, "quota %s: %s", q->name, fl_strerror(rc));
     }
     if (exceeded.n > 0 && q->frq) {
         char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX];
         const char *k = exceeded.v[0].name;
         deny(c, 403, "FederatedResourceQuota(%s/%s) exceeded for resource %s: requested sum %s, "
-             "limit %s.", q->ns ? q->ns : "", q->name, k, q_str(rl_get(&next, k), a),
+             "limit %s.", q->ns ? q->ns : "", q->name, k, q_str(qrl_get(&next, k), a),
              q_str(&exceeded.v[0].q, b));
     } else if (exceeded.n > 0) {
         rl fr = RL_INIT, fu = RL_INIT;
         fl_buf a = FL_BUF_INIT(1u << 20), b = FL_BUF_INIT(1u << 20), h = FL_BUF_INIT(1u << 20);
         mask(&req, &exceeded, &fr), mask(&q->used, &exceeded, &fu);
-        rl_pretty(&fr, &a), rl_pretty(&fu, &b), rl_pretty(&exceeded, &h);
+        qrl_pretty(&fr, &a), qrl_pretty(&fu, &b), qrl_pretty(&exceeded, &h);
         deny(c, 403, "exceeded quota: %s, requested: %s, used: %s, limited: %s", q->name,
              a.data ? a.data : "", b.data ? b.data : "", h.data ? h.data : "");
         fl_buf_done(&a), fl_buf_done(&b), fl_buf_done(&h);
-        rl_done(&fr), rl_done(&fu);
+        qrl_done(&fr), qrl_done(&fu);
     } else if (charge) {
         rl tmp = q->used;
         q->used = next;
         next = tmp;
         c->touched[qi] = true;
     }
-    rl_done(&req), rl_done(&next), rl_done(&exceeded);
+    qrl_done(&req), qrl_done(&next), qrl_done(&exceeded);
     return 0;
 }
 
@@ -300,10 +300,10 @@ static int check_request(check *c, const json_t *obj, const json_t *old, int64_t
             rl neg = RL_INIT;
             for (size_t j = 0; j < delta.n; j++)
                 if (fl_quantity_sign(&delta.v[j].q) < 0)
-                    rl_set(&neg, delta.v[j].name, &delta.v[j].q);
+                    qrl_set(&neg, delta.v[j].name, &delta.v[j].q);
             names_of(&neg, &names);
             deny(c, 403, "quota usage is negative for resource(s): %s", names.data);
-            fl_buf_done(&names), rl_done(&neg);
+            fl_buf_done(&names), qrl_done(&neg);
         }
     if (!rc && !c->code && n > 0 && old && fl_obj_str(old, "metadata.resourceVersion") &&
         *fl_obj_str(old, "metadata.resourceVersion")) {
@@ -313,13 +313,13 @@ static int check_request(check *c, const json_t *obj, const json_t *old, int64_t
     }
     for (size_t i = 0; !rc && !c->code && n > 0 && i < delta.n;) {
         if (fl_quantity_is_zero(&delta.v[i].q))
-            rl_remove(&delta, delta.v[i].name);
+            qrl_remove(&delta, delta.v[i].name);
         else
             i++;
     }
     for (size_t k = 0; !rc && !c->code && k < n && delta.n > 0; k++)
         rc = charge_one(c, &c->q[idx[k]], &delta, charge, idx[k], err);
-    rl_done(&delta), rl_done(&prev);
+    qrl_done(&delta), qrl_done(&prev);
     free(idx);
     return rc;
 }
@@ -357,11 +357,11 @@ static bool workload_pods(const char *group, const char *resource, const json_t 
 static int check_workload(check *c, const char *group, const char *resource, const json_t *obj,
                           const json_t *old, fl_err *err);
 
-int check_object(check *c, const char *group, const char *resource, const json_t *obj,
+int qcheck_object(check *c, const char *group, const char *resource, const json_t *obj,
                  const json_t *old, fl_err *err)
 {
     int rc = 0;
-    if (ev_handles(c->ev, c->op))
+    if (qev_handles(c->ev, c->op))
         rc = check_request(c, obj, old, 1, 1, true, err);
     if (!rc && !c->code)
         rc = check_workload(c, group, resource, obj, old, err);
@@ -384,7 +384,7 @@ static int check_workload(check *c, const char *group, const char *resource, con
     if (old && strcmp(c->op, "UPDATE") == 0 && workload_pods(group, resource, old, &ro, &po))
         json_object_set_new(po, "metadata", json_pack("{s:s}", "resourceVersion", "1"));
     evaluator pods;
-    ev_for("", "pods", &pods);
+    qev_for("", "pods", &pods);
     const evaluator *saved = c->ev;
     c->ev = &pods;
     int rc = check_request(c, pn, po, rn, ro, false, err);
@@ -465,7 +465,7 @@ static json_t *answer_of(const check *c)
     json_t *used = json_object();
     for (size_t i = 0; used && i < c->nq; i++)
         if (c->touched[i])
-            json_object_set_new(used, c->q[i].name, rl_json(&c->q[i].used));
+            json_object_set_new(used, c->q[i].name, qrl_json(&c->q[i].used));
     return json_pack("{s:b,s:o}", "allowed", 1, "used", used ? used : json_object());
 }
 
@@ -510,12 +510,12 @@ int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err)
     if (rc)
         return rc;
     c.touched = calloc(c.nq ? c.nq : 1, sizeof *c.touched);
-    ev_for(group, resource, &ev);
+    qev_for(group, resource, &ev);
     c.ev = &ev;
     if (!c.touched)
         rc = -ENOMEM;
     if (!rc)
-        rc = check_object(&c, group, resource, obj, old, err);
+        rc = qcheck_object(&c, group, resource, obj, old, err);
     json_t *ans = rc ? NULL : answer_of(&c);
     if (!rc && !ans)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
@@ -532,10 +532,10 @@ int fl_quota_object_usage(const char *group, const char *resource, const json_t 
 {
     evaluator ev;
     rl u = RL_INIT;
-    ev_for(group, resource, &ev);
-    int rc = ev_usage(&ev, obj, now_unix, &u, err);
-    json_t *j = rc ? NULL : rl_json(&u);
-    rl_done(&u);
+    qev_for(group, resource, &ev);
+    int rc = qev_usage(&ev, obj, now_unix, &u, err);
+    json_t *j = rc ? NULL : qrl_json(&u);
+    qrl_done(&u);
     if (!rc && !j)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
     if (!rc)

@@ -19,7 +19,7 @@
 
 #define STORAGE_CLASS_SUFFIX ".storageclass.storage.k8s.io/"
 
-void ev_for(const char *group, const char *resource, evaluator *ev)
+void qev_for(const char *group, const char *resource, evaluator *ev)
 {
     static const char *const aliases[] = {"configmaps", "secrets", "replicationcontrollers",
                                           "resourcequotas"};
@@ -42,7 +42,7 @@ void ev_for(const char *group, const char *resource, evaluator *ev)
             ev->alias = aliases[i];
 }
 
-bool ev_handles(const evaluator *ev, const char *op)
+bool qev_handles(const evaluator *ev, const char *op)
 {
     bool create = strcmp(op, "CREATE") == 0, update = strcmp(op, "UPDATE") == 0;
     switch (ev->kind) {
@@ -89,7 +89,7 @@ static bool pvc_resource(const char *name)
            fl_str_has_suffix(name, STORAGE_CLASS_SUFFIX "requests.storage");
 }
 
-bool ev_matches_resource(const evaluator *ev, const char *name)
+bool qev_matches_resource(const evaluator *ev, const char *name)
 {
     static const char *const svc[] = {"count/services", "services", "services.nodeports",
                                       "services.loadbalancers"};
@@ -131,11 +131,11 @@ static int container_resources(const json_t *c, rl *req, rl *lim, fl_err *err)
     const json_t *r = json_object_get(c, "resources");
     if (r && !json_is_null(r) && !json_is_object(r))
         return fl_err_set(err, FL_EPARSE, "container resources: must be an object");
-    int rc = rl_parse(req, json_object_get(r, "requests"), "resources.requests", err);
+    int rc = qrl_parse(req, json_object_get(r, "requests"), "resources.requests", err);
     if (!rc)
-        rc = rl_parse(lim, json_object_get(r, "limits"), "resources.limits", err);
+        rc = qrl_parse(lim, json_object_get(r, "limits"), "resources.limits", err);
     for (size_t i = 0; !rc && i < lim->n; i++)
-        if (!rl_get(req, lim->v[i].name) && rl_set(req, lim->v[i].name, &lim->v[i].q) != 0)
+        if (!qrl_get(req, lim->v[i].name) && qrl_set(req, lim->v[i].name, &lim->v[i].q) != 0)
             rc = fl_err_set(err, -ENOMEM, "out of memory");
     return rc;
 }
@@ -155,19 +155,19 @@ static int compute_usage(const rl *req, const rl *lim, rl *out)
     static const char *const std[] = {"cpu", "memory", "ephemeral-storage"};
     fl_quantity one;
     q_int(1, &one);
-    int rc = rl_set(out, "pods", &one);
+    int rc = qrl_set(out, "pods", &one);
     for (size_t i = 0; !rc && i < FL_ARRAY_LEN(std); i++) {
         char name[64];
-        const fl_quantity *r = rl_get(req, std[i]), *l = rl_get(lim, std[i]);
+        const fl_quantity *r = qrl_get(req, std[i]), *l = qrl_get(lim, std[i]);
         if (r) {
             snprintf(name, sizeof name, "requests.%s", std[i]);
-            rc = rl_set(out, std[i], r);
+            rc = qrl_set(out, std[i], r);
             if (!rc)
-                rc = rl_set(out, name, r);
+                rc = qrl_set(out, name, r);
         }
         if (!rc && l) {
             snprintf(name, sizeof name, "limits.%s", std[i]);
-            rc = rl_set(out, name, l);
+            rc = qrl_set(out, name, l);
         }
     }
     for (size_t i = 0; !rc && i < req->n; i++) {
@@ -175,12 +175,12 @@ static int compute_usage(const rl *req, const rl *lim, rl *out)
         const char *n = req->v[i].name;
         requests_name(n, name, sizeof name);
         if (fl_str_has_prefix(n, "hugepages-")) {
-            rc = rl_set(out, n, &req->v[i].q);
+            rc = qrl_set(out, n, &req->v[i].q);
             if (!rc)
-                rc = rl_set(out, name, &req->v[i].q);
+                rc = qrl_set(out, name, &req->v[i].q);
         }
         if (!rc && q_is_extended_resource(n))
-            rc = rl_set(out, name, &req->v[i].q);
+            rc = qrl_set(out, name, &req->v[i].q);
     }
     return rc;
 }
@@ -213,25 +213,25 @@ static int pod_requests_limits(const json_t *pod, rl *req, rl *lim, fl_err *err)
         if (rc)
             break;
         rc = container_resources(c, &r, &l, err);
-        if (!rc && (rl_add(req, &r) != 0 || rl_add(lim, &l) != 0))
+        if (!rc && (qrl_add(req, &r) != 0 || qrl_add(lim, &l) != 0))
             rc = fl_err_set(err, -ERANGE, "pod usage too large");
-        rl_done(&r), rl_done(&l);
+        qrl_done(&r), qrl_done(&l);
     }
     json_array_foreach(ics, i, c) {
         rl r = RL_INIT, l = RL_INIT;
         if (rc)
             break;
         rc = container_resources(c, &r, &l, err);
-        if (!rc && (rl_max(req, &r) != 0 || rl_max(lim, &l) != 0))
+        if (!rc && (qrl_max(req, &r) != 0 || qrl_max(lim, &l) != 0))
             rc = fl_err_set(err, -ENOMEM, "out of memory");
-        rl_done(&r), rl_done(&l);
+        qrl_done(&r), qrl_done(&l);
     }
     rl over = RL_INIT;
     if (!rc)
-        rc = rl_parse(&over, fl_obj_get(pod, "spec.overhead"), "spec.overhead", err);
-    if (!rc && (rl_add(req, &over) != 0 || rl_add(lim, &over) != 0))
+        rc = qrl_parse(&over, fl_obj_get(pod, "spec.overhead"), "spec.overhead", err);
+    if (!rc && (qrl_add(req, &over) != 0 || qrl_add(lim, &over) != 0))
         rc = fl_err_set(err, -ERANGE, "pod usage too large");
-    rl_done(&over);
+    qrl_done(&over);
     return rc;
 }
 
@@ -241,14 +241,14 @@ static int pod_usage(const json_t *pod, int64_t now, rl *out, fl_err *err)
     q_int(1, &one);
     if (!json_is_object(pod))
         return fl_err_set(err, FL_EPARSE, "a pod must be an object");
-    int rc = rl_set(out, "count/pods", &one);
+    int rc = qrl_set(out, "count/pods", &one);
     if (rc || !pod_counts(pod, now))
         return rc;
     rl req = RL_INIT, lim = RL_INIT, comp = RL_INIT;
     rc = pod_requests_limits(pod, &req, &lim, err);
-    if (!rc && (compute_usage(&req, &lim, &comp) != 0 || rl_add(out, &comp) != 0))
+    if (!rc && (compute_usage(&req, &lim, &comp) != 0 || qrl_add(out, &comp) != 0))
         rc = fl_err_set(err, -ERANGE, "pod usage too large");
-    rl_done(&req), rl_done(&lim), rl_done(&comp);
+    qrl_done(&req), qrl_done(&lim), qrl_done(&comp);
     return rc;
 }
 
@@ -264,11 +264,11 @@ static bool best_effort(const json_t *pod)
             for (size_t p = 0; p < 2; p++) {
                 rl l = RL_INIT;
                 bool any = false;
-                if (rl_parse(&l, fl_obj_get(c, paths[p]), "r", NULL) == 0)
+                if (qrl_parse(&l, fl_obj_get(c, paths[p]), "r", NULL) == 0)
                     for (size_t j = 0; j < l.n; j++)
                         any = any || ((!strcmp(l.v[j].name, "cpu") || !strcmp(l.v[j].name, "memory")) &&
                                       fl_quantity_sign(&l.v[j].q) > 0);
-                rl_done(&l);
+                qrl_done(&l);
                 if (any)
                     return false;
             }
@@ -338,7 +338,7 @@ static int priority_matches(const json_t *sel, const json_t *pod, bool *match, f
     return rc ? FL_EPARSE : 0;
 }
 
-int ev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
+int qev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
                      fl_err *err)
 {
     const char *scope = json_string_value(json_object_get(sel, "scopeName"));
@@ -375,11 +375,11 @@ static int check_container(const json_t *c, const rl *required, fl_buf *missing,
         rc = fl_err_set(err, -ENOMEM, "out of memory");
     const char *name = json_string_value(json_object_get(c, "name"));
     for (size_t i = 0; !rc && i < NVALIDATION; i++) {
-        if (!rl_get(required, validation_set[i]) || rl_get(&usage, validation_set[i]))
+        if (!qrl_get(required, validation_set[i]) || qrl_get(&usage, validation_set[i]))
             continue;
         fl_buf_printf(&missing[i], "%s%s", missing[i].len ? "," : "", name ? name : "");
     }
-    rl_done(&req), rl_done(&lim), rl_done(&usage);
+    qrl_done(&req), qrl_done(&lim), qrl_done(&usage);
     return rc;
 }
 
@@ -421,7 +421,7 @@ static void sort_names(fl_buf *b)
     free(copy);
 }
 
-int ev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
+int qev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
                    fl_err *err)
 {
     if (ev->kind != EV_POD)
@@ -469,16 +469,16 @@ static int service_usage(const json_t *svc, rl *out, fl_err *err)
         return fl_err_set(err, FL_EPARSE, "spec.ports: must be an array");
     int64_t nports = (int64_t)json_array_size(pa);
     const char *type = fl_obj_str_or(svc, "spec.type", "");
-    int rc = rl_set(out, "count/services", &one);
+    int rc = qrl_set(out, "count/services", &one);
     if (!rc)
-        rc = rl_set(out, "services", &one);
+        rc = qrl_set(out, "services", &one);
     if (!rc)
-        rc = rl_set(out, "services.loadbalancers", &zero);
+        rc = qrl_set(out, "services.loadbalancers", &zero);
     if (!rc)
-        rc = rl_set(out, "services.nodeports", &zero);
+        rc = qrl_set(out, "services.nodeports", &zero);
     if (!rc && strcmp(type, "NodePort") == 0) {
         q_int(nports, &ports);
-        rc = rl_set(out, "services.nodeports", &ports);
+        rc = qrl_set(out, "services.nodeports", &ports);
     } else if (!rc && strcmp(type, "LoadBalancer") == 0) {
         const json_t *alloc = fl_obj_get(svc, "spec.allocateLoadBalancerNodePorts");
         if (json_is_false(alloc)) { /* only ports that have a node port */
@@ -491,9 +491,9 @@ static int service_usage(const json_t *svc, rl *out, fl_err *err)
             }
         }
         q_int(nports, &ports);
-        rc = rl_set(out, "services.nodeports", &ports);
+        rc = qrl_set(out, "services.nodeports", &ports);
         if (!rc)
-            rc = rl_set(out, "services.loadbalancers", &one);
+            rc = qrl_set(out, "services.loadbalancers", &one);
     }
     return rc ? fl_err_set(err, rc, "%s", fl_strerror(rc)) : 0;
 }
@@ -507,29 +507,29 @@ static int pvc_usage(const json_t *pvc, rl *out, fl_err *err)
     if (!sc)
         sc = fl_obj_str_or(pvc, "spec.storageClassName", "");
     char name[FL_QUOTA_NAME_MAX * 2];
-    int rc = rl_set(out, "persistentvolumeclaims", &one);
+    int rc = qrl_set(out, "persistentvolumeclaims", &one);
     if (!rc)
-        rc = rl_set(out, "count/persistentvolumeclaims", &one);
+        rc = qrl_set(out, "count/persistentvolumeclaims", &one);
     if (!rc && *sc && strlen(sc) < FL_QUOTA_NAME_MAX) {
         snprintf(name, sizeof name, "%s" STORAGE_CLASS_SUFFIX "persistentvolumeclaims", sc);
-        rc = rl_set(out, name, &one);
+        rc = qrl_set(out, name, &one);
     }
     rl req = RL_INIT;
     if (!rc)
-        rc = rl_parse(&req, fl_obj_get(pvc, "spec.resources.requests"), "spec.resources.requests", err);
-    const fl_quantity *st = rl_get(&req, "storage");
+        rc = qrl_parse(&req, fl_obj_get(pvc, "spec.resources.requests"), "spec.resources.requests", err);
+    const fl_quantity *st = qrl_get(&req, "storage");
     if (!rc && st) {
-        rc = rl_set(out, "requests.storage", st);
+        rc = qrl_set(out, "requests.storage", st);
         if (!rc && *sc && strlen(sc) < FL_QUOTA_NAME_MAX) {
             snprintf(name, sizeof name, "%s" STORAGE_CLASS_SUFFIX "requests.storage", sc);
-            rc = rl_set(out, name, st);
+            rc = qrl_set(out, name, st);
         }
     }
-    rl_done(&req);
+    qrl_done(&req);
     return rc == -ENOMEM || rc == -E2BIG ? fl_err_set(err, rc, "%s", fl_strerror(rc)) : rc;
 }
 
-int ev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err)
+int qev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err)
 {
     if (!json_is_object(obj))
         return fl_err_set(err, FL_EPARSE, "the object must be a JSON object");
@@ -543,9 +543,9 @@ int ev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, 
     case EV_PVC:
         return pvc_usage(obj, out, err);
     case EV_COUNT: {
-        int rc = rl_set(out, ev->count_name, &one);
+        int rc = qrl_set(out, ev->count_name, &one);
         if (!rc && ev->alias)
-            rc = rl_set(out, ev->alias, &one);
+            rc = qrl_set(out, ev->alias, &one);
         return rc ? fl_err_set(err, rc, "%s", fl_strerror(rc)) : 0;
     }
     }

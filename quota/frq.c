@@ -122,13 +122,13 @@ static int check_resource(json_t *errs, const char *path, const char *name, cons
 static int check_list(json_t *errs, const char *path, const json_t *obj, fl_err *err)
 {
     rl l = RL_INIT;
-    int rc = rl_parse(&l, obj, path, err);
+    int rc = qrl_parse(&l, obj, path, err);
     for (size_t i = 0; !rc && i < l.n; i++) {
         char p[FL_QUOTA_NAME_MAX + 128];
         snprintf(p, sizeof p, "%s[%s]", path, l.v[i].name);
         rc = check_resource(errs, p, l.v[i].name, &l.v[i].q);
     }
-    rl_done(&l);
+    qrl_done(&l);
     return rc;
 }
 
@@ -201,17 +201,17 @@ static int check_assignments(json_t *errs, const json_t *spec, fl_err *err)
             rc = check_list(errs, p, json_object_get(a, "hard"), err);
     }
     if (!rc)
-        rc = rl_parse(&overall, json_object_get(spec, "overall"), "spec.overall", err);
+        rc = qrl_parse(&overall, json_object_get(spec, "overall"), "spec.overall", err);
     /* overall[k] must be >= the sum of every assignment's hard[k] */
     for (size_t k = 0; !rc && k < overall.n; k++) {
         fl_quantity sum = FL_QUANTITY_ZERO;
         json_array_foreach(sa, i, a) {
             rl h = RL_INIT;
-            rc = rl_parse(&h, json_object_get(a, "hard"), "hard", err);
-            const fl_quantity *q = rc ? NULL : rl_get(&h, overall.v[k].name);
+            rc = qrl_parse(&h, json_object_get(a, "hard"), "hard", err);
+            const fl_quantity *q = rc ? NULL : qrl_get(&h, overall.v[k].name);
             if (q && fl_quantity_add(&sum, q) != 0)
                 rc = fl_err_set(err, -ERANGE, "spec.staticAssignments: sum too large");
-            rl_done(&h);
+            qrl_done(&h);
             if (rc)
                 break;
         }
@@ -225,16 +225,16 @@ static int check_assignments(json_t *errs, const json_t *spec, fl_err *err)
         rl h = RL_INIT;
         if (rc)
             break;
-        rc = rl_parse(&h, json_object_get(a, "hard"), "hard", err);
+        rc = qrl_parse(&h, json_object_get(a, "hard"), "hard", err);
         for (size_t k = 0; !rc && k < h.n; k++) {
             char p[FL_QUOTA_NAME_MAX + 64];
             snprintf(p, sizeof p, "spec.staticAssignments[%zu].hard[%s]", i, h.v[k].name);
-            if (!rl_get(&overall, h.v[k].name))
+            if (!qrl_get(&overall, h.v[k].name))
                 rc = invalid(errs, p, h.v[k].name, "assignment resourceName is not exist in overall");
         }
-        rl_done(&h);
+        qrl_done(&h);
     }
-    rl_done(&overall);
+    qrl_done(&overall);
     return rc;
 }
 
@@ -328,7 +328,7 @@ static int request_of(const json_t *o, rl *req, const char *what, fl_err *err)
     const json_t *r = json_object_get(o, "resourceRequest");
     if (!r)
         r = fl_obj_get(o, "replicaRequirements.resourceRequest");
-    return rl_parse(req, r, what, err);
+    return qrl_parse(req, r, what, err);
 }
 
 /* usage += replicas * request (zero requests skipped); negatives refused
@@ -344,7 +344,7 @@ static int add_scaled(rl *usage, const rl *req, int64_t replicas, const json_t *
             return fl_err_set(err, FL_EPARSE,
                               "resource request for %s in RB %s/%s has a negative value: %s",
                               req->v[i].name, binding_ns(b), binding_name(b), q_str(&q, buf));
-        if (fl_quantity_mul(&q, replicas) != 0 || rl_add_one(usage, req->v[i].name, &q) != 0)
+        if (fl_quantity_mul(&q, replicas) != 0 || qrl_add_one(usage, req->v[i].name, &q) != 0)
             return fl_err_set(err, -ERANGE, "usage of %s too large", req->v[i].name);
     }
     return 0;
@@ -389,7 +389,7 @@ static int usage_components(const json_t *comps, const json_t *b, rl *usage, fl_
             rc = request_of(c, &req, "components[].resourceRequest", err);
         if (!rc)
             rc = add_scaled(usage, &req, r, b, err);
-        rl_done(&req);
+        qrl_done(&req);
         if (rc)
             return rc;
     }
@@ -425,7 +425,7 @@ static int binding_usage_rl(const json_t *b, rl *usage, fl_err *err)
     rc = request_of(spec, &req, "replicaRequirements.resourceRequest", err);
     if (!rc)
         rc = add_scaled(usage, &req, total, b, err);
-    rl_done(&req);
+    qrl_done(&req);
     return rc;
 }
 
@@ -433,8 +433,8 @@ int fl_quota_binding_usage(const json_t *binding, json_t **usage, fl_err *err)
 {
     rl u = RL_INIT;
     int rc = binding_usage_rl(binding, &u, err);
-    json_t *j = rc ? NULL : rl_json(&u);
-    rl_done(&u);
+    json_t *j = rc ? NULL : qrl_json(&u);
+    qrl_done(&u);
     if (rc)
         return rc;
     if (!j)
@@ -449,16 +449,16 @@ int fl_quota_binding_usage(const json_t *binding, json_t **usage, fl_err *err)
  * (cpu ≡ requests.cpu, nvidia.com/gpu ≡ requests.nvidia.com/gpu). */
 static const fl_quantity *usage_for(const rl *u, const char *key)
 {
-    const fl_quantity *q = rl_get(u, key);
+    const fl_quantity *q = qrl_get(u, key);
     if (q)
         return q;
     if (fl_str_has_prefix(key, "requests."))
-        return rl_get(u, key + strlen("requests."));
+        return qrl_get(u, key + strlen("requests."));
     if (fl_str_has_prefix(key, "limits.") || strlen(key) > FL_QUOTA_NAME_MAX)
         return NULL;
     char twin[FL_QUOTA_NAME_MAX + 16];
     snprintf(twin, sizeof twin, "requests.%s", key);
-    return rl_get(u, twin);
+    return qrl_get(u, twin);
 }
 
 /* filterResourceListByOverall, with the twin lookup. */
@@ -466,7 +466,7 @@ static int filter_by(const rl *src, const rl *keys, rl *out)
 {
     for (size_t i = 0; i < keys->n; i++) {
         const fl_quantity *q = usage_for(src, keys->v[i].name);
-        int rc = q ? rl_set(out, keys->v[i].name, q) : 0;
+        int rc = q ? qrl_set(out, keys->v[i].name, q) : 0;
         if (rc)
             return rc;
     }
@@ -478,7 +478,7 @@ int fl_quota_frq_used(const json_t *overall, const json_t *bindings, json_t **us
     rl keys = RL_INIT, total = RL_INIT, out = RL_INIT;
     size_t i;
     const json_t *b;
-    int rc = rl_parse(&keys, overall, "overall", err);
+    int rc = qrl_parse(&keys, overall, "overall", err);
     if (!rc && bindings && !json_is_array(bindings))
         rc = fl_err_set(err, FL_EPARSE, "bindings: must be an array");
     if (!rc && json_array_size(bindings) > FL_QUOTA_MAX_ITEMS)
@@ -488,14 +488,14 @@ int fl_quota_frq_used(const json_t *overall, const json_t *bindings, json_t **us
         if (rc)
             break;
         rc = binding_usage_rl(b, &u, err);
-        if (!rc && rl_add(&total, &u) != 0)
+        if (!rc && qrl_add(&total, &u) != 0)
             rc = fl_err_set(err, -ERANGE, "usage too large");
-        rl_done(&u);
+        qrl_done(&u);
     }
     if (!rc && filter_by(&total, &keys, &out) != 0)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
-    json_t *j = rc ? NULL : rl_json(&out);
-    rl_done(&keys), rl_done(&total), rl_done(&out);
+    json_t *j = rc ? NULL : qrl_json(&out);
+    qrl_done(&keys), qrl_done(&total), qrl_done(&out);
     if (!rc && !j)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
     if (!rc)
@@ -535,16 +535,16 @@ static int karmada_round(const char *name, const fl_quantity *q, fl_quantity *ou
 static int add_lists(const rl *used, const rl *delta, rl *out)
 {
     rl sum = RL_INIT;
-    int rc = rl_copy(&sum, used);
+    int rc = qrl_copy(&sum, used);
     if (!rc)
-        rc = rl_add(&sum, delta);
+        rc = qrl_add(&sum, delta);
     for (size_t i = 0; !rc && i < sum.n; i++) {
         fl_quantity r;
         rc = karmada_round(sum.v[i].name, &sum.v[i].q, &r);
         if (!rc && fl_quantity_sign(&r) > 0)
-            rc = rl_set(out, sum.v[i].name, &r);
+            rc = qrl_set(out, sum.v[i].name, &r);
     }
-    rl_done(&sum);
+    qrl_done(&sum);
     return rc;
 }
 
@@ -598,7 +598,7 @@ static int relevant_change(const json_t *old, const json_t *new, bool *changed, 
     const json_t *ca = json_object_get(so, "components"), *cb = json_object_get(sn, "components");
     bool same_comps = (!ca && !cb) || (ca && cb && json_equal(ca, cb));
     *changed = rc || !lists_equal(&a, &b) || ra != rb || !same_comps;
-    rl_done(&a), rl_done(&b);
+    qrl_done(&a), qrl_done(&b);
     return rc;
 }
 
@@ -619,9 +619,9 @@ static int one_frq(const json_t *frq, const rl *delta, const json_t *binding, js
     rl overall = RL_INIT, d = RL_INIT, used = RL_INIT, next = RL_INIT;
     const char *name = fl_obj_str_or(frq, "metadata.name", fl_obj_str_or(frq, "name", ""));
     const char *ns = fl_obj_str(frq, "metadata.namespace");
-    int rc = rl_parse(&overall, overall_j, "spec.overall", err);
+    int rc = qrl_parse(&overall, overall_j, "spec.overall", err);
     if (!rc)
-        rc = rl_parse(&used, fl_obj_get(frq, "status.overallUsed"), "status.overallUsed", err);
+        rc = qrl_parse(&used, fl_obj_get(frq, "status.overallUsed"), "status.overallUsed", err);
     if (!rc && filter_by(delta, &overall, &d) != 0)
         rc = fl_err_set(err, -ENOMEM, "out of memory");
     bool zero = true;
@@ -630,7 +630,7 @@ static int one_frq(const json_t *frq, const rl *delta, const json_t *binding, js
     if (!rc && !zero && add_lists(&used, &d, &next) != 0)
         rc = fl_err_set(err, -ERANGE, "usage too large");
     for (size_t i = 0; !rc && !zero && i < next.n; i++) {
-        const fl_quantity *lim = rl_get(&overall, next.v[i].name);
+        const fl_quantity *lim = qrl_get(&overall, next.v[i].name);
         if (!lim || fl_quantity_cmp(&next.v[i].q, lim) <= 0)
             continue;
         char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX], msg[2 * FL_QUOTA_NAME_MAX + 512];
@@ -643,24 +643,24 @@ static int one_frq(const json_t *frq, const rl *delta, const json_t *binding, js
         break;
     }
     if (!rc && !zero && !*deny)
-        json_object_set_new(used_by_frq, name, rl_json(&next));
-    rl_done(&overall), rl_done(&d), rl_done(&used), rl_done(&next);
+        json_object_set_new(used_by_frq, name, qrl_json(&next));
+    qrl_done(&overall), qrl_done(&d), qrl_done(&used), qrl_done(&next);
     return rc;
 }
 
 /* delta = new - old, zero entries dropped (calculateDelta). */
 static int delta_of(const rl *nu, const rl *ou, rl *delta)
 {
-    int rc = rl_copy(delta, nu);
+    int rc = qrl_copy(delta, nu);
     for (size_t i = 0; !rc && i < ou->n; i++) {
         fl_quantity neg = FL_QUANTITY_ZERO;
         rc = fl_quantity_sub(&neg, &ou->v[i].q);
         if (!rc)
-            rc = rl_add_one(delta, ou->v[i].name, &neg);
+            rc = qrl_add_one(delta, ou->v[i].name, &neg);
     }
     for (size_t i = 0; !rc && i < delta->n;) {
         if (fl_quantity_is_zero(&delta->v[i].q))
-            rl_remove(delta, delta->v[i].name);
+            qrl_remove(delta, delta->v[i].name);
         else
             i++;
     }
@@ -680,7 +680,7 @@ static int admit_delta(const bind_req *r, const json_t *b, json_t **answer, fl_e
     if (!rc && strcmp(r->op, "UPDATE") == 0)
         rc = binding_usage_rl(r->old, &ou, &uerr);
     if (rc) {
-        rl_done(&nu), rl_done(&ou);
+        qrl_done(&nu), qrl_done(&ou);
         *answer = error_answer(500, uerr.msg);
         return 0;
     }
@@ -696,7 +696,7 @@ static int admit_delta(const bind_req *r, const json_t *b, json_t **answer, fl_e
         else
             rc = one_frq(frq, &delta, b, used_by_frq, &deny, err);
     }
-    rl_done(&nu), rl_done(&ou), rl_done(&delta);
+    qrl_done(&nu), qrl_done(&ou), qrl_done(&delta);
     if (rc || deny) {
         json_decref(used_by_frq);
         if (rc)

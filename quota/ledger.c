@@ -72,7 +72,7 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
         rc = fl_quota_secrets(q->secrets_path, (const char *const *)q->members, q->nmembers,
                               &q->secrets, err);
     if (!rc)
-        rc = webhook_start(q, err);
+        rc = quota_webhook_start(q, err);
     if (!rc)
         rc = sweeper_start(q, err);
     if (rc) {
@@ -92,14 +92,14 @@ static void dres_done(dres *d)
 static void wres_done(wres *w)
 {
     free(w->ns), free(w->uid), free(w->cluster);
-    rl_done(&w->per);
+    qrl_done(&w->per);
 }
 
 void fl_quota_free(fl_quota *q)
 {
     if (!q)
         return;
-    webhook_stop(q);
+    quota_webhook_stop(q);
     sweeper_stop(q);
     for (size_t i = 0; i < q->nd; i++)
         dres_done(&q->d[i]);
@@ -184,9 +184,9 @@ static int host_objects(fl_quota *q, const char *ns, json_t **kq, json_t **frq, 
 static void zero_used(qent *e)
 {
     fl_quantity zero = FL_QUANTITY_ZERO;
-    rl_done(&e->used);
+    qrl_done(&e->used);
     for (size_t i = 0; i < e->hard.n; i++)
-        rl_set(&e->used, e->hard.v[i].name, &zero);
+        qrl_set(&e->used, e->hard.v[i].name, &zero);
 }
 
 /* Quotas of ns as check entries: every KarmadaQuota, and every valid FRQ's
@@ -231,7 +231,7 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
         e[k].ns = fl_obj_str_or(o, "metadata.namespace", ns);
         e[k].frq = true;
         e[k].selectors = json_array();
-        if (rl_parse(&e[k].hard, fl_obj_get(o, "spec.overall"), "spec.overall", &pe) != 0 ||
+        if (qrl_parse(&e[k].hard, fl_obj_get(o, "spec.overall"), "spec.overall", &pe) != 0 ||
             !e[k].selectors) {
             qents_free_one(&e[k]);
             continue;
@@ -252,13 +252,7 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
 
 /* ---------------------------------------------------------------- health */
 
-typedef struct health {
-    const char **ready; /* Ready members (borrowed from doc) */
-    size_t nready;
-    json_t *doc;
-} health;
-
-static void health_done(health *h)
+void ledger_health_done(health *h)
 {
     free(h->ready);
     json_decref(h->doc);
@@ -304,7 +298,7 @@ static bool stale(const fl_quota *q, const json_t *cl, char *why, size_t n)
 
 /* Ready members, and whether this review must follow the stale policy:
  * the calling cluster is stale, or a Ready member lags. */
-static int health_get(fl_quota *q, const char *caller, health *h, char *why, size_t n)
+int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t n)
 {
     memset(h, 0, sizeof *h);
     why[0] = 0;
@@ -345,14 +339,14 @@ static void add_charged(qent *e, size_t ne, const json_t *charged)
     for (size_t i = 0; i < ne; i++) {
         rl amt = RL_INIT;
         const json_t *c = json_object_get(charged, e[i].name);
-        if (!c || rl_parse(&amt, c, "charged", NULL) != 0) {
-            rl_done(&amt);
+        if (!c || qrl_parse(&amt, c, "charged", NULL) != 0) {
+            qrl_done(&amt);
             continue;
         }
         for (size_t j = 0; j < amt.n; j++)
-            if (rl_get(&e[i].hard, amt.v[j].name))
-                rl_add_one(&e[i].used, amt.v[j].name, &amt.v[j].q);
-        rl_done(&amt);
+            if (qrl_get(&e[i].hard, amt.v[j].name))
+                qrl_add_one(&e[i].used, amt.v[j].name, &amt.v[j].q);
+        qrl_done(&amt);
     }
 }
 
@@ -415,8 +409,8 @@ static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int
         for (size_t k = 0; !strcmp(w->ns, ns) && missing > 0 && k < ne; k++)
             for (size_t j = 0; j < w->per.n; j++) {
                 fl_quantity v = w->per.v[j].q;
-                if (rl_get(&e[k].hard, w->per.v[j].name) && fl_quantity_mul(&v, missing) == 0)
-                    rl_add_one(&e[k].used, w->per.v[j].name, &v);
+                if (qrl_get(&e[k].hard, w->per.v[j].name) && fl_quantity_mul(&v, missing) == 0)
+                    qrl_add_one(&e[k].used, w->per.v[j].name, &v);
             }
         i++;
     }
@@ -424,10 +418,10 @@ static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int
 
 /* used of every quota of ns: observed + reservations. Under mu, in a
  * snapshot. */
-static int compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err)
+int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err)
 {
     int64_t now = fl_now_ms();
-    int rc = usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err);
+    int rc = quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err);
     if (!rc) {
         apply_direct(q, ns, e, ne, now);
         apply_workloads(q, ns, e, ne, now);
@@ -504,20 +498,20 @@ static json_t *charged_of(const check *c, const rl *before)
         if (!c->touched[i])
             continue;
         rl d = RL_INIT;
-        rl_copy(&d, &c->q[i].used);
+        qrl_copy(&d, &c->q[i].used);
         for (size_t k = 0; k < before[i].n; k++) {
             fl_quantity neg = FL_QUANTITY_ZERO;
             fl_quantity_sub(&neg, &before[i].v[k].q);
-            rl_add_one(&d, before[i].v[k].name, &neg);
+            qrl_add_one(&d, before[i].v[k].name, &neg);
         }
         for (size_t k = 0; k < d.n;)
             if (fl_quantity_sign(&d.v[k].q) <= 0)
-                rl_remove(&d, d.v[k].name);
+                qrl_remove(&d, d.v[k].name);
             else
                 k++;
         if (d.n)
-            json_object_set_new(j, c->q[i].name, rl_json(&d));
-        rl_done(&d);
+            json_object_set_new(j, c->q[i].name, qrl_json(&d));
+        qrl_done(&d);
     }
     return j;
 }
@@ -563,17 +557,17 @@ static int decide(fl_quota *q, const char *cluster, const review *v, int *code, 
     int rc = ledger_quotas(q, v->ns, &keep, &e, &ne, err);
     if (rc || ne == 0)
         goto out;
-    if ((rc = health_get(q, cluster, &h, why, sizeof why)) != 0)
+    if ((rc = ledger_health(q, cluster, &h, why, sizeof why)) != 0)
         goto out;
     if (why[0]) {
         fl_buf_printf(msg, "quota.flotilla.io: usage of namespace %s is not known: %s "
                       "(stalePolicy %s)", v->ns, why, q->o.stale_allow ? "allow" : "deny");
         *code = q->o.stale_allow ? 0 : 403;
-        health_done(&h);
+        ledger_health_done(&h);
         goto out;
     }
-    rc = compute(q, v->ns, &h, e, ne, err);
-    health_done(&h);
+    rc = ledger_compute(q, v->ns, &h, e, ne, err);
+    ledger_health_done(&h);
     if (rc)
         goto out;
     rl *before = calloc(ne, sizeof *before);
@@ -581,18 +575,18 @@ static int decide(fl_quota *q, const char *cluster, const review *v, int *code, 
     check c = {.op = v->op, .now = fl_now_ms() / 1000, .q = e, .nq = ne, .touched = touched,
                .msg = FL_BUF_INIT(1u << 20)};
     evaluator ev;
-    ev_for(v->group, v->resource, &ev);
+    qev_for(v->group, v->resource, &ev);
     c.ev = &ev;
     for (size_t i = 0; before && i < ne; i++)
-        rl_copy(&before[i], &e[i].used);
-    rc = before && touched ? check_object(&c, v->group, v->resource, v->obj, v->old, err) : -ENOMEM;
+        qrl_copy(&before[i], &e[i].used);
+    rc = before && touched ? qcheck_object(&c, v->group, v->resource, v->obj, v->old, err) : -ENOMEM;
     if (!rc && c.code) {
         *code = c.code;
         fl_buf_puts(msg, c.msg.data ? c.msg.data : "");
     } else if (!rc && !v->dry)
         rc = reserve_direct(q, cluster, v, charged_of(&c, before));
     for (size_t i = 0; before && i < ne; i++)
-        rl_done(&before[i]);
+        qrl_done(&before[i]);
     free(before), free(touched);
     fl_buf_done(&c.msg);
 out:
@@ -645,20 +639,20 @@ static int per_replica(const json_t *req, rl *out, fl_err *err)
     rl r = RL_INIT;
     fl_quantity one;
     q_int(1, &one);
-    int rc = rl_parse(&r, req, "per_replica", err);
+    int rc = qrl_parse(&r, req, "per_replica", err);
     if (!rc)
-        rc = rl_set(out, "pods", &one);
+        rc = qrl_set(out, "pods", &one);
     if (!rc)
-        rc = rl_set(out, "count/pods", &one);
+        rc = qrl_set(out, "count/pods", &one);
     for (size_t i = 0; !rc && i < r.n; i++) {
         const char *n = r.v[i].name;
         char name[FL_QUOTA_NAME_MAX + 16];
         snprintf(name, sizeof name, "%s%s", fl_str_has_prefix(n, "requests.") ? "" : "requests.", n);
-        rc = rl_set(out, name, &r.v[i].q);
+        rc = qrl_set(out, name, &r.v[i].q);
         if (!rc && !strchr(n, '/') && !fl_str_has_prefix(n, "requests."))
-            rc = rl_set(out, n, &r.v[i].q);
+            rc = qrl_set(out, n, &r.v[i].q);
     }
-    rl_done(&r);
+    qrl_done(&r);
     return rc;
 }
 
@@ -680,18 +674,18 @@ static int fits(fl_quota *q, const char *ns, const rl *per, int64_t extra, fl_er
     char why[512];
     int rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
     if (!rc && ne)
-        rc = health_get(q, NULL, &h, why, sizeof why);
+        rc = ledger_health(q, NULL, &h, why, sizeof why);
     if (!rc && ne) {
-        rc = compute(q, ns, &h, e, ne, err);
-        health_done(&h);
+        rc = ledger_compute(q, ns, &h, e, ne, err);
+        ledger_health_done(&h);
     }
     for (size_t i = 0; !rc && extra > 0 && i < ne; i++) {
         for (size_t j = 0; !rc && j < per->n; j++) {
-            const fl_quantity *hard = rl_get(&e[i].hard, per->v[j].name);
+            const fl_quantity *hard = qrl_get(&e[i].hard, per->v[j].name);
             fl_quantity want = per->v[j].q;
             if (!hard || fl_quantity_mul(&want, extra) != 0)
                 continue;
-            fl_quantity next = *rl_get(&e[i].used, per->v[j].name);
+            fl_quantity next = *qrl_get(&e[i].used, per->v[j].name);
             char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX], c[FL_QTY_STR_MAX];
             q_str(&next, b);
             if (fl_quantity_add(&next, &want) == 0 && fl_quantity_cmp(&next, hard) > 0)
@@ -714,7 +708,7 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
                           "0 <= replicas < 2^31 are required");
     int rc = per_replica(per, &p, err);
     if (rc) {
-        rl_done(&p);
+        qrl_done(&p);
         return rc;
     }
     pthread_mutex_lock(&q->mu);
@@ -743,7 +737,7 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
             q->nw++;
     }
     if (!rc) {
-        rl_done(&w->per);
+        qrl_done(&w->per);
         w->per = p;
         p = (rl)RL_INIT;
         w->replicas = replicas;
@@ -751,7 +745,7 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
             w->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
     }
     pthread_mutex_unlock(&q->mu);
-    rl_done(&p);
+    qrl_done(&p);
     return rc;
 }
 
@@ -789,17 +783,17 @@ int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
     if (!rc) {
         rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
         if (!rc)
-            rc = health_get(q, NULL, &h, why, sizeof why);
+            rc = ledger_health(q, NULL, &h, why, sizeof why);
         if (!rc) {
-            rc = compute(q, ns, &h, e, ne, err);
-            health_done(&h);
+            rc = ledger_compute(q, ns, &h, e, ne, err);
+            ledger_health_done(&h);
         }
         fl_index_reader_end(q->rd);
     }
     pthread_mutex_unlock(&q->mu);
     out = rc ? NULL : json_object();
     for (size_t i = 0; out && i < ne; i++)
-        json_object_set_new(out, e[i].name, rl_json(&e[i].used));
+        json_object_set_new(out, e[i].name, qrl_json(&e[i].used));
     qents_free(e, ne);
     json_decref(keep);
     if (!rc && !out)
@@ -841,10 +835,10 @@ static void sweep(fl_quota *q)
         bool more = !q->stop && next_ns(q, first ? NULL : prev, ns, sizeof ns);
         if (more && fl_index_reader_begin(q->rd) == 0) {
             if (ledger_quotas(q, ns, &keep, &e, &ne, &err) == 0 &&
-                health_get(q, NULL, &h, why, sizeof why) == 0) {
-                if (compute(q, ns, &h, e, ne, &err) != 0)
+                ledger_health(q, NULL, &h, why, sizeof why) == 0) {
+                if (ledger_compute(q, ns, &h, e, ne, &err) != 0)
                     fl_log(FL_LOG_WARN, "quota", "recomputing %s: %s", ns, err.msg);
-                health_done(&h);
+                ledger_health_done(&h);
             }
             fl_index_reader_end(q->rd);
         }

@@ -57,6 +57,19 @@ struct fl_quota {
 };
 
 bool ledger_is_member(const fl_quota *q, const char *cluster);
+
+/* Ready members (from the health callback) and, for caller, why its reviews
+ * must follow the stale policy (why[0] == 0: they need not). */
+typedef struct health {
+    const char **ready; /* Ready members (borrowed from doc) */
+    size_t nready;
+    json_t *doc;
+} health;
+int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t n);
+void ledger_health_done(health *h);
+/* used of every quota of ns = observed on h's Ready members + open
+ * reservations (expired ones are dropped as drift). Under mu, in a snapshot. */
+int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err);
 /* Quotas of ns as check entries (used zero); *keep holds the JSON their
  * names borrow from. Under mu. */
 int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t *n, fl_err *err);
@@ -64,11 +77,11 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
 /* usage.c: add what the index says ns uses on the clusters ready[0..n) to
  * every quota's used, and count the live pods of each scheduler
  * reservation of ns (wres.live). Under mu, inside a reader snapshot. */
-int usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
+int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
                   qent *e, size_t ne, int64_t now_s, fl_err *err);
 
 /* webhook.c */
-int webhook_start(fl_quota *q, fl_err *err);
-void webhook_stop(fl_quota *q);
+int quota_webhook_start(fl_quota *q, fl_err *err);
+void quota_webhook_stop(fl_quota *q);
 
 #endif

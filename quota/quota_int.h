@@ -24,22 +24,22 @@ typedef struct rl {
 } rl;
 #define RL_INIT {NULL, 0, 0}
 
-void rl_done(rl *l);
+void qrl_done(rl *l);
 /* Parse a JSON ResourceList (object of quantity strings or numbers; NULL or
  * null is the empty list) into l (appending). `what` names it in errors. */
-int rl_parse(rl *l, const json_t *obj, const char *what, fl_err *err);
-const fl_quantity *rl_get(const rl *l, const char *name);
-int rl_set(rl *l, const char *name, const fl_quantity *q);
+int qrl_parse(rl *l, const json_t *obj, const char *what, fl_err *err);
+const fl_quantity *qrl_get(const rl *l, const char *name);
+int qrl_set(rl *l, const char *name, const fl_quantity *q);
 /* l[name] += q (absent: set). 0, -ERANGE, -ENOMEM, -E2BIG. */
-int rl_add_one(rl *l, const char *name, const fl_quantity *q);
-int rl_add(rl *l, const rl *y);            /* quota.Add */
-int rl_max(rl *l, const rl *y);            /* quota.Max */
-int rl_copy(rl *dst, const rl *src);       /* dst must be empty */
-void rl_remove(rl *l, const char *name);
+int qrl_add_one(rl *l, const char *name, const fl_quantity *q);
+int qrl_add(rl *l, const rl *y);            /* quota.Add */
+int qrl_max(rl *l, const rl *y);            /* quota.Max */
+int qrl_copy(rl *dst, const rl *src);       /* dst must be empty */
+void qrl_remove(rl *l, const char *name);
 /* The JSON form (canonical strings, keys sorted); NULL on ENOMEM. */
-json_t *rl_json(const rl *l);
+json_t *qrl_json(const rl *l);
 /* "k=v,k=v" of l (keys sorted): quota's prettyPrint. */
-int rl_pretty(const rl *l, fl_buf *out);
+int qrl_pretty(const rl *l, fl_buf *out);
 
 /* Go's %q of s appended to out. */
 void q_go_quote(fl_buf *out, const char *s);
@@ -66,21 +66,21 @@ typedef struct evaluator {
 } evaluator;
 
 /* The evaluator the registry would pick for group/resource. */
-void ev_for(const char *group, const char *resource, evaluator *ev);
+void qev_for(const char *group, const char *resource, evaluator *ev);
 /* Evaluator.Handles for an operation ("CREATE", "UPDATE", ...). */
-bool ev_handles(const evaluator *ev, const char *op);
+bool qev_handles(const evaluator *ev, const char *op);
 /* Evaluator.MatchingResources, one name at a time. */
-bool ev_matches_resource(const evaluator *ev, const char *name);
+bool qev_matches_resource(const evaluator *ev, const char *name);
 /* One scope selector requirement {scopeName, operator, values} against
  * obj (MatchesScopeFunc). FL_EPARSE for a selector that cannot convert. */
-int ev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
+int qev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
                      fl_err *err);
 /* Evaluator.Constraints for the quota's restricted resources (names of
  * `required`): 0 when satisfied; 1 with msg ("must specify ...") when not. */
-int ev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
+int qev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
                    fl_err *err);
 /* Evaluator.Usage into out (empty on entry). */
-int ev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err);
+int qev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err);
 
 /* ---- admit.c: ResourceQuota admission over prepared quotas ----------- */
 
@@ -115,9 +115,9 @@ int qent_from_quota(const json_t *quota, const json_t *used_map, qent *q, fl_err
 void qents_sort(qent *q, size_t n);
 void qents_free(qent *q, size_t n); /* frees the array too */
 void qents_free_one(qent *q);       /* one entry's members; zeroes it */
-void check_deny(check *c, int code, const char *msg);
+void qcheck_deny(check *c, int code, const char *msg);
 /* CheckRequest when the evaluator handles op, then the workload check. */
-int check_object(check *c, const char *group, const char *resource, const json_t *obj,
+int qcheck_object(check *c, const char *group, const char *resource, const json_t *obj,
                  const json_t *old, fl_err *err);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "quota/quota_int.h"
 
-void rl_done(rl *l)
+void qrl_done(rl *l)
 {
     if (!l)
         return;
@@ -43,14 +43,14 @@ static size_t find(const rl *l, const char *name, bool *found)
     return lo;
 }
 
-const fl_quantity *rl_get(const rl *l, const char *name)
+const fl_quantity *qrl_get(const rl *l, const char *name)
 {
     bool found;
     size_t i = find(l, name, &found);
     return found ? &l->v[i].q : NULL;
 }
 
-int rl_set(rl *l, const char *name, const fl_quantity *q)
+int qrl_set(rl *l, const char *name, const fl_quantity *q)
 {
     bool found;
     size_t i = find(l, name, &found);
@@ -77,7 +77,7 @@ int rl_set(rl *l, const char *name, const fl_quantity *q)
     return 0;
 }
 
-void rl_remove(rl *l, const char *name)
+void qrl_remove(rl *l, const char *name)
 {
     bool found;
     size_t i = find(l, name, &found);
@@ -88,41 +88,41 @@ void rl_remove(rl *l, const char *name)
     l->n--;
 }
 
-int rl_add_one(rl *l, const char *name, const fl_quantity *q)
+int qrl_add_one(rl *l, const char *name, const fl_quantity *q)
 {
     bool found;
     size_t i = find(l, name, &found);
     if (!found)
-        return rl_set(l, name, q);
+        return qrl_set(l, name, q);
     return fl_quantity_add(&l->v[i].q, q);
 }
 
-int rl_add(rl *l, const rl *y)
+int qrl_add(rl *l, const rl *y)
 {
     for (size_t i = 0; i < y->n; i++) {
-        int rc = rl_add_one(l, y->v[i].name, &y->v[i].q);
+        int rc = qrl_add_one(l, y->v[i].name, &y->v[i].q);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-int rl_max(rl *l, const rl *y)
+int qrl_max(rl *l, const rl *y)
 {
     for (size_t i = 0; i < y->n; i++) {
-        const fl_quantity *have = rl_get(l, y->v[i].name);
+        const fl_quantity *have = qrl_get(l, y->v[i].name);
         if (have && fl_quantity_cmp(have, &y->v[i].q) >= 0)
             continue;
-        int rc = rl_set(l, y->v[i].name, &y->v[i].q);
+        int rc = qrl_set(l, y->v[i].name, &y->v[i].q);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-int rl_copy(rl *dst, const rl *src)
+int qrl_copy(rl *dst, const rl *src)
 {
-    return rl_add(dst, src);
+    return qrl_add(dst, src);
 }
 
 /* A JSON number as Kubernetes' Quantity.UnmarshalJSON takes it: its text. */
@@ -133,7 +133,7 @@ static int number_text(const json_t *v, char *buf, size_t size)
     return snprintf(buf, size, "%.17g", json_real_value(v));
 }
 
-int rl_parse(rl *l, const json_t *obj, const char *what, fl_err *err)
+int qrl_parse(rl *l, const json_t *obj, const char *what, fl_err *err)
 {
     if (!obj || json_is_null(obj))
         return 0;
@@ -161,7 +161,7 @@ int rl_parse(rl *l, const json_t *obj, const char *what, fl_err *err)
         fl_err e = FL_ERR_INIT;
         if (fl_quantity_parse(s, n, &q, &e) != 0)
             return fl_err_set(err, FL_EPARSE, "%s[%s]: %s", what, k, e.msg);
-        int rc = rl_set(l, k, &q);
+        int rc = qrl_set(l, k, &q);
         if (rc)
             return fl_err_set(err, rc, "%s: %s", what, fl_strerror(rc));
     }
@@ -180,7 +180,7 @@ void q_int(int64_t n, fl_quantity *out)
     fl_quantity_from_scaled(n, 0, FL_QTY_DECIMAL_SI, out);
 }
 
-json_t *rl_json(const rl *l)
+json_t *qrl_json(const rl *l)
 {
     json_t *o = json_object();
     for (size_t i = 0; o && i < l->n; i++) {
@@ -193,7 +193,7 @@ json_t *rl_json(const rl *l)
     return o;
 }
 
-int rl_pretty(const rl *l, fl_buf *out)
+int qrl_pretty(const rl *l, fl_buf *out)
 {
     for (size_t i = 0; i < l->n; i++) {
         char buf[FL_QTY_STR_MAX];

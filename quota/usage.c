@@ -30,7 +30,7 @@ typedef struct obs {
 static bool wants(const evaluator *ev, const qent *e)
 {
     for (size_t i = 0; i < e->hard.n; i++)
-        if (ev_matches_resource(ev, e->hard.v[i].name))
+        if (qev_matches_resource(ev, e->hard.v[i].name))
             return true;
     return false;
 }
@@ -39,7 +39,7 @@ static bool wants(const evaluator *ev, const qent *e)
 static int charge(obs *o, const json_t *obj)
 {
     rl u = RL_INIT;
-    int rc = ev_usage(&o->ev, obj, o->now, &u, o->err);
+    int rc = qev_usage(&o->ev, obj, o->now, &u, o->err);
     for (size_t i = 0; !rc && i < o->ne; i++) {
         qent *e = &o->e[i];
         bool match = wants(&o->ev, e);
@@ -49,17 +49,17 @@ static int charge(obs *o, const json_t *obj)
             bool m = false;
             if (!match)
                 break;
-            if (ev_matches_scope(&o->ev, sel, obj, &m, o->err) != 0)
+            if (qev_matches_scope(&o->ev, sel, obj, &m, o->err) != 0)
                 m = false; /* a selector that does not convert matches nothing */
             match = m;
         }
         for (size_t j = 0; match && !rc && j < e->hard.n; j++) {
-            const fl_quantity *v = rl_get(&u, e->hard.v[j].name);
+            const fl_quantity *v = qrl_get(&u, e->hard.v[j].name);
             if (v)
-                rc = rl_add_one(&e->used, e->hard.v[j].name, v);
+                rc = qrl_add_one(&e->used, e->hard.v[j].name, v);
         }
     }
-    rl_done(&u);
+    qrl_done(&u);
     return rc;
 }
 
@@ -165,7 +165,7 @@ static int count_objects(obs *o, const char *const *ready, size_t nready)
                 n = 0; /* a resource the index does not hold counts zero */
             fl_quantity c;
             q_int(n, &c);
-            int rc = rl_add_one(&e->used, k, &c);
+            int rc = qrl_add_one(&e->used, k, &c);
             if (rc)
                 return rc;
         }
@@ -173,7 +173,7 @@ static int count_objects(obs *o, const char *const *ready, size_t nready)
     return 0;
 }
 
-int usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
+int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
                   qent *e, size_t ne, int64_t now_s, fl_err *err)
 {
     obs o = {.q = q, .ns = ns, .e = e, .ne = ne, .now = now_s, .err = err};
@@ -184,7 +184,7 @@ int usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t 
     if (nready == 0)
         return 0;
     for (size_t k = 0; !rc && k < FL_ARRAY_LEN(kinds); k++) {
-        ev_for("", kinds[k], &o.ev);
+        qev_for("", kinds[k], &o.ev);
         bool need = k == 0 && reservations_in(q, ns);
         for (size_t i = 0; !need && i < ne; i++)
             need = wants(&o.ev, &e[i]);

@@ -175,7 +175,7 @@ int fl_quota_route(fl_quota *q, fl_server *s)
     return rc ? rc : fl_server_route(s, "POST", ROUTE, on_review, q);
 }
 
-int webhook_start(fl_quota *q, fl_err *err)
+int quota_webhook_start(fl_quota *q, fl_err *err)
 {
     webhook_pool *p = calloc(1, sizeof *p);
     if (!p)
@@ -199,7 +199,7 @@ int webhook_start(fl_quota *q, fl_err *err)
     return 0;
 }
 
-void webhook_stop(fl_quota *q)
+void quota_webhook_stop(fl_quota *q)
 {
     webhook_pool *p = q->pool;
     if (!p)
