@@ -21,6 +21,7 @@ int cmd_certs_webhook(int argc, char **argv); /* `certs webhook` (cmd/webhook.c)
 int cmd_sim(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_clusters(int argc, char **argv);
+int cmd_quota(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 bool cmd_wants_help(int argc, char **argv);

@@ -15,6 +15,7 @@ static const fl_command commands[] = {
     {"sim", "serve N virtual Kubernetes clusters for demos and tests", cmd_sim},
     {"serve", "run the daemon: watch the members of flotilla.yaml, serve the API", cmd_serve},
     {"clusters", "show the member clusters the daemon watches", cmd_clusters},
+    {"quota", "show fleet-wide quotas: used and hard per namespace", cmd_quota},
 };
 
 bool cmd_wants_help(int argc, char **argv)

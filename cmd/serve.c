@@ -20,7 +20,10 @@
  *   POST /admission/clusters/<cluster>/<secret>/quota   quota/'s admission
  *                          webhook (its own worker threads); with host: set,
  *                          a second collector watches the host's quota
- *                          objects into the index for it.
+ *                          objects into the index for it, and quota/
+ *                          writes their status back there.
+ *   GET /api/v1/quota      every quota with hard and fleet-wide used
+ *                          (?namespace=NS), as `flotilla quota` shows it.
  *
  * Threads: main blocks the signals before any thread starts and sleeps in
  * sigwait; handlers run on the server's threads, each with its own index
@@ -220,6 +223,22 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
+/* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
+ * (quota/'s report; `flotilla quota`). Authenticated like the search API. */
+static void on_quota(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *doc = NULL;
+    fl_err err = FL_ERR_INIT;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (fl_quota_report(x->quota, fl_request_query(r, "namespace"), &doc, &err) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
+        return;
+    }
+    fl_request_reply_json(r, 200, doc);
+}
+
 /* Every route of the daemon's API listener. Modules that serve on this
  * listener (search API, quota, dashboard) register here. */
 static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
@@ -228,7 +247,8 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
     if ((rc = route_query(srv, x, err)) || (rc = fl_server_route_health(srv)) ||
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
-        (x->quota && (rc = fl_quota_route(x->quota, srv))))
+        (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
         return rc;
     return 0;
 }
@@ -395,6 +415,8 @@ static int start_quota(serve_ctx *x, fl_err *err)
     qo.stale_allow = cfg->quota_stale_allow;
     qo.reservation_ttl_ms = cfg->quota_reservation_ttl_ms;
     qo.threads = (unsigned)cfg->quota_threads;
+    if (cfg->has_host)
+        qo.host_kubeconfig = cfg->host_kubeconfig, qo.host_context = cfg->host_context;
     int rc = fl_quota_new(&qo, &x->quota, err);
     free(mem);
     return rc;

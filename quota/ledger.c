@@ -68,6 +68,15 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
         fl_err_set(err, rc, "out of memory");
     if (!rc)
         rc = fl_index_reader_new(opts->index, &q->rd, err);
+    if (!rc && !(q->status_cache = json_object()))
+        rc = fl_err_set(err, -ENOMEM, "out of memory");
+    if (!rc && opts->host_kubeconfig &&
+        fl_kube_conn_load(opts->host_kubeconfig, opts->host_context, &q->host_conn, err) != 0) {
+        fl_log(FL_LOG_WARN, "quota", "no status write-back: %s", err->msg);
+        err->msg[0] = 0;
+    }
+    if (!q->o.status_interval_ms)
+        q->o.status_interval_ms = 2000;
     if (!rc && q->secrets_path)
         rc = fl_quota_secrets(q->secrets_path, (const char *const *)q->members, q->nmembers,
                               &q->secrets, err);
@@ -112,6 +121,8 @@ void fl_quota_free(fl_quota *q)
     free(q->members);
     free(q->host_cluster), free(q->secrets_path);
     json_decref(q->secrets);
+    json_decref(q->status_cache);
+    fl_kube_conn_unref(q->host_conn);
     pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->mu);
     free(q);
@@ -852,14 +863,19 @@ static void sweep(fl_quota *q)
     }
 }
 
+/* Ticks at the shorter of the two intervals: reservations are swept every
+ * recompute_interval_ms, status compared every status_interval_ms. */
 static void *sweeper(void *arg)
 {
     fl_quota *q = arg;
+    int64_t tick = q->o.recompute_interval_ms, last_sweep = fl_mono_ms(), last_status = 0;
+    if (q->host_conn && q->o.status_interval_ms < tick)
+        tick = q->o.status_interval_ms;
     for (;;) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (q->o.recompute_interval_ms % 1000) * 1000000;
-        ts.tv_sec += q->o.recompute_interval_ms / 1000 + ns / 1000000000;
+        int64_t ns = ts.tv_nsec + (tick % 1000) * 1000000;
+        ts.tv_sec += tick / 1000 + ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
         pthread_mutex_lock(&q->mu);
         while (!q->stop && pthread_cond_timedwait(&q->wake, &q->mu, &ts) == 0)
@@ -868,7 +884,15 @@ static void *sweeper(void *arg)
         pthread_mutex_unlock(&q->mu);
         if (stop)
             return NULL;
-        sweep(q);
+        int64_t now = fl_mono_ms();
+        if (now - last_sweep >= q->o.recompute_interval_ms) {
+            sweep(q);
+            last_sweep = now;
+        }
+        if (q->host_conn && now - last_status >= q->o.status_interval_ms) {
+            quota_status_sync(q);
+            last_status = now;
+        }
     }
 }
 

@@ -50,10 +50,12 @@ struct fl_quota {
     size_t nw, capw;
     fl_quota_stats stats;
     webhook_pool *pool; /* webhook.c; set once at start */
-    /* the periodic recomputation (ledger.c) */
+    /* the periodic recomputation and status write-back (ledger.c) */
     pthread_t sweeper;
     bool sweeping, stop;
     pthread_cond_t wake;
+    fl_kube_conn *host_conn; /* NULL: no status write-back */
+    json_t *status_cache;    /* "kind/ns/name" -> status last written (sweeper only) */
 };
 
 bool ledger_is_member(const fl_quota *q, const char *cluster);
@@ -79,6 +81,10 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
  * reservation of ns (wres.live). Under mu, inside a reader snapshot. */
 int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
                   qent *e, size_t ne, int64_t now_s, fl_err *err);
+
+/* status.c: write every quota's status to the host when it changed.
+ * The sweeper thread only; takes mu itself. */
+void quota_status_sync(fl_quota *q);
 
 /* webhook.c */
 int quota_webhook_start(fl_quota *q, fl_err *err);

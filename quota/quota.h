@@ -148,9 +148,12 @@ typedef struct fl_quota_opts {
     size_t queue_max;              /* pending reviews before 429, default 4096 */
     int64_t recompute_interval_ms; /* full recomputation of namespaces with open
                                       reservations (expiry, drift), default 10000 */
+    const char *host_kubeconfig;   /* the host API for status write-back (NULL: none) */
+    const char *host_context;
+    int64_t status_interval_ms;    /* how often status is compared and written, default 2000 */
 } fl_quota_opts;
 #define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, 30000, false, \
-                            120000, 4, 4096, 10000}
+                            120000, 4, 4096, 10000, NULL, NULL, 2000}
 
 /* Create the ledger and start its workers. Copies opts' strings; index
  * and the callbacks' ud must outlive it. Creates missing secrets in
@@ -209,6 +212,15 @@ int fl_quota_release(fl_quota *q, const char *namespace_, const char *workload_u
  * A background thread does the same every recompute_interval_ms for every
  * namespace with open reservations. 0 or a negative code. */
 int fl_quota_used(fl_quota *q, const char *namespace_, json_t **used, fl_err *err);
+
+/* Every KarmadaQuota and FederatedResourceQuota of namespace_ (NULL: of
+ * every namespace the host has quota objects in) with its hard and
+ * fleet-wide used: *out (new) = {"items":[{"namespace","name","kind",
+ * "hard","used"[,"aggregatedStatus"]} or, for an invalid FRQ, {..,
+ * "errors":[Karmada's messages]}]}. What GET /api/v1/quota and
+ * `flotilla quota` show, and what is written back to the host's status.
+ * 0 or a negative code. Any thread. */
+int fl_quota_report(fl_quota *q, const char *namespace_, json_t **out, fl_err *err);
 
 typedef struct fl_quota_stats {
     uint64_t allowed, denied, errors;   /* AdmissionReviews answered */

@@ -9,6 +9,10 @@ member with kubectl, a KarmadaQuota applied on the host with kubectl. Then:
     (`Error from server (Forbidden): ... admission webhook "quota.flotilla.io"
     denied the request: exceeded quota: ...`), and the same pod fits once the
     other member's pod is deleted;
+  * `flotilla quota` shows used / hard / percent; status is written back to
+    the host's KarmadaQuota and FederatedResourceQuota (aggregatedStatus per
+    static assignment); an FRQ denies with Karmada's wording; an invalid FRQ
+    enforces nothing and says why;
   * 64 clients racing over HTTPS for the last units: exactly the free units
     are granted (zero over-admission); a dry run reserves nothing;
   * hostile reviews: wrong secret / unknown cluster 403, malformed JSON,
@@ -166,6 +170,72 @@ def kubectl_flow(members, port, ctx):
     check(fits, "p3 never fit after p2 was deleted in the other member")
 
 
+def token():
+    with open(os.path.join(D, "tokens.csv")) as f:
+        return f.readline().split(",")[0]
+
+
+def flotilla_quota(port, *args):
+    return run(BIN, "quota", "--server", "https://127.0.0.1:%d" % port, "--token", token(),
+               "--certificate-authority", os.path.join(D, "ca", "ca.crt"), *args)
+
+
+def visible(members, port, ctx):
+    """`flotilla quota`, status written back to the host, FRQs end to end."""
+    a, b = members
+    row = lambda: [l.split() for l in flotilla_quota(port, "-n", NS)[1].splitlines()]
+    got = wait(lambda: ["team-a", "team-quota", "requests.cpu", "1500m", "2", "75%"] in row(), 10, 0.3)
+    check(got, "flotilla quota -n team-a: %s" % row())
+    rc, out, err = flotilla_quota(port, "-o", "json")
+    check(rc == 0 and any(i["name"] == "team-quota" and i["used"]["pods"] == "2"
+                          for i in json.loads(out)["items"]), "flotilla quota -o json: %s %s" % (out, err))
+
+    def status():
+        rc, out, _ = kc("host", "get", "karmadaquota", "team-quota", "-n", NS, "-o", "json")
+        return json.loads(out).get("status", {}) if rc == 0 else {}
+    st = wait(lambda: status().get("used", {}).get("requests.cpu") == "1500m" and status(), 15, 0.3)
+    check(st and st.get("hard") == {"pods": "10", "requests.cpu": "2"},
+          "KarmadaQuota status written back to the host: %s" % status())
+    # a FederatedResourceQuota: Karmada's denial wording, status with aggregatedStatus
+    for m in members + ["host"]:
+        kc(m, "create", "namespace", "fed")
+        kc(m, "create", "namespace", "bad")
+    frq = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "FederatedResourceQuota",
+           "metadata": {"name": "fed-quota", "namespace": "fed"},
+           "spec": {"overall": {"cpu": "1"}, "staticAssignments": [
+               {"clusterName": a, "hard": {"cpu": "600m"}}, {"clusterName": b, "hard": {"cpu": "400m"}}]}}
+    rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
+    check(rc == 0, "apply FRQ: %s" % err)
+    bad = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "FederatedResourceQuota",
+           "metadata": {"name": "bad-quota", "namespace": "bad"},
+           "spec": {"overall": {"cpu": "1"}, "staticAssignments": [{"clusterName": a, "hard": {"cpu": "2"}}]}}
+    rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(bad))
+    check(rc == 0, "apply invalid FRQ: %s" % err)
+    wait(lambda: "fed-quota" in flotilla_quota(port, "-n", "fed")[1], 10, 0.3)
+    rc, _, err = kc(a, "apply", "-f", "-", stdin=pod_yaml("f1", "600m", "fed"))
+    check(rc == 0, "f1 under the FRQ: %s" % err)
+    rc, _, err = kc(b, "apply", "-f", "-", stdin=pod_yaml("f2", "600m", "fed"))
+    want = ('admission webhook "quota.flotilla.io" denied the request: FederatedResourceQuota'
+            '(fed/fed-quota) exceeded for resource cpu: requested sum 1200m, limit 1.')
+    check(rc != 0 and want in err, "f2 past the FRQ: rc %d %r" % (rc, err))
+    rc, _, err = kc(b, "apply", "-f", "-", stdin=pod_yaml("f3", "2", "bad"))
+    check(rc == 0, "an invalid FRQ enforces nothing: %s" % err)
+    rc, out, _ = flotilla_quota(port, "-n", "bad")
+    check("invalid: spec.overall[cpu]: Invalid value: \"1\": overall is less than assignments" in out,
+          "flotilla quota shows why an FRQ is invalid: %s" % out)
+
+    def frq_status():
+        rc, out, _ = kc("host", "get", "federatedresourcequota", "fed-quota", "-n", "fed", "-o", "json")
+        return json.loads(out).get("status", {}) if rc == 0 else {}
+    st = wait(lambda: frq_status().get("overallUsed") == {"cpu": "600m"} and frq_status(), 15, 0.3)
+    check(st and st.get("overall") == {"cpu": "1"} and st.get("aggregatedStatus") == [
+        {"clusterName": a, "hard": {"cpu": "600m"}, "used": {"cpu": "600m"}},
+        {"clusterName": b, "hard": {"cpu": "400m"}, "used": {"cpu": "0"}}],
+        "FRQ status written back: %s" % frq_status())
+    rc, out, _ = flotilla_quota(port, "-n", "fed", "-o", "wide")
+    check("%s=600m/600m,%s=0/400m" % (a, b) in out, "flotilla quota -o wide: %s" % out)
+
+
 def race(members, port, ctx):
     a, b = members
     path = {m: "/admission/clusters/%s/%s/quota" % (m, secret_of(m)) for m in members}
@@ -263,6 +333,7 @@ try:
     members, port, ctx = setup()
     install(members, port)
     kubectl_flow(members, port, ctx)
+    visible(members, port, ctx)
     race(members, port, ctx)
     hostile(members, port, ctx)
     stale(members, port, ctx)
