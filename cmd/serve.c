@@ -401,11 +401,15 @@ static int start_quota(serve_ctx *x, fl_err *err)
     const fl_config *cfg = x->cfg;
     fl_quota_opts qo = FL_QUOTA_OPTS_INIT;
     char secrets[4200];
-    const char **mem = calloc(cfg->nmembers + 1, sizeof *mem);
+    const char **mem = calloc(3 * (cfg->nmembers + 1), sizeof *mem);
     if (!mem)
         return fl_err_set(err, -ENOMEM, "out of memory");
-    for (size_t i = 0; i < cfg->nmembers; i++)
+    const char **kcs = mem + cfg->nmembers + 1, **ctxs = kcs + cfg->nmembers + 1;
+    for (size_t i = 0; i < cfg->nmembers; i++) {
         mem[i] = cfg->members[i].name;
+        kcs[i] = cfg->members[i].kubeconfig, ctxs[i] = cfg->members[i].context;
+    }
+    qo.member_kubeconfigs = kcs, qo.member_contexts = ctxs;
     snprintf(secrets, sizeof secrets, "%s/" FL_QUOTA_SECRETS_FILE, cfg->data_dir);
     qo.index = x->index;
     qo.health = member_health, qo.health_ud = x;

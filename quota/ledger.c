@@ -51,10 +51,18 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
     q->host_cluster = strdup(opts->host_cluster ? opts->host_cluster : FL_QUOTA_HOST_CLUSTER);
     q->secrets_path = dup_or_null(opts->secrets_path);
     q->members = calloc(opts->nmembers + 1, sizeof *q->members);
-    int rc = q->host_cluster && q->members && (!opts->secrets_path || q->secrets_path) ? 0 : -ENOMEM;
-    for (size_t i = 0; !rc && i < opts->nmembers; i++)
-        if (!(q->members[i] = strdup(opts->members[i])))
+    q->member_kubeconfigs = calloc(opts->nmembers + 1, sizeof *q->member_kubeconfigs);
+    q->member_contexts = calloc(opts->nmembers + 1, sizeof *q->member_contexts);
+    q->member_conns = calloc(opts->nmembers + 1, sizeof *q->member_conns);
+    int rc = q->host_cluster && q->members && q->member_kubeconfigs && q->member_contexts &&
+             q->member_conns && (!opts->secrets_path || q->secrets_path) ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < opts->nmembers; i++) {
+        const char *kc = opts->member_kubeconfigs ? opts->member_kubeconfigs[i] : NULL;
+        const char *ctx = opts->member_contexts ? opts->member_contexts[i] : NULL;
+        if (!(q->members[i] = strdup(opts->members[i])) || (kc && !(q->member_kubeconfigs[i] = strdup(kc))) ||
+            (ctx && !(q->member_contexts[i] = strdup(ctx))))
             rc = -ENOMEM;
+    }
     q->nmembers = opts->nmembers;
     if (!q->o.stale_after_ms)
         q->o.stale_after_ms = 30000;
@@ -116,9 +124,13 @@ void fl_quota_free(fl_quota *q)
         wres_done(&q->w[i]);
     free(q->d), free(q->w);
     fl_index_reader_free(q->rd);
-    for (size_t i = 0; i < q->nmembers; i++)
+    bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
+    for (size_t i = 0; lists && i < q->nmembers; i++) {
         free(q->members[i]);
-    free(q->members);
+        free(q->member_kubeconfigs[i]), free(q->member_contexts[i]);
+        fl_kube_conn_unref(q->member_conns[i]);
+    }
+    free(q->members), free(q->member_kubeconfigs), free(q->member_contexts), free(q->member_conns);
     free(q->host_cluster), free(q->secrets_path);
     json_decref(q->secrets);
     json_decref(q->status_cache);
@@ -891,6 +903,7 @@ static void *sweeper(void *arg)
         }
         if (q->host_conn && now - last_status >= q->o.status_interval_ms) {
             quota_status_sync(q);
+            quota_assign_sync(q);
             last_status = now;
         }
     }

@@ -39,6 +39,8 @@ struct fl_quota {
     char *host_cluster, *secrets_path;
     char **members;
     size_t nmembers;
+    char **member_kubeconfigs, **member_contexts; /* parallel to members; NULL entries */
+    fl_kube_conn **member_conns;                  /* loaded on first use (assign.c) */
     /* Everything below is guarded by mu. */
     pthread_mutex_t mu;
     fl_index_reader *rd;
@@ -85,6 +87,10 @@ int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, s
 /* status.c: write every quota's status to the host when it changed.
  * The sweeper thread only; takes mu itself. */
 void quota_status_sync(fl_quota *q);
+
+/* assign.c: static assignments -> member ResourceQuotas. The sweeper
+ * thread only; takes mu itself. */
+void quota_assign_sync(fl_quota *q);
 
 /* webhook.c */
 int quota_webhook_start(fl_quota *q, fl_err *err);

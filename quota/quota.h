@@ -140,6 +140,8 @@ typedef struct fl_quota_opts {
     void *health_ud;
     const char *const *members;    /* clusters that may call the webhook */
     size_t nmembers;
+    const char *const *member_kubeconfigs; /* parallel to members (or NULL): where FRQ */
+    const char *const *member_contexts;    /* static assignments' ResourceQuotas go */
     const char *secrets_path;      /* JSON {cluster: secret}, created 0600 when missing */
     int64_t stale_after_ms;        /* default 30000 */
     bool stale_allow;              /* stalePolicy allow (default deny) */
@@ -152,8 +154,8 @@ typedef struct fl_quota_opts {
     const char *host_context;
     int64_t status_interval_ms;    /* how often status is compared and written, default 2000 */
 } fl_quota_opts;
-#define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, 30000, false, \
-                            120000, 4, 4096, 10000, NULL, NULL, 2000}
+#define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, \
+                            NULL, NULL, 30000, false, 120000, 4, 4096, 10000, NULL, NULL, 2000}
 
 /* Create the ledger and start its workers. Copies opts' strings; index
  * and the callbacks' ud must outlive it. Creates missing secrets in

@@ -12,7 +12,8 @@ member with kubectl, a KarmadaQuota applied on the host with kubectl. Then:
   * `flotilla quota` shows used / hard / percent; status is written back to
     the host's KarmadaQuota and FederatedResourceQuota (aggregatedStatus per
     static assignment); an FRQ denies with Karmada's wording; an invalid FRQ
-    enforces nothing and says why;
+    enforces nothing and says why; static assignments become member
+    ResourceQuotas (created, updated, deleted);
   * 64 clients racing over HTTPS for the last units: exactly the free units
     are granted (zero over-admission); a dry run reserves nothing;
   * hostile reviews: wrong secret / unknown cluster 403, malformed JSON,
@@ -203,7 +204,7 @@ def visible(members, port, ctx):
     frq = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "FederatedResourceQuota",
            "metadata": {"name": "fed-quota", "namespace": "fed"},
            "spec": {"overall": {"cpu": "1"}, "staticAssignments": [
-               {"clusterName": a, "hard": {"cpu": "600m"}}, {"clusterName": b, "hard": {"cpu": "400m"}}]}}
+               {"clusterName": a, "hard": {"cpu": "600m"}}]}}
     rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
     check(rc == 0, "apply FRQ: %s" % err)
     bad = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "FederatedResourceQuota",
@@ -229,11 +230,29 @@ def visible(members, port, ctx):
         return json.loads(out).get("status", {}) if rc == 0 else {}
     st = wait(lambda: frq_status().get("overallUsed") == {"cpu": "600m"} and frq_status(), 15, 0.3)
     check(st and st.get("overall") == {"cpu": "1"} and st.get("aggregatedStatus") == [
-        {"clusterName": a, "hard": {"cpu": "600m"}, "used": {"cpu": "600m"}},
-        {"clusterName": b, "hard": {"cpu": "400m"}, "used": {"cpu": "0"}}],
+        {"clusterName": a, "hard": {"cpu": "600m"}, "used": {"cpu": "600m"}}],
         "FRQ status written back: %s" % frq_status())
     rc, out, _ = flotilla_quota(port, "-n", "fed", "-o", "wide")
-    check("%s=600m/600m,%s=0/400m" % (a, b) in out, "flotilla quota -o wide: %s" % out)
+    check("%s=600m/600m" % a in out, "flotilla quota -o wide: %s" % out)
+
+    # the static assignment became a ResourceQuota in member a (and none in b) ...
+    def member_rq(m):
+        rc, out, _ = kc(m, "get", "resourcequota", "fed-quota", "-n", "fed", "-o", "json")
+        return json.loads(out) if rc == 0 else None
+    rq = wait(lambda: member_rq(a), 15, 0.3)
+    check(rq and rq["spec"]["hard"] == {"cpu": "600m"} and
+          rq["metadata"]["labels"].get("federatedresourcequota.karmada.io/name") == "fed-quota",
+          "static assignment -> ResourceQuota in %s: %s" % (a, rq))
+    check(member_rq(b) is None, "no ResourceQuota in %s, which has no assignment" % b)
+    # ... follows a change of the assignment, and goes when the assignment goes
+    frq["spec"]["staticAssignments"][0]["hard"] = {"cpu": "700m"}
+    kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
+    check(wait(lambda: (member_rq(a) or {}).get("spec", {}).get("hard") == {"cpu": "700m"}, 15, 0.3),
+          "the member ResourceQuota follows the assignment: %s" % member_rq(a))
+    del frq["spec"]["staticAssignments"]
+    kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
+    check(wait(lambda: member_rq(a) is None, 15, 0.3), "the member ResourceQuota is deleted with "
+          "its assignment: %s" % member_rq(a))
 
 
 def race(members, port, ctx):
