@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "Usage:\n"
             "  flotilla certs ca     --out DIR [--cn NAME] [--days N]\n"
             "  flotilla certs server --ca DIR --host H1,H2,... --out DIR [--days N]\n"
-            "  flotilla certs client --ca DIR --user NAME [--group G]... --out DIR [--days N]\n\n"
+            "  flotilla certs client --ca DIR --user NAME [--group G]... --out DIR [--days N]\n"
+            "  flotilla certs webhook -c FILE --cluster NAME --url-host HOST[:PORT] [--ca DIR]\n\n"
             "Makes EC P-256 certificates as PEM files:\n"
             "  ca      DIR/ca.crt, DIR/ca.key (a self-signed CA)\n"
             "  server  DIR/server.crt, DIR/server.key, DIR/ca.crt; each host is an IP or DNS SAN\n"
@@ -152,6 +153,8 @@ int cmd_certs(int argc, char **argv)
     fl_cert_pair ca = FL_CERT_PAIR_INIT, p = FL_CERT_PAIR_INIT;
     fl_err err = FL_ERR_INIT;
     int rc = 2;
+    if (argc >= 2 && strcmp(argv[1], "webhook") == 0)
+        return cmd_certs_webhook(argc - 1, argv + 1);
     if (cmd_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

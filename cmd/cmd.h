@@ -17,9 +17,11 @@ typedef struct fl_command {
 int cmd_version(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
+int cmd_certs_webhook(int argc, char **argv); /* `certs webhook` (cmd/webhook.c) */
 int cmd_sim(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_clusters(int argc, char **argv);
+int cmd_quota(int argc, char **argv);
 
 int cmd_place(int argc, char **argv);
 

@@ -331,7 +331,7 @@ static bool listen_ok(const char *s)
 static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
     static const char *const keys[] = {"listen", "tls", "dataDir", "auth", "host", "members",
-                                       "sync", NULL};
+                                       "sync", "quota", NULL};
     int rc;
     json_t *tls;
     if ((rc = check_keys(w, root, "", keys)) ||
@@ -418,6 +418,33 @@ static int parse_host(walk *w, const json_t *root, fl_config *c)
         (rc = resolve_in_place(w, &c->host_kubeconfig)))
         return rc;
     return 0;
+}
+
+/* quota: {staleAfter, stalePolicy: deny|allow, reservationTTL, admissionThreads} */
+static int parse_quota(walk *w, const json_t *root, fl_config *c)
+{
+    static const char *const keys[] = {"staleAfter", "stalePolicy", "reservationTTL",
+                                       "admissionThreads", NULL};
+    json_t *q;
+    char *policy = NULL;
+    int rc;
+    c->quota_stale_after_ms = 30000, c->quota_reservation_ttl_ms = 120000;
+    c->quota_threads = 4;
+    if ((rc = get_obj(w, root, "", "quota", &q)) || !q)
+        return rc;
+    if ((rc = check_keys(w, q, "quota", keys)) ||
+        (rc = get_duration(w, q, "quota", "staleAfter", 30000, 100, &c->quota_stale_after_ms)) ||
+        (rc = get_duration(w, q, "quota", "reservationTTL", 120000, 100,
+                           &c->quota_reservation_ttl_ms)) ||
+        (rc = get_int(w, q, "quota", "admissionThreads", 4, 1, 64, &c->quota_threads)) ||
+        (rc = get_str(w, q, "quota", "stalePolicy", false, "deny", &policy)))
+        return rc;
+    c->quota_stale_allow = !strcmp(policy, "allow");
+    if (strcmp(policy, "allow") && strcmp(policy, "deny"))
+        rc = failk(w, q, "stalePolicy", "quota.stalePolicy", "must be deny or allow, not \"%s\"",
+                   policy);
+    free(policy);
+    return rc;
 }
 
 static int parse_labels(walk *w, const json_t *m, const char *f, fl_config_member *mb)
@@ -725,7 +752,7 @@ int fl_config_from_json(const json_t *root, const char *path, fl_config_line_fn 
     }
     if ((rc = parse_top(&w, root, c)) || (rc = parse_auth(&w, root, c)) ||
         (rc = parse_host(&w, root, c)) || (rc = parse_members(&w, root, c)) ||
-        (rc = parse_sync(&w, root, c)))
+        (rc = parse_sync(&w, root, c)) || (rc = parse_quota(&w, root, c)))
         goto fail;
     *out = c;
     return 0;

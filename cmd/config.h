@@ -84,6 +84,12 @@ typedef struct fl_config {
     int64_t health_interval_ms; /* sync.healthInterval: default 10s */
     int64_t health_timeout_ms;  /* sync.healthTimeout: default 5s */
     int64_t discovery_interval_ms; /* sync.discoveryInterval: re-discovery (CRDs), default 1m */
+
+    /* quota.* (quota/quota.h): stale policy, reservations, admission workers. */
+    int64_t quota_stale_after_ms;     /* quota.staleAfter, default 30s */
+    bool quota_stale_allow;           /* quota.stalePolicy: allow (default deny) */
+    int64_t quota_reservation_ttl_ms; /* quota.reservationTTL, default 2m */
+    int64_t quota_threads;            /* quota.admissionThreads, default 4 */
 } fl_config;
 
 /* Returns the source line of obj[key] (when obj and key are given: the

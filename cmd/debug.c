@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "kube/kube.h"
 #include "scheduler/scheduler.h"
+#include "quota/quota.h"
 
 #define DEBUG_MAX_LINE (1u << 20)
 #define DEBUG_MAX_OUT (4u << 20)
@@ -256,6 +257,77 @@ static json_t *op_fields_match(const json_t *req, fl_err *err)
     return json_pack("{s:b}", "matches", m);
 }
 
+/* ---------------------------------------------------------------- quota ops */
+
+/* A quota op's result: the answer, or {"error":..} when the request is
+ * malformed (the engine's message). */
+static json_t *quota_result(int rc, json_t *out, const char *key, const fl_err *e)
+{
+    if (rc)
+        return json_pack("{s:s}", "error", e->msg[0] ? e->msg : fl_strerror(rc));
+    return key ? json_pack("{s:o}", key, out) : out;
+}
+
+static json_t *op_frq_validate(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    int rc = fl_quota_frq_validate(json_object_get(req, "frq"), &out, &e);
+    return quota_result(rc, out, "errors", &e);
+}
+
+static json_t *op_binding_usage(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    int rc = fl_quota_binding_usage(json_object_get(req, "binding"), &out, &e);
+    return quota_result(rc, out, "usage", &e);
+}
+
+static json_t *op_frq_used(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    int rc = fl_quota_frq_used(json_object_get(req, "overall"), json_object_get(req, "bindings"),
+                               &out, &e);
+    return quota_result(rc, out, "used", &e);
+}
+
+static json_t *op_binding_admit(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    int rc = fl_quota_binding_admit(req, &out, &e);
+    return quota_result(rc, out, NULL, &e);
+}
+
+static json_t *op_quota_admit(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    int rc = fl_quota_admit(req, &out, &e);
+    return quota_result(rc, out, NULL, &e);
+}
+
+static json_t *op_quota_usage(const json_t *req, fl_err *err)
+{
+    json_t *out = NULL;
+    fl_err e = FL_ERR_INIT;
+    const json_t *now = json_object_get(req, "now");
+    const char *res = json_string_value(json_object_get(req, "resource"));
+    if (!res) {
+        fl_err_set(err, FL_EPARSE, "member \"resource\" must be a string (\"pods\", \"jobs.batch\")");
+        return NULL;
+    }
+    const char *dot = strchr(res, '.');
+    char resource[256];
+    snprintf(resource, sizeof resource, "%.*s", dot ? (int)(dot - res) : (int)strlen(res), res);
+    int rc = fl_quota_object_usage(dot ? dot + 1 : "", resource, json_object_get(req, "object"),
+                                   json_is_integer(now) ? json_integer_value(now) : fl_now_ms() / 1000,
+                                   &out, &e);
+    return quota_result(rc, out, "usage", &e);
+}
+
 /* ---------------------------------------------------------------- tables */
 
 static const debug_op kube_ops[] = {
@@ -279,10 +351,17 @@ static const debug_op place_ops[] = {
     {"place", op_place},
 };
 
+static const debug_op quota_ops[] = {
+    {"frq.validate", op_frq_validate},   {"binding.usage", op_binding_usage},
+    {"frq.used", op_frq_used},           {"binding.admit", op_binding_admit},
+    {"quota.admit", op_quota_admit},     {"quota.usage", op_quota_usage},
+};
+
 /* Domains, as `flotilla debug <domain>` names them. Add a row per domain. */
 static const debug_domain domains[] = {
     {"kube", kube_ops, FL_ARRAY_LEN(kube_ops)},
     {"place", place_ops, FL_ARRAY_LEN(place_ops)},
+    {"quota", quota_ops, FL_ARRAY_LEN(quota_ops)},
 };
 
 static debug_fn find_op(const debug_domain *only, const char *name)
@@ -356,9 +435,9 @@ static bool read_line(FILE *in, fl_buf *b, bool *too_long)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla debug [kube|place]\n\n"
+    fprintf(f, "Usage: flotilla debug [kube|place|quota]\n\n"
                "Reads JSON requests, one per line, on stdin and writes one compact JSON answer\n"
-               "per line on stdout. Ops (domains kube, then place):\n");
+               "per line on stdout. Ops (domains kube, place, quota):\n");
     for (size_t d = 0; d < FL_ARRAY_LEN(domains); d++)
         for (size_t i = 0; i < domains[d].nops; i++)
             fprintf(f, "  %s\n", domains[d].ops[i].name);

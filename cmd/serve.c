@@ -18,6 +18,13 @@
  * only from loopback peers with auth.anonymousLoopback; else 401 Status.
  * A user sees the members the auth.scopes of its groups cover.
  * The search API also proxies pods/log to the members (their kubeconfigs).
+ *   POST /admission/clusters/<cluster>/<secret>/quota   quota/'s admission
+ *                          webhook (its own worker threads); with host: set,
+ *                          a second collector watches the host's quota
+ *                          objects into the index for it, and quota/
+ *                          writes their status back there.
+ *   GET /api/v1/quota      every quota with hard and fleet-wide used
+ *                          (?namespace=NS), as `flotilla quota` shows it.
  *
  * Threads: main blocks the signals before any thread starts and sleeps in
  * sigwait; handlers run on the server's threads, each with its own index
@@ -41,6 +48,7 @@
 #include "kube/kube.h"
 #include "server/server.h"
 #include "query/query.h"
+#include "quota/quota.h"
 
 #define PEM_MAX_BYTES (1u << 20)
 
@@ -50,6 +58,8 @@ typedef struct serve_ctx {
     fl_collector *collector;
     fl_query *query; /* search API (query/), freed after the server */
     cmd_placer *placer; /* POST /api/v1/place (cmd/place.c), freed after the server */
+    fl_collector *host; /* the host's quota objects into the index (host: set) */
+    fl_quota *quota;    /* quota ledger and admission webhook, freed after the server */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -216,6 +226,22 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
+/* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
+ * (quota/'s report; `flotilla quota`). Authenticated like the search API. */
+static void on_quota(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *doc = NULL;
+    fl_err err = FL_ERR_INIT;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (fl_quota_report(x->quota, fl_request_query(r, "namespace"), &doc, &err) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
+        return;
+    }
+    fl_request_reply_json(r, 200, doc);
+}
+
 /* Every route of the daemon's API listener. Modules that serve on this
  * listener (search API, quota, dashboard) register here. */
 static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
@@ -225,7 +251,9 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
-        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)))
+        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
         return rc;
     return 0;
 }
@@ -348,6 +376,61 @@ out:
     return rc;
 }
 
+/* The host's KarmadaQuotas and FederatedResourceQuotas, watched into the
+ * index under the cluster name quota/ reads them from. */
+static int start_host(const fl_config *cfg, fl_index *idx, fl_collector **out, fl_err *err)
+{
+    static const char *const kq[] = {"karmadaquotas"}, *const frq[] = {"federatedresourcequotas"};
+    fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, cfg->host_kubeconfig, cfg->host_context};
+    fl_collector_gv gvs[2] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
+                              {"policy.karmada.io", "v1alpha1", frq, 1}};
+    fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
+    fl_collector *c = NULL;
+    co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs, co.nresources = 2;
+    co.health_interval_ms = cfg->health_interval_ms;
+    int rc = fl_collector_new(&co, &c, err);
+    if (!rc && (rc = fl_collector_start(c, err)) != 0)
+        fl_collector_free(c);
+    if (!rc)
+        *out = c;
+    return rc;
+}
+
+static json_t *member_health(void *ud)
+{
+    return fl_collector_status(((serve_ctx *)ud)->collector);
+}
+
+static int start_quota(serve_ctx *x, fl_err *err)
+{
+    const fl_config *cfg = x->cfg;
+    fl_quota_opts qo = FL_QUOTA_OPTS_INIT;
+    char secrets[4200];
+    const char **mem = calloc(3 * (cfg->nmembers + 1), sizeof *mem);
+    if (!mem)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    const char **kcs = mem + cfg->nmembers + 1, **ctxs = kcs + cfg->nmembers + 1;
+    for (size_t i = 0; i < cfg->nmembers; i++) {
+        mem[i] = cfg->members[i].name;
+        kcs[i] = cfg->members[i].kubeconfig, ctxs[i] = cfg->members[i].context;
+    }
+    qo.member_kubeconfigs = kcs, qo.member_contexts = ctxs;
+    snprintf(secrets, sizeof secrets, "%s/" FL_QUOTA_SECRETS_FILE, cfg->data_dir);
+    qo.index = x->index;
+    qo.health = member_health, qo.health_ud = x;
+    qo.members = mem, qo.nmembers = cfg->nmembers;
+    qo.secrets_path = secrets;
+    qo.stale_after_ms = cfg->quota_stale_after_ms;
+    qo.stale_allow = cfg->quota_stale_allow;
+    qo.reservation_ttl_ms = cfg->quota_reservation_ttl_ms;
+    qo.threads = (unsigned)cfg->quota_threads;
+    if (cfg->has_host)
+        qo.host_kubeconfig = cfg->host_kubeconfig, qo.host_context = cfg->host_context;
+    int rc = fl_quota_new(&qo, &x->quota, err);
+    free(mem);
+    return rc;
+}
+
 static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
 {
     const fl_config *cfg = x->cfg;
@@ -433,6 +516,11 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     x.collector = col;
+    if ((cfg->has_host && start_host(cfg, idx, &x.host, &err) != 0) ||
+        start_quota(&x, &err) != 0) {
+        fprintf(stderr, "flotilla serve: quota: %s\n", err.msg);
+        goto out;
+    }
     if (start_server(&x, &srv, &err) != 0) {
         fprintf(stderr, "flotilla serve: listen %s: %s\n", cfg->listen, err.msg);
         goto out;
@@ -447,6 +535,8 @@ out:
     fl_server_free(srv);
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
+    fl_quota_free(x.quota);
+    fl_collector_free(x.host);
     fl_collector_free(col);
     if (idx && fl_index_flush(idx, 30000) != 0)
         fl_log(FL_LOG_WARN, "serve", "index flush did not finish in 30s");

@@ -78,6 +78,7 @@ static void free_request(fl_request *r)
     free(r->groups);
     free(r->cert_user);
     free(r->user);
+    free(r->log_uri);
     fl_buf_done(&r->body);
     free(r->query); /* hdrs share this allocation */
     free(r->arena);
@@ -204,6 +205,15 @@ void fl_request_set_user(fl_request *r, const char *user)
     pthread_mutex_lock(&r->mu);
     free(r->user);
     r->user = u;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void fl_request_set_log_uri(fl_request *r, const char *uri)
+{
+    char *u = uri ? strdup(uri) : NULL;
+    pthread_mutex_lock(&r->mu);
+    free(r->log_uri);
+    r->log_uri = u;
     pthread_mutex_unlock(&r->mu);
 }
 

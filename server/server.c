@@ -106,6 +106,22 @@ int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_han
     return 0;
 }
 
+int fl_server_hide_path(fl_server *s, const char *prefix)
+{
+    if (!s || !prefix || prefix[0] != '/')
+        return -EINVAL;
+    if (s->started)
+        return -EBUSY;
+    char **n = realloc(s->hidden, (s->nhidden + 1) * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    s->hidden = n;
+    if (!(s->hidden[s->nhidden] = strdup(prefix)))
+        return -ENOMEM;
+    s->nhidden++;
+    return 0;
+}
+
 /* Longest prefix first; for equal prefixes, method-specific routes first. */
 static int route_cmp(const void *a, const void *b)
 {
@@ -388,12 +404,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
 static void access_log(fl_server *s, fl_request *r, int code, size_t bytes)
 {
-    char user[128];
+    char user[128], uri[256];
     pthread_mutex_lock(&r->mu);
     fl_strlcpy(user, r->user ? r->user : "-", sizeof(user));
+    fl_strlcpy(uri, r->log_uri ? r->log_uri : r->raw_uri, sizeof(uri));
     pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; !r->log_uri && i < s->nhidden; i++) {
+        size_t n = strlen(s->hidden[i]);
+        if (!strncmp(uri, s->hidden[i], n) && (uri[n] == '/' || uri[n] == '?' || !uri[n]))
+            snprintf(uri, sizeof(uri), "%s/***", s->hidden[i]);
+    }
     fl_log(FL_LOG_INFO, "server", "%s %s %s %s %.200s %d %zu %lldms", s->name, r->peer, user,
-           r->method ? r->method : "-", r->raw_uri, code, bytes,
+           r->method ? r->method : "-", uri, code, bytes,
            (long long)(fl_mono_ms() - r->t0));
 }
 
@@ -645,6 +667,9 @@ void fl_server_free(fl_server *s)
         free(s->routes[i].prefix);
     }
     free(s->routes);
+    for (size_t i = 0; i < s->nhidden; i++)
+        free(s->hidden[i]);
+    free(s->hidden);
     free(s->name);
     free(s->listen);
     free(s->cert);

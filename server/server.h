@@ -73,6 +73,11 @@ int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err);
 int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
                     void *ud);
 
+/* The access log shows requests under prefix as "<prefix>/" and three stars (paths that
+ * carry secrets), unless the handler named a log uri. Before start; 0,
+ * -EINVAL, -EBUSY or -ENOMEM. */
+int fl_server_hide_path(fl_server *s, const char *prefix);
+
 /* Register /healthz, /readyz and /livez (and their sub-paths) answering
  * "ok" as kube-apiserver does (text/plain; charset=utf-8, nosniff); with
  * ?verbose the check list ("[+]ping ok\n...check passed\n"). Before start;
@@ -118,6 +123,8 @@ const char *fl_request_cert_user(const fl_request *r);
 size_t fl_request_cert_groups(const fl_request *r, const char *const **groups);
 /* Name the authenticated user for the access log (copied; any thread). */
 void fl_request_set_user(fl_request *r, const char *user);
+/* Log uri instead of the request's own (a path that carries a secret). */
+void fl_request_set_log_uri(fl_request *r, const char *uri);
 /* The request should get pretty JSON (?pretty=true, or a curl/Wget/browser
  * User-Agent without ?pretty=false), as kube-apiserver decides. */
 bool fl_request_wants_pretty(const fl_request *r);

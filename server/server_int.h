@@ -34,6 +34,8 @@ struct fl_server {
     char *name, *listen, *cert, *key, *ca;
     route *routes;
     size_t nroutes;
+    char **hidden;                  /* path prefixes the access log does not spell out */
+    size_t nhidden;
     struct MHD_Daemon *d;
     uint16_t port;
     pthread_mutex_t mu;
@@ -96,6 +98,7 @@ struct fl_request {
     pthread_cond_t cv;
     int refs;
     char *user;
+    char *log_uri;                  /* what the access log shows instead of raw_uri */
     kv *rh;                         /* response headers added by the handler */
     size_t nrh;
     struct MHD_Response *resp;      /* answer waiting to be queued */

@@ -1,0 +1,931 @@
+/*
+ * quota/ledger.c: the one quota ledger per namespace (DESIGN.md). used =
+ * usage observed in the index on Ready members + open reservations, where
+ *   * a direct admission (a pod created in a member) reserves what it was
+ *     charged until the object shows in the index (a newer resourceVersion
+ *     on UPDATE) or the TTL passes — an expiry is drift, logged and counted;
+ *   * the scheduler reserves per (workload, cluster): max(0, replicas - the
+ *     workload's live pods there) x per-replica request, so a replica is
+ *     never counted twice; release drops it (eviction from a failed member).
+ * Every decision recomputes the namespace from one index snapshot under the
+ * ledger's lock, so concurrent reviews cannot both take the last unit.
+ * Quota objects come from the host (fl_quota_host_fn; by default the host's
+ * objects the collector put in the index). Members that are not Ready do
+ * not count; a stale member (not Ready, or its pods lagging more than
+ * staleAfter) makes its own reviews follow the stale policy, and a Ready
+ * member whose pods lag makes every review in the namespace follow it.
+ * Above admit.c / frq.c / eval.c; webhook.c (the HTTP side) is above this.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "index/index.h"
+#include "quota/ledger_int.h"
+
+#define MAX_CLUSTERS 4096
+
+static int sweeper_start(fl_quota *q, fl_err *err);
+static void sweeper_stop(fl_quota *q);
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
+{
+    if (!opts || !opts->index)
+        return fl_err_set(err, -EINVAL, "quota: an index is required");
+    if (opts->nmembers > MAX_CLUSTERS)
+        return fl_err_set(err, -EINVAL, "quota: more than %d members", MAX_CLUSTERS);
+    fl_quota *q = calloc(1, sizeof *q);
+    if (!q)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    q->o = *opts;
+    q->host_cluster = strdup(opts->host_cluster ? opts->host_cluster : FL_QUOTA_HOST_CLUSTER);
+    q->secrets_path = dup_or_null(opts->secrets_path);
+    q->members = calloc(opts->nmembers + 1, sizeof *q->members);
+    q->member_kubeconfigs = calloc(opts->nmembers + 1, sizeof *q->member_kubeconfigs);
+    q->member_contexts = calloc(opts->nmembers + 1, sizeof *q->member_contexts);
+    q->member_conns = calloc(opts->nmembers + 1, sizeof *q->member_conns);
+    int rc = q->host_cluster && q->members && q->member_kubeconfigs && q->member_contexts &&
+             q->member_conns && (!opts->secrets_path || q->secrets_path) ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < opts->nmembers; i++) {
+        const char *kc = opts->member_kubeconfigs ? opts->member_kubeconfigs[i] : NULL;
+        const char *ctx = opts->member_contexts ? opts->member_contexts[i] : NULL;
+        if (!(q->members[i] = strdup(opts->members[i])) || (kc && !(q->member_kubeconfigs[i] = strdup(kc))) ||
+            (ctx && !(q->member_contexts[i] = strdup(ctx))))
+            rc = -ENOMEM;
+    }
+    q->nmembers = opts->nmembers;
+    if (!q->o.stale_after_ms)
+        q->o.stale_after_ms = 30000;
+    if (!q->o.reservation_ttl_ms)
+        q->o.reservation_ttl_ms = 120000;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->wake, NULL);
+    if (!q->o.recompute_interval_ms)
+        q->o.recompute_interval_ms = 10000;
+    if (rc)
+        fl_err_set(err, rc, "out of memory");
+    if (!rc)
+        rc = fl_index_reader_new(opts->index, &q->rd, err);
+    if (!rc && !(q->status_cache = json_object()))
+        rc = fl_err_set(err, -ENOMEM, "out of memory");
+    if (!rc && opts->host_kubeconfig &&
+        fl_kube_conn_load(opts->host_kubeconfig, opts->host_context, &q->host_conn, err) != 0) {
+        fl_log(FL_LOG_WARN, "quota", "no status write-back: %s", err->msg);
+        err->msg[0] = 0;
+    }
+    if (!q->o.status_interval_ms)
+        q->o.status_interval_ms = 2000;
+    if (!rc && q->secrets_path)
+        rc = fl_quota_secrets(q->secrets_path, (const char *const *)q->members, q->nmembers,
+                              &q->secrets, err);
+    if (!rc)
+        rc = quota_webhook_start(q, err);
+    if (!rc)
+        rc = sweeper_start(q, err);
+    if (rc) {
+        fl_quota_free(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+static void dres_done(dres *d)
+{
+    free(d->cluster), free(d->group), free(d->resource), free(d->ns), free(d->name), free(d->rv);
+    json_decref(d->charged);
+}
+
+static void wres_done(wres *w)
+{
+    free(w->ns), free(w->uid), free(w->cluster);
+    qrl_done(&w->per);
+}
+
+void fl_quota_free(fl_quota *q)
+{
+    if (!q)
+        return;
+    quota_webhook_stop(q);
+    sweeper_stop(q);
+    for (size_t i = 0; i < q->nd; i++)
+        dres_done(&q->d[i]);
+    for (size_t i = 0; i < q->nw; i++)
+        wres_done(&q->w[i]);
+    free(q->d), free(q->w);
+    fl_index_reader_free(q->rd);
+    bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
+    for (size_t i = 0; lists && i < q->nmembers; i++) {
+        free(q->members[i]);
+        free(q->member_kubeconfigs[i]), free(q->member_contexts[i]);
+        fl_kube_conn_unref(q->member_conns[i]);
+    }
+    free(q->members), free(q->member_kubeconfigs), free(q->member_contexts), free(q->member_conns);
+    free(q->host_cluster), free(q->secrets_path);
+    json_decref(q->secrets);
+    json_decref(q->status_cache);
+    fl_kube_conn_unref(q->host_conn);
+    pthread_cond_destroy(&q->wake);
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}
+
+void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out)
+{
+    pthread_mutex_lock(&q->mu);
+    *out = q->stats;
+    out->reservations_open = q->nd + q->nw;
+    pthread_mutex_unlock(&q->mu);
+}
+
+bool ledger_is_member(const fl_quota *q, const char *cluster)
+{
+    for (size_t i = 0; i < q->nmembers; i++)
+        if (strcmp(q->members[i], cluster) == 0)
+            return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------- host objects */
+
+typedef struct collect {
+    json_t *arr;
+} collect;
+
+static int collect_row(void *arg, const fl_index_row *row)
+{
+    collect *c = arg;
+    json_t *o = json_loadb(row->json, row->json_len, 0, NULL);
+    if (o)
+        json_array_append_new(c->arr, o);
+    return 0;
+}
+
+static int host_list(fl_quota *q, const char *group, const char *resource, const char *ns,
+                     json_t **out, fl_err *err)
+{
+    const char *clusters[1] = {q->host_cluster}, *nss[1] = {ns};
+    fl_index_query iq = FL_INDEX_QUERY_INIT;
+    iq.group = group, iq.resource = resource;
+    iq.clusters = clusters, iq.n_clusters = 1;
+    iq.namespaces = nss, iq.n_namespaces = 1;
+    iq.limit = FL_QUOTA_MAX_ITEMS;
+    collect c = {json_array()};
+    if (!c.arr)
+        return -ENOMEM;
+    int rc = fl_index_list(q->rd, &iq, collect_row, &c, NULL, err);
+    if (rc) {
+        json_decref(c.arr);
+        return rc;
+    }
+    *out = c.arr;
+    return 0;
+}
+
+/* The host's KarmadaQuotas and FRQs of ns. */
+static int host_objects(fl_quota *q, const char *ns, json_t **kq, json_t **frq, fl_err *err)
+{
+    if (q->o.host)
+        return q->o.host(q->o.host_ud, ns, kq, frq, err);
+    int rc = host_list(q, "quota.flotilla.io", "karmadaquotas", ns, kq, err);
+    if (!rc && (rc = host_list(q, "policy.karmada.io", "federatedresourcequotas", ns, frq, err)))
+        json_decref(*kq);
+    return rc;
+}
+
+/* Used starts at zero for every hard key: the ledger computes it. */
+static void zero_used(qent *e)
+{
+    fl_quantity zero = FL_QUANTITY_ZERO;
+    qrl_done(&e->used);
+    for (size_t i = 0; i < e->hard.n; i++)
+        qrl_set(&e->used, e->hard.v[i].name, &zero);
+}
+
+/* Quotas of ns as check entries: every KarmadaQuota, and every valid FRQ's
+ * spec.overall (an invalid FRQ enforces nothing). */
+int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t *n, fl_err *err)
+{
+    json_t *kq = NULL, *frq = NULL;
+    int rc = host_objects(q, ns, &kq, &frq, err);
+    if (rc)
+        return rc;
+    size_t cap = json_array_size(kq) + json_array_size(frq), k = 0, i;
+    qent *e = calloc(cap ? cap : 1, sizeof *e);
+    json_t *o;
+    if (!e)
+        rc = -ENOMEM;
+    json_array_foreach(kq, i, o) {
+        if (rc)
+            break;
+        fl_err pe = FL_ERR_INIT;
+        if (qent_from_quota(o, NULL, &e[k], &pe) != 0) {
+            fl_log(FL_LOG_WARN, "quota", "KarmadaQuota %s/%s ignored: %s", ns,
+                   fl_obj_str_or(o, "metadata.name", ""), pe.msg);
+            qents_free_one(&e[k]);
+            continue;
+        }
+        e[k].ns = fl_obj_str_or(o, "metadata.namespace", ns);
+        zero_used(&e[k++]);
+    }
+    json_array_foreach(frq, i, o) {
+        json_t *errs = NULL;
+        fl_err pe = FL_ERR_INIT;
+        if (rc)
+            break;
+        if (fl_quota_frq_validate(o, &errs, &pe) != 0 || json_array_size(errs) > 0) {
+            json_decref(errs);
+            continue; /* invalid: enforces nothing */
+        }
+        json_decref(errs);
+        if (!fl_obj_get(o, "spec.overall"))
+            continue;
+        e[k].name = fl_obj_str_or(o, "metadata.name", "");
+        e[k].ns = fl_obj_str_or(o, "metadata.namespace", ns);
+        e[k].frq = true;
+        e[k].selectors = json_array();
+        if (qrl_parse(&e[k].hard, fl_obj_get(o, "spec.overall"), "spec.overall", &pe) != 0 ||
+            !e[k].selectors) {
+            qents_free_one(&e[k]);
+            continue;
+        }
+        zero_used(&e[k++]);
+    }
+    if (rc) {
+        qents_free(e, k);
+        json_decref(kq), json_decref(frq);
+        return rc;
+    }
+    qents_sort(e, k);
+    /* the names point into the JSON: keep both arrays alive */
+    *keep = json_pack("[o,o]", frq, kq);
+    *out = e, *n = k;
+    return *keep ? 0 : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- health */
+
+void ledger_health_done(health *h)
+{
+    free(h->ready);
+    json_decref(h->doc);
+}
+
+/* The pods reflector's lag of a cluster entry (-1: none yet). */
+static int64_t pods_lag(const json_t *cl, const char **phase)
+{
+    size_t i;
+    const json_t *r;
+    *phase = "";
+    json_array_foreach(json_object_get(cl, "resources"), i, r) {
+        if (strcmp(fl_obj_str_or(r, "resource", ""), "pods") || *fl_obj_str_or(r, "group", ""))
+            continue;
+        *phase = fl_obj_str_or(r, "phase", "");
+        const json_t *lag = json_object_get(r, "lagMs");
+        return json_is_integer(lag) ? json_integer_value(lag) : -1;
+    }
+    return -1;
+}
+
+/* Is cluster stale? why[] says so in the message's words. */
+static bool stale(const fl_quota *q, const json_t *cl, char *why, size_t n)
+{
+    const char *h = fl_obj_str_or(cl, "health", "Unknown"), *phase;
+    if (strcmp(h, "Ready") != 0) {
+        snprintf(why, n, "cluster %s is %s", fl_obj_str_or(cl, "name", ""), h);
+        return true;
+    }
+    int64_t lag = pods_lag(cl, &phase);
+    if (strcmp(phase, "Watching") && strcmp(phase, "Skipped")) {
+        snprintf(why, n, "cluster %s has not synced its pods (%s)", fl_obj_str_or(cl, "name", ""),
+                 *phase ? phase : "no pods reflector");
+        return true;
+    }
+    if (lag > q->o.stale_after_ms) {
+        snprintf(why, n, "cluster %s's pods lag %lld ms behind (staleAfter %lld ms)",
+                 fl_obj_str_or(cl, "name", ""), (long long)lag, (long long)q->o.stale_after_ms);
+        return true;
+    }
+    return false;
+}
+
+/* Ready members, and whether this review must follow the stale policy:
+ * the calling cluster is stale, or a Ready member lags. */
+int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    why[0] = 0;
+    h->ready = calloc(q->nmembers + 1, sizeof *h->ready);
+    if (!h->ready)
+        return -ENOMEM;
+    if (!q->o.health) {
+        for (size_t i = 0; i < q->nmembers; i++)
+            h->ready[h->nready++] = q->members[i];
+        return 0;
+    }
+    h->doc = q->o.health(q->o.health_ud);
+    size_t i;
+    const json_t *cl;
+    bool caller_seen = false;
+    json_array_foreach(json_object_get(h->doc, "clusters"), i, cl) {
+        const char *name = fl_obj_str_or(cl, "name", "");
+        char w[300];
+        if (!ledger_is_member(q, name))
+            continue;
+        bool is_caller = caller && !strcmp(name, caller), st = stale(q, cl, w, sizeof w);
+        caller_seen = caller_seen || is_caller;
+        if (!strcmp(fl_obj_str_or(cl, "health", ""), "Ready") && h->nready < q->nmembers)
+            h->ready[h->nready++] = name;
+        /* a member that is not Ready is released; one that lags is not */
+        if (st && !why[0] && (is_caller || !strcmp(fl_obj_str_or(cl, "health", ""), "Ready")))
+            snprintf(why, n, "%s", w);
+    }
+    if (caller && !caller_seen && !why[0])
+        snprintf(why, n, "cluster %s has no health report yet", caller);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reservations */
+
+static void add_charged(qent *e, size_t ne, const json_t *charged)
+{
+    for (size_t i = 0; i < ne; i++) {
+        rl amt = RL_INIT;
+        const json_t *c = json_object_get(charged, e[i].name);
+        if (!c || qrl_parse(&amt, c, "charged", NULL) != 0) {
+            qrl_done(&amt);
+            continue;
+        }
+        for (size_t j = 0; j < amt.n; j++)
+            if (qrl_get(&e[i].hard, amt.v[j].name))
+                qrl_add_one(&e[i].used, amt.v[j].name, &amt.v[j].q);
+        qrl_done(&amt);
+    }
+}
+
+typedef struct seen {
+    const char *rv;
+    bool newer;
+} seen;
+
+static int on_seen(void *arg, const fl_index_row *row)
+{
+    seen *s = arg;
+    s->newer = !s->rv || strcmp(row->resource_version, s->rv) != 0;
+    return 0;
+}
+
+/* Drop direct reservations of ns that the snapshot shows or that expired
+ * (drift: logged and counted); add the others to the quotas' used. */
+static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms)
+{
+    for (size_t i = 0; i < q->nd;) {
+        dres *d = &q->d[i];
+        bool drop = false;
+        if (!strcmp(d->ns, ns) && *d->name) {
+            fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
+            seen s = {*d->rv ? d->rv : NULL, false};
+            if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
+                drop = true; /* the index shows it now: observed usage has it */
+        }
+        if (!drop && d->expires_ms <= now_ms) {
+            fl_log(FL_LOG_WARN, "quota", "drift: the reservation for %s %s/%s in %s expired "
+                   "without the object showing in the index", d->resource, d->ns, d->name,
+                   d->cluster);
+            q->stats.reservations_expired++;
+            q->stats.drift++;
+            drop = true;
+        }
+        if (drop) {
+            dres_done(d);
+            q->d[i] = q->d[--q->nd];
+            continue;
+        }
+        if (!strcmp(d->ns, ns))
+            add_charged(e, ne, d->charged);
+        i++;
+    }
+}
+
+/* Scheduler reservations: max(0, replicas - live) x per, masked per quota. */
+static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms)
+{
+    for (size_t i = 0; i < q->nw;) {
+        wres *w = &q->w[i];
+        if (w->expires_ms && w->expires_ms <= now_ms) {
+            q->stats.reservations_expired++;
+            wres_done(w);
+            q->w[i] = q->w[--q->nw];
+            continue;
+        }
+        int64_t missing = w->replicas - w->live;
+        for (size_t k = 0; !strcmp(w->ns, ns) && missing > 0 && k < ne; k++)
+            for (size_t j = 0; j < w->per.n; j++) {
+                fl_quantity v = w->per.v[j].q;
+                if (qrl_get(&e[k].hard, w->per.v[j].name) && fl_quantity_mul(&v, missing) == 0)
+                    qrl_add_one(&e[k].used, w->per.v[j].name, &v);
+            }
+        i++;
+    }
+}
+
+/* used of every quota of ns: observed + reservations. Under mu, in a
+ * snapshot. */
+int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err)
+{
+    int64_t now = fl_now_ms();
+    int rc = quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err);
+    if (!rc) {
+        apply_direct(q, ns, e, ne, now);
+        apply_workloads(q, ns, e, ne, now);
+        q->stats.recomputations++;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reviews */
+
+typedef struct review {
+    const char *uid, *op, *ns, *name, *group, *resource, *sub;
+    const json_t *obj, *old;
+    bool dry;
+} review;
+
+static int parse_review(const json_t *r, review *v, fl_err *err)
+{
+    memset(v, 0, sizeof *v);
+    if (!json_is_object(r))
+        return fl_err_set(err, FL_EPARSE, "request: must be an object");
+    v->uid = json_string_value(json_object_get(r, "uid"));
+    v->op = json_string_value(json_object_get(r, "operation"));
+    const json_t *res = json_object_get(r, "resource");
+    v->group = json_string_value(json_object_get(res, "group"));
+    v->resource = json_string_value(json_object_get(res, "resource"));
+    v->ns = fl_obj_str_or(r, "namespace", "");
+    v->sub = fl_obj_str_or(r, "subResource", "");
+    v->name = fl_obj_str_or(r, "name", "");
+    v->obj = json_object_get(r, "object");
+    v->old = json_object_get(r, "oldObject");
+    const json_t *dry = json_object_get(r, "dryRun");
+    v->dry = json_is_true(dry);
+    if (!v->uid || !*v->uid || json_string_length(json_object_get(r, "uid")) > 256)
+        return fl_err_set(err, FL_EPARSE, "request.uid: must be a non-empty string");
+    if (!v->op || (strcmp(v->op, "CREATE") && strcmp(v->op, "UPDATE") && strcmp(v->op, "DELETE") &&
+                   strcmp(v->op, "CONNECT")))
+        return fl_err_set(err, FL_EPARSE, "request.operation: must be CREATE, UPDATE, DELETE or CONNECT");
+    if (!json_is_object(res) || !v->group || !v->resource || !*v->resource ||
+        strlen(v->group) > 253 || strlen(v->resource) > 253)
+        return fl_err_set(err, FL_EPARSE, "request.resource: must be {group, version, resource}");
+    if (dry && !json_is_boolean(dry) && !json_is_null(dry))
+        return fl_err_set(err, FL_EPARSE, "request.dryRun: must be a boolean");
+    if (v->old && json_is_null(v->old))
+        v->old = NULL;
+    if (v->obj && json_is_null(v->obj))
+        v->obj = NULL;
+    bool writes = !strcmp(v->op, "CREATE") || !strcmp(v->op, "UPDATE");
+    if (writes && !json_is_object(v->obj))
+        return fl_err_set(err, FL_EPARSE, "request.object: must be an object on %s", v->op);
+    if (!strcmp(v->op, "UPDATE") && !json_is_object(v->old))
+        return fl_err_set(err, FL_EPARSE, "request.oldObject: must be an object on UPDATE");
+    if (!*v->name)
+        v->name = fl_obj_str_or(v->obj, "metadata.name", "");
+    if (strlen(v->ns) > 253 || strlen(v->name) > 253)
+        return fl_err_set(err, FL_EPARSE, "request: namespace or name too long");
+    return 0;
+}
+
+static json_t *response(const char *uid, int code, const char *msg)
+{
+    if (!code)
+        return json_pack("{s:s,s:b}", "uid", uid, "allowed", 1);
+    return json_pack("{s:s,s:b,s:{s:{},s:s,s:s,s:s,s:i}}", "uid", uid, "allowed", 0, "status",
+                     "metadata", "status", "Failure", "message", msg, "reason",
+                     code == 403 ? "Forbidden" : fl_status_reason_for(code), "code", code);
+}
+
+/* charged = used after - used before, per touched quota. */
+static json_t *charged_of(const check *c, const rl *before)
+{
+    json_t *j = json_object();
+    for (size_t i = 0; j && i < c->nq; i++) {
+        if (!c->touched[i])
+            continue;
+        rl d = RL_INIT;
+        qrl_copy(&d, &c->q[i].used);
+        for (size_t k = 0; k < before[i].n; k++) {
+            fl_quantity neg = FL_QUANTITY_ZERO;
+            fl_quantity_sub(&neg, &before[i].v[k].q);
+            qrl_add_one(&d, before[i].v[k].name, &neg);
+        }
+        for (size_t k = 0; k < d.n;)
+            if (fl_quantity_sign(&d.v[k].q) <= 0)
+                qrl_remove(&d, d.v[k].name);
+            else
+                k++;
+        if (d.n)
+            json_object_set_new(j, c->q[i].name, qrl_json(&d));
+        qrl_done(&d);
+    }
+    return j;
+}
+
+static int reserve_direct(fl_quota *q, const char *cluster, const review *v, json_t *charged)
+{
+    if (json_object_size(charged) == 0) {
+        json_decref(charged);
+        return 0;
+    }
+    if (q->nd == q->capd) {
+        size_t cap = q->capd ? q->capd * 2 : 64;
+        dres *d = realloc(q->d, cap * sizeof *d);
+        if (!d) {
+            json_decref(charged);
+            return -ENOMEM;
+        }
+        q->d = d, q->capd = cap;
+    }
+    dres *d = &q->d[q->nd];
+    d->cluster = strdup(cluster), d->group = strdup(v->group), d->resource = strdup(v->resource);
+    d->ns = strdup(v->ns), d->name = strdup(v->name);
+    d->rv = strdup(!strcmp(v->op, "UPDATE") ? fl_obj_str_or(v->old, "metadata.resourceVersion", "") : "");
+    d->charged = charged;
+    d->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
+    if (!d->cluster || !d->group || !d->resource || !d->ns || !d->name || !d->rv) {
+        dres_done(d);
+        return -ENOMEM;
+    }
+    q->nd++;
+    return 0;
+}
+
+/* The decision for a parsed review, under mu. */
+static int decide(fl_quota *q, const char *cluster, const review *v, int *code, fl_buf *msg,
+                  fl_err *err)
+{
+    json_t *keep = NULL;
+    qent *e = NULL;
+    size_t ne = 0;
+    health h;
+    char why[512];
+    int rc = ledger_quotas(q, v->ns, &keep, &e, &ne, err);
+    if (rc || ne == 0)
+        goto out;
+    if ((rc = ledger_health(q, cluster, &h, why, sizeof why)) != 0)
+        goto out;
+    if (why[0]) {
+        fl_buf_printf(msg, "quota.flotilla.io: usage of namespace %s is not known: %s "
+                      "(stalePolicy %s)", v->ns, why, q->o.stale_allow ? "allow" : "deny");
+        *code = q->o.stale_allow ? 0 : 403;
+        ledger_health_done(&h);
+        goto out;
+    }
+    rc = ledger_compute(q, v->ns, &h, e, ne, err);
+    ledger_health_done(&h);
+    if (rc)
+        goto out;
+    rl *before = calloc(ne, sizeof *before);
+    bool *touched = calloc(ne, sizeof *touched);
+    check c = {.op = v->op, .now = fl_now_ms() / 1000, .q = e, .nq = ne, .touched = touched,
+               .msg = FL_BUF_INIT(1u << 20)};
+    evaluator ev;
+    qev_for(v->group, v->resource, &ev);
+    c.ev = &ev;
+    for (size_t i = 0; before && i < ne; i++)
+        qrl_copy(&before[i], &e[i].used);
+    rc = before && touched ? qcheck_object(&c, v->group, v->resource, v->obj, v->old, err) : -ENOMEM;
+    if (!rc && c.code) {
+        *code = c.code;
+        fl_buf_puts(msg, c.msg.data ? c.msg.data : "");
+    } else if (!rc && !v->dry)
+        rc = reserve_direct(q, cluster, v, charged_of(&c, before));
+    for (size_t i = 0; before && i < ne; i++)
+        qrl_done(&before[i]);
+    free(before), free(touched);
+    fl_buf_done(&c.msg);
+out:
+    qents_free(e, ne);
+    json_decref(keep);
+    return rc;
+}
+
+int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
+                    fl_err *err)
+{
+    review v;
+    int rc = parse_review(request, &v, err);
+    if (rc)
+        return rc;
+    int code = 0;
+    fl_buf msg = FL_BUF_INIT(1u << 20);
+    bool counted = strcmp(v.op, "CREATE") == 0 || strcmp(v.op, "UPDATE") == 0;
+    /* quota ignores subresources and cluster-scoped objects, as kube does */
+    if (counted && !*v.sub && *v.ns) {
+        pthread_mutex_lock(&q->mu);
+        if ((rc = fl_index_reader_begin(q->rd)) == 0) {
+            rc = decide(q, cluster, &v, &code, &msg, err);
+            fl_index_reader_end(q->rd);
+        }
+        if (rc)
+            q->stats.errors++;
+        else if (code)
+            q->stats.denied++;
+        else
+            q->stats.allowed++;
+        pthread_mutex_unlock(&q->mu);
+    }
+    json_t *resp = rc ? NULL : response(v.uid, code, msg.data ? msg.data : "");
+    fl_buf_done(&msg);
+    if (!rc && !resp)
+        rc = fl_err_set(err, -ENOMEM, "out of memory");
+    if (!rc)
+        *out = resp;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- scheduler API */
+
+/* A replica's pod-style usage from a resourceRequest ({cpu, memory, ...}):
+ * pods and count/pods 1, X and requests.X for cpu / memory /
+ * ephemeral-storage / hugepages, requests.X for extended resources. */
+static int per_replica(const json_t *req, rl *out, fl_err *err)
+{
+    rl r = RL_INIT;
+    fl_quantity one;
+    q_int(1, &one);
+    int rc = qrl_parse(&r, req, "per_replica", err);
+    if (!rc)
+        rc = qrl_set(out, "pods", &one);
+    if (!rc)
+        rc = qrl_set(out, "count/pods", &one);
+    for (size_t i = 0; !rc && i < r.n; i++) {
+        const char *n = r.v[i].name;
+        char name[FL_QUOTA_NAME_MAX + 16];
+        snprintf(name, sizeof name, "%s%s", fl_str_has_prefix(n, "requests.") ? "" : "requests.", n);
+        rc = qrl_set(out, name, &r.v[i].q);
+        if (!rc && !strchr(n, '/') && !fl_str_has_prefix(n, "requests."))
+            rc = qrl_set(out, n, &r.v[i].q);
+    }
+    qrl_done(&r);
+    return rc;
+}
+
+static wres *find_wres(fl_quota *q, const char *ns, const char *uid, const char *cluster)
+{
+    for (size_t i = 0; i < q->nw; i++)
+        if (!strcmp(q->w[i].ns, ns) && !strcmp(q->w[i].uid, uid) && !strcmp(q->w[i].cluster, cluster))
+            return &q->w[i];
+    return NULL;
+}
+
+/* Would replicas more of per fit every quota of ns? Under mu, in a snapshot. */
+static int fits(fl_quota *q, const char *ns, const rl *per, int64_t extra, fl_err *err)
+{
+    json_t *keep = NULL;
+    qent *e = NULL;
+    size_t ne = 0;
+    health h;
+    char why[512];
+    int rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
+    if (!rc && ne)
+        rc = ledger_health(q, NULL, &h, why, sizeof why);
+    if (!rc && ne) {
+        rc = ledger_compute(q, ns, &h, e, ne, err);
+        ledger_health_done(&h);
+    }
+    for (size_t i = 0; !rc && extra > 0 && i < ne; i++) {
+        for (size_t j = 0; !rc && j < per->n; j++) {
+            const fl_quantity *hard = qrl_get(&e[i].hard, per->v[j].name);
+            fl_quantity want = per->v[j].q;
+            if (!hard || fl_quantity_mul(&want, extra) != 0)
+                continue;
+            fl_quantity next = *qrl_get(&e[i].used, per->v[j].name);
+            char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX], c[FL_QTY_STR_MAX];
+            q_str(&next, b);
+            if (fl_quantity_add(&next, &want) == 0 && fl_quantity_cmp(&next, hard) > 0)
+                rc = fl_err_set(err, FL_EFORBIDDEN, "exceeded quota: %s, requested: %s=%s, used: "
+                                "%s=%s, limited: %s=%s", e[i].name, per->v[j].name, q_str(&want, a),
+                                per->v[j].name, b, per->v[j].name, q_str(hard, c));
+        }
+    }
+    qents_free(e, ne);
+    json_decref(keep);
+    return rc;
+}
+
+int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *cluster,
+                     int64_t replicas, const json_t *per, fl_err *err)
+{
+    rl p = RL_INIT;
+    if (!ns || !uid || !cluster || replicas < 0 || replicas > INT32_MAX)
+        return fl_err_set(err, FL_EPARSE, "reserve: namespace, workload uid, cluster and "
+                          "0 <= replicas < 2^31 are required");
+    int rc = per_replica(per, &p, err);
+    if (rc) {
+        qrl_done(&p);
+        return rc;
+    }
+    pthread_mutex_lock(&q->mu);
+    wres *w = find_wres(q, ns, uid, cluster);
+    int64_t extra = replicas - (w ? w->replicas : 0);
+    if ((rc = fl_index_reader_begin(q->rd)) == 0) {
+        rc = fits(q, ns, &p, extra, err);
+        fl_index_reader_end(q->rd);
+    }
+    if (!rc && !w && q->nw == q->capw) {
+        size_t cap = q->capw ? q->capw * 2 : 16;
+        wres *nw = realloc(q->w, cap * sizeof *nw);
+        if (!nw)
+            rc = -ENOMEM;
+        else
+            q->w = nw, q->capw = cap;
+    }
+    if (!rc && !w) {
+        w = &q->w[q->nw];
+        memset(w, 0, sizeof *w);
+        w->ns = strdup(ns), w->uid = strdup(uid), w->cluster = strdup(cluster);
+        if (!w->ns || !w->uid || !w->cluster) {
+            wres_done(w);
+            rc = -ENOMEM;
+        } else
+            q->nw++;
+    }
+    if (!rc) {
+        qrl_done(&w->per);
+        w->per = p;
+        p = (rl)RL_INIT;
+        w->replicas = replicas;
+        if (w->expires_ms || extra > 0)
+            w->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
+    }
+    pthread_mutex_unlock(&q->mu);
+    qrl_done(&p);
+    return rc;
+}
+
+int fl_quota_commit(fl_quota *q, const char *ns, const char *uid, const char *cluster)
+{
+    pthread_mutex_lock(&q->mu);
+    wres *w = find_wres(q, ns, uid, cluster);
+    if (w)
+        w->expires_ms = 0;
+    pthread_mutex_unlock(&q->mu);
+    return w ? 0 : FL_ENOTFOUND;
+}
+
+int fl_quota_release(fl_quota *q, const char *ns, const char *uid, const char *cluster)
+{
+    pthread_mutex_lock(&q->mu);
+    wres *w = find_wres(q, ns, uid, cluster);
+    if (w) {
+        wres_done(w);
+        *w = q->w[--q->nw];
+    }
+    pthread_mutex_unlock(&q->mu);
+    return w ? 0 : FL_ENOTFOUND;
+}
+
+int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
+{
+    json_t *keep = NULL, *out = NULL;
+    qent *e = NULL;
+    size_t ne = 0;
+    health h;
+    char why[512];
+    pthread_mutex_lock(&q->mu);
+    int rc = fl_index_reader_begin(q->rd);
+    if (!rc) {
+        rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
+        if (!rc)
+            rc = ledger_health(q, NULL, &h, why, sizeof why);
+        if (!rc) {
+            rc = ledger_compute(q, ns, &h, e, ne, err);
+            ledger_health_done(&h);
+        }
+        fl_index_reader_end(q->rd);
+    }
+    pthread_mutex_unlock(&q->mu);
+    out = rc ? NULL : json_object();
+    for (size_t i = 0; out && i < ne; i++)
+        json_object_set_new(out, e[i].name, qrl_json(&e[i].used));
+    qents_free(e, ne);
+    json_decref(keep);
+    if (!rc && !out)
+        rc = -ENOMEM;
+    if (!rc)
+        *used = out;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- periodic recomputation */
+
+/* One namespace with open reservations (a copy), or false when none left
+ * after `after` in name order. Under mu. */
+static bool next_ns(fl_quota *q, const char *after, char *out, size_t n)
+{
+    const char *best = NULL;
+    for (size_t i = 0; i < q->nd + q->nw; i++) {
+        const char *ns = i < q->nd ? q->d[i].ns : q->w[i - q->nd].ns;
+        if ((!after || strcmp(ns, after) > 0) && (!best || strcmp(ns, best) < 0))
+            best = ns;
+    }
+    if (best)
+        snprintf(out, n, "%s", best);
+    return best != NULL;
+}
+
+static void sweep(fl_quota *q)
+{
+    char ns[256], prev[256];
+    bool first = true;
+    for (;;) {
+        json_t *keep = NULL;
+        qent *e = NULL;
+        size_t ne = 0;
+        health h;
+        char why[512];
+        fl_err err = FL_ERR_INIT;
+        pthread_mutex_lock(&q->mu);
+        bool more = !q->stop && next_ns(q, first ? NULL : prev, ns, sizeof ns);
+        if (more && fl_index_reader_begin(q->rd) == 0) {
+            if (ledger_quotas(q, ns, &keep, &e, &ne, &err) == 0 &&
+                ledger_health(q, NULL, &h, why, sizeof why) == 0) {
+                if (ledger_compute(q, ns, &h, e, ne, &err) != 0)
+                    fl_log(FL_LOG_WARN, "quota", "recomputing %s: %s", ns, err.msg);
+                ledger_health_done(&h);
+            }
+            fl_index_reader_end(q->rd);
+        }
+        pthread_mutex_unlock(&q->mu);
+        qents_free(e, ne);
+        json_decref(keep);
+        if (!more)
+            return;
+        snprintf(prev, sizeof prev, "%s", ns);
+        first = false;
+    }
+}
+
+/* Ticks at the shorter of the two intervals: reservations are swept every
+ * recompute_interval_ms, status compared every status_interval_ms. */
+static void *sweeper(void *arg)
+{
+    fl_quota *q = arg;
+    int64_t tick = q->o.recompute_interval_ms, last_sweep = fl_mono_ms(), last_status = 0;
+    if (q->host_conn && q->o.status_interval_ms < tick)
+        tick = q->o.status_interval_ms;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (tick % 1000) * 1000000;
+        ts.tv_sec += tick / 1000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_mutex_lock(&q->mu);
+        while (!q->stop && pthread_cond_timedwait(&q->wake, &q->mu, &ts) == 0)
+            ;
+        bool stop = q->stop;
+        pthread_mutex_unlock(&q->mu);
+        if (stop)
+            return NULL;
+        int64_t now = fl_mono_ms();
+        if (now - last_sweep >= q->o.recompute_interval_ms) {
+            sweep(q);
+            last_sweep = now;
+        }
+        if (q->host_conn && now - last_status >= q->o.status_interval_ms) {
+            quota_status_sync(q);
+            quota_assign_sync(q);
+            last_status = now;
+        }
+    }
+}
+
+static int sweeper_start(fl_quota *q, fl_err *err)
+{
+    int rc = pthread_create(&q->sweeper, NULL, sweeper, q);
+    if (rc)
+        return fl_err_set(err, -rc, "quota: %s", fl_strerror(-rc));
+    q->sweeping = true;
+    return 0;
+}
+
+static void sweeper_stop(fl_quota *q)
+{
+    if (!q->sweeping)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->sweeper, NULL);
+    q->sweeping = false;
+}

@@ -1,0 +1,99 @@
+/*
+ * quota/ledger_int.h: the ledger's state, shared by ledger.c (decisions,
+ * reservations), usage.c (what the index says a namespace uses) and
+ * webhook.c (the HTTP side and its workers). Nothing outside quota/
+ * includes it.
+ */
+#ifndef FL_QUOTA_LEDGER_INT_H
+#define FL_QUOTA_LEDGER_INT_H
+
+#include <pthread.h>
+
+#include "index/index.h"
+#include "quota/quota_int.h"
+
+/* A direct admission's reservation: what it was charged, per quota name
+ * ({"quota": {"requests.cpu": "1"}}), until (cluster, group, resource, ns,
+ * name) shows in the index with a resourceVersion other than rv, or
+ * expires_ms passes. */
+typedef struct dres {
+    char *cluster, *group, *resource, *ns, *name, *rv;
+    json_t *charged;
+    int64_t expires_ms;
+} dres;
+
+/* A scheduler reservation: replicas x per (pod-style usage of one replica)
+ * minus the workload's live pods in cluster. expires_ms 0 = committed. */
+typedef struct wres {
+    char *ns, *uid, *cluster;
+    int64_t replicas;
+    rl per;
+    int64_t expires_ms;
+    int64_t live; /* scratch: live pods seen by the last observation */
+} wres;
+
+typedef struct webhook_pool webhook_pool;
+
+struct fl_quota {
+    fl_quota_opts o; /* strings below replace the borrowed ones */
+    char *host_cluster, *secrets_path;
+    char **members;
+    size_t nmembers;
+    char **member_kubeconfigs, **member_contexts; /* parallel to members; NULL entries */
+    fl_kube_conn **member_conns;                  /* loaded on first use (assign.c) */
+    /* Everything below is guarded by mu. */
+    pthread_mutex_t mu;
+    fl_index_reader *rd;
+    json_t *secrets;
+    int64_t secrets_read_ms;
+    dres *d;
+    size_t nd, capd;
+    wres *w;
+    size_t nw, capw;
+    fl_quota_stats stats;
+    webhook_pool *pool; /* webhook.c; set once at start */
+    /* the periodic recomputation and status write-back (ledger.c) */
+    pthread_t sweeper;
+    bool sweeping, stop;
+    pthread_cond_t wake;
+    fl_kube_conn *host_conn; /* NULL: no status write-back */
+    json_t *status_cache;    /* "kind/ns/name" -> status last written (sweeper only) */
+};
+
+bool ledger_is_member(const fl_quota *q, const char *cluster);
+
+/* Ready members (from the health callback) and, for caller, why its reviews
+ * must follow the stale policy (why[0] == 0: they need not). */
+typedef struct health {
+    const char **ready; /* Ready members (borrowed from doc) */
+    size_t nready;
+    json_t *doc;
+} health;
+int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t n);
+void ledger_health_done(health *h);
+/* used of every quota of ns = observed on h's Ready members + open
+ * reservations (expired ones are dropped as drift). Under mu, in a snapshot. */
+int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err);
+/* Quotas of ns as check entries (used zero); *keep holds the JSON their
+ * names borrow from. Under mu. */
+int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t *n, fl_err *err);
+
+/* usage.c: add what the index says ns uses on the clusters ready[0..n) to
+ * every quota's used, and count the live pods of each scheduler
+ * reservation of ns (wres.live). Under mu, inside a reader snapshot. */
+int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
+                  qent *e, size_t ne, int64_t now_s, fl_err *err);
+
+/* status.c: write every quota's status to the host when it changed.
+ * The sweeper thread only; takes mu itself. */
+void quota_status_sync(fl_quota *q);
+
+/* assign.c: static assignments -> member ResourceQuotas. The sweeper
+ * thread only; takes mu itself. */
+void quota_assign_sync(fl_quota *q);
+
+/* webhook.c */
+int quota_webhook_start(fl_quota *q, fl_err *err);
+void quota_webhook_stop(fl_quota *q);
+
+#endif

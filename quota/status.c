@@ -1,0 +1,250 @@
+/*
+ * quota/status.c: what the quotas look like from outside — the report
+ * behind GET /api/v1/quota and `flotilla quota` (every KarmadaQuota and
+ * FederatedResourceQuota with its hard and fleet-wide used; an FRQ also with
+ * each static assignment's per-cluster used, and an invalid one with
+ * Karmada's errors instead), and the status write-back to the host: a
+ * merge patch of status (KarmadaQuota {hard, used}; FRQ {overall,
+ * overallUsed, aggregatedStatus}) whenever it changed, from the ledger's
+ * background thread. Above ledger.c and usage.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quota/ledger_int.h"
+
+#define KQ_GROUP "quota.flotilla.io"
+#define FRQ_GROUP "policy.karmada.io"
+
+typedef struct nsset {
+    json_t *names; /* namespace -> true */
+} nsset;
+
+static int add_ns(void *arg, const fl_index_row *row)
+{
+    nsset *s = arg;
+    json_object_set_new(s->names, row->namespace_, json_true());
+    return 0;
+}
+
+/* Namespaces holding host quota objects (ns given: just it). Under mu. */
+static int namespaces(fl_quota *q, const char *ns, json_t **out, fl_err *err)
+{
+    nsset s = {json_object()};
+    if (!s.names)
+        return -ENOMEM;
+    if (ns) {
+        json_object_set_new(s.names, ns, json_true());
+        *out = s.names;
+        return 0;
+    }
+    static const char *const gr[][2] = {{KQ_GROUP, "karmadaquotas"},
+                                        {FRQ_GROUP, "federatedresourcequotas"}};
+    const char *clusters[1] = {q->host_cluster};
+    for (size_t i = 0; i < 2; i++) {
+        fl_index_query iq = FL_INDEX_QUERY_INIT;
+        iq.group = gr[i][0], iq.resource = gr[i][1];
+        iq.clusters = clusters, iq.n_clusters = 1;
+        iq.limit = FL_QUOTA_MAX_ITEMS;
+        int rc = fl_index_list(q->rd, &iq, add_ns, &s, NULL, err);
+        if (rc) {
+            json_decref(s.names);
+            return rc;
+        }
+    }
+    *out = s.names;
+    return 0;
+}
+
+/* The FRQ object named name in the kept host objects ([frqs, kqs]). */
+static const json_t *frq_object(const json_t *keep, const char *name)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(json_array_get(keep, 0), i, o)
+        if (!strcmp(fl_obj_str_or(o, "metadata.name", ""), name))
+            return o;
+    return NULL;
+}
+
+/* aggregatedStatus: each static assignment's hard and what its cluster
+ * uses of those resources now. */
+static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const health *h)
+{
+    json_t *out = json_array();
+    size_t i;
+    const json_t *a;
+    json_array_foreach(fl_obj_get(frq, "spec.staticAssignments"), i, a) {
+        const char *cluster = fl_obj_str_or(a, "clusterName", "");
+        qent e = {0};
+        fl_err err = FL_ERR_INIT;
+        bool ready = false;
+        for (size_t k = 0; k < h->nready; k++)
+            ready = ready || !strcmp(h->ready[k], cluster);
+        e.name = "assignment";
+        e.selectors = json_array();
+        if (qrl_parse(&e.hard, json_object_get(a, "hard"), "hard", &err) == 0) {
+            fl_quantity zero = FL_QUANTITY_ZERO;
+            for (size_t k = 0; k < e.hard.n; k++)
+                qrl_set(&e.used, e.hard.v[k].name, &zero);
+            const char *one[1] = {cluster};
+            if (ready)
+                quota_usage_observe(q, ns, one, 1, &e, 1, fl_now_ms() / 1000, &err);
+            json_array_append_new(out, json_pack("{s:s,s:o,s:o}", "clusterName", cluster, "hard",
+                                                 qrl_json(&e.hard), "used", qrl_json(&e.used)));
+        }
+        qents_free_one(&e);
+    }
+    return out;
+}
+
+/* Items of one namespace: valid quotas with used, invalid FRQs with errors. */
+static int report_ns(fl_quota *q, const char *ns, json_t *items, fl_err *err)
+{
+    json_t *keep = NULL;
+    qent *e = NULL;
+    size_t ne = 0;
+    health h;
+    char why[512];
+    int rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
+    if (rc)
+        return rc;
+    if ((rc = ledger_health(q, NULL, &h, why, sizeof why)) == 0) {
+        rc = ledger_compute(q, ns, &h, e, ne, err);
+        for (size_t i = 0; !rc && i < ne; i++) {
+            json_t *it = json_pack("{s:s,s:s,s:s,s:o,s:o}", "namespace", ns, "name", e[i].name,
+                                   "kind", e[i].frq ? "FederatedResourceQuota" : "KarmadaQuota",
+                                   "hard", qrl_json(&e[i].hard), "used", qrl_json(&e[i].used));
+            if (it && e[i].frq)
+                json_object_set_new(it, "aggregatedStatus",
+                                    aggregated(q, ns, frq_object(keep, e[i].name), &h));
+            json_array_append_new(items, it);
+        }
+        ledger_health_done(&h);
+    }
+    /* invalid FRQs enforce nothing: say why */
+    size_t i;
+    const json_t *o;
+    json_array_foreach(json_array_get(keep, 0), i, o) {
+        json_t *errs = NULL;
+        if (rc || fl_quota_frq_validate(o, &errs, NULL) != 0)
+            continue;
+        if (json_array_size(errs))
+            json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:o}", "namespace", ns, "name",
+                                                   fl_obj_str_or(o, "metadata.name", ""), "kind",
+                                                   "FederatedResourceQuota", "errors", errs));
+        else
+            json_decref(errs);
+    }
+    qents_free(e, ne);
+    json_decref(keep);
+    return rc;
+}
+
+int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
+{
+    json_t *names = NULL, *items = json_array();
+    if (!items)
+        return -ENOMEM;
+    pthread_mutex_lock(&q->mu);
+    int rc = fl_index_reader_begin(q->rd);
+    if (!rc) {
+        rc = namespaces(q, ns, &names, err);
+        const char *n;
+        json_t *v;
+        json_object_foreach(rc ? NULL : names, n, v) {
+            if ((rc = report_ns(q, n, items, err)) != 0)
+                break;
+        }
+        fl_index_reader_end(q->rd);
+    }
+    pthread_mutex_unlock(&q->mu);
+    json_decref(names);
+    if (rc) {
+        json_decref(items);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- write-back */
+
+static json_t *status_of(const json_t *it)
+{
+    if (!strcmp(fl_obj_str_or(it, "kind", ""), "KarmadaQuota"))
+        return json_pack("{s:O,s:O}", "hard", json_object_get(it, "hard"), "used",
+                         json_object_get(it, "used"));
+    return json_pack("{s:O,s:O,s:O}", "overall", json_object_get(it, "hard"), "overallUsed",
+                     json_object_get(it, "used"), "aggregatedStatus",
+                     json_object_get(it, "aggregatedStatus"));
+}
+
+static void patch_status(fl_quota *q, const json_t *it, json_t *cache)
+{
+    const char *kind = fl_obj_str_or(it, "kind", ""), *ns = fl_obj_str_or(it, "namespace", "");
+    const char *name = fl_obj_str_or(it, "name", "");
+    bool kq = !strcmp(kind, "KarmadaQuota");
+    char path[1024], key[768];
+    snprintf(key, sizeof key, "%s/%s/%s", kind, ns, name);
+    json_t *st = status_of(it);
+    char *want = st ? json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    const char *have = json_string_value(json_object_get(cache, key));
+    if (want && (!have || strcmp(have, want))) {
+        snprintf(path, sizeof path, "/apis/%s/v1alpha1/namespaces/%s/%s/%s/status",
+                 kq ? KQ_GROUP : FRQ_GROUP, ns, kq ? "karmadaquotas" : "federatedresourcequotas",
+                 name);
+        json_t *body = json_pack("{s:O}", "status", st);
+        char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+        fl_kube_response res;
+        fl_err err = FL_ERR_INIT;
+        rq.method = FL_KUBE_PATCH, rq.path = path, rq.body = b, rq.body_len = b ? strlen(b) : 0;
+        rq.content_type = "application/merge-patch+json";
+        rq.timeout_ms = 10000;
+        if (b && fl_kube_request_sync(q->host_conn, &rq, NULL, &res, &err) == 0)
+            json_object_set_new(cache, key, json_string(want));
+        else if (b)
+            fl_log(FL_LOG_WARN, "quota", "status of %s: %s", key, err.msg);
+        if (b)
+            fl_kube_response_done(&res);
+        free(b);
+        json_decref(body);
+    }
+    free(want);
+    json_decref(st);
+}
+
+void quota_status_sync(fl_quota *q)
+{
+    json_t *rep = NULL;
+    fl_err err = FL_ERR_INIT;
+    if (!q->host_conn || fl_quota_report(q, NULL, &rep, &err) != 0) {
+        if (err.msg[0])
+            fl_log(FL_LOG_WARN, "quota", "status: %s", err.msg);
+        return;
+    }
+    json_t *seen = json_object();
+    size_t i;
+    const json_t *it;
+    json_array_foreach(json_object_get(rep, "items"), i, it) {
+        if (json_object_get(it, "errors"))
+            continue; /* an invalid FRQ gets no usage */
+        patch_status(q, it, q->status_cache);
+        char key[768];
+        snprintf(key, sizeof key, "%s/%s/%s", fl_obj_str_or(it, "kind", ""),
+                 fl_obj_str_or(it, "namespace", ""), fl_obj_str_or(it, "name", ""));
+        json_object_set_new(seen, key, json_true());
+    }
+    /* forget objects that are gone */
+    const char *k;
+    json_t *v, *tmp;
+    json_object_foreach_safe(q->status_cache, tmp, k, v) {
+        if (!json_object_get(seen, k))
+            json_object_del(q->status_cache, k);
+    }
+    json_decref(seen);
+    json_decref(rep);
+}

@@ -1,0 +1,368 @@
+#!/usr/bin/python3
+"""tests/quota/test_e2e.py: fleet-wide quota enforced at every member's
+admission, end to end. `flotilla sim --host --tls` (two members and a host
+with the KarmadaQuota CRD), `flotilla serve` over HTTPS with quota on, the
+ValidatingWebhookConfiguration from `flotilla certs webhook` applied in each
+member with kubectl, a KarmadaQuota applied on the host with kubectl. Then:
+  * pods created in both members fill the namespace's quota; one more pod in
+    either member is refused by kubectl with kube-apiserver's wording
+    (`Error from server (Forbidden): ... admission webhook "quota.flotilla.io"
+    denied the request: exceeded quota: ...`), and the same pod fits once the
+    other member's pod is deleted;
+  * `flotilla quota` shows used / hard / percent; status is written back to
+    the host's KarmadaQuota and FederatedResourceQuota (aggregatedStatus per
+    static assignment); an FRQ denies with Karmada's wording; an invalid FRQ
+    enforces nothing and says why; static assignments become member
+    ResourceQuotas (created, updated, deleted);
+  * 64 clients racing over HTTPS for the last units: exactly the free units
+    are granted (zero over-admission); a dry run reserves nothing;
+  * hostile reviews: wrong secret / unknown cluster 403, malformed JSON,
+    wrong kind, missing fields 400 Status, a huge body 413 — none reserves;
+  * a member that goes down makes its reviews follow the stale policy (deny,
+    naming the cluster), and recovering lifts it;
+  * the webhook secrets never reach the access log.
+Needs FLOTILLA_BIN, kubectl and openssl-free TLS (certs come from
+`flotilla certs`)."""
+import concurrent.futures
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from testlib import check, done, free_port, start_sim, stop_procs, wait  # noqa: E402
+
+BIN = os.environ.get("FLOTILLA_BIN") or sys.argv[1]
+if not shutil.which("kubectl"):
+    print("kubectl not on PATH", file=sys.stderr)
+    sys.exit(77)
+
+D = tempfile.mkdtemp(prefix="flotilla-quota-e2e-")
+procs = []
+NS = "team-a"
+
+
+def run(*args, stdin=None):
+    p = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def kc(cluster, *args, stdin=None):
+    return run("kubectl", "--kubeconfig", os.path.join(D, cluster + ".kubeconfig"), "--cache-dir",
+               os.path.join(D, "kcache-" + cluster), *args, stdin=stdin)
+
+
+def pod_yaml(name, cpu, ns=NS):
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+                       "spec": {"containers": [{"name": "c", "image": "nginx",
+                                                "resources": {"requests": {"cpu": cpu}}}]}})
+
+
+def setup():
+    sim, clusters = start_sim(BIN, D, "--clusters", "2", "--tls", "--host", "--no-controllers")
+    procs.append(sim)
+    members = sorted(c for c in clusters if c != "host")
+    check(len(members) == 2 and "host" in clusters, "sim clusters: %s" % clusters)
+    for args in (["ca", "--out", os.path.join(D, "ca")],
+                 ["server", "--ca", os.path.join(D, "ca"), "--host", "127.0.0.1,localhost",
+                  "--out", os.path.join(D, "tls")]):
+        rc, _, err = run(BIN, "certs", *args)
+        check(rc == 0, "certs %s: %s" % (args[0], err))
+    port = free_port()
+    with open(os.path.join(D, "flotilla.yaml"), "a") as f:
+        f.write("tls: {cert: tls/server.crt, key: tls/server.key}\n"
+                "quota: {staleAfter: 30s, stalePolicy: deny, reservationTTL: 2m}\n")
+    log = open(os.path.join(D, "serve.log"), "w")
+    srv = subprocess.Popen([BIN, "serve", "-c", os.path.join(D, "flotilla.yaml"), "--listen",
+                            "127.0.0.1:%d" % port], stdout=log, stderr=log)
+    procs.append(srv)
+    ctx = ssl.create_default_context(cafile=os.path.join(D, "ca", "ca.crt"))
+    up = wait(lambda: get_ok(port, ctx), 30)
+    check(up, "daemon did not come up (see %s/serve.log)" % D)
+    return members, port, ctx
+
+
+def get_ok(port, ctx):
+    try:
+        with urllib.request.urlopen("https://127.0.0.1:%d/readyz" % port, context=ctx, timeout=2) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def post(port, ctx, path, body, timeout=10):
+    req = urllib.request.Request("https://127.0.0.1:%d%s" % (port, path), data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw
+    except OSError as e:
+        return 0, str(e)
+
+
+def secret_of(cluster):
+    with open(os.path.join(D, "flotilla-data", "quota-webhook-secrets.json")) as f:
+        return json.load(f)[cluster]
+
+
+def review(name, cpu, ns, dry=False, uid=None, op="CREATE"):
+    obj = json.loads(pod_yaml(name, cpu, ns))
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid or "uid-" + name, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": ns,
+        "name": name, "operation": op, "object": obj, "oldObject": None, "dryRun": dry}}).encode()
+
+
+def install(members, port):
+    for m in members:
+        rc, yaml, err = run(BIN, "certs", "webhook", "-c", os.path.join(D, "flotilla.yaml"),
+                            "--cluster", m, "--url-host", "127.0.0.1:%d" % port, "--ca",
+                            os.path.join(D, "ca"))
+        check(rc == 0 and "quota.flotilla.io" in yaml and "caBundle: " in yaml,
+              "certs webhook %s: %s" % (m, err))
+        rc, _, err = kc(m, "apply", "-f", "-", stdin=yaml)
+        check(rc == 0, "apply webhook in %s: %s" % (m, err))
+        for ns in (NS, "race"):
+            kc(m, "create", "namespace", ns)
+    for ns in (NS, "race"):
+        kc("host", "create", "namespace", ns)
+    kq = {"apiVersion": "quota.flotilla.io/v1alpha1", "kind": "KarmadaQuota",
+          "metadata": {"name": "team-quota", "namespace": NS},
+          "spec": {"hard": {"requests.cpu": "2", "pods": "10"}}}
+    rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(kq))
+    check(rc == 0, "apply KarmadaQuota on host: %s" % err)
+    race = {"apiVersion": "quota.flotilla.io/v1alpha1", "kind": "KarmadaQuota",
+            "metadata": {"name": "race-quota", "namespace": "race"}, "spec": {"hard": {"pods": "5"}}}
+    rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(race))
+    check(rc == 0, "apply race KarmadaQuota on host: %s" % err)
+
+
+def kubectl_flow(members, port, ctx):
+    a, b = members
+    # the quota must be visible to the daemon before pods are checked against it
+    probe = lambda: post(port, ctx, "/admission/clusters/%s/%s/quota" % (a, secret_of(a)),
+                         review("probe", "3", NS, dry=True))[1]
+    seen = wait(lambda: (probe() or {}).get("response", {}).get("allowed") is False, 20, 0.2)
+    check(seen, "the daemon never saw the host's KarmadaQuota: %s" % probe())
+    rc, _, err = kc(a, "apply", "-f", "-", stdin=pod_yaml("p1", "1"))
+    check(rc == 0, "p1 in %s: %s" % (a, err))
+    rc, _, err = kc(b, "apply", "-f", "-", stdin=pod_yaml("p2", "1"))
+    check(rc == 0, "p2 in %s: %s" % (b, err))
+    rc, _, err = kc(a, "apply", "-f", "-", stdin=pod_yaml("p3", "500m"))
+    want = ('Error from server (Forbidden): error when creating "STDIN": admission webhook '
+            '"quota.flotilla.io" denied the request: exceeded quota: team-quota, requested: '
+            'requests.cpu=500m, used: requests.cpu=2, limited: requests.cpu=2')
+    check(rc != 0 and want in err, "p3 past the fleet-wide quota: rc %d, %r" % (rc, err))
+    rc, _, err = kc(b, "delete", "pod", "p2", "-n", NS, "--wait=false")
+    check(rc == 0, "delete p2 in %s: %s" % (b, err))
+    fits = wait(lambda: kc(a, "apply", "-f", "-", stdin=pod_yaml("p3", "500m"))[0] == 0, 20, 0.3)
+    check(fits, "p3 never fit after p2 was deleted in the other member")
+
+
+def token():
+    with open(os.path.join(D, "tokens.csv")) as f:
+        return f.readline().split(",")[0]
+
+
+def flotilla_quota(port, *args):
+    return run(BIN, "quota", "--server", "https://127.0.0.1:%d" % port, "--token", token(),
+               "--certificate-authority", os.path.join(D, "ca", "ca.crt"), *args)
+
+
+def visible(members, port, ctx):
+    """`flotilla quota`, status written back to the host, FRQs end to end."""
+    a, b = members
+    row = lambda: [l.split() for l in flotilla_quota(port, "-n", NS)[1].splitlines()]
+    got = wait(lambda: ["team-a", "team-quota", "requests.cpu", "1500m", "2", "75%"] in row(), 10, 0.3)
+    check(got, "flotilla quota -n team-a: %s" % row())
+    rc, out, err = flotilla_quota(port, "-o", "json")
+    check(rc == 0 and any(i["name"] == "team-quota" and i["used"]["pods"] == "2"
+                          for i in json.loads(out)["items"]), "flotilla quota -o json: %s %s" % (out, err))
+
+    def status():
+        rc, out, _ = kc("host", "get", "karmadaquota", "team-quota", "-n", NS, "-o", "json")
+        return json.loads(out).get("status", {}) if rc == 0 else {}
+    st = wait(lambda: status().get("used", {}).get("requests.cpu") == "1500m" and status(), 15, 0.3)
+    check(st and st.get("hard") == {"pods": "10", "requests.cpu": "2"},
+          "KarmadaQuota status written back to the host: %s" % status())
+    # a FederatedResourceQuota: Karmada's denial wording, status with aggregatedStatus
+    for m in members + ["host"]:
+        kc(m, "create", "namespace", "fed")
+        kc(m, "create", "namespace", "bad")
+    frq = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "FederatedResourceQuota",
+           "metadata": {"name": "fed-quota", "namespace": "fed"},
+           "spec": {"overall": {"cpu": "1"}, "staticAssignments": [
+               {"clusterName": a, "hard": {"cpu": "600m"}}]}}
+    rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
+    check(rc == 0, "apply FRQ: %s" % err)
+    bad = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "FederatedResourceQuota",
+           "metadata": {"name": "bad-quota", "namespace": "bad"},
+           "spec": {"overall": {"cpu": "1"}, "staticAssignments": [{"clusterName": a, "hard": {"cpu": "2"}}]}}
+    rc, _, err = kc("host", "apply", "-f", "-", stdin=json.dumps(bad))
+    check(rc == 0, "apply invalid FRQ: %s" % err)
+    wait(lambda: "fed-quota" in flotilla_quota(port, "-n", "fed")[1], 10, 0.3)
+    rc, _, err = kc(a, "apply", "-f", "-", stdin=pod_yaml("f1", "600m", "fed"))
+    check(rc == 0, "f1 under the FRQ: %s" % err)
+    rc, _, err = kc(b, "apply", "-f", "-", stdin=pod_yaml("f2", "600m", "fed"))
+    want = ('admission webhook "quota.flotilla.io" denied the request: FederatedResourceQuota'
+            '(fed/fed-quota) exceeded for resource cpu: requested sum 1200m, limit 1.')
+    check(rc != 0 and want in err, "f2 past the FRQ: rc %d %r" % (rc, err))
+    rc, _, err = kc(b, "apply", "-f", "-", stdin=pod_yaml("f3", "2", "bad"))
+    check(rc == 0, "an invalid FRQ enforces nothing: %s" % err)
+    rc, out, _ = flotilla_quota(port, "-n", "bad")
+    check("invalid: spec.overall[cpu]: Invalid value: \"1\": overall is less than assignments" in out,
+          "flotilla quota shows why an FRQ is invalid: %s" % out)
+
+    def frq_status():
+        rc, out, _ = kc("host", "get", "federatedresourcequota", "fed-quota", "-n", "fed", "-o", "json")
+        return json.loads(out).get("status", {}) if rc == 0 else {}
+    st = wait(lambda: frq_status().get("overallUsed") == {"cpu": "600m"} and frq_status(), 15, 0.3)
+    check(st and st.get("overall") == {"cpu": "1"} and st.get("aggregatedStatus") == [
+        {"clusterName": a, "hard": {"cpu": "600m"}, "used": {"cpu": "600m"}}],
+        "FRQ status written back: %s" % frq_status())
+    rc, out, _ = flotilla_quota(port, "-n", "fed", "-o", "wide")
+    check("%s=600m/600m" % a in out, "flotilla quota -o wide: %s" % out)
+
+    # the static assignment became a ResourceQuota in member a (and none in b) ...
+    def member_rq(m):
+        rc, out, _ = kc(m, "get", "resourcequota", "fed-quota", "-n", "fed", "-o", "json")
+        return json.loads(out) if rc == 0 else None
+    rq = wait(lambda: member_rq(a), 15, 0.3)
+    check(rq and rq["spec"]["hard"] == {"cpu": "600m"} and
+          rq["metadata"]["labels"].get("federatedresourcequota.karmada.io/name") == "fed-quota",
+          "static assignment -> ResourceQuota in %s: %s" % (a, rq))
+    check(member_rq(b) is None, "no ResourceQuota in %s, which has no assignment" % b)
+    # ... follows a change of the assignment, and goes when the assignment goes
+    frq["spec"]["staticAssignments"][0]["hard"] = {"cpu": "700m"}
+    kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
+    check(wait(lambda: (member_rq(a) or {}).get("spec", {}).get("hard") == {"cpu": "700m"}, 15, 0.3),
+          "the member ResourceQuota follows the assignment: %s" % member_rq(a))
+    del frq["spec"]["staticAssignments"]
+    kc("host", "apply", "-f", "-", stdin=json.dumps(frq))
+    check(wait(lambda: member_rq(a) is None, 15, 0.3), "the member ResourceQuota is deleted with "
+          "its assignment: %s" % member_rq(a))
+
+
+def race(members, port, ctx):
+    a, b = members
+    path = {m: "/admission/clusters/%s/%s/quota" % (m, secret_of(m)) for m in members}
+    # a dry run is answered but reserves nothing
+    for i in range(8):
+        code, r = post(port, ctx, path[a], review("dry-%d" % i, "1m", "race", dry=True))
+        check(code == 200 and r["response"]["allowed"], "dry run %d: %s" % (i, r))
+
+    def one(i):
+        m = members[i % 2]
+        code, r = post(port, ctx, path[m], review("racer-%d" % i, "1m", "race"), timeout=30)
+        return code, (r or {}).get("response", {}) if isinstance(r, dict) else {}
+
+    with concurrent.futures.ThreadPoolExecutor(64) as ex:
+        results = list(ex.map(one, range(64)))
+    allowed = sum(1 for c, r in results if c == 200 and r.get("allowed"))
+    denied = [r for c, r in results if c == 200 and r.get("allowed") is False]
+    check(allowed == 5, "64 racing clients for 5 pods: %d allowed" % allowed)
+    check(len(denied) == 59 and all("exceeded quota: race-quota, requested: pods=1, used: pods=5, "
+                                    "limited: pods=5" == d["status"]["message"] for d in denied),
+          "the other 59 are denied with Kubernetes' message: %s" % (denied[:1],))
+    check(all(d["status"]["code"] == 403 and d["status"]["reason"] == "Forbidden" for d in denied),
+          "denials are 403 Forbidden")
+
+
+def hostile(members, port, ctx):
+    a = members[0]
+    good = "/admission/clusters/%s/%s/quota" % (a, secret_of(a))
+    for path in ("/admission/clusters/%s/wrong/quota" % a,
+                 "/admission/clusters/nope/%s/quota" % secret_of(a)):
+        code, body = post(port, ctx, path, review("h", "1m", "race"))
+        check(code == 403 and isinstance(body, dict) and body.get("kind") == "Status",
+              "%s: want a 403 Status, got %d %s" % (path, code, body))
+    bad = [b"{not json", b"[]", json.dumps({"apiVersion": "v1", "kind": "Pod"}).encode(),
+           json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(),
+           json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                       "request": {"uid": "", "operation": "CREATE"}}).encode(),
+           json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                       "request": {"uid": "x", "operation": "CREATE",
+                                   "resource": {"group": "", "version": "v1", "resource": "pods"},
+                                   "namespace": "race", "object": "pod"}}).encode(),
+           json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                       "request": {"uid": "x", "operation": "CREATE", "namespace": "race",
+                                   "resource": {"group": "", "version": "v1", "resource": "pods"},
+                                   "object": {"spec": {"containers": [{"name": "c", "resources":
+                                              {"requests": {"cpu": "lots"}}}]}}}}).encode()]
+    for body in bad:
+        code, r = post(port, ctx, good, body)
+        check(code == 400 and isinstance(r, dict) and r.get("kind") == "Status" and r.get("code") == 400,
+              "malformed review %r: want 400 Status, got %d %s" % (body[:60], code, r))
+    code, body = post(port, ctx, good, b"{" + b" " * (4 << 20) + b"}")
+    # 413 before the handler runs; the server may close while the client still sends
+    check(code == 413 or (code == 0 and ("reset" in body or "Broken pipe" in body or "EOF" in body)),
+          "a 4 MiB review: want 413, got %d %s" % (code, body))
+    # v1beta1 is answered in kind
+    rv = json.loads(review("beta", "1m", "race", dry=True))
+    rv["apiVersion"] = "admission.k8s.io/v1beta1"
+    code, r = post(port, ctx, good, json.dumps(rv).encode())
+    check(code == 200 and r.get("apiVersion") == "admission.k8s.io/v1beta1" and
+          r["response"]["uid"] == "uid-beta", "v1beta1 review: %d %s" % (code, r))
+    # none of the above reserved anything: still exactly full, not over
+    code, r = post(port, ctx, good, review("after-hostile", "1m", "race"))
+    check(code == 200 and r["response"]["allowed"] is False and
+          "used: pods=5," in r["response"]["status"]["message"],
+          "hostile reviews reserved something: %s" % r)
+
+
+def stale(members, port, ctx):
+    a = members[0]
+    path = "/admission/clusters/%s/%s/quota" % (a, secret_of(a))
+    rc, _, err = run(BIN, "sim", "ctl", "--kubeconfig-dir", D, a, "down")
+    check(rc == 0, "sim ctl down: %s" % err)
+
+    def denied_stale():
+        code, r = post(port, ctx, path, review("s1", "1m", NS, dry=True))
+        msg = (r or {}).get("response", {}).get("status", {}).get("message", "") if code == 200 else ""
+        return ("cluster %s is" % a) in msg and "stalePolicy deny" in msg and msg
+    msg = wait(denied_stale, 40, 0.5)
+    check(msg, "a down member's reviews follow the stale policy (deny, naming it)")
+    run(BIN, "sim", "ctl", "--kubeconfig-dir", D, a, "recover")
+    ok = wait(lambda: post(port, ctx, path, review("s2", "1m", NS, dry=True))[1].get("response", {})
+              .get("allowed"), 60, 0.5)
+    check(ok, "reviews are answered again once the member recovered")
+
+
+def no_secrets_logged(members):
+    with open(os.path.join(D, "serve.log")) as f:
+        log = f.read()
+    check("/admission/clusters/%s/***/quota" % members[0] in log, "admissions are logged")
+    for m in members:
+        check(secret_of(m) not in log, "the access log shows %s's webhook secret" % m)
+
+
+try:
+    members, port, ctx = setup()
+    install(members, port)
+    kubectl_flow(members, port, ctx)
+    visible(members, port, ctx)
+    race(members, port, ctx)
+    hostile(members, port, ctx)
+    stale(members, port, ctx)
+    no_secrets_logged(members)
+finally:
+    stop_procs(procs)
+    if len(procs) > 1:  # the daemon drains and exits 0 (under ASan: no leak, no error)
+        check(procs[1].returncode == 0, "flotilla serve exited %s (see serve.log)" % procs[1].returncode)
+    if not os.environ.get("KEEP"):
+        shutil.rmtree(D, ignore_errors=True)
+    else:
+        print("kept", D, file=sys.stderr)
+done()

@@ -1,0 +1,274 @@
+/*
+ * tests/quota/test_ledger.c: the ledger over a real index (a temporary
+ * SQLite file fed like the collector feeds it): scheduler reservations and
+ * the pods that consume them (a replica is never counted twice), direct
+ * admissions reserved until their object shows in the index, TTL expiry
+ * counted as drift, dry runs reserving nothing, release freeing a cluster's
+ * usage, reserve refused past the quota, and the stale policy (deny names
+ * the cluster, allow lets it through).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index/index.h"
+#include "kube/kube.h"
+#include "quota/quota.h"
+#include "tests/test.h"
+
+#define NS "team"
+
+static fl_index *idx;
+static json_t *health_doc; /* what the health callback answers (NULL: no callback data) */
+
+static json_t *J(const char *s)
+{
+    json_error_t e;
+    json_t *v = json_loads(s, 0, &e);
+    if (!v)
+        fprintf(stderr, "bad test JSON: %s: %s\n", s, e.text);
+    return v;
+}
+
+static int host(void *ud, const char *ns, json_t **kq, json_t **frq, fl_err *err)
+{
+    *kq = json_array();
+    *frq = json_array();
+    if (!strcmp(ns, NS))
+        json_array_append_new(*kq, J("{\"metadata\":{\"name\":\"team-quota\",\"namespace\":\"team\"},"
+                                     "\"spec\":{\"hard\":{\"requests.cpu\":\"4\",\"pods\":\"10\"}}}"));
+    return 0;
+}
+
+static json_t *health(void *ud)
+{
+    return health_doc ? json_incref(health_doc) : NULL;
+}
+
+static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
+{
+    static const char *const members[] = {"m1", "m2"};
+    fl_quota_opts o = FL_QUOTA_OPTS_INIT;
+    fl_quota *q = NULL;
+    fl_err err = FL_ERR_INIT;
+    o.index = idx;
+    o.host = host;
+    o.members = members, o.nmembers = 2;
+    o.reservation_ttl_ms = ttl_ms;
+    o.stale_allow = stale_allow;
+    o.threads = 1;
+    o.recompute_interval_ms = 100;
+    if (with_health)
+        o.health = health;
+    T_EQ_INT(fl_quota_new(&o, &q, &err), 0);
+    if (err.msg[0])
+        fprintf(stderr, "fl_quota_new: %s\n", err.msg);
+    return q;
+}
+
+/* A CREATE review of pod name asking cpu; *msg gets the denial (or ""). */
+static bool review(fl_quota *q, const char *cluster, const char *name, const char *cpu, bool dry,
+                   char *msg, size_t n)
+{
+    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:s,s:s,s:b,s:{s:{s:s,s:s},s:{s:[{s:s,s:{s:{s:s}}}]}}}",
+                            "uid", name, "operation", "CREATE", "resource", "group", "", "version",
+                            "v1", "resource", "pods", "namespace", NS, "name", name, "dryRun", dry,
+                            "object", "metadata", "name", name, "namespace", NS, "spec",
+                            "containers", "name", "c", "resources", "requests", "cpu", cpu);
+    json_t *resp = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = fl_quota_review(q, cluster, req, &resp, &err);
+    T_EQ_INT(rc, 0);
+    bool ok = json_is_true(json_object_get(resp, "allowed"));
+    snprintf(msg, n, "%s", fl_obj_str_or(resp, "status.message", ""));
+    T_EQ_STR(fl_obj_str_or(resp, "uid", ""), name);
+    json_decref(resp);
+    json_decref(req);
+    return ok;
+}
+
+static char *used_cpu(fl_quota *q)
+{
+    static char buf[64];
+    json_t *used = NULL;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_quota_used(q, NS, &used, &err), 0);
+    const char *v = json_string_value(json_object_get(json_object_get(used, "team-quota"), "requests.cpu"));
+    snprintf(buf, sizeof buf, "%s", v ? v : "?");
+    json_decref(used);
+    return buf;
+}
+
+static void submit(const char *cluster, const char *group, const char *resource, const char *kind,
+                   const char *obj)
+{
+    fl_index_src src = {cluster, group, "v1", resource, kind};
+    char ev[4096];
+    snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":%s}", obj);
+    T_EQ_INT(fl_index_submit_event(idx, &src, ev, strlen(ev), NULL), 0);
+}
+
+static void pod(const char *cluster, const char *name, const char *cpu, const char *owner)
+{
+    char obj[2048];
+    snprintf(obj, sizeof obj,
+             "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"team\","
+             "\"uid\":\"uid-%s\",\"resourceVersion\":\"10\"%s%s%s},\"spec\":{\"containers\":[{\"name\":\"c\","
+             "\"resources\":{\"requests\":{\"cpu\":\"%s\"}}}]},\"status\":{\"phase\":\"Running\"}}",
+             name, name, owner ? ",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+             "\"ReplicaSet\",\"name\":\"rs\",\"controller\":true,\"uid\":\"" : "",
+             owner ? owner : "", owner ? "\"}]" : "", cpu);
+    submit(cluster, "", "pods", "Pod", obj);
+}
+
+static void test_reservations(void)
+{
+    fl_quota *q = ledger(60000, false, false);
+    fl_err err = FL_ERR_INIT;
+    char msg[1024];
+    json_t *per = J("{\"cpu\":\"1\"}");
+    /* the scheduler reserves 3 replicas of dep-1 in m1 */
+    T_EQ_INT(fl_quota_reserve(q, NS, "dep-1", "m1", 3, per, &err), 0);
+    T_EQ_STR(used_cpu(q), "3");
+    /* a pod created directly in m2 takes the last unit */
+    T_CHECK(review(q, "m2", "solo", "1", false, msg, sizeof msg));
+    T_EQ_STR(used_cpu(q), "4");
+    T_CHECK(!review(q, "m2", "solo2", "100m", false, msg, sizeof msg));
+    T_EQ_STR(msg, "exceeded quota: team-quota, requested: requests.cpu=100m, used: "
+                  "requests.cpu=4, limited: requests.cpu=4");
+    /* a dry run is answered, reserves nothing */
+    T_CHECK(!review(q, "m1", "dry", "1", true, msg, sizeof msg));
+    /* dep-1's ReplicaSet and two of its pods show in m1, solo in m2: the
+     * pods consume the reservation (3 - 2 = 1 left) and solo's reservation
+     * is replaced by the observed pod: still exactly 4, nothing twice */
+    submit("m1", "apps", "replicasets", "ReplicaSet",
+           "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"rs\","
+           "\"namespace\":\"team\",\"uid\":\"rs-uid\",\"resourceVersion\":\"5\",\"ownerReferences\":"
+           "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"dep\",\"controller\":true,"
+           "\"uid\":\"dep-1\"}]},\"spec\":{\"replicas\":3}}");
+    pod("m1", "dep-a", "1", "rs-uid");
+    pod("m1", "dep-b", "1", "rs-uid");
+    pod("m2", "solo", "1", NULL);
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    T_EQ_STR(used_cpu(q), "4");
+    /* committed reservations do not expire; commit of nothing is ENOTFOUND */
+    T_EQ_INT(fl_quota_commit(q, NS, "dep-1", "m1"), 0);
+    T_EQ_INT(fl_quota_commit(q, NS, "nope", "m1"), FL_ENOTFOUND);
+    /* more than fits is refused with Kubernetes' wording */
+    T_EQ_INT(fl_quota_reserve(q, NS, "dep-2", "m2", 2, per, &err), FL_EFORBIDDEN);
+    T_CHECK(strstr(err.msg, "exceeded quota: team-quota, requested: requests.cpu=2") != NULL);
+    /* eviction from m1: its reservation is released, the observed pods stay */
+    T_EQ_INT(fl_quota_release(q, NS, "dep-1", "m1"), 0);
+    T_EQ_INT(fl_quota_release(q, NS, "dep-1", "m1"), FL_ENOTFOUND);
+    T_EQ_STR(used_cpu(q), "3");
+    T_CHECK(review(q, "m1", "after", "1", false, msg, sizeof msg));
+    T_EQ_STR(used_cpu(q), "4");
+    fl_quota_stats st;
+    fl_quota_stats_get(q, &st);
+    T_EQ_INT(st.allowed, 2);
+    T_EQ_INT(st.denied, 2);
+    T_EQ_INT(st.drift, 0);
+    json_decref(per);
+    fl_quota_free(q);
+}
+
+static void test_ttl(void)
+{
+    fl_quota *q = ledger(200, false, false);
+    char msg[1024];
+    T_EQ_STR(used_cpu(q), "3"); /* dep-a, dep-b, solo from the index */
+    T_CHECK(review(q, "m2", "ghost", "1", false, msg, sizeof msg));
+    T_EQ_STR(used_cpu(q), "4");
+    /* ghost never shows: the periodic recomputation releases it as drift */
+    fl_quota_stats st;
+    for (int i = 0; i < 100; i++) {
+        usleep(50 * 1000);
+        fl_quota_stats_get(q, &st);
+        if (st.drift)
+            break;
+    }
+    T_EQ_INT(st.drift, 1);
+    T_EQ_STR(used_cpu(q), "3");
+    fl_quota_stats_get(q, &st);
+    T_EQ_INT(st.reservations_expired, 1);
+    fl_quota_free(q);
+}
+
+static void test_stale(void)
+{
+    char msg[1024];
+    health_doc = J("{\"clusters\":[{\"name\":\"m1\",\"health\":\"Unreachable\",\"resources\":[]},"
+                   "{\"name\":\"m2\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
+                   "\"resource\":\"pods\",\"phase\":\"Watching\",\"lagMs\":0}]}]}");
+    fl_quota *q = ledger(60000, false, true);
+    T_CHECK(!review(q, "m1", "s1", "1m", false, msg, sizeof msg));
+    T_CHECK(strstr(msg, "cluster m1 is Unreachable") && strstr(msg, "stalePolicy deny"));
+    /* m2 is fine, and m1's usage is released (not Ready): only solo counts */
+    T_CHECK(review(q, "m2", "s2", "1m", true, msg, sizeof msg));
+    T_EQ_STR(used_cpu(q), "1");
+    fl_quota_free(q);
+    q = ledger(60000, true, true);
+    T_CHECK(review(q, "m1", "s3", "1m", false, msg, sizeof msg));
+    fl_quota_free(q);
+    /* a Ready member whose pods lag makes every review follow the policy */
+    json_decref(health_doc);
+    health_doc = J("{\"clusters\":[{\"name\":\"m1\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
+                   "\"resource\":\"pods\",\"phase\":\"Watching\",\"lagMs\":0}]},"
+                   "{\"name\":\"m2\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
+                   "\"resource\":\"pods\",\"phase\":\"Backoff\",\"lagMs\":90000}]}]}");
+    q = ledger(60000, false, true);
+    T_CHECK(!review(q, "m1", "s4", "1m", false, msg, sizeof msg));
+    T_CHECK(strstr(msg, "cluster m2 has not synced its pods (Backoff)") != NULL);
+    fl_quota_free(q);
+    json_decref(health_doc);
+    health_doc = NULL;
+}
+
+static void test_malformed(void)
+{
+    fl_quota *q = ledger(60000, false, false);
+    static const char *const bad[] = {
+        "{}", "{\"uid\":\"u\"}", "{\"uid\":\"u\",\"operation\":\"PATCH\"}",
+        "{\"uid\":\"u\",\"operation\":\"CREATE\",\"resource\":{\"group\":\"\",\"resource\":\"pods\"},"
+        "\"namespace\":\"team\"}",
+        "{\"uid\":\"u\",\"operation\":\"UPDATE\",\"resource\":{\"group\":\"\",\"resource\":\"pods\"},"
+        "\"namespace\":\"team\",\"object\":{}}",
+        "{\"uid\":\"u\",\"operation\":\"CREATE\",\"resource\":{\"group\":\"\",\"resource\":\"pods\"},"
+        "\"namespace\":\"team\",\"object\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
+        "{\"cpu\":\"x\"}}}]}}}",
+    };
+    for (size_t i = 0; i < FL_ARRAY_LEN(bad); i++) {
+        json_t *req = J(bad[i]), *resp = NULL;
+        fl_err err = FL_ERR_INIT;
+        T_EQ_INT(fl_quota_review(q, "m1", req, &resp, &err), FL_EPARSE);
+        T_CHECK(resp == NULL);
+        json_decref(req);
+    }
+    fl_quota_stats st;
+    fl_quota_stats_get(q, &st);
+    T_EQ_INT(st.reservations_open, 0);
+    fl_quota_free(q);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/flotilla-quota-ledger-XXXXXX", path[256];
+    if (!mkdtemp(dir))
+        return 1;
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    fl_index_opts io = FL_INDEX_OPTS_INIT;
+    io.path = path;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_index_open(&io, &idx, &err), 0);
+    test_reservations();
+    test_ttl();
+    test_stale();
+    test_malformed();
+    fl_index_close(idx);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return t_done();
+}
