@@ -3,7 +3,7 @@
 (x-kubernetes-patch-strategy / x-kubernetes-patch-merge-key, the OpenAPI
 form of the k8s.io/api patchStrategy / patchMergeKey struct tags) of the
 built-in kinds, from kube-apiserver v1.26's OpenAPI v3 documents in
-../shared/k8s-golden/02-openapi. batch/v1 and autoscaling/v1 are not in
+tests/golden/02-openapi. batch/v1 and autoscaling/v1 are not in
 those recordings; their few relevant fields are declared below by hand
 (from k8s.io/api batch/v1 types.go). Only types on a path to a field with
 a patch strategy are emitted.
