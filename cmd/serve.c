@@ -7,8 +7,10 @@
  * HTTP routes live in register_routes() below: that is where the search
  * API, quota and the dashboard add theirs. Routes served here:
  *   /healthz, /livez       "ok" while the process runs (server/'s health)
- *   GET /readyz            "ok" once every Ready member finished its first
- *                          list; 503 before (?verbose lists the checks)
+ *   GET /readyz            "ok" when no member is still syncing and at least
+ *                          one is synced (fl_collector_ready: a member that is
+ *                          down or failing does not hold it back); else 503
+ *                          with the reason (?verbose: checks, failing members)
  *   GET /api/v1/clusters   every member's health and per-resource sync
  *                          state (collector status + object counts from the
  *                          index); /api/v1/clusters/NAME for one member
@@ -62,18 +64,23 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------- handlers */
 
-/* GET /readyz (the other health paths are fl_server_route_health's). */
+/* GET /readyz (the other health paths are fl_server_route_health's):
+ * fl_collector_ready, the reason in the body when not ready, and with
+ * ?verbose the failing members too. */
 static void on_ready(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
-    char body[160];
-    bool ok = fl_collector_synced(x->collector);
+    char body[700], why[560];
+    bool ok = fl_collector_ready(x->collector, why, sizeof why);
     int n = fl_request_query(r, "verbose")
                 ? snprintf(body, sizeof body, "[+]ping ok\n[%c]collector %s\nreadyz check %s\n",
-                           ok ? '+' : '-', ok ? "ok" : "initial sync in progress",
-                           ok ? "passed" : "failed")
-                : snprintf(body, sizeof body, "%s", ok ? "ok" : "[-]collector: initial sync in "
-                                                                "progress\n");
+                           ok ? '+' : '-', why[0] ? why : "ok", ok ? "passed" : "failed")
+                : ok ? snprintf(body, sizeof body, "ok")
+                     : snprintf(body, sizeof body, "[-]collector: %s\n", why);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof body)
+        n = (int)sizeof body - 1;
     fl_request_add_header(r, "X-Content-Type-Options", "nosniff");
     fl_request_reply(r, ok ? 200 : 503, "text/plain; charset=utf-8", body, (size_t)n);
 }
