@@ -24,9 +24,12 @@
  * the request itself is malformed (missing or mistyped members). */
 typedef json_t *(*debug_fn)(const json_t *req, fl_err *err);
 
+/* An op: its name, handler, the request members it reads and its answer
+ * (for --help), and one example request (--help runs it to show the answer). */
 typedef struct debug_op {
     const char *name;
     debug_fn fn;
+    const char *input, *output, *example;
 } debug_op;
 
 typedef struct debug_domain {
@@ -258,11 +261,32 @@ static json_t *op_fields_match(const json_t *req, fl_err *err)
 /* ---------------------------------------------------------------- tables */
 
 static const debug_op kube_ops[] = {
-    {"quantity", op_quantity},          {"quantity.cmp", op_quantity_cmp},
-    {"quantity.add", op_quantity_add},  {"quantity.sub", op_quantity_sub},
-    {"quantity.mul", op_quantity_mul},  {"labels.parse", op_labels_parse},
-    {"labels.match", op_labels_match},  {"fields.parse", op_fields_parse},
-    {"fields.match", op_fields_match},
+    {"quantity", op_quantity, "input: quantity string",
+     "valid, string (canonical), value, milli (int64 strings; null on overflow) | valid:false, error",
+     "{\"op\":\"quantity\",\"input\":\"1.5Gi\"}"},
+    {"quantity.cmp", op_quantity_cmp, "a, b: quantity strings", "result: -1, 0 or 1",
+     "{\"op\":\"quantity.cmp\",\"a\":\"1\",\"b\":\"999m\"}"},
+    {"quantity.add", op_quantity_add, "a, b: quantity strings", "string: a + b",
+     "{\"op\":\"quantity.add\",\"a\":\"100m\",\"b\":\"1\"}"},
+    {"quantity.sub", op_quantity_sub, "a, b: quantity strings", "string: a - b",
+     "{\"op\":\"quantity.sub\",\"a\":\"1Gi\",\"b\":\"512Mi\"}"},
+    {"quantity.mul", op_quantity_mul, "a: quantity string, n: int64 (number or string)",
+     "string: a * n", "{\"op\":\"quantity.mul\",\"a\":\"250m\",\"n\":3}"},
+    {"labels.parse", op_labels_parse,
+     "selector: label selector string, or labelSelector: {matchLabels, matchExpressions}",
+     "valid, string (canonical) | valid:false, error",
+     "{\"op\":\"labels.parse\",\"selector\":\"app in (web,api), !canary\"}"},
+    {"labels.match", op_labels_match, "selector or labelSelector (as labels.parse), labels: object",
+     "matches: bool",
+     "{\"op\":\"labels.match\",\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}},"
+     "\"labels\":{\"app\":\"web\",\"tier\":\"fe\"}}"},
+    {"fields.parse", op_fields_parse, "selector: field selector string",
+     "valid, string (canonical) | valid:false, error",
+     "{\"op\":\"fields.parse\",\"selector\":\"status.phase!=Running,spec.nodeName=n1\"}"},
+    {"fields.match", op_fields_match, "selector: field selector string, fields: object of strings",
+     "matches: bool",
+     "{\"op\":\"fields.match\",\"selector\":\"metadata.namespace=default\","
+     "\"fields\":{\"metadata.namespace\":\"default\"}}"},
 };
 
 /* Domains, as `flotilla debug <domain>` names them. Add a row per domain. */
@@ -339,17 +363,38 @@ static bool read_line(FILE *in, fl_buf *b, bool *too_long)
     return any;
 }
 
+/* The answer to an example request, computed by its handler. */
+static void print_example(FILE *f, const debug_op *op)
+{
+    json_t *req = json_loads(op->example, 0, NULL);
+    fl_err err = FL_ERR_INIT;
+    json_t *resp = req ? op->fn(req, &err) : NULL;
+    char *out = resp ? json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    fprintf(f, "      %s\n      -> %s\n", op->example, out ? out : err.msg);
+    free(out);
+    json_decref(resp);
+    json_decref(req);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: flotilla debug [kube]\n\n"
                "Reads JSON requests, one per line, on stdin and writes one compact JSON answer\n"
-               "per line on stdout. Ops (domain kube):\n");
+               "per line on stdout, so the primitives can be checked against upstream's\n"
+               "behaviour. Every request is an object with \"op\" and the members below.\n"
+               "An operand that does not parse answers {\"valid\":false,\"error\":...}; a\n"
+               "request with a missing or mistyped member, or an unknown op, answers\n"
+               "{\"error\":...}; neither stops the loop.\n\n"
+               "Ops (domain kube): op, its input members, its answer, an example:\n");
     for (size_t d = 0; d < FL_ARRAY_LEN(domains); d++)
-        for (size_t i = 0; i < domains[d].nops; i++)
-            fprintf(f, "  %s\n", domains[d].ops[i].name);
-    fprintf(f, "\nExample:\n  {\"op\":\"quantity\",\"input\":\"1.5Gi\"}\n"
-               "  -> {\"valid\":true,\"string\":\"1536Mi\",\"value\":\"1610612736\","
-               "\"milli\":\"1610612736000\"}\n");
+        for (size_t i = 0; i < domains[d].nops; i++) {
+            const debug_op *op = &domains[d].ops[i];
+            fprintf(f, "\n  %s\n      in:  %s\n      out: %s\n", op->name, op->input,
+                    op->output);
+            print_example(f, op);
+        }
+    fprintf(f, "\nTry:\n  printf '%%s\\n' '{\"op\":\"quantity\",\"input\":\"1.5Gi\"}' "
+               "| flotilla debug\n");
 }
 
 int cmd_debug(int argc, char **argv)
