@@ -41,7 +41,8 @@ typedef struct follow {
     atomic_bool gone;
     char ns[254], pod[254], ct[254];
     int64_t next;         /* next line number */
-    int64_t due_ms;
+    int64_t start_s;      /* the container's start: line n is logged at start_s + n */
+    bool timestamps;
 } follow;
 
 struct sim_ctrl {
@@ -1071,14 +1072,19 @@ static void tick(sim_ctrl *k)
 
 /* ------------------------------------------------------------- pods/log */
 
-static void log_line(const char *ns, const char *pod, const char *ct, int64_t i, char *out,
-                     size_t cap)
+/* Line n of a container started at start_s: logged at start_s + n (one a
+ * second), the app's own timestamp first; with ts, the kubelet's
+ * RFC3339Nano time before it (kubectl logs --timestamps). */
+static void log_line(const char *ns, const char *pod, const char *ct, int64_t n, int64_t start_s,
+                     bool ts, char *out, size_t cap)
 {
     static const char *const paths[] = {"/", "/healthz", "/api/items", "/metrics", "/login"};
-    char ts[32];
-    fl_time_format(1767225600 + i, ts);   /* 2026-01-01T00:00:00Z + i s */
-    snprintf(out, cap, "%s INFO %s: GET %s 200 (%s/%s request %lld)\n", ts, ct,
-             paths[(size_t)i % FL_ARRAY_LEN(paths)], ns, pod, (long long)i);
+    char t[32], kt[48] = "";
+    fl_time_format(start_s + n, t);
+    if (ts)
+        snprintf(kt, sizeof(kt), "%.19s.000000000Z ", t);
+    snprintf(out, cap, "%s%s INFO %s: GET %s 200 (%s/%s request %lld)\n", kt, t, ct,
+             paths[(size_t)n % FL_ARRAY_LEN(paths)], ns, pod, (long long)n);
 }
 
 static void follow_gone(void *ud)
@@ -1094,10 +1100,10 @@ static void follow_tick(sim_ctrl *k)
         follow *f = k->fw[i];
         char line[1200];
         int rc = 0;
-        if (!atomic_load(&f->gone) && now >= f->due_ms) {
-            log_line(f->ns, f->pod, f->ct, f->next++, line, sizeof(line));
+        while (!atomic_load(&f->gone) && rc == 0 && now >= (f->start_s + f->next) * 1000) {
+            log_line(f->ns, f->pod, f->ct, f->next, f->start_s, f->timestamps, line, sizeof(line));
+            f->next++;
             rc = fl_stream_write(f->s, line, strlen(line));
-            f->due_ms = now + 1000;
         }
         if (atomic_load(&f->gone) || rc != 0) {
             fl_stream_close(f->s);
@@ -1136,7 +1142,7 @@ static int log_container(fl_request *req, const json_t *pod, const char *name, c
 }
 
 static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const char *ct,
-                       const fl_buf *b)
+                       const fl_buf *b, int64_t next, int64_t start_s, bool ts)
 {
     follow *f = calloc(1, sizeof(*f));
     fl_stream *s = NULL;
@@ -1157,8 +1163,9 @@ static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const cha
     fl_strlcpy(f->ns, o->ns, sizeof(f->ns));
     fl_strlcpy(f->pod, o->name, sizeof(f->pod));
     fl_strlcpy(f->ct, ct, sizeof(f->ct));
-    f->next = LOG_LINES + 1;
-    f->due_ms = fl_now_ms() + 1000;
+    f->next = next;
+    f->start_s = start_s;
+    f->timestamps = ts;
     fl_stream_on_gone(s, follow_gone, f);
     fl_stream_write(s, b->data, b->len);
     pthread_mutex_lock(&k->mu);
@@ -1173,29 +1180,105 @@ static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const cha
     }
 }
 
+/* The container's current start (state.running.startedAt, else the pod's
+ * startTime, else now) and its restartCount. */
+static int64_t container_start(const json_t *pod, const char *ct, int64_t now_s, int64_t *restarts)
+{
+    json_t *cs;
+    size_t i;
+    int64_t t = 0;
+    *restarts = 0;
+    json_array_foreach(fl_obj_get(pod, "status.containerStatuses"), i, cs)
+        if (!strcmp(fl_obj_str_or(cs, "name", ""), ct)) {
+            *restarts = json_integer_value(json_object_get(cs, "restartCount"));
+            const char *s = fl_obj_str(cs, "state.running.startedAt");
+            if (s && fl_time_parse(s, &t) == 0)
+                return t;
+        }
+    const char *s = fl_obj_str(pod, "status.startTime");
+    return s && fl_time_parse(s, &t) == 0 && t <= now_s ? t : now_s;
+}
+
+/* kubelet's log options: sinceSeconds / sinceTime (the earliest time a
+ * line may have), tailLines, timestamps, previous. 0 or replies 400. */
+typedef struct log_opts {
+    int64_t since_s, tail;
+    bool ts, previous, follow;
+} log_opts;
+
+static int log_opts_parse(fl_request *req, log_opts *o)
+{
+    const char *ss = fl_request_query(req, "sinceSeconds"), *st = fl_request_query(req, "sinceTime");
+    const char *tl = fl_request_query(req, "tailLines"), *v;
+    int64_t n;
+    *o = (log_opts){0, LOG_LINES, false, false, false};
+    o->ts = (v = fl_request_query(req, "timestamps")) && !strcmp(v, "true");
+    o->previous = (v = fl_request_query(req, "previous")) && !strcmp(v, "true");
+    o->follow = (v = fl_request_query(req, "follow")) && !strcmp(v, "true");
+    if (ss && st) {
+        fl_request_reply_status(req, 400, "BadRequest", "at most one of sinceTime or sinceSeconds "
+                                "may be specified");
+        return FL_EPARSE;
+    }
+    if (ss) {
+        if (fl_parse_i64(ss, strlen(ss), &n) != 0 || n < 1) {
+            fl_request_reply_status(req, 400, "BadRequest", "sinceSeconds: Invalid value: %s: "
+                                    "must be greater than 0", ss);
+            return FL_EPARSE;
+        }
+        o->since_s = fl_now_ms() / 1000 - n;
+    } else if (st && fl_time_parse(st, &o->since_s) != 0) {
+        fl_request_reply_status(req, 400, "BadRequest", "sinceTime: Invalid value: \"%s\"", st);
+        return FL_EPARSE;
+    }
+    if (tl && (fl_parse_i64(tl, strlen(tl), &o->tail) != 0 || o->tail < 0))
+        o->tail = LOG_LINES;
+    if (o->tail > LOG_LINES)
+        o->tail = LOG_LINES;
+    return 0;
+}
+
+/* GET pods/log. A container logs a line a second since it started; the
+ * kubelet keeps its last LOG_LINES. previous: the instance before the last
+ * restart (it ran LOG_LINES seconds up to the current start); 400 when the
+ * container never restarted, as the kubelet answers. */
 void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o)
 {
     json_t *pod = sim_obj_parse(o);
-    const char *ct = NULL, *tl = fl_request_query(req, "tailLines");
-    const char *fw = fl_request_query(req, "follow");
+    const char *ct = NULL;
     fl_buf b = FL_BUF_INIT(256 * 1024);
-    int64_t tail = LOG_LINES;
+    log_opts lo;
     char line[1200];
-    if (!pod || log_container(req, pod, o->name, &ct) != 0)
+    if (!pod || log_container(req, pod, o->name, &ct) != 0 || log_opts_parse(req, &lo) != 0)
         goto out;
     if (strcmp(o->phase, "Running") && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed")) {
         fl_request_reply_status(req, 400, "BadRequest", "container \"%s\" in pod \"%s\" is "
                                 "waiting to start: ContainerCreating", ct, o->name);
         goto out;
     }
-    if (tl && (fl_parse_i64(tl, strlen(tl), &tail) != 0 || tail < 0))
-        tail = LOG_LINES;
-    for (int64_t i = tail < LOG_LINES ? LOG_LINES - tail + 1 : 1; i <= LOG_LINES; i++) {
-        log_line(o->ns, o->name, ct, i, line, sizeof(line));
+    int64_t now = fl_now_ms() / 1000, restarts = 0;
+    int64_t start = container_start(pod, ct, now, &restarts), last = now - start;
+    if (lo.previous) {
+        if (restarts == 0) {
+            fl_request_reply_status(req, 400, "BadRequest", "previous terminated container \"%s\" "
+                                    "in pod \"%s\" not found", ct, o->name);
+            goto out;
+        }
+        start -= LOG_LINES + 1; /* the previous instance: LOG_LINES lines, then it ended */
+        last = LOG_LINES;
+        lo.follow = false;
+    }
+    int64_t first = last - LOG_LINES + 1 > 1 ? last - LOG_LINES + 1 : 1;
+    while (first <= last && start + first < lo.since_s)
+        first++;
+    if (last - first + 1 > lo.tail)
+        first = last - lo.tail + 1;
+    for (int64_t n = first; n <= last; n++) {
+        log_line(o->ns, o->name, ct, n, start, lo.ts, line, sizeof(line));
         fl_buf_append(&b, line, strlen(line));
     }
-    if (fw && !strcmp(fw, "true") && !strcmp(o->phase, "Running"))
-        log_follow(k, req, o, ct, &b);
+    if (lo.follow && !strcmp(o->phase, "Running"))
+        log_follow(k, req, o, ct, &b, last + 1, start, lo.ts);
     else
         fl_request_reply(req, 200, "text/plain", b.data ? b.data : "", b.len);
 out:
