@@ -72,7 +72,9 @@ struct reflector {
      * (written at commit) against list_begun_ms (wall clock at its begin). */
     bool synced, awaiting;
     int64_t list_begun_ms;
-    int64_t left_watch_ms; /* wall clock the last watch ended (lag), 0 = never watched */
+    int64_t left_watch_ms; /* wall clock the index stopped being current (lag); 0 = never */
+    bool in_sync;          /* current: a list finished or a watch line arrived since the
+                              last failure */
 };
 
 struct member {
@@ -159,13 +161,21 @@ static void sm_init(reflector *r)
     cl_backoff_init(&r->sm.backoff, max < 800 ? max : 800, max, 120000);
 }
 
+/* A list finished or a watch line arrived: the index is current. */
+static void current(reflector *r)
+{
+    r->last_synced_ms = fl_now_ms();
+    r->in_sync = true;
+}
+
 static void feed(reflector *r, cl_rev ev, const char *rv, int code)
 {
     int64_t delay = 0;
-    cl_rphase before = r->sm.phase;
     cl_raction a = cl_sm_feed(&r->sm, ev, rv, code, fl_mono_ms(), cl_rand01(), &delay);
-    if (before == CL_R_WATCHING && r->sm.phase != CL_R_WATCHING)
+    if (r->in_sync && r->sm.phase != CL_R_WATCHING) { /* the watch broke: lag counts from here */
         r->left_watch_ms = fl_now_ms();
+        r->in_sync = false;
+    }
     act(r, a, delay);
 }
 
@@ -314,7 +324,7 @@ static void page_done(reflector *r, const char *rv)
     if (r->error_is_failure || fl_now_ms() - r->last_bad_ms > BAD_LINE_SHOWN_MS)
         r->last_error[0] = 0;
     r->cont_retried = false;
-    r->last_synced_ms = fl_now_ms();
+    current(r);
     if (!r->synced) {
         r->awaiting = c->reader != NULL; /* confirmed at commit (publish) */
         r->synced = !r->awaiting;
@@ -531,7 +541,7 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
         r->filtered++; /* outside sync.namespaces.include: the RV still moves on */
         if (r->error_is_failure && r->last_error[0])
             r->last_error[0] = 0; /* a good line: the watch works again */
-        r->last_synced_ms = fl_now_ms();
+        current(r);
         feed(r, CL_EV_WATCH_EVENT, rv, 0);
         return 0;
     }
@@ -551,7 +561,7 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
         r->last_error[0] = 0; /* reconnected: the failure is over */
     r->events++;
     r->watch_events++;
-    r->last_synced_ms = fl_now_ms();
+    current(r);
     feed(r, CL_EV_WATCH_EVENT, rv, 0);
     return 0;
 }
@@ -662,8 +672,9 @@ static void stop_refl(reflector *r, cl_rphase phase)
     if (r->in_relist)
         fl_index_relist_abort(r->m->c->index, &r->src, NULL);
     r->in_relist = false;
-    if (r->sm.phase == CL_R_WATCHING)
+    if (r->in_sync)
         r->left_watch_ms = fl_now_ms();
+    r->in_sync = false;
     cl_sm_feed(&r->sm, CL_EV_STOP, NULL, 0, 0, 0, &unused);
     r->sm.phase = phase;
 }
@@ -1005,9 +1016,9 @@ static json_t *time_or_null(int64_t ms)
 static json_t *refl_json(const reflector *r, int64_t now)
 {
     int64_t lag = 0;
-    if (r->sm.phase == CL_R_WATCHING && r->last_bad_ms > r->last_synced_ms)
+    if (r->sm.phase == CL_R_WATCHING && r->in_sync && r->last_bad_ms > r->last_synced_ms)
         lag = now - r->last_synced_ms; /* watching, but the lines since were skipped */
-    else if (r->sm.phase != CL_R_WATCHING && r->sm.phase != CL_R_SKIPPED)
+    else if (!r->in_sync && r->sm.phase != CL_R_SKIPPED)
         lag = r->left_watch_ms ? now - r->left_watch_ms : -1;
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
                      "group", r->group, "version", r->version, "resource", r->resource, "kind",

@@ -127,11 +127,14 @@ void fl_collector_free(fl_collector *c);
  * syncs (Skipped and Stopped ones aside) is synced; Failing when it is
  * NotReady or Unreachable, when discovery fails before it answered once, or
  * when a resource not yet synced is failing its requests; else Syncing.
- * lagMs: how long the index may have been behind the member: 0 while
- * Watching or Skipped (events are submitted as they arrive; bench_collector
- * measures the member-write-to-index lag) unless the watch's latest lines
- * were skipped as malformed (then the ms since the last good line); in
- * every other phase the ms since its last watch ended (-1: never watched).
+ * lagMs: how long the index may have been behind the member: 0 while a
+ * watch runs (events are submitted as they arrive; bench_collector
+ * measures the member-write-to-index lag) and for Skipped, unless the
+ * watch's latest lines were skipped as malformed (then the ms since the
+ * last good line); else the ms since the index stopped being current (a
+ * watch broke), through failed retries, until a list completes or a watch
+ * line arrives again; -1 before the first (also after a restart, until
+ * the resumed watch sends a line).
  * badEvents
  * counts watch lines skipped as malformed, filtered the objects dropped by
  * a sync.namespaces.include of two or more namespaces.

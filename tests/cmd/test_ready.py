@@ -169,6 +169,40 @@ def test_health_error_clears(d):
     stop(fa)
 
 
+def lag_of(port, name, resource):
+    for r in member(port, name).get("resources", []):
+        if r["resource"] == resource:
+            return r.get("lagMs")
+    return None
+
+
+def test_lag(d):
+    """LAG counts from the outage (not from the last event of a quiet
+    resource), and failed retries do not reset it."""
+    fa, pa = ts.start_fake("--pods", "3")
+    cfg = config(d, "lag", [("quiet", pa)])
+    port = free_port()
+    s = ts.start_serve(cfg, port, os.path.join(d, "data-lag"))
+    check(wait(lambda: ts.get(port, "/readyz", None)[0] == 200, 15), "quiet ready")
+    time.sleep(3)  # nothing happens on the member meanwhile
+    check(lag_of(port, "quiet", "pods") == 0, "watching: lag 0")
+    ts.control(pa, "fault", {"mode": "500", "lists": True, "watches": True, "health": False})
+    ts.control(pa, "drop", {})
+    t0 = time.time()
+    check(wait(lambda: (lag_of(port, "quiet", "pods") or 0) > 0, 5), "lag starts at the outage")
+    time.sleep(2)
+    l1, el1 = lag_of(port, "quiet", "pods"), (time.time() - t0) * 1000
+    check(l1 is not None and 500 <= l1 <= el1 + 500, "lag %r ms about the %d ms since the outage"
+          % (l1, el1))
+    time.sleep(2)
+    l2 = lag_of(port, "quiet", "pods")
+    check(l2 is not None and l2 >= l1 + 1500, "retries do not reset it: %r then %r" % (l1, l2))
+    ts.control(pa, "fault", {"mode": ""})
+    check(wait(lambda: lag_of(port, "quiet", "pods") == 0, 20), "lag 0 once the watch is back")
+    stop(s)
+    stop(fa)
+
+
 def main():
     d = tempfile.mkdtemp(prefix="fl-test-ready-")
     try:
@@ -176,6 +210,7 @@ def main():
         test_only_member_down(d)
         test_failing_member(d)
         test_health_error_clears(d)
+        test_lag(d)
     finally:
         for p in ts.procs:
             if p.poll() is None:
