@@ -132,8 +132,10 @@ def test_failing_member(d):
     after it recovers it syncs and its error is gone."""
     fa, pa = ts.start_fake("--pods", "5")
     fb, pb = ts.start_fake("--pods", "5")
+    fc, pc = ts.start_fake("--pods", "5")
     ts.control(pb, "fault", {"mode": "500", "lists": True, "watches": True, "health": False})
-    cfg = config(d, "half", [("good", pa), ("bad", pb)])
+    ts.control(pc, "fault", {"mode": "garbage", "lists": False, "watches": True, "health": False})
+    cfg = config(d, "half", [("good", pa), ("bad", pb), ("garbled", pc)])
     port = free_port()
     s = ts.start_serve(cfg, port, os.path.join(d, "data-half"))
     check(wait(lambda: ts.get(port, "/readyz", None)[0] == 200, 15),
@@ -143,11 +145,19 @@ def test_failing_member(d):
           "bad: health Ready, sync Failing: %r" % {k: bad.get(k) for k in ("health", "sync")})
     code, body = ts.get(port, "/readyz?verbose", None)
     check(b"bad (pods: " in body or b"bad (namespaces: " in body, "verbose: %r" % body)
+    # a member garbling its watches: listed, so synced; its relists never
+    # make the daemon unready (#19 item 6)
+    check(member(port, "garbled").get("sync") == "Synced", "garbled: Synced")
+    t_end = time.time() + 4
+    while time.time() < t_end:
+        check(ts.get(port, "/readyz", None)[0] == 200, "still ready while it garbles")
+        time.sleep(0.5)
     ts.control(pb, "fault", {"mode": ""})
     check(wait(lambda: member(port, "bad").get("sync") == "Synced", 40), "bad syncs on recovery")
     stop(s)
     stop(fa)
     stop(fb)
+    stop(fc)
 
 
 def test_health_error_clears(d):
