@@ -8,7 +8,7 @@ those recordings; their few relevant fields are declared below by hand
 (from k8s.io/api batch/v1 types.go). Only types on a path to a field with
 a patch strategy are emitted.
 
-usage: gen_schema.py GOLDEN_DIR > kube/patch_schema.c
+usage: gen_schema.py tests/golden > kube/patch_schema.c
 """
 import json, sys, os
 
