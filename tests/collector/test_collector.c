@@ -194,11 +194,14 @@ static void test_fleet(void)
     T_CHECK(wait_count(idx, "beta", "pods", 3, 5000) >= 0);
     T_CHECK(wait_status(c, "beta", "pods", "lastError", "malformed event", 5000));
     T_CHECK(status_int(c, "beta", "pods", "badEvents") >= 1);
-    /* ... then answers HTML to lists after a 410 */
-    control(&b, "fault", "{\"mode\":\"html\",\"watches\":false}");
+    /* ... then answers HTML to lists after a 410. Watches answer HTML too
+     * until h is written and the history compacted: a watch that came back
+     * in between would see h, and the test would depend on timing. */
+    control(&b, "fault", "{\"mode\":\"html\"}");
     control(&b, "drop", "{}");
     control(&b, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"h\"}");
     control(&b, "compact", "{}");
+    control(&b, "fault", "{\"mode\":\"html\",\"watches\":false}");
     T_CHECK(wait_status(c, "beta", "pods", "lastError", "not a Kubernetes list", 8000));
     T_CHECK(wait_status(c, "beta", "pods", "phase", "Backoff", 5000));
     T_EQ_INT(count(idx, "beta", "pods"), 3); /* a failed relist deletes nothing */
