@@ -910,10 +910,11 @@ static void pod_to_running(ctx *x, size_t i, json_t *pod)
     char now[32], ip[32];
     now_str(now);
     const sim_obj *o = x->t.pods.items[i];
-    uint32_t h = 2166136261u;
-    for (const char *p = o->key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    snprintf(ip, sizeof(ip), "10.244.%u.%u", (h >> 8) % 250, h % 250 + 2);
+    /* the pod's resourceVersion is the cluster's alone: an IP no other pod
+     * holds (100.96.0.0/11; generated pods use 100.64.0.0/11, fleet.c) */
+    uint64_t slot = o->rv % (250ull * 256 * 32);
+    snprintf(ip, sizeof(ip), "100.%u.%u.%u", 96 + (unsigned)(slot / 250 / 256),
+             (unsigned)(slot / 250 % 256), 2 + (unsigned)(slot % 250));
     json_t *st = json_object_get(pod, "status");
     json_object_set_new(st, "phase", json_string("Running"));
     json_t *conds = json_pack("[{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},"

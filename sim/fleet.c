@@ -295,10 +295,11 @@ static void wl_size(uint64_t h, unsigned *containers, unsigned *cpu_m, unsigned 
     *mem_mi = 128u << ((h >> 40) % 5);
 }
 
-/* Pod IPs: slot k of the 100.64.0.0/10 pod range (2..251 in each /24), so
- * every seeded pod of a cluster has its own (slot = the pod's number in
- * the cluster) and churn's pods follow (slots from c->pods on). */
-#define POD_IP_SLOTS (250ull * 256 * 64)
+/* Pod IPs: slot k of 100.64.0.0/11 (2..251 in each /24), so every seeded
+ * pod of a cluster has its own (slot = the pod's number in the cluster) and
+ * churn's pods follow (slots from c->pods on). 100.96.0.0/11 is the
+ * kubelet stand-in's (controller.c), for pods created through the API. */
+#define POD_IP_SLOTS (250ull * 256 * 32)
 
 static uint64_t ns_first_pod(const sim_cluster *c, unsigned ns)
 {

@@ -83,6 +83,9 @@ while time.time() < deadline:
     time.sleep(0.2)
 check(len(web) == 3 and all(p["status"].get("phase") == "Running" for p in web),
       "web's 3 pods Running: %r" % [p["status"].get("phase") for p in web])
+ips = [p["status"].get("podIP") for p in items(sim, "/api/v1/pods") if p["status"].get("podIP")]
+check(len(ips) == len(set(ips)), "pod IPs unique with the kubelet's too (%d, %d distinct)"
+      % (len(ips), len(set(ips))))
 
 # a pod that fits nowhere: each node counted once
 st, _, _ = sim.req(A, "/api/v1/namespaces/default/pods", "POST", {
