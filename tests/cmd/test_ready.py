@@ -108,6 +108,20 @@ def test_ready_means_listed(d):
     check("Synced 2/2" in row.get("alpha", ""), "alpha row shows Synced 2/2: %r" % row)
     check("Failing 0/0" in row.get("dead", "") and "ConnectionRefused" in row.get("dead", ""),
           "dead row shows Failing and its error: %r" % row)
+    # $KUBECONFIG as kubectl reads it: the first file of the list that exists
+    kc = os.path.join(d, "flotilla.kubeconfig")
+    with open(kc, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: fleet\n"
+                "clusters:\n- name: fleet\n  cluster: {server: \"http://127.0.0.1:%d/apis/"
+                "clusterpedia.io/v1beta1/resources\"}\n"
+                "users:\n- name: u\n  user: {token: %s}\n"
+                "contexts:\n- name: fleet\n  context: {cluster: fleet, user: u}\n"
+                % (port, ts.TOKEN))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOTILLA_")}
+    env["KUBECONFIG"] = os.path.join(d, "missing") + ":" + kc
+    r = subprocess.run([ts.BIN, "clusters"], capture_output=True, text=True, env=env, timeout=10)
+    check(r.returncode == 0 and "Synced 2/2" in r.stdout, "clusters via $KUBECONFIG: %r %r"
+          % (r.stdout, r.stderr))
     stop(s)
     stop(fa)
 
