@@ -41,7 +41,7 @@ typedef struct follow {
     atomic_bool gone;
     char ns[254], pod[254], ct[254];
     int64_t next;         /* next line number */
-    int64_t start_s;      /* the container's start: line n is logged at start_s + n */
+    int64_t base_ms;      /* when line LOG_LINES was logged: line n > it at + (n - it) s */
     bool timestamps;
 } follow;
 
@@ -1073,17 +1073,17 @@ static void tick(sim_ctrl *k)
 
 /* ------------------------------------------------------------- pods/log */
 
-/* Line n of a container started at start_s: logged at start_s + n (one a
- * second), the app's own timestamp first; with ts, the kubelet's
- * RFC3339Nano time before it (kubectl logs --timestamps). */
-static void log_line(const char *ns, const char *pod, const char *ct, int64_t n, int64_t start_s,
+/* Line n of a container's log, logged at t_ms: the app's own timestamp
+ * first; with ts, the kubelet's RFC3339Nano time before it (kubectl logs
+ * --timestamps). */
+static void log_line(const char *ns, const char *pod, const char *ct, int64_t n, int64_t t_ms,
                      bool ts, char *out, size_t cap)
 {
     static const char *const paths[] = {"/", "/healthz", "/api/items", "/metrics", "/login"};
     char t[32], kt[48] = "";
-    fl_time_format(start_s + n, t);
+    fl_time_format(t_ms / 1000, t);
     if (ts)
-        snprintf(kt, sizeof(kt), "%.19s.000000000Z ", t);
+        snprintf(kt, sizeof(kt), "%.19s.%03lld000000Z ", t, (long long)(t_ms % 1000));
     snprintf(out, cap, "%s%s INFO %s: GET %s 200 (%s/%s request %lld)\n", kt, t, ct,
              paths[(size_t)n % FL_ARRAY_LEN(paths)], ns, pod, (long long)n);
 }
@@ -1101,8 +1101,10 @@ static void follow_tick(sim_ctrl *k)
         follow *f = k->fw[i];
         char line[1200];
         int rc = 0;
-        while (!atomic_load(&f->gone) && rc == 0 && now >= (f->start_s + f->next) * 1000) {
-            log_line(f->ns, f->pod, f->ct, f->next, f->start_s, f->timestamps, line, sizeof(line));
+        int64_t at;
+        while (!atomic_load(&f->gone) && rc == 0 &&
+               now >= (at = f->base_ms + (f->next - LOG_LINES) * 1000)) {
+            log_line(f->ns, f->pod, f->ct, f->next, at, f->timestamps, line, sizeof(line));
             f->next++;
             rc = fl_stream_write(f->s, line, strlen(line));
         }
@@ -1143,7 +1145,7 @@ static int log_container(fl_request *req, const json_t *pod, const char *name, c
 }
 
 static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const char *ct,
-                       const fl_buf *b, int64_t next, int64_t start_s, bool ts)
+                       const fl_buf *b, int64_t base_ms, bool ts)
 {
     follow *f = calloc(1, sizeof(*f));
     fl_stream *s = NULL;
@@ -1164,8 +1166,8 @@ static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const cha
     fl_strlcpy(f->ns, o->ns, sizeof(f->ns));
     fl_strlcpy(f->pod, o->name, sizeof(f->pod));
     fl_strlcpy(f->ct, ct, sizeof(f->ct));
-    f->next = next;
-    f->start_s = start_s;
+    f->next = LOG_LINES + 1;
+    f->base_ms = base_ms;
     f->timestamps = ts;
     fl_stream_on_gone(s, follow_gone, f);
     fl_stream_write(s, b->data, b->len);
@@ -1181,8 +1183,8 @@ static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const cha
     }
 }
 
-/* The container's current start (state.running.startedAt, else the pod's
- * startTime, else now) and its restartCount. */
+/* The container's current start in s (state.running.startedAt, else the
+ * pod's startTime, else now) and its restartCount. */
 static int64_t container_start(const json_t *pod, const char *ct, int64_t now_s, int64_t *restarts)
 {
     json_t *cs;
@@ -1227,7 +1229,7 @@ static int log_opts_parse(fl_request *req, log_opts *o)
                                     "must be greater than 0", ss);
             return FL_EPARSE;
         }
-        o->since_s = fl_now_ms() / 1000 - n;
+        o->since_s = fl_now_ms() / 1000 - n; /* whole seconds, as the kubelet */
     } else if (st && fl_time_parse(st, &o->since_s) != 0) {
         fl_request_reply_status(req, 400, "BadRequest", "sinceTime: Invalid value: \"%s\"", st);
         return FL_EPARSE;
@@ -1239,10 +1241,14 @@ static int log_opts_parse(fl_request *req, log_opts *o)
     return 0;
 }
 
-/* GET pods/log. A container logs a line a second since it started; the
- * kubelet keeps its last LOG_LINES. previous: the instance before the last
- * restart (it ran LOG_LINES seconds up to the current start); 400 when the
- * container never restarted, as the kubelet answers. */
+/* GET pods/log. The kubelet keeps a container's last LOG_LINES lines,
+ * numbered 1..LOG_LINES, the last logged now and the others a second apart
+ * (closer for a container started less than LOG_LINES s ago: never before
+ * its start); a follow adds line LOG_LINES + k k seconds later. previous:
+ * the instance before the last restart, whose last line came just before
+ * the current start; 400 when the container never restarted, as the
+ * kubelet answers. sinceSeconds / sinceTime drop older lines, then
+ * tailLines keeps the last ones. */
 void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o)
 {
     json_t *pod = sim_obj_parse(o);
@@ -1257,29 +1263,30 @@ void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o)
                                 "waiting to start: ContainerCreating", ct, o->name);
         goto out;
     }
-    int64_t now = fl_now_ms() / 1000, restarts = 0;
-    int64_t start = container_start(pod, ct, now, &restarts), last = now - start;
+    int64_t now = fl_now_ms(), restarts = 0;
+    int64_t start = container_start(pod, ct, now / 1000, &restarts) * 1000;
+    int64_t end = now, gap = (now - start) / LOG_LINES;
     if (lo.previous) {
         if (restarts == 0) {
             fl_request_reply_status(req, 400, "BadRequest", "previous terminated container \"%s\" "
                                     "in pod \"%s\" not found", ct, o->name);
             goto out;
         }
-        start -= LOG_LINES + 1; /* the previous instance: LOG_LINES lines, then it ended */
-        last = LOG_LINES;
+        end = start - 1000, gap = 1000;
         lo.follow = false;
     }
-    int64_t first = last - LOG_LINES + 1 > 1 ? last - LOG_LINES + 1 : 1;
-    while (first <= last && start + first < lo.since_s)
+    gap = gap < 0 ? 0 : gap > 1000 ? 1000 : gap;
+    int64_t first = 1;
+    while (first <= LOG_LINES && end - (LOG_LINES - first) * gap < lo.since_s * 1000)
         first++;
-    if (last - first + 1 > lo.tail)
-        first = last - lo.tail + 1;
-    for (int64_t n = first; n <= last; n++) {
-        log_line(o->ns, o->name, ct, n, start, lo.ts, line, sizeof(line));
+    if (LOG_LINES - first + 1 > lo.tail)
+        first = LOG_LINES - lo.tail + 1;
+    for (int64_t n = first; n <= LOG_LINES; n++) {
+        log_line(o->ns, o->name, ct, n, end - (LOG_LINES - n) * gap, lo.ts, line, sizeof(line));
         fl_buf_append(&b, line, strlen(line));
     }
     if (lo.follow && !strcmp(o->phase, "Running"))
-        log_follow(k, req, o, ct, &b, last + 1, start, lo.ts);
+        log_follow(k, req, o, ct, &b, end, lo.ts);
     else
         fl_request_reply(req, 200, "text/plain", b.data ? b.data : "", b.len);
 out:
