@@ -327,7 +327,7 @@ static fl_collector *start_collector(fleet *fl, fl_index *idx)
 static double initial_sync(fleet *fl, fl_index *idx, fl_collector *c, int64_t t0)
 {
     while (secs_since(t0) < 7200) {
-        if (fl_collector_synced(c)) {
+        if (fl_collector_ready(c, NULL, 0)) {
             fl_index_flush(idx, 600000);
             double t = secs_since(t0);
             int64_t have = index_count(idx, "pods") + index_count(idx, "nodes");

@@ -1,15 +1,20 @@
 /*
  * cmd/clusters.c: `flotilla clusters` — the member table, read from the
- * daemon's GET /api/v1/clusters (see cmd/serve.c). Prints one row per
- * member (health, version, objects, sync lag, last error), with -o wide a
- * row per (member, resource), with -o json the daemon's document as is.
- * Credentials: --token, else a kubeconfig (--kubeconfig, e.g. the one used
- * for kubectl against Flotilla: its server may carry the search API's
- * path, which is dropped), else $FLOTILLA_TOKEN; a 401 says so.
+ * daemon's GET /api/v1/clusters (see cmd/serve.c and collector.h for the
+ * fields). Prints one row per member (health and since when, sync state
+ * with progress, objects, lag, age, version, current error), with -o wide
+ * a row per (member, resource), with -o json the daemon's document as is.
+ * Each column means one thing; usage() documents them.
+ * Credentials: --token, else a kubeconfig (--kubeconfig, else the first
+ * file of $KUBECONFIG that exists, as kubectl reads it: e.g. the one used
+ * for kubectl against Flotilla; its server may carry the search API's
+ * path, which is dropped), else $FLOTILLA_SERVER / $FLOTILLA_TOKEN; a 401
+ * says so.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "kube/kube.h"
@@ -18,7 +23,7 @@
 
 typedef struct opts {
     const char *server, *token, *output, *ca, *kubeconfig, *context;
-    const char *env_server, *env_token;
+    const char *env_server, *env_token, *env_kubeconfig;
     bool insecure;
 } opts;
 
@@ -27,14 +32,38 @@ static void usage(FILE *f)
     fprintf(f, "Usage: flotilla clusters [--server URL] [--token T] [--kubeconfig FILE [--context C]]\n"
                "                         [-o wide|json] [--certificate-authority FILE]\n"
                "                         [--insecure-skip-tls-verify]\n\n"
-               "Show every member cluster the daemon watches: health, version, objects,\n"
-               "sync lag and the last error; -o wide adds a row per synced resource.\n\n"
+               "Show every member cluster the daemon watches; -o wide adds a row per\n"
+               "synced resource, -o json prints the daemon's GET /api/v1/clusters.\n\n"
+               "Columns:\n"
+               "  HEALTH      the member's /readyz probe: Ready, NotReady (an HTTP error),\n"
+               "              Unreachable (no answer) or Unknown (no probe answered yet);\n"
+               "              leaving Ready takes two failed probes in a row\n"
+               "  CHANGED     time since HEALTH last changed\n"
+               "  SYNC        Synced, Syncing or Failing, then N/M: the resources whose\n"
+               "              initial list is in the index / the resources synced. Synced:\n"
+               "              Ready and N = M. Failing: not Ready, or a resource not yet\n"
+               "              listed failing its requests. The daemon's /readyz waits for\n"
+               "              Syncing members only\n"
+               "  OBJECTS     objects of the member in the index\n"
+               "  LAG         how long the index may have been behind the member: 0 while\n"
+               "              every watch runs, else the time since the first watch broke\n"
+               "              (failed retries do not reset it); - while unknown (before\n"
+               "              the first list, or after a restart until a watch line)\n"
+               "  AGE         time since the daemon took the member on\n"
+               "  VERSION     the member's Kubernetes version\n"
+               "  LAST ERROR  the current problem (the health probe's error, else the first\n"
+               "              failing resource's); empty once it recovers\n\n"
                "  --server URL       the daemon (default: the kubeconfig's server, else\n"
-               "                     $FLOTILLA_SERVER, else %s)\n"
+               "                     $FLOTILLA_SERVER, else %s: the\n"
+               "                     daemon's default listen, plain HTTP without tls:); a URL\n"
+               "                     without a scheme is https://, as with kubectl\n"
                "  --token T          bearer token (default: the kubeconfig's credentials,\n"
                "                     else $FLOTILLA_TOKEN)\n"
                "  --kubeconfig FILE  a kubeconfig for Flotilla (server, CA, token or client\n"
-               "                     certificate); a search API path in its server is dropped\n"
+               "                     certificate); a search API path in its server is\n"
+               "                     dropped. Default, unless $FLOTILLA_SERVER is set: the\n"
+               "                     first file of $KUBECONFIG that exists (~/.kube/config\n"
+               "                     is not read: it names clusters, not Flotilla)\n"
                "  --context C        its context (default: current-context)\n",
             DEFAULT_SERVER);
 }
@@ -111,23 +140,41 @@ static void age(const json_t *o, const char *k, char *out, size_t n)
         human_ms(fl_now_ms() - t * 1000, out, n);
 }
 
-/* Worst lag and resource counts of a member. */
-static void member_sums(const json_t *cl, int64_t *lag, int *synced, int *total)
+/* Worst lag of a member's resources (-1: one never listed). */
+static int64_t member_lag(const json_t *cl)
 {
     size_t i;
     json_t *r;
-    *lag = 0;
-    *synced = *total = 0;
+    int64_t lag = 0;
     json_array_foreach(json_object_get(cl, "resources"), i, r) {
         const char *ph = fl_obj_str(r, "phase");
         int64_t l = json_integer_value(json_object_get(r, "lagMs"));
-        if (ph && !strcmp(ph, "Skipped"))
+        if (ph && (!strcmp(ph, "Skipped") || !strcmp(ph, "Stopped")))
             continue;
-        (*total)++;
-        if (ph && !strcmp(ph, "Watching"))
-            (*synced)++;
-        if (l < 0 || (*lag >= 0 && l > *lag))
-            *lag = l < 0 ? -1 : l;
+        if (l < 0 || (lag >= 0 && l > lag))
+            lag = l < 0 ? -1 : l;
+    }
+    return lag;
+}
+
+/* The member's current problem: its health error, else the first error of
+ * a resource that is not Watching cleanly. */
+static void member_error(const json_t *cl, char *out, size_t n)
+{
+    size_t i;
+    json_t *r;
+    const char *e = fl_obj_str(cl, "lastError");
+    out[0] = 0;
+    if (e && *e) {
+        fl_strlcpy(out, e, n);
+        return;
+    }
+    json_array_foreach(json_object_get(cl, "resources"), i, r) {
+        const char *re = fl_obj_str(r, "lastError"), *ph = fl_obj_str(r, "phase");
+        if (re && *re && ph && strcmp(ph, "Skipped") != 0) {
+            snprintf(out, n, "%s: %s", str(r, "resource"), re);
+            return;
+        }
     }
 }
 
@@ -135,21 +182,21 @@ static void print_table(const json_t *doc)
 {
     size_t i;
     json_t *cl;
-    printf("%-16s %-12s %-10s %-9s %-9s %-7s %-6s %s\n", "NAME", "HEALTH", "VERSION", "SYNCED",
-           "OBJECTS", "LAG", "AGE", "LAST ERROR");
+    printf("%-16s %-12s %-8s %-14s %-9s %-7s %-6s %-10s %s\n", "NAME", "HEALTH", "CHANGED", "SYNC",
+           "OBJECTS", "LAG", "AGE", "VERSION", "LAST ERROR");
     json_array_foreach(json_object_get(doc, "clusters"), i, cl) {
-        int64_t lag;
-        int synced, total;
-        char lagb[16], ageb[16], sync[24];
-        member_sums(cl, &lag, &synced, &total);
-        human_ms(lag, lagb, sizeof lagb);
-        age(cl, "since", ageb, sizeof ageb);
-        snprintf(sync, sizeof sync, "%d/%d", synced, total);
-        printf("%-16s %-12s %-10s %-9s %-9lld %-7s %-6s %s\n", str(cl, "name"), str(cl, "health"),
-               str(cl, "version"), sync,
+        char lagb[16], ageb[16], chb[16], sync[48], errb[512];
+        human_ms(member_lag(cl), lagb, sizeof lagb);
+        age(cl, "since", chb, sizeof chb);
+        age(cl, "added", ageb, sizeof ageb);
+        snprintf(sync, sizeof sync, "%s %lld/%lld", str(cl, "sync"),
+                 (long long)json_integer_value(json_object_get(cl, "resourcesSynced")),
+                 (long long)json_integer_value(json_object_get(cl, "resourcesTotal")));
+        member_error(cl, errb, sizeof errb);
+        printf("%-16s %-12s %-8s %-14s %-9lld %-7s %-6s %-10s %s\n", str(cl, "name"),
+               str(cl, "health"), chb, sync,
                (long long)json_integer_value(json_object_get(cl, "objects")), lagb, ageb,
-               fl_obj_str(cl, "lastError") && *fl_obj_str(cl, "lastError")
-                   ? fl_obj_str(cl, "lastError") : "");
+               str(cl, "version"), errb);
     }
 }
 
@@ -157,12 +204,12 @@ static void print_wide(const json_t *doc)
 {
     size_t i, j;
     json_t *cl, *r;
-    printf("%-16s %-12s %-32s %-9s %-9s %-12s %-7s %s\n", "CLUSTER", "HEALTH", "RESOURCE",
-           "PHASE", "OBJECTS", "RV", "LAG", "LAST ERROR");
+    printf("%-16s %-12s %-32s %-9s %-7s %-9s %-12s %-7s %s\n", "CLUSTER", "HEALTH", "RESOURCE",
+           "PHASE", "LISTED", "OBJECTS", "RV", "LAG", "LAST ERROR");
     json_array_foreach(json_object_get(doc, "clusters"), i, cl) {
         if (json_array_size(json_object_get(cl, "resources")) == 0)
-            printf("%-16s %-12s %-32s %-9s %-9s %-12s %-7s %s\n", str(cl, "name"),
-                   str(cl, "health"), "-", "-", "-", "-", "-",
+            printf("%-16s %-12s %-32s %-9s %-7s %-9s %-12s %-7s %s\n", str(cl, "name"),
+                   str(cl, "health"), "-", "-", "-", "-", "-", "-",
                    fl_obj_str(cl, "lastError") ? fl_obj_str(cl, "lastError") : "");
         json_array_foreach(json_object_get(cl, "resources"), j, r) {
             char gvr[256], lagb[16];
@@ -170,8 +217,9 @@ static void print_wide(const json_t *doc)
             snprintf(gvr, sizeof gvr, "%s%s%s/%s", g && *g ? g : "", g && *g ? "/" : "",
                      str(r, "version"), str(r, "resource"));
             human_ms(json_integer_value(json_object_get(r, "lagMs")), lagb, sizeof lagb);
-            printf("%-16s %-12s %-32s %-9s %-9lld %-12s %-7s %s\n", str(cl, "name"),
+            printf("%-16s %-12s %-32s %-9s %-7s %-9lld %-12s %-7s %s\n", str(cl, "name"),
                    str(cl, "health"), gvr, str(r, "phase"),
+                   json_is_true(json_object_get(r, "synced")) ? "yes" : "no",
                    (long long)json_integer_value(json_object_get(r, "objects")),
                    str(r, "resourceVersion"), lagb,
                    fl_obj_str(r, "lastError") ? fl_obj_str(r, "lastError") : "");
@@ -182,8 +230,9 @@ static void print_wide(const json_t *doc)
 /* The connection: flags, then the kubeconfig, then the environment. */
 static int connect_opts(const opts *o, fl_kube_conn **out)
 {
-    cmd_conn_opts c = {o->server, o->token, o->ca, o->kubeconfig, o->context, o->env_server,
-                       o->env_token, o->insecure};
+    cmd_conn_opts c = {o->server,     o->token,     o->ca,
+                       o->kubeconfig, o->context,   o->env_server,
+                       o->env_token,  o->env_kubeconfig, o->insecure};
     return cmd_daemon_connect(&c, "flotilla clusters", out);
 }
 
@@ -214,7 +263,7 @@ static int fetch(const opts *o, json_t **out)
 int cmd_clusters(int argc, char **argv)
 {
     opts o = {NULL, NULL, NULL, NULL, NULL, NULL, getenv("FLOTILLA_SERVER"),
-              getenv("FLOTILLA_TOKEN"), false};
+              getenv("FLOTILLA_TOKEN"), getenv("KUBECONFIG"), false};
     if (cmd_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

@@ -34,11 +34,14 @@ bool cmd_wants_help(int argc, char **argv);
 #define CMD_DEFAULT_SERVER "http://127.0.0.1:7443"
 typedef struct cmd_conn_opts {
     const char *server, *token, *ca, *kubeconfig, *context;
-    const char *env_server, *env_token;
+    const char *env_server, *env_token, *env_kubeconfig; /* $FLOTILLA_SERVER, .._TOKEN, $KUBECONFIG */
     bool insecure;
 } cmd_conn_opts;
 struct fl_kube_conn;
-/* 0 and *out, or 1 after printing "who: reason" on stderr. */
+/* The connection to the daemon: --server/--token/--ca/--kubeconfig flags,
+ * else $FLOTILLA_SERVER, else the first file of $KUBECONFIG that exists (as
+ * kubectl reads it), else CMD_DEFAULT_SERVER; a server without a scheme gets
+ * https://. 0 and *out, or 1 after printing "who: reason" on stderr. */
 int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, struct fl_kube_conn **out);
 
 #endif

@@ -328,6 +328,20 @@ static bool listen_ok(const char *s)
            port >= 0 && port <= 65535;
 }
 
+/* "file:line: field" of obj[key] into *out when the key is there. */
+static int where(walk *w, const json_t *obj, const char *key, const char *field, char **out)
+{
+    char buf[4400];
+    int ln = w->line && json_object_get(obj, key) ? w->line(obj, key, NULL, w->ud) : 0;
+    if (!json_object_get(obj, key))
+        return 0;
+    if (ln > 0)
+        snprintf(buf, sizeof buf, "%s:%d: %s", w->path, ln, field);
+    else
+        snprintf(buf, sizeof buf, "%s: %s", w->path, field);
+    return (*out = strdup(buf)) ? 0 : -ENOMEM;
+}
+
 static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
     static const char *const keys[] = {"listen", "tls", "dataDir", "auth", "host", "members",
@@ -354,7 +368,10 @@ static int parse_top(walk *w, const json_t *root, fl_config *c)
         (rc = get_str(w, tls, "tls", "key", true, NULL, &c->tls_key)) ||
         (rc = get_str(w, tls, "tls", "clientCA", false, NULL, &c->tls_client_ca)) ||
         (rc = resolve_in_place(w, &c->tls_cert)) || (rc = resolve_in_place(w, &c->tls_key)) ||
-        (rc = resolve_in_place(w, &c->tls_client_ca)))
+        (rc = resolve_in_place(w, &c->tls_client_ca)) ||
+        (rc = where(w, tls, "cert", "tls.cert", &c->tls_cert_at)) ||
+        (rc = where(w, tls, "key", "tls.key", &c->tls_key_at)) ||
+        (rc = where(w, tls, "clientCA", "tls.clientCA", &c->tls_client_ca_at)))
         return rc;
     return 0;
 }
@@ -383,6 +400,7 @@ static int parse_auth(walk *w, const json_t *root, fl_config *c)
     if ((rc = check_keys(w, auth, "auth", keys)) ||
         (rc = get_str(w, auth, "auth", "tokensFile", false, NULL, &c->tokens_file)) ||
         (rc = resolve_in_place(w, &c->tokens_file)) ||
+        (rc = where(w, auth, "tokensFile", "auth.tokensFile", &c->tokens_file_at)) ||
         (rc = get_bool(w, auth, "auth", "anonymousLoopback", false, &c->anonymous_loopback)))
         return rc;
     scopes = json_object_get(auth, "scopes");
@@ -836,6 +854,10 @@ void fl_config_free(fl_config *c)
     free(c->tls_client_ca);
     free(c->data_dir);
     free(c->tokens_file);
+    free(c->tls_cert_at);
+    free(c->tls_key_at);
+    free(c->tls_client_ca_at);
+    free(c->tokens_file_at);
     for (size_t i = 0; i < c->nscopes; i++) {
         free(c->scopes[i].group);
         free_strs(c->scopes[i].clusters, c->scopes[i].nclusters);

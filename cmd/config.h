@@ -59,6 +59,9 @@ typedef struct fl_config {
     char *data_dir;        /* default <dir>/flotilla-data */
 
     char *tokens_file;     /* NULL when absent */
+    /* "file:line: field" of each file above (NULL when absent), for errors
+     * found when the file is read (serve: missing or unreadable) */
+    char *tls_cert_at, *tls_key_at, *tls_client_ca_at, *tokens_file_at;
     bool anonymous_loopback;
     fl_config_scope *scopes;
     size_t nscopes;

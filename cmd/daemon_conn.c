@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "kube/kube.h"
@@ -21,15 +22,46 @@ static void daemon_root(const char *server, char *out, size_t size)
         *p = 0;
 }
 
+/* The first file of a $KUBECONFIG list ("a:b:c") that exists, into out;
+ * false when none does. */
+static bool env_kubeconfig(const char *list, char *out, size_t n)
+{
+    while (list && *list) {
+        const char *end = strchr(list, ':');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+        if (len && len < n) {
+            memcpy(out, list, len);
+            out[len] = 0;
+            if (access(out, R_OK) == 0)
+                return true;
+        }
+        list = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* server with https:// in front when it names no scheme (as kubectl does). */
+static const char *with_scheme(const char *server, char *buf, size_t n)
+{
+    if (!server || strstr(server, "://"))
+        return server;
+    snprintf(buf, n, "https://%s", server);
+    return buf;
+}
+
 int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, fl_kube_conn **out)
 {
     fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
     fl_kube_conn *kc = NULL;
     fl_buf ca = FL_BUF_INIT(1u << 20);
     fl_err err = FL_ERR_INIT;
-    char root[2048];
+    char root[2048], kcpath[4096], flag_server[2048];
+    const char *kubeconfig = o->kubeconfig;
     int rc = 0;
-    if (o->kubeconfig && fl_kube_conn_load(o->kubeconfig, o->context, &kc, &err) != 0) {
+    if (!kubeconfig && !(o->env_server && *o->env_server) &&
+        env_kubeconfig(o->env_kubeconfig, kcpath, sizeof kcpath))
+        kubeconfig = kcpath;
+    if (kubeconfig && fl_kube_conn_load(kubeconfig, o->context, &kc, &err) != 0) {
         fprintf(stderr, "%s: %s\n", who, err.msg);
         return 1;
     }
@@ -38,12 +70,14 @@ int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, fl_kube_conn **o
         daemon_root(info.server, root, sizeof root);
         info.server = root;
     } else {
-        info.server = o->env_server && *o->env_server ? o->env_server : CMD_DEFAULT_SERVER;
+        info.server = o->env_server && *o->env_server
+                          ? with_scheme(o->env_server, flag_server, sizeof flag_server)
+                          : CMD_DEFAULT_SERVER;
         info.token = o->env_token;
     }
     info.source = who;
     if (o->server)
-        info.server = o->server;
+        info.server = with_scheme(o->server, flag_server, sizeof flag_server);
     if (o->token)
         info.token = o->token, info.token_file = NULL, info.exec = NULL;
     if (o->insecure)

@@ -26,9 +26,12 @@
  * the request itself is malformed (missing or mistyped members). */
 typedef json_t *(*debug_fn)(const json_t *req, fl_err *err);
 
+/* An op: its name, handler, the request members it reads and its answer
+ * (for --help), and one example request (--help runs it to show the answer). */
 typedef struct debug_op {
     const char *name;
     debug_fn fn;
+    const char *input, *output, *example;
 } debug_op;
 
 typedef struct debug_domain {
@@ -331,11 +334,32 @@ static json_t *op_quota_usage(const json_t *req, fl_err *err)
 /* ---------------------------------------------------------------- tables */
 
 static const debug_op kube_ops[] = {
-    {"quantity", op_quantity},          {"quantity.cmp", op_quantity_cmp},
-    {"quantity.add", op_quantity_add},  {"quantity.sub", op_quantity_sub},
-    {"quantity.mul", op_quantity_mul},  {"labels.parse", op_labels_parse},
-    {"labels.match", op_labels_match},  {"fields.parse", op_fields_parse},
-    {"fields.match", op_fields_match},
+    {"quantity", op_quantity, "input: quantity string",
+     "valid, string (canonical), value, milli (int64 strings; null on overflow) | valid:false, error",
+     "{\"op\":\"quantity\",\"input\":\"1.5Gi\"}"},
+    {"quantity.cmp", op_quantity_cmp, "a, b: quantity strings", "result: -1, 0 or 1",
+     "{\"op\":\"quantity.cmp\",\"a\":\"1\",\"b\":\"999m\"}"},
+    {"quantity.add", op_quantity_add, "a, b: quantity strings", "string: a + b",
+     "{\"op\":\"quantity.add\",\"a\":\"100m\",\"b\":\"1\"}"},
+    {"quantity.sub", op_quantity_sub, "a, b: quantity strings", "string: a - b",
+     "{\"op\":\"quantity.sub\",\"a\":\"1Gi\",\"b\":\"512Mi\"}"},
+    {"quantity.mul", op_quantity_mul, "a: quantity string, n: int64 (number or string)",
+     "string: a * n", "{\"op\":\"quantity.mul\",\"a\":\"250m\",\"n\":3}"},
+    {"labels.parse", op_labels_parse,
+     "selector: label selector string, or labelSelector: {matchLabels, matchExpressions}",
+     "valid, string (canonical) | valid:false, error",
+     "{\"op\":\"labels.parse\",\"selector\":\"app in (web,api), !canary\"}"},
+    {"labels.match", op_labels_match, "selector or labelSelector (as labels.parse), labels: object",
+     "matches: bool",
+     "{\"op\":\"labels.match\",\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}},"
+     "\"labels\":{\"app\":\"web\",\"tier\":\"fe\"}}"},
+    {"fields.parse", op_fields_parse, "selector: field selector string",
+     "valid, string (canonical) | valid:false, error",
+     "{\"op\":\"fields.parse\",\"selector\":\"status.phase!=Running,spec.nodeName=n1\"}"},
+    {"fields.match", op_fields_match, "selector: field selector string, fields: object of strings",
+     "matches: bool",
+     "{\"op\":\"fields.match\",\"selector\":\"metadata.namespace=default\","
+     "\"fields\":{\"metadata.namespace\":\"default\"}}"},
 };
 
 /* The placement engine's ops (scheduler/scheduler.h does the work). */
@@ -345,16 +369,75 @@ static json_t *op_place(const json_t *req, fl_err *err)
 }
 
 static const debug_op place_ops[] = {
-    {"webster", fl_sched_op_webster},
-    {"assign", fl_sched_op_assign},
-    {"select", fl_sched_op_select},
-    {"place", op_place},
+    {"webster", fl_sched_op_webster,
+     "seats: new seats, uid: template uid (tie order), parties: [{name, votes, initial}]",
+     "assignment: [{name, seats}] for every party, in name order (initial + new seats)",
+     "{\"op\":\"webster\",\"seats\":5,\"uid\":\"\",\"parties\":[{\"name\":\"A\",\"votes\":3,"
+     "\"initial\":0},{\"name\":\"B\",\"votes\":2,\"initial\":0}]}"},
+    {"assign", fl_sched_op_assign,
+     "strategy: duplicated|static_weight|dynamic_weight|aggregated, replicas, uid, mode: "
+     "Steady|Fresh, clusters: [{name, weight, available, current}], previous: [{name, replicas}]",
+     "assignment: [{name, replicas}] | error (Karmada's wording)",
+     "{\"op\":\"assign\",\"strategy\":\"static_weight\",\"replicas\":12,\"clusters\":[{\"name\":"
+     "\"m1\",\"weight\":3},{\"name\":\"m2\",\"weight\":2},{\"name\":\"m3\",\"weight\":1}]}"},
+    {"select", fl_sched_op_select,
+     "replicas, strategy: duplicated|divided, spreadConstraints: [{spreadByField, minGroups, "
+     "maxGroups}], clusters: [{name, score, available, region, zone, provider}]",
+     "clusters: [names] | error",
+     "{\"op\":\"select\",\"replicas\":4,\"strategy\":\"divided\",\"spreadConstraints\":[{"
+     "\"spreadByField\":\"cluster\",\"minGroups\":1,\"maxGroups\":2}],\"clusters\":[{\"name\":"
+     "\"m1\",\"score\":60,\"available\":5},{\"name\":\"m2\",\"score\":40,\"available\":5},"
+     "{\"name\":\"m3\",\"score\":20,\"available\":5}]}"},
+    {"place", op_place,
+     "policy: PropagationPolicy, template: object, clusters: [config entries with nodes and pods, "
+     "or available], previous: [{name, replicas}]",
+     "clusters: [{name, replicas}] | error, reason: NoClusterFit|QuotaExceeded",
+     "{\"op\":\"place\",\"policy\":{\"kind\":\"PropagationPolicy\",\"metadata\":{\"name\":\"p\","
+     "\"namespace\":\"default\"},\"spec\":{\"resourceSelectors\":[{\"apiVersion\":\"apps/v1\","
+     "\"kind\":\"Deployment\"}],\"placement\":{\"replicaScheduling\":{\"replicaSchedulingType\":"
+     "\"Duplicated\"}}}},\"template\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+     "\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":2}},"
+     "\"clusters\":[{\"name\":\"m1\",\"available\":10},{\"name\":\"m2\",\"available\":10}]}"},
 };
 
 static const debug_op quota_ops[] = {
-    {"frq.validate", op_frq_validate},   {"binding.usage", op_binding_usage},
-    {"frq.used", op_frq_used},           {"binding.admit", op_binding_admit},
-    {"quota.admit", op_quota_admit},     {"quota.usage", op_quota_usage},
+    {"frq.validate", op_frq_validate, "frq: FederatedResourceQuota object",
+     "errors: [Karmada's field errors] ([] when valid)",
+     "{\"op\":\"frq.validate\",\"frq\":{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\"},"
+     "\"spec\":{\"overall\":{\"cpu\":\"1\"},\"staticAssignments\":[{\"clusterName\":\"m1\","
+     "\"hard\":{\"cpu\":\"2\"}}]}}}"},
+    {"binding.usage", op_binding_usage,
+     "binding: ResourceBinding or its spec {namespace, clusters, replicaRequirements, components}",
+     "usage: {resource: quantity}",
+     "{\"op\":\"binding.usage\",\"binding\":{\"namespace\":\"ns\",\"clusters\":[{\"name\":\"m1\","
+     "\"replicas\":2}],\"replicaRequirements\":{\"resourceRequest\":{\"cpu\":\"500m\"}}}}"},
+    {"frq.used", op_frq_used, "overall: resource list, bindings: [binding]",
+     "used: {resource: quantity} (keys of overall only)",
+     "{\"op\":\"frq.used\",\"overall\":{\"cpu\":\"4\"},\"bindings\":[{\"namespace\":\"ns\","
+     "\"clusters\":[{\"name\":\"m1\",\"replicas\":3}],\"replicaRequirements\":{"
+     "\"resourceRequest\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}"},
+    {"binding.admit", op_binding_admit,
+     "operation: CREATE|UPDATE|DELETE, dryRun, old, new: binding|null, frqs: [{name, "
+     "spec:{overall}, status:{overallUsed}}]",
+     "allowed:true, overallUsed: {frq: {..}} | allowed:false, code, reason, message",
+     "{\"op\":\"binding.admit\",\"operation\":\"CREATE\",\"dryRun\":false,\"old\":null,\"new\":{"
+     "\"namespace\":\"ns\",\"clusters\":[{\"name\":\"m1\",\"replicas\":2}],"
+     "\"replicaRequirements\":{\"resourceRequest\":{\"cpu\":\"1\"}}},\"frqs\":[{\"name\":\"q\","
+     "\"spec\":{\"overall\":{\"cpu\":\"1\"}},\"status\":{\"overallUsed\":{\"cpu\":\"0\"}}}]}"},
+    {"quota.admit", op_quota_admit,
+     "quotas: [KarmadaQuota], used: {quota: {..}}, object: pod or object, operation",
+     "allowed, message (Kubernetes' wording)",
+     "{\"op\":\"quota.admit\",\"quotas\":[{\"metadata\":{\"name\":\"team\",\"namespace\":\"ns\"},"
+     "\"spec\":{\"hard\":{\"requests.cpu\":\"10\"}}}],\"used\":{\"team\":{\"requests.cpu\":\"9\"}},"
+     "\"operation\":\"CREATE\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{"
+     "\"name\":\"p\",\"namespace\":\"ns\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+     "\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]}}}"},
+    {"quota.usage", op_quota_usage,
+     "resource: plural with group (\"pods\", \"jobs.batch\"), object, now: unix seconds (optional)",
+     "usage: {resource: quantity} as Kubernetes' evaluators count it",
+     "{\"op\":\"quota.usage\",\"resource\":\"pods\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{"
+     "\"name\":\"p\",\"namespace\":\"ns\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+     "\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"64Mi\"}}}]}}}"},
 };
 
 /* Domains, as `flotilla debug <domain>` names them. Add a row per domain. */
@@ -433,17 +516,38 @@ static bool read_line(FILE *in, fl_buf *b, bool *too_long)
     return any;
 }
 
+/* The answer to an example request, computed by its handler. */
+static void print_example(FILE *f, const debug_op *op)
+{
+    json_t *req = json_loads(op->example, 0, NULL);
+    fl_err err = FL_ERR_INIT;
+    json_t *resp = req ? op->fn(req, &err) : NULL;
+    char *out = resp ? json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    fprintf(f, "      %s\n      -> %s\n", op->example, out ? out : err.msg);
+    free(out);
+    json_decref(resp);
+    json_decref(req);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: flotilla debug [kube|place|quota]\n\n"
                "Reads JSON requests, one per line, on stdin and writes one compact JSON answer\n"
-               "per line on stdout. Ops (domains kube, place, quota):\n");
+               "per line on stdout, so the primitives can be checked against upstream's\n"
+               "behaviour. Every request is an object with \"op\" and the members below.\n"
+               "An operand that does not parse answers {\"valid\":false,\"error\":...}; a\n"
+               "request with a missing or mistyped member, or an unknown op, answers\n"
+               "{\"error\":...}; neither stops the loop.\n\n"
+               "Ops (domains kube, place, quota): op, its input members, its answer, an example:\n");
     for (size_t d = 0; d < FL_ARRAY_LEN(domains); d++)
-        for (size_t i = 0; i < domains[d].nops; i++)
-            fprintf(f, "  %s\n", domains[d].ops[i].name);
-    fprintf(f, "\nExample:\n  {\"op\":\"quantity\",\"input\":\"1.5Gi\"}\n"
-               "  -> {\"valid\":true,\"string\":\"1536Mi\",\"value\":\"1610612736\","
-               "\"milli\":\"1610612736000\"}\n");
+        for (size_t i = 0; i < domains[d].nops; i++) {
+            const debug_op *op = &domains[d].ops[i];
+            fprintf(f, "\n  %s\n      in:  %s\n      out: %s\n", op->name, op->input,
+                    op->output);
+            print_example(f, op);
+        }
+    fprintf(f, "\nTry:\n  printf '%%s\\n' '{\"op\":\"quantity\",\"input\":\"1.5Gi\"}' "
+               "| flotilla debug\n");
 }
 
 int cmd_debug(int argc, char **argv)

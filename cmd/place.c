@@ -421,7 +421,7 @@ static int ask(fl_kube_conn *conn, const json_t *tmpl, const json_t *policies, j
 int cmd_place(int argc, char **argv)
 {
     place_opts o = {{NULL, NULL, NULL, NULL, NULL, getenv("FLOTILLA_SERVER"),
-                     getenv("FLOTILLA_TOKEN"), false}, {NULL}, 0, false};
+                     getenv("FLOTILLA_TOKEN"), getenv("KUBECONFIG"), false}, {NULL}, 0, false};
     if (cmd_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

@@ -14,8 +14,7 @@
 #include "cmd/cmd.h"
 #include "kube/kube.h"
 
-#define DEFAULT_SERVER "http://127.0.0.1:7443"
-#define SEARCH_PATH "/apis/clusterpedia.io/"
+#define DEFAULT_SERVER CMD_DEFAULT_SERVER
 
 typedef struct qopts {
     const char *server, *token, *output, *ca, *kubeconfig, *context, *ns;
@@ -75,49 +74,16 @@ static int parse(int argc, char **argv, qopts *o)
 
 static int connect_to(const qopts *o, fl_kube_conn **out)
 {
-    fl_kube_conn_info info = FL_KUBE_CONN_INFO_INIT;
-    fl_kube_conn *kc = NULL;
-    fl_buf ca = FL_BUF_INIT(1u << 20);
-    fl_err err = FL_ERR_INIT;
-    char root[2048];
-    const char *env_server = getenv("FLOTILLA_SERVER");
-    int rc = 0;
-    if (o->kubeconfig && fl_kube_conn_load(o->kubeconfig, o->context, &kc, &err) != 0) {
-        fprintf(stderr, "flotilla quota: %s\n", err.msg);
-        return 1;
-    }
-    if (kc) {
-        info = *fl_kube_conn_get_info(kc);
-        fl_strlcpy(root, info.server, sizeof root);
-        char *p = strstr(root, SEARCH_PATH);
-        if (p)
-            *p = 0;
-        info.server = root;
-    } else {
-        info.server = env_server && *env_server ? env_server : DEFAULT_SERVER;
-        info.token = getenv("FLOTILLA_TOKEN");
-    }
-    info.source = "flotilla quota";
-    if (o->server)
-        info.server = o->server;
-    if (o->token)
-        info.token = o->token, info.token_file = NULL, info.exec = NULL;
-    if (o->insecure)
-        info.insecure_skip_tls_verify = true;
-    if (o->ca) {
-        if (fl_buf_read_file(&ca, o->ca, &err) != 0) {
-            fprintf(stderr, "flotilla quota: %s\n", err.msg);
-            rc = 1;
-        }
-        info.ca_pem = ca.data, info.ca_pem_len = ca.len;
-    }
-    if (!rc && fl_kube_conn_new(&info, out, &err) != 0) {
-        fprintf(stderr, "flotilla quota: %s\n", err.msg);
-        rc = 1;
-    }
-    fl_buf_done(&ca);
-    fl_kube_conn_unref(kc);
-    return rc;
+    cmd_conn_opts c = {o->server,
+                       o->token,
+                       o->ca,
+                       o->kubeconfig,
+                       o->context,
+                       getenv("FLOTILLA_SERVER"),
+                       getenv("FLOTILLA_TOKEN"),
+                       getenv("KUBECONFIG"),
+                       o->insecure};
+    return cmd_daemon_connect(&c, "flotilla quota", out);
 }
 
 /* "42%" of used over hard ("-" when hard is zero or too large to say). */

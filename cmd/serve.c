@@ -7,8 +7,10 @@
  * HTTP routes live in register_routes() below: that is where the search
  * API, quota and the dashboard add theirs. Routes served here:
  *   /healthz, /livez       "ok" while the process runs (server/'s health)
- *   GET /readyz            "ok" once every Ready member finished its first
- *                          list; 503 before (?verbose lists the checks)
+ *   GET /readyz            "ok" when no member is still syncing and at least
+ *                          one is synced (fl_collector_ready: a member that is
+ *                          down or failing does not hold it back); else 503
+ *                          with the reason (?verbose: checks, failing members)
  *   POST /api/v1/place     where a workload would go (cmd/place.c)
  *   GET /api/v1/clusters   every member's health and per-resource sync
  *                          state (collector status + object counts from the
@@ -26,6 +28,11 @@
  *   GET /api/v1/quota      every quota with hard and fleet-wide used
  *                          (?namespace=NS), as `flotilla quota` shows it.
  *
+ * Startup: the config's files (tls, auth.tokensFile) must be readable (the
+ * error names file:line: key), dataDir/flotilla.lock is taken (flock: one
+ * daemon per dataDir, a second one exits 1 naming the first's pid), and
+ * one log line says how clients get in (a warning when nobody can).
+ *
  * Threads: main blocks the signals before any thread starts and sleeps in
  * sigwait; handlers run on the server's threads, each with its own index
  * reader for the duration of a request. No globals: the handlers' state is
@@ -37,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,24 +77,33 @@ static void usage(FILE *f)
                "index in dataDir and serve the API. SIGTERM or SIGINT drains and exits 0.\n\n"
                "  -c, --config FILE   configuration (see flotilla.example.yaml)\n"
                "  --listen ADDR:PORT  overrides the file's listen\n"
-               "  --data-dir DIR      overrides the file's dataDir\n\n"
+               "  --data-dir DIR      overrides the file's dataDir (one daemon per\n"
+               "                      dataDir: it is locked while the daemon runs)\n\n"
+               "/readyz is 200 when no member is still syncing and at least one has\n"
+               "its initial lists in the index; members that are down or failing do\n"
+               "not hold it back (503 says why; see `flotilla clusters --help`).\n"
                "Member status: GET /api/v1/clusters (or `flotilla clusters`).\n");
 }
 
 /* ------------------------------------------------------------- handlers */
 
-/* GET /readyz (the other health paths are fl_server_route_health's). */
+/* GET /readyz (the other health paths are fl_server_route_health's):
+ * fl_collector_ready, the reason in the body when not ready, and with
+ * ?verbose the failing members too. */
 static void on_ready(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
-    char body[160];
-    bool ok = fl_collector_synced(x->collector);
+    char body[700], why[560];
+    bool ok = fl_collector_ready(x->collector, why, sizeof why);
     int n = fl_request_query(r, "verbose")
                 ? snprintf(body, sizeof body, "[+]ping ok\n[%c]collector %s\nreadyz check %s\n",
-                           ok ? '+' : '-', ok ? "ok" : "initial sync in progress",
-                           ok ? "passed" : "failed")
-                : snprintf(body, sizeof body, "%s", ok ? "ok" : "[-]collector: initial sync in "
-                                                                "progress\n");
+                           ok ? '+' : '-', why[0] ? why : "ok", ok ? "passed" : "failed")
+                : ok ? snprintf(body, sizeof body, "ok")
+                     : snprintf(body, sizeof body, "[-]collector: %s\n", why);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof body)
+        n = (int)sizeof body - 1;
     fl_request_add_header(r, "X-Content-Type-Options", "nosniff");
     fl_request_reply(r, ok ? 200 : 503, "text/plain; charset=utf-8", body, (size_t)n);
 }
@@ -315,6 +332,89 @@ static int mkdir_p(const char *dir, fl_err *err)
     return 0;
 }
 
+/* Every file the config names for the listener and auth can be read; else
+ * the error names the config's file, line and key. */
+static int check_files(const fl_config *cfg, fl_err *err)
+{
+    const char *const files[][2] = {{cfg->tls_cert, cfg->tls_cert_at},
+                                    {cfg->tls_key, cfg->tls_key_at},
+                                    {cfg->tls_client_ca, cfg->tls_client_ca_at},
+                                    {cfg->tokens_file, cfg->tokens_file_at}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i][0])
+            continue;
+        int fd = open(files[i][0], O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fl_err_set(err, -errno, "%s: %s: %s", files[i][1] ? files[i][1] : cfg->path,
+                              files[i][0], strerror(errno));
+        close(fd);
+    }
+    return 0;
+}
+
+/* Take dataDir/flotilla.lock (flock, exclusive, held until exit): two
+ * daemons on one index would both write it. *fd_out gets the open lock.
+ * The file holds the holder's pid, for the message. */
+static int lock_data_dir(const char *dir, int *fd_out, fl_err *err)
+{
+    char path[4200], pid[32] = "";
+    snprintf(path, sizeof path, "%s/flotilla.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return fl_err_set(err, -EBUSY, "data dir %s is in use by another flotilla serve%s%s%s "
+                              "(one daemon per dataDir: give this one its own --data-dir)",
+                              dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        return fl_err_set(err, -e, "%s: lock: %s", path, strerror(e));
+    }
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        fl_log(FL_LOG_WARN, "serve", "%s: cannot record the pid", path);
+    *fd_out = fd;
+    return 0;
+}
+
+/* One line on how clients get in, and a warning when nobody can. */
+static void log_access(const fl_config *cfg, fl_server *srv)
+{
+    char how[1200] = "";
+    size_t n = 0;
+    if (cfg->tokens_file)
+        n += (size_t)snprintf(how + n, sizeof how - n, "bearer tokens listed in %s%s",
+                              cfg->tokens_file, cfg->tls_cert ? "" : " (kubectl sends tokens "
+                              "only over HTTPS: add tls: for kubectl)");
+    if (cfg->tls_client_ca && n < sizeof how)
+        n += (size_t)snprintf(how + n, sizeof how - n, "%sclient certificates signed by %s",
+                              n ? "; " : "", cfg->tls_client_ca);
+    if (cfg->anonymous_loopback && n < sizeof how)
+        n += (size_t)snprintf(how + n, sizeof how - n, "%sanyone from loopback (anonymousLoopback)",
+                              n ? "; " : "");
+    char host[300];
+    fl_strlcpy(host, cfg->listen, sizeof host);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = 0;
+    if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]"))
+        fl_strlcpy(host, "127.0.0.1", sizeof host);
+    if (n)
+        fl_log(FL_LOG_INFO, "serve", "API access (/api, /apis): %s; /healthz and /readyz are "
+               "open. kubectl: a kubeconfig with server %s://%s:%u/apis/clusterpedia.io/v1beta1/"
+               "resources", how, cfg->tls_cert ? "https" : "http", host,
+               (unsigned)fl_server_port(srv));
+    else
+        fl_log(FL_LOG_WARN, "serve", "API access: nobody can get in: no auth.tokensFile, no "
+               "tls.clientCA and auth.anonymousLoopback is off, so every /api and /apis "
+               "request answers 401 (only /healthz and /readyz are open). Add auth.tokensFile "
+               "(lines token,user,\"group1,group2\"); see flotilla.example.yaml");
+}
+
 static int open_index(const fl_config *cfg, fl_index **out, fl_err *err)
 {
     char path[4200];
@@ -498,7 +598,7 @@ int cmd_serve(int argc, char **argv)
     fl_collector *col = NULL;
     fl_server *srv = NULL;
     serve_ctx x = {0};
-    int status = 1;
+    int status = 1, lock_fd = -1;
     if (fl_config_load(cfg_path, &cfg, &err) != 0 ||
         (listen && fl_config_set_listen(cfg, listen) != 0) ||
         (data_dir && fl_config_set_data_dir(cfg, data_dir) != 0)) {
@@ -506,6 +606,14 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     x.cfg = cfg;
+    if (check_files(cfg, &err) != 0) {
+        fprintf(stderr, "flotilla serve: %s\n", err.msg);
+        goto out;
+    }
+    if (mkdir_p(cfg->data_dir, &err) != 0 || lock_data_dir(cfg->data_dir, &lock_fd, &err) != 0) {
+        fprintf(stderr, "flotilla serve: %s\n", err.msg);
+        goto out;
+    }
     if (open_index(cfg, &idx, &err) != 0) {
         fprintf(stderr, "flotilla serve: index: %s\n", err.msg);
         goto out;
@@ -528,6 +636,7 @@ int cmd_serve(int argc, char **argv)
     fl_log(FL_LOG_INFO, "serve", "listening on %s://%s (port %u), %zu members, data in %s",
            cfg->tls_cert ? "https" : "http", cfg->listen, (unsigned)fl_server_port(srv),
            cfg->nmembers, cfg->data_dir);
+    log_access(cfg, srv);
     int sig = wait_for_signal(&set);
     fl_log(FL_LOG_INFO, "serve", "%s: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
@@ -542,6 +651,8 @@ out:
         fl_log(FL_LOG_WARN, "serve", "index flush did not finish in 30s");
     fl_index_close(idx);
     fl_config_free(cfg);
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the data dir */
     if (status == 0)
         fl_log(FL_LOG_INFO, "serve", "stopped");
     return status;

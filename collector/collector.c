@@ -65,6 +65,16 @@ struct reflector {
     char logged[256]; /* what was last logged/stored: phase or error */
     int64_t events, relists, bad_lines, filtered, last_synced_ms;
     int64_t last_bad_ms; /* wall clock of the last skipped watch line */
+    /* Readiness: synced latches once the initial list is committed to the
+     * index (or the reflector resumed from a resourceVersion the index had
+     * committed), like an informer's HasSynced. awaiting: the relist's end
+     * is queued; publish() confirms it from the sync state's last_list_ms
+     * (written at commit) against list_begun_ms (wall clock at its begin). */
+    bool synced, awaiting;
+    int64_t list_begun_ms;
+    int64_t left_watch_ms; /* wall clock the index stopped being current (lag); 0 = never */
+    bool in_sync;          /* current: a list finished or a watch line arrived since the
+                              last failure */
 };
 
 struct member {
@@ -82,6 +92,9 @@ struct member {
     bool probing_healthz;
     fl_kube_req **disco_reqs; /* one per configured gv */
     size_t disco_pending;
+    bool *disco_ok;           /* per configured gv: discovery answered once */
+    bool discovered;          /* every configured gv answered once */
+    bool disco_failing;       /* the last discovery request failed */
     reflector *refl;
 };
 
@@ -107,7 +120,8 @@ struct fl_collector {
     atomic_bool stop_req;
     pthread_mutex_t mu;
     char *status;           /* JSON text of the last snapshot (mu) */
-    bool synced;            /* (mu) */
+    bool ready;             /* (mu) see fl_collector_ready */
+    char reason[512];       /* (mu) why not ready, or which members are failing */
     bool dirty;             /* loop thread: snapshot out of date */
 };
 
@@ -147,10 +161,21 @@ static void sm_init(reflector *r)
     cl_backoff_init(&r->sm.backoff, max < 800 ? max : 800, max, 120000);
 }
 
+/* A list finished or a watch line arrived: the index is current. */
+static void current(reflector *r)
+{
+    r->last_synced_ms = fl_now_ms();
+    r->in_sync = true;
+}
+
 static void feed(reflector *r, cl_rev ev, const char *rv, int code)
 {
     int64_t delay = 0;
     cl_raction a = cl_sm_feed(&r->sm, ev, rv, code, fl_mono_ms(), cl_rand01(), &delay);
+    if (r->in_sync && r->sm.phase != CL_R_WATCHING) { /* the watch broke: lag counts from here */
+        r->left_watch_ms = fl_now_ms();
+        r->in_sync = false;
+    }
     act(r, a, delay);
 }
 
@@ -299,7 +324,11 @@ static void page_done(reflector *r, const char *rv)
     if (r->error_is_failure || fl_now_ms() - r->last_bad_ms > BAD_LINE_SHOWN_MS)
         r->last_error[0] = 0;
     r->cont_retried = false;
-    r->last_synced_ms = fl_now_ms();
+    current(r);
+    if (!r->synced) {
+        r->awaiting = c->reader != NULL; /* confirmed at commit (publish) */
+        r->synced = !r->awaiting;
+    }
     feed(r, CL_EV_LIST_DONE, rv, 0);
 }
 
@@ -436,6 +465,7 @@ static void start_list(reflector *r)
         }
         r->in_relist = true;
         r->relists++;
+        r->list_begun_ms = fl_now_ms();
         r->limit = c->o.page_size;
         fl_buf_reset(&r->cont);
     }
@@ -511,7 +541,7 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
         r->filtered++; /* outside sync.namespaces.include: the RV still moves on */
         if (r->error_is_failure && r->last_error[0])
             r->last_error[0] = 0; /* a good line: the watch works again */
-        r->last_synced_ms = fl_now_ms();
+        current(r);
         feed(r, CL_EV_WATCH_EVENT, rv, 0);
         return 0;
     }
@@ -531,7 +561,7 @@ static int on_watch_line(fl_kube_req *req, const char *line, size_t len, void *u
         r->last_error[0] = 0; /* reconnected: the failure is over */
     r->events++;
     r->watch_events++;
-    r->last_synced_ms = fl_now_ms();
+    current(r);
     feed(r, CL_EV_WATCH_EVENT, rv, 0);
     return 0;
 }
@@ -646,6 +676,9 @@ static void stop_refl(reflector *r, cl_rphase phase)
     if (r->in_relist)
         fl_index_relist_abort(r->m->c->index, &r->src, NULL);
     r->in_relist = false;
+    if (r->in_sync)
+        r->left_watch_ms = fl_now_ms();
+    r->in_sync = false;
     cl_sm_feed(&r->sm, CL_EV_STOP, NULL, 0, 0, 0, &unused);
     r->sm.phase = phase;
 }
@@ -680,6 +713,8 @@ static void want(member *m, const char *g, const char *v, const char *res, const
         sm_init(r);
         r->last_error[0] = 0;
         feed(r, CL_EV_START, NULL, 0);
+        if (r->sm.phase == CL_R_WATCHING)
+            r->synced = true; /* resumed: the index holds its list up to that RV */
     }
 }
 
@@ -744,6 +779,15 @@ static void prune_unwanted(member *m, const fl_collector_gv *gv)
         }
 }
 
+static void disco_answered(member *m, size_t gi)
+{
+    m->disco_ok[gi] = true;
+    m->disco_failing = false;
+    m->discovered = true;
+    for (size_t i = 0; i < m->c->ngvs; i++)
+        m->discovered = m->discovered && m->disco_ok[i];
+}
+
 static void on_disco_done(fl_kube_req *req, fl_kube_response *res, void *ud)
 {
     member *m = ud;
@@ -762,7 +806,9 @@ static void on_disco_done(fl_kube_req *req, fl_kube_response *res, void *ud)
         if (!strcmp(r->group, gv->group) && !strcmp(r->version, gv->version))
             r->wanted = false;
     json_t *doc = NULL;
+    m->c->dirty = true;
     if (res->err == FL_ENOTFOUND) {
+        disco_answered(m, gi);
         for (size_t k = 0; k < gv->nresources; k++)
             if (strcmp(gv->resources[k], "*"))
                 want(m, gv->group, gv->version, gv->resources[k], NULL, true, false, true);
@@ -770,6 +816,7 @@ static void on_disco_done(fl_kube_req *req, fl_kube_response *res, void *ud)
                fl_json_parse(res->body.data ? res->body.data : "", res->body.len, &doc, NULL) ||
                !json_is_object(doc)) {
         /* Unreachable or garbage: keep what runs; the next round retries. */
+        m->disco_failing = true;
         for (reflector *r = m->refl; r; r = r->next)
             if (!strcmp(r->group, gv->group) && !strcmp(r->version, gv->version))
                 r->wanted = true;
@@ -779,6 +826,7 @@ static void on_disco_done(fl_kube_req *req, fl_kube_response *res, void *ud)
         json_decref(doc);
         return;
     } else {
+        disco_answered(m, gi);
         apply_discovery(m, gv, doc);
     }
     json_decref(doc);
@@ -972,55 +1020,154 @@ static json_t *time_or_null(int64_t ms)
 static json_t *refl_json(const reflector *r, int64_t now)
 {
     int64_t lag = 0;
-    if (r->sm.phase != CL_R_WATCHING && r->sm.phase != CL_R_SKIPPED)
-        lag = r->last_synced_ms ? now - r->last_synced_ms : -1;
-    else if (r->sm.phase == CL_R_WATCHING && r->last_bad_ms > r->last_synced_ms)
+    if (r->sm.phase == CL_R_WATCHING && r->in_sync && r->last_bad_ms > r->last_synced_ms)
         lag = now - r->last_synced_ms; /* watching, but the lines since were skipped */
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "group",
-                     r->group, "version", r->version, "resource", r->resource, "kind", r->kind,
-                     "phase", cl_rphase_name(r->sm.phase), "resourceVersion", r->sm.rv,
-                     "lastError", r->last_error, "lagMs", (json_int_t)lag, "events",
-                     (json_int_t)r->events, "relists", (json_int_t)r->relists, "badEvents",
-                     (json_int_t)r->bad_lines, "filtered", (json_int_t)r->filtered, "lastSynced",
-                     time_or_null(r->last_synced_ms));
+    else if (!r->in_sync && r->sm.phase != CL_R_SKIPPED)
+        lag = r->left_watch_ms ? now - r->left_watch_ms : -1;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+                     "group", r->group, "version", r->version, "resource", r->resource, "kind",
+                     r->kind, "phase", cl_rphase_name(r->sm.phase), "synced", r->synced,
+                     "resourceVersion", r->sm.rv, "lastError", r->last_error, "lagMs",
+                     (json_int_t)lag, "events", (json_int_t)r->events, "relists",
+                     (json_int_t)r->relists, "badEvents", (json_int_t)r->bad_lines, "filtered",
+                     (json_int_t)r->filtered, "lastSynced", time_or_null(r->last_synced_ms));
 }
 
-static json_t *member_json(const member *m, int64_t now, bool *synced)
+/* A relist's end was queued: has the writer committed it? (loop thread) */
+static void confirm_synced(fl_collector *c, reflector *r)
 {
-    json_t *res = json_array();
-    for (const reflector *r = m->refl; r && res; r = r->next) {
-        if (m->health.state == CL_H_READY && r->sm.phase != CL_R_WATCHING &&
-            r->sm.phase != CL_R_SKIPPED && r->sm.phase != CL_R_STOPPED)
-            *synced = false;
-        json_array_append_new(res, refl_json(r, now));
+    fl_index_sync st;
+    if (!r->awaiting || !c->reader || fl_index_sync_get(c->reader, &r->src, &st, NULL) != 0)
+        return;
+    if (st.last_list_ms >= r->list_begun_ms) {
+        r->synced = true;
+        r->awaiting = false;
     }
-    if (m->health.state == CL_H_UNKNOWN)
-        *synced = false;
-    if (m->health.state == CL_H_READY && !m->refl)
-        *synced = false; /* discovery has not answered yet */
-    return json_pack("{s:s, s:o, s:s, s:o, s:s, s:s, s:o}", "name", m->name, "added",
-                     time_or_null(m->added_ms), "health",
+}
+
+static cl_member_sync member_sync(fl_collector *c, member *m)
+{
+    cl_member_sync s = {m->health.state, m->discovered, m->disco_failing, 0, 0, 0};
+    for (reflector *r = m->refl; r; r = r->next) {
+        confirm_synced(c, r);
+        if (r->sm.phase == CL_R_SKIPPED || r->sm.phase == CL_R_STOPPED)
+            continue;
+        s.resources++;
+        if (r->synced)
+            s.synced++;
+        else if (r->sm.consecutive_failures > 0)
+            s.failing++;
+    }
+    return s;
+}
+
+/* Append "name (what)" to the reason, "; "-separated, while it fits. */
+static void reason_add(char *out, size_t n, const char *name, const char *what)
+{
+    size_t len = strlen(out);
+    if (len + 8 >= n)
+        return;
+    snprintf(out + len, n - len, "%s%s (%s)", len ? "; " : "", name, what);
+    if (strlen(out) + 1 >= n)
+        fl_strlcpy(out + n - 4, "...", 4);
+}
+
+/* The member's problem in a few words: its health error, else the first
+ * failing resource's. */
+static void member_problem(const member *m, const cl_member_sync *s, char *out, size_t n)
+{
+    if (m->health.state != CL_H_READY) {
+        snprintf(out, n, "%s%s%s", cl_hstate_name(m->health.state),
+                 m->health.last_error[0] ? ": " : "", m->health.last_error);
+        return;
+    }
+    if (!s->discovered) {
+        snprintf(out, n, "discovery failing");
+        return;
+    }
+    for (const reflector *r = m->refl; r; r = r->next)
+        if (!r->synced && r->sm.consecutive_failures > 0 && r->sm.phase != CL_R_SKIPPED &&
+            r->sm.phase != CL_R_STOPPED) {
+            snprintf(out, n, "%s: %s", r->resource, r->last_error);
+            return;
+        }
+    snprintf(out, n, "failing");
+}
+
+static json_t *member_json(fl_collector *c, member *m, int64_t now, cl_mstate *state)
+{
+    cl_member_sync s = member_sync(c, m);
+    json_t *res = json_array();
+    for (const reflector *r = m->refl; r && res; r = r->next)
+        json_array_append_new(res, refl_json(r, now));
+    *state = cl_member_state(&s);
+    return json_pack("{s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:o}", "name", m->name,
+                     "added", time_or_null(m->added_ms), "health",
                      cl_hstate_name(m->health.state), "since", time_or_null(m->health.since_ms),
-                     "lastError", m->health.last_error, "version", m->version, "resources",
+                     "lastError", m->health.last_error, "version", m->version, "sync",
+                     cl_mstate_name(*state), "resourcesSynced", (json_int_t)s.synced,
+                     "resourcesTotal", (json_int_t)s.resources, "resources",
                      res ? res : json_array());
+}
+
+/* Readiness and its reason from the members' states (see collector.h). */
+static bool readiness(fl_collector *c, const cl_mstate *st, char *why, size_t n)
+{
+    size_t synced = 0, syncing = 0, failing = 0;
+    why[0] = 0;
+    for (size_t i = 0; i < c->nmembers; i++)
+        synced += st[i] == CL_M_SYNCED, syncing += st[i] == CL_M_SYNCING,
+            failing += st[i] == CL_M_FAILING;
+    bool ready = cl_ready(c->nmembers, synced, syncing);
+    size_t len = (size_t)snprintf(why, n, "%s",
+                                  syncing ? "initial sync in progress: "
+                                  : !ready ? "no member is synced: "
+                                  : failing ? "serving the synced members; failing: "
+                                            : "");
+    for (size_t i = 0; i < c->nmembers && len < n; i++) {
+        member *m = &c->members[i];
+        char what[300];
+        if (syncing && st[i] == CL_M_SYNCING) {
+            cl_member_sync s = member_sync(c, m);
+            if (m->health.state == CL_H_UNKNOWN)
+                snprintf(what, sizeof what, "first health probe");
+            else if (!s.discovered)
+                snprintf(what, sizeof what, "discovery");
+            else
+                snprintf(what, sizeof what, "%zu/%zu resources", s.synced, s.resources);
+        } else if (!syncing && st[i] == CL_M_FAILING) {
+            cl_member_sync s = member_sync(c, m);
+            member_problem(m, &s, what, sizeof what);
+        } else {
+            continue;
+        }
+        reason_add(why + len, n - len, m->name, what);
+    }
+    return ready;
 }
 
 static void publish(fl_collector *c)
 {
     int64_t now = fl_now_ms();
-    bool synced = true;
-    json_t *arr = json_array();
+    char why[sizeof c->reason];
+    cl_mstate *st = calloc(c->nmembers ? c->nmembers : 1, sizeof *st);
+    json_t *arr = st ? json_array() : NULL;
     for (size_t i = 0; i < c->nmembers && arr; i++)
-        json_array_append_new(arr, member_json(&c->members[i], now, &synced));
-    json_t *doc = json_pack("{s:o}", "clusters", arr ? arr : json_array());
+        json_array_append_new(arr, member_json(c, &c->members[i], now, &st[i]));
+    bool ready = arr && readiness(c, st, why, sizeof why);
+    json_t *doc = arr ? json_pack("{s:b, s:s, s:o}", "ready", ready, "reason", arr ? why : "",
+                                  "clusters", arr)
+                      : NULL;
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
+    free(st);
     if (!text)
         return;
     pthread_mutex_lock(&c->mu);
     free(c->status);
     c->status = text;
-    c->synced = synced;
+    c->ready = ready;
+    fl_strlcpy(c->reason, why, sizeof c->reason);
     pthread_mutex_unlock(&c->mu);
     c->dirty = false;
 }
@@ -1189,7 +1336,9 @@ static int add_members(fl_collector *c, const fl_collector_opts *o)
         m->kubeconfig = strdup(om->kubeconfig ? om->kubeconfig : "");
         m->context = strdup(om->context ? om->context : "");
         m->disco_reqs = calloc(c->ngvs ? c->ngvs : 1, sizeof *m->disco_reqs);
-        if (!m->name || !m->kubeconfig || !m->context || !m->disco_reqs)
+        m->disco_ok = calloc(c->ngvs ? c->ngvs : 1, sizeof *m->disco_ok);
+        m->discovered = c->ngvs == 0;
+        if (!m->name || !m->kubeconfig || !m->context || !m->disco_reqs || !m->disco_ok)
             return -ENOMEM;
         if (fl_kube_conn_load(m->kubeconfig, m->context, &m->conn, &err) != 0) {
             fl_log(FL_LOG_ERROR, "collector", "cluster %s: %s", m->name, err.msg);
@@ -1289,6 +1438,7 @@ void fl_collector_free(fl_collector *c)
         free_refls(m->refl);
         fl_kube_conn_unref(m->conn);
         free(m->name), free(m->kubeconfig), free(m->context), free(m->disco_reqs);
+        free(m->disco_ok);
     }
     free(c->members);
     for (size_t i = 0; i < c->ngvs; i++) {
@@ -1312,10 +1462,12 @@ json_t *fl_collector_status(fl_collector *c)
     return doc ? doc : json_pack("{s:[]}", "clusters");
 }
 
-bool fl_collector_synced(fl_collector *c)
+bool fl_collector_ready(fl_collector *c, char *reason, size_t n)
 {
     pthread_mutex_lock(&c->mu);
-    bool s = c->status && c->synced;
+    bool ready = c->status && c->ready;
+    if (reason && n)
+        fl_strlcpy(reason, c->status ? c->reason : "starting", n);
     pthread_mutex_unlock(&c->mu);
-    return s;
+    return ready;
 }

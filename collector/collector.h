@@ -112,25 +112,46 @@ void fl_collector_stop(fl_collector *c);
 void fl_collector_free(fl_collector *c);
 
 /* A snapshot of every cluster's state, new reference (NULL on ENOMEM):
- * {"clusters":[{"name", "added":RFC3339 (when the daemon took it on),
+ * {"ready":bool, "reason":"..." (see fl_collector_ready),
+ *  "clusters":[{"name", "added":RFC3339 (when the daemon took it on),
  *   "health":"Ready|NotReady|Unreachable|Unknown",
- *   "since":RFC3339|null, "lastError", "version", "resources":[{"group",
- *   "version","resource","kind","phase":"Pending|Listing|Watching|Backoff|
- *   Skipped|Stopped","resourceVersion","lastError","lagMs","events",
- *   "relists","badEvents","filtered","lastSynced":RFC3339|null}]}]}
- * lagMs is 0 while Watching or Skipped (events are submitted as they
- * arrive; bench_collector measures the member-write-to-index lag) unless
- * the watch's latest lines were skipped as malformed; then, and in every
- * other phase, it is the ms since the last list or event that succeeded
- * (-1: never). badEvents
+ *   "since":RFC3339|null (the last health change), "lastError" (the current
+ *   health problem, "" while Ready), "version",
+ *   "sync":"Synced|Syncing|Failing", "resourcesSynced", "resourcesTotal",
+ *   "resources":[{"group","version","resource","kind","phase":"Pending|
+ *   Listing|Watching|Backoff|Skipped|Stopped","synced":bool,
+ *   "resourceVersion","lastError","lagMs","events","relists","badEvents",
+ *   "filtered","lastSynced":RFC3339|null}]}]}
+ * synced: the resource's initial list is committed to the index (it stays
+ * true through later relists and outages, like an informer's HasSynced).
+ * A member's sync is Synced when its health is Ready and every resource it
+ * syncs (Skipped and Stopped ones aside) is synced; Failing when it is
+ * NotReady or Unreachable, when discovery fails before it answered once, or
+ * when a resource not yet synced is failing its requests; else Syncing.
+ * lagMs: how long the index may have been behind the member: 0 while a
+ * watch runs (events are submitted as they arrive; bench_collector
+ * measures the member-write-to-index lag) and for Skipped, unless the
+ * watch's latest lines were skipped as malformed (then the ms since the
+ * last good line); else the ms since the index stopped being current (a
+ * watch broke), through failed retries, until a list completes or a watch
+ * line arrives again; -1 before the first (also after a restart, until
+ * the resumed watch sends a line).
+ * badEvents
  * counts watch lines skipped as malformed, filtered the objects dropped by
  * a sync.namespaces.include of two or more namespaces.
  * The snapshot is refreshed by the loop thread at least every 250 ms.
  * Any thread. */
 json_t *fl_collector_status(fl_collector *c);
 
-/* True once every reflector of every Ready cluster has completed its first
- * list (Watching or Skipped). Any thread. */
-bool fl_collector_synced(fl_collector *c);
+/* Readiness of the daemon as far as the members go: true when no member is
+ * Syncing and at least one is Synced (or there are no members). So a member
+ * that is down or failing never holds readiness back (its trouble shows in
+ * its status), while a fleet whose every member is failing is not ready:
+ * nothing could be served. reason (if given, n bytes, always terminated)
+ * gets why not, e.g. "initial sync in progress: east-1 (9/14 resources)"
+ * or "no member is synced: east-1 (Unreachable: ...)", and when ready the
+ * failing members ("serving the synced members; failing: ...") or "".
+ * False until the loop thread published its first snapshot. Any thread. */
+bool fl_collector_ready(fl_collector *c, char *reason, size_t n);
 
 #endif

@@ -104,6 +104,31 @@ typedef struct cl_health {
 bool cl_health_observe(cl_health *h, cl_hstate observed, const char *error, int64_t now_ms);
 const char *cl_hstate_name(cl_hstate s);
 
+/* ------------------------------------------------------------- readiness
+ * What one member means for the daemon's readiness (see collector.h):
+ * Synced: health Ready and the initial list of every resource it syncs is
+ * committed to the index (informer HasSynced; Skipped resources count as
+ * done). Syncing: on its way there (health not known yet, discovery or lists
+ * in progress). Failing: down (NotReady, Unreachable), discovery failing
+ * before anything was discovered, or a resource whose initial list has not
+ * landed failing its requests. Failing members do not hold readiness back. */
+typedef enum { CL_M_SYNCING = 0, CL_M_SYNCED, CL_M_FAILING } cl_mstate;
+
+typedef struct cl_member_sync {
+    cl_hstate health;
+    bool discovered;     /* a discovery round answered (reflectors exist) */
+    bool disco_failing;  /* the last discovery request failed */
+    size_t resources;    /* reflectors not Skipped or Stopped */
+    size_t synced;       /* ... whose initial list is in the index */
+    size_t failing;      /* ... not synced, whose last request failed */
+} cl_member_sync;
+
+cl_mstate cl_member_state(const cl_member_sync *s);
+const char *cl_mstate_name(cl_mstate s);
+/* The daemon is ready when no member is Syncing and, unless there are no
+ * members at all, at least one is Synced. */
+bool cl_ready(size_t nmembers, size_t synced, size_t syncing);
+
 /* ----------------------------------------------------------------- paths */
 typedef struct cl_scope {
     const char *group, *version, *resource; /* group "" = core */

@@ -157,8 +157,8 @@ const char *cl_rphase_name(cl_rphase p)
 
 bool cl_health_observe(cl_health *h, cl_hstate observed, const char *error, int64_t now_ms)
 {
-    if (observed != CL_H_READY)
-        fl_strlcpy(h->last_error, error ? error : "", sizeof h->last_error);
+    /* last_error is the current problem: a good probe clears it */
+    fl_strlcpy(h->last_error, observed != CL_H_READY && error ? error : "", sizeof h->last_error);
     if (observed == h->state) {
         h->pending = CL_H_UNKNOWN;
         return false;
@@ -177,6 +177,32 @@ const char *cl_hstate_name(cl_hstate s)
 {
     static const char *const names[] = {"Unknown", "Ready", "NotReady", "Unreachable"};
     return (size_t)s < FL_ARRAY_LEN(names) ? names[s] : "Unknown";
+}
+
+/* ------------------------------------------------------------ readiness */
+
+cl_mstate cl_member_state(const cl_member_sync *s)
+{
+    if (s->health == CL_H_NOT_READY || s->health == CL_H_UNREACHABLE)
+        return CL_M_FAILING;
+    if (s->health == CL_H_UNKNOWN)
+        return CL_M_SYNCING;
+    if (!s->discovered)
+        return s->disco_failing ? CL_M_FAILING : CL_M_SYNCING;
+    if (s->synced >= s->resources)
+        return CL_M_SYNCED;
+    return s->failing ? CL_M_FAILING : CL_M_SYNCING;
+}
+
+const char *cl_mstate_name(cl_mstate s)
+{
+    static const char *const names[] = {"Syncing", "Synced", "Failing"};
+    return (size_t)s < FL_ARRAY_LEN(names) ? names[s] : "Syncing";
+}
+
+bool cl_ready(size_t nmembers, size_t synced, size_t syncing)
+{
+    return syncing == 0 && (nmembers == 0 || synced > 0);
 }
 
 /* ----------------------------------------------------------------- paths */

@@ -567,8 +567,12 @@ int fl_server_start(fl_server *s, fl_err *err)
                                               NULL};
     }
     extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* the port argument only names the port in MHD's own messages ("Failed
+     * to bind to port N"): the address is MHD_OPTION_SOCK_ADDR's */
+    uint16_t want_port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                  : ((struct sockaddr_in *)&ss)->sin_port);
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        flags, want_port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.request_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections, MHD_OPTION_SOCK_ADDR,

@@ -2,7 +2,7 @@
  * sim/api.c: the read side of a virtual cluster's HTTP API — bearer-token
  * authentication, health, discovery, OpenAPI v3, GET/LIST (plain JSON and
  * Table, limit/continue, selectors, resourceVersion semantics) and WATCH —
- * shaped after kube-apiserver v1.26 (../shared/k8s-golden). Writes are
+ * shaped after kube-apiserver v1.26 (recordings in tests/golden). Writes are
  * handed to write.c. Runs on server threads; all state is in the cluster's
  * store, registry and (mutex-guarded) OpenAPI cache.
  */

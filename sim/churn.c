@@ -44,7 +44,7 @@ static int pod_rec(sim_churn *ch, const sim_res *r, uint64_t n, sim_obj **out)
     uint64_t id = per_ns ? (n / nns) % per_ns : n / nns;
     char sfx[32];
     snprintf(sfx, sizeof(sfx), "churn-%llu", (unsigned long long)n);
-    return sim_fleet_pod_rec(c, r, k, id, sfx, out);
+    return sim_fleet_pod_rec(c, r, k, id, sfx, n + 1, out);
 }
 
 static void pod_name(sim_churn *ch, const sim_res *r, uint64_t n, char ns[64], char name[200])

@@ -41,7 +41,8 @@ typedef struct follow {
     atomic_bool gone;
     char ns[254], pod[254], ct[254];
     int64_t next;         /* next line number */
-    int64_t due_ms;
+    int64_t base_ms;      /* when line LOG_LINES was logged: line n > it at + (n - it) s */
+    bool timestamps;
 } follow;
 
 struct sim_ctrl {
@@ -909,10 +910,11 @@ static void pod_to_running(ctx *x, size_t i, json_t *pod)
     char now[32], ip[32];
     now_str(now);
     const sim_obj *o = x->t.pods.items[i];
-    uint32_t h = 2166136261u;
-    for (const char *p = o->key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    snprintf(ip, sizeof(ip), "10.244.%u.%u", (h >> 8) % 250, h % 250 + 2);
+    /* the pod's resourceVersion is the cluster's alone: an IP no other pod
+     * holds (100.96.0.0/11; generated pods use 100.64.0.0/11, fleet.c) */
+    uint64_t slot = o->rv % (250ull * 256 * 32);
+    snprintf(ip, sizeof(ip), "100.%u.%u.%u", 96 + (unsigned)(slot / 250 / 256),
+             (unsigned)(slot / 250 % 256), 2 + (unsigned)(slot % 250));
     json_t *st = json_object_get(pod, "status");
     json_object_set_new(st, "phase", json_string("Running"));
     json_t *conds = json_pack("[{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},"
@@ -1071,14 +1073,19 @@ static void tick(sim_ctrl *k)
 
 /* ------------------------------------------------------------- pods/log */
 
-static void log_line(const char *ns, const char *pod, const char *ct, int64_t i, char *out,
-                     size_t cap)
+/* Line n of a container's log, logged at t_ms: the app's own timestamp
+ * first; with ts, the kubelet's RFC3339Nano time before it (kubectl logs
+ * --timestamps). */
+static void log_line(const char *ns, const char *pod, const char *ct, int64_t n, int64_t t_ms,
+                     bool ts, char *out, size_t cap)
 {
     static const char *const paths[] = {"/", "/healthz", "/api/items", "/metrics", "/login"};
-    char ts[32];
-    fl_time_format(1767225600 + i, ts);   /* 2026-01-01T00:00:00Z + i s */
-    snprintf(out, cap, "%s INFO %s: GET %s 200 (%s/%s request %lld)\n", ts, ct,
-             paths[(size_t)i % FL_ARRAY_LEN(paths)], ns, pod, (long long)i);
+    char t[32], kt[48] = "";
+    fl_time_format(t_ms / 1000, t);
+    if (ts)
+        snprintf(kt, sizeof(kt), "%.19s.%03lld000000Z ", t, (long long)(t_ms % 1000));
+    snprintf(out, cap, "%s%s INFO %s: GET %s 200 (%s/%s request %lld)\n", kt, t, ct,
+             paths[(size_t)n % FL_ARRAY_LEN(paths)], ns, pod, (long long)n);
 }
 
 static void follow_gone(void *ud)
@@ -1094,10 +1101,12 @@ static void follow_tick(sim_ctrl *k)
         follow *f = k->fw[i];
         char line[1200];
         int rc = 0;
-        if (!atomic_load(&f->gone) && now >= f->due_ms) {
-            log_line(f->ns, f->pod, f->ct, f->next++, line, sizeof(line));
+        int64_t at;
+        while (!atomic_load(&f->gone) && rc == 0 &&
+               now >= (at = f->base_ms + (f->next - LOG_LINES) * 1000)) {
+            log_line(f->ns, f->pod, f->ct, f->next, at, f->timestamps, line, sizeof(line));
+            f->next++;
             rc = fl_stream_write(f->s, line, strlen(line));
-            f->due_ms = now + 1000;
         }
         if (atomic_load(&f->gone) || rc != 0) {
             fl_stream_close(f->s);
@@ -1136,7 +1145,7 @@ static int log_container(fl_request *req, const json_t *pod, const char *name, c
 }
 
 static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const char *ct,
-                       const fl_buf *b)
+                       const fl_buf *b, int64_t base_ms, bool ts)
 {
     follow *f = calloc(1, sizeof(*f));
     fl_stream *s = NULL;
@@ -1158,7 +1167,8 @@ static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const cha
     fl_strlcpy(f->pod, o->name, sizeof(f->pod));
     fl_strlcpy(f->ct, ct, sizeof(f->ct));
     f->next = LOG_LINES + 1;
-    f->due_ms = fl_now_ms() + 1000;
+    f->base_ms = base_ms;
+    f->timestamps = ts;
     fl_stream_on_gone(s, follow_gone, f);
     fl_stream_write(s, b->data, b->len);
     pthread_mutex_lock(&k->mu);
@@ -1173,29 +1183,110 @@ static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const cha
     }
 }
 
+/* The container's current start in s (state.running.startedAt, else the
+ * pod's startTime, else now) and its restartCount. */
+static int64_t container_start(const json_t *pod, const char *ct, int64_t now_s, int64_t *restarts)
+{
+    json_t *cs;
+    size_t i;
+    int64_t t = 0;
+    *restarts = 0;
+    json_array_foreach(fl_obj_get(pod, "status.containerStatuses"), i, cs)
+        if (!strcmp(fl_obj_str_or(cs, "name", ""), ct)) {
+            *restarts = json_integer_value(json_object_get(cs, "restartCount"));
+            const char *s = fl_obj_str(cs, "state.running.startedAt");
+            if (s && fl_time_parse(s, &t) == 0)
+                return t;
+        }
+    const char *s = fl_obj_str(pod, "status.startTime");
+    return s && fl_time_parse(s, &t) == 0 && t <= now_s ? t : now_s;
+}
+
+/* kubelet's log options: sinceSeconds / sinceTime (the earliest time a
+ * line may have), tailLines, timestamps, previous. 0 or replies 400. */
+typedef struct log_opts {
+    int64_t since_s, tail;
+    bool ts, previous, follow;
+} log_opts;
+
+static int log_opts_parse(fl_request *req, log_opts *o)
+{
+    const char *ss = fl_request_query(req, "sinceSeconds"), *st = fl_request_query(req, "sinceTime");
+    const char *tl = fl_request_query(req, "tailLines"), *v;
+    int64_t n;
+    *o = (log_opts){0, LOG_LINES, false, false, false};
+    o->ts = (v = fl_request_query(req, "timestamps")) && !strcmp(v, "true");
+    o->previous = (v = fl_request_query(req, "previous")) && !strcmp(v, "true");
+    o->follow = (v = fl_request_query(req, "follow")) && !strcmp(v, "true");
+    if (ss && st) {
+        fl_request_reply_status(req, 400, "BadRequest", "at most one of sinceTime or sinceSeconds "
+                                "may be specified");
+        return FL_EPARSE;
+    }
+    if (ss) {
+        if (fl_parse_i64(ss, strlen(ss), &n) != 0 || n < 1) {
+            fl_request_reply_status(req, 400, "BadRequest", "sinceSeconds: Invalid value: %s: "
+                                    "must be greater than 0", ss);
+            return FL_EPARSE;
+        }
+        o->since_s = fl_now_ms() / 1000 - n; /* whole seconds, as the kubelet */
+    } else if (st && fl_time_parse(st, &o->since_s) != 0) {
+        fl_request_reply_status(req, 400, "BadRequest", "sinceTime: Invalid value: \"%s\"", st);
+        return FL_EPARSE;
+    }
+    if (tl && (fl_parse_i64(tl, strlen(tl), &o->tail) != 0 || o->tail < 0))
+        o->tail = LOG_LINES;
+    if (o->tail > LOG_LINES)
+        o->tail = LOG_LINES;
+    return 0;
+}
+
+/* GET pods/log. The kubelet keeps a container's last LOG_LINES lines,
+ * numbered 1..LOG_LINES, the last logged now and the others a second apart
+ * (closer for a container started less than LOG_LINES s ago: never before
+ * its start); a follow adds line LOG_LINES + k k seconds later. previous:
+ * the instance before the last restart, whose last line came just before
+ * the current start; 400 when the container never restarted, as the
+ * kubelet answers. sinceSeconds / sinceTime drop older lines, then
+ * tailLines keeps the last ones. */
 void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o)
 {
     json_t *pod = sim_obj_parse(o);
-    const char *ct = NULL, *tl = fl_request_query(req, "tailLines");
-    const char *fw = fl_request_query(req, "follow");
+    const char *ct = NULL;
     fl_buf b = FL_BUF_INIT(256 * 1024);
-    int64_t tail = LOG_LINES;
+    log_opts lo;
     char line[1200];
-    if (!pod || log_container(req, pod, o->name, &ct) != 0)
+    if (!pod || log_container(req, pod, o->name, &ct) != 0 || log_opts_parse(req, &lo) != 0)
         goto out;
     if (strcmp(o->phase, "Running") && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed")) {
         fl_request_reply_status(req, 400, "BadRequest", "container \"%s\" in pod \"%s\" is "
                                 "waiting to start: ContainerCreating", ct, o->name);
         goto out;
     }
-    if (tl && (fl_parse_i64(tl, strlen(tl), &tail) != 0 || tail < 0))
-        tail = LOG_LINES;
-    for (int64_t i = tail < LOG_LINES ? LOG_LINES - tail + 1 : 1; i <= LOG_LINES; i++) {
-        log_line(o->ns, o->name, ct, i, line, sizeof(line));
+    int64_t now = fl_now_ms(), restarts = 0;
+    int64_t start = container_start(pod, ct, now / 1000, &restarts) * 1000;
+    int64_t end = now, gap = (now - start) / LOG_LINES;
+    if (lo.previous) {
+        if (restarts == 0) {
+            fl_request_reply_status(req, 400, "BadRequest", "previous terminated container \"%s\" "
+                                    "in pod \"%s\" not found", ct, o->name);
+            goto out;
+        }
+        end = start - 1000, gap = 1000;
+        lo.follow = false;
+    }
+    gap = gap < 0 ? 0 : gap > 1000 ? 1000 : gap;
+    int64_t first = 1;
+    while (first <= LOG_LINES && end - (LOG_LINES - first) * gap < lo.since_s * 1000)
+        first++;
+    if (LOG_LINES - first + 1 > lo.tail)
+        first = LOG_LINES - lo.tail + 1;
+    for (int64_t n = first; n <= LOG_LINES; n++) {
+        log_line(o->ns, o->name, ct, n, end - (LOG_LINES - n) * gap, lo.ts, line, sizeof(line));
         fl_buf_append(&b, line, strlen(line));
     }
-    if (fw && !strcmp(fw, "true") && !strcmp(o->phase, "Running"))
-        log_follow(k, req, o, ct, &b);
+    if (lo.follow && !strcmp(o->phase, "Running"))
+        log_follow(k, req, o, ct, &b, end, lo.ts);
     else
         fl_request_reply(req, 200, "text/plain", b.data ? b.data : "", b.len);
 out:

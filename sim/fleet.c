@@ -277,12 +277,43 @@ struct sim_gen {
     unsigned nodes;        /* the cluster's node count (pods bind to h % nodes) */
     unsigned ns;           /* namespace index */
     unsigned replicas;     /* the Deployment's and ReplicaSet's spec.replicas */
+    uint64_t ip_base;      /* pod IP slot of pod 0 of namespace ns (pod_ip_slot) */
+    int64_t born_s;        /* a churn pod's creation (wall clock s); 0 = seed-derived */
     size_t dep_labels;
     const char *frag;
     size_t frag_labels, frag_nohash, frag_cont;
     wl w;
     char labels[];
 };
+
+/* A workload's size from its hash: containers (the first is the app, the
+ * others 50m / 64Mi sidecars) and the app container's requests. */
+static void wl_size(uint64_t h, unsigned *containers, unsigned *cpu_m, unsigned *mem_mi)
+{
+    *containers = 1 + (unsigned)((h >> 32) % 3);
+    *cpu_m = 100 * (1 + (unsigned)((h >> 36) % 10));
+    *mem_mi = 128u << ((h >> 40) % 5);
+}
+
+/* Pod IPs: slot k of 100.64.0.0/11 (2..251 in each /24), so every seeded
+ * pod of a cluster has its own (slot = the pod's number in the cluster) and
+ * churn's pods follow (slots from c->pods on). 100.96.0.0/11 is the
+ * kubelet stand-in's (controller.c), for pods created through the API. */
+#define POD_IP_SLOTS (250ull * 256 * 32)
+
+static uint64_t ns_first_pod(const sim_cluster *c, unsigned ns)
+{
+    unsigned nns = c->namespaces ? c->namespaces : 1;
+    uint64_t per = c->pods / nns, rem = c->pods % nns;
+    return ns * per + (ns < rem ? ns : rem);
+}
+
+static void pod_ip(uint64_t slot, char out[32])
+{
+    slot %= POD_IP_SLOTS;
+    ipv4(out, 100, 64 + (unsigned)(slot / 250 / 256), (unsigned)(slot / 250 % 256),
+         2 + (unsigned)(slot % 250));
+}
 
 static void wl_init(const sim_cluster *c, unsigned ns, uint64_t d, wl *w)
 {
@@ -298,9 +329,7 @@ static void wl_init(const sim_cluster *c, unsigned ns, uint64_t d, wl *w)
     fake_uid(h ^ 2, w->rs_uid);
     fake_time(h, 0, w->created);
     w->h = h;
-    w->containers = 1 + (unsigned)((h >> 32) % 3);
-    w->cpu_m = 100 * (1 + (unsigned)((h >> 36) % 10));
-    w->mem_mi = 128u << ((h >> 40) % 5);
+    wl_size(h, &w->containers, &w->cpu_m, &w->mem_mi);
     w->image_minor = (unsigned)((h >> 44) % 30);
 }
 
@@ -346,6 +375,8 @@ static sim_gen *gen_new(const sim_cluster *c, unsigned ns, uint64_t d, unsigned 
         g->nodes = c->nodes;
         g->ns = ns;
         g->replicas = replicas;
+        g->ip_base = ns_first_pod(c, ns);
+        g->born_s = 0;
         g->w = w;
         char *p = g->labels;
         for (size_t i = 0; i < FL_ARRAY_LEN(kv_); i++) {
@@ -417,13 +448,15 @@ static void pod_vals_init(const sim_gen *g, uint64_t id, pod_vals *v)
     v->h = h3(g->seed ^ 0x90d, g->ns, id);
     uint64_t h = v->h;
     fake_uid(h, v->uid);
-    fake_time(g->w.h, (int64_t)(h % 86400), v->started);
+    if (g->born_s)
+        rfc3339(g->born_s, v->started);
+    else
+        fake_time(g->w.h, (int64_t)(h % 86400), v->started);
     v->hostip[0] = v->ip[0] = 0;
     if (g->nodes) {
         unsigned n = (unsigned)(h % g->nodes);
         ipv4(v->hostip, 10, (unsigned)(g->seed % 200) + 10, n / 250, n % 250 + 2);
-        ipv4(v->ip, 172, 16 + (unsigned)(h >> 40) % 16, (unsigned)(h >> 48) % 256,
-             2 + (unsigned)(h >> 56) % 250);
+        pod_ip(g->ip_base + (g->born_s ? 0 : id), v->ip);
     }
 }
 
@@ -753,14 +786,64 @@ json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char
 }
 
 int sim_fleet_pod_rec(const sim_cluster *c, const sim_res *r, unsigned ns, uint64_t id,
-                      const char *suffix, sim_obj **out)
+                      const char *suffix, uint64_t serial, sim_obj **out)
 {
-    sim_obj *o = pod_new(c, ns, id, NULL, suffix);
+    sim_gen *g = gen_new(c, ns, id / 8, 0);
+    if (g && serial) { /* a pod created now: its own recipe, time and IP */
+        g->born_s = fl_now_ms() / 1000;
+        g->ip_base = c->pods + (serial - 1) % (POD_IP_SLOTS - c->pods);
+    }
+    sim_obj *o = g ? pod_rec(c, g, id, NULL, suffix, 0) : NULL;
     if (!o)
         return -ENOMEM;
     o->res = r;
     *out = o;
     return 0;
+}
+
+/* ------------------------------------------------------------ node shape */
+
+/* Size the cluster's nodes for the pods seeding will bind to them: the
+ * busiest node's requests (cpu, memory, pod count) take at most 65% of its
+ * allocatable, so generated fleets schedule and have headroom. One shape
+ * for every node of a cluster (a node pool), at least 8 cores / 32 GiB /
+ * 110 pods (kubelet's default max). */
+void sim_fleet_node_shape(const sim_cluster *c, sim_node_shape *out)
+{
+    unsigned nodes = c->nodes, nns = c->namespaces ? c->namespaces : 1;
+    uint64_t *cpu = calloc(nodes ? nodes : 1, sizeof(*cpu) * 3), *mem = cpu + (nodes ? nodes : 1),
+             *pods = mem + (nodes ? nodes : 1);
+    uint64_t max_cpu = 0, max_mem = 0, max_pods = 0;
+    for (unsigned k = 0; cpu && nodes && c->pods && k < nns; k++) {
+        uint64_t np = ns_first_pod(c, k + 1) - ns_first_pod(c, k);
+        for (uint64_t i = 0; i < np; i++) {
+            unsigned nc, cm, mm, n = (unsigned)(h3(c->seed ^ 0x90d, k, i) % nodes);
+            wl_size(h3(c->seed, k, i / 8), &nc, &cm, &mm);
+            cpu[n] += cm + 50u * (nc - 1);
+            mem[n] += mm + 64u * (nc - 1);
+            pods[n]++;
+        }
+    }
+    for (unsigned n = 0; cpu && n < nodes; n++) {
+        max_cpu = cpu[n] > max_cpu ? cpu[n] : max_cpu;
+        max_mem = mem[n] > max_mem ? mem[n] : max_mem;
+        max_pods = pods[n] > max_pods ? pods[n] : max_pods;
+    }
+    free(cpu);
+    /* allocatable = 97.5% of the cores, capacity minus 1/32 (at least
+     * 1 GiB) of the memory; requests <= 65% of allocatable */
+    uint64_t cores = 8, mem_gi = 32;
+    while (max_cpu * 100 > cores * 975 * 65 ||
+           max_mem * 100 > (mem_gi - (mem_gi / 32 ? mem_gi / 32 : 1)) * 1024 * 65)
+        cores *= 2, mem_gi *= 2;
+    uint64_t pod_cap = max_pods * 100 <= 110 * 65   ? 110
+                       : max_pods * 100 <= 250 * 65 ? 250
+                                                    : (max_pods * 100 / 65 + 10) / 10 * 10;
+    out->cores = (unsigned)cores;
+    out->mem_gi = (unsigned)mem_gi;
+    out->alloc_cpu_m = (unsigned)(cores * 975);
+    out->alloc_mem_gi = (unsigned)(mem_gi - (mem_gi / 32 ? mem_gi / 32 : 1));
+    out->pods = (unsigned)pod_cap;
 }
 
 /* --------------------------------------------------------------- seeding */

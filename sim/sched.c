@@ -277,12 +277,12 @@ static void schedule_one(sim_tick *t, const sim_obj *o, node *nodes, size_t nn)
     req = pod_requests(spec);
     reasons r = {.n = 0};
     node *best = NULL;
-    double best_s = -1;
+    double best_s = 0;
     for (size_t i = 0; i < nn; i++) {
         if (!filter(&nodes[i], spec, req, &r))
             continue;
         double s = score(&nodes[i]);
-        if (s > best_s) {
+        if (!best || s > best_s) { /* scores go below 0 on overcommitted nodes */
             best_s = s;
             best = &nodes[i];
         }

@@ -49,9 +49,15 @@ static int seed_create(sim_cluster *c, const char *group, const char *resource, 
     return rc;
 }
 
-static json_t *node_json(const sim_cluster *c, unsigned i)
+static json_t *node_json(const sim_cluster *c, unsigned i, const sim_node_shape *sh)
 {
-    char name[96], ip[32], zone[40];
+    char name[96], ip[32], zone[40], type[40], cores[16], mem[24], acpu[24], amem[24], pods[16];
+    snprintf(type, sizeof(type), "sim.standard-%u", sh->cores);
+    snprintf(cores, sizeof(cores), "%u", sh->cores);
+    snprintf(mem, sizeof(mem), "%uGi", sh->mem_gi);
+    snprintf(acpu, sizeof(acpu), "%um", sh->alloc_cpu_m);
+    snprintf(amem, sizeof(amem), "%uGi", sh->alloc_mem_gi);
+    snprintf(pods, sizeof(pods), "%u", sh->pods);
     snprintf(name, sizeof(name), "%s-node-%u", c->name, i + 1);
     snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(c->seed % 200) + 10, i / 250,
              i % 250 + 2);
@@ -63,11 +69,11 @@ static json_t *node_json(const sim_cluster *c, unsigned i)
         "s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
         "kind", "Node", "apiVersion", "v1", "metadata", "name", name, "labels",
         "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
-        "node.kubernetes.io/instance-type", "sim.large", "topology.kubernetes.io/region",
+        "node.kubernetes.io/instance-type", type, "topology.kubernetes.io/region",
         c->region, "topology.kubernetes.io/zone", zone, "flotilla.io/provider", c->provider,
         "flotilla.io/cluster", c->name, "spec", "providerID", "sim://node",
-        "status", "capacity", "cpu", "8", "memory", "32Gi", "pods", "110", "ephemeral-storage",
-        "100Gi", "allocatable", "cpu", "7800m", "memory", "31Gi", "pods", "110",
+        "status", "capacity", "cpu", cores, "memory", mem, "pods", pods, "ephemeral-storage",
+        "100Gi", "allocatable", "cpu", acpu, "memory", amem, "pods", pods,
         "ephemeral-storage", "95Gi", "conditions", "type", "Ready", "status", "True", "reason",
         "KubeletReady", "message", "kubelet is posting ready status", "addresses", "type",
         "InternalIP", "address", ip, "type", "Hostname", "address", name, "daemonEndpoints",
@@ -85,8 +91,11 @@ static int seed_cluster(sim_cluster *c, unsigned nodes)
         rc = seed_create(c, "", "namespaces",
                          json_pack("{s:s,s:s,s:{s:s}}", "kind", "Namespace", "apiVersion", "v1",
                                    "metadata", "name", ns[i]));
+    sim_node_shape sh = {8, 32, 7800, 31, 110};
+    if (!c->is_host && nodes)
+        sim_fleet_node_shape(c, &sh); /* room for the pods seeding binds */
     for (unsigned i = 0; rc == 0 && !c->is_host && i < nodes; i++)
-        rc = seed_create(c, "", "nodes", node_json(c, i));
+        rc = seed_create(c, "", "nodes", node_json(c, i, &sh));
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /*
  * sim: N virtual Kubernetes API servers in one process (`flotilla sim`),
  * faithful enough that kubectl and client-go reflectors cannot tell them
- * from kube-apiserver v1.26 (see ../shared/k8s-golden). Each virtual
+ * from kube-apiserver v1.26 (recordings in tests/golden). Each virtual
  * cluster has its own listener (one port each, or one shared port with a
  * /clusters/<name> path prefix), bearer token, resource registry and object
  * store. It builds on kube/ (JSON, registry, discovery, OpenAPI, tables,

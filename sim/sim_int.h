@@ -336,7 +336,15 @@ json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char
 /* The same pod as a generated record (new, for sim_store_create_rec),
  * named its generateName + suffix (NULL: the seeded name). 0 or -ENOMEM. */
 int sim_fleet_pod_rec(const sim_cluster *c, const sim_res *r, unsigned ns, uint64_t id,
-                      const char *suffix, sim_obj **out);
+                      const char *suffix, uint64_t serial, sim_obj **out);
+/* serial (churn's pod number + 1; 0 = a seeded pod) makes the pod one
+ * created now: creationTimestamp and startTime now, an IP of its own. */
+
+/* The nodes' shape of a cluster (all alike): see fleet.c. */
+typedef struct sim_node_shape {
+    unsigned cores, mem_gi, alloc_cpu_m, alloc_mem_gi, pods;
+} sim_node_shape;
+void sim_fleet_node_shape(const sim_cluster *c, sim_node_shape *out);
 /* A new copy of generated record o (same recipe and fields; rv 0, not
  * yet shared) or NULL on ENOMEM: a deleted record's last state. */
 sim_obj *sim_fleet_rec_copy(const sim_obj *o);

@@ -22,18 +22,28 @@
 /* ---------------------------------------------------------------- base64 */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int sim_b64url_encode(const void *p, size_t n, fl_buf *out)
+/* base64 of p[0..n) with alphabet tbl, '='-padded when pad. */
+static int b64_encode(const void *p, size_t n, const char *tbl, bool pad, fl_buf *out)
 {
     const unsigned char *s = p;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i += 3) {
         uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
                      (i + 2 < n ? s[i + 2] : 0);
-        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], b64[v >> 6 & 63], b64[v & 63]};
-        rc = fl_buf_append(out, q, i + 2 < n ? 4 : i + 1 < n ? 3 : 2);
+        char q[4] = {tbl[v >> 18 & 63], tbl[v >> 12 & 63], tbl[v >> 6 & 63], tbl[v & 63]};
+        size_t k = i + 2 < n ? 4 : i + 1 < n ? 3 : 2;
+        for (; pad && k < 4; k++)
+            q[k] = '=';
+        rc = fl_buf_append(out, q, k);
     }
     return rc == 0 && !out->data ? fl_buf_puts(out, "") : rc;
+}
+
+int sim_b64url_encode(const void *p, size_t n, fl_buf *out)
+{
+    return b64_encode(p, n, b64, false, out);
 }
 
 int sim_b64url_decode(const char *s, fl_buf *out)
@@ -107,6 +117,29 @@ static const char *const md_order[] = {
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
     "annotations", "ownerReferences", "finalizers", "managedFields", NULL};
+
+/* A Secret's stringData is write-only: kube-apiserver merges it into data
+ * (base64, over keys data already has) and never stores or returns it. */
+static void secret_string_data(const sim_res *r, json_t *obj)
+{
+    json_t *sd = json_object_get(obj, "stringData"), *v;
+    const char *k;
+    if (!sd || *r->kr->group || strcmp(r->kr->kind, "Secret") != 0)
+        return;
+    json_t *data = json_object_get(obj, "data");
+    if (json_is_object(sd) && json_object_size(sd) && !json_is_object(data)) {
+        data = json_object();
+        json_object_set_new(obj, "data", data);
+    }
+    json_object_foreach(sd, k, v) {
+        fl_buf b = FL_BUF_INIT(8u << 20);
+        const char *str = json_string_value(v) ? json_string_value(v) : "";
+        if (b64_encode(str, strlen(str), b64std, true, &b) == 0)
+            json_object_set_new(data, k, json_string(b.data ? b.data : ""));
+        fl_buf_done(&b);
+    }
+    json_object_del(obj, "stringData");
+}
 
 static void normalize(json_t *obj)
 {
@@ -1058,6 +1091,7 @@ int sim_create_object(sim_cluster *c, const sim_res *r, json_t *obj, const char 
     if (*r->kr->group)
         json_object_set_new(m, "generation", json_integer(1));
     apply_defaults(c, r, obj);
+    secret_string_data(r, obj);
     if (is_crd(r))
         crd_status(obj);
     if (manager)
@@ -1252,6 +1286,7 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
                          json_t *nw, const upd *u, sim_obj **out)
 {
     merge_system_fields(r, old, nw, u);
+    secret_string_data(r, nw);
     normalize(nw);
     json_t *cmp = json_deep_copy(nw);
     set_str(md(cmp), "resourceVersion", fl_obj_str(old, "metadata.resourceVersion") ?: "");

@@ -78,6 +78,24 @@ def check_cli():
     rc, out, _ = run(["debug", "--help"], "")
     if rc != 0 or "quantity.cmp" not in out:
         fail("debug --help: rc %d" % rc)
+    # every op shows its input members and an example whose answer is what
+    # the loop answers for that request
+    ops = out.split("\n\n  ")[1:]
+    for block in ops:
+        lines = [ln.strip() for ln in block.splitlines()]
+        name = lines[0]
+        if len(lines) < 5 or not lines[1].startswith("in:") or not lines[2].startswith("out:"):
+            fail("debug --help: %s lacks in:/out:" % name)
+            continue
+        req, ans = lines[3], lines[4]
+        if not ans.startswith("-> ") or json.loads(req).get("op") != name:
+            fail("debug --help: %s example: %r %r" % (name, req, ans))
+            continue
+        _, got, _ = run(["debug"], req + "\n")
+        if json.loads(got) != json.loads(ans[3:]):
+            fail("debug --help: %s example answers %s, help says %s" % (name, got.strip(), ans))
+    if len(ops) < 9:
+        fail("debug --help lists %d ops" % len(ops))
     rc, _, err = run(["debug", "bogus"], "")
     if rc != 2 or "unknown domain" not in err:
         fail("debug bogus: rc %d" % rc)

@@ -129,7 +129,37 @@ static void test_health(void)
     T_CHECK(cl_health_observe(&h, CL_H_UNREACHABLE, "timeout", 7000));
     T_EQ_STR(cl_hstate_name(h.state), "Unreachable");
     T_CHECK(cl_health_observe(&h, CL_H_READY, NULL, 8000));
-    T_EQ_STR(h.last_error, "timeout"); /* the last error is kept for display */
+    T_EQ_STR(h.last_error, ""); /* the error is the current problem: gone on recovery */
+    T_CHECK(!cl_health_observe(&h, CL_H_UNREACHABLE, "refused", 9000));
+    T_EQ_STR(h.last_error, "refused"); /* shown while Ready waits for a second bad probe */
+    T_CHECK(!cl_health_observe(&h, CL_H_READY, NULL, 10000));
+    T_EQ_STR(h.last_error, "");
+}
+
+static void test_member_state(void)
+{
+    cl_member_sync s = {CL_H_UNKNOWN, false, false, 0, 0, 0};
+    T_EQ_INT(cl_member_state(&s), CL_M_SYNCING); /* first probe not answered */
+    s.health = CL_H_UNREACHABLE;
+    T_EQ_INT(cl_member_state(&s), CL_M_FAILING);
+    s.health = CL_H_NOT_READY;
+    s.discovered = true, s.resources = s.synced = 14;
+    T_EQ_INT(cl_member_state(&s), CL_M_FAILING); /* down, even with everything listed */
+    s.health = CL_H_READY;
+    T_EQ_INT(cl_member_state(&s), CL_M_SYNCED);
+    s.synced = 9;
+    T_EQ_INT(cl_member_state(&s), CL_M_SYNCING);
+    s.failing = 1;
+    T_EQ_INT(cl_member_state(&s), CL_M_FAILING); /* a list failing holds nothing back */
+    s = (cl_member_sync){CL_H_READY, false, false, 0, 0, 0};
+    T_EQ_INT(cl_member_state(&s), CL_M_SYNCING); /* discovery pending */
+    s.disco_failing = true;
+    T_EQ_INT(cl_member_state(&s), CL_M_FAILING);
+    T_EQ_STR(cl_mstate_name(CL_M_FAILING), "Failing");
+    T_CHECK(cl_ready(0, 0, 0));  /* no members: nothing to wait for */
+    T_CHECK(!cl_ready(1, 0, 0)); /* the only member failing: nothing served */
+    T_CHECK(!cl_ready(3, 2, 1)); /* one still syncing */
+    T_CHECK(cl_ready(3, 1, 0));  /* two failing, one synced */
 }
 
 static void test_paths(void)
@@ -280,6 +310,7 @@ int main(void)
     test_watch_timeout();
     test_sm();
     test_health();
+    test_member_state();
     test_paths();
     test_scan();
     test_complete();

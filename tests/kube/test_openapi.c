@@ -11,18 +11,12 @@
 #include <string.h>
 
 #include "kube/kube.h"
+#include "tests/kube/golden.h"
 #include "tests/test.h"
 
 static json_t *load_json(const char *rel)
 {
-    const char *dir = getenv("FLOTILLA_GOLDEN");
-    char path[1024];
-    json_error_t e;
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared/k8s-golden", rel);
-    json_t *v = json_load_file(path, 0, &e);
-    if (!v)
-        fprintf(stderr, "cannot load %s: %s\n", path, e.text);
-    return v;
+    return t_golden_load(rel);
 }
 
 static bool same(const json_t *a, const json_t *b, const char *what, const char *where)

@@ -10,22 +10,14 @@
 #include <string.h>
 
 #include "kube/kube.h"
+#include "tests/kube/golden.h"
 #include "tests/test.h"
 
 /* The response body of a golden envelope file (new reference) or NULL. */
 static json_t *golden_body(const char *rel)
 {
-    const char *dir = getenv("FLOTILLA_GOLDEN");
-    char path[1024];
-    json_error_t e;
-    json_t *env, *body;
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared/k8s-golden", rel);
-    env = json_load_file(path, 0, &e);
-    if (!env) {
-        fprintf(stderr, "cannot load %s: %s\n", path, e.text);
-        return NULL;
-    }
-    body = json_incref(json_object_get(json_object_get(env, "response"), "body"));
+    json_t *env = t_golden_load(rel);
+    json_t *body = json_incref(json_object_get(json_object_get(env, "response"), "body"));
     json_decref(env);
     return body;
 }

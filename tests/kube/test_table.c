@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kube/kube.h"
+#include "tests/kube/golden.h"
 #include "tests/test.h"
 
 static int64_t golden_now;
@@ -17,14 +18,7 @@ static fl_kube_resources *reg;
 
 static json_t *load_json(const char *rel)
 {
-    const char *dir = getenv("FLOTILLA_GOLDEN");
-    char path[1024];
-    json_error_t e;
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "../shared/k8s-golden", rel);
-    json_t *v = json_load_file(path, 0, &e);
-    if (!v)
-        fprintf(stderr, "cannot load %s: %s\n", path, e.text);
-    return v;
+    return t_golden_load(rel);
 }
 
 static json_t *golden_body(const char *rel)
@@ -311,12 +305,7 @@ static void test_cluster_column_and_watch(void)
     json_decref(items);
 
     /* watch: the second event of kubectl get -w, from the raw bytes */
-    const char *dir = getenv("FLOTILLA_GOLDEN");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/05-watch/watch-pods-table-format-kubectl-get-w.raw.ndjson",
-             dir ? dir : "../shared/k8s-golden");
-    FILE *f = fopen(path, "r");
-    T_CHECK(f != NULL);
+    FILE *f = t_golden_open("05-watch/watch-pods-table-format-kubectl-get-w.raw.ndjson");
     if (!f)
         return;
     char *line = NULL;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/sim/test_api.py: the simulator's HTTP API against the behaviours of
-../shared/k8s-golden (README's list): auth and token isolation, headers,
+the kube-apiserver recordings (tests/golden/README's list): auth and token isolation, headers,
 discovery, OpenAPI v3 caching, list paging/continue/410, resourceVersion
 rules, selectors, watch (initial state, resume, 410 ERROR event, bookmarks,
 selector enter/leave, sendInitialEvents), writes (defaults, 409/404/422/400,

@@ -272,25 +272,60 @@ wait("job complete", lambda: (get("/apis/batch/v1/namespaces/default/jobs/once")
 ps = pods("job-name%3Donce")
 check(len(ps) == 1 and ps[0]["status"]["phase"] == "Succeeded", "job pod Succeeded")
 
-# ---- pods/log: deterministic lines, tailLines, container, follow
+# ---- pods/log: the kubelet keeps the last 20 lines, the last logged now,
+# a second apart (closer for a young container, never before its start);
+# tailLines, sinceSeconds, timestamps, previous, follow
+import calendar  # noqa: E402
+import re  # noqa: E402
+LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) INFO c: GET \S+ 200 "
+                  r"\(default/sel request (\d+)\)$")
+
+
+def ts_of(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ")) if s else 0
+
+
+def parsed(out):
+    got = [LINE.match(ln) for ln in out.splitlines()]
+    return [(calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ")), int(m.group(2)))
+            if m else None for m in got]
+
+
+time.sleep(2)
 out = kubectl("logs", "sel")
-lines = out.splitlines()
-check(len(lines) == 20 and lines[0] == "2026-01-01T00:00:01Z INFO c: GET /healthz 200 "
-      "(default/sel request 1)", "logs %r" % lines[:2])
-check(kubectl("logs", "sel") == out, "logs are deterministic")
-check(kubectl("logs", "sel", "--tail=3").splitlines() == lines[-3:], "--tail=3")
+lines = parsed(out)
+now = time.time()
+check(len(lines) == 20 and None not in lines, "logs %r" % out.splitlines()[:2])
+check([n for _, n in lines] == list(range(1, 21)), "numbered 1..20: %r" % lines[:3])
+check(all(a[0] <= b[0] <= a[0] + 1 for a, b in zip(lines, lines[1:])),
+      "at most a second apart, in order: %r" % lines[:3])
+sel_start = ts_of((get(NS + "/pods/sel") or {}).get("status", {}).get("startTime"))
+check(now - 5 <= lines[-1][0] <= now + 1 and lines[0][0] >= sel_start,
+      "the last line is from now, the first not before the start: %r" % lines[::19])
+tail = parsed(kubectl("logs", "sel", "--tail=3"))
+check([n for _, n in tail] == [18, 19, 20], "--tail=3: %r" % tail)
+since = parsed(kubectl("logs", "sel", "--since=2s"))
+check(1 <= len(since) < 20 and all(t >= time.time() - 4 for t, _ in since) and
+      since[-1][1] == 20, "--since=2s: %r" % since)
+ts = kubectl("logs", "sel", "--timestamps", "--tail=2").splitlines()
+check(len(ts) == 2 and all(re.match(r"^(\S{19})\.\d{9}Z \1Z INFO", ln) for ln in ts),
+      "--timestamps prefixes the kubelet's time: %r" % ts)
+env = dict(os.environ, HOME=sim.dir, KUBECONFIG=sim.kubeconfig(A))
+pp = subprocess.run(["kubectl", "--cache-dir", CACHE, "logs", "--previous", "sel"], env=env,
+                    text=True, capture_output=True, timeout=30)
+check(pp.returncode != 0 and 'previous terminated container "c" in pod "sel" not found'
+      in pp.stderr, "--previous without a restart: %r" % pp.stderr)
 st, _, b = sim.req(A, NS + "/pods/sel/log?container=nope")
 check(st == 400 and b == {"kind": "Status", "apiVersion": "v1", "metadata": {},
                           "status": "Failure", "message": "container nope is not valid for pod sel",
                           "reason": "BadRequest", "code": 400}, "bad container %s %r" % (st, b))
-env = dict(os.environ, HOME=sim.dir, KUBECONFIG=sim.kubeconfig(A))
 fp = subprocess.Popen(["kubectl", "--cache-dir", CACHE, "logs", "-f", "--tail=1", "sel"], env=env,
                       stdout=subprocess.PIPE, text=True)
-got = [fp.stdout.readline() for _ in range(3)]
+got = parsed("".join(fp.stdout.readline() for _ in range(3)))
 fp.kill()
 fp.wait()
-check([g.split("request ")[-1] for g in got] == ["20)\n", "21)\n", "22)\n"],
-      "follow streams new lines: %r" % got)
+check(None not in got and [n for _, n in got] == [20, 21, 22], "follow streams new lines: %r"
+      % got)
 
 # ---- ResourceQuota: status.hard/used and the exceeded-quota denial
 kubectl("create", "namespace", "q")

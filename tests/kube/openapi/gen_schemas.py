@@ -9,7 +9,7 @@ golden set has no document for (batch, admissionregistration, apiextensions,
 coordination, events). Prints a C string-literal block to stdout; paste it
 over the SCHEMAS[] block in kube/openapi.c.
 
-usage: gen_schemas.py <k8s-golden dir>
+usage: gen_schemas.py tests/golden   (the recordings; their README)
 """
 import json
 import sys

@@ -3,12 +3,12 @@
 (x-kubernetes-patch-strategy / x-kubernetes-patch-merge-key, the OpenAPI
 form of the k8s.io/api patchStrategy / patchMergeKey struct tags) of the
 built-in kinds, from kube-apiserver v1.26's OpenAPI v3 documents in
-../shared/k8s-golden/02-openapi. batch/v1 and autoscaling/v1 are not in
+tests/golden/02-openapi. batch/v1 and autoscaling/v1 are not in
 those recordings; their few relevant fields are declared below by hand
 (from k8s.io/api batch/v1 types.go). Only types on a path to a field with
 a patch strategy are emitted.
 
-usage: gen_schema.py GOLDEN_DIR > kube/patch_schema.c
+usage: gen_schema.py tests/golden > kube/patch_schema.c
 """
 import json, sys, os
 
