@@ -123,6 +123,7 @@ void fl_quota_free(fl_quota *q)
     for (size_t i = 0; i < q->nw; i++)
         wres_done(&q->w[i]);
     free(q->d), free(q->w);
+    quota_cache_free_all(q);
     fl_index_reader_free(q->rd);
     bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
     for (size_t i = 0; lists && i < q->nmembers; i++) {
@@ -444,7 +445,13 @@ static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int
 int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err)
 {
     int64_t now = fl_now_ms();
-    int rc = quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err);
+    bool workloads = false;
+    for (size_t i = 0; i < q->nw; i++)
+        workloads = workloads || !strcmp(q->w[i].ns, ns);
+    /* a namespace with scheduler reservations needs each workload's live
+     * pods: counted directly; the others follow the index's change log */
+    int rc = workloads ? quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err)
+                       : quota_cache_observe(q, ns, h, e, ne, now / 1000, err);
     if (!rc) {
         apply_direct(q, ns, e, ne, now);
         apply_workloads(q, ns, e, ne, now);

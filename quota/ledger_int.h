@@ -33,6 +33,7 @@ typedef struct wres {
 } wres;
 
 typedef struct webhook_pool webhook_pool;
+typedef struct nscache nscache;
 
 struct fl_quota {
     fl_quota_opts o; /* strings below replace the borrowed ones */
@@ -56,6 +57,8 @@ struct fl_quota {
     pthread_t sweeper;
     bool sweeping, stop;
     pthread_cond_t wake;
+    nscache **cache;         /* per-namespace usage followed from the change log (cache.c) */
+    size_t ncache;
     fl_kube_conn *host_conn; /* NULL: no status write-back */
     json_t *status_cache;    /* "kind/ns/name" -> status last written (sweeper only) */
 };
@@ -83,6 +86,13 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
  * reservation of ns (wres.live). Under mu, inside a reader snapshot. */
 int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
                   qent *e, size_t ne, int64_t now_s, fl_err *err);
+
+/* cache.c: add what the index says ns uses on h's Ready members to every
+ * quota's used, from the namespace's cache (followed from the change log,
+ * rebuilt when stale). Under mu, in a snapshot. */
+int quota_cache_observe(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne,
+                        int64_t now_s, fl_err *err);
+void quota_cache_free_all(fl_quota *q);
 
 /* status.c: write every quota's status to the host when it changed.
  * The sweeper thread only; takes mu itself. */
