@@ -103,7 +103,11 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
 static void dres_done(dres *d)
 {
     free(d->cluster), free(d->group), free(d->resource), free(d->ns), free(d->name), free(d->rv);
-    json_decref(d->charged);
+    for (size_t i = 0; i < d->nc; i++) {
+        free(d->cq[i]);
+        qrl_done(&d->amt[i]);
+    }
+    free(d->cq), free(d->amt);
 }
 
 static void wres_done(wres *w)
@@ -358,20 +362,16 @@ int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t 
 
 /* ---------------------------------------------------------------- reservations */
 
-static void add_charged(qent *e, size_t ne, const json_t *charged)
+static void add_charged(qent *e, size_t ne, const dres *d)
 {
-    for (size_t i = 0; i < ne; i++) {
-        rl amt = RL_INIT;
-        const json_t *c = json_object_get(charged, e[i].name);
-        if (!c || qrl_parse(&amt, c, "charged", NULL) != 0) {
-            qrl_done(&amt);
-            continue;
+    for (size_t c = 0; c < d->nc; c++)
+        for (size_t i = 0; i < ne; i++) {
+            if (strcmp(e[i].name, d->cq[c]))
+                continue;
+            for (size_t j = 0; j < d->amt[c].n; j++)
+                if (qrl_get(&e[i].hard, d->amt[c].v[j].name))
+                    qrl_add_one(&e[i].used, d->amt[c].v[j].name, &d->amt[c].v[j].q);
         }
-        for (size_t j = 0; j < amt.n; j++)
-            if (qrl_get(&e[i].hard, amt.v[j].name))
-                qrl_add_one(&e[i].used, amt.v[j].name, &amt.v[j].q);
-        qrl_done(&amt);
-    }
 }
 
 typedef struct seen {
@@ -386,23 +386,28 @@ static int on_seen(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Drop direct reservations of ns that the snapshot shows or that expired
- * (drift: logged and counted); add the others to the quotas' used. */
-static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms)
+/* Drop direct reservations of ns that the snapshot shows (looked up once
+ * per index revision) or that expired (drift: counted, and logged once per
+ * call); add the others to the quotas' used. */
+static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms,
+                         int64_t rev)
 {
+    size_t expired = 0;
+    char example[600] = "";
     for (size_t i = 0; i < q->nd;) {
         dres *d = &q->d[i];
-        bool drop = false;
-        if (!strcmp(d->ns, ns) && *d->name) {
+        bool drop = false, mine = !strcmp(d->ns, ns);
+        if (mine && *d->name && d->checked_rev < rev) {
             fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
             seen s = {*d->rv ? d->rv : NULL, false};
             if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
                 drop = true; /* the index shows it now: observed usage has it */
+            d->checked_rev = rev;
         }
         if (!drop && d->expires_ms <= now_ms) {
-            fl_log(FL_LOG_WARN, "quota", "drift: the reservation for %s %s/%s in %s expired "
-                   "without the object showing in the index", d->resource, d->ns, d->name,
-                   d->cluster);
+            if (!expired++)
+                snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns, d->name,
+                         d->cluster);
             q->stats.reservations_expired++;
             q->stats.drift++;
             drop = true;
@@ -412,10 +417,13 @@ static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_
             q->d[i] = q->d[--q->nd];
             continue;
         }
-        if (!strcmp(d->ns, ns))
-            add_charged(e, ne, d->charged);
+        if (mine)
+            add_charged(e, ne, d);
         i++;
     }
+    if (expired)
+        fl_log(FL_LOG_WARN, "quota", "drift: %zu reservation(s) expired without their object "
+               "showing in the index (e.g. %s)", expired, example);
 }
 
 /* Scheduler reservations: max(0, replicas - live) x per, masked per quota. */
@@ -453,7 +461,9 @@ int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t
     int rc = workloads ? quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err)
                        : quota_cache_observe(q, ns, h, e, ne, now / 1000, err);
     if (!rc) {
-        apply_direct(q, ns, e, ne, now);
+        int64_t rev = 0;
+        fl_index_reader_revision(q->rd, &rev);
+        apply_direct(q, ns, e, ne, now, rev);
         apply_workloads(q, ns, e, ne, now);
         q->stats.recomputations++;
     }
@@ -548,7 +558,8 @@ static json_t *charged_of(const check *c, const rl *before)
 
 static int reserve_direct(fl_quota *q, const char *cluster, const review *v, json_t *charged)
 {
-    if (json_object_size(charged) == 0) {
+    size_t n = json_object_size(charged);
+    if (n == 0) {
         json_decref(charged);
         return 0;
     }
@@ -562,12 +573,28 @@ static int reserve_direct(fl_quota *q, const char *cluster, const review *v, jso
         q->d = d, q->capd = cap;
     }
     dres *d = &q->d[q->nd];
+    memset(d, 0, sizeof *d);
     d->cluster = strdup(cluster), d->group = strdup(v->group), d->resource = strdup(v->resource);
     d->ns = strdup(v->ns), d->name = strdup(v->name);
     d->rv = strdup(!strcmp(v->op, "UPDATE") ? fl_obj_str_or(v->old, "metadata.resourceVersion", "") : "");
-    d->charged = charged;
+    d->cq = calloc(n, sizeof *d->cq);
+    d->amt = calloc(n, sizeof *d->amt);
     d->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
-    if (!d->cluster || !d->group || !d->resource || !d->ns || !d->name || !d->rv) {
+    fl_index_reader_revision(q->rd, &d->checked_rev); /* not in this snapshot: no need to look */
+    bool ok = d->cluster && d->group && d->resource && d->ns && d->name && d->rv && d->cq && d->amt;
+    const char *k;
+    json_t *amt;
+    json_object_foreach(ok ? charged : NULL, k, amt) {
+        if (!(d->cq[d->nc] = strdup(k)) || qrl_parse(&d->amt[d->nc], amt, "charged", NULL) != 0) {
+            free(d->cq[d->nc]);
+            qrl_done(&d->amt[d->nc]);
+            ok = false;
+            break;
+        }
+        d->nc++;
+    }
+    json_decref(charged);
+    if (!ok) {
         dres_done(d);
         return -ENOMEM;
     }

@@ -12,14 +12,17 @@
 #include "index/index.h"
 #include "quota/quota_int.h"
 
-/* A direct admission's reservation: what it was charged, per quota name
- * ({"quota": {"requests.cpu": "1"}}), until (cluster, group, resource, ns,
+/* A direct admission's reservation: what it was charged, per quota name,
+ * until (cluster, group, resource, ns,
  * name) shows in the index with a resourceVersion other than rv, or
  * expires_ms passes. */
 typedef struct dres {
     char *cluster, *group, *resource, *ns, *name, *rv;
-    json_t *charged;
+    size_t nc;   /* charged: amt[i] to the quota named cq[i] */
+    char **cq;
+    rl *amt;
     int64_t expires_ms;
+    int64_t checked_rev; /* index revision the object was last looked for at */
 } dres;
 
 /* A scheduler reservation: replicas x per (pod-style usage of one replica)
