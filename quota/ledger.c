@@ -126,6 +126,12 @@ void fl_quota_free(fl_quota *q)
         dres_done(&q->d[i]);
     for (size_t i = 0; i < q->nw; i++)
         wres_done(&q->w[i]);
+    for (size_t i = 0; i < q->nrt; i++) {
+        for (size_t c = 0; c < q->rt[i].nc; c++)
+            free(q->rt[i].cq[c]), qrl_done(&q->rt[i].amt[c]);
+        free(q->rt[i].cq), free(q->rt[i].amt), free(q->rt[i].ns);
+    }
+    free(q->rt);
     free(q->d), free(q->w);
     quota_cache_free_all(q);
     fl_index_reader_free(q->rd);
@@ -362,15 +368,63 @@ int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t 
 
 /* ---------------------------------------------------------------- reservations */
 
-static void add_charged(qent *e, size_t ne, const dres *d)
+static rtotal *rtotal_of(fl_quota *q, const char *ns, bool create)
 {
-    for (size_t c = 0; c < d->nc; c++)
+    for (size_t i = 0; i < q->nrt; i++)
+        if (!strcmp(q->rt[i].ns, ns))
+            return &q->rt[i];
+    if (!create)
+        return NULL;
+    rtotal *n = realloc(q->rt, (q->nrt + 1) * sizeof *n);
+    if (!n)
+        return NULL;
+    q->rt = n;
+    memset(&q->rt[q->nrt], 0, sizeof *q->rt);
+    if (!(q->rt[q->nrt].ns = strdup(ns)))
+        return NULL;
+    q->rt[q->nrt].next_expiry_ms = INT64_MAX;
+    return &q->rt[q->nrt++];
+}
+
+/* Add (sign 1) or remove (-1) d's charges to / from its namespace's sum. */
+static int rtotal_apply(fl_quota *q, const dres *d, int sign)
+{
+    rtotal *t = rtotal_of(q, d->ns, sign > 0);
+    for (size_t c = 0; t && c < d->nc; c++) {
+        size_t k = 0;
+        while (k < t->nc && strcmp(t->cq[k], d->cq[c]))
+            k++;
+        if (k == t->nc) {
+            char **cq = realloc(t->cq, (t->nc + 1) * sizeof *cq);
+            rl *amt = cq ? realloc(t->amt, (t->nc + 1) * sizeof *amt) : NULL;
+            if (cq)
+                t->cq = cq;
+            if (!amt || !(cq[t->nc] = strdup(d->cq[c])))
+                return -ENOMEM;
+            t->amt = amt;
+            t->amt[t->nc++] = (rl)RL_INIT;
+        }
+        for (size_t j = 0; j < d->amt[c].n; j++) {
+            fl_quantity v = d->amt[c].v[j].q, neg = FL_QUANTITY_ZERO;
+            if (sign < 0 && fl_quantity_sub(&neg, &v) == 0)
+                v = neg;
+            qrl_add_one(&t->amt[k], d->amt[c].v[j].name, &v);
+        }
+    }
+    if (t && sign > 0 && d->expires_ms < t->next_expiry_ms)
+        t->next_expiry_ms = d->expires_ms;
+    return t ? 0 : -ENOMEM;
+}
+
+static void add_totals(qent *e, size_t ne, const rtotal *t)
+{
+    for (size_t c = 0; t && c < t->nc; c++)
         for (size_t i = 0; i < ne; i++) {
-            if (strcmp(e[i].name, d->cq[c]))
+            if (strcmp(e[i].name, t->cq[c]))
                 continue;
-            for (size_t j = 0; j < d->amt[c].n; j++)
-                if (qrl_get(&e[i].hard, d->amt[c].v[j].name))
-                    qrl_add_one(&e[i].used, d->amt[c].v[j].name, &d->amt[c].v[j].q);
+            for (size_t j = 0; j < t->amt[c].n; j++)
+                if (qrl_get(&e[i].hard, t->amt[c].v[j].name))
+                    qrl_add_one(&e[i].used, t->amt[c].v[j].name, &t->amt[c].v[j].q);
         }
 }
 
@@ -386,44 +440,57 @@ static int on_seen(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Drop direct reservations of ns that the snapshot shows (looked up once
- * per index revision) or that expired (drift: counted, and logged once per
- * call); add the others to the quotas' used. */
+/* Close direct reservations of ns that the snapshot shows (each looked up
+ * once per index revision) or that expired (drift: counted, logged once per
+ * pass), then add the namespace's open ones to the quotas' used. The list
+ * is walked only when the index moved on or an expiry is due. */
 static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms,
                          int64_t rev)
 {
+    rtotal *t = rtotal_of(q, ns, false);
     size_t expired = 0;
     char example[600] = "";
-    for (size_t i = 0; i < q->nd;) {
-        dres *d = &q->d[i];
-        bool drop = false, mine = !strcmp(d->ns, ns);
-        if (mine && *d->name && d->checked_rev < rev) {
-            fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
-            seen s = {*d->rv ? d->rv : NULL, false};
-            if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
-                drop = true; /* the index shows it now: observed usage has it */
-            d->checked_rev = rev;
+    if (t && (t->checked_rev < rev || now_ms >= t->next_expiry_ms)) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < q->nd;) {
+            dres *d = &q->d[i];
+            bool drop = false;
+            if (strcmp(d->ns, ns)) {
+                i++;
+                continue;
+            }
+            if (*d->name && d->checked_rev < rev) {
+                fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
+                seen s = {*d->rv ? d->rv : NULL, false};
+                if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
+                    drop = true; /* the index shows it now: observed usage has it */
+                d->checked_rev = rev;
+            }
+            if (!drop && d->expires_ms <= now_ms) {
+                if (!expired++)
+                    snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns,
+                             d->name, d->cluster);
+                q->stats.reservations_expired++;
+                q->stats.drift++;
+                drop = true;
+            }
+            if (drop) {
+                rtotal_apply(q, d, -1);
+                dres_done(d);
+                q->d[i] = q->d[--q->nd];
+                continue;
+            }
+            if (d->expires_ms < next)
+                next = d->expires_ms;
+            i++;
         }
-        if (!drop && d->expires_ms <= now_ms) {
-            if (!expired++)
-                snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns, d->name,
-                         d->cluster);
-            q->stats.reservations_expired++;
-            q->stats.drift++;
-            drop = true;
-        }
-        if (drop) {
-            dres_done(d);
-            q->d[i] = q->d[--q->nd];
-            continue;
-        }
-        if (mine)
-            add_charged(e, ne, d);
-        i++;
+        t = rtotal_of(q, ns, false); /* rtotal_apply never moves entries on removal */
+        t->checked_rev = rev, t->next_expiry_ms = next;
     }
     if (expired)
         fl_log(FL_LOG_WARN, "quota", "drift: %zu reservation(s) expired without their object "
                "showing in the index (e.g. %s)", expired, example);
+    add_totals(e, ne, t);
 }
 
 /* Scheduler reservations: max(0, replicas - live) x per, masked per quota. */
@@ -594,7 +661,7 @@ static int reserve_direct(fl_quota *q, const char *cluster, const review *v, jso
         d->nc++;
     }
     json_decref(charged);
-    if (!ok) {
+    if (!ok || rtotal_apply(q, d, 1) != 0) {
         dres_done(d);
         return -ENOMEM;
     }

@@ -35,6 +35,17 @@ typedef struct wres {
     int64_t live; /* scratch: live pods seen by the last observation */
 } wres;
 
+/* Open direct reservations of one namespace, summed: what they add to each
+ * quota (amt[i] to the quota named cq[i]), the index revision they were
+ * last looked for at, and the earliest expiry among them. */
+typedef struct rtotal {
+    char *ns;
+    size_t nc;
+    char **cq;
+    rl *amt;
+    int64_t checked_rev, next_expiry_ms;
+} rtotal;
+
 typedef struct webhook_pool webhook_pool;
 typedef struct nscache nscache;
 
@@ -52,6 +63,8 @@ struct fl_quota {
     int64_t secrets_read_ms;
     dres *d;
     size_t nd, capd;
+    rtotal *rt;  /* one per namespace with open direct reservations */
+    size_t nrt;
     wres *w;
     size_t nw, capw;
     fl_quota_stats stats;
