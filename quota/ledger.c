@@ -722,6 +722,9 @@ out:
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     review v;
     int rc = parse_review(request, &v, err);
     if (rc)
@@ -826,6 +829,9 @@ static int fits(fl_quota *q, const char *ns, const rl *per, int64_t extra, fl_er
 int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *cluster,
                      int64_t replicas, const json_t *per, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     rl p = RL_INIT;
     if (!ns || !uid || !cluster || replicas < 0 || replicas > INT32_MAX)
         return fl_err_set(err, FL_EPARSE, "reserve: namespace, workload uid, cluster and "
@@ -897,6 +903,9 @@ int fl_quota_release(fl_quota *q, const char *ns, const char *uid, const char *c
 
 int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     json_t *keep = NULL, *out = NULL;
     qent *e = NULL;
     size_t ne = 0;

@@ -175,6 +175,9 @@ static int report_ns(fl_quota *q, const char *ns, json_t *items, fl_err *err)
 
 int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     json_t *names = NULL, *items = json_array();
     if (!items)
         return -ENOMEM;
