@@ -480,6 +480,9 @@ static int parse_now(const json_t *req, int64_t *now, fl_err *err)
 
 int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     if (!json_is_object(req))
         return fl_err_set(err, FL_EPARSE, "a request must be an object");
     const char *op = json_string_value(json_object_get(req, "operation"));
@@ -530,6 +533,9 @@ int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err)
 int fl_quota_object_usage(const char *group, const char *resource, const json_t *obj,
                           int64_t now_unix, json_t **usage, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     evaluator ev;
     rl u = RL_INIT;
     qev_for(group, resource, &ev);

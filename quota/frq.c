@@ -271,6 +271,9 @@ static int check_status(json_t *errs, const json_t *status, fl_err *err)
 
 int fl_quota_frq_validate(const json_t *frq, json_t **errors, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     if (!json_is_object(frq))
         return fl_err_set(err, FL_EPARSE, "a FederatedResourceQuota must be an object");
     json_t *errs = json_array();
@@ -431,6 +434,9 @@ static int binding_usage_rl(const json_t *b, rl *usage, fl_err *err)
 
 int fl_quota_binding_usage(const json_t *binding, json_t **usage, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     rl u = RL_INIT;
     int rc = binding_usage_rl(binding, &u, err);
     json_t *j = rc ? NULL : qrl_json(&u);
@@ -475,6 +481,9 @@ static int filter_by(const rl *src, const rl *keys, rl *out)
 
 int fl_quota_frq_used(const json_t *overall, const json_t *bindings, json_t **used, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     rl keys = RL_INIT, total = RL_INIT, out = RL_INIT;
     size_t i;
     const json_t *b;
@@ -711,6 +720,9 @@ static int admit_delta(const bind_req *r, const json_t *b, json_t **answer, fl_e
 
 int fl_quota_binding_admit(const json_t *req, json_t **answer, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     bind_req r;
     if (!json_is_object(req))
         return fl_err_set(err, FL_EPARSE, "a request must be an object");

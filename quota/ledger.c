@@ -103,7 +103,11 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
 static void dres_done(dres *d)
 {
     free(d->cluster), free(d->group), free(d->resource), free(d->ns), free(d->name), free(d->rv);
-    json_decref(d->charged);
+    for (size_t i = 0; i < d->nc; i++) {
+        free(d->cq[i]);
+        qrl_done(&d->amt[i]);
+    }
+    free(d->cq), free(d->amt);
 }
 
 static void wres_done(wres *w)
@@ -122,7 +126,14 @@ void fl_quota_free(fl_quota *q)
         dres_done(&q->d[i]);
     for (size_t i = 0; i < q->nw; i++)
         wres_done(&q->w[i]);
+    for (size_t i = 0; i < q->nrt; i++) {
+        for (size_t c = 0; c < q->rt[i].nc; c++)
+            free(q->rt[i].cq[c]), qrl_done(&q->rt[i].amt[c]);
+        free(q->rt[i].cq), free(q->rt[i].amt), free(q->rt[i].ns);
+    }
+    free(q->rt);
     free(q->d), free(q->w);
+    quota_cache_free_all(q);
     fl_index_reader_free(q->rd);
     bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
     for (size_t i = 0; lists && i < q->nmembers; i++) {
@@ -357,20 +368,64 @@ int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t 
 
 /* ---------------------------------------------------------------- reservations */
 
-static void add_charged(qent *e, size_t ne, const json_t *charged)
+static rtotal *rtotal_of(fl_quota *q, const char *ns, bool create)
 {
-    for (size_t i = 0; i < ne; i++) {
-        rl amt = RL_INIT;
-        const json_t *c = json_object_get(charged, e[i].name);
-        if (!c || qrl_parse(&amt, c, "charged", NULL) != 0) {
-            qrl_done(&amt);
-            continue;
+    for (size_t i = 0; i < q->nrt; i++)
+        if (!strcmp(q->rt[i].ns, ns))
+            return &q->rt[i];
+    if (!create)
+        return NULL;
+    rtotal *n = realloc(q->rt, (q->nrt + 1) * sizeof *n);
+    if (!n)
+        return NULL;
+    q->rt = n;
+    memset(&q->rt[q->nrt], 0, sizeof *q->rt);
+    if (!(q->rt[q->nrt].ns = strdup(ns)))
+        return NULL;
+    q->rt[q->nrt].next_expiry_ms = INT64_MAX;
+    return &q->rt[q->nrt++];
+}
+
+/* Add (sign 1) or remove (-1) d's charges to / from its namespace's sum. */
+static int rtotal_apply(fl_quota *q, const dres *d, int sign)
+{
+    rtotal *t = rtotal_of(q, d->ns, sign > 0);
+    for (size_t c = 0; t && c < d->nc; c++) {
+        size_t k = 0;
+        while (k < t->nc && strcmp(t->cq[k], d->cq[c]))
+            k++;
+        if (k == t->nc) {
+            char **cq = realloc(t->cq, (t->nc + 1) * sizeof *cq);
+            rl *amt = cq ? realloc(t->amt, (t->nc + 1) * sizeof *amt) : NULL;
+            if (cq)
+                t->cq = cq;
+            if (!amt || !(cq[t->nc] = strdup(d->cq[c])))
+                return -ENOMEM;
+            t->amt = amt;
+            t->amt[t->nc++] = (rl)RL_INIT;
         }
-        for (size_t j = 0; j < amt.n; j++)
-            if (qrl_get(&e[i].hard, amt.v[j].name))
-                qrl_add_one(&e[i].used, amt.v[j].name, &amt.v[j].q);
-        qrl_done(&amt);
+        for (size_t j = 0; j < d->amt[c].n; j++) {
+            fl_quantity v = d->amt[c].v[j].q, neg = FL_QUANTITY_ZERO;
+            if (sign < 0 && fl_quantity_sub(&neg, &v) == 0)
+                v = neg;
+            qrl_add_one(&t->amt[k], d->amt[c].v[j].name, &v);
+        }
     }
+    if (t && sign > 0 && d->expires_ms < t->next_expiry_ms)
+        t->next_expiry_ms = d->expires_ms;
+    return t ? 0 : -ENOMEM;
+}
+
+static void add_totals(qent *e, size_t ne, const rtotal *t)
+{
+    for (size_t c = 0; t && c < t->nc; c++)
+        for (size_t i = 0; i < ne; i++) {
+            if (strcmp(e[i].name, t->cq[c]))
+                continue;
+            for (size_t j = 0; j < t->amt[c].n; j++)
+                if (qrl_get(&e[i].hard, t->amt[c].v[j].name))
+                    qrl_add_one(&e[i].used, t->amt[c].v[j].name, &t->amt[c].v[j].q);
+        }
 }
 
 typedef struct seen {
@@ -385,36 +440,57 @@ static int on_seen(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Drop direct reservations of ns that the snapshot shows or that expired
- * (drift: logged and counted); add the others to the quotas' used. */
-static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms)
+/* Close direct reservations of ns that the snapshot shows (each looked up
+ * once per index revision) or that expired (drift: counted, logged once per
+ * pass), then add the namespace's open ones to the quotas' used. The list
+ * is walked only when the index moved on or an expiry is due. */
+static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms,
+                         int64_t rev)
 {
-    for (size_t i = 0; i < q->nd;) {
-        dres *d = &q->d[i];
-        bool drop = false;
-        if (!strcmp(d->ns, ns) && *d->name) {
-            fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
-            seen s = {*d->rv ? d->rv : NULL, false};
-            if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
-                drop = true; /* the index shows it now: observed usage has it */
+    rtotal *t = rtotal_of(q, ns, false);
+    size_t expired = 0;
+    char example[600] = "";
+    if (t && (t->checked_rev < rev || now_ms >= t->next_expiry_ms)) {
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < q->nd;) {
+            dres *d = &q->d[i];
+            bool drop = false;
+            if (strcmp(d->ns, ns)) {
+                i++;
+                continue;
+            }
+            if (*d->name && d->checked_rev < rev) {
+                fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
+                seen s = {*d->rv ? d->rv : NULL, false};
+                if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
+                    drop = true; /* the index shows it now: observed usage has it */
+                d->checked_rev = rev;
+            }
+            if (!drop && d->expires_ms <= now_ms) {
+                if (!expired++)
+                    snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns,
+                             d->name, d->cluster);
+                q->stats.reservations_expired++;
+                q->stats.drift++;
+                drop = true;
+            }
+            if (drop) {
+                rtotal_apply(q, d, -1);
+                dres_done(d);
+                q->d[i] = q->d[--q->nd];
+                continue;
+            }
+            if (d->expires_ms < next)
+                next = d->expires_ms;
+            i++;
         }
-        if (!drop && d->expires_ms <= now_ms) {
-            fl_log(FL_LOG_WARN, "quota", "drift: the reservation for %s %s/%s in %s expired "
-                   "without the object showing in the index", d->resource, d->ns, d->name,
-                   d->cluster);
-            q->stats.reservations_expired++;
-            q->stats.drift++;
-            drop = true;
-        }
-        if (drop) {
-            dres_done(d);
-            q->d[i] = q->d[--q->nd];
-            continue;
-        }
-        if (!strcmp(d->ns, ns))
-            add_charged(e, ne, d->charged);
-        i++;
+        t = rtotal_of(q, ns, false); /* rtotal_apply never moves entries on removal */
+        t->checked_rev = rev, t->next_expiry_ms = next;
     }
+    if (expired)
+        fl_log(FL_LOG_WARN, "quota", "drift: %zu reservation(s) expired without their object "
+               "showing in the index (e.g. %s)", expired, example);
+    add_totals(e, ne, t);
 }
 
 /* Scheduler reservations: max(0, replicas - live) x per, masked per quota. */
@@ -444,9 +520,17 @@ static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int
 int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err)
 {
     int64_t now = fl_now_ms();
-    int rc = quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err);
+    bool workloads = false;
+    for (size_t i = 0; i < q->nw; i++)
+        workloads = workloads || !strcmp(q->w[i].ns, ns);
+    /* a namespace with scheduler reservations needs each workload's live
+     * pods: counted directly; the others follow the index's change log */
+    int rc = workloads ? quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err)
+                       : quota_cache_observe(q, ns, h, e, ne, now / 1000, err);
     if (!rc) {
-        apply_direct(q, ns, e, ne, now);
+        int64_t rev = 0;
+        fl_index_reader_revision(q->rd, &rev);
+        apply_direct(q, ns, e, ne, now, rev);
         apply_workloads(q, ns, e, ne, now);
         q->stats.recomputations++;
     }
@@ -541,7 +625,8 @@ static json_t *charged_of(const check *c, const rl *before)
 
 static int reserve_direct(fl_quota *q, const char *cluster, const review *v, json_t *charged)
 {
-    if (json_object_size(charged) == 0) {
+    size_t n = json_object_size(charged);
+    if (n == 0) {
         json_decref(charged);
         return 0;
     }
@@ -555,12 +640,28 @@ static int reserve_direct(fl_quota *q, const char *cluster, const review *v, jso
         q->d = d, q->capd = cap;
     }
     dres *d = &q->d[q->nd];
+    memset(d, 0, sizeof *d);
     d->cluster = strdup(cluster), d->group = strdup(v->group), d->resource = strdup(v->resource);
     d->ns = strdup(v->ns), d->name = strdup(v->name);
     d->rv = strdup(!strcmp(v->op, "UPDATE") ? fl_obj_str_or(v->old, "metadata.resourceVersion", "") : "");
-    d->charged = charged;
+    d->cq = calloc(n, sizeof *d->cq);
+    d->amt = calloc(n, sizeof *d->amt);
     d->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
-    if (!d->cluster || !d->group || !d->resource || !d->ns || !d->name || !d->rv) {
+    fl_index_reader_revision(q->rd, &d->checked_rev); /* not in this snapshot: no need to look */
+    bool ok = d->cluster && d->group && d->resource && d->ns && d->name && d->rv && d->cq && d->amt;
+    const char *k;
+    json_t *amt;
+    json_object_foreach(ok ? charged : NULL, k, amt) {
+        if (!(d->cq[d->nc] = strdup(k)) || qrl_parse(&d->amt[d->nc], amt, "charged", NULL) != 0) {
+            free(d->cq[d->nc]);
+            qrl_done(&d->amt[d->nc]);
+            ok = false;
+            break;
+        }
+        d->nc++;
+    }
+    json_decref(charged);
+    if (!ok || rtotal_apply(q, d, 1) != 0) {
         dres_done(d);
         return -ENOMEM;
     }
@@ -621,6 +722,9 @@ out:
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     review v;
     int rc = parse_review(request, &v, err);
     if (rc)
@@ -725,6 +829,9 @@ static int fits(fl_quota *q, const char *ns, const rl *per, int64_t extra, fl_er
 int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *cluster,
                      int64_t replicas, const json_t *per, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     rl p = RL_INIT;
     if (!ns || !uid || !cluster || replicas < 0 || replicas > INT32_MAX)
         return fl_err_set(err, FL_EPARSE, "reserve: namespace, workload uid, cluster and "
@@ -796,6 +903,9 @@ int fl_quota_release(fl_quota *q, const char *ns, const char *uid, const char *c
 
 int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     json_t *keep = NULL, *out = NULL;
     qent *e = NULL;
     size_t ne = 0;

@@ -12,14 +12,17 @@
 #include "index/index.h"
 #include "quota/quota_int.h"
 
-/* A direct admission's reservation: what it was charged, per quota name
- * ({"quota": {"requests.cpu": "1"}}), until (cluster, group, resource, ns,
+/* A direct admission's reservation: what it was charged, per quota name,
+ * until (cluster, group, resource, ns,
  * name) shows in the index with a resourceVersion other than rv, or
  * expires_ms passes. */
 typedef struct dres {
     char *cluster, *group, *resource, *ns, *name, *rv;
-    json_t *charged;
+    size_t nc;   /* charged: amt[i] to the quota named cq[i] */
+    char **cq;
+    rl *amt;
     int64_t expires_ms;
+    int64_t checked_rev; /* index revision the object was last looked for at */
 } dres;
 
 /* A scheduler reservation: replicas x per (pod-style usage of one replica)
@@ -32,7 +35,19 @@ typedef struct wres {
     int64_t live; /* scratch: live pods seen by the last observation */
 } wres;
 
+/* Open direct reservations of one namespace, summed: what they add to each
+ * quota (amt[i] to the quota named cq[i]), the index revision they were
+ * last looked for at, and the earliest expiry among them. */
+typedef struct rtotal {
+    char *ns;
+    size_t nc;
+    char **cq;
+    rl *amt;
+    int64_t checked_rev, next_expiry_ms;
+} rtotal;
+
 typedef struct webhook_pool webhook_pool;
+typedef struct nscache nscache;
 
 struct fl_quota {
     fl_quota_opts o; /* strings below replace the borrowed ones */
@@ -48,6 +63,8 @@ struct fl_quota {
     int64_t secrets_read_ms;
     dres *d;
     size_t nd, capd;
+    rtotal *rt;  /* one per namespace with open direct reservations */
+    size_t nrt;
     wres *w;
     size_t nw, capw;
     fl_quota_stats stats;
@@ -56,6 +73,8 @@ struct fl_quota {
     pthread_t sweeper;
     bool sweeping, stop;
     pthread_cond_t wake;
+    nscache **cache;         /* per-namespace usage followed from the change log (cache.c) */
+    size_t ncache;
     fl_kube_conn *host_conn; /* NULL: no status write-back */
     json_t *status_cache;    /* "kind/ns/name" -> status last written (sweeper only) */
 };
@@ -83,6 +102,13 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
  * reservation of ns (wres.live). Under mu, inside a reader snapshot. */
 int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
                   qent *e, size_t ne, int64_t now_s, fl_err *err);
+
+/* cache.c: add what the index says ns uses on h's Ready members to every
+ * quota's used, from the namespace's cache (followed from the change log,
+ * rebuilt when stale). Under mu, in a snapshot. */
+int quota_cache_observe(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne,
+                        int64_t now_s, fl_err *err);
+void quota_cache_free_all(fl_quota *q);
 
 /* status.c: write every quota's status to the host when it changed.
  * The sweeper thread only; takes mu itself. */

@@ -69,8 +69,29 @@ static const json_t *frq_object(const json_t *keep, const char *name)
     return NULL;
 }
 
+static int on_member_rq(void *arg, const fl_index_row *row)
+{
+    json_t **out = arg, *o = json_loadb(row->json, row->json_len, 0, NULL);
+    json_t *used = json_object_get(json_object_get(o, "status"), "used");
+    if (json_is_object(used))
+        *out = json_incref(used);
+    json_decref(o);
+    return 0;
+}
+
+/* The status.used of the member ResourceQuota the assignment made, if the
+ * member keeps one (a member with a quota controller). Under mu. */
+static json_t *member_used(fl_quota *q, const char *cluster, const char *ns, const char *name)
+{
+    json_t *used = NULL;
+    fl_index_key key = {cluster, "", NULL, "resourcequotas", ns, name};
+    fl_index_get(q->rd, &key, on_member_rq, &used, NULL);
+    return used;
+}
+
 /* aggregatedStatus: each static assignment's hard and what its cluster
- * uses of those resources now. */
+ * uses of those resources: the member ResourceQuota's status.used where the
+ * member keeps one, else the usage computed from the index. */
 static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const health *h)
 {
     json_t *out = json_array();
@@ -90,8 +111,17 @@ static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const 
             for (size_t k = 0; k < e.hard.n; k++)
                 qrl_set(&e.used, e.hard.v[k].name, &zero);
             const char *one[1] = {cluster};
-            if (ready)
+            json_t *mu = member_used(q, cluster, ns, fl_obj_str_or(frq, "metadata.name", ""));
+            if (mu)
+                for (size_t k = 0; k < e.hard.n; k++) {
+                    fl_quantity v;
+                    const char *s = json_string_value(json_object_get(mu, e.hard.v[k].name));
+                    if (s && fl_quantity_parse(s, strlen(s), &v, NULL) == 0)
+                        qrl_set(&e.used, e.hard.v[k].name, &v);
+                }
+            else if (ready)
                 quota_usage_observe(q, ns, one, 1, &e, 1, fl_now_ms() / 1000, &err);
+            json_decref(mu);
             json_array_append_new(out, json_pack("{s:s,s:o,s:o}", "clusterName", cluster, "hard",
                                                  qrl_json(&e.hard), "used", qrl_json(&e.used)));
         }
@@ -145,6 +175,9 @@ static int report_ns(fl_quota *q, const char *ns, json_t *items, fl_err *err)
 
 int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
 {
+    fl_err local_err = FL_ERR_INIT;
+    if (!err)
+        err = &local_err; /* err may be NULL: the code below reads it */
     json_t *names = NULL, *items = json_array();
     if (!items)
         return -ENOMEM;
