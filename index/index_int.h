@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "index/index.h"
+#include "kube/kube.h"
 
 /* ------------------------------------------------------------ records
  * One object change ready for the writer, produced by a decoder. Every
@@ -75,6 +76,21 @@ void dec_out_done(dec_out *out);
  * annotated) into a record with op. NULL on ENOMEM or when the object has
  * no metadata.name. */
 fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *obj, rec_op op);
+/* Fill r (op set) from view, an object whose metadata is already pruned
+ * and annotated: key, uid, owner, labels, full text, facts. Only
+ * metadata, spec and status are read. 0 or -ENOMEM. */
+int dec_fill(fl_rec *r, const fl_index_src *src, json_t *view);
+
+/* The in-place path (scan.c): one object of a document fl_jscan_plain
+ * accepted. The stored JSON is obj's own bytes minus the pruned members,
+ * plus the cluster annotation (and kind/apiVersion for list items), so no
+ * re-encoding; the extracted fields come from a small view (metadata,
+ * the spec members extraction reads, a few status members) parsed by
+ * jansson. Returns 1 and *out, 0 when obj needs the jansson path (a shape
+ * this path does not handle, or no metadata.name), or -ENOMEM. */
+int dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec_op op,
+                    fl_rec **out);
+
 /* Fill r's pod/node facts from obj (facts.c). 0 or -ENOMEM. */
 int dec_facts(fl_rec *r, const fl_index_src *src, json_t *obj);
 
