@@ -441,6 +441,44 @@ static void sqlite_limit(const char *path, long n, figures *f)
     sqlite3_close(db);
 }
 
+/* ------------------------------------------------------- decode alone
+ * One thread decoding list pages of the same pods: the in-place path
+ * (dec_list) and the jansson path (parse the page, dec_object per item:
+ * what dec_list did before), objects/s each. */
+static void decode_alone(long n, int passes, double *fast, double *slow)
+{
+    dec_opts o = {false, false};
+    long done = 0;
+    double t0 = now_s(), spent = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        spent = 0, done = 0;
+        for (long i = 0; i < n; i += PAGE) {
+            size_t len;
+            char *p = gen_page(i, PAGE, 1, &len);
+            dec_out out = {0};
+            t0 = now_s();
+            if (pass == 0) {
+                dec_list(&o, &PODS, p, len, &out);
+                done += (long)out.n_recs;
+            } else {
+                json_t *list = NULL, *it;
+                size_t k;
+                fl_json_parse(p, len, &list, NULL);
+                json_array_foreach(json_object_get(list, "items"), k, it) {
+                    fl_rec *r = dec_object(&o, &PODS, it, REC_UPSERT);
+                    done += r != NULL;
+                    rec_free(r);
+                }
+                json_decref(list);
+            }
+            spent += now_s() - t0;
+            dec_out_done(&out);
+            free(p);
+        }
+        *(pass ? slow : fast) = (double)done / spent;
+    }
+}
+
 /* ------------------------------------------------------------- raw limit */
 
 static void raw_exec(sqlite3 *db, const char *sql)
@@ -533,6 +571,14 @@ int main(int argc, char **argv)
 {
     long n = 1000000;
     const char *dir = argc > 2 ? argv[2] : "/tmp";
+    if (argc > 1 && strcmp(argv[1], "decode") == 0) { /* for profiling: the in-place path alone */
+        double f = 0, sl = 0;
+        pool_init();
+        decode_alone(100000, 1, &f, &sl);
+        printf("in-place decode, one thread: %.0f objects/s\n", f);
+        pool_done();
+        return 0;
+    }
     int64_t v;
     if (argc > 1 && fl_parse_i64(argv[1], strlen(argv[1]), &v) == 0 && v > 0)
         n = (long)v;
@@ -553,6 +599,12 @@ int main(int argc, char **argv)
     fl_buf_done(&sample);
     figures full = {0}, raw = {0}, lim = {0};
     pool_init();
+    double dfast = 0, dslow = 0;
+    decode_alone(n < 20000 ? n : 20000, 2, &dfast, &dslow);
+    bench_loadavg(la, sizeof la);
+    printf("decode alone, one thread: in-place path %.0f objects/s, jansson path %.0f objects/s"
+           " (%.1fx); load average %s\n", dfast, dslow, dfast / dslow, la);
+    fflush(stdout);
     full_path(p1, n, m, &full);
     sqlite_limit(p3, n, &lim);
     raw_limit(p2, n, m, &raw);

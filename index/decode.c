@@ -350,16 +350,14 @@ static int scan_rv(fl_jval obj, dec_out *out)
 }
 
 /* 1 decoded, 0 take the jansson path (out untouched), -ENOMEM. */
-static int scan_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
-                      dec_out *out)
+static int scan_event_in(const dec_opts *o, const fl_index_src *src, fl_jval ev, dec_out *out)
 {
-    fl_jval ev = fl_jscan_trim(data, len), type, obj;
+    fl_jval type, obj;
     bool set;
     size_t cap = 0;
     rec_op op;
     fl_rec *r = NULL;
-    if (!fl_jscan_plain(data, len) || fl_jscan_kind(ev) != '{' ||
-        !raw_member(ev, "type", &type, &set) || !set ||
+    if (fl_jscan_kind(ev) != '{' || !raw_member(ev, "type", &type, &set) || !set ||
         !fl_jscan_get(ev, "object", &obj, NULL) || fl_jscan_kind(obj) != '{')
         return 0;
 #define TYPE_IS(s) (type.n == sizeof s - 1 && memcmp(type.p, s, type.n) == 0)
@@ -383,20 +381,14 @@ static int scan_event(const dec_opts *o, const fl_index_src *src, const char *da
 }
 
 /* 1 decoded, 0 take the jansson path (out untouched), -ENOMEM. */
-static int scan_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
-                     dec_out *out)
+static int scan_list_in(const dec_opts *o, const fl_index_src *src, fl_jval list, dec_out *out)
 {
-    fl_jval list = fl_jscan_trim(data, len), items, it;
+    fl_jval items, it;
     size_t cap = 0;
     int rc;
-    if (!fl_jscan_plain(data, len) || fl_jscan_kind(list) != '{')
+    if (fl_jscan_kind(list) != '{' || !fl_jscan_get(list, "items", &items, NULL) ||
+        (fl_jscan_kind(items) != '[' && fl_jscan_kind(items) != 'n'))
         return 0;
-    if (fl_jscan_get(list, "items", &items, NULL)) {
-        if (fl_jscan_kind(items) != '[' && fl_jscan_kind(items) != 'n')
-            return 0;
-    } else {
-        return 0;
-    }
     if ((rc = scan_rv(list, out)) <= 0)
         return rc;
     fl_jiter iter = fl_jscan_iter(items);
@@ -423,10 +415,24 @@ static int scan_list(const dec_opts *o, const fl_index_src *src, const char *dat
     return 1;
 }
 
+/* Validate and index data once, then decode it in place. */
+static int scan_doc(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
+                    dec_out *out, bool list)
+{
+    fl_jdoc doc;
+    int rc = 0;
+    if (fl_jscan_doc(&doc, data, len)) {
+        fl_jval root = fl_jscan_root(&doc, data, len);
+        rc = list ? scan_list_in(o, src, root, out) : scan_event_in(o, src, root, out);
+    }
+    fl_jscan_doc_done(&doc);
+    return rc;
+}
+
 int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
               dec_out *out)
 {
-    int fast = scan_event(o, src, data, len, out);
+    int fast = scan_doc(o, src, data, len, out, false);
     if (fast != 0)
         return fast < 0 ? fast : 0;
     json_t *ev = NULL;
@@ -475,7 +481,7 @@ out:
 int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
              dec_out *out)
 {
-    int fast = scan_list(o, src, data, len, out);
+    int fast = scan_doc(o, src, data, len, out, true);
     if (fast != 0)
         return fast < 0 ? fast : 0;
     json_t *list = NULL, *it;

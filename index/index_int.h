@@ -134,6 +134,31 @@ int coal_add(coalescer *c, int64_t scope, fl_rec *rec);
 void coal_reset(coalescer *c);
 void coal_done(coalescer *c);
 
+/* ------------------------------------------------------ compressed JSON
+ * zjson.c: zstd with one trained dictionary per resource (schema v4). */
+typedef struct zjw zjw; /* writer side: writer thread only */
+typedef struct zjr zjr; /* reader side: one reader connection */
+int zjw_new(sqlite3 *db, zjw **out, fl_err *err);
+void zjw_free(zjw *z);
+/* What to store for json of resource gvr: *out is json itself (plain) or
+ * z's compressed copy (*compressed true; valid until the next call).
+ * Samples json for training while gvr has no dictionary; training stores
+ * the dictionary in the open transaction. 0, -ENOMEM or FL_ESQL. */
+int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out,
+               size_t *out_len, bool *compressed, fl_err *err);
+/* The transaction committed / rolled back (forget its new dictionaries). */
+void zjw_commit(zjw *z);
+void zjw_rollback(zjw *z);
+int64_t zjw_trained(const zjw *z);
+int zjr_new(zjr **out);
+void zjr_free(zjr *z);
+/* Whether a stored json value is a zstd frame (else it is JSON text). */
+bool zj_is_compressed(const void *p, size_t n);
+/* Decompress a stored frame; *json is z's buffer (NUL-terminated, valid
+ * until the next call). 0, -ENOMEM, FL_ESQL (corrupt row, missing dict). */
+int zjr_decode(zjr *z, sqlite3 *db, const void *p, size_t n, const char **json, size_t *len,
+               fl_err *err);
+
 /* ------------------------------------------------------------ schema */
 /* Apply the writer pragmas, create or migrate the schema to
  * FL_INDEX_SCHEMA_VERSION. 0, FL_ESQL, FL_EUNSUPPORTED. */

@@ -51,7 +51,9 @@ static int putc1(fl_buf *b, char c)
 
 /* ------------------------------------------------------------ the stored JSON */
 
-/* annotations (ann NULL: absent) minus last-applied, plus the cluster. */
+/* annotations (ann NULL: absent) minus last-applied, plus the cluster;
+ * 1 when the cluster annotation is already there (the jansson path
+ * replaces it in place). */
 static int emit_ann(fl_buf *b, const fl_jval *ann, const dec_opts *o, const char *cluster)
 {
     bool first = true;
@@ -62,6 +64,8 @@ static int emit_ann(fl_buf *b, const fl_jval *ann, const dec_opts *o, const char
         while (rc == 0 && fl_jscan_next(&it, &k, NULL, &m)) {
             if (!o->keep_last_applied && fl_jscan_key_is(k, LAST_APPLIED))
                 continue;
+            if (fl_jscan_key_is(k, FL_INDEX_CLUSTER_ANNOTATION))
+                return 1;
             if (!first)
                 rc = putc1(b, ',');
             if (rc == 0)
@@ -97,6 +101,8 @@ static int emit_md(fl_buf *b, fl_jval md, const dec_opts *o, const char *cluster
         first = false;
         if (rc == 0 && fl_jscan_key_is(k, "annotations")) {
             had_ann = true;
+            if (fl_jscan_kind(v) != '{')
+                return 1; /* null annotations: the jansson path */
             rc = fl_buf_append(b, m.p, (size_t)(v.p - m.p)); /* "key": */
             if (rc == 0)
                 rc = emit_ann(b, &v, o, cluster);
@@ -125,13 +131,10 @@ typedef struct top {
 } top;
 
 /* The top-level members; false when there are too many or metadata is
- * missing or not an object, or annotations are there but not an object,
- * or the cluster annotation is already set (the jansson path handles
- * those). */
+ * missing or not an object (the jansson path handles those). */
 static bool read_top(fl_jval obj, top *t)
 {
     fl_jiter it = fl_jscan_iter(obj);
-    fl_jval ann;
     t->n = 0, t->md = -1, t->has_kind = t->has_av = false;
     while (fl_jscan_next(&it, &t->key[t->n], &t->val[t->n], &t->mem[t->n])) {
         fl_jval k = t->key[t->n];
@@ -144,12 +147,7 @@ static bool read_top(fl_jval obj, top *t)
         if (++t->n == TOP_MAX)
             return false;
     }
-    if (t->md < 0 || fl_jscan_kind(t->val[t->md]) != '{')
-        return false;
-    if (fl_jscan_get(t->val[t->md], "annotations", &ann, NULL) &&
-        (fl_jscan_kind(ann) != '{' || fl_jscan_get(ann, FL_INDEX_CLUSTER_ANNOTATION, NULL, NULL)))
-        return false;
-    return true;
+    return t->md >= 0 && fl_jscan_kind(t->val[t->md]) == '{';
 }
 
 /* The stored JSON into b; *md_at and *md_len: where metadata is in b. 0 on
@@ -286,7 +284,7 @@ int dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec
             rc = 0;
         goto out;
     }
-    fl_jval md_out = {b.data + md_at, md_len};
+    fl_jval md_out = {b.data + md_at, md_len, NULL};
     if ((rc = build_view(&v, src, t, md_out)) < 0)
         goto out;
     if (!(view = json_loadb(v.data, v.len, JSON_ALLOW_NUL, NULL)))

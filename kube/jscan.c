@@ -11,6 +11,7 @@
  * "not plain" (deep nesting, long numbers, whitespace between tokens).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kube/jscan.h"
@@ -29,10 +30,27 @@ fl_jval fl_jscan_trim(const char *data, size_t len)
         p++;
     while (end > p && is_ws(end[-1]))
         end--;
-    return (fl_jval){(const char *)p, (size_t)(end - p)};
+    return (fl_jval){(const char *)p, (size_t)(end - p), NULL};
 }
 
 /* --------------------------------------------------------------- strings */
+
+/* Bytes a string may hold as they are: printable ASCII except the quote,
+ * the backslash and what Go escapes (< > &). */
+static const bool PLAIN[256] = {
+    [' '] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1, ['1'] = 1,
+    ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    [':'] = 1, [';'] = 1, ['='] = 1, ['?'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
+    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
+    ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['['] = 1,
+    [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1, ['|'] = 1,
+    ['}'] = 1, ['~'] = 1,
+};
 
 #define H_SEED 1469598103934665603ull
 #define H_MUL 1099511628211ull
@@ -165,18 +183,24 @@ static bool scan_string(uptr *pp, uptr end, uint64_t *hash)
 {
     uptr p = *pp + 1;
     uint64_t h = H_SEED;
-    while (p < end) {
+    for (;;) {
+        if (hash) {
+            while (p < end && PLAIN[*p])
+                h = (h ^ *p++) * H_MUL;
+        } else {
+            while (end - p >= 4 && PLAIN[p[0]] && PLAIN[p[1]] && PLAIN[p[2]] && PLAIN[p[3]])
+                p += 4;
+            while (p < end && PLAIN[*p])
+                p++;
+        }
+        if (p >= end)
+            return false;
         unsigned char c = *p;
         if (c == '"') {
             *pp = p + 1;
             if (hash)
                 *hash = h;
             return true;
-        }
-        if (c >= 0x20 && c < 0x80 && c != '\\' && c != '<' && c != '>' && c != '&') {
-            h = (h ^ c) * H_MUL;
-            p++;
-            continue;
         }
         long cp;
         if (c == '\\')
@@ -190,7 +214,6 @@ static bool scan_string(uptr *pp, uptr end, uint64_t *hash)
         if (hash)
             h = hash_cp(h, (uint32_t)cp);
     }
-    return false;
 }
 
 /* --------------------------------------------------------------- numbers */
@@ -247,12 +270,28 @@ static bool scan_word(uptr *pp, uptr end, const char *w, size_t n)
 
 /* ------------------------------------------------------------ validation */
 
-bool fl_jscan_plain(const char *data, size_t len)
+/* Record a container opening at off; its pair's index into *slot. */
+static bool doc_open(fl_jdoc *doc, size_t off, size_t *slot)
+{
+    if (doc->n == doc->cap) {
+        size_t nc = doc->cap ? doc->cap * 2 : 64;
+        uint32_t(*np)[2] = realloc(doc->pairs, nc * sizeof *np);
+        if (!np)
+            return false;
+        doc->pairs = np, doc->cap = nc;
+    }
+    doc->pairs[doc->n][0] = (uint32_t)off;
+    doc->pairs[doc->n][1] = 0;
+    *slot = doc->n++;
+    return true;
+}
+
+static bool validate(const char *data, size_t len, fl_jdoc *doc)
 {
     fl_jval v = fl_jscan_trim(data, len);
     uptr p = (uptr)v.p, end = p + v.n;
     char open[FL_JSCAN_DEPTH_MAX];
-    size_t kbase[FL_JSCAN_DEPTH_MAX], nk = 0;
+    size_t kbase[FL_JSCAN_DEPTH_MAX], slot[FL_JSCAN_DEPTH_MAX], nk = 0;
     uint64_t keys[FL_JSCAN_KEYS_MAX];
     int d = 0;
 value:
@@ -265,9 +304,14 @@ value:
             return false;
         open[d] = (char)*p;
         kbase[d] = nk;
+        if (doc && !doc_open(doc, (size_t)((const char *)p - data), &slot[d]))
+            return false;
         d++, p++;
         if (p < end && *p == (open[d - 1] == '{' ? '}' : ']')) {
-            p++, d--;
+            d--;
+            if (doc)
+                doc->pairs[slot[d]][1] = (uint32_t)((const char *)p - data);
+            p++;
             goto after;
         }
         if (open[d - 1] == '[')
@@ -319,51 +363,98 @@ after:
         goto value;
     }
     if (*p == (open[d - 1] == '{' ? '}' : ']')) {
-        p++, d--;
+        d--;
+        if (doc)
+            doc->pairs[slot[d]][1] = (uint32_t)((const char *)p - data);
+        p++;
         nk = kbase[d];
         goto after;
     }
     return false;
 }
 
-/* ------------------------------------------------------------ navigation */
-
-/* Past the string at p (its opening quote). */
-static const char *skip_str(const char *p, const char *end)
+bool fl_jscan_plain(const char *data, size_t len)
 {
-    p++;
-    for (;;) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q)
-            return end;
-        size_t bs = 0;
-        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
-            bs++;
-        if (bs % 2 == 0)
-            return q + 1;
-        p = q + 1;
-    }
+    return validate(data, len, NULL);
 }
 
-static const char *skip_value(const char *p, const char *end)
+bool fl_jscan_doc(fl_jdoc *doc, const char *data, size_t len)
+{
+    memset(doc, 0, sizeof *doc);
+    doc->base = data;
+    return len < UINT32_MAX && validate(data, len, doc);
+}
+
+void fl_jscan_doc_done(fl_jdoc *doc)
+{
+    free(doc->pairs);
+    memset(doc, 0, sizeof *doc);
+}
+
+fl_jval fl_jscan_root(const fl_jdoc *doc, const char *data, size_t len)
+{
+    fl_jval v = fl_jscan_trim(data, len);
+    v.doc = doc;
+    return v;
+}
+
+/* ------------------------------------------------------------ navigation */
+
+/* Past the string at p (its opening quote); validated text: a backslash
+ * always has one more byte after it. */
+static const char *skip_str(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '"')
+            return p + 1;
+        if (*p == '\\')
+            p++;
+    }
+    return end;
+}
+
+/* The end of the container at p from doc's index; NULL if not found. */
+static const char *doc_skip(const fl_jdoc *doc, const char *p)
+{
+    if (p < doc->base)
+        return NULL;
+    size_t off = (size_t)(p - doc->base), lo = 0, hi = doc->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (doc->pairs[mid][0] < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < doc->n && doc->pairs[lo][0] == off)
+        return doc->base + doc->pairs[lo][1] + 1;
+    return NULL;
+}
+
+static const char *skip_value(const char *p, const char *end, const fl_jdoc *doc)
 {
     if (p >= end)
         return end;
     if (*p == '"')
         return skip_str(p, end);
+    if ((*p == '{' || *p == '[') && doc) {
+        const char *q = doc_skip(doc, p);
+        if (q && q <= end)
+            return q;
+    }
     if (*p == '{' || *p == '[') {
         int d = 0;
-        while (p < end) {
+        for (; p < end; p++) {
             char c = *p;
             if (c == '"') {
-                p = skip_str(p, end);
-                continue;
-            }
-            if (c == '{' || c == '[')
+                for (p++; p < end && *p != '"'; p++)
+                    if (*p == '\\')
+                        p++;
+            } else if (c == '{' || c == '[') {
                 d++;
-            else if ((c == '}' || c == ']') && --d == 0)
+            } else if ((c == '}' || c == ']') && --d == 0) {
                 return p + 1;
-            p++;
+            }
         }
         return end;
     }
@@ -384,8 +475,8 @@ fl_jiter fl_jscan_iter(fl_jval v)
 {
     char k = fl_jscan_kind(v);
     if ((k != '{' && k != '[') || v.n < 2)
-        return (fl_jiter){v.p, v.p, false};
-    return (fl_jiter){v.p + 1, v.p + v.n - 1, k == '{'};
+        return (fl_jiter){v.p, v.p, false, v.doc};
+    return (fl_jiter){v.p + 1, v.p + v.n - 1, k == '{', v.doc};
 }
 
 bool fl_jscan_next(fl_jiter *it, fl_jval *key, fl_jval *val, fl_jval *member)
@@ -399,18 +490,18 @@ bool fl_jscan_next(fl_jiter *it, fl_jval *key, fl_jval *val, fl_jval *member)
     if (it->object) {
         const char *k = skip_str(p, end);
         if (key)
-            *key = (fl_jval){p + 1, (size_t)(k - 1 - (p + 1))};
+            *key = (fl_jval){p + 1, (size_t)(k - 1 - (p + 1)), it->doc};
         p = k + 1; /* the colon */
         if (p > end)
             return false;
     } else if (key) {
-        *key = (fl_jval){p, 0};
+        *key = (fl_jval){p, 0, it->doc};
     }
-    const char *ve = skip_value(p, end);
+    const char *ve = skip_value(p, end, it->doc);
     if (val)
-        *val = (fl_jval){p, (size_t)(ve - p)};
+        *val = (fl_jval){p, (size_t)(ve - p), it->doc};
     if (member)
-        *member = (fl_jval){start, (size_t)(ve - start)};
+        *member = (fl_jval){start, (size_t)(ve - start), it->doc};
     it->p = ve;
     return true;
 }
@@ -418,8 +509,10 @@ bool fl_jscan_next(fl_jiter *it, fl_jval *key, fl_jval *val, fl_jval *member)
 bool fl_jscan_key_is(fl_jval key, const char *name)
 {
     size_t n = strlen(name);
-    if (!memchr(key.p, '\\', key.n))
+    if (key.n <= n) /* an escape makes the raw key longer than its meaning */
         return key.n == n && memcmp(key.p, name, n) == 0;
+    if (!memchr(key.p, '\\', key.n))
+        return false;
     /* escaped key: compare the decoded bytes */
     uptr p = (uptr)key.p, end = p + key.n;
     size_t i = 0;
@@ -464,6 +557,6 @@ bool fl_jscan_str_raw(fl_jval v, fl_jval *s)
 {
     if (fl_jscan_kind(v) != '"' || v.n < 2 || memchr(v.p + 1, '\\', v.n - 2))
         return false;
-    *s = (fl_jval){v.p + 1, v.n - 2};
+    *s = (fl_jval){v.p + 1, v.n - 2, v.doc};
     return true;
 }

@@ -21,12 +21,25 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* The bytes of one JSON value (or one object member) inside a document. */
+typedef struct fl_jdoc fl_jdoc;
+
+/* The bytes of one JSON value (or one object member) inside a document;
+ * doc (may be NULL) is the document's container index, which makes
+ * skipping an object or array O(log n) instead of a byte scan. */
 typedef struct fl_jval {
     const char *p;
     size_t n;
+    const fl_jdoc *doc;
 } fl_jval;
+
+/* A validated document with the position of every container's end. */
+struct fl_jdoc {
+    const char *base;
+    uint32_t (*pairs)[2]; /* (open offset, close offset), by open offset */
+    size_t n, cap;
+};
 
 /* Caps of the plain subset; deeper or wider documents are "not plain". */
 #define FL_JSCAN_DEPTH_MAX 64
@@ -42,6 +55,14 @@ typedef struct fl_jval {
  * bytes kept as they are: no raw '<', '>', '&', U+2028 or U+2029. */
 bool fl_jscan_plain(const char *data, size_t len);
 
+/* fl_jscan_plain that also indexes the containers into *doc (caller
+ * frees with fl_jscan_doc_done, also after false). Documents of 4 GiB or
+ * more are not plain. */
+bool fl_jscan_doc(fl_jdoc *doc, const char *data, size_t len);
+void fl_jscan_doc_done(fl_jdoc *doc);
+/* The document's value (doc set), without surrounding whitespace. */
+fl_jval fl_jscan_root(const fl_jdoc *doc, const char *data, size_t len);
+
 /* The document's value without surrounding whitespace. */
 fl_jval fl_jscan_trim(const char *data, size_t len);
 
@@ -52,6 +73,7 @@ char fl_jscan_kind(fl_jval v);
 typedef struct fl_jiter {
     const char *p, *end;
     bool object;
+    const fl_jdoc *doc;
 } fl_jiter;
 /* Start iterating v (an object or an array; anything else yields nothing). */
 fl_jiter fl_jscan_iter(fl_jval v);

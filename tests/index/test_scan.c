@@ -85,7 +85,7 @@ static void load_golden(const char *path)
     T_EQ_INT(fl_buf_read_file(&b, path, &err), 0);
     char *line = b.data, *nl;
     while (line && *line && (nl = strchr(line, '\n'))) {
-        fl_jval doc = {line, (size_t)(nl - line)}, obj, v, str;
+        fl_jval doc = {line, (size_t)(nl - line), NULL}, obj, v, str;
         T_CHECK(fl_jscan_plain(doc.p, doc.n));
         json_t *meta = json_loadb(doc.p, doc.n, 0, NULL);
         if (fl_jscan_get(doc, "object", &obj, NULL) && meta) {

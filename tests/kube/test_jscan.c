@@ -93,7 +93,7 @@ static void test_navigation(void)
     while (fl_jscan_next(&it, &k, NULL, NULL))
         n++;
     T_EQ_INT(n, 3);
-    it = fl_jscan_iter((fl_jval){"{}", 2});
+    it = fl_jscan_iter((fl_jval){"{}", 2, NULL});
     T_CHECK(!fl_jscan_next(&it, &k, NULL, NULL));
 }
 
