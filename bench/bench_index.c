@@ -571,6 +571,16 @@ int main(int argc, char **argv)
 {
     long n = 1000000;
     const char *dir = argc > 2 ? argv[2] : "/tmp";
+    if (argc > 2 && strcmp(argv[1], "limit") == 0) { /* for profiling: the writer alone */
+        figures f = {0};
+        char p[512];
+        snprintf(p, sizeof p, "%s/bench-index-lim-%d.db", argv[2], (int)getpid());
+        pool_init();
+        sqlite_limit(p, 30000, &f);
+        printf("writer alone: %.0f objects/s, %.0f bytes/object\n", f.ingest, f.bytes_per_obj);
+        pool_done();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "decode") == 0) { /* for profiling: the in-place path alone */
         double f = 0, sl = 0;
         pool_init();

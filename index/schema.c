@@ -36,6 +36,10 @@
  *   dicts(id, gvr_id, dict)     zstd dictionaries, one per resource; a row's
  *                               json is then JSON text or a zstd frame
  *                               naming its dictionary (zjson.c)
+ *   labels_cluster(key, value, gvr_id, cluster_id, ns, name, obj_id)
+ *                               a label page within one cluster reads
+ *                               limit+1 entries (it read the label's range
+ *                               over every cluster)
  * and keeps every row as it is.
  */
 #include <errno.h>
@@ -123,7 +127,9 @@ static const char *const migrations[] = {
     "  WHERE owner_uid != '';",
     /* 3 -> 4: zstd dictionaries per resource (zjson.c); rows written from
      * now on may be compressed BLOBs, the rows already there stay JSON text */
-    "CREATE TABLE dicts(id INTEGER PRIMARY KEY, gvr_id INTEGER NOT NULL, dict BLOB NOT NULL);",
+    "CREATE TABLE dicts(id INTEGER PRIMARY KEY, gvr_id INTEGER NOT NULL, dict BLOB NOT NULL);"
+    /* a label page within one cluster is a range of this one, in key order */
+    "CREATE INDEX labels_cluster ON labels(key, value, gvr_id, cluster_id, ns, name, obj_id);",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,
