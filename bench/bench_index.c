@@ -315,9 +315,10 @@ static void full_path(const char *path, long n, long m, figures *f)
     fl_index_stats st;
     fl_index_stats_get(idx, &st);
     fprintf(stderr, "  (written %lld, skipped %lld, deleted %lld, coalesced %lld, %lld transactions, "
-            "revision %lld, decode errors %lld)\n", (long long)st.objects_written,
+            "revision %lld, decode errors %lld, decoded by jansson %lld)\n", (long long)st.objects_written,
             (long long)st.objects_skipped, (long long)st.objects_deleted, (long long)st.coalesced,
-            (long long)st.transactions, (long long)st.revision, (long long)st.decode_errors);
+            (long long)st.transactions, (long long)st.revision, (long long)st.decode_errors,
+            (long long)st.objects_parsed);
     fl_index_close(idx);
 }
 

@@ -404,6 +404,7 @@ static int scan_list_in(const dec_opts *o, const fl_index_src *src, fl_jval list
             json_t *j = json_loadb(it.p, it.n, JSON_ALLOW_NUL, NULL);
             r = j ? dec_object(o, src, j, REC_UPSERT) : NULL;
             json_decref(j);
+            out->parsed += r != NULL;
         }
         if (!r) {
             out->decode_errors++;
@@ -471,8 +472,8 @@ int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size
     fl_rec *r = dec_object(o, src, obj, op);
     if (!r)
         rc = set_error(out, "watch event", "object without metadata.name (or out of memory)");
-    else
-        rc = push_rec(out, r, &cap);
+    else if ((rc = push_rec(out, r, &cap)) == 0)
+        out->parsed++;
 out:
     json_decref(ev);
     return rc;
@@ -508,6 +509,7 @@ int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_
         }
         if ((rc = push_rec(out, r, &cap)) < 0)
             goto out;
+        out->parsed++;
     }
 out:
     json_decref(list);

@@ -210,6 +210,7 @@ typedef struct fl_index_stats {
     int64_t transactions;
     int64_t revision;       /* last committed index revision */
     size_t queue_items, queue_bytes;
+    int64_t objects_parsed; /* objects decoded by jansson (the rest in place: kube/jscan) */
 } fl_index_stats;
 /* Counters, thread-safe snapshot. */
 void fl_index_stats_get(fl_index *idx, fl_index_stats *out);

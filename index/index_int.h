@@ -60,6 +60,7 @@ typedef struct dec_out {
     char *rv;      /* event object's / bookmark's / list's resourceVersion, or NULL */
     char *error;   /* ERROR event message or decode failure, or NULL */
     int decode_errors;
+    int parsed;    /* objects decoded by jansson, not in place (scan.c) */
 } dec_out;
 
 /* Decode one watch event line / one list page. src gives cluster (for the
