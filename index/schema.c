@@ -127,9 +127,9 @@ static const char *const migrations[] = {
     "  WHERE owner_uid != '';",
     /* 3 -> 4: zstd dictionaries per resource (zjson.c); rows written from
      * now on may be compressed BLOBs, the rows already there stay JSON text */
-    "CREATE TABLE dicts(id INTEGER PRIMARY KEY, gvr_id INTEGER NOT NULL, dict BLOB NOT NULL);"
-    /* a label page within one cluster is a range of this one, in key order */
-    "CREATE INDEX labels_cluster ON labels(key, value, gvr_id, cluster_id, ns, name, obj_id);",
+    ("CREATE TABLE dicts(id INTEGER PRIMARY KEY, gvr_id INTEGER NOT NULL, dict BLOB NOT NULL);"
+     /* a label page within one cluster is a range of this one, in key order */
+     "CREATE INDEX labels_cluster ON labels(key, value, gvr_id, cluster_id, ns, name, obj_id);"),
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,
