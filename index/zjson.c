@@ -29,7 +29,7 @@
 #define ZJ_SAMPLE_BYTES (8u << 20) /* sample bytes kept per resource, at most */
 #define ZJ_SAMPLE_ONE_MAX (64u << 10)
 #define ZJ_DICT_BYTES (64u << 10)
-#define ZJ_LEVEL 3
+#define ZJ_LEVEL 1
 #define ZJ_READER_DICTS 64
 
 static const unsigned char ZMAGIC[4] = {0x28, 0xB5, 0x2F, 0xFD};
