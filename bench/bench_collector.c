@@ -663,6 +663,11 @@ static void run(fleet *fl, const cfg *c, const char *dir)
     double rate = ts > 0 ? (double)fl->objects / ts : 0;
     printf("  initial sync            %9.0f objects/s  %8.1f s  peak RSS %ld MB (collector + "
            "index; the sim: %ld MB)\n", rate, ts, rss, proc_peak_rss_mb(fl->sim));
+    fl_index_stats st;
+    fl_index_stats_get(idx, &st);
+    printf("  decoded in place (kube/jscan) %lld, by jansson %lld\n",
+           (long long)(st.objects_written + st.objects_skipped - st.objects_parsed),
+           (long long)st.objects_parsed);
     fflush(stdout);
     static const long rates[] = {1, 5, 10, 50, 100, 200}; /* per cluster and second */
     bool bounded = true;

@@ -242,35 +242,38 @@ static int serialize(fl_rec *r, const json_t *obj)
     return r->json ? 0 : -ENOMEM;
 }
 
-fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *in, rec_op op)
+int dec_fill(fl_rec *r, const fl_index_src *src, json_t *view)
 {
-    json_t *md = json_object_get(in, "metadata");
-    const char *name = json_string_value(json_object_get(md, "name"));
+    json_t *md = json_object_get(view, "metadata");
     const char *ts = json_string_value(json_object_get(md, "creationTimestamp"));
-    json_t *obj = NULL;
-    fl_rec *r = NULL;
-    if (!name || !name[0] || !(r = calloc(1, sizeof *r)))
-        return NULL;
-    r->op = op;
     if (ts && fl_time_parse(ts, &r->created) < 0)
         r->created = 0;
-    if (!(obj = with_type_meta(src, in)) || prune_and_annotate(o, src, obj) < 0)
-        goto fail;
-    md = json_object_get(obj, "metadata");
-    r->name = dupstr(name);
+    r->name = dupstr(json_string_value(json_object_get(md, "name")));
     r->ns = dupstr(json_string_value(json_object_get(md, "namespace")));
     r->uid = dupstr(json_string_value(json_object_get(md, "uid")));
     r->rv = dupstr(json_string_value(json_object_get(md, "resourceVersion")));
     r->owner_uid = controller_uid(md);
     if (!r->name || !r->ns || !r->uid || !r->rv || !r->owner_uid)
-        goto fail;
-    if (op == REC_UPSERT &&
+        return -ENOMEM;
+    if (r->op == REC_UPSERT &&
         (extract_labels(r, md) < 0 || extract_annotations(r, md) < 0 ||
-         extract_images(r, obj) < 0 || dec_facts(r, src, obj) < 0))
-        goto fail;
-    if (op == REC_UPSERT)
+         extract_images(r, view) < 0 || dec_facts(r, src, view) < 0))
+        return -ENOMEM;
+    if (r->op == REC_UPSERT)
         r->fts_hash = fts_hash_of(r);
-    if (serialize(r, obj) < 0)
+    return 0;
+}
+
+fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *in, rec_op op)
+{
+    const char *name = fl_obj_str(in, "metadata.name");
+    json_t *obj = NULL;
+    fl_rec *r = NULL;
+    if (!name || !name[0] || !(r = calloc(1, sizeof *r)))
+        return NULL;
+    r->op = op;
+    if (!(obj = with_type_meta(src, in)) || prune_and_annotate(o, src, obj) < 0 ||
+        dec_fill(r, src, obj) < 0 || serialize(r, obj) < 0)
         goto fail;
     json_decref(obj);
     return r;
@@ -315,9 +318,124 @@ static int set_error(dec_out *out, const char *what, const char *detail)
     return set_msg(out, what, detail);
 }
 
+/* ------------------------------------------------------ in-place fast path
+ * Documents kube/jscan accepts as plain are read in place (scan.c); what
+ * is unusual goes the jansson way below, which also words every error. */
+
+/* A string member's bytes when plain (no escapes); *set false if absent
+ * or not a string. false: present as a string with escapes. */
+static bool raw_member(fl_jval obj, const char *key, fl_jval *s, bool *set)
+{
+    fl_jval v;
+    *set = false;
+    if (!fl_jscan_get(obj, key, &v, NULL) || fl_jscan_kind(v) != '"')
+        return true;
+    *set = true;
+    return fl_jscan_str_raw(v, s);
+}
+
+/* The RV at obj.metadata.resourceVersion into out->rv. 1 done, 0 escaped
+ * (jansson path), -ENOMEM. */
+static int scan_rv(fl_jval obj, dec_out *out)
+{
+    fl_jval md, rv;
+    bool set;
+    if (!fl_jscan_get(obj, "metadata", &md, NULL) || fl_jscan_kind(md) != '{')
+        return 1;
+    if (!raw_member(md, "resourceVersion", &rv, &set))
+        return 0;
+    if (set && !(out->rv = fl_strndup(rv.p, rv.n)))
+        return -ENOMEM;
+    return 1;
+}
+
+/* 1 decoded, 0 take the jansson path (out untouched), -ENOMEM. */
+static int scan_event_in(const dec_opts *o, const fl_index_src *src, fl_jval ev, dec_out *out)
+{
+    fl_jval type, obj;
+    bool set;
+    size_t cap = 0;
+    rec_op op;
+    fl_rec *r = NULL;
+    if (fl_jscan_kind(ev) != '{' || !raw_member(ev, "type", &type, &set) || !set ||
+        !fl_jscan_get(ev, "object", &obj, NULL) || fl_jscan_kind(obj) != '{')
+        return 0;
+#define TYPE_IS(s) (type.n == sizeof s - 1 && memcmp(type.p, s, type.n) == 0)
+    if (TYPE_IS("ADDED") || TYPE_IS("MODIFIED"))
+        op = REC_UPSERT;
+    else if (TYPE_IS("DELETED"))
+        op = REC_DELETE;
+    else if (!TYPE_IS("BOOKMARK"))
+        return 0;
+    else
+        op = 0;
+#undef TYPE_IS
+    int rc = op ? dec_object_scan(o, src, obj, op, &r) : 1;
+    if (rc <= 0)
+        return rc;
+    if ((rc = scan_rv(obj, out)) <= 0) {
+        rec_free(r);
+        return rc;
+    }
+    return r ? (push_rec(out, r, &cap) < 0 ? -ENOMEM : 1) : 1;
+}
+
+/* 1 decoded, 0 take the jansson path (out untouched), -ENOMEM. */
+static int scan_list_in(const dec_opts *o, const fl_index_src *src, fl_jval list, dec_out *out)
+{
+    fl_jval items, it;
+    size_t cap = 0;
+    int rc;
+    if (fl_jscan_kind(list) != '{' || !fl_jscan_get(list, "items", &items, NULL) ||
+        (fl_jscan_kind(items) != '[' && fl_jscan_kind(items) != 'n'))
+        return 0;
+    if ((rc = scan_rv(list, out)) <= 0)
+        return rc;
+    fl_jiter iter = fl_jscan_iter(items);
+    while (fl_jscan_next(&iter, NULL, &it, NULL)) {
+        fl_rec *r = NULL;
+        if (fl_jscan_kind(it) != '{') {
+            out->decode_errors++;
+            continue;
+        }
+        if ((rc = dec_object_scan(o, src, it, REC_UPSERT, &r)) < 0)
+            return rc;
+        if (rc == 0) { /* this item the jansson way */
+            json_t *j = json_loadb(it.p, it.n, JSON_ALLOW_NUL, NULL);
+            r = j ? dec_object(o, src, j, REC_UPSERT) : NULL;
+            json_decref(j);
+            out->parsed += r != NULL;
+        }
+        if (!r) {
+            out->decode_errors++;
+            continue;
+        }
+        if (push_rec(out, r, &cap) < 0)
+            return -ENOMEM;
+    }
+    return 1;
+}
+
+/* Validate and index data once, then decode it in place. */
+static int scan_doc(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
+                    dec_out *out, bool list)
+{
+    fl_jdoc doc;
+    int rc = 0;
+    if (fl_jscan_doc(&doc, data, len)) {
+        fl_jval root = fl_jscan_root(&doc, data, len);
+        rc = list ? scan_list_in(o, src, root, out) : scan_event_in(o, src, root, out);
+    }
+    fl_jscan_doc_done(&doc);
+    return rc;
+}
+
 int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
               dec_out *out)
 {
+    int fast = scan_doc(o, src, data, len, out, false);
+    if (fast != 0)
+        return fast < 0 ? fast : 0;
     json_t *ev = NULL;
     fl_err e = FL_ERR_INIT;
     size_t cap = 0;
@@ -354,8 +472,8 @@ int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size
     fl_rec *r = dec_object(o, src, obj, op);
     if (!r)
         rc = set_error(out, "watch event", "object without metadata.name (or out of memory)");
-    else
-        rc = push_rec(out, r, &cap);
+    else if ((rc = push_rec(out, r, &cap)) == 0)
+        out->parsed++;
 out:
     json_decref(ev);
     return rc;
@@ -364,6 +482,9 @@ out:
 int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
              dec_out *out)
 {
+    int fast = scan_doc(o, src, data, len, out, true);
+    if (fast != 0)
+        return fast < 0 ? fast : 0;
     json_t *list = NULL, *it;
     fl_err e = FL_ERR_INIT;
     size_t cap = 0, i;
@@ -388,6 +509,7 @@ int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_
         }
         if ((rc = push_rec(out, r, &cap)) < 0)
             goto out;
+        out->parsed++;
     }
 out:
     json_decref(list);

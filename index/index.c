@@ -40,7 +40,7 @@ struct fl_index {
     size_t n_items, n_bytes;  /* data items and their bytes in the ring */
     uint64_t next_seq, done_seq;
     bool stopping, want_space;
-    int64_t submitted, full, decode_errors, write_errors;
+    int64_t submitted, full, decode_errors, write_errors, parsed;
     int64_t st_written, st_skipped, st_deleted, st_coalesced, st_txns, st_rev;
 
     pthread_mutex_t subs_mu;
@@ -97,6 +97,7 @@ static void *decoder_main(void *arg)
         pthread_mutex_lock(&idx->mu);
         it->state = 2;
         idx->decode_errors += it->out.decode_errors;
+        idx->parsed += it->out.parsed;
         if (it == idx->head)
             pthread_cond_signal(&idx->cond_wr);
     }
@@ -572,6 +573,7 @@ void fl_index_stats_get(fl_index *idx, fl_index_stats *out)
     out->submitted = idx->submitted;
     out->full = idx->full;
     out->decode_errors = idx->decode_errors;
+    out->objects_parsed = idx->parsed;
     out->write_errors = idx->write_errors;
     out->objects_written = idx->st_written;
     out->objects_skipped = idx->st_skipped;

@@ -36,6 +36,13 @@
  * always removed, and the annotation shadow.clusterpedia.io/cluster-name
  * set to the cluster name. An event whose object has the same
  * resourceVersion as the stored row writes nothing (not even synced time).
+ * Objects as kube-apiserver sends them (compact, Go escaping) are kept as
+ * their own bytes minus the pruned members (kube/jscan, index/scan.c);
+ * anything else is parsed and re-encoded Go-style. Either way the JSON
+ * served is, as a value, the member's object minus the pruned fields plus
+ * the annotation. On disk (schema v4) a row is that JSON, or a zstd frame
+ * of it made with a dictionary trained per resource; readers hand out the
+ * JSON either way (fl_index_row.json).
  *
  * Revisions: every change the writer commits (create, update, delete) takes
  * the next value of one global counter (int64, starting at 1); that is the
@@ -53,7 +60,7 @@
 
 /* Schema version written to PRAGMA user_version by this code. Opening an
  * older database migrates it; a newer one is refused with FL_EUNSUPPORTED. */
-#define FL_INDEX_SCHEMA_VERSION 3
+#define FL_INDEX_SCHEMA_VERSION 4
 
 /* Largest single submitted item (event line or list page). */
 #define FL_INDEX_ITEM_MAX (256u << 20)
@@ -210,6 +217,7 @@ typedef struct fl_index_stats {
     int64_t transactions;
     int64_t revision;       /* last committed index revision */
     size_t queue_items, queue_bytes;
+    int64_t objects_parsed; /* objects decoded by jansson (the rest in place: kube/jscan) */
 } fl_index_stats;
 /* Counters, thread-safe snapshot. */
 void fl_index_stats_get(fl_index *idx, fl_index_stats *out);

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "index/index.h"
+#include "kube/kube.h"
 
 /* ------------------------------------------------------------ records
  * One object change ready for the writer, produced by a decoder. Every
@@ -59,6 +60,7 @@ typedef struct dec_out {
     char *rv;      /* event object's / bookmark's / list's resourceVersion, or NULL */
     char *error;   /* ERROR event message or decode failure, or NULL */
     int decode_errors;
+    int parsed;    /* objects decoded by jansson, not in place (scan.c) */
 } dec_out;
 
 /* Decode one watch event line / one list page. src gives cluster (for the
@@ -75,6 +77,21 @@ void dec_out_done(dec_out *out);
  * annotated) into a record with op. NULL on ENOMEM or when the object has
  * no metadata.name. */
 fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *obj, rec_op op);
+/* Fill r (op set) from view, an object whose metadata is already pruned
+ * and annotated: key, uid, owner, labels, full text, facts. Only
+ * metadata, spec and status are read. 0 or -ENOMEM. */
+int dec_fill(fl_rec *r, const fl_index_src *src, json_t *view);
+
+/* The in-place path (scan.c): one object of a document fl_jscan_plain
+ * accepted. The stored JSON is obj's own bytes minus the pruned members,
+ * plus the cluster annotation (and kind/apiVersion for list items), so no
+ * re-encoding; the extracted fields come from a small view (metadata,
+ * the spec members extraction reads, a few status members) parsed by
+ * jansson. Returns 1 and *out, 0 when obj needs the jansson path (a shape
+ * this path does not handle, or no metadata.name), or -ENOMEM. */
+int dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec_op op,
+                    fl_rec **out);
+
 /* Fill r's pod/node facts from obj (facts.c). 0 or -ENOMEM. */
 int dec_facts(fl_rec *r, const fl_index_src *src, json_t *obj);
 
@@ -117,6 +134,31 @@ int coal_add(coalescer *c, int64_t scope, fl_rec *rec);
 /* Frees the records and empties the batch (keeps memory). */
 void coal_reset(coalescer *c);
 void coal_done(coalescer *c);
+
+/* ------------------------------------------------------ compressed JSON
+ * zjson.c: zstd with one trained dictionary per resource (schema v4). */
+typedef struct zjw zjw; /* writer side: writer thread only */
+typedef struct zjr zjr; /* reader side: one reader connection */
+int zjw_new(sqlite3 *db, zjw **out, fl_err *err);
+void zjw_free(zjw *z);
+/* What to store for json of resource gvr: *out is json itself (plain) or
+ * z's compressed copy (*compressed true; valid until the next call).
+ * Samples json for training while gvr has no dictionary; training stores
+ * the dictionary in the open transaction. 0, -ENOMEM or FL_ESQL. */
+int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out,
+               size_t *out_len, bool *compressed, fl_err *err);
+/* The transaction committed / rolled back (forget its new dictionaries). */
+void zjw_commit(zjw *z);
+void zjw_rollback(zjw *z);
+int64_t zjw_trained(const zjw *z);
+int zjr_new(zjr **out);
+void zjr_free(zjr *z);
+/* Whether a stored json value is a zstd frame (else it is JSON text). */
+bool zj_is_compressed(const void *p, size_t n);
+/* Decompress a stored frame; *json is z's buffer (NUL-terminated, valid
+ * until the next call). 0, -ENOMEM, FL_ESQL (corrupt row, missing dict). */
+int zjr_decode(zjr *z, sqlite3 *db, const void *p, size_t n, const char **json, size_t *len,
+               fl_err *err);
 
 /* ------------------------------------------------------------ schema */
 /* Apply the writer pragmas, create or migrate the schema to

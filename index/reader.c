@@ -24,6 +24,7 @@ struct fl_index_reader {
     bool in_snapshot;
     cached cache[STMT_CACHE];
     uint64_t tick;
+    zjr *zj;        /* decompression of stored JSON (zjson.c) */
 };
 
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
@@ -74,7 +75,8 @@ int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err)
         goto fail;
     }
     sqlite3_busy_timeout(r->db, 5000);
-    if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0)
+    if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0 ||
+        (rc = zjr_new(&r->zj)) < 0)
         goto fail;
     *out = r;
     return 0;
@@ -94,6 +96,7 @@ void fl_index_reader_free(fl_index_reader *r)
     if (r->in_snapshot)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(r->db);
+    zjr_free(r->zj);
     free(r);
 }
 
@@ -152,7 +155,10 @@ static const char *col(sqlite3_stmt *s, int i)
     return v ? v : "";
 }
 
-static void fill_row(sqlite3_stmt *s, int at, fl_index_row *row)
+/* The row at column at of s; its JSON decompressed when stored so
+ * (valid until the next row). 0, -ENOMEM or FL_ESQL. */
+static int fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row,
+                    fl_err *err)
 {
     row->cluster = col(s, at), row->group = col(s, at + 1), row->version = col(s, at + 2);
     row->resource = col(s, at + 3), row->kind = col(s, at + 4), row->namespace_ = col(s, at + 5);
@@ -162,10 +168,17 @@ static void fill_row(sqlite3_stmt *s, int at, fl_index_row *row)
     row->created = sqlite3_column_int64(s, at + 11);
     row->synced_ms = sqlite3_column_int64(s, at + 12);
     row->deleted_ms = sqlite3_column_int64(s, at + 13);
+    if (sqlite3_column_type(s, at + 14) == SQLITE_BLOB) {
+        const void *p = sqlite3_column_blob(s, at + 14);
+        size_t n = (size_t)sqlite3_column_bytes(s, at + 14);
+        if (zj_is_compressed(p, n))
+            return zjr_decode(r->zj, r->db, p, n, &row->json, &row->json_len, err);
+    }
     row->json = (const char *)sqlite3_column_text(s, at + 14);
     row->json_len = (size_t)sqlite3_column_bytes(s, at + 14);
     if (!row->json)
         row->json = "";
+    return 0;
 }
 
 /* ------------------------------------------------------------ query build
@@ -583,7 +596,8 @@ int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb c
     }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         fl_index_row row;
-        fill_row(s, 0, &row);
+        if ((cbrc = fill_row(r, s, 0, &row, err)) != 0)
+            break;
         n++;
         if ((cbrc = cb(arg, &row)) != 0)
             break;
@@ -658,9 +672,9 @@ int fl_index_get(fl_index_reader *r, const fl_index_key *k, fl_index_row_cb cb, 
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         fl_index_row row;
-        fill_row(s, 0, &row);
-        cbrc = cb(arg, &row);
-        rc = 0;
+        rc = fill_row(r, s, 0, &row, err);
+        if (rc == 0)
+            cbrc = cb(arg, &row);
     } else if (rc == SQLITE_DONE) {
         rc = fl_err_set(err, FL_ENOTFOUND, "index get: %s/%s not found", ns, k->name);
     } else {
@@ -700,7 +714,8 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
         int64_t rev = sqlite3_column_int64(s, 0);
         int t = sqlite3_column_int(s, 1);
         fl_index_row row;
-        fill_row(s, 2, &row);
+        if ((cbrc = fill_row(r, s, 2, &row, err)) != 0)
+            break;
         bool superseded = sqlite3_column_type(s, 12) == SQLITE_NULL || row.revision != rev;
         if (superseded)
             row.json = NULL, row.json_len = 0;

@@ -3,7 +3,7 @@
  * and the migrations from every older version, plus the pragmas of the
  * writer and reader connections.
  *
- * Layout (v3):
+ * Layout (v3; v4 below):
  *   meta(key, value)            revision, changelog_floor
  *   clusters(id, name)          interned cluster names
  *   gvrs(id, grp, ver, res, kind)
@@ -32,7 +32,15 @@
  * copies the object key (gvr, namespace, name, cluster) into labels and
  * extends objects_scope with (ns, name) and objects_owner with the key:
  * label-selector, per-cluster and per-owner pages then read at most
- * limit+1 index entries (reader.c).
+ * limit+1 index entries (reader.c); v3 -> v4 adds
+ *   dicts(id, gvr_id, dict)     zstd dictionaries, one per resource; a row's
+ *                               json is then JSON text or a zstd frame
+ *                               naming its dictionary (zjson.c)
+ *   labels_cluster(key, value, gvr_id, cluster_id, ns, name, obj_id)
+ *                               a label page within one cluster reads
+ *                               limit+1 entries (it read the label's range
+ *                               over every cluster)
+ * and keeps every row as it is.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -117,6 +125,11 @@ static const char *const migrations[] = {
     "DROP INDEX objects_owner;"
     "CREATE INDEX objects_owner ON objects(owner_uid, gvr_id, ns, name, cluster_id)"
     "  WHERE owner_uid != '';",
+    /* 3 -> 4: zstd dictionaries per resource (zjson.c); rows written from
+     * now on may be compressed BLOBs, the rows already there stay JSON text */
+    ("CREATE TABLE dicts(id INTEGER PRIMARY KEY, gvr_id INTEGER NOT NULL, dict BLOB NOT NULL);"
+     /* a label page within one cluster is a range of this one, in key order */
+     "CREATE INDEX labels_cluster ON labels(key, value, gvr_id, cluster_id, ns, name, obj_id);"),
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,

@@ -104,6 +104,7 @@ struct writer {
     size_t n_relists;
     pend_rv pend[PEND_MAX];
     size_t n_pend;
+    zjw *zj;        /* compression of the stored JSON */
     int64_t rev, floor, next_rev, now_ms;
     int64_t written, skipped, deleted, txns;
 };
@@ -178,7 +179,8 @@ int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err)
         }
     }
     if ((rc = meta_get(w, "revision", &w->rev, err)) < 0 ||
-        (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0)
+        (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0 ||
+        (rc = zjw_new(db, &w->zj, err)) < 0)
         goto fail;
     *out = w;
     return 0;
@@ -207,6 +209,7 @@ void writer_free(writer *w)
     relists_clear(w);
     for (size_t i = 0; i < w->n_pend; i++)
         free(w->pend[i].rv);
+    zjw_free(w->zj);
     free(w);
 }
 
@@ -445,7 +448,26 @@ static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlfail(w, err, "lookup");
 }
 
-static void bind_row(sqlite3_stmt *s, int at, writer *w, const fl_rec *r)
+/* Bind the stored form of r's JSON (compressed when its resource has a
+ * dictionary) at parameter i. */
+static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r,
+                     fl_err *err)
+{
+    const void *p;
+    size_t n;
+    bool z;
+    int rc = zjw_encode(w->zj, scope_gid(scope), r->json, r->json_len, &p, &n, &z, err);
+    if (rc < 0)
+        return rc;
+    if (z)
+        sqlite3_bind_blob(s, i, p, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(s, i, r->json, (int)r->json_len, SQLITE_STATIC);
+    return 0;
+}
+
+static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_rec *r,
+                    fl_err *err)
 {
     bt(s, at, r->uid), bt(s, at + 1, r->rv), bt(s, at + 2, r->owner_uid);
     sqlite3_bind_int64(s, at + 3, r->created);
@@ -454,7 +476,7 @@ static void bind_row(sqlite3_stmt *s, int at, writer *w, const fl_rec *r)
     sqlite3_bind_int64(s, at + 6, (int64_t)r->labels_hash);
     sqlite3_bind_int64(s, at + 7, (int64_t)r->fts_hash);
     sqlite3_bind_int64(s, at + 8, (int64_t)r->facts_hash);
-    sqlite3_bind_text(s, at + 9, r->json, (int)r->json_len, SQLITE_STATIC);
+    return bind_json(w, s, at + 9, scope, r, err);
 }
 
 static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
@@ -478,18 +500,18 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
         sqlite3_bind_int64(s, 2, scope_gid(scope));
         bt(s, 3, r->ns), bt(s, 4, r->name);
         w->next_rev++;
-        bind_row(s, 5, w, r);
+        rc = bind_row(s, 5, w, scope, r, err);
         w->next_rev--;
-        if ((rc = done(w, s, err, "insert")) < 0)
+        if (rc < 0 || (rc = done(w, s, err, "insert")) < 0)
             return rc;
         id = sqlite3_last_insert_rowid(w->db);
     } else {
         s = S(w, S_UPDATE);
         w->next_rev++;
-        bind_row(s, 1, w, r);
+        rc = bind_row(s, 1, w, scope, r, err);
         w->next_rev--;
         sqlite3_bind_int64(s, 11, id);
-        if ((rc = done(w, s, err, "update")) < 0)
+        if (rc < 0 || (rc = done(w, s, err, "update")) < 0)
             return rc;
     }
     if ((rc = log_change(w, id, same_obj ? CH_MODIFIED : CH_ADDED, err)) < 0)
@@ -514,16 +536,17 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 }
 
 /* Tombstone a live row (json NULL keeps the stored last state). */
-static int tombstone(writer *w, int64_t id, const fl_rec *r, bool had_facts, fl_err *err)
+static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool had_facts,
+                     fl_err *err)
 {
     sqlite3_stmt *s = S(w, S_TOMB);
-    int rc;
+    int rc = 0;
     sqlite3_bind_int64(s, 1, w->now_ms);
     sqlite3_bind_int64(s, 2, w->next_rev + 1);
     if (r)
-        sqlite3_bind_text(s, 3, r->json, (int)r->json_len, SQLITE_STATIC);
+        rc = bind_json(w, s, 3, scope, r, err);
     sqlite3_bind_int64(s, 4, id);
-    if ((rc = done(w, s, err, "tombstone")) < 0 || (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
+    if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 || (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
         (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
         return rc;
     if (had_facts && (rc = del_facts(w, id, err)) < 0)
@@ -538,7 +561,7 @@ static int delete_rec(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     int rc = lookup(w, scope, r, &e, err);
     if (rc < 0 || !e.live)
         return rc;
-    return tombstone(w, e.id, r->json ? r : NULL, e.facts_hash != 0, err);
+    return tombstone(w, scope, e.id, r->json ? r : NULL, e.facts_hash != 0, err);
 }
 
 static int flush_coal(writer *w, fl_err *err)
@@ -647,7 +670,7 @@ static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
     sqlite3_reset(s);
     rc = rc == SQLITE_DONE ? 0 : sqlfail(w, err, "relist scan");
     for (size_t i = 0; i < nids && rc == 0; i++)
-        rc = tombstone(w, ids[i], NULL, true, err);
+        rc = tombstone(w, scope, ids[i], NULL, true, err);
     free(ids);
     relist_drop(w, scope);
     return rc;
@@ -765,6 +788,7 @@ int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t 
         rc = sql_exec(w->db, "COMMIT", err);
     if (rc < 0) {
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        zjw_rollback(w->zj);
         coal_reset(&w->coal);
         for (size_t i = 0; i < w->n_pend; i++)
             free(w->pend[i].rv);
@@ -773,6 +797,7 @@ int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t 
         relists_clear(w);
         return rc;
     }
+    zjw_commit(w->zj);
     *first_rev = w->rev + 1;
     *last_rev = w->next_rev;
     w->rev = w->next_rev;

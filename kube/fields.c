@@ -200,6 +200,8 @@ int fl_field_selector_parse(const char *s, size_t n, fl_field_selector **out, fl
             /* a bare operator ("=", "!=") selects everything, as Transform does */
             free(t->field);
             free(t->value);
+            /* the slot is reused: a next term that fails must not free these again */
+            t->field = t->value = NULL;
             sel->n--;
         }
     }

@@ -3,6 +3,7 @@
  * and the pieces every Flotilla module needs to speak Kubernetes:
  *
  *   kube/json.h       Go-compatible JSON encoding, Status objects, object helpers
+ *   kube/jscan.h      strict in-place JSON scanner (objects as byte ranges)
  *   kube/quantity.h   resource.Quantity: parse, exact arithmetic, canonical form
  *   kube/labels.h     label selectors (string and LabelSelector JSON forms)
  *   kube/fields.h     field selectors
@@ -26,6 +27,9 @@
 
 #if __has_include("kube/json.h")
 #include "kube/json.h"
+#endif
+#if __has_include("kube/jscan.h")
+#include "kube/jscan.h"
 #endif
 #if __has_include("kube/quantity.h")
 #include "kube/quantity.h"

@@ -129,11 +129,16 @@ static void test_plans(fl_index_reader *r)
     q.after_namespace = "ns-1", q.after_name = "p-05", q.after_cluster = "west";
     expect_plan(r, &q, false,
                 "USING PRIMARY KEY (key=? AND value=? AND gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
+    /* within one cluster: labels_cluster (schema v4), limit+1 entries */
     q.namespaces = ns, q.n_namespaces = 1, q.clusters = cl, q.n_clusters = 1;
-    expect_plan(r, &q, false, "USING PRIMARY KEY (key=? AND value=? AND gvr_id=? AND ns=?");
+    expect_plan(r, &q, false,
+                "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=? AND ns=?");
     q.after_namespace = q.after_name = q.after_cluster = NULL;
-    q.namespaces = NULL, q.n_namespaces = 0, q.clusters = NULL, q.n_clusters = 0;
-    expect_plan(r, &q, true, "USING PRIMARY KEY (key=? AND value=? AND gvr_id=?)");
+    q.namespaces = NULL, q.n_namespaces = 0;
+    expect_plan(r, &q, false,
+                "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
+    q.clusters = NULL, q.n_clusters = 0;
+    expect_plan(r, &q, true, "(key=? AND value=? AND gvr_id=?)");
     /* the first one-value "in" drives; the others probe labels_obj */
     q.labels = reqs, q.n_labels = 3;
     expect_plan(r, &q, false, "USING PRIMARY KEY (key=? AND value=? AND gvr_id=?)");
