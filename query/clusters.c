@@ -166,3 +166,25 @@ void query_warn_not_ready(fl_query *q, fl_request *r, const char *cluster)
     }
     json_decref(st);
 }
+
+bool query_member_state(fl_query *q, const char *cluster, char *health, size_t hsize,
+                        char *last_error, size_t esize)
+{
+    if (!q->members_fn)
+        return false;
+    json_t *st = q->members_fn(q->members_ud), *m;
+    size_t i;
+    bool found = false;
+    json_array_foreach(json_object_get(st, "clusters"), i, m) {
+        const char *n = fl_obj_str(m, "name");
+        if (!n || strcmp(n, cluster))
+            continue;
+        const char *h = fl_obj_str(m, "health"), *e = fl_obj_str(m, "lastError");
+        fl_strlcpy(health, h ? h : "Unknown", hsize);
+        fl_strlcpy(last_error, e ? e : "", esize);
+        found = true;
+        break;
+    }
+    json_decref(st);
+    return found;
+}

@@ -96,9 +96,12 @@ typedef struct query_user {
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
-/* query.c: a DNS subdomain (lower-case letters, digits, '-', '.'; at most
- * 253): what cluster, namespace and object names in paths may be. */
+/* query.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
+ * [a-z0-9-], not starting or ending with '-', joined by single dots; at most
+ * 253): what cluster and object names in paths may be. Never "." or "..". */
 bool query_dns_name(const char *s);
+/* A DNS-1123 label (at most 63, no dots): what namespace names may be. */
+bool query_dns_label(const char *s);
 void query_tokens_free(fl_query *q);
 /* 0 and *u, or answers the request (401) and returns FL_EUNAUTHORIZED. */
 int query_authenticate(const fl_query *q, fl_request *r, query_user *u);
@@ -234,6 +237,11 @@ int query_clusters_init(fl_query *q, fl_err *err);
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
 /* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
 void query_warn_not_ready(fl_query *q, fl_request *r, const char *cluster);
+
+/* The member's health ("Ready", "Unreachable", ...) and last error from
+ * members_fn: false when unknown. */
+bool query_member_state(fl_query *q, const char *cluster, char *health, size_t hsize,
+                        char *last_error, size_t esize);
 
 /* logs.c: pods/log proxy. */
 int query_members_load(fl_query *q, const fl_query_member *m, size_t n, fl_err *err);

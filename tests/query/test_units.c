@@ -168,6 +168,26 @@ static void test_fields(void)
     T_EQ_INT(match(big, pod), -E2BIG);
 }
 
+/* #19.1: names as Kubernetes validates them; never a dot segment. */
+static void test_names(void)
+{
+    static const char *const good[] = {"a", "default", "kube-system", "a.b", "east-1",
+                                       "a-b.c-d.e"};
+    static const char *const bad[] = {"", ".", "..", ".a", "a.", "a..b", "-a", "a-", "A",
+                                      "a_b", "a/b", "a b", "a.-b", "a.b-"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        T_CHECK(query_dns_name(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        T_CHECK(!query_dns_name(bad[i]) && !query_dns_label(bad[i]));
+    T_CHECK(query_dns_label("kube-system") && !query_dns_label("a.b"));
+    char longl[80];
+    memset(longl, 'a', 64);
+    longl[64] = 0;
+    T_CHECK(!query_dns_label(longl) && !query_dns_name(longl));
+    longl[63] = 0;
+    T_CHECK(query_dns_label(longl));
+}
+
 int main(void)
 {
     char dir[] = "/tmp/flotilla-query-unit-XXXXXX", path[128];
@@ -178,6 +198,7 @@ int main(void)
     io.path = path;
     T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
     test_tokens(idx);
+    test_names();
     test_fields();
     test_order();
     fl_index_close(idx);
