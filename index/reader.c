@@ -375,8 +375,12 @@ static int check_query(const fl_index_query *q, fl_err *err)
     for (size_t i = 0; i < q->n_labels; i++) {
         const fl_index_label_req *l = &q->labels[i];
         bool needs = l->op != FL_INDEX_LABEL_EXISTS && l->op != FL_INDEX_LABEL_NOT_EXISTS;
-        if (!l->key || (needs && (l->n_values < 1 || !l->values)) ||
-            l->n_values > FL_INDEX_QUERY_MAX_TERMS)
+        if (l->n_values > FL_INDEX_QUERY_MAX_TERMS)
+            return fl_err_set(err, -E2BIG,
+                              "label requirement on \"%.100s\" has %zu values: at most %d are "
+                              "allowed", l->key ? l->key : "", l->n_values,
+                              FL_INDEX_QUERY_MAX_TERMS);
+        if (!l->key || (needs && (l->n_values < 1 || !l->values)))
             return fl_err_set(err, -EINVAL, "index query: bad label requirement");
     }
     bool some = q->after_namespace || q->after_name || q->after_cluster;

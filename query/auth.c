@@ -150,6 +150,8 @@ int query_authenticate(const fl_query *q, fl_request *r, query_user *u)
         }
         goto deny; /* a wrong token is never downgraded to anonymous */
     }
+    if (fl_request_cert_rejected(r))
+        goto deny; /* a bad certificate is never downgraded to anonymous */
     if (fl_request_cert_user(r)) {
         u->name = fl_request_cert_user(r);
         u->ngroups = fl_request_cert_groups(r, &u->groups);

@@ -21,6 +21,7 @@
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
+#define WATCH_MAX_TIMEOUT_S (366LL * 86400) /* larger timeoutSeconds: a year */
 #define WATCH_INITIAL_MAX 200000
 
 typedef struct watch {
@@ -304,6 +305,8 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
         return fl_err_set(err, FL_EPARSE, "invalid resourceVersion");
     if (ts && (fl_parse_i64(ts, strlen(ts), &timeout) != 0 || timeout < 0))
         return fl_err_set(err, FL_EPARSE, "invalid timeoutSeconds");
+    if (timeout > WATCH_MAX_TIMEOUT_S)
+        timeout = WATCH_MAX_TIMEOUT_S; /* no overflow in the deadline below */
     w->deadline_ms = fl_mono_ms() + (timeout ? timeout : WATCH_DEFAULT_TIMEOUT_S) * 1000;
     w->table = query_wants_table(r);
     w->first_table = true;

@@ -159,6 +159,7 @@ const char *fl_request_path(const fl_request *r) { return r->path; }
 const char *fl_request_peer(const fl_request *r) { return r->peer; }
 bool fl_request_peer_is_loopback(const fl_request *r) { return r->loopback; }
 const char *fl_request_cert_user(const fl_request *r) { return r->cert_user; }
+bool fl_request_cert_rejected(const fl_request *r) { return r->cert_rejected; }
 
 const char *fl_request_query(const fl_request *r, const char *key)
 {

@@ -313,7 +313,7 @@ static enum MHD_Result dispatch(fl_server *s, fl_request *r)
         snprintf(msg, sizeof(msg), "Request entity too large: limit is %zu", s->o.max_body);
         answer_status(r, 413, msg);
     } else if (r->bad_path) {
-        answer_status(r, 400, "invalid URL escape in the request path");
+        answer_status(r, 400, "invalid URL escape (or %00) in the request target");
     } else if (atomic_load(&s->stopping)) {
         answer_status(r, 503, "the server is shutting down, please try again later");
     } else {

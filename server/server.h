@@ -116,6 +116,9 @@ bool fl_request_peer_is_loopback(const fl_request *r);
  * or NULL/0 when no certificate was presented or it did not verify. */
 const char *fl_request_cert_user(const fl_request *r);
 size_t fl_request_cert_groups(const fl_request *r, const char *const **groups);
+/* True when the client presented a certificate that did not verify against
+ * the client CA (or had no CN): kube-apiserver answers 401, never anonymous. */
+bool fl_request_cert_rejected(const fl_request *r);
 /* Name the authenticated user for the access log (copied; any thread). */
 void fl_request_set_user(fl_request *r, const char *user);
 /* The request should get pretty JSON (?pretty=true, or a curl/Wget/browser

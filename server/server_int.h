@@ -86,6 +86,7 @@ struct fl_request {
     char peer[64];
     bool loopback;
     char *cert_user;
+    bool cert_rejected;             /* a certificate was presented and failed */
     char **groups;
     size_t ngroups;
     fl_buf body;
@@ -148,6 +149,7 @@ void srv_stream_probe_locked(fl_request *r);
  * client certificate is verified once per connection. */
 typedef struct srv_conn {
     bool checked;
+    bool rejected; /* presented a certificate that does not verify */
     char *user;
     char *groups[SRV_MAX_GROUPS];
     size_t ngroups;
@@ -163,8 +165,9 @@ int srv_tls_check(const char *cert, const char *key, const char *ca, fl_err *err
  * srv_uri_count_pairs(raw) + 2 bytes):
  * out gets the path, then each key and value NUL-terminated. Fills q[] (up
  * to qmax pairs) in order. Returns the number of pairs, or -EINVAL for a
- * malformed path (bad %-escape or %00). Query pairs with bad escapes or an
- * empty key are skipped, as Go's url.ParseQuery does. */
+ * bad %-escape or a %00 in the path or anywhere in the query (never
+ * dropped: a dropped selector would fail open). Query pairs with an empty
+ * key or a ';' in the key are skipped, as Go's url.ParseQuery does. */
 int srv_uri_parse(const char *raw, char *out, kv *q, size_t qmax, const char **path);
 size_t srv_uri_count_pairs(const char *raw);
 
