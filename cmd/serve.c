@@ -201,6 +201,7 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     qo.members_fn = query_members;
     qo.members_ud = x;
     qo.log_members = mem, qo.nlog_members = c->nmembers;
+    qo.admin_groups = (const char *const *)c->admin_groups, qo.nadmin_groups = c->nadmin_groups;
     if (sc && gv && mem)
         rc = fl_query_new(&qo, &x->query, err);
     else

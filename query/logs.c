@@ -462,7 +462,7 @@ static int log_check(fl_query *q, fl_request *r, const query_user *u, const char
                                 "start and end with an alphanumeric character");
         return -EINVAL;
     }
-    if (!(*m = member_find(q, cluster))) {
+    if (!(*m = member_find(q, cluster)) || !query_scope_cluster_visible(q, u, cluster)) {
         fl_request_reply_status(r, 404, "NotFound", "cluster \"%s\" not found", cluster);
         return FL_ENOTFOUND;
     }

@@ -54,6 +54,7 @@ static bool copy_config(fl_query *q, const fl_query_opts *o)
         d->namespaces = dup_list(s->namespaces, d->nnamespaces = s->nnamespaces, &oom);
         d->resources = dup_list(s->resources, d->nresources = s->nresources, &oom);
     }
+    q->admin_groups = dup_list(o->admin_groups, q->nadmin_groups = o->nadmin_groups, &oom);
     for (size_t i = 0; i < o->ngvs; i++, q->ngvs++) {
         const fl_query_gv *g = &o->gvs[i];
         query_gv *d = &q->gvs[i];
@@ -86,6 +87,7 @@ void fl_query_free(fl_query *q)
         free_list(q->scopes[i].resources, q->scopes[i].nresources);
     }
     free(q->scopes);
+    free_list(q->admin_groups, q->nadmin_groups);
     for (size_t i = 0; i < q->ngvs; i++) {
         free(q->gvs[i].group);
         free(q->gvs[i].version);
@@ -178,9 +180,26 @@ static int stop_cb(void *arg, const fl_index_row *row)
 }
 
 /* Served: synced by the config, or present in the index (of the cluster). */
+/* u sees some of r (in c->cluster when set). */
+static bool visible_type(const served_ctx *c, const fl_kube_resource *r)
+{
+    query_scope_terms t;
+    query_scope_terms_for(c->q, c->u, r->group, r->resource, r->namespaced, &t);
+    if (!t.any || !c->cluster || t.all_clusters)
+        return t.any;
+    for (size_t i = 0; i < t.nclusters; i++)
+        if (!strcmp(t.clusters[i], c->cluster))
+            return true;
+    return false;
+}
+
 bool query_served_filter(const fl_kube_resource *r, void *ud)
 {
     served_ctx *c = ud;
+    if (c->hidden)
+        return false; /* as a cluster that does not exist */
+    if (c->u && r != c->q->cluster_res && !visible_type(c, r))
+        return false; /* as a type that does not exist */
     if (r == c->q->cluster_res)
         return !c->cluster;
     if (!c->cluster && query_type_synced(c->q, r))
@@ -199,7 +218,7 @@ bool query_served_filter(const fl_kube_resource *r, void *ud)
 
 bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd)
 {
-    served_ctx c = {q, rd, NULL};
+    served_ctx c = {q, rd, NULL, NULL, false};
     return r != q->cluster_res && query_served_filter(r, &c);
 }
 
@@ -344,7 +363,8 @@ static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, c
 static void dispatch(fl_query *q, fl_request *r, const query_user *u, const route *rt)
 {
     fl_err err = FL_ERR_INIT;
-    served_ctx sc = {q, query_reader_get(q, &err), rt->cluster};
+    served_ctx sc = {q, query_reader_get(q, &err), rt->cluster, u,
+                     rt->cluster && !query_scope_cluster_visible(q, u, rt->cluster)};
     const char *const *s = rt->seg;
     size_t n = rt->nseg;
     if (!sc.rd) {

@@ -61,6 +61,8 @@ struct fl_query {
     bool anonymous_loopback;
     query_scope *scopes;
     size_t nscopes;
+    char **admin_groups; /* besides system:masters */
+    size_t nadmin_groups;
     query_gv *gvs;
     size_t ngvs;
     unsigned char key[QUERY_KEY_LEN];
@@ -108,9 +110,37 @@ int query_authenticate(const fl_query *q, fl_request *r, query_user *u);
 /* Is (cluster, namespace, resource/group) visible to u? */
 bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster,
                         const char *ns, const char *group, const char *resource);
+/* system:masters or one of auth.adminGroups: unrestricted. */
+bool query_user_is_admin(const fl_query *q, const query_user *u);
+/* The part of u's scope that covers one type, as index terms (#19: the
+ * scope is compiled into the index query, not checked after reading):
+ * any = u sees some of the type; clusters/namespaces = the union over the
+ * matching scope entries (all_* = no restriction). The union may be wider
+ * than the scope when entries differ (rows are still checked one by one),
+ * never narrower. Strings borrowed from q. */
+#define QUERY_SCOPE_TERMS 128
+typedef struct query_scope_terms {
+    bool any, all_clusters, all_namespaces;
+    const char *clusters[QUERY_SCOPE_TERMS];
+    size_t nclusters;
+    const char *namespaces[QUERY_SCOPE_TERMS];
+    size_t nnamespaces;
+} query_scope_terms;
+void query_scope_terms_for(const fl_query *q, const query_user *u, const char *group,
+                           const char *resource, bool namespaced, query_scope_terms *out);
+/* May u see anything of cluster (a cluster outside the scope answers as
+ * one that does not exist)? */
+bool query_scope_cluster_visible(const fl_query *q, const query_user *u, const char *cluster);
 /* True when u may see something at all (has a scope, or no scopes exist). */
 bool query_scope_any(const fl_query *q, const query_user *u);
 int query_key_load(fl_query *q, const char *path, fl_err *err);
+
+/* token.c: the binding of a continue token (hex SHA-256 of the user,
+ * what is listed, the cluster path ("*" = all), the namespace and every
+ * query parameter but the paging ones). 0 or -ENOMEM/-EIO. */
+#define QUERY_BIND_LEN 65
+int query_token_bind(fl_request *r, const query_user *u, const char *what, const char *cluster,
+                     const char *ns, char out[QUERY_BIND_LEN]);
 
 /* query.c */
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err);
@@ -204,6 +234,16 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
 int query_watch_init(fl_query *q, fl_err *err);
 void query_watch_done(fl_query *q);
 
+/* list.c: narrow iq (clusters, namespaces) to u's scope over res, so that
+ * nothing outside it is read; false when u sees nothing of res. sb holds
+ * the terms iq then points at. */
+typedef struct query_scope_buf {
+    query_scope_terms terms;
+    const char *clusters[QUERY_SCOPE_TERMS], *namespaces[QUERY_SCOPE_TERMS];
+} query_scope_buf;
+bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_resource *res,
+                       query_scope_buf *sb, fl_index_query *iq);
+
 /* The request's page size (limit / search size, capped) and continue. */
 int64_t query_conds_limit(const conds *c);
 const char *query_conds_continue(const conds *c);
@@ -218,6 +258,8 @@ typedef struct query_served_ctx {
     const fl_query *q;
     fl_index_reader *rd;
     const char *cluster; /* NULL = every cluster */
+    const query_user *u; /* NULL = anyone; else only types u sees some of */
+    bool hidden;         /* the cluster is outside u's scope: nothing served */
 } query_served_ctx;
 bool query_served_filter(const fl_kube_resource *r, void *ud);
 
@@ -236,7 +278,7 @@ void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, con
 int query_clusters_init(fl_query *q, fl_err *err);
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
 /* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
-void query_warn_not_ready(fl_query *q, fl_request *r, const char *cluster);
+void query_warn_not_ready(fl_query *q, fl_request *r, const query_user *u, const char *cluster);
 
 /* The member's health ("Ready", "Unreachable", ...) and last error from
  * members_fn: false when unknown. */

@@ -215,6 +215,9 @@ static void send_initial(watch *w)
         iq.namespaces = (const char *const *)&w->t.ns;
         iq.n_namespaces = w->t.ns ? 1 : 0;
         iq.limit = WATCH_BATCH;
+        query_scope_buf sb;
+        if (!query_scope_query(w->q, &w->u, w->t.res, &sb, &iq))
+            break; /* nothing of the type in u's scope */
         if (total) {
             iq.after_cluster = x.last.cluster;
             iq.after_namespace = x.last.namespace_;
