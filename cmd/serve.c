@@ -354,6 +354,7 @@ static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
     int rc = 0;
     so.name = "api";
     so.listen = cfg->listen;
+    fl_server_opts_public(&so); /* untrusted clients (#19) */
     if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
                           (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;

@@ -69,7 +69,7 @@ static void free_request(fl_request *r)
     for (size_t i = 0; i < r->nrh; i++)
         free((char *)r->rh[i].k);
     free(r->rh);
-    for (chunk *c = r->qh, *n; c; c = n) {
+    for (chunk *c = r->qh, *n; c; c = n) { /* never started: nothing counted */
         n = c->next;
         free(c);
     }
