@@ -24,11 +24,33 @@ struct fl_index_reader {
     bool in_snapshot;
     cached cache[STMT_CACHE];
     uint64_t tick;
+    int64_t deadline_ms, budget_ms; /* 0 = no time budget */
+    bool expired;                   /* the progress handler interrupted a read */
 };
 
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
+    if (r->expired && sqlite3_errcode(r->db) == SQLITE_INTERRUPT)
+        return fl_err_set(err, -ETIMEDOUT,
+                          "the query took longer than its %lld ms budget: narrow it (clusters, "
+                          "namespaces, labels, a smaller limit)", (long long)r->budget_ms);
     return fl_err_set(err, FL_ESQL, "index reader: %s: %s", what, sqlite3_errmsg(r->db));
+}
+
+/* SQLite's progress handler: nonzero interrupts the running statement. */
+static int on_progress(void *arg)
+{
+    fl_index_reader *r = arg;
+    if (r->deadline_ms && fl_mono_ms() > r->deadline_ms)
+        r->expired = true;
+    return r->expired;
+}
+
+void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms)
+{
+    r->budget_ms = ms > 0 ? ms : 0;
+    r->deadline_ms = ms > 0 ? fl_mono_ms() + ms : 0;
+    r->expired = false;
 }
 
 /* A prepared statement for sql, from the reader's small LRU cache. The
@@ -74,6 +96,7 @@ int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err)
         goto fail;
     }
     sqlite3_busy_timeout(r->db, 5000);
+    sqlite3_progress_handler(r->db, 1000, on_progress, r);
     if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0)
         goto fail;
     *out = r;

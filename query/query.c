@@ -143,11 +143,13 @@ fl_index_reader *query_reader_get(fl_query *q, fl_err *err)
     pthread_mutex_unlock(&q->pool_mu);
     if (!r && fl_index_reader_new(q->index, &r, err) != 0)
         return NULL;
+    fl_index_reader_set_budget(r, QUERY_TIME_BUDGET_MS);
     return r;
 }
 
 void query_reader_put(fl_query *q, fl_index_reader *r)
 {
+    fl_index_reader_set_budget(r, 0);
     pthread_mutex_lock(&q->pool_mu);
     if (q->npool < QUERY_POOL_MAX) {
         q->pool[q->npool++] = r;

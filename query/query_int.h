@@ -52,6 +52,13 @@ typedef struct query_openapi_entry {
     int64_t used;  /* 0 = empty slot */
 } query_openapi_entry;
 
+/* Watches held by one user name (watch.c); n == 0: a free slot. */
+#define QUERY_WATCH_USERS 512
+typedef struct query_watch_user {
+    char name[128];
+    int n;
+} query_watch_user;
+
 /* Invariant: everything but the pool is immutable after fl_query_new. */
 struct fl_query {
     fl_index *index;
@@ -76,6 +83,7 @@ struct fl_query {
     int sub_id;
     bool subscribed, stopping;
     int nwatch;
+    query_watch_user wusers[QUERY_WATCH_USERS]; /* watches per user, under pool_mu */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
@@ -142,7 +150,9 @@ int query_key_load(fl_query *q, const char *path, fl_err *err);
 int query_token_bind(fl_request *r, const query_user *u, const char *what, const char *cluster,
                      const char *ns, char out[QUERY_BIND_LEN]);
 
-/* query.c */
+/* query.c: a pooled reader with a time budget of QUERY_TIME_BUDGET_MS per
+ * request (a longer read fails with -ETIMEDOUT: 504). */
+#define QUERY_TIME_BUDGET_MS 15000
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err);
 void query_reader_put(fl_query *q, fl_index_reader *r);
 bool query_type_synced(const fl_query *q, const fl_kube_resource *r);

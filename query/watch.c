@@ -17,7 +17,9 @@
 
 #include "query/query_int.h"
 
-#define WATCH_MAX 256
+#define WATCH_MAX 2048     /* in all (one thread each until #15) */
+#define WATCH_PER_USER 128 /* per user name: one user cannot lock others out */
+#define WATCH_STACK (256u << 10)
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
@@ -38,6 +40,7 @@ typedef struct watch {
     bool table, bookmarks, first_table, gone;
     int64_t deadline_ms;
     int failed;        /* stream write failed: stop */
+    char counted[128]; /* the user name counted in q->wusers */
 } watch;
 
 static void on_change(void *arg, int64_t from_rev, int64_t to_rev)
@@ -79,6 +82,22 @@ static void on_gone(void *ud)
     pthread_mutex_unlock(&w->q->pool_mu);
 }
 
+/* The reader fell behind (its stream's buffer is full): end the watch
+ * with a 410 as kube-apiserver's watch cache would, never buffer more. */
+static void send_too_slow(watch *w)
+{
+    fl_buf b = FL_BUF_INIT(4096);
+    json_t *st = fl_status_new(410, "Expired",
+                               "the watch fell behind (too much waiting to be read): list "
+                               "and watch again");
+    json_object_set_new(st, "status", json_string("Failure"));
+    json_t *ev = json_pack("{s:s,s:o}", "type", "ERROR", "object", st);
+    if (ev && fl_json_encode(ev, false, &b) == 0)
+        fl_stream_write_last(w->st, b.data, b.len);
+    json_decref(ev);
+    fl_buf_done(&b);
+}
+
 static int send_line(watch *w, const char *type, json_t *obj)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
@@ -88,6 +107,8 @@ static int send_line(watch *w, const char *type, json_t *obj)
         rc = fl_stream_write(w->st, b.data, b.len);
     json_decref(ev);
     fl_buf_done(&b);
+    if (rc == FL_EFULL)
+        send_too_slow(w);
     if (rc)
         w->failed = rc;
     return rc;
@@ -233,6 +254,42 @@ static void send_initial(watch *w)
     fl_index_reader_end(w->rd);
 }
 
+/* Per-user watch counts (under q->pool_mu). false when u is at its cap
+ * or the table is full. */
+static bool user_take(fl_query *q, const char *name)
+{
+    char user[sizeof q->wusers[0].name]; /* names are counted by this prefix */
+    fl_strlcpy(user, name, sizeof user);
+    query_watch_user *free_slot = NULL;
+    for (size_t i = 0; i < QUERY_WATCH_USERS; i++) {
+        query_watch_user *e = &q->wusers[i];
+        if (e->n && !strcmp(e->name, user)) {
+            if (e->n >= WATCH_PER_USER)
+                return false;
+            e->n++;
+            return true;
+        }
+        if (!e->n && !free_slot)
+            free_slot = e;
+    }
+    if (!free_slot)
+        return false;
+    fl_strlcpy(free_slot->name, user, sizeof free_slot->name);
+    free_slot->n = 1;
+    return true;
+}
+
+static void user_put(fl_query *q, const char *name)
+{
+    char user[sizeof q->wusers[0].name];
+    fl_strlcpy(user, name, sizeof user);
+    for (size_t i = 0; i < QUERY_WATCH_USERS; i++)
+        if (q->wusers[i].n && !strcmp(q->wusers[i].name, user)) {
+            q->wusers[i].n--;
+            return;
+        }
+}
+
 static void watch_free(watch *w)
 {
     fl_stream_close(w->st);
@@ -245,8 +302,11 @@ static void watch_free(watch *w)
     for (size_t i = 0; i < 64; i++)
         free(w->groups[i]);
     fl_query *q = w->q;
+    char user[sizeof q->wusers[0].name];
+    fl_strlcpy(user, w->counted, sizeof user);
     free(w);
     pthread_mutex_lock(&q->pool_mu);
+    user_put(q, user);
     q->nwatch--;
     pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->pool_mu);
@@ -343,14 +403,23 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
     int rc = w ? 0 : -ENOMEM;
     pthread_mutex_lock(&q->pool_mu);
     bool full = q->nwatch >= WATCH_MAX || q->stopping;
-    if (!full)
+    bool user_full = !full && !user_take(q, u->name);
+    if (!full && !user_full)
         q->nwatch++;
     pthread_mutex_unlock(&q->pool_mu);
-    if (full) {
-        fl_request_reply_status(r, 429, "TooManyRequests", "too many watches");
+    if (full || user_full) {
+        if (user_full)
+            fl_request_reply_status(r, 429, "TooManyRequests",
+                                    "too many watches for user \"%s\": at most %d at once",
+                                    u->name, WATCH_PER_USER);
+        else
+            fl_request_reply_status(r, 429, "TooManyRequests",
+                                    "too many watches: at most %d at once", WATCH_MAX);
         free(w);
         return;
     }
+    if (w)
+        fl_strlcpy(w->counted, u->name, sizeof w->counted);
     if (!rc)
         rc = watch_setup(q, r, u, t, w, &err);
     const char *ct = w && w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -363,6 +432,7 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
             watch_free(w);
         } else {
             pthread_mutex_lock(&q->pool_mu);
+            user_put(q, u->name);
             q->nwatch--;
             pthread_mutex_unlock(&q->pool_mu);
         }
@@ -371,6 +441,7 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
     fl_stream_on_gone(w->st, on_gone, w);
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, WATCH_STACK);
     if (pthread_create(&th, &at, watch_main, w) != 0)
         watch_free(w);
     pthread_attr_destroy(&at);
