@@ -70,6 +70,9 @@ int srv_uri_parse(const char *raw, char *out, kv *q, size_t qmax, const char **p
     *path = out;
     char *o = out + w + 1;
     size_t nq = 0;
+    for (const char *p = qs; p && (p = strchr(p, '%')); p++)
+        if (p[1] == '0' && p[2] == '0')
+            return -EINVAL; /* even in a pair that would be skipped */
     while (qs && nq < qmax) {
         const char *p = qs + 1;
         const char *amp = strchr(p, '&');
