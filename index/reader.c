@@ -46,6 +46,13 @@ static int on_progress(void *arg)
     return r->expired;
 }
 
+int fl_index_reader_set_cache(fl_index_reader *r, int64_t kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%lld", (long long)(kib > 0 ? kib : 1));
+    return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FL_ESQL;
+}
+
 void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms)
 {
     r->budget_ms = ms > 0 ? ms : 0;
