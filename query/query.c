@@ -78,6 +78,7 @@ void fl_query_free(fl_query *q)
     query_openapi_done(q);
     pthread_cond_destroy(&q->changed);
     pthread_mutex_destroy(&q->pool_mu);
+    pthread_mutex_destroy(&q->rd_mu);
     pthread_mutex_destroy(&q->oa_mu);
     query_tokens_free(q);
     for (size_t i = 0; i < q->nscopes; i++) {
@@ -107,6 +108,7 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
         return fl_err_set(err, -ENOMEM, "out of memory");
     int rc = 0;
     pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_mutex_init(&q->rd_mu, NULL);
     pthread_cond_init(&q->changed, NULL);
     pthread_mutex_init(&q->oa_mu, NULL);
     q->index = opts->index;
@@ -137,10 +139,10 @@ fail:
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err)
 {
     fl_index_reader *r = NULL;
-    pthread_mutex_lock(&q->pool_mu);
+    pthread_mutex_lock(&q->rd_mu);
     if (q->npool)
         r = q->pool[--q->npool];
-    pthread_mutex_unlock(&q->pool_mu);
+    pthread_mutex_unlock(&q->rd_mu);
     if (!r && fl_index_reader_new(q->index, &r, err) != 0)
         return NULL;
     fl_index_reader_set_budget(r, QUERY_TIME_BUDGET_MS);
@@ -150,12 +152,12 @@ fl_index_reader *query_reader_get(fl_query *q, fl_err *err)
 void query_reader_put(fl_query *q, fl_index_reader *r)
 {
     fl_index_reader_set_budget(r, 0);
-    pthread_mutex_lock(&q->pool_mu);
+    pthread_mutex_lock(&q->rd_mu);
     if (q->npool < QUERY_POOL_MAX) {
         q->pool[q->npool++] = r;
         r = NULL;
     }
-    pthread_mutex_unlock(&q->pool_mu);
+    pthread_mutex_unlock(&q->rd_mu);
     fl_index_reader_free(r);
 }
 

@@ -74,6 +74,7 @@ struct fl_query {
     size_t ngvs;
     unsigned char key[QUERY_KEY_LEN];
     pthread_mutex_t pool_mu;
+    pthread_mutex_t rd_mu; /* the reader pool only: never behind the watches' pool_mu */
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
     /* watches (watch.c): rev/stopping/nwatch under pool_mu, changed broadcast

@@ -25,6 +25,7 @@
 #define WATCH_PER_USER 128 /* per user name: one user cannot lock others out */
 #define WATCH_STACK (256u << 10)
 #define WATCH_CACHE_KIB 256
+#define WATCH_BATCH_BYTES (4u << 20) /* copied out of the change log per round */
 #define WATCH_NICE 5 /* watch fan-out yields to request handling */
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
@@ -159,14 +160,98 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
     return w->failed ? 1 : 0;
 }
 
+/* Changes are copied out of the change log first and sent after its read
+ * ends: a watch never holds an SQLite read (a WAL read mark, of which
+ * there are few) while it parses and writes (#19: 256 slow watchers made
+ * other readers wait seconds for SQLITE_BUSY). */
+typedef struct pending {
+    const char *type; /* static (the reader's type names) */
+    int64_t revision;
+    fl_index_row row; /* strings in mem */
+    char *mem;
+} pending;
+
+typedef struct batch {
+    watch *w;
+    pending *v;
+    size_t n, cap, bytes;
+    int rc; /* -ENOMEM */
+} batch;
+
+static const char *copy_str(char **p, const char *s)
+{
+    size_t n = strlen(s ? s : "") + 1;
+    memcpy(*p, s ? s : "", n);
+    const char *r = *p;
+    *p += n;
+    return r;
+}
+
+static int keep_row(batch *b, const char *type, int64_t revision, const fl_index_row *row)
+{
+    const char *const strs[] = {row->cluster, row->group, row->version, row->resource, row->kind,
+                                row->namespace_, row->name, row->uid, row->resource_version,
+                                row->owner_uid};
+    size_t need = row->json_len + 1;
+    for (size_t i = 0; i < FL_ARRAY_LEN(strs); i++)
+        need += strlen(strs[i] ? strs[i] : "") + 1;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        pending *v = realloc(b->v, cap * sizeof *v);
+        if (!v)
+            return b->rc = -ENOMEM;
+        b->v = v;
+        b->cap = cap;
+    }
+    pending *p = &b->v[b->n];
+    char *m = p->mem = malloc(need);
+    if (!m)
+        return b->rc = -ENOMEM;
+    p->type = type;
+    p->revision = revision;
+    p->row = *row;
+    p->row.cluster = copy_str(&m, row->cluster);
+    p->row.group = copy_str(&m, row->group);
+    p->row.version = copy_str(&m, row->version);
+    p->row.resource = copy_str(&m, row->resource);
+    p->row.kind = copy_str(&m, row->kind);
+    p->row.namespace_ = copy_str(&m, row->namespace_);
+    p->row.name = copy_str(&m, row->name);
+    p->row.uid = copy_str(&m, row->uid);
+    p->row.resource_version = copy_str(&m, row->resource_version);
+    p->row.owner_uid = copy_str(&m, row->owner_uid);
+    memcpy(m, row->json, row->json_len);
+    m[row->json_len] = 0;
+    p->row.json = m;
+    b->n++;
+    b->bytes += need;
+    return 0;
+}
+
 static int change_cb(void *arg, const char *type, bool superseded, int64_t revision,
                      const fl_index_row *row)
 {
-    watch *w = arg;
+    batch *b = arg;
+    watch *w = b->w;
+    if (b->bytes >= WATCH_BATCH_BYTES)
+        return 1; /* the rest next round */
     w->from = revision;
-    if (superseded || !row->json)
+    if (superseded || !row->json || strcmp(row->group, w->t.res->group) ||
+        strcmp(row->resource, w->t.res->resource) ||
+        !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
+                            row->resource))
         return 0;
-    return send_row(w, type, revision, row);
+    return keep_row(b, type, revision, row) ? 2 : 0;
+}
+
+static void batch_send(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->w->failed)
+            send_row(b->w, b->v[i].type, b->v[i].revision, &b->v[i].row);
+        free(b->v[i].mem);
+    }
+    free(b->v);
 }
 
 static void send_expired(watch *w, int64_t oldest)
@@ -197,13 +282,17 @@ static bool drain(watch *w)
 {
     for (;;) {
         int64_t before = w->from, oldest = 0;
-        int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, w, &oldest, NULL);
+        batch b = {w, NULL, 0, 0, 0, 0};
+        int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, &b, &oldest, NULL);
+        batch_send(&b);
         if (rc == FL_EGONE) {
             send_expired(w, oldest);
             return false;
         }
-        if (rc < 0 || w->failed)
+        if (rc < 0 || rc == 2 || w->failed)
             return false;
+        if (rc == 1)
+            continue; /* stopped at the byte cap */
         if (w->from == before || w->from - before < WATCH_BATCH)
             return true;
     }
