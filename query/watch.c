@@ -15,18 +15,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "query/query_int.h"
 
 #define WATCH_MAX 2048     /* in all (one thread each until #15) */
 #define WATCH_PER_USER 128 /* per user name: one user cannot lock others out */
 #define WATCH_STACK (256u << 10)
 #define WATCH_CACHE_KIB 256
-#define WATCH_BATCH_BYTES (4u << 20) /* copied out of the change log per round */
-#define WATCH_NICE 5 /* watch fan-out yields to request handling */
+#define WATCH_BATCH_BYTES (256u << 10) /* copied out of the change log per round */
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
@@ -411,9 +406,6 @@ static void *watch_main(void *arg)
 {
     watch *w = arg;
     fl_query *q = w->q;
-    /* Linux: a thread's own nice value. A best effort: at worst it stays 0. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WATCH_NICE) != 0)
-        errno = 0;
     int64_t last_bookmark = fl_mono_ms();
     if (w->from == 0)
         send_initial(w);

@@ -676,8 +676,12 @@ static void *prober(void *arg)
         struct timespec ts = deadline(SRV_PROBE_MS);
         if (pthread_cond_timedwait(&s->probe_cv, &s->mu, &ts) == 0 || s->probe_stop)
             continue;
+        /* trylock: a request whose lock is held (a writer thread, maybe
+         * preempted) is probed next time; waiting here would hold s->mu
+         * and stall every connection behind it */
         for (fl_request *r = s->live; r; r = r->next) {
-            pthread_mutex_lock(&r->mu);
+            if (pthread_mutex_trylock(&r->mu) != 0)
+                continue;
             srv_stream_probe_locked(r);
             pthread_mutex_unlock(&r->mu);
         }
