@@ -51,7 +51,7 @@ void fl_server_opts_public(fl_server_opts *o)
     if (!o->connection_memory)
         o->connection_memory = 256u << 10;
     if (o->stream_max_queued == def.stream_max_queued)
-        o->stream_max_queued = 4u << 20;
+        o->stream_max_queued = 1u << 20;
     if (!o->stream_max_total)
         o->stream_max_total = 256u << 20;
 }

@@ -73,7 +73,7 @@ typedef struct fl_server_opts {
 
 /* Harden o for untrusted clients (the daemon's API): 64 connections per
  * client address, 10 s for a request's headers, 4 workers, 256 KiB of
- * connection memory, 4 MiB buffered per stream and 256 MiB for all. Fields
+ * connection memory, 1 MiB buffered per stream and 256 MiB for all. Fields
  * already set to non-default values are kept. */
 void fl_server_opts_public(fl_server_opts *o);
 
