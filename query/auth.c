@@ -3,7 +3,7 @@
  * (token,user,"group1,group2" per line; # comments), authenticates a
  * request (bearer token, verified client certificate, anonymous loopback),
  * answers 401 as kube-apiserver does, and evaluates auth.scopes. Also loads
- * or creates the continue-token HMAC key. Touches no index or HTTP state
+ * or creates the continue-token key. Touches no index or HTTP state
  * beyond the request it is given.
  */
 #include <errno.h>

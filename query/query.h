@@ -13,7 +13,7 @@
  * conditions as query parameters and search.clusterpedia.io/... label
  * requirements (clusters, namespaces, names, fuzzy-name, since, before,
  * owner-uid/-name/-gr/-seniority, orderby, limit/size), and keyset
- * pagination with HMAC-protected continue tokens (ordered lists page on
+ * pagination with encrypted, bound continue tokens (ordered lists page on
  * their sort key). OpenAPI v3 documents are served with kube-apiserver's
  * ?hash= / Etag caching. GET .../namespaces/<ns>/pods/<pod>/log (with
  * follow) is proxied to the member that runs the pod (logs.c).
@@ -92,7 +92,7 @@ typedef struct fl_query_opts {
     size_t nscopes;
     const fl_query_gv *gvs;        /* copied; synced types listed in discovery */
     size_t ngvs;
-    const char *key_file;          /* continue-token HMAC key (32 bytes); created
+    const char *key_file;          /* continue-token key (32 bytes); created
                                       when missing; NULL = random per process */
     /* Member clusters, for cluster.karmada.io/v1alpha1 Cluster objects and the
      * not-Ready Warning header: a new reference shaped like
