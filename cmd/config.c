@@ -392,7 +392,8 @@ static int parse_scope(walk *w, const json_t *v, const char *f, fl_config_scope 
 
 static int parse_auth(walk *w, const json_t *root, fl_config *c)
 {
-    static const char *const keys[] = {"tokensFile", "anonymousLoopback", "scopes", NULL};
+    static const char *const keys[] = {"tokensFile", "anonymousLoopback", "scopes",
+                                       "adminGroups", NULL};
     json_t *auth, *scopes;
     int rc;
     if ((rc = get_obj(w, root, "", "auth", &auth)) || !auth)
@@ -401,7 +402,8 @@ static int parse_auth(walk *w, const json_t *root, fl_config *c)
         (rc = get_str(w, auth, "auth", "tokensFile", false, NULL, &c->tokens_file)) ||
         (rc = resolve_in_place(w, &c->tokens_file)) ||
         (rc = where(w, auth, "tokensFile", "auth.tokensFile", &c->tokens_file_at)) ||
-        (rc = get_bool(w, auth, "auth", "anonymousLoopback", false, &c->anonymous_loopback)))
+        (rc = get_bool(w, auth, "auth", "anonymousLoopback", false, &c->anonymous_loopback)) ||
+        (rc = get_strs(w, auth, "auth", "adminGroups", &c->admin_groups, &c->nadmin_groups)))
         return rc;
     scopes = json_object_get(auth, "scopes");
     if (!scopes || json_is_null(scopes))
@@ -865,6 +867,7 @@ void fl_config_free(fl_config *c)
         free_strs(c->scopes[i].resources, c->scopes[i].nresources);
     }
     free(c->scopes);
+    free_strs(c->admin_groups, c->nadmin_groups);
     free(c->host_kubeconfig);
     free(c->host_context);
     for (size_t i = 0; i < c->nmembers; i++)

@@ -65,6 +65,8 @@ typedef struct fl_config {
     bool anonymous_loopback;
     fl_config_scope *scopes;
     size_t nscopes;
+    char **admin_groups;   /* auth.adminGroups: unrestricted besides system:masters */
+    size_t nadmin_groups;
 
     bool has_host;
     char *host_kubeconfig, *host_context;

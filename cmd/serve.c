@@ -231,6 +231,7 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     qo.members_fn = query_members;
     qo.members_ud = x;
     qo.log_members = mem, qo.nlog_members = c->nmembers;
+    qo.admin_groups = (const char *const *)c->admin_groups, qo.nadmin_groups = c->nadmin_groups;
     if (sc && gv && mem)
         rc = fl_query_new(&qo, &x->query, err);
     else
@@ -541,6 +542,7 @@ static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
     int rc = 0;
     so.name = "api";
     so.listen = cfg->listen;
+    fl_server_opts_public(&so); /* untrusted clients (#19) */
     if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
                           (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;

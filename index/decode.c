@@ -72,12 +72,15 @@ static int prune_and_annotate(const dec_opts *o, const fl_index_src *src, json_t
     json_t *md = json_object_get(obj, "metadata");
     if (!o->keep_managed_fields && md)
         json_object_del(md, "managedFields");
-    if (!o->keep_last_applied && md) {
+    bool secret = is_core(src, "secrets");
+    /* A Secret's last-applied annotation holds its data in plaintext: it
+     * goes whatever sync.prune says (#19.5). */
+    if ((!o->keep_last_applied || secret) && md) {
         json_t *ann = json_object_get(md, "annotations");
         if (ann)
             json_object_del(ann, LAST_APPLIED);
     }
-    if (is_core(src, "secrets")) {
+    if (secret) {
         json_object_del(obj, "data");
         json_object_del(obj, "stringData");
     }

@@ -231,6 +231,15 @@ void fl_index_stats_get(fl_index *idx, fl_index_stats *out);
 int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err);
 void fl_index_reader_free(fl_index_reader *r);
 
+/* Shrink (or grow) r's page cache to kib KiB: long-lived readers that
+ * only follow the change log (one per watch) need little. 0 or FL_ESQL. */
+int fl_index_reader_set_cache(fl_index_reader *r, int64_t kib);
+
+/* A time budget for what r reads from now on (ms; 0 = none): a statement
+ * still running when it is spent is interrupted and the call fails with
+ * -ETIMEDOUT (err says so). The HTTP handlers set one per request (#19). */
+void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms);
+
 /* Snapshot: every read between _begin and _end sees the same committed
  * state, while the writer goes on. Reads outside a snapshot each see the
  * latest commit. Nesting is not allowed (-EBUSY). Returns 0 or FL_ESQL. */

@@ -25,11 +25,40 @@ struct fl_index_reader {
     cached cache[STMT_CACHE];
     uint64_t tick;
     zjr *zj;        /* decompression of stored JSON (zjson.c) */
+    int64_t deadline_ms, budget_ms; /* 0 = no time budget */
+    bool expired;                   /* the progress handler interrupted a read */
 };
 
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
+    if (r->expired && sqlite3_errcode(r->db) == SQLITE_INTERRUPT)
+        return fl_err_set(err, -ETIMEDOUT,
+                          "the query took longer than its %lld ms budget: narrow it (clusters, "
+                          "namespaces, labels, a smaller limit)", (long long)r->budget_ms);
     return fl_err_set(err, FL_ESQL, "index reader: %s: %s", what, sqlite3_errmsg(r->db));
+}
+
+/* SQLite's progress handler: nonzero interrupts the running statement. */
+static int on_progress(void *arg)
+{
+    fl_index_reader *r = arg;
+    if (r->deadline_ms && fl_mono_ms() > r->deadline_ms)
+        r->expired = true;
+    return r->expired;
+}
+
+int fl_index_reader_set_cache(fl_index_reader *r, int64_t kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%lld", (long long)(kib > 0 ? kib : 1));
+    return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : FL_ESQL;
+}
+
+void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms)
+{
+    r->budget_ms = ms > 0 ? ms : 0;
+    r->deadline_ms = ms > 0 ? fl_mono_ms() + ms : 0;
+    r->expired = false;
 }
 
 /* A prepared statement for sql, from the reader's small LRU cache. The
@@ -75,6 +104,7 @@ int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err)
         goto fail;
     }
     sqlite3_busy_timeout(r->db, 5000);
+    sqlite3_progress_handler(r->db, 1000, on_progress, r);
     if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0 ||
         (rc = zjr_new(&r->zj)) < 0)
         goto fail;
@@ -388,8 +418,12 @@ static int check_query(const fl_index_query *q, fl_err *err)
     for (size_t i = 0; i < q->n_labels; i++) {
         const fl_index_label_req *l = &q->labels[i];
         bool needs = l->op != FL_INDEX_LABEL_EXISTS && l->op != FL_INDEX_LABEL_NOT_EXISTS;
-        if (!l->key || (needs && (l->n_values < 1 || !l->values)) ||
-            l->n_values > FL_INDEX_QUERY_MAX_TERMS)
+        if (l->n_values > FL_INDEX_QUERY_MAX_TERMS)
+            return fl_err_set(err, -E2BIG,
+                              "label requirement on \"%.100s\" has %zu values: at most %d are "
+                              "allowed", l->key ? l->key : "", l->n_values,
+                              FL_INDEX_QUERY_MAX_TERMS);
+        if (!l->key || (needs && (l->n_values < 1 || !l->values)))
             return fl_err_set(err, -EINVAL, "index query: bad label requirement");
     }
     bool some = q->after_namespace || q->after_name || q->after_cluster;

@@ -51,10 +51,10 @@ static int putc1(fl_buf *b, char c)
 
 /* ------------------------------------------------------------ the stored JSON */
 
-/* annotations (ann NULL: absent) minus last-applied, plus the cluster;
- * 1 when the cluster annotation is already there (the jansson path
- * replaces it in place). */
-static int emit_ann(fl_buf *b, const fl_jval *ann, const dec_opts *o, const char *cluster)
+/* annotations (ann NULL: absent) minus last-applied (always for a Secret:
+ * it holds the data in plaintext), plus the cluster; 1 when the cluster
+ * annotation is already there (the jansson path replaces it in place). */
+static int emit_ann(fl_buf *b, const fl_jval *ann, bool keep_applied, const char *cluster)
 {
     bool first = true;
     int rc = putc1(b, '{');
@@ -62,7 +62,7 @@ static int emit_ann(fl_buf *b, const fl_jval *ann, const dec_opts *o, const char
         fl_jiter it = fl_jscan_iter(*ann);
         fl_jval k, m;
         while (rc == 0 && fl_jscan_next(&it, &k, NULL, &m)) {
-            if (!o->keep_last_applied && fl_jscan_key_is(k, LAST_APPLIED))
+            if (!keep_applied && fl_jscan_key_is(k, LAST_APPLIED))
                 continue;
             if (fl_jscan_key_is(k, FL_INDEX_CLUSTER_ANNOTATION))
                 return 1;
@@ -84,8 +84,8 @@ static int emit_ann(fl_buf *b, const fl_jval *ann, const dec_opts *o, const char
 
 /* metadata minus managedFields, with emit_ann's annotations (appended at
  * the end when absent); *at and *len get where it is in b. */
-static int emit_md(fl_buf *b, fl_jval md, const dec_opts *o, const char *cluster, size_t *at,
-                   size_t *len)
+static int emit_md(fl_buf *b, fl_jval md, const dec_opts *o, bool secret, const char *cluster,
+                   size_t *at, size_t *len)
 {
     fl_jiter it = fl_jscan_iter(md);
     fl_jval k, v, m;
@@ -105,7 +105,7 @@ static int emit_md(fl_buf *b, fl_jval md, const dec_opts *o, const char *cluster
                 return 1; /* null annotations: the jansson path */
             rc = fl_buf_append(b, m.p, (size_t)(v.p - m.p)); /* "key": */
             if (rc == 0)
-                rc = emit_ann(b, &v, o, cluster);
+                rc = emit_ann(b, &v, o->keep_last_applied && !secret, cluster);
         } else if (rc == 0) {
             rc = put(b, m);
         }
@@ -116,7 +116,7 @@ static int emit_md(fl_buf *b, fl_jval md, const dec_opts *o, const char *cluster
         if (rc == 0)
             rc = fl_buf_puts(b, "\"annotations\":");
         if (rc == 0)
-            rc = emit_ann(b, NULL, o, cluster);
+            rc = emit_ann(b, NULL, o->keep_last_applied && !secret, cluster);
     }
     if (rc == 0 && (rc = putc1(b, '}')) == 0)
         *len = b->len - *at;
@@ -177,7 +177,7 @@ static int emit_obj(fl_buf *b, const dec_opts *o, const fl_index_src *src, const
         if (rc == 0 && (int)i == t->md) {
             rc = fl_buf_append(b, t->mem[i].p, (size_t)(t->val[i].p - t->mem[i].p));
             if (rc == 0)
-                rc = emit_md(b, t->val[i], o, src->cluster, md_at, md_len);
+                rc = emit_md(b, t->val[i], o, secret, src->cluster, md_at, md_len);
         } else if (rc == 0) {
             rc = put(b, t->mem[i]);
         }

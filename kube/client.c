@@ -626,6 +626,9 @@ static int setup_easy(fl_kube_req *r)
     if (!e)
         return -ENOMEM;
     curl_easy_setopt(e, CURLOPT_URL, r->url);
+    /* Paths are sent as built: no dot-segment collapsing, which would turn a
+     * name of "." or ".." into another API path on the member (#19). */
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -1196,4 +1199,9 @@ void fl_kube_client_close(fl_kube_client *c, void (*close_cb)(void *), void *ud)
     }
     c->depth--;
     teardown_if_idle(c);
+}
+
+const char *fl_kube_req_content_type(const fl_kube_req *req)
+{
+    return req && req->content_type ? req->content_type : "";
 }

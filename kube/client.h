@@ -163,6 +163,10 @@ void fl_kube_req_cancel(fl_kube_req *req);
  * paused stream is exempt from the stall timeout; cancel works as ever. */
 void fl_kube_req_resume(fl_kube_req *req);
 
+/* The Content-Type of the response so far ("" before its headers): a line
+ * callback may check what it is being handed. Loop thread. */
+const char *fl_kube_req_content_type(const fl_kube_req *req);
+
 /* ---- blocking helper (CLI, tests) --------------------------------------- */
 
 /* Run one whole-body request on a private loop and wait for it. Any thread

@@ -3,7 +3,7 @@
  * (token,user,"group1,group2" per line; # comments), authenticates a
  * request (bearer token, verified client certificate, anonymous loopback),
  * answers 401 as kube-apiserver does, and evaluates auth.scopes. Also loads
- * or creates the continue-token HMAC key. Touches no index or HTTP state
+ * or creates the continue-token key. Touches no index or HTTP state
  * beyond the request it is given.
  */
 #include <errno.h>
@@ -150,6 +150,8 @@ int query_authenticate(const fl_query *q, fl_request *r, query_user *u)
         }
         goto deny; /* a wrong token is never downgraded to anonymous */
     }
+    if (fl_request_cert_rejected(r))
+        goto deny; /* a bad certificate is never downgraded to anonymous */
     if (fl_request_cert_user(r)) {
         u->name = fl_request_cert_user(r);
         u->ngroups = fl_request_cert_groups(r, &u->groups);
@@ -186,18 +188,31 @@ static bool user_in(const query_user *u, const char *group)
     return false;
 }
 
+/* "pods" is the core group's pods only; another group's are "pods.<group>"
+ * (as in RBAC and kubectl), "*" is every type. */
 static bool resource_in(const query_scope *s, const char *group, const char *resource)
 {
     char full[512];
+    if (!group[0])
+        return in_list(s->resources, s->nresources, resource);
     snprintf(full, sizeof full, "%s.%s", resource, group);
-    return in_list(s->resources, s->nresources, resource) ||
-           (group[0] && in_list(s->resources, s->nresources, full));
+    return in_list(s->resources, s->nresources, full);
+}
+
+bool query_user_is_admin(const fl_query *q, const query_user *u)
+{
+    if (user_in(u, "system:masters"))
+        return true;
+    for (size_t i = 0; i < q->nadmin_groups; i++)
+        if (user_in(u, q->admin_groups[i]))
+            return true;
+    return false;
 }
 
 bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster,
                         const char *ns, const char *group, const char *resource)
 {
-    if (!q->nscopes)
+    if (!q->nscopes || query_user_is_admin(q, u))
         return true;
     for (size_t i = 0; i < q->nscopes; i++) {
         const query_scope *s = &q->scopes[i];
@@ -240,4 +255,50 @@ int query_key_load(fl_query *q, const char *path, fl_err *err)
     rc = w == (ssize_t)sizeof q->key ? 0 : fl_err_set(err, -EIO, "%s: short write", path);
     close(fd);
     return rc;
+}
+
+/* Add v to a term list unless there; false when full. */
+static bool term_add(const char **v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(v[i], s))
+            return true;
+    if (*n >= QUERY_SCOPE_TERMS)
+        return false;
+    v[(*n)++] = s;
+    return true;
+}
+
+void query_scope_terms_for(const fl_query *q, const query_user *u, const char *group,
+                           const char *resource, bool namespaced, query_scope_terms *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!q->nscopes || query_user_is_admin(q, u)) {
+        out->all_clusters = out->all_namespaces = true;
+        out->any = true;
+        return;
+    }
+    for (size_t i = 0; i < q->nscopes; i++) {
+        const query_scope *s = &q->scopes[i];
+        bool all_ns = in_list(s->namespaces, s->nnamespaces, "*");
+        if (!user_in(u, s->group) || !resource_in(s, group, resource) ||
+            (!namespaced && !all_ns))
+            continue;
+        out->any = true;
+        if (in_list(s->clusters, s->nclusters, "*"))
+            out->all_clusters = true;
+        for (size_t k = 0; !out->all_clusters && k < s->nclusters; k++)
+            if (!term_add(out->clusters, &out->nclusters, s->clusters[k]))
+                out->all_clusters = true; /* too many: the per-row check narrows */
+        if (all_ns || !namespaced)
+            out->all_namespaces = true;
+        for (size_t k = 0; !out->all_namespaces && k < s->nnamespaces; k++)
+            if (!term_add(out->namespaces, &out->nnamespaces, s->namespaces[k]))
+                out->all_namespaces = true;
+    }
+}
+
+bool query_scope_cluster_visible(const fl_query *q, const query_user *u, const char *cluster)
+{
+    return query_scope_allows(q, u, cluster, NULL, NULL, NULL);
 }

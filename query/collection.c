@@ -53,13 +53,21 @@ static bool wanted(const coll *c, const fl_kube_resource *r, fl_request *req)
            in_csv(res, r->group, r->resource) || (!r->group[0] && in_csv(res, r->resource, NULL));
 }
 
-static void collect_types(fl_query *q, fl_index_reader *rd, fl_request *req, coll *c)
+/* The wanted types that are served and that u may see something of (a
+ * type outside the scope is left out as one that does not exist). */
+static void collect_types(fl_query *q, const query_user *u, fl_index_reader *rd,
+                          fl_request *req, coll *c)
 {
     const fl_kube_resource *all[COLL_TYPES_MAX];
     size_t n = fl_kube_resources_list(q->reg, all, COLL_TYPES_MAX);
-    for (size_t i = 0; i < n && i < COLL_TYPES_MAX; i++)
-        if (wanted(c, all[i], req) && query_served(q, all[i], rd))
+    for (size_t i = 0; i < n && i < COLL_TYPES_MAX; i++) {
+        query_scope_terms st;
+        if (!wanted(c, all[i], req) || !query_served(q, all[i], rd))
+            continue;
+        query_scope_terms_for(q, u, all[i]->group, all[i]->resource, all[i]->namespaced, &st);
+        if (st.any)
             c->types[c->n++] = all[i];
+    }
 }
 
 static json_t *type_list(const coll *c)
@@ -86,15 +94,20 @@ static int cursor_type(fl_query_cursor *cur, size_t ntypes, size_t *idx)
     return 0;
 }
 
-static int page(fl_query *q, const query_user *u, const conds *cd, const coll *c,
+static int page(fl_query *q, fl_request *r, const query_user *u, const conds *cd, const coll *c,
                 fl_index_reader *rd, json_t *items, fl_buf *tok, fl_err *err)
 {
     fl_query_cursor cur, last;
     size_t start = 0;
     int64_t limit = query_conds_limit(cd);
     const char *cont = query_conds_continue(cd);
+    char what[64], bind[QUERY_BIND_LEN];
+    snprintf(what, sizeof what, "collectionresources/%s", c->name);
     memset(&cur, 0, sizeof cur);
-    if (cont && (fl_query_token_decode(q, cont, &cur) != 0 || cursor_type(&cur, c->n, &start)))
+    if (query_token_bind(r, u, what, NULL, NULL, bind) != 0)
+        return -ENOMEM;
+    if (cont && (fl_query_token_decode_for(q, bind, cont, &cur) != 0 ||
+                 cursor_type(&cur, c->n, &start)))
         return fl_err_set(err, FL_EPARSE, "invalid continue token");
     for (size_t i = start; i < c->n; i++) {
         int64_t budget = limit - (int64_t)json_array_size(items);
@@ -112,7 +125,7 @@ static int page(fl_query *q, const query_user *u, const conds *cd, const coll *c
             char cl[254];
             snprintf(cl, sizeof cl, "%zu|%s", i, last.cluster);
             fl_strlcpy(last.cluster, cl, sizeof last.cluster);
-            return fl_query_token_encode(q, &last, tok);
+            return fl_query_token_encode_for(q, bind, &last, tok);
         }
     }
     return 0;
@@ -131,8 +144,8 @@ static void serve_one(fl_query *q, fl_request *r, const query_user *u, const cha
     if (!rc && (rc = query_conds_new(r, &t, &cd, &err)) == 0 &&
         (rc = query_conds_resolve(q, cd, rd, &err)) == 0) {
         c->name = name;
-        collect_types(q, rd, r, c);
-        rc = page(q, u, cd, c, rd, items, &tok, &err);
+        collect_types(q, u, rd, r, c);
+        rc = page(q, r, u, cd, c, rd, items, &tok, &err);
     }
     if (rc) {
         query_reply_error(r, rc, &err);
@@ -165,7 +178,7 @@ void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, con
         for (size_t i = 0; i < 3; i++) {
             coll c = {names[i], {0}, 0};
             if (i < 2)
-                collect_types(q, rd, r, &c);
+                collect_types(q, u, rd, r, &c);
             json_array_append_new(items, json_pack("{s:{s:s},s:o}", "metadata", "name", names[i],
                                                    "resourceTypes", type_list(&c)));
         }

@@ -439,6 +439,7 @@ typedef struct list_ctx {
     fl_buf out;         /* raw JSON items, comma-separated */
     json_t *objs;       /* parsed items (Table or field selector) */
     fl_query_cursor last; /* key of the last row looked at */
+    char bind[QUERY_BIND_LEN]; /* continue tokens are bound to this */
     bool more;
     int rc;
 } list_ctx;
@@ -517,6 +518,44 @@ static void build_query(const conds *c, const query_target *t, fl_index_query *i
     iq->order = FL_INDEX_ORDER_KEY;
 }
 
+/* Narrow an index term list (n == 0: no constraint) to the scope's
+ * terms; buf holds the intersection. False when nothing is left. */
+static bool narrow(const char *const **set, size_t *n, const char *const *scope, size_t ns,
+                   const char **buf)
+{
+    if (!*set || *n == 0) {
+        *set = scope;
+        *n = ns;
+        return ns > 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        for (size_t j = 0; j < ns; j++)
+            if (!strcmp((*set)[i], scope[j])) {
+                buf[k++] = (*set)[i];
+                break;
+            }
+    *set = buf;
+    *n = k;
+    return k > 0;
+}
+
+bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_resource *res,
+                       query_scope_buf *sb, fl_index_query *iq)
+{
+    query_scope_terms *t = &sb->terms;
+    query_scope_terms_for(q, u, res->group, res->resource, res->namespaced, t);
+    if (!t->any)
+        return false;
+    if (!t->all_clusters && !narrow(&iq->clusters, &iq->n_clusters, t->clusters, t->nclusters,
+                                    sb->clusters))
+        return false;
+    if (!t->all_namespaces && !narrow(&iq->namespaces, &iq->n_namespaces, t->namespaces,
+                                      t->nnamespaces, sb->namespaces))
+        return false;
+    return true;
+}
+
 /* True when every condition went to the index (so its count is exact). */
 static bool all_in_index(const fl_query *q, const conds *c)
 {
@@ -566,6 +605,9 @@ void query_reply_error(fl_request *r, int rc, const fl_err *err)
     if (rc == FL_EPARSE || rc == -E2BIG || rc == FL_EUNSUPPORTED || rc == -EINVAL)
         fl_request_reply_status(r, 400, "BadRequest", "%s", err->msg[0] ? err->msg
                                                                          : fl_strerror(rc));
+    else if (rc == -ETIMEDOUT)
+        fl_request_reply_status(r, 504, "Timeout", "Timeout: %s",
+                                err->msg[0] ? err->msg : "the request took too long");
     else if (rc == FL_EGONE)
         fl_request_reply_status(r, 410, "Expired",
                                 "The provided continue parameter is too old to display a "
@@ -651,8 +693,9 @@ static int change_stop(void *arg, const char *type, bool superseded, int64_t rev
 /* Continue token check: FL_EPARSE (tampered), FL_EGONE (past retention). */
 static int resume(list_ctx *x, fl_index_reader *rd, fl_query_cursor *cur, fl_err *err)
 {
-    if (fl_query_token_decode(x->q, x->c->cont, cur) != 0)
-        return fl_err_set(err, FL_EPARSE, "invalid continue token");
+    if (fl_query_token_decode_for(x->q, x->bind, x->c->cont, cur) != 0)
+        return fl_err_set(err, FL_EPARSE, "invalid continue token (or one from another list, "
+                                          "user or query)");
     int rc = fl_index_changes(rd, cur->revision, 1, change_stop, NULL, NULL, NULL);
     if (rc == FL_EGONE)
         return FL_EGONE;
@@ -714,6 +757,7 @@ static int ord_page(list_ctx *x, fl_index_reader *rd, const query_sorted *s, siz
 static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
 {
     ord_ctx o = {x, {0}, 0};
+    query_scope_buf sb;
     fl_index_query iq = FL_INDEX_QUERY_INIT;
     fl_query_cursor cur, last;
     int64_t rev = 0;
@@ -722,12 +766,14 @@ static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *
     int rc = fl_index_reader_revision(rd, &rev);
     memset(&cur, 0, sizeof cur);
     build_query(x->c, x->t, &iq);
+    bool some = query_scope_query(x->q, x->u, x->t->res, &sb, &iq);
     iq.limit = QUERY_ORDER_MAX_ROWS + 1;
     if (!rc && x->c->cont && *x->c->cont &&
-        (fl_query_token_decode(x->q, x->c->cont, &cur) != 0 || !cur.ordered ||
+        (fl_query_token_decode_for(x->q, x->bind, x->c->cont, &cur) != 0 || !cur.ordered ||
          cur.order_sig != query_order_sig(&x->c->order)))
         rc = fl_err_set(err, FL_EPARSE, "invalid continue token (for this orderby)");
-    if (!rc && !matches_nothing(x->c) && (rc = fl_index_list(rd, &iq, ord_row, &o, NULL, err)))
+    if (!rc && some && !matches_nothing(x->c) &&
+        (rc = fl_index_list(rd, &iq, ord_row, &o, NULL, err)))
         rc = o.rc == -E2BIG ? fl_err_set(err, -E2BIG, "orderby over more than %d objects: "
                                          "narrow the query", QUERY_ORDER_MAX_ROWS)
              : o.rc ? o.rc : rc;
@@ -744,7 +790,7 @@ static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *
     if (to < o.rows.n) {
         query_sorted_cursor(&o.rows.v[to - 1], &x->c->order, rev, &last);
         last.offset = (int64_t)to;
-        if ((rc = fl_query_token_encode(x->q, &last, &tok)) != 0)
+        if ((rc = fl_query_token_encode_for(x->q, x->bind, &last, &tok)) != 0)
             goto out;
         cont = tok.data;
     }
@@ -760,11 +806,13 @@ out:
 static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
 {
     fl_index_query iq = FL_INDEX_QUERY_INIT;
+    query_scope_buf sb;
     fl_query_cursor cur;
     int64_t rev = 0;
     int rc;
     memset(&cur, 0, sizeof cur);
     build_query(x->c, x->t, &iq);
+    bool some = query_scope_query(x->q, x->u, x->t->res, &sb, &iq);
     if ((rc = fl_index_reader_revision(rd, &rev)) != 0)
         return fl_err_set(err, rc, "index revision");
     if (x->c->cont && *x->c->cont) {
@@ -779,7 +827,7 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
     if (x->c->order.n)
         return run_ordered(x, rd, r, err);
     iq.limit = x->limit + 1;
-    if (!matches_nothing(x->c)) {
+    if (some && !matches_nothing(x->c)) {
         rc = fl_index_list(rd, &iq, list_row, x, NULL, err);
         if (rc == 2 || (rc < 0))
             return x->rc ? x->rc : rc;
@@ -790,7 +838,7 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
     if (x->more) {
         x->last.revision = rev;
         x->last.offset = cur.offset + x->seen;
-        if ((rc = fl_query_token_encode(x->q, &x->last, &tok)) != 0)
+        if ((rc = fl_query_token_encode_for(x->q, x->bind, &x->last, &tok)) != 0)
             return rc;
         cont = tok.data;
     }
@@ -825,9 +873,15 @@ int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kub
     list_ctx x = {.q = q, .u = u, .c = c, .t = &t, .raw_ok = false, .objs = items,
                   .limit = limit};
     fl_index_query iq = FL_INDEX_QUERY_INIT;
+    query_scope_buf sb;
     if (c->order.n)
         return fl_err_set(err, FL_EUNSUPPORTED, "orderby is not supported on collections");
     build_query(c, &t, &iq);
+    if (!query_scope_query(q, u, res, &sb, &iq)) {
+        *more = false;
+        memset(last, 0, sizeof *last);
+        return 0;
+    }
     if (after && after->name[0]) {
         iq.after_cluster = after->cluster;
         iq.after_namespace = after->namespace_;
@@ -943,6 +997,29 @@ out:
 
 /* ---- entry ------------------------------------------------------------------------------ */
 
+/* A namespace outside u's scope for the type: 403 as RBAC would answer
+ * (the type is in scope elsewhere, else the path was a 404 already). */
+static bool forbidden_ns(fl_query *q, fl_request *r, const query_user *u, const query_target *t)
+{
+    query_scope_terms st;
+    if (!t->ns)
+        return false;
+    query_scope_terms_for(q, u, t->res->group, t->res->resource, t->res->namespaced, &st);
+    if (st.all_namespaces)
+        return false;
+    for (size_t i = 0; i < st.nnamespaces; i++)
+        if (!strcmp(st.namespaces[i], t->ns))
+            return false;
+    const char *w = fl_request_query(r, "watch");
+    const char *verb = t->name ? "get" : w && (!strcmp(w, "1") || !strcmp(w, "true")) ? "watch"
+                                                                                     : "list";
+    fl_request_reply_status(r, 403, "Forbidden",
+                            "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API "
+                            "group \"%s\" in the namespace \"%s\"", t->res->resource, u->name,
+                            verb, t->res->resource, t->res->group, t->ns);
+    return true;
+}
+
 void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const query_target *t)
 {
     fl_err err = FL_ERR_INIT;
@@ -955,6 +1032,8 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         goto out;
     }
     const char *w = fl_request_query(r, "watch");
+    if (forbidden_ns(q, r, u, t))
+        goto out;
     if (w && (!strcmp(w, "1") || !strcmp(w, "true")) && !t->name) {
         query_serve_watch(q, r, u, t);
         goto out;
@@ -977,11 +1056,17 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         goto out;
     }
     x.c = c;
+    char what[512];
+    snprintf(what, sizeof what, "%s/%s/%s", t->res->group, t->res->version, t->res->resource);
+    if (query_token_bind(r, u, what, t->cluster, t->ns, x.bind) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        goto out;
+    }
     x.table = query_wants_table(r);
     x.raw_ok = !x.table;
     x.objs = json_array();
     fl_buf_init(&x.out, REPLY_MAX);
-    query_warn_not_ready(q, r, t->cluster);
+    query_warn_not_ready(q, r, u, t->cluster);
     if (fl_index_reader_begin(rd) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "index snapshot failed");
         goto out;

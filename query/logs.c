@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "query/query_int.h"
@@ -164,9 +165,17 @@ static void reply_member_error(struct query_log *l, const fl_kube_response *res)
     fl_request_reply_json(l->r, (int)code, json_incref(res->status));
 }
 
+/* A pods/log answer is text/plain (kube-apiserver) or untyped. */
+static bool is_log_type(const char *ct)
+{
+    return !ct[0] || !strncasecmp(ct, "text/plain", 10);
+}
+
 static int on_line(fl_kube_req *req, const char *line, size_t len, void *ud)
 {
     struct query_log *l = ud;
+    if (!l->st && !is_log_type(fl_kube_req_content_type(req)))
+        return 1;
     if (!l->st) {
         int rc = fl_request_stream(l->r, 200, "text/plain", &l->st);
         if (rc == -ENOMEM)
@@ -193,7 +202,12 @@ static void on_done(fl_kube_req *req, fl_kube_response *res, void *ud)
 {
     struct query_log *l = ud;
     l->req = NULL;
-    if (l->r && res->err == 0) {
+    if (l->r && res->err == 0 && !is_log_type(res->content_type)) {
+        /* Only ever a log stream: anything else from the member is refused. */
+        fl_request_reply_status(l->r, 502, "InternalError",
+                                "cluster \"%s\" answered the log request with \"%.100s\", "
+                                "not a log", l->cluster, res->content_type);
+    } else if (l->r && res->err == 0) {
         const char *ct = res->content_type[0] ? res->content_type : "text/plain";
         int code = res->http_status >= 200 && res->http_status < 300 ? (int)res->http_status
                                                                       : 200;
@@ -334,12 +348,24 @@ static int put_escaped(fl_buf *b, const char *s)
     return rc;
 }
 
-/* The member path: /api/v1/namespaces/NS/pods/POD/log?<passed options>. */
+/* The member path: /api/v1/namespaces/NS/pods/POD/log?<passed options>,
+ * from validated names only (a DNS label and a DNS subdomain: no '/', no
+ * dot segment), each escaped again all the same. */
 static int build_path(fl_request *r, const char *ns, const char *pod, char *out, size_t size,
                       bool *follow)
 {
     fl_buf b = FL_BUF_INIT(size - 1);
-    int rc = fl_buf_printf(&b, "/api/v1/namespaces/%s/pods/%s/log", ns, pod);
+    if (!query_dns_label(ns) || !query_dns_name(pod))
+        return -EINVAL;
+    int rc = fl_buf_puts(&b, "/api/v1/namespaces/");
+    if (!rc)
+        rc = put_escaped(&b, ns);
+    if (!rc)
+        rc = fl_buf_puts(&b, "/pods/");
+    if (!rc)
+        rc = put_escaped(&b, pod);
+    if (!rc)
+        rc = fl_buf_puts(&b, "/log");
     char sep = '?';
     *follow = false;
     for (size_t i = 0; !rc && i < FL_ARRAY_LEN(LOG_PARAMS); i++) {
@@ -422,11 +448,21 @@ static int find_cluster(fl_query *q, fl_request *r, const query_user *u, const c
 static int log_check(fl_query *q, fl_request *r, const query_user *u, const char *cluster,
                      const char *ns, const char *pod, const query_member **m)
 {
-    if (!query_dns_name(ns) || !query_dns_name(pod)) {
-        fl_request_reply_status(r, 400, "BadRequest", "invalid namespace or pod name");
+    if (!query_dns_label(ns)) {
+        fl_request_reply_status(r, 400, "BadRequest",
+                                "invalid namespace name: a lowercase RFC 1123 label must consist "
+                                "of lower case alphanumeric characters or '-', and must start "
+                                "and end with an alphanumeric character");
         return -EINVAL;
     }
-    if (!(*m = member_find(q, cluster))) {
+    if (!query_dns_name(pod)) {
+        fl_request_reply_status(r, 400, "BadRequest",
+                                "invalid pod name: a lowercase RFC 1123 subdomain must consist "
+                                "of lower case alphanumeric characters, '-' or '.', and must "
+                                "start and end with an alphanumeric character");
+        return -EINVAL;
+    }
+    if (!(*m = member_find(q, cluster)) || !query_scope_cluster_visible(q, u, cluster)) {
         fl_request_reply_status(r, 404, "NotFound", "cluster \"%s\" not found", cluster);
         return FL_ENOTFOUND;
     }
@@ -440,6 +476,15 @@ static int log_check(fl_query *q, fl_request *r, const query_user *u, const char
     if (!(*m)->conn) {
         fl_request_reply_status(r, 503, "ServiceUnavailable",
                                 "cluster \"%s\" has no usable kubeconfig", cluster);
+        return -ENOTCONN;
+    }
+    char health[32], last[256];
+    if (query_member_state(q, cluster, health, sizeof health, last, sizeof last) &&
+        !strcmp(health, "Unreachable")) {
+        /* Known down: fail at once rather than after the connect timeout. */
+        fl_request_reply_status(r, 503, "ServiceUnavailable",
+                                "cluster \"%s\" is Unreachable%s%s", cluster, last[0] ? ": " : "",
+                                last);
         return -ENOTCONN;
     }
     return 0;

@@ -54,6 +54,7 @@ static bool copy_config(fl_query *q, const fl_query_opts *o)
         d->namespaces = dup_list(s->namespaces, d->nnamespaces = s->nnamespaces, &oom);
         d->resources = dup_list(s->resources, d->nresources = s->nresources, &oom);
     }
+    q->admin_groups = dup_list(o->admin_groups, q->nadmin_groups = o->nadmin_groups, &oom);
     for (size_t i = 0; i < o->ngvs; i++, q->ngvs++) {
         const fl_query_gv *g = &o->gvs[i];
         query_gv *d = &q->gvs[i];
@@ -77,6 +78,7 @@ void fl_query_free(fl_query *q)
     query_openapi_done(q);
     pthread_cond_destroy(&q->changed);
     pthread_mutex_destroy(&q->pool_mu);
+    pthread_mutex_destroy(&q->rd_mu);
     pthread_mutex_destroy(&q->oa_mu);
     query_tokens_free(q);
     for (size_t i = 0; i < q->nscopes; i++) {
@@ -86,6 +88,7 @@ void fl_query_free(fl_query *q)
         free_list(q->scopes[i].resources, q->scopes[i].nresources);
     }
     free(q->scopes);
+    free_list(q->admin_groups, q->nadmin_groups);
     for (size_t i = 0; i < q->ngvs; i++) {
         free(q->gvs[i].group);
         free(q->gvs[i].version);
@@ -105,6 +108,7 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
         return fl_err_set(err, -ENOMEM, "out of memory");
     int rc = 0;
     pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_mutex_init(&q->rd_mu, NULL);
     pthread_cond_init(&q->changed, NULL);
     pthread_mutex_init(&q->oa_mu, NULL);
     q->index = opts->index;
@@ -135,23 +139,25 @@ fail:
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err)
 {
     fl_index_reader *r = NULL;
-    pthread_mutex_lock(&q->pool_mu);
+    pthread_mutex_lock(&q->rd_mu);
     if (q->npool)
         r = q->pool[--q->npool];
-    pthread_mutex_unlock(&q->pool_mu);
+    pthread_mutex_unlock(&q->rd_mu);
     if (!r && fl_index_reader_new(q->index, &r, err) != 0)
         return NULL;
+    fl_index_reader_set_budget(r, QUERY_TIME_BUDGET_MS);
     return r;
 }
 
 void query_reader_put(fl_query *q, fl_index_reader *r)
 {
-    pthread_mutex_lock(&q->pool_mu);
+    fl_index_reader_set_budget(r, 0);
+    pthread_mutex_lock(&q->rd_mu);
     if (q->npool < QUERY_POOL_MAX) {
         q->pool[q->npool++] = r;
         r = NULL;
     }
-    pthread_mutex_unlock(&q->pool_mu);
+    pthread_mutex_unlock(&q->rd_mu);
     fl_index_reader_free(r);
 }
 
@@ -178,9 +184,26 @@ static int stop_cb(void *arg, const fl_index_row *row)
 }
 
 /* Served: synced by the config, or present in the index (of the cluster). */
+/* u sees some of r (in c->cluster when set). */
+static bool visible_type(const served_ctx *c, const fl_kube_resource *r)
+{
+    query_scope_terms t;
+    query_scope_terms_for(c->q, c->u, r->group, r->resource, r->namespaced, &t);
+    if (!t.any || !c->cluster || t.all_clusters)
+        return t.any;
+    for (size_t i = 0; i < t.nclusters; i++)
+        if (!strcmp(t.clusters[i], c->cluster))
+            return true;
+    return false;
+}
+
 bool query_served_filter(const fl_kube_resource *r, void *ud)
 {
     served_ctx *c = ud;
+    if (c->hidden)
+        return false; /* as a cluster that does not exist */
+    if (c->u && r != c->q->cluster_res && !visible_type(c, r))
+        return false; /* as a type that does not exist */
     if (r == c->q->cluster_res)
         return !c->cluster;
     if (!c->cluster && query_type_synced(c->q, r))
@@ -199,7 +222,7 @@ bool query_served_filter(const fl_kube_resource *r, void *ud)
 
 bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd)
 {
-    served_ctx c = {q, rd, NULL};
+    served_ctx c = {q, rd, NULL, NULL, false};
     return r != q->cluster_res && query_served_filter(r, &c);
 }
 
@@ -212,16 +235,38 @@ typedef struct route {
     char buf[4096];
 } route;
 
+/* One DNS-1123 label in s[0..n): [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1..63. */
+static bool dns_label_n(const char *s, size_t n)
+{
+    if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+bool query_dns_label(const char *s)
+{
+    return dns_label_n(s, strlen(s));
+}
+
+/* Exactly Kubernetes' IsDNS1123Subdomain: labels joined by '.', at most 253
+ * in all; so never "", ".", "..", a leading/trailing/double dot. */
 bool query_dns_name(const char *s)
 {
     size_t n = strlen(s);
     if (!n || n > 253)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-              s[i] == '.'))
+    for (const char *p = s;;) {
+        const char *dot = memchr(p, '.', n - (size_t)(p - s));
+        size_t len = dot ? (size_t)(dot - p) : n - (size_t)(p - s);
+        if (!dns_label_n(p, len))
             return false;
-    return true;
+        if (!dot)
+            return true;
+        p = dot + 1;
+    }
 }
 
 /* Split the path after the prefix; false when it is not a valid path
@@ -322,7 +367,8 @@ static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, c
 static void dispatch(fl_query *q, fl_request *r, const query_user *u, const route *rt)
 {
     fl_err err = FL_ERR_INIT;
-    served_ctx sc = {q, query_reader_get(q, &err), rt->cluster};
+    served_ctx sc = {q, query_reader_get(q, &err), rt->cluster, u,
+                     rt->cluster && !query_scope_cluster_visible(q, u, rt->cluster)};
     const char *const *s = rt->seg;
     size_t n = rt->nseg;
     if (!sc.rd) {

@@ -13,7 +13,7 @@
  * conditions as query parameters and search.clusterpedia.io/... label
  * requirements (clusters, namespaces, names, fuzzy-name, since, before,
  * owner-uid/-name/-gr/-seniority, orderby, limit/size), and keyset
- * pagination with HMAC-protected continue tokens (ordered lists page on
+ * pagination with encrypted, bound continue tokens (ordered lists page on
  * their sort key). OpenAPI v3 documents are served with kube-apiserver's
  * ?hash= / Etag caching. GET .../namespaces/<ns>/pods/<pod>/log (with
  * follow) is proxied to the member that runs the pod (logs.c).
@@ -92,7 +92,7 @@ typedef struct fl_query_opts {
     size_t nscopes;
     const fl_query_gv *gvs;        /* copied; synced types listed in discovery */
     size_t ngvs;
-    const char *key_file;          /* continue-token HMAC key (32 bytes); created
+    const char *key_file;          /* continue-token key (32 bytes); created
                                       when missing; NULL = random per process */
     /* Member clusters, for cluster.karmada.io/v1alpha1 Cluster objects and the
      * not-Ready Warning header: a new reference shaped like
@@ -104,8 +104,12 @@ typedef struct fl_query_opts {
     /* Members for the pods/log proxy (copied); none = logs answer 404. */
     const fl_query_member *log_members;
     size_t nlog_members;
+    /* Groups whose members see everything whatever the scopes say, besides
+     * system:masters (copied; auth.adminGroups). */
+    const char *const *admin_groups;
+    size_t nadmin_groups;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0}
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0}
 
 typedef struct fl_query fl_query;
 
@@ -135,9 +139,12 @@ void fl_query_free(fl_query *q);
 
 /* ---- pieces exposed for tests and the fuzzer ---------------------------- */
 
-/* Continue tokens: opaque "base64url(payload).base64url(hmac)". Encode the
- * keyset position (revision the list was served at, then the last key).
- * fl_query_token_encode returns 0 or -E2BIG/-ENOMEM (out capped). */
+/* Continue tokens: opaque base64url(nonce, AES-256-GCM ciphertext, tag).
+ * Encode the keyset position (revision the list was served at, then the
+ * last key); bind (a string, "" for none) is authenticated with it, so a
+ * token only decodes with the same bind (the search API binds user,
+ * resource, path and query). fl_query_token_encode[_for] returns 0 or
+ * -E2BIG/-ENOMEM/-EIO (out capped). */
 typedef struct fl_query_cursor {
     int64_t revision;
     char namespace_[254], name[254], cluster[254];
@@ -148,8 +155,13 @@ typedef struct fl_query_cursor {
     int64_t created;
     char rv[64];
 } fl_query_cursor;
-int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out);
-/* Returns 0, or FL_EPARSE (malformed or HMAC mismatch: a 400). */
+int fl_query_token_encode_for(const fl_query *q, const char *bind, const fl_query_cursor *c,
+                              fl_buf *out);
+int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out); /* bind "" */
+/* Returns 0, or FL_EPARSE (malformed, tampered, another key or another
+ * bind: a 400). */
+int fl_query_token_decode_for(const fl_query *q, const char *bind, const char *token,
+                              fl_query_cursor *out);
 int fl_query_token_decode(const fl_query *q, const char *token, fl_query_cursor *out);
 
 /* Field selector with list fields and numeric comparison:

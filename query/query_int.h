@@ -52,6 +52,13 @@ typedef struct query_openapi_entry {
     int64_t used;  /* 0 = empty slot */
 } query_openapi_entry;
 
+/* Watches held by one user name (watch.c); n == 0: a free slot. */
+#define QUERY_WATCH_USERS 512
+typedef struct query_watch_user {
+    char name[128];
+    int n;
+} query_watch_user;
+
 /* Invariant: everything but the pool is immutable after fl_query_new. */
 struct fl_query {
     fl_index *index;
@@ -61,10 +68,13 @@ struct fl_query {
     bool anonymous_loopback;
     query_scope *scopes;
     size_t nscopes;
+    char **admin_groups; /* besides system:masters */
+    size_t nadmin_groups;
     query_gv *gvs;
     size_t ngvs;
     unsigned char key[QUERY_KEY_LEN];
     pthread_mutex_t pool_mu;
+    pthread_mutex_t rd_mu; /* the reader pool only: never behind the watches' pool_mu */
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
     /* watches (watch.c): rev/stopping/nwatch under pool_mu, changed broadcast
@@ -74,6 +84,7 @@ struct fl_query {
     int sub_id;
     bool subscribed, stopping;
     int nwatch;
+    query_watch_user wusers[QUERY_WATCH_USERS]; /* watches per user, under pool_mu */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
@@ -96,20 +107,53 @@ typedef struct query_user {
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
-/* query.c: a DNS subdomain (lower-case letters, digits, '-', '.'; at most
- * 253): what cluster, namespace and object names in paths may be. */
+/* query.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
+ * [a-z0-9-], not starting or ending with '-', joined by single dots; at most
+ * 253): what cluster and object names in paths may be. Never "." or "..". */
 bool query_dns_name(const char *s);
+/* A DNS-1123 label (at most 63, no dots): what namespace names may be. */
+bool query_dns_label(const char *s);
 void query_tokens_free(fl_query *q);
 /* 0 and *u, or answers the request (401) and returns FL_EUNAUTHORIZED. */
 int query_authenticate(const fl_query *q, fl_request *r, query_user *u);
 /* Is (cluster, namespace, resource/group) visible to u? */
 bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster,
                         const char *ns, const char *group, const char *resource);
+/* system:masters or one of auth.adminGroups: unrestricted. */
+bool query_user_is_admin(const fl_query *q, const query_user *u);
+/* The part of u's scope that covers one type, as index terms (#19: the
+ * scope is compiled into the index query, not checked after reading):
+ * any = u sees some of the type; clusters/namespaces = the union over the
+ * matching scope entries (all_* = no restriction). The union may be wider
+ * than the scope when entries differ (rows are still checked one by one),
+ * never narrower. Strings borrowed from q. */
+#define QUERY_SCOPE_TERMS 128
+typedef struct query_scope_terms {
+    bool any, all_clusters, all_namespaces;
+    const char *clusters[QUERY_SCOPE_TERMS];
+    size_t nclusters;
+    const char *namespaces[QUERY_SCOPE_TERMS];
+    size_t nnamespaces;
+} query_scope_terms;
+void query_scope_terms_for(const fl_query *q, const query_user *u, const char *group,
+                           const char *resource, bool namespaced, query_scope_terms *out);
+/* May u see anything of cluster (a cluster outside the scope answers as
+ * one that does not exist)? */
+bool query_scope_cluster_visible(const fl_query *q, const query_user *u, const char *cluster);
 /* True when u may see something at all (has a scope, or no scopes exist). */
 bool query_scope_any(const fl_query *q, const query_user *u);
 int query_key_load(fl_query *q, const char *path, fl_err *err);
 
-/* query.c */
+/* token.c: the binding of a continue token (hex SHA-256 of the user,
+ * what is listed, the cluster path ("*" = all), the namespace and every
+ * query parameter but the paging ones). 0 or -ENOMEM/-EIO. */
+#define QUERY_BIND_LEN 65
+int query_token_bind(fl_request *r, const query_user *u, const char *what, const char *cluster,
+                     const char *ns, char out[QUERY_BIND_LEN]);
+
+/* query.c: a pooled reader with a time budget of QUERY_TIME_BUDGET_MS per
+ * request (a longer read fails with -ETIMEDOUT: 504). */
+#define QUERY_TIME_BUDGET_MS 15000
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err);
 void query_reader_put(fl_query *q, fl_index_reader *r);
 bool query_type_synced(const fl_query *q, const fl_kube_resource *r);
@@ -201,6 +245,16 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
 int query_watch_init(fl_query *q, fl_err *err);
 void query_watch_done(fl_query *q);
 
+/* list.c: narrow iq (clusters, namespaces) to u's scope over res, so that
+ * nothing outside it is read; false when u sees nothing of res. sb holds
+ * the terms iq then points at. */
+typedef struct query_scope_buf {
+    query_scope_terms terms;
+    const char *clusters[QUERY_SCOPE_TERMS], *namespaces[QUERY_SCOPE_TERMS];
+} query_scope_buf;
+bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_resource *res,
+                       query_scope_buf *sb, fl_index_query *iq);
+
 /* The request's page size (limit / search size, capped) and continue. */
 int64_t query_conds_limit(const conds *c);
 const char *query_conds_continue(const conds *c);
@@ -215,6 +269,8 @@ typedef struct query_served_ctx {
     const fl_query *q;
     fl_index_reader *rd;
     const char *cluster; /* NULL = every cluster */
+    const query_user *u; /* NULL = anyone; else only types u sees some of */
+    bool hidden;         /* the cluster is outside u's scope: nothing served */
 } query_served_ctx;
 bool query_served_filter(const fl_kube_resource *r, void *ud);
 
@@ -233,7 +289,12 @@ void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, con
 int query_clusters_init(fl_query *q, fl_err *err);
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
 /* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
-void query_warn_not_ready(fl_query *q, fl_request *r, const char *cluster);
+void query_warn_not_ready(fl_query *q, fl_request *r, const query_user *u, const char *cluster);
+
+/* The member's health ("Ready", "Unreachable", ...) and last error from
+ * members_fn: false when unknown. */
+bool query_member_state(fl_query *q, const char *cluster, char *health, size_t hsize,
+                        char *last_error, size_t esize);
 
 /* logs.c: pods/log proxy. */
 int query_members_load(fl_query *q, const fl_query_member *m, size_t n, fl_err *err);

@@ -1,21 +1,31 @@
 /*
  * query/token.c: continue tokens. A token is
- *   base64url("1/<revision>/<offset>/<cluster>/<namespace>/<name>") "." base64url(HMAC-SHA256)
- * under the per-deployment key (query_key_load): opaque to clients, and any
- * change to it fails the HMAC (400). The payload is the keyset position of
- * the last object of the page and the index revision the first page was
- * served at (the list's resourceVersion). Ordered lists (orderby) use
+ *   base64url(nonce[12] || AES-256-GCM(payload) || tag[16])
+ * under a key derived from the per-deployment key (query_key_load), with
+ * the binding (query_token_bind: user, resource, cluster path, namespace
+ * and the query's conditions) as additional authenticated data. So a token
+ * is opaque to clients (the names of objects it positions after are
+ * encrypted, #19), any change to it fails (400), and a token used by
+ * another user, for another resource, path or query fails the same way.
+ * The payload is
+ *   "1/<revision>/<offset>/<cluster>/<namespace>/<name>"
+ * (the keyset position of the last object looked at and the index revision
+ * the first page was served at); ordered lists (orderby) use
  *   "2/<revision>/<offset>/<order digest>/<created>/<resourceVersion>/<cluster>/<namespace>/<name>"
- * with the sort key of the last row. OpenSSL's HMAC is the only crypto.
+ * with the sort key of the last row. OpenSSL (EVP) is the only crypto.
  */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
+#include <strings.h>
 
 #include "query/query_int.h"
 
 #define TOKEN_MAX 2048
+#define NONCE_LEN 12
+#define TAG_LEN 16
+#define PAYLOAD_MAX 1024
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -64,16 +74,52 @@ static long b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
     return (long)o;
 }
 
-static void mac(const fl_query *q, const void *p, size_t n, unsigned char out[32])
+/* The AES key: HMAC-SHA256(deployment key, purpose), so the stored key
+ * is never used directly as a cipher key. */
+static void token_key(const fl_query *q, unsigned char out[32])
 {
+    static const char purpose[] = "flotilla continue token aes-256-gcm v1";
     unsigned len = 32;
-    HMAC(EVP_sha256(), q->key, (int)sizeof q->key, p, n, out, &len);
+    HMAC(EVP_sha256(), q->key, (int)sizeof q->key, (const unsigned char *)purpose,
+         sizeof purpose - 1, out, &len);
 }
 
-int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out)
+/* AES-256-GCM seal or open of in[0..n) into out, aad = bind. 0 or -EIO
+ * (open: authentication failed). */
+static int gcm(const fl_query *q, bool seal, const unsigned char nonce[NONCE_LEN],
+               const char *bind, const unsigned char *in, size_t n, unsigned char *out,
+               unsigned char tag[TAG_LEN])
 {
-    char payload[1024];
-    unsigned char m[32];
+    unsigned char key[32];
+    int len = 0, ok = 0;
+    EVP_CIPHER_CTX *cx = EVP_CIPHER_CTX_new();
+    token_key(q, key);
+    if (!cx)
+        return -ENOMEM;
+    if (seal)
+        ok = EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
+             EVP_EncryptUpdate(cx, NULL, &len, (const unsigned char *)bind, (int)strlen(bind)) ==
+                 1 &&
+             EVP_EncryptUpdate(cx, out, &len, in, (int)n) == 1 &&
+             EVP_EncryptFinal_ex(cx, out + len, &len) == 1 &&
+             EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1;
+    else
+        ok = EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
+             EVP_DecryptUpdate(cx, NULL, &len, (const unsigned char *)bind, (int)strlen(bind)) ==
+                 1 &&
+             EVP_DecryptUpdate(cx, out, &len, in, (int)n) == 1 &&
+             EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1 &&
+             EVP_DecryptFinal_ex(cx, out + len, &len) == 1;
+    EVP_CIPHER_CTX_free(cx);
+    OPENSSL_cleanse(key, sizeof key);
+    return ok ? 0 : -EIO;
+}
+
+int fl_query_token_encode_for(const fl_query *q, const char *bind, const fl_query_cursor *c,
+                              fl_buf *out)
+{
+    char payload[PAYLOAD_MAX];
+    unsigned char sealed[NONCE_LEN + PAYLOAD_MAX + TAG_LEN];
     int n = c->ordered
                 ? snprintf(payload, sizeof payload, "2/%lld/%lld/%u/%lld/%s/%s/%s/%s",
                            (long long)c->revision, (long long)c->offset, (unsigned)c->order_sig,
@@ -82,13 +128,18 @@ int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *o
                            (long long)c->offset, c->cluster, c->namespace_, c->name);
     if (n < 0 || (size_t)n >= sizeof payload)
         return -E2BIG;
-    mac(q, payload, (size_t)n, m);
-    int rc = b64_encode((const unsigned char *)payload, (size_t)n, out);
+    int rc = fl_random_bytes(sealed, NONCE_LEN);
     if (!rc)
-        rc = fl_buf_puts(out, ".");
+        rc = gcm(q, true, sealed, bind ? bind : "", (const unsigned char *)payload, (size_t)n,
+                 sealed + NONCE_LEN, sealed + NONCE_LEN + n);
     if (!rc)
-        rc = b64_encode(m, sizeof m, out);
+        rc = b64_encode(sealed, NONCE_LEN + (size_t)n + TAG_LEN, out);
     return rc;
+}
+
+int fl_query_token_encode(const fl_query *q, const fl_query_cursor *c, fl_buf *out)
+{
+    return fl_query_token_encode_for(q, "", c, out);
 }
 
 /* Copy the next '/'-separated field of *p into dst (size 254). */
@@ -135,22 +186,20 @@ static int parse_payload(const char *p, fl_query_cursor *c)
     return 0;
 }
 
-int fl_query_token_decode(const fl_query *q, const char *token, fl_query_cursor *out)
+int fl_query_token_decode_for(const fl_query *q, const char *bind, const char *token,
+                              fl_query_cursor *out)
 {
-    unsigned char payload[1024], m[40], want[32];
+    unsigned char sealed[NONCE_LEN + PAYLOAD_MAX + TAG_LEN], payload[PAYLOAD_MAX + 1];
     size_t n = strlen(token);
-    const char *dot = memchr(token, '.', n);
-    if (n > TOKEN_MAX || !dot)
+    if (n > TOKEN_MAX)
         return FL_EPARSE;
-    long pl = b64_decode(token, (size_t)(dot - token), payload, sizeof payload - 1);
-    long ml = b64_decode(dot + 1, n - (size_t)(dot + 1 - token), m, sizeof m);
-    if (pl <= 0 || ml != 32)
+    long sl = b64_decode(token, n, sealed, sizeof sealed);
+    if (sl <= NONCE_LEN + TAG_LEN)
         return FL_EPARSE;
-    mac(q, payload, (size_t)pl, want);
-    unsigned diff = 0;
-    for (size_t i = 0; i < 32; i++)
-        diff |= (unsigned)(want[i] ^ m[i]);
-    if (diff || memchr(payload, 0, (size_t)pl))
+    size_t pl = (size_t)sl - NONCE_LEN - TAG_LEN;
+    if (gcm(q, false, sealed, bind ? bind : "", sealed + NONCE_LEN, pl, payload,
+            sealed + NONCE_LEN + pl) != 0 ||
+        memchr(payload, 0, pl))
         return FL_EPARSE;
     payload[pl] = 0;
     fl_query_cursor c;
@@ -158,5 +207,70 @@ int fl_query_token_decode(const fl_query *q, const char *token, fl_query_cursor 
     if (parse_payload((const char *)payload, &c) != 0)
         return FL_EPARSE;
     *out = c;
+    return 0;
+}
+
+int fl_query_token_decode(const fl_query *q, const char *token, fl_query_cursor *out)
+{
+    return fl_query_token_decode_for(q, "", token, out);
+}
+
+/* ---- binding -------------------------------------------------------------- */
+
+/* Parameters that may change between the pages of one list. */
+static bool unbound_param(const char *k)
+{
+    static const char *const skip[] = {"continue", "limit", "pretty", "withRemainingCount",
+                                       "timeoutSeconds", "includeObject"};
+    for (size_t i = 0; i < FL_ARRAY_LEN(skip); i++)
+        if (!strcmp(k, skip[i]))
+            return true;
+    return false;
+}
+
+typedef struct bind_ctx {
+    EVP_MD_CTX *md;
+    bool ok;
+} bind_ctx;
+
+static void bind_add(bind_ctx *b, const char *s)
+{
+    b->ok = b->ok && EVP_DigestUpdate(b->md, s, strlen(s) + 1) == 1; /* with the NUL */
+}
+
+static bool bind_param(const char *k, const char *v, void *ud)
+{
+    if (!unbound_param(k)) {
+        bind_add(ud, k);
+        bind_add(ud, v ? v : "");
+    }
+    return true;
+}
+
+int query_token_bind(fl_request *r, const query_user *u, const char *what, const char *cluster,
+                     const char *ns, char out[QUERY_BIND_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+    unsigned dl = 0;
+    bind_ctx b = {EVP_MD_CTX_new(), true};
+    if (!b.md)
+        return -ENOMEM;
+    b.ok = EVP_DigestInit_ex(b.md, EVP_sha256(), NULL) == 1;
+    bind_add(&b, u->name ? u->name : "");
+    bind_add(&b, what ? what : "");
+    bind_add(&b, cluster ? cluster : "*");
+    bind_add(&b, ns ? ns : "*");
+    if (r)
+        fl_request_query_each(r, bind_param, &b);
+    b.ok = b.ok && EVP_DigestFinal_ex(b.md, d, &dl) == 1 && dl == 32;
+    EVP_MD_CTX_free(b.md);
+    if (!b.ok)
+        return -EIO;
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = 0;
     return 0;
 }

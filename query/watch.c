@@ -17,10 +17,15 @@
 
 #include "query/query_int.h"
 
-#define WATCH_MAX 256
+#define WATCH_MAX 2048     /* in all (one thread each until #15) */
+#define WATCH_PER_USER 128 /* per user name: one user cannot lock others out */
+#define WATCH_STACK (256u << 10)
+#define WATCH_CACHE_KIB 256
+#define WATCH_BATCH_BYTES (256u << 10) /* copied out of the change log per round */
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
+#define WATCH_MAX_TIMEOUT_S (366LL * 86400) /* larger timeoutSeconds: a year */
 #define WATCH_INITIAL_MAX 200000
 
 typedef struct watch {
@@ -37,6 +42,7 @@ typedef struct watch {
     bool table, bookmarks, first_table, gone;
     int64_t deadline_ms;
     int failed;        /* stream write failed: stop */
+    char counted[128]; /* the user name counted in q->wusers */
 } watch;
 
 static void on_change(void *arg, int64_t from_rev, int64_t to_rev)
@@ -78,6 +84,22 @@ static void on_gone(void *ud)
     pthread_mutex_unlock(&w->q->pool_mu);
 }
 
+/* The reader fell behind (its stream's buffer is full): end the watch
+ * with a 410 as kube-apiserver's watch cache would, never buffer more. */
+static void send_too_slow(watch *w)
+{
+    fl_buf b = FL_BUF_INIT(4096);
+    json_t *st = fl_status_new(410, "Expired",
+                               "the watch fell behind (too much waiting to be read): list "
+                               "and watch again");
+    json_object_set_new(st, "status", json_string("Failure"));
+    json_t *ev = json_pack("{s:s,s:o}", "type", "ERROR", "object", st);
+    if (ev && fl_json_encode(ev, false, &b) == 0)
+        fl_stream_write_last(w->st, b.data, b.len);
+    json_decref(ev);
+    fl_buf_done(&b);
+}
+
 static int send_line(watch *w, const char *type, json_t *obj)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
@@ -87,6 +109,8 @@ static int send_line(watch *w, const char *type, json_t *obj)
         rc = fl_stream_write(w->st, b.data, b.len);
     json_decref(ev);
     fl_buf_done(&b);
+    if (rc == FL_EFULL)
+        send_too_slow(w);
     if (rc)
         w->failed = rc;
     return rc;
@@ -131,14 +155,98 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
     return w->failed ? 1 : 0;
 }
 
+/* Changes are copied out of the change log first and sent after its read
+ * ends: a watch never holds an SQLite read (a WAL read mark, of which
+ * there are few) while it parses and writes (#19: 256 slow watchers made
+ * other readers wait seconds for SQLITE_BUSY). */
+typedef struct pending {
+    const char *type; /* static (the reader's type names) */
+    int64_t revision;
+    fl_index_row row; /* strings in mem */
+    char *mem;
+} pending;
+
+typedef struct batch {
+    watch *w;
+    pending *v;
+    size_t n, cap, bytes;
+    int rc; /* -ENOMEM */
+} batch;
+
+static const char *copy_str(char **p, const char *s)
+{
+    size_t n = strlen(s ? s : "") + 1;
+    memcpy(*p, s ? s : "", n);
+    const char *r = *p;
+    *p += n;
+    return r;
+}
+
+static int keep_row(batch *b, const char *type, int64_t revision, const fl_index_row *row)
+{
+    const char *const strs[] = {row->cluster, row->group, row->version, row->resource, row->kind,
+                                row->namespace_, row->name, row->uid, row->resource_version,
+                                row->owner_uid};
+    size_t need = row->json_len + 1;
+    for (size_t i = 0; i < FL_ARRAY_LEN(strs); i++)
+        need += strlen(strs[i] ? strs[i] : "") + 1;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        pending *v = realloc(b->v, cap * sizeof *v);
+        if (!v)
+            return b->rc = -ENOMEM;
+        b->v = v;
+        b->cap = cap;
+    }
+    pending *p = &b->v[b->n];
+    char *m = p->mem = malloc(need);
+    if (!m)
+        return b->rc = -ENOMEM;
+    p->type = type;
+    p->revision = revision;
+    p->row = *row;
+    p->row.cluster = copy_str(&m, row->cluster);
+    p->row.group = copy_str(&m, row->group);
+    p->row.version = copy_str(&m, row->version);
+    p->row.resource = copy_str(&m, row->resource);
+    p->row.kind = copy_str(&m, row->kind);
+    p->row.namespace_ = copy_str(&m, row->namespace_);
+    p->row.name = copy_str(&m, row->name);
+    p->row.uid = copy_str(&m, row->uid);
+    p->row.resource_version = copy_str(&m, row->resource_version);
+    p->row.owner_uid = copy_str(&m, row->owner_uid);
+    memcpy(m, row->json, row->json_len);
+    m[row->json_len] = 0;
+    p->row.json = m;
+    b->n++;
+    b->bytes += need;
+    return 0;
+}
+
 static int change_cb(void *arg, const char *type, bool superseded, int64_t revision,
                      const fl_index_row *row)
 {
-    watch *w = arg;
+    batch *b = arg;
+    watch *w = b->w;
+    if (b->bytes >= WATCH_BATCH_BYTES)
+        return 1; /* the rest next round */
     w->from = revision;
-    if (superseded || !row->json)
+    if (superseded || !row->json || strcmp(row->group, w->t.res->group) ||
+        strcmp(row->resource, w->t.res->resource) ||
+        !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
+                            row->resource))
         return 0;
-    return send_row(w, type, revision, row);
+    return keep_row(b, type, revision, row) ? 2 : 0;
+}
+
+static void batch_send(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->w->failed)
+            send_row(b->w, b->v[i].type, b->v[i].revision, &b->v[i].row);
+        free(b->v[i].mem);
+    }
+    free(b->v);
 }
 
 static void send_expired(watch *w, int64_t oldest)
@@ -169,13 +277,17 @@ static bool drain(watch *w)
 {
     for (;;) {
         int64_t before = w->from, oldest = 0;
-        int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, w, &oldest, NULL);
+        batch b = {w, NULL, 0, 0, 0, 0};
+        int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, &b, &oldest, NULL);
+        batch_send(&b);
         if (rc == FL_EGONE) {
             send_expired(w, oldest);
             return false;
         }
-        if (rc < 0 || w->failed)
+        if (rc < 0 || rc == 2 || w->failed)
             return false;
+        if (rc == 1)
+            continue; /* stopped at the byte cap */
         if (w->from == before || w->from - before < WATCH_BATCH)
             return true;
     }
@@ -214,6 +326,9 @@ static void send_initial(watch *w)
         iq.namespaces = (const char *const *)&w->t.ns;
         iq.n_namespaces = w->t.ns ? 1 : 0;
         iq.limit = WATCH_BATCH;
+        query_scope_buf sb;
+        if (!query_scope_query(w->q, &w->u, w->t.res, &sb, &iq))
+            break; /* nothing of the type in u's scope */
         if (total) {
             iq.after_cluster = x.last.cluster;
             iq.after_namespace = x.last.namespace_;
@@ -229,6 +344,42 @@ static void send_initial(watch *w)
     fl_index_reader_end(w->rd);
 }
 
+/* Per-user watch counts (under q->pool_mu). false when u is at its cap
+ * or the table is full. */
+static bool user_take(fl_query *q, const char *name)
+{
+    char user[sizeof q->wusers[0].name]; /* names are counted by this prefix */
+    fl_strlcpy(user, name, sizeof user);
+    query_watch_user *free_slot = NULL;
+    for (size_t i = 0; i < QUERY_WATCH_USERS; i++) {
+        query_watch_user *e = &q->wusers[i];
+        if (e->n && !strcmp(e->name, user)) {
+            if (e->n >= WATCH_PER_USER)
+                return false;
+            e->n++;
+            return true;
+        }
+        if (!e->n && !free_slot)
+            free_slot = e;
+    }
+    if (!free_slot)
+        return false;
+    fl_strlcpy(free_slot->name, user, sizeof free_slot->name);
+    free_slot->n = 1;
+    return true;
+}
+
+static void user_put(fl_query *q, const char *name)
+{
+    char user[sizeof q->wusers[0].name];
+    fl_strlcpy(user, name, sizeof user);
+    for (size_t i = 0; i < QUERY_WATCH_USERS; i++)
+        if (q->wusers[i].n && !strcmp(q->wusers[i].name, user)) {
+            q->wusers[i].n--;
+            return;
+        }
+}
+
 static void watch_free(watch *w)
 {
     fl_stream_close(w->st);
@@ -241,8 +392,11 @@ static void watch_free(watch *w)
     for (size_t i = 0; i < 64; i++)
         free(w->groups[i]);
     fl_query *q = w->q;
+    char user[sizeof q->wusers[0].name];
+    fl_strlcpy(user, w->counted, sizeof user);
     free(w);
     pthread_mutex_lock(&q->pool_mu);
+    user_put(q, user);
     q->nwatch--;
     pthread_cond_broadcast(&q->changed);
     pthread_mutex_unlock(&q->pool_mu);
@@ -304,6 +458,8 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
         return fl_err_set(err, FL_EPARSE, "invalid resourceVersion");
     if (ts && (fl_parse_i64(ts, strlen(ts), &timeout) != 0 || timeout < 0))
         return fl_err_set(err, FL_EPARSE, "invalid timeoutSeconds");
+    if (timeout > WATCH_MAX_TIMEOUT_S)
+        timeout = WATCH_MAX_TIMEOUT_S; /* no overflow in the deadline below */
     w->deadline_ms = fl_mono_ms() + (timeout ? timeout : WATCH_DEFAULT_TIMEOUT_S) * 1000;
     w->table = query_wants_table(r);
     w->first_table = true;
@@ -323,6 +479,8 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
     int rc = query_conds_new(r, &w->t, &w->c, err);
     if (!rc)
         rc = fl_index_reader_new(q->index, &w->rd, err);
+    if (!rc) /* one reader per watch: a small cache keeps 2048 of them cheap */
+        rc = fl_index_reader_set_cache(w->rd, WATCH_CACHE_KIB);
     if (!rc) /* owner-name / owner-seniority: the owners as of the start */
         rc = query_conds_resolve(q, w->c, w->rd, err);
     return rc;
@@ -337,14 +495,23 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
     int rc = w ? 0 : -ENOMEM;
     pthread_mutex_lock(&q->pool_mu);
     bool full = q->nwatch >= WATCH_MAX || q->stopping;
-    if (!full)
+    bool user_full = !full && !user_take(q, u->name);
+    if (!full && !user_full)
         q->nwatch++;
     pthread_mutex_unlock(&q->pool_mu);
-    if (full) {
-        fl_request_reply_status(r, 429, "TooManyRequests", "too many watches");
+    if (full || user_full) {
+        if (user_full)
+            fl_request_reply_status(r, 429, "TooManyRequests",
+                                    "too many watches for user \"%s\": at most %d at once",
+                                    u->name, WATCH_PER_USER);
+        else
+            fl_request_reply_status(r, 429, "TooManyRequests",
+                                    "too many watches: at most %d at once", WATCH_MAX);
         free(w);
         return;
     }
+    if (w)
+        fl_strlcpy(w->counted, u->name, sizeof w->counted);
     if (!rc)
         rc = watch_setup(q, r, u, t, w, &err);
     const char *ct = w && w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -357,6 +524,7 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
             watch_free(w);
         } else {
             pthread_mutex_lock(&q->pool_mu);
+            user_put(q, u->name);
             q->nwatch--;
             pthread_mutex_unlock(&q->pool_mu);
         }
@@ -365,6 +533,7 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
     fl_stream_on_gone(w->st, on_gone, w);
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, WATCH_STACK);
     if (pthread_create(&th, &at, watch_main, w) != 0)
         watch_free(w);
     pthread_attr_destroy(&at);

@@ -69,7 +69,7 @@ static void free_request(fl_request *r)
     for (size_t i = 0; i < r->nrh; i++)
         free((char *)r->rh[i].k);
     free(r->rh);
-    for (chunk *c = r->qh, *n; c; c = n) {
+    for (chunk *c = r->qh, *n; c; c = n) { /* never started: nothing counted */
         n = c->next;
         free(c);
     }
@@ -160,6 +160,7 @@ const char *fl_request_path(const fl_request *r) { return r->path; }
 const char *fl_request_peer(const fl_request *r) { return r->peer; }
 bool fl_request_peer_is_loopback(const fl_request *r) { return r->loopback; }
 const char *fl_request_cert_user(const fl_request *r) { return r->cert_user; }
+bool fl_request_cert_rejected(const fl_request *r) { return r->cert_rejected; }
 
 const char *fl_request_query(const fl_request *r, const char *key)
 {

@@ -13,6 +13,7 @@
 #include "server/server_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #define STOP_GRACE_MS 2000
+#define QUEUED_REQUESTS_DEFAULT 1024
 #define BODY_DISCARD_MAX (64u << 20) /* past this an oversized body drops the connection */
 
 static const char not_found[] = "404 page not found\n";
@@ -34,6 +37,23 @@ static char *dup_or_null(const char *s, bool *fail)
     if (s && !d)
         *fail = true;
     return d;
+}
+
+void fl_server_opts_public(fl_server_opts *o)
+{
+    fl_server_opts def = FL_SERVER_OPTS_INIT;
+    if (!o->max_per_client)
+        o->max_per_client = 64;
+    if (!o->header_timeout_s)
+        o->header_timeout_s = 10;
+    if (!o->workers)
+        o->workers = 4;
+    if (!o->connection_memory)
+        o->connection_memory = 256u << 10;
+    if (o->stream_max_queued == def.stream_max_queued)
+        o->stream_max_queued = 1u << 20;
+    if (!o->stream_max_total)
+        o->stream_max_total = 256u << 20;
 }
 
 int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
@@ -65,12 +85,15 @@ int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
         s->o.stream_max_queued = def.stream_max_queued;
     if (!s->o.max_connections)
         s->o.max_connections = def.max_connections;
+    if (!s->o.max_queued_requests)
+        s->o.max_queued_requests = QUEUED_REQUESTS_DEFAULT;
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
     pthread_cond_init(&s->probe_cv, &ca);
+    pthread_cond_init(&s->job_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (fail) {
         fl_server_free(s);
@@ -100,6 +123,7 @@ int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_han
         return -ENOMEM;
     }
     r->plen = strlen(prefix);
+    r->inline_ = false;
     r->fn = fn;
     r->ud = ud;
     s->nroutes++;
@@ -178,6 +202,7 @@ int fl_server_route_health(fl_server *s)
         int rc = fl_server_route(s, NULL, path, health, (void *)names[i]);
         if (rc)
             return rc;
+        s->routes[s->nroutes - 1].inline_ = true; /* never behind the workers' queue */
     }
     return 0;
 }
@@ -203,23 +228,83 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     fl_log(lvl, "server", "%s: %s", s->name, msg);
 }
 
+/* Connections are tracked from accept to close (MHD notifies before it
+ * closes the socket, so fd stays valid while linked). */
 static void on_conn(void *cls, struct MHD_Connection *c, void **socket_context,
                     enum MHD_ConnectionNotificationCode code)
 {
+    fl_server *s = cls;
+    srv_conn *cc = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(srv_conn)); /* NULL: no cert user */
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        srv_conn_free(*socket_context);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cc = calloc(1, sizeof(srv_conn)); /* NULL: no cert user, no deadline */
+        *socket_context = cc;
+        if (!cc)
+            return;
+        cc->fd = ci ? ci->connect_fd : -1;
+        pthread_mutex_lock(&s->mu);
+        if (s->o.header_timeout_s)
+            cc->hdr_deadline_ms = fl_mono_ms() + (int64_t)s->o.header_timeout_s * 1000;
+        cc->next = s->conns;
+        if (s->conns)
+            s->conns->prev = cc;
+        s->conns = cc;
+        pthread_mutex_unlock(&s->mu);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && cc) {
+        pthread_mutex_lock(&s->mu);
+        if (cc->prev)
+            cc->prev->next = cc->next;
+        else
+            s->conns = cc->next;
+        if (cc->next)
+            cc->next->prev = cc->prev;
+        pthread_mutex_unlock(&s->mu);
+        srv_conn_free(cc);
         *socket_context = NULL;
     }
+}
+
+static srv_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Start (a request line arrived) or clear (its headers are complete) the
+ * header deadline of c's connection. MHD thread. */
+static void header_deadline(fl_server *s, struct MHD_Connection *c, bool start)
+{
+    srv_conn *cc = s->o.header_timeout_s ? conn_of(c) : NULL;
+    if (!cc)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (!start)
+        cc->hdr_deadline_ms = 0;
+    else if (!cc->hdr_deadline_ms)
+        cc->hdr_deadline_ms = fl_mono_ms() + (int64_t)s->o.header_timeout_s * 1000;
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
     fl_server *s = cls;
+    header_deadline(s, c, true);
     fl_request *r = srv_request_new(s, c, uri);
     if (!r)
         return NULL;
+    if (srv_uri_count_pairs(uri) > SRV_MAX_QUERY_PAIRS) {
+        /* libmicrohttpd parses the query into the connection's memory right
+         * after this callback, from this very buffer, and hangs when that
+         * memory runs out (#19: the 431 could not be sent). We parse our
+         * copy (r->raw_uri) ourselves and never use its parse: cut the
+         * query short in its buffer so that it stores none, and answer 414. */
+        char *qm = strchr((char *)(uintptr_t)uri, '?');
+        if (qm)
+            qm[1] = '\0';
+        r->too_many_pairs = true;
+    }
     pthread_mutex_lock(&s->mu);
     r->next = s->live;
     if (s->live)
@@ -303,6 +388,93 @@ static enum MHD_Result deliver(fl_server *s, fl_request *r)
     return ret;
 }
 
+/* ---- the worker pool ---------------------------------------------------- */
+
+/* Hand r to a worker; 429 when too many wait already (MHD thread). */
+static void enqueue(fl_server *s, fl_request *r, const route *rt)
+{
+    srv_job *j = malloc(sizeof *j);
+    pthread_mutex_lock(&s->mu);
+    bool full = !j || s->njobs >= s->o.max_queued_requests || s->jobs_stop;
+    pthread_mutex_unlock(&s->mu);
+    if (full) {
+        free(j);
+        answer_status(r, 429, "too many requests waiting, please try again later");
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->refs++; /* the owner's duty to answer: the worker's */
+    r->dispatched = true;
+    pthread_mutex_unlock(&r->mu);
+    j->r = r;
+    j->rt = rt;
+    j->next = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->jobs_tail)
+        s->jobs_tail->next = j;
+    else
+        s->jobs = j;
+    s->jobs_tail = j;
+    s->njobs++;
+    pthread_cond_signal(&s->job_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *worker(void *arg)
+{
+    fl_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->jobs && !s->jobs_stop)
+            pthread_cond_wait(&s->job_cv, &s->mu);
+        if (!s->jobs)
+            break;
+        srv_job *j = s->jobs;
+        s->jobs = j->next;
+        if (!s->jobs)
+            s->jobs_tail = NULL;
+        s->njobs--;
+        pthread_mutex_unlock(&s->mu);
+        if (atomic_load(&s->stopping))
+            fl_request_reply_status(j->r, 503, "ServiceUnavailable",
+                                    "the server is shutting down, please try again later");
+        else
+            j->rt->fn(j->r, j->rt->ud);
+        free(j);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void workers_start(fl_server *s)
+{
+    if (!s->o.workers || !(s->workers = calloc(s->o.workers, sizeof *s->workers)))
+        return;
+    for (unsigned i = 0; i < s->o.workers; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker, s) != 0)
+            break;
+        s->nworkers++;
+    }
+    if (s->nworkers < s->o.workers)
+        fl_log(FL_LOG_WARN, "server", "%s: %u of %u worker threads", s->name, s->nworkers,
+               s->o.workers);
+}
+
+/* Let the workers finish what is queued (answered 503 at stop) and join. */
+static void workers_stop(fl_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->jobs_stop = true;
+    pthread_cond_broadcast(&s->job_cv);
+    pthread_mutex_unlock(&s->mu);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
+}
+
 static void run_handler(fl_server *s, fl_request *r)
 {
     bool path_only;
@@ -312,6 +484,10 @@ static void run_handler(fl_server *s, fl_request *r)
             answer_status(r, 405, "the server does not allow this method on the requested resource");
         else
             answer_not_found(r);
+        return;
+    }
+    if (s->nworkers && !rt->inline_) {
+        enqueue(s, r, rt);
         return;
     }
     pthread_mutex_lock(&r->mu);
@@ -328,8 +504,12 @@ static enum MHD_Result dispatch(fl_server *s, fl_request *r)
     if (r->too_big) {
         snprintf(msg, sizeof(msg), "Request entity too large: limit is %zu", s->o.max_body);
         answer_status(r, 413, msg);
+    } else if (r->too_many_pairs) {
+        snprintf(msg, sizeof(msg), "Request-URI Too Long: more than %d query parameters",
+                 SRV_MAX_QUERY_PAIRS);
+        answer_status(r, 414, msg);
     } else if (r->bad_path) {
-        answer_status(r, 400, "invalid URL escape in the request path");
+        answer_status(r, 400, "invalid URL escape (or %00) in the request target");
     } else if (atomic_load(&s->stopping)) {
         answer_status(r, 503, "the server is shutting down, please try again later");
     } else {
@@ -340,6 +520,7 @@ static enum MHD_Result dispatch(fl_server *s, fl_request *r)
 
 static enum MHD_Result first_call(fl_server *s, fl_request *r, const char *method)
 {
+    header_deadline(s, r->conn, false);
     int rc = srv_request_capture(r, method);
     if (rc == -ENOMEM)
         return MHD_NO;
@@ -430,6 +611,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     pthread_mutex_lock(&r->mu);
     r->finished = true;
     r->suspended = false;
+    srv_stream_drop_locked(r);
     struct MHD_Response *drop = r->resp;
     r->resp = NULL;
     if (r->is_stream)
@@ -516,11 +698,24 @@ static void *prober(void *arg)
         struct timespec ts = deadline(SRV_PROBE_MS);
         if (pthread_cond_timedwait(&s->probe_cv, &s->mu, &ts) == 0 || s->probe_stop)
             continue;
+        /* trylock: a request whose lock is held (a writer thread, maybe
+         * preempted) is probed next time; waiting here would hold s->mu
+         * and stall every connection behind it */
         for (fl_request *r = s->live; r; r = r->next) {
-            pthread_mutex_lock(&r->mu);
+            if (pthread_mutex_trylock(&r->mu) != 0)
+                continue;
             srv_stream_probe_locked(r);
             pthread_mutex_unlock(&r->mu);
         }
+        int64_t now = fl_mono_ms();
+        for (srv_conn *cc = s->conns; cc; cc = cc->next)
+            if (cc->hdr_deadline_ms && now > cc->hdr_deadline_ms && !cc->cut && cc->fd >= 0) {
+                /* headers too slow (slowloris): MHD sees the end and closes */
+                shutdown(cc->fd, SHUT_RDWR);
+                cc->cut = true;
+            }
+        if (atomic_exchange(&s->trim, false))
+            malloc_trim(0);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -553,7 +748,7 @@ int fl_server_start(fl_server *s, fl_err *err)
         qsort(s->routes, s->nroutes, sizeof(route), route_cmp);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->cert ? MHD_USE_TLS : 0);
-    struct MHD_OptionItem extra[7];
+    struct MHD_OptionItem extra[10];
     size_t ne = 0;
     if (s->o.threads > 1)
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL};
@@ -561,11 +756,16 @@ int fl_server_start(fl_server *s, fl_err *err)
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->key};
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert};
     }
-    if (s->cert && s->ca) {
+    if (s->cert && s->ca)
         extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->ca};
-        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_conn,
-                                              NULL};
-    }
+    if ((s->cert && s->ca) || s->o.header_timeout_s)
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_conn, s};
+    if (s->o.max_per_client)
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                              (intptr_t)s->o.max_per_client, NULL};
+    if (s->o.connection_memory)
+        extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                              (intptr_t)s->o.connection_memory, NULL};
     extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* the port argument only names the port in MHD's own messages ("Failed
      * to bind to port N"): the address is MHD_OPTION_SOCK_ADDR's */
@@ -583,6 +783,7 @@ int fl_server_start(fl_server *s, fl_err *err)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
     s->started = true;
+    workers_start(s);
     s->probe_running = pthread_create(&s->prober, NULL, prober, s) == 0;
     if (!s->probe_running)
         fl_log(FL_LOG_WARN, "server", "%s: no prober thread: departed watch clients are "
@@ -653,6 +854,7 @@ void fl_server_stop(fl_server *s)
         stop_request(r);
         srv_request_unref(r);
     }
+    workers_stop(s);
     wait_idle(s, STOP_GRACE_MS);
     MHD_stop_daemon(s->d);
     s->d = NULL;
@@ -681,6 +883,7 @@ void fl_server_free(fl_server *s)
     free(s->ca);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->probe_cv);
+    pthread_cond_destroy(&s->job_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

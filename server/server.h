@@ -15,8 +15,15 @@
  * logged once (method, path, user, code, bytes, duration) when access_log is
  * set. Bodies larger than max_body get 413 (before the handler runs); a
  * connection idle for request_timeout_s is closed (streams are exempt).
- * Request headers are capped by libmicrohttpd's default connection memory
- * (32 KiB for the request line plus headers; larger gets 431).
+ * Request headers are capped by the connection memory (connection_memory,
+ * libmicrohttpd's 32 KiB by default; larger gets 414/431).
+ *
+ * Hostile clients (#19): fl_server_opts_public() turns on what a listener
+ * facing untrusted clients needs — connections per client address capped,
+ * a deadline for a request's headers (slowloris), handlers on a worker
+ * pool so that /healthz (answered on the server threads) never waits
+ * behind slow requests, connection memory sized for the caps, and a total
+ * cap on what all streams may buffer.
  *
  * Lifetimes: a request is reference counted between the connection and the
  * handler's obligation to answer, so answering late — even after the client
@@ -49,9 +56,26 @@ typedef struct fl_server_opts {
     size_t stream_max_queued;    /* bytes buffered per stream; default 16 MiB */
     bool access_log;             /* one log line per request */
     unsigned max_connections;    /* concurrent connections; default 1000 */
+    unsigned max_per_client;     /* connections per client IP; 0 = no cap */
+    unsigned header_timeout_s;   /* a request's line and headers must arrive
+                                    within this (slowloris); 0 = none */
+    size_t connection_memory;    /* per-connection memory (request line,
+                                    headers, query pairs); 0 = 32 KiB */
+    unsigned workers;            /* handlers run on this many worker threads
+                                    (health on the server threads); 0 = the
+                                    server threads run every handler */
+    unsigned max_queued_requests;/* waiting for a worker; beyond: 429 (default 1024) */
+    size_t stream_max_total;     /* bytes buffered by all streams; 0 = no cap */
 } fl_server_opts;
 #define FL_SERVER_OPTS_INIT \
-    {"http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true, 1000}
+    {"http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true, 1000, \
+     0, 0, 0, 0, 0, 0}
+
+/* Harden o for untrusted clients (the daemon's API): 64 connections per
+ * client address, 10 s for a request's headers, 4 workers, 256 KiB of
+ * connection memory, 1 MiB buffered per stream and 256 MiB for all. Fields
+ * already set to non-default values are kept. */
+void fl_server_opts_public(fl_server_opts *o);
 
 /* A handler. It must answer req exactly once (reply or stream), now or
  * later from any thread; until then req stays valid. */
@@ -121,6 +145,9 @@ bool fl_request_peer_is_loopback(const fl_request *r);
  * or NULL/0 when no certificate was presented or it did not verify. */
 const char *fl_request_cert_user(const fl_request *r);
 size_t fl_request_cert_groups(const fl_request *r, const char *const **groups);
+/* True when the client presented a certificate that did not verify against
+ * the client CA (or had no CN): kube-apiserver answers 401, never anonymous. */
+bool fl_request_cert_rejected(const fl_request *r);
 /* Name the authenticated user for the access log (copied; any thread). */
 void fl_request_set_user(fl_request *r, const char *user);
 /* Log uri instead of the request's own (a path that carries a secret). */
@@ -164,9 +191,13 @@ int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stre
 /* Queue bytes (copied) to send; wakes the connection. From any thread.
  * Returns 0, FL_ECLOSED once the client has gone or the server stopped
  * (stop writing, then close), FL_EFULL when more than stream_max_queued
- * bytes would be waiting (a slow client: the caller should close the
+ * bytes would be waiting, or all streams of the server together would hold
+ * more than stream_max_total (a slow client: the caller should close the
  * stream), or -ENOMEM. Writes of len 0 do nothing. */
 int fl_stream_write(fl_stream *st, const void *data, size_t len);
+/* A last write that ignores the caps (at most 64 KiB): the error that ends
+ * a stream whose reader fell behind. Same returns otherwise. */
+int fl_stream_write_last(fl_stream *st, const void *data, size_t len);
 /* Called once, on a server thread (or in fl_server_stop's caller), when the
  * client goes away or the server stops; the stream must still be closed by
  * its owner. Set right after fl_request_stream; if the client is already

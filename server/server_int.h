@@ -24,7 +24,31 @@ typedef struct route {
     size_t plen;
     fl_handler_fn fn;
     void *ud;
+    bool inline_; /* runs on the server thread even with workers (health) */
 } route;
+
+/* A request waiting for a worker (owner reference held). */
+typedef struct srv_job {
+    fl_request *r;
+    const route *rt;
+    struct srv_job *next;
+} srv_job;
+
+/* Per-connection state (MHD socket context): the client certificate,
+ * verified once per connection, and the header deadline. Linked on
+ * srv->conns under srv->mu while open. */
+#define SRV_MAX_GROUPS 32
+typedef struct srv_conn {
+    bool checked;
+    bool rejected; /* presented a certificate that does not verify */
+    char *user;
+    char *groups[SRV_MAX_GROUPS];
+    size_t ngroups;
+    int fd;
+    int64_t hdr_deadline_ms; /* 0 = none pending (under srv->mu) */
+    bool cut;                /* shut down by the prober */
+    struct srv_conn *prev, *next;
+} srv_conn;
 
 /* Invariants: opts' strings point at the owned copies below; routes are
  * fixed once started (sorted longest prefix first); live lists the requests
@@ -44,10 +68,21 @@ struct fl_server {
     size_t nlive;
     atomic_bool stopping;
     bool started, stopped;
-    /* the prober: finds clients that left while their stream sleeps */
+    /* the prober: finds clients that left while their stream sleeps, and
+     * cuts connections past their header deadline */
     pthread_t prober;
     pthread_cond_t probe_cv;
     bool probe_stop, probe_running;
+    srv_conn *conns;          /* open connections, under mu */
+    atomic_size_t queued_total; /* bytes queued by all streams */
+    atomic_bool trim;         /* a big stream queue was freed: malloc_trim */
+    /* the worker pool (o.workers > 0): jobs under mu, job_cv signalled */
+    pthread_t *workers;
+    unsigned nworkers;
+    pthread_cond_t job_cv;
+    srv_job *jobs, *jobs_tail;
+    size_t njobs;
+    bool jobs_stop;
 };
 
 typedef struct kv {
@@ -88,6 +123,7 @@ struct fl_request {
     char peer[64];
     bool loopback;
     char *cert_user;
+    bool cert_rejected;             /* a certificate was presented and failed */
     char **groups;
     size_t ngroups;
     fl_buf body;
@@ -119,6 +155,7 @@ struct fl_request {
     fl_request *prev, *next;        /* srv->live, under srv->mu */
     fl_request *stop_next;          /* fl_server_stop's private list */
     bool bad_path;                  /* MHD thread only */
+    bool too_many_pairs;            /* MHD thread only: 414 */
 };
 
 /* request.c */
@@ -136,6 +173,9 @@ int srv_answer(fl_request *r, int code, struct MHD_Response *resp, size_t bytes)
 /* A Status answer built directly (stop, 413, 405): response or NULL. */
 struct MHD_Response *srv_status_response(fl_request *r, int code, const char *msg, size_t *len);
 void srv_fire_gone(fl_request *r); /* r->mu NOT held */
+/* The connection finished: drop what its stream still queued (r->mu held;
+ * r->srv valid). */
+void srv_stream_drop_locked(fl_request *r);
 
 /* stream.c */
 /* Server stop: mark the stream ended, wake the connection (r->mu held). */
@@ -145,16 +185,11 @@ void srv_stream_end_locked(fl_request *r);
 void srv_stream_probe_locked(fl_request *r);
 #define SRV_PROBE_MS 1000
 
+/* At most this many query pairs (414 beyond): what the connection memory
+ * is sized for. */
+#define SRV_MAX_QUERY_PAIRS 1000
+
 /* tls.c */
-#define SRV_MAX_GROUPS 32
-/* Per-connection state (MHD socket context, client-CA listeners only): the
- * client certificate is verified once per connection. */
-typedef struct srv_conn {
-    bool checked;
-    char *user;
-    char *groups[SRV_MAX_GROUPS];
-    size_t ngroups;
-} srv_conn;
 void srv_conn_free(srv_conn *cc);
 /* Fill r->cert_user/groups from a verified client certificate (MHD thread,
  * first callback); nothing when there is none or it does not verify. */
@@ -166,8 +201,9 @@ int srv_tls_check(const char *cert, const char *key, const char *ca, fl_err *err
  * srv_uri_count_pairs(raw) + 2 bytes):
  * out gets the path, then each key and value NUL-terminated. Fills q[] (up
  * to qmax pairs) in order. Returns the number of pairs, or -EINVAL for a
- * malformed path (bad %-escape or %00). Query pairs with bad escapes or an
- * empty key are skipped, as Go's url.ParseQuery does. */
+ * bad %-escape or a %00 in the path or anywhere in the query (never
+ * dropped: a dropped selector would fail open). Query pairs with an empty
+ * key or a ';' in the key are skipped, as Go's url.ParseQuery does. */
 int srv_uri_parse(const char *raw, char *out, kv *q, size_t qmax, const char **path);
 size_t srv_uri_count_pairs(const char *raw);
 

@@ -46,6 +46,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             free(c);
         }
         r->queued -= take;
+        atomic_fetch_sub(&r->srv->queued_total, take);
         r->bytes += take;
         n = (ssize_t)take;
     } else if (r->st_closed || r->server_ended || atomic_load(&r->srv->stopping)) {
@@ -124,11 +125,28 @@ int fl_request_stream(fl_request *r, int code, const char *content_type, fl_stre
     return rc;
 }
 
-int fl_stream_write(fl_stream *st, const void *data, size_t len)
+void srv_stream_drop_locked(fl_request *r)
+{
+    for (chunk *c = r->qh, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    r->qh = r->qt = NULL;
+    if (r->queued >= (1u << 20))
+        atomic_store(&r->srv->trim, true); /* give big queues back to the system */
+    atomic_fetch_sub(&r->srv->queued_total, r->queued);
+    r->queued = 0;
+}
+
+#define STREAM_LAST_MAX (64u << 10)
+
+static int stream_write(fl_stream *st, const void *data, size_t len, bool last)
 {
     fl_request *r = st->r;
     if (len == 0)
         return 0;
+    if (last && len > STREAM_LAST_MAX)
+        return -E2BIG;
     chunk *c = malloc(sizeof(*c) + len);
     if (!c)
         return -ENOMEM;
@@ -140,7 +158,10 @@ int fl_stream_write(fl_stream *st, const void *data, size_t len)
     pthread_mutex_lock(&r->mu);
     if (r->st_closed || r->st_gone || r->finished) {
         rc = FL_ECLOSED;
-    } else if (len > r->max_queued - r->queued) {
+    } else if (!last && (len > r->max_queued - r->queued ||
+                         (r->srv->o.stream_max_total &&
+                          atomic_load(&r->srv->queued_total) + len >
+                              r->srv->o.stream_max_total))) {
         rc = FL_EFULL;
     } else {
         if (r->qt)
@@ -149,12 +170,23 @@ int fl_stream_write(fl_stream *st, const void *data, size_t len)
             r->qh = c;
         r->qt = c;
         r->queued += len;
+        atomic_fetch_add(&r->srv->queued_total, len);
         c = NULL;
         wake_locked(r);
     }
     pthread_mutex_unlock(&r->mu);
     free(c);
     return rc;
+}
+
+int fl_stream_write(fl_stream *st, const void *data, size_t len)
+{
+    return stream_write(st, data, len, false);
+}
+
+int fl_stream_write_last(fl_stream *st, const void *data, size_t len)
+{
+    return stream_write(st, data, len, true);
 }
 
 void srv_fire_gone(fl_request *r)

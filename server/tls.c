@@ -3,8 +3,9 @@
  * handshake and asks for a client certificate when a client CA is set
  * (MHD_OPTION_HTTPS_MEM_TRUST); here we verify what the client sent against
  * that CA (for client authentication) and read the subject as Kubernetes'
- * x509 authenticator does: CN is the user, every O is a group. A missing or
- * unverified certificate simply yields no user.
+ * x509 authenticator does: CN is the user, every O is a group. A missing
+ * certificate yields no user; one that does not verify marks the request
+ * (fl_request_cert_rejected) so that it is refused, not made anonymous.
  */
 #include "server/server_int.h"
 
@@ -42,15 +43,17 @@ static void check_conn(struct MHD_Connection *c, srv_conn *cc)
     const gnutls_datum_t *certs = sess ? gnutls_certificate_get_peers(sess, &n) : NULL;
     gnutls_x509_crt_t crt = NULL;
     cc->checked = true;
-    if (!certs || n == 0 || !verified(sess))
+    if (!certs || n == 0)
         return;
-    if (gnutls_x509_crt_init(&crt) < 0)
+    cc->rejected = true; /* until it verifies and has a CN */
+    if (!verified(sess) || gnutls_x509_crt_init(&crt) < 0)
         return;
     if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0)
         goto out;
     cc->user = dn_value(crt, GNUTLS_OID_X520_COMMON_NAME, 0);
     if (!cc->user)
         goto out;
+    cc->rejected = false;
     for (unsigned i = 0; i < SRV_MAX_GROUPS; i++) {
         char *g = dn_value(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, i);
         if (!g)
@@ -80,6 +83,7 @@ void srv_tls_peer(fl_request *r)
         return;
     if (!cc->checked)
         check_conn(r->conn, cc);
+    r->cert_rejected = cc->rejected;
     if (!cc->user)
         return;
     /* The request may outlive the connection: it gets its own copies. */

@@ -1,8 +1,11 @@
 /*
  * server/uri.c: the one parser of request targets (untrusted input). It
  * splits "path?query", percent-decodes the path as Go's url.PathUnescape
- * does, and the query as url.ParseQuery does ('&' separated, '+' is a space,
- * pairs with a bad escape, a ';' in the key or an empty key are dropped).
+ * does, and the query much as url.ParseQuery does ('&' separated, '+' is a
+ * space, pairs with a ';' in the key or an empty key are dropped) except
+ * that a bad escape or a %00 anywhere fails the whole target (-EINVAL, a
+ * 400): Go drops such a pair, which turned `labelSelector=a%3Dx%00` into
+ * "no selector" (fail open, #19).
  * Pure functions, any thread; fuzzed by tests/fuzz/fuzz_server_uri.c.
  */
 #include "server/server_int.h"
@@ -67,6 +70,9 @@ int srv_uri_parse(const char *raw, char *out, kv *q, size_t qmax, const char **p
     *path = out;
     char *o = out + w + 1;
     size_t nq = 0;
+    for (const char *p = qs; p && (p = strchr(p, '%')); p++)
+        if (p[1] == '0' && p[2] == '0')
+            return -EINVAL; /* even in a pair that would be skipped */
     while (qs && nq < qmax) {
         const char *p = qs + 1;
         const char *amp = strchr(p, '&');
@@ -77,12 +83,12 @@ int srv_uri_parse(const char *raw, char *out, kv *q, size_t qmax, const char **p
         if (klen == 0 || memchr(p, ';', klen))
             continue;
         int kw = decode(p, klen, true, o);
-        if (kw <= 0)
-            continue;
+        if (kw < 0)
+            return -EINVAL;
         char *vo = o + kw + 1;
         int vw = eq ? decode(eq + 1, len - klen - 1, true, vo) : (vo[0] = '\0', 0);
         if (vw < 0)
-            continue;
+            return -EINVAL;
         q[nq].k = o;
         q[nq].v = vo;
         nq++;

@@ -146,6 +146,8 @@ def test_logs(d, base, clusters):
           "kubectl logs via the all-clusters prefix: %r %s" % (out, err))
     follow(kca, ns, "solo")
     follow(kc1, ns, name)
+    test_traversal(d, base, clusters, ns)
+    test_known_unreachable(base, ns)
     # errors
     st, body, _ = http(base + PREFIX + "/clusters/nope-1/api/v1/namespaces/%s/pods/x/log" % ns)
     check(st == 404 and b"nope-1" in body, "unknown cluster: %s %s" % (st, body[:200]))
@@ -180,6 +182,53 @@ def test_logs(d, base, clusters):
                        "?container=app&tailLines=1&timestamps=true&limitBytes=20&bogus=1" % ns)
     check(st == 200 and len(body.strip().split(b"\n")) == 1 and b"request 20)" in body,
           "options passed: %s %s" % (st, body[:200]))
+
+
+def test_traversal(d, base, clusters, ns):
+    """#19.1: dot segments in the namespace or pod name must never reach the
+    member as another API path (libcurl collapsed them: a Secret was served)."""
+    tok = sim_token(d, "east-1")
+    check(post(clusters["east-1"] + "/api/v1/namespaces",
+               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pods"}}, tok)
+          in (201, 409), "create namespace pods")
+    check(post(clusters["east-1"] + "/api/v1/namespaces/pods/secrets",
+               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "log", "namespace": "pods"},
+                "stringData": {"pw": "hunter2-traversal"}, "data": {"k": "aHVudGVyMi10cmF2ZXJzYWw="}},
+               tok) == 201, "create secret pods/log")
+    paths = ["namespaces/%2e/pods/secrets/log", "namespaces/%2E/pods/secrets/log",
+             "namespaces/./pods/secrets/log", "namespaces/%2e%2e/pods/secrets/log",
+             "namespaces/pods/pods/%2e%2e/log", "namespaces/pods/pods/%2e/log",
+             "namespaces/pods/pods/a..b/log", "namespaces/-a/pods/x/log",
+             "namespaces/a.b/pods/x/log", "namespaces/pods/pods/.x/log",
+             "namespaces/pods%2fsecrets/pods/log/log"]
+    for pth in paths:
+        for pre in ("/clusters/east-1/api/v1/", "/api/v1/"):
+            st, body, _ = http(base + PREFIX + pre + pth)
+            check(st in (400, 404) and b"hunter2" not in body and b"aHVudGVy" not in body
+                  and b'"kind":"Secret"' not in body.replace(b" ", b""),
+                  "traversal %s%s: %s %s" % (pre, pth, st, body[:160]))
+    st, body, _ = http(base + PREFIX + "/clusters/east-1/api/v1/namespaces/%2e/pods/secrets/log",
+                       token="team-a-token")
+    check(st in (400, 403, 404) and b"hunter2" not in body, "traversal as team-a: %s" % st)
+
+
+def dead_health(base):
+    st, body, _ = http(base + PREFIX + "/apis/cluster.karmada.io/v1alpha1/clusters/dead-1")
+    if st != 200:
+        return None
+    return json.loads(body)["status"]["conditions"][0]["reason"]
+
+
+def test_known_unreachable(base, ns):
+    """A member already known Unreachable fails at once, naming its state."""
+    if not check(wait(lambda: dead_health(base) == "Unreachable", 30, 0.2),
+                 "dead-1 Unreachable: %s" % dead_health(base)):
+        return
+    t0 = time.time()
+    st, body, _ = http(base + PREFIX + "/clusters/dead-1/api/v1/namespaces/%s/pods/x/log" % ns)
+    dt = time.time() - t0
+    check(st == 503 and b"Unreachable" in body and dt < 1.0,
+          "known-unreachable member fails fast: %s %.2fs %s" % (st, dt, body[:200]))
 
 
 def follow(kc, ns, name):

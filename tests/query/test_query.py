@@ -429,6 +429,26 @@ def test_hostile(base):
               "/clusters/BAD_NAME/api/v1/pods"]:
         st, _, _ = http("GET", base + PREFIX + p)
         check(st in (400, 404), "invalid path %s: %s" % (p, st))
+    # #19.4: a NUL or bad escape in any parameter is a 400, never a dropped filter
+    for q in ("labelSelector=app%3Dx%00y", "fieldSelector=metadata.name%3Dx%00",
+              "clusters=east-1%00", "labelSelector=app%3Dweb%zz", "names=a%00"):
+        st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?" + q)
+        check(st == 400 and b'"kind":"Status"' in body.replace(b" ", b""), "NUL %s: %s" % (q, st))
+    many = "app in (%s)" % ",".join("v%d" % i for i in range(300))
+    st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?labelSelector=" + urllib.parse.quote(many))
+    check(st == 400 and b"at most 256" in body, "300 label values: the limit named: %s %s"
+          % (st, body[:200]))
+    t0 = time.time()
+    req = urllib.request.Request(base + PREFIX + "/api/v1/pods?watch=1&timeoutSeconds=9300000000000000")
+    ended = None
+    try:
+        with urllib.request.urlopen(req, timeout=1.5) as r:
+            r.read()  # the initial events, then (with the bug) EOF at once
+            ended = True
+    except OSError as e:  # the read timed out: the watch is still open
+        ended = "timed out" not in str(e)
+    check(ended is False and time.time() - t0 >= 1.4,
+          "huge timeoutSeconds does not end the watch: %s %.1fs" % (ended, time.time() - t0))
     check(wait_count(base, 46) == 46, "still 46 pods after hostile requests")
     st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?labelSelector=" + urllib.parse.quote("app=web"))
     check(st == 200 and len(json.loads(body)["items"]) == 40, "other requests unaffected")
@@ -532,7 +552,7 @@ def test_auth(d, clusters):
     check(items is not None and len(items) == 3 and all(
         i["metadata"]["namespace"] == "team" for i in items), "team-a scope: %s %s" % (st, items and len(items)))
     st, body, _ = http("GET", base + PREFIX + "/apis/apps/v1/deployments", token="team-a-token")
-    check(st == 200 and json.loads(body)["items"] == [], "team-a no deployments: %s" % st)
+    check(st == 404, "team-a: deployments are outside the scope, as unknown: %s" % st)
     check(http("GET", u, token="nobody-token")[0] == 403, "no scope: 403")
     # the daemon's member status follows the same scopes
     st, body, _ = http("GET", base + "/api/v1/clusters", token="team-a-token")
@@ -550,18 +570,23 @@ def openssl(*args):
 
 
 def make_certs(d):
-    """A CA, a server cert for 127.0.0.1 and a client cert CN=carol O=system:masters."""
+    """A CA, a server cert for 127.0.0.1 and a client cert CN=carol O=system:masters;
+    mallory's (same subject) from another CA."""
     c = lambda n: os.path.join(d, n)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", c("ca.key"), "-out",
-            c("ca.pem"), "-days", "1", "-subj", "/CN=query-test-ca")
-    for name, subj, ext in (("srv", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1"),
-                            ("cli", "/CN=carol/O=system:masters", "extendedKeyUsage=clientAuth")):
+    for ca in ("ca", "evil"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", c(ca + ".key"), "-out",
+                c(ca + ".pem"), "-days", "1", "-subj", "/CN=query-test-" + ca)
+    for name, subj, ext, ca in (
+            ("srv", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1", "ca"),
+            ("cli", "/CN=carol/O=system:masters", "extendedKeyUsage=clientAuth", "ca"),
+            ("mal", "/CN=carol/O=system:masters", "extendedKeyUsage=clientAuth", "evil")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", c(name + ".key"), "-out",
                 c(name + ".csr"), "-subj", subj)
         with open(c(name + ".ext"), "w") as f:
             f.write(ext + "\n")
-        openssl("x509", "-req", "-in", c(name + ".csr"), "-CA", c("ca.pem"), "-CAkey", c("ca.key"),
-                "-CAcreateserial", "-out", c(name + ".crt"), "-days", "1", "-extfile", c(name + ".ext"))
+        openssl("x509", "-req", "-in", c(name + ".csr"), "-CA", c(ca + ".pem"), "-CAkey",
+                c(ca + ".key"), "-CAcreateserial", "-out", c(name + ".crt"), "-days", "1",
+                "-extfile", c(name + ".ext"))
 
 
 def test_tls(d):
@@ -572,6 +597,7 @@ def test_tls(d):
     src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d\ntls: {cert: %s, key: %s, "
                       "clientCA: %s}" % (port, os.path.join(d, "srv.crt"), os.path.join(d, "srv.key"),
                                          os.path.join(d, "ca.pem")))
+    src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n  anonymousLoopback: true\n")
     src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-tls")
     path = os.path.join(d, "tls.yaml")
     with open(path, "w") as f:
@@ -584,6 +610,8 @@ def test_tls(d):
     ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
     cctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
     cctx.load_cert_chain(os.path.join(d, "cli.crt"), os.path.join(d, "cli.key"))
+    mctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    mctx.load_cert_chain(os.path.join(d, "mal.crt"), os.path.join(d, "mal.key"))
 
     def get(url, context):
         try:
@@ -597,7 +625,10 @@ def test_tls(d):
         if get(base + "/healthz", ctx)[0] == 200:
             break
         time.sleep(0.1)
-    check(get(base + PREFIX + "/api/v1/pods", ctx)[0] == 401, "tls without cert or token: 401")
+    check(get(base + PREFIX + "/api/v1/pods", ctx)[0] == 200,
+          "tls without cert or token from loopback: anonymous (anonymousLoopback)")
+    # #19.4: a certificate from another CA is refused, never made anonymous
+    check(get(base + PREFIX + "/api/v1/pods", mctx)[0] == 401, "tls with a wrong-CA cert: 401")
     for _ in range(100):
         st, body = get(base + PREFIX + "/api/v1/pods", cctx)
         if st == 200 and len(json.loads(body)["items"]) >= 46:

@@ -168,6 +168,69 @@ static void test_fields(void)
     T_EQ_INT(match(big, pod), -E2BIG);
 }
 
+/* #19.2: tokens are bound (another bind fails) and encrypted (no name in
+ * them); scopes: admin groups, "pods" = the core group's pods only. */
+static void test_bound(fl_index *idx)
+{
+    fl_query *q = make_query(idx);
+    fl_query_cursor c = {42, "team", "web-01", "east-1", 7, false, 0, 0, ""}, d;
+    fl_buf b = FL_BUF_INIT(4096);
+    T_EQ_INT(fl_query_token_encode_for(q, "alice|pods|*", &c, &b), 0);
+    T_EQ_INT(fl_query_token_decode_for(q, "alice|pods|*", b.data, &d), 0);
+    T_EQ_STR(d.name, "web-01");
+    T_EQ_INT(fl_query_token_decode_for(q, "bob|pods|*", b.data, &d), FL_EPARSE);
+    T_EQ_INT(fl_query_token_decode(q, b.data, &d), FL_EPARSE);
+    /* opaque: the decoded bytes hold no name */
+    T_CHECK(!strstr(b.data, "web") && !strstr(b.data, "d2ViLTAx"));
+    fl_buf_done(&b);
+    fl_query_free(q);
+
+    const char *groups[] = {"team-a"}, *masters[] = {"system:masters"}, *ops[] = {"ops"};
+    const char *cl[] = {"east-1"}, *ns[] = {"team"}, *res[] = {"pods"}, *adm[] = {"ops"};
+    fl_query_scope sc = {"team-a", cl, 1, ns, 1, res, 1};
+    fl_query_opts o = FL_QUERY_OPTS_INIT;
+    o.index = idx;
+    o.scopes = &sc;
+    o.nscopes = 1;
+    o.admin_groups = adm;
+    o.nadmin_groups = 1;
+    T_EQ_INT(fl_query_new(&o, &q, NULL), 0);
+    query_user a = {"alice", groups, 1, {0}}, m = {"admin", masters, 1, {0}},
+               op = {"olga", ops, 1, {0}};
+    T_CHECK(query_scope_allows(q, &a, "east-1", "team", "", "pods"));
+    T_CHECK(!query_scope_allows(q, &a, "east-1", "team", "metrics.k8s.io", "pods"));
+    T_CHECK(!query_scope_allows(q, &a, "east-2", "team", "", "pods"));
+    T_CHECK(query_scope_allows(q, &m, "east-2", "x", "apps", "deployments"));
+    T_CHECK(query_scope_allows(q, &op, "east-2", "x", "", "secrets"));
+    query_scope_terms t;
+    query_scope_terms_for(q, &a, "", "pods", true, &t);
+    T_CHECK(t.any && !t.all_clusters && !t.all_namespaces && t.nclusters == 1 &&
+            t.nnamespaces == 1);
+    query_scope_terms_for(q, &a, "", "nodes", false, &t);
+    T_CHECK(!t.any);
+    fl_query_free(q);
+}
+
+/* #19.1: names as Kubernetes validates them; never a dot segment. */
+static void test_names(void)
+{
+    static const char *const good[] = {"a", "default", "kube-system", "a.b", "east-1",
+                                       "a-b.c-d.e"};
+    static const char *const bad[] = {"", ".", "..", ".a", "a.", "a..b", "-a", "a-", "A",
+                                      "a_b", "a/b", "a b", "a.-b", "a.b-"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        T_CHECK(query_dns_name(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        T_CHECK(!query_dns_name(bad[i]) && !query_dns_label(bad[i]));
+    T_CHECK(query_dns_label("kube-system") && !query_dns_label("a.b"));
+    char longl[80];
+    memset(longl, 'a', 64);
+    longl[64] = 0;
+    T_CHECK(!query_dns_label(longl) && !query_dns_name(longl));
+    longl[63] = 0;
+    T_CHECK(query_dns_label(longl));
+}
+
 int main(void)
 {
     char dir[] = "/tmp/flotilla-query-unit-XXXXXX", path[128];
@@ -178,6 +241,8 @@ int main(void)
     io.path = path;
     T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
     test_tokens(idx);
+    test_names();
+    test_bound(idx);
     test_fields();
     test_order();
     fl_index_close(idx);

@@ -20,6 +20,7 @@ static void who(fl_request *r, void *ud)
     const char *u = fl_request_cert_user(r);
     json_object_set_new(o, "user", u ? json_string(u) : json_null());
     json_object_set_new(o, "groups", g);
+    json_object_set_new(o, "rejected", json_boolean(fl_request_cert_rejected(r)));
     if (u)
         fl_request_set_user(r, u);
     fl_request_reply_json(r, 200, o);
@@ -111,13 +112,16 @@ int main(void)
     T_EQ_STR(json_string_value(json_array_get(json_object_get(j, "groups"), 0)), "team-a");
     T_EQ_STR(json_string_value(json_array_get(json_object_get(j, "groups"), 1)), "system:masters");
     T_EQ_INT(again, 0); /* keep-alive over TLS */
+    T_CHECK(json_is_false(json_object_get(j, "rejected")));
     json_decref(j);
     j = who_am_i(url, ca.cert_pem, &mallory, NULL); /* signed by another CA */
     T_CHECK(json_is_null(json_object_get(j, "user")));
     T_EQ_INT(json_array_size(json_object_get(j, "groups")), 0);
+    T_CHECK(json_is_true(json_object_get(j, "rejected"))); /* #19.4: 401, not anonymous */
     json_decref(j);
     j = who_am_i(url, ca.cert_pem, NULL, NULL); /* no certificate */
     T_CHECK(json_is_null(json_object_get(j, "user")));
+    T_CHECK(json_is_false(json_object_get(j, "rejected")));
     json_decref(j);
     /* Plain HTTP to a TLS port fails rather than answering in clear. */
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/who", fl_server_port(s));
