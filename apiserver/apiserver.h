@@ -133,6 +133,19 @@ typedef struct fl_apiserver_store_opts {
 
 int fl_apiserver_store_new(const fl_apiserver_store_opts *o, fl_apiserver_store **out);
 void fl_apiserver_store_free(fl_apiserver_store *st);
+/* A durable store: the same store over the SQLite file path (created when
+ * absent; WAL, synchronous=FULL). A write returns only after it committed;
+ * when the commit fails (full disk, I/O) it returns FL_ESQL and nothing
+ * changed. Objects of each resource are loaded when it is added; the
+ * resourceVersion continues from the file's; history from before the open
+ * answers 410. A file that is not a healthy database is refused (err names
+ * it and SQLite's error; it is never recreated). 0, FL_ESQL or -ENOMEM. */
+int fl_apiserver_store_open(const fl_apiserver_store_opts *o, const char *path,
+                            fl_apiserver_store **out, fl_err *err);
+/* Online, consistent copy of a durable store's file into dest (SQLite's
+ * backup API; writes go on meanwhile). 0 or FL_ESQL (err says why). Any
+ * thread. */
+int fl_apiserver_backup(const char *src, const char *dest, fl_err *err);
 
 /* Serve registry type kr (borrowed; must outlive the store). A type with
  * the same group/resource as an earlier one shares its storage. Adding a

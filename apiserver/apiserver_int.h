@@ -4,6 +4,7 @@
  *
  *   reply.c     JSON/Status replies, base64 (the bottom: calls nothing here)
  *   obj.c       stored objects: build, render, parse
+ *   durable.c   the SQLite file behind a durable store
  *   store.c     the object store: one mutex, one resourceVersion counter,
  *               a bounded event history, snapshots at an old
  *               resourceVersion, and watcher fan-out
@@ -57,6 +58,33 @@ struct fl_apiserver {
     fl_apiserver_openapi oa;
     fl_apiserver_hooks hooks;
 };
+
+/* durable.c: a store's SQLite file (see there). All calls from the thread
+ * holding the store's lock. */
+typedef struct fl_apiserver_db fl_apiserver_db;
+/* Open or create path; a file that is not a healthy database is refused
+ * with err naming the file and SQLite's error. 0 or FL_ESQL/-ENOMEM. */
+int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out, fl_err *err);
+void fl_apiserver_db_close(fl_apiserver_db *d);    /* accepts NULL */
+uint64_t fl_apiserver_db_rv(const fl_apiserver_db *d);
+const char *fl_apiserver_db_path(const fl_apiserver_db *d);
+/* Each stored object of group/resource in key order; fn's non-zero return
+ * stops and is returned. */
+typedef int (*fl_apiserver_db_row_fn)(void *ud, const char *key, uint64_t rv, const void *json,
+                                      size_t len);
+int fl_apiserver_db_load(fl_apiserver_db *d, const char *group, const char *resource,
+                         fl_apiserver_db_row_fn fn, void *ud);
+/* One acknowledged write: the object's row (deleted for DELETED), its
+ * change-log row, the history trim and the resourceVersion in one
+ * committed transaction. 0, or FL_ESQL with nothing written. */
+typedef struct fl_apiserver_db_change {
+    uint64_t rv;
+    fl_apiserver_ev_type type;
+    const char *group, *resource, *key;
+    const char *json;       /* the new state (DELETED: the last one) */
+    size_t len;
+} fl_apiserver_db_change;
+int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, fl_err *err);
 
 /* write.c: writes, reached from fl_apiserver_handle. */
 typedef struct fl_apiserver_path {

@@ -71,7 +71,10 @@ struct fl_apiserver_store {
     size_t nwatch;
     unsigned bookmark_s;
     fl_apiserver_table_fn table_fn;
+    fl_apiserver_db *db;   /* durable stores: the file every write commits to first */
 };
+
+static int insert_at(fl_apiserver_rstore *rs, size_t i, fl_apiserver_obj *o);
 
 /* ------------------------------------------------------------- lifecycle */
 
@@ -144,9 +147,28 @@ void fl_apiserver_store_free(fl_apiserver_store *st)
     for (size_t i = 0; i < st->nres; i++)
         free(st->res[i]);
     free(st->ring);
+    fl_apiserver_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     free(st);
+}
+
+int fl_apiserver_store_open(const fl_apiserver_store_opts *o, const char *path,
+                            fl_apiserver_store **out, fl_err *err)
+{
+    fl_apiserver_db *db = NULL;
+    fl_apiserver_store *st = NULL;
+    int rc = fl_apiserver_db_open(path, o && o->history ? o->history : 10000, &db, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = fl_apiserver_store_new(o, &st)) != 0) {
+        fl_apiserver_db_close(db);
+        return fl_err_set(err, rc, "%s: %s", path, fl_strerror(rc));
+    }
+    st->db = db;
+    st->rv = st->floor_rv = fl_apiserver_db_rv(db); /* older history: 410 */
+    *out = st;
+    return 0;
 }
 
 /* ------------------------------------------------------------- resources */
@@ -163,6 +185,27 @@ static fl_apiserver_rstore *rstore_for(fl_apiserver_store *st, const fl_kube_res
     fl_strlcpy(rs->resource, kr->resource, sizeof(rs->resource));
     st->rs[st->nrs++] = rs;
     return rs;
+}
+
+/* fl_apiserver_db_load's callback: append a stored row (key order) to
+ * the resource being loaded. */
+typedef struct load_ctx {
+    const fl_apiserver_res *r;
+} load_ctx;
+
+static int load_row(void *ud, const char *key, uint64_t rv, const void *data, size_t len)
+{
+    load_ctx *x = ud;
+    json_t *v = json_loadb(data, len, 0, NULL);
+    if (!v)
+        return FL_EPARSE;
+    fl_apiserver_obj *o = fl_apiserver_obj_build(x->r, v, rv);
+    json_decref(v);
+    if (!o || insert_at(x->r->rs, x->r->rs->n, o) != 0) {
+        fl_apiserver_obj_unref(o);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *kr)
@@ -186,6 +229,7 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
         rc = FL_EFULL;
         goto out;
     }
+    size_t nrs = st->nrs;
     r = calloc(1, sizeof(*r));
     if (!r || !(r->rs = rstore_for(st, kr))) {
         free(r);
@@ -193,6 +237,13 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
         goto out;
     }
     r->kr = kr;
+    if (st->db && st->nrs > nrs) { /* new storage: its objects from the file */
+        load_ctx x = {r};
+        if ((rc = fl_apiserver_db_load(st->db, kr->group, kr->resource, load_row, &x)) != 0) {
+            free(r); /* its storage stays, partly loaded: the caller refuses to start */
+            goto out;
+        }
+    }
     snprintf(r->api_version, sizeof(r->api_version), "%s%s%s", kr->group, *kr->group ? "/" : "",
              kr->version);
     st->res[st->nres++] = r;
@@ -456,12 +507,37 @@ static fl_apiserver_obj *build_next(fl_apiserver_store *st, const fl_apiserver_r
     return o;
 }
 
+/* Durable stores: commit the change that makes o (rv st->rv + 1) current
+ * before anything in memory changes. 0 for memory stores. Locked. */
+static int persist(fl_apiserver_store *st, fl_apiserver_ev_type type, const fl_apiserver_res *r,
+                   const fl_apiserver_obj *o)
+{
+    if (!st->db)
+        return 0;
+    fl_buf scratch = FL_BUF_INIT(64u << 20);
+    fl_err err = FL_ERR_INIT;
+    size_t len = 0;
+    const char *json = fl_apiserver_obj_json(o, &scratch, &len);
+    int rc = -ENOMEM;
+    if (json) {
+        fl_apiserver_db_change c = {o->rv, type, r->rs->group, r->rs->resource, o->key, json, len};
+        rc = fl_apiserver_db_write(st->db, &c, &err);
+        if (rc != 0) /* the caller answers 500; the file's words go to the log once */
+            fl_log(FL_LOG_ERROR, "apiserver", "%s", err.msg);
+    }
+    fl_buf_done(&scratch);
+    return rc;
+}
+
 /* Insert o (its rv already st->rv + 1; the caller's reference becomes the
  * table's) at i and publish ADDED. Locked. */
 static int insert_new(fl_apiserver_store *st, const fl_apiserver_res *r, size_t i, fl_apiserver_obj *o, fl_apiserver_obj **out)
 {
+    int rc = persist(st, FL_APISERVER_EV_ADDED, r, o);
+    if (rc != 0)
+        return rc;
     if (insert_at(r->rs, i, o) != 0)
-        return -ENOMEM;
+        return -ENOMEM; /* never on a durable store's restart: it reloads the row */
     st->rv = o->rv;
     fl_apiserver_obj_ref(o);
     publish(st, FL_APISERVER_EV_ADDED, r->rs, o, NULL);
@@ -538,6 +614,11 @@ int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r,
         rc = -ENOMEM;
         goto out;
     }
+    if ((rc = persist(st, FL_APISERVER_EV_MODIFIED, r, o)) != 0) {
+        st->rv--; /* nothing happened */
+        fl_apiserver_obj_unref(o);
+        goto out;
+    }
     r->rs->items[i] = o; /* the table's reference to prev moves to the event */
     fl_apiserver_obj_ref(o);
     publish(st, FL_APISERVER_EV_MODIFIED, r->rs, o, prev);
@@ -579,6 +660,11 @@ int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r,
     }
     if (!o) {
         rc = -ENOMEM;
+        goto out;
+    }
+    if ((rc = persist(st, FL_APISERVER_EV_DELETED, r, o)) != 0) {
+        st->rv--; /* nothing happened */
+        fl_apiserver_obj_unref(o);
         goto out;
     }
     memmove(r->rs->items + i, r->rs->items + i + 1, (r->rs->n - i - 1) * sizeof(fl_apiserver_obj *));
