@@ -869,6 +869,24 @@ static void forbidden_anonymous(fl_request *req, const char *path)
     fl_apiserver_reply_status(req, 403, "Forbidden", msg, NULL, NULL, NULL);
 }
 
+/* The authorization verb of a resource request, as kube-apiserver names it. */
+static const char *verb_of(fl_request *req, const fl_apiserver_path *p)
+{
+    const char *m = fl_request_method(req), *w = fl_request_query(req, "watch");
+    if (!strcmp(m, "GET"))
+        return p->watch || (!p->name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))
+                   ? "watch" : p->name[0] ? "get" : "list";
+    if (!strcmp(m, "POST"))
+        return "create";
+    if (!strcmp(m, "PUT"))
+        return "update";
+    if (!strcmp(m, "PATCH"))
+        return "patch";
+    if (!strcmp(m, "DELETE"))
+        return p->name[0] ? "delete" : "deletecollection";
+    return "get";
+}
+
 static void resource_request(fl_apiserver *c, fl_request *req, const char *path)
 {
     fl_apiserver_path p;
@@ -890,6 +908,8 @@ static void resource_request(fl_apiserver *c, fl_request *req, const char *path)
     }
     const char *w = fl_request_query(req, "watch");
     bool get = !strcmp(m, "GET");
+    if (c->hooks.auth && c->hooks.auth(c->hooks.ud, req, verb_of(req, &p), p.res, p.ns, p.name) != 0)
+        return; /* answered: 401 or 403 */
     if (p.watch && (!get || p.sub[0]))
         fl_apiserver_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on "
                          "the requested resource", NULL, NULL, NULL);
@@ -921,8 +941,13 @@ void fl_apiserver_handle(fl_request *req, void *ud)
     }
     if (c->hooks.intercept && c->hooks.intercept(c->hooks.ud, req)) /* e.g. sim faults */
         return;
-    if (!authenticate(c, req, &anon))
+    if (c->hooks.auth) { /* the embedder's users; resources are checked per verb below */
+        if (!public_path(path) && c->hooks.auth(c->hooks.ud, req, NULL, NULL, NULL, NULL) != 0)
+            return;
+        anon = false;
+    } else if (!authenticate(c, req, &anon)) {
         return;
+    }
     if (anon && !public_path(path)) {
         forbidden_anonymous(req, path);
         return;
@@ -960,7 +985,10 @@ int fl_apiserver_new(const fl_apiserver_opts *o, fl_apiserver **out)
     a->reg = o->reg;
     a->st = o->st;
     a->hooks = o->hooks;
+    fl_err err = FL_ERR_INIT;
     int rc = fl_apiserver_sync_resources(a);
+    if (rc == 0)
+        rc = fl_apiserver_load_stored_crds(a, &err); /* a durable store's, after a restart */
     if (rc != 0) {
         fl_apiserver_free(a);
         return rc;

@@ -257,6 +257,15 @@ typedef struct fl_apiserver_hooks {
     /* GET pods/log of bound pod o: true when it answered req (else the
      * server answers as for an unreachable kubelet). */
     bool (*log)(void *ud, fl_request *req, const fl_apiserver_obj *o);
+    /* Authentication and authorization instead of the one admin token.
+     * verb NULL: authenticate only (discovery, OpenAPI; r, ns, name NULL).
+     * Else may the request's user do verb ("get", "list", "watch",
+     * "create", "update", "patch", "delete", "deletecollection") on r in
+     * ns ("" = cluster scope) for name ("" = the collection)? 0 = yes;
+     * else the hook answered req (401, or 403 in Kubernetes' words) and
+     * returns non-zero. Server threads. */
+    int (*auth)(void *ud, fl_request *req, const char *verb, const fl_apiserver_res *r,
+                const char *ns, const char *name);
 } fl_apiserver_hooks;
 
 typedef struct fl_apiserver_opts {

@@ -95,6 +95,9 @@ typedef struct fl_apiserver_path {
     bool watch;            /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
 } fl_apiserver_path;
 void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p);
+/* write.c: register the CRDs a (durable) store already holds with the
+ * registry, so their objects load and serve. 0 or a code. */
+int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err);
 
 /* reply.c: base64url without padding; standard base64 with padding. */
 int fl_apiserver_b64url_encode(const void *p, size_t n, fl_buf *out);

@@ -508,6 +508,22 @@ static int crd_register(fl_apiserver *c, const json_t *crd, fl_err *err)
     return rc == 0 ? fl_apiserver_sync_resources(c) : rc;
 }
 
+int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err)
+{
+    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1",
+                                                        "customresourcedefinitions");
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    int rc = r ? fl_apiserver_store_list(c->st, r, &q, &l) : 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        json_t *crd = fl_apiserver_obj_parse(l.items[i]);
+        rc = crd ? crd_register(c, crd, err) : -ENOMEM;
+        json_decref(crd);
+    }
+    fl_apiserver_list_done(&l);
+    return rc;
+}
+
 /* The CRD obj was deleted: its custom resources go, then the types. */
 static void crd_unregister(fl_apiserver *c, const json_t *obj)
 {

@@ -217,7 +217,7 @@ static int api_new(sim_cluster *c)
         .server_addr = c->server_addr, .fs_uid = c->fs_uid, .pl_uid = c->pl_uid,
         .reg = c->reg, .st = c->st,
         .hooks = {c, hook_intercept, hook_take_410, hook_watch_add, hook_watch_del,
-                  hook_watch_write, hook_admit, hook_log},
+                  hook_watch_write, hook_admit, hook_log, NULL},
     };
     return fl_apiserver_new(&o, &c->api);
 }
