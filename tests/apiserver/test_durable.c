@@ -2,11 +2,16 @@
  * tests/apiserver/test_durable.c: the durable store (apiserver/durable.c)
  * on a real SQLite file: writes survive close and reopen with the same
  * objects and resourceVersions; history from before the open is 410; a
- * failed commit changes nothing; a corrupt file is refused with its name
+ * failed commit (a full disk, made with RLIMIT_FSIZE) answers FL_ESQL and
+ * changes nothing, reads go on, and writes work again once there is room;
+ * a corrupt file is refused with its name
  * and SQLite's words; an online backup reopens to the same state.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -113,6 +118,60 @@ static void test_reopen(const char *dir)
     fl_apiserver_store_free(st);
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_size : 0;
+}
+
+static void test_full_disk(const char *dir)
+{
+    char path[512], wal[520], buf[64];
+    snprintf(path, sizeof(path), "%s/full.db", dir);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    const fl_apiserver_res *r;
+    fl_apiserver_store *st = open_store(path, &r);
+    json_t *o = cm("small", "one");
+    T_EQ_INT(fl_apiserver_store_create(st, r, o, NULL), 0);
+    json_decref(o);
+    uint64_t rv = fl_apiserver_store_rv(st), orv = 0;
+    /* the disk is full: no file may grow past what it is now */
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_IGN);
+    off_t cap = file_size(wal) > file_size(path) ? file_size(wal) : file_size(path);
+    lim.rlim_cur = (rlim_t)cap + 1;
+    lim.rlim_max = old.rlim_max;
+    T_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    char *big = malloc(200000);
+    memset(big, 'b', 199999);
+    big[199999] = 0;
+    o = cm("big", big);
+    T_EQ_INT(fl_apiserver_store_create(st, r, o, NULL), FL_ESQL);
+    json_decref(o);
+    o = cm("small", big);
+    T_EQ_INT(fl_apiserver_store_update(st, r, o, 0, NULL), FL_ESQL);
+    json_decref(o);
+    /* nothing changed; reads keep working */
+    T_EQ_INT(fl_apiserver_store_rv(st), rv);
+    T_CHECK(data_v(st, r, "big", buf, sizeof(buf), &orv) == NULL);
+    T_EQ_STR(data_v(st, r, "small", buf, sizeof(buf), &orv), "one");
+    T_EQ_INT(orv, rv);
+    /* room again: writes go on from the same resourceVersion */
+    T_EQ_INT(setrlimit(RLIMIT_FSIZE, &old), 0);
+    o = cm("big", big);
+    T_EQ_INT(fl_apiserver_store_create(st, r, o, NULL), 0);
+    json_decref(o);
+    T_EQ_INT(fl_apiserver_store_rv(st), rv + 1);
+    free(big);
+    fl_apiserver_store_free(st);
+    st = open_store(path, &r);
+    T_EQ_INT(fl_apiserver_store_rv(st), rv + 1);
+    T_CHECK(data_v(st, r, "big", buf, sizeof(buf), &orv) != NULL);
+    T_EQ_INT(orv, rv + 1);
+    fl_apiserver_store_free(st);
+}
+
 static void test_corrupt(const char *dir)
 {
     char path[512];
@@ -144,6 +203,7 @@ int main(void)
     char dir[] = "/tmp/fl-durable-XXXXXX";
     T_CHECK(mkdtemp(dir) != NULL);
     test_reopen(dir);
+    test_full_disk(dir);
     test_corrupt(dir);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
