@@ -60,11 +60,24 @@ def write_config(d, data_dir, port):
     return path
 
 
-def serve(cfg, wait_ready=True):
-    p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+LOGS = []
+
+
+def serve(cfg):
+    log = open(cfg + ".%d.log" % len(LOGS), "w")
+    LOGS.append(log.name)
+    p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL, stderr=log)
+    log.close()
     procs.append(p)
     return p
+
+
+def daemon_log():
+    """The last daemon's log tail, for a failure message."""
+    try:
+        return open(LOGS[-1]).read()[-1500:]
+    except (OSError, IndexError):
+        return ""
 
 
 def req(port, method, path, body=None, token="admin-tok", ctype="application/json"):
@@ -135,7 +148,7 @@ def test_kubectl(d, port, data_dir):
     # watch: a second process sees the change
     w = subprocess.Popen(["kubectl", "--kubeconfig", kc, "get", "cm", "-w", "--no-headers",
                           "--output-watch-events"], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    time.sleep(3)
     req(port, "POST", "/api/v1/namespaces/default/configmaps", cm("watched"))
     seen = []
 
@@ -172,7 +185,7 @@ def test_kubectl(d, port, data_dir):
                 "  name: q1\n  namespace: default\nspec:\n  hard: {pods: \"10\"}\n")
     rc, out, err = kubectl(kc, "apply", "-f", kq)
     check(rc == 0, "apply a KarmadaQuota: %s %s" % (out, err))
-    ok = wait(lambda: "q1" in json.dumps(req(port, "GET", "/api/v1/quota")[1]), 30, 0.5)
+    ok = wait(lambda: "q1" in json.dumps(req(port, "GET", "/api/v1/quota")[1]), 90, 0.5)
     check(ok, "quota/ sees the KarmadaQuota applied to the daemon's own API: %s" %
           json.dumps(req(port, "GET", "/api/v1/quota")[1])[:300])
 
@@ -232,7 +245,7 @@ def test_kill9(d, cfg, port):
     for rnd in range(ROUNDS):
         p = serve(cfg)
         if not wait(lambda: up(port), 60, 0.1):
-            check(False, "round %d: daemon up" % rnd)
+            check(False, "round %d: daemon up: %s" % (rnd, daemon_log()))
             return
         stop, acked, lock = threading.Event(), {}, threading.Lock()
         ts = [threading.Thread(target=storm, args=(port, "r%d-t%d" % (rnd, k), stop, acked, lock),
@@ -247,7 +260,7 @@ def test_kill9(d, cfg, port):
             t.join(10)
         p = serve(cfg)
         if not wait(lambda: up(port), 60, 0.1):
-            check(False, "round %d: restart" % rnd)
+            check(False, "round %d: restart: %s" % (rnd, daemon_log()))
             return
         code, lst = req(port, "GET", "/api/v1/namespaces/default/configmaps")
         have = {o["metadata"]["name"]: o for o in lst["items"]}
@@ -317,11 +330,12 @@ def main():
         data_dir = os.path.join(d, "data")
         cfg = write_config(d, data_dir, port)
         p = serve(cfg)
-        check(wait(lambda: up(port), 60, 0.1), "daemon serves its control-plane API")
+        check(wait(lambda: up(port), 60, 0.1), "daemon serves its control-plane API: " +
+              daemon_log())
         test_kubectl(d, port, data_dir)
         test_roles(port)
         stop_procs([p])
-        check(p.returncode == 0, "drains on SIGTERM")
+        check(p.returncode == 0, "drains on SIGTERM: %s %s" % (p.returncode, daemon_log()))
         procs.remove(p)
         test_kill9(d, cfg, port)
         test_backup_restore(d, cfg, port, data_dir)
