@@ -200,6 +200,7 @@ int fl_field_selector_parse(const char *s, size_t n, fl_field_selector **out, fl
             /* a bare operator ("=", "!=") selects everything, as Transform does */
             free(t->field);
             free(t->value);
+            t->field = t->value = NULL; /* the slot is reused: a failed next term frees it */
             sel->n--;
         }
     }
