@@ -114,27 +114,27 @@ static int64_t fleet_arg(int argc, char **argv, int i, int64_t def)
     return v;
 }
 
-static void fleet_list(sim_cluster *c, const sim_res *r, unsigned churn)
+static void fleet_list(sim_cluster *c, const fl_apiserver_res *r, unsigned churn)
 {
-    sim_list l = {0};
-    sim_list_req q = {0};
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
     size_t objs = 0, bytes = 0;
     fl_buf b = FL_BUF_INIT((size_t)4 << 30);
     int64_t t0 = now_us();
     for (int k = 0; k < 10; k++) {
-        if (sim_store_list(c->st, r, &q, &l) != 0)
+        if (fl_apiserver_store_list(c->st, r, &q, &l) != 0)
             break;
         fl_buf_reset(&b); /* the PodList body, spliced as api.c does */
         fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
         for (size_t i = 0; i < l.n; i++) {
             if (i)
                 fl_buf_puts(&b, ",");
-            sim_obj_write(l.items[i], true, &b);
+            fl_apiserver_obj_write(l.items[i], true, &b);
         }
         fl_buf_puts(&b, "]}\n");
         bytes += b.len;
         objs += l.n;
-        sim_list_done(&l);
+        fl_apiserver_list_done(&l);
     }
     double t = secs(t0) + 1e-9;
     printf("  list (snapshot + PodList body) of one cluster's pods under churn %u/s: %.0f "
@@ -144,7 +144,7 @@ static void fleet_list(sim_cluster *c, const sim_res *r, unsigned churn)
 
 /* A PodList body of objs[0..n) spliced/rendered as api.c does, rounds
  * times: objects/s, and the body's bytes in *bytes. */
-static double list_body(sim_obj *const *objs, size_t n, int rounds, size_t *bytes)
+static double list_body(fl_apiserver_obj *const *objs, size_t n, int rounds, size_t *bytes)
 {
     fl_buf b = FL_BUF_INIT((size_t)4 << 30);
     int64_t t0 = now_us();
@@ -154,7 +154,7 @@ static double list_body(sim_obj *const *objs, size_t n, int rounds, size_t *byte
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fl_buf_puts(&b, ",");
-            sim_obj_write(objs[i], true, &b);
+            fl_apiserver_obj_write(objs[i], true, &b);
         }
         fl_buf_puts(&b, "]}\n");
     }
@@ -165,20 +165,20 @@ static double list_body(sim_obj *const *objs, size_t n, int rounds, size_t *byte
 }
 
 /* The baseline for records: the same pods stored as before them (one
- * compact JSON string each, sim_obj_build): bytes per pod and list speed,
+ * compact JSON string each, fl_apiserver_obj_build): bytes per pod and list speed,
  * beside the records' (rendered on demand). */
-static void fleet_compare(sim_cluster *c, const sim_res *r)
+static void fleet_compare(sim_cluster *c, const fl_apiserver_res *r)
 {
-    sim_list l = {0};
-    sim_list_req q = {0};
-    if (sim_store_list(c->st, r, &q, &l) != 0 || !l.n)
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    if (fl_apiserver_store_list(c->st, r, &q, &l) != 0 || !l.n)
         return;
-    sim_obj **old = calloc(l.n, sizeof(*old));
+    fl_apiserver_obj **old = calloc(l.n, sizeof(*old));
     long rss0 = rss_kb();
     size_t built = 0;
     for (; old && built < l.n; built++) {
-        json_t *v = sim_obj_parse(l.items[built]);
-        old[built] = v ? sim_obj_build(r, v, l.items[built]->rv) : NULL;
+        json_t *v = fl_apiserver_obj_parse(l.items[built]);
+        old[built] = v ? fl_apiserver_obj_build(r, v, l.items[built]->rv) : NULL;
         json_decref(v);
         if (!old[built])
             break;
@@ -199,23 +199,23 @@ static void fleet_compare(sim_cluster *c, const sim_res *r)
            (double)(rss1 - rss0) * 1024.0 / l.n);
 out:
     for (size_t i = 0; i < built; i++)
-        sim_obj_unref(old[i]);
+        fl_apiserver_obj_unref(old[i]);
     free(old);
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
 }
 
 /* sinks[0..nw) must outlive the store: the watches stay registered. */
-static void fleet_watch(sim_cluster *c, const sim_res *r, unsigned churn, int nw, sink *sinks)
+static void fleet_watch(sim_cluster *c, const fl_apiserver_res *r, unsigned churn, int nw, sink *sinks)
 {
     fl_err err = FL_ERR_INIT;
     char arg[24];
     for (int i = 0; i < nw; i++) {
-        sim_watch_req wq = {.from_rv = sim_store_rv(c->st)};
+        fl_apiserver_watch_req wq = {.from_rv = fl_apiserver_store_rv(c->st)};
         uint64_t oldest;
-        sim_store_watch(c->st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
+        fl_apiserver_store_watch(c->st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
     }
     snprintf(arg, sizeof(arg), "%u", churn);
-    uint64_t rv0 = sim_store_rv(c->st);
+    uint64_t rv0 = fl_apiserver_store_rv(c->st);
     sim_fault_apply(c, "churn", arg, &err);
     int64_t t0 = now_us();
     sleep(2);
@@ -227,7 +227,7 @@ static void fleet_watch(sim_cluster *c, const sim_res *r, unsigned churn, int nw
         bytes += sinks[i].bytes;
     }
     printf("  churn asked %u/s: %.0f store events/s made; %d watchers got %.0f events/s "
-           "(%.0f MB/s)\n", churn, (double)(sim_store_rv(c->st) - rv0) / t, nw, ev / t,
+           "(%.0f MB/s)\n", churn, (double)(fl_apiserver_store_rv(c->st) - rv0) / t, nw, ev / t,
            bytes / t / 1e6);
 }
 
@@ -273,7 +273,7 @@ static int fleet_main(int argc, char **argv)
            reps / (secs(t0) + 1e-9));
     free(pj);
     json_decref(pod);
-    const sim_res *r = sim_store_find(c->st, "", "v1", "pods");
+    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "", "v1", "pods");
     sink sinks[20] = {{0, 0}};
     if (r) {
         fleet_compare(c, r);
@@ -300,11 +300,11 @@ int main(int argc, char **argv)
     if ((argc > 1 && fl_parse_i64(argv[1], strlen(argv[1]), &n) != 0) ||
         (argc > 2 && fl_parse_i64(argv[2], strlen(argv[2]), &nw) != 0))
         return 2;
-    sim_store *st;
-    sim_store_opts so = {.history = 10000, .bookmark_s = 3600};
-    if (n <= 0 || nw <= 0 || sim_store_new(&so, &st) != 0 || sim_store_add_res(st, &pod_kr) != 0)
+    fl_apiserver_store *st;
+    fl_apiserver_store_opts so = {.history = 10000, .bookmark_s = 3600};
+    if (n <= 0 || nw <= 0 || fl_apiserver_store_new(&so, &st) != 0 || fl_apiserver_store_add_res(st, &pod_kr) != 0)
         return 1;
-    const sim_res *r = sim_store_find(st, "", "v1", "pods");
+    const fl_apiserver_res *r = fl_apiserver_store_find(st, "", "v1", "pods");
     json_t *sample = make_pod(1);
     char *sample_s = json_dumps(sample, JSON_COMPACT);
     size_t json_bytes = strlen(sample_s);
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
     int64_t t0 = now_us();
     for (int i = 0; i < n; i++) {
         json_t *p = make_pod(i);
-        sim_store_create(st, r, p, NULL);
+        fl_apiserver_store_create(st, r, p, NULL);
         json_decref(p);
     }
     double tc = secs(t0);
@@ -323,23 +323,23 @@ int main(int argc, char **argv)
            (double)(rss1 - rss0) * 1024.0 / n, so.history, json_bytes);
 
     /* list: splice bytes as api.c does */
-    sim_list l = {0};
-    sim_list_req q = {0};
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
     fl_buf b = FL_BUF_INIT((size_t)4 << 30);
     t0 = now_us();
     int rounds = 5;
     for (int k = 0; k < rounds; k++) {
-        sim_store_list(st, r, &q, &l);
+        fl_apiserver_store_list(st, r, &q, &l);
         fl_buf_reset(&b);
         fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":[");
         for (size_t i = 0; i < l.n; i++) {
             if (i)
                 fl_buf_puts(&b, ",");
-            sim_obj_write(l.items[i], true, &b);
+            fl_apiserver_obj_write(l.items[i], true, &b);
         }
         fl_buf_puts(&b, "]}\n");
         if (k + 1 < rounds)
-            sim_list_done(&l);
+            fl_apiserver_list_done(&l);
     }
     double tl = secs(t0);
     printf("list (snapshot + PodList body): %.0f objects/s, %.0f MB/s\n", rounds * (double)n / tl,
@@ -359,7 +359,7 @@ int main(int argc, char **argv)
     t0 = now_us();
     size_t dumped = 0;
     for (size_t i = 0; i < l.n; i++) {
-        json_t *v = sim_obj_parse(l.items[i]);
+        json_t *v = fl_apiserver_obj_parse(l.items[i]);
         char *s = json_dumps(v, JSON_COMPACT);
         dumped += strlen(s);
         free(s);
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
     }
     double tj = secs(t0) + 1e-9;
     printf("  baseline jansson parse+dump per object: %.0f objects/s (%zu bytes)\n", l.n / tj, dumped);
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
     free(dst);
 
     /* watch fan-out */
@@ -375,15 +375,15 @@ int main(int argc, char **argv)
     if (!sinks)
         return 1;
     for (int i = 0; i < nw; i++) {
-        sim_watch_req wq = {.from_rv = sim_store_rv(st)};
+        fl_apiserver_watch_req wq = {.from_rv = fl_apiserver_store_rv(st)};
         uint64_t oldest;
-        sim_store_watch(st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
+        fl_apiserver_store_watch(st, r, &wq, sink_write, NULL, &sinks[i], NULL, &oldest);
     }
     int updates = 2000;
     t0 = now_us();
     for (int i = 0; i < updates; i++) {
         json_t *p = make_pod((int)(i % n));
-        sim_store_update(st, r, p, 0, NULL);
+        fl_apiserver_store_update(st, r, p, 0, NULL);
         json_decref(p);
     }
     double tw = secs(t0);
@@ -413,6 +413,6 @@ int main(int argc, char **argv)
     fl_buf_done(&b);
     free(sample_s);
     json_decref(sample);
-    sim_store_free(st);
+    fl_apiserver_store_free(st);
     return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "base/base.h"
 #include "cmd/cmd.h"
+#include "cmd/control.h"
 
 /* Subcommands, in the order --help lists them. */
 static const fl_command commands[] = {
@@ -17,6 +18,8 @@ static const fl_command commands[] = {
     {"clusters", "show the member clusters the daemon watches", cmd_clusters},
     {"place", "dry-run a placement: where would this workload go, and why", cmd_place},
     {"quota", "show fleet-wide quotas: used and hard per namespace", cmd_quota},
+    {"backup", "copy the control-plane store (dataDir/control.db) while the daemon runs", cmd_backup},
+    {"restore", "make a backup the control-plane store of a fresh data dir", cmd_restore},
 };
 
 bool cmd_wants_help(int argc, char **argv)

@@ -27,6 +27,12 @@
  *                          writes their status back there.
  *   GET /api/v1/quota      every quota with hard and fleet-wide used
  *                          (?namespace=NS), as `flotilla quota` shows it.
+ *   /api, /apis, /openapi, /version   without host: in flotilla.yaml, the
+ *                          daemon's own control-plane API (cmd/control.c):
+ *                          templates, policies and quotas in dataDir/control.db,
+ *                          reached with dataDir/flotilla.kubeconfig; the host
+ *                          collector and quota/ read it through that file as
+ *                          they would an external host.
  *
  * Startup: the config's files (tls, auth.tokensFile) must be readable (the
  * error names file:line: key), dataDir/flotilla.lock is taken (flock: one
@@ -50,6 +56,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/config.h"
+#include "cmd/control.h"
 #include "cmd/place.h"
 #include "collector/collector.h"
 #include "index/index.h"
@@ -68,6 +75,8 @@ typedef struct serve_ctx {
     cmd_placer *placer; /* POST /api/v1/place (cmd/place.c), freed after the server */
     fl_collector *host; /* the host's quota objects into the index (host: set) */
     fl_quota *quota;    /* quota ledger and admission webhook, freed after the server */
+    cmd_control *control; /* own control-plane API (no host:), freed after the server */
+    char host_kubeconfig[4200]; /* the host's kubeconfig: host: or dataDir/flotilla.kubeconfig */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -270,6 +279,7 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
         (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
                       (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
         return rc;
@@ -479,10 +489,12 @@ out:
 
 /* The host's KarmadaQuotas and FederatedResourceQuotas, watched into the
  * index under the cluster name quota/ reads them from. */
-static int start_host(const fl_config *cfg, fl_index *idx, fl_collector **out, fl_err *err)
+static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_err *err)
 {
     static const char *const kq[] = {"karmadaquotas"}, *const frq[] = {"federatedresourcequotas"};
-    fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, cfg->host_kubeconfig, cfg->host_context};
+    const fl_config *cfg = x->cfg;
+    fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
+                             cfg->has_host ? cfg->host_context : ""};
     fl_collector_gv gvs[2] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
                               {"policy.karmada.io", "v1alpha1", frq, 1}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
@@ -525,11 +537,19 @@ static int start_quota(serve_ctx *x, fl_err *err)
     qo.stale_allow = cfg->quota_stale_allow;
     qo.reservation_ttl_ms = cfg->quota_reservation_ttl_ms;
     qo.threads = (unsigned)cfg->quota_threads;
-    if (cfg->has_host)
-        qo.host_kubeconfig = cfg->host_kubeconfig, qo.host_context = cfg->host_context;
+    qo.host_kubeconfig = x->host_kubeconfig; /* host: or our own API's */
+    qo.host_context = cfg->has_host ? cfg->host_context : "";
     int rc = fl_quota_new(&qo, &x->quota, err);
     free(mem);
     return rc;
+}
+
+/* The port of cfg->listen (0 when it asks for a free one). */
+static unsigned listen_port(const fl_config *cfg)
+{
+    const char *colon = strrchr(cfg->listen, ':');
+    unsigned long p = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    return p <= 65535 ? (unsigned)p : 0;
 }
 
 static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
@@ -626,13 +646,30 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     x.collector = col;
-    if ((cfg->has_host && start_host(cfg, idx, &x.host, &err) != 0) ||
-        start_quota(&x, &err) != 0) {
+    if (cfg->has_host) {
+        fl_strlcpy(x.host_kubeconfig, cfg->host_kubeconfig, sizeof x.host_kubeconfig);
+    } else if (cmd_control_open(cfg, &x.control, &err) != 0 ||
+               cmd_control_write_kubeconfig(x.control, listen_port(cfg), x.host_kubeconfig,
+                                            sizeof x.host_kubeconfig, &err) != 0) {
+        fprintf(stderr, "flotilla serve: control plane: %s\n", err.msg);
+        goto out;
+    }
+    if (start_quota(&x, &err) != 0) {
         fprintf(stderr, "flotilla serve: quota: %s\n", err.msg);
         goto out;
     }
     if (start_server(&x, &srv, &err) != 0) {
         fprintf(stderr, "flotilla serve: listen %s: %s\n", cfg->listen, err.msg);
+        goto out;
+    }
+    if (x.control && cmd_control_write_kubeconfig(x.control, (unsigned)fl_server_port(srv),
+                                                  x.host_kubeconfig, sizeof x.host_kubeconfig,
+                                                  &err) != 0) { /* the bound port */
+        fprintf(stderr, "flotilla serve: control plane: %s\n", err.msg);
+        goto out;
+    }
+    if (start_host(&x, idx, &x.host, &err) != 0) {
+        fprintf(stderr, "flotilla serve: host: %s\n", err.msg);
         goto out;
     }
     fl_log(FL_LOG_INFO, "serve", "listening on %s://%s (port %u), %zu members, data in %s",
@@ -644,6 +681,9 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    fl_collector_free(x.host); /* it may be watching our own API */
+    x.host = NULL;
+    cmd_control_free(x.control);
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_quota_free(x.quota);

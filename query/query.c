@@ -442,6 +442,23 @@ int fl_query_authenticate(fl_query *q, fl_request *r)
     return query_authenticate(q, r, &u);
 }
 
+int fl_query_identify(fl_query *q, fl_request *r, fl_query_identity *out)
+{
+    query_user u;
+    int rc = query_authenticate(q, r, &u);
+    if (rc != 0)
+        return rc;
+    out->user = u.name;
+    out->ngroups = u.ngroups;
+    out->groups = u.groups;
+    if (u.groups == u.anon_groups) { /* u is ours: keep its groups in out */
+        out->anon_groups[0] = u.anon_groups[0];
+        out->anon_groups[1] = u.anon_groups[1];
+        out->groups = out->anon_groups;
+    }
+    return 0;
+}
+
 int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters)
 {
     query_user u;

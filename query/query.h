@@ -128,6 +128,18 @@ int fl_query_route(fl_query *q, fl_server *srv);
  * or answers 401 Status and returns FL_EUNAUTHORIZED. Server threads. */
 int fl_query_authenticate(fl_query *q, fl_request *r);
 
+/* Who a request is (fl_query_authenticate's rules), for other APIs of the
+ * listener that authorize by group (the control-plane API). Strings are
+ * borrowed from q (or from *out itself) and live as long as both. */
+typedef struct fl_query_identity {
+    const char *user;
+    const char *const *groups;
+    size_t ngroups;
+    const char *anon_groups[2];
+} fl_query_identity;
+/* 0 and *out, or answers 401 Status and returns FL_EUNAUTHORIZED. */
+int fl_query_identify(fl_query *q, fl_request *r, fl_query_identity *out);
+
 /* Authenticate r (as above) and remove from clusters (a JSON array of
  * objects with a "name", e.g. fl_collector_status()'s "clusters") every
  * member the user's auth.scopes do not cover. Returns 0, or answers 401

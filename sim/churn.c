@@ -35,7 +35,7 @@ struct sim_churn {
 };
 
 /* Churn pod n: "<its ReplicaSet>-churn-<n>", a generated record (new). */
-static int pod_rec(sim_churn *ch, const sim_res *r, uint64_t n, sim_obj **out)
+static int pod_rec(sim_churn *ch, const fl_apiserver_res *r, uint64_t n, fl_apiserver_obj **out)
 {
     sim_cluster *c = ch->c;
     unsigned nns = c->namespaces ? c->namespaces : 1;
@@ -47,35 +47,35 @@ static int pod_rec(sim_churn *ch, const sim_res *r, uint64_t n, sim_obj **out)
     return sim_fleet_pod_rec(c, r, k, id, sfx, n + 1, out);
 }
 
-static void pod_name(sim_churn *ch, const sim_res *r, uint64_t n, char ns[64], char name[200])
+static void pod_name(sim_churn *ch, const fl_apiserver_res *r, uint64_t n, char ns[64], char name[200])
 {
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     ns[0] = name[0] = 0;
     if (pod_rec(ch, r, n, &o) == 0) {
         fl_strlcpy(ns, o->ns, 64);
         fl_strlcpy(name, o->name, 200);
     }
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
 }
 
-static int do_create(sim_churn *ch, const sim_res *r)
+static int do_create(sim_churn *ch, const fl_apiserver_res *r)
 {
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     int rc = pod_rec(ch, r, ch->hi, &o);
     if (rc == 0)
-        rc = sim_store_create_rec(ch->c->st, r, o, NULL);
+        rc = fl_apiserver_store_create_rec(ch->c->st, r, o, NULL);
     ch->hi++;
     return rc;
 }
 
-static int do_update(sim_churn *ch, const sim_res *r)
+static int do_update(sim_churn *ch, const fl_apiserver_res *r)
 {
     char ns[64], name[200], gen[24];
     uint64_t n = ch->lo + ch->op % (ch->hi - ch->lo);
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     pod_name(ch, r, n, ns, name);
-    int rc = sim_store_get(ch->c->st, r, ns, name, &o);
-    json_t *p = rc == 0 ? sim_obj_parse(o) : NULL;
+    int rc = fl_apiserver_store_get(ch->c->st, r, ns, name, &o);
+    json_t *p = rc == 0 ? fl_apiserver_obj_parse(o) : NULL;
     if (rc == 0 && p) {
         snprintf(gen, sizeof(gen), "%llu", (unsigned long long)ch->op);
         json_object_set_new(fl_obj_ensure(p, "metadata.labels"), "churn-generation",
@@ -84,22 +84,22 @@ static int do_update(sim_churn *ch, const sim_res *r)
         if (cs) /* a container restart, as kubelet reports it */
             json_object_set_new(cs, "restartCount",
                                 json_integer(json_integer_value(json_object_get(cs, "restartCount")) + 1));
-        rc = sim_store_update(ch->c->st, r, p, 0, NULL);
+        rc = fl_apiserver_store_update(ch->c->st, r, p, 0, NULL);
     }
     json_decref(p);
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
     return rc;
 }
 
-static int do_delete(sim_churn *ch, const sim_res *r)
+static int do_delete(sim_churn *ch, const fl_apiserver_res *r)
 {
     char ns[64], name[200];
     pod_name(ch, r, ch->lo++, ns, name);
-    return sim_store_delete(ch->c->st, r, ns, name, 0, NULL, NULL);
+    return fl_apiserver_store_delete(ch->c->st, r, ns, name, 0, NULL, NULL);
 }
 
 /* One event: grow to the target first, then create/update/delete in turn. */
-static void one_event(sim_churn *ch, const sim_res *r, unsigned rate)
+static void one_event(sim_churn *ch, const fl_apiserver_res *r, unsigned rate)
 {
     uint64_t live = ch->hi - ch->lo, target = rate / 2 < 8 ? 8 : rate / 2;
     unsigned step = (unsigned)(ch->op++ % 3);
@@ -116,7 +116,7 @@ static void one_event(sim_churn *ch, const sim_res *r, unsigned rate)
 static void *churn_main(void *arg)
 {
     sim_churn *ch = arg;
-    const sim_res *r = sim_store_find(ch->c->st, "", "v1", "pods");
+    const fl_apiserver_res *r = fl_apiserver_store_find(ch->c->st, "", "v1", "pods");
     int64_t last = fl_mono_ms();
     unsigned prev = 0;
     pthread_mutex_lock(&ch->mu);

@@ -53,7 +53,7 @@ struct sim_ctrl {
     bool stop;
     follow *fw[MAX_FOLLOW];
     size_t nfw;
-    sim_list prev;        /* the last tick's pods and their summaries */
+    fl_apiserver_list prev;        /* the last tick's pods and their summaries */
     sim_podinfo *prev_pi; /* (controller thread only) */
 };
 
@@ -213,12 +213,12 @@ static void pinfo_of(const json_t *pod, pinfo *p)
     p->has_refs = json_array_size(fl_obj_get(pod, "metadata.ownerReferences")) > 0;
 }
 
-int sim_ctrl_put(sim_tick *t, const sim_res *r, const sim_obj *o, json_t *obj)
+int sim_ctrl_put(sim_tick *t, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *obj)
 {
     json_t *fin = fl_obj_get(obj, "metadata.finalizers");
     if (is_deleting(obj) && json_array_size(fin) == 0)
-        return sim_store_delete(t->c->st, r, o->ns, o->name, o->rv, obj, NULL);
-    return sim_store_update(t->c->st, r, obj, o->rv, NULL);
+        return fl_apiserver_store_delete(t->c->st, r, o->ns, o->name, o->rv, obj, NULL);
+    return fl_apiserver_store_update(t->c->st, r, obj, o->rv, NULL);
 }
 
 void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char *type,
@@ -242,11 +242,11 @@ void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char
         "message", msg, "source", "component", component, "firstTimestamp", now,
         "lastTimestamp", now, "count", 1, "type", type, "eventTime", "reportingComponent",
         component, "reportingInstance", "");
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     fl_err err = FL_ERR_INIT;
     if (ev && t->events_r)
-        sim_create_object(t->c, t->events_r, ev, NULL, false, &o, &err);
-    sim_obj_unref(o);
+        fl_apiserver_create_object(t->c->api, t->events_r, ev, NULL, false, &o, &err);
+    fl_apiserver_obj_unref(o);
     json_decref(ev);
 }
 
@@ -280,12 +280,12 @@ static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *
     json_t *user = controller_user(owner_kind);
     json_t *opts = json_pack("{s:s,s:s}", "kind", "CreateOptions", "apiVersion", "meta.k8s.io/v1");
     json_t *copy = json_deep_copy(pod), *seen = NULL, *deny = NULL;
-    sim_obj *pre = NULL;
+    fl_apiserver_obj *pre = NULL;
     fl_err e2 = FL_ERR_INIT;
-    if (copy && sim_create_object(x->t.c, x->t.pods_r, copy, MANAGER, true, &pre, &e2) == 0)
-        seen = sim_obj_parse(pre);
-    sim_webhook_req w = {user, opts, false, NULL};
-    int rc = sim_webhook_admit(x->t.c, x->t.pods_r, "CREATE", seen ? seen : pod, NULL, &w, &deny);
+    if (copy && fl_apiserver_create_object(x->t.c->api, x->t.pods_r, copy, MANAGER, true, &pre, &e2) == 0)
+        seen = fl_apiserver_obj_parse(pre);
+    fl_apiserver_webhook_req w = {user, opts, false, NULL};
+    int rc = fl_apiserver_webhook_admit(x->t.c->api, x->t.pods_r, "CREATE", seen ? seen : pod, NULL, &w, &deny);
     if (rc != 0)
         fl_err_set(err, rc, "%s", fl_obj_str_or(deny, "message", "admission denied"));
     if (rc == 0 && (rc = sim_quota_admit(x->t.c, x->t.pods_r, pod,
@@ -296,7 +296,7 @@ static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *
     json_decref(copy);
     json_decref(seen);
     json_decref(deny);
-    sim_obj_unref(pre);
+    fl_apiserver_obj_unref(pre);
     return rc;
 }
 
@@ -337,18 +337,18 @@ static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char 
     if (node)
         json_object_set_new(fl_obj_ensure(pod, "spec"), "nodeName", json_string(node));
     int rc = admit(x, pod, kind, made, err);
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     if (rc == 0)
-        rc = sim_create_object(x->t.c, x->t.pods_r, pod, MANAGER, false, &o, err);
-    sim_obj_unref(o);
+        rc = fl_apiserver_create_object(x->t.c->api, x->t.pods_r, pod, MANAGER, false, &o, err);
+    fl_apiserver_obj_unref(o);
     json_decref(pod);
     return rc;
 }
 
 static void delete_pod(ctx *x, size_t i)
 {
-    const sim_obj *o = x->t.pods.items[i];
-    sim_store_delete(x->t.c->st, x->t.pods_r, o->ns, o->name, 0, NULL, NULL);
+    const fl_apiserver_obj *o = x->t.pods.items[i];
+    fl_apiserver_store_delete(x->t.c->st, x->t.pods_r, o->ns, o->name, 0, NULL, NULL);
 }
 
 /* A workload controller's scale-down delete of pod i: validating webhooks
@@ -359,9 +359,9 @@ static int controller_delete_pod(ctx *x, size_t i, const char *owner_kind, fl_er
     json_t *user = controller_user(owner_kind), *deny = NULL;
     json_t *opts = json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion",
                              "meta.k8s.io/v1", "propagationPolicy", "Background");
-    sim_webhook_req w = {user, opts, false, NULL};
-    json_t *pod = sim_obj_parse(x->t.pods.items[i]);
-    int rc = pod ? sim_webhook_admit(x->t.c, x->t.pods_r, "DELETE", NULL, pod, &w, &deny) : 0;
+    fl_apiserver_webhook_req w = {user, opts, false, NULL};
+    json_t *pod = fl_apiserver_obj_parse(x->t.pods.items[i]);
+    int rc = pod ? fl_apiserver_webhook_admit(x->t.c->api, x->t.pods_r, "DELETE", NULL, pod, &w, &deny) : 0;
     json_decref(pod);
     if (rc != 0)
         fl_err_set(err, rc, "%s", fl_obj_str_or(deny, "message", "admission denied"));
@@ -373,7 +373,7 @@ static int controller_delete_pod(ctx *x, size_t i, const char *owner_kind, fl_er
     return rc;
 }
 
-bool sim_ctrl_churn_pod(const sim_obj *o)
+bool sim_ctrl_churn_pod(const fl_apiserver_obj *o)
 {
     return strstr(o->name, "-churn-") != NULL;
 }
@@ -425,7 +425,7 @@ static int index_owned(ctx *x)
     return 0;
 }
 
-static void put_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *obj, json_t *status)
+static void put_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *obj, json_t *status)
 {
     if (!json_equal(json_object_get(obj, "status"), status)) {
         json_object_set(obj, "status", status);
@@ -441,9 +441,9 @@ static int del_rank(const ctx *x, size_t i)
 
 /* ------------------------------------------------------------ ReplicaSet */
 
-static void sync_rs(ctx *x, const sim_res *r, const sim_obj *o)
+static void sync_rs(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o)
 {
-    json_t *rs = sim_obj_parse(o), *status = NULL;
+    json_t *rs = fl_apiserver_obj_parse(o), *status = NULL;
     size_t *idx = NULL;
     if (!rs || is_deleting(rs))
         goto out;
@@ -545,11 +545,11 @@ static bool same_template(const json_t *rs, const json_t *dep)
 }
 
 typedef struct rsv {
-    const sim_obj *o;
+    const fl_apiserver_obj *o;
     json_t *j;
 } rsv;
 
-static int create_rs(ctx *x, const sim_res *rr, const json_t *dep, const char *name,
+static int create_rs(ctx *x, const fl_apiserver_res *rr, const json_t *dep, const char *name,
                      const char *hash, int64_t replicas, int64_t revision)
 {
     char rev[24];
@@ -578,15 +578,15 @@ static int create_rs(ctx *x, const sim_res *rr, const json_t *dep, const char *n
     snprintf(d, sizeof(d), "%lld", (long long)int_at(dep, "spec.replicas", 1));
     fl_obj_set_annotation(rs, "deployment.kubernetes.io/desired-replicas", d);
     fl_obj_set_annotation(rs, "deployment.kubernetes.io/max-replicas", d);
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     fl_err err = FL_ERR_INIT;
-    int rc = sim_create_object(x->t.c, rr, rs, MANAGER, false, &o, &err);
-    sim_obj_unref(o);
+    int rc = fl_apiserver_create_object(x->t.c->api, rr, rs, MANAGER, false, &o, &err);
+    fl_apiserver_obj_unref(o);
     json_decref(rs);
     return rc;
 }
 
-static void scale_rs(ctx *x, const sim_res *rr, const json_t *dep, rsv *v, int64_t to)
+static void scale_rs(ctx *x, const fl_apiserver_res *rr, const json_t *dep, rsv *v, int64_t to)
 {
     if (int_at(v->j, "spec.replicas", 1) == to)
         return;
@@ -599,7 +599,7 @@ static void scale_rs(ctx *x, const sim_res *rr, const json_t *dep, rsv *v, int64
                        "deployment-controller");
 }
 
-static void dep_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *dep, rsv *rs,
+static void dep_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *dep, rsv *rs,
                        size_t n, const rsv *nw, int64_t want)
 {
     int64_t repl = 0, spec_total = 0, ready = 0, avail = 0, upd = 0;
@@ -637,10 +637,10 @@ static void dep_status(ctx *x, const sim_res *r, const sim_obj *o, json_t *dep, 
     json_decref(st);
 }
 
-static void sync_dep(ctx *x, const sim_res *r, const sim_obj *o, const sim_res *rr,
-                     const sim_list *all_rs, json_t **rsj)
+static void sync_dep(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, const fl_apiserver_res *rr,
+                     const fl_apiserver_list *all_rs, json_t **rsj)
 {
-    json_t *dep = sim_obj_parse(o);
+    json_t *dep = fl_apiserver_obj_parse(o);
     rsv *mine = calloc(all_rs->n + 1, sizeof(*mine));
     size_t n = 0;
     if (!dep || !mine || is_deleting(dep))
@@ -687,9 +687,9 @@ out:
 
 /* ----------------------------------------------------------- StatefulSet */
 
-static void sync_sts(ctx *x, const sim_res *r, const sim_obj *o)
+static void sync_sts(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o)
 {
-    json_t *ss = sim_obj_parse(o), *labels = NULL, *status = NULL;
+    json_t *ss = fl_apiserver_obj_parse(o), *labels = NULL, *status = NULL;
     size_t *idx = NULL;
     if (!ss || is_deleting(ss))
         goto out;
@@ -756,9 +756,9 @@ out:
 
 /* ------------------------------------------------------------- DaemonSet */
 
-static void sync_ds(ctx *x, const sim_res *r, const sim_obj *o)
+static void sync_ds(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o)
 {
-    json_t *ds = sim_obj_parse(o), *status = NULL, *labels = NULL;
+    json_t *ds = fl_apiserver_obj_parse(o), *status = NULL, *labels = NULL;
     size_t *idx = NULL;
     if (!ds || is_deleting(ds))
         goto out;
@@ -770,7 +770,7 @@ static void sync_ds(ctx *x, const sim_res *r, const sim_obj *o)
     json_t *pspec = fl_obj_get(ds, "spec.template.spec");
     int64_t desired = 0, sched = 0, ready = 0, mis = 0;
     for (size_t j = 0; j < x->t.nodes.n; j++) {
-        json_t *node = sim_obj_parse(x->t.nodes.items[j]);
+        json_t *node = fl_apiserver_obj_parse(x->t.nodes.items[j]);
         bool fits = node && sim_sched_fits_node(pspec, node);
         json_decref(node);
         const char *nn = x->t.nodes.items[j]->name;
@@ -805,9 +805,9 @@ out:
 
 /* ------------------------------------------------------------------- Job */
 
-static void sync_job(ctx *x, const sim_res *r, const sim_obj *o)
+static void sync_job(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o)
 {
-    json_t *job = sim_obj_parse(o), *status = NULL, *labels = NULL;
+    json_t *job = fl_apiserver_obj_parse(o), *status = NULL, *labels = NULL;
     if (!job || is_deleting(job))
         goto out;
     const char *uid = fl_obj_str_or(job, "metadata.uid", "");
@@ -893,7 +893,7 @@ static void node_ip(ctx *x, const char *name, char *out, size_t n)
     for (size_t i = 0; i < x->t.nodes.n; i++) {
         if (strcmp(x->t.nodes.items[i]->name, name))
             continue;
-        json_t *node = sim_obj_parse(x->t.nodes.items[i]), *a;
+        json_t *node = fl_apiserver_obj_parse(x->t.nodes.items[i]), *a;
         size_t j;
         json_array_foreach(fl_obj_get(node, "status.addresses"), j, a)
             if (!strcmp(fl_obj_str_or(a, "type", ""), "InternalIP")) {
@@ -909,7 +909,7 @@ static void pod_to_running(ctx *x, size_t i, json_t *pod)
 {
     char now[32], ip[32];
     now_str(now);
-    const sim_obj *o = x->t.pods.items[i];
+    const fl_apiserver_obj *o = x->t.pods.items[i];
     /* the pod's resourceVersion is the cluster's alone: an IP no other pod
      * holds (100.96.0.0/11; generated pods use 100.64.0.0/11, fleet.c) */
     uint64_t slot = o->rv % (250ull * 256 * 32);
@@ -957,13 +957,13 @@ static void kubelet(ctx *x)
 {
     for (size_t i = 0; i < x->t.pods.n; i++) {
         const pinfo *p = &x->pi[i];
-        const sim_obj *o = x->t.pods.items[i];
+        const fl_apiserver_obj *o = x->t.pods.items[i];
         if (!p->ok || !o->node[0])
             continue;
         bool to_run = !p->deleting && !strcmp(o->phase, "Pending");
         bool to_done = !p->deleting && !strcmp(o->phase, "Running") &&
                        !strcmp(p->ctrl_kind, "Job") && !p->restart_always;
-        json_t *pod = to_run || to_done ? sim_obj_parse(o) : NULL;
+        json_t *pod = to_run || to_done ? fl_apiserver_obj_parse(o) : NULL;
         if (p->deleting)
             delete_pod(x, i);
         else if (to_run && pod)
@@ -976,70 +976,70 @@ static void kubelet(ctx *x)
 
 /* ------------------------------------------------------------------ tick */
 
-typedef void (*sync_fn)(ctx *x, const sim_res *r, const sim_obj *o);
+typedef void (*sync_fn)(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o);
 
 static void each(ctx *x, const char *group, const char *resource, sync_fn fn)
 {
-    const sim_res *r = sim_store_find(x->t.c->st, group, "v1", resource);
-    sim_list l = {0};
-    sim_list_req q = {0};
-    if (!r || sim_store_list(x->t.c->st, r, &q, &l) != 0)
+    const fl_apiserver_res *r = fl_apiserver_store_find(x->t.c->st, group, "v1", resource);
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    if (!r || fl_apiserver_store_list(x->t.c->st, r, &q, &l) != 0)
         return;
     for (size_t i = 0; i < l.n; i++)
         fn(x, r, l.items[i]);
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
 }
 
 static void deployments(ctx *x)
 {
-    sim_store *st = x->t.c->st;
-    const sim_res *dr = sim_store_find(st, "apps", "v1", "deployments");
-    const sim_res *rr = sim_store_find(st, "apps", "v1", "replicasets");
-    sim_list d = {0}, rs = {0};
-    sim_list_req q = {0};
+    fl_apiserver_store *st = x->t.c->st;
+    const fl_apiserver_res *dr = fl_apiserver_store_find(st, "apps", "v1", "deployments");
+    const fl_apiserver_res *rr = fl_apiserver_store_find(st, "apps", "v1", "replicasets");
+    fl_apiserver_list d = {0}, rs = {0};
+    fl_apiserver_list_req q = {0};
     json_t **rsj = NULL;
-    if (!dr || !rr || sim_store_list(st, dr, &q, &d) != 0)
+    if (!dr || !rr || fl_apiserver_store_list(st, dr, &q, &d) != 0)
         return;
-    if (d.n == 0 || sim_store_list(st, rr, &q, &rs) != 0)
+    if (d.n == 0 || fl_apiserver_store_list(st, rr, &q, &rs) != 0)
         goto out;
     rsj = calloc(rs.n + 1, sizeof(*rsj));
     for (size_t i = 0; rsj && i < rs.n; i++)
-        rsj[i] = sim_obj_parse(rs.items[i]);
+        rsj[i] = fl_apiserver_obj_parse(rs.items[i]);
     for (size_t i = 0; rsj && i < d.n; i++)
         sync_dep(x, dr, d.items[i], rr, &rs, rsj);
     for (size_t i = 0; rsj && i < rs.n; i++)
         json_decref(rsj[i]);
 out:
     free(rsj);
-    sim_list_done(&rs);
-    sim_list_done(&d);
+    fl_apiserver_list_done(&rs);
+    fl_apiserver_list_done(&d);
 }
 
 static int snapshot(ctx *x)
 {
-    sim_store *st = x->t.c->st;
-    sim_list_req q = {0};
-    x->t.pods_r = sim_store_find(st, NULL, "v1", "pods");
-    x->t.nodes_r = sim_store_find(st, NULL, "v1", "nodes");
-    x->t.events_r = sim_store_find(st, NULL, "v1", "events");
+    fl_apiserver_store *st = x->t.c->st;
+    fl_apiserver_list_req q = {0};
+    x->t.pods_r = fl_apiserver_store_find(st, NULL, "v1", "pods");
+    x->t.nodes_r = fl_apiserver_store_find(st, NULL, "v1", "nodes");
+    x->t.events_r = fl_apiserver_store_find(st, NULL, "v1", "events");
     if (!x->t.pods_r || !x->t.nodes_r)
         return FL_ENOTFOUND;
-    if (sim_store_list(st, x->t.pods_r, &q, &x->t.pods) != 0 ||
-        sim_store_list(st, x->t.nodes_r, &q, &x->t.nodes) != 0)
+    if (fl_apiserver_store_list(st, x->t.pods_r, &q, &x->t.pods) != 0 ||
+        fl_apiserver_store_list(st, x->t.nodes_r, &q, &x->t.nodes) != 0)
         return -ENOMEM;
     x->pi = calloc(x->t.pods.n + 1, sizeof(*x->pi));
     if (!x->pi)
         return -ENOMEM;
-    const sim_list *pv = &x->k->prev;
+    const fl_apiserver_list *pv = &x->k->prev;
     for (size_t i = 0, j = 0; i < x->t.pods.n; i++) {
-        const sim_obj *o = x->t.pods.items[i];
+        const fl_apiserver_obj *o = x->t.pods.items[i];
         while (j < pv->n && strcmp(pv->items[j]->key, o->key) < 0)
             j++;
         if (j < pv->n && pv->items[j]->rv == o->rv && !strcmp(pv->items[j]->key, o->key)) {
             x->pi[i] = x->k->prev_pi[j]; /* same version as last tick */
             continue;
         }
-        json_t *pod = sim_obj_parse(o);
+        json_t *pod = fl_apiserver_obj_parse(o);
         pinfo_of(pod, &x->pi[i]);
         json_decref(pod);
     }
@@ -1062,13 +1062,13 @@ static void tick(sim_ctrl *k)
         sim_quota_run(&x.t);
     }
     free(x.by_uid);
-    sim_list_done(&k->prev); /* keep this tick's summaries for the next */
+    fl_apiserver_list_done(&k->prev); /* keep this tick's summaries for the next */
     free(k->prev_pi);
     k->prev = x.t.pods;
     k->prev_pi = x.pi;
     if (!x.pi) /* no summaries: nothing to reuse */
-        sim_list_done(&k->prev);
-    sim_list_done(&x.t.nodes);
+        fl_apiserver_list_done(&k->prev);
+    fl_apiserver_list_done(&x.t.nodes);
 }
 
 /* ------------------------------------------------------------- pods/log */
@@ -1144,7 +1144,7 @@ static int log_container(fl_request *req, const json_t *pod, const char *name, c
     return FL_EPARSE;
 }
 
-static void log_follow(sim_ctrl *k, fl_request *req, const sim_obj *o, const char *ct,
+static void log_follow(sim_ctrl *k, fl_request *req, const fl_apiserver_obj *o, const char *ct,
                        const fl_buf *b, int64_t base_ms, bool ts)
 {
     follow *f = calloc(1, sizeof(*f));
@@ -1249,9 +1249,9 @@ static int log_opts_parse(fl_request *req, log_opts *o)
  * the current start; 400 when the container never restarted, as the
  * kubelet answers. sinceSeconds / sinceTime drop older lines, then
  * tailLines keeps the last ones. */
-void sim_ctrl_log(sim_ctrl *k, fl_request *req, const sim_obj *o)
+void sim_ctrl_log(sim_ctrl *k, fl_request *req, const fl_apiserver_obj *o)
 {
-    json_t *pod = sim_obj_parse(o);
+    json_t *pod = fl_apiserver_obj_parse(o);
     const char *ct = NULL;
     fl_buf b = FL_BUF_INIT(256 * 1024);
     log_opts lo;
@@ -1302,7 +1302,7 @@ static void *run(void *arg)
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
         pthread_mutex_unlock(&k->mu);
-        uint64_t rv = sim_store_rv(k->c->st);
+        uint64_t rv = fl_apiserver_store_rv(k->c->st);
         if (rv != seen) {
             int64_t t0 = fl_mono_ms();
             seen = rv;
@@ -1358,7 +1358,7 @@ void sim_ctrl_stop(sim_ctrl *k)
         fl_stream_close(k->fw[i]->s);
         free(k->fw[i]);
     }
-    sim_list_done(&k->prev);
+    fl_apiserver_list_done(&k->prev);
     free(k->prev_pi);
     pthread_cond_destroy(&k->cv);
     pthread_mutex_destroy(&k->mu);

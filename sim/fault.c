@@ -33,7 +33,7 @@
 #define MAX_SLOW_MS 600000
 
 typedef struct wentry {
-    sim_watch *w;
+    fl_apiserver_watch *w;
     fl_stream *s;
 } wentry;
 
@@ -151,7 +151,7 @@ bool sim_fault_intercept(sim_cluster *c, fl_request *req)
     if (ms)
         sleep_ms(ms);
     if (atomic_load(&f->expired)) {
-        sim_reply_status(req, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
         return true;
     }
     if (atomic_load(&f->html)) {
@@ -159,7 +159,7 @@ bool sim_fault_intercept(sim_cluster *c, fl_request *req)
         return true;
     }
     if (error_due(f)) {
-        sim_reply_status(req, 500, "InternalError",
+        fl_apiserver_reply_status(req, 500, "InternalError",
                          "Internal error occurred: simulated fault (error-rate)", NULL, NULL,
                          NULL);
         return true;
@@ -174,7 +174,7 @@ bool sim_fault_take_410(sim_cluster *c, bool watch)
     return atomic_exchange(watch ? &c->fault->watch410 : &c->fault->list410, false);
 }
 
-void sim_fault_watch_add(sim_cluster *c, sim_watch *w, fl_stream *s)
+void sim_fault_watch_add(sim_cluster *c, fl_apiserver_watch *w, fl_stream *s)
 {
     sim_fault *f = c->fault;
     if (!f)
@@ -193,7 +193,7 @@ void sim_fault_watch_add(sim_cluster *c, sim_watch *w, fl_stream *s)
     pthread_mutex_unlock(&f->mu);
 }
 
-void sim_fault_watch_del(sim_cluster *c, sim_watch *w)
+void sim_fault_watch_del(sim_cluster *c, fl_apiserver_watch *w)
 {
     sim_fault *f = c->fault;
     if (!f)
@@ -220,7 +220,7 @@ static void end_watches(sim_fault *f, bool expire)
     for (size_t i = 0; i < f->nw; i++) {
         if (expire)
             fl_stream_write(f->watches[i].s, expired_line, sizeof(expired_line) - 1);
-        sim_watch_cancel(f->watches[i].w);
+        fl_apiserver_watch_cancel(f->watches[i].w);
     }
     pthread_mutex_unlock(&f->mu);
 }

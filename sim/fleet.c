@@ -9,12 +9,12 @@
  *
  * Memory: Karmada's 100 clusters x (5,000 nodes + 20,000 pods) must fit in
  * a few GB, so Pods, Deployments and ReplicaSets are stored as compact
- * records (sim_obj's generated form: key, labels, node, phase and a pod
+ * records (fl_apiserver_obj's generated form: key, labels, node, phase and a pod
  * number) sharing one recipe (sim_gen) per workload, and their JSON is
  * rendered on demand by sim_fleet_render — straight into the caller's
  * buffer with a small emitter, no printf, no jansson — byte for byte what
  * storing the JSON would have served (tests/sim/test_compact.c holds the
- * hashes). Records enter through sim_store_create_rec, so watches see the
+ * hashes). Records enter through fl_apiserver_store_create_rec, so watches see the
  * same ADDED events as for any create. A write turns an object ordinary.
  *
  * Threads: seeding runs on the fleet's construction threads (one per CPU,
@@ -272,6 +272,7 @@ typedef struct wl {
  * Deployment's end before frag_nohash, then "}") and "containers":[...]
  * (frag_cont bytes). */
 struct sim_gen {
+    fl_apiserver_gen base; /* first: the store reaches the recipe through it */
     atomic_int refs;
     uint64_t seed;         /* the cluster's */
     unsigned nodes;        /* the cluster's node count (pods bind to h % nodes) */
@@ -285,6 +286,16 @@ struct sim_gen {
     wl w;
     char labels[];
 };
+
+/* A record's recipe (its base is the first member). */
+#define GEN(o) ((sim_gen *)(o)->gen)
+
+static void gen_unref_base(fl_apiserver_gen *g)
+{
+    sim_gen_unref((sim_gen *)g);
+}
+
+static const fl_apiserver_gen_ops gen_ops = {sim_fleet_render, sim_fleet_rec_copy, gen_unref_base};
 
 /* A workload's size from its hash: containers (the first is the app, the
  * others 50m / 64Mi sidecars) and the app container's requests. */
@@ -370,6 +381,7 @@ static sim_gen *gen_new(const sim_cluster *c, unsigned ns, uint64_t d, unsigned 
         n += strlen(kv_[i]) + 1;
     sim_gen *g = gen_frags(&w, &f, &fl, &fnh) == 0 ? malloc(sizeof(*g) + n + f.len) : NULL;
     if (g) {
+        g->base.ops = &gen_ops;
         atomic_init(&g->refs, 1);
         g->seed = c->seed;
         g->nodes = c->nodes;
@@ -403,16 +415,16 @@ void sim_gen_unref(sim_gen *g)
 
 /* A record of kind for recipe g (takes the reference), named name, with
  * room for node (NULL = none). NULL on ENOMEM (g released). */
-static sim_obj *rec_new(sim_gen *g, int kind, const char *name, const char *node)
+static fl_apiserver_obj *rec_new(sim_gen *g, int kind, const char *name, const char *node)
 {
     size_t nsl = strlen(g->w.ns), nl = strlen(name), nodel = node ? strlen(node) : 0;
-    sim_obj *o = malloc(sizeof(*o) + nsl + 1 + nl + 1 + nodel + 1);
+    fl_apiserver_obj *o = malloc(sizeof(*o) + nsl + 1 + nl + 1 + nodel + 1);
     if (!o) {
         sim_gen_unref(g);
         return NULL;
     }
     char *p = (char *)(o + 1);
-    *o = (sim_obj){.gen_kind = (uint8_t)kind, .gen = g};
+    *o = (fl_apiserver_obj){.gen_kind = (uint8_t)kind, .gen = &g->base};
     atomic_init(&o->refs, 1);
     memcpy(p, g->w.ns, nsl);
     p[nsl] = '/';
@@ -426,10 +438,10 @@ static sim_obj *rec_new(sim_gen *g, int kind, const char *name, const char *node
     return o;
 }
 
-sim_obj *sim_fleet_rec_copy(const sim_obj *o)
+fl_apiserver_obj *sim_fleet_rec_copy(const fl_apiserver_obj *o)
 {
-    atomic_fetch_add(&o->gen->refs, 1);
-    sim_obj *c = rec_new(o->gen, o->gen_kind, o->name, o->node[0] ? o->node : NULL);
+    atomic_fetch_add(&GEN(o)->refs, 1);
+    fl_apiserver_obj *c = rec_new(GEN(o), o->gen_kind, o->name, o->node[0] ? o->node : NULL);
     if (c)
         c->gen_id = o->gen_id;
     return c;
@@ -539,7 +551,7 @@ static void rv_member(em *e, uint64_t rv)
     }
 }
 
-static void pod_metadata(em *e, const sim_obj *o, const sim_gen *g, const pod_vals *v)
+static void pod_metadata(em *e, const fl_apiserver_obj *o, const sim_gen *g, const pod_vals *v)
 {
     const wl *w = &g->w;
     KV(e, "\"metadata\":{\"name\":\"", o->name);
@@ -592,7 +604,7 @@ static void container_statuses(em *e, const wl *w, uint64_t h, const char *t)
     PUT(e, "]");
 }
 
-static void pod_status(em *e, const sim_obj *o, const wl *w, const pod_vals *v)
+static void pod_status(em *e, const fl_apiserver_obj *o, const wl *w, const pod_vals *v)
 {
     if (!o->node[0]) {
         PUT(e, "\"status\":{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\","
@@ -619,17 +631,17 @@ static void pod_status(em *e, const sim_obj *o, const wl *w, const pod_vals *v)
     PUT(e, "}}");
 }
 
-static void render_pod(em *e, const sim_obj *o, bool item)
+static void render_pod(em *e, const fl_apiserver_obj *o, bool item)
 {
-    const wl *w = &o->gen->w;
+    const wl *w = &GEN(o)->w;
     pod_vals v;
-    pod_vals_init(o->gen, o->gen_id, &v);
+    pod_vals_init(GEN(o), o->gen_id, &v);
     PUT(e, "{");
     if (!item)
         PUT(e, "\"kind\":\"Pod\",\"apiVersion\":\"v1\",");
-    pod_metadata(e, o, o->gen, &v);
+    pod_metadata(e, o, GEN(o), &v);
     PUT(e, ",\"spec\":{");
-    put(e, o->gen->frag + o->gen->frag_labels, o->gen->frag_cont);
+    put(e, GEN(o)->frag + GEN(o)->frag_labels, GEN(o)->frag_cont);
     PUT(e, ",\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
            "\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":\"default\","
            "\"serviceAccount\":\"default\",");
@@ -642,7 +654,7 @@ static void render_pod(em *e, const sim_obj *o, bool item)
     pod_status(e, o, w, &v);
 }
 
-static void workload_metadata(em *e, const sim_obj *o, const sim_gen *g, bool rs,
+static void workload_metadata(em *e, const fl_apiserver_obj *o, const sim_gen *g, bool rs,
                               unsigned replicas)
 {
     const wl *w = &g->w;
@@ -686,26 +698,26 @@ static void dep_conditions(em *e, const wl *w)
     PUT(e, "\\\" has successfully progressed.\"}]");
 }
 
-static void render_workload(em *e, const sim_obj *o, bool item)
+static void render_workload(em *e, const fl_apiserver_obj *o, bool item)
 {
-    const wl *w = &o->gen->w;
+    const wl *w = &GEN(o)->w;
     bool rs = o->gen_kind == SIM_GEN_RS;
-    unsigned r = o->gen->replicas;
+    unsigned r = GEN(o)->replicas;
     PUT(e, "{");
     if (!item && rs)
         PUT(e, "\"kind\":\"ReplicaSet\",\"apiVersion\":\"apps/v1\",");
     else if (!item)
         PUT(e, "\"kind\":\"Deployment\",\"apiVersion\":\"apps/v1\",");
-    workload_metadata(e, o, o->gen, rs, r);
+    workload_metadata(e, o, GEN(o), rs, r);
     PUT(e, ",\"spec\":{\"replicas\":");
     num(e, r);
     KV(e, ",\"selector\":{\"matchLabels\":{\"app\":\"", w->deploy);
     if (rs)
         KV(e, "\",\"pod-template-hash\":\"", w->hash);
     PUT(e, "\"}},\"template\":{\"metadata\":{");
-    labels(e, o->gen, rs);
+    labels(e, GEN(o), rs);
     PUT(e, "},\"spec\":{");
-    put(e, o->gen->frag + o->gen->frag_labels, o->gen->frag_cont);
+    put(e, GEN(o)->frag + GEN(o)->frag_labels, GEN(o)->frag_cont);
     PUT(e, ",\"restartPolicy\":\"Always\"}}},\"status\":{\"observedGeneration\":1,\"replicas\":");
     num(e, r);
     PUT(e, ",\"readyReplicas\":");
@@ -723,7 +735,7 @@ static void render_workload(em *e, const sim_obj *o, bool item)
     PUT(e, "}}");
 }
 
-int sim_fleet_render(const sim_obj *o, bool item, fl_buf *out)
+int sim_fleet_render(const fl_apiserver_obj *o, bool item, fl_buf *out)
 {
     em e = {out, fl_buf_reserve(out, 8192)};
     if (o->gen_kind == SIM_GEN_POD)
@@ -743,7 +755,7 @@ int sim_fleet_render(const sim_obj *o, bool item, fl_buf *out)
  * plus suffix, or (both NULL) generateName plus 5 seed-derived chars —
  * other ones on a later attempt (when two pods of a ReplicaSet drew the
  * same, as the apiserver's generateName retries). */
-static sim_obj *pod_rec(const sim_cluster *c, sim_gen *g, uint64_t id, const char *name,
+static fl_apiserver_obj *pod_rec(const sim_cluster *c, sim_gen *g, uint64_t id, const char *name,
                         const char *suffix, unsigned attempt)
 {
     uint64_t h = h3(g->seed ^ 0x90d, g->ns, id);
@@ -759,13 +771,13 @@ static sim_obj *pod_rec(const sim_cluster *c, sim_gen *g, uint64_t id, const cha
     }
     if (g->nodes)
         snprintf(node, sizeof(node), "%s-node-%u", c->name, (unsigned)(h % g->nodes) + 1);
-    sim_obj *o = rec_new(g, SIM_GEN_POD, name, g->nodes ? node : NULL);
+    fl_apiserver_obj *o = rec_new(g, SIM_GEN_POD, name, g->nodes ? node : NULL);
     if (o)
         o->gen_id = id;
     return o;
 }
 
-static sim_obj *pod_new(const sim_cluster *c, unsigned ns, uint64_t id, const char *name,
+static fl_apiserver_obj *pod_new(const sim_cluster *c, unsigned ns, uint64_t id, const char *name,
                         const char *suffix)
 {
     sim_gen *g = gen_new(c, ns, id / 8, 0);
@@ -776,24 +788,24 @@ json_t *sim_fleet_pod(const sim_cluster *c, unsigned ns, uint64_t id, const char
 {
     fl_buf b = FL_BUF_INIT(RENDER_MAX);
     json_t *obj = NULL;
-    sim_obj *o = pod_new(c, ns, id, name, NULL);
+    fl_apiserver_obj *o = pod_new(c, ns, id, name, NULL);
     fl_err err = FL_ERR_INIT;
     if (o && sim_fleet_render(o, false, &b) == 0)
         fl_json_parse(b.data, b.len, &obj, &err);
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
     fl_buf_done(&b);
     return obj;
 }
 
-int sim_fleet_pod_rec(const sim_cluster *c, const sim_res *r, unsigned ns, uint64_t id,
-                      const char *suffix, uint64_t serial, sim_obj **out)
+int sim_fleet_pod_rec(const sim_cluster *c, const fl_apiserver_res *r, unsigned ns, uint64_t id,
+                      const char *suffix, uint64_t serial, fl_apiserver_obj **out)
 {
     sim_gen *g = gen_new(c, ns, id / 8, 0);
     if (g && serial) { /* a pod created now: its own recipe, time and IP */
         g->born_s = fl_now_ms() / 1000;
         g->ip_base = c->pods + (serial - 1) % (POD_IP_SLOTS - c->pods);
     }
-    sim_obj *o = g ? pod_rec(c, g, id, NULL, suffix, 0) : NULL;
+    fl_apiserver_obj *o = g ? pod_rec(c, g, id, NULL, suffix, 0) : NULL;
     if (!o)
         return -ENOMEM;
     o->res = r;
@@ -861,27 +873,27 @@ static int add_namespace(sim_cluster *c, unsigned k, fl_buf *b)
                      "\"kubernetes.io/metadata.name\":\"%s\",\"team\":\"%s\"}},\"spec\":{"
                      "\"finalizers\":[\"kubernetes\"]},\"status\":{\"phase\":\"Active\"}}",
                   name, uid, t, name, teams[k % FL_ARRAY_LEN(teams)]);
-    const sim_res *r = sim_store_find(c->st, "", "v1", "namespaces");
+    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "", "v1", "namespaces");
     json_t *obj = NULL;
     fl_err err = FL_ERR_INIT;
     int rc = b->len >= b->max ? -E2BIG : fl_json_parse(b->data, b->len, &obj, &err);
     if (rc == 0)
-        rc = r ? sim_store_create(c->st, r, obj, NULL) : FL_ENOTFOUND;
+        rc = r ? fl_apiserver_store_create(c->st, r, obj, NULL) : FL_ENOTFOUND;
     json_decref(obj);
     return rc;
 }
 
 /* The Deployment and ReplicaSet records of recipe g (a reference each). */
-static int add_workload(sim_cluster *c, const sim_res *dr, const sim_res *rr, sim_gen *g)
+static int add_workload(sim_cluster *c, const fl_apiserver_res *dr, const fl_apiserver_res *rr, sim_gen *g)
 {
     atomic_fetch_add(&g->refs, 2);
-    sim_obj *d = rec_new(g, SIM_GEN_DEPLOY, g->w.deploy, NULL);
-    sim_obj *s = rec_new(g, SIM_GEN_RS, g->w.rs, NULL);
-    int rc = d ? sim_store_create_rec(c->st, dr, d, NULL) : -ENOMEM;
+    fl_apiserver_obj *d = rec_new(g, SIM_GEN_DEPLOY, g->w.deploy, NULL);
+    fl_apiserver_obj *s = rec_new(g, SIM_GEN_RS, g->w.rs, NULL);
+    int rc = d ? fl_apiserver_store_create_rec(c->st, dr, d, NULL) : -ENOMEM;
     if (rc == 0)
-        rc = s ? sim_store_create_rec(c->st, rr, s, NULL) : -ENOMEM;
+        rc = s ? fl_apiserver_store_create_rec(c->st, rr, s, NULL) : -ENOMEM;
     else
-        sim_obj_unref(s);
+        fl_apiserver_obj_unref(s);
     return rc;
 }
 
@@ -890,9 +902,9 @@ static int add_workload(sim_cluster *c, const sim_res *dr, const sim_res *rr, si
  * last one of a namespace may have fewer). */
 static int seed_namespace(sim_cluster *c, unsigned ns, unsigned pods)
 {
-    const sim_res *pr = sim_store_find(c->st, "", "v1", "pods");
-    const sim_res *dr = sim_store_find(c->st, "apps", "v1", "deployments");
-    const sim_res *rr = sim_store_find(c->st, "apps", "v1", "replicasets");
+    const fl_apiserver_res *pr = fl_apiserver_store_find(c->st, "", "v1", "pods");
+    const fl_apiserver_res *dr = fl_apiserver_store_find(c->st, "apps", "v1", "deployments");
+    const fl_apiserver_res *rr = fl_apiserver_store_find(c->st, "apps", "v1", "replicasets");
     size_t nw = (pods + 7) / 8;
     sim_gen **g = calloc(nw ? nw : 1, sizeof(*g));
     int rc = !pr || !dr || !rr ? FL_ENOTFOUND : g ? 0 : -ENOMEM;
@@ -904,8 +916,8 @@ static int seed_namespace(sim_cluster *c, unsigned ns, unsigned pods)
         rc = -EEXIST;
         for (unsigned a = 0; rc == -EEXIST && a < 8; a++) {
             atomic_fetch_add(&g[i / 8]->refs, 1);
-            sim_obj *o = pod_rec(c, g[i / 8], i, NULL, NULL, a);
-            rc = o ? sim_store_create_rec(c->st, pr, o, NULL) : -ENOMEM;
+            fl_apiserver_obj *o = pod_rec(c, g[i / 8], i, NULL, NULL, a);
+            rc = o ? fl_apiserver_store_create_rec(c->st, pr, o, NULL) : -ENOMEM;
         }
     }
     for (size_t d = 0; g && d < nw; d++)

@@ -26,8 +26,8 @@ typedef struct owners {
 } owners;
 
 typedef struct dep_list {
-    const sim_res *r;
-    sim_list l;
+    const fl_apiserver_res *r;
+    fl_apiserver_list l;
 } dep_list;
 
 static const char *const owner_res[][2] = {
@@ -109,15 +109,15 @@ static size_t prune_refs(json_t *obj, const owners *ow, const char *uid, size_t 
 
 /* ------------------------------------------------------------ collection */
 
-static int load_owners(sim_tick *t, owners *ow, sim_list *lists, const sim_res **rs)
+static int load_owners(sim_tick *t, owners *ow, fl_apiserver_list *lists, const fl_apiserver_res **rs)
 {
-    sim_list_req q = {0};
+    fl_apiserver_list_req q = {0};
     for (size_t k = 0; k < FL_ARRAY_LEN(owner_res); k++) {
-        rs[k] = sim_store_find(t->c->st, owner_res[k][0], "v1", owner_res[k][1]);
-        if (!rs[k] || sim_store_list(t->c->st, rs[k], &q, &lists[k]) != 0)
+        rs[k] = fl_apiserver_store_find(t->c->st, owner_res[k][0], "v1", owner_res[k][1]);
+        if (!rs[k] || fl_apiserver_store_list(t->c->st, rs[k], &q, &lists[k]) != 0)
             continue;
         for (size_t i = 0; i < lists[k].n; i++) {
-            json_t *o = sim_obj_parse(lists[k].items[i]);
+            json_t *o = fl_apiserver_obj_parse(lists[k].items[i]);
             const char *uid = fl_obj_str(o, "metadata.uid");
             if (uid && ow->n == ow->cap) {
                 size_t cap = ow->cap ? ow->cap * 2 : 64;
@@ -144,18 +144,18 @@ static void collect_orphans(sim_tick *t, dep_list *deps, size_t nd, const owners
 {
     for (size_t d = 0; d < nd; d++)
         for (size_t i = 0; i < deps[d].l.n; i++) {
-            const sim_obj *o = deps[d].l.items[i];
+            const fl_apiserver_obj *o = deps[d].l.items[i];
             const sim_podinfo *pi = d == 0 && t->pi ? &t->pi[i] : NULL;
             if (sim_ctrl_churn_pod(o))
                 continue;
             if (pi && pi->ok && (!pi->has_refs || (pi->ctrl_uid[0] && alive(ow, pi->ctrl_uid))))
                 continue; /* no owners, or a live controller: nothing to collect */ /* churn pods live and die by churn.c */
-            json_t *obj = sim_obj_parse(o);
+            json_t *obj = fl_apiserver_obj_parse(o);
             size_t removed = 0;
             size_t left = obj && fl_obj_get(obj, "metadata.ownerReferences") ?
                           prune_refs(obj, ow, NULL, &removed) : 1;
             if (removed && left == 0)
-                sim_store_delete(t->c->st, deps[d].r, o->ns, o->name, 0, NULL, NULL);
+                fl_apiserver_store_delete(t->c->st, deps[d].r, o->ns, o->name, 0, NULL, NULL);
             else if (removed)
                 sim_ctrl_put(t, deps[d].r, o, obj);
             json_decref(obj);
@@ -163,10 +163,10 @@ static void collect_orphans(sim_tick *t, dep_list *deps, size_t nd, const owners
 }
 
 /* Foreground and orphan finalizers of one terminating owner. */
-static void finish_owner(sim_tick *t, const sim_res *r, const sim_obj *oo, dep_list *deps,
+static void finish_owner(sim_tick *t, const fl_apiserver_res *r, const fl_apiserver_obj *oo, dep_list *deps,
                          size_t nd)
 {
-    json_t *owner = sim_obj_parse(oo);
+    json_t *owner = fl_apiserver_obj_parse(oo);
     bool fg = owner && has_finalizer(owner, "foregroundDeletion");
     bool orphan = owner && has_finalizer(owner, "orphan");
     const char *uid = fl_obj_str_or(owner, "metadata.uid", "");
@@ -175,15 +175,15 @@ static void finish_owner(sim_tick *t, const sim_res *r, const sim_obj *oo, dep_l
         goto out;
     for (size_t d = 0; d < nd; d++)
         for (size_t i = 0; i < deps[d].l.n; i++) {
-            const sim_obj *o = deps[d].l.items[i];
-            json_t *obj = sim_obj_parse(o);
+            const fl_apiserver_obj *o = deps[d].l.items[i];
+            json_t *obj = fl_apiserver_obj_parse(o);
             size_t removed = 0;
             if (obj && refers_to(obj, uid)) {
                 if (orphan) {
                     prune_refs(obj, NULL, uid, &removed);
                     sim_ctrl_put(t, deps[d].r, o, obj);
                 } else {
-                    sim_store_delete(t->c->st, deps[d].r, o->ns, o->name, 0, NULL, NULL);
+                    fl_apiserver_store_delete(t->c->st, deps[d].r, o->ns, o->name, 0, NULL, NULL);
                 }
                 pending++;
             }
@@ -200,23 +200,23 @@ out:
 void sim_gc_run(sim_tick *t)
 {
     owners ow = {0};
-    sim_list lists[FL_ARRAY_LEN(owner_res)] = {{0}};
-    const sim_res *rs[FL_ARRAY_LEN(owner_res)] = {0};
+    fl_apiserver_list lists[FL_ARRAY_LEN(owner_res)] = {{0}};
+    const fl_apiserver_res *rs[FL_ARRAY_LEN(owner_res)] = {0};
     dep_list deps[2] = {{t->pods_r, t->pods}, {NULL, {0}}};
-    sim_list_req q = {0};
-    deps[1].r = sim_store_find(t->c->st, "apps", "v1", "replicasets");
-    if (!deps[1].r || sim_store_list(t->c->st, deps[1].r, &q, &deps[1].l) != 0)
+    fl_apiserver_list_req q = {0};
+    deps[1].r = fl_apiserver_store_find(t->c->st, "apps", "v1", "replicasets");
+    if (!deps[1].r || fl_apiserver_store_list(t->c->st, deps[1].r, &q, &deps[1].l) != 0)
         deps[1].r = NULL;
     if (load_owners(t, &ow, lists, rs) == 0) {
         collect_orphans(t, deps, deps[1].r ? 2 : 1, &ow);
         for (size_t k = 0; k < FL_ARRAY_LEN(owner_res); k++)
             for (size_t i = 0; rs[k] && i < lists[k].n; i++)
-                if (sim_obj_contains(lists[k].items[i], "\"deletionTimestamp\""))
+                if (fl_apiserver_obj_contains(lists[k].items[i], "\"deletionTimestamp\""))
                     finish_owner(t, rs[k], lists[k].items[i], deps, deps[1].r ? 2 : 1);
     }
     for (size_t k = 0; k < FL_ARRAY_LEN(owner_res); k++)
-        sim_list_done(&lists[k]);
-    sim_list_done(&deps[1].l);
+        fl_apiserver_list_done(&lists[k]);
+    fl_apiserver_list_done(&deps[1].l);
     for (size_t i = 0; i < ow.n; i++)
         free(ow.uid[i]);
     free(ow.uid);

@@ -57,7 +57,7 @@ static int64_t pod_usage(const json_t *pod, const char *key)
 }
 
 /* The resource an object-count key counts, or NULL. */
-static const sim_res *count_res(sim_store *st, const char *key)
+static const fl_apiserver_res *count_res(fl_apiserver_store *st, const char *key)
 {
     static const char *const core[] = {"configmaps", "secrets", "services", "resourcequotas",
                                        "persistentvolumeclaims", "replicationcontrollers"};
@@ -67,14 +67,14 @@ static const sim_res *count_res(sim_store *st, const char *key)
     } else {
         for (size_t i = 0; i < FL_ARRAY_LEN(core); i++)
             if (!strcmp(key, core[i]))
-                return sim_store_find(st, NULL, "v1", key);
+                return fl_apiserver_store_find(st, NULL, "v1", key);
         return NULL;
     }
     group = strchr(res, '.');
     if (group)
         *group++ = 0;
-    const sim_res **all = NULL, *found = NULL;
-    size_t n = sim_store_resources(st, &all);
+    const fl_apiserver_res **all = NULL, *found = NULL;
+    size_t n = fl_apiserver_store_resources(st, &all);
     for (size_t i = 0; i < n && !found; i++)
         if (!strcmp(all[i]->kr->resource, res) && !strcmp(all[i]->kr->group, group ? group : ""))
             found = all[i];
@@ -83,20 +83,20 @@ static const sim_res *count_res(sim_store *st, const char *key)
 }
 
 /* Current usage of key in ns, milli-units. */
-static int64_t used_of(sim_store *st, const char *ns, const char *key, const sim_list *pods)
+static int64_t used_of(fl_apiserver_store *st, const char *ns, const char *key, const fl_apiserver_list *pods)
 {
     int64_t sum = 0;
-    const sim_res *r = count_res(st, key);
+    const fl_apiserver_res *r = count_res(st, key);
     if (r) {
-        sim_list l = {0};
-        sim_list_req q = {.ns = ns};
-        if (sim_store_list(st, r, &q, &l) == 0)
+        fl_apiserver_list l = {0};
+        fl_apiserver_list_req q = {.ns = ns};
+        if (fl_apiserver_store_list(st, r, &q, &l) == 0)
             sum = (int64_t)l.n * 1000;
-        sim_list_done(&l);
+        fl_apiserver_list_done(&l);
         return sum;
     }
     for (size_t i = 0; i < pods->n; i++) {
-        json_t *pod = sim_obj_parse(pods->items[i]);
+        json_t *pod = fl_apiserver_obj_parse(pods->items[i]);
         if (pod && !terminal(pod)) {
             int64_t u = pod_usage(pod, key);
             sum += u > 0 ? u : 0;
@@ -119,12 +119,12 @@ static void fmt_like(int64_t milli, const json_t *hv, char out[FL_QTY_STR_MAX])
         snprintf(out, FL_QTY_STR_MAX, "%lld", (long long)(milli / 1000));
 }
 
-static int list_ns(sim_store *st, const char *group, const char *resource, const char *ns,
-                   sim_list *out)
+static int list_ns(fl_apiserver_store *st, const char *group, const char *resource, const char *ns,
+                   fl_apiserver_list *out)
 {
-    const sim_res *r = sim_store_find(st, group, "v1", resource);
-    sim_list_req q = {.ns = ns};
-    return r ? sim_store_list(st, r, &q, out) : FL_ENOTFOUND;
+    const fl_apiserver_res *r = fl_apiserver_store_find(st, group, "v1", resource);
+    fl_apiserver_list_req q = {.ns = ns};
+    return r ? fl_apiserver_store_list(st, r, &q, out) : FL_ENOTFOUND;
 }
 
 /* ------------------------------------------------------------ admission */
@@ -141,7 +141,7 @@ static void append(char *buf, size_t cap, size_t *len, const char *k, const char
 }
 
 /* What obj (being created in ns) adds to key, milli-units; 0 if nothing. */
-static int64_t delta_of(sim_store *st, const sim_res *r, const json_t *obj, const char *key)
+static int64_t delta_of(fl_apiserver_store *st, const fl_apiserver_res *r, const json_t *obj, const char *key)
 {
     bool pod = !*r->kr->group && !strcmp(r->kr->kind, "Pod");
     if (pod) {
@@ -153,8 +153,8 @@ static int64_t delta_of(sim_store *st, const sim_res *r, const json_t *obj, cons
 }
 
 /* Check one quota; fills err and returns FL_EFORBIDDEN when exceeded. */
-static int check_quota(sim_store *st, const sim_res *r, const json_t *obj, const json_t *quota,
-                       const sim_list *pods, fl_err *err)
+static int check_quota(fl_apiserver_store *st, const fl_apiserver_res *r, const json_t *obj, const json_t *quota,
+                       const fl_apiserver_list *pods, fl_err *err)
 {
     json_t *hard = fl_obj_get(quota, "spec.hard"), *hv;
     const char *key;
@@ -196,10 +196,10 @@ static int check_quota(sim_store *st, const sim_res *r, const json_t *obj, const
                       "limited: %s", fl_obj_str_or(quota, "metadata.name", ""), v.req, v.used, v.lim);
 }
 
-int sim_quota_admit(sim_cluster *c, const sim_res *r, const json_t *obj, const char *ns,
+int sim_quota_admit(sim_cluster *c, const fl_apiserver_res *r, const json_t *obj, const char *ns,
                     fl_err *err)
 {
-    sim_list quotas = {0}, pods = {0};
+    fl_apiserver_list quotas = {0}, pods = {0};
     int rc = 0;
     if (!r->kr->namespaced || c->is_host || list_ns(c->st, NULL, "resourcequotas", ns, &quotas) != 0
         || quotas.n == 0)
@@ -213,23 +213,23 @@ int sim_quota_admit(sim_cluster *c, const sim_res *r, const json_t *obj, const c
     }
     json_object_set_new(fl_obj_ensure(copy, "metadata"), "namespace", json_string(ns));
     for (size_t i = 0; rc == 0 && i < quotas.n; i++) {
-        json_t *q = sim_obj_parse(quotas.items[i]);
+        json_t *q = fl_apiserver_obj_parse(quotas.items[i]);
         rc = q ? check_quota(c->st, r, copy, q, &pods, err) : -ENOMEM;
         json_decref(q);
     }
     json_decref(copy);
 out:
-    sim_list_done(&quotas);
-    sim_list_done(&pods);
+    fl_apiserver_list_done(&quotas);
+    fl_apiserver_list_done(&pods);
     return rc;
 }
 
 /* ------------------------------------------------------------ status */
 
-static void sync_quota(sim_tick *t, const sim_res *qr, const sim_obj *o)
+static void sync_quota(sim_tick *t, const fl_apiserver_res *qr, const fl_apiserver_obj *o)
 {
-    json_t *q = sim_obj_parse(o), *st = NULL;
-    sim_list pods = {0};
+    json_t *q = fl_apiserver_obj_parse(o), *st = NULL;
+    fl_apiserver_list pods = {0};
     if (!q || list_ns(t->c->st, NULL, "pods", o->ns, &pods) != 0)
         goto out;
     json_t *hard = fl_obj_get(q, "spec.hard"), *hv;
@@ -248,19 +248,19 @@ static void sync_quota(sim_tick *t, const sim_res *qr, const sim_obj *o)
         sim_ctrl_put(t, qr, o, q);
     }
 out:
-    sim_list_done(&pods);
+    fl_apiserver_list_done(&pods);
     json_decref(st);
     json_decref(q);
 }
 
 void sim_quota_run(sim_tick *t)
 {
-    const sim_res *qr = sim_store_find(t->c->st, NULL, "v1", "resourcequotas");
-    sim_list l = {0};
-    sim_list_req q = {0};
-    if (!qr || sim_store_list(t->c->st, qr, &q, &l) != 0)
+    const fl_apiserver_res *qr = fl_apiserver_store_find(t->c->st, NULL, "v1", "resourcequotas");
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    if (!qr || fl_apiserver_store_list(t->c->st, qr, &q, &l) != 0)
         return;
     for (size_t i = 0; i < l.n; i++)
         sync_quota(t, qr, l.items[i]);
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
 }

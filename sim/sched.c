@@ -21,7 +21,7 @@
 #define MAX_REASONS 16
 
 typedef struct node {
-    const sim_obj *o;
+    const fl_apiserver_obj *o;
     json_t *j;
     json_t *free;      /* resource -> milli-units left (integers) */
     json_t *alloc;     /* resource -> milli-units allocatable */
@@ -268,9 +268,9 @@ static bool same_unsched(const json_t *pod, const char *msg)
     return false;
 }
 
-static void schedule_one(sim_tick *t, const sim_obj *o, node *nodes, size_t nn)
+static void schedule_one(sim_tick *t, const fl_apiserver_obj *o, node *nodes, size_t nn)
 {
-    json_t *pod = sim_obj_parse(o), *req = NULL;
+    json_t *pod = fl_apiserver_obj_parse(o), *req = NULL;
     if (!pod)
         return;
     json_t *spec = json_object_get(pod, "spec");
@@ -306,7 +306,7 @@ static void schedule_one(sim_tick *t, const sim_obj *o, node *nodes, size_t nn)
     json_decref(pod);
 }
 
-static bool wants_scheduling(const sim_obj *o, const json_t *pod)
+static bool wants_scheduling(const fl_apiserver_obj *o, const json_t *pod)
 {
     return !o->node[0] && !strcmp(o->phase, "Pending") &&
            !fl_obj_get(pod, "metadata.deletionTimestamp") &&
@@ -318,7 +318,7 @@ static void load_nodes(sim_tick *t, node *nodes)
     for (size_t i = 0; i < t->nodes.n; i++) {
         node *n = &nodes[i];
         n->o = t->nodes.items[i];
-        n->j = sim_obj_parse(n->o);
+        n->j = fl_apiserver_obj_parse(n->o);
         n->alloc = json_object();
         const char *k;
         json_t *v;
@@ -348,10 +348,10 @@ void sim_sched_run(sim_tick *t)
         return;
     load_nodes(t, nodes);
     for (size_t i = 0; i < t->pods.n; i++) {     /* usage of bound pods */
-        const sim_obj *o = t->pods.items[i];
+        const fl_apiserver_obj *o = t->pods.items[i];
         node *n = o->node[0] && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed") ?
                   find_node(nodes, nn, o->node) : NULL;
-        json_t *pod = n ? sim_obj_parse(o) : NULL;
+        json_t *pod = n ? fl_apiserver_obj_parse(o) : NULL;
         json_t *req = pod ? pod_requests(json_object_get(pod, "spec")) : NULL;
         if (req)
             charge(n, req);
@@ -359,10 +359,10 @@ void sim_sched_run(sim_tick *t)
         json_decref(pod);
     }
     for (size_t i = 0; i < t->pods.n; i++) {
-        const sim_obj *o = t->pods.items[i];
+        const fl_apiserver_obj *o = t->pods.items[i];
         if (o->node[0] || strcmp(o->phase, "Pending"))
             continue;
-        json_t *pod = sim_obj_parse(o);
+        json_t *pod = fl_apiserver_obj_parse(o);
         bool want = pod && wants_scheduling(o, pod);
         json_decref(pod);
         if (want)

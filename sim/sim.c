@@ -16,7 +16,6 @@
 
 #include "sim/sim_int.h"
 
-extern const char *const sim_crds[];
 
 #define MAX_CLUSTERS 1000
 
@@ -40,11 +39,11 @@ static const char *const providers[] = {"aws", "gcp", "azure"};
 
 static int seed_create(sim_cluster *c, const char *group, const char *resource, json_t *obj)
 {
-    const sim_res *r = sim_store_find(c->st, group, "v1", resource);
-    sim_obj *o = NULL;
+    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, group, "v1", resource);
+    fl_apiserver_obj *o = NULL;
     fl_err err = FL_ERR_INIT;
-    int rc = r && obj ? sim_create_object(c, r, obj, "flotilla-sim", false, &o, &err) : -ENOMEM;
-    sim_obj_unref(o);
+    int rc = r && obj ? fl_apiserver_create_object(c->api, r, obj, "flotilla-sim", false, &o, &err) : -ENOMEM;
+    fl_apiserver_obj_unref(o);
     json_decref(obj);
     return rc;
 }
@@ -101,18 +100,18 @@ static int seed_cluster(sim_cluster *c, unsigned nodes)
 
 static int load_crds(sim_cluster *c, fl_err *err)
 {
-    const sim_res *r = sim_store_find(c->st, "apiextensions.k8s.io", "v1",
+    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1",
                                       "customresourcedefinitions");
     if (!r)
         return fl_err_set(err, FL_ENOTFOUND, "registry has no customresourcedefinitions");
-    for (size_t i = 0; sim_crds[i]; i++) {
+    for (size_t i = 0; fl_apiserver_crds[i]; i++) {
         json_t *crd = NULL;
-        sim_obj *o = NULL;
-        int rc = fl_yaml_parse(sim_crds[i], strlen(sim_crds[i]), &crd, err);
+        fl_apiserver_obj *o = NULL;
+        int rc = fl_yaml_parse(fl_apiserver_crds[i], strlen(fl_apiserver_crds[i]), &crd, err);
         if (rc == 0)
-            rc = sim_create_object(c, r, crd, "flotilla-sim", false, &o, err);
+            rc = fl_apiserver_create_object(c->api, r, crd, "flotilla-sim", false, &o, err);
         json_decref(crd);
-        sim_obj_unref(o);
+        fl_apiserver_obj_unref(o);
         if (rc != 0)
             return fl_err_wrap(err, rc, "CRD %zu", i);
     }
@@ -128,14 +127,11 @@ static void cluster_free(sim_cluster *c)
     fl_server_stop(c->srv);  /* streams end; their owners close them next */
     sim_ctrl_stop(c->ctrl);  /* its writes end before the store goes */
     sim_fault_stop(c->fault); /* churn stops before the store goes */
-    sim_store_free(c->st);   /* closes the watches' streams */
+    fl_apiserver_store_free(c->st);   /* closes the watches' streams */
     sim_fault_free(c->fault); /* after the watches deregistered */
     fl_server_free(c->srv);
     fl_kube_resources_free(c->reg);
-    json_decref(c->oa.index);
-    json_decref(c->oa.docs);
-    json_decref(c->oa.schemas);
-    pthread_mutex_destroy(&c->mu);
+    fl_apiserver_free(c->api); /* after the watches ended (their hooks use it) */
     free(c);
 }
 
@@ -170,12 +166,67 @@ static bool loopback_host(const char *h)
            !strcmp(h, "[::1]");
 }
 
+/* ------------------------------------------ the apiserver's hooks (ud = c) */
+
+static bool hook_intercept(void *ud, fl_request *req)
+{
+    return sim_fault_intercept(ud, req);
+}
+
+static bool hook_take_410(void *ud, bool watch)
+{
+    return sim_fault_take_410(ud, watch);
+}
+
+static void hook_watch_add(void *ud, fl_apiserver_watch *w, fl_stream *s)
+{
+    sim_fault_watch_add(ud, w, s);
+}
+
+static void hook_watch_del(void *ud, fl_apiserver_watch *w)
+{
+    sim_fault_watch_del(ud, w);
+}
+
+static int hook_watch_write(void *ud, fl_stream *s, const char *data, size_t len)
+{
+    return sim_fault_watch_write(ud, s, data, len);
+}
+
+static int hook_admit(void *ud, const fl_apiserver_res *r, const json_t *obj, const char *ns,
+                      fl_err *err)
+{
+    return sim_quota_admit(ud, r, obj, ns, err);
+}
+
+static bool hook_log(void *ud, fl_request *req, const fl_apiserver_obj *o)
+{
+    sim_cluster *c = ud;
+    if (!c->ctrl)
+        return false;
+    sim_ctrl_log(c->ctrl, req, o);
+    return true;
+}
+
+/* c's generic API server over its registry and store, with the sim's
+ * faults, ResourceQuota admission and kubelet logs plugged in. */
+static int api_new(sim_cluster *c)
+{
+    fl_apiserver_opts o = {
+        .name = c->name, .token = c->token, .prefix = c->prefix, .anon_admin = c->anon_admin,
+        .server_addr = c->server_addr, .fs_uid = c->fs_uid, .pl_uid = c->pl_uid,
+        .reg = c->reg, .st = c->st,
+        .hooks = {c, hook_intercept, hook_take_410, hook_watch_add, hook_watch_del,
+                  hook_watch_write, hook_admit, hook_log, NULL},
+    };
+    return fl_apiserver_new(&o, &c->api);
+}
+
 static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err *err)
 {
     sim_cluster *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    pthread_mutex_init(&c->mu, NULL);
     name_cluster(c, k, host);
     c->is_host = host;
     c->anon_admin = !s->o.tls && !s->o.strict_auth && loopback_host(s->host);
@@ -190,12 +241,12 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
     c->pods = host ? 0 : s->o.pods;
     c->namespaces = host ? 0 : s->o.namespaces;
     c->churn = host ? 0 : s->o.churn;
-    sim_store_opts so = {s->o.history, s->o.bookmark_s, sim_api_table_event};
+    fl_apiserver_store_opts so = {s->o.history, s->o.bookmark_s, fl_apiserver_table_event};
     int rc = fl_kube_resources_new(true, &c->reg);
     if (rc == 0)
-        rc = sim_store_new(&so, &c->st);
+        rc = fl_apiserver_store_new(&so, &c->st);
     if (rc == 0)
-        rc = sim_sync_resources(c);
+        rc = api_new(c);
     if (rc == 0)
         rc = seed_cluster(c, s->o.nodes);
     if (rc == 0 && host)
@@ -331,6 +382,7 @@ static int listener(fl_sim *s, unsigned port, fl_server **out, fl_err *err)
 static void set_url(fl_sim *s, sim_cluster *c, uint16_t port)
 {
     snprintf(c->server_addr, sizeof(c->server_addr), "%s:%u", s->host, port);
+    fl_apiserver_set_server_addr(c->api, c->server_addr);
     snprintf(c->url, sizeof(c->url), "%s://%s:%u%s", s->o.tls ? "https" : "http", s->host, port,
              c->prefix);
 }
@@ -341,7 +393,7 @@ int fl_sim_start(fl_sim *s, fl_err *err)
     if (s->o.path_prefix) {
         rc = listener(s, s->port, &s->shared, err);
         for (size_t i = 0; rc == 0 && i < s->n; i++)
-            rc = fl_server_route(s->shared, NULL, s->c[i]->prefix, sim_api_handle, s->c[i]);
+            rc = fl_server_route(s->shared, NULL, s->c[i]->prefix, fl_apiserver_handle, s->c[i]->api);
         if (rc == 0)
             rc = fl_server_start(s->shared, err);
         for (size_t i = 0; rc == 0 && i < s->n; i++)
@@ -351,7 +403,7 @@ int fl_sim_start(fl_sim *s, fl_err *err)
             sim_cluster *c = s->c[i];
             rc = listener(s, s->port ? s->port + (unsigned)i : 0, &c->srv, err);
             if (rc == 0)
-                rc = fl_server_route(c->srv, NULL, "/", sim_api_handle, c);
+                rc = fl_server_route(c->srv, NULL, "/", fl_apiserver_handle, c->api);
             if (rc == 0)
                 rc = fl_server_start(c->srv, err);
             if (rc == 0)
@@ -472,7 +524,7 @@ int sim_cluster_listen(sim_cluster *c, bool up, fl_err *err)
         return fl_err_set(err, -EINVAL, "cluster %s: no port to listen on", c->name);
     int rc = listener(s, (unsigned)port, &srv, err);
     if (rc == 0)
-        rc = fl_server_route(srv, NULL, "/", sim_api_handle, c);
+        rc = fl_server_route(srv, NULL, "/", fl_apiserver_handle, c->api);
     if (rc == 0)
         rc = fl_server_start(srv, err);
     if (rc != 0) {

@@ -42,11 +42,11 @@ static sim_cluster *cluster_new(unsigned nodes, unsigned pods, unsigned nns, uin
     c->nodes = nodes;
     c->pods = pods;
     c->namespaces = nns;
-    pthread_mutex_init(&c->mu, NULL);
-    sim_store_opts so = {.history = 100000, .bookmark_s = 3600};
+    fl_apiserver_store_opts so = {.history = 100000, .bookmark_s = 3600};
     T_EQ_INT(fl_kube_resources_new(true, &c->reg), 0);
-    T_EQ_INT(sim_store_new(&so, &c->st), 0);
-    T_EQ_INT(sim_sync_resources(c), 0);
+    T_EQ_INT(fl_apiserver_store_new(&so, &c->st), 0);
+    fl_apiserver_opts ao = {.name = c->name, .reg = c->reg, .st = c->st};
+    T_EQ_INT(fl_apiserver_new(&ao, &c->api), 0);
     fl_err err = FL_ERR_INIT;
     T_EQ_INT(sim_fleet_seed(c, &err), 0);
     return c;
@@ -54,17 +54,17 @@ static sim_cluster *cluster_new(unsigned nodes, unsigned pods, unsigned nns, uin
 
 static void cluster_free(sim_cluster *c)
 {
-    sim_store_free(c->st);
+    fl_apiserver_store_free(c->st);
+    fl_apiserver_free(c->api);
     fl_kube_resources_free(c->reg);
-    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
 /* Whole-object and list-item bytes of o. */
-static int obj_bytes(const sim_obj *o, bool item, fl_buf *out)
+static int obj_bytes(const fl_apiserver_obj *o, bool item, fl_buf *out)
 {
     fl_buf_reset(out);
-    return sim_obj_write(o, item, out);
+    return fl_apiserver_obj_write(o, item, out);
 }
 
 static const char *const kinds[][2] = {
@@ -77,11 +77,11 @@ static uint64_t kinds_hash(sim_cluster *c, size_t from, size_t to, size_t *count
     fl_buf b = FL_BUF_INIT(1u << 20);
     *count = 0;
     for (size_t k = from; k < to; k++) {
-        const sim_res *r = sim_store_find(c->st, kinds[k][0], "v1", kinds[k][1]);
-        sim_list l = {0};
-        sim_list_req q = {0};
+        const fl_apiserver_res *r = fl_apiserver_store_find(c->st, kinds[k][0], "v1", kinds[k][1]);
+        fl_apiserver_list l = {0};
+        fl_apiserver_list_req q = {0};
         T_CHECK(r != NULL);
-        if (!r || sim_store_list(c->st, r, &q, &l) != 0)
+        if (!r || fl_apiserver_store_list(c->st, r, &q, &l) != 0)
             continue;
         for (size_t i = 0; i < l.n; i++) {
             T_EQ_INT(obj_bytes(l.items[i], false, &b), 0);
@@ -90,7 +90,7 @@ static uint64_t kinds_hash(sim_cluster *c, size_t from, size_t to, size_t *count
             h = fnv(h, b.data, b.len);
         }
         *count += l.n;
-        sim_list_done(&l);
+        fl_apiserver_list_done(&l);
     }
     fl_buf_done(&b);
     return h;
@@ -160,7 +160,7 @@ static void test_golden(void)
 
 /* Every generated object: canonical encoding, kind header, fields that
  * agree with the JSON, item form = whole form minus the header. */
-static void check_obj(const sim_obj *o, fl_buf *b, fl_buf *b2)
+static void check_obj(const fl_apiserver_obj *o, fl_buf *b, fl_buf *b2)
 {
     T_EQ_INT(obj_bytes(o, false, b), 0);
     json_t *v = NULL;
@@ -181,13 +181,13 @@ static void check_obj(const sim_obj *o, fl_buf *b, fl_buf *b2)
     json_t *lv;
     size_t nl = 0;
     json_object_foreach(fl_obj_get(v, "metadata.labels"), k, lv) {
-        T_EQ_STR(sim_obj_label(o, k), json_string_value(lv));
+        T_EQ_STR(fl_apiserver_obj_label(o, k), json_string_value(lv));
         nl++;
     }
     for (const char *p = o->labels; *p; p += strlen(p) + 1, p += strlen(p) + 1)
         nl--;
     T_EQ_INT(nl, 0);
-    json_t *parsed = sim_obj_parse(o);
+    json_t *parsed = fl_apiserver_obj_parse(o);
     T_CHECK(json_equal(parsed, v));
     json_decref(parsed);
     json_decref(v);
@@ -196,9 +196,9 @@ static void check_obj(const sim_obj *o, fl_buf *b, fl_buf *b2)
     const char *hdr = strstr(b->data, "\"metadata\"");
     T_CHECK(hdr && b2->len == whole - (size_t)(hdr - b->data) + 1 &&
             memcmp(b2->data + 1, hdr, b2->len - 1) == 0);
-    T_CHECK(sim_obj_json(o, b2, &n) != NULL && n == whole);
-    T_CHECK(sim_obj_contains(o, "\"resourceVersion\""));
-    T_CHECK(!sim_obj_contains(o, "\"deletionTimestamp\""));
+    T_CHECK(fl_apiserver_obj_json(o, b2, &n) != NULL && n == whole);
+    T_CHECK(fl_apiserver_obj_contains(o, "\"resourceVersion\""));
+    T_CHECK(!fl_apiserver_obj_contains(o, "\"deletionTimestamp\""));
 }
 
 static void test_shape(void)
@@ -207,15 +207,15 @@ static void test_shape(void)
     fl_buf b = FL_BUF_INIT(1u << 20), b2 = FL_BUF_INIT(1u << 20);
     size_t generated = 0;
     for (size_t k = 0; k < FL_ARRAY_LEN(kinds); k++) {
-        const sim_res *r = sim_store_find(c->st, kinds[k][0], "v1", kinds[k][1]);
-        sim_list l = {0};
-        sim_list_req q = {0};
-        T_EQ_INT(sim_store_list(c->st, r, &q, &l), 0);
+        const fl_apiserver_res *r = fl_apiserver_store_find(c->st, kinds[k][0], "v1", kinds[k][1]);
+        fl_apiserver_list l = {0};
+        fl_apiserver_list_req q = {0};
+        T_EQ_INT(fl_apiserver_store_list(c->st, r, &q, &l), 0);
         for (size_t i = 0; i < l.n; i++) {
             check_obj(l.items[i], &b, &b2);
             generated += l.items[i]->json == NULL;
         }
-        sim_list_done(&l);
+        fl_apiserver_list_done(&l);
     }
     T_EQ_INT(generated, 50 + 2 * (3 + 3 + 2)); /* all but namespaces: 17, 17, 16 pods */
     fl_buf_done(&b);
@@ -241,97 +241,97 @@ static int count(const fl_buf *b, const char *needle)
 static void test_store_ops(void)
 {
     sim_cluster *c = cluster_new(3, 40, 2, 5);
-    const sim_res *pr = sim_store_find(c->st, "", "v1", "pods");
-    sim_list l = {0};
-    sim_list_req q = {0};
-    T_EQ_INT(sim_store_list(c->st, pr, &q, &l), 0);
+    const fl_apiserver_res *pr = fl_apiserver_store_find(c->st, "", "v1", "pods");
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    T_EQ_INT(fl_apiserver_store_list(c->st, pr, &q, &l), 0);
     T_EQ_INT(l.n, 40);
-    sim_obj *first = l.items[0];
-    sim_obj_ref(first);
+    fl_apiserver_obj *first = l.items[0];
+    fl_apiserver_obj_ref(first);
     char app[128];
-    snprintf(app, sizeof(app), "app=%s", sim_obj_label(first, "app"));
-    sim_list_done(&l);
-    uint64_t rv0 = sim_store_rv(c->st);
+    snprintf(app, sizeof(app), "app=%s", fl_apiserver_obj_label(first, "app"));
+    fl_apiserver_list_done(&l);
+    uint64_t rv0 = fl_apiserver_store_rv(c->st);
 
     /* label and field selectors */
-    sim_sel *ls = NULL, *fs = NULL;
+    fl_apiserver_sel *ls = NULL, *fs = NULL;
     fl_err err = FL_ERR_INIT;
-    T_EQ_INT(sim_sel_parse_labels(app, &ls, &err), 0);
-    T_EQ_INT(sim_sel_parse_fields("status.phase=Running,spec.restartPolicy=Always", &fs, &err), 0);
+    T_EQ_INT(fl_apiserver_sel_parse_labels(app, &ls, &err), 0);
+    T_EQ_INT(fl_apiserver_sel_parse_fields("status.phase=Running,spec.restartPolicy=Always", &fs, &err), 0);
     q.labels = ls;
     q.fields = fs;
-    T_EQ_INT(sim_store_list(c->st, pr, &q, &l), 0);
+    T_EQ_INT(fl_apiserver_store_list(c->st, pr, &q, &l), 0);
     T_CHECK(l.n >= 1 && l.n <= 8);
     for (size_t i = 0; i < l.n; i++)
-        T_EQ_STR(sim_obj_label(l.items[i], "pod-template-hash"),
-                 sim_obj_label(first, "pod-template-hash"));
-    sim_list_done(&l);
+        T_EQ_STR(fl_apiserver_obj_label(l.items[i], "pod-template-hash"),
+                 fl_apiserver_obj_label(first, "pod-template-hash"));
+    fl_apiserver_list_done(&l);
 
     /* watch with initial events renders records */
     fl_buf wb = FL_BUF_INIT(16u << 20);
-    sim_watch_req wq = {.initial = true, .labels = ls};
+    fl_apiserver_watch_req wq = {.initial = true, .labels = ls};
     uint64_t oldest;
     q.labels = NULL;
-    T_EQ_INT(sim_store_watch(c->st, pr, &wq, sink_write, NULL, &wb, NULL, &oldest), 0);
+    T_EQ_INT(fl_apiserver_store_watch(c->st, pr, &wq, sink_write, NULL, &wb, NULL, &oldest), 0);
     int initial = count(&wb, "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\"");
     T_CHECK(initial >= 1 && initial <= 8);
 
     /* update: the object becomes ordinary, the watcher sees MODIFIED */
-    json_t *p = sim_obj_parse(first);
+    json_t *p = fl_apiserver_obj_parse(first);
     json_object_set_new(fl_obj_get(p, "metadata"), "generation", json_integer(2));
-    sim_obj *up = NULL;
-    T_EQ_INT(sim_store_update(c->st, pr, p, first->rv, &up), 0);
+    fl_apiserver_obj *up = NULL;
+    T_EQ_INT(fl_apiserver_store_update(c->st, pr, p, first->rv, &up), 0);
     T_CHECK(up && up->json != NULL && up->gen == NULL);
     T_EQ_INT(count(&wb, "\"type\":\"MODIFIED\""), 1);
     json_decref(p);
-    sim_obj_unref(up);
+    fl_apiserver_obj_unref(up);
 
     /* a snapshot at the old rv still has the record */
     q.at_rv = rv0;
-    T_EQ_INT(sim_store_list(c->st, pr, &q, &l), 0);
+    T_EQ_INT(fl_apiserver_store_list(c->st, pr, &q, &l), 0);
     T_EQ_INT(l.n, 40);
     bool found = false;
     for (size_t i = 0; i < l.n; i++)
         found |= l.items[i] == first;
     T_CHECK(found);
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
 
     /* delete a record: DELETED carries the last state with a new rv */
-    const sim_res *dr = sim_store_find(c->st, "apps", "v1", "deployments");
-    q = (sim_list_req){0};
-    T_EQ_INT(sim_store_list(c->st, dr, &q, &l), 0);
-    sim_obj *gone = NULL;
-    T_EQ_INT(sim_store_delete(c->st, dr, l.items[0]->ns, l.items[0]->name, 0, NULL, &gone), 0);
-    T_CHECK(gone && gone->rv == sim_store_rv(c->st) && sim_obj_contains(gone, "\"Deployment\""));
+    const fl_apiserver_res *dr = fl_apiserver_store_find(c->st, "apps", "v1", "deployments");
+    q = (fl_apiserver_list_req){0};
+    T_EQ_INT(fl_apiserver_store_list(c->st, dr, &q, &l), 0);
+    fl_apiserver_obj *gone = NULL;
+    T_EQ_INT(fl_apiserver_store_delete(c->st, dr, l.items[0]->ns, l.items[0]->name, 0, NULL, &gone), 0);
+    T_CHECK(gone && gone->rv == fl_apiserver_store_rv(c->st) && fl_apiserver_obj_contains(gone, "\"Deployment\""));
     if (gone) { /* the same bytes as setting the rv on the parsed last state */
         fl_buf b1 = FL_BUF_INIT(1u << 20), b2 = FL_BUF_INIT(1u << 20);
         char rv[24];
-        json_t *v = sim_obj_parse(l.items[0]);
+        json_t *v = fl_apiserver_obj_parse(l.items[0]);
         snprintf(rv, sizeof(rv), "%llu", (unsigned long long)gone->rv);
         json_object_set_new(fl_obj_get(v, "metadata"), "resourceVersion", json_string(rv));
         T_EQ_INT(fl_json_encode(v, false, &b1), 0);
-        T_EQ_INT(sim_obj_write(gone, false, &b2), 0);
+        T_EQ_INT(fl_apiserver_obj_write(gone, false, &b2), 0);
         T_CHECK(b1.len == b2.len + 1 && memcmp(b1.data, b2.data, b2.len) == 0);
         T_EQ_STR(gone->key, l.items[0]->key);
         json_decref(v);
         fl_buf_done(&b1);
         fl_buf_done(&b2);
     }
-    sim_obj_unref(gone);
-    sim_list_done(&l);
+    fl_apiserver_obj_unref(gone);
+    fl_apiserver_list_done(&l);
 
     /* churn-style records: create, get, duplicate */
-    sim_obj *rec = NULL, *got = NULL;
+    fl_apiserver_obj *rec = NULL, *got = NULL;
     T_EQ_INT(sim_fleet_pod_rec(c, pr, 1, 3, "churn-7", 0, &rec), 0);
     char ns[64], name[200];
     snprintf(ns, sizeof(ns), "%s", rec->ns);
     snprintf(name, sizeof(name), "%s", rec->name);
     T_CHECK(strstr(name, "-churn-7") != NULL);
-    T_EQ_INT(sim_store_create_rec(c->st, pr, rec, NULL), 0);
+    T_EQ_INT(fl_apiserver_store_create_rec(c->st, pr, rec, NULL), 0);
     T_EQ_INT(count(&wb, "\"type\":\"ADDED\""), initial); /* other app: not matched */
-    T_EQ_INT(sim_store_get(c->st, pr, ns, name, &got), 0);
-    T_CHECK(got && got->json == NULL && got->rv == sim_store_rv(c->st));
-    json_t *gp = got ? sim_obj_parse(got) : NULL;
+    T_EQ_INT(fl_apiserver_store_get(c->st, pr, ns, name, &got), 0);
+    T_CHECK(got && got->json == NULL && got->rv == fl_apiserver_store_rv(c->st));
+    json_t *gp = got ? fl_apiserver_obj_parse(got) : NULL;
     json_t *want = sim_fleet_pod(c, 1, 3, name);
     T_CHECK(gp && want);
     if (gp && want) {
@@ -340,13 +340,13 @@ static void test_store_ops(void)
     }
     json_decref(gp);
     json_decref(want);
-    sim_obj_unref(got);
+    fl_apiserver_obj_unref(got);
     T_EQ_INT(sim_fleet_pod_rec(c, pr, 1, 3, "churn-7", 0, &rec), 0);
-    T_EQ_INT(sim_store_create_rec(c->st, pr, rec, NULL), -EEXIST);
+    T_EQ_INT(fl_apiserver_store_create_rec(c->st, pr, rec, NULL), -EEXIST);
 
     /* a pod churn creates now (serial): created now, with an IP of its own */
     T_EQ_INT(sim_fleet_pod_rec(c, pr, 1, 3, "churn-8", 9, &rec), 0);
-    json_t *np = rec ? sim_obj_parse(rec) : NULL;
+    json_t *np = rec ? fl_apiserver_obj_parse(rec) : NULL;
     json_t *seeded = sim_fleet_pod(c, 1, 3, NULL);
     int64_t born = 0;
     T_EQ_INT(fl_time_parse(fl_obj_str(np, "metadata.creationTimestamp"), &born), 0);
@@ -356,10 +356,10 @@ static void test_store_ops(void)
             strcmp(fl_obj_str(np, "status.podIP"), fl_obj_str(seeded, "status.podIP")) != 0);
     json_decref(np);
     json_decref(seeded);
-    sim_obj_unref(rec);
+    fl_apiserver_obj_unref(rec);
 
-    sim_obj_unref(first);
-    sim_sel_free(fs);
+    fl_apiserver_obj_unref(first);
+    fl_apiserver_sel_free(fs);
     cluster_free(c); /* ends the watch (it owns ls) */
     fl_buf_done(&wb);
 }
@@ -370,23 +370,23 @@ static void test_store_ops(void)
 static void test_name_collision(void)
 {
     sim_cluster *c = cluster_new(3, 8, 1, 26086);
-    const sim_res *pr = sim_store_find(c->st, "", "v1", "pods");
-    sim_list l = {0};
-    sim_list_req q = {0};
-    T_EQ_INT(sim_store_list(c->st, pr, &q, &l), 0);
+    const fl_apiserver_res *pr = fl_apiserver_store_find(c->st, "", "v1", "pods");
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    T_EQ_INT(fl_apiserver_store_list(c->st, pr, &q, &l), 0);
     T_EQ_INT(l.n, 8);
     int suffix_t4ccv = 0;
     for (size_t i = 0; i < l.n; i++)
         suffix_t4ccv += strstr(l.items[i]->name, "-t4ccv") != NULL;
     T_EQ_INT(suffix_t4ccv, 1);
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
     cluster_free(c);
 }
 
 /* The cluster's Nodes, ready, with room for every generated pod. */
 static void add_nodes(sim_cluster *c)
 {
-    const sim_res *nr = sim_store_find(c->st, "", "v1", "nodes");
+    const fl_apiserver_res *nr = fl_apiserver_store_find(c->st, "", "v1", "nodes");
     for (unsigned i = 1; i <= c->nodes; i++) {
         char name[64];
         snprintf(name, sizeof(name), "%s-node-%u", c->name, i);
@@ -396,7 +396,7 @@ static void add_nodes(sim_cluster *c)
                               "capacity", "cpu", "64", "memory", "256Gi", "pods", "500",
                               "allocatable", "cpu", "64", "memory", "256Gi", "pods", "500",
                               "conditions", "type", "Ready", "status", "True");
-        T_EQ_INT(sim_store_create(c->st, nr, n, NULL), 0);
+        T_EQ_INT(fl_apiserver_store_create(c->st, nr, n, NULL), 0);
         json_decref(n);
     }
 }
@@ -407,21 +407,21 @@ static void test_controllers_steady(void)
 {
     sim_cluster *c = cluster_new(3, 40, 2, 11);
     add_nodes(c);
-    const sim_res *rs[2] = {sim_store_find(c->st, "apps", "v1", "deployments"),
-                            sim_store_find(c->st, "apps", "v1", "replicasets")};
-    uint64_t before = sim_store_rv(c->st);
+    const fl_apiserver_res *rs[2] = {fl_apiserver_store_find(c->st, "apps", "v1", "deployments"),
+                            fl_apiserver_store_find(c->st, "apps", "v1", "replicasets")};
+    uint64_t before = fl_apiserver_store_rv(c->st);
     sim_ctrl *k = NULL;
     T_EQ_INT(sim_ctrl_start(c, &k), 0);
     usleep(1500 * 1000);
     sim_ctrl_stop(k);
     for (int i = 0; i < 2; i++) {
-        sim_list l = {0};
-        sim_list_req q = {0};
-        T_EQ_INT(sim_store_list(c->st, rs[i], &q, &l), 0);
+        fl_apiserver_list l = {0};
+        fl_apiserver_list_req q = {0};
+        T_EQ_INT(fl_apiserver_store_list(c->st, rs[i], &q, &l), 0);
         T_EQ_INT(l.n, 2 * 3);
         for (size_t j = 0; j < l.n; j++)
             T_CHECK(l.items[j]->json == NULL && l.items[j]->rv < before);
-        sim_list_done(&l);
+        fl_apiserver_list_done(&l);
     }
     cluster_free(c);
 }

@@ -192,7 +192,7 @@ check(rc != 0, "namespace delete removes its objects")
 crds = os.path.join(os.environ.get("FLOTILLA_SRC", os.path.join(os.path.dirname(__file__), "..", "..")),
                     "deploy", "crds")
 out = ok("apply deploy/crds", "apply", "-f", crds)
-check(out.count("created") == 7, "7 CRDs applied: %r" % out)
+check(out.count("created") == 9, "9 CRDs applied: %r" % out)
 ok("create pp", "create", "-f", manifest("pp.yaml", """apiVersion: policy.karmada.io/v1alpha1
 kind: PropagationPolicy
 metadata: {name: web}

@@ -1,10 +1,10 @@
 /*
- * sim/write.c: the write side of a virtual cluster's API — create (with
+ * apiserver/write.c: the write side of an API server — create (with
  * generateName, defaulting, basic validation, dry run), update, patch
  * (merge, JSON, strategic via kube/patch.h; server-side apply as a best
  * effort merge), delete (finalizers, propagationPolicy, graceful pods,
  * namespace cascade), and the status, scale, binding and log
- * subresources. Every change goes through the store (sim_store_*), with
+ * subresources. Every change goes through the store (fl_apiserver_store_*), with
  * the stored resourceVersion as a compare-and-swap guard. CRD writes
  * register their custom resources with the cluster's registry and store.
  * Runs on server threads.
@@ -15,57 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sim/sim_int.h"
+#include "apiserver/apiserver_int.h"
 
 #define PATCH_RETRIES 8
-
-/* ---------------------------------------------------------------- base64 */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* base64 of p[0..n) with alphabet tbl, '='-padded when pad. */
-static int b64_encode(const void *p, size_t n, const char *tbl, bool pad, fl_buf *out)
-{
-    const unsigned char *s = p;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
-                     (i + 2 < n ? s[i + 2] : 0);
-        char q[4] = {tbl[v >> 18 & 63], tbl[v >> 12 & 63], tbl[v >> 6 & 63], tbl[v & 63]};
-        size_t k = i + 2 < n ? 4 : i + 1 < n ? 3 : 2;
-        for (; pad && k < 4; k++)
-            q[k] = '=';
-        rc = fl_buf_append(out, q, k);
-    }
-    return rc == 0 && !out->data ? fl_buf_puts(out, "") : rc;
-}
-
-int sim_b64url_encode(const void *p, size_t n, fl_buf *out)
-{
-    return b64_encode(p, n, b64, false, out);
-}
-
-int sim_b64url_decode(const char *s, fl_buf *out)
-{
-    uint32_t v = 0;
-    int bits = 0, rc = 0;
-    for (; *s && rc == 0; s++) {
-        const char *p = strchr(b64, *s == '+' ? '-' : *s == '/' ? '_' : *s);
-        if (*s == '=')
-            break;
-        if (!p || !*s)
-            return FL_EPARSE;
-        v = v << 6 | (uint32_t)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char c = (char)(v >> bits & 0xff);
-            rc = fl_buf_append(out, &c, 1);
-        }
-    }
-    return rc == 0 && !out->data ? fl_buf_puts(out, "") : rc;
-}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -120,7 +72,7 @@ static const char *const md_order[] = {
 
 /* A Secret's stringData is write-only: kube-apiserver merges it into data
  * (base64, over keys data already has) and never stores or returns it. */
-static void secret_string_data(const sim_res *r, json_t *obj)
+static void secret_string_data(const fl_apiserver_res *r, json_t *obj)
 {
     json_t *sd = json_object_get(obj, "stringData"), *v;
     const char *k;
@@ -134,7 +86,7 @@ static void secret_string_data(const sim_res *r, json_t *obj)
     json_object_foreach(sd, k, v) {
         fl_buf b = FL_BUF_INIT(8u << 20);
         const char *str = json_string_value(v) ? json_string_value(v) : "";
-        if (b64_encode(str, strlen(str), b64std, true, &b) == 0)
+        if (fl_apiserver_b64std_encode(str, strlen(str), &b) == 0)
             json_object_set_new(data, k, json_string(b.data ? b.data : ""));
         fl_buf_done(&b);
     }
@@ -426,7 +378,7 @@ static void default_workload(json_t *obj, const char *kind)
     json_object_set_new(obj, "status", json_object());
 }
 
-static void default_service(sim_cluster *c, json_t *obj)
+static void default_service(fl_apiserver *c, json_t *obj)
 {
     json_t *spec = fl_obj_ensure(obj, "spec");
     set_default(spec, "type", json_string("ClusterIP"));
@@ -465,7 +417,7 @@ static bool node_ready(const json_t *obj)
 }
 
 /* Defaults for a created object of r (behaviour 13). */
-static void apply_defaults(sim_cluster *c, const sim_res *r, json_t *obj)
+static void apply_defaults(fl_apiserver *c, const fl_apiserver_res *r, json_t *obj)
 {
     const char *kind = r->kr->kind, *g = r->kr->group;
     if (!*g && !strcmp(kind, "Pod")) {
@@ -536,7 +488,7 @@ static void crd_status(json_t *obj)
         json_object_set_new(obj, "status", st);
 }
 
-int sim_sync_resources(sim_cluster *c)
+int fl_apiserver_sync_resources(fl_apiserver *c)
 {
     size_t total = fl_kube_resources_list(c->reg, NULL, 0);
     const fl_kube_resource **all = calloc(total + 1, sizeof(*all));
@@ -545,40 +497,56 @@ int sim_sync_resources(sim_cluster *c)
     size_t n = fl_kube_resources_list(c->reg, all, total);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n && i < total; i++)
-        rc = sim_store_add_res(c->st, all[i]);
+        rc = fl_apiserver_store_add_res(c->st, all[i]);
     free(all);
     return rc;
 }
 
-static int crd_register(sim_cluster *c, const json_t *crd, fl_err *err)
+static int crd_register(fl_apiserver *c, const json_t *crd, fl_err *err)
 {
     int rc = fl_kube_resources_add_crd(c->reg, crd, err);
-    return rc == 0 ? sim_sync_resources(c) : rc;
+    return rc == 0 ? fl_apiserver_sync_resources(c) : rc;
+}
+
+int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err)
+{
+    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1",
+                                                        "customresourcedefinitions");
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
+    int rc = r ? fl_apiserver_store_list(c->st, r, &q, &l) : 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        json_t *crd = fl_apiserver_obj_parse(l.items[i]);
+        rc = crd ? crd_register(c, crd, err) : -ENOMEM;
+        json_decref(crd);
+    }
+    fl_apiserver_list_done(&l);
+    return rc;
 }
 
 /* The CRD obj was deleted: its custom resources go, then the types. */
-static void crd_unregister(sim_cluster *c, const json_t *obj)
+static void crd_unregister(fl_apiserver *c, const json_t *obj)
 {
     const char *group = fl_obj_str(obj, "spec.group"), *plural = fl_obj_str(obj, "spec.names.plural");
     if (!group || !plural)
         return;
-    const sim_res **all = NULL;
-    size_t n = sim_store_resources(c->st, &all);
+    const fl_apiserver_res **all = NULL;
+    size_t n = fl_apiserver_store_resources(c->st, &all);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(all[i]->kr->group, group) || strcmp(all[i]->kr->resource, plural))
             continue;
-        sim_list l = {0};
-        sim_list_req q = {0};
-        if (sim_store_list(c->st, all[i], &q, &l) == 0)
+        fl_apiserver_list l = {0};
+        fl_apiserver_list_req q = {0};
+        if (fl_apiserver_store_list(c->st, all[i], &q, &l) == 0)
             for (size_t j = 0; j < l.n; j++)
-                sim_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
-        sim_list_done(&l);
+                fl_apiserver_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
+        fl_apiserver_list_done(&l);
     }
     free(all);
     fl_kube_resources_remove_crd(c->reg, group, plural);
 }
 
-static bool is_crd(const sim_res *r)
+static bool is_crd(const fl_apiserver_res *r)
 {
     return !strcmp(r->kr->group, "apiextensions.k8s.io") &&
            !strcmp(r->kr->resource, "customresourcedefinitions");
@@ -586,30 +554,30 @@ static bool is_crd(const sim_res *r)
 
 /* ---------------------------------------------------------------- errors */
 
-static void reply_not_found(fl_request *req, const sim_res *r, const char *name)
+static void reply_not_found(fl_request *req, const fl_apiserver_res *r, const char *name)
 {
     char q[200], msg[600];
-    sim_res_qualified(r, q, sizeof(q));
+    fl_apiserver_res_qualified(r, q, sizeof(q));
     snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, name);
-    sim_reply_status(req, 404, "NotFound", msg, name, r->kr->group, r->kr->resource);
+    fl_apiserver_reply_status(req, 404, "NotFound", msg, name, r->kr->group, r->kr->resource);
 }
 
-static void reply_conflict(fl_request *req, const sim_res *r, const char *name)
+static void reply_conflict(fl_request *req, const fl_apiserver_res *r, const char *name)
 {
     char q[200], msg[700];
-    sim_res_qualified(r, q, sizeof(q));
+    fl_apiserver_res_qualified(r, q, sizeof(q));
     snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the object has been "
              "modified; please apply your changes to the latest version and try again", q, name);
-    sim_reply_status(req, 409, "Conflict", msg, name, r->kr->group, r->kr->resource);
+    fl_apiserver_reply_status(req, 409, "Conflict", msg, name, r->kr->group, r->kr->resource);
 }
 
 static void reply_bad(fl_request *req, const char *msg)
 {
-    sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
+    fl_apiserver_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
 }
 
 /* 422 Invalid with one cause. */
-static void reply_invalid(fl_request *req, const sim_res *r, const char *name, const char *field,
+static void reply_invalid(fl_request *req, const fl_apiserver_res *r, const char *name, const char *field,
                           const char *reason, const char *detail)
 {
     char msg[1200], kind[200];
@@ -625,7 +593,7 @@ static void reply_invalid(fl_request *req, const sim_res *r, const char *name, c
     json_object_set_new(d, "causes", json_pack("[{s:s,s:s,s:s}]", "reason", reason, "message",
                                                detail, "field", field));
     json_object_set_new(st, "details", d);
-    sim_reply_json(req, 422, st);
+    fl_apiserver_reply_json(req, 422, st);
 }
 
 /* ------------------------------------------------------- spec validation
@@ -741,7 +709,7 @@ static void validate_workload(verrs *e, const json_t *obj, const char *kind)
 }
 
 /* Validate obj (defaulted) of r; false after answering 422. */
-static bool validate_object(fl_request *req, const sim_res *r, const json_t *obj)
+static bool validate_object(fl_request *req, const fl_apiserver_res *r, const json_t *obj)
 {
     static const char *const workloads[] = {"Deployment", "ReplicaSet", "StatefulSet",
                                             "DaemonSet", "Job", NULL};
@@ -767,7 +735,7 @@ static bool validate_object(fl_request *req, const sim_res *r, const json_t *obj
         set_str(d, "kind", kind);
         json_object_set(d, "causes", e.causes);
         json_object_set_new(st, "details", d);
-        sim_reply_json(req, 422, st);
+        fl_apiserver_reply_json(req, 422, st);
     }
     json_decref(e.causes);
     fl_buf_done(&e.msg);
@@ -790,7 +758,7 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
                                                  "meta.k8s.io", "kind", opts_kind, "causes",
                                                  "reason", "FieldValueNotSupported", "message",
                                                  det, "field", "dryRun"));
-    sim_reply_json(req, 422, st);
+    fl_apiserver_reply_json(req, 422, st);
     return false;
 }
 
@@ -871,7 +839,7 @@ static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *
 }
 
 /* The schema of r's kind in doc (x-kubernetes-group-version-kind). */
-static const json_t *kind_schema(const json_t *schemas, const sim_res *r)
+static const json_t *kind_schema(const json_t *schemas, const fl_apiserver_res *r)
 {
     const char *k;
     json_t *sc;
@@ -889,7 +857,7 @@ static const json_t *kind_schema(const json_t *schemas, const sim_res *r)
 
 /* r's group/version OpenAPI document (new reference), built once per
  * registry generation and kept in c->oa.schemas; NULL on failure. */
-static json_t *schema_doc(sim_cluster *c, const sim_res *r)
+static json_t *schema_doc(fl_apiserver *c, const fl_apiserver_res *r)
 {
     char key[300];
     json_t *doc = NULL;
@@ -924,7 +892,7 @@ static int cmp_path(const void *a, const void *b)
  * resources by their CRD's structural schema, for built-ins of the core and
  * apps groups by upstream's schemas (the other built-in groups' schemas
  * here are compact, so their fields are only reported). */
-static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, json_t *obj)
+static bool check_fields(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, json_t *obj)
 {
     const char *fv = fl_request_query(req, "fieldValidation");
     bool strict = fv && !strcmp(fv, "Strict"), warn = !fv || !*fv || !strcmp(fv, "Warn");
@@ -979,7 +947,7 @@ static bool check_fields(sim_cluster *c, fl_request *req, const sim_res *r, json
 }
 
 /* Parse the body; checks kind/apiVersion against r. Answers on failure. */
-static json_t *parse_body(fl_request *req, const sim_res *r)
+static json_t *parse_body(fl_request *req, const fl_apiserver_res *r)
 {
     size_t len;
     const char *body = fl_request_body(req, &len);
@@ -988,9 +956,9 @@ static json_t *parse_body(fl_request *req, const sim_res *r)
     char msg[700];
     if (ct && fl_str_has_prefix(ct, "application/vnd.kubernetes.protobuf")) {
         fl_err err = FL_ERR_INIT;
-        int rc = sim_proto_decode(body, len, &obj, &err);
+        int rc = fl_apiserver_proto_decode(body, len, &obj, &err);
         if (rc == FL_EUNSUPPORTED)
-            sim_reply_status(req, 415, "UnsupportedMediaType", err.msg, NULL, NULL, NULL);
+            fl_apiserver_reply_status(req, 415, "UnsupportedMediaType", err.msg, NULL, NULL, NULL);
         else if (rc != 0)
             reply_bad(req, err.msg);
         if (rc != 0)
@@ -1028,7 +996,7 @@ static json_t *parse_body(fl_request *req, const sim_res *r)
 }
 
 /* Fill and check metadata.namespace against the URL. */
-static bool check_namespace(fl_request *req, const sim_path *p, json_t *obj)
+static bool check_namespace(fl_request *req, const fl_apiserver_path *p, json_t *obj)
 {
     if (!p->res->kr->namespaced) {
         json_object_del(md(obj), "namespace");
@@ -1044,17 +1012,17 @@ static bool check_namespace(fl_request *req, const sim_path *p, json_t *obj)
     return true;
 }
 
-static bool namespace_exists(sim_cluster *c, const char *ns)
+static bool namespace_exists(fl_apiserver *c, const char *ns)
 {
-    const sim_res *nr = sim_store_find(c->st, "", "v1", "namespaces");
-    sim_obj *o = NULL;
-    if (!nr || sim_store_get(c->st, nr, "", ns, &o) != 0)
+    const fl_apiserver_res *nr = fl_apiserver_store_find(c->st, "", "v1", "namespaces");
+    fl_apiserver_obj *o = NULL;
+    if (!nr || fl_apiserver_store_get(c->st, nr, "", ns, &o) != 0)
         return false;
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
     return true;
 }
 
-static bool validate_labels(fl_request *req, const sim_res *r, const json_t *obj, const char *name)
+static bool validate_labels(fl_request *req, const fl_apiserver_res *r, const json_t *obj, const char *name)
 {
     const char *k;
     json_t *v;
@@ -1076,8 +1044,8 @@ static bool validate_labels(fl_request *req, const sim_res *r, const json_t *obj
 
 /* ---------------------------------------------------------------- create */
 
-int sim_create_object(sim_cluster *c, const sim_res *r, json_t *obj, const char *manager,
-                      bool dry_run, sim_obj **out, fl_err *err)
+int fl_apiserver_create_object(fl_apiserver *c, const fl_apiserver_res *r, json_t *obj, const char *manager,
+                      bool dry_run, fl_apiserver_obj **out, fl_err *err)
 {
     char uid[37], now[32];
     json_t *m = md(obj);
@@ -1098,7 +1066,7 @@ int sim_create_object(sim_cluster *c, const sim_res *r, json_t *obj, const char 
         set_managed(obj, manager, "Update", NULL, r->api_version);
     normalize(obj);
     if (dry_run) {
-        *out = sim_obj_build(r, obj, 0);
+        *out = fl_apiserver_obj_build(r, obj, 0);
         return *out ? 0 : -ENOMEM;
     }
     if (is_crd(r)) {
@@ -1106,39 +1074,39 @@ int sim_create_object(sim_cluster *c, const sim_res *r, json_t *obj, const char 
         if (rc != 0)
             return rc;
     }
-    return sim_store_create(c->st, r, obj, out);
+    return fl_apiserver_store_create(c->st, r, obj, out);
 }
 
 /* Validating admission webhooks (webhook.c) on the defaulted object;
  * false when they denied and req was answered. */
-static bool webhooks_allow(sim_cluster *c, fl_request *req, const sim_path *p, const json_t *obj,
+static bool webhooks_allow(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p, const json_t *obj,
                            const char *manager, bool dry)
 {
     json_t *copy = json_deep_copy(obj), *seen = NULL, *deny = NULL;
-    sim_obj *pre = NULL;
+    fl_apiserver_obj *pre = NULL;
     fl_err err = FL_ERR_INIT;
     const char *fv = fl_request_query(req, "fieldValidation");
     json_t *opts = json_pack("{s:s,s:s,s:s}", "kind", "CreateOptions", "apiVersion",
                              "meta.k8s.io/v1", "fieldManager", manager);
     if (fv && opts)
         json_object_set_new(opts, "fieldValidation", json_string(fv));
-    if (copy && sim_create_object(c, p->res, copy, manager, true, &pre, &err) == 0)
-        seen = sim_obj_parse(pre);
-    sim_webhook_req w = {NULL, opts, dry, req};
-    int rc = sim_webhook_admit(c, p->res, "CREATE", seen ? seen : obj, NULL, &w, &deny);
+    if (copy && fl_apiserver_create_object(c, p->res, copy, manager, true, &pre, &err) == 0)
+        seen = fl_apiserver_obj_parse(pre);
+    fl_apiserver_webhook_req w = {NULL, opts, dry, req};
+    int rc = fl_apiserver_webhook_admit(c, p->res, "CREATE", seen ? seen : obj, NULL, &w, &deny);
     if (rc == FL_EFORBIDDEN && deny)
-        sim_reply_json(req, (int)json_integer_value(json_object_get(deny, "code")), deny);
+        fl_apiserver_reply_json(req, (int)json_integer_value(json_object_get(deny, "code")), deny);
     json_decref(copy);
     json_decref(seen);
     json_decref(opts);
-    sim_obj_unref(pre);
+    fl_apiserver_obj_unref(pre);
     return rc != FL_EFORBIDDEN;
 }
 
-static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     json_t *obj = NULL;
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     char manager[128], q[200], msg[700];
     bool dry;
     fl_err err = FL_ERR_INIT;
@@ -1174,40 +1142,40 @@ static void do_create(sim_cluster *c, fl_request *req, const sim_path *p)
         goto out;
     if (p->res->kr->namespaced && !namespace_exists(c, p->ns)) {
         snprintf(msg, sizeof(msg), "namespaces \"%s\" not found", p->ns);
-        sim_reply_status(req, 404, "NotFound", msg, p->ns, NULL, "namespaces");
+        fl_apiserver_reply_status(req, 404, "NotFound", msg, p->ns, NULL, "namespaces");
         goto out;
     }
     manager_of(req, manager, sizeof(manager));
     if (!webhooks_allow(c, req, p, obj, manager, dry))
         goto out;
-    if (sim_quota_admit(c, p->res, obj, p->ns, &err) == FL_EFORBIDDEN) {
-        sim_res_qualified(p->res, q, sizeof(q));
+    if (c->hooks.admit && c->hooks.admit(c->hooks.ud, p->res, obj, p->ns, &err) == FL_EFORBIDDEN) {
+        fl_apiserver_res_qualified(p->res, q, sizeof(q));
         snprintf(msg, sizeof(msg), "%s \"%s\" is forbidden: %s", q, name, err.msg);
-        sim_reply_status(req, 403, "Forbidden", msg, name, p->res->kr->group,
+        fl_apiserver_reply_status(req, 403, "Forbidden", msg, name, p->res->kr->group,
                          p->res->kr->resource);
         goto out;
     }
-    int rc = sim_create_object(c, p->res, obj, manager, dry, &o, &err);
+    int rc = fl_apiserver_create_object(c, p->res, obj, manager, dry, &o, &err);
     if (rc == -EEXIST) {
-        sim_res_qualified(p->res, q, sizeof(q));
+        fl_apiserver_res_qualified(p->res, q, sizeof(q));
         snprintf(msg, sizeof(msg), "%s \"%s\" already exists", q, name);
-        sim_reply_status(req, 409, "AlreadyExists", msg, name, p->res->kr->group,
+        fl_apiserver_reply_status(req, 409, "AlreadyExists", msg, name, p->res->kr->group,
                          p->res->kr->resource);
     } else if (rc == FL_EPARSE || rc == -EEXIST) {
         reply_invalid(req, p->res, name, "spec", "FieldValueInvalid", err.msg);
     } else if (rc != 0) {
         fl_request_reply_status(req, 500, NULL, "create: %s", err.msg[0] ? err.msg : fl_strerror(rc));
     } else {
-        sim_reply_obj(req, 201, o);
+        fl_apiserver_reply_obj(req, 201, o);
     }
 out:
     json_decref(obj);
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
 }
 
 /* ---------------------------------------------------------------- update */
 
-static bool has_status_sub(const sim_res *r)
+static bool has_status_sub(const fl_apiserver_res *r)
 {
     return fl_kube_resource_sub(r->kr, "status") != NULL;
 }
@@ -1223,7 +1191,7 @@ typedef struct upd {
 
 /* Turn the requested new state into what is stored, relative to old.
  * Takes no reference. */
-static void merge_system_fields(const sim_res *r, const json_t *old, json_t *nw, const upd *u)
+static void merge_system_fields(const fl_apiserver_res *r, const json_t *old, json_t *nw, const upd *u)
 {
     json_t *om = fl_obj_get(old, "metadata"), *nm = md(nw);
     static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
@@ -1268,22 +1236,22 @@ static bool finalizers_empty(const json_t *obj)
 /* Store nw as the new state of old (CAS on old's rv). Returns 0 with *out,
  * FL_ECONFLICT, FL_ENOTFOUND or another code. Deletes the object when it
  * is terminating and has no finalizers left. */
-static bool update_webhooks_allow(sim_cluster *c, const sim_res *r, const json_t *old,
+static bool update_webhooks_allow(fl_apiserver *c, const fl_apiserver_res *r, const json_t *old,
                                   const json_t *nw, const upd *u)
 {
     json_t *deny = NULL;
     json_t *opts = json_pack("{s:s,s:s,s:s}", "kind", "UpdateOptions", "apiVersion",
                              "meta.k8s.io/v1", "fieldManager", u->manager);
-    sim_webhook_req w = {NULL, opts, u->dry, u->req};
-    int rc = sim_webhook_admit(c, r, "UPDATE", nw, old, &w, &deny);
+    fl_apiserver_webhook_req w = {NULL, opts, u->dry, u->req};
+    int rc = fl_apiserver_webhook_admit(c, r, "UPDATE", nw, old, &w, &deny);
     if (rc == FL_EFORBIDDEN && deny)
-        sim_reply_json(u->req, (int)json_integer_value(json_object_get(deny, "code")), deny);
+        fl_apiserver_reply_json(u->req, (int)json_integer_value(json_object_get(deny, "code")), deny);
     json_decref(opts);
     return rc != FL_EFORBIDDEN;
 }
 
-static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o, const json_t *old,
-                         json_t *nw, const upd *u, sim_obj **out)
+static int commit_update(fl_apiserver *c, const fl_apiserver_res *r, const fl_apiserver_obj *old_o, const json_t *old,
+                         json_t *nw, const upd *u, fl_apiserver_obj **out)
 {
     merge_system_fields(r, old, nw, u);
     secret_string_data(r, nw);
@@ -1293,8 +1261,8 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
     bool same = json_equal(cmp, old);
     json_decref(cmp);
     if (same) {
-        *out = (sim_obj *)old_o;
-        sim_obj_ref(*out);
+        *out = (fl_apiserver_obj *)old_o;
+        fl_apiserver_obj_ref(*out);
         return 0;
     }
     if (u->req && !u->sub && !validate_object(u->req, r, nw))
@@ -1303,20 +1271,20 @@ static int commit_update(sim_cluster *c, const sim_res *r, const sim_obj *old_o,
         return FL_EFORBIDDEN;
     set_managed(nw, u->manager, u->op, u->sub, r->api_version);
     if (u->dry) {
-        *out = sim_obj_build(r, nw, old_o->rv);
+        *out = fl_apiserver_obj_build(r, nw, old_o->rv);
         return *out ? 0 : -ENOMEM;
     }
     if (fl_obj_get(nw, "metadata.deletionTimestamp") && finalizers_empty(nw))
-        return sim_store_delete(c->st, r, old_o->ns, old_o->name, old_o->rv, nw, out);
+        return fl_apiserver_store_delete(c->st, r, old_o->ns, old_o->name, old_o->rv, nw, out);
     if (is_crd(r)) {
         fl_err err = FL_ERR_INIT;
         if (crd_register(c, nw, &err) != 0)
-            fl_log(FL_LOG_WARN, "sim", "%s: CRD update: %s", c->name, err.msg);
+            fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update: %s", c->name, err.msg);
     }
-    return sim_store_update(c->st, r, nw, old_o->rv, out);
+    return fl_apiserver_store_update(c->st, r, nw, old_o->rv, out);
 }
 
-static void reply_commit(fl_request *req, const sim_path *p, int rc, sim_obj *o, int code)
+static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl_apiserver_obj *o, int code)
 {
     if (rc == FL_EFORBIDDEN)
         return;   /* validation or a webhook denied it; answered */
@@ -1327,7 +1295,7 @@ static void reply_commit(fl_request *req, const sim_path *p, int rc, sim_obj *o,
     else if (rc != 0)
         fl_request_reply_status(req, 500, NULL, "update: %s", fl_strerror(rc));
     else
-        sim_reply_obj(req, code, o);
+        fl_apiserver_reply_obj(req, code, o);
 }
 
 /* ---------------------------------------------------------------- scale */
@@ -1356,21 +1324,21 @@ static json_t *scale_of(const json_t *obj)
     return s;
 }
 
-static void reply_scale(fl_request *req, const sim_obj *o)
+static void reply_scale(fl_request *req, const fl_apiserver_obj *o)
 {
-    json_t *obj = sim_obj_parse(o);
-    sim_reply_json(req, 200, obj ? scale_of(obj) : NULL);
+    json_t *obj = fl_apiserver_obj_parse(o);
+    fl_apiserver_reply_json(req, 200, obj ? scale_of(obj) : NULL);
     json_decref(obj);
 }
 
 /* ---------------------------------------------------------------- patch */
 
-static int patch_type(fl_request *req, const sim_res *r, fl_patch_type *t)
+static int patch_type(fl_request *req, const fl_apiserver_res *r, fl_patch_type *t)
 {
     const char *ct = fl_request_header(req, "Content-Type");
     int rc = fl_patch_type_parse(ct, t);
     if (rc != 0) {
-        sim_reply_status(req, 415, "UnsupportedMediaType", "415: Unsupported Media Type", NULL,
+        fl_apiserver_reply_status(req, 415, "UnsupportedMediaType", "415: Unsupported Media Type", NULL,
                          NULL, NULL);
         return rc;
     }
@@ -1379,14 +1347,14 @@ static int patch_type(fl_request *req, const sim_res *r, fl_patch_type *t)
                                    "the body of the request was in an unknown format - accepted "
                                    "media types include: application/json-patch+json, "
                                    "application/merge-patch+json, application/apply-patch+yaml");
-        sim_reply_json(req, 415, st);
+        fl_apiserver_reply_json(req, 415, st);
         return FL_EUNSUPPORTED;
     }
     return 0;
 }
 
 /* The document the patch applies to: the object, or its Scale. */
-static int patched(const sim_path *p, fl_patch_type t, const json_t *cur, const char *body,
+static int patched(const fl_apiserver_path *p, fl_patch_type t, const json_t *cur, const char *body,
                    size_t len, json_t **out, fl_err *err)
 {
     bool scale = !strcmp(p->sub, "scale");
@@ -1420,7 +1388,7 @@ static int patched(const sim_path *p, fl_patch_type t, const json_t *cur, const 
     return rc;
 }
 
-static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_patch(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     fl_patch_type t;
     char manager[128];
@@ -1437,17 +1405,17 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
             "{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind", "PatchOptions",
             "causes", "reason", "FieldValueRequired", "message",
             "Required value: is required for apply patch", "field", "fieldManager"));
-        sim_reply_json(req, 422, st);
+        fl_apiserver_reply_json(req, 422, st);
         return;
     }
     upd u = {p->sub[0] && strcmp(p->sub, "scale") ? p->sub : NULL, manager,
              t == FL_PATCH_APPLY ? "Apply" : "Update", dry,
              p->sub[0] ? NULL : req};   /* subresources do not match plain rules */
     for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
-        sim_obj *o = NULL, *out = NULL;
+        fl_apiserver_obj *o = NULL, *out = NULL;
         json_t *cur = NULL, *nw = NULL;
         fl_err err = FL_ERR_INIT;
-        if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+        if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
             if (t == FL_PATCH_APPLY) {
                 /* server-side apply creates */
                 json_t *obj = NULL;
@@ -1457,25 +1425,25 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
                     set_str(md(obj), "name", p->name);
                     if (p->res->kr->namespaced)
                         set_str(md(obj), "namespace", p->ns);
-                    int rc = sim_create_object(c, p->res, obj, manager, dry, &out, &err);
+                    int rc = fl_apiserver_create_object(c, p->res, obj, manager, dry, &out, &err);
                     json_decref(obj);
                     if (rc != 0)
                         fl_request_reply_status(req, 500, NULL, "apply: %s", fl_strerror(rc));
                     else
-                        sim_reply_obj(req, 201, out);
-                    sim_obj_unref(out);
+                        fl_apiserver_reply_obj(req, 201, out);
+                    fl_apiserver_obj_unref(out);
                 }
                 return;
             }
             reply_not_found(req, p->res, p->name);
             return;
         }
-        cur = sim_obj_parse(o);
+        cur = fl_apiserver_obj_parse(o);
         int rc = cur ? patched(p, t, cur, body, len, &nw, &err) : -ENOMEM;
         if (rc != 0) {
             json_t *st = fl_patch_status(rc, &err);
-            sim_reply_json(req, json_integer_value(json_object_get(st, "code")) ?: 500, st);
-            sim_obj_unref(o);
+            fl_apiserver_reply_json(req, json_integer_value(json_object_get(st, "code")) ?: 500, st);
+            fl_apiserver_obj_unref(o);
             json_decref(cur);
             return;
         }
@@ -1492,8 +1460,8 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
             else
                 reply_commit(req, p, rc, out, 200);
         }
-        sim_obj_unref(o);
-        sim_obj_unref(out);
+        fl_apiserver_obj_unref(o);
+        fl_apiserver_obj_unref(out);
         json_decref(cur);
         json_decref(nw);
         if (!retry)
@@ -1501,10 +1469,10 @@ static void do_patch(sim_cluster *c, fl_request *req, const sim_path *p)
     }
 }
 
-static void do_update(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_update(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     json_t *nw = NULL, *cur = NULL;
-    sim_obj *o = NULL, *out = NULL;
+    fl_apiserver_obj *o = NULL, *out = NULL;
     char manager[128];
     bool dry;
     bool scale = !strcmp(p->sub, "scale");
@@ -1527,11 +1495,11 @@ static void do_update(sim_cluster *c, fl_request *req, const sim_path *p)
         reply_bad(req, "the name of the object does not match the name on the URL");
         goto out;
     }
-    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+    if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
         reply_not_found(req, p->res, p->name);
         goto out;
     }
-    cur = sim_obj_parse(o);
+    cur = fl_apiserver_obj_parse(o);
     const char *want = fl_obj_str(nw, "metadata.resourceVersion");
     if (want && *want && strcmp(want, fl_obj_str(cur, "metadata.resourceVersion") ?: "")) {
         reply_conflict(req, p->res, p->name);
@@ -1555,8 +1523,8 @@ static void do_update(sim_cluster *c, fl_request *req, const sim_path *p)
 out:
     json_decref(nw);
     json_decref(cur);
-    sim_obj_unref(o);
-    sim_obj_unref(out);
+    fl_apiserver_obj_unref(o);
+    fl_apiserver_obj_unref(out);
 }
 
 /* ---------------------------------------------------------------- delete */
@@ -1606,20 +1574,20 @@ static void add_finalizer(json_t *obj, const char *f)
 }
 
 /* Delete everything in namespace ns (the namespace controller's job). */
-static void purge_namespace(sim_cluster *c, const char *ns)
+static void purge_namespace(fl_apiserver *c, const char *ns)
 {
-    const sim_res **all = NULL;
-    size_t n = sim_store_resources(c->st, &all);
+    const fl_apiserver_res **all = NULL;
+    size_t n = fl_apiserver_store_resources(c->st, &all);
     for (size_t i = 0; i < n; i++) {
         if (!all[i]->kr->namespaced)
             continue;
-        sim_list l = {0};
-        sim_list_req q = {.ns = ns};
-        if (sim_store_list(c->st, all[i], &q, &l) != 0)
+        fl_apiserver_list l = {0};
+        fl_apiserver_list_req q = {.ns = ns};
+        if (fl_apiserver_store_list(c->st, all[i], &q, &l) != 0)
             continue;
         for (size_t j = 0; j < l.n; j++)
-            sim_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
-        sim_list_done(&l);
+            fl_apiserver_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
+        fl_apiserver_list_done(&l);
     }
     free(all);
 }
@@ -1635,12 +1603,12 @@ static void mark_deleting(json_t *obj, int64_t grace)
 
 static void not_allowed(fl_request *req)
 {
-    sim_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
+    fl_apiserver_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
                      "requested resource", NULL, NULL, NULL);
 }
 
 /* A Status about object name of r. */
-static json_t *item_status(int code, const char *reason, const char *msg, const sim_res *r,
+static json_t *item_status(int code, const char *reason, const char *msg, const fl_apiserver_res *r,
                            const char *name)
 {
     json_t *st = fl_status_new(code, reason, msg);
@@ -1649,25 +1617,25 @@ static json_t *item_status(int code, const char *reason, const char *msg, const 
     return st;
 }
 
-static json_t *status_not_found(const sim_res *r, const char *name)
+static json_t *status_not_found(const fl_apiserver_res *r, const char *name)
 {
     char q[200], msg[600];
-    sim_res_qualified(r, q, sizeof(q));
+    fl_apiserver_res_qualified(r, q, sizeof(q));
     snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, name);
     return item_status(404, "NotFound", msg, r, name);
 }
 
-static json_t *status_conflict(const sim_res *r, const char *name, const char *why)
+static json_t *status_conflict(const fl_apiserver_res *r, const char *name, const char *why)
 {
     char q[200], msg[900];
-    sim_res_qualified(r, q, sizeof(q));
+    fl_apiserver_res_qualified(r, q, sizeof(q));
     snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": %s", q, name, why);
     return item_status(409, "Conflict", msg, r, name);
 }
 
 /* Validating webhooks for DELETE: object null, oldObject the stored one.
  * 0 or FL_EFORBIDDEN with *deny (new) the Status to answer. */
-static int delete_webhooks(sim_cluster *c, fl_request *req, const sim_res *r, const json_t *old,
+static int delete_webhooks(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, const json_t *old,
                            const delopts *d, bool dry, json_t **deny)
 {
     json_t *opts = json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "meta.k8s.io/v1");
@@ -1677,8 +1645,8 @@ static int delete_webhooks(sim_cluster *c, fl_request *req, const sim_res *r, co
         json_object_set_new(opts, "gracePeriodSeconds", json_integer(d->grace));
     if (opts && dry)
         json_object_set_new(opts, "dryRun", json_pack("[s]", "All"));
-    sim_webhook_req w = {NULL, opts, dry, req};
-    int rc = sim_webhook_admit(c, r, "DELETE", NULL, old, &w, deny);
+    fl_apiserver_webhook_req w = {NULL, opts, dry, req};
+    int rc = fl_apiserver_webhook_admit(c, r, "DELETE", NULL, old, &w, deny);
     json_decref(opts);
     return rc;
 }
@@ -1687,18 +1655,18 @@ static int delete_webhooks(sim_cluster *c, fl_request *req, const sim_res *r, co
  * webhooks, propagation finalizers, graceful pods, namespace purge, CRD
  * removal. Returns the answer (new: the object, or a Status) and its HTTP
  * code in *code. Used by DELETE and deletecollection; HTTP threads. */
-static json_t *delete_item(sim_cluster *c, fl_request *req, const sim_res *r, const char *ns,
+static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, const char *ns,
                            const char *name, const delopts *d, bool dry, int *code)
 {
-    sim_obj *o = NULL, *out = NULL;
+    fl_apiserver_obj *o = NULL, *out = NULL;
     json_t *obj = NULL, *ans = NULL;
     char msg[700];
     *code = 200;
-    if (sim_store_get(c->st, r, ns, name, &o) != 0) {
+    if (fl_apiserver_store_get(c->st, r, ns, name, &o) != 0) {
         *code = 404;
         return status_not_found(r, name);
     }
-    obj = sim_obj_parse(o);
+    obj = fl_apiserver_obj_parse(o);
     const char *uid = fl_obj_str(obj, "metadata.uid") ?: "";
     if (d->pre_uid && strcmp(d->pre_uid, uid)) {
         snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the UID in the "
@@ -1734,18 +1702,18 @@ static json_t *delete_item(sim_cluster *c, fl_request *req, const sim_res *r, co
     if (stays) {
         if (!fl_obj_get(obj, "metadata.deletionTimestamp"))
             mark_deleting(obj, bound ? grace : 0);
-        rc = dry ? 0 : sim_store_update(c->st, r, obj, o->rv, &out);
+        rc = dry ? 0 : fl_apiserver_store_update(c->st, r, obj, o->rv, &out);
         if (rc == 0)
             ans = json_incref(obj);
     } else {
         if (pod && !dry) {
             if (!fl_obj_get(obj, "metadata.deletionTimestamp"))
                 mark_deleting(obj, 0);
-            rc = sim_store_update(c->st, r, obj, o->rv, &out);
+            rc = fl_apiserver_store_update(c->st, r, obj, o->rv, &out);
             if (rc == 0)
-                rc = sim_store_delete(c->st, r, ns, name, out->rv, NULL, NULL);
+                rc = fl_apiserver_store_delete(c->st, r, ns, name, out->rv, NULL, NULL);
         } else if (!dry) {
-            rc = sim_store_delete(c->st, r, ns, name, o->rv, NULL, NULL);
+            rc = fl_apiserver_store_delete(c->st, r, ns, name, o->rv, NULL, NULL);
             if (rc == 0 && !*r->kr->group && !strcmp(r->kr->kind, "Namespace"))
                 purge_namespace(c, name);
             if (rc == 0 && is_crd(r))
@@ -1770,12 +1738,12 @@ static json_t *delete_item(sim_cluster *c, fl_request *req, const sim_res *r, co
     }
 out:
     json_decref(obj);
-    sim_obj_unref(o);
-    sim_obj_unref(out);
+    fl_apiserver_obj_unref(o);
+    fl_apiserver_obj_unref(out);
     return ans;
 }
 
-static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_delete(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     delopts d;
     bool dry;
@@ -1783,7 +1751,7 @@ static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
     parse_delopts(req, &d);
     if (parse_dry_run(req, "DeleteOptions", &dry)) {
         json_t *ans = delete_item(c, req, p->res, p->ns, p->name, &d, dry, &code);
-        sim_reply_json(req, code, ans);
+        fl_apiserver_reply_json(req, code, ans);
     }
     json_decref(d.body);
 }
@@ -1791,7 +1759,7 @@ static void do_delete(sim_cluster *c, fl_request *req, const sim_path *p)
 /* The list answer of deletecollection: what was listed, before deletion
  * (as registry.Store.DeleteCollection returns it). Built-in list items
  * carry no kind/apiVersion. */
-static json_t *collection_list(const sim_res *r, const sim_list *l)
+static json_t *collection_list(const fl_apiserver_res *r, const fl_apiserver_list *l)
 {
     char rv[24];
     bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD;
@@ -1800,7 +1768,7 @@ static json_t *collection_list(const sim_res *r, const sim_list *l)
     json_t *list = json_pack("{s:s,s:s,s:{s:s},s:o}", "kind", r->kr->list_kind, "apiVersion",
                              r->api_version, "metadata", "resourceVersion", rv, "items", items);
     for (size_t i = 0; list && i < l->n; i++) {
-        json_t *it = sim_obj_parse(l->items[i]);
+        json_t *it = fl_apiserver_obj_parse(l->items[i]);
         if (it && !crd) {
             json_object_del(it, "kind");
             json_object_del(it, "apiVersion");
@@ -1815,13 +1783,13 @@ static json_t *collection_list(const sim_res *r, const sim_list *l)
  * the path, labelSelector, fieldSelector), then delete each item as DELETE
  * does (NotFound skipped: deleted meanwhile). The first other failure is
  * the answer; else the list of what was deleted. */
-static void do_delete_collection(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_delete_collection(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     delopts d;
     bool dry;
     fl_err err = FL_ERR_INIT;
-    sim_sel *ls = NULL, *fs = NULL;
-    sim_list l = {0};
+    fl_apiserver_sel *ls = NULL, *fs = NULL;
+    fl_apiserver_list l = {0};
     json_t *fail = NULL;
     int code = 200;
     const char *bad = NULL;
@@ -1832,19 +1800,19 @@ static void do_delete_collection(sim_cluster *c, fl_request *req, const sim_path
     }
     if (!parse_dry_run(req, "DeleteOptions", &dry))
         goto out;
-    if (sim_sel_parse_labels(fl_request_query(req, "labelSelector"), &ls, &err) != 0 ||
-        sim_sel_parse_fields(fl_request_query(req, "fieldSelector"), &fs, &err) != 0) {
+    if (fl_apiserver_sel_parse_labels(fl_request_query(req, "labelSelector"), &ls, &err) != 0 ||
+        fl_apiserver_sel_parse_fields(fl_request_query(req, "fieldSelector"), &fs, &err) != 0) {
         reply_bad(req, err.msg);
         goto out;
     }
-    if (!sim_sel_fields_supported(fs, p->res->kr->kind, &bad)) {
+    if (!fl_apiserver_sel_fields_supported(fs, p->res->kr->kind, &bad)) {
         char msg[400];
         snprintf(msg, sizeof(msg), "field label not supported: %s", bad);
         reply_bad(req, msg);
         goto out;
     }
-    sim_list_req q = {.ns = p->ns, .labels = ls, .fields = fs};
-    int rc = sim_store_list(c->st, p->res, &q, &l);
+    fl_apiserver_list_req q = {.ns = p->ns, .labels = ls, .fields = fs};
+    int rc = fl_apiserver_store_list(c->st, p->res, &q, &l);
     if (rc != 0) {
         fl_request_reply_status(req, 500, NULL, "list: %s", fl_strerror(rc));
         goto out;
@@ -1857,40 +1825,40 @@ static void do_delete_collection(sim_cluster *c, fl_request *req, const sim_path
         json_decref(ans);
     }
     if (fail)
-        sim_reply_json(req, code, fail);
+        fl_apiserver_reply_json(req, code, fail);
     else
-        sim_reply_json(req, 200, collection_list(p->res, &l));
+        fl_apiserver_reply_json(req, 200, collection_list(p->res, &l));
 out:
-    sim_list_done(&l);
-    sim_sel_free(ls);
-    sim_sel_free(fs);
+    fl_apiserver_list_done(&l);
+    fl_apiserver_sel_free(ls);
+    fl_apiserver_sel_free(fs);
     json_decref(d.body);
 }
 
 /* ---------------------------------------------------------------- pods */
 
-static void do_binding(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_binding(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     size_t len;
     const char *b = fl_request_body(req, &len);
     json_t *bind = json_loadb(b, len, 0, NULL), *obj = NULL;
-    sim_obj *o = NULL, *out = NULL;
+    fl_apiserver_obj *o = NULL, *out = NULL;
     const char *node = fl_obj_str(bind, "target.name");
     char msg[600], now[32];
     if (!node) {
         reply_bad(req, "binding target name is required");
         goto out;
     }
-    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+    if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
         reply_not_found(req, p->res, p->name);
         goto out;
     }
-    obj = sim_obj_parse(o);
+    obj = fl_apiserver_obj_parse(o);
     const char *cur = fl_obj_str(obj, "spec.nodeName");
     if (cur && *cur) {
         snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on pods/binding \"%s\": pod %s "
                  "is already assigned to node \"%s\"", p->name, p->name, cur);
-        sim_reply_status(req, 409, "Conflict", msg, p->name, NULL, "pods/binding");
+        fl_apiserver_reply_status(req, 409, "Conflict", msg, p->name, NULL, "pods/binding");
         goto out;
     }
     set_str(fl_obj_ensure(obj, "spec"), "nodeName", node);
@@ -1903,43 +1871,43 @@ static void do_binding(sim_cluster *c, fl_request *req, const sim_path *p)
     json_array_append_new(conds, json_pack("{s:s,s:s,s:n,s:s}", "type", "PodScheduled", "status",
                                            "True", "lastProbeTime", "lastTransitionTime", now));
     reorder(json_object_get(obj, "status"), (const char *const[]){"phase", "conditions", NULL});
-    int rc = sim_store_update(c->st, p->res, obj, o->rv, &out);
+    int rc = fl_apiserver_store_update(c->st, p->res, obj, o->rv, &out);
     if (rc != 0)
         reply_conflict(req, p->res, p->name);
     else
-        sim_reply_json(req, 201, json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status",
+        fl_apiserver_reply_json(req, 201, json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status",
                                            "apiVersion", "v1", "metadata", "status", "Success",
                                            "code", 201));
 out:
     json_decref(bind);
     json_decref(obj);
-    sim_obj_unref(o);
-    sim_obj_unref(out);
+    fl_apiserver_obj_unref(o);
+    fl_apiserver_obj_unref(out);
 }
 
-static void do_log(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_log(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
-    sim_obj *o = NULL;
-    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+    fl_apiserver_obj *o = NULL;
+    if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
         reply_not_found(req, p->res, p->name);
         return;
     }
     if (!o->node[0]) {
         fl_request_reply(req, 204, NULL, "", 0);
-    } else if (c->ctrl) {
-        sim_ctrl_log(c->ctrl, req, o);
+    } else if (c->hooks.log && c->hooks.log(c->hooks.ud, req, o)) {
+        /* answered by the embedder (the sim's kubelet) */
     } else {
         char msg[400];
         snprintf(msg, sizeof(msg), "Get \"https://%s:10250/containerLogs/%s/%s\": dial tcp: "
                  "connect: connection refused", o->node, o->ns, o->name);
-        sim_reply_status(req, 500, "", msg, NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 500, "", msg, NULL, NULL, NULL);
     }
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
 }
 
 /* ---------------------------------------------------------------- entry */
 
-void sim_write_handle(sim_cluster *c, fl_request *req, const sim_path *p)
+void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     const char *m = fl_request_method(req);
     const char *sub = p->sub;
@@ -1949,19 +1917,19 @@ void sim_write_handle(sim_cluster *c, fl_request *req, const sim_path *p)
         else if (!p->name[0])
             !strcmp(m, "POST") ? do_create(c, req, p) : not_allowed(req);
         else if (!strcmp(m, "GET") && !strcmp(sub, "scale")) {
-            sim_obj *o = NULL;
-            if (sim_store_get(c->st, p->res, p->ns, p->name, &o) == 0)
+            fl_apiserver_obj *o = NULL;
+            if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) == 0)
                 reply_scale(req, o);
             else
                 reply_not_found(req, p->res, p->name);
-            sim_obj_unref(o);
+            fl_apiserver_obj_unref(o);
         } else if (!strcmp(m, "GET")) {
-            sim_obj *o = NULL;
-            if (sim_store_get(c->st, p->res, p->ns, p->name, &o) == 0)
-                sim_reply_obj(req, 200, o);
+            fl_apiserver_obj *o = NULL;
+            if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) == 0)
+                fl_apiserver_reply_obj(req, 200, o);
             else
                 reply_not_found(req, p->res, p->name);
-            sim_obj_unref(o);
+            fl_apiserver_obj_unref(o);
         } else if (!strcmp(m, "PUT"))
             do_update(c, req, p);
         else if (!strcmp(m, "PATCH"))

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim_int.h"
+#include "apiserver/apiserver.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -20,9 +20,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     fl_err err = FL_ERR_INIT;
     if (!s)
         return 0;
-    if (sim_token_decode(s, &rv, &start, &err) == 0 &&
-        sim_token_encode(rv < 0 ? 0 : (uint64_t)rv, rv < 0, start, &again) == 0 &&
-        sim_token_decode(again.data, &rv2, &start2, &err) == 0) {
+    if (fl_apiserver_token_decode(s, &rv, &start, &err) == 0 &&
+        fl_apiserver_token_encode(rv < 0 ? 0 : (uint64_t)rv, rv < 0, start, &again) == 0 &&
+        fl_apiserver_token_decode(again.data, &rv2, &start2, &err) == 0) {
         if ((rv < 0) != (rv2 < 0) || (rv >= 0 && rv != rv2) || strcmp(start, start2) != 0)
             abort();
     }

@@ -1,9 +1,9 @@
 /*
- * sim/api.c: the read side of a virtual cluster's HTTP API — bearer-token
+ * apiserver/api.c: the HTTP front of an API server — bearer-token
  * authentication, health, discovery, OpenAPI v3, GET/LIST (plain JSON and
  * Table, limit/continue, selectors, resourceVersion semantics) and WATCH —
  * shaped after kube-apiserver v1.26 (recordings in tests/golden). Writes are
- * handed to write.c. Runs on server threads; all state is in the cluster's
+ * handed to write.c. Runs on server threads; all state is in the server's
  * store, registry and (mutex-guarded) OpenAPI cache.
  */
 #include <errno.h>
@@ -12,61 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "sim/sim_int.h"
-
-/* ---------------------------------------------------------------- replies */
-
-void sim_reply_json(fl_request *req, int code, json_t *v)
-{
-    if (!v) {
-        fl_request_reply_status(req, 500, NULL, "out of memory");
-        return;
-    }
-    json_t *c = json_object_get(v, "code");
-    if (c && !strcmp(fl_obj_str(v, "kind") ?: "", "Status")) {
-        json_incref(c); /* Go's field order: code comes last */
-        json_object_del(v, "code");
-        json_object_set_new(v, "code", c);
-    }
-    fl_request_reply_json(req, code, v);
-}
-
-void sim_reply_status(fl_request *req, int code, const char *reason, const char *msg,
-                      const char *name, const char *group, const char *kind)
-{
-    json_t *st = fl_status_new(code, reason ? reason : fl_status_reason_for(code), msg);
-    if (st && (name || group || kind))
-        fl_status_set_details(st, name, group, kind);
-    else if (st && (code == 404 || code == 405 || code == 415) && !name)
-        json_object_set_new(st, "details", json_object());
-    sim_reply_json(req, code, st);
-}
-
-void sim_res_qualified(const sim_res *r, char *out, size_t n)
-{
-    snprintf(out, n, "%s%s%s", r->kr->resource, *r->kr->group ? "." : "", r->kr->group);
-}
-
-/* Send the compact bytes; re-encode when the client wants pretty JSON. */
-static void reply_bytes(fl_request *req, int code, fl_buf *b)
-{
-    if (fl_request_wants_pretty(req)) {
-        json_t *v = json_loadb(b->data, b->len, 0, NULL);
-        sim_reply_json(req, code, v);
-        return;
-    }
-    fl_request_reply(req, code, "application/json", b->data, b->len);
-}
-
-void sim_reply_obj(fl_request *req, int code, const sim_obj *o)
-{
-    fl_buf b = FL_BUF_INIT(64u << 20);
-    if (sim_obj_write(o, false, &b) == 0 && fl_buf_puts(&b, "\n") == 0)
-        reply_bytes(req, code, &b);
-    else
-        fl_request_reply_status(req, 500, NULL, "out of memory");
-    fl_buf_done(&b);
-}
+#include "apiserver/apiserver_int.h"
 
 static void reply_text(fl_request *req, int code, const char *text)
 {
@@ -76,9 +22,9 @@ static void reply_text(fl_request *req, int code, const char *text)
 /* ------------------------------------------------------------ auth */
 
 /* 401 for a wrong token (no Pf headers), anonymous for none (served as
- * admin on a loopback http cluster: sim_cluster.anon_admin). Returns true
+ * admin on a loopback http cluster: fl_apiserver.anon_admin). Returns true
  * when the request may go on; *anon says whether it is anonymous. */
-static bool authenticate(sim_cluster *c, fl_request *req, bool *anon)
+static bool authenticate(fl_apiserver *c, fl_request *req, bool *anon)
 {
     const char *h = fl_request_header(req, "Authorization");
     *anon = false;
@@ -93,7 +39,7 @@ static bool authenticate(sim_cluster *c, fl_request *req, bool *anon)
         fl_request_add_header(req, "X-Kubernetes-Pf-Prioritylevel-Uid", c->pl_uid);
         return true;
     }
-    sim_reply_status(req, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
+    fl_apiserver_reply_status(req, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
     return false;
 }
 
@@ -128,7 +74,7 @@ static void reply_health(fl_request *req, const char *path)
 
 /* /api, /apis, /apis/<g>, /api/v1, /apis/<g>/<v>, /version. True if it
  * answered. */
-static bool discovery(sim_cluster *c, fl_request *req, const char *p)
+static bool discovery(fl_apiserver *c, fl_request *req, const char *p)
 {
     json_t *v = NULL;
     int rc = FL_ENOTFOUND;
@@ -138,7 +84,7 @@ static bool discovery(sim_cluster *c, fl_request *req, const char *p)
         rc = fl_kube_discovery_version(&vi, &v);
     } else if (!strcmp(p, "/api") || !strcmp(p, "/apis")) {
         if (only_aggregated(req)) {
-            sim_reply_status(req, 406, "NotAcceptable",
+            fl_apiserver_reply_status(req, 406, "NotAcceptable",
                              "only the following media types are accepted: application/json, "
                              "application/yaml, application/vnd.kubernetes.protobuf",
                              NULL, NULL, NULL);
@@ -166,13 +112,13 @@ static bool discovery(sim_cluster *c, fl_request *req, const char *p)
     else if (rc != 0)
         fl_request_reply_status(req, 500, NULL, "discovery: %s", fl_strerror(rc));
     else
-        sim_reply_json(req, 200, v);
+        fl_apiserver_reply_json(req, 200, v);
     return true;
 }
 
 /* ------------------------------------------------------------ OpenAPI v3 */
 
-static int openapi_build(sim_cluster *c)
+static int openapi_build(fl_apiserver *c)
 {
     uint64_t gen = fl_kube_resources_generation(c->reg);
     if (c->oa.gen == gen && c->oa.index)
@@ -228,7 +174,7 @@ static int openapi_build(sim_cluster *c)
     return 0;
 }
 
-static void openapi_doc(sim_cluster *c, fl_request *req, const char *key)
+static void openapi_doc(fl_apiserver *c, fl_request *req, const char *key)
 {
     json_t *d = json_object_get(c->oa.docs, key);
     if (!d) {
@@ -262,14 +208,14 @@ static void openapi_doc(sim_cluster *c, fl_request *req, const char *key)
                      json_string_length(body));
 }
 
-static void openapi(sim_cluster *c, fl_request *req, const char *p)
+static void openapi(fl_apiserver *c, fl_request *req, const char *p)
 {
     pthread_mutex_lock(&c->mu);
     int rc = openapi_build(c);
     if (rc != 0)
         fl_request_reply_status(req, 500, NULL, "openapi: %s", fl_strerror(rc));
     else if (!strcmp(p, "/openapi/v3"))
-        sim_reply_json(req, 200, json_incref(c->oa.index));
+        fl_apiserver_reply_json(req, 200, json_incref(c->oa.index));
     else
         openapi_doc(c, req, p + strlen("/openapi/v3/"));
     pthread_mutex_unlock(&c->mu);
@@ -277,10 +223,10 @@ static void openapi(sim_cluster *c, fl_request *req, const char *p)
 
 /* ------------------------------------------------------------ path parsing */
 
-/* Split /api/v1/... or /apis/g/v/... into a sim_path. 0, FL_ENOTFOUND
+/* Split /api/v1/... or /apis/g/v/... into a fl_apiserver_path. 0, FL_ENOTFOUND
  * (unknown group/version: plain 404), or -ENOENT (known group/version,
  * unknown resource: Status 404). */
-static int parse_path(sim_cluster *c, const char *p, sim_path *out)
+static int parse_path(fl_apiserver *c, const char *p, fl_apiserver_path *out)
 {
     char seg[8][256];
     size_t n = 0;
@@ -323,11 +269,11 @@ static int parse_path(sim_cluster *c, const char *p, sim_path *out)
     }
     if (left < 1 || left > 3)
         return -ENOENT;
-    out->res = sim_store_find(c->st, group, version, seg[i]);
+    out->res = fl_apiserver_store_find(c->st, group, version, seg[i]);
     if (!out->res) {
         bool gv_known = false;
-        const sim_res **all = NULL;
-        size_t m = sim_store_resources(c->st, &all);
+        const fl_apiserver_res **all = NULL;
+        size_t m = fl_apiserver_store_resources(c->st, &all);
         for (size_t k = 0; k < m && !gv_known; k++)
             gv_known = !strcmp(all[k]->kr->group, group) && !strcmp(all[k]->kr->version, version);
         free(all);
@@ -367,7 +313,7 @@ static table_req want_table(fl_request *req)
     return t;
 }
 
-int sim_token_encode(uint64_t rv, bool neg, const char *start, fl_buf *out)
+int fl_apiserver_token_encode(uint64_t rv, bool neg, const char *start, fl_buf *out)
 {
     fl_buf j = FL_BUF_INIT(4096);
     json_t *t = json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv",
@@ -386,18 +332,18 @@ int sim_token_encode(uint64_t rv, bool neg, const char *start, fl_buf *out)
     if (rc == 0 && j.len && j.data[j.len - 1] == '\n')
         j.len--;
     if (rc == 0)
-        rc = sim_b64url_encode(j.data, j.len, out);
+        rc = fl_apiserver_b64url_encode(j.data, j.len, out);
     free(s);
     json_decref(t);
     fl_buf_done(&j);
     return rc;
 }
 
-int sim_token_decode(const char *tok, int64_t *rv, char **start, fl_err *err)
+int fl_apiserver_token_decode(const char *tok, int64_t *rv, char **start, fl_err *err)
 {
     fl_buf raw = FL_BUF_INIT(8192);
     json_t *t = NULL;
-    int rc = sim_b64url_decode(tok, &raw);
+    int rc = fl_apiserver_b64url_decode(tok, &raw);
     if (rc != 0 || !(t = json_loadb(raw.data, raw.len, JSON_ALLOW_NUL, NULL))) {
         rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
                         "invalid character looking for beginning of value");
@@ -428,7 +374,7 @@ out:
     return rc;
 }
 
-static void list_meta(fl_buf *b, const sim_list *l, const char *tok, bool crd)
+static void list_meta(fl_buf *b, const fl_apiserver_list *l, const char *tok, bool crd)
 {
     fl_buf_printf(b, "\"metadata\":{\"resourceVersion\":\"%llu\"", (unsigned long long)l->rv);
     if (tok && *tok)
@@ -439,7 +385,7 @@ static void list_meta(fl_buf *b, const sim_list *l, const char *tok, bool crd)
     fl_buf_puts(b, "}");
 }
 
-static void reply_list(fl_request *req, const sim_res *r, const sim_list *l, const char *tok)
+static void reply_list(fl_request *req, const fl_apiserver_res *r, const fl_apiserver_list *l, const char *tok)
 {
     fl_buf b = FL_BUF_INIT(1u << 30);
     bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD;
@@ -448,21 +394,21 @@ static void reply_list(fl_request *req, const sim_res *r, const sim_list *l, con
     fl_buf_puts(&b, ",\"items\":[");
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
-        const sim_obj *o = l->items[i];
+        const fl_apiserver_obj *o = l->items[i];
         if (i)
             rc = fl_buf_puts(&b, ",");
-        rc = rc ? rc : sim_obj_write(o, !crd, &b);
+        rc = rc ? rc : fl_apiserver_obj_write(o, !crd, &b);
     }
     if (rc == 0)
         rc = fl_buf_puts(&b, "]}\n");
     if (rc == 0)
-        reply_bytes(req, 200, &b);
+        fl_apiserver_reply_bytes(req, 200, &b);
     else
         fl_request_reply_status(req, 500, NULL, "list too large: %s", fl_strerror(rc));
     fl_buf_done(&b);
 }
 
-static void reply_table(fl_request *req, const sim_res *r, sim_obj *const *objs, size_t n,
+static void reply_table(fl_request *req, const fl_apiserver_res *r, fl_apiserver_obj *const *objs, size_t n,
                         const char *rv, const char *tok, int64_t remaining, const char *apiv)
 {
     json_t **v = calloc(n ? n : 1, sizeof(*v)), *t = NULL;
@@ -470,7 +416,7 @@ static void reply_table(fl_request *req, const sim_res *r, sim_obj *const *objs,
     fl_err err = FL_ERR_INIT;
     int rc = v ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (!(v[i] = sim_obj_parse(objs[i])))
+        if (!(v[i] = fl_apiserver_obj_parse(objs[i])))
             rc = -ENOMEM;
     if (rc == 0)
         rc = fl_kube_table_include_parse(fl_request_query(req, "includeObject"), &to.include);
@@ -484,15 +430,15 @@ static void reply_table(fl_request *req, const sim_res *r, sim_obj *const *objs,
         json_decref(v[i]);
     free(v);
     if (rc == FL_EPARSE)
-        sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
     else if (rc != 0)
         fl_request_reply_status(req, 500, NULL, "table: %s", fl_strerror(rc));
     else
-        sim_reply_json(req, 200, t);
+        fl_apiserver_reply_json(req, 200, t);
 }
 
 typedef struct list_params {
-    sim_sel *labels, *fields;
+    fl_apiserver_sel *labels, *fields;
     const char *rv, *rvm;
     bool has_rv;
     uint64_t rv_num;
@@ -555,7 +501,7 @@ static bool validate_list_options(fl_request *req, bool watch, const list_params
         json_t *st = fl_status_new(422, "Invalid", msg);
         json_object_set_new(st, "details", json_pack("{s:s,s:s,s:O}", "group", "meta.k8s.io",
                                                      "kind", "ListOptions", "causes", e.causes));
-        sim_reply_json(req, 422, st);
+        fl_apiserver_reply_json(req, 422, st);
     }
     json_decref(e.causes);
     fl_buf_done(&e.msg);
@@ -565,7 +511,7 @@ static bool validate_list_options(fl_request *req, bool watch, const list_params
 /* Parse selectors and resourceVersion; answers the request itself on
  * error. name: a legacy watch path's object ("" for none) adds
  * metadata.name=<name> to the field selector, as the apiserver does. */
-static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r, bool watch,
+static bool parse_list_params(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, bool watch,
                               const char *name, list_params *lp)
 {
     fl_err err = FL_ERR_INIT;
@@ -579,18 +525,18 @@ static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r,
                  name);
         fs = fsn;
     }
-    if (sim_sel_parse_labels(ls, &lp->labels, &err) != 0) {
-        sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+    if (fl_apiserver_sel_parse_labels(ls, &lp->labels, &err) != 0) {
+        fl_apiserver_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
         goto fail;
     }
-    if (sim_sel_parse_fields(fs, &lp->fields, &err) != 0) {
-        sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+    if (fl_apiserver_sel_parse_fields(fs, &lp->fields, &err) != 0) {
+        fl_apiserver_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
         goto fail;
     }
-    if (!sim_sel_fields_supported(lp->fields, r->kr->kind, &bad)) {
+    if (!fl_apiserver_sel_fields_supported(lp->fields, r->kr->kind, &bad)) {
         char msg[400];
         snprintf(msg, sizeof(msg), "field label not supported: %s", bad);
-        sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
         goto fail;
     }
     lp->rv = fl_request_query(req, "resourceVersion");
@@ -599,35 +545,35 @@ static bool parse_list_params(sim_cluster *c, fl_request *req, const sim_res *r,
     if (lp->has_rv && fl_parse_u64(lp->rv, strlen(lp->rv), &lp->rv_num) != 0) {
         char msg[300];
         snprintf(msg, sizeof(msg), "invalid resource version: %.200s", lp->rv);
-        sim_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
         goto fail;
     }
     if (validate_list_options(req, watch, lp))
         return true;
 fail: /* answered: nothing of lp outlives the call */
-    sim_sel_free(lp->labels);
-    sim_sel_free(lp->fields);
+    fl_apiserver_sel_free(lp->labels);
+    fl_apiserver_sel_free(lp->fields);
     lp->labels = lp->fields = NULL;
     return false;
 }
 
 static void list_params_done(list_params *lp)
 {
-    sim_sel_free(lp->labels);
-    sim_sel_free(lp->fields);
+    fl_apiserver_sel_free(lp->labels);
+    fl_apiserver_sel_free(lp->fields);
 }
 
 /* The watch cache's waitUntilFreshAndBlock: a LIST at a future rv waits up
  * to 3 s for the store to reach it (then 504). Returns the store's rv. */
 #define FRESH_WAIT_MS 3000
-static uint64_t wait_for_rv(sim_cluster *c, uint64_t want)
+static uint64_t wait_for_rv(fl_apiserver *c, uint64_t want)
 {
     int64_t end = fl_mono_ms() + FRESH_WAIT_MS;
-    uint64_t cur = sim_store_rv(c->st);
+    uint64_t cur = fl_apiserver_store_rv(c->st);
     while (cur < want && fl_mono_ms() < end) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
-        cur = sim_store_rv(c->st);
+        cur = fl_apiserver_store_rv(c->st);
     }
     return cur;
 }
@@ -643,7 +589,7 @@ static void reply_too_large(fl_request *req, uint64_t want, uint64_t cur)
                                                  "ResourceVersionTooLarge", "message",
                                                  "Too large resource version",
                                                  "retryAfterSeconds", 1));
-    sim_reply_json(req, 504, st);
+    fl_apiserver_reply_json(req, 504, st);
 }
 
 static void reply_expired_continue(fl_request *req, const char *start)
@@ -655,21 +601,21 @@ static void reply_expired_continue(fl_request *req, const char *start)
         "this response to retrieve the remainder of the results. Continuing with the provided "
         "token results in an inconsistent list - objects that were created, modified, or "
         "deleted between the time the first chunk was returned and now may show up in the list.");
-    if (st && sim_token_encode(0, true, start, &tok) == 0)
+    if (st && fl_apiserver_token_encode(0, true, start, &tok) == 0)
         json_object_set_new(json_object_get(st, "metadata"), "continue", json_string(tok.data));
-    sim_reply_json(req, 410, st);
+    fl_apiserver_reply_json(req, 410, st);
     fl_buf_done(&tok);
 }
 
-static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_list(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     list_params lp;
-    sim_list l = {0};
+    fl_apiserver_list l = {0};
     char *start = NULL;
     fl_buf tok = FL_BUF_INIT(8192);
     fl_err err = FL_ERR_INIT;
-    if (sim_fault_take_410(c, false)) { /* injected by force-410 (fault.c) */
-        sim_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
+    if (c->hooks.take_410 && c->hooks.take_410(c->hooks.ud, false)) { /* e.g. the sim's force-410 */
+        fl_apiserver_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
                          "old.", NULL, NULL, NULL);
         return;
     }
@@ -680,16 +626,16 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
     int64_t limit = 0, trv = 0;
     if (lim && *lim && (fl_parse_i64(lim, strlen(lim), &limit) != 0 || limit < 0))
         limit = 0;
-    sim_list_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields, .limit = limit};
+    fl_apiserver_list_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields, .limit = limit};
     bool rv0 = lp.has_rv && lp.rv_num == 0;
     if (cont && *cont) {
         if (lp.has_rv && !rv0) {
-            sim_reply_status(req, 400, "BadRequest", "specifying resource version is not "
+            fl_apiserver_reply_status(req, 400, "BadRequest", "specifying resource version is not "
                              "allowed when using continue", NULL, NULL, NULL);
             goto out;
         }
-        if (sim_token_decode(cont, &trv, &start, &err) != 0) {
-            sim_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
+        if (fl_apiserver_token_decode(cont, &trv, &start, &err) != 0) {
+            fl_apiserver_reply_status(req, 400, "BadRequest", err.msg, NULL, NULL, NULL);
             goto out;
         }
         q.start = start;
@@ -706,13 +652,13 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
         if (exact)
             q.at_rv = lp.rv_num;
     }
-    int rc = sim_store_list(c->st, p->res, &q, &l);
+    int rc = fl_apiserver_store_list(c->st, p->res, &q, &l);
     if (rc == FL_EGONE && start) {
         reply_expired_continue(req, start);
         goto out;
     }
     if (rc == FL_EGONE) {
-        sim_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
+        fl_apiserver_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
                          "old.", NULL, NULL, NULL);
         goto out;
     }
@@ -720,7 +666,7 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
         fl_request_reply_status(req, 500, NULL, "list: %s", fl_strerror(rc));
         goto out;
     }
-    if (l.next && sim_token_encode(trv < 0 ? 0 : l.rv, trv < 0, l.next, &tok) != 0) {
+    if (l.next && fl_apiserver_token_encode(trv < 0 ? 0 : l.rv, trv < 0, l.next, &tok) != 0) {
         fl_request_reply_status(req, 500, NULL, "out of memory");
         goto out;
     }
@@ -732,7 +678,7 @@ static void do_list(sim_cluster *c, fl_request *req, const sim_path *p)
     else
         reply_list(req, p->res, &l, tok.data);
 out:
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
     list_params_done(&lp);
     free(start);
     fl_buf_done(&tok);
@@ -740,10 +686,10 @@ out:
 
 /* ------------------------------------------------------------ watch */
 
-int sim_api_table_event(const sim_res *r, const sim_obj *o, bool omit_columns, fl_buf *out)
+int fl_apiserver_table_event(const fl_apiserver_res *r, const fl_apiserver_obj *o, bool omit_columns, fl_buf *out)
 {
     char rv[24];
-    json_t *obj = sim_obj_parse(o), *t = NULL;
+    json_t *obj = fl_apiserver_obj_parse(o), *t = NULL;
     fl_kube_table_opts to = FL_KUBE_TABLE_OPTS_INIT;
     snprintf(rv, sizeof(rv), "%llu", (unsigned long long)o->rv);
     to.resource_version = rv;
@@ -763,9 +709,9 @@ typedef struct wctx {
     pthread_mutex_t mu;
     atomic_int refs;
     fl_stream *s;
-    sim_watch *w;
+    fl_apiserver_watch *w;
     bool ended;
-    sim_cluster *c;  /* for fault injection (fault.c) */
+    fl_apiserver *c;  /* for its hooks */
 } wctx;
 
 static void wctx_unref(wctx *x)
@@ -779,7 +725,9 @@ static void wctx_unref(wctx *x)
 static int wctx_write(void *ud, const char *data, size_t len)
 {
     wctx *x = ud;
-    return sim_fault_watch_write(x->c, x->s, data, len);
+    if (x->c->hooks.watch_write)
+        return x->c->hooks.watch_write(x->c->hooks.ud, x->s, data, len);
+    return fl_stream_write(x->s, data, len);
 }
 
 static void wctx_end(void *ud)
@@ -789,7 +737,8 @@ static void wctx_end(void *ud)
     x->ended = true;
     fl_stream *s = x->s;
     x->s = NULL;
-    sim_fault_watch_del(x->c, x->w);
+    if (x->c->hooks.watch_del)
+        x->c->hooks.watch_del(x->c->hooks.ud, x->w);
     pthread_mutex_unlock(&x->mu);
     fl_stream_close(s);
     wctx_unref(x);
@@ -802,7 +751,7 @@ static void wctx_end(void *ud)
 static void wctx_gone(void *ud)
 {
     wctx *x = ud;
-    sim_watch_cancel(x->w);
+    fl_apiserver_watch_cancel(x->w);
 }
 
 static void watch_too_old(fl_stream *s, uint64_t asked, uint64_t oldest)
@@ -817,13 +766,13 @@ static void watch_too_old(fl_stream *s, uint64_t asked, uint64_t oldest)
     fl_stream_close(s);
 }
 
-static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_watch(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
     list_params lp;
     fl_stream *s = NULL;
     if (!parse_list_params(c, req, p->res, true, p->name, &lp))
         return;
-    sim_watch_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields};
+    fl_apiserver_watch_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields};
     lp.labels = lp.fields = NULL;
     const char *ts = fl_request_query(req, "timeoutSeconds");
     const char *bm = fl_request_query(req, "allowWatchBookmarks");
@@ -839,7 +788,7 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
         q.initial = true;
         q.initial_end_bookmark = q.bookmarks;
     } else if (sie) { /* false: no initial events, even without a resourceVersion */
-        q.from_rv = lp.has_rv && lp.rv_num ? lp.rv_num : sim_store_rv(c->st);
+        q.from_rv = lp.has_rv && lp.rv_num ? lp.rv_num : fl_apiserver_store_rv(c->st);
     } else {
         q.initial = !lp.has_rv || lp.rv_num == 0;
         q.from_rv = lp.rv_num;
@@ -847,8 +796,8 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
     wctx *x = calloc(1, sizeof(*x));
     if (!x || fl_request_stream(req, 200, "application/json", &s) != 0) {
         free(x);
-        sim_sel_free(q.labels);
-        sim_sel_free(q.fields);
+        fl_apiserver_sel_free(q.labels);
+        fl_apiserver_sel_free(q.fields);
         if (!s)
             fl_request_reply_status(req, 500, NULL, "cannot open stream");
         return;
@@ -858,20 +807,21 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
     x->s = s;
     x->c = c;
     uint64_t oldest = 0;
-    if (sim_fault_take_410(c, true)) { /* injected: answer as for a compacted rv */
-        sim_sel_free(q.labels);
-        sim_sel_free(q.fields);
-        watch_too_old(s, q.from_rv, sim_store_rv(c->st));
+    if (c->hooks.take_410 && c->hooks.take_410(c->hooks.ud, true)) { /* as for a compacted rv */
+        fl_apiserver_sel_free(q.labels);
+        fl_apiserver_sel_free(q.fields);
+        watch_too_old(s, q.from_rv, fl_apiserver_store_rv(c->st));
         atomic_store(&x->refs, 1);
         wctx_unref(x);
         return;
     }
-    int rc = sim_store_watch(c->st, p->res, &q, wctx_write, wctx_end, x, &x->w, &oldest);
+    int rc = fl_apiserver_store_watch(c->st, p->res, &q, wctx_write, wctx_end, x, &x->w, &oldest);
     if (rc == 0) {
         pthread_mutex_lock(&x->mu);
         if (!x->ended) {
             fl_stream_on_gone(s, wctx_gone, x);
-            sim_fault_watch_add(c, x->w, s);
+            if (c->hooks.watch_add)
+                c->hooks.watch_add(c->hooks.ud, x->w, s);
         }
         pthread_mutex_unlock(&x->mu);
     } else if (rc == FL_EGONE) {
@@ -886,15 +836,15 @@ static void do_watch(sim_cluster *c, fl_request *req, const sim_path *p)
 
 /* ------------------------------------------------------------ get */
 
-static void do_get(sim_cluster *c, fl_request *req, const sim_path *p)
+static void do_get(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
 {
-    sim_obj *o = NULL;
+    fl_apiserver_obj *o = NULL;
     char q[200];
-    if (sim_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
+    if (fl_apiserver_store_get(c->st, p->res, p->ns, p->name, &o) != 0) {
         char msg[600];
-        sim_res_qualified(p->res, q, sizeof(q));
+        fl_apiserver_res_qualified(p->res, q, sizeof(q));
         snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, p->name);
-        sim_reply_status(req, 404, "NotFound", msg, p->name, p->res->kr->group,
+        fl_apiserver_reply_status(req, 404, "NotFound", msg, p->name, p->res->kr->group,
                          p->res->kr->resource);
         return;
     }
@@ -904,9 +854,9 @@ static void do_get(sim_cluster *c, fl_request *req, const sim_path *p)
         snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)o->rv);
         reply_table(req, p->res, &o, 1, rvs, NULL, -1, t.api_version);
     } else {
-        sim_reply_obj(req, 200, o);
+        fl_apiserver_reply_obj(req, 200, o);
     }
-    sim_obj_unref(o);
+    fl_apiserver_obj_unref(o);
 }
 
 /* ------------------------------------------------------------ entry */
@@ -916,12 +866,30 @@ static void forbidden_anonymous(fl_request *req, const char *path)
     char msg[600];
     snprintf(msg, sizeof(msg), "forbidden: User \"system:anonymous\" cannot get path \"%.400s\"",
              path);
-    sim_reply_status(req, 403, "Forbidden", msg, NULL, NULL, NULL);
+    fl_apiserver_reply_status(req, 403, "Forbidden", msg, NULL, NULL, NULL);
 }
 
-static void resource_request(sim_cluster *c, fl_request *req, const char *path)
+/* The authorization verb of a resource request, as kube-apiserver names it. */
+static const char *verb_of(fl_request *req, const fl_apiserver_path *p)
 {
-    sim_path p;
+    const char *m = fl_request_method(req), *w = fl_request_query(req, "watch");
+    if (!strcmp(m, "GET"))
+        return p->watch || (!p->name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))
+                   ? "watch" : p->name[0] ? "get" : "list";
+    if (!strcmp(m, "POST"))
+        return "create";
+    if (!strcmp(m, "PUT"))
+        return "update";
+    if (!strcmp(m, "PATCH"))
+        return "patch";
+    if (!strcmp(m, "DELETE"))
+        return p->name[0] ? "delete" : "deletecollection";
+    return "get";
+}
+
+static void resource_request(fl_apiserver *c, fl_request *req, const char *path)
+{
+    fl_apiserver_path p;
     int rc = parse_path(c, path, &p);
     const char *m = fl_request_method(req);
     if (rc == FL_ENOTFOUND) {
@@ -929,19 +897,21 @@ static void resource_request(sim_cluster *c, fl_request *req, const char *path)
         return;
     }
     if (rc != 0) {
-        sim_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
+        fl_apiserver_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
                          NULL, NULL, NULL);
         return;
     }
     if (!p.res->kr->namespaced && p.ns[0]) {
-        sim_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
+        fl_apiserver_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
                          NULL, NULL, NULL);
         return;
     }
     const char *w = fl_request_query(req, "watch");
     bool get = !strcmp(m, "GET");
+    if (c->hooks.auth && c->hooks.auth(c->hooks.ud, req, verb_of(req, &p), p.res, p.ns, p.name) != 0)
+        return; /* answered: 401 or 403 */
     if (p.watch && (!get || p.sub[0]))
-        sim_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on "
+        fl_apiserver_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on "
                          "the requested resource", NULL, NULL, NULL);
     else if (p.watch)
         do_watch(c, req, &p);
@@ -952,12 +922,12 @@ static void resource_request(sim_cluster *c, fl_request *req, const char *path)
     else if (get && !p.sub[0])
         do_get(c, req, &p);
     else
-        sim_write_handle(c, req, &p);
+        fl_apiserver_write_handle(c, req, &p);
 }
 
-void sim_api_handle(fl_request *req, void *ud)
+void fl_apiserver_handle(fl_request *req, void *ud)
 {
-    sim_cluster *c = ud;
+    fl_apiserver *c = ud;
     const char *path = fl_request_path(req);
     bool anon;
     if (c->prefix[0]) {
@@ -969,10 +939,15 @@ void sim_api_handle(fl_request *req, void *ud)
         if (!*path)
             path = "/";
     }
-    if (sim_fault_intercept(c, req)) /* injected faults (fault.c) */
+    if (c->hooks.intercept && c->hooks.intercept(c->hooks.ud, req)) /* e.g. sim faults */
         return;
-    if (!authenticate(c, req, &anon))
+    if (c->hooks.auth) { /* the embedder's users; resources are checked per verb below */
+        if (!public_path(path) && c->hooks.auth(c->hooks.ud, req, NULL, NULL, NULL, NULL) != 0)
+            return;
+        anon = false;
+    } else if (!authenticate(c, req, &anon)) {
         return;
+    }
     if (anon && !public_path(path)) {
         forbidden_anonymous(req, path);
         return;
@@ -988,4 +963,52 @@ void sim_api_handle(fl_request *req, void *ud)
     if (discovery(c, req, path))
         return;
     resource_request(c, req, path);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+int fl_apiserver_new(const fl_apiserver_opts *o, fl_apiserver **out)
+{
+    if (!o || !o->reg || !o->st)
+        return -EINVAL;
+    fl_apiserver *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    pthread_mutex_init(&a->mu, NULL);
+    snprintf(a->name, sizeof(a->name), "%s", o->name ? o->name : "");
+    snprintf(a->token, sizeof(a->token), "%s", o->token ? o->token : "");
+    snprintf(a->prefix, sizeof(a->prefix), "%s", o->prefix ? o->prefix : "");
+    snprintf(a->server_addr, sizeof(a->server_addr), "%s", o->server_addr ? o->server_addr : "");
+    snprintf(a->fs_uid, sizeof(a->fs_uid), "%s", o->fs_uid ? o->fs_uid : "");
+    snprintf(a->pl_uid, sizeof(a->pl_uid), "%s", o->pl_uid ? o->pl_uid : "");
+    a->anon_admin = o->anon_admin;
+    a->reg = o->reg;
+    a->st = o->st;
+    a->hooks = o->hooks;
+    fl_err err = FL_ERR_INIT;
+    int rc = fl_apiserver_sync_resources(a);
+    if (rc == 0)
+        rc = fl_apiserver_load_stored_crds(a, &err); /* a durable store's, after a restart */
+    if (rc != 0) {
+        fl_apiserver_free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void fl_apiserver_free(fl_apiserver *a)
+{
+    if (!a)
+        return;
+    json_decref(a->oa.index);
+    json_decref(a->oa.docs);
+    json_decref(a->oa.schemas);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+void fl_apiserver_set_server_addr(fl_apiserver *a, const char *host_port)
+{
+    snprintf(a->server_addr, sizeof(a->server_addr), "%s", host_port);
 }

@@ -1,6 +1,6 @@
 /*
- * sim/webhook.c: validating admission webhooks of a virtual cluster. The
- * cluster's ValidatingWebhookConfigurations are matched against a write
+ * apiserver/webhook.c: validating admission webhooks of an API server. The
+ * server's ValidatingWebhookConfigurations are matched against a write
  * (rules: operations, apiGroups, apiVersions, resources, scope;
  * namespaceSelector and objectSelector with matchLabels/matchExpressions;
  * matchPolicy Equivalent, the default, where another served version of the
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim_int.h"
+#include "apiserver/apiserver_int.h"
 
 #define MAX_TIMEOUT_S 30
 
@@ -46,8 +46,8 @@ static bool list_has(const json_t *list, const char *v)
  * itself, or (matchPolicy Equivalent, the default) another served version
  * of the same group/resource that the rule lists, as the apiserver
  * converts the object to a version the webhook asked for. */
-static bool rule_matches(sim_cluster *c, const json_t *rule, const sim_res *r, const char *op,
-                         bool exact, const sim_res **as)
+static bool rule_matches(fl_apiserver *c, const json_t *rule, const fl_apiserver_res *r, const char *op,
+                         bool exact, const fl_apiserver_res **as)
 {
     const char *scope = fl_obj_str_or(rule, "scope", "*");
     json_t *vers = json_object_get(rule, "apiVersions");
@@ -65,8 +65,8 @@ static bool rule_matches(sim_cluster *c, const json_t *rule, const sim_res *r, c
     size_t i;
     json_t *v;
     json_array_foreach(vers, i, v) {
-        const sim_res *o = exact || !json_is_string(v) ? NULL :
-                           sim_store_find(c->st, r->kr->group, json_string_value(v),
+        const fl_apiserver_res *o = exact || !json_is_string(v) ? NULL :
+                           fl_apiserver_store_find(c->st, r->kr->group, json_string_value(v),
                                           r->kr->resource);
         if (o && o->rs == r->rs) {
             *as = o;
@@ -112,15 +112,15 @@ static bool object_selected(const json_t *wh, const json_t *obj, const json_t *o
            (old && selector_matches(sel, fl_obj_get(old, "metadata.labels")));
 }
 
-static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, const char *op,
+static bool webhook_matches(fl_apiserver *c, const json_t *wh, const fl_apiserver_res *r, const char *op,
                             const json_t *obj, const json_t *old, const char *ns,
-                            const sim_res **as)
+                            const fl_apiserver_res **as)
 {
     bool any = false, exact = !strcmp(fl_obj_str_or(wh, "matchPolicy", "Equivalent"), "Exact");
     size_t i;
     json_t *rule;
     json_array_foreach(json_object_get(wh, "rules"), i, rule) {
-        const sim_res *a = NULL;
+        const fl_apiserver_res *a = NULL;
         if (!any && rule_matches(c, rule, r, op, exact, &a)) {
             any = true;
             *as = a;
@@ -131,20 +131,20 @@ static bool webhook_matches(sim_cluster *c, const json_t *wh, const sim_res *r, 
     json_t *nsel = json_object_get(wh, "namespaceSelector");
     if (!r->kr->namespaced || !ns || !*ns || json_object_size(nsel) == 0)
         return true;
-    const sim_res *nr = sim_store_find(c->st, NULL, "v1", "namespaces");
-    sim_obj *no = NULL;
+    const fl_apiserver_res *nr = fl_apiserver_store_find(c->st, NULL, "v1", "namespaces");
+    fl_apiserver_obj *no = NULL;
     json_t *nj = NULL;
-    if (nr && sim_store_get(c->st, nr, "", ns, &no) == 0)
-        nj = sim_obj_parse(no);
+    if (nr && fl_apiserver_store_get(c->st, nr, "", ns, &no) == 0)
+        nj = fl_apiserver_obj_parse(no);
     bool ok = selector_matches(nsel, fl_obj_get(nj, "metadata.labels"));
     json_decref(nj);
-    sim_obj_unref(no);
+    fl_apiserver_obj_unref(no);
     return ok;
 }
 
 /* ------------------------------------------------------------ calling */
 
-static json_t *gv_of(const sim_res *r, bool resource)
+static json_t *gv_of(const fl_apiserver_res *r, bool resource)
 {
     return json_pack("{s:s,s:s,s:s}", "group", r->kr->group, "version", r->kr->version,
                      resource ? "resource" : "kind", resource ? r->kr->resource : r->kr->kind);
@@ -152,8 +152,8 @@ static json_t *gv_of(const sim_res *r, bool resource)
 
 /* Objects go as stored, also when as (the version the webhook asked for)
  * differs from r: the sim keeps one schema per group/resource. */
-static json_t *review(const sim_res *r, const sim_res *as, const char *op, const json_t *obj,
-                      const json_t *old, const sim_webhook_req *w)
+static json_t *review(const fl_apiserver_res *r, const fl_apiserver_res *as, const char *op, const json_t *obj,
+                      const json_t *old, const fl_apiserver_webhook_req *w)
 {
     char uid[37];
     fl_uuid4(uid);
@@ -203,7 +203,7 @@ static void ca_of(const json_t *wh, fl_buf *out)
         if (*s != '=' && *s != '\n' && *s != '\r')
             u[n++] = *s == '+' ? '-' : *s == '/' ? '_' : *s;
     u[n] = 0;
-    sim_b64url_decode(u, out);
+    fl_apiserver_b64url_decode(u, out);
     free(u);
 }
 
@@ -340,8 +340,8 @@ static json_t *no_dry_run(const char *name)
 }
 
 /* One webhook: 0 (allowed or ignored) or a Status in *deny. */
-static int run_one(const json_t *wh, const sim_res *r, const sim_res *as, const char *op,
-                   const json_t *obj, const json_t *old, const sim_webhook_req *w, json_t **deny)
+static int run_one(const json_t *wh, const fl_apiserver_res *r, const fl_apiserver_res *as, const char *op,
+                   const json_t *obj, const json_t *old, const fl_apiserver_webhook_req *w, json_t **deny)
 {
     const char *name = fl_obj_str_or(wh, "name", "");
     const char *fx = fl_obj_str_or(wh, "sideEffects", "Unknown");
@@ -369,27 +369,27 @@ static int run_one(const json_t *wh, const sim_res *r, const sim_res *as, const 
     return rc;
 }
 
-int sim_webhook_admit(sim_cluster *c, const sim_res *r, const char *op, const json_t *obj,
-                      const json_t *old, const sim_webhook_req *w, json_t **deny)
+int fl_apiserver_webhook_admit(fl_apiserver *c, const fl_apiserver_res *r, const char *op, const json_t *obj,
+                      const json_t *old, const fl_apiserver_webhook_req *w, json_t **deny)
 {
-    const sim_res *vr = sim_store_find(c->st, "admissionregistration.k8s.io", "v1",
+    const fl_apiserver_res *vr = fl_apiserver_store_find(c->st, "admissionregistration.k8s.io", "v1",
                                        "validatingwebhookconfigurations");
-    sim_list l = {0};
-    sim_list_req q = {0};
+    fl_apiserver_list l = {0};
+    fl_apiserver_list_req q = {0};
     int rc = 0;
-    if (!vr || vr == r || sim_store_list(c->st, vr, &q, &l) != 0)
+    if (!vr || vr == r || fl_apiserver_store_list(c->st, vr, &q, &l) != 0)
         return 0;
     const char *ns = fl_obj_str_or(obj ? obj : old, "metadata.namespace", "");
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
-        json_t *cfg = sim_obj_parse(l.items[i]), *wh;
+        json_t *cfg = fl_apiserver_obj_parse(l.items[i]), *wh;
         size_t j;
         json_array_foreach(json_object_get(cfg, "webhooks"), j, wh) {
-            const sim_res *as = r;
+            const fl_apiserver_res *as = r;
             if (rc == 0 && webhook_matches(c, wh, r, op, obj, old, ns, &as))
                 rc = run_one(wh, r, as, op, obj, old, w, deny);
         }
         json_decref(cfg);
     }
-    sim_list_done(&l);
+    fl_apiserver_list_done(&l);
     return rc;
 }

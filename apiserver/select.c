@@ -1,5 +1,5 @@
 /*
- * sim/select.c: label and field selectors (kube/labels.h, kube/fields.h)
+ * apiserver/select.c: label and field selectors (kube/labels.h, kube/fields.h)
  * matched against stored objects without parsing them: labels and the
  * common field-selector fields are extracted at store time; other fields
  * fall back to parsing the object. Also which field labels the apiserver
@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim_int.h"
+#include "apiserver/apiserver_int.h"
 
-struct sim_sel {
+struct fl_apiserver_sel {
     fl_label_selector *labels;  /* one of the two */
     fl_field_selector *fields;
 };
 
-void sim_sel_free(sim_sel *s)
+void fl_apiserver_sel_free(fl_apiserver_sel *s)
 {
     if (!s)
         return;
@@ -25,9 +25,9 @@ void sim_sel_free(sim_sel *s)
     free(s);
 }
 
-int sim_sel_parse_labels(const char *s, sim_sel **out, fl_err *err)
+int fl_apiserver_sel_parse_labels(const char *s, fl_apiserver_sel **out, fl_err *err)
 {
-    sim_sel *sel = calloc(1, sizeof(*sel));
+    fl_apiserver_sel *sel = calloc(1, sizeof(*sel));
     if (!sel)
         return -ENOMEM;
     int rc = fl_label_selector_parse(s ? s : "", s ? strlen(s) : 0, &sel->labels, err);
@@ -39,9 +39,9 @@ int sim_sel_parse_labels(const char *s, sim_sel **out, fl_err *err)
     return 0;
 }
 
-int sim_sel_parse_fields(const char *s, sim_sel **out, fl_err *err)
+int fl_apiserver_sel_parse_fields(const char *s, fl_apiserver_sel **out, fl_err *err)
 {
-    sim_sel *sel = calloc(1, sizeof(*sel));
+    fl_apiserver_sel *sel = calloc(1, sizeof(*sel));
     if (!sel)
         return -ENOMEM;
     int rc = fl_field_selector_parse(s ? s : "", s ? strlen(s) : 0, &sel->fields, err);
@@ -54,19 +54,19 @@ int sim_sel_parse_fields(const char *s, sim_sel **out, fl_err *err)
 }
 
 typedef struct getter {
-    const sim_obj *o;
+    const fl_apiserver_obj *o;
     json_t *parsed;   /* slow path for fields not extracted at store time */
 } getter;
 
 static const char *get_label(const char *key, void *ud)
 {
-    return sim_obj_label(((getter *)ud)->o, key);
+    return fl_apiserver_obj_label(((getter *)ud)->o, key);
 }
 
 static const char *get_field(const char *key, void *ud)
 {
     getter *g = ud;
-    const sim_obj *o = g->o;
+    const fl_apiserver_obj *o = g->o;
     if (!strcmp(key, "metadata.name"))
         return o->name;
     if (!strcmp(key, "metadata.namespace"))
@@ -76,14 +76,14 @@ static const char *get_field(const char *key, void *ud)
     if (!strcmp(key, "status.phase"))
         return o->phase;
     if (!g->parsed)
-        g->parsed = sim_obj_parse(o);
+        g->parsed = fl_apiserver_obj_parse(o);
     json_t *v = g->parsed ? fl_obj_get(g->parsed, key) : NULL;
     if (json_is_boolean(v))
         return json_is_true(v) ? "true" : "false";
     return json_string_value(v);
 }
 
-bool sim_sel_match(const sim_sel *s, const sim_obj *o)
+bool fl_apiserver_sel_match(const fl_apiserver_sel *s, const fl_apiserver_obj *o)
 {
     getter g = {o, NULL};
     bool ok = true;
@@ -97,7 +97,7 @@ bool sim_sel_match(const sim_sel *s, const sim_obj *o)
 
 /* Field selector keys a kind supports (the apiserver answers 400 for
  * others): metadata.name/namespace everywhere, plus a few per kind. */
-bool sim_sel_fields_supported(const sim_sel *s, const char *kind, const char **bad)
+bool fl_apiserver_sel_fields_supported(const fl_apiserver_sel *s, const char *kind, const char **bad)
 {
     static const char *const pod[] = {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                                       "spec.serviceAccountName", "status.phase", "status.podIP",

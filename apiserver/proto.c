@@ -1,5 +1,5 @@
 /*
- * sim/proto.c: request bodies in application/vnd.kubernetes.protobuf for
+ * apiserver/proto.c: request bodies in application/vnd.kubernetes.protobuf for
  * the kinds kubectl's `create <kind>` generators send that way (client-go
  * 1.32 clientsets default to protobuf): Namespace, ConfigMap, Secret,
  * ServiceAccount, Service, Deployment (with its pod template). Decodes the
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim_int.h"
+#include "apiserver/apiserver_int.h"
 
 #define MAX_DEPTH 32
 
@@ -389,7 +389,7 @@ static int decode_msg(rd r, const msg *m, int depth, json_t *out)
     return 0;
 }
 
-int sim_proto_decode(const char *data, size_t len, json_t **out, fl_err *err)
+int fl_apiserver_proto_decode(const char *data, size_t len, json_t **out, fl_err *err)
 {
     static const unsigned char magic[4] = {'k', '8', 's', 0};
     if (len < 4 || memcmp(data, magic, 4) != 0)

@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "sim/sim_int.h"
+#include "apiserver/apiserver.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     json_t *obj = NULL;
     fl_err err = FL_ERR_INIT;
-    if (sim_proto_decode((const char *)data, size, &obj, &err) == 0) {
+    if (fl_apiserver_proto_decode((const char *)data, size, &obj, &err) == 0) {
         if (!json_is_object(obj) || !fl_obj_str(obj, "kind") || !fl_obj_str(obj, "apiVersion"))
             abort();
         json_decref(obj);

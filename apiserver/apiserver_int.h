@@ -1,0 +1,110 @@
+/*
+ * apiserver/apiserver_int.h: what the files of apiserver/ share and nobody
+ * else includes.
+ *
+ *   reply.c     JSON/Status replies, base64 (the bottom: calls nothing here)
+ *   obj.c       stored objects: build, render, parse
+ *   durable.c   the SQLite file behind a durable store
+ *   store.c     the object store: one mutex, one resourceVersion counter,
+ *               a bounded event history, snapshots at an old
+ *               resourceVersion, and watcher fan-out
+ *   select.c    label and field selectors
+ *   api.c       HTTP front: authentication, discovery, OpenAPI, list, get,
+ *               watch, Tables, continue tokens; routes writes to write.c
+ *   write.c     create, update, patch, delete, subresources, CRDs,
+ *               validation, pruning, defaults
+ *   webhook.c   validating-webhook calls (uses the store only)
+ *   proto.c     the protobuf bodies kubectl's create generators send
+ *
+ * Layers: api.c -> write.c -> webhook.c -> store.c/select.c; the store is
+ * the single write path.
+ */
+#ifndef FL_APISERVER_INT_H
+#define FL_APISERVER_INT_H
+
+#include <pthread.h>
+
+#include "apiserver/apiserver.h"
+
+/* Cached OpenAPI v3 documents, rebuilt when the registry's generation
+ * changes. */
+typedef struct fl_apiserver_openapi {
+    uint64_t gen;          /* registry generation they were built for; 0 = none */
+    json_t *index;         /* /openapi/v3 body */
+    json_t *docs;          /* "api/v1" -> {"hash": H, "body": compact JSON string} */
+    /* write.c's field validation: "group/version" -> parsed document, for
+     * schemas_gen; read-only once stored (shared by reference). */
+    uint64_t schemas_gen;
+    json_t *schemas;
+} fl_apiserver_openapi;
+
+/* One served API. Immutable after fl_apiserver_new except server_addr
+ * (set once before serving), what the store and registry (both internally
+ * locked) and the openapi cache (mu) hold. */
+struct fl_apiserver {
+    char name[64];
+    char token[65];
+    char prefix[96];       /* "" or "/clusters/<name>" */
+    /* Plain http on a loopback address: requests without credentials are
+     * served as admin, as kube-apiserver's old insecure port did, because
+     * kubectl never sends a kubeconfig's token to an http:// server. A
+     * wrong token still gets 401. */
+    bool anon_admin;
+    fl_kube_resources *reg;
+    fl_apiserver_store *st;
+    char fs_uid[37], pl_uid[37];   /* X-Kubernetes-Pf-* values */
+    char server_addr[64];  /* host:port for /api's serverAddressByClientCIDRs */
+    pthread_mutex_t mu;
+    fl_apiserver_openapi oa;
+    fl_apiserver_hooks hooks;
+};
+
+/* durable.c: a store's SQLite file (see there). All calls from the thread
+ * holding the store's lock. */
+typedef struct fl_apiserver_db fl_apiserver_db;
+/* Open or create path; a file that is not a healthy database is refused
+ * with err naming the file and SQLite's error. 0 or FL_ESQL/-ENOMEM. */
+int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out, fl_err *err);
+void fl_apiserver_db_close(fl_apiserver_db *d);    /* accepts NULL */
+uint64_t fl_apiserver_db_rv(const fl_apiserver_db *d);
+const char *fl_apiserver_db_path(const fl_apiserver_db *d);
+/* Each stored object of group/resource in key order; fn's non-zero return
+ * stops and is returned. */
+typedef int (*fl_apiserver_db_row_fn)(void *ud, const char *key, uint64_t rv, const void *json,
+                                      size_t len);
+int fl_apiserver_db_load(fl_apiserver_db *d, const char *group, const char *resource,
+                         fl_apiserver_db_row_fn fn, void *ud);
+/* One acknowledged write: the object's row (deleted for DELETED), its
+ * change-log row, the history trim and the resourceVersion in one
+ * committed transaction. 0, or FL_ESQL with nothing written. */
+typedef struct fl_apiserver_db_change {
+    uint64_t rv;
+    fl_apiserver_ev_type type;
+    const char *group, *resource, *key;
+    const char *json;       /* the new state (DELETED: the last one) */
+    size_t len;
+} fl_apiserver_db_change;
+int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, fl_err *err);
+
+/* write.c: writes, reached from fl_apiserver_handle. */
+typedef struct fl_apiserver_path {
+    const fl_apiserver_res *res;
+    char ns[254];
+    char name[254];
+    char sub[32];          /* "", "status", "scale", "binding", "log", ... */
+    bool watch;            /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
+} fl_apiserver_path;
+void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p);
+/* write.c: register the CRDs a (durable) store already holds with the
+ * registry, so their objects load and serve. 0 or a code. */
+int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err);
+
+/* reply.c: base64url without padding; standard base64 with padding. */
+int fl_apiserver_b64url_encode(const void *p, size_t n, fl_buf *out);
+int fl_apiserver_b64std_encode(const void *p, size_t n, fl_buf *out);
+/* reply.c: send the compact bytes b (re-encoded when the client wants
+ * pretty JSON). */
+void fl_apiserver_reply_bytes(fl_request *req, int code, fl_buf *b);
+int fl_apiserver_b64url_decode(const char *s, fl_buf *out);
+
+#endif
