@@ -49,6 +49,7 @@
 #include "server/server.h"
 #include "query/query.h"
 #include "quota/quota.h"
+#include "scheduler/scheduler.h"
 
 #define PEM_MAX_BYTES (1u << 20)
 
@@ -60,6 +61,7 @@ typedef struct serve_ctx {
     cmd_placer *placer; /* POST /api/v1/place (cmd/place.c), freed after the server */
     fl_collector *host; /* the host's quota objects into the index (host: set) */
     fl_quota *quota;    /* quota ledger and admission webhook, freed after the server */
+    fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -376,17 +378,27 @@ out:
     return rc;
 }
 
-/* The host's KarmadaQuotas and FederatedResourceQuotas, watched into the
- * index under the cluster name quota/ reads them from. */
+/* The host's objects, watched into the index under the cluster name quota/
+ * and scheduler/ read them from: KarmadaQuotas and FederatedResourceQuotas;
+ * templates, Propagation/Override policies and ResourceBindings. */
 static int start_host(const fl_config *cfg, fl_index *idx, fl_collector **out, fl_err *err)
 {
-    static const char *const kq[] = {"karmadaquotas"}, *const frq[] = {"federatedresourcequotas"};
+    static const char *const kq[] = {"karmadaquotas"},
+        *const pol[] = {"federatedresourcequotas", "propagationpolicies",
+                        "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
+        *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
+        *const batch[] = {"jobs"}, *const core[] = {"configmaps", "services"};
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, cfg->host_kubeconfig, cfg->host_context};
-    fl_collector_gv gvs[2] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
-                              {"policy.karmada.io", "v1alpha1", frq, 1}};
+    fl_collector_gv gvs[] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
+                             {"policy.karmada.io", "v1alpha1", pol, 5},
+                             {"work.karmada.io", "v1alpha2", rb, 1},
+                             {"apps", "v1", apps, 2},
+                             {"batch", "v1", batch, 1},
+                             {"", "v1", core, 2}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     fl_collector *c = NULL;
-    co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs, co.nresources = 2;
+    co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs;
+    co.nresources = FL_ARRAY_LEN(gvs);
     co.health_interval_ms = cfg->health_interval_ms;
     int rc = fl_collector_new(&co, &c, err);
     if (!rc && (rc = fl_collector_start(c, err)) != 0)
@@ -427,6 +439,90 @@ static int start_quota(serve_ctx *x, fl_err *err)
     if (cfg->has_host)
         qo.host_kubeconfig = cfg->host_kubeconfig, qo.host_context = cfg->host_context;
     int rc = fl_quota_new(&qo, &x->quota, err);
+    free(mem);
+    return rc;
+}
+
+/* ---- the propagation controller's interfaces: the host through the index
+ * (the host collector feeds it; issue 12's control store can stand in),
+ * members from the config and the collector, quota through the ledger. */
+
+typedef struct host_rows {
+    json_t *items;
+} host_rows;
+
+static int host_row(void *arg, const fl_index_row *row)
+{
+    json_t *o = NULL;
+    if (fl_json_parse(row->json, row->json_len, &o, NULL) == 0)
+        json_array_append_new(((host_rows *)arg)->items, o);
+    return 0;
+}
+
+static int prop_host_list(void *ud, const char *group, const char *resource, json_t **items,
+                          fl_err *err)
+{
+    serve_ctx *x = ud;
+    static const char *const host[] = {FL_QUOTA_HOST_CLUSTER};
+    fl_index_reader *r = NULL;
+    host_rows h = {json_array()};
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    q.group = group, q.resource = resource, q.clusters = host, q.n_clusters = 1;
+    int rc = fl_index_reader_new(x->index, &r, err);
+    if (!rc)
+        rc = fl_index_list(r, &q, host_row, &h, NULL, err);
+    fl_index_reader_free(r);
+    if (rc) {
+        json_decref(h.items);
+        return rc;
+    }
+    *items = h.items;
+    return 0;
+}
+
+static json_t *prop_members(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *st = fl_collector_status(x->collector);
+    json_t *m = st ? cmd_members_json(x->cfg, st, true) : NULL;
+    json_decref(st);
+    return m;
+}
+
+static int prop_reserve(void *ud, const char *ns, const char *uid, const char *cluster,
+                        int64_t replicas, const json_t *per_replica, fl_err *err)
+{
+    return fl_quota_reserve(((serve_ctx *)ud)->quota, ns, uid, cluster, replicas, per_replica, err);
+}
+
+static void prop_release(void *ud, const char *ns, const char *uid, const char *cluster)
+{
+    fl_quota_release(((serve_ctx *)ud)->quota, ns, uid, cluster);
+}
+
+static int start_prop(serve_ctx *x, fl_err *err)
+{
+    const fl_config *cfg = x->cfg;
+    fl_sched_prop_opts po = FL_SCHED_PROP_OPTS_INIT;
+    fl_sched_prop_member *mem = calloc(cfg->nmembers + 1, sizeof *mem);
+    if (!mem)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < cfg->nmembers; i++)
+        mem[i] = (fl_sched_prop_member){cfg->members[i].name, cfg->members[i].kubeconfig,
+                                        cfg->members[i].context};
+    po.index = x->index;
+    po.host_list = prop_host_list, po.host_ud = x;
+    po.host_kubeconfig = cfg->host_kubeconfig, po.host_context = cfg->host_context;
+    po.members = prop_members, po.members_ud = x;
+    po.conns = mem, po.nconns = cfg->nmembers;
+    if (x->quota)
+        po.quota = (fl_sched_prop_quota){prop_reserve, prop_release, x};
+    po.interval_ms = cfg->propagation_interval_ms;
+    po.failure_threshold_ms = cfg->failover_failure_ms;
+    po.success_threshold_ms = cfg->failover_success_ms;
+    po.toleration_ms = cfg->failover_toleration_ms;
+    po.eviction_rate = (double)cfg->failover_eviction_rate;
+    int rc = fl_sched_prop_new(&po, &x->prop, err);
     free(mem);
     return rc;
 }
@@ -521,6 +617,10 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "flotilla serve: quota: %s\n", err.msg);
         goto out;
     }
+    if (cfg->has_host && start_prop(&x, &err) != 0) {
+        fprintf(stderr, "flotilla serve: propagation: %s\n", err.msg);
+        goto out;
+    }
     if (start_server(&x, &srv, &err) != 0) {
         fprintf(stderr, "flotilla serve: listen %s: %s\n", cfg->listen, err.msg);
         goto out;
@@ -533,6 +633,7 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    fl_sched_prop_free(x.prop);
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_quota_free(x.quota);

@@ -134,6 +134,15 @@ static fl_kube_client *client_for(fl_sched_prop *p, const char *kc, const char *
     return *slot;
 }
 
+/* metadata.annotations[key] / metadata.labels[key] (keys hold dots, so not
+ * through fl_obj_get's dotted paths), or "". */
+static const char *meta_str(const json_t *o, const char *map, const char *key)
+{
+    const json_t *m = json_object_get(json_object_get(o, "metadata"), map);
+    const char *v = json_string_value(json_object_get(m, key));
+    return v ? v : "";
+}
+
 static uint64_t fnv64(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -282,7 +291,9 @@ static json_t *observed(fl_index_reader *r, const tkind *k)
     fl_index_query q = FL_INDEX_QUERY_INIT;
     obs_ctx c = {json_object()};
     q.group = k->group, q.resource = k->resource, q.labels = &lr, q.n_labels = 1;
-    fl_index_list(r, &q, obs_row, &c, NULL, NULL);
+    fl_err err = FL_ERR_INIT;
+    if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0)
+        fl_log(FL_LOG_WARN, "prop", "index: %s: %s", k->resource, err.msg);
     return c.map;
 }
 
@@ -497,6 +508,22 @@ static void sum_status(json_t *sum, const json_t *st)
     }
 }
 
+/* What the binding keeps of a member's status (Karmada's default
+ * interpreter for workloads: the replica counts and observedGeneration). */
+static json_t *reflect_status(const json_t *st)
+{
+    static const char *const f[] = {"replicas", "readyReplicas", "availableReplicas",
+                                    "updatedReplicas", "unavailableReplicas", "observedGeneration",
+                                    "active", "succeeded", "failed"};
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < FL_ARRAY_LEN(f); i++) {
+        json_t *v = json_object_get(st, f[i]);
+        if (v)
+            json_object_set(o, f[i], v);
+    }
+    return o;
+}
+
 /* Member entries the engine may use for this template's policy, with
  * failover applied. *evicted counts clusters dropped by NoExecute. */
 static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
@@ -650,13 +677,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         }
         snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
         const json_t *ob = json_object_get(ps->obs[ki], okey);
-        const char *have = ob ? fl_obj_str_or(json_object_get(ob, "obj"),
-                                              "metadata.annotations." ANN_HASH, "") : NULL;
+        const char *have = ob ? meta_str(json_object_get(ob, "obj"), "annotations", ANN_HASH) : NULL;
         if (have && !strcmp(have, hash)) {
             json_t *st = fl_obj_get(json_object_get(ob, "obj"), "status");
             json_object_set_new(entry, "applied", json_true());
-            if (st)
-                json_object_set(entry, "status", st);
+            if (json_is_object(st))
+                json_object_set_new(entry, "status", reflect_status(st));
             sum_status(sum, st);
             json_object_del(p->inflight, okey);
             json_decref(obj);
@@ -816,8 +842,8 @@ static void cleanup(pass *ps)
         json_object_foreach(ps->obs[ki], okey, ob) {
             const json_t *o = json_object_get(ob, "obj");
             const char *cn = fl_obj_str_or(ob, "cluster", "");
-            const char *bns = fl_obj_str_or(o, "metadata.annotations." ANN_BNS, "");
-            const char *bn = fl_obj_str_or(o, "metadata.annotations." ANN_BNAME, "");
+            const char *bns = meta_str(o, "annotations", ANN_BNS);
+            const char *bn = meta_str(o, "annotations", ANN_BNAME);
             char wkey[800], bkey[600];
             snprintf(wkey, sizeof wkey, "%s|%s/%s", cn, bns, bn);
             snprintf(bkey, sizeof bkey, "%s/%s", bns, bn);
@@ -847,7 +873,7 @@ static void cleanup(pass *ps)
             (json_object_get(busy, bkey) &&
              !json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion"))))
             continue;
-        if (strcmp(fl_obj_str_or(rb, "metadata.labels." LBL_MANAGED, ""), "true"))
+        if (strcmp(meta_str(rb, "labels", LBL_MANAGED), "true"))
             continue; /* not ours */
         char path[900], hk[800];
         snprintf(path, sizeof path, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings/%s",
