@@ -399,9 +399,14 @@ typedef struct pass {
 static void job(json_t *list, const char *cluster, fl_kube_method m, const char *path,
                 const json_t *body, const char *key, const char *hash)
 {
-    json_array_append_new(list, json_pack("{s:s,s:i,s:s,s:O?,s:s,s:s}", "c", cluster, "m", (int)m,
-                                          "path", path, "body", (json_t *)body, "key", key,
-                                          "hash", hash));
+    json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s}", "c", cluster, "m", (int)m, "path", path, "key",
+                          key, "hash", hash);
+    if (j && body)
+        json_object_set(j, "body", (json_t *)body);
+    if (j)
+        json_array_append_new(list, j);
+    else
+        fl_log(FL_LOG_WARN, "prop", "%s: out of memory", key);
 }
 
 static void run_jobs(fl_sched_prop *p, const json_t *jobs)
@@ -795,7 +800,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_decref(body);
     }
     /* the template's status: the members' summed */
-    if (json_object_size(sum) && !suspended) {
+    if (json_object_size(sum) && !suspended && strcmp(k->resource, "configmaps") &&
+        strcmp(k->resource, "services")) {
         const json_t *ts = json_object_get(tmpl, "status");
         bool diff = false;
         const char *f;

@@ -3,7 +3,7 @@
 `flotilla sim --clusters 3 --host` (members run controllers; the host holds
 the Karmada CRDs), `flotilla serve` with host: set, and kubectl against the
 host and the members. Covered:
-  * a Deployment and a PropagationPolicy (Divided, static weights) applied on
+  * a Deployment and a PropagationPolicy (Divided, dynamic weights) applied on
     the host reach the members with per-cluster replicas, the namespace
     created first, ownership labels; the ResourceBinding shows Scheduled and
     then FullyApplied with aggregatedStatus; the template's status sums the
@@ -110,9 +110,8 @@ def main():
                                           "replicaScheduling": {
                                               "replicaSchedulingType": "Divided",
                                               "replicaDivisionPreference": "Weighted",
-                                              "weightPreference": {"staticWeightList": [
-                                                  {"targetCluster": {"clusterNames": [m]},
-                                                   "weight": 1} for m in members]}}}}})
+                                              "weightPreference": {
+                                                  "dynamicWeight": "AvailableReplicas"}}}}})
     t0 = time.time()
     ok = wait(lambda: member_replicas(members) == {m: 2 for m in members}, 60, 0.2)
     check(ok, "6 replicas divided 2/2/2 over %s: %s (see %s/serve.log)" %
