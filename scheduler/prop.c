@@ -76,6 +76,8 @@ struct fl_sched_prop {
     int pending;                    /* requests in flight in this wave */
     json_t *inflight;               /* key -> {"h":hash,"t":ms} */
     json_t *retry;                  /* key -> {"n":attempts,"at":ms} */
+    json_t *settled;                /* binding key -> fingerprint of the inputs of a
+                                       template that needed nothing (skipped while equal) */
     fl_sched_snapshot *snap;
     int64_t snap_ms, snap_rev, last_rev;
     double tokens;
@@ -394,6 +396,8 @@ typedef struct pass {
     json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"}] */
     json_t *host_jobs; /* same, on the host */
     bool next_soon;    /* something waits: run again soon */
+    bool stable;       /* every member Ready and trusted: settled templates may be skipped */
+    char inputs[64];   /* hash of the policies and overrides of this pass */
 } pass;
 
 static void job(json_t *list, const char *cluster, fl_kube_method m, const char *path,
@@ -623,6 +627,29 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_t *rb = json_object_get(ps->rbs, key);
     if (rb)
         json_object_set_new(rb, "_seen", json_true());
+    /* a template whose inputs are those of a pass that needed nothing is skipped */
+    fl_buf fp = FL_BUF_INIT(1u << 20);
+    fl_buf_printf(&fp, "%s|%s|%s|%s", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
+                  fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""));
+    for (size_t mi = 0; mi < p->nm; mi++) {
+        char okey0[700];
+        snprintf(okey0, sizeof okey0, "%s/%s/%s", p->m[mi].name, ns, name);
+        fl_buf_printf(&fp, "|%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
+    }
+    const char *fps = fp.data ? fp.data : "";
+    if (ps->stable && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
+        size_t ci;
+        const json_t *ct;
+        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct) {
+            char wk[800];
+            snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "name", ""), key);
+            json_object_set_new(ps->want, wk, json_true());
+        }
+        fl_buf_done(&fp);
+        return;
+    }
+    size_t jobs_before = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
+                         json_object_size(ps->ns_jobs);
     const json_t *placement = fl_obj_get(pol, "spec.placement");
     const json_t *prev = fl_obj_get(rb, "spec.clusters");
     json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
@@ -824,6 +851,13 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_decref(body);
         }
     }
+    size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
+                        json_object_size(ps->ns_jobs);
+    if (ok && all_applied && !evicted && jobs_after == jobs_before && rb)
+        json_object_set_new(p->settled, key, json_string(fps));
+    else
+        json_object_del(p->settled, key);
+    fl_buf_done(&fp);
     json_decref(sum);
     json_decref(status);
     json_decref(spec);
@@ -939,6 +973,17 @@ static bool run_pass(fl_sched_prop *p)
                               "ClusterOverridePolicy");
     concat_into(ps.overrides, host_items(p, "policy.karmada.io", "overridepolicies",
                                          "OverridePolicy"));
+    {
+        char h1[20], h2[20];
+        hash_of(ps.policies, h1);
+        hash_of(ps.overrides, h2);
+        snprintf(ps.inputs, sizeof ps.inputs, "%s%s", h1, h2);
+        ps.stable = true;
+        for (size_t mi = 0; mi < p->nm; mi++)
+            if (strcmp(p->m[mi].health, "Ready") ||
+                (p->m[mi].was_down && ps.now - p->m[mi].since < p->o.success_threshold_ms))
+                ps.stable = false;
+    }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
     ps.rbs = json_object();
     size_t i;
@@ -1095,8 +1140,9 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
     p->nm = opts->nconns;
     p->inflight = json_object();
     p->retry = json_object();
+    p->settled = json_object();
     int rc = -ENOMEM;
-    if (!p->m || !p->inflight || !p->retry)
+    if (!p->m || !p->inflight || !p->retry || !p->settled)
         goto fail;
     int64_t now = fl_mono_ms();
     for (size_t i = 0; i < p->nm; i++) {
@@ -1156,6 +1202,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
     free(p->host_context);
     json_decref(p->inflight);
     json_decref(p->retry);
+    json_decref(p->settled);
     fl_sched_snapshot_free(p->snap);
     free(p);
 }
