@@ -349,6 +349,7 @@ static const debug_op place_ops[] = {
     {"assign", fl_sched_op_assign},
     {"select", fl_sched_op_select},
     {"place", op_place},
+    {"override", fl_sched_op_override},
 };
 
 static const debug_op quota_ops[] = {

@@ -407,3 +407,24 @@ out:
     json_decref(used);
     return rc;
 }
+
+json_t *fl_sched_op_override(const json_t *req, fl_err *err)
+{
+    const json_t *tmpl = json_object_get(req, "template"), *cl = json_object_get(req, "cluster");
+    const json_t *pols = json_object_get(req, "policies");
+    if (!json_is_object(tmpl) || !json_is_object(cl) || !json_is_array(pols)) {
+        fl_err_set(err, FL_EPARSE, "members \"template\" (object), \"policies\" (array) and "
+                                   "\"cluster\" (object) needed");
+        return NULL;
+    }
+    json_t *obj = json_deep_copy(tmpl), *applied = NULL;
+    fl_err e = FL_ERR_INIT;
+    if (!obj)
+        return NULL;
+    int rc = fl_sched_overrides_apply(pols, tmpl, cl, obj, &applied, &e);
+    if (rc) {
+        json_decref(obj);
+        return rc == -ENOMEM ? NULL : fl_sched_error(e.msg, NULL);
+    }
+    return json_pack("{s:o,s:o}", "object", obj, "applied", applied);
+}

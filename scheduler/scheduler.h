@@ -207,6 +207,11 @@ json_t *fl_sched_op_select(const json_t *req, fl_err *err);
  * with labels, region, zone, provider, taints, and either "available" or
  * "nodes"/"pods"), previous. quota may be NULL. */
 json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err *err);
+/* "override": {"template":{..}, "policies":[(Cluster)OverridePolicy..],
+ * "cluster":{name, labels, region, zone, provider}} -> {"object":{the copy
+ * for that cluster}, "applied":["Kind/ns/name",..]} or {"error":..}: the
+ * overriders in Karmada's order (propagation applies the same). */
+json_t *fl_sched_op_override(const json_t *req, fl_err *err);
 
 /* ---------------------------------------------------------------- propagation */
 
