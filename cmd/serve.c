@@ -25,6 +25,11 @@
  *                          writes their status back there.
  *   GET /api/v1/quota      every quota with hard and fleet-wide used
  *                          (?namespace=NS), as `flotilla quota` shows it.
+ * With host: set, the host collector also watches templates, policies and
+ * ResourceBindings, and scheduler/'s propagation controller (its own
+ * thread) reads them through prop_host_list (the index today; the daemon's
+ * own control store when issue 12 lands), places, writes the members and
+ * the host, and fails over by the collector's health.
  *
  * Threads: main blocks the signals before any thread starts and sleeps in
  * sigwait; handlers run on the server's threads, each with its own index
