@@ -183,9 +183,37 @@ def main():
               .get("message", ""), 20, 0.2)
     check(ok, "FullyApplied says Abort: %s" % cond(cfg_rb, "FullyApplied"))
 
-    # failover: take west-1 down
     victim = west[0] if west else members[-1]
     rest = [m for m in members if m != victim]
+
+    # a member write that fails (30% of requests answer 500) is retried until it lands, once
+    run(BIN, "sim", "ctl", "--kubeconfig-dir", D, members[0], "error-rate", "30")
+    kc("host", "scale", "deployment", "web", "-n", NS, "--replicas", "12")
+
+    def consistent(total):
+        rb = binding()
+        cl = {c["name"]: c["replicas"] for c in (rb or {}).get("spec", {}).get("clusters", [])}
+        return sum(cl.values()) == total and member_replicas(list(cl)) == cl
+    ok = wait(lambda: consistent(12), 60, 0.3)
+    run(BIN, "sim", "ctl", "--kubeconfig-dir", D, members[0], "error-rate", "0")
+    check(ok, "scaled to 12 through a 30%% error rate: %s vs %s" %
+          (binding()["spec"]["clusters"], member_replicas(members)))
+    rc, out, _ = kc(members[0], "get", "deployments", "-n", NS, "-o", "name")
+    check(out.split() == ["deployment.apps/web"], "one copy in %s: %s" % (members[0], out))
+    kc("host", "scale", "deployment", "web", "-n", NS, "--replicas", "9")
+    ok = wait(lambda: consistent(9), 30, 0.3)
+    check(ok, "back to 9")
+
+    # a flapping cluster (down for less than threshold + toleration) keeps its replicas
+    before = binding()["spec"]["clusters"]
+    run(BIN, "sim", "ctl", "--kubeconfig-dir", D, victim, "down")
+    time.sleep(1.5)
+    run(BIN, "sim", "ctl", "--kubeconfig-dir", D, victim, "recover")
+    time.sleep(4)
+    check(binding()["spec"]["clusters"] == before, "flapping %s did not evict: %s vs %s" %
+          (victim, binding()["spec"]["clusters"], before))
+
+    # failover: take west-1 down
     rc, _, err = run(BIN, "sim", "ctl", "--kubeconfig-dir", D, victim, "down")
     check(rc == 0, "sim ctl down: %s" % err)
     t0 = time.time()
