@@ -70,6 +70,7 @@ struct fl_sched_prop {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, kicked, started, subscribed;
+    atomic_bool stopping;           /* set with stop: a pass in progress ends early */
     int sub_id;                     /* index change subscription (kicks a pass) */
     fl_sched_prop_stats st;         /* under mu */
     /* loop thread only below */
@@ -162,12 +163,27 @@ static void hash_of(const json_t *obj, char out[20])
 
 /* ------------------------------------------------------------ writes */
 
+/* One cluster's share of a wave: at most WINDOW writes in flight, the
+ * next sent as one finishes; a transport failure (the member does not
+ * answer) drops the rest of its share until the next pass. */
+#define WINDOW 16
+typedef struct wq {
+    fl_sched_prop *p;
+    fl_kube_client *client;
+    const json_t *jobs; /* this cluster's jobs, borrowed */
+    size_t next, inflight;
+    bool dead;
+} wq;
+
 typedef struct wr {
     fl_sched_prop *p;
+    wq *q;
     char key[700];
     char hash[24];
     bool del;
 } wr;
+
+static void pump(wq *q);
 
 static void wr_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
 {
@@ -202,42 +218,64 @@ static void wr_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
         fl_log(FL_LOG_WARN, "prop", "%s: %s %s (attempt %lld, next in %lld ms)", w->key,
                res->reason, res->message, (long long)n, (long long)back);
     }
+    wq *q = w->q;
+    if (q) {
+        q->inflight--;
+        if (res->code == 0 && res->err != 0)
+            q->dead = true;
+        pump(q);
+    }
     free(w);
 }
 
 /* Send one write unless the same one is in flight/applied-but-unindexed or
  * backing off. body may be NULL (DELETE). */
-static void send_write(fl_sched_prop *p, fl_kube_client *c, fl_kube_method m, const char *path,
-                 const json_t *body, const char *key, const char *hash)
+static bool send_write(fl_sched_prop *p, wq *q, fl_kube_client *c, fl_kube_method m,
+                       const char *path, const json_t *body, const char *key, const char *hash)
 {
     int64_t now = fl_mono_ms();
     const json_t *inf = json_object_get(p->inflight, key);
     if (inf && !strcmp(fl_obj_str_or(inf, "h", ""), hash) &&
         now - json_integer_value(json_object_get(inf, "t")) < INFLIGHT_MS)
-        return;
+        return false;
     const json_t *r = json_object_get(p->retry, key);
     if (r && json_integer_value(json_object_get(r, "at")) > now)
-        return;
+        return false;
     if (!c)
-        return;
+        return false;
     wr *w = calloc(1, sizeof *w);
     char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (!w || (body && !b)) {
         free(w);
         free(b);
-        return;
+        return false;
     }
     w->p = p;
+    w->q = q;
     w->del = m == FL_KUBE_DELETE;
     snprintf(w->key, sizeof w->key, "%s", key);
     snprintf(w->hash, sizeof w->hash, "%s", hash);
     fl_kube_request rq = FL_KUBE_REQUEST_INIT;
     rq.method = m, rq.path = path, rq.body = b, rq.body_len = b ? strlen(b) : 0;
-    if (fl_kube_client_request(c, &rq, NULL, wr_done, w, NULL) == 0)
+    bool sent = fl_kube_client_request(c, &rq, NULL, wr_done, w, NULL) == 0;
+    if (sent)
         p->pending++;
     else
         free(w);
     free(b);
+    return sent;
+}
+
+/* Send q's next jobs until WINDOW are in flight (or none is left). */
+static void pump(wq *q)
+{
+    while (!q->dead && !atomic_load(&q->p->stopping) && q->inflight < WINDOW && q->next < json_array_size(q->jobs)) {
+        const json_t *j = json_array_get(q->jobs, q->next++);
+        if (send_write(q->p, q, q->client, (fl_kube_method)json_integer_value(json_object_get(j, "m")),
+                       fl_obj_str_or(j, "path", ""), json_object_get(j, "body"),
+                       fl_obj_str_or(j, "key", ""), fl_obj_str_or(j, "hash", "")))
+            q->inflight++;
+    }
 }
 
 static void wave(fl_sched_prop *p)
@@ -415,10 +453,23 @@ static void job(json_t *list, const char *cluster, fl_kube_method m, const char 
 
 static void run_jobs(fl_sched_prop *p, const json_t *jobs)
 {
+    json_t *by = json_object(); /* cluster -> [jobs] */
     size_t i;
     const json_t *j;
     json_array_foreach(jobs, i, j) {
         const char *c = fl_obj_str_or(j, "c", "");
+        json_t *list = json_object_get(by, c);
+        if (!list)
+            json_object_set_new(by, c, list = json_array());
+        json_array_append(list, (json_t *)j);
+    }
+    size_t n = json_object_size(by), k = 0;
+    wq *qs = calloc(n + 1, sizeof *qs);
+    const char *c;
+    json_t *list;
+    json_object_foreach(by, c, list) {
+        if (!qs)
+            break;
         fl_kube_client *cl;
         if (!strcmp(c, "_host")) {
             cl = client_for(p, p->host_kubeconfig, p->host_context, &p->host, "host");
@@ -426,11 +477,12 @@ static void run_jobs(fl_sched_prop *p, const json_t *jobs)
             member *m = member_of(p, c);
             cl = m ? client_for(p, m->kubeconfig, m->context, &m->client, m->name) : NULL;
         }
-        send_write(p, cl, (fl_kube_method)json_integer_value(json_object_get(j, "m")),
-             fl_obj_str_or(j, "path", ""), json_object_get(j, "body"), fl_obj_str_or(j, "key", ""),
-             fl_obj_str_or(j, "hash", ""));
+        qs[k] = (wq){p, cl, list, 0, 0, false};
+        pump(&qs[k++]);
     }
     wave(p);
+    free(qs);
+    json_decref(by);
 }
 
 typedef struct qctx {
@@ -1007,12 +1059,13 @@ static bool run_pass(fl_sched_prop *p)
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
             json_t *tl = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
             json_array_foreach(tl, i, o) {
-                if (nt++ < MAX_TEMPLATES)
+                if (nt++ < MAX_TEMPLATES && !atomic_load(&p->stopping))
                     do_template(&ps, &KINDS[k], k, o);
             }
             json_decref(tl);
         }
-        cleanup(&ps);
+        if (!atomic_load(&p->stopping))
+            cleanup(&ps);
         fl_index_reader_end(ps.r);
         fl_index_reader_free(ps.r);
     }
@@ -1183,6 +1236,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
     if (p->subscribed)
         fl_index_unsubscribe(p->o.index, p->sub_id);
     if (p->started) {
+        atomic_store(&p->stopping, true);
         pthread_mutex_lock(&p->mu);
         p->stop = true;
         pthread_cond_signal(&p->cv);
