@@ -84,6 +84,7 @@ struct fl_sched_prop {
     double tokens;
     int64_t tokens_ms;
     char health_sig[4096];
+    json_t *obs_cache[8];           /* per kind: the last pass's observed map */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -308,28 +309,37 @@ static json_t *host_items(fl_sched_prop *p, const char *group, const char *res, 
 
 typedef struct obs_ctx {
     json_t *map;
+    const json_t *cache; /* the previous pass's map: entries with the same rv are reused */
 } obs_ctx;
 
 static int obs_row(void *arg, const fl_index_row *row)
 {
     obs_ctx *c = arg;
     json_t *o = NULL;
-    if (!strcmp(row->cluster, "_host") || fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
-        return 0;
     char key[700];
+    if (!strcmp(row->cluster, "_host"))
+        return 0;
     snprintf(key, sizeof key, "%s/%s/%s", row->cluster, row->namespace_, row->name);
+    json_t *old = json_object_get(c->cache, key);
+    if (old && !strcmp(fl_obj_str_or(old, "rv", ""), row->resource_version)) {
+        json_object_set(c->map, key, old);
+        return 0;
+    }
+    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
+        return 0;
     json_object_set_new(c->map, key, json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv",
                                                row->resource_version, "obj", o));
     return 0;
 }
 
-/* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}. */
-static json_t *observed(fl_index_reader *r, const tkind *k)
+/* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}
+ * (read only: entries are shared with the next pass). */
+static json_t *observed(fl_index_reader *r, const tkind *k, const json_t *cache)
 {
     static const char *const yes[] = {"true"};
     fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
     fl_index_query q = FL_INDEX_QUERY_INIT;
-    obs_ctx c = {json_object()};
+    obs_ctx c = {json_object(), cache};
     q.group = k->group, q.resource = k->resource, q.labels = &lr, q.n_labels = 1;
     fl_err err = FL_ERR_INIT;
     if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0)
@@ -1055,7 +1065,7 @@ static bool run_pass(fl_sched_prop *p)
         fl_index_reader_begin(ps.r);
         size_t nt = 0;
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
-            ps.obs[k] = observed(ps.r, &KINDS[k]);
+            ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k]);
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
             json_t *tl = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
             json_array_foreach(tl, i, o) {
@@ -1069,6 +1079,7 @@ static bool run_pass(fl_sched_prop *p)
         fl_index_reader_end(ps.r);
         fl_index_reader_free(ps.r);
     }
+    int64_t t_decided = fl_mono_ms();
     /* wave 1: namespaces; wave 2: member objects; wave 3: the host */
     json_t *nsj = json_array();
     const char *nk;
@@ -1092,8 +1103,10 @@ static bool run_pass(fl_sched_prop *p)
             json_object_del(p->inflight, ik);
     }
     json_decref(nsj);
-    for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
-        json_decref(ps.obs[k]);
+    for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+        json_decref(p->obs_cache[k]);
+        p->obs_cache[k] = ps.obs[k]; /* NULL when the reader failed */
+    }
     json_decref(ps.members);
     json_decref(ps.policies);
     json_decref(ps.overrides);
@@ -1102,9 +1115,14 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.ns_jobs);
     json_decref(ps.obj_jobs);
     json_decref(ps.host_jobs);
+    int64_t spent = fl_mono_ms() - t0;
+    if (spent > 1000)
+        fl_log(FL_LOG_INFO, "prop", "slow pass: %lld ms (%zu member writes, %zu host writes, "
+               "decide %lld ms)", (long long)spent, json_array_size(ps.obj_jobs),
+               json_array_size(ps.host_jobs), (long long)(t_decided - t0));
     pthread_mutex_lock(&p->mu);
     p->st.passes++;
-    p->st.last_pass_ms = fl_mono_ms() - t0;
+    p->st.last_pass_ms = spent;
     pthread_mutex_unlock(&p->mu);
     p->last_rev = is.revision;
     return soon;
@@ -1257,6 +1275,8 @@ void fl_sched_prop_free(fl_sched_prop *p)
     json_decref(p->inflight);
     json_decref(p->retry);
     json_decref(p->settled);
+    for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
+        json_decref(p->obs_cache[k]);
     fl_sched_snapshot_free(p->snap);
     free(p);
 }
