@@ -1080,6 +1080,7 @@ static bool run_pass(fl_sched_prop *p)
         fl_index_reader_free(ps.r);
     }
     int64_t t_decided = fl_mono_ms();
+    size_t n_obj = json_array_size(ps.obj_jobs), n_host = json_array_size(ps.host_jobs);
     /* wave 1: namespaces; wave 2: member objects; wave 3: the host */
     json_t *nsj = json_array();
     const char *nk;
@@ -1118,8 +1119,7 @@ static bool run_pass(fl_sched_prop *p)
     int64_t spent = fl_mono_ms() - t0;
     if (spent > 1000)
         fl_log(FL_LOG_INFO, "prop", "slow pass: %lld ms (%zu member writes, %zu host writes, "
-               "decide %lld ms)", (long long)spent, json_array_size(ps.obj_jobs),
-               json_array_size(ps.host_jobs), (long long)(t_decided - t0));
+               "decide %lld ms)", (long long)spent, n_obj, n_host, (long long)(t_decided - t0));
     pthread_mutex_lock(&p->mu);
     p->st.passes++;
     p->st.last_pass_ms = spent;
