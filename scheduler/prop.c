@@ -446,6 +446,9 @@ typedef struct pass {
     bool next_soon;    /* something waits: run again soon */
     bool stable;       /* every member Ready and trusted: settled templates may be skipped */
     char inputs[64];   /* hash of the policies and overrides of this pass */
+    char fleet[4200];  /* every member's failover phase (0 trusted, 1 recovering, 2 failing,
+                          3 tainted, 4 past the default toleration) */
+    json_t *ns_have;   /* "cluster/ns" -> bool: the namespace is in the index */
 } pass;
 
 static void job(json_t *list, const char *cluster, fl_kube_method m, const char *path,
@@ -598,7 +601,7 @@ static json_t *reflect_status(const json_t *st)
 /* Member entries the engine may use for this template's policy, with
  * failover applied. *evicted counts clusters dropped by NoExecute. */
 static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
-                          int *evicted)
+                          int *evicted, int *deferred)
 {
     fl_sched_prop *p = ps->p;
     json_t *out = json_array();
@@ -642,6 +645,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
                 json_decref(c);
                 continue; /* NoExecute: evicted, its replicas go elsewhere */
             }
+            (*deferred)++; /* the eviction rate limit holds it back */
         }
         ps->next_soon = true;
         json_array_append_new(out, c);
@@ -691,7 +695,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_object_set_new(rb, "_seen", json_true());
     /* a template whose inputs are those of a pass that needed nothing is skipped */
     fl_buf fp = FL_BUF_INIT(1u << 20);
-    fl_buf_printf(&fp, "%s|%s|%s|%s", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
+    fl_buf_printf(&fp, "%s|%s|%s|%s|%s", ps->inputs, ps->fleet,
+                  fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
                   fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""));
     for (size_t mi = 0; mi < p->nm; mi++) {
         char okey0[700];
@@ -699,7 +704,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         fl_buf_printf(&fp, "|%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
     }
     const char *fps = fp.data ? fp.data : "";
-    if (ps->stable && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
+    /* custom NoExecute tolerations end at their own times: no skipping then */
+    bool may_skip = ps->stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
+    if (may_skip && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
         size_t ci;
         const json_t *ct;
         json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct) {
@@ -715,8 +722,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const json_t *placement = fl_obj_get(pol, "spec.placement");
     const json_t *prev = fl_obj_get(rb, "spec.clusters");
     json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
-    int evicted = 0;
-    json_t *cands = candidates(ps, placement, prev, all, &evicted);
+    int evicted = 0, deferred = 0;
+    json_t *cands = candidates(ps, placement, prev, all, &evicted, &deferred);
     add_available(ps, tmpl, cands);
     req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policies",
                     ps->policies, "clusters", cands, "previous",
@@ -789,8 +796,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         }
         char nskey[600];
         snprintf(nskey, sizeof nskey, "%s/%s", cn, ns);
-        if (!index_has(ps->r, cn, "", "namespaces", "", ns, NULL) &&
-            !json_object_get(ps->ns_jobs, nskey)) {
+        json_t *have_ns = json_object_get(ps->ns_have, nskey);
+        if (!have_ns) {
+            have_ns = json_boolean(index_has(ps->r, cn, "", "namespaces", "", ns, NULL));
+            json_object_set_new(ps->ns_have, nskey, have_ns);
+        }
+        if (!json_is_true(have_ns) && !json_object_get(ps->ns_jobs, nskey)) {
             json_t *nso = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
                                     "metadata", "name", ns);
             json_object_set_new(ps->ns_jobs, nskey, nso);
@@ -915,7 +926,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
                         json_object_size(ps->ns_jobs);
-    if (ok && all_applied && !evicted && jobs_after == jobs_before && rb)
+    if (ok && all_applied && !evicted && !deferred && jobs_after == jobs_before && rb)
         json_object_set_new(p->settled, key, json_string(fps));
     else
         json_object_del(p->settled, key);
@@ -1040,11 +1051,21 @@ static bool run_pass(fl_sched_prop *p)
         hash_of(ps.policies, h1);
         hash_of(ps.overrides, h2);
         snprintf(ps.inputs, sizeof ps.inputs, "%s%s", h1, h2);
+        /* the fleet's failover phases: a template is decided again when one changes */
         ps.stable = true;
-        for (size_t mi = 0; mi < p->nm; mi++)
-            if (strcmp(p->m[mi].health, "Ready") ||
-                (p->m[mi].was_down && ps.now - p->m[mi].since < p->o.success_threshold_ms))
+        size_t off = 0;
+        for (size_t mi = 0; mi < p->nm && off < sizeof ps.fleet; mi++) {
+            const member *m = &p->m[mi];
+            int64_t age = ps.now - m->since;
+            bool ready = !strcmp(m->health, "Ready");
+            int phase = ready ? (m->was_down && age < p->o.success_threshold_ms ? 1 : 0)
+                        : age < p->o.failure_threshold_ms ? 2
+                        : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3 : 4;
+            if (phase)
                 ps.stable = false;
+            int w = snprintf(ps.fleet + off, sizeof ps.fleet - off, "%d", phase);
+            off += w > 0 ? (size_t)w : 0;
+        }
     }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
     ps.rbs = json_object();
@@ -1059,6 +1080,7 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(rbl);
     ps.want = json_object();
     ps.ns_jobs = json_object();
+    ps.ns_have = json_object();
     ps.obj_jobs = json_array();
     ps.host_jobs = json_array();
     if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
@@ -1114,6 +1136,7 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.rbs);
     json_decref(ps.want);
     json_decref(ps.ns_jobs);
+    json_decref(ps.ns_have);
     json_decref(ps.obj_jobs);
     json_decref(ps.host_jobs);
     int64_t spent = fl_mono_ms() - t0;
