@@ -85,6 +85,7 @@ struct fl_sched_prop {
     int64_t tokens_ms;
     char health_sig[4096];
     json_t *obs_cache[8];           /* per kind: the last pass's observed map */
+    int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -309,8 +310,16 @@ static json_t *host_items(fl_sched_prop *p, const char *group, const char *res, 
 
 typedef struct obs_ctx {
     json_t *map;
-    const json_t *cache; /* the previous pass's map: entries with the same rv are reused */
+    const json_t *cache; /* full read: the previous map, entries with the same rv reused */
+    bool delta;          /* changed rows only, applied to map in place */
 } obs_ctx;
+
+static bool managed(const json_t *o)
+{
+    const json_t *l = json_object_get(json_object_get(o, "metadata"), "labels");
+    const char *v = json_string_value(json_object_get(l, LBL_MANAGED));
+    return v && !strcmp(v, "true");
+}
 
 static int obs_row(void *arg, const fl_index_row *row)
 {
@@ -320,27 +329,43 @@ static int obs_row(void *arg, const fl_index_row *row)
     if (!strcmp(row->cluster, "_host"))
         return 0;
     snprintf(key, sizeof key, "%s/%s/%s", row->cluster, row->namespace_, row->name);
-    json_t *old = json_object_get(c->cache, key);
-    if (old && !strcmp(fl_obj_str_or(old, "rv", ""), row->resource_version)) {
-        json_object_set(c->map, key, old);
+    json_t *old = json_object_get(c->delta ? c->map : c->cache, key);
+    if (old && !strcmp(fl_obj_str_or(old, "rv", ""), row->resource_version) && !row->deleted_ms) {
+        if (!c->delta)
+            json_object_set(c->map, key, old);
         return 0;
     }
-    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
+    if (row->deleted_ms || fl_json_parse(row->json, row->json_len, &o, NULL) != 0 ||
+        (c->delta && !managed(o))) {
+        json_decref(o);
+        if (c->delta)
+            json_object_del(c->map, key);
         return 0;
+    }
     json_object_set_new(c->map, key, json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv",
                                                row->resource_version, "obj", o));
     return 0;
 }
 
-/* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}
- * (read only: entries are shared with the next pass). */
-static json_t *observed(fl_index_reader *r, const tkind *k, const json_t *cache)
+/* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}.
+ * With since > 0 only rows changed after index revision since are read and
+ * applied to cache (returned with a new reference); else all of them into a
+ * new map (cache's unchanged entries reused). Entries are read only. */
+static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64_t since)
 {
     static const char *const yes[] = {"true"};
     fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
     fl_index_query q = FL_INDEX_QUERY_INIT;
-    obs_ctx c = {json_object(), cache};
-    q.group = k->group, q.resource = k->resource, q.labels = &lr, q.n_labels = 1;
+    bool delta = cache && since > 0;
+    obs_ctx c = {delta ? json_incref(cache) : json_object(), cache, delta};
+    q.group = k->group, q.resource = k->resource;
+    if (delta) {
+        q.min_revision = since;
+        q.include_deleted = true;
+        q.order = FL_INDEX_ORDER_REVISION;
+    } else {
+        q.labels = &lr, q.n_labels = 1;
+    }
     fl_err err = FL_ERR_INIT;
     if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0)
         fl_log(FL_LOG_WARN, "prop", "index: %s: %s", k->resource, err.msg);
@@ -1086,8 +1111,16 @@ static bool run_pass(fl_sched_prop *p)
     if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
         fl_index_reader_begin(ps.r);
         size_t nt = 0;
+        /* member copies: what changed since the last pass (a full read every minute) */
+        int64_t rev = 0, since = p->obs_rev;
+        fl_index_reader_revision(ps.r, &rev);
+        if (ps.now - p->obs_full_ms > 60000) {
+            since = 0;
+            p->obs_full_ms = ps.now;
+        }
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
-            ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k]);
+            ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k], since);
+        p->obs_rev = rev;
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
             json_t *tl = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
             json_array_foreach(tl, i, o) {
