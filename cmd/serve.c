@@ -67,6 +67,8 @@ typedef struct serve_ctx {
     fl_collector *host; /* the host's quota objects into the index (host: set) */
     fl_quota *quota;    /* quota ledger and admission webhook, freed after the server */
     fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
+    json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
+                            ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -454,13 +456,26 @@ static int start_quota(serve_ctx *x, fl_err *err)
 
 typedef struct host_rows {
     json_t *items;
+    json_t *old, *fresh; /* the cache before and after this read */
 } host_rows;
 
+/* Objects unchanged since the last read (same resourceVersion) are handed
+ * out again without parsing; the controller treats them as read only. */
 static int host_row(void *arg, const fl_index_row *row)
 {
-    json_t *o = NULL;
-    if (fl_json_parse(row->json, row->json_len, &o, NULL) == 0)
-        json_array_append_new(((host_rows *)arg)->items, o);
+    host_rows *h = arg;
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", row->namespace_, row->name);
+    json_t *c = json_object_get(h->old, key), *o = NULL;
+    if (c && !strcmp(fl_obj_str_or(c, "rv", ""), row->resource_version)) {
+        json_object_set(h->fresh, key, c);
+        json_array_append(h->items, json_object_get(c, "obj"));
+        return 0;
+    }
+    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
+        return 0;
+    json_array_append(h->items, o);
+    json_object_set_new(h->fresh, key, json_pack("{s:s,s:o}", "rv", row->resource_version, "obj", o));
     return 0;
 }
 
@@ -470,7 +485,9 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
     serve_ctx *x = ud;
     static const char *const host[] = {FL_QUOTA_HOST_CLUSTER};
     fl_index_reader *r = NULL;
-    host_rows h = {json_array()};
+    char ck[300];
+    snprintf(ck, sizeof ck, "%s/%s", group, resource);
+    host_rows h = {json_array(), json_object_get(x->host_cache, ck), json_object()};
     fl_index_query q = FL_INDEX_QUERY_INIT;
     q.group = group, q.resource = resource, q.clusters = host, q.n_clusters = 1;
     int rc = fl_index_reader_new(x->index, &r, err);
@@ -479,8 +496,10 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
     fl_index_reader_free(r);
     if (rc) {
         json_decref(h.items);
+        json_decref(h.fresh);
         return rc;
     }
+    json_object_set_new(x->host_cache, ck, h.fresh);
     *items = h.items;
     return 0;
 }
@@ -527,6 +546,10 @@ static int start_prop(serve_ctx *x, fl_err *err)
     po.success_threshold_ms = cfg->failover_success_ms;
     po.toleration_ms = cfg->failover_toleration_ms;
     po.eviction_rate = (double)cfg->failover_eviction_rate;
+    if (!(x->host_cache = json_object())) {
+        free(mem);
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    }
     int rc = fl_sched_prop_new(&po, &x->prop, err);
     free(mem);
     return rc;
@@ -639,6 +662,7 @@ int cmd_serve(int argc, char **argv)
 out:
     fl_server_free(srv);
     fl_sched_prop_free(x.prop);
+    json_decref(x.host_cache);
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_quota_free(x.quota);

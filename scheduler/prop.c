@@ -474,6 +474,8 @@ typedef struct pass {
     char fleet[4200];  /* every member's failover phase (0 trusted, 1 recovering, 2 failing,
                           3 tainted, 4 past the default toleration) */
     json_t *ns_have;   /* "cluster/ns" -> bool: the namespace is in the index */
+    json_t *seen;      /* binding keys whose template is here (host objects are read only:
+                          the host interface may hand out cached objects) */
 } pass;
 
 static void job(json_t *list, const char *cluster, fl_kube_method m, const char *path,
@@ -717,7 +719,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     snprintf(key, sizeof key, "%s/%s", ns, bname);
     json_t *rb = json_object_get(ps->rbs, key);
     if (rb)
-        json_object_set_new(rb, "_seen", json_true());
+        json_object_set_new(ps->seen, key, json_true());
     /* a template whose inputs are those of a pass that needed nothing is skipped */
     fl_buf fp = FL_BUF_INIT(1u << 20);
     fl_buf_printf(&fp, "%s|%s|%s|%s|%s", ps->inputs, ps->fleet,
@@ -988,7 +990,7 @@ static void cleanup(pass *ps)
             if (json_object_get(ps->want, wkey))
                 continue;
             const json_t *rb = json_object_get(ps->rbs, bkey);
-            bool gone = !rb || !json_is_true(json_object_get(rb, "_seen"));
+            bool gone = !rb || !json_object_get(ps->seen, bkey);
             if (gone && rb && json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion")))
                 continue;
             json_object_set_new(busy, bkey, json_true());
@@ -1007,7 +1009,7 @@ static void cleanup(pass *ps)
     const char *bkey;
     json_t *rb;
     json_object_foreach(ps->rbs, bkey, rb) {
-        if (json_is_true(json_object_get(rb, "_seen")) || !json_is_object(rb) ||
+        if (json_object_get(ps->seen, bkey) || !json_is_object(rb) ||
             (json_object_get(busy, bkey) &&
              !json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion"))))
             continue;
@@ -1106,6 +1108,7 @@ static bool run_pass(fl_sched_prop *p)
     ps.want = json_object();
     ps.ns_jobs = json_object();
     ps.ns_have = json_object();
+    ps.seen = json_object();
     ps.obj_jobs = json_array();
     ps.host_jobs = json_array();
     if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
@@ -1170,6 +1173,7 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.want);
     json_decref(ps.ns_jobs);
     json_decref(ps.ns_have);
+    json_decref(ps.seen);
     json_decref(ps.obj_jobs);
     json_decref(ps.host_jobs);
     int64_t spent = fl_mono_ms() - t0;
