@@ -990,8 +990,12 @@ static void cleanup(pass *ps)
             if (json_object_get(ps->want, wkey))
                 continue;
             const json_t *rb = json_object_get(ps->rbs, bkey);
-            bool gone = !rb || !json_object_get(ps->seen, bkey);
-            if (gone && rb && json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion")))
+            /* no binding: its template went with preserveResourcesOnDeletion (a
+             * binding is deleted only once its copies are, otherwise) */
+            if (!rb)
+                continue;
+            bool gone = !json_object_get(ps->seen, bkey);
+            if (gone && json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion")))
                 continue;
             json_object_set_new(busy, bkey, json_true());
             member *m = member_of(p, cn);

@@ -10,7 +10,11 @@ host and the members. Covered:
     members' (readyReplicas);
   * scaling the template rescales the members; an OverridePolicy replaces the
     image in region west only;
-  * conflictResolution Abort leaves a foreign object alone;
+  * conflictResolution Abort leaves a foreign object alone; suspension pauses
+    dispatching; preserveResourcesOnDeletion keeps member copies of a deleted
+    template;
+  * member writes through a 30% error rate land once; a flapping cluster
+    keeps its replicas;
   * a cluster taken down with `flotilla sim ctl` loses its replicas to the
     others after failureThreshold + toleration; brought back, it is cleaned;
   * a KarmadaQuota refusal keeps the old placement (Scheduled=False,
@@ -182,6 +186,35 @@ def main():
                                           "cfg-configmap", "-n", NS), "FullyApplied")
               .get("message", ""), 20, 0.2)
     check(ok, "FullyApplied says Abort: %s" % cond(cfg_rb, "FullyApplied"))
+
+    # suspension: dispatching paused, then resumed; preserveResourcesOnDeletion keeps copies
+    def cfg_policy(**spec):
+        body = {"resourceSelectors": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "cfg"}],
+                "placement": {"clusterAffinity": {"clusterNames": members}}}
+        body.update(spec)
+        apply("host", {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+                       "metadata": {"name": "cfg", "namespace": NS}, "spec": body})
+
+    def owner(m):
+        return (get(m, "configmap", "cfg", "-n", NS) or {}).get("data", {}).get("owner")
+    cfg_policy(suspension={"dispatching": True})
+    time.sleep(1.5)
+    apply("host", {"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "cfg", "namespace": NS}, "data": {"owner": "host-2"}})
+    time.sleep(2)
+    check(owner(members[1]) == "host", "suspended: member copy unchanged (%s)" % owner(members[1]))
+    cfg_policy(preserveResourcesOnDeletion=True)
+    ok = wait(lambda: owner(members[1]) == "host-2", 20, 0.2)
+    check(ok, "resumed: member copy updated (%s)" % owner(members[1]))
+    ok = wait(lambda: (get("host", "resourcebindings.work.karmada.io", "cfg-configmap", "-n", NS)
+                       or {}).get("spec", {}).get("preserveResourcesOnDeletion") is True, 20, 0.2)
+    check(ok, "binding records preserveResourcesOnDeletion")
+    kc("host", "delete", "configmap", "cfg", "-n", NS)
+    ok = wait(lambda: get("host", "resourcebindings.work.karmada.io", "cfg-configmap", "-n", NS)
+              is None, 20, 0.2)
+    check(ok, "binding of the deleted ConfigMap removed")
+    check(all(owner(m) == "host-2" for m in members[1:]), "preserved copies: %s" %
+          [owner(m) for m in members[1:]])
 
     victim = west[0] if west else members[-1]
     rest = [m for m in members if m != victim]
