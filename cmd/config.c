@@ -345,7 +345,7 @@ static int where(walk *w, const json_t *obj, const char *key, const char *field,
 static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
     static const char *const keys[] = {"listen", "tls", "dataDir", "auth", "host", "members",
-                                       "sync", "quota", NULL};
+                                       "sync", "quota", "failover", "propagation", NULL};
     int rc;
     json_t *tls;
     if ((rc = check_keys(w, root, "", keys)) ||
@@ -465,6 +465,38 @@ static int parse_quota(walk *w, const json_t *root, fl_config *c)
                    policy);
     free(policy);
     return rc;
+}
+
+/* failover: {failureThreshold, successThreshold, tolerationSeconds (the
+ * NoExecute default), evictionRate (bindings/s)}; propagation: {interval}. */
+static int parse_failover(walk *w, const json_t *root, fl_config *c)
+{
+    static const char *const fk[] = {"failureThreshold", "successThreshold", "tolerationSeconds",
+                                     "evictionRate", NULL};
+    static const char *const pk[] = {"interval", NULL};
+    json_t *f, *pr;
+    int64_t tol = 300, rate = 50;
+    int rc;
+    c->failover_failure_ms = 30000, c->failover_success_ms = 30000;
+    c->failover_toleration_ms = 300000, c->failover_eviction_rate = 50;
+    c->propagation_interval_ms = 1000;
+    if ((rc = get_obj(w, root, "", "failover", &f)) || (rc = get_obj(w, root, "", "propagation", &pr)))
+        return rc;
+    if (f && ((rc = check_keys(w, f, "failover", fk)) ||
+              (rc = get_duration(w, f, "failover", "failureThreshold", 30000, 0,
+                                 &c->failover_failure_ms)) ||
+              (rc = get_duration(w, f, "failover", "successThreshold", 30000, 0,
+                                 &c->failover_success_ms)) ||
+              (rc = get_int(w, f, "failover", "tolerationSeconds", 300, 0, 86400 * 365, &tol)) ||
+              (rc = get_int(w, f, "failover", "evictionRate", 50, 1, 1000000, &rate))))
+        return rc;
+    c->failover_toleration_ms = tol * 1000;
+    c->failover_eviction_rate = rate;
+    if (pr && ((rc = check_keys(w, pr, "propagation", pk)) ||
+               (rc = get_duration(w, pr, "propagation", "interval", 1000, 10,
+                                  &c->propagation_interval_ms))))
+        return rc;
+    return 0;
 }
 
 static int parse_labels(walk *w, const json_t *m, const char *f, fl_config_member *mb)
@@ -772,7 +804,8 @@ int fl_config_from_json(const json_t *root, const char *path, fl_config_line_fn 
     }
     if ((rc = parse_top(&w, root, c)) || (rc = parse_auth(&w, root, c)) ||
         (rc = parse_host(&w, root, c)) || (rc = parse_members(&w, root, c)) ||
-        (rc = parse_sync(&w, root, c)) || (rc = parse_quota(&w, root, c)))
+        (rc = parse_sync(&w, root, c)) || (rc = parse_quota(&w, root, c)) ||
+        (rc = parse_failover(&w, root, c)))
         goto fail;
     *out = c;
     return 0;

@@ -95,6 +95,13 @@ typedef struct fl_config {
     bool quota_stale_allow;           /* quota.stalePolicy: allow (default deny) */
     int64_t quota_reservation_ttl_ms; /* quota.reservationTTL, default 2m */
     int64_t quota_threads;            /* quota.admissionThreads, default 4 */
+
+    /* failover.* and propagation.* (scheduler/'s propagation controller). */
+    int64_t failover_failure_ms;      /* failover.failureThreshold, default 30s */
+    int64_t failover_success_ms;      /* failover.successThreshold, default 30s */
+    int64_t failover_toleration_ms;   /* failover.tolerationSeconds, default 300 */
+    int64_t failover_eviction_rate;   /* failover.evictionRate, bindings/s, default 50 */
+    int64_t propagation_interval_ms;  /* propagation.interval, default 1s */
 } fl_config;
 
 /* Returns the source line of obj[key] (when obj and key are given: the

@@ -398,6 +398,15 @@ static const debug_op place_ops[] = {
      "\"Duplicated\"}}}},\"template\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
      "\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":2}},"
      "\"clusters\":[{\"name\":\"m1\",\"available\":10},{\"name\":\"m2\",\"available\":10}]}"},
+    {"override", fl_sched_op_override,
+     "policies: [OverridePolicy|ClusterOverridePolicy], template, cluster: {name, labels, ...}",
+     "object: the template with every matching overrider applied in Karmada's order, applied: [policies] | error",
+     "{\"op\":\"override\",\"policies\":[{\"kind\":\"OverridePolicy\",\"metadata\":{"
+     "\"name\":\"o\",\"namespace\":\"default\"},\"spec\":{\"overrideRules\":[{"
+     "\"overriders\":{\"labelsOverrider\":[{\"operator\":\"add\",\"value\":{\"tier\":"
+     "\"web\"}}]}}]}}],\"template\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+     "\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"}},\"cluster\":{\"name\":"
+     "\"m1\"}}"},
 };
 
 static const debug_op quota_ops[] = {

@@ -80,8 +80,19 @@ static bool member_ready(const json_t *status, const char *name)
     return false;
 }
 
-/* Ready member clusters as the engine reads them (config entries). */
-static json_t *members_json(const fl_config *cfg, const json_t *status)
+static const char *member_health(const json_t *status, const char *name)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(status, "clusters"), i, c) {
+        if (strcmp(fl_obj_str_or(c, "name", ""), name) == 0)
+            return fl_obj_str_or(c, "health", "Unknown");
+    }
+    return "Unknown";
+}
+
+/* Member clusters as the engine reads them (config entries). */
+json_t *cmd_members_json(const fl_config *cfg, const json_t *status, bool all)
 {
     static const char *const fields[][2] = {
         {"region", "region"}, {"zone", "zone"}, {"provider", "provider"},
@@ -89,10 +100,11 @@ static json_t *members_json(const fl_config *cfg, const json_t *status)
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < cfg->nmembers; i++) {
         const fl_config_member *m = &cfg->members[i];
-        if (!member_ready(status, m->name))
+        if (!all && !member_ready(status, m->name))
             continue;
         json_t *labels = json_object(), *taints = json_array();
-        json_t *cl = json_pack("{s:s,s:o,s:o}", "name", m->name, "labels", labels, "taints", taints);
+        json_t *cl = json_pack("{s:s,s:o,s:o,s:s}", "name", m->name, "labels", labels, "taints", taints,
+                               "health", member_health(status, m->name));
         for (size_t l = 0; l < m->nlabels; l++) {
             json_object_set_new(labels, m->label_keys[l], json_string(m->label_values[l]));
             for (size_t f = 0; f < FL_ARRAY_LEN(fields); f++)
@@ -172,7 +184,7 @@ void cmd_placer_handle(fl_request *r, void *ud)
         return;
     }
     json_t *status = fl_collector_status(p->collector);
-    clusters = members_json(p->cfg, status);
+    clusters = cmd_members_json(p->cfg, status, false);
     json_decref(status);
     if (!clusters) {
         fl_request_reply_status(r, 500, "InternalError", "out of memory");

@@ -22,4 +22,9 @@ void cmd_placer_free(cmd_placer *p); /* accepts NULL */
 /* The route handler (ud = the placer); server threads. */
 void cmd_placer_handle(fl_request *r, void *ud);
 
+/* Member clusters as the engine reads them (name, labels, region, zone,
+ * provider, taints from the config; "health" from the collector's status):
+ * the Ready ones, or all. A new array, NULL on ENOMEM. Any thread. */
+json_t *cmd_members_json(const fl_config *cfg, const json_t *status, bool all);
+
 #endif

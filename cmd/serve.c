@@ -38,6 +38,11 @@
  * error names file:line: key), dataDir/flotilla.lock is taken (flock: one
  * daemon per dataDir, a second one exits 1 naming the first's pid), and
  * one log line says how clients get in (a warning when nobody can).
+ * The host collector also watches templates, policies and ResourceBindings
+ * (from host: or the daemon's own API), and scheduler/'s propagation
+ * controller (its own thread) reads them through prop_host_list (the
+ * index), places, writes the members and the host, and fails over by the
+ * collector's health.
  *
  * Threads: main blocks the signals before any thread starts and sleeps in
  * sigwait; handlers run on the server's threads, each with its own index
@@ -64,6 +69,7 @@
 #include "server/server.h"
 #include "query/query.h"
 #include "quota/quota.h"
+#include "scheduler/scheduler.h"
 
 #define PEM_MAX_BYTES (1u << 20)
 
@@ -77,6 +83,9 @@ typedef struct serve_ctx {
     fl_quota *quota;    /* quota ledger and admission webhook, freed after the server */
     cmd_control *control; /* own control-plane API (no host:), freed after the server */
     char host_kubeconfig[4200]; /* the host's kubeconfig: host: or dataDir/flotilla.kubeconfig */
+    fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
+    json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
+                            ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -487,19 +496,30 @@ out:
     return rc;
 }
 
-/* The host's KarmadaQuotas and FederatedResourceQuotas, watched into the
- * index under the cluster name quota/ reads them from. */
+/* The host's objects, watched into the index under the cluster name quota/
+ * and scheduler/ read them from: KarmadaQuotas and FederatedResourceQuotas;
+ * templates, Propagation/Override policies and ResourceBindings. The host is
+ * host: or, without it, the daemon's own control-plane API. */
 static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_err *err)
 {
-    static const char *const kq[] = {"karmadaquotas"}, *const frq[] = {"federatedresourcequotas"};
+    static const char *const kq[] = {"karmadaquotas"},
+        *const pol[] = {"federatedresourcequotas", "propagationpolicies",
+                        "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
+        *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
+        *const batch[] = {"jobs"}, *const core[] = {"configmaps", "services"};
     const fl_config *cfg = x->cfg;
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
                              cfg->has_host ? cfg->host_context : ""};
-    fl_collector_gv gvs[2] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
-                              {"policy.karmada.io", "v1alpha1", frq, 1}};
+    fl_collector_gv gvs[] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
+                             {"policy.karmada.io", "v1alpha1", pol, 5},
+                             {"work.karmada.io", "v1alpha2", rb, 1},
+                             {"apps", "v1", apps, 2},
+                             {"batch", "v1", batch, 1},
+                             {"", "v1", core, 2}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     fl_collector *c = NULL;
-    co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs, co.nresources = 2;
+    co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs;
+    co.nresources = FL_ARRAY_LEN(gvs);
     co.health_interval_ms = cfg->health_interval_ms;
     int rc = fl_collector_new(&co, &c, err);
     if (!rc && (rc = fl_collector_start(c, err)) != 0)
@@ -550,6 +570,112 @@ static unsigned listen_port(const fl_config *cfg)
     const char *colon = strrchr(cfg->listen, ':');
     unsigned long p = colon ? strtoul(colon + 1, NULL, 10) : 0;
     return p <= 65535 ? (unsigned)p : 0;
+}
+
+/* ---- the propagation controller's interfaces: the host through the index
+ * (the host collector feeds it; issue 12's control store can stand in),
+ * members from the config and the collector, quota through the ledger. */
+
+typedef struct host_rows {
+    json_t *items;
+    json_t *old, *fresh; /* the cache before and after this read */
+} host_rows;
+
+/* Objects unchanged since the last read (same resourceVersion) are handed
+ * out again without parsing; the controller treats them as read only. */
+static int host_row(void *arg, const fl_index_row *row)
+{
+    host_rows *h = arg;
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", row->namespace_, row->name);
+    json_t *c = json_object_get(h->old, key), *o = NULL;
+    if (c && !strcmp(fl_obj_str_or(c, "rv", ""), row->resource_version)) {
+        json_object_set(h->fresh, key, c);
+        json_array_append(h->items, json_object_get(c, "obj"));
+        return 0;
+    }
+    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
+        return 0;
+    json_array_append(h->items, o);
+    json_object_set_new(h->fresh, key, json_pack("{s:s,s:o}", "rv", row->resource_version, "obj", o));
+    return 0;
+}
+
+static int prop_host_list(void *ud, const char *group, const char *resource, json_t **items,
+                          fl_err *err)
+{
+    serve_ctx *x = ud;
+    static const char *const host[] = {FL_QUOTA_HOST_CLUSTER};
+    fl_index_reader *r = NULL;
+    char ck[300];
+    snprintf(ck, sizeof ck, "%s/%s", group, resource);
+    host_rows h = {json_array(), json_object_get(x->host_cache, ck), json_object()};
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    q.group = group, q.resource = resource, q.clusters = host, q.n_clusters = 1;
+    int rc = fl_index_reader_new(x->index, &r, err);
+    if (!rc)
+        rc = fl_index_list(r, &q, host_row, &h, NULL, err);
+    fl_index_reader_free(r);
+    if (rc) {
+        json_decref(h.items);
+        json_decref(h.fresh);
+        return rc;
+    }
+    json_object_set_new(x->host_cache, ck, h.fresh);
+    *items = h.items;
+    return 0;
+}
+
+static json_t *prop_members(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *st = fl_collector_status(x->collector);
+    json_t *m = st ? cmd_members_json(x->cfg, st, true) : NULL;
+    json_decref(st);
+    return m;
+}
+
+static int prop_reserve(void *ud, const char *ns, const char *uid, const char *cluster,
+                        int64_t replicas, const json_t *per_replica, fl_err *err)
+{
+    return fl_quota_reserve(((serve_ctx *)ud)->quota, ns, uid, cluster, replicas, per_replica, err);
+}
+
+static void prop_release(void *ud, const char *ns, const char *uid, const char *cluster)
+{
+    fl_quota_release(((serve_ctx *)ud)->quota, ns, uid, cluster);
+}
+
+static int start_prop(serve_ctx *x, fl_err *err)
+{
+    const fl_config *cfg = x->cfg;
+    fl_sched_prop_opts po = FL_SCHED_PROP_OPTS_INIT;
+    fl_sched_prop_member *mem = calloc(cfg->nmembers + 1, sizeof *mem);
+    if (!mem)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < cfg->nmembers; i++)
+        mem[i] = (fl_sched_prop_member){cfg->members[i].name, cfg->members[i].kubeconfig,
+                                        cfg->members[i].context};
+    po.index = x->index;
+    po.host_list = prop_host_list, po.host_ud = x;
+    po.host_kubeconfig = x->host_kubeconfig; /* host: or our own API's */
+    po.host_context = cfg->has_host ? cfg->host_context : "";
+    po.members = prop_members, po.members_ud = x;
+    po.conns = mem, po.nconns = cfg->nmembers;
+    if (x->quota)
+        po.quota = (fl_sched_prop_quota){prop_reserve, prop_release, x};
+    po.interval_ms = cfg->propagation_interval_ms;
+    po.failure_threshold_ms = cfg->failover_failure_ms;
+    po.success_threshold_ms = cfg->failover_success_ms;
+    po.toleration_ms = cfg->failover_toleration_ms;
+    po.eviction_rate = (double)cfg->failover_eviction_rate;
+    if (!(x->host_cache = json_object())) {
+        free(mem);
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    }
+    int rc = fl_sched_prop_new(&po, &x->prop, err);
+    free(mem);
+    return rc;
 }
 
 static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
@@ -672,6 +798,10 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "flotilla serve: host: %s\n", err.msg);
         goto out;
     }
+    if (start_prop(&x, &err) != 0) {
+        fprintf(stderr, "flotilla serve: propagation: %s\n", err.msg);
+        goto out;
+    }
     fl_log(FL_LOG_INFO, "serve", "listening on %s://%s (port %u), %zu members, data in %s",
            cfg->tls_cert ? "https" : "http", cfg->listen, (unsigned)fl_server_port(srv),
            cfg->nmembers, cfg->data_dir);
@@ -681,9 +811,11 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    fl_sched_prop_free(x.prop);
     fl_collector_free(x.host); /* it may be watching our own API */
     x.host = NULL;
     cmd_control_free(x.control);
+    json_decref(x.host_cache);
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_quota_free(x.quota);

@@ -277,6 +277,30 @@ static const char *filter(const json_t *placement, const caff *aff, const json_t
     return NULL;
 }
 
+/* Exported to the module (sched_int.h): the same matchers for prop.c and
+ * override.c. */
+int fl_sched_selector_match(const json_t *rs, const json_t *tmpl)
+{
+    return selector_match(rs, tmpl);
+}
+
+const json_t *fl_sched_choose_policy(const json_t *policies, const json_t *tmpl)
+{
+    json_t *req = json_pack("{s:O}", "policies", (json_t *)policies);
+    const json_t *p = req ? choose_policy(req, tmpl) : NULL;
+    json_decref(req); /* p points into policies, which the caller holds */
+    return p;
+}
+
+bool fl_sched_affinity_matches(const json_t *aff, const json_t *cl)
+{
+    caff c;
+    caff_init(&c, aff);
+    bool m = caff_matches(&c, cl);
+    caff_done(&c);
+    return m;
+}
+
 /* ---------------------------------------------------------------- decision */
 
 typedef struct reason {

@@ -56,4 +56,19 @@ json_t *fl_sched_error(const char *msg, const char *reason);
 json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n);
 fl_sched_spread *fl_sched_parse_spread(const json_t *a, size_t *n, fl_err *err);
 
+/* place.c's matchers: a resourceSelector's implicit priority (3 name, 2
+ * labelSelector, 1 kind only, 0 miss); the policy of policies (array) that
+ * claims tmpl (borrowed from policies) or NULL; a ClusterAffinity against a
+ * cluster entry (NULL affinity matches every cluster). */
+int fl_sched_selector_match(const json_t *rs, const json_t *tmpl);
+const json_t *fl_sched_choose_policy(const json_t *policies, const json_t *tmpl);
+bool fl_sched_affinity_matches(const json_t *aff, const json_t *cl);
+
+/* override.c: apply the (Cluster)OverridePolicies of policies (array) that
+ * select tmpl to obj (the copy for cluster entry cl), in Karmada's order.
+ * *applied (new, may be NULL) lists "kind/ns/name" of the policies used.
+ * 0, FL_EPARSE (a bad overrider: err says which), -ENOMEM. */
+int fl_sched_overrides_apply(const json_t *policies, const json_t *tmpl, const json_t *cl,
+                             json_t *obj, json_t **applied, fl_err *err);
+
 #endif

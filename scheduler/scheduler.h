@@ -207,5 +207,88 @@ json_t *fl_sched_op_select(const json_t *req, fl_err *err);
  * with labels, region, zone, provider, taints, and either "available" or
  * "nodes"/"pods"), previous. quota may be NULL. */
 json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err *err);
+/* "override": {"template":{..}, "policies":[(Cluster)OverridePolicy..],
+ * "cluster":{name, labels, region, zone, provider}} -> {"object":{the copy
+ * for that cluster}, "applied":["Kind/ns/name",..]} or {"error":..}: the
+ * overriders in Karmada's order (propagation applies the same). */
+json_t *fl_sched_op_override(const json_t *req, fl_err *err);
+
+/* ---------------------------------------------------------------- propagation */
+
+/* The propagation controller (prop.c): host templates + policies → the
+ * engine → ResourceBinding on the host (Scheduled, FullyApplied,
+ * aggregatedStatus) → objects in the members (namespaces first, per-cluster
+ * replicas, OverridePolicies, ownership labels, conflictResolution,
+ * removal from clusters no longer assigned) → status summed back into the
+ * template; cluster failover by health (taints after failureThreshold,
+ * NoExecute eviction after the placement's toleration, success threshold,
+ * eviction rate limit). It runs on its own thread with its own libuv loop,
+ * where member and host writes go out concurrently (one HTTP client per
+ * cluster); a pass runs when the index or member health changed, or a
+ * retry or a timer is due. The same write is never sent twice: updates
+ * carry the resourceVersion the index last saw (a conflict waits for the
+ * next pass), and a write in flight or applied but not yet indexed is
+ * remembered by the hash of what was sent. */
+typedef struct fl_sched_prop fl_sched_prop;
+
+/* The host's objects of one resource (every namespace): *items (new) is an
+ * array of objects. Any interface can stand behind it (the index fed by a
+ * host collector today, the daemon's own control store later). Called on
+ * the propagation thread. 0 or a negative code. */
+typedef int (*fl_sched_host_list_fn)(void *ud, const char *group, const char *resource,
+                                     json_t **items, fl_err *err);
+/* Member clusters as the engine reads them ({name, labels, region, zone,
+ * provider, taints}) plus "health" (Ready|NotReady|Unreachable|Unknown):
+ * a new array. Called on the propagation thread. */
+typedef json_t *(*fl_sched_members_fn)(void *ud);
+
+/* Quota reservations per (namespace, workload uid, cluster) for a total of
+ * replicas (quota/'s fl_quota_reserve and fl_quota_release behind it).
+ * reserve answers 0 or FL_EQUOTA/FL_EFORBIDDEN with the message in err. */
+typedef struct fl_sched_prop_quota {
+    int (*reserve)(void *ud, const char *ns, const char *uid, const char *cluster,
+                   int64_t replicas, const json_t *per_replica, fl_err *err);
+    void (*release)(void *ud, const char *ns, const char *uid, const char *cluster);
+    void *ud;
+} fl_sched_prop_quota;
+
+typedef struct fl_sched_prop_member {
+    const char *name, *kubeconfig, *context;
+} fl_sched_prop_member;
+
+typedef struct fl_sched_prop_opts {
+    fl_index *index;                      /* members' objects and capacity; required */
+    fl_sched_host_list_fn host_list;      /* required */
+    void *host_ud;
+    const char *host_kubeconfig, *host_context; /* where bindings and status are written */
+    fl_sched_members_fn members;          /* required */
+    void *members_ud;
+    const fl_sched_prop_member *conns;    /* how to reach each member */
+    size_t nconns;
+    fl_sched_prop_quota quota;            /* reserve NULL: no quota check */
+    int64_t interval_ms;                  /* the longest wait between passes, default 1000 */
+    int64_t min_gap_ms;                   /* the shortest gap between passes, default 20 */
+    int64_t failure_threshold_ms;         /* unhealthy this long: tainted, default 30000 */
+    int64_t success_threshold_ms;         /* healthy this long: takes new work, default 30000 */
+    int64_t toleration_ms;                /* NoExecute toleration when the policy names none, default 300000 */
+    double eviction_rate;                 /* bindings evicted per second, default 50 */
+    int64_t write_timeout_ms;             /* one member or host write, default 10000 */
+} fl_sched_prop_opts;
+#define FL_SCHED_PROP_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, \
+                                 {NULL, NULL, NULL}, 1000, 20, 30000, 30000, 300000, 50.0, 10000}
+
+/* Create and start the controller thread. Strings are copied; index and
+ * the callbacks' ud must outlive it. 0, -EINVAL, -ENOMEM, -errno. */
+int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_err *err);
+/* Stop the thread (a pass in progress finishes its writes) and free. NULL ok. */
+void fl_sched_prop_free(fl_sched_prop *p);
+/* Wake the controller now (the index changed, say). Any thread. */
+void fl_sched_prop_kick(fl_sched_prop *p);
+
+typedef struct fl_sched_prop_stats {
+    uint64_t passes, writes, write_errors, conflicts, evictions, bindings;
+    int64_t last_pass_ms; /* duration of the last pass */
+} fl_sched_prop_stats;
+void fl_sched_prop_stats_get(fl_sched_prop *p, fl_sched_prop_stats *out); /* any thread */
 
 #endif

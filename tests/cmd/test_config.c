@@ -137,6 +137,34 @@ static void test_defaults(void)
     T_EQ_STR(c->resources[0].version, "v1");
     T_EQ_INT(c->page_size, 500);
     T_EQ_INT(c->health_interval_ms, 10000);
+    T_EQ_INT(c->failover_failure_ms, 30000);
+    T_EQ_INT(c->failover_success_ms, 30000);
+    T_EQ_INT(c->failover_toleration_ms, 300000);
+    T_EQ_INT(c->failover_eviction_rate, 50);
+    T_EQ_INT(c->propagation_interval_ms, 1000);
+    fl_config_free(c);
+}
+
+/* failover: and propagation: (scheduler/'s propagation controller). */
+static void test_failover(void)
+{
+    fl_config *c = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = load("members: []\nfailover: {failureThreshold: 2s, successThreshold: 500ms, "
+                  "tolerationSeconds: 0, evictionRate: 7}\npropagation: {interval: 250ms}\n",
+                  &c, &err);
+    T_EQ_INT(rc, 0);
+    if (!rc) {
+        T_EQ_INT(c->failover_failure_ms, 2000);
+        T_EQ_INT(c->failover_success_ms, 500);
+        T_EQ_INT(c->failover_toleration_ms, 0);
+        T_EQ_INT(c->failover_eviction_rate, 7);
+        T_EQ_INT(c->propagation_interval_ms, 250);
+        fl_config_free(c);
+    }
+    c = NULL;
+    rc = load("members: []\nfailover: {tolerationSecs: 3}\n", &c, &err);
+    T_CHECK(rc != 0 && strstr(err.msg, "failover.tolerationSecs: unknown field"));
     fl_config_free(c);
 }
 
@@ -264,6 +292,7 @@ int main(void)
     test_io_and_yaml_errors();
     test_durations();
     test_example();
+    test_failover();
     char p[600];
     snprintf(p, sizeof p, "%s/flotilla.yaml", tmpdir);
     unlink(p);

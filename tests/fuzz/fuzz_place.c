@@ -1,8 +1,8 @@
 /*
  * tests/fuzz/fuzz_place.c: libFuzzer target for the placement engine's JSON
  * requests (what `flotilla debug place` and POST /api/v1/place take from
- * outside): webster, assign, select and place (with explain and the
- * request's quota ledger). No crash, no leak, and every call either answers
+ * outside): webster, assign, select, place (with explain and the
+ * request's quota ledger) and override (OverridePolicies from the host). No crash, no leak, and every call either answers
  * an object or names why the request is malformed. Requests asking for more
  * than 100,000 seats are skipped (time, not correctness: the engine accepts
  * up to FL_SCHED_MAX_SEATS).
@@ -46,6 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ans = fl_sched_op_assign(req, &err);
     else if (op && !strcmp(op, "select"))
         ans = fl_sched_op_select(req, &err);
+    else if (op && !strcmp(op, "override"))
+        ans = fl_sched_op_override(req, &err);
     else {
         json_object_set_new(req, "explain", json_true());
         ans = fl_sched_op_place(req, NULL, &err);

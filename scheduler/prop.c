@@ -1,0 +1,1353 @@
+/*
+ * scheduler/prop.c: the propagation controller (scheduler.h,
+ * "propagation"). One thread with its own libuv loop runs passes; a pass
+ * reads the host (templates, policies, bindings) through the host_list
+ * interface and the members' objects from the index, decides with the
+ * engine (fl_sched_op_place), then writes in three waves, each concurrent
+ * over every cluster and waited for: namespaces; member objects (create,
+ * update with the indexed resourceVersion as precondition, delete); host
+ * writes (ResourceBindings, their status, template status). Everything the
+ * controller owns lives in struct fl_sched_prop and is touched by its
+ * thread only, except the kick flag and the stats (under mu).
+ *
+ * Ownership in members: label karmada.io/managed=true, annotations
+ * resourcebinding.karmada.io/{namespace,name}, resourcetemplate.karmada.io/uid
+ * and flotilla.io/propagation-hash (the hash of what was sent: equal means
+ * applied).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "scheduler/sched_int.h"
+
+#define LBL_MANAGED "karmada.io/managed"
+#define ANN_BNS "resourcebinding.karmada.io/namespace"
+#define ANN_BNAME "resourcebinding.karmada.io/name"
+#define ANN_UID "resourcetemplate.karmada.io/uid"
+#define ANN_HASH "flotilla.io/propagation-hash"
+#define ANN_SHADOW "shadow.clusterpedia.io/cluster-name"
+#define TAINT_NOT_READY "cluster.karmada.io/not-ready"
+#define TAINT_UNREACHABLE "cluster.karmada.io/unreachable"
+#define INFLIGHT_MS 15000   /* a sent write not yet indexed is not sent again for this long */
+#define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
+#define MAX_TEMPLATES 100000
+
+/* The template kinds propagated (namespaced; the host collector syncs them). */
+typedef struct tkind {
+    const char *group, *version, *resource, *kind;
+} tkind;
+static const tkind KINDS[] = {
+    {"apps", "v1", "deployments", "Deployment"},   {"apps", "v1", "statefulsets", "StatefulSet"},
+    {"batch", "v1", "jobs", "Job"},                {"", "v1", "configmaps", "ConfigMap"},
+    {"", "v1", "services", "Service"},
+};
+
+typedef struct member {
+    char *name, *kubeconfig, *context;
+    fl_kube_client *client; /* lazily, on the loop */
+    char health[24];
+    int64_t since;          /* mono ms of the last health change */
+    bool was_down;          /* has been unhealthy since the daemon started */
+} member;
+
+struct fl_sched_prop {
+    fl_sched_prop_opts o;
+    char *host_kubeconfig, *host_context;
+    fl_kube_client *host;
+    member *m;
+    size_t nm;
+    uv_loop_t loop;
+    pthread_t thr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, kicked, started, subscribed;
+    atomic_bool stopping;           /* set with stop: a pass in progress ends early */
+    int sub_id;                     /* index change subscription (kicks a pass) */
+    fl_sched_prop_stats st;         /* under mu */
+    /* loop thread only below */
+    int pending;                    /* requests in flight in this wave */
+    json_t *inflight;               /* key -> {"h":hash,"t":ms} */
+    json_t *retry;                  /* key -> {"n":attempts,"at":ms} */
+    json_t *settled;                /* binding key -> fingerprint of the inputs of a
+                                       template that needed nothing (skipped while equal) */
+    fl_sched_snapshot *snap;
+    int64_t snap_ms, snap_rev, last_rev;
+    double tokens;
+    int64_t tokens_ms;
+    char health_sig[4096];
+    json_t *obs_cache[8];           /* per kind: the last pass's observed map */
+    int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static void rfc3339(char out[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+static void coll_path(const tkind *k, const char *ns, char *out, size_t n)
+{
+    if (k->group[0])
+        snprintf(out, n, "/apis/%s/%s/namespaces/%s/%s", k->group, k->version, ns, k->resource);
+    else
+        snprintf(out, n, "/api/%s/namespaces/%s/%s", k->version, ns, k->resource);
+}
+
+static member *member_of(fl_sched_prop *p, const char *name)
+{
+    for (size_t i = 0; i < p->nm; i++)
+        if (!strcmp(p->m[i].name, name))
+            return &p->m[i];
+    return NULL;
+}
+
+static fl_kube_client *client_for(fl_sched_prop *p, const char *kc, const char *ctx,
+                                  fl_kube_client **slot, const char *what)
+{
+    if (*slot || !kc)
+        return *slot;
+    fl_kube_conn *conn = NULL;
+    fl_err err = FL_ERR_INIT;
+    fl_kube_client_opts co = FL_KUBE_CLIENT_OPTS_INIT;
+    co.timeout_ms = p->o.write_timeout_ms;
+    co.connect_timeout_ms = p->o.write_timeout_ms;
+    co.max_host_connections = 8;
+    if (fl_kube_conn_load(kc, ctx, &conn, &err) != 0 ||
+        fl_kube_client_new(&p->loop, conn, &co, slot, &err) != 0)
+        fl_log(FL_LOG_WARN, "prop", "%s: %s", what, err.msg);
+    fl_kube_conn_unref(conn);
+    return *slot;
+}
+
+/* metadata.annotations[key] / metadata.labels[key] (keys hold dots, so not
+ * through fl_obj_get's dotted paths), or "". */
+static const char *meta_str(const json_t *o, const char *map, const char *key)
+{
+    const json_t *m = json_object_get(json_object_get(o, "metadata"), map);
+    const char *v = json_string_value(json_object_get(m, key));
+    return v ? v : "";
+}
+
+static uint64_t fnv64(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void hash_of(const json_t *obj, char out[20])
+{
+    char *d = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(out, 20, "%016llx", d ? (unsigned long long)fnv64(d) : 0ull);
+    free(d);
+}
+
+/* ------------------------------------------------------------ writes */
+
+/* One cluster's share of a wave: at most WINDOW writes in flight, the
+ * next sent as one finishes; a transport failure (the member does not
+ * answer) drops the rest of its share until the next pass. */
+#define WINDOW 16
+typedef struct wq {
+    fl_sched_prop *p;
+    fl_kube_client *client;
+    const json_t *jobs; /* this cluster's jobs, borrowed */
+    size_t next, inflight;
+    bool dead;
+} wq;
+
+typedef struct wr {
+    fl_sched_prop *p;
+    wq *q;
+    char key[700];
+    char hash[24];
+    bool del;
+} wr;
+
+static void pump(wq *q);
+
+static void wr_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
+{
+    (void)rq;
+    wr *w = ud;
+    fl_sched_prop *p = w->p;
+    int64_t now = fl_mono_ms();
+    p->pending--;
+    pthread_mutex_lock(&p->mu);
+    if (res->err == 0 || (w->del && res->err == FL_ENOTFOUND)) {
+        p->st.writes++;
+        pthread_mutex_unlock(&p->mu);
+        json_object_set_new(p->inflight, w->key, json_pack("{s:s,s:I}", "h", w->hash, "t",
+                                                           (json_int_t)now));
+        json_object_del(p->retry, w->key);
+    } else if (res->err == FL_ECONFLICT) {
+        p->st.conflicts++;
+        pthread_mutex_unlock(&p->mu);
+    } else {
+        p->st.write_errors++;
+        pthread_mutex_unlock(&p->mu);
+        json_t *r = json_object_get(p->retry, w->key);
+        int64_t n = r ? json_integer_value(json_object_get(r, "n")) + 1 : 1;
+        int64_t back = 200ll << (n < 8 ? n : 8);
+        if (back > 30000)
+            back = 30000;
+        unsigned char rb = 0;
+        fl_random_bytes(&rb, 1);
+        back = back / 2 + back * rb / 255; /* jitter: [0.5, 1.5) × */
+        json_object_set_new(p->retry, w->key, json_pack("{s:I,s:I}", "n", (json_int_t)n, "at",
+                                                        (json_int_t)(now + back)));
+        fl_log(FL_LOG_WARN, "prop", "%s: %s %s (attempt %lld, next in %lld ms)", w->key,
+               res->reason, res->message, (long long)n, (long long)back);
+    }
+    wq *q = w->q;
+    if (q) {
+        q->inflight--;
+        if (res->code == 0 && res->err != 0)
+            q->dead = true;
+        pump(q);
+    }
+    free(w);
+}
+
+/* Send one write unless the same one is in flight/applied-but-unindexed or
+ * backing off. body may be NULL (DELETE). */
+static bool send_write(fl_sched_prop *p, wq *q, fl_kube_client *c, fl_kube_method m,
+                       const char *path, const json_t *body, const char *key, const char *hash)
+{
+    int64_t now = fl_mono_ms();
+    const json_t *inf = json_object_get(p->inflight, key);
+    if (inf && !strcmp(fl_obj_str_or(inf, "h", ""), hash) &&
+        now - json_integer_value(json_object_get(inf, "t")) < INFLIGHT_MS)
+        return false;
+    const json_t *r = json_object_get(p->retry, key);
+    if (r && json_integer_value(json_object_get(r, "at")) > now)
+        return false;
+    if (!c)
+        return false;
+    wr *w = calloc(1, sizeof *w);
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (!w || (body && !b)) {
+        free(w);
+        free(b);
+        return false;
+    }
+    w->p = p;
+    w->q = q;
+    w->del = m == FL_KUBE_DELETE;
+    snprintf(w->key, sizeof w->key, "%s", key);
+    snprintf(w->hash, sizeof w->hash, "%s", hash);
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    rq.method = m, rq.path = path, rq.body = b, rq.body_len = b ? strlen(b) : 0;
+    bool sent = fl_kube_client_request(c, &rq, NULL, wr_done, w, NULL) == 0;
+    if (sent)
+        p->pending++;
+    else
+        free(w);
+    free(b);
+    return sent;
+}
+
+/* Send q's next jobs until WINDOW are in flight (or none is left). */
+static void pump(wq *q)
+{
+    while (!q->dead && !atomic_load(&q->p->stopping) && q->inflight < WINDOW && q->next < json_array_size(q->jobs)) {
+        const json_t *j = json_array_get(q->jobs, q->next++);
+        if (send_write(q->p, q, q->client, (fl_kube_method)json_integer_value(json_object_get(j, "m")),
+                       fl_obj_str_or(j, "path", ""), json_object_get(j, "body"),
+                       fl_obj_str_or(j, "key", ""), fl_obj_str_or(j, "hash", "")))
+            q->inflight++;
+    }
+}
+
+static void wave(fl_sched_prop *p)
+{
+    while (p->pending > 0)
+        uv_run(&p->loop, UV_RUN_ONCE);
+}
+
+/* ------------------------------------------------------------ reading */
+
+static json_t *host_items(fl_sched_prop *p, const char *group, const char *res, const char *kind)
+{
+    json_t *items = NULL;
+    fl_err err = FL_ERR_INIT;
+    if (p->o.host_list(p->o.host_ud, group, res, &items, &err) != 0 || !json_is_array(items)) {
+        json_decref(items);
+        return json_array();
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o) {
+        if (!fl_obj_str(o, "kind"))
+            json_object_set_new(o, "kind", json_string(kind));
+        json_t *ann = fl_obj_get(o, "metadata.annotations");
+        if (json_is_object(ann))
+            json_object_del(ann, ANN_SHADOW);
+    }
+    return items;
+}
+
+typedef struct obs_ctx {
+    json_t *map;
+    const json_t *cache; /* full read: the previous map, entries with the same rv reused */
+    bool delta;          /* changed rows only, applied to map in place */
+} obs_ctx;
+
+static bool managed(const json_t *o)
+{
+    const json_t *l = json_object_get(json_object_get(o, "metadata"), "labels");
+    const char *v = json_string_value(json_object_get(l, LBL_MANAGED));
+    return v && !strcmp(v, "true");
+}
+
+static int obs_row(void *arg, const fl_index_row *row)
+{
+    obs_ctx *c = arg;
+    json_t *o = NULL;
+    char key[700];
+    if (!strcmp(row->cluster, "_host"))
+        return 0;
+    snprintf(key, sizeof key, "%s/%s/%s", row->cluster, row->namespace_, row->name);
+    json_t *old = json_object_get(c->delta ? c->map : c->cache, key);
+    if (old && !strcmp(fl_obj_str_or(old, "rv", ""), row->resource_version) && !row->deleted_ms) {
+        if (!c->delta)
+            json_object_set(c->map, key, old);
+        return 0;
+    }
+    if (row->deleted_ms || fl_json_parse(row->json, row->json_len, &o, NULL) != 0 ||
+        (c->delta && !managed(o))) {
+        json_decref(o);
+        if (c->delta)
+            json_object_del(c->map, key);
+        return 0;
+    }
+    json_object_set_new(c->map, key, json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv",
+                                               row->resource_version, "obj", o));
+    return 0;
+}
+
+/* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}.
+ * With since > 0 only rows changed after index revision since are read and
+ * applied to cache (returned with a new reference); else all of them into a
+ * new map (cache's unchanged entries reused). Entries are read only. */
+static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64_t since)
+{
+    static const char *const yes[] = {"true"};
+    fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    bool delta = cache && since > 0;
+    obs_ctx c = {delta ? json_incref(cache) : json_object(), cache, delta};
+    q.group = k->group, q.resource = k->resource;
+    if (delta) {
+        q.min_revision = since;
+        q.include_deleted = true;
+        q.order = FL_INDEX_ORDER_REVISION;
+    } else {
+        q.labels = &lr, q.n_labels = 1;
+    }
+    fl_err err = FL_ERR_INIT;
+    if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0)
+        fl_log(FL_LOG_WARN, "prop", "index: %s: %s", k->resource, err.msg);
+    return c.map;
+}
+
+typedef struct get_ctx {
+    char rv[128];
+    bool found;
+} get_ctx;
+
+static int get_row(void *arg, const fl_index_row *row)
+{
+    get_ctx *g = arg;
+    g->found = true;
+    snprintf(g->rv, sizeof g->rv, "%s", row->resource_version);
+    return 0;
+}
+
+static bool index_has(fl_index_reader *r, const char *cluster, const char *group, const char *res,
+                      const char *ns, const char *name, char rv[128])
+{
+    fl_index_key key = {cluster, group, NULL, res, ns, name};
+    get_ctx g = {{0}, false};
+    fl_index_get(r, &key, get_row, &g, NULL);
+    if (rv)
+        snprintf(rv, 128, "%s", g.rv);
+    return g.found;
+}
+
+/* ------------------------------------------------------------ health */
+
+static void track_health(fl_sched_prop *p, const json_t *members, int64_t now)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(members, i, e) {
+        member *m = member_of(p, fl_obj_str_or(e, "name", ""));
+        const char *h = fl_obj_str_or(e, "health", "Unknown");
+        if (!m || !strcmp(m->health, h))
+            continue;
+        if (m->health[0] && strcmp(h, "Ready"))
+            m->was_down = true;
+        fl_log(FL_LOG_INFO, "prop", "cluster %s: %s -> %s", m->name,
+               m->health[0] ? m->health : "(start)", h);
+        snprintf(m->health, sizeof m->health, "%s", h);
+        m->since = now;
+    }
+}
+
+/* The NoExecute toleration of placement for key, in ms (-1: forever). */
+static int64_t toleration_ms(const fl_sched_prop *p, const json_t *placement, const char *key)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(placement, "clusterTolerations"), i, t) {
+        const char *k = fl_obj_str_or(t, "key", ""), *eff = fl_obj_str_or(t, "effect", "");
+        if ((k[0] && strcmp(k, key)) || (eff[0] && strcmp(eff, "NoExecute")))
+            continue;
+        const json_t *s = json_object_get(t, "tolerationSeconds");
+        return json_is_integer(s) ? json_integer_value(s) * 1000 : -1;
+    }
+    return p->o.toleration_ms;
+}
+
+static bool take_token(fl_sched_prop *p, int64_t now)
+{
+    double rate = p->o.eviction_rate > 0 ? p->o.eviction_rate : 50.0;
+    p->tokens += (double)(now - p->tokens_ms) * rate / 1000.0;
+    double cap = rate < 1 ? 1 : rate;
+    if (p->tokens > cap)
+        p->tokens = cap;
+    p->tokens_ms = now;
+    if (p->tokens < 1)
+        return false;
+    p->tokens -= 1;
+    return true;
+}
+
+static int64_t prev_of(const json_t *prev, const char *name)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(prev, i, e) if (!strcmp(fl_obj_str_or(e, "name", ""), name)) return json_integer_value(json_object_get(e, "replicas"));
+    return -1;
+}
+
+/* ------------------------------------------------------------ one pass */
+
+typedef struct pass {
+    fl_sched_prop *p;
+    fl_index_reader *r;
+    int64_t now;
+    json_t *members;   /* engine entries + health */
+    json_t *policies;  /* PP + CPP */
+    json_t *overrides; /* OP + COP */
+    json_t *rbs;       /* "ns/name" -> binding */
+    json_t *obs[FL_ARRAY_LEN(KINDS)];
+    json_t *want;      /* "cluster|bns/bname" -> true: assignments in force */
+    json_t *ns_jobs;   /* "cluster/ns" -> true */
+    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"}] */
+    json_t *host_jobs; /* same, on the host */
+    bool next_soon;    /* something waits: run again soon */
+    bool stable;       /* every member Ready and trusted: settled templates may be skipped */
+    char inputs[64];   /* hash of the policies and overrides of this pass */
+    char fleet[4200];  /* every member's failover phase (0 trusted, 1 recovering, 2 failing,
+                          3 tainted, 4 past the default toleration) */
+    json_t *ns_have;   /* "cluster/ns" -> bool: the namespace is in the index */
+    json_t *seen;      /* binding keys whose template is here (host objects are read only:
+                          the host interface may hand out cached objects) */
+} pass;
+
+static void job(json_t *list, const char *cluster, fl_kube_method m, const char *path,
+                const json_t *body, const char *key, const char *hash)
+{
+    json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s}", "c", cluster, "m", (int)m, "path", path, "key",
+                          key, "hash", hash);
+    if (j && body)
+        json_object_set(j, "body", (json_t *)body);
+    if (j)
+        json_array_append_new(list, j);
+    else
+        fl_log(FL_LOG_WARN, "prop", "%s: out of memory", key);
+}
+
+static void run_jobs(fl_sched_prop *p, const json_t *jobs)
+{
+    json_t *by = json_object(); /* cluster -> [jobs] */
+    size_t i;
+    const json_t *j;
+    json_array_foreach(jobs, i, j) {
+        const char *c = fl_obj_str_or(j, "c", "");
+        json_t *list = json_object_get(by, c);
+        if (!list)
+            json_object_set_new(by, c, list = json_array());
+        json_array_append(list, (json_t *)j);
+    }
+    size_t n = json_object_size(by), k = 0;
+    wq *qs = calloc(n + 1, sizeof *qs);
+    const char *c;
+    json_t *list;
+    json_object_foreach(by, c, list) {
+        if (!qs)
+            break;
+        fl_kube_client *cl;
+        if (!strcmp(c, "_host")) {
+            cl = client_for(p, p->host_kubeconfig, p->host_context, &p->host, "host");
+        } else {
+            member *m = member_of(p, c);
+            cl = m ? client_for(p, m->kubeconfig, m->context, &m->client, m->name) : NULL;
+        }
+        qs[k] = (wq){p, cl, list, 0, 0, false};
+        pump(&qs[k++]);
+    }
+    wave(p);
+    free(qs);
+    json_decref(by);
+}
+
+typedef struct qctx {
+    fl_sched_prop *p;
+    const char *uid;
+    const json_t *prev;
+} qctx;
+
+static int q_reserve(void *ud, const char *ns, const char *cluster, int64_t add,
+                     const json_t *requests, fl_err *err)
+{
+    qctx *q = ud;
+    int64_t cur = prev_of(q->prev, cluster);
+    int rc = q->p->o.quota.reserve(q->p->o.quota.ud, ns, q->uid, cluster,
+                                   add + (cur > 0 ? cur : 0), requests, err);
+    return rc == FL_EFORBIDDEN ? FL_EQUOTA : rc;
+}
+
+/* The copy of tmpl that goes to cluster entry cl with replicas. */
+static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64_t replicas,
+                           const char *bns, const char *bname, char hash[20], fl_err *err)
+{
+    json_t *o = json_deep_copy(tmpl);
+    if (!o)
+        return NULL;
+    json_object_del(o, "status");
+    json_t *meta = fl_obj_ensure(o, "metadata");
+    static const char *const drop[] = {"uid", "resourceVersion", "creationTimestamp",
+                                       "managedFields", "generation", "ownerReferences",
+                                       "selfLink", "deletionTimestamp", "finalizers"};
+    for (size_t i = 0; i < FL_ARRAY_LEN(drop); i++)
+        json_object_del(meta, drop[i]);
+    json_t *ann = json_object_get(meta, "annotations");
+    if (json_is_object(ann))
+        json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
+    const char *kind = fl_obj_str_or(tmpl, "kind", "");
+    if (fl_obj_get(tmpl, "spec.replicas") || !strcmp(kind, "Deployment") ||
+        !strcmp(kind, "StatefulSet"))
+        json_object_set_new(fl_obj_ensure(o, "spec"), "replicas", json_integer(replicas));
+    if (fl_sched_overrides_apply(ps->overrides, tmpl, cl, o, NULL, err) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    meta = fl_obj_ensure(o, "metadata");
+    json_t *labels = json_object_get(meta, "labels");
+    if (!json_is_object(labels)) {
+        labels = json_object();
+        json_object_set_new(meta, "labels", labels);
+    }
+    json_object_set_new(labels, LBL_MANAGED, json_string("true"));
+    fl_obj_set_annotation(o, ANN_BNS, bns);
+    fl_obj_set_annotation(o, ANN_BNAME, bname);
+    fl_obj_set_annotation(o, ANN_UID, fl_obj_str_or(tmpl, "metadata.uid", ""));
+    hash_of(o, hash);
+    fl_obj_set_annotation(o, ANN_HASH, hash);
+    return o;
+}
+
+static json_t *cond(const json_t *old_status, const char *type, bool ok, const char *reason,
+                    const char *msg)
+{
+    char now[32];
+    rfc3339(now);
+    size_t i;
+    const json_t *c;
+    const char *st = ok ? "True" : "False", *ltt = now;
+    json_array_foreach(json_object_get(old_status, "conditions"), i, c) {
+        if (!strcmp(fl_obj_str_or(c, "type", ""), type) &&
+            !strcmp(fl_obj_str_or(c, "status", ""), st))
+            ltt = fl_obj_str_or(c, "lastTransitionTime", now);
+    }
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "reason", reason,
+                     "message", msg, "lastTransitionTime", ltt);
+}
+
+static void sum_status(json_t *sum, const json_t *st)
+{
+    static const char *const f[] = {"replicas", "readyReplicas", "availableReplicas",
+                                    "updatedReplicas"};
+    for (size_t i = 0; i < FL_ARRAY_LEN(f); i++) {
+        json_int_t have = json_integer_value(json_object_get(sum, f[i]));
+        json_object_set_new(sum, f[i],
+                            json_integer(have + json_integer_value(json_object_get(st, f[i]))));
+    }
+}
+
+/* What the binding keeps of a member's status (Karmada's default
+ * interpreter for workloads: the replica counts and observedGeneration). */
+static json_t *reflect_status(const json_t *st)
+{
+    static const char *const f[] = {"replicas", "readyReplicas", "availableReplicas",
+                                    "updatedReplicas", "unavailableReplicas", "observedGeneration",
+                                    "active", "succeeded", "failed"};
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < FL_ARRAY_LEN(f); i++) {
+        json_t *v = json_object_get(st, f[i]);
+        if (v)
+            json_object_set(o, f[i], v);
+    }
+    return o;
+}
+
+/* Member entries the engine may use for this template's policy, with
+ * failover applied. *evicted counts clusters dropped by NoExecute. */
+static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
+                          int *evicted, int *deferred)
+{
+    fl_sched_prop *p = ps->p;
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(ps->members, i, e) {
+        member *m = member_of(p, fl_obj_str_or(e, "name", ""));
+        if (!m)
+            continue;
+        bool held = prev_of(prev, m->name) >= 0;
+        bool ready = !strcmp(m->health, "Ready");
+        int64_t age = ps->now - m->since;
+        json_t *c = json_deep_copy(e);
+        json_object_set(all, m->name, c);
+        if (ready) {
+            if (!held && m->was_down && age < p->o.success_threshold_ms) {
+                ps->next_soon = true;
+                json_decref(c);
+                continue; /* not yet trusted with new work */
+            }
+            json_array_append_new(out, c);
+            continue;
+        }
+        if (!held) {
+            json_decref(c);
+            continue;
+        }
+        const char *key = !strcmp(m->health, "NotReady") ? TAINT_NOT_READY : TAINT_UNREACHABLE;
+        int64_t tol = toleration_ms(p, placement, key);
+        json_object_set_new(c, "available", json_integer(0));
+        if (age >= p->o.failure_threshold_ms) {
+            json_t *taints = json_object_get(c, "taints");
+            if (!json_is_array(taints))
+                json_object_set_new(c, "taints", taints = json_array());
+            json_array_append_new(taints, json_pack("{s:s,s:s}", "key", key, "effect",
+                                                    "NoSchedule"));
+        }
+        if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
+            if (take_token(p, ps->now)) {
+                (*evicted)++;
+                json_decref(c);
+                continue; /* NoExecute: evicted, its replicas go elsewhere */
+            }
+            (*deferred)++; /* the eviction rate limit holds it back */
+        }
+        ps->next_soon = true;
+        json_array_append_new(out, c);
+    }
+    return out;
+}
+
+static void add_available(pass *ps, const json_t *tmpl, json_t *cands)
+{
+    const json_t *spec = !strcmp(fl_obj_str_or(tmpl, "kind", ""), "Pod")
+                             ? json_object_get(tmpl, "spec") : fl_obj_get(tmpl, "spec.template.spec");
+    size_t n = json_array_size(cands);
+    if (!json_is_object(spec) || !ps->p->snap || n == 0)
+        return;
+    const char **names = calloc(n, sizeof *names);
+    int64_t *av = calloc(n, sizeof *av);
+    for (size_t i = 0; names && av && i < n; i++)
+        names[i] = fl_obj_str_or(json_array_get(cands, i), "name", "");
+    if (names && av && fl_sched_snapshot_available_many(ps->p->snap, spec, names, n, av, NULL) == 0)
+        for (size_t i = 0; i < n; i++) {
+            json_t *c = json_array_get(cands, i);
+            if (!json_object_get(c, "available"))
+                json_object_set_new(c, "available", json_integer(av[i]));
+        }
+    free(names);
+    free(av);
+}
+
+/* One template: decide, write the member objects, build the binding. */
+static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
+{
+    fl_sched_prop *p = ps->p;
+    const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
+    const char *name = fl_obj_str_or(tmpl, "metadata.name", "");
+    const char *uid = fl_obj_str_or(tmpl, "metadata.uid", "");
+    if (fl_obj_get(tmpl, "metadata.deletionTimestamp"))
+        return;
+    const json_t *pol = fl_sched_choose_policy(ps->policies, tmpl);
+    if (!pol)
+        return;
+    char bname[600], key[700];
+    snprintf(bname, sizeof bname, "%s-%s", name, k->kind);
+    lower(bname);
+    snprintf(key, sizeof key, "%s/%s", ns, bname);
+    json_t *rb = json_object_get(ps->rbs, key);
+    if (rb)
+        json_object_set_new(ps->seen, key, json_true());
+    /* a template whose inputs are those of a pass that needed nothing is skipped */
+    fl_buf fp = FL_BUF_INIT(1u << 20);
+    fl_buf_printf(&fp, "%s|%s|%s|%s|%s", ps->inputs, ps->fleet,
+                  fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
+                  fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""));
+    for (size_t mi = 0; mi < p->nm; mi++) {
+        char okey0[700];
+        snprintf(okey0, sizeof okey0, "%s/%s/%s", p->m[mi].name, ns, name);
+        fl_buf_printf(&fp, "|%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
+    }
+    const char *fps = fp.data ? fp.data : "";
+    /* custom NoExecute tolerations end at their own times: no skipping then */
+    bool may_skip = ps->stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
+    if (may_skip && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
+        size_t ci;
+        const json_t *ct;
+        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct) {
+            char wk[800];
+            snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "name", ""), key);
+            json_object_set_new(ps->want, wk, json_true());
+        }
+        fl_buf_done(&fp);
+        return;
+    }
+    size_t jobs_before = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
+                         json_object_size(ps->ns_jobs);
+    const json_t *placement = fl_obj_get(pol, "spec.placement");
+    const json_t *prev = fl_obj_get(rb, "spec.clusters");
+    json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
+    int evicted = 0, deferred = 0;
+    json_t *cands = candidates(ps, placement, prev, all, &evicted, &deferred);
+    add_available(ps, tmpl, cands);
+    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policies",
+                    ps->policies, "clusters", cands, "previous",
+                    json_is_array(prev) ? json_incref((json_t *)prev) : json_array());
+    qctx qc = {p, uid, prev};
+    fl_sched_quota hook = {q_reserve, &qc};
+    fl_err err = FL_ERR_INIT;
+    answer = req ? fl_sched_op_place(req, p->o.quota.reserve ? &hook : NULL, &err) : NULL;
+    const char *emsg = fl_obj_str(answer, "error");
+    bool ok = answer && !emsg;
+    clusters = ok ? json_incref(json_object_get(answer, "clusters"))
+                  : json_is_array(prev) ? json_incref((json_t *)prev) : json_array();
+    if (ok && evicted) {
+        pthread_mutex_lock(&p->mu);
+        p->st.evictions += (uint64_t)evicted;
+        pthread_mutex_unlock(&p->mu);
+    }
+    /* quota: release clusters no longer assigned */
+    size_t i;
+    const json_t *t;
+    json_array_foreach(prev, i, t) {
+        const char *cn = fl_obj_str_or(t, "name", "");
+        if (ok && prev_of(clusters, cn) < 0 && p->o.quota.release)
+            p->o.quota.release(p->o.quota.ud, ns, uid, cn);
+    }
+    bool suspended = json_is_true(fl_obj_get(pol, "spec.suspension.dispatching"));
+    const char *conflict = fl_obj_str_or(pol, "spec.conflictResolution", "Abort");
+    json_t *agg = json_array(), *sum = json_object();
+    bool all_applied = !suspended;
+    char emsg2[300] = "";
+    json_array_foreach(clusters, i, t) {
+        const char *cn = fl_obj_str_or(t, "name", "");
+        int64_t reps = json_integer_value(json_object_get(t, "replicas"));
+        char wkey[800], okey[700], hash[20], path[900], rv[128];
+        snprintf(wkey, sizeof wkey, "%s|%s", cn, key);
+        json_object_set_new(ps->want, wkey, json_true());
+        member *m = member_of(p, cn);
+        const json_t *cl = json_object_get(all, cn);
+        json_t *entry = json_pack("{s:s,s:b}", "clusterName", cn, "applied", 0);
+        json_array_append_new(agg, entry);
+        if (!m || suspended)
+            continue;
+        json_object_set_new(entry, "health", json_string(!strcmp(m->health, "Ready") ? "Healthy"
+                                                                                      : "Unknown"));
+        fl_err oe = FL_ERR_INIT;
+        json_t *obj = desired_obj(ps, tmpl, cl, reps, ns, bname, hash, &oe);
+        if (!obj) {
+            all_applied = false;
+            json_object_set_new(entry, "applied", json_false());
+            snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
+            continue;
+        }
+        snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
+        const json_t *ob = json_object_get(ps->obs[ki], okey);
+        const char *have = ob ? meta_str(json_object_get(ob, "obj"), "annotations", ANN_HASH) : NULL;
+        if (have && !strcmp(have, hash)) {
+            json_t *st = fl_obj_get(json_object_get(ob, "obj"), "status");
+            json_object_set_new(entry, "applied", json_true());
+            if (json_is_object(st))
+                json_object_set_new(entry, "status", reflect_status(st));
+            sum_status(sum, st);
+            json_object_del(p->inflight, okey);
+            json_decref(obj);
+            continue;
+        }
+        all_applied = false;
+        if (strcmp(m->health, "Ready")) {
+            json_decref(obj);
+            continue;
+        }
+        char nskey[600];
+        snprintf(nskey, sizeof nskey, "%s/%s", cn, ns);
+        json_t *have_ns = json_object_get(ps->ns_have, nskey);
+        if (!have_ns) {
+            have_ns = json_boolean(index_has(ps->r, cn, "", "namespaces", "", ns, NULL));
+            json_object_set_new(ps->ns_have, nskey, have_ns);
+        }
+        if (!json_is_true(have_ns) && !json_object_get(ps->ns_jobs, nskey)) {
+            json_t *nso = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+                                    "metadata", "name", ns);
+            json_object_set_new(ps->ns_jobs, nskey, nso);
+        }
+        coll_path(k, ns, path, sizeof path);
+        if (ob) {
+            json_object_set_new(fl_obj_ensure(obj, "metadata"), "resourceVersion",
+                                json_string(fl_obj_str_or(ob, "rv", "")));
+            size_t pl = strlen(path);
+            snprintf(path + pl, sizeof path - pl, "/%s", name);
+            job(ps->obj_jobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
+        } else if (index_has(ps->r, cn, k->group, k->resource, ns, name, rv)) {
+            if (!strcmp(conflict, "Overwrite")) {
+                json_object_set_new(fl_obj_ensure(obj, "metadata"), "resourceVersion",
+                                    json_string(rv));
+                size_t pl = strlen(path);
+                snprintf(path + pl, sizeof path - pl, "/%s", name);
+                job(ps->obj_jobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
+            } else {
+                snprintf(emsg2, sizeof emsg2,
+                         "%s %s/%s already exists in cluster %s and conflictResolution is Abort",
+                         k->kind, ns, name, cn);
+            }
+        } else {
+            job(ps->obj_jobs, cn, FL_KUBE_POST, path, obj, okey, hash);
+        }
+        json_decref(obj);
+    }
+    /* the binding */
+    const json_t *old_status = json_object_get(rb, "status");
+    json_t *conds = json_array();
+    char smsg[1200];
+    snprintf(smsg, sizeof smsg, "%s", ok ? "Binding has been scheduled successfully." : emsg ? emsg
+                                                                                         : err.msg);
+    json_array_append_new(conds, cond(old_status, "Scheduled", ok,
+                                      ok ? "Success" : fl_obj_str_or(answer, "reason",
+                                                                     "SchedulerError"), smsg));
+    json_array_append_new(conds, cond(old_status, "FullyApplied", all_applied && json_array_size(clusters),
+                                      all_applied ? "FullyAppliedSuccess" : suspended ? "Suspended"
+                                                                                      : "FullyAppliedFailed",
+                                      all_applied ? "All works have been successfully applied"
+                                      : emsg2[0] ? emsg2 : "Works are being applied"));
+    json_t *status = json_pack("{s:o,s:o}", "conditions", conds, "aggregatedStatus", agg);
+    json_t *reqs = fl_sched_requests_json(fl_obj_get(tmpl, "spec.template.spec"));
+    json_t *spec = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:I,s:O,s:O?,s:s,s:b}",
+                             "resource", "apiVersion", fl_obj_str_or(tmpl, "apiVersion", ""), "kind",
+                             k->kind, "namespace", ns, "name", name, "uid", uid, "replicas",
+                             (json_int_t)json_integer_value(fl_obj_get(tmpl, "spec.replicas")),
+                             "clusters", clusters, "placement", (json_t *)placement,
+                             "conflictResolution", conflict, "preserveResourcesOnDeletion",
+                             json_is_true(fl_obj_get(pol, "spec.preserveResourcesOnDeletion")));
+    if (spec && json_object_size(reqs))
+        json_object_set_new(spec, "replicaRequirements", json_pack("{s:O}", "resourceRequest", reqs));
+    json_decref(reqs);
+    char rbpath[900], hk[800];
+    snprintf(rbpath, sizeof rbpath, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings",
+             ns);
+    if (!rb) {
+        json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion",
+                                 "work.karmada.io/v1alpha2", "kind", "ResourceBinding", "metadata",
+                                 "name", bname, "namespace", ns, "labels", LBL_MANAGED, "true",
+                                 "spec", spec);
+        char h[20];
+        hash_of(body, h);
+        snprintf(hk, sizeof hk, "_host/rb/%s", key);
+        job(ps->host_jobs, "_host", FL_KUBE_POST, rbpath, body, hk, h);
+        json_decref(body);
+        ps->next_soon = true;
+    } else if (!json_equal(json_object_get(rb, "spec"), spec)) {
+        json_t *body = json_deep_copy(rb);
+        json_object_del(body, "_seen");
+        json_object_set(body, "spec", spec);
+        char h[20];
+        hash_of(body, h);
+        snprintf(hk, sizeof hk, "_host/rb/%s", key);
+        size_t pl = strlen(rbpath);
+        snprintf(rbpath + pl, sizeof rbpath - pl, "/%s", bname);
+        job(ps->host_jobs, "_host", FL_KUBE_PUT, rbpath, body, hk, h);
+        json_decref(body);
+        if (ok && !json_equal(json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters") : NULL,
+                              clusters)) {
+            char *d = json_dumps(clusters, JSON_COMPACT);
+            fl_log(FL_LOG_INFO, "prop", "binding %s: clusters %s", key, d ? d : "?");
+            free(d);
+        }
+    } else if (!json_equal(old_status, status)) {
+        json_t *body = json_deep_copy(rb);
+        json_object_del(body, "_seen");
+        json_object_set(body, "status", status);
+        char h[20];
+        hash_of(body, h);
+        snprintf(hk, sizeof hk, "_host/rbs/%s", key);
+        size_t pl = strlen(rbpath);
+        snprintf(rbpath + pl, sizeof rbpath - pl, "/%s/status", bname);
+        job(ps->host_jobs, "_host", FL_KUBE_PUT, rbpath, body, hk, h);
+        json_decref(body);
+    }
+    /* the template's status: the members' summed */
+    if (json_object_size(sum) && !suspended && strcmp(k->resource, "configmaps") &&
+        strcmp(k->resource, "services")) {
+        const json_t *ts = json_object_get(tmpl, "status");
+        bool diff = false;
+        const char *f;
+        json_t *v;
+        json_object_foreach(sum, f, v) if (!json_equal(json_object_get(ts, f), v)) diff = true;
+        if (diff) {
+            json_t *body = json_deep_copy(tmpl);
+            json_t *nst = json_is_object(ts) ? json_deep_copy(ts) : json_object();
+            json_object_update(nst, sum);
+            json_object_set_new(nst, "observedGeneration",
+                                json_integer(json_integer_value(fl_obj_get(tmpl, "metadata.generation"))));
+            json_object_set_new(body, "status", nst);
+            char tp[900], h[20];
+            coll_path(k, ns, tp, sizeof tp);
+            size_t pl = strlen(tp);
+            snprintf(tp + pl, sizeof tp - pl, "/%s/status", name);
+            hash_of(body, h);
+            snprintf(hk, sizeof hk, "_host/ts/%s/%s", k->resource, key);
+            job(ps->host_jobs, "_host", FL_KUBE_PUT, tp, body, hk, h);
+            json_decref(body);
+        }
+    }
+    size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
+                        json_object_size(ps->ns_jobs);
+    if (ok && all_applied && !evicted && !deferred && jobs_after == jobs_before && rb)
+        json_object_set_new(p->settled, key, json_string(fps));
+    else
+        json_object_del(p->settled, key);
+    fl_buf_done(&fp);
+    json_decref(sum);
+    json_decref(status);
+    json_decref(spec);
+    json_decref(clusters);
+    json_decref(answer);
+    json_decref(req);
+    json_decref(cands);
+    json_decref(all);
+}
+
+/* Member objects whose binding no longer assigns them there: deleted
+ * (when their cluster is Ready), unless the binding is gone and asked to
+ * preserve them. Bindings whose template is gone are deleted once their
+ * objects are. */
+static void cleanup(pass *ps)
+{
+    fl_sched_prop *p = ps->p;
+    json_t *busy = json_object(); /* "ns/bname" with objects still in members */
+    for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
+        const char *okey;
+        json_t *ob;
+        json_object_foreach(ps->obs[ki], okey, ob) {
+            const json_t *o = json_object_get(ob, "obj");
+            const char *cn = fl_obj_str_or(ob, "cluster", "");
+            const char *bns = meta_str(o, "annotations", ANN_BNS);
+            const char *bn = meta_str(o, "annotations", ANN_BNAME);
+            char wkey[800], bkey[600];
+            snprintf(wkey, sizeof wkey, "%s|%s/%s", cn, bns, bn);
+            snprintf(bkey, sizeof bkey, "%s/%s", bns, bn);
+            if (json_object_get(ps->want, wkey))
+                continue;
+            const json_t *rb = json_object_get(ps->rbs, bkey);
+            /* no binding: its template went with preserveResourcesOnDeletion (a
+             * binding is deleted only once its copies are, otherwise) */
+            if (!rb)
+                continue;
+            bool gone = !json_object_get(ps->seen, bkey);
+            if (gone && json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion")))
+                continue;
+            json_object_set_new(busy, bkey, json_true());
+            member *m = member_of(p, cn);
+            if (!m || strcmp(m->health, "Ready")) {
+                ps->next_soon = true;
+                continue;
+            }
+            char path[900];
+            coll_path(&KINDS[ki], fl_obj_str_or(o, "metadata.namespace", ""), path, sizeof path);
+            size_t pl = strlen(path);
+            snprintf(path + pl, sizeof path - pl, "/%s", fl_obj_str_or(o, "metadata.name", ""));
+            job(ps->obj_jobs, cn, FL_KUBE_DELETE, path, NULL, okey, "delete");
+        }
+    }
+    const char *bkey;
+    json_t *rb;
+    json_object_foreach(ps->rbs, bkey, rb) {
+        if (json_object_get(ps->seen, bkey) || !json_is_object(rb) ||
+            (json_object_get(busy, bkey) &&
+             !json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion"))))
+            continue;
+        if (strcmp(meta_str(rb, "labels", LBL_MANAGED), "true"))
+            continue; /* not ours */
+        char path[900], hk[800];
+        snprintf(path, sizeof path, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings/%s",
+                 fl_obj_str_or(rb, "metadata.namespace", ""), fl_obj_str_or(rb, "metadata.name", ""));
+        snprintf(hk, sizeof hk, "_host/rbdel/%s", bkey);
+        job(ps->host_jobs, "_host", FL_KUBE_DELETE, path, NULL, hk, "delete");
+        if (p->o.quota.release) {
+            size_t i;
+            const json_t *t;
+            json_array_foreach(fl_obj_get(rb, "spec.clusters"), i, t)
+                p->o.quota.release(p->o.quota.ud, fl_obj_str_or(rb, "metadata.namespace", ""),
+                                   fl_obj_str_or(rb, "spec.resource.uid", ""),
+                                   fl_obj_str_or(t, "name", ""));
+        }
+    }
+    json_decref(busy);
+}
+
+static void concat_into(json_t *dst, json_t *src)
+{
+    json_array_extend(dst, src);
+    json_decref(src);
+}
+
+static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev)
+{
+    if (p->snap && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
+        return;
+    fl_index_reader *r = NULL;
+    fl_sched_snapshot *s = NULL;
+    if (fl_index_reader_new(p->o.index, &r, NULL) == 0 &&
+        fl_sched_snapshot_load(r, NULL, &s, NULL) == 0) {
+        fl_sched_snapshot_free(p->snap);
+        p->snap = s;
+        p->snap_ms = now;
+        p->snap_rev = rev;
+    }
+    fl_index_reader_free(r);
+}
+
+/* One pass; returns true when another should follow soon. */
+static bool run_pass(fl_sched_prop *p)
+{
+    pass ps = {.p = p, .now = fl_mono_ms()};
+    int64_t t0 = ps.now;
+    fl_index_stats is;
+    fl_index_stats_get(p->o.index, &is);
+    load_snapshot(p, ps.now, is.revision);
+    ps.members = p->o.members(p->o.members_ud);
+    if (!ps.members)
+        return true;
+    track_health(p, ps.members, ps.now);
+    ps.policies = host_items(p, "policy.karmada.io", "propagationpolicies", "PropagationPolicy");
+    concat_into(ps.policies, host_items(p, "policy.karmada.io", "clusterpropagationpolicies",
+                                        "ClusterPropagationPolicy"));
+    ps.overrides = host_items(p, "policy.karmada.io", "clusteroverridepolicies",
+                              "ClusterOverridePolicy");
+    concat_into(ps.overrides, host_items(p, "policy.karmada.io", "overridepolicies",
+                                         "OverridePolicy"));
+    {
+        char h1[20], h2[20];
+        hash_of(ps.policies, h1);
+        hash_of(ps.overrides, h2);
+        snprintf(ps.inputs, sizeof ps.inputs, "%s%s", h1, h2);
+        /* the fleet's failover phases: a template is decided again when one changes */
+        ps.stable = true;
+        size_t off = 0;
+        for (size_t mi = 0; mi < p->nm && off < sizeof ps.fleet; mi++) {
+            const member *m = &p->m[mi];
+            int64_t age = ps.now - m->since;
+            bool ready = !strcmp(m->health, "Ready");
+            int phase = ready ? (m->was_down && age < p->o.success_threshold_ms ? 1 : 0)
+                        : age < p->o.failure_threshold_ms ? 2
+                        : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3 : 4;
+            if (phase)
+                ps.stable = false;
+            int w = snprintf(ps.fleet + off, sizeof ps.fleet - off, "%d", phase);
+            off += w > 0 ? (size_t)w : 0;
+        }
+    }
+    json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
+    ps.rbs = json_object();
+    size_t i;
+    json_t *o;
+    json_array_foreach(rbl, i, o) {
+        char key[600];
+        snprintf(key, sizeof key, "%s/%s", fl_obj_str_or(o, "metadata.namespace", ""),
+                 fl_obj_str_or(o, "metadata.name", ""));
+        json_object_set(ps.rbs, key, o);
+    }
+    json_decref(rbl);
+    ps.want = json_object();
+    ps.ns_jobs = json_object();
+    ps.ns_have = json_object();
+    ps.seen = json_object();
+    ps.obj_jobs = json_array();
+    ps.host_jobs = json_array();
+    if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
+        fl_index_reader_begin(ps.r);
+        size_t nt = 0;
+        /* member copies: what changed since the last pass (a full read every minute) */
+        int64_t rev = 0, since = p->obs_rev;
+        fl_index_reader_revision(ps.r, &rev);
+        if (ps.now - p->obs_full_ms > 60000) {
+            since = 0;
+            p->obs_full_ms = ps.now;
+        }
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
+            ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k], since);
+        p->obs_rev = rev;
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+            json_t *tl = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
+            json_array_foreach(tl, i, o) {
+                if (nt++ < MAX_TEMPLATES && !atomic_load(&p->stopping))
+                    do_template(&ps, &KINDS[k], k, o);
+            }
+            json_decref(tl);
+        }
+        if (!atomic_load(&p->stopping))
+            cleanup(&ps);
+        fl_index_reader_end(ps.r);
+        fl_index_reader_free(ps.r);
+    }
+    int64_t t_decided = fl_mono_ms();
+    size_t n_obj = json_array_size(ps.obj_jobs), n_host = json_array_size(ps.host_jobs);
+    /* wave 1: namespaces; wave 2: member objects; wave 3: the host */
+    json_t *nsj = json_array();
+    const char *nk;
+    json_t *nso;
+    json_object_foreach(ps.ns_jobs, nk, nso) {
+        char c[300];
+        snprintf(c, sizeof c, "%.*s", (int)(strchr(nk, '/') - nk), nk);
+        job(nsj, c, FL_KUBE_POST, "/api/v1/namespaces", nso, nk, "ns");
+    }
+    run_jobs(p, nsj);
+    run_jobs(p, ps.obj_jobs);
+    run_jobs(p, ps.host_jobs);
+    bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.host_jobs) ||
+                json_object_size(p->retry) || json_object_size(p->inflight);
+    /* forget inflight entries past their window */
+    const char *ik;
+    json_t *iv;
+    void *tmp;
+    json_object_foreach_safe(p->inflight, tmp, ik, iv) {
+        if (ps.now - json_integer_value(json_object_get(iv, "t")) > INFLIGHT_MS)
+            json_object_del(p->inflight, ik);
+    }
+    json_decref(nsj);
+    for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+        json_decref(p->obs_cache[k]);
+        p->obs_cache[k] = ps.obs[k]; /* NULL when the reader failed */
+    }
+    json_decref(ps.members);
+    json_decref(ps.policies);
+    json_decref(ps.overrides);
+    json_decref(ps.rbs);
+    json_decref(ps.want);
+    json_decref(ps.ns_jobs);
+    json_decref(ps.ns_have);
+    json_decref(ps.seen);
+    json_decref(ps.obj_jobs);
+    json_decref(ps.host_jobs);
+    int64_t spent = fl_mono_ms() - t0;
+    if (spent > 1000)
+        fl_log(FL_LOG_INFO, "prop", "slow pass: %lld ms (%zu member writes, %zu host writes, "
+               "decide %lld ms)", (long long)spent, n_obj, n_host, (long long)(t_decided - t0));
+    pthread_mutex_lock(&p->mu);
+    p->st.passes++;
+    p->st.last_pass_ms = spent;
+    pthread_mutex_unlock(&p->mu);
+    p->last_rev = is.revision;
+    return soon;
+}
+
+/* ------------------------------------------------------------ the thread */
+
+static void *main_fn(void *arg)
+{
+    fl_sched_prop *p = arg;
+    bool soon = true;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        if (!p->stop && !p->kicked) {
+            int64_t wait = soon ? p->o.min_gap_ms * 5 : p->o.interval_ms;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (wait % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        }
+        bool stop = p->stop;
+        p->kicked = false;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        int64_t t = fl_mono_ms();
+        soon = run_pass(p);
+        int64_t spent = fl_mono_ms() - t;
+        if (spent < p->o.min_gap_ms)
+            uv_sleep((unsigned)(p->o.min_gap_ms - spent));
+    }
+    for (size_t i = 0; i < p->nm; i++)
+        fl_kube_client_close(p->m[i].client, NULL, NULL), p->m[i].client = NULL;
+    fl_kube_client_close(p->host, NULL, NULL);
+    p->host = NULL;
+    uv_run(&p->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static void on_change(void *arg, int64_t from, int64_t to)
+{
+    (void)from, (void)to;
+    fl_sched_prop_kick(arg);
+}
+
+void fl_sched_prop_kick(fl_sched_prop *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->kicked = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_err *err)
+{
+    if (!opts || !opts->index || !opts->host_list || !opts->members)
+        return fl_err_set(err, -EINVAL, "propagation: index, host_list and members are required");
+    fl_sched_prop *p = calloc(1, sizeof *p);
+    if (!p)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    p->o = *opts;
+    fl_sched_prop_opts d = FL_SCHED_PROP_OPTS_INIT;
+    if (p->o.interval_ms <= 0)
+        p->o.interval_ms = d.interval_ms;
+    if (p->o.min_gap_ms <= 0)
+        p->o.min_gap_ms = d.min_gap_ms;
+    if (p->o.write_timeout_ms <= 0)
+        p->o.write_timeout_ms = d.write_timeout_ms;
+    if (p->o.eviction_rate <= 0)
+        p->o.eviction_rate = d.eviction_rate;
+    p->host_kubeconfig = dup_or_null(opts->host_kubeconfig);
+    p->host_context = dup_or_null(opts->host_context);
+    p->m = calloc(opts->nconns + 1, sizeof *p->m);
+    p->nm = opts->nconns;
+    p->inflight = json_object();
+    p->retry = json_object();
+    p->settled = json_object();
+    int rc = -ENOMEM;
+    if (!p->m || !p->inflight || !p->retry || !p->settled)
+        goto fail;
+    int64_t now = fl_mono_ms();
+    for (size_t i = 0; i < p->nm; i++) {
+        p->m[i].name = strdup(opts->conns[i].name);
+        p->m[i].kubeconfig = dup_or_null(opts->conns[i].kubeconfig);
+        p->m[i].context = dup_or_null(opts->conns[i].context);
+        p->m[i].since = now;
+        if (!p->m[i].name)
+            goto fail;
+    }
+    p->tokens_ms = now;
+    p->tokens = 1;
+    if ((rc = uv_loop_init(&p->loop)) != 0)
+        goto fail;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if ((rc = -pthread_create(&p->thr, NULL, main_fn, p)) != 0) {
+        uv_loop_close(&p->loop);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        goto fail;
+    }
+    p->started = true;
+    if (fl_index_subscribe(opts->index, on_change, p, &p->sub_id) == 0)
+        p->subscribed = true;
+    *out = p;
+    return 0;
+fail:
+    p->started = false;
+    fl_sched_prop_free(p);
+    return fl_err_set(err, rc, "propagation: %s", fl_strerror(rc));
+}
+
+void fl_sched_prop_free(fl_sched_prop *p)
+{
+    if (!p)
+        return;
+    if (p->subscribed)
+        fl_index_unsubscribe(p->o.index, p->sub_id);
+    if (p->started) {
+        atomic_store(&p->stopping, true);
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thr, NULL);
+        uv_loop_close(&p->loop);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+    }
+    for (size_t i = 0; p->m && i < p->nm; i++) {
+        free(p->m[i].name);
+        free(p->m[i].kubeconfig);
+        free(p->m[i].context);
+    }
+    free(p->m);
+    free(p->host_kubeconfig);
+    free(p->host_context);
+    json_decref(p->inflight);
+    json_decref(p->retry);
+    json_decref(p->settled);
+    for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
+        json_decref(p->obs_cache[k]);
+    fl_sched_snapshot_free(p->snap);
+    free(p);
+}
+
+void fl_sched_prop_stats_get(fl_sched_prop *p, fl_sched_prop_stats *out)
+{
+    pthread_mutex_lock(&p->mu);
+    *out = p->st;
+    pthread_mutex_unlock(&p->mu);
+}
