@@ -17,6 +17,7 @@ static const fl_command commands[] = {
     {"clusters", "show the member clusters the daemon watches", cmd_clusters},
     {"place", "dry-run a placement: where would this workload go, and why", cmd_place},
     {"quota", "show fleet-wide quotas: used and hard per namespace", cmd_quota},
+    {"query", "run a SQL-like query over every cluster (query/SQL.md)", cmd_query},
 };
 
 bool cmd_wants_help(int argc, char **argv)

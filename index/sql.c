@@ -8,6 +8,7 @@
  * touches no writer state.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "index/index_int.h"
@@ -31,11 +32,17 @@ static bool listed(const char *s, const char *const *v, size_t n)
     return false;
 }
 
+/* FTS5 reads its shadow tables (fts_data, fts_idx, fts_config, ...). */
+static bool fts_shadow(const char *t)
+{
+    return t && strncmp(t, "fts_", 4) == 0;
+}
+
 static int authorize(void *ud, int action, const char *a1, const char *a2, const char *db,
                      const char *trigger)
 {
     (void)trigger;
-    bool *denied = ud;
+    char *denied = ud; /* the first refusal, for the error message */
     bool ok = false;
     switch (action) {
     case SQLITE_SELECT:
@@ -43,16 +50,19 @@ static int authorize(void *ud, int action, const char *a1, const char *a2, const
         break;
     case SQLITE_READ:
         ok = (!db || strcmp(db, "main") == 0) &&
-             listed(a1, tables_ok, FL_ARRAY_LEN(tables_ok));
+             (listed(a1, tables_ok, FL_ARRAY_LEN(tables_ok)) || fts_shadow(a1));
         break;
     case SQLITE_FUNCTION:
         ok = listed(a2, funcs_ok, FL_ARRAY_LEN(funcs_ok));
         break;
+    case SQLITE_PRAGMA: /* FTS5 checks PRAGMA data_version (a read) when it connects */
+        ok = a1 && strcmp(a1, "data_version") == 0 && !a2;
+        break;
     default:
         ok = false;
     }
-    if (!ok)
-        *denied = true;
+    if (!ok && !*denied)
+        snprintf(denied, 160, "action %d on %.60s %.60s", action, a1 ? a1 : "-", a2 ? a2 : "-");
     return ok ? SQLITE_OK : SQLITE_DENY;
 }
 
@@ -122,8 +132,23 @@ static int emit_row(sqlite3_stmt *st, fl_index_sql_row_cb cb, void *arg)
 
 static int prepare(sqlite3 *db, const char *sql, bool plan, sqlite3_stmt **st, fl_err *err)
 {
-    bool denied = false;
-    sqlite3_set_authorizer(db, authorize, &denied);
+    char denied[160] = "";
+    sqlite3_stmt *warm = NULL;
+    /* load the schema first, outside the authorizer (a fresh connection
+     * reads sqlite_master on its first prepare) */
+    static const char *const warmups[] = {
+        "SELECT id FROM objects LIMIT 0",
+        /* and connect the virtual tables: their constructors write the
+         * in-memory schema, which the authorizer below would refuse */
+        "SELECT value FROM json_each('[]')",
+        "SELECT rowid FROM fts WHERE fts MATCH 'abc' LIMIT 0",
+    };
+    for (size_t i = 0; i < FL_ARRAY_LEN(warmups); i++) {
+        sqlite3_prepare_v2(db, warmups[i], -1, &warm, NULL);
+        sqlite3_finalize(warm);
+        warm = NULL;
+    }
+    sqlite3_set_authorizer(db, authorize, denied);
     int rc;
     if (plan) {
         size_t n = strlen(sql);
@@ -142,10 +167,11 @@ static int prepare(sqlite3 *db, const char *sql, bool plan, sqlite3_stmt **st, f
     sqlite3_set_authorizer(db, NULL, NULL);
     if (rc == SQLITE_OK && *st)
         return 0;
-    int code = denied || rc == SQLITE_AUTH ? FL_EFORBIDDEN : FL_ESQL;
+    int code = denied[0] || rc == SQLITE_AUTH ? FL_EFORBIDDEN : FL_ESQL;
     sqlite3_finalize(*st);
     *st = NULL;
-    return fl_err_set(err, code, "index: compiled query refused: %s", sqlite3_errmsg(db));
+    return fl_err_set(err, code, "index: compiled query refused: %s%s%s", sqlite3_errmsg(db),
+                      denied[0] ? "; authorizer denied " : "", denied);
 }
 
 static int step_all(sqlite3 *db, sqlite3_stmt *st, const fl_index_sql_opts *o,

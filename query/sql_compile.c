@@ -166,7 +166,10 @@ static void note(cc *c, const char *name, const char *target, const char *how)
 {
     if (!c->emit)
         return;
-    fl_buf_printf(&c->out->notes, "%s -> %s%s\n", name, target, how);
+    char line[1200];
+    snprintf(line, sizeof line, "%s -> %s%s\n", name, target, how);
+    if (!c->out->notes.data || !strstr(c->out->notes.data, line))
+        fl_buf_puts(&c->out->notes, line);
 }
 
 /* ------------------------------------------------------------ columns */
@@ -345,14 +348,14 @@ static int resolve(cc *c, const sql_node *n, col *out)
         return set_err(c, FL_EPARSE, n, "column name too long or malformed");
     const char *first = n->segs[from].name;
     size_t rest = n->nsegs - from;
-    if (strcmp(name, "cluster") == 0) {
+    if (strcasecmp(name, "cluster") == 0) {
         out->k = C_CLUSTER;
         out->kind = SQL_COL_TEXT;
         return 0;
     }
     for (size_t i = 0; i < FL_ARRAY_LEN(fixed); i++) {
         const fixed_col *f = &fixed[i];
-        if (strcmp(name, f->name) != 0 && !(f->alt && strcmp(name, f->alt) == 0))
+        if (strcasecmp(name, f->name) != 0 && !(f->alt && strcmp(name, f->alt) == 0))
             continue;
         if (f->facts && f->facts != t->facts)
             continue;
@@ -362,7 +365,14 @@ static int resolve(cc *c, const sql_node *n, col *out)
         out->materialized = true;
         if (f->facts)
             t->need_x = true;
-        note(c, name, f->sql, " (materialized column)");
+        char target[80];
+        const char *dotp = strchr(f->sql, '.');
+        snprintf(target, sizeof target, "%s.%s", f->facts == 1 ? "pods" : f->facts == 2 ? "nodes"
+                 : f->sql[0] == 'g' ? "gvrs" : "objects", dotp ? dotp + 1 : f->sql);
+        char *paren = strchr(target, ' ');
+        if (paren)
+            *paren = 0;
+        note(c, name, target, " (materialized column)");
         return 0;
     }
     bool secret = t->res && strcmp(t->res->resource, "secrets") == 0 && !t->res->group[0];
@@ -685,6 +695,9 @@ static bool label_eq(cc *c, const sql_node *n)
     c->emit = save;
     if (rc < 0 || k.k != C_LABEL)
         return false;
+    char lname[600];
+    snprintf(lname, sizeof lname, "labels.%s", k.key);
+    note(c, lname, "labels", " (indexed side table)");
     printf_(c, "t%d.id IN (SELECT obj_id FROM labels WHERE key = ", k.t);
     param_text(c, k.key);
     puts_(c, " AND value = ");
@@ -1063,6 +1076,19 @@ static void select_star(cc *c)
     }
 }
 
+/* An ORDER BY term naming a select alias or a column position. */
+static bool order_ref(const cc *c, const sql_node *e)
+{
+    if (e->kind == N_NUM && !e->is_real && e->num >= 1 && (size_t)e->num <= c->q->nitems)
+        return true;
+    if (e->kind != N_PATH || e->nsegs != 1 || !e->segs[0].name)
+        return false;
+    for (size_t i = 0; i < c->q->nitems; i++)
+        if (c->q->items[i].alias && strcmp(c->q->items[i].alias, e->segs[0].name) == 0)
+            return true;
+    return false;
+}
+
 static void order_term(cc *c, const sql_order *o)
 {
     const sql_node *e = o->e;
@@ -1109,7 +1135,8 @@ static void statement(cc *c)
     if (q->having)
         kind_of(c, q->having);
     for (size_t i = 0; i < q->norder; i++)
-        kind_of(c, q->order[i].e);
+        if (!order_ref(c, q->order[i].e))
+            kind_of(c, q->order[i].e);
     from_clause(c);
     c->agg_ok = false;
     where_clause(c);

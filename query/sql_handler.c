@@ -296,6 +296,11 @@ static void on_query(fl_request *r, void *ud)
     query_user u;
     if (query_authenticate(q, r, &u) != 0)
         return;
+    if (!query_scope_any(q, &u)) {
+        fl_request_reply_status(r, 403, NULL, "user \"%s\" has no scope in auth.scopes",
+                                u.name);
+        return;
+    }
     serve(q, r, &u);
 }
 

@@ -271,11 +271,11 @@ static sql_node *func(parser *p)
                 best = funcs[i];
             }
         }
-        char msg[200];
-        snprintf(msg, sizeof msg, "unknown function '%.60s'%s%s%s", name,
-                 best ? " (did you mean '" : " (functions: count, sum, min, max, avg, match)",
-                 best ? best : "", best ? "'?)" : "");
-        fail(p, &at, msg);
+        if (!p->rc)
+            p->rc = fl_err_set(p->err, FL_EPARSE, "unknown function '%.60s' at %d:%d%s%s%s", name,
+                               at.line, at.col,
+                               best ? " (did you mean '" : " (functions: count, sum, min, max, avg, match)",
+                               best ? best : "", best ? "'?)" : "");
         return NULL;
     }
     sql_node *n = node(p, N_FUNC, &at);
