@@ -1011,10 +1011,12 @@ static void where_clause(cc *c)
         const ctab *t = &c->t[i];
         int ti = (int)i;
         if (t->res) {
-            printf_(c, " AND g%d.grp = ", ti);
+            /* an id set, so the planner can start from objects_key / objects_scope */
+            printf_(c, " AND t%d.gvr_id IN (SELECT id FROM gvrs WHERE grp = ", ti);
             param_text(c, t->res->group);
-            printf_(c, " AND g%d.res = ", ti);
+            puts_(c, " AND res = ");
             param_text(c, t->res->resource);
+            puts_(c, ")");
         }
         scope_terms(c, ti);
         if (!c->q->with_deleted)
