@@ -138,13 +138,18 @@ static int add_kid(parser *p, sql_node *n, sql_node *kid)
 {
     if (!kid || p->rc)
         return p->rc ? p->rc : -EINVAL;
-    sql_node **v = sql_arena_alloc(p->lx.arena, (n->nkids + 1) * sizeof *v);
-    if (!v)
-        return p->rc = -ENOMEM;
-    if (n->nkids)
-        memcpy(v, n->kids, n->nkids * sizeof *v);
-    v[n->nkids++] = kid;
-    n->kids = v;
+    /* capacity is the next power of two: grow (doubling) when full */
+    size_t k = n->nkids;
+    if (k == 0 || (k >= 4 && (k & (k - 1)) == 0)) {
+        size_t cap = k < 4 ? 4 : k * 2;
+        sql_node **v = sql_arena_alloc(p->lx.arena, cap * sizeof *v);
+        if (!v)
+            return p->rc = fl_err_set(p->err, -ENOMEM, "out of memory");
+        if (k)
+            memcpy(v, n->kids, k * sizeof *v);
+        n->kids = v;
+    }
+    n->kids[n->nkids++] = kid;
     if (kid->end > n->end)
         n->end = kid->end;
     if (kid->off < n->off)
