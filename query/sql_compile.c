@@ -1147,7 +1147,16 @@ static void statement(cc *c)
         for (size_t i = 0; i < q->ngroup; i++) {
             if (i)
                 puts_(c, ", ");
-            expr(c, q->group[i]);
+            col k;
+            bool save = c->emit;
+            c->emit = false;
+            bool by_cluster = q->group[i]->kind == N_PATH && resolve(c, q->group[i], &k) == 0 &&
+                              k.k == C_CLUSTER;
+            c->emit = save;
+            if (by_cluster) /* group on the id (covered by objects_scope), name follows */
+                printf_(c, "t%d.cluster_id", k.t);
+            else
+                expr(c, q->group[i]);
         }
     }
     c->agg_ok = true;
