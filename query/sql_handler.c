@@ -71,10 +71,16 @@ static void build_scope(const fl_query *q, const query_user *u, scope_buf *b)
 
 /* ------------------------------------------------------------ rows */
 
+/* Bytes of cell values one answer may hold; past it the answer stops
+ * there, truncated (the row cap alone does not bound 10000 rows of specs). */
+#define SQL_ANSWER_MAX_BYTES (64u << 20)
+#define STOP_TOO_BIG 1
+
 typedef struct rows_ctx {
     const sql_compiled *c;
     json_t *rows;
     bool plan;
+    size_t bytes;
 } rows_ctx;
 
 static json_t *qty_json(int64_t milli, bool binary)
@@ -134,6 +140,10 @@ static int on_row(void *arg, const fl_index_sql_value *cols, size_t n)
     rows_ctx *x = arg;
     if (x->plan)
         return json_array_append_new(x->rows, json_stringn(cols[0].s, cols[0].len)) ? -ENOMEM : 0;
+    for (size_t i = 0; i < n; i++)
+        x->bytes += cols[i].len + 8;
+    if (x->bytes > SQL_ANSWER_MAX_BYTES)
+        return STOP_TOO_BIG;
     json_t *row = json_array();
     if (!row)
         return -ENOMEM;
@@ -265,8 +275,13 @@ static void serve(fl_query *q, fl_request *r, const query_user *u)
         rc = fl_err_set(&err, -ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = fl_index_sql_run(rd, c.sql.data, c.params, c.nparams, &o, on_row, &x, &res, &err)) !=
-        0)
+    rc = fl_index_sql_run(rd, c.sql.data, c.params, c.nparams, &o, on_row, &x, &res, &err);
+    if (rc == STOP_TOO_BIG) {
+        res.truncated = true;
+        res.rows = (int64_t)json_array_size(x.rows);
+        rc = 0;
+    }
+    if (rc != 0)
         goto fail;
     out = answer(&c, &x, &res, q, x.plan);
     if (!out) {
