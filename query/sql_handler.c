@@ -246,7 +246,7 @@ static void serve(fl_query *q, fl_request *r, const query_user *u)
     sql_query *ast = NULL;
     sql_compiled c = {0};
     fl_index_reader *rd = NULL;
-    rows_ctx x = {&c, json_array(), false};
+    rows_ctx x = {&c, json_array(), false, 0};
     fl_index_sql_value params[SQL_MAX_USER_PARAMS];
     size_t nparams = 0;
     scope_buf sb;
