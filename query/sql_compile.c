@@ -376,6 +376,14 @@ static int resolve(cc *c, const sql_node *n, col *out)
         return 0;
     }
     bool secret = t->res && strcmp(t->res->resource, "secrets") == 0 && !t->res->group[0];
+    /* a Secret's last-applied annotation holds its data (stored when
+     * sync.prune.lastAppliedConfiguration is false): never hand it out */
+    if (secret && (strcmp(name, "metadata") == 0 || strcmp(name, "json.metadata") == 0 ||
+                   strstr(name, "annotations") != NULL) &&
+        (strstr(name, "last-applied") || !strstr(name, "annotations.")))
+        return set_err(c, FL_EFORBIDDEN, n,
+                       "Secret data is never returned (whole metadata/annotations or "
+                       "last-applied-configuration of a Secret)");
     if ((strcmp(first, "labels") == 0 || strcmp(first, "annotations") == 0) && rest >= 2) {
         char key[600];
         if (!seg_text(n, from + 1, key, sizeof key) || strchr(key, '[') ||

@@ -117,6 +117,11 @@ static void test_errors(void)
     expect_error("SELECT data FROM secrets", "Secret data is never returned at 1:8");
     expect_error("SELECT data.token FROM secrets", "Secret data is never returned");
     expect_error("SELECT json.stringData.x FROM secrets", "Secret data is never returned");
+    expect_error("SELECT metadata.annotations FROM secrets", "Secret data is never returned");
+    expect_error("SELECT metadata FROM secrets", "Secret data is never returned");
+    expect_error("SELECT annotations.\"kubectl.kubernetes.io/last-applied-configuration\" "
+                 "FROM secrets", "Secret data is never returned");
+    T_EQ_INT(compile("SELECT annotations.owner, metadata.name FROM secrets").rc, 0);
 }
 
 static void test_caps(void)
