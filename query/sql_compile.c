@@ -838,8 +838,18 @@ static sql_col_kind expr(cc *c, const sql_node *n)
     case N_FUNC:
         return func(c, n);
     case N_MATCH:
-        puts_(c, "t0.id IN (SELECT rowid FROM fts WHERE fts MATCH ");
+        /* full text covers annotations, which for a Secret may hold its
+         * last-applied data: never searchable */
+        if (c->t[0].res && !c->t[0].res->group[0] && !strcmp(c->t[0].res->resource, "secrets")) {
+            set_err(c, FL_EFORBIDDEN, n, "MATCH is not available on secrets");
+            return SQL_COL_BOOL;
+        }
+        puts_(c, "(t0.id IN (SELECT rowid FROM fts WHERE fts MATCH ");
         fts_param(c, n->kids[0]);
+        puts_(c, ")");
+        if (!c->t[0].res)
+            puts_(c, " AND t0.gvr_id NOT IN (SELECT id FROM gvrs WHERE grp = '' AND "
+                     "res = 'secrets')");
         puts_(c, ")");
         return SQL_COL_BOOL;
     case N_AND:

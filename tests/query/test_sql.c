@@ -122,6 +122,9 @@ static void test_errors(void)
     expect_error("SELECT annotations.\"kubectl.kubernetes.io/last-applied-configuration\" "
                  "FROM secrets", "Secret data is never returned");
     T_EQ_INT(compile("SELECT annotations.owner, metadata.name FROM secrets").rc, 0);
+    expect_error("SELECT name FROM secrets WHERE MATCH('hunter2')", "not available on secrets");
+    T_CHECK(strstr(compile("SELECT name FROM objects WHERE MATCH('hunter2')").sql,
+                   "res = 'secrets'") != NULL);
 }
 
 static void test_caps(void)
