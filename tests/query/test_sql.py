@@ -130,11 +130,24 @@ def fill(d, clusters):
             obj, status = pod("a-%d" % i, "team-a", "n1" if i < 2 else "n2", phase)
             put_status(url, "/api/v1/namespaces/team-a/pods", obj, status, tok)
         obj, status = pod("d-0", "default", "n1", "Running", "busybox:1")
-        put_status(url, "/api/v1/namespaces/default/pods", obj, status, tok)
         if c == "east-1":
-            st, _ = http("POST", url + "/apis/apps/v1/namespaces/default/deployments",
-                         deployment("front", "nginx:1.25"), tok)
+            # the owner chain: Deployment front -> ReplicaSet front-1 -> Pod d-0
+            st, body = http("POST", url + "/apis/apps/v1/namespaces/default/deployments",
+                            deployment("front", "nginx:1.25"), tok)
             check(st == 201, "create front")
+            dep = json.loads(body)
+            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                  "metadata": {"name": "front-1", "ownerReferences": [{
+                      "apiVersion": "apps/v1", "kind": "Deployment", "name": "front",
+                      "uid": dep["metadata"]["uid"], "controller": True}]},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "front"}},
+                           "template": dep["spec"]["template"]}}
+            st, body = http("POST", url + "/apis/apps/v1/namespaces/default/replicasets", rs, tok)
+            check(st == 201, "create front-1: %s %s" % (st, body[:200]))
+            obj["metadata"]["ownerReferences"] = [{
+                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "front-1",
+                "uid": json.loads(body)["metadata"]["uid"], "controller": True}]
+        put_status(url, "/api/v1/namespaces/default/pods", obj, status, tok)
         st, _ = http("POST", url + "/apis/apps/v1/namespaces/default/deployments",
                      deployment("cache", "redis:7"), tok)
         check(st == 201, "create cache in %s" % c)
@@ -154,7 +167,7 @@ def q(base, sql, params=None, token=None, plan=False, timeout=30):
 
 
 def wait_synced(base, token=None):
-    want = {"pods": 15, "nodes": 6, "deployments": 4}
+    want = {"pods": 15, "nodes": 6, "deployments": 4, "replicasets": 1}
     got = {}
     for _ in range(300):
         ok = True
@@ -268,6 +281,11 @@ def test_language(base):
         ("SELECT \"name\" FROM pods WHERE labels.\"app\" = 'web' AND name = 'd-0' "
          "AND cluster = 'east-1' -- a comment\n", [["d-0"]]),
         ("SELECT d.name, p.name FROM deployments d JOIN pods p ON p.owner_uid = d.uid", []),
+        # workloads <-> pods through the owner chain
+        ("SELECT d.cluster, d.name, r.name, p.name, p.phase FROM deployments d "
+         "JOIN replicasets r ON r.owner_uid = d.uid AND r.cluster = d.cluster "
+         "JOIN pods p ON p.owner_uid = r.uid AND p.cluster = r.cluster",
+         [["east-1", "front", "front-1", "d-0", "Running"]]),
     ]
     for sql, want in cases:
         st, doc = q(base, sql)
