@@ -568,6 +568,25 @@ static int parse_time(const char *s, int64_t *out)
  * milli-units, times to unix seconds). */
 static void literal_for(cc *c, sql_col_kind k, const sql_node *lit)
 {
+    /* a parameter beside a quantity or time column converts like a literal */
+    if (lit->kind == N_PARAM && (is_qty(k) || k == SQL_COL_TIME) && lit->num >= 1 &&
+        (size_t)lit->num <= c->nup) {
+        const fl_index_sql_value *v = &c->up[lit->num - 1];
+        sql_node tmp = *lit;
+        if (v->type == FL_INDEX_SQL_TEXT) {
+            tmp.kind = N_STR;
+            tmp.str = (char *)v->s;
+        } else if (v->type == FL_INDEX_SQL_INT || v->type == FL_INDEX_SQL_REAL) {
+            tmp.kind = N_NUM;
+            tmp.num = v->i;
+            tmp.real = v->d;
+            tmp.is_real = v->type == FL_INDEX_SQL_REAL;
+        }
+        if (tmp.kind != N_PARAM) {
+            literal_for(c, k, &tmp);
+            return;
+        }
+    }
     if (is_qty(k) && (lit->kind == N_STR || lit->kind == N_NUM)) {
         int64_t milli = 0;
         if (lit->kind == N_NUM) {
@@ -606,7 +625,7 @@ static void literal_for(cc *c, sql_col_kind k, const sql_node *lit)
 
 static bool is_lit(const sql_node *n)
 {
-    return n->kind == N_STR || n->kind == N_NUM;
+    return n->kind == N_STR || n->kind == N_NUM || n->kind == N_PARAM;
 }
 
 static const char *op_text(sql_tok_type t)

@@ -276,6 +276,11 @@ static void test_params(void)
     out o = compile_as("SELECT name FROM pods WHERE name = $1 AND spec.priority = ?", &admin, up, 2);
     T_EQ_INT(o.rc, 0);
     T_CHECK(strstr(o.params, "|x'y|") != NULL);
+    fl_index_sql_value qp[2] = {{FL_INDEX_SQL_TEXT, 0, 0, "1500m", 5},
+                                {FL_INDEX_SQL_TEXT, 0, 0, "2026-01-02T03:04:05Z", 20}};
+    o = compile_as("SELECT name FROM pods WHERE requests.cpu > $1 AND created < $2", &admin, qp, 2);
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.params, "|1500|1767323045|") != NULL);
     o = compile_as("SELECT name FROM pods WHERE name = $2 AND name = $1", &admin, up, 1);
     T_CHECK(o.rc < 0);
 }
