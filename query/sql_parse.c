@@ -495,8 +495,11 @@ static sql_node *expr(parser *p)
 static char *label_of(parser *p, const sql_node *e)
 {
     size_t n = e->end > e->off ? e->end - e->off : 0;
-    if (n > 200)
+    if (n > 200) { /* cut at a code point boundary */
         n = 200;
+        while (n > 0 && ((unsigned char)p->text[e->off + n] & 0xC0) == 0x80)
+            n--;
+    }
     return sql_arena_strndup(p->lx.arena, p->text + e->off, n);
 }
 
