@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/sql_int.h"
 
@@ -29,9 +30,25 @@ static int on_row(void *arg, const fl_index_sql_value *cols, size_t n)
     return 0;
 }
 
+static char dir[] = "/tmp/fuzz-sql-XXXXXX";
+
+/* At exit: close the index and remove its files. */
+static void teardown(void)
+{
+    static const char *const files[] = {"index.db", "index.db-wal", "index.db-shm"};
+    char path[96];
+    fl_index_reader_free(rd);
+    fl_index_close(idx);
+    for (size_t i = 0; i < FL_ARRAY_LEN(files); i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void setup(void)
 {
-    char dir[] = "/tmp/fuzz-sql-XXXXXX", path[64];
+    char path[64];
     if (!mkdtemp(dir))
         abort();
     snprintf(path, sizeof path, "%s/index.db", dir);
@@ -41,6 +58,7 @@ static void setup(void)
     if (fl_kube_resources_new(true, &reg) || fl_index_open(&o, &idx, NULL) ||
         fl_index_reader_new(idx, &rd, NULL))
         abort();
+    atexit(teardown);
 }
 
 static void run(const sql_query *q, const sql_scope *s)
