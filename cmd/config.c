@@ -345,7 +345,7 @@ static int where(walk *w, const json_t *obj, const char *key, const char *field,
 static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
     static const char *const keys[] = {"listen", "tls", "dataDir", "auth", "host", "members",
-                                       "sync", "quota", "failover", "propagation", NULL};
+                                       "sync", "quota", "failover", "propagation", "query", NULL};
     int rc;
     json_t *tls;
     if ((rc = check_keys(w, root, "", keys)) ||
@@ -386,6 +386,24 @@ static int parse_scope(walk *w, const json_t *v, const char *f, fl_config_scope 
         (rc = get_strs(w, v, f, "clusters", &s->clusters, &s->nclusters)) ||
         (rc = get_strs(w, v, f, "namespaces", &s->namespaces, &s->nnamespaces)) ||
         (rc = get_strs(w, v, f, "resources", &s->resources, &s->nresources)))
+        return rc;
+    return 0;
+}
+
+/* query: {maxRows, budgetMs, objectsForAll}: POST /query's caps (query/SQL.md). */
+static int parse_query(walk *w, const json_t *root, fl_config *c)
+{
+    static const char *const keys[] = {"maxRows", "budgetMs", "objectsForAll", NULL};
+    json_t *qy;
+    int rc;
+    c->sql_max_rows = 10000;
+    c->sql_budget_ms = 5000;
+    if ((rc = get_obj(w, root, "", "query", &qy)) || !qy)
+        return rc;
+    if ((rc = check_keys(w, qy, "query", keys)) ||
+        (rc = get_int(w, qy, "query", "maxRows", 10000, 1, 10000000, &c->sql_max_rows)) ||
+        (rc = get_int(w, qy, "query", "budgetMs", 5000, 10, 3600000, &c->sql_budget_ms)) ||
+        (rc = get_bool(w, qy, "query", "objectsForAll", false, &c->sql_objects_for_all)))
         return rc;
     return 0;
 }
@@ -805,7 +823,7 @@ int fl_config_from_json(const json_t *root, const char *path, fl_config_line_fn 
     if ((rc = parse_top(&w, root, c)) || (rc = parse_auth(&w, root, c)) ||
         (rc = parse_host(&w, root, c)) || (rc = parse_members(&w, root, c)) ||
         (rc = parse_sync(&w, root, c)) || (rc = parse_quota(&w, root, c)) ||
-        (rc = parse_failover(&w, root, c)))
+        (rc = parse_failover(&w, root, c)) || (rc = parse_query(&w, root, c)))
         goto fail;
     *out = c;
     return 0;

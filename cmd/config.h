@@ -63,6 +63,10 @@ typedef struct fl_config {
      * found when the file is read (serve: missing or unreadable) */
     char *tls_cert_at, *tls_key_at, *tls_client_ca_at, *tokens_file_at;
     bool anonymous_loopback;
+    /* query: POST /query caps (row cap, time budget) and whether `objects`
+     * / WITH DELETED are open to non-admins */
+    int64_t sql_max_rows, sql_budget_ms;
+    bool sql_objects_for_all;
     fl_config_scope *scopes;
     size_t nscopes;
     char **admin_groups;   /* auth.adminGroups: unrestricted besides system:masters */

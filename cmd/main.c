@@ -20,6 +20,7 @@ static const fl_command commands[] = {
     {"quota", "show fleet-wide quotas: used and hard per namespace", cmd_quota},
     {"backup", "copy the control-plane store (dataDir/control.db) while the daemon runs", cmd_backup},
     {"restore", "make a backup the control-plane store of a fresh data dir", cmd_restore},
+    {"query", "run a SQL-like query over every cluster (query/SQL.md)", cmd_query},
 };
 
 bool cmd_wants_help(int argc, char **argv)

@@ -243,6 +243,9 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     qo.index = x->index;
     qo.tokens_file = c->tokens_file;
     qo.anonymous_loopback = c->anonymous_loopback;
+    qo.sql_max_rows = c->sql_max_rows;
+    qo.sql_budget_ms = c->sql_budget_ms;
+    qo.sql_open_to_all = c->sql_objects_for_all;
     qo.scopes = sc, qo.nscopes = c->nscopes;
     qo.gvs = gv, qo.ngvs = c->nresources;
     qo.key_file = key;

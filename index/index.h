@@ -414,4 +414,41 @@ typedef struct fl_index_pod {
 } fl_index_pod;
 int fl_index_pod_get(fl_index_reader *r, const fl_index_key *key, fl_index_pod *out, fl_err *err);
 
+/* ------------------------------------------------ compiled queries (read)
+ * For query/'s SQL-like language: run one statement query/ compiled (never
+ * text from a user) on the reader's read-only connection. While it is
+ * prepared an authorizer allows only SELECT, reads of the object tables
+ * (objects, clusters, gvrs, labels, fts, pods, pod_resources, nodes,
+ * node_resources; json_each) and a fixed list of functions; anything else
+ * fails to prepare (FL_EFORBIDDEN). While it steps, a progress handler
+ * stops it after budget_ms (-ETIMEDOUT). At most max_rows rows reach cb;
+ * one more means res->truncated. The statement runs in one snapshot whose
+ * index revision is res->revision. */
+typedef enum {
+    FL_INDEX_SQL_NULL = 0, FL_INDEX_SQL_INT, FL_INDEX_SQL_REAL, FL_INDEX_SQL_TEXT,
+} fl_index_sql_type;
+typedef struct fl_index_sql_value {
+    fl_index_sql_type type;
+    int64_t i;
+    double d;
+    const char *s; /* TEXT: borrowed, NUL-terminated, len bytes */
+    size_t len;
+} fl_index_sql_value;
+typedef struct fl_index_sql_opts {
+    int64_t budget_ms; /* default (0) 5000 */
+    int64_t max_rows;  /* default (0) 10000 */
+    bool plan;         /* EXPLAIN QUERY PLAN instead: one text column per plan line */
+} fl_index_sql_opts;
+typedef struct fl_index_sql_result {
+    int64_t rows, revision, elapsed_ms;
+    bool truncated;
+} fl_index_sql_result;
+/* cb gets the row's ncols values (borrowed for the call); nonzero stops
+ * and is returned. Returns 0, FL_EFORBIDDEN, -ETIMEDOUT, FL_ESQL (err has
+ * SQLite's message), -EINVAL, or cb's value. */
+typedef int (*fl_index_sql_row_cb)(void *arg, const fl_index_sql_value *cols, size_t ncols);
+int fl_index_sql_run(fl_index_reader *r, const char *sql, const fl_index_sql_value *params,
+                     size_t nparams, const fl_index_sql_opts *o, fl_index_sql_row_cb cb,
+                     void *arg, fl_index_sql_result *res, fl_err *err);
+
 #endif

@@ -152,6 +152,9 @@ void zjw_commit(zjw *z);
 void zjw_rollback(zjw *z);
 int64_t zjw_trained(const zjw *z);
 int zjr_new(zjr **out);
+/* The reader's own progress handler (its time budget) back in place after
+ * a caller (index/sql.c) installed another for one statement. */
+void reader_progress_restore(fl_index_reader *r);
 void zjr_free(zjr *z);
 /* Whether a stored json value is a zstd frame (else it is JSON text). */
 bool zj_is_compressed(const void *p, size_t n);

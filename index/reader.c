@@ -29,6 +29,30 @@ struct fl_index_reader {
     bool expired;                   /* the progress handler interrupted a read */
 };
 
+/* fl_json(json): a stored json column as JSON text, decompressing a zstd
+ * row (zjson.c), so SQL over objects.json (json_extract, json_each) works
+ * on compressed rows. NULL and plain text pass through. */
+static void sql_fl_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    fl_index_reader *r = sqlite3_user_data(ctx);
+    (void)argc;
+    const void *p = sqlite3_value_blob(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || !zj_is_compressed(p, n)) {
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
+    const char *json = NULL;
+    size_t len = 0;
+    fl_err err = FL_ERR_INIT;
+    if (zjr_decode(r->zj, r->db, p, n, &json, &len, &err) != 0) {
+        sqlite3_result_error(ctx, err.msg[0] ? err.msg : "fl_json: cannot decompress", -1);
+        return;
+    }
+    sqlite3_result_text(ctx, json, (int)len, SQLITE_TRANSIENT);
+}
+
+
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
     if (r->expired && sqlite3_errcode(r->db) == SQLITE_INTERRUPT)
@@ -45,6 +69,11 @@ static int on_progress(void *arg)
     if (r->deadline_ms && fl_mono_ms() > r->deadline_ms)
         r->expired = true;
     return r->expired;
+}
+
+void reader_progress_restore(fl_index_reader *r)
+{
+    sqlite3_progress_handler(r->db, 1000, on_progress, r);
 }
 
 int fl_index_reader_set_cache(fl_index_reader *r, int64_t kib)
@@ -108,6 +137,11 @@ int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err)
     if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0 ||
         (rc = zjr_new(&r->zj)) < 0)
         goto fail;
+    if (sqlite3_create_function(r->db, "fl_json", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, r,
+                                sql_fl_json, NULL, NULL) != SQLITE_OK) {
+        rc = fl_err_set(err, FL_ESQL, "index: cannot register fl_json");
+        goto fail;
+    }
     *out = r;
     return 0;
 fail:

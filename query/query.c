@@ -115,6 +115,9 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
     q->anonymous_loopback = opts->anonymous_loopback;
     q->members_fn = opts->members_fn;
     q->members_ud = opts->members_ud;
+    q->sql_budget_ms = opts->sql_budget_ms > 0 ? opts->sql_budget_ms : 5000;
+    q->sql_max_rows = opts->sql_max_rows > 0 ? opts->sql_max_rows : 10000;
+    q->sql_open_to_all = opts->sql_open_to_all;
     if (!copy_config(q, opts) || fl_kube_resources_new(true, &q->reg) != 0) {
         rc = fl_err_set(err, -ENOMEM, "out of memory");
         goto fail;
@@ -476,5 +479,6 @@ int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters)
 int fl_query_route(fl_query *q, fl_server *srv)
 {
     int rc = fl_server_route(srv, "GET", FL_QUERY_PREFIX, on_request, q);
-    return rc ? rc : fl_server_route(srv, "GET", FL_QUERY_COLLECTION_PREFIX, on_collection, q);
+    rc = rc ? rc : fl_server_route(srv, "GET", FL_QUERY_COLLECTION_PREFIX, on_collection, q);
+    return rc ? rc : query_sql_route(q, srv);
 }

@@ -108,8 +108,15 @@ typedef struct fl_query_opts {
      * system:masters (copied; auth.adminGroups). */
     const char *const *admin_groups;
     size_t nadmin_groups;
+    /* POST /query (the SQL-like language, query/SQL.md): per-query time
+     * budget and row cap (0 = 5000 ms, 10000 rows), and whether `objects`
+     * and WITH DELETED are open to every caller (default admins only: a
+     * caller with no scopes configured, or a scope of "*" everywhere). */
+    int64_t sql_budget_ms;
+    int64_t sql_max_rows;
+    bool sql_open_to_all;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0}
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, false}
 
 typedef struct fl_query fl_query;
 
@@ -184,5 +191,13 @@ int fl_query_fields_parse(const char *s, fl_query_fields **out, fl_err *err);
 void fl_query_fields_free(fl_query_fields *f);
 /* obj is a json_t* (kept void* so this header does not need jansson). */
 bool fl_query_fields_match(const fl_query_fields *f, const void *obj);
+
+/* The SQL-like language (query/SQL.md), for tests, the fuzzer and the CLI's
+ * --plan: parse and compile text for an admin caller against the built-in
+ * types; *sql_out (malloc'd, free it) is the compiled statement, *notes_out
+ * (malloc'd) says how each column compiled. Returns 0, FL_EPARSE with
+ * err "... at L:C (did you mean ...)", FL_EFORBIDDEN, -E2BIG, -ENOMEM. */
+int fl_query_sql_explain(const char *text, size_t len, char **sql_out, char **notes_out,
+                         fl_err *err);
 
 #endif

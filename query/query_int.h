@@ -95,6 +95,8 @@ struct fl_query {
     int64_t oa_tick;
     struct query_log *logs; /* running log proxies, under pool_mu */
     int nlogs;              /* under pool_mu; changed is broadcast when it drops */
+    int64_t sql_budget_ms, sql_max_rows; /* POST /query (sql_handler.c) */
+    bool sql_open_to_all;
 };
 
 /* The authenticated caller. Strings borrowed from the fl_query or request. */
@@ -304,6 +306,9 @@ void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char
                      const char *ns, const char *pod);
 /* Cancel every running log proxy and wait for their threads (fl_query_free). */
 void query_logs_stop(fl_query *q);
+
+/* sql_handler.c: POST /query (the SQL-like language). */
+int query_sql_route(fl_query *q, fl_server *srv);
 
 /* Does the request ask for a Table (Accept: application/json;as=Table;...)? */
 bool query_wants_table(const fl_request *r);

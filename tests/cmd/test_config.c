@@ -142,6 +142,18 @@ static void test_defaults(void)
     T_EQ_INT(c->failover_toleration_ms, 300000);
     T_EQ_INT(c->failover_eviction_rate, 50);
     T_EQ_INT(c->propagation_interval_ms, 1000);
+    T_EQ_INT(c->sql_max_rows, 10000);
+    T_EQ_INT(c->sql_budget_ms, 5000);
+    T_CHECK(!c->sql_objects_for_all);
+    fl_config_free(c);
+    /* query: POST /query's caps */
+    rc = load("members: []\nquery: {maxRows: 50, budgetMs: 250, objectsForAll: true}\n", &c, &err);
+    T_EQ_INT(rc, 0);
+    if (rc)
+        return;
+    T_EQ_INT(c->sql_max_rows, 50);
+    T_EQ_INT(c->sql_budget_ms, 250);
+    T_CHECK(c->sql_objects_for_all);
     fl_config_free(c);
 }
 
@@ -181,6 +193,7 @@ static void test_errors(void)
         {"members:\n- {name: a, kubeconfig: k}\n- {name: a, kubeconfig: j}\n",
          "flotilla.yaml:3: members[1].name: duplicate member name"},
         {"listen: 7443\n", "flotilla.yaml:1: listen: must be a string, not a number"},
+        {"query:\n  maxRow: 5\n", "flotilla.yaml:2: query.maxRow: unknown field"},
         {"listen: localhost\n", "flotilla.yaml:1: listen: must be HOST:PORT"},
         {"auth:\n  anonymousLoopback: maybe\n",
          "flotilla.yaml:2: auth.anonymousLoopback: must be true or false, not a string"},

@@ -1,0 +1,301 @@
+/*
+ * tests/query/test_sql.c: the SQL-like language's parser and compiler
+ * (query/sql_*.c) without a server: precedence (NOT > AND > OR, explicit
+ * parentheses), quoting ('it''s', "quoted names"), unicode in literals and
+ * names, keywords as column names after a '.', line:column errors with
+ * suggestions, the caps (depth, size, IN, tokens), that no user text ever
+ * appears in the compiled SQL (injection through every literal and
+ * identifier), which columns compile to materialized columns, quantity
+ * literals converted to milli-units, and the scope compiled as WHERE terms.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/sql_int.h"
+#include "tests/test.h"
+
+static fl_kube_resources *reg;
+
+typedef struct out {
+    int rc;
+    char msg[512];
+    char sql[8192];
+    char notes[2048];
+    char params[4096]; /* params joined by '|' (ints printed) */
+} out;
+
+static out compile_as(const char *text, const sql_scope *scope, const fl_index_sql_value *up,
+                      size_t nup)
+{
+    out o = {0};
+    fl_err err = FL_ERR_INIT;
+    sql_query *q = NULL;
+    sql_compiled c;
+    o.rc = sql_parse(text, strlen(text), &q, &err);
+    if (o.rc == 0)
+        o.rc = sql_compile(q, reg, scope, up, nup, &c, &err);
+    if (o.rc == 0) {
+        snprintf(o.sql, sizeof o.sql, "%s", c.sql.data);
+        snprintf(o.notes, sizeof o.notes, "%s", c.notes.data ? c.notes.data : "");
+        size_t n = 0;
+        for (size_t i = 0; i < c.nparams && n < sizeof o.params - 64; i++) {
+            if (c.params[i].type == FL_INDEX_SQL_TEXT)
+                n += (size_t)snprintf(o.params + n, sizeof o.params - n, "%s|", c.params[i].s);
+            else
+                n += (size_t)snprintf(o.params + n, sizeof o.params - n, "%lld|",
+                                      (long long)c.params[i].i);
+        }
+        sql_compiled_done(&c);
+    }
+    snprintf(o.msg, sizeof o.msg, "%s", err.msg);
+    sql_query_free(q);
+    return o;
+}
+
+static const sql_scope admin = {true, true, NULL, 0};
+
+static out compile(const char *text)
+{
+    return compile_as(text, &admin, NULL, 0);
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+    out o = compile(text);
+    T_CHECK(o.rc < 0);
+    if (!strstr(o.msg, msg))
+        fprintf(stderr, "for %s\n  got \"%s\"\n  want \"%s\"\n", text, o.msg, msg);
+    T_CHECK(strstr(o.msg, msg) != NULL);
+}
+
+static void test_precedence(void)
+{
+    out o = compile("SELECT name FROM pods WHERE name = 'a' OR name = 'b' AND NOT name = 'c'");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "((t0.name = ?3) OR ((t0.name = ?4) AND (NOT (t0.name = ?5))))"));
+    o = compile("SELECT name FROM pods WHERE (name = 'a' OR name = 'b') AND name = 'c'");
+    T_CHECK(strstr(o.sql, "(((t0.name = ?3) OR (t0.name = ?4)) AND (t0.name = ?5))"));
+    o = compile("SELECT name FROM pods WHERE NOT name IN ('a') AND name NOT LIKE 'b%'");
+    T_CHECK(strstr(o.sql, "(NOT (t0.name IN (?3))) AND (t0.name NOT LIKE ?4)"));
+}
+
+static void test_quoting_unicode_keywords(void)
+{
+    out o = compile("SELECT \"name\", labels.\"app.kubernetes.io/name\" FROM pods "
+                    "WHERE name = 'it''s' AND labels.team = 'caf\xc3\xa9 \xe6\xbc\xa2'");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.params, "|it's|") != NULL);
+    T_CHECK(strstr(o.params, "app.kubernetes.io/name|") != NULL);
+    T_CHECK(strstr(o.params, "team|caf\xc3\xa9 \xe6\xbc\xa2|") != NULL);
+    /* keywords as names after a dot, and quoted at the start */
+    o = compile("SELECT spec.select, status.order, labels.from, \"name\" FROM pods");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.params, "$.\"spec\".\"select\"") != NULL);
+    /* unicode identifiers with a position counted in code points */
+    expect_error("SELECT \xc3\xa9t\xc3\xa9 FROM pods", "unknown column '\xc3\xa9t\xc3\xa9' at 1:8");
+    expect_error("SELECT name FROM pods WHERE name = '\xc3\xa9' AND \xc3\xa9x = 1", "at 1:44");
+    expect_error("SELECT name FROM pods WHERE name = '\xff'", "invalid UTF-8 at 1:37");
+}
+
+static void test_errors(void)
+{
+    expect_error("SELECT cluster, stauts.phase FROM pods",
+                 "unknown column 'stauts.phase' at 1:17 (did you mean 'status.phase'?)");
+    expect_error("SELECT nmae FROM pods", "unknown column 'nmae' at 1:8 (did you mean 'name'?)");
+    expect_error("SELECT name FROM dployments", "(did you mean 'deployments'?)");
+    expect_error("SELECT name FROM pods\nWHERE phase = ", "expected a column, literal or '(', "
+                 "found end of query at 2:15");
+    expect_error("SELECT name FROM pods WHERE phase = 'x' LIMIT 'a'", "a number after LIMIT");
+    expect_error("SELECT name FROM pods ORDER name", "expected BY, found 'name' at 1:29");
+    expect_error("SELECT requests.cpu FROM nodes", "exists only on pods");
+    expect_error("SELECT name FROM pods WHERE requests.cpu > '1x'", "is not a quantity");
+    expect_error("SELECT name FROM pods WHERE created > 'yesterday'", "expected a time");
+    expect_error("SELECT sum(count(*)) FROM pods", "not allowed");
+    expect_error("SELECT a.spec.x[].y[].z FROM pods a", "at most one '[]'");
+    expect_error("SELECT name FROM pods p JOIN nodes n ON p.node = n.name", "needs a table alias");
+    expect_error("SELECT data FROM secrets", "Secret data is never returned at 1:8");
+    expect_error("SELECT data.token FROM secrets", "Secret data is never returned");
+    expect_error("SELECT json.stringData.x FROM secrets", "Secret data is never returned");
+    expect_error("SELECT metadata.annotations FROM secrets", "Secret data is never returned");
+    expect_error("SELECT metadata FROM secrets", "Secret data is never returned");
+    expect_error("SELECT annotations.\"kubectl.kubernetes.io/last-applied-configuration\" "
+                 "FROM secrets", "Secret data is never returned");
+    T_EQ_INT(compile("SELECT annotations.owner, metadata.name FROM secrets").rc, 0);
+    expect_error("SELECT name FROM secrets WHERE MATCH('hunter2')", "not available on secrets");
+    T_CHECK(strstr(compile("SELECT name FROM objects WHERE MATCH('hunter2')").sql,
+                   "res = 'secrets'") != NULL);
+}
+
+static void test_caps(void)
+{
+    size_t n = 200000;
+    char *deep = malloc(n * 2 + 100);
+    strcpy(deep, "SELECT name FROM pods WHERE ");
+    size_t l = strlen(deep);
+    for (size_t i = 0; i < 100; i++)
+        deep[l++] = '(';
+    strcpy(deep + l, "name = 'x'");
+    l += 10;
+    for (size_t i = 0; i < 100; i++)
+        deep[l++] = ')';
+    deep[l] = 0;
+    expect_error(deep, "nested deeper than 64 levels");
+    /* 1 MB of query */
+    char *big = malloc((1u << 20) + 100);
+    snprintf(big, 100, "SELECT name FROM pods WHERE name = '");
+    l = strlen(big);
+    memset(big + l, 'x', 1u << 20);
+    strcpy(big + l + (1u << 20), "'");
+    expect_error(big, "the limit is");
+    /* too many IN values and tokens */
+    strcpy(deep, "SELECT name FROM pods WHERE name IN ('a'");
+    for (int i = 0; i < 1200; i++)
+        strcat(deep, ",'a'");
+    strcat(deep, ")");
+    expect_error(deep, "more than 1000 values in IN");
+    strcpy(big, "SELECT name FROM pods WHERE name = 'a'");
+    for (int i = 0; i < 8000; i++)
+        strcat(big + strlen(big) - 10, " OR name = 'a'");
+    out o = compile(big);
+    T_CHECK(o.rc < 0);
+    free(deep);
+    free(big);
+}
+
+static void test_injection(void)
+{
+    static const char *const evil[] = {
+        "'; DROP TABLE objects; --", "\" OR 1=1 --", "x') OR ('1'='1", "?1", "$.a",
+        "json_extract(json, '$')", "fts MATCH 'a'", "\\x00", "t0.json; DELETE",
+    };
+    char text[1024], lit[256], ident[256];
+    for (size_t i = 0; i < FL_ARRAY_LEN(evil); i++) {
+        size_t a = 0, b = 0;
+        for (const char *p = evil[i]; *p; p++) {
+            if (*p == '\'')
+                lit[a++] = '\'';
+            lit[a++] = *p;
+            if (*p == '"')
+                ident[b++] = '"';
+            ident[b++] = *p;
+        }
+        lit[a] = ident[b] = 0;
+        const char *forms[] = {
+            "SELECT name FROM pods WHERE name = '%s'",
+            "SELECT name FROM pods WHERE labels.app IN ('%s', 'b')",
+            "SELECT name FROM pods WHERE MATCH('%s abc')",
+            "SELECT name FROM pods WHERE name LIKE '%s'",
+            "SELECT name FROM pods WHERE labels.\"%s\" = 'v'",
+            "SELECT annotations.\"%s\" FROM pods",
+            "SELECT metadata.\"%s\"[] FROM pods",
+            "SELECT requests.\"%s\" FROM pods",
+            "SELECT \"%s\" FROM pods",
+        };
+        for (size_t f = 0; f < FL_ARRAY_LEN(forms); f++) {
+            const char *hole = strstr(forms[f], "%s");
+            snprintf(text, sizeof text, "%.*s%s%s", (int)(hole - forms[f]), forms[f],
+                     f >= 4 ? ident : lit, hole + 2);
+            out o = compile(text);
+            /* compiled or refused, the user's text never reaches the SQL */
+            if (o.rc == 0 && strlen(evil[i]) > 3) {
+                if (strstr(o.sql, evil[i]))
+                    fprintf(stderr, "user text in SQL: %s\n  %s\n", text, o.sql);
+                T_CHECK(strstr(o.sql, evil[i]) == NULL);
+            }
+            T_CHECK(strstr(o.sql, "DROP") == NULL);
+        }
+    }
+}
+
+static void test_columns(void)
+{
+    out o = compile("SELECT node, phase, qos, terminal, requests.cpu, limits.memory, "
+                    "status.phase, spec.nodeName, metadata.creationTimestamp FROM pods");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "json_extract") == NULL); /* all materialized */
+    T_CHECK(strstr(o.notes, "status.phase -> pods.phase (materialized column)") != NULL);
+    o = compile("SELECT ready, unschedulable, region, zone, allocatable.cpu, capacity.memory "
+                "FROM nodes");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "json_extract") == NULL);
+    o = compile("SELECT name FROM pods WHERE requests.cpu > '500m' AND requests.memory >= '1Gi' "
+                "AND limits.cpu < 2");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.params, "|500|") != NULL);
+    T_CHECK(strstr(o.params, "|1073741824000|") != NULL);
+    T_CHECK(strstr(o.params, "|2000|") != NULL);
+    o = compile("SELECT name FROM pods WHERE labels.app = 'web'");
+    T_CHECK(strstr(o.sql, "t0.id IN (SELECT obj_id FROM labels WHERE key = ?3 AND value = ?4)"));
+    o = compile("SELECT p.name FROM pods p JOIN nodes n ON p.cluster = n.cluster "
+                "AND p.node = n.name");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "t0.cluster_id = t1.cluster_id") != NULL);
+    T_CHECK(strstr(o.sql, "x0.node = t1.name") != NULL);
+    o = compile("SELECT cluster, count(*) AS n FROM pods GROUP BY cluster HAVING count(*) > 1 "
+                "ORDER BY n DESC, 1 LIMIT 5 OFFSET 2");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "ORDER BY r1 DESC, r0 LIMIT") != NULL);
+    o = compile("SELECT kind, count(*) FROM objects WITH DELETED GROUP BY kind");
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "deleted_ms IS NULL") == NULL);
+    o = compile("SELECT count(*) FROM deploy");
+    T_CHECK(strstr(o.params, "apps|deployments|") != NULL);
+    o = compile("SELECT count(*) FROM deployments.apps");
+    T_EQ_INT(o.rc, 0);
+}
+
+static void test_scope(void)
+{
+    const char *cl[] = {"east-1"}, *ns[] = {"team-a", "team-b"}, *res[] = {"pods"};
+    const char *star[] = {"*"};
+    sql_scope_term t[2] = {{cl, 1, ns, 2, res, 1}, {star, 1, star, 1, star, 1}};
+    sql_scope s = {false, false, t, 1};
+    out o = compile_as("SELECT count(*) FROM pods", &s, NULL, 0);
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "AND (0 OR (1 AND c0.name IN (?3) AND t0.ns IN (?4, ?5)))") != NULL);
+    o = compile_as("SELECT count(*) FROM deployments", &s, NULL, 0);
+    T_CHECK(strstr(o.sql, "AND (0)") != NULL); /* nothing visible: no rows, no error */
+    o = compile_as("SELECT count(*) FROM objects", &s, NULL, 0);
+    T_EQ_INT(o.rc, FL_EFORBIDDEN);
+    o = compile_as("SELECT count(*) FROM pods WITH DELETED", &s, NULL, 0);
+    T_EQ_INT(o.rc, FL_EFORBIDDEN);
+    s.wide = true;
+    o = compile_as("SELECT count(*) FROM objects", &s, NULL, 0);
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.sql, "AND (0)") != NULL); /* only resources "*" scopes cover objects */
+    s.nterms = 2;
+    o = compile_as("SELECT count(*) FROM objects", &s, NULL, 0);
+    T_CHECK(strstr(o.sql, "OR (1)") != NULL);
+}
+
+static void test_params(void)
+{
+    fl_index_sql_value up[2] = {{FL_INDEX_SQL_TEXT, 0, 0, "x'y", 3},
+                                {FL_INDEX_SQL_INT, 7, 0, NULL, 0}};
+    out o = compile_as("SELECT name FROM pods WHERE name = $1 AND spec.priority = ?", &admin, up, 2);
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.params, "|x'y|") != NULL);
+    fl_index_sql_value qp[2] = {{FL_INDEX_SQL_TEXT, 0, 0, "1500m", 5},
+                                {FL_INDEX_SQL_TEXT, 0, 0, "2026-01-02T03:04:05Z", 20}};
+    o = compile_as("SELECT name FROM pods WHERE requests.cpu > $1 AND created < $2", &admin, qp, 2);
+    T_EQ_INT(o.rc, 0);
+    T_CHECK(strstr(o.params, "|1500|1767323045|") != NULL);
+    o = compile_as("SELECT name FROM pods WHERE name = $2 AND name = $1", &admin, up, 1);
+    T_CHECK(o.rc < 0);
+}
+
+int main(void)
+{
+    T_EQ_INT(fl_kube_resources_new(true, &reg), 0);
+    test_precedence();
+    test_quoting_unicode_keywords();
+    test_errors();
+    test_caps();
+    test_injection();
+    test_columns();
+    test_scope();
+    test_params();
+    fl_kube_resources_free(reg);
+    return t_done();
+}
