@@ -22,6 +22,7 @@ int cmd_sim(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_clusters(int argc, char **argv);
 int cmd_quota(int argc, char **argv);
+int cmd_capacity(int argc, char **argv);
 
 int cmd_place(int argc, char **argv);
 
