@@ -217,9 +217,11 @@ def test_ui(port, token, d, c):
     for g in c["groups"]:
         check(g["name"] in dom, "the page shows cluster " + g["name"])
     check("<canvas" in dom, "Chart.js drew the capacity bars")
-    console = [l for l in p.stderr.splitlines() if "CONSOLE" in l]
-    errors = [l for l in console if re.search(r"error|Uncaught|Failed to load", l, re.I)]
-    check(not errors, "no console errors: %s" % errors)
+    # Chromium's log does not say a console message's level (console.error
+    # shows as INFO:CONSOLE), and the page logs nothing when all is well:
+    # any console line at all fails.
+    console = [l for l in p.stderr.splitlines() if ":CONSOLE" in l]
+    check(not console, "no console messages: %s" % console)
     art = os.environ.get("FLOTILLA_ARTIFACTS", d)
     os.makedirs(art, exist_ok=True)
     shot = os.path.join(art, "ui.png")
@@ -239,6 +241,8 @@ def main():
         test_cli(port, token, c)
         test_metrics(port, token, c)
         test_ui(port, token, d, c)
+        procs[1].send_signal(signal.SIGTERM)
+        check(procs[1].wait(timeout=30) == 0, "serve drains and exits 0 (leak-free under ASan)")
     finally:
         for p in reversed(procs):
             if p.poll() is None:
