@@ -258,6 +258,25 @@ static const char *unit_of(const char *res)
     return "integer";
 }
 
+/* Nodes per (cluster, state) from the capacity document. */
+static int nodes_part(fl_buf *b, const json_t *cap)
+{
+    static const char *const states[][2] = {
+        {"ready", "ready"}, {"not_ready", "notReady"}, {"cordoned", "cordoned"}};
+    int rc = head(b, "flotilla_cluster_nodes", "gauge",
+                  "Nodes of the member by state (ready, not_ready; cordoned counts either).");
+    size_t i;
+    const json_t *g;
+    json_array_foreach(json_object_get(cap, "groups"), i, g) {
+        for (size_t k = 0; k < 3 && !rc; k++) {
+            const char *lb[] = {"cluster", str(g, "name"), "state", states[k][0], NULL};
+            rc = sample(b, "flotilla_cluster_nodes", lb,
+                        numv(json_object_get(g, "nodes"), states[k][1]));
+        }
+    }
+    return rc;
+}
+
 /* allocatable / requested per (cluster, resource) from the capacity document. */
 static int capacity_part(fl_buf *b, const json_t *cap)
 {
@@ -312,6 +331,8 @@ int web_metrics(fl_web *w, const json_t *st, const json_t *allowed, fl_buf *out)
     if (!rc && rd &&
         fl_web_capacity(rd, w->members, w->o.nmembers, "cluster", allowed, &cap, NULL) == 0)
         rc = capacity_part(out, cap);
+    if (!rc && cap)
+        rc = nodes_part(out, cap);
     json_decref(cap);
     fl_index_reader_free(rd);
     return rc;

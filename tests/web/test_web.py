@@ -187,7 +187,7 @@ def test_metrics(port, token, c):
               "flotilla_sync_lag_seconds", "flotilla_watch_events_total", "flotilla_relists_total",
               "flotilla_index_objects", "flotilla_index_objects_written_total",
               "flotilla_index_revision", "flotilla_cluster_allocatable",
-              "flotilla_cluster_requested", "flotilla_quota_admission_reviews_total"):
+              "flotilla_cluster_requested", "flotilla_cluster_nodes", "flotilla_quota_admission_reviews_total"):
         check(f in fams and fams[f]["samples"], "metric family present: " + f)
     ready = {s[0]["cluster"]: s[1] for s in fams.get("flotilla_cluster_ready", {"samples": []})["samples"]}
     check(ready == {g["name"]: 1.0 for g in c["groups"]}, "every cluster ready: %s" % ready)
@@ -195,6 +195,8 @@ def test_metrics(port, token, c):
              if s[0]["resource"] == "cpu"}
     check(alloc == {g["name"]: g["resources"]["cpu"]["allocatable"] for g in c["groups"]},
           "cpu allocatable in /metrics = capacity")
+    ns = {(s[0]["cluster"], s[0]["state"]): s[1] for s in fams["flotilla_cluster_nodes"]["samples"]}
+    check(all(ns.get((g["name"], "ready")) == 4 for g in c["groups"]), "flotilla_cluster_nodes ready")
     nodes = [s for s in fams["flotilla_index_objects"]["samples"] if s[0]["resource"] == "nodes"]
     check(len(nodes) == 3 and all(s[1] == 4 for s in nodes), "index objects: 4 nodes per cluster")
 
