@@ -13,7 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "kube/kube.h"
 #include "web/web_int.h"
 
 /* Label value escaped as the format asks (\\, \", \n). */

@@ -30,6 +30,7 @@ from testlib import FAILS, check, free_port, wait  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
 procs = []
+SCOPED = "scoped-token-w"
 
 
 def get(port, path, token):
@@ -60,6 +61,14 @@ def start(d):
         if line.startswith("ready") or time.time() - t0 > 60:
             break
     token = open(os.path.join(d, "tokens.csv")).read().split(",")[0]
+    with open(os.path.join(d, "tokens.csv"), "a") as f:  # a user scoped to west-1
+        f.write('%s,bob,"team-w"\n' % SCOPED)
+    text = open(cfg).read().replace(
+        "  tokensFile: tokens.csv\n",
+        "  tokensFile: tokens.csv\n  scopes:\n"
+        "  - {group: \"system:masters\", clusters: [\"*\"], namespaces: [\"*\"], resources: [\"*\"]}\n"
+        "  - {group: team-w, clusters: [west-1], namespaces: [\"*\"], resources: [\"*\"]}\n", 1)
+    open(cfg, "w").write(text)
     port = free_port()
     log = open(os.path.join(d, "serve.log"), "w")
     s = subprocess.Popen([BIN, "serve", "-c", cfg, "--listen", "127.0.0.1:%d" % port,
@@ -114,6 +123,12 @@ def test_capacity(port, token):
           "namespace groups carry at least the scheduled requests")
     check(get(port, "/api/v1/capacity?groupBy=colour", token)[0] == 400, "bad groupBy: 400")
     check(get(port, "/api/v1/capacity", None)[0] == 401, "no token: 401")
+    code, body = get(port, "/api/v1/capacity", SCOPED)
+    check(code == 200 and [g["name"] for g in json.loads(body)["groups"]] == ["west-1"],
+          "a user scoped to west-1 sees only west-1's capacity")
+    code, body = get(port, "/metrics", SCOPED)
+    check(code == 200 and b'cluster="east-1"' not in body and b'cluster="west-1"' in body,
+          "a scoped user's /metrics shows only its clusters")
     return c
 
 
