@@ -123,7 +123,7 @@ static void print(const json_t *doc, bool wide)
         printf("%-28s %-16s %-16s %-12s %s\n", "NAMESPACE", "CPU(REQ/LIM)", "MEM-GiB(REQ/LIM)",
                "PODS", "GPU(REQ)");
     else if (wide)
-        printf("%-24s %-11s %-9s %-14s %-10s %-10s %-16s %-10s %-12s %-10s %s\n", "GROUP",
+        printf("%-24s %-11s %-9s %-14s %-10s %-10s %-19s %-10s %-12s %-10s %s\n", "GROUP",
                "NODES", "CORDONED", "CPU(REQ/ALLOC)", "CPU-LIM", "CPU-FREE", "MEM-GiB(REQ/ALLOC)",
                "MEM-FREE", "PODS", "GPU", "LARGEST-FREE(CPU/MEM-GiB)");
     else
@@ -159,7 +159,7 @@ static void print(const json_t *doc, bool wide)
         pair(g, "cpu", "largestFree", NULL, lc, sizeof lc);
         pair(g, "memory", "largestFree", NULL, lm, sizeof lm);
         snprintf(largest, sizeof largest, "%s/%s", lc, lm);
-        printf("%-24s %-11s %-9lld %-14s %-10s %-10s %-16s %-10s %-12s %-10s %s\n", name, nodes,
+        printf("%-24s %-11s %-9lld %-14s %-10s %-10s %-19s %-10s %-12s %-10s %s\n", name, nodes,
                (long long)json_integer_value(json_object_get(nd, "cordoned")), cpu, lim, cfree,
                mem, mfree, pods, gpu, largest);
     }
