@@ -23,6 +23,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_clusters(int argc, char **argv);
 int cmd_quota(int argc, char **argv);
 int cmd_query(int argc, char **argv); /* cmd/sqlq.c */
+int cmd_capacity(int argc, char **argv);
 
 int cmd_place(int argc, char **argv);
 

@@ -70,6 +70,8 @@
 #include "query/query.h"
 #include "quota/quota.h"
 #include "scheduler/scheduler.h"
+#include "web/web.h"
+#include "cmd/version.h"
 
 #define PEM_MAX_BYTES (1u << 20)
 
@@ -86,6 +88,8 @@ typedef struct serve_ctx {
     fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
     json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
                             ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
+    fl_web *web;        /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+    fl_web_member *web_members; /* the config's members for web/ */
 } serve_ctx;
 
 static void usage(FILE *f)
@@ -281,6 +285,47 @@ static void on_quota(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, doc);
 }
 
+/* web/'s callbacks: auth and scopes as the search API, the collector's
+ * status with the config's member labels, quota's counters. */
+static int web_authorize(void *ud, fl_request *r, json_t *clusters)
+{
+    return fl_query_filter_clusters(((serve_ctx *)ud)->query, r, clusters);
+}
+
+static bool web_quota_stats(void *ud, fl_web_quota_stats *out)
+{
+    serve_ctx *x = ud;
+    fl_quota_stats s;
+    if (!x->quota)
+        return false;
+    fl_quota_stats_get(x->quota, &s);
+    *out = (fl_web_quota_stats){s.allowed, s.denied, s.errors, s.reservations_open,
+                                s.reservations_expired, s.recomputations, s.drift};
+    return true;
+}
+
+static int route_web(fl_server *srv, serve_ctx *x, fl_err *err)
+{
+    const fl_config *c = x->cfg;
+    fl_web_opts wo = FL_WEB_OPTS_INIT;
+    x->web_members = calloc(c->nmembers + 1, sizeof *x->web_members);
+    if (!x->web_members)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->nmembers; i++)
+        x->web_members[i] = (fl_web_member){c->members[i].name,
+            (const char *const *)c->members[i].label_keys,
+            (const char *const *)c->members[i].label_values, c->members[i].nlabels};
+    wo.index = x->index;
+    wo.members = x->web_members, wo.nmembers = c->nmembers;
+    wo.authorize = web_authorize, wo.authorize_ud = x;
+    wo.status = query_members, wo.status_ud = x;
+    if (x->quota)
+        wo.quota_stats = web_quota_stats, wo.quota_ud = x;
+    wo.version = FLOTILLA_VERSION;
+    int rc = fl_web_new(&wo, &x->web, err);
+    return rc ? rc : fl_web_route(x->web, srv);
+}
+
 /* Every route of the daemon's API listener. Modules that serve on this
  * listener (search API, quota, dashboard) register here. */
 static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
@@ -289,6 +334,7 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
     if ((rc = route_query(srv, x, err)) || (rc = fl_server_route_health(srv)) ||
         (rc = fl_server_route(srv, "GET", "/readyz", on_ready, x)) ||
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
+        (rc = route_web(srv, x, err)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
         (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
@@ -821,6 +867,8 @@ out:
     json_decref(x.host_cache);
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
+    fl_web_free(x.web);
+    free(x.web_members);
     fl_quota_free(x.quota);
     fl_collector_free(x.host);
     fl_collector_free(col);

@@ -1,0 +1,465 @@
+/*
+ * web/capacity.c: the capacity document (web.h, fl_web_capacity). It reads
+ * the index's materialized columns only — nodes (allocatable, readiness,
+ * cordon, region/zone) and pod usage summed per node or per namespace —
+ * in one reader snapshot, and folds them into groups. The one exception is
+ * groupBy=node-label:<key>: node labels are not materialized, so the nodes
+ * that carry the key are read once and their label parsed.
+ * Owns nothing beyond one call; touches no other module's state.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "web/web_int.h"
+
+#define NONE "<none>"
+
+typedef enum { BY_CLUSTER, BY_REGION, BY_ZONE, BY_PROVIDER, BY_NAMESPACE, BY_LABEL } by_kind;
+
+typedef struct cgroup {
+    char *name;
+    int64_t total, ready, not_ready, cordoned;
+    int64_t alloc[FL_WEB_CAPACITY_MAX_RESOURCES], req[FL_WEB_CAPACITY_MAX_RESOURCES],
+        lim[FL_WEB_CAPACITY_MAX_RESOURCES], largest[FL_WEB_CAPACITY_MAX_RESOURCES];
+    bool has_alloc[FL_WEB_CAPACITY_MAX_RESOURCES], has_use[FL_WEB_CAPACITY_MAX_RESOURCES];
+} cgroup;
+
+/* One node; its resources are res[first .. first+n) of the flat array. */
+typedef struct cnode {
+    char *cluster, *name;
+    size_t group, first, n;
+    bool schedulable; /* Ready and not cordoned */
+} cnode;
+
+typedef struct cres {
+    int res;
+    int64_t alloc, req;
+} cres;
+
+typedef struct lbl {
+    char *cluster, *name, *value;
+} lbl;
+
+typedef struct cap {
+    by_kind by;
+    const char *label_key;
+    const fl_web_member *members;
+    size_t nmembers;
+    const char **allowed; /* NULL = all */
+    size_t nallowed;
+    char *resources[FL_WEB_CAPACITY_MAX_RESOURCES];
+    size_t nres;
+    cgroup *groups;
+    size_t ngroups, capgroups, last_group;
+    cnode *nodes;
+    size_t nnodes, capnodes;
+    cres *res;
+    size_t nresv, capres;
+    lbl *labels;
+    size_t nlabels, caplabels;
+    int rc;
+    fl_err *err;
+} cap;
+
+static bool grow(void **p, size_t *capn, size_t need, size_t size)
+{
+    if (need <= *capn)
+        return true;
+    size_t n = *capn ? *capn * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * size);
+    if (!q)
+        return false;
+    *p = q;
+    *capn = n;
+    return true;
+}
+
+static int fail(cap *c, int rc, const char *what)
+{
+    if (!c->rc)
+        c->rc = fl_err_set(c->err, rc, "capacity: %s", what);
+    return 1;
+}
+
+static bool allowed(const cap *c, const char *cluster)
+{
+    if (!c->allowed)
+        return true;
+    for (size_t i = 0; i < c->nallowed; i++)
+        if (!strcmp(c->allowed[i], cluster))
+            return true;
+    return false;
+}
+
+static const char *member_label(const cap *c, const char *cluster, const char *key)
+{
+    for (size_t i = 0; i < c->nmembers; i++) {
+        if (strcmp(c->members[i].name, cluster) != 0)
+            continue;
+        for (size_t l = 0; l < c->members[i].nlabels; l++)
+            if (!strcmp(c->members[i].label_keys[l], key))
+                return c->members[i].label_values[l];
+    }
+    return NULL;
+}
+
+/* Index of resource name in c->resources, adding it; -1 when full. */
+static int res_id(cap *c, const char *name)
+{
+    for (size_t i = 0; i < c->nres; i++)
+        if (!strcmp(c->resources[i], name))
+            return (int)i;
+    if (c->nres >= FL_WEB_CAPACITY_MAX_RESOURCES)
+        return -1;
+    if (!(c->resources[c->nres] = strdup(name)))
+        return -1;
+    return (int)c->nres++;
+}
+
+/* Group index for name, adding it; (size_t)-1 on failure (c->rc set). */
+static size_t group_id(cap *c, const char *name)
+{
+    if (c->last_group < c->ngroups && !strcmp(c->groups[c->last_group].name, name))
+        return c->last_group;
+    for (size_t i = 0; i < c->ngroups; i++)
+        if (!strcmp(c->groups[i].name, name))
+            return c->last_group = i;
+    if (c->ngroups >= FL_WEB_CAPACITY_MAX_GROUPS) {
+        fail(c, -E2BIG, "too many groups (at most 10000)");
+        return (size_t)-1;
+    }
+    if (!grow((void **)&c->groups, &c->capgroups, c->ngroups + 1, sizeof *c->groups)) {
+        fail(c, -ENOMEM, "out of memory");
+        return (size_t)-1;
+    }
+    cgroup *g = &c->groups[c->ngroups];
+    memset(g, 0, sizeof *g);
+    if (!(g->name = strdup(name))) {
+        fail(c, -ENOMEM, "out of memory");
+        return (size_t)-1;
+    }
+    return c->last_group = c->ngroups++;
+}
+
+static int cmp_lbl(const void *a, const void *b)
+{
+    const lbl *x = a, *y = b;
+    int d = strcmp(x->cluster, y->cluster);
+    return d ? d : strcmp(x->name, y->name);
+}
+
+static const char *node_label(const cap *c, const char *cluster, const char *name)
+{
+    lbl key = {(char *)cluster, (char *)name, NULL};
+    const lbl *l = c->nlabels ? bsearch(&key, c->labels, c->nlabels, sizeof key, cmp_lbl) : NULL;
+    return l ? l->value : NULL;
+}
+
+static const char *group_of(const cap *c, const fl_index_node *n)
+{
+    const char *v = NULL;
+    switch (c->by) {
+    case BY_CLUSTER: v = n->cluster; break;
+    case BY_REGION: v = n->region[0] ? n->region : member_label(c, n->cluster, "region"); break;
+    case BY_ZONE: v = n->zone[0] ? n->zone : member_label(c, n->cluster, "zone"); break;
+    case BY_PROVIDER: v = member_label(c, n->cluster, "provider"); break;
+    case BY_LABEL: v = node_label(c, n->cluster, n->name); break;
+    case BY_NAMESPACE: break;
+    }
+    return v && v[0] ? v : NONE;
+}
+
+static int on_node(void *arg, const fl_index_node *n)
+{
+    cap *c = arg;
+    if (!allowed(c, n->cluster))
+        return 0;
+    size_t g = group_id(c, group_of(c, n));
+    if (g == (size_t)-1)
+        return 1;
+    if (!grow((void **)&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) ||
+        !grow((void **)&c->res, &c->capres, c->nresv + n->n_resources, sizeof *c->res))
+        return fail(c, -ENOMEM, "out of memory");
+    cnode *nd = &c->nodes[c->nnodes];
+    nd->cluster = strdup(n->cluster);
+    nd->name = strdup(n->name);
+    if (!nd->cluster || !nd->name) {
+        free(nd->cluster);
+        free(nd->name);
+        return fail(c, -ENOMEM, "out of memory");
+    }
+    c->nnodes++;
+    nd->group = g, nd->first = c->nresv, nd->n = 0;
+    nd->schedulable = n->ready && !n->unschedulable;
+    cgroup *gr = &c->groups[g];
+    gr->total++;
+    gr->ready += n->ready;
+    gr->not_ready += !n->ready;
+    gr->cordoned += n->unschedulable;
+    for (size_t i = 0; i < n->n_resources; i++) {
+        int r = res_id(c, n->resources[i]);
+        if (r < 0)
+            return fail(c, -E2BIG, "too many distinct resources");
+        c->res[c->nresv++] = (cres){r, n->allocatable[i], 0};
+        nd->n++;
+        gr->alloc[r] += n->allocatable[i];
+        gr->has_alloc[r] = true;
+    }
+    return 0;
+}
+
+static int cmp_node(const void *a, const void *b)
+{
+    const cnode *x = a, *y = b;
+    int d = strcmp(x->cluster, y->cluster);
+    return d ? d : strcmp(x->name, y->name);
+}
+
+static int on_node_usage(void *arg, const fl_index_usage *u)
+{
+    cap *c = arg;
+    if (!allowed(c, u->cluster))
+        return 0;
+    cnode key = {(char *)u->cluster, (char *)u->key, 0, 0, 0, false};
+    cnode *nd = c->nnodes ? bsearch(&key, c->nodes, c->nnodes, sizeof key, cmp_node) : NULL;
+    if (!nd) /* a pod bound to a node the index does not hold (yet) */
+        return 0;
+    int r = res_id(c, u->resource);
+    if (r < 0)
+        return fail(c, -E2BIG, "too many distinct resources");
+    cgroup *g = &c->groups[nd->group];
+    g->req[r] += u->requests;
+    g->lim[r] += u->limits;
+    g->has_use[r] = true;
+    for (size_t i = 0; i < nd->n; i++)
+        if (c->res[nd->first + i].res == r)
+            c->res[nd->first + i].req += u->requests;
+    return 0;
+}
+
+static int on_ns_usage(void *arg, const fl_index_usage *u)
+{
+    cap *c = arg;
+    if (!allowed(c, u->cluster))
+        return 0;
+    size_t g = group_id(c, u->key[0] ? u->key : NONE);
+    if (g == (size_t)-1)
+        return 1;
+    int r = res_id(c, u->resource);
+    if (r < 0)
+        return fail(c, -E2BIG, "too many distinct resources");
+    c->groups[g].req[r] += u->requests;
+    c->groups[g].lim[r] += u->limits;
+    c->groups[g].has_use[r] = true;
+    return 0;
+}
+
+static int on_label_row(void *arg, const fl_index_row *row)
+{
+    cap *c = arg;
+    json_t *obj = json_loadb(row->json, row->json_len, 0, NULL);
+    const char *v = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "labels"), c->label_key));
+    int rc = 0;
+    if (v && grow((void **)&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels)) {
+        lbl *l = &c->labels[c->nlabels];
+        l->cluster = strdup(row->cluster), l->name = strdup(row->name), l->value = strdup(v);
+        if (l->cluster && l->name && l->value)
+            c->nlabels++;
+        else {
+            free(l->cluster), free(l->name), free(l->value);
+            rc = fail(c, -ENOMEM, "out of memory");
+        }
+    } else if (v)
+        rc = fail(c, -ENOMEM, "out of memory");
+    json_decref(obj);
+    return rc;
+}
+
+static int load_labels(cap *c, fl_index_reader *rd)
+{
+    fl_index_label_req req = {c->label_key, FL_INDEX_LABEL_EXISTS, NULL, 0};
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    q.group = "", q.resource = "nodes", q.labels = &req, q.n_labels = 1;
+    int rc = fl_index_list(rd, &q, on_label_row, c, NULL, c->err);
+    if (c->rc)
+        return c->rc;
+    if (rc)
+        return rc;
+    if (c->nlabels)
+        qsort(c->labels, c->nlabels, sizeof *c->labels, cmp_lbl);
+    return 0;
+}
+
+static int parse_by(cap *c, const char *s)
+{
+    static const struct { const char *name; by_kind by; } kinds[] = {
+        {"cluster", BY_CLUSTER}, {"region", BY_REGION}, {"zone", BY_ZONE},
+        {"provider", BY_PROVIDER}, {"namespace", BY_NAMESPACE}};
+    if (!s || !s[0])
+        s = "cluster";
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(s, kinds[i].name)) {
+            c->by = kinds[i].by;
+            return 0;
+        }
+    if (!strncmp(s, "node-label:", 11) && s[11] && strlen(s + 11) <= 316) {
+        c->by = BY_LABEL;
+        c->label_key = s + 11;
+        return 0;
+    }
+    return fl_err_set(c->err, -EINVAL, "groupBy must be cluster, region, zone, provider, "
+                                       "namespace or node-label:<key>");
+}
+
+/* Milli-units to the resource's base unit. */
+static json_t *num(int64_t milli)
+{
+    return json_real((double)milli / 1000.0);
+}
+
+static json_t *group_json(const cap *c, const cgroup *g)
+{
+    json_t *o = json_object(), *res = json_object();
+    if (!o || !res) {
+        json_decref(o);
+        json_decref(res);
+        return NULL;
+    }
+    if (c->by != BY_NAMESPACE)
+        json_object_set_new(o, "nodes",
+                            json_pack("{sIsIsIsI}", "total", (json_int_t)g->total, "ready",
+                                      (json_int_t)g->ready, "notReady", (json_int_t)g->not_ready,
+                                      "cordoned", (json_int_t)g->cordoned));
+    for (size_t r = 0; r < c->nres; r++) {
+        if (!g->has_alloc[r] && !g->has_use[r])
+            continue;
+        json_t *e = json_object();
+        if (c->by != BY_NAMESPACE) {
+            json_object_set_new(e, "allocatable", num(g->alloc[r]));
+            json_object_set_new(e, "free", num(g->alloc[r] - g->req[r]));
+            json_object_set_new(e, "largestFree", num(g->largest[r]));
+        }
+        json_object_set_new(e, "requested", num(g->req[r]));
+        json_object_set_new(e, "limits", num(g->lim[r]));
+        json_object_set_new(res, c->resources[r], e);
+    }
+    json_object_set_new(o, "name", json_string(g->name));
+    json_object_set_new(o, "resources", res);
+    return o;
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+    return strcmp(((const cgroup *)a)->name, ((const cgroup *)b)->name);
+}
+
+static int build(cap *c, const char *group_by, int64_t revision, json_t **out)
+{
+    for (size_t i = 0; i < c->nnodes; i++) {
+        const cnode *nd = &c->nodes[i];
+        if (!nd->schedulable)
+            continue;
+        cgroup *g = &c->groups[nd->group];
+        for (size_t k = 0; k < nd->n; k++) {
+            const cres *r = &c->res[nd->first + k];
+            int64_t f = r->alloc - r->req;
+            if (f > g->largest[r->res])
+                g->largest[r->res] = f;
+        }
+    }
+    if (c->ngroups)
+        qsort(c->groups, c->ngroups, sizeof *c->groups, cmp_group);
+    json_t *doc = json_object(), *arr = json_array();
+    if (!doc || !arr) {
+        json_decref(doc);
+        json_decref(arr);
+        return fl_err_set(c->err, -ENOMEM, "out of memory");
+    }
+    json_object_set_new(doc, "groupBy", json_string(group_by && group_by[0] ? group_by : "cluster"));
+    json_object_set_new(doc, "revision", json_integer(revision));
+    json_object_set_new(doc, "groups", arr);
+    for (size_t i = 0; i < c->ngroups; i++) {
+        json_t *g = group_json(c, &c->groups[i]);
+        if (!g || json_array_append_new(arr, g)) {
+            json_decref(doc);
+            return fl_err_set(c->err, -ENOMEM, "out of memory");
+        }
+    }
+    *out = doc;
+    return 0;
+}
+
+static void cap_done(cap *c)
+{
+    for (size_t i = 0; i < c->nres; i++)
+        free(c->resources[i]);
+    for (size_t i = 0; i < c->ngroups; i++)
+        free(c->groups[i].name);
+    for (size_t i = 0; i < c->nnodes; i++)
+        free(c->nodes[i].cluster), free(c->nodes[i].name);
+    for (size_t i = 0; i < c->nlabels; i++)
+        free(c->labels[i].cluster), free(c->labels[i].name), free(c->labels[i].value);
+    free(c->groups);
+    free(c->nodes);
+    free(c->res);
+    free(c->labels);
+    free(c->allowed);
+}
+
+static int set_allowed(cap *c, const json_t *allowed_)
+{
+    if (!allowed_)
+        return 0;
+    size_t n = json_array_size(allowed_), i;
+    c->allowed = calloc(n + 1, sizeof *c->allowed);
+    if (!c->allowed)
+        return fl_err_set(c->err, -ENOMEM, "out of memory");
+    const json_t *e;
+    json_array_foreach(allowed_, i, e) {
+        const char *s = json_string_value(json_object_get(e, "name"));
+        if (s)
+            c->allowed[c->nallowed++] = s;
+    }
+    return 0;
+}
+
+int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nmembers,
+                    const char *group_by, const json_t *allowed_, json_t **out, fl_err *err)
+{
+    cap c;
+    memset(&c, 0, sizeof c);
+    c.err = err, c.members = members, c.nmembers = nmembers;
+    int64_t rev = 0;
+    int rc = parse_by(&c, group_by);
+    if (rc || (rc = set_allowed(&c, allowed_)))
+        goto out;
+    if ((rc = fl_index_reader_begin(rd)) != 0) {
+        fl_err_set(err, rc, "capacity: cannot open a snapshot");
+        goto out;
+    }
+    fl_index_reader_revision(rd, &rev);
+    if (c.by == BY_NAMESPACE)
+        rc = fl_index_usage_by_namespace(rd, NULL, NULL, on_ns_usage, &c, err);
+    else {
+        if (c.by == BY_LABEL)
+            rc = load_labels(&c, rd);
+        if (!rc)
+            rc = fl_index_nodes(rd, NULL, on_node, &c, err);
+        if (!rc && !c.rc && c.nnodes)
+            qsort(c.nodes, c.nnodes, sizeof *c.nodes, cmp_node);
+        if (!rc && !c.rc)
+            rc = fl_index_usage_by_node(rd, NULL, on_node_usage, &c, err);
+    }
+    fl_index_reader_end(rd);
+    if (c.rc)
+        rc = c.rc;
+    if (!rc)
+        rc = build(&c, group_by, rev, out);
+out:
+    cap_done(&c);
+    return rc;
+}

@@ -1,0 +1,96 @@
+/*
+ * web/web.h: what a person or Prometheus sees of the daemon (issue #15):
+ *   GET /api/v1/capacity?groupBy=...   fleet capacity from the index's
+ *                                      materialized node/pod columns
+ *   GET /metrics                       Prometheus text exposition
+ *   GET /ui, /ui/...                   the dashboard (embedded page, and
+ *                                      Debian's Chart.js from disk)
+ * It owns none of the data: it reads the index through its own readers, and
+ * reaches the collector's status, authentication and quota counters through
+ * callbacks the daemon (cmd/serve.c) hands in, so web/ depends only on kube,
+ * index and server (DESIGN.md's layering).
+ */
+#ifndef FL_WEB_H
+#define FL_WEB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "index/index.h"
+#include "server/server.h"
+
+typedef struct fl_web fl_web;
+
+/* A member cluster as the config names it; labels give "provider" (and
+ * the fallback region/zone of nodes that carry none). */
+typedef struct fl_web_member {
+    const char *name;
+    const char *const *label_keys, *const *label_values;
+    size_t nlabels;
+} fl_web_member;
+
+/* quota/'s counters, copied by the daemon (web/ does not link quota/). */
+typedef struct fl_web_quota_stats {
+    uint64_t allowed, denied, errors;
+    uint64_t reservations_open, reservations_expired;
+    uint64_t recomputations, drift;
+} fl_web_quota_stats;
+
+typedef struct fl_web_opts {
+    fl_index *index;                  /* required; borrowed, must outlive the fl_web */
+    const fl_web_member *members;     /* copied */
+    size_t nmembers;
+    /* Authenticate r and drop from clusters (a JSON array of {"name":..})
+     * the members the user may not see. Returns 0, or nonzero after it
+     * answered r itself (401). NULL: everything is open (tests only). */
+    int (*authorize)(void *ud, fl_request *r, json_t *clusters);
+    void *authorize_ud;
+    /* The collector's status snapshot (collector.h's document), new
+     * reference or NULL. Optional. */
+    json_t *(*status)(void *ud);
+    void *status_ud;
+    /* Quota counters; false when there is no quota engine. Optional. */
+    bool (*quota_stats)(void *ud, fl_web_quota_stats *out);
+    void *quota_ud;
+    const char *version;              /* build info; default "unknown" */
+    const char *chartjs_dir;          /* default "/usr/share/javascript/chart.js" */
+} fl_web_opts;
+#define FL_WEB_OPTS_INIT {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/* Most groups one capacity answer holds (more is -E2BIG with a message). */
+#define FL_WEB_CAPACITY_MAX_GROUPS 10000
+/* Most distinct resources (cpu, memory, GPUs, ...) in one answer. */
+#define FL_WEB_CAPACITY_MAX_RESOURCES 64
+
+/* Create the web front. 0, -EINVAL (no index), -ENOMEM; *out only on
+ * success. Any thread. */
+int fl_web_new(const fl_web_opts *opts, fl_web **out, fl_err *err);
+/* Register /api/v1/capacity, /metrics and /ui on srv (before it starts).
+ * 0 or fl_server_route's codes. */
+int fl_web_route(fl_web *w, fl_server *srv);
+/* Accepts NULL. After the server that routes to w is stopped. */
+void fl_web_free(fl_web *w);
+
+/* The capacity document of groupBy ("cluster", "region", "zone",
+ * "provider", "namespace" or "node-label:<key>"), restricted to the
+ * clusters named in allowed (NULL = all) — what GET /api/v1/capacity
+ * answers:
+ *   {"groupBy":..., "revision":N, "groups":[{"name":..,
+ *     "nodes":{"total","ready","notReady","cordoned"},
+ *     "resources":{"cpu":{"allocatable","requested","limits","free",
+ *       "largestFree"}, ...}}]}
+ * Values are numbers in the resource's base unit (cpu in cores, memory in
+ * bytes, pods in pods) as doubles. free = allocatable - requested;
+ * largestFree: the most of that resource one Ready, schedulable node still
+ * has (the largest pod shape that fits somewhere). "namespace" groups have
+ * only requested and limits. Reads nodes and pod usage from the
+ * materialized columns in one snapshot (node labels, for node-label:,
+ * from the node objects). 0, -EINVAL (bad groupBy, message in err),
+ * -E2BIG, FL_ESQL, -ENOMEM. The reader's thread. */
+int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nmembers,
+                    const char *group_by, const json_t *allowed, json_t **out, fl_err *err);
+
+#endif
