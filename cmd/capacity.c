@@ -18,8 +18,8 @@
 #define GPU "nvidia.com/gpu"
 
 typedef struct qopts {
-    const char *server, *token, *output, *ca, *kubeconfig, *context, *by;
-    bool insecure;
+    cmd_conn_opts conn;
+    const char *output, *by;
 } qopts;
 
 static void usage(FILE *f)
@@ -39,24 +39,17 @@ static int parse(int argc, char **argv, qopts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], **slot = NULL;
-        if (!strcmp(a, "--server") || !strcmp(a, "-s"))
-            slot = &o->server;
-        else if (!strcmp(a, "--token"))
-            slot = &o->token;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+        int k = cmd_conn_flag(&o->conn, argc, argv, &i, "flotilla capacity");
+        if (k < 0)
+            return 2;
+        if (k)
+            continue;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             slot = &o->output;
         else if (!strcmp(a, "--by") || !strcmp(a, "--group-by"))
             slot = &o->by;
         else if (!strncmp(a, "--by=", 5))
             o->by = a + 5;
-        else if (!strcmp(a, "--certificate-authority"))
-            slot = &o->ca;
-        else if (!strcmp(a, "--kubeconfig"))
-            slot = &o->kubeconfig;
-        else if (!strcmp(a, "--context"))
-            slot = &o->context;
-        else if (!strcmp(a, "--insecure-skip-tls-verify"))
-            o->insecure = true;
         else {
             fprintf(stderr, "flotilla capacity: unknown argument \"%s\"\n", a);
             return 2;
@@ -78,15 +71,8 @@ static int parse(int argc, char **argv, qopts *o)
 
 static int connect_to(const qopts *o, fl_kube_conn **out)
 {
-    cmd_conn_opts c = {o->server,
-                       o->token,
-                       o->ca,
-                       o->kubeconfig,
-                       o->context,
-                       getenv("FLOTILLA_SERVER"),
-                       getenv("FLOTILLA_TOKEN"),
-                       getenv("KUBECONFIG"),
-                       o->insecure};
+    cmd_conn_opts c = o->conn;
+    cmd_conn_env(&c);
     return cmd_daemon_connect(&c, "flotilla capacity", out);
 }
 

@@ -22,9 +22,8 @@
 #define DEFAULT_SERVER CMD_DEFAULT_SERVER
 
 typedef struct opts {
-    const char *server, *token, *output, *ca, *kubeconfig, *context;
-    const char *env_server, *env_token, *env_kubeconfig;
-    bool insecure;
+    cmd_conn_opts conn;
+    const char *output;
 } opts;
 
 static void usage(FILE *f)
@@ -72,24 +71,15 @@ static int parse(int argc, char **argv, opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], **slot = NULL;
-        if (!strcmp(a, "--server") || !strcmp(a, "-s"))
-            slot = &o->server;
-        else if (!strcmp(a, "--token"))
-            slot = &o->token;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+        int k = cmd_conn_flag(&o->conn, argc, argv, &i, "flotilla clusters");
+        if (k < 0)
+            return 2;
+        if (k)
+            continue;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             slot = &o->output;
-        else if (!strcmp(a, "--certificate-authority"))
-            slot = &o->ca;
-        else if (!strcmp(a, "--kubeconfig"))
-            slot = &o->kubeconfig;
-        else if (!strcmp(a, "--context"))
-            slot = &o->context;
-        else if (!strcmp(a, "--insecure-skip-tls-verify"))
-            o->insecure = true;
         else if (!strncmp(a, "-o", 2) && a[2])
             o->output = a[2] == '=' ? a + 3 : a + 2;
-        else if (!strncmp(a, "--server=", 9))
-            o->server = a + 9;
         else {
             fprintf(stderr, "flotilla clusters: unknown argument \"%s\"\n", a);
             return 2;
@@ -230,10 +220,7 @@ static void print_wide(const json_t *doc)
 /* The connection: flags, then the kubeconfig, then the environment. */
 static int connect_opts(const opts *o, fl_kube_conn **out)
 {
-    cmd_conn_opts c = {o->server,     o->token,     o->ca,
-                       o->kubeconfig, o->context,   o->env_server,
-                       o->env_token,  o->env_kubeconfig, o->insecure};
-    return cmd_daemon_connect(&c, "flotilla clusters", out);
+    return cmd_daemon_connect(&o->conn, "flotilla clusters", out);
 }
 
 static int fetch(const opts *o, json_t **out)
@@ -262,8 +249,8 @@ static int fetch(const opts *o, json_t **out)
 
 int cmd_clusters(int argc, char **argv)
 {
-    opts o = {NULL, NULL, NULL, NULL, NULL, NULL, getenv("FLOTILLA_SERVER"),
-              getenv("FLOTILLA_TOKEN"), getenv("KUBECONFIG"), false};
+    opts o = {0};
+    cmd_conn_env(&o.conn);
     if (cmd_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

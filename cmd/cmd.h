@@ -45,5 +45,13 @@ struct fl_kube_conn;
  * kubectl reads it), else CMD_DEFAULT_SERVER; a server without a scheme gets
  * https://. 0 and *out, or 1 after printing "who: reason" on stderr. */
 int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, struct fl_kube_conn **out);
+/* The connection flags every client subcommand takes, at argv[*i]:
+ * --server/-s URL (or --server=URL), --token T, --certificate-authority F,
+ * --kubeconfig F, --context C, --insecure-skip-tls-verify. 1 when consumed
+ * (*i moved past its value), 0 when argv[*i] is none of them, -1 after
+ * printing "who: FLAG needs a value". */
+int cmd_conn_flag(cmd_conn_opts *c, int argc, char **argv, int *i, const char *who);
+/* $FLOTILLA_SERVER, $FLOTILLA_TOKEN and $KUBECONFIG into c. */
+void cmd_conn_env(cmd_conn_opts *c);
 
 #endif

@@ -4,6 +4,7 @@
  * connection. Prints its failures (CLI only).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -96,4 +97,42 @@ int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, fl_kube_conn **o
     fl_buf_done(&ca);
     fl_kube_conn_unref(kc);
     return rc;
+}
+
+int cmd_conn_flag(cmd_conn_opts *c, int argc, char **argv, int *i, const char *who)
+{
+    const char *a = argv[*i], **slot = NULL;
+    if (!strcmp(a, "--insecure-skip-tls-verify")) {
+        c->insecure = true;
+        return 1;
+    }
+    if (!strncmp(a, "--server=", 9)) {
+        c->server = a + 9;
+        return 1;
+    }
+    if (!strcmp(a, "--server") || !strcmp(a, "-s"))
+        slot = &c->server;
+    else if (!strcmp(a, "--token"))
+        slot = &c->token;
+    else if (!strcmp(a, "--certificate-authority"))
+        slot = &c->ca;
+    else if (!strcmp(a, "--kubeconfig"))
+        slot = &c->kubeconfig;
+    else if (!strcmp(a, "--context"))
+        slot = &c->context;
+    else
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value\n", who, a);
+        return -1;
+    }
+    *slot = argv[++*i];
+    return 1;
+}
+
+void cmd_conn_env(cmd_conn_opts *c)
+{
+    c->env_server = getenv("FLOTILLA_SERVER");
+    c->env_token = getenv("FLOTILLA_TOKEN");
+    c->env_kubeconfig = getenv("KUBECONFIG");
 }

@@ -251,7 +251,7 @@ typedef struct place_opts {
 static int parse(int argc, char **argv, place_opts *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], **slot = NULL;
+        const char *a = argv[i];
         if (!strcmp(a, "-f") || !strcmp(a, "--filename")) {
             if (o->nfiles == MAX_FILES || i + 1 >= argc)
                 return 1;
@@ -265,23 +265,9 @@ static int parse(int argc, char **argv, place_opts *o)
             i++;
             continue;
         }
-        if (!strcmp(a, "--insecure-skip-tls-verify")) {
-            o->conn.insecure = true;
-            continue;
-        }
-        if (!strcmp(a, "--server") || !strcmp(a, "-s"))
-            slot = &o->conn.server;
-        else if (!strcmp(a, "--token"))
-            slot = &o->conn.token;
-        else if (!strcmp(a, "--certificate-authority"))
-            slot = &o->conn.ca;
-        else if (!strcmp(a, "--kubeconfig"))
-            slot = &o->conn.kubeconfig;
-        else if (!strcmp(a, "--context"))
-            slot = &o->conn.context;
-        if (!slot || i + 1 >= argc)
+        int k = cmd_conn_flag(&o->conn, argc, argv, &i, "flotilla place");
+        if (k <= 0)
             return 1;
-        *slot = argv[++i];
     }
     return o->nfiles == 0;
 }
@@ -432,8 +418,8 @@ static int ask(fl_kube_conn *conn, const json_t *tmpl, const json_t *policies, j
 
 int cmd_place(int argc, char **argv)
 {
-    place_opts o = {{NULL, NULL, NULL, NULL, NULL, getenv("FLOTILLA_SERVER"),
-                     getenv("FLOTILLA_TOKEN"), getenv("KUBECONFIG"), false}, {NULL}, 0, false};
+    place_opts o = {0};
+    cmd_conn_env(&o.conn);
     if (cmd_wants_help(argc, argv)) {
         usage(stdout);
         return 0;

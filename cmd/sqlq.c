@@ -14,10 +14,11 @@
 #include "kube/kube.h"
 
 typedef struct sopts {
-    const char *server, *token, *output, *ca, *kubeconfig, *context, *text;
+    cmd_conn_opts conn;
+    const char *output, *text;
     const char *params[100];
     int nparams;
-    bool insecure, plan;
+    bool plan;
 } sopts;
 
 static void usage(FILE *f)
@@ -41,20 +42,13 @@ static int parse(int argc, char **argv, sopts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], **slot = NULL;
-        if (!strcmp(a, "--server") || !strcmp(a, "-s"))
-            slot = &o->server;
-        else if (!strcmp(a, "--token"))
-            slot = &o->token;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+        int k = cmd_conn_flag(&o->conn, argc, argv, &i, "flotilla query");
+        if (k < 0)
+            return 2;
+        if (k)
+            continue;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             slot = &o->output;
-        else if (!strcmp(a, "--certificate-authority"))
-            slot = &o->ca;
-        else if (!strcmp(a, "--kubeconfig"))
-            slot = &o->kubeconfig;
-        else if (!strcmp(a, "--context"))
-            slot = &o->context;
-        else if (!strcmp(a, "--insecure-skip-tls-verify"))
-            o->insecure = true;
         else if (!strcmp(a, "--plan"))
             o->plan = true;
         else if (!strcmp(a, "-p") || !strcmp(a, "--param")) {
@@ -254,9 +248,8 @@ int cmd_query(int argc, char **argv)
         }
         text = in.data ? in.data : "";
     }
-    cmd_conn_opts c = {o.server, o.token, o.ca, o.kubeconfig, o.context,
-                       getenv("FLOTILLA_SERVER"), getenv("FLOTILLA_TOKEN"), getenv("KUBECONFIG"),
-                       o.insecure};
+    cmd_conn_opts c = o.conn;
+    cmd_conn_env(&c);
     fl_kube_conn *conn = NULL;
     json_t *body = request_body(&o, text), *doc = NULL;
     fl_buf_done(&in);
