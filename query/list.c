@@ -997,6 +997,46 @@ out:
 
 /* ---- entry ------------------------------------------------------------------------------ */
 
+/* ?watch= as kube-apiserver converts a bool parameter: false for "0", "f"
+ * and "false" (any case), true for anything else present ("maybe" too). */
+static bool watch_wanted(fl_request *r)
+{
+    const char *w = fl_request_query(r, "watch");
+    return w && strcmp(w, "0") && strcasecmp(w, "f") && strcasecmp(w, "false");
+}
+
+/* The list parameters kube-apiserver v1.26 rejects before it lists, with its
+ * codes and messages (tests/golden/07-semantics): a resourceVersion that is
+ * not a number is a 500, resourceVersionMatch without resourceVersion a 422.
+ * Replies and returns true when the request is refused. */
+static bool list_params_refused(fl_request *r)
+{
+    const char *rv = fl_request_query(r, "resourceVersion");
+    const char *m = fl_request_query(r, "resourceVersionMatch");
+    int64_t n;
+    if (rv && *rv && (fl_parse_i64(rv, strlen(rv), &n) != 0 || n < 0)) {
+        fl_request_reply_status(r, 500, "",
+                                "resourceVersion: Invalid value: \"%.64s\": strconv.ParseUint: "
+                                "parsing \"%.64s\": invalid syntax", rv, rv);
+        return true;
+    }
+    if (m && *m && !(rv && *rv)) {
+        fl_request_reply_status(r, 422, "Invalid",
+                                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+                                "Forbidden: resourceVersionMatch is forbidden unless "
+                                "resourceVersion is provided");
+        return true;
+    }
+    if (m && *m && strcmp(m, "Exact") && strcmp(m, "NotOlderThan")) {
+        fl_request_reply_status(r, 422, "Invalid",
+                                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+                                "Unsupported value: \"%.64s\": supported values: \"Exact\", "
+                                "\"NotOlderThan\"", m);
+        return true;
+    }
+    return false;
+}
+
 /* A namespace outside u's scope for the type: 403 as RBAC would answer
  * (the type is in scope elsewhere, else the path was a 404 already). */
 static bool forbidden_ns(fl_query *q, fl_request *r, const query_user *u, const query_target *t)
@@ -1010,9 +1050,7 @@ static bool forbidden_ns(fl_query *q, fl_request *r, const query_user *u, const 
     for (size_t i = 0; i < st.nnamespaces; i++)
         if (!strcmp(st.namespaces[i], t->ns))
             return false;
-    const char *w = fl_request_query(r, "watch");
-    const char *verb = t->name ? "get" : w && (!strcmp(w, "1") || !strcmp(w, "true")) ? "watch"
-                                                                                     : "list";
+    const char *verb = t->name ? "get" : watch_wanted(r) ? "watch" : "list";
     fl_request_reply_status(r, 403, "Forbidden",
                             "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API "
                             "group \"%s\" in the namespace \"%s\"", t->res->resource, u->name,
@@ -1031,10 +1069,9 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         fl_request_reply_status(r, 500, "InternalError", "out of resources");
         goto out;
     }
-    const char *w = fl_request_query(r, "watch");
     if (forbidden_ns(q, r, u, t))
         goto out;
-    if (w && (!strcmp(w, "1") || !strcmp(w, "true")) && !t->name) {
+    if (watch_wanted(r) && !t->name) {
         query_serve_watch(q, r, u, t);
         goto out;
     }
@@ -1047,6 +1084,8 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         serve_get(q, r, u, t, rd);
         goto out;
     }
+    if (list_params_refused(r))
+        goto out;
     if (!(c = calloc(1, sizeof *c))) {
         fl_request_reply_status(r, 500, "InternalError", "out of memory");
         goto out;

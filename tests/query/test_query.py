@@ -245,6 +245,47 @@ def test_params(base):
           "good token: %s %s" % (st, b.get("metadata")))
 
 
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "07-semantics")
+
+
+def golden(name):
+    with open(os.path.join(GOLDEN, name + ".json")) as f:
+        return json.load(f)
+
+
+def test_semantics(base):
+    """Parameter validation as kube-apiserver v1.26 answers it (k8s-golden 07-semantics)."""
+    url = base + PREFIX + "/api/v1/namespaces/team/pods?"
+    for name, q in (("list-resourceversion-not-a-number-400", "resourceVersion=abc"),
+                    ("list-resourceversionmatch-exact-without-rv-400", "resourceVersionMatch=Exact")):
+        want = golden(name)["response"]
+        st, body, _ = http("GET", url + q)
+        b = json.loads(body)
+        check(st == want["status"] and b.get("code") == want["body"]["code"] and
+              b.get("message") == want["body"]["message"] and
+              b.get("reason") == want["body"].get("reason"),
+              "%s: %s %s" % (name, st, body[:300]))
+    st, body, _ = http("GET", url + "resourceVersion=0&resourceVersionMatch=NotOlderThan")
+    check(st == 200, "resourceVersionMatch=NotOlderThan with resourceVersion=0: %s" % st)
+    # watch=maybe is a watch (Go's bool conversion): the stream stays open
+    req = urllib.request.Request(url + "watch=maybe&limit=1")
+    t0 = time.time()
+    try:
+        with urllib.request.urlopen(req, timeout=3) as r:
+            first = r.readline()
+            r.read()
+        check(False, "watch=maybe ended: %s" % first[:200])
+    except OSError:  # the read timed out: a watch, as the golden's stream_still_open_after
+        check(time.time() - t0 >= 2.5, "watch=maybe failed fast")
+    # a watch from a future resourceVersion: 200, no events, ends at timeoutSeconds
+    want = golden("watch-future-resourceversion")["response"]
+    t0 = time.time()
+    st, body, _ = http("GET", url + "watch=true&resourceVersion=100000000&timeoutSeconds=2")
+    el = time.time() - t0
+    check(st == want["status"] and body.decode() == want["body"] and el >= 1.5,
+          "watch from a future resourceVersion: %s %r %.1fs" % (st, body[:200], el))
+
+
 def key(i):
     return (i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
             i["metadata"]["namespace"], i["metadata"]["name"])
@@ -658,6 +699,7 @@ def main():
         check(wait_count(base, 46) == 46, "46 pods synced")
         test_kubectl(d, base)
         test_params(base)
+        test_semantics(base)
         test_owner(base)
         test_orderby(d, base)
         get = test_openapi(base)
