@@ -959,7 +959,9 @@ static void serve_get(fl_query *q, fl_request *r, const query_user *u, const que
         fl_request_reply_json(r, 404, st);
         goto out;
     }
-    if (g.found > 1) {
+    /* A namespace exists in most clusters by design: no warning for it (kubectl
+     * GETs the namespace after a NotFound, so one would precede every NotFound). */
+    if (g.found > 1 && !(!t->res->group[0] && !strcmp(t->res->resource, "namespaces"))) {
         char w[400];
         snprintf(w, sizeof w, "299 - \"%s/%s exists in %d clusters; showing %s (add "
                  "/clusters/<name> to the path)\"", t->res->resource, t->name, g.found, g.cluster);

@@ -64,6 +64,11 @@ def start_serve(d, name, extra_auth):
     src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d" % port)
     src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-" + name)
     src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n" + extra_auth)
+    # members in reverse name order: kubectl get clusters must still sort by name
+    head, rest = src.split("members:\n", 1)
+    members, tail = rest.split("sync:\n", 1)
+    blocks = ["- name:" + b for b in members.split("- name:")[1:]]
+    src = head + "members:\n" + "".join(reversed(blocks)) + "sync:\n" + tail
     path = os.path.join(d, name + ".yaml")
     with open(path, "w") as f:
         f.write(src)
@@ -160,6 +165,13 @@ def test_kubectl(d, base):
     kc1 = kubeconfig(d, "east1", base + PREFIX + "/clusters/east-1")
     rc, out, err = kubectl(kc, "api-resources")
     check(rc == 0 and "pods" in out and "deployments" in out, "api-resources: " + err + out[:300])
+    rc, out, err = kubectl(kc, "api-resources", "-o", "wide")
+    bad = [l for l in out.split("\n")[1:] if l.strip() and "get,list,watch" not in l.split()]
+    check(rc == 0 and out.count("get,list,watch") >= 5 and not bad,
+          "api-resources advertises only get, list, watch: %s %s" % (err, bad[:5]))
+    rc, out, err = kubectl(kc, "get", "pod", "nosuch", "-n", "default")
+    check(rc != 0 and "NotFound" in err and "exists in" not in err,
+          "no namespace warning before a NotFound: " + out + err)
     for _ in range(50):  # the first health probe may still be running
         rc, out, err = kubectl(kc, "get", "clusters")
         rows = [l.split() for l in out.strip().split("\n")]
@@ -167,7 +179,7 @@ def test_kubectl(d, base):
             break
         time.sleep(0.2)
     check(rc == 0 and rows[0][:4] == ["NAME", "VERSION", "MODE", "READY"] and
-          sorted(r[0] for r in rows[1:]) == ["east-1", "east-2"] and
+          [r[0] for r in rows[1:]] == ["east-1", "east-2"] and
           all("True" in r for r in rows[1:]), "get clusters: " + out + err)
     check(rows[0][-1] == "AGE" and all(re.fullmatch(r"\d+[smhd]\S*", r[-1]) for r in rows[1:]),
           "get clusters AGE (creationTimestamp): " + out)
