@@ -400,7 +400,7 @@ int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *e
 {
     conds *c = calloc(1, sizeof *c);
     int rc = c ? 0 : -ENOMEM;
-    if (!rc && !(rc = parse_conds(r, c, err)))
+    if (!rc && !(rc = parse_conds(r, c, err)) && !(rc = query_fields_check(c->fields, t->res, err)))
         rc = add_target_sets(c, t, err);
     if (rc) {
         if (c)
@@ -1092,7 +1092,9 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         fl_request_reply_status(r, 500, "InternalError", "out of memory");
         goto out;
     }
-    if ((rc = parse_conds(r, c, &err)) != 0 || (rc = add_target_sets(c, t, &err)) != 0) {
+    if ((rc = parse_conds(r, c, &err)) != 0 ||
+        (rc = query_fields_check(c->fields, t->res, &err)) != 0 ||
+        (rc = add_target_sets(c, t, &err)) != 0) {
         query_reply_error(r, rc, &err);
         goto out;
     }

@@ -277,6 +277,20 @@ def test_semantics(base):
               b.get("message") == want["body"]["message"] and
               b.get("reason") == want["body"].get("reason"),
               "%s: %s %s" % (name, st, body[:300]))
+    for name, path in (("list-unknown-field-selector-configmaps-400",
+                        "/api/v1/namespaces/team/configmaps?fieldSelector=foo%3Dbar"),
+                       ("list-unknown-field-selector-pods-400", "/api/v1/pods?fieldSelector=spec.bogus%3D1")):
+        want = golden(name)["response"]
+        st, body, _ = http("GET", base + PREFIX + path)
+        b = json.loads(body)
+        check(st == want["status"] and b.get("message") == want["body"]["message"] and
+              b.get("reason") == want["body"]["reason"], "%s: %s %s" % (name, st, body[:300]))
+    want = golden("list-pods-supported-field-selector")["response"]
+    for fs in ("status.phase%3DPending,spec.nodeName%3D", "metadata.labels.app%3Dweb",
+               "spec.containers[].ports[].containerPort%3D80", "metadata.namespace%21%3Dx"):
+        st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?limit=1&fieldSelector=" + fs)
+        check(st == want["status"] and json.loads(body)["kind"] == want["body"]["kind"],
+              "field selector on a schema path %s: %s %s" % (fs, st, body[:300]))
     st, body, _ = http("GET", url + "resourceVersion=0&resourceVersionMatch=NotOlderThan")
     check(st == 200, "resourceVersionMatch=NotOlderThan with resourceVersion=0: %s" % st)
     # watch=maybe is a watch (Go's bool conversion): the stream stays open
