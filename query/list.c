@@ -444,6 +444,29 @@ typedef struct list_ctx {
     int rc;
 } list_ctx;
 
+/* kube-apiserver's list items carry no kind/apiVersion (the list's own do):
+ * the length of the stored object's leading "kind":"K","apiVersion":"V",
+ * members after its '{' (Go's encoding puts them first), 0 if not there. */
+static size_t type_prefix(const char *j, size_t n)
+{
+    static const char *const keys[] = {"\"kind\":\"", "\"apiVersion\":\""};
+    size_t at = 1;
+    if (n < 2 || j[0] != '{')
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        size_t kl = strlen(keys[k]);
+        if (n - at < kl || memcmp(j + at, keys[k], kl))
+            return 0;
+        at += kl;
+        while (at < n && j[at] != '"' && j[at] != '\\')
+            at++;
+        if (at + 1 >= n || j[at] != '"' || j[at + 1] != ',')
+            return 0;
+        at += 2;
+    }
+    return at - 1;
+}
+
 static int add_row(list_ctx *x, const fl_index_row *row)
 {
     json_t *obj = NULL;
@@ -460,8 +483,12 @@ static int add_row(list_ctx *x, const fl_index_row *row)
     if (!x->raw_ok)
         return json_array_append_new(x->objs, obj) ? -ENOMEM : 0;
     json_decref(obj);
+    size_t skip = type_prefix(row->json, row->json_len);
     int rc = x->out.len ? fl_buf_puts(&x->out, ",") : 0;
-    return rc ? rc : fl_buf_append(&x->out, row->json, row->json_len);
+    if (rc || !skip)
+        return rc ? rc : fl_buf_append(&x->out, row->json, row->json_len);
+    rc = fl_buf_puts(&x->out, "{");
+    return rc ? rc : fl_buf_append(&x->out, row->json + 1 + skip, row->json_len - 1 - skip);
 }
 
 static int list_row(void *arg, const fl_index_row *row)
@@ -566,6 +593,13 @@ static bool all_in_index(const fl_query *q, const conds *c)
         if (c->nsets[d] > 1 || (c->nsets[d] == 1 && c->sets[d][0].neg))
             return false;
     return true;
+}
+
+/* remainingItemCount: asked for (withRemainingCount=true), or by default on
+ * a list without label or field selectors, as kube-apiserver sends it. */
+static bool wants_remaining(const conds *c)
+{
+    return c->remaining || (!c->fields && !c->sel && c->nlabels == 0);
 }
 
 /* A positive set with no values matches nothing. */
@@ -794,7 +828,7 @@ static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *
             goto out;
         cont = tok.data;
     }
-    int64_t remaining = x->c->remaining && cont ? (int64_t)(o.rows.n - to) : -1;
+    int64_t remaining = wants_remaining(x->c) && cont ? (int64_t)(o.rows.n - to) : -1;
     rc = x->table ? reply_table(x, r, rvs, cont, remaining)
                   : reply_list(x, r, rvs, cont, remaining);
 out:
@@ -843,7 +877,7 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
         cont = tok.data;
     }
     int64_t remaining = -1;
-    if (x->c->remaining && x->more && all_in_index(x->q, x->c)) {
+    if (wants_remaining(x->c) && x->more && all_in_index(x->q, x->c)) {
         int64_t total = 0; /* the count ignores the cursor: subtract what was paged */
         if (fl_index_count(rd, &iq, &total, NULL) == 0)
             remaining = total > x->last.offset ? total - x->last.offset : 0;

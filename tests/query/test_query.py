@@ -291,6 +291,15 @@ def test_semantics(base):
         st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?limit=1&fieldSelector=" + fs)
         check(st == want["status"] and json.loads(body)["kind"] == want["body"]["kind"],
               "field selector on a schema path %s: %s %s" % (fs, st, body[:300]))
+    # list items carry no kind/apiVersion; unfiltered pages count what remains
+    want = golden("list-pages-are-a-snapshot")["response"]["body"]
+    st, b = names(base, "limit=5")
+    check(st == 200 and b["metadata"].get("remainingItemCount") == 41 and
+          "remainingItemCount" in want[0]["metadata"] and
+          all("kind" not in i and "apiVersion" not in i and i["metadata"]["name"] for i in b["items"]),
+          "unfiltered page: %s %s" % (b.get("metadata"), b.get("items", [{}])[0].keys()))
+    st, b = names(base, "limit=5&labelSelector=app%3Dweb")
+    check(st == 200 and "remainingItemCount" not in b["metadata"], "labelled page: %s" % b["metadata"])
     st, body, _ = http("GET", url + "resourceVersion=0&resourceVersionMatch=NotOlderThan")
     check(st == 200, "resourceVersionMatch=NotOlderThan with resourceVersion=0: %s" % st)
     # watch=maybe is a watch (Go's bool conversion): the stream stays open
