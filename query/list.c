@@ -788,6 +788,19 @@ static int ord_page(list_ctx *x, fl_index_reader *rd, const query_sorted *s, siz
     return 0;
 }
 
+/* A list without limit that holds more than FL_QUERY_DEFAULT_LIMIT objects:
+ * kube-apiserver would return them all; rather than a silently short answer
+ * (a raw client that does not page ignores the continue token), refuse with
+ * a Status that says why and what to do. Returns 0 (answered). */
+static int refuse_unpaged(fl_request *r)
+{
+    fl_request_reply_status(r, 413, "RequestEntityTooLarge",
+                            "the list has more than %d objects: page it with limit and continue "
+                            "(kubectl pages by default; --chunk-size=0 does not)",
+                            FL_QUERY_DEFAULT_LIMIT);
+    return 0;
+}
+
 static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
 {
     ord_ctx o = {x, {0}, 0};
@@ -817,6 +830,10 @@ static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *
     if (cur.ordered)
         from = query_sorted_after(&o.rows, &x->c->order, &cur);
     size_t to = from + (size_t)x->limit < o.rows.n ? from + (size_t)x->limit : o.rows.n;
+    if (to < o.rows.n && x->c->limit == 0) {
+        rc = refuse_unpaged(r);
+        goto out;
+    }
     if ((rc = ord_page(x, rd, &o.rows, from, to, err)) != 0)
         goto out;
     char rvs[32], *cont = NULL;
@@ -866,6 +883,8 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
         if (rc == 2 || (rc < 0))
             return x->rc ? x->rc : rc;
     }
+    if (x->more && x->c->limit == 0)
+        return refuse_unpaged(r);
     char rvs[32], *cont = NULL;
     fl_buf tok = FL_BUF_INIT(4096);
     snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
