@@ -269,3 +269,24 @@ int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_e
     }
     return 0;
 }
+
+const char *query_fields_eq(const fl_query_fields *f, const char *path, size_t *at)
+{
+    size_t plen = strlen(path);
+    for (; f && *at < f->n; (*at)++) {
+        const field_term *t = &f->terms[*at];
+        size_t n = 0;
+        bool same = t->op == OP_EQ;
+        for (size_t k = 0; same && k < t->nsegs; k++) {
+            size_t l = strlen(t->segs[k]);
+            same = !t->list[k] && n + l <= plen && !memcmp(path + n, t->segs[k], l) &&
+                   (n + l == plen ? k + 1 == t->nsegs : path[n + l] == '.');
+            n += l + 1;
+        }
+        if (same && n == plen + 1) {
+            (*at)++;
+            return t->value;
+        }
+    }
+    return NULL;
+}

@@ -18,6 +18,10 @@
 #include "query/query_int.h"
 
 #define REPLY_MAX (512u << 20)
+/* A page filtered after the index (field selectors, negative sets, scopes)
+ * scans on until it is full, for at most this long or this many rows. */
+#define LIST_SCAN_BUDGET_MS 3000
+#define LIST_SCAN_MAX_ROWS 1000000
 #define SET_MAX 256
 #define PARAM_MAX (64u << 10)
 #define SP "search.clusterpedia.io/"
@@ -396,11 +400,28 @@ bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *ob
     return fl_query_fields_match(c->fields, obj);
 }
 
+/* metadata.namespace=X and metadata.name=X field selector terms as index
+ * sets, so the index query narrows to them (the terms still filter rows). */
+static int fields_to_sets(conds *c, fl_err *err)
+{
+    static const struct { const char *path; dim d; } cols[] = {
+        {"metadata.namespace", DIM_NAMESPACE}, {"metadata.name", DIM_NAME}};
+    int rc = 0;
+    for (size_t k = 0; k < FL_ARRAY_LEN(cols) && !rc; k++) {
+        const char *v;
+        for (size_t i = 0; !rc && (v = query_fields_eq(c->fields, cols[k].path, &i)) != NULL;)
+            if (*v)
+                rc = add_set(c, cols[k].d, false, &v, 1, err);
+    }
+    return rc;
+}
+
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err)
 {
     conds *c = calloc(1, sizeof *c);
     int rc = c ? 0 : -ENOMEM;
-    if (!rc && !(rc = parse_conds(r, c, err)) && !(rc = query_fields_check(c->fields, t->res, err)))
+    if (!rc && !(rc = parse_conds(r, c, err)) &&
+        !(rc = query_fields_check(c->fields, t->res, err)) && !(rc = fields_to_sets(c, err)))
         rc = add_target_sets(c, t, err);
     if (rc) {
         if (c)
@@ -436,6 +457,8 @@ typedef struct list_ctx {
     const query_target *t;
     bool table, raw_ok;
     int64_t limit, seen, emitted;
+    bool filtered;       /* rows are filtered after the index: scan on to fill the page */
+    int64_t scan_until;  /* fl_mono_ms() deadline for a filtered scan */
     fl_buf out;         /* raw JSON items, comma-separated */
     json_t *objs;       /* parsed items (Table or field selector) */
     fl_query_cursor last; /* key of the last row looked at */
@@ -494,8 +517,9 @@ static int add_row(list_ctx *x, const fl_index_row *row)
 static int list_row(void *arg, const fl_index_row *row)
 {
     list_ctx *x = arg;
-    if (x->seen == x->limit) {
-        x->more = true;
+    if ((x->filtered ? x->emitted : x->seen) == x->limit ||
+        (x->filtered && (x->seen % 256) == 255 && fl_mono_ms() > x->scan_until)) {
+        x->more = true; /* a filtered page stops early at its time budget */
         return 1;
     }
     x->seen++;
@@ -877,7 +901,9 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
     x->limit = query_conds_limit(x->c);
     if (x->c->order.n)
         return run_ordered(x, rd, r, err);
-    iq.limit = x->limit + 1;
+    x->filtered = !all_in_index(x->q, x->c);
+    x->scan_until = fl_mono_ms() + LIST_SCAN_BUDGET_MS;
+    iq.limit = x->filtered ? LIST_SCAN_MAX_ROWS : x->limit + 1;
     if (some && !matches_nothing(x->c)) {
         rc = fl_index_list(rd, &iq, list_row, x, NULL, err);
         if (rc == 2 || (rc < 0))
@@ -1147,6 +1173,7 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
     }
     if ((rc = parse_conds(r, c, &err)) != 0 ||
         (rc = query_fields_check(c->fields, t->res, &err)) != 0 ||
+        (rc = fields_to_sets(c, &err)) != 0 ||
         (rc = add_target_sets(c, t, &err)) != 0) {
         query_reply_error(r, rc, &err);
         goto out;
