@@ -457,6 +457,7 @@ typedef struct list_ctx {
     const query_target *t;
     bool table, raw_ok;
     int64_t limit, seen, emitted;
+    int64_t exact_rv;    /* resourceVersionMatch=Exact: that revision, else -1 */
     bool filtered;       /* rows are filtered after the index: scan on to fill the page */
     int64_t scan_until;  /* fl_mono_ms() deadline for a filtered scan */
     fl_buf out;         /* raw JSON items, comma-separated */
@@ -898,6 +899,17 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
         iq.after_name = cur.name;
         rev = cur.revision;
     }
+    if (x->exact_rv >= 0 && !(x->c->cont && *x->c->cont) && x->exact_rv != rev) {
+        /* the index serves its current revision only: as kube-apiserver answers
+         * a revision it no longer has, or one it has not reached */
+        if (x->exact_rv > rev)
+            fl_request_reply_status(r, 504, "Timeout", "Timeout: Too large resource version: "
+                                    "%lld, current: %lld", (long long)x->exact_rv, (long long)rev);
+        else
+            fl_request_reply_status(r, 410, "Expired", "too old resource version: %lld (%lld)",
+                                    (long long)x->exact_rv, (long long)rev);
+        return 0;
+    }
     x->limit = query_conds_limit(x->c);
     if (x->c->order.n)
         return run_ordered(x, rd, r, err);
@@ -1144,7 +1156,7 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
     fl_err err = FL_ERR_INIT;
     fl_index_reader *rd = query_reader_get(q, &err);
     conds *c = NULL;
-    list_ctx x = {.q = q, .u = u, .t = t};
+    list_ctx x = {.q = q, .u = u, .t = t, .exact_rv = -1};
     int rc = 0;
     if (!rd) {
         fl_request_reply_status(r, 500, "InternalError", "out of resources");
@@ -1179,6 +1191,9 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         goto out;
     }
     x.c = c;
+    const char *m = fl_request_query(r, "resourceVersionMatch"), *rv = fl_request_query(r, "resourceVersion");
+    if (m && !strcmp(m, "Exact") && rv && fl_parse_i64(rv, strlen(rv), &x.exact_rv) != 0)
+        x.exact_rv = -1;
     char what[512];
     snprintf(what, sizeof what, "%s/%s/%s", t->res->group, t->res->version, t->res->resource);
     if (query_token_bind(r, u, what, t->cluster, t->ns, x.bind) != 0) {

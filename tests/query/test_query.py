@@ -300,6 +300,19 @@ def test_semantics(base):
           "unfiltered page: %s %s" % (b.get("metadata"), b.get("items", [{}])[0].keys()))
     st, b = names(base, "limit=5&labelSelector=app%3Dweb")
     check(st == 200 and "remainingItemCount" not in b["metadata"], "labelled page: %s" % b["metadata"])
+    # resourceVersionMatch=Exact: the current revision is served, an older one 410, a future one 504
+    for _ in range(10):  # the revision may move between the two requests: try again
+        st, b = names(base, "limit=1")
+        cur = int(b["metadata"]["resourceVersion"])
+        st, b = names(base, "limit=1&resourceVersionMatch=Exact&resourceVersion=%d" % cur)
+        if st == 200:
+            break
+    check(st == 200 and b["metadata"]["resourceVersion"] == str(cur) and len(b["items"]) == 1,
+          "Exact at the current revision: %s %s" % (st, b.get("metadata")))
+    st, b = names(base, "limit=1&resourceVersionMatch=Exact&resourceVersion=1")
+    check(st == 410 and b.get("reason") == "Expired", "Exact at an old revision: %s %s" % (st, b))
+    st, b = names(base, "limit=1&resourceVersionMatch=Exact&resourceVersion=%d" % (cur + 10**9))
+    check(st == 504, "Exact at a future revision: %s %s" % (st, b))
     st, body, _ = http("GET", url + "resourceVersion=0&resourceVersionMatch=NotOlderThan")
     check(st == 200, "resourceVersionMatch=NotOlderThan with resourceVersion=0: %s" % st)
     # watch=maybe is a watch (Go's bool conversion): the stream stays open
