@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2258,4 +2259,85 @@ out:
     json_decref(table);
     free(s.r);
     return rc;
+}
+
+/* ---------------------------------------------------------------- field paths */
+
+static pthread_once_t paths_once = PTHREAD_ONCE_INIT;
+static json_t *paths_table; /* immutable after paths_once: the parsed SCHEMAS */
+
+static void paths_load(void)
+{
+    paths_table = schema_table();
+}
+
+/* s with $ref / allOf[0] followed in table; NULL when unknown. */
+static const json_t *schema_resolve(const json_t *table, const json_t *s)
+{
+    for (int hops = 0; s && hops < 8; hops++) {
+        const char *ref = json_string_value(json_object_get(s, "$ref"));
+        const json_t *all = json_object_get(s, "allOf");
+        if (ref && !strncmp(ref, "#/components/schemas/", 21))
+            s = json_object_get(table, ref + 21);
+        else if (json_array_size(all) > 0 && !json_object_get(s, "properties"))
+            s = json_array_get(all, 0);
+        else
+            return s;
+    }
+    return s;
+}
+
+static bool open_schema(const json_t *s)
+{
+    return json_is_true(json_object_get(s, "x-kubernetes-preserve-unknown-fields")) ||
+           json_is_true(json_object_get(s, "x-kubernetes-int-or-string"));
+}
+
+bool fl_kube_openapi_has_field(const fl_kube_resource *r, const char *const *segs,
+                               const bool *list, size_t n)
+{
+    char sch[NAME_MAX_LEN];
+    const json_t *s = NULL, *table;
+    pthread_once(&paths_once, paths_load);
+    table = paths_table;
+    if (r->origin == FL_KUBE_ORIGIN_CRD) {
+        if (!json_is_object(r->schema))
+            return true;
+        s = r->schema;
+    } else {
+        res_schema_name(r, r->kind, sch, sizeof sch);
+        if (!table || !(s = json_object_get(table, sch)))
+            return true; /* a type without a known schema: any path */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(s = schema_resolve(table, s)))
+            return false;
+        if (open_schema(s))
+            return true;
+        const json_t *p = json_object_get(json_object_get(s, "properties"), segs[i]);
+        if (!p && i == 0 && (!strcmp(segs[i], "apiVersion") || !strcmp(segs[i], "kind") ||
+                             !strcmp(segs[i], "metadata"))) {
+            if (!strcmp(segs[i], "metadata"))
+                p = json_object_get(table, META "ObjectMeta");
+            else
+                return n == 1;
+        }
+        if (!p) {
+            const json_t *ap = json_object_get(s, "additionalProperties");
+            if (!ap)
+                return false;
+            p = json_is_object(ap) ? ap : NULL;
+            if (!p)
+                return json_is_true(ap);
+        }
+        s = schema_resolve(table, p);
+        if (s && list[i]) {
+            if (!json_object_get(s, "items"))
+                return false;
+            s = schema_resolve(table, json_object_get(s, "items"));
+        }
+        if (!s)
+            return false;
+    }
+    return true;
 }

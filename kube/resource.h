@@ -236,6 +236,12 @@ int fl_kube_discovery_version(const fl_kube_version_info *info, json_t **out);
  * Returns 0, FL_ENOTFOUND, -ENOMEM. */
 int fl_kube_openapi_doc(const fl_kube_resources *reg, const char *group, const char *version,
                         fl_kube_resource_filter filter, void *ud, json_t **out);
+/* Whether the dotted field path segs[0..n) exists in r's schema (list[i]:
+ * segs[i] is a list and the path goes on in its items). Types without a
+ * known schema and open objects (preserve-unknown-fields, maps) accept any
+ * path below them. Any thread; the built-in table is parsed once. */
+bool fl_kube_openapi_has_field(const fl_kube_resource *r, const char *const *segs,
+                               const bool *list, size_t n);
 /* Upper-case hex SHA-512 of the doc's compact encoding (128 hex chars
  * + NUL), like upstream; stable for equal documents. Returns 0 or -ENOMEM. */
 int fl_kube_openapi_hash(const json_t *doc, char out[129]);

@@ -127,6 +127,30 @@ static void reply_objs(fl_query *q, fl_request *r, json_t *items, const char *na
                                             "metadata", "resourceVersion", "0", "items", items));
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    const char *x = fl_obj_str(*(json_t *const *)a, "metadata.name");
+    const char *y = fl_obj_str(*(json_t *const *)b, "metadata.name");
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* items sorted by name, as kube-apiserver lists (etcd key order), not in
+ * the config's order. Leaves items as they were if out of memory. */
+static void sort_by_name(json_t *items)
+{
+    size_t n = json_array_size(items);
+    json_t **v = n > 1 ? calloc(n, sizeof *v) : NULL;
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(items, i));
+    qsort(v, n, sizeof *v, cmp_name);
+    json_array_clear(items);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, v[i]);
+    free(v);
+}
+
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name)
 {
     json_t *st = q->members_fn(q->members_ud), *items = json_array(), *m;
@@ -139,6 +163,7 @@ void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const
         if (o)
             json_array_append_new(items, o);
     }
+    sort_by_name(items);
     if (name && json_array_size(items) == 0)
         fl_request_reply_status(r, 404, "NotFound", "clusters.cluster.karmada.io \"%s\" not found",
                                 name);

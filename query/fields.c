@@ -231,3 +231,62 @@ bool fl_query_fields_match(const fl_query_fields *f, const void *obj)
             return false;
     return true;
 }
+
+/* Types whose kube-apiserver registers its own field label conversion and
+ * so answers "field label not supported: X"; the rest answer with the
+ * default "is not a known field selector" form (k8s-golden 07-semantics). */
+static bool custom_labels(const fl_kube_resource *r)
+{
+    static const char *const core[] = {"pods", "nodes", "events", "namespaces", "secrets",
+                                       "services", "replicationcontrollers", NULL};
+    if (!r->group[0]) {
+        for (size_t i = 0; core[i]; i++)
+            if (!strcmp(core[i], r->resource))
+                return true;
+        return false;
+    }
+    return (!strcmp(r->group, "apps") && !strcmp(r->resource, "replicasets")) ||
+           (!strcmp(r->group, "batch") && !strcmp(r->resource, "jobs"));
+}
+
+int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_err *err)
+{
+    for (size_t i = 0; f && i < f->n; i++) {
+        const field_term *t = &f->terms[i];
+        if (fl_kube_openapi_has_field(r, (const char *const *)t->segs, t->list, t->nsegs))
+            continue;
+        fl_buf b = FL_BUF_INIT(FIELDS_MAX_INPUT);
+        int rc = 0;
+        for (size_t k = 0; k < t->nsegs && !rc; k++)
+            rc = fl_buf_printf(&b, "%s%s%s", k ? "." : "", t->segs[k], t->list[k] ? "[]" : "");
+        if (!rc && custom_labels(r))
+            rc = fl_err_set(err, FL_EPARSE, "field label not supported: %s", b.data);
+        else if (!rc)
+            rc = fl_err_set(err, FL_EPARSE, "\"%s\" is not a known field selector: only "
+                            "\"metadata.name\", \"metadata.namespace\"", b.data);
+        fl_buf_done(&b);
+        return rc;
+    }
+    return 0;
+}
+
+const char *query_fields_eq(const fl_query_fields *f, const char *path, size_t *at)
+{
+    size_t plen = strlen(path);
+    for (; f && *at < f->n; (*at)++) {
+        const field_term *t = &f->terms[*at];
+        size_t n = 0;
+        bool same = t->op == OP_EQ;
+        for (size_t k = 0; same && k < t->nsegs; k++) {
+            size_t l = strlen(t->segs[k]);
+            same = !t->list[k] && n + l <= plen && !memcmp(path + n, t->segs[k], l) &&
+                   (n + l == plen ? k + 1 == t->nsegs : path[n + l] == '.');
+            n += l + 1;
+        }
+        if (same && n == plen + 1) {
+            (*at)++;
+            return t->value;
+        }
+    }
+    return NULL;
+}

@@ -18,6 +18,10 @@
 #include "query/query_int.h"
 
 #define REPLY_MAX (512u << 20)
+/* A page filtered after the index (field selectors, negative sets, scopes)
+ * scans on until it is full, for at most this long or this many rows. */
+#define LIST_SCAN_BUDGET_MS 3000
+#define LIST_SCAN_MAX_ROWS 1000000
 #define SET_MAX 256
 #define PARAM_MAX (64u << 10)
 #define SP "search.clusterpedia.io/"
@@ -396,11 +400,28 @@ bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *ob
     return fl_query_fields_match(c->fields, obj);
 }
 
+/* metadata.namespace=X and metadata.name=X field selector terms as index
+ * sets, so the index query narrows to them (the terms still filter rows). */
+static int fields_to_sets(conds *c, fl_err *err)
+{
+    static const struct { const char *path; dim d; } cols[] = {
+        {"metadata.namespace", DIM_NAMESPACE}, {"metadata.name", DIM_NAME}};
+    int rc = 0;
+    for (size_t k = 0; k < FL_ARRAY_LEN(cols) && !rc; k++) {
+        const char *v;
+        for (size_t i = 0; !rc && (v = query_fields_eq(c->fields, cols[k].path, &i)) != NULL;)
+            if (*v)
+                rc = add_set(c, cols[k].d, false, &v, 1, err);
+    }
+    return rc;
+}
+
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err)
 {
     conds *c = calloc(1, sizeof *c);
     int rc = c ? 0 : -ENOMEM;
-    if (!rc && !(rc = parse_conds(r, c, err)))
+    if (!rc && !(rc = parse_conds(r, c, err)) &&
+        !(rc = query_fields_check(c->fields, t->res, err)) && !(rc = fields_to_sets(c, err)))
         rc = add_target_sets(c, t, err);
     if (rc) {
         if (c)
@@ -436,6 +457,9 @@ typedef struct list_ctx {
     const query_target *t;
     bool table, raw_ok;
     int64_t limit, seen, emitted;
+    int64_t exact_rv;    /* resourceVersionMatch=Exact: that revision, else -1 */
+    bool filtered;       /* rows are filtered after the index: scan on to fill the page */
+    int64_t scan_until;  /* fl_mono_ms() deadline for a filtered scan */
     fl_buf out;         /* raw JSON items, comma-separated */
     json_t *objs;       /* parsed items (Table or field selector) */
     fl_query_cursor last; /* key of the last row looked at */
@@ -443,6 +467,29 @@ typedef struct list_ctx {
     bool more;
     int rc;
 } list_ctx;
+
+/* kube-apiserver's list items carry no kind/apiVersion (the list's own do):
+ * the length of the stored object's leading "kind":"K","apiVersion":"V",
+ * members after its '{' (Go's encoding puts them first), 0 if not there. */
+static size_t type_prefix(const char *j, size_t n)
+{
+    static const char *const keys[] = {"\"kind\":\"", "\"apiVersion\":\""};
+    size_t at = 1;
+    if (n < 2 || j[0] != '{')
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        size_t kl = strlen(keys[k]);
+        if (n - at < kl || memcmp(j + at, keys[k], kl))
+            return 0;
+        at += kl;
+        while (at < n && j[at] != '"' && j[at] != '\\')
+            at++;
+        if (at + 1 >= n || j[at] != '"' || j[at + 1] != ',')
+            return 0;
+        at += 2;
+    }
+    return at - 1;
+}
 
 static int add_row(list_ctx *x, const fl_index_row *row)
 {
@@ -460,15 +507,20 @@ static int add_row(list_ctx *x, const fl_index_row *row)
     if (!x->raw_ok)
         return json_array_append_new(x->objs, obj) ? -ENOMEM : 0;
     json_decref(obj);
+    size_t skip = type_prefix(row->json, row->json_len);
     int rc = x->out.len ? fl_buf_puts(&x->out, ",") : 0;
-    return rc ? rc : fl_buf_append(&x->out, row->json, row->json_len);
+    if (rc || !skip)
+        return rc ? rc : fl_buf_append(&x->out, row->json, row->json_len);
+    rc = fl_buf_puts(&x->out, "{");
+    return rc ? rc : fl_buf_append(&x->out, row->json + 1 + skip, row->json_len - 1 - skip);
 }
 
 static int list_row(void *arg, const fl_index_row *row)
 {
     list_ctx *x = arg;
-    if (x->seen == x->limit) {
-        x->more = true;
+    if ((x->filtered ? x->emitted : x->seen) == x->limit ||
+        (x->filtered && (x->seen % 256) == 255 && fl_mono_ms() > x->scan_until)) {
+        x->more = true; /* a filtered page stops early at its time budget */
         return 1;
     }
     x->seen++;
@@ -566,6 +618,13 @@ static bool all_in_index(const fl_query *q, const conds *c)
         if (c->nsets[d] > 1 || (c->nsets[d] == 1 && c->sets[d][0].neg))
             return false;
     return true;
+}
+
+/* remainingItemCount: asked for (withRemainingCount=true), or by default on
+ * a list without label or field selectors, as kube-apiserver sends it. */
+static bool wants_remaining(const conds *c)
+{
+    return c->remaining || (!c->fields && !c->sel && c->nlabels == 0);
 }
 
 /* A positive set with no values matches nothing. */
@@ -754,6 +813,19 @@ static int ord_page(list_ctx *x, fl_index_reader *rd, const query_sorted *s, siz
     return 0;
 }
 
+/* A list without limit that holds more than FL_QUERY_DEFAULT_LIMIT objects:
+ * kube-apiserver would return them all; rather than a silently short answer
+ * (a raw client that does not page ignores the continue token), refuse with
+ * a Status that says why and what to do. Returns 0 (answered). */
+static int refuse_unpaged(fl_request *r)
+{
+    fl_request_reply_status(r, 413, "RequestEntityTooLarge",
+                            "the list has more than %d objects: page it with limit and continue "
+                            "(kubectl pages by default; --chunk-size=0 does not)",
+                            FL_QUERY_DEFAULT_LIMIT);
+    return 0;
+}
+
 static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err)
 {
     ord_ctx o = {x, {0}, 0};
@@ -783,6 +855,10 @@ static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *
     if (cur.ordered)
         from = query_sorted_after(&o.rows, &x->c->order, &cur);
     size_t to = from + (size_t)x->limit < o.rows.n ? from + (size_t)x->limit : o.rows.n;
+    if (to < o.rows.n && x->c->limit == 0) {
+        rc = refuse_unpaged(r);
+        goto out;
+    }
     if ((rc = ord_page(x, rd, &o.rows, from, to, err)) != 0)
         goto out;
     char rvs[32], *cont = NULL;
@@ -794,7 +870,7 @@ static int run_ordered(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *
             goto out;
         cont = tok.data;
     }
-    int64_t remaining = x->c->remaining && cont ? (int64_t)(o.rows.n - to) : -1;
+    int64_t remaining = wants_remaining(x->c) && cont ? (int64_t)(o.rows.n - to) : -1;
     rc = x->table ? reply_table(x, r, rvs, cont, remaining)
                   : reply_list(x, r, rvs, cont, remaining);
 out:
@@ -823,15 +899,30 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
         iq.after_name = cur.name;
         rev = cur.revision;
     }
+    if (x->exact_rv >= 0 && !(x->c->cont && *x->c->cont) && x->exact_rv != rev) {
+        /* the index serves its current revision only: as kube-apiserver answers
+         * a revision it no longer has, or one it has not reached */
+        if (x->exact_rv > rev)
+            fl_request_reply_status(r, 504, "Timeout", "Timeout: Too large resource version: "
+                                    "%lld, current: %lld", (long long)x->exact_rv, (long long)rev);
+        else
+            fl_request_reply_status(r, 410, "Expired", "too old resource version: %lld (%lld)",
+                                    (long long)x->exact_rv, (long long)rev);
+        return 0;
+    }
     x->limit = query_conds_limit(x->c);
     if (x->c->order.n)
         return run_ordered(x, rd, r, err);
-    iq.limit = x->limit + 1;
+    x->filtered = !all_in_index(x->q, x->c);
+    x->scan_until = fl_mono_ms() + LIST_SCAN_BUDGET_MS;
+    iq.limit = x->filtered ? LIST_SCAN_MAX_ROWS : x->limit + 1;
     if (some && !matches_nothing(x->c)) {
         rc = fl_index_list(rd, &iq, list_row, x, NULL, err);
         if (rc == 2 || (rc < 0))
             return x->rc ? x->rc : rc;
     }
+    if (x->more && x->c->limit == 0)
+        return refuse_unpaged(r);
     char rvs[32], *cont = NULL;
     fl_buf tok = FL_BUF_INIT(4096);
     snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
@@ -843,7 +934,7 @@ static int run_list(list_ctx *x, fl_index_reader *rd, fl_request *r, fl_err *err
         cont = tok.data;
     }
     int64_t remaining = -1;
-    if (x->c->remaining && x->more && all_in_index(x->q, x->c)) {
+    if (wants_remaining(x->c) && x->more && all_in_index(x->q, x->c)) {
         int64_t total = 0; /* the count ignores the cursor: subtract what was paged */
         if (fl_index_count(rd, &iq, &total, NULL) == 0)
             remaining = total > x->last.offset ? total - x->last.offset : 0;
@@ -959,7 +1050,9 @@ static void serve_get(fl_query *q, fl_request *r, const query_user *u, const que
         fl_request_reply_json(r, 404, st);
         goto out;
     }
-    if (g.found > 1) {
+    /* A namespace exists in most clusters by design: no warning for it (kubectl
+     * GETs the namespace after a NotFound, so one would precede every NotFound). */
+    if (g.found > 1 && !(!t->res->group[0] && !strcmp(t->res->resource, "namespaces"))) {
         char w[400];
         snprintf(w, sizeof w, "299 - \"%s/%s exists in %d clusters; showing %s (add "
                  "/clusters/<name> to the path)\"", t->res->resource, t->name, g.found, g.cluster);
@@ -997,6 +1090,46 @@ out:
 
 /* ---- entry ------------------------------------------------------------------------------ */
 
+/* ?watch= as kube-apiserver converts a bool parameter: false for "0", "f"
+ * and "false" (any case), true for anything else present ("maybe" too). */
+static bool watch_wanted(fl_request *r)
+{
+    const char *w = fl_request_query(r, "watch");
+    return w && strcmp(w, "0") && strcasecmp(w, "f") && strcasecmp(w, "false");
+}
+
+/* The list parameters kube-apiserver v1.26 rejects before it lists, with its
+ * codes and messages (tests/golden/07-semantics): a resourceVersion that is
+ * not a number is a 500, resourceVersionMatch without resourceVersion a 422.
+ * Replies and returns true when the request is refused. */
+static bool list_params_refused(fl_request *r)
+{
+    const char *rv = fl_request_query(r, "resourceVersion");
+    const char *m = fl_request_query(r, "resourceVersionMatch");
+    int64_t n;
+    if (rv && *rv && (fl_parse_i64(rv, strlen(rv), &n) != 0 || n < 0)) {
+        fl_request_reply_status(r, 500, "",
+                                "resourceVersion: Invalid value: \"%.64s\": strconv.ParseUint: "
+                                "parsing \"%.64s\": invalid syntax", rv, rv);
+        return true;
+    }
+    if (m && *m && !(rv && *rv)) {
+        fl_request_reply_status(r, 422, "Invalid",
+                                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+                                "Forbidden: resourceVersionMatch is forbidden unless "
+                                "resourceVersion is provided");
+        return true;
+    }
+    if (m && *m && strcmp(m, "Exact") && strcmp(m, "NotOlderThan")) {
+        fl_request_reply_status(r, 422, "Invalid",
+                                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
+                                "Unsupported value: \"%.64s\": supported values: \"Exact\", "
+                                "\"NotOlderThan\"", m);
+        return true;
+    }
+    return false;
+}
+
 /* A namespace outside u's scope for the type: 403 as RBAC would answer
  * (the type is in scope elsewhere, else the path was a 404 already). */
 static bool forbidden_ns(fl_query *q, fl_request *r, const query_user *u, const query_target *t)
@@ -1010,9 +1143,7 @@ static bool forbidden_ns(fl_query *q, fl_request *r, const query_user *u, const 
     for (size_t i = 0; i < st.nnamespaces; i++)
         if (!strcmp(st.namespaces[i], t->ns))
             return false;
-    const char *w = fl_request_query(r, "watch");
-    const char *verb = t->name ? "get" : w && (!strcmp(w, "1") || !strcmp(w, "true")) ? "watch"
-                                                                                     : "list";
+    const char *verb = t->name ? "get" : watch_wanted(r) ? "watch" : "list";
     fl_request_reply_status(r, 403, "Forbidden",
                             "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API "
                             "group \"%s\" in the namespace \"%s\"", t->res->resource, u->name,
@@ -1025,16 +1156,15 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
     fl_err err = FL_ERR_INIT;
     fl_index_reader *rd = query_reader_get(q, &err);
     conds *c = NULL;
-    list_ctx x = {.q = q, .u = u, .t = t};
+    list_ctx x = {.q = q, .u = u, .t = t, .exact_rv = -1};
     int rc = 0;
     if (!rd) {
         fl_request_reply_status(r, 500, "InternalError", "out of resources");
         goto out;
     }
-    const char *w = fl_request_query(r, "watch");
     if (forbidden_ns(q, r, u, t))
         goto out;
-    if (w && (!strcmp(w, "1") || !strcmp(w, "true")) && !t->name) {
+    if (watch_wanted(r) && !t->name) {
         query_serve_watch(q, r, u, t);
         goto out;
     }
@@ -1047,15 +1177,23 @@ void query_serve_resource(fl_query *q, fl_request *r, const query_user *u, const
         serve_get(q, r, u, t, rd);
         goto out;
     }
+    if (list_params_refused(r))
+        goto out;
     if (!(c = calloc(1, sizeof *c))) {
         fl_request_reply_status(r, 500, "InternalError", "out of memory");
         goto out;
     }
-    if ((rc = parse_conds(r, c, &err)) != 0 || (rc = add_target_sets(c, t, &err)) != 0) {
+    if ((rc = parse_conds(r, c, &err)) != 0 ||
+        (rc = query_fields_check(c->fields, t->res, &err)) != 0 ||
+        (rc = fields_to_sets(c, &err)) != 0 ||
+        (rc = add_target_sets(c, t, &err)) != 0) {
         query_reply_error(r, rc, &err);
         goto out;
     }
     x.c = c;
+    const char *m = fl_request_query(r, "resourceVersionMatch"), *rv = fl_request_query(r, "resourceVersion");
+    if (m && !strcmp(m, "Exact") && rv && fl_parse_i64(rv, strlen(rv), &x.exact_rv) != 0)
+        x.exact_rv = -1;
     char what[512];
     snprintf(what, sizeof what, "%s/%s/%s", t->res->group, t->res->version, t->res->resource);
     if (query_token_bind(r, u, what, t->cluster, t->ns, x.bind) != 0) {

@@ -309,6 +309,28 @@ static void reply_discovery(fl_request *r, int rc, json_t *doc)
         fl_request_reply_status(r, 500, NULL, "discovery: %s", fl_strerror(rc));
 }
 
+/* The search API serves only reads: an APIResourceList advertises get, list
+ * and watch of each entry (kubectl api-resources -o wide), and drops the
+ * subresources left with no verb (pods/eviction, .../status). */
+static void keep_read_verbs(json_t *doc)
+{
+    json_t *res = json_object_get(doc, "resources");
+    for (size_t i = 0; i < json_array_size(res);) {
+        json_t *verbs = json_object_get(json_array_get(res, i), "verbs");
+        for (size_t j = 0; j < json_array_size(verbs);) {
+            const char *v = json_string_value(json_array_get(verbs, j));
+            if (v && (!strcmp(v, "get") || !strcmp(v, "list") || !strcmp(v, "watch")))
+                j++;
+            else
+                json_array_remove(verbs, j);
+        }
+        if (json_array_size(verbs) == 0)
+            json_array_remove(res, i);
+        else
+            i++;
+    }
+}
+
 static void serve_discovery(fl_query *q, fl_request *r, const route *rt, served_ctx *sc)
 {
     json_t *doc = NULL;
@@ -328,6 +350,8 @@ static void serve_discovery(fl_query *q, fl_request *r, const route *rt, served_
     } else if (rt->nseg == 3) {
         rc = fl_kube_discovery_resources(q->reg, s[1], s[2], query_served_filter, sc, &doc);
     }
+    if (rc == 0 && rt->nseg >= 2 && (rt->nseg == 3 || !strcmp(s[0], "api")))
+        keep_read_verbs(doc);
     reply_discovery(r, rc, doc);
 }
 

@@ -49,8 +49,8 @@
 
 /* Largest page a LIST answers (a bigger limit is lowered to this). */
 #define FL_QUERY_MAX_LIMIT 10000
-/* Largest number of objects an unpaginated LIST (limit 0) returns before it
- * answers with a continue token anyway. */
+/* Largest number of objects an unpaginated LIST (limit 0) returns; over it
+ * the LIST answers 413 with a Status telling the client to page. */
 #define FL_QUERY_DEFAULT_LIMIT 10000
 
 /* One auth.scopes entry: members of group see objects whose cluster,

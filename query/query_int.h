@@ -237,6 +237,13 @@ int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *e
 void query_conds_free(conds *c);
 /* Resolve owner-name / owner-seniority against rd (once). 0 or an error. */
 int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err);
+/* Every field selector path of f exists in r's schema (any path of a type
+ * without one); else FL_EPARSE with kube-apiserver's message. */
+int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_err *err);
+/* The value of the next "path=value" term of f from *at on (advances *at
+ * past it), or NULL when there is none. Borrowed from f. */
+const char *query_fields_eq(const fl_query_fields *f, const char *path, size_t *at);
+
 /* Row + parsed object against every condition (sets, owner, labels, fields). */
 bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj);
 /* 400 for parse errors, 410 for FL_EGONE, else 500. */

@@ -4,7 +4,9 @@
  * variable, which the index subscription broadcasts after every commit, and
  * streams the changes with revision > the resume point that pass the
  * request's conditions and the user's scopes, as kube-apiserver's watch
- * events ({"type","object"} lines; Tables for kubectl get -w). Objects carry
+ * events, every change with its own type and revision, in order (a change
+ * the log has since superseded carries the object's latest state: the log
+ * keeps no older states) ({"type","object"} lines; Tables for kubectl get -w). Objects carry
  * the index revision as metadata.resourceVersion, so a client resumes from
  * its last event. resourceVersion "" / "0" first sends the current objects
  * as ADDED. A resume point older than the change log answers an ERROR event
@@ -162,8 +164,10 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
 typedef struct pending {
     const char *type; /* static (the reader's type names) */
     int64_t revision;
-    fl_index_row row; /* strings in mem */
+    fl_index_row row; /* strings in mem; json in mem, or in later for a stale one */
     char *mem;
+    bool stale;       /* superseded: the log keeps only the object's latest state */
+    char *later;      /* that latest state (owned), NULL until found */
 } pending;
 
 typedef struct batch {
@@ -215,9 +219,12 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
     p->row.uid = copy_str(&m, row->uid);
     p->row.resource_version = copy_str(&m, row->resource_version);
     p->row.owner_uid = copy_str(&m, row->owner_uid);
-    memcpy(m, row->json, row->json_len);
+    if (row->json_len)
+        memcpy(m, row->json, row->json_len);
     m[row->json_len] = 0;
     p->row.json = m;
+    p->stale = !row->json;
+    p->later = NULL;
     b->n++;
     b->bytes += need;
     return 0;
@@ -231,20 +238,56 @@ static int change_cb(void *arg, const char *type, bool superseded, int64_t revis
     if (b->bytes >= WATCH_BATCH_BYTES)
         return 1; /* the rest next round */
     w->from = revision;
-    if (superseded || !row->json || strcmp(row->group, w->t.res->group) ||
-        strcmp(row->resource, w->t.res->resource) ||
+    if (!row->group || !row->resource || !row->uid || !row->cluster || !row->name ||
+        strcmp(row->group, w->t.res->group) || strcmp(row->resource, w->t.res->resource) ||
         !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
                             row->resource))
         return 0;
+    if (superseded || !row->json) { /* replayed with its own type, the latest state */
+        fl_index_row r = *row;
+        r.json = NULL, r.json_len = 0;
+        return keep_row(b, type, revision, &r) ? 2 : 0;
+    }
+    for (size_t i = 0; i < b->n; i++) /* earlier changes of this object get this state */
+        if (b->v[i].stale && !b->v[i].later && !strcmp(b->v[i].row.uid, row->uid) &&
+            !(b->v[i].later = fl_strndup(row->json, row->json_len)))
+            return b->rc = -ENOMEM, 2;
     return keep_row(b, type, revision, row) ? 2 : 0;
+}
+
+static int later_row(void *arg, const fl_index_row *row)
+{
+    pending *p = arg;
+    p->later = fl_strndup(row->json, row->json_len);
+    return 0;
+}
+
+/* Stale changes whose object changed again in a later batch: its current
+ * state, when it still exists (a deleted one: the change is skipped). */
+static void batch_fill(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        pending *p = &b->v[i];
+        if (!p->stale || p->later)
+            continue;
+        fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
+                          p->row.namespace_, p->row.name};
+        fl_index_get(b->w->rd, &k, later_row, p, NULL);
+    }
 }
 
 static void batch_send(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        if (!b->w->failed)
-            send_row(b->w, b->v[i].type, b->v[i].revision, &b->v[i].row);
-        free(b->v[i].mem);
+        pending *p = &b->v[i];
+        if (p->stale && p->later) {
+            p->row.json = p->later;
+            p->row.json_len = strlen(p->later);
+        }
+        if (!b->w->failed && (!p->stale || p->later))
+            send_row(b->w, p->type, p->revision, &p->row);
+        free(p->later);
+        free(p->mem);
     }
     free(b->v);
 }
@@ -279,6 +322,8 @@ static bool drain(watch *w)
         int64_t before = w->from, oldest = 0;
         batch b = {w, NULL, 0, 0, 0, 0};
         int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, &b, &oldest, NULL);
+        if (rc != FL_EGONE)
+            batch_fill(&b);
         batch_send(&b);
         if (rc == FL_EGONE) {
             send_expired(w, oldest);

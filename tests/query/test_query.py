@@ -64,6 +64,11 @@ def start_serve(d, name, extra_auth):
     src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d" % port)
     src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-" + name)
     src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n" + extra_auth)
+    # members in reverse name order: kubectl get clusters must still sort by name
+    head, rest = src.split("members:\n", 1)
+    members, tail = rest.split("sync:\n", 1)
+    blocks = ["- name:" + b for b in members.split("- name:")[1:]]
+    src = head + "members:\n" + "".join(reversed(blocks)) + "sync:\n" + tail
     path = os.path.join(d, name + ".yaml")
     with open(path, "w") as f:
         f.write(src)
@@ -160,6 +165,13 @@ def test_kubectl(d, base):
     kc1 = kubeconfig(d, "east1", base + PREFIX + "/clusters/east-1")
     rc, out, err = kubectl(kc, "api-resources")
     check(rc == 0 and "pods" in out and "deployments" in out, "api-resources: " + err + out[:300])
+    rc, out, err = kubectl(kc, "api-resources", "-o", "wide")
+    bad = [l for l in out.split("\n")[1:] if l.strip() and "get,list,watch" not in l.split()]
+    check(rc == 0 and out.count("get,list,watch") >= 5 and not bad,
+          "api-resources advertises only get, list, watch: %s %s" % (err, bad[:5]))
+    rc, out, err = kubectl(kc, "get", "pod", "nosuch", "-n", "default")
+    check(rc != 0 and "NotFound" in err and "exists in" not in err,
+          "no namespace warning before a NotFound: " + out + err)
     for _ in range(50):  # the first health probe may still be running
         rc, out, err = kubectl(kc, "get", "clusters")
         rows = [l.split() for l in out.strip().split("\n")]
@@ -167,7 +179,7 @@ def test_kubectl(d, base):
             break
         time.sleep(0.2)
     check(rc == 0 and rows[0][:4] == ["NAME", "VERSION", "MODE", "READY"] and
-          sorted(r[0] for r in rows[1:]) == ["east-1", "east-2"] and
+          [r[0] for r in rows[1:]] == ["east-1", "east-2"] and
           all("True" in r for r in rows[1:]), "get clusters: " + out + err)
     check(rows[0][-1] == "AGE" and all(re.fullmatch(r"\d+[smhd]\S*", r[-1]) for r in rows[1:]),
           "get clusters AGE (creationTimestamp): " + out)
@@ -243,6 +255,83 @@ def test_params(base):
     st, b = names(base, "limit=5&withRemainingCount=true&continue=" + urllib.parse.quote(tok))
     check(st == 200 and len(b["items"]) == 5 and b["metadata"].get("remainingItemCount") == 36,
           "good token: %s %s" % (st, b.get("metadata")))
+
+
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "07-semantics")
+
+
+def golden(name):
+    with open(os.path.join(GOLDEN, name + ".json")) as f:
+        return json.load(f)
+
+
+def test_semantics(base):
+    """Parameter validation as kube-apiserver v1.26 answers it (k8s-golden 07-semantics)."""
+    url = base + PREFIX + "/api/v1/namespaces/team/pods?"
+    for name, q in (("list-resourceversion-not-a-number-400", "resourceVersion=abc"),
+                    ("list-resourceversionmatch-exact-without-rv-400", "resourceVersionMatch=Exact")):
+        want = golden(name)["response"]
+        st, body, _ = http("GET", url + q)
+        b = json.loads(body)
+        check(st == want["status"] and b.get("code") == want["body"]["code"] and
+              b.get("message") == want["body"]["message"] and
+              b.get("reason") == want["body"].get("reason"),
+              "%s: %s %s" % (name, st, body[:300]))
+    for name, path in (("list-unknown-field-selector-configmaps-400",
+                        "/api/v1/namespaces/team/configmaps?fieldSelector=foo%3Dbar"),
+                       ("list-unknown-field-selector-pods-400", "/api/v1/pods?fieldSelector=spec.bogus%3D1")):
+        want = golden(name)["response"]
+        st, body, _ = http("GET", base + PREFIX + path)
+        b = json.loads(body)
+        check(st == want["status"] and b.get("message") == want["body"]["message"] and
+              b.get("reason") == want["body"]["reason"], "%s: %s %s" % (name, st, body[:300]))
+    want = golden("list-pods-supported-field-selector")["response"]
+    for fs in ("status.phase%3DPending,spec.nodeName%3D", "metadata.labels.app%3Dweb",
+               "spec.containers[].ports[].containerPort%3D80", "metadata.namespace%21%3Dx"):
+        st, body, _ = http("GET", base + PREFIX + "/api/v1/pods?limit=1&fieldSelector=" + fs)
+        check(st == want["status"] and json.loads(body)["kind"] == want["body"]["kind"],
+              "field selector on a schema path %s: %s %s" % (fs, st, body[:300]))
+    # list items carry no kind/apiVersion; unfiltered pages count what remains
+    want = golden("list-pages-are-a-snapshot")["response"]["body"]
+    st, b = names(base, "limit=5")
+    check(st == 200 and b["metadata"].get("remainingItemCount") == 41 and
+          "remainingItemCount" in want[0]["metadata"] and
+          all("kind" not in i and "apiVersion" not in i and i["metadata"]["name"] for i in b["items"]),
+          "unfiltered page: %s %s" % (b.get("metadata"), b.get("items", [{}])[0].keys()))
+    st, b = names(base, "limit=5&labelSelector=app%3Dweb")
+    check(st == 200 and "remainingItemCount" not in b["metadata"], "labelled page: %s" % b["metadata"])
+    # resourceVersionMatch=Exact: the current revision is served, an older one 410, a future one 504
+    for _ in range(10):  # the revision may move between the two requests: try again
+        st, b = names(base, "limit=1")
+        cur = int(b["metadata"]["resourceVersion"])
+        st, b = names(base, "limit=1&resourceVersionMatch=Exact&resourceVersion=%d" % cur)
+        if st == 200:
+            break
+    check(st == 200 and b["metadata"]["resourceVersion"] == str(cur) and len(b["items"]) == 1,
+          "Exact at the current revision: %s %s" % (st, b.get("metadata")))
+    st, b = names(base, "limit=1&resourceVersionMatch=Exact&resourceVersion=1")
+    check(st == 410 and b.get("reason") == "Expired", "Exact at an old revision: %s %s" % (st, b))
+    st, b = names(base, "limit=1&resourceVersionMatch=Exact&resourceVersion=%d" % (cur + 10**9))
+    check(st == 504, "Exact at a future revision: %s %s" % (st, b))
+    st, body, _ = http("GET", url + "resourceVersion=0&resourceVersionMatch=NotOlderThan")
+    check(st == 200, "resourceVersionMatch=NotOlderThan with resourceVersion=0: %s" % st)
+    # watch=maybe is a watch (Go's bool conversion): the stream stays open
+    req = urllib.request.Request(url + "watch=maybe&limit=1")
+    t0 = time.time()
+    try:
+        with urllib.request.urlopen(req, timeout=3) as r:
+            first = r.readline()
+            r.read()
+        check(False, "watch=maybe ended: %s" % first[:200])
+    except OSError:  # the read timed out: a watch, as the golden's stream_still_open_after
+        check(time.time() - t0 >= 2.5, "watch=maybe failed fast")
+    # a watch from a future resourceVersion: 200, no events, ends at timeoutSeconds
+    want = golden("watch-future-resourceversion")["response"]
+    t0 = time.time()
+    st, body, _ = http("GET", url + "watch=true&resourceVersion=100000000&timeoutSeconds=2")
+    el = time.time() - t0
+    check(st == want["status"] and body.decode() == want["body"] and el >= 1.5,
+          "watch from a future resourceVersion: %s %r %.1fs" % (st, body[:200], el))
 
 
 def key(i):
@@ -658,6 +747,7 @@ def main():
         check(wait_count(base, 46) == 46, "46 pods synced")
         test_kubectl(d, base)
         test_params(base)
+        test_semantics(base)
         test_owner(base)
         test_orderby(d, base)
         get = test_openapi(base)

@@ -1,0 +1,118 @@
+/*
+ * tests/query/test_unpaged.c: a list without limit over more objects than
+ * FL_QUERY_DEFAULT_LIMIT is refused with a Status saying why (413), not cut
+ * short with a continue token a raw client would ignore; the same list with
+ * limit pages normally, and a list without limit under the cap answers all.
+ * Field selectors fill their pages: metadata.namespace/metadata.name compile
+ * to the index, other paths scan on past non-matching rows.
+ * HTTP through a raw loopback socket (Connection: close, read to EOF).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "query/query.h"
+#include "tests/test.h"
+
+static uint16_t port;
+
+/* GET path; returns the status and the whole raw response in out. */
+static int get(const char *path, fl_buf *out)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    char req[4096], buf[8192];
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return -1;
+    n = snprintf(req, sizeof req, "GET %s%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                 FL_QUERY_PREFIX, path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    fl_buf_reset(out);
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0)
+        fl_buf_append(out, buf, (size_t)r);
+    close(fd);
+    int64_t code = 0;
+    if (out->len > 12)
+        fl_parse_i64(out->data + 9, 3, &code);
+    return (int)code;
+}
+
+static void add_pods(fl_index *idx, const char *ns, int n)
+{
+    fl_index_src src = {"c-1", "", "v1", "pods", "Pod"};
+    char ev[512];
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\","
+                           "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"p%05d\",\"namespace\":"
+                           "\"%s\",\"uid\":\"%s-%d\",\"resourceVersion\":\"%d\"},\"spec\":{}}}",
+                           i, ns, ns, i, i + 1);
+        T_EQ_INT(fl_index_submit_event(idx, &src, ev, (size_t)len, NULL), 0);
+        if (i % 500 == 499) /* the writer's queue is capped */
+            T_EQ_INT(fl_index_flush(idx, 60000), 0);
+    }
+    T_EQ_INT(fl_index_flush(idx, 60000), 0);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/flotilla-query-unpaged-XXXXXX", path[256];
+    fl_index_opts io = FL_INDEX_OPTS_INIT;
+    fl_query_opts qo = FL_QUERY_OPTS_INIT;
+    fl_server_opts so = FL_SERVER_OPTS_INIT;
+    fl_index *idx = NULL;
+    fl_query *q = NULL;
+    fl_server *srv = NULL;
+    fl_buf b = FL_BUF_INIT(64u << 20);
+    const char *pods_res[] = {"pods"};
+    fl_query_gv gv = {"", "v1", pods_res, 1};
+    T_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    io.path = path;
+    T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
+    add_pods(idx, "big", FL_QUERY_DEFAULT_LIMIT + 1);
+    add_pods(idx, "small", 3);
+    qo.index = idx;
+    qo.anonymous_loopback = true;
+    qo.gvs = &gv;
+    qo.ngvs = 1;
+    so.access_log = false;
+    T_EQ_INT(fl_query_new(&qo, &q, NULL), 0);
+    T_EQ_INT(fl_server_new(&so, &srv, NULL), 0);
+    T_EQ_INT(fl_query_route(q, srv), 0);
+    T_EQ_INT(fl_server_start(srv, NULL), 0);
+    port = fl_server_port(srv);
+
+    T_EQ_INT(get("/api/v1/pods", &b), 413);
+    T_CHECK(strstr(b.data, "\"kind\":\"Status\"") && strstr(b.data, "page it with limit"));
+    T_EQ_INT(get("/api/v1/pods?orderby=name", &b), 413);
+    T_EQ_INT(get("/api/v1/pods?limit=500", &b), 200);
+    T_CHECK(strstr(b.data, "\"continue\":\"") != NULL);
+    /* field selectors fill pages: metadata.namespace through the index, an
+     * unindexed path by scanning on (the 3 matches sort after 10,001 others) */
+    T_EQ_INT(get("/api/v1/pods?limit=2&fieldSelector=metadata.namespace%3Dsmall", &b), 200);
+    T_CHECK(strstr(b.data, "\"uid\":\"small-0\"") && strstr(b.data, "\"uid\":\"small-1\"") &&
+            strstr(b.data, "\"continue\":\""));
+    T_EQ_INT(get("/api/v1/pods?limit=2&fieldSelector=metadata.uid%3Dsmall-2", &b), 200);
+    T_CHECK(strstr(b.data, "\"uid\":\"small-2\"") != NULL);
+    T_EQ_INT(get("/api/v1/pods?limit=5&fieldSelector=metadata.namespace%21%3Dbig", &b), 200);
+    T_CHECK(strstr(b.data, "\"uid\":\"small-0\"") && strstr(b.data, "\"uid\":\"small-2\""));
+    T_EQ_INT(get("/api/v1/namespaces/small/pods", &b), 200);
+    T_CHECK(strstr(b.data, "\"p00002\"") && !strstr(b.data, "\"continue\""));
+
+    fl_server_free(srv);
+    fl_query_free(q);
+    fl_index_close(idx);
+    fl_buf_done(&b);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    T_EQ_INT(system(path), 0);
+    return t_done();
+}
