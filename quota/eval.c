@@ -203,7 +203,7 @@ static bool pod_counts(const json_t *pod, int64_t now)
 /* Sum of app containers, max with each init container, plus overhead. */
 static int pod_requests_limits(const json_t *pod, rl *req, rl *lim, fl_err *err)
 {
-    const json_t *cs, *ics, *c;
+    const json_t *cs = NULL, *ics = NULL, *c;
     size_t i;
     int rc = containers(pod, "containers", &cs, err);
     if (!rc)
