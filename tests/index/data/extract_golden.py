@@ -2,8 +2,9 @@
 """Copy every Kubernetes object found in k8s-golden's recorded responses into
 golden-objects.ndjson (one line: {"group","version","resource","kind","list",
 "object"}), Go-encoded (compact, <>& escaped) as kube-apiserver sends them.
-Used once to build the test data; tests never read ../shared.
-usage: extract_golden.py /work/shared/k8s-golden > golden-objects.ndjson"""
+The recordings it reads are in the repo (tests/golden/, copied from a real
+kube-apiserver v1.26); tests read only the output.
+usage: extract_golden.py [DIR] > golden-objects.ndjson   (DIR: default tests/golden)"""
 import json, os, sys
 
 PLURAL = {"Endpoints": "endpoints", "Ingress": "ingresses", "NetworkPolicy": "networkpolicies",
@@ -44,7 +45,8 @@ def bodies(v):
             yield from bodies(x)
 
 seen = set()
-root = sys.argv[1]
+root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "golden")
 for dirpath, _, files in sorted(os.walk(root)):
     for f in sorted(files):
         if not f.endswith(".json"):
