@@ -69,13 +69,6 @@ static int parse(int argc, char **argv, qopts *o)
     return 0;
 }
 
-static int connect_to(const qopts *o, fl_kube_conn **out)
-{
-    cmd_conn_opts c = o->conn;
-    cmd_conn_env(&c);
-    return cmd_daemon_connect(&c, "flotilla capacity", out);
-}
-
 static double val(const json_t *g, const char *res, const char *what)
 {
     return json_number_value(json_object_get(
@@ -162,38 +155,21 @@ int cmd_capacity(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    fl_kube_conn *conn = NULL;
-    if (connect_to(&o, &conn))
-        return 1;
     fl_buf path = FL_BUF_INIT(4096);
-    fl_kube_response res;
-    fl_err err = FL_ERR_INIT;
     json_t *doc = NULL;
-    memset(&res, 0, sizeof res);
     int rc = fl_buf_puts(&path, "/api/v1/capacity?groupBy=");
-    for (const char *p = o.by ? o.by : "cluster"; !rc && *p; p++) /* percent-encode */
-        rc = (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~", *p))
-                 ? fl_buf_append(&path, p, 1)
-                 : fl_buf_printf(&path, "%%%02X", (unsigned char)*p);
+    if (!rc)
+        rc = cmd_url_escape(&path, o.by ? o.by : "cluster");
     if (rc)
-        fl_err_set(&err, rc, "--by is too long");
+        fprintf(stderr, "flotilla capacity: --by is too long\n");
     else
-        rc = fl_kube_get_sync(conn, path.data, 30000, &res, &err);
-    if (!rc && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, &doc, &err))
-        rc = FL_EPARSE;
-    if (rc)
-        fprintf(stderr, "flotilla capacity: %s: %s\n", fl_kube_conn_get_info(conn)->server, err.msg);
-    fl_kube_response_done(&res);
-    fl_kube_conn_unref(conn);
+        rc = cmd_daemon_get_json(&o.conn, "flotilla capacity", path.data, 30000, &doc);
     fl_buf_done(&path);
     if (rc)
         return 1;
-    if (o.output && !strcmp(o.output, "json")) {
-        fl_buf b = FL_BUF_INIT(64u << 20);
-        if (fl_json_encode(doc, true, &b) == 0)
-            printf("%s\n", b.data);
-        fl_buf_done(&b);
-    } else
+    if (o.output && !strcmp(o.output, "json"))
+        cmd_print_json(doc);
+    else
         print(doc, o.output != NULL);
     json_decref(doc);
     return 0;

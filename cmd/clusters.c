@@ -217,36 +217,6 @@ static void print_wide(const json_t *doc)
     }
 }
 
-/* The connection: flags, then the kubeconfig, then the environment. */
-static int connect_opts(const opts *o, fl_kube_conn **out)
-{
-    return cmd_daemon_connect(&o->conn, "flotilla clusters", out);
-}
-
-static int fetch(const opts *o, json_t **out)
-{
-    fl_kube_conn *conn = NULL;
-    fl_kube_response res;
-    fl_err err = FL_ERR_INIT;
-    if (connect_opts(o, &conn) != 0)
-        return 1;
-    const char *server = fl_kube_conn_get_info(conn)->server;
-    int rc = fl_kube_get_sync(conn, "/api/v1/clusters", 10000, &res, &err);
-    if (rc == 0 && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, out, &err))
-        rc = FL_EPARSE;
-    if (rc == FL_EUNAUTHORIZED)
-        fprintf(stderr, "flotilla clusters: %s: 401 Unauthorized: the daemon wants credentials "
-                "(--token T, $FLOTILLA_TOKEN, or --kubeconfig FILE with a token or client "
-                "certificate)\n", server);
-    else if (rc == FL_EFORBIDDEN)
-        fprintf(stderr, "flotilla clusters: %s: 403 Forbidden: %s\n", server, res.message);
-    else if (rc)
-        fprintf(stderr, "flotilla clusters: %s: %s\n", server, err.msg);
-    fl_kube_response_done(&res);
-    fl_kube_conn_unref(conn);
-    return rc ? 1 : 0;
-}
-
 int cmd_clusters(int argc, char **argv)
 {
     opts o = {0};
@@ -260,13 +230,10 @@ int cmd_clusters(int argc, char **argv)
         return 2;
     }
     json_t *doc = NULL;
-    if (fetch(&o, &doc))
+    if (cmd_daemon_get_json(&o.conn, "flotilla clusters", "/api/v1/clusters", 10000, &doc))
         return 1;
     if (o.output && !strcmp(o.output, "json")) {
-        fl_buf b = FL_BUF_INIT(64u << 20);
-        if (fl_json_encode(doc, true, &b) == 0)
-            printf("%s\n", b.data);
-        fl_buf_done(&b);
+        cmd_print_json(doc);
     } else if (o.output) {
         print_wide(doc);
     } else {

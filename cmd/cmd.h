@@ -7,6 +7,7 @@
 #define FL_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct fl_command {
     const char *name;
@@ -53,5 +54,16 @@ int cmd_daemon_connect(const cmd_conn_opts *o, const char *who, struct fl_kube_c
 int cmd_conn_flag(cmd_conn_opts *c, int argc, char **argv, int *i, const char *who);
 /* $FLOTILLA_SERVER, $FLOTILLA_TOKEN and $KUBECONFIG into c. */
 void cmd_conn_env(cmd_conn_opts *c);
+struct json_t;
+struct fl_buf;
+/* GET path from the daemon (connected as cmd_daemon_connect, the
+ * environment filled in) and parse the JSON answer: 0 and *doc (new), or 1
+ * after printing "who: server: reason" (401 says how to give credentials). */
+int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *path,
+                        int64_t timeout_ms, struct json_t **doc);
+/* v percent-encoded (RFC 3986 unreserved characters kept) appended to b. */
+int cmd_url_escape(struct fl_buf *b, const char *v);
+/* doc as indented JSON on stdout (-o json). */
+void cmd_print_json(const struct json_t *doc);
 
 #endif

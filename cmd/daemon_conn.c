@@ -136,3 +136,49 @@ void cmd_conn_env(cmd_conn_opts *c)
     c->env_token = getenv("FLOTILLA_TOKEN");
     c->env_kubeconfig = getenv("KUBECONFIG");
 }
+
+int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *path,
+                        int64_t timeout_ms, json_t **doc)
+{
+    cmd_conn_opts c = *o;
+    fl_kube_conn *conn = NULL;
+    fl_kube_response res;
+    fl_err err = FL_ERR_INIT;
+    cmd_conn_env(&c);
+    if (cmd_daemon_connect(&c, who, &conn) != 0)
+        return 1;
+    const char *server = fl_kube_conn_get_info(conn)->server;
+    int rc = fl_kube_get_sync(conn, path, timeout_ms, &res, &err);
+    if (rc == 0 && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, doc, &err))
+        rc = FL_EPARSE;
+    if (rc == FL_EUNAUTHORIZED)
+        fprintf(stderr, "%s: %s: 401 Unauthorized: the daemon wants credentials (--token T, "
+                "$FLOTILLA_TOKEN, or --kubeconfig FILE with a token or client certificate)\n",
+                who, server);
+    else if (rc == FL_EFORBIDDEN)
+        fprintf(stderr, "%s: %s: 403 Forbidden: %s\n", who, server, res.message);
+    else if (rc)
+        fprintf(stderr, "%s: %s: %s\n", who, server, err.msg);
+    fl_kube_response_done(&res);
+    fl_kube_conn_unref(conn);
+    return rc ? 1 : 0;
+}
+
+int cmd_url_escape(fl_buf *b, const char *v)
+{
+    static const char keep[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~";
+    int rc = 0;
+    for (const char *p = v; !rc && *p; p++)
+        rc = strchr(keep, *p) ? fl_buf_append(b, p, 1)
+                              : fl_buf_printf(b, "%%%02X", (unsigned char)*p);
+    return rc;
+}
+
+void cmd_print_json(const json_t *doc)
+{
+    fl_buf b = FL_BUF_INIT(256u << 20);
+    if (fl_json_encode(doc, true, &b) == 0)
+        printf("%s\n", b.data);
+    fl_buf_done(&b);
+}

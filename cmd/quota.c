@@ -65,13 +65,6 @@ static int parse(int argc, char **argv, qopts *o)
     return 0;
 }
 
-static int connect_to(const qopts *o, fl_kube_conn **out)
-{
-    cmd_conn_opts c = o->conn;
-    cmd_conn_env(&c);
-    return cmd_daemon_connect(&c, "flotilla quota", out);
-}
-
 /* "42%" of used over hard ("-" when hard is zero or too large to say). */
 static void percent(const char *used, const char *hard, char *out, size_t n)
 {
@@ -148,29 +141,21 @@ int cmd_quota(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    fl_kube_conn *conn = NULL;
-    if (connect_to(&o, &conn))
-        return 1;
-    char path[1024];
-    snprintf(path, sizeof path, "/api/v1/quota%s%s", o.ns ? "?namespace=" : "", o.ns ? o.ns : "");
-    fl_kube_response res;
-    fl_err err = FL_ERR_INIT;
+    fl_buf path = FL_BUF_INIT(4096);
     json_t *doc = NULL;
-    int rc = fl_kube_get_sync(conn, path, 10000, &res, &err);
-    if (!rc && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, &doc, &err))
-        rc = FL_EPARSE;
+    int rc = fl_buf_puts(&path, "/api/v1/quota");
+    if (!rc && o.ns && !(rc = fl_buf_puts(&path, "?namespace=")))
+        rc = cmd_url_escape(&path, o.ns);
     if (rc)
-        fprintf(stderr, "flotilla quota: %s: %s\n", fl_kube_conn_get_info(conn)->server, err.msg);
-    fl_kube_response_done(&res);
-    fl_kube_conn_unref(conn);
+        fprintf(stderr, "flotilla quota: --namespace is too long\n");
+    else
+        rc = cmd_daemon_get_json(&o.conn, "flotilla quota", path.data, 10000, &doc);
+    fl_buf_done(&path);
     if (rc)
         return 1;
-    if (o.output && !strcmp(o.output, "json")) {
-        fl_buf b = FL_BUF_INIT(64u << 20);
-        if (fl_json_encode(doc, true, &b) == 0)
-            printf("%s\n", b.data);
-        fl_buf_done(&b);
-    } else
+    if (o.output && !strcmp(o.output, "json"))
+        cmd_print_json(doc);
+    else
         print(doc, o.output != NULL);
     json_decref(doc);
     return 0;

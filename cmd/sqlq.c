@@ -287,10 +287,7 @@ int cmd_query(int argc, char **argv)
     if (o.plan)
         print_plan(doc);
     else if (o.output && !strcmp(o.output, "json")) {
-        fl_buf b = FL_BUF_INIT(256u << 20);
-        if (fl_json_encode(doc, true, &b) == 0)
-            printf("%s\n", b.data);
-        fl_buf_done(&b);
+        cmd_print_json(doc);
     } else if (o.output && !strcmp(o.output, "csv"))
         print_csv(cols, rows);
     else if (o.output && !strcmp(o.output, "yaml"))
