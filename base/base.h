@@ -82,6 +82,9 @@ void fl_buf_init(fl_buf *b, size_t max);
 int fl_buf_append(fl_buf *b, const void *p, size_t n);      /* 0, -ENOMEM, -E2BIG */
 int fl_buf_puts(fl_buf *b, const char *s);
 int fl_buf_printf(fl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as Go's %q prints it, close enough for error messages that must read as
+ * Kubernetes': quoted, ASCII escapes, other bytes as they are. 0 or -E2BIG. */
+int fl_buf_go_quote(fl_buf *b, const char *s);
 int fl_buf_reserve(fl_buf *b, size_t extra);
 void fl_buf_reset(fl_buf *b);              /* len = 0, keeps memory */
 char *fl_buf_steal(fl_buf *b);             /* caller frees; buffer becomes empty */

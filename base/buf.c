@@ -119,3 +119,24 @@ int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err)
         rc = fl_buf_append(b, "", 0); /* an empty file still gives a string */
     return rc;
 }
+
+int fl_buf_go_quote(fl_buf *b, const char *s)
+{
+    int rc = fl_buf_puts(b, "\"");
+    for (; rc == 0 && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            rc = fl_buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = fl_buf_puts(b, "\\n");
+        else if (c == '\t')
+            rc = fl_buf_puts(b, "\\t");
+        else if (c == '\r')
+            rc = fl_buf_puts(b, "\\r");
+        else if (c < 0x20 || c == 0x7f)
+            rc = fl_buf_printf(b, "\\x%02x", c);
+        else
+            rc = fl_buf_append(b, s, 1);
+    }
+    return rc ? rc : fl_buf_puts(b, "\"");
+}

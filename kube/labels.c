@@ -140,28 +140,6 @@ static bool check_value(const char *v, size_t n, char *out, size_t size)
     return out[0] == 0;
 }
 
-/* Go's %q of s (close enough: ASCII escapes, other bytes as they are). */
-static void go_quote(fl_buf *b, const char *s)
-{
-    fl_buf_puts(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fl_buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            fl_buf_puts(b, "\\n");
-        else if (c == '\t')
-            fl_buf_puts(b, "\\t");
-        else if (c == '\r')
-            fl_buf_puts(b, "\\r");
-        else if (c < 0x20 || c == 0x7f)
-            fl_buf_printf(b, "\\x%02x", c);
-        else
-            fl_buf_append(b, s, 1);
-    }
-    fl_buf_puts(b, "\"");
-}
-
 int fl_label_validate_key(const char *key, fl_err *err)
 {
     char msg[1024];
@@ -169,7 +147,7 @@ int fl_label_validate_key(const char *key, fl_err *err)
         return 0;
     fl_buf b = FL_BUF_INIT(4096);
     fl_buf_puts(&b, "Invalid value: ");
-    go_quote(&b, key);
+    fl_buf_go_quote(&b, key);
     fl_err_set(err, FL_EPARSE, "%s: %s", b.data ? b.data : "", msg);
     fl_buf_done(&b);
     return FL_EPARSE;
@@ -182,7 +160,7 @@ int fl_label_validate_value(const char *value, fl_err *err)
         return 0;
     fl_buf b = FL_BUF_INIT(4096);
     fl_buf_puts(&b, "Invalid value: ");
-    go_quote(&b, value);
+    fl_buf_go_quote(&b, value);
     fl_err_set(err, FL_EPARSE, "%s: %s", b.data ? b.data : "", msg);
     fl_buf_done(&b);
     return FL_EPARSE;
@@ -277,7 +255,7 @@ static void go_slice(fl_buf *b, const req *r, bool nil)
     for (size_t i = 0; i < r->nvalues; i++) {
         if (i)
             fl_buf_puts(b, ", ");
-        go_quote(b, r->values[i]);
+        fl_buf_go_quote(b, r->values[i]);
     }
     fl_buf_puts(b, "}");
 }
@@ -292,7 +270,7 @@ static int validate_req(const req *r, bool values_nil, fl_err *err)
     int nerr = 0;
     if (!check_key(r->key, strlen(r->key), msg, sizeof msg)) {
         fl_buf_puts(&b, "key: Invalid value: ");
-        go_quote(&b, r->key);
+        fl_buf_go_quote(&b, r->key);
         fl_buf_printf(&b, ": %s", msg);
         nerr++;
     }
@@ -330,7 +308,7 @@ static int validate_req(const req *r, bool values_nil, fl_err *err)
         const char *s = r->values[i];
         if ((r->op == FL_LABEL_GT || r->op == FL_LABEL_LT) && fl_parse_i64(s, strlen(s), &v)) {
             fl_buf_printf(&b, "%svalues[%zu]: Invalid value: ", nerr++ ? ", " : "", i);
-            go_quote(&b, s);
+            fl_buf_go_quote(&b, s);
             fl_buf_puts(&b, ": for 'Gt', 'Lt' operators, the value must be an integer");
         }
     }
@@ -338,7 +316,7 @@ static int validate_req(const req *r, bool values_nil, fl_err *err)
         if (!check_value(r->values[i], strlen(r->values[i]), msg, sizeof msg)) {
             fl_buf_printf(&b, "%svalues[%zu][%s]: Invalid value: ", nerr++ ? ", " : "", i,
                           r->key);
-            go_quote(&b, r->values[i]);
+            fl_buf_go_quote(&b, r->values[i]);
             fl_buf_printf(&b, ": %s", msg);
         }
     }
@@ -598,7 +576,7 @@ static int p_key(parser *p, req *r, bool *unary)
     if (!check_key(it.lit, it.len, msg, sizeof msg)) {
         fl_buf b = FL_BUF_INIT(4096);
         fl_buf_puts(&b, "<nil>: Invalid value: ");
-        go_quote(&b, r->key);
+        fl_buf_go_quote(&b, r->key);
         fl_err_set(p->err, FL_EPARSE, "%s: %s", b.data ? b.data : "", msg);
         fl_buf_done(&b);
         return FL_EPARSE;
@@ -741,7 +719,7 @@ static int json_expr(const json_t *e, req *r, fl_err *err)
         i++;
     if (i == FL_ARRAY_LEN(ops)) {
         fl_buf b = FL_BUF_INIT(4096);
-        go_quote(&b, op);
+        fl_buf_go_quote(&b, op);
         fl_err_set(err, FL_EPARSE, "%s is not a valid label selector operator",
                    b.data ? b.data : "");
         fl_buf_done(&b);

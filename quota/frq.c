@@ -23,7 +23,7 @@ static int invalid(json_t *errs, const char *path, const char *value, const char
 {
     fl_buf b = FL_BUF_INIT(1u << 16);
     fl_buf_printf(&b, "%s: Invalid value: ", path);
-    q_go_quote(&b, value);
+    fl_buf_go_quote(&b, value);
     fl_buf_printf(&b, ": %s", detail);
     int rc = b.data ? json_array_append_new(errs, json_string(b.data)) : -ENOMEM;
     fl_buf_done(&b);
@@ -79,7 +79,7 @@ static int qualified_name_errors(json_t *errs, const char *path, const char *nam
     /* e.msg is `Invalid value: "<name>": m1; m2`: take the messages. */
     fl_buf pre = FL_BUF_INIT(1u << 16);
     fl_buf_puts(&pre, "Invalid value: ");
-    q_go_quote(&pre, name);
+    fl_buf_go_quote(&pre, name);
     fl_buf_puts(&pre, ": ");
     const char *msgs = e.msg;
     if (pre.data && fl_str_has_prefix(e.msg, pre.data))

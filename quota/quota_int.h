@@ -41,8 +41,6 @@ json_t *qrl_json(const rl *l);
 /* "k=v,k=v" of l (keys sorted): quota's prettyPrint. */
 int qrl_pretty(const rl *l, fl_buf *out);
 
-/* Go's %q of s appended to out. */
-void q_go_quote(fl_buf *out, const char *s);
 /* The canonical string of q into buf (FL_QTY_STR_MAX). */
 const char *q_str(const fl_quantity *q, char buf[FL_QTY_STR_MAX]);
 /* 1 as a DecimalSI quantity (resource.NewQuantity(n, DecimalSI)). */

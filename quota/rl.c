@@ -206,27 +206,6 @@ int qrl_pretty(const rl *l, fl_buf *out)
     return 0;
 }
 
-void q_go_quote(fl_buf *b, const char *s)
-{
-    fl_buf_puts(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fl_buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            fl_buf_puts(b, "\\n");
-        else if (c == '\t')
-            fl_buf_puts(b, "\\t");
-        else if (c == '\r')
-            fl_buf_puts(b, "\\r");
-        else if (c < 0x20 || c == 0x7f)
-            fl_buf_printf(b, "\\x%02x", c);
-        else
-            fl_buf_append(b, s, 1);
-    }
-    fl_buf_puts(b, "\"");
-}
-
 /* ---------------------------------------------------------------- names */
 
 bool q_is_native_resource(const char *name)
