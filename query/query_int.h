@@ -109,7 +109,7 @@ typedef struct query_user {
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
-/* query.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
+/* names.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
  * [a-z0-9-], not starting or ending with '-', joined by single dots; at most
  * 253): what cluster and object names in paths may be. Never "." or "..". */
 bool query_dns_name(const char *s);
@@ -153,22 +153,28 @@ int query_key_load(fl_query *q, const char *path, fl_err *err);
 int query_token_bind(fl_request *r, const query_user *u, const char *what, const char *cluster,
                      const char *ns, char out[QUERY_BIND_LEN]);
 
-/* query.c: a pooled reader with a time budget of QUERY_TIME_BUDGET_MS per
+/* pool.c: a pooled reader with a time budget of QUERY_TIME_BUDGET_MS per
  * request (a longer read fails with -ETIMEDOUT: 504). */
 #define QUERY_TIME_BUDGET_MS 15000
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err);
 void query_reader_put(fl_query *q, fl_index_reader *r);
 bool query_type_synced(const fl_query *q, const fl_kube_resource *r);
 
-/* list.c: a resource request (LIST or GET). */
+/* A resource request (LIST, GET or WATCH). */
 typedef struct query_target {
     const char *cluster;            /* NULL = every cluster */
     const fl_kube_resource *res;
     const char *ns;                 /* NULL = all namespaces */
     const char *name;               /* NULL = LIST */
 } query_target;
-void query_serve_resource(fl_query *q, fl_request *r, const query_user *u,
-                          const query_target *t);
+/* auth.c: a namespace outside u's scope for the type: answers 403 as RBAC
+ * would (verb "get", "list" or "watch") and returns true. */
+bool query_scope_forbid_ns(const fl_query *q, fl_request *r, const query_user *u,
+                           const query_target *t, const char *verb);
+/* list.c: LIST of t (no name); answers r. */
+void query_serve_list(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
+/* get.c: GET of t->name; answers r. */
+void query_serve_get(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
 
 /* order.c: orderby (see there). */
 #define QUERY_ORDER_MAX 5
@@ -231,7 +237,7 @@ const char *query_owner_index_uid(const query_owner *o);
 bool query_owner_nothing(const query_owner *o);
 void query_owner_done(query_owner *o);
 
-/* Parsed conditions of a LIST/WATCH request (list.c). */
+/* conds.c: parsed conditions of a LIST/WATCH request. */
 typedef struct query_conds conds;
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err);
 void query_conds_free(conds *c);
@@ -246,7 +252,23 @@ const char *query_fields_eq(const fl_query_fields *f, const char *path, size_t *
 
 /* Row + parsed object against every condition (sets, owner, labels, fields). */
 bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj);
-/* 400 for parse errors, 410 for FL_EGONE, else 500. */
+/* The row's cluster, namespace, name and owner against the conditions. */
+bool query_conds_row_ok(const conds *c, const fl_index_row *row);
+/* The field selector (NULL: none), the orderby (n == 0: none). */
+const fl_query_fields *query_conds_fields(const conds *c);
+const query_order *query_conds_order(const conds *c);
+/* No limit was asked for (the list is not paged by the client). */
+bool query_conds_unlimited(const conds *c);
+/* Fill iq with what the index can answer of c over t's type. */
+void query_conds_index_query(const conds *c, const query_target *t, fl_index_query *iq);
+/* True when every condition went to the index (so its count is exact). */
+bool query_conds_exact(const fl_query *q, const conds *c);
+/* remainingItemCount: asked for, or by default without selectors. */
+bool query_conds_wants_remaining(const conds *c);
+/* A positive set with no values (or an unresolved owner): nothing matches. */
+bool query_conds_nothing(const conds *c);
+
+/* reply.c: 400 for parse errors, 410 for FL_EGONE, else 500. */
 void query_reply_error(fl_request *r, int rc, const fl_err *err);
 
 /* watch.c: ?watch=1 on a collection; answers r. */
@@ -254,7 +276,7 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
 int query_watch_init(fl_query *q, fl_err *err);
 void query_watch_done(fl_query *q);
 
-/* list.c: narrow iq (clusters, namespaces) to u's scope over res, so that
+/* auth.c: narrow iq (clusters, namespaces) to u's scope over res, so that
  * nothing outside it is read; false when u sees nothing of res. sb holds
  * the terms iq then points at. */
 typedef struct query_scope_buf {
@@ -267,12 +289,42 @@ bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_res
 /* The request's page size (limit / search size, capped) and continue. */
 int64_t query_conds_limit(const conds *c);
 const char *query_conds_continue(const conds *c);
+/* page.c: one page of a list. Invariant: objs holds the parsed items when
+ * !raw_ok, out the raw JSON items (comma-separated) when raw_ok. */
+#define QUERY_REPLY_MAX (512u << 20)
+typedef struct query_page {
+    fl_query *q;
+    const query_user *u;
+    const conds *c;
+    const query_target *t;
+    bool table, raw_ok;
+    int64_t limit, seen, emitted;
+    int64_t exact_rv;    /* resourceVersionMatch=Exact: that revision, else -1 */
+    bool filtered;       /* rows are filtered after the index: scan on to fill the page */
+    int64_t scan_until;  /* fl_mono_ms() deadline for a filtered scan */
+    fl_buf out;          /* raw JSON items, comma-separated */
+    json_t *objs;        /* parsed items (Table or field selector) */
+    fl_query_cursor last; /* key of the last row looked at */
+    char bind[QUERY_BIND_LEN]; /* continue tokens are bound to this */
+    bool more;
+    int rc;
+} query_page;
+/* Add one row that passed the conditions (the field selector is checked
+ * here). 0 or -ENOMEM. */
+int query_page_add(query_page *x, const fl_index_row *row);
+/* The fl_index_list callback of a page: conditions, scope, then add. */
+int query_page_row(void *arg, const fl_index_row *row);
+/* Answer the page as a Table or a List. 0 or an error (nothing sent). */
+int query_page_reply_table(query_page *x, fl_request *r, const char *rv, const char *cont,
+                           int64_t remaining);
+int query_page_reply_list(query_page *x, fl_request *r, const char *rv, const char *cont,
+                          int64_t remaining);
 /* Append up to limit parsed objects of res matching c (after the cursor)
  * to items; *last = key of the last row looked at, *more = rows remain. */
 int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
                   fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
                   json_t *items, fl_query_cursor *last, bool *more, fl_err *err);
-/* The fl_kube_resource_filter of a prefix (query.c): served = synced by the
+/* pool.c: the fl_kube_resource_filter of a prefix: served = synced by the
  * config (all-clusters prefix) or present in the index (of the cluster). */
 typedef struct query_served_ctx {
     const fl_query *q;
@@ -289,7 +341,7 @@ void query_serve_openapi(fl_query *q, fl_request *r, const char *cluster, const 
                          size_t nseg, query_served_ctx *sc);
 void query_openapi_done(fl_query *q);
 
-/* served types (query.c): true when r is synced or present in the index */
+/* pool.c: true when r is synced or present in the index */
 bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd);
 /* collection.c: /apis/clusterpedia.io/v1beta1/collectionresources[/name] */
 void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, const char *rest);
@@ -297,7 +349,8 @@ void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, con
 /* clusters.c */
 int query_clusters_init(fl_query *q, fl_err *err);
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
-/* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
+/* members.c: a Warning header per not-Ready member that cluster (NULL = any)
+ * covers. */
 void query_warn_not_ready(fl_query *q, fl_request *r, const query_user *u, const char *cluster);
 
 /* The member's health ("Ready", "Unreachable", ...) and last error from
@@ -314,10 +367,14 @@ void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char
 /* Cancel every running log proxy and wait for their threads (fl_query_free). */
 void query_logs_stop(fl_query *q);
 
+/* discovery.c: /version, /api, /apis[/g[/v]], /api/v1 below a prefix. */
+void query_serve_discovery(fl_query *q, fl_request *r, const char *const *seg, size_t nseg,
+                           query_served_ctx *sc);
+
 /* sql_handler.c: POST /query (the SQL-like language). */
 int query_sql_route(fl_query *q, fl_server *srv);
 
-/* Does the request ask for a Table (Accept: application/json;as=Table;...)? */
+/* reply.c: does the request ask for a Table (Accept: application/json;as=Table;...)? */
 bool query_wants_table(const fl_request *r);
 
 #endif
