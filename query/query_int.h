@@ -309,6 +309,13 @@ typedef struct query_page {
     bool more;
     int rc;
 } query_page;
+/* The one resourceVersion rule of the search API: every object it serves
+ * (list items, GET, watch events) carries as metadata.resourceVersion the
+ * index revision of the change that gave it that state, so a client can
+ * resume a watch or pin a list from any object it has seen. Appends row's
+ * JSON with that value in place of the member's (unchanged when the object
+ * has none) to out. 0 or -ENOMEM/-E2BIG. */
+int query_row_json(const fl_index_row *row, fl_buf *out);
 /* Add one row that passed the conditions (the field selector is checked
  * here). 0 or -ENOMEM. */
 int query_page_add(query_page *x, const fl_index_row *row);

@@ -4,11 +4,11 @@
  * variable, which the index subscription broadcasts after every commit, and
  * streams the changes with revision > the resume point that pass the
  * request's conditions and the user's scopes, as kube-apiserver's watch
- * events, every change with its own type and revision, in order (a change
- * the log has since superseded carries the object's latest state: the log
- * keeps no older states) ({"type","object"} lines; Tables for kubectl get -w). Objects carry
- * the index revision as metadata.resourceVersion, so a client resumes from
- * its last event. resourceVersion "" / "0" first sends the current objects
+ * events, every change with its own type and revision and the object as it
+ * was at that revision, in order ({"type","object"} lines; Tables for
+ * kubectl get -w). Objects carry the index revision of the change as
+ * metadata.resourceVersion (the rule of query_row_json), so a client
+ * resumes from its last event or from any object it has seen. resourceVersion "" / "0" first sends the current objects
  * as ADDED. A resume point older than the change log answers an ERROR event
  * with a 410 Expired Status. Bookmarks with allowWatchBookmarks=true.
  */
@@ -164,10 +164,8 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
 typedef struct pending {
     const char *type; /* static (the reader's type names) */
     int64_t revision;
-    fl_index_row row; /* strings in mem; json in mem, or in later for a stale one */
+    fl_index_row row; /* strings and json in mem */
     char *mem;
-    bool stale;       /* superseded: the log keeps only the object's latest state */
-    char *later;      /* that latest state (owned), NULL until found */
 } pending;
 
 typedef struct batch {
@@ -223,8 +221,6 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
         memcpy(m, row->json, row->json_len);
     m[row->json_len] = 0;
     p->row.json = m;
-    p->stale = !row->json;
-    p->later = NULL;
     b->n++;
     b->bytes += need;
     return 0;
@@ -243,50 +239,17 @@ static int change_cb(void *arg, const char *type, bool superseded, int64_t revis
         !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
                             row->resource))
         return 0;
-    if (superseded || !row->json) { /* replayed with its own type, the latest state */
-        fl_index_row r = *row;
-        r.json = NULL, r.json_len = 0;
-        return keep_row(b, type, revision, &r) ? 2 : 0;
-    }
-    for (size_t i = 0; i < b->n; i++) /* earlier changes of this object get this state */
-        if (b->v[i].stale && !b->v[i].later && !strcmp(b->v[i].row.uid, row->uid) &&
-            !(b->v[i].later = fl_strndup(row->json, row->json_len)))
-            return b->rc = -ENOMEM, 2;
+    if (superseded || !row->json)
+        return 0; /* no state kept for that revision (the object was purged) */
     return keep_row(b, type, revision, row) ? 2 : 0;
-}
-
-static int later_row(void *arg, const fl_index_row *row)
-{
-    pending *p = arg;
-    p->later = fl_strndup(row->json, row->json_len);
-    return 0;
-}
-
-/* Stale changes whose object changed again in a later batch: its current
- * state, when it still exists (a deleted one: the change is skipped). */
-static void batch_fill(batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        pending *p = &b->v[i];
-        if (!p->stale || p->later)
-            continue;
-        fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
-                          p->row.namespace_, p->row.name};
-        fl_index_get(b->w->rd, &k, later_row, p, NULL);
-    }
 }
 
 static void batch_send(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         pending *p = &b->v[i];
-        if (p->stale && p->later) {
-            p->row.json = p->later;
-            p->row.json_len = strlen(p->later);
-        }
-        if (!b->w->failed && (!p->stale || p->later))
+        if (!b->w->failed)
             send_row(b->w, p->type, p->revision, &p->row);
-        free(p->later);
         free(p->mem);
     }
     free(b->v);
@@ -322,8 +285,6 @@ static bool drain(watch *w)
         int64_t before = w->from, oldest = 0;
         batch b = {w, NULL, 0, 0, 0, 0};
         int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, &b, &oldest, NULL);
-        if (rc != FL_EGONE)
-            batch_fill(&b);
         batch_send(&b);
         if (rc == FL_EGONE) {
             send_expired(w, oldest);
