@@ -326,6 +326,10 @@ typedef struct fl_index_query {
                                    of name, namespace, labels ("k=v"),
                                    annotations ("k=v") or container images;
                                    FTS5 trigram, case-insensitive */
+    /* core pods only (other resources: ignored): the materialized
+     * spec.nodeName ("" = unscheduled) and status.phase, each a set */
+    const char *const *pod_nodes; size_t n_pod_nodes;
+    const char *const *pod_phases; size_t n_pod_phases;
     int64_t created_since;      /* creationTimestamp >= (unix s), 0 = none */
     int64_t created_before;     /* creationTimestamp < (unix s), 0 = none */
     int64_t min_revision;       /* revision > min_revision (changed since), 0 = none */

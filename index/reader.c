@@ -438,6 +438,24 @@ static void label_req(qb *b, const fl_index_label_req *l)
     qs(b, ")");
 }
 
+static bool is_pods(const fl_index_query *q)
+{
+    return !q->group[0] && !strcmp(q->resource, "pods");
+}
+
+/* Materialized pod columns: a node set selects through pods_by_node (the
+ * pods of a node are few), a phase set probes the row's pods entry. */
+static void pod_facts(qb *b, const fl_index_query *q)
+{
+    const char *id = b->drv >= 0 ? "l.obj_id" : "o.id";
+    if (q->n_pod_nodes)
+        qs(b, " AND "), qs(b, id), qs(b, " IN (SELECT obj_id FROM pods WHERE node IN "),
+            qlist(b, q->pod_nodes, q->n_pod_nodes), qs(b, ")");
+    if (q->n_pod_phases)
+        qs(b, " AND EXISTS (SELECT 1 FROM pods p WHERE p.obj_id = "), qs(b, id),
+            qs(b, " AND p.phase IN "), qlist(b, q->pod_phases, q->n_pod_phases), qs(b, ")");
+}
+
 /* The label requirement that can drive a key-ordered query: the first
  * equality (or one-value set). -1 when there is none. */
 static int driving_label(const fl_index_query *q)
@@ -463,7 +481,8 @@ static int check_query(const fl_index_query *q, fl_err *err)
     if (!q->group || !q->resource || !q->resource[0])
         return fl_err_set(err, -EINVAL, "index query: group and resource are required");
     if (q->n_clusters > FL_INDEX_QUERY_MAX_TERMS || q->n_namespaces > FL_INDEX_QUERY_MAX_TERMS ||
-        q->n_names > FL_INDEX_QUERY_MAX_TERMS || q->n_labels > FL_INDEX_QUERY_MAX_TERMS)
+        q->n_names > FL_INDEX_QUERY_MAX_TERMS || q->n_labels > FL_INDEX_QUERY_MAX_TERMS ||
+        q->n_pod_nodes > FL_INDEX_QUERY_MAX_TERMS || q->n_pod_phases > FL_INDEX_QUERY_MAX_TERMS)
         return fl_err_set(err, -E2BIG, "index query: too many terms");
     for (size_t i = 0; i < q->n_labels; i++) {
         const fl_index_label_req *l = &q->labels[i];
@@ -538,6 +557,8 @@ static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
     for (size_t i = 0; i < q->n_labels; i++)
         if ((int)i != b->drv)
             label_req(b, &q->labels[i]);
+    if (is_pods(q))
+        pod_facts(b, q);
     if (q->owner_uid) /* "!= ''" lets the partial index objects_owner serve */
         qs(b, q->owner_uid[0] ? " AND o.owner_uid != '' AND o.owner_uid = "
                               : " AND o.owner_uid = "), qt(b, q->owner_uid);

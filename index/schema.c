@@ -145,6 +145,8 @@ static const char *const migrations[] = {
     "  created INTEGER NOT NULL, synced_ms INTEGER NOT NULL, deleted_ms INTEGER,"
     "  json BLOB NOT NULL);"
     "CREATE INDEX history_obj ON history(obj_id, revision);"
+    /* spec.nodeName field selectors: the pods of one node, terminal or not */
+    "CREATE INDEX pods_by_node ON pods(node);"
     "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision')"
     "  WHERE key = 'changelog_floor';",
 };
