@@ -147,6 +147,9 @@ static const char *const migrations[] = {
     "CREATE INDEX history_obj ON history(obj_id, revision);"
     /* spec.nodeName field selectors: the pods of one node, terminal or not */
     "CREATE INDEX pods_by_node ON pods(node);"
+    /* live objects per resource and cluster, covering: counts and GROUP BY
+     * cluster[, namespace] read this index alone */
+    "CREATE INDEX objects_live ON objects(gvr_id, cluster_id, ns) WHERE deleted_ms IS NULL;"
     "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision')"
     "  WHERE key = 'changelog_floor';",
 };
