@@ -123,6 +123,10 @@ int hist_state(fl_index_reader *r, int64_t obj_id, int64_t rev, hist_row_cb cb, 
  *     are filtered here against the query's conditions on that state.
  * reader.c runs the first and calls hist_snap_before / hist_snap_rest. */
 
+/* Changed rows a snapshot page merges at most: past that, the revision is
+ * answered as expired (as kube-apiserver does once it compacted). */
+#define SNAP_MAX 1000000
+
 typedef struct snap_ent {
     int64_t obj_id, cid;
     char *ns, *name; /* one allocation: ns '\0' name '\0' */
@@ -223,7 +227,10 @@ int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid
         if (q->after_namespace &&
             hist_key_cmp(ns, name, cid, q->after_namespace, q->after_name, after_cid) <= 0)
             continue;
-        rc = snap_push(h, id, cid, ns, name);
+        rc = h->n < SNAP_MAX ? snap_push(h, id, cid, ns, name)
+                             : fl_err_set(err, FL_EGONE, "too old resource version: %lld (more "
+                                          "than %d changes since)", (long long)q->as_of,
+                                          SNAP_MAX);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE && rc != 0) {

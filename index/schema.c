@@ -148,8 +148,10 @@ static const char *const migrations[] = {
     /* spec.nodeName field selectors: the pods of one node, terminal or not */
     "CREATE INDEX pods_by_node ON pods(node);"
     /* live objects per resource and cluster, covering: counts and GROUP BY
-     * cluster[, namespace] read this index alone */
-    "CREATE INDEX objects_live ON objects(gvr_id, cluster_id, ns) WHERE deleted_ms IS NULL;"
+     * cluster[, namespace] read this index alone (deleted_ms, always NULL
+     * here, is a column so that SQLite sees the index as covering) */
+    "CREATE INDEX objects_live ON objects(gvr_id, cluster_id, ns, deleted_ms)"
+    "  WHERE deleted_ms IS NULL;"
     "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision')"
     "  WHERE key = 'changelog_floor';",
 };
