@@ -52,13 +52,6 @@ typedef struct query_openapi_entry {
     int64_t used;  /* 0 = empty slot */
 } query_openapi_entry;
 
-/* Watches held by one user name (watch.c); n == 0: a free slot. */
-#define QUERY_WATCH_USERS 512
-typedef struct query_watch_user {
-    char name[128];
-    int n;
-} query_watch_user;
-
 /* Invariant: everything but the pool is immutable after fl_query_new. */
 struct fl_query {
     fl_index *index;
@@ -74,17 +67,14 @@ struct fl_query {
     size_t ngvs;
     unsigned char key[QUERY_KEY_LEN];
     pthread_mutex_t pool_mu;
-    pthread_mutex_t rd_mu; /* the reader pool only: never behind the watches' pool_mu */
+    pthread_mutex_t rd_mu; /* the reader pool only: never behind pool_mu */
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
-    /* watches (watch.c): rev/stopping/nwatch under pool_mu, changed broadcast
-     * on each index commit and at stop. */
+    /* log proxies (logs.c): stopping under pool_mu, changed broadcast when
+     * one ends and at stop. */
     pthread_cond_t changed;
-    int64_t rev;
-    int sub_id;
-    bool subscribed, stopping;
-    int nwatch;
-    query_watch_user wusers[QUERY_WATCH_USERS]; /* watches per user, under pool_mu */
+    bool stopping;
+    struct query_watch_hub *watches; /* watch.c */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
@@ -273,7 +263,10 @@ void query_reply_error(fl_request *r, int rc, const fl_err *err);
 
 /* watch.c: ?watch=1 on a collection; answers r. */
 void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
-int query_watch_init(fl_query *q, fl_err *err);
+/* Start the watch workers and the index subscription (max / per_user: 0 =
+ * defaults). 0 or an error; query_watch_done undoes a partial start. */
+int query_watch_init(fl_query *q, unsigned max, unsigned per_user, fl_err *err);
+/* End every watch (their streams close) and stop the workers. NULL-safe. */
 void query_watch_done(fl_query *q);
 
 /* auth.c: narrow iq (clusters, namespaces) to u's scope over res, so that
