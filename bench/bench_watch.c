@@ -20,7 +20,7 @@
  * (410 "fell behind"). Prints figures; never passes or fails.
  *
  * Usage: bench_watch [--watches N] [--rounds R] [--stalled S] [--churn U]
- *                    [--seconds T]
+ *                    [--seconds T] [--conn-kib K (libmicrohttpd memory per connection)]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -354,11 +354,14 @@ int main(int argc, char **argv)
     so.access_log = false;
     so.max_connections = (unsigned)(n + s + 64);
     so.max_per_client = 0; /* every client of this bench is 127.0.0.1 */
+    if (arg_int(argc, argv, "--conn-kib", 0) > 0)
+        so.connection_memory = (size_t)arg_int(argc, argv, "--conn-kib", 0) << 10;
     if (fl_query_new(&qo, &q, NULL) || fl_server_new(&so, &srv, NULL) || fl_query_route(q, srv) ||
         fl_server_route_health(srv) || fl_server_start(srv, NULL))
         return 1;
-    printf("bench_watch: server threads %u, workers %u, %zu KiB buffered per stream at most\n",
-           so.threads, so.workers, so.stream_max_queued >> 10);
+    printf("bench_watch: server threads %u, workers %u, %zu KiB buffered per stream at most, "
+           "%zu KiB connection memory\n", so.threads, so.workers, so.stream_max_queued >> 10,
+           so.connection_memory >> 10);
     fanout(idx, fl_server_port(srv), 10, rounds);
     fanout(idx, fl_server_port(srv), n, rounds);
     if (s > 0)

@@ -434,12 +434,13 @@ int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *e
     return 0;
 }
 
-int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err)
+int query_conds_resolve(fl_query *q, const query_user *u, conds *c, fl_index_reader *rd,
+                        fl_err *err)
 {
     size_t nc, nn;
     const char *const *cl = first_pos(c, DIM_CLUSTER, &nc);
     const char *const *ns = first_pos(c, DIM_NAMESPACE, &nn);
-    return query_owner_resolve(q, &c->owner, cl, nc, ns, nn, rd, err);
+    return query_owner_resolve(q, u, &c->owner, cl, nc, ns, nn, rd, err);
 }
 
 void query_conds_free(conds *c)

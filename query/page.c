@@ -48,6 +48,8 @@ int query_page_add(query_page *x, const fl_index_row *row)
         }
     }
     x->emitted++;
+    if (row->revision > x->max_rev)
+        x->max_rev = row->revision;
     if (!x->raw_ok)
         return json_array_append_new(x->objs, obj) ? -ENOMEM : 0;
     json_decref(obj);
@@ -177,4 +179,14 @@ int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kub
     *last = x.last;
     *more = x.more;
     return 0;
+}
+
+bool query_user_scoped(const fl_query *q, const query_user *u)
+{
+    return q->nscopes > 0 && !query_user_is_admin(q, u);
+}
+
+void query_page_revision(const query_page *x, int64_t rev, char out[32])
+{
+    snprintf(out, 32, "%lld", (long long)(query_user_scoped(x->q, x->u) ? x->max_rev : rev));
 }

@@ -215,11 +215,12 @@ typedef struct query_owner {
     size_t n;
     bool resolved;
 } query_owner;
-/* Resolve against rd (clusters/namespaces: the request's positive sets,
- * NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
-int query_owner_resolve(fl_query *q, query_owner *o, const char *const *clusters,
-                        size_t nclusters, const char *const *namespaces, size_t nnamespaces,
-                        fl_index_reader *rd, fl_err *err);
+/* Resolve against rd over what u sees (NULL = anything; clusters/namespaces:
+ * the request's positive sets, NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
+int query_owner_resolve(fl_query *q, const query_user *u, query_owner *o,
+                        const char *const *clusters, size_t nclusters,
+                        const char *const *namespaces, size_t nnamespaces, fl_index_reader *rd,
+                        fl_err *err);
 bool query_owner_match(const query_owner *o, const fl_index_row *row);
 /* The one owner uid the index can filter on, or NULL. */
 const char *query_owner_index_uid(const query_owner *o);
@@ -232,7 +233,8 @@ typedef struct query_conds conds;
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err);
 void query_conds_free(conds *c);
 /* Resolve owner-name / owner-seniority against rd (once). 0 or an error. */
-int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err);
+int query_conds_resolve(fl_query *q, const query_user *u, conds *c, fl_index_reader *rd,
+                        fl_err *err);
 /* Every field selector path of f exists in r's schema (any path of a type
  * without one); else FL_EPARSE with kube-apiserver's message. */
 int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_err *err);
@@ -301,7 +303,16 @@ typedef struct query_page {
     char bind[QUERY_BIND_LEN]; /* continue tokens are bound to this */
     bool more;
     int rc;
+    int64_t max_rev;     /* the newest revision among the items */
 } query_page;
+/* A user whose scope restricts what it sees (scopes exist, not an admin). */
+bool query_user_scoped(const fl_query *q, const query_user *u);
+/* The list's resourceVersion: the index revision rev; for a scoped user the
+ * newest revision among the page's items ("0" for none), which moves only
+ * when objects in the scope change, so the fleet's change rate outside it
+ * does not show. A watch from it replays at most changes the client has
+ * already listed, never misses one. */
+void query_page_revision(const query_page *x, int64_t rev, char out[32]);
 /* Add one row that passed the conditions (the field selector is checked
  * here). 0 or -ENOMEM. */
 int query_page_add(query_page *x, const fl_index_row *row);

@@ -61,7 +61,9 @@ typedef struct watch {
     conds *c;
     fl_stream *st;
     fl_index_reader *rd; /* the running worker's reader, during a step only */
-    int64_t from;        /* last revision sent (or the resume point) */
+    int64_t from;        /* last revision read from the change log (or the resume point) */
+    int64_t sent;        /* revision of the last event sent (or the resume point) */
+    bool scoped;         /* bookmarks carry sent, not from (query_page_revision's rule) */
     bool table, bookmarks, first_table, initial;
     int64_t deadline_ms, last_bookmark_ms;
     int failed;          /* stream write failed: stop */
@@ -285,6 +287,8 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
         return 0;
     if (query_conds_match(w->c, row, obj)) {
         snprintf(rv, sizeof rv, "%lld", (long long)revision);
+        if (revision > w->sent)
+            w->sent = revision;
         json_t *md = fl_obj_ensure(obj, "metadata");
         if (md)
             json_object_set_new(md, "resourceVersion", json_string(rv));
@@ -444,7 +448,9 @@ static void send_bookmark(watch *w)
 {
     char av[512], rv[32];
     fl_kube_resource_api_version(w->t.res, av, sizeof av);
-    snprintf(rv, sizeof rv, "%lld", (long long)w->from);
+    if (w->scoped && w->sent == 0)
+        return; /* nothing of the scope seen yet: no revision to tell */
+    snprintf(rv, sizeof rv, "%lld", (long long)(w->scoped ? w->sent : w->from));
     json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "kind", w->t.res->kind, "apiVersion", av,
                           "metadata", "resourceVersion", rv);
     if (o)
@@ -718,6 +724,8 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
     w->table = query_wants_table(r);
     w->first_table = true;
     w->initial = w->from == 0;
+    w->sent = w->from;
+    w->scoped = query_user_scoped(q, u);
     w->bookmarks = want(r, "allowWatchBookmarks");
     if (!(w->user_name = strdup(u->name)) || (t->cluster && !(w->cluster = strdup(t->cluster))) ||
         (t->ns && !(w->ns = strdup(t->ns))))
@@ -738,7 +746,7 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
     if (!rc && !rd)
         rc = -ENOMEM;
     if (!rc) /* owner-name / owner-seniority: the owners as of the start */
-        rc = query_conds_resolve(q, w->c, rd, err);
+        rc = query_conds_resolve(q, &w->u, w->c, rd, err);
     if (rd)
         query_reader_put(q, rd);
     return rc;
