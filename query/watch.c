@@ -84,6 +84,7 @@ typedef struct watch_user {
 } watch_user;
 
 typedef struct query_watch_hub hub;
+typedef struct round round;
 typedef struct worker {
     hub *h;
     fl_index_reader *rd;
@@ -103,6 +104,8 @@ struct query_watch_hub {
     int nwatch, max, per_user;
     bool stopping;
     int64_t next_tick_ms;
+    uint64_t gen;  /* counts index commits */
+    round *last;   /* the latest round read (a reference), or NULL */
     watch_user users[WATCH_USERS];
     worker workers[WATCH_WORKERS];
     int sub_id;
@@ -184,6 +187,7 @@ static void on_change(void *arg, int64_t from_rev, int64_t to_rev)
 {
     hub *h = arg;
     pthread_mutex_lock(&h->mu);
+    h->gen++;
     for (watch *w = h->all; w; w = w->next)
         if (w->state != WS_NEW)
             push_locked(h, w);
@@ -241,19 +245,28 @@ static void send_too_slow(watch *w)
     fl_buf_done(&b);
 }
 
+/* Queue one event line; a full stream ends the watch with a 410. */
+static int send_bytes(watch *w, const char *data, size_t len)
+{
+    int rc = fl_stream_write(w->st, data, len);
+    if (rc == FL_EFULL)
+        send_too_slow(w);
+    if (rc)
+        w->failed = rc;
+    return rc;
+}
+
 static int send_line(watch *w, const char *type, json_t *obj)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
     json_t *ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
     int rc = ev ? fl_json_encode(ev, false, &b) : -ENOMEM;
     if (!rc)
-        rc = fl_stream_write(w->st, b.data, b.len);
+        rc = send_bytes(w, b.data, b.len);
+    else
+        w->failed = rc;
     json_decref(ev);
     fl_buf_done(&b);
-    if (rc == FL_EFULL)
-        send_too_slow(w);
-    if (rc)
-        w->failed = rc;
     return rc;
 }
 
@@ -298,10 +311,12 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
     return w->failed ? 1 : 0;
 }
 
-/* Changes are copied out of the change log first and sent after its read
- * ends: a watch never holds an SQLite read (a WAL read mark, of which
- * there are few) while it parses and writes (#19: 256 slow watchers made
- * other readers wait seconds for SQLITE_BUSY). */
+/* A round: one read of the change log from a resume point, shared by every
+ * watch at that point (after a commit, all of them). Changes are copied out
+ * of the log first and prepared after its read ends (each object parsed
+ * once, its event line encoded once): a watch never holds an SQLite read (a
+ * WAL read mark, of which there are few) while it filters and writes.
+ * Immutable once built; freed by the last of its holders (refs under hub.mu). */
 typedef struct pending {
     const char *type; /* static (the reader's type names) */
     int64_t revision;
@@ -309,14 +324,20 @@ typedef struct pending {
     char *mem;
     bool stale;       /* superseded: the log keeps only the object's latest state */
     char *later;      /* that latest state (owned), NULL until found */
+    json_t *obj;      /* the state sent, resourceVersion = revision; NULL: skipped */
+    char *line;       /* {"type","object"} encoded, with its newline */
+    size_t line_len;
 } pending;
 
-typedef struct batch {
-    watch *w;
+struct round {
+    int refs;
+    uint64_t gen;      /* hub.gen when the read began: valid while it is current */
+    int64_t from, to;  /* the resume point; the last revision read */
+    int64_t oldest;    /* FL_EGONE: the oldest revision the log holds */
+    int rc;            /* fl_index_changes': 0, 1 (byte cap), FL_EGONE, < 0 */
     pending *v;
     size_t n, cap, bytes;
-    int rc; /* -ENOMEM */
-} batch;
+};
 
 static const char *copy_str(char **p, const char *s)
 {
@@ -327,7 +348,7 @@ static const char *copy_str(char **p, const char *s)
     return r;
 }
 
-static int keep_row(batch *b, const char *type, int64_t revision, const fl_index_row *row)
+static int keep_row(round *b, const char *type, int64_t revision, const fl_index_row *row)
 {
     const char *const strs[] = {row->cluster, row->group, row->version, row->resource, row->kind,
                                 row->namespace_, row->name, row->uid, row->resource_version,
@@ -339,14 +360,15 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
         size_t cap = b->cap ? b->cap * 2 : 64;
         pending *v = realloc(b->v, cap * sizeof *v);
         if (!v)
-            return b->rc = -ENOMEM;
+            return -ENOMEM;
         b->v = v;
         b->cap = cap;
     }
     pending *p = &b->v[b->n];
+    memset(p, 0, sizeof *p);
     char *m = p->mem = malloc(need);
     if (!m)
-        return b->rc = -ENOMEM;
+        return -ENOMEM;
     p->type = type;
     p->revision = revision;
     p->row = *row;
@@ -365,7 +387,6 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
     m[row->json_len] = 0;
     p->row.json = m;
     p->stale = !row->json;
-    p->later = NULL;
     b->n++;
     b->bytes += need;
     return 0;
@@ -374,15 +395,11 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
 static int change_cb(void *arg, const char *type, bool superseded, int64_t revision,
                      const fl_index_row *row)
 {
-    batch *b = arg;
-    watch *w = b->w;
+    round *b = arg;
     if (b->bytes >= WATCH_BATCH_BYTES)
         return 1; /* the rest next round */
-    w->from = revision;
-    if (!row->group || !row->resource || !row->uid || !row->cluster || !row->name ||
-        strcmp(row->group, w->t.res->group) || strcmp(row->resource, w->t.res->resource) ||
-        !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
-                            row->resource))
+    b->to = revision;
+    if (!row->group || !row->resource || !row->uid || !row->cluster || !row->name)
         return 0;
     if (superseded || !row->json) { /* replayed with its own type, the latest state */
         fl_index_row r = *row;
@@ -392,7 +409,7 @@ static int change_cb(void *arg, const char *type, bool superseded, int64_t revis
     for (size_t i = 0; i < b->n; i++) /* earlier changes of this object get this state */
         if (b->v[i].stale && !b->v[i].later && !strcmp(b->v[i].row.uid, row->uid) &&
             !(b->v[i].later = fl_strndup(row->json, row->json_len)))
-            return b->rc = -ENOMEM, 2;
+            return 2;
     return keep_row(b, type, revision, row) ? 2 : 0;
 }
 
@@ -403,34 +420,128 @@ static int later_row(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Stale changes whose object changed again in a later batch: its current
- * state, when it still exists (a deleted one: the change is skipped). */
-static void batch_fill(batch *b)
+/* Each change's state to send: stale changes whose object changed again in
+ * a later round get its current state, when it still exists (a deleted one:
+ * the change is skipped); parsed, stamped with the change's revision, and
+ * encoded as an event line. -ENOMEM, else 0. */
+static int round_prepare(round *b, fl_index_reader *rd)
 {
     for (size_t i = 0; i < b->n; i++) {
         pending *p = &b->v[i];
-        if (!p->stale || p->later)
+        if (p->stale && !p->later) {
+            fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
+                              p->row.namespace_, p->row.name};
+            fl_index_get(rd, &k, later_row, p, NULL);
+        }
+        if (p->stale && !p->later)
             continue;
-        fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
-                          p->row.namespace_, p->row.name};
-        fl_index_get(b->w->rd, &k, later_row, p, NULL);
-    }
-}
-
-static void batch_send(batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        pending *p = &b->v[i];
-        if (p->stale && p->later) {
+        if (p->stale) {
             p->row.json = p->later;
             p->row.json_len = strlen(p->later);
         }
-        if (!b->w->failed && (!p->stale || p->later))
-            send_row(b->w, p->type, p->revision, &p->row);
-        free(p->later);
-        free(p->mem);
+        if (fl_json_parse(p->row.json, p->row.json_len, &p->obj, NULL) != 0)
+            continue; /* unreadable: skipped */
+        char rv[32];
+        snprintf(rv, sizeof rv, "%lld", (long long)p->revision);
+        json_t *md = fl_obj_ensure(p->obj, "metadata");
+        if (md)
+            json_object_set_new(md, "resourceVersion", json_string(rv));
+        fl_buf out = FL_BUF_INIT(64u << 20);
+        json_t *ev = json_pack("{s:s,s:O}", "type", p->type, "object", p->obj);
+        int rc = ev ? fl_json_encode(ev, false, &out) : -ENOMEM;
+        json_decref(ev);
+        if (!rc) {
+            p->line = out.data; /* the buffer's bytes are the line's */
+            p->line_len = out.len;
+        } else {
+            fl_buf_done(&out);
+            return -ENOMEM;
+        }
     }
-    free(b->v);
+    return 0;
+}
+
+static void round_free(round *b)
+{
+    for (size_t i = 0; b && i < b->n; i++) {
+        free(b->v[i].later);
+        free(b->v[i].mem);
+        free(b->v[i].line);
+        json_decref(b->v[i].obj);
+    }
+    if (b)
+        free(b->v);
+    free(b);
+}
+
+static void round_release(hub *h, round *b)
+{
+    pthread_mutex_lock(&h->mu);
+    bool last = b && --b->refs == 0;
+    pthread_mutex_unlock(&h->mu);
+    if (last)
+        round_free(b);
+}
+
+/* The round from `from`: the hub's current one when it starts there and no
+ * commit came since, else read now on rd (and kept as the current one).
+ * NULL when out of memory. Release with round_release. */
+static round *round_take(hub *h, int64_t from, fl_index_reader *rd)
+{
+    pthread_mutex_lock(&h->mu);
+    round *b = h->last, *old = NULL;
+    uint64_t gen = h->gen;
+    if (b && b->from == from && b->gen == gen) {
+        b->refs++;
+        pthread_mutex_unlock(&h->mu);
+        return b;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!(b = calloc(1, sizeof *b)))
+        return NULL;
+    b->refs = 1;
+    b->gen = gen;
+    b->from = b->to = from;
+    b->rc = fl_index_changes(rd, from, WATCH_BATCH, change_cb, b, &b->oldest, NULL);
+    if (b->rc == 2 || (b->rc != FL_EGONE && b->rc >= 0 && round_prepare(b, rd) != 0)) {
+        round_free(b);
+        return NULL;
+    }
+    pthread_mutex_lock(&h->mu);
+    if (h->gen == gen) {
+        old = h->last;
+        h->last = b;
+        b->refs++;
+    }
+    bool free_old = old && --old->refs == 0;
+    pthread_mutex_unlock(&h->mu);
+    if (free_old)
+        round_free(old);
+    return b;
+}
+
+/* Send the changes of b that w's type, scope and conditions let through. */
+static void round_send(watch *w, const round *b)
+{
+    for (size_t i = 0; i < b->n && !w->failed; i++) {
+        const pending *p = &b->v[i];
+        if (!p->obj || strcmp(p->row.group, w->t.res->group) ||
+            strcmp(p->row.resource, w->t.res->resource) ||
+            !query_scope_allows(w->q, &w->u, p->row.cluster, p->row.namespace_, p->row.group,
+                                p->row.resource) ||
+            !query_conds_match(w->c, &p->row, p->obj))
+            continue;
+        if (p->revision > w->sent)
+            w->sent = p->revision;
+        if (w->table) {
+            json_t *copy = json_deep_copy(p->obj); /* p->obj is shared: read only */
+            if (!copy || send_object(w, p->type, copy) != 0)
+                w->failed = w->failed ? w->failed : -ENOMEM;
+            json_decref(copy);
+        } else {
+            send_bytes(w, p->line, p->line_len);
+        }
+    }
 }
 
 static void send_expired(watch *w, int64_t oldest)
@@ -509,24 +620,26 @@ static void send_initial(watch *w)
     fl_index_reader_end(w->rd);
 }
 
-/* One batch of the change log from w->from. Returns false when the watch
- * ends; *more when the log holds more after this batch. */
+/* One round of the change log from w->from. Returns false when the watch
+ * ends; *more when the log holds more after this round. */
 static bool drain_once(watch *w, bool *more)
 {
-    int64_t before = w->from, oldest = 0;
-    batch b = {w, NULL, 0, 0, 0, 0};
-    int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, &b, &oldest, NULL);
-    if (rc != FL_EGONE)
-        batch_fill(&b);
-    batch_send(&b);
-    if (rc == FL_EGONE) {
-        send_expired(w, oldest);
-        return false;
+    hub *h = w->q->watches;
+    round *b = round_take(h, w->from, w->rd);
+    bool live = b != NULL;
+    if (b && b->rc == FL_EGONE) {
+        send_expired(w, b->oldest);
+        live = false;
+    } else if (b && b->rc < 0) {
+        live = false;
+    } else if (b) {
+        round_send(w, b);
+        if (b->to > w->from)
+            w->from = b->to;
+        *more = b->rc == 1 || b->to - b->from >= WATCH_BATCH;
     }
-    if (rc < 0 || rc == 2 || w->failed)
-        return false;
-    *more = rc == 1 || (w->from != before && w->from - before >= WATCH_BATCH);
-    return true;
+    round_release(h, b);
+    return live && !w->failed;
 }
 
 /* Advance w by one step on the worker's reader rd. Returns false when the
@@ -623,6 +736,8 @@ static void *worker_main(void *arg)
 
 static void hub_free(hub *h)
 {
+    if (h->last && --h->last->refs == 0)
+        round_free(h->last);
     for (size_t i = 0; i < WATCH_WORKERS; i++)
         fl_index_reader_free(h->workers[i].rd);
     pthread_cond_destroy(&h->work);
