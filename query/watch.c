@@ -331,7 +331,7 @@ typedef struct pending {
 
 struct round {
     int refs;
-    uint64_t gen;      /* hub.gen when the read began: valid while it is current */
+    uint64_t gen;      /* hub.gen when the read began */
     int64_t from, to;  /* the resume point; the last revision read */
     int64_t oldest;    /* FL_EGONE: the oldest revision the log holds */
     int rc;            /* fl_index_changes': 0, 1 (byte cap), FL_EGONE, < 0 */
@@ -483,16 +483,18 @@ static void round_release(hub *h, round *b)
         round_free(b);
 }
 
-/* The round from `from`: the hub's current one when it starts there and no
- * commit came since, else read now on rd (and kept as the current one).
- * NULL when out of memory. Release with round_release. */
-static round *round_take(hub *h, int64_t from, fl_index_reader *rd)
+/* The round from `from`: the hub's latest one when it starts there (and
+ * either moved on or was read after the last commit), else read now on rd
+ * (and kept as the latest). *behind: commits came after it was read. NULL
+ * when out of memory. Release with round_release. */
+static round *round_take(hub *h, int64_t from, fl_index_reader *rd, bool *behind)
 {
     pthread_mutex_lock(&h->mu);
     round *b = h->last, *old = NULL;
     uint64_t gen = h->gen;
-    if (b && b->from == from && b->gen == gen) {
+    if (b && b->from == from && (b->gen == gen || b->to > b->from)) {
         b->refs++;
+        *behind = b->gen != gen;
         pthread_mutex_unlock(&h->mu);
         return b;
     }
@@ -508,11 +510,10 @@ static round *round_take(hub *h, int64_t from, fl_index_reader *rd)
         return NULL;
     }
     pthread_mutex_lock(&h->mu);
-    if (h->gen == gen) {
-        old = h->last;
-        h->last = b;
-        b->refs++;
-    }
+    old = h->last;
+    h->last = b;
+    b->refs++;
+    *behind = h->gen != gen;
     bool free_old = old && --old->refs == 0;
     pthread_mutex_unlock(&h->mu);
     if (free_old)
@@ -625,7 +626,8 @@ static void send_initial(watch *w)
 static bool drain_once(watch *w, bool *more)
 {
     hub *h = w->q->watches;
-    round *b = round_take(h, w->from, w->rd);
+    bool behind = false;
+    round *b = round_take(h, w->from, w->rd, &behind);
     bool live = b != NULL;
     if (b && b->rc == FL_EGONE) {
         send_expired(w, b->oldest);
@@ -636,7 +638,7 @@ static bool drain_once(watch *w, bool *more)
         round_send(w, b);
         if (b->to > w->from)
             w->from = b->to;
-        *more = b->rc == 1 || b->to - b->from >= WATCH_BATCH;
+        *more = b->rc == 1 || b->to - b->from >= WATCH_BATCH || behind;
     }
     round_release(h, b);
     return live && !w->failed;
