@@ -32,6 +32,7 @@ typedef struct fl_apiserver_openapi {
     uint64_t gen;          /* registry generation they were built for; 0 = none */
     json_t *index;         /* /openapi/v3 body */
     json_t *docs;          /* "api/v1" -> {"hash": H, "body": compact JSON string} */
+    json_t *v2;            /* /openapi/v2 body: compact JSON string */
     /* write.c's field validation: "group/version" -> parsed document, for
      * schemas_gen; read-only once stored (shared by reference). */
     uint64_t schemas_gen;

@@ -971,3 +971,78 @@ bool fl_kube_openapi_has_field(const fl_kube_resource *r, const char *const *seg
     }
     return true;
 }
+
+/* ---------------------------------------------------------------- OpenAPI v2 */
+
+json_t *fl_kube_openapi_v2_new(void)
+{
+    return json_pack("{s:s,s:{s:s,s:s},s:{},s:{}}", "swagger", "2.0", "info", "title",
+                     "Kubernetes", "version", "v1.26.0", "paths", "definitions");
+}
+
+/* A v3 schema in v2's terms (new reference): refs point into
+ * #/definitions/, a one-element allOf becomes its $ref (with the
+ * description beside it), int-or-string is the string format upstream's v2
+ * uses, and what v2 has no word for (oneOf, anyOf, nullable, the default
+ * of a $ref) is left out. NULL on ENOMEM. */
+static json_t *v2_schema(const json_t *s, int depth)
+{
+    if (json_is_array(s)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(s, i, e)
+            if (!a || json_array_append_new(a, v2_schema(e, depth + 1)) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        return a;
+    }
+    if (!json_is_object(s) || depth > 64)
+        return json_deep_copy(s);
+    json_t *o = json_object();
+    const json_t *all = json_object_get(s, "allOf");
+    const char *ref = json_string_value(json_object_get(s, "$ref"));
+    if (!ref && json_array_size(all) == 1)
+        ref = json_string_value(json_object_get(json_array_get(all, 0), "$ref"));
+    const char *fmt = json_string_value(json_object_get(s, "format"));
+    bool ios = fmt && !strcmp(fmt, "int-or-string");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)s, k, v) {
+        if (!o)
+            break;
+        if (!strcmp(k, "oneOf") || !strcmp(k, "anyOf") || !strcmp(k, "nullable") ||
+            !strcmp(k, "allOf") || !strcmp(k, "$ref") || (ref && !strcmp(k, "default")))
+            continue;
+        json_t *c = v2_schema(v, depth + 1);
+        if (!c || json_object_set_new(o, k, c) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    if (o && ref && !strncmp(ref, REF_PREFIX, strlen(REF_PREFIX))) {
+        char r[NAME_MAX_LEN + 32];
+        snprintf(r, sizeof(r), "#/definitions/%s", ref + strlen(REF_PREFIX));
+        json_object_set_new(o, "$ref", json_string(r));
+    }
+    if (o && ios)
+        json_object_set_new(o, "type", json_string("string"));
+    return o;
+}
+
+int fl_kube_openapi_v2_merge(json_t *v2, const json_t *v3doc)
+{
+    json_t *defs = json_object_get(v2, "definitions");
+    const json_t *schemas = json_object_get(json_object_get(v3doc, "components"), "schemas");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)schemas, k, v) {
+        if (json_object_get(defs, k))
+            continue;
+        json_t *c = v2_schema(v, 0);
+        if (!c || json_object_set_new(defs, k, c) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}

@@ -12,7 +12,9 @@ import sys
 GENERATED = [
     ('gen_openapi_schemas.py', ['tests/golden'], 'kube/openapi_schemas.c'),
     ('gen_patch_schema.py', ['tests/golden'], 'kube/patch_schema.c'),
-]
+] + [('gen_crd_schemas.py', [f], f) for f in sorted(
+    'deploy/crds/' + n for n in os.listdir(os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'deploy', 'crds')) if n.endswith('.yaml'))]
 
 
 def main():

@@ -171,16 +171,63 @@ def test_kubectl(d, port, data_dir):
     rc, out, err = kubectl(kc, "get", "deploy", "web")
     check(rc != 0 and "NotFound" in err, "gone after delete: %s" % err)
     rc, out, err = kubectl(kc, "explain", "deployment.spec.replicas")
-    check(rc == 0 and "replicas" in out, "kubectl explain: %s" % err)
+    check(rc == 0 and "replicas" in out and "Number of desired pods" in out,
+          "kubectl explain prints upstream's field description: %s %s" % (out[:300], err))
+    rc, out, err = kubectl(kc, "explain", "deployment.spec")
+    check(rc == 0 and "DeploymentSpec is the specification" in out and
+          "minReadySeconds" in out, "kubectl explain deployment.spec: %s %s" % (out[:300], err))
     rc, out, err = kubectl(kc, "explain", "propagationpolicies")
     check(rc == 0 and "PropagationPolicy" in out, "kubectl explain a Karmada kind: %s" % err)
+    for path, want in [("propagationpolicy.spec.placement", ["clusterAffinity", "replicaScheduling",
+                                                              "Where the selected resources go"]),
+                       ("propagationpolicy.spec.placement.replicaScheduling.weightPreference",
+                        ["staticWeightList", "dynamicWeight"]),
+                       ("clusterpropagationpolicy.spec.resourceSelectors", ["apiVersion",
+                                                                            "labelSelector"]),
+                       ("overridepolicy.spec.overrideRules.overriders", ["imageOverrider",
+                                                                         "plaintext"]),
+                       ("federatedresourcequota.spec", ["overall", "staticAssignments"]),
+                       ("federatedresourcequota.status", ["overallUsed", "aggregatedStatus"]),
+                       ("karmadaquota.spec", ["hard", "scopeSelector"]),
+                       ("resourcebinding.spec.clusters", ["replicas", "The scheduling result"]),
+                       ("clusterresourcebinding.status", ["aggregatedStatus", "conditions"]),
+                       ("cluster.spec", ["apiEndpoint", "taints"])]:
+        rc, out, err = kubectl(kc, "explain", path)
+        check(rc == 0 and all(w in out for w in want),
+              "kubectl explain %s shows %s: %s %s" % (path, want, out[:400], err))
     pp = os.path.join(d, "pp.yaml")
     with open(pp, "w") as f:
         f.write("apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata:\n"
                 "  name: web\n  namespace: default\nspec:\n  resourceSelectors:\n"
-                "  - {apiVersion: apps/v1, kind: Deployment, name: web}\n")
+                "  - {apiVersion: apps/v1, kind: Deployment, name: web}\n"
+                "  placement:\n    clusterAffinity: {clusterNames: [east-1]}\n"
+                "    futureField: {kept: true}\n  futureSpecField: 7\n")
     rc, out, err = kubectl(kc, "apply", "-f", pp)
     check(rc == 0 and "created" in out, "apply a PropagationPolicy: %s %s" % (out, err))
+    code, got = req(port, "GET", "/apis/policy.karmada.io/v1alpha1/namespaces/default/"
+                    "propagationpolicies/web")
+    spec = got.get("spec", {}) if code == 200 else {}
+    check(spec.get("placement", {}).get("clusterAffinity") == {"clusterNames": ["east-1"]} and
+          spec.get("placement", {}).get("futureField") == {"kept": True} and
+          spec.get("futureSpecField") == 7,
+          "pruning keeps the declared and the undeclared fields a user wrote: %r" % spec)
+    # /openapi/v2: JSON with every served kind's definition; protobuf alone is 406
+    code, v2 = req(port, "GET", "/openapi/v2")
+    defs = v2.get("definitions", {}) if code == 200 else {}
+    check(code == 200 and v2.get("swagger") == "2.0" and
+          "io.k8s.api.apps.v1.Deployment" in defs and
+          any(k.endswith("policy.v1alpha1.PropagationPolicy") for k in defs) and
+          "#/definitions/" in json.dumps(defs["io.k8s.api.apps.v1.Deployment"]),
+          "/openapi/v2 as JSON: %s %s" % (code, sorted(defs)[:5]))
+    r = urllib.request.Request("http://127.0.0.1:%d/openapi/v2" % port)
+    r.add_header("Authorization", "Bearer admin-tok")
+    r.add_header("Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+    try:
+        urllib.request.urlopen(r, timeout=30)
+        code = 200
+    except urllib.error.HTTPError as e:
+        code = e.code
+    check(code == 406, "/openapi/v2 in protobuf only: 406 (%s)" % code)
     # a KarmadaQuota applied here reaches quota/ (the host collector reads our own API)
     kq = os.path.join(d, "kq.yaml")
     with open(kq, "w") as f:
