@@ -29,8 +29,8 @@ static int add_ns(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Namespaces holding host quota objects (ns given: just it). Under mu. */
-static int namespaces(fl_quota *q, const char *ns, json_t **out, fl_err *err)
+/* Namespaces holding host quota objects (ns given: just it). */
+static int namespaces(fl_quota *q, fl_index_reader *rd, const char *ns, json_t **out, fl_err *err)
 {
     nsset s = {json_object()};
     if (!s.names)
@@ -48,7 +48,7 @@ static int namespaces(fl_quota *q, const char *ns, json_t **out, fl_err *err)
         iq.group = gr[i][0], iq.resource = gr[i][1];
         iq.clusters = clusters, iq.n_clusters = 1;
         iq.limit = FL_QUOTA_MAX_ITEMS;
-        int rc = fl_index_list(q->rd, &iq, add_ns, &s, NULL, err);
+        int rc = fl_index_list(rd, &iq, add_ns, &s, NULL, err);
         if (rc) {
             json_decref(s.names);
             return rc;
@@ -80,19 +80,19 @@ static int on_member_rq(void *arg, const fl_index_row *row)
 }
 
 /* The status.used of the member ResourceQuota the assignment made, if the
- * member keeps one (a member with a quota controller). Under mu. */
-static json_t *member_used(fl_quota *q, const char *cluster, const char *ns, const char *name)
+ * member keeps one (a member with a quota controller). Holding l. */
+static json_t *member_used(nsled *l, const char *cluster, const char *name)
 {
     json_t *used = NULL;
-    fl_index_key key = {cluster, "", NULL, "resourcequotas", ns, name};
-    fl_index_get(q->rd, &key, on_member_rq, &used, NULL);
+    fl_index_key key = {cluster, "", NULL, "resourcequotas", l->ns, name};
+    fl_index_get(l->rd, &key, on_member_rq, &used, NULL);
     return used;
 }
 
 /* aggregatedStatus: each static assignment's hard and what its cluster
  * uses of those resources: the member ResourceQuota's status.used where the
  * member keeps one, else the usage computed from the index. */
-static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const health *h)
+static json_t *aggregated(nsled *l, const json_t *frq, const health *h)
 {
     json_t *out = json_array();
     size_t i;
@@ -111,7 +111,7 @@ static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const 
             for (size_t k = 0; k < e.hard.n; k++)
                 qrl_set(&e.used, e.hard.v[k].name, &zero);
             const char *one[1] = {cluster};
-            json_t *mu = member_used(q, cluster, ns, fl_obj_str_or(frq, "metadata.name", ""));
+            json_t *mu = member_used(l, cluster, fl_obj_str_or(frq, "metadata.name", ""));
             if (mu)
                 for (size_t k = 0; k < e.hard.n; k++) {
                     fl_quantity v;
@@ -120,7 +120,7 @@ static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const 
                         qrl_set(&e.used, e.hard.v[k].name, &v);
                 }
             else if (ready)
-                quota_usage_observe(q, ns, one, 1, &e, 1, fl_now_ms() / 1000, &err);
+                quota_usage_observe(l, one, 1, &e, 1, fl_now_ms() / 1000, &err);
             json_decref(mu);
             json_array_append_new(out, json_pack("{s:s,s:o,s:o}", "clusterName", cluster, "hard",
                                                  qrl_json(&e.hard), "used", qrl_json(&e.used)));
@@ -130,50 +130,67 @@ static json_t *aggregated(fl_quota *q, const char *ns, const json_t *frq, const 
     return out;
 }
 
-/* Items of one namespace: valid quotas with used, invalid FRQs with errors. */
-static int report_ns(fl_quota *q, const char *ns, json_t *items, fl_err *err)
+/* The invalid quota objects of l's namespace, with why: FRQs that fail
+ * Karmada's validation (its messages) and KarmadaQuotas whose spec does not
+ * parse. They enforce nothing. Holding l. */
+static void invalid_items(nsled *l, json_t *items)
 {
-    json_t *keep = NULL;
-    qent *e = NULL;
-    size_t ne = 0;
-    health h;
-    char why[512];
-    int rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
-    if (rc)
-        return rc;
-    if ((rc = ledger_health(q, NULL, &h, why, sizeof why)) == 0) {
-        rc = ledger_compute(q, ns, &h, e, ne, err);
-        for (size_t i = 0; !rc && i < ne; i++) {
-            json_t *it = json_pack("{s:s,s:s,s:s,s:o,s:o}", "namespace", ns, "name", e[i].name,
-                                   "kind", e[i].frq ? "FederatedResourceQuota" : "KarmadaQuota",
-                                   "hard", qrl_json(&e[i].hard), "used", qrl_json(&e[i].used));
-            if (it && e[i].frq)
-                json_object_set_new(it, "aggregatedStatus",
-                                    aggregated(q, ns, frq_object(keep, e[i].name), &h));
-            json_array_append_new(items, it);
-        }
-        ledger_health_done(&h);
-    }
-    /* invalid FRQs enforce nothing: say why */
     size_t i;
     const json_t *o;
-    json_array_foreach(json_array_get(keep, 0), i, o) {
+    json_array_foreach(json_array_get(l->keep, 0), i, o) {
         json_t *errs = NULL;
-        if (rc || fl_quota_frq_validate(o, &errs, NULL) != 0)
-            continue;
+        fl_err pe = FL_ERR_INIT;
+        if (fl_quota_frq_validate(o, &errs, &pe) != 0)
+            errs = json_pack("[s]", pe.msg);
         if (json_array_size(errs))
-            json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:o}", "namespace", ns, "name",
+            json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:o}", "namespace", l->ns, "name",
                                                    fl_obj_str_or(o, "metadata.name", ""), "kind",
                                                    "FederatedResourceQuota", "errors", errs));
         else
             json_decref(errs);
     }
+    json_array_foreach(json_array_get(l->keep, 1), i, o) {
+        qent e = {0};
+        fl_err pe = FL_ERR_INIT;
+        if (qent_from_quota(o, NULL, &e, &pe) != 0)
+            json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:[s]}", "namespace", l->ns,
+                                                   "name", fl_obj_str_or(o, "metadata.name", ""),
+                                                   "kind", "KarmadaQuota", "errors", pe.msg));
+        qents_free_one(&e);
+    }
+}
+
+/* Items of one namespace: valid quotas with used, invalid ones with errors. */
+static int report_ns(fl_quota *q, nsled *l, json_t *items, fl_err *err)
+{
+    qent *e = NULL;
+    size_t ne = 0;
+    health h;
+    char why[512];
+    int rc = ledger_quotas(q, l, &e, &ne, err);
+    if (rc)
+        return rc;
+    if ((rc = ledger_health(q, NULL, &h, why, sizeof why)) == 0) {
+        rc = ledger_compute(q, l, &h, e, ne, err);
+        for (size_t i = 0; !rc && i < ne; i++) {
+            json_t *it = json_pack("{s:s,s:s,s:s,s:o,s:o}", "namespace", l->ns, "name", e[i].name,
+                                   "kind", e[i].frq ? "FederatedResourceQuota" : "KarmadaQuota",
+                                   "hard", qrl_json(&e[i].hard), "used", qrl_json(&e[i].used));
+            if (it && e[i].frq)
+                json_object_set_new(it, "aggregatedStatus",
+                                    aggregated(l, frq_object(l->keep, e[i].name), &h));
+            json_array_append_new(items, it);
+        }
+        ledger_health_done(&h);
+    }
+    if (!rc)
+        invalid_items(l, items);
     qents_free(e, ne);
-    json_decref(keep);
     return rc;
 }
 
-int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
+int fl_quota_report_for(fl_quota *q, const char *ns, fl_quota_visible_fn visible, void *ud,
+                        json_t **out, fl_err *err)
 {
     fl_err local_err = FL_ERR_INIT;
     if (!err)
@@ -181,19 +198,26 @@ int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
     json_t *names = NULL, *items = json_array();
     if (!items)
         return -ENOMEM;
-    pthread_mutex_lock(&q->mu);
-    int rc = fl_index_reader_begin(q->rd);
+    fl_index_reader *rd = ledger_reader_get(q);
+    int rc = fl_index_reader_begin(rd);
     if (!rc) {
-        rc = namespaces(q, ns, &names, err);
-        const char *n;
-        json_t *v;
-        json_object_foreach(rc ? NULL : names, n, v) {
-            if ((rc = report_ns(q, n, items, err)) != 0)
-                break;
-        }
-        fl_index_reader_end(q->rd);
+        rc = namespaces(q, rd, ns, &names, err);
+        fl_index_reader_end(rd);
     }
-    pthread_mutex_unlock(&q->mu);
+    ledger_reader_put(q, rd);
+    const char *n;
+    json_t *v;
+    json_object_foreach(rc ? NULL : names, n, v) {
+        nsled *l = NULL;
+        if (visible && !visible(ud, n))
+            continue;
+        if ((rc = ledger_enter(q, n, &l)) != 0)
+            break;
+        rc = report_ns(q, l, items, err);
+        ledger_leave(q, l);
+        if (rc)
+            break;
+    }
     json_decref(names);
     if (rc) {
         json_decref(items);
@@ -201,6 +225,11 @@ int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
     }
     *out = json_pack("{s:o}", "items", items);
     return *out ? 0 : -ENOMEM;
+}
+
+int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
+{
+    return fl_quota_report_for(q, ns, NULL, NULL, out, err);
 }
 
 /* ---------------------------------------------------------------- write-back */

@@ -1,12 +1,13 @@
 /*
  * quota/webhook.c: POST /admission/clusters/<cluster>/<secret>/quota — the
- * HTTP side of the ledger. The route handler (a server thread) only checks
- * the path (unknown cluster or wrong secret: 403 Status, nothing reserved)
- * and queues the request; the ledger's own worker threads parse the
- * AdmissionReview (admission.k8s.io/v1 or v1beta1; anything else, or a
- * malformed one: 400 Status, nothing reserved), decide (ledger.c) and
- * answer, so a slow search never delays an admission answer behind it in
- * the quota queue. A full queue answers 429. The top layer of quota/.
+ * HTTP side of the ledger. The route handler runs on the server thread that
+ * read the request (never queued behind search handlers on the server's
+ * worker pool), only checks the path (unknown cluster or wrong secret: 403
+ * Status, nothing reserved) and queues the request; the ledger's own worker
+ * threads parse the AdmissionReview (admission.k8s.io/v1 or v1beta1;
+ * anything else, or a malformed one: 400 Status, nothing reserved), decide
+ * (ledger.c) and answer, so a slow search never delays an admission answer.
+ * A full queue answers 429. The top layer of quota/.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -172,7 +173,7 @@ static void on_review(fl_request *r, void *ud)
 int fl_quota_route(fl_quota *q, fl_server *s)
 {
     int rc = fl_server_hide_path(s, ROUTE);
-    return rc ? rc : fl_server_route(s, "POST", ROUTE, on_review, q);
+    return rc ? rc : fl_server_route_inline(s, "POST", ROUTE, on_review, q);
 }
 
 int quota_webhook_start(fl_quota *q, fl_err *err)
