@@ -240,6 +240,30 @@ static void on_noop(fl_request *r, void *ud)
     fl_request_reply(r, 200, "application/json", ok, sizeof ok - 1);
 }
 
+/* The ledger's own cost: n dry-run decisions called in-process (no HTTP). */
+static void in_process(fl_quota *q, int n)
+{
+    char body[2048], name[64];
+    int64_t *lat = calloc((size_t)n, sizeof *lat), t0 = now_ns();
+    for (int i = 0; lat && i < n; i++) {
+        snprintf(name, sizeof name, "p-%d", i);
+        review(body, sizeof body, "bench", name, true);
+        json_t *doc = json_loads(body, 0, NULL), *resp = NULL;
+        int64_t t = now_ns();
+        if (fl_quota_review(q, "c-0", json_object_get(doc, "request"), &resp, NULL) == 0)
+            json_decref(resp);
+        lat[i] = now_ns() - t;
+        json_decref(doc);
+    }
+    if (!lat)
+        return;
+    int64_t total = now_ns() - t0;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    printf("  in-process decision (dry run, no HTTP), %d calls: p50 %6.3f ms  p99 %6.3f ms  "
+           "(%.0f/s on one thread)\n", n, lat[n / 2] / 1e6, lat[n * 99 / 100] / 1e6, n / (total / 1e9));
+    free(lat);
+}
+
 /* ---- 2. racing clients -------------------------------------------------------- */
 
 typedef struct racer {
@@ -425,6 +449,7 @@ int main(int argc, char **argv)
     bench_loadavg(load, sizeof load);
     printf("1. admission over HTTPS, %d reviews/s from %d keep-alive connections for %d s "
            "(load %s):\n", rate, threads, seconds, load);
+    in_process(q, 5000);
     paced("no-op handler, same server", url_noop, ca.cert_pem, 0, rate, seconds, threads);
     char what[96];
     snprintf(what, sizeof what, "quota, dry run (%d pods in ns)", ns_pods);

@@ -353,6 +353,8 @@ int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t 
                 c->rev <= rev;
     if (same && follow_to(l->rd, c, e, ne, h, rev, now_s, err) != 0)
         same = false;
+    if (!rc && !same && l->no_wait)
+        rc = -EAGAIN; /* a full count: not on this thread */
     if (!rc && !same) {
         nscache *b = build(l->rd, l->ns, l->qgen, ready, h, e, ne, rev, now_s, err);
         if (!b)

@@ -320,8 +320,41 @@ int ledger_enter(fl_quota *q, const char *ns, nsled **out)
     return 0;
 }
 
+int ledger_try_enter(fl_quota *q, const char *ns, nsled **out)
+{
+    pthread_mutex_lock(&q->mu);
+    nsled *l = nsled_ref(q, ns);
+    fl_index_reader *rd = NULL;
+    int rc = !l ? -ENOMEM : pthread_mutex_trylock(&l->mu) != 0 ? -EAGAIN : 0;
+    if (!rc && (!l->cache || l->nw || q->nfree == 0)) {
+        pthread_mutex_unlock(&l->mu);
+        rc = -EAGAIN;
+    }
+    if (!rc)
+        rd = q->readers[--q->nfree];
+    if (rc && l)
+        l->refs--;
+    pthread_mutex_unlock(&q->mu);
+    if (rc)
+        return rc;
+    l->rd = rd;
+    if ((rc = fl_index_reader_begin(rd)) != 0) {
+        l->rd = NULL;
+        pthread_mutex_unlock(&l->mu);
+        ledger_reader_put(q, rd);
+        pthread_mutex_lock(&q->mu);
+        l->refs--;
+        pthread_mutex_unlock(&q->mu);
+        return rc;
+    }
+    l->no_wait = true;
+    *out = l;
+    return 0;
+}
+
 void ledger_leave(fl_quota *q, nsled *l)
 {
+    l->no_wait = false;
     fl_index_reader *rd = l->rd;
     fl_index_reader_end(rd);
     l->rd = NULL;
@@ -800,8 +833,9 @@ int ledger_compute(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne, f
     int64_t now = fl_now_ms();
     /* a namespace with scheduler reservations needs each workload's live
      * pods: counted directly; the others follow the index's change log */
-    int rc = l->nw ? quota_usage_observe(l, h->ready, h->nready, e, ne, now / 1000, err)
-                   : quota_cache_observe(q, l, h, e, ne, now / 1000, err);
+    int rc = l->nw && l->no_wait ? -EAGAIN
+             : l->nw ? quota_usage_observe(l, h->ready, h->nready, e, ne, now / 1000, err)
+                     : quota_cache_observe(q, l, h, e, ne, now / 1000, err);
     if (!rc) {
         int64_t rev = 0;
         fl_index_reader_revision(l->rd, &rev);
@@ -996,6 +1030,12 @@ out:
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {
+    return quota_review(q, cluster, request, true, out, err);
+}
+
+int quota_review(fl_quota *q, const char *cluster, const json_t *request, bool wait,
+                 json_t **out, fl_err *err)
+{
     fl_err local_err = FL_ERR_INIT;
     if (!err)
         err = &local_err; /* err may be NULL: the code below reads it */
@@ -1009,9 +1049,13 @@ int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, jso
     /* quota ignores subresources and cluster-scoped objects, as kube does */
     if (counted && !*v.sub && *v.ns) {
         nsled *l = NULL;
-        if ((rc = ledger_enter(q, v.ns, &l)) == 0) {
+        if ((rc = wait ? ledger_enter(q, v.ns, &l) : ledger_try_enter(q, v.ns, &l)) == 0) {
             rc = decide(q, l, cluster, &v, &code, &msg, err);
             ledger_leave(q, l);
+        }
+        if (rc == -EAGAIN && !wait) {
+            fl_buf_done(&msg);
+            return rc; /* nothing decided, nothing reserved: a worker decides */
         }
         atomic_fetch_add(rc ? &q->stats.errors : code ? &q->stats.denied : &q->stats.allowed, 1);
     }

@@ -76,6 +76,7 @@ typedef struct nsled {
     wres *w;
     size_t nw, capw;
     nscache *cache; /* usage followed from the change log (cache.c) */
+    bool no_wait;   /* this hold must not count in full: -EAGAIN instead */
 } nsled;
 
 /* Counters behind fl_quota_stats, updated without a lock. */
@@ -117,6 +118,11 @@ struct fl_quota {
 /* Lock namespace ns's ledger (created on first use) with a reader in a
  * snapshot: 0 and *out, -ENOMEM, or FL_ESQL (nothing held). */
 int ledger_enter(fl_quota *q, const char *ns, nsled **out);
+/* ledger_enter without waiting: -EAGAIN when the namespace's ledger is
+ * busy, no reader is free, or the ledger is cold (no usage cache yet, or
+ * scheduler reservations to count); the hold has no_wait set, so a count
+ * it would need answers -EAGAIN too. */
+int ledger_try_enter(fl_quota *q, const char *ns, nsled **out);
 void ledger_leave(fl_quota *q, nsled *l);
 /* A reader from the pool (waits for one), outside any namespace. */
 fl_index_reader *ledger_reader_get(fl_quota *q);
@@ -176,6 +182,12 @@ void quota_status_sync(fl_quota *q);
 /* assign.c: static assignments -> member ResourceQuotas. The sweeper
  * thread only; takes the locks itself. */
 void quota_assign_sync(fl_quota *q);
+
+/* fl_quota_review; wait false: -EAGAIN instead of waiting for the
+ * namespace's ledger or counting it in full (the caller queues the review
+ * to a worker that may wait). */
+int quota_review(fl_quota *q, const char *cluster, const json_t *request, bool wait,
+                 json_t **response, fl_err *err);
 
 /* webhook.c */
 int quota_webhook_start(fl_quota *q, fl_err *err);
