@@ -392,9 +392,10 @@ static void recount_in_done(recount_in *in)
 }
 
 /* Swap b in for l's cache when both count the same quotas on the same
- * members; both are first brought to the snapshot's revision. Holding l. */
+ * members; both are first brought to the snapshot's revision. *old gets
+ * the cache b replaced (freed by the caller, after the lock). Holding l. */
 static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int64_t now_s,
-                   fl_err *err)
+                   nscache **old, fl_err *err)
 {
     int64_t rev = 0;
     int rc = fl_index_reader_revision(l->rd, &rev);
@@ -409,7 +410,7 @@ static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int6
         fl_log(FL_LOG_WARN, "quota", "drift: namespace %s's incremental usage differed "
                "from a full recount at index revision %lld", l->ns, (long long)rev);
     }
-    quota_cache_free(l->cache);
+    *old = l->cache;
     l->cache = b;
     return 0;
 }
@@ -445,12 +446,14 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
         }
         ledger_reader_put(q, rd);
     }
+    nscache *old = NULL;
     if (b && (rc = ledger_enter(q, ns, &l)) == 0) {
-        if ((rc = swap_in(q, l, b, &in, now_s, err)) == 0 && l->cache == b)
+        if ((rc = swap_in(q, l, b, &in, now_s, &old, err)) == 0 && l->cache == b)
             b = NULL;
         ledger_leave(q, l);
     }
     quota_cache_free(b);
+    quota_cache_free(old); /* a large namespace's cache takes a while to free */
     recount_in_done(&in);
     return rc;
 }
