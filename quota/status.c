@@ -5,13 +5,16 @@
  * each static assignment's per-cluster used, and an invalid one with
  * Karmada's errors instead), and the status write-back to the host: a
  * merge patch of status (KarmadaQuota {hard, used}; FRQ {overall,
- * overallUsed, aggregatedStatus}) whenever it changed, from the ledger's
- * background thread. Above ledger.c and usage.c.
+ * overallUsed, aggregatedStatus}; both with a Valid condition, False with
+ * the errors for an invalid object, which also gets a Warning event)
+ * whenever it changed, from the ledger's background thread. Above
+ * ledger.c and usage.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "quota/ledger_int.h"
 
@@ -234,45 +237,134 @@ int fl_quota_report(fl_quota *q, const char *ns, json_t **out, fl_err *err)
 
 /* ---------------------------------------------------------------- write-back */
 
-static json_t *status_of(const json_t *it)
+/* The message of an invalid item: its errors joined by "; ". */
+static void errors_text(const json_t *it, fl_buf *out)
 {
-    if (!strcmp(fl_obj_str_or(it, "kind", ""), "KarmadaQuota"))
-        return json_pack("{s:O,s:O}", "hard", json_object_get(it, "hard"), "used",
-                         json_object_get(it, "used"));
-    return json_pack("{s:O,s:O,s:O}", "overall", json_object_get(it, "hard"), "overallUsed",
-                     json_object_get(it, "used"), "aggregatedStatus",
-                     json_object_get(it, "aggregatedStatus"));
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(it, "errors"), i, e)
+        fl_buf_printf(out, "%s%s", i ? "; " : "", json_string_value(e) ? json_string_value(e) : "");
+    if (!out->data)
+        fl_buf_puts(out, "");
 }
 
-static void patch_status(fl_quota *q, const json_t *it, json_t *cache)
+/* The condition saying whether the object is enforced (type Valid): True,
+ * or False with why. lastTransitionTime is added when written. */
+static json_t *valid_condition(const json_t *it)
+{
+    if (!json_object_get(it, "errors"))
+        return json_pack("{s:s,s:s,s:s,s:s}", "type", "Valid", "status", "True", "reason", "Valid",
+                         "message", "enforced at every member's admission");
+    fl_buf msg = FL_BUF_INIT(1u << 20);
+    errors_text(it, &msg);
+    json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "type", "Valid", "status", "False", "reason",
+                          "Invalid", "message", msg.data ? msg.data : "");
+    fl_buf_done(&msg);
+    return c;
+}
+
+/* The status to write: KarmadaQuota {hard, used}, FRQ {overall,
+ * overallUsed, aggregatedStatus}, both with the Valid condition; an
+ * invalid object only the condition (it enforces and counts nothing). */
+static json_t *status_of(const json_t *it)
+{
+    json_t *st;
+    if (json_object_get(it, "errors"))
+        st = json_object();
+    else if (!strcmp(fl_obj_str_or(it, "kind", ""), "KarmadaQuota"))
+        st = json_pack("{s:O,s:O}", "hard", json_object_get(it, "hard"), "used",
+                       json_object_get(it, "used"));
+    else
+        st = json_pack("{s:O,s:O,s:O}", "overall", json_object_get(it, "hard"), "overallUsed",
+                       json_object_get(it, "used"), "aggregatedStatus",
+                       json_object_get(it, "aggregatedStatus"));
+    if (st)
+        json_object_set_new(st, "conditions", json_pack("[o]", valid_condition(it)));
+    return st;
+}
+
+static void now_rfc3339(char *out, size_t n)
+{
+    time_t t = (time_t)(fl_now_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One request to the host; 0 or the failure (logged by the caller). */
+static int host_send(fl_quota *q, fl_kube_method method, const char *path, const char *ctype,
+                     const json_t *body, fl_err *err)
+{
+    char *b = json_dumps(body, JSON_COMPACT);
+    if (!b)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    fl_kube_response res;
+    rq.method = method, rq.path = path, rq.body = b, rq.body_len = strlen(b);
+    rq.content_type = ctype;
+    rq.timeout_ms = 10000;
+    int rc = fl_kube_request_sync(q->host_conn, &rq, NULL, &res, err);
+    if (rc == 0)
+        fl_kube_response_done(&res);
+    free(b);
+    return rc;
+}
+
+/* A Warning event on the host naming why an object is invalid. */
+static void invalid_event(fl_quota *q, const json_t *it)
+{
+    const char *kind = fl_obj_str_or(it, "kind", ""), *ns = fl_obj_str_or(it, "namespace", "");
+    const char *name = fl_obj_str_or(it, "name", "");
+    char path[512], gen[300], now[32];
+    fl_buf msg = FL_BUF_INIT(1u << 20);
+    fl_err err = FL_ERR_INIT;
+    errors_text(it, &msg);
+    now_rfc3339(now, sizeof now);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ns);
+    snprintf(gen, sizeof gen, "%s.", name);
+    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+                           "s:s,s:s,s:i}",
+                           "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
+                           "namespace", ns, "involvedObject", "apiVersion",
+                           strcmp(kind, "KarmadaQuota") ? FRQ_GROUP "/v1alpha1" : KQ_GROUP "/v1alpha1",
+                           "kind", kind, "namespace", ns, "name", name, "type", "Warning",
+                           "reason", "Invalid", "message", msg.data ? msg.data : "", "source",
+                           "component", "flotilla-quota", "firstTimestamp", now, "lastTimestamp",
+                           now, "count", 1);
+    if (ev && host_send(q, FL_KUBE_POST, path, "application/json", ev, &err) != 0)
+        fl_log(FL_LOG_WARN, "quota", "event for %s %s/%s: %s", kind, ns, name, err.msg);
+    json_decref(ev);
+    fl_buf_done(&msg);
+}
+
+/* Write an item's status when it differs from what was last written (cache:
+ * key -> the status compared, without times); an invalid object also gets
+ * an event, once per distinct problem. */
+static void patch_status(fl_quota *q, const json_t *it, json_t *cache, const char *key)
 {
     const char *kind = fl_obj_str_or(it, "kind", ""), *ns = fl_obj_str_or(it, "namespace", "");
     const char *name = fl_obj_str_or(it, "name", "");
     bool kq = !strcmp(kind, "KarmadaQuota");
-    char path[1024], key[768];
-    snprintf(key, sizeof key, "%s/%s/%s", kind, ns, name);
+    char path[1024], now[32];
     json_t *st = status_of(it);
     char *want = st ? json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     const char *have = json_string_value(json_object_get(cache, key));
     if (want && (!have || strcmp(have, want))) {
+        fl_err err = FL_ERR_INIT;
         snprintf(path, sizeof path, "/apis/%s/v1alpha1/namespaces/%s/%s/%s/status",
                  kq ? KQ_GROUP : FRQ_GROUP, ns, kq ? "karmadaquotas" : "federatedresourcequotas",
                  name);
+        now_rfc3339(now, sizeof now);
+        json_object_set_new(json_array_get(json_object_get(st, "conditions"), 0),
+                            "lastTransitionTime", json_string(now));
         json_t *body = json_pack("{s:O}", "status", st);
-        char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        fl_kube_request rq = FL_KUBE_REQUEST_INIT;
-        fl_kube_response res;
-        fl_err err = FL_ERR_INIT;
-        rq.method = FL_KUBE_PATCH, rq.path = path, rq.body = b, rq.body_len = b ? strlen(b) : 0;
-        rq.content_type = "application/merge-patch+json";
-        rq.timeout_ms = 10000;
-        if (b && fl_kube_request_sync(q->host_conn, &rq, NULL, &res, &err) == 0)
+        if (body && host_send(q, FL_KUBE_PATCH, path, "application/merge-patch+json", body,
+                              &err) == 0) {
             json_object_set_new(cache, key, json_string(want));
-        else if (b)
+            if (json_object_get(it, "errors"))
+                invalid_event(q, it);
+        } else if (body)
             fl_log(FL_LOG_WARN, "quota", "status of %s: %s", key, err.msg);
-        if (b)
-            fl_kube_response_done(&res);
-        free(b);
         json_decref(body);
     }
     free(want);
@@ -292,12 +384,10 @@ void quota_status_sync(fl_quota *q)
     size_t i;
     const json_t *it;
     json_array_foreach(json_object_get(rep, "items"), i, it) {
-        if (json_object_get(it, "errors"))
-            continue; /* an invalid FRQ gets no usage */
-        patch_status(q, it, q->status_cache);
         char key[768];
         snprintf(key, sizeof key, "%s/%s/%s", fl_obj_str_or(it, "kind", ""),
                  fl_obj_str_or(it, "namespace", ""), fl_obj_str_or(it, "name", ""));
+        patch_status(q, it, q->status_cache, key);
         json_object_set_new(seen, key, json_true());
     }
     /* forget objects that are gone */
