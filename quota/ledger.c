@@ -326,7 +326,8 @@ int ledger_try_enter(fl_quota *q, const char *ns, nsled **out)
     nsled *l = nsled_ref(q, ns);
     fl_index_reader *rd = NULL;
     int rc = !l ? -ENOMEM : pthread_mutex_trylock(&l->mu) != 0 ? -EAGAIN : 0;
-    if (!rc && (!l->cache || l->nw || q->nfree == 0)) {
+    bool cold = !l->qloaded || (l->nqe && !l->cache) || l->nw;
+    if (!rc && (cold || q->nfree == 0)) {
         pthread_mutex_unlock(&l->mu);
         rc = -EAGAIN;
     }

@@ -119,8 +119,9 @@ struct fl_quota {
  * snapshot: 0 and *out, -ENOMEM, or FL_ESQL (nothing held). */
 int ledger_enter(fl_quota *q, const char *ns, nsled **out);
 /* ledger_enter without waiting: -EAGAIN when the namespace's ledger is
- * busy, no reader is free, or the ledger is cold (no usage cache yet, or
- * scheduler reservations to count); the hold has no_wait set, so a count
+ * busy, no reader is free, or the ledger is cold (quotas never read, no
+ * usage cache yet, or scheduler reservations to count); the hold has
+ * no_wait set, so a count
  * it would need answers -EAGAIN too. */
 int ledger_try_enter(fl_quota *q, const char *ns, nsled **out);
 void ledger_leave(fl_quota *q, nsled *l);
