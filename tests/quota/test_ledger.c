@@ -51,14 +51,17 @@ static json_t *health(void *ud)
     return health_doc ? json_incref(health_doc) : NULL;
 }
 
-static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
+/* A ledger over idx with members m1, m2; hostfn NULL: quotas from the
+ * index's host objects. */
+static fl_quota *ledger_host(int64_t ttl_ms, bool stale_allow, bool with_health,
+                             fl_quota_host_fn hostfn)
 {
     static const char *const members[] = {"m1", "m2"};
     fl_quota_opts o = FL_QUOTA_OPTS_INIT;
     fl_quota *q = NULL;
     fl_err err = FL_ERR_INIT;
     o.index = idx;
-    o.host = host;
+    o.host = hostfn;
     o.members = members, o.nmembers = 2;
     o.reservation_ttl_ms = ttl_ms;
     o.stale_allow = stale_allow;
@@ -70,6 +73,11 @@ static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
     if (err.msg[0])
         fprintf(stderr, "fl_quota_new: %s\n", err.msg);
     return q;
+}
+
+static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
+{
+    return ledger_host(ttl_ms, stale_allow, with_health, host);
 }
 
 /* A CREATE review of pod name asking cpu; *msg gets the denial (or ""). */
@@ -262,15 +270,9 @@ static void test_malformed(void)
  * drift). */
 static void test_host_objects(void)
 {
-    static const char *const members[] = {"m1", "m2"};
-    fl_quota_opts o = FL_QUOTA_OPTS_INIT;
-    fl_quota *q = NULL;
+    fl_quota *q = ledger_host(60000, false, false, NULL);
     fl_err err = FL_ERR_INIT;
     char msg[1024];
-    o.index = idx;
-    o.members = members, o.nmembers = 2;
-    o.threads = 1;
-    T_EQ_INT(fl_quota_new(&o, &q, &err), 0);
 #define KQ(rv, cpu)                                                                         \
     "{\"apiVersion\":\"quota.flotilla.io/v1alpha1\",\"kind\":\"KarmadaQuota\",\"metadata\":{"     \
     "\"name\":\"team-quota\",\"namespace\":\"team\",\"uid\":\"kq-1\",\"resourceVersion\":\"" rv  \
@@ -354,15 +356,7 @@ static void *review_team(void *arg)
 
 static void test_namespaces_in_parallel(void)
 {
-    static const char *const members[] = {"m1", "m2"};
-    fl_quota_opts o = FL_QUOTA_OPTS_INIT;
-    fl_quota *q = NULL;
-    fl_err err = FL_ERR_INIT;
-    o.index = idx;
-    o.host = host_slow;
-    o.members = members, o.nmembers = 2;
-    o.threads = 1;
-    T_EQ_INT(fl_quota_new(&o, &q, &err), 0);
+    fl_quota *q = ledger_host(60000, false, false, host_slow);
     pthread_t slow, team;
     team_call c = {q, false};
     pthread_create(&slow, NULL, reserve_slow, q);
