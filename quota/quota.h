@@ -17,11 +17,12 @@
  * lists in answers are JSON objects of canonical quantity strings with keys
  * sorted as Go sorts map keys. Quantities go through kube/quantity.h.
  *
- * The ledger (fl_quota) holds one namespace's fleet-wide usage at a time:
+ * The ledger (fl_quota) holds each namespace's fleet-wide usage:
  * usage observed in the index on Ready member clusters plus open
  * reservations, and answers member clusters' AdmissionReviews at
- * POST /admission/clusters/<cluster>/<secret>/quota on its own worker
- * threads. Quota objects (KarmadaQuota, FederatedResourceQuota) come from
+ * POST /admission/clusters/<cluster>/<secret>/quota (on the server
+ * thread when the namespace's ledger is free and warm, else on its own
+ * worker threads). One ledger per namespace, each with its own lock. Quota objects (KarmadaQuota, FederatedResourceQuota) come from
  * the host through one small interface (fl_quota_host_fn).
  *
  * Threads: the engine functions are pure (touch only their arguments) and
@@ -122,7 +123,10 @@ typedef struct fl_quota fl_quota;
 
 /* The host's quota objects of one namespace: *kq and *frq (new references)
  * are arrays of KarmadaQuota and FederatedResourceQuota objects. Called
- * under the ledger's lock from its workers. 0 or a negative code. */
+ * holding that namespace's ledger, for every decision, from server and
+ * worker threads — concurrently for different namespaces. 0 or a negative
+ * code. (Without it the ledger reads the host's objects from the index and
+ * caches them per namespace.) */
 typedef int (*fl_quota_host_fn)(void *ud, const char *namespace_, json_t **kq, json_t **frq,
                                 fl_err *err);
 
