@@ -22,8 +22,9 @@
  * reservations, and answers member clusters' AdmissionReviews at
  * POST /admission/clusters/<cluster>/<secret>/quota (on the server
  * thread when the namespace's ledger is free and warm, else on its own
- * worker threads). One ledger per namespace, each with its own lock. Quota objects (KarmadaQuota, FederatedResourceQuota) come from
- * the host through one small interface (fl_quota_host_fn).
+ * worker threads). One ledger per namespace, each with its own lock.
+ * Quota objects (KarmadaQuota, FederatedResourceQuota) come from the host
+ * through one small interface (fl_quota_host_fn).
  *
  * Threads: the engine functions are pure (touch only their arguments) and
  * may be called from any thread; fl_quota's functions are thread-safe
