@@ -5,6 +5,8 @@
  *      reviews/s from 8 keep-alive connections): p50/p99/max of a no-op
  *      handler on the same server, then of quota reviews (dry runs, then
  *      charging reviews) of a namespace holding --ns-pods pods;
+ *      1b. the same while 16 clients keep the listener's worker pool busy
+ *      with 50 ms requests (a slow search), beside a no-op on that pool;
  *   2. 64 clients racing over HTTPS for the last units of a quota: how many
  *      are granted beside how many were free (over-admission must be 0);
  *   3. a full recomputation of a namespace holding --pods pods in --clusters
@@ -265,6 +267,57 @@ static void in_process(fl_quota *q, int n)
     free(lat);
 }
 
+/* A stand-in for a slow search: 50 ms on the listener's worker pool. */
+static void on_slow(fl_request *r, void *ud)
+{
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    on_noop(r, ud);
+}
+
+typedef struct hog {
+    const char *url, *ca;
+    volatile int *stop;
+    long n;
+} hog;
+
+static void *hog_loop(void *arg)
+{
+    hog *h = arg;
+    client c;
+    client_init(&c, h->ca);
+    while (!*h->stop) {
+        post(&c, h->url, "{}");
+        h->n++;
+    }
+    client_done(&c);
+    return NULL;
+}
+
+/* Quota reviews while 16 clients keep the listener's worker pool busy with
+ * slow requests (searches): admission must not queue behind them. */
+static void behind_slow_search(const char *url_slow, const char *url_q, const char *url_noop,
+                               const char *ca, double rate, int seconds, int threads)
+{
+    enum { HOGS = 16 };
+    hog h[HOGS];
+    pthread_t th[HOGS];
+    volatile int stop = 0;
+    for (int i = 0; i < HOGS; i++) {
+        h[i] = (hog){url_slow, ca, &stop, 0};
+        pthread_create(&th[i], NULL, hog_loop, &h[i]);
+    }
+    paced("quota, dry run, workers busy", url_q, ca, 1, rate, seconds, threads);
+    paced("no-op on the worker pool, busy", url_noop, ca, 0, rate / 50, seconds, 2);
+    stop = 1;
+    long n = 0;
+    for (int i = 0; i < HOGS; i++) {
+        pthread_join(th[i], NULL);
+        n += h[i].n;
+    }
+    printf("  (%d clients kept 4 workers busy with 50 ms requests: %ld served meanwhile)\n", HOGS, n);
+}
+
 /* ---- 2. racing clients -------------------------------------------------------- */
 
 typedef struct racer {
@@ -490,16 +543,21 @@ int main(int argc, char **argv)
     fl_server_opts so = FL_SERVER_OPTS_INIT;
     fl_server *srv = NULL;
     so.name = "bench", so.threads = 4, so.access_log = false;
+    so.workers = 4; /* as the daemon's listener: handlers on a worker pool */
     so.tls_cert_pem = srv_cert.cert_pem, so.tls_key_pem = srv_cert.key_pem;
     if (fl_server_new(&so, &srv, &err) || fl_quota_route(q, srv) ||
-        fl_server_route(srv, "POST", "/noop", on_noop, NULL) || fl_server_start(srv, &err)) {
+        fl_server_route_inline(srv, "POST", "/noop", on_noop, NULL) ||
+        fl_server_route(srv, "POST", "/noop-pooled", on_noop, NULL) ||
+        fl_server_route(srv, "POST", "/slow", on_slow, NULL) || fl_server_start(srv, &err)) {
         fprintf(stderr, "server: %s\n", err.msg);
         return 1;
     }
-    char url_q[512], url_noop[128];
+    char url_q[512], url_noop[128], url_slow[128], url_pooled[128];
     snprintf(url_q, sizeof url_q, "https://127.0.0.1:%u/admission/clusters/c-0/%s/quota",
              fl_server_port(srv), json_string_value(json_object_get(sec, "c-0")));
     snprintf(url_noop, sizeof url_noop, "https://127.0.0.1:%u/noop", fl_server_port(srv));
+    snprintf(url_slow, sizeof url_slow, "https://127.0.0.1:%u/slow", fl_server_port(srv));
+    snprintf(url_pooled, sizeof url_pooled, "https://127.0.0.1:%u/noop-pooled", fl_server_port(srv));
 
     bench_loadavg(load, sizeof load);
     printf("1. admission over HTTPS, %d reviews/s from %d keep-alive connections for %d s "
@@ -511,6 +569,8 @@ int main(int argc, char **argv)
     paced(what, url_q, ca.cert_pem, 1, rate, seconds, threads);
     snprintf(what, sizeof what, "quota, charging (%d pods in ns)", ns_pods);
     paced(what, url_q, ca.cert_pem, 2, rate, seconds, threads);
+    printf("1b. the same listener's worker pool saturated by slow requests (a slow search):\n");
+    behind_slow_search(url_slow, url_q, url_pooled, ca.cert_pem, rate, seconds, threads);
     printf("2. zero over-admission:\n");
     racing(url_q, ca.cert_pem, 5);
     printf("3. recomputation:\n");
