@@ -214,6 +214,7 @@ typedef struct walk {
     size_t ne;
     int64_t now_s;
     const health *h;
+    const atomic_bool *stop; /* NULL, or set: give up (shutting down) */
     int rc;
     fl_err *err;
 } walk;
@@ -221,6 +222,10 @@ typedef struct walk {
 static int on_row(void *arg, const fl_index_row *row)
 {
     walk *w = arg;
+    if (w->stop && atomic_load(w->stop)) {
+        w->rc = fl_err_set(w->err, -ECANCELED, "stopping");
+        return 1;
+    }
     json_t *obj = json_loadb(row->json, row->json_len, 0, NULL);
     rl *c = NULL;
     char key[1200];
@@ -234,10 +239,11 @@ static int on_row(void *arg, const fl_index_row *row)
     return w->rc ? 1 : 0;
 }
 
-/* A full count of ns on h's Ready members at rd's snapshot (revision rev). */
+/* A full count of ns on h's Ready members at rd's snapshot (revision rev);
+ * NULL (err says why) on failure or when *stop is set meanwhile. */
 static nscache *build(fl_index_reader *rd, const char *ns, uint64_t qgen, const char *ready,
                       const health *h, const qent *e, size_t ne, int64_t rev, int64_t now_s,
-                      fl_err *err)
+                      const atomic_bool *stop, fl_err *err)
 {
     nscache *c = calloc(1, sizeof *c);
     if (!c)
@@ -251,7 +257,7 @@ static nscache *build(fl_index_reader *rd, const char *ns, uint64_t qgen, const 
         return NULL;
     }
     counted(c, e, ne);
-    walk w = {c, e, ne, now_s, h, 0, err};
+    walk w = {c, e, ne, now_s, h, stop, 0, err};
     const char *nss[1] = {ns};
     for (size_t g = 0; g < c->ngr && h->nready; g++) {
         fl_index_query iq = FL_INDEX_QUERY_INIT;
@@ -356,7 +362,7 @@ int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t 
     if (!rc && !same && l->no_wait)
         rc = -EAGAIN; /* a full count: not on this thread */
     if (!rc && !same) {
-        nscache *b = build(l->rd, l->ns, l->qgen, ready, h, e, ne, rev, now_s, err);
+        nscache *b = build(l->rd, l->ns, l->qgen, ready, h, e, ne, rev, now_s, NULL, err);
         if (!b)
             rc = err->code ? err->code : -ENOMEM;
         else {
@@ -440,7 +446,8 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
         fl_index_reader *rd = ledger_reader_get(q);
         if ((rc = fl_index_reader_begin(rd)) == 0) {
             if ((rc = fl_index_reader_revision(rd, &rev)) == 0 &&
-                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s, err)))
+                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s,
+                            &q->stopping, err)))
                 rc = err->code ? err->code : -ENOMEM;
             fl_index_reader_end(rd);
         }

@@ -53,6 +53,7 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
     fl_quota *q = calloc(1, sizeof *q);
     if (!q)
         return fl_err_set(err, -ENOMEM, "out of memory");
+    atomic_init(&q->stopping, false);
     q->o = *opts;
     q->host_cluster = strdup(opts->host_cluster ? opts->host_cluster : FL_QUOTA_HOST_CLUSTER);
     q->secrets_path = dup_or_null(opts->secrets_path);
@@ -188,6 +189,7 @@ void fl_quota_free(fl_quota *q)
 {
     if (!q)
         return;
+    atomic_store(&q->stopping, true);
     quota_webhook_stop(q);
     sweeper_stop(q);
     for (size_t i = 0; i < q->nns; i++)

@@ -92,6 +92,7 @@ struct fl_quota {
     char **member_kubeconfigs, **member_contexts; /* parallel to members; NULL entries */
     fl_kube_conn **member_conns;                  /* loaded on first use (assign.c) */
     qstats stats;
+    atomic_bool stopping; /* set first by fl_quota_free: long counts give up */
     /* Everything below is guarded by mu, held only briefly (never while a
      * namespace is counted): the namespace ledgers, the reader pool, the
      * secrets and the health report's cache. Lock order: an nsled's mu
