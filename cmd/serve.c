@@ -269,16 +269,49 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
+/* A caller of GET /api/v1/quota: the namespaces it may see are those its
+ * groups' auth.scopes name (or "*"), the search API's rule; with no scopes
+ * configured, and for system:masters and auth.adminGroups, every one. */
+typedef struct quota_viewer {
+    const fl_config *cfg;
+    fl_query_identity id;
+} quota_viewer;
+
+static bool viewer_in(const quota_viewer *v, const char *group)
+{
+    for (size_t i = 0; i < v->id.ngroups; i++)
+        if (v->id.groups[i] && !strcmp(v->id.groups[i], group))
+            return true;
+    return false;
+}
+
+static bool viewer_sees(void *ud, const char *ns)
+{
+    const quota_viewer *v = ud;
+    const fl_config *c = v->cfg;
+    bool all = c->nscopes == 0 || viewer_in(v, "system:masters");
+    for (size_t i = 0; !all && i < c->nadmin_groups; i++)
+        all = viewer_in(v, c->admin_groups[i]);
+    for (size_t i = 0; !all && i < c->nscopes; i++)
+        for (size_t k = 0; viewer_in(v, c->scopes[i].group) && k < c->scopes[i].nnamespaces; k++)
+            if (!strcmp(c->scopes[i].namespaces[k], "*") || !strcmp(c->scopes[i].namespaces[k], ns))
+                return true;
+    return all;
+}
+
 /* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
- * (quota/'s report; `flotilla quota`). Authenticated like the search API. */
+ * (quota/'s report; `flotilla quota`), of the namespaces the caller's
+ * auth.scopes cover. Authenticated like the search API. */
 static void on_quota(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *doc = NULL;
     fl_err err = FL_ERR_INIT;
-    if (fl_query_authenticate(x->query, r) != 0)
+    quota_viewer v = {x->cfg, {0}};
+    if (fl_query_identify(x->query, r, &v.id) != 0)
         return;
-    if (fl_quota_report(x->quota, fl_request_query(r, "namespace"), &doc, &err) != 0) {
+    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), viewer_sees, &v, &doc,
+                            &err) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
         return;
     }
@@ -608,6 +641,7 @@ static int start_quota(serve_ctx *x, fl_err *err)
     qo.threads = (unsigned)cfg->quota_threads;
     qo.host_kubeconfig = x->host_kubeconfig; /* host: or our own API's */
     qo.host_context = cfg->has_host ? cfg->host_context : "";
+    qo.health_max_age_ms = 100; /* the collector's report, reused across a burst of reviews */
     int rc = fl_quota_new(&qo, &x->quota, err);
     free(mem);
     return rc;
