@@ -252,8 +252,31 @@ static const char *spread_field_missing(const json_t *placement, const json_t *c
 }
 
 /* The first failing filter's reason for cl, or NULL when it passes. */
+/* Karmada's ClusterEviction filter: a cluster the binding's last failover
+ * (status.failoverHistory) left, or one of its spec.gracefulEvictionTasks. */
+static const char *eviction_filter(const json_t *binding, const char *name, char *buf, size_t size)
+{
+    const json_t *hist = fl_obj_get(binding, "status.failoverHistory");
+    size_t nh = json_array_size(hist), i;
+    const json_t *e;
+    if (nh > 0) {
+        json_array_foreach(fl_obj_get(json_array_get(hist, nh - 1), "clustersBeforeFailover"), i, e) {
+            if (json_is_string(e) && strcmp(json_string_value(e), name) == 0) {
+                snprintf(buf, size, "workload has been failed over from this cluster %s", name);
+                return buf;
+            }
+        }
+    }
+    json_array_foreach(fl_obj_get(binding, "spec.gracefulEvictionTasks"), i, e) {
+        if (strcmp(fl_obj_str_or(e, "fromCluster", ""), name) == 0)
+            return "cluster(s) is in the process of eviction";
+    }
+    return NULL;
+}
+
 static const char *filter(const json_t *placement, const caff *aff, const json_t *cl,
-                          const json_t *tmpl, const json_t *prev, char *buf, size_t size)
+                          const json_t *tmpl, const json_t *prev, const json_t *binding,
+                          char *buf, size_t size)
 {
     const char *name = fl_obj_str_or(cl, "name", "");
     if (!api_enabled(cl, tmpl))
@@ -274,7 +297,7 @@ static const char *filter(const json_t *placement, const caff *aff, const json_t
         return missing;
     if (json_is_true(json_object_get(cl, "evicting")))
         return "cluster(s) is in the process of eviction";
-    return NULL;
+    return eviction_filter(binding, name, buf, size);
 }
 
 /* Exported to the module (sched_int.h): the same matchers for prop.c and
@@ -395,6 +418,7 @@ static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
 
 typedef struct decision {
     const json_t *req, *tmpl, *placement, *prev;
+    const json_t *binding; /* the ResourceBinding so far (eviction tasks, failover history), or NULL */
     const fl_sched_quota *quota;
     int64_t replicas;
     json_t *explain; /* "explain": true — attempts with each cluster's result, else NULL */
@@ -438,7 +462,8 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     fl_sched_strategy st = strategy_of(d->placement);
     for (size_t i = 0; i < n; i++) {
         const json_t *cl = json_array_get(cls, i);
-        const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, buf, sizeof buf);
+        const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, d->binding, buf,
+                                 sizeof buf);
         if (at)
             json_array_append_new(json_object_get(at, "clusters"),
                                   json_pack("{s:s,s:s}", "name", fl_obj_str_or(cl, "name", ""),
@@ -624,7 +649,7 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
     if (!quota && json_is_object(l.q))
         quota = &own;
     decision d = {req, tmpl, fl_obj_get(pol, "spec.placement"), json_object_get(req, "previous"),
-                  quota, replicas_of(tmpl),
+                  json_object_get(req, "binding"), quota, replicas_of(tmpl),
                   json_is_true(json_object_get(req, "explain")) ? json_array() : NULL};
     json_t *answer = NULL;
     fl_err first = FL_ERR_INIT, e = FL_ERR_INIT;

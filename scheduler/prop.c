@@ -35,6 +35,7 @@
 #define ANN_UID "resourcetemplate.karmada.io/uid"
 #define ANN_HASH "flotilla.io/propagation-hash"
 #define ANN_SHADOW "shadow.clusterpedia.io/cluster-name"
+#define ANN_CHANGE "flotilla.io/last-change"
 #define TAINT_NOT_READY "cluster.karmada.io/not-ready"
 #define TAINT_UNREACHABLE "cluster.karmada.io/unreachable"
 #define INFLIGHT_MS 15000   /* a sent write not yet indexed is not sent again for this long */
@@ -85,6 +86,8 @@ struct fl_sched_prop {
     int64_t tokens_ms;
     char health_sig[4096];
     json_t *obs_cache[8];           /* per kind: the last pass's observed map */
+    json_t *app_bad;                /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
+    json_t *last_event;             /* binding key -> hash of the last event sent for it */
     int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
 };
 
@@ -628,7 +631,7 @@ static json_t *reflect_status(const json_t *st)
 /* Member entries the engine may use for this template's policy, with
  * failover applied. *evicted counts clusters dropped by NoExecute. */
 static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
-                          int *evicted, int *deferred)
+                          json_t *evictions, int *evicted, int *deferred)
 {
     fl_sched_prop *p = ps->p;
     json_t *out = json_array();
@@ -643,6 +646,11 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         int64_t age = ps->now - m->since;
         json_t *c = json_deep_copy(e);
         json_object_set(all, m->name, c);
+        if (held && json_object_get(evictions, m->name)) {
+            (*evicted)++; /* application failover: its replicas go elsewhere */
+            json_decref(c);
+            continue;
+        }
         if (ready) {
             if (!held && m->was_down && age < p->o.success_threshold_ms) {
                 ps->next_soon = true;
@@ -669,6 +677,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
             if (take_token(p, ps->now)) {
                 (*evicted)++;
+                json_object_set_new(evictions, m->name, json_string("taint"));
                 json_decref(c);
                 continue; /* NoExecute: evicted, its replicas go elsewhere */
             }
@@ -699,6 +708,81 @@ static void add_available(pass *ps, const json_t *tmpl, json_t *cands)
         }
     free(names);
     free(av);
+}
+
+/* Application failover: the binding's clusters whose copies have been
+ * Unhealthy for the policy's tolerationSeconds go into evictions ("app").
+ * Returns true while a copy is Unhealthy but still tolerated (a timer). */
+static bool app_failover(pass *ps, size_t ki, const json_t *pol, const char *key, const char *ns,
+                         const char *name, const json_t *prev, json_t *evictions)
+{
+    fl_sched_prop *p = ps->p;
+    int64_t tol = fl_sched_app_toleration_s(pol);
+    bool watching = false;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(prev, i, t) {
+        const char *cn = fl_obj_str_or(t, "name", "");
+        char bk[800], okey[700];
+        snprintf(bk, sizeof bk, "%s|%s", key, cn);
+        snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
+        member *m = member_of(p, cn);
+        const json_t *ob = json_object_get(ps->obs[ki], okey);
+        const char *h = ob ? fl_sched_copy_health(json_object_get(ob, "obj")) : "Unknown";
+        if (tol < 0 || !m || strcmp(m->health, "Ready") || !strcmp(h, "Healthy")) {
+            json_object_del(p->app_bad, bk);
+            continue;
+        }
+        const json_t *since = json_object_get(p->app_bad, bk);
+        if (!since) {
+            if (strcmp(h, "Unhealthy"))
+                continue;
+            json_object_set_new(p->app_bad, bk, json_integer(ps->now));
+            fl_log(FL_LOG_INFO, "prop", "binding %s: copy in %s unhealthy (tolerated %llds)", key,
+                   cn, (long long)tol);
+            watching = true;
+            continue;
+        }
+        if (ps->now - json_integer_value(since) >= tol * 1000)
+            json_object_set_new(evictions, cn, json_string("app"));
+        else
+            watching = true;
+    }
+    return watching;
+}
+
+/* A core/v1 Event on the binding (host wave), unless the same reason and
+ * message was the last one sent for it. */
+static void binding_event(pass *ps, const char *key, const char *ns, const char *bname,
+                          const char *type, const char *reason, const char *msg)
+{
+    fl_sched_prop *p = ps->p;
+    char h[20], ts[32], evname[700], path[700], hk[800];
+    json_t *sig = json_pack("[s,s]", reason, msg);
+    hash_of(sig, h);
+    json_decref(sig);
+    if (!strcmp(fl_obj_str_or(p->last_event, key, ""), h))
+        return;
+    json_object_set_new(p->last_event, key, json_string(h));
+    rfc3339(ts);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(evname, sizeof evname, "%.500s.%llx", bname,
+             (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
+    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+                           "s:s,s:s,s:i}",
+                           "apiVersion", "v1", "kind", "Event", "metadata", "name", evname,
+                           "namespace", ns, "involvedObject", "apiVersion",
+                           "work.karmada.io/v1alpha2", "kind", "ResourceBinding", "namespace", ns,
+                           "name", bname, "type", type, "reason", reason, "message", msg, "source",
+                           "component", "flotilla-scheduler", "firstTimestamp", ts,
+                           "lastTimestamp", ts, "count", 1);
+    if (!ev)
+        return;
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ns);
+    snprintf(hk, sizeof hk, "_host/ev/%s", evname);
+    job(ps->host_jobs, "_host", FL_KUBE_POST, path, ev, hk, h);
+    json_decref(ev);
 }
 
 /* One template: decide, write the member objects, build the binding. */
@@ -750,11 +834,16 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const json_t *prev = fl_obj_get(rb, "spec.clusters");
     json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
     int evicted = 0, deferred = 0;
-    json_t *cands = candidates(ps, placement, prev, all, &evicted, &deferred);
+    /* cluster name -> "app" | "taint": clusters whose replicas leave in this decision */
+    json_t *evictions = json_object();
+    bool watching = app_failover(ps, ki, pol, key, ns, name, prev, evictions);
+    json_t *cands = candidates(ps, placement, prev, all, evictions, &evicted, &deferred);
     add_available(ps, tmpl, cands);
-    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policies",
-                    ps->policies, "clusters", cands, "previous",
+    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policy",
+                    pol, "clusters", cands, "previous",
                     json_is_array(prev) ? json_incref((json_t *)prev) : json_array());
+    if (req && rb)
+        json_object_set(req, "binding", rb);
     qctx qc = {p, uid, prev};
     fl_sched_quota hook = {q_reserve, &qc};
     fl_err err = FL_ERR_INIT;
@@ -793,8 +882,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_array_append_new(agg, entry);
         if (!m || suspended)
             continue;
-        json_object_set_new(entry, "health", json_string(!strcmp(m->health, "Ready") ? "Healthy"
-                                                                                      : "Unknown"));
+        json_object_set_new(entry, "health", json_string("Unknown"));
         fl_err oe = FL_ERR_INIT;
         json_t *obj = desired_obj(ps, tmpl, cl, reps, ns, bname, hash, &oe);
         if (!obj) {
@@ -809,6 +897,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (have && !strcmp(have, hash)) {
             json_t *st = fl_obj_get(json_object_get(ob, "obj"), "status");
             json_object_set_new(entry, "applied", json_true());
+            if (!strcmp(m->health, "Ready"))
+                json_object_set_new(entry, "health",
+                                    json_string(fl_sched_copy_health(json_object_get(ob, "obj"))));
             if (json_is_object(st))
                 json_object_set_new(entry, "status", reflect_status(st));
             sum_status(sum, st);
@@ -857,6 +948,55 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         }
         json_decref(obj);
     }
+    /* graceful eviction: evicted clusters keep their copies until the new
+     * placement is healthy or the grace period ends */
+    char nowts[32];
+    rfc3339(nowts);
+    bool healthy = ok && json_array_size(agg) > 0;
+    json_array_foreach(agg, i, t) {
+        if (strcmp(fl_obj_str_or(t, "health", ""), "Healthy"))
+            healthy = false;
+    }
+    json_t *tasks = json_array();
+    json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), i, t) {
+        const char *from = fl_obj_str_or(t, "fromCluster", "");
+        if (prev_of(clusters, from) >= 0 ||
+            fl_sched_task_done(t, healthy, p->o.eviction_timeout_ms / 1000, (int64_t)time(NULL)))
+            continue;
+        json_array_append(tasks, (json_t *)t);
+    }
+    char change[600] = "";
+    if (ok && evicted) {
+        const char *cn;
+        json_t *why;
+        json_object_foreach(evictions, cn, why) {
+            bool app = !strcmp(json_string_value(why), "app");
+            int64_t had = prev_of(prev, cn);
+            if (had < 0)
+                continue;
+            char msg[300];
+            snprintf(msg, sizeof msg, app ? "workload unhealthy in cluster %s for %llds"
+                                          : "cluster %s has an untolerated NoExecute taint",
+                     cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
+            json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
+            if (task)
+                json_array_append_new(tasks, task);
+            size_t cl = strlen(change);
+            snprintf(change + cl, sizeof change - cl, "%s%s evicted (%s, purge %s)", cl ? "; " : "",
+                     cn, app ? "ApplicationFailure" : "TaintUntolerated",
+                     task ? fl_obj_str_or(task, "purgeMode", "") : "Directly");
+            char bk[800];
+            snprintf(bk, sizeof bk, "%s|%s", key, cn);
+            json_object_del(p->app_bad, bk);
+        }
+    }
+    json_array_foreach(tasks, i, t) {
+        char wk[800];
+        snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(t, "fromCluster", ""), key);
+        json_object_set_new(ps->want, wk, json_true());
+    }
+    if (json_array_size(tasks) || watching)
+        ps->next_soon = true;
     /* the binding */
     const json_t *old_status = json_object_get(rb, "status");
     json_t *conds = json_array();
@@ -883,6 +1023,33 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     if (spec && json_object_size(reqs))
         json_object_set_new(spec, "replicaRequirements", json_pack("{s:O}", "resourceRequest", reqs));
     json_decref(reqs);
+    if (spec && json_array_size(tasks))
+        json_object_set(spec, "gracefulEvictionTasks", tasks);
+    /* the reason for the last change of the placement */
+    if (ok && !change[0] && !json_equal(prev, clusters))
+        snprintf(change, sizeof change, "%s",
+                 !rb ? "first schedule"
+                 : json_integer_value(fl_obj_get(rb, "spec.replicas")) !=
+                           json_integer_value(fl_obj_get(tmpl, "spec.replicas"))
+                     ? "replicas changed"
+                 : !json_equal(fl_obj_get(rb, "spec.placement"), placement)
+                     ? "placement policy changed"
+                     : "candidate clusters or their capacity changed");
+    if (change[0]) {
+        char *from = json_dumps(prev ? prev : json_array(), JSON_COMPACT);
+        char *to = json_dumps(clusters, JSON_COMPACT);
+        char full[1800];
+        snprintf(full, sizeof full, "%s: %s -> %s", change, from ? from : "[]", to ? to : "[]");
+        free(from);
+        free(to);
+        json_object_set_new(status, "lastScheduledTime", json_string(nowts));
+        binding_event(ps, key, ns, bname, "Normal", "ScheduleBindingSucceed", full);
+        snprintf(change, sizeof change, "%.*s", (int)(sizeof change - 1), full);
+    } else if (!ok) {
+        binding_event(ps, key, ns, bname, "Warning", "ScheduleBindingFailed", smsg);
+    }
+    if (!change[0] && json_is_string(fl_obj_get(old_status, "lastScheduledTime")))
+        json_object_set(status, "lastScheduledTime", fl_obj_get(old_status, "lastScheduledTime"));
     char rbpath[900], hk[800];
     snprintf(rbpath, sizeof rbpath, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings",
              ns);
@@ -891,6 +1058,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                                  "work.karmada.io/v1alpha2", "kind", "ResourceBinding", "metadata",
                                  "name", bname, "namespace", ns, "labels", LBL_MANAGED, "true",
                                  "spec", spec);
+        if (body && change[0])
+            fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
         hash_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
@@ -901,6 +1070,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_t *body = json_deep_copy(rb);
         json_object_del(body, "_seen");
         json_object_set(body, "spec", spec);
+        if (body && change[0])
+            fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
         hash_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
@@ -953,11 +1124,14 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
                         json_object_size(ps->ns_jobs);
-    if (ok && all_applied && !evicted && !deferred && jobs_after == jobs_before && rb)
+    if (ok && all_applied && !evicted && !deferred && !watching && !json_array_size(tasks) &&
+        jobs_after == jobs_before && rb)
         json_object_set_new(p->settled, key, json_string(fps));
     else
         json_object_del(p->settled, key);
     fl_buf_done(&fp);
+    json_decref(tasks);
+    json_decref(evictions);
     json_decref(sum);
     json_decref(status);
     json_decref(spec);
@@ -1269,6 +1443,8 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
         p->o.write_timeout_ms = d.write_timeout_ms;
     if (p->o.eviction_rate <= 0)
         p->o.eviction_rate = d.eviction_rate;
+    if (p->o.eviction_timeout_ms <= 0)
+        p->o.eviction_timeout_ms = d.eviction_timeout_ms;
     p->host_kubeconfig = dup_or_null(opts->host_kubeconfig);
     p->host_context = dup_or_null(opts->host_context);
     p->m = calloc(opts->nconns + 1, sizeof *p->m);
@@ -1276,8 +1452,10 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
     p->inflight = json_object();
     p->retry = json_object();
     p->settled = json_object();
+    p->app_bad = json_object();
+    p->last_event = json_object();
     int rc = -ENOMEM;
-    if (!p->m || !p->inflight || !p->retry || !p->settled)
+    if (!p->m || !p->inflight || !p->retry || !p->settled || !p->app_bad || !p->last_event)
         goto fail;
     int64_t now = fl_mono_ms();
     for (size_t i = 0; i < p->nm; i++) {
@@ -1339,6 +1517,8 @@ void fl_sched_prop_free(fl_sched_prop *p)
     json_decref(p->inflight);
     json_decref(p->retry);
     json_decref(p->settled);
+    json_decref(p->app_bad);
+    json_decref(p->last_event);
     for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
         json_decref(p->obs_cache[k]);
     fl_sched_snapshot_free(p->snap);
