@@ -665,7 +665,8 @@ static int parse_gv(walk *w, const json_t *v, const char *f, fl_config_gv *gv)
 static int default_resources(fl_config *c)
 {
     static const char *const core[] = {"nodes", "namespaces", "pods", "services", "configmaps",
-                                       "secrets", "resourcequotas"};
+                                       "secrets", "resourcequotas", "serviceaccounts",
+                                       "persistentvolumeclaims"};
     static const char *const apps[] = {"deployments", "replicasets", "statefulsets",
                                        "daemonsets"};
     static const struct { const char *g; const char *const *r; size_t n; } d[] = {

@@ -555,7 +555,9 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
         *const pol[] = {"federatedresourcequotas", "propagationpolicies",
                         "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
         *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
-        *const batch[] = {"jobs"}, *const core[] = {"configmaps", "services"};
+        *const batch[] = {"jobs"},
+        *const core[] = {"configmaps", "services", "secrets", "serviceaccounts",
+                         "persistentvolumeclaims"};
     const fl_config *cfg = x->cfg;
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
                              cfg->has_host ? cfg->host_context : ""};
@@ -564,7 +566,7 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
                              {"work.karmada.io", "v1alpha2", rb, 1},
                              {"apps", "v1", apps, 2},
                              {"batch", "v1", batch, 1},
-                             {"", "v1", core, 2}};
+                             {"", "v1", core, FL_ARRAY_LEN(core)}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     fl_collector *c = NULL;
     co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs;

@@ -34,7 +34,8 @@ const char *fl_sched_copy_health(const json_t *obj)
             return "Unknown"; /* the member's controller has not seen this spec yet */
         int64_t updated = int_at(st, deploy ? "updatedReplicas" : "updatedReplicas", 0);
         int64_t avail = int_at(st, deploy ? "availableReplicas" : "readyReplicas", 0);
-        return updated >= want && avail >= want ? "Healthy" : "Unhealthy";
+        int64_t unavail = int_at(st, "unavailableReplicas", 0); /* a rollout that is stuck */
+        return updated >= want && avail >= want && unavail <= 0 ? "Healthy" : "Unhealthy";
     }
     if (!strcmp(kind, "Job")) {
         size_t i;

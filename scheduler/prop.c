@@ -36,20 +36,29 @@
 #define ANN_HASH "flotilla.io/propagation-hash"
 #define ANN_SHADOW "shadow.clusterpedia.io/cluster-name"
 #define ANN_CHANGE "flotilla.io/last-change"
+#define ANN_SRC_RV "flotilla.io/source-resource-version"
 #define TAINT_NOT_READY "cluster.karmada.io/not-ready"
 #define TAINT_UNREACHABLE "cluster.karmada.io/unreachable"
 #define INFLIGHT_MS 15000   /* a sent write not yet indexed is not sent again for this long */
 #define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
 #define MAX_TEMPLATES 100000
 
-/* The template kinds propagated (namespaced; the host collector syncs them). */
+/* The template kinds propagated (the host collector syncs them), workloads
+ * first: their decisions say where their dependencies (dep) go. Member
+ * writes of dependencies go out in a wave before the workloads'. */
 typedef struct tkind {
     const char *group, *version, *resource, *kind;
+    bool dep; /* may be a workload's dependency (propagateDeps) */
 } tkind;
 static const tkind KINDS[] = {
-    {"apps", "v1", "deployments", "Deployment"},   {"apps", "v1", "statefulsets", "StatefulSet"},
-    {"batch", "v1", "jobs", "Job"},                {"", "v1", "configmaps", "ConfigMap"},
-    {"", "v1", "services", "Service"},
+    {"apps", "v1", "deployments", "Deployment", false},
+    {"apps", "v1", "statefulsets", "StatefulSet", false},
+    {"batch", "v1", "jobs", "Job", false},
+    {"", "v1", "services", "Service", false},
+    {"", "v1", "configmaps", "ConfigMap", true},
+    {"", "v1", "secrets", "Secret", true},
+    {"", "v1", "serviceaccounts", "ServiceAccount", true},
+    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true},
 };
 
 typedef struct member {
@@ -85,7 +94,7 @@ struct fl_sched_prop {
     double tokens;
     int64_t tokens_ms;
     char health_sig[4096];
-    json_t *obs_cache[8];           /* per kind: the last pass's observed map */
+    json_t *obs_cache[FL_ARRAY_LEN(KINDS)];           /* per kind: the last pass's observed map */
     json_t *app_bad;                /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
     json_t *last_event;             /* binding key -> hash of the last event sent for it */
     int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
@@ -469,7 +478,11 @@ typedef struct pass {
     json_t *obs[FL_ARRAY_LEN(KINDS)];
     json_t *want;      /* "cluster|bns/bname" -> true: assignments in force */
     json_t *ns_jobs;   /* "cluster/ns" -> true */
-    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"}] */
+    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"[,"fetch"]}] */
+    json_t *dep_jobs;  /* the same for dependency kinds: sent before obj_jobs */
+    json_t *deps;      /* "Kind/ns/name" -> {"clusters":{name:true},"requiredBy":[..]} */
+    json_t *fetched;   /* host path -> the object read from the host (Secrets: the index
+                          keeps no data) */
     json_t *host_jobs; /* same, on the host */
     bool next_soon;    /* something waits: run again soon */
     bool stable;       /* every member Ready and trusted: settled templates may be skipped */
@@ -562,6 +575,12 @@ static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64
     if (json_is_object(ann))
         json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
     const char *kind = fl_obj_str_or(tmpl, "kind", "");
+    if (!strcmp(kind, "Secret"))
+        fl_obj_set_annotation(o, ANN_SRC_RV, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""));
+    if (!strcmp(kind, "PersistentVolumeClaim") && json_is_object(json_object_get(o, "spec")))
+        json_object_del(json_object_get(o, "spec"), "volumeName"); /* bound in the host only */
+    if (!strcmp(kind, "ServiceAccount"))
+        json_object_del(o, "secrets"); /* token secrets are each cluster's own */
     if (fl_obj_get(tmpl, "spec.replicas") || !strcmp(kind, "Deployment") ||
         !strcmp(kind, "StatefulSet"))
         json_object_set_new(fl_obj_ensure(o, "spec"), "replicas", json_integer(replicas));
@@ -710,6 +729,116 @@ static void add_available(pass *ps, const json_t *tmpl, json_t *cands)
     free(av);
 }
 
+/* The names a pod spec references of one dependency kind: volumes,
+ * projected sources, env and envFrom of every container, imagePullSecrets,
+ * the service account (not "default"), as Karmada's dependency interpreter
+ * for workloads. Appended to out (an object used as a set). */
+static void pod_refs(const json_t *spec, const char *kind, json_t *out)
+{
+    bool cm = !strcmp(kind, "ConfigMap"), sec = !strcmp(kind, "Secret");
+    size_t i, j;
+    const json_t *v, *x;
+#define REF(o, path) do { const char *n_ = fl_obj_str(o, path); \
+        if (n_ && n_[0]) json_object_set_new(out, n_, json_true()); } while (0)
+    if (!strcmp(kind, "ServiceAccount")) {
+        const char *sa = fl_obj_str(spec, "serviceAccountName");
+        if (sa && sa[0] && strcmp(sa, "default"))
+            json_object_set_new(out, sa, json_true());
+        return;
+    }
+    json_array_foreach(json_object_get(spec, "volumes"), i, v) {
+        if (cm)
+            REF(v, "configMap.name");
+        else if (sec)
+            REF(v, "secret.secretName");
+        else
+            REF(v, "persistentVolumeClaim.claimName");
+        json_array_foreach(fl_obj_get(v, "projected.sources"), j, x) {
+            if (cm)
+                REF(x, "configMap.name");
+            else if (sec)
+                REF(x, "secret.name");
+        }
+    }
+    if (!cm && !sec)
+        return;
+    if (sec)
+        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v) REF(v, "name");
+    static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+    for (size_t l = 0; l < FL_ARRAY_LEN(lists); l++) {
+        const json_t *c;
+        size_t ci;
+        json_array_foreach(json_object_get(spec, lists[l]), ci, c) {
+            json_array_foreach(json_object_get(c, "env"), i, v)
+                REF(v, cm ? "valueFrom.configMapKeyRef.name" : "valueFrom.secretKeyRef.name");
+            json_array_foreach(json_object_get(c, "envFrom"), i, v)
+                REF(v, cm ? "configMapRef.name" : "secretRef.name");
+        }
+    }
+#undef REF
+}
+
+/* propagateDeps: record that the workload tmpl (binding bkey, placed on
+ * clusters) needs its dependencies there. */
+static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const char *bkey,
+                      const json_t *clusters)
+{
+    if (!json_is_true(fl_obj_get(pol, "spec.propagateDeps")) || !json_array_size(clusters))
+        return;
+    const json_t *spec = fl_obj_get(tmpl, "spec.template.spec");
+    if (!json_is_object(spec))
+        return;
+    const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
+    const char *slash = strchr(bkey, '/');
+    json_t *names = json_object();
+    for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
+        if (!KINDS[ki].dep)
+            continue;
+        json_object_clear(names);
+        pod_refs(spec, KINDS[ki].kind, names);
+        const char *n;
+        json_t *v;
+        json_object_foreach(names, n, v) {
+            char dk[700];
+            snprintf(dk, sizeof dk, "%s/%s/%s", KINDS[ki].kind, ns, n);
+            json_t *d = json_object_get(ps->deps, dk);
+            if (!d) {
+                d = json_pack("{s:{},s:[]}", "clusters", "requiredBy");
+                json_object_set_new(ps->deps, dk, d);
+            }
+            size_t i;
+            const json_t *t;
+            json_array_foreach(clusters, i, t)
+                json_object_set_new(json_object_get(d, "clusters"), fl_obj_str_or(t, "name", ""),
+                                    json_true());
+            json_t *tcs = json_array();
+            json_array_foreach(clusters, i, t)
+                json_array_append_new(tcs, json_pack("{s:s}", "name", fl_obj_str_or(t, "name", "")));
+            json_array_append_new(json_object_get(d, "requiredBy"),
+                                  json_pack("{s:s,s:s,s:o}", "namespace", ns, "name",
+                                            slash ? slash + 1 : bkey, "clusters", tcs));
+        }
+    }
+    json_decref(names);
+}
+
+/* The placement of a dependency no policy claims: the clusters of the
+ * workloads that need it (a new policy object). */
+static json_t *dep_policy(const json_t *tmpl, const tkind *k, const json_t *dep)
+{
+    json_t *names = json_array();
+    const char *cn;
+    json_t *v;
+    json_object_foreach(json_object_get(dep, "clusters"), cn, v)
+        json_array_append_new(names, json_string(cn));
+    return json_pack("{s:s,s:{s:s,s:s},s:{s:[{s:s,s:s,s:s}],s:{s:{s:o}}}}", "kind",
+                     "PropagationPolicy", "metadata", "name", "propagate-deps", "namespace",
+                     fl_obj_str_or(tmpl, "metadata.namespace", ""), "spec", "resourceSelectors",
+                     "apiVersion", k->group[0] ? "" : "v1", "kind", k->kind, "name",
+                     fl_obj_str_or(tmpl, "metadata.name", ""), "placement", "clusterAffinity",
+                     "clusterNames", names);
+}
+
 /* Application failover: the binding's clusters whose copies have been
  * Unhealthy for the policy's tolerationSeconds go into evictions ("app").
  * Returns true while a copy is Unhealthy but still tolerated (a timer). */
@@ -795,6 +924,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     if (fl_obj_get(tmpl, "metadata.deletionTimestamp"))
         return;
     const json_t *pol = fl_sched_choose_policy(ps->policies, tmpl);
+    char dkey[700];
+    snprintf(dkey, sizeof dkey, "%s/%s/%s", k->kind, ns, name);
+    const json_t *dep = k->dep ? json_object_get(ps->deps, dkey) : NULL;
+    json_t *dep_pol = NULL; /* the placement of a dependency that no policy claims */
+    if (!pol && dep)
+        pol = dep_pol = dep_policy(tmpl, k, dep);
     if (!pol)
         return;
     char bname[600], key[700];
@@ -814,6 +949,11 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         snprintf(okey0, sizeof okey0, "%s/%s/%s", p->m[mi].name, ns, name);
         fl_buf_printf(&fp, "|%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
     }
+    if (dep) {
+        char *d = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
+        fl_buf_printf(&fp, "|%s", d ? d : "");
+        free(d);
+    }
     const char *fps = fp.data ? fp.data : "";
     /* custom NoExecute tolerations end at their own times: no skipping then */
     bool may_skip = ps->stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
@@ -826,10 +966,14 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_object_set_new(ps->want, wk, json_true());
         }
         fl_buf_done(&fp);
+        note_deps(ps, tmpl, pol, key, json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters")
+                                                                 : NULL);
+        json_decref(dep_pol);
         return;
     }
-    size_t jobs_before = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
-                         json_object_size(ps->ns_jobs);
+    json_t *ojobs = k->dep ? ps->dep_jobs : ps->obj_jobs;
+    size_t jobs_before = json_array_size(ps->obj_jobs) + json_array_size(ps->dep_jobs) +
+                         json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
     const json_t *placement = fl_obj_get(pol, "spec.placement");
     const json_t *prev = fl_obj_get(rb, "spec.clusters");
     json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
@@ -852,6 +996,20 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     bool ok = answer && !emsg;
     clusters = ok ? json_incref(json_object_get(answer, "clusters"))
                   : json_is_array(prev) ? json_incref((json_t *)prev) : json_array();
+    if (dep) {
+        /* a dependency also goes wherever the workloads that need it are */
+        json_t *u = json_deep_copy(clusters);
+        const char *cn;
+        json_t *v;
+        json_object_foreach(json_object_get(dep, "clusters"), cn, v) {
+            if (prev_of(u, cn) < 0)
+                json_array_append_new(u, json_pack("{s:s,s:i}", "name", cn, "replicas", 0));
+        }
+        json_decref(clusters);
+        clusters = u;
+    }
+    if (ok)
+        note_deps(ps, tmpl, pol, key, clusters);
     if (ok && evicted) {
         pthread_mutex_lock(&p->mu);
         p->st.evictions += (uint64_t)evicted;
@@ -930,21 +1088,33 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                                 json_string(fl_obj_str_or(ob, "rv", "")));
             size_t pl = strlen(path);
             snprintf(path + pl, sizeof path - pl, "/%s", name);
-            job(ps->obj_jobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
+            job(ojobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
         } else if (index_has(ps->r, cn, k->group, k->resource, ns, name, rv)) {
             if (!strcmp(conflict, "Overwrite")) {
                 json_object_set_new(fl_obj_ensure(obj, "metadata"), "resourceVersion",
                                     json_string(rv));
                 size_t pl = strlen(path);
                 snprintf(path + pl, sizeof path - pl, "/%s", name);
-                job(ps->obj_jobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
+                job(ojobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
             } else {
                 snprintf(emsg2, sizeof emsg2,
                          "%s %s/%s already exists in cluster %s and conflictResolution is Abort",
                          k->kind, ns, name, cn);
             }
         } else {
-            job(ps->obj_jobs, cn, FL_KUBE_POST, path, obj, okey, hash);
+            job(ojobs, cn, FL_KUBE_POST, path, obj, okey, hash);
+        }
+        if (!strcmp(k->kind, "Secret") && json_array_size(ojobs)) {
+            /* the index keeps no Secret data: read it from the host before the wave */
+            char hp[900];
+            coll_path(k, ns, hp, sizeof hp);
+            size_t hl = strlen(hp);
+            snprintf(hp + hl, sizeof hp - hl, "/%s", name);
+            json_t *last = json_array_get(ojobs, json_array_size(ojobs) - 1);
+            if (!strcmp(fl_obj_str_or(last, "key", ""), okey)) {
+                json_object_set_new(last, "fetch", json_string(hp));
+                json_object_set_new(ps->fetched, hp, json_null());
+            }
         }
         json_decref(obj);
     }
@@ -1025,6 +1195,10 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_decref(reqs);
     if (spec && json_array_size(tasks))
         json_object_set(spec, "gracefulEvictionTasks", tasks);
+    if (spec && dep)
+        json_object_set(spec, "requiredBy", json_object_get(dep, "requiredBy"));
+    if (spec && json_is_true(fl_obj_get(pol, "spec.propagateDeps")))
+        json_object_set_new(spec, "propagateDeps", json_true());
     /* the reason for the last change of the placement */
     if (ok && !change[0] && !json_equal(prev, clusters))
         snprintf(change, sizeof change, "%s",
@@ -1050,6 +1224,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     if (!change[0] && json_is_string(fl_obj_get(old_status, "lastScheduledTime")))
         json_object_set(status, "lastScheduledTime", fl_obj_get(old_status, "lastScheduledTime"));
+    else if (!change[0] && ok)
+        json_object_set_new(status, "lastScheduledTime", json_string(nowts));
     char rbpath[900], hk[800];
     snprintf(rbpath, sizeof rbpath, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings",
              ns);
@@ -1098,8 +1274,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_decref(body);
     }
     /* the template's status: the members' summed */
-    if (json_object_size(sum) && !suspended && strcmp(k->resource, "configmaps") &&
-        strcmp(k->resource, "services")) {
+    if (json_object_size(sum) && !suspended && !k->dep && strcmp(k->resource, "services")) {
         const json_t *ts = json_object_get(tmpl, "status");
         bool diff = false;
         const char *f;
@@ -1122,8 +1297,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_decref(body);
         }
     }
-    size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
-                        json_object_size(ps->ns_jobs);
+    size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->dep_jobs) +
+                        json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
     if (ok && all_applied && !evicted && !deferred && !watching && !json_array_size(tasks) &&
         jobs_after == jobs_before && rb)
         json_object_set_new(p->settled, key, json_string(fps));
@@ -1132,6 +1307,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     fl_buf_done(&fp);
     json_decref(tasks);
     json_decref(evictions);
+    json_decref(dep_pol);
     json_decref(sum);
     json_decref(status);
     json_decref(spec);
@@ -1208,6 +1384,77 @@ static void cleanup(pass *ps)
         }
     }
     json_decref(busy);
+}
+
+typedef struct fetch {
+    fl_sched_prop *p;
+    json_t *slot; /* the fetched map */
+    char path[900];
+} fetch;
+
+static void fetch_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
+{
+    (void)rq;
+    fetch *f = ud;
+    json_t *o = NULL;
+    f->p->pending--;
+    if (res->err == 0 && fl_json_parse(res->body.data, res->body.len, &o, NULL) == 0)
+        json_object_set_new(f->slot, f->path, o);
+    else
+        fl_log(FL_LOG_WARN, "prop", "host GET %s: %s %s", f->path, res->reason, res->message);
+    free(f);
+}
+
+/* Read the host objects named in ps->fetched (concurrently, one wave),
+ * then complete the jobs that wait for them: Secret data and type into
+ * the body; a job whose object could not be read is dropped (next pass). */
+static json_t *fetch_wave(pass *ps, json_t *jobs)
+{
+    fl_sched_prop *p = ps->p;
+    if (!json_object_size(ps->fetched))
+        return json_incref(jobs);
+    fl_kube_client *c = client_for(p, p->host_kubeconfig, p->host_context, &p->host, "host");
+    const char *path;
+    json_t *v;
+    json_object_foreach(ps->fetched, path, v) {
+        fetch *f = calloc(1, sizeof *f);
+        if (!c || !f) {
+            free(f);
+            break;
+        }
+        f->p = p;
+        f->slot = ps->fetched;
+        snprintf(f->path, sizeof f->path, "%s", path);
+        fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+        rq.method = FL_KUBE_GET, rq.path = f->path;
+        if (fl_kube_client_request(c, &rq, NULL, fetch_done, f, NULL) == 0)
+            p->pending++;
+        else
+            free(f);
+    }
+    wave(p);
+    json_t *out = json_array();
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j) {
+        const char *fp = fl_obj_str(j, "fetch");
+        if (fp) {
+            const json_t *src = json_object_get(ps->fetched, fp);
+            json_t *body = json_object_get(j, "body");
+            if (!json_is_object(src) || !json_is_object(body)) {
+                ps->next_soon = true;
+                continue;
+            }
+            static const char *const f[] = {"data", "stringData", "type", "immutable"};
+            for (size_t k = 0; k < FL_ARRAY_LEN(f); k++) {
+                json_t *x = json_object_get(src, f[k]);
+                if (x)
+                    json_object_set(body, f[k], x);
+            }
+        }
+        json_array_append(out, j);
+    }
+    return out;
 }
 
 static void concat_into(json_t *dst, json_t *src)
@@ -1288,6 +1535,9 @@ static bool run_pass(fl_sched_prop *p)
     ps.ns_have = json_object();
     ps.seen = json_object();
     ps.obj_jobs = json_array();
+    ps.dep_jobs = json_array();
+    ps.deps = json_object();
+    ps.fetched = json_object();
     ps.host_jobs = json_array();
     if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
         fl_index_reader_begin(ps.r);
@@ -1316,8 +1566,9 @@ static bool run_pass(fl_sched_prop *p)
         fl_index_reader_free(ps.r);
     }
     int64_t t_decided = fl_mono_ms();
-    size_t n_obj = json_array_size(ps.obj_jobs), n_host = json_array_size(ps.host_jobs);
-    /* wave 1: namespaces; wave 2: member objects; wave 3: the host */
+    size_t n_obj = json_array_size(ps.obj_jobs) + json_array_size(ps.dep_jobs), n_host = json_array_size(ps.host_jobs);
+    /* wave 1: namespaces; wave 2: dependencies (Secrets read from the host
+     * first); wave 3: member objects; wave 4: the host */
     json_t *nsj = json_array();
     const char *nk;
     json_t *nso;
@@ -1327,9 +1578,13 @@ static bool run_pass(fl_sched_prop *p)
         job(nsj, c, FL_KUBE_POST, "/api/v1/namespaces", nso, nk, "ns");
     }
     run_jobs(p, nsj);
+    json_t *depj = fetch_wave(&ps, ps.dep_jobs);
+    run_jobs(p, depj);
+    json_decref(depj);
     run_jobs(p, ps.obj_jobs);
     run_jobs(p, ps.host_jobs);
-    bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.host_jobs) ||
+    bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.dep_jobs) ||
+                json_array_size(ps.host_jobs) ||
                 json_object_size(p->retry) || json_object_size(p->inflight);
     /* forget inflight entries past their window */
     const char *ik;
@@ -1353,6 +1608,9 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.ns_have);
     json_decref(ps.seen);
     json_decref(ps.obj_jobs);
+    json_decref(ps.dep_jobs);
+    json_decref(ps.deps);
+    json_decref(ps.fetched);
     json_decref(ps.host_jobs);
     int64_t spent = fl_mono_ms() - t0;
     if (spent > 1000)

@@ -74,7 +74,8 @@ int fl_sched_overrides_apply(const json_t *policies, const json_t *tmpl, const j
 /* failover.c: Karmada's failover rules over JSON.
  * The health of a member copy (Healthy, Unhealthy, Unknown) by the default
  * interpreter's rules: workloads need updated and available (ready)
- * replicas at spec.replicas for the observed generation; a Job is
+ * replicas at spec.replicas for the observed generation and no unavailable
+ * replicas (a rollout stuck on new pods that cannot run); a Job is
  * Unhealthy once Failed. */
 const char *fl_sched_copy_health(const json_t *obj);
 /* The gracefulEvictionTasks entry for evicting cluster (replicas it held)
