@@ -669,8 +669,10 @@ static int default_resources(fl_config *c)
                                        "persistentvolumeclaims"};
     static const char *const apps[] = {"deployments", "replicasets", "statefulsets",
                                        "daemonsets"};
+    static const char *const ext[] = {"customresourcedefinitions"};
     static const struct { const char *g; const char *const *r; size_t n; } d[] = {
-        {"", core, FL_ARRAY_LEN(core)}, {"apps", apps, FL_ARRAY_LEN(apps)}};
+        {"", core, FL_ARRAY_LEN(core)}, {"apps", apps, FL_ARRAY_LEN(apps)},
+        {"apiextensions.k8s.io", ext, FL_ARRAY_LEN(ext)}};
     if (!(c->resources = calloc(FL_ARRAY_LEN(d), sizeof *c->resources)))
         return -ENOMEM;
     for (size_t i = 0; i < FL_ARRAY_LEN(d); i++) {

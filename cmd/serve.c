@@ -554,7 +554,9 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
     static const char *const kq[] = {"karmadaquotas"},
         *const pol[] = {"federatedresourcequotas", "propagationpolicies",
                         "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
-        *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
+        *const rb[] = {"resourcebindings", "clusterresourcebindings"},
+        *const apps[] = {"deployments", "statefulsets"},
+        *const ext[] = {"customresourcedefinitions"},
         *const batch[] = {"jobs"},
         *const core[] = {"configmaps", "services", "secrets", "serviceaccounts",
                          "persistentvolumeclaims"};
@@ -563,7 +565,8 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
                              cfg->has_host ? cfg->host_context : ""};
     fl_collector_gv gvs[] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
                              {"policy.karmada.io", "v1alpha1", pol, 5},
-                             {"work.karmada.io", "v1alpha2", rb, 1},
+                             {"work.karmada.io", "v1alpha2", rb, 2},
+                             {"apiextensions.k8s.io", "v1", ext, 1},
                              {"apps", "v1", apps, 2},
                              {"batch", "v1", batch, 1},
                              {"", "v1", core, FL_ARRAY_LEN(core)}};

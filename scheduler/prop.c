@@ -48,17 +48,20 @@
  * writes of dependencies go out in a wave before the workloads'. */
 typedef struct tkind {
     const char *group, *version, *resource, *kind;
-    bool dep; /* may be a workload's dependency (propagateDeps) */
+    bool dep;     /* may be a workload's dependency (propagateDeps) */
+    bool cluster; /* cluster-scoped: a ClusterResourceBinding, ClusterPropagationPolicy only */
 } tkind;
 static const tkind KINDS[] = {
-    {"apps", "v1", "deployments", "Deployment", false},
-    {"apps", "v1", "statefulsets", "StatefulSet", false},
-    {"batch", "v1", "jobs", "Job", false},
-    {"", "v1", "services", "Service", false},
-    {"", "v1", "configmaps", "ConfigMap", true},
-    {"", "v1", "secrets", "Secret", true},
-    {"", "v1", "serviceaccounts", "ServiceAccount", true},
-    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true},
+    {"apps", "v1", "deployments", "Deployment", false, false},
+    {"apps", "v1", "statefulsets", "StatefulSet", false, false},
+    {"batch", "v1", "jobs", "Job", false, false},
+    {"", "v1", "services", "Service", false, false},
+    {"", "v1", "configmaps", "ConfigMap", true, false},
+    {"", "v1", "secrets", "Secret", true, false},
+    {"", "v1", "serviceaccounts", "ServiceAccount", true, false},
+    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, false},
+    {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false,
+     true},
 };
 
 typedef struct member {
@@ -117,9 +120,21 @@ static void lower(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
+/* The collection of the binding of a template in ns ("": cluster-scoped,
+ * a ClusterResourceBinding), with "/name" appended when name. */
+static void binding_path(const char *ns, const char *name, char *out, size_t n)
+{
+    int w = ns[0] ? snprintf(out, n, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings", ns)
+                  : snprintf(out, n, "/apis/work.karmada.io/v1alpha2/clusterresourcebindings");
+    if (name && w > 0 && (size_t)w < n)
+        snprintf(out + w, n - (size_t)w, "/%s", name);
+}
+
 static void coll_path(const tkind *k, const char *ns, char *out, size_t n)
 {
-    if (k->group[0])
+    if (k->cluster)
+        snprintf(out, n, "/apis/%s/%s/%s", k->group, k->version, k->resource);
+    else if (k->group[0])
         snprintf(out, n, "/apis/%s/%s/namespaces/%s/%s", k->group, k->version, ns, k->resource);
     else
         snprintf(out, n, "/api/%s/namespaces/%s/%s", k->version, ns, k->resource);
@@ -898,17 +913,19 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
     clock_gettime(CLOCK_REALTIME, &now);
     snprintf(evname, sizeof evname, "%.500s.%llx", bname,
              (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
+    const char *evns = ns[0] ? ns : "default";
     json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
                            "s:s,s:s,s:i}",
                            "apiVersion", "v1", "kind", "Event", "metadata", "name", evname,
-                           "namespace", ns, "involvedObject", "apiVersion",
-                           "work.karmada.io/v1alpha2", "kind", "ResourceBinding", "namespace", ns,
+                           "namespace", evns, "involvedObject", "apiVersion",
+                           "work.karmada.io/v1alpha2", "kind",
+                           ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "namespace", ns,
                            "name", bname, "type", type, "reason", reason, "message", msg, "source",
                            "component", "flotilla-scheduler", "firstTimestamp", ts,
                            "lastTimestamp", ts, "count", 1);
     if (!ev)
         return;
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ns);
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", evns);
     snprintf(hk, sizeof hk, "_host/ev/%s", evname);
     job(ps->host_jobs, "_host", FL_KUBE_POST, path, ev, hk, h);
     json_decref(ev);
@@ -1072,7 +1089,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         }
         char nskey[600];
         snprintf(nskey, sizeof nskey, "%s/%s", cn, ns);
-        json_t *have_ns = json_object_get(ps->ns_have, nskey);
+        json_t *have_ns = ns[0] ? json_object_get(ps->ns_have, nskey) : json_true();
         if (!have_ns) {
             have_ns = json_boolean(index_has(ps->r, cn, "", "namespaces", "", ns, NULL));
             json_object_set_new(ps->ns_have, nskey, have_ns);
@@ -1227,13 +1244,15 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     else if (!change[0] && ok)
         json_object_set_new(status, "lastScheduledTime", json_string(nowts));
     char rbpath[900], hk[800];
-    snprintf(rbpath, sizeof rbpath, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings",
-             ns);
+    binding_path(ns, NULL, rbpath, sizeof rbpath);
     if (!rb) {
         json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion",
-                                 "work.karmada.io/v1alpha2", "kind", "ResourceBinding", "metadata",
+                                 "work.karmada.io/v1alpha2", "kind",
+                                 ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "metadata",
                                  "name", bname, "namespace", ns, "labels", LBL_MANAGED, "true",
                                  "spec", spec);
+        if (body && !ns[0])
+            json_object_del(json_object_get(body, "metadata"), "namespace");
         if (body && change[0])
             fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
@@ -1274,7 +1293,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_decref(body);
     }
     /* the template's status: the members' summed */
-    if (json_object_size(sum) && !suspended && !k->dep && strcmp(k->resource, "services")) {
+    if (json_object_size(sum) && !suspended && !k->dep && !k->cluster &&
+        strcmp(k->resource, "services")) {
         const json_t *ts = json_object_get(tmpl, "status");
         bool diff = false;
         const char *f;
@@ -1370,8 +1390,8 @@ static void cleanup(pass *ps)
         if (strcmp(meta_str(rb, "labels", LBL_MANAGED), "true"))
             continue; /* not ours */
         char path[900], hk[800];
-        snprintf(path, sizeof path, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings/%s",
-                 fl_obj_str_or(rb, "metadata.namespace", ""), fl_obj_str_or(rb, "metadata.name", ""));
+        binding_path(fl_obj_str_or(rb, "metadata.namespace", ""),
+                     fl_obj_str_or(rb, "metadata.name", ""), path, sizeof path);
         snprintf(hk, sizeof hk, "_host/rbdel/%s", bkey);
         job(ps->host_jobs, "_host", FL_KUBE_DELETE, path, NULL, hk, "delete");
         if (p->o.quota.release) {
@@ -1520,6 +1540,8 @@ static bool run_pass(fl_sched_prop *p)
         }
     }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
+    concat_into(rbl, host_items(p, "work.karmada.io", "clusterresourcebindings",
+                                "ClusterResourceBinding"));
     ps.rbs = json_object();
     size_t i;
     json_t *o;

@@ -144,6 +144,34 @@ def main():
     check(ok, "cfg's binding is required by app-deployment: %s" %
           json.dumps(binding("cfg-configmap"))[:600])
 
+    # a cluster-scoped template: a CRD by ClusterPropagationPolicy, a ClusterResourceBinding
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {
+                                      "type": "object",
+                                      "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    apply("host", crd)
+    apply("host", {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "ClusterPropagationPolicy",
+                   "metadata": {"name": "widgets"},
+                   "spec": {"resourceSelectors": [{"apiVersion": "apiextensions.k8s.io/v1",
+                                                   "kind": "CustomResourceDefinition",
+                                                   "name": "widgets.example.com"}],
+                            "placement": {"clusterAffinity": {"clusterNames": members}}}})
+    ok = wait(lambda: all(get(m, "crd", "widgets.example.com") for m in members), 30, 0.2)
+    check(ok, "CRD propagated to every member: %s" %
+          [bool(get(m, "crd", "widgets.example.com")) for m in members])
+
+    def crb():
+        return get("host", "clusterresourcebindings.work.karmada.io",
+                   "widgets.example.com-customresourcedefinition")
+    ok = wait(lambda: any(c.get("type") == "Scheduled" and c.get("status") == "True"
+                          for c in (crb() or {}).get("status", {}).get("conditions", [])), 20, 0.2)
+    check(ok, "ClusterResourceBinding Scheduled: %s" % json.dumps(crb())[:600])
+    check(sorted(c["name"] for c in crb()["spec"]["clusters"]) == members, "CRB clusters")
+
     # events and the reason for the last change
     def events():
         ev = get("host", "events", "-n", NS) or {"items": []}
