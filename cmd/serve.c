@@ -336,7 +336,8 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
         (rc = route_web(srv, x, err)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
-        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (cmd_placer_set_quota(x->placer, x->quota),
+         rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
                       (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))

@@ -568,11 +568,13 @@ out:
 
 /* ---------------------------------------------------------------- the op's ledger */
 
-/* A one-quota ledger from the request ({"name","hard","used"}): what the
- * debug op uses to show QuotaExceeded; the daemon wires quota/ instead. */
+/* A ledger from the request's "quota" ({"name","hard","used"}, or a list
+ * of them: every one must allow): what the debug op and the daemon's dry
+ * run use to show QuotaExceeded without reserving; propagation wires
+ * quota/ instead. */
 typedef struct ledger {
-    const json_t *q;
-    json_t *used; /* name -> milli */
+    const json_t *q;   /* the quota being checked */
+    json_t *used;      /* that quota's name -> resource -> milli added so far */
 } ledger;
 
 
@@ -585,7 +587,7 @@ static void fmt_milli(int64_t m, char *buf, size_t size)
 
 static int64_t ledger_used(const ledger *l, const char *k)
 {
-    const json_t *u = json_object_get(l->used, k);
+    const json_t *u = json_object_get(json_object_get(l->used, fl_obj_str_or(l->q, "name", "")), k);
     if (u)
         return json_integer_value(u);
     return fl_sched_milli(json_object_get(json_object_get(l->q, "used"), k));
@@ -597,10 +599,9 @@ static int64_t ledger_per(const char *k, const json_t *requests)
     return strcmp(res, "pods") == 0 ? 1000 : fl_sched_milli(json_object_get(requests, res));
 }
 
-static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t replicas,
-                          const json_t *requests, fl_err *err)
+static int ledger_reserve_one(ledger *l, const char *ns, const char *cluster, int64_t replicas,
+                              const json_t *requests, fl_err *err)
 {
-    ledger *l = ud;
     const char *k;
     const json_t *hard;
     char rq[256] = "", us[256] = "", li[256] = "";
@@ -624,10 +625,40 @@ static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t
                           "exceeded quota: %s, requested: %s, used: %s, limited: %s (cluster %s, "
                           "namespace %s)",
                           fl_obj_str_or(l->q, "name", "quota"), rq, us, li, cluster, ns);
+    const char *qn = fl_obj_str_or(l->q, "name", "");
+    json_t *mine = json_object_get(l->used, qn);
+    if (!mine)
+        json_object_set_new(l->used, qn, mine = json_object());
     json_object_foreach(json_object_get(l->q, "hard"), k, hard) {
-        json_object_set_new(l->used, k,
+        json_object_set_new(mine, k,
                             json_integer(ledger_used(l, k) + ledger_per(k, requests) * replicas));
     }
+    return 0;
+}
+
+typedef struct ledgers {
+    const json_t *list; /* array of quotas */
+    json_t *used;
+} ledgers;
+
+/* Every quota must allow (checked first), then every one records the use. */
+static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t replicas,
+                          const json_t *requests, fl_err *err)
+{
+    ledgers *ls = ud;
+    size_t i;
+    const json_t *q;
+    json_t *trial = json_deep_copy(ls->used);
+    json_array_foreach(ls->list, i, q) {
+        ledger l = {q, trial};
+        int rc = ledger_reserve_one(&l, ns, cluster, replicas, requests, err);
+        if (rc) {
+            json_decref(trial);
+            return rc;
+        }
+    }
+    json_object_update(ls->used, trial);
+    json_decref(trial);
     return 0;
 }
 
@@ -644,9 +675,12 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
     if (!pol)
         return fl_sched_error("no PropagationPolicy or ClusterPropagationPolicy matches the template",
                               "NoPolicyMatch");
-    ledger l = {json_object_get(req, "quota"), json_object()};
+    const json_t *rq = json_object_get(req, "quota");
+    json_t *qlist = json_is_array(rq) ? json_incref((json_t *)rq)
+                    : json_is_object(rq) ? json_pack("[O]", rq) : NULL;
+    ledgers l = {qlist, json_object()};
     fl_sched_quota own = {ledger_reserve, &l};
-    if (!quota && json_is_object(l.q))
+    if (!quota && json_array_size(qlist))
         quota = &own;
     decision d = {req, tmpl, fl_obj_get(pol, "spec.placement"), json_object_get(req, "previous"),
                   json_object_get(req, "binding"), quota, replicas_of(tmpl),
@@ -683,6 +717,7 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
             first = e;
     }
     json_decref(l.used);
+    json_decref(qlist);
     if (rc != 0)
         answer = fl_sched_error(first.msg, rc == FL_EQUOTA ? "QuotaExceeded" : "NoClusterFit");
     if (answer && d.explain) {

@@ -221,6 +221,44 @@ def main():
                                                      bool(get(victim, "deployment", "app", "-n", NS))))
     check(placed() == {m: 3 for m in rest} or sum(placed().values()) == 6,
           "placement unchanged: %s" % placed())
+    # `flotilla place`: the dry run starts from the binding and checks the quota
+    token = open(os.path.join(D, "tokens.csv")).readline().split(",")[0].strip()
+    tmpl = get("host", "deployment", "app", "-n", NS)
+    pol = get("host", "propagationpolicy", "app", "-n", NS)
+    for o in (tmpl, pol):
+        for k in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"):
+            o["metadata"].pop(k, None)
+        o.pop("status", None)
+    tmpl["spec"]["replicas"] = 8
+    wf, pf = os.path.join(D, "w.json"), os.path.join(D, "p.json")
+    json.dump(tmpl, open(wf, "w"))
+    json.dump(pol, open(pf, "w"))
+    before = placed()
+
+    def dry(*extra):
+        env = dict(os.environ)
+        env.pop("FLOTILLA_TOKEN", None)
+        return subprocess.run([BIN, "place", "--server", "http://127.0.0.1:%d" % port, "-f", wf,
+                               "-f", pf, "--token", token] + list(extra),
+                              capture_output=True, text=True, timeout=60, env=env)
+    r = dry("-o", "json")
+    check(r.returncode == 0, "dry run: %s %s" % (r.stdout, r.stderr))
+    ans = json.loads(r.stdout)
+    ans = ans[0] if isinstance(ans, list) else ans
+    got = {c["name"]: c["replicas"] for c in ans.get("clusters", [])}
+    check({c["name"]: c["replicas"] for c in ans.get("previous", [])} == before,
+          "dry run starts from the binding: %s vs %s" % (ans.get("previous"), before))
+    check(sum(got.values()) == 8 and all(got.get(m, 0) >= before.get(m, 0) for m in before),
+          "scale up adds to the previous placement: %s from %s" % (got, before))
+    apply("host", {"apiVersion": "quota.flotilla.io/v1alpha1", "kind": "KarmadaQuota",
+                   "metadata": {"name": "q", "namespace": NS}, "spec": {"hard": {"cpu": "700m"}}})
+
+    def refused():
+        r = dry()
+        return r.returncode == 1 and "QuotaExceeded" in r.stdout and "Previous:" in r.stdout
+    ok = wait(refused, 30, 0.5)
+    check(ok, "dry run over the quota answers QuotaExceeded: %s" % dry().stdout)
+    check(placed() == before, "the dry run changed nothing: %s" % placed())
     stop_procs(procs)
     check(srv.returncode == 0, "daemon exit status %s" % srv.returncode)
     done()
