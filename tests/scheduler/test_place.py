@@ -312,6 +312,22 @@ case("place: NoClusterFit with a reason per cluster", place(dict(DUP, clusterAff
 case("place: eviction and API enablement", place(DUP, clusters=[
     cl("m1", evicting=True), cl("m3", apis=["v1/ConfigMap"]), cl("m4", apis=["apps/v1/Deployment"])]),
     P(("m4", 3)))
+# Karmada's ClusterEviction plugin (cluster_eviction_test.go): eviction tasks and the last failover
+case("place: a cluster in the binding's gracefulEvictionTasks is filtered",
+     place(dict(DUP, clusterAffinity={"clusterNames": ["m1"]}), binding={"spec": {"gracefulEvictionTasks": [
+         {"fromCluster": "m1"}]}}),
+     {"error": "0/3 clusters are available: 1 cluster(s) did not match the placement cluster affinity "
+               "constraint, 1 cluster(s) had untolerated taint {dedicated=gpu:NoSchedule}, 1 cluster(s) is in "
+               "the process of eviction.", "reason": "NoClusterFit"})
+case("place: clusters the last failover left are filtered",
+     place(dict(DUP, clusterAffinity={"clusterNames": ["m1", "m3"]}), binding={"status": {"failoverHistory": [
+         {"clustersBeforeFailover": ["m3"]}, {"clustersBeforeFailover": ["m1"]}]}}), P(("m3", 3)))
+case("place: the failover message names the cluster",
+     place(dict(DUP, clusterAffinity={"clusterNames": ["m1"]}), binding={"status": {"failoverHistory": [
+         {"clustersBeforeFailover": ["m1"]}]}}),
+     {"error": "0/3 clusters are available: 1 cluster(s) did not match the placement cluster affinity "
+               "constraint, 1 cluster(s) had untolerated taint {dedicated=gpu:NoSchedule}, 1 workload has "
+               "been failed over from this cluster m1.", "reason": "NoClusterFit"})
 case("place: clusterAffinities fall back in order", place(dict(DUP, clusterAffinities=[
     {"affinityName": "primary", "clusterNames": ["m2"]}, {"affinityName": "backup", "clusterNames": ["m3"]}])),
     P(("m3", 3), affinityName="backup"))
