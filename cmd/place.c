@@ -123,6 +123,19 @@ json_t *cmd_members_json(const fl_config *cfg, const json_t *status, bool all)
                                                     "value", m->taints[t].value ? m->taints[t].value
                                                                                 : "",
                                                     "effect", m->taints[t].effect));
+        /* a zone label "a,b": the cluster spans zones a and b (Karmada's spec.zones) */
+        const char *z = fl_obj_str(cl, "zone");
+        if (z && strchr(z, ',')) {
+            json_t *zs = json_array();
+            for (const char *p0 = z; p0 && *p0;) {
+                const char *c = strchr(p0, ',');
+                size_t l = c ? (size_t)(c - p0) : strlen(p0);
+                if (l)
+                    json_array_append_new(zs, json_stringn(p0, l));
+                p0 = c ? c + 1 : NULL;
+            }
+            json_object_set_new(cl, "zones", zs);
+        }
         json_array_append_new(arr, cl);
     }
     return arr;

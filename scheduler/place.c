@@ -138,6 +138,31 @@ static bool in_list(const json_t *list, const char *name)
     return false;
 }
 
+/* Karmada's matchZones: a cluster in several zones is In when every one
+ * of them is listed (and it has one), NotIn when none is. */
+static bool zones_match(const json_t *r, const json_t *zones)
+{
+    const char *op = fl_obj_str_or(r, "operator", "");
+    const json_t *vals = json_object_get(r, "values");
+    size_t i, n = 0, hit = 0;
+    const json_t *z;
+    json_array_foreach(zones, i, z) {
+        if (!json_is_string(z))
+            continue;
+        n++;
+        hit += in_list(vals, json_string_value(z));
+    }
+    if (!strcmp(op, "In"))
+        return n > 0 && hit == n;
+    if (!strcmp(op, "NotIn"))
+        return hit == 0;
+    if (!strcmp(op, "Exists"))
+        return n > 0;
+    if (!strcmp(op, "DoesNotExist"))
+        return n == 0;
+    return false;
+}
+
 static bool caff_matches(const caff *c, const json_t *cl)
 {
     if (!c->aff)
@@ -153,6 +178,11 @@ static bool caff_matches(const caff *c, const json_t *cl)
     const json_t *r;
     json_array_foreach(c->fields, i, r) {
         const char *key = fl_sched_json_str(r, "key");
+        if (key && !strcmp(key, "zone") && json_is_array(json_object_get(cl, "zones"))) {
+            if (!zones_match(r, json_object_get(cl, "zones")))
+                return false;
+            continue;
+        }
         bool known = key && (!strcmp(key, "provider") || !strcmp(key, "region") ||
                              !strcmp(key, "zone"));
         const char *have = known ? fl_sched_json_str(cl, key) : NULL;
@@ -239,6 +269,8 @@ static const char *spread_field_missing(const json_t *placement, const json_t *c
     json_array_foreach(json_object_get(placement, "spreadConstraints"), i, sc) {
         const char *f = fl_sched_json_str(sc, "spreadByField");
         const char *v = f && strcmp(f, "cluster") != 0 ? fl_sched_json_str(cl, f) : "x";
+        if (f && !strcmp(f, "zone") && fl_sched_zone_key(cl, NULL, 0) > 0)
+            v = "x";
         if (v && v[0])
             continue;
         if (!strcmp(f, "provider"))
@@ -445,6 +477,7 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     const json_t *cls = json_object_get(d->req, "clusters");
     size_t n = json_array_size(cls), nc = 0, nr = 0, *sel = NULL, nsel = 0;
     fl_sched_cluster *c = calloc(n + 1, sizeof *c), *chosen = NULL;
+    char **zk = calloc(n + 1, sizeof *zk); /* joined zones lists */
     reason *rs = calloc(n + 1, sizeof *rs);
     fl_sched_spread *sp = NULL;
     fl_sched_target *t = NULL;
@@ -452,7 +485,7 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     char buf[300];
     int rc = -ENOMEM;
     json_t *at = NULL;
-    if (!c || !rs || cweights_init(&wl, d->placement) != 0)
+    if (!c || !rs || !zk || cweights_init(&wl, d->placement) != 0)
         goto out;
     if (d->explain) {
         at = json_pack("{s:s?,s:[]}", "affinityName", fl_sched_json_str(aff_json, "affinityName"),
@@ -474,8 +507,12 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         }
         const char *name = fl_obj_str_or(cl, "name", "");
         int64_t cur = previous_of(d->prev, name);
+        size_t zl = fl_sched_zone_key(cl, NULL, 0);
+        if (zl && (zk[i] = malloc(zl)))
+            fl_sched_zone_key(cl, zk[i], zl);
         c[nc] = (fl_sched_cluster){name, fl_sched_json_str(cl, "region"),
-                                   fl_sched_json_str(cl, "zone"), fl_sched_json_str(cl, "provider"),
+                                   zk[i] ? zk[i] : fl_sched_json_str(cl, "zone"),
+                                   fl_sched_json_str(cl, "provider"),
                                    cur >= 0 ? 100 : 0, cweights_of(&wl, cl), -1,
                                    cur > 0 ? cur : 0};
         c[nc].available = available_of(cl, d->tmpl, err);
@@ -557,6 +594,9 @@ out:
         json_object_set_new(at, rc == FL_EQUOTA ? "quota" : "error", json_string(err->msg));
     caff_done(&aff);
     cweights_done(&wl);
+    for (size_t i = 0; zk && i < n; i++)
+        free(zk[i]);
+    free(zk);
     free(c);
     free(rs);
     free(sp);

@@ -55,6 +55,11 @@ const char *fl_sched_json_str(const json_t *obj, const char *key);
 json_t *fl_sched_error(const char *msg, const char *reason);
 json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n);
 fl_sched_spread *fl_sched_parse_spread(const json_t *a, size_t *n, fl_err *err);
+/* A cluster entry's "zones" list (Karmada's cluster.spec.zones) joined as
+ * "a,b" into out (when it fits size); returns the bytes it takes with its
+ * NUL, 0 when the entry has no zones list (its "zone" is used). Division
+ * and selection read a cluster's zone field as such a list. */
+size_t fl_sched_zone_key(const json_t *cl, char *out, size_t size);
 
 /* place.c's matchers: a resourceSelector's implicit priority (3 name, 2
  * labelSelector, 1 kind only, 0 miss); the policy of policies (array) that

@@ -73,7 +73,7 @@ typedef enum {
 typedef struct fl_sched_cluster {
     const char *name;     /* borrowed */
     const char *region;   /* borrowed, may be NULL */
-    const char *zone;     /* borrowed, may be NULL */
+    const char *zone;     /* borrowed, may be NULL; "a,b": in zones a and b */
     const char *provider; /* borrowed, may be NULL */
     int64_t score;        /* selection: the filter/score result */
     int64_t weight;       /* static weight; -1 = no weight rule matched */
