@@ -971,6 +971,15 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         fl_buf_printf(&fp, "|%s", d ? d : "");
         free(d);
     }
+    {
+        /* eviction tasks whose grace period has passed: decided again then */
+        size_t ti, expired = 0;
+        const json_t *tt;
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ti, tt)
+            expired += fl_sched_task_done(tt, false, p->o.eviction_timeout_ms / 1000,
+                                          (int64_t)time(NULL));
+        fl_buf_printf(&fp, "|e%zu", expired);
+    }
     const char *fps = fp.data ? fp.data : "";
     /* custom NoExecute tolerations end at their own times: no skipping then */
     bool may_skip = ps->stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
@@ -980,6 +989,11 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct) {
             char wk[800];
             snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "name", ""), key);
+            json_object_set_new(ps->want, wk, json_true());
+        }
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct) {
+            char wk[800]; /* evicted clusters keep their copies while the task lasts */
+            snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "fromCluster", ""), key);
             json_object_set_new(ps->want, wk, json_true());
         }
         fl_buf_done(&fp);
@@ -1182,7 +1196,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(t, "fromCluster", ""), key);
         json_object_set_new(ps->want, wk, json_true());
     }
-    if (json_array_size(tasks) || watching)
+    if (watching)
         ps->next_soon = true;
     /* the binding */
     const json_t *old_status = json_object_get(rb, "status");
@@ -1319,8 +1333,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->dep_jobs) +
                         json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
-    if (ok && all_applied && !evicted && !deferred && !watching && !json_array_size(tasks) &&
-        jobs_after == jobs_before && rb)
+    if (ok && all_applied && !evicted && !deferred && !watching && jobs_after == jobs_before && rb)
         json_object_set_new(p->settled, key, json_string(fps));
     else
         json_object_del(p->settled, key);
