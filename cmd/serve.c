@@ -724,6 +724,7 @@ static int start_prop(serve_ctx *x, fl_err *err)
     po.success_threshold_ms = cfg->failover_success_ms;
     po.toleration_ms = cfg->failover_toleration_ms;
     po.eviction_rate = (double)cfg->failover_eviction_rate;
+    po.eviction_timeout_ms = cfg->failover_eviction_timeout_ms;
     if (!(x->host_cache = json_object())) {
         free(mem);
         return fl_err_set(err, -ENOMEM, "out of memory");
