@@ -369,7 +369,8 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
         (rc = route_web(srv, x, err)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
-        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (cmd_placer_set_quota(x->placer, x->quota),
+         rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
                       (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
@@ -587,17 +588,22 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
     static const char *const kq[] = {"karmadaquotas"},
         *const pol[] = {"federatedresourcequotas", "propagationpolicies",
                         "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
-        *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
-        *const batch[] = {"jobs"}, *const core[] = {"configmaps", "services"};
+        *const rb[] = {"resourcebindings", "clusterresourcebindings"},
+        *const apps[] = {"deployments", "statefulsets"},
+        *const ext[] = {"customresourcedefinitions"},
+        *const batch[] = {"jobs"},
+        *const core[] = {"configmaps", "services", "secrets", "serviceaccounts",
+                         "persistentvolumeclaims"};
     const fl_config *cfg = x->cfg;
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
                              cfg->has_host ? cfg->host_context : ""};
     fl_collector_gv gvs[] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
                              {"policy.karmada.io", "v1alpha1", pol, 5},
-                             {"work.karmada.io", "v1alpha2", rb, 1},
+                             {"work.karmada.io", "v1alpha2", rb, 2},
+                             {"apiextensions.k8s.io", "v1", ext, 1},
                              {"apps", "v1", apps, 2},
                              {"batch", "v1", batch, 1},
-                             {"", "v1", core, 2}};
+                             {"", "v1", core, FL_ARRAY_LEN(core)}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     fl_collector *c = NULL;
     co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs;
@@ -752,6 +758,7 @@ static int start_prop(serve_ctx *x, fl_err *err)
     po.success_threshold_ms = cfg->failover_success_ms;
     po.toleration_ms = cfg->failover_toleration_ms;
     po.eviction_rate = (double)cfg->failover_eviction_rate;
+    po.eviction_timeout_ms = cfg->failover_eviction_timeout_ms;
     if (!(x->host_cache = json_object())) {
         free(mem);
         return fl_err_set(err, -ENOMEM, "out of memory");
