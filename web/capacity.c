@@ -1,10 +1,12 @@
 /*
  * web/capacity.c: the capacity document (web.h, fl_web_capacity). It reads
- * the index's materialized columns only — nodes (allocatable, readiness,
- * cordon, region/zone) and pod usage summed per node or per namespace —
- * in one reader snapshot, and folds them into groups. The one exception is
- * groupBy=node-label:<key>: node labels are not materialized, so the nodes
- * that carry the key are read once and their label parsed.
+ * the index's running capacity totals — per (cluster, region, zone,
+ * resource) and per (cluster, namespace, resource), kept by the index's
+ * writer — in one reader snapshot, and folds them into groups, so its cost
+ * follows the number of groups, not of nodes or pods. The one exception is
+ * groupBy=node-label:<key>: node labels are not materialized, so it reads
+ * every node carrying the key (its label parsed once) and the usage per
+ * node.
  * Owns nothing beyond one call; touches no other module's state.
  */
 #include <errno.h>
@@ -158,18 +160,58 @@ static const char *node_label(const cap *c, const char *cluster, const char *nam
     return l ? l->value : NULL;
 }
 
-static const char *group_of(const cap *c, const fl_index_node *n)
+static const char *group_of(const cap *c, const char *cluster, const char *region,
+                            const char *zone, const char *node)
 {
     const char *v = NULL;
     switch (c->by) {
-    case BY_CLUSTER: v = n->cluster; break;
-    case BY_REGION: v = n->region[0] ? n->region : member_label(c, n->cluster, "region"); break;
-    case BY_ZONE: v = n->zone[0] ? n->zone : member_label(c, n->cluster, "zone"); break;
-    case BY_PROVIDER: v = member_label(c, n->cluster, "provider"); break;
-    case BY_LABEL: v = node_label(c, n->cluster, n->name); break;
+    case BY_CLUSTER: v = cluster; break;
+    case BY_REGION: v = region[0] ? region : member_label(c, cluster, "region"); break;
+    case BY_ZONE: v = zone[0] ? zone : member_label(c, cluster, "zone"); break;
+    case BY_PROVIDER: v = member_label(c, cluster, "provider"); break;
+    case BY_LABEL: v = node_label(c, cluster, node); break;
     case BY_NAMESPACE: break;
     }
     return v && v[0] ? v : NONE;
+}
+
+/* A row of the running totals: one (cluster, region, zone, resource). */
+static int on_total(void *arg, const fl_index_capacity_group *t)
+{
+    cap *c = arg;
+    if (!allowed(c, t->cluster))
+        return 0;
+    size_t g = group_id(c, group_of(c, t->cluster, t->region, t->zone, NULL));
+    if (g == (size_t)-1)
+        return 1;
+    int r = res_id(c, t->resource);
+    if (r < 0)
+        return fail(c, -E2BIG, "too many distinct resources");
+    cgroup *gr = &c->groups[g];
+    gr->alloc[r] += t->allocatable;
+    gr->req[r] += t->requested;
+    gr->lim[r] += t->limits;
+    gr->has_alloc[r] = true;
+    gr->has_use[r] |= t->requested != 0 || t->limits != 0;
+    if (t->has_largest_free && t->largest_free > gr->largest[r])
+        gr->largest[r] = t->largest_free;
+    return 0;
+}
+
+static int on_node_count(void *arg, const fl_index_capacity_nodes *n)
+{
+    cap *c = arg;
+    if (!allowed(c, n->cluster))
+        return 0;
+    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, NULL));
+    if (g == (size_t)-1)
+        return 1;
+    cgroup *gr = &c->groups[g];
+    gr->total += n->total;
+    gr->ready += n->ready;
+    gr->not_ready += n->total - n->ready;
+    gr->cordoned += n->cordoned;
+    return 0;
 }
 
 static int on_node(void *arg, const fl_index_node *n)
@@ -177,7 +219,7 @@ static int on_node(void *arg, const fl_index_node *n)
     cap *c = arg;
     if (!allowed(c, n->cluster))
         return 0;
-    size_t g = group_id(c, group_of(c, n));
+    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, n->name));
     if (g == (size_t)-1)
         return 1;
     if (!grow((void **)&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) ||
@@ -443,10 +485,13 @@ int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nm
     }
     fl_index_reader_revision(rd, &rev);
     if (c.by == BY_NAMESPACE)
-        rc = fl_index_usage_by_namespace(rd, NULL, NULL, on_ns_usage, &c, err);
-    else {
-        if (c.by == BY_LABEL)
-            rc = load_labels(&c, rd);
+        rc = fl_index_capacity_namespaces(rd, on_ns_usage, &c, err);
+    else if (c.by != BY_LABEL) {
+        rc = fl_index_capacity_node_counts(rd, on_node_count, &c, err);
+        if (!rc && !c.rc)
+            rc = fl_index_capacity_groups(rd, on_total, &c, err);
+    } else {
+        rc = load_labels(&c, rd);
         if (!rc)
             rc = fl_index_nodes(rd, NULL, on_node, &c, err);
         if (!rc && !c.rc && c.nnodes)
