@@ -292,6 +292,12 @@ static int web_authorize(void *ud, fl_request *r, json_t *clusters)
     return fl_query_filter_clusters(((serve_ctx *)ud)->query, r, clusters);
 }
 
+static bool web_allows(void *ud, fl_request *r, const char *cluster, const char *ns,
+                       const char *resource)
+{
+    return fl_query_allows(((serve_ctx *)ud)->query, r, cluster, ns, "", resource);
+}
+
 static bool web_quota_stats(void *ud, fl_web_quota_stats *out)
 {
     serve_ctx *x = ud;
@@ -317,7 +323,7 @@ static int route_web(fl_server *srv, serve_ctx *x, fl_err *err)
             (const char *const *)c->members[i].label_values, c->members[i].nlabels};
     wo.index = x->index;
     wo.members = x->web_members, wo.nmembers = c->nmembers;
-    wo.authorize = web_authorize, wo.authorize_ud = x;
+    wo.authorize = web_authorize, wo.allows = web_allows, wo.authorize_ud = x;
     wo.status = query_members, wo.status_ud = x;
     if (x->quota)
         wo.quota_stats = web_quota_stats, wo.quota_ud = x;

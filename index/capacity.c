@@ -35,8 +35,8 @@
 
 #include "index/index_int.h"
 
-#define TOTALS_VERSION 1
-#define TOTALS_TRIGGERS 12
+#define TOTALS_VERSION 2
+#define TOTALS_TRIGGERS 16
 
 /* The node's live facts (present, region, zone, sched) for a pod's node
  * name: NODE_OF(p) joins nodes as n. */
@@ -82,7 +82,7 @@ static const char create_sql[] =
     "  requested INTEGER NOT NULL, limits INTEGER NOT NULL,"
     "  PRIMARY KEY(cluster_id, ns, resource)) WITHOUT ROWID;"
 
-    /* cap_node -> cap_group */
+    /* cap_node -> cap_group; rows that fall to zero go */
     "CREATE TRIGGER cap_node_ai AFTER INSERT ON cap_node WHEN NEW.present BEGIN"
     "  INSERT INTO cap_group VALUES(NEW.cluster_id, NEW.region, NEW.zone, NEW.resource,"
     "    NEW.allocatable, NEW.requested, NEW.limits)"
@@ -95,11 +95,18 @@ static const char create_sql[] =
     "    requested = requested - OLD.requested, limits = limits - OLD.limits"
     "  WHERE cluster_id = OLD.cluster_id AND region = OLD.region AND zone = OLD.zone"
     "    AND resource = OLD.resource;"
-    "  DELETE FROM cap_group WHERE cluster_id = OLD.cluster_id AND region = OLD.region"
-    "    AND zone = OLD.zone AND resource = OLD.resource"
-    "    AND allocatable = 0 AND requested = 0 AND limits = 0;"
     "END;"
-    "CREATE TRIGGER cap_node_au AFTER UPDATE ON cap_node BEGIN"
+    /* the common case, a pod's usage on a node that stays where it is */
+    "CREATE TRIGGER cap_node_au AFTER UPDATE ON cap_node WHEN NEW.present AND OLD.present"
+    "  AND NEW.region = OLD.region AND NEW.zone = OLD.zone BEGIN"
+    "  UPDATE cap_group SET allocatable = allocatable + NEW.allocatable - OLD.allocatable,"
+    "    requested = requested + NEW.requested - OLD.requested,"
+    "    limits = limits + NEW.limits - OLD.limits"
+    "  WHERE cluster_id = NEW.cluster_id AND region = NEW.region AND zone = NEW.zone"
+    "    AND resource = NEW.resource;"
+    "END;"
+    "CREATE TRIGGER cap_node_moved AFTER UPDATE ON cap_node WHEN NEW.present != OLD.present"
+    "  OR NEW.region != OLD.region OR NEW.zone != OLD.zone BEGIN"
     "  UPDATE cap_group SET allocatable = allocatable - OLD.allocatable,"
     "    requested = requested - OLD.requested, limits = limits - OLD.limits"
     "  WHERE OLD.present AND cluster_id = OLD.cluster_id AND region = OLD.region"
@@ -109,12 +116,21 @@ static const char create_sql[] =
     "  ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
     "    allocatable = allocatable + excluded.allocatable,"
     "    requested = requested + excluded.requested, limits = limits + excluded.limits;"
-    "  DELETE FROM cap_group WHERE OLD.present AND cluster_id = OLD.cluster_id"
-    "    AND region = OLD.region AND zone = OLD.zone AND resource = OLD.resource"
-    "    AND allocatable = 0 AND requested = 0 AND limits = 0;"
-    "  DELETE FROM cap_node WHERE NEW.allocatable = 0"
-    "    AND NEW.requested = 0 AND NEW.limits = 0 AND cluster_id = NEW.cluster_id"
-    "    AND node = NEW.node AND resource = NEW.resource;"
+    "END;"
+    "CREATE TRIGGER cap_node_zero AFTER UPDATE ON cap_node WHEN NEW.allocatable = 0"
+    "  AND NEW.requested = 0 AND NEW.limits = 0 BEGIN"
+    "  DELETE FROM cap_node WHERE cluster_id = NEW.cluster_id AND node = NEW.node"
+    "    AND resource = NEW.resource;"
+    "END;"
+    "CREATE TRIGGER cap_group_zero AFTER UPDATE ON cap_group WHEN NEW.allocatable = 0"
+    "  AND NEW.requested = 0 AND NEW.limits = 0 BEGIN"
+    "  DELETE FROM cap_group WHERE cluster_id = NEW.cluster_id AND region = NEW.region"
+    "    AND zone = NEW.zone AND resource = NEW.resource;"
+    "END;"
+    "CREATE TRIGGER cap_group_nodes_zero AFTER UPDATE ON cap_group_nodes WHEN NEW.total = 0"
+    "  BEGIN"
+    "  DELETE FROM cap_group_nodes WHERE cluster_id = NEW.cluster_id AND region = NEW.region"
+    "    AND zone = NEW.zone;"
     "END;"
 
     /* pods and pod_resources -> cap_node, cap_ns */
@@ -189,8 +205,6 @@ static const char create_sql[] =
     "  UPDATE cap_group_nodes SET total = total - 1, ready = ready - (OLD.ready != 0),"
     "    cordoned = cordoned - (OLD.unschedulable != 0)"
     "  WHERE cluster_id = OLD.cluster_id AND region = OLD.region AND zone = OLD.zone;"
-    "  DELETE FROM cap_group_nodes WHERE cluster_id = OLD.cluster_id AND region = OLD.region"
-    "    AND zone = OLD.zone AND total = 0;"
     "END;"
     "CREATE TRIGGER cap_noderes_ai AFTER INSERT ON node_resources BEGIN"
     "  INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"

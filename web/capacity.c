@@ -50,6 +50,9 @@ typedef struct cap {
     size_t nmembers;
     const char **allowed; /* NULL = all */
     size_t nallowed;
+    const fl_web_scope *scope;
+    char seen_cluster[254], seen_ns[254]; /* the last sees() answer, memoized */
+    bool seen, seen_ok;
     char *resources[FL_WEB_CAPACITY_MAX_RESOURCES];
     size_t nres;
     cgroup *groups;
@@ -86,7 +89,7 @@ static int fail(cap *c, int rc, const char *what)
     return 1;
 }
 
-static bool allowed(const cap *c, const char *cluster)
+static bool cluster_allowed(const cap *c, const char *cluster)
 {
     if (!c->allowed)
         return true;
@@ -94,6 +97,32 @@ static bool allowed(const cap *c, const char *cluster)
         if (!strcmp(c->allowed[i], cluster))
             return true;
     return false;
+}
+
+/* Whether the scope shows (cluster, ns); ns "" = the cluster's nodes. Rows
+ * come ordered by cluster (and namespace), so one remembered answer saves
+ * nearly every call. */
+static bool allowed_in(cap *c, const char *cluster, const char *ns)
+{
+    if (!cluster_allowed(c, cluster))
+        return false;
+    if (!c->scope || !c->scope->sees)
+        return true;
+    if (c->seen && !strcmp(c->seen_cluster, cluster) && !strcmp(c->seen_ns, ns))
+        return c->seen_ok;
+    c->seen_ok = c->scope->sees(c->scope->ud, cluster, ns);
+    size_t lc = strlen(cluster), ln = strlen(ns);
+    c->seen = lc < sizeof c->seen_cluster && ln < sizeof c->seen_ns;
+    if (c->seen) {
+        memcpy(c->seen_cluster, cluster, lc + 1);
+        memcpy(c->seen_ns, ns, ln + 1);
+    }
+    return c->seen_ok;
+}
+
+static bool allowed(cap *c, const char *cluster)
+{
+    return allowed_in(c, cluster, "");
 }
 
 static const char *member_label(const cap *c, const char *cluster, const char *key)
@@ -285,7 +314,7 @@ static int on_node_usage(void *arg, const fl_index_usage *u)
 static int on_ns_usage(void *arg, const fl_index_usage *u)
 {
     cap *c = arg;
-    if (!allowed(c, u->cluster))
+    if (!allowed_in(c, u->cluster, u->key))
         return 0;
     size_t g = group_id(c, u->key[0] ? u->key : NONE);
     if (g == (size_t)-1)
@@ -452,8 +481,10 @@ static void cap_done(cap *c)
     free(c->allowed);
 }
 
-static int set_allowed(cap *c, const json_t *allowed_)
+static int set_allowed(cap *c, const fl_web_scope *scope)
 {
+    const json_t *allowed_ = scope ? scope->clusters : NULL;
+    c->scope = scope;
     if (!allowed_)
         return 0;
     size_t n = json_array_size(allowed_), i;
@@ -470,14 +501,14 @@ static int set_allowed(cap *c, const json_t *allowed_)
 }
 
 int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nmembers,
-                    const char *group_by, const json_t *allowed_, json_t **out, fl_err *err)
+                    const char *group_by, const fl_web_scope *scope, json_t **out, fl_err *err)
 {
     cap c;
     memset(&c, 0, sizeof c);
     c.err = err, c.members = members, c.nmembers = nmembers;
     int64_t rev = 0;
     int rc = parse_by(&c, group_by);
-    if (rc || (rc = set_allowed(&c, allowed_)))
+    if (rc || (rc = set_allowed(&c, scope)))
         goto out;
     if ((rc = fl_index_reader_begin(rd)) != 0) {
         fl_err_set(err, rc, "capacity: cannot open a snapshot");

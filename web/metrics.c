@@ -304,7 +304,7 @@ static int capacity_part(fl_buf *b, const json_t *cap)
     return rc;
 }
 
-int web_metrics(fl_web *w, const json_t *st, const json_t *allowed, fl_buf *out)
+int web_metrics(fl_web *w, const json_t *st, const fl_web_scope *scope, fl_buf *out)
 {
     json_t *cap = NULL;
     fl_index_reader *rd = NULL;
@@ -328,7 +328,7 @@ int web_metrics(fl_web *w, const json_t *st, const json_t *allowed, fl_buf *out)
     if (!rc && w->o.quota_stats && w->o.quota_stats(w->o.quota_ud, &q))
         rc = quota_part(out, &q);
     if (!rc && rd &&
-        fl_web_capacity(rd, w->members, w->o.nmembers, "cluster", allowed, &cap, NULL) == 0)
+        fl_web_capacity(rd, w->members, w->o.nmembers, "cluster", scope, &cap, NULL) == 0)
         rc = capacity_part(out, cap);
     if (!rc && cap)
         rc = nodes_part(out, cap);

@@ -90,6 +90,24 @@ static json_t *visible_clusters(fl_web *w, fl_request *r, json_t **status)
     return cl;
 }
 
+/* One request's user, for fl_web_scope.sees. */
+typedef struct viewer {
+    fl_web *w;
+    fl_request *r;
+} viewer;
+
+static bool viewer_sees(void *ud, const char *cluster, const char *ns)
+{
+    const viewer *v = ud;
+    return v->w->o.allows(v->w->o.authorize_ud, v->r, cluster, ns, ns[0] ? "pods" : "nodes");
+}
+
+static fl_web_scope scope_of(const json_t *clusters, viewer *v)
+{
+    fl_web_scope s = {clusters, v->w->o.allows ? viewer_sees : NULL, v};
+    return s;
+}
+
 /* GET /api/v1/capacity?groupBy=... */
 static void on_capacity(fl_request *r, void *ud)
 {
@@ -97,12 +115,14 @@ static void on_capacity(fl_request *r, void *ud)
     json_t *cl = visible_clusters(w, r, NULL), *doc = NULL;
     if (!cl)
         return;
+    viewer v = {w, r};
+    fl_web_scope scope = scope_of(cl, &v);
     fl_index_reader *rd = NULL;
     fl_err err = FL_ERR_INIT;
     int rc = fl_index_reader_new(w->o.index, &rd, &err);
     if (!rc)
-        rc = fl_web_capacity(rd, w->members, w->o.nmembers, fl_request_query(r, "groupBy"), cl,
-                             &doc, &err);
+        rc = fl_web_capacity(rd, w->members, w->o.nmembers, fl_request_query(r, "groupBy"),
+                             &scope, &doc, &err);
     fl_index_reader_free(rd);
     json_decref(cl);
     if (rc == -EINVAL)
@@ -124,7 +144,9 @@ static void on_metrics(fl_request *r, void *ud)
     if (st) /* the status shows only what the user may see */
         json_object_set(st, "clusters", cl);
     fl_buf b = FL_BUF_INIT(METRICS_MAX_BYTES);
-    int rc = web_metrics(w, st, cl, &b);
+    viewer v = {w, r};
+    fl_web_scope scope = scope_of(cl, &v);
+    int rc = web_metrics(w, st, &scope, &b);
     if (rc)
         fl_request_reply_status(r, 500, "InternalError", "metrics: %s", fl_strerror(rc));
     else

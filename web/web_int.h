@@ -15,9 +15,9 @@ struct fl_web {
 };
 
 /* Prometheus text exposition into out: st is the collector status (NULL:
- * none; its clusters already narrowed to what the caller may see), allowed
- * the clusters capacity is shown for (NULL = all). 0, -ENOMEM or -E2BIG. */
-int web_metrics(fl_web *w, const json_t *st, const json_t *allowed, fl_buf *out);
+ * none; its clusters already narrowed to what the caller may see), scope
+ * what capacity is shown for (NULL = all). 0, -ENOMEM or -E2BIG. */
+int web_metrics(fl_web *w, const json_t *st, const fl_web_scope *scope, fl_buf *out);
 
 /* The embedded dashboard page (NUL-terminated, static). */
 const char *web_ui_page(void);
