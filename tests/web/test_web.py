@@ -31,6 +31,7 @@ from testlib import FAILS, check, free_port, wait  # noqa: E402
 BIN = os.environ["FLOTILLA_BIN"]
 procs = []
 SCOPED = "scoped-token-w"
+NS_SCOPED = "scoped-token-ns"  # every cluster, namespace "default" only
 
 
 def get(port, path, token):
@@ -63,11 +64,14 @@ def start(d):
     token = open(os.path.join(d, "tokens.csv")).read().split(",")[0]
     with open(os.path.join(d, "tokens.csv"), "a") as f:  # a user scoped to west-1
         f.write('%s,bob,"team-w"\n' % SCOPED)
+        f.write('%s,carol,"team-default"\n' % NS_SCOPED)
     text = open(cfg).read().replace(
         "  tokensFile: tokens.csv\n",
         "  tokensFile: tokens.csv\n  scopes:\n"
         "  - {group: \"system:masters\", clusters: [\"*\"], namespaces: [\"*\"], resources: [\"*\"]}\n"
-        "  - {group: team-w, clusters: [west-1], namespaces: [\"*\"], resources: [\"*\"]}\n", 1)
+        "  - {group: team-w, clusters: [west-1], namespaces: [\"*\"], resources: [\"*\"]}\n"
+        "  - {group: team-default, clusters: [\"*\"], namespaces: [default], resources: [\"*\"]}\n",
+        1)
     open(cfg, "w").write(text)
     port = free_port()
     log = open(os.path.join(d, "serve.log"), "w")
@@ -126,6 +130,13 @@ def test_capacity(port, token):
     code, body = get(port, "/api/v1/capacity", SCOPED)
     check(code == 200 and [g["name"] for g in json.loads(body)["groups"]] == ["west-1"],
           "a user scoped to west-1 sees only west-1's capacity")
+    code, body = get(port, "/api/v1/capacity?groupBy=namespace", NS_SCOPED)
+    check(code == 200 and [g["name"] for g in json.loads(body)["groups"]] == ["default"]
+          and json.loads(body)["groups"][0] == [g for g in ns["groups"] if g["name"] == "default"][0],
+          "a user scoped to namespace default sees its requests: %s" % body[:300])
+    code, body = get(port, "/api/v1/capacity?groupBy=cluster", NS_SCOPED)
+    check(code == 200 and json.loads(body)["groups"] == [],
+          "a user scoped to a namespace sees no node capacity: %s" % body[:300])
     code, body = get(port, "/metrics", SCOPED)
     check(code == 200 and b'cluster="east-1"' not in body and b'cluster="west-1"' in body,
           "a scoped user's /metrics shows only its clusters")
