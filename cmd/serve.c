@@ -269,6 +269,20 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
+/* Drop from items (objects with "namespace" and maybe "cluster") those
+ * in namespaces r's user may not see. */
+static void only_visible(serve_ctx *x, fl_request *r, json_t *items)
+{
+    for (size_t i = 0; i < json_array_size(items);) {
+        const json_t *it = json_array_get(items, i);
+        if (fl_query_allows(x->query, r, fl_obj_str(it, "cluster"),
+                            fl_obj_str_or(it, "namespace", ""), NULL, NULL))
+            i++;
+        else
+            json_array_remove(items, i);
+    }
+}
+
 /* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
  * (quota/'s report; `flotilla quota`). Authenticated like the search API. */
 static void on_quota(fl_request *r, void *ud)
@@ -282,7 +296,41 @@ static void on_quota(fl_request *r, void *ud)
         fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
         return;
     }
+    only_visible(x, r, json_object_get(doc, "items"));
     fl_request_reply_json(r, 200, doc);
+}
+
+/* GET /api/v1/placements: the propagation controller's recent changes of
+ * placement, oldest first ({"items":[...]}, fl_sched_prop_events; empty
+ * without a controller), scoped like /api/v1/quota. */
+static void on_placements(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (x->prop ? fl_sched_prop_events(x->prop, &items) != 0 : !(items = json_array())) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* GET /api/v1/quota/denials: the last denied admission reviews, oldest
+ * first ({"items":[...]}, fl_quota_denials), scoped like /api/v1/quota. */
+static void on_quota_denials(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (fl_quota_denials(x->quota, &items) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* web/'s callbacks: auth and scopes as the search API, the collector's
@@ -296,6 +344,24 @@ static bool web_allows(void *ud, fl_request *r, const char *cluster, const char 
                        const char *resource)
 {
     return fl_query_allows(((serve_ctx *)ud)->query, r, cluster, ns, "", resource);
+}
+
+static json_t *web_quota_report(void *ud)
+{
+    json_t *doc = NULL;
+    return fl_quota_report(((serve_ctx *)ud)->quota, NULL, &doc, NULL) == 0 ? doc : NULL;
+}
+
+static bool web_sched_stats(void *ud, fl_web_sched_stats *out)
+{
+    serve_ctx *x = ud;
+    fl_sched_prop_stats s;
+    if (!x->prop)
+        return false;
+    fl_sched_prop_stats_get(x->prop, &s);
+    *out = (fl_web_sched_stats){s.passes, s.decisions, s.unschedulable, s.evictions, s.writes,
+                                s.write_errors, s.decide_us, s.failover_ms, s.last_pass_ms};
+    return true;
 }
 
 static bool web_quota_stats(void *ud, fl_web_quota_stats *out)
@@ -326,7 +392,8 @@ static int route_web(fl_server *srv, serve_ctx *x, fl_err *err)
     wo.authorize = web_authorize, wo.allows = web_allows, wo.authorize_ud = x;
     wo.status = query_members, wo.status_ud = x;
     if (x->quota)
-        wo.quota_stats = web_quota_stats, wo.quota_ud = x;
+        wo.quota_stats = web_quota_stats, wo.quota_report = web_quota_report, wo.quota_ud = x;
+    wo.sched_stats = web_sched_stats, wo.sched_ud = x;
     wo.version = FLOTILLA_VERSION;
     int rc = fl_web_new(&wo, &x->web, err);
     return rc ? rc : fl_web_route(x->web, srv);
@@ -343,9 +410,12 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = route_web(srv, x, err)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
         (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (rc = fl_server_route(srv, "GET", "/api/v1/placements", on_placements, x)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
-                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)) ||
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials",
+                                            on_quota_denials, x)))))
         return rc;
     return 0;
 }

@@ -133,6 +133,7 @@ void fl_quota_free(fl_quota *q)
     }
     free(q->rt);
     free(q->d), free(q->w);
+    json_decref(q->denials);
     quota_cache_free_all(q);
     fl_index_reader_free(q->rd);
     bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
@@ -719,6 +720,32 @@ out:
     return rc;
 }
 
+/* Remember a denied review (under q->mu); the oldest goes past the cap. */
+static void note_denial(fl_quota *q, const char *cluster, const review *v, const char *msg)
+{
+    if (!q->denials && !(q->denials = json_array()))
+        return;
+    json_t *d = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "time", (json_int_t)fl_now_ms(),
+                          "cluster", cluster, "namespace", v->ns, "resource",
+                          v->resource ? v->resource : "", "name", v->name ? v->name : "",
+                          "operation", v->op, "message", msg);
+    if (!d || json_array_append_new(q->denials, d))
+        return;
+    while (json_array_size(q->denials) > QUOTA_DENIALS_MAX)
+        json_array_remove(q->denials, 0);
+}
+
+int fl_quota_denials(fl_quota *q, json_t **out)
+{
+    pthread_mutex_lock(&q->mu);
+    json_t *d = q->denials ? json_deep_copy(q->denials) : json_array();
+    pthread_mutex_unlock(&q->mu);
+    if (!d)
+        return -ENOMEM;
+    *out = d;
+    return 0;
+}
+
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {
@@ -741,9 +768,10 @@ int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, jso
         }
         if (rc)
             q->stats.errors++;
-        else if (code)
+        else if (code) {
             q->stats.denied++;
-        else
+            note_denial(q, cluster, &v, msg.data ? msg.data : "");
+        } else
             q->stats.allowed++;
         pthread_mutex_unlock(&q->mu);
     }

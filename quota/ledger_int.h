@@ -68,6 +68,7 @@ struct fl_quota {
     wres *w;
     size_t nw, capw;
     fl_quota_stats stats;
+    json_t *denials;    /* the last QUOTA_DENIALS_MAX denied reviews, oldest first */
     webhook_pool *pool; /* webhook.c; set once at start */
     /* the periodic recomputation and status write-back (ledger.c) */
     pthread_t sweeper;
@@ -78,6 +79,8 @@ struct fl_quota {
     fl_kube_conn *host_conn; /* NULL: no status write-back */
     json_t *status_cache;    /* "kind/ns/name" -> status last written (sweeper only) */
 };
+
+#define QUOTA_DENIALS_MAX 50
 
 bool ledger_is_member(const fl_quota *q, const char *cluster);
 

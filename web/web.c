@@ -42,6 +42,7 @@ int fl_web_new(const fl_web_opts *opts, fl_web **out, fl_err *err)
     for (size_t i = 0; ok && i < opts->nmembers; i++)
         w->members[i] = opts->members[i];
     w->o.members = w->members;
+    web_requests_init(&w->requests);
     if (!ok) {
         fl_web_free(w);
         return fl_err_set(err, -ENOMEM, "out of memory");
@@ -54,6 +55,7 @@ void fl_web_free(fl_web *w)
 {
     if (!w)
         return;
+    web_requests_done(&w->requests);
     free(w->members);
     free(w->version);
     free(w->chartjs_dir);
@@ -99,6 +101,8 @@ typedef struct viewer {
 static bool viewer_sees(void *ud, const char *cluster, const char *ns)
 {
     const viewer *v = ud;
+    if (!cluster) /* a fleet-wide quota: any cluster will do */
+        return v->w->o.allows(v->w->o.authorize_ud, v->r, NULL, ns, "pods");
     return v->w->o.allows(v->w->o.authorize_ud, v->r, cluster, ns, ns[0] ? "pods" : "nodes");
 }
 
@@ -208,10 +212,17 @@ static void on_ui(fl_request *r, void *ud)
     fl_request_reply(r, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
+static void observe(void *ud, const char *server, const char *method, const char *route, int code,
+                    double seconds, bool stream)
+{
+    web_requests_record(&((fl_web *)ud)->requests, method, route, code, seconds, stream);
+}
+
 int fl_web_route(fl_web *w, fl_server *srv)
 {
     int rc;
-    if ((rc = fl_server_route(srv, "GET", "/api/v1/capacity", on_capacity, w)) ||
+    if ((rc = fl_server_observe(srv, observe, w)) ||
+        (rc = fl_server_route(srv, "GET", "/api/v1/capacity", on_capacity, w)) ||
         (rc = fl_server_route(srv, "GET", "/metrics", on_metrics, w)) ||
         (rc = fl_server_route(srv, "GET", "/ui", on_ui, w)))
         return rc;
