@@ -19,8 +19,9 @@
  * equals the aggregate it names over pods/pod_resources/nodes/
  * node_resources. Every trigger applies the delta of one changed row joined
  * with the current state of the other tables, so the order in which the
- * writer touches them does not matter. Rows that fall back to all zeros are
- * deleted. The largest free amount of a group is one step of the partial
+ * writer touches them does not matter. cap_node rows that fall back to all
+ * zeros are deleted (node names come and go); group, node-count and
+ * namespace rows at zero stay (they are few) and the reads skip them. The largest free amount of a group is one step of the partial
  * index cap_node_free.
  *
  * The tables live beside the schema's versioned layout: capacity_install
@@ -35,8 +36,8 @@
 
 #include "index/index_int.h"
 
-#define TOTALS_VERSION 2
-#define TOTALS_TRIGGERS 16
+#define TOTALS_VERSION 3
+#define TOTALS_TRIGGERS 11
 
 /* The node's live facts (present, region, zone, sched) for a pod's node
  * name: NODE_OF(p) joins nodes as n. */
@@ -82,7 +83,7 @@ static const char create_sql[] =
     "  requested INTEGER NOT NULL, limits INTEGER NOT NULL,"
     "  PRIMARY KEY(cluster_id, ns, resource)) WITHOUT ROWID;"
 
-    /* cap_node -> cap_group; rows that fall to zero go */
+    /* cap_node -> cap_group */
     "CREATE TRIGGER cap_node_ai AFTER INSERT ON cap_node WHEN NEW.present BEGIN"
     "  INSERT INTO cap_group VALUES(NEW.cluster_id, NEW.region, NEW.zone, NEW.resource,"
     "    NEW.allocatable, NEW.requested, NEW.limits)"
@@ -96,41 +97,31 @@ static const char create_sql[] =
     "  WHERE cluster_id = OLD.cluster_id AND region = OLD.region AND zone = OLD.zone"
     "    AND resource = OLD.resource;"
     "END;"
-    /* the common case, a pod's usage on a node that stays where it is */
-    "CREATE TRIGGER cap_node_au AFTER UPDATE ON cap_node WHEN NEW.present AND OLD.present"
-    "  AND NEW.region = OLD.region AND NEW.zone = OLD.zone BEGIN"
+    /* One trigger (a trigger program per row costs more than a statement
+     * whose WHERE is constant false): the common case first, a pod's usage on
+     * a node that stays in its group; then a node that joins, leaves or
+     * changes group; then a row that fell to zero. */
+    "CREATE TRIGGER cap_node_au AFTER UPDATE ON cap_node BEGIN"
     "  UPDATE cap_group SET allocatable = allocatable + NEW.allocatable - OLD.allocatable,"
     "    requested = requested + NEW.requested - OLD.requested,"
     "    limits = limits + NEW.limits - OLD.limits"
-    "  WHERE cluster_id = NEW.cluster_id AND region = NEW.region AND zone = NEW.zone"
+    "  WHERE NEW.present AND OLD.present AND NEW.region = OLD.region AND NEW.zone = OLD.zone"
+    "    AND cluster_id = NEW.cluster_id AND region = NEW.region AND zone = NEW.zone"
     "    AND resource = NEW.resource;"
-    "END;"
-    "CREATE TRIGGER cap_node_moved AFTER UPDATE ON cap_node WHEN NEW.present != OLD.present"
-    "  OR NEW.region != OLD.region OR NEW.zone != OLD.zone BEGIN"
     "  UPDATE cap_group SET allocatable = allocatable - OLD.allocatable,"
     "    requested = requested - OLD.requested, limits = limits - OLD.limits"
-    "  WHERE OLD.present AND cluster_id = OLD.cluster_id AND region = OLD.region"
+    "  WHERE OLD.present AND (NOT NEW.present OR NEW.region != OLD.region"
+    "    OR NEW.zone != OLD.zone) AND cluster_id = OLD.cluster_id AND region = OLD.region"
     "    AND zone = OLD.zone AND resource = OLD.resource;"
     "  INSERT INTO cap_group SELECT NEW.cluster_id, NEW.region, NEW.zone, NEW.resource,"
-    "    NEW.allocatable, NEW.requested, NEW.limits WHERE NEW.present"
+    "    NEW.allocatable, NEW.requested, NEW.limits WHERE NEW.present AND (NOT OLD.present"
+    "    OR NEW.region != OLD.region OR NEW.zone != OLD.zone)"
     "  ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
     "    allocatable = allocatable + excluded.allocatable,"
     "    requested = requested + excluded.requested, limits = limits + excluded.limits;"
-    "END;"
-    "CREATE TRIGGER cap_node_zero AFTER UPDATE ON cap_node WHEN NEW.allocatable = 0"
-    "  AND NEW.requested = 0 AND NEW.limits = 0 BEGIN"
-    "  DELETE FROM cap_node WHERE cluster_id = NEW.cluster_id AND node = NEW.node"
+    "  DELETE FROM cap_node WHERE NEW.allocatable = 0 AND NEW.requested = 0"
+    "    AND NEW.limits = 0 AND cluster_id = NEW.cluster_id AND node = NEW.node"
     "    AND resource = NEW.resource;"
-    "END;"
-    "CREATE TRIGGER cap_group_zero AFTER UPDATE ON cap_group WHEN NEW.allocatable = 0"
-    "  AND NEW.requested = 0 AND NEW.limits = 0 BEGIN"
-    "  DELETE FROM cap_group WHERE cluster_id = NEW.cluster_id AND region = NEW.region"
-    "    AND zone = NEW.zone AND resource = NEW.resource;"
-    "END;"
-    "CREATE TRIGGER cap_group_nodes_zero AFTER UPDATE ON cap_group_nodes WHEN NEW.total = 0"
-    "  BEGIN"
-    "  DELETE FROM cap_group_nodes WHERE cluster_id = NEW.cluster_id AND region = NEW.region"
-    "    AND zone = NEW.zone;"
     "END;"
 
     /* pods and pod_resources -> cap_node, cap_ns */
@@ -180,11 +171,6 @@ static const char create_sql[] =
     "      WHERE x.obj_id = OLD.obj_id AND x.resource = cap_ns.resource)"
     "  WHERE cluster_id = OLD.cluster_id AND ns = OLD.ns"
     "    AND resource IN (SELECT resource FROM pod_resources WHERE obj_id = OLD.obj_id);"
-    "END;"
-    "CREATE TRIGGER cap_ns_au AFTER UPDATE ON cap_ns WHEN NEW.requested = 0"
-    "  AND NEW.limits = 0 BEGIN"
-    "  DELETE FROM cap_ns WHERE cluster_id = NEW.cluster_id AND ns = NEW.ns"
-    "    AND resource = NEW.resource;"
     "END;"
 
     /* nodes and node_resources -> cap_node, cap_group_nodes */
@@ -340,6 +326,7 @@ int fl_index_capacity_groups(fl_index_reader *r, fl_index_capacity_group_cb cb, 
         "  AND f.region = g.region AND f.zone = g.zone AND f.resource = g.resource"
         "  AND f.present = 1 AND f.sched = 1 ORDER BY f.allocatable - f.requested DESC LIMIT 1)"
         " FROM cap_group g JOIN clusters c ON c.id = g.cluster_id"
+        " WHERE g.allocatable != 0 OR g.requested != 0 OR g.limits != 0"
         " ORDER BY c.name, g.region, g.zone, g.resource",
         "capacity groups", group_row, &(sink){cb, NULL, NULL, arg}, err);
 }
@@ -357,7 +344,7 @@ int fl_index_capacity_node_counts(fl_index_reader *r, fl_index_capacity_nodes_cb
     return each_row(r,
                     "SELECT c.name, g.region, g.zone, g.total, g.ready, g.cordoned"
                     " FROM cap_group_nodes g JOIN clusters c ON c.id = g.cluster_id"
-                    " ORDER BY c.name, g.region, g.zone",
+                    " WHERE g.total != 0 ORDER BY c.name, g.region, g.zone",
                     "capacity nodes", nodes_row, &(sink){NULL, cb, NULL, arg}, err);
 }
 
@@ -373,6 +360,7 @@ int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void 
 {
     return each_row(r,
                     "SELECT c.name, g.ns, g.resource, g.requested, g.limits FROM cap_ns g"
-                    " JOIN clusters c ON c.id = g.cluster_id ORDER BY c.name, g.ns, g.resource",
+                    " JOIN clusters c ON c.id = g.cluster_id"
+                    " WHERE g.requested != 0 OR g.limits != 0 ORDER BY c.name, g.ns, g.resource",
                     "capacity namespaces", ns_row, &(sink){NULL, NULL, cb, arg}, err);
 }
