@@ -98,6 +98,7 @@ int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err);
 /* ---------------------------------------------------------------- time */
 int64_t fl_now_ms(void);   /* wall clock, ms since the epoch */
 int64_t fl_mono_ms(void);  /* monotonic clock, ms */
+int64_t fl_mono_us(void);  /* the same clock, µs */
 /* "2026-11-22T04:51:08Z" (RFC 3339, UTC, seconds), as Kubernetes writes it. */
 void fl_time_format(int64_t unix_sec, char out[32]);
 /* Accepts RFC 3339 with optional fraction and Z or ±hh:mm. */

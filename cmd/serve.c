@@ -269,48 +269,44 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
-/* A caller of GET /api/v1/quota: the namespaces it may see are those its
- * groups' auth.scopes name (or "*"), the search API's rule; with no scopes
- * configured, and for system:masters and auth.adminGroups, every one. */
-typedef struct quota_viewer {
-    const fl_config *cfg;
-    fl_query_identity id;
-} quota_viewer;
-
-static bool viewer_in(const quota_viewer *v, const char *group)
+/* Drop from items (objects with "namespace" and maybe "cluster") those
+ * in namespaces r's user may not see. */
+static void only_visible(serve_ctx *x, fl_request *r, json_t *items)
 {
-    for (size_t i = 0; i < v->id.ngroups; i++)
-        if (v->id.groups[i] && !strcmp(v->id.groups[i], group))
-            return true;
-    return false;
+    for (size_t i = 0; i < json_array_size(items);) {
+        const json_t *it = json_array_get(items, i);
+        if (fl_query_allows(x->query, r, fl_obj_str(it, "cluster"),
+                            fl_obj_str_or(it, "namespace", ""), NULL, NULL))
+            i++;
+        else
+            json_array_remove(items, i);
+    }
 }
 
-static bool viewer_sees(void *ud, const char *ns)
-{
-    const quota_viewer *v = ud;
-    const fl_config *c = v->cfg;
-    bool all = c->nscopes == 0 || viewer_in(v, "system:masters");
-    for (size_t i = 0; !all && i < c->nadmin_groups; i++)
-        all = viewer_in(v, c->admin_groups[i]);
-    for (size_t i = 0; !all && i < c->nscopes; i++)
-        for (size_t k = 0; viewer_in(v, c->scopes[i].group) && k < c->scopes[i].nnamespaces; k++)
-            if (!strcmp(c->scopes[i].namespaces[k], "*") || !strcmp(c->scopes[i].namespaces[k], ns))
-                return true;
-    return all;
-}
+/* A caller of GET /api/v1/quota, for fl_quota_report_for's visibility test. */
+typedef struct quota_caller {
+    serve_ctx *x;
+    fl_request *r;
+} quota_caller;
 
 /* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
  * (quota/'s report; `flotilla quota`), of the namespaces the caller's
  * auth.scopes cover. Authenticated like the search API. */
+static bool quota_visible(void *ud, const char *ns)
+{
+    quota_caller *c = ud;
+    return fl_query_allows(c->x->query, c->r, NULL, ns, NULL, NULL);
+}
+
 static void on_quota(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *doc = NULL;
     fl_err err = FL_ERR_INIT;
-    quota_viewer v = {x->cfg, {0}};
-    if (fl_query_identify(x->query, r, &v.id) != 0)
+    quota_caller c = {x, r};
+    if (fl_query_authenticate(x->query, r) != 0)
         return;
-    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), viewer_sees, &v, &doc,
+    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), quota_visible, &c, &doc,
                             &err) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
         return;
@@ -318,11 +314,68 @@ static void on_quota(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, doc);
 }
 
+/* GET /api/v1/placements: the propagation controller's recent changes of
+ * placement, oldest first ({"items":[...]}, fl_sched_prop_events; empty
+ * without a controller), scoped like /api/v1/quota. */
+static void on_placements(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (x->prop ? fl_sched_prop_events(x->prop, &items) != 0 : !(items = json_array())) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* GET /api/v1/quota/denials: the last denied admission reviews, oldest
+ * first ({"items":[...]}, fl_quota_denials), scoped like /api/v1/quota. */
+static void on_quota_denials(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (fl_quota_denials(x->quota, &items) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
 /* web/'s callbacks: auth and scopes as the search API, the collector's
  * status with the config's member labels, quota's counters. */
 static int web_authorize(void *ud, fl_request *r, json_t *clusters)
 {
     return fl_query_filter_clusters(((serve_ctx *)ud)->query, r, clusters);
+}
+
+static bool web_allows(void *ud, fl_request *r, const char *cluster, const char *ns,
+                       const char *resource)
+{
+    return fl_query_allows(((serve_ctx *)ud)->query, r, cluster, ns, "", resource);
+}
+
+static json_t *web_quota_report(void *ud)
+{
+    json_t *doc = NULL;
+    return fl_quota_report(((serve_ctx *)ud)->quota, NULL, &doc, NULL) == 0 ? doc : NULL;
+}
+
+static bool web_sched_stats(void *ud, fl_web_sched_stats *out)
+{
+    serve_ctx *x = ud;
+    fl_sched_prop_stats s;
+    if (!x->prop)
+        return false;
+    fl_sched_prop_stats_get(x->prop, &s);
+    *out = (fl_web_sched_stats){s.passes, s.decisions, s.unschedulable, s.evictions, s.writes,
+                                s.write_errors, s.decide_us, s.failover_ms, s.last_pass_ms};
+    return true;
 }
 
 static bool web_quota_stats(void *ud, fl_web_quota_stats *out)
@@ -350,10 +403,11 @@ static int route_web(fl_server *srv, serve_ctx *x, fl_err *err)
             (const char *const *)c->members[i].label_values, c->members[i].nlabels};
     wo.index = x->index;
     wo.members = x->web_members, wo.nmembers = c->nmembers;
-    wo.authorize = web_authorize, wo.authorize_ud = x;
+    wo.authorize = web_authorize, wo.allows = web_allows, wo.authorize_ud = x;
     wo.status = query_members, wo.status_ud = x;
     if (x->quota)
-        wo.quota_stats = web_quota_stats, wo.quota_ud = x;
+        wo.quota_stats = web_quota_stats, wo.quota_report = web_quota_report, wo.quota_ud = x;
+    wo.sched_stats = web_sched_stats, wo.sched_ud = x;
     wo.version = FLOTILLA_VERSION;
     int rc = fl_web_new(&wo, &x->web, err);
     return rc ? rc : fl_web_route(x->web, srv);
@@ -371,9 +425,12 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
         (cmd_placer_set_quota(x->placer, x->quota),
          rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (rc = fl_server_route(srv, "GET", "/api/v1/placements", on_placements, x)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
-                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)) ||
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials",
+                                            on_quota_denials, x)))))
         return rc;
     return 0;
 }

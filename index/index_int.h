@@ -171,6 +171,9 @@ int schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err);
  * lower `to` to build an old schema). 0, FL_ESQL, FL_EUNSUPPORTED. */
 int schema_migrate(sqlite3 *db, int to, fl_err *err);
 /* Reader pragmas. */
+/* Create or rebuild the capacity totals (capacity.c) on the writer's
+ * connection when they are missing or of another version. 0 or FL_ESQL. */
+int capacity_install(sqlite3 *db, fl_err *err);
 int schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 /* Run a statement list; FL_ESQL with err on failure. */
 int sql_exec(sqlite3 *db, const char *sql, fl_err *err);

@@ -337,6 +337,14 @@ int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters)
     return rc;
 }
 
+bool fl_query_allows(fl_query *q, fl_request *r, const char *cluster, const char *namespace_,
+                     const char *group, const char *resource)
+{
+    query_user u;
+    return query_authenticate(q, r, &u) == 0 &&
+           query_scope_allows(q, &u, cluster, namespace_, group, resource);
+}
+
 int fl_query_route(fl_query *q, fl_server *srv)
 {
     int rc = fl_server_route(srv, "GET", FL_QUERY_PREFIX, on_request, q);

@@ -156,6 +156,14 @@ int fl_query_identify(fl_query *q, fl_request *r, fl_query_identity *out);
  * and returns FL_EUNAUTHORIZED. Server threads. */
 int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters);
 
+/* Whether r's user may see resource (plural; group "" = core) in cluster and
+ * namespace ("" = cluster-scoped, which needs namespaces "*"), by the same
+ * auth.scopes the search API applies. For a request already authenticated
+ * (fl_query_authenticate); otherwise it answers 401 and returns false.
+ * Server threads. */
+bool fl_query_allows(fl_query *q, fl_request *r, const char *cluster, const char *namespace_,
+                     const char *group, const char *resource);
+
 /* Free (after the server that routes to q has been freed). Accepts NULL. */
 void fl_query_free(fl_query *q);
 

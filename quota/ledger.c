@@ -198,6 +198,7 @@ void fl_quota_free(fl_quota *q)
     for (size_t i = 0; q->readers && i < q->nreaders; i++)
         fl_index_reader_free(q->readers[i]);
     free(q->readers);
+    json_decref(q->denials);
     bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
     for (size_t i = 0; lists && i < q->nmembers; i++) {
         free(q->members[i]);
@@ -1030,6 +1031,32 @@ out:
     return rc;
 }
 
+/* Remember a denied review (under q->mu); the oldest goes past the cap. */
+static void note_denial(fl_quota *q, const char *cluster, const review *v, const char *msg)
+{
+    if (!q->denials && !(q->denials = json_array()))
+        return;
+    json_t *d = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "time", (json_int_t)fl_now_ms(),
+                          "cluster", cluster, "namespace", v->ns, "resource",
+                          v->resource ? v->resource : "", "name", v->name ? v->name : "",
+                          "operation", v->op, "message", msg);
+    if (!d || json_array_append_new(q->denials, d))
+        return;
+    while (json_array_size(q->denials) > QUOTA_DENIALS_MAX)
+        json_array_remove(q->denials, 0);
+}
+
+int fl_quota_denials(fl_quota *q, json_t **out)
+{
+    pthread_mutex_lock(&q->mu);
+    json_t *d = q->denials ? json_deep_copy(q->denials) : json_array();
+    pthread_mutex_unlock(&q->mu);
+    if (!d)
+        return -ENOMEM;
+    *out = d;
+    return 0;
+}
+
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {
@@ -1061,6 +1088,11 @@ int quota_review(fl_quota *q, const char *cluster, const json_t *request, bool w
             return rc; /* nothing decided, nothing reserved: a worker decides */
         }
         atomic_fetch_add(rc ? &q->stats.errors : code ? &q->stats.denied : &q->stats.allowed, 1);
+        if (!rc && code) {
+            pthread_mutex_lock(&q->mu);
+            note_denial(q, cluster, &v, msg.data ? msg.data : "");
+            pthread_mutex_unlock(&q->mu);
+        }
     }
     json_t *resp = rc ? NULL : response(v.uid, code, msg.data ? msg.data : "");
     fl_buf_done(&msg);

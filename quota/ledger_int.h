@@ -107,6 +107,7 @@ struct fl_quota {
     int64_t secrets_read_ms;
     json_t *health_doc;       /* the health callback's last answer */
     int64_t health_ms;        /* when it was asked (monotonic) */
+    json_t *denials;          /* the last QUOTA_DENIALS_MAX denied reviews, oldest first */
     webhook_pool *pool; /* webhook.c; set once at start */
     /* the periodic recomputation and status write-back (ledger.c) */
     pthread_t sweeper;
@@ -129,6 +130,8 @@ void ledger_leave(fl_quota *q, nsled *l);
 /* A reader from the pool (waits for one), outside any namespace. */
 fl_index_reader *ledger_reader_get(fl_quota *q);
 void ledger_reader_put(fl_quota *q, fl_index_reader *rd);
+
+#define QUOTA_DENIALS_MAX 50
 
 bool ledger_is_member(const fl_quota *q, const char *cluster);
 

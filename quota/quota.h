@@ -257,4 +257,9 @@ typedef struct fl_quota_stats {
 } fl_quota_stats;
 void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out);
 
+/* The last 50 denied reviews, oldest first, as *out (new): [{"time" (Unix
+ * ms), "cluster", "namespace", "resource", "name", "operation", "message"
+ * (Kubernetes' wording)}]. 0 or -ENOMEM. Any thread. */
+int fl_quota_denials(fl_quota *q, json_t **out);
+
 #endif

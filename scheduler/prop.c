@@ -41,6 +41,7 @@
 #define TAINT_UNREACHABLE "cluster.karmada.io/unreachable"
 #define INFLIGHT_MS 15000   /* a sent write not yet indexed is not sent again for this long */
 #define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
+#define PROP_EVENTS_MAX 100 /* placement changes kept for fl_sched_prop_events */
 #define MAX_TEMPLATES 100000
 
 /* The template kinds propagated (the host collector syncs them), workloads
@@ -86,6 +87,7 @@ struct fl_sched_prop {
     atomic_bool stopping;           /* set with stop: a pass in progress ends early */
     int sub_id;                     /* index change subscription (kicks a pass) */
     fl_sched_prop_stats st;         /* under mu */
+    json_t *events;                 /* under mu: recent placement changes, oldest first */
     /* loop thread only below */
     int pending;                    /* requests in flight in this wave */
     json_t *inflight;               /* key -> {"h":hash,"t":ms} */
@@ -663,9 +665,10 @@ static json_t *reflect_status(const json_t *st)
 }
 
 /* Member entries the engine may use for this template's policy, with
- * failover applied. *evicted counts clusters dropped by NoExecute. */
+ * failover applied. *evicted counts clusters dropped by NoExecute and
+ * *evicted_age_ms adds up how long each had been failing by then. */
 static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
-                          json_t *evictions, int *evicted, int *deferred)
+                          json_t *evictions, int *evicted, int64_t *evicted_age_ms, int *deferred)
 {
     fl_sched_prop *p = ps->p;
     json_t *out = json_array();
@@ -711,6 +714,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
             if (take_token(p, ps->now)) {
                 (*evicted)++;
+                *evicted_age_ms += age;
                 json_object_set_new(evictions, m->name, json_string("taint"));
                 json_decref(c);
                 continue; /* NoExecute: evicted, its replicas go elsewhere */
@@ -931,6 +935,32 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
     json_decref(ev);
 }
 
+/* Remember a change of placement (under p->mu); the oldest goes past the cap. */
+static void note_event(fl_sched_prop *p, const char *kind, const char *ns,
+                       const char *name, const json_t *clusters, int evicted)
+{
+    if (!p->events && !(p->events = json_array()))
+        return;
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:O,s:i}", "time", (json_int_t)fl_now_ms(), "kind", kind,
+                          "namespace", ns, "name", name, "clusters", (json_t *)clusters,
+                          "evicted", evicted);
+    if (!e || json_array_append_new(p->events, e))
+        return;
+    while (json_array_size(p->events) > PROP_EVENTS_MAX)
+        json_array_remove(p->events, 0);
+}
+
+int fl_sched_prop_events(fl_sched_prop *p, json_t **out)
+{
+    pthread_mutex_lock(&p->mu);
+    json_t *e = p->events ? json_deep_copy(p->events) : json_array();
+    pthread_mutex_unlock(&p->mu);
+    if (!e)
+        return -ENOMEM;
+    *out = e;
+    return 0;
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -1012,7 +1042,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     /* cluster name -> "app" | "taint": clusters whose replicas leave in this decision */
     json_t *evictions = json_object();
     bool watching = app_failover(ps, ki, pol, key, ns, name, prev, evictions);
-    json_t *cands = candidates(ps, placement, prev, all, evictions, &evicted, &deferred);
+    int64_t evicted_age = 0;
+    json_t *cands = candidates(ps, placement, prev, all, evictions, &evicted, &evicted_age,
+                               &deferred);
     add_available(ps, tmpl, cands);
     req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policy",
                     pol, "clusters", cands, "previous",
@@ -1022,7 +1054,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     qctx qc = {p, uid, prev};
     fl_sched_quota hook = {q_reserve, &qc};
     fl_err err = FL_ERR_INIT;
+    int64_t t_place = fl_mono_us();
     answer = req ? fl_sched_op_place(req, p->o.quota.reserve ? &hook : NULL, &err) : NULL;
+    t_place = fl_mono_us() - t_place;
     const char *emsg = fl_obj_str(answer, "error");
     bool ok = answer && !emsg;
     clusters = ok ? json_incref(json_object_get(answer, "clusters"))
@@ -1041,11 +1075,17 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     if (ok)
         note_deps(ps, tmpl, pol, key, clusters);
+    pthread_mutex_lock(&p->mu);
+    p->st.decisions++;
+    p->st.unschedulable += !ok;
+    p->st.decide_us += (uint64_t)t_place;
     if (ok && evicted) {
-        pthread_mutex_lock(&p->mu);
         p->st.evictions += (uint64_t)evicted;
-        pthread_mutex_unlock(&p->mu);
+        p->st.failover_ms += (uint64_t)evicted_age;
     }
+    if (ok && !json_equal(clusters, json_is_array(prev) ? (json_t *)prev : NULL))
+        note_event(p, k->kind, ns, name, clusters, evicted);
+    pthread_mutex_unlock(&p->mu);
     /* quota: release clusters no longer assigned */
     size_t i;
     const json_t *t;
@@ -1799,6 +1839,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);
     }
+    json_decref(p->events);
     for (size_t i = 0; p->m && i < p->nm; i++) {
         free(p->m[i].name);
         free(p->m[i].kubeconfig);

@@ -295,7 +295,18 @@ void fl_sched_prop_kick(fl_sched_prop *p);
 typedef struct fl_sched_prop_stats {
     uint64_t passes, writes, write_errors, conflicts, evictions, bindings;
     int64_t last_pass_ms; /* duration of the last pass */
+    uint64_t decisions;     /* placements computed (bindings whose inputs changed) */
+    uint64_t unschedulable; /* of those, the ones that found no placement */
+    uint64_t decide_us;     /* time spent in them, µs */
+    uint64_t failover_ms;   /* summed over evictions: how long the cluster had
+                               been failing when its replicas were moved */
 } fl_sched_prop_stats;
 void fl_sched_prop_stats_get(fl_sched_prop *p, fl_sched_prop_stats *out); /* any thread */
+
+/* The last 100 changes of placement, oldest first, as *out (new):
+ * [{"time" (Unix ms), "kind", "namespace", "name", "clusters"
+ * ([{"name","replicas"}], the new placement), "evicted" (clusters dropped
+ * because they failed: a failover when > 0)}]. 0 or -ENOMEM. Any thread. */
+int fl_sched_prop_events(fl_sched_prop *p, json_t **out);
 
 #endif

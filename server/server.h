@@ -109,6 +109,17 @@ int fl_server_route_inline(fl_server *s, const char *method, const char *prefix,
  * -EINVAL, -EBUSY or -ENOMEM. */
 int fl_server_hide_path(fl_server *s, const char *prefix);
 
+/* Called once per finished request (answered, or the client gone), on a
+ * server thread: the server's name, the method, the prefix of the route
+ * that served it (NULL when none matched), the status code (0: never
+ * answered), the seconds since it arrived and whether it was a stream
+ * (watch: its duration is the stream's life). Must not block. */
+typedef void (*fl_server_observer_fn)(void *ud, const char *server, const char *method,
+                                      const char *route, int code, double seconds, bool stream);
+/* Set the one observer (NULL fn: none); ud must outlive the server. Before
+ * start; 0 or -EBUSY. */
+int fl_server_observe(fl_server *s, fl_server_observer_fn fn, void *ud);
+
 /* Register /healthz, /readyz and /livez (and their sub-paths) answering
  * "ok" as kube-apiserver does (text/plain; charset=utf-8, nosniff); with
  * ?verbose the check list ("[+]ping ok\n...check passed\n"). Before start;
