@@ -289,15 +289,15 @@ typedef struct quota_caller {
     fl_request *r;
 } quota_caller;
 
-/* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
- * (quota/'s report; `flotilla quota`), of the namespaces the caller's
- * auth.scopes cover. Authenticated like the search API. */
 static bool quota_visible(void *ud, const char *ns)
 {
     quota_caller *c = ud;
     return fl_query_allows(c->x->query, c->r, NULL, ns, NULL, NULL);
 }
 
+/* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
+ * (quota/'s report; `flotilla quota`), of the namespaces the caller's
+ * auth.scopes cover. Authenticated like the search API. */
 static void on_quota(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
