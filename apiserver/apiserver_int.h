@@ -2,7 +2,7 @@
  * apiserver/apiserver_int.h: what the files of apiserver/ share and nobody
  * else includes.
  *
- *   reply.c     JSON/Status replies, base64 (the bottom: calls nothing here)
+ *   reply.c     JSON/Status replies (the bottom: calls nothing here)
  *   obj.c       stored objects: build, render, parse
  *   durable.c   the SQLite file behind a durable store
  *   store.c     the object store: one mutex, one resourceVersion counter,
@@ -99,12 +99,8 @@ void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiser
  * registry, so their objects load and serve. 0 or a code. */
 int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err);
 
-/* reply.c: base64url without padding; standard base64 with padding. */
-int fl_apiserver_b64url_encode(const void *p, size_t n, fl_buf *out);
-int fl_apiserver_b64std_encode(const void *p, size_t n, fl_buf *out);
 /* reply.c: send the compact bytes b (re-encoded when the client wants
  * pretty JSON). */
 void fl_apiserver_reply_bytes(fl_request *req, int code, fl_buf *b);
-int fl_apiserver_b64url_decode(const char *s, fl_buf *out);
 
 #endif

@@ -86,7 +86,7 @@ static void secret_string_data(const fl_apiserver_res *r, json_t *obj)
     json_object_foreach(sd, k, v) {
         fl_buf b = FL_BUF_INIT(8u << 20);
         const char *str = json_string_value(v) ? json_string_value(v) : "";
-        if (fl_apiserver_b64std_encode(str, strlen(str), &b) == 0)
+        if (fl_base64_encode(FL_BASE64_STD, str, strlen(str), &b) == 0)
             json_object_set_new(data, k, json_string(b.data ? b.data : ""));
         fl_buf_done(&b);
     }

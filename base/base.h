@@ -1,9 +1,9 @@
 /*
  * base: the few things every Flotilla module needs and nothing else —
  * error codes with one strerror, an error-detail out-parameter, one-line
- * logging, bounded growable buffers, time, strict number parsing, random
- * bytes and UUIDs. It uses no third-party library and knows nothing of
- * Kubernetes, HTTP or SQL.
+ * logging, bounded growable buffers, base64, time, strict number parsing,
+ * random bytes and UUIDs. Its one third-party library is OpenSSL (for
+ * base64, behind this header); it knows nothing of Kubernetes, HTTP or SQL.
  *
  * Threads: everything here may be called from any thread. The only
  * process-wide state is the log threshold, set once at startup
@@ -94,6 +94,23 @@ void fl_buf_done(fl_buf *b);               /* frees memory; accepts a zeroed buf
  * -E2BIG when it would pass b->max; -ENOMEM. err names the path. Blocking:
  * not for the event-loop thread. */
 int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err);
+
+/* ---------------------------------------------------------------- base64
+ * RFC 4648 base64, in the two spellings Kubernetes uses. */
+typedef enum fl_base64 {
+    FL_BASE64_STD, /* A-Z a-z 0-9 + /, '='-padded (Go's StdEncoding: Secret data, PEM) */
+    FL_BASE64_URL, /* A-Z a-z 0-9 - _, unpadded (Go's RawURLEncoding: continue tokens) */
+} fl_base64;
+
+/* Append the encoding of p[0..n) to out; out->data is a string afterwards,
+ * also for n == 0. 0, -E2BIG (past out->max), -ENOMEM. */
+int fl_base64_encode(fl_base64 enc, const void *p, size_t n, fl_buf *out);
+/* Append the bytes that s[0..n) encodes to out. CR and LF are skipped (as Go
+ * does); everything else is strict: a character outside enc's alphabet,
+ * missing or misplaced '=' (STD), any '=' (URL), a lone last character, or
+ * unused low bits that are not zero is FL_EPARSE. On failure out holds what
+ * it held before. 0, FL_EPARSE, -E2BIG, -ENOMEM. */
+int fl_base64_decode(fl_base64 enc, const char *s, size_t n, fl_buf *out);
 
 /* ---------------------------------------------------------------- time */
 int64_t fl_now_ms(void);   /* wall clock, ms since the epoch */

@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "kube/json.h"
-#include "kube/kube_int.h"
 #include "kube/yaml.h"
 
 extern char **environ;
@@ -57,79 +56,6 @@ struct fl_kube_conn {
     uint64_t generation;
     token_file_state tf;
 };
-
-/* ================================================================ base64 */
-
-static int b64_val(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
-}
-
-int fl_kube_base64_decode(const char *s, size_t n, fl_buf *out)
-{
-    unsigned char q[4];
-    size_t nq = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\r' || ch == '\n')
-            continue;
-        if (ch == '=') {
-            pad++;
-            q[nq++] = 0;
-        } else {
-            int v = b64_val(ch);
-            if (v < 0 || pad)
-                return FL_EPARSE;
-            q[nq++] = (unsigned char)v;
-        }
-        if (nq < 4)
-            continue;
-        if (pad > 2)
-            return FL_EPARSE;
-        unsigned char o[3] = {(unsigned char)(q[0] << 2 | q[1] >> 4),
-                              (unsigned char)(q[1] << 4 | q[2] >> 2), (unsigned char)(q[2] << 6 | q[3])};
-        int rc = fl_buf_append(out, o, 3 - pad);
-        if (rc)
-            return rc;
-        nq = 0;
-        if (pad)
-            break;
-    }
-    if (nq != 0)
-        return FL_EPARSE;
-    return 0;
-}
-
-int fl_kube_base64_encode(const void *p, size_t n, fl_buf *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        char o[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        int rc = fl_buf_append(out, o, 4);
-        if (rc)
-            return rc;
-    }
-    if (!out->data)
-        return fl_buf_append(out, "", 0);
-    return 0;
-}
 
 /* ================================================================ files */
 
@@ -331,7 +257,7 @@ static int blob_field(rctx *r, const char *file_field, const char *data_field, c
     if ((rc = str_field(r, file_field, &file)) != 0 || (rc = str_field(r, data_field, &data)) != 0)
         return rc;
     if (data) {
-        rc = fl_kube_base64_decode(data, strlen(data), &b);
+        rc = fl_base64_decode(FL_BASE64_STD, data, strlen(data), &b);
         if (rc == FL_EPARSE)
             rc = rerr(r, data_field, rc, "illegal base64 data");
         else if (rc)
@@ -924,7 +850,7 @@ static int exec_info(fl_kube_conn *c, fl_buf *b)
             json_object_set_new(cl, "insecure-skip-tls-verify", json_true());
         if (c->info.ca_pem) {
             fl_buf ca = FL_BUF_INIT(FL_KUBECONFIG_MAX_FILE * 2);
-            if (fl_kube_base64_encode(c->info.ca_pem, c->info.ca_pem_len, &ca) == 0)
+            if (fl_base64_encode(FL_BASE64_STD, c->info.ca_pem, c->info.ca_pem_len, &ca) == 0)
                 json_object_set_new(cl, "certificate-authority-data", json_string(ca.data));
             fl_buf_done(&ca);
         }

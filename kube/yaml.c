@@ -5,7 +5,6 @@
  * config loaders. The one place YAML from outside is parsed.
  */
 #include "kube/yaml.h"
-#include "kube/kube_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
