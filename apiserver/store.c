@@ -126,11 +126,7 @@ void fl_apiserver_store_free(fl_apiserver_store *st)
 {
     if (!st)
         return;
-    pthread_mutex_lock(&st->mu);
-    st->stopping = true;
-    pthread_cond_broadcast(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    pthread_join(st->ticker, NULL);
+    fl_thread_stop(st->ticker, &st->mu, &st->cv, &st->stopping);
     while (st->watches) {
         fl_apiserver_watch *w = st->watches;
         st->watches = w->next;
@@ -478,14 +474,8 @@ static int set_rv(json_t *obj, uint64_t rv)
 /* Insert o at i into a growable array of object pointers. */
 static int ptrs_insert(fl_apiserver_obj ***v, size_t *n, size_t *cap, size_t i, fl_apiserver_obj *o)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        fl_apiserver_obj **a = realloc(*v, nc * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        *v = a;
-        *cap = nc;
-    }
+    if (fl_grow(v, cap, *n + 1, sizeof **v) != 0)
+        return -ENOMEM;
     memmove(*v + i + 1, *v + i, (*n - i) * sizeof(**v));
     (*v)[i] = o;
     (*n)++;

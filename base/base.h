@@ -1,7 +1,8 @@
 /*
  * base: the few things every Flotilla module needs and nothing else —
  * error codes with one strerror, an error-detail out-parameter, one-line
- * logging, bounded growable buffers, base64, time, strict number parsing,
+ * logging, bounded growable buffers and arrays, stopping a background
+ * thread, base64, time, strict number parsing,
  * random bytes and UUIDs. Its one third-party library is OpenSSL (for
  * base64, behind this header); it knows nothing of Kubernetes, HTTP or SQL.
  *
@@ -12,6 +13,7 @@
 #ifndef FL_BASE_H
 #define FL_BASE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -94,6 +96,20 @@ void fl_buf_done(fl_buf *b);               /* frees memory; accepts a zeroed buf
  * -E2BIG when it would pass b->max; -ENOMEM. err names the path. Blocking:
  * not for the event-loop thread. */
 int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err);
+
+/* ---------------------------------------------------------------- arrays
+ * Make room for at least need elements of elem bytes in a growable array:
+ * p is the address of the caller's array pointer (any T **), *cap its
+ * capacity in elements. The capacity doubles (from 8) until it holds need;
+ * the new elements are uninitialized. 0, or -ENOMEM (also when the size
+ * would overflow) with *p and *cap unchanged. */
+int fl_grow(void *p, size_t *cap, size_t need, size_t elem);
+
+/* ---------------------------------------------------------------- threads
+ * Stop a thread that sleeps on cv under mu until *stop is true: set *stop
+ * under mu, wake every waiter on cv, and join the thread. Not from that
+ * thread itself. */
+void fl_thread_stop(pthread_t thread, pthread_mutex_t *mu, pthread_cond_t *cv, bool *stop);
 
 /* ---------------------------------------------------------------- base64
  * RFC 4648 base64, in the two spellings Kubernetes uses. */

@@ -94,15 +94,7 @@ static size_t coal_key(char *buf, size_t size, int64_t scope, const fl_rec *r)
 
 static int coal_reserve(coalescer *c)
 {
-    if (c->n < c->cap)
-        return 0;
-    size_t nc = c->cap ? c->cap * 2 : 256;
-    coal_ent *n = realloc(c->ents, nc * sizeof *n);
-    if (!n)
-        return -ENOMEM;
-    c->ents = n;
-    c->cap = nc;
-    return 0;
+    return fl_grow(&c->ents, &c->cap, c->n + 1, sizeof *c->ents);
 }
 
 int coal_add(coalescer *c, int64_t scope, fl_rec *rec)

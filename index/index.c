@@ -111,14 +111,8 @@ static size_t take_batch(fl_index *idx, item ***out, size_t *cap)
     size_t n = 0, recs = 0;
     while (idx->head && idx->head->state == 2 && (n == 0 || recs < (size_t)idx->o.batch_max)) {
         item *it = idx->head;
-        if (n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            item **x = realloc(*out, nc * sizeof *x);
-            if (!x)
-                break;
-            *out = x;
-            *cap = nc;
-        }
+        if (fl_grow(out, cap, n + 1, sizeof **out) != 0)
+            break;
         (*out)[n++] = it;
         recs += it->out.n_recs + 1;
         idx->head = it->next;

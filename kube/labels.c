@@ -641,14 +641,9 @@ static int lex_all(const char *s, size_t n, item **out, size_t *count)
     item *items = NULL;
     size_t cnt = 0, cap = 0;
     for (;;) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            item *ni = realloc(items, cap * sizeof(item));
-            if (!ni) {
-                free(items);
-                return -ENOMEM;
-            }
-            items = ni;
+        if (fl_grow(&items, &cap, cnt + 1, sizeof *items) != 0) {
+            free(items);
+            return -ENOMEM;
         }
         items[cnt] = lx_lex(&l);
         if (items[cnt++].t == T_EOS)

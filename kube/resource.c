@@ -160,15 +160,9 @@ static void *own(entry *e, void *p)
 {
     if (!p)
         return NULL;
-    if (e->nblocks == e->capblocks) {
-        size_t nc = e->capblocks ? e->capblocks * 2 : 8;
-        void **nb = realloc(e->blocks, nc * sizeof *nb);
-        if (!nb) {
-            free(p);
-            return NULL;
-        }
-        e->blocks = nb;
-        e->capblocks = nc;
+    if (fl_grow(&e->blocks, &e->capblocks, e->nblocks + 1, sizeof *e->blocks) != 0) {
+        free(p);
+        return NULL;
     }
     e->blocks[e->nblocks++] = p;
     return p;

@@ -94,14 +94,8 @@ static int add_line(ctx *c, const json_t *v, int line)
     fl_yaml_doc *d = c->doc;
     if (!d || json_is_true(v) || json_is_false(v) || json_is_null(v))
         return 0;
-    if (d->nlines == d->caplines) {
-        size_t n = d->caplines ? d->caplines * 2 : 64;
-        line_ent *p = realloc(d->lines, n * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        d->lines = p;
-        d->caplines = n;
-    }
+    if (fl_grow(&d->lines, &d->caplines, d->nlines + 1, sizeof *d->lines) != 0)
+        return -ENOMEM;
     d->lines[d->nlines++] = (line_ent){v, line};
     return 0;
 }
@@ -111,14 +105,8 @@ static int add_key(ctx *c, const json_t *obj, const char *key, int line)
     fl_yaml_doc *d = c->doc;
     if (!d)
         return 0;
-    if (d->nkeys == d->capkeys) {
-        size_t n = d->capkeys ? d->capkeys * 2 : 64;
-        key_ent *p = realloc(d->keys, n * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        d->keys = p;
-        d->capkeys = n;
-    }
+    if (fl_grow(&d->keys, &d->capkeys, d->nkeys + 1, sizeof *d->keys) != 0)
+        return -ENOMEM;
     char *k = strdup(key);
     if (!k)
         return -ENOMEM;
@@ -387,14 +375,8 @@ static int remember_anchor(ctx *c, const yaml_char_t *name, json_t *node, shape 
 {
     if (!name)
         return 0;
-    if (c->nanchors == c->capanchors) {
-        size_t n = c->capanchors ? c->capanchors * 2 : 16;
-        anchor *p = realloc(c->anchors, n * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        c->anchors = p;
-        c->capanchors = n;
-    }
+    if (fl_grow(&c->anchors, &c->capanchors, c->nanchors + 1, sizeof *c->anchors) != 0)
+        return -ENOMEM;
     json_t *ix = json_integer((json_int_t)c->nanchors);
     if (!ix || json_object_set_new(c->anchor_ix, (const char *)name, ix) != 0)
         return -ENOMEM;

@@ -630,14 +630,9 @@ static int reserve_direct(fl_quota *q, const char *cluster, const review *v, jso
         json_decref(charged);
         return 0;
     }
-    if (q->nd == q->capd) {
-        size_t cap = q->capd ? q->capd * 2 : 64;
-        dres *d = realloc(q->d, cap * sizeof *d);
-        if (!d) {
-            json_decref(charged);
-            return -ENOMEM;
-        }
-        q->d = d, q->capd = cap;
+    if (fl_grow(&q->d, &q->capd, q->nd + 1, sizeof *q->d) != 0) {
+        json_decref(charged);
+        return -ENOMEM;
     }
     dres *d = &q->d[q->nd];
     memset(d, 0, sizeof *d);
@@ -848,14 +843,8 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
         rc = fits(q, ns, &p, extra, err);
         fl_index_reader_end(q->rd);
     }
-    if (!rc && !w && q->nw == q->capw) {
-        size_t cap = q->capw ? q->capw * 2 : 16;
-        wres *nw = realloc(q->w, cap * sizeof *nw);
-        if (!nw)
-            rc = -ENOMEM;
-        else
-            q->w = nw, q->capw = cap;
-    }
+    if (!rc && !w)
+        rc = fl_grow(&q->w, &q->capw, q->nw + 1, sizeof *q->w);
     if (!rc && !w) {
         w = &q->w[q->nw];
         memset(w, 0, sizeof *w);
@@ -1032,10 +1021,6 @@ static void sweeper_stop(fl_quota *q)
 {
     if (!q->sweeping)
         return;
-    pthread_mutex_lock(&q->mu);
-    q->stop = true;
-    pthread_cond_broadcast(&q->wake);
-    pthread_mutex_unlock(&q->mu);
-    pthread_join(q->sweeper, NULL);
+    fl_thread_stop(q->sweeper, &q->mu, &q->wake, &q->stop);
     q->sweeping = false;
 }

@@ -1349,11 +1349,7 @@ void sim_ctrl_stop(sim_ctrl *k)
 {
     if (!k)
         return;
-    pthread_mutex_lock(&k->mu);
-    k->stop = true;
-    pthread_cond_signal(&k->cv);
-    pthread_mutex_unlock(&k->mu);
-    pthread_join(k->th, NULL);
+    fl_thread_stop(k->th, &k->mu, &k->cv, &k->stop);
     for (size_t i = 0; i < k->nfw; i++) {
         fl_stream_close(k->fw[i]->s);
         free(k->fw[i]);
