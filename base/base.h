@@ -8,7 +8,8 @@
  *
  * Threads: everything here may be called from any thread. The only
  * process-wide state is the log threshold, set once at startup
- * (fl_log_set_level) before threads start.
+ * (fl_log_set_level) before threads start; the allocation-failure hook
+ * (fl_alloc_fail_at) is per thread and for tests.
  */
 #ifndef FL_BASE_H
 #define FL_BASE_H
@@ -97,6 +98,21 @@ void fl_buf_done(fl_buf *b);               /* frees memory; accepts a zeroed buf
  * not for the event-loop thread. */
 int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err);
 
+/* ---------------------------------------------------------------- memory
+ * malloc, calloc, realloc and strdup with their usual contracts (free()
+ * releases what they return), except that a test can make one call fail:
+ * after fl_alloc_fail_at(n), the nth of these calls on the calling thread
+ * (1 = the next) returns NULL, as do none of the others; n = 0 turns that
+ * off. fl_buf and fl_grow allocate through them. */
+void *fl_malloc(size_t n);
+void *fl_calloc(size_t n, size_t size);
+void *fl_realloc(void *p, size_t n);
+char *fl_strdup(const char *s);
+char *fl_strndup(const char *s, size_t n); /* s[0..n) and a NUL */
+void fl_alloc_fail_at(unsigned long n);
+/* Whether the failure fl_alloc_fail_at asked for has happened (this thread). */
+bool fl_alloc_failed(void);
+
 /* ---------------------------------------------------------------- arrays
  * Make room for at least need elements of elem bytes in a growable array:
  * p is the address of the caller's array pointer (any T **), *cap its
@@ -145,7 +161,6 @@ int fl_parse_u64(const char *s, size_t n, uint64_t *out);
 size_t fl_strlcpy(char *dst, const char *src, size_t size);
 bool fl_str_has_prefix(const char *s, const char *prefix);
 bool fl_str_has_suffix(const char *s, const char *suffix);
-char *fl_strndup(const char *s, size_t n); /* NULL on ENOMEM */
 
 /* ---------------------------------------------------------------- random */
 int fl_random_bytes(void *buf, size_t n); /* getrandom(); 0 or -errno */

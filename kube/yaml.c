@@ -107,7 +107,7 @@ static int add_key(ctx *c, const json_t *obj, const char *key, int line)
         return 0;
     if (fl_grow(&d->keys, &d->capkeys, d->nkeys + 1, sizeof *d->keys) != 0)
         return -ENOMEM;
-    char *k = strdup(key);
+    char *k = fl_strdup(key);
     if (!k)
         return -ENOMEM;
     d->keys[d->nkeys++] = (key_ent){obj, k, line};
@@ -215,7 +215,7 @@ static bool yaml_style_float(const char *s)
 static json_t *resolve_number(const char *in, bool *ok)
 {
     size_t n = strlen(in);
-    char *plain = malloc(n + 1);
+    char *plain = fl_malloc(n + 1);
     json_t *v = NULL;
     *ok = true;
     if (!plain) {
@@ -234,20 +234,23 @@ static json_t *resolve_number(const char *in, bool *ok)
         mag++;
     }
     uint64_t u;
-    if (go_parse_mag(mag, &u)) {
+    bool number = go_parse_mag(mag, &u) && (!neg || u <= (uint64_t)INT64_MAX + 1);
+    if (number) {
         if (!neg && u <= (uint64_t)INT64_MAX)
             v = json_integer((json_int_t)u);
-        else if (neg && u <= (uint64_t)INT64_MAX + 1)
+        else if (neg)
             v = json_integer(u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(json_int_t)u);
-        else if (!neg)
+        else
             v = json_real((double)u);
-    }
-    if (!v && yaml_style_float(plain)) {
+    } else if (yaml_style_float(plain)) {
         double d = strtod(plain, NULL);
-        if (isfinite(d))
+        number = isfinite(d);
+        if (number)
             v = json_real(d);
     }
     free(plain);
+    if (number && !v)
+        *ok = false;
     return v;
 }
 
@@ -322,6 +325,8 @@ static int scalar_value(ctx *c, const yaml_event_t *ev, json_t **out)
         if (strcmp(want, "float") == 0 && json_is_integer(v)) {
             json_t *r = json_real((double)json_integer_value(v));
             json_decref(v);
+            if (!r)
+                return -ENOMEM;
             v = r;
         }
     }
@@ -769,10 +774,10 @@ void fl_yaml_doc_free(fl_yaml_doc *doc)
 int fl_yaml_doc_parse(const char *data, size_t len, const char *name, fl_yaml_doc **out,
                       fl_err *err)
 {
-    fl_yaml_doc *doc = calloc(1, sizeof *doc);
+    fl_yaml_doc *doc = fl_calloc(1, sizeof *doc);
     ctx c;
     int rc;
-    if (!doc || !(doc->name = strdup(name ? name : "<input>"))) {
+    if (!doc || !(doc->name = fl_strdup(name ? name : "<input>"))) {
         fl_yaml_doc_free(doc);
         return fl_err_set(err, -ENOMEM, "out of memory");
     }
