@@ -67,7 +67,6 @@ typedef struct fl_apiserver_db fl_apiserver_db;
 int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out, fl_err *err);
 void fl_apiserver_db_close(fl_apiserver_db *d);    /* accepts NULL */
 uint64_t fl_apiserver_db_rv(const fl_apiserver_db *d);
-const char *fl_apiserver_db_path(const fl_apiserver_db *d);
 /* Each stored object of group/resource in key order; fn's non-zero return
  * stops and is returned. */
 typedef int (*fl_apiserver_db_row_fn)(void *ud, const char *key, uint64_t rv, const void *json,
@@ -89,8 +88,8 @@ int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, f
 /* write.c: writes, reached from fl_apiserver_handle. */
 typedef struct fl_apiserver_path {
     const fl_apiserver_res *res;
-    char ns[254];
-    char name[254];
+    char ns[FL_KUBE_NAME_MAX + 1];
+    char name[FL_KUBE_NAME_MAX + 1];
     char sub[32];          /* "", "status", "scale", "binding", "log", ... */
     bool watch;            /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
 } fl_apiserver_path;

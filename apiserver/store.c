@@ -64,7 +64,7 @@ struct fl_apiserver_store {
     size_t nres;
     fl_apiserver_rstore *rs[MAX_RES];
     size_t nrs;
-    uint64_t rv, floor_rv, gen;
+    uint64_t rv, floor_rv;
     store_event *ring;
     size_t ring_cap, ring_start, ring_len;
     fl_apiserver_watch *watches;
@@ -215,10 +215,7 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
             !strcmp(st->res[i]->kr->resource, kr->resource)) {
             /* a re-created CRD: the registry's entries are immutable and
              * live as long as the registry, so swapping is safe for readers */
-            if (st->res[i]->kr != kr) {
-                st->res[i]->kr = kr;
-                st->gen++;
-            }
+            st->res[i]->kr = kr;
             goto out;
         }
     if (st->nres == MAX_RES || st->nrs == MAX_RES) {
@@ -243,7 +240,6 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
     snprintf(r->api_version, sizeof(r->api_version), "%s%s%s", kr->group, *kr->group ? "/" : "",
              kr->version);
     st->res[st->nres++] = r;
-    st->gen++;
 out:
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -287,7 +283,6 @@ size_t fl_apiserver_store_resources(fl_apiserver_store *st, const fl_apiserver_r
 
 uint64_t fl_apiserver_store_rv(fl_apiserver_store *st) { LOCKED_U64(st, st->rv); }
 uint64_t fl_apiserver_store_oldest(fl_apiserver_store *st) { LOCKED_U64(st, st->floor_rv + 1); }
-uint64_t fl_apiserver_store_generation(fl_apiserver_store *st) { LOCKED_U64(st, st->gen); }
 
 size_t fl_apiserver_store_watch_count(fl_apiserver_store *st)
 {

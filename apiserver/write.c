@@ -112,9 +112,9 @@ static bool is_dns_label(const char *s, size_t max)
 
 static bool is_dns_subdomain(const char *s)
 {
-    if (strlen(s) > 253 || !*s)
+    if (strlen(s) > FL_KUBE_NAME_MAX || !*s)
         return false;
-    char part[254];
+    char part[FL_KUBE_NAME_MAX + 1];
     const char *p = s;
     while (*p) {
         const char *dot = strchr(p, '.');

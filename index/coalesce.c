@@ -44,14 +44,6 @@ static smap_ent *find(const smap *m, const void *key, size_t klen, uint64_t h)
     return &m->ents[j];
 }
 
-int64_t *smap_get(const smap *m, const void *key, size_t klen)
-{
-    if (!m->cap)
-        return NULL;
-    smap_ent *e = find(m, key, klen, fl_hash64(key, klen, 0));
-    return e->key ? &e->val : NULL;
-}
-
 int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created)
 {
     if ((m->n + 1) * 2 > m->cap && smap_grow(m) < 0)

@@ -25,12 +25,6 @@ struct fl_field_selector {
     term *terms;
 };
 
-const char *fl_field_op_name(fl_field_op op)
-{
-    static const char *const names[] = {"=", "==", "!="};
-    return (unsigned)op < FL_ARRAY_LEN(names) ? names[op] : "?";
-}
-
 void fl_field_selector_free(fl_field_selector *sel)
 {
     if (!sel)

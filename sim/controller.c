@@ -39,7 +39,7 @@
 typedef struct follow {
     fl_stream *s;
     atomic_bool gone;
-    char ns[254], pod[254], ct[254];
+    char ns[FL_KUBE_NAME_MAX + 1], pod[FL_KUBE_NAME_MAX + 1], ct[FL_KUBE_NAME_MAX + 1];
     int64_t next;         /* next line number */
     int64_t base_ms;      /* when line LOG_LINES was logged: line n > it at + (n - it) s */
     bool timestamps;
