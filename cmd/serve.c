@@ -719,7 +719,7 @@ static unsigned listen_port(const fl_config *cfg)
 }
 
 /* ---- the propagation controller's interfaces: the host through the index
- * (the host collector feeds it; issue 12's control store can stand in),
+ * (the host collector feeds it; the control store can stand in),
  * members from the config and the collector, quota through the ledger. */
 
 typedef struct host_rows {
@@ -835,7 +835,7 @@ static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
     int rc = 0;
     so.name = "api";
     so.listen = cfg->listen;
-    fl_server_opts_public(&so); /* untrusted clients (#19) */
+    fl_server_opts_public(&so); /* untrusted clients */
     if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
                           (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;

@@ -1830,11 +1830,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
         fl_index_unsubscribe(p->o.index, p->sub_id);
     if (p->started) {
         atomic_store(&p->stopping, true);
-        pthread_mutex_lock(&p->mu);
-        p->stop = true;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->thr, NULL);
+        fl_thread_stop(p->thr, &p->mu, &p->cv, &p->stop);
         uv_loop_close(&p->loop);
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);
