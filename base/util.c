@@ -17,9 +17,14 @@ int64_t fl_now_ms(void)
 
 int64_t fl_mono_ms(void)
 {
+    return fl_mono_us() / 1000;
+}
+
+int64_t fl_mono_us(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void fl_time_format(int64_t unix_sec, char out[32])
@@ -152,16 +157,6 @@ bool fl_str_has_suffix(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
-}
-
-char *fl_strndup(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (!p)
-        return NULL;
-    memcpy(p, s, n);
-    p[n] = 0;
-    return p;
 }
 
 int fl_random_bytes(void *buf, size_t n)

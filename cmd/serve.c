@@ -269,20 +269,82 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
+/* Drop from items (objects with "namespace" and maybe "cluster") those
+ * in namespaces r's user may not see. */
+static void only_visible(serve_ctx *x, fl_request *r, json_t *items)
+{
+    for (size_t i = 0; i < json_array_size(items);) {
+        const json_t *it = json_array_get(items, i);
+        if (fl_query_allows(x->query, r, fl_obj_str(it, "cluster"),
+                            fl_obj_str_or(it, "namespace", ""), NULL, NULL))
+            i++;
+        else
+            json_array_remove(items, i);
+    }
+}
+
+/* A caller of GET /api/v1/quota, for fl_quota_report_for's visibility test. */
+typedef struct quota_caller {
+    serve_ctx *x;
+    fl_request *r;
+} quota_caller;
+
+static bool quota_visible(void *ud, const char *ns)
+{
+    quota_caller *c = ud;
+    return fl_query_allows(c->x->query, c->r, NULL, ns, NULL, NULL);
+}
+
 /* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
- * (quota/'s report; `flotilla quota`). Authenticated like the search API. */
+ * (quota/'s report; `flotilla quota`), of the namespaces the caller's
+ * auth.scopes cover. Authenticated like the search API. */
 static void on_quota(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *doc = NULL;
     fl_err err = FL_ERR_INIT;
+    quota_caller c = {x, r};
     if (fl_query_authenticate(x->query, r) != 0)
         return;
-    if (fl_quota_report(x->quota, fl_request_query(r, "namespace"), &doc, &err) != 0) {
+    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), quota_visible, &c, &doc,
+                            &err) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
         return;
     }
     fl_request_reply_json(r, 200, doc);
+}
+
+/* GET /api/v1/placements: the propagation controller's recent changes of
+ * placement, oldest first ({"items":[...]}, fl_sched_prop_events; empty
+ * without a controller), scoped like /api/v1/quota. */
+static void on_placements(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (x->prop ? fl_sched_prop_events(x->prop, &items) != 0 : !(items = json_array())) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* GET /api/v1/quota/denials: the last denied admission reviews, oldest
+ * first ({"items":[...]}, fl_quota_denials), scoped like /api/v1/quota. */
+static void on_quota_denials(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (fl_quota_denials(x->quota, &items) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* web/'s callbacks: auth and scopes as the search API, the collector's
@@ -290,6 +352,30 @@ static void on_quota(fl_request *r, void *ud)
 static int web_authorize(void *ud, fl_request *r, json_t *clusters)
 {
     return fl_query_filter_clusters(((serve_ctx *)ud)->query, r, clusters);
+}
+
+static bool web_allows(void *ud, fl_request *r, const char *cluster, const char *ns,
+                       const char *resource)
+{
+    return fl_query_allows(((serve_ctx *)ud)->query, r, cluster, ns, "", resource);
+}
+
+static json_t *web_quota_report(void *ud)
+{
+    json_t *doc = NULL;
+    return fl_quota_report(((serve_ctx *)ud)->quota, NULL, &doc, NULL) == 0 ? doc : NULL;
+}
+
+static bool web_sched_stats(void *ud, fl_web_sched_stats *out)
+{
+    serve_ctx *x = ud;
+    fl_sched_prop_stats s;
+    if (!x->prop)
+        return false;
+    fl_sched_prop_stats_get(x->prop, &s);
+    *out = (fl_web_sched_stats){s.passes, s.decisions, s.unschedulable, s.evictions, s.writes,
+                                s.write_errors, s.decide_us, s.failover_ms, s.last_pass_ms};
+    return true;
 }
 
 static bool web_quota_stats(void *ud, fl_web_quota_stats *out)
@@ -317,10 +403,11 @@ static int route_web(fl_server *srv, serve_ctx *x, fl_err *err)
             (const char *const *)c->members[i].label_values, c->members[i].nlabels};
     wo.index = x->index;
     wo.members = x->web_members, wo.nmembers = c->nmembers;
-    wo.authorize = web_authorize, wo.authorize_ud = x;
+    wo.authorize = web_authorize, wo.allows = web_allows, wo.authorize_ud = x;
     wo.status = query_members, wo.status_ud = x;
     if (x->quota)
-        wo.quota_stats = web_quota_stats, wo.quota_ud = x;
+        wo.quota_stats = web_quota_stats, wo.quota_report = web_quota_report, wo.quota_ud = x;
+    wo.sched_stats = web_sched_stats, wo.sched_ud = x;
     wo.version = FLOTILLA_VERSION;
     int rc = fl_web_new(&wo, &x->web, err);
     return rc ? rc : fl_web_route(x->web, srv);
@@ -336,10 +423,14 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
         (rc = route_web(srv, x, err)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
-        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (cmd_placer_set_quota(x->placer, x->quota),
+         rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (rc = fl_server_route(srv, "GET", "/api/v1/placements", on_placements, x)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
-                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)))))
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)) ||
+                      (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials",
+                                            on_quota_denials, x)))))
         return rc;
     return 0;
 }
@@ -554,17 +645,22 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
     static const char *const kq[] = {"karmadaquotas"},
         *const pol[] = {"federatedresourcequotas", "propagationpolicies",
                         "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
-        *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
-        *const batch[] = {"jobs"}, *const core[] = {"configmaps", "services"};
+        *const rb[] = {"resourcebindings", "clusterresourcebindings"},
+        *const apps[] = {"deployments", "statefulsets"},
+        *const ext[] = {"customresourcedefinitions"},
+        *const batch[] = {"jobs"},
+        *const core[] = {"configmaps", "services", "secrets", "serviceaccounts",
+                         "persistentvolumeclaims"};
     const fl_config *cfg = x->cfg;
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
                              cfg->has_host ? cfg->host_context : ""};
     fl_collector_gv gvs[] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
                              {"policy.karmada.io", "v1alpha1", pol, 5},
-                             {"work.karmada.io", "v1alpha2", rb, 1},
+                             {"work.karmada.io", "v1alpha2", rb, 2},
+                             {"apiextensions.k8s.io", "v1", ext, 1},
                              {"apps", "v1", apps, 2},
                              {"batch", "v1", batch, 1},
-                             {"", "v1", core, 2}};
+                             {"", "v1", core, FL_ARRAY_LEN(core)}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     fl_collector *c = NULL;
     co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs;
@@ -608,6 +704,7 @@ static int start_quota(serve_ctx *x, fl_err *err)
     qo.threads = (unsigned)cfg->quota_threads;
     qo.host_kubeconfig = x->host_kubeconfig; /* host: or our own API's */
     qo.host_context = cfg->has_host ? cfg->host_context : "";
+    qo.health_max_age_ms = 100; /* the collector's report, reused across a burst of reviews */
     int rc = fl_quota_new(&qo, &x->quota, err);
     free(mem);
     return rc;
@@ -622,7 +719,7 @@ static unsigned listen_port(const fl_config *cfg)
 }
 
 /* ---- the propagation controller's interfaces: the host through the index
- * (the host collector feeds it; issue 12's control store can stand in),
+ * (the host collector feeds it; the control store can stand in),
  * members from the config and the collector, quota through the ledger. */
 
 typedef struct host_rows {
@@ -718,6 +815,7 @@ static int start_prop(serve_ctx *x, fl_err *err)
     po.success_threshold_ms = cfg->failover_success_ms;
     po.toleration_ms = cfg->failover_toleration_ms;
     po.eviction_rate = (double)cfg->failover_eviction_rate;
+    po.eviction_timeout_ms = cfg->failover_eviction_timeout_ms;
     if (!(x->host_cache = json_object())) {
         free(mem);
         return fl_err_set(err, -ENOMEM, "out of memory");
@@ -737,7 +835,7 @@ static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
     int rc = 0;
     so.name = "api";
     so.listen = cfg->listen;
-    fl_server_opts_public(&so); /* untrusted clients (#19) */
+    fl_server_opts_public(&so); /* untrusted clients */
     if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
                           (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;

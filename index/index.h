@@ -421,6 +421,35 @@ typedef int (*fl_index_node_cb)(void *arg, const fl_index_node *n);
 int fl_index_nodes(fl_index_reader *r, const char *cluster, fl_index_node_cb cb, void *arg,
                    fl_err *err);
 
+/* Running capacity totals (capacity.c keeps them in the writer's
+ * transactions), so these read a few rows per (cluster, region, zone)
+ * whatever the fleet's size. region/zone are the nodes' own ("" if none). */
+typedef struct fl_index_capacity_group {
+    const char *cluster, *region, *zone, *resource; /* borrowed for the callback */
+    int64_t allocatable;     /* sum over the group's live nodes, milli-units */
+    int64_t requested, limits; /* non-terminal pods bound to those nodes */
+    int64_t largest_free;    /* max(allocatable - requested) over the group's
+                                Ready, schedulable nodes; */
+    bool has_largest_free;   /* false: no such node */
+} fl_index_capacity_group;
+typedef int (*fl_index_capacity_group_cb)(void *arg, const fl_index_capacity_group *g);
+/* One row per (cluster, region, zone, resource), ordered so. Returns 0,
+ * FL_ESQL or the callback's value. Reader's thread. */
+int fl_index_capacity_groups(fl_index_reader *r, fl_index_capacity_group_cb cb, void *arg,
+                             fl_err *err);
+
+typedef struct fl_index_capacity_nodes {
+    const char *cluster, *region, *zone;
+    int64_t total, ready, cordoned;
+} fl_index_capacity_nodes;
+typedef int (*fl_index_capacity_nodes_cb)(void *arg, const fl_index_capacity_nodes *n);
+/* Live node counts per (cluster, region, zone). As above. */
+int fl_index_capacity_node_counts(fl_index_reader *r, fl_index_capacity_nodes_cb cb, void *arg,
+                                  fl_err *err);
+/* fl_index_usage_by_namespace(r, NULL, NULL, ...) from the running totals. */
+int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg,
+                                 fl_err *err);
+
 /* Pod facts for one live pod (by key): node, phase, qosClass, priority class
  * name, terminal. Strings are copied into the caller's struct. */
 typedef struct fl_index_pod {

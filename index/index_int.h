@@ -111,7 +111,6 @@ uint64_t fl_hash64(const void *p, size_t n, uint64_t seed);
 /* Returns pointer to the value slot for key; *created tells if it was new
  * (value 0). NULL on ENOMEM. */
 int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created);
-int64_t *smap_get(const smap *m, const void *key, size_t klen);
 void smap_clear(smap *m); /* keeps nothing */
 
 /* --------------------------------------------------------- coalescer
@@ -150,7 +149,6 @@ int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **o
 /* The transaction committed / rolled back (forget its new dictionaries). */
 void zjw_commit(zjw *z);
 void zjw_rollback(zjw *z);
-int64_t zjw_trained(const zjw *z);
 int zjr_new(zjr **out);
 /* The reader's own progress handler (its time budget) back in place after
  * a caller (index/sql.c) installed another for one statement. */
@@ -216,6 +214,9 @@ int schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err);
  * lower `to` to build an old schema). 0, FL_ESQL, FL_EUNSUPPORTED. */
 int schema_migrate(sqlite3 *db, int to, fl_err *err);
 /* Reader pragmas. */
+/* Create or rebuild the capacity totals (capacity.c) on the writer's
+ * connection when they are missing or of another version. 0 or FL_ESQL. */
+int capacity_install(sqlite3 *db, fl_err *err);
 int schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 /* Run a statement list; FL_ESQL with err on failure. */
 int sql_exec(sqlite3 *db, const char *sql, fl_err *err);
@@ -228,11 +229,14 @@ typedef enum {
     IT_EVENT = 1, IT_LIST, IT_RELIST_BEGIN, IT_RELIST_END, IT_RELIST_ABORT, IT_SYNC
 } item_type;
 
+/* Where a queued item is: waiting for a decoder, being decoded, decoded. */
+typedef enum { IT_QUEUED = 0, IT_DECODING, IT_DECODED } item_state;
+
 /* One queued item. src strings live in one block (srcbuf). */
 typedef struct item {
     struct item *next;
     item_type type;
-    int state;            /* 0 queued, 1 decoding, 2 decoded */
+    item_state state;
     uint64_t seq;
     fl_index_src src;
     char *srcbuf;

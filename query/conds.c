@@ -21,7 +21,7 @@
 /* A condition on cluster, namespace or name: positive sets are ANDed, as
  * are negative ones; the index gets the first positive set. */
 typedef struct name_set {
-    const char *v[SET_MAX];
+    const char **v; /* owned array (n entries) of borrowed strings */
     size_t n;
     bool neg; /* notin / != / DoesNotExist (n == 0: nothing matches) */
 } name_set;
@@ -31,7 +31,7 @@ typedef enum { DIM_CLUSTER, DIM_NAMESPACE, DIM_NAME, DIM_FUZZY, DIM_N } dim;
 struct query_conds {
     name_set sets[DIM_N][8];
     size_t nsets[DIM_N];
-    fl_index_label_req labels[FL_LABELS_MAX_REQS];
+    fl_index_label_req *labels; /* owned, one per selector requirement */
     size_t nlabels;
     fl_query_fields *fields;
     fl_label_selector *sel;
@@ -52,6 +52,10 @@ static void conds_done(conds *c)
     query_owner_done(&c->owner);
     for (size_t i = 0; i < c->narena; i++)
         free(c->arena[i]);
+    for (int d = 0; d < DIM_N; d++)
+        for (size_t i = 0; i < c->nsets[d]; i++)
+            free(c->sets[d][i].v);
+    free(c->labels);
 }
 
 static int add_set(conds *c, dim d, bool neg, const char *const *v, size_t n, fl_err *err)
@@ -60,6 +64,9 @@ static int add_set(conds *c, dim d, bool neg, const char *const *v, size_t n, fl
         return fl_err_set(err, -E2BIG, "too many search conditions");
     name_set *s = &c->sets[d][c->nsets[d]++];
     s->neg = neg;
+    s->n = 0;
+    if (n && !(s->v = malloc(n * sizeof *s->v)))
+        return -ENOMEM;
     s->n = n;
     for (size_t i = 0; i < n; i++)
         s->v[i] = v[i];
@@ -201,7 +208,10 @@ static int parse_labels(conds *c, const char *s, fl_err *err)
     int rc = fl_label_selector_parse(s, strlen(s), &c->sel, err);
     if (rc)
         return rc;
-    for (size_t i = 0; i < fl_label_selector_count(c->sel) && !rc; i++) {
+    size_t nreq = fl_label_selector_count(c->sel);
+    if (nreq && !(c->labels = calloc(nreq, sizeof *c->labels)))
+        return -ENOMEM;
+    for (size_t i = 0; i < nreq && !rc; i++) {
         fl_label_req lr;
         fl_label_selector_req(c->sel, i, &lr);
         if (fl_str_has_prefix(lr.key, SP) || fl_str_has_prefix(lr.key, IP)) {
@@ -438,12 +448,13 @@ int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *e
     return 0;
 }
 
-int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err)
+int query_conds_resolve(fl_query *q, const query_user *u, conds *c, fl_index_reader *rd,
+                        fl_err *err)
 {
     size_t nc, nn;
     const char *const *cl = first_pos(c, DIM_CLUSTER, &nc);
     const char *const *ns = first_pos(c, DIM_NAMESPACE, &nn);
-    return query_owner_resolve(q, &c->owner, cl, nc, ns, nn, rd, err);
+    return query_owner_resolve(q, u, &c->owner, cl, nc, ns, nn, rd, err);
 }
 
 void query_conds_free(conds *c)

@@ -159,7 +159,7 @@ static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, int64_
     if ((rc = ord_page(x, rd, &o.rows, from, to, as_of, err)) != 0)
         goto out;
     char rvs[32], *cont = NULL;
-    snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
+    query_page_revision(x, rev, rvs);
     if (to < o.rows.n) {
         query_sorted_cursor(&o.rows.v[to - 1], query_conds_order(x->c), rev, &last);
         last.offset = (int64_t)to;
@@ -225,7 +225,7 @@ static int run_list(query_page *x, fl_index_reader *rd, fl_request *r, fl_err *e
         return refuse_unpaged(r);
     char rvs[32], *cont = NULL;
     fl_buf tok = FL_BUF_INIT(4096);
-    snprintf(rvs, sizeof rvs, "%lld", (long long)rev);
+    query_page_revision(x, rev, rvs);
     if (x->more) {
         x->last.revision = rev;
         x->last.offset = cur.offset + x->seen;
@@ -313,7 +313,7 @@ void query_serve_list(fl_query *q, fl_request *r, const query_user *u, const que
         fl_request_reply_status(r, 500, "InternalError", "index snapshot failed");
         goto out;
     }
-    if ((rc = query_conds_resolve(q, c, rd, &err)) != 0 || (rc = run_list(&x, rd, r, &err)) != 0)
+    if ((rc = query_conds_resolve(q, u, c, rd, &err)) != 0 || (rc = run_list(&x, rd, r, &err)) != 0)
         query_reply_error(r, rc, &err);
     fl_index_reader_end(rd);
 out:

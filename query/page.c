@@ -71,6 +71,8 @@ int query_page_add(query_page *x, const fl_index_row *row)
             goto out; /* unreadable row, or not selected: skip */
     }
     x->emitted++;
+    if (row->revision > x->max_rev)
+        x->max_rev = row->revision;
     if (!x->raw_ok) {
         rc = json_array_append(x->objs, obj) ? -ENOMEM : 0;
         goto out;
@@ -206,4 +208,14 @@ int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kub
     *last = x.last;
     *more = x.more;
     return 0;
+}
+
+bool query_user_scoped(const fl_query *q, const query_user *u)
+{
+    return q->nscopes > 0 && !query_user_is_admin(q, u);
+}
+
+void query_page_revision(const query_page *x, int64_t rev, char out[32])
+{
+    snprintf(out, 32, "%lld", (long long)(query_user_scoped(x->q, x->u) ? x->max_rev : rev));
 }

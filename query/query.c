@@ -72,8 +72,7 @@ void fl_query_free(fl_query *q)
     if (!q)
         return;
     query_logs_stop(q);
-    if (q->subscribed)
-        query_watch_done(q);
+    query_watch_done(q);
     query_members_free(q);
     for (size_t i = 0; i < q->npool; i++)
         fl_index_reader_free(q->pool[i]);
@@ -130,7 +129,7 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
     if (opts->tokens_file && (rc = query_tokens_load(q, opts->tokens_file, err)) != 0)
         goto fail;
     if ((rc = query_key_load(q, opts->key_file, err)) != 0 ||
-        (rc = query_watch_init(q, err)) != 0)
+        (rc = query_watch_init(q, opts->watch_max, opts->watch_per_user, err)) != 0)
         goto fail;
     *out = q;
     return 0;
@@ -336,6 +335,14 @@ int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters)
             json_array_remove(clusters, i);
     }
     return rc;
+}
+
+bool fl_query_allows(fl_query *q, fl_request *r, const char *cluster, const char *namespace_,
+                     const char *group, const char *resource)
+{
+    query_user u;
+    return query_authenticate(q, r, &u) == 0 &&
+           query_scope_allows(q, &u, cluster, namespace_, group, resource);
 }
 
 int fl_query_route(fl_query *q, fl_server *srv)

@@ -115,8 +115,11 @@ typedef struct fl_query_opts {
     int64_t sql_budget_ms;
     int64_t sql_max_rows;
     bool sql_open_to_all;
+    /* Concurrent watches in all and per user name (0 = 10000 and 128). */
+    unsigned watch_max;
+    unsigned watch_per_user;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, false}
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, false, 0, 0}
 
 typedef struct fl_query fl_query;
 
@@ -152,6 +155,14 @@ int fl_query_identify(fl_query *q, fl_request *r, fl_query_identity *out);
  * member the user's auth.scopes do not cover. Returns 0, or answers 401
  * and returns FL_EUNAUTHORIZED. Server threads. */
 int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters);
+
+/* Whether r's user may see resource (plural; group "" = core) in cluster and
+ * namespace ("" = cluster-scoped, which needs namespaces "*"), by the same
+ * auth.scopes the search API applies. For a request already authenticated
+ * (fl_query_authenticate); otherwise it answers 401 and returns false.
+ * Server threads. */
+bool fl_query_allows(fl_query *q, fl_request *r, const char *cluster, const char *namespace_,
+                     const char *group, const char *resource);
 
 /* Free (after the server that routes to q has been freed). Accepts NULL. */
 void fl_query_free(fl_query *q);

@@ -52,13 +52,6 @@ typedef struct query_openapi_entry {
     int64_t used;  /* 0 = empty slot */
 } query_openapi_entry;
 
-/* Watches held by one user name (watch.c); n == 0: a free slot. */
-#define QUERY_WATCH_USERS 512
-typedef struct query_watch_user {
-    char name[128];
-    int n;
-} query_watch_user;
-
 /* Invariant: everything but the pool is immutable after fl_query_new. */
 struct fl_query {
     fl_index *index;
@@ -74,17 +67,14 @@ struct fl_query {
     size_t ngvs;
     unsigned char key[QUERY_KEY_LEN];
     pthread_mutex_t pool_mu;
-    pthread_mutex_t rd_mu; /* the reader pool only: never behind the watches' pool_mu */
+    pthread_mutex_t rd_mu; /* the reader pool only: never behind pool_mu */
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
-    /* watches (watch.c): rev/stopping/nwatch under pool_mu, changed broadcast
-     * on each index commit and at stop. */
+    /* log proxies (logs.c): stopping under pool_mu, changed broadcast when
+     * one ends and at stop. */
     pthread_cond_t changed;
-    int64_t rev;
-    int sub_id;
-    bool subscribed, stopping;
-    int nwatch;
-    query_watch_user wusers[QUERY_WATCH_USERS]; /* watches per user, under pool_mu */
+    bool stopping;
+    struct query_watch_hub *watches; /* watch.c */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
@@ -225,11 +215,12 @@ typedef struct query_owner {
     size_t n;
     bool resolved;
 } query_owner;
-/* Resolve against rd (clusters/namespaces: the request's positive sets,
- * NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
-int query_owner_resolve(fl_query *q, query_owner *o, const char *const *clusters,
-                        size_t nclusters, const char *const *namespaces, size_t nnamespaces,
-                        fl_index_reader *rd, fl_err *err);
+/* Resolve against rd over what u sees (NULL = anything; clusters/namespaces:
+ * the request's positive sets, NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
+int query_owner_resolve(fl_query *q, const query_user *u, query_owner *o,
+                        const char *const *clusters, size_t nclusters,
+                        const char *const *namespaces, size_t nnamespaces, fl_index_reader *rd,
+                        fl_err *err);
 bool query_owner_match(const query_owner *o, const fl_index_row *row);
 /* The one owner uid the index can filter on, or NULL. */
 const char *query_owner_index_uid(const query_owner *o);
@@ -242,7 +233,8 @@ typedef struct query_conds conds;
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err);
 void query_conds_free(conds *c);
 /* Resolve owner-name / owner-seniority against rd (once). 0 or an error. */
-int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err);
+int query_conds_resolve(fl_query *q, const query_user *u, conds *c, fl_index_reader *rd,
+                        fl_err *err);
 /* Every field selector path of f exists in r's schema (any path of a type
  * without one); else FL_EPARSE with kube-apiserver's message. */
 int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_err *err);
@@ -273,7 +265,10 @@ void query_reply_error(fl_request *r, int rc, const fl_err *err);
 
 /* watch.c: ?watch=1 on a collection; answers r. */
 void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
-int query_watch_init(fl_query *q, fl_err *err);
+/* Start the watch workers and the index subscription (max / per_user: 0 =
+ * defaults). 0 or an error; query_watch_done undoes a partial start. */
+int query_watch_init(fl_query *q, unsigned max, unsigned per_user, fl_err *err);
+/* End every watch (their streams close) and stop the workers. NULL-safe. */
 void query_watch_done(fl_query *q);
 
 /* auth.c: narrow iq (clusters, namespaces) to u's scope over res, so that
@@ -308,7 +303,16 @@ typedef struct query_page {
     char bind[QUERY_BIND_LEN]; /* continue tokens are bound to this */
     bool more;
     int rc;
+    int64_t max_rev;     /* the newest revision among the items */
 } query_page;
+/* A user whose scope restricts what it sees (scopes exist, not an admin). */
+bool query_user_scoped(const fl_query *q, const query_user *u);
+/* The list's resourceVersion: the index revision rev; for a scoped user the
+ * newest revision among the page's items ("0" for none), which moves only
+ * when objects in the scope change, so the fleet's change rate outside it
+ * does not show. A watch from it replays at most changes the client has
+ * already listed, never misses one. */
+void query_page_revision(const query_page *x, int64_t rev, char out[32]);
 /* The one resourceVersion rule of the search API: every object it serves
  * (list items, GET, watch events) carries as metadata.resourceVersion the
  * index revision of the change that gave it that state, so a client can

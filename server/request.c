@@ -50,7 +50,8 @@ fl_request *srv_request_new(fl_server *s, struct MHD_Connection *c, const char *
     }
     r->srv = s;
     r->conn = c;
-    r->t0 = fl_mono_ms();
+    r->t0_us = fl_mono_us();
+    r->t0 = r->t0_us / 1000;
     r->refs = 1;
     r->fd = -1;
     r->max_queued = s->o.stream_max_queued;

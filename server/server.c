@@ -179,6 +179,15 @@ static const route *find_route(const fl_server *s, const char *method, const cha
     return NULL;
 }
 
+int fl_server_observe(fl_server *s, fl_server_observer_fn fn, void *ud)
+{
+    if (s->started)
+        return -EBUSY;
+    s->observe = fn;
+    s->observe_ud = ud;
+    return 0;
+}
+
 /* ---- health ------------------------------------------------------------ */
 
 static void health(fl_request *r, void *ud)
@@ -205,6 +214,15 @@ int fl_server_route_health(fl_server *s)
         s->routes[s->nroutes - 1].inline_ = true; /* never behind the workers' queue */
     }
     return 0;
+}
+
+int fl_server_route_inline(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
+                           void *ud)
+{
+    int rc = fl_server_route(s, method, prefix, fn, ud);
+    if (!rc)
+        s->routes[s->nroutes - 1].inline_ = true;
+    return rc;
 }
 
 /* ---- MHD callbacks ----------------------------------------------------- */
@@ -486,6 +504,7 @@ static void run_handler(fl_server *s, fl_request *r)
             answer_not_found(r);
         return;
     }
+    r->route = rt->prefix;
     if (s->nworkers && !rt->inline_) {
         enqueue(s, r, rt);
         return;
@@ -623,6 +642,9 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
         MHD_destroy_response(drop);
     if (s->o.access_log)
         access_log(s, r, code, bytes);
+    if (s->observe)
+        s->observe(s->observe_ud, s->name, r->method ? r->method : "-", r->route, code,
+                   (double)(fl_mono_us() - r->t0_us) / 1e6, r->is_stream);
     srv_fire_gone(r);
     pthread_mutex_lock(&s->mu);
     if (r->prev)
@@ -725,11 +747,7 @@ static void prober_stop(fl_server *s)
 {
     if (!s->probe_running)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->probe_stop = true;
-    pthread_cond_broadcast(&s->probe_cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->prober, NULL);
+    fl_thread_stop(s->prober, &s->mu, &s->probe_cv, &s->probe_stop);
     s->probe_running = false;
 }
 

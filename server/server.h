@@ -18,7 +18,7 @@
  * Request headers are capped by the connection memory (connection_memory,
  * libmicrohttpd's 32 KiB by default; larger gets 414/431).
  *
- * Hostile clients (#19): fl_server_opts_public() turns on what a listener
+ * Hostile clients: fl_server_opts_public() turns on what a listener
  * facing untrusted clients needs — connections per client address capped,
  * a deadline for a request's headers (slowloris), handlers on a worker
  * pool so that /healthz (answered on the server threads) never waits
@@ -97,10 +97,28 @@ int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err);
 int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
                     void *ud);
 
+/* fl_server_route for a handler that never blocks (it answers at once or
+ * hands the request to a queue of its own): it runs on the server thread
+ * that read the request, as /healthz does, never queued behind slow
+ * handlers on the worker pool. Same return codes. */
+int fl_server_route_inline(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
+                           void *ud);
+
 /* The access log shows requests under prefix as "<prefix>/" and three stars (paths that
  * carry secrets), unless the handler named a log uri. Before start; 0,
  * -EINVAL, -EBUSY or -ENOMEM. */
 int fl_server_hide_path(fl_server *s, const char *prefix);
+
+/* Called once per finished request (answered, or the client gone), on a
+ * server thread: the server's name, the method, the prefix of the route
+ * that served it (NULL when none matched), the status code (0: never
+ * answered), the seconds since it arrived and whether it was a stream
+ * (watch: its duration is the stream's life). Must not block. */
+typedef void (*fl_server_observer_fn)(void *ud, const char *server, const char *method,
+                                      const char *route, int code, double seconds, bool stream);
+/* Set the one observer (NULL fn: none); ud must outlive the server. Before
+ * start; 0 or -EBUSY. */
+int fl_server_observe(fl_server *s, fl_server_observer_fn fn, void *ud);
 
 /* Register /healthz, /readyz and /livez (and their sub-paths) answering
  * "ok" as kube-apiserver does (text/plain; charset=utf-8, nosniff); with

@@ -60,6 +60,8 @@ struct fl_server {
     size_t nroutes;
     char **hidden;                  /* path prefixes the access log does not spell out */
     size_t nhidden;
+    fl_server_observer_fn observe;  /* per finished request (optional) */
+    void *observe_ud;
     struct MHD_Daemon *d;
     uint16_t port;
     pthread_mutex_t mu;
@@ -113,7 +115,7 @@ typedef enum { PH_NEW = 0, PH_BODY, PH_WAIT, PH_DONE } phase;
 struct fl_request {
     fl_server *srv;                 /* valid while !finished */
     struct MHD_Connection *conn;
-    int64_t t0;
+    int64_t t0, t0_us; /* arrival, monotonic ms and µs */
     phase ph;                       /* MHD thread only */
     /* captured request (immutable after capture) */
     char *arena;
@@ -135,6 +137,8 @@ struct fl_request {
     int refs;
     char *user;
     char *log_uri;                  /* what the access log shows instead of raw_uri */
+    const char *route;              /* prefix of the route that took it (the
+                                       server's copy), NULL until dispatched */
     kv *rh;                         /* response headers added by the handler */
     size_t nrh;
     struct MHD_Response *resp;      /* answer waiting to be queued */

@@ -1,10 +1,12 @@
 /*
  * web/capacity.c: the capacity document (web.h, fl_web_capacity). It reads
- * the index's materialized columns only — nodes (allocatable, readiness,
- * cordon, region/zone) and pod usage summed per node or per namespace —
- * in one reader snapshot, and folds them into groups. The one exception is
- * groupBy=node-label:<key>: node labels are not materialized, so the nodes
- * that carry the key are read once and their label parsed.
+ * the index's running capacity totals — per (cluster, region, zone,
+ * resource) and per (cluster, namespace, resource), kept by the index's
+ * writer — in one reader snapshot, and folds them into groups, so its cost
+ * follows the number of groups, not of nodes or pods. The one exception is
+ * groupBy=node-label:<key>: node labels are not materialized, so it reads
+ * every node carrying the key (its label parsed once) and the usage per
+ * node.
  * Owns nothing beyond one call; touches no other module's state.
  */
 #include <errno.h>
@@ -48,6 +50,9 @@ typedef struct cap {
     size_t nmembers;
     const char **allowed; /* NULL = all */
     size_t nallowed;
+    const fl_web_scope *scope;
+    char seen_cluster[254], seen_ns[254]; /* the last sees() answer, memoized */
+    bool seen, seen_ok;
     char *resources[FL_WEB_CAPACITY_MAX_RESOURCES];
     size_t nres;
     cgroup *groups;
@@ -62,21 +67,6 @@ typedef struct cap {
     fl_err *err;
 } cap;
 
-static bool grow(void **p, size_t *capn, size_t need, size_t size)
-{
-    if (need <= *capn)
-        return true;
-    size_t n = *capn ? *capn * 2 : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (!q)
-        return false;
-    *p = q;
-    *capn = n;
-    return true;
-}
-
 static int fail(cap *c, int rc, const char *what)
 {
     if (!c->rc)
@@ -84,7 +74,7 @@ static int fail(cap *c, int rc, const char *what)
     return 1;
 }
 
-static bool allowed(const cap *c, const char *cluster)
+static bool cluster_allowed(const cap *c, const char *cluster)
 {
     if (!c->allowed)
         return true;
@@ -92,6 +82,32 @@ static bool allowed(const cap *c, const char *cluster)
         if (!strcmp(c->allowed[i], cluster))
             return true;
     return false;
+}
+
+/* Whether the scope shows (cluster, ns); ns "" = the cluster's nodes. Rows
+ * come ordered by cluster (and namespace), so one remembered answer saves
+ * nearly every call. */
+static bool allowed_in(cap *c, const char *cluster, const char *ns)
+{
+    if (!cluster_allowed(c, cluster))
+        return false;
+    if (!c->scope || !c->scope->sees)
+        return true;
+    if (c->seen && !strcmp(c->seen_cluster, cluster) && !strcmp(c->seen_ns, ns))
+        return c->seen_ok;
+    c->seen_ok = c->scope->sees(c->scope->ud, cluster, ns);
+    size_t lc = strlen(cluster), ln = strlen(ns);
+    c->seen = lc < sizeof c->seen_cluster && ln < sizeof c->seen_ns;
+    if (c->seen) {
+        memcpy(c->seen_cluster, cluster, lc + 1);
+        memcpy(c->seen_ns, ns, ln + 1);
+    }
+    return c->seen_ok;
+}
+
+static bool allowed(cap *c, const char *cluster)
+{
+    return allowed_in(c, cluster, "");
 }
 
 static const char *member_label(const cap *c, const char *cluster, const char *key)
@@ -131,7 +147,7 @@ static size_t group_id(cap *c, const char *name)
         fail(c, -E2BIG, "too many groups (at most 10000)");
         return (size_t)-1;
     }
-    if (!grow((void **)&c->groups, &c->capgroups, c->ngroups + 1, sizeof *c->groups)) {
+    if (fl_grow(&c->groups, &c->capgroups, c->ngroups + 1, sizeof *c->groups) != 0) {
         fail(c, -ENOMEM, "out of memory");
         return (size_t)-1;
     }
@@ -158,18 +174,58 @@ static const char *node_label(const cap *c, const char *cluster, const char *nam
     return l ? l->value : NULL;
 }
 
-static const char *group_of(const cap *c, const fl_index_node *n)
+static const char *group_of(const cap *c, const char *cluster, const char *region,
+                            const char *zone, const char *node)
 {
     const char *v = NULL;
     switch (c->by) {
-    case BY_CLUSTER: v = n->cluster; break;
-    case BY_REGION: v = n->region[0] ? n->region : member_label(c, n->cluster, "region"); break;
-    case BY_ZONE: v = n->zone[0] ? n->zone : member_label(c, n->cluster, "zone"); break;
-    case BY_PROVIDER: v = member_label(c, n->cluster, "provider"); break;
-    case BY_LABEL: v = node_label(c, n->cluster, n->name); break;
+    case BY_CLUSTER: v = cluster; break;
+    case BY_REGION: v = region[0] ? region : member_label(c, cluster, "region"); break;
+    case BY_ZONE: v = zone[0] ? zone : member_label(c, cluster, "zone"); break;
+    case BY_PROVIDER: v = member_label(c, cluster, "provider"); break;
+    case BY_LABEL: v = node_label(c, cluster, node); break;
     case BY_NAMESPACE: break;
     }
     return v && v[0] ? v : NONE;
+}
+
+/* A row of the running totals: one (cluster, region, zone, resource). */
+static int on_total(void *arg, const fl_index_capacity_group *t)
+{
+    cap *c = arg;
+    if (!allowed(c, t->cluster))
+        return 0;
+    size_t g = group_id(c, group_of(c, t->cluster, t->region, t->zone, NULL));
+    if (g == (size_t)-1)
+        return 1;
+    int r = res_id(c, t->resource);
+    if (r < 0)
+        return fail(c, -E2BIG, "too many distinct resources");
+    cgroup *gr = &c->groups[g];
+    gr->alloc[r] += t->allocatable;
+    gr->req[r] += t->requested;
+    gr->lim[r] += t->limits;
+    gr->has_alloc[r] = true;
+    gr->has_use[r] |= t->requested != 0 || t->limits != 0;
+    if (t->has_largest_free && t->largest_free > gr->largest[r])
+        gr->largest[r] = t->largest_free;
+    return 0;
+}
+
+static int on_node_count(void *arg, const fl_index_capacity_nodes *n)
+{
+    cap *c = arg;
+    if (!allowed(c, n->cluster))
+        return 0;
+    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, NULL));
+    if (g == (size_t)-1)
+        return 1;
+    cgroup *gr = &c->groups[g];
+    gr->total += n->total;
+    gr->ready += n->ready;
+    gr->not_ready += n->total - n->ready;
+    gr->cordoned += n->cordoned;
+    return 0;
 }
 
 static int on_node(void *arg, const fl_index_node *n)
@@ -177,11 +233,11 @@ static int on_node(void *arg, const fl_index_node *n)
     cap *c = arg;
     if (!allowed(c, n->cluster))
         return 0;
-    size_t g = group_id(c, group_of(c, n));
+    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, n->name));
     if (g == (size_t)-1)
         return 1;
-    if (!grow((void **)&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) ||
-        !grow((void **)&c->res, &c->capres, c->nresv + n->n_resources, sizeof *c->res))
+    if (fl_grow(&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) != 0 ||
+        fl_grow(&c->res, &c->capres, c->nresv + n->n_resources, sizeof *c->res) != 0)
         return fail(c, -ENOMEM, "out of memory");
     cnode *nd = &c->nodes[c->nnodes];
     nd->cluster = strdup(n->cluster);
@@ -243,7 +299,7 @@ static int on_node_usage(void *arg, const fl_index_usage *u)
 static int on_ns_usage(void *arg, const fl_index_usage *u)
 {
     cap *c = arg;
-    if (!allowed(c, u->cluster))
+    if (!allowed_in(c, u->cluster, u->key))
         return 0;
     size_t g = group_id(c, u->key[0] ? u->key : NONE);
     if (g == (size_t)-1)
@@ -264,7 +320,7 @@ static int on_label_row(void *arg, const fl_index_row *row)
     const char *v = json_string_value(json_object_get(
         json_object_get(json_object_get(obj, "metadata"), "labels"), c->label_key));
     int rc = 0;
-    if (v && grow((void **)&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels)) {
+    if (v && fl_grow(&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels) == 0) {
         lbl *l = &c->labels[c->nlabels];
         l->cluster = strdup(row->cluster), l->name = strdup(row->name), l->value = strdup(v);
         if (l->cluster && l->name && l->value)
@@ -410,8 +466,10 @@ static void cap_done(cap *c)
     free(c->allowed);
 }
 
-static int set_allowed(cap *c, const json_t *allowed_)
+static int set_allowed(cap *c, const fl_web_scope *scope)
 {
+    const json_t *allowed_ = scope ? scope->clusters : NULL;
+    c->scope = scope;
     if (!allowed_)
         return 0;
     size_t n = json_array_size(allowed_), i;
@@ -428,14 +486,14 @@ static int set_allowed(cap *c, const json_t *allowed_)
 }
 
 int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nmembers,
-                    const char *group_by, const json_t *allowed_, json_t **out, fl_err *err)
+                    const char *group_by, const fl_web_scope *scope, json_t **out, fl_err *err)
 {
     cap c;
     memset(&c, 0, sizeof c);
     c.err = err, c.members = members, c.nmembers = nmembers;
     int64_t rev = 0;
     int rc = parse_by(&c, group_by);
-    if (rc || (rc = set_allowed(&c, allowed_)))
+    if (rc || (rc = set_allowed(&c, scope)))
         goto out;
     if ((rc = fl_index_reader_begin(rd)) != 0) {
         fl_err_set(err, rc, "capacity: cannot open a snapshot");
@@ -443,10 +501,13 @@ int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nm
     }
     fl_index_reader_revision(rd, &rev);
     if (c.by == BY_NAMESPACE)
-        rc = fl_index_usage_by_namespace(rd, NULL, NULL, on_ns_usage, &c, err);
-    else {
-        if (c.by == BY_LABEL)
-            rc = load_labels(&c, rd);
+        rc = fl_index_capacity_namespaces(rd, on_ns_usage, &c, err);
+    else if (c.by != BY_LABEL) {
+        rc = fl_index_capacity_node_counts(rd, on_node_count, &c, err);
+        if (!rc && !c.rc)
+            rc = fl_index_capacity_groups(rd, on_total, &c, err);
+    } else {
+        rc = load_labels(&c, rd);
         if (!rc)
             rc = fl_index_nodes(rd, NULL, on_node, &c, err);
         if (!rc && !c.rc && c.nnodes)

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kube/kube.h"
 #include "web/web_int.h"
 
 /* Label value escaped as the format asks (\\, \", \n). */
@@ -32,13 +33,13 @@ static int esc(fl_buf *b, const char *s)
     return rc;
 }
 
-static int head(fl_buf *b, const char *name, const char *type, const char *help)
+int web_head(fl_buf *b, const char *name, const char *type, const char *help)
 {
     return fl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* name{k1="v1",k2="v2"} value — labels as NULL-terminated pairs. */
-static int sample(fl_buf *b, const char *name, const char *const *labels, double v)
+int web_sample(fl_buf *b, const char *name, const char *const *labels, double v)
 {
     int rc = fl_buf_puts(b, name);
     for (size_t i = 0; !rc && labels && labels[i]; i += 2) {
@@ -77,7 +78,7 @@ static double numv(const json_t *o, const char *k)
 static int per_resource(fl_buf *b, const json_t *clusters, const char *name, const char *type,
                         const char *help, const char *what, fl_index_reader *rd)
 {
-    int rc = head(b, name, type, help);
+    int rc = web_head(b, name, type, help);
     size_t i, j;
     const json_t *cl, *res;
     json_array_foreach(clusters, i, cl) {
@@ -108,7 +109,7 @@ static int per_resource(fl_buf *b, const json_t *clusters, const char *name, con
                 v = (double)n;
             }
             if (!rc)
-                rc = sample(b, name, lb, v);
+                rc = web_sample(b, name, lb, v);
         }
     }
     return rc;
@@ -118,31 +119,31 @@ static int clusters_part(fl_buf *b, const json_t *clusters, fl_index_reader *rd)
 {
     size_t i;
     const json_t *cl;
-    int rc = head(b, "flotilla_cluster_ready", "gauge",
+    int rc = web_head(b, "flotilla_cluster_ready", "gauge",
                   "1 when the member cluster's health is Ready.");
     json_array_foreach(clusters, i, cl) {
         const char *lb[] = {"cluster", str(cl, "name"), NULL};
         if (!rc)
-            rc = sample(b, "flotilla_cluster_ready", lb, !strcmp(str(cl, "health"), "Ready"));
+            rc = web_sample(b, "flotilla_cluster_ready", lb, !strcmp(str(cl, "health"), "Ready"));
     }
     if (!rc)
-        rc = head(b, "flotilla_cluster_synced", "gauge",
+        rc = web_head(b, "flotilla_cluster_synced", "gauge",
                   "1 when every synced resource of the member has its initial list indexed.");
     json_array_foreach(clusters, i, cl) {
         const char *lb[] = {"cluster", str(cl, "name"), NULL};
         if (!rc)
-            rc = sample(b, "flotilla_cluster_synced", lb, !strcmp(str(cl, "sync"), "Synced"));
+            rc = web_sample(b, "flotilla_cluster_synced", lb, !strcmp(str(cl, "sync"), "Synced"));
     }
     if (!rc)
-        rc = head(b, "flotilla_cluster_resources", "gauge",
+        rc = web_head(b, "flotilla_cluster_resources", "gauge",
                   "Resources synced from the member, by state (synced or total).");
     json_array_foreach(clusters, i, cl) {
         const char *a[] = {"cluster", str(cl, "name"), "state", "synced", NULL};
         const char *t[] = {"cluster", str(cl, "name"), "state", "total", NULL};
         if (!rc)
-            rc = sample(b, "flotilla_cluster_resources", a, numv(cl, "resourcesSynced"));
+            rc = web_sample(b, "flotilla_cluster_resources", a, numv(cl, "resourcesSynced"));
         if (!rc)
-            rc = sample(b, "flotilla_cluster_resources", t, numv(cl, "resourcesTotal"));
+            rc = web_sample(b, "flotilla_cluster_resources", t, numv(cl, "resourcesTotal"));
     }
     if (!rc)
         rc = per_resource(b, clusters, "flotilla_sync_lag_seconds", "gauge",
@@ -166,14 +167,14 @@ static int clusters_part(fl_buf *b, const json_t *clusters, fl_index_reader *rd)
 
 static int counter(fl_buf *b, const char *name, const char *help, int64_t v)
 {
-    int rc = head(b, name, "counter", help);
-    return rc ? rc : sample(b, name, NULL, (double)v);
+    int rc = web_head(b, name, "counter", help);
+    return rc ? rc : web_sample(b, name, NULL, (double)v);
 }
 
 static int gauge(fl_buf *b, const char *name, const char *help, double v)
 {
-    int rc = head(b, name, "gauge", help);
-    return rc ? rc : sample(b, name, NULL, v);
+    int rc = web_head(b, name, "gauge", help);
+    return rc ? rc : web_sample(b, name, NULL, v);
 }
 
 static int index_part(fl_buf *b, fl_index *idx)
@@ -223,14 +224,14 @@ static int quota_part(fl_buf *b, const fl_web_quota_stats *q)
 {
     const char *al[] = {"result", "allowed", NULL}, *de[] = {"result", "denied", NULL},
                *er[] = {"result", "error", NULL};
-    int rc = head(b, "flotilla_quota_admission_reviews_total", "counter",
+    int rc = web_head(b, "flotilla_quota_admission_reviews_total", "counter",
                   "AdmissionReviews answered by the quota webhook, by result.");
     if (!rc)
-        rc = sample(b, "flotilla_quota_admission_reviews_total", al, (double)q->allowed);
+        rc = web_sample(b, "flotilla_quota_admission_reviews_total", al, (double)q->allowed);
     if (!rc)
-        rc = sample(b, "flotilla_quota_admission_reviews_total", de, (double)q->denied);
+        rc = web_sample(b, "flotilla_quota_admission_reviews_total", de, (double)q->denied);
     if (!rc)
-        rc = sample(b, "flotilla_quota_admission_reviews_total", er, (double)q->errors);
+        rc = web_sample(b, "flotilla_quota_admission_reviews_total", er, (double)q->errors);
     if (!rc)
         rc = gauge(b, "flotilla_quota_reservations_open", "Quota reservations not yet settled.",
                    (double)q->reservations_open);
@@ -244,6 +245,85 @@ static int quota_part(fl_buf *b, const fl_web_quota_stats *q)
         rc = counter(b, "flotilla_quota_drift_total",
                      "Reservations that expired without their object being seen.",
                      (int64_t)q->drift);
+    return rc;
+}
+
+/* used / hard per (namespace, quota, resource) from quota/'s report. */
+static int quota_usage_part(fl_buf *b, const json_t *report, const fl_web_scope *scope)
+{
+    static const char *const fam[][3] = {
+        {"flotilla_quota_used", "used",
+         "Fleet-wide usage counted against a KarmadaQuota or FederatedResourceQuota "
+         "(cpu in cores, memory in bytes)."},
+        {"flotilla_quota_hard", "hard", "The quota's limit, in the same units."}};
+    int rc = 0;
+    for (size_t f = 0; f < 2 && !rc; f++) {
+        rc = web_head(b, fam[f][0], "gauge", fam[f][2]);
+        size_t i;
+        const json_t *it;
+        json_array_foreach(json_object_get(report, "items"), i, it) {
+            if (scope && scope->sees && !scope->sees(scope->ud, NULL, str(it, "namespace")))
+                continue;
+            const char *res;
+            const json_t *v;
+            json_object_foreach((json_t *)json_object_get(it, "hard"), res, v) {
+                const json_t *x = json_object_get(json_object_get(it, fam[f][1]), res);
+                const char *s = json_string_value(x ? x : f ? v : NULL);
+                fl_quantity qv;
+                int64_t milli;
+                if (!s)
+                    s = "0";
+                if (fl_quantity_parse(s, strlen(s), &qv, NULL) != 0 ||
+                    fl_quantity_milli_value(&qv, &milli) != 0)
+                    continue;
+                const char *lb[] = {"namespace", str(it, "namespace"), "quota", str(it, "name"),
+                                    "kind", str(it, "kind"), "resource", res, NULL};
+                if (!rc)
+                    rc = web_sample(b, fam[f][0], lb, (double)milli / 1000.0);
+            }
+        }
+    }
+    return rc;
+}
+
+static int sched_part(fl_buf *b, const fl_web_sched_stats *s)
+{
+    int rc = counter(b, "flotilla_scheduler_decisions_total",
+                     "Placements computed by the propagation controller (one per binding per "
+                     "pass).", (int64_t)s->decisions);
+    if (!rc)
+        rc = counter(b, "flotilla_scheduler_unschedulable_total",
+                     "Placements that found no cluster for the workload.",
+                     (int64_t)s->unschedulable);
+    if (!rc)
+        rc = web_head(b, "flotilla_scheduler_decision_seconds_total", "counter",
+                      "Time spent computing placements.");
+    if (!rc)
+        rc = web_sample(b, "flotilla_scheduler_decision_seconds_total", NULL,
+                        (double)s->decide_us / 1e6);
+    if (!rc)
+        rc = counter(b, "flotilla_scheduler_failover_evictions_total",
+                     "Clusters dropped from a binding because they failed (NoExecute taint), "
+                     "their replicas placed elsewhere.", (int64_t)s->evictions);
+    if (!rc)
+        rc = web_head(b, "flotilla_scheduler_failover_seconds_total", "counter",
+                      "Summed over failover evictions: how long the cluster had been failing "
+                      "when its replicas were moved (divide by the evictions for the mean).");
+    if (!rc)
+        rc = web_sample(b, "flotilla_scheduler_failover_seconds_total", NULL,
+                        (double)s->failover_ms / 1000.0);
+    if (!rc)
+        rc = counter(b, "flotilla_scheduler_passes_total", "Propagation controller passes.",
+                     (int64_t)s->passes);
+    if (!rc)
+        rc = gauge(b, "flotilla_scheduler_last_pass_seconds",
+                   "Duration of the last propagation pass.", (double)s->last_pass_ms / 1000.0);
+    if (!rc)
+        rc = counter(b, "flotilla_scheduler_member_writes_total",
+                     "Writes of propagated objects to members.", (int64_t)s->writes);
+    if (!rc)
+        rc = counter(b, "flotilla_scheduler_member_write_errors_total",
+                     "Failed writes of propagated objects to members.", (int64_t)s->write_errors);
     return rc;
 }
 
@@ -262,14 +342,14 @@ static int nodes_part(fl_buf *b, const json_t *cap)
 {
     static const char *const states[][2] = {
         {"ready", "ready"}, {"not_ready", "notReady"}, {"cordoned", "cordoned"}};
-    int rc = head(b, "flotilla_cluster_nodes", "gauge",
+    int rc = web_head(b, "flotilla_cluster_nodes", "gauge",
                   "Nodes of the member by state (ready, not_ready; cordoned counts either).");
     size_t i;
     const json_t *g;
     json_array_foreach(json_object_get(cap, "groups"), i, g) {
         for (size_t k = 0; k < 3 && !rc; k++) {
             const char *lb[] = {"cluster", str(g, "name"), "state", states[k][0], NULL};
-            rc = sample(b, "flotilla_cluster_nodes", lb,
+            rc = web_sample(b, "flotilla_cluster_nodes", lb,
                         numv(json_object_get(g, "nodes"), states[k][1]));
         }
     }
@@ -286,7 +366,7 @@ static int capacity_part(fl_buf *b, const json_t *cap)
          "Requests of the member's scheduled non-terminal pods, per resource."}};
     int rc = 0;
     for (size_t f = 0; f < 2 && !rc; f++) {
-        rc = head(b, fam[f][0], "gauge", fam[f][2]);
+        rc = web_head(b, fam[f][0], "gauge", fam[f][2]);
         size_t i;
         const json_t *g;
         json_array_foreach(json_object_get(cap, "groups"), i, g) {
@@ -297,21 +377,21 @@ static int capacity_part(fl_buf *b, const json_t *cap)
                 const char *lb[] = {"cluster", str(g, "name"), "resource", res, "unit",
                                     unit_of(res), NULL};
                 if (x && !rc)
-                    rc = sample(b, fam[f][0], lb, json_number_value(x));
+                    rc = web_sample(b, fam[f][0], lb, json_number_value(x));
             }
         }
     }
     return rc;
 }
 
-int web_metrics(fl_web *w, const json_t *st, const json_t *allowed, fl_buf *out)
+int web_metrics(fl_web *w, const json_t *st, const fl_web_scope *scope, fl_buf *out)
 {
     json_t *cap = NULL;
     fl_index_reader *rd = NULL;
     const char *bl[] = {"version", w->version, NULL};
-    int rc = head(out, "flotilla_build_info", "gauge", "Build information; always 1.");
+    int rc = web_head(out, "flotilla_build_info", "gauge", "Build information; always 1.");
     if (!rc)
-        rc = sample(out, "flotilla_build_info", bl, 1);
+        rc = web_sample(out, "flotilla_build_info", bl, 1);
     if (fl_index_reader_new(w->o.index, &rd, NULL) != 0)
         rd = NULL;
     if (!rc && st) {
@@ -327,8 +407,18 @@ int web_metrics(fl_web *w, const json_t *st, const json_t *allowed, fl_buf *out)
     memset(&q, 0, sizeof q);
     if (!rc && w->o.quota_stats && w->o.quota_stats(w->o.quota_ud, &q))
         rc = quota_part(out, &q);
+    json_t *report = !rc && w->o.quota_report ? w->o.quota_report(w->o.quota_ud) : NULL;
+    if (report)
+        rc = quota_usage_part(out, report, scope);
+    json_decref(report);
+    fl_web_sched_stats ss;
+    memset(&ss, 0, sizeof ss);
+    if (!rc && w->o.sched_stats && w->o.sched_stats(w->o.sched_ud, &ss))
+        rc = sched_part(out, &ss);
+    if (!rc)
+        rc = web_requests_write(&w->requests, out);
     if (!rc && rd &&
-        fl_web_capacity(rd, w->members, w->o.nmembers, "cluster", allowed, &cap, NULL) == 0)
+        fl_web_capacity(rd, w->members, w->o.nmembers, "cluster", scope, &cap, NULL) == 0)
         rc = capacity_part(out, cap);
     if (!rc && cap)
         rc = nodes_part(out, cap);

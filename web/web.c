@@ -42,6 +42,7 @@ int fl_web_new(const fl_web_opts *opts, fl_web **out, fl_err *err)
     for (size_t i = 0; ok && i < opts->nmembers; i++)
         w->members[i] = opts->members[i];
     w->o.members = w->members;
+    web_requests_init(&w->requests);
     if (!ok) {
         fl_web_free(w);
         return fl_err_set(err, -ENOMEM, "out of memory");
@@ -54,6 +55,7 @@ void fl_web_free(fl_web *w)
 {
     if (!w)
         return;
+    web_requests_done(&w->requests);
     free(w->members);
     free(w->version);
     free(w->chartjs_dir);
@@ -90,6 +92,26 @@ static json_t *visible_clusters(fl_web *w, fl_request *r, json_t **status)
     return cl;
 }
 
+/* One request's user, for fl_web_scope.sees. */
+typedef struct viewer {
+    fl_web *w;
+    fl_request *r;
+} viewer;
+
+static bool viewer_sees(void *ud, const char *cluster, const char *ns)
+{
+    const viewer *v = ud;
+    if (!cluster) /* a fleet-wide quota: any cluster will do */
+        return v->w->o.allows(v->w->o.authorize_ud, v->r, NULL, ns, "pods");
+    return v->w->o.allows(v->w->o.authorize_ud, v->r, cluster, ns, ns[0] ? "pods" : "nodes");
+}
+
+static fl_web_scope scope_of(const json_t *clusters, viewer *v)
+{
+    fl_web_scope s = {clusters, v->w->o.allows ? viewer_sees : NULL, v};
+    return s;
+}
+
 /* GET /api/v1/capacity?groupBy=... */
 static void on_capacity(fl_request *r, void *ud)
 {
@@ -97,12 +119,14 @@ static void on_capacity(fl_request *r, void *ud)
     json_t *cl = visible_clusters(w, r, NULL), *doc = NULL;
     if (!cl)
         return;
+    viewer v = {w, r};
+    fl_web_scope scope = scope_of(cl, &v);
     fl_index_reader *rd = NULL;
     fl_err err = FL_ERR_INIT;
     int rc = fl_index_reader_new(w->o.index, &rd, &err);
     if (!rc)
-        rc = fl_web_capacity(rd, w->members, w->o.nmembers, fl_request_query(r, "groupBy"), cl,
-                             &doc, &err);
+        rc = fl_web_capacity(rd, w->members, w->o.nmembers, fl_request_query(r, "groupBy"),
+                             &scope, &doc, &err);
     fl_index_reader_free(rd);
     json_decref(cl);
     if (rc == -EINVAL)
@@ -124,7 +148,9 @@ static void on_metrics(fl_request *r, void *ud)
     if (st) /* the status shows only what the user may see */
         json_object_set(st, "clusters", cl);
     fl_buf b = FL_BUF_INIT(METRICS_MAX_BYTES);
-    int rc = web_metrics(w, st, cl, &b);
+    viewer v = {w, r};
+    fl_web_scope scope = scope_of(cl, &v);
+    int rc = web_metrics(w, st, &scope, &b);
     if (rc)
         fl_request_reply_status(r, 500, "InternalError", "metrics: %s", fl_strerror(rc));
     else
@@ -186,10 +212,17 @@ static void on_ui(fl_request *r, void *ud)
     fl_request_reply(r, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
+static void observe(void *ud, const char *server, const char *method, const char *route, int code,
+                    double seconds, bool stream)
+{
+    web_requests_record(&((fl_web *)ud)->requests, method, route, code, seconds, stream);
+}
+
 int fl_web_route(fl_web *w, fl_server *srv)
 {
     int rc;
-    if ((rc = fl_server_route(srv, "GET", "/api/v1/capacity", on_capacity, w)) ||
+    if ((rc = fl_server_observe(srv, observe, w)) ||
+        (rc = fl_server_route(srv, "GET", "/api/v1/capacity", on_capacity, w)) ||
         (rc = fl_server_route(srv, "GET", "/metrics", on_metrics, w)) ||
         (rc = fl_server_route(srv, "GET", "/ui", on_ui, w)))
         return rc;

@@ -1,5 +1,5 @@
 /*
- * web/web.h: what a person or Prometheus sees of the daemon (issue #15):
+ * web/web.h: what a person or Prometheus sees of the daemon:
  *   GET /api/v1/capacity?groupBy=...   fleet capacity from the index's
  *                                      materialized node/pod columns
  *   GET /metrics                       Prometheus text exposition
@@ -39,6 +39,14 @@ typedef struct fl_web_quota_stats {
     uint64_t recomputations, drift;
 } fl_web_quota_stats;
 
+/* scheduler/'s propagation counters, copied by the daemon. */
+typedef struct fl_web_sched_stats {
+    uint64_t passes, decisions, unschedulable, evictions, writes, write_errors;
+    uint64_t decide_us;    /* time spent placing, µs */
+    uint64_t failover_ms;  /* summed over evictions: how long the cluster had failed */
+    int64_t last_pass_ms;
+} fl_web_sched_stats;
+
 typedef struct fl_web_opts {
     fl_index *index;                  /* required; borrowed, must outlive the fl_web */
     const fl_web_member *members;     /* copied */
@@ -47,18 +55,30 @@ typedef struct fl_web_opts {
      * the members the user may not see. Returns 0, or nonzero after it
      * answered r itself (401). NULL: everything is open (tests only). */
     int (*authorize)(void *ud, fl_request *r, json_t *clusters);
-    void *authorize_ud;
+    /* For an authorized r: whether its user may see resource (plural, core
+     * group) in (cluster, namespace); namespace "" = cluster-scoped. NULL:
+     * the clusters authorize leaves are all there is to scoping. */
+    bool (*allows)(void *ud, fl_request *r, const char *cluster, const char *namespace_,
+                   const char *resource);
+    void *authorize_ud;           /* for authorize and allows */
     /* The collector's status snapshot (collector.h's document), new
      * reference or NULL. Optional. */
     json_t *(*status)(void *ud);
     void *status_ud;
     /* Quota counters; false when there is no quota engine. Optional. */
     bool (*quota_stats)(void *ud, fl_web_quota_stats *out);
+    /* quota/'s report (fl_quota_report's document, new reference; NULL on
+     * failure), for used / hard per quota. Optional. */
+    json_t *(*quota_report)(void *ud);
     void *quota_ud;
+    /* The propagation controller's counters; false when none runs. Optional. */
+    bool (*sched_stats)(void *ud, fl_web_sched_stats *out);
+    void *sched_ud;
     const char *version;              /* build info; default "unknown" */
     const char *chartjs_dir;          /* default "/usr/share/javascript/chart.js" */
 } fl_web_opts;
-#define FL_WEB_OPTS_INIT {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define FL_WEB_OPTS_INIT \
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
 
 /* Most groups one capacity answer holds (more is -E2BIG with a message). */
 #define FL_WEB_CAPACITY_MAX_GROUPS 10000
@@ -68,15 +88,29 @@ typedef struct fl_web_opts {
 /* Create the web front. 0, -EINVAL (no index), -ENOMEM; *out only on
  * success. Any thread. */
 int fl_web_new(const fl_web_opts *opts, fl_web **out, fl_err *err);
-/* Register /api/v1/capacity, /metrics and /ui on srv (before it starts).
- * 0 or fl_server_route's codes. */
+/* Register /api/v1/capacity, /metrics and /ui on srv (before it starts),
+ * and take srv's request observer for the request metrics. 0 or
+ * fl_server_route's codes. */
 int fl_web_route(fl_web *w, fl_server *srv);
 /* Accepts NULL. After the server that routes to w is stopped. */
 void fl_web_free(fl_web *w);
 
+/* What one user may see of capacity: the clusters (a JSON array of
+ * {"name":..}; NULL = all) and, optionally, a finer test. sees(ud,
+ * cluster, "") asks for the cluster's nodes (every grouping but namespace
+ * reads them), sees(ud, cluster, ns) for the pods of one namespace (cluster
+ * NULL: in any cluster, for fleet-wide quotas); NULL = everything in the
+ * clusters. A user scoped to some namespaces thus sees
+ * those namespaces' requests and no node capacity. */
+typedef struct fl_web_scope {
+    const json_t *clusters;
+    bool (*sees)(void *ud, const char *cluster, const char *namespace_);
+    void *ud;
+} fl_web_scope;
+
 /* The capacity document of groupBy ("cluster", "region", "zone",
- * "provider", "namespace" or "node-label:<key>"), restricted to the
- * clusters named in allowed (NULL = all) — what GET /api/v1/capacity
+ * "provider", "namespace" or "node-label:<key>"), restricted to what
+ * scope lets its user see (NULL = all) — what GET /api/v1/capacity
  * answers:
  *   {"groupBy":..., "revision":N, "groups":[{"name":..,
  *     "nodes":{"total","ready","notReady","cordoned"},
@@ -91,6 +125,6 @@ void fl_web_free(fl_web *w);
  * from the node objects). 0, -EINVAL (bad groupBy, message in err),
  * -E2BIG, FL_ESQL, -ENOMEM. The reader's thread. */
 int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nmembers,
-                    const char *group_by, const json_t *allowed, json_t **out, fl_err *err);
+                    const char *group_by, const fl_web_scope *scope, json_t **out, fl_err *err);
 
 #endif

@@ -72,6 +72,12 @@ static json_int_t nodes(const json_t *doc, const char *g, const char *what)
 
 #define T_NEAR(a, b) T_CHECK((a) >= (b) - 1e-6 && (a) <= (b) + 1e-6)
 
+/* A user who may see the namespace "team" in any cluster, and no nodes. */
+static bool only_team(void *ud, const char *cluster, const char *ns)
+{
+    return !strcmp(ns, "team");
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/fl-test-web-XXXXXX");
@@ -145,11 +151,25 @@ int main(void)
 
     /* scoping: only west */
     json_t *allowed = json_pack("[{ss}]", "name", "west");
-    T_EQ_INT(fl_web_capacity(rd, mem, 2, "cluster", allowed, &doc, NULL), 0);
+    T_EQ_INT(fl_web_capacity(rd, mem, 2, "cluster", &(fl_web_scope){allowed, NULL, NULL}, &doc, NULL), 0);
     T_EQ_INT(json_array_size(json_object_get(doc, "groups")), 1);
     T_CHECK(group(doc, "west") != NULL);
     json_decref(doc);
     json_decref(allowed);
+
+    /* scoping to one namespace: its requests, no node capacity anywhere */
+    fl_web_scope team_only = {NULL, only_team, NULL};
+    T_EQ_INT(fl_web_capacity(rd, mem, 2, "namespace", &team_only, &doc, NULL), 0);
+    T_EQ_INT(json_array_size(json_object_get(doc, "groups")), 1);
+    T_NEAR(val(doc, "team", "cpu", "requested"), 3);
+    T_CHECK(group(doc, "ops") == NULL);
+    json_decref(doc);
+    T_EQ_INT(fl_web_capacity(rd, mem, 2, "cluster", &team_only, &doc, NULL), 0);
+    T_EQ_INT(json_array_size(json_object_get(doc, "groups")), 0);
+    json_decref(doc);
+    T_EQ_INT(fl_web_capacity(rd, mem, 2, "node-label:pool", &team_only, &doc, NULL), 0);
+    T_EQ_INT(json_array_size(json_object_get(doc, "groups")), 0);
+    json_decref(doc);
 
     fl_err err = FL_ERR_INIT;
     doc = NULL;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/web/test_web.py: web/ against a sim fleet (issue #15).
+"""tests/web/test_web.py: web/ against a sim fleet.
 * GET /api/v1/capacity: per cluster, nodes and allocatable CPU equal what the
   search API's node objects say; region / provider / zone / node-label
   groupings add up to the same totals; namespace groups carry requests;
@@ -31,6 +31,7 @@ from testlib import FAILS, check, free_port, wait  # noqa: E402
 BIN = os.environ["FLOTILLA_BIN"]
 procs = []
 SCOPED = "scoped-token-w"
+NS_SCOPED = "scoped-token-ns"  # every cluster, namespace "default" only
 
 
 def get(port, path, token):
@@ -63,11 +64,14 @@ def start(d):
     token = open(os.path.join(d, "tokens.csv")).read().split(",")[0]
     with open(os.path.join(d, "tokens.csv"), "a") as f:  # a user scoped to west-1
         f.write('%s,bob,"team-w"\n' % SCOPED)
+        f.write('%s,carol,"team-default"\n' % NS_SCOPED)
     text = open(cfg).read().replace(
         "  tokensFile: tokens.csv\n",
         "  tokensFile: tokens.csv\n  scopes:\n"
         "  - {group: \"system:masters\", clusters: [\"*\"], namespaces: [\"*\"], resources: [\"*\"]}\n"
-        "  - {group: team-w, clusters: [west-1], namespaces: [\"*\"], resources: [\"*\"]}\n", 1)
+        "  - {group: team-w, clusters: [west-1], namespaces: [\"*\"], resources: [\"*\"]}\n"
+        "  - {group: team-default, clusters: [\"*\"], namespaces: [default], resources: [\"*\"]}\n",
+        1)
     open(cfg, "w").write(text)
     port = free_port()
     log = open(os.path.join(d, "serve.log"), "w")
@@ -126,6 +130,13 @@ def test_capacity(port, token):
     code, body = get(port, "/api/v1/capacity", SCOPED)
     check(code == 200 and [g["name"] for g in json.loads(body)["groups"]] == ["west-1"],
           "a user scoped to west-1 sees only west-1's capacity")
+    code, body = get(port, "/api/v1/capacity?groupBy=namespace", NS_SCOPED)
+    check(code == 200 and [g["name"] for g in json.loads(body)["groups"]] == ["default"]
+          and json.loads(body)["groups"][0] == [g for g in ns["groups"] if g["name"] == "default"][0],
+          "a user scoped to namespace default sees its requests: %s" % body[:300])
+    code, body = get(port, "/api/v1/capacity?groupBy=cluster", NS_SCOPED)
+    check(code == 200 and json.loads(body)["groups"] == [],
+          "a user scoped to a namespace sees no node capacity: %s" % body[:300])
     code, body = get(port, "/metrics", SCOPED)
     check(code == 200 and b'cluster="east-1"' not in body and b'cluster="west-1"' in body,
           "a scoped user's /metrics shows only its clusters")
@@ -181,16 +192,44 @@ def parse_exposition(text):
                 break
             labels[lm.group(1)] = lm.group(2)
             pos = lm.end()
-        check(name in fams, "TYPE before samples: " + name)
+        fam = name
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = name[:-len(suffix)]
+            if name.endswith(suffix) and fams.get(base, {}).get("type") == "histogram":
+                fam = base
+        check(fam in fams, "TYPE before samples: " + name)
         key = (name, tuple(sorted(labels.items())))
         check(key not in seen, "no duplicate series: %s" % (key,))
         seen.add(key)
-        if name in fams:
-            fams[name]["samples"].append((labels, float(m.group(4))))
+        if fam in fams:
+            fams[fam]["samples"].append((labels if fam == name else dict(labels, __name__=name),
+                                         float(m.group(4))))
     for name, f in fams.items():
         check(name.startswith("flotilla_"), "prefix: " + name)
         check((f["type"] == "counter") == name.endswith("_total"), "_total iff counter: " + name)
+        if f["type"] == "histogram":
+            check_histogram(name, f["samples"])
     return fams
+
+
+def check_histogram(name, samples):
+    """Buckets cumulative and ending in +Inf = _count, per label set."""
+    series = {}
+    for labels, v in samples:
+        rest = tuple(sorted((k, x) for k, x in labels.items() if k not in ("le", "__name__")))
+        series.setdefault(rest, {"buckets": [], "count": None})
+        kind = labels.get("__name__", "")
+        if kind.endswith("_bucket"):
+            le = labels["le"]
+            series[rest]["buckets"].append((float("inf") if le == "+Inf" else float(le), v))
+        elif kind.endswith("_count"):
+            series[rest]["count"] = v
+    for rest, s in series.items():
+        b = s["buckets"]
+        check(b and b[-1][0] == float("inf") and b[-1][1] == s["count"],
+              "%s%s: +Inf bucket = count" % (name, rest))
+        check(all(b[i][0] < b[i + 1][0] and b[i][1] <= b[i + 1][1] for i in range(len(b) - 1)),
+              "%s%s: buckets ordered and cumulative" % (name, rest))
 
 
 def test_metrics(port, token, c):
@@ -214,6 +253,21 @@ def test_metrics(port, token, c):
     check(all(ns.get((g["name"], "ready")) == 4 for g in c["groups"]), "flotilla_cluster_nodes ready")
     nodes = [s for s in fams["flotilla_index_objects"]["samples"] if s[0]["resource"] == "nodes"]
     check(len(nodes) == 3 and all(s[1] == 4 for s in nodes), "index objects: 4 nodes per cluster")
+    # the requests this test made are in the per-route histogram
+    h = fams.get("flotilla_http_request_duration_seconds", {"type": None, "samples": []})
+    check(h["type"] == "histogram", "request latency histogram present")
+    routes = {s[0].get("route") for s in h["samples"]}
+    check("/api/v1/capacity" in routes and "/apis/clusterpedia.io" in " ".join(sorted(routes)),
+          "latency per route: capacity and the search API: %s" % sorted(routes))
+    cap = [s for s in h["samples"] if s[0].get("route") == "/api/v1/capacity"
+           and s[0]["__name__"].endswith("_count")]
+    check(cap and cap[0][1] >= 10, "capacity requests counted: %s" % cap)
+    codes = {(s[0]["route"], s[0]["code"]) for s in fams["flotilla_http_requests_total"]["samples"]}
+    check(("/api/v1/capacity", "4xx") in codes and ("/api/v1/capacity", "2xx") in codes,
+          "requests by status class: %s" % sorted(codes))
+    for f in ("flotilla_scheduler_decisions_total", "flotilla_scheduler_unschedulable_total",
+              "flotilla_scheduler_failover_evictions_total"):
+        check(f in fams, "scheduler metric present: " + f)
 
 
 def test_ui(port, token, d, c):
