@@ -1407,6 +1407,8 @@ static void cleanup(pass *ps)
                      fl_obj_str_or(rb, "metadata.name", ""), path, sizeof path);
         snprintf(hk, sizeof hk, "_host/rbdel/%s", bkey);
         job(ps->host_jobs, "_host", FL_KUBE_DELETE, path, NULL, hk, "delete");
+        json_object_del(p->last_event, bkey);
+        json_object_del(p->settled, bkey);
         if (p->o.quota.release) {
             size_t i;
             const json_t *t;
