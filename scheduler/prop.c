@@ -1039,8 +1039,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_decref(clusters);
         clusters = u;
     }
-    if (ok)
-        note_deps(ps, tmpl, pol, key, clusters);
+    note_deps(ps, tmpl, pol, key, clusters); /* refused: the previous placement stays */
     if (ok && evicted) {
         pthread_mutex_lock(&p->mu);
         p->st.evictions += (uint64_t)evicted;
