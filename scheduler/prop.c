@@ -1240,7 +1240,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                      ? "placement policy changed"
                      : "candidate clusters or their capacity changed");
     if (change[0]) {
-        char *from = json_dumps(prev ? prev : json_array(), JSON_COMPACT);
+        char *from = prev ? json_dumps(prev, JSON_COMPACT) : NULL;
         char *to = json_dumps(clusters, JSON_COMPACT);
         char full[1800];
         snprintf(full, sizeof full, "%s: %s -> %s", change, from ? from : "[]", to ? to : "[]");
