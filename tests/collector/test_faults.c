@@ -177,7 +177,7 @@ static void http_faults(fl_collector *c, fl_index *idx, const fake *ok, const fa
     control(bad, "fault", "{\"mode\":\"hang\",\"health\":true}");
     force_relist(bad);
     T_CHECK(wait_status(c, "bad", NULL, "health", "Unreachable", 10000));
-    T_CHECK(wait_status(c, "bad", "pods", "lastError", "imeout", 10000));
+    T_CHECK(wait_status(c, "bad", "pods", "lastError", "imeout", 20000));
     ok_flows(idx, ok, n);
     T_CHECK(log_lines("cluster bad: Unreachable", "Timeout") >= 1);
     /* fixed: Ready again, in sync */
@@ -251,7 +251,7 @@ static void run(void)
     co.health_interval_ms = 300;
     co.health_timeout_ms = 2000; /* probes must not time out on a loaded machine */
     co.discovery_interval_ms = 1000;
-    co.request_timeout_ms = 3000;
+    co.request_timeout_ms = 8000; /* a 16 MiB page must arrive on a loaded machine */
     co.stall_timeout_ms = 3000;
     co.watch_timeout_ms = 1000; /* a hung watch is silence past its own timeoutSeconds */
     co.backoff_max_ms = 800;
