@@ -14,8 +14,8 @@
 #include "query/query_int.h"
 
 /* A page filtered after the index (field selectors, negative sets, scopes)
- * scans on until it is full, for at most this long or this many rows. */
-#define LIST_SCAN_BUDGET_MS 3000
+ * scans on until it is full, for at most fl_query_opts.list_scan_budget_ms
+ * or this many rows. */
 #define LIST_SCAN_MAX_ROWS 1000000
 
 static int change_stop(void *arg, const char *type, bool superseded, int64_t revision,
@@ -210,7 +210,7 @@ static int run_list(query_page *x, fl_index_reader *rd, fl_request *r, fl_err *e
     if (query_conds_order(x->c)->n)
         return run_ordered(x, rd, r, iq.as_of, err);
     x->filtered = !query_conds_exact(x->q, x->c);
-    x->scan_until = fl_mono_ms() + LIST_SCAN_BUDGET_MS;
+    x->scan_until = fl_mono_ms() + x->q->list_scan_budget_ms;
     iq.limit = x->filtered ? LIST_SCAN_MAX_ROWS : x->limit + 1;
     if (some && !query_conds_nothing(x->c)) {
         rc = fl_index_list(rd, &iq, query_page_row, x, NULL, err);

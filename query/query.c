@@ -117,6 +117,7 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
     q->members_fn = opts->members_fn;
     q->members_ud = opts->members_ud;
     q->sql_budget_ms = opts->sql_budget_ms > 0 ? opts->sql_budget_ms : 5000;
+    q->list_scan_budget_ms = opts->list_scan_budget_ms > 0 ? opts->list_scan_budget_ms : 3000;
     q->sql_max_rows = opts->sql_max_rows > 0 ? opts->sql_max_rows : 10000;
     q->sql_open_to_all = opts->sql_open_to_all;
     if (!copy_config(q, opts) || fl_kube_resources_new(true, &q->reg) != 0) {

@@ -114,12 +114,16 @@ typedef struct fl_query_opts {
      * caller with no scopes configured, or a scope of "*" everywhere). */
     int64_t sql_budget_ms;
     int64_t sql_max_rows;
+    /* How long a page filtered after the index (field selectors, negative
+     * sets) scans on to fill itself before it answers what it has with a
+     * continue token (0 = 3000 ms). */
+    int64_t list_scan_budget_ms;
     bool sql_open_to_all;
     /* Concurrent watches in all and per user name (0 = 10000 and 128). */
     unsigned watch_max;
     unsigned watch_per_user;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, false, 0, 0}
+#define FL_QUERY_OPTS_INIT {0} /* every option unset: its default */
 
 typedef struct fl_query fl_query;
 

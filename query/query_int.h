@@ -86,6 +86,7 @@ struct fl_query {
     struct query_log *logs; /* running log proxies, under pool_mu */
     int nlogs;              /* under pool_mu; changed is broadcast when it drops */
     int64_t sql_budget_ms, sql_max_rows; /* POST /query (sql_handler.c) */
+    int64_t list_scan_budget_ms;         /* a filtered page scans on this long (list.c) */
     bool sql_open_to_all;
 };
 

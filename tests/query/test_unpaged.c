@@ -83,6 +83,7 @@ int main(void)
     add_pods(idx, "small", 3);
     qo.index = idx;
     qo.anonymous_loopback = true;
+    qo.list_scan_budget_ms = 60000; /* the scans below must fill their pages, even under ASan and load */
     qo.gvs = &gv;
     qo.ngvs = 1;
     so.access_log = false;
