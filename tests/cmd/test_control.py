@@ -22,6 +22,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,33 @@ def test_kubectl(d, port, data_dir):
     check(out == "5", "scaled to 5: %r" % out)
     rc, out, _ = kubectl(kc, "get", "pods", "-A", "-o", "name")
     check(rc == 0 and out.strip() == "", "no controllers: a Deployment is a template (%r)" % out)
+    # kubectl edit, with an editor that changes the replicas in the file it is given
+    env = dict(os.environ, KUBE_EDITOR="sed -i -e 's/replicas: 5/replicas: 4/'")
+    p = subprocess.run(["kubectl", "--kubeconfig", kc, "edit", "deploy", "web"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and "edited" in p.stdout, "kubectl edit: %s %s" % (p.stdout, p.stderr))
+    rc, out, _ = kubectl(kc, "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}")
+    check(out == "4", "edited to 4: %r" % out)
+    rc, out, err = kubectl(kc, "describe", "deploy", "web")
+    check(rc == 0 and "Replicas:" in out and "nginx:1.26" in out, "kubectl describe: %s %s" %
+          (out[:300], err))
+    # bad input: a stale resourceVersion, an unknown field under Strict, an oversized body
+    code, cur = req(port, "GET", "/apis/apps/v1/namespaces/default/deployments/web")
+    stale = dict(cur, metadata=dict(cur["metadata"], resourceVersion="1"))
+    code, st = req(port, "PUT", "/apis/apps/v1/namespaces/default/deployments/web", stale)
+    check(code == 409 and st.get("reason") == "Conflict", "stale resourceVersion: 409 %s" % code)
+    bad = dict(cur, spec=dict(cur["spec"], bogus=1))
+    code, st = req(port, "PUT", "/apis/apps/v1/namespaces/default/deployments/web?"
+                   "fieldValidation=Strict", bad)
+    check(code == 400 and 'unknown field "spec.bogus"' in st.get("message", ""),
+          "unknown field under Strict: 400 %s %s" % (code, st))
+    # (the answer comes before the body is read: announce 8 MiB, send none)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sk:
+        sk.sendall(b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
+                   b"Authorization: Bearer admin-tok\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n" % (8 << 20))
+        status = sk.recv(4096).split(b"\r\n")[0]
+    check(b" 413 " in status, "a body over the cap: 413 (%r)" % status)
     rc, out, err = kubectl(kc, "patch", "deploy", "web", "-p",
                            '{"metadata":{"labels":{"tier":"front"}}}')
     check(rc == 0, "kubectl patch (what edit sends): %s" % err)

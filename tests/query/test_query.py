@@ -186,7 +186,11 @@ def test_kubectl(d, base):
     rc, out, err = kubectl(kc, "get", "cluster", "east-2", "-o", "jsonpath={.spec.zone}")
     check(rc == 0 and out == "east-b", "get cluster east-2 zone: " + out + err)
     rc, out, err = kubectl(kc, "explain", "deployments.spec.replicas")
-    check(rc == 0 and "replicas" in out, "kubectl explain (OpenAPI v3): " + out[:200] + err[:300])
+    check(rc == 0 and "replicas" in out and "Number of desired pods" in out,
+          "kubectl explain (OpenAPI v3, upstream's descriptions): " + out[:200] + err[:300])
+    rc, out, err = kubectl(kc, "explain", "pods.spec")
+    check(rc == 0 and "PodSpec is a description of a pod" in out and "nodeName" in out,
+          "kubectl explain pods.spec with descriptions: " + out[:200] + err[:300])
     rc, out, err = kubectl(kc, "get", "pods", "-A")
     lines = out.strip().split("\n")
     check(rc == 0 and lines[0].split()[:3] == ["NAMESPACE", "CLUSTER", "NAME"],
