@@ -32,6 +32,7 @@
 #define MAX_CLUSTERS 4096
 #define MAX_NAMESPACES 4096   /* namespace ledgers kept (idle ones are evicted) */
 #define EXTRA_READERS 3       /* readers beyond the workers: sweeper, scheduler, API */
+#define TRY_WAIT_US 1000      /* a server thread waits this long for a namespace's ledger */
 
 static int sweeper_start(fl_quota *q, fl_err *err);
 static int readers_new(fl_quota *q, fl_err *err);
@@ -323,24 +324,43 @@ int ledger_enter(fl_quota *q, const char *ns, nsled **out)
     return 0;
 }
 
+/* Lock l->mu, waiting at most TRY_WAIT_US: another decision of the
+ * namespace is tens of microseconds; a longer hold is a count. */
+static bool lock_briefly(nsled *l)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += TRY_WAIT_US * 1000;
+    if (until.tv_nsec >= 1000000000)
+        until.tv_sec++, until.tv_nsec -= 1000000000;
+    return pthread_mutex_timedlock(&l->mu, &until) == 0;
+}
+
 int ledger_try_enter(fl_quota *q, const char *ns, nsled **out)
 {
     pthread_mutex_lock(&q->mu);
     nsled *l = nsled_ref(q, ns);
+    pthread_mutex_unlock(&q->mu);
+    if (!l)
+        return -ENOMEM;
     fl_index_reader *rd = NULL;
-    int rc = !l ? -ENOMEM : pthread_mutex_trylock(&l->mu) != 0 ? -EAGAIN : 0;
-    bool cold = !l->qloaded || (l->nqe && !l->cache) || l->nw;
-    if (!rc && (cold || q->nfree == 0)) {
-        pthread_mutex_unlock(&l->mu);
+    int rc = lock_briefly(l) ? 0 : -EAGAIN;
+    bool held = rc == 0;
+    if (!rc && (!l->qloaded || (l->nqe && !l->cache) || l->nw))
+        rc = -EAGAIN; /* cold: a full count is due */
+    pthread_mutex_lock(&q->mu);
+    if (!rc && q->nfree == 0)
         rc = -EAGAIN;
-    }
     if (!rc)
         rd = q->readers[--q->nfree];
-    if (rc && l)
+    else
         l->refs--;
     pthread_mutex_unlock(&q->mu);
-    if (rc)
+    if (rc) {
+        if (held)
+            pthread_mutex_unlock(&l->mu);
         return rc;
+    }
     l->rd = rd;
     if ((rc = fl_index_reader_begin(rd)) != 0) {
         l->rd = NULL;

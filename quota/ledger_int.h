@@ -120,8 +120,8 @@ struct fl_quota {
 /* Lock namespace ns's ledger (created on first use) with a reader in a
  * snapshot: 0 and *out, -ENOMEM, or FL_ESQL (nothing held). */
 int ledger_enter(fl_quota *q, const char *ns, nsled **out);
-/* ledger_enter without waiting: -EAGAIN when the namespace's ledger is
- * busy, no reader is free, or the ledger is cold (quotas never read, no
+/* ledger_enter without waiting long: -EAGAIN when the namespace's ledger
+ * stays busy for a millisecond, no reader is free, or the ledger is cold (quotas never read, no
  * usage cache yet, or scheduler reservations to count); the hold has
  * no_wait set, so a count
  * it would need answers -EAGAIN too. */
