@@ -300,16 +300,12 @@ static void on_quota(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, doc);
 }
 
-/* GET /api/v1/placements: the propagation controller's recent changes of
- * placement, oldest first ({"items":[...]}, fl_sched_prop_events; empty
- * without a controller), scoped like /api/v1/quota. */
-static void on_placements(fl_request *r, void *ud)
+/* Answer {"items": items} (taken), keeping what r's user may see; rc != 0:
+ * items could not be made. */
+static void reply_visible(serve_ctx *x, fl_request *r, int rc, json_t *items)
 {
-    serve_ctx *x = ud;
-    json_t *items = NULL;
-    if (fl_query_authenticate(x->query, r) != 0)
-        return;
-    if (x->prop ? fl_sched_prop_events(x->prop, &items) != 0 : !(items = json_array())) {
+    if (rc || !items) {
+        json_decref(items);
         fl_request_reply_status(r, 500, "InternalError", "out of memory");
         return;
     }
@@ -317,20 +313,28 @@ static void on_placements(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
+/* GET /api/v1/placements: the propagation controller's recent changes of
+ * placement, oldest first (fl_sched_prop_events; empty without a
+ * controller), scoped like /api/v1/quota. */
+static void on_placements(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *items = NULL;
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    int rc = x->prop ? fl_sched_prop_events(x->prop, &items) : (items = json_array()) ? 0 : -ENOMEM;
+    reply_visible(x, r, rc, items);
+}
+
 /* GET /api/v1/quota/denials: the last denied admission reviews, oldest
- * first ({"items":[...]}, fl_quota_denials), scoped like /api/v1/quota. */
+ * first (fl_quota_denials), scoped like /api/v1/quota. */
 static void on_quota_denials(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *items = NULL;
     if (fl_query_authenticate(x->query, r) != 0)
         return;
-    if (fl_quota_denials(x->quota, &items) != 0) {
-        fl_request_reply_status(r, 500, "InternalError", "out of memory");
-        return;
-    }
-    only_visible(x, r, items);
-    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
+    reply_visible(x, r, fl_quota_denials(x->quota, &items), items);
 }
 
 /* web/'s callbacks: auth and scopes as the search API, the collector's

@@ -1,5 +1,5 @@
 /*
- * web/web.h: what a person or Prometheus sees of the daemon (issue #15):
+ * web/web.h: what a person or Prometheus sees of the daemon:
  *   GET /api/v1/capacity?groupBy=...   fleet capacity from the index's
  *                                      materialized node/pod columns
  *   GET /metrics                       Prometheus text exposition
