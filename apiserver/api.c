@@ -124,7 +124,8 @@ static int openapi_build(fl_apiserver *c)
     if (c->oa.gen == gen && c->oa.index)
         return 0;
     json_t *index = NULL, *docs = json_object(), *paths = json_object();
-    int rc = docs && paths ? 0 : -ENOMEM;
+    json_t *v2 = fl_kube_openapi_v2_new(), *v2body = NULL;
+    int rc = docs && paths && v2 ? 0 : -ENOMEM;
     size_t total = fl_kube_resources_list(c->reg, NULL, 0);
     const fl_kube_resource **all = calloc(total + 1, sizeof(*all));
     if (!all)
@@ -147,6 +148,8 @@ static int openapi_build(fl_apiserver *c)
             rc = fl_kube_openapi_hash(doc, hash);
         if (rc == 0)
             rc = fl_json_encode(doc, false, &b);
+        if (rc == 0)
+            rc = fl_kube_openapi_v2_merge(v2, doc);
         if (rc == 0) {
             char url[600];
             snprintf(url, sizeof(url), "/openapi/v3/%s?hash=%s", key, hash);
@@ -160,16 +163,27 @@ static int openapi_build(fl_apiserver *c)
     free(all);
     if (rc == 0 && !(index = json_pack("{s:O}", "paths", paths)))
         rc = -ENOMEM;
+    if (rc == 0) {
+        fl_buf b = FL_BUF_INIT(256u << 20);
+        rc = fl_json_encode(v2, false, &b);
+        if (rc == 0 && !(v2body = json_stringn(b.data, b.len)))
+            rc = -ENOMEM;
+        fl_buf_done(&b);
+    }
     json_decref(paths);
+    json_decref(v2);
     if (rc != 0) {
         json_decref(docs);
         json_decref(index);
+        json_decref(v2body);
         return rc;
     }
     json_decref(c->oa.index);
     json_decref(c->oa.docs);
+    json_decref(c->oa.v2);
     c->oa.index = index;
     c->oa.docs = docs;
+    c->oa.v2 = v2body;
     c->oa.gen = gen;
     return 0;
 }
@@ -208,6 +222,20 @@ static void openapi_doc(fl_apiserver *c, fl_request *req, const char *key)
                      json_string_length(body));
 }
 
+/* /openapi/v2 as JSON; a client that accepts only protobuf gets 406. */
+static void openapi_v2(fl_request *req, const json_t *body)
+{
+    const char *accept = fl_request_header(req, "Accept");
+    if (accept && *accept && !strstr(accept, "json") && !strstr(accept, "*/*")) {
+        fl_apiserver_reply_status(req, 406, "NotAcceptable",
+                                  "only application/json is served for /openapi/v2", NULL,
+                                  NULL, NULL);
+        return;
+    }
+    fl_request_reply(req, 200, "application/json", json_string_value(body),
+                     json_string_length(body));
+}
+
 static void openapi(fl_apiserver *c, fl_request *req, const char *p)
 {
     pthread_mutex_lock(&c->mu);
@@ -216,6 +244,8 @@ static void openapi(fl_apiserver *c, fl_request *req, const char *p)
         fl_request_reply_status(req, 500, NULL, "openapi: %s", fl_strerror(rc));
     else if (!strcmp(p, "/openapi/v3"))
         fl_apiserver_reply_json(req, 200, json_incref(c->oa.index));
+    else if (!strcmp(p, "/openapi/v2"))
+        openapi_v2(req, c->oa.v2);
     else
         openapi_doc(c, req, p + strlen("/openapi/v3/"));
     pthread_mutex_unlock(&c->mu);
@@ -956,7 +986,8 @@ void fl_apiserver_handle(fl_request *req, void *ud)
         reply_health(req, path);
         return;
     }
-    if (!strcmp(path, "/openapi/v3") || fl_str_has_prefix(path, "/openapi/v3/")) {
+    if (!strcmp(path, "/openapi/v3") || fl_str_has_prefix(path, "/openapi/v3/") ||
+        !strcmp(path, "/openapi/v2")) {
         openapi(c, req, path);
         return;
     }
@@ -1003,6 +1034,7 @@ void fl_apiserver_free(fl_apiserver *a)
         return;
     json_decref(a->oa.index);
     json_decref(a->oa.docs);
+    json_decref(a->oa.v2);
     json_decref(a->oa.schemas);
     pthread_mutex_destroy(&a->mu);
     free(a);

@@ -32,6 +32,7 @@ typedef struct fl_apiserver_openapi {
     uint64_t gen;          /* registry generation they were built for; 0 = none */
     json_t *index;         /* /openapi/v3 body */
     json_t *docs;          /* "api/v1" -> {"hash": H, "body": compact JSON string} */
+    json_t *v2;            /* /openapi/v2 body: compact JSON string */
     /* write.c's field validation: "group/version" -> parsed document, for
      * schemas_gen; read-only once stored (shared by reference). */
     uint64_t schemas_gen;
@@ -59,8 +60,8 @@ struct fl_apiserver {
     fl_apiserver_hooks hooks;
 };
 
-/* durable.c: a store's SQLite file (see there). All calls from the thread
- * holding the store's lock. */
+/* durable.c: a store's SQLite file (see there). One caller at a time
+ * (the store serializes them with its db lock). */
 typedef struct fl_apiserver_db fl_apiserver_db;
 /* Open or create path; a file that is not a healthy database is refused
  * with err naming the file and SQLite's error. 0 or FL_ESQL/-ENOMEM. */
@@ -74,17 +75,31 @@ typedef int (*fl_apiserver_db_row_fn)(void *ud, const char *key, uint64_t rv, co
                                       size_t len);
 int fl_apiserver_db_load(fl_apiserver_db *d, const char *group, const char *resource,
                          fl_apiserver_db_row_fn fn, void *ud);
-/* One acknowledged write: the object's row (deleted for DELETED), its
- * change-log row, the history trim and the resourceVersion in one
- * committed transaction. 0, or FL_ESQL with nothing written. */
+/* One change: the object's new row (deleted for DELETED) and its
+ * change-log row. */
 typedef struct fl_apiserver_db_change {
     uint64_t rv;
     fl_apiserver_ev_type type;
     const char *group, *resource, *key;
     const char *json;       /* the new state (DELETED: the last one) */
     size_t len;
+    const char *prev;       /* the state before (NULL for ADDED) */
+    size_t prev_len;
 } fl_apiserver_db_change;
-int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, fl_err *err);
+/* Acknowledged writes: the changes c[0..n) (rising rv), the history trim
+ * and the last resourceVersion in one committed transaction (one fsync
+ * for the group). 0, or FL_ESQL with nothing written. */
+int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, size_t n,
+                          fl_err *err);
+/* The resourceVersion after which the change log is complete: watches
+ * and lists from an older one answer 410. */
+uint64_t fl_apiserver_db_floor(fl_apiserver_db *d);
+/* Each change of group/resource after rv after, in rv order (c and its
+ * strings valid during the call); fn's non-zero return stops and is
+ * returned. */
+typedef int (*fl_apiserver_db_change_fn)(void *ud, const fl_apiserver_db_change *c);
+int fl_apiserver_db_load_changes(fl_apiserver_db *d, const char *group, const char *resource,
+                                 uint64_t after, fl_apiserver_db_change_fn fn, void *ud);
 
 /* write.c: writes, reached from fl_apiserver_handle. */
 typedef struct fl_apiserver_path {

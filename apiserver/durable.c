@@ -27,14 +27,26 @@ struct fl_apiserver_db {
     sqlite3_stmt *put, *del, *log, *trim, *meta, *begin, *commit, *rollback;
 };
 
+/* Schema 2 keeps each change's previous state (prev) beside the new one,
+ * so that selector enter/leave and lists at an old resourceVersion work on
+ * a reloaded history as on a live one. */
+#define SCHEMA_VERSION 2
+
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS objects(grp TEXT NOT NULL, resource TEXT NOT NULL,"
     " key TEXT NOT NULL, rv INTEGER NOT NULL, json BLOB NOT NULL,"
     " PRIMARY KEY(grp, resource, key)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS changes(rv INTEGER PRIMARY KEY, type INTEGER NOT NULL,"
-    " grp TEXT NOT NULL, resource TEXT NOT NULL, key TEXT NOT NULL, json BLOB NOT NULL);"
-    "INSERT OR IGNORE INTO meta VALUES('rv', 0), ('schema', 1);";
+    " grp TEXT NOT NULL, resource TEXT NOT NULL, key TEXT NOT NULL, json BLOB NOT NULL,"
+    " prev BLOB);"
+    "INSERT OR IGNORE INTO meta VALUES('rv', 0), ('schema', 2);";
+
+/* A schema-1 file gains the prev column; its older rows have none (the
+ * history before them answers 410, see fl_apiserver_db_floor). */
+static const char UPGRADE_1[] =
+    "ALTER TABLE changes ADD COLUMN prev BLOB;"
+    "UPDATE meta SET v = 2 WHERE k = 'schema';";
 
 static int sql_fail(fl_apiserver_db *d, int rc, fl_err *err, const char *what)
 {
@@ -67,18 +79,36 @@ static int check(fl_apiserver_db *d, fl_err *err)
     return out;
 }
 
-static int read_rv(fl_apiserver_db *d, fl_err *err)
+/* The one integer the query sql answers (*v = 0 when it has no row). */
+static int query_u64(fl_apiserver_db *d, const char *sql, uint64_t *v, fl_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = prepare(d, "SELECT v FROM meta WHERE k = 'rv'", &s, err);
+    int rc = prepare(d, sql, &s, err);
     if (rc != 0)
         return rc;
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        d->rv = (uint64_t)sqlite3_column_int64(s, 0);
-    int out = rc == SQLITE_ROW ? 0 : sql_fail(d, rc, err, "read resourceVersion");
+    *v = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    int out = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_fail(d, rc, err, sql);
     sqlite3_finalize(s);
     return out;
+}
+
+static int upgrade(fl_apiserver_db *d, fl_err *err)
+{
+    uint64_t version = 0;
+    int rc = query_u64(d, "SELECT v FROM meta WHERE k = 'schema'", &version, err);
+    if (rc != 0 || version == SCHEMA_VERSION)
+        return rc;
+    if (version != 1)
+        return fl_err_set(err, FL_ESQL, "%s: schema version %llu is not one this build knows",
+                          d->path, (unsigned long long)version);
+    char *msg = NULL;
+    rc = sqlite3_exec(d->db, UPGRADE_1, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        rc = fl_err_set(err, FL_ESQL, "%s: upgrade: %s", d->path, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    return rc;
 }
 
 int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out, fl_err *err)
@@ -106,11 +136,13 @@ int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out
         sqlite3_free(msg);
         goto fail;
     }
-    if ((rc = read_rv(d, err)) != 0 ||
+    if ((rc = upgrade(d, err)) != 0 ||
+        (rc = query_u64(d, "SELECT v FROM meta WHERE k = 'rv'", &d->rv, err)) != 0 ||
         (rc = prepare(d, "INSERT OR REPLACE INTO objects VALUES(?1, ?2, ?3, ?4, ?5)", &d->put, err)) ||
         (rc = prepare(d, "DELETE FROM objects WHERE grp = ?1 AND resource = ?2 AND key = ?3",
                       &d->del, err)) ||
-        (rc = prepare(d, "INSERT INTO changes VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &d->log, err)) ||
+        (rc = prepare(d, "INSERT INTO changes VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &d->log,
+                      err)) ||
         (rc = prepare(d, "DELETE FROM changes WHERE rv <= ?1", &d->trim, err)) ||
         (rc = prepare(d, "UPDATE meta SET v = ?1 WHERE k = 'rv'", &d->meta, err)) ||
         (rc = prepare(d, "BEGIN IMMEDIATE", &d->begin, err)) ||
@@ -178,11 +210,64 @@ static int step_reset(sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
 
-int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, fl_err *err)
+uint64_t fl_apiserver_db_floor(fl_apiserver_db *d)
 {
-    int rc = step_reset(d->begin);
+    /* The log is complete after its oldest row, and after the newest row
+     * that lacks its previous state (rows from schema 1). */
+    uint64_t oldest = 0, blind = 0;
+    fl_err err = FL_ERR_INIT;
+    if (query_u64(d, "SELECT min(rv) FROM changes", &oldest, &err) != 0 ||
+        query_u64(d, "SELECT max(rv) FROM changes WHERE type != 0 AND prev IS NULL", &blind,
+                  &err) != 0 || oldest == 0)
+        return d->rv;
+    oldest--;
+    return blind > oldest ? blind : oldest;
+}
+
+int fl_apiserver_db_load_changes(fl_apiserver_db *d, const char *group, const char *resource,
+                                 uint64_t after, fl_apiserver_db_change_fn fn, void *ud)
+{
+    sqlite3_stmt *s = NULL;
+    fl_err err = FL_ERR_INIT;
+    int rc = prepare(d, "SELECT rv, type, key, json, prev FROM changes WHERE grp = ?1 AND "
+                        "resource = ?2 AND rv > ?3 ORDER BY rv", &s, &err);
     if (rc != 0)
-        return sql_fail(d, rc, err, "begin");
+        return rc;
+    sqlite3_bind_text(s, 1, group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, resource, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)after);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        fl_apiserver_db_change c = {
+            .rv = (uint64_t)sqlite3_column_int64(s, 0),
+            .type = (fl_apiserver_ev_type)sqlite3_column_int(s, 1),
+            .group = group, .resource = resource,
+            .key = (const char *)sqlite3_column_text(s, 2),
+            .json = sqlite3_column_blob(s, 3),
+            .len = (size_t)sqlite3_column_bytes(s, 3),
+            .prev = sqlite3_column_blob(s, 4),
+            .prev_len = (size_t)sqlite3_column_bytes(s, 4),
+        };
+        int r = fn(ud, &c);
+        if (r != 0) {
+            sqlite3_finalize(s);
+            return r;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : FL_ESQL;
+}
+
+static void bind_blob(sqlite3_stmt *s, int i, const char *p, size_t n)
+{
+    if (p)
+        sqlite3_bind_blob(s, i, p, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Stage change c in the open transaction; *what names the failing step. */
+static int stage(fl_apiserver_db *d, const fl_apiserver_db_change *c, const char **what)
+{
     sqlite3_stmt *o = c->type == FL_APISERVER_EV_DELETED ? d->del : d->put;
     sqlite3_bind_text(o, 1, c->group, -1, SQLITE_STATIC);
     sqlite3_bind_text(o, 2, c->resource, -1, SQLITE_STATIC);
@@ -191,26 +276,39 @@ int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, f
         sqlite3_bind_int64(o, 4, (sqlite3_int64)c->rv);
         sqlite3_bind_blob(o, 5, c->json, (int)c->len, SQLITE_STATIC);
     }
-    const char *what = "write object";
-    rc = step_reset(o);
-    if (rc == 0) {
-        what = "append change";
-        sqlite3_bind_int64(d->log, 1, (sqlite3_int64)c->rv);
-        sqlite3_bind_int(d->log, 2, (int)c->type);
-        sqlite3_bind_text(d->log, 3, c->group, -1, SQLITE_STATIC);
-        sqlite3_bind_text(d->log, 4, c->resource, -1, SQLITE_STATIC);
-        sqlite3_bind_text(d->log, 5, c->key, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(d->log, 6, c->json, (int)c->len, SQLITE_STATIC);
-        rc = step_reset(d->log);
-    }
-    if (rc == 0 && c->rv > d->history) {
+    *what = "write object";
+    int rc = step_reset(o);
+    if (rc != 0)
+        return rc;
+    *what = "append change";
+    sqlite3_bind_int64(d->log, 1, (sqlite3_int64)c->rv);
+    sqlite3_bind_int(d->log, 2, (int)c->type);
+    sqlite3_bind_text(d->log, 3, c->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(d->log, 4, c->resource, -1, SQLITE_STATIC);
+    sqlite3_bind_text(d->log, 5, c->key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(d->log, 6, c->json, (int)c->len, SQLITE_STATIC);
+    bind_blob(d->log, 7, c->prev, c->prev_len);
+    return step_reset(d->log);
+}
+
+int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, size_t n,
+                          fl_err *err)
+{
+    if (n == 0)
+        return 0;
+    const char *what = "begin";
+    int rc = step_reset(d->begin);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = stage(d, &c[i], &what);
+    uint64_t rv = c[n - 1].rv;
+    if (rc == 0 && rv > d->history) {
         what = "trim history";
-        sqlite3_bind_int64(d->trim, 1, (sqlite3_int64)(c->rv - d->history));
+        sqlite3_bind_int64(d->trim, 1, (sqlite3_int64)(rv - d->history));
         rc = step_reset(d->trim);
     }
     if (rc == 0) {
         what = "record resourceVersion";
-        sqlite3_bind_int64(d->meta, 1, (sqlite3_int64)c->rv);
+        sqlite3_bind_int64(d->meta, 1, (sqlite3_int64)rv);
         rc = step_reset(d->meta);
     }
     if (rc == 0) {
@@ -223,7 +321,7 @@ int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, f
             step_reset(d->rollback);
         return out;
     }
-    d->rv = c->rv;
+    d->rv = rv;
     return 0;
 }
 

@@ -55,9 +55,32 @@ struct fl_apiserver_watch {
     bool dead;
 };
 
+/* A durable write between its checks and its commit: queued, then in the
+ * batch one writer (the leader) commits for all. */
+typedef struct pending {
+    struct pending *next;
+    fl_apiserver_ev_type type;
+    const fl_apiserver_res *r;
+    fl_apiserver_obj *obj;   /* the new state (a reference) */
+    fl_apiserver_obj *prev;  /* the stored state it replaces (a reference; NULL for ADDED) */
+    int rc;
+    bool done;
+} pending;
+
 struct fl_apiserver_store {
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* Durable stores: group commit. Writers queue under mu; one leader at
+     * a time takes the whole queue, commits it in one transaction under
+     * dbmu only (mu released, so more writers queue meanwhile), then
+     * applies it under mu and wakes the others on committed. Lock order:
+     * mu before dbmu; the leader never holds dbmu while taking mu. */
+    pthread_mutex_t dbmu;
+    pthread_cond_t committed;
+    pending *queue, **queue_tail, *inflight;
+    size_t npending;
+    bool committing;
+    uint64_t assigned;       /* last rv handed to a write (>= rv) */
     pthread_t ticker;
     bool stopping;
     fl_apiserver_res *res[MAX_RES];
@@ -95,9 +118,14 @@ int fl_apiserver_store_new(const fl_apiserver_store_opts *o, fl_apiserver_store 
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    pthread_mutex_init(&st->dbmu, NULL);
+    pthread_cond_init(&st->committed, NULL);
+    st->queue_tail = &st->queue;
     if (pthread_create(&st->ticker, NULL, ticker_main, st) != 0) {
         pthread_mutex_destroy(&st->mu);
         pthread_cond_destroy(&st->cv);
+        pthread_mutex_destroy(&st->dbmu);
+        pthread_cond_destroy(&st->committed);
         free(st->ring);
         free(st);
         return -EAGAIN;
@@ -150,6 +178,8 @@ void fl_apiserver_store_free(fl_apiserver_store *st)
     fl_apiserver_db_close(st->db);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->dbmu);
+    pthread_cond_destroy(&st->committed);
     free(st);
 }
 
@@ -166,7 +196,10 @@ int fl_apiserver_store_open(const fl_apiserver_store_opts *o, const char *path,
         return fl_err_set(err, rc, "%s: %s", path, fl_strerror(rc));
     }
     st->db = db;
-    st->rv = st->floor_rv = fl_apiserver_db_rv(db); /* older history: 410 */
+    st->rv = st->assigned = fl_apiserver_db_rv(db);
+    /* the change log is reloaded resource by resource (add_res); older
+     * history answers 410 */
+    st->floor_rv = fl_apiserver_db_floor(db);
     *out = st;
     return 0;
 }
@@ -187,11 +220,78 @@ static fl_apiserver_rstore *rstore_for(fl_apiserver_store *st, const fl_kube_res
     return rs;
 }
 
-/* fl_apiserver_db_load's callback: append a stored row (key order) to
- * the resource being loaded. */
+/* Loading one resource of a durable store: its rows (key order) into
+ * its table, its change log (rv order) into ev. */
 typedef struct load_ctx {
     const fl_apiserver_res *r;
+    store_event *ev;
+    size_t n, cap;
 } load_ctx;
+
+/* A stored object's JSON as an object of x's resource; the rv is the one
+ * its metadata carries. NULL when unparsable or on ENOMEM. */
+static fl_apiserver_obj *load_obj(const load_ctx *x, const void *data, size_t len)
+{
+    json_t *v = json_loadb(data, len, 0, NULL);
+    const char *rv = v ? fl_obj_str(v, "metadata.resourceVersion") : NULL;
+    fl_apiserver_obj *o = rv ? fl_apiserver_obj_build(x->r, v, strtoull(rv, NULL, 10)) : NULL;
+    json_decref(v);
+    return o;
+}
+
+/* fl_apiserver_db_load_changes' callback: one past event. */
+static int load_change(void *ud, const fl_apiserver_db_change *c)
+{
+    load_ctx *x = ud;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 64;
+        store_event *a = realloc(x->ev, nc * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        x->ev = a;
+        x->cap = nc;
+    }
+    store_event *e = &x->ev[x->n];
+    *e = (store_event){c->rv, c->type, x->r->rs, load_obj(x, c->json, c->len), NULL};
+    if (c->prev)
+        e->prev = load_obj(x, c->prev, c->prev_len);
+    if (!e->obj || (c->prev && !e->prev)) {
+        event_clear(e);
+        return FL_EPARSE;
+    }
+    x->n++;
+    return 0;
+}
+
+/* Merge the past events add[0..n) (rv order; taken over) into the ring,
+ * which keeps its newest ring_cap events. Locked. */
+static int ring_merge(fl_apiserver_store *st, store_event *add, size_t n)
+{
+    if (n == 0)
+        return 0;
+    store_event *m = calloc(st->ring_cap, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    size_t total = st->ring_len + n, skip = total > st->ring_cap ? total - st->ring_cap : 0;
+    size_t i = 0, j = 0, k = 0;
+    while (i < st->ring_len || j < n) {
+        store_event *a = i < st->ring_len ? &st->ring[(st->ring_start + i) % st->ring_cap] : NULL;
+        store_event *e = a && (j == n || a->rv < add[j].rv) ? (i++, a) : &add[j++];
+        if (skip > 0) {
+            skip--;
+            if (e->rv > st->floor_rv)
+                st->floor_rv = e->rv;
+            event_clear(e);
+        } else {
+            m[k++] = *e;
+        }
+    }
+    free(st->ring);
+    st->ring = m;
+    st->ring_start = 0;
+    st->ring_len = k;
+    return 0;
+}
 
 static int load_row(void *ud, const char *key, uint64_t rv, const void *data, size_t len)
 {
@@ -237,9 +337,20 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
         goto out;
     }
     r->kr = kr;
-    if (st->db && st->nrs > nrs) { /* new storage: its objects from the file */
-        load_ctx x = {r};
-        if ((rc = fl_apiserver_db_load(st->db, kr->group, kr->resource, load_row, &x)) != 0) {
+    if (st->db && st->nrs > nrs) { /* new storage: its objects and history from the file */
+        load_ctx x = {r, NULL, 0, 0};
+        pthread_mutex_lock(&st->dbmu);
+        rc = fl_apiserver_db_load(st->db, kr->group, kr->resource, load_row, &x);
+        if (rc == 0)
+            rc = fl_apiserver_db_load_changes(st->db, kr->group, kr->resource, st->floor_rv,
+                                              load_change, &x);
+        pthread_mutex_unlock(&st->dbmu);
+        if (rc == 0)
+            rc = ring_merge(st, x.ev, x.n);
+        for (size_t i = 0; rc != 0 && i < x.n; i++)
+            event_clear(&x.ev[i]);
+        free(x.ev);
+        if (rc != 0) {
             free(r); /* its storage stays, partly loaded: the caller refuses to start */
             goto out;
         }
@@ -497,55 +608,182 @@ static int insert_at(fl_apiserver_rstore *rs, size_t i, fl_apiserver_obj *o)
     return ptrs_insert(&rs->items, &rs->n, &rs->cap, i, o);
 }
 
+/* A new object for r from obj at the next resourceVersion to hand out. */
 static fl_apiserver_obj *build_next(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj)
 {
-    if (set_rv(obj, st->rv + 1) != 0)
+    if (set_rv(obj, st->assigned + 1) != 0)
         return NULL;
-    fl_apiserver_obj *o = fl_apiserver_obj_build(r, obj, st->rv + 1);
+    fl_apiserver_obj *o = fl_apiserver_obj_build(r, obj, st->assigned + 1);
     if (o)
-        st->rv++;
+        st->assigned++;
     return o;
 }
 
-/* Durable stores: commit the change that makes o (rv st->rv + 1) current
- * before anything in memory changes. 0 for memory stores. Locked. */
-static int persist(fl_apiserver_store *st, fl_apiserver_ev_type type, const fl_apiserver_res *r,
-                   const fl_apiserver_obj *o)
+/* Make change p current in memory and publish it. Takes its own
+ * references to p->obj and p->prev. Locked; cannot fail (an insert's room
+ * was reserved when the write was checked). */
+static void apply(fl_apiserver_store *st, const pending *p)
 {
-    if (!st->db)
-        return 0;
-    fl_buf scratch = FL_BUF_INIT(64u << 20);
-    fl_err err = FL_ERR_INIT;
-    size_t len = 0;
-    const char *json = fl_apiserver_obj_json(o, &scratch, &len);
-    int rc = -ENOMEM;
-    if (json) {
-        fl_apiserver_db_change c = {o->rv, type, r->rs->group, r->rs->resource, o->key, json, len};
-        rc = fl_apiserver_db_write(st->db, &c, &err);
-        if (rc != 0) /* the caller answers 500; the file's words go to the log once */
-            fl_log(FL_LOG_ERROR, "apiserver", "%s", err.msg);
+    fl_apiserver_rstore *rs = p->r->rs;
+    bool found;
+    size_t i = lower_bound(rs->items, rs->n, p->obj->key, &found);
+    fl_apiserver_obj_ref(p->obj); /* the event's */
+    if (p->type == FL_APISERVER_EV_ADDED) {
+        fl_apiserver_obj_ref(p->obj); /* the table's */
+        insert_at(rs, i, p->obj);
+        publish(st, p->type, rs, p->obj, NULL);
+    } else {
+        fl_apiserver_obj *prev = rs->items[i]; /* the table's reference moves to the event */
+        if (p->type == FL_APISERVER_EV_MODIFIED) {
+            fl_apiserver_obj_ref(p->obj);
+            rs->items[i] = p->obj;
+        } else {
+            memmove(rs->items + i, rs->items + i + 1, (rs->n - i - 1) * sizeof(*rs->items));
+            rs->n--;
+        }
+        publish(st, p->type, rs, p->obj, prev);
     }
-    fl_buf_done(&scratch);
+    if (p->obj->rv > st->rv)
+        st->rv = p->obj->rv;
+}
+
+/* Commit the batch b (rising rv) to the file in one transaction. Called
+ * with dbmu held and mu not held: the objects are immutable, their JSON
+ * is rendered here. */
+static int commit_batch(fl_apiserver_store *st, pending *b)
+{
+    size_t n = 0;
+    for (pending *p = b; p; p = p->next)
+        n++;
+    fl_apiserver_db_change *c = calloc(n, sizeof(*c));
+    fl_buf *scratch = calloc(2 * n, sizeof(*scratch));
+    fl_err err = FL_ERR_INIT;
+    int rc = c && scratch ? 0 : -ENOMEM;
+    size_t k = 0;
+    for (pending *p = b; p && rc == 0; p = p->next, k++) {
+        scratch[2 * k] = (fl_buf)FL_BUF_INIT(64u << 20);
+        scratch[2 * k + 1] = (fl_buf)FL_BUF_INIT(64u << 20);
+        c[k] = (fl_apiserver_db_change){p->obj->rv, p->type, p->r->rs->group, p->r->rs->resource,
+                                        p->obj->key, NULL, 0, NULL, 0};
+        c[k].json = fl_apiserver_obj_json(p->obj, &scratch[2 * k], &c[k].len);
+        if (p->prev)
+            c[k].prev = fl_apiserver_obj_json(p->prev, &scratch[2 * k + 1], &c[k].prev_len);
+        if (!c[k].json || (p->prev && !c[k].prev))
+            rc = -ENOMEM;
+    }
+    if (rc == 0 && (rc = fl_apiserver_db_write(st->db, c, n, &err)) != 0)
+        /* the writers answer 500; the file's words go to the log once */
+        fl_log(FL_LOG_ERROR, "apiserver", "%s", err.msg);
+    for (size_t i = 0; scratch && i < 2 * k; i++)
+        fl_buf_done(&scratch[i]);
+    free(scratch);
+    free(c);
     return rc;
 }
 
-/* Insert o (its rv already st->rv + 1; the caller's reference becomes the
- * table's) at i and publish ADDED. Locked. */
-static int insert_new(fl_apiserver_store *st, const fl_apiserver_res *r, size_t i, fl_apiserver_obj *o, fl_apiserver_obj **out)
+/* Lead one group commit: take the queue, commit it unlocked, apply it.
+ * Locked on entry and exit. */
+static void lead(fl_apiserver_store *st)
 {
-    int rc = persist(st, FL_APISERVER_EV_ADDED, r, o);
-    if (rc != 0)
-        return rc;
-    if (insert_at(r->rs, i, o) != 0)
-        return -ENOMEM; /* never on a durable store's restart: it reloads the row */
-    st->rv = o->rv;
+    pending *b = st->queue;
+    st->queue = NULL;
+    st->queue_tail = &st->queue;
+    st->inflight = b;
+    st->committing = true;
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&st->dbmu);
+    int rc = commit_batch(st, b);
+    pthread_mutex_unlock(&st->dbmu);
+    pthread_mutex_lock(&st->mu);
+    for (pending *p = b; p; p = p->next) {
+        if (rc == 0)
+            apply(st, p);
+        p->rc = rc;
+        p->done = true;
+        st->npending--;
+    }
+    if (rc != 0 && !st->queue)
+        st->assigned = st->rv; /* nothing after the failed batch: reuse its rvs */
+    st->inflight = NULL;
+    st->committing = false;
+    pthread_cond_broadcast(&st->committed);
+}
+
+/* True while a queued or committing write holds key of rs: a second write
+ * of it waits, so every write is checked against the state it replaces.
+ * Locked. */
+static bool key_busy(const fl_apiserver_store *st, const fl_apiserver_rstore *rs, const char *key)
+{
+    const pending *lists[] = {st->queue, st->inflight};
+    for (size_t i = 0; i < FL_ARRAY_LEN(lists); i++)
+        for (const pending *p = lists[i]; p; p = p->next)
+            if (p->r->rs == rs && !strcmp(p->obj->key, key))
+                return true;
+    return false;
+}
+
+/* Wait until no write holds key (durable stores). Locked. */
+static void wait_key(fl_apiserver_store *st, const fl_apiserver_rstore *rs, const char *key)
+{
+    while (st->db && key_busy(st, rs, key))
+        pthread_cond_wait(&st->committed, &st->mu);
+}
+
+/* Make a checked write current: o (its rv handed out by build_next; the
+ * caller keeps its reference) replaces prev (NULL for ADDED) at key.
+ * Memory stores apply it at once; durable stores queue it and return once
+ * its group committed (0) or failed (FL_ESQL: nothing changed). Locked
+ * (mu is released while the group commits). */
+static int write_change(fl_apiserver_store *st, fl_apiserver_ev_type type,
+                        const fl_apiserver_res *r, fl_apiserver_obj *o, fl_apiserver_obj *prev)
+{
+    pending p = {NULL, type, r, o, prev, 0, false};
+    fl_apiserver_rstore *rs = r->rs;
+    if (type == FL_APISERVER_EV_ADDED && rs->n + st->npending + 1 > rs->cap) {
+        /* room for every insert that may apply before this one */
+        size_t nc = rs->cap ? rs->cap * 2 : 16;
+        while (nc < rs->n + st->npending + 1)
+            nc *= 2;
+        fl_apiserver_obj **a = realloc(rs->items, nc * sizeof(*a));
+        if (!a) {
+            if (!st->npending)
+                st->assigned = st->rv;
+            return -ENOMEM;
+        }
+        rs->items = a;
+        rs->cap = nc;
+    }
+    if (!st->db) {
+        apply(st, &p);
+        return 0;
+    }
     fl_apiserver_obj_ref(o);
-    publish(st, FL_APISERVER_EV_ADDED, r->rs, o, NULL);
-    if (out) {
+    if (prev)
+        fl_apiserver_obj_ref(prev);
+    *st->queue_tail = &p;
+    st->queue_tail = &p.next;
+    st->npending++;
+    while (!p.done) {
+        if (!st->committing)
+            lead(st);
+        else
+            pthread_cond_wait(&st->committed, &st->mu);
+    }
+    fl_apiserver_obj_unref(o);
+    fl_apiserver_obj_unref(prev);
+    return p.rc;
+}
+
+/* The end of a write: on success *out (optional) gets a reference to o;
+ * the caller's reference is dropped. */
+static int finish(int rc, fl_apiserver_obj *o, fl_apiserver_obj **out)
+{
+    if (rc == 0 && out) {
         fl_apiserver_obj_ref(o);
         *out = o;
     }
-    return 0;
+    fl_apiserver_obj_unref(o);
+    return rc;
 }
 
 int fl_apiserver_store_create(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj, fl_apiserver_obj **out)
@@ -556,15 +794,14 @@ int fl_apiserver_store_create(fl_apiserver_store *st, const fl_apiserver_res *r,
     make_key(r, fl_obj_str(obj, "metadata.namespace"), fl_obj_str(obj, "metadata.name"), key,
              sizeof(key));
     pthread_mutex_lock(&st->mu);
-    size_t i = lower_bound(r->rs->items, r->rs->n, key, &found);
+    wait_key(st, r->rs, key);
+    lower_bound(r->rs->items, r->rs->n, key, &found);
     if (found) {
         rc = -EEXIST;
         goto out;
     }
-    fl_apiserver_obj *o = set_rv(obj, st->rv + 1) == 0 ? fl_apiserver_obj_build(r, obj, st->rv + 1) : NULL;
-    rc = o ? insert_new(st, r, i, o, out) : -ENOMEM;
-    if (rc != 0)
-        fl_apiserver_obj_unref(o);
+    fl_apiserver_obj *o = build_next(st, r, obj);
+    rc = o ? finish(write_change(st, FL_APISERVER_EV_ADDED, r, o, NULL), o, out) : -ENOMEM;
 out:
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -575,18 +812,18 @@ int fl_apiserver_store_create_rec(fl_apiserver_store *st, const fl_apiserver_res
     bool found;
     int rc = 0;
     pthread_mutex_lock(&st->mu);
-    size_t i = lower_bound(r->rs->items, r->rs->n, o->key, &found);
+    wait_key(st, r->rs, o->key);
+    lower_bound(r->rs->items, r->rs->n, o->key, &found);
     if (found) {
         rc = -EEXIST;
+        fl_apiserver_obj_unref(o);
         goto out;
     }
     o->res = r;
-    o->rv = st->rv + 1;
-    rc = insert_new(st, r, i, o, out);
+    o->rv = ++st->assigned;
+    rc = finish(write_change(st, FL_APISERVER_EV_ADDED, r, o, NULL), o, out);
 out:
     pthread_mutex_unlock(&st->mu);
-    if (rc != 0)
-        fl_apiserver_obj_unref(o);
     return rc;
 }
 
@@ -599,6 +836,7 @@ int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r,
     make_key(r, fl_obj_str(obj, "metadata.namespace"), fl_obj_str(obj, "metadata.name"), key,
              sizeof(key));
     pthread_mutex_lock(&st->mu);
+    wait_key(st, r->rs, key);
     size_t i = lower_bound(r->rs->items, r->rs->n, key, &found);
     if (!found) {
         rc = FL_ENOTFOUND;
@@ -610,22 +848,7 @@ int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r,
         goto out;
     }
     fl_apiserver_obj *o = build_next(st, r, obj);
-    if (!o) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if ((rc = persist(st, FL_APISERVER_EV_MODIFIED, r, o)) != 0) {
-        st->rv--; /* nothing happened */
-        fl_apiserver_obj_unref(o);
-        goto out;
-    }
-    r->rs->items[i] = o; /* the table's reference to prev moves to the event */
-    fl_apiserver_obj_ref(o);
-    publish(st, FL_APISERVER_EV_MODIFIED, r->rs, o, prev);
-    if (out) {
-        fl_apiserver_obj_ref(o);
-        *out = o;
-    }
+    rc = o ? finish(write_change(st, FL_APISERVER_EV_MODIFIED, r, o, prev), o, out) : -ENOMEM;
 out:
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -640,6 +863,7 @@ int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r,
     json_t *last = NULL;
     make_key(r, ns, name, key, sizeof(key));
     pthread_mutex_lock(&st->mu);
+    wait_key(st, r->rs, key);
     size_t i = lower_bound(r->rs->items, r->rs->n, key, &found);
     if (!found) {
         rc = FL_ENOTFOUND;
@@ -653,27 +877,12 @@ int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r,
     fl_apiserver_obj *o = NULL;
     if (!obj && prev->gen && (o = prev->gen->ops->copy(prev)) != NULL) {
         o->res = r; /* a generated record's last state needs no JSON */
-        o->rv = ++st->rv;
+        o->rv = ++st->assigned;
     } else if (!o) {
         last = obj ? json_incref(obj) : fl_apiserver_obj_parse(prev);
         o = last ? build_next(st, r, last) : NULL;
     }
-    if (!o) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if ((rc = persist(st, FL_APISERVER_EV_DELETED, r, o)) != 0) {
-        st->rv--; /* nothing happened */
-        fl_apiserver_obj_unref(o);
-        goto out;
-    }
-    memmove(r->rs->items + i, r->rs->items + i + 1, (r->rs->n - i - 1) * sizeof(fl_apiserver_obj *));
-    r->rs->n--;
-    publish(st, FL_APISERVER_EV_DELETED, r->rs, o, prev);
-    if (out) {
-        fl_apiserver_obj_ref(o);
-        *out = o;
-    }
+    rc = o ? finish(write_change(st, FL_APISERVER_EV_DELETED, r, o, prev), o, out) : -ENOMEM;
 out:
     pthread_mutex_unlock(&st->mu);
     json_decref(last);

@@ -99,6 +99,53 @@ static void run(const char *label, const char *path, int n, int watchers)
     fl_apiserver_store_free(st);
 }
 
+/* N clients at once, each creating its own share of n objects. */
+typedef struct client {
+    fl_apiserver_store *st;
+    const fl_apiserver_res *r;
+    int id, n;
+} client;
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    for (int i = 0; i < c->n; i++) {
+        json_t *o = cm(c->id * 1000000 + i, 0);
+        if (fl_apiserver_store_create(c->st, c->r, o, NULL) != 0)
+            exit(1);
+        json_decref(o);
+    }
+    return NULL;
+}
+
+static void run_clients(const char *path, int n, int clients)
+{
+    fl_apiserver_store_opts so = {.history = 100000, .bookmark_s = 3600};
+    fl_apiserver_store *st = NULL;
+    fl_err err = FL_ERR_INIT;
+    unlink(path);
+    if (fl_apiserver_store_open(&so, path, &st, &err) != 0 ||
+        fl_apiserver_store_add_res(st, &cm_kr) != 0) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        exit(1);
+    }
+    client c[64];
+    pthread_t t[64];
+    clients = clients > 64 ? 64 : clients;
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++) {
+        c[i] = (client){st, fl_apiserver_store_find(st, "", "v1", "configmaps"), i, n / clients};
+        if (pthread_create(&t[i], NULL, client_main, &c[i]) != 0)
+            exit(1);
+    }
+    for (int i = 0; i < clients; i++)
+        pthread_join(t[i], NULL);
+    double t1 = now_s();
+    printf("| durable (control.db), concurrent creates | %d | %d | %.0f |\n", clients,
+           n / clients * clients, n / clients * clients / (t1 - t0));
+    fl_apiserver_store_free(st);
+}
+
 static void raw_sqlite(const char *path, int n)
 {
     sqlite3 *db = NULL;
@@ -143,6 +190,10 @@ int main(int argc, char **argv)
         run("durable (control.db)", path, 2000, w);
     }
     raw_sqlite(raw, 2000);
+    printf("\n| store | clients | objects | writes/s |\n|---|---:|---:|---:|\n");
+    const int clients[] = {1, 4, 16, 64};
+    for (size_t i = 0; i < FL_ARRAY_LEN(clients); i++)
+        run_clients(path, 2000, clients[i]);
     char tmp[4200];
     const char *sfx[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {

@@ -5,12 +5,15 @@
  *      reviews/s from 8 keep-alive connections): p50/p99/max of a no-op
  *      handler on the same server, then of quota reviews (dry runs, then
  *      charging reviews) of a namespace holding --ns-pods pods;
+ *      1b. the same while 16 clients keep the listener's worker pool busy
+ *      with 50 ms requests (a slow search), beside a no-op on that pool;
  *   2. 64 clients racing over HTTPS for the last units of a quota: how many
  *      are granted beside how many were free (over-admission must be 0);
  *   3. a full recomputation of a namespace holding --pods pods in --clusters
  *      clusters (every pod parsed and counted with Kubernetes' rules)
  *      beside the raw SQLite aggregate of the same rows' materialized
- *      requests.
+ *      requests, and the periodic recount made off-lock with the slowest
+ *      decision of that namespace meanwhile.
  * The load average is printed beside the figures. Prints; never fails.
  *
  * Usage: bench_quota [--pods N (1000000)] [--clusters C (100)] [--ns-pods M (1000)]
@@ -240,6 +243,81 @@ static void on_noop(fl_request *r, void *ud)
     fl_request_reply(r, 200, "application/json", ok, sizeof ok - 1);
 }
 
+/* The ledger's own cost: n dry-run decisions called in-process (no HTTP). */
+static void in_process(fl_quota *q, int n)
+{
+    char body[2048], name[64];
+    int64_t *lat = calloc((size_t)n, sizeof *lat), t0 = now_ns();
+    for (int i = 0; lat && i < n; i++) {
+        snprintf(name, sizeof name, "p-%d", i);
+        review(body, sizeof body, "bench", name, true);
+        json_t *doc = json_loads(body, 0, NULL), *resp = NULL;
+        int64_t t = now_ns();
+        if (fl_quota_review(q, "c-0", json_object_get(doc, "request"), &resp, NULL) == 0)
+            json_decref(resp);
+        lat[i] = now_ns() - t;
+        json_decref(doc);
+    }
+    if (!lat)
+        return;
+    int64_t total = now_ns() - t0;
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    printf("  in-process decision (dry run, no HTTP), %d calls: p50 %6.3f ms  p99 %6.3f ms  "
+           "(%.0f/s on one thread)\n", n, lat[n / 2] / 1e6, lat[n * 99 / 100] / 1e6, n / (total / 1e9));
+    free(lat);
+}
+
+/* A stand-in for a slow search: 50 ms on the listener's worker pool. */
+static void on_slow(fl_request *r, void *ud)
+{
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+    on_noop(r, ud);
+}
+
+typedef struct hog {
+    const char *url, *ca;
+    volatile int *stop;
+    long n;
+} hog;
+
+static void *hog_loop(void *arg)
+{
+    hog *h = arg;
+    client c;
+    client_init(&c, h->ca);
+    while (!*h->stop) {
+        post(&c, h->url, "{}");
+        h->n++;
+    }
+    client_done(&c);
+    return NULL;
+}
+
+/* Quota reviews while 16 clients keep the listener's worker pool busy with
+ * slow requests (searches): admission must not queue behind them. */
+static void behind_slow_search(const char *url_slow, const char *url_q, const char *url_noop,
+                               const char *ca, double rate, int seconds, int threads)
+{
+    enum { HOGS = 16 };
+    hog h[HOGS];
+    pthread_t th[HOGS];
+    volatile int stop = 0;
+    for (int i = 0; i < HOGS; i++) {
+        h[i] = (hog){url_slow, ca, &stop, 0};
+        pthread_create(&th[i], NULL, hog_loop, &h[i]);
+    }
+    paced("quota, dry run, workers busy", url_q, ca, 1, rate, seconds, threads);
+    paced("no-op on the worker pool, busy", url_noop, ca, 0, rate / 50, seconds, 2);
+    stop = 1;
+    long n = 0;
+    for (int i = 0; i < HOGS; i++) {
+        pthread_join(th[i], NULL);
+        n += h[i].n;
+    }
+    printf("  (%d clients kept 4 workers busy with 50 ms requests: %ld served meanwhile)\n", HOGS, n);
+}
+
 /* ---- 2. racing clients -------------------------------------------------------- */
 
 typedef struct racer {
@@ -308,6 +386,59 @@ static void raw_aggregate(const char *db, const char *ns)
     sqlite3_close(s);
 }
 
+typedef struct recounter {
+    fl_quota *q;
+    int64_t took;
+    volatile int done;
+} recounter;
+
+static void *recount_thread(void *arg)
+{
+    recounter *r = arg;
+    int64_t t = now_ns();
+    fl_err err = FL_ERR_INIT;
+    if (fl_quota_recount(r->q, "bulk", &err) != 0)
+        printf("  recount: %s\n", err.msg);
+    r->took = now_ns() - t;
+    r->done = 1;
+    return NULL;
+}
+
+/* The periodic full recount runs off the namespace's lock: decisions of that
+ * namespace made meanwhile, their slowest beside the recount's duration. */
+static void recount_beside_decisions(fl_quota *q)
+{
+    recounter r = {q, 0, 0};
+    pthread_t th;
+    char body[2048], name[64];
+    int64_t worst = 0, *lat = calloc(100000, sizeof *lat);
+    long n = 0;
+    if (!lat)
+        return;
+    pthread_create(&th, NULL, recount_thread, &r);
+    while (!r.done && n < 100000) {
+        snprintf(name, sizeof name, "during-%ld", n++);
+        review(body, sizeof body, "bulk", name, true);
+        json_t *doc = json_loads(body, 0, NULL), *resp = NULL;
+        int64_t t = now_ns();
+        if (fl_quota_review(q, "c-0", json_object_get(doc, "request"), &resp, NULL) == 0)
+            json_decref(resp);
+        t = now_ns() - t;
+        lat[n - 1] = t;
+        if (t > worst)
+            worst = t;
+        json_decref(doc);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_join(th, NULL);
+    qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
+    printf("  periodic full recount (off-lock, swapped in): %8.1f ms; meanwhile %ld decisions in "
+           "that namespace: p50 %.3f ms, p99 %.3f ms, slowest %.3f ms\n", r.took / 1e6, n,
+           n ? lat[n / 2] / 1e6 : 0, n ? lat[n * 99 / 100] / 1e6 : 0, worst / 1e6);
+    free(lat);
+}
+
 static void recompute(fl_quota *q, const char *db, int pods, int clusters)
 {
     json_t *used = NULL;
@@ -335,6 +466,7 @@ static void recompute(fl_quota *q, const char *db, int pods, int clusters)
     printf("  the same, followed from the change log (no change):  %8.3f ms\n", best / 1e6);
     json_decref(used);
     raw_aggregate(db, "bulk");
+    recount_beside_decisions(q);
 }
 
 /* ---- main ------------------------------------------------------------------------- */
@@ -411,26 +543,34 @@ int main(int argc, char **argv)
     fl_server_opts so = FL_SERVER_OPTS_INIT;
     fl_server *srv = NULL;
     so.name = "bench", so.threads = 4, so.access_log = false;
+    so.workers = 4; /* as the daemon's listener: handlers on a worker pool */
     so.tls_cert_pem = srv_cert.cert_pem, so.tls_key_pem = srv_cert.key_pem;
     if (fl_server_new(&so, &srv, &err) || fl_quota_route(q, srv) ||
-        fl_server_route(srv, "POST", "/noop", on_noop, NULL) || fl_server_start(srv, &err)) {
+        fl_server_route_inline(srv, "POST", "/noop", on_noop, NULL) ||
+        fl_server_route(srv, "POST", "/noop-pooled", on_noop, NULL) ||
+        fl_server_route(srv, "POST", "/slow", on_slow, NULL) || fl_server_start(srv, &err)) {
         fprintf(stderr, "server: %s\n", err.msg);
         return 1;
     }
-    char url_q[512], url_noop[128];
+    char url_q[512], url_noop[128], url_slow[128], url_pooled[128];
     snprintf(url_q, sizeof url_q, "https://127.0.0.1:%u/admission/clusters/c-0/%s/quota",
              fl_server_port(srv), json_string_value(json_object_get(sec, "c-0")));
     snprintf(url_noop, sizeof url_noop, "https://127.0.0.1:%u/noop", fl_server_port(srv));
+    snprintf(url_slow, sizeof url_slow, "https://127.0.0.1:%u/slow", fl_server_port(srv));
+    snprintf(url_pooled, sizeof url_pooled, "https://127.0.0.1:%u/noop-pooled", fl_server_port(srv));
 
     bench_loadavg(load, sizeof load);
     printf("1. admission over HTTPS, %d reviews/s from %d keep-alive connections for %d s "
            "(load %s):\n", rate, threads, seconds, load);
+    in_process(q, 5000);
     paced("no-op handler, same server", url_noop, ca.cert_pem, 0, rate, seconds, threads);
     char what[96];
     snprintf(what, sizeof what, "quota, dry run (%d pods in ns)", ns_pods);
     paced(what, url_q, ca.cert_pem, 1, rate, seconds, threads);
     snprintf(what, sizeof what, "quota, charging (%d pods in ns)", ns_pods);
     paced(what, url_q, ca.cert_pem, 2, rate, seconds, threads);
+    printf("1b. the same listener's worker pool saturated by slow requests (a slow search):\n");
+    behind_slow_search(url_slow, url_q, url_pooled, ca.cert_pem, rate, seconds, threads);
     printf("2. zero over-admission:\n");
     racing(url_q, ca.cert_pem, 5);
     printf("3. recomputation:\n");

@@ -486,17 +486,19 @@ static int parse_quota(walk *w, const json_t *root, fl_config *c)
 }
 
 /* failover: {failureThreshold, successThreshold, tolerationSeconds (the
- * NoExecute default), evictionRate (bindings/s)}; propagation: {interval}. */
+ * NoExecute default), evictionRate (bindings/s), gracefulEvictionTimeout};
+ * propagation: {interval}. */
 static int parse_failover(walk *w, const json_t *root, fl_config *c)
 {
     static const char *const fk[] = {"failureThreshold", "successThreshold", "tolerationSeconds",
-                                     "evictionRate", NULL};
+                                     "evictionRate", "gracefulEvictionTimeout", NULL};
     static const char *const pk[] = {"interval", NULL};
     json_t *f, *pr;
     int64_t tol = 300, rate = 50;
     int rc;
     c->failover_failure_ms = 30000, c->failover_success_ms = 30000;
     c->failover_toleration_ms = 300000, c->failover_eviction_rate = 50;
+    c->failover_eviction_timeout_ms = 600000;
     c->propagation_interval_ms = 1000;
     if ((rc = get_obj(w, root, "", "failover", &f)) || (rc = get_obj(w, root, "", "propagation", &pr)))
         return rc;
@@ -506,7 +508,9 @@ static int parse_failover(walk *w, const json_t *root, fl_config *c)
               (rc = get_duration(w, f, "failover", "successThreshold", 30000, 0,
                                  &c->failover_success_ms)) ||
               (rc = get_int(w, f, "failover", "tolerationSeconds", 300, 0, 86400 * 365, &tol)) ||
-              (rc = get_int(w, f, "failover", "evictionRate", 50, 1, 1000000, &rate))))
+              (rc = get_int(w, f, "failover", "evictionRate", 50, 1, 1000000, &rate)) ||
+              (rc = get_duration(w, f, "failover", "gracefulEvictionTimeout", 600000, 1000,
+                                 &c->failover_eviction_timeout_ms))))
         return rc;
     c->failover_toleration_ms = tol * 1000;
     c->failover_eviction_rate = rate;
@@ -665,11 +669,14 @@ static int parse_gv(walk *w, const json_t *v, const char *f, fl_config_gv *gv)
 static int default_resources(fl_config *c)
 {
     static const char *const core[] = {"nodes", "namespaces", "pods", "services", "configmaps",
-                                       "secrets", "resourcequotas"};
+                                       "secrets", "resourcequotas", "serviceaccounts",
+                                       "persistentvolumeclaims"};
     static const char *const apps[] = {"deployments", "replicasets", "statefulsets",
                                        "daemonsets"};
+    static const char *const ext[] = {"customresourcedefinitions"};
     static const struct { const char *g; const char *const *r; size_t n; } d[] = {
-        {"", core, FL_ARRAY_LEN(core)}, {"apps", apps, FL_ARRAY_LEN(apps)}};
+        {"", core, FL_ARRAY_LEN(core)}, {"apps", apps, FL_ARRAY_LEN(apps)},
+        {"apiextensions.k8s.io", ext, FL_ARRAY_LEN(ext)}};
     if (!(c->resources = calloc(FL_ARRAY_LEN(d), sizeof *c->resources)))
         return -ENOMEM;
     for (size_t i = 0; i < FL_ARRAY_LEN(d); i++) {

@@ -105,6 +105,7 @@ typedef struct fl_config {
     int64_t failover_success_ms;      /* failover.successThreshold, default 30s */
     int64_t failover_toleration_ms;   /* failover.tolerationSeconds, default 300 */
     int64_t failover_eviction_rate;   /* failover.evictionRate, bindings/s, default 50 */
+    int64_t failover_eviction_timeout_ms; /* failover.gracefulEvictionTimeout, default 10m */
     int64_t propagation_interval_ms;  /* propagation.interval, default 1s */
 } fl_config;
 

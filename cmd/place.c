@@ -13,7 +13,12 @@
  *     config (labels, region/zone/provider labels, taints) that the collector
  *     reports Ready, filtered by the caller's auth scopes, available replicas from an index snapshot
  *     (reloaded when older than max(5 s, 10 × its load time), one request at
- *     a time behind a mutex).
+ *     a time behind a mutex). Like the real scheduler it starts from the
+ *     workload's ResourceBinding on the host (its spec.clusters as the
+ *     previous placement unless "previous" is given; its eviction tasks and
+ *     failover history for the eviction filter) and checks the namespace's
+ *     KarmadaQuotas / FederatedResourceQuotas with their live usage
+ *     (fl_quota_report), reserving nothing.
  *
  * The decision itself is scheduler/'s (fl_sched_op_place).
  */
@@ -39,6 +44,7 @@ struct cmd_placer {
     fl_index *index;
     fl_collector *collector;
     fl_query *query;
+    fl_quota *quota;         /* may be NULL */
     pthread_mutex_t mu;      /* guards snap (a snapshot is used by one thread at a time) */
     fl_sched_snapshot *snap;
     int64_t loaded_ms, ttl_ms; /* reload when older: max(5 s, 10 × the last load) */
@@ -117,6 +123,19 @@ json_t *cmd_members_json(const fl_config *cfg, const json_t *status, bool all)
                                                     "value", m->taints[t].value ? m->taints[t].value
                                                                                 : "",
                                                     "effect", m->taints[t].effect));
+        /* a zone label "a,b": the cluster spans zones a and b (Karmada's spec.zones) */
+        const char *z = fl_obj_str(cl, "zone");
+        if (z && strchr(z, ',')) {
+            json_t *zs = json_array();
+            for (const char *p0 = z; p0 && *p0;) {
+                const char *c = strchr(p0, ',');
+                size_t l = c ? (size_t)(c - p0) : strlen(p0);
+                if (l)
+                    json_array_append_new(zs, json_stringn(p0, l));
+                p0 = c ? c + 1 : NULL;
+            }
+            json_object_set_new(cl, "zones", zs);
+        }
         json_array_append_new(arr, cl);
     }
     return arr;
@@ -172,12 +191,71 @@ out:
     return rc;
 }
 
+void cmd_placer_set_quota(cmd_placer *p, fl_quota *q)
+{
+    if (p)
+        p->quota = q;
+}
+
+static int binding_row(void *arg, const fl_index_row *row)
+{
+    json_t **out = arg;
+    if (!row->deleted_ms && !*out)
+        fl_json_parse(row->json, row->json_len, out, NULL);
+    return 0;
+}
+
+/* The workload's ResourceBinding on the host (<name>-<kind>, as the
+ * propagation controller names it), from the index; NULL when none. */
+static json_t *binding_of(cmd_placer *p, const json_t *tmpl)
+{
+    char bname[600];
+    snprintf(bname, sizeof bname, "%s-%s", fl_obj_str_or(tmpl, "metadata.name", ""),
+             fl_obj_str_or(tmpl, "kind", ""));
+    for (char *c = bname; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
+    fl_index_key key = {FL_QUOTA_HOST_CLUSTER, "work.karmada.io", NULL,
+                        ns[0] ? "resourcebindings" : "clusterresourcebindings", ns, bname};
+    fl_index_reader *r = NULL;
+    json_t *rb = NULL;
+    if (fl_index_reader_new(p->index, &r, NULL) == 0)
+        fl_index_get(r, &key, binding_row, &rb, NULL);
+    fl_index_reader_free(r);
+    return rb;
+}
+
+/* The namespace's quotas with their live usage, as the engine's ledger
+ * reads them ([{"name","hard","used"}]); NULL without a ledger. */
+static json_t *quotas_of(cmd_placer *p, const char *ns)
+{
+    json_t *rep = NULL, *out = NULL;
+    if (!p->quota || !ns[0] || fl_quota_report(p->quota, ns, &rep, NULL) != 0)
+        return NULL;
+    out = json_array();
+    size_t i;
+    const json_t *it;
+    json_array_foreach(json_object_get(rep, "items"), i, it) {
+        if (!json_is_object(json_object_get(it, "hard")))
+            continue;
+        char qn[600];
+        snprintf(qn, sizeof qn, "%s %s", fl_obj_str_or(it, "kind", ""),
+                 fl_obj_str_or(it, "name", ""));
+        json_array_append_new(out, json_pack("{s:s,s:O,s:O?}", "name", qn, "hard",
+                                             json_object_get(it, "hard"), "used",
+                                             json_object_get(it, "used")));
+    }
+    json_decref(rep);
+    return out;
+}
+
 void cmd_placer_handle(fl_request *r, void *ud)
 {
     cmd_placer *p = ud;
     size_t len = 0;
     const char *body = fl_request_body(r, &len);
-    json_t *in = NULL, *clusters = NULL, *req = NULL, *ans = NULL;
+    json_t *in = NULL, *clusters = NULL, *req = NULL, *ans = NULL, *rb = NULL;
     fl_err err = FL_ERR_INIT;
     if (strcmp(fl_request_method(r), "POST") != 0) {
         fl_request_reply_status(r, 405, "MethodNotAllowed", "POST a template and policies");
@@ -203,11 +281,20 @@ void cmd_placer_handle(fl_request *r, void *ud)
         fl_request_reply_status(r, 500, "InternalError", "capacity: %s", err.msg);
         goto out;
     }
-    req = json_pack("{s:s,s:O,s:O?,s:O?,s:O?,s:O,s:b}", "op", "place", "template", tmpl,
+    rb = binding_of(p, tmpl);
+    const json_t *prev = json_object_get(in, "previous");
+    if (!prev)
+        prev = fl_obj_get(rb, "spec.clusters");
+    req = json_pack("{s:s,s:O,s:O?,s:O?,s:O?,s:O,s:b,s:O?,s:o?}", "op", "place", "template", tmpl,
                     "policies", json_object_get(in, "policies"), "policy",
-                    json_object_get(in, "policy"), "previous", json_object_get(in, "previous"),
-                    "clusters", clusters, "explain", 1);
+                    json_object_get(in, "policy"), "previous", prev, "clusters", clusters,
+                    "explain", 1, "binding", rb,
+                    "quota", quotas_of(p, fl_obj_str_or(tmpl, "metadata.namespace", "")));
     ans = req ? fl_sched_op_place(req, NULL, &err) : NULL;
+    if (ans && prev)
+        json_object_set(ans, "previous", (json_t *)prev);
+    if (ans && json_object_get(req, "quota"))
+        json_object_set(ans, "quotas", json_object_get(req, "quota"));
     if (!ans) {
         fl_request_reply_status(r, 400, "BadRequest", "%s", err.msg[0] ? err.msg : "bad request");
         goto out;
@@ -216,6 +303,7 @@ void cmd_placer_handle(fl_request *r, void *ud)
     ans = NULL; /* the reply took it */
 out:
     json_decref(in);
+    json_decref(rb);
     json_decref(clusters);
     json_decref(req);
     json_decref(ans);
@@ -370,6 +458,21 @@ static void print_answer(const json_t *tmpl, const json_t *ans)
             printf("  quota: %s\n", fl_obj_str_or(at, "quota", ""));
         if (json_object_get(at, "error"))
             printf("  error: %s\n", fl_obj_str_or(at, "error", ""));
+    }
+    if (json_array_size(json_object_get(ans, "previous"))) {
+        printf("Previous:");
+        json_array_foreach(json_object_get(ans, "previous"), i, c)
+            printf(" %s=%lld", fl_obj_str_or(c, "name", "?"),
+                   (long long)json_integer_value(json_object_get(c, "replicas")));
+        printf("\n");
+    }
+    json_array_foreach(json_object_get(ans, "quotas"), i, c) {
+        char *h = json_dumps(json_object_get(c, "hard"), JSON_COMPACT | JSON_SORT_KEYS);
+        char *u = json_dumps(json_object_get(c, "used"), JSON_COMPACT | JSON_SORT_KEYS);
+        printf("Quota %s: hard %s, used %s\n", fl_obj_str_or(c, "name", "?"), h ? h : "{}",
+               u ? u : "{}");
+        free(h);
+        free(u);
     }
     if (json_object_get(ans, "clusters")) {
         printf("Scheduled:");

@@ -9,6 +9,7 @@
 #include "collector/collector.h"
 #include "index/index.h"
 #include "query/query.h"
+#include "quota/quota.h"
 #include "server/server.h"
 
 typedef struct cmd_placer cmd_placer;
@@ -19,6 +20,9 @@ typedef struct cmd_placer cmd_placer;
 int cmd_placer_new(const fl_config *cfg, fl_index *idx, fl_collector *col, fl_query *q,
                    cmd_placer **out);
 void cmd_placer_free(cmd_placer *p); /* accepts NULL */
+/* The quota ledger the dry run checks against (NULL: none); borrowed, set
+ * before the route serves. Nothing is reserved. */
+void cmd_placer_set_quota(cmd_placer *p, fl_quota *q);
 /* The route handler (ud = the placer); server threads. */
 void cmd_placer_handle(fl_request *r, void *ud);
 

@@ -269,47 +269,75 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
-/* Drop from items (objects with "namespace" and maybe "cluster") those
- * in namespaces r's user may not see. */
-static void only_visible(serve_ctx *x, fl_request *r, json_t *items)
+/* A caller of GET /api/v1/quota: the namespaces it may see are those its
+ * groups' auth.scopes name (or "*"), the search API's rule; with no scopes
+ * configured, and for system:masters and auth.adminGroups, every one. */
+typedef struct quota_viewer {
+    const fl_config *cfg;
+    fl_query_identity id;
+} quota_viewer;
+
+static bool viewer_in(const quota_viewer *v, const char *group)
 {
-    for (size_t i = 0; i < json_array_size(items);) {
-        const json_t *it = json_array_get(items, i);
-        if (fl_query_allows(x->query, r, fl_obj_str(it, "cluster"),
-                            fl_obj_str_or(it, "namespace", ""), NULL, NULL))
-            i++;
-        else
-            json_array_remove(items, i);
-    }
+    for (size_t i = 0; i < v->id.ngroups; i++)
+        if (v->id.groups[i] && !strcmp(v->id.groups[i], group))
+            return true;
+    return false;
+}
+
+static bool viewer_sees(void *ud, const char *ns)
+{
+    const quota_viewer *v = ud;
+    const fl_config *c = v->cfg;
+    bool all = c->nscopes == 0 || viewer_in(v, "system:masters");
+    for (size_t i = 0; !all && i < c->nadmin_groups; i++)
+        all = viewer_in(v, c->admin_groups[i]);
+    for (size_t i = 0; !all && i < c->nscopes; i++)
+        for (size_t k = 0; viewer_in(v, c->scopes[i].group) && k < c->scopes[i].nnamespaces; k++)
+            if (!strcmp(c->scopes[i].namespaces[k], "*") || !strcmp(c->scopes[i].namespaces[k], ns))
+                return true;
+    return all;
 }
 
 /* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
- * (quota/'s report; `flotilla quota`). Authenticated like the search API. */
+ * (quota/'s report; `flotilla quota`), of the namespaces the caller's
+ * auth.scopes cover. Authenticated like the search API. */
 static void on_quota(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *doc = NULL;
     fl_err err = FL_ERR_INIT;
-    if (fl_query_authenticate(x->query, r) != 0)
+    quota_viewer v = {x->cfg, {0}};
+    if (fl_query_identify(x->query, r, &v.id) != 0)
         return;
-    if (fl_quota_report(x->quota, fl_request_query(r, "namespace"), &doc, &err) != 0) {
+    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), viewer_sees, &v, &doc,
+                            &err) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
         return;
     }
-    only_visible(x, r, json_object_get(doc, "items"));
     fl_request_reply_json(r, 200, doc);
 }
 
-/* Answer {"items": items} (taken), keeping what r's user may see; rc != 0:
- * items could not be made. */
+/* Answer {"items": items} (taken) with the items of namespaces r's user may
+ * see (as GET /api/v1/quota); rc != 0: items could not be made. */
 static void reply_visible(serve_ctx *x, fl_request *r, int rc, json_t *items)
 {
+    quota_viewer v = {x->cfg, {0}};
+    if (fl_query_identify(x->query, r, &v.id) != 0) {
+        json_decref(items);
+        return;
+    }
     if (rc || !items) {
         json_decref(items);
         fl_request_reply_status(r, 500, "InternalError", "out of memory");
         return;
     }
-    only_visible(x, r, items);
+    for (size_t i = 0; i < json_array_size(items);) {
+        if (viewer_sees(&v, fl_obj_str_or(json_array_get(items, i), "namespace", "")))
+            i++;
+        else
+            json_array_remove(items, i);
+    }
     fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
@@ -320,8 +348,6 @@ static void on_placements(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *items = NULL;
-    if (fl_query_authenticate(x->query, r) != 0)
-        return;
     int rc = x->prop ? fl_sched_prop_events(x->prop, &items) : (items = json_array()) ? 0 : -ENOMEM;
     reply_visible(x, r, rc, items);
 }
@@ -332,8 +358,6 @@ static void on_quota_denials(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *items = NULL;
-    if (fl_query_authenticate(x->query, r) != 0)
-        return;
     reply_visible(x, r, fl_quota_denials(x->quota, &items), items);
 }
 
@@ -413,7 +437,8 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (rc = fl_server_route(srv, "GET", "/api/v1/clusters", on_clusters, x)) ||
         (rc = route_web(srv, x, err)) ||
         (rc = cmd_placer_new(x->cfg, x->index, x->collector, x->query, &x->placer)) ||
-        (rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
+        (cmd_placer_set_quota(x->placer, x->quota),
+         rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
         (rc = fl_server_route(srv, "GET", "/api/v1/placements", on_placements, x)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
         (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
@@ -634,17 +659,22 @@ static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_
     static const char *const kq[] = {"karmadaquotas"},
         *const pol[] = {"federatedresourcequotas", "propagationpolicies",
                         "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
-        *const rb[] = {"resourcebindings"}, *const apps[] = {"deployments", "statefulsets"},
-        *const batch[] = {"jobs"}, *const core[] = {"configmaps", "services"};
+        *const rb[] = {"resourcebindings", "clusterresourcebindings"},
+        *const apps[] = {"deployments", "statefulsets"},
+        *const ext[] = {"customresourcedefinitions"},
+        *const batch[] = {"jobs"},
+        *const core[] = {"configmaps", "services", "secrets", "serviceaccounts",
+                         "persistentvolumeclaims"};
     const fl_config *cfg = x->cfg;
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
                              cfg->has_host ? cfg->host_context : ""};
     fl_collector_gv gvs[] = {{"quota.flotilla.io", "v1alpha1", kq, 1},
                              {"policy.karmada.io", "v1alpha1", pol, 5},
-                             {"work.karmada.io", "v1alpha2", rb, 1},
+                             {"work.karmada.io", "v1alpha2", rb, 2},
+                             {"apiextensions.k8s.io", "v1", ext, 1},
                              {"apps", "v1", apps, 2},
                              {"batch", "v1", batch, 1},
-                             {"", "v1", core, 2}};
+                             {"", "v1", core, FL_ARRAY_LEN(core)}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     fl_collector *c = NULL;
     co.index = idx, co.members = &m, co.nmembers = 1, co.resources = gvs;
@@ -688,6 +718,7 @@ static int start_quota(serve_ctx *x, fl_err *err)
     qo.threads = (unsigned)cfg->quota_threads;
     qo.host_kubeconfig = x->host_kubeconfig; /* host: or our own API's */
     qo.host_context = cfg->has_host ? cfg->host_context : "";
+    qo.health_max_age_ms = 100; /* the collector's report, reused across a burst of reviews */
     int rc = fl_quota_new(&qo, &x->quota, err);
     free(mem);
     return rc;
@@ -798,6 +829,7 @@ static int start_prop(serve_ctx *x, fl_err *err)
     po.success_threshold_ms = cfg->failover_success_ms;
     po.toleration_ms = cfg->failover_toleration_ms;
     po.eviction_rate = (double)cfg->failover_eviction_rate;
+    po.eviction_timeout_ms = cfg->failover_eviction_timeout_ms;
     if (!(x->host_cache = json_object())) {
         free(mem);
         return fl_err_set(err, -ENOMEM, "out of memory");

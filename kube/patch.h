@@ -97,7 +97,7 @@ typedef struct fl_patch_schema fl_patch_schema;
  * DaemonSet, ControllerRevision, Scale; batch Job, CronJob; autoscaling
  * Scale (plus upstream's test type strategicpatch.test/MergeItem). The
  * table is generated from kube-apiserver v1.26's OpenAPI by
- * tests/kube/patch/gen_schema.py. Borrowed, static. */
+ * tools/gen_patch_schema.py. Borrowed, static. */
 const fl_patch_schema *fl_patch_schema_for(const char *group, const char *kind);
 
 /* Apply patch[0..len) of the given type to original. *out receives a new

@@ -251,4 +251,16 @@ int fl_kube_openapi_hash(const json_t *doc, char out[129]);
 int fl_kube_openapi_index(const fl_kube_resources *reg, fl_kube_resource_filter filter, void *ud,
                           json_t **out);
 
+/* ---- OpenAPI v2 ----------------------------------------------------------
+ * /openapi/v2 as JSON (Accept: application/json), what older kubectl
+ * (`explain --output plaintext-openapiv2`) and other Swagger 2.0 clients
+ * read: a document with every served type's schema under definitions,
+ * made from the v3 documents. Protobuf is not served (406). */
+/* An empty v2 document (swagger 2.0, info, paths, definitions); NULL on
+ * ENOMEM. */
+json_t *fl_kube_openapi_v2_new(void);
+/* Add the schemas of v3doc (an fl_kube_openapi_doc) to v2's definitions in
+ * v2's terms (#/definitions/ refs, no oneOf/anyOf). 0 or -ENOMEM. */
+int fl_kube_openapi_v2_merge(json_t *v2, const json_t *v3doc);
+
 #endif

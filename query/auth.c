@@ -302,3 +302,62 @@ bool query_scope_cluster_visible(const fl_query *q, const query_user *u, const c
 {
     return query_scope_allows(q, u, cluster, NULL, NULL, NULL);
 }
+
+/* Narrow an index term list (n == 0: no constraint) to the scope's
+ * terms; buf holds the intersection. False when nothing is left. */
+static bool narrow(const char *const **set, size_t *n, const char *const *scope, size_t ns,
+                   const char **buf)
+{
+    if (!*set || *n == 0) {
+        *set = scope;
+        *n = ns;
+        return ns > 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        for (size_t j = 0; j < ns; j++)
+            if (!strcmp((*set)[i], scope[j])) {
+                buf[k++] = (*set)[i];
+                break;
+            }
+    *set = buf;
+    *n = k;
+    return k > 0;
+}
+
+bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_resource *res,
+                       query_scope_buf *sb, fl_index_query *iq)
+{
+    query_scope_terms *t = &sb->terms;
+    query_scope_terms_for(q, u, res->group, res->resource, res->namespaced, t);
+    if (!t->any)
+        return false;
+    if (!t->all_clusters && !narrow(&iq->clusters, &iq->n_clusters, t->clusters, t->nclusters,
+                                    sb->clusters))
+        return false;
+    if (!t->all_namespaces && !narrow(&iq->namespaces, &iq->n_namespaces, t->namespaces,
+                                      t->nnamespaces, sb->namespaces))
+        return false;
+    return true;
+}
+
+/* A namespace outside u's scope for the type: 403 as RBAC would answer
+ * (the type is in scope elsewhere, else the path was a 404 already). */
+bool query_scope_forbid_ns(const fl_query *q, fl_request *r, const query_user *u,
+                           const query_target *t, const char *verb)
+{
+    query_scope_terms st;
+    if (!t->ns)
+        return false;
+    query_scope_terms_for(q, u, t->res->group, t->res->resource, t->res->namespaced, &st);
+    if (st.all_namespaces)
+        return false;
+    for (size_t i = 0; i < st.nnamespaces; i++)
+        if (!strcmp(st.namespaces[i], t->ns))
+            return false;
+    fl_request_reply_status(r, 403, "Forbidden",
+                            "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API "
+                            "group \"%s\" in the namespace \"%s\"", t->res->resource, u->name,
+                            verb, t->res->resource, t->res->group, t->ns);
+    return true;
+}

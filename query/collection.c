@@ -142,7 +142,7 @@ static void serve_one(fl_query *q, fl_request *r, const query_user *u, const cha
     json_t *items = json_array();
     int rc = c && items ? 0 : -ENOMEM;
     if (!rc && (rc = query_conds_new(r, &t, &cd, &err)) == 0 &&
-        (rc = query_conds_resolve(q, cd, rd, &err)) == 0) {
+        (rc = query_conds_resolve(q, u, cd, rd, &err)) == 0) {
         c->name = name;
         collect_types(q, u, rd, r, c);
         rc = page(q, r, u, cd, c, rd, items, &tok, &err);

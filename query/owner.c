@@ -13,6 +13,8 @@
  * with their cluster, so an owner in one cluster never adopts objects of
  * another. Resolved once per request (per watch: at its start) against the
  * snapshot of the reader given; at most QUERY_OWNER_MAX objects per level.
+ * Only objects the caller may see take part: an owner (or an intermediate
+ * owner) outside the caller's scope is as one that does not exist.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -72,6 +74,8 @@ typedef struct walk {
     level *out;
     const char *want_cluster; /* "" = any */
     int rc;
+    const fl_query *q;
+    const query_user *u; /* only objects u may see (NULL = any) */
 } walk;
 
 static int walk_row(void *arg, const fl_index_row *row)
@@ -79,6 +83,9 @@ static int walk_row(void *arg, const fl_index_row *row)
     walk *w = arg;
     if (w->want_cluster && w->want_cluster[0] && strcmp(w->want_cluster, row->cluster))
         return 0;
+    if (w->u && !query_scope_allows(w->q, w->u, row->cluster, row->namespace_, row->group,
+                                    row->resource))
+        return 0; /* an owner outside the scope is as one that does not exist */
     w->rc = level_add(w->out, row->cluster, row->uid);
     return w->rc ? 1 : 0;
 }
@@ -115,6 +122,8 @@ static size_t owner_types(fl_query *q, fl_index_reader *rd, const char *gr,
 }
 
 typedef struct scope {
+    const fl_query *q;
+    const query_user *u;
     const char *const *clusters;
     size_t nclusters;
     const char *const *namespaces;
@@ -135,7 +144,7 @@ static int by_name(fl_query *q, fl_index_reader *rd, const query_owner *o, const
         ns[nns++] = "";
     for (size_t i = 0; i < ntypes; i++) {
         fl_index_query iq = FL_INDEX_QUERY_INIT;
-        walk w = {out, NULL, 0};
+        walk w = {out, NULL, 0, s->q, s->u};
         iq.group = types[i]->group;
         iq.resource = types[i]->resource;
         iq.clusters = s->clusters;
@@ -159,7 +168,7 @@ static int children(fl_index_reader *rd, const scope *s, const fl_kube_resource 
     for (size_t u = 0; u < from->n; u++) {
         for (size_t i = 0; i < ntypes; i++) {
             fl_index_query iq = FL_INDEX_QUERY_INIT;
-            walk w = {out, from->clusters[u], 0};
+            walk w = {out, from->clusters[u], 0, s->q, s->u};
             iq.group = types[i]->group;
             iq.resource = types[i]->resource;
             iq.clusters = s->clusters;
@@ -174,12 +183,13 @@ static int children(fl_index_reader *rd, const scope *s, const fl_kube_resource 
     return 0;
 }
 
-int query_owner_resolve(fl_query *q, query_owner *o, const char *const *clusters,
-                        size_t nclusters, const char *const *namespaces, size_t nnamespaces,
-                        fl_index_reader *rd, fl_err *err)
+int query_owner_resolve(fl_query *q, const query_user *u, query_owner *o,
+                        const char *const *clusters, size_t nclusters,
+                        const char *const *namespaces, size_t nnamespaces, fl_index_reader *rd,
+                        fl_err *err)
 {
     const fl_kube_resource *types[OWNER_TYPES_MAX], *gr_types[OWNER_TYPES_MAX];
-    scope s = {clusters, nclusters, namespaces, nnamespaces};
+    scope s = {q, u, clusters, nclusters, namespaces, nnamespaces};
     level cur = {0}, next = {0};
     int rc = 0;
     if (o->resolved || (!o->uid && !o->name) || (o->uid && o->seniority == 0))

@@ -1,12 +1,14 @@
 /*
- * query/query.c: the search API's front: construction, the reader pool,
+ * query/query.c: the search API's front: construction and teardown, and
  * routing of /apis/clusterpedia.io/v1beta1/resources[/clusters/<name>]/...
- * to discovery, /version, OpenAPI v3 or a resource LIST/GET (list.c).
- * Owns the type registry (kube/resource.h built-ins) and nothing else.
+ * and collectionresources to the handlers (discovery, OpenAPI v3, clusters,
+ * pods/log, watch, get, list, collection). Routes only: the handlers and
+ * the pieces below them never call back into this file.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "query/query_int.h"
 
@@ -70,8 +72,7 @@ void fl_query_free(fl_query *q)
     if (!q)
         return;
     query_logs_stop(q);
-    if (q->subscribed)
-        query_watch_done(q);
+    query_watch_done(q);
     query_members_free(q);
     for (size_t i = 0; i < q->npool; i++)
         fl_index_reader_free(q->pool[i]);
@@ -128,7 +129,7 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
     if (opts->tokens_file && (rc = query_tokens_load(q, opts->tokens_file, err)) != 0)
         goto fail;
     if ((rc = query_key_load(q, opts->key_file, err)) != 0 ||
-        (rc = query_watch_init(q, err)) != 0)
+        (rc = query_watch_init(q, opts->watch_max, opts->watch_per_user, err)) != 0)
         goto fail;
     *out = q;
     return 0;
@@ -137,97 +138,6 @@ fail:
     return rc;
 }
 
-/* ---- readers -------------------------------------------------------------- */
-
-fl_index_reader *query_reader_get(fl_query *q, fl_err *err)
-{
-    fl_index_reader *r = NULL;
-    pthread_mutex_lock(&q->rd_mu);
-    if (q->npool)
-        r = q->pool[--q->npool];
-    pthread_mutex_unlock(&q->rd_mu);
-    if (!r && fl_index_reader_new(q->index, &r, err) != 0)
-        return NULL;
-    fl_index_reader_set_budget(r, QUERY_TIME_BUDGET_MS);
-    return r;
-}
-
-void query_reader_put(fl_query *q, fl_index_reader *r)
-{
-    fl_index_reader_set_budget(r, 0);
-    pthread_mutex_lock(&q->rd_mu);
-    if (q->npool < QUERY_POOL_MAX) {
-        q->pool[q->npool++] = r;
-        r = NULL;
-    }
-    pthread_mutex_unlock(&q->rd_mu);
-    fl_index_reader_free(r);
-}
-
-/* ---- which types are served ------------------------------------------------- */
-
-bool query_type_synced(const fl_query *q, const fl_kube_resource *r)
-{
-    for (size_t i = 0; i < q->ngvs; i++) {
-        const query_gv *g = &q->gvs[i];
-        if (strcmp(g->group, r->group) != 0 || strcmp(g->version, r->version) != 0)
-            continue;
-        for (size_t k = 0; k < g->nresources; k++)
-            if (!strcmp(g->resources[k], "*") || !strcmp(g->resources[k], r->resource))
-                return true;
-    }
-    return false;
-}
-
-typedef query_served_ctx served_ctx;
-
-static int stop_cb(void *arg, const fl_index_row *row)
-{
-    return 1;
-}
-
-/* Served: synced by the config, or present in the index (of the cluster). */
-/* u sees some of r (in c->cluster when set). */
-static bool visible_type(const served_ctx *c, const fl_kube_resource *r)
-{
-    query_scope_terms t;
-    query_scope_terms_for(c->q, c->u, r->group, r->resource, r->namespaced, &t);
-    if (!t.any || !c->cluster || t.all_clusters)
-        return t.any;
-    for (size_t i = 0; i < t.nclusters; i++)
-        if (!strcmp(t.clusters[i], c->cluster))
-            return true;
-    return false;
-}
-
-bool query_served_filter(const fl_kube_resource *r, void *ud)
-{
-    served_ctx *c = ud;
-    if (c->hidden)
-        return false; /* as a cluster that does not exist */
-    if (c->u && r != c->q->cluster_res && !visible_type(c, r))
-        return false; /* as a type that does not exist */
-    if (r == c->q->cluster_res)
-        return !c->cluster;
-    if (!c->cluster && query_type_synced(c->q, r))
-        return true;
-    if (!c->rd)
-        return false;
-    fl_index_query iq = FL_INDEX_QUERY_INIT;
-    iq.group = r->group;
-    iq.version = r->version;
-    iq.resource = r->resource;
-    iq.clusters = &c->cluster;
-    iq.n_clusters = c->cluster ? 1 : 0;
-    iq.limit = 1;
-    return fl_index_list(c->rd, &iq, stop_cb, NULL, NULL, NULL) == 1;
-}
-
-bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd)
-{
-    served_ctx c = {q, rd, NULL, NULL, false};
-    return r != q->cluster_res && query_served_filter(r, &c);
-}
 
 /* ---- dispatch ----------------------------------------------------------------- */
 
@@ -237,40 +147,6 @@ typedef struct route {
     size_t nseg;
     char buf[4096];
 } route;
-
-/* One DNS-1123 label in s[0..n): [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1..63. */
-static bool dns_label_n(const char *s, size_t n)
-{
-    if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
-bool query_dns_label(const char *s)
-{
-    return dns_label_n(s, strlen(s));
-}
-
-/* Exactly Kubernetes' IsDNS1123Subdomain: labels joined by '.', at most 253
- * in all; so never "", ".", "..", a leading/trailing/double dot. */
-bool query_dns_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (!n || n > 253)
-        return false;
-    for (const char *p = s;;) {
-        const char *dot = memchr(p, '.', n - (size_t)(p - s));
-        size_t len = dot ? (size_t)(dot - p) : n - (size_t)(p - s);
-        if (!dns_label_n(p, len))
-            return false;
-        if (!dot)
-            return true;
-        p = dot + 1;
-    }
-}
 
 /* Split the path after the prefix; false when it is not a valid path
  * (empty segments other than one trailing '/', too many segments). */
@@ -299,71 +175,23 @@ static bool split_path(const char *p, route *rt)
     return true;
 }
 
-static void reply_discovery(fl_request *r, int rc, json_t *doc)
-{
-    if (rc == 0)
-        fl_request_reply_json(r, 200, doc);
-    else if (rc == FL_ENOTFOUND)
-        fl_request_reply(r, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
-    else
-        fl_request_reply_status(r, 500, NULL, "discovery: %s", fl_strerror(rc));
-}
-
-/* The search API serves only reads: an APIResourceList advertises get, list
- * and watch of each entry (kubectl api-resources -o wide), and drops the
- * subresources left with no verb (pods/eviction, .../status). */
-static void keep_read_verbs(json_t *doc)
-{
-    json_t *res = json_object_get(doc, "resources");
-    for (size_t i = 0; i < json_array_size(res);) {
-        json_t *verbs = json_object_get(json_array_get(res, i), "verbs");
-        for (size_t j = 0; j < json_array_size(verbs);) {
-            const char *v = json_string_value(json_array_get(verbs, j));
-            if (v && (!strcmp(v, "get") || !strcmp(v, "list") || !strcmp(v, "watch")))
-                j++;
-            else
-                json_array_remove(verbs, j);
-        }
-        if (json_array_size(verbs) == 0)
-            json_array_remove(res, i);
-        else
-            i++;
-    }
-}
-
-static void serve_discovery(fl_query *q, fl_request *r, const route *rt, served_ctx *sc)
-{
-    json_t *doc = NULL;
-    int rc = FL_ENOTFOUND;
-    const char *const *s = rt->seg;
-    if (rt->nseg == 1 && !strcmp(s[0], "version")) {
-        fl_kube_version_info vi = FL_KUBE_VERSION_INFO_INIT;
-        rc = fl_kube_discovery_version(&vi, &doc);
-    } else if (rt->nseg == 1 && !strcmp(s[0], "api")) {
-        rc = fl_kube_discovery_api("", &doc);
-    } else if (rt->nseg == 2 && !strcmp(s[0], "api")) {
-        rc = fl_kube_discovery_resources(q->reg, "", s[1], query_served_filter, sc, &doc);
-    } else if (rt->nseg == 1) {
-        rc = fl_kube_discovery_apis(q->reg, query_served_filter, sc, &doc);
-    } else if (rt->nseg == 2) {
-        rc = fl_kube_discovery_group(q->reg, s[1], query_served_filter, sc, &doc);
-    } else if (rt->nseg == 3) {
-        rc = fl_kube_discovery_resources(q->reg, s[1], s[2], query_served_filter, sc, &doc);
-    }
-    if (rc == 0 && rt->nseg >= 2 && (rt->nseg == 3 || !strcmp(s[0], "api")))
-        keep_read_verbs(doc);
-    reply_discovery(r, rc, doc);
-}
-
 static void not_found(fl_request *r)
 {
     fl_request_reply_status(r, 404, "NotFound", "the server could not find the requested resource");
 }
 
+/* ?watch= as kube-apiserver converts a bool parameter: false for "0", "f"
+ * and "false" (any case), true for anything else present ("maybe" too). */
+static bool watch_wanted(fl_request *r)
+{
+    const char *w = fl_request_query(r, "watch");
+    return w && strcmp(w, "0") && strcasecmp(w, "f") && strcasecmp(w, "false");
+}
+
 /* segs after /api/v1 or /apis/g/v: [namespaces/ns/]res[/name]. */
 static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, const char *group,
                               const char *version, const char *const *s, size_t n,
-                              const char *cluster, served_ctx *sc)
+                              const char *cluster, query_served_ctx *sc)
 {
     query_target t = {cluster, NULL, NULL, NULL};
     if (n >= 3 && !strcmp(s[0], "namespaces")) {
@@ -385,16 +213,25 @@ static void serve_object_path(fl_query *q, fl_request *r, const query_user *u, c
         not_found(r);
         return;
     }
-    if (t.res == q->cluster_res)
+    if (t.res == q->cluster_res) {
         query_serve_clusters(q, r, u, t.name);
+        return;
+    }
+    bool watch = watch_wanted(r) && !t.name;
+    if (query_scope_forbid_ns(q, r, u, &t, t.name ? "get" : watch ? "watch" : "list"))
+        return;
+    if (watch)
+        query_serve_watch(q, r, u, &t);
+    else if (t.name)
+        query_serve_get(q, r, u, &t);
     else
-        query_serve_resource(q, r, u, &t);
+        query_serve_list(q, r, u, &t);
 }
 
 static void dispatch(fl_query *q, fl_request *r, const query_user *u, const route *rt)
 {
     fl_err err = FL_ERR_INIT;
-    served_ctx sc = {q, query_reader_get(q, &err), rt->cluster, u,
+    query_served_ctx sc = {q, query_reader_get(q, &err), rt->cluster, u,
                      rt->cluster && !query_scope_cluster_visible(q, u, rt->cluster)};
     const char *const *s = rt->seg;
     size_t n = rt->nseg;
@@ -408,7 +245,7 @@ static void dispatch(fl_query *q, fl_request *r, const query_user *u, const rout
                    strcmp(s[0], "apis")))
         not_found(r);
     else if (n == 1 || (n == 2 && !strcmp(s[0], "api")) || (n <= 3 && !strcmp(s[0], "apis")))
-        serve_discovery(q, r, rt, &sc);
+        query_serve_discovery(q, r, rt->seg, rt->nseg, &sc);
     else if (!strcmp(s[0], "api") && !strcmp(s[1], "v1"))
         serve_object_path(q, r, u, "", "v1", s + 2, n - 2, rt->cluster, &sc);
     else if (!strcmp(s[0], "apis"))

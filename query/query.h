@@ -115,8 +115,11 @@ typedef struct fl_query_opts {
     int64_t sql_budget_ms;
     int64_t sql_max_rows;
     bool sql_open_to_all;
+    /* Concurrent watches in all and per user name (0 = 10000 and 128). */
+    unsigned watch_max;
+    unsigned watch_per_user;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, false}
+#define FL_QUERY_OPTS_INIT {NULL, NULL, false, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0, false, 0, 0}
 
 typedef struct fl_query fl_query;
 

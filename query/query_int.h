@@ -52,13 +52,6 @@ typedef struct query_openapi_entry {
     int64_t used;  /* 0 = empty slot */
 } query_openapi_entry;
 
-/* Watches held by one user name (watch.c); n == 0: a free slot. */
-#define QUERY_WATCH_USERS 512
-typedef struct query_watch_user {
-    char name[128];
-    int n;
-} query_watch_user;
-
 /* Invariant: everything but the pool is immutable after fl_query_new. */
 struct fl_query {
     fl_index *index;
@@ -74,17 +67,14 @@ struct fl_query {
     size_t ngvs;
     unsigned char key[QUERY_KEY_LEN];
     pthread_mutex_t pool_mu;
-    pthread_mutex_t rd_mu; /* the reader pool only: never behind the watches' pool_mu */
+    pthread_mutex_t rd_mu; /* the reader pool only: never behind pool_mu */
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
-    /* watches (watch.c): rev/stopping/nwatch under pool_mu, changed broadcast
-     * on each index commit and at stop. */
+    /* log proxies (logs.c): stopping under pool_mu, changed broadcast when
+     * one ends and at stop. */
     pthread_cond_t changed;
-    int64_t rev;
-    int sub_id;
-    bool subscribed, stopping;
-    int nwatch;
-    query_watch_user wusers[QUERY_WATCH_USERS]; /* watches per user, under pool_mu */
+    bool stopping;
+    struct query_watch_hub *watches; /* watch.c */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
@@ -109,7 +99,7 @@ typedef struct query_user {
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
-/* query.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
+/* names.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
  * [a-z0-9-], not starting or ending with '-', joined by single dots; at most
  * 253): what cluster and object names in paths may be. Never "." or "..". */
 bool query_dns_name(const char *s);
@@ -153,22 +143,28 @@ int query_key_load(fl_query *q, const char *path, fl_err *err);
 int query_token_bind(fl_request *r, const query_user *u, const char *what, const char *cluster,
                      const char *ns, char out[QUERY_BIND_LEN]);
 
-/* query.c: a pooled reader with a time budget of QUERY_TIME_BUDGET_MS per
+/* pool.c: a pooled reader with a time budget of QUERY_TIME_BUDGET_MS per
  * request (a longer read fails with -ETIMEDOUT: 504). */
 #define QUERY_TIME_BUDGET_MS 15000
 fl_index_reader *query_reader_get(fl_query *q, fl_err *err);
 void query_reader_put(fl_query *q, fl_index_reader *r);
 bool query_type_synced(const fl_query *q, const fl_kube_resource *r);
 
-/* list.c: a resource request (LIST or GET). */
+/* A resource request (LIST, GET or WATCH). */
 typedef struct query_target {
     const char *cluster;            /* NULL = every cluster */
     const fl_kube_resource *res;
     const char *ns;                 /* NULL = all namespaces */
     const char *name;               /* NULL = LIST */
 } query_target;
-void query_serve_resource(fl_query *q, fl_request *r, const query_user *u,
-                          const query_target *t);
+/* auth.c: a namespace outside u's scope for the type: answers 403 as RBAC
+ * would (verb "get", "list" or "watch") and returns true. */
+bool query_scope_forbid_ns(const fl_query *q, fl_request *r, const query_user *u,
+                           const query_target *t, const char *verb);
+/* list.c: LIST of t (no name); answers r. */
+void query_serve_list(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
+/* get.c: GET of t->name; answers r. */
+void query_serve_get(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
 
 /* order.c: orderby (see there). */
 #define QUERY_ORDER_MAX 5
@@ -219,11 +215,12 @@ typedef struct query_owner {
     size_t n;
     bool resolved;
 } query_owner;
-/* Resolve against rd (clusters/namespaces: the request's positive sets,
- * NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
-int query_owner_resolve(fl_query *q, query_owner *o, const char *const *clusters,
-                        size_t nclusters, const char *const *namespaces, size_t nnamespaces,
-                        fl_index_reader *rd, fl_err *err);
+/* Resolve against rd over what u sees (NULL = anything; clusters/namespaces:
+ * the request's positive sets, NULL/0 = any). 0, -E2BIG, FL_ESQL, -ENOMEM. */
+int query_owner_resolve(fl_query *q, const query_user *u, query_owner *o,
+                        const char *const *clusters, size_t nclusters,
+                        const char *const *namespaces, size_t nnamespaces, fl_index_reader *rd,
+                        fl_err *err);
 bool query_owner_match(const query_owner *o, const fl_index_row *row);
 /* The one owner uid the index can filter on, or NULL. */
 const char *query_owner_index_uid(const query_owner *o);
@@ -231,12 +228,13 @@ const char *query_owner_index_uid(const query_owner *o);
 bool query_owner_nothing(const query_owner *o);
 void query_owner_done(query_owner *o);
 
-/* Parsed conditions of a LIST/WATCH request (list.c). */
+/* conds.c: parsed conditions of a LIST/WATCH request. */
 typedef struct query_conds conds;
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err);
 void query_conds_free(conds *c);
 /* Resolve owner-name / owner-seniority against rd (once). 0 or an error. */
-int query_conds_resolve(fl_query *q, conds *c, fl_index_reader *rd, fl_err *err);
+int query_conds_resolve(fl_query *q, const query_user *u, conds *c, fl_index_reader *rd,
+                        fl_err *err);
 /* Every field selector path of f exists in r's schema (any path of a type
  * without one); else FL_EPARSE with kube-apiserver's message. */
 int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_err *err);
@@ -246,15 +244,34 @@ const char *query_fields_eq(const fl_query_fields *f, const char *path, size_t *
 
 /* Row + parsed object against every condition (sets, owner, labels, fields). */
 bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *obj);
-/* 400 for parse errors, 410 for FL_EGONE, else 500. */
+/* The row's cluster, namespace, name and owner against the conditions. */
+bool query_conds_row_ok(const conds *c, const fl_index_row *row);
+/* The field selector (NULL: none), the orderby (n == 0: none). */
+const fl_query_fields *query_conds_fields(const conds *c);
+const query_order *query_conds_order(const conds *c);
+/* No limit was asked for (the list is not paged by the client). */
+bool query_conds_unlimited(const conds *c);
+/* Fill iq with what the index can answer of c over t's type. */
+void query_conds_index_query(const conds *c, const query_target *t, fl_index_query *iq);
+/* True when every condition went to the index (so its count is exact). */
+bool query_conds_exact(const fl_query *q, const conds *c);
+/* remainingItemCount: asked for, or by default without selectors. */
+bool query_conds_wants_remaining(const conds *c);
+/* A positive set with no values (or an unresolved owner): nothing matches. */
+bool query_conds_nothing(const conds *c);
+
+/* reply.c: 400 for parse errors, 410 for FL_EGONE, else 500. */
 void query_reply_error(fl_request *r, int rc, const fl_err *err);
 
 /* watch.c: ?watch=1 on a collection; answers r. */
 void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const query_target *t);
-int query_watch_init(fl_query *q, fl_err *err);
+/* Start the watch workers and the index subscription (max / per_user: 0 =
+ * defaults). 0 or an error; query_watch_done undoes a partial start. */
+int query_watch_init(fl_query *q, unsigned max, unsigned per_user, fl_err *err);
+/* End every watch (their streams close) and stop the workers. NULL-safe. */
 void query_watch_done(fl_query *q);
 
-/* list.c: narrow iq (clusters, namespaces) to u's scope over res, so that
+/* auth.c: narrow iq (clusters, namespaces) to u's scope over res, so that
  * nothing outside it is read; false when u sees nothing of res. sb holds
  * the terms iq then points at. */
 typedef struct query_scope_buf {
@@ -267,12 +284,51 @@ bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_res
 /* The request's page size (limit / search size, capped) and continue. */
 int64_t query_conds_limit(const conds *c);
 const char *query_conds_continue(const conds *c);
+/* page.c: one page of a list. Invariant: objs holds the parsed items when
+ * !raw_ok, out the raw JSON items (comma-separated) when raw_ok. */
+#define QUERY_REPLY_MAX (512u << 20)
+typedef struct query_page {
+    fl_query *q;
+    const query_user *u;
+    const conds *c;
+    const query_target *t;
+    bool table, raw_ok;
+    int64_t limit, seen, emitted;
+    int64_t exact_rv;    /* resourceVersionMatch=Exact: that revision, else -1 */
+    bool filtered;       /* rows are filtered after the index: scan on to fill the page */
+    int64_t scan_until;  /* fl_mono_ms() deadline for a filtered scan */
+    fl_buf out;          /* raw JSON items, comma-separated */
+    json_t *objs;        /* parsed items (Table or field selector) */
+    fl_query_cursor last; /* key of the last row looked at */
+    char bind[QUERY_BIND_LEN]; /* continue tokens are bound to this */
+    bool more;
+    int rc;
+    int64_t max_rev;     /* the newest revision among the items */
+} query_page;
+/* A user whose scope restricts what it sees (scopes exist, not an admin). */
+bool query_user_scoped(const fl_query *q, const query_user *u);
+/* The list's resourceVersion: the index revision rev; for a scoped user the
+ * newest revision among the page's items ("0" for none), which moves only
+ * when objects in the scope change, so the fleet's change rate outside it
+ * does not show. A watch from it replays at most changes the client has
+ * already listed, never misses one. */
+void query_page_revision(const query_page *x, int64_t rev, char out[32]);
+/* Add one row that passed the conditions (the field selector is checked
+ * here). 0 or -ENOMEM. */
+int query_page_add(query_page *x, const fl_index_row *row);
+/* The fl_index_list callback of a page: conditions, scope, then add. */
+int query_page_row(void *arg, const fl_index_row *row);
+/* Answer the page as a Table or a List. 0 or an error (nothing sent). */
+int query_page_reply_table(query_page *x, fl_request *r, const char *rv, const char *cont,
+                           int64_t remaining);
+int query_page_reply_list(query_page *x, fl_request *r, const char *rv, const char *cont,
+                          int64_t remaining);
 /* Append up to limit parsed objects of res matching c (after the cursor)
  * to items; *last = key of the last row looked at, *more = rows remain. */
 int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
                   fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
                   json_t *items, fl_query_cursor *last, bool *more, fl_err *err);
-/* The fl_kube_resource_filter of a prefix (query.c): served = synced by the
+/* pool.c: the fl_kube_resource_filter of a prefix: served = synced by the
  * config (all-clusters prefix) or present in the index (of the cluster). */
 typedef struct query_served_ctx {
     const fl_query *q;
@@ -289,7 +345,7 @@ void query_serve_openapi(fl_query *q, fl_request *r, const char *cluster, const 
                          size_t nseg, query_served_ctx *sc);
 void query_openapi_done(fl_query *q);
 
-/* served types (query.c): true when r is synced or present in the index */
+/* pool.c: true when r is synced or present in the index */
 bool query_served(fl_query *q, const fl_kube_resource *r, fl_index_reader *rd);
 /* collection.c: /apis/clusterpedia.io/v1beta1/collectionresources[/name] */
 void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, const char *rest);
@@ -297,7 +353,8 @@ void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, con
 /* clusters.c */
 int query_clusters_init(fl_query *q, fl_err *err);
 void query_serve_clusters(fl_query *q, fl_request *r, const query_user *u, const char *name);
-/* Add a Warning header per not-Ready member that cluster (NULL = any) covers. */
+/* members.c: a Warning header per not-Ready member that cluster (NULL = any)
+ * covers. */
 void query_warn_not_ready(fl_query *q, fl_request *r, const query_user *u, const char *cluster);
 
 /* The member's health ("Ready", "Unreachable", ...) and last error from
@@ -314,10 +371,14 @@ void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char
 /* Cancel every running log proxy and wait for their threads (fl_query_free). */
 void query_logs_stop(fl_query *q);
 
+/* discovery.c: /version, /api, /apis[/g[/v]], /api/v1 below a prefix. */
+void query_serve_discovery(fl_query *q, fl_request *r, const char *const *seg, size_t nseg,
+                           query_served_ctx *sc);
+
 /* sql_handler.c: POST /query (the SQL-like language). */
 int query_sql_route(fl_query *q, fl_server *srv);
 
-/* Does the request ask for a Table (Accept: application/json;as=Table;...)? */
+/* reply.c: does the request ask for a Table (Accept: application/json;as=Table;...)? */
 bool query_wants_table(const fl_request *r);
 
 #endif

@@ -1,16 +1,30 @@
 /*
- * query/watch.c: ?watch=1 across the fleet from the index change log. One
- * thread per watch (capped at WATCH_MAX) sleeps on the fl_query's condition
- * variable, which the index subscription broadcasts after every commit, and
- * streams the changes with revision > the resume point that pass the
- * request's conditions and the user's scopes, as kube-apiserver's watch
- * events, every change with its own type and revision, in order (a change
+ * query/watch.c: ?watch=1 across the fleet from the index change log,
+ * served without a thread per watch. A watch is a small record (its
+ * conditions, its user, its resume point and its stream); a fixed set of
+ * WATCH_WORKERS threads, each with one index reader, takes watches off a
+ * run queue and advances each by one step: the initial objects
+ * (resourceVersion "" / "0", sent as ADDED), then at most one batch of the
+ * change log with revision > its resume point that passes the request's
+ * conditions and the user's scopes, then a bookmark when one is due. Every
+ * index commit queues every idle watch; a tick once a second queues those
+ * whose bookmark or timeoutSeconds is due. Writes go to the server's
+ * suspended streams and never block: a client that does not read fills its
+ * stream's buffer (the server's per-stream and total caps), and the watch
+ * ends with a 410 ERROR event, as kube-apiserver's watch cache ends a watcher
+ * that falls behind. So a stalled watcher costs its buffer, never a thread.
+ *
+ * Events are kube-apiserver's ({"type","object"} lines; Tables for kubectl
+ * get -w), every change with its own type and revision, in order (a change
  * the log has since superseded carries the object's latest state: the log
- * keeps no older states) ({"type","object"} lines; Tables for kubectl get -w). Objects carry
- * the index revision as metadata.resourceVersion, so a client resumes from
- * its last event. resourceVersion "" / "0" first sends the current objects
- * as ADDED. A resume point older than the change log answers an ERROR event
- * with a 410 Expired Status. Bookmarks with allowWatchBookmarks=true.
+ * keeps no older states). Objects carry the index revision as
+ * metadata.resourceVersion, so a client resumes from its last event. A
+ * resume point older than the change log answers an ERROR event with a 410
+ * Expired Status. Bookmarks with allowWatchBookmarks=true.
+ *
+ * Threads: query_serve_watch runs on a server thread; on_change on the
+ * index's writer thread; each watch is touched by one worker at a time
+ * (its state says where it is: queued, running or idle, under hub.mu).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,75 +33,204 @@
 
 #include "query/query_int.h"
 
-#define WATCH_MAX 2048     /* in all (one thread each until #15) */
-#define WATCH_PER_USER 128 /* per user name: one user cannot lock others out */
-#define WATCH_STACK (256u << 10)
-#define WATCH_CACHE_KIB 256
-#define WATCH_BATCH_BYTES (256u << 10) /* copied out of the change log per round */
+#define WATCH_WORKERS 2
+#define WATCH_MAX_DEFAULT 10000     /* in all */
+#define WATCH_PER_USER_DEFAULT 128  /* per user name: one user cannot lock others out */
+#define WATCH_CACHE_KIB 8192        /* each worker reader's SQLite cache */
+#define WATCH_BATCH_BYTES (256u << 10) /* copied out of the change log per step */
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
+#define WATCH_TICK_MS 1000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
 #define WATCH_MAX_TIMEOUT_S (366LL * 86400) /* larger timeoutSeconds: a year */
 #define WATCH_INITIAL_MAX 200000
+#define WATCH_GROUPS_MAX 64
+
+/* Where a watch is. NEW: being set up by query_serve_watch (no worker or
+ * commit touches it); QUEUED: on the run queue; RUNNING: a worker holds it;
+ * IDLE: waiting for a commit or its tick. */
+typedef enum { WS_NEW, WS_QUEUED, WS_RUNNING, WS_IDLE } watch_state;
 
 typedef struct watch {
     fl_query *q;
     query_user u;
     char *user_name;
-    char *groups[64]; /* copied: a certificate's groups die with the request */
+    char **groups; /* copied: a certificate's groups die with the request */
     query_target t;
     char *cluster, *ns;
     conds *c;
     fl_stream *st;
-    fl_index_reader *rd;
-    int64_t from;      /* last revision sent (or the resume point) */
-    bool table, bookmarks, first_table, gone;
-    int64_t deadline_ms;
-    int failed;        /* stream write failed: stop */
-    char counted[128]; /* the user name counted in q->wusers */
+    fl_index_reader *rd; /* the running worker's reader, during a step only */
+    int64_t from;        /* last revision read from the change log (or the resume point) */
+    int64_t sent;        /* revision of the last event sent (or the resume point) */
+    bool scoped;         /* bookmarks carry sent, not from (query_page_revision's rule) */
+    bool table, bookmarks, first_table, initial;
+    int64_t deadline_ms, last_bookmark_ms;
+    int failed;          /* stream write failed: stop */
+    char counted[128];   /* the user name counted in the hub's users */
+    /* under hub.mu */
+    watch_state state;
+    bool again;          /* queue again after the running step */
+    bool gone;           /* the client left */
+    struct watch *prev, *next; /* every watch of the hub */
+    struct watch *qnext;       /* the run queue */
 } watch;
+
+/* Watches held by one user name; n == 0: a free slot. */
+#define WATCH_USERS 512
+typedef struct watch_user {
+    char name[128];
+    int n;
+} watch_user;
+
+typedef struct query_watch_hub hub;
+typedef struct round round;
+typedef struct worker {
+    hub *h;
+    fl_index_reader *rd;
+    pthread_t th;
+    bool started;
+} worker;
+
+/* Invariant: a watch is on the list from query_serve_watch's registration
+ * until a worker ends it; on the run queue iff its state is WS_QUEUED. */
+struct query_watch_hub {
+    fl_query *q;
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* the queue grew, or stopping */
+    pthread_cond_t ended; /* a watch ended */
+    watch *all;
+    watch *qh, *qt;
+    int nwatch, max, per_user;
+    bool stopping;
+    int64_t next_tick_ms;
+    uint64_t gen;  /* counts index commits */
+    round *last;   /* the latest round read (a reference), or NULL */
+    watch_user users[WATCH_USERS];
+    worker workers[WATCH_WORKERS];
+    int sub_id;
+    bool subscribed;
+};
+
+/* Per-user watch counts (under h->mu). false when u is at its cap
+ * or the table is full. */
+static bool user_take(hub *h, const char *name)
+{
+    char user[sizeof h->users[0].name]; /* names are counted by this prefix */
+    fl_strlcpy(user, name, sizeof user);
+    watch_user *free_slot = NULL;
+    for (size_t i = 0; i < WATCH_USERS; i++) {
+        watch_user *e = &h->users[i];
+        if (e->n && !strcmp(e->name, user)) {
+            if (e->n >= h->per_user)
+                return false;
+            e->n++;
+            return true;
+        }
+        if (!e->n && !free_slot)
+            free_slot = e;
+    }
+    if (!free_slot)
+        return false;
+    fl_strlcpy(free_slot->name, user, sizeof free_slot->name);
+    free_slot->n = 1;
+    return true;
+}
+
+static void user_put(hub *h, const char *name)
+{
+    char user[sizeof h->users[0].name];
+    fl_strlcpy(user, name, sizeof user);
+    for (size_t i = 0; i < WATCH_USERS; i++)
+        if (h->users[i].n && !strcmp(h->users[i].name, user)) {
+            h->users[i].n--;
+            return;
+        }
+}
+
+
+/* ---- the hub: run queue, commits, ticks (under h->mu) ------------------------- */
+
+/* Queue w for a step: at once when idle, after its step when running. */
+static void push_locked(hub *h, watch *w)
+{
+    if (w->state == WS_RUNNING) {
+        w->again = true;
+        return;
+    }
+    if (w->state == WS_QUEUED)
+        return;
+    w->state = WS_QUEUED;
+    w->qnext = NULL;
+    if (h->qt)
+        h->qt->qnext = w;
+    else
+        h->qh = w;
+    h->qt = w;
+    pthread_cond_signal(&h->work);
+}
+
+static watch *pop_locked(hub *h)
+{
+    watch *w = h->qh;
+    if (!w)
+        return NULL;
+    h->qh = w->qnext;
+    if (!h->qh)
+        h->qt = NULL;
+    w->state = WS_RUNNING;
+    w->again = false;
+    return w;
+}
 
 static void on_change(void *arg, int64_t from_rev, int64_t to_rev)
 {
-    fl_query *q = arg;
-    pthread_mutex_lock(&q->pool_mu);
-    q->rev = to_rev;
-    pthread_cond_broadcast(&q->changed);
-    pthread_mutex_unlock(&q->pool_mu);
+    hub *h = arg;
+    pthread_mutex_lock(&h->mu);
+    h->gen++;
+    for (watch *w = h->all; w; w = w->next)
+        if (w->state != WS_NEW)
+            push_locked(h, w);
+    pthread_mutex_unlock(&h->mu);
 }
 
-int query_watch_init(fl_query *q, fl_err *err)
+/* Queue the watches whose bookmark or deadline is due (once a second). */
+static void tick_locked(hub *h, int64_t now)
 {
-    int rc = fl_index_subscribe(q->index, on_change, q, &q->sub_id);
-    if (rc)
-        return fl_err_set(err, rc, "index subscription: %s", fl_strerror(rc));
-    q->subscribed = true;
-    return 0;
+    if (now < h->next_tick_ms)
+        return;
+    h->next_tick_ms = now + WATCH_TICK_MS;
+    for (watch *w = h->all; w; w = w->next)
+        if (w->state == WS_IDLE &&
+            (now >= w->deadline_ms || w->gone || h->stopping ||
+             (w->bookmarks && now - w->last_bookmark_ms >= WATCH_BOOKMARK_MS)))
+            push_locked(h, w);
 }
 
-void query_watch_done(fl_query *q)
+static void unlink_locked(hub *h, watch *w)
 {
-    if (q->subscribed)
-        fl_index_unsubscribe(q->index, q->sub_id);
-    pthread_mutex_lock(&q->pool_mu);
-    q->stopping = true;
-    pthread_cond_broadcast(&q->changed);
-    while (q->nwatch > 0)
-        pthread_cond_wait(&q->changed, &q->pool_mu);
-    pthread_mutex_unlock(&q->pool_mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        h->all = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
 }
 
 static void on_gone(void *ud)
 {
     watch *w = ud;
-    pthread_mutex_lock(&w->q->pool_mu);
+    hub *h = w->q->watches;
+    pthread_mutex_lock(&h->mu);
     w->gone = true;
-    pthread_cond_broadcast(&w->q->changed);
-    pthread_mutex_unlock(&w->q->pool_mu);
+    if (w->state != WS_NEW)
+        push_locked(h, w);
+    pthread_mutex_unlock(&h->mu);
 }
 
-/* The reader fell behind (its stream's buffer is full): end the watch
- * with a 410 as kube-apiserver's watch cache would, never buffer more. */
+/* ---- one watch's events ------------------------------------------------------- */
+
 static void send_too_slow(watch *w)
 {
     fl_buf b = FL_BUF_INIT(4096);
@@ -102,19 +245,28 @@ static void send_too_slow(watch *w)
     fl_buf_done(&b);
 }
 
+/* Queue one event line; a full stream ends the watch with a 410. */
+static int send_bytes(watch *w, const char *data, size_t len)
+{
+    int rc = fl_stream_write(w->st, data, len);
+    if (rc == FL_EFULL)
+        send_too_slow(w);
+    if (rc)
+        w->failed = rc;
+    return rc;
+}
+
 static int send_line(watch *w, const char *type, json_t *obj)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
     json_t *ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
     int rc = ev ? fl_json_encode(ev, false, &b) : -ENOMEM;
     if (!rc)
-        rc = fl_stream_write(w->st, b.data, b.len);
+        rc = send_bytes(w, b.data, b.len);
+    else
+        w->failed = rc;
     json_decref(ev);
     fl_buf_done(&b);
-    if (rc == FL_EFULL)
-        send_too_slow(w);
-    if (rc)
-        w->failed = rc;
     return rc;
 }
 
@@ -148,6 +300,8 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
         return 0;
     if (query_conds_match(w->c, row, obj)) {
         snprintf(rv, sizeof rv, "%lld", (long long)revision);
+        if (revision > w->sent)
+            w->sent = revision;
         json_t *md = fl_obj_ensure(obj, "metadata");
         if (md)
             json_object_set_new(md, "resourceVersion", json_string(rv));
@@ -157,10 +311,12 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
     return w->failed ? 1 : 0;
 }
 
-/* Changes are copied out of the change log first and sent after its read
- * ends: a watch never holds an SQLite read (a WAL read mark, of which
- * there are few) while it parses and writes (#19: 256 slow watchers made
- * other readers wait seconds for SQLITE_BUSY). */
+/* A round: one read of the change log from a resume point, shared by every
+ * watch at that point (after a commit, all of them). Changes are copied out
+ * of the log first and prepared after its read ends (each object parsed
+ * once, its event line encoded once): a watch never holds an SQLite read (a
+ * WAL read mark, of which there are few) while it filters and writes.
+ * Immutable once built; freed by the last of its holders (refs under hub.mu). */
 typedef struct pending {
     const char *type; /* static (the reader's type names) */
     int64_t revision;
@@ -168,14 +324,20 @@ typedef struct pending {
     char *mem;
     bool stale;       /* superseded: the log keeps only the object's latest state */
     char *later;      /* that latest state (owned), NULL until found */
+    json_t *obj;      /* the state sent, resourceVersion = revision; NULL: skipped */
+    char *line;       /* {"type","object"} encoded, with its newline */
+    size_t line_len;
 } pending;
 
-typedef struct batch {
-    watch *w;
+struct round {
+    int refs;
+    uint64_t gen;      /* hub.gen when the read began */
+    int64_t from, to;  /* the resume point; the last revision read */
+    int64_t oldest;    /* FL_EGONE: the oldest revision the log holds */
+    int rc;            /* fl_index_changes': 0, 1 (byte cap), FL_EGONE, < 0 */
     pending *v;
     size_t n, cap, bytes;
-    int rc; /* -ENOMEM */
-} batch;
+};
 
 static const char *copy_str(char **p, const char *s)
 {
@@ -186,7 +348,7 @@ static const char *copy_str(char **p, const char *s)
     return r;
 }
 
-static int keep_row(batch *b, const char *type, int64_t revision, const fl_index_row *row)
+static int keep_row(round *b, const char *type, int64_t revision, const fl_index_row *row)
 {
     const char *const strs[] = {row->cluster, row->group, row->version, row->resource, row->kind,
                                 row->namespace_, row->name, row->uid, row->resource_version,
@@ -198,14 +360,15 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
         size_t cap = b->cap ? b->cap * 2 : 64;
         pending *v = realloc(b->v, cap * sizeof *v);
         if (!v)
-            return b->rc = -ENOMEM;
+            return -ENOMEM;
         b->v = v;
         b->cap = cap;
     }
     pending *p = &b->v[b->n];
+    memset(p, 0, sizeof *p);
     char *m = p->mem = malloc(need);
     if (!m)
-        return b->rc = -ENOMEM;
+        return -ENOMEM;
     p->type = type;
     p->revision = revision;
     p->row = *row;
@@ -224,7 +387,6 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
     m[row->json_len] = 0;
     p->row.json = m;
     p->stale = !row->json;
-    p->later = NULL;
     b->n++;
     b->bytes += need;
     return 0;
@@ -233,15 +395,11 @@ static int keep_row(batch *b, const char *type, int64_t revision, const fl_index
 static int change_cb(void *arg, const char *type, bool superseded, int64_t revision,
                      const fl_index_row *row)
 {
-    batch *b = arg;
-    watch *w = b->w;
+    round *b = arg;
     if (b->bytes >= WATCH_BATCH_BYTES)
         return 1; /* the rest next round */
-    w->from = revision;
-    if (!row->group || !row->resource || !row->uid || !row->cluster || !row->name ||
-        strcmp(row->group, w->t.res->group) || strcmp(row->resource, w->t.res->resource) ||
-        !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
-                            row->resource))
+    b->to = revision;
+    if (!row->group || !row->resource || !row->uid || !row->cluster || !row->name)
         return 0;
     if (superseded || !row->json) { /* replayed with its own type, the latest state */
         fl_index_row r = *row;
@@ -251,7 +409,7 @@ static int change_cb(void *arg, const char *type, bool superseded, int64_t revis
     for (size_t i = 0; i < b->n; i++) /* earlier changes of this object get this state */
         if (b->v[i].stale && !b->v[i].later && !strcmp(b->v[i].row.uid, row->uid) &&
             !(b->v[i].later = fl_strndup(row->json, row->json_len)))
-            return b->rc = -ENOMEM, 2;
+            return 2;
     return keep_row(b, type, revision, row) ? 2 : 0;
 }
 
@@ -262,34 +420,129 @@ static int later_row(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Stale changes whose object changed again in a later batch: its current
- * state, when it still exists (a deleted one: the change is skipped). */
-static void batch_fill(batch *b)
+/* Each change's state to send: stale changes whose object changed again in
+ * a later round get its current state, when it still exists (a deleted one:
+ * the change is skipped); parsed, stamped with the change's revision, and
+ * encoded as an event line. -ENOMEM, else 0. */
+static int round_prepare(round *b, fl_index_reader *rd)
 {
     for (size_t i = 0; i < b->n; i++) {
         pending *p = &b->v[i];
-        if (!p->stale || p->later)
+        if (p->stale && !p->later) {
+            fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
+                              p->row.namespace_, p->row.name};
+            fl_index_get(rd, &k, later_row, p, NULL);
+        }
+        if (p->stale && !p->later)
             continue;
-        fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
-                          p->row.namespace_, p->row.name};
-        fl_index_get(b->w->rd, &k, later_row, p, NULL);
-    }
-}
-
-static void batch_send(batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        pending *p = &b->v[i];
-        if (p->stale && p->later) {
+        if (p->stale) {
             p->row.json = p->later;
             p->row.json_len = strlen(p->later);
         }
-        if (!b->w->failed && (!p->stale || p->later))
-            send_row(b->w, p->type, p->revision, &p->row);
-        free(p->later);
-        free(p->mem);
+        if (fl_json_parse(p->row.json, p->row.json_len, &p->obj, NULL) != 0)
+            continue; /* unreadable: skipped */
+        char rv[32];
+        snprintf(rv, sizeof rv, "%lld", (long long)p->revision);
+        json_t *md = fl_obj_ensure(p->obj, "metadata");
+        if (md)
+            json_object_set_new(md, "resourceVersion", json_string(rv));
+        fl_buf out = FL_BUF_INIT(64u << 20);
+        json_t *ev = json_pack("{s:s,s:O}", "type", p->type, "object", p->obj);
+        int rc = ev ? fl_json_encode(ev, false, &out) : -ENOMEM;
+        json_decref(ev);
+        if (!rc) {
+            p->line = out.data; /* the buffer's bytes are the line's */
+            p->line_len = out.len;
+        } else {
+            fl_buf_done(&out);
+            return -ENOMEM;
+        }
     }
-    free(b->v);
+    return 0;
+}
+
+static void round_free(round *b)
+{
+    for (size_t i = 0; b && i < b->n; i++) {
+        free(b->v[i].later);
+        free(b->v[i].mem);
+        free(b->v[i].line);
+        json_decref(b->v[i].obj);
+    }
+    if (b)
+        free(b->v);
+    free(b);
+}
+
+static void round_release(hub *h, round *b)
+{
+    pthread_mutex_lock(&h->mu);
+    bool last = b && --b->refs == 0;
+    pthread_mutex_unlock(&h->mu);
+    if (last)
+        round_free(b);
+}
+
+/* The round from `from`: the hub's latest one when it starts there (and
+ * either moved on or was read after the last commit), else read now on rd
+ * (and kept as the latest). *behind: commits came after it was read. NULL
+ * when out of memory. Release with round_release. */
+static round *round_take(hub *h, int64_t from, fl_index_reader *rd, bool *behind)
+{
+    pthread_mutex_lock(&h->mu);
+    round *b = h->last, *old = NULL;
+    uint64_t gen = h->gen;
+    if (b && b->from == from && (b->gen == gen || b->to > b->from)) {
+        b->refs++;
+        *behind = b->gen != gen;
+        pthread_mutex_unlock(&h->mu);
+        return b;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!(b = calloc(1, sizeof *b)))
+        return NULL;
+    b->refs = 1;
+    b->gen = gen;
+    b->from = b->to = from;
+    b->rc = fl_index_changes(rd, from, WATCH_BATCH, change_cb, b, &b->oldest, NULL);
+    if (b->rc == 2 || (b->rc != FL_EGONE && b->rc >= 0 && round_prepare(b, rd) != 0)) {
+        round_free(b);
+        return NULL;
+    }
+    pthread_mutex_lock(&h->mu);
+    old = h->last;
+    h->last = b;
+    b->refs++;
+    *behind = h->gen != gen;
+    bool free_old = old && --old->refs == 0;
+    pthread_mutex_unlock(&h->mu);
+    if (free_old)
+        round_free(old);
+    return b;
+}
+
+/* Send the changes of b that w's type, scope and conditions let through. */
+static void round_send(watch *w, const round *b)
+{
+    for (size_t i = 0; i < b->n && !w->failed; i++) {
+        const pending *p = &b->v[i];
+        if (!p->obj || strcmp(p->row.group, w->t.res->group) ||
+            strcmp(p->row.resource, w->t.res->resource) ||
+            !query_scope_allows(w->q, &w->u, p->row.cluster, p->row.namespace_, p->row.group,
+                                p->row.resource) ||
+            !query_conds_match(w->c, &p->row, p->obj))
+            continue;
+        if (p->revision > w->sent)
+            w->sent = p->revision;
+        if (w->table) {
+            json_t *copy = json_deep_copy(p->obj); /* p->obj is shared: read only */
+            if (!copy || send_object(w, p->type, copy) != 0)
+                w->failed = w->failed ? w->failed : -ENOMEM;
+            json_decref(copy);
+        } else {
+            send_bytes(w, p->line, p->line_len);
+        }
+    }
 }
 
 static void send_expired(watch *w, int64_t oldest)
@@ -307,35 +560,14 @@ static void send_bookmark(watch *w)
 {
     char av[512], rv[32];
     fl_kube_resource_api_version(w->t.res, av, sizeof av);
-    snprintf(rv, sizeof rv, "%lld", (long long)w->from);
+    if (w->scoped && w->sent == 0)
+        return; /* nothing of the scope seen yet: no revision to tell */
+    snprintf(rv, sizeof rv, "%lld", (long long)(w->scoped ? w->sent : w->from));
     json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "kind", w->t.res->kind, "apiVersion", av,
                           "metadata", "resourceVersion", rv);
     if (o)
         send_line(w, "BOOKMARK", o);
     json_decref(o);
-}
-
-/* Drain the change log from w->from. Returns false when the watch ends. */
-static bool drain(watch *w)
-{
-    for (;;) {
-        int64_t before = w->from, oldest = 0;
-        batch b = {w, NULL, 0, 0, 0, 0};
-        int rc = fl_index_changes(w->rd, w->from, WATCH_BATCH, change_cb, &b, &oldest, NULL);
-        if (rc != FL_EGONE)
-            batch_fill(&b);
-        batch_send(&b);
-        if (rc == FL_EGONE) {
-            send_expired(w, oldest);
-            return false;
-        }
-        if (rc < 0 || rc == 2 || w->failed)
-            return false;
-        if (rc == 1)
-            continue; /* stopped at the byte cap */
-        if (w->from == before || w->from - before < WATCH_BATCH)
-            return true;
-    }
 }
 
 typedef struct init_ctx {
@@ -389,92 +621,189 @@ static void send_initial(watch *w)
     fl_index_reader_end(w->rd);
 }
 
-/* Per-user watch counts (under q->pool_mu). false when u is at its cap
- * or the table is full. */
-static bool user_take(fl_query *q, const char *name)
+/* One round of the change log from w->from. Returns false when the watch
+ * ends; *more when the log holds more after this round. */
+static bool drain_once(watch *w, bool *more)
 {
-    char user[sizeof q->wusers[0].name]; /* names are counted by this prefix */
-    fl_strlcpy(user, name, sizeof user);
-    query_watch_user *free_slot = NULL;
-    for (size_t i = 0; i < QUERY_WATCH_USERS; i++) {
-        query_watch_user *e = &q->wusers[i];
-        if (e->n && !strcmp(e->name, user)) {
-            if (e->n >= WATCH_PER_USER)
-                return false;
-            e->n++;
-            return true;
-        }
-        if (!e->n && !free_slot)
-            free_slot = e;
+    hub *h = w->q->watches;
+    bool behind = false;
+    round *b = round_take(h, w->from, w->rd, &behind);
+    bool live = b != NULL;
+    if (b && b->rc == FL_EGONE) {
+        send_expired(w, b->oldest);
+        live = false;
+    } else if (b && b->rc < 0) {
+        live = false;
+    } else if (b) {
+        round_send(w, b);
+        if (b->to > w->from)
+            w->from = b->to;
+        *more = b->rc == 1 || b->to - b->from >= WATCH_BATCH || behind;
     }
-    if (!free_slot)
-        return false;
-    fl_strlcpy(free_slot->name, user, sizeof free_slot->name);
-    free_slot->n = 1;
-    return true;
+    round_release(h, b);
+    return live && !w->failed;
 }
 
-static void user_put(fl_query *q, const char *name)
+/* Advance w by one step on the worker's reader rd. Returns false when the
+ * watch ends (client gone, stopping, deadline, a failed write, 410);
+ * *more when it has more to send at once. */
+static bool step(watch *w, fl_index_reader *rd, bool stop, bool *more)
 {
-    char user[sizeof q->wusers[0].name];
-    fl_strlcpy(user, name, sizeof user);
-    for (size_t i = 0; i < QUERY_WATCH_USERS; i++)
-        if (q->wusers[i].n && !strcmp(q->wusers[i].name, user)) {
-            q->wusers[i].n--;
-            return;
-        }
+    int64_t now = fl_mono_ms();
+    bool live = true;
+    *more = false;
+    if (stop || now >= w->deadline_ms)
+        return false;
+    w->rd = rd;
+    if (w->initial) {
+        w->initial = false;
+        send_initial(w);
+    }
+    if (!w->failed)
+        live = drain_once(w, more);
+    if (live && !w->failed && w->bookmarks && now - w->last_bookmark_ms >= WATCH_BOOKMARK_MS) {
+        send_bookmark(w);
+        w->last_bookmark_ms = now;
+    }
+    w->rd = NULL;
+    return live && !w->failed;
 }
 
 static void watch_free(watch *w)
 {
+    if (!w)
+        return;
     fl_stream_close(w->st);
-    if (w->rd)
-        fl_index_reader_free(w->rd);
     query_conds_free(w->c);
     free(w->cluster);
     free(w->ns);
     free(w->user_name);
-    for (size_t i = 0; i < 64; i++)
+    for (size_t i = 0; w->groups && i < w->u.ngroups; i++)
         free(w->groups[i]);
-    fl_query *q = w->q;
-    char user[sizeof q->wusers[0].name];
-    fl_strlcpy(user, w->counted, sizeof user);
+    free(w->groups);
     free(w);
-    pthread_mutex_lock(&q->pool_mu);
-    user_put(q, user);
-    q->nwatch--;
-    pthread_cond_broadcast(&q->changed);
-    pthread_mutex_unlock(&q->pool_mu);
 }
 
-static void *watch_main(void *arg)
+/* w ended (its worker, or query_serve_watch before it was queued): off the
+ * hub, its counts returned, its stream closed (so on_gone never runs again). */
+static void watch_end(hub *h, watch *w)
 {
-    watch *w = arg;
-    fl_query *q = w->q;
-    int64_t last_bookmark = fl_mono_ms();
-    if (w->from == 0)
-        send_initial(w);
-    while (!w->failed && drain(w)) {
-        pthread_mutex_lock(&q->pool_mu);
-        if (!w->gone && !q->stopping && q->rev <= w->from) {
+    pthread_mutex_lock(&h->mu);
+    unlink_locked(h, w);
+    user_put(h, w->counted);
+    h->nwatch--;
+    pthread_cond_broadcast(&h->ended);
+    pthread_cond_broadcast(&h->work);
+    pthread_mutex_unlock(&h->mu);
+    watch_free(w);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *k = arg;
+    hub *h = k->h;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        int64_t now = fl_mono_ms();
+        tick_locked(h, now);
+        watch *w = pop_locked(h);
+        if (!w) {
+            if (h->stopping && h->nwatch == 0)
+                break;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&q->changed, &q->pool_mu, &ts);
+            ts.tv_nsec += (long)WATCH_TICK_MS * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&h->work, &h->mu, &ts);
+            continue;
         }
-        bool stop = w->gone || q->stopping;
-        pthread_mutex_unlock(&q->pool_mu);
-        int64_t now = fl_mono_ms();
-        if (stop || now >= w->deadline_ms)
-            break;
-        if (w->bookmarks && now - last_bookmark >= WATCH_BOOKMARK_MS) {
-            send_bookmark(w);
-            last_bookmark = now;
+        bool stop = w->gone || h->stopping, more = false;
+        pthread_mutex_unlock(&h->mu);
+        bool live = step(w, k->rd, stop, &more);
+        if (!live) {
+            watch_end(h, w);
+            pthread_mutex_lock(&h->mu);
+            continue;
         }
+        pthread_mutex_lock(&h->mu);
+        bool again = more || w->again || w->gone || h->stopping;
+        w->state = WS_IDLE;
+        if (again)
+            push_locked(h, w);
     }
-    watch_free(w);
+    pthread_mutex_unlock(&h->mu);
     return NULL;
 }
+
+static void hub_free(hub *h)
+{
+    if (h->last && --h->last->refs == 0)
+        round_free(h->last);
+    for (size_t i = 0; i < WATCH_WORKERS; i++)
+        fl_index_reader_free(h->workers[i].rd);
+    pthread_cond_destroy(&h->work);
+    pthread_cond_destroy(&h->ended);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+void query_watch_done(fl_query *q)
+{
+    hub *h = q->watches;
+    if (!h)
+        return;
+    if (h->subscribed)
+        fl_index_unsubscribe(q->index, h->sub_id);
+    pthread_mutex_lock(&h->mu);
+    h->stopping = true;
+    for (watch *w = h->all; w; w = w->next)
+        if (w->state != WS_NEW)
+            push_locked(h, w);
+    pthread_cond_broadcast(&h->work);
+    while (h->nwatch > 0)
+        pthread_cond_wait(&h->ended, &h->mu);
+    pthread_cond_broadcast(&h->work);
+    pthread_mutex_unlock(&h->mu);
+    for (size_t i = 0; i < WATCH_WORKERS; i++)
+        if (h->workers[i].started)
+            pthread_join(h->workers[i].th, NULL);
+    hub_free(h);
+    q->watches = NULL;
+}
+
+int query_watch_init(fl_query *q, unsigned max, unsigned per_user, fl_err *err)
+{
+    hub *h = calloc(1, sizeof *h);
+    int rc = 0;
+    if (!h)
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    h->q = q;
+    h->max = max ? (int)max : WATCH_MAX_DEFAULT;
+    h->per_user = per_user ? (int)per_user : WATCH_PER_USER_DEFAULT;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->work, NULL);
+    pthread_cond_init(&h->ended, NULL);
+    q->watches = h;
+    for (size_t i = 0; i < WATCH_WORKERS && !rc; i++) {
+        worker *k = &h->workers[i];
+        k->h = h;
+        if ((rc = fl_index_reader_new(q->index, &k->rd, err)) == 0)
+            rc = fl_index_reader_set_cache(k->rd, WATCH_CACHE_KIB);
+    }
+    for (size_t i = 0; i < WATCH_WORKERS && !rc; i++) {
+        worker *k = &h->workers[i];
+        if (pthread_create(&k->th, NULL, worker_main, k) != 0)
+            rc = fl_err_set(err, -EAGAIN, "watch worker thread");
+        k->started = rc == 0;
+    }
+    if (!rc && (rc = fl_index_subscribe(q->index, on_change, h, &h->sub_id)) != 0)
+        rc = fl_err_set(err, rc, "index subscription: %s", fl_strerror(rc));
+    h->subscribed = rc == 0;
+    return rc;
+}
+
+/* ---- a new watch -------------------------------------------------------------- */
 
 static int parse_rv(fl_request *r, int64_t *out)
 {
@@ -499,6 +828,8 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
     w->q = q;
     w->t = *t;
     w->u = *u;
+    w->u.ngroups = 0;
+    w->u.groups = NULL;
     if (parse_rv(r, &w->from) != 0)
         return fl_err_set(err, FL_EPARSE, "invalid resourceVersion");
     if (ts && (fl_parse_i64(ts, strlen(ts), &timeout) != 0 || timeout < 0))
@@ -506,80 +837,98 @@ static int watch_setup(fl_query *q, fl_request *r, const query_user *u, const qu
     if (timeout > WATCH_MAX_TIMEOUT_S)
         timeout = WATCH_MAX_TIMEOUT_S; /* no overflow in the deadline below */
     w->deadline_ms = fl_mono_ms() + (timeout ? timeout : WATCH_DEFAULT_TIMEOUT_S) * 1000;
+    w->last_bookmark_ms = fl_mono_ms();
     w->table = query_wants_table(r);
     w->first_table = true;
+    w->initial = w->from == 0;
+    w->sent = w->from;
+    w->scoped = query_user_scoped(q, u);
     w->bookmarks = want(r, "allowWatchBookmarks");
     if (!(w->user_name = strdup(u->name)) || (t->cluster && !(w->cluster = strdup(t->cluster))) ||
         (t->ns && !(w->ns = strdup(t->ns))))
         return -ENOMEM;
     w->u.name = w->user_name;
-    w->u.ngroups = u->ngroups < 64 ? u->ngroups : 64;
-    for (size_t i = 0; i < w->u.ngroups; i++)
-        if (!(w->groups[i] = strdup(u->groups[i])))
+    size_t ng = u->ngroups < WATCH_GROUPS_MAX ? u->ngroups : WATCH_GROUPS_MAX;
+    if (ng && !(w->groups = calloc(ng, sizeof *w->groups)))
+        return -ENOMEM;
+    for (; w->u.ngroups < ng; w->u.ngroups++)
+        if (!(w->groups[w->u.ngroups] = strdup(u->groups[w->u.ngroups])))
             return -ENOMEM;
     w->u.groups = (const char *const *)w->groups;
     w->t.cluster = w->cluster;
     w->t.ns = w->ns;
     w->t.name = NULL;
     int rc = query_conds_new(r, &w->t, &w->c, err);
-    if (!rc)
-        rc = fl_index_reader_new(q->index, &w->rd, err);
-    if (!rc) /* one reader per watch: a small cache keeps 2048 of them cheap */
-        rc = fl_index_reader_set_cache(w->rd, WATCH_CACHE_KIB);
+    fl_index_reader *rd = rc ? NULL : query_reader_get(q, err);
+    if (!rc && !rd)
+        rc = -ENOMEM;
     if (!rc) /* owner-name / owner-seniority: the owners as of the start */
-        rc = query_conds_resolve(q, w->c, w->rd, err);
+        rc = query_conds_resolve(q, &w->u, w->c, rd, err);
+    if (rd)
+        query_reader_put(q, rd);
     return rc;
+}
+
+/* Count a watch for u: 0, or answers 429 (over the total or u's cap) or
+ * 503 (stopping) and returns -EBUSY. */
+static int admit(hub *h, fl_request *r, const query_user *u)
+{
+    pthread_mutex_lock(&h->mu);
+    bool full = h->nwatch >= h->max || h->stopping;
+    bool user_full = !full && !user_take(h, u->name);
+    if (!full && !user_full)
+        h->nwatch++;
+    pthread_mutex_unlock(&h->mu);
+    if (user_full)
+        fl_request_reply_status(r, 429, "TooManyRequests",
+                                "too many watches for user \"%s\": at most %d at once", u->name,
+                                h->per_user);
+    else if (full)
+        fl_request_reply_status(r, 429, "TooManyRequests",
+                                "too many watches: at most %d at once", h->max);
+    return full || user_full ? -EBUSY : 0;
+}
+
+static void unadmit(hub *h, const char *user)
+{
+    pthread_mutex_lock(&h->mu);
+    user_put(h, user);
+    h->nwatch--;
+    pthread_cond_broadcast(&h->ended);
+    pthread_mutex_unlock(&h->mu);
 }
 
 void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const query_target *t)
 {
+    hub *h = q->watches;
     fl_err err = FL_ERR_INIT;
-    watch *w = calloc(1, sizeof *w);
-    pthread_t th;
-    pthread_attr_t at;
-    int rc = w ? 0 : -ENOMEM;
-    pthread_mutex_lock(&q->pool_mu);
-    bool full = q->nwatch >= WATCH_MAX || q->stopping;
-    bool user_full = !full && !user_take(q, u->name);
-    if (!full && !user_full)
-        q->nwatch++;
-    pthread_mutex_unlock(&q->pool_mu);
-    if (full || user_full) {
-        if (user_full)
-            fl_request_reply_status(r, 429, "TooManyRequests",
-                                    "too many watches for user \"%s\": at most %d at once",
-                                    u->name, WATCH_PER_USER);
-        else
-            fl_request_reply_status(r, 429, "TooManyRequests",
-                                    "too many watches: at most %d at once", WATCH_MAX);
-        free(w);
+    watch *w = NULL;
+    if (admit(h, r, u) != 0)
         return;
-    }
-    if (w)
-        fl_strlcpy(w->counted, u->name, sizeof w->counted);
+    int rc = (w = calloc(1, sizeof *w)) ? 0 : -ENOMEM;
     if (!rc)
         rc = watch_setup(q, r, u, t, w, &err);
     const char *ct = w && w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
                                    : "application/json";
     if (rc || (rc = fl_request_stream(r, 200, ct, &w->st)) != 0) {
-        if (rc != FL_ECLOSED && rc != 0)
+        if (rc != FL_ECLOSED)
             query_reply_error(r, rc, &err);
-        if (w) {
+        if (w)
             w->st = NULL;
-            watch_free(w);
-        } else {
-            pthread_mutex_lock(&q->pool_mu);
-            user_put(q, u->name);
-            q->nwatch--;
-            pthread_mutex_unlock(&q->pool_mu);
-        }
+        watch_free(w);
+        unadmit(h, u->name);
         return;
     }
+    fl_strlcpy(w->counted, u->name, sizeof w->counted);
+    pthread_mutex_lock(&h->mu); /* listed as WS_NEW: nothing queues it yet */
+    w->next = h->all;
+    if (h->all)
+        h->all->prev = w;
+    h->all = w;
+    pthread_mutex_unlock(&h->mu);
     fl_stream_on_gone(w->st, on_gone, w);
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, WATCH_STACK);
-    if (pthread_create(&th, &at, watch_main, w) != 0)
-        watch_free(w);
-    pthread_attr_destroy(&at);
+    pthread_mutex_lock(&h->mu);
+    w->state = WS_IDLE;
+    push_locked(h, w);
+    pthread_mutex_unlock(&h->mu);
 }

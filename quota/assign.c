@@ -95,8 +95,8 @@ static int on_rq(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* The member ResourceQuotas this daemon made ("cluster/ns/name" -> object). Under mu. */
-static int existing(fl_quota *q, json_t *have, fl_err *err)
+/* The member ResourceQuotas this daemon made ("cluster/ns/name" -> object), read with rd. */
+static int existing(fl_quota *q, fl_index_reader *rd, json_t *have, fl_err *err)
 {
     static const char *const exists[1] = {NULL};
     fl_index_label_req lr = {LABEL_NAME, FL_INDEX_LABEL_EXISTS, exists, 0};
@@ -104,7 +104,7 @@ static int existing(fl_quota *q, json_t *have, fl_err *err)
     iq.group = "", iq.resource = "resourcequotas";
     iq.labels = &lr, iq.n_labels = 1;
     iq.limit = FL_QUOTA_MAX_ITEMS;
-    return q->nmembers ? fl_index_list(q->rd, &iq, on_rq, have, NULL, err) : 0;
+    return q->nmembers ? fl_index_list(rd, &iq, on_rq, have, NULL, err) : 0;
 }
 
 static int all_frqs(void *arg, const fl_index_row *row)
@@ -164,14 +164,14 @@ void quota_assign_sync(fl_quota *q)
     iq.clusters = clusters, iq.n_clusters = 1;
     iq.limit = FL_QUOTA_MAX_ITEMS;
     int rc = frqs && want && have ? 0 : -ENOMEM;
-    pthread_mutex_lock(&q->mu);
-    if (!rc && (rc = fl_index_reader_begin(q->rd)) == 0) {
-        rc = fl_index_list(q->rd, &iq, all_frqs, frqs, NULL, &err);
+    fl_index_reader *rd = ledger_reader_get(q);
+    if (!rc && (rc = fl_index_reader_begin(rd)) == 0) {
+        rc = fl_index_list(rd, &iq, all_frqs, frqs, NULL, &err);
         if (!rc)
-            rc = existing(q, have, &err);
-        fl_index_reader_end(q->rd);
+            rc = existing(q, rd, have, &err);
+        fl_index_reader_end(rd);
     }
-    pthread_mutex_unlock(&q->mu);
+    ledger_reader_put(q, rd);
     if (rc)
         fl_log(FL_LOG_WARN, "quota", "static assignments: %s", err.msg[0] ? err.msg : fl_strerror(rc));
     if (!rc)

@@ -6,12 +6,15 @@
  * totals. A decision reads the changes since that revision (only rows of
  * this namespace, on Ready members, of resources its quotas count) and
  * moves each changed object's contribution; a new quota, a member becoming
- * Ready or not, an expired change log, a burst of changes or age (a full
- * rebuild at least every REBUILD_MS, which also notices time-dependent
- * counting such as a pod's deletion grace period) rebuild it from scratch,
- * and a rebuild whose totals differ from the incremental ones counts as
- * drift. Namespaces with scheduler reservations are counted by usage.c
- * directly (they need each workload's live pods). Under the ledger's lock.
+ * Ready or not, an expired change log or a burst of changes rebuild it from
+ * scratch under the namespace's lock (nothing else can answer then). The
+ * periodic full recount (QUOTA_REBUILD_MS, which also notices
+ * time-dependent counting such as a pod's deletion grace period) is made
+ * off-lock from a snapshot of its own, brought up to date from the change
+ * log and swapped in; one whose totals differ from the incremental ones
+ * counts as drift. Namespaces with scheduler reservations are counted by
+ * usage.c directly (they need each workload's live pods). Everything here
+ * but the off-lock count runs holding the namespace's ledger.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +23,6 @@
 
 #include "quota/ledger_int.h"
 
-#define CACHE_MAX 256          /* namespaces kept */
-#define REBUILD_MS 60000       /* full rebuild at least this often */
 #define MAX_CHANGES 20000      /* more changes than this: rebuild instead */
 #define MAX_GR 64              /* counted (group, resource) pairs per namespace */
 
@@ -29,9 +30,13 @@ typedef struct gr {
     char group[128], resource[128];
 } gr;
 
+/* Invariant: total[i] is the sum of every slot's contribution to quota i,
+ * as the index stood at revision rev, for quota set qgen counted on the
+ * Ready members named by ready. */
 struct nscache {
-    char *ns, *sig;
-    int64_t rev, built_ms, used_ms;
+    char *ns, *ready;
+    uint64_t qgen;
+    int64_t rev, built_ms;
     size_t nq;
     rl *total;     /* [nq] */
     json_t *slot_of; /* object key -> slot number */
@@ -48,7 +53,7 @@ static void contrib_free(rl *c, size_t nq)
     free(c);
 }
 
-static void cache_free(nscache *c)
+void quota_cache_free(nscache *c)
 {
     if (!c)
         return;
@@ -56,17 +61,14 @@ static void cache_free(nscache *c)
         contrib_free(c->slots[i], c->nq);
     for (size_t i = 0; c->total && i < c->nq; i++)
         qrl_done(&c->total[i]);
-    free(c->total), free(c->slots), free(c->ns), free(c->sig);
+    free(c->total), free(c->slots), free(c->ns), free(c->ready);
     json_decref(c->slot_of);
     free(c);
 }
 
-void quota_cache_free_all(fl_quota *q)
+int64_t quota_cache_age_ms(const nsled *l)
 {
-    for (size_t i = 0; i < q->ncache; i++)
-        cache_free(q->cache[i]);
-    free(q->cache);
-    q->cache = NULL, q->ncache = 0;
+    return l->cache ? fl_now_ms() - l->cache->built_ms : -1;
 }
 
 /* ---------------------------------------------------------------- counting */
@@ -212,6 +214,7 @@ typedef struct walk {
     size_t ne;
     int64_t now_s;
     const health *h;
+    const atomic_bool *stop; /* NULL, or set: give up (shutting down) */
     int rc;
     fl_err *err;
 } walk;
@@ -219,6 +222,10 @@ typedef struct walk {
 static int on_row(void *arg, const fl_index_row *row)
 {
     walk *w = arg;
+    if (w->stop && atomic_load(w->stop)) {
+        w->rc = fl_err_set(w->err, -ECANCELED, "stopping");
+        return 1;
+    }
     json_t *obj = json_loadb(row->json, row->json_len, 0, NULL);
     rl *c = NULL;
     char key[1200];
@@ -232,31 +239,34 @@ static int on_row(void *arg, const fl_index_row *row)
     return w->rc ? 1 : 0;
 }
 
-static nscache *build(fl_quota *q, const char *ns, const char *sig, const health *h, const qent *e,
-                      size_t ne, int64_t rev, int64_t now_s, fl_err *err)
+/* A full count of ns on h's Ready members at rd's snapshot (revision rev);
+ * NULL (err says why) on failure or when *stop is set meanwhile. */
+static nscache *build(fl_index_reader *rd, const char *ns, uint64_t qgen, const char *ready,
+                      const health *h, const qent *e, size_t ne, int64_t rev, int64_t now_s,
+                      const atomic_bool *stop, fl_err *err)
 {
     nscache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->ns = strdup(ns), c->sig = strdup(sig), c->nq = ne, c->rev = rev;
+    c->ns = strdup(ns), c->ready = strdup(ready), c->nq = ne, c->rev = rev, c->qgen = qgen;
     c->total = calloc(ne ? ne : 1, sizeof *c->total);
     c->slot_of = json_object();
     c->built_ms = fl_now_ms();
-    if (!c->ns || !c->sig || !c->total || !c->slot_of) {
-        cache_free(c);
+    if (!c->ns || !c->ready || !c->total || !c->slot_of) {
+        quota_cache_free(c);
         return NULL;
     }
     counted(c, e, ne);
-    walk w = {c, e, ne, now_s, h, 0, err};
+    walk w = {c, e, ne, now_s, h, stop, 0, err};
     const char *nss[1] = {ns};
     for (size_t g = 0; g < c->ngr && h->nready; g++) {
         fl_index_query iq = FL_INDEX_QUERY_INIT;
         iq.group = c->grs[g].group, iq.resource = c->grs[g].resource;
         iq.clusters = h->ready, iq.n_clusters = h->nready;
         iq.namespaces = nss, iq.n_namespaces = 1;
-        int rc = fl_index_list(q->rd, &iq, on_row, &w, NULL, err);
+        int rc = fl_index_list(rd, &iq, on_row, &w, NULL, err);
         if (rc || w.rc) {
-            cache_free(c);
+            quota_cache_free(c);
             return NULL;
         }
     }
@@ -308,25 +318,6 @@ static int on_change(void *arg, const char *type, bool superseded, int64_t revis
     return f->rc ? 1 : 0;
 }
 
-/* The signature a cache entry is valid for: quotas (names, hard, scopes)
- * and the Ready members. */
-static char *signature(const qent *e, size_t ne, const health *h)
-{
-    fl_buf b = FL_BUF_INIT(16u << 20);
-    for (size_t i = 0; i < ne; i++) {
-        char *sel = json_dumps(e[i].selectors, JSON_COMPACT);
-        fl_buf_printf(&b, "%s|%d|", e[i].name, e[i].frq);
-        qrl_pretty(&e[i].hard, &b);
-        fl_buf_printf(&b, "|%s\n", sel ? sel : "");
-        free(sel);
-    }
-    for (size_t i = 0; i < h->nready; i++)
-        fl_buf_printf(&b, "%s,", h->ready[i]);
-    if (!b.data)
-        fl_buf_puts(&b, "");
-    return fl_buf_steal(&b);
-}
-
 static bool totals_equal(const nscache *a, const nscache *b)
 {
     for (size_t i = 0; i < a->nq; i++) {
@@ -343,68 +334,133 @@ static bool totals_equal(const nscache *a, const nscache *b)
     return true;
 }
 
-static void install(fl_quota *q, nscache *old, nscache *fresh)
+/* Bring c from its revision to rev along the change log. 0, or nonzero
+ * when it cannot (expired log, a burst, a failure): rebuild instead. */
+static int follow_to(fl_index_reader *rd, nscache *c, const qent *e, size_t ne, const health *h,
+                     int64_t rev, int64_t now_s, fl_err *err)
 {
-    for (size_t i = 0; i < q->ncache; i++)
-        if (q->cache[i] == old) {
-            cache_free(old);
-            q->cache[i] = fresh;
-            return;
-        }
-    if (q->ncache == CACHE_MAX) { /* evict the least recently used */
-        size_t lru = 0;
-        for (size_t i = 1; i < q->ncache; i++)
-            if (q->cache[i]->used_ms < q->cache[lru]->used_ms)
-                lru = i;
-        cache_free(q->cache[lru]);
-        q->cache[lru] = fresh;
-        return;
-    }
-    nscache **n = realloc(q->cache, (q->ncache + 1) * sizeof *n);
-    if (!n) {
-        cache_free(fresh);
-        return;
-    }
-    q->cache = n;
-    q->cache[q->ncache++] = fresh;
+    if (c->rev >= rev)
+        return 0;
+    follow f = {c, e, ne, h, now_s, 0, 0, err};
+    int rc = fl_index_changes(rd, c->rev, 0, on_change, &f, NULL, err);
+    if (rc == 0)
+        c->rev = rev;
+    return rc;
 }
 
-int quota_cache_observe(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne,
+int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne,
                         int64_t now_s, fl_err *err)
 {
     int64_t rev = 0;
-    nscache *c = NULL;
-    char *sig = signature(e, ne, h);
-    int rc = sig ? fl_index_reader_revision(q->rd, &rev) : -ENOMEM;
-    for (size_t i = 0; !rc && i < q->ncache; i++)
-        if (!strcmp(q->cache[i]->ns, ns))
-            c = q->cache[i];
-    bool same = c && !strcmp(c->sig, sig) && c->rev <= rev;
-    if (!rc && same && c->rev < rev) {
-        follow f = {c, e, ne, h, now_s, 0, 0, err};
-        if (fl_index_changes(q->rd, c->rev, 0, on_change, &f, NULL, err) == 0)
-            c->rev = rev;
-        else
-            same = false; /* expired log, a burst, or a failure: rebuild */
-    }
-    if (!rc && (!same || fl_now_ms() - c->built_ms >= REBUILD_MS)) {
-        nscache *b = build(q, ns, sig, h, e, ne, rev, now_s, err);
+    nscache *c = l->cache;
+    char *ready = ledger_ready_key(h);
+    int rc = ready ? fl_index_reader_revision(l->rd, &rev) : -ENOMEM;
+    bool same = !rc && c && c->qgen == l->qgen && c->nq == ne && !strcmp(c->ready, ready) &&
+                c->rev <= rev;
+    if (same && follow_to(l->rd, c, e, ne, h, rev, now_s, err) != 0)
+        same = false;
+    if (!rc && !same && l->no_wait)
+        rc = -EAGAIN; /* a full count: not on this thread */
+    if (!rc && !same) {
+        nscache *b = build(l->rd, l->ns, l->qgen, ready, h, e, ne, rev, now_s, NULL, err);
         if (!b)
             rc = err->code ? err->code : -ENOMEM;
         else {
-            if (same && !totals_equal(c, b)) {
-                q->stats.drift++;
-                fl_log(FL_LOG_WARN, "quota", "drift: namespace %s's incremental usage differed "
-                       "from a full recount at index revision %lld", ns, (long long)rev);
-            }
-            install(q, c, b);
-            c = b;
+            quota_cache_free(l->cache);
+            l->cache = c = b;
         }
     }
     for (size_t i = 0; !rc && i < ne; i++)
         rc = qrl_add(&e[i].used, &c->total[i]);
-    if (!rc)
-        c->used_ms = fl_now_ms();
-    free(sig);
+    free(ready);
+    (void)q;
+    return rc;
+}
+
+/* What the off-lock count needs, copied under the lock. */
+typedef struct recount_in {
+    qent *e;
+    size_t ne;
+    json_t *keep; /* the names of e borrow from it */
+    uint64_t qgen;
+    health h;
+    char *ready;
+    bool have_h;
+} recount_in;
+
+static void recount_in_done(recount_in *in)
+{
+    qents_free(in->e, in->ne);
+    json_decref(in->keep);
+    if (in->have_h)
+        ledger_health_done(&in->h);
+    free(in->ready);
+}
+
+/* Swap b in for l's cache when both count the same quotas on the same
+ * members; both are first brought to the snapshot's revision. *old gets
+ * the cache b replaced (freed by the caller, after the lock). Holding l. */
+static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int64_t now_s,
+                   nscache **old, fl_err *err)
+{
+    int64_t rev = 0;
+    int rc = fl_index_reader_revision(l->rd, &rev);
+    nscache *c = l->cache;
+    if (rc || l->qgen != b->qgen || (c && (c->qgen != b->qgen || strcmp(c->ready, b->ready))))
+        return rc; /* the quotas or the members changed meanwhile: b is moot */
+    if ((rc = follow_to(l->rd, b, in->e, in->ne, &in->h, rev, now_s, err)) != 0)
+        return rc;
+    if (c && follow_to(l->rd, c, in->e, in->ne, &in->h, rev, now_s, err) == 0 &&
+        !totals_equal(c, b)) {
+        atomic_fetch_add(&q->stats.drift, 1);
+        fl_log(FL_LOG_WARN, "quota", "drift: namespace %s's incremental usage differed "
+               "from a full recount at index revision %lld", l->ns, (long long)rev);
+    }
+    *old = l->cache;
+    l->cache = b;
+    return 0;
+}
+
+int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
+{
+    recount_in in = {0};
+    char why[512];
+    nsled *l = NULL;
+    int64_t now_s = fl_now_ms() / 1000, rev = 0;
+    int rc = ledger_enter(q, ns, &l);
+    if (rc)
+        return rc;
+    if ((rc = ledger_quotas(q, l, &in.e, &in.ne, err)) == 0 &&
+        (rc = ledger_health(q, NULL, &in.h, why, sizeof why)) == 0) {
+        in.have_h = true;
+        in.keep = json_incref(l->keep);
+        in.qgen = l->qgen;
+        if (!(in.ready = ledger_ready_key(&in.h)))
+            rc = -ENOMEM;
+    }
+    bool counted = l->nw == 0 && in.ne > 0; /* else usage.c counts per decision */
+    ledger_leave(q, l);
+    /* the count itself: no ledger held */
+    nscache *b = NULL;
+    if (!rc && counted) {
+        fl_index_reader *rd = ledger_reader_get(q);
+        if ((rc = fl_index_reader_begin(rd)) == 0) {
+            if ((rc = fl_index_reader_revision(rd, &rev)) == 0 &&
+                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s,
+                            &q->stopping, err)))
+                rc = err->code ? err->code : -ENOMEM;
+            fl_index_reader_end(rd);
+        }
+        ledger_reader_put(q, rd);
+    }
+    nscache *old = NULL;
+    if (b && (rc = ledger_enter(q, ns, &l)) == 0) {
+        if ((rc = swap_in(q, l, b, &in, now_s, &old, err)) == 0 && l->cache == b)
+            b = NULL;
+        ledger_leave(q, l);
+    }
+    quota_cache_free(b);
+    quota_cache_free(old); /* a large namespace's cache takes a while to free */
+    recount_in_done(&in);
     return rc;
 }

@@ -7,10 +7,13 @@
  *   * the scheduler reserves per (workload, cluster): max(0, replicas - the
  *     workload's live pods there) x per-replica request, so a replica is
  *     never counted twice; release drops it (eviction from a failed member).
- * Every decision recomputes the namespace from one index snapshot under the
- * ledger's lock, so concurrent reviews cannot both take the last unit.
- * Quota objects come from the host (fl_quota_host_fn; by default the host's
- * objects the collector put in the index). Members that are not Ready do
+ * Each namespace has a ledger of its own (nsled) with its own lock: a
+ * decision holds its namespace's lock and one index snapshot, so concurrent
+ * reviews of a namespace cannot both take the last unit, while reviews of
+ * other namespaces go on in parallel on other readers of the pool. Quota
+ * objects come from the host (fl_quota_host_fn; by default the host's
+ * objects the collector put in the index, cached per namespace and reloaded
+ * when the change log shows one of them changed). Members that are not Ready do
  * not count; a stale member (not Ready, or its pods lagging more than
  * staleAfter) makes its own reviews follow the stale policy, and a Ready
  * member whose pods lag makes every review in the namespace follow it.
@@ -27,8 +30,11 @@
 #include "quota/ledger_int.h"
 
 #define MAX_CLUSTERS 4096
+#define MAX_NAMESPACES 4096   /* namespace ledgers kept (idle ones are evicted) */
+#define EXTRA_READERS 3       /* readers beyond the workers: sweeper, scheduler, API */
 
 static int sweeper_start(fl_quota *q, fl_err *err);
+static int readers_new(fl_quota *q, fl_err *err);
 static void sweeper_stop(fl_quota *q);
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -47,6 +53,7 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
     fl_quota *q = calloc(1, sizeof *q);
     if (!q)
         return fl_err_set(err, -ENOMEM, "out of memory");
+    atomic_init(&q->stopping, false);
     q->o = *opts;
     q->host_cluster = strdup(opts->host_cluster ? opts->host_cluster : FL_QUOTA_HOST_CLUSTER);
     q->secrets_path = dup_or_null(opts->secrets_path);
@@ -70,12 +77,13 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
         q->o.reservation_ttl_ms = 120000;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->wake, NULL);
+    pthread_cond_init(&q->rd_free, NULL);
     if (!q->o.recompute_interval_ms)
         q->o.recompute_interval_ms = 10000;
     if (rc)
         fl_err_set(err, rc, "out of memory");
     if (!rc)
-        rc = fl_index_reader_new(opts->index, &q->rd, err);
+        rc = readers_new(q, err);
     if (!rc && !(q->status_cache = json_object()))
         rc = fl_err_set(err, -ENOMEM, "out of memory");
     if (!rc && opts->host_kubeconfig &&
@@ -100,6 +108,39 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
     return 0;
 }
 
+/* The reader pool: one per admission worker and a few for the others. */
+static int readers_new(fl_quota *q, fl_err *err)
+{
+    size_t n = (q->o.threads ? q->o.threads : 4) + EXTRA_READERS;
+    if (!(q->readers = calloc(n, sizeof *q->readers)))
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    for (; q->nreaders < n; q->nreaders++) {
+        int rc = fl_index_reader_new(q->o.index, &q->readers[q->nreaders], err);
+        if (rc)
+            return rc;
+    }
+    q->nfree = n;
+    return 0;
+}
+
+fl_index_reader *ledger_reader_get(fl_quota *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->nfree == 0)
+        pthread_cond_wait(&q->rd_free, &q->mu);
+    fl_index_reader *rd = q->readers[--q->nfree];
+    pthread_mutex_unlock(&q->mu);
+    return rd;
+}
+
+void ledger_reader_put(fl_quota *q, fl_index_reader *rd)
+{
+    pthread_mutex_lock(&q->mu);
+    q->readers[q->nfree++] = rd;
+    pthread_cond_signal(&q->rd_free);
+    pthread_mutex_unlock(&q->mu);
+}
+
 static void dres_done(dres *d)
 {
     free(d->cluster), free(d->group), free(d->resource), free(d->ns), free(d->name), free(d->rv);
@@ -116,26 +157,48 @@ static void wres_done(wres *w)
     qrl_done(&w->per);
 }
 
+static void rtotal_done(rtotal *t)
+{
+    for (size_t c = 0; c < t->nc; c++)
+        free(t->cq[c]), qrl_done(&t->amt[c]);
+    free(t->cq), free(t->amt);
+    memset(t, 0, sizeof *t);
+    t->next_expiry_ms = INT64_MAX;
+}
+
+static void nsled_free(nsled *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->nd; i++)
+        dres_done(&l->d[i]);
+    for (size_t i = 0; i < l->nw; i++)
+        wres_done(&l->w[i]);
+    rtotal_done(&l->rt);
+    free(l->d), free(l->w);
+    qents_free(l->qe, l->nqe);
+    json_decref(l->keep);
+    free(l->qsig);
+    quota_cache_free(l->cache);
+    pthread_mutex_destroy(&l->mu);
+    free(l->ns);
+    free(l);
+}
+
 void fl_quota_free(fl_quota *q)
 {
     if (!q)
         return;
+    atomic_store(&q->stopping, true);
     quota_webhook_stop(q);
     sweeper_stop(q);
-    for (size_t i = 0; i < q->nd; i++)
-        dres_done(&q->d[i]);
-    for (size_t i = 0; i < q->nw; i++)
-        wres_done(&q->w[i]);
-    for (size_t i = 0; i < q->nrt; i++) {
-        for (size_t c = 0; c < q->rt[i].nc; c++)
-            free(q->rt[i].cq[c]), qrl_done(&q->rt[i].amt[c]);
-        free(q->rt[i].cq), free(q->rt[i].amt), free(q->rt[i].ns);
-    }
-    free(q->rt);
-    free(q->d), free(q->w);
+    for (size_t i = 0; i < q->nns; i++)
+        nsled_free(q->ns[i]);
+    free(q->ns);
+    for (size_t i = 0; q->readers && i < q->nreaders; i++)
+        fl_index_reader_free(q->readers[i]);
+    free(q->readers);
     json_decref(q->denials);
-    quota_cache_free_all(q);
-    fl_index_reader_free(q->rd);
     bool lists = q->members && q->member_kubeconfigs && q->member_contexts && q->member_conns;
     for (size_t i = 0; lists && i < q->nmembers; i++) {
         free(q->members[i]);
@@ -145,8 +208,10 @@ void fl_quota_free(fl_quota *q)
     free(q->members), free(q->member_kubeconfigs), free(q->member_contexts), free(q->member_conns);
     free(q->host_cluster), free(q->secrets_path);
     json_decref(q->secrets);
+    json_decref(q->health_doc);
     json_decref(q->status_cache);
     fl_kube_conn_unref(q->host_conn);
+    pthread_cond_destroy(&q->rd_free);
     pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->mu);
     free(q);
@@ -154,9 +219,154 @@ void fl_quota_free(fl_quota *q)
 
 void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out)
 {
+    memset(out, 0, sizeof *out);
+    out->allowed = atomic_load(&q->stats.allowed);
+    out->denied = atomic_load(&q->stats.denied);
+    out->errors = atomic_load(&q->stats.errors);
+    out->reservations_expired = atomic_load(&q->stats.expired);
+    out->recomputations = atomic_load(&q->stats.recomputations);
+    out->drift = atomic_load(&q->stats.drift);
     pthread_mutex_lock(&q->mu);
-    *out = q->stats;
-    out->reservations_open = q->nd + q->nw;
+    size_t n = q->nns;
+    nsled **all = n ? malloc(n * sizeof *all) : NULL;
+    for (size_t i = 0; all && i < n; i++)
+        (all[i] = q->ns[i])->refs++;
+    pthread_mutex_unlock(&q->mu);
+    for (size_t i = 0; all && i < n; i++) {
+        pthread_mutex_lock(&all[i]->mu);
+        out->reservations_open += all[i]->nd + all[i]->nw;
+        pthread_mutex_unlock(&all[i]->mu);
+    }
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; all && i < n; i++)
+        all[i]->refs--;
+    pthread_mutex_unlock(&q->mu);
+    free(all);
+}
+
+/* ---------------------------------------------------------------- namespace ledgers */
+
+static nsled *nsled_new(const char *ns)
+{
+    nsled *l = calloc(1, sizeof *l);
+    if (!l || !(l->ns = strdup(ns))) {
+        free(l);
+        return NULL;
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    l->rt.next_expiry_ms = INT64_MAX;
+    return l;
+}
+
+/* Drop the least recently used idle ledger (nothing open, nobody in it)
+ * when the table is full. Under q->mu. */
+static void evict_idle(fl_quota *q)
+{
+    size_t best = q->nns;
+    for (size_t i = 0; i < q->nns; i++) {
+        nsled *l = q->ns[i];
+        if (l->refs || pthread_mutex_trylock(&l->mu) != 0)
+            continue;
+        bool idle = l->nd == 0 && l->nw == 0;
+        pthread_mutex_unlock(&l->mu);
+        if (idle && (best == q->nns || l->idle_ms < q->ns[best]->idle_ms))
+            best = i;
+    }
+    if (best < q->nns) {
+        nsled_free(q->ns[best]);
+        q->ns[best] = q->ns[--q->nns];
+    }
+}
+
+/* ns's ledger with a reference taken (created when missing). Under q->mu. */
+static nsled *nsled_ref(fl_quota *q, const char *ns)
+{
+    for (size_t i = 0; i < q->nns; i++)
+        if (!strcmp(q->ns[i]->ns, ns)) {
+            q->ns[i]->refs++;
+            return q->ns[i];
+        }
+    if (q->nns >= MAX_NAMESPACES)
+        evict_idle(q);
+    nsled **grown = realloc(q->ns, (q->nns + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    q->ns = grown;
+    nsled *l = nsled_new(ns);
+    if (!l)
+        return NULL;
+    q->ns[q->nns++] = l;
+    l->refs = 1;
+    return l;
+}
+
+int ledger_enter(fl_quota *q, const char *ns, nsled **out)
+{
+    pthread_mutex_lock(&q->mu);
+    nsled *l = nsled_ref(q, ns);
+    pthread_mutex_unlock(&q->mu);
+    if (!l)
+        return -ENOMEM;
+    pthread_mutex_lock(&l->mu);
+    l->rd = ledger_reader_get(q);
+    int rc = fl_index_reader_begin(l->rd);
+    if (rc) {
+        ledger_reader_put(q, l->rd);
+        l->rd = NULL;
+        pthread_mutex_unlock(&l->mu);
+        pthread_mutex_lock(&q->mu);
+        l->refs--;
+        pthread_mutex_unlock(&q->mu);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int ledger_try_enter(fl_quota *q, const char *ns, nsled **out)
+{
+    pthread_mutex_lock(&q->mu);
+    nsled *l = nsled_ref(q, ns);
+    fl_index_reader *rd = NULL;
+    int rc = !l ? -ENOMEM : pthread_mutex_trylock(&l->mu) != 0 ? -EAGAIN : 0;
+    bool cold = !l->qloaded || (l->nqe && !l->cache) || l->nw;
+    if (!rc && (cold || q->nfree == 0)) {
+        pthread_mutex_unlock(&l->mu);
+        rc = -EAGAIN;
+    }
+    if (!rc)
+        rd = q->readers[--q->nfree];
+    if (rc && l)
+        l->refs--;
+    pthread_mutex_unlock(&q->mu);
+    if (rc)
+        return rc;
+    l->rd = rd;
+    if ((rc = fl_index_reader_begin(rd)) != 0) {
+        l->rd = NULL;
+        pthread_mutex_unlock(&l->mu);
+        ledger_reader_put(q, rd);
+        pthread_mutex_lock(&q->mu);
+        l->refs--;
+        pthread_mutex_unlock(&q->mu);
+        return rc;
+    }
+    l->no_wait = true;
+    *out = l;
+    return 0;
+}
+
+void ledger_leave(fl_quota *q, nsled *l)
+{
+    l->no_wait = false;
+    fl_index_reader *rd = l->rd;
+    fl_index_reader_end(rd);
+    l->rd = NULL;
+    pthread_mutex_unlock(&l->mu);
+    ledger_reader_put(q, rd);
+    pthread_mutex_lock(&q->mu);
+    l->refs--;
+    l->idle_ms = fl_mono_ms();
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -183,10 +393,10 @@ static int collect_row(void *arg, const fl_index_row *row)
     return 0;
 }
 
-static int host_list(fl_quota *q, const char *group, const char *resource, const char *ns,
+static int host_list(fl_quota *q, nsled *l, const char *group, const char *resource,
                      json_t **out, fl_err *err)
 {
-    const char *clusters[1] = {q->host_cluster}, *nss[1] = {ns};
+    const char *clusters[1] = {q->host_cluster}, *nss[1] = {l->ns};
     fl_index_query iq = FL_INDEX_QUERY_INIT;
     iq.group = group, iq.resource = resource;
     iq.clusters = clusters, iq.n_clusters = 1;
@@ -195,7 +405,7 @@ static int host_list(fl_quota *q, const char *group, const char *resource, const
     collect c = {json_array()};
     if (!c.arr)
         return -ENOMEM;
-    int rc = fl_index_list(q->rd, &iq, collect_row, &c, NULL, err);
+    int rc = fl_index_list(l->rd, &iq, collect_row, &c, NULL, err);
     if (rc) {
         json_decref(c.arr);
         return rc;
@@ -204,13 +414,13 @@ static int host_list(fl_quota *q, const char *group, const char *resource, const
     return 0;
 }
 
-/* The host's KarmadaQuotas and FRQs of ns. */
-static int host_objects(fl_quota *q, const char *ns, json_t **kq, json_t **frq, fl_err *err)
+/* The host's KarmadaQuotas and FRQs of l's namespace. */
+static int host_objects(fl_quota *q, nsled *l, json_t **kq, json_t **frq, fl_err *err)
 {
     if (q->o.host)
-        return q->o.host(q->o.host_ud, ns, kq, frq, err);
-    int rc = host_list(q, "quota.flotilla.io", "karmadaquotas", ns, kq, err);
-    if (!rc && (rc = host_list(q, "policy.karmada.io", "federatedresourcequotas", ns, frq, err)))
+        return q->o.host(q->o.host_ud, l->ns, kq, frq, err);
+    int rc = host_list(q, l, "quota.flotilla.io", "karmadaquotas", kq, err);
+    if (!rc && (rc = host_list(q, l, "policy.karmada.io", "federatedresourcequotas", frq, err)))
         json_decref(*kq);
     return rc;
 }
@@ -224,12 +434,14 @@ static void zero_used(qent *e)
         qrl_set(&e->used, e->hard.v[i].name, &zero);
 }
 
-/* Quotas of ns as check entries: every KarmadaQuota, and every valid FRQ's
- * spec.overall (an invalid FRQ enforces nothing). */
-int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t *n, fl_err *err)
+/* Quotas of l's namespace as check entries: every valid KarmadaQuota, and
+ * every valid FRQ's spec.overall (an invalid one enforces nothing; the
+ * report and the host's status say why). */
+static int load_quotas(fl_quota *q, nsled *l, json_t **keep, qent **out, size_t *n, fl_err *err)
 {
+    const char *ns = l->ns;
     json_t *kq = NULL, *frq = NULL;
-    int rc = host_objects(q, ns, &kq, &frq, err);
+    int rc = host_objects(q, l, &kq, &frq, err);
     if (rc)
         return rc;
     size_t cap = json_array_size(kq) + json_array_size(frq), k = 0, i;
@@ -285,6 +497,99 @@ int ledger_quotas(fl_quota *q, const char *ns, json_t **keep, qent **out, size_t
     return *keep ? 0 : -ENOMEM;
 }
 
+/* What a quota set enforces (names, kinds, hard, scopes), as a string. */
+static char *quota_sig(const qent *e, size_t ne)
+{
+    fl_buf b = FL_BUF_INIT(16u << 20);
+    for (size_t i = 0; i < ne; i++) {
+        char *sel = json_dumps(e[i].selectors, JSON_COMPACT);
+        fl_buf_printf(&b, "%s|%d|", e[i].name, e[i].frq);
+        qrl_pretty(&e[i].hard, &b);
+        fl_buf_printf(&b, "|%s\n", sel ? sel : "");
+        free(sel);
+    }
+    if (!b.data)
+        fl_buf_puts(&b, "");
+    return fl_buf_steal(&b);
+}
+
+typedef struct qchange {
+    const char *host, *ns;
+} qchange;
+
+static int on_host_change(void *arg, const char *type, bool superseded, int64_t revision,
+                          const fl_index_row *row)
+{
+    const qchange *c = arg;
+    (void)type, (void)superseded, (void)revision;
+    return row && !strcmp(row->cluster, c->host) && !strcmp(row->namespace_, c->ns) &&
+           (!strcmp(row->resource, "karmadaquotas") ||
+            !strcmp(row->resource, "federatedresourcequotas"));
+}
+
+/* Is l's cached quota set still what the host says at revision rev? Only
+ * the change log since it was read is looked at (nothing when the index did
+ * not move). A host callback is asked every time. */
+static bool quotas_current(fl_quota *q, nsled *l, int64_t rev)
+{
+    if (q->o.host || !l->qloaded)
+        return false;
+    if (l->qrev == rev)
+        return true;
+    qchange c = {q->host_cluster, l->ns};
+    if (fl_index_changes(l->rd, l->qrev, 0, on_host_change, &c, NULL, NULL) != 0)
+        return false; /* one changed, or the log no longer reaches back */
+    l->qrev = rev;
+    return true;
+}
+
+static int qents_copy(const qent *src, size_t n, qent **out)
+{
+    qent *e = calloc(n ? n : 1, sizeof *e);
+    int rc = e ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        e[i].name = src[i].name, e[i].ns = src[i].ns, e[i].frq = src[i].frq;
+        e[i].selectors = json_incref(src[i].selectors);
+        if ((rc = qrl_copy(&e[i].hard, &src[i].hard)) == 0)
+            rc = qrl_copy(&e[i].used, &src[i].used);
+    }
+    if (rc) {
+        qents_free(e, n);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int ledger_quotas(fl_quota *q, nsled *l, qent **out, size_t *n, fl_err *err)
+{
+    int64_t rev = 0;
+    int rc = fl_index_reader_revision(l->rd, &rev);
+    if (!rc && !quotas_current(q, l, rev)) {
+        json_t *keep = NULL;
+        qent *e = NULL;
+        size_t ne = 0;
+        char *sig = NULL;
+        if ((rc = load_quotas(q, l, &keep, &e, &ne, err)) == 0 && !(sig = quota_sig(e, ne)))
+            rc = -ENOMEM;
+        if (!rc) {
+            if (!l->qsig || strcmp(l->qsig, sig))
+                l->qgen++; /* what is enforced changed: usage caches are rebuilt */
+            qents_free(l->qe, l->nqe);
+            json_decref(l->keep);
+            free(l->qsig);
+            l->keep = keep, l->qe = e, l->nqe = ne, l->qsig = sig;
+            l->qrev = rev, l->qloaded = true;
+        } else {
+            qents_free(e, ne);
+            json_decref(keep);
+        }
+    }
+    if (!rc && (rc = qents_copy(l->qe, l->nqe, out)) == 0)
+        *n = l->nqe;
+    return rc;
+}
+
 /* ---------------------------------------------------------------- health */
 
 void ledger_health_done(health *h)
@@ -331,6 +636,36 @@ static bool stale(const fl_quota *q, const json_t *cl, char *why, size_t n)
     return false;
 }
 
+/* The health callback's answer (a new reference), reused for
+ * health_max_age_ms. */
+static json_t *health_doc(fl_quota *q)
+{
+    int64_t now = fl_mono_ms();
+    json_t *doc = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->health_doc && now - q->health_ms < q->o.health_max_age_ms)
+        doc = json_incref(q->health_doc);
+    pthread_mutex_unlock(&q->mu);
+    if (doc || !(doc = q->o.health(q->o.health_ud)) || q->o.health_max_age_ms <= 0)
+        return doc;
+    pthread_mutex_lock(&q->mu);
+    json_decref(q->health_doc);
+    q->health_doc = json_incref(doc);
+    q->health_ms = now;
+    pthread_mutex_unlock(&q->mu);
+    return doc;
+}
+
+char *ledger_ready_key(const health *h)
+{
+    fl_buf b = FL_BUF_INIT(16u << 20);
+    for (size_t i = 0; i < h->nready; i++)
+        fl_buf_printf(&b, "%s,", h->ready[i]);
+    if (!b.data)
+        fl_buf_puts(&b, "");
+    return fl_buf_steal(&b);
+}
+
 /* Ready members, and whether this review must follow the stale policy:
  * the calling cluster is stale, or a Ready member lags. */
 int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t n)
@@ -345,7 +680,7 @@ int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t 
             h->ready[h->nready++] = q->members[i];
         return 0;
     }
-    h->doc = q->o.health(q->o.health_ud);
+    h->doc = health_doc(q);
     size_t i;
     const json_t *cl;
     bool caller_seen = false;
@@ -369,29 +704,11 @@ int ledger_health(fl_quota *q, const char *caller, health *h, char *why, size_t 
 
 /* ---------------------------------------------------------------- reservations */
 
-static rtotal *rtotal_of(fl_quota *q, const char *ns, bool create)
-{
-    for (size_t i = 0; i < q->nrt; i++)
-        if (!strcmp(q->rt[i].ns, ns))
-            return &q->rt[i];
-    if (!create)
-        return NULL;
-    rtotal *n = realloc(q->rt, (q->nrt + 1) * sizeof *n);
-    if (!n)
-        return NULL;
-    q->rt = n;
-    memset(&q->rt[q->nrt], 0, sizeof *q->rt);
-    if (!(q->rt[q->nrt].ns = strdup(ns)))
-        return NULL;
-    q->rt[q->nrt].next_expiry_ms = INT64_MAX;
-    return &q->rt[q->nrt++];
-}
-
 /* Add (sign 1) or remove (-1) d's charges to / from its namespace's sum. */
-static int rtotal_apply(fl_quota *q, const dres *d, int sign)
+static int rtotal_apply(nsled *l, const dres *d, int sign)
 {
-    rtotal *t = rtotal_of(q, d->ns, sign > 0);
-    for (size_t c = 0; t && c < d->nc; c++) {
+    rtotal *t = &l->rt;
+    for (size_t c = 0; c < d->nc; c++) {
         size_t k = 0;
         while (k < t->nc && strcmp(t->cq[k], d->cq[c]))
             k++;
@@ -400,9 +717,10 @@ static int rtotal_apply(fl_quota *q, const dres *d, int sign)
             rl *amt = cq ? realloc(t->amt, (t->nc + 1) * sizeof *amt) : NULL;
             if (cq)
                 t->cq = cq;
+            if (amt)
+                t->amt = amt;
             if (!amt || !(cq[t->nc] = strdup(d->cq[c])))
                 return -ENOMEM;
-            t->amt = amt;
             t->amt[t->nc++] = (rl)RL_INIT;
         }
         for (size_t j = 0; j < d->amt[c].n; j++) {
@@ -412,14 +730,14 @@ static int rtotal_apply(fl_quota *q, const dres *d, int sign)
             qrl_add_one(&t->amt[k], d->amt[c].v[j].name, &v);
         }
     }
-    if (t && sign > 0 && d->expires_ms < t->next_expiry_ms)
+    if (sign > 0 && d->expires_ms < t->next_expiry_ms)
         t->next_expiry_ms = d->expires_ms;
-    return t ? 0 : -ENOMEM;
+    return 0;
 }
 
 static void add_totals(qent *e, size_t ne, const rtotal *t)
 {
-    for (size_t c = 0; t && c < t->nc; c++)
+    for (size_t c = 0; c < t->nc; c++)
         for (size_t i = 0; i < ne; i++) {
             if (strcmp(e[i].name, t->cq[c]))
                 continue;
@@ -441,29 +759,24 @@ static int on_seen(void *arg, const fl_index_row *row)
     return 0;
 }
 
-/* Close direct reservations of ns that the snapshot shows (each looked up
- * once per index revision) or that expired (drift: counted, logged once per
- * pass), then add the namespace's open ones to the quotas' used. The list
- * is walked only when the index moved on or an expiry is due. */
-static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms,
-                         int64_t rev)
+/* Close direct reservations that the snapshot shows (each looked up once
+ * per index revision) or that expired (drift: counted, logged once per
+ * pass), then add the open ones to the quotas' used. The list is walked
+ * only when the index moved on or an expiry is due. */
+static void apply_direct(fl_quota *q, nsled *l, qent *e, size_t ne, int64_t now_ms, int64_t rev)
 {
-    rtotal *t = rtotal_of(q, ns, false);
+    rtotal *t = &l->rt;
     size_t expired = 0;
     char example[600] = "";
-    if (t && (t->checked_rev < rev || now_ms >= t->next_expiry_ms)) {
+    if (l->nd && (t->checked_rev < rev || now_ms >= t->next_expiry_ms)) {
         int64_t next = INT64_MAX;
-        for (size_t i = 0; i < q->nd;) {
-            dres *d = &q->d[i];
+        for (size_t i = 0; i < l->nd;) {
+            dres *d = &l->d[i];
             bool drop = false;
-            if (strcmp(d->ns, ns)) {
-                i++;
-                continue;
-            }
             if (*d->name && d->checked_rev < rev) {
                 fl_index_key key = {d->cluster, d->group, NULL, d->resource, d->ns, d->name};
                 seen s = {*d->rv ? d->rv : NULL, false};
-                if (fl_index_get(q->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
+                if (fl_index_get(l->rd, &key, on_seen, &s, NULL) == 0 && s.newer)
                     drop = true; /* the index shows it now: observed usage has it */
                 d->checked_rev = rev;
             }
@@ -471,23 +784,24 @@ static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_
                 if (!expired++)
                     snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns,
                              d->name, d->cluster);
-                q->stats.reservations_expired++;
-                q->stats.drift++;
+                atomic_fetch_add(&q->stats.expired, 1);
+                atomic_fetch_add(&q->stats.drift, 1);
                 drop = true;
             }
             if (drop) {
-                rtotal_apply(q, d, -1);
+                rtotal_apply(l, d, -1);
                 dres_done(d);
-                q->d[i] = q->d[--q->nd];
+                l->d[i] = l->d[--l->nd];
                 continue;
             }
             if (d->expires_ms < next)
                 next = d->expires_ms;
             i++;
         }
-        t = rtotal_of(q, ns, false); /* rtotal_apply never moves entries on removal */
         t->checked_rev = rev, t->next_expiry_ms = next;
     }
+    if (l->nd == 0 && t->nc)
+        rtotal_done(t); /* nothing open: drop rounding leftovers and names */
     if (expired)
         fl_log(FL_LOG_WARN, "quota", "drift: %zu reservation(s) expired without their object "
                "showing in the index (e.g. %s)", expired, example);
@@ -495,18 +809,18 @@ static void apply_direct(fl_quota *q, const char *ns, qent *e, size_t ne, int64_
 }
 
 /* Scheduler reservations: max(0, replicas - live) x per, masked per quota. */
-static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int64_t now_ms)
+static void apply_workloads(fl_quota *q, nsled *l, qent *e, size_t ne, int64_t now_ms)
 {
-    for (size_t i = 0; i < q->nw;) {
-        wres *w = &q->w[i];
+    for (size_t i = 0; i < l->nw;) {
+        wres *w = &l->w[i];
         if (w->expires_ms && w->expires_ms <= now_ms) {
-            q->stats.reservations_expired++;
+            atomic_fetch_add(&q->stats.expired, 1);
             wres_done(w);
-            q->w[i] = q->w[--q->nw];
+            l->w[i] = l->w[--l->nw];
             continue;
         }
         int64_t missing = w->replicas - w->live;
-        for (size_t k = 0; !strcmp(w->ns, ns) && missing > 0 && k < ne; k++)
+        for (size_t k = 0; missing > 0 && k < ne; k++)
             for (size_t j = 0; j < w->per.n; j++) {
                 fl_quantity v = w->per.v[j].q;
                 if (qrl_get(&e[k].hard, w->per.v[j].name) && fl_quantity_mul(&v, missing) == 0)
@@ -516,24 +830,22 @@ static void apply_workloads(fl_quota *q, const char *ns, qent *e, size_t ne, int
     }
 }
 
-/* used of every quota of ns: observed + reservations. Under mu, in a
- * snapshot. */
-int ledger_compute(fl_quota *q, const char *ns, const health *h, qent *e, size_t ne, fl_err *err)
+/* used of every quota of l's namespace: observed + reservations. Holding
+ * l, in its snapshot. */
+int ledger_compute(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne, fl_err *err)
 {
     int64_t now = fl_now_ms();
-    bool workloads = false;
-    for (size_t i = 0; i < q->nw; i++)
-        workloads = workloads || !strcmp(q->w[i].ns, ns);
     /* a namespace with scheduler reservations needs each workload's live
      * pods: counted directly; the others follow the index's change log */
-    int rc = workloads ? quota_usage_observe(q, ns, h->ready, h->nready, e, ne, now / 1000, err)
-                       : quota_cache_observe(q, ns, h, e, ne, now / 1000, err);
+    int rc = l->nw && l->no_wait ? -EAGAIN
+             : l->nw ? quota_usage_observe(l, h->ready, h->nready, e, ne, now / 1000, err)
+                     : quota_cache_observe(q, l, h, e, ne, now / 1000, err);
     if (!rc) {
         int64_t rev = 0;
-        fl_index_reader_revision(q->rd, &rev);
-        apply_direct(q, ns, e, ne, now, rev);
-        apply_workloads(q, ns, e, ne, now);
-        q->stats.recomputations++;
+        fl_index_reader_revision(l->rd, &rev);
+        apply_direct(q, l, e, ne, now, rev);
+        apply_workloads(q, l, e, ne, now);
+        atomic_fetch_add(&q->stats.recomputations, 1);
     }
     return rc;
 }
@@ -624,23 +936,24 @@ static json_t *charged_of(const check *c, const rl *before)
     return j;
 }
 
-static int reserve_direct(fl_quota *q, const char *cluster, const review *v, json_t *charged)
+static int reserve_direct(fl_quota *q, nsled *l, const char *cluster, const review *v,
+                          json_t *charged)
 {
     size_t n = json_object_size(charged);
     if (n == 0) {
         json_decref(charged);
         return 0;
     }
-    if (q->nd == q->capd) {
-        size_t cap = q->capd ? q->capd * 2 : 64;
-        dres *d = realloc(q->d, cap * sizeof *d);
+    if (l->nd == l->capd) {
+        size_t cap = l->capd ? l->capd * 2 : 64;
+        dres *d = realloc(l->d, cap * sizeof *d);
         if (!d) {
             json_decref(charged);
             return -ENOMEM;
         }
-        q->d = d, q->capd = cap;
+        l->d = d, l->capd = cap;
     }
-    dres *d = &q->d[q->nd];
+    dres *d = &l->d[l->nd];
     memset(d, 0, sizeof *d);
     d->cluster = strdup(cluster), d->group = strdup(v->group), d->resource = strdup(v->resource);
     d->ns = strdup(v->ns), d->name = strdup(v->name);
@@ -648,7 +961,7 @@ static int reserve_direct(fl_quota *q, const char *cluster, const review *v, jso
     d->cq = calloc(n, sizeof *d->cq);
     d->amt = calloc(n, sizeof *d->amt);
     d->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
-    fl_index_reader_revision(q->rd, &d->checked_rev); /* not in this snapshot: no need to look */
+    fl_index_reader_revision(l->rd, &d->checked_rev); /* not in this snapshot: no need to look */
     bool ok = d->cluster && d->group && d->resource && d->ns && d->name && d->rv && d->cq && d->amt;
     const char *k;
     json_t *amt;
@@ -662,24 +975,23 @@ static int reserve_direct(fl_quota *q, const char *cluster, const review *v, jso
         d->nc++;
     }
     json_decref(charged);
-    if (!ok || rtotal_apply(q, d, 1) != 0) {
+    if (!ok || rtotal_apply(l, d, 1) != 0) {
         dres_done(d);
         return -ENOMEM;
     }
-    q->nd++;
+    l->nd++;
     return 0;
 }
 
-/* The decision for a parsed review, under mu. */
-static int decide(fl_quota *q, const char *cluster, const review *v, int *code, fl_buf *msg,
-                  fl_err *err)
+/* The decision for a parsed review, holding its namespace's ledger. */
+static int decide(fl_quota *q, nsled *l, const char *cluster, const review *v, int *code,
+                  fl_buf *msg, fl_err *err)
 {
-    json_t *keep = NULL;
     qent *e = NULL;
     size_t ne = 0;
     health h;
     char why[512];
-    int rc = ledger_quotas(q, v->ns, &keep, &e, &ne, err);
+    int rc = ledger_quotas(q, l, &e, &ne, err);
     if (rc || ne == 0)
         goto out;
     if ((rc = ledger_health(q, cluster, &h, why, sizeof why)) != 0)
@@ -691,7 +1003,7 @@ static int decide(fl_quota *q, const char *cluster, const review *v, int *code, 
         ledger_health_done(&h);
         goto out;
     }
-    rc = ledger_compute(q, v->ns, &h, e, ne, err);
+    rc = ledger_compute(q, l, &h, e, ne, err);
     ledger_health_done(&h);
     if (rc)
         goto out;
@@ -709,14 +1021,13 @@ static int decide(fl_quota *q, const char *cluster, const review *v, int *code, 
         *code = c.code;
         fl_buf_puts(msg, c.msg.data ? c.msg.data : "");
     } else if (!rc && !v->dry)
-        rc = reserve_direct(q, cluster, v, charged_of(&c, before));
+        rc = reserve_direct(q, l, cluster, v, charged_of(&c, before));
     for (size_t i = 0; before && i < ne; i++)
         qrl_done(&before[i]);
     free(before), free(touched);
     fl_buf_done(&c.msg);
 out:
     qents_free(e, ne);
-    json_decref(keep);
     return rc;
 }
 
@@ -749,6 +1060,12 @@ int fl_quota_denials(fl_quota *q, json_t **out)
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {
+    return quota_review(q, cluster, request, true, out, err);
+}
+
+int quota_review(fl_quota *q, const char *cluster, const json_t *request, bool wait,
+                 json_t **out, fl_err *err)
+{
     fl_err local_err = FL_ERR_INIT;
     if (!err)
         err = &local_err; /* err may be NULL: the code below reads it */
@@ -761,19 +1078,21 @@ int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, jso
     bool counted = strcmp(v.op, "CREATE") == 0 || strcmp(v.op, "UPDATE") == 0;
     /* quota ignores subresources and cluster-scoped objects, as kube does */
     if (counted && !*v.sub && *v.ns) {
-        pthread_mutex_lock(&q->mu);
-        if ((rc = fl_index_reader_begin(q->rd)) == 0) {
-            rc = decide(q, cluster, &v, &code, &msg, err);
-            fl_index_reader_end(q->rd);
+        nsled *l = NULL;
+        if ((rc = wait ? ledger_enter(q, v.ns, &l) : ledger_try_enter(q, v.ns, &l)) == 0) {
+            rc = decide(q, l, cluster, &v, &code, &msg, err);
+            ledger_leave(q, l);
         }
-        if (rc)
-            q->stats.errors++;
-        else if (code) {
-            q->stats.denied++;
+        if (rc == -EAGAIN && !wait) {
+            fl_buf_done(&msg);
+            return rc; /* nothing decided, nothing reserved: a worker decides */
+        }
+        atomic_fetch_add(rc ? &q->stats.errors : code ? &q->stats.denied : &q->stats.allowed, 1);
+        if (!rc && code) {
+            pthread_mutex_lock(&q->mu);
             note_denial(q, cluster, &v, msg.data ? msg.data : "");
-        } else
-            q->stats.allowed++;
-        pthread_mutex_unlock(&q->mu);
+            pthread_mutex_unlock(&q->mu);
+        }
     }
     json_t *resp = rc ? NULL : response(v.uid, code, msg.data ? msg.data : "");
     fl_buf_done(&msg);
@@ -811,27 +1130,26 @@ static int per_replica(const json_t *req, rl *out, fl_err *err)
     return rc;
 }
 
-static wres *find_wres(fl_quota *q, const char *ns, const char *uid, const char *cluster)
+static wres *find_wres(nsled *l, const char *uid, const char *cluster)
 {
-    for (size_t i = 0; i < q->nw; i++)
-        if (!strcmp(q->w[i].ns, ns) && !strcmp(q->w[i].uid, uid) && !strcmp(q->w[i].cluster, cluster))
-            return &q->w[i];
+    for (size_t i = 0; i < l->nw; i++)
+        if (!strcmp(l->w[i].uid, uid) && !strcmp(l->w[i].cluster, cluster))
+            return &l->w[i];
     return NULL;
 }
 
-/* Would replicas more of per fit every quota of ns? Under mu, in a snapshot. */
-static int fits(fl_quota *q, const char *ns, const rl *per, int64_t extra, fl_err *err)
+/* Would replicas more of per fit every quota of l's namespace? Holding l. */
+static int fits(fl_quota *q, nsled *l, const rl *per, int64_t extra, fl_err *err)
 {
-    json_t *keep = NULL;
     qent *e = NULL;
     size_t ne = 0;
     health h;
     char why[512];
-    int rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
+    int rc = ledger_quotas(q, l, &e, &ne, err);
     if (!rc && ne)
         rc = ledger_health(q, NULL, &h, why, sizeof why);
     if (!rc && ne) {
-        rc = ledger_compute(q, ns, &h, e, ne, err);
+        rc = ledger_compute(q, l, &h, e, ne, err);
         ledger_health_done(&h);
     }
     for (size_t i = 0; !rc && extra > 0 && i < ne; i++) {
@@ -850,7 +1168,6 @@ static int fits(fl_quota *q, const char *ns, const rl *per, int64_t extra, fl_er
         }
     }
     qents_free(e, ne);
-    json_decref(keep);
     return rc;
 }
 
@@ -869,30 +1186,31 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
         qrl_done(&p);
         return rc;
     }
-    pthread_mutex_lock(&q->mu);
-    wres *w = find_wres(q, ns, uid, cluster);
-    int64_t extra = replicas - (w ? w->replicas : 0);
-    if ((rc = fl_index_reader_begin(q->rd)) == 0) {
-        rc = fits(q, ns, &p, extra, err);
-        fl_index_reader_end(q->rd);
+    nsled *l = NULL;
+    if ((rc = ledger_enter(q, ns, &l)) != 0) {
+        qrl_done(&p);
+        return rc;
     }
-    if (!rc && !w && q->nw == q->capw) {
-        size_t cap = q->capw ? q->capw * 2 : 16;
-        wres *nw = realloc(q->w, cap * sizeof *nw);
+    wres *w = find_wres(l, uid, cluster);
+    int64_t extra = replicas - (w ? w->replicas : 0);
+    rc = fits(q, l, &p, extra, err);
+    if (!rc && !w && l->nw == l->capw) {
+        size_t cap = l->capw ? l->capw * 2 : 16;
+        wres *nw = realloc(l->w, cap * sizeof *nw);
         if (!nw)
             rc = -ENOMEM;
         else
-            q->w = nw, q->capw = cap;
+            l->w = nw, l->capw = cap;
     }
     if (!rc && !w) {
-        w = &q->w[q->nw];
+        w = &l->w[l->nw];
         memset(w, 0, sizeof *w);
         w->ns = strdup(ns), w->uid = strdup(uid), w->cluster = strdup(cluster);
         if (!w->ns || !w->uid || !w->cluster) {
             wres_done(w);
             rc = -ENOMEM;
         } else
-            q->nw++;
+            l->nw++;
     }
     if (!rc) {
         qrl_done(&w->per);
@@ -902,30 +1220,36 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
         if (w->expires_ms || extra > 0)
             w->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
     }
-    pthread_mutex_unlock(&q->mu);
+    ledger_leave(q, l);
     qrl_done(&p);
     return rc;
 }
 
 int fl_quota_commit(fl_quota *q, const char *ns, const char *uid, const char *cluster)
 {
-    pthread_mutex_lock(&q->mu);
-    wres *w = find_wres(q, ns, uid, cluster);
+    nsled *l = NULL;
+    int rc = ledger_enter(q, ns, &l);
+    if (rc)
+        return rc;
+    wres *w = find_wres(l, uid, cluster);
     if (w)
         w->expires_ms = 0;
-    pthread_mutex_unlock(&q->mu);
+    ledger_leave(q, l);
     return w ? 0 : FL_ENOTFOUND;
 }
 
 int fl_quota_release(fl_quota *q, const char *ns, const char *uid, const char *cluster)
 {
-    pthread_mutex_lock(&q->mu);
-    wres *w = find_wres(q, ns, uid, cluster);
+    nsled *l = NULL;
+    int rc = ledger_enter(q, ns, &l);
+    if (rc)
+        return rc;
+    wres *w = find_wres(l, uid, cluster);
     if (w) {
         wres_done(w);
-        *w = q->w[--q->nw];
+        *w = l->w[--l->nw];
     }
-    pthread_mutex_unlock(&q->mu);
+    ledger_leave(q, l);
     return w ? 0 : FL_ENOTFOUND;
 }
 
@@ -934,29 +1258,27 @@ int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
     fl_err local_err = FL_ERR_INIT;
     if (!err)
         err = &local_err; /* err may be NULL: the code below reads it */
-    json_t *keep = NULL, *out = NULL;
+    json_t *out = NULL;
     qent *e = NULL;
     size_t ne = 0;
     health h;
     char why[512];
-    pthread_mutex_lock(&q->mu);
-    int rc = fl_index_reader_begin(q->rd);
+    nsled *l = NULL;
+    int rc = ledger_enter(q, ns, &l);
     if (!rc) {
-        rc = ledger_quotas(q, ns, &keep, &e, &ne, err);
+        rc = ledger_quotas(q, l, &e, &ne, err);
         if (!rc)
             rc = ledger_health(q, NULL, &h, why, sizeof why);
         if (!rc) {
-            rc = ledger_compute(q, ns, &h, e, ne, err);
+            rc = ledger_compute(q, l, &h, e, ne, err);
             ledger_health_done(&h);
         }
-        fl_index_reader_end(q->rd);
+        out = rc ? NULL : json_object();
+        for (size_t i = 0; out && i < ne; i++)
+            json_object_set_new(out, e[i].name, qrl_json(&e[i].used));
+        ledger_leave(q, l);
     }
-    pthread_mutex_unlock(&q->mu);
-    out = rc ? NULL : json_object();
-    for (size_t i = 0; out && i < ne; i++)
-        json_object_set_new(out, e[i].name, qrl_json(&e[i].used));
     qents_free(e, ne);
-    json_decref(keep);
     if (!rc && !out)
         rc = -ENOMEM;
     if (!rc)
@@ -966,51 +1288,66 @@ int fl_quota_used(fl_quota *q, const char *ns, json_t **used, fl_err *err)
 
 /* ---------------------------------------------------------------- periodic recomputation */
 
-/* One namespace with open reservations (a copy), or false when none left
- * after `after` in name order. Under mu. */
-static bool next_ns(fl_quota *q, const char *after, char *out, size_t n)
+/* The namespaces with a ledger (copies), for a pass over them. */
+static char **ledger_names(fl_quota *q, size_t *n)
 {
-    const char *best = NULL;
-    for (size_t i = 0; i < q->nd + q->nw; i++) {
-        const char *ns = i < q->nd ? q->d[i].ns : q->w[i - q->nd].ns;
-        if ((!after || strcmp(ns, after) > 0) && (!best || strcmp(ns, best) < 0))
-            best = ns;
+    pthread_mutex_lock(&q->mu);
+    char **names = calloc(q->nns + 1, sizeof *names);
+    size_t k = 0;
+    for (size_t i = 0; names && i < q->nns; i++)
+        if ((names[k] = strdup(q->ns[i]->ns)) != NULL)
+            k++;
+    pthread_mutex_unlock(&q->mu);
+    *n = k;
+    return names;
+}
+
+/* One namespace's periodic pass: reservations closed or expired (drift)
+ * under its lock, then, when its usage cache is older than REBUILD_MS, the
+ * full recount off-lock. */
+static void sweep_one(fl_quota *q, const char *ns)
+{
+    qent *e = NULL;
+    size_t ne = 0;
+    health h;
+    char why[512];
+    fl_err err = FL_ERR_INIT;
+    nsled *l = NULL;
+    int64_t age = -1;
+    if (ledger_enter(q, ns, &l) != 0)
+        return;
+    if ((l->nd || l->nw) && ledger_quotas(q, l, &e, &ne, &err) == 0 &&
+        ledger_health(q, NULL, &h, why, sizeof why) == 0) {
+        if (ledger_compute(q, l, &h, e, ne, &err) != 0)
+            fl_log(FL_LOG_WARN, "quota", "recomputing %s: %s", ns, err.msg);
+        ledger_health_done(&h);
     }
-    if (best)
-        snprintf(out, n, "%s", best);
-    return best != NULL;
+    age = quota_cache_age_ms(l);
+    ledger_leave(q, l);
+    qents_free(e, ne);
+    if (age >= QUOTA_REBUILD_MS && quota_cache_recount(q, ns, &err) != 0)
+        fl_log(FL_LOG_WARN, "quota", "recounting %s: %s", ns, err.msg);
 }
 
 static void sweep(fl_quota *q)
 {
-    char ns[256], prev[256];
-    bool first = true;
-    for (;;) {
-        json_t *keep = NULL;
-        qent *e = NULL;
-        size_t ne = 0;
-        health h;
-        char why[512];
-        fl_err err = FL_ERR_INIT;
+    size_t n = 0;
+    char **names = ledger_names(q, &n);
+    for (size_t i = 0; names && i < n; i++) {
         pthread_mutex_lock(&q->mu);
-        bool more = !q->stop && next_ns(q, first ? NULL : prev, ns, sizeof ns);
-        if (more && fl_index_reader_begin(q->rd) == 0) {
-            if (ledger_quotas(q, ns, &keep, &e, &ne, &err) == 0 &&
-                ledger_health(q, NULL, &h, why, sizeof why) == 0) {
-                if (ledger_compute(q, ns, &h, e, ne, &err) != 0)
-                    fl_log(FL_LOG_WARN, "quota", "recomputing %s: %s", ns, err.msg);
-                ledger_health_done(&h);
-            }
-            fl_index_reader_end(q->rd);
-        }
+        bool stop = q->stop;
         pthread_mutex_unlock(&q->mu);
-        qents_free(e, ne);
-        json_decref(keep);
-        if (!more)
-            return;
-        snprintf(prev, sizeof prev, "%s", ns);
-        first = false;
+        if (!stop)
+            sweep_one(q, names[i]);
+        free(names[i]);
     }
+    free(names);
+}
+
+int fl_quota_recount(fl_quota *q, const char *ns, fl_err *err)
+{
+    fl_err local_err = FL_ERR_INIT;
+    return quota_cache_recount(q, ns, err ? err : &local_err);
 }
 
 /* Ticks at the shorter of the two intervals: reservations are swept every

@@ -17,12 +17,14 @@
  * lists in answers are JSON objects of canonical quantity strings with keys
  * sorted as Go sorts map keys. Quantities go through kube/quantity.h.
  *
- * The ledger (fl_quota) holds one namespace's fleet-wide usage at a time:
+ * The ledger (fl_quota) holds each namespace's fleet-wide usage:
  * usage observed in the index on Ready member clusters plus open
  * reservations, and answers member clusters' AdmissionReviews at
- * POST /admission/clusters/<cluster>/<secret>/quota on its own worker
- * threads. Quota objects (KarmadaQuota, FederatedResourceQuota) come from
- * the host through one small interface (fl_quota_host_fn).
+ * POST /admission/clusters/<cluster>/<secret>/quota (on the server
+ * thread when the namespace's ledger is free and warm, else on its own
+ * worker threads). One ledger per namespace, each with its own lock.
+ * Quota objects (KarmadaQuota, FederatedResourceQuota) come from the host
+ * through one small interface (fl_quota_host_fn).
  *
  * Threads: the engine functions are pure (touch only their arguments) and
  * may be called from any thread; fl_quota's functions are thread-safe
@@ -122,7 +124,10 @@ typedef struct fl_quota fl_quota;
 
 /* The host's quota objects of one namespace: *kq and *frq (new references)
  * are arrays of KarmadaQuota and FederatedResourceQuota objects. Called
- * under the ledger's lock from its workers. 0 or a negative code. */
+ * holding that namespace's ledger, for every decision, from server and
+ * worker threads — concurrently for different namespaces. 0 or a negative
+ * code. (Without it the ledger reads the host's objects from the index and
+ * caches them per namespace.) */
 typedef int (*fl_quota_host_fn)(void *ud, const char *namespace_, json_t **kq, json_t **frq,
                                 fl_err *err);
 
@@ -153,9 +158,11 @@ typedef struct fl_quota_opts {
     const char *host_kubeconfig;   /* the host API for status write-back (NULL: none) */
     const char *host_context;
     int64_t status_interval_ms;    /* how often status is compared and written, default 2000 */
+    int64_t health_max_age_ms;     /* reuse the health callback's answer this long (0: ask
+                                      for every decision) */
 } fl_quota_opts;
 #define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, \
-                            NULL, NULL, 30000, false, 120000, 4, 4096, 10000, NULL, NULL, 2000}
+                            NULL, NULL, 30000, false, 120000, 4, 4096, 10000, NULL, NULL, 2000, 0}
 
 /* Create the ledger and start its workers. Copies opts' strings; index
  * and the callbacks' ud must outlive it. Creates missing secrets in
@@ -189,7 +196,8 @@ int fl_quota_webhook_yaml(const char *cluster, const char *url_host, const char 
  * ({"uid","allowed","status":{..}}). A direct admission that is allowed
  * reserves its delta until the object shows in the index or the TTL passes
  * (not on dry runs). Returns 0, FL_EPARSE (malformed review: err says why,
- * nothing reserved), -ENOMEM. Any thread; decisions are serialized. */
+ * nothing reserved), -ENOMEM. Any thread; decisions of one namespace are
+ * serialized, those of different namespaces run in parallel. */
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **response,
                     fl_err *err);
 
@@ -215,14 +223,32 @@ int fl_quota_release(fl_quota *q, const char *namespace_, const char *workload_u
  * namespace with open reservations. 0 or a negative code. */
 int fl_quota_used(fl_quota *q, const char *namespace_, json_t **used, fl_err *err);
 
+/* The full recomputation of one namespace's observed usage from the index
+ * (every object parsed and counted), as the background thread makes it
+ * once a minute per namespace: counted from an index snapshot without
+ * holding the namespace's ledger, so admissions go on meanwhile, then
+ * brought up to date from the change log and swapped in; a difference from
+ * the incrementally followed usage is drift (logged, counted). Open
+ * reservations are unaffected. 0 or a negative code. Any thread. */
+int fl_quota_recount(fl_quota *q, const char *namespace_, fl_err *err);
+
 /* Every KarmadaQuota and FederatedResourceQuota of namespace_ (NULL: of
  * every namespace the host has quota objects in) with its hard and
  * fleet-wide used: *out (new) = {"items":[{"namespace","name","kind",
- * "hard","used"[,"aggregatedStatus"]} or, for an invalid FRQ, {..,
- * "errors":[Karmada's messages]}]}. What GET /api/v1/quota and
- * `flotilla quota` show, and what is written back to the host's status.
+ * "hard","used"[,"aggregatedStatus"]} or, for an invalid FRQ or
+ * KarmadaQuota, {.., "errors":[Karmada's messages, or why the spec does not
+ * parse]}]}. What GET /api/v1/quota and `flotilla quota` show, and what is
+ * written back to the host's status (an invalid object gets a condition and
+ * an event there).
  * 0 or a negative code. Any thread. */
 int fl_quota_report(fl_quota *q, const char *namespace_, json_t **out, fl_err *err);
+
+/* fl_quota_report for one caller: namespaces for which visible(ud, ns) is
+ * false are left out (not even counted). visible NULL: every namespace.
+ * Any thread; visible runs on the calling thread. */
+typedef bool (*fl_quota_visible_fn)(void *ud, const char *namespace_);
+int fl_quota_report_for(fl_quota *q, const char *namespace_, fl_quota_visible_fn visible,
+                        void *ud, json_t **out, fl_err *err);
 
 typedef struct fl_quota_stats {
     uint64_t allowed, denied, errors;   /* AdmissionReviews answered */

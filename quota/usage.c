@@ -7,7 +7,7 @@
  * clusters are read. It also counts, for the scheduler's reservations, the
  * live pods whose controller chain (pod -> ReplicaSet -> Deployment, or pod
  * -> StatefulSet / Job / ReplicaSet) leads to the reserved workload. Reads
- * only; called by ledger.c under its lock.
+ * only; called holding the namespace's ledger (ledger_enter).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #include "quota/ledger_int.h"
 
 typedef struct obs {
-    fl_quota *q;
+    nsled *l;
     const char *ns;
     qent *e;
     size_t ne;
@@ -77,9 +77,9 @@ static void count_for_reservations(obs *o, const fl_index_row *row, const json_t
     if (!*owner || !pod_live(pod))
         return;
     grand = json_string_value(json_object_get(o->owners, owner));
-    for (size_t i = 0; i < o->q->nw; i++) {
-        wres *w = &o->q->w[i];
-        if (strcmp(w->ns, o->ns) || strcmp(w->cluster, row->cluster))
+    for (size_t i = 0; i < o->l->nw; i++) {
+        wres *w = &o->l->w[i];
+        if (strcmp(w->cluster, row->cluster))
             continue;
         if (!strcmp(w->uid, owner) || (grand && !strcmp(w->uid, grand)))
             w->live++;
@@ -119,16 +119,8 @@ static int list_ns(obs *o, const char *group, const char *resource, const char *
     iq.group = group, iq.resource = resource;
     iq.clusters = ready, iq.n_clusters = nready;
     iq.namespaces = nss, iq.n_namespaces = 1;
-    int rc = fl_index_list(o->q->rd, &iq, cb, o, NULL, o->err);
+    int rc = fl_index_list(o->l->rd, &iq, cb, o, NULL, o->err);
     return rc == 1 ? o->rc : rc;
-}
-
-static bool reservations_in(const fl_quota *q, const char *ns)
-{
-    for (size_t i = 0; i < q->nw; i++)
-        if (!strcmp(q->w[i].ns, ns))
-            return true;
-    return false;
 }
 
 /* Object counts: count/<resource>[.<group>] and the legacy aliases. */
@@ -161,7 +153,7 @@ static int count_objects(obs *o, const char *const *ready, size_t nready)
             iq.group = group, iq.resource = res;
             iq.clusters = ready, iq.n_clusters = nready;
             iq.namespaces = nss, iq.n_namespaces = 1;
-            if (nready && fl_index_count(o->q->rd, &iq, &n, o->err) != 0)
+            if (nready && fl_index_count(o->l->rd, &iq, &n, o->err) != 0)
                 n = 0; /* a resource the index does not hold counts zero */
             fl_quantity c;
             q_int(n, &c);
@@ -173,24 +165,24 @@ static int count_objects(obs *o, const char *const *ready, size_t nready)
     return 0;
 }
 
-int quota_usage_observe(fl_quota *q, const char *ns, const char *const *ready, size_t nready,
-                  qent *e, size_t ne, int64_t now_s, fl_err *err)
+int quota_usage_observe(nsled *l, const char *const *ready, size_t nready, qent *e, size_t ne,
+                        int64_t now_s, fl_err *err)
 {
-    obs o = {.q = q, .ns = ns, .e = e, .ne = ne, .now = now_s, .err = err};
+    obs o = {.l = l, .ns = l->ns, .e = e, .ne = ne, .now = now_s, .err = err};
     static const char *const kinds[] = {"pods", "services", "persistentvolumeclaims"};
     int rc = 0;
-    for (size_t i = 0; i < q->nw; i++)
-        q->w[i].live = 0;
+    for (size_t i = 0; i < l->nw; i++)
+        l->w[i].live = 0;
     if (nready == 0)
         return 0;
     for (size_t k = 0; !rc && k < FL_ARRAY_LEN(kinds); k++) {
         qev_for("", kinds[k], &o.ev);
-        bool need = k == 0 && reservations_in(q, ns);
+        bool need = k == 0 && l->nw > 0;
         for (size_t i = 0; !need && i < ne; i++)
             need = wants(&o.ev, &e[i]);
         if (!need)
             continue;
-        if (k == 0 && reservations_in(q, ns)) {
+        if (k == 0 && l->nw > 0) {
             o.owners = json_object();
             if (!o.owners)
                 return -ENOMEM;

@@ -1,12 +1,15 @@
 /*
  * quota/webhook.c: POST /admission/clusters/<cluster>/<secret>/quota — the
- * HTTP side of the ledger. The route handler (a server thread) only checks
- * the path (unknown cluster or wrong secret: 403 Status, nothing reserved)
- * and queues the request; the ledger's own worker threads parse the
- * AdmissionReview (admission.k8s.io/v1 or v1beta1; anything else, or a
- * malformed one: 400 Status, nothing reserved), decide (ledger.c) and
- * answer, so a slow search never delays an admission answer behind it in
- * the quota queue. A full queue answers 429. The top layer of quota/.
+ * HTTP side of the ledger. The route handler runs on the server thread that
+ * read the request (never queued behind search handlers on the server's
+ * worker pool) and checks the path (unknown cluster or wrong secret: 403
+ * Status, nothing reserved) and the AdmissionReview (admission.k8s.io/v1 or
+ * v1beta1; anything else, or a malformed one: 400 Status, nothing
+ * reserved). It decides there too when the namespace's ledger is free and
+ * warm (tens of microseconds); otherwise — the ledger is busy, or a full
+ * count is due — the request goes to the ledger's own worker threads, which
+ * may wait. Either way a slow search never delays an admission answer.
+ * A full queue answers 429. The top layer of quota/.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -81,8 +84,10 @@ static bool split_path(const char *path, char *cluster, char *secret, size_t n)
     return true;
 }
 
-/* Parse, decide, answer one queued request. */
-static void serve_one(fl_quota *q, fl_request *r)
+/* Parse, decide, answer one request; wait false: return false (nothing
+ * answered) when the decision would wait for its namespace's ledger or
+ * count it in full. */
+static bool serve_one(fl_quota *q, fl_request *r, bool wait)
 {
     char cluster[256], secret[256];
     size_t len;
@@ -92,7 +97,7 @@ static void serve_one(fl_quota *q, fl_request *r)
     split_path(fl_request_path(r), cluster, secret, sizeof cluster);
     if (fl_json_parse(body, len, &doc, &err) != 0) {
         fl_request_reply_status(r, 400, "BadRequest", "malformed AdmissionReview: %s", err.msg);
-        return;
+        return true;
     }
     const char *av = fl_obj_str_or(doc, "apiVersion", ""), *kind = fl_obj_str_or(doc, "kind", "");
     if (!json_is_object(doc) || strcmp(kind, "AdmissionReview") ||
@@ -101,9 +106,13 @@ static void serve_one(fl_quota *q, fl_request *r)
                                 "admission.k8s.io/v1 or v1beta1, got kind %.64s apiVersion %.64s",
                                 *kind ? kind : "(none)", *av ? av : "(none)");
         json_decref(doc);
-        return;
+        return true;
     }
-    int rc = fl_quota_review(q, cluster, json_object_get(doc, "request"), &resp, &err);
+    int rc = quota_review(q, cluster, json_object_get(doc, "request"), wait, &resp, &err);
+    if (rc == -EAGAIN && !wait) {
+        json_decref(doc);
+        return false;
+    }
     if (rc == FL_EPARSE)
         fl_request_reply_status(r, 400, "BadRequest", "malformed AdmissionReview: %s", err.msg);
     else if (rc) {
@@ -114,6 +123,7 @@ static void serve_one(fl_quota *q, fl_request *r)
         fl_request_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "apiVersion", av, "kind",
                                                 "AdmissionReview", "response", resp));
     json_decref(doc);
+    return true;
 }
 
 static void *worker(void *arg)
@@ -133,7 +143,7 @@ static void *worker(void *arg)
         if (stopping)
             fl_request_reply_status(r, 503, "ServiceUnavailable", "quota: shutting down");
         else
-            serve_one(q, r);
+            serve_one(q, r, true);
         pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
@@ -157,6 +167,8 @@ static void on_review(fl_request *r, void *ud)
         return;
     }
     fl_request_set_user(r, cluster);
+    if (serve_one(q, r, false))
+        return; /* decided here: its namespace was free and warm */
     pthread_mutex_lock(&p->mu);
     bool queued = !p->stop && p->n < p->cap;
     if (queued) {
@@ -172,7 +184,7 @@ static void on_review(fl_request *r, void *ud)
 int fl_quota_route(fl_quota *q, fl_server *s)
 {
     int rc = fl_server_hide_path(s, ROUTE);
-    return rc ? rc : fl_server_route(s, "POST", ROUTE, on_review, q);
+    return rc ? rc : fl_server_route_inline(s, "POST", ROUTE, on_review, q);
 }
 
 int quota_webhook_start(fl_quota *q, fl_err *err)

@@ -137,19 +137,46 @@ static bool parse_strategy(const char *s, fl_sched_strategy *out)
 }
 
 /* clusters[] of an assign or select request into typed clusters. */
+size_t fl_sched_zone_key(const json_t *cl, char *out, size_t size)
+{
+    const json_t *zs = json_object_get(cl, "zones");
+    size_t len = 0, i;
+    const json_t *z;
+    json_array_foreach(zs, i, z) {
+        const char *v = json_string_value(z);
+        if (!v || !v[0])
+            continue;
+        size_t l = strlen(v);
+        if (out && len + l + 1 < size) {
+            if (len)
+                out[len - 1] = ',';
+            memcpy(out + len, v, l + 1);
+        }
+        len += l + 1;
+    }
+    return len;
+}
+
 static fl_sched_cluster *parse_clusters(const json_t *a, fl_err *err)
 {
-    size_t n = json_array_size(a);
-    fl_sched_cluster *c = calloc(n + 1, sizeof *c);
+    size_t n = json_array_size(a), pool = 0;
+    for (size_t i = 0; i < n; i++)
+        pool += fl_sched_zone_key(json_array_get(a, i), NULL, 0);
+    /* the clusters, then their joined zone lists (freed with them) */
+    fl_sched_cluster *c = calloc(1, (n + 1) * sizeof *c + pool + 1);
     if (!c) {
         fl_err_set(err, -ENOMEM, "out of memory");
         return NULL;
     }
+    char *zp = (char *)(c + n + 1);
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(a, i);
+        size_t zl = fl_sched_zone_key(e, zp, pool + 1);
         c[i].name = fl_sched_json_str(e, "name");
         c[i].region = fl_sched_json_str(e, "region");
-        c[i].zone = fl_sched_json_str(e, "zone");
+        c[i].zone = zl ? zp : fl_sched_json_str(e, "zone");
+        zp += zl;
+        pool -= zl;
         c[i].provider = fl_sched_json_str(e, "provider");
         if (!c[i].name) {
             fl_err_set(err, FL_EPARSE, "clusters[%zu].name must be a string", i);

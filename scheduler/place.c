@@ -138,6 +138,31 @@ static bool in_list(const json_t *list, const char *name)
     return false;
 }
 
+/* Karmada's matchZones: a cluster in several zones is In when every one
+ * of them is listed (and it has one), NotIn when none is. */
+static bool zones_match(const json_t *r, const json_t *zones)
+{
+    const char *op = fl_obj_str_or(r, "operator", "");
+    const json_t *vals = json_object_get(r, "values");
+    size_t i, n = 0, hit = 0;
+    const json_t *z;
+    json_array_foreach(zones, i, z) {
+        if (!json_is_string(z))
+            continue;
+        n++;
+        hit += in_list(vals, json_string_value(z));
+    }
+    if (!strcmp(op, "In"))
+        return n > 0 && hit == n;
+    if (!strcmp(op, "NotIn"))
+        return hit == 0;
+    if (!strcmp(op, "Exists"))
+        return n > 0;
+    if (!strcmp(op, "DoesNotExist"))
+        return n == 0;
+    return false;
+}
+
 static bool caff_matches(const caff *c, const json_t *cl)
 {
     if (!c->aff)
@@ -153,6 +178,11 @@ static bool caff_matches(const caff *c, const json_t *cl)
     const json_t *r;
     json_array_foreach(c->fields, i, r) {
         const char *key = fl_sched_json_str(r, "key");
+        if (key && !strcmp(key, "zone") && json_is_array(json_object_get(cl, "zones"))) {
+            if (!zones_match(r, json_object_get(cl, "zones")))
+                return false;
+            continue;
+        }
         bool known = key && (!strcmp(key, "provider") || !strcmp(key, "region") ||
                              !strcmp(key, "zone"));
         const char *have = known ? fl_sched_json_str(cl, key) : NULL;
@@ -239,6 +269,8 @@ static const char *spread_field_missing(const json_t *placement, const json_t *c
     json_array_foreach(json_object_get(placement, "spreadConstraints"), i, sc) {
         const char *f = fl_sched_json_str(sc, "spreadByField");
         const char *v = f && strcmp(f, "cluster") != 0 ? fl_sched_json_str(cl, f) : "x";
+        if (f && !strcmp(f, "zone") && fl_sched_zone_key(cl, NULL, 0) > 0)
+            v = "x";
         if (v && v[0])
             continue;
         if (!strcmp(f, "provider"))
@@ -252,8 +284,31 @@ static const char *spread_field_missing(const json_t *placement, const json_t *c
 }
 
 /* The first failing filter's reason for cl, or NULL when it passes. */
+/* Karmada's ClusterEviction filter: a cluster the binding's last failover
+ * (status.failoverHistory) left, or one of its spec.gracefulEvictionTasks. */
+static const char *eviction_filter(const json_t *binding, const char *name, char *buf, size_t size)
+{
+    const json_t *hist = fl_obj_get(binding, "status.failoverHistory");
+    size_t nh = json_array_size(hist), i;
+    const json_t *e;
+    if (nh > 0) {
+        json_array_foreach(fl_obj_get(json_array_get(hist, nh - 1), "clustersBeforeFailover"), i, e) {
+            if (json_is_string(e) && strcmp(json_string_value(e), name) == 0) {
+                snprintf(buf, size, "workload has been failed over from this cluster %s", name);
+                return buf;
+            }
+        }
+    }
+    json_array_foreach(fl_obj_get(binding, "spec.gracefulEvictionTasks"), i, e) {
+        if (strcmp(fl_obj_str_or(e, "fromCluster", ""), name) == 0)
+            return "cluster(s) is in the process of eviction";
+    }
+    return NULL;
+}
+
 static const char *filter(const json_t *placement, const caff *aff, const json_t *cl,
-                          const json_t *tmpl, const json_t *prev, char *buf, size_t size)
+                          const json_t *tmpl, const json_t *prev, const json_t *binding,
+                          char *buf, size_t size)
 {
     const char *name = fl_obj_str_or(cl, "name", "");
     if (!api_enabled(cl, tmpl))
@@ -274,7 +329,7 @@ static const char *filter(const json_t *placement, const caff *aff, const json_t
         return missing;
     if (json_is_true(json_object_get(cl, "evicting")))
         return "cluster(s) is in the process of eviction";
-    return NULL;
+    return eviction_filter(binding, name, buf, size);
 }
 
 /* Exported to the module (sched_int.h): the same matchers for prop.c and
@@ -395,6 +450,7 @@ static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
 
 typedef struct decision {
     const json_t *req, *tmpl, *placement, *prev;
+    const json_t *binding; /* the ResourceBinding so far (eviction tasks, failover history), or NULL */
     const fl_sched_quota *quota;
     int64_t replicas;
     json_t *explain; /* "explain": true — attempts with each cluster's result, else NULL */
@@ -421,6 +477,7 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     const json_t *cls = json_object_get(d->req, "clusters");
     size_t n = json_array_size(cls), nc = 0, nr = 0, *sel = NULL, nsel = 0;
     fl_sched_cluster *c = calloc(n + 1, sizeof *c), *chosen = NULL;
+    char **zk = calloc(n + 1, sizeof *zk); /* joined zones lists */
     reason *rs = calloc(n + 1, sizeof *rs);
     fl_sched_spread *sp = NULL;
     fl_sched_target *t = NULL;
@@ -428,7 +485,7 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     char buf[300];
     int rc = -ENOMEM;
     json_t *at = NULL;
-    if (!c || !rs || cweights_init(&wl, d->placement) != 0)
+    if (!c || !rs || !zk || cweights_init(&wl, d->placement) != 0)
         goto out;
     if (d->explain) {
         at = json_pack("{s:s?,s:[]}", "affinityName", fl_sched_json_str(aff_json, "affinityName"),
@@ -438,7 +495,8 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     fl_sched_strategy st = strategy_of(d->placement);
     for (size_t i = 0; i < n; i++) {
         const json_t *cl = json_array_get(cls, i);
-        const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, buf, sizeof buf);
+        const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, d->binding, buf,
+                                 sizeof buf);
         if (at)
             json_array_append_new(json_object_get(at, "clusters"),
                                   json_pack("{s:s,s:s}", "name", fl_obj_str_or(cl, "name", ""),
@@ -449,8 +507,12 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         }
         const char *name = fl_obj_str_or(cl, "name", "");
         int64_t cur = previous_of(d->prev, name);
+        size_t zl = fl_sched_zone_key(cl, NULL, 0);
+        if (zl && (zk[i] = malloc(zl)))
+            fl_sched_zone_key(cl, zk[i], zl);
         c[nc] = (fl_sched_cluster){name, fl_sched_json_str(cl, "region"),
-                                   fl_sched_json_str(cl, "zone"), fl_sched_json_str(cl, "provider"),
+                                   zk[i] ? zk[i] : fl_sched_json_str(cl, "zone"),
+                                   fl_sched_json_str(cl, "provider"),
                                    cur >= 0 ? 100 : 0, cweights_of(&wl, cl), -1,
                                    cur > 0 ? cur : 0};
         c[nc].available = available_of(cl, d->tmpl, err);
@@ -532,6 +594,9 @@ out:
         json_object_set_new(at, rc == FL_EQUOTA ? "quota" : "error", json_string(err->msg));
     caff_done(&aff);
     cweights_done(&wl);
+    for (size_t i = 0; zk && i < n; i++)
+        free(zk[i]);
+    free(zk);
     free(c);
     free(rs);
     free(sp);
@@ -543,11 +608,13 @@ out:
 
 /* ---------------------------------------------------------------- the op's ledger */
 
-/* A one-quota ledger from the request ({"name","hard","used"}): what the
- * debug op uses to show QuotaExceeded; the daemon wires quota/ instead. */
+/* A ledger from the request's "quota" ({"name","hard","used"}, or a list
+ * of them: every one must allow): what the debug op and the daemon's dry
+ * run use to show QuotaExceeded without reserving; propagation wires
+ * quota/ instead. */
 typedef struct ledger {
-    const json_t *q;
-    json_t *used; /* name -> milli */
+    const json_t *q;   /* the quota being checked */
+    json_t *used;      /* that quota's name -> resource -> milli added so far */
 } ledger;
 
 
@@ -560,7 +627,7 @@ static void fmt_milli(int64_t m, char *buf, size_t size)
 
 static int64_t ledger_used(const ledger *l, const char *k)
 {
-    const json_t *u = json_object_get(l->used, k);
+    const json_t *u = json_object_get(json_object_get(l->used, fl_obj_str_or(l->q, "name", "")), k);
     if (u)
         return json_integer_value(u);
     return fl_sched_milli(json_object_get(json_object_get(l->q, "used"), k));
@@ -572,10 +639,9 @@ static int64_t ledger_per(const char *k, const json_t *requests)
     return strcmp(res, "pods") == 0 ? 1000 : fl_sched_milli(json_object_get(requests, res));
 }
 
-static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t replicas,
-                          const json_t *requests, fl_err *err)
+static int ledger_reserve_one(ledger *l, const char *ns, const char *cluster, int64_t replicas,
+                              const json_t *requests, fl_err *err)
 {
-    ledger *l = ud;
     const char *k;
     const json_t *hard;
     char rq[256] = "", us[256] = "", li[256] = "";
@@ -599,10 +665,40 @@ static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t
                           "exceeded quota: %s, requested: %s, used: %s, limited: %s (cluster %s, "
                           "namespace %s)",
                           fl_obj_str_or(l->q, "name", "quota"), rq, us, li, cluster, ns);
+    const char *qn = fl_obj_str_or(l->q, "name", "");
+    json_t *mine = json_object_get(l->used, qn);
+    if (!mine)
+        json_object_set_new(l->used, qn, mine = json_object());
     json_object_foreach(json_object_get(l->q, "hard"), k, hard) {
-        json_object_set_new(l->used, k,
+        json_object_set_new(mine, k,
                             json_integer(ledger_used(l, k) + ledger_per(k, requests) * replicas));
     }
+    return 0;
+}
+
+typedef struct ledgers {
+    const json_t *list; /* array of quotas */
+    json_t *used;
+} ledgers;
+
+/* Every quota must allow (checked first), then every one records the use. */
+static int ledger_reserve(void *ud, const char *ns, const char *cluster, int64_t replicas,
+                          const json_t *requests, fl_err *err)
+{
+    ledgers *ls = ud;
+    size_t i;
+    const json_t *q;
+    json_t *trial = json_deep_copy(ls->used);
+    json_array_foreach(ls->list, i, q) {
+        ledger l = {q, trial};
+        int rc = ledger_reserve_one(&l, ns, cluster, replicas, requests, err);
+        if (rc) {
+            json_decref(trial);
+            return rc;
+        }
+    }
+    json_object_update(ls->used, trial);
+    json_decref(trial);
     return 0;
 }
 
@@ -619,12 +715,15 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
     if (!pol)
         return fl_sched_error("no PropagationPolicy or ClusterPropagationPolicy matches the template",
                               "NoPolicyMatch");
-    ledger l = {json_object_get(req, "quota"), json_object()};
+    const json_t *rq = json_object_get(req, "quota");
+    json_t *qlist = json_is_array(rq) ? json_incref((json_t *)rq)
+                    : json_is_object(rq) ? json_pack("[O]", rq) : NULL;
+    ledgers l = {qlist, json_object()};
     fl_sched_quota own = {ledger_reserve, &l};
-    if (!quota && json_is_object(l.q))
+    if (!quota && json_array_size(qlist))
         quota = &own;
     decision d = {req, tmpl, fl_obj_get(pol, "spec.placement"), json_object_get(req, "previous"),
-                  quota, replicas_of(tmpl),
+                  json_object_get(req, "binding"), quota, replicas_of(tmpl),
                   json_is_true(json_object_get(req, "explain")) ? json_array() : NULL};
     json_t *answer = NULL;
     fl_err first = FL_ERR_INIT, e = FL_ERR_INIT;
@@ -658,6 +757,7 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
             first = e;
     }
     json_decref(l.used);
+    json_decref(qlist);
     if (rc != 0)
         answer = fl_sched_error(first.msg, rc == FL_EQUOTA ? "QuotaExceeded" : "NoClusterFit");
     if (answer && d.explain) {

@@ -35,6 +35,8 @@
 #define ANN_UID "resourcetemplate.karmada.io/uid"
 #define ANN_HASH "flotilla.io/propagation-hash"
 #define ANN_SHADOW "shadow.clusterpedia.io/cluster-name"
+#define ANN_CHANGE "flotilla.io/last-change"
+#define ANN_SRC_RV "flotilla.io/source-resource-version"
 #define TAINT_NOT_READY "cluster.karmada.io/not-ready"
 #define TAINT_UNREACHABLE "cluster.karmada.io/unreachable"
 #define INFLIGHT_MS 15000   /* a sent write not yet indexed is not sent again for this long */
@@ -42,14 +44,25 @@
 #define PROP_EVENTS_MAX 100 /* placement changes kept for fl_sched_prop_events */
 #define MAX_TEMPLATES 100000
 
-/* The template kinds propagated (namespaced; the host collector syncs them). */
+/* The template kinds propagated (the host collector syncs them), workloads
+ * first: their decisions say where their dependencies (dep) go. Member
+ * writes of dependencies go out in a wave before the workloads'. */
 typedef struct tkind {
     const char *group, *version, *resource, *kind;
+    bool dep;     /* may be a workload's dependency (propagateDeps) */
+    bool cluster; /* cluster-scoped: a ClusterResourceBinding, ClusterPropagationPolicy only */
 } tkind;
 static const tkind KINDS[] = {
-    {"apps", "v1", "deployments", "Deployment"},   {"apps", "v1", "statefulsets", "StatefulSet"},
-    {"batch", "v1", "jobs", "Job"},                {"", "v1", "configmaps", "ConfigMap"},
-    {"", "v1", "services", "Service"},
+    {"apps", "v1", "deployments", "Deployment", false, false},
+    {"apps", "v1", "statefulsets", "StatefulSet", false, false},
+    {"batch", "v1", "jobs", "Job", false, false},
+    {"", "v1", "services", "Service", false, false},
+    {"", "v1", "configmaps", "ConfigMap", true, false},
+    {"", "v1", "secrets", "Secret", true, false},
+    {"", "v1", "serviceaccounts", "ServiceAccount", true, false},
+    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, false},
+    {"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false,
+     true},
 };
 
 typedef struct member {
@@ -86,7 +99,9 @@ struct fl_sched_prop {
     double tokens;
     int64_t tokens_ms;
     char health_sig[4096];
-    json_t *obs_cache[8];           /* per kind: the last pass's observed map */
+    json_t *obs_cache[FL_ARRAY_LEN(KINDS)];           /* per kind: the last pass's observed map */
+    json_t *app_bad;                /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
+    json_t *last_event;             /* binding key -> hash of the last event sent for it */
     int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
 };
 
@@ -107,9 +122,21 @@ static void lower(char *s)
             *s = (char)(*s - 'A' + 'a');
 }
 
+/* The collection of the binding of a template in ns ("": cluster-scoped,
+ * a ClusterResourceBinding), with "/name" appended when name. */
+static void binding_path(const char *ns, const char *name, char *out, size_t n)
+{
+    int w = ns[0] ? snprintf(out, n, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings", ns)
+                  : snprintf(out, n, "/apis/work.karmada.io/v1alpha2/clusterresourcebindings");
+    if (name && w > 0 && (size_t)w < n)
+        snprintf(out + w, n - (size_t)w, "/%s", name);
+}
+
 static void coll_path(const tkind *k, const char *ns, char *out, size_t n)
 {
-    if (k->group[0])
+    if (k->cluster)
+        snprintf(out, n, "/apis/%s/%s/%s", k->group, k->version, k->resource);
+    else if (k->group[0])
         snprintf(out, n, "/apis/%s/%s/namespaces/%s/%s", k->group, k->version, ns, k->resource);
     else
         snprintf(out, n, "/api/%s/namespaces/%s/%s", k->version, ns, k->resource);
@@ -468,7 +495,11 @@ typedef struct pass {
     json_t *obs[FL_ARRAY_LEN(KINDS)];
     json_t *want;      /* "cluster|bns/bname" -> true: assignments in force */
     json_t *ns_jobs;   /* "cluster/ns" -> true */
-    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"}] */
+    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"[,"fetch"]}] */
+    json_t *dep_jobs;  /* the same for dependency kinds: sent before obj_jobs */
+    json_t *deps;      /* "Kind/ns/name" -> {"clusters":{name:true},"requiredBy":[..]} */
+    json_t *fetched;   /* host path -> the object read from the host (Secrets: the index
+                          keeps no data) */
     json_t *host_jobs; /* same, on the host */
     bool next_soon;    /* something waits: run again soon */
     bool stable;       /* every member Ready and trusted: settled templates may be skipped */
@@ -561,6 +592,12 @@ static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64
     if (json_is_object(ann))
         json_object_del(ann, "kubectl.kubernetes.io/last-applied-configuration");
     const char *kind = fl_obj_str_or(tmpl, "kind", "");
+    if (!strcmp(kind, "Secret"))
+        fl_obj_set_annotation(o, ANN_SRC_RV, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""));
+    if (!strcmp(kind, "PersistentVolumeClaim") && json_is_object(json_object_get(o, "spec")))
+        json_object_del(json_object_get(o, "spec"), "volumeName"); /* bound in the host only */
+    if (!strcmp(kind, "ServiceAccount"))
+        json_object_del(o, "secrets"); /* token secrets are each cluster's own */
     if (fl_obj_get(tmpl, "spec.replicas") || !strcmp(kind, "Deployment") ||
         !strcmp(kind, "StatefulSet"))
         json_object_set_new(fl_obj_ensure(o, "spec"), "replicas", json_integer(replicas));
@@ -631,7 +668,8 @@ static json_t *reflect_status(const json_t *st)
  * failover applied. *evicted counts clusters dropped by NoExecute and
  * *evicted_age_ms adds up how long each had been failing by then. */
 static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
-                          int *evicted, int64_t *evicted_age_ms, int *deferred)
+                          json_t *evictions, int *evicted, int64_t *evicted_age_ms,
+                          int *deferred)
 {
     fl_sched_prop *p = ps->p;
     json_t *out = json_array();
@@ -646,6 +684,11 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         int64_t age = ps->now - m->since;
         json_t *c = json_deep_copy(e);
         json_object_set(all, m->name, c);
+        if (held && json_object_get(evictions, m->name)) {
+            (*evicted)++; /* application failover: its replicas go elsewhere */
+            json_decref(c);
+            continue;
+        }
         if (ready) {
             if (!held && m->was_down && age < p->o.success_threshold_ms) {
                 ps->next_soon = true;
@@ -673,6 +716,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
             if (take_token(p, ps->now)) {
                 (*evicted)++;
                 *evicted_age_ms += age;
+                json_object_set_new(evictions, m->name, json_string("taint"));
                 json_decref(c);
                 continue; /* NoExecute: evicted, its replicas go elsewhere */
             }
@@ -731,6 +775,193 @@ int fl_sched_prop_events(fl_sched_prop *p, json_t **out)
     return 0;
 }
 
+/* The names a pod spec references of one dependency kind: volumes,
+ * projected sources, env and envFrom of every container, imagePullSecrets,
+ * the service account (not "default"), as Karmada's dependency interpreter
+ * for workloads. Appended to out (an object used as a set). */
+static void pod_refs(const json_t *spec, const char *kind, json_t *out)
+{
+    bool cm = !strcmp(kind, "ConfigMap"), sec = !strcmp(kind, "Secret");
+    size_t i, j;
+    const json_t *v, *x;
+#define REF(o, path) do { const char *n_ = fl_obj_str(o, path); \
+        if (n_ && n_[0]) json_object_set_new(out, n_, json_true()); } while (0)
+    if (!strcmp(kind, "ServiceAccount")) {
+        const char *sa = fl_obj_str(spec, "serviceAccountName");
+        if (sa && sa[0] && strcmp(sa, "default"))
+            json_object_set_new(out, sa, json_true());
+        return;
+    }
+    json_array_foreach(json_object_get(spec, "volumes"), i, v) {
+        if (cm)
+            REF(v, "configMap.name");
+        else if (sec)
+            REF(v, "secret.secretName");
+        else
+            REF(v, "persistentVolumeClaim.claimName");
+        json_array_foreach(fl_obj_get(v, "projected.sources"), j, x) {
+            if (cm)
+                REF(x, "configMap.name");
+            else if (sec)
+                REF(x, "secret.name");
+        }
+    }
+    if (!cm && !sec)
+        return;
+    if (sec)
+        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v) REF(v, "name");
+    static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+    for (size_t l = 0; l < FL_ARRAY_LEN(lists); l++) {
+        const json_t *c;
+        size_t ci;
+        json_array_foreach(json_object_get(spec, lists[l]), ci, c) {
+            json_array_foreach(json_object_get(c, "env"), i, v)
+                REF(v, cm ? "valueFrom.configMapKeyRef.name" : "valueFrom.secretKeyRef.name");
+            json_array_foreach(json_object_get(c, "envFrom"), i, v)
+                REF(v, cm ? "configMapRef.name" : "secretRef.name");
+        }
+    }
+#undef REF
+}
+
+/* propagateDeps: record that the workload tmpl (binding bkey, placed on
+ * clusters) needs its dependencies there. */
+static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const char *bkey,
+                      const json_t *clusters)
+{
+    if (!json_is_true(fl_obj_get(pol, "spec.propagateDeps")) || !json_array_size(clusters))
+        return;
+    const json_t *spec = fl_obj_get(tmpl, "spec.template.spec");
+    if (!json_is_object(spec))
+        return;
+    const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
+    const char *slash = strchr(bkey, '/');
+    json_t *names = json_object();
+    for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
+        if (!KINDS[ki].dep)
+            continue;
+        json_object_clear(names);
+        pod_refs(spec, KINDS[ki].kind, names);
+        const char *n;
+        json_t *v;
+        json_object_foreach(names, n, v) {
+            char dk[700];
+            snprintf(dk, sizeof dk, "%s/%s/%s", KINDS[ki].kind, ns, n);
+            json_t *d = json_object_get(ps->deps, dk);
+            if (!d) {
+                d = json_pack("{s:{},s:[]}", "clusters", "requiredBy");
+                json_object_set_new(ps->deps, dk, d);
+            }
+            size_t i;
+            const json_t *t;
+            json_array_foreach(clusters, i, t)
+                json_object_set_new(json_object_get(d, "clusters"), fl_obj_str_or(t, "name", ""),
+                                    json_true());
+            json_t *tcs = json_array();
+            json_array_foreach(clusters, i, t)
+                json_array_append_new(tcs, json_pack("{s:s}", "name", fl_obj_str_or(t, "name", "")));
+            json_array_append_new(json_object_get(d, "requiredBy"),
+                                  json_pack("{s:s,s:s,s:o}", "namespace", ns, "name",
+                                            slash ? slash + 1 : bkey, "clusters", tcs));
+        }
+    }
+    json_decref(names);
+}
+
+/* The placement of a dependency no policy claims: the clusters of the
+ * workloads that need it (a new policy object). */
+static json_t *dep_policy(const json_t *tmpl, const tkind *k, const json_t *dep)
+{
+    json_t *names = json_array();
+    const char *cn;
+    json_t *v;
+    json_object_foreach(json_object_get(dep, "clusters"), cn, v)
+        json_array_append_new(names, json_string(cn));
+    return json_pack("{s:s,s:{s:s,s:s},s:{s:[{s:s,s:s,s:s}],s:{s:{s:o}}}}", "kind",
+                     "PropagationPolicy", "metadata", "name", "propagate-deps", "namespace",
+                     fl_obj_str_or(tmpl, "metadata.namespace", ""), "spec", "resourceSelectors",
+                     "apiVersion", k->group[0] ? "" : "v1", "kind", k->kind, "name",
+                     fl_obj_str_or(tmpl, "metadata.name", ""), "placement", "clusterAffinity",
+                     "clusterNames", names);
+}
+
+/* Application failover: the binding's clusters whose copies have been
+ * Unhealthy for the policy's tolerationSeconds go into evictions ("app").
+ * Returns true while a copy is Unhealthy but still tolerated (a timer). */
+static bool app_failover(pass *ps, size_t ki, const json_t *pol, const char *key, const char *ns,
+                         const char *name, const json_t *prev, json_t *evictions)
+{
+    fl_sched_prop *p = ps->p;
+    int64_t tol = fl_sched_app_toleration_s(pol);
+    bool watching = false;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(prev, i, t) {
+        const char *cn = fl_obj_str_or(t, "name", "");
+        char bk[800], okey[700];
+        snprintf(bk, sizeof bk, "%s|%s", key, cn);
+        snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
+        member *m = member_of(p, cn);
+        const json_t *ob = json_object_get(ps->obs[ki], okey);
+        const char *h = ob ? fl_sched_copy_health(json_object_get(ob, "obj")) : "Unknown";
+        if (tol < 0 || !m || strcmp(m->health, "Ready") || !strcmp(h, "Healthy")) {
+            json_object_del(p->app_bad, bk);
+            continue;
+        }
+        const json_t *since = json_object_get(p->app_bad, bk);
+        if (!since) {
+            if (strcmp(h, "Unhealthy"))
+                continue;
+            json_object_set_new(p->app_bad, bk, json_integer(ps->now));
+            fl_log(FL_LOG_INFO, "prop", "binding %s: copy in %s unhealthy (tolerated %llds)", key,
+                   cn, (long long)tol);
+            watching = true;
+            continue;
+        }
+        if (ps->now - json_integer_value(since) >= tol * 1000)
+            json_object_set_new(evictions, cn, json_string("app"));
+        else
+            watching = true;
+    }
+    return watching;
+}
+
+/* A core/v1 Event on the binding (host wave), unless the same reason and
+ * message was the last one sent for it. */
+static void binding_event(pass *ps, const char *key, const char *ns, const char *bname,
+                          const char *type, const char *reason, const char *msg)
+{
+    fl_sched_prop *p = ps->p;
+    char h[20], ts[32], evname[700], path[700], hk[800];
+    json_t *sig = json_pack("[s,s]", reason, msg);
+    hash_of(sig, h);
+    json_decref(sig);
+    if (!strcmp(fl_obj_str_or(p->last_event, key, ""), h))
+        return;
+    json_object_set_new(p->last_event, key, json_string(h));
+    rfc3339(ts);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(evname, sizeof evname, "%.500s.%llx", bname,
+             (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
+    const char *evns = ns[0] ? ns : "default";
+    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+                           "s:s,s:s,s:i}",
+                           "apiVersion", "v1", "kind", "Event", "metadata", "name", evname,
+                           "namespace", evns, "involvedObject", "apiVersion",
+                           "work.karmada.io/v1alpha2", "kind",
+                           ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "namespace", ns,
+                           "name", bname, "type", type, "reason", reason, "message", msg, "source",
+                           "component", "flotilla-scheduler", "firstTimestamp", ts,
+                           "lastTimestamp", ts, "count", 1);
+    if (!ev)
+        return;
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", evns);
+    snprintf(hk, sizeof hk, "_host/ev/%s", evname);
+    job(ps->host_jobs, "_host", FL_KUBE_POST, path, ev, hk, h);
+    json_decref(ev);
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -741,6 +972,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     if (fl_obj_get(tmpl, "metadata.deletionTimestamp"))
         return;
     const json_t *pol = fl_sched_choose_policy(ps->policies, tmpl);
+    char dkey[700];
+    snprintf(dkey, sizeof dkey, "%s/%s/%s", k->kind, ns, name);
+    const json_t *dep = k->dep ? json_object_get(ps->deps, dkey) : NULL;
+    json_t *dep_pol = NULL; /* the placement of a dependency that no policy claims */
+    if (!pol && dep)
+        pol = dep_pol = dep_policy(tmpl, k, dep);
     if (!pol)
         return;
     char bname[600], key[700];
@@ -760,6 +997,20 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         snprintf(okey0, sizeof okey0, "%s/%s/%s", p->m[mi].name, ns, name);
         fl_buf_printf(&fp, "|%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
     }
+    if (dep) {
+        char *d = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
+        fl_buf_printf(&fp, "|%s", d ? d : "");
+        free(d);
+    }
+    {
+        /* eviction tasks whose grace period has passed: decided again then */
+        size_t ti, expired = 0;
+        const json_t *tt;
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ti, tt)
+            expired += fl_sched_task_done(tt, false, p->o.eviction_timeout_ms / 1000,
+                                          (int64_t)time(NULL));
+        fl_buf_printf(&fp, "|e%zu", expired);
+    }
     const char *fps = fp.data ? fp.data : "";
     /* custom NoExecute tolerations end at their own times: no skipping then */
     bool may_skip = ps->stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
@@ -771,21 +1022,36 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "name", ""), key);
             json_object_set_new(ps->want, wk, json_true());
         }
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct) {
+            char wk[800]; /* evicted clusters keep their copies while the task lasts */
+            snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "fromCluster", ""), key);
+            json_object_set_new(ps->want, wk, json_true());
+        }
         fl_buf_done(&fp);
+        note_deps(ps, tmpl, pol, key, json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters")
+                                                                 : NULL);
+        json_decref(dep_pol);
         return;
     }
-    size_t jobs_before = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
-                         json_object_size(ps->ns_jobs);
+    json_t *ojobs = k->dep ? ps->dep_jobs : ps->obj_jobs;
+    size_t jobs_before = json_array_size(ps->obj_jobs) + json_array_size(ps->dep_jobs) +
+                         json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
     const json_t *placement = fl_obj_get(pol, "spec.placement");
     const json_t *prev = fl_obj_get(rb, "spec.clusters");
     json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
     int evicted = 0, deferred = 0;
     int64_t evicted_age = 0;
-    json_t *cands = candidates(ps, placement, prev, all, &evicted, &evicted_age, &deferred);
+    /* cluster name -> "app" | "taint": clusters whose replicas leave in this decision */
+    json_t *evictions = json_object();
+    bool watching = app_failover(ps, ki, pol, key, ns, name, prev, evictions);
+    json_t *cands = candidates(ps, placement, prev, all, evictions, &evicted, &evicted_age,
+                               &deferred);
     add_available(ps, tmpl, cands);
-    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policies",
-                    ps->policies, "clusters", cands, "previous",
+    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policy",
+                    pol, "clusters", cands, "previous",
                     json_is_array(prev) ? json_incref((json_t *)prev) : json_array());
+    if (req && rb)
+        json_object_set(req, "binding", rb);
     qctx qc = {p, uid, prev};
     fl_sched_quota hook = {q_reserve, &qc};
     fl_err err = FL_ERR_INIT;
@@ -796,6 +1062,20 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     bool ok = answer && !emsg;
     clusters = ok ? json_incref(json_object_get(answer, "clusters"))
                   : json_is_array(prev) ? json_incref((json_t *)prev) : json_array();
+    if (dep) {
+        /* a dependency also goes wherever the workloads that need it are */
+        json_t *u = json_deep_copy(clusters);
+        const char *cn;
+        json_t *v;
+        json_object_foreach(json_object_get(dep, "clusters"), cn, v) {
+            if (prev_of(u, cn) < 0)
+                json_array_append_new(u, json_pack("{s:s,s:i}", "name", cn, "replicas", 0));
+        }
+        json_decref(clusters);
+        clusters = u;
+    }
+    if (ok)
+        note_deps(ps, tmpl, pol, key, clusters);
     pthread_mutex_lock(&p->mu);
     p->st.decisions++;
     p->st.unschedulable += !ok;
@@ -832,8 +1112,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_array_append_new(agg, entry);
         if (!m || suspended)
             continue;
-        json_object_set_new(entry, "health", json_string(!strcmp(m->health, "Ready") ? "Healthy"
-                                                                                      : "Unknown"));
+        json_object_set_new(entry, "health", json_string("Unknown"));
         fl_err oe = FL_ERR_INIT;
         json_t *obj = desired_obj(ps, tmpl, cl, reps, ns, bname, hash, &oe);
         if (!obj) {
@@ -848,6 +1127,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (have && !strcmp(have, hash)) {
             json_t *st = fl_obj_get(json_object_get(ob, "obj"), "status");
             json_object_set_new(entry, "applied", json_true());
+            if (!strcmp(m->health, "Ready"))
+                json_object_set_new(entry, "health",
+                                    json_string(fl_sched_copy_health(json_object_get(ob, "obj"))));
             if (json_is_object(st))
                 json_object_set_new(entry, "status", reflect_status(st));
             sum_status(sum, st);
@@ -862,7 +1144,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         }
         char nskey[600];
         snprintf(nskey, sizeof nskey, "%s/%s", cn, ns);
-        json_t *have_ns = json_object_get(ps->ns_have, nskey);
+        json_t *have_ns = ns[0] ? json_object_get(ps->ns_have, nskey) : json_true();
         if (!have_ns) {
             have_ns = json_boolean(index_has(ps->r, cn, "", "namespaces", "", ns, NULL));
             json_object_set_new(ps->ns_have, nskey, have_ns);
@@ -878,24 +1160,85 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                                 json_string(fl_obj_str_or(ob, "rv", "")));
             size_t pl = strlen(path);
             snprintf(path + pl, sizeof path - pl, "/%s", name);
-            job(ps->obj_jobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
+            job(ojobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
         } else if (index_has(ps->r, cn, k->group, k->resource, ns, name, rv)) {
             if (!strcmp(conflict, "Overwrite")) {
                 json_object_set_new(fl_obj_ensure(obj, "metadata"), "resourceVersion",
                                     json_string(rv));
                 size_t pl = strlen(path);
                 snprintf(path + pl, sizeof path - pl, "/%s", name);
-                job(ps->obj_jobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
+                job(ojobs, cn, FL_KUBE_PUT, path, obj, okey, hash);
             } else {
                 snprintf(emsg2, sizeof emsg2,
                          "%s %s/%s already exists in cluster %s and conflictResolution is Abort",
                          k->kind, ns, name, cn);
             }
         } else {
-            job(ps->obj_jobs, cn, FL_KUBE_POST, path, obj, okey, hash);
+            job(ojobs, cn, FL_KUBE_POST, path, obj, okey, hash);
+        }
+        if (!strcmp(k->kind, "Secret") && json_array_size(ojobs)) {
+            /* the index keeps no Secret data: read it from the host before the wave */
+            char hp[900];
+            coll_path(k, ns, hp, sizeof hp);
+            size_t hl = strlen(hp);
+            snprintf(hp + hl, sizeof hp - hl, "/%s", name);
+            json_t *last = json_array_get(ojobs, json_array_size(ojobs) - 1);
+            if (!strcmp(fl_obj_str_or(last, "key", ""), okey)) {
+                json_object_set_new(last, "fetch", json_string(hp));
+                json_object_set_new(ps->fetched, hp, json_null());
+            }
         }
         json_decref(obj);
     }
+    /* graceful eviction: evicted clusters keep their copies until the new
+     * placement is healthy or the grace period ends */
+    char nowts[32];
+    rfc3339(nowts);
+    bool healthy = ok && json_array_size(agg) > 0;
+    json_array_foreach(agg, i, t) {
+        if (strcmp(fl_obj_str_or(t, "health", ""), "Healthy"))
+            healthy = false;
+    }
+    json_t *tasks = json_array();
+    json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), i, t) {
+        const char *from = fl_obj_str_or(t, "fromCluster", "");
+        if (prev_of(clusters, from) >= 0 ||
+            fl_sched_task_done(t, healthy, p->o.eviction_timeout_ms / 1000, (int64_t)time(NULL)))
+            continue;
+        json_array_append(tasks, (json_t *)t);
+    }
+    char change[600] = "";
+    if (ok && evicted) {
+        const char *cn;
+        json_t *why;
+        json_object_foreach(evictions, cn, why) {
+            bool app = !strcmp(json_string_value(why), "app");
+            int64_t had = prev_of(prev, cn);
+            if (had < 0)
+                continue;
+            char msg[300];
+            snprintf(msg, sizeof msg, app ? "workload unhealthy in cluster %s for %llds"
+                                          : "cluster %s has an untolerated NoExecute taint",
+                     cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
+            json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
+            if (task)
+                json_array_append_new(tasks, task);
+            size_t cl = strlen(change);
+            snprintf(change + cl, sizeof change - cl, "%s%s evicted (%s, purge %s)", cl ? "; " : "",
+                     cn, app ? "ApplicationFailure" : "TaintUntolerated",
+                     task ? fl_obj_str_or(task, "purgeMode", "") : "Directly");
+            char bk[800];
+            snprintf(bk, sizeof bk, "%s|%s", key, cn);
+            json_object_del(p->app_bad, bk);
+        }
+    }
+    json_array_foreach(tasks, i, t) {
+        char wk[800];
+        snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(t, "fromCluster", ""), key);
+        json_object_set_new(ps->want, wk, json_true());
+    }
+    if (watching)
+        ps->next_soon = true;
     /* the binding */
     const json_t *old_status = json_object_get(rb, "status");
     json_t *conds = json_array();
@@ -922,14 +1265,51 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     if (spec && json_object_size(reqs))
         json_object_set_new(spec, "replicaRequirements", json_pack("{s:O}", "resourceRequest", reqs));
     json_decref(reqs);
+    if (spec && json_array_size(tasks))
+        json_object_set(spec, "gracefulEvictionTasks", tasks);
+    if (spec && dep)
+        json_object_set(spec, "requiredBy", json_object_get(dep, "requiredBy"));
+    if (spec && json_is_true(fl_obj_get(pol, "spec.propagateDeps")))
+        json_object_set_new(spec, "propagateDeps", json_true());
+    /* the reason for the last change of the placement */
+    if (ok && !change[0] && !json_equal(prev, clusters))
+        snprintf(change, sizeof change, "%s",
+                 !rb ? "first schedule"
+                 : json_integer_value(fl_obj_get(rb, "spec.replicas")) !=
+                           json_integer_value(fl_obj_get(tmpl, "spec.replicas"))
+                     ? "replicas changed"
+                 : !json_equal(fl_obj_get(rb, "spec.placement"), placement)
+                     ? "placement policy changed"
+                     : "candidate clusters or their capacity changed");
+    if (change[0]) {
+        char *from = json_dumps(prev ? prev : json_array(), JSON_COMPACT);
+        char *to = json_dumps(clusters, JSON_COMPACT);
+        char full[1800];
+        snprintf(full, sizeof full, "%s: %s -> %s", change, from ? from : "[]", to ? to : "[]");
+        free(from);
+        free(to);
+        json_object_set_new(status, "lastScheduledTime", json_string(nowts));
+        binding_event(ps, key, ns, bname, "Normal", "ScheduleBindingSucceed", full);
+        snprintf(change, sizeof change, "%.*s", (int)(sizeof change - 1), full);
+    } else if (!ok) {
+        binding_event(ps, key, ns, bname, "Warning", "ScheduleBindingFailed", smsg);
+    }
+    if (!change[0] && json_is_string(fl_obj_get(old_status, "lastScheduledTime")))
+        json_object_set(status, "lastScheduledTime", fl_obj_get(old_status, "lastScheduledTime"));
+    else if (!change[0] && ok)
+        json_object_set_new(status, "lastScheduledTime", json_string(nowts));
     char rbpath[900], hk[800];
-    snprintf(rbpath, sizeof rbpath, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings",
-             ns);
+    binding_path(ns, NULL, rbpath, sizeof rbpath);
     if (!rb) {
         json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion",
-                                 "work.karmada.io/v1alpha2", "kind", "ResourceBinding", "metadata",
+                                 "work.karmada.io/v1alpha2", "kind",
+                                 ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "metadata",
                                  "name", bname, "namespace", ns, "labels", LBL_MANAGED, "true",
                                  "spec", spec);
+        if (body && !ns[0])
+            json_object_del(json_object_get(body, "metadata"), "namespace");
+        if (body && change[0])
+            fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
         hash_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
@@ -940,6 +1320,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_t *body = json_deep_copy(rb);
         json_object_del(body, "_seen");
         json_object_set(body, "spec", spec);
+        if (body && change[0])
+            fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
         hash_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
@@ -966,7 +1348,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_decref(body);
     }
     /* the template's status: the members' summed */
-    if (json_object_size(sum) && !suspended && strcmp(k->resource, "configmaps") &&
+    if (json_object_size(sum) && !suspended && !k->dep && !k->cluster &&
         strcmp(k->resource, "services")) {
         const json_t *ts = json_object_get(tmpl, "status");
         bool diff = false;
@@ -990,13 +1372,16 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_decref(body);
         }
     }
-    size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->host_jobs) +
-                        json_object_size(ps->ns_jobs);
-    if (ok && all_applied && !evicted && !deferred && jobs_after == jobs_before && rb)
+    size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->dep_jobs) +
+                        json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
+    if (ok && all_applied && !evicted && !deferred && !watching && jobs_after == jobs_before && rb)
         json_object_set_new(p->settled, key, json_string(fps));
     else
         json_object_del(p->settled, key);
     fl_buf_done(&fp);
+    json_decref(tasks);
+    json_decref(evictions);
+    json_decref(dep_pol);
     json_decref(sum);
     json_decref(status);
     json_decref(spec);
@@ -1059,8 +1444,8 @@ static void cleanup(pass *ps)
         if (strcmp(meta_str(rb, "labels", LBL_MANAGED), "true"))
             continue; /* not ours */
         char path[900], hk[800];
-        snprintf(path, sizeof path, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings/%s",
-                 fl_obj_str_or(rb, "metadata.namespace", ""), fl_obj_str_or(rb, "metadata.name", ""));
+        binding_path(fl_obj_str_or(rb, "metadata.namespace", ""),
+                     fl_obj_str_or(rb, "metadata.name", ""), path, sizeof path);
         snprintf(hk, sizeof hk, "_host/rbdel/%s", bkey);
         job(ps->host_jobs, "_host", FL_KUBE_DELETE, path, NULL, hk, "delete");
         if (p->o.quota.release) {
@@ -1073,6 +1458,77 @@ static void cleanup(pass *ps)
         }
     }
     json_decref(busy);
+}
+
+typedef struct fetch {
+    fl_sched_prop *p;
+    json_t *slot; /* the fetched map */
+    char path[900];
+} fetch;
+
+static void fetch_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
+{
+    (void)rq;
+    fetch *f = ud;
+    json_t *o = NULL;
+    f->p->pending--;
+    if (res->err == 0 && fl_json_parse(res->body.data, res->body.len, &o, NULL) == 0)
+        json_object_set_new(f->slot, f->path, o);
+    else
+        fl_log(FL_LOG_WARN, "prop", "host GET %s: %s %s", f->path, res->reason, res->message);
+    free(f);
+}
+
+/* Read the host objects named in ps->fetched (concurrently, one wave),
+ * then complete the jobs that wait for them: Secret data and type into
+ * the body; a job whose object could not be read is dropped (next pass). */
+static json_t *fetch_wave(pass *ps, json_t *jobs)
+{
+    fl_sched_prop *p = ps->p;
+    if (!json_object_size(ps->fetched))
+        return json_incref(jobs);
+    fl_kube_client *c = client_for(p, p->host_kubeconfig, p->host_context, &p->host, "host");
+    const char *path;
+    json_t *v;
+    json_object_foreach(ps->fetched, path, v) {
+        fetch *f = calloc(1, sizeof *f);
+        if (!c || !f) {
+            free(f);
+            break;
+        }
+        f->p = p;
+        f->slot = ps->fetched;
+        snprintf(f->path, sizeof f->path, "%s", path);
+        fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+        rq.method = FL_KUBE_GET, rq.path = f->path;
+        if (fl_kube_client_request(c, &rq, NULL, fetch_done, f, NULL) == 0)
+            p->pending++;
+        else
+            free(f);
+    }
+    wave(p);
+    json_t *out = json_array();
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j) {
+        const char *fp = fl_obj_str(j, "fetch");
+        if (fp) {
+            const json_t *src = json_object_get(ps->fetched, fp);
+            json_t *body = json_object_get(j, "body");
+            if (!json_is_object(src) || !json_is_object(body)) {
+                ps->next_soon = true;
+                continue;
+            }
+            static const char *const f[] = {"data", "stringData", "type", "immutable"};
+            for (size_t k = 0; k < FL_ARRAY_LEN(f); k++) {
+                json_t *x = json_object_get(src, f[k]);
+                if (x)
+                    json_object_set(body, f[k], x);
+            }
+        }
+        json_array_append(out, j);
+    }
+    return out;
 }
 
 static void concat_into(json_t *dst, json_t *src)
@@ -1138,6 +1594,8 @@ static bool run_pass(fl_sched_prop *p)
         }
     }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
+    concat_into(rbl, host_items(p, "work.karmada.io", "clusterresourcebindings",
+                                "ClusterResourceBinding"));
     ps.rbs = json_object();
     size_t i;
     json_t *o;
@@ -1153,6 +1611,9 @@ static bool run_pass(fl_sched_prop *p)
     ps.ns_have = json_object();
     ps.seen = json_object();
     ps.obj_jobs = json_array();
+    ps.dep_jobs = json_array();
+    ps.deps = json_object();
+    ps.fetched = json_object();
     ps.host_jobs = json_array();
     if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
         fl_index_reader_begin(ps.r);
@@ -1181,8 +1642,9 @@ static bool run_pass(fl_sched_prop *p)
         fl_index_reader_free(ps.r);
     }
     int64_t t_decided = fl_mono_ms();
-    size_t n_obj = json_array_size(ps.obj_jobs), n_host = json_array_size(ps.host_jobs);
-    /* wave 1: namespaces; wave 2: member objects; wave 3: the host */
+    size_t n_obj = json_array_size(ps.obj_jobs) + json_array_size(ps.dep_jobs), n_host = json_array_size(ps.host_jobs);
+    /* wave 1: namespaces; wave 2: dependencies (Secrets read from the host
+     * first); wave 3: member objects; wave 4: the host */
     json_t *nsj = json_array();
     const char *nk;
     json_t *nso;
@@ -1192,9 +1654,13 @@ static bool run_pass(fl_sched_prop *p)
         job(nsj, c, FL_KUBE_POST, "/api/v1/namespaces", nso, nk, "ns");
     }
     run_jobs(p, nsj);
+    json_t *depj = fetch_wave(&ps, ps.dep_jobs);
+    run_jobs(p, depj);
+    json_decref(depj);
     run_jobs(p, ps.obj_jobs);
     run_jobs(p, ps.host_jobs);
-    bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.host_jobs) ||
+    bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.dep_jobs) ||
+                json_array_size(ps.host_jobs) ||
                 json_object_size(p->retry) || json_object_size(p->inflight);
     /* forget inflight entries past their window */
     const char *ik;
@@ -1218,6 +1684,9 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.ns_have);
     json_decref(ps.seen);
     json_decref(ps.obj_jobs);
+    json_decref(ps.dep_jobs);
+    json_decref(ps.deps);
+    json_decref(ps.fetched);
     json_decref(ps.host_jobs);
     int64_t spent = fl_mono_ms() - t0;
     if (spent > 1000)
@@ -1308,6 +1777,8 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
         p->o.write_timeout_ms = d.write_timeout_ms;
     if (p->o.eviction_rate <= 0)
         p->o.eviction_rate = d.eviction_rate;
+    if (p->o.eviction_timeout_ms <= 0)
+        p->o.eviction_timeout_ms = d.eviction_timeout_ms;
     p->host_kubeconfig = dup_or_null(opts->host_kubeconfig);
     p->host_context = dup_or_null(opts->host_context);
     p->m = calloc(opts->nconns + 1, sizeof *p->m);
@@ -1315,8 +1786,10 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
     p->inflight = json_object();
     p->retry = json_object();
     p->settled = json_object();
+    p->app_bad = json_object();
+    p->last_event = json_object();
     int rc = -ENOMEM;
-    if (!p->m || !p->inflight || !p->retry || !p->settled)
+    if (!p->m || !p->inflight || !p->retry || !p->settled || !p->app_bad || !p->last_event)
         goto fail;
     int64_t now = fl_mono_ms();
     for (size_t i = 0; i < p->nm; i++) {
@@ -1379,6 +1852,8 @@ void fl_sched_prop_free(fl_sched_prop *p)
     json_decref(p->inflight);
     json_decref(p->retry);
     json_decref(p->settled);
+    json_decref(p->app_bad);
+    json_decref(p->last_event);
     for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
         json_decref(p->obs_cache[k]);
     fl_sched_snapshot_free(p->snap);

@@ -55,6 +55,11 @@ const char *fl_sched_json_str(const json_t *obj, const char *key);
 json_t *fl_sched_error(const char *msg, const char *reason);
 json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n);
 fl_sched_spread *fl_sched_parse_spread(const json_t *a, size_t *n, fl_err *err);
+/* A cluster entry's "zones" list (Karmada's cluster.spec.zones) joined as
+ * "a,b" into out (when it fits size); returns the bytes it takes with its
+ * NUL, 0 when the entry has no zones list (its "zone" is used). Division
+ * and selection read a cluster's zone field as such a list. */
+size_t fl_sched_zone_key(const json_t *cl, char *out, size_t size);
 
 /* place.c's matchers: a resourceSelector's implicit priority (3 name, 2
  * labelSelector, 1 kind only, 0 miss); the policy of policies (array) that
@@ -70,5 +75,27 @@ bool fl_sched_affinity_matches(const json_t *aff, const json_t *cl);
  * 0, FL_EPARSE (a bad overrider: err says which), -ENOMEM. */
 int fl_sched_overrides_apply(const json_t *policies, const json_t *tmpl, const json_t *cl,
                              json_t *obj, json_t **applied, fl_err *err);
+
+/* failover.c: Karmada's failover rules over JSON.
+ * The health of a member copy (Healthy, Unhealthy, Unknown) by the default
+ * interpreter's rules: workloads need updated and available (ready)
+ * replicas at spec.replicas for the observed generation and no unavailable
+ * replicas (a rollout stuck on new pods that cannot run); a Job is
+ * Unhealthy once Failed. */
+const char *fl_sched_copy_health(const json_t *obj);
+/* The gracefulEvictionTasks entry for evicting cluster (replicas it held)
+ * under policy's spec.failover.cluster (taints) or .application purge mode:
+ * Gracefully (with the policy's gracePeriodSeconds), Never
+ * (suppressDeletion), or NULL for Directly (removed at once). */
+json_t *fl_sched_evict_task(const json_t *policy, const char *cluster, int64_t replicas,
+                            bool application, const char *message, const char *now_rfc3339);
+/* Whether a task has ended: suppressDeletion false (true: never), the
+ * grace period (its own or default_grace_s) has passed since its
+ * creationTimestamp, or the new placement is healthy. */
+bool fl_sched_task_done(const json_t *task, bool placement_healthy, int64_t default_grace_s,
+                        int64_t now_s);
+/* spec.failover.application.decisionConditions.tolerationSeconds (300
+ * when unset), or -1 when the policy has no application failover. */
+int64_t fl_sched_app_toleration_s(const json_t *policy);
 
 #endif

@@ -73,7 +73,7 @@ typedef enum {
 typedef struct fl_sched_cluster {
     const char *name;     /* borrowed */
     const char *region;   /* borrowed, may be NULL */
-    const char *zone;     /* borrowed, may be NULL */
+    const char *zone;     /* borrowed, may be NULL; "a,b": in zones a and b */
     const char *provider; /* borrowed, may be NULL */
     int64_t score;        /* selection: the filter/score result */
     int64_t weight;       /* static weight; -1 = no weight rule matched */
@@ -205,7 +205,10 @@ json_t *fl_sched_op_select(const json_t *req, fl_err *err);
 /* "place": policy (PropagationPolicy or ClusterPropagationPolicy, or
  * "policies": a list to match against), template, clusters (config entries
  * with labels, region, zone, provider, taints, and either "available" or
- * "nodes"/"pods"), previous. quota may be NULL. */
+ * "nodes"/"pods"), previous, and optionally "binding" (the ResourceBinding
+ * so far: clusters in its spec.gracefulEvictionTasks or in the last
+ * status.failoverHistory entry's clustersBeforeFailover are filtered out,
+ * as Karmada's ClusterEviction plugin). quota may be NULL. */
 json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err *err);
 /* "override": {"template":{..}, "policies":[(Cluster)OverridePolicy..],
  * "cluster":{name, labels, region, zone, provider}} -> {"object":{the copy
@@ -273,9 +276,13 @@ typedef struct fl_sched_prop_opts {
     int64_t toleration_ms;                /* NoExecute toleration when the policy names none, default 300000 */
     double eviction_rate;                 /* bindings evicted per second, default 50 */
     int64_t write_timeout_ms;             /* one member or host write, default 10000 */
+    int64_t eviction_timeout_ms;          /* a graceful eviction task ends after this at the
+                                             latest (its gracePeriodSeconds first), default
+                                             600000 (Karmada's 10 minutes) */
 } fl_sched_prop_opts;
 #define FL_SCHED_PROP_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, \
-                                 {NULL, NULL, NULL}, 1000, 20, 30000, 30000, 300000, 50.0, 10000}
+                                 {NULL, NULL, NULL}, 1000, 20, 30000, 30000, 300000, 50.0, 10000, \
+                                 600000}
 
 /* Create and start the controller thread. Strings are copied; index and
  * the callbacks' ud must outlive it. 0, -EINVAL, -ENOMEM, -errno. */

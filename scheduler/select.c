@@ -24,7 +24,7 @@ typedef struct cinfo {
 } cinfo;
 
 typedef struct group {
-    const char *name;
+    char *name;
     cinfo *cl; /* in cluster order (score, avail, name) */
     size_t n, cap;
     int64_t score;
@@ -258,9 +258,10 @@ static int push_group_cluster(group **gs, size_t *ng, const char *key, const cin
             g = gs[i];
     if (!g) {
         g = calloc(1, sizeof *g);
-        if (!g)
+        if (!g || !(g->name = strdup(key))) {
+            free(g);
             return -ENOMEM;
-        g->name = key;
+        }
         gs[(*ng)++] = g;
     }
     if (g->n == g->cap) {
@@ -283,17 +284,30 @@ static int by_group(const fl_sched_select_in *in, cinfo *cl, size_t n, fl_sched_
     fl_sched_spread none = {FL_SCHED_SPREAD_CLUSTER, 0, 0};
     if (!cc)
         cc = &none;
-    group **gs = calloc(n + 1, sizeof *gs), **sel = NULL;
-    cinfo *cand = calloc(n + 1, sizeof *cand);
+    /* a cluster in several zones ("a,b") is in each zone's group */
+    size_t slots = n + 1;
+    for (size_t i = 0; f == FL_SCHED_SPREAD_ZONE && i < n; i++)
+        for (const char *z = field_of(&in->clusters[cl[i].idx], f); z && *z; z++)
+            slots += *z == ',';
+    group **gs = calloc(slots, sizeof *gs), **sel = NULL;
+    cinfo *cand = calloc(slots, sizeof *cand);
+    bool *taken = calloc(in->n_clusters + 1, sizeof *taken);
     size_t ng = 0, nsel = 0, ncand = 0;
     int rc = -ENOMEM;
-    if (!gs || !cand)
+    if (!gs || !cand || !taken)
         goto out;
     rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *key = field_of(&in->clusters[cl[i].idx], f);
-        if (key && key[0])
-            rc = push_group_cluster(gs, &ng, key, &cl[i]);
+        while (key && key[0] && rc == 0) {
+            const char *comma = f == FL_SCHED_SPREAD_ZONE ? strchr(key, ',') : NULL;
+            size_t len = comma ? (size_t)(comma - key) : strlen(key);
+            char one[256];
+            snprintf(one, sizeof one, "%.*s", (int)len, key);
+            if (one[0])
+                rc = push_group_cluster(gs, &ng, one, &cl[i]);
+            key = comma ? comma + 1 : NULL;
+        }
     }
     if (rc)
         goto out;
@@ -317,10 +331,18 @@ static int by_group(const fl_sched_select_in *in, cinfo *cl, size_t n, fl_sched_
     }
     *n_res = 0;
     for (size_t i = 0; i < nsel; i++) {
-        res[(*n_res)++] = sel[i]->cl[0].idx;
-        for (size_t k = 1; k < sel[i]->n; k++)
-            cand[ncand++] = sel[i]->cl[k];
+        size_t first = sel[i]->cl[0].idx;
+        if (!taken[first]) {
+            taken[first] = true;
+            res[(*n_res)++] = first;
+        }
     }
+    for (size_t i = 0; i < nsel; i++)
+        for (size_t k = 1; k < sel[i]->n; k++)
+            if (!taken[sel[i]->cl[k].idx]) {
+                taken[sel[i]->cl[k].idx] = true; /* once, though in several selected zones */
+                cand[ncand++] = sel[i]->cl[k];
+            }
     int64_t need = (int64_t)(ncand + *n_res);
     if (need > cc->max_groups)
         need = cc->max_groups;
@@ -332,12 +354,14 @@ static int by_group(const fl_sched_select_in *in, cinfo *cl, size_t n, fl_sched_
     }
 out:
     for (size_t i = 0; gs && i < ng; i++) {
+        free(gs[i]->name);
         free(gs[i]->cl);
         free(gs[i]);
     }
     free(gs);
     free(sel);
     free(cand);
+    free(taken);
     return rc;
 }
 

@@ -216,6 +216,15 @@ int fl_server_route_health(fl_server *s)
     return 0;
 }
 
+int fl_server_route_inline(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
+                           void *ud)
+{
+    int rc = fl_server_route(s, method, prefix, fn, ud);
+    if (!rc)
+        s->routes[s->nroutes - 1].inline_ = true;
+    return rc;
+}
+
 /* ---- MHD callbacks ----------------------------------------------------- */
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)

@@ -97,6 +97,13 @@ int fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err);
 int fl_server_route(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
                     void *ud);
 
+/* fl_server_route for a handler that never blocks (it answers at once or
+ * hands the request to a queue of its own): it runs on the server thread
+ * that read the request, as /healthz does, never queued behind slow
+ * handlers on the worker pool. Same return codes. */
+int fl_server_route_inline(fl_server *s, const char *method, const char *prefix, fl_handler_fn fn,
+                           void *ud);
+
 /* The access log shows requests under prefix as "<prefix>/" and three stars (paths that
  * carry secrets), unless the handler named a log uri. Before start; 0,
  * -EINVAL, -EBUSY or -ENOMEM. */

@@ -9,6 +9,9 @@ control.db:
     with kube-apiserver's Forbidden wording; a bad token is 401;
   * kill -9 during a write storm, N rounds: every acknowledged create is
     there after restart with its resourceVersion, nothing half-written;
+  * after kill -9, a watch from a resourceVersion handed out before it
+    (raw, and `kubectl get --raw`) replays every later event with its own
+    type, in order;
   * `flotilla backup` while serving, `flotilla restore` into a fresh data
     dir: same objects and resourceVersions;
   * a corrupt control.db: serve refuses to start, naming the file.
@@ -168,16 +171,63 @@ def test_kubectl(d, port, data_dir):
     rc, out, err = kubectl(kc, "get", "deploy", "web")
     check(rc != 0 and "NotFound" in err, "gone after delete: %s" % err)
     rc, out, err = kubectl(kc, "explain", "deployment.spec.replicas")
-    check(rc == 0 and "replicas" in out, "kubectl explain: %s" % err)
+    check(rc == 0 and "replicas" in out and "Number of desired pods" in out,
+          "kubectl explain prints upstream's field description: %s %s" % (out[:300], err))
+    rc, out, err = kubectl(kc, "explain", "deployment.spec")
+    check(rc == 0 and "DeploymentSpec is the specification" in out and
+          "minReadySeconds" in out, "kubectl explain deployment.spec: %s %s" % (out[:300], err))
     rc, out, err = kubectl(kc, "explain", "propagationpolicies")
     check(rc == 0 and "PropagationPolicy" in out, "kubectl explain a Karmada kind: %s" % err)
+    for path, want in [("propagationpolicy.spec.placement", ["clusterAffinity", "replicaScheduling",
+                                                              "Where the selected resources go"]),
+                       ("propagationpolicy.spec.placement.replicaScheduling.weightPreference",
+                        ["staticWeightList", "dynamicWeight"]),
+                       ("clusterpropagationpolicy.spec.resourceSelectors", ["apiVersion",
+                                                                            "labelSelector"]),
+                       ("overridepolicy.spec.overrideRules.overriders", ["imageOverrider",
+                                                                         "plaintext"]),
+                       ("federatedresourcequota.spec", ["overall", "staticAssignments"]),
+                       ("federatedresourcequota.status", ["overallUsed", "aggregatedStatus"]),
+                       ("karmadaquota.spec", ["hard", "scopeSelector"]),
+                       ("resourcebinding.spec.clusters", ["replicas", "The scheduling result"]),
+                       ("clusterresourcebinding.status", ["aggregatedStatus", "conditions"]),
+                       ("cluster.spec", ["apiEndpoint", "taints"])]:
+        rc, out, err = kubectl(kc, "explain", path)
+        check(rc == 0 and all(w in out for w in want),
+              "kubectl explain %s shows %s: %s %s" % (path, want, out[:400], err))
     pp = os.path.join(d, "pp.yaml")
     with open(pp, "w") as f:
         f.write("apiVersion: policy.karmada.io/v1alpha1\nkind: PropagationPolicy\nmetadata:\n"
                 "  name: web\n  namespace: default\nspec:\n  resourceSelectors:\n"
-                "  - {apiVersion: apps/v1, kind: Deployment, name: web}\n")
+                "  - {apiVersion: apps/v1, kind: Deployment, name: web}\n"
+                "  placement:\n    clusterAffinity: {clusterNames: [east-1]}\n"
+                "    futureField: {kept: true}\n  futureSpecField: 7\n")
     rc, out, err = kubectl(kc, "apply", "-f", pp)
     check(rc == 0 and "created" in out, "apply a PropagationPolicy: %s %s" % (out, err))
+    code, got = req(port, "GET", "/apis/policy.karmada.io/v1alpha1/namespaces/default/"
+                    "propagationpolicies/web")
+    spec = got.get("spec", {}) if code == 200 else {}
+    check(spec.get("placement", {}).get("clusterAffinity") == {"clusterNames": ["east-1"]} and
+          spec.get("placement", {}).get("futureField") == {"kept": True} and
+          spec.get("futureSpecField") == 7,
+          "pruning keeps the declared and the undeclared fields a user wrote: %r" % spec)
+    # /openapi/v2: JSON with every served kind's definition; protobuf alone is 406
+    code, v2 = req(port, "GET", "/openapi/v2")
+    defs = v2.get("definitions", {}) if code == 200 else {}
+    check(code == 200 and v2.get("swagger") == "2.0" and
+          "io.k8s.api.apps.v1.Deployment" in defs and
+          any(k.endswith("policy.v1alpha1.PropagationPolicy") for k in defs) and
+          "#/definitions/" in json.dumps(defs["io.k8s.api.apps.v1.Deployment"]),
+          "/openapi/v2 as JSON: %s %s" % (code, sorted(defs)[:5]))
+    r = urllib.request.Request("http://127.0.0.1:%d/openapi/v2" % port)
+    r.add_header("Authorization", "Bearer admin-tok")
+    r.add_header("Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+    try:
+        urllib.request.urlopen(r, timeout=30)
+        code = 200
+    except urllib.error.HTTPError as e:
+        code = e.code
+    check(code == 406, "/openapi/v2 in protobuf only: 406 (%s)" % code)
     # a KarmadaQuota applied here reaches quota/ (the host collector reads our own API)
     kq = os.path.join(d, "kq.yaml")
     with open(kq, "w") as f:
@@ -279,6 +329,60 @@ def test_kill9(d, cfg, port):
     print("kill -9 rounds: %d, acknowledged creates checked: %d" % (ROUNDS, total))
 
 
+def raw_watch(port, path, seconds=3):
+    """The event lines a watch answers until its timeoutSeconds."""
+    url = "http://127.0.0.1:%d%s&timeoutSeconds=%d" % (port, path, seconds)
+    r = urllib.request.Request(url)
+    r.add_header("Authorization", "Bearer admin-tok")
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, [json.loads(line) for line in resp.read().splitlines() if line]
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_watch_resume(cfg, port, data_dir):
+    p = serve(cfg)
+    check(wait(lambda: up(port), 60, 0.1), "daemon up for the watch resume")
+    code, lst = req(port, "GET", "/api/v1/namespaces/default/configmaps?limit=1")
+    rv0 = lst["metadata"]["resourceVersion"]
+    req(port, "POST", "/api/v1/namespaces/default/configmaps", cm("resume-a"))
+    req(port, "POST", "/api/v1/namespaces/default/configmaps", cm("resume-b"))
+    req(port, "PUT", "/api/v1/namespaces/default/configmaps/resume-a", cm("resume-a", payload="y"))
+    code, _ = req(port, "DELETE", "/api/v1/namespaces/default/configmaps/resume-b")
+    check(code == 200, "delete before the kill: %s" % code)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    procs.remove(p)
+    p = serve(cfg)
+    check(wait(lambda: up(port), 60, 0.1), "restart after kill -9")
+    code, evs = raw_watch(port, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=%s"
+                          % rv0)
+    got = [(e["type"], e["object"]["metadata"]["name"]) for e in evs if e["type"] != "BOOKMARK"]
+    want = [("ADDED", "resume-a"), ("ADDED", "resume-b"), ("MODIFIED", "resume-a"),
+            ("DELETED", "resume-b")]
+    check(code == 200 and got == want,
+          "a watch from rv %s (before kill -9) replays each event: %s %r" % (rv0, code, got))
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in evs]
+    check(rvs == sorted(rvs) and len(set(rvs)) == len(rvs), "in resourceVersion order: %r" % rvs)
+    kc = os.path.join(data_dir, "flotilla.kubeconfig")
+    rc, out, err = kubectl(kc, "get", "--raw", "/api/v1/namespaces/default/configmaps?watch=1&"
+                           "resourceVersion=%s&timeoutSeconds=2" % rv0)
+    kevs = [json.loads(x) for x in out.splitlines() if x.strip()] if rc == 0 else []
+    kgot = [(e["type"], e["object"]["metadata"]["name"]) for e in kevs if e["type"] != "BOOKMARK"]
+    check(rc == 0 and kgot == want, "kubectl get --raw watch from rv %s: %s %r" % (rv0, err, kgot))
+    code, body = raw_watch(port, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1"
+                           "&fieldSelector=metadata.name%3Dresume-a")
+    check(code == 200, "a watch from rv 1 (inside the bounded history) is served: %s" % code)
+    # a list at the pre-restart resourceVersion is that snapshot
+    code, old = req(port, "GET", "/api/v1/namespaces/default/configmaps?resourceVersion=%s"
+                    "&resourceVersionMatch=Exact" % rv0)
+    names = [o["metadata"]["name"] for o in old.get("items", [])] if code == 200 else []
+    check(code == 200 and "resume-a" not in names, "list at rv %s after restart: %s" % (rv0, code))
+    stop_procs([p])
+    procs.remove(p)
+
+
 def test_backup_restore(d, cfg, port, data_dir):
     p = serve(cfg)
     check(wait(lambda: up(port), 60, 0.1), "daemon up for backup")
@@ -338,6 +442,7 @@ def main():
         check(p.returncode == 0, "drains on SIGTERM: %s %s" % (p.returncode, daemon_log()))
         procs.remove(p)
         test_kill9(d, cfg, port)
+        test_watch_resume(cfg, port, data_dir)
         test_backup_restore(d, cfg, port, data_dir)
         test_corrupt(d, free_port())
     finally:

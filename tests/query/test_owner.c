@@ -54,7 +54,7 @@ static int resolve(fl_query *q, fl_index_reader *rd, query_owner *o, const char 
                    const char *ns)
 {
     fl_err e = FL_ERR_INIT;
-    return query_owner_resolve(q, o, cluster ? &cluster : NULL, cluster ? 1 : 0,
+    return query_owner_resolve(q, NULL, o, cluster ? &cluster : NULL, cluster ? 1 : 0,
                                ns ? &ns : NULL, ns ? 1 : 0, rd, &e);
 }
 

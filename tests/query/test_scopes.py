@@ -17,7 +17,13 @@ team, pods), auth.adminGroups [ops] and a dead member. Checks:
     outside it exactly as an unknown type; a namespace outside it is 403
     (list, get and watch);
   - collectionresources lists only types in scope;
-  - the not-ready Warning names only clusters in scope.
+  - the not-ready Warning names only clusters in scope;
+  - the list resourceVersion a scoped user sees moves only when objects in
+    its scope change (changes elsewhere in the fleet do not show);
+  - a scoped user gets no remainingItemCount (kube sends none when it
+    cannot count exactly);
+  - owner lookups only resolve owners inside the scope (an owner outside it
+    is as one that does not exist).
 Needs FLOTILLA_BIN (tests/meson.build).
 """
 import base64
@@ -198,6 +204,47 @@ def test_scopes(d, base):
     check("east-2" not in w, "no warning about clusters outside the scope: %s" % w)
 
 
+def rv_of(base, path, token):
+    st, body, _ = http(base + PREFIX + path, token)
+    return json.loads(body)["metadata"].get("resourceVersion") if st == 200 else None
+
+
+def test_leaks(d, base, clusters):
+    admin = ADMIN
+    tok1, tok2 = sim_token(d, "east-1"), sim_token(d, "east-2")
+    rv_team, rv_admin = rv_of(base, "/api/v1/pods", TEAM), rv_of(base, "/api/v1/pods", admin)
+    http(clusters["east-2"] + "/api/v1/namespaces/other/pods", tok2, "POST",
+         pod("churn-0", "other", "payments"))
+    ok = wait(lambda: rv_of(base, "/api/v1/pods", admin) != rv_admin, 30, 0.2)
+    rv_team2 = rv_of(base, "/api/v1/pods", TEAM)
+    check(ok and rv_team2 == rv_team,
+          "a change outside the scope leaves the scoped list revision: %s -> %s" % (rv_team, rv_team2))
+    http(clusters["east-1"] + "/api/v1/namespaces/team/pods", tok1, "POST", pod("a-9", "team", "a"))
+    ok = wait(lambda: rv_of(base, "/api/v1/pods", TEAM) != rv_team, 30, 0.2)
+    check(ok, "a change inside the scope moves the scoped list revision")
+    st, body, _ = http(base + PREFIX + "/api/v1/pods?limit=1", TEAM)
+    md = json.loads(body)["metadata"] if st == 200 else {}
+    check(st == 200 and md.get("continue") and "remainingItemCount" not in md,
+          "scoped list: no remainingItemCount: %s %s" % (st, md))
+    # owner lookups: an in-scope pod owned by a pod outside the scope
+    st, body, _ = http(base + PREFIX + "/clusters/east-1/api/v1/namespaces/other/pods/secretive-0",
+                       admin)
+    uid = json.loads(body)["metadata"]["uid"] if st == 200 else "none"
+    child = pod("child-0", "team", "a")
+    child["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Pod", "name": "secretive-0",
+                                             "uid": uid, "controller": True}]
+    http(clusters["east-1"] + "/api/v1/namespaces/team/pods", tok1, "POST", child)
+    q = "/api/v1/pods?ownerName=secretive-0"
+    ok = wait(lambda: [p["metadata"]["name"] for p in items(base, q, admin) or []] == ["child-0"],
+              30, 0.2)
+    check(ok, "admin: ownerName finds the child: %s" % items(base, q, admin))
+    got = items(base, q, TEAM)
+    check(got == [], "scoped user: an owner outside the scope matches nothing: %s" %
+          [p["metadata"]["name"] for p in got or []])
+    q = "/api/v1/pods?ownerName=a-0"
+    check(items(base, q, TEAM) == [], "scoped user: owner lookup in scope still answers")
+
+
 def main():
     global ADMIN
     d = tempfile.mkdtemp(prefix="flotilla-scopes-")
@@ -217,6 +264,7 @@ def main():
                 pass
             time.sleep(0.1)
         test_scopes(d, base)
+        test_leaks(d, base, clusters)
     finally:
         stop_procs(PROCS)
         if FAILS:

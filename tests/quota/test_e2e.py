@@ -9,7 +9,9 @@ member with kubectl, a KarmadaQuota applied on the host with kubectl. Then:
     (`Error from server (Forbidden): ... admission webhook "quota.flotilla.io"
     denied the request: exceeded quota: ...`), and the same pod fits once the
     other member's pod is deleted;
-  * `flotilla quota` shows used / hard / percent; status is written back to
+  * `flotilla quota` shows used / hard / percent (scoped: a team's user sees
+    its namespaces only); an invalid FRQ gets a Valid=False condition and a
+    Warning event on the host; status is written back to
     the host's KarmadaQuota and FederatedResourceQuota (aggregatedStatus per
     static assignment); an FRQ denies with Karmada's wording; an invalid FRQ
     enforces nothing and says why; static assignments become member
@@ -75,6 +77,16 @@ def setup():
         rc, _, err = run(BIN, "certs", *args)
         check(rc == 0, "certs %s: %s" % (args[0], err))
     port = free_port()
+    # a scoped user (team-a only) beside the sim's admin token
+    with open(os.path.join(D, "tokens.csv"), "a") as f:
+        f.write('\nteam-a-token,alice,"team-a"\n')
+    cfg = os.path.join(D, "flotilla.yaml")
+    with open(cfg) as f:
+        text = f.read()
+    with open(cfg, "w") as f:
+        f.write(text.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n  scopes:\n"
+                             "  - {group: team-a, clusters: [\"*\"], namespaces: [team-a], "
+                             "resources: [\"*\"]}\n", 1))
     with open(os.path.join(D, "flotilla.yaml"), "a") as f:
         f.write("tls: {cert: tls/server.crt, key: tls/server.key}\n"
                 "quota: {staleAfter: 30s, stalePolicy: deny, reservationTTL: 2m}\n")
@@ -224,6 +236,37 @@ def visible(members, port, ctx):
     rc, out, _ = flotilla_quota(port, "-n", "bad")
     check("invalid: spec.overall[cpu]: Invalid value: \"1\": overall is less than assignments" in out,
           "flotilla quota shows why an FRQ is invalid: %s" % out)
+
+    # the invalid FRQ gets a condition naming the problem, and a Warning event, on the host
+    def valid_condition(name, ns):
+        rc, out, _ = kc("host", "get", "federatedresourcequota", name, "-n", ns, "-o", "json")
+        conds = json.loads(out).get("status", {}).get("conditions", []) if rc == 0 else []
+        return next((c for c in conds if c.get("type") == "Valid"), None) or {}
+    why = 'spec.overall[cpu]: Invalid value: "1": overall is less than assignments'
+    cond = wait(lambda: valid_condition("bad-quota", "bad").get("status") == "False"
+                and valid_condition("bad-quota", "bad"), 15, 0.3)
+    check(cond and cond.get("reason") == "Invalid" and why in cond.get("message", ""),
+          "invalid FRQ condition: %s" % valid_condition("bad-quota", "bad"))
+    check(wait(lambda: valid_condition("fed-quota", "fed").get("status") == "True", 15, 0.3),
+          "a valid FRQ's condition: %s" % valid_condition("fed-quota", "fed"))
+
+    def bad_event():
+        rc, out, _ = kc("host", "get", "events", "-n", "bad", "-o", "json")
+        evs = json.loads(out).get("items", []) if rc == 0 else []
+        return [e for e in evs if e.get("involvedObject", {}).get("name") == "bad-quota"]
+    evs = wait(bad_event, 15, 0.3)
+    check(evs and evs[0]["type"] == "Warning" and why in evs[0]["message"],
+          "invalid FRQ event: %s" % bad_event())
+
+    # GET /api/v1/quota is scoped: team-a's user sees team-a's quota, not fed's or bad's
+    rc, out, err = run(BIN, "quota", "--server", "https://127.0.0.1:%d" % port, "--token",
+                       "team-a-token", "--certificate-authority", os.path.join(D, "ca", "ca.crt"),
+                       "-o", "json")
+    seen = sorted({i["namespace"] for i in json.loads(out)["items"]}) if rc == 0 else (rc, err)
+    check(seen == ["team-a"], "a user scoped to team-a sees only team-a's quotas: %s" % (seen,))
+    rc, out, _ = flotilla_quota(port, "-o", "json")
+    seen = {i["namespace"] for i in json.loads(out)["items"]} if rc == 0 else set()
+    check({"team-a", "fed", "bad"} <= seen, "the admin sees every namespace's quotas: %s" % seen)
 
     def frq_status():
         rc, out, _ = kc("host", "get", "federatedresourcequota", "fed-quota", "-n", "fed", "-o", "json")

@@ -4,10 +4,15 @@
  * the pods that consume them (a replica is never counted twice), direct
  * admissions reserved until their object shows in the index, TTL expiry
  * counted as drift, dry runs reserving nothing, release freeing a cluster's
- * usage, reserve refused past the quota, and the stale policy (deny names
- * the cluster, allow lets it through).
+ * usage, reserve refused past the quota, the stale policy (deny names
+ * the cluster, allow lets it through), quotas read from the index's host
+ * objects (cached, and a change taking effect at once), the off-lock
+ * recount, and decisions of one namespace going on while another's ledger
+ * is held.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,14 +51,17 @@ static json_t *health(void *ud)
     return health_doc ? json_incref(health_doc) : NULL;
 }
 
-static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
+/* A ledger over idx with members m1, m2; hostfn NULL: quotas from the
+ * index's host objects. */
+static fl_quota *ledger_host(int64_t ttl_ms, bool stale_allow, bool with_health,
+                             fl_quota_host_fn hostfn)
 {
     static const char *const members[] = {"m1", "m2"};
     fl_quota_opts o = FL_QUOTA_OPTS_INIT;
     fl_quota *q = NULL;
     fl_err err = FL_ERR_INIT;
     o.index = idx;
-    o.host = host;
+    o.host = hostfn;
     o.members = members, o.nmembers = 2;
     o.reservation_ttl_ms = ttl_ms;
     o.stale_allow = stale_allow;
@@ -65,6 +73,11 @@ static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
     if (err.msg[0])
         fprintf(stderr, "fl_quota_new: %s\n", err.msg);
     return q;
+}
+
+static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
+{
+    return ledger_host(ttl_ms, stale_allow, with_health, host);
 }
 
 /* A CREATE review of pod name asking cpu; *msg gets the denial (or ""). */
@@ -251,6 +264,123 @@ static void test_malformed(void)
     fl_quota_free(q);
 }
 
+/* Quotas read from the index's host objects (no host callback): cached per
+ * namespace, and a change of the host's KarmadaQuota takes effect at the
+ * next decision. The off-lock full recount finds the same usage (no
+ * drift). */
+static void test_host_objects(void)
+{
+    fl_quota *q = ledger_host(60000, false, false, NULL);
+    fl_err err = FL_ERR_INIT;
+    char msg[1024];
+#define KQ(rv, cpu)                                                                         \
+    "{\"apiVersion\":\"quota.flotilla.io/v1alpha1\",\"kind\":\"KarmadaQuota\",\"metadata\":{"     \
+    "\"name\":\"team-quota\",\"namespace\":\"team\",\"uid\":\"kq-1\",\"resourceVersion\":\"" rv  \
+    "\"},\"spec\":{\"hard\":{\"requests.cpu\":\"" cpu "\"}}}"
+    char obj[1024];
+    fl_index_src src = {FL_QUOTA_HOST_CLUSTER, "quota.flotilla.io", "v1alpha1", "karmadaquotas",
+                        "KarmadaQuota"};
+    snprintf(obj, sizeof obj, "%s", KQ("1", "4"));
+    char ev[1200];
+    snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":%s}", obj);
+    T_EQ_INT(fl_index_submit_event(idx, &src, ev, strlen(ev), NULL), 0);
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    T_EQ_STR(used_cpu(q), "3"); /* dep-a, dep-b, solo */
+    T_CHECK(review(q, "m1", "fits", "1", true, msg, sizeof msg));
+    T_CHECK(review(q, "m1", "fits-again", "1", true, msg, sizeof msg)); /* the cached set */
+    /* the host lowers the quota: the next decision sees it */
+    snprintf(obj, sizeof obj, "%s", KQ("2", "3"));
+    snprintf(ev, sizeof ev, "{\"type\":\"MODIFIED\",\"object\":%s}", obj);
+    T_EQ_INT(fl_index_submit_event(idx, &src, ev, strlen(ev), NULL), 0);
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    T_CHECK(!review(q, "m1", "too-much", "1", true, msg, sizeof msg));
+    T_EQ_STR(msg, "exceeded quota: team-quota, requested: requests.cpu=1, used: "
+                  "requests.cpu=3, limited: requests.cpu=3");
+    /* a pod shows meanwhile; the recount agrees with the followed usage */
+    pod("m2", "late", "500m", NULL);
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    T_EQ_INT(fl_quota_recount(q, NS, &err), 0);
+    T_EQ_STR(used_cpu(q), "3500m");
+    fl_quota_stats st;
+    fl_quota_stats_get(q, &st);
+    T_EQ_INT(st.drift, 0);
+    fl_quota_free(q);
+}
+
+/* A host callback that blocks in namespace "slow" until released: while a
+ * decision of "slow" holds its ledger, one of "team" must still go on. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool inside, open;
+} gate;
+static gate slow_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+
+static int host_slow(void *ud, const char *ns, json_t **kq, json_t **frq, fl_err *err)
+{
+    if (!strcmp(ns, "slow")) {
+        pthread_mutex_lock(&slow_gate.mu);
+        slow_gate.inside = true;
+        pthread_cond_broadcast(&slow_gate.cv);
+        while (!slow_gate.open)
+            pthread_cond_wait(&slow_gate.cv, &slow_gate.mu);
+        pthread_mutex_unlock(&slow_gate.mu);
+    }
+    return host(ud, ns, kq, frq, err);
+}
+
+static void *reserve_slow(void *arg)
+{
+    json_t *per = J("{\"cpu\":\"1\"}");
+    fl_quota_reserve(arg, "slow", "w", "m1", 1, per, NULL);
+    json_decref(per);
+    return NULL;
+}
+
+typedef struct team_call {
+    fl_quota *q;
+    bool done;
+} team_call;
+
+static void *review_team(void *arg)
+{
+    team_call *c = arg;
+    char msg[1024];
+    review(c->q, "m1", "meanwhile", "100m", true, msg, sizeof msg);
+    pthread_mutex_lock(&slow_gate.mu);
+    c->done = true;
+    pthread_cond_broadcast(&slow_gate.cv);
+    pthread_mutex_unlock(&slow_gate.mu);
+    return NULL;
+}
+
+static void test_namespaces_in_parallel(void)
+{
+    fl_quota *q = ledger_host(60000, false, false, host_slow);
+    pthread_t slow, team;
+    team_call c = {q, false};
+    pthread_create(&slow, NULL, reserve_slow, q);
+    pthread_mutex_lock(&slow_gate.mu);
+    while (!slow_gate.inside)
+        pthread_cond_wait(&slow_gate.cv, &slow_gate.mu);
+    pthread_mutex_unlock(&slow_gate.mu);
+    pthread_create(&team, NULL, review_team, &c);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    pthread_mutex_lock(&slow_gate.mu);
+    while (!c.done && pthread_cond_timedwait(&slow_gate.cv, &slow_gate.mu, &until) == 0)
+        ;
+    bool done = c.done;
+    slow_gate.open = true; /* let "slow" finish either way */
+    pthread_cond_broadcast(&slow_gate.cv);
+    pthread_mutex_unlock(&slow_gate.mu);
+    T_CHECK(done); /* "team" was decided while "slow" held its ledger */
+    pthread_join(slow, NULL);
+    pthread_join(team, NULL);
+    fl_quota_free(q);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/flotilla-quota-ledger-XXXXXX", path[256];
@@ -265,6 +395,8 @@ int main(void)
     test_ttl();
     test_stale();
     test_malformed();
+    test_host_objects();
+    test_namespaces_in_parallel();
     fl_index_close(idx);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -312,6 +312,46 @@ case("place: NoClusterFit with a reason per cluster", place(dict(DUP, clusterAff
 case("place: eviction and API enablement", place(DUP, clusters=[
     cl("m1", evicting=True), cl("m3", apis=["v1/ConfigMap"]), cl("m4", apis=["apps/v1/Deployment"])]),
     P(("m4", 3)))
+# more than one zone per cluster (Karmada's cluster.spec.zones)
+ZONED = [cl("m1", score=60, available=50, zones=["a", "b"]), cl("m2", score=50, available=50, zone="c"),
+         cl("m3", score=40, available=50, zones=["c"])]
+ZONE = lambda lo, hi: {"spreadByField": "zone", "minGroups": lo, "maxGroups": hi}
+case("select: the zone with more fitting clusters scores higher", sel(10, "duplicated", [ZONE(2, 2)], ZONED),
+     {"clusters": ["m2", "m1"]})
+case("select: a cluster in two selected zones is chosen once", sel(10, "duplicated", [ZONE(3, 3)], ZONED[:2]),
+     {"clusters": ["m1", "m2"]})
+case("select: zone groups with clusters filled by score", sel(10, "duplicated", [ZONE(3, 3), CLU(1, 3)], ZONED),
+     {"clusters": ["m2", "m1", "m3"]})
+case("select: zones counted across clusters", sel(10, "duplicated", [ZONE(4, 4)], ZONED),
+     {"error": "the number of feasible zone is less than spreadConstraint.MinGroups"})
+ZF = [cl("m1", zones=["a", "b"]), cl("m2", zone="a"), cl("m3", zones=[])]
+case("place: zone In needs every zone of the cluster listed (Karmada's matchZones)",
+     place(dict(DUP, clusterAffinity={"fieldSelector": {"matchExpressions": [
+         {"key": "zone", "operator": "In", "values": ["a"]}]}}), clusters=ZF), P(("m2", 3)))
+case("place: zone In with all of them", place(dict(DUP, clusterAffinity={"fieldSelector": {"matchExpressions": [
+    {"key": "zone", "operator": "In", "values": ["a", "b"]}]}}), clusters=ZF), P(("m1", 3), ("m2", 3)))
+case("place: zone NotIn excludes a cluster with any of them", place(dict(DUP, clusterAffinity={"fieldSelector": {
+    "matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["b"]}]}}), clusters=ZF),
+    P(("m2", 3), ("m3", 3)))
+case("place: zones satisfy a zone spread constraint's filter", place(dict(DUP, spreadConstraints=[ZONE(1, 2)]),
+     clusters=[cl("m1", zones=["a", "b"]), cl("m3")]), P(("m1", 3)))
+
+# Karmada's ClusterEviction plugin (cluster_eviction_test.go): eviction tasks and the last failover
+case("place: a cluster in the binding's gracefulEvictionTasks is filtered",
+     place(dict(DUP, clusterAffinity={"clusterNames": ["m1"]}), binding={"spec": {"gracefulEvictionTasks": [
+         {"fromCluster": "m1"}]}}),
+     {"error": "0/3 clusters are available: 1 cluster(s) did not match the placement cluster affinity "
+               "constraint, 1 cluster(s) had untolerated taint {dedicated=gpu:NoSchedule}, 1 cluster(s) is in "
+               "the process of eviction.", "reason": "NoClusterFit"})
+case("place: clusters the last failover left are filtered",
+     place(dict(DUP, clusterAffinity={"clusterNames": ["m1", "m3"]}), binding={"status": {"failoverHistory": [
+         {"clustersBeforeFailover": ["m3"]}, {"clustersBeforeFailover": ["m1"]}]}}), P(("m3", 3)))
+case("place: the failover message names the cluster",
+     place(dict(DUP, clusterAffinity={"clusterNames": ["m1"]}), binding={"status": {"failoverHistory": [
+         {"clustersBeforeFailover": ["m1"]}]}}),
+     {"error": "0/3 clusters are available: 1 cluster(s) did not match the placement cluster affinity "
+               "constraint, 1 cluster(s) had untolerated taint {dedicated=gpu:NoSchedule}, 1 workload has "
+               "been failed over from this cluster m1.", "reason": "NoClusterFit"})
 case("place: clusterAffinities fall back in order", place(dict(DUP, clusterAffinities=[
     {"affinityName": "primary", "clusterNames": ["m2"]}, {"affinityName": "backup", "clusterNames": ["m3"]}])),
     P(("m3", 3), affinityName="backup"))

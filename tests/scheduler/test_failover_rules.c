@@ -1,0 +1,109 @@
+/*
+ * tests/scheduler/test_failover_rules.c: scheduler/failover.c, Karmada's
+ * failover rules over JSON: the health of member copies (Deployment,
+ * StatefulSet, Job, others), the eviction task each purge mode makes, and
+ * when a task ends (suppressDeletion, grace period, healthy placement).
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "scheduler/sched_int.h"
+#include "tests/test.h"
+
+static json_t *J(const char *s)
+{
+    json_t *o = json_loads(s, 0, NULL);
+    if (!o)
+        abort();
+    return o;
+}
+
+static void health(const char *obj, const char *want)
+{
+    json_t *o = J(obj);
+    T_EQ_STR(fl_sched_copy_health(o), want);
+    json_decref(o);
+}
+
+static void test_health(void)
+{
+    health("{\"kind\":\"Deployment\",\"metadata\":{\"generation\":2},\"spec\":{\"replicas\":3},"
+           "\"status\":{\"observedGeneration\":2,\"updatedReplicas\":3,\"availableReplicas\":3}}",
+           "Healthy");
+    /* not seen by the member's controller yet */
+    health("{\"kind\":\"Deployment\",\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":3},"
+           "\"status\":{\"observedGeneration\":2,\"updatedReplicas\":3,\"availableReplicas\":3}}",
+           "Unknown");
+    health("{\"kind\":\"Deployment\",\"spec\":{\"replicas\":3}}", "Unknown");
+    /* pods that cannot run */
+    health("{\"kind\":\"Deployment\",\"spec\":{\"replicas\":3},"
+           "\"status\":{\"updatedReplicas\":3,\"availableReplicas\":0}}", "Unhealthy");
+    /* a rollout stuck behind old pods that still serve */
+    health("{\"kind\":\"Deployment\",\"spec\":{\"replicas\":2},\"status\":{\"updatedReplicas\":2,"
+           "\"availableReplicas\":2,\"unavailableReplicas\":2}}", "Unhealthy");
+    health("{\"kind\":\"StatefulSet\",\"spec\":{\"replicas\":2},"
+           "\"status\":{\"updatedReplicas\":2,\"readyReplicas\":1}}", "Unhealthy");
+    health("{\"kind\":\"StatefulSet\",\"spec\":{\"replicas\":2},"
+           "\"status\":{\"updatedReplicas\":2,\"readyReplicas\":2}}", "Healthy");
+    health("{\"kind\":\"Job\",\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\"}]}}",
+           "Unhealthy");
+    health("{\"kind\":\"Job\",\"status\":{}}", "Healthy");
+    health("{\"kind\":\"ConfigMap\"}", "Healthy");
+}
+
+static void test_tasks(void)
+{
+    const char *now = "2026-01-02T03:04:05Z";
+    json_t *pol = J("{\"spec\":{\"failover\":{\"application\":{\"purgeMode\":\"Gracefully\","
+                    "\"gracePeriodSeconds\":60,\"decisionConditions\":{\"tolerationSeconds\":7}},"
+                    "\"cluster\":{\"purgeMode\":\"Directly\"}}}}");
+    T_EQ_INT(fl_sched_app_toleration_s(pol), 7);
+    json_t *t = fl_sched_evict_task(pol, "m1", 4, true, "why", now);
+    T_CHECK(t != NULL);
+    T_EQ_STR(fl_obj_str_or(t, "fromCluster", ""), "m1");
+    T_EQ_STR(fl_obj_str_or(t, "reason", ""), "ApplicationFailure");
+    T_EQ_STR(fl_obj_str_or(t, "producer", ""), "ResourceBindingApplicationFailoverController");
+    T_EQ_STR(fl_obj_str_or(t, "purgeMode", ""), "Gracefully");
+    T_EQ_INT(json_integer_value(json_object_get(t, "gracePeriodSeconds")), 60);
+    T_EQ_INT(json_integer_value(json_object_get(t, "replicas")), 4);
+    /* ends when the new placement is healthy or 60 s after its creation */
+    struct tm tm = {.tm_year = 126, .tm_mon = 0, .tm_mday = 2, .tm_hour = 3, .tm_min = 4, .tm_sec = 5};
+    int64_t at = (int64_t)timegm(&tm);
+    T_CHECK(!fl_sched_task_done(t, false, 600, at + 59));
+    T_CHECK(fl_sched_task_done(t, true, 600, at + 1));
+    T_CHECK(fl_sched_task_done(t, false, 600, at + 60));
+    json_decref(t);
+    /* cluster failover with Directly: no task, the copy goes at once */
+    T_CHECK(fl_sched_evict_task(pol, "m1", 4, false, "why", now) == NULL);
+    json_decref(pol);
+    /* Never (and the old Immediately name) */
+    pol = J("{\"spec\":{\"failover\":{\"application\":{\"purgeMode\":\"Never\"},"
+            "\"cluster\":{\"purgeMode\":\"Immediately\"}}}}");
+    t = fl_sched_evict_task(pol, "m2", 1, true, "why", now);
+    T_CHECK(t && json_is_true(json_object_get(t, "suppressDeletion")));
+    T_CHECK(!fl_sched_task_done(t, true, 0, at + 100000));
+    json_object_set_new(t, "suppressDeletion", json_false());
+    T_CHECK(fl_sched_task_done(t, false, 600, at));
+    json_decref(t);
+    T_CHECK(fl_sched_evict_task(pol, "m2", 1, false, "why", now) == NULL);
+    json_decref(pol);
+    /* defaults: taint eviction is graceful with the controller's timeout */
+    pol = J("{\"spec\":{}}");
+    T_EQ_INT(fl_sched_app_toleration_s(pol), -1);
+    t = fl_sched_evict_task(pol, "m3", 2, false, "why", now);
+    T_CHECK(t != NULL);
+    T_EQ_STR(fl_obj_str_or(t, "reason", ""), "TaintUntolerated");
+    T_EQ_STR(fl_obj_str_or(t, "purgeMode", ""), "Gracefully");
+    T_CHECK(json_object_get(t, "gracePeriodSeconds") == NULL);
+    T_CHECK(!fl_sched_task_done(t, false, 600, at + 599));
+    T_CHECK(fl_sched_task_done(t, false, 600, at + 600));
+    json_decref(t);
+    json_decref(pol);
+}
+
+int main(void)
+{
+    test_health();
+    test_tasks();
+    return t_done();
+}
