@@ -358,7 +358,8 @@ static void on_quota_denials(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *items = NULL;
-    reply_visible(x, r, fl_quota_denials(x->quota, &items), items);
+    int rc = fl_quota_denials(x->quota, &items);
+    reply_visible(x, r, rc, items);
 }
 
 /* web/'s callbacks: auth and scopes as the search API, the collector's
