@@ -362,7 +362,7 @@ int fl_apiserver_token_encode(uint64_t rv, bool neg, const char *start, fl_buf *
     if (rc == 0 && j.len && j.data[j.len - 1] == '\n')
         j.len--;
     if (rc == 0)
-        rc = fl_apiserver_b64url_encode(j.data, j.len, out);
+        rc = fl_base64_encode(FL_BASE64_URL, j.data, j.len, out);
     free(s);
     json_decref(t);
     fl_buf_done(&j);
@@ -373,7 +373,7 @@ int fl_apiserver_token_decode(const char *tok, int64_t *rv, char **start, fl_err
 {
     fl_buf raw = FL_BUF_INIT(8192);
     json_t *t = NULL;
-    int rc = fl_apiserver_b64url_decode(tok, &raw);
+    int rc = fl_base64_decode(FL_BASE64_URL, tok, strlen(tok), &raw);
     if (rc != 0 || !(t = json_loadb(raw.data, raw.len, JSON_ALLOW_NUL, NULL))) {
         rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
                         "invalid character looking for beginning of value");

@@ -159,8 +159,6 @@ size_t fl_apiserver_store_resources(fl_apiserver_store *st, const fl_apiserver_r
 uint64_t fl_apiserver_store_rv(fl_apiserver_store *st);
 /* The oldest resourceVersion still reachable (history start). */
 uint64_t fl_apiserver_store_oldest(fl_apiserver_store *st);
-/* Bumped whenever the resource table changes (CRDs). */
-uint64_t fl_apiserver_store_generation(fl_apiserver_store *st);
 
 /* Reads: new reference in *out or FL_ENOTFOUND. */
 int fl_apiserver_store_get(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns, const char *name, fl_apiserver_obj **out);

@@ -2,7 +2,7 @@
  * apiserver/apiserver_int.h: what the files of apiserver/ share and nobody
  * else includes.
  *
- *   reply.c     JSON/Status replies, base64 (the bottom: calls nothing here)
+ *   reply.c     JSON/Status replies (the bottom: calls nothing here)
  *   obj.c       stored objects: build, render, parse
  *   durable.c   the SQLite file behind a durable store
  *   store.c     the object store: one mutex, one resourceVersion counter,
@@ -68,7 +68,6 @@ typedef struct fl_apiserver_db fl_apiserver_db;
 int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out, fl_err *err);
 void fl_apiserver_db_close(fl_apiserver_db *d);    /* accepts NULL */
 uint64_t fl_apiserver_db_rv(const fl_apiserver_db *d);
-const char *fl_apiserver_db_path(const fl_apiserver_db *d);
 /* Each stored object of group/resource in key order; fn's non-zero return
  * stops and is returned. */
 typedef int (*fl_apiserver_db_row_fn)(void *ud, const char *key, uint64_t rv, const void *json,
@@ -104,8 +103,8 @@ int fl_apiserver_db_load_changes(fl_apiserver_db *d, const char *group, const ch
 /* write.c: writes, reached from fl_apiserver_handle. */
 typedef struct fl_apiserver_path {
     const fl_apiserver_res *res;
-    char ns[254];
-    char name[254];
+    char ns[FL_KUBE_NAME_MAX + 1];
+    char name[FL_KUBE_NAME_MAX + 1];
     char sub[32];          /* "", "status", "scale", "binding", "log", ... */
     bool watch;            /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
 } fl_apiserver_path;
@@ -114,12 +113,8 @@ void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiser
  * registry, so their objects load and serve. 0 or a code. */
 int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err);
 
-/* reply.c: base64url without padding; standard base64 with padding. */
-int fl_apiserver_b64url_encode(const void *p, size_t n, fl_buf *out);
-int fl_apiserver_b64std_encode(const void *p, size_t n, fl_buf *out);
 /* reply.c: send the compact bytes b (re-encoded when the client wants
  * pretty JSON). */
 void fl_apiserver_reply_bytes(fl_request *req, int code, fl_buf *b);
-int fl_apiserver_b64url_decode(const char *s, fl_buf *out);
 
 #endif

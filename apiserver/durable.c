@@ -173,11 +173,6 @@ uint64_t fl_apiserver_db_rv(const fl_apiserver_db *d)
     return d->rv;
 }
 
-const char *fl_apiserver_db_path(const fl_apiserver_db *d)
-{
-    return d->path;
-}
-
 int fl_apiserver_db_load(fl_apiserver_db *d, const char *group, const char *resource,
                          fl_apiserver_db_row_fn fn, void *ud)
 {

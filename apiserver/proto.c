@@ -217,16 +217,9 @@ static json_t *str_of(rd s)
 static json_t *bytes_of(rd s)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = (size_t)(s.end - s.p);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)s.p[i] << 16 | (i + 1 < n ? (uint32_t)s.p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? s.p[i + 2] : 0);
-        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        fl_buf_append(&b, q, 4);
-    }
-    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    json_t *j = NULL;
+    if (fl_base64_encode(FL_BASE64_STD, s.p, (size_t)(s.end - s.p), &b) == 0)
+        j = json_stringn(b.data, b.len);
     fl_buf_done(&b);
     return j;
 }

@@ -87,7 +87,7 @@ struct fl_apiserver_store {
     size_t nres;
     fl_apiserver_rstore *rs[MAX_RES];
     size_t nrs;
-    uint64_t rv, floor_rv, gen;
+    uint64_t rv, floor_rv;
     store_event *ring;
     size_t ring_cap, ring_start, ring_len;
     fl_apiserver_watch *watches;
@@ -154,11 +154,7 @@ void fl_apiserver_store_free(fl_apiserver_store *st)
 {
     if (!st)
         return;
-    pthread_mutex_lock(&st->mu);
-    st->stopping = true;
-    pthread_cond_broadcast(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    pthread_join(st->ticker, NULL);
+    fl_thread_stop(st->ticker, &st->mu, &st->cv, &st->stopping);
     while (st->watches) {
         fl_apiserver_watch *w = st->watches;
         st->watches = w->next;
@@ -319,10 +315,7 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
             !strcmp(st->res[i]->kr->resource, kr->resource)) {
             /* a re-created CRD: the registry's entries are immutable and
              * live as long as the registry, so swapping is safe for readers */
-            if (st->res[i]->kr != kr) {
-                st->res[i]->kr = kr;
-                st->gen++;
-            }
+            st->res[i]->kr = kr;
             goto out;
         }
     if (st->nres == MAX_RES || st->nrs == MAX_RES) {
@@ -358,7 +351,6 @@ int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *k
     snprintf(r->api_version, sizeof(r->api_version), "%s%s%s", kr->group, *kr->group ? "/" : "",
              kr->version);
     st->res[st->nres++] = r;
-    st->gen++;
 out:
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -402,7 +394,6 @@ size_t fl_apiserver_store_resources(fl_apiserver_store *st, const fl_apiserver_r
 
 uint64_t fl_apiserver_store_rv(fl_apiserver_store *st) { LOCKED_U64(st, st->rv); }
 uint64_t fl_apiserver_store_oldest(fl_apiserver_store *st) { LOCKED_U64(st, st->floor_rv + 1); }
-uint64_t fl_apiserver_store_generation(fl_apiserver_store *st) { LOCKED_U64(st, st->gen); }
 
 size_t fl_apiserver_store_watch_count(fl_apiserver_store *st)
 {
@@ -589,14 +580,8 @@ static int set_rv(json_t *obj, uint64_t rv)
 /* Insert o at i into a growable array of object pointers. */
 static int ptrs_insert(fl_apiserver_obj ***v, size_t *n, size_t *cap, size_t i, fl_apiserver_obj *o)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        fl_apiserver_obj **a = realloc(*v, nc * sizeof(*a));
-        if (!a)
-            return -ENOMEM;
-        *v = a;
-        *cap = nc;
-    }
+    if (fl_grow(v, cap, *n + 1, sizeof **v) != 0)
+        return -ENOMEM;
     memmove(*v + i + 1, *v + i, (*n - i) * sizeof(**v));
     (*v)[i] = o;
     (*n)++;

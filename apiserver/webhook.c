@@ -192,19 +192,12 @@ static int split_url(const char *url, char *origin, size_t on, char *path, size_
     return 0;
 }
 
+/* The webhook's caBundle ([]byte in JSON: standard base64), or nothing
+ * when it is absent or not base64. */
 static void ca_of(const json_t *wh, fl_buf *out)
 {
     const char *b64 = fl_obj_str_or(wh, "clientConfig.caBundle", "");
-    char *u = strdup(b64);
-    if (!u)
-        return;
-    size_t n = 0;
-    for (const char *s = b64; *s; s++)
-        if (*s != '=' && *s != '\n' && *s != '\r')
-            u[n++] = *s == '+' ? '-' : *s == '/' ? '_' : *s;
-    u[n] = 0;
-    fl_apiserver_b64url_decode(u, out);
-    free(u);
+    fl_base64_decode(FL_BASE64_STD, b64, strlen(b64), out);
 }
 
 /* The transport error as Go's net/http words it. */

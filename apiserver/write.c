@@ -86,7 +86,7 @@ static void secret_string_data(const fl_apiserver_res *r, json_t *obj)
     json_object_foreach(sd, k, v) {
         fl_buf b = FL_BUF_INIT(8u << 20);
         const char *str = json_string_value(v) ? json_string_value(v) : "";
-        if (fl_apiserver_b64std_encode(str, strlen(str), &b) == 0)
+        if (fl_base64_encode(FL_BASE64_STD, str, strlen(str), &b) == 0)
             json_object_set_new(data, k, json_string(b.data ? b.data : ""));
         fl_buf_done(&b);
     }
@@ -112,9 +112,9 @@ static bool is_dns_label(const char *s, size_t max)
 
 static bool is_dns_subdomain(const char *s)
 {
-    if (strlen(s) > 253 || !*s)
+    if (strlen(s) > FL_KUBE_NAME_MAX || !*s)
         return false;
-    char part[254];
+    char part[FL_KUBE_NAME_MAX + 1];
     const char *p = s;
     while (*p) {
         const char *dot = strchr(p, '.');

@@ -1,17 +1,20 @@
 /*
  * base: the few things every Flotilla module needs and nothing else —
  * error codes with one strerror, an error-detail out-parameter, one-line
- * logging, bounded growable buffers, time, strict number parsing, random
- * bytes and UUIDs. It uses no third-party library and knows nothing of
- * Kubernetes, HTTP or SQL.
+ * logging, bounded growable buffers and arrays, stopping a background
+ * thread, base64, time, strict number parsing,
+ * random bytes and UUIDs. Its one third-party library is OpenSSL (for
+ * base64, behind this header); it knows nothing of Kubernetes, HTTP or SQL.
  *
  * Threads: everything here may be called from any thread. The only
  * process-wide state is the log threshold, set once at startup
- * (fl_log_set_level) before threads start.
+ * (fl_log_set_level) before threads start; the allocation-failure hook
+ * (fl_alloc_fail_at) is per thread and for tests.
  */
 #ifndef FL_BASE_H
 #define FL_BASE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -95,6 +98,52 @@ void fl_buf_done(fl_buf *b);               /* frees memory; accepts a zeroed buf
  * not for the event-loop thread. */
 int fl_buf_read_file(fl_buf *b, const char *path, fl_err *err);
 
+/* ---------------------------------------------------------------- memory
+ * malloc, calloc, realloc and strdup with their usual contracts (free()
+ * releases what they return), except that a test can make one call fail:
+ * after fl_alloc_fail_at(n), the nth of these calls on the calling thread
+ * (1 = the next) returns NULL, as do none of the others; n = 0 turns that
+ * off. fl_buf and fl_grow allocate through them. */
+void *fl_malloc(size_t n);
+void *fl_calloc(size_t n, size_t size);
+void *fl_realloc(void *p, size_t n);
+char *fl_strdup(const char *s);
+char *fl_strndup(const char *s, size_t n); /* s[0..n) and a NUL */
+void fl_alloc_fail_at(unsigned long n);
+/* Whether the failure fl_alloc_fail_at asked for has happened (this thread). */
+bool fl_alloc_failed(void);
+
+/* ---------------------------------------------------------------- arrays
+ * Make room for at least need elements of elem bytes in a growable array:
+ * p is the address of the caller's array pointer (any T **), *cap its
+ * capacity in elements. The capacity doubles (from 8) until it holds need;
+ * the new elements are uninitialized. 0, or -ENOMEM (also when the size
+ * would overflow) with *p and *cap unchanged. */
+int fl_grow(void *p, size_t *cap, size_t need, size_t elem);
+
+/* ---------------------------------------------------------------- threads
+ * Stop a thread that sleeps on cv under mu until *stop is true: set *stop
+ * under mu, wake every waiter on cv, and join the thread. Not from that
+ * thread itself. */
+void fl_thread_stop(pthread_t thread, pthread_mutex_t *mu, pthread_cond_t *cv, bool *stop);
+
+/* ---------------------------------------------------------------- base64
+ * RFC 4648 base64, in the two spellings Kubernetes uses. */
+typedef enum fl_base64 {
+    FL_BASE64_STD, /* A-Z a-z 0-9 + /, '='-padded (Go's StdEncoding: Secret data, PEM) */
+    FL_BASE64_URL, /* A-Z a-z 0-9 - _, unpadded (Go's RawURLEncoding: continue tokens) */
+} fl_base64;
+
+/* Append the encoding of p[0..n) to out; out->data is a string afterwards,
+ * also for n == 0. 0, -E2BIG (past out->max), -ENOMEM. */
+int fl_base64_encode(fl_base64 enc, const void *p, size_t n, fl_buf *out);
+/* Append the bytes that s[0..n) encodes to out. CR and LF are skipped (as Go
+ * does); everything else is strict: a character outside enc's alphabet,
+ * missing or misplaced '=' (STD), any '=' (URL), a lone last character, or
+ * unused low bits that are not zero is FL_EPARSE. On failure out holds what
+ * it held before. 0, FL_EPARSE, -E2BIG, -ENOMEM. */
+int fl_base64_decode(fl_base64 enc, const char *s, size_t n, fl_buf *out);
+
 /* ---------------------------------------------------------------- time */
 int64_t fl_now_ms(void);   /* wall clock, ms since the epoch */
 int64_t fl_mono_ms(void);  /* monotonic clock, ms */
@@ -113,7 +162,6 @@ int fl_parse_u64(const char *s, size_t n, uint64_t *out);
 size_t fl_strlcpy(char *dst, const char *src, size_t size);
 bool fl_str_has_prefix(const char *s, const char *prefix);
 bool fl_str_has_suffix(const char *s, const char *suffix);
-char *fl_strndup(const char *s, size_t n); /* NULL on ENOMEM */
 
 /* ---------------------------------------------------------------- random */
 int fl_random_bytes(void *buf, size_t n); /* getrandom(); 0 or -errno */

@@ -25,7 +25,7 @@ int fl_buf_reserve(fl_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(b->data, cap);
+    char *p = fl_realloc(b->data, cap);
     if (!p)
         return -ENOMEM;
     b->data = p;
@@ -76,7 +76,7 @@ char *fl_buf_steal(fl_buf *b)
 {
     char *p = b->data;
     if (!p)
-        p = calloc(1, 1);
+        p = fl_calloc(1, 1);
     b->data = NULL;
     b->len = b->cap = 0;
     return p;

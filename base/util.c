@@ -159,16 +159,6 @@ bool fl_str_has_suffix(const char *s, const char *suffix)
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
-char *fl_strndup(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (!p)
-        return NULL;
-    memcpy(p, s, n);
-    p[n] = 0;
-    return p;
-}
-
 int fl_random_bytes(void *buf, size_t n)
 {
     unsigned char *p = buf;

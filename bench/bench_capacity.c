@@ -1,7 +1,7 @@
 /*
  * bench/bench_capacity.c: fl_web_capacity (GET /api/v1/capacity) on a
  * made-up fleet, beside the raw SQLite aggregate over the same
- * materialized tables in the same run (issue #15 asks < 100 ms at 100
+ * materialized tables in the same run (the target: < 100 ms at 100
  * clusters x 5,000 nodes). Prints figures; never pass/fail.
  * Usage: bench_capacity [CLUSTERS [NODES_PER_CLUSTER [PODS_PER_NODE]]]
  * (default 20 x 1000 x 4: the full 100 x 5000 takes long to ingest), or

@@ -1,5 +1,5 @@
 /*
- * bench/bench_index.c: issue #5's ingest benchmark. Generates realistic
+ * bench/bench_index.c: the ingest benchmark. Generates realistic
  * pods (~6.5 KB of JSON each, managedFields, 6 labels, init + 2 app
  * containers, full status) and nodes, and pushes them through the whole
  * index path (submit -> decode/prune/extract on decoder threads -> writer

@@ -1,5 +1,5 @@
 /*
- * bench/bench_place.c: issue #11's placement benchmark. Builds (or reuses)
+ * bench/bench_place.c: the placement benchmark. Builds (or reuses)
  * a real index of N clusters × M nodes with pods on them (through the whole
  * index path), loads the capacity snapshot, then makes W placement
  * decisions — Deployments of a few request shapes, with node selectors and

@@ -1,6 +1,6 @@
 /*
  * bench/bench_query.c: the search API (query/) over a synthetic fleet at
- * issue #7's size (1M pods in 100 clusters by default), each figure beside
+ * its target size (1M pods in 100 clusters by default), each figure beside
  * its raw SQLite equivalent on the same database in the same run: GET by
  * name p50/p99 over HTTP (and through fl_index_get alone), a label-selector
  * page of 100 p50/p99 (HTTP, fl_index_list, and the raw keyset SQL on the

@@ -1,5 +1,5 @@
 /*
- * bench/bench_quota.c: quota/ at issue #10's sizes, each figure beside the
+ * bench/bench_quota.c: quota/ at its target sizes, each figure beside the
  * floor it chases, in one run on one synthetic index:
  *   1. admission over HTTPS on loopback at a fixed rate (default 5,000
  *      reviews/s from 8 keep-alive connections): p50/p99/max of a no-op

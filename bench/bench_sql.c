@@ -1,6 +1,6 @@
 /*
  * bench/bench_sql.c: the SQL-like language (query/sql_*.c, index/sql.c)
- * over a synthetic fleet (issue 14: 1M pods in 100 clusters by default,
+ * over a synthetic fleet (1M pods in 100 clusters by default,
  * 20 nodes per cluster, a quarter of them NotReady), each query beside a
  * hand-written SQLite statement for the same answer on the same database
  * in the same run. The language path timed is the whole of it except HTTP:

@@ -269,34 +269,30 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     return rc;
 }
 
-/* A caller of GET /api/v1/quota: the namespaces it may see are those its
- * groups' auth.scopes name (or "*"), the search API's rule; with no scopes
- * configured, and for system:masters and auth.adminGroups, every one. */
-typedef struct quota_viewer {
-    const fl_config *cfg;
-    fl_query_identity id;
-} quota_viewer;
-
-static bool viewer_in(const quota_viewer *v, const char *group)
+/* Drop from items (objects with "namespace" and maybe "cluster") those
+ * in namespaces r's user may not see. */
+static void only_visible(serve_ctx *x, fl_request *r, json_t *items)
 {
-    for (size_t i = 0; i < v->id.ngroups; i++)
-        if (v->id.groups[i] && !strcmp(v->id.groups[i], group))
-            return true;
-    return false;
+    for (size_t i = 0; i < json_array_size(items);) {
+        const json_t *it = json_array_get(items, i);
+        if (fl_query_allows(x->query, r, fl_obj_str(it, "cluster"),
+                            fl_obj_str_or(it, "namespace", ""), NULL, NULL))
+            i++;
+        else
+            json_array_remove(items, i);
+    }
 }
 
-static bool viewer_sees(void *ud, const char *ns)
+/* A caller of GET /api/v1/quota, for fl_quota_report_for's visibility test. */
+typedef struct quota_caller {
+    serve_ctx *x;
+    fl_request *r;
+} quota_caller;
+
+static bool quota_visible(void *ud, const char *ns)
 {
-    const quota_viewer *v = ud;
-    const fl_config *c = v->cfg;
-    bool all = c->nscopes == 0 || viewer_in(v, "system:masters");
-    for (size_t i = 0; !all && i < c->nadmin_groups; i++)
-        all = viewer_in(v, c->admin_groups[i]);
-    for (size_t i = 0; !all && i < c->nscopes; i++)
-        for (size_t k = 0; viewer_in(v, c->scopes[i].group) && k < c->scopes[i].nnamespaces; k++)
-            if (!strcmp(c->scopes[i].namespaces[k], "*") || !strcmp(c->scopes[i].namespaces[k], ns))
-                return true;
-    return all;
+    quota_caller *c = ud;
+    return fl_query_allows(c->x->query, c->r, NULL, ns, NULL, NULL);
 }
 
 /* GET /api/v1/quota[?namespace=NS]: every quota with hard and used
@@ -307,10 +303,10 @@ static void on_quota(fl_request *r, void *ud)
     serve_ctx *x = ud;
     json_t *doc = NULL;
     fl_err err = FL_ERR_INIT;
-    quota_viewer v = {x->cfg, {0}};
-    if (fl_query_identify(x->query, r, &v.id) != 0)
+    quota_caller c = {x, r};
+    if (fl_query_authenticate(x->query, r) != 0)
         return;
-    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), viewer_sees, &v, &doc,
+    if (fl_quota_report_for(x->quota, fl_request_query(r, "namespace"), quota_visible, &c, &doc,
                             &err) != 0) {
         fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg);
         return;
@@ -318,48 +314,37 @@ static void on_quota(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, doc);
 }
 
-/* Answer {"items": items} (taken) with the items of namespaces r's user may
- * see (as GET /api/v1/quota); rc != 0: items could not be made. */
-static void reply_visible(serve_ctx *x, fl_request *r, int rc, json_t *items)
-{
-    quota_viewer v = {x->cfg, {0}};
-    if (fl_query_identify(x->query, r, &v.id) != 0) {
-        json_decref(items);
-        return;
-    }
-    if (rc || !items) {
-        json_decref(items);
-        fl_request_reply_status(r, 500, "InternalError", "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < json_array_size(items);) {
-        if (viewer_sees(&v, fl_obj_str_or(json_array_get(items, i), "namespace", "")))
-            i++;
-        else
-            json_array_remove(items, i);
-    }
-    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
-}
-
 /* GET /api/v1/placements: the propagation controller's recent changes of
- * placement, oldest first (fl_sched_prop_events; empty without a
- * controller), scoped like /api/v1/quota. */
+ * placement, oldest first ({"items":[...]}, fl_sched_prop_events; empty
+ * without a controller), scoped like /api/v1/quota. */
 static void on_placements(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *items = NULL;
-    int rc = x->prop ? fl_sched_prop_events(x->prop, &items) : (items = json_array()) ? 0 : -ENOMEM;
-    reply_visible(x, r, rc, items);
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (x->prop ? fl_sched_prop_events(x->prop, &items) != 0 : !(items = json_array())) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* GET /api/v1/quota/denials: the last denied admission reviews, oldest
- * first (fl_quota_denials), scoped like /api/v1/quota. */
+ * first ({"items":[...]}, fl_quota_denials), scoped like /api/v1/quota. */
 static void on_quota_denials(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     json_t *items = NULL;
-    int rc = fl_quota_denials(x->quota, &items);
-    reply_visible(x, r, rc, items);
+    if (fl_query_authenticate(x->query, r) != 0)
+        return;
+    if (fl_quota_denials(x->quota, &items) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    only_visible(x, r, items);
+    fl_request_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }
 
 /* web/'s callbacks: auth and scopes as the search API, the collector's
@@ -734,7 +719,7 @@ static unsigned listen_port(const fl_config *cfg)
 }
 
 /* ---- the propagation controller's interfaces: the host through the index
- * (the host collector feeds it; issue 12's control store can stand in),
+ * (the host collector feeds it; the control store can stand in),
  * members from the config and the collector, quota through the ledger. */
 
 typedef struct host_rows {
@@ -850,7 +835,7 @@ static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
     int rc = 0;
     so.name = "api";
     so.listen = cfg->listen;
-    fl_server_opts_public(&so); /* untrusted clients (#19) */
+    fl_server_opts_public(&so); /* untrusted clients */
     if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
                           (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;

@@ -44,14 +44,6 @@ static smap_ent *find(const smap *m, const void *key, size_t klen, uint64_t h)
     return &m->ents[j];
 }
 
-int64_t *smap_get(const smap *m, const void *key, size_t klen)
-{
-    if (!m->cap)
-        return NULL;
-    smap_ent *e = find(m, key, klen, fl_hash64(key, klen, 0));
-    return e->key ? &e->val : NULL;
-}
-
 int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created)
 {
     if ((m->n + 1) * 2 > m->cap && smap_grow(m) < 0)
@@ -94,15 +86,7 @@ static size_t coal_key(char *buf, size_t size, int64_t scope, const fl_rec *r)
 
 static int coal_reserve(coalescer *c)
 {
-    if (c->n < c->cap)
-        return 0;
-    size_t nc = c->cap ? c->cap * 2 : 256;
-    coal_ent *n = realloc(c->ents, nc * sizeof *n);
-    if (!n)
-        return -ENOMEM;
-    c->ents = n;
-    c->cap = nc;
-    return 0;
+    return fl_grow(&c->ents, &c->cap, c->n + 1, sizeof *c->ents);
 }
 
 int coal_add(coalescer *c, int64_t scope, fl_rec *rec)

@@ -290,15 +290,9 @@ fail:
 
 static int push_rec(dec_out *out, fl_rec *r, size_t *cap)
 {
-    if (out->n_recs == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1;
-        fl_rec **n = realloc(out->recs, nc * sizeof *n);
-        if (!n) {
-            rec_free(r);
-            return -ENOMEM;
-        }
-        out->recs = n;
-        *cap = nc;
+    if (fl_grow(&out->recs, cap, out->n_recs + 1, sizeof *out->recs) != 0) {
+        rec_free(r);
+        return -ENOMEM;
     }
     out->recs[out->n_recs++] = r;
     return 0;

@@ -31,14 +31,8 @@ static rec_res *res_slot(fl_rec *r, const char *name, size_t *cap)
     for (size_t i = 0; i < r->n_res; i++)
         if (strcmp(r->res[i].name, name) == 0)
             return &r->res[i];
-    if (r->n_res == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        rec_res *n = realloc(r->res, nc * sizeof *n);
-        if (!n)
-            return NULL;
-        r->res = n;
-        *cap = nc;
-    }
+    if (fl_grow(&r->res, cap, r->n_res + 1, sizeof *r->res) != 0)
+        return NULL;
     rec_res *s = &r->res[r->n_res];
     if (!(s->name = dupstr(name)))
         return NULL;

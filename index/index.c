@@ -7,7 +7,7 @@
  * Queue invariant (under mu): items form a FIFO list head..tail in
  * submission order (seq ascending); `dec` points at the first item no
  * decoder has taken (NULL when all are taken); every item before `dec` is
- * being decoded (state 1) or decoded (state 2). The writer only removes a
+ * being decoded (IT_DECODING) or decoded (IT_DECODED). The writer only removes a
  * prefix of decoded items, so commits follow submission order.
  */
 #include <errno.h>
@@ -91,11 +91,11 @@ static void *decoder_main(void *arg)
             break; /* stopping and nothing left to decode */
         item *it = idx->dec;
         idx->dec = it->next;
-        it->state = 1;
+        it->state = IT_DECODING;
         pthread_mutex_unlock(&idx->mu);
         decode_item(idx, it);
         pthread_mutex_lock(&idx->mu);
-        it->state = 2;
+        it->state = IT_DECODED;
         idx->decode_errors += it->out.decode_errors;
         idx->parsed += it->out.parsed;
         if (it == idx->head)
@@ -109,16 +109,10 @@ static void *decoder_main(void *arg)
 static size_t take_batch(fl_index *idx, item ***out, size_t *cap)
 {
     size_t n = 0, recs = 0;
-    while (idx->head && idx->head->state == 2 && (n == 0 || recs < (size_t)idx->o.batch_max)) {
+    while (idx->head && idx->head->state == IT_DECODED && (n == 0 || recs < (size_t)idx->o.batch_max)) {
         item *it = idx->head;
-        if (n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            item **x = realloc(*out, nc * sizeof *x);
-            if (!x)
-                break;
-            *out = x;
-            *cap = nc;
-        }
+        if (fl_grow(out, cap, n + 1, sizeof **out) != 0)
+            break;
         (*out)[n++] = it;
         recs += it->out.n_recs + 1;
         idx->head = it->next;
@@ -233,7 +227,7 @@ static void *writer_main(void *arg)
     pthread_setname_np(pthread_self(), "fl-index-write");
     pthread_mutex_lock(&idx->mu);
     for (;;) {
-        while (!(idx->head && idx->head->state == 2) && !(idx->stopping && !idx->head)) {
+        while (!(idx->head && idx->head->state == IT_DECODED) && !(idx->stopping && !idx->head)) {
             timed_wait(&idx->cond_wr, &idx->mu, HOUSEKEEP_MS);
             if (!idx->head) {
                 pthread_mutex_unlock(&idx->mu);

@@ -47,7 +47,9 @@
  * Revisions: every change the writer commits (create, update, delete) takes
  * the next value of one global counter (int64, starting at 1); that is the
  * "index revision", the resourceVersion the search API serves. The change
- * log keeps the last opts.changelog_max revisions.
+ * log keeps the last opts.changelog_max revisions, and with them every
+ * object state those revisions replaced (schema v5), so the changes are
+ * replayed and lists read as of any revision still in the log.
  */
 #ifndef FL_INDEX_H
 #define FL_INDEX_H
@@ -60,7 +62,7 @@
 
 /* Schema version written to PRAGMA user_version by this code. Opening an
  * older database migrates it; a newer one is refused with FL_EUNSUPPORTED. */
-#define FL_INDEX_SCHEMA_VERSION 4
+#define FL_INDEX_SCHEMA_VERSION 5
 
 /* Largest single submitted item (event line or list page). */
 #define FL_INDEX_ITEM_MAX (256u << 20)
@@ -324,6 +326,10 @@ typedef struct fl_index_query {
                                    of name, namespace, labels ("k=v"),
                                    annotations ("k=v") or container images;
                                    FTS5 trigram, case-insensitive */
+    /* core pods only (other resources: ignored): the materialized
+     * spec.nodeName ("" = unscheduled) and status.phase, each a set */
+    const char *const *pod_nodes; size_t n_pod_nodes;
+    const char *const *pod_phases; size_t n_pod_phases;
     int64_t created_since;      /* creationTimestamp >= (unix s), 0 = none */
     int64_t created_before;     /* creationTimestamp < (unix s), 0 = none */
     int64_t min_revision;       /* revision > min_revision (changed since), 0 = none */
@@ -332,6 +338,13 @@ typedef struct fl_index_query {
     const char *after_namespace, *after_name, *after_cluster;
     int64_t after_revision;
     int64_t limit;
+    /* As of an earlier revision (0 = the current state): key order only;
+     * objects as they were at as_of (created after it absent, deleted
+     * after it present, updated ones in their state then). FL_EGONE when
+     * as_of is older than the change log's retention. Conditions on the
+     * content of a past state (labels, owner, creation time, full text as
+     * a case-insensitive substring of its JSON) are checked on that state. */
+    int64_t as_of;
 } fl_index_query;
 #define FL_INDEX_QUERY_INIT {0}
 
@@ -351,9 +364,11 @@ int fl_index_count(fl_index_reader *r, const fl_index_query *q, int64_t *out, fl
 
 /* Change log: the changes with revision > from_rev, ascending, at most
  * limit (0 = no limit). type is "ADDED", "MODIFIED" or "DELETED"; row is the
- * object's state at that revision when it is still the latest state, else
- * row->json is NULL and superseded is true (a later change of the same
- * object follows: watchers skip it). DELETED rows are the last state.
+ * object's state at that revision (its latest state, or the earlier one
+ * the index keeps until the change log forgets that revision: history.c);
+ * DELETED rows are the last state. superseded is true, and row->json NULL,
+ * only when no state is kept for that revision (a database written before
+ * states were kept, or the object purged).
  * Returns 0, FL_EGONE when from_rev is older than the retained log (the
  * caller relists; *oldest_out, if given, gets the oldest from_rev still
  * served), FL_ESQL, or the callback's nonzero value. */

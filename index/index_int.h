@@ -111,7 +111,6 @@ uint64_t fl_hash64(const void *p, size_t n, uint64_t seed);
 /* Returns pointer to the value slot for key; *created tells if it was new
  * (value 0). NULL on ENOMEM. */
 int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created);
-int64_t *smap_get(const smap *m, const void *key, size_t klen);
 void smap_clear(smap *m); /* keeps nothing */
 
 /* --------------------------------------------------------- coalescer
@@ -150,7 +149,6 @@ int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **o
 /* The transaction committed / rolled back (forget its new dictionaries). */
 void zjw_commit(zjw *z);
 void zjw_rollback(zjw *z);
-int64_t zjw_trained(const zjw *z);
 int zjr_new(zjr **out);
 /* The reader's own progress handler (its time budget) back in place after
  * a caller (index/sql.c) installed another for one statement. */
@@ -162,6 +160,51 @@ bool zj_is_compressed(const void *p, size_t n);
  * until the next call). 0, -ENOMEM, FL_ESQL (corrupt row, missing dict). */
 int zjr_decode(zjr *z, sqlite3 *db, const void *p, size_t n, const char **json, size_t *len,
                fl_err *err);
+
+/* ------------------------------------------------------------ history
+ * history.c: earlier object states (see the rule at the top of that file). */
+typedef struct hist_w hist_w; /* writer side: writer thread only */
+int hist_w_new(sqlite3 *db, hist_w **out, fl_err *err);
+void hist_w_free(hist_w *h);
+/* Copy objects row obj_id as it is into history, valid until revision
+ * until (the revision about to replace it). 0 or FL_ESQL. */
+int hist_w_keep(hist_w *h, int64_t obj_id, int64_t until, fl_err *err);
+/* Forget the states replaced at or before floor. 0 or FL_ESQL. */
+int hist_w_purge(hist_w *h, int64_t floor, fl_err *err);
+
+/* The state object obj_id had at revision rev, from history, to cb (the
+ * row borrowed for the call). 0, FL_ENOTFOUND (no such state: the object
+ * did not exist then, or the row is its state), FL_ESQL, or cb's value. */
+typedef int (*hist_row_cb)(void *arg, const fl_index_row *row);
+int hist_state(fl_index_reader *r, int64_t obj_id, int64_t rev, hist_row_cb cb, void *arg,
+               fl_err *err);
+
+/* A snapshot page (q->as_of): the past states of the rows of q's resource
+ * changed after q->as_of that pass q's key conditions and the cursor
+ * (after_cid: the cursor's cluster id), in key order. */
+typedef struct hist_snap hist_snap;
+int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid,
+                  hist_snap **out, fl_err *err);
+void hist_snap_free(hist_snap *h);
+/* Hand the next past states that pass q's conditions to cb while their key
+ * sorts before (ns, name, cid) (ns NULL: all that remain) and *n (rows
+ * handed out so far, counted here too) is below q->limit. 0, FL_ESQL or
+ * cb's value. */
+int hist_snap_emit(fl_index_reader *r, hist_snap *h, const fl_index_query *q, const char *ns,
+                   const char *name, int64_t cid, fl_index_row_cb cb, void *arg, int64_t *n,
+                   fl_err *err);
+/* The API's key order: namespace, name, then cluster id. */
+int hist_key_cmp(const char *ns_a, const char *name_a, int64_t cid_a, const char *ns_b,
+                 const char *name_b, int64_t cid_b);
+
+/* reader.c's pieces history.c reads with: a cached prepared statement
+ * (reset, bindings cleared; NULL on failure), the FL_ESQL/-ETIMEDOUT
+ * answer for a failed read, and the row at column `at` in fill order
+ * (cluster, grp, ver, res, kind, ns, name, uid, rv, owner_uid, revision,
+ * created, synced_ms, deleted_ms, json). */
+sqlite3_stmt *reader_prep(fl_index_reader *r, const char *sql);
+int reader_fail(fl_index_reader *r, fl_err *err, const char *what);
+int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row, fl_err *err);
 
 /* ------------------------------------------------------------ schema */
 /* Apply the writer pragmas, create or migrate the schema to
@@ -186,11 +229,14 @@ typedef enum {
     IT_EVENT = 1, IT_LIST, IT_RELIST_BEGIN, IT_RELIST_END, IT_RELIST_ABORT, IT_SYNC
 } item_type;
 
+/* Where a queued item is: waiting for a decoder, being decoded, decoded. */
+typedef enum { IT_QUEUED = 0, IT_DECODING, IT_DECODED } item_state;
+
 /* One queued item. src strings live in one block (srcbuf). */
 typedef struct item {
     struct item *next;
     item_type type;
-    int state;            /* 0 queued, 1 decoding, 2 decoded */
+    item_state state;
     uint64_t seq;
     fl_index_src src;
     char *srcbuf;

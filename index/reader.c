@@ -55,6 +55,11 @@ static void sql_fl_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
+    return reader_fail(r, err, what);
+}
+
+int reader_fail(fl_index_reader *r, fl_err *err, const char *what)
+{
     if (r->expired && sqlite3_errcode(r->db) == SQLITE_INTERRUPT)
         return fl_err_set(err, -ETIMEDOUT,
                           "the query took longer than its %lld ms budget: narrow it (clusters, "
@@ -93,6 +98,11 @@ void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms)
 /* A prepared statement for sql, from the reader's small LRU cache. The
  * statement is reset and its bindings cleared. NULL on failure. */
 static sqlite3_stmt *prep(fl_index_reader *r, const char *sql)
+{
+    return reader_prep(r, sql);
+}
+
+sqlite3_stmt *reader_prep(fl_index_reader *r, const char *sql)
 {
     cached *victim = &r->cache[0];
     for (int i = 0; i < STMT_CACHE; i++) {
@@ -222,6 +232,12 @@ static const char *col(sqlite3_stmt *s, int i)
 /* The row at column at of s; its JSON decompressed when stored so
  * (valid until the next row). 0, -ENOMEM or FL_ESQL. */
 static int fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row,
+                    fl_err *err)
+{
+    return reader_fill_row(r, s, at, row, err);
+}
+
+int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row,
                     fl_err *err)
 {
     row->cluster = col(s, at), row->group = col(s, at + 1), row->version = col(s, at + 2);
@@ -422,6 +438,24 @@ static void label_req(qb *b, const fl_index_label_req *l)
     qs(b, ")");
 }
 
+static bool is_pods(const fl_index_query *q)
+{
+    return !q->group[0] && !strcmp(q->resource, "pods");
+}
+
+/* Materialized pod columns: a node set selects through pods_by_node (the
+ * pods of a node are few), a phase set probes the row's pods entry. */
+static void pod_facts(qb *b, const fl_index_query *q)
+{
+    const char *id = b->drv >= 0 ? "l.obj_id" : "o.id";
+    if (q->n_pod_nodes)
+        qs(b, " AND "), qs(b, id), qs(b, " IN (SELECT obj_id FROM pods WHERE node IN "),
+            qlist(b, q->pod_nodes, q->n_pod_nodes), qs(b, ")");
+    if (q->n_pod_phases)
+        qs(b, " AND EXISTS (SELECT 1 FROM pods p WHERE p.obj_id = "), qs(b, id),
+            qs(b, " AND p.phase IN "), qlist(b, q->pod_phases, q->n_pod_phases), qs(b, ")");
+}
+
 /* The label requirement that can drive a key-ordered query: the first
  * equality (or one-value set). -1 when there is none. */
 static int driving_label(const fl_index_query *q)
@@ -447,7 +481,8 @@ static int check_query(const fl_index_query *q, fl_err *err)
     if (!q->group || !q->resource || !q->resource[0])
         return fl_err_set(err, -EINVAL, "index query: group and resource are required");
     if (q->n_clusters > FL_INDEX_QUERY_MAX_TERMS || q->n_namespaces > FL_INDEX_QUERY_MAX_TERMS ||
-        q->n_names > FL_INDEX_QUERY_MAX_TERMS || q->n_labels > FL_INDEX_QUERY_MAX_TERMS)
+        q->n_names > FL_INDEX_QUERY_MAX_TERMS || q->n_labels > FL_INDEX_QUERY_MAX_TERMS ||
+        q->n_pod_nodes > FL_INDEX_QUERY_MAX_TERMS || q->n_pod_phases > FL_INDEX_QUERY_MAX_TERMS)
         return fl_err_set(err, -E2BIG, "index query: too many terms");
     for (size_t i = 0; i < q->n_labels; i++) {
         const fl_index_label_req *l = &q->labels[i];
@@ -522,6 +557,8 @@ static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
     for (size_t i = 0; i < q->n_labels; i++)
         if ((int)i != b->drv)
             label_req(b, &q->labels[i]);
+    if (is_pods(q))
+        pod_facts(b, q);
     if (q->owner_uid) /* "!= ''" lets the partial index objects_owner serve */
         qs(b, q->owner_uid[0] ? " AND o.owner_uid != '' AND o.owner_uid = "
                               : " AND o.owner_uid = "), qt(b, q->owner_uid);
@@ -531,6 +568,8 @@ static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
         qs(b, " AND o.created < "), qi(b, q->created_before);
     if (q->min_revision)
         qs(b, " AND o.revision > "), qi(b, q->min_revision);
+    if (q->as_of && b->has_o) /* the rows changed since come from history.c */
+        qs(b, " AND o.revision <= "), qi(b, q->as_of);
     if (q->text) {
         if ((rc = fts_quote(b, q->text)) < 0)
             return rc;
@@ -647,32 +686,78 @@ int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf 
     return rc;
 }
 
+/* For q->as_of: FL_EGONE past the change log's retention; *snap gets the
+ * past states to merge (NULL when as_of is the current revision). */
+static int snapshot_open(fl_index_reader *r, const fl_index_query *q, hist_snap **snap,
+                         fl_err *err)
+{
+    int64_t floor = 0, rev = 0, after_cid = 0;
+    int rc;
+    *snap = NULL;
+    if (!q->as_of)
+        return 0;
+    if (q->order != FL_INDEX_ORDER_KEY)
+        return fl_err_set(err, -EINVAL, "index query: as_of needs key order");
+    if ((rc = meta_value(r, "changelog_floor", &floor, err)) < 0 ||
+        (rc = meta_value(r, "revision", &rev, err)) < 0)
+        return rc;
+    if (q->as_of < floor)
+        return fl_err_set(err, FL_EGONE, "too old resource version: %lld (%lld)",
+                          (long long)q->as_of, (long long)floor);
+    if (q->as_of >= rev)
+        return 0;
+    if (q->after_cluster && (rc = cluster_id(r, q->after_cluster, &after_cid, err)) < 0)
+        return rc;
+    return hist_snap_new(r, q, after_cid, snap, err);
+}
+
+/* Before the current row at s: the past states that sort before it. */
+static int snapshot_before(fl_index_reader *r, hist_snap *snap, const fl_index_query *q,
+                           sqlite3_stmt *s, fl_index_row_cb cb, void *arg, int64_t *n,
+                           fl_err *err)
+{
+    int64_t cid = 0;
+    int rc = cluster_id(r, col(s, 0), &cid, err);
+    if (rc == 0)
+        rc = hist_snap_emit(r, snap, q, col(s, 5), col(s, 6), cid, cb, arg, n, err);
+    return rc;
+}
+
 int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb cb, void *arg,
                   int64_t *n_out, fl_err *err)
 {
     int64_t n = 0;
     int cbrc = 0, rc;
+    hist_snap *snap = NULL;
     qb *b = qb_new();
     if (!b)
         return -ENOMEM;
-    if ((rc = build_list(r, q, b, err)) < 0 || b->empty)
+    if ((rc = build_list(r, q, b, err)) < 0 || (rc = snapshot_open(r, q, &snap, err)) < 0)
         goto out;
-    sqlite3_stmt *s = bind_all(r, b);
-    if (!s) {
+    sqlite3_stmt *s = b->empty ? NULL : bind_all(r, b);
+    if (!s && !b->empty) {
         rc = rfail(r, err, "list");
         goto out;
     }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while (s && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         fl_index_row row;
+        if (snap && ((cbrc = snapshot_before(r, snap, q, s, cb, arg, &n, err)) != 0 ||
+                     (q->limit > 0 && n >= q->limit)))
+            break;
         if ((cbrc = fill_row(r, s, 0, &row, err)) != 0)
             break;
         n++;
         if ((cbrc = cb(arg, &row)) != 0)
             break;
     }
-    rc = cbrc ? cbrc : rc == SQLITE_DONE ? 0 : rfail(r, err, "list");
-    sqlite3_reset(s);
+    if (s) {
+        rc = cbrc ? cbrc : rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rfail(r, err, "list");
+        sqlite3_reset(s);
+    }
+    if (rc == 0 && snap && !b->empty)
+        rc = hist_snap_emit(r, snap, q, NULL, NULL, 0, cb, arg, &n, err);
 out:
+    hist_snap_free(snap);
     qb_free(b);
     if (rc == 0 && n_out)
         *n_out = n;
@@ -754,6 +839,19 @@ int fl_index_get(fl_index_reader *r, const fl_index_key *k, fl_index_row_cb cb, 
 
 /* ------------------------------------------------------------ change log */
 
+typedef struct change_ctx {
+    fl_index_change_row_cb cb;
+    void *arg;
+    const char *type;
+    int64_t rev;
+} change_ctx;
+
+static int change_state(void *arg, const fl_index_row *row)
+{
+    change_ctx *x = arg;
+    return x->cb(x->arg, x->type, false, x->rev, row);
+}
+
 int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
                      fl_index_change_row_cb cb, void *arg, int64_t *oldest_out, fl_err *err)
 {
@@ -770,7 +868,7 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
     }
     sqlite3_stmt *s = prep(r,
         "SELECT l.revision, l.type, c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid,"
-        " o.rv, o.owner_uid, o.revision, o.created, o.synced_ms, o.deleted_ms, o.json"
+        " o.rv, o.owner_uid, o.revision, o.created, o.synced_ms, o.deleted_ms, o.json, l.obj_id"
         " FROM changelog l LEFT JOIN objects o ON o.id = l.obj_id"
         " LEFT JOIN clusters c ON c.id = o.cluster_id LEFT JOIN gvrs g ON g.id = o.gvr_id"
         " WHERE l.revision > ? ORDER BY l.revision LIMIT ?");
@@ -779,15 +877,27 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
     sqlite3_bind_int64(s, 1, from_rev);
     sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t rev = sqlite3_column_int64(s, 0);
+        change_ctx x = {cb, arg, types[0], 0};
         int t = sqlite3_column_int(s, 1);
         fl_index_row row;
+        x.rev = sqlite3_column_int64(s, 0);
+        x.type = types[t >= 1 && t <= 3 ? t : 0];
         if ((cbrc = fill_row(r, s, 2, &row, err)) != 0)
             break;
-        bool superseded = sqlite3_column_type(s, 12) == SQLITE_NULL || row.revision != rev;
-        if (superseded)
+        bool gone = sqlite3_column_type(s, 12) == SQLITE_NULL;
+        if (!gone && row.revision != x.rev) { /* replaced since: its state then */
+            cbrc = hist_state(r, sqlite3_column_int64(s, 17), x.rev, change_state, &x, err);
+            if (cbrc != FL_ENOTFOUND) {
+                if (cbrc != 0)
+                    break;
+                continue;
+            }
+            cbrc = 0;
+            gone = true;
+        }
+        if (gone)
             row.json = NULL, row.json_len = 0;
-        if ((cbrc = cb(arg, types[t >= 1 && t <= 3 ? t : 0], superseded, rev, &row)) != 0)
+        if ((cbrc = cb(arg, x.type, gone, x.rev, &row)) != 0)
             break;
     }
     rc = cbrc ? cbrc : rc == SQLITE_DONE ? 0 : rfail(r, err, "changes");

@@ -40,7 +40,16 @@
  *                               a label page within one cluster reads
  *                               limit+1 entries (it read the label's range
  *                               over every cluster)
- * and keeps every row as it is.
+ * and keeps every row as it is; v4 -> v5 adds
+ *   history(until, obj_id, revision, uid, rv, owner_uid, created, synced_ms,
+ *           deleted_ms, json)
+ *                               the earlier states of objects (history.c):
+ *                               a row is the state an object had from
+ *                               revision until the revision `until` that
+ *                               replaced it (one per revision, so `until`
+ *                               is the key); json stored as in objects
+ * and moves changelog_floor to the current revision (no earlier state was
+ * kept, so no earlier revision can be served).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -130,6 +139,21 @@ static const char *const migrations[] = {
     ("CREATE TABLE dicts(id INTEGER PRIMARY KEY, gvr_id INTEGER NOT NULL, dict BLOB NOT NULL);"
      /* a label page within one cluster is a range of this one, in key order */
      "CREATE INDEX labels_cluster ON labels(key, value, gvr_id, cluster_id, ns, name, obj_id);"),
+    /* 4 -> 5: earlier object states for watch replay and snapshot pages */
+    "CREATE TABLE history(until INTEGER PRIMARY KEY, obj_id INTEGER NOT NULL,"
+    "  revision INTEGER NOT NULL, uid TEXT NOT NULL, rv TEXT NOT NULL, owner_uid TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, synced_ms INTEGER NOT NULL, deleted_ms INTEGER,"
+    "  json BLOB NOT NULL);"
+    "CREATE INDEX history_obj ON history(obj_id, revision);"
+    /* spec.nodeName field selectors: the pods of one node, terminal or not */
+    "CREATE INDEX pods_by_node ON pods(node);"
+    /* live objects per resource and cluster, covering: counts and GROUP BY
+     * cluster[, namespace] read this index alone (deleted_ms, always NULL
+     * here, is a column so that SQLite sees the index as covering) */
+    "CREATE INDEX objects_live ON objects(gvr_id, cluster_id, ns, deleted_ms)"
+    "  WHERE deleted_ms IS NULL;"
+    "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision')"
+    "  WHERE key = 'changelog_floor';",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,

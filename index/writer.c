@@ -3,7 +3,8 @@
  * transaction per batch: coalesce per key, look each key up, skip
  * unchanged resourceVersions, upsert/tombstone the row, rewrite side
  * tables only when what they hold changed, append to the change log, keep
- * sync state and relist marks. Plus housekeeping (change-log retention,
+ * sync state and relist marks; every row about to change is first copied
+ * into history (history.c). Plus housekeeping (change-log retention,
  * tombstone purge). Everything here runs on the writer thread only; the
  * struct is private to it.
  */
@@ -35,8 +36,9 @@ static const char *const sql_text[S_N] = {
     [S_UPDATE] = "UPDATE objects SET uid = ?, rv = ?, owner_uid = ?, created = ?, synced_ms = ?,"
                  " deleted_ms = NULL, revision = ?, labels_hash = ?, fts_hash = ?,"
                  " facts_hash = ?, json = ? WHERE id = ?",
-    [S_TOMB] = "UPDATE objects SET deleted_ms = ?, revision = ?, json = coalesce(?, json),"
-               " labels_hash = 0, fts_hash = 0, facts_hash = 0 WHERE id = ?",
+    [S_TOMB] = "UPDATE objects SET deleted_ms = ?1, revision = ?2, json = coalesce(?3, json),"
+               " rv = coalesce(?5, rv), labels_hash = 0, fts_hash = 0, facts_hash = 0"
+               " WHERE id = ?4",
     [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?",
     [S_LAB_INS] = "INSERT OR IGNORE INTO labels(key, value, gvr_id, ns, name, cluster_id, obj_id)"
                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -105,6 +107,7 @@ struct writer {
     pend_rv pend[PEND_MAX];
     size_t n_pend;
     zjw *zj;        /* compression of the stored JSON */
+    hist_w *hist;   /* earlier states (history.c) */
     int64_t rev, floor, next_rev, now_ms;
     int64_t written, skipped, deleted, txns;
 };
@@ -180,7 +183,7 @@ int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err)
     }
     if ((rc = meta_get(w, "revision", &w->rev, err)) < 0 ||
         (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0 ||
-        (rc = zjw_new(db, &w->zj, err)) < 0)
+        (rc = zjw_new(db, &w->zj, err)) < 0 || (rc = hist_w_new(db, &w->hist, err)) < 0)
         goto fail;
     *out = w;
     return 0;
@@ -210,6 +213,7 @@ void writer_free(writer *w)
     for (size_t i = 0; i < w->n_pend; i++)
         free(w->pend[i].rv);
     zjw_free(w->zj);
+    hist_w_free(w->hist);
     free(w);
 }
 
@@ -506,6 +510,8 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
             return rc;
         id = sqlite3_last_insert_rowid(w->db);
     } else {
+        if ((rc = hist_w_keep(w->hist, id, w->next_rev + 1, err)) < 0)
+            return rc;
         s = S(w, S_UPDATE);
         w->next_rev++;
         rc = bind_row(s, 1, w, scope, r, err);
@@ -539,12 +545,16 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool had_facts,
                      fl_err *err)
 {
+    int rc = hist_w_keep(w->hist, id, w->next_rev + 1, err);
+    if (rc < 0)
+        return rc;
     sqlite3_stmt *s = S(w, S_TOMB);
-    int rc = 0;
     sqlite3_bind_int64(s, 1, w->now_ms);
     sqlite3_bind_int64(s, 2, w->next_rev + 1);
     if (r)
         rc = bind_json(w, s, 3, scope, r, err);
+    if (r && r->rv[0])
+        bt(s, 5, r->rv);
     sqlite3_bind_int64(s, 4, id);
     if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 || (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
         (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
@@ -857,6 +867,8 @@ int writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
             rc = sqlfail(w, err, "change log retention");
         }
         sqlite3_finalize(s);
+        if (rc == 0)
+            rc = hist_w_purge(w->hist, floor, err);
         if (rc == 0)
             rc = meta_set(w, "changelog_floor", floor, err);
     }

@@ -54,7 +54,6 @@ struct zjw {
     size_t n_res;
     char *out;
     size_t out_cap;
-    int64_t trained;
 };
 
 static void zres_drop_samples(zres *r)
@@ -190,7 +189,6 @@ static int train(zjw *z, zres *r, fl_err *err)
         return rc;
     }
     r->pending = true;
-    z->trained++;
     return 0;
 }
 
@@ -250,11 +248,6 @@ void zjw_rollback(zjw *z)
             r->pending = false;
         }
     }
-}
-
-int64_t zjw_trained(const zjw *z)
-{
-    return z->trained;
 }
 
 /* ------------------------------------------------------------ reader side */

@@ -627,7 +627,7 @@ static int setup_easy(fl_kube_req *r)
         return -ENOMEM;
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     /* Paths are sent as built: no dot-segment collapsing, which would turn a
-     * name of "." or ".." into another API path on the member (#19). */
+     * name of "." or ".." into another API path on the member. */
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
@@ -1075,11 +1075,6 @@ int fl_kube_client_new(uv_loop_t *loop, fl_kube_conn *conn, const fl_kube_client
     c->open_handles = 2;
     *out = c;
     return 0;
-}
-
-fl_kube_conn *fl_kube_client_conn(const fl_kube_client *c)
-{
-    return c->conn;
 }
 
 /* Copy a request's inputs. */

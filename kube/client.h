@@ -75,8 +75,6 @@ int fl_kube_client_new(struct uv_loop_s *loop, fl_kube_conn *conn,
  * NULL (close_cb is then not called). */
 void fl_kube_client_close(fl_kube_client *c, void (*close_cb)(void *ud), void *ud);
 
-/* The connection this client serves (borrowed). */
-fl_kube_conn *fl_kube_client_conn(const fl_kube_client *c);
 
 typedef enum {
     FL_KUBE_GET = 0,

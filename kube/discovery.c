@@ -20,7 +20,7 @@ static int snap_take(const fl_kube_resources *reg, fl_kube_resource_filter filte
                      snap *s)
 {
     size_t total = fl_kube_resources_list(reg, NULL, 0), n = 0;
-    const fl_kube_resource **all = calloc(total + 1, sizeof *all);
+    const fl_kube_resource **all = fl_calloc(total + 1, sizeof *all);
     if (!all)
         return -ENOMEM;
     /* the registry may have grown meanwhile: list clamps to what fits */

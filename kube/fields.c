@@ -25,12 +25,6 @@ struct fl_field_selector {
     term *terms;
 };
 
-const char *fl_field_op_name(fl_field_op op)
-{
-    static const char *const names[] = {"=", "==", "!="};
-    return (unsigned)op < FL_ARRAY_LEN(names) ? names[op] : "?";
-}
-
 void fl_field_selector_free(fl_field_selector *sel)
 {
     if (!sel)
@@ -64,7 +58,7 @@ static int split_terms(const char *s, size_t n, span **out, size_t *count, fl_er
     if (cnt > FL_FIELDS_MAX_TERMS)
         return fl_err_set(err, -E2BIG, "field selector has more than %d terms",
                           FL_FIELDS_MAX_TERMS);
-    span *t = calloc(cnt, sizeof *t);
+    span *t = fl_calloc(cnt, sizeof *t);
     if (!t)
         return fl_err_set(err, -ENOMEM, "out of memory");
     size_t k = 0, start = 0;
@@ -181,13 +175,13 @@ int fl_field_selector_parse(const char *s, size_t n, fl_field_selector **out, fl
         return fl_err_set(err, FL_EPARSE, "invalid field selector: NUL byte in selector");
     span *spans = NULL;
     size_t cnt = 0;
-    fl_field_selector *sel = calloc(1, sizeof *sel);
+    fl_field_selector *sel = fl_calloc(1, sizeof *sel);
     int rc = sel ? 0 : fl_err_set(err, -ENOMEM, "out of memory");
     if (rc == 0 && n > 0)
         rc = split_terms(s, n, &spans, &cnt, err);
     if (rc == 0 && cnt) {
         qsort(spans, cnt, sizeof *spans, span_cmp);
-        if (!(sel->terms = calloc(cnt, sizeof(term))))
+        if (!(sel->terms = fl_calloc(cnt, sizeof(term))))
             rc = fl_err_set(err, -ENOMEM, "out of memory");
     }
     for (size_t i = 0; rc == 0 && i < cnt; i++) {

@@ -26,8 +26,6 @@ typedef enum fl_field_op {
     FL_FIELD_NOT_EQUALS      /* "!=" */
 } fl_field_op;
 
-/* "=", "==", "!=". Never NULL. */
-const char *fl_field_op_name(fl_field_op op);
 
 /* One term, borrowed from its selector. value is unescaped. */
 typedef struct fl_field_term {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "kube/jscan.h"
 
 typedef const unsigned char *uptr;
@@ -273,13 +274,8 @@ static bool scan_word(uptr *pp, uptr end, const char *w, size_t n)
 /* Record a container opening at off; its pair's index into *slot. */
 static bool doc_open(fl_jdoc *doc, size_t off, size_t *slot)
 {
-    if (doc->n == doc->cap) {
-        size_t nc = doc->cap ? doc->cap * 2 : 64;
-        uint32_t(*np)[2] = realloc(doc->pairs, nc * sizeof *np);
-        if (!np)
-            return false;
-        doc->pairs = np, doc->cap = nc;
-    }
+    if (fl_grow(&doc->pairs, &doc->cap, doc->n + 1, sizeof *doc->pairs) != 0)
+        return false;
     doc->pairs[doc->n][0] = (uint32_t)off;
     doc->pairs[doc->n][1] = 0;
     *slot = doc->n++;

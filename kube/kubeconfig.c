@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "kube/json.h"
-#include "kube/kube_int.h"
 #include "kube/yaml.h"
 
 extern char **environ;
@@ -57,79 +56,6 @@ struct fl_kube_conn {
     uint64_t generation;
     token_file_state tf;
 };
-
-/* ================================================================ base64 */
-
-static int b64_val(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
-}
-
-int fl_kube_base64_decode(const char *s, size_t n, fl_buf *out)
-{
-    unsigned char q[4];
-    size_t nq = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\r' || ch == '\n')
-            continue;
-        if (ch == '=') {
-            pad++;
-            q[nq++] = 0;
-        } else {
-            int v = b64_val(ch);
-            if (v < 0 || pad)
-                return FL_EPARSE;
-            q[nq++] = (unsigned char)v;
-        }
-        if (nq < 4)
-            continue;
-        if (pad > 2)
-            return FL_EPARSE;
-        unsigned char o[3] = {(unsigned char)(q[0] << 2 | q[1] >> 4),
-                              (unsigned char)(q[1] << 4 | q[2] >> 2), (unsigned char)(q[2] << 6 | q[3])};
-        int rc = fl_buf_append(out, o, 3 - pad);
-        if (rc)
-            return rc;
-        nq = 0;
-        if (pad)
-            break;
-    }
-    if (nq != 0)
-        return FL_EPARSE;
-    return 0;
-}
-
-int fl_kube_base64_encode(const void *p, size_t n, fl_buf *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        char o[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        int rc = fl_buf_append(out, o, 4);
-        if (rc)
-            return rc;
-    }
-    if (!out->data)
-        return fl_buf_append(out, "", 0);
-    return 0;
-}
 
 /* ================================================================ files */
 
@@ -168,18 +94,18 @@ static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
-        return strdup(".");
+        return fl_strdup(".");
     if (slash == path)
-        return strdup("/");
+        return fl_strdup("/");
     return fl_strndup(path, (size_t)(slash - path));
 }
 
 int fl_kubeconfig_parse(const char *data, size_t len, const char *name, const char *base_dir,
                         fl_kubeconfig **out, fl_err *err)
 {
-    fl_kubeconfig *kc = calloc(1, sizeof *kc);
+    fl_kubeconfig *kc = fl_calloc(1, sizeof *kc);
     int rc;
-    if (!kc || !(kc->base_dir = strdup(base_dir ? base_dir : "."))) {
+    if (!kc || !(kc->base_dir = fl_strdup(base_dir ? base_dir : "."))) {
         rc = fl_err_set(err, -ENOMEM, "out of memory");
         goto fail;
     }
@@ -331,7 +257,7 @@ static int blob_field(rctx *r, const char *file_field, const char *data_field, c
     if ((rc = str_field(r, file_field, &file)) != 0 || (rc = str_field(r, data_field, &data)) != 0)
         return rc;
     if (data) {
-        rc = fl_kube_base64_decode(data, strlen(data), &b);
+        rc = fl_base64_decode(FL_BASE64_STD, data, strlen(data), &b);
         if (rc == FL_EPARSE)
             rc = rerr(r, data_field, rc, "illegal base64 data");
         else if (rc)
@@ -356,7 +282,7 @@ static int set_str(char **dst, const char *s)
 {
     if (!s)
         return 0;
-    *dst = strdup(s);
+    *dst = fl_strdup(s);
     return *dst ? 0 : -ENOMEM;
 }
 
@@ -426,7 +352,7 @@ static int str_list(rctx *r, const char *field, char ***out)
         return 0;
     if (!json_is_array(a))
         return rerr(r, field, FL_EPARSE, "expected a list of strings");
-    char **v = calloc(json_array_size(a) + 1, sizeof *v);
+    char **v = fl_calloc(json_array_size(a) + 1, sizeof *v);
     if (!v)
         return -ENOMEM;
     *out = v;
@@ -435,7 +361,7 @@ static int str_list(rctx *r, const char *field, char ***out)
     json_array_foreach(a, i, e) {
         if (!json_is_string(e))
             return rerr(r, field, FL_EPARSE, "item %zu: expected a string", i);
-        if (!(v[i] = strdup(json_string_value(e))))
+        if (!(v[i] = fl_strdup(json_string_value(e))))
             return -ENOMEM;
     }
     return 0;
@@ -448,7 +374,7 @@ static int exec_env(rctx *r, char ***out)
         return 0;
     if (!json_is_array(a))
         return rerr(r, "env", FL_EPARSE, "expected a list of {name, value}");
-    char **v = calloc(json_array_size(a) + 1, sizeof *v);
+    char **v = fl_calloc(json_array_size(a) + 1, sizeof *v);
     if (!v)
         return -ENOMEM;
     *out = v;
@@ -494,7 +420,7 @@ static int resolve_exec(rctx *r, const char *user)
         strcmp(mode, "Always") != 0)
         return rerr(r, "interactiveMode", FL_EPARSE,
                     "invalid interactiveMode \"%s\" (Never, IfAvailable or Always)", mode);
-    char *command = strchr(cmd, '/') ? abs_path(r->kc, cmd) : strdup(cmd);
+    char *command = strchr(cmd, '/') ? abs_path(r->kc, cmd) : fl_strdup(cmd);
     x->command = command;
     if (!command || set_str((char **)&x->api_version, api) ||
         set_str((char **)&x->interactive_mode, mode ? mode : "IfAvailable"))
@@ -561,7 +487,7 @@ static int resolve_user(rctx *r, const json_t *entry, size_t i)
 
 static fl_kube_conn *conn_alloc(void)
 {
-    fl_kube_conn *c = calloc(1, sizeof *c);
+    fl_kube_conn *c = fl_calloc(1, sizeof *c);
     if (!c)
         return NULL;
     atomic_init(&c->refs, 1);
@@ -620,7 +546,7 @@ int fl_kubeconfig_resolve(const fl_kubeconfig *kc, const char *context, fl_kube_
     if (!r.conn)
         return fl_err_set(err, -ENOMEM, "out of memory");
     int rc = resolve_refs(kc, &r, name, ci, ctx);
-    if (!rc && !(r.conn->info.source = strdup(file)))
+    if (!rc && !(r.conn->info.source = fl_strdup(file)))
         rc = -ENOMEM;
     if (rc) {
         if (rc == -ENOMEM)
@@ -710,7 +636,7 @@ static int dup_blob(const char **dst, size_t *dlen, const char *src, size_t len)
 {
     if (!src)
         return 0;
-    char *p = malloc(len + 1);
+    char *p = fl_malloc(len + 1);
     if (!p)
         return -ENOMEM;
     memcpy(p, src, len);
@@ -727,12 +653,12 @@ static int dup_list(const char *const **dst, const char *const *src)
         n++;
     if (!src)
         return 0;
-    char **v = calloc(n + 1, sizeof *v);
+    char **v = fl_calloc(n + 1, sizeof *v);
     if (!v)
         return -ENOMEM;
     *dst = (const char *const *)v;
     for (size_t i = 0; i < n; i++)
-        if (!(v[i] = strdup(src[i])))
+        if (!(v[i] = fl_strdup(src[i])))
             return -ENOMEM;
     return 0;
 }
@@ -924,7 +850,7 @@ static int exec_info(fl_kube_conn *c, fl_buf *b)
             json_object_set_new(cl, "insecure-skip-tls-verify", json_true());
         if (c->info.ca_pem) {
             fl_buf ca = FL_BUF_INIT(FL_KUBECONFIG_MAX_FILE * 2);
-            if (fl_kube_base64_encode(c->info.ca_pem, c->info.ca_pem_len, &ca) == 0)
+            if (fl_base64_encode(FL_BASE64_STD, c->info.ca_pem, c->info.ca_pem_len, &ca) == 0)
                 json_object_set_new(cl, "certificate-authority-data", json_string(ca.data));
             fl_buf_done(&ca);
         }
@@ -963,7 +889,7 @@ static char **exec_envp(fl_kube_conn *c, const char *info)
         n++;
     while (c->exec.env && c->exec.env[m])
         m++;
-    char **v = calloc(n + m + 2, sizeof *v);
+    char **v = fl_calloc(n + m + 2, sizeof *v);
     if (!v)
         return NULL;
     size_t k = 0;
@@ -1031,7 +957,7 @@ static int exec_spawn(fl_kube_conn *c, int64_t timeout_ms, exec_result *r, fl_er
     while (c->exec.args && c->exec.args[na])
         na++;
     if (exec_info(c, &info) != 0 || !(envp = exec_envp(c, info.data)) ||
-        !(argv = calloc(na + 2, sizeof *argv))) {
+        !(argv = fl_calloc(na + 2, sizeof *argv))) {
         rc = fl_err_set(err, -ENOMEM, "out of memory");
         goto out;
     }
@@ -1130,8 +1056,8 @@ static int exec_decode(fl_kube_conn *c, const fl_buf *out, fl_kube_cred *cred, f
     }
     fl_kube_cred n = FL_KUBE_CRED_INIT;
     n.expires_ms = exp && *exp ? sec * 1000 : 0;
-    if ((tok && *tok && !(n.token = strdup(tok))) ||
-        (hc && (!(n.cert_pem = strdup(cd)) || !(n.key_pem = strdup(kd))))) {
+    if ((tok && *tok && !(n.token = fl_strdup(tok))) ||
+        (hc && (!(n.cert_pem = fl_strdup(cd)) || !(n.key_pem = fl_strdup(kd))))) {
         fl_kube_cred_done(&n);
         rc = fl_err_set(err, -ENOMEM, "out of memory");
         goto out;
@@ -1188,13 +1114,13 @@ static int merged_cred(fl_kube_conn *c, fl_kube_cred *out, fl_err *err)
         return rc;
     if (c->cache.token) {
         free(s.token);
-        s.token = strdup(c->cache.token);
+        s.token = fl_strdup(c->cache.token);
     }
     if (c->cache.cert_pem) {
         fl_kube_cred_done(&(fl_kube_cred){.cert_pem = s.cert_pem, .key_pem = s.key_pem,
                                           .key_pem_len = s.key_pem_len});
-        s.cert_pem = strdup(c->cache.cert_pem);
-        s.key_pem = strdup(c->cache.key_pem);
+        s.cert_pem = fl_strdup(c->cache.cert_pem);
+        s.key_pem = fl_strdup(c->cache.key_pem);
         s.cert_pem_len = c->cache.cert_pem_len;
         s.key_pem_len = c->cache.key_pem_len;
     }

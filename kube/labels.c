@@ -188,12 +188,12 @@ void fl_label_selector_free(fl_label_selector *sel)
 
 fl_label_selector *fl_label_selector_everything(void)
 {
-    return calloc(1, sizeof(fl_label_selector));
+    return fl_calloc(1, sizeof(fl_label_selector));
 }
 
 fl_label_selector *fl_label_selector_nothing(void)
 {
-    fl_label_selector *s = calloc(1, sizeof *s);
+    fl_label_selector *s = fl_calloc(1, sizeof *s);
     if (s)
         s->nothing = true;
     return s;
@@ -229,7 +229,7 @@ static int sel_add(fl_label_selector *sel, req *r)
     if (sel->n >= FL_LABELS_MAX_REQS)
         return -E2BIG;
     if ((sel->n & (sel->n - 1)) == 0) { /* capacity is the next power of two */
-        req *nr = realloc(sel->reqs, (sel->n ? 2 * sel->n : 1) * sizeof(req));
+        req *nr = fl_realloc(sel->reqs, (sel->n ? 2 * sel->n : 1) * sizeof(req));
         if (!nr)
             return -ENOMEM;
         sel->reqs = nr;
@@ -471,7 +471,7 @@ static int add_value(req *r, const char *s, size_t n)
     if (r->nvalues >= FL_LABELS_MAX_VALUES)
         return -E2BIG;
     if ((r->nvalues & (r->nvalues - 1)) == 0) { /* capacity: next power of two */
-        char **nv = realloc(r->values, (r->nvalues ? 2 * r->nvalues : 1) * sizeof(char *));
+        char **nv = fl_realloc(r->values, (r->nvalues ? 2 * r->nvalues : 1) * sizeof(char *));
         if (!nv)
             return -ENOMEM;
         r->values = nv;
@@ -641,14 +641,9 @@ static int lex_all(const char *s, size_t n, item **out, size_t *count)
     item *items = NULL;
     size_t cnt = 0, cap = 0;
     for (;;) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            item *ni = realloc(items, cap * sizeof(item));
-            if (!ni) {
-                free(items);
-                return -ENOMEM;
-            }
-            items = ni;
+        if (fl_grow(&items, &cap, cnt + 1, sizeof *items) != 0) {
+            free(items);
+            return -ENOMEM;
         }
         items[cnt] = lx_lex(&l);
         if (items[cnt++].t == T_EOS)
@@ -726,7 +721,7 @@ static int json_expr(const json_t *e, req *r, fl_err *err)
         return FL_EPARSE;
     }
     r->op = ops[i].op;
-    if (!(r->key = strdup(k ? json_string_value(k) : "")))
+    if (!(r->key = fl_strdup(k ? json_string_value(k) : "")))
         return fl_err_set(err, -ENOMEM, "out of memory");
     int rc = json_values(json_object_get(e, "values"), r, err);
     if (rc)
@@ -745,7 +740,7 @@ static int json_match_labels(const json_t *ml, fl_label_selector *sel, fl_err *e
         if (!json_is_string(v))
             return fl_err_set(err, FL_EPARSE, "matchLabels: values must be strings");
         req r = {.op = FL_LABEL_EQUALS};
-        int rc = (r.key = strdup(key)) ? add_value(&r, json_string_value(v), json_string_length(v))
+        int rc = (r.key = fl_strdup(key)) ? add_value(&r, json_string_value(v), json_string_length(v))
                                        : -ENOMEM;
         if (rc == 0)
             rc = validate_req(&r, false, err);

@@ -207,7 +207,7 @@ static int scan_all(scan *s)
 int fl_patch_go_syntax(const char *data, size_t len, char *msg, size_t msgsz)
 {
     scan s = {(const unsigned char *)data, (const unsigned char *)data + len, msg, msgsz, NULL, 0};
-    s.stack = malloc(GO_MAX_DEPTH);
+    s.stack = fl_malloc(GO_MAX_DEPTH);
     if (!s.stack) return -ENOMEM;
     int rc = scan_all(&s);
     free(s.stack);
@@ -286,7 +286,7 @@ static int cmp_str(const void *a, const void *b)
 static void go_fmt_object(fl_buf *b, const json_t *v)
 {
     size_t n = json_object_size(v), i = 0;
-    const char **keys = n ? malloc(n * sizeof *keys) : NULL;
+    const char **keys = n ? fl_malloc(n * sizeof *keys) : NULL;
     const char *k;
     json_t *x;
     if (n && !keys) return;

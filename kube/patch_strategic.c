@@ -362,7 +362,7 @@ static json_t *sort_by_order(smp *s, const json_t *to_sort, const json_t *order,
 {
     size_t n = json_array_size(to_sort), cnt = 0, i;
     json_t *out = json_array(), *v;
-    sitem *d = n ? calloc(n, sizeof *d) : NULL;
+    sitem *d = n ? fl_calloc(n, sizeof *d) : NULL;
     if (!out || (n && !d)) goto nomem;
     if (kind == K_MAP && (check_merge_keys(s, to_sort, mk) || check_merge_keys(s, order, mk))) goto fail;
     json_array_foreach(to_sort, i, v) {

@@ -160,15 +160,9 @@ static void *own(entry *e, void *p)
 {
     if (!p)
         return NULL;
-    if (e->nblocks == e->capblocks) {
-        size_t nc = e->capblocks ? e->capblocks * 2 : 8;
-        void **nb = realloc(e->blocks, nc * sizeof *nb);
-        if (!nb) {
-            free(p);
-            return NULL;
-        }
-        e->blocks = nb;
-        e->capblocks = nc;
+    if (fl_grow(&e->blocks, &e->capblocks, e->nblocks + 1, sizeof *e->blocks) != 0) {
+        free(p);
+        return NULL;
     }
     e->blocks[e->nblocks++] = p;
     return p;
@@ -176,7 +170,7 @@ static void *own(entry *e, void *p)
 
 static const char *own_str(entry *e, const char *s)
 {
-    return own(e, strdup(s ? s : ""));
+    return own(e, fl_strdup(s ? s : ""));
 }
 
 static int reg_append(fl_kube_resources *reg, entry *e)
@@ -184,7 +178,7 @@ static int reg_append(fl_kube_resources *reg, entry *e)
     if (reg->n >= FL_KUBE_RESOURCES_MAX)
         return -E2BIG;
     if (reg->n % 64 == 0) {
-        entry **ne = realloc(reg->e, (reg->n + 64) * sizeof *ne);
+        entry **ne = fl_realloc(reg->e, (reg->n + 64) * sizeof *ne);
         if (!ne)
             return -ENOMEM;
         reg->e = ne;
@@ -196,7 +190,7 @@ static int reg_append(fl_kube_resources *reg, entry *e)
 
 int fl_kube_resources_new(bool with_builtins, fl_kube_resources **out)
 {
-    fl_kube_resources *reg = calloc(1, sizeof *reg);
+    fl_kube_resources *reg = fl_calloc(1, sizeof *reg);
     int rc = 0;
     if (!reg)
         return -ENOMEM;
@@ -205,7 +199,7 @@ int fl_kube_resources_new(bool with_builtins, fl_kube_resources **out)
         return -ENOMEM;
     }
     for (size_t i = 0; with_builtins && i < FL_ARRAY_LEN(BUILTINS); i++) {
-        entry *e = calloc(1, sizeof *e);
+        entry *e = fl_calloc(1, sizeof *e);
         if (!e) {
             rc = -ENOMEM;
             goto out;
@@ -466,7 +460,7 @@ static const char *storage_hash(entry *e, const char *g, const char *v, const ch
 static const char *const *own_str_array(entry *e, const json_t *arr)
 {
     size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
-    const char **a = own(e, calloc(n + 1, sizeof *a));
+    const char **a = own(e, fl_calloc(n + 1, sizeof *a));
     if (!a)
         return NULL;
     for (size_t i = 0; i < n; i++) {
@@ -524,7 +518,7 @@ static int crd_names_parse(const json_t *crd, crd_names *n, fl_err *err)
 /* One heap entry for version object v of a CRD. NULL on ENOMEM. */
 static entry *crd_entry(const crd_names *n, const json_t *v, const char *storage_version)
 {
-    entry *e = calloc(1, sizeof *e);
+    entry *e = fl_calloc(1, sizeof *e);
     char buf[FL_KUBE_NAME_MAX + 8];
     const json_t *subs = json_object_get(v, "subresources");
     fl_kube_subresource *sr = NULL;
@@ -548,7 +542,7 @@ static entry *crd_entry(const crd_names *n, const json_t *v, const char *storage
     p->storage_version_hash = storage_hash(e, n->group, storage_version, n->kind);
     p->origin = FL_KUBE_ORIGIN_CRD;
     p->served = true;
-    sr = own(e, calloc(2, sizeof *sr));
+    sr = own(e, fl_calloc(2, sizeof *sr));
     if (sr && json_object_get(subs, "status"))
         sr[ns++] = (fl_kube_subresource){"status", p->kind, "", "", V_GPU};
     if (sr && json_object_get(subs, "scale")) {
@@ -796,7 +790,7 @@ static int split_gv(const char *gv, char *group, size_t gsize, const char **vers
 static entry *discovery_entry(const char *group, const char *version, const json_t *r,
                               const json_t *all)
 {
-    entry *e = calloc(1, sizeof *e);
+    entry *e = fl_calloc(1, sizeof *e);
     const char *name = json_string_value(json_object_get(r, "name"));
     const char *kind = json_string_value(json_object_get(r, "kind"));
     const char *sing = json_string_value(json_object_get(r, "singularName"));
@@ -807,7 +801,7 @@ static entry *discovery_entry(const char *group, const char *version, const json
     if (!e)
         return NULL;
     fl_kube_resource *p = &e->pub;
-    fl_kube_subresource *sr = own(e, calloc(json_array_size(all) + 1, sizeof *sr));
+    fl_kube_subresource *sr = own(e, fl_calloc(json_array_size(all) + 1, sizeof *sr));
     p->group = own_str(e, group);
     p->version = own_str(e, version);
     p->resource = own_str(e, name);

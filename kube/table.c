@@ -531,7 +531,7 @@ static int cmp_str(const void *a, const void *b)
 static const char **sorted_keys(const json_t *obj, size_t *n)
 {
     size_t cnt = json_is_object(obj) ? json_object_size(obj) : 0, i = 0;
-    const char **k = calloc(cnt + 1, sizeof *k);
+    const char **k = fl_calloc(cnt + 1, sizeof *k);
     const char *key;
     const json_t *v;
     *n = 0;
@@ -579,7 +579,7 @@ static int selector_expr(fl_buf *out, const json_t *e)
     if ((strcmp(op, "In") != 0 && strcmp(op, "NotIn") != 0) || n == 0)
         return FL_EPARSE;
     /* values are a set: sorted */
-    v = calloc(n + 1, sizeof *v);
+    v = fl_calloc(n + 1, sizeof *v);
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
@@ -617,7 +617,7 @@ static void add_selector(rowb *b, const json_t *sel, sel_style style)
     const json_t *ml = json_object_get(sel, "matchLabels");
     const json_t *me = json_object_get(sel, "matchExpressions");
     size_t n = len_at(sel, "matchLabels") + (json_is_array(me) ? json_array_size(me) : 0), i = 0;
-    req *r = calloc(n + 1, sizeof *r);
+    req *r = fl_calloc(n + 1, sizeof *r);
     fl_buf out = FL_BUF_INIT(1 << 20);
     const char *key;
     const json_t *v;
@@ -963,7 +963,7 @@ static void service_external_ip(const json_t *o, fl_buf *out)
     }
     /* loadBalancerStatusStringer: a set of ingress IPs/hostnames, sorted */
     ing = fl_obj_get(o, "status.loadBalancer.ingress");
-    const char **vals = calloc(json_array_size(ing) + 1, sizeof *vals);
+    const char **vals = fl_calloc(json_array_size(ing) + 1, sizeof *vals);
     size_t nv = 0;
     json_array_foreach(ing, i, e)
     {
@@ -1078,7 +1078,7 @@ static void add_node_roles(rowb *b, const json_t *o)
     const json_t *labels = fl_obj_get(o, "metadata.labels");
     size_t n = 0, m = 0;
     const char **k = sorted_keys(labels, &n);
-    const char **roles = calloc(n + 1, sizeof *roles);
+    const char **roles = fl_calloc(n + 1, sizeof *roles);
     fl_buf out = FL_BUF_INIT(1 << 20);
     static const char prefix[] = "node-role.kubernetes.io/";
     for (size_t i = 0; k && roles && i < n; i++) {
@@ -1811,7 +1811,7 @@ int fl_kube_table_render_list(const fl_kube_resource *r, const json_t *list,
     int rc;
     if (items && !json_is_array(items) && !json_is_null(items))
         return fl_err_set(err, FL_EPARSE, "table: items is not an array");
-    objs = calloc(n + 1, sizeof *objs);
+    objs = fl_calloc(n + 1, sizeof *objs);
     if (!objs)
         return fl_err_set(err, -ENOMEM, "table: out of memory");
     for (size_t i = 0; i < n; i++)

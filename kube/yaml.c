@@ -5,7 +5,6 @@
  * config loaders. The one place YAML from outside is parsed.
  */
 #include "kube/yaml.h"
-#include "kube/kube_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,14 +94,8 @@ static int add_line(ctx *c, const json_t *v, int line)
     fl_yaml_doc *d = c->doc;
     if (!d || json_is_true(v) || json_is_false(v) || json_is_null(v))
         return 0;
-    if (d->nlines == d->caplines) {
-        size_t n = d->caplines ? d->caplines * 2 : 64;
-        line_ent *p = realloc(d->lines, n * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        d->lines = p;
-        d->caplines = n;
-    }
+    if (fl_grow(&d->lines, &d->caplines, d->nlines + 1, sizeof *d->lines) != 0)
+        return -ENOMEM;
     d->lines[d->nlines++] = (line_ent){v, line};
     return 0;
 }
@@ -112,15 +105,9 @@ static int add_key(ctx *c, const json_t *obj, const char *key, int line)
     fl_yaml_doc *d = c->doc;
     if (!d)
         return 0;
-    if (d->nkeys == d->capkeys) {
-        size_t n = d->capkeys ? d->capkeys * 2 : 64;
-        key_ent *p = realloc(d->keys, n * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        d->keys = p;
-        d->capkeys = n;
-    }
-    char *k = strdup(key);
+    if (fl_grow(&d->keys, &d->capkeys, d->nkeys + 1, sizeof *d->keys) != 0)
+        return -ENOMEM;
+    char *k = fl_strdup(key);
     if (!k)
         return -ENOMEM;
     d->keys[d->nkeys++] = (key_ent){obj, k, line};
@@ -228,7 +215,7 @@ static bool yaml_style_float(const char *s)
 static json_t *resolve_number(const char *in, bool *ok)
 {
     size_t n = strlen(in);
-    char *plain = malloc(n + 1);
+    char *plain = fl_malloc(n + 1);
     json_t *v = NULL;
     *ok = true;
     if (!plain) {
@@ -247,20 +234,23 @@ static json_t *resolve_number(const char *in, bool *ok)
         mag++;
     }
     uint64_t u;
-    if (go_parse_mag(mag, &u)) {
+    bool number = go_parse_mag(mag, &u) && (!neg || u <= (uint64_t)INT64_MAX + 1);
+    if (number) {
         if (!neg && u <= (uint64_t)INT64_MAX)
             v = json_integer((json_int_t)u);
-        else if (neg && u <= (uint64_t)INT64_MAX + 1)
+        else if (neg)
             v = json_integer(u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(json_int_t)u);
-        else if (!neg)
+        else
             v = json_real((double)u);
-    }
-    if (!v && yaml_style_float(plain)) {
+    } else if (yaml_style_float(plain)) {
         double d = strtod(plain, NULL);
-        if (isfinite(d))
+        number = isfinite(d);
+        if (number)
             v = json_real(d);
     }
     free(plain);
+    if (number && !v)
+        *ok = false;
     return v;
 }
 
@@ -335,6 +325,8 @@ static int scalar_value(ctx *c, const yaml_event_t *ev, json_t **out)
         if (strcmp(want, "float") == 0 && json_is_integer(v)) {
             json_t *r = json_real((double)json_integer_value(v));
             json_decref(v);
+            if (!r)
+                return -ENOMEM;
             v = r;
         }
     }
@@ -388,14 +380,8 @@ static int remember_anchor(ctx *c, const yaml_char_t *name, json_t *node, shape 
 {
     if (!name)
         return 0;
-    if (c->nanchors == c->capanchors) {
-        size_t n = c->capanchors ? c->capanchors * 2 : 16;
-        anchor *p = realloc(c->anchors, n * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        c->anchors = p;
-        c->capanchors = n;
-    }
+    if (fl_grow(&c->anchors, &c->capanchors, c->nanchors + 1, sizeof *c->anchors) != 0)
+        return -ENOMEM;
     json_t *ix = json_integer((json_int_t)c->nanchors);
     if (!ix || json_object_set_new(c->anchor_ix, (const char *)name, ix) != 0)
         return -ENOMEM;
@@ -788,10 +774,10 @@ void fl_yaml_doc_free(fl_yaml_doc *doc)
 int fl_yaml_doc_parse(const char *data, size_t len, const char *name, fl_yaml_doc **out,
                       fl_err *err)
 {
-    fl_yaml_doc *doc = calloc(1, sizeof *doc);
+    fl_yaml_doc *doc = fl_calloc(1, sizeof *doc);
     ctx c;
     int rc;
-    if (!doc || !(doc->name = strdup(name ? name : "<input>"))) {
+    if (!doc || !(doc->name = fl_strdup(name ? name : "<input>"))) {
         fl_yaml_doc_free(doc);
         return fl_err_set(err, -ENOMEM, "out of memory");
     }

@@ -37,6 +37,7 @@ struct query_conds {
     fl_label_selector *sel;
     query_owner owner;
     query_order order;
+    const char *pod_node[1], *pod_phase[1]; /* core pods: the first spec.nodeName= / status.phase= */
     int64_t since, before, limit;
     bool remaining;
     const char *cont;
@@ -417,6 +418,17 @@ static int fields_to_sets(conds *c, fl_err *err)
     return rc;
 }
 
+/* spec.nodeName=X and status.phase=X on core pods: the index's materialized
+ * pod columns (the terms still filter rows, which also covers past states). */
+static void fields_to_pod_columns(conds *c, const query_target *t)
+{
+    size_t i = 0, j = 0;
+    if (!c->fields || !t->res || t->res->group[0] || strcmp(t->res->resource, "pods"))
+        return;
+    c->pod_node[0] = query_fields_eq(c->fields, "spec.nodeName", &i);
+    c->pod_phase[0] = query_fields_eq(c->fields, "status.phase", &j);
+}
+
 int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *err)
 {
     conds *c = calloc(1, sizeof *c);
@@ -424,6 +436,8 @@ int query_conds_new(fl_request *r, const query_target *t, conds **out, fl_err *e
     if (!rc && !(rc = parse_conds(r, c, err)) &&
         !(rc = query_fields_check(c->fields, t->res, err)) && !(rc = fields_to_sets(c, err)))
         rc = add_target_sets(c, t, err);
+    if (!rc)
+        fields_to_pod_columns(c, t);
     if (rc) {
         if (c)
             conds_done(c);
@@ -476,6 +490,10 @@ void query_conds_index_query(const conds *c, const query_target *t, fl_index_que
         iq->names = p, iq->n_names = n;
     iq->labels = c->labels;
     iq->n_labels = c->nlabels;
+    if (c->pod_node[0])
+        iq->pod_nodes = c->pod_node, iq->n_pod_nodes = 1;
+    if (c->pod_phase[0])
+        iq->pod_phases = c->pod_phase, iq->n_pod_phases = 1;
     iq->owner_uid = query_owner_index_uid(&c->owner);
     iq->created_since = c->since;
     iq->created_before = c->before;

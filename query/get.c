@@ -30,7 +30,10 @@ static int get_row(void *arg, const fl_index_row *row)
     if (g->found++)
         return 0;
     fl_strlcpy(g->cluster, row->cluster, sizeof g->cluster);
-    g->raw = fl_strndup(row->json, row->json_len);
+    fl_buf b = FL_BUF_INIT(QUERY_REPLY_MAX);
+    if (query_row_json(row, &b) == 0)
+        g->raw = fl_buf_steal(&b);
+    fl_buf_done(&b);
     return g->raw ? 0 : 2;
 }
 

@@ -72,14 +72,30 @@ static int ord_get(void *arg, const fl_index_row *row)
     return rc ? 2 : 0;
 }
 
+/* One object by key as of revision as_of (0: now). */
+static int ord_one(query_page *x, fl_index_reader *rd, const fl_index_key *k, int64_t as_of,
+                   fl_err *err)
+{
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    if (!as_of)
+        return fl_index_get(rd, k, ord_get, x, err);
+    q.group = k->group, q.version = k->version, q.resource = k->resource;
+    q.clusters = &k->cluster, q.n_clusters = 1;
+    q.namespaces = &k->namespace_, q.n_namespaces = 1;
+    q.names = &k->name, q.n_names = 1;
+    q.as_of = as_of;
+    q.limit = 1;
+    return fl_index_list(rd, &q, ord_get, x, NULL, err);
+}
+
 /* Fetch rows [from, to) of the sorted keys by point lookups. */
 static int ord_page(query_page *x, fl_index_reader *rd, const query_sorted *s, size_t from,
-                    size_t to, fl_err *err)
+                    size_t to, int64_t as_of, fl_err *err)
 {
     for (size_t i = from; i < to; i++) {
         fl_index_key k = {s->v[i].cluster, x->t->res->group, x->t->res->version,
                           x->t->res->resource, s->v[i].ns, s->v[i].name};
-        int rc = fl_index_get(rd, &k, ord_get, x, err);
+        int rc = ord_one(x, rd, &k, as_of, err);
         if (rc == 2)
             return x->rc;
         if (rc && rc != FL_ENOTFOUND)
@@ -101,7 +117,9 @@ static int refuse_unpaged(fl_request *r)
     return 0;
 }
 
-static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, fl_err *err)
+/* as_of: the revision to list at (0: now); a continue token's wins. */
+static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, int64_t as_of,
+                       fl_err *err)
 {
     ord_ctx o = {x, {0}, 0};
     query_scope_buf sb;
@@ -119,6 +137,10 @@ static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, fl_err
         (fl_query_token_decode_for(x->q, x->bind, query_conds_continue(x->c), &cur) != 0 || !cur.ordered ||
          cur.order_sig != query_order_sig(query_conds_order(x->c))))
         rc = fl_err_set(err, FL_EPARSE, "invalid continue token (for this orderby)");
+    if (cur.ordered)
+        as_of = cur.revision;
+    if (as_of)
+        iq.as_of = rev = as_of;
     if (!rc && some && !query_conds_nothing(x->c) &&
         (rc = fl_index_list(rd, &iq, ord_row, &o, NULL, err)))
         rc = o.rc == -E2BIG ? fl_err_set(err, -E2BIG, "orderby over more than %d objects: "
@@ -134,7 +156,7 @@ static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, fl_err
         rc = refuse_unpaged(r);
         goto out;
     }
-    if ((rc = ord_page(x, rd, &o.rows, from, to, err)) != 0)
+    if ((rc = ord_page(x, rd, &o.rows, from, to, as_of, err)) != 0)
         goto out;
     char rvs[32], *cont = NULL;
     query_page_revision(x, rev, rvs);
@@ -172,27 +194,30 @@ static int run_list(query_page *x, fl_index_reader *rd, fl_request *r, fl_err *e
         iq.after_cluster = cur.cluster;
         iq.after_namespace = cur.namespace_;
         iq.after_name = cur.name;
-        rev = cur.revision;
+        iq.as_of = rev = cur.revision; /* every page is the first page's snapshot */
     }
-    if (x->exact_rv >= 0 && !(query_conds_continue(x->c)) && x->exact_rv != rev) {
-        /* the index serves its current revision only: as kube-apiserver answers
-         * a revision it no longer has, or one it has not reached */
-        if (x->exact_rv > rev)
+    if (x->exact_rv >= 0 && !query_conds_continue(x->c) && x->exact_rv != rev) {
+        /* as kube-apiserver: a revision not reached yet is a timeout, an older
+         * one is served as it was while the change log holds it, then 410 */
+        if (x->exact_rv > rev) {
             fl_request_reply_status(r, 504, "Timeout", "Timeout: Too large resource version: "
                                     "%lld, current: %lld", (long long)x->exact_rv, (long long)rev);
-        else
-            fl_request_reply_status(r, 410, "Expired", "too old resource version: %lld (%lld)",
-                                    (long long)x->exact_rv, (long long)rev);
-        return 0;
+            return 0;
+        }
+        iq.as_of = rev = x->exact_rv;
     }
     x->limit = query_conds_limit(x->c);
     if (query_conds_order(x->c)->n)
-        return run_ordered(x, rd, r, err);
+        return run_ordered(x, rd, r, iq.as_of, err);
     x->filtered = !query_conds_exact(x->q, x->c);
     x->scan_until = fl_mono_ms() + LIST_SCAN_BUDGET_MS;
     iq.limit = x->filtered ? LIST_SCAN_MAX_ROWS : x->limit + 1;
     if (some && !query_conds_nothing(x->c)) {
         rc = fl_index_list(rd, &iq, query_page_row, x, NULL, err);
+        if (rc == FL_EGONE && !query_conds_continue(x->c)) {
+            fl_request_reply_status(r, 410, "Expired", "%s", err->msg);
+            return 0;
+        }
         if (rc == 2 || (rc < 0))
             return x->rc ? x->rc : rc;
     }

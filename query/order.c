@@ -15,6 +15,7 @@
  * Pure functions on caller-owned data; no index or HTTP state.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,15 +81,17 @@ int query_sorted_add(query_sorted *s, const fl_index_row *row)
         s->cap = cap;
     }
     query_sort_row *d = &s->v[s->n];
+    char rv[24]; /* the resourceVersion served (query_row_json's rule) */
+    snprintf(rv, sizeof rv, "%lld", (long long)row->revision);
     size_t lc = strlen(row->cluster) + 1, ln = strlen(row->namespace_) + 1,
-           lm = strlen(row->name) + 1, lr = strlen(row->resource_version) + 1;
+           lm = strlen(row->name) + 1, lr = strlen(rv) + 1;
     char *p = malloc(lc + ln + lm + lr);
     if (!p)
         return -ENOMEM;
     d->cluster = memcpy(p, row->cluster, lc);
     d->ns = memcpy(p + lc, row->namespace_, ln);
     d->name = memcpy(p + lc + ln, row->name, lm);
-    d->rv = memcpy(p + lc + ln + lm, row->resource_version, lr);
+    d->rv = memcpy(p + lc + ln + lm, rv, lr);
     d->created = row->created;
     s->n++;
     return 0;

@@ -35,30 +35,59 @@ static size_t type_prefix(const char *j, size_t n)
     return at - 1;
 }
 
+int query_row_json(const fl_index_row *row, fl_buf *out)
+{
+    static const char md_key[] = "\"metadata\":{", rv_key[] = "\"resourceVersion\":\"";
+    const char *j = row->json, *end = row->json + row->json_len;
+    char rv[24];
+    /* Stored objects are compact with the top-level metadata before any
+     * nested one (Go's member order), and a key pattern cannot occur inside
+     * a string (its quotes would be escaped). */
+    const char *md = memmem(j, row->json_len, md_key, sizeof md_key - 1);
+    const char *v = md ? memmem(md, (size_t)(end - md), rv_key, sizeof rv_key - 1) : NULL;
+    const char *e = v ? memchr(v + sizeof rv_key - 1, '"', (size_t)(end - v - (sizeof rv_key - 1)))
+                      : NULL;
+    if (!e)
+        return fl_buf_append(out, j, row->json_len);
+    v += sizeof rv_key - 1;
+    snprintf(rv, sizeof rv, "%lld", (long long)row->revision);
+    int rc = fl_buf_append(out, j, (size_t)(v - j));
+    if (!rc)
+        rc = fl_buf_puts(out, rv);
+    return rc ? rc : fl_buf_append(out, e, (size_t)(end - e));
+}
+
 int query_page_add(query_page *x, const fl_index_row *row)
 {
     json_t *obj = NULL;
+    fl_buf js = FL_BUF_INIT(QUERY_REPLY_MAX);
+    int rc = query_row_json(row, &js);
+    if (rc)
+        goto out;
     if (!x->raw_ok || query_conds_fields(x->c)) {
         fl_err e = FL_ERR_INIT;
-        if (fl_json_parse(row->json, row->json_len, &obj, &e) != 0)
-            return 0; /* unreadable row: skip */
-        if (!fl_query_fields_match(query_conds_fields(x->c), obj)) {
-            json_decref(obj);
-            return 0;
-        }
+        if (fl_json_parse(js.data, js.len, &obj, &e) != 0 ||
+            !fl_query_fields_match(query_conds_fields(x->c), obj))
+            goto out; /* unreadable row, or not selected: skip */
     }
     x->emitted++;
     if (row->revision > x->max_rev)
         x->max_rev = row->revision;
-    if (!x->raw_ok)
-        return json_array_append_new(x->objs, obj) ? -ENOMEM : 0;
+    if (!x->raw_ok) {
+        rc = json_array_append(x->objs, obj) ? -ENOMEM : 0;
+        goto out;
+    }
+    size_t skip = type_prefix(js.data, js.len);
+    if ((rc = x->out.len ? fl_buf_puts(&x->out, ",") : 0) != 0)
+        goto out;
+    if (!skip)
+        rc = fl_buf_append(&x->out, js.data, js.len);
+    else if (!(rc = fl_buf_puts(&x->out, "{")))
+        rc = fl_buf_append(&x->out, js.data + 1 + skip, js.len - 1 - skip);
+out:
     json_decref(obj);
-    size_t skip = type_prefix(row->json, row->json_len);
-    int rc = x->out.len ? fl_buf_puts(&x->out, ",") : 0;
-    if (rc || !skip)
-        return rc ? rc : fl_buf_append(&x->out, row->json, row->json_len);
-    rc = fl_buf_puts(&x->out, "{");
-    return rc ? rc : fl_buf_append(&x->out, row->json + 1 + skip, row->json_len - 1 - skip);
+    fl_buf_done(&js);
+    return rc;
 }
 
 int query_page_row(void *arg, const fl_index_row *row)

@@ -313,6 +313,13 @@ bool query_user_scoped(const fl_query *q, const query_user *u);
  * does not show. A watch from it replays at most changes the client has
  * already listed, never misses one. */
 void query_page_revision(const query_page *x, int64_t rev, char out[32]);
+/* The one resourceVersion rule of the search API: every object it serves
+ * (list items, GET, watch events) carries as metadata.resourceVersion the
+ * index revision of the change that gave it that state, so a client can
+ * resume a watch or pin a list from any object it has seen. Appends row's
+ * JSON with that value in place of the member's (unchanged when the object
+ * has none) to out. 0 or -ENOMEM/-E2BIG. */
+int query_row_json(const fl_index_row *row, fl_buf *out);
 /* Add one row that passed the conditions (the field selector is checked
  * here). 0 or -ENOMEM. */
 int query_page_add(query_page *x, const fl_index_row *row);

@@ -27,53 +27,6 @@
 #define TAG_LEN 16
 #define PAYLOAD_MAX 1024
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64_encode(const unsigned char *p, size_t n, fl_buf *out)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], b64[v >> 6 & 63], b64[v & 63]};
-        size_t k = i + 2 < n ? 4 : i + 1 < n ? 3 : 2;
-        rc = fl_buf_append(out, q, k);
-    }
-    return rc;
-}
-
-static int b64_val(char c)
-{
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
-
-/* Decode s[0..n) into out (at most max bytes); returns length or -1. */
-static long b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
-{
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    if (n % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val(s[i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= max)
-                return -1;
-            out[o++] = (unsigned char)(acc >> bits & 0xff);
-        }
-    }
-    if (acc & ((1u << bits) - 1))
-        return -1; /* non-canonical: unused low bits set (a second spelling) */
-    return (long)o;
-}
-
 /* The AES key: HMAC-SHA256(deployment key, purpose), so the stored key
  * is never used directly as a cipher key. */
 static void token_key(const fl_query *q, unsigned char out[32])
@@ -133,7 +86,7 @@ int fl_query_token_encode_for(const fl_query *q, const char *bind, const fl_quer
         rc = gcm(q, true, sealed, bind ? bind : "", (const unsigned char *)payload, (size_t)n,
                  sealed + NONCE_LEN, sealed + NONCE_LEN + n);
     if (!rc)
-        rc = b64_encode(sealed, NONCE_LEN + (size_t)n + TAG_LEN, out);
+        rc = fl_base64_encode(FL_BASE64_URL, sealed, NONCE_LEN + (size_t)n + TAG_LEN, out);
     return rc;
 }
 
@@ -193,10 +146,14 @@ int fl_query_token_decode_for(const fl_query *q, const char *bind, const char *t
     size_t n = strlen(token);
     if (n > TOKEN_MAX)
         return FL_EPARSE;
-    long sl = b64_decode(token, n, sealed, sizeof sealed);
+    fl_buf raw = FL_BUF_INIT(sizeof sealed);
+    size_t sl = fl_base64_decode(FL_BASE64_URL, token, n, &raw) == 0 ? raw.len : 0;
+    if (sl)
+        memcpy(sealed, raw.data, sl);
+    fl_buf_done(&raw);
     if (sl <= NONCE_LEN + TAG_LEN)
         return FL_EPARSE;
-    size_t pl = (size_t)sl - NONCE_LEN - TAG_LEN;
+    size_t pl = sl - NONCE_LEN - TAG_LEN;
     if (gcm(q, false, sealed, bind ? bind : "", sealed + NONCE_LEN, pl, payload,
             sealed + NONCE_LEN + pl) != 0 ||
         memchr(payload, 0, pl))

@@ -15,10 +15,10 @@
  * that falls behind. So a stalled watcher costs its buffer, never a thread.
  *
  * Events are kube-apiserver's ({"type","object"} lines; Tables for kubectl
- * get -w), every change with its own type and revision, in order (a change
- * the log has since superseded carries the object's latest state: the log
- * keeps no older states). Objects carry the index revision as
- * metadata.resourceVersion, so a client resumes from its last event. A
+ * get -w), every change with its own type and revision and the object as it
+ * was at that revision, in order. Objects carry the index revision of the
+ * change as metadata.resourceVersion (the rule of query_row_json), so a
+ * client resumes from its last event or from any object it has seen. A
  * resume point older than the change log answers an ERROR event with a 410
  * Expired Status. Bookmarks with allowWatchBookmarks=true.
  *
@@ -320,10 +320,8 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
 typedef struct pending {
     const char *type; /* static (the reader's type names) */
     int64_t revision;
-    fl_index_row row; /* strings in mem; json in mem, or in later for a stale one */
+    fl_index_row row; /* strings and json in mem */
     char *mem;
-    bool stale;       /* superseded: the log keeps only the object's latest state */
-    char *later;      /* that latest state (owned), NULL until found */
     json_t *obj;      /* the state sent, resourceVersion = revision; NULL: skipped */
     char *line;       /* {"type","object"} encoded, with its newline */
     size_t line_len;
@@ -386,7 +384,6 @@ static int keep_row(round *b, const char *type, int64_t revision, const fl_index
         memcpy(m, row->json, row->json_len);
     m[row->json_len] = 0;
     p->row.json = m;
-    p->stale = !row->json;
     b->n++;
     b->bytes += need;
     return 0;
@@ -401,44 +398,17 @@ static int change_cb(void *arg, const char *type, bool superseded, int64_t revis
     b->to = revision;
     if (!row->group || !row->resource || !row->uid || !row->cluster || !row->name)
         return 0;
-    if (superseded || !row->json) { /* replayed with its own type, the latest state */
-        fl_index_row r = *row;
-        r.json = NULL, r.json_len = 0;
-        return keep_row(b, type, revision, &r) ? 2 : 0;
-    }
-    for (size_t i = 0; i < b->n; i++) /* earlier changes of this object get this state */
-        if (b->v[i].stale && !b->v[i].later && !strcmp(b->v[i].row.uid, row->uid) &&
-            !(b->v[i].later = fl_strndup(row->json, row->json_len)))
-            return 2;
+    if (superseded || !row->json)
+        return 0; /* no state kept for that revision (the object was purged) */
     return keep_row(b, type, revision, row) ? 2 : 0;
 }
 
-static int later_row(void *arg, const fl_index_row *row)
-{
-    pending *p = arg;
-    p->later = fl_strndup(row->json, row->json_len);
-    return 0;
-}
-
-/* Each change's state to send: stale changes whose object changed again in
- * a later round get its current state, when it still exists (a deleted one:
- * the change is skipped); parsed, stamped with the change's revision, and
- * encoded as an event line. -ENOMEM, else 0. */
-static int round_prepare(round *b, fl_index_reader *rd)
+/* Each change's state to send: parsed, stamped with the change's revision,
+ * and encoded as an event line. -ENOMEM, else 0. */
+static int round_prepare(round *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         pending *p = &b->v[i];
-        if (p->stale && !p->later) {
-            fl_index_key k = {p->row.cluster, p->row.group, p->row.version, p->row.resource,
-                              p->row.namespace_, p->row.name};
-            fl_index_get(rd, &k, later_row, p, NULL);
-        }
-        if (p->stale && !p->later)
-            continue;
-        if (p->stale) {
-            p->row.json = p->later;
-            p->row.json_len = strlen(p->later);
-        }
         if (fl_json_parse(p->row.json, p->row.json_len, &p->obj, NULL) != 0)
             continue; /* unreadable: skipped */
         char rv[32];
@@ -464,7 +434,6 @@ static int round_prepare(round *b, fl_index_reader *rd)
 static void round_free(round *b)
 {
     for (size_t i = 0; b && i < b->n; i++) {
-        free(b->v[i].later);
         free(b->v[i].mem);
         free(b->v[i].line);
         json_decref(b->v[i].obj);
@@ -505,7 +474,7 @@ static round *round_take(hub *h, int64_t from, fl_index_reader *rd, bool *behind
     b->gen = gen;
     b->from = b->to = from;
     b->rc = fl_index_changes(rd, from, WATCH_BATCH, change_cb, b, &b->oldest, NULL);
-    if (b->rc == 2 || (b->rc != FL_EGONE && b->rc >= 0 && round_prepare(b, rd) != 0)) {
+    if (b->rc == 2 || (b->rc != FL_EGONE && b->rc >= 0 && round_prepare(b) != 0)) {
         round_free(b);
         return NULL;
     }

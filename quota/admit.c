@@ -146,12 +146,6 @@ static int quota_matches(const check *c, const qent *q, const json_t *obj, bool 
 }
 
 static void deny(check *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void qcheck_deny(check *c, int code, const char *msg)
-{
-    fl_buf_reset(&c->msg);
-    fl_buf_puts(&c->msg, msg);
-    c->code = code;
-}
 
 static void deny(check *c, int code, const char *fmt, ...)
 {

@@ -944,14 +944,9 @@ static int reserve_direct(fl_quota *q, nsled *l, const char *cluster, const revi
         json_decref(charged);
         return 0;
     }
-    if (l->nd == l->capd) {
-        size_t cap = l->capd ? l->capd * 2 : 64;
-        dres *d = realloc(l->d, cap * sizeof *d);
-        if (!d) {
-            json_decref(charged);
-            return -ENOMEM;
-        }
-        l->d = d, l->capd = cap;
+    if (fl_grow(&l->d, &l->capd, l->nd + 1, sizeof *l->d) != 0) {
+        json_decref(charged);
+        return -ENOMEM;
     }
     dres *d = &l->d[l->nd];
     memset(d, 0, sizeof *d);
@@ -1194,14 +1189,8 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
     wres *w = find_wres(l, uid, cluster);
     int64_t extra = replicas - (w ? w->replicas : 0);
     rc = fits(q, l, &p, extra, err);
-    if (!rc && !w && l->nw == l->capw) {
-        size_t cap = l->capw ? l->capw * 2 : 16;
-        wres *nw = realloc(l->w, cap * sizeof *nw);
-        if (!nw)
-            rc = -ENOMEM;
-        else
-            l->w = nw, l->capw = cap;
-    }
+    if (!rc && !w)
+        rc = fl_grow(&l->w, &l->capw, l->nw + 1, sizeof *l->w);
     if (!rc && !w) {
         w = &l->w[l->nw];
         memset(w, 0, sizeof *w);
@@ -1397,10 +1386,6 @@ static void sweeper_stop(fl_quota *q)
 {
     if (!q->sweeping)
         return;
-    pthread_mutex_lock(&q->mu);
-    q->stop = true;
-    pthread_cond_broadcast(&q->wake);
-    pthread_mutex_unlock(&q->mu);
-    pthread_join(q->sweeper, NULL);
+    fl_thread_stop(q->sweeper, &q->mu, &q->wake, &q->stop);
     q->sweeping = false;
 }

@@ -117,8 +117,6 @@ struct fl_quota {
     json_t *status_cache;    /* "kind/ns/name" -> status last written (sweeper only) */
 };
 
-#define QUOTA_DENIALS_MAX 50
-
 /* Lock namespace ns's ledger (created on first use) with a reader in a
  * snapshot: 0 and *out, -ENOMEM, or FL_ESQL (nothing held). */
 int ledger_enter(fl_quota *q, const char *ns, nsled **out);
@@ -132,6 +130,8 @@ void ledger_leave(fl_quota *q, nsled *l);
 /* A reader from the pool (waits for one), outside any namespace. */
 fl_index_reader *ledger_reader_get(fl_quota *q);
 void ledger_reader_put(fl_quota *q, fl_index_reader *rd);
+
+#define QUOTA_DENIALS_MAX 50
 
 bool ledger_is_member(const fl_quota *q, const char *cluster);
 

@@ -113,7 +113,6 @@ int qent_from_quota(const json_t *quota, const json_t *used_map, qent *q, fl_err
 void qents_sort(qent *q, size_t n);
 void qents_free(qent *q, size_t n); /* frees the array too */
 void qents_free_one(qent *q);       /* one entry's members; zeroes it */
-void qcheck_deny(check *c, int code, const char *msg);
 /* CheckRequest when the evaluator handles op, then the workload check. */
 int qcheck_object(check *c, const char *group, const char *resource, const json_t *obj,
                  const json_t *old, fl_err *err);

@@ -60,13 +60,8 @@ int qrl_set(rl *l, const char *name, const fl_quantity *q)
     }
     if (l->n >= FL_QUOTA_MAX_RESOURCES)
         return -E2BIG;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        rl_entry *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        l->v = v, l->cap = cap;
-    }
+    if (fl_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0)
+        return -ENOMEM;
     char *dup = strdup(name);
     if (!dup)
         return -ENOMEM;

@@ -230,20 +230,6 @@ void quota_webhook_stop(fl_quota *q)
 
 /* ---------------------------------------------------------------- configuration */
 
-static void base64(const char *s, fl_buf *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        fl_buf_append(out, q, 4);
-    }
-}
-
 int fl_quota_webhook_yaml(const char *cluster, const char *url_host, const char *secret,
                           const char *ca_pem, fl_buf *out)
 {
@@ -263,7 +249,7 @@ int fl_quota_webhook_yaml(const char *cluster, const char *url_host, const char 
         "    caBundle: ",
         cluster, url_host, cluster, secret);
     if (!rc)
-        base64(ca_pem, out);
+        rc = fl_base64_encode(FL_BASE64_STD, ca_pem, strlen(ca_pem), out);
     if (!rc)
         rc = fl_buf_puts(
             out,

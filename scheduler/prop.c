@@ -668,8 +668,7 @@ static json_t *reflect_status(const json_t *st)
  * failover applied. *evicted counts clusters dropped by NoExecute and
  * *evicted_age_ms adds up how long each had been failing by then. */
 static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev, json_t *all,
-                          json_t *evictions, int *evicted, int64_t *evicted_age_ms,
-                          int *deferred)
+                          json_t *evictions, int *evicted, int64_t *evicted_age_ms, int *deferred)
 {
     fl_sched_prop *p = ps->p;
     json_t *out = json_array();
@@ -747,32 +746,6 @@ static void add_available(pass *ps, const json_t *tmpl, json_t *cands)
         }
     free(names);
     free(av);
-}
-
-/* Remember a change of placement (under p->mu); the oldest goes past the cap. */
-static void note_event(fl_sched_prop *p, const char *kind, const char *ns,
-                       const char *name, const json_t *clusters, int evicted)
-{
-    if (!p->events && !(p->events = json_array()))
-        return;
-    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:O,s:i}", "time", (json_int_t)fl_now_ms(), "kind", kind,
-                          "namespace", ns, "name", name, "clusters", (json_t *)clusters,
-                          "evicted", evicted);
-    if (!e || json_array_append_new(p->events, e))
-        return;
-    while (json_array_size(p->events) > PROP_EVENTS_MAX)
-        json_array_remove(p->events, 0);
-}
-
-int fl_sched_prop_events(fl_sched_prop *p, json_t **out)
-{
-    pthread_mutex_lock(&p->mu);
-    json_t *e = p->events ? json_deep_copy(p->events) : json_array();
-    pthread_mutex_unlock(&p->mu);
-    if (!e)
-        return -ENOMEM;
-    *out = e;
-    return 0;
 }
 
 /* The names a pod spec references of one dependency kind: volumes,
@@ -962,6 +935,32 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
     json_decref(ev);
 }
 
+/* Remember a change of placement (under p->mu); the oldest goes past the cap. */
+static void note_event(fl_sched_prop *p, const char *kind, const char *ns,
+                       const char *name, const json_t *clusters, int evicted)
+{
+    if (!p->events && !(p->events = json_array()))
+        return;
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:O,s:i}", "time", (json_int_t)fl_now_ms(), "kind", kind,
+                          "namespace", ns, "name", name, "clusters", (json_t *)clusters,
+                          "evicted", evicted);
+    if (!e || json_array_append_new(p->events, e))
+        return;
+    while (json_array_size(p->events) > PROP_EVENTS_MAX)
+        json_array_remove(p->events, 0);
+}
+
+int fl_sched_prop_events(fl_sched_prop *p, json_t **out)
+{
+    pthread_mutex_lock(&p->mu);
+    json_t *e = p->events ? json_deep_copy(p->events) : json_array();
+    pthread_mutex_unlock(&p->mu);
+    if (!e)
+        return -ENOMEM;
+    *out = e;
+    return 0;
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -1040,10 +1039,10 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const json_t *prev = fl_obj_get(rb, "spec.clusters");
     json_t *all = json_object(), *answer = NULL, *req = NULL, *clusters = NULL;
     int evicted = 0, deferred = 0;
-    int64_t evicted_age = 0;
     /* cluster name -> "app" | "taint": clusters whose replicas leave in this decision */
     json_t *evictions = json_object();
     bool watching = app_failover(ps, ki, pol, key, ns, name, prev, evictions);
+    int64_t evicted_age = 0;
     json_t *cands = candidates(ps, placement, prev, all, evictions, &evicted, &evicted_age,
                                &deferred);
     add_available(ps, tmpl, cands);
@@ -1831,11 +1830,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
         fl_index_unsubscribe(p->o.index, p->sub_id);
     if (p->started) {
         atomic_store(&p->stopping, true);
-        pthread_mutex_lock(&p->mu);
-        p->stop = true;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->thr, NULL);
+        fl_thread_stop(p->thr, &p->mu, &p->cv, &p->stop);
         uv_loop_close(&p->loop);
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);

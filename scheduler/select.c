@@ -137,19 +137,13 @@ static int cmp_group_path(const void *a, const void *b)
 
 static void dfs_record(dfs *d)
 {
-    if (d->n_paths == d->cap_paths) {
-        size_t nc = d->cap_paths ? 2 * d->cap_paths : 16;
-        if (nc > MAX_PATHS) {
-            d->rc = -E2BIG;
-            return;
-        }
-        path *np = realloc(d->paths, nc * sizeof *np);
-        if (!np) {
-            d->rc = -ENOMEM;
-            return;
-        }
-        d->paths = np;
-        d->cap_paths = nc;
+    if (d->n_paths >= MAX_PATHS) {
+        d->rc = -E2BIG;
+        return;
+    }
+    if (fl_grow(&d->paths, &d->cap_paths, d->n_paths + 1, sizeof *d->paths) != 0) {
+        d->rc = -ENOMEM;
+        return;
     }
     path *p = &d->paths[d->n_paths];
     p->g = malloc((d->depth + 1) * sizeof *p->g);
@@ -264,14 +258,8 @@ static int push_group_cluster(group **gs, size_t *ng, const char *key, const cin
         }
         gs[(*ng)++] = g;
     }
-    if (g->n == g->cap) {
-        size_t nc = g->cap ? 2 * g->cap : 4;
-        cinfo *ncl = realloc(g->cl, nc * sizeof *ncl);
-        if (!ncl)
-            return -ENOMEM;
-        g->cl = ncl;
-        g->cap = nc;
-    }
+    if (fl_grow(&g->cl, &g->cap, g->n + 1, sizeof *g->cl) != 0)
+        return -ENOMEM;
     g->cl[g->n++] = *c;
     return 0;
 }

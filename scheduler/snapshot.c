@@ -132,19 +132,6 @@ static int cluster_id(fl_sched_snapshot *s, const char *name, uint32_t *out)
     return 0;
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t elem, size_t first)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? 2 * *cap : first;
-    void *np = realloc(*p, nc * elem);
-    if (!np)
-        return -ENOMEM;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 static int on_node(void *arg, const fl_index_node *n)
 {
     fl_sched_snapshot *s = arg;
@@ -152,7 +139,7 @@ static int on_node(void *arg, const fl_index_node *n)
     size_t cap = s->cap_nodes;
     int rc;
     if ((rc = cluster_id(s, n->cluster, &c)) != 0 ||
-        (rc = grow((void **)&s->nodes, &cap, s->n_nodes, sizeof *s->nodes, 1024)) != 0)
+        (rc = fl_grow(&s->nodes, &cap, s->n_nodes + 1, sizeof *s->nodes)) != 0)
         return rc;
     s->cap_nodes = cap;
     snode *x = &s->nodes[s->n_nodes];
@@ -167,7 +154,7 @@ static int on_node(void *arg, const fl_index_node *n)
         int id = res_id(s, n->resources[i]);
         if (id < 0)
             continue;
-        if (grow((void **)&s->pend, &s->cap_pend, s->n_pend, sizeof *s->pend, 4096) != 0)
+        if (fl_grow(&s->pend, &s->cap_pend, s->n_pend + 1, sizeof *s->pend) != 0)
             return -ENOMEM;
         s->pend[s->n_pend++] = (pending_res){(uint32_t)s->n_nodes, (uint16_t)id,
                                              n->allocatable[i]};

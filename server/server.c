@@ -747,11 +747,7 @@ static void prober_stop(fl_server *s)
 {
     if (!s->probe_running)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->probe_stop = true;
-    pthread_cond_broadcast(&s->probe_cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->prober, NULL);
+    fl_thread_stop(s->prober, &s->mu, &s->probe_cv, &s->probe_stop);
     s->probe_running = false;
 }
 

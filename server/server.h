@@ -18,7 +18,7 @@
  * Request headers are capped by the connection memory (connection_memory,
  * libmicrohttpd's 32 KiB by default; larger gets 414/431).
  *
- * Hostile clients (#19): fl_server_opts_public() turns on what a listener
+ * Hostile clients: fl_server_opts_public() turns on what a listener
  * facing untrusted clients needs — connections per client address capped,
  * a deadline for a request's headers (slowloris), handlers on a worker
  * pool so that /healthz (answered on the server threads) never waits

@@ -186,11 +186,7 @@ void sim_churn_free(sim_churn *ch)
 {
     if (!ch)
         return;
-    pthread_mutex_lock(&ch->mu);
-    ch->stop = true;
-    pthread_cond_signal(&ch->cv);
-    pthread_mutex_unlock(&ch->mu);
-    pthread_join(ch->thr, NULL);
+    fl_thread_stop(ch->thr, &ch->mu, &ch->cv, &ch->stop);
     pthread_cond_destroy(&ch->cv);
     pthread_mutex_destroy(&ch->mu);
     free(ch);

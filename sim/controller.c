@@ -39,7 +39,7 @@
 typedef struct follow {
     fl_stream *s;
     atomic_bool gone;
-    char ns[254], pod[254], ct[254];
+    char ns[FL_KUBE_NAME_MAX + 1], pod[FL_KUBE_NAME_MAX + 1], ct[FL_KUBE_NAME_MAX + 1];
     int64_t next;         /* next line number */
     int64_t base_ms;      /* when line LOG_LINES was logged: line n > it at + (n - it) s */
     bool timestamps;
@@ -1349,11 +1349,7 @@ void sim_ctrl_stop(sim_ctrl *k)
 {
     if (!k)
         return;
-    pthread_mutex_lock(&k->mu);
-    k->stop = true;
-    pthread_cond_signal(&k->cv);
-    pthread_mutex_unlock(&k->mu);
-    pthread_join(k->th, NULL);
+    fl_thread_stop(k->th, &k->mu, &k->cv, &k->stop);
     for (size_t i = 0; i < k->nfw; i++) {
         fl_stream_close(k->fw[i]->s);
         free(k->fw[i]);

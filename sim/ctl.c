@@ -157,11 +157,6 @@ const char *sim_ctl_url(const sim_ctl *x)
     return x ? x->url : "";
 }
 
-const char *sim_ctl_token(const sim_ctl *x)
-{
-    return x ? x->token : "";
-}
-
 void sim_ctl_free(sim_ctl *x)
 {
     if (!x)

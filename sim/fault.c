@@ -180,14 +180,8 @@ void sim_fault_watch_add(sim_cluster *c, fl_apiserver_watch *w, fl_stream *s)
     if (!f)
         return;
     pthread_mutex_lock(&f->mu);
-    if (f->nw == f->capw && f->capw < MAX_WATCHES) {
-        size_t cap = f->capw ? f->capw * 2 : 16;
-        wentry *n = realloc(f->watches, cap * sizeof(*n));
-        if (n) {
-            f->watches = n;
-            f->capw = cap;
-        }
-    }
+    if (f->nw < MAX_WATCHES)
+        fl_grow(&f->watches, &f->capw, f->nw + 1, sizeof *f->watches);
     if (f->nw < f->capw)
         f->watches[f->nw++] = (wentry){w, s};
     pthread_mutex_unlock(&f->mu);

@@ -119,15 +119,9 @@ static int load_owners(sim_tick *t, owners *ow, fl_apiserver_list *lists, const 
         for (size_t i = 0; i < lists[k].n; i++) {
             json_t *o = fl_apiserver_obj_parse(lists[k].items[i]);
             const char *uid = fl_obj_str(o, "metadata.uid");
-            if (uid && ow->n == ow->cap) {
-                size_t cap = ow->cap ? ow->cap * 2 : 64;
-                char **nu = realloc(ow->uid, cap * sizeof(*nu));
-                if (!nu) {
-                    json_decref(o);
-                    return -ENOMEM;
-                }
-                ow->uid = nu;
-                ow->cap = cap;
+            if (uid && fl_grow(&ow->uid, &ow->cap, ow->n + 1, sizeof *ow->uid) != 0) {
+                json_decref(o);
+                return -ENOMEM;
             }
             if (uid && (ow->uid[ow->n] = strdup(uid)))
                 ow->n++;

@@ -485,19 +485,9 @@ const char *fl_sim_cluster_url(const fl_sim *s, size_t i)
     return i < s->n ? s->c[i]->url : NULL;
 }
 
-const char *fl_sim_cluster_token(const fl_sim *s, size_t i)
-{
-    return i < s->n ? s->c[i]->token : NULL;
-}
-
 const char *fl_sim_control_url(const fl_sim *s)
 {
     return sim_ctl_url(s->ctl);
-}
-
-const char *fl_sim_control_token(const fl_sim *s)
-{
-    return sim_ctl_token(s->ctl);
 }
 
 sim_cluster *sim_cluster_at(fl_sim *s, size_t i)

@@ -66,12 +66,10 @@ int fl_sim_write_config(const fl_sim *sim, const char *path, char token[65], fl_
 size_t fl_sim_cluster_count(const fl_sim *sim);
 const char *fl_sim_cluster_name(const fl_sim *sim, size_t i);
 const char *fl_sim_cluster_url(const fl_sim *sim, size_t i);
-const char *fl_sim_cluster_token(const fl_sim *sim, size_t i);
 
 /* The control endpoint's base URL ("http://127.0.0.1:PORT") and admin
  * token, also written to kubeconfig_dir/sim-control.json. After start. */
 const char *fl_sim_control_url(const fl_sim *sim);
-const char *fl_sim_control_token(const fl_sim *sim);
 
 /* `flotilla sim ctl ...` (argv[0] = "ctl"): the control endpoint's client.
  * Returns the process exit code. Main thread. */

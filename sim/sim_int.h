@@ -132,7 +132,6 @@ typedef struct sim_ctl sim_ctl;
 int sim_ctl_new(sim_cluster **c, size_t n, const char *host, const char *dir, sim_ctl **out,
                 fl_err *err);
 const char *sim_ctl_url(const sim_ctl *x);
-const char *sim_ctl_token(const sim_ctl *x);
 void sim_ctl_free(sim_ctl *x);
 
 /* sim.c: cluster i of the fleet (borrowed) or NULL; for benchmarks. */

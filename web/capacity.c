@@ -67,21 +67,6 @@ typedef struct cap {
     fl_err *err;
 } cap;
 
-static bool grow(void **p, size_t *capn, size_t need, size_t size)
-{
-    if (need <= *capn)
-        return true;
-    size_t n = *capn ? *capn * 2 : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (!q)
-        return false;
-    *p = q;
-    *capn = n;
-    return true;
-}
-
 static int fail(cap *c, int rc, const char *what)
 {
     if (!c->rc)
@@ -162,7 +147,7 @@ static size_t group_id(cap *c, const char *name)
         fail(c, -E2BIG, "too many groups (at most 10000)");
         return (size_t)-1;
     }
-    if (!grow((void **)&c->groups, &c->capgroups, c->ngroups + 1, sizeof *c->groups)) {
+    if (fl_grow(&c->groups, &c->capgroups, c->ngroups + 1, sizeof *c->groups) != 0) {
         fail(c, -ENOMEM, "out of memory");
         return (size_t)-1;
     }
@@ -251,8 +236,8 @@ static int on_node(void *arg, const fl_index_node *n)
     size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, n->name));
     if (g == (size_t)-1)
         return 1;
-    if (!grow((void **)&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) ||
-        !grow((void **)&c->res, &c->capres, c->nresv + n->n_resources, sizeof *c->res))
+    if (fl_grow(&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) != 0 ||
+        fl_grow(&c->res, &c->capres, c->nresv + n->n_resources, sizeof *c->res) != 0)
         return fail(c, -ENOMEM, "out of memory");
     cnode *nd = &c->nodes[c->nnodes];
     nd->cluster = strdup(n->cluster);
@@ -335,7 +320,7 @@ static int on_label_row(void *arg, const fl_index_row *row)
     const char *v = json_string_value(json_object_get(
         json_object_get(json_object_get(obj, "metadata"), "labels"), c->label_key));
     int rc = 0;
-    if (v && grow((void **)&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels)) {
+    if (v && fl_grow(&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels) == 0) {
         lbl *l = &c->labels[c->nlabels];
         l->cluster = strdup(row->cluster), l->name = strdup(row->name), l->value = strdup(v);
         if (l->cluster && l->name && l->value)

@@ -71,8 +71,61 @@ static void test_uuid(void)
     T_CHECK(strcmp(a, b) != 0);
 }
 
+static void test_grow(void)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    T_EQ_INT(fl_grow(&v, &cap, 0, sizeof *v), 0); /* nothing needed */
+    T_CHECK(v == NULL && cap == 0);
+    for (int i = 0; i < 1000; i++) {
+        T_EQ_INT(fl_grow(&v, &cap, (size_t)i + 1, sizeof *v), 0);
+        v[i] = i;
+    }
+    T_CHECK(cap >= 1000 && cap < 2000);
+    T_EQ_INT(v[999] + v[0], 999);
+    int *before = v;
+    size_t cap_before = cap;
+    /* sizes that overflow size_t fail and leave the array as it was */
+    T_EQ_INT(fl_grow(&v, &cap, SIZE_MAX / 2, sizeof *v), -ENOMEM);
+    T_EQ_INT(fl_grow(&v, &cap, SIZE_MAX, 1), -ENOMEM);
+    T_CHECK(v == before && cap == cap_before);
+    free(v);
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    int ticks;
+} ticker;
+
+static void *ticker_main(void *arg)
+{
+    ticker *t = arg;
+    pthread_mutex_lock(&t->mu);
+    while (!t->stop) {
+        t->ticks++;
+        pthread_cond_wait(&t->cv, &t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static void test_thread_stop(void)
+{
+    ticker t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+    pthread_t th;
+    T_EQ_INT(pthread_create(&th, NULL, ticker_main, &t), 0);
+    fl_thread_stop(th, &t.mu, &t.cv, &t.stop); /* returns only once it has ended */
+    T_CHECK(t.stop);
+    pthread_mutex_destroy(&t.mu);
+    pthread_cond_destroy(&t.cv);
+}
+
 int main(void)
 {
+    test_grow();
+    test_thread_stop();
     test_buf();
     test_parse();
     test_time();

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_query_params.c: libFuzzer target for the request-target
- * decoder as the search API uses it (#19): server/'s srv_uri_parse (path
+ * decoder as the search API uses it: server/'s srv_uri_parse (path
  * percent-decoding, query pairs) followed by query/'s name checks. It
  * checks what the security fixes rely on:
  *   - a %00 or a bad escape anywhere fails the whole target (never a pair

@@ -1,5 +1,5 @@
 /*
- * tests/index/test_crash.c: crash safety (issue #5). 25 times, a child
+ * tests/index/test_crash.c: crash safety. 25 times, a child
  * process opens the index, continues the sequence of batches where the
  * database stops, and is killed with SIGKILL at a random moment. After
  * each kill the database must open, pass PRAGMA integrity_check, and hold

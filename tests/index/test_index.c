@@ -609,6 +609,7 @@ typedef struct chg {
     int n, superseded;
     int64_t last;
     char types[64][10];
+    char rvs[64][16]; /* the member resourceVersion of each change's state */
 } chg;
 
 static int chg_cb(void *arg, const char *type, bool superseded, int64_t rev, const fl_index_row *row)
@@ -616,10 +617,11 @@ static int chg_cb(void *arg, const char *type, bool superseded, int64_t rev, con
     chg *c = arg;
     if (c->n < 64)
         snprintf(c->types[c->n], sizeof c->types[0], "%s", type);
+    if (c->n < 64)
+        snprintf(c->rvs[c->n], sizeof c->rvs[0], "%s", superseded ? "" : row->resource_version);
     c->n++;
     c->superseded += superseded;
     c->last = rev;
-    (void)row;
     return 0;
 }
 
@@ -664,7 +666,11 @@ static void test_changelog(void)
     T_EQ_STR(c.types[1], "ADDED");
     T_EQ_STR(c.types[2], "MODIFIED");
     T_EQ_STR(c.types[3], "DELETED");
-    T_EQ_INT(c.superseded, 2); /* rev 1 (a) and 2 (b) were overtaken */
+    T_EQ_INT(c.superseded, 0); /* each change with the object's state at it */
+    T_EQ_STR(c.rvs[0], "1");
+    T_EQ_STR(c.rvs[1], "2");
+    T_EQ_STR(c.rvs[2], "3");
+    T_EQ_STR(c.rvs[3], "4");
     memset(&c, 0, sizeof c);
     T_EQ_INT(fl_index_changes(r, 2, 1, chg_cb, &c, NULL, NULL), 0);
     T_EQ_INT(c.n, 1);
@@ -847,6 +853,99 @@ static void test_snapshots(void)
     fl_index_close(idx);
 }
 
+/* Lists as of an earlier revision: objects created after it absent, those
+ * deleted after it present, updated ones (labels too) in their state then;
+ * pages through a cursor stay on that revision; older than the log: gone. */
+static void test_as_of(void)
+{
+    fl_index_opts o = FL_INDEX_OPTS_INIT;
+    o.changelog_max = 6;
+    fl_index *idx = open_idx("asof.db", &o);
+    ev(idx, &PODS, "ADDED", pod("ns", "a", "1", "x", "i:1", "n1", "Running"));
+    ev(idx, &PODS, "ADDED", pod("ns", "b", "2", "x", "i:1", "n1", "Running"));
+    ev(idx, &PODS_W, "ADDED", pod("ns", "b", "3", "x", "i:1", "n1", "Running"));
+    ev(idx, &PODS, "ADDED", pod("ns", "c", "4", "x", "i:1", "n1", "Pending"));
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    fl_index_reader *r = NULL;
+    T_EQ_INT(fl_index_reader_new(idx, &r, NULL), 0);
+    int64_t at = 0;
+    T_EQ_INT(fl_index_reader_revision(r, &at), 0);
+    T_EQ_INT(at, 4);
+    ev(idx, &PODS, "ADDED", pod("ns", "0new", "5", "x", "i:1", "n1", "Running"));
+    ev(idx, &PODS, "DELETED", pod("ns", "b", "6", "x", "i:1", "n1", "Running"));
+    ev(idx, &PODS, "MODIFIED", pod("ns", "c", "7", "y", "i:1", "n1", "Running"));
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    ev(idx, &PODS, "MODIFIED", pod("ns", "c", "8", "z", "i:1", "n1", "Running"));
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    q.group = "", q.resource = "pods";
+    got *g = list(r, &q);
+    T_EQ_INT(g->n, 4); /* now: 0new, a, b@west, c */
+    q.as_of = at;
+    g = list(r, &q);
+    T_EQ_INT(g->n, 4);
+    T_EQ_STR(g->names[0], "ns/a@east");
+    T_EQ_STR(g->names[1], "ns/b@east");
+    T_EQ_STR(g->names[2], "ns/b@west");
+    T_EQ_STR(g->names[3], "ns/c@east");
+    T_CHECK(strstr(g->json, "\"resourceVersion\":\"4\"") != NULL); /* c as it was */
+    T_CHECK(strstr(g->json, "\"app\":\"x\"") != NULL);
+
+    /* pages of 1 through the cursor, all at revision 4 */
+    q.limit = 1;
+    g = list(r, &q);
+    T_EQ_INT(g->n, 1);
+    T_EQ_STR(g->names[0], "ns/a@east");
+    q.after_namespace = "ns", q.after_name = "a", q.after_cluster = "east";
+    g = list(r, &q);
+    T_EQ_STR(g->names[0], "ns/b@east");
+    q.after_name = "b";
+    g = list(r, &q);
+    T_EQ_STR(g->names[0], "ns/b@west");
+    q.after_cluster = "west";
+    q.limit = 5;
+    g = list(r, &q);
+    T_EQ_INT(g->n, 1);
+    T_EQ_STR(g->names[0], "ns/c@east");
+    q.after_namespace = q.after_name = q.after_cluster = NULL;
+
+    /* label selectors see the labels of then */
+    fl_index_label_req lx = {"app", FL_INDEX_LABEL_EQ, (const char *const[]){"x"}, 1};
+    q.labels = &lx, q.n_labels = 1;
+    T_EQ_INT(list(r, &q)->n, 4);
+    q.as_of = 0;
+    T_EQ_INT(list(r, &q)->n, 3); /* now: 0new, a, b@west */
+    q.as_of = at;
+    fl_index_label_req lz = {"app", FL_INDEX_LABEL_EQ, (const char *const[]){"z"}, 1};
+    q.labels = &lz;
+    T_EQ_INT(list(r, &q)->n, 0);
+    q.labels = NULL, q.n_labels = 0;
+    const char *cl[] = {"west"};
+    q.clusters = cl, q.n_clusters = 1;
+    T_EQ_INT(list(r, &q)->n, 1);
+    q.clusters = NULL, q.n_clusters = 0;
+
+    /* 6 more revisions: revision 4 leaves the log */
+    for (int i = 0; i < 6; i++) {
+        char rv[16];
+        snprintf(rv, sizeof rv, "%d", 20 + i);
+        ev(idx, &PODS, "MODIFIED", pod("ns", "a", rv, "x", "i:1", "n1", "Running"));
+        T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    }
+    usleep(1300 * 1000); /* housekeeping */
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_index_list(r, &q, grab, g, NULL, &err), FL_EGONE);
+    T_CHECK(strstr(err.msg, "too old resource version: 4") != NULL);
+    sqlite3 *db = raw_db("asof.db");
+    T_CHECK(q1(db, "SELECT count(*) FROM history") <= 6);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM history WHERE until <= "
+                    "(SELECT value FROM meta WHERE key = 'changelog_floor')"), 0);
+    sqlite3_close(db);
+    fl_index_reader_free(r);
+    fl_index_close(idx);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/fl-index-test-XXXXXX");
@@ -860,6 +959,7 @@ int main(void)
     test_relist();
     test_queries();
     test_changelog();
+    test_as_of();
     test_backpressure();
     test_snapshots();
     char cmd[300];

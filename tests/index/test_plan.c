@@ -23,7 +23,8 @@ static const char *const CLUSTERS[] = {"east", "west", "north"};
 
 /* The synthetic pods: pod i lives in cluster i%3, namespace ns-(i%4),
  * name p-(i%20) (so names repeat across clusters), labels app=a(i%5),
- * tier=web|db (i%2), idx=i, owner rs-(i%6). */
+ * tier=web|db (i%2), idx=i, owner rs-(i%6), on node n-(i%7), phase
+ * Pending when i%3 == 0 else Running. */
 static void pod_json(const char *type, int i, char *out, size_t n)
 {
     snprintf(out, n,
@@ -33,8 +34,10 @@ static void pod_json(const char *type, int i, char *out, size_t n)
              "\"labels\":{\"app\":\"a%d\",\"tier\":\"%s\",\"idx\":\"%d\"},"
              "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
              "\"name\":\"rs\",\"uid\":\"rs-%d\",\"controller\":true}]},"
-             "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}",
-             type, i % 20, i % 4, i, i + 1, 1 + i % 5, i % 5, i % 2 ? "db" : "web", i, i % 6);
+             "\"spec\":{\"nodeName\":\"n-%d\",\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]},"
+             "\"status\":{\"phase\":\"%s\"}}}",
+             type, i % 20, i % 4, i, i + 1, 1 + i % 5, i % 5, i % 2 ? "db" : "web", i, i % 6,
+             i % 7, i % 3 ? "Running" : "Pending");
 }
 
 static fl_index *populate(const char *name)
@@ -157,6 +160,28 @@ static void test_plans(fl_index_reader *r)
     expect_plan(r, &q, false, "USING INDEX objects_rev (gvr_id=? AND revision>?)");
 }
 
+/* spec.nodeName / status.phase on pods: the materialized pods table through
+ * its indexes, never the JSON. */
+static void test_pod_plans(fl_index_reader *r)
+{
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    const char *node[] = {"n-3"}, *pending[] = {"Pending"};
+    char plan[8192];
+    q.group = "", q.resource = "pods", q.limit = 101;
+    q.pod_nodes = node, q.n_pod_nodes = 1;
+    plan_of(r, &q, false, plan, sizeof plan);
+    T_CHECK(strstr(plan, "pods USING COVERING INDEX pods_by_node (node=?)") && !strstr(plan, "SCAN") &&
+            !strstr(plan, "json"));
+    if (!strstr(plan, "pods_by_node"))
+        fprintf(stderr, "node plan:\n%s", plan);
+    q.pod_nodes = NULL, q.n_pod_nodes = 0;
+    q.pod_phases = pending, q.n_pod_phases = 1;
+    expect_plan(r, &q, false, "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)");
+    expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=?)");
+    plan_of(r, &q, true, plan, sizeof plan);
+    T_CHECK(strstr(plan, "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)") && !strstr(plan, "json"));
+}
+
 /* ---------------------------------------------------------- the answers */
 
 typedef struct page {
@@ -241,6 +266,8 @@ static bool p_a1_not_idx(int i) { return i % 5 == 1 && i != 11 && i != 21; }
 static bool p_all(int i) { (void)i; return true; }
 static bool p_west(int i) { return i % 3 == 1; }
 static bool p_rs2(int i) { return i % 6 == 2; }
+static bool p_n3(int i) { return i % 7 == 3 && i != 7; }
+static bool p_pending_a1(int i) { return i % 3 == 0 && i % 5 == 1; }
 
 static void check_same(fl_index_reader *r, const fl_index_query *q, pod_pred pred, const char *what)
 {
@@ -302,6 +329,15 @@ static void test_answers(fl_index_reader *r)
     q.labels = &gt, q.n_labels = 1;
     check_same(r, &q, p_idx_gt, "idx>40");
     (void)cluster_rank;
+    q.labels = NULL, q.n_labels = 0;
+    const char *n3[] = {"n-3"}, *pending[] = {"Pending"};
+    q.pod_nodes = n3, q.n_pod_nodes = 1;
+    check_same(r, &q, p_n3, "spec.nodeName=n-3");
+    q.pod_nodes = NULL, q.n_pod_nodes = 0;
+    q.pod_phases = pending, q.n_pod_phases = 1;
+    q.labels = &app, q.n_labels = 1;
+    check_same(r, &q, p_pending_a1, "status.phase=Pending, app=a1");
+    q.pod_phases = NULL, q.n_pod_phases = 0;
 
     /* an unknown cluster in the cursor sorts first: the page restarts at that key */
     q.labels = &app, q.n_labels = 1, q.limit = 100;
@@ -369,6 +405,7 @@ int main(void)
     T_EQ_INT(fl_index_reader_new(idx, &r, NULL), 0);
     if (r) {
         test_plans(r);
+        test_pod_plans(r);
         test_answers(r);
         test_get(r);
     }

@@ -296,7 +296,7 @@ static void test_string(void)
         {"1Ki", "1Ki"}, {"1Mi", "1Mi"}, {"1Gi", "1Gi"}, {"1024Mi", "1Gi"}, {"1000M", "1G"},
         {".001Ki", "1024m"}, {".000001Ki", "1024u"}, {".000000001Ki", "1024n"},
         {".000000000001Ki", "2n"},
-        /* always canonical, even where upstream echoes the input (#138165) */
+        /* always canonical, even where upstream echoes the input (kubernetes/kubernetes#138165) */
         {"+1", "1"}, {"1.5Gi", "1536Mi"}, {"0.1Gi", "107374182400m"}, {"1.5", "1500m"},
         {"100m", "100m"}, {"1000m", "1"}, {"0.5Ki", "512"}, {"1.5Ki", "1536"},
         {"8Ei", "9223372036854775807"}, {"1e2147483647", "10e2147483646"},

@@ -1,7 +1,9 @@
 /*
  * tests/query/test_gone.c: the search API against an index with a tiny
- * change log (10 revisions): a continue token whose revision has left the
- * log answers 410 Expired; a tampered one 400; a watch from a revision
+ * change log (10 revisions): continue pages are a snapshot of the first
+ * page's revision; a continue token whose revision has left the log
+ * answers 410 Expired; a tampered one 400; resourceVersionMatch=Exact
+ * serves an older revision as it was, 410 once the log forgot it; a watch from a revision
  * inside the log replays the changes after it (resume), and one from before
  * it gets an ERROR event carrying a 410 Expired Status, as kube-apiserver.
  * HTTP through a raw loopback socket (Connection: close, read to EOF).
@@ -154,6 +156,42 @@ int main(void)
                *r9 = strstr(b.data, "\"resourceVersion\":\"9\"");
     T_CHECK(r6 && r9 && r6 < r9);
 
+    /* each replayed event carries the object as it was at its revision
+     * (member resourceVersions 100..103 in the stored states) */
+    const char *s1 = strstr(b.data, "\"uid\":\"u9\""), *s2 = s1 ? strstr(s1 + 1, "\"uid\":\"u9\"") : NULL;
+    T_CHECK(s1 && s2 && r6 > s1 && r6 < s2); /* ADDED's object says 6, the next 7 */
+
+    /* pages are a snapshot of the first page's revision (k8s-golden
+     * 07-semantics/list-pages-are-a-snapshot): after page 1, p2 is deleted,
+     * p25 created and p3 changed; later pages still show p2, not p25, and
+     * p3 as it was (revision 4, the object's own at the first page) */
+    char tok2[1024], p3[1200];
+    T_EQ_INT(get("/api/v1/pods?limit=2", &b), 200);
+    find_str(&b, "continue", tok2, sizeof tok2);
+    find_str(&b, "resourceVersion", rv, sizeof rv);
+    T_EQ_STR(rv, "9");
+    event(idx, "DELETED", 2, 200);
+    event(idx, "ADDED", 25, 201);
+    modify(idx, 3, 202);
+    T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    snprintf(p3, sizeof p3, "/api/v1/pods?limit=2&continue=%s", tok2);
+    T_EQ_INT(get(p3, &b), 200);
+    T_CHECK(strstr(b.data, "\"p2\"") && strstr(b.data, "\"p3\"") && !strstr(b.data, "\"p25\""));
+    T_CHECK(strstr(b.data, "\"resourceVersion\":\"4\"") && !strstr(b.data, "\"resourceVersion\":\"12\""));
+    find_str(&b, "continue", tok2, sizeof tok2);
+    snprintf(p3, sizeof p3, "/api/v1/pods?limit=2&continue=%s", tok2);
+    T_EQ_INT(get(p3, &b), 200);
+    T_CHECK(strstr(b.data, "\"p4\"") && !strstr(b.data, "\"p25\""));
+    /* resourceVersionMatch=Exact at an older revision: the list as it was */
+    T_EQ_INT(get("/api/v1/pods?resourceVersionMatch=Exact&resourceVersion=9&limit=10", &b), 200);
+    T_CHECK(strstr(b.data, "\"p2\"") && !strstr(b.data, "\"p25\"") &&
+            strstr(b.data, "\"metadata\":{\"resourceVersion\":\"9\"}"));
+    T_EQ_INT(get("/api/v1/pods?limit=10", &b), 200);
+    T_CHECK(!strstr(b.data, "\"p2\"") && strstr(b.data, "\"p25\""));
+    /* GET carries the same rule: p3's revision is 12 */
+    T_EQ_INT(get("/clusters/c-1/api/v1/namespaces/ns/pods/p3", &b), 200);
+    T_CHECK(strstr(b.data, "\"resourceVersion\":\"12\"") != NULL);
+
     for (int i = 0; i < 30; i++) { /* one batch each: the writer coalesces per key */
         modify(idx, i % 5, 10 + i);
         T_EQ_INT(fl_index_flush(idx, 10000), 0);
@@ -164,6 +202,11 @@ int main(void)
         usleep(100000); /* the index trims its change log once a second */
     T_EQ_INT(code, 410);
     T_CHECK(strstr(b.data, "\"reason\":\"Expired\"") != NULL);
+    T_CHECK(strstr(b.data, "The provided continue parameter is too old to display a consistent "
+                           "list result. You can start a new list without the continue "
+                           "parameter.") != NULL);
+    T_EQ_INT(get("/api/v1/pods?resourceVersionMatch=Exact&resourceVersion=9&limit=10", &b), 410);
+    T_CHECK(strstr(b.data, "too old resource version: 9") && strstr(b.data, "Expired"));
     tok[strlen(tok) - 2] ^= 1;
     snprintf(p2, sizeof p2, "/api/v1/pods?limit=2&continue=%s", tok);
     T_EQ_INT(get(p2, &b), 400);

@@ -69,7 +69,8 @@ static fl_index_row row(const char *cl, const char *ns, const char *name, int64_
     fl_index_row r;
     memset(&r, 0, sizeof r);
     r.cluster = cl, r.namespace_ = ns, r.name = name, r.created = created;
-    r.resource_version = rv;
+    r.resource_version = rv; /* served as the index revision (query_row_json's rule) */
+    fl_parse_i64(rv, strlen(rv), &r.revision);
     return r;
 }
 

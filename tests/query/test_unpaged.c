@@ -3,8 +3,9 @@
  * FL_QUERY_DEFAULT_LIMIT is refused with a Status saying why (413), not cut
  * short with a continue token a raw client would ignore; the same list with
  * limit pages normally, and a list without limit under the cap answers all.
- * Field selectors fill their pages: metadata.namespace/metadata.name compile
- * to the index, other paths scan on past non-matching rows.
+ * Field selectors fill their pages: metadata.namespace/metadata.name (and
+ * spec.nodeName/status.phase on pods) compile to the index, other paths
+ * scan on past non-matching rows.
  * HTTP through a raw loopback socket (Connection: close, read to EOF).
  */
 #include <arpa/inet.h>
@@ -105,6 +106,24 @@ int main(void)
     T_CHECK(strstr(b.data, "\"uid\":\"small-2\"") != NULL);
     T_EQ_INT(get("/api/v1/pods?limit=5&fieldSelector=metadata.namespace%21%3Dbig", &b), 200);
     T_CHECK(strstr(b.data, "\"uid\":\"small-0\"") && strstr(b.data, "\"uid\":\"small-2\""));
+    /* spec.nodeName / status.phase on pods go to the index's pod columns
+     * (plans in index_plan); the pages are the same */
+    fl_index_src src = {"c-1", "", "v1", "pods", "Pod"};
+    for (int i = 0; i < 2; i++) {
+        char ev[512];
+        int len = snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{"
+                           "\"name\":\"x%d\",\"namespace\":\"small\",\"uid\":\"x-%d\","
+                           "\"resourceVersion\":\"9%d\"},\"spec\":{\"nodeName\":\"node-x\"},"
+                           "\"status\":{\"phase\":\"%s\"}}}", i, i, i, i ? "Failed" : "Running");
+        T_EQ_INT(fl_index_submit_event(idx, &src, ev, (size_t)len, NULL), 0);
+    }
+    T_EQ_INT(fl_index_flush(idx, 60000), 0);
+    T_EQ_INT(get("/api/v1/pods?limit=1&fieldSelector=spec.nodeName%3Dnode-x", &b), 200);
+    T_CHECK(strstr(b.data, "\"uid\":\"x-0\"") && strstr(b.data, "\"continue\":\""));
+    T_EQ_INT(get("/api/v1/pods?limit=5&fieldSelector=spec.nodeName%3Dnode-x,status.phase%3DFailed", &b), 200);
+    T_CHECK(strstr(b.data, "\"uid\":\"x-1\"") && !strstr(b.data, "\"uid\":\"x-0\""));
+    T_EQ_INT(get("/api/v1/pods?limit=5&fieldSelector=status.phase%3DRunning", &b), 200);
+    T_CHECK(strstr(b.data, "\"uid\":\"x-0\"") && !strstr(b.data, "\"uid\":\"small-0\""));
     T_EQ_INT(get("/api/v1/namespaces/small/pods", &b), 200);
     T_CHECK(strstr(b.data, "\"p00002\"") && !strstr(b.data, "\"continue\""));
 

@@ -1,8 +1,8 @@
 /*
- * tests/server/test_hostile.c: server/ facing hostile clients (#19.3) with
+ * tests/server/test_hostile.c: server/ facing hostile clients with
  * fl_server_opts_public's hardening (timeouts shortened for the test):
- *   - more than 1000 query pairs is a 414 at once (libmicrohttpd used to run
- *     out of connection memory and hang the connection 60 s);
+ *   - more than 1000 query pairs is a 414 at once (otherwise libmicrohttpd
+ *     runs out of connection memory and hangs the connection 60 s);
  *   - a slowloris (a header line now and then) is cut at the header deadline;
  *   - connections per client address are capped, so /healthz still answers
  *     while one client holds more (another loopback address is another client);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/web/test_web.py: web/ against a sim fleet (issue #15).
+"""tests/web/test_web.py: web/ against a sim fleet.
 * GET /api/v1/capacity: per cluster, nodes and allocatable CPU equal what the
   search API's node objects say; region / provider / zone / node-label
   groupings add up to the same totals; namespace groups carry requests;
