@@ -43,28 +43,6 @@
 
 #define TAIL 256
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int64_t pct(int64_t *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_i64);
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 static int arg_int(int argc, char **argv, const char *name, int def)
 {
     for (int i = 1; i + 1 < argc; i++)
@@ -209,16 +187,16 @@ static void fanout(fl_index *idx, uint16_t port, int n, int rounds)
         snprintf(mark, sizeof mark, "round-%d-x", k);
         for (int i = 0; i < n; i++)
             ws[i].got = false;
-        int64_t t0 = now_ns(), deadline = t0 + 30 * 1000000000LL;
+        int64_t t0 = bench_now_ns(), deadline = t0 + 30 * 1000000000LL;
         submit_pod(idx, "MODIFIED", 1, mark, 16);
-        while (need > 0 && now_ns() < deadline) {
+        while (need > 0 && bench_now_ns() < deadline) {
             struct epoll_event evs[256];
             int m = epoll_wait(ep, evs, 256, 100);
             for (int e = 0; e < m; e++) {
                 watcher *w = &ws[evs[e].data.u32];
                 if (!w->got && feed(w, mark)) {
-                    all[nall++] = now_ns() - t0;
-                    last[k] = now_ns() - t0;
+                    all[nall++] = bench_now_ns() - t0;
+                    last[k] = bench_now_ns() - t0;
                     need--;
                 } else if (w->got) {
                     feed(w, mark);
@@ -229,8 +207,8 @@ static void fanout(fl_index *idx, uint16_t port, int n, int rounds)
             printf("  round %d: %d watchers missed the event within 30 s\n", k, need);
         usleep(200000);
     }
-    int64_t p50 = pct(all, nall, 0.5), p99 = pct(all, nall, 0.99);
-    int64_t l50 = pct(last, (size_t)rounds, 0.5), l99 = pct(last, (size_t)rounds, 0.99);
+    int64_t p50 = bench_pct(all, nall, 0.5), p99 = bench_pct(all, nall, 0.99);
+    int64_t l50 = bench_pct(last, (size_t)rounds, 0.5), l99 = bench_pct(last, (size_t)rounds, 0.99);
     printf("%d watches, %d commits: commit -> event p50 %.2f ms, p99 %.2f ms over %zu "
            "deliveries; to the last watcher p50 %.2f ms, p99 %.2f ms\n", n, rounds, p50 / 1e6,
            p99 / 1e6, nall, l50 / 1e6, l99 / 1e6);
@@ -249,7 +227,7 @@ static void fanout(fl_index *idx, uint16_t port, int n, int rounds)
 static int64_t get_once(uint16_t port, const char *path)
 {
     char buf[65536];
-    int64_t t0 = now_ns();
+    int64_t t0 = bench_now_ns();
     int fd = dial(port, 0);
     if (fd < 0 || send_get(fd, path, true) != 0) {
         if (fd >= 0)
@@ -259,7 +237,7 @@ static int64_t get_once(uint16_t port, const char *path)
     while (read(fd, buf, sizeof buf) > 0)
         ;
     close(fd);
-    return now_ns() - t0;
+    return bench_now_ns() - t0;
 }
 
 static void stalled(fl_index *idx, uint16_t port, int s, int churn, int seconds)
@@ -276,10 +254,10 @@ static void stalled(fl_index *idx, uint16_t port, int s, int churn, int seconds)
     }
     usleep(500000);
     long th = proc_status("Threads:");
-    int64_t end = now_ns() + (int64_t)seconds * 1000000000LL, next_get = 0, next_put = 0;
+    int64_t end = bench_now_ns() + (int64_t)seconds * 1000000000LL, next_get = 0, next_put = 0;
     int put = 0;
-    while (now_ns() < end) {
-        int64_t t = now_ns();
+    while (bench_now_ns() < end) {
+        int64_t t = bench_now_ns();
         if (t >= next_put) {
             char mark[32];
             snprintf(mark, sizeof mark, "churn-%d", put);
@@ -292,7 +270,7 @@ static void stalled(fl_index *idx, uint16_t port, int s, int churn, int seconds)
                                        "api/v1/namespaces/ns/pods/pod-7");
             if (d >= 0)
                 lat[nlat++] = d;
-            next_get = now_ns() + 20000000LL;
+            next_get = bench_now_ns() + 20000000LL;
         }
         usleep(1000);
     }
@@ -312,7 +290,7 @@ static void stalled(fl_index *idx, uint16_t port, int s, int churn, int seconds)
     printf("%d stalled watches, %d updates/s of ~1 KiB for %d s (%d updates): good client "
            "GET by name p50 %.2f ms, p99 %.2f ms (%zu requests); threads %ld; RSS %ld -> %ld MB; "
            "%d stalled watches ended with 410 \"fell behind\"\n", s, churn, seconds, put,
-           pct(lat, nlat, 0.5) / 1e6, pct(lat, nlat, 0.99) / 1e6, nlat, th, rss0 / 1024,
+           bench_pct(lat, nlat, 0.5) / 1e6, bench_pct(lat, nlat, 0.99) / 1e6, nlat, th, rss0 / 1024,
            rss1 / 1024, ended);
     free(fds);
     free(lat);

@@ -1073,8 +1073,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_decref(clusters);
         clusters = u;
     }
-    if (ok)
-        note_deps(ps, tmpl, pol, key, clusters);
+    note_deps(ps, tmpl, pol, key, clusters); /* refused: the previous placement stays */
     pthread_mutex_lock(&p->mu);
     p->st.decisions++;
     p->st.unschedulable += !ok;
@@ -1281,7 +1280,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                      ? "placement policy changed"
                      : "candidate clusters or their capacity changed");
     if (change[0]) {
-        char *from = json_dumps(prev ? prev : json_array(), JSON_COMPACT);
+        char *from = prev ? json_dumps(prev, JSON_COMPACT) : NULL;
         char *to = json_dumps(clusters, JSON_COMPACT);
         char full[1800];
         snprintf(full, sizeof full, "%s: %s -> %s", change, from ? from : "[]", to ? to : "[]");
@@ -1447,6 +1446,8 @@ static void cleanup(pass *ps)
                      fl_obj_str_or(rb, "metadata.name", ""), path, sizeof path);
         snprintf(hk, sizeof hk, "_host/rbdel/%s", bkey);
         job(ps->host_jobs, "_host", FL_KUBE_DELETE, path, NULL, hk, "delete");
+        json_object_del(p->last_event, bkey);
+        json_object_del(p->settled, bkey);
         if (p->o.quota.release) {
             size_t i;
             const json_t *t;
