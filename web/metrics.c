@@ -3,64 +3,19 @@
  * 0.0.4) of what the daemon already counts: build info; per cluster its
  * health and sync state, and per (cluster, resource) the sync lag, watch
  * events, relists and objects in the index (collector status + index
- * counts); the index writer's counters; quota admission counters (when a
- * quota engine runs); capacity per cluster (allocatable / requested per
- * resource, base units). Names follow Prometheus conventions: flotilla_
+ * counts); the index writer's counters; quota admission counters and
+ * used / hard per quota (when a quota engine runs); the propagation
+ * controller's decisions, unschedulable placements and failovers;
+ * requests and their latency per route (requests.c); capacity per cluster
+ * (allocatable / requested per resource, base units). Names follow Prometheus conventions: flotilla_
  * prefix, _total for counters, _seconds and _bytes base units.
  * Reads through callbacks and its own index reader; owns nothing else.
  */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "kube/kube.h"
 #include "web/web_int.h"
-
-/* Label value escaped as the format asks (\\, \", \n). */
-static int esc(fl_buf *b, const char *s)
-{
-    int rc = 0;
-    for (; s && *s && !rc; s++) {
-        if (*s == '\\')
-            rc = fl_buf_puts(b, "\\\\");
-        else if (*s == '"')
-            rc = fl_buf_puts(b, "\\\"");
-        else if (*s == '\n')
-            rc = fl_buf_puts(b, "\\n");
-        else
-            rc = fl_buf_append(b, s, 1);
-    }
-    return rc;
-}
-
-int web_head(fl_buf *b, const char *name, const char *type, const char *help)
-{
-    return fl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* name{k1="v1",k2="v2"} value — labels as NULL-terminated pairs. */
-int web_sample(fl_buf *b, const char *name, const char *const *labels, double v)
-{
-    int rc = fl_buf_puts(b, name);
-    for (size_t i = 0; !rc && labels && labels[i]; i += 2) {
-        rc = fl_buf_printf(b, "%s%s=\"", i ? "," : "{", labels[i]);
-        if (!rc)
-            rc = esc(b, labels[i + 1]);
-        if (!rc)
-            rc = fl_buf_puts(b, "\"");
-    }
-    if (!rc && labels && labels[0])
-        rc = fl_buf_puts(b, "}");
-    if (!rc) {
-        if (isnan(v))
-            rc = fl_buf_puts(b, " NaN\n");
-        else if (v == floor(v) && fabs(v) < 9e15)
-            rc = fl_buf_printf(b, " %.0f\n", v);
-        else
-            rc = fl_buf_printf(b, " %.17g\n", v);
-    }
-    return rc;
-}
 
 static const char *str(const json_t *o, const char *k)
 {

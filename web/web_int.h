@@ -1,7 +1,8 @@
 /*
  * web/web_int.h: what the files of web/ share (no other module includes it).
- * web.c is the front (routes, auth, the handlers); capacity.c, metrics.c and
- * ui.c build documents and call nothing above them.
+ * web.c is the front (routes, auth, the handlers); capacity.c and metrics.c
+ * build documents, requests.c keeps the per-route request table, prom.c
+ * writes the exposition format; each calls only files listed after it.
  */
 #ifndef FL_WEB_INT_H
 #define FL_WEB_INT_H
@@ -44,7 +45,7 @@ void web_requests_record(web_requests *q, const char *method, const char *route,
 /* Both families (counter, histogram) into b. 0, -ENOMEM or -E2BIG. */
 int web_requests_write(web_requests *q, fl_buf *b);
 
-/* metrics.c's writers: "# HELP/# TYPE" lines, and one sample with labels
+/* prom.c: "# HELP/# TYPE" lines, and one sample with labels
  * as NULL-terminated name/value pairs (values escaped). 0 or fl_buf's codes. */
 int web_head(fl_buf *b, const char *name, const char *type, const char *help);
 int web_sample(fl_buf *b, const char *name, const char *const *labels, double v);
