@@ -1,7 +1,7 @@
 /*
  * index/coalesce.c: the writer's per-batch merge of events by key, and the
  * small string->int64 hash map it (and the writer's scope cache) uses.
- * Rules (issue #5): the last record of a key wins, which gives
+ * Rules: the last record of a key wins, which gives
  * create+update -> create, anything+delete -> delete, delete+create ->
  * create; whether a surviving upsert is ADDED or MODIFIED is decided by the
  * writer from the database. Writer thread only.

@@ -1,6 +1,6 @@
 /*
  * index/index.h: the on-disk cache every other module reads (DESIGN.md,
- * "The index"; issue #5). One SQLite database in WAL mode holding one row
+ * "The index"). One SQLite database in WAL mode holding one row
  * per object seen in any member cluster, side tables for labels, full text
  * and the materialized fields capacity/quota/scheduling need, a global
  * monotonic revision with a change log, tombstones, and per (cluster,
@@ -239,7 +239,7 @@ int fl_index_reader_set_cache(fl_index_reader *r, int64_t kib);
 
 /* A time budget for what r reads from now on (ms; 0 = none): a statement
  * still running when it is spent is interrupted and the call fails with
- * -ETIMEDOUT (err says so). The HTTP handlers set one per request (#19). */
+ * -ETIMEDOUT (err says so). The HTTP handlers set one per request. */
 void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms);
 
 /* Snapshot: every read between _begin and _end sees the same committed

@@ -1,6 +1,6 @@
 /*
  * query/query.h: the Kubernetes-compatible search API over the whole fleet
- * (issue #7), in Clusterpedia's URL layout:
+ * in Clusterpedia's URL layout:
  *
  *   /apis/clusterpedia.io/v1beta1/resources/<kubernetes path>                 every cluster
  *   /apis/clusterpedia.io/v1beta1/resources/clusters/<name>/<kubernetes path> one cluster

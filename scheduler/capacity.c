@@ -95,12 +95,6 @@ static bool node_ready(const json_t *node)
     return false;
 }
 
-bool fl_sched_req_matches(const json_t *r, const json_t *labels)
-{
-    const char *key = fl_sched_json_str(r, "key");
-    return fl_sched_req_matches_value(r, key ? fl_sched_json_str(labels, key) : NULL);
-}
-
 bool fl_sched_req_matches_value(const json_t *r, const char *have)
 {
     const char *key = fl_sched_json_str(r, "key"), *op = fl_sched_json_str(r, "operator");

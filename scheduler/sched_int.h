@@ -29,9 +29,7 @@ int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const js
                       int64_t *out);
 
 /* A nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt)
- * against a string map (node labels, or cluster fields). */
-bool fl_sched_req_matches(const json_t *r, const json_t *labels);
-/* The same against the value of r's key (NULL: the key is absent). */
+ * against the value of r's key (NULL: the key is absent). */
 bool fl_sched_req_matches_value(const json_t *r, const char *have);
 /* The pod spec's nodeSelector and required node affinity against labels. */
 bool fl_sched_node_claim_matches(const json_t *pod_spec, const json_t *labels);

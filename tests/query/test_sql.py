@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/query/test_sql.py: the SQL-like language end to end (issue 14).
+"""tests/query/test_sql.py: the SQL-like language end to end.
 Starts `flotilla sim` (3 clusters, no controllers), writes a fleet with known
 answers (per cluster: nodes n1 Ready / n2 NotReady, four team-a pods with
 requests and set phases, a default pod, deployments front (nginx:1.25, east-1
