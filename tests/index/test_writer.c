@@ -95,7 +95,7 @@ static void test_coalescing(void)
     fl_index_opts o = FL_INDEX_OPTS_INIT;
     writer *w = NULL;
     T_EQ_INT(schema_open(db, &o, NULL), 0);
-    T_EQ_INT(writer_new(db, &o, &w, NULL), 0);
+    T_EQ_INT(writer_new(db, &o, NULL, &w, NULL), 0);
 
     /* create + update -> one create with the last state */
     item *b1[] = {event(&PODS, "ADDED", "a", "u1", "1", "x"),
