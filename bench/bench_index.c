@@ -11,6 +11,7 @@
  * updates and deletes by key. Prints figures; never passes or fails.
  *
  * usage: bench_index [pods (default 1000000)] [dir (default /tmp)]
+ *        bench_index limit DIR [pods (default 30000)]: the writer alone
  */
 #include <errno.h>
 #include <jansson.h>
@@ -641,13 +642,13 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "limit") == 0) { /* for profiling: the writer alone */
         figures f = {0};
         char p[512];
-        long n = 30000;
+        long pods = 30000;
         int64_t v;
         if (argc > 3 && fl_parse_i64(argv[3], strlen(argv[3]), &v) == 0 && v > 0)
-            n = (long)v; /* e.g. fewer under callgrind */
+            pods = (long)v; /* e.g. fewer under callgrind */
         snprintf(p, sizeof p, "%s/bench-index-lim-%d.db", argv[2], (int)getpid());
         pool_init();
-        sqlite_limit(p, n, &f);
+        sqlite_limit(p, pods, &f);
         printf("writer alone: %.0f objects/s, %.0f CPU us/object, %.0f bytes/object\n", f.ingest,
                f.cpu_us, f.bytes_per_obj);
         pool_done();
