@@ -276,6 +276,8 @@ static void test_migration_v3(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_scope')"), 4);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_owner')"), 5);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('labels_obj')"), 3);
+    /* a migrated file gets the FTS5 pending-terms size too (schema.c) */
+    T_EQ_INT(q1(db, "SELECT v FROM fts_config WHERE k = 'hashsize'"), 16 << 20);
     sqlite3_close(db);
 }
 
