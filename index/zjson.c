@@ -56,11 +56,9 @@ typedef struct zres {
 struct zjw {
     sqlite3 *db;
     zjpub *pub;          /* borrowed, may be NULL */
-    ZSTD_CCtx *cctx;
+    zjc *c;
     zres *res;
     size_t n_res;
-    char *out;
-    size_t out_cap;
 };
 
 /* ---------------------------------------------------- published dicts */
@@ -165,6 +163,25 @@ void zjc_free(zjc *c)
     free(c);
 }
 
+/* Compress json with cd into c's buffer: 1 with *out and *n (valid until the
+ * next call on c), 0 when the frame would not be smaller, or -ENOMEM. */
+static int zjc_compress(zjc *c, const ZSTD_CDict *cd, const char *json, size_t len,
+                        const void **out, size_t *n)
+{
+    size_t bound = ZSTD_compressBound(len);
+    if (bound > c->cap) {
+        char *b = realloc(c->out, bound);
+        if (!b)
+            return -ENOMEM;
+        c->out = b, c->cap = bound;
+    }
+    size_t got = ZSTD_compress_usingCDict(c->cctx, c->out, c->cap, json, len, cd);
+    if (ZSTD_isError(got) || got >= len)
+        return 0;
+    *out = c->out, *n = got;
+    return 1;
+}
+
 int zjpub_compress(zjpub *p, zjc *c, const fl_index_src *src, dec_out *out)
 {
     char key[256];
@@ -176,19 +193,16 @@ int zjpub_compress(zjpub *p, zjc *c, const fl_index_src *src, dec_out *out)
         fl_rec *r = out->recs[i];
         if (!r || !r->json || r->zjson)
             continue;
-        size_t bound = ZSTD_compressBound(r->json_len);
-        if (bound > c->cap) {
-            char *b = realloc(c->out, bound);
-            if (!b)
-                return -ENOMEM;
-            c->out = b, c->cap = bound;
-        }
-        size_t n = ZSTD_compress_usingCDict(c->cctx, c->out, c->cap, r->json, r->json_len, cd);
-        if (ZSTD_isError(n) || n >= r->json_len)
+        const void *z;
+        size_t n;
+        int rc = zjc_compress(c, cd, r->json, r->json_len, &z, &n);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             continue; /* the writer stores it plain */
         if (!(r->zjson = malloc(n)))
             return -ENOMEM;
-        memcpy(r->zjson, c->out, n);
+        memcpy(r->zjson, z, n);
         r->zjson_len = n;
         r->zdict = id;
     }
@@ -246,7 +260,7 @@ int zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err)
     zjw *z = calloc(1, sizeof *z);
     sqlite3_stmt *s = NULL;
     int rc = 0;
-    if (!z || !(z->cctx = ZSTD_createCCtx())) {
+    if (!z || zjc_new(&z->c) < 0) {
         free(z);
         return -ENOMEM;
     }
@@ -288,8 +302,7 @@ void zjw_free(zjw *z)
         zres_drop_samples(&z->res[i]);
     }
     free(z->res);
-    ZSTD_freeCCtx(z->cctx);
-    free(z->out);
+    zjc_free(z->c);
     free(z);
 }
 
@@ -384,17 +397,9 @@ int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **o
             return rc;
         return 0;
     }
-    size_t bound = ZSTD_compressBound(len);
-    if (bound > z->out_cap) {
-        char *n = realloc(z->out, bound);
-        if (!n)
-            return -ENOMEM;
-        z->out = n, z->out_cap = bound;
-    }
-    size_t n = ZSTD_compress_usingCDict(z->cctx, z->out, z->out_cap, json, len, r->cd);
-    if (ZSTD_isError(n) || n >= len)
-        return 0; /* stored plain */
-    *out = z->out, *out_len = n, *compressed = true;
+    if ((rc = zjc_compress(z->c, r->cd, json, len, out, out_len)) < 0)
+        return rc;
+    *compressed = rc == 1; /* else stored plain */
     return 0;
 }
 
