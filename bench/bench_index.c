@@ -11,6 +11,7 @@
  * updates and deletes by key. Prints figures; never passes or fails.
  *
  * usage: bench_index [pods (default 1000000)] [dir (default /tmp)]
+ *        bench_index limit DIR [pods (default 30000)]: the writer alone
  */
 #include <errno.h>
 #include <jansson.h>
@@ -411,13 +412,16 @@ static void sqlite_limit(const char *path, long n, figures *f)
     fl_index_opts o = FL_INDEX_OPTS_INIT;
     sqlite3 *db = NULL;
     writer *w = NULL;
+    zjpub *pub = NULL;
+    zjc *zc = NULL;
     fl_err err = FL_ERR_INIT;
     fl_rec *tmpl[POOL];
     int64_t a, b;
     dec_opts dopt = {false, false};
     o.path = path;
-    if (sqlite3_open(path, &db) != SQLITE_OK || schema_open(db, &o, &err) < 0 ||
-        writer_new(db, &o, &w, &err) < 0) {
+    if (zjpub_new(&pub) < 0 || zjc_new(&zc) < 0 || sqlite3_open(path, &db) != SQLITE_OK ||
+        schema_open(db, &o, &err) < 0 ||
+        writer_new(db, &o, pub, &w, &err) < 0) {
         fprintf(stderr, "sqlite limit: %s\n", err.msg);
         exit(1);
     }
@@ -449,6 +453,8 @@ static void sqlite_limit(const char *path, long n, figures *f)
             it->out.n_recs = (size_t)m;
             for (long x = 0; x < m; x++)
                 it->out.recs[x] = clone_rec(tmpl[(i + x) % POOL], i + x);
+            /* compressed as the decoder threads do, before the clock */
+            zjpub_compress(pub, zc, &PODS, &it->out);
         }
         if (i >= n) {
             its[k] = (item){.type = IT_RELIST_END, .src = PODS, .arg = "1"};
@@ -481,6 +487,8 @@ static void sqlite_limit(const char *path, long n, figures *f)
     for (long j = 0; j < POOL; j++)
         rec_free(tmpl[j]);
     writer_free(w);
+    zjpub_free(pub);
+    zjc_free(zc);
     sqlite3_close(db);
 }
 
@@ -634,9 +642,13 @@ int main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "limit") == 0) { /* for profiling: the writer alone */
         figures f = {0};
         char p[512];
+        long pods = 30000;
+        int64_t v;
+        if (argc > 3 && fl_parse_i64(argv[3], strlen(argv[3]), &v) == 0 && v > 0)
+            pods = (long)v; /* e.g. fewer under callgrind */
         snprintf(p, sizeof p, "%s/bench-index-lim-%d.db", argv[2], (int)getpid());
         pool_init();
-        sqlite_limit(p, 30000, &f);
+        sqlite_limit(p, pods, &f);
         printf("writer alone: %.0f objects/s, %.0f CPU us/object, %.0f bytes/object\n", f.ingest,
                f.cpu_us, f.bytes_per_obj);
         pool_done();

@@ -22,6 +22,7 @@ void rec_free(fl_rec *r)
         return;
     free(r->ns), free(r->name), free(r->uid), free(r->rv), free(r->owner_uid);
     free(r->json);
+    free(r->zjson);
     for (size_t i = 0; i < r->n_labels * 2; i++)
         free(r->labels[i]);
     free(r->labels);

@@ -32,6 +32,7 @@ struct fl_index {
     char *path;
     sqlite3 *db;    /* the writer's connection */
     writer *w;
+    zjpub *zpub;    /* dictionaries the writer published for the decoders */
     dec_opts dopts;
 
     pthread_mutex_t mu;
@@ -66,13 +67,17 @@ void item_free(item *it)
 
 /* ---------------------------------------------------------------- threads */
 
-static void decode_item(fl_index *idx, item *it)
+/* Decode it and compress its records' JSON (zc may be NULL: the writer
+ * compresses them). */
+static void decode_item(fl_index *idx, zjc *zc, item *it)
 {
     int rc = 0;
     if (it->type == IT_EVENT)
         rc = dec_event(&idx->dopts, &it->src, it->data, it->len, &it->out);
     else if (it->type == IT_LIST)
         rc = dec_list(&idx->dopts, &it->src, it->data, it->len, &it->out);
+    if (rc == 0 && zc)
+        rc = zjpub_compress(idx->zpub, zc, &it->src, &it->out);
     if (rc < 0)
         it->out.decode_errors++;
     free(it->data);
@@ -82,7 +87,10 @@ static void decode_item(fl_index *idx, item *it)
 static void *decoder_main(void *arg)
 {
     fl_index *idx = arg;
+    zjc *zc = NULL;
     pthread_setname_np(pthread_self(), "fl-index-dec");
+    if (zjc_new(&zc) < 0)
+        zc = NULL; /* records go to the writer uncompressed */
     pthread_mutex_lock(&idx->mu);
     for (;;) {
         while (!idx->stopping && !idx->dec)
@@ -93,7 +101,7 @@ static void *decoder_main(void *arg)
         idx->dec = it->next;
         it->state = IT_DECODING;
         pthread_mutex_unlock(&idx->mu);
-        decode_item(idx, it);
+        decode_item(idx, zc, it);
         pthread_mutex_lock(&idx->mu);
         it->state = IT_DECODED;
         idx->decode_errors += it->out.decode_errors;
@@ -102,6 +110,7 @@ static void *decoder_main(void *arg)
             pthread_cond_signal(&idx->cond_wr);
     }
     pthread_mutex_unlock(&idx->mu);
+    zjc_free(zc);
     return NULL;
 }
 
@@ -275,9 +284,10 @@ static int open_db(fl_index *idx, fl_err *err)
         return fl_err_set(err, FL_ESQL, "index: opening %s: %s", idx->path,
                           idx->db ? sqlite3_errmsg(idx->db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(idx->db, 5000);
-    if ((rc = schema_open(idx->db, &idx->o, err)) < 0 || (rc = capacity_install(idx->db, err)) < 0)
+    if ((rc = schema_open(idx->db, &idx->o, err)) < 0 || (rc = capacity_install(idx->db, err)) < 0 ||
+        (rc = zjpub_new(&idx->zpub)) < 0)
         return rc;
-    return writer_new(idx->db, &idx->o, &idx->w, err);
+    return writer_new(idx->db, &idx->o, idx->zpub, &idx->w, err);
 }
 
 static int start_threads(fl_index *idx, fl_err *err)
@@ -343,6 +353,7 @@ void fl_index_close(fl_index *idx)
         idx->head = n;
     }
     writer_free(idx->w);
+    zjpub_free(idx->zpub);
     if (idx->db)
         sqlite3_close(idx->db);
     pthread_mutex_destroy(&idx->mu);

@@ -31,6 +31,11 @@ typedef struct fl_rec {
     int64_t created;
     char *json;
     size_t json_len;
+    /* json compressed by a decoder with dictionary zdict (zjpub_compress), or
+     * NULL; the writer stores it when zdict is its resource's dictionary */
+    void *zjson;
+    size_t zjson_len;
+    int64_t zdict;
     /* labels as n_labels pairs, key then value */
     char **labels;
     size_t n_labels;
@@ -138,7 +143,26 @@ void coal_done(coalescer *c);
  * zjson.c: zstd with one trained dictionary per resource (schema v4). */
 typedef struct zjw zjw; /* writer side: writer thread only */
 typedef struct zjr zjr; /* reader side: one reader connection */
-int zjw_new(sqlite3 *db, zjw **out, fl_err *err);
+/* The committed dictionaries, shared by the writer (which publishes each
+ * one once its transaction committed) and the decoder threads (which
+ * compress records with them, so the writer thread only does SQLite).
+ * Thread-safe; entries are never removed before zjpub_free. */
+typedef struct zjpub zjpub;
+typedef struct zjc zjc; /* one thread's compression context */
+int zjpub_new(zjpub **out);
+void zjpub_free(zjpub *p);
+int zjc_new(zjc **out);
+void zjc_free(zjc *c);
+/* Compress the json of out's records with the dictionary published for
+ * src's resource, if there is one, into each record's zjson (records the
+ * dictionary does not shrink keep zjson NULL). c is the calling thread's
+ * own. 0 or -ENOMEM. Any thread. */
+int zjpub_compress(zjpub *p, zjc *c, const fl_index_src *src, dec_out *out);
+/* pub may be NULL (nothing is published). */
+int zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err);
+/* The dictionary id rows of resource gvr are compressed with, 0 while it
+ * has none (or only one trained in the open transaction). */
+int64_t zjw_dict(const zjw *z, int64_t gvr);
 void zjw_free(zjw *z);
 /* What to store for json of resource gvr: *out is json itself (plain) or
  * z's compressed copy (*compressed true; valid until the next call).
@@ -260,7 +284,8 @@ sqlite3 *fl_index_reader_db(fl_index_reader *r);
 int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out,
                 fl_err *err);
 
-int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err);
+/* pub (may be NULL) gets the dictionaries the writer trains, once committed. */
+int writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl_err *err);
 void writer_free(writer *w);
 /* Apply items[0..n) in one transaction. first_rev and last_rev get the
  * revision range produced (first > last when none). 0 or FL_ESQL (the

@@ -167,7 +167,7 @@ static int meta_set(writer *w, const char *key, int64_t v, fl_err *err)
     return done(w, s, err, "meta");
 }
 
-int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err)
+int writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl_err *err)
 {
     writer *w = calloc(1, sizeof *w);
     int rc;
@@ -183,7 +183,7 @@ int writer_new(sqlite3 *db, const fl_index_opts *o, writer **out, fl_err *err)
     }
     if ((rc = meta_get(w, "revision", &w->rev, err)) < 0 ||
         (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0 ||
-        (rc = zjw_new(db, &w->zj, err)) < 0 || (rc = hist_w_new(db, &w->hist, err)) < 0)
+        (rc = zjw_new(db, pub, &w->zj, err)) < 0 || (rc = hist_w_new(db, &w->hist, err)) < 0)
         goto fail;
     *out = w;
     return 0;
@@ -453,13 +453,18 @@ static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err
 }
 
 /* Bind the stored form of r's JSON (compressed when its resource has a
- * dictionary) at parameter i. */
+ * dictionary: by a decoder when it used that dictionary, else here) at
+ * parameter i. */
 static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r,
                      fl_err *err)
 {
     const void *p;
     size_t n;
     bool z;
+    if (r->zjson && r->zdict == zjw_dict(w->zj, scope_gid(scope))) {
+        sqlite3_bind_blob(s, i, r->zjson, (int)r->zjson_len, SQLITE_STATIC);
+        return 0;
+    }
     int rc = zjw_encode(w->zj, scope_gid(scope), r->json, r->json_len, &p, &n, &z, err);
     if (rc < 0)
         return rc;

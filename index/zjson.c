@@ -10,6 +10,10 @@
  * dicts (inside the writer's transaction; zjw_rollback forgets one made in
  * a transaction that failed), and from then on compresses that resource's
  * rows. Rows written before stay plain JSON text; both forms are read.
+ * Once the transaction that stored a dictionary committed, the writer
+ * publishes it (zjpub_*) to the decoder threads, which compress records
+ * before the writer sees them; the writer stores those bytes when they
+ * name its own dictionary of the resource, and compresses the rest itself.
  * Reader side (zjr_*, one reader connection): a row whose json is a BLOB
  * starting with the zstd magic is decompressed with the dictionary named
  * in its frame header (loaded from dicts once per reader).
@@ -17,6 +21,7 @@
  * refuses to open ("index schema version 4 is newer than this flotilla").
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #define ZDICT_STATIC_LINKING_ONLY /* the fastCover trainer's parameters */
@@ -41,6 +46,7 @@ typedef struct zres {
     ZSTD_CDict *cd;      /* NULL until trained */
     int64_t dict_id;
     bool pending;        /* trained in the open transaction */
+    bool published;      /* given to the zjpub (committed) */
     bool gave_up;        /* training failed: rows stay plain */
     fl_buf samples;
     size_t *sizes;
@@ -49,12 +55,184 @@ typedef struct zres {
 
 struct zjw {
     sqlite3 *db;
-    ZSTD_CCtx *cctx;
+    zjpub *pub;          /* borrowed, may be NULL */
+    zjc *c;
     zres *res;
     size_t n_res;
-    char *out;
-    size_t out_cap;
 };
+
+/* ---------------------------------------------------- published dicts */
+
+typedef struct zpub_ent {
+    char key[256];       /* "group/version/resource" */
+    int64_t dict_id;
+    ZSTD_CDict *cd;      /* read-only once made: shared by every thread */
+} zpub_ent;
+
+struct zjpub {
+    pthread_mutex_t mu;
+    zpub_ent *ents;      /* under mu; an entry's cd lives until zjpub_free */
+    size_t n;
+};
+
+struct zjc {
+    ZSTD_CCtx *cctx;
+    char *out;
+    size_t cap;
+};
+
+int zjpub_new(zjpub **out)
+{
+    zjpub *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    pthread_mutex_init(&p->mu, NULL);
+    *out = p;
+    return 0;
+}
+
+void zjpub_free(zjpub *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        ZSTD_freeCDict(p->ents[i].cd);
+    free(p->ents);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+static bool pub_key(char *key, size_t size, const char *grp, const char *ver, const char *res)
+{
+    int n = snprintf(key, size, "%s/%s/%s", grp, ver, res);
+    return n > 0 && (size_t)n < size;
+}
+
+/* Add dictionary id of resource key (a copy of the dictionary's bytes). */
+static int pub_add(zjpub *p, const char *key, int64_t id, const void *dict, size_t len)
+{
+    ZSTD_CDict *cd = ZSTD_createCDict(dict, len, ZJ_LEVEL);
+    int rc = 0;
+    if (!cd)
+        return -ENOMEM;
+    pthread_mutex_lock(&p->mu);
+    zpub_ent *n = realloc(p->ents, (p->n + 1) * sizeof *n);
+    if (n) {
+        p->ents = n;
+        n[p->n] = (zpub_ent){.dict_id = id, .cd = cd};
+        fl_strlcpy(n[p->n].key, key, sizeof n[p->n].key);
+        p->n++;
+    } else {
+        ZSTD_freeCDict(cd);
+        rc = -ENOMEM;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* The newest dictionary published for key (0 and NULL: none). */
+static ZSTD_CDict *pub_find(zjpub *p, const char *key, int64_t *id)
+{
+    ZSTD_CDict *cd = NULL;
+    *id = 0;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->ents[i].key, key) == 0)
+            cd = p->ents[i].cd, *id = p->ents[i].dict_id;
+    pthread_mutex_unlock(&p->mu);
+    return cd;
+}
+
+int zjc_new(zjc **out)
+{
+    zjc *c = calloc(1, sizeof *c);
+    if (!c || !(c->cctx = ZSTD_createCCtx())) {
+        free(c);
+        return -ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+void zjc_free(zjc *c)
+{
+    if (!c)
+        return;
+    ZSTD_freeCCtx(c->cctx);
+    free(c->out);
+    free(c);
+}
+
+/* Compress json with cd into c's buffer: 1 with *out and *n (valid until the
+ * next call on c), 0 when the frame would not be smaller, or -ENOMEM. */
+static int zjc_compress(zjc *c, const ZSTD_CDict *cd, const char *json, size_t len,
+                        const void **out, size_t *n)
+{
+    size_t bound = ZSTD_compressBound(len);
+    if (bound > c->cap) {
+        char *b = realloc(c->out, bound);
+        if (!b)
+            return -ENOMEM;
+        c->out = b, c->cap = bound;
+    }
+    size_t got = ZSTD_compress_usingCDict(c->cctx, c->out, c->cap, json, len, cd);
+    if (ZSTD_isError(got) || got >= len)
+        return 0;
+    *out = c->out, *n = got;
+    return 1;
+}
+
+int zjpub_compress(zjpub *p, zjc *c, const fl_index_src *src, dec_out *out)
+{
+    char key[256];
+    int64_t id;
+    if (!out->n_recs || !pub_key(key, sizeof key, src->group, src->version, src->resource))
+        return 0;
+    ZSTD_CDict *cd = pub_find(p, key, &id);
+    for (size_t i = 0; cd && i < out->n_recs; i++) {
+        fl_rec *r = out->recs[i];
+        if (!r || !r->json || r->zjson)
+            continue;
+        const void *z;
+        size_t n;
+        int rc = zjc_compress(c, cd, r->json, r->json_len, &z, &n);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue; /* the writer stores it plain */
+        if (!(r->zjson = malloc(n)))
+            return -ENOMEM;
+        memcpy(r->zjson, z, n);
+        r->zjson_len = n;
+        r->zdict = id;
+    }
+    return 0;
+}
+
+/* Publish the committed dictionaries not published yet. A failure only
+ * leaves the writer compressing those rows itself. */
+static void publish(zjw *z)
+{
+    static const char sql[] = "SELECT d.dict, g.grp, g.ver, g.res FROM dicts d"
+                              " JOIN gvrs g ON g.id = d.gvr_id WHERE d.id = ?";
+    for (size_t i = 0; z->pub && i < z->n_res; i++) {
+        zres *r = &z->res[i];
+        sqlite3_stmt *s = NULL;
+        char key[256];
+        if (!r->cd || r->pending || r->published)
+            continue;
+        if (sqlite3_prepare_v2(z->db, sql, -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_bind_int64(s, 1, r->dict_id) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+            pub_key(key, sizeof key, (const char *)sqlite3_column_text(s, 1),
+                    (const char *)sqlite3_column_text(s, 2),
+                    (const char *)sqlite3_column_text(s, 3)) &&
+            pub_add(z->pub, key, r->dict_id, sqlite3_column_blob(s, 0),
+                    (size_t)sqlite3_column_bytes(s, 0)) == 0)
+            r->published = true;
+        sqlite3_finalize(s);
+    }
+}
+
 
 static void zres_drop_samples(zres *r)
 {
@@ -77,16 +255,17 @@ static zres *zres_get(zjw *z, int64_t gvr)
     return &n[z->n_res++];
 }
 
-int zjw_new(sqlite3 *db, zjw **out, fl_err *err)
+int zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err)
 {
     zjw *z = calloc(1, sizeof *z);
     sqlite3_stmt *s = NULL;
     int rc = 0;
-    if (!z || !(z->cctx = ZSTD_createCCtx())) {
+    if (!z || zjc_new(&z->c) < 0) {
         free(z);
         return -ENOMEM;
     }
     z->db = db;
+    z->pub = pub;
     if (sqlite3_prepare_v2(db, "SELECT id, gvr_id, dict FROM dicts ORDER BY id", -1, &s, NULL)) {
         rc = fl_err_set(err, FL_ESQL, "index: reading dictionaries: %s", sqlite3_errmsg(db));
         goto fail;
@@ -105,6 +284,7 @@ int zjw_new(sqlite3 *db, zjw **out, fl_err *err)
             r->gave_up = true;
     }
     sqlite3_finalize(s);
+    publish(z);
     *out = z;
     return 0;
 fail:
@@ -122,8 +302,7 @@ void zjw_free(zjw *z)
         zres_drop_samples(&z->res[i]);
     }
     free(z->res);
-    ZSTD_freeCCtx(z->cctx);
-    free(z->out);
+    zjc_free(z->c);
     free(z);
 }
 
@@ -218,24 +397,29 @@ int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **o
             return rc;
         return 0;
     }
-    size_t bound = ZSTD_compressBound(len);
-    if (bound > z->out_cap) {
-        char *n = realloc(z->out, bound);
-        if (!n)
-            return -ENOMEM;
-        z->out = n, z->out_cap = bound;
-    }
-    size_t n = ZSTD_compress_usingCDict(z->cctx, z->out, z->out_cap, json, len, r->cd);
-    if (ZSTD_isError(n) || n >= len)
-        return 0; /* stored plain */
-    *out = z->out, *out_len = n, *compressed = true;
+    if ((rc = zjc_compress(z->c, r->cd, json, len, out, out_len)) < 0)
+        return rc;
+    *compressed = rc == 1; /* else stored plain */
     return 0;
 }
 
 void zjw_commit(zjw *z)
 {
-    for (size_t i = 0; i < z->n_res; i++)
+    bool fresh = false;
+    for (size_t i = 0; i < z->n_res; i++) {
+        fresh |= z->res[i].pending;
         z->res[i].pending = false;
+    }
+    if (fresh)
+        publish(z);
+}
+
+int64_t zjw_dict(const zjw *z, int64_t gvr)
+{
+    for (size_t i = 0; i < z->n_res; i++)
+        if (z->res[i].gvr == gvr)
+            return z->res[i].cd && !z->res[i].pending ? z->res[i].dict_id : 0;
+    return 0;
 }
 
 void zjw_rollback(zjw *z)

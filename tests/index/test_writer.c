@@ -95,7 +95,7 @@ static void test_coalescing(void)
     fl_index_opts o = FL_INDEX_OPTS_INIT;
     writer *w = NULL;
     T_EQ_INT(schema_open(db, &o, NULL), 0);
-    T_EQ_INT(writer_new(db, &o, &w, NULL), 0);
+    T_EQ_INT(writer_new(db, &o, NULL, &w, NULL), 0);
 
     /* create + update -> one create with the last state */
     item *b1[] = {event(&PODS, "ADDED", "a", "u1", "1", "x"),
@@ -276,6 +276,8 @@ static void test_migration_v3(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_scope')"), 4);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_owner')"), 5);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('labels_obj')"), 3);
+    /* a migrated file gets the FTS5 pending-terms size too (schema.c) */
+    T_EQ_INT(q1(db, "SELECT v FROM fts_config WHERE k = 'hashsize'"), 16 << 20);
     sqlite3_close(db);
 }
 

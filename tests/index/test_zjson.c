@@ -6,6 +6,9 @@
  * get, list and the change log; a reopened index compresses with the
  * stored dictionary; a v3 database migrates to v4 keeping every row; a
  * database newer than the binary is refused with a schema-version error.
+ * The writer publishes a committed dictionary to the decoder side: records
+ * compressed there are stored as they are; a record compressed with a
+ * dictionary that is not the writer's is compressed again by the writer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <zstd.h>
 
 #include "index/index_int.h"
 #include "tests/test.h"
@@ -275,12 +280,136 @@ static void test_migrate_v3(void)
     sqlite3_close(db);
 }
 
+/* Pods from..to decoded as one list page, into out. */
+static void decode_pods(int from, int to, dec_out *out)
+{
+    dec_opts o = {false, false};
+    fl_buf b = FL_BUF_INIT(1u << 24);
+    fl_buf_puts(&b, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[");
+    for (int k = from; k < to; k++) {
+        if (k > from)
+            fl_buf_puts(&b, ",");
+        pod(&b, k);
+    }
+    fl_buf_puts(&b, "]}");
+    memset(out, 0, sizeof *out);
+    T_EQ_INT(dec_list(&o, &PODS, b.data, b.len, out), 0);
+    fl_buf_done(&b);
+}
+
+static void apply_out(writer *w, dec_out *out)
+{
+    item it = {.type = IT_LIST, .src = PODS}, *p = &it;
+    int64_t a, b;
+    it.out = *out;
+    T_EQ_INT(writer_apply(w, &p, 1, &a, &b, NULL), 0);
+    dec_out_done(&it.out);
+    memset(out, 0, sizeof *out);
+}
+
+/* The stored json of pod i is a frame of dictionary dict_id whose bytes
+ * are want (or, want NULL, that decompresses to the decoder's JSON). */
+static void check_stored(sqlite3 *db, zjr *zr, int i, int64_t dict_id, const void *want,
+                         size_t want_len, const char *json)
+{
+    char sql[128];
+    sqlite3_stmt *s = NULL;
+    snprintf(sql, sizeof sql, "SELECT json FROM objects WHERE name = 'p-%05d'", i);
+    T_EQ_INT(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    T_EQ_INT(sqlite3_step(s), SQLITE_ROW);
+    const void *p = sqlite3_column_blob(s, 0);
+    size_t n = (size_t)sqlite3_column_bytes(s, 0);
+    T_CHECK(zj_is_compressed(p, n));
+    T_EQ_INT((int64_t)ZSTD_getDictID_fromFrame(p, n), dict_id);
+    if (want)
+        T_CHECK(n == want_len && memcmp(p, want, n) == 0);
+    const char *got;
+    size_t len;
+    T_EQ_INT(zjr_decode(zr, db, p, n, &got, &len, NULL), 0);
+    T_CHECK(len == strlen(json) && memcmp(got, json, len) == 0);
+    sqlite3_finalize(s);
+}
+
+static void test_published_dicts(void)
+{
+    char path[512];
+    fl_index_opts o = FL_INDEX_OPTS_INIT;
+    sqlite3 *db = NULL;
+    zjpub *pub = NULL;
+    zjc *zc = NULL;
+    zjr *zr = NULL;
+    writer *w = NULL;
+    dec_out out;
+    snprintf(path, sizeof path, "%s/pub.db", dir);
+    o.path = path;
+    T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    T_EQ_INT(schema_open(db, &o, NULL), 0);
+    T_EQ_INT(zjpub_new(&pub), 0);
+    T_EQ_INT(zjc_new(&zc), 0);
+    T_EQ_INT(zjr_new(&zr), 0);
+    T_EQ_INT(writer_new(db, &o, pub, &w, NULL), 0);
+
+    /* nothing published yet: a decoder leaves the records alone */
+    decode_pods(0, 1000, &out);
+    T_EQ_INT(zjpub_compress(pub, zc, &PODS, &out), 0);
+    for (size_t k = 0; k < out.n_recs; k++)
+        T_CHECK(out.recs[k]->zjson == NULL);
+    apply_out(w, &out); /* the 1000th sample trains; the commit publishes */
+    int64_t dict = q1(db, "SELECT id FROM dicts");
+    T_CHECK(dict > 0);
+
+    decode_pods(1000, 1010, &out);
+    T_EQ_INT(zjpub_compress(pub, zc, &PODS, &out), 0);
+    void *z[10];
+    size_t zn[10];
+    char *json[10];
+    for (size_t k = 0; k < 10; k++) {
+        fl_rec *r = out.recs[k];
+        T_CHECK(r->zjson != NULL && r->zdict == dict);
+        z[k] = malloc(r->zjson_len);
+        memcpy(z[k], r->zjson, r->zjson_len);
+        zn[k] = r->zjson_len;
+        json[k] = fl_strndup(r->json, r->json_len);
+    }
+    /* the writer stores a decoder's frame as it is (here, record 1's frame
+     * under record 0, which only this test does) */
+    memcpy(out.recs[0]->zjson = realloc(out.recs[0]->zjson, zn[1]), z[1], zn[1]);
+    out.recs[0]->zjson_len = zn[1];
+    /* one record claims a dictionary the writer does not use for pods */
+    out.recs[9]->zdict = dict + 7;
+    memset(out.recs[9]->zjson, 0, out.recs[9]->zjson_len);
+    apply_out(w, &out);
+    check_stored(db, zr, 1000, dict, z[1], zn[1], json[1]);
+    for (int k = 1; k < 9; k++)
+        check_stored(db, zr, 1000 + k, dict, z[k], zn[k], json[k]);
+    check_stored(db, zr, 1009, dict, NULL, 0, json[9]);
+    for (int k = 0; k < 10; k++)
+        free(z[k]), free(json[k]);
+
+    /* a reopened writer publishes the stored dictionary at once */
+    writer_free(w);
+    zjpub_free(pub);
+    T_EQ_INT(zjpub_new(&pub), 0);
+    T_EQ_INT(writer_new(db, &o, pub, &w, NULL), 0);
+    decode_pods(1010, 1011, &out);
+    T_EQ_INT(zjpub_compress(pub, zc, &PODS, &out), 0);
+    T_CHECK(out.recs[0]->zjson != NULL && out.recs[0]->zdict == dict);
+    dec_out_done(&out);
+
+    writer_free(w);
+    zjpub_free(pub);
+    zjc_free(zc);
+    zjr_free(zr);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/fl-test-zjson-%d", (int)getpid());
     T_EQ_INT(mkdir(dir, 0700), 0);
     test_migrate_v3();
     test_compressed_rows();
+    test_published_dicts();
     for (size_t i = 0; i < FL_ARRAY_LEN(stored); i++)
         free(stored[i]);
     char cmd[400];
