@@ -33,7 +33,8 @@ typedef struct ctab {
     const sql_table *src;
     const fl_kube_resource *res; /* NULL for `objects` */
     int facts;                   /* 0 none, 1 pods, 2 nodes */
-    bool need_x;
+    bool need_x;                 /* the pods/nodes row (x%d) is read */
+    bool need_c, need_g;         /* the cluster name (c%d) / gvrs row (g%d) is read */
 } ctab;
 
 typedef struct cc {
@@ -349,6 +350,7 @@ static int resolve(cc *c, const sql_node *n, col *out)
     const char *first = n->segs[from].name;
     size_t rest = n->nsegs - from;
     if (strcasecmp(name, "cluster") == 0) {
+        t->need_c = true;
         out->k = C_CLUSTER;
         out->kind = SQL_COL_TEXT;
         return 0;
@@ -365,6 +367,8 @@ static int resolve(cc *c, const sql_node *n, col *out)
         out->materialized = true;
         if (f->facts)
             t->need_x = true;
+        if (f->sql[0] == 'g')
+            t->need_g = true;
         char target[80];
         const char *dotp = strchr(f->sql, '.');
         snprintf(target, sizeof target, "%s.%s", f->facts == 1 ? "pods" : f->facts == 2 ? "nodes"
@@ -740,11 +744,16 @@ static bool cluster_eq(cc *c, const sql_node *n)
         n->kids[1]->kind != N_PATH)
         return false;
     col a, b;
-    bool save = c->emit;
+    bool save = c->emit, need[SQL_MAX_TABLES];
+    for (size_t i = 0; i < c->nt; i++)
+        need[i] = c->t[i].need_c;
     c->emit = false;
     int rc = resolve(c, n->kids[0], &a);
     rc = rc ? rc : resolve(c, n->kids[1], &b);
     c->emit = save;
+    if (rc == 0 && a.k == C_CLUSTER && b.k == C_CLUSTER) /* ids compared, names not read */
+        for (size_t i = 0; i < c->nt; i++)
+            c->t[i].need_c = need[i];
     if (rc < 0 || a.k != C_CLUSTER || b.k != C_CLUSTER)
         return false;
     char tmp[80];
@@ -1021,6 +1030,20 @@ static int tables(cc *c)
     return 0;
 }
 
+/* Whether the scope terms of a table name clusters (c%d.name). */
+static bool scope_names_clusters(const cc *c)
+{
+    if (c->scope->admin)
+        return false;
+    for (size_t i = 0; i < c->scope->nterms; i++)
+        if (!all_star(c->scope->terms[i].clusters, c->scope->terms[i].nclusters))
+            return true;
+    return false;
+}
+
+/* Each table is objects t%d; clusters c%d and gvrs g%d are joined only when
+ * the statement reads them, so the planner sees the same joins as in
+ * hand-written SQL (a count reads objects_live alone). */
 static void from_clause(cc *c)
 {
     puts_(c, " FROM ");
@@ -1028,8 +1051,11 @@ static void from_clause(cc *c)
         int ti = (int)i;
         if (i)
             puts_(c, ", ");
-        printf_(c, "objects t%d JOIN clusters c%d ON c%d.id = t%d.cluster_id", ti);
-        printf_(c, " JOIN gvrs g%d ON g%d.id = t%d.gvr_id", ti);
+        printf_(c, "objects t%d", ti);
+        if (c->t[i].need_c || scope_names_clusters(c))
+            printf_(c, " JOIN clusters c%d ON c%d.id = t%d.cluster_id", ti);
+        if (c->t[i].need_g)
+            printf_(c, " JOIN gvrs g%d ON g%d.id = t%d.gvr_id", ti);
     }
     for (size_t i = 0; i < c->nt; i++) {
         const ctab *t = &c->t[i];
@@ -1106,6 +1132,8 @@ static void select_star(cc *c)
 {
     static const char *const names[] = {"cluster", "namespace", "name", "kind"};
     size_t n = c->t[0].res ? 3 : 4;
+    c->t[0].need_c = true;
+    c->t[0].need_g |= n == 4;
     for (size_t i = 0; i < n; i++) {
         if (i)
             puts_(c, ", ");
