@@ -50,6 +50,13 @@ typedef struct cc {
     size_t nup;
     int rc;
     int nje;
+    struct {           /* pod_resources / node_resources rows joined as rs%d */
+        int t;
+        const char *rtable;
+        char key[256];
+    } rj[8];
+    int nrj;
+    bool from_done;    /* FROM written: no more joins */
     bool agg_ok; /* aggregates allowed here (select list, HAVING, ORDER BY) */
     bool emit;   /* false: only work out kinds */
 } cc;
@@ -470,6 +477,24 @@ static int resolve(cc *c, const sql_node *n, col *out)
     return 0;
 }
 
+/* The rs%d join reading resource k->key of table k->t (one row at most:
+ * the primary key is (obj_id, resource)), added while FROM is not written
+ * yet; -1: none (then a correlated lookup reads it). A LEFT JOIN gives the
+ * lookup's NULL for a missing resource, and lets the planner read the rows
+ * in the same loop as the object, as hand-written SQL does. */
+static int res_join(cc *c, const col *k)
+{
+    for (int j = 0; j < c->nrj; j++)
+        if (c->rj[j].t == k->t && c->rj[j].rtable == k->rtable && !strcmp(c->rj[j].key, k->key))
+            return j;
+    if (c->from_done || c->nrj >= (int)FL_ARRAY_LEN(c->rj) || strlen(k->key) >= sizeof c->rj[0].key)
+        return -1;
+    c->rj[c->nrj].t = k->t;
+    c->rj[c->nrj].rtable = k->rtable;
+    snprintf(c->rj[c->nrj].key, sizeof c->rj[0].key, "%s", k->key);
+    return c->nrj++;
+}
+
 /* Emit a resolved column (C_JSON_ANY: the element value inside json_each,
  * when elem is set). */
 static void emit_col(cc *c, const col *k, const char *elem)
@@ -487,13 +512,20 @@ static void emit_col(cc *c, const col *k, const char *elem)
         param_text(c, k->key);
         puts_(c, ")");
         break;
-    case C_RES:
+    case C_RES: {
+        int j = res_join(c, k);
+        if (j >= 0) {
+            snprintf(tmp, sizeof tmp, "rs%d.%s", j, k->rcol);
+            puts_(c, tmp);
+            break;
+        }
         snprintf(tmp, sizeof tmp, "(SELECT %s FROM %s WHERE obj_id = t%d.id AND resource = ",
                  k->rcol, k->rtable, k->t);
         puts_(c, tmp);
         param_text(c, k->key);
         puts_(c, ")");
         break;
+    }
     case C_JSON:
         printf_(c, "json_extract(fl_json(t%d.json), ", k->t);
         param_text(c, k->key);
@@ -1065,6 +1097,15 @@ static void from_clause(cc *c)
         puts_(c, t->facts == 1 ? "pods" : "nodes");
         printf_(c, " x%d ON x%d.obj_id = t%d.id", (int)i);
     }
+    for (int j = 0; j < c->nrj; j++) {
+        puts_(c, " LEFT JOIN ");
+        puts_(c, c->rj[j].rtable);
+        printf_(c, " rs%d ON rs%d.obj_id = ", j);
+        printf_(c, "t%d.id AND ", c->rj[j].t);
+        printf_(c, "rs%d.resource = ", j);
+        param_text(c, c->rj[j].key);
+    }
+    c->from_done = true;
 }
 
 static void where_clause(cc *c)
