@@ -1096,6 +1096,11 @@ static void from_clause(cc *c)
         puts_(c, c->q->with_deleted ? " LEFT JOIN " : " JOIN ");
         puts_(c, t->facts == 1 ? "pods" : "nodes");
         printf_(c, " x%d ON x%d.obj_id = t%d.id", (int)i);
+        /* in a join, the cluster too: the planner then reads the pods of
+         * the cluster (objects_scope) once per joined node rather than
+         * pods_by_node's range over every cluster's node of that name */
+        if (c->nt > 1)
+            printf_(c, " AND x%d.cluster_id = t%d.cluster_id", (int)i);
     }
     for (int j = 0; j < c->nrj; j++) {
         puts_(c, " LEFT JOIN ");
