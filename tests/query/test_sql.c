@@ -7,8 +7,8 @@
  * appears in the compiled SQL (injection through every literal and
  * identifier), which columns compile to materialized columns, quantity
  * literals converted to milli-units, and the scope compiled as WHERE terms;
- * and, with EXPLAIN QUERY PLAN on an index's schema, that the bench's
- * shapes get the plans of their hand-written SQL (bench/bench_sql.c).
+ * and, with EXPLAIN QUERY PLAN on an index's schema, the plans of the
+ * bench's shapes (bench/bench_sql.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,7 +327,8 @@ static bool has(const fl_buf *b, const char *s)
 }
 
 /* Plan shapes on the index schema (no statistics, as in a fresh index):
- * each as bench_sql's hand-written statement plans it. */
+ * the count, sum, label and MATCH shapes as bench_sql's hand-written
+ * statements plan them; the join through the cluster's pods. */
 static void test_plans(void)
 {
     char dir[] = "/tmp/flotilla-test-sql-XXXXXX", path[128];
