@@ -104,7 +104,31 @@ typedef struct runner {
     fl_index_reader *rd;
     sqlite3 *db;
     int64_t rows;
+    bool explain;     /* print this run's statements and plans */
+    bool explain_all; /* --explain: print each query's statements and plans once */
 } runner;
+
+static int print_plan(void *arg, const fl_index_sql_value *cols, size_t n)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++)
+        if (cols[i].s)
+            printf("    %s\n", cols[i].s);
+    return 0;
+}
+
+/* Print the hand-written statement and its EXPLAIN QUERY PLAN. */
+static void explain_raw(sqlite3 *db, const char *sql)
+{
+    char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st = NULL;
+    printf("  hand-written: %s\n", sql);
+    if (q && sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK)
+        while (sqlite3_step(st) == SQLITE_ROW)
+            printf("    %s\n", (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    sqlite3_free(q);
+}
 
 static int count_row(void *arg, const fl_index_sql_value *cols, size_t n)
 {
@@ -132,6 +156,12 @@ static int64_t lang(runner *r, const char *text)
     }
     int rc = fl_index_sql_run(r->rd, c.sql.data, c.params, c.nparams, &o, count_row, r, &res, &err);
     int64_t dt = now_ns() - t0;
+    if (r->explain && rc == 0) {
+        fl_index_sql_opts po = o;
+        po.plan = true;
+        printf("  language: %s\n  compiled: %s\n", text, c.sql.data);
+        fl_index_sql_run(r->rd, c.sql.data, c.params, c.nparams, &po, print_plan, NULL, &res, &err);
+    }
     if (rc)
         fprintf(stderr, "bench_sql: %s: %s\n", text, err.msg);
     sql_compiled_done(&c);
@@ -152,7 +182,10 @@ static int64_t raw(runner *r, const char *sql)
     while (sqlite3_step(st) == SQLITE_ROW)
         r->rows++;
     sqlite3_finalize(st);
-    return now_ns() - t0;
+    int64_t dt = now_ns() - t0;
+    if (r->explain)
+        explain_raw(r->db, sql);
+    return dt;
 }
 
 static void report(const char *what, int64_t *a, int64_t *b, int n, int64_t ra, int64_t rb,
@@ -220,10 +253,12 @@ static void sampled(runner *r, const char *what, mkq mk, int samples, int cluste
     int64_t ra = 0, rb = 0;
     for (int i = 0; i < samples; i++) {
         mk(lq, rq, sizeof lq, i, clusters);
+        r->explain = r->explain_all && i == 0;
         a[i] = lang(r, lq);
         ra = r->rows;
         b[i] = raw(r, rq);
         rb = r->rows;
+        r->explain = false;
         if (a[i] < 0 || b[i] < 0)
             break;
     }
@@ -237,10 +272,12 @@ static void once(runner *r, const char *what, const char *lq, const char *rq, in
 {
     int64_t a[8], b[8], ra = 0, rb = 0;
     for (int i = 0; i < reps; i++) {
+        r->explain = r->explain_all && i == 0;
         a[i] = lang(r, lq);
         ra = r->rows;
         b[i] = raw(r, rq);
         rb = r->rows;
+        r->explain = false;
     }
     report(what, a, b, reps, ra, rb, target);
 }
@@ -253,8 +290,22 @@ static int arg_int(int argc, char **argv, const char *name, int def)
     return def;
 }
 
+static bool arg_flag(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], name))
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
+    if (arg_flag(argc, argv, "--help")) {
+        printf("usage: bench_sql [--pods N (1000000)] [--clusters C (100)] [--samples K (200)]"
+               " [--explain]\n  --explain: print each query's compiled and hand-written SQL"
+               " with EXPLAIN QUERY PLAN (first sample)\n");
+        return 0;
+    }
     int pods = arg_int(argc, argv, "--pods", 1000000);
     int clusters = arg_int(argc, argv, "--clusters", 100);
     int samples = arg_int(argc, argv, "--samples", 200);
@@ -282,6 +333,7 @@ int main(int argc, char **argv)
         sqlite3_open_v2(path, &r.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return 1;
     sqlite3_exec(r.db, "PRAGMA cache_size = -8192", NULL, NULL, NULL); /* as a reader's */
+    r.explain_all = arg_flag(argc, argv, "--explain");
     srand(1);
     sampled(&r, "label + phase filter, page of 50", q_label, samples, clusters, "p99 < 5 ms");
     once(&r, "count(*) GROUP BY cluster",

@@ -33,7 +33,8 @@ typedef struct ctab {
     const sql_table *src;
     const fl_kube_resource *res; /* NULL for `objects` */
     int facts;                   /* 0 none, 1 pods, 2 nodes */
-    bool need_x;
+    bool need_x;                 /* the pods/nodes row (x%d) is read */
+    bool need_c, need_g;         /* the cluster name (c%d) / gvrs row (g%d) is read */
 } ctab;
 
 typedef struct cc {
@@ -49,6 +50,13 @@ typedef struct cc {
     size_t nup;
     int rc;
     int nje;
+    struct {           /* pod_resources / node_resources rows joined as rs%d */
+        int t;
+        const char *rtable;
+        char key[256];
+    } rj[8];
+    int nrj;
+    bool from_done;    /* FROM written: no more joins */
     bool agg_ok; /* aggregates allowed here (select list, HAVING, ORDER BY) */
     bool emit;   /* false: only work out kinds */
 } cc;
@@ -349,6 +357,7 @@ static int resolve(cc *c, const sql_node *n, col *out)
     const char *first = n->segs[from].name;
     size_t rest = n->nsegs - from;
     if (strcasecmp(name, "cluster") == 0) {
+        t->need_c = true;
         out->k = C_CLUSTER;
         out->kind = SQL_COL_TEXT;
         return 0;
@@ -365,6 +374,8 @@ static int resolve(cc *c, const sql_node *n, col *out)
         out->materialized = true;
         if (f->facts)
             t->need_x = true;
+        if (f->sql[0] == 'g')
+            t->need_g = true;
         char target[80];
         const char *dotp = strchr(f->sql, '.');
         snprintf(target, sizeof target, "%s.%s", f->facts == 1 ? "pods" : f->facts == 2 ? "nodes"
@@ -466,6 +477,24 @@ static int resolve(cc *c, const sql_node *n, col *out)
     return 0;
 }
 
+/* The rs%d join reading resource k->key of table k->t (one row at most:
+ * the primary key is (obj_id, resource)), added while FROM is not written
+ * yet; -1: none (then a correlated lookup reads it). A LEFT JOIN gives the
+ * lookup's NULL for a missing resource, and lets the planner read the rows
+ * in the same loop as the object, as hand-written SQL does. */
+static int res_join(cc *c, const col *k)
+{
+    for (int j = 0; j < c->nrj; j++)
+        if (c->rj[j].t == k->t && c->rj[j].rtable == k->rtable && !strcmp(c->rj[j].key, k->key))
+            return j;
+    if (c->from_done || c->nrj >= (int)FL_ARRAY_LEN(c->rj) || strlen(k->key) >= sizeof c->rj[0].key)
+        return -1;
+    c->rj[c->nrj].t = k->t;
+    c->rj[c->nrj].rtable = k->rtable;
+    snprintf(c->rj[c->nrj].key, sizeof c->rj[0].key, "%s", k->key);
+    return c->nrj++;
+}
+
 /* Emit a resolved column (C_JSON_ANY: the element value inside json_each,
  * when elem is set). */
 static void emit_col(cc *c, const col *k, const char *elem)
@@ -483,13 +512,20 @@ static void emit_col(cc *c, const col *k, const char *elem)
         param_text(c, k->key);
         puts_(c, ")");
         break;
-    case C_RES:
+    case C_RES: {
+        int j = res_join(c, k);
+        if (j >= 0) {
+            snprintf(tmp, sizeof tmp, "rs%d.%s", j, k->rcol);
+            puts_(c, tmp);
+            break;
+        }
         snprintf(tmp, sizeof tmp, "(SELECT %s FROM %s WHERE obj_id = t%d.id AND resource = ",
                  k->rcol, k->rtable, k->t);
         puts_(c, tmp);
         param_text(c, k->key);
         puts_(c, ")");
         break;
+    }
     case C_JSON:
         printf_(c, "json_extract(fl_json(t%d.json), ", k->t);
         param_text(c, k->key);
@@ -740,11 +776,16 @@ static bool cluster_eq(cc *c, const sql_node *n)
         n->kids[1]->kind != N_PATH)
         return false;
     col a, b;
-    bool save = c->emit;
+    bool save = c->emit, need[SQL_MAX_TABLES];
+    for (size_t i = 0; i < c->nt; i++)
+        need[i] = c->t[i].need_c;
     c->emit = false;
     int rc = resolve(c, n->kids[0], &a);
     rc = rc ? rc : resolve(c, n->kids[1], &b);
     c->emit = save;
+    if (rc == 0 && a.k == C_CLUSTER && b.k == C_CLUSTER) /* ids compared, names not read */
+        for (size_t i = 0; i < c->nt; i++)
+            c->t[i].need_c = need[i];
     if (rc < 0 || a.k != C_CLUSTER || b.k != C_CLUSTER)
         return false;
     char tmp[80];
@@ -1021,6 +1062,20 @@ static int tables(cc *c)
     return 0;
 }
 
+/* Whether the scope terms of a table name clusters (c%d.name). */
+static bool scope_names_clusters(const cc *c)
+{
+    if (c->scope->admin)
+        return false;
+    for (size_t i = 0; i < c->scope->nterms; i++)
+        if (!all_star(c->scope->terms[i].clusters, c->scope->terms[i].nclusters))
+            return true;
+    return false;
+}
+
+/* Each table is objects t%d; clusters c%d and gvrs g%d are joined only when
+ * the statement reads them, so the planner sees the same joins as in
+ * hand-written SQL (a count reads objects_live alone). */
 static void from_clause(cc *c)
 {
     puts_(c, " FROM ");
@@ -1028,8 +1083,11 @@ static void from_clause(cc *c)
         int ti = (int)i;
         if (i)
             puts_(c, ", ");
-        printf_(c, "objects t%d JOIN clusters c%d ON c%d.id = t%d.cluster_id", ti);
-        printf_(c, " JOIN gvrs g%d ON g%d.id = t%d.gvr_id", ti);
+        printf_(c, "objects t%d", ti);
+        if (c->t[i].need_c || scope_names_clusters(c))
+            printf_(c, " JOIN clusters c%d ON c%d.id = t%d.cluster_id", ti);
+        if (c->t[i].need_g)
+            printf_(c, " JOIN gvrs g%d ON g%d.id = t%d.gvr_id", ti);
     }
     for (size_t i = 0; i < c->nt; i++) {
         const ctab *t = &c->t[i];
@@ -1038,7 +1096,21 @@ static void from_clause(cc *c)
         puts_(c, c->q->with_deleted ? " LEFT JOIN " : " JOIN ");
         puts_(c, t->facts == 1 ? "pods" : "nodes");
         printf_(c, " x%d ON x%d.obj_id = t%d.id", (int)i);
+        /* in a join, the cluster too: the planner then reads the pods of
+         * the cluster (objects_scope) once per joined node rather than
+         * pods_by_node's range over every cluster's node of that name */
+        if (c->nt > 1)
+            printf_(c, " AND x%d.cluster_id = t%d.cluster_id", (int)i);
     }
+    for (int j = 0; j < c->nrj; j++) {
+        puts_(c, " LEFT JOIN ");
+        puts_(c, c->rj[j].rtable);
+        printf_(c, " rs%d ON rs%d.obj_id = ", j);
+        printf_(c, "t%d.id AND ", c->rj[j].t);
+        printf_(c, "rs%d.resource = ", j);
+        param_text(c, c->rj[j].key);
+    }
+    c->from_done = true;
 }
 
 static void where_clause(cc *c)
@@ -1106,6 +1178,8 @@ static void select_star(cc *c)
 {
     static const char *const names[] = {"cluster", "namespace", "name", "kind"};
     size_t n = c->t[0].res ? 3 : 4;
+    c->t[0].need_c = true;
+    c->t[0].need_g |= n == 4;
     for (size_t i = 0; i < n; i++) {
         if (i)
             puts_(c, ", ");

@@ -6,11 +6,14 @@
  * suggestions, the caps (depth, size, IN, tokens), that no user text ever
  * appears in the compiled SQL (injection through every literal and
  * identifier), which columns compile to materialized columns, quantity
- * literals converted to milli-units, and the scope compiled as WHERE terms.
+ * literals converted to milli-units, and the scope compiled as WHERE terms;
+ * and, with EXPLAIN QUERY PLAN on an index's schema, the plans of the
+ * bench's shapes (bench/bench_sql.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "query/sql_int.h"
 #include "tests/test.h"
@@ -285,6 +288,117 @@ static void test_params(void)
     T_CHECK(o.rc < 0);
 }
 
+static int plan_line(void *arg, const fl_index_sql_value *cols, size_t n)
+{
+    fl_buf *b = arg;
+    for (size_t i = 0; i < n; i++)
+        if (cols[i].s) {
+            fl_buf_puts(b, cols[i].s);
+            fl_buf_puts(b, "\n");
+        }
+    return 0;
+}
+
+/* The EXPLAIN QUERY PLAN lines of text compiled for an admin, into b. */
+static void plan_of(fl_index_reader *rd, const char *text, fl_buf *b)
+{
+    sql_query *q = NULL;
+    sql_compiled c;
+    fl_err err = FL_ERR_INIT;
+    fl_index_sql_opts o = {0, 0, true};
+    fl_index_sql_result res;
+    b->len = 0;
+    if (b->data)
+        b->data[0] = 0;
+    T_EQ_INT(sql_parse(text, strlen(text), &q, &err), 0);
+    T_EQ_INT(sql_compile(q, reg, &admin, NULL, 0, &c, &err), 0);
+    T_EQ_INT(fl_index_sql_run(rd, c.sql.data, c.params, c.nparams, &o, plan_line, b, &res, &err),
+             0);
+    fl_buf_puts(b, "");
+    if (getenv("TEST_SQL_PLANS"))
+        fprintf(stderr, "%s\n  %s\n%s", text, c.sql.data, b->data ? b->data : "");
+    sql_compiled_done(&c);
+    sql_query_free(q);
+}
+
+static bool has(const fl_buf *b, const char *s)
+{
+    return b->data && strstr(b->data, s) != NULL;
+}
+
+/* Plan shapes on the index schema (no statistics, as in a fresh index):
+ * the count, sum, label and MATCH shapes as bench_sql's hand-written
+ * statements plan them; the join through the cluster's pods. */
+static void test_plans(void)
+{
+    char dir[] = "/tmp/flotilla-test-sql-XXXXXX", path[128];
+    T_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    fl_index_opts io = FL_INDEX_OPTS_INIT;
+    io.path = path;
+    fl_index *idx = NULL;
+    fl_index_reader *rd = NULL;
+    T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
+    T_EQ_INT(fl_index_reader_new(idx, &rd, NULL), 0);
+    fl_buf b;
+    fl_buf_init(&b, 1u << 20);
+
+    /* a count reads the covering objects_live alone: no gvrs join, no table rows */
+    plan_of(rd, "SELECT cluster, count(*) FROM pods GROUP BY cluster", &b);
+    T_CHECK(has(&b, "SEARCH t0 USING COVERING INDEX objects_live (gvr_id=?)"));
+    T_CHECK(!has(&b, "g0"));
+    T_CHECK(!has(&b, "SCAN"));
+
+    /* a sum over a resource joins pod_resources by its key, no correlated lookup */
+    plan_of(rd, "SELECT cluster, namespace, sum(requests.cpu) FROM pods GROUP BY cluster, namespace",
+            &b);
+    T_CHECK(has(&b, "SEARCH t0 USING COVERING INDEX objects_live (gvr_id=?)"));
+    T_CHECK(has(&b, "SEARCH rs0 USING PRIMARY KEY (obj_id=? AND resource=?)"));
+    T_CHECK(!has(&b, "CORRELATED"));
+    T_CHECK(!has(&b, "SCAN"));
+
+    /* pods<->nodes in one cluster: the cluster's nodes, then for each the
+     * cluster's pods (not pods_by_node's range over every cluster) */
+    plan_of(rd, "SELECT p.name, n.name FROM pods p JOIN nodes n ON p.cluster = n.cluster AND "
+                "p.node = n.name WHERE p.cluster = 'c-1' AND n.ready = false", &b);
+    T_CHECK(has(&b, "SEARCH c0 USING COVERING INDEX sqlite_autoindex_clusters_1 (name=?)"));
+    T_CHECK(has(&b, "SEARCH t0 USING INDEX objects_scope (cluster_id=? AND gvr_id=?)"));
+    T_CHECK(has(&b, "SEARCH x0 USING INTEGER PRIMARY KEY (rowid=?)"));
+    T_CHECK(!has(&b, "pods_by_node"));
+    T_CHECK(!has(&b, "SCAN"));
+
+    /* label + phase page: from the label's index range */
+    plan_of(rd, "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = 'a' "
+                "AND phase != 'Running' ORDER BY created DESC LIMIT 50", &b);
+    T_CHECK(has(&b, "labels_cluster (key=? AND value=?)"));
+    T_CHECK(has(&b, "SEARCH t0 USING INTEGER PRIMARY KEY (rowid=?)"));
+    T_CHECK(!has(&b, "SCAN t0"));
+
+    /* MATCH page: from the FTS hits */
+    plan_of(rd, "SELECT cluster, namespace, name FROM pods WHERE MATCH('img-1:') LIMIT 50", &b);
+    T_CHECK(has(&b, "VIRTUAL TABLE INDEX"));
+    T_CHECK(has(&b, "SEARCH t0 USING INTEGER PRIMARY KEY (rowid=?)"));
+    T_CHECK(!has(&b, "SCAN t0"));
+
+    /* one join per resource (requests and limits of cpu share a row) */
+    plan_of(rd, "SELECT name FROM pods WHERE requests.cpu > '500m' AND limits.cpu > 1 AND "
+                "requests.memory > '1Gi'", &b);
+    T_CHECK(has(&b, "SEARCH rs0 USING PRIMARY KEY (obj_id=? AND resource=?)"));
+    T_CHECK(has(&b, "SEARCH rs1 USING PRIMARY KEY (obj_id=? AND resource=?)"));
+
+    fl_buf_done(&b);
+    fl_index_reader_free(rd);
+    fl_index_close(idx);
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    unlink(path);
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    unlink(p2);
+    snprintf(p2, sizeof p2, "%s-shm", path);
+    unlink(p2);
+    rmdir(dir);
+}
+
 int main(void)
 {
     T_EQ_INT(fl_kube_resources_new(true, &reg), 0);
@@ -296,6 +410,7 @@ int main(void)
     test_columns();
     test_scope();
     test_params();
+    test_plans();
     fl_kube_resources_free(reg);
     return t_done();
 }
