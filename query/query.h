@@ -207,12 +207,5 @@ void fl_query_fields_free(fl_query_fields *f);
 /* obj is a json_t* (kept void* so this header does not need jansson). */
 bool fl_query_fields_match(const fl_query_fields *f, const void *obj);
 
-/* The SQL-like language (query/SQL.md), for tests, the fuzzer and the CLI's
- * --plan: parse and compile text for an admin caller against the built-in
- * types; *sql_out (malloc'd, free it) is the compiled statement, *notes_out
- * (malloc'd) says how each column compiled. Returns 0, FL_EPARSE with
- * err "... at L:C (did you mean ...)", FL_EFORBIDDEN, -E2BIG, -ENOMEM. */
-int fl_query_sql_explain(const char *text, size_t len, char **sql_out, char **notes_out,
-                         fl_err *err);
 
 #endif

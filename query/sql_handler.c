@@ -323,32 +323,3 @@ int query_sql_route(fl_query *q, fl_server *srv)
 {
     return fl_server_route(srv, "POST", "/query", on_query, q);
 }
-
-int fl_query_sql_explain(const char *text, size_t len, char **sql_out, char **notes_out,
-                         fl_err *err)
-{
-    fl_kube_resources *reg = NULL;
-    sql_query *ast = NULL;
-    sql_compiled c = {0};
-    sql_scope s = {true, true, NULL, 0};
-    int rc = fl_kube_resources_new(true, &reg);
-    if (rc < 0)
-        return fl_err_set(err, rc, "out of memory");
-    if ((rc = sql_parse(text, len, &ast, err)) == 0 &&
-        (rc = sql_compile(ast, reg, &s, NULL, 0, &c, err)) == 0) {
-        /* user parameters are not known here: compile with none */
-        char *a = strdup(c.sql.data ? c.sql.data : ""), *b = strdup(c.notes.data ? c.notes.data : "");
-        if (!a || !b) {
-            free(a);
-            free(b);
-            rc = fl_err_set(err, -ENOMEM, "out of memory");
-        } else {
-            *sql_out = a;
-            *notes_out = b;
-        }
-    }
-    sql_compiled_done(&c);
-    sql_query_free(ast);
-    fl_kube_resources_free(reg);
-    return rc;
-}
