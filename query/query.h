@@ -207,5 +207,4 @@ void fl_query_fields_free(fl_query_fields *f);
 /* obj is a json_t* (kept void* so this header does not need jansson). */
 bool fl_query_fields_match(const fl_query_fields *f, const void *obj);
 
-
 #endif
