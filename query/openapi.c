@@ -6,7 +6,9 @@
  * immutable and a one-year Expires; a stale H a 301 to the current URL;
  * If-None-Match equal to the Etag a 304; no hash: no-cache; an unknown gv
  * a 404 with an empty body. Documents are text/plain; charset=utf-8 (the
- * v1.26 quirk).
+ * v1.26 quirk). /openapi/v2 is the same types as one Swagger 2.0 JSON
+ * document (kubectl before v3 explain); a client that accepts only
+ * protobuf gets 406.
  *
  * The documents follow the types a prefix serves (what the index holds),
  * so each request computes the served set's digest, and the encoded
@@ -71,7 +73,7 @@ static void gv_key(const fl_kube_resource *r, char *out, size_t size)
 
 /* One document into e: encoded body and hash, and its index entry. */
 static int build_doc(fl_query *q, query_served_ctx *sc, const fl_kube_resource *r,
-                     const char *gv, query_openapi_entry *e)
+                     const char *gv, query_openapi_entry *e, json_t *v2)
 {
     json_t *doc = NULL;
     char hash[129], url[1400];
@@ -79,6 +81,8 @@ static int build_doc(fl_query *q, query_served_ctx *sc, const fl_kube_resource *
     int rc = fl_kube_openapi_doc(q->reg, r->group, r->version, query_served_filter, sc, &doc);
     if (!rc)
         rc = fl_kube_openapi_hash(doc, hash);
+    if (!rc)
+        rc = fl_kube_openapi_v2_merge(v2, doc);
     if (!rc)
         rc = fl_json_encode(doc, false, &b);
     if (!rc) {
@@ -99,16 +103,27 @@ static int build(fl_query *q, query_served_ctx *sc, const fl_kube_resource *cons
                  size_t n, query_openapi_entry *e)
 {
     int rc = 0;
+    json_t *v2 = fl_kube_openapi_v2_new();
     e->docs = json_object();
     e->index = json_pack("{s:{}}", "paths");
-    if (!e->docs || !e->index)
+    if (!e->docs || !e->index || !v2) {
+        json_decref(v2);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         char gv[600];
         gv_key(types[i], gv, sizeof gv);
         if (!json_object_get(e->docs, gv))
-            rc = build_doc(q, sc, types[i], gv, e);
+            rc = build_doc(q, sc, types[i], gv, e, v2);
     }
+    fl_buf b = FL_BUF_INIT(OA_DOC_MAX);
+    if (!rc)
+        rc = fl_json_encode(v2, false, &b);
+    /* "v2" cannot be a group-version key (those start with api/ or apis/) */
+    if (!rc && json_object_set_new(e->docs, "v2", json_pack("{s:s%}", "body", b.data, b.len - 1)))
+        rc = -ENOMEM;
+    fl_buf_done(&b);
+    json_decref(v2);
     return rc;
 }
 
@@ -179,6 +194,26 @@ static bool cache_headers(fl_request *r, const char *cluster, const char *gv, co
         return true;
     }
     return false;
+}
+
+void query_serve_openapi_v2(fl_query *q, fl_request *r, query_served_ctx *sc)
+{
+    const char *accept = fl_request_header(r, "Accept");
+    json_t *v = NULL;
+    if (accept && *accept && !strstr(accept, "json") && !strstr(accept, "*/*")) {
+        fl_request_reply_status(r, 406, "NotAcceptable",
+                                "only application/json is served for /openapi/v2");
+        return;
+    }
+    int rc = lookup(q, sc, "v2", &v);
+    if (rc == 0) {
+        json_t *body = json_object_get(v, "body");
+        fl_request_reply(r, 200, "application/json", json_string_value(body),
+                         json_string_length(body));
+    } else {
+        fl_request_reply_status(r, 500, NULL, "openapi: %s", fl_strerror(rc));
+    }
+    json_decref(v);
 }
 
 void query_serve_openapi(fl_query *q, fl_request *r, const char *cluster, const char *const *seg,

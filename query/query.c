@@ -242,6 +242,8 @@ static void dispatch(fl_query *q, fl_request *r, const query_user *u, const rout
     }
     if (n >= 2 && !strcmp(s[0], "openapi") && !strcmp(s[1], "v3"))
         query_serve_openapi(q, r, rt->cluster, rt->seg + 2, rt->nseg - 2, &sc);
+    else if (n == 2 && !strcmp(s[0], "openapi") && !strcmp(s[1], "v2"))
+        query_serve_openapi_v2(q, r, &sc);
     else if (n == 0 || (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") &&
                    strcmp(s[0], "apis")))
         not_found(r);

@@ -351,6 +351,9 @@ bool query_served_filter(const fl_kube_resource *r, void *ud);
  * follows "openapi/v3"); answers r. */
 void query_serve_openapi(fl_query *q, fl_request *r, const char *cluster, const char *const *seg,
                          size_t nseg, query_served_ctx *sc);
+/* openapi.c: /openapi/v2 below a prefix: the same types as one Swagger 2.0
+ * JSON document; 406 for a client that accepts only protobuf. */
+void query_serve_openapi_v2(fl_query *q, fl_request *r, query_served_ctx *sc);
 void query_openapi_done(fl_query *q);
 
 /* pool.c: true when r is synced or present in the index */

@@ -454,6 +454,15 @@ def test_openapi(base):
     check(st == 200 and "immutable" not in hd.get("cache-control", ""), "no hash: not immutable")
     st, body, hd = get(PREFIX + "/openapi/v3/apis/nope.example.com/v1")
     check(st == 404 and body == b"", "unknown gv: 404 empty: %s" % st)
+    # /openapi/v2: one Swagger 2.0 JSON document of the same types (older kubectl's explain)
+    st, body, hd = get(PREFIX + "/clusters/east-1/openapi/v2", {"Accept": "application/json"})
+    doc = json.loads(body) if st == 200 else {}
+    check(st == 200 and doc.get("swagger") == "2.0" and
+          "io.k8s.api.core.v1.Pod" in doc.get("definitions", {}),
+          "openapi/v2: swagger 2.0 with the Pod definition: %s" % st)
+    st, body, hd = get(PREFIX + "/openapi/v2",
+                       {"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+    check(st == 406 and b'"NotAcceptable"' in body, "openapi/v2 protobuf only: 406 (%s)" % st)
     return get
 
 
