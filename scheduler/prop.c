@@ -1003,6 +1003,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
      * new work, so a member that fails does not make the templates it does
      * not hold decided again */
     bool stable = true;
+    const json_t *rb_clusters = fl_obj_get(rb, "spec.clusters");
+    const json_t *rb_tasks = fl_obj_get(rb, "spec.gracefulEvictionTasks");
     for (size_t mi = 0; mi < p->nm; mi++) {
         const member *m = &p->m[mi];
         char okey0[700];
@@ -1010,11 +1012,11 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         bool held = false;
         size_t ci;
         const json_t *ct;
-        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct) {
+        json_array_foreach(rb_clusters, ci, ct) {
             if (!strcmp(fl_obj_str_or(ct, "name", ""), m->name))
                 held = true;
         }
-        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct) {
+        json_array_foreach(rb_tasks, ci, ct) {
             if (!strcmp(fl_obj_str_or(ct, "fromCluster", ""), m->name))
                 held = true;
         }
