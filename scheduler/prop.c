@@ -43,6 +43,7 @@
 #define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
 #define PROP_EVENTS_MAX 100 /* placement changes kept for fl_sched_prop_events */
 #define MAX_TEMPLATES 100000
+#define FULL_PASS_MS 60000  /* every template is decided again at least this often */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -71,6 +72,8 @@ typedef struct member {
     char health[24];
     int64_t since;          /* mono ms of the last health change */
     bool was_down;          /* has been unhealthy since the daemon started */
+    int phase;              /* failover phase at the last pass (run_pass), -1 before */
+    unsigned ready_gen;     /* times the member entered phase 0 (may take new work) */
 } member;
 
 struct fl_sched_prop {
@@ -103,6 +106,7 @@ struct fl_sched_prop {
     json_t *app_bad;                /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
     json_t *last_event;             /* binding key -> hash of the last event sent for it */
     int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
+    int64_t settled_ms;             /* last time settled was cleared (every template decided) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -502,10 +506,7 @@ typedef struct pass {
                           keeps no data) */
     json_t *host_jobs; /* same, on the host */
     bool next_soon;    /* something waits: run again soon */
-    bool stable;       /* every member Ready and trusted: settled templates may be skipped */
-    char inputs[64];   /* hash of the policies and overrides of this pass */
-    char fleet[4200];  /* every member's failover phase (0 trusted, 1 recovering, 2 failing,
-                          3 tainted, 4 past the default toleration) */
+    char inputs[24];   /* hash of the overrides of this pass */
     json_t *ns_have;   /* "cluster/ns" -> bool: the namespace is in the index */
     json_t *seen;      /* binding keys whose template is here (host objects are read only:
                           the host interface may hand out cached objects) */
@@ -988,13 +989,44 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_object_set_new(ps->seen, key, json_true());
     /* a template whose inputs are those of a pass that needed nothing is skipped */
     fl_buf fp = FL_BUF_INIT(1u << 20);
-    fl_buf_printf(&fp, "%s|%s|%s|%s|%s", ps->inputs, ps->fleet,
+    fl_buf_printf(&fp, "%s|%s|%s|%s|%s|%s", ps->inputs,
                   fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
-                  fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""));
+                  fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""),
+                  fl_obj_str_or(pol, "metadata.uid", ""), fl_obj_str_or(pol, "metadata.resourceVersion", ""));
+    if (!fl_obj_str(pol, "metadata.resourceVersion")) {
+        char ph[20];
+        hash_of(pol, ph);
+        fl_buf_printf(&fp, "|%s", ph);
+    }
+    /* members: the failover phase of those holding the binding (placed or
+     * evicted from); of the others only how often they became able to take
+     * new work, so a member that fails does not make the templates it does
+     * not hold decided again */
+    bool stable = true;
+    const json_t *rb_clusters = fl_obj_get(rb, "spec.clusters");
+    const json_t *rb_tasks = fl_obj_get(rb, "spec.gracefulEvictionTasks");
     for (size_t mi = 0; mi < p->nm; mi++) {
+        const member *m = &p->m[mi];
         char okey0[700];
-        snprintf(okey0, sizeof okey0, "%s/%s/%s", p->m[mi].name, ns, name);
-        fl_buf_printf(&fp, "|%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
+        snprintf(okey0, sizeof okey0, "%s/%s/%s", m->name, ns, name);
+        bool held = false;
+        size_t ci;
+        const json_t *ct;
+        json_array_foreach(rb_clusters, ci, ct) {
+            if (!strcmp(fl_obj_str_or(ct, "name", ""), m->name))
+                held = true;
+        }
+        json_array_foreach(rb_tasks, ci, ct) {
+            if (!strcmp(fl_obj_str_or(ct, "fromCluster", ""), m->name))
+                held = true;
+        }
+        if (held && m->phase)
+            stable = false;
+        if (held)
+            fl_buf_printf(&fp, "|p%d", m->phase);
+        else
+            fl_buf_printf(&fp, "|g%u", m->ready_gen);
+        fl_buf_printf(&fp, ":%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
     }
     if (dep) {
         char *d = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1012,7 +1044,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     const char *fps = fp.data ? fp.data : "";
     /* custom NoExecute tolerations end at their own times: no skipping then */
-    bool may_skip = ps->stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
+    bool may_skip = stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
     if (may_skip && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
         size_t ci;
         const json_t *ct;
@@ -1572,26 +1604,23 @@ static bool run_pass(fl_sched_prop *p)
                               "ClusterOverridePolicy");
     concat_into(ps.overrides, host_items(p, "policy.karmada.io", "overridepolicies",
                                          "OverridePolicy"));
-    {
-        char h1[20], h2[20];
-        hash_of(ps.policies, h1);
-        hash_of(ps.overrides, h2);
-        snprintf(ps.inputs, sizeof ps.inputs, "%s%s", h1, h2);
-        /* the fleet's failover phases: a template is decided again when one changes */
-        ps.stable = true;
-        size_t off = 0;
-        for (size_t mi = 0; mi < p->nm && off < sizeof ps.fleet; mi++) {
-            const member *m = &p->m[mi];
-            int64_t age = ps.now - m->since;
-            bool ready = !strcmp(m->health, "Ready");
-            int phase = ready ? (m->was_down && age < p->o.success_threshold_ms ? 1 : 0)
-                        : age < p->o.failure_threshold_ms ? 2
-                        : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3 : 4;
-            if (phase)
-                ps.stable = false;
-            int w = snprintf(ps.fleet + off, sizeof ps.fleet - off, "%d", phase);
-            off += w > 0 ? (size_t)w : 0;
-        }
+    hash_of(ps.overrides, ps.inputs);
+    /* every member's failover phase: 0 trusted, 1 recovering, 2 failing, 3
+     * tainted, 4 past the default toleration */
+    for (size_t mi = 0; mi < p->nm; mi++) {
+        member *m = &p->m[mi];
+        int64_t age = ps.now - m->since;
+        bool ready = !strcmp(m->health, "Ready");
+        int phase = ready ? (m->was_down && age < p->o.success_threshold_ms ? 1 : 0)
+                    : age < p->o.failure_threshold_ms ? 2
+                    : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3 : 4;
+        if (phase == 0 && m->phase != 0)
+            m->ready_gen++;
+        m->phase = phase;
+    }
+    if (ps.now - p->settled_ms > FULL_PASS_MS) {
+        json_object_clear(p->settled);
+        p->settled_ms = ps.now;
     }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
     concat_into(rbl, host_items(p, "work.karmada.io", "clusterresourcebindings",
@@ -1797,6 +1826,7 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
         p->m[i].kubeconfig = dup_or_null(opts->conns[i].kubeconfig);
         p->m[i].context = dup_or_null(opts->conns[i].context);
         p->m[i].since = now;
+        p->m[i].phase = -1;
         if (!p->m[i].name)
             goto fail;
     }
