@@ -1,7 +1,8 @@
 /*
- * index/capacity.c: running capacity totals, kept by SQLite triggers on the
- * materialized pod and node tables (schema.c), so a capacity answer reads a
- * few hundred aggregate rows instead of every pod and node.
+ * index/capacity.c: running capacity totals, kept by the index writer from
+ * the changes it makes to the materialized pod and node tables (schema.c),
+ * so a capacity answer reads a few hundred aggregate rows instead of every
+ * pod and node.
  *
  *   cap_node(cluster_id, node, resource, present, region, zone, sched,
  *            allocatable, requested, limits)
@@ -15,29 +16,34 @@
  *   cap_ns(cluster_id, ns, resource, requested, limits)
  *       non-terminal pods' requests per namespace (scheduled or not)
  *
- * Invariant: after every statement of the writer's transaction each table
- * equals the aggregate it names over pods/pod_resources/nodes/
- * node_resources. Every trigger applies the delta of one changed row joined
- * with the current state of the other tables, so the order in which the
- * writer touches them does not matter. cap_node rows that fall back to all
- * zeros are deleted (node names come and go); group, node-count and
- * namespace rows at zero stay (they are few) and the reads skip them. The largest free amount of a group is one step of the partial
+ * Invariant: at every commit of the writer's transaction each table equals
+ * the aggregate it names over pods/pod_resources/nodes/node_resources. The
+ * writer reports each fact row it inserts or deletes (cap_pod_res,
+ * cap_node_res, cap_node_state) to a cap_delta, which sums them per key in
+ * memory; cap_delta_apply, run just before COMMIT, writes each key once:
+ * first the nodes whose presence, group or schedulability changed move
+ * their cap_node rows (and those rows' amounts between groups), then the
+ * per-(node, resource) sums are added to cap_node and to the group each row
+ * is in, then the group, node-count and namespace sums. cap_node rows that
+ * fall back to all zeros are deleted (node names come and go); group,
+ * node-count and namespace rows at zero stay (they are few) and the reads
+ * skip them. The largest free amount of a group is one step of the partial
  * index cap_node_free.
  *
  * The tables live beside the schema's versioned layout: capacity_install
- * (writer connection) creates them, their triggers and their contents in
- * one transaction when meta's 'capacity_totals' differs from TOTALS_VERSION
- * or a trigger is missing, so a schema migration that rebuilds the fact
- * tables only costs one rebuild at the next open.
+ * (writer connection) creates them and their contents in one transaction
+ * when meta's 'capacity_totals' differs from TOTALS_VERSION or a table is
+ * missing, so a schema migration that rebuilds the fact tables only costs
+ * one rebuild at the next open.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "index/index_int.h"
 
-#define TOTALS_VERSION 3
-#define TOTALS_TRIGGERS 11
+#define TOTALS_VERSION 4
 
 /* The node's live facts (present, region, zone, sched) for a pod's node
  * name: NODE_OF(p) joins nodes as n. */
@@ -48,12 +54,6 @@
 #define NODE_COLS                                                                           \
     " n.obj_id IS NOT NULL, coalesce(n.region, ''), coalesce(n.zone, ''),"                 \
     " coalesce(n.ready AND NOT n.unschedulable, 0)"
-#define ADD_USE                                                                             \
-    " ON CONFLICT(cluster_id, node, resource) DO UPDATE SET"                               \
-    " requested = requested + excluded.requested, limits = limits + excluded.limits;"
-#define ADD_NS                                                                              \
-    " ON CONFLICT(cluster_id, ns, resource) DO UPDATE SET"                                 \
-    " requested = requested + excluded.requested, limits = limits + excluded.limits;"
 
 static const char drop_sql[] =
     "DROP TRIGGER IF EXISTS cap_podres_ai; DROP TRIGGER IF EXISTS cap_podres_ad;"
@@ -81,133 +81,9 @@ static const char create_sql[] =
     "  cordoned INTEGER NOT NULL, PRIMARY KEY(cluster_id, region, zone)) WITHOUT ROWID;"
     "CREATE TABLE cap_ns(cluster_id INTEGER NOT NULL, ns TEXT NOT NULL, resource TEXT NOT NULL,"
     "  requested INTEGER NOT NULL, limits INTEGER NOT NULL,"
-    "  PRIMARY KEY(cluster_id, ns, resource)) WITHOUT ROWID;"
+    "  PRIMARY KEY(cluster_id, ns, resource)) WITHOUT ROWID;";
 
-    /* cap_node -> cap_group */
-    "CREATE TRIGGER cap_node_ai AFTER INSERT ON cap_node WHEN NEW.present BEGIN"
-    "  INSERT INTO cap_group VALUES(NEW.cluster_id, NEW.region, NEW.zone, NEW.resource,"
-    "    NEW.allocatable, NEW.requested, NEW.limits)"
-    "  ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
-    "    allocatable = allocatable + excluded.allocatable,"
-    "    requested = requested + excluded.requested, limits = limits + excluded.limits;"
-    "END;"
-    "CREATE TRIGGER cap_node_ad AFTER DELETE ON cap_node WHEN OLD.present BEGIN"
-    "  UPDATE cap_group SET allocatable = allocatable - OLD.allocatable,"
-    "    requested = requested - OLD.requested, limits = limits - OLD.limits"
-    "  WHERE cluster_id = OLD.cluster_id AND region = OLD.region AND zone = OLD.zone"
-    "    AND resource = OLD.resource;"
-    "END;"
-    /* One trigger (a trigger program per row costs more than a statement
-     * whose WHERE is constant false): the common case first, a pod's usage on
-     * a node that stays in its group; then a node that joins, leaves or
-     * changes group; then a row that fell to zero. */
-    "CREATE TRIGGER cap_node_au AFTER UPDATE ON cap_node BEGIN"
-    "  UPDATE cap_group SET allocatable = allocatable + NEW.allocatable - OLD.allocatable,"
-    "    requested = requested + NEW.requested - OLD.requested,"
-    "    limits = limits + NEW.limits - OLD.limits"
-    "  WHERE NEW.present AND OLD.present AND NEW.region = OLD.region AND NEW.zone = OLD.zone"
-    "    AND cluster_id = NEW.cluster_id AND region = NEW.region AND zone = NEW.zone"
-    "    AND resource = NEW.resource;"
-    "  UPDATE cap_group SET allocatable = allocatable - OLD.allocatable,"
-    "    requested = requested - OLD.requested, limits = limits - OLD.limits"
-    "  WHERE OLD.present AND (NOT NEW.present OR NEW.region != OLD.region"
-    "    OR NEW.zone != OLD.zone) AND cluster_id = OLD.cluster_id AND region = OLD.region"
-    "    AND zone = OLD.zone AND resource = OLD.resource;"
-    "  INSERT INTO cap_group SELECT NEW.cluster_id, NEW.region, NEW.zone, NEW.resource,"
-    "    NEW.allocatable, NEW.requested, NEW.limits WHERE NEW.present AND (NOT OLD.present"
-    "    OR NEW.region != OLD.region OR NEW.zone != OLD.zone)"
-    "  ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
-    "    allocatable = allocatable + excluded.allocatable,"
-    "    requested = requested + excluded.requested, limits = limits + excluded.limits;"
-    "  DELETE FROM cap_node WHERE NEW.allocatable = 0 AND NEW.requested = 0"
-    "    AND NEW.limits = 0 AND cluster_id = NEW.cluster_id AND node = NEW.node"
-    "    AND resource = NEW.resource;"
-    "END;"
-
-    /* pods and pod_resources -> cap_node, cap_ns */
-    "CREATE TRIGGER cap_podres_ai AFTER INSERT ON pod_resources BEGIN"
-    "  UPDATE cap_node SET requested = requested + NEW.requests, limits = limits + NEW.limits"
-    "  WHERE (cluster_id, node) = (SELECT cluster_id, node FROM pods WHERE obj_id = NEW.obj_id"
-    "    AND terminal = 0 AND node != '') AND resource = NEW.resource;"
-    "  INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
-    "    requested, limits)"
-    "  SELECT p.cluster_id, p.node, NEW.resource," NODE_COLS ", NEW.requests, NEW.limits"
-    "  FROM pods p" NODE_OF("p")
-    "  WHERE p.obj_id = NEW.obj_id AND p.terminal = 0 AND p.node != '' AND NOT EXISTS"
-    "    (SELECT 1 FROM cap_node c WHERE c.cluster_id = p.cluster_id AND c.node = p.node"
-    "     AND c.resource = NEW.resource);"
-    "  INSERT INTO cap_ns SELECT p.cluster_id, p.ns, NEW.resource, NEW.requests, NEW.limits"
-    "  FROM pods p WHERE p.obj_id = NEW.obj_id AND p.terminal = 0" ADD_NS
-    "END;"
-    "CREATE TRIGGER cap_podres_ad AFTER DELETE ON pod_resources BEGIN"
-    "  UPDATE cap_node SET requested = requested - OLD.requests, limits = limits - OLD.limits"
-    "  WHERE (cluster_id, node) = (SELECT cluster_id, node FROM pods WHERE obj_id = OLD.obj_id"
-    "    AND terminal = 0 AND node != '') AND resource = OLD.resource;"
-    "  UPDATE cap_ns SET requested = requested - OLD.requests, limits = limits - OLD.limits"
-    "  WHERE (cluster_id, ns) = (SELECT cluster_id, ns FROM pods WHERE obj_id = OLD.obj_id"
-    "    AND terminal = 0) AND resource = OLD.resource;"
-    "END;"
-    "CREATE TRIGGER cap_pods_ai AFTER INSERT ON pods WHEN NEW.terminal = 0 BEGIN"
-    "  INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
-    "    requested, limits)"
-    "  SELECT p.cluster_id, p.node, x.resource," NODE_COLS ", x.requests, x.limits"
-    "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id" NODE_OF("p")
-    "  WHERE p.obj_id = NEW.obj_id AND p.node != ''" ADD_USE
-    "  INSERT INTO cap_ns SELECT NEW.cluster_id, NEW.ns, x.resource, x.requests, x.limits"
-    "  FROM pod_resources x WHERE x.obj_id = NEW.obj_id" ADD_NS
-    "END;"
-    "CREATE TRIGGER cap_pods_ad AFTER DELETE ON pods WHEN OLD.terminal = 0 BEGIN"
-    "  UPDATE cap_node SET"
-    "    requested = requested - (SELECT x.requests FROM pod_resources x"
-    "      WHERE x.obj_id = OLD.obj_id AND x.resource = cap_node.resource),"
-    "    limits = limits - (SELECT x.limits FROM pod_resources x"
-    "      WHERE x.obj_id = OLD.obj_id AND x.resource = cap_node.resource)"
-    "  WHERE cluster_id = OLD.cluster_id AND node = OLD.node AND OLD.node != ''"
-    "    AND resource IN (SELECT resource FROM pod_resources WHERE obj_id = OLD.obj_id);"
-    "  UPDATE cap_ns SET"
-    "    requested = requested - (SELECT x.requests FROM pod_resources x"
-    "      WHERE x.obj_id = OLD.obj_id AND x.resource = cap_ns.resource),"
-    "    limits = limits - (SELECT x.limits FROM pod_resources x"
-    "      WHERE x.obj_id = OLD.obj_id AND x.resource = cap_ns.resource)"
-    "  WHERE cluster_id = OLD.cluster_id AND ns = OLD.ns"
-    "    AND resource IN (SELECT resource FROM pod_resources WHERE obj_id = OLD.obj_id);"
-    "END;"
-
-    /* nodes and node_resources -> cap_node, cap_group_nodes */
-    "CREATE TRIGGER cap_nodes_ai AFTER INSERT ON nodes BEGIN"
-    "  UPDATE cap_node SET present = 1, region = NEW.region, zone = NEW.zone,"
-    "    sched = (NEW.ready AND NOT NEW.unschedulable)"
-    "  WHERE cluster_id = NEW.cluster_id"
-    "    AND node = (SELECT name FROM objects WHERE id = NEW.obj_id);"
-    "  INSERT INTO cap_group_nodes VALUES(NEW.cluster_id, NEW.region, NEW.zone, 1,"
-    "    NEW.ready != 0, NEW.unschedulable != 0)"
-    "  ON CONFLICT(cluster_id, region, zone) DO UPDATE SET total = total + 1,"
-    "    ready = ready + excluded.ready, cordoned = cordoned + excluded.cordoned;"
-    "END;"
-    "CREATE TRIGGER cap_nodes_ad AFTER DELETE ON nodes BEGIN"
-    "  UPDATE cap_node SET present = 0, region = '', zone = '', sched = 0"
-    "  WHERE cluster_id = OLD.cluster_id"
-    "    AND node = (SELECT name FROM objects WHERE id = OLD.obj_id);"
-    "  UPDATE cap_group_nodes SET total = total - 1, ready = ready - (OLD.ready != 0),"
-    "    cordoned = cordoned - (OLD.unschedulable != 0)"
-    "  WHERE cluster_id = OLD.cluster_id AND region = OLD.region AND zone = OLD.zone;"
-    "END;"
-    "CREATE TRIGGER cap_noderes_ai AFTER INSERT ON node_resources BEGIN"
-    "  INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
-    "    allocatable)"
-    "  SELECT o.cluster_id, o.name, NEW.resource," NODE_COLS ", NEW.allocatable"
-    "  FROM objects o LEFT JOIN nodes n ON n.obj_id = o.id WHERE o.id = NEW.obj_id"
-    "  ON CONFLICT(cluster_id, node, resource) DO UPDATE SET"
-    "    allocatable = allocatable + excluded.allocatable;"
-    "END;"
-    "CREATE TRIGGER cap_noderes_ad AFTER DELETE ON node_resources BEGIN"
-    "  UPDATE cap_node SET allocatable = allocatable - OLD.allocatable"
-    "  WHERE (cluster_id, node) = (SELECT cluster_id, name FROM objects WHERE id = OLD.obj_id)"
-    "    AND resource = OLD.resource;"
-    "END;";
-
-/* The current contents, computed once from the fact tables (the triggers
- * above fill cap_group from cap_node's inserts). */
+/* The current contents, computed once from the fact tables. */
 static const char fill_sql[] =
     "INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
     "  allocatable)"
@@ -221,7 +97,12 @@ static const char fill_sql[] =
     "  requested, limits)"
     "SELECT p.cluster_id, p.node, x.resource," NODE_COLS ", sum(x.requests), sum(x.limits)"
     "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id" NODE_OF("p")
-    "  WHERE p.terminal = 0 AND p.node != '' GROUP BY p.cluster_id, p.node, x.resource" ADD_USE
+    "  WHERE p.terminal = 0 AND p.node != '' GROUP BY p.cluster_id, p.node, x.resource"
+    "  ON CONFLICT(cluster_id, node, resource) DO UPDATE SET"
+    "  requested = requested + excluded.requested, limits = limits + excluded.limits;"
+    "INSERT INTO cap_group SELECT cluster_id, region, zone, resource, sum(allocatable),"
+    "  sum(requested), sum(limits) FROM cap_node WHERE present"
+    "  GROUP BY cluster_id, region, zone, resource;"
     "INSERT INTO cap_group_nodes SELECT cluster_id, region, zone, count(*),"
     "  sum(ready != 0), sum(unschedulable != 0) FROM nodes GROUP BY cluster_id, region, zone;"
     "INSERT INTO cap_ns SELECT p.cluster_id, p.ns, x.resource, sum(x.requests), sum(x.limits)"
@@ -234,6 +115,8 @@ static int current(sqlite3 *db, bool *out, fl_err *err)
     int rc = sqlite3_prepare_v2(
         db,
         "SELECT (SELECT value FROM meta WHERE key = 'capacity_totals'),"
+        " (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+        "  ('cap_node', 'cap_group', 'cap_group_nodes', 'cap_ns')),"
         " (SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'cap\\_%'"
         "  ESCAPE '\\')",
         -1, &s, NULL);
@@ -241,8 +124,8 @@ static int current(sqlite3 *db, bool *out, fl_err *err)
         sqlite3_finalize(s);
         return fl_err_set(err, FL_ESQL, "capacity totals: %s", sqlite3_errmsg(db));
     }
-    *out = sqlite3_column_int(s, 0) == TOTALS_VERSION &&
-           sqlite3_column_int(s, 1) == TOTALS_TRIGGERS;
+    *out = sqlite3_column_int(s, 0) == TOTALS_VERSION && sqlite3_column_int(s, 1) == 4 &&
+           sqlite3_column_int(s, 2) == 0;
     sqlite3_finalize(s);
     return 0;
 }
@@ -265,6 +148,370 @@ int capacity_install(sqlite3 *db, fl_err *err)
         return fl_err_wrap(err, rc, "building the capacity totals");
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ the deltas */
+
+/* What a key sums: K_USE (cluster, node, resource) allocatable, requested,
+ * limits; K_NS (cluster, ns, resource) requested, limits; K_COUNT (cluster,
+ * region, zone) total, ready, cordoned; K_NODE (cluster, node) the node's
+ * last state in the transaction (present, sched; region, zone in s[2],
+ * s[3]); K_GROUP (cluster, region, zone, resource) allocatable, requested,
+ * limits, filled by cap_delta_apply. */
+enum { K_USE, K_NS, K_COUNT, K_NODE, K_GROUP };
+
+typedef struct dent {
+    int kind;
+    int64_t cid;
+    char *key;        /* the map's key: kind, cid, then the strings, each NUL-ended */
+    const char *s[4]; /* the strings in key (K_NODE: s[2], s[3] owned in st) */
+    char *st;         /* K_NODE: "region\0zone\0" */
+    int64_t v[3];
+} dent;
+
+typedef struct dmap {
+    smap map; /* key -> index in e */
+    dent *e;
+    size_t n, cap;
+} dmap;
+
+enum {
+    C_NODE_ROWS, C_NODE_MOVE, C_USE_UPD, C_USE_INS, C_USE_DEL, C_GROUP, C_COUNT, C_NS, C_N
+};
+
+static const char *const csql[C_N] = {
+    [C_NODE_ROWS] = "SELECT resource, present, region, zone, sched, allocatable, requested,"
+                    " limits FROM cap_node WHERE cluster_id = ? AND node = ?",
+    [C_NODE_MOVE] = "UPDATE cap_node SET present = ?3, region = ?4, zone = ?5, sched = ?6"
+                    " WHERE cluster_id = ?1 AND node = ?2",
+    [C_USE_UPD] = "UPDATE cap_node SET allocatable = allocatable + ?4,"
+                  " requested = requested + ?5, limits = limits + ?6"
+                  " WHERE cluster_id = ?1 AND node = ?2 AND resource = ?3"
+                  " RETURNING present, region, zone, allocatable, requested, limits",
+    [C_USE_INS] = "INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
+                  " allocatable, requested, limits)"
+                  " SELECT p.cluster_id, p.node, ?3," NODE_COLS ", ?4, ?5, ?6"
+                  " FROM (SELECT ?1 AS cluster_id, ?2 AS node) p" NODE_OF("p")
+                  " RETURNING present, region, zone, allocatable, requested, limits",
+    [C_USE_DEL] = "DELETE FROM cap_node WHERE cluster_id = ? AND node = ? AND resource = ?",
+    [C_GROUP] = "INSERT INTO cap_group VALUES(?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
+                " allocatable = allocatable + excluded.allocatable,"
+                " requested = requested + excluded.requested, limits = limits + excluded.limits",
+    [C_COUNT] = "INSERT INTO cap_group_nodes VALUES(?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(cluster_id, region, zone) DO UPDATE SET total = total + excluded.total,"
+                " ready = ready + excluded.ready, cordoned = cordoned + excluded.cordoned",
+    [C_NS] = "INSERT INTO cap_ns VALUES(?, ?, ?, ?, ?)"
+             " ON CONFLICT(cluster_id, ns, resource) DO UPDATE SET"
+             " requested = requested + excluded.requested, limits = limits + excluded.limits",
+};
+
+struct cap_delta {
+    sqlite3 *db;
+    sqlite3_stmt *st[C_N];
+    dmap keys;   /* K_USE, K_NS, K_COUNT, K_NODE */
+    dmap groups; /* K_GROUP */
+};
+
+static void dmap_clear(dmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->e[i].key);
+        free(m->e[i].st);
+    }
+    m->n = 0;
+    smap_clear(&m->map);
+}
+
+/* The entry of (kind, cid, strings), created at zero. NULL on ENOMEM. */
+static dent *dget(dmap *m, int kind, int64_t cid, const char *const *s, int ns)
+{
+    char buf[512], *k = buf;
+    size_t len[4], klen = 1 + sizeof cid;
+    for (int i = 0; i < ns; i++)
+        klen += (len[i] = strlen(s[i])) + 1;
+    if (klen > sizeof buf && !(k = malloc(klen)))
+        return NULL;
+    k[0] = (char)kind;
+    memcpy(k + 1, &cid, sizeof cid);
+    size_t at = 1 + sizeof cid;
+    for (int i = 0; i < ns; i++) {
+        memcpy(k + at, s[i], len[i] + 1);
+        at += len[i] + 1;
+    }
+    bool created;
+    dent *e = NULL;
+    int64_t *slot = smap_put(&m->map, k, klen, &created);
+    if (!slot)
+        goto out;
+    if (!created) {
+        e = &m->e[*slot];
+        goto out;
+    }
+    if (fl_grow(&m->e, &m->cap, m->n + 1, sizeof *m->e) != 0) {
+        *slot = -1; /* never read: the failed transaction clears the map */
+        goto out;
+    }
+    e = &m->e[m->n];
+    memset(e, 0, sizeof *e);
+    if (!(e->key = malloc(klen))) {
+        e = NULL;
+        goto out;
+    }
+    memcpy(e->key, k, klen);
+    e->kind = kind;
+    e->cid = cid;
+    at = 1 + sizeof cid;
+    for (int i = 0; i < ns; i++) {
+        e->s[i] = e->key + at;
+        at += len[i] + 1;
+    }
+    *slot = (int64_t)m->n++;
+out:
+    if (k != buf)
+        free(k);
+    return e;
+}
+
+static int add3(dmap *m, int kind, int64_t cid, const char *const *s, int ns, int64_t a,
+                int64_t b, int64_t c)
+{
+    dent *e = dget(m, kind, cid, s, ns);
+    if (!e)
+        return -ENOMEM;
+    e->v[0] += a, e->v[1] += b, e->v[2] += c;
+    return 0;
+}
+
+int cap_delta_new(sqlite3 *db, cap_delta **out, fl_err *err)
+{
+    cap_delta *d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->db = db;
+    for (int i = 0; i < C_N; i++)
+        if (sqlite3_prepare_v3(db, csql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL)) {
+            int rc = fl_err_set(err, FL_ESQL, "capacity totals: preparing \"%s\": %s", csql[i],
+                                sqlite3_errmsg(db));
+            cap_delta_free(d);
+            return rc;
+        }
+    *out = d;
+    return 0;
+}
+
+void cap_delta_reset(cap_delta *d)
+{
+    dmap_clear(&d->keys);
+    dmap_clear(&d->groups);
+}
+
+void cap_delta_free(cap_delta *d)
+{
+    if (!d)
+        return;
+    cap_delta_reset(d);
+    free(d->keys.e);
+    free(d->groups.e);
+    for (int i = 0; i < C_N; i++)
+        sqlite3_finalize(d->st[i]);
+    free(d);
+}
+
+int cap_pod_res(cap_delta *d, int64_t cid, const char *ns, const char *node, bool terminal,
+                const char *res, int64_t req, int64_t lim, int sign)
+{
+    if (terminal)
+        return 0;
+    int rc = add3(&d->keys, K_NS, cid, (const char *[]){ns, res}, 2, sign * req, sign * lim, 0);
+    if (rc == 0 && node[0])
+        rc = add3(&d->keys, K_USE, cid, (const char *[]){node, res}, 2, 0, sign * req,
+                  sign * lim);
+    return rc;
+}
+
+int cap_node_res(cap_delta *d, int64_t cid, const char *node, const char *res, int64_t alloc,
+                 int sign)
+{
+    return add3(&d->keys, K_USE, cid, (const char *[]){node, res}, 2, sign * alloc, 0, 0);
+}
+
+int cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *region,
+                   const char *zone, bool ready, bool unschedulable, int sign)
+{
+    int rc = add3(&d->keys, K_COUNT, cid, (const char *[]){region, zone}, 2, sign,
+                  sign * (ready != 0), sign * (unschedulable != 0));
+    if (rc < 0)
+        return rc;
+    dent *e = dget(&d->keys, K_NODE, cid, (const char *[]){node}, 1);
+    if (!e)
+        return -ENOMEM;
+    if (sign < 0)
+        region = zone = "";
+    size_t rl = strlen(region), zl = strlen(zone);
+    char *st = malloc(rl + zl + 2);
+    if (!st)
+        return -ENOMEM;
+    memcpy(st, region, rl + 1);
+    memcpy(st + rl + 1, zone, zl + 1);
+    free(e->st);
+    e->st = st;
+    e->s[2] = st, e->s[3] = st + rl + 1;
+    e->v[0] = sign > 0;
+    e->v[1] = sign > 0 && ready && !unschedulable;
+    return 0;
+}
+
+static int cfail(cap_delta *d, sqlite3_stmt *s, fl_err *err, const char *what)
+{
+    if (s)
+        sqlite3_reset(s);
+    return fl_err_set(err, FL_ESQL, "capacity totals: %s: %s", what, sqlite3_errmsg(d->db));
+}
+
+static sqlite3_stmt *C(cap_delta *d, int i)
+{
+    sqlite3_stmt *s = d->st[i];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+static void ct(sqlite3_stmt *s, int i, const char *v)
+{
+    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static const char *ccol(sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v ? v : "";
+}
+
+/* Add (a, b, c) to the group of a present cap_node row. */
+static int to_group(cap_delta *d, int64_t cid, const char *region, const char *zone,
+                    const char *res, int64_t a, int64_t b, int64_t c)
+{
+    return add3(&d->groups, K_GROUP, cid, (const char *[]){region, zone, res}, 3, a, b, c);
+}
+
+/* Bring the cap_node rows of a node whose state the transaction changed to
+ * its final state, moving their amounts between groups. */
+static int move_node(cap_delta *d, const dent *e, fl_err *err)
+{
+    sqlite3_stmt *s = C(d, C_NODE_ROWS);
+    bool moved = false;
+    int rc;
+    sqlite3_bind_int64(s, 1, e->cid);
+    ct(s, 2, e->s[0]);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool present = sqlite3_column_int(s, 1) != 0;
+        const char *region = ccol(s, 2), *zone = ccol(s, 3), *res = ccol(s, 0);
+        if (present == (e->v[0] != 0) && (sqlite3_column_int(s, 4) != 0) == (e->v[1] != 0) &&
+            (!present || (!strcmp(region, e->s[2]) && !strcmp(zone, e->s[3]))))
+            continue;
+        moved = true;
+        int64_t a = sqlite3_column_int64(s, 5), b = sqlite3_column_int64(s, 6),
+                c = sqlite3_column_int64(s, 7);
+        if ((present && to_group(d, e->cid, region, zone, res, -a, -b, -c) < 0) ||
+            (e->v[0] && to_group(d, e->cid, e->s[2], e->s[3], res, a, b, c) < 0)) {
+            sqlite3_reset(s);
+            return -ENOMEM;
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return cfail(d, s, err, "node rows");
+    sqlite3_reset(s);
+    if (!moved)
+        return 0;
+    s = C(d, C_NODE_MOVE);
+    sqlite3_bind_int64(s, 1, e->cid);
+    ct(s, 2, e->s[0]);
+    sqlite3_bind_int64(s, 3, e->v[0]);
+    ct(s, 4, e->s[2]), ct(s, 5, e->s[3]);
+    sqlite3_bind_int64(s, 6, e->v[1]);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : cfail(d, NULL, err, "node move");
+}
+
+/* Add one (node, resource) sum to cap_node and to the row's group; drop a
+ * row that falls to zero. */
+static int add_use(cap_delta *d, const dent *e, fl_err *err)
+{
+    sqlite3_stmt *s = C(d, C_USE_UPD);
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3_bind_int64(s, 1, e->cid);
+        ct(s, 2, e->s[0]), ct(s, 3, e->s[1]);
+        sqlite3_bind_int64(s, 4, e->v[0]);
+        sqlite3_bind_int64(s, 5, e->v[1]);
+        sqlite3_bind_int64(s, 6, e->v[2]);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) {
+            sqlite3_reset(s);
+            s = C(d, C_USE_INS);
+            continue;
+        }
+        if (rc != SQLITE_ROW)
+            return cfail(d, s, err, pass ? "node insert" : "node update");
+        bool zero = !sqlite3_column_int64(s, 3) && !sqlite3_column_int64(s, 4) &&
+                    !sqlite3_column_int64(s, 5);
+        if (sqlite3_column_int(s, 0) &&
+            to_group(d, e->cid, ccol(s, 1), ccol(s, 2), e->s[1], e->v[0], e->v[1], e->v[2]) < 0) {
+            sqlite3_reset(s);
+            return -ENOMEM;
+        }
+        sqlite3_reset(s);
+        if (!zero)
+            return 0;
+        s = C(d, C_USE_DEL);
+        sqlite3_bind_int64(s, 1, e->cid);
+        ct(s, 2, e->s[0]), ct(s, 3, e->s[1]);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? 0 : cfail(d, NULL, err, "node delete");
+    }
+    return cfail(d, NULL, err, "node insert");
+}
+
+static int upsert_sums(cap_delta *d, int st, const dent *e, int ns, int nv, fl_err *err)
+{
+    sqlite3_stmt *s = C(d, st);
+    sqlite3_bind_int64(s, 1, e->cid);
+    for (int i = 0; i < ns; i++)
+        ct(s, 2 + i, e->s[i]);
+    for (int i = 0; i < nv; i++)
+        sqlite3_bind_int64(s, 2 + ns + i, e->v[i]);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : cfail(d, NULL, err, "totals");
+}
+
+int cap_delta_apply(cap_delta *d, fl_err *err)
+{
+    dmap *m = &d->keys;
+    int rc = 0;
+    for (size_t i = 0; i < m->n && rc == 0; i++)
+        if (m->e[i].kind == K_NODE)
+            rc = move_node(d, &m->e[i], err);
+    for (size_t i = 0; i < m->n && rc == 0; i++) {
+        const dent *e = &m->e[i];
+        if (!e->v[0] && !e->v[1] && !e->v[2])
+            continue;
+        if (e->kind == K_USE)
+            rc = add_use(d, e, err);
+        else if (e->kind == K_COUNT)
+            rc = upsert_sums(d, C_COUNT, e, 2, 3, err);
+        else if (e->kind == K_NS)
+            rc = upsert_sums(d, C_NS, e, 2, 2, err);
+    }
+    for (size_t i = 0; i < d->groups.n && rc == 0; i++) {
+        const dent *e = &d->groups.e[i];
+        if (e->v[0] || e->v[1] || e->v[2])
+            rc = upsert_sums(d, C_GROUP, e, 3, 3, err);
+    }
+    cap_delta_reset(d);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ reads */

@@ -284,8 +284,7 @@ static int open_db(fl_index *idx, fl_err *err)
         return fl_err_set(err, FL_ESQL, "index: opening %s: %s", idx->path,
                           idx->db ? sqlite3_errmsg(idx->db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(idx->db, 5000);
-    if ((rc = schema_open(idx->db, &idx->o, err)) < 0 || (rc = capacity_install(idx->db, err)) < 0 ||
-        (rc = zjpub_new(&idx->zpub)) < 0)
+    if ((rc = schema_open(idx->db, &idx->o, err)) < 0 || (rc = zjpub_new(&idx->zpub)) < 0)
         return rc;
     return writer_new(idx->db, &idx->o, idx->zpub, &idx->w, err);
 }

@@ -239,8 +239,29 @@ int schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 int schema_migrate(sqlite3 *db, int to, fl_err *err);
 /* Reader pragmas. */
 /* Create or rebuild the capacity totals (capacity.c) on the writer's
- * connection when they are missing or of another version. 0 or FL_ESQL. */
+ * connection when they are missing or of another version (writer_new runs
+ * it). 0 or FL_ESQL. */
 int capacity_install(sqlite3 *db, fl_err *err);
+/* The writer's pending changes to the capacity totals (capacity.c): the
+ * fact rows it inserts (sign 1) and deletes (sign -1) during a transaction,
+ * summed per key; cap_delta_apply writes them, in that transaction, before
+ * COMMIT and empties the sums; cap_delta_reset drops them (rollback).
+ * Needs the tables capacity_install made. 0, -ENOMEM or FL_ESQL. */
+typedef struct cap_delta cap_delta;
+int cap_delta_new(sqlite3 *db, cap_delta **out, fl_err *err);
+void cap_delta_free(cap_delta *d);
+void cap_delta_reset(cap_delta *d);
+int cap_delta_apply(cap_delta *d, fl_err *err);
+/* One pod_resources row of a pod (cluster cid, namespace ns, node name
+ * node, "" when unscheduled). */
+int cap_pod_res(cap_delta *d, int64_t cid, const char *ns, const char *node, bool terminal,
+                const char *res, int64_t req, int64_t lim, int sign);
+/* One node_resources row of the node named node. */
+int cap_node_res(cap_delta *d, int64_t cid, const char *node, const char *res, int64_t alloc,
+                 int sign);
+/* One nodes row. */
+int cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *region,
+                   const char *zone, bool ready, bool unschedulable, int sign);
 int schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 /* Run a statement list; FL_ESQL with err on failure. */
 int sql_exec(sqlite3 *db, const char *sql, fl_err *err);

@@ -45,10 +45,13 @@ static const char *const sql_text[S_N] = {
     [S_FTS_DEL] = "DELETE FROM fts WHERE rowid = ?",
     [S_FTS_INS] = "INSERT INTO fts(rowid, name, namespace, labels, annotations, images)"
                   " VALUES(?, ?, ?, ?, ?, ?)",
-    [S_POD_DEL] = "DELETE FROM pods WHERE obj_id = ?",
-    [S_PODRES_DEL] = "DELETE FROM pod_resources WHERE obj_id = ?",
-    [S_NODE_DEL] = "DELETE FROM nodes WHERE obj_id = ?",
-    [S_NODERES_DEL] = "DELETE FROM node_resources WHERE obj_id = ?",
+    [S_POD_DEL] = "DELETE FROM pods WHERE obj_id = ? RETURNING cluster_id, ns, node, terminal",
+    [S_PODRES_DEL] = "DELETE FROM pod_resources WHERE obj_id = ?"
+                     " RETURNING resource, requests, limits",
+    [S_NODE_DEL] = "DELETE FROM nodes WHERE obj_id = ? RETURNING cluster_id, region, zone,"
+                   " ready, unschedulable, (SELECT name FROM objects WHERE id = obj_id)",
+    [S_NODERES_DEL] = "DELETE FROM node_resources WHERE obj_id = ?"
+                      " RETURNING resource, allocatable",
     [S_POD_INS] = "INSERT INTO pods(obj_id, cluster_id, ns, node, phase, qos, prio_class, terminal)"
                   " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
     [S_PODRES_INS] = "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests, limits)"
@@ -108,6 +111,7 @@ struct writer {
     size_t n_pend;
     zjw *zj;        /* compression of the stored JSON */
     hist_w *hist;   /* earlier states (history.c) */
+    cap_delta *cap; /* the transaction's changes to the capacity totals */
     int64_t rev, floor, next_rev, now_ms;
     int64_t written, skipped, deleted, txns;
 };
@@ -183,7 +187,8 @@ int writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl
     }
     if ((rc = meta_get(w, "revision", &w->rev, err)) < 0 ||
         (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0 ||
-        (rc = zjw_new(db, pub, &w->zj, err)) < 0 || (rc = hist_w_new(db, &w->hist, err)) < 0)
+        (rc = zjw_new(db, pub, &w->zj, err)) < 0 || (rc = hist_w_new(db, &w->hist, err)) < 0 ||
+        (rc = capacity_install(db, err)) < 0 || (rc = cap_delta_new(db, &w->cap, err)) < 0)
         goto fail;
     *out = w;
     return 0;
@@ -214,6 +219,7 @@ void writer_free(writer *w)
         free(w->pend[i].rv);
     zjw_free(w->zj);
     hist_w_free(w->hist);
+    cap_delta_free(w->cap);
     free(w);
 }
 
@@ -376,16 +382,53 @@ static int write_fts(writer *w, int64_t id, const fl_rec *r, fl_err *err)
     return done(w, s, err, "fts");
 }
 
+static const char *col_str(sqlite3_stmt *s, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v ? v : "";
+}
+
+/* Delete the fact rows of id, handing each deleted row to the capacity
+ * totals: a pod's row and resources, else a node's. */
 static int del_facts(writer *w, int64_t id, fl_err *err)
 {
-    int rc = del_by_id(w, S_POD_DEL, id, err);
-    if (rc == 0)
-        rc = del_by_id(w, S_PODRES_DEL, id, err);
-    if (rc == 0)
-        rc = del_by_id(w, S_NODE_DEL, id, err);
-    if (rc == 0)
-        rc = del_by_id(w, S_NODERES_DEL, id, err);
-    return rc;
+    sqlite3_stmt *p = S(w, S_POD_DEL), *s;
+    int rc, prc;
+    sqlite3_bind_int64(p, 1, id);
+    if ((prc = sqlite3_step(p)) != SQLITE_ROW && prc != SQLITE_DONE)
+        return sqlfail(w, err, "pod facts");
+    bool pod = prc == SQLITE_ROW;
+    if (pod) { /* p stays on its row (the delete is done) while the resources go */
+        s = S(w, S_PODRES_DEL);
+        sqlite3_bind_int64(s, 1, id);
+        int64_t cid = sqlite3_column_int64(p, 0);
+        bool terminal = sqlite3_column_int(p, 3) != 0;
+        rc = 0;
+        while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
+            rc = cap_pod_res(w->cap, cid, col_str(p, 1), col_str(p, 2), terminal, col_str(s, 0),
+                             sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), -1);
+        sqlite3_reset(s);
+        sqlite3_reset(p);
+        return rc < 0 ? rc : prc == SQLITE_DONE ? 0 : sqlfail(w, err, "pod resources");
+    }
+    sqlite3_reset(p);
+    p = S(w, S_NODE_DEL);
+    sqlite3_bind_int64(p, 1, id);
+    if ((prc = sqlite3_step(p)) != SQLITE_ROW) {
+        sqlite3_reset(p);
+        return prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node facts");
+    }
+    int64_t cid = sqlite3_column_int64(p, 0);
+    rc = cap_node_state(w->cap, cid, col_str(p, 5), col_str(p, 1), col_str(p, 2),
+                        sqlite3_column_int(p, 3) != 0, sqlite3_column_int(p, 4) != 0, -1);
+    s = S(w, S_NODERES_DEL);
+    sqlite3_bind_int64(s, 1, id);
+    while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
+        rc = cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0), sqlite3_column_int64(s, 1),
+                          -1);
+    sqlite3_reset(s);
+    sqlite3_reset(p);
+    return rc < 0 ? rc : prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node resources");
 }
 
 static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
@@ -409,6 +452,11 @@ static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl
     }
     if ((rc = done(w, s, err, "facts")) < 0)
         return rc;
+    int64_t cid = scope_cid(scope);
+    if (r->kind_facts != 1 &&
+        (rc = cap_node_state(w->cap, cid, r->name, r->region, r->zone, r->ready,
+                             r->unschedulable, 1)) < 0)
+        return rc;
     for (size_t i = 0; i < r->n_res; i++) {
         s = S(w, res_st);
         sqlite3_bind_int64(s, 1, id);
@@ -416,6 +464,12 @@ static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl
         sqlite3_bind_int64(s, 3, r->res[i].a);
         sqlite3_bind_int64(s, 4, r->res[i].b);
         if ((rc = done(w, s, err, "resources")) < 0)
+            return rc;
+        rc = r->kind_facts == 1
+                 ? cap_pod_res(w->cap, cid, r->ns ? r->ns : "", r->node, r->terminal,
+                               r->res[i].name, r->res[i].a, r->res[i].b, 1)
+                 : cap_node_res(w->cap, cid, r->name, r->res[i].name, r->res[i].b, 1);
+        if (rc < 0)
             return rc;
     }
     return 0;
@@ -797,6 +851,8 @@ int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t 
     if ((rc = sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
         return rc;
     rc = apply_items(w, items, n, err);
+    if (rc == 0)
+        rc = cap_delta_apply(w->cap, err);
     if (rc == 0 && w->next_rev != w->rev)
         rc = meta_set(w, "revision", w->next_rev, err);
     if (rc == 0)
@@ -804,6 +860,7 @@ int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t 
     if (rc < 0) {
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
         zjw_rollback(w->zj);
+        cap_delta_reset(w->cap);
         coal_reset(&w->coal);
         for (size_t i = 0; i < w->n_pend; i++)
             free(w->pend[i].rv);
