@@ -84,10 +84,11 @@ static bool discovery(fl_apiserver *c, fl_request *req, const char *p)
         rc = fl_kube_discovery_version(&vi, &v);
     } else if (!strcmp(p, "/api") || !strcmp(p, "/apis")) {
         if (only_aggregated(req)) {
-            fl_apiserver_reply_status(req, 406, "NotAcceptable",
-                             "only the following media types are accepted: application/json, "
-                             "application/yaml, application/vnd.kubernetes.protobuf",
-                             NULL, NULL, NULL);
+            fl_apiserver_reply_status(
+                req, 406, "NotAcceptable",
+                "only the following media types are accepted: application/json, "
+                "application/yaml, application/vnd.kubernetes.protobuf",
+                NULL, NULL, NULL);
             return true;
         }
         rc = p[4] ? fl_kube_discovery_apis(c->reg, NULL, NULL, &v)
@@ -153,8 +154,8 @@ static int openapi_build(fl_apiserver *c)
         if (rc == 0) {
             char url[600];
             snprintf(url, sizeof(url), "/openapi/v3/%s?hash=%s", key, hash);
-            json_object_set_new(docs, key, json_pack("{s:s,s:s%}", "hash", hash, "body",
-                                                     b.data, b.len));
+            json_object_set_new(docs, key,
+                                json_pack("{s:s,s:s%}", "hash", hash, "body", b.data, b.len));
             json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
         }
         json_decref(doc);
@@ -228,8 +229,8 @@ static void openapi_v2(fl_request *req, const json_t *body)
     const char *accept = fl_request_header(req, "Accept");
     if (accept && *accept && !strstr(accept, "json") && !strstr(accept, "*/*")) {
         fl_apiserver_reply_status(req, 406, "NotAcceptable",
-                                  "only application/json is served for /openapi/v2", NULL,
-                                  NULL, NULL);
+                                  "only application/json is served for /openapi/v2", NULL, NULL,
+                                  NULL);
         return;
     }
     fl_request_reply(req, 200, "application/json", json_string_value(body),
@@ -324,7 +325,7 @@ static int parse_path(fl_apiserver *c, const char *p, fl_apiserver_path *out)
 
 typedef struct table_req {
     bool on;
-    const char *api_version;  /* meta.k8s.io/v1 or v1beta1 */
+    const char *api_version; /* meta.k8s.io/v1 or v1beta1 */
 } table_req;
 
 static table_req want_table(fl_request *req)
@@ -375,14 +376,16 @@ int fl_apiserver_token_decode(const char *tok, int64_t *rv, char **start, fl_err
     json_t *t = NULL;
     int rc = fl_base64_decode(FL_BASE64_URL, tok, strlen(tok), &raw);
     if (rc != 0 || !(t = json_loadb(raw.data, raw.len, JSON_ALLOW_NUL, NULL))) {
-        rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
+        rc = fl_err_set(err, FL_EPARSE,
+                        "invalid continue token: continue key is not valid: "
                         "invalid character looking for beginning of value");
         goto out;
     }
     json_t *jrv = json_object_get(t, "rv"), *js = json_object_get(t, "start");
     if (!json_is_integer(jrv) || !json_is_string(js) ||
         strcmp(json_string_value(json_object_get(t, "v")) ?: "", "meta.k8s.io/v1") != 0) {
-        rc = fl_err_set(err, FL_EPARSE, "invalid continue token: continue key is not valid: "
+        rc = fl_err_set(err, FL_EPARSE,
+                        "invalid continue token: continue key is not valid: "
                         "incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
         goto out;
     }
@@ -415,7 +418,8 @@ static void list_meta(fl_buf *b, const fl_apiserver_list *l, const char *tok, bo
     fl_buf_puts(b, "}");
 }
 
-static void reply_list(fl_request *req, const fl_apiserver_res *r, const fl_apiserver_list *l, const char *tok)
+static void reply_list(fl_request *req, const fl_apiserver_res *r, const fl_apiserver_list *l,
+                       const char *tok)
 {
     fl_buf b = FL_BUF_INIT(1u << 30);
     bool crd = r->kr->origin == FL_KUBE_ORIGIN_CRD;
@@ -438,8 +442,9 @@ static void reply_list(fl_request *req, const fl_apiserver_res *r, const fl_apis
     fl_buf_done(&b);
 }
 
-static void reply_table(fl_request *req, const fl_apiserver_res *r, fl_apiserver_obj *const *objs, size_t n,
-                        const char *rv, const char *tok, int64_t remaining, const char *apiv)
+static void reply_table(fl_request *req, const fl_apiserver_res *r, fl_apiserver_obj *const *objs,
+                        size_t n, const char *rv, const char *tok, int64_t remaining,
+                        const char *apiv)
 {
     json_t **v = calloc(n ? n : 1, sizeof(*v)), *t = NULL;
     fl_kube_table_opts to = FL_KUBE_TABLE_OPTS_INIT;
@@ -485,10 +490,10 @@ static void opt_err(opt_errs *e, bool forbidden, const char *field, const char *
 {
     char m[400];
     snprintf(m, sizeof(m), "%s: %s", forbidden ? "Forbidden" : "Unsupported value", detail);
-    json_array_append_new(e->causes, json_pack("{s:s,s:s,s:s}", "reason",
-                                               forbidden ? "FieldValueForbidden" :
-                                                           "FieldValueNotSupported",
-                                               "message", m, "field", field));
+    json_array_append_new(e->causes,
+                          json_pack("{s:s,s:s,s:s}", "reason",
+                                    forbidden ? "FieldValueForbidden" : "FieldValueNotSupported",
+                                    "message", m, "field", field));
     fl_buf_printf(&e->msg, "%s%s: %s", e->n++ ? ", " : "", field, m);
 }
 
@@ -529,8 +534,9 @@ static bool validate_list_options(fl_request *req, bool watch, const list_params
         snprintf(msg, sizeof(msg), "ListOptions.meta.k8s.io \"\" is invalid: %s%s%s",
                  e.n > 1 ? "[" : "", e.msg.data ? e.msg.data : "", e.n > 1 ? "]" : "");
         json_t *st = fl_status_new(422, "Invalid", msg);
-        json_object_set_new(st, "details", json_pack("{s:s,s:s,s:O}", "group", "meta.k8s.io",
-                                                     "kind", "ListOptions", "causes", e.causes));
+        json_object_set_new(st, "details",
+                            json_pack("{s:s,s:s,s:O}", "group", "meta.k8s.io", "kind",
+                                      "ListOptions", "causes", e.causes));
         fl_apiserver_reply_json(req, 422, st);
     }
     json_decref(e.causes);
@@ -541,8 +547,8 @@ static bool validate_list_options(fl_request *req, bool watch, const list_params
 /* Parse selectors and resourceVersion; answers the request itself on
  * error. name: a legacy watch path's object ("" for none) adds
  * metadata.name=<name> to the field selector, as the apiserver does. */
-static bool parse_list_params(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, bool watch,
-                              const char *name, list_params *lp)
+static bool parse_list_params(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r,
+                              bool watch, const char *name, list_params *lp)
 {
     fl_err err = FL_ERR_INIT;
     const char *bad = NULL;
@@ -615,17 +621,18 @@ static void reply_too_large(fl_request *req, uint64_t want, uint64_t cur)
     snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
              (unsigned long long)want, (unsigned long long)cur);
     json_t *st = fl_status_new(504, "Timeout", msg);
-    json_object_set_new(st, "details", json_pack("{s:[{s:s,s:s}],s:i}", "causes", "reason",
-                                                 "ResourceVersionTooLarge", "message",
-                                                 "Too large resource version",
-                                                 "retryAfterSeconds", 1));
+    json_object_set_new(st, "details",
+                        json_pack("{s:[{s:s,s:s}],s:i}", "causes", "reason",
+                                  "ResourceVersionTooLarge", "message",
+                                  "Too large resource version", "retryAfterSeconds", 1));
     fl_apiserver_reply_json(req, 504, st);
 }
 
 static void reply_expired_continue(fl_request *req, const char *start)
 {
     fl_buf tok = FL_BUF_INIT(8192);
-    json_t *st = fl_status_new(410, "Expired",
+    json_t *st = fl_status_new(
+        410, "Expired",
         "The provided continue parameter is too old to display a consistent list result. You "
         "can start a new list without the continue parameter, or use the continue token in "
         "this response to retrieve the remainder of the results. Continuing with the provided "
@@ -645,8 +652,10 @@ static void do_list(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p
     fl_buf tok = FL_BUF_INIT(8192);
     fl_err err = FL_ERR_INIT;
     if (c->hooks.take_410 && c->hooks.take_410(c->hooks.ud, false)) { /* e.g. the sim's force-410 */
-        fl_apiserver_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
-                         "old.", NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 410, "Expired",
+                                  "The resourceVersion for the provided list is too "
+                                  "old.",
+                                  NULL, NULL, NULL);
         return;
     }
     if (!parse_list_params(c, req, p->res, false, NULL, &lp))
@@ -656,12 +665,15 @@ static void do_list(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p
     int64_t limit = 0, trv = 0;
     if (lim && *lim && (fl_parse_i64(lim, strlen(lim), &limit) != 0 || limit < 0))
         limit = 0;
-    fl_apiserver_list_req q = {.ns = p->ns, .labels = lp.labels, .fields = lp.fields, .limit = limit};
+    fl_apiserver_list_req q = {
+        .ns = p->ns, .labels = lp.labels, .fields = lp.fields, .limit = limit};
     bool rv0 = lp.has_rv && lp.rv_num == 0;
     if (cont && *cont) {
         if (lp.has_rv && !rv0) {
-            fl_apiserver_reply_status(req, 400, "BadRequest", "specifying resource version is not "
-                             "allowed when using continue", NULL, NULL, NULL);
+            fl_apiserver_reply_status(req, 400, "BadRequest",
+                                      "specifying resource version is not "
+                                      "allowed when using continue",
+                                      NULL, NULL, NULL);
             goto out;
         }
         if (fl_apiserver_token_decode(cont, &trv, &start, &err) != 0) {
@@ -688,8 +700,10 @@ static void do_list(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p
         goto out;
     }
     if (rc == FL_EGONE) {
-        fl_apiserver_reply_status(req, 410, "Expired", "The resourceVersion for the provided list is too "
-                         "old.", NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 410, "Expired",
+                                  "The resourceVersion for the provided list is too "
+                                  "old.",
+                                  NULL, NULL, NULL);
         goto out;
     }
     if (rc != 0) {
@@ -716,7 +730,8 @@ out:
 
 /* ------------------------------------------------------------ watch */
 
-int fl_apiserver_table_event(const fl_apiserver_res *r, const fl_apiserver_obj *o, bool omit_columns, fl_buf *out)
+int fl_apiserver_table_event(const fl_apiserver_res *r, const fl_apiserver_obj *o,
+                             bool omit_columns, fl_buf *out)
 {
     char rv[24];
     json_t *obj = fl_apiserver_obj_parse(o), *t = NULL;
@@ -741,7 +756,7 @@ typedef struct wctx {
     fl_stream *s;
     fl_apiserver_watch *w;
     bool ended;
-    fl_apiserver *c;  /* for its hooks */
+    fl_apiserver *c; /* for its hooks */
 } wctx;
 
 static void wctx_unref(wctx *x)
@@ -875,7 +890,7 @@ static void do_get(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
         fl_apiserver_res_qualified(p->res, q, sizeof(q));
         snprintf(msg, sizeof(msg), "%s \"%s\" not found", q, p->name);
         fl_apiserver_reply_status(req, 404, "NotFound", msg, p->name, p->res->kr->group,
-                         p->res->kr->resource);
+                                  p->res->kr->resource);
         return;
     }
     table_req t = want_table(req);
@@ -904,8 +919,9 @@ static const char *verb_of(fl_request *req, const fl_apiserver_path *p)
 {
     const char *m = fl_request_method(req), *w = fl_request_query(req, "watch");
     if (!strcmp(m, "GET"))
-        return p->watch || (!p->name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))
-                   ? "watch" : p->name[0] ? "get" : "list";
+        return p->watch || (!p->name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1"))) ? "watch"
+               : p->name[0]                                                              ? "get"
+                                                                                         : "list";
     if (!strcmp(m, "POST"))
         return "create";
     if (!strcmp(m, "PUT"))
@@ -927,22 +943,27 @@ static void resource_request(fl_apiserver *c, fl_request *req, const char *path)
         return;
     }
     if (rc != 0) {
-        fl_apiserver_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
-                         NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 404, "NotFound",
+                                  "the server could not find the requested resource", NULL, NULL,
+                                  NULL);
         return;
     }
     if (!p.res->kr->namespaced && p.ns[0]) {
-        fl_apiserver_reply_status(req, 404, "NotFound", "the server could not find the requested resource",
-                         NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 404, "NotFound",
+                                  "the server could not find the requested resource", NULL, NULL,
+                                  NULL);
         return;
     }
     const char *w = fl_request_query(req, "watch");
     bool get = !strcmp(m, "GET");
-    if (c->hooks.auth && c->hooks.auth(c->hooks.ud, req, verb_of(req, &p), p.res, p.ns, p.name) != 0)
+    if (c->hooks.auth &&
+        c->hooks.auth(c->hooks.ud, req, verb_of(req, &p), p.res, p.ns, p.name) != 0)
         return; /* answered: 401 or 403 */
     if (p.watch && (!get || p.sub[0]))
-        fl_apiserver_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on "
-                         "the requested resource", NULL, NULL, NULL);
+        fl_apiserver_reply_status(req, 405, "MethodNotAllowed",
+                                  "the server does not allow this method on "
+                                  "the requested resource",
+                                  NULL, NULL, NULL);
     else if (p.watch)
         do_watch(c, req, &p);
     else if (get && !p.name[0] && w && (!strcmp(w, "true") || !strcmp(w, "1")))

@@ -37,7 +37,7 @@ typedef struct fl_apiserver_rstore fl_apiserver_rstore;
 typedef struct fl_apiserver_res {
     const fl_kube_resource *kr;
     char api_version[140];   /* "v1" or "group/version" */
-    fl_apiserver_rstore *rs;          /* owned by the store */
+    fl_apiserver_rstore *rs; /* owned by the store */
 } fl_apiserver_res;
 
 /* ---------------------------------------------------------------- objects
@@ -70,21 +70,21 @@ struct fl_apiserver_gen {
 
 struct fl_apiserver_obj {
     atomic_int refs;
-    uint8_t gen_kind;    /* generated: the generator's kind (fleet.c); else 0 */
+    uint8_t gen_kind; /* generated: the generator's kind (fleet.c); else 0 */
     uint64_t rv;
     const fl_apiserver_res *res;
-    const char *key;     /* "ns/name" or "name": etcd key order */
-    const char *ns;      /* "" when cluster-scoped */
+    const char *key; /* "ns/name" or "name": etcd key order */
+    const char *ns;  /* "" when cluster-scoped */
     const char *name;
-    const char *labels;  /* "k\0v\0k\0v\0\0" */
-    const char *node;    /* spec.nodeName or "" */
-    const char *phase;   /* status.phase or "" */
-    const char *json;    /* ordinary: compact JSON, starts {"kind":..,"apiVersion":..,
+    const char *labels; /* "k\0v\0k\0v\0\0" */
+    const char *node;   /* spec.nodeName or "" */
+    const char *phase;  /* status.phase or "" */
+    const char *json;   /* ordinary: compact JSON, starts {"kind":..,"apiVersion":..,
                           * generated: NULL */
     size_t len;
-    size_t hdr;          /* bytes of "\"kind\":..,\"apiVersion\":..," after '{' */
+    size_t hdr;            /* bytes of "\"kind\":..,\"apiVersion\":..," after '{' */
     fl_apiserver_gen *gen; /* generated: the recipe (one reference); else NULL */
-    uint64_t gen_id;     /* generated pods: the pod number in its namespace */
+    uint64_t gen_id;       /* generated pods: the pod number in its namespace */
 };
 
 void fl_apiserver_obj_ref(fl_apiserver_obj *o);
@@ -113,22 +113,28 @@ bool fl_apiserver_sel_match(const fl_apiserver_sel *s, const fl_apiserver_obj *o
 void fl_apiserver_sel_free(fl_apiserver_sel *s);
 /* False (and *bad = the key) when a field selector names a field the
  * apiserver does not index for kind. */
-bool fl_apiserver_sel_fields_supported(const fl_apiserver_sel *s, const char *kind, const char **bad);
+bool fl_apiserver_sel_fields_supported(const fl_apiserver_sel *s, const char *kind,
+                                       const char **bad);
 
 /* ---------------------------------------------------------------- store */
 typedef struct fl_apiserver_store fl_apiserver_store;
 typedef struct fl_apiserver_watch fl_apiserver_watch;
 
-typedef enum { FL_APISERVER_EV_ADDED = 0, FL_APISERVER_EV_MODIFIED, FL_APISERVER_EV_DELETED } fl_apiserver_ev_type;
+typedef enum {
+    FL_APISERVER_EV_ADDED = 0,
+    FL_APISERVER_EV_MODIFIED,
+    FL_APISERVER_EV_DELETED
+} fl_apiserver_ev_type;
 
 /* Append o as a one-row Table (a Table watch event's object) to out;
  * omit_columns after the first event. 0 or a negative code. */
-typedef int (*fl_apiserver_table_fn)(const fl_apiserver_res *r, const fl_apiserver_obj *o, bool omit_columns, fl_buf *out);
+typedef int (*fl_apiserver_table_fn)(const fl_apiserver_res *r, const fl_apiserver_obj *o,
+                                     bool omit_columns, fl_buf *out);
 
 typedef struct fl_apiserver_store_opts {
-    size_t history;          /* events kept for watch resume / snapshots */
-    unsigned bookmark_s;     /* bookmark period of watches */
-    fl_apiserver_table_fn table;      /* renders Table watch events (NULL: none) */
+    size_t history;              /* events kept for watch resume / snapshots */
+    unsigned bookmark_s;         /* bookmark period of watches */
+    fl_apiserver_table_fn table; /* renders Table watch events (NULL: none) */
 } fl_apiserver_store_opts;
 
 int fl_apiserver_store_new(const fl_apiserver_store_opts *o, fl_apiserver_store **out);
@@ -152,8 +158,8 @@ int fl_apiserver_backup(const char *src, const char *dest, fl_err *err);
  * group/version/resource twice is a no-op. 0, FL_EFULL or -ENOMEM. */
 int fl_apiserver_store_add_res(fl_apiserver_store *st, const fl_kube_resource *kr);
 /* Find by group/version/resource (NULL group = core). Borrowed. */
-const fl_apiserver_res *fl_apiserver_store_find(fl_apiserver_store *st, const char *group, const char *version,
-                              const char *resource);
+const fl_apiserver_res *fl_apiserver_store_find(fl_apiserver_store *st, const char *group,
+                                                const char *version, const char *resource);
 /* Copy the resource list (array of borrowed pointers, caller frees the array). */
 size_t fl_apiserver_store_resources(fl_apiserver_store *st, const fl_apiserver_res ***out);
 uint64_t fl_apiserver_store_rv(fl_apiserver_store *st);
@@ -161,7 +167,8 @@ uint64_t fl_apiserver_store_rv(fl_apiserver_store *st);
 uint64_t fl_apiserver_store_oldest(fl_apiserver_store *st);
 
 /* Reads: new reference in *out or FL_ENOTFOUND. */
-int fl_apiserver_store_get(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns, const char *name, fl_apiserver_obj **out);
+int fl_apiserver_store_get(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns,
+                           const char *name, fl_apiserver_obj **out);
 
 /* Writes. obj is the full new state (kind, apiVersion, metadata...); the
  * store sets metadata.resourceVersion, encodes and publishes an event.
@@ -169,47 +176,51 @@ int fl_apiserver_store_get(fl_apiserver_store *st, const fl_apiserver_res *r, co
  * FL_ECONFLICT when expect_rv != 0 and the stored rv differs.
  * delete: obj is the final state to report (stored obj when NULL).
  * *out (optional) gets a new reference to the stored object. */
-int fl_apiserver_store_create(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj, fl_apiserver_obj **out);
+int fl_apiserver_store_create(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj,
+                              fl_apiserver_obj **out);
 /* Create from a generated record o (fleet.c; not yet shared): the store
  * sets its resourceVersion and takes over the caller's reference, also on
  * failure. Codes and *out as fl_apiserver_store_create. */
-int fl_apiserver_store_create_rec(fl_apiserver_store *st, const fl_apiserver_res *r, fl_apiserver_obj *o, fl_apiserver_obj **out);
-int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj, uint64_t expect_rv,
-                     fl_apiserver_obj **out);
-int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns, const char *name,
-                     uint64_t expect_rv, json_t *obj, fl_apiserver_obj **out);
+int fl_apiserver_store_create_rec(fl_apiserver_store *st, const fl_apiserver_res *r,
+                                  fl_apiserver_obj *o, fl_apiserver_obj **out);
+int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj,
+                              uint64_t expect_rv, fl_apiserver_obj **out);
+int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns,
+                              const char *name, uint64_t expect_rv, json_t *obj,
+                              fl_apiserver_obj **out);
 
 /* A list page. items are new references; caller calls fl_apiserver_list_done. */
 typedef struct fl_apiserver_list {
     fl_apiserver_obj **items;
     size_t n;
-    uint64_t rv;            /* the list's resourceVersion */
-    char *next;             /* continue start key (after the last item) or NULL */
-    int64_t remaining;      /* items after this page (when next) */
+    uint64_t rv;       /* the list's resourceVersion */
+    char *next;        /* continue start key (after the last item) or NULL */
+    int64_t remaining; /* items after this page (when next) */
 } fl_apiserver_list;
 
 typedef struct fl_apiserver_list_req {
-    const char *ns;         /* NULL or "" = all */
+    const char *ns; /* NULL or "" = all */
     const fl_apiserver_sel *labels, *fields;
-    uint64_t at_rv;         /* 0 = now; else a snapshot at that rv */
-    const char *start;      /* resume after this key ("" = from the start) */
-    int64_t limit;          /* 0 = no limit */
+    uint64_t at_rv;    /* 0 = now; else a snapshot at that rv */
+    const char *start; /* resume after this key ("" = from the start) */
+    int64_t limit;     /* 0 = no limit */
 } fl_apiserver_list_req;
 
 /* FL_EGONE when at_rv is older than the history window. */
-int fl_apiserver_store_list(fl_apiserver_store *st, const fl_apiserver_res *r, const fl_apiserver_list_req *q, fl_apiserver_list *out);
+int fl_apiserver_store_list(fl_apiserver_store *st, const fl_apiserver_res *r,
+                            const fl_apiserver_list_req *q, fl_apiserver_list *out);
 void fl_apiserver_list_done(fl_apiserver_list *l);
 
 /* ---------------------------------------------------------------- watch */
 typedef struct fl_apiserver_watch_req {
     const char *ns;
-    fl_apiserver_sel *labels, *fields;   /* owned by the watch from fl_apiserver_store_watch on */
-    bool initial;               /* synthetic ADDED for current objects first */
-    bool initial_end_bookmark;  /* then the k8s.io/initial-events-end bookmark */
-    uint64_t from_rv;           /* when !initial: send events after this rv */
+    fl_apiserver_sel *labels, *fields; /* owned by the watch from fl_apiserver_store_watch on */
+    bool initial;                      /* synthetic ADDED for current objects first */
+    bool initial_end_bookmark;         /* then the k8s.io/initial-events-end bookmark */
+    uint64_t from_rv;                  /* when !initial: send events after this rv */
     bool bookmarks;
-    int64_t deadline_ms;        /* monotonic; 0 = none */
-    bool table;                 /* one-row Table per event */
+    int64_t deadline_ms; /* monotonic; 0 = none */
+    bool table;          /* one-row Table per event */
 } fl_apiserver_watch_req;
 
 /* Sink for encoded event lines. Returns 0 or FL_ECLOSED/FL_EFULL to end. */
@@ -221,12 +232,13 @@ typedef void (*fl_apiserver_watch_end_fn)(void *ud);
 /* Start a watch. On FL_EGONE (rv too old) nothing was registered and
  * *oldest says where the window starts. Selectors in q are taken over
  * even on failure. */
-int fl_apiserver_store_watch(fl_apiserver_store *st, const fl_apiserver_res *r, fl_apiserver_watch_req *q, fl_apiserver_watch_write_fn wr,
-                    fl_apiserver_watch_end_fn end, void *ud, fl_apiserver_watch **out, uint64_t *oldest);
+int fl_apiserver_store_watch(fl_apiserver_store *st, const fl_apiserver_res *r,
+                             fl_apiserver_watch_req *q, fl_apiserver_watch_write_fn wr,
+                             fl_apiserver_watch_end_fn end, void *ud, fl_apiserver_watch **out,
+                             uint64_t *oldest);
 /* Ask a watch to end soon (from any thread, e.g. the client went away). */
 void fl_apiserver_watch_cancel(fl_apiserver_watch *w);
 size_t fl_apiserver_store_watch_count(fl_apiserver_store *st);
-
 
 /* ------------------------------------------------------------ the server
  * One served API: a registry and a store (both borrowed: they outlive it)
@@ -267,14 +279,14 @@ typedef struct fl_apiserver_hooks {
 } fl_apiserver_hooks;
 
 typedef struct fl_apiserver_opts {
-    const char *name;           /* for logs */
-    const char *token;          /* the bearer token that is admin ("" = none) */
-    const char *prefix;         /* "" or a path prefix such as "/clusters/x" */
-    bool anon_admin;            /* requests without credentials are admin */
-    const char *server_addr;    /* host:port for /api's serverAddressByClientCIDRs */
-    const char *fs_uid, *pl_uid;/* X-Kubernetes-Pf-* values (36 chars) */
-    fl_kube_resources *reg;     /* borrowed */
-    fl_apiserver_store *st;     /* borrowed */
+    const char *name;            /* for logs */
+    const char *token;           /* the bearer token that is admin ("" = none) */
+    const char *prefix;          /* "" or a path prefix such as "/clusters/x" */
+    bool anon_admin;             /* requests without credentials are admin */
+    const char *server_addr;     /* host:port for /api's serverAddressByClientCIDRs */
+    const char *fs_uid, *pl_uid; /* X-Kubernetes-Pf-* values (36 chars) */
+    fl_kube_resources *reg;      /* borrowed */
+    fl_apiserver_store *st;      /* borrowed */
     fl_apiserver_hooks hooks;
 } fl_apiserver_opts;
 
@@ -282,14 +294,14 @@ typedef struct fl_apiserver_opts {
  * knows is registered with the store). 0, -EINVAL or -ENOMEM; *out only
  * on success. */
 int fl_apiserver_new(const fl_apiserver_opts *o, fl_apiserver **out);
-void fl_apiserver_free(fl_apiserver *a);   /* accepts NULL */
+void fl_apiserver_free(fl_apiserver *a); /* accepts NULL */
 /* Set where clients reach it (after the listener bound). */
 void fl_apiserver_set_server_addr(fl_apiserver *a, const char *host_port);
 /* The one HTTP entry point (an fl_server route handler; ud = fl_apiserver). */
 void fl_apiserver_handle(fl_request *req, void *ud);
 /* A fl_apiserver_table_fn rendering Table watch events with kube/table.h. */
-int fl_apiserver_table_event(const fl_apiserver_res *r, const fl_apiserver_obj *o, bool omit_columns,
-                             fl_buf *out);
+int fl_apiserver_table_event(const fl_apiserver_res *r, const fl_apiserver_obj *o,
+                             bool omit_columns, fl_buf *out);
 /* Register everything a's registry knows with its store (after CRD changes). */
 int fl_apiserver_sync_resources(fl_apiserver *a);
 /* Store a new object as a create would (uid, creationTimestamp, defaults,
@@ -304,10 +316,10 @@ int fl_apiserver_create_object(fl_apiserver *a, const fl_apiserver_res *r, json_
  * answer (new; its "code" member is the HTTP status). Blocking (up to
  * timeoutSeconds per webhook); any thread holding no store lock. */
 typedef struct fl_apiserver_webhook_req {
-    const json_t *user;      /* AdmissionReview userInfo; NULL = admin */
-    const json_t *options;   /* CreateOptions/UpdateOptions or NULL */
+    const json_t *user;    /* AdmissionReview userInfo; NULL = admin */
+    const json_t *options; /* CreateOptions/UpdateOptions or NULL */
     bool dry;
-    fl_request *req;         /* for Warning headers; may be NULL */
+    fl_request *req; /* for Warning headers; may be NULL */
 } fl_apiserver_webhook_req;
 int fl_apiserver_webhook_admit(fl_apiserver *a, const fl_apiserver_res *r, const char *op,
                                const json_t *obj, const json_t *old,

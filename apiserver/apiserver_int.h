@@ -29,10 +29,10 @@
 /* Cached OpenAPI v3 documents, rebuilt when the registry's generation
  * changes. */
 typedef struct fl_apiserver_openapi {
-    uint64_t gen;          /* registry generation they were built for; 0 = none */
-    json_t *index;         /* /openapi/v3 body */
-    json_t *docs;          /* "api/v1" -> {"hash": H, "body": compact JSON string} */
-    json_t *v2;            /* /openapi/v2 body: compact JSON string */
+    uint64_t gen;  /* registry generation they were built for; 0 = none */
+    json_t *index; /* /openapi/v3 body */
+    json_t *docs;  /* "api/v1" -> {"hash": H, "body": compact JSON string} */
+    json_t *v2;    /* /openapi/v2 body: compact JSON string */
     /* write.c's field validation: "group/version" -> parsed document, for
      * schemas_gen; read-only once stored (shared by reference). */
     uint64_t schemas_gen;
@@ -45,7 +45,7 @@ typedef struct fl_apiserver_openapi {
 struct fl_apiserver {
     char name[64];
     char token[65];
-    char prefix[96];       /* "" or "/clusters/<name>" */
+    char prefix[96]; /* "" or "/clusters/<name>" */
     /* Plain http on a loopback address: requests without credentials are
      * served as admin, as kube-apiserver's old insecure port did, because
      * kubectl never sends a kubeconfig's token to an http:// server. A
@@ -53,8 +53,8 @@ struct fl_apiserver {
     bool anon_admin;
     fl_kube_resources *reg;
     fl_apiserver_store *st;
-    char fs_uid[37], pl_uid[37];   /* X-Kubernetes-Pf-* values */
-    char server_addr[64];  /* host:port for /api's serverAddressByClientCIDRs */
+    char fs_uid[37], pl_uid[37]; /* X-Kubernetes-Pf-* values */
+    char server_addr[64];        /* host:port for /api's serverAddressByClientCIDRs */
     pthread_mutex_t mu;
     fl_apiserver_openapi oa;
     fl_apiserver_hooks hooks;
@@ -66,7 +66,7 @@ typedef struct fl_apiserver_db fl_apiserver_db;
 /* Open or create path; a file that is not a healthy database is refused
  * with err naming the file and SQLite's error. 0 or FL_ESQL/-ENOMEM. */
 int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out, fl_err *err);
-void fl_apiserver_db_close(fl_apiserver_db *d);    /* accepts NULL */
+void fl_apiserver_db_close(fl_apiserver_db *d); /* accepts NULL */
 uint64_t fl_apiserver_db_rv(const fl_apiserver_db *d);
 /* Each stored object of group/resource in key order; fn's non-zero return
  * stops and is returned. */
@@ -80,9 +80,9 @@ typedef struct fl_apiserver_db_change {
     uint64_t rv;
     fl_apiserver_ev_type type;
     const char *group, *resource, *key;
-    const char *json;       /* the new state (DELETED: the last one) */
+    const char *json; /* the new state (DELETED: the last one) */
     size_t len;
-    const char *prev;       /* the state before (NULL for ADDED) */
+    const char *prev; /* the state before (NULL for ADDED) */
     size_t prev_len;
 } fl_apiserver_db_change;
 /* Acknowledged writes: the changes c[0..n) (rising rv), the history trim
@@ -105,8 +105,8 @@ typedef struct fl_apiserver_path {
     const fl_apiserver_res *res;
     char ns[FL_KUBE_NAME_MAX + 1];
     char name[FL_KUBE_NAME_MAX + 1];
-    char sub[32];          /* "", "status", "scale", "binding", "log", ... */
-    bool watch;            /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
+    char sub[32]; /* "", "status", "scale", "binding", "log", ... */
+    bool watch;   /* legacy /api/v1/watch/... or /apis/<g>/<v>/watch/... */
 } fl_apiserver_path;
 void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p);
 /* write.c: register the CRDs a (durable) store already holds with the

@@ -22,8 +22,8 @@
 struct fl_apiserver_db {
     sqlite3 *db;
     char path[1024];
-    size_t history;     /* change-log rows kept */
-    uint64_t rv;        /* last resourceVersion written */
+    size_t history; /* change-log rows kept */
+    uint64_t rv;    /* last resourceVersion written */
     sqlite3_stmt *put, *del, *log, *trim, *meta, *begin, *commit, *rollback;
 };
 
@@ -44,9 +44,8 @@ static const char SCHEMA[] =
 
 /* A schema-1 file gains the prev column; its older rows have none (the
  * history before them answers 410, see fl_apiserver_db_floor). */
-static const char UPGRADE_1[] =
-    "ALTER TABLE changes ADD COLUMN prev BLOB;"
-    "UPDATE meta SET v = 2 WHERE k = 'schema';";
+static const char UPGRADE_1[] = "ALTER TABLE changes ADD COLUMN prev BLOB;"
+                                "UPDATE meta SET v = 2 WHERE k = 'schema';";
 
 static int sql_fail(fl_apiserver_db *d, int rc, fl_err *err, const char *what)
 {
@@ -118,8 +117,8 @@ int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out
         return fl_err_set(err, -ENOMEM, "%s: out of memory", path);
     fl_strlcpy(d->path, path, sizeof(d->path));
     d->history = history ? history : 10000;
-    int rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = sql_fail(d, rc, err, "open");
         goto fail;
@@ -138,11 +137,11 @@ int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out
     }
     if ((rc = upgrade(d, err)) != 0 ||
         (rc = query_u64(d, "SELECT v FROM meta WHERE k = 'rv'", &d->rv, err)) != 0 ||
-        (rc = prepare(d, "INSERT OR REPLACE INTO objects VALUES(?1, ?2, ?3, ?4, ?5)", &d->put, err)) ||
+        (rc = prepare(d, "INSERT OR REPLACE INTO objects VALUES(?1, ?2, ?3, ?4, ?5)", &d->put,
+                      err)) ||
         (rc = prepare(d, "DELETE FROM objects WHERE grp = ?1 AND resource = ?2 AND key = ?3",
                       &d->del, err)) ||
-        (rc = prepare(d, "INSERT INTO changes VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &d->log,
-                      err)) ||
+        (rc = prepare(d, "INSERT INTO changes VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &d->log, err)) ||
         (rc = prepare(d, "DELETE FROM changes WHERE rv <= ?1", &d->trim, err)) ||
         (rc = prepare(d, "UPDATE meta SET v = ?1 WHERE k = 'rv'", &d->meta, err)) ||
         (rc = prepare(d, "BEGIN IMMEDIATE", &d->begin, err)) ||
@@ -160,8 +159,8 @@ void fl_apiserver_db_close(fl_apiserver_db *d)
 {
     if (!d)
         return;
-    sqlite3_stmt *s[] = {d->put, d->del, d->log, d->trim, d->meta, d->begin, d->commit,
-                         d->rollback};
+    sqlite3_stmt *s[] = {d->put,  d->del,   d->log,    d->trim,
+                         d->meta, d->begin, d->commit, d->rollback};
     for (size_t i = 0; i < FL_ARRAY_LEN(s); i++)
         sqlite3_finalize(s[i]);
     sqlite3_close(d->db);
@@ -178,16 +177,18 @@ int fl_apiserver_db_load(fl_apiserver_db *d, const char *group, const char *reso
 {
     sqlite3_stmt *s = NULL;
     fl_err err = FL_ERR_INIT;
-    int rc = prepare(d, "SELECT key, rv, json FROM objects WHERE grp = ?1 AND resource = ?2 "
-                        "ORDER BY key", &s, &err);
+    int rc = prepare(d,
+                     "SELECT key, rv, json FROM objects WHERE grp = ?1 AND resource = ?2 "
+                     "ORDER BY key",
+                     &s, &err);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(s, 1, group, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, resource, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int r = fn(ud, (const char *)sqlite3_column_text(s, 0),
-                   (uint64_t)sqlite3_column_int64(s, 1), sqlite3_column_blob(s, 2),
-                   (size_t)sqlite3_column_bytes(s, 2));
+        int r =
+            fn(ud, (const char *)sqlite3_column_text(s, 0), (uint64_t)sqlite3_column_int64(s, 1),
+               sqlite3_column_blob(s, 2), (size_t)sqlite3_column_bytes(s, 2));
         if (r != 0) {
             sqlite3_finalize(s);
             return r;
@@ -213,7 +214,8 @@ uint64_t fl_apiserver_db_floor(fl_apiserver_db *d)
     fl_err err = FL_ERR_INIT;
     if (query_u64(d, "SELECT min(rv) FROM changes", &oldest, &err) != 0 ||
         query_u64(d, "SELECT max(rv) FROM changes WHERE type != 0 AND prev IS NULL", &blind,
-                  &err) != 0 || oldest == 0)
+                  &err) != 0 ||
+        oldest == 0)
         return d->rv;
     oldest--;
     return blind > oldest ? blind : oldest;
@@ -224,8 +226,10 @@ int fl_apiserver_db_load_changes(fl_apiserver_db *d, const char *group, const ch
 {
     sqlite3_stmt *s = NULL;
     fl_err err = FL_ERR_INIT;
-    int rc = prepare(d, "SELECT rv, type, key, json, prev FROM changes WHERE grp = ?1 AND "
-                        "resource = ?2 AND rv > ?3 ORDER BY rv", &s, &err);
+    int rc = prepare(d,
+                     "SELECT rv, type, key, json, prev FROM changes WHERE grp = ?1 AND "
+                     "resource = ?2 AND rv > ?3 ORDER BY rv",
+                     &s, &err);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(s, 1, group, -1, SQLITE_STATIC);
@@ -235,7 +239,8 @@ int fl_apiserver_db_load_changes(fl_apiserver_db *d, const char *group, const ch
         fl_apiserver_db_change c = {
             .rv = (uint64_t)sqlite3_column_int64(s, 0),
             .type = (fl_apiserver_ev_type)sqlite3_column_int(s, 1),
-            .group = group, .resource = resource,
+            .group = group,
+            .resource = resource,
             .key = (const char *)sqlite3_column_text(s, 2),
             .json = sqlite3_column_blob(s, 3),
             .len = (size_t)sqlite3_column_bytes(s, 3),
@@ -350,7 +355,8 @@ int fl_apiserver_backup(const char *src, const char *dest, fl_err *err)
     if (rc != SQLITE_OK)
         out = fl_err_set(err, FL_ESQL, "%s: %s", what,
                          to && what == dest ? sqlite3_errmsg(to)
-                         : from ? sqlite3_errmsg(from) : sqlite3_errstr(rc));
+                         : from             ? sqlite3_errmsg(from)
+                                            : sqlite3_errstr(rc));
     sqlite3_close(to);
     sqlite3_close(from);
     return out;

@@ -26,7 +26,7 @@ void fl_apiserver_reply_json(fl_request *req, int code, json_t *v)
 }
 
 void fl_apiserver_reply_status(fl_request *req, int code, const char *reason, const char *msg,
-                      const char *name, const char *group, const char *kind)
+                               const char *name, const char *group, const char *kind)
 {
     json_t *st = fl_status_new(code, reason ? reason : fl_status_reason_for(code), msg);
     if (st && (name || group || kind))
@@ -40,7 +40,6 @@ void fl_apiserver_res_qualified(const fl_apiserver_res *r, char *out, size_t n)
 {
     snprintf(out, n, "%s%s%s", r->kr->resource, *r->kr->group ? "." : "", r->kr->group);
 }
-
 
 void fl_apiserver_reply_bytes(fl_request *req, int code, fl_buf *b)
 {

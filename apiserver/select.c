@@ -12,7 +12,7 @@
 #include "apiserver/apiserver_int.h"
 
 struct fl_apiserver_sel {
-    fl_label_selector *labels;  /* one of the two */
+    fl_label_selector *labels; /* one of the two */
     fl_field_selector *fields;
 };
 
@@ -55,7 +55,7 @@ int fl_apiserver_sel_parse_fields(const char *s, fl_apiserver_sel **out, fl_err 
 
 typedef struct getter {
     const fl_apiserver_obj *o;
-    json_t *parsed;   /* slow path for fields not extracted at store time */
+    json_t *parsed; /* slow path for fields not extracted at store time */
 } getter;
 
 static const char *get_label(const char *key, void *ud)
@@ -97,15 +97,28 @@ bool fl_apiserver_sel_match(const fl_apiserver_sel *s, const fl_apiserver_obj *o
 
 /* Field selector keys a kind supports (the apiserver answers 400 for
  * others): metadata.name/namespace everywhere, plus a few per kind. */
-bool fl_apiserver_sel_fields_supported(const fl_apiserver_sel *s, const char *kind, const char **bad)
+bool fl_apiserver_sel_fields_supported(const fl_apiserver_sel *s, const char *kind,
+                                       const char **bad)
 {
-    static const char *const pod[] = {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                                      "spec.serviceAccountName", "status.phase", "status.podIP",
-                                      "status.nominatedNodeName", NULL};
-    static const char *const other[] = {"spec.unschedulable", "involvedObject.kind",
-                                        "involvedObject.name", "involvedObject.namespace",
-                                        "reason", "type", "status.phase", "spec.nodeName",
-                                        "type", "status.successful", NULL};
+    static const char *const pod[] = {"spec.nodeName",
+                                      "spec.restartPolicy",
+                                      "spec.schedulerName",
+                                      "spec.serviceAccountName",
+                                      "status.phase",
+                                      "status.podIP",
+                                      "status.nominatedNodeName",
+                                      NULL};
+    static const char *const other[] = {"spec.unschedulable",
+                                        "involvedObject.kind",
+                                        "involvedObject.name",
+                                        "involvedObject.namespace",
+                                        "reason",
+                                        "type",
+                                        "status.phase",
+                                        "spec.nodeName",
+                                        "type",
+                                        "status.successful",
+                                        NULL};
     size_t n = s && s->fields ? fl_field_selector_count(s->fields) : 0;
     for (size_t i = 0; i < n; i++) {
         fl_field_term t;

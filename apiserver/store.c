@@ -25,7 +25,7 @@
 #define MAX_RES 512
 
 struct fl_apiserver_rstore {
-    fl_apiserver_obj **items;  /* sorted by key; each holds one reference */
+    fl_apiserver_obj **items; /* sorted by key; each holds one reference */
     size_t n, cap;
     char group[64], resource[64];
 };
@@ -34,8 +34,8 @@ typedef struct store_event {
     uint64_t rv;
     fl_apiserver_ev_type type;
     fl_apiserver_rstore *rs;
-    fl_apiserver_obj *obj;   /* new state (DELETED: last state with the new rv) */
-    fl_apiserver_obj *prev;  /* state before (NULL for ADDED) */
+    fl_apiserver_obj *obj;  /* new state (DELETED: last state with the new rv) */
+    fl_apiserver_obj *prev; /* state before (NULL for ADDED) */
 } store_event;
 
 struct fl_apiserver_watch {
@@ -46,7 +46,7 @@ struct fl_apiserver_watch {
     bool bookmarks, table, columns_sent;
     int64_t deadline_ms, next_bookmark_ms;
     bool final_bookmark_sent;
-    uint64_t from_rv;          /* skip events at or below (future-rv watch) */
+    uint64_t from_rv; /* skip events at or below (future-rv watch) */
     fl_apiserver_watch_write_fn wr;
     fl_apiserver_watch_end_fn end;
     fl_apiserver_table_fn table_fn;
@@ -61,8 +61,8 @@ typedef struct pending {
     struct pending *next;
     fl_apiserver_ev_type type;
     const fl_apiserver_res *r;
-    fl_apiserver_obj *obj;   /* the new state (a reference) */
-    fl_apiserver_obj *prev;  /* the stored state it replaces (a reference; NULL for ADDED) */
+    fl_apiserver_obj *obj;  /* the new state (a reference) */
+    fl_apiserver_obj *prev; /* the stored state it replaces (a reference; NULL for ADDED) */
     int rc;
     bool done;
 } pending;
@@ -80,7 +80,7 @@ struct fl_apiserver_store {
     pending *queue, **queue_tail, *inflight;
     size_t npending;
     bool committing;
-    uint64_t assigned;       /* last rv handed to a write (>= rv) */
+    uint64_t assigned; /* last rv handed to a write (>= rv) */
     pthread_t ticker;
     bool stopping;
     fl_apiserver_res *res[MAX_RES];
@@ -94,7 +94,7 @@ struct fl_apiserver_store {
     size_t nwatch;
     unsigned bookmark_s;
     fl_apiserver_table_fn table_fn;
-    fl_apiserver_db *db;   /* durable stores: the file every write commits to first */
+    fl_apiserver_db *db; /* durable stores: the file every write commits to first */
 };
 
 static int insert_at(fl_apiserver_rstore *rs, size_t i, fl_apiserver_obj *o);
@@ -356,8 +356,8 @@ out:
     return rc;
 }
 
-const fl_apiserver_res *fl_apiserver_store_find(fl_apiserver_store *st, const char *group, const char *version,
-                              const char *resource)
+const fl_apiserver_res *fl_apiserver_store_find(fl_apiserver_store *st, const char *group,
+                                                const char *version, const char *resource)
 {
     const fl_apiserver_res *found = NULL;
     pthread_mutex_lock(&st->mu);
@@ -384,16 +384,22 @@ size_t fl_apiserver_store_resources(fl_apiserver_store *st, const fl_apiserver_r
     return a ? n : 0;
 }
 
-#define LOCKED_U64(st, expr)                                                                      \
-    do {                                                                                          \
-        pthread_mutex_lock(&(st)->mu);                                                            \
-        uint64_t v_ = (expr);                                                                     \
-        pthread_mutex_unlock(&(st)->mu);                                                          \
-        return v_;                                                                                \
+#define LOCKED_U64(st, expr)                                                                       \
+    do {                                                                                           \
+        pthread_mutex_lock(&(st)->mu);                                                             \
+        uint64_t v_ = (expr);                                                                      \
+        pthread_mutex_unlock(&(st)->mu);                                                           \
+        return v_;                                                                                 \
     } while (0)
 
-uint64_t fl_apiserver_store_rv(fl_apiserver_store *st) { LOCKED_U64(st, st->rv); }
-uint64_t fl_apiserver_store_oldest(fl_apiserver_store *st) { LOCKED_U64(st, st->floor_rv + 1); }
+uint64_t fl_apiserver_store_rv(fl_apiserver_store *st)
+{
+    LOCKED_U64(st, st->rv);
+}
+uint64_t fl_apiserver_store_oldest(fl_apiserver_store *st)
+{
+    LOCKED_U64(st, st->floor_rv + 1);
+}
 
 size_t fl_apiserver_store_watch_count(fl_apiserver_store *st)
 {
@@ -405,7 +411,8 @@ size_t fl_apiserver_store_watch_count(fl_apiserver_store *st)
 
 /* ------------------------------------------------------------ key lookup */
 
-static void make_key(const fl_apiserver_res *r, const char *ns, const char *name, char *key, size_t n)
+static void make_key(const fl_apiserver_res *r, const char *ns, const char *name, char *key,
+                     size_t n)
 {
     if (r->kr->namespaced && ns && *ns)
         snprintf(key, n, "%s/%s", ns, name);
@@ -429,7 +436,8 @@ static size_t lower_bound(fl_apiserver_obj *const *items, size_t n, const char *
     return lo;
 }
 
-int fl_apiserver_store_get(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns, const char *name, fl_apiserver_obj **out)
+int fl_apiserver_store_get(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns,
+                           const char *name, fl_apiserver_obj **out)
 {
     char key[600];
     bool found;
@@ -460,12 +468,15 @@ static bool watch_matches(const fl_apiserver_watch *w, const fl_apiserver_obj *o
  * it; line is the scratch event line, reused from watcher to watcher. */
 typedef struct ev_obj {
     const fl_apiserver_obj *o;
-    const char *json;   /* NULL until first needed */
+    const char *json; /* NULL until first needed */
     size_t len;
     fl_buf scratch, line;
 } ev_obj;
 
-#define EV_OBJ_INIT(obj) {(obj), NULL, 0, FL_BUF_INIT(64u << 20), FL_BUF_INIT(64u << 20)}
+#define EV_OBJ_INIT(obj)                                                                           \
+    {                                                                                              \
+        (obj), NULL, 0, FL_BUF_INIT(64u << 20), FL_BUF_INIT(64u << 20)                             \
+    }
 
 static void ev_obj_set(ev_obj *e, const fl_apiserver_obj *o)
 {
@@ -547,7 +558,8 @@ static void deliver(fl_apiserver_watch *w, const store_event *e, ev_obj *eo)
 }
 
 /* Append an event (takes the references), fans it out. Locked. */
-static void publish(fl_apiserver_store *st, fl_apiserver_ev_type type, fl_apiserver_rstore *rs, fl_apiserver_obj *obj, fl_apiserver_obj *prev)
+static void publish(fl_apiserver_store *st, fl_apiserver_ev_type type, fl_apiserver_rstore *rs,
+                    fl_apiserver_obj *obj, fl_apiserver_obj *prev)
 {
     if (st->ring_len == st->ring_cap) {
         store_event *old = &st->ring[st->ring_start];
@@ -648,8 +660,9 @@ static int commit_batch(fl_apiserver_store *st, pending *b)
     for (pending *p = b; p && rc == 0; p = p->next, k++) {
         scratch[2 * k] = (fl_buf)FL_BUF_INIT(64u << 20);
         scratch[2 * k + 1] = (fl_buf)FL_BUF_INIT(64u << 20);
-        c[k] = (fl_apiserver_db_change){p->obj->rv, p->type, p->r->rs->group, p->r->rs->resource,
-                                        p->obj->key, NULL, 0, NULL, 0};
+        c[k] = (fl_apiserver_db_change){
+            p->obj->rv, p->type, p->r->rs->group, p->r->rs->resource, p->obj->key, NULL, 0,
+            NULL,       0};
         c[k].json = fl_apiserver_obj_json(p->obj, &scratch[2 * k], &c[k].len);
         if (p->prev)
             c[k].prev = fl_apiserver_obj_json(p->prev, &scratch[2 * k + 1], &c[k].prev_len);
@@ -771,7 +784,8 @@ static int finish(int rc, fl_apiserver_obj *o, fl_apiserver_obj **out)
     return rc;
 }
 
-int fl_apiserver_store_create(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj, fl_apiserver_obj **out)
+int fl_apiserver_store_create(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj,
+                              fl_apiserver_obj **out)
 {
     char key[600];
     bool found;
@@ -792,7 +806,8 @@ out:
     return rc;
 }
 
-int fl_apiserver_store_create_rec(fl_apiserver_store *st, const fl_apiserver_res *r, fl_apiserver_obj *o, fl_apiserver_obj **out)
+int fl_apiserver_store_create_rec(fl_apiserver_store *st, const fl_apiserver_res *r,
+                                  fl_apiserver_obj *o, fl_apiserver_obj **out)
 {
     bool found;
     int rc = 0;
@@ -812,8 +827,8 @@ out:
     return rc;
 }
 
-int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj, uint64_t expect_rv,
-                     fl_apiserver_obj **out)
+int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r, json_t *obj,
+                              uint64_t expect_rv, fl_apiserver_obj **out)
 {
     char key[600];
     bool found;
@@ -839,8 +854,9 @@ out:
     return rc;
 }
 
-int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns, const char *name,
-                     uint64_t expect_rv, json_t *obj, fl_apiserver_obj **out)
+int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns,
+                              const char *name, uint64_t expect_rv, json_t *obj,
+                              fl_apiserver_obj **out)
 {
     char key[600];
     bool found;
@@ -938,7 +954,8 @@ static bool list_matches(const fl_apiserver_list_req *q, const fl_apiserver_obj 
 }
 
 /* Fill out from the key-ordered candidates a[0..n) (borrowed). */
-static int page(const fl_apiserver_list_req *q, fl_apiserver_obj *const *a, size_t n, fl_apiserver_list *out)
+static int page(const fl_apiserver_list_req *q, fl_apiserver_obj *const *a, size_t n,
+                fl_apiserver_list *out)
 {
     size_t i = 0;
     if (q->start && *q->start) {
@@ -972,7 +989,8 @@ static int page(const fl_apiserver_list_req *q, fl_apiserver_obj *const *a, size
     return 0;
 }
 
-int fl_apiserver_store_list(fl_apiserver_store *st, const fl_apiserver_res *r, const fl_apiserver_list_req *q, fl_apiserver_list *out)
+int fl_apiserver_store_list(fl_apiserver_store *st, const fl_apiserver_res *r,
+                            const fl_apiserver_list_req *q, fl_apiserver_list *out)
 {
     fl_apiserver_list l = {0};
     objvec a = {0};
@@ -1025,8 +1043,10 @@ static void replay(fl_apiserver_store *st, fl_apiserver_watch *w)
     ev_obj_done(&eo);
 }
 
-int fl_apiserver_store_watch(fl_apiserver_store *st, const fl_apiserver_res *r, fl_apiserver_watch_req *q, fl_apiserver_watch_write_fn wr,
-                    fl_apiserver_watch_end_fn end, void *ud, fl_apiserver_watch **out, uint64_t *oldest)
+int fl_apiserver_store_watch(fl_apiserver_store *st, const fl_apiserver_res *r,
+                             fl_apiserver_watch_req *q, fl_apiserver_watch_write_fn wr,
+                             fl_apiserver_watch_end_fn end, void *ud, fl_apiserver_watch **out,
+                             uint64_t *oldest)
 {
     fl_apiserver_watch *w = calloc(1, sizeof(*w));
     if (!w) {
@@ -1085,8 +1105,8 @@ static void tick(fl_apiserver_store *st, int64_t now, fl_apiserver_watch **done)
 {
     for (fl_apiserver_watch **pp = &st->watches; *pp;) {
         fl_apiserver_watch *w = *pp;
-        bool over = w->dead || atomic_load(&w->cancelled) ||
-                    (w->deadline_ms && now >= w->deadline_ms);
+        bool over =
+            w->dead || atomic_load(&w->cancelled) || (w->deadline_ms && now >= w->deadline_ms);
         if (!over && w->bookmarks) {
             bool last = w->deadline_ms && !w->final_bookmark_sent && now >= w->deadline_ms - 2000;
             if (last || now >= w->next_bookmark_ms) {

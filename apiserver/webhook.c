@@ -46,8 +46,8 @@ static bool list_has(const json_t *list, const char *v)
  * itself, or (matchPolicy Equivalent, the default) another served version
  * of the same group/resource that the rule lists, as the apiserver
  * converts the object to a version the webhook asked for. */
-static bool rule_matches(fl_apiserver *c, const json_t *rule, const fl_apiserver_res *r, const char *op,
-                         bool exact, const fl_apiserver_res **as)
+static bool rule_matches(fl_apiserver *c, const json_t *rule, const fl_apiserver_res *r,
+                         const char *op, bool exact, const fl_apiserver_res **as)
 {
     const char *scope = fl_obj_str_or(rule, "scope", "*");
     json_t *vers = json_object_get(rule, "apiVersions");
@@ -65,8 +65,10 @@ static bool rule_matches(fl_apiserver *c, const json_t *rule, const fl_apiserver
     size_t i;
     json_t *v;
     json_array_foreach(vers, i, v) {
-        const fl_apiserver_res *o = exact || !json_is_string(v) ? NULL :
-                           fl_apiserver_store_find(c->st, r->kr->group, json_string_value(v),
+        const fl_apiserver_res *o =
+            exact || !json_is_string(v)
+                ? NULL
+                : fl_apiserver_store_find(c->st, r->kr->group, json_string_value(v),
                                           r->kr->resource);
         if (o && o->rs == r->rs) {
             *as = o;
@@ -112,8 +114,8 @@ static bool object_selected(const json_t *wh, const json_t *obj, const json_t *o
            (old && selector_matches(sel, fl_obj_get(old, "metadata.labels")));
 }
 
-static bool webhook_matches(fl_apiserver *c, const json_t *wh, const fl_apiserver_res *r, const char *op,
-                            const json_t *obj, const json_t *old, const char *ns,
+static bool webhook_matches(fl_apiserver *c, const json_t *wh, const fl_apiserver_res *r,
+                            const char *op, const json_t *obj, const json_t *old, const char *ns,
                             const fl_apiserver_res **as)
 {
     bool any = false, exact = !strcmp(fl_obj_str_or(wh, "matchPolicy", "Equivalent"), "Exact");
@@ -152,24 +154,27 @@ static json_t *gv_of(const fl_apiserver_res *r, bool resource)
 
 /* Objects go as stored, also when as (the version the webhook asked for)
  * differs from r: the sim keeps one schema per group/resource. */
-static json_t *review(const fl_apiserver_res *r, const fl_apiserver_res *as, const char *op, const json_t *obj,
-                      const json_t *old, const fl_apiserver_webhook_req *w)
+static json_t *review(const fl_apiserver_res *r, const fl_apiserver_res *as, const char *op,
+                      const json_t *obj, const json_t *old, const fl_apiserver_webhook_req *w)
 {
     char uid[37];
     fl_uuid4(uid);
     const json_t *subj = obj ? obj : old; /* DELETE: only the old object */
-    json_t *req = json_pack("{s:s,s:o,s:o,s:o,s:o,s:s}", "uid", uid, "kind", gv_of(as, false),
-                            "resource", gv_of(as, true), "requestKind", gv_of(r, false),
-                            "requestResource", gv_of(r, true), "name",
-                            fl_obj_str_or(subj, "metadata.name", ""));
+    json_t *req =
+        json_pack("{s:s,s:o,s:o,s:o,s:o,s:s}", "uid", uid, "kind", gv_of(as, false), "resource",
+                  gv_of(as, true), "requestKind", gv_of(r, false), "requestResource",
+                  gv_of(r, true), "name", fl_obj_str_or(subj, "metadata.name", ""));
     if (!req)
         return NULL;
     if (r->kr->namespaced)
-        json_object_set_new(req, "namespace", json_string(fl_obj_str_or(subj, "metadata.namespace", "")));
+        json_object_set_new(req, "namespace",
+                            json_string(fl_obj_str_or(subj, "metadata.namespace", "")));
     json_object_set_new(req, "operation", json_string(op));
-    json_object_set_new(req, "userInfo", w->user ? json_deep_copy(w->user) :
-                        json_pack("{s:s,s:s,s:[s,s]}", "username", "admin", "uid", "uid-admin",
-                                  "groups", "system:masters", "system:authenticated"));
+    json_object_set_new(req, "userInfo",
+                        w->user ? json_deep_copy(w->user)
+                                : json_pack("{s:s,s:s,s:[s,s]}", "username", "admin", "uid",
+                                            "uid-admin", "groups", "system:masters",
+                                            "system:authenticated"));
     json_object_set_new(req, "object", obj ? json_deep_copy(obj) : json_null());
     json_object_set_new(req, "oldObject", old ? json_deep_copy(old) : json_null());
     json_object_set_new(req, "dryRun", json_boolean(w->dry));
@@ -209,7 +214,8 @@ static void call_error(const fl_kube_response *res, const char *origin, char *ou
     else if (res->err == -ETIMEDOUT)
         snprintf(out, n, "context deadline exceeded");
     else if (res->err == FL_ETLS)
-        snprintf(out, n, "tls: failed to verify certificate: x509: certificate signed by unknown "
+        snprintf(out, n,
+                 "tls: failed to verify certificate: x509: certificate signed by unknown "
                  "authority");
     else
         snprintf(out, n, "%s", res->message[0] ? res->message : fl_strerror(res->err));
@@ -286,27 +292,32 @@ static json_t *denial(const char *name, const json_t *resp)
     if (*msg)
         snprintf(text, sizeof(text), "admission webhook \"%s\" denied the request: %s", name, msg);
     else
-        snprintf(text, sizeof(text), "admission webhook \"%s\" denied the request without "
-                 "explanation", name);
+        snprintf(text, sizeof(text),
+                 "admission webhook \"%s\" denied the request without "
+                 "explanation",
+                 name);
     json_t *s = json_pack("{s:s,s:s,s:{},s:s,s:s}", "kind", "Status", "apiVersion", "v1",
                           "metadata", "status", "Failure", "message", text);
     if (*reason)
         json_object_set_new(s, "reason", json_string(reason));
-    json_object_set_new(s, "code", json_integer(json_is_integer(code) &&
-                                                json_integer_value(code) ?
-                                                json_integer_value(code) : 403));
+    json_object_set_new(s, "code",
+                        json_integer(json_is_integer(code) && json_integer_value(code)
+                                         ? json_integer_value(code)
+                                         : 403));
     return s;
 }
 
 static json_t *call_failed(const char *name, const char *url, const char *why)
 {
     char text[1600];
-    snprintf(text, sizeof(text), "failed calling webhook \"%s\": failed to call webhook: Post "
-             "\"%s\": %s", name, url, why);
+    snprintf(text, sizeof(text),
+             "failed calling webhook \"%s\": failed to call webhook: Post "
+             "\"%s\": %s",
+             name, url, why);
     json_t *s = json_pack("{s:s,s:s,s:{},s:s,s:s+,s:s,s:{s:[{s:s}]},s:i}", "kind", "Status",
                           "apiVersion", "v1", "metadata", "status", "Failure", "message",
-                          "Internal error occurred: ", text, "reason", "InternalError",
-                          "details", "causes", "message", text, "code", 500);
+                          "Internal error occurred: ", text, "reason", "InternalError", "details",
+                          "causes", "message", text, "code", 500);
     return s;
 }
 
@@ -333,8 +344,9 @@ static json_t *no_dry_run(const char *name)
 }
 
 /* One webhook: 0 (allowed or ignored) or a Status in *deny. */
-static int run_one(const json_t *wh, const fl_apiserver_res *r, const fl_apiserver_res *as, const char *op,
-                   const json_t *obj, const json_t *old, const fl_apiserver_webhook_req *w, json_t **deny)
+static int run_one(const json_t *wh, const fl_apiserver_res *r, const fl_apiserver_res *as,
+                   const char *op, const json_t *obj, const json_t *old,
+                   const fl_apiserver_webhook_req *w, json_t **deny)
 {
     const char *name = fl_obj_str_or(wh, "name", "");
     const char *fx = fl_obj_str_or(wh, "sideEffects", "Unknown");
@@ -362,11 +374,12 @@ static int run_one(const json_t *wh, const fl_apiserver_res *r, const fl_apiserv
     return rc;
 }
 
-int fl_apiserver_webhook_admit(fl_apiserver *c, const fl_apiserver_res *r, const char *op, const json_t *obj,
-                      const json_t *old, const fl_apiserver_webhook_req *w, json_t **deny)
+int fl_apiserver_webhook_admit(fl_apiserver *c, const fl_apiserver_res *r, const char *op,
+                               const json_t *obj, const json_t *old,
+                               const fl_apiserver_webhook_req *w, json_t **deny)
 {
-    const fl_apiserver_res *vr = fl_apiserver_store_find(c->st, "admissionregistration.k8s.io", "v1",
-                                       "validatingwebhookconfigurations");
+    const fl_apiserver_res *vr = fl_apiserver_store_find(c->st, "admissionregistration.k8s.io",
+                                                         "v1", "validatingwebhookconfigurations");
     fl_apiserver_list l = {0};
     fl_apiserver_list_req q = {0};
     int rc = 0;

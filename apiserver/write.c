@@ -65,10 +65,22 @@ static void reorder(json_t *o, const char *const *order)
 }
 
 static const char *const top_order[] = {"kind", "apiVersion", "metadata", "spec", "status", NULL};
-static const char *const md_order[] = {
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-    "annotations", "ownerReferences", "finalizers", "managedFields", NULL};
+static const char *const md_order[] = {"name",
+                                       "generateName",
+                                       "namespace",
+                                       "selfLink",
+                                       "uid",
+                                       "resourceVersion",
+                                       "generation",
+                                       "creationTimestamp",
+                                       "deletionTimestamp",
+                                       "deletionGracePeriodSeconds",
+                                       "labels",
+                                       "annotations",
+                                       "ownerReferences",
+                                       "finalizers",
+                                       "managedFields",
+                                       NULL};
 
 /* A Secret's stringData is write-only: kube-apiserver merges it into data
  * (base64, over keys data already has) and never stores or returns it. */
@@ -271,10 +283,10 @@ static void set_managed(json_t *obj, const char *manager, const char *op, const 
 
 static json_t *tolerations(void)
 {
-    return json_pack("[{s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:i}]", "key",
-                     "node.kubernetes.io/not-ready", "operator", "Exists", "effect", "NoExecute",
-                     "tolerationSeconds", 300, "key", "node.kubernetes.io/unreachable", "operator",
-                     "Exists", "effect", "NoExecute", "tolerationSeconds", 300);
+    return json_pack("[{s:s,s:s,s:s,s:i},{s:s,s:s,s:s,s:i}]", "key", "node.kubernetes.io/not-ready",
+                     "operator", "Exists", "effect", "NoExecute", "tolerationSeconds", 300, "key",
+                     "node.kubernetes.io/unreachable", "operator", "Exists", "effect", "NoExecute",
+                     "tolerationSeconds", 300);
 }
 
 static void default_container(json_t *ct)
@@ -322,7 +334,8 @@ static const char *qos_class(const json_t *spec)
     size_t i;
     json_t *ct;
     json_array_foreach(json_object_get(spec, "containers"), i, ct) {
-        json_t *req = fl_obj_get(ct, "resources.requests"), *lim = fl_obj_get(ct, "resources.limits");
+        json_t *req = fl_obj_get(ct, "resources.requests"),
+               *lim = fl_obj_get(ct, "resources.limits");
         any |= json_object_size(req) > 0 || json_object_size(lim) > 0;
         if (!json_object_get(lim, "cpu") || !json_object_get(lim, "memory"))
             guaranteed = false;
@@ -349,24 +362,24 @@ static void default_workload(json_t *obj, const char *kind)
         set_default(spec, "replicas", json_integer(1));
         if (!fl_obj_str(spec, "strategy.type"))
             json_object_del(spec, "strategy");
-        set_default(spec, "strategy", json_pack("{s:s,s:{s:s,s:s}}", "type", "RollingUpdate",
-                                                "rollingUpdate", "maxUnavailable", "25%",
-                                                "maxSurge", "25%"));
+        set_default(spec, "strategy",
+                    json_pack("{s:s,s:{s:s,s:s}}", "type", "RollingUpdate", "rollingUpdate",
+                              "maxUnavailable", "25%", "maxSurge", "25%"));
         set_default(spec, "revisionHistoryLimit", json_integer(10));
         set_default(spec, "progressDeadlineSeconds", json_integer(600));
     } else if (!strcmp(kind, "ReplicaSet") || !strcmp(kind, "StatefulSet")) {
         set_default(spec, "replicas", json_integer(1));
         if (!strcmp(kind, "StatefulSet")) {
             set_default(spec, "podManagementPolicy", json_string("OrderedReady"));
-            set_default(spec, "updateStrategy", json_pack("{s:s,s:{s:i}}", "type",
-                                                          "RollingUpdate", "rollingUpdate",
-                                                          "partition", 0));
+            set_default(spec, "updateStrategy",
+                        json_pack("{s:s,s:{s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                                  "partition", 0));
             set_default(spec, "revisionHistoryLimit", json_integer(10));
         }
     } else if (!strcmp(kind, "DaemonSet")) {
-        set_default(spec, "updateStrategy", json_pack("{s:s,s:{s:i,s:i}}", "type",
-                                                      "RollingUpdate", "rollingUpdate",
-                                                      "maxUnavailable", 1, "maxSurge", 0));
+        set_default(spec, "updateStrategy",
+                    json_pack("{s:s,s:{s:i,s:i}}", "type", "RollingUpdate", "rollingUpdate",
+                              "maxUnavailable", 1, "maxSurge", 0));
         set_default(spec, "revisionHistoryLimit", json_integer(10));
     } else if (!strcmp(kind, "Job")) {
         set_default(spec, "parallelism", json_integer(1));
@@ -423,8 +436,8 @@ static void apply_defaults(fl_apiserver *c, const fl_apiserver_res *r, json_t *o
     if (!*g && !strcmp(kind, "Pod")) {
         json_t *spec = fl_obj_ensure(obj, "spec");
         default_pod_spec(spec, true);
-        json_object_set_new(obj, "status", json_pack("{s:s,s:s}", "phase", "Pending", "qosClass",
-                                                     qos_class(spec)));
+        json_object_set_new(
+            obj, "status", json_pack("{s:s,s:s}", "phase", "Pending", "qosClass", qos_class(spec)));
     } else if (!*g && !strcmp(kind, "Namespace")) {
         json_t *labels = fl_obj_ensure(obj, "metadata.labels");
         set_str(labels, "kubernetes.io/metadata.name", fl_obj_str(obj, "metadata.name"));
@@ -451,9 +464,9 @@ static void apply_defaults(fl_apiserver *c, const fl_apiserver_res *r, json_t *o
     } else if (!*g && !strcmp(kind, "Node")) {
         json_t *spec = fl_obj_ensure(obj, "spec");
         if (!node_ready(obj))
-            set_default(spec, "taints", json_pack("[{s:s,s:s}]", "key",
-                                                  "node.kubernetes.io/not-ready", "effect",
-                                                  "NoSchedule"));
+            set_default(spec, "taints",
+                        json_pack("[{s:s,s:s}]", "key", "node.kubernetes.io/not-ready", "effect",
+                                  "NoSchedule"));
     } else if (!*g && !strcmp(kind, "Service")) {
         default_service(c, obj);
     } else if (!*g && !strcmp(kind, "Secret")) {
@@ -477,13 +490,13 @@ static void crd_status(json_t *obj)
     json_array_foreach(versions, i, v)
         if (json_is_true(json_object_get(v, "storage")))
             json_array_append(stored, json_object_get(v, "name"));
-    json_t *st = json_pack(
-        "{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}],s:O,s:o}", "conditions", "type",
-        "NamesAccepted", "status", "True", "lastTransitionTime", now, "reason", "NoConflicts",
-        "message", "no conflicts found", "type", "Established", "status", "True",
-        "lastTransitionTime", now, "reason", "InitialNamesAccepted", "message",
-        "the initial names have been accepted", "acceptedNames", names ? names : json_null(),
-        "storedVersions", stored);
+    json_t *st =
+        json_pack("{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}],s:O,s:o}", "conditions", "type",
+                  "NamesAccepted", "status", "True", "lastTransitionTime", now, "reason",
+                  "NoConflicts", "message", "no conflicts found", "type", "Established", "status",
+                  "True", "lastTransitionTime", now, "reason", "InitialNamesAccepted", "message",
+                  "the initial names have been accepted", "acceptedNames",
+                  names ? names : json_null(), "storedVersions", stored);
     if (st)
         json_object_set_new(obj, "status", st);
 }
@@ -510,8 +523,8 @@ static int crd_register(fl_apiserver *c, const json_t *crd, fl_err *err)
 
 int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err)
 {
-    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1",
-                                                        "customresourcedefinitions");
+    const fl_apiserver_res *r =
+        fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1", "customresourcedefinitions");
     fl_apiserver_list l = {0};
     fl_apiserver_list_req q = {0};
     int rc = r ? fl_apiserver_store_list(c->st, r, &q, &l) : 0;
@@ -527,7 +540,8 @@ int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err)
 /* The CRD obj was deleted: its custom resources go, then the types. */
 static void crd_unregister(fl_apiserver *c, const json_t *obj)
 {
-    const char *group = fl_obj_str(obj, "spec.group"), *plural = fl_obj_str(obj, "spec.names.plural");
+    const char *group = fl_obj_str(obj, "spec.group"),
+               *plural = fl_obj_str(obj, "spec.names.plural");
     if (!group || !plural)
         return;
     const fl_apiserver_res **all = NULL;
@@ -539,7 +553,8 @@ static void crd_unregister(fl_apiserver *c, const json_t *obj)
         fl_apiserver_list_req q = {0};
         if (fl_apiserver_store_list(c->st, all[i], &q, &l) == 0)
             for (size_t j = 0; j < l.n; j++)
-                fl_apiserver_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
+                fl_apiserver_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL,
+                                          NULL);
         fl_apiserver_list_done(&l);
     }
     free(all);
@@ -566,8 +581,10 @@ static void reply_conflict(fl_request *req, const fl_apiserver_res *r, const cha
 {
     char q[200], msg[700];
     fl_apiserver_res_qualified(r, q, sizeof(q));
-    snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the object has been "
-             "modified; please apply your changes to the latest version and try again", q, name);
+    snprintf(msg, sizeof(msg),
+             "Operation cannot be fulfilled on %s \"%s\": the object has been "
+             "modified; please apply your changes to the latest version and try again",
+             q, name);
     fl_apiserver_reply_status(req, 409, "Conflict", msg, name, r->kr->group, r->kr->resource);
 }
 
@@ -577,8 +594,8 @@ static void reply_bad(fl_request *req, const char *msg)
 }
 
 /* 422 Invalid with one cause. */
-static void reply_invalid(fl_request *req, const fl_apiserver_res *r, const char *name, const char *field,
-                          const char *reason, const char *detail)
+static void reply_invalid(fl_request *req, const fl_apiserver_res *r, const char *name,
+                          const char *field, const char *reason, const char *detail)
 {
     char msg[1200], kind[200];
     snprintf(kind, sizeof(kind), "%s%s%s", r->kr->kind, *r->kr->group ? "." : "", r->kr->group);
@@ -590,8 +607,9 @@ static void reply_invalid(fl_request *req, const fl_apiserver_res *r, const char
     if (*r->kr->group)
         set_str(d, "group", r->kr->group);
     set_str(d, "kind", r->kr->kind);
-    json_object_set_new(d, "causes", json_pack("[{s:s,s:s,s:s}]", "reason", reason, "message",
-                                               detail, "field", field));
+    json_object_set_new(
+        d, "causes",
+        json_pack("[{s:s,s:s,s:s}]", "reason", reason, "message", detail, "field", field));
     json_object_set_new(st, "details", d);
     fl_apiserver_reply_json(req, 422, st);
 }
@@ -612,8 +630,8 @@ typedef struct verrs {
 
 static void verr(verrs *e, const char *field, const char *reason, const char *detail)
 {
-    json_array_append_new(e->causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message",
-                                               detail, "field", field));
+    json_array_append_new(
+        e->causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message", detail, "field", field));
     fl_buf_printf(&e->msg, "%s%s: %s", e->n++ ? ", " : "", field, detail);
 }
 
@@ -671,7 +689,8 @@ static void go_map(const json_t *m, fl_buf *out)
 
 static void validate_workload(verrs *e, const json_t *obj, const char *kind)
 {
-    json_t *sel = fl_obj_get(obj, "spec.selector"), *tl = fl_obj_get(obj, "spec.template.metadata.labels");
+    json_t *sel = fl_obj_get(obj, "spec.selector"),
+           *tl = fl_obj_get(obj, "spec.template.metadata.labels");
     json_t *rep = fl_obj_get(obj, "spec.replicas");
     bool job = !strcmp(kind, "Job");
     if (json_is_integer(rep) && json_integer_value(rep) < 0 && strcmp(kind, "DaemonSet")) {
@@ -702,8 +721,10 @@ static void validate_workload(verrs *e, const json_t *obj, const char *kind)
     const char *rp = fl_obj_str(obj, "spec.template.spec.restartPolicy");
     if (job && rp && strcmp(rp, "OnFailure") && strcmp(rp, "Never")) {
         char d[200];
-        snprintf(d, sizeof(d), "Unsupported value: \"%.60s\": supported values: \"OnFailure\", "
-                 "\"Never\"", rp);
+        snprintf(d, sizeof(d),
+                 "Unsupported value: \"%.60s\": supported values: \"OnFailure\", "
+                 "\"Never\"",
+                 rp);
         verr(e, "spec.template.spec.restartPolicy", "FieldValueNotSupported", d);
     }
 }
@@ -712,7 +733,7 @@ static void validate_workload(verrs *e, const json_t *obj, const char *kind)
 static bool validate_object(fl_request *req, const fl_apiserver_res *r, const json_t *obj)
 {
     static const char *const workloads[] = {"Deployment", "ReplicaSet", "StatefulSet",
-                                            "DaemonSet", "Job", NULL};
+                                            "DaemonSet",  "Job",        NULL};
     const char *kind = r->kr->kind, *name = fl_obj_str(obj, "metadata.name") ?: "";
     bool builtin = r->kr->origin != FL_KUBE_ORIGIN_CRD;
     verrs e = {json_array(), FL_BUF_INIT(16384), 0};
@@ -754,10 +775,10 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
              d);
     snprintf(msg, sizeof(msg), "%s.meta.k8s.io \"\" is invalid: dryRun: %s", opts_kind, det);
     json_t *st = fl_status_new(422, "Invalid", msg);
-    json_object_set_new(st, "details", json_pack("{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group",
-                                                 "meta.k8s.io", "kind", opts_kind, "causes",
-                                                 "reason", "FieldValueNotSupported", "message",
-                                                 det, "field", "dryRun"));
+    json_object_set_new(st, "details",
+                        json_pack("{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind",
+                                  opts_kind, "causes", "reason", "FieldValueNotSupported",
+                                  "message", det, "field", "dryRun"));
     fl_apiserver_reply_json(req, 422, st);
     return false;
 }
@@ -767,14 +788,14 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
  * cluster's OpenAPI v3 document serves for its kind (the same one kubectl
  * reads), collecting the paths of fields the schema does not declare, in
  * the decoder's words: "spec.template.spec.containers[0].bogus". */
-#define MAX_UNKNOWN 16     /* fields reported; the rest are cut */
+#define MAX_UNKNOWN 16 /* fields reported; the rest are cut */
 #define MAX_DEPTH 40
 
 typedef struct unknown_fields {
-    const json_t *schemas;   /* components.schemas */
-    bool crd;                /* a CRD's openAPIV3Schema: its root's apiVersion,
+    const json_t *schemas; /* components.schemas */
+    bool crd;              /* a CRD's openAPIV3Schema: its root's apiVersion,
                                 kind and metadata are the apiserver's */
-    bool prune;              /* delete them too (custom resources) */
+    bool prune;            /* delete them too (custom resources) */
     char *paths[MAX_UNKNOWN];
     size_t n;
 } unknown_fields;
@@ -794,11 +815,11 @@ static const json_t *resolve(const unknown_fields *u, const json_t *sc)
     return sc;
 }
 
-static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *path,
-                        int depth)
+static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *path, int depth)
 {
     sc = resolve(u, sc);
-    if (!sc || depth > MAX_DEPTH || json_is_true(json_object_get(sc, "x-kubernetes-preserve-unknown-fields")))
+    if (!sc || depth > MAX_DEPTH ||
+        json_is_true(json_object_get(sc, "x-kubernetes-preserve-unknown-fields")))
         return;
     size_t at = path->len;
     if (json_is_array(v) && json_object_get(sc, "items")) {
@@ -812,7 +833,8 @@ static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *
         }
         return;
     }
-    json_t *props = json_object_get(sc, "properties"), *addl = json_object_get(sc, "additionalProperties");
+    json_t *props = json_object_get(sc, "properties"),
+           *addl = json_object_get(sc, "additionalProperties");
     if (!json_is_object(v) || (!props && !json_is_object(addl)))
         return; /* free-form (RawExtension, IntOrString, ...) */
     const char *k;
@@ -820,8 +842,8 @@ static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *
     void *next;
     json_object_foreach_safe(v, next, k, e) {
         json_t *sub = json_object_get(props, k);
-        if (u->crd && depth == 0 && (!strcmp(k, "apiVersion") || !strcmp(k, "kind") ||
-                                     !strcmp(k, "metadata")))
+        if (u->crd && depth == 0 &&
+            (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "metadata")))
             continue; /* the type's own fields: never pruned, checked elsewhere */
         fl_buf_printf(path, "%s%s", at ? "." : "", k);
         if (sub || json_is_object(addl)) {
@@ -935,9 +957,10 @@ static bool check_fields(fl_apiserver *c, fl_request *req, const fl_apiserver_re
     bool ok = !strict || u.n == 0;
     if (!ok) {
         char text[9000];
-        snprintf(text, sizeof(text), "%s in version \"%s\" cannot be handled as a %s: strict "
-                 "decoding error: %s", r->kr->kind, r->kr->version, r->kr->kind,
-                 msg.data ? msg.data : "");
+        snprintf(text, sizeof(text),
+                 "%s in version \"%s\" cannot be handled as a %s: strict "
+                 "decoding error: %s",
+                 r->kr->kind, r->kr->version, r->kr->kind, msg.data ? msg.data : "");
         reply_bad(req, text);
     }
     json_decref(doc);
@@ -967,9 +990,11 @@ static json_t *parse_body(fl_request *req, const fl_apiserver_res *r)
         obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     }
     if (!json_is_object(obj)) {
-        snprintf(msg, sizeof(msg), "the object provided is unrecognized (must be of type %s): "
+        snprintf(msg, sizeof(msg),
+                 "the object provided is unrecognized (must be of type %s): "
                  "couldn't get version/kind; json parse error: unexpected end of JSON input "
-                 "(%.30s ...)", r->kr->kind, body);
+                 "(%.30s ...)",
+                 r->kr->kind, body);
         json_decref(obj);
         reply_bad(req, msg);
         return NULL;
@@ -984,9 +1009,11 @@ static json_t *parse_body(fl_request *req, const fl_apiserver_res *r)
         av = r->api_version;
     }
     if (strcmp(kind, r->kr->kind) != 0) {
-        snprintf(msg, sizeof(msg), "%s in version \"%s\" cannot be handled as a %s: converting "
-                 "(%s.%s) to (%s): unknown conversion", kind, strchr(av, '/') ? strchr(av, '/') + 1
-                 : av, r->kr->kind, strchr(av, '/') ? strchr(av, '/') + 1 : av, kind, r->kr->kind);
+        snprintf(msg, sizeof(msg),
+                 "%s in version \"%s\" cannot be handled as a %s: converting "
+                 "(%s.%s) to (%s): unknown conversion",
+                 kind, strchr(av, '/') ? strchr(av, '/') + 1 : av, r->kr->kind,
+                 strchr(av, '/') ? strchr(av, '/') + 1 : av, kind, r->kr->kind);
         json_decref(obj);
         reply_bad(req, msg);
         return NULL;
@@ -1022,7 +1049,8 @@ static bool namespace_exists(fl_apiserver *c, const char *ns)
     return true;
 }
 
-static bool validate_labels(fl_request *req, const fl_apiserver_res *r, const json_t *obj, const char *name)
+static bool validate_labels(fl_request *req, const fl_apiserver_res *r, const json_t *obj,
+                            const char *name)
 {
     const char *k;
     json_t *v;
@@ -1044,8 +1072,9 @@ static bool validate_labels(fl_request *req, const fl_apiserver_res *r, const js
 
 /* ---------------------------------------------------------------- create */
 
-int fl_apiserver_create_object(fl_apiserver *c, const fl_apiserver_res *r, json_t *obj, const char *manager,
-                      bool dry_run, fl_apiserver_obj **out, fl_err *err)
+int fl_apiserver_create_object(fl_apiserver *c, const fl_apiserver_res *r, json_t *obj,
+                               const char *manager, bool dry_run, fl_apiserver_obj **out,
+                               fl_err *err)
 {
     char uid[37], now[32];
     json_t *m = md(obj);
@@ -1079,8 +1108,8 @@ int fl_apiserver_create_object(fl_apiserver *c, const fl_apiserver_res *r, json_
 
 /* Validating admission webhooks (webhook.c) on the defaulted object;
  * false when they denied and req was answered. */
-static bool webhooks_allow(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p, const json_t *obj,
-                           const char *manager, bool dry)
+static bool webhooks_allow(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p,
+                           const json_t *obj, const char *manager, bool dry)
 {
     json_t *copy = json_deep_copy(obj), *seen = NULL, *deny = NULL;
     fl_apiserver_obj *pre = NULL;
@@ -1128,13 +1157,14 @@ static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
                       "Required value: name or generateName is required");
         goto out;
     }
-    bool label_kind = !strcmp(p->res->kr->kind, "Namespace") ||
-                      !strcmp(p->res->kr->kind, "Service");
+    bool label_kind =
+        !strcmp(p->res->kr->kind, "Namespace") || !strcmp(p->res->kr->kind, "Service");
     if (label_kind ? !is_dns_label(name, 63) : !is_dns_subdomain(name)) {
-        snprintf(msg, sizeof(msg), "Invalid value: \"%s\": a lowercase RFC 1123 %s must consist "
+        snprintf(msg, sizeof(msg),
+                 "Invalid value: \"%s\": a lowercase RFC 1123 %s must consist "
                  "of lower case alphanumeric characters, '-'%s, and must start and end with an "
-                 "alphanumeric character", name, label_kind ? "label" : "subdomain",
-                 label_kind ? "" : " or '.'");
+                 "alphanumeric character",
+                 name, label_kind ? "label" : "subdomain", label_kind ? "" : " or '.'");
         reply_invalid(req, p->res, name, "metadata.name", "FieldValueInvalid", msg);
         goto out;
     }
@@ -1152,7 +1182,7 @@ static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
         fl_apiserver_res_qualified(p->res, q, sizeof(q));
         snprintf(msg, sizeof(msg), "%s \"%s\" is forbidden: %s", q, name, err.msg);
         fl_apiserver_reply_status(req, 403, "Forbidden", msg, name, p->res->kr->group,
-                         p->res->kr->resource);
+                                  p->res->kr->resource);
         goto out;
     }
     int rc = fl_apiserver_create_object(c, p->res, obj, manager, dry, &o, &err);
@@ -1160,11 +1190,12 @@ static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
         fl_apiserver_res_qualified(p->res, q, sizeof(q));
         snprintf(msg, sizeof(msg), "%s \"%s\" already exists", q, name);
         fl_apiserver_reply_status(req, 409, "AlreadyExists", msg, name, p->res->kr->group,
-                         p->res->kr->resource);
+                                  p->res->kr->resource);
     } else if (rc == FL_EPARSE || rc == -EEXIST) {
         reply_invalid(req, p->res, name, "spec", "FieldValueInvalid", err.msg);
     } else if (rc != 0) {
-        fl_request_reply_status(req, 500, NULL, "create: %s", err.msg[0] ? err.msg : fl_strerror(rc));
+        fl_request_reply_status(req, 500, NULL, "create: %s",
+                                err.msg[0] ? err.msg : fl_strerror(rc));
     } else {
         fl_apiserver_reply_obj(req, 201, o);
     }
@@ -1181,22 +1212,27 @@ static bool has_status_sub(const fl_apiserver_res *r)
 }
 
 typedef struct upd {
-    const char *sub;      /* NULL or "status" */
+    const char *sub; /* NULL or "status" */
     const char *manager;
-    const char *op;       /* "Update" or "Apply" */
+    const char *op; /* "Update" or "Apply" */
     bool dry;
-    fl_request *req;      /* set: call UPDATE webhooks; a denial is answered
+    fl_request *req; /* set: call UPDATE webhooks; a denial is answered
                              here and commit_update returns FL_EFORBIDDEN */
 } upd;
 
 /* Turn the requested new state into what is stored, relative to old.
  * Takes no reference. */
-static void merge_system_fields(const fl_apiserver_res *r, const json_t *old, json_t *nw, const upd *u)
+static void merge_system_fields(const fl_apiserver_res *r, const json_t *old, json_t *nw,
+                                const upd *u)
 {
     json_t *om = fl_obj_get(old, "metadata"), *nm = md(nw);
-    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
-                                       "deletionGracePeriodSeconds", "generation",
-                                       "managedFields", NULL};
+    static const char *const keep[] = {"uid",
+                                       "creationTimestamp",
+                                       "deletionTimestamp",
+                                       "deletionGracePeriodSeconds",
+                                       "generation",
+                                       "managedFields",
+                                       NULL};
     for (size_t i = 0; keep[i]; i++) {
         json_t *v = json_object_get(om, keep[i]);
         if (v)
@@ -1224,7 +1260,8 @@ static void merge_system_fields(const fl_apiserver_res *r, const json_t *old, js
             json_object_del(nw, "status");
     }
     json_t *og = json_object_get(om, "generation");
-    if (json_is_integer(og) && !json_equal(json_object_get(old, "spec"), json_object_get(nw, "spec")))
+    if (json_is_integer(og) &&
+        !json_equal(json_object_get(old, "spec"), json_object_get(nw, "spec")))
         json_object_set_new(nm, "generation", json_integer(json_integer_value(og) + 1));
 }
 
@@ -1245,13 +1282,14 @@ static bool update_webhooks_allow(fl_apiserver *c, const fl_apiserver_res *r, co
     fl_apiserver_webhook_req w = {NULL, opts, u->dry, u->req};
     int rc = fl_apiserver_webhook_admit(c, r, "UPDATE", nw, old, &w, &deny);
     if (rc == FL_EFORBIDDEN && deny)
-        fl_apiserver_reply_json(u->req, (int)json_integer_value(json_object_get(deny, "code")), deny);
+        fl_apiserver_reply_json(u->req, (int)json_integer_value(json_object_get(deny, "code")),
+                                deny);
     json_decref(opts);
     return rc != FL_EFORBIDDEN;
 }
 
-static int commit_update(fl_apiserver *c, const fl_apiserver_res *r, const fl_apiserver_obj *old_o, const json_t *old,
-                         json_t *nw, const upd *u, fl_apiserver_obj **out)
+static int commit_update(fl_apiserver *c, const fl_apiserver_res *r, const fl_apiserver_obj *old_o,
+                         const json_t *old, json_t *nw, const upd *u, fl_apiserver_obj **out)
 {
     merge_system_fields(r, old, nw, u);
     secret_string_data(r, nw);
@@ -1284,10 +1322,11 @@ static int commit_update(fl_apiserver *c, const fl_apiserver_res *r, const fl_ap
     return fl_apiserver_store_update(c->st, r, nw, old_o->rv, out);
 }
 
-static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl_apiserver_obj *o, int code)
+static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl_apiserver_obj *o,
+                         int code)
 {
     if (rc == FL_EFORBIDDEN)
-        return;   /* validation or a webhook denied it; answered */
+        return; /* validation or a webhook denied it; answered */
     if (rc == FL_ECONFLICT)
         reply_conflict(req, p->res, p->name);
     else if (rc == FL_ENOTFOUND)
@@ -1304,8 +1343,8 @@ static json_t *scale_of(const json_t *obj)
 {
     json_t *m = fl_obj_get(obj, "metadata");
     json_t *sm = json_object();
-    static const char *const keys[] = {"name", "namespace", "uid", "resourceVersion",
-                                       "creationTimestamp", NULL};
+    static const char *const keys[] = {
+        "name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
     for (size_t i = 0; keys[i]; i++)
         if (json_object_get(m, keys[i]))
             json_object_set(sm, keys[i], json_object_get(m, keys[i]));
@@ -1316,10 +1355,10 @@ static json_t *scale_of(const json_t *obj)
     json_t *v;
     json_object_foreach(fl_obj_get(obj, "spec.selector.matchLabels"), k, v)
         fl_buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", k, json_string_value(v) ?: "");
-    json_t *s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I,s:s}}", "kind", "Scale", "apiVersion",
-                          "autoscaling/v1", "metadata", sm, "spec", "replicas",
-                          (json_int_t)json_integer_value(rep), "status", "replicas",
-                          (json_int_t)json_integer_value(srep), "selector", sel.data ? sel.data : "");
+    json_t *s = json_pack(
+        "{s:s,s:s,s:o,s:{s:I},s:{s:I,s:s}}", "kind", "Scale", "apiVersion", "autoscaling/v1",
+        "metadata", sm, "spec", "replicas", (json_int_t)json_integer_value(rep), "status",
+        "replicas", (json_int_t)json_integer_value(srep), "selector", sel.data ? sel.data : "");
     fl_buf_done(&sel);
     return s;
 }
@@ -1338,8 +1377,8 @@ static int patch_type(fl_request *req, const fl_apiserver_res *r, fl_patch_type 
     const char *ct = fl_request_header(req, "Content-Type");
     int rc = fl_patch_type_parse(ct, t);
     if (rc != 0) {
-        fl_apiserver_reply_status(req, 415, "UnsupportedMediaType", "415: Unsupported Media Type", NULL,
-                         NULL, NULL);
+        fl_apiserver_reply_status(req, 415, "UnsupportedMediaType", "415: Unsupported Media Type",
+                                  NULL, NULL, NULL);
         return rc;
     }
     if (*t == FL_PATCH_STRATEGIC && r->kr->origin == FL_KUBE_ORIGIN_CRD) {
@@ -1367,9 +1406,9 @@ static int patched(const fl_apiserver_path *p, fl_patch_type t, const json_t *cu
             rc = fl_patch_merge_apply(base, applied, &res, err);
         json_decref(applied);
     } else {
-        const fl_patch_schema *schema = scale ? fl_patch_schema_for("autoscaling", "Scale")
-                                              : fl_patch_schema_for(p->res->kr->group,
-                                                                    p->res->kr->kind);
+        const fl_patch_schema *schema =
+            scale ? fl_patch_schema_for("autoscaling", "Scale")
+                  : fl_patch_schema_for(p->res->kr->group, p->res->kr->kind);
         rc = fl_patch_apply(t, base, body, len, schema, &res, err);
     }
     json_decref(base);
@@ -1399,18 +1438,20 @@ static void do_patch(fl_apiserver *c, fl_request *req, const fl_apiserver_path *
         return;
     manager_of(req, manager, sizeof(manager));
     if (t == FL_PATCH_APPLY && !fl_request_query(req, "fieldManager")) {
-        json_t *st = fl_status_new(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: "
+        json_t *st = fl_status_new(422, "Invalid",
+                                   "PatchOptions.meta.k8s.io \"\" is invalid: "
                                    "fieldManager: Required value: is required for apply patch");
-        json_object_set_new(st, "details", json_pack(
-            "{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind", "PatchOptions",
-            "causes", "reason", "FieldValueRequired", "message",
-            "Required value: is required for apply patch", "field", "fieldManager"));
+        json_object_set_new(st, "details",
+                            json_pack("{s:s,s:s,s:[{s:s,s:s,s:s}]}", "group", "meta.k8s.io", "kind",
+                                      "PatchOptions", "causes", "reason", "FieldValueRequired",
+                                      "message", "Required value: is required for apply patch",
+                                      "field", "fieldManager"));
         fl_apiserver_reply_json(req, 422, st);
         return;
     }
     upd u = {p->sub[0] && strcmp(p->sub, "scale") ? p->sub : NULL, manager,
              t == FL_PATCH_APPLY ? "Apply" : "Update", dry,
-             p->sub[0] ? NULL : req};   /* subresources do not match plain rules */
+             p->sub[0] ? NULL : req}; /* subresources do not match plain rules */
     for (int attempt = 0; attempt < PATCH_RETRIES; attempt++) {
         fl_apiserver_obj *o = NULL, *out = NULL;
         json_t *cur = NULL, *nw = NULL;
@@ -1442,7 +1483,8 @@ static void do_patch(fl_apiserver *c, fl_request *req, const fl_apiserver_path *
         int rc = cur ? patched(p, t, cur, body, len, &nw, &err) : -ENOMEM;
         if (rc != 0) {
             json_t *st = fl_patch_status(rc, &err);
-            fl_apiserver_reply_json(req, json_integer_value(json_object_get(st, "code")) ?: 500, st);
+            fl_apiserver_reply_json(req, json_integer_value(json_object_get(st, "code")) ?: 500,
+                                    st);
             fl_apiserver_obj_unref(o);
             json_decref(cur);
             return;
@@ -1514,7 +1556,7 @@ static void do_update(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
     }
     manager_of(req, manager, sizeof(manager));
     upd u = {p->sub[0] && !scale ? p->sub : NULL, manager, "Update", dry,
-             p->sub[0] ? NULL : req};   /* subresources do not match plain rules */
+             p->sub[0] ? NULL : req}; /* subresources do not match plain rules */
     int rc = commit_update(c, p->res, o, cur, nw, &u, &out);
     if (rc == 0 && scale)
         reply_scale(req, out);
@@ -1531,7 +1573,7 @@ out:
 
 typedef struct delopts {
     const char *policy;
-    int64_t grace;        /* -1 = unset */
+    int64_t grace; /* -1 = unset */
     const char *pre_uid, *pre_rv;
     json_t *body;
 } delopts;
@@ -1586,7 +1628,8 @@ static void purge_namespace(fl_apiserver *c, const char *ns)
         if (fl_apiserver_store_list(c->st, all[i], &q, &l) != 0)
             continue;
         for (size_t j = 0; j < l.n; j++)
-            fl_apiserver_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL, NULL);
+            fl_apiserver_store_delete(c->st, all[i], l.items[j]->ns, l.items[j]->name, 0, NULL,
+                                      NULL);
         fl_apiserver_list_done(&l);
     }
     free(all);
@@ -1603,8 +1646,10 @@ static void mark_deleting(json_t *obj, int64_t grace)
 
 static void not_allowed(fl_request *req)
 {
-    fl_apiserver_reply_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
-                     "requested resource", NULL, NULL, NULL);
+    fl_apiserver_reply_status(req, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the "
+                              "requested resource",
+                              NULL, NULL, NULL);
 }
 
 /* A Status about object name of r. */
@@ -1635,8 +1680,8 @@ static json_t *status_conflict(const fl_apiserver_res *r, const char *name, cons
 
 /* Validating webhooks for DELETE: object null, oldObject the stored one.
  * 0 or FL_EFORBIDDEN with *deny (new) the Status to answer. */
-static int delete_webhooks(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, const json_t *old,
-                           const delopts *d, bool dry, json_t **deny)
+static int delete_webhooks(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r,
+                           const json_t *old, const delopts *d, bool dry, json_t **deny)
 {
     json_t *opts = json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "meta.k8s.io/v1");
     if (opts && d->policy)
@@ -1655,8 +1700,8 @@ static int delete_webhooks(fl_apiserver *c, fl_request *req, const fl_apiserver_
  * webhooks, propagation finalizers, graceful pods, namespace purge, CRD
  * removal. Returns the answer (new: the object, or a Status) and its HTTP
  * code in *code. Used by DELETE and deletecollection; HTTP threads. */
-static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, const char *ns,
-                           const char *name, const delopts *d, bool dry, int *code)
+static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r,
+                           const char *ns, const char *name, const delopts *d, bool dry, int *code)
 {
     fl_apiserver_obj *o = NULL, *out = NULL;
     json_t *obj = NULL, *ans = NULL;
@@ -1669,9 +1714,11 @@ static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_
     obj = fl_apiserver_obj_parse(o);
     const char *uid = fl_obj_str(obj, "metadata.uid") ?: "";
     if (d->pre_uid && strcmp(d->pre_uid, uid)) {
-        snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": the UID in the "
+        snprintf(msg, sizeof(msg),
+                 "Operation cannot be fulfilled on %s \"%s\": the UID in the "
                  "precondition (%s) does not match the UID in record (%s). The object might have "
-                 "been deleted and then recreated", r->kr->kind, name, d->pre_uid, uid);
+                 "been deleted and then recreated",
+                 r->kr->kind, name, d->pre_uid, uid);
         *code = 409;
         ans = fl_status_new(409, "Conflict", msg);
         fl_status_set_details(ans, name, r->kr->group, r->kr->kind);
@@ -1679,7 +1726,8 @@ static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_
     }
     if (d->pre_rv && strcmp(d->pre_rv, fl_obj_str(obj, "metadata.resourceVersion") ?: "")) {
         *code = 409;
-        ans = status_conflict(r, name, "the object has been modified; please apply your changes "
+        ans = status_conflict(r, name,
+                              "the object has been modified; please apply your changes "
                               "to the latest version and try again");
         goto out;
     }
@@ -1726,7 +1774,8 @@ static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_
     }
     if (rc == FL_ECONFLICT) {
         *code = 409;
-        ans = status_conflict(r, name, "the object has been modified; please apply your changes "
+        ans = status_conflict(r, name,
+                              "the object has been modified; please apply your changes "
                               "to the latest version and try again");
     } else if (rc == FL_ENOTFOUND) {
         *code = 404;
@@ -1818,8 +1867,7 @@ static void do_delete_collection(fl_apiserver *c, fl_request *req, const fl_apis
         goto out;
     }
     for (size_t i = 0; i < l.n && !fail; i++) {
-        json_t *ans = delete_item(c, req, p->res, l.items[i]->ns, l.items[i]->name, &d, dry,
-                                  &code);
+        json_t *ans = delete_item(c, req, p->res, l.items[i]->ns, l.items[i]->name, &d, dry, &code);
         if (code >= 300 && code != 404)
             fail = json_incref(ans);
         json_decref(ans);
@@ -1856,8 +1904,10 @@ static void do_binding(fl_apiserver *c, fl_request *req, const fl_apiserver_path
     obj = fl_apiserver_obj_parse(o);
     const char *cur = fl_obj_str(obj, "spec.nodeName");
     if (cur && *cur) {
-        snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on pods/binding \"%s\": pod %s "
-                 "is already assigned to node \"%s\"", p->name, p->name, cur);
+        snprintf(msg, sizeof(msg),
+                 "Operation cannot be fulfilled on pods/binding \"%s\": pod %s "
+                 "is already assigned to node \"%s\"",
+                 p->name, p->name, cur);
         fl_apiserver_reply_status(req, 409, "Conflict", msg, p->name, NULL, "pods/binding");
         goto out;
     }
@@ -1875,9 +1925,9 @@ static void do_binding(fl_apiserver *c, fl_request *req, const fl_apiserver_path
     if (rc != 0)
         reply_conflict(req, p->res, p->name);
     else
-        fl_apiserver_reply_json(req, 201, json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status",
-                                           "apiVersion", "v1", "metadata", "status", "Success",
-                                           "code", 201));
+        fl_apiserver_reply_json(req, 201,
+                                json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion",
+                                          "v1", "metadata", "status", "Success", "code", 201));
 out:
     json_decref(bind);
     json_decref(obj);
@@ -1898,8 +1948,10 @@ static void do_log(fl_apiserver *c, fl_request *req, const fl_apiserver_path *p)
         /* answered by the embedder (the sim's kubelet) */
     } else {
         char msg[400];
-        snprintf(msg, sizeof(msg), "Get \"https://%s:10250/containerLogs/%s/%s\": dial tcp: "
-                 "connect: connection refused", o->node, o->ns, o->name);
+        snprintf(msg, sizeof(msg),
+                 "Get \"https://%s:10250/containerLogs/%s/%s\": dial tcp: "
+                 "connect: connection refused",
+                 o->node, o->ns, o->name);
         fl_apiserver_reply_status(req, 500, "", msg, NULL, NULL, NULL);
     }
     fl_apiserver_obj_unref(o);

@@ -25,19 +25,19 @@
  * for what errno already names, our own codes (below -1000) otherwise. */
 #define FL_OK 0
 enum {
-    FL_EPARSE = -1001,       /* malformed input (JSON, YAML, selector, ...) */
-    FL_EHTTP = -1002,        /* a peer answered with an HTTP error status */
-    FL_ETLS = -1003,         /* TLS handshake or certificate problem */
-    FL_ECONFLICT = -1004,    /* optimistic-concurrency conflict (409) */
-    FL_EGONE = -1005,        /* expired resourceVersion / token (410) */
-    FL_EUNAUTHORIZED = -1006,/* missing or bad credentials (401) */
-    FL_EFORBIDDEN = -1007,   /* authenticated but not allowed (403) */
-    FL_ESQL = -1008,         /* SQLite failed */
-    FL_ECLOSED = -1009,      /* the object or peer has been closed */
-    FL_EUNSUPPORTED = -1010, /* a valid request we do not support */
-    FL_EEXEC = -1011,        /* a child process (credential plugin) failed */
-    FL_ENOTFOUND = -1012,    /* a named thing does not exist (404) */
-    FL_EFULL = -1013,        /* a bounded queue is full (back-pressure) */
+    FL_EPARSE = -1001,        /* malformed input (JSON, YAML, selector, ...) */
+    FL_EHTTP = -1002,         /* a peer answered with an HTTP error status */
+    FL_ETLS = -1003,          /* TLS handshake or certificate problem */
+    FL_ECONFLICT = -1004,     /* optimistic-concurrency conflict (409) */
+    FL_EGONE = -1005,         /* expired resourceVersion / token (410) */
+    FL_EUNAUTHORIZED = -1006, /* missing or bad credentials (401) */
+    FL_EFORBIDDEN = -1007,    /* authenticated but not allowed (403) */
+    FL_ESQL = -1008,          /* SQLite failed */
+    FL_ECLOSED = -1009,       /* the object or peer has been closed */
+    FL_EUNSUPPORTED = -1010,  /* a valid request we do not support */
+    FL_EEXEC = -1011,         /* a child process (credential plugin) failed */
+    FL_ENOTFOUND = -1012,     /* a named thing does not exist (404) */
+    FL_EFULL = -1013,         /* a bounded queue is full (back-pressure) */
 };
 
 /* Human-readable name of a code (errno or FL_E*). Never NULL. */
@@ -45,15 +45,20 @@ const char *fl_strerror(int code);
 
 /* Detail for a failure, filled by the callee when the caller passes one. */
 typedef struct fl_err {
-    int code;           /* same value the function returned */
-    char msg[512];      /* one line, no trailing newline */
+    int code;      /* same value the function returned */
+    char msg[512]; /* one line, no trailing newline */
 } fl_err;
-#define FL_ERR_INIT {0, {0}}
+#define FL_ERR_INIT                                                                                \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Record code and message in *err (if err is not NULL) and return code, so
  * callers can write `return fl_err_set(err, FL_EPARSE, "bad %s", x);`. */
-int fl_err_set(fl_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int fl_err_set(fl_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefix err->msg with "what: " (context on the way up) and return code,
  * which is also the value of err->code afterwards (err may be NULL). */
@@ -76,22 +81,25 @@ int fl_log_level_parse(const char *s, fl_log_level *out);
 typedef struct fl_buf {
     char *data;
     size_t len;
-    size_t cap;  /* allocated bytes, including room for the NUL */
-    size_t max;  /* largest len allowed; appends past it fail with -E2BIG */
+    size_t cap; /* allocated bytes, including room for the NUL */
+    size_t max; /* largest len allowed; appends past it fail with -E2BIG */
 } fl_buf;
-#define FL_BUF_INIT(maxbytes) {NULL, 0, 0, (maxbytes)}
+#define FL_BUF_INIT(maxbytes)                                                                      \
+    {                                                                                              \
+        NULL, 0, 0, (maxbytes)                                                                     \
+    }
 
 void fl_buf_init(fl_buf *b, size_t max);
-int fl_buf_append(fl_buf *b, const void *p, size_t n);      /* 0, -ENOMEM, -E2BIG */
+int fl_buf_append(fl_buf *b, const void *p, size_t n); /* 0, -ENOMEM, -E2BIG */
 int fl_buf_puts(fl_buf *b, const char *s);
 int fl_buf_printf(fl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as Go's %q prints it, close enough for error messages that must read as
  * Kubernetes': quoted, ASCII escapes, other bytes as they are. 0 or -E2BIG. */
 int fl_buf_go_quote(fl_buf *b, const char *s);
 int fl_buf_reserve(fl_buf *b, size_t extra);
-void fl_buf_reset(fl_buf *b);              /* len = 0, keeps memory */
-char *fl_buf_steal(fl_buf *b);             /* caller frees; buffer becomes empty */
-void fl_buf_done(fl_buf *b);               /* frees memory; accepts a zeroed buf */
+void fl_buf_reset(fl_buf *b);  /* len = 0, keeps memory */
+char *fl_buf_steal(fl_buf *b); /* caller frees; buffer becomes empty */
+void fl_buf_done(fl_buf *b);   /* frees memory; accepts a zeroed buf */
 /* Append the whole file at path to b (b->data is a string afterwards, even
  * for an empty file). Returns 0; -errno when it cannot be opened or read;
  * -E2BIG when it would pass b->max; -ENOMEM. err names the path. Blocking:
@@ -145,9 +153,9 @@ int fl_base64_encode(fl_base64 enc, const void *p, size_t n, fl_buf *out);
 int fl_base64_decode(fl_base64 enc, const char *s, size_t n, fl_buf *out);
 
 /* ---------------------------------------------------------------- time */
-int64_t fl_now_ms(void);   /* wall clock, ms since the epoch */
-int64_t fl_mono_ms(void);  /* monotonic clock, ms */
-int64_t fl_mono_us(void);  /* the same clock, µs */
+int64_t fl_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t fl_mono_ms(void); /* monotonic clock, ms */
+int64_t fl_mono_us(void); /* the same clock, µs */
 /* "2026-11-22T04:51:08Z" (RFC 3339, UTC, seconds), as Kubernetes writes it. */
 void fl_time_format(int64_t unix_sec, char out[32]);
 /* Accepts RFC 3339 with optional fraction and Z or ±hh:mm. */

@@ -45,7 +45,10 @@ int fl_buf_append(fl_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int fl_buf_puts(fl_buf *b, const char *s) { return fl_buf_append(b, s, strlen(s)); }
+int fl_buf_puts(fl_buf *b, const char *s)
+{
+    return fl_buf_append(b, s, strlen(s));
+}
 
 int fl_buf_printf(fl_buf *b, const char *fmt, ...)
 {

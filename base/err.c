@@ -28,8 +28,8 @@ const char *fl_strerror(int code)
     return "unknown error";
 }
 
-__attribute__((format(printf, 3, 0)))
-static void vset(fl_err *err, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vset(fl_err *err, int code, const char *fmt,
+                                                       va_list ap)
 {
     err->code = code;
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);

@@ -8,8 +8,14 @@
 
 static fl_log_level threshold = FL_LOG_INFO;
 
-void fl_log_set_level(fl_log_level lvl) { threshold = lvl; }
-bool fl_log_enabled(fl_log_level lvl) { return lvl >= threshold && lvl < FL_LOG_OFF; }
+void fl_log_set_level(fl_log_level lvl)
+{
+    threshold = lvl;
+}
+bool fl_log_enabled(fl_log_level lvl)
+{
+    return lvl >= threshold && lvl < FL_LOG_OFF;
+}
 
 int fl_log_level_parse(const char *s, fl_log_level *out)
 {
@@ -33,9 +39,10 @@ void fl_log(fl_log_level lvl, const char *mod, const char *fmt, ...)
     time_t sec = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(ms % 1000), tags[lvl], mod ? mod : "-");
+    int n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000),
+                     tags[lvl], mod ? mod : "-");
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

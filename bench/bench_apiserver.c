@@ -18,9 +18,16 @@
 
 static const char *const no_strs[] = {NULL};
 static const fl_kube_resource cm_kr = {
-    .group = "", .version = "v1", .resource = "configmaps", .singular = "configmap",
-    .kind = "ConfigMap", .list_kind = "ConfigMapList", .namespaced = true,
-    .verbs = no_strs, .short_names = no_strs, .categories = no_strs,
+    .group = "",
+    .version = "v1",
+    .resource = "configmaps",
+    .singular = "configmap",
+    .kind = "ConfigMap",
+    .list_kind = "ConfigMapList",
+    .namespaced = true,
+    .verbs = no_strs,
+    .short_names = no_strs,
+    .categories = no_strs,
 };
 
 static double now_s(void)
@@ -54,16 +61,15 @@ static int count_write(void *ud, const char *data, size_t len)
     return 0;
 }
 
-static void count_end(void *ud)
-{
-}
+static void count_end(void *ud) {}
 
 static void run(const char *label, const char *path, int n, int watchers)
 {
     fl_apiserver_store_opts so = {.history = 100000, .bookmark_s = 3600};
     fl_apiserver_store *st = NULL;
     fl_err err = FL_ERR_INIT;
-    int rc = path ? fl_apiserver_store_open(&so, path, &st, &err) : fl_apiserver_store_new(&so, &st);
+    int rc =
+        path ? fl_apiserver_store_open(&so, path, &st, &err) : fl_apiserver_store_new(&so, &st);
     if (rc != 0 || fl_apiserver_store_add_res(st, &cm_kr) != 0) {
         fprintf(stderr, "%s: open: %s\n", label, err.msg);
         exit(1);
@@ -152,8 +158,10 @@ static void raw_sqlite(const char *path, int n)
     unlink(path);
     if (sqlite3_open(path, &db) != SQLITE_OK)
         exit(1);
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     "CREATE TABLE t(k TEXT PRIMARY KEY, v BLOB)", NULL, NULL, NULL);
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "CREATE TABLE t(k TEXT PRIMARY KEY, v BLOB)",
+                 NULL, NULL, NULL);
     sqlite3_stmt *s = NULL;
     sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO t VALUES(?1, ?2)", -1, &s, NULL);
     char v[400];

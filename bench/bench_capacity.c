@@ -42,19 +42,21 @@ static void fill(fl_index *idx, int clusters, int nodes, int pods)
         snprintf(cl, sizeof cl, "c%03d", c);
         fl_index_src ns = {cl, "", "v1", "nodes", "Node"}, ps = {cl, "", "v1", "pods", "Pod"};
         for (int n = 0; n < nodes; n++) {
-            fl_buf_printf(&page, "%s{\"metadata\":{\"name\":\"n%05d\",\"uid\":\"%s-n%d\","
+            fl_buf_printf(&page,
+                          "%s{\"metadata\":{\"name\":\"n%05d\",\"uid\":\"%s-n%d\","
                           "\"resourceVersion\":\"1\",\"labels\":{\"topology.kubernetes.io/region\":"
                           "\"r%d\",\"topology.kubernetes.io/zone\":\"z%d\"}},\"spec\":{},"
                           "\"status\":{\"allocatable\":{\"cpu\":\"16\",\"memory\":\"64Gi\","
                           "\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":"
                           "\"True\"}]}}",
-                          page.len ? "," : "{\"kind\":\"NodeList\",\"metadata\":{},\"items\":[",
-                          n, cl, n, c % 4, c % 12);
+                          page.len ? "," : "{\"kind\":\"NodeList\",\"metadata\":{},\"items\":[", n,
+                          cl, n, c % 4, c % 12);
             if ((n + 1) % 500 == 0 || n + 1 == nodes)
                 submit(idx, &ns, &page);
         }
         for (int p = 0; p < nodes * pods; p++) {
-            fl_buf_printf(&page, "%s{\"metadata\":{\"name\":\"p%07d\",\"namespace\":\"ns%d\","
+            fl_buf_printf(&page,
+                          "%s{\"metadata\":{\"name\":\"p%07d\",\"namespace\":\"ns%d\","
                           "\"uid\":\"%s-p%d\",\"resourceVersion\":\"1\"},\"spec\":{\"nodeName\":"
                           "\"n%05d\",\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":"
                           "{\"cpu\":\"250m\",\"memory\":\"1Gi\"}}}]},\"status\":{\"phase\":"

@@ -100,10 +100,11 @@ static void make_events(void)
     pad[sizeof pad - 1] = 0;
     for (int i = 0; i < EVENTS; i++) {
         char line[1100];
-        int n = snprintf(line, sizeof line,
-                         "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"pod-%d\","
-                         "\"resourceVersion\":\"%d\"},\"spec\":{\"x\":\"%s\"}}}\n",
-                         i, i, pad);
+        int n = snprintf(
+            line, sizeof line,
+            "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"name\":\"pod-%d\","
+            "\"resourceVersion\":\"%d\"},\"spec\":{\"x\":\"%s\"}}}\n",
+            i, i, pad);
         fl_buf_printf(&b, "%x\r\n", n);
         fl_buf_append(&b, line, (size_t)n);
         fl_buf_puts(&b, "\r\n");

@@ -43,7 +43,8 @@
 
 #define MAX_CLUSTERS 200
 #define DB_BYTES_PER_OBJECT_EST 10240 /* for the disk check (about 9 KB measured) */
-#define RAW_CLUSTERS_MAX 20 /* the raw ingest runs on at most this many clusters' worth
+#define RAW_CLUSTERS_MAX                                                                           \
+    20 /* the raw ingest runs on at most this many clusters' worth
                                (a smaller database: if anything, a higher limit) */
 
 typedef struct cfg {
@@ -177,8 +178,7 @@ static int start_sim(fleet *fl, const cfg *c)
         close(fds[0]);
         close(fds[1]);
         execl(bin, "flotilla", "sim", "--clusters", ncl, "--nodes", nn, "--pods", np,
-              "--no-controllers", "--kubeconfig-dir", fl->dir,
-              (char *)NULL);
+              "--no-controllers", "--kubeconfig-dir", fl->dir, (char *)NULL);
         fprintf(stderr, "cannot run %s (set FLOTILLA_BIN)\n", bin);
         _exit(127);
     }
@@ -193,8 +193,7 @@ static int start_sim(fleet *fl, const cfg *c)
         member *m = &fl->m[fl->n++];
         size_t nl = strcspn(line + 8, " ");
         snprintf(m->name, sizeof m->name, "%.*s", (int)nl, line + 8);
-        snprintf(m->kubeconfig, sizeof m->kubeconfig, "%.*s", (int)strcspn(kc + 11, "\n"),
-                 kc + 11);
+        snprintf(m->kubeconfig, sizeof m->kubeconfig, "%.*s", (int)strcspn(kc + 11, "\n"), kc + 11);
     }
     if (f)
         fclose(f);
@@ -443,8 +442,11 @@ static size_t fetch_pages(fl_kube_conn *conn, const char *res, fl_buf *pages, si
         fl_kube_response r;
         fl_buf esc = FL_BUF_INIT(8192);
         for (const char *p = cont; *p; p++)
-            fl_buf_printf(&esc, (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                                        (*p >= '0' && *p <= '9') ? "%c" : "%%%02X",
+            fl_buf_printf(&esc,
+                          (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                  (*p >= '0' && *p <= '9')
+                              ? "%c"
+                              : "%%%02X",
                           (unsigned char)*p);
         snprintf(path, sizeof path, "/api/v1/%s?limit=500%s%s", res, cont[0] ? "&continue=" : "",
                  esc.data ? esc.data : "");
@@ -535,8 +537,8 @@ static double raw_events(fl_buf *pages, size_t npods, long nevents, const char *
         char name[32];
         snprintf(name, sizeof name, "raw-ev-%zu", (size_t)e / ni);
         fl_index_src src = {name, "", "v1", "pods", "Pod"};
-        while (lines[e] && fl_index_submit_event(idx, &src, lines[e], strlen(lines[e]), NULL) ==
-                               FL_EFULL)
+        while (lines[e] &&
+               fl_index_submit_event(idx, &src, lines[e], strlen(lines[e]), NULL) == FL_EFULL)
             usleep(200);
     }
     fl_index_flush(idx, 600000);
@@ -569,17 +571,19 @@ static void raw_limits(fleet *fl, const char *dir, double sync_rate, double *ev_
     long nraw = fl->n < RAW_CLUSTERS_MAX ? fl->n : RAW_CLUSTERS_MAX;
     double ti = raw_ingest(pages, np, npods, nraw, db);
     double ir = (double)(per * nraw) / ti;
-    printf("  list JSON: %.0f bytes/object (%zu pages of cluster %s)\n", (double)bytes / (double)per,
-           np, fl->m[0].name);
+    printf("  list JSON: %.0f bytes/object (%zu pages of cluster %s)\n",
+           (double)bytes / (double)per, np, fl->m[0].name);
     printf("  raw: jansson parse      %9.0f objects/s  (one core, %ld clusters' worth)\n",
            (double)(per * rounds) / tp, rounds);
-    printf("  raw: index list ingest  %9.0f objects/s  %8.1f s  (same pages as %ld clusters, no HTTP)\n",
+    printf("  raw: index list ingest  %9.0f objects/s  %8.1f s  (same pages as %ld clusters, no "
+           "HTTP)\n",
            ir, ti, nraw);
     printf("  initial sync / raw ingest = %.0f%%\n", 100.0 * sync_rate / ir);
     snprintf(db, sizeof db, "%s/raw-events.db", dir);
     *ev_rate = npods ? raw_events(pages, npods, 100000, db) : -1;
     printf("  raw: index event ingest %9.0f events/s   (MODIFIED lines, each a different "
-           "object, no HTTP)\n", *ev_rate);
+           "object, no HTTP)\n",
+           *ev_rate);
     for (size_t i = 0; i < np; i++)
         fl_buf_done(&pages[i]);
     free(pages);
@@ -649,8 +653,8 @@ static void run(fleet *fl, const cfg *c, const char *dir)
         return;
     }
     printf("bench_collector: %ld clusters x (%ld nodes + %ld pods) = %lld objects "
-           "(sim up in %.1f s)\n", fl->n, c->nodes, c->pods, (long long)fl->objects,
-           secs_since(t0));
+           "(sim up in %.1f s)\n",
+           fl->n, c->nodes, c->pods, (long long)fl->objects, secs_since(t0));
     fflush(stdout);
     snprintf(db, sizeof db, "%s/collector.db", dir);
     fl_index *idx = NULL;
@@ -662,7 +666,8 @@ static void run(fleet *fl, const cfg *c, const char *dir)
     long rss = self_peak_rss_mb();
     double rate = ts > 0 ? (double)fl->objects / ts : 0;
     printf("  initial sync            %9.0f objects/s  %8.1f s  peak RSS %ld MB (collector + "
-           "index; the sim: %ld MB)\n", rate, ts, rss, proc_peak_rss_mb(fl->sim));
+           "index; the sim: %ld MB)\n",
+           rate, ts, rss, proc_peak_rss_mb(fl->sim));
     fl_index_stats st;
     fl_index_stats_get(idx, &st);
     printf("  decoded in place (kube/jscan) %lld, by jansson %lld\n",

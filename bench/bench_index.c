@@ -70,63 +70,118 @@ static const char MANAGED[] =
 static void gen_pod(fl_buf *b, long i, long rv, const char *phase, int with_type)
 {
     int app = (int)(i % 400), ns = (int)(i % 50), node = (int)(i % 1000);
-    fl_buf_printf(b,
-        "{%s\"metadata\":{\"name\":\"svc-%d-7d9f8c6b5-%08ld\",\"generateName\":\"svc-%d-7d9f8c6b5-\","
-        "\"namespace\":\"team-%d\",\"uid\":\"0b7c%08lx-1f2e-4d3c-9b8a-%012lx\",\"resourceVersion\":\"%ld\","
-        "\"creationTimestamp\":\"2026-11-01T10:00:00Z\",\"labels\":{\"app\":\"svc-%d\",\"tier\":\"%s\","
-        "\"version\":\"v%d\",\"pod-template-hash\":\"7d9f8c6b5\",\"team\":\"team-%d\",\"env\":\"prod\"},"
+    fl_buf_printf(
+        b,
+        "{%s\"metadata\":{\"name\":\"svc-%d-7d9f8c6b5-%08ld\",\"generateName\":\"svc-%d-7d9f8c6b5-"
+        "\","
+        "\"namespace\":\"team-%d\",\"uid\":\"0b7c%08lx-1f2e-4d3c-9b8a-%012lx\",\"resourceVersion\":"
+        "\"%ld\","
+        "\"creationTimestamp\":\"2026-11-01T10:00:00Z\",\"labels\":{\"app\":\"svc-%d\",\"tier\":\"%"
+        "s\","
+        "\"version\":\"v%d\",\"pod-template-hash\":\"7d9f8c6b5\",\"team\":\"team-%d\",\"env\":"
+        "\"prod\"},"
         "\"annotations\":{\"prometheus.io/scrape\":\"true\",\"prometheus.io/port\":\"9090\","
-        "\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"apiVersion\\\":\\\"v1\\\",\\\"kind\\\":\\\"Pod\\\"}\"},"
-        "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"svc-%d-7d9f8c6b5\","
-        "\"uid\":\"5d2a%04d-aaaa-bbbb-cccc-000000000000\",\"controller\":true,\"blockOwnerDeletion\":true}],%s},",
+        "\"kubectl.kubernetes.io/"
+        "last-applied-configuration\":\"{\\\"apiVersion\\\":\\\"v1\\\",\\\"kind\\\":\\\"Pod\\\"}\"}"
+        ","
+        "\"ownerReferences\":[{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"ReplicaSet\",\"name\":\"svc-%d-7d9f8c6b5\","
+        "\"uid\":\"5d2a%04d-aaaa-bbbb-cccc-000000000000\",\"controller\":true,"
+        "\"blockOwnerDeletion\":true}],%s},",
         with_type ? "\"kind\":\"Pod\",\"apiVersion\":\"v1\"," : "", app, i, app, ns, i, i, rv, app,
         i % 3 ? "backend" : "frontend", (int)(i % 5), ns, app, app, MANAGED);
-    fl_buf_printf(b,
-        "\"spec\":{\"volumes\":[{\"name\":\"config\",\"configMap\":{\"name\":\"svc-%d-config\",\"defaultMode\":420}},"
-        "{\"name\":\"kube-api-access\",\"projected\":{\"sources\":[{\"serviceAccountToken\":{\"expirationSeconds\":3607,\"path\":\"token\"}}],\"defaultMode\":420}}],"
-        "\"initContainers\":[{\"name\":\"init\",\"image\":\"registry.example.com/tools/migrate:1.%d\",\"command\":[\"/migrate\",\"--wait\"],"
-        "\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"64Mi\"}},\"terminationMessagePath\":\"/dev/termination-log\",\"imagePullPolicy\":\"IfNotPresent\"}],"
-        "\"containers\":[{\"name\":\"app\",\"image\":\"registry.example.com/team-%d/svc-%d:2.%d.0\",\"ports\":[{\"name\":\"http\",\"containerPort\":8080,\"protocol\":\"TCP\"}],"
-        "\"env\":[{\"name\":\"LOG_LEVEL\",\"value\":\"info\"},{\"name\":\"POD_NAME\",\"valueFrom\":{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":\"metadata.name\"}}}],"
-        "\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"512Mi\"},\"requests\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}},"
-        "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/etc/config\"},{\"name\":\"kube-api-access\",\"readOnly\":true,\"mountPath\":\"/var/run/secrets/kubernetes.io/serviceaccount\"}],"
-        "\"livenessProbe\":{\"httpGet\":{\"path\":\"/healthz\",\"port\":8080,\"scheme\":\"HTTP\"},\"timeoutSeconds\":1,\"periodSeconds\":10,\"successThreshold\":1,\"failureThreshold\":3},"
-        "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"},"
-        "{\"name\":\"proxy\",\"image\":\"envoyproxy/envoy:v1.28.%d\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}},"
-        "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}],"
-        "\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":\"default\","
-        "\"serviceAccount\":\"default\",\"nodeName\":\"node-%04d\",\"securityContext\":{},\"schedulerName\":\"default-scheduler\","
-        "\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},"
-        "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}],"
-        "\"priority\":0,\"enableServiceLinks\":true,\"preemptionPolicy\":\"PreemptLowerPriority\"},",
+    fl_buf_printf(
+        b,
+        "\"spec\":{\"volumes\":[{\"name\":\"config\",\"configMap\":{\"name\":\"svc-%d-config\","
+        "\"defaultMode\":420}},"
+        "{\"name\":\"kube-api-access\",\"projected\":{\"sources\":[{\"serviceAccountToken\":{"
+        "\"expirationSeconds\":3607,\"path\":\"token\"}}],\"defaultMode\":420}}],"
+        "\"initContainers\":[{\"name\":\"init\",\"image\":\"registry.example.com/tools/"
+        "migrate:1.%d\",\"command\":[\"/migrate\",\"--wait\"],"
+        "\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"64Mi\"}},"
+        "\"terminationMessagePath\":\"/dev/"
+        "termination-log\",\"imagePullPolicy\":\"IfNotPresent\"}],"
+        "\"containers\":[{\"name\":\"app\",\"image\":\"registry.example.com/team-%d/"
+        "svc-%d:2.%d.0\",\"ports\":[{\"name\":\"http\",\"containerPort\":8080,\"protocol\":\"TCP\"}"
+        "],"
+        "\"env\":[{\"name\":\"LOG_LEVEL\",\"value\":\"info\"},{\"name\":\"POD_NAME\",\"valueFrom\":"
+        "{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":\"metadata.name\"}}}],"
+        "\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"512Mi\"},\"requests\":{\"cpu\":"
+        "\"250m\",\"memory\":\"256Mi\"}},"
+        "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/etc/"
+        "config\"},{\"name\":\"kube-api-access\",\"readOnly\":true,\"mountPath\":\"/var/run/"
+        "secrets/kubernetes.io/serviceaccount\"}],"
+        "\"livenessProbe\":{\"httpGet\":{\"path\":\"/"
+        "healthz\",\"port\":8080,\"scheme\":\"HTTP\"},\"timeoutSeconds\":1,\"periodSeconds\":10,"
+        "\"successThreshold\":1,\"failureThreshold\":3},"
+        "\"terminationMessagePath\":\"/dev/"
+        "termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":"
+        "\"IfNotPresent\"},"
+        "{\"name\":\"proxy\",\"image\":\"envoyproxy/"
+        "envoy:v1.28.%d\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}},"
+        "\"terminationMessagePath\":\"/dev/"
+        "termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":"
+        "\"IfNotPresent\"}],"
+        "\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":"
+        "\"ClusterFirst\",\"serviceAccountName\":\"default\","
+        "\"serviceAccount\":\"default\",\"nodeName\":\"node-%04d\",\"securityContext\":{},"
+        "\"schedulerName\":\"default-scheduler\","
+        "\"tolerations\":[{\"key\":\"node.kubernetes.io/"
+        "not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},"
+        "{\"key\":\"node.kubernetes.io/"
+        "unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"
+        ","
+        "\"priority\":0,\"enableServiceLinks\":true,\"preemptionPolicy\":\"PreemptLowerPriority\"}"
+        ",",
         app, (int)(i % 9), ns, app, (int)(i % 7), (int)(i % 4), node);
-    fl_buf_printf(b,
-        "\"status\":{\"phase\":\"%s\",\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-01T10:00:03Z\"},"
-        "{\"type\":\"Ready\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-01T10:00:09Z\"},"
-        "{\"type\":\"ContainersReady\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-01T10:00:09Z\"},"
-        "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-01T10:00:00Z\"}],"
-        "\"hostIP\":\"10.0.%d.%d\",\"podIP\":\"10.%d.%d.%d\",\"podIPs\":[{\"ip\":\"10.%d.%d.%d\"}],\"startTime\":\"2026-11-01T10:00:00Z\","
-        "\"initContainerStatuses\":[{\"name\":\"init\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\",\"startedAt\":\"2026-11-01T10:00:01Z\",\"finishedAt\":\"2026-11-01T10:00:02Z\",\"containerID\":\"containerd://%016lx\"}},"
-        "\"lastState\":{},\"ready\":true,\"restartCount\":0,\"image\":\"registry.example.com/tools/migrate:1.%d\",\"imageID\":\"sha256:%016lx\",\"containerID\":\"containerd://%016lx\"}],"
-        "\"containerStatuses\":[{\"name\":\"app\",\"state\":{\"running\":{\"startedAt\":\"2026-11-01T10:00:04Z\"}},\"lastState\":{},\"ready\":true,\"restartCount\":%d,"
-        "\"image\":\"registry.example.com/team-%d/svc-%d:2.%d.0\",\"imageID\":\"sha256:%016lx\",\"containerID\":\"containerd://%016lx\",\"started\":true},"
-        "{\"name\":\"proxy\",\"state\":{\"running\":{\"startedAt\":\"2026-11-01T10:00:04Z\"}},\"lastState\":{},\"ready\":true,\"restartCount\":0,"
-        "\"image\":\"envoyproxy/envoy:v1.28.%d\",\"imageID\":\"sha256:%016lx\",\"containerID\":\"containerd://%016lx\",\"started\":true}],"
+    fl_buf_printf(
+        b,
+        "\"status\":{\"phase\":\"%s\",\"conditions\":[{\"type\":\"Initialized\",\"status\":"
+        "\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-11-01T10:00:03Z\"},"
+        "{\"type\":\"Ready\",\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":"
+        "\"2026-11-01T10:00:09Z\"},"
+        "{\"type\":\"ContainersReady\",\"status\":\"True\",\"lastProbeTime\":null,"
+        "\"lastTransitionTime\":\"2026-11-01T10:00:09Z\"},"
+        "{\"type\":\"PodScheduled\",\"status\":\"True\",\"lastProbeTime\":null,"
+        "\"lastTransitionTime\":\"2026-11-01T10:00:00Z\"}],"
+        "\"hostIP\":\"10.0.%d.%d\",\"podIP\":\"10.%d.%d.%d\",\"podIPs\":[{\"ip\":\"10.%d.%d.%d\"}],"
+        "\"startTime\":\"2026-11-01T10:00:00Z\","
+        "\"initContainerStatuses\":[{\"name\":\"init\",\"state\":{\"terminated\":{\"exitCode\":0,"
+        "\"reason\":\"Completed\",\"startedAt\":\"2026-11-01T10:00:01Z\",\"finishedAt\":\"2026-11-"
+        "01T10:00:02Z\",\"containerID\":\"containerd://%016lx\"}},"
+        "\"lastState\":{},\"ready\":true,\"restartCount\":0,\"image\":\"registry.example.com/tools/"
+        "migrate:1.%d\",\"imageID\":\"sha256:%016lx\",\"containerID\":\"containerd://%016lx\"}],"
+        "\"containerStatuses\":[{\"name\":\"app\",\"state\":{\"running\":{\"startedAt\":\"2026-11-"
+        "01T10:00:04Z\"}},\"lastState\":{},\"ready\":true,\"restartCount\":%d,"
+        "\"image\":\"registry.example.com/team-%d/"
+        "svc-%d:2.%d.0\",\"imageID\":\"sha256:%016lx\",\"containerID\":\"containerd://"
+        "%016lx\",\"started\":true},"
+        "{\"name\":\"proxy\",\"state\":{\"running\":{\"startedAt\":\"2026-11-01T10:00:04Z\"}},"
+        "\"lastState\":{},\"ready\":true,\"restartCount\":0,"
+        "\"image\":\"envoyproxy/"
+        "envoy:v1.28.%d\",\"imageID\":\"sha256:%016lx\",\"containerID\":\"containerd://"
+        "%016lx\",\"started\":true}],"
         "\"qosClass\":\"Burstable\"}}",
         phase, node / 250, node % 250, (int)(i >> 16) & 255, (int)(i >> 8) & 255, (int)i & 255,
-        (int)(i >> 16) & 255, (int)(i >> 8) & 255, (int)i & 255, i * 7, (int)(i % 9), i * 11, i * 13,
-        (int)(rv % 3), ns, app, (int)(i % 7), i * 17, i * 19, (int)(i % 4), i * 23, i * 29);
+        (int)(i >> 16) & 255, (int)(i >> 8) & 255, (int)i & 255, i * 7, (int)(i % 9), i * 11,
+        i * 13, (int)(rv % 3), ns, app, (int)(i % 7), i * 17, i * 19, (int)(i % 4), i * 23, i * 29);
 }
 
 static void gen_node(fl_buf *b, long i)
 {
-    fl_buf_printf(b,
+    fl_buf_printf(
+        b,
         "{\"metadata\":{\"name\":\"node-%04ld\",\"uid\":\"n-%ld\",\"resourceVersion\":\"1\","
-        "\"labels\":{\"kubernetes.io/hostname\":\"node-%04ld\",\"topology.kubernetes.io/region\":\"eu-west\","
-        "\"topology.kubernetes.io/zone\":\"eu-west-%c\",\"node.kubernetes.io/instance-type\":\"m5.2xlarge\"}},"
-        "\"spec\":{\"podCIDR\":\"10.244.%ld.0/24\"},\"status\":{\"capacity\":{\"cpu\":\"8\",\"memory\":\"32Gi\","
-        "\"pods\":\"110\",\"ephemeral-storage\":\"100Gi\"},\"allocatable\":{\"cpu\":\"7800m\",\"memory\":\"30Gi\","
-        "\"pods\":\"110\",\"ephemeral-storage\":\"95Gi\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
+        "\"labels\":{\"kubernetes.io/hostname\":\"node-%04ld\",\"topology.kubernetes.io/"
+        "region\":\"eu-west\","
+        "\"topology.kubernetes.io/zone\":\"eu-west-%c\",\"node.kubernetes.io/"
+        "instance-type\":\"m5.2xlarge\"}},"
+        "\"spec\":{\"podCIDR\":\"10.244.%ld.0/"
+        "24\"},\"status\":{\"capacity\":{\"cpu\":\"8\",\"memory\":\"32Gi\","
+        "\"pods\":\"110\",\"ephemeral-storage\":\"100Gi\"},\"allocatable\":{\"cpu\":\"7800m\","
+        "\"memory\":\"30Gi\","
+        "\"pods\":\"110\",\"ephemeral-storage\":\"95Gi\"},\"conditions\":[{\"type\":\"Ready\","
+        "\"status\":\"True\"}],"
         "\"nodeInfo\":{\"kubeletVersion\":\"v1.26.1\",\"osImage\":\"Debian GNU/Linux 12\"}}}",
         i, i, i, (char)('a' + i % 3), i % 250);
 }
@@ -150,7 +205,8 @@ static void pool_init(void)
             pool_ent *e = &pool[v][j];
             fl_buf b = FL_BUF_INIT(1u << 20);
             if (v)
-                fl_buf_puts(&b, v == 1 ? "{\"type\":\"MODIFIED\",\"object\":" : "{\"type\":\"DELETED\",\"object\":");
+                fl_buf_puts(&b, v == 1 ? "{\"type\":\"MODIFIED\",\"object\":"
+                                       : "{\"type\":\"DELETED\",\"object\":");
             gen_pod(&b, j, v + 1, v == 1 && j % 2 ? "Succeeded" : "Running", v != 0);
             if (v)
                 fl_buf_puts(&b, "}");
@@ -190,7 +246,8 @@ static char *gen_page(long first, long n, long rv, size_t *len)
 {
     fl_buf b = FL_BUF_INIT(1u << 30);
     (void)rv;
-    fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[");
+    fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+                    "\"1\"},\"items\":[");
     for (long i = first; i < first + n; i++) {
         if (i > first)
             fl_buf_puts(&b, ",");
@@ -349,11 +406,12 @@ static void full_path(const char *path, long n, long m, figures *f)
     f->rss = rss_mb();
     fl_index_stats st;
     fl_index_stats_get(idx, &st);
-    fprintf(stderr, "  (written %lld, skipped %lld, deleted %lld, coalesced %lld, %lld transactions, "
-            "revision %lld, decode errors %lld, decoded by jansson %lld)\n", (long long)st.objects_written,
-            (long long)st.objects_skipped, (long long)st.objects_deleted, (long long)st.coalesced,
-            (long long)st.transactions, (long long)st.revision, (long long)st.decode_errors,
-            (long long)st.objects_parsed);
+    fprintf(stderr,
+            "  (written %lld, skipped %lld, deleted %lld, coalesced %lld, %lld transactions, "
+            "revision %lld, decode errors %lld, decoded by jansson %lld)\n",
+            (long long)st.objects_written, (long long)st.objects_skipped,
+            (long long)st.objects_deleted, (long long)st.coalesced, (long long)st.transactions,
+            (long long)st.revision, (long long)st.decode_errors, (long long)st.objects_parsed);
     fl_index_close(idx);
 }
 
@@ -420,8 +478,7 @@ static void sqlite_limit(const char *path, long n, figures *f)
     dec_opts dopt = {false, false};
     o.path = path;
     if (zjpub_new(&pub) < 0 || zjc_new(&zc) < 0 || sqlite3_open(path, &db) != SQLITE_OK ||
-        schema_open(db, &o, &err) < 0 ||
-        writer_new(db, &o, pub, &w, &err) < 0) {
+        schema_open(db, &o, &err) < 0 || writer_new(db, &o, pub, &w, &err) < 0) {
         fprintf(stderr, "sqlite limit: %s\n", err.msg);
         exit(1);
     }
@@ -441,7 +498,7 @@ static void sqlite_limit(const char *path, long n, figures *f)
     item *its = calloc(per, sizeof *its);
     item **ptrs = calloc(per, sizeof *ptrs);
     double spent = 0, cpu = 0;
-    for (long i = 0; i <= n; ) {
+    for (long i = 0; i <= n;) {
         size_t k = 0;
         if (i == 0)
             its[k++] = (item){.type = IT_RELIST_BEGIN, .src = PODS};
@@ -508,7 +565,7 @@ static void decode_alone(long n, int passes, double *fast, double *slow)
             char *p = gen_page(i, PAGE, 1, &len);
             dec_out out = {0};
             t0 = now_s();
-    cpu_mark = cpu_s();
+            cpu_mark = cpu_s();
             if (pass == 0) {
                 dec_list(&o, &PODS, p, len, &out);
                 done += (long)out.n_recs;
@@ -547,10 +604,12 @@ static void raw_row(sqlite3_stmt *ins, json_t *it)
     json_t *md = json_object_get(it, "metadata");
     char *js = json_dumps(it, JSON_COMPACT);
     sqlite3_bind_text(ins, 1, "bench", -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 2, json_string_value(json_object_get(md, "namespace")), -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 2, json_string_value(json_object_get(md, "namespace")), -1,
+                      SQLITE_STATIC);
     sqlite3_bind_text(ins, 3, json_string_value(json_object_get(md, "name")), -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, json_string_value(json_object_get(md, "uid")), -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 5, json_string_value(json_object_get(md, "resourceVersion")), -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, json_string_value(json_object_get(md, "resourceVersion")), -1,
+                      SQLITE_STATIC);
     sqlite3_bind_text(ins, 6, js, -1, free);
     sqlite3_step(ins);
     sqlite3_reset(ins);
@@ -566,9 +625,15 @@ static void raw_limit(const char *path, long n, long m, figures *f)
                  "CREATE TABLE objects(id INTEGER PRIMARY KEY, cluster TEXT, ns TEXT, name TEXT,"
                  " uid TEXT, rv TEXT, json BLOB);"
                  "CREATE UNIQUE INDEX objects_key ON objects(cluster, ns, name);");
-    sqlite3_prepare_v2(db, "INSERT INTO objects(cluster, ns, name, uid, rv, json) VALUES(?,?,?,?,?,?)", -1, &ins, NULL);
-    sqlite3_prepare_v2(db, "UPDATE objects SET uid = ?4, rv = ?5, json = ?6 WHERE cluster = ?1 AND ns = ?2 AND name = ?3", -1, &upd, NULL);
-    sqlite3_prepare_v2(db, "DELETE FROM objects WHERE cluster = ?1 AND ns = ?2 AND name = ?3", -1, &del, NULL);
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO objects(cluster, ns, name, uid, rv, json) VALUES(?,?,?,?,?,?)",
+                       -1, &ins, NULL);
+    sqlite3_prepare_v2(db,
+                       "UPDATE objects SET uid = ?4, rv = ?5, json = ?6 WHERE cluster = ?1 AND ns "
+                       "= ?2 AND name = ?3",
+                       -1, &upd, NULL);
+    sqlite3_prepare_v2(db, "DELETE FROM objects WHERE cluster = ?1 AND ns = ?2 AND name = ?3", -1,
+                       &del, NULL);
     double t0 = now_s(), gen = 0;
     cpu_mark = cpu_s();
     long in_txn = 0;
@@ -602,7 +667,7 @@ static void raw_limit(const char *path, long n, long m, figures *f)
     for (int pass = 0; pass < 2; pass++) {
         sqlite3_stmt *st = pass ? del : upd;
         t0 = now_s();
-    cpu_mark = cpu_s();
+        cpu_mark = cpu_s();
         raw_exec(db, "BEGIN");
         for (long i = 0; i < m; i++) {
             fl_buf_reset(&b);
@@ -633,8 +698,8 @@ int main(int argc, char **argv)
         pool_init();
         full_path(p, 30000, 30000, &f);
         printf("index path: ingest %.0f objects/s, %.0f CPU us/object; updates %.0f/s, %.0f CPU"
-               " us each; deletes %.0f/s, %.0f CPU us each\n", f.ingest, f.cpu_us, f.update,
-               f.cpu_upd_us, f.del, f.cpu_del_us);
+               " us each; deletes %.0f/s, %.0f CPU us each\n",
+               f.ingest, f.cpu_us, f.update, f.cpu_upd_us, f.del, f.cpu_del_us);
         pool_done();
         snprintf(rm, sizeof rm, "rm -f %s %s-wal %s-shm", p, p, p);
         return system(rm) == 0 ? 0 : 1;
@@ -677,7 +742,8 @@ int main(int argc, char **argv)
     fl_buf sample = FL_BUF_INIT(1 << 20);
     gen_pod(&sample, 42, 1, "Running", 1);
     printf("bench_index: %ld pods (+1000 nodes), %ld updates, %ld deletes; pod JSON %zu bytes;"
-           " load average before %s\n", n, m, m, sample.len, la);
+           " load average before %s\n",
+           n, m, m, sample.len, la);
     fflush(stdout);
     fl_buf_done(&sample);
     figures full = {0}, raw = {0}, lim = {0};
@@ -686,7 +752,8 @@ int main(int argc, char **argv)
     decode_alone(n < 20000 ? n : 20000, 2, &dfast, &dslow);
     bench_loadavg(la, sizeof la);
     printf("decode alone, one thread: in-place path %.0f objects/s, jansson path %.0f objects/s"
-           " (%.1fx); load average %s\n", dfast, dslow, dfast / dslow, la);
+           " (%.1fx); load average %s\n",
+           dfast, dslow, dfast / dslow, la);
     fflush(stdout);
     full_path(p1, n, m, &full);
     sqlite_limit(p3, n, &lim);
@@ -697,8 +764,8 @@ int main(int argc, char **argv)
            lim.ingest, 100 * full.ingest / lim.ingest, raw.ingest, 100 * full.ingest / raw.ingest);
     printf("%-28s %12.0f %14s %6s %14.0f %5.0f%%\n", "update objects/s", full.update, "-", "",
            raw.update, 100 * full.update / raw.update);
-    printf("%-28s %12.0f %14s %6s %14.0f %5.0f%%\n", "delete objects/s", full.del, "-", "",
-           raw.del, 100 * full.del / raw.del);
+    printf("%-28s %12.0f %14s %6s %14.0f %5.0f%%\n", "delete objects/s", full.del, "-", "", raw.del,
+           100 * full.del / raw.del);
     printf("%-28s %12.0f %14.0f %5.0f%%\n", "ingest CPU us/object", full.cpu_us, lim.cpu_us,
            100 * lim.cpu_us / full.cpu_us);
     printf("%-28s %12.0f %14.0f %6s %14.0f\n", "DB bytes/object (ingest)", full.bytes_per_obj,
@@ -707,15 +774,16 @@ int main(int argc, char **argv)
     printf("%-28s %12ld\n", "peak RSS MB (index path)", full.rss);
     bench_loadavg(la, sizeof la);
     printf("load average at the end: %s (2 cores, shared machine)\n", la);
-    printf("SQLite limit: the index's own writer (same schema, statements, side tables, FTS5,\n"
-           "pod facts, change log, %d-record transactions) on records decoded before the clock\n"
-           "starts: ingest if decoding were free. Old raw limit: one thread, jansson json_loadb +\n"
-           "json_dumps per item + one INSERT per row into one table with a unique key index, WAL,\n"
-           "synchronous=NORMAL, %d-row transactions; same pre-generated bytes. Index path: submit\n"
-           "-> 2 decoder threads -> writer; writer cache_size %lld MiB, mmap off, queue cap %zu MiB;\n"
-           "the RSS is the whole process (generator pool included).\n",
-           defaults.batch_max, RAW_TXN, (long long)(defaults.cache_kib / 1024),
-           defaults.queue_max_bytes >> 20);
+    printf(
+        "SQLite limit: the index's own writer (same schema, statements, side tables, FTS5,\n"
+        "pod facts, change log, %d-record transactions) on records decoded before the clock\n"
+        "starts: ingest if decoding were free. Old raw limit: one thread, jansson json_loadb +\n"
+        "json_dumps per item + one INSERT per row into one table with a unique key index, WAL,\n"
+        "synchronous=NORMAL, %d-row transactions; same pre-generated bytes. Index path: submit\n"
+        "-> 2 decoder threads -> writer; writer cache_size %lld MiB, mmap off, queue cap %zu MiB;\n"
+        "the RSS is the whole process (generator pool included).\n",
+        defaults.batch_max, RAW_TXN, (long long)(defaults.cache_kib / 1024),
+        defaults.queue_max_bytes >> 20);
     pool_done();
     snprintf(cmd, sizeof cmd, "rm -f %s %s-wal %s-shm %s %s-wal %s-shm %s %s-wal %s-shm", p1, p1,
              p1, p2, p2, p2, p3, p3, p3);

@@ -23,17 +23,16 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static const char *const qty_in[] = {"100m", "1.5Gi", "250Mi", "2", "0.5", "1e3",
+static const char *const qty_in[] = {"100m",      "1.5Gi", "250Mi", "2",    "0.5", "1e3",
                                      "128974848", "129e6", "123Mi", "500m", "4Ki", "1.25"};
-static const char *const qty_num[] = {"0.1", "1.5", "250", "2", "0.5", "1e3",
-                                      "128974848", "129e6", "123", "0.5", "4", "1.25"};
+static const char *const qty_num[] = {"0.1",       "1.5",   "250", "2",   "0.5", "1e3",
+                                      "128974848", "129e6", "123", "0.5", "4",   "1.25"};
 #define NQ FL_ARRAY_LEN(qty_in)
-
 
 static void report(const char *what, double ns, const char *base, double base_ns)
 {
-    printf("%-34s %8.1f ns/op   | baseline %-28s %8.1f ns/op  (x%.1f)\n", what, ns, base,
-           base_ns, base_ns > 0 ? ns / base_ns : 0.0);
+    printf("%-34s %8.1f ns/op   | baseline %-28s %8.1f ns/op  (x%.1f)\n", what, ns, base, base_ns,
+           base_ns > 0 ? ns / base_ns : 0.0);
 }
 
 static void bench_quantity(long iters)

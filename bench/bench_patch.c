@@ -81,9 +81,11 @@ static void run(const char *what, fl_patch_type t, const json_t *orig, const cha
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
-    if (iters <= 0) iters = 20000;
+    if (iters <= 0)
+        iters = 20000;
     json_t *orig = json_loads(deployment, 0, NULL);
-    if (!orig) return 1;
+    if (!orig)
+        return 1;
     run("merge patch (kubectl scale)", FL_PATCH_MERGE, orig, scale, NULL, iters);
     run("json patch (2 ops)", FL_PATCH_JSON, orig, jsonp, NULL, iters);
     run("strategic merge (kubectl apply)", FL_PATCH_STRATEGIC, orig, apply,

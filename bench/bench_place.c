@@ -64,7 +64,8 @@ static void submit(fl_index *idx, const fl_index_src *src, const char *d, size_t
 static void gen_node(fl_buf *b, long c, long i)
 {
     bool tainted = i % 20 == 7, ready = i % 50 != 3;
-    fl_buf_printf(b,
+    fl_buf_printf(
+        b,
         "{\"metadata\":{\"name\":\"node-%05ld\",\"uid\":\"n-%ld-%ld\",\"resourceVersion\":\"1\","
         "\"labels\":{\"kubernetes.io/hostname\":\"node-%05ld\",\"topology.kubernetes.io/zone\":"
         "\"z%c\",\"disk\":\"%s\",\"pool\":\"p%ld\"}},\"spec\":{\"taints\":%s},"
@@ -79,7 +80,8 @@ static void gen_node(fl_buf *b, long c, long i)
 static void gen_pod(fl_buf *b, long c, long j, long nodes)
 {
     static const char *const cpu[] = {"250m", "500m", "1", "2"};
-    fl_buf_printf(b,
+    fl_buf_printf(
+        b,
         "{\"metadata\":{\"name\":\"pod-%06ld\",\"namespace\":\"ns%ld\",\"uid\":\"p-%ld-%ld\","
         "\"resourceVersion\":\"1\"},\"spec\":{\"nodeName\":\"node-%05ld\",\"containers\":[{"
         "\"name\":\"app\",\"image\":\"app:1\",\"resources\":{\"requests\":{\"cpu\":\"%s\","
@@ -127,7 +129,8 @@ static void build_index(const char *path, long clusters, long nodes, long pods)
             submit(idx, &psrc, b.data, b.len);
         }
         if (c % 10 == 9)
-            fprintf(stderr, "  ingested %ld/%ld clusters (%.0f s)\n", c + 1, clusters, now_s() - t0);
+            fprintf(stderr, "  ingested %ld/%ld clusters (%.0f s)\n", c + 1, clusters,
+                    now_s() - t0);
     }
     fl_buf_done(&b);
     fl_index_flush(idx, 24 * 3600 * 1000);
@@ -167,18 +170,23 @@ static json_t *policy_for(int kind)
     const char *pl;
     switch (kind) {
     case 0:
-        pl = "{\"clusterAffinity\":{\"clusterNames\":[\"member-001\",\"member-002\",\"member-003\"]},"
+        pl = "{\"clusterAffinity\":{\"clusterNames\":[\"member-001\",\"member-002\",\"member-003\"]"
+             "},"
              "\"replicaScheduling\":{\"replicaSchedulingType\":\"Duplicated\"}}";
         break;
     case 1:
-        pl = "{\"clusterAffinity\":{\"labelSelector\":{\"matchLabels\":{\"env\":\"prod\"}}},"
-             "\"replicaScheduling\":{\"replicaSchedulingType\":\"Divided\","
-             "\"replicaDivisionPreference\":\"Weighted\",\"weightPreference\":{\"staticWeightList\":"
-             "[{\"targetCluster\":{\"labelSelector\":{\"matchLabels\":{\"region\":\"r0\"}}},\"weight\":2},"
-             "{\"targetCluster\":{\"labelSelector\":{\"matchLabels\":{\"region\":\"r1\"}}},\"weight\":1}]}}}";
+        pl =
+            "{\"clusterAffinity\":{\"labelSelector\":{\"matchLabels\":{\"env\":\"prod\"}}},"
+            "\"replicaScheduling\":{\"replicaSchedulingType\":\"Divided\","
+            "\"replicaDivisionPreference\":\"Weighted\",\"weightPreference\":{\"staticWeightList\":"
+            "[{\"targetCluster\":{\"labelSelector\":{\"matchLabels\":{\"region\":\"r0\"}}},"
+            "\"weight\":2},"
+            "{\"targetCluster\":{\"labelSelector\":{\"matchLabels\":{\"region\":\"r1\"}}},"
+            "\"weight\":1}]}}}";
         break;
     case 2:
-        pl = "{\"spreadConstraints\":[{\"spreadByField\":\"region\",\"minGroups\":2,\"maxGroups\":3},"
+        pl = "{\"spreadConstraints\":[{\"spreadByField\":\"region\",\"minGroups\":2,\"maxGroups\":"
+             "3},"
              "{\"spreadByField\":\"cluster\",\"minGroups\":2,\"maxGroups\":6}],"
              "\"replicaScheduling\":{\"replicaSchedulingType\":\"Divided\","
              "\"replicaDivisionPreference\":\"Weighted\",\"weightPreference\":{\"dynamicWeight\":"
@@ -201,8 +209,8 @@ static json_t *template_for(long w)
 {
     static const char *const cpu[] = {"100m", "250m", "500m", "1", "2"};
     static const char *const mem[] = {"128Mi", "512Mi", "1Gi", "2Gi"};
-    json_t *c = json_pack("{s:s,s:s,s:{s:{s:s,s:s}}}", "name", "app", "image", "app:1",
-                          "resources", "requests", "cpu", cpu[rnd(5)], "memory", mem[rnd(4)]);
+    json_t *c = json_pack("{s:s,s:s,s:{s:{s:s,s:s}}}", "name", "app", "image", "app:1", "resources",
+                          "requests", "cpu", cpu[rnd(5)], "memory", mem[rnd(4)]);
     json_t *spec = json_pack("{s:[o]}", "containers", c);
     if (rnd(2))
         json_object_set_new(spec, "nodeSelector", json_pack("{s:s}", "disk", "ssd"));
@@ -318,8 +326,9 @@ int main(int argc, char **argv)
                               "zone", zone, "provider", prov[c % 3], "labels", "region", region,
                               "env", c % 5 ? "prod" : "dev");
         if (c % 25 == 24)
-            json_object_set_new(e, "taints", json_pack("[{s:s,s:s}]", "key", "maintenance",
-                                                       "effect", "NoSchedule"));
+            json_object_set_new(
+                e, "taints",
+                json_pack("[{s:s,s:s}]", "key", "maintenance", "effect", "NoSchedule"));
         json_array_append_new(fleet, e);
         names[c] = json_string_value(json_object_get(e, "name"));
     }
@@ -337,9 +346,10 @@ int main(int argc, char **argv)
         json_t *req = json_pack("{s:s,s:O,s:o,s:O}", "op", "place", "policy", policies[w % 4],
                                 "template", tmpl, "clusters", fleet);
         double s0 = now_s(), sc0 = cpu_s();
-        const json_t *spec = json_object_get(json_object_get(json_object_get(tmpl, "spec"),
-                                                             "template"), "spec");
-        if (fl_sched_snapshot_available_many(snap, spec, names, (size_t)clusters, avail, &err) != 0) {
+        const json_t *spec =
+            json_object_get(json_object_get(json_object_get(tmpl, "spec"), "template"), "spec");
+        if (fl_sched_snapshot_available_many(snap, spec, names, (size_t)clusters, avail, &err) !=
+            0) {
             fprintf(stderr, "bench_place: %s\n", err.msg);
             return 1;
         }
@@ -365,26 +375,27 @@ int main(int argc, char **argv)
     fl_sched_snapshot_stats ss;
     fl_sched_snapshot_stats_get(snap, &ss);
     bench_loadavg(load, sizeof load);
-    printf("\nbench_place: %ld clusters, %zu nodes, %ld workloads (load %s)\n", clusters,
-           ss.nodes, workloads, load);
+    printf("\nbench_place: %ld clusters, %zu nodes, %ld workloads (load %s)\n", clusters, ss.nodes,
+           workloads, load);
     printf("  raw read of the node rows:   facts %.3f s wall, %.3f s cpu (%ld nodes, %ld usage "
-           "rows); node JSON %.3f s wall, %.3f s cpu (%ld rows)\n", raw_facts, raw_facts_cpu,
-           n_nodes, n_usage, raw_rows, raw_rows_cpu, n_rows);
+           "rows); node JSON %.3f s wall, %.3f s cpu (%ld rows)\n",
+           raw_facts, raw_facts_cpu, n_nodes, n_usage, raw_rows, raw_rows_cpu, n_rows);
     printf("  capacity snapshot load:      %.3f s wall, %.3f s cpu (wall: nodes %.3f s, pod usage "
-           "%.3f s, labels %.3f s)\n", t_snap, t_snap_cpu, (double)ss.nodes_ms / 1e3,
-           (double)ss.usage_ms / 1e3, (double)ss.labels_ms / 1e3);
+           "%.3f s, labels %.3f s)\n",
+           t_snap, t_snap_cpu, (double)ss.nodes_ms / 1e3, (double)ss.usage_ms / 1e3,
+           (double)ss.labels_ms / 1e3);
     printf("  %ld decisions:              %.3f s wall, %.3f s cpu (%.3f s cpu with the harness "
-           "building requests), %ld placed, %ld unschedulable\n", workloads, total, total_dcpu,
-           total_cpu, ok, unsched);
+           "building requests), %ld placed, %ld unschedulable\n",
+           workloads, total, total_dcpu, total_cpu, ok, unsched);
     printf("  per decision, wall:          P50 %.3f ms  P90 %.3f ms  P99 %.3f ms  max %.3f ms\n",
-           lat[workloads / 2] * 1e3, lat[workloads * 9 / 10] * 1e3,
-           lat[workloads * 99 / 100] * 1e3, lat[workloads - 1] * 1e3);
+           lat[workloads / 2] * 1e3, lat[workloads * 9 / 10] * 1e3, lat[workloads * 99 / 100] * 1e3,
+           lat[workloads - 1] * 1e3);
     printf("  per decision, cpu:           P50 %.3f ms  P90 %.3f ms  P99 %.3f ms  max %.3f ms\n",
            clat[workloads / 2] * 1e3, clat[workloads * 9 / 10] * 1e3,
            clat[workloads * 99 / 100] * 1e3, clat[workloads - 1] * 1e3);
     printf("  Karmada (published, 64 vCPU): P50 12 ms  P90 15 ms  P99 32 ms per binding\n");
-    printf("  shape cache: %lld hits, %lld misses, %lld ms scanning nodes\n",
-           (long long)ss.hits, (long long)ss.misses, (long long)ss.compute_ms);
+    printf("  shape cache: %lld hits, %lld misses, %lld ms scanning nodes\n", (long long)ss.hits,
+           (long long)ss.misses, (long long)ss.compute_ms);
     for (int k = 0; k < 4; k++)
         json_decref(policies[k]);
     json_decref(fleet);

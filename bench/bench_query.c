@@ -66,15 +66,17 @@ static int load(fl_index *idx, int pods, int clusters)
             fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":"
                             "{\"resourceVersion\":\"1\"},\"items\":[");
             for (int k = i; k < i + 500 && k < per; k++)
-                fl_buf_printf(&b, "%s{\"metadata\":{\"name\":\"pod-%06d\",\"namespace\":\"ns-%d\","
-                              "\"uid\":\"u-%d-%d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":"
-                              "\"2026-01-01T00:00:00Z\",\"labels\":{\"app\":\"app-%d\",\"tier\":"
-                              "\"web\",\"idx\":\"%d\"}},\"spec\":{\"nodeName\":\"node-%d\","
-                              "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1.25\",\"resources\":"
-                              "{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}}]},\"status\":"
-                              "{\"phase\":\"Running\",\"podIP\":\"10.0.%d.%d\"}}",
-                              k > i ? "," : "", k, k % NS_COUNT, c, k, k + 1, k % APP_COUNT, k,
-                              k % 20, (k / 250) % 250, k % 250);
+                fl_buf_printf(
+                    &b,
+                    "%s{\"metadata\":{\"name\":\"pod-%06d\",\"namespace\":\"ns-%d\","
+                    "\"uid\":\"u-%d-%d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":"
+                    "\"2026-01-01T00:00:00Z\",\"labels\":{\"app\":\"app-%d\",\"tier\":"
+                    "\"web\",\"idx\":\"%d\"}},\"spec\":{\"nodeName\":\"node-%d\","
+                    "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1.25\",\"resources\":"
+                    "{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}}]},\"status\":"
+                    "{\"phase\":\"Running\",\"podIP\":\"10.0.%d.%d\"}}",
+                    k > i ? "," : "", k, k % NS_COUNT, c, k, k + 1, k % APP_COUNT, k, k % 20,
+                    (k / 250) % 250, k % 250);
             fl_buf_puts(&b, "]}");
             int rc;
             while ((rc = fl_index_submit_list(idx, &src, b.data, b.len, NULL)) == FL_EFULL)
@@ -205,8 +207,9 @@ static void report3(const char *what, int64_t *h, int64_t *x, int64_t *r, int n)
     qsort(r, (size_t)n, sizeof *r, cmp_i64);
     printf("%s\n  HTTP        p50 %8.1f us  p99 %8.1f us\n"
            "  index API   p50 %8.1f us  p99 %8.1f us\n"
-           "  raw SQLite  p50 %8.1f us  p99 %8.1f us\n", what, h[n / 2] / 1e3, h[n * 99 / 100] / 1e3,
-           x[n / 2] / 1e3, x[n * 99 / 100] / 1e3, r[n / 2] / 1e3, r[n * 99 / 100] / 1e3);
+           "  raw SQLite  p50 %8.1f us  p99 %8.1f us\n",
+           what, h[n / 2] / 1e3, h[n * 99 / 100] / 1e3, x[n / 2] / 1e3, x[n * 99 / 100] / 1e3,
+           r[n / 2] / 1e3, r[n * 99 / 100] / 1e3);
 }
 
 static void bench_get(conn *c, fl_index_reader *rd, sqlite3 *db, int per, int clusters, int samples)
@@ -216,10 +219,12 @@ static void bench_get(conn *c, fl_index_reader *rd, sqlite3 *db, int per, int cl
     char path[512];
     int bad = 0;
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT o.json FROM objects o WHERE o.gvr_id = (SELECT id FROM gvrs"
-                           " WHERE grp = '' AND res = 'pods') AND o.ns = ?1 AND o.name = ?2 AND"
-                           " o.cluster_id = (SELECT id FROM clusters WHERE name = ?3) AND"
-                           " o.deleted_ms IS NULL", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT o.json FROM objects o WHERE o.gvr_id = (SELECT id FROM gvrs"
+                       " WHERE grp = '' AND res = 'pods') AND o.ns = ?1 AND o.name = ?2 AND"
+                       " o.cluster_id = (SELECT id FROM clusters WHERE name = ?3) AND"
+                       " o.deleted_ms IS NULL",
+                       -1, &st, NULL);
     for (int i = 0; i < samples; i++) {
         key k;
         rand_key(&k, per, clusters);
@@ -262,11 +267,13 @@ static void bench_labels(conn *c, fl_index_reader *rd, sqlite3 *db, int samples,
         want = per / APP_COUNT;
     sqlite3_stmt *st = NULL;
     /* the raw equivalent of the page: the keyset range of the labels index, JSON of the rows */
-    sqlite3_prepare_v2(db, "SELECT o.json FROM labels l JOIN objects o ON o.id = l.obj_id"
-                           " WHERE l.key = 'app' AND l.value = ?1 AND l.gvr_id = (SELECT id FROM"
-                           " gvrs WHERE grp = '' AND res = 'pods') AND (?2 IS NULL OR l.cluster_id ="
-                           " (SELECT id FROM clusters WHERE name = ?2)) ORDER BY l.ns, l.name,"
-                           " l.cluster_id LIMIT 101", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT o.json FROM labels l JOIN objects o ON o.id = l.obj_id"
+                       " WHERE l.key = 'app' AND l.value = ?1 AND l.gvr_id = (SELECT id FROM"
+                       " gvrs WHERE grp = '' AND res = 'pods') AND (?2 IS NULL OR l.cluster_id ="
+                       " (SELECT id FROM clusters WHERE name = ?2)) ORDER BY l.ns, l.name,"
+                       " l.cluster_id LIMIT 101",
+                       -1, &st, NULL);
     for (int i = 0; i < samples; i++) {
         snprintf(app, sizeof app, "app-%d", rand() % APP_COUNT);
         if (clusters)
@@ -325,10 +332,11 @@ static void bench_full(conn *c, sqlite3 *db, int want)
     }
     double api_s = (double)(now_ns() - t0) / 1e9;
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT json, ns, name, cluster_id FROM objects WHERE gvr_id = (SELECT id"
-                           " FROM gvrs WHERE res = 'pods') AND deleted_ms IS NULL AND (ns, name, "
-                           "cluster_id) > (?1, ?2, ?3) ORDER BY ns, name, cluster_id LIMIT 500", -1,
-                       &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT json, ns, name, cluster_id FROM objects WHERE gvr_id = (SELECT id"
+                       " FROM gvrs WHERE res = 'pods') AND deleted_ms IS NULL AND (ns, name, "
+                       "cluster_id) > (?1, ?2, ?3) ORDER BY ns, name, cluster_id LIMIT 500",
+                       -1, &st, NULL);
     char ns[64] = "", name[64] = "";
     int64_t cl = -1, raw = 0, rows;
     t0 = now_ns();
@@ -361,10 +369,12 @@ static void bench_full(conn *c, sqlite3 *db, int want)
 static void raw_rate(sqlite3 *db, int per, int clusters, double secs)
 {
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT o.json FROM objects o WHERE o.gvr_id = (SELECT id FROM gvrs"
-                           " WHERE grp = '' AND res = 'pods') AND o.ns = ?1 AND o.name = ?2 AND"
-                           " o.cluster_id = (SELECT id FROM clusters WHERE name = ?3) AND"
-                           " o.deleted_ms IS NULL", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT o.json FROM objects o WHERE o.gvr_id = (SELECT id FROM gvrs"
+                       " WHERE grp = '' AND res = 'pods') AND o.ns = ?1 AND o.name = ?2 AND"
+                       " o.cluster_id = (SELECT id FROM clusters WHERE name = ?3) AND"
+                       " o.deleted_ms IS NULL",
+                       -1, &st, NULL);
     int64_t n = 0, t0 = now_ns(), end = t0 + (int64_t)(secs * 1e9);
     while (now_ns() < end) {
         for (int i = 0; i < 100; i++, n++) {
@@ -393,10 +403,11 @@ static void run_wrk(uint16_t port, int secs, int per, int clusters, const char *
     FILE *f = fopen(script, "w");
     if (!f)
         return;
-    fprintf(f, "math.randomseed(7)\nrequest = function()\n"
-               "  local i = math.random(0, %d)\n"
-               "  return wrk.format('GET', string.format('%s/clusters/c-%%d/api/v1/namespaces/"
-               "ns-%%d/pods/pod-%%06d', math.random(0, %d), i %% %d, i))\nend\n",
+    fprintf(f,
+            "math.randomseed(7)\nrequest = function()\n"
+            "  local i = math.random(0, %d)\n"
+            "  return wrk.format('GET', string.format('%s/clusters/c-%%d/api/v1/namespaces/"
+            "ns-%%d/pods/pod-%%06d', math.random(0, %d), i %% %d, i))\nend\n",
             per - 1, FL_QUERY_PREFIX, clusters - 1, NS_COUNT);
     fclose(f);
     const char *what[2] = {"GET pod by name, random keys", "/healthz (the HTTP floor)"};
@@ -404,11 +415,15 @@ static void run_wrk(uint16_t port, int secs, int per, int clusters, const char *
         printf("wrk -t2 -c64 -d%ds, %s:\n", secs, what[i]);
         fflush(stdout);
         if (i == 0)
-            snprintf(cmd, sizeof cmd, "wrk -t2 -c64 -d%ds -s %s 'http://127.0.0.1:%u/' | "
-                     "grep -E 'Requests/sec|Latency|Non-2xx|requests in'", secs, script, port);
+            snprintf(cmd, sizeof cmd,
+                     "wrk -t2 -c64 -d%ds -s %s 'http://127.0.0.1:%u/' | "
+                     "grep -E 'Requests/sec|Latency|Non-2xx|requests in'",
+                     secs, script, port);
         else
-            snprintf(cmd, sizeof cmd, "wrk -t2 -c64 -d%ds 'http://127.0.0.1:%u/healthz' | "
-                     "grep -E 'Requests/sec|Latency|Non-2xx|requests in'", secs, port);
+            snprintf(cmd, sizeof cmd,
+                     "wrk -t2 -c64 -d%ds 'http://127.0.0.1:%u/healthz' | "
+                     "grep -E 'Requests/sec|Latency|Non-2xx|requests in'",
+                     secs, port);
         if (system(cmd) != 0)
             printf("  (wrk failed)\n");
         print_load();
@@ -457,15 +472,16 @@ int main(int argc, char **argv)
         return 1;
     bench_loadavg(la, sizeof la);
     printf("bench_query: %d pods in %d clusters (%d each, %d namespaces, app=app-0..%d),"
-           " load average before %s\n", pods / clusters * clusters, clusters, pods / clusters,
-           NS_COUNT, APP_COUNT - 1, la);
+           " load average before %s\n",
+           pods / clusters * clusters, clusters, pods / clusters, NS_COUNT, APP_COUNT - 1, la);
     fflush(stdout);
     int64_t t0 = now_ns();
     if (load(idx, pods, clusters) != 0)
         return 1;
     double load_s = (double)(now_ns() - t0) / 1e9;
     printf("dataset loaded through fl_index_submit_list (the whole write path) in %.1f s = %.0f "
-           "pods/s\n", load_s, pods / load_s);
+           "pods/s\n",
+           load_s, pods / load_s);
     print_load();
     const char *pods_res[] = {"pods"};
     fl_query_gv gv = {"", "v1", pods_res, 1};

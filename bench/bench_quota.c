@@ -73,13 +73,15 @@ static int load_pods(fl_index *idx, const char *ns, int n, int clusters)
             fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":"
                             "{\"resourceVersion\":\"1\"},\"items\":[");
             for (int k = i; k < i + 500 && k < per && c * per + k < n; k++)
-                fl_buf_printf(&b, "%s{\"metadata\":{\"name\":\"%s-%07d\",\"namespace\":\"%s\","
-                              "\"uid\":\"u-%s-%d-%d\",\"resourceVersion\":\"%d\",\"labels\":{\"app\":"
-                              "\"app-%d\"}},\"spec\":{\"nodeName\":\"node-%d\",\"containers\":[{\"name\":"
-                              "\"c\",\"image\":\"nginx:1.25\",\"resources\":{\"requests\":{\"cpu\":"
-                              "\"100m\",\"memory\":\"64Mi\"},\"limits\":{\"memory\":\"128Mi\"}}}]},"
-                              "\"status\":{\"phase\":\"Running\"}}",
-                              k > i ? "," : "", ns, k, ns, ns, c, k, k + 1, k % 100, k % 20);
+                fl_buf_printf(
+                    &b,
+                    "%s{\"metadata\":{\"name\":\"%s-%07d\",\"namespace\":\"%s\","
+                    "\"uid\":\"u-%s-%d-%d\",\"resourceVersion\":\"%d\",\"labels\":{\"app\":"
+                    "\"app-%d\"}},\"spec\":{\"nodeName\":\"node-%d\",\"containers\":[{\"name\":"
+                    "\"c\",\"image\":\"nginx:1.25\",\"resources\":{\"requests\":{\"cpu\":"
+                    "\"100m\",\"memory\":\"64Mi\"},\"limits\":{\"memory\":\"128Mi\"}}}]},"
+                    "\"status\":{\"phase\":\"Running\"}}",
+                    k > i ? "," : "", ns, k, ns, ns, c, k, k + 1, k % 100, k % 20);
             fl_buf_puts(&b, "]}");
             rc = submit_list(idx, &src, &b);
         }
@@ -93,9 +95,12 @@ static int load_quota(fl_index *idx, const char *ns, const char *name, const cha
     fl_index_src src = {FL_QUOTA_HOST_CLUSTER, "quota.flotilla.io", "v1alpha1", "karmadaquotas",
                         "KarmadaQuota"};
     char ev[1024];
-    snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"quota.flotilla.io/"
-             "v1alpha1\",\"kind\":\"KarmadaQuota\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
-             "\"uid\":\"q-%s\",\"resourceVersion\":\"1\"},\"spec\":{\"hard\":%s}}}", name, ns, ns, hard);
+    snprintf(
+        ev, sizeof ev,
+        "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"quota.flotilla.io/"
+        "v1alpha1\",\"kind\":\"KarmadaQuota\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
+        "\"uid\":\"q-%s\",\"resourceVersion\":\"1\"},\"spec\":{\"hard\":%s}}}",
+        name, ns, ns, hard);
     return fl_index_submit_event(idx, &src, ev, strlen(ev), NULL);
 }
 
@@ -151,13 +156,18 @@ static int post(client *c, const char *url, const char *body)
 
 static void review(char *out, size_t n, const char *ns, const char *name, bool dry)
 {
-    snprintf(out, n, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
-             "{\"uid\":\"%s\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"resource\":"
-             "{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},\"namespace\":\"%s\",\"name\":"
-             "\"%s\",\"operation\":\"CREATE\",\"dryRun\":%s,\"object\":{\"apiVersion\":\"v1\",\"kind\":"
-             "\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},\"spec\":{\"containers\":[{"
-             "\"name\":\"c\",\"image\":\"nginx\",\"resources\":{\"requests\":{\"cpu\":\"10m\",\"memory\":"
-             "\"16Mi\"}}}]}}}}", name, ns, name, dry ? "true" : "false", name, ns);
+    snprintf(
+        out, n,
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+        "{\"uid\":\"%s\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},"
+        "\"resource\":"
+        "{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},\"namespace\":\"%s\",\"name\":"
+        "\"%s\",\"operation\":\"CREATE\",\"dryRun\":%s,\"object\":{\"apiVersion\":\"v1\",\"kind\":"
+        "\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},\"spec\":{\"containers\":[{"
+        "\"name\":\"c\",\"image\":\"nginx\",\"resources\":{\"requests\":{\"cpu\":\"10m\","
+        "\"memory\":"
+        "\"16Mi\"}}}]}}}}",
+        name, ns, name, dry ? "true" : "false", name, ns);
 }
 
 /* ---- 1. paced admission latency --------------------------------------------- */
@@ -181,7 +191,8 @@ static void *pace(void *arg)
     client_init(&c, p->ca);
     double interval = 1e9 * p->threads / p->rate;
     for (long k = 0;; k++) {
-        int64_t due = p->t0 + (int64_t)(k * interval) + (int64_t)(p->thread * interval / p->threads);
+        int64_t due =
+            p->t0 + (int64_t)(k * interval) + (int64_t)(p->thread * interval / p->threads);
         if (due - p->t0 >= p->dur)
             break;
         int64_t now = now_ns();
@@ -212,8 +223,20 @@ static void paced(const char *what, const char *url, const char *ca, int mode, d
     size_t cap = (size_t)(rate * seconds / threads) + 16;
     int64_t t0 = now_ns() + 200000000;
     for (int i = 0; i < threads; i++) {
-        p[i] = (pacer){url, ca, "bench", mode, i, threads, rate, t0, (int64_t)seconds * 1000000000,
-                       calloc(cap, sizeof(int64_t)), 0, cap, 0, 0};
+        p[i] = (pacer){url,
+                       ca,
+                       "bench",
+                       mode,
+                       i,
+                       threads,
+                       rate,
+                       t0,
+                       (int64_t)seconds * 1000000000,
+                       calloc(cap, sizeof(int64_t)),
+                       0,
+                       cap,
+                       0,
+                       0};
         pthread_create(&th[i], NULL, pace, &p[i]);
     }
     size_t n = 0;
@@ -231,7 +254,8 @@ static void paced(const char *what, const char *url, const char *ca, int mode, d
     }
     qsort(all, n, sizeof *all, cmp_i64);
     printf("  %-34s %6zu reviews, %7.0f/s  p50 %6.3f ms  p99 %6.3f ms  max %7.3f ms  "
-           "denied %ld errors %ld\n", what, n, n / ((end - t0) / 1e9), n ? all[n / 2] / 1e6 : 0,
+           "denied %ld errors %ld\n",
+           what, n, n / ((end - t0) / 1e9), n ? all[n / 2] / 1e6 : 0,
            n ? all[n * 99 / 100] / 1e6 : 0, n ? all[n - 1] / 1e6 : 0, denied, errors);
     free(all), free(p), free(th);
 }
@@ -263,7 +287,8 @@ static void in_process(fl_quota *q, int n)
     int64_t total = now_ns() - t0;
     qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
     printf("  in-process decision (dry run, no HTTP), %d calls: p50 %6.3f ms  p99 %6.3f ms  "
-           "(%.0f/s on one thread)\n", n, lat[n / 2] / 1e6, lat[n * 99 / 100] / 1e6, n / (total / 1e9));
+           "(%.0f/s on one thread)\n",
+           n, lat[n / 2] / 1e6, lat[n * 99 / 100] / 1e6, n / (total / 1e9));
     free(lat);
 }
 
@@ -315,7 +340,8 @@ static void behind_slow_search(const char *url_slow, const char *url_q, const ch
         pthread_join(th[i], NULL);
         n += h[i].n;
     }
-    printf("  (%d clients kept 4 workers busy with 50 ms requests: %ld served meanwhile)\n", HOGS, n);
+    printf("  (%d clients kept 4 workers busy with 50 ms requests: %ld served meanwhile)\n", HOGS,
+           n);
 }
 
 /* ---- 2. racing clients -------------------------------------------------------- */
@@ -367,9 +393,12 @@ static void raw_aggregate(const char *db, const char *ns)
     sqlite3 *s = NULL;
     sqlite3_stmt *st = NULL;
     if (sqlite3_open_v2(db, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s, "SELECT r.resource, count(*), sum(r.requests), sum(r.limits) FROM pods p "
-                              "JOIN pod_resources r ON r.obj_id = p.obj_id WHERE p.ns = ? AND "
-                              "p.terminal = 0 GROUP BY r.resource", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(
+            s,
+            "SELECT r.resource, count(*), sum(r.requests), sum(r.limits) FROM pods p "
+            "JOIN pod_resources r ON r.obj_id = p.obj_id WHERE p.ns = ? AND "
+            "p.terminal = 0 GROUP BY r.resource",
+            -1, &st, NULL) != SQLITE_OK) {
         printf("  raw aggregate: %s\n", sqlite3_errmsg(s));
         sqlite3_close(s);
         return;
@@ -434,8 +463,8 @@ static void recount_beside_decisions(fl_quota *q)
     pthread_join(th, NULL);
     qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
     printf("  periodic full recount (off-lock, swapped in): %8.1f ms; meanwhile %ld decisions in "
-           "that namespace: p50 %.3f ms, p99 %.3f ms, slowest %.3f ms\n", r.took / 1e6, n,
-           n ? lat[n / 2] / 1e6 : 0, n ? lat[n * 99 / 100] / 1e6 : 0, worst / 1e6);
+           "that namespace: p50 %.3f ms, p99 %.3f ms, slowest %.3f ms\n",
+           r.took / 1e6, n, n ? lat[n / 2] / 1e6 : 0, n ? lat[n * 99 / 100] / 1e6 : 0, worst / 1e6);
     free(lat);
 }
 
@@ -460,8 +489,8 @@ static void recompute(fl_quota *q, const char *db, int pods, int clusters)
     }
     const json_t *u = json_object_get(used, "bulk-quota");
     printf("  full recount of a namespace, %d pods in %d clusters: %8.1f ms  (pods %s, "
-           "requests.cpu %s)\n", pods, clusters, full / 1e6,
-           json_string_value(json_object_get(u, "pods")),
+           "requests.cpu %s)\n",
+           pods, clusters, full / 1e6, json_string_value(json_object_get(u, "pods")),
            json_string_value(json_object_get(u, "requests.cpu")));
     printf("  the same, followed from the change log (no change):  %8.3f ms\n", best / 1e6);
     json_decref(used);
@@ -481,9 +510,12 @@ static int arg_int(int argc, char **argv, const char *name, int dflt)
 
 int main(int argc, char **argv)
 {
-    int pods = arg_int(argc, argv, "--pods", 1000000), clusters = arg_int(argc, argv, "--clusters", 100);
-    int ns_pods = arg_int(argc, argv, "--ns-pods", 1000), rate = arg_int(argc, argv, "--rate", 5000);
-    int seconds = arg_int(argc, argv, "--seconds", 10), threads = arg_int(argc, argv, "--threads", 8);
+    int pods = arg_int(argc, argv, "--pods", 1000000),
+        clusters = arg_int(argc, argv, "--clusters", 100);
+    int ns_pods = arg_int(argc, argv, "--ns-pods", 1000),
+        rate = arg_int(argc, argv, "--rate", 5000);
+    int seconds = arg_int(argc, argv, "--seconds", 10),
+        threads = arg_int(argc, argv, "--threads", 8);
     char dir[] = "/tmp/bench-quota-XXXXXX", db[256], secrets[256], load[64];
     fl_log_set_level(FL_LOG_WARN);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -505,9 +537,11 @@ int main(int argc, char **argv)
     if (!rc)
         rc = load_pods(idx, "bench", ns_pods, clusters);
     if (!rc)
-        rc = load_quota(idx, "bulk", "bulk-quota", "{\"pods\":\"100000000\",\"requests.cpu\":\"1000000\"}");
+        rc = load_quota(idx, "bulk", "bulk-quota",
+                        "{\"pods\":\"100000000\",\"requests.cpu\":\"1000000\"}");
     if (!rc)
-        rc = load_quota(idx, "bench", "bench-quota", "{\"pods\":\"1000000000\",\"requests.cpu\":"
+        rc = load_quota(idx, "bench", "bench-quota",
+                        "{\"pods\":\"1000000000\",\"requests.cpu\":"
                         "\"100000000\",\"requests.memory\":\"100Pi\"}");
     if (!rc)
         rc = load_quota(idx, "race", "race-quota", "{\"pods\":\"5\"}");
@@ -557,11 +591,13 @@ int main(int argc, char **argv)
              fl_server_port(srv), json_string_value(json_object_get(sec, "c-0")));
     snprintf(url_noop, sizeof url_noop, "https://127.0.0.1:%u/noop", fl_server_port(srv));
     snprintf(url_slow, sizeof url_slow, "https://127.0.0.1:%u/slow", fl_server_port(srv));
-    snprintf(url_pooled, sizeof url_pooled, "https://127.0.0.1:%u/noop-pooled", fl_server_port(srv));
+    snprintf(url_pooled, sizeof url_pooled, "https://127.0.0.1:%u/noop-pooled",
+             fl_server_port(srv));
 
     bench_loadavg(load, sizeof load);
     printf("1. admission over HTTPS, %d reviews/s from %d keep-alive connections for %d s "
-           "(load %s):\n", rate, threads, seconds, load);
+           "(load %s):\n",
+           rate, threads, seconds, load);
     in_process(q, 5000);
     paced("no-op handler, same server", url_noop, ca.cert_pem, 0, rate, seconds, threads);
     char what[96];

@@ -101,8 +101,8 @@ int main(int argc, char **argv)
     int64_t secs = 2, threads = 2;
     if (argc > 1 && (fl_parse_i64(argv[1], strlen(argv[1]), &secs) || secs <= 0 || secs > 600))
         secs = 2;
-    if (argc > 2 && (fl_parse_i64(argv[2], strlen(argv[2]), &threads) || threads <= 0 ||
-                     threads > 64))
+    if (argc > 2 &&
+        (fl_parse_i64(argv[2], strlen(argv[2]), &threads) || threads <= 0 || threads > 64))
         threads = 2;
     fl_err err = FL_ERR_INIT;
     fl_server_opts o = FL_SERVER_OPTS_INIT;
@@ -129,7 +129,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("bench_server: wrk -t2 -c64, %lld s per run, best of %d interleaved rounds, %lld "
-           "server threads, keep-alive\n", (long long)secs, ROUNDS, (long long)threads);
+           "server threads, keep-alive\n",
+           (long long)secs, ROUNDS, (long long)threads);
     double best[4] = {0, 0, 0, 0}; /* flotilla tiny, raw tiny, flotilla big, raw big */
     for (int round = 0; round < ROUNDS; round++) {
         double v[4] = {wrk(fl_server_port(s), "/tiny", secs), wrk(raw_port(d), "/tiny", secs),
@@ -138,10 +139,10 @@ int main(int argc, char **argv)
             best[i] = v[i] > best[i] ? v[i] : best[i];
     }
     printf("  %-34s %12s %12s %7s\n", "answer", "flotilla/s", "raw MHD/s", "ratio");
-    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "tiny JSON (fl_request_reply_json)", best[0],
-           best[1], best[1] > 0 ? 100 * best[0] / best[1] : 0);
-    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "20 KB (fl_request_reply, copied)", best[2],
-           best[3], best[3] > 0 ? 100 * best[2] / best[3] : 0);
+    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "tiny JSON (fl_request_reply_json)", best[0], best[1],
+           best[1] > 0 ? 100 * best[0] / best[1] : 0);
+    printf("  %-34s %12.0f %12.0f %6.0f%%\n", "20 KB (fl_request_reply, copied)", best[2], best[3],
+           best[3] > 0 ? 100 * best[2] / best[3] : 0);
     printf("  (PERF-NOTES reference on 2 cores: raw ~89k/s tiny, ~60k/s 20 KB)\n");
     MHD_stop_daemon(d);
     MHD_destroy_response(rw.tiny);

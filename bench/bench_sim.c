@@ -26,8 +26,15 @@
 
 static const char *const none[] = {NULL};
 static const fl_kube_resource pod_kr = {
-    .group = "", .version = "v1", .resource = "pods", .singular = "pod", .kind = "Pod",
-    .list_kind = "PodList", .namespaced = true, .verbs = none, .short_names = none,
+    .group = "",
+    .version = "v1",
+    .resource = "pods",
+    .singular = "pod",
+    .kind = "Pod",
+    .list_kind = "PodList",
+    .namespaced = true,
+    .verbs = none,
+    .short_names = none,
     .categories = none,
 };
 
@@ -45,20 +52,20 @@ static json_t *make_pod(int i)
         "kind", "Pod", "apiVersion", "v1", "metadata", "name", name, "namespace", ns, "uid",
         "91be27f7-9015-4db8-a3cc-70b552486a1b", "creationTimestamp", "2026-11-22T03:46:03Z",
         "labels", "app", "web", "tier", "frontend", "team", ns, "version", "v1.2.3",
-        "pod-template-hash", "5d8f7c9b4", "env", "prod", "ownerReferences", "apiVersion",
-        "apps/v1", "kind", "ReplicaSet", "name", "web-5d8f7c9b4", "uid",
-        "a1b2c3d4-0000-1111-2222-333344445555", "controller", 1, "blockOwnerDeletion", 1,
-        "spec", "containers", "name", "web", "image", "nginx:1.25.3", "ports", "name", "http",
+        "pod-template-hash", "5d8f7c9b4", "env", "prod", "ownerReferences", "apiVersion", "apps/v1",
+        "kind", "ReplicaSet", "name", "web-5d8f7c9b4", "uid",
+        "a1b2c3d4-0000-1111-2222-333344445555", "controller", 1, "blockOwnerDeletion", 1, "spec",
+        "containers", "name", "web", "image", "nginx:1.25.3", "ports", "name", "http",
         "containerPort", 80, "protocol", "TCP", "resources", "limits", "cpu", "500m", "memory",
         "256Mi", "requests", "cpu", "100m", "memory", "128Mi", "terminationMessagePath",
         "/dev/termination-log", "terminationMessagePolicy", "File", "imagePullPolicy",
-        "IfNotPresent", "restartPolicy", "Always", "terminationGracePeriodSeconds", 30,
-        "dnsPolicy", "ClusterFirst", "nodeName", node, "securityContext", "schedulerName",
-        "default-scheduler", "preemptionPolicy", "PreemptLowerPriority", "priority", 0,
-        "enableServiceLinks", 1, "serviceAccountName", "default", "status", "phase", "Running",
-        "conditions", "type", "Ready", "status", "True", "lastProbeTime", "lastTransitionTime",
-        "2026-11-22T03:46:05Z", "hostIP", "10.0.0.7", "podIP", "10.244.1.9", "qosClass",
-        "Burstable", "startTime", "2026-11-22T03:46:04Z");
+        "IfNotPresent", "restartPolicy", "Always", "terminationGracePeriodSeconds", 30, "dnsPolicy",
+        "ClusterFirst", "nodeName", node, "securityContext", "schedulerName", "default-scheduler",
+        "preemptionPolicy", "PreemptLowerPriority", "priority", 0, "enableServiceLinks", 1,
+        "serviceAccountName", "default", "status", "phase", "Running", "conditions", "type",
+        "Ready", "status", "True", "lastProbeTime", "lastTransitionTime", "2026-11-22T03:46:05Z",
+        "hostIP", "10.0.0.7", "podIP", "10.244.1.9", "qosClass", "Burstable", "startTime",
+        "2026-11-22T03:46:04Z");
 }
 
 static long rss_kb(void)
@@ -138,7 +145,8 @@ static void fleet_list(sim_cluster *c, const fl_apiserver_res *r, unsigned churn
     }
     double t = secs(t0) + 1e-9;
     printf("  list (snapshot + PodList body) of one cluster's pods under churn %u/s: %.0f "
-           "objects/s (%.0f MB/s)\n", churn, objs / t, bytes / t / 1e6);
+           "objects/s (%.0f MB/s)\n",
+           churn, objs / t, bytes / t / 1e6);
     fl_buf_done(&b);
 }
 
@@ -193,8 +201,9 @@ static void fleet_compare(sim_cluster *c, const fl_apiserver_res *r)
     double v_old = list_body(old, l.n, 10, &b_old);
     printf("  list of one cluster's %zu pods (PodList body): records rendered %.0f objects/s "
            "(%.0f MB/s); baseline, the same pods stored as JSON strings (before records): "
-           "%.0f objects/s (%.0f MB/s); bodies %s\n", l.n, v_new, v_new * b_new / l.n / 1e6,
-           v_old, v_old * b_old / l.n / 1e6, b_new == b_old ? "identical in size" : "DIFFER");
+           "%.0f objects/s (%.0f MB/s); bodies %s\n",
+           l.n, v_new, v_new * b_new / l.n / 1e6, v_old, v_old * b_old / l.n / 1e6,
+           b_new == b_old ? "identical in size" : "DIFFER");
     printf("  baseline memory of those pods as JSON strings: %.0f bytes per pod (RSS)\n",
            (double)(rss1 - rss0) * 1024.0 / l.n);
 out:
@@ -205,7 +214,8 @@ out:
 }
 
 /* sinks[0..nw) must outlive the store: the watches stay registered. */
-static void fleet_watch(sim_cluster *c, const fl_apiserver_res *r, unsigned churn, int nw, sink *sinks)
+static void fleet_watch(sim_cluster *c, const fl_apiserver_res *r, unsigned churn, int nw,
+                        sink *sinks)
 {
     fl_err err = FL_ERR_INIT;
     char arg[24];
@@ -227,8 +237,8 @@ static void fleet_watch(sim_cluster *c, const fl_apiserver_res *r, unsigned chur
         bytes += sinks[i].bytes;
     }
     printf("  churn asked %u/s: %.0f store events/s made; %d watchers got %.0f events/s "
-           "(%.0f MB/s)\n", churn, (double)(fl_apiserver_store_rv(c->st) - rv0) / t, nw, ev / t,
-           bytes / t / 1e6);
+           "(%.0f MB/s)\n",
+           churn, (double)(fl_apiserver_store_rv(c->st) - rv0) / t, nw, ev / t, bytes / t / 1e6);
 }
 
 static int fleet_main(int argc, char **argv)
@@ -257,10 +267,11 @@ static int fleet_main(int argc, char **argv)
     double objs = (double)nc * (double)(nn + np + np / 4);
     double per = (double)(rss1 - rss0) * 1024.0 / objs;
     printf("fleet: %lld clusters x (%lld nodes + %lld pods + workloads): %.0f objects in %.2f s "
-           "= %.0f objects/s\n", (long long)nc, (long long)nn, (long long)np, objs, tg, objs / tg);
+           "= %.0f objects/s\n",
+           (long long)nc, (long long)nn, (long long)np, objs, tg, objs / tg);
     printf("  RSS %.1f MB = %.0f bytes per object; 100 x (5000 nodes + 20000 pods + 5000 "
-           "workloads) would take %.1f GB\n", (rss1 - rss0) / 1024.0, per,
-           per * 100.0 * 30000.0 / 1e9);
+           "workloads) would take %.1f GB\n",
+           (rss1 - rss0) / 1024.0, per, per * 100.0 * 30000.0 / 1e9);
     sim_cluster *c = sim_cluster_at(sim, 0);
     json_t *pod = sim_fleet_pod(c, 0, 0, NULL);
     char *pj = json_dumps(pod, JSON_COMPACT);
@@ -302,7 +313,8 @@ int main(int argc, char **argv)
         return 2;
     fl_apiserver_store *st;
     fl_apiserver_store_opts so = {.history = 10000, .bookmark_s = 3600};
-    if (n <= 0 || nw <= 0 || fl_apiserver_store_new(&so, &st) != 0 || fl_apiserver_store_add_res(st, &pod_kr) != 0)
+    if (n <= 0 || nw <= 0 || fl_apiserver_store_new(&so, &st) != 0 ||
+        fl_apiserver_store_add_res(st, &pod_kr) != 0)
         return 1;
     const fl_apiserver_res *r = fl_apiserver_store_find(st, "", "v1", "pods");
     json_t *sample = make_pod(1);
@@ -353,8 +365,8 @@ int main(int argc, char **argv)
         dst[k % b.len] ^= 1;
     }
     double tm = secs(t0) + 1e-9;
-    printf("  baseline memcpy of the body: %.0f objects/s, %.0f MB/s\n",
-           mrounds * (double)n / tm, mrounds * (double)b.len / tm / 1e6);
+    printf("  baseline memcpy of the body: %.0f objects/s, %.0f MB/s\n", mrounds * (double)n / tm,
+           mrounds * (double)b.len / tm / 1e6);
     /* baseline 2: parse + dump each object (what a json_t store would do) */
     t0 = now_us();
     size_t dumped = 0;
@@ -366,7 +378,8 @@ int main(int argc, char **argv)
         json_decref(v);
     }
     double tj = secs(t0) + 1e-9;
-    printf("  baseline jansson parse+dump per object: %.0f objects/s (%zu bytes)\n", l.n / tj, dumped);
+    printf("  baseline jansson parse+dump per object: %.0f objects/s (%zu bytes)\n", l.n / tj,
+           dumped);
     fl_apiserver_list_done(&l);
     free(dst);
 
@@ -405,8 +418,8 @@ int main(int argc, char **argv)
         sum += (unsigned char)d2[(i * 7) % line];
     }
     double tmc = secs(t0) + 1e-9;
-    printf("  baseline memcpy of %zu-byte event lines: %.0f events/s (%u)\n", line,
-           copies / tmc, sum & 1);
+    printf("  baseline memcpy of %zu-byte event lines: %.0f events/s (%u)\n", line, copies / tmc,
+           sum & 1);
     free(src);
     free(d2);
     free(sinks);

@@ -64,7 +64,8 @@ static int load(fl_index *idx, int pods, int clusters)
         fl_buf_puts(&b, "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":"
                         "{\"resourceVersion\":\"1\"},\"items\":[");
         for (int n = 0; n < NODES; n++)
-            fl_buf_printf(&b, "%s{\"metadata\":{\"name\":\"node-%d\",\"uid\":\"n-%d-%d\","
+            fl_buf_printf(&b,
+                          "%s{\"metadata\":{\"name\":\"node-%d\",\"uid\":\"n-%d-%d\","
                           "\"resourceVersion\":\"1\",\"labels\":{\"topology.kubernetes.io/zone\":"
                           "\"z-%d\"}},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":"
                           "\"%s\"}],\"allocatable\":{\"cpu\":\"16\",\"memory\":\"64Gi\"},"
@@ -79,16 +80,18 @@ static int load(fl_index *idx, int pods, int clusters)
             fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":"
                             "{\"resourceVersion\":\"1\"},\"items\":[");
             for (int k = i; k < i + 500 && k < per; k++)
-                fl_buf_printf(&b, "%s{\"metadata\":{\"name\":\"pod-%06d\",\"namespace\":\"ns-%d\","
-                              "\"uid\":\"u-%d-%d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":"
-                              "\"2026-01-01T00:%02d:%02dZ\",\"labels\":{\"app\":\"app-%d\",\"tier\":"
-                              "\"web\"}},\"spec\":{\"nodeName\":\"node-%d\","
-                              "\"containers\":[{\"name\":\"c\",\"image\":\"img-%d:1.%d\",\"resources\":"
-                              "{\"requests\":{\"cpu\":\"%dm\",\"memory\":\"64Mi\"}}}]},\"status\":"
-                              "{\"phase\":\"%s\"}}",
-                              k > i ? "," : "", k, k % NS_COUNT, c, k, k + 1, (k / 60) % 60, k % 60,
-                              k % APP_COUNT, k % NODES, k % 1000, k % 7, 100 + k % 5,
-                              k % 3 == 0 ? "Pending" : "Running");
+                fl_buf_printf(
+                    &b,
+                    "%s{\"metadata\":{\"name\":\"pod-%06d\",\"namespace\":\"ns-%d\","
+                    "\"uid\":\"u-%d-%d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":"
+                    "\"2026-01-01T00:%02d:%02dZ\",\"labels\":{\"app\":\"app-%d\",\"tier\":"
+                    "\"web\"}},\"spec\":{\"nodeName\":\"node-%d\","
+                    "\"containers\":[{\"name\":\"c\",\"image\":\"img-%d:1.%d\",\"resources\":"
+                    "{\"requests\":{\"cpu\":\"%dm\",\"memory\":\"64Mi\"}}}]},\"status\":"
+                    "{\"phase\":\"%s\"}}",
+                    k > i ? "," : "", k, k % NS_COUNT, c, k, k + 1, (k / 60) % 60, k % 60,
+                    k % APP_COUNT, k % NODES, k % 1000, k % 7, 100 + k % 5,
+                    k % 3 == 0 ? "Pending" : "Running");
             fl_buf_puts(&b, "]}");
             rc = submit(idx, &src, &b);
         }
@@ -149,7 +152,8 @@ static int64_t lang(runner *r, const char *text)
     fl_index_sql_opts o = {600000, 1000000, false};
     fl_index_sql_result res;
     r->rows = 0;
-    if (sql_parse(text, strlen(text), &q, &err) || sql_compile(q, r->reg, &admin, NULL, 0, &c, &err)) {
+    if (sql_parse(text, strlen(text), &q, &err) ||
+        sql_compile(q, r->reg, &admin, NULL, 0, &c, &err)) {
         fprintf(stderr, "bench_sql: %s: %s\n", text, err.msg);
         sql_query_free(q);
         return -1;
@@ -197,8 +201,8 @@ static void report(const char *what, int64_t *a, int64_t *b, int n, int64_t ra, 
     double la50 = a[n / 2] / 1e6, la99 = a[p99] / 1e6, lb50 = b[n / 2] / 1e6, lb99 = b[p99] / 1e6;
     printf("%-44s language p50 %8.2f ms p99 %8.2f ms | hand-written p50 %8.2f ms p99 %8.2f ms |"
            " ratio p50 %.2f | rows %lld/%lld | target %s\n",
-           what, la50, la99, lb50, lb99, lb50 > 0 ? la50 / lb50 : 0, (long long)ra,
-           (long long)rb, target);
+           what, la50, la99, lb50, lb99, lb50 > 0 ? la50 / lb50 : 0, (long long)ra, (long long)rb,
+           target);
     fflush(stdout);
 }
 
@@ -209,13 +213,17 @@ static void q_label(char *l, char *r, size_t n, int i, int clusters)
     int app = rand() % APP_COUNT;
     (void)i;
     (void)clusters;
-    snprintf(l, n, "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = "
-             "'app-%d' AND phase != 'Running' ORDER BY created DESC LIMIT 50", app);
-    snprintf(r, n, "SELECT c.name, o.ns, o.name, p.phase, p.node FROM labels l JOIN objects o ON "
+    snprintf(l, n,
+             "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = "
+             "'app-%d' AND phase != 'Running' ORDER BY created DESC LIMIT 50",
+             app);
+    snprintf(r, n,
+             "SELECT c.name, o.ns, o.name, p.phase, p.node FROM labels l JOIN objects o ON "
              "o.id = l.obj_id JOIN pods p ON p.obj_id = o.id JOIN clusters c ON c.id = "
              "o.cluster_id WHERE l.key = 'app' AND l.value = 'app-%d' AND l.gvr_id = (SELECT id "
              "FROM gvrs WHERE grp = '' AND res = 'pods') AND p.phase != 'Running' AND "
-             "o.deleted_ms IS NULL ORDER BY o.created DESC LIMIT 50", app);
+             "o.deleted_ms IS NULL ORDER BY o.created DESC LIMIT 50",
+             app);
 }
 
 static void q_match(char *l, char *r, size_t n, int i, int clusters)
@@ -226,23 +234,29 @@ static void q_match(char *l, char *r, size_t n, int i, int clusters)
     snprintf(l, n, "SELECT cluster, namespace, name FROM pods WHERE MATCH('img-%d:') LIMIT 50",
              img);
     /* as index/reader.c writes full text: the FTS rowids as an IN set */
-    snprintf(r, n, "SELECT c.name, o.ns, o.name FROM objects o JOIN clusters c ON c.id = "
+    snprintf(r, n,
+             "SELECT c.name, o.ns, o.name FROM objects o JOIN clusters c ON c.id = "
              "o.cluster_id WHERE o.id IN (SELECT rowid FROM fts WHERE fts MATCH '\"img-%d:\"') "
              "AND o.gvr_id = (SELECT id FROM gvrs WHERE grp = '' AND res = 'pods') AND "
-             "o.deleted_ms IS NULL LIMIT 50", img);
+             "o.deleted_ms IS NULL LIMIT 50",
+             img);
 }
 
 static void q_join(char *l, char *r, size_t n, int i, int clusters)
 {
     int c = rand() % clusters;
     (void)i;
-    snprintf(l, n, "SELECT p.name, n.name FROM pods p JOIN nodes n ON p.cluster = n.cluster AND "
-             "p.node = n.name WHERE p.cluster = 'c-%d' AND n.ready = false", c);
-    snprintf(r, n, "SELECT po.name, no.name FROM clusters c JOIN objects no ON no.cluster_id = c.id "
+    snprintf(l, n,
+             "SELECT p.name, n.name FROM pods p JOIN nodes n ON p.cluster = n.cluster AND "
+             "p.node = n.name WHERE p.cluster = 'c-%d' AND n.ready = false",
+             c);
+    snprintf(r, n,
+             "SELECT po.name, no.name FROM clusters c JOIN objects no ON no.cluster_id = c.id "
              "AND no.gvr_id = (SELECT id FROM gvrs WHERE grp = '' AND res = 'nodes') JOIN nodes "
              "n ON n.obj_id = no.id JOIN pods p ON p.cluster_id = c.id AND p.node = no.name JOIN "
              "objects po ON po.id = p.obj_id WHERE c.name = 'c-%d' AND n.ready = 0 AND "
-             "no.deleted_ms IS NULL AND po.deleted_ms IS NULL", c);
+             "no.deleted_ms IS NULL AND po.deleted_ms IS NULL",
+             c);
 }
 
 static void sampled(runner *r, const char *what, mkq mk, int samples, int clusters,
@@ -322,7 +336,8 @@ int main(int argc, char **argv)
         return 1;
     bench_loadavg(la, sizeof la);
     printf("bench_sql: %d pods in %d clusters (%d nodes each, 1 in 4 NotReady; %d namespaces), "
-           "load average before %s\n", pods / clusters * clusters, clusters, NODES, NS_COUNT, la);
+           "load average before %s\n",
+           pods / clusters * clusters, clusters, NODES, NS_COUNT, la);
     fflush(stdout);
     int64_t t0 = now_ns();
     if (load(idx, pods, clusters) != 0)
@@ -336,17 +351,18 @@ int main(int argc, char **argv)
     r.explain_all = arg_flag(argc, argv, "--explain");
     srand(1);
     sampled(&r, "label + phase filter, page of 50", q_label, samples, clusters, "p99 < 5 ms");
-    once(&r, "count(*) GROUP BY cluster",
-         "SELECT cluster, count(*) FROM pods GROUP BY cluster",
+    once(&r, "count(*) GROUP BY cluster", "SELECT cluster, count(*) FROM pods GROUP BY cluster",
          "SELECT c.name, count(*) FROM objects o JOIN clusters c ON c.id = o.cluster_id WHERE "
          "o.gvr_id = (SELECT id FROM gvrs WHERE grp = '' AND res = 'pods') AND o.deleted_ms IS "
-         "NULL GROUP BY c.name", 3, "< 300 ms");
+         "NULL GROUP BY c.name",
+         3, "< 300 ms");
     once(&r, "sum(requests.cpu) GROUP BY cluster, namespace",
          "SELECT cluster, namespace, sum(requests.cpu) FROM pods GROUP BY cluster, namespace",
          "SELECT c.name, o.ns, sum(r.requests) FROM objects o JOIN clusters c ON c.id = "
          "o.cluster_id LEFT JOIN pod_resources r ON r.obj_id = o.id AND r.resource = 'cpu' WHERE "
          "o.gvr_id = (SELECT id FROM gvrs WHERE grp = '' AND res = 'pods') AND o.deleted_ms IS "
-         "NULL GROUP BY c.name, o.ns", 3, "< 1 s");
+         "NULL GROUP BY c.name, o.ns",
+         3, "< 1 s");
     sampled(&r, "MATCH page of 50", q_match, samples, clusters, "p99 < 20 ms");
     sampled(&r, "pods<->nodes join, one cluster", q_join, samples / 4 > 10 ? samples / 4 : 10,
             clusters, "< 50 ms");

@@ -98,11 +98,13 @@ static int submit_pod(fl_index *idx, const char *type, int i, const char *mark, 
     fl_index_src src = {"c-0", "", "v1", "pods", "Pod"};
     fl_buf b = FL_BUF_INIT(1u << 20);
     static int rv = 1000;
-    int rc = fl_buf_printf(&b, "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":"
-                               "\"v1\",\"metadata\":{\"name\":\"pod-%d\",\"namespace\":\"ns\","
-                               "\"uid\":\"u-%d\",\"resourceVersion\":\"%d\",\"labels\":{\"mark\":"
-                               "\"%s\"},\"annotations\":{\"pad\":\"%*s\"}},\"spec\":{\"nodeName\":"
-                               "\"n\"}}}", type, i, i, ++rv, mark, pad, "");
+    int rc = fl_buf_printf(&b,
+                           "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":"
+                           "\"v1\",\"metadata\":{\"name\":\"pod-%d\",\"namespace\":\"ns\","
+                           "\"uid\":\"u-%d\",\"resourceVersion\":\"%d\",\"labels\":{\"mark\":"
+                           "\"%s\"},\"annotations\":{\"pad\":\"%*s\"}},\"spec\":{\"nodeName\":"
+                           "\"n\"}}}",
+                           type, i, i, ++rv, mark, pad, "");
     while (!rc && (rc = fl_index_submit_event(idx, &src, b.data, b.len, NULL)) == FL_EFULL)
         usleep(1000);
     fl_buf_done(&b);
@@ -149,13 +151,16 @@ static bool feed(watcher *w, const char *mark)
 static void fanout(fl_index *idx, uint16_t port, int n, int rounds)
 {
     watcher *ws = calloc((size_t)n, sizeof *ws);
-    int64_t *all = calloc((size_t)n * (size_t)rounds, sizeof *all), *last = calloc((size_t)rounds, sizeof *last);
+    int64_t *all = calloc((size_t)n * (size_t)rounds, sizeof *all),
+            *last = calloc((size_t)rounds, sizeof *last);
     size_t nall = 0;
     int ep = epoll_create1(0), open_ok = 0;
     char path[256], la[64];
     long rss0 = proc_status("VmRSS:"), th0 = proc_status("Threads:");
-    snprintf(path, sizeof path, "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?watch=1&"
-             "resourceVersion=%lld", (long long)revision(idx));
+    snprintf(path, sizeof path,
+             "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?watch=1&"
+             "resourceVersion=%lld",
+             (long long)revision(idx));
     for (int i = 0; i < n; i++) {
         ws[i].fd = dial(port, 0);
         if (ws[i].fd < 0 || send_get(ws[i].fd, path, false) != 0)
@@ -179,8 +184,8 @@ static void fanout(fl_index *idx, uint16_t port, int n, int rounds)
     long rss1 = proc_status("VmRSS:"), th1 = proc_status("Threads:");
     bench_loadavg(la, sizeof la);
     printf("%d watches: %d connected, %d answered 200; RSS %ld -> %ld MB (%.1f KiB per watch), "
-           "threads %ld -> %ld; load average %s\n", n, open_ok, answered, rss0 / 1024, rss1 / 1024,
-           (double)(rss1 - rss0) / n, th0, th1, la);
+           "threads %ld -> %ld; load average %s\n",
+           n, open_ok, answered, rss0 / 1024, rss1 / 1024, (double)(rss1 - rss0) / n, th0, th1, la);
     for (int k = 0; k < rounds; k++) {
         char mark[32];
         int need = answered;
@@ -210,8 +215,8 @@ static void fanout(fl_index *idx, uint16_t port, int n, int rounds)
     int64_t p50 = bench_pct(all, nall, 0.5), p99 = bench_pct(all, nall, 0.99);
     int64_t l50 = bench_pct(last, (size_t)rounds, 0.5), l99 = bench_pct(last, (size_t)rounds, 0.99);
     printf("%d watches, %d commits: commit -> event p50 %.2f ms, p99 %.2f ms over %zu "
-           "deliveries; to the last watcher p50 %.2f ms, p99 %.2f ms\n", n, rounds, p50 / 1e6,
-           p99 / 1e6, nall, l50 / 1e6, l99 / 1e6);
+           "deliveries; to the last watcher p50 %.2f ms, p99 %.2f ms\n",
+           n, rounds, p50 / 1e6, p99 / 1e6, nall, l50 / 1e6, l99 / 1e6);
     for (int i = 0; i < n; i++)
         if (ws[i].fd >= 0)
             close(ws[i].fd);
@@ -249,8 +254,10 @@ static void stalled(fl_index *idx, uint16_t port, int s, int churn, int seconds)
     for (int i = 0; i < s; i++) {
         fds[i] = dial(port, 4096);
         if (fds[i] >= 0)
-            send_get(fds[i], "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?watch=1&"
-                             "resourceVersion=0", false);
+            send_get(fds[i],
+                     "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?watch=1&"
+                     "resourceVersion=0",
+                     false);
     }
     usleep(500000);
     long th = proc_status("Threads:");
@@ -289,9 +296,9 @@ static void stalled(fl_index *idx, uint16_t port, int s, int churn, int seconds)
     }
     printf("%d stalled watches, %d updates/s of ~1 KiB for %d s (%d updates): good client "
            "GET by name p50 %.2f ms, p99 %.2f ms (%zu requests); threads %ld; RSS %ld -> %ld MB; "
-           "%d stalled watches ended with 410 \"fell behind\"\n", s, churn, seconds, put,
-           bench_pct(lat, nlat, 0.5) / 1e6, bench_pct(lat, nlat, 0.99) / 1e6, nlat, th, rss0 / 1024,
-           rss1 / 1024, ended);
+           "%d stalled watches ended with 410 \"fell behind\"\n",
+           s, churn, seconds, put, bench_pct(lat, nlat, 0.5) / 1e6,
+           bench_pct(lat, nlat, 0.99) / 1e6, nlat, th, rss0 / 1024, rss1 / 1024, ended);
     free(fds);
     free(lat);
 }
@@ -338,8 +345,8 @@ int main(int argc, char **argv)
         fl_server_route_health(srv) || fl_server_start(srv, NULL))
         return 1;
     printf("bench_watch: server threads %u, workers %u, %zu KiB buffered per stream at most, "
-           "%zu KiB connection memory\n", so.threads, so.workers, so.stream_max_queued >> 10,
-           so.connection_memory >> 10);
+           "%zu KiB connection memory\n",
+           so.threads, so.workers, so.stream_max_queued >> 10, so.connection_memory >> 10);
     fanout(idx, fl_server_port(srv), 10, rounds);
     fanout(idx, fl_server_port(srv), n, rounds);
     if (s > 0)

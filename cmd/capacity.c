@@ -24,15 +24,18 @@ typedef struct qopts {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla capacity [--by cluster|region|zone|provider|namespace|node-label:KEY]\n"
-               "                         [-o wide|json] [--server URL] [--token T]\n"
-               "                         [--kubeconfig FILE [--context C]] [--certificate-authority FILE]\n"
-               "                         [--insecure-skip-tls-verify]\n\n"
-               "Show the fleet's capacity from the daemon's index: per group, nodes (ready/total)\n"
-               "and requested/allocatable CPU (cores), memory (GiB), pods and GPUs. -o wide adds\n"
-               "limits, free and the largest free share of one schedulable node (the biggest pod\n"
-               "that still fits). Server and credentials as for `flotilla clusters` (default %s).\n",
-            DEFAULT_SERVER);
+    fprintf(
+        f,
+        "Usage: flotilla capacity [--by cluster|region|zone|provider|namespace|node-label:KEY]\n"
+        "                         [-o wide|json] [--server URL] [--token T]\n"
+        "                         [--kubeconfig FILE [--context C]] [--certificate-authority "
+        "FILE]\n"
+        "                         [--insecure-skip-tls-verify]\n\n"
+        "Show the fleet's capacity from the daemon's index: per group, nodes (ready/total)\n"
+        "and requested/allocatable CPU (cores), memory (GiB), pods and GPUs. -o wide adds\n"
+        "limits, free and the largest free share of one schedulable node (the biggest pod\n"
+        "that still fits). Server and credentials as for `flotilla clusters` (default %s).\n",
+        DEFAULT_SERVER);
 }
 
 static int parse(int argc, char **argv, qopts *o)
@@ -71,8 +74,8 @@ static int parse(int argc, char **argv, qopts *o)
 
 static double val(const json_t *g, const char *res, const char *what)
 {
-    return json_number_value(json_object_get(
-        json_object_get(json_object_get(g, "resources"), res), what));
+    return json_number_value(
+        json_object_get(json_object_get(json_object_get(g, "resources"), res), what));
 }
 
 static bool has(const json_t *g, const char *res)
@@ -102,8 +105,8 @@ static void print(const json_t *doc, bool wide)
         printf("%-28s %-16s %-16s %-12s %s\n", "NAMESPACE", "CPU(REQ/LIM)", "MEM-GiB(REQ/LIM)",
                "PODS", "GPU(REQ)");
     else if (wide)
-        printf("%-24s %-11s %-9s %-14s %-10s %-10s %-19s %-10s %-12s %-10s %s\n", "GROUP",
-               "NODES", "CORDONED", "CPU(REQ/ALLOC)", "CPU-LIM", "CPU-FREE", "MEM-GiB(REQ/ALLOC)",
+        printf("%-24s %-11s %-9s %-14s %-10s %-10s %-19s %-10s %-12s %-10s %s\n", "GROUP", "NODES",
+               "CORDONED", "CPU(REQ/ALLOC)", "CPU-LIM", "CPU-FREE", "MEM-GiB(REQ/ALLOC)",
                "MEM-FREE", "PODS", "GPU", "LARGEST-FREE(CPU/MEM-GiB)");
     else
         printf("%-24s %-11s %-16s %-20s %-14s %s\n", "GROUP", "NODES", "CPU(REQ/ALLOC)",
@@ -139,8 +142,8 @@ static void print(const json_t *doc, bool wide)
         pair(g, "memory", "largestFree", NULL, lm, sizeof lm);
         snprintf(largest, sizeof largest, "%s/%s", lc, lm);
         printf("%-24s %-11s %-9lld %-14s %-10s %-10s %-19s %-10s %-12s %-10s %s\n", name, nodes,
-               (long long)json_integer_value(json_object_get(nd, "cordoned")), cpu, lim, cfree,
-               mem, mfree, pods, gpu, largest);
+               (long long)json_integer_value(json_object_get(nd, "cordoned")), cpu, lim, cfree, mem,
+               mfree, pods, gpu, largest);
     }
 }
 

@@ -37,7 +37,8 @@ bool cmd_wants_help(int argc, char **argv);
 #define CMD_DEFAULT_SERVER "http://127.0.0.1:7443"
 typedef struct cmd_conn_opts {
     const char *server, *token, *ca, *kubeconfig, *context;
-    const char *env_server, *env_token, *env_kubeconfig; /* $FLOTILLA_SERVER, .._TOKEN, $KUBECONFIG */
+    const char *env_server, *env_token,
+        *env_kubeconfig; /* $FLOTILLA_SERVER, .._TOKEN, $KUBECONFIG */
     bool insecure;
 } cmd_conn_opts;
 struct fl_kube_conn;

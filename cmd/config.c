@@ -80,8 +80,10 @@ static const char *type_name(const json_t *v)
     case JSON_OBJECT: return "a mapping";
     case JSON_ARRAY: return "a list";
     case JSON_STRING: return "a string";
-    case JSON_INTEGER: case JSON_REAL: return "a number";
-    case JSON_TRUE: case JSON_FALSE: return "a boolean";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
     default: return "null";
     }
 }
@@ -258,9 +260,12 @@ static int resolve_in_place(walk *w, char **slot)
 
 static int unit_ms(const char *u, size_t n, double *out)
 {
-    static const struct { const char *name; double ms; } units[] = {
-        {"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000},
-        {"h", 3600000},
+    static const struct {
+        const char *name;
+        double ms;
+    } units[] = {
+        {"ns", 1e-6}, {"us", 1e-3}, {"µs", 1e-3},   {"ms", 1},
+        {"s", 1000},  {"m", 60000}, {"h", 3600000},
     };
     for (size_t i = 0; i < FL_ARRAY_LEN(units); i++)
         if (strlen(units[i].name) == n && memcmp(units[i].name, u, n) == 0) {
@@ -344,8 +349,9 @@ static int where(walk *w, const json_t *obj, const char *key, const char *field,
 
 static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
-    static const char *const keys[] = {"listen", "tls", "dataDir", "auth", "host", "members",
-                                       "sync", "quota", "failover", "propagation", "query", NULL};
+    static const char *const keys[] = {"listen",   "tls",         "dataDir", "auth",
+                                       "host",     "members",     "sync",    "quota",
+                                       "failover", "propagation", "query",   NULL};
     int rc;
     json_t *tls;
     if ((rc = check_keys(w, root, "", keys)) ||
@@ -354,8 +360,7 @@ static int parse_top(walk *w, const json_t *root, fl_config *c)
         (rc = get_obj(w, root, "", "tls", &tls)))
         return rc;
     if (!listen_ok(c->listen))
-        return failk(w, root, "listen", "listen", "must be HOST:PORT, got \"%s\"",
-                    c->listen);
+        return failk(w, root, "listen", "listen", "must be HOST:PORT, got \"%s\"", c->listen);
     if (strlen(c->data_dir) == 0)
         return failk(w, root, "dataDir", "dataDir", "must not be empty");
     if ((rc = resolve_in_place(w, &c->data_dir)))
@@ -382,7 +387,8 @@ static int parse_scope(walk *w, const json_t *v, const char *f, fl_config_scope 
     int rc;
     if (!json_is_object(v))
         return fail(w, v, f, "must be a mapping, not %s", type_name(v));
-    if ((rc = check_keys(w, v, f, keys)) || (rc = get_str(w, v, f, "group", true, NULL, &s->group)) ||
+    if ((rc = check_keys(w, v, f, keys)) ||
+        (rc = get_str(w, v, f, "group", true, NULL, &s->group)) ||
         (rc = get_strs(w, v, f, "clusters", &s->clusters, &s->nclusters)) ||
         (rc = get_strs(w, v, f, "namespaces", &s->namespaces, &s->nnamespaces)) ||
         (rc = get_strs(w, v, f, "resources", &s->resources, &s->nresources)))
@@ -410,8 +416,8 @@ static int parse_query(walk *w, const json_t *root, fl_config *c)
 
 static int parse_auth(walk *w, const json_t *root, fl_config *c)
 {
-    static const char *const keys[] = {"tokensFile", "anonymousLoopback", "scopes",
-                                       "adminGroups", NULL};
+    static const char *const keys[] = {"tokensFile", "anonymousLoopback", "scopes", "adminGroups",
+                                       NULL};
     json_t *auth, *scopes;
     int rc;
     if ((rc = get_obj(w, root, "", "auth", &auth)) || !auth)
@@ -490,8 +496,9 @@ static int parse_quota(walk *w, const json_t *root, fl_config *c)
  * propagation: {interval}. */
 static int parse_failover(walk *w, const json_t *root, fl_config *c)
 {
-    static const char *const fk[] = {"failureThreshold", "successThreshold", "tolerationSeconds",
-                                     "evictionRate", "gracefulEvictionTimeout", NULL};
+    static const char *const fk[] = {"failureThreshold",        "successThreshold",
+                                     "tolerationSeconds",       "evictionRate",
+                                     "gracefulEvictionTimeout", NULL};
     static const char *const pk[] = {"interval", NULL};
     json_t *f, *pr;
     int64_t tol = 300, rate = 50;
@@ -500,7 +507,8 @@ static int parse_failover(walk *w, const json_t *root, fl_config *c)
     c->failover_toleration_ms = 300000, c->failover_eviction_rate = 50;
     c->failover_eviction_timeout_ms = 600000;
     c->propagation_interval_ms = 1000;
-    if ((rc = get_obj(w, root, "", "failover", &f)) || (rc = get_obj(w, root, "", "propagation", &pr)))
+    if ((rc = get_obj(w, root, "", "failover", &f)) ||
+        (rc = get_obj(w, root, "", "propagation", &pr)))
         return rc;
     if (f && ((rc = check_keys(w, f, "failover", fk)) ||
               (rc = get_duration(w, f, "failover", "failureThreshold", 30000, 0,
@@ -648,7 +656,8 @@ static int parse_gv(walk *w, const json_t *v, const char *f, fl_config_gv *gv)
     int rc;
     if (!json_is_object(v))
         return fail(w, v, f, "must be a mapping, not %s", type_name(v));
-    if ((rc = check_keys(w, v, f, keys)) || (rc = get_str(w, v, f, "group", false, "", &gv->group)) ||
+    if ((rc = check_keys(w, v, f, keys)) ||
+        (rc = get_str(w, v, f, "group", false, "", &gv->group)) ||
         (rc = get_str(w, v, f, "version", true, NULL, &gv->version)) ||
         (rc = get_strs(w, v, f, "resources", &gv->resources, &gv->nresources)))
         return rc;
@@ -668,15 +677,19 @@ static int parse_gv(walk *w, const json_t *v, const char *f, fl_config_gv *gv)
  * and the scheduler read. */
 static int default_resources(fl_config *c)
 {
-    static const char *const core[] = {"nodes", "namespaces", "pods", "services", "configmaps",
-                                       "secrets", "resourcequotas", "serviceaccounts",
-                                       "persistentvolumeclaims"};
-    static const char *const apps[] = {"deployments", "replicasets", "statefulsets",
-                                       "daemonsets"};
+    static const char *const core[] = {
+        "nodes",          "namespaces",      "pods",
+        "services",       "configmaps",      "secrets",
+        "resourcequotas", "serviceaccounts", "persistentvolumeclaims"};
+    static const char *const apps[] = {"deployments", "replicasets", "statefulsets", "daemonsets"};
     static const char *const ext[] = {"customresourcedefinitions"};
-    static const struct { const char *g; const char *const *r; size_t n; } d[] = {
-        {"", core, FL_ARRAY_LEN(core)}, {"apps", apps, FL_ARRAY_LEN(apps)},
-        {"apiextensions.k8s.io", ext, FL_ARRAY_LEN(ext)}};
+    static const struct {
+        const char *g;
+        const char *const *r;
+        size_t n;
+    } d[] = {{"", core, FL_ARRAY_LEN(core)},
+             {"apps", apps, FL_ARRAY_LEN(apps)},
+             {"apiextensions.k8s.io", ext, FL_ARRAY_LEN(ext)}};
     if (!(c->resources = calloc(FL_ARRAY_LEN(d), sizeof *c->resources)))
         return -ENOMEM;
     for (size_t i = 0; i < FL_ARRAY_LEN(d); i++) {
@@ -726,8 +739,10 @@ static int check_ns_names(walk *w, const json_t *ns, const char *key)
         if (!dns_label(json_string_value(e))) {
             char f[96];
             snprintf(f, sizeof f, "sync.namespaces.%s[%zu]", key, i);
-            return fail(w, e, f, "\"%s\" is not a namespace name (a DNS label: lower-case "
-                        "letters, digits and '-', at most 63)", json_string_value(e));
+            return fail(w, e, f,
+                        "\"%s\" is not a namespace name (a DNS label: lower-case "
+                        "letters, digits and '-', at most 63)",
+                        json_string_value(e));
         }
     }
     return 0;
@@ -742,28 +757,34 @@ static int parse_sync_sub(walk *w, const json_t *sync, fl_config *c)
     if (sync && ((rc = get_obj(w, sync, "sync", "namespaces", &ns)) ||
                  (rc = get_obj(w, sync, "sync", "prune", &prune))))
         return rc;
-    if (ns && ((rc = check_keys(w, ns, "sync.namespaces", nkeys)) ||
-               (rc = get_strs(w, ns, "sync.namespaces", "include", &c->ns_include,
-                              &c->nns_include)) ||
-               (rc = get_strs(w, ns, "sync.namespaces", "exclude", &c->ns_exclude,
-                              &c->nns_exclude)) ||
-               (rc = check_ns_names(w, ns, "include")) || (rc = check_ns_names(w, ns, "exclude"))))
+    if (ns &&
+        ((rc = check_keys(w, ns, "sync.namespaces", nkeys)) ||
+         (rc = get_strs(w, ns, "sync.namespaces", "include", &c->ns_include, &c->nns_include)) ||
+         (rc = get_strs(w, ns, "sync.namespaces", "exclude", &c->ns_exclude, &c->nns_exclude)) ||
+         (rc = check_ns_names(w, ns, "include")) || (rc = check_ns_names(w, ns, "exclude"))))
         return rc;
     c->prune_managed_fields = c->prune_last_applied = true;
-    if (prune && ((rc = check_keys(w, prune, "sync.prune", pkeys)) ||
-                  (rc = get_bool(w, prune, "sync.prune", "managedFields", true,
-                                 &c->prune_managed_fields)) ||
-                  (rc = get_bool(w, prune, "sync.prune", "lastAppliedConfiguration", true,
-                                 &c->prune_last_applied))))
+    if (prune &&
+        ((rc = check_keys(w, prune, "sync.prune", pkeys)) ||
+         (rc = get_bool(w, prune, "sync.prune", "managedFields", true, &c->prune_managed_fields)) ||
+         (rc = get_bool(w, prune, "sync.prune", "lastAppliedConfiguration", true,
+                        &c->prune_last_applied))))
         return rc;
     return 0;
 }
 
 static int parse_sync(walk *w, const json_t *root, fl_config *c)
 {
-    static const char *const keys[] = {"resources", "namespaces", "prune", "retainDeleted",
-                                       "pageSize", "watchTimeout", "stallTimeout",
-                                       "healthInterval", "healthTimeout", "discoveryInterval",
+    static const char *const keys[] = {"resources",
+                                       "namespaces",
+                                       "prune",
+                                       "retainDeleted",
+                                       "pageSize",
+                                       "watchTimeout",
+                                       "stallTimeout",
+                                       "healthInterval",
+                                       "healthTimeout",
+                                       "discoveryInterval",
                                        NULL};
     json_t *sync;
     int rc;

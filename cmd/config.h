@@ -54,11 +54,11 @@ typedef struct fl_config {
     char *path; /* the file as given */
     char *dir;  /* its directory (absolute) */
 
-    char *listen;          /* "host:port"; default 127.0.0.1:7443 */
+    char *listen;                             /* "host:port"; default 127.0.0.1:7443 */
     char *tls_cert, *tls_key, *tls_client_ca; /* NULL when absent; cert and key together */
-    char *data_dir;        /* default <dir>/flotilla-data */
+    char *data_dir;                           /* default <dir>/flotilla-data */
 
-    char *tokens_file;     /* NULL when absent */
+    char *tokens_file; /* NULL when absent */
     /* "file:line: field" of each file above (NULL when absent), for errors
      * found when the file is read (serve: missing or unreadable) */
     char *tls_cert_at, *tls_key_at, *tls_client_ca_at, *tokens_file_at;
@@ -69,7 +69,7 @@ typedef struct fl_config {
     bool sql_objects_for_all;
     fl_config_scope *scopes;
     size_t nscopes;
-    char **admin_groups;   /* auth.adminGroups: unrestricted besides system:masters */
+    char **admin_groups; /* auth.adminGroups: unrestricted besides system:masters */
     size_t nadmin_groups;
 
     bool has_host;
@@ -82,16 +82,18 @@ typedef struct fl_config {
     size_t nresources;
     char **ns_include, **ns_exclude; /* empty include = every namespace */
     size_t nns_include, nns_exclude;
-    bool prune_managed_fields;       /* default true */
-    bool prune_last_applied;         /* default true */
-    int64_t retain_deleted_ms;       /* default 1h */
+    bool prune_managed_fields; /* default true */
+    bool prune_last_applied;   /* default true */
+    int64_t retain_deleted_ms; /* default 1h */
 
     /* Collector tuning (sync.*; documented in flotilla.example.yaml). */
-    int64_t page_size;          /* sync.pageSize: LIST limit, default 500 */
-    int64_t watch_timeout_ms;   /* sync.watchTimeout: minimum; the real one is random in [t, 2t), default 5m */
-    int64_t stall_timeout_ms;   /* sync.stallTimeout: no bytes for this long restarts a watch, default 3m */
-    int64_t health_interval_ms; /* sync.healthInterval: default 10s */
-    int64_t health_timeout_ms;  /* sync.healthTimeout: default 5s */
+    int64_t page_size; /* sync.pageSize: LIST limit, default 500 */
+    int64_t
+        watch_timeout_ms; /* sync.watchTimeout: minimum; the real one is random in [t, 2t), default 5m */
+    int64_t
+        stall_timeout_ms; /* sync.stallTimeout: no bytes for this long restarts a watch, default 3m */
+    int64_t health_interval_ms;    /* sync.healthInterval: default 10s */
+    int64_t health_timeout_ms;     /* sync.healthTimeout: default 5s */
     int64_t discovery_interval_ms; /* sync.discoveryInterval: re-discovery (CRDs), default 1m */
 
     /* quota.* (quota/quota.h): stale policy, reservations, admission workers. */
@@ -101,18 +103,17 @@ typedef struct fl_config {
     int64_t quota_threads;            /* quota.admissionThreads, default 4 */
 
     /* failover.* and propagation.* (scheduler/'s propagation controller). */
-    int64_t failover_failure_ms;      /* failover.failureThreshold, default 30s */
-    int64_t failover_success_ms;      /* failover.successThreshold, default 30s */
-    int64_t failover_toleration_ms;   /* failover.tolerationSeconds, default 300 */
-    int64_t failover_eviction_rate;   /* failover.evictionRate, bindings/s, default 50 */
+    int64_t failover_failure_ms;          /* failover.failureThreshold, default 30s */
+    int64_t failover_success_ms;          /* failover.successThreshold, default 30s */
+    int64_t failover_toleration_ms;       /* failover.tolerationSeconds, default 300 */
+    int64_t failover_eviction_rate;       /* failover.evictionRate, bindings/s, default 50 */
     int64_t failover_eviction_timeout_ms; /* failover.gracefulEvictionTimeout, default 10m */
-    int64_t propagation_interval_ms;  /* propagation.interval, default 1s */
+    int64_t propagation_interval_ms;      /* propagation.interval, default 1s */
 } fl_config;
 
 /* Returns the source line of obj[key] (when obj and key are given: the
  * key's line) or else of value; 0 when unknown. */
-typedef int (*fl_config_line_fn)(const json_t *obj, const char *key, const json_t *value,
-                                 void *ud);
+typedef int (*fl_config_line_fn)(const json_t *obj, const char *key, const json_t *value, void *ud);
 
 /* Validate a parsed document (root must be an object) into a new config.
  * path names the file in errors and gives the base for relative paths (its

@@ -43,8 +43,8 @@ struct cmd_control {
     fl_kube_resources *reg;
     fl_apiserver_store *st;
     fl_apiserver *api;
-    fl_query *query;        /* borrowed: authenticates tokens-file users */
-    bool anon_admin;        /* plain http on a loopback listen address */
+    fl_query *query; /* borrowed: authenticates tokens-file users */
+    bool anon_admin; /* plain http on a loopback listen address */
     char token[TOKEN_HEX + 1];
     char data_dir[4096];
 };
@@ -79,8 +79,8 @@ static int load_token(cmd_control *c, fl_err *err)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
         return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    bool ok = write(fd, c->token, TOKEN_HEX) == TOKEN_HEX && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
+    bool ok =
+        write(fd, c->token, TOKEN_HEX) == TOKEN_HEX && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     close(fd);
     return ok ? 0 : fl_err_set(err, -EIO, "%s: cannot write", path);
 }
@@ -144,14 +144,10 @@ static bool allowed(const cmd_control *c, const fl_query_identity *id, role ro, 
     const fl_kube_resource *kr = r->kr;
     bool secret = !kr->group[0] && !strcmp(kr->resource, "secrets");
     switch (ro) {
-    case ROLE_ADMIN:
-        return true;
-    case ROLE_EDIT:
-        return read_verb(verb) || (kr->namespaced && edit_namespace(c, id, ns));
-    case ROLE_VIEW:
-        return read_verb(verb) && !secret;
-    default:
-        return false;
+    case ROLE_ADMIN: return true;
+    case ROLE_EDIT: return read_verb(verb) || (kr->namespaced && edit_namespace(c, id, ns));
+    case ROLE_VIEW: return read_verb(verb) && !secret;
+    default: return false;
     }
 }
 
@@ -170,10 +166,12 @@ static void forbid(fl_request *req, const char *user, const char *verb, const fl
         snprintf(where, sizeof where, "in the namespace \"%s\"", ns);
     else
         snprintf(where, sizeof where, "at the cluster scope");
-    snprintf(msg, sizeof msg, "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
-             "\"%s\" %s", what, user, verb, kr->resource, kr->group, where);
-    fl_apiserver_reply_status(req, 403, "Forbidden", msg, name && name[0] ? name : NULL,
-                              kr->group, kr->resource);
+    snprintf(msg, sizeof msg,
+             "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API group "
+             "\"%s\" %s",
+             what, user, verb, kr->resource, kr->group, where);
+    fl_apiserver_reply_status(req, 403, "Forbidden", msg, name && name[0] ? name : NULL, kr->group,
+                              kr->resource);
 }
 
 static int auth(void *ud, fl_request *req, const char *verb, const fl_apiserver_res *r,
@@ -209,8 +207,8 @@ static int auth(void *ud, fl_request *req, const char *verb, const fl_apiserver_
 
 static int load_builtin_crds(cmd_control *c, fl_err *err)
 {
-    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1",
-                                                        "customresourcedefinitions");
+    const fl_apiserver_res *r =
+        fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1", "customresourcedefinitions");
     if (!r)
         return fl_err_set(err, FL_ENOTFOUND, "registry has no customresourcedefinitions");
     for (size_t i = 0; fl_apiserver_crds[i]; i++) {
@@ -246,8 +244,8 @@ static int ensure_namespaces(cmd_control *c, fl_err *err)
         }
         json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
                                "metadata", "name", names[i]);
-        int rc = ns ? fl_apiserver_create_object(c->api, r, ns, "flotilla", false, &o, err)
-                    : -ENOMEM;
+        int rc =
+            ns ? fl_apiserver_create_object(c->api, r, ns, "flotilla", false, &o, err) : -ENOMEM;
         json_decref(ns);
         fl_apiserver_obj_unref(o);
         if (rc != 0)
@@ -272,16 +270,16 @@ int cmd_control_open(const fl_config *cfg, cmd_control **out, fl_err *err)
     c->anon_admin = !cfg->tls_cert && loopback_listen(cfg->listen);
     char path[4200];
     snprintf(path, sizeof path, "%s/control.db", cfg->data_dir);
-    fl_apiserver_store_opts so = {.history = 10000, .bookmark_s = 60,
-                                  .table = fl_apiserver_table_event};
+    fl_apiserver_store_opts so = {
+        .history = 10000, .bookmark_s = 60, .table = fl_apiserver_table_event};
     int rc = load_token(c, err);
     if (rc == 0 && (rc = fl_kube_resources_new(true, &c->reg)) != 0)
         fl_err_set(err, rc, "registry: %s", fl_strerror(rc));
     if (rc == 0)
         rc = fl_apiserver_store_open(&so, path, &c->st, err);
     if (rc == 0) {
-        fl_apiserver_opts ao = {.name = "flotilla", .reg = c->reg, .st = c->st,
-                                .server_addr = cfg->listen};
+        fl_apiserver_opts ao = {
+            .name = "flotilla", .reg = c->reg, .st = c->st, .server_addr = cfg->listen};
         ao.hooks.ud = c;
         ao.hooks.auth = auth;
         if ((rc = fl_apiserver_new(&ao, &c->api)) != 0)
@@ -342,14 +340,18 @@ int cmd_control_write_kubeconfig(cmd_control *c, unsigned port, char *path, size
             close(fd);
         return fl_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
     }
-    fprintf(f, "# Written by flotilla serve: its own control-plane API (admin).\n"
-               "apiVersion: v1\nkind: Config\nclusters:\n- name: flotilla\n  cluster:\n"
-               "    server: %s://%s:%u\n", cfg->tls_cert ? "https" : "http", host, port);
+    fprintf(f,
+            "# Written by flotilla serve: its own control-plane API (admin).\n"
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: flotilla\n  cluster:\n"
+            "    server: %s://%s:%u\n",
+            cfg->tls_cert ? "https" : "http", host, port);
     if (cap)
         fprintf(f, "    certificate-authority: %s\n", cap);
-    fprintf(f, "users:\n- name: flotilla-admin\n  user:\n    token: %s\n"
-               "contexts:\n- name: flotilla\n  context:\n    cluster: flotilla\n"
-               "    user: flotilla-admin\ncurrent-context: flotilla\n", c->token);
+    fprintf(f,
+            "users:\n- name: flotilla-admin\n  user:\n    token: %s\n"
+            "contexts:\n- name: flotilla\n  context:\n    cluster: flotilla\n"
+            "    user: flotilla-admin\ncurrent-context: flotilla\n",
+            c->token);
     bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0)
@@ -376,10 +378,11 @@ static void usage_br(FILE *f, const char *cmd)
                    "Copy the control-plane store (dataDir/control.db) to OUT while the daemon\n"
                    "runs: one consistent revision (SQLite's online backup). OUT must not exist.\n");
     else
-        fprintf(f, "Usage: flotilla restore (-c FILE | --data-dir DIR) IN\n\n"
-                   "Make IN (a `flotilla backup` file) the control-plane store of a data dir\n"
-                   "that has none (a fresh one, or after removing control.db with the daemon\n"
-                   "stopped). The next `flotilla serve` serves its objects and resourceVersions.\n");
+        fprintf(f,
+                "Usage: flotilla restore (-c FILE | --data-dir DIR) IN\n\n"
+                "Make IN (a `flotilla backup` file) the control-plane store of a data dir\n"
+                "that has none (a fresh one, or after removing control.db with the daemon\n"
+                "stopped). The next `flotilla serve` serves its objects and resourceVersions.\n");
 }
 
 /* -c FILE or --data-dir DIR, then one path. 0 or 2 (usage). */
@@ -464,8 +467,10 @@ int cmd_restore(int argc, char **argv)
     snprintf(db, sizeof db, "%s/control.db", dir);
     snprintf(tmp, sizeof tmp, "%s/control.db.restore", dir);
     if (access(db, F_OK) == 0) {
-        fprintf(stderr, "flotilla restore: %s exists: restore into a data dir without one "
-                        "(stop the daemon and move it away first)\n", db);
+        fprintf(stderr,
+                "flotilla restore: %s exists: restore into a data dir without one "
+                "(stop the daemon and move it away first)\n",
+                db);
         return 1;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {

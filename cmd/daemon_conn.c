@@ -152,7 +152,8 @@ int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *pat
     if (rc == 0 && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, doc, &err))
         rc = FL_EPARSE;
     if (rc == FL_EUNAUTHORIZED)
-        fprintf(stderr, "%s: %s: 401 Unauthorized: the daemon wants credentials (--token T, "
+        fprintf(stderr,
+                "%s: %s: 401 Unauthorized: the daemon wants credentials (--token T, "
                 "$FLOTILLA_TOKEN, or --kubeconfig FILE with a token or client certificate)\n",
                 who, server);
     else if (rc == FL_EFORBIDDEN)
@@ -166,8 +167,7 @@ int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *pat
 
 int cmd_url_escape(fl_buf *b, const char *v)
 {
-    static const char keep[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~";
+    static const char keep[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~";
     int rc = 0;
     for (const char *p = v; !rc && *p; p++)
         rc = strchr(keep, *p) ? fl_buf_append(b, p, 1)

@@ -69,8 +69,7 @@ static json_t *int64_or_null(int rc, int64_t v)
 }
 
 /* Parse member `key` as a quantity; on failure *resp is the answer. */
-static bool req_qty(const json_t *req, const char *key, fl_quantity *q, json_t **resp,
-                    fl_err *err)
+static bool req_qty(const json_t *req, const char *key, fl_quantity *q, json_t **resp, fl_err *err)
 {
     const char *s = req_str(req, key, err);
     if (!s)
@@ -254,8 +253,8 @@ static json_t *op_fields_match(const json_t *req, fl_err *err)
     }
     if (!req_fields(req, &sel, &resp, err))
         return resp;
-    bool m = fl_field_selector_matches(sel, json_is_object(fields) ? field_get : NULL,
-                                       (void *)fields);
+    bool m =
+        fl_field_selector_matches(sel, json_is_object(fields) ? field_get : NULL, (void *)fields);
     fl_field_selector_free(sel);
     return json_pack("{s:b}", "matches", m);
 }
@@ -319,15 +318,16 @@ static json_t *op_quota_usage(const json_t *req, fl_err *err)
     const json_t *now = json_object_get(req, "now");
     const char *res = json_string_value(json_object_get(req, "resource"));
     if (!res) {
-        fl_err_set(err, FL_EPARSE, "member \"resource\" must be a string (\"pods\", \"jobs.batch\")");
+        fl_err_set(err, FL_EPARSE,
+                   "member \"resource\" must be a string (\"pods\", \"jobs.batch\")");
         return NULL;
     }
     const char *dot = strchr(res, '.');
     char resource[256];
     snprintf(resource, sizeof resource, "%.*s", dot ? (int)(dot - res) : (int)strlen(res), res);
-    int rc = fl_quota_object_usage(dot ? dot + 1 : "", resource, json_object_get(req, "object"),
-                                   json_is_integer(now) ? json_integer_value(now) : fl_now_ms() / 1000,
-                                   &out, &e);
+    int rc = fl_quota_object_usage(
+        dot ? dot + 1 : "", resource, json_object_get(req, "object"),
+        json_is_integer(now) ? json_integer_value(now) : fl_now_ms() / 1000, &out, &e);
     return quota_result(rc, out, "usage", &e);
 }
 
@@ -335,7 +335,8 @@ static json_t *op_quota_usage(const json_t *req, fl_err *err)
 
 static const debug_op kube_ops[] = {
     {"quantity", op_quantity, "input: quantity string",
-     "valid, string (canonical), value, milli (int64 strings; null on overflow) | valid:false, error",
+     "valid, string (canonical), value, milli (int64 strings; null on overflow) | valid:false, "
+     "error",
      "{\"op\":\"quantity\",\"input\":\"1.5Gi\"}"},
     {"quantity.cmp", op_quantity_cmp, "a, b: quantity strings", "result: -1, 0 or 1",
      "{\"op\":\"quantity.cmp\",\"a\":\"1\",\"b\":\"999m\"}"},
@@ -400,7 +401,8 @@ static const debug_op place_ops[] = {
      "\"clusters\":[{\"name\":\"m1\",\"available\":10},{\"name\":\"m2\",\"available\":10}]}"},
     {"override", fl_sched_op_override,
      "policies: [OverridePolicy|ClusterOverridePolicy], template, cluster: {name, labels, ...}",
-     "object: the template with every matching overrider applied in Karmada's order, applied: [policies] | error",
+     "object: the template with every matching overrider applied in Karmada's order, applied: "
+     "[policies] | error",
      "{\"op\":\"override\",\"policies\":[{\"kind\":\"OverridePolicy\",\"metadata\":{"
      "\"name\":\"o\",\"namespace\":\"default\"},\"spec\":{\"overrideRules\":[{"
      "\"overriders\":{\"labelsOverrider\":[{\"operator\":\"add\",\"value\":{\"tier\":"
@@ -444,7 +446,8 @@ static const debug_op quota_ops[] = {
     {"quota.usage", op_quota_usage,
      "resource: plural with group (\"pods\", \"jobs.batch\"), object, now: unix seconds (optional)",
      "usage: {resource: quantity} as Kubernetes' evaluators count it",
-     "{\"op\":\"quota.usage\",\"resource\":\"pods\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{"
+     "{\"op\":\"quota.usage\",\"resource\":\"pods\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":"
+     "\"v1\",\"metadata\":{"
      "\"name\":\"p\",\"namespace\":\"ns\"},\"spec\":{\"containers\":[{\"name\":\"c\","
      "\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"64Mi\"}}}]}}}"},
 };
@@ -540,19 +543,19 @@ static void print_example(FILE *f, const debug_op *op)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla debug [kube|place|quota]\n\n"
-               "Reads JSON requests, one per line, on stdin and writes one compact JSON answer\n"
-               "per line on stdout, so the primitives can be checked against upstream's\n"
-               "behaviour. Every request is an object with \"op\" and the members below.\n"
-               "An operand that does not parse answers {\"valid\":false,\"error\":...}; a\n"
-               "request with a missing or mistyped member, or an unknown op, answers\n"
-               "{\"error\":...}; neither stops the loop.\n\n"
-               "Ops (domains kube, place, quota): op, its input members, its answer, an example:\n");
+    fprintf(f,
+            "Usage: flotilla debug [kube|place|quota]\n\n"
+            "Reads JSON requests, one per line, on stdin and writes one compact JSON answer\n"
+            "per line on stdout, so the primitives can be checked against upstream's\n"
+            "behaviour. Every request is an object with \"op\" and the members below.\n"
+            "An operand that does not parse answers {\"valid\":false,\"error\":...}; a\n"
+            "request with a missing or mistyped member, or an unknown op, answers\n"
+            "{\"error\":...}; neither stops the loop.\n\n"
+            "Ops (domains kube, place, quota): op, its input members, its answer, an example:\n");
     for (size_t d = 0; d < FL_ARRAY_LEN(domains); d++)
         for (size_t i = 0; i < domains[d].nops; i++) {
             const debug_op *op = &domains[d].ops[i];
-            fprintf(f, "\n  %s\n      in:  %s\n      out: %s\n", op->name, op->input,
-                    op->output);
+            fprintf(f, "\n  %s\n      in:  %s\n      out: %s\n", op->name, op->input, op->output);
             print_example(f, op);
         }
     fprintf(f, "\nTry:\n  printf '%%s\\n' '{\"op\":\"quantity\",\"input\":\"1.5Gi\"}' "

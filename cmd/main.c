@@ -17,9 +17,11 @@ static const fl_command commands[] = {
     {"serve", "run the daemon: watch the members of flotilla.yaml, serve the API", cmd_serve},
     {"clusters", "show the member clusters the daemon watches", cmd_clusters},
     {"place", "dry-run a placement: where would this workload go, and why", cmd_place},
-    {"capacity", "show fleet capacity: requested / allocatable per cluster, region, ...", cmd_capacity},
+    {"capacity", "show fleet capacity: requested / allocatable per cluster, region, ...",
+     cmd_capacity},
     {"quota", "show fleet-wide quotas: used and hard per namespace", cmd_quota},
-    {"backup", "copy the control-plane store (dataDir/control.db) while the daemon runs", cmd_backup},
+    {"backup", "copy the control-plane store (dataDir/control.db) while the daemon runs",
+     cmd_backup},
     {"restore", "make a backup the control-plane store of a fresh data dir", cmd_restore},
     {"query", "run a SQL-like query over every cluster (query/SQL.md)", cmd_query},
 };

@@ -44,8 +44,8 @@ struct cmd_placer {
     fl_index *index;
     fl_collector *collector;
     fl_query *query;
-    fl_quota *quota;         /* may be NULL */
-    pthread_mutex_t mu;      /* guards snap (a snapshot is used by one thread at a time) */
+    fl_quota *quota;    /* may be NULL */
+    pthread_mutex_t mu; /* guards snap (a snapshot is used by one thread at a time) */
     fl_sched_snapshot *snap;
     int64_t loaded_ms, ttl_ms; /* reload when older: max(5 s, 10 × the last load) */
 };
@@ -100,17 +100,19 @@ static const char *member_health(const json_t *status, const char *name)
 /* Member clusters as the engine reads them (config entries). */
 json_t *cmd_members_json(const fl_config *cfg, const json_t *status, bool all)
 {
-    static const char *const fields[][2] = {
-        {"region", "region"}, {"zone", "zone"}, {"provider", "provider"},
-        {"topology.kubernetes.io/region", "region"}, {"topology.kubernetes.io/zone", "zone"}};
+    static const char *const fields[][2] = {{"region", "region"},
+                                            {"zone", "zone"},
+                                            {"provider", "provider"},
+                                            {"topology.kubernetes.io/region", "region"},
+                                            {"topology.kubernetes.io/zone", "zone"}};
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < cfg->nmembers; i++) {
         const fl_config_member *m = &cfg->members[i];
         if (!all && !member_ready(status, m->name))
             continue;
         json_t *labels = json_object(), *taints = json_array();
-        json_t *cl = json_pack("{s:s,s:o,s:o,s:s}", "name", m->name, "labels", labels, "taints", taints,
-                               "health", member_health(status, m->name));
+        json_t *cl = json_pack("{s:s,s:o,s:o,s:s}", "name", m->name, "labels", labels, "taints",
+                               taints, "health", member_health(status, m->name));
         for (size_t l = 0; l < m->nlabels; l++) {
             json_object_set_new(labels, m->label_keys[l], json_string(m->label_values[l]));
             for (size_t f = 0; f < FL_ARRAY_LEN(fields); f++)
@@ -119,10 +121,10 @@ json_t *cmd_members_json(const fl_config *cfg, const json_t *status, bool all)
                     json_object_set_new(cl, fields[f][1], json_string(m->label_values[l]));
         }
         for (size_t t = 0; t < m->ntaints; t++)
-            json_array_append_new(taints, json_pack("{s:s,s:s,s:s}", "key", m->taints[t].key,
-                                                    "value", m->taints[t].value ? m->taints[t].value
-                                                                                : "",
-                                                    "effect", m->taints[t].effect));
+            json_array_append_new(taints,
+                                  json_pack("{s:s,s:s,s:s}", "key", m->taints[t].key, "value",
+                                            m->taints[t].value ? m->taints[t].value : "", "effect",
+                                            m->taints[t].effect));
         /* a zone label "a,b": the cluster spans zones a and b (Karmada's spec.zones) */
         const char *z = fl_obj_str(cl, "zone");
         if (z && strchr(z, ',')) {
@@ -216,8 +218,12 @@ static json_t *binding_of(cmd_placer *p, const json_t *tmpl)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
     const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
-    fl_index_key key = {FL_QUOTA_HOST_CLUSTER, "work.karmada.io", NULL,
-                        ns[0] ? "resourcebindings" : "clusterresourcebindings", ns, bname};
+    fl_index_key key = {FL_QUOTA_HOST_CLUSTER,
+                        "work.karmada.io",
+                        NULL,
+                        ns[0] ? "resourcebindings" : "clusterresourcebindings",
+                        ns,
+                        bname};
     fl_index_reader *r = NULL;
     json_t *rb = NULL;
     if (fl_index_reader_new(p->index, &r, NULL) == 0)
@@ -272,8 +278,10 @@ void cmd_placer_handle(fl_request *r, void *ud)
         goto out;
     if (fl_json_parse(body, len, &in, &err) != 0 || !json_is_object(in) ||
         !json_is_object(json_object_get(in, "template"))) {
-        fl_request_reply_status(r, 400, "BadRequest", "want {\"template\":{...},\"policies\":"
-                                "[...]}: %s", err.msg[0] ? err.msg : "not an object");
+        fl_request_reply_status(r, 400, "BadRequest",
+                                "want {\"template\":{...},\"policies\":"
+                                "[...]}: %s",
+                                err.msg[0] ? err.msg : "not an object");
         goto out;
     }
     const json_t *tmpl = json_object_get(in, "template");
@@ -288,8 +296,8 @@ void cmd_placer_handle(fl_request *r, void *ud)
     req = json_pack("{s:s,s:O,s:O?,s:O?,s:O?,s:O,s:b,s:O?,s:o?}", "op", "place", "template", tmpl,
                     "policies", json_object_get(in, "policies"), "policy",
                     json_object_get(in, "policy"), "previous", prev, "clusters", clusters,
-                    "explain", 1, "binding", rb,
-                    "quota", quotas_of(p, fl_obj_str_or(tmpl, "metadata.namespace", "")));
+                    "explain", 1, "binding", rb, "quota",
+                    quotas_of(p, fl_obj_str_or(tmpl, "metadata.namespace", "")));
     ans = req ? fl_sched_op_place(req, NULL, &err) : NULL;
     if (ans && prev)
         json_object_set(ans, "previous", (json_t *)prev);
@@ -313,19 +321,20 @@ out:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla place -f FILE [-f FILE ...] [-o json] [--server URL] [--token T]\n"
-               "                      [--kubeconfig FILE [--context C]]\n"
-               "                      [--certificate-authority FILE] [--insecure-skip-tls-verify]\n\n"
-               "Ask the daemon where the workloads in the files would go under the\n"
-               "(Cluster)PropagationPolicies in the files, without placing anything: each\n"
-               "member's filter and score result, its available replicas, the division and\n"
-               "the quota check. Files are YAML (several documents) or JSON, lists allowed.\n\n"
-               "  -f, --filename FILE  workload and policy documents (repeatable)\n"
-               "  -o json              the daemon's answer as is\n"
-               "  --server URL         the daemon (default: the kubeconfig's server, else\n"
-               "                       $FLOTILLA_SERVER, else %s)\n"
-               "  --token T            bearer token (default: $FLOTILLA_TOKEN)\n"
-               "Exit status: 0 when every workload can be placed, 1 otherwise.\n",
+    fprintf(f,
+            "Usage: flotilla place -f FILE [-f FILE ...] [-o json] [--server URL] [--token T]\n"
+            "                      [--kubeconfig FILE [--context C]]\n"
+            "                      [--certificate-authority FILE] [--insecure-skip-tls-verify]\n\n"
+            "Ask the daemon where the workloads in the files would go under the\n"
+            "(Cluster)PropagationPolicies in the files, without placing anything: each\n"
+            "member's filter and score result, its available replicas, the division and\n"
+            "the quota check. Files are YAML (several documents) or JSON, lists allowed.\n\n"
+            "  -f, --filename FILE  workload and policy documents (repeatable)\n"
+            "  -o json              the daemon's answer as is\n"
+            "  --server URL         the daemon (default: the kubeconfig's server, else\n"
+            "                       $FLOTILLA_SERVER, else %s)\n"
+            "  --token T            bearer token (default: $FLOTILLA_TOKEN)\n"
+            "Exit status: 0 when every workload can be placed, 1 otherwise.\n",
             CMD_DEFAULT_SERVER);
 }
 
@@ -398,7 +407,8 @@ static int read_docs(const place_opts *o, json_t *policies, json_t *workloads)
         json_t *d;
         json_array_foreach(docs, i, d) {
             const char *kind = fl_obj_str_or(d, "kind", "");
-            bool pol = !strcmp(kind, "PropagationPolicy") || !strcmp(kind, "ClusterPropagationPolicy");
+            bool pol =
+                !strcmp(kind, "PropagationPolicy") || !strcmp(kind, "ClusterPropagationPolicy");
             json_array_append(pol ? policies : workloads, d);
         }
         json_decref(docs);
@@ -424,7 +434,8 @@ static void default_namespace(json_t *docs)
 static void print_answer(const json_t *tmpl, const json_t *ans)
 {
     const json_t *ex = json_object_get(ans, "explain");
-    printf("%s %s/%s", fl_obj_str_or(tmpl, "kind", "?"), fl_obj_str_or(tmpl, "metadata.namespace", ""),
+    printf("%s %s/%s", fl_obj_str_or(tmpl, "kind", "?"),
+           fl_obj_str_or(tmpl, "metadata.namespace", ""),
            fl_obj_str_or(tmpl, "metadata.name", "?"));
     if (ex)
         printf(": %s %s, %s, %lld replicas\n", fl_obj_str_or(ex, "kind", ""),

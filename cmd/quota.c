@@ -23,14 +23,16 @@ typedef struct qopts {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla quota [-n NAMESPACE] [-o wide|json] [--server URL] [--token T]\n"
-               "                      [--kubeconfig FILE [--context C]] [--certificate-authority FILE]\n"
-               "                      [--insecure-skip-tls-verify]\n\n"
-               "Show every KarmadaQuota and FederatedResourceQuota with what the namespace uses\n"
-               "across every member cluster: one row per quota and resource (used, hard,\n"
-               "percent). -o wide adds the kind and each static assignment's cluster usage.\n"
-               "Server and credentials as for `flotilla clusters` (default %s).\n",
-            DEFAULT_SERVER);
+    fprintf(
+        f,
+        "Usage: flotilla quota [-n NAMESPACE] [-o wide|json] [--server URL] [--token T]\n"
+        "                      [--kubeconfig FILE [--context C]] [--certificate-authority FILE]\n"
+        "                      [--insecure-skip-tls-verify]\n\n"
+        "Show every KarmadaQuota and FederatedResourceQuota with what the namespace uses\n"
+        "across every member cluster: one row per quota and resource (used, hard,\n"
+        "percent). -o wide adds the kind and each static assignment's cluster usage.\n"
+        "Server and credentials as for `flotilla clusters` (default %s).\n",
+        DEFAULT_SERVER);
 }
 
 static int parse(int argc, char **argv, qopts *o)
@@ -71,9 +73,9 @@ static void percent(const char *used, const char *hard, char *out, size_t n)
     fl_quantity u, h;
     int64_t um, hm;
     snprintf(out, n, "-");
-    if (fl_quantity_parse(used, strlen(used), &u, NULL) || fl_quantity_parse(hard, strlen(hard), &h, NULL) ||
-        fl_quantity_milli_value(&u, &um) || fl_quantity_milli_value(&h, &hm) || hm <= 0 ||
-        um > INT64_MAX / 100)
+    if (fl_quantity_parse(used, strlen(used), &u, NULL) ||
+        fl_quantity_parse(hard, strlen(hard), &h, NULL) || fl_quantity_milli_value(&u, &um) ||
+        fl_quantity_milli_value(&h, &hm) || hm <= 0 || um > INT64_MAX / 100)
         return;
     snprintf(out, n, "%lld%%", (long long)(um * 100 / hm));
 }
@@ -106,11 +108,13 @@ static void print(const json_t *doc, bool wide)
         printf("%-16s %-24s %-28s %-10s %-10s %s\n", "NAMESPACE", "QUOTA", "RESOURCE", "USED",
                "HARD", "PERCENT");
     json_array_foreach(json_object_get(doc, "items"), i, it) {
-        const char *ns = fl_obj_str_or(it, "namespace", "-"), *name = fl_obj_str_or(it, "name", "-");
+        const char *ns = fl_obj_str_or(it, "namespace", "-"),
+                   *name = fl_obj_str_or(it, "name", "-");
         const char *kind = fl_obj_str_or(it, "kind", "-");
         if (json_object_get(it, "errors")) {
-            printf("%-16s %-24s %s%-28s invalid: %s\n", ns, name, wide ? "FederatedResourceQuota  " : "",
-                   "-", json_string_value(json_array_get(json_object_get(it, "errors"), 0)));
+            printf("%-16s %-24s %s%-28s invalid: %s\n", ns, name,
+                   wide ? "FederatedResourceQuota  " : "", "-",
+                   json_string_value(json_array_get(json_object_get(it, "errors"), 0)));
             continue;
         }
         const char *res;

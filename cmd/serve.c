@@ -79,16 +79,16 @@ typedef struct serve_ctx {
     const fl_config *cfg;
     fl_index *index;
     fl_collector *collector;
-    fl_query *query; /* search API (query/), freed after the server */
-    cmd_placer *placer; /* POST /api/v1/place (cmd/place.c), freed after the server */
-    fl_collector *host; /* the host's quota objects into the index (host: set) */
-    fl_quota *quota;    /* quota ledger and admission webhook, freed after the server */
-    cmd_control *control; /* own control-plane API (no host:), freed after the server */
+    fl_query *query;            /* search API (query/), freed after the server */
+    cmd_placer *placer;         /* POST /api/v1/place (cmd/place.c), freed after the server */
+    fl_collector *host;         /* the host's quota objects into the index (host: set) */
+    fl_quota *quota;            /* quota ledger and admission webhook, freed after the server */
+    cmd_control *control;       /* own control-plane API (no host:), freed after the server */
     char host_kubeconfig[4200]; /* the host's kubeconfig: host: or dataDir/flotilla.kubeconfig */
     fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
     json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
                             ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
-    fl_web *web;        /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+    fl_web *web;         /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
     fl_web_member *web_members; /* the config's members for web/ */
 } serve_ctx;
 
@@ -120,8 +120,8 @@ static void on_ready(fl_request *r, void *ud)
     int n = fl_request_query(r, "verbose")
                 ? snprintf(body, sizeof body, "[+]ping ok\n[%c]collector %s\nreadyz check %s\n",
                            ok ? '+' : '-', why[0] ? why : "ok", ok ? "passed" : "failed")
-                : ok ? snprintf(body, sizeof body, "ok")
-                     : snprintf(body, sizeof body, "[-]collector: %s\n", why);
+            : ok ? snprintf(body, sizeof body, "ok")
+                 : snprintf(body, sizeof body, "[-]collector: %s\n", why);
     if (n < 0)
         n = 0;
     if ((size_t)n >= sizeof body)
@@ -185,8 +185,8 @@ static void on_clusters(fl_request *r, void *ud)
 {
     serve_ctx *x = ud;
     const char *path = fl_request_path(r);
-    const char *one = strlen(path) > strlen("/api/v1/clusters/")
-                          ? path + strlen("/api/v1/clusters/") : NULL;
+    const char *one =
+        strlen(path) > strlen("/api/v1/clusters/") ? path + strlen("/api/v1/clusters/") : NULL;
     json_t *st = fl_collector_status(x->collector);
     json_t *clusters = json_object_get(st, "clusters");
     if (fl_query_filter_clusters(x->query, r, clusters) != 0) { /* 401, or scopes */
@@ -201,13 +201,13 @@ static void on_clusters(fl_request *r, void *ud)
     }
     size_t i;
     json_t *cl;
-    json_array_foreach(clusters, i, cl) if (!strcmp(fl_obj_str(cl, "name") ? fl_obj_str(cl, "name")
-                                                                            : "", one)) {
-        json_incref(cl);
-        json_decref(st);
-        fl_request_reply_json(r, 200, cl);
-        return;
-    }
+    json_array_foreach(clusters, i, cl)
+        if (!strcmp(fl_obj_str(cl, "name") ? fl_obj_str(cl, "name") : "", one)) {
+            json_incref(cl);
+            json_decref(st);
+            fl_request_reply_json(r, 200, cl);
+            return;
+        }
     json_decref(st);
     fl_request_reply_status(r, 404, "NotFound", "cluster \"%s\" not found", one);
 }
@@ -233,13 +233,15 @@ static int route_query(fl_server *srv, serve_ctx *x, fl_err *err)
     char key[4200];
     int rc = -ENOMEM;
     for (size_t i = 0; sc && i < c->nscopes; i++)
-        sc[i] = (fl_query_scope){c->scopes[i].group,
-            (const char *const *)c->scopes[i].clusters, c->scopes[i].nclusters,
-            (const char *const *)c->scopes[i].namespaces, c->scopes[i].nnamespaces,
-            (const char *const *)c->scopes[i].resources, c->scopes[i].nresources};
+        sc[i] =
+            (fl_query_scope){c->scopes[i].group,       (const char *const *)c->scopes[i].clusters,
+                             c->scopes[i].nclusters,   (const char *const *)c->scopes[i].namespaces,
+                             c->scopes[i].nnamespaces, (const char *const *)c->scopes[i].resources,
+                             c->scopes[i].nresources};
     for (size_t i = 0; gv && i < c->nresources; i++)
         gv[i] = (fl_query_gv){c->resources[i].group, c->resources[i].version,
-            (const char *const *)c->resources[i].resources, c->resources[i].nresources};
+                              (const char *const *)c->resources[i].resources,
+                              c->resources[i].nresources};
     for (size_t i = 0; mem && i < c->nmembers; i++)
         mem[i] = (fl_query_member){c->members[i].name, NULL, c->members[i].kubeconfig,
                                    c->members[i].context};
@@ -373,8 +375,9 @@ static bool web_sched_stats(void *ud, fl_web_sched_stats *out)
     if (!x->prop)
         return false;
     fl_sched_prop_stats_get(x->prop, &s);
-    *out = (fl_web_sched_stats){s.passes, s.decisions, s.unschedulable, s.evictions, s.writes,
-                                s.write_errors, s.decide_us, s.failover_ms, s.last_pass_ms};
+    *out =
+        (fl_web_sched_stats){s.passes,       s.decisions, s.unschedulable, s.evictions,   s.writes,
+                             s.write_errors, s.decide_us, s.failover_ms,   s.last_pass_ms};
     return true;
 }
 
@@ -385,8 +388,9 @@ static bool web_quota_stats(void *ud, fl_web_quota_stats *out)
     if (!x->quota)
         return false;
     fl_quota_stats_get(x->quota, &s);
-    *out = (fl_web_quota_stats){s.allowed, s.denied, s.errors, s.reservations_open,
-                                s.reservations_expired, s.recomputations, s.drift};
+    *out = (fl_web_quota_stats){
+        s.allowed,        s.denied, s.errors, s.reservations_open, s.reservations_expired,
+        s.recomputations, s.drift};
     return true;
 }
 
@@ -398,9 +402,9 @@ static int route_web(fl_server *srv, serve_ctx *x, fl_err *err)
     if (!x->web_members)
         return fl_err_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < c->nmembers; i++)
-        x->web_members[i] = (fl_web_member){c->members[i].name,
-            (const char *const *)c->members[i].label_keys,
-            (const char *const *)c->members[i].label_values, c->members[i].nlabels};
+        x->web_members[i] =
+            (fl_web_member){c->members[i].name, (const char *const *)c->members[i].label_keys,
+                            (const char *const *)c->members[i].label_values, c->members[i].nlabels};
     wo.index = x->index;
     wo.members = x->web_members, wo.nmembers = c->nmembers;
     wo.authorize = web_authorize, wo.allows = web_allows, wo.authorize_ud = x;
@@ -427,10 +431,10 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
          rc = fl_server_route(srv, "POST", "/api/v1/place", cmd_placer_handle, x->placer)) ||
         (rc = fl_server_route(srv, "GET", "/api/v1/placements", on_placements, x)) ||
         (x->control && (rc = cmd_control_route(x->control, srv, x->query))) ||
-        (x->quota && ((rc = fl_quota_route(x->quota, srv)) ||
-                      (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)) ||
-                      (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials",
-                                            on_quota_denials, x)))))
+        (x->quota &&
+         ((rc = fl_quota_route(x->quota, srv)) ||
+          (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)) ||
+          (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials", on_quota_denials, x)))))
         return rc;
     return 0;
 }
@@ -529,7 +533,8 @@ static int lock_data_dir(const char *dir, int *fd_out, fl_err *err)
         pid[strcspn(pid, "\n")] = 0;
         close(fd);
         if (e == EWOULDBLOCK)
-            return fl_err_set(err, -EBUSY, "data dir %s is in use by another flotilla serve%s%s%s "
+            return fl_err_set(err, -EBUSY,
+                              "data dir %s is in use by another flotilla serve%s%s%s "
                               "(one daemon per dataDir: give this one its own --data-dir)",
                               dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
         return fl_err_set(err, -e, "%s: lock: %s", path, strerror(e));
@@ -548,8 +553,10 @@ static void log_access(const fl_config *cfg, fl_server *srv)
     size_t n = 0;
     if (cfg->tokens_file)
         n += (size_t)snprintf(how + n, sizeof how - n, "bearer tokens listed in %s%s",
-                              cfg->tokens_file, cfg->tls_cert ? "" : " (kubectl sends tokens "
-                              "only over HTTPS: add tls: for kubectl)");
+                              cfg->tokens_file,
+                              cfg->tls_cert ? ""
+                                            : " (kubectl sends tokens "
+                                              "only over HTTPS: add tls: for kubectl)");
     if (cfg->tls_client_ca && n < sizeof how)
         n += (size_t)snprintf(how + n, sizeof how - n, "%sclient certificates signed by %s",
                               n ? "; " : "", cfg->tls_client_ca);
@@ -564,12 +571,14 @@ static void log_access(const fl_config *cfg, fl_server *srv)
     if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]"))
         fl_strlcpy(host, "127.0.0.1", sizeof host);
     if (n)
-        fl_log(FL_LOG_INFO, "serve", "API access (/api, /apis): %s; /healthz and /readyz are "
+        fl_log(FL_LOG_INFO, "serve",
+               "API access (/api, /apis): %s; /healthz and /readyz are "
                "open. kubectl: a kubeconfig with server %s://%s:%u/apis/clusterpedia.io/v1beta1/"
-               "resources", how, cfg->tls_cert ? "https" : "http", host,
-               (unsigned)fl_server_port(srv));
+               "resources",
+               how, cfg->tls_cert ? "https" : "http", host, (unsigned)fl_server_port(srv));
     else
-        fl_log(FL_LOG_WARN, "serve", "API access: nobody can get in: no auth.tokensFile, no "
+        fl_log(FL_LOG_WARN, "serve",
+               "API access: nobody can get in: no auth.tokensFile, no "
                "tls.clientCA and auth.anonymousLoopback is off, so every /api and /apis "
                "request answers 401 (only /healthz and /readyz are open). Add auth.tokensFile "
                "(lines token,user,\"group1,group2\"); see flotilla.example.yaml");
@@ -643,14 +652,15 @@ out:
 static int start_host(const serve_ctx *x, fl_index *idx, fl_collector **out, fl_err *err)
 {
     static const char *const kq[] = {"karmadaquotas"},
-        *const pol[] = {"federatedresourcequotas", "propagationpolicies",
-                        "clusterpropagationpolicies", "overridepolicies", "clusteroverridepolicies"},
-        *const rb[] = {"resourcebindings", "clusterresourcebindings"},
-        *const apps[] = {"deployments", "statefulsets"},
-        *const ext[] = {"customresourcedefinitions"},
-        *const batch[] = {"jobs"},
-        *const core[] = {"configmaps", "services", "secrets", "serviceaccounts",
-                         "persistentvolumeclaims"};
+                             *const pol[] = {"federatedresourcequotas", "propagationpolicies",
+                                             "clusterpropagationpolicies", "overridepolicies",
+                                             "clusteroverridepolicies"},
+                             *const rb[] = {"resourcebindings", "clusterresourcebindings"},
+                             *const apps[] = {"deployments", "statefulsets"},
+                             *const ext[] = {"customresourcedefinitions"},
+                             *const batch[] = {"jobs"},
+                             *const core[] = {"configmaps", "services", "secrets",
+                                              "serviceaccounts", "persistentvolumeclaims"};
     const fl_config *cfg = x->cfg;
     fl_collector_member m = {FL_QUOTA_HOST_CLUSTER, x->host_kubeconfig,
                              cfg->has_host ? cfg->host_context : ""};
@@ -743,7 +753,8 @@ static int host_row(void *arg, const fl_index_row *row)
     if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
         return 0;
     json_array_append(h->items, o);
-    json_object_set_new(h->fresh, key, json_pack("{s:s,s:o}", "rv", row->resource_version, "obj", o));
+    json_object_set_new(h->fresh, key,
+                        json_pack("{s:s,s:o}", "rv", row->resource_version, "obj", o));
     return 0;
 }
 
@@ -935,9 +946,9 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "flotilla serve: listen %s: %s\n", cfg->listen, err.msg);
         goto out;
     }
-    if (x.control && cmd_control_write_kubeconfig(x.control, (unsigned)fl_server_port(srv),
-                                                  x.host_kubeconfig, sizeof x.host_kubeconfig,
-                                                  &err) != 0) { /* the bound port */
+    if (x.control &&
+        cmd_control_write_kubeconfig(x.control, (unsigned)fl_server_port(srv), x.host_kubeconfig,
+                                     sizeof x.host_kubeconfig, &err) != 0) { /* the bound port */
         fprintf(stderr, "flotilla serve: control plane: %s\n", err.msg);
         goto out;
     }

@@ -14,12 +14,14 @@
 
 static void sim_usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "Usage: flotilla sim --clusters N --kubeconfig-dir DIR [options]\n\n"
         "Serve N virtual Kubernetes clusters (kube-apiserver v1.26 API) on loopback.\n\n"
         "  --clusters N          member clusters: east-1, east-2, west-1, west-2, central-1, ...\n"
         "  --kubeconfig-dir DIR  write DIR/<name>.kubeconfig (and DIR/ca.crt with --tls)\n"
-        "  --listen HOST:PORT    first port; cluster i gets PORT+i (default 127.0.0.1:0 = free ports)\n"
+        "  --listen HOST:PORT    first port; cluster i gets PORT+i (default 127.0.0.1:0 = free "
+        "ports)\n"
         "  --prefix              one port for all, clusters under /clusters/<name>\n"
         "  --tls                 serve https with a generated CA and require the token\n"
         "                        (without it, on loopback, requests with no token are served\n"

@@ -23,18 +23,19 @@ typedef struct sopts {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla query [--server URL] [--token T] [-o table|json|csv|yaml] [--plan]\n"
-               "                      [-p VALUE]... [--kubeconfig FILE [--context C]]\n"
-               "                      [--certificate-authority FILE] [--insecure-skip-tls-verify]\n"
-               "                      \"SELECT ...\"   (or - to read the query from stdin)\n\n"
-               "Run a query of the SQL-like language over every cluster the daemon indexes\n"
-               "(query/SQL.md), e.g.\n"
-               "  flotilla query \"SELECT cluster, count(*) FROM pods GROUP BY cluster\"\n"
-               "-p VALUE binds $1, $2, ... (or ?) in order: JSON (42, true, null) or else a string.\n"
-               "--plan shows the compiled SQL, which columns are materialized (indexed) and\n"
-               "which read the object's JSON, and SQLite's plan. A capped answer says so on\n"
-               "stderr (the daemon's row cap); a query over its time budget fails.\n"
-               "Server and credentials as for `flotilla clusters` (default %s).\n",
+    fprintf(f,
+            "Usage: flotilla query [--server URL] [--token T] [-o table|json|csv|yaml] [--plan]\n"
+            "                      [-p VALUE]... [--kubeconfig FILE [--context C]]\n"
+            "                      [--certificate-authority FILE] [--insecure-skip-tls-verify]\n"
+            "                      \"SELECT ...\"   (or - to read the query from stdin)\n\n"
+            "Run a query of the SQL-like language over every cluster the daemon indexes\n"
+            "(query/SQL.md), e.g.\n"
+            "  flotilla query \"SELECT cluster, count(*) FROM pods GROUP BY cluster\"\n"
+            "-p VALUE binds $1, $2, ... (or ?) in order: JSON (42, true, null) or else a string.\n"
+            "--plan shows the compiled SQL, which columns are materialized (indexed) and\n"
+            "which read the object's JSON, and SQLite's plan. A capped answer says so on\n"
+            "stderr (the daemon's row cap); a query over its time budget fails.\n"
+            "Server and credentials as for `flotilla clusters` (default %s).\n",
             CMD_DEFAULT_SERVER);
 }
 

@@ -21,14 +21,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: flotilla certs webhook -c FILE --cluster NAME --url-host HOST[:PORT] "
-               "[--ca DIR]\n\n"
-               "Prints the ValidatingWebhookConfiguration to apply in member NAME so that its\n"
-               "admissions ask the daemon of FILE (flotilla.yaml) for the fleet-wide quota:\n"
-               "  kubectl --context NAME apply -f <(flotilla certs webhook -c FILE --cluster NAME \\\n"
-               "      --url-host DAEMON_HOST:PORT)\n"
-               "--ca DIR: the CA that signed the daemon's serving certificate (DIR/ca.crt);\n"
-               "default: ca.crt beside tls.cert, else tls.cert itself.\n");
+    fprintf(f,
+            "Usage: flotilla certs webhook -c FILE --cluster NAME --url-host HOST[:PORT] "
+            "[--ca DIR]\n\n"
+            "Prints the ValidatingWebhookConfiguration to apply in member NAME so that its\n"
+            "admissions ask the daemon of FILE (flotilla.yaml) for the fleet-wide quota:\n"
+            "  kubectl --context NAME apply -f <(flotilla certs webhook -c FILE --cluster NAME \\\n"
+            "      --url-host DAEMON_HOST:PORT)\n"
+            "--ca DIR: the CA that signed the daemon's serving certificate (DIR/ca.crt);\n"
+            "default: ca.crt beside tls.cert, else tls.cert itself.\n");
 }
 
 static int read_ca(const fl_config *cfg, const char *ca_dir, fl_buf *pem, fl_err *err)
@@ -39,8 +40,10 @@ static int read_ca(const fl_config *cfg, const char *ca_dir, fl_buf *pem, fl_err
         return fl_buf_read_file(pem, path, err);
     }
     if (!cfg->tls_cert)
-        return fl_err_set(err, -EINVAL, "%s has no tls: the webhook needs HTTPS (give tls.cert "
-                          "and --ca DIR)", cfg->path);
+        return fl_err_set(err, -EINVAL,
+                          "%s has no tls: the webhook needs HTTPS (give tls.cert "
+                          "and --ca DIR)",
+                          cfg->path);
     snprintf(path, sizeof path, "%s", cfg->tls_cert);
     char *slash = strrchr(path, '/');
     if (slash) {
@@ -67,7 +70,8 @@ int cmd_certs_webhook(int argc, char **argv)
                             : !strcmp(a, "--ca")                       ? &ca_dir
                                                                        : NULL;
         if (!slot || !v) {
-            fprintf(stderr, "flotilla certs webhook: %s %s\n", a, slot ? "needs a value" : "unknown");
+            fprintf(stderr, "flotilla certs webhook: %s %s\n", a,
+                    slot ? "needs a value" : "unknown");
             usage(stderr);
             return 2;
         }
@@ -95,10 +99,12 @@ int cmd_certs_webhook(int argc, char **argv)
         goto out;
     }
     snprintf(path, sizeof path, "%s/" FL_QUOTA_SECRETS_FILE, cfg->data_dir);
-    if (read_ca(cfg, ca_dir, &pem, &err) != 0 || fl_quota_secrets(path, one, 1, &secrets, &err) != 0)
+    if (read_ca(cfg, ca_dir, &pem, &err) != 0 ||
+        fl_quota_secrets(path, one, 1, &secrets, &err) != 0)
         goto out;
-    if (fl_quota_webhook_yaml(cluster, url_host, json_string_value(json_object_get(secrets, cluster)),
-                              pem.data, &yaml) != 0) {
+    if (fl_quota_webhook_yaml(cluster, url_host,
+                              json_string_value(json_object_get(secrets, cluster)), pem.data,
+                              &yaml) != 0) {
         fl_err_set(&err, -ENOMEM, "out of memory");
         goto out;
     }

@@ -41,28 +41,28 @@ struct reflector {
     reflector *next;
     char *group, *version, *resource, *kind;
     bool namespaced;
-    bool wanted;      /* named in config or listed by the last discovery */
-    bool explicit_;   /* named in config (not from "*") */
+    bool wanted;    /* named in config or listed by the last discovery */
+    bool explicit_; /* named in config (not from "*") */
     fl_index_src src;
     cl_reflector_sm sm;
     uv_timer_t timer;
     timer_mode tmode;
     fl_kube_req *req;
-    fl_buf cont;      /* continue token of the next page */
+    fl_buf cont; /* continue token of the next page */
     bool in_relist;
-    int64_t limit;    /* page size of this relist: page_size, cut down when a
+    int64_t limit;     /* page size of this relist: page_size, cut down when a
                          page is over max_object_bytes (down to 1) */
-    bool cont_retried;/* an expired continue token restarted the list once */
-    bool gone;        /* the current watch was stopped by us on a 410 */
-    bool corrupt;     /* ... or on a malformed line: an event may be lost */
-    char *pending;    /* a list page refused with FL_EFULL, retried */
+    bool cont_retried; /* an expired continue token restarted the list once */
+    bool gone;         /* the current watch was stopped by us on a 410 */
+    bool corrupt;      /* ... or on a malformed line: an event may be lost */
+    char *pending;     /* a list page refused with FL_EFULL, retried */
     size_t pending_len;
     char pending_rv[64];
     int64_t watch_started_ms, watch_events;
     char last_error[256];
     bool error_is_failure; /* last_error came from a failed request: cleared
                               by the next successful watch line */
-    char logged[256]; /* what was last logged/stored: phase or error */
+    char logged[256];      /* what was last logged/stored: phase or error */
     int64_t events, relists, bad_lines, filtered, last_synced_ms;
     int64_t last_bad_ms; /* wall clock of the last skipped watch line */
     /* Readiness: synced latches once the initial list is committed to the
@@ -87,14 +87,14 @@ struct member {
     char version[64];
     uv_timer_t probe_timer, disco_timer, crd_timer;
     fl_kube_req *probe_req, *version_req;
-    fl_kube_req *crd_req;     /* watch on CRDs: any change re-runs discovery */
-    bool crd_off;             /* the member does not let us watch CRDs */
+    fl_kube_req *crd_req; /* watch on CRDs: any change re-runs discovery */
+    bool crd_off;         /* the member does not let us watch CRDs */
     bool probing_healthz;
     fl_kube_req **disco_reqs; /* one per configured gv */
     size_t disco_pending;
-    bool *disco_ok;           /* per configured gv: discovery answered once */
-    bool discovered;          /* every configured gv answered once */
-    bool disco_failing;       /* the last discovery request failed */
+    bool *disco_ok;     /* per configured gv: discovery answered once */
+    bool discovered;    /* every configured gv answered once */
+    bool disco_failing; /* the last discovery request failed */
     reflector *refl;
 };
 
@@ -103,12 +103,12 @@ struct fl_collector {
     fl_collector_opts o;
     fl_collector_gv *gvs;
     size_t ngvs;
-    char *ns_include;       /* NULL or the one included namespace */
+    char *ns_include;          /* NULL or the one included namespace */
     const char *const *ns_set; /* two or more included namespaces (else NULL) */
     size_t nns_set;
     cl_nsfilter nsf, nsf_byname; /* ns_set by metadata.namespace / .name */
-    char *exclude_sel;      /* metadata.namespace!=... or NULL */
-    char *ns_name_sel;      /* the same for the namespaces resource (metadata.name) */
+    char *exclude_sel;           /* metadata.namespace!=... or NULL */
+    char *ns_name_sel;           /* the same for the namespaces resource (metadata.name) */
     member *members;
     size_t nmembers;
     uv_loop_t loop;
@@ -119,10 +119,10 @@ struct fl_collector {
     bool loop_ok, started, joined, stopping;
     atomic_bool stop_req;
     pthread_mutex_t mu;
-    char *status;           /* JSON text of the last snapshot (mu) */
-    bool ready;             /* (mu) see fl_collector_ready */
-    char reason[512];       /* (mu) why not ready, or which members are failing */
-    bool dirty;             /* loop thread: snapshot out of date */
+    char *status;     /* JSON text of the last snapshot (mu) */
+    bool ready;       /* (mu) see fl_collector_ready */
+    char reason[512]; /* (mu) why not ready, or which members are failing */
+    bool dirty;       /* loop thread: snapshot out of date */
 };
 
 static void start_list(reflector *r);
@@ -137,7 +137,11 @@ static void act(reflector *r, cl_raction a, int64_t delay);
 static cl_scope scope_of(const reflector *r)
 {
     const fl_collector *c = r->m->c;
-    cl_scope s = {r->group, r->version, r->resource, r->namespaced, c->ns_include,
+    cl_scope s = {r->group,
+                  r->version,
+                  r->resource,
+                  r->namespaced,
+                  c->ns_include,
                   strcmp(r->resource, "namespaces") == 0 && !r->group[0] ? c->ns_name_sel
                                                                          : c->exclude_sel};
     if (!r->namespaced)
@@ -236,9 +240,11 @@ static void note(reflector *r)
     if (same_text(now, r->logged))
         return;
     fl_strlcpy(r->logged, now, sizeof r->logged);
-    fl_log(failing || e[0] ? FL_LOG_WARN
-                           : r->sm.phase == CL_R_LISTING ? FL_LOG_DEBUG : FL_LOG_INFO, "collector", "%s %s%s%s: %s",
-           r->m->name, r->group, r->group[0] ? "/" : "", r->resource, now);
+    fl_log(failing || e[0]               ? FL_LOG_WARN
+           : r->sm.phase == CL_R_LISTING ? FL_LOG_DEBUG
+                                         : FL_LOG_INFO,
+           "collector", "%s %s%s%s: %s", r->m->name, r->group, r->group[0] ? "/" : "", r->resource,
+           now);
     fl_index_sync_set(c->index, &r->src, cl_rphase_name(r->sm.phase), 0, e, NULL);
 }
 
@@ -253,18 +259,11 @@ static void timer_in(reflector *r, timer_mode mode, int64_t ms);
 static void act(reflector *r, cl_raction a, int64_t delay)
 {
     switch (a) {
-    case CL_DO_LIST:
-        start_list(r);
-        break;
-    case CL_DO_WATCH:
-        start_watch(r);
-        break;
-    case CL_DO_WAIT:
-        timer_in(r, T_BACKOFF, delay);
-        break;
+    case CL_DO_LIST: start_list(r); break;
+    case CL_DO_WATCH: start_watch(r); break;
+    case CL_DO_WAIT: timer_in(r, T_BACKOFF, delay); break;
     case CL_DO_SKIP:
-    case CL_DO_NOTHING:
-        break;
+    case CL_DO_NOTHING: break;
     }
     note(r);
 }
@@ -275,9 +274,7 @@ static void on_timer(uv_timer_t *t)
     if (r->m->c->stopping)
         return;
     switch (r->tmode) {
-    case T_BACKOFF:
-        feed(r, CL_EV_TIMER, NULL, 0);
-        break;
+    case T_BACKOFF: feed(r, CL_EV_TIMER, NULL, 0); break;
     case T_SPACE_LIST:
         start_list(r); /* start_list submits the pending page first */
         break;
@@ -402,8 +399,8 @@ static void on_list_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     if (res->err == -E2BIG && r->limit > 1) {
         /* A page over the cap: the same page again in smaller pieces. */
         r->limit = r->limit / 10 > 1 ? r->limit / 10 : 1;
-        fl_log(FL_LOG_DEBUG, "collector", "%s %s: page over %zu bytes, limit now %lld",
-               r->m->name, r->resource, r->m->c->o.max_object_bytes, (long long)r->limit);
+        fl_log(FL_LOG_DEBUG, "collector", "%s %s: page over %zu bytes, limit now %lld", r->m->name,
+               r->resource, r->m->c->o.max_object_bytes, (long long)r->limit);
         start_list(r);
         return;
     }
@@ -433,8 +430,10 @@ static void on_list_done(fl_kube_req *req, fl_kube_response *res, void *ud)
     int rc = checked_page(r, res, &kept);
     if (rc) {
         fl_buf_done(&kept);
-        snprintf(msg, sizeof msg, "list: %s", rc == FL_EPARSE ? "malformed JSON (a cut or "
-                 "invalid page; nothing applied)" : fl_strerror(rc));
+        snprintf(msg, sizeof msg, "list: %s",
+                 rc == FL_EPARSE ? "malformed JSON (a cut or "
+                                   "invalid page; nothing applied)"
+                                 : fl_strerror(rc));
         set_error(r, msg);
         list_failed(r, rc);
         return;
@@ -724,8 +723,9 @@ static bool has_verb(const json_t *verbs, const char *v)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(verbs, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), v))
-        return true;
+    json_array_foreach(verbs, i, e)
+        if (json_is_string(e) && !strcmp(json_string_value(e), v))
+            return true;
     return false;
 }
 
@@ -963,7 +963,8 @@ static void on_probe_done(fl_kube_req *req, fl_kube_response *res, void *ud)
         return;
     if (res->err == 0 && strncasecmp(res->content_type, "text/html", 9) == 0) {
         /* kube-apiserver answers text/plain "ok": a page is a proxy or a login screen */
-        snprintf(msg, sizeof msg, "%s: 200 with a text/html page, not the Kubernetes API "
+        snprintf(msg, sizeof msg,
+                 "%s: 200 with a text/html page, not the Kubernetes API "
                  "(a proxy or login page in front of it?)",
                  m->probing_healthz ? "/healthz" : "/readyz");
         health_set(m, CL_H_NOT_READY, msg);
@@ -1101,12 +1102,11 @@ static json_t *member_json(fl_collector *c, member *m, int64_t now, cl_mstate *s
     for (const reflector *r = m->refl; r && res; r = r->next)
         json_array_append_new(res, refl_json(r, now));
     *state = cl_member_state(&s);
-    return json_pack("{s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:o}", "name", m->name,
-                     "added", time_or_null(m->added_ms), "health",
-                     cl_hstate_name(m->health.state), "since", time_or_null(m->health.since_ms),
-                     "lastError", m->health.last_error, "version", m->version, "sync",
-                     cl_mstate_name(*state), "resourcesSynced", (json_int_t)s.synced,
-                     "resourcesTotal", (json_int_t)s.resources, "resources",
+    return json_pack("{s:s, s:o, s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:o}", "name", m->name, "added",
+                     time_or_null(m->added_ms), "health", cl_hstate_name(m->health.state), "since",
+                     time_or_null(m->health.since_ms), "lastError", m->health.last_error, "version",
+                     m->version, "sync", cl_mstate_name(*state), "resourcesSynced",
+                     (json_int_t)s.synced, "resourcesTotal", (json_int_t)s.resources, "resources",
                      res ? res : json_array());
 }
 
@@ -1120,8 +1120,8 @@ static bool readiness(fl_collector *c, const cl_mstate *st, char *why, size_t n)
             failing += st[i] == CL_M_FAILING;
     bool ready = cl_ready(c->nmembers, synced, syncing);
     size_t len = (size_t)snprintf(why, n, "%s",
-                                  syncing ? "initial sync in progress: "
-                                  : !ready ? "no member is synced: "
+                                  syncing   ? "initial sync in progress: "
+                                  : !ready  ? "no member is synced: "
                                   : failing ? "serving the synced members; failing: "
                                             : "");
     for (size_t i = 0; i < c->nmembers && len < n; i++) {

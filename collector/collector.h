@@ -55,9 +55,9 @@
 typedef struct fl_collector fl_collector;
 
 typedef struct fl_collector_member {
-    const char *name;        /* unique */
-    const char *kubeconfig;  /* path */
-    const char *context;     /* NULL or "" = current-context */
+    const char *name;       /* unique */
+    const char *kubeconfig; /* path */
+    const char *context;    /* NULL or "" = current-context */
 } fl_collector_member;
 
 /* resources may hold "*" (everything of the group/version that supports
@@ -69,28 +69,31 @@ typedef struct fl_collector_gv {
 } fl_collector_gv;
 
 typedef struct fl_collector_opts {
-    fl_index *index;                    /* required; must outlive the collector */
+    fl_index *index; /* required; must outlive the collector */
     const fl_collector_member *members;
     size_t nmembers;
     const fl_collector_gv *resources;
     size_t nresources;
-    const char *const *ns_include;      /* none = every namespace (see above) */
+    const char *const *ns_include; /* none = every namespace (see above) */
     size_t nns_include;
     const char *const *ns_exclude;
     size_t nns_exclude;
-    int64_t page_size;                  /* LIST limit; default 500 */
-    int64_t watch_timeout_ms;           /* default 300000 (5 min) */
-    int64_t stall_timeout_ms;           /* past the watch's own timeoutSeconds; default 30000 */
-    int64_t health_interval_ms;         /* default 10000 */
-    int64_t health_timeout_ms;          /* default 5000 */
-    int64_t discovery_interval_ms;      /* default 60000 */
-    int64_t request_timeout_ms;         /* LIST page / discovery; default 120000 */
-    size_t max_object_bytes;            /* largest watch line / list page; default 16 MiB
+    int64_t page_size;             /* LIST limit; default 500 */
+    int64_t watch_timeout_ms;      /* default 300000 (5 min) */
+    int64_t stall_timeout_ms;      /* past the watch's own timeoutSeconds; default 30000 */
+    int64_t health_interval_ms;    /* default 10000 */
+    int64_t health_timeout_ms;     /* default 5000 */
+    int64_t discovery_interval_ms; /* default 60000 */
+    int64_t request_timeout_ms;    /* LIST page / discovery; default 120000 */
+    size_t max_object_bytes;       /* largest watch line / list page; default 16 MiB
                                            (etcd refuses objects over 1.5 MiB) */
-    int64_t backoff_max_ms;             /* backoff cap; default 30000 (client-go) */
+    int64_t backoff_max_ms;        /* backoff cap; default 30000 (client-go) */
 } fl_collector_opts;
-#define FL_COLLECTOR_OPTS_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 30000, \
-                                10000, 5000, 60000, 120000, 16u << 20, 30000}
+#define FL_COLLECTOR_OPTS_INIT                                                                     \
+    {                                                                                              \
+        NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 30000, 10000, 5000, 60000, 120000,  \
+            16u << 20, 30000                                                                       \
+    }
 
 /* Create a collector (nothing runs yet). Everything in opts is copied. A
  * member whose kubeconfig cannot be loaded does not fail the call: it is

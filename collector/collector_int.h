@@ -41,11 +41,11 @@ double cl_rand01(void);
  * One (cluster, resource). The driver (collector.c) performs the action the
  * machine returns and feeds back what happened. */
 typedef enum {
-    CL_R_IDLE = 0,  /* not started */
-    CL_R_LISTING,   /* paginated LIST in progress */
-    CL_R_WATCHING,  /* WATCH open */
-    CL_R_WAITING,   /* backoff timer running (or queue full) */
-    CL_R_SKIPPED,   /* the member does not serve the resource */
+    CL_R_IDLE = 0, /* not started */
+    CL_R_LISTING,  /* paginated LIST in progress */
+    CL_R_WATCHING, /* WATCH open */
+    CL_R_WAITING,  /* backoff timer running (or queue full) */
+    CL_R_SKIPPED,  /* the member does not serve the resource */
     CL_R_STOPPED,
 } cl_rphase;
 
@@ -64,19 +64,19 @@ typedef enum {
 
 typedef enum {
     CL_DO_NOTHING = 0,
-    CL_DO_LIST,   /* start a full relist (fl_index_relist_begin + pages) */
-    CL_DO_WATCH,  /* open a watch from rv */
-    CL_DO_WAIT,   /* arm the timer for delay_ms, then feed CL_EV_TIMER */
-    CL_DO_SKIP,   /* resource not served: report, wait for rediscovery */
+    CL_DO_LIST,  /* start a full relist (fl_index_relist_begin + pages) */
+    CL_DO_WATCH, /* open a watch from rv */
+    CL_DO_WAIT,  /* arm the timer for delay_ms, then feed CL_EV_TIMER */
+    CL_DO_SKIP,  /* resource not served: report, wait for rediscovery */
 } cl_raction;
 
 typedef struct cl_reflector_sm {
     cl_rphase phase;
-    char rv[64];         /* resume point: last list RV or event RV; "" = none */
-    bool after_wait_list;/* what CL_EV_TIMER leads to: LIST (true) or WATCH */
+    char rv[64];          /* resume point: last list RV or event RV; "" = none */
+    bool after_wait_list; /* what CL_EV_TIMER leads to: LIST (true) or WATCH */
     int consecutive_failures;
     cl_backoff backoff;
-    cl_backoff corrupt;  /* malformed streams: only a good watch event resets it
+    cl_backoff corrupt; /* malformed streams: only a good watch event resets it
                             (a relist succeeds every time, the stream may not) */
 } cl_reflector_sm;
 
@@ -95,8 +95,8 @@ typedef enum { CL_H_UNKNOWN = 0, CL_H_READY, CL_H_NOT_READY, CL_H_UNREACHABLE } 
 
 typedef struct cl_health {
     cl_hstate state;
-    int64_t since_ms;        /* wall clock of the last state change */
-    cl_hstate pending;       /* bad state seen once while Ready */
+    int64_t since_ms;  /* wall clock of the last state change */
+    cl_hstate pending; /* bad state seen once while Ready */
     char last_error[256];
 } cl_health;
 
@@ -116,11 +116,11 @@ typedef enum { CL_M_SYNCING = 0, CL_M_SYNCED, CL_M_FAILING } cl_mstate;
 
 typedef struct cl_member_sync {
     cl_hstate health;
-    bool discovered;     /* a discovery round answered (reflectors exist) */
-    bool disco_failing;  /* the last discovery request failed */
-    size_t resources;    /* reflectors not Skipped or Stopped */
-    size_t synced;       /* ... whose initial list is in the index */
-    size_t failing;      /* ... not synced, whose last request failed */
+    bool discovered;    /* a discovery round answered (reflectors exist) */
+    bool disco_failing; /* the last discovery request failed */
+    size_t resources;   /* reflectors not Skipped or Stopped */
+    size_t synced;      /* ... whose initial list is in the index */
+    size_t failing;     /* ... not synced, whose last request failed */
 } cl_member_sync;
 
 cl_mstate cl_member_state(const cl_member_sync *s);
@@ -133,8 +133,8 @@ bool cl_ready(size_t nmembers, size_t synced, size_t syncing);
 typedef struct cl_scope {
     const char *group, *version, *resource; /* group "" = core */
     bool namespaced;
-    const char *namespace_;       /* non-NULL: only this namespace */
-    const char *field_selector;   /* NULL or already-built selector */
+    const char *namespace_;     /* non-NULL: only this namespace */
+    const char *field_selector; /* NULL or already-built selector */
 } cl_scope;
 
 /* "/api/v1/pods?limit=500&continue=..." — appended to out. */
@@ -159,8 +159,7 @@ int cl_query_escape(const char *s, fl_buf *out);
 int cl_scan_str(const char *data, size_t len, const char *const *path, size_t depth, char *out,
                 size_t outsz);
 /* The integer at a path (e.g. {"object","code"}); same codes. */
-int cl_scan_int(const char *data, size_t len, const char *const *path, size_t depth,
-                int64_t *out);
+int cl_scan_int(const char *data, size_t len, const char *const *path, size_t depth, int64_t *out);
 
 /* True when data[0..len) is exactly one complete JSON object or array
  * (bracket- and string-aware, trailing whitespace allowed). Catches a
@@ -189,7 +188,7 @@ bool cl_nsfilter_event(const cl_nsfilter *f, const char *line, size_t len);
  * (everything else byte for byte); *kept / *dropped count items. Returns 0,
  * FL_EPARSE (no items array, or malformed), -ENOMEM / -E2BIG (out's cap);
  * the counts are written only on success. */
-int cl_nsfilter_page(const cl_nsfilter *f, const char *data, size_t len, fl_buf *out,
-                     size_t *kept, size_t *dropped);
+int cl_nsfilter_page(const cl_nsfilter *f, const char *data, size_t len, fl_buf *out, size_t *kept,
+                     size_t *dropped);
 
 #endif

@@ -122,10 +122,8 @@ cl_raction cl_sm_feed(cl_reflector_sm *sm, cl_rev ev, const char *rv, int code, 
         sm->after_wait_list = true;
         *delay_ms = cl_backoff_next(&sm->corrupt, now_ms, rand01);
         return CL_DO_WAIT;
-    case CL_EV_WATCH_CLOSED:
-        return sm->rv[0] ? do_watch(sm) : do_list(sm);
-    case CL_EV_WATCH_FAILED:
-        return wait_then(sm, sm->rv[0] == 0, now_ms, rand01, delay_ms);
+    case CL_EV_WATCH_CLOSED: return sm->rv[0] ? do_watch(sm) : do_list(sm);
+    case CL_EV_WATCH_FAILED: return wait_then(sm, sm->rv[0] == 0, now_ms, rand01, delay_ms);
     case CL_EV_WATCH_GONE:
         sm->rv[0] = 0;
         /* The first 410 relists at once (client-go does the same after its
@@ -139,17 +137,15 @@ cl_raction cl_sm_feed(cl_reflector_sm *sm, cl_rev ev, const char *rv, int code, 
         if (sm->phase != CL_R_WAITING)
             return CL_DO_NOTHING;
         return (sm->after_wait_list || sm->rv[0] == 0) ? do_list(sm) : do_watch(sm);
-    case CL_EV_STOP:
-        sm->phase = CL_R_STOPPED;
-        return CL_DO_NOTHING;
+    case CL_EV_STOP: sm->phase = CL_R_STOPPED; return CL_DO_NOTHING;
     }
     return CL_DO_NOTHING;
 }
 
 const char *cl_rphase_name(cl_rphase p)
 {
-    static const char *const names[] = {"Pending", "Listing", "Watching", "Backoff", "Skipped",
-                                        "Stopped"};
+    static const char *const names[] = {"Pending", "Listing", "Watching",
+                                        "Backoff", "Skipped", "Stopped"};
     return (size_t)p < FL_ARRAY_LEN(names) ? names[p] : "Unknown";
 }
 
@@ -420,8 +416,7 @@ int cl_scan_str(const char *data, size_t len, const char *const *path, size_t de
     return 0;
 }
 
-int cl_scan_int(const char *data, size_t len, const char *const *path, size_t depth,
-                int64_t *out)
+int cl_scan_int(const char *data, size_t len, const char *const *path, size_t depth, int64_t *out)
 {
     scan s = {data, data + len};
     int rc = walk_path(&s, path, depth);
@@ -489,8 +484,7 @@ bool cl_nsfilter_event(const cl_nsfilter *f, const char *line, size_t len)
 
 /* Copy the items of the array at s->p that are inside f to out, comma
  * separated; s->p ends just past the closing ']'. */
-static int filter_items(const cl_nsfilter *f, scan *s, fl_buf *out, size_t *kept,
-                        size_t *dropped)
+static int filter_items(const cl_nsfilter *f, scan *s, fl_buf *out, size_t *kept, size_t *dropped)
 {
     if (s->p >= s->end || *s->p != '[')
         return FL_EPARSE;
@@ -528,8 +522,8 @@ static int filter_items(const cl_nsfilter *f, scan *s, fl_buf *out, size_t *kept
     }
 }
 
-int cl_nsfilter_page(const cl_nsfilter *f, const char *data, size_t len, fl_buf *out,
-                     size_t *kept, size_t *dropped)
+int cl_nsfilter_page(const cl_nsfilter *f, const char *data, size_t len, fl_buf *out, size_t *kept,
+                     size_t *dropped)
 {
     static const char *const itp[] = {"items"};
     scan s = {data, data + len};

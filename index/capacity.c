@@ -47,12 +47,12 @@
 
 /* The node's live facts (present, region, zone, sched) for a pod's node
  * name: NODE_OF(p) joins nodes as n. */
-#define NODE_OF(p)                                                                          \
-    " LEFT JOIN objects o ON o.gvr_id = (SELECT id FROM gvrs WHERE grp = '' AND res = 'nodes'" \
-    " AND ver = 'v1') AND o.ns = '' AND o.name = " p ".node AND o.cluster_id = " p ".cluster_id" \
+#define NODE_OF(p)                                                                                 \
+    " LEFT JOIN objects o ON o.gvr_id = (SELECT id FROM gvrs WHERE grp = '' AND res = 'nodes'"     \
+    " AND ver = 'v1') AND o.ns = '' AND o.name = " p ".node AND o.cluster_id = " p ".cluster_id"   \
     " LEFT JOIN nodes n ON n.obj_id = o.id"
-#define NODE_COLS                                                                           \
-    " n.obj_id IS NOT NULL, coalesce(n.region, ''), coalesce(n.zone, ''),"                 \
+#define NODE_COLS                                                                                  \
+    " n.obj_id IS NOT NULL, coalesce(n.region, ''), coalesce(n.zone, ''),"                         \
     " coalesce(n.ready AND NOT n.unschedulable, 0)"
 
 static const char drop_sql[] =
@@ -96,18 +96,20 @@ static const char fill_sql[] =
     "INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
     "  requested, limits)"
     "SELECT p.cluster_id, p.node, x.resource," NODE_COLS ", sum(x.requests), sum(x.limits)"
-    "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id" NODE_OF("p")
-    "  WHERE p.terminal = 0 AND p.node != '' GROUP BY p.cluster_id, p.node, x.resource"
-    "  ON CONFLICT(cluster_id, node, resource) DO UPDATE SET"
-    "  requested = requested + excluded.requested, limits = limits + excluded.limits;"
-    "INSERT INTO cap_group SELECT cluster_id, region, zone, resource, sum(allocatable),"
-    "  sum(requested), sum(limits) FROM cap_node WHERE present"
-    "  GROUP BY cluster_id, region, zone, resource;"
-    "INSERT INTO cap_group_nodes SELECT cluster_id, region, zone, count(*),"
-    "  sum(ready != 0), sum(unschedulable != 0) FROM nodes GROUP BY cluster_id, region, zone;"
-    "INSERT INTO cap_ns SELECT p.cluster_id, p.ns, x.resource, sum(x.requests), sum(x.limits)"
-    "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id WHERE p.terminal = 0"
-    "  GROUP BY p.cluster_id, p.ns, x.resource;";
+    "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id" NODE_OF(
+        "p") "  WHERE p.terminal = 0 AND p.node != '' GROUP BY p.cluster_id, p.node, x.resource"
+             "  ON CONFLICT(cluster_id, node, resource) DO UPDATE SET"
+             "  requested = requested + excluded.requested, limits = limits + excluded.limits;"
+             "INSERT INTO cap_group SELECT cluster_id, region, zone, resource, sum(allocatable),"
+             "  sum(requested), sum(limits) FROM cap_node WHERE present"
+             "  GROUP BY cluster_id, region, zone, resource;"
+             "INSERT INTO cap_group_nodes SELECT cluster_id, region, zone, count(*),"
+             "  sum(ready != 0), sum(unschedulable != 0) FROM nodes GROUP BY cluster_id, region, "
+             "zone;"
+             "INSERT INTO cap_ns SELECT p.cluster_id, p.ns, x.resource, sum(x.requests), "
+             "sum(x.limits)"
+             "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id WHERE p.terminal = 0"
+             "  GROUP BY p.cluster_id, p.ns, x.resource;";
 
 static int current(sqlite3 *db, bool *out, fl_err *err)
 {
@@ -137,8 +139,8 @@ int capacity_install(sqlite3 *db, fl_err *err)
     if (rc < 0 || ok)
         return rc;
     char setv[96];
-    snprintf(setv, sizeof setv,
-             "INSERT OR REPLACE INTO meta VALUES('capacity_totals', %d);", TOTALS_VERSION);
+    snprintf(setv, sizeof setv, "INSERT OR REPLACE INTO meta VALUES('capacity_totals', %d);",
+             TOTALS_VERSION);
     if ((rc = sql_exec(db, "BEGIN IMMEDIATE", err)) < 0)
         return rc;
     if ((rc = sql_exec(db, drop_sql, err)) < 0 || (rc = sql_exec(db, create_sql, err)) < 0 ||
@@ -175,9 +177,7 @@ typedef struct dmap {
     size_t n, cap;
 } dmap;
 
-enum {
-    C_NODE_ROWS, C_NODE_MOVE, C_USE_UPD, C_USE_INS, C_USE_DEL, C_GROUP, C_COUNT, C_NS, C_N
-};
+enum { C_NODE_ROWS, C_NODE_MOVE, C_USE_UPD, C_USE_INS, C_USE_DEL, C_GROUP, C_COUNT, C_NS, C_N };
 
 static const char *const csql[C_N] = {
     [C_NODE_ROWS] = "SELECT resource, present, region, zone, sched, allocatable, requested,"
@@ -191,16 +191,17 @@ static const char *const csql[C_N] = {
     [C_USE_INS] = "INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
                   " allocatable, requested, limits)"
                   " SELECT p.cluster_id, p.node, ?3," NODE_COLS ", ?4, ?5, ?6"
-                  " FROM (SELECT ?1 AS cluster_id, ?2 AS node) p" NODE_OF("p")
-                  " RETURNING present, region, zone, allocatable, requested, limits",
+                  " FROM (SELECT ?1 AS cluster_id, ?2 AS node) p" NODE_OF(
+                      "p") " RETURNING present, region, zone, allocatable, requested, limits",
     [C_USE_DEL] = "DELETE FROM cap_node WHERE cluster_id = ? AND node = ? AND resource = ?",
     [C_GROUP] = "INSERT INTO cap_group VALUES(?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
                 " allocatable = allocatable + excluded.allocatable,"
                 " requested = requested + excluded.requested, limits = limits + excluded.limits",
-    [C_COUNT] = "INSERT INTO cap_group_nodes VALUES(?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(cluster_id, region, zone) DO UPDATE SET total = total + excluded.total,"
-                " ready = ready + excluded.ready, cordoned = cordoned + excluded.cordoned",
+    [C_COUNT] =
+        "INSERT INTO cap_group_nodes VALUES(?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(cluster_id, region, zone) DO UPDATE SET total = total + excluded.total,"
+        " ready = ready + excluded.ready, cordoned = cordoned + excluded.cordoned",
     [C_NS] = "INSERT INTO cap_ns VALUES(?, ?, ?, ?, ?)"
              " ON CONFLICT(cluster_id, ns, resource) DO UPDATE SET"
              " requested = requested + excluded.requested, limits = limits + excluded.limits",
@@ -273,8 +274,8 @@ out:
     return e;
 }
 
-static int add3(dmap *m, int kind, int64_t cid, const char *const *s, int ns, int64_t a,
-                int64_t b, int64_t c)
+static int add3(dmap *m, int kind, int64_t cid, const char *const *s, int ns, int64_t a, int64_t b,
+                int64_t c)
 {
     dent *e = dget(m, kind, cid, s, ns);
     if (!e)
@@ -325,8 +326,7 @@ int cap_pod_res(cap_delta *d, int64_t cid, const char *ns, const char *node, boo
         return 0;
     int rc = add3(&d->keys, K_NS, cid, (const char *[]){ns, res}, 2, sign * req, sign * lim, 0);
     if (rc == 0 && node[0])
-        rc = add3(&d->keys, K_USE, cid, (const char *[]){node, res}, 2, 0, sign * req,
-                  sign * lim);
+        rc = add3(&d->keys, K_USE, cid, (const char *[]){node, res}, 2, 0, sign * req, sign * lim);
     return rc;
 }
 
@@ -556,9 +556,14 @@ static int each_row(fl_index_reader *r, const char *sql, const char *what, row_f
 
 static int group_row(sqlite3_stmt *s, const sink *k)
 {
-    fl_index_capacity_group g = {col(s, 0), col(s, 1), col(s, 2), col(s, 3),
-                                 sqlite3_column_int64(s, 4), sqlite3_column_int64(s, 5),
-                                 sqlite3_column_int64(s, 6), sqlite3_column_int64(s, 7),
+    fl_index_capacity_group g = {col(s, 0),
+                                 col(s, 1),
+                                 col(s, 2),
+                                 col(s, 3),
+                                 sqlite3_column_int64(s, 4),
+                                 sqlite3_column_int64(s, 5),
+                                 sqlite3_column_int64(s, 6),
+                                 sqlite3_column_int64(s, 7),
                                  sqlite3_column_type(s, 7) != SQLITE_NULL};
     return k->group(k->arg, &g);
 }
@@ -580,8 +585,12 @@ int fl_index_capacity_groups(fl_index_reader *r, fl_index_capacity_group_cb cb, 
 
 static int nodes_row(sqlite3_stmt *s, const sink *k)
 {
-    fl_index_capacity_nodes n = {col(s, 0), col(s, 1), col(s, 2), sqlite3_column_int64(s, 3),
-                                 sqlite3_column_int64(s, 4), sqlite3_column_int64(s, 5)};
+    fl_index_capacity_nodes n = {col(s, 0),
+                                 col(s, 1),
+                                 col(s, 2),
+                                 sqlite3_column_int64(s, 3),
+                                 sqlite3_column_int64(s, 4),
+                                 sqlite3_column_int64(s, 5)};
     return k->nodes(k->arg, &n);
 }
 
@@ -602,8 +611,7 @@ static int ns_row(sqlite3_stmt *s, const sink *k)
     return k->usage(k->arg, &u);
 }
 
-int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg,
-                                 fl_err *err)
+int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg, fl_err *err)
 {
     return each_row(r,
                     "SELECT c.name, g.ns, g.resource, g.requested, g.limits FROM cap_ns g"

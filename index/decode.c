@@ -100,7 +100,8 @@ static json_t *with_type_meta(const fl_index_src *src, json_t *obj)
         snprintf(av, sizeof av, "%s", src->version);
     json_t *n = json_object();
     if (!n || json_object_set_new(n, "kind", json_string(src->kind)) < 0 ||
-        json_object_set_new(n, "apiVersion", json_string(av)) < 0 || json_object_update(n, obj) < 0) {
+        json_object_set_new(n, "apiVersion", json_string(av)) < 0 ||
+        json_object_update(n, obj) < 0) {
         json_decref(n);
         return NULL;
     }
@@ -259,9 +260,8 @@ int dec_fill(fl_rec *r, const fl_index_src *src, json_t *view)
     r->owner_uid = controller_uid(md);
     if (!r->name || !r->ns || !r->uid || !r->rv || !r->owner_uid)
         return -ENOMEM;
-    if (r->op == REC_UPSERT &&
-        (extract_labels(r, md) < 0 || extract_annotations(r, md) < 0 ||
-         extract_images(r, view) < 0 || dec_facts(r, src, view) < 0))
+    if (r->op == REC_UPSERT && (extract_labels(r, md) < 0 || extract_annotations(r, md) < 0 ||
+                                extract_images(r, view) < 0 || dec_facts(r, src, view) < 0))
         return -ENOMEM;
     if (r->op == REC_UPSERT)
         r->fts_hash = fts_hash_of(r);
@@ -477,8 +477,7 @@ out:
     return rc;
 }
 
-int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
-             dec_out *out)
+int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len, dec_out *out)
 {
     int fast = scan_doc(o, src, data, len, out, true);
     if (fast != 0)

@@ -219,10 +219,10 @@ static int node_facts(fl_rec *r, json_t *obj)
         if (t && s && strcmp(t, "Ready") == 0)
             r->ready = strcmp(s, "True") == 0;
     }
-    r->region = dupstr(label(obj, "topology.kubernetes.io/region",
-                             "failure-domain.beta.kubernetes.io/region"));
-    r->zone = dupstr(label(obj, "topology.kubernetes.io/zone",
-                           "failure-domain.beta.kubernetes.io/zone"));
+    r->region = dupstr(
+        label(obj, "topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"));
+    r->zone =
+        dupstr(label(obj, "topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"));
     r->taints = json_is_array(taints) ? json_dumps(taints, JSON_COMPACT) : dupstr("[]");
     if (!r->region || !r->zone || !r->taints)
         return -ENOMEM;

@@ -49,23 +49,25 @@ static int usage(fl_index_reader *r, const char *sql, const char *a, const char 
 int fl_index_usage_by_namespace(fl_index_reader *r, const char *cluster, const char *namespace_,
                                 fl_index_usage_cb cb, void *arg, fl_err *err)
 {
-    return usage(r,
-                 "SELECT c.name, p.ns, x.resource, sum(x.requests), sum(x.limits) FROM pods p"
-                 " JOIN pod_resources x ON x.obj_id = p.obj_id JOIN clusters c ON c.id = p.cluster_id"
-                 " WHERE p.terminal = 0 AND (?1 IS NULL OR c.name = ?1) AND (?2 IS NULL OR p.ns = ?2)"
-                 " GROUP BY p.cluster_id, p.ns, x.resource ORDER BY c.name, p.ns, x.resource",
-                 cluster, namespace_, cb, arg, err);
+    return usage(
+        r,
+        "SELECT c.name, p.ns, x.resource, sum(x.requests), sum(x.limits) FROM pods p"
+        " JOIN pod_resources x ON x.obj_id = p.obj_id JOIN clusters c ON c.id = p.cluster_id"
+        " WHERE p.terminal = 0 AND (?1 IS NULL OR c.name = ?1) AND (?2 IS NULL OR p.ns = ?2)"
+        " GROUP BY p.cluster_id, p.ns, x.resource ORDER BY c.name, p.ns, x.resource",
+        cluster, namespace_, cb, arg, err);
 }
 
-int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usage_cb cb,
-                           void *arg, fl_err *err)
+int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usage_cb cb, void *arg,
+                           fl_err *err)
 {
-    return usage(r,
-                 "SELECT c.name, p.node, x.resource, sum(x.requests), sum(x.limits) FROM pods p"
-                 " JOIN pod_resources x ON x.obj_id = p.obj_id JOIN clusters c ON c.id = p.cluster_id"
-                 " WHERE p.terminal = 0 AND p.node != '' AND (?1 IS NULL OR c.name = ?1)"
-                 " GROUP BY p.cluster_id, p.node, x.resource ORDER BY c.name, p.node, x.resource",
-                 cluster, NULL, cb, arg, err);
+    return usage(
+        r,
+        "SELECT c.name, p.node, x.resource, sum(x.requests), sum(x.limits) FROM pods p"
+        " JOIN pod_resources x ON x.obj_id = p.obj_id JOIN clusters c ON c.id = p.cluster_id"
+        " WHERE p.terminal = 0 AND p.node != '' AND (?1 IS NULL OR c.name = ?1)"
+        " GROUP BY p.cluster_id, p.node, x.resource ORDER BY c.name, p.node, x.resource",
+        cluster, NULL, cb, arg, err);
 }
 
 /* Resources of one node into parallel arrays (caller frees names). */
@@ -113,7 +115,8 @@ static int load_res(sqlite3_stmt *rs, int64_t id, node_res *x)
     sqlite3_reset(rs);
     sqlite3_bind_int64(rs, 1, id);
     while ((rc = sqlite3_step(rs)) == SQLITE_ROW)
-        if (node_res_push(x, col(rs, 0), sqlite3_column_int64(rs, 1), sqlite3_column_int64(rs, 2)) < 0)
+        if (node_res_push(x, col(rs, 0), sqlite3_column_int64(rs, 1), sqlite3_column_int64(rs, 2)) <
+            0)
             return -ENOMEM;
     return rc == SQLITE_DONE ? 0 : FL_ESQL;
 }
@@ -125,13 +128,17 @@ int fl_index_nodes(fl_index_reader *r, const char *cluster, fl_index_node_cb cb,
     sqlite3_stmt *s = NULL, *rs = NULL;
     node_res x = {0};
     int rc;
-    if (sqlite3_prepare_v2(db,
+    if (sqlite3_prepare_v2(
+            db,
             "SELECT n.obj_id, c.name, o.name, n.region, n.zone, n.ready, n.unschedulable,"
             " n.taints FROM nodes n JOIN objects o ON o.id = n.obj_id"
             " JOIN clusters c ON c.id = n.cluster_id WHERE (?1 IS NULL OR c.name = ?1)"
-            " ORDER BY c.name, o.name", -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT resource, capacity, allocatable FROM node_resources"
-                               " WHERE obj_id = ? ORDER BY resource", -1, &rs, NULL) != SQLITE_OK) {
+            " ORDER BY c.name, o.name",
+            -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT resource, capacity, allocatable FROM node_resources"
+                           " WHERE obj_id = ? ORDER BY resource",
+                           -1, &rs, NULL) != SQLITE_OK) {
         rc = ffail(db, err, "nodes");
         goto out;
     }
@@ -142,9 +149,17 @@ int fl_index_nodes(fl_index_reader *r, const char *cluster, fl_index_node_cb cb,
             rc = rc == FL_ESQL ? ffail(db, err, "node resources") : rc;
             goto out;
         }
-        fl_index_node n = {col(s, 1), col(s, 2), col(s, 3), col(s, 4),
-                           sqlite3_column_int(s, 5) != 0, sqlite3_column_int(s, 6) != 0,
-                           col(s, 7), x.n, (const char *const *)x.names, x.cap, x.alloc};
+        fl_index_node n = {col(s, 1),
+                           col(s, 2),
+                           col(s, 3),
+                           col(s, 4),
+                           sqlite3_column_int(s, 5) != 0,
+                           sqlite3_column_int(s, 6) != 0,
+                           col(s, 7),
+                           x.n,
+                           (const char *const *)x.names,
+                           x.cap,
+                           x.alloc};
         if ((rc = cb(arg, &n)) != 0)
             goto out;
     }
@@ -162,7 +177,8 @@ int fl_index_pod_get(fl_index_reader *r, const fl_index_key *k, fl_index_pod *ou
     sqlite3 *db = fl_index_reader_db(r);
     sqlite3_stmt *s = NULL;
     int rc;
-    if (sqlite3_prepare_v2(db,
+    if (sqlite3_prepare_v2(
+            db,
             "SELECT p.node, p.phase, p.qos, p.prio_class, p.terminal FROM pods p"
             " JOIN objects o ON o.id = p.obj_id JOIN clusters c ON c.id = o.cluster_id"
             " JOIN gvrs g ON g.id = o.gvr_id WHERE c.name = ? AND g.grp = '' AND g.res = 'pods'"
@@ -184,8 +200,8 @@ int fl_index_pod_get(fl_index_reader *r, const fl_index_key *k, fl_index_pod *ou
         *out = p;
         rc = 0;
     } else if (rc == SQLITE_DONE) {
-        rc = fl_err_set(err, FL_ENOTFOUND, "pod %s/%s not found", k->namespace_ ? k->namespace_ : "",
-                        k->name ? k->name : "");
+        rc = fl_err_set(err, FL_ENOTFOUND, "pod %s/%s not found",
+                        k->namespace_ ? k->namespace_ : "", k->name ? k->name : "");
     } else {
         rc = ffail(db, err, "pod");
     }

@@ -36,7 +36,8 @@ int hist_w_new(sqlite3 *db, hist_w **out, fl_err *err)
     if (!h)
         return -ENOMEM;
     h->db = db;
-    if (sqlite3_prepare_v3(db,
+    if (sqlite3_prepare_v3(
+            db,
             "INSERT OR REPLACE INTO history(until, obj_id, revision, uid, rv, owner_uid, created,"
             " synced_ms, deleted_ms, json) SELECT ?1, id, revision, uid, rv, owner_uid, created,"
             " synced_ms, deleted_ms, json FROM objects WHERE id = ?2",
@@ -195,8 +196,8 @@ static const char CHANGED_SQL[] =
     " AND EXISTS (SELECT 1 FROM history h WHERE h.obj_id = o.id AND h.revision <= ?4"
     " AND h.until > ?4) ORDER BY o.ns, o.name, o.cluster_id";
 
-int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid,
-                  hist_snap **out, fl_err *err)
+int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid, hist_snap **out,
+                  fl_err *err)
 {
     hist_snap *h = calloc(1, sizeof *h);
     int rc = 0;
@@ -228,9 +229,10 @@ int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid
             hist_key_cmp(ns, name, cid, q->after_namespace, q->after_name, after_cid) <= 0)
             continue;
         rc = h->n < SNAP_MAX ? snap_push(h, id, cid, ns, name)
-                             : fl_err_set(err, FL_EGONE, "too old resource version: %lld (more "
-                                          "than %d changes since)", (long long)q->as_of,
-                                          SNAP_MAX);
+                             : fl_err_set(err, FL_EGONE,
+                                          "too old resource version: %lld (more "
+                                          "than %d changes since)",
+                                          (long long)q->as_of, SNAP_MAX);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE && rc != 0) {
@@ -313,8 +315,8 @@ static int emit_state(void *arg, const fl_index_row *row)
 }
 
 int hist_snap_emit(fl_index_reader *r, hist_snap *h, const fl_index_query *q, const char *ns,
-                     const char *name, int64_t cid, fl_index_row_cb cb, void *arg, int64_t *n,
-                     fl_err *err)
+                   const char *name, int64_t cid, fl_index_row_cb cb, void *arg, int64_t *n,
+                   fl_err *err)
 {
     emit_ctx e = {q, cb, arg, n};
     while (h->next < h->n && !(q->limit > 0 && *n >= q->limit)) {

@@ -30,15 +30,15 @@ typedef struct sub {
 struct fl_index {
     fl_index_opts o;
     char *path;
-    sqlite3 *db;    /* the writer's connection */
+    sqlite3 *db; /* the writer's connection */
     writer *w;
-    zjpub *zpub;    /* dictionaries the writer published for the decoders */
+    zjpub *zpub; /* dictionaries the writer published for the decoders */
     dec_opts dopts;
 
     pthread_mutex_t mu;
     pthread_cond_t cond_dec, cond_wr, cond_done;
     item *head, *tail, *dec;
-    size_t n_items, n_bytes;  /* data items and their bytes in the ring */
+    size_t n_items, n_bytes; /* data items and their bytes in the ring */
     uint64_t next_seq, done_seq;
     bool stopping, want_space;
     int64_t submitted, full, decode_errors, write_errors, parsed;
@@ -118,7 +118,8 @@ static void *decoder_main(void *arg)
 static size_t take_batch(fl_index *idx, item ***out, size_t *cap)
 {
     size_t n = 0, recs = 0;
-    while (idx->head && idx->head->state == IT_DECODED && (n == 0 || recs < (size_t)idx->o.batch_max)) {
+    while (idx->head && idx->head->state == IT_DECODED &&
+           (n == 0 || recs < (size_t)idx->o.batch_max)) {
         item *it = idx->head;
         if (fl_grow(out, cap, n + 1, sizeof **out) != 0)
             break;
@@ -269,17 +270,17 @@ static int check_opts(const fl_index_opts *o, fl_err *err)
     if (!o || !o->path || !o->path[0])
         return fl_err_set(err, -EINVAL, "index: no database path");
     if (o->decoder_threads < 1 || o->decoder_threads > MAX_DECODERS || o->queue_max_items < 1 ||
-        o->queue_max_bytes < 1 || o->batch_max < 1 || o->cache_kib < 1 ||
-        o->reader_cache_kib < 1 || o->mmap_bytes < 0 ||
-        o->changelog_max < 1 || o->tombstone_keep_ms < 0)
+        o->queue_max_bytes < 1 || o->batch_max < 1 || o->cache_kib < 1 || o->reader_cache_kib < 1 ||
+        o->mmap_bytes < 0 || o->changelog_max < 1 || o->tombstone_keep_ms < 0)
         return fl_err_set(err, -EINVAL, "index: option out of range");
     return 0;
 }
 
 static int open_db(fl_index *idx, fl_err *err)
 {
-    int rc = sqlite3_open_v2(idx->path, &idx->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc =
+        sqlite3_open_v2(idx->path, &idx->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
         return fl_err_set(err, FL_ESQL, "index: opening %s: %s", idx->path,
                           idx->db ? sqlite3_errmsg(idx->db) : sqlite3_errstr(rc));
@@ -407,9 +408,11 @@ static int check_src(const fl_index_src *src, fl_err *err)
 {
     if (!src || !src->cluster || !src->cluster[0] || !src->group || !src->version ||
         !src->version[0] || !src->resource || !src->resource[0])
-        return fl_err_set(err, -EINVAL, "index: incomplete source (cluster/group/version/resource)");
+        return fl_err_set(err, -EINVAL,
+                          "index: incomplete source (cluster/group/version/resource)");
     if (strlen(src->cluster) + strlen(src->group) + strlen(src->version) + strlen(src->resource) +
-            (src->kind ? strlen(src->kind) : 0) > 900)
+            (src->kind ? strlen(src->kind) : 0) >
+        900)
         return fl_err_set(err, -E2BIG, "index: source names too long");
     return 0;
 }
@@ -509,8 +512,8 @@ int fl_index_relist_begin(fl_index *idx, const fl_index_src *src, fl_err *err)
 int fl_index_relist_end(fl_index *idx, const fl_index_src *src, const char *resource_version,
                         fl_err *err)
 {
-    return submit_control(idx, IT_RELIST_END, src, resource_version ? resource_version : "",
-                          NULL, 0, err);
+    return submit_control(idx, IT_RELIST_END, src, resource_version ? resource_version : "", NULL,
+                          0, err);
 }
 
 int fl_index_relist_abort(fl_index *idx, const fl_index_src *src, fl_err *err)

@@ -91,10 +91,13 @@ typedef struct fl_index_opts {
     /* Back-pressure wake-up (see above). Called on an index thread. */
     void (*on_space)(void *arg);
     void *on_space_arg;
-    int64_t reader_cache_kib;  /* page cache of each reader connection, default 8192 */
+    int64_t reader_cache_kib; /* page cache of each reader connection, default 8192 */
 } fl_index_opts;
-#define FL_INDEX_OPTS_INIT {NULL, 65536, 0, 2, 4096, 64u << 20, 10000, 1000000, \
-                            3600000, false, false, NULL, NULL, 8192}
+#define FL_INDEX_OPTS_INIT                                                                         \
+    {                                                                                              \
+        NULL, 65536, 0, 2, 4096, 64u << 20, 10000, 1000000, 3600000, false, false, NULL, NULL,     \
+            8192                                                                                   \
+    }
 
 /* Pragmas set on the writer connection (documented here because they are
  * policy): journal_mode=WAL, synchronous=NORMAL (a process crash loses
@@ -125,11 +128,11 @@ void fl_index_close(fl_index *idx);
  * with the resource and put, with apiVersion, at the front of list items
  * (which come without them) so every stored object carries its type. */
 typedef struct fl_index_src {
-    const char *cluster;   /* member cluster name, non-empty */
-    const char *group;     /* "" for the core group */
-    const char *version;   /* "v1" */
-    const char *resource;  /* "pods" */
-    const char *kind;      /* "Pod" */
+    const char *cluster;  /* member cluster name, non-empty */
+    const char *group;    /* "" for the core group */
+    const char *version;  /* "v1" */
+    const char *resource; /* "pods" */
+    const char *kind;     /* "Pod" */
 } fl_index_src;
 
 /* Queue one watch event line: {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR",
@@ -144,8 +147,8 @@ typedef struct fl_index_src {
  * asynchronous): it is counted in fl_index_stats.decode_errors and recorded
  * as the sync state's last_error. Any thread (calls are serialized; items
  * are applied in the order the calls were made). */
-int fl_index_submit_event(fl_index *idx, const fl_index_src *src, const char *data,
-                          size_t len, fl_err *err);
+int fl_index_submit_event(fl_index *idx, const fl_index_src *src, const char *data, size_t len,
+                          fl_err *err);
 
 /* Queue one list page: a whole List JSON ({"kind":"PodList","items":[...],
  * "metadata":{"resourceVersion":..,"continue":..}}). Each item is upserted.
@@ -153,8 +156,8 @@ int fl_index_submit_event(fl_index *idx, const fl_index_src *src, const char *da
  * metadata.resourceVersion is stored in the sync state only by
  * fl_index_relist_end (pages before the last are not a resume point).
  * Same returns as fl_index_submit_event. */
-int fl_index_submit_list(fl_index *idx, const fl_index_src *src, const char *data,
-                         size_t len, fl_err *err);
+int fl_index_submit_list(fl_index *idx, const fl_index_src *src, const char *data, size_t len,
+                         fl_err *err);
 
 /* Relist of (cluster, gvr): after _begin, objects of that scope upserted
  * (by list pages, or events) are "seen"; _end(resource_version) tombstones every live object
@@ -186,8 +189,8 @@ typedef struct fl_index_sync {
 /* Queue a sync-state update for (cluster, gvr): phase (NULL keeps the
  * current one), lag_ms, and last_error (NULL or "" clears it); the other
  * fields are owned by the index. Never FL_EFULL. Returns as submit. */
-int fl_index_sync_set(fl_index *idx, const fl_index_src *src, const char *phase,
-                      int64_t lag_ms, const char *last_error, fl_err *err);
+int fl_index_sync_set(fl_index *idx, const fl_index_src *src, const char *phase, int64_t lag_ms,
+                      const char *last_error, fl_err *err);
 
 /* Barrier: wait until everything submitted before this call is committed
  * (or dropped with a failed transaction: logged, counted in
@@ -208,16 +211,16 @@ int fl_index_subscribe(fl_index *idx, fl_index_change_cb cb, void *arg, int *id)
 void fl_index_unsubscribe(fl_index *idx, int id);
 
 typedef struct fl_index_stats {
-    int64_t submitted;      /* items accepted */
-    int64_t full;           /* FL_EFULL answers */
-    int64_t decode_errors;  /* items/objects that failed to parse */
-    int64_t write_errors;   /* batches lost to a failed transaction (logged) */
-    int64_t objects_written;/* rows inserted or updated */
-    int64_t objects_skipped;/* unchanged resourceVersion */
+    int64_t submitted;       /* items accepted */
+    int64_t full;            /* FL_EFULL answers */
+    int64_t decode_errors;   /* items/objects that failed to parse */
+    int64_t write_errors;    /* batches lost to a failed transaction (logged) */
+    int64_t objects_written; /* rows inserted or updated */
+    int64_t objects_skipped; /* unchanged resourceVersion */
     int64_t objects_deleted;
-    int64_t coalesced;      /* events merged into another in the same batch */
+    int64_t coalesced; /* events merged into another in the same batch */
     int64_t transactions;
-    int64_t revision;       /* last committed index revision */
+    int64_t revision; /* last committed index revision */
     size_t queue_items, queue_bytes;
     int64_t objects_parsed; /* objects decoded by jansson (the rest in place: kube/jscan) */
 } fl_index_stats;
@@ -257,10 +260,10 @@ int fl_index_reader_revision(fl_index_reader *r, int64_t *out);
 typedef struct fl_index_row {
     const char *cluster, *group, *version, *resource, *kind;
     const char *namespace_, *name, *uid, *resource_version, *owner_uid; /* "" if none */
-    int64_t revision;      /* index revision of the last change */
-    int64_t created;       /* creationTimestamp, unix seconds (0 if none) */
-    int64_t synced_ms;     /* when the current state was written */
-    int64_t deleted_ms;    /* 0 for live objects, else when tombstoned */
+    int64_t revision;   /* index revision of the last change */
+    int64_t created;    /* creationTimestamp, unix seconds (0 if none) */
+    int64_t synced_ms;  /* when the current state was written */
+    int64_t deleted_ms; /* 0 for live objects, else when tombstoned */
     const char *json;
     size_t json_len;
 } fl_index_row;
@@ -282,8 +285,8 @@ int fl_index_get(fl_index_reader *r, const fl_index_key *key, fl_index_row_cb cb
  * NOTIN and NOT_EXISTS match objects without the key; GT/LT compare the
  * value as an integer (values[0]). */
 typedef enum {
-    FL_INDEX_LABEL_EQ,         /* key = values[0] (also "==" and "in" with one value) */
-    FL_INDEX_LABEL_NE,         /* key != values[0] (objects without key match) */
+    FL_INDEX_LABEL_EQ, /* key = values[0] (also "==" and "in" with one value) */
+    FL_INDEX_LABEL_NE, /* key != values[0] (objects without key match) */
     FL_INDEX_LABEL_IN,
     FL_INDEX_LABEL_NOTIN,
     FL_INDEX_LABEL_EXISTS,
@@ -314,26 +317,32 @@ typedef enum {
  * (callers should always set one; the search API caps at 500..10000). */
 #define FL_INDEX_QUERY_MAX_TERMS 256
 typedef struct fl_index_query {
-    const char *group;          /* required ("" = core) */
-    const char *version;        /* NULL = any version */
-    const char *resource;       /* required */
-    const char *const *clusters; size_t n_clusters;
-    const char *const *namespaces; size_t n_namespaces;
-    const char *const *names; size_t n_names;
-    const fl_index_label_req *labels; size_t n_labels;
-    const char *owner_uid;      /* controller owner uid */
-    const char *text;           /* full-text: substring (>= 3 bytes, else -EINVAL)
+    const char *group;    /* required ("" = core) */
+    const char *version;  /* NULL = any version */
+    const char *resource; /* required */
+    const char *const *clusters;
+    size_t n_clusters;
+    const char *const *namespaces;
+    size_t n_namespaces;
+    const char *const *names;
+    size_t n_names;
+    const fl_index_label_req *labels;
+    size_t n_labels;
+    const char *owner_uid; /* controller owner uid */
+    const char *text;      /* full-text: substring (>= 3 bytes, else -EINVAL)
                                    of name, namespace, labels ("k=v"),
                                    annotations ("k=v") or container images;
                                    FTS5 trigram, case-insensitive */
     /* core pods only (other resources: ignored): the materialized
      * spec.nodeName ("" = unscheduled) and status.phase, each a set */
-    const char *const *pod_nodes; size_t n_pod_nodes;
-    const char *const *pod_phases; size_t n_pod_phases;
-    int64_t created_since;      /* creationTimestamp >= (unix s), 0 = none */
-    int64_t created_before;     /* creationTimestamp < (unix s), 0 = none */
-    int64_t min_revision;       /* revision > min_revision (changed since), 0 = none */
-    bool include_deleted;       /* also tombstones (deleted_ms != 0) */
+    const char *const *pod_nodes;
+    size_t n_pod_nodes;
+    const char *const *pod_phases;
+    size_t n_pod_phases;
+    int64_t created_since;  /* creationTimestamp >= (unix s), 0 = none */
+    int64_t created_before; /* creationTimestamp < (unix s), 0 = none */
+    int64_t min_revision;   /* revision > min_revision (changed since), 0 = none */
+    bool include_deleted;   /* also tombstones (deleted_ms != 0) */
     fl_index_order order;
     const char *after_namespace, *after_name, *after_cluster;
     int64_t after_revision;
@@ -346,7 +355,10 @@ typedef struct fl_index_query {
      * a case-insensitive substring of its JSON) are checked on that state. */
     int64_t as_of;
 } fl_index_query;
-#define FL_INDEX_QUERY_INIT {0}
+#define FL_INDEX_QUERY_INIT                                                                        \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Run q, calling cb for each row in order. *n_out (optional) = rows passed
  * to cb. Cost: a key-ordered page driven by a label equality (or one-value
@@ -374,12 +386,11 @@ int fl_index_count(fl_index_reader *r, const fl_index_query *q, int64_t *out, fl
  * served), FL_ESQL, or the callback's nonzero value. */
 typedef int (*fl_index_change_row_cb)(void *arg, const char *type, bool superseded,
                                       int64_t revision, const fl_index_row *row);
-int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
-                     fl_index_change_row_cb cb, void *arg, int64_t *oldest_out, fl_err *err);
+int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit, fl_index_change_row_cb cb,
+                     void *arg, int64_t *oldest_out, fl_err *err);
 
 /* Sync state of (cluster, gvr). Returns 0 or FL_ENOTFOUND. */
-int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync *out,
-                      fl_err *err);
+int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync *out, fl_err *err);
 
 /* ---------------------------------------------- materialized fields (read)
  * Quantities are int64 milli-units (cpu "250m" = 250, memory "1Ki" =
@@ -389,9 +400,9 @@ int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync
  * the usage sums below. */
 
 typedef struct fl_index_usage {
-    const char *cluster;     /* borrowed for the callback */
-    const char *key;         /* namespace or node name, per the call */
-    const char *resource;    /* "cpu", "memory", "nvidia.com/gpu", ... ;
+    const char *cluster;      /* borrowed for the callback */
+    const char *key;          /* namespace or node name, per the call */
+    const char *resource;     /* "cpu", "memory", "nvidia.com/gpu", ... ;
                                 "pods": requests = pod count in milli-units
                                 (1 pod = 1000), limits 0 */
     int64_t requests, limits; /* milli-units */
@@ -404,13 +415,13 @@ typedef int (*fl_index_usage_cb)(void *arg, const fl_index_usage *u);
 int fl_index_usage_by_namespace(fl_index_reader *r, const char *cluster, const char *namespace_,
                                 fl_index_usage_cb cb, void *arg, fl_err *err);
 /* The same grouped by (cluster, node) for scheduled pods (node != ""). */
-int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usage_cb cb,
-                           void *arg, fl_err *err);
+int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usage_cb cb, void *arg,
+                           fl_err *err);
 
 typedef struct fl_index_node {
     const char *cluster, *name, *region, *zone; /* "" if none */
     bool ready, unschedulable;
-    const char *taints_json;  /* spec.taints as JSON array text, "[]" if none */
+    const char *taints_json; /* spec.taints as JSON array text, "[]" if none */
     /* capacity/allocatable per resource, parallel arrays */
     size_t n_resources;
     const char *const *resources;
@@ -426,11 +437,11 @@ int fl_index_nodes(fl_index_reader *r, const char *cluster, fl_index_node_cb cb,
  * whatever the fleet's size. region/zone are the nodes' own ("" if none). */
 typedef struct fl_index_capacity_group {
     const char *cluster, *region, *zone, *resource; /* borrowed for the callback */
-    int64_t allocatable;     /* sum over the group's live nodes, milli-units */
+    int64_t allocatable;       /* sum over the group's live nodes, milli-units */
     int64_t requested, limits; /* non-terminal pods bound to those nodes */
-    int64_t largest_free;    /* max(allocatable - requested) over the group's
+    int64_t largest_free;      /* max(allocatable - requested) over the group's
                                 Ready, schedulable nodes; */
-    bool has_largest_free;   /* false: no such node */
+    bool has_largest_free;     /* false: no such node */
 } fl_index_capacity_group;
 typedef int (*fl_index_capacity_group_cb)(void *arg, const fl_index_capacity_group *g);
 /* One row per (cluster, region, zone, resource), ordered so. Returns 0,
@@ -447,8 +458,7 @@ typedef int (*fl_index_capacity_nodes_cb)(void *arg, const fl_index_capacity_nod
 int fl_index_capacity_node_counts(fl_index_reader *r, fl_index_capacity_nodes_cb cb, void *arg,
                                   fl_err *err);
 /* fl_index_usage_by_namespace(r, NULL, NULL, ...) from the running totals. */
-int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg,
-                                 fl_err *err);
+int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg, fl_err *err);
 
 /* Pod facts for one live pod (by key): node, phase, qosClass, priority class
  * name, terminal. Strings are copied into the caller's struct. */
@@ -469,7 +479,10 @@ int fl_index_pod_get(fl_index_reader *r, const fl_index_key *key, fl_index_pod *
  * one more means res->truncated. The statement runs in one snapshot whose
  * index revision is res->revision. */
 typedef enum {
-    FL_INDEX_SQL_NULL = 0, FL_INDEX_SQL_INT, FL_INDEX_SQL_REAL, FL_INDEX_SQL_TEXT,
+    FL_INDEX_SQL_NULL = 0,
+    FL_INDEX_SQL_INT,
+    FL_INDEX_SQL_REAL,
+    FL_INDEX_SQL_TEXT,
 } fl_index_sql_type;
 typedef struct fl_index_sql_value {
     fl_index_sql_type type;
@@ -492,7 +505,7 @@ typedef struct fl_index_sql_result {
  * SQLite's message), -EINVAL, or cb's value. */
 typedef int (*fl_index_sql_row_cb)(void *arg, const fl_index_sql_value *cols, size_t ncols);
 int fl_index_sql_run(fl_index_reader *r, const char *sql, const fl_index_sql_value *params,
-                     size_t nparams, const fl_index_sql_opts *o, fl_index_sql_row_cb cb,
-                     void *arg, fl_index_sql_result *res, fl_err *err);
+                     size_t nparams, const fl_index_sql_opts *o, fl_index_sql_row_cb cb, void *arg,
+                     fl_index_sql_result *res, fl_err *err);
 
 #endif

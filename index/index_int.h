@@ -45,7 +45,7 @@ typedef struct fl_rec {
     int kind_facts;
     char *node, *phase, *qos, *prio_class; /* pod */
     bool terminal;
-    char *region, *zone, *taints;          /* node */
+    char *region, *zone, *taints; /* node */
     bool ready, unschedulable;
     rec_res *res;
     size_t n_res;
@@ -62,10 +62,10 @@ typedef struct dec_opts {
 typedef struct dec_out {
     fl_rec **recs;
     size_t n_recs;
-    char *rv;      /* event object's / bookmark's / list's resourceVersion, or NULL */
-    char *error;   /* ERROR event message or decode failure, or NULL */
+    char *rv;    /* event object's / bookmark's / list's resourceVersion, or NULL */
+    char *error; /* ERROR event message or decode failure, or NULL */
     int decode_errors;
-    int parsed;    /* objects decoded by jansson, not in place (scan.c) */
+    int parsed; /* objects decoded by jansson, not in place (scan.c) */
 } dec_out;
 
 /* Decode one watch event line / one list page. src gives cluster (for the
@@ -128,10 +128,10 @@ typedef struct coal_ent {
     fl_rec *rec;
 } coal_ent;
 typedef struct coalescer {
-    smap map;         /* key -> index in ents */
+    smap map; /* key -> index in ents */
     coal_ent *ents;
     size_t n, cap;
-    int64_t merged;   /* records dropped because a later one replaced them */
+    int64_t merged; /* records dropped because a later one replaced them */
 } coalescer;
 /* Takes ownership of rec in every case. 0 or -ENOMEM. */
 int coal_add(coalescer *c, int64_t scope, fl_rec *rec);
@@ -168,8 +168,8 @@ void zjw_free(zjw *z);
  * z's compressed copy (*compressed true; valid until the next call).
  * Samples json for training while gvr has no dictionary; training stores
  * the dictionary in the open transaction. 0, -ENOMEM or FL_ESQL. */
-int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out,
-               size_t *out_len, bool *compressed, fl_err *err);
+int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out, size_t *out_len,
+               bool *compressed, fl_err *err);
 /* The transaction committed / rolled back (forget its new dictionaries). */
 void zjw_commit(zjw *z);
 void zjw_rollback(zjw *z);
@@ -207,8 +207,8 @@ int hist_state(fl_index_reader *r, int64_t obj_id, int64_t rev, hist_row_cb cb, 
  * changed after q->as_of that pass q's key conditions and the cursor
  * (after_cid: the cursor's cluster id), in key order. */
 typedef struct hist_snap hist_snap;
-int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid,
-                  hist_snap **out, fl_err *err);
+int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid, hist_snap **out,
+                  fl_err *err);
 void hist_snap_free(hist_snap *h);
 /* Hand the next past states that pass q's conditions to cb while their key
  * sorts before (ns, name, cid) (ns NULL: all that remain) and *n (rows
@@ -271,7 +271,12 @@ int sql_exec(sqlite3 *db, const char *sql, fl_err *err);
 typedef struct writer writer;
 
 typedef enum {
-    IT_EVENT = 1, IT_LIST, IT_RELIST_BEGIN, IT_RELIST_END, IT_RELIST_ABORT, IT_SYNC
+    IT_EVENT = 1,
+    IT_LIST,
+    IT_RELIST_BEGIN,
+    IT_RELIST_END,
+    IT_RELIST_ABORT,
+    IT_SYNC
 } item_type;
 
 /* Where a queued item is: waiting for a decoder, being decoded, decoded. */
@@ -285,10 +290,10 @@ typedef struct item {
     uint64_t seq;
     fl_index_src src;
     char *srcbuf;
-    char *data;           /* raw bytes (freed after decoding) */
-    size_t len, counted;  /* counted: bytes charged against queue_max_bytes */
-    char *arg;            /* relist_end RV, sync phase */
-    char *arg2;           /* sync last_error */
+    char *data;          /* raw bytes (freed after decoding) */
+    size_t len, counted; /* counted: bytes charged against queue_max_bytes */
+    char *arg;           /* relist_end RV, sync phase */
+    char *arg2;          /* sync last_error */
     int64_t lag_ms;
     dec_out out;
 } item;
@@ -302,8 +307,7 @@ sqlite3 *fl_index_reader_db(fl_index_reader *r);
 /* The EXPLAIN QUERY PLAN detail lines (one per line) of the statement
  * fl_index_list (count false) or fl_index_count (count true) would run for
  * q, appended to out. For tests of the plans. 0 or as fl_index_list. */
-int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out,
-                fl_err *err);
+int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out, fl_err *err);
 
 /* pub (may be NULL) gets the dictionaries the writer trains, once committed. */
 int writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl_err *err);

@@ -24,7 +24,7 @@ struct fl_index_reader {
     bool in_snapshot;
     cached cache[STMT_CACHE];
     uint64_t tick;
-    zjr *zj;        /* decompression of stored JSON (zjson.c) */
+    zjr *zj;                        /* decompression of stored JSON (zjson.c) */
     int64_t deadline_ms, budget_ms; /* 0 = no time budget */
     bool expired;                   /* the progress handler interrupted a read */
 };
@@ -52,7 +52,6 @@ static void sql_fl_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, json, (int)len, SQLITE_TRANSIENT);
 }
 
-
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
     return reader_fail(r, err, what);
@@ -63,7 +62,8 @@ int reader_fail(fl_index_reader *r, fl_err *err, const char *what)
     if (r->expired && sqlite3_errcode(r->db) == SQLITE_INTERRUPT)
         return fl_err_set(err, -ETIMEDOUT,
                           "the query took longer than its %lld ms budget: narrow it (clusters, "
-                          "namespaces, labels, a smaller limit)", (long long)r->budget_ms);
+                          "namespaces, labels, a smaller limit)",
+                          (long long)r->budget_ms);
     return fl_err_set(err, FL_ESQL, "index reader: %s: %s", what, sqlite3_errmsg(r->db));
 }
 
@@ -231,14 +231,12 @@ static const char *col(sqlite3_stmt *s, int i)
 
 /* The row at column at of s; its JSON decompressed when stored so
  * (valid until the next row). 0, -ENOMEM or FL_ESQL. */
-static int fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row,
-                    fl_err *err)
+static int fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row, fl_err *err)
 {
     return reader_fill_row(r, s, at, row, err);
 }
 
-int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row,
-                    fl_err *err)
+int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row, fl_err *err)
 {
     row->cluster = col(s, at), row->group = col(s, at + 1), row->version = col(s, at + 2);
     row->resource = col(s, at + 3), row->kind = col(s, at + 4), row->namespace_ = col(s, at + 5);
@@ -283,9 +281,8 @@ int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *r
 static const char ROW_SEL[] =
     "SELECT c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid, o.rv, o.owner_uid,"
     " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json";
-static const char FROM_OBJECTS[] =
-    " FROM objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
-    " WHERE c.id = o.cluster_id AND g.id = o.gvr_id";
+static const char FROM_OBJECTS[] = " FROM objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
+                                   " WHERE c.id = o.cluster_id AND g.id = o.gvr_id";
 static const char FROM_LABELS[] =
     " FROM labels l CROSS JOIN objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
     " WHERE o.id = l.obj_id AND c.id = o.cluster_id AND g.id = o.gvr_id";
@@ -301,11 +298,11 @@ typedef struct qb {
     bind b[MAX_BINDS];
     int n;
     int rc;
-    char *fts;       /* quoted FTS5 string, owned */
-    bool empty;      /* a constraint can match nothing (unknown cluster/gvr) */
-    int drv;         /* index of the driving label requirement, -1: objects drive */
-    const char *k;   /* alias of the table holding the key columns: "l." or "o." */
-    bool has_o;      /* objects o is part of the statement */
+    char *fts;     /* quoted FTS5 string, owned */
+    bool empty;    /* a constraint can match nothing (unknown cluster/gvr) */
+    int drv;       /* index of the driving label requirement, -1: objects drive */
+    const char *k; /* alias of the table holding the key columns: "l." or "o." */
+    bool has_o;    /* objects o is part of the statement */
 } qb;
 
 static void qs(qb *q, const char *s)
@@ -354,8 +351,9 @@ static void qlist(qb *q, const char *const *v, size_t n)
 /* Resolve the gvr ids of (group, resource[, version]) into "AND k.gvr_id IN (...)". */
 static int gvr_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
 {
-    sqlite3_stmt *s = prep(r, q->version ? "SELECT id FROM gvrs WHERE grp = ? AND res = ? AND ver = ?"
-                                         : "SELECT id FROM gvrs WHERE grp = ? AND res = ?");
+    sqlite3_stmt *s =
+        prep(r, q->version ? "SELECT id FROM gvrs WHERE grp = ? AND res = ? AND ver = ?"
+                           : "SELECT id FROM gvrs WHERE grp = ? AND res = ?");
     int rc, n = 0;
     if (!s)
         return rfail(r, err, "gvrs");
@@ -417,13 +415,9 @@ static void label_req(qb *b, const fl_index_label_req *l)
     qs(b, " AND x.key = "), qt(b, l->key);
     switch (l->op) {
     case FL_INDEX_LABEL_EQ:
-    case FL_INDEX_LABEL_NE:
-        qs(b, " AND x.value = "), qt(b, l->values[0]);
-        break;
+    case FL_INDEX_LABEL_NE: qs(b, " AND x.value = "), qt(b, l->values[0]); break;
     case FL_INDEX_LABEL_IN:
-    case FL_INDEX_LABEL_NOTIN:
-        qs(b, " AND x.value IN "), qlist(b, l->values, l->n_values);
-        break;
+    case FL_INDEX_LABEL_NOTIN: qs(b, " AND x.value IN "), qlist(b, l->values, l->n_values); break;
     case FL_INDEX_LABEL_GT:
     case FL_INDEX_LABEL_LT:
         /* upstream: the label value must parse as an integer */
@@ -432,8 +426,7 @@ static void label_req(qb *b, const fl_index_label_req *l)
         qs(b, l->op == FL_INDEX_LABEL_GT ? "> CAST(" : "< CAST("), qt(b, l->values[0]);
         qs(b, " AS INTEGER)");
         break;
-    default:
-        break;
+    default: break;
     }
     qs(b, ")");
 }
@@ -490,8 +483,8 @@ static int check_query(const fl_index_query *q, fl_err *err)
         if (l->n_values > FL_INDEX_QUERY_MAX_TERMS)
             return fl_err_set(err, -E2BIG,
                               "label requirement on \"%.100s\" has %zu values: at most %d are "
-                              "allowed", l->key ? l->key : "", l->n_values,
-                              FL_INDEX_QUERY_MAX_TERMS);
+                              "allowed",
+                              l->key ? l->key : "", l->n_values, FL_INDEX_QUERY_MAX_TERMS);
         if (!l->key || (needs && (l->n_values < 1 || !l->values)))
             return fl_err_set(err, -EINVAL, "index query: bad label requirement");
     }
@@ -560,8 +553,9 @@ static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
     if (is_pods(q))
         pod_facts(b, q);
     if (q->owner_uid) /* "!= ''" lets the partial index objects_owner serve */
-        qs(b, q->owner_uid[0] ? " AND o.owner_uid != '' AND o.owner_uid = "
-                              : " AND o.owner_uid = "), qt(b, q->owner_uid);
+        qs(b,
+           q->owner_uid[0] ? " AND o.owner_uid != '' AND o.owner_uid = " : " AND o.owner_uid = "),
+            qt(b, q->owner_uid);
     if (q->created_since)
         qs(b, " AND o.created >= "), qi(b, q->created_since);
     if (q->created_before)
@@ -661,8 +655,7 @@ static int build_list(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err
     return b->rc;
 }
 
-int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out,
-                fl_err *err)
+int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out, fl_err *err)
 {
     qb *b = qb_new();
     int rc;
@@ -688,8 +681,7 @@ int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf 
 
 /* For q->as_of: FL_EGONE past the change log's retention; *snap gets the
  * past states to merge (NULL when as_of is the current revision). */
-static int snapshot_open(fl_index_reader *r, const fl_index_query *q, hist_snap **snap,
-                         fl_err *err)
+static int snapshot_open(fl_index_reader *r, const fl_index_query *q, hist_snap **snap, fl_err *err)
 {
     int64_t floor = 0, rev = 0, after_cid = 0;
     int rc;
@@ -713,8 +705,7 @@ static int snapshot_open(fl_index_reader *r, const fl_index_query *q, hist_snap 
 
 /* Before the current row at s: the past states that sort before it. */
 static int snapshot_before(fl_index_reader *r, hist_snap *snap, const fl_index_query *q,
-                           sqlite3_stmt *s, fl_index_row_cb cb, void *arg, int64_t *n,
-                           fl_err *err)
+                           sqlite3_stmt *s, fl_index_row_cb cb, void *arg, int64_t *n, fl_err *err)
 {
     int64_t cid = 0;
     int rc = cluster_id(r, col(s, 0), &cid, err);
@@ -811,7 +802,8 @@ int fl_index_get(fl_index_reader *r, const fl_index_key *k, fl_index_row_cb cb, 
     const char *ns = k->namespace_ ? k->namespace_ : "";
     int rc, cbrc = 0;
     if (!k->cluster || !k->name || !k->group || !k->resource)
-        return fl_err_set(err, -EINVAL, "index get: cluster, group, resource and name are required");
+        return fl_err_set(err, -EINVAL,
+                          "index get: cluster, group, resource and name are required");
     sqlite3_stmt *s = prep(r, GET_SQL);
     if (!s)
         return rfail(r, err, "get");
@@ -852,8 +844,8 @@ static int change_state(void *arg, const fl_index_row *row)
     return x->cb(x->arg, x->type, false, x->rev, row);
 }
 
-int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
-                     fl_index_change_row_cb cb, void *arg, int64_t *oldest_out, fl_err *err)
+int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit, fl_index_change_row_cb cb,
+                     void *arg, int64_t *oldest_out, fl_err *err)
 {
     static const char *const types[] = {"", "ADDED", "MODIFIED", "DELETED"};
     int64_t floor = 0;
@@ -866,12 +858,12 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
         return fl_err_set(err, FL_EGONE, "too old resource version: %lld (%lld)",
                           (long long)from_rev, (long long)floor);
     }
-    sqlite3_stmt *s = prep(r,
-        "SELECT l.revision, l.type, c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid,"
-        " o.rv, o.owner_uid, o.revision, o.created, o.synced_ms, o.deleted_ms, o.json, l.obj_id"
-        " FROM changelog l LEFT JOIN objects o ON o.id = l.obj_id"
-        " LEFT JOIN clusters c ON c.id = o.cluster_id LEFT JOIN gvrs g ON g.id = o.gvr_id"
-        " WHERE l.revision > ? ORDER BY l.revision LIMIT ?");
+    sqlite3_stmt *s = prep(
+        r, "SELECT l.revision, l.type, c.name, g.grp, g.ver, g.res, g.kind, o.ns, o.name, o.uid,"
+           " o.rv, o.owner_uid, o.revision, o.created, o.synced_ms, o.deleted_ms, o.json, l.obj_id"
+           " FROM changelog l LEFT JOIN objects o ON o.id = l.obj_id"
+           " LEFT JOIN clusters c ON c.id = o.cluster_id LEFT JOIN gvrs g ON g.id = o.gvr_id"
+           " WHERE l.revision > ? ORDER BY l.revision LIMIT ?");
     if (!s)
         return rfail(r, err, "changes");
     sqlite3_bind_int64(s, 1, from_rev);
@@ -907,14 +899,13 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit,
 
 /* ------------------------------------------------------------ sync state */
 
-int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync *out,
-                      fl_err *err)
+int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync *out, fl_err *err)
 {
-    sqlite3_stmt *s = prep(r,
-        "SELECT s.resource_version, s.phase, s.last_list_ms, s.last_event_ms, s.object_count,"
-        " s.lag_ms, s.last_error FROM sync_state s JOIN clusters c ON c.id = s.cluster_id"
-        " JOIN gvrs g ON g.id = s.gvr_id WHERE c.name = ? AND g.grp = ? AND g.ver = ?"
-        " AND g.res = ?");
+    sqlite3_stmt *s = prep(
+        r, "SELECT s.resource_version, s.phase, s.last_list_ms, s.last_event_ms, s.object_count,"
+           " s.lag_ms, s.last_error FROM sync_state s JOIN clusters c ON c.id = s.cluster_id"
+           " JOIN gvrs g ON g.id = s.gvr_id WHERE c.name = ? AND g.grp = ? AND g.ver = ?"
+           " AND g.res = ?");
     if (!s)
         return rfail(r, err, "sync state");
     sqlite3_bind_text(s, 1, src->cluster, -1, SQLITE_STATIC);
@@ -938,7 +929,7 @@ int fl_index_sync_get(fl_index_reader *r, const fl_index_src *src, fl_index_sync
     if (rc == SQLITE_ROW)
         return 0;
     if (rc == SQLITE_DONE)
-        return fl_err_set(err, FL_ENOTFOUND, "no sync state for %s %s/%s", src->cluster,
-                          src->group, src->resource);
+        return fl_err_set(err, FL_ENOTFOUND, "no sync state for %s %s/%s", src->cluster, src->group,
+                          src->resource);
     return rfail(r, err, "sync state");
 }

@@ -126,7 +126,7 @@ static int emit_md(fl_buf *b, fl_jval md, const dec_opts *o, bool secret, const 
 typedef struct top {
     fl_jval key[TOP_MAX], val[TOP_MAX], mem[TOP_MAX];
     size_t n;
-    int md;               /* index of metadata */
+    int md; /* index of metadata */
     bool has_kind, has_av;
 } top;
 
@@ -161,15 +161,15 @@ static int emit_obj(fl_buf *b, const dec_opts *o, const fl_index_src *src, const
         if (t->has_av || !plain_str(src->kind) || !plain_str(src->group) ||
             !plain_str(src->version))
             return 1; /* with_type_meta would reorder an apiVersion */
-        rc = fl_buf_printf(b, "{\"kind\":\"%s\",\"apiVersion\":\"%s%s%s\"", src->kind,
-                           src->group, src->group[0] ? "/" : "", src->version);
+        rc = fl_buf_printf(b, "{\"kind\":\"%s\",\"apiVersion\":\"%s%s%s\"", src->kind, src->group,
+                           src->group[0] ? "/" : "", src->version);
         first = false;
     } else {
         rc = putc1(b, '{');
     }
     for (size_t i = 0; i < t->n && rc == 0; i++) {
-        if (secret && (fl_jscan_key_is(t->key[i], "data") ||
-                       fl_jscan_key_is(t->key[i], "stringData")))
+        if (secret &&
+            (fl_jscan_key_is(t->key[i], "data") || fl_jscan_key_is(t->key[i], "stringData")))
             continue;
         if (!first)
             rc = putc1(b, ',');
@@ -187,9 +187,10 @@ static int emit_obj(fl_buf *b, const dec_opts *o, const fl_index_src *src, const
 
 /* ---------------------------------------------------------------- the view */
 
-static const char *const SPEC_KEEP[] = {"containers", "initContainers", "ephemeralContainers",
-                                        "overhead", "nodeName", "priorityClassName",
-                                        "unschedulable", "taints", "template", "jobTemplate"};
+static const char *const SPEC_KEEP[] = {"containers",    "initContainers", "ephemeralContainers",
+                                        "overhead",      "nodeName",       "priorityClassName",
+                                        "unschedulable", "taints",         "template",
+                                        "jobTemplate"};
 static const char *const CONTAINER_KEEP[] = {"image", "resources", "restartPolicy"};
 static const char *const POD_STATUS_KEEP[] = {"phase", "qosClass"};
 static const char *const NODE_STATUS_KEEP[] = {"conditions", "capacity", "allocatable"};

@@ -14,14 +14,35 @@
 #include "index/index_int.h"
 
 static const char *const tables_ok[] = {
-    "objects", "clusters", "gvrs", "labels", "fts", "pods", "pod_resources",
-    "nodes", "node_resources", "json_each",
+    "objects", "clusters",      "gvrs",  "labels",         "fts",
+    "pods",    "pod_resources", "nodes", "node_resources", "json_each",
 };
 
 static const char *const funcs_ok[] = {
-    "fl_json", "json_extract", "json_each", "json_group_array", "json_array_length", "json_type",
-    "json_quote", "count", "sum", "total", "min", "max", "avg", "coalesce", "ifnull",
-    "like", "lower", "upper", "iif", "match", "length", "abs", "round", "cast",
+    "fl_json",
+    "json_extract",
+    "json_each",
+    "json_group_array",
+    "json_array_length",
+    "json_type",
+    "json_quote",
+    "count",
+    "sum",
+    "total",
+    "min",
+    "max",
+    "avg",
+    "coalesce",
+    "ifnull",
+    "like",
+    "lower",
+    "upper",
+    "iif",
+    "match",
+    "length",
+    "abs",
+    "round",
+    "cast",
 };
 
 static bool listed(const char *s, const char *const *v, size_t n)
@@ -45,21 +66,16 @@ static int authorize(void *ud, int action, const char *a1, const char *a2, const
     char *denied = ud; /* the first refusal, for the error message */
     bool ok = false;
     switch (action) {
-    case SQLITE_SELECT:
-        ok = true;
-        break;
+    case SQLITE_SELECT: ok = true; break;
     case SQLITE_READ:
         ok = (!db || strcmp(db, "main") == 0) &&
              (listed(a1, tables_ok, FL_ARRAY_LEN(tables_ok)) || fts_shadow(a1));
         break;
-    case SQLITE_FUNCTION:
-        ok = listed(a2, funcs_ok, FL_ARRAY_LEN(funcs_ok));
-        break;
+    case SQLITE_FUNCTION: ok = listed(a2, funcs_ok, FL_ARRAY_LEN(funcs_ok)); break;
     case SQLITE_PRAGMA: /* FTS5 checks PRAGMA data_version (a read) when it connects */
         ok = a1 && strcmp(a1, "data_version") == 0 && !a2;
         break;
-    default:
-        ok = false;
+    default: ok = false;
     }
     if (!ok && !*denied)
         snprintf(denied, 160, "action %d on %.60s %.60s", action, a1 ? a1 : "-", a2 ? a2 : "-");
@@ -117,8 +133,7 @@ static int emit_row(sqlite3_stmt *st, fl_index_sql_row_cb cb, void *arg)
             v[i].type = FL_INDEX_SQL_REAL;
             v[i].d = sqlite3_column_double(st, i);
             break;
-        case SQLITE_NULL:
-            break;
+        case SQLITE_NULL: break;
         default:
             v[i].type = FL_INDEX_SQL_TEXT;
             v[i].s = (const char *)sqlite3_column_text(st, i);
@@ -200,8 +215,8 @@ static int step_all(fl_index_reader *r, sqlite3 *db, sqlite3_stmt *st, const fl_
 }
 
 int fl_index_sql_run(fl_index_reader *r, const char *sql, const fl_index_sql_value *params,
-                     size_t nparams, const fl_index_sql_opts *o, fl_index_sql_row_cb cb,
-                     void *arg, fl_index_sql_result *res, fl_err *err)
+                     size_t nparams, const fl_index_sql_opts *o, fl_index_sql_row_cb cb, void *arg,
+                     fl_index_sql_result *res, fl_err *err)
 {
     if (!r || !sql || !cb || !o || !res || (nparams && !params))
         return fl_err_set(err, -EINVAL, "index: bad arguments to sql_run");

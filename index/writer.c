@@ -17,10 +17,35 @@
 enum { CH_ADDED = 1, CH_MODIFIED = 2, CH_DELETED = 3 };
 
 enum {
-    S_CL_GET, S_CL_INS, S_GVR_GET, S_GVR_INS, S_LOOKUP, S_INSERT, S_UPDATE, S_TOMB,
-    S_LAB_DEL, S_LAB_INS, S_FTS_DEL, S_FTS_INS, S_POD_DEL, S_PODRES_DEL, S_NODE_DEL,
-    S_NODERES_DEL, S_POD_INS, S_PODRES_INS, S_NODE_INS, S_NODERES_INS, S_LOG, S_META,
-    S_SYNC_RV, S_SYNC_ERR, S_SYNC_SET, S_SYNC_LIST, S_SCOPE_LIVE, S_COUNT_LIVE, S_N
+    S_CL_GET,
+    S_CL_INS,
+    S_GVR_GET,
+    S_GVR_INS,
+    S_LOOKUP,
+    S_INSERT,
+    S_UPDATE,
+    S_TOMB,
+    S_LAB_DEL,
+    S_LAB_INS,
+    S_FTS_DEL,
+    S_FTS_INS,
+    S_POD_DEL,
+    S_PODRES_DEL,
+    S_NODE_DEL,
+    S_NODERES_DEL,
+    S_POD_INS,
+    S_PODRES_INS,
+    S_NODE_INS,
+    S_NODERES_INS,
+    S_LOG,
+    S_META,
+    S_SYNC_RV,
+    S_SYNC_ERR,
+    S_SYNC_SET,
+    S_SYNC_LIST,
+    S_SCOPE_LIVE,
+    S_COUNT_LIVE,
+    S_N
 };
 
 static const char *const sql_text[S_N] = {
@@ -88,7 +113,7 @@ typedef struct relist {
     int64_t scope;
     int64_t *ids;
     size_t n, cap;
-    int64_t poisoned;   /* unreadable items seen */
+    int64_t poisoned; /* unreadable items seen */
 } relist;
 
 /* Per-batch pending sync-state write of one scope. */
@@ -103,7 +128,7 @@ struct writer {
     sqlite3 *db;
     sqlite3_stmt *st[S_N];
     fl_index_opts o;
-    smap scopes;    /* "cluster\0group\0version\0resource" -> cluster_id << 32 | gvr_id */
+    smap scopes; /* "cluster\0group\0version\0resource" -> cluster_id << 32 | gvr_id */
     coalescer coal;
     relist *relists;
     size_t n_relists;
@@ -286,8 +311,14 @@ static int scope_of(writer *w, const fl_index_src *src, int64_t *scope, fl_err *
     return 0;
 }
 
-static int64_t scope_cid(int64_t scope) { return scope >> 32; }
-static int64_t scope_gid(int64_t scope) { return scope & 0xffffffff; }
+static int64_t scope_cid(int64_t scope)
+{
+    return scope >> 32;
+}
+static int64_t scope_gid(int64_t scope)
+{
+    return scope & 0xffffffff;
+}
 
 /* --------------------------------------------------------------- relists */
 
@@ -424,8 +455,8 @@ static int del_facts(writer *w, int64_t id, fl_err *err)
     s = S(w, S_NODERES_DEL);
     sqlite3_bind_int64(s, 1, id);
     while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
-        rc = cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0), sqlite3_column_int64(s, 1),
-                          -1);
+        rc =
+            cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0), sqlite3_column_int64(s, 1), -1);
     sqlite3_reset(s);
     sqlite3_reset(p);
     return rc < 0 ? rc : prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node resources");
@@ -453,9 +484,8 @@ static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl
     if ((rc = done(w, s, err, "facts")) < 0)
         return rc;
     int64_t cid = scope_cid(scope);
-    if (r->kind_facts != 1 &&
-        (rc = cap_node_state(w->cap, cid, r->name, r->region, r->zone, r->ready,
-                             r->unschedulable, 1)) < 0)
+    if (r->kind_facts != 1 && (rc = cap_node_state(w->cap, cid, r->name, r->region, r->zone,
+                                                   r->ready, r->unschedulable, 1)) < 0)
         return rc;
     for (size_t i = 0; i < r->n_res; i++) {
         s = S(w, res_st);
@@ -509,8 +539,7 @@ static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err
 /* Bind the stored form of r's JSON (compressed when its resource has a
  * dictionary: by a decoder when it used that dictionary, else here) at
  * parameter i. */
-static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r,
-                     fl_err *err)
+static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r, fl_err *err)
 {
     const void *p;
     size_t n;
@@ -529,8 +558,7 @@ static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_
     return 0;
 }
 
-static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_rec *r,
-                    fl_err *err)
+static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 {
     bt(s, at, r->uid), bt(s, at + 1, r->rv), bt(s, at + 2, r->owner_uid);
     sqlite3_bind_int64(s, at + 3, r->created);
@@ -615,7 +643,8 @@ static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool
     if (r && r->rv[0])
         bt(s, 5, r->rv);
     sqlite3_bind_int64(s, 4, id);
-    if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 || (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
+    if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 ||
+        (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
         (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
         return rc;
     if (had_facts && (rc = del_facts(w, id, err)) < 0)
@@ -901,7 +930,8 @@ static int purge_tombstones(writer *w, int64_t cutoff, int64_t *floor, fl_err *e
         return 0;
     if (maxrev > *floor)
         *floor = maxrev; /* watchers from before a purged delete must relist */
-    if (sqlite3_prepare_v2(w->db, "DELETE FROM objects WHERE deleted_ms IS NOT NULL AND deleted_ms < ?",
+    if (sqlite3_prepare_v2(w->db,
+                           "DELETE FROM objects WHERE deleted_ms IS NOT NULL AND deleted_ms < ?",
                            -1, &s, NULL) != SQLITE_OK)
         return sqlfail(w, err, "tombstone purge");
     sqlite3_bind_int64(s, 1, cutoff);

@@ -43,11 +43,11 @@ static const unsigned char ZMAGIC[4] = {0x28, 0xB5, 0x2F, 0xFD};
 
 typedef struct zres {
     int64_t gvr;
-    ZSTD_CDict *cd;      /* NULL until trained */
+    ZSTD_CDict *cd; /* NULL until trained */
     int64_t dict_id;
-    bool pending;        /* trained in the open transaction */
-    bool published;      /* given to the zjpub (committed) */
-    bool gave_up;        /* training failed: rows stay plain */
+    bool pending;   /* trained in the open transaction */
+    bool published; /* given to the zjpub (committed) */
+    bool gave_up;   /* training failed: rows stay plain */
     fl_buf samples;
     size_t *sizes;
     size_t n;
@@ -55,7 +55,7 @@ typedef struct zres {
 
 struct zjw {
     sqlite3 *db;
-    zjpub *pub;          /* borrowed, may be NULL */
+    zjpub *pub; /* borrowed, may be NULL */
     zjc *c;
     zres *res;
     size_t n_res;
@@ -64,14 +64,14 @@ struct zjw {
 /* ---------------------------------------------------- published dicts */
 
 typedef struct zpub_ent {
-    char key[256];       /* "group/version/resource" */
+    char key[256]; /* "group/version/resource" */
     int64_t dict_id;
-    ZSTD_CDict *cd;      /* read-only once made: shared by every thread */
+    ZSTD_CDict *cd; /* read-only once made: shared by every thread */
 } zpub_ent;
 
 struct zjpub {
     pthread_mutex_t mu;
-    zpub_ent *ents;      /* under mu; an entry's cd lives until zjpub_free */
+    zpub_ent *ents; /* under mu; an entry's cd lives until zjpub_free */
     size_t n;
 };
 
@@ -233,7 +233,6 @@ static void publish(zjw *z)
     }
 }
 
-
 static void zres_drop_samples(zres *r)
 {
     fl_buf_done(&r->samples);
@@ -384,8 +383,8 @@ static int sample(zjw *z, zres *r, const char *json, size_t len, fl_err *err)
     return r->n == ZJ_SAMPLES ? train(z, r, err) : 0;
 }
 
-int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out,
-               size_t *out_len, bool *compressed, fl_err *err)
+int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out, size_t *out_len,
+               bool *compressed, fl_err *err)
 {
     zres *r = zres_get(z, gvr);
     int rc;

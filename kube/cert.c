@@ -105,7 +105,8 @@ static X509 *new_cert(EVP_PKEY *key, X509_NAME *name, int days)
     ai = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
     if (!ai || !X509_set_version(x, 2) || !X509_set_serialNumber(x, ai) ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-        !X509_gmtime_adj(X509_getm_notAfter(x), (long)(days > 0 ? days : FL_CERT_DAYS_DEFAULT) * 86400) ||
+        !X509_gmtime_adj(X509_getm_notAfter(x),
+                         (long)(days > 0 ? days : FL_CERT_DAYS_DEFAULT) * 86400) ||
         !X509_set_subject_name(x, name) || !X509_set_pubkey(x, key))
         goto fail;
     BN_free(bn);
@@ -124,8 +125,8 @@ static X509_NAME *name_cn(const char *cn, const char *const *orgs, size_t norgs)
     if (!n)
         return NULL;
     for (size_t i = 0; i < norgs; i++)
-        if (!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)orgs[i],
-                                        -1, -1, 0))
+        if (!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)orgs[i], -1,
+                                        -1, 0))
             goto fail;
     if (!X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0))
         goto fail;
@@ -144,8 +145,7 @@ int fl_cert_ca_new(const char *cn, int days, fl_cert_pair *out, fl_err *err)
     if (!x || !X509_set_issuer_name(x, name) ||
         add_ext(x, NULL, NID_basic_constraints, "critical,CA:TRUE") ||
         add_ext(x, NULL, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign") ||
-        add_ext(x, NULL, NID_subject_key_identifier, "hash") ||
-        !X509_sign(x, key, EVP_sha256())) {
+        add_ext(x, NULL, NID_subject_key_identifier, "hash") || !X509_sign(x, key, EVP_sha256())) {
         rc = ossl_err(err, FL_ETLS, "creating CA certificate");
         goto out;
     }

@@ -21,7 +21,10 @@ typedef struct fl_cert_pair {
     char *cert_pem;
     char *key_pem;
 } fl_cert_pair;
-#define FL_CERT_PAIR_INIT {NULL, NULL}
+#define FL_CERT_PAIR_INIT                                                                          \
+    {                                                                                              \
+        NULL, NULL                                                                                 \
+    }
 void fl_cert_pair_done(fl_cert_pair *p); /* frees and zeroes; accepts a zeroed pair */
 
 #define FL_CERT_DAYS_DEFAULT 365

@@ -23,9 +23,9 @@
 #define TEXT_MESSAGE_MAX 2048
 
 typedef enum {
-    RQ_WAIT_CRED,  /* waiting for an exec plugin credential */
-    RQ_RUNNING,    /* added to the multi handle */
-    RQ_FINISHING,  /* result decided, done callback queued on the reaper */
+    RQ_WAIT_CRED, /* waiting for an exec plugin credential */
+    RQ_RUNNING,   /* added to the multi handle */
+    RQ_FINISHING, /* result decided, done callback queued on the reaper */
 } rq_state;
 
 typedef struct sock_ctx {
@@ -37,25 +37,25 @@ typedef struct sock_ctx {
 
 struct fl_kube_req {
     fl_kube_client *c;
-    fl_kube_req *prev, *next;    /* c->reqs: every started, not yet freed request */
-    fl_kube_req *fnext;          /* c->finishing */
-    bool unlinked;               /* off c->reqs: its done callback is running */
+    fl_kube_req *prev, *next; /* c->reqs: every started, not yet freed request */
+    fl_kube_req *fnext;       /* c->finishing */
+    bool unlinked;            /* off c->reqs: its done callback is running */
     rq_state state;
     CURL *easy;
     bool in_multi;
     struct curl_slist *hdrs;
     struct curl_slist *connect_to;
-    bool want_add;               /* start_transfer ran inside a curl callback */
+    bool want_add; /* start_transfer ran inside a curl callback */
     char *url, *rq_body, *accept, *ctype, *host_hdr;
     size_t rq_body_len;
-    char **extra;                /* NULL-terminated copies */
+    char **extra; /* NULL-terminated copies */
     fl_kube_method method;
     bool stream;
     int64_t timeout_ms, stall_ms;
     fl_kube_line_cb line_cb;
     fl_kube_done_cb done;
     void *ud;
-    uint64_t cred_gen;           /* generation of the credential sent */
+    uint64_t cred_gen; /* generation of the credential sent */
     bool retried;
     /* response state */
     long http_status;
@@ -71,7 +71,7 @@ struct fl_kube_req {
     char *content_type;
     int64_t retry_after_s;
     uint64_t lines;
-    int abort_err;               /* set by callbacks that stopped the transfer */
+    int abort_err; /* set by callbacks that stopped the transfer */
     char abort_msg[256];
     /* queued result (RQ_FINISHING) */
     int fin_err;
@@ -83,20 +83,20 @@ struct fl_kube_req {
 struct fl_kube_client {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t timer;            /* curl's timeout */
-    uv_timer_t reaper;           /* runs queued completions */
+    uv_timer_t timer;  /* curl's timeout */
+    uv_timer_t reaper; /* runs queued completions */
     fl_kube_conn *conn;
     fl_kube_client_opts opts;
-    char *host;                  /* server host and port, for tls-server-name */
+    char *host; /* server host and port, for tls-server-name */
     long port;
     fl_kube_req *reqs;
     fl_kube_req *finishing, *finishing_tail;
     sock_ctx *socks;
-    fl_kube_cred cred;           /* last credential (merged, from the conn) */
+    fl_kube_cred cred; /* last credential (merged, from the conn) */
     bool have_cred;
     bool cred_loading;
-    bool in_curl;                /* inside curl_multi_socket_action */
-    int depth;                   /* nesting of our libuv callbacks */
+    bool in_curl; /* inside curl_multi_socket_action */
+    int depth;    /* nesting of our libuv callbacks */
     bool closing, torn_down;
     int open_handles, pending_work;
     void (*close_cb)(void *);
@@ -125,7 +125,9 @@ static const char *http_reason(long code, bool post, const char **msg, const cha
     case 409: *msg = "the server reported a conflict"; return post ? "AlreadyExists" : "Conflict";
     case 404: *msg = "the server could not find the requested resource"; return "NotFound";
     case 400: *msg = "the server rejected our request for an unknown reason"; return "BadRequest";
-    case 401: *msg = "the server has asked for the client to provide credentials"; return "Unauthorized";
+    case 401:
+        *msg = "the server has asked for the client to provide credentials";
+        return "Unauthorized";
     case 403: *msg = server_msg; return "Forbidden";
     case 406:
         *msg = !*server_msg || strcmp(server_msg, "unknown") == 0
@@ -133,9 +135,15 @@ static const char *http_reason(long code, bool post, const char **msg, const cha
                    : server_msg;
         return "NotAcceptable";
     case 415: *msg = server_msg; return "UnsupportedMediaType";
-    case 405: *msg = "the server does not allow this method on the requested resource"; return "MethodNotAllowed";
-    case 422: *msg = "the server rejected our request due to an error in our request"; return "Invalid";
-    case 503: *msg = "the server is currently unable to handle the request"; return "ServiceUnavailable";
+    case 405:
+        *msg = "the server does not allow this method on the requested resource";
+        return "MethodNotAllowed";
+    case 422:
+        *msg = "the server rejected our request due to an error in our request";
+        return "Invalid";
+    case 503:
+        *msg = "the server is currently unable to handle the request";
+        return "ServiceUnavailable";
     case 504:
         *msg = "the server was unable to return a response in the time allotted, but may still be "
                "processing the request";
@@ -146,12 +154,14 @@ static const char *http_reason(long code, bool post, const char **msg, const cha
     default: break;
     }
     if (code >= 500) {
-        snprintf(buf, size, "an error on the server (\"%s\") has prevented the request from succeeding",
+        snprintf(buf, size,
+                 "an error on the server (\"%s\") has prevented the request from succeeding",
                  server_msg);
         *msg = buf;
         return "InternalError";
     }
-    snprintf(buf, size, "the server responded with the status code %ld but did not return more information",
+    snprintf(buf, size,
+             "the server responded with the status code %ld but did not return more information",
              code);
     *msg = buf;
     return "";
@@ -194,8 +204,8 @@ static json_t *status_for_http(fl_kube_req *r)
         server_msg[e - s] = 0;
     }
     const char *msg = "";
-    const char *reason = http_reason(r->http_status, r->method == FL_KUBE_POST, &msg, server_msg,
-                                     buf, sizeof buf);
+    const char *reason =
+        http_reason(r->http_status, r->method == FL_KUBE_POST, &msg, server_msg, buf, sizeof buf);
     json_t *st = fl_status_new((int)r->http_status, reason, msg);
     if (st && r->retry_after_s > 0) {
         json_t *d = json_object();
@@ -210,12 +220,22 @@ static json_t *status_for_http(fl_kube_req *r)
 
 static void transport_error(fl_kube_req *r, CURLcode cc, int *err, const char **reason)
 {
-    bool ssl = strstr(r->errbuf, "SSL") || strstr(r->errbuf, "TLS") || strstr(r->errbuf, "certificate");
+    bool ssl =
+        strstr(r->errbuf, "SSL") || strstr(r->errbuf, "TLS") || strstr(r->errbuf, "certificate");
     switch (cc) {
-    case CURLE_COULDNT_CONNECT: *err = -ECONNREFUSED; *reason = "ConnectionRefused"; return;
-    case CURLE_OPERATION_TIMEDOUT: *err = -ETIMEDOUT; *reason = "Timeout"; return;
+    case CURLE_COULDNT_CONNECT:
+        *err = -ECONNREFUSED;
+        *reason = "ConnectionRefused";
+        return;
+    case CURLE_OPERATION_TIMEDOUT:
+        *err = -ETIMEDOUT;
+        *reason = "Timeout";
+        return;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: *err = -EHOSTUNREACH; *reason = "DNSError"; return;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        *err = -EHOSTUNREACH;
+        *reason = "DNSError";
+        return;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -226,7 +246,10 @@ static void transport_error(fl_kube_req *r, CURLcode cc, int *err, const char **
     case CURLE_SSL_ENGINE_INITFAILED:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS: *err = FL_ETLS; *reason = "TLSError"; return;
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        *err = FL_ETLS;
+        *reason = "TLSError";
+        return;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
@@ -239,7 +262,10 @@ static void transport_error(fl_kube_req *r, CURLcode cc, int *err, const char **
             *reason = "ConnectionReset";
         }
         return;
-    default: *err = -EIO; *reason = "TransportError"; return;
+    default:
+        *err = -EIO;
+        *reason = "TransportError";
+        return;
     }
 }
 
@@ -480,7 +506,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     }
     if (r->paused) /* not expected: curl holds data while paused */
         return fl_buf_append(&r->held, p, len) == 0 ? total
-               : abort_with(r, -ENOMEM, "out of memory");
+                                                    : abort_with(r, -ENOMEM, "out of memory");
     if (!r->body_mode_known) {
         long code = 0;
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -549,7 +575,8 @@ static const char *method_name(fl_kube_method m)
     }
 }
 
-static int add_header(struct curl_slist **l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_header(struct curl_slist **l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int add_header(struct curl_slist **l, const char *fmt, ...)
 {
@@ -647,7 +674,8 @@ static int setup_easy(fl_kube_req *r)
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((stall + 999) / 1000));
     }
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method == FL_KUBE_GET ? NULL : method_name(r->method));
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                     r->method == FL_KUBE_GET ? NULL : method_name(r->method));
     if (r->rq_body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->rq_body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->rq_body);
@@ -773,7 +801,8 @@ static void cred_after_cb(uv_work_t *w, int status)
             continue;
         int rc = cw->rc;
         if (!rc && (rc = start_transfer(r)) != 0)
-            finish_later(r, rc, "TransportError", "could not start the request: %s", fl_strerror(rc));
+            finish_later(r, rc, "TransportError", "could not start the request: %s",
+                         fl_strerror(rc));
         else if (cw->rc)
             finish_later(r, cw->rc, "CredentialError", "getting credentials: %s", cw->err.msg);
     }
@@ -842,8 +871,9 @@ static void finish_transfer(fl_kube_req *r, CURLcode cc)
     curl_multi_remove_handle(c->multi, r->easy);
     r->in_multi = false;
     if (r->abort_err) {
-        const char *reason = r->abort_err == -E2BIG ? "TooLarge"
-                             : r->abort_err == -ECANCELED ? "Cancelled" : "InternalError";
+        const char *reason = r->abort_err == -E2BIG       ? "TooLarge"
+                             : r->abort_err == -ECANCELED ? "Cancelled"
+                                                          : "InternalError";
         complete(r, r->abort_err, reason, r->abort_msg, NULL);
         return;
     }
@@ -860,7 +890,8 @@ static void finish_transfer(fl_kube_req *r, CURLcode cc)
     if (r->http_status >= 200 && r->http_status < 300) {
         if (r->deliver_lines && r->line.len) {
             char msg[200];
-            snprintf(msg, sizeof msg, "the stream ended in the middle of a line (%zu bytes)", r->line.len);
+            snprintf(msg, sizeof msg, "the stream ended in the middle of a line (%zu bytes)",
+                     r->line.len);
             complete(r, FL_EPARSE, "StreamTruncated", msg, NULL);
             return;
         }

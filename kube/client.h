@@ -48,24 +48,27 @@ typedef struct fl_kube_req fl_kube_req;
 
 /* Per-client settings (each request may override the timeouts). */
 typedef struct fl_kube_client_opts {
-    int64_t connect_timeout_ms;   /* TCP + TLS handshake; default 10000 */
-    int64_t timeout_ms;           /* whole request, non-streaming; 0 = none; default 60000 */
-    int64_t stall_timeout_ms;     /* abort when no byte arrives for this long
+    int64_t connect_timeout_ms; /* TCP + TLS handshake; default 10000 */
+    int64_t timeout_ms;         /* whole request, non-streaming; 0 = none; default 60000 */
+    int64_t stall_timeout_ms;   /* abort when no byte arrives for this long
                                      (curl's low-speed limit of 1 byte/s);
                                      0 = off; default 30000 (non-streaming only) */
-    size_t max_body;              /* whole-body cap; default FL_JSON_MAX_DEFAULT (64 MiB) */
-    size_t max_line;              /* streaming line cap; default 8 MiB */
-    long max_host_connections;    /* concurrent connections to the server; default 0 = no cap */
-    const char *user_agent;       /* default "flotilla/<version>" */
+    size_t max_body;            /* whole-body cap; default FL_JSON_MAX_DEFAULT (64 MiB) */
+    size_t max_line;            /* streaming line cap; default 8 MiB */
+    long max_host_connections;  /* concurrent connections to the server; default 0 = no cap */
+    const char *user_agent;     /* default "flotilla/<version>" */
 } fl_kube_client_opts;
-#define FL_KUBE_CLIENT_OPTS_INIT {10000, 60000, 30000, 64u << 20, 8u << 20, 0, NULL}
+#define FL_KUBE_CLIENT_OPTS_INIT                                                                   \
+    {                                                                                              \
+        10000, 60000, 30000, 64u << 20, 8u << 20, 0, NULL                                          \
+    }
 
 /* Create a client on loop for conn (the client takes its own reference).
  * opts may be NULL (defaults). Nothing is sent yet: unusable TLS material
  * (a CA that is not PEM, say) shows as FL_ETLS on each request.
  * *out written only on success. Returns 0, -ENOMEM, FL_EPARSE (server URL). */
-int fl_kube_client_new(struct uv_loop_s *loop, fl_kube_conn *conn,
-                       const fl_kube_client_opts *opts, fl_kube_client **out, fl_err *err);
+int fl_kube_client_new(struct uv_loop_s *loop, fl_kube_conn *conn, const fl_kube_client_opts *opts,
+                       fl_kube_client **out, fl_err *err);
 
 /* Close a client: every pending request's done callback runs (from inside
  * this call) with FL_ECLOSED / reason "Closed" (a request already cancelled
@@ -74,7 +77,6 @@ int fl_kube_client_new(struct uv_loop_s *loop, fl_kube_conn *conn,
  * and the memory is gone. The loop must run for that to happen. Accepts
  * NULL (close_cb is then not called). */
 void fl_kube_client_close(fl_kube_client *c, void (*close_cb)(void *ud), void *ud);
-
 
 typedef enum {
     FL_KUBE_GET = 0,
@@ -87,25 +89,28 @@ typedef enum {
 /* What fl_kube_client_request sends. Everything is copied at start. */
 typedef struct fl_kube_request {
     fl_kube_method method;
-    const char *path;             /* "/api/v1/pods?limit=500": appended to the
+    const char *path;         /* "/api/v1/pods?limit=500": appended to the
                                      server URL (keeping its path prefix) */
-    const char *accept;           /* NULL: "application/json" */
-    const char *content_type;     /* of body; NULL: "application/json" (use
+    const char *accept;       /* NULL: "application/json" */
+    const char *content_type; /* of body; NULL: "application/json" (use
                                      "application/merge-patch+json" etc. for PATCH) */
-    const char *body;             /* NULL: no body */
+    const char *body;         /* NULL: no body */
     size_t body_len;
-    const char *const *headers;   /* extra "Name: value" lines, NULL-terminated, or NULL */
-    bool stream;                  /* deliver a 2xx body line by line (watch, logs -f) */
-    int64_t timeout_ms;           /* 0: client default (none when streaming); -1: none */
-    int64_t stall_timeout_ms;     /* 0: client default (off when streaming); -1: off */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
+    bool stream;                /* deliver a 2xx body line by line (watch, logs -f) */
+    int64_t timeout_ms;         /* 0: client default (none when streaming); -1: none */
+    int64_t stall_timeout_ms;   /* 0: client default (off when streaming); -1: off */
 } fl_kube_request;
-#define FL_KUBE_REQUEST_INIT {FL_KUBE_GET, NULL, NULL, NULL, NULL, 0, NULL, false, 0, 0}
+#define FL_KUBE_REQUEST_INIT                                                                       \
+    {                                                                                              \
+        FL_KUBE_GET, NULL, NULL, NULL, NULL, 0, NULL, false, 0, 0                                  \
+    }
 
 /* The outcome of a request. In a done callback it is borrowed and valid only
  * during the call, except what the callback steals (fl_buf_steal(&r->body),
  * or json_incref(r->status)). */
 typedef struct fl_kube_response {
-    int err;                      /* 0 for 2xx; else FL_EUNAUTHORIZED (401),
+    int err;                  /* 0 for 2xx; else FL_EUNAUTHORIZED (401),
                                      FL_EFORBIDDEN (403), FL_ENOTFOUND (404),
                                      FL_ECONFLICT (409), FL_EGONE (410), FL_EHTTP
                                      (other statuses), FL_ETLS, -ETIMEDOUT,
@@ -113,20 +118,20 @@ typedef struct fl_kube_response {
                                      -E2BIG (body or line cap), FL_EPARSE (stream
                                      cut mid-line), -ECANCELED, FL_ECLOSED,
                                      FL_EEXEC (credential plugin), -EIO */
-    long http_status;             /* 0 when no response arrived */
-    int code;                     /* Status code: http_status, or 0 for transport */
-    const char *reason;           /* "" on success; never NULL */
-    const char *message;          /* "" on success; never NULL */
-    json_t *status;               /* the Status object for failures (the
+    long http_status;         /* 0 when no response arrived */
+    int code;                 /* Status code: http_status, or 0 for transport */
+    const char *reason;       /* "" on success; never NULL */
+    const char *message;      /* "" on success; never NULL */
+    json_t *status;           /* the Status object for failures (the
                                      server's or synthesized), NULL on success */
-    const char *content_type;     /* response Content-Type or "" */
-    const char *warning;          /* Warning header values joined by "\n", or "" */
-    int64_t retry_after_s;        /* Retry-After seconds, 0 if absent */
-    fl_buf body;                  /* whole body (non-streaming; for a failed
+    const char *content_type; /* response Content-Type or "" */
+    const char *warning;      /* Warning header values joined by "\n", or "" */
+    int64_t retry_after_s;    /* Retry-After seconds, 0 if absent */
+    fl_buf body;              /* whole body (non-streaming; for a failed
                                      stream, the error body); may be empty */
-    uint64_t lines;               /* streaming: lines delivered */
-    bool retried;                 /* a 401 caused a credential refresh and retry */
-    char *owned_;                 /* private: storage of the strings above */
+    uint64_t lines;           /* streaming: lines delivered */
+    bool retried;             /* a 401 caused a credential refresh and retry */
+    char *owned_;             /* private: storage of the strings above */
 } fl_kube_response;
 
 /* Done: runs exactly once per successfully started request. */

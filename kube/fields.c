@@ -93,7 +93,11 @@ static int span_cmp(const void *a, const void *b)
 /* Length of the UTF-8 sequence at s (1 for an invalid byte, *valid false). */
 static size_t utf8_len(const unsigned char *s, size_t n, bool *valid)
 {
-    size_t need = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+    size_t need = s[0] < 0x80         ? 1
+                  : (s[0] >> 5) == 6  ? 2
+                  : (s[0] >> 4) == 14 ? 3
+                  : (s[0] >> 3) == 30 ? 4
+                                      : 0;
     *valid = need > 0 && need <= n;
     for (size_t i = 1; *valid && i < need; i++)
         *valid = (s[i] & 0xc0) == 0x80;
@@ -125,8 +129,9 @@ static int unescape(const char *v, size_t n, char **out, fl_err *err)
             rc = fl_buf_append(&b, &c, 1);
             slash = false;
         } else if (slash) {
-            rc = fl_err_set(err, FL_EPARSE, "invalid field selector: invalid escape sequence: \\%.*s",
-                            (int)len, valid ? v + i : "\xef\xbf\xbd");
+            rc = fl_err_set(err, FL_EPARSE,
+                            "invalid field selector: invalid escape sequence: \\%.*s", (int)len,
+                            valid ? v + i : "\xef\xbf\xbd");
         } else if (c == '\\') {
             slash = true;
         } else if (c == ',' || c == '=') {

@@ -21,11 +21,10 @@
 #define FL_FIELDS_MAX_TERMS 1024
 
 typedef enum fl_field_op {
-    FL_FIELD_EQUALS = 0,     /* "="  */
-    FL_FIELD_DOUBLE_EQUALS,  /* "==" (String() prints it as "=") */
-    FL_FIELD_NOT_EQUALS      /* "!=" */
+    FL_FIELD_EQUALS = 0,    /* "="  */
+    FL_FIELD_DOUBLE_EQUALS, /* "==" (String() prints it as "=") */
+    FL_FIELD_NOT_EQUALS     /* "!=" */
 } fl_field_op;
-
 
 /* One term, borrowed from its selector. value is unescaped. */
 typedef struct fl_field_term {

@@ -56,7 +56,8 @@ int fl_json_encode(const json_t *v, bool pretty, fl_buf *out)
 int fl_json_parse(const char *data, size_t len, json_t **out, fl_err *err)
 {
     json_error_t je;
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    json_t *v =
+        json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!v)
         return fl_err_set(err, FL_EPARSE, "line %d column %d: %s", je.line, je.column, je.text);
     *out = v;
@@ -93,7 +94,8 @@ json_t *fl_status_new(int code, const char *reason, const char *message)
     json_object_set_new(s, "kind", json_string("Status"));
     json_object_set_new(s, "apiVersion", json_string("v1"));
     json_object_set_new(s, "metadata", json_object());
-    json_object_set_new(s, "status", json_string(code >= 200 && code < 300 ? "Success" : "Failure"));
+    json_object_set_new(s, "status",
+                        json_string(code >= 200 && code < 300 ? "Success" : "Failure"));
     if (message)
         json_object_set_new(s, "message", json_string(message));
     if (reason && *reason)

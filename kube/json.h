@@ -35,8 +35,7 @@ int fl_json_parse(const char *data, size_t len, json_t **out, fl_err *err);
  * reason NULL or "" leaves it out (as for webhook denials without one). */
 json_t *fl_status_new(int code, const char *reason, const char *message);
 /* Status with status:"Success" (DELETE answers). */
-json_t *fl_status_success(const char *name, const char *group, const char *kind,
-                          const char *uid);
+json_t *fl_status_success(const char *name, const char *group, const char *kind, const char *uid);
 /* Set details {name, group, kind} (NULL/"" members are left out). */
 void fl_status_set_details(json_t *status, const char *name, const char *group, const char *kind);
 /* The reason Kubernetes uses for a code (404 -> "NotFound"), "" if none. */

@@ -47,11 +47,12 @@ struct fl_kube_conn {
     atomic_int refs;
     fl_kube_conn_info info; /* strings owned (cast away const to free) */
     fl_kube_exec exec;      /* info.exec points here when set */
-    char *exec_cluster_config; /* JSON of the cluster's client.authentication.k8s.io/exec extension */
+    char *
+        exec_cluster_config; /* JSON of the cluster's client.authentication.k8s.io/exec extension */
     int64_t exec_timeout_ms;
-    pthread_mutex_t mu;     /* guards the fields below */
+    pthread_mutex_t mu;      /* guards the fields below */
     pthread_mutex_t exec_mu; /* one plugin run at a time */
-    fl_kube_cred cache;     /* the plugin's last credential */
+    fl_kube_cred cache;      /* the plugin's last credential */
     bool have_cache;
     uint64_t generation;
     token_file_state tf;
@@ -145,8 +146,7 @@ int fl_kubeconfig_load(const char *path, fl_kubeconfig **out, fl_err *err)
 {
     fl_buf b = FL_BUF_INIT(FL_KUBECONFIG_MAX_FILE);
     char *dir = dir_of(path);
-    int rc = dir ? fl_buf_read_file(&b, path, err)
-                 : fl_err_set(err, -ENOMEM, "out of memory");
+    int rc = dir ? fl_buf_read_file(&b, path, err) : fl_err_set(err, -ENOMEM, "out of memory");
     if (!rc)
         rc = fl_kubeconfig_parse(b.data ? b.data : "", b.len, path, dir, out, err);
     free(dir);
@@ -189,7 +189,7 @@ typedef struct {
     const fl_kubeconfig *kc;
     fl_kube_conn *conn;
     fl_err *err;
-    char where[300]; /* "users[0] (admin)" */
+    char where[300];   /* "users[0] (admin)" */
     const json_t *obj; /* the object fields are read from */
 } rctx;
 
@@ -316,8 +316,8 @@ static int resolve_cluster(rctx *r, const json_t *entry, size_t i)
     const char *server, *tsn, *proxy;
     size_t ca_len = 0;
     int rc;
-    if ((rc = str_field(r, "server", &server)) != 0 || (rc = str_field(r, "tls-server-name", &tsn)) ||
-        (rc = str_field(r, "proxy-url", &proxy)) ||
+    if ((rc = str_field(r, "server", &server)) != 0 ||
+        (rc = str_field(r, "tls-server-name", &tsn)) || (rc = str_field(r, "proxy-url", &proxy)) ||
         (rc = bool_field(r, "insecure-skip-tls-verify", &in->insecure_skip_tls_verify)))
         return rc;
     if (!server)
@@ -411,7 +411,8 @@ static int resolve_exec(rctx *r, const char *user)
                  strcmp(api, "client.authentication.k8s.io/v1beta1") != 0))
         return rerr(r, "apiVersion", FL_EPARSE,
                     "exec plugin: invalid apiVersion \"%s\" (want client.authentication.k8s.io/v1 "
-                    "or v1beta1)", api ? api : "");
+                    "or v1beta1)",
+                    api ? api : "");
     if (!mode && strcmp(api, "client.authentication.k8s.io/v1") == 0)
         return rerr(r, "interactiveMode", FL_EPARSE,
                     "interactiveMode must be specified for %s to use exec authentication plugin",
@@ -446,9 +447,11 @@ static int resolve_user(rctx *r, const json_t *entry, size_t i)
     if (ap && !json_is_null(ap))
         return rerr(r, "auth-provider", FL_EUNSUPPORTED,
                     "user \"%s\" uses the legacy auth-provider \"%s\", which is not supported; "
-                    "use an exec credential plugin (e.g. kubelogin) instead", name,
-                    json_string_value(json_object_get(ap, "name")) ?
-                        json_string_value(json_object_get(ap, "name")) : "?");
+                    "use an exec credential plugin (e.g. kubelogin) instead",
+                    name,
+                    json_string_value(json_object_get(ap, "name"))
+                        ? json_string_value(json_object_get(ap, "name"))
+                        : "?");
     const char *token, *tf, *un, *pw;
     size_t cl = 0, kl = 0;
     int rc;
@@ -579,9 +582,9 @@ static void free_list(const char *const *v)
 
 static void info_free(fl_kube_conn_info *in)
 {
-    const char *strs[] = {in->source, in->context, in->cluster, in->user, in->ns, in->server,
-                          in->tls_server_name, in->proxy_url, in->token, in->token_file,
-                          in->username, in->password};
+    const char *strs[] = {in->source, in->context,    in->cluster,         in->user,
+                          in->ns,     in->server,     in->tls_server_name, in->proxy_url,
+                          in->token,  in->token_file, in->username,        in->password};
     for (size_t i = 0; i < FL_ARRAY_LEN(strs); i++)
         free((char *)strs[i]);
     free((char *)in->ca_pem);
@@ -673,7 +676,8 @@ static int copy_info(fl_kube_conn *c, const fl_kube_conn_info *s)
         set_str((char **)&d->tls_server_name, s->tls_server_name) ||
         set_str((char **)&d->proxy_url, s->proxy_url) || set_str((char **)&d->token, s->token) ||
         set_str((char **)&d->token_file, s->token_file) ||
-        set_str((char **)&d->username, s->username) || set_str((char **)&d->password, s->password) ||
+        set_str((char **)&d->username, s->username) ||
+        set_str((char **)&d->password, s->password) ||
         dup_blob(&d->ca_pem, &d->ca_pem_len, s->ca_pem, s->ca_pem_len) ||
         dup_blob(&d->client_cert_pem, &d->client_cert_pem_len, s->client_cert_pem,
                  s->client_cert_pem_len) ||
@@ -685,8 +689,8 @@ static int copy_info(fl_kube_conn *c, const fl_kube_conn_info *s)
     fl_kube_exec *x = &c->exec;
     x->provide_cluster_info = s->exec->provide_cluster_info;
     if (set_str((char **)&x->command, s->exec->command) ||
-        set_str((char **)&x->api_version, s->exec->api_version ? s->exec->api_version
-                                                               : "client.authentication.k8s.io/v1") ||
+        set_str((char **)&x->api_version,
+                s->exec->api_version ? s->exec->api_version : "client.authentication.k8s.io/v1") ||
         set_str((char **)&x->interactive_mode,
                 s->exec->interactive_mode ? s->exec->interactive_mode : "Never") ||
         dup_list(&x->args, s->exec->args) || dup_list(&x->env, s->exec->env))
@@ -857,7 +861,8 @@ static int exec_info(fl_kube_conn *c, fl_buf *b)
         if (c->info.proxy_url)
             json_object_set_new(cl, "proxy-url", json_string(c->info.proxy_url));
         if (c->exec_cluster_config)
-            json_object_set_new(cl, "config", json_loads(c->exec_cluster_config, JSON_DECODE_ANY, NULL));
+            json_object_set_new(cl, "config",
+                                json_loads(c->exec_cluster_config, JSON_DECODE_ANY, NULL));
     }
     if (!rc && fl_buf_puts(b, "KUBERNETES_EXEC_INFO=") != 0)
         rc = -ENOMEM;
@@ -1028,9 +1033,10 @@ static int exec_decode(fl_kube_conn *c, const fl_buf *out, fl_kube_cred *cred, f
     }
     const char *api = fl_obj_str(root, "apiVersion");
     if (!api || strcmp(api, c->exec.api_version) != 0) {
-        rc = fl_err_set(err, FL_EEXEC,
-                        "exec plugin %s is configured to use API version %s, plugin returned version %s",
-                        cmd, c->exec.api_version, api ? api : "");
+        rc = fl_err_set(
+            err, FL_EEXEC,
+            "exec plugin %s is configured to use API version %s, plugin returned version %s", cmd,
+            c->exec.api_version, api ? api : "");
         goto out;
     }
     json_t *st = json_object_get(root, "status");
@@ -1042,11 +1048,13 @@ static int exec_decode(fl_kube_conn *c, const fl_buf *out, fl_kube_cred *cred, f
                *kd = fl_obj_str(st, "clientKeyData"), *exp = fl_obj_str(st, "expirationTimestamp");
     bool hc = cd && *cd, hk = kd && *kd;
     if ((!tok || !*tok) && (!hc || !hk)) {
-        rc = fl_err_set(err, FL_EEXEC, "exec plugin %s didn't return a token or cert/key pair", cmd);
+        rc =
+            fl_err_set(err, FL_EEXEC, "exec plugin %s didn't return a token or cert/key pair", cmd);
         goto out;
     }
     if (hc != hk) {
-        rc = fl_err_set(err, FL_EEXEC, "exec plugin %s returned only certificate or key, not both", cmd);
+        rc = fl_err_set(err, FL_EEXEC, "exec plugin %s returned only certificate or key, not both",
+                        cmd);
         goto out;
     }
     int64_t sec = 0;
@@ -1078,17 +1086,18 @@ static int exec_run(fl_kube_conn *c, int64_t timeout_ms, fl_kube_cred *cred, fl_
     char line[256];
     int rc;
     if (strcmp(c->exec.interactive_mode, "Always") == 0) {
-        rc = fl_err_set(err, FL_EEXEC,
-                        "exec plugin %s cannot support interactive mode: standard input is not a terminal",
-                        c->exec.command);
+        rc = fl_err_set(
+            err, FL_EEXEC,
+            "exec plugin %s cannot support interactive mode: standard input is not a terminal",
+            c->exec.command);
         goto out;
     }
     if ((rc = exec_spawn(c, timeout_ms, &r, err)) != 0)
         goto out;
     first_line(&r.errb, line, sizeof line);
     if (r.timed_out)
-        rc = fl_err_set(err, FL_EEXEC, "exec: executable %s timed out after %lld ms", c->exec.command,
-                        (long long)timeout_ms);
+        rc = fl_err_set(err, FL_EEXEC, "exec: executable %s timed out after %lld ms",
+                        c->exec.command, (long long)timeout_ms);
     else if (r.status == -1)
         rc = fl_err_set(err, FL_EEXEC, "exec: executable %s printed more than %u bytes",
                         c->exec.command, FL_KUBE_EXEC_MAX_OUTPUT);
@@ -1117,8 +1126,8 @@ static int merged_cred(fl_kube_conn *c, fl_kube_cred *out, fl_err *err)
         s.token = fl_strdup(c->cache.token);
     }
     if (c->cache.cert_pem) {
-        fl_kube_cred_done(&(fl_kube_cred){.cert_pem = s.cert_pem, .key_pem = s.key_pem,
-                                          .key_pem_len = s.key_pem_len});
+        fl_kube_cred_done(&(fl_kube_cred){
+            .cert_pem = s.cert_pem, .key_pem = s.key_pem, .key_pem_len = s.key_pem_len});
         s.cert_pem = fl_strdup(c->cache.cert_pem);
         s.key_pem = fl_strdup(c->cache.key_pem);
         s.cert_pem_len = c->cache.cert_pem_len;

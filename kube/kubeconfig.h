@@ -27,9 +27,9 @@
 
 #include "base/base.h"
 
-#define FL_KUBECONFIG_MAX_FILE (4u << 20)       /* kubeconfig and referenced files */
-#define FL_KUBE_EXEC_TIMEOUT_MS 30000           /* default plugin timeout */
-#define FL_KUBE_EXEC_MAX_OUTPUT (1u << 20)      /* plugin stdout (and stderr) cap */
+#define FL_KUBECONFIG_MAX_FILE (4u << 20)  /* kubeconfig and referenced files */
+#define FL_KUBE_EXEC_TIMEOUT_MS 30000      /* default plugin timeout */
+#define FL_KUBE_EXEC_MAX_OUTPUT (1u << 20) /* plugin stdout (and stderr) cap */
 
 typedef struct fl_kubeconfig fl_kubeconfig;
 typedef struct fl_kube_conn fl_kube_conn;
@@ -86,37 +86,40 @@ typedef struct fl_kube_exec {
 /* The flat view of a connection. All strings borrowed from the conn (NULL =
  * not set); PEM blobs are the bytes themselves, never paths. */
 typedef struct fl_kube_conn_info {
-    const char *source;           /* kubeconfig path or name, for messages */
-    const char *context;          /* context name */
-    const char *cluster;          /* cluster name */
-    const char *user;             /* user (AuthInfo) name */
-    const char *ns;               /* context namespace, NULL if unset */
-    const char *server;           /* "https://h:6443" or "https://h:6443/clusters/east";
+    const char *source;  /* kubeconfig path or name, for messages */
+    const char *context; /* context name */
+    const char *cluster; /* cluster name */
+    const char *user;    /* user (AuthInfo) name */
+    const char *ns;      /* context namespace, NULL if unset */
+    const char *server;  /* "https://h:6443" or "https://h:6443/clusters/east";
                                      never ends with '/' */
-    const char *ca_pem;           /* certificate-authority(-data) */
+    const char *ca_pem;  /* certificate-authority(-data) */
     size_t ca_pem_len;
     bool insecure_skip_tls_verify;
     const char *tls_server_name;
     const char *proxy_url;
-    const char *client_cert_pem;  /* client-certificate(-data) */
+    const char *client_cert_pem; /* client-certificate(-data) */
     size_t client_cert_pem_len;
-    const char *client_key_pem;   /* client-key(-data) */
+    const char *client_key_pem; /* client-key(-data) */
     size_t client_key_pem_len;
-    const char *token;            /* static bearer token */
-    const char *token_file;       /* absolute path; wins over token when both set */
-    const char *username;         /* basic auth */
+    const char *token;      /* static bearer token */
+    const char *token_file; /* absolute path; wins over token when both set */
+    const char *username;   /* basic auth */
     const char *password;
-    const fl_kube_exec *exec;     /* NULL when no plugin */
+    const fl_kube_exec *exec; /* NULL when no plugin */
 } fl_kube_conn_info;
-#define FL_KUBE_CONN_INFO_INIT {0}
+#define FL_KUBE_CONN_INFO_INIT                                                                     \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Build a connection from a filled info (for programs and tests that have
  * the PEM bytes in memory). Everything is copied. server is required.
  * *out (refcount 1) written only on success. 0, FL_EPARSE (bad URL), -ENOMEM. */
 int fl_kube_conn_new(const fl_kube_conn_info *info, fl_kube_conn **out, fl_err *err);
 
-fl_kube_conn *fl_kube_conn_ref(fl_kube_conn *conn);  /* returns conn */
-void fl_kube_conn_unref(fl_kube_conn *conn);         /* accepts NULL */
+fl_kube_conn *fl_kube_conn_ref(fl_kube_conn *conn); /* returns conn */
+void fl_kube_conn_unref(fl_kube_conn *conn);        /* accepts NULL */
 
 /* The flat view. Borrowed; valid while the caller holds a reference. */
 const fl_kube_conn_info *fl_kube_conn_get_info(const fl_kube_conn *conn);
@@ -128,16 +131,19 @@ void fl_kube_conn_set_exec_timeout(fl_kube_conn *conn, int64_t timeout_ms);
 
 /* What to present on a request. Owned by the caller: fl_kube_cred_done. */
 typedef struct fl_kube_cred {
-    char *token;                  /* bearer token or NULL */
-    char *username, *password;    /* basic auth or NULL */
-    char *cert_pem;               /* client certificate or NULL */
+    char *token;               /* bearer token or NULL */
+    char *username, *password; /* basic auth or NULL */
+    char *cert_pem;            /* client certificate or NULL */
     size_t cert_pem_len;
     char *key_pem;
     size_t key_pem_len;
-    int64_t expires_ms;           /* wall-clock ms; 0 = does not expire */
-    uint64_t generation;          /* bumps whenever the credential changes */
+    int64_t expires_ms;  /* wall-clock ms; 0 = does not expire */
+    uint64_t generation; /* bumps whenever the credential changes */
 } fl_kube_cred;
-#define FL_KUBE_CRED_INIT {0}
+#define FL_KUBE_CRED_INIT                                                                          \
+    {                                                                                              \
+        0                                                                                          \
+    }
 void fl_kube_cred_done(fl_kube_cred *c); /* frees and zeroes; accepts a zeroed cred */
 
 /* The credential to use now: the exec plugin's (run when nothing is cached,

@@ -37,18 +37,18 @@ const char *fl_label_op_name(fl_label_op op)
 /* ---------------------------------------------------------------- validation */
 
 #define QNAME_FMT "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-#define QNAME_MSG                                                                          \
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "    \
-    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "  \
+#define QNAME_MSG                                                                                  \
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end "            \
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "          \
     "used for validation is '" QNAME_FMT "')"
-#define DNS_MSG                                                                            \
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "  \
-    "'-' or '.', and must start and end with an alphanumeric character (e.g. "             \
-    "'example.com', regex used for validation is "                                         \
+#define DNS_MSG                                                                                    \
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "          \
+    "'-' or '.', and must start and end with an alphanumeric character (e.g. "                     \
+    "'example.com', regex used for validation is "                                                 \
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define VALUE_MSG                                                                          \
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', "   \
-    "'_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  " \
+#define VALUE_MSG                                                                                  \
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', "           \
+    "'_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  "         \
     "or 'my_value',  or '12345', regex used for validation is '(" QNAME_FMT ")?')"
 
 static bool is_alnum(char c)
@@ -105,9 +105,10 @@ static bool check_key(const char *k, size_t n, char *out, size_t size)
     size_t nlen = n;
     if (slash) {
         if (memchr(slash + 1, '/', n - (size_t)(slash + 1 - k))) {
-            add_msg(out, size, "a qualified name " QNAME_MSG
-                               " with an optional DNS subdomain prefix and '/' (e.g. "
-                               "'example.com/MyName')");
+            add_msg(out, size,
+                    "a qualified name " QNAME_MSG
+                    " with an optional DNS subdomain prefix and '/' (e.g. "
+                    "'example.com/MyName')");
             return false;
         }
         size_t plen = (size_t)(slash - k);
@@ -314,8 +315,7 @@ static int validate_req(const req *r, bool values_nil, fl_err *err)
     }
     for (size_t i = 0; i < r->nvalues; i++) {
         if (!check_value(r->values[i], strlen(r->values[i]), msg, sizeof msg)) {
-            fl_buf_printf(&b, "%svalues[%zu][%s]: Invalid value: ", nerr++ ? ", " : "", i,
-                          r->key);
+            fl_buf_printf(&b, "%svalues[%zu][%s]: Invalid value: ", nerr++ ? ", " : "", i, r->key);
             fl_buf_go_quote(&b, r->values[i]);
             fl_buf_printf(&b, ": %s", msg);
         }
@@ -329,8 +329,20 @@ static int validate_req(const req *r, bool values_nil, fl_err *err)
 /* ---------------------------------------------------------------- lexer */
 
 typedef enum {
-    T_ERROR = 0, T_EOS, T_CLOSE, T_COMMA, T_NOT, T_DEQ, T_EQ, T_GT, T_ID, T_IN, T_LT, T_NEQ,
-    T_NOTIN, T_OPEN
+    T_ERROR = 0,
+    T_EOS,
+    T_CLOSE,
+    T_COMMA,
+    T_NOT,
+    T_DEQ,
+    T_EQ,
+    T_GT,
+    T_ID,
+    T_IN,
+    T_LT,
+    T_NEQ,
+    T_NOTIN,
+    T_OPEN
 } tok;
 
 typedef struct item {
@@ -360,10 +372,14 @@ static bool is_ws(char c)
 static bool is_special(char c)
 {
     switch (c) {
-    case '=': case '!': case '(': case ')': case ',': case '>': case '<':
-        return true;
-    default:
-        return false;
+    case '=':
+    case '!':
+    case '(':
+    case ')':
+    case ',':
+    case '>':
+    case '<': return true;
+    default: return false;
     }
 }
 
@@ -372,9 +388,9 @@ static tok token_for(const char *s, size_t n)
     static const struct {
         const char *s;
         tok t;
-    } map[] = {{")", T_CLOSE}, {",", T_COMMA}, {"!", T_NOT}, {"==", T_DEQ}, {"=", T_EQ},
-               {">", T_GT},    {"in", T_IN},   {"<", T_LT},  {"!=", T_NEQ}, {"notin", T_NOTIN},
-               {"(", T_OPEN}};
+    } map[] = {{")", T_CLOSE}, {",", T_COMMA},     {"!", T_NOT}, {"==", T_DEQ},
+               {"=", T_EQ},    {">", T_GT},        {"in", T_IN}, {"<", T_LT},
+               {"!=", T_NEQ},  {"notin", T_NOTIN}, {"(", T_OPEN}};
     if (n == 0 || n > 5)
         return T_ERROR;
     for (size_t i = 0; i < FL_ARRAY_LEN(map); i++)
@@ -554,8 +570,7 @@ static int p_operator(parser *p, fl_label_op *op)
     case T_LT: *op = FL_LABEL_LT; return 0;
     case T_NOTIN: *op = FL_LABEL_NOT_IN; return 0;
     case T_NEQ: *op = FL_LABEL_NOT_EQUALS; return 0;
-    default:
-        return p_fail(p, ", expected: in, notin, =, ==, !=, gt, lt", &it);
+    default: return p_fail(p, ", expected: in, notin, =, ==, !=, gt, lt", &it);
     }
 }
 
@@ -657,8 +672,7 @@ static int lex_all(const char *s, size_t n, item **out, size_t *count)
 int fl_label_selector_parse(const char *s, size_t n, fl_label_selector **out, fl_err *err)
 {
     if (n > FL_LABELS_MAX_INPUT)
-        return fl_err_set(err, -E2BIG, "label selector longer than %u bytes",
-                          FL_LABELS_MAX_INPUT);
+        return fl_err_set(err, -E2BIG, "label selector longer than %u bytes", FL_LABELS_MAX_INPUT);
     fl_label_selector *sel = fl_label_selector_everything();
     parser p = {NULL, 0, 0, err};
     int rc = sel ? lex_all(s ? s : "", n, &p.items, &p.n) : -ENOMEM;
@@ -685,8 +699,7 @@ static int json_values(const json_t *vals, req *r, fl_err *err)
         return fl_err_set(err, FL_EPARSE, "matchExpressions: values must be an array of strings");
     size_t i;
     json_t *v;
-    json_array_foreach(vals, i, v)
-    {
+    json_array_foreach(vals, i, v) {
         if (!json_is_string(v))
             return fl_err_set(err, FL_EPARSE, "matchExpressions: values must be strings");
         int rc = add_value(r, json_string_value(v), json_string_length(v));
@@ -701,7 +714,9 @@ static int json_expr(const json_t *e, req *r, fl_err *err)
     static const struct {
         const char *name;
         fl_label_op op;
-    } ops[] = {{"In", FL_LABEL_IN}, {"NotIn", FL_LABEL_NOT_IN}, {"Exists", FL_LABEL_EXISTS},
+    } ops[] = {{"In", FL_LABEL_IN},
+               {"NotIn", FL_LABEL_NOT_IN},
+               {"Exists", FL_LABEL_EXISTS},
                {"DoesNotExist", FL_LABEL_DOES_NOT_EXIST}};
     if (!json_is_object(e))
         return fl_err_set(err, FL_EPARSE, "matchExpressions: each item must be an object");
@@ -735,13 +750,13 @@ static int json_match_labels(const json_t *ml, fl_label_selector *sel, fl_err *e
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)ml, key, v)
-    {
+    json_object_foreach((json_t *)ml, key, v) {
         if (!json_is_string(v))
             return fl_err_set(err, FL_EPARSE, "matchLabels: values must be strings");
         req r = {.op = FL_LABEL_EQUALS};
-        int rc = (r.key = fl_strdup(key)) ? add_value(&r, json_string_value(v), json_string_length(v))
-                                       : -ENOMEM;
+        int rc = (r.key = fl_strdup(key))
+                     ? add_value(&r, json_string_value(v), json_string_length(v))
+                     : -ENOMEM;
         if (rc == 0)
             rc = validate_req(&r, false, err);
         if (rc == 0)
@@ -778,8 +793,8 @@ int fl_label_selector_from_json(const json_t *ls, fl_label_selector **out, fl_er
 {
     if (ls && !json_is_null(ls) && !json_is_object(ls))
         return fl_err_set(err, FL_EPARSE, "a LabelSelector must be a JSON object");
-    fl_label_selector *sel = (!ls || json_is_null(ls)) ? fl_label_selector_nothing()
-                                                       : fl_label_selector_everything();
+    fl_label_selector *sel =
+        (!ls || json_is_null(ls)) ? fl_label_selector_nothing() : fl_label_selector_everything();
     if (!sel)
         return fl_err_set(err, -ENOMEM, "out of memory");
     int rc = sel->nothing ? 0 : json_selector(ls, sel, err);
@@ -807,15 +822,11 @@ static bool req_matches(const req *r, const char *v)
     switch (r->op) {
     case FL_LABEL_IN:
     case FL_LABEL_EQUALS:
-    case FL_LABEL_DOUBLE_EQUALS:
-        return v && has_value(r, v);
+    case FL_LABEL_DOUBLE_EQUALS: return v && has_value(r, v);
     case FL_LABEL_NOT_IN:
-    case FL_LABEL_NOT_EQUALS:
-        return !v || !has_value(r, v);
-    case FL_LABEL_EXISTS:
-        return v != NULL;
-    case FL_LABEL_DOES_NOT_EXIST:
-        return v == NULL;
+    case FL_LABEL_NOT_EQUALS: return !v || !has_value(r, v);
+    case FL_LABEL_EXISTS: return v != NULL;
+    case FL_LABEL_DOES_NOT_EXIST: return v == NULL;
     case FL_LABEL_GT:
     case FL_LABEL_LT:
         if (!v || r->nvalues != 1 || fl_parse_i64(v, strlen(v), &lv) ||

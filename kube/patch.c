@@ -24,13 +24,15 @@ static const struct {
 
 int fl_patch_type_parse(const char *content_type, fl_patch_type *out)
 {
-    if (!content_type) return FL_EUNSUPPORTED;
+    if (!content_type)
+        return FL_EUNSUPPORTED;
     /* kube-apiserver cuts at the first ';' unless it is the first character,
      * then compares exactly (case and blanks matter). */
     const char *semi = strchr(content_type, ';');
     size_t n = semi && semi != content_type ? (size_t)(semi - content_type) : strlen(content_type);
     for (size_t i = 0; i < FL_ARRAY_LEN(media_types); i++) {
-        if (strlen(media_types[i].media) == n && memcmp(media_types[i].media, content_type, n) == 0) {
+        if (strlen(media_types[i].media) == n &&
+            memcmp(media_types[i].media, content_type, n) == 0) {
             *out = media_types[i].type;
             return 0;
         }
@@ -41,16 +43,19 @@ int fl_patch_type_parse(const char *content_type, fl_patch_type *out)
 const char *fl_patch_type_media(fl_patch_type t)
 {
     for (size_t i = 0; i < FL_ARRAY_LEN(media_types); i++)
-        if (media_types[i].type == t) return media_types[i].media;
+        if (media_types[i].type == t)
+            return media_types[i].media;
     return "";
 }
 
 const fl_patch_schema *fl_patch_schema_for(const char *group, const char *kind)
 {
-    if (!kind) return NULL;
+    if (!kind)
+        return NULL;
     for (size_t i = 0; i < fl_patch_sm_nkinds; i++) {
         const fl_patch_schema *s = &fl_patch_sm_kinds[i];
-        if (strcmp(s->group, group ? group : "") == 0 && strcmp(s->kind, kind) == 0) return s;
+        if (strcmp(s->group, group ? group : "") == 0 && strcmp(s->kind, kind) == 0)
+            return s;
     }
     return NULL;
 }
@@ -65,17 +70,26 @@ static json_t *prune_nulls(const json_t *v)
     json_t *x, *c;
     size_t i;
     if (json_is_object(v)) {
-        if (!(c = json_object())) return NULL;
+        if (!(c = json_object()))
+            return NULL;
         json_object_foreach((json_t *)v, k, x) {
-            if (json_is_null(x)) continue;
-            if (json_object_set_new(c, k, prune_nulls(x))) { json_decref(c); return NULL; }
+            if (json_is_null(x))
+                continue;
+            if (json_object_set_new(c, k, prune_nulls(x))) {
+                json_decref(c);
+                return NULL;
+            }
         }
         return c;
     }
     if (json_is_array(v)) {
-        if (!(c = json_array())) return NULL;
+        if (!(c = json_array()))
+            return NULL;
         json_array_foreach(v, i, x)
-            if (json_array_append_new(c, prune_nulls(x))) { json_decref(c); return NULL; }
+            if (json_array_append_new(c, prune_nulls(x))) {
+                json_decref(c);
+                return NULL;
+            }
         return c;
     }
     return json_deep_copy(v);
@@ -97,10 +111,12 @@ static int merge_docs(json_t *doc, const json_t *p)
         } else if (!json_is_object(pv)) {
             nv = json_deep_copy(pv); /* merge(): patch not a doc, taken as is */
         } else {
-            if (merge_docs(cur, pv)) return -ENOMEM;
+            if (merge_docs(cur, pv))
+                return -ENOMEM;
             continue;
         }
-        if (!nv || json_object_set_new(doc, k, nv)) return -ENOMEM;
+        if (!nv || json_object_set_new(doc, k, nv))
+            return -ENOMEM;
     }
     return 0;
 }
@@ -114,9 +130,13 @@ int fl_patch_merge_apply(const json_t *original, const json_t *patch, json_t **o
         doc = prune_nulls(patch);
     } else {
         doc = json_deep_copy(original);
-        if (doc && merge_docs(doc, patch)) { json_decref(doc); doc = NULL; }
+        if (doc && merge_docs(doc, patch)) {
+            json_decref(doc);
+            doc = NULL;
+        }
     }
-    if (!doc) return fl_err_set(err, -ENOMEM, "out of memory");
+    if (!doc)
+        return fl_err_set(err, -ENOMEM, "out of memory");
     *out = doc;
     return 0;
 }
@@ -131,16 +151,26 @@ static int diff_objects(const json_t *from, const json_t *to, json_t *into)
         fv = json_object_get(from, k);
         if (fv && json_is_object(fv) && json_is_object(tv)) {
             json_t *sub = json_object();
-            if (!sub || diff_objects(fv, tv, sub)) { json_decref(sub); return -ENOMEM; }
-            if (json_object_size(sub) == 0) { json_decref(sub); continue; }
-            if (json_object_set_new(into, k, sub)) return -ENOMEM;
+            if (!sub || diff_objects(fv, tv, sub)) {
+                json_decref(sub);
+                return -ENOMEM;
+            }
+            if (json_object_size(sub) == 0) {
+                json_decref(sub);
+                continue;
+            }
+            if (json_object_set_new(into, k, sub))
+                return -ENOMEM;
             continue;
         }
-        if (fv && fl_patch_scalar_eq(fv, tv)) continue;
-        if (json_object_set_new(into, k, json_deep_copy(tv))) return -ENOMEM;
+        if (fv && fl_patch_scalar_eq(fv, tv))
+            continue;
+        if (json_object_set_new(into, k, json_deep_copy(tv)))
+            return -ENOMEM;
     }
     json_object_foreach((json_t *)from, k, fv) {
-        if (!json_object_get(to, k) && json_object_set_new(into, k, json_null())) return -ENOMEM;
+        if (!json_object_get(to, k) && json_object_set_new(into, k, json_null()))
+            return -ENOMEM;
     }
     return 0;
 }
@@ -164,7 +194,8 @@ int fl_patch_merge_diff(const json_t *from, const json_t *to, json_t **out, fl_e
  * map[string]interface{} first: anything but an object or null fails. */
 static int need_object(const json_t *p, const char *prefix, fl_err *err)
 {
-    if (json_is_object(p) || json_is_null(p)) return 0;
+    if (json_is_object(p) || json_is_null(p))
+        return 0;
     return fl_err_set(err, FL_EPARSE,
                       "%sjson: cannot unmarshal %s into Go value of type map[string]interface {}",
                       prefix, fl_patch_go_kind(p));
@@ -176,22 +207,24 @@ static int apply_parsed(fl_patch_type type, const json_t *original, const json_t
     int rc;
     switch (type) {
     case FL_PATCH_MERGE:
-        if ((rc = need_object(p, "error decoding patch: ", err)) != 0) return rc;
-        if (json_is_null(p)) return fl_err_set(err, FL_EPARSE, "Invalid JSON Patch");
+        if ((rc = need_object(p, "error decoding patch: ", err)) != 0)
+            return rc;
+        if (json_is_null(p))
+            return fl_err_set(err, FL_EPARSE, "Invalid JSON Patch");
         return fl_patch_merge_apply(original, p, out, err);
-    case FL_PATCH_JSON:
-        return fl_patch_json_apply(original, p, out, err);
+    case FL_PATCH_JSON: return fl_patch_json_apply(original, p, out, err);
     case FL_PATCH_STRATEGIC:
-        if ((rc = need_object(p, "", err)) != 0) return rc;
+        if ((rc = need_object(p, "", err)) != 0)
+            return rc;
         if (json_is_null(p)) {
             json_t *c = json_deep_copy(original);
-            if (!c) return fl_err_set(err, -ENOMEM, "out of memory");
+            if (!c)
+                return fl_err_set(err, -ENOMEM, "out of memory");
             *out = c;
             return 0;
         }
         return fl_patch_strategic_apply(original, p, schema, out, err);
-    default:
-        return fl_err_set(err, FL_EUNSUPPORTED, "415: Unsupported Media Type");
+    default: return fl_err_set(err, FL_EUNSUPPORTED, "415: Unsupported Media Type");
     }
 }
 
@@ -207,10 +240,12 @@ int fl_patch_apply(fl_patch_type type, const json_t *original, const char *patch
                           "the body of the request was in an unknown format - accepted media "
                           "types include: application/json-patch+json, "
                           "application/merge-patch+json, application/apply-patch+yaml");
-    if (!original) return fl_err_set(err, -EINVAL, "no original document");
+    if (!original)
+        return fl_err_set(err, -EINVAL, "no original document");
     rc = fl_patch_parse(patch ? patch : "", patch ? len : 0,
                         type == FL_PATCH_STRATEGIC ? "" : "error decoding patch: ", &p, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     rc = apply_parsed(type, original, p, schema, out, err);
     json_decref(p);
     return rc;
@@ -234,7 +269,8 @@ json_t *fl_patch_status(int rc, const fl_err *err)
         /* NewGenericServerResponse(422, ...): generic text, empty details */
         st = fl_status_new(422, "Invalid",
                            "the server rejected our request due to an error in our request");
-        if (st) fl_status_set_details(st, NULL, NULL, NULL);
+        if (st)
+            fl_status_set_details(st, NULL, NULL, NULL);
         return st;
     default: return fl_status_new(500, "InternalError", msg);
     }

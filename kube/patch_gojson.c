@@ -22,14 +22,20 @@ static void quote_char(unsigned char c, char out[16])
     static const char esc[] = "\a\b\f\n\r\t\v";
     static const char let[] = "abfnrtv";
     const char *e = c ? strchr(esc, c) : NULL;
-    if (c == '\'') snprintf(out, 16, "'\\''");
-    else if (c == '"') snprintf(out, 16, "'\"'");
-    else if (e) snprintf(out, 16, "'\\%c'", let[e - esc]);
-    else if (c < 0x20 || c == 0x7f) snprintf(out, 16, "'\\x%02x'", c);
-    else if (c < 0x80) snprintf(out, 16, "'%c'", c);
+    if (c == '\'')
+        snprintf(out, 16, "'\\''");
+    else if (c == '"')
+        snprintf(out, 16, "'\"'");
+    else if (e)
+        snprintf(out, 16, "'\\%c'", let[e - esc]);
+    else if (c < 0x20 || c == 0x7f)
+        snprintf(out, 16, "'\\x%02x'", c);
+    else if (c < 0x80)
+        snprintf(out, 16, "'%c'", c);
     else if (c >= 0xa1 && c != 0xad)
         snprintf(out, 16, "'%c%c'", (char)(0xc0 | (c >> 6)), (char)(0x80 | (c & 0x3f)));
-    else snprintf(out, 16, "'\\u%04x'", c);
+    else
+        snprintf(out, 16, "'\\u%04x'", c);
 }
 
 typedef struct scan {
@@ -52,15 +58,22 @@ static int bad(scan *s, const char *context)
     return FL_EPARSE;
 }
 
-static bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
 static bool is_hex(unsigned char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 static void skip_ws(scan *s)
 {
-    while (s->p < s->end && is_ws(*s->p)) s->p++;
+    while (s->p < s->end && is_ws(*s->p))
+        s->p++;
 }
 
 static int scan_string(scan *s)
@@ -68,11 +81,19 @@ static int scan_string(scan *s)
     s->p++; /* opening quote */
     while (s->p < s->end) {
         unsigned char c = *s->p;
-        if (c == '"') { s->p++; return 0; }
-        if (c < 0x20) return bad(s, "in string literal");
-        if (c != '\\') { s->p++; continue; }
+        if (c == '"') {
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20)
+            return bad(s, "in string literal");
+        if (c != '\\') {
+            s->p++;
+            continue;
+        }
         s->p++;
-        if (s->p >= s->end) break;
+        if (s->p >= s->end)
+            break;
         c = *s->p;
         if (c == 'u') {
             s->p++;
@@ -81,7 +102,8 @@ static int scan_string(scan *s)
                     return bad(s, "in \\u hexadecimal character escape");
             continue;
         }
-        if (!strchr("bfnrt\\/\"", c) || c == 0) return bad(s, "in string escape code");
+        if (!strchr("bfnrt\\/\"", c) || c == 0)
+            return bad(s, "in string escape code");
         s->p++;
     }
     return bad(s, "");
@@ -89,7 +111,8 @@ static int scan_string(scan *s)
 
 static int scan_digits(scan *s)
 {
-    while (s->p < s->end && is_digit(*s->p)) s->p++;
+    while (s->p < s->end && is_digit(*s->p))
+        s->p++;
     return 0;
 }
 
@@ -97,10 +120,13 @@ static int scan_number(scan *s)
 {
     if (*s->p == '-') {
         s->p++;
-        if (s->p >= s->end || !is_digit(*s->p)) return bad(s, "in numeric literal");
+        if (s->p >= s->end || !is_digit(*s->p))
+            return bad(s, "in numeric literal");
     }
-    if (*s->p == '0') s->p++;
-    else scan_digits(s);
+    if (*s->p == '0')
+        s->p++;
+    else
+        scan_digits(s);
     if (s->p < s->end && *s->p == '.') {
         s->p++;
         if (s->p >= s->end || !is_digit(*s->p))
@@ -109,7 +135,8 @@ static int scan_number(scan *s)
     }
     if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
         s->p++;
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
         if (s->p >= s->end || !is_digit(*s->p))
             return bad(s, "in exponent of numeric literal");
         scan_digits(s);
@@ -135,7 +162,8 @@ static int scan_value_start(scan *s, bool *opened)
 {
     *opened = false;
     skip_ws(s);
-    if (s->p >= s->end) return bad(s, "");
+    if (s->p >= s->end)
+        return bad(s, "");
     switch (*s->p) {
     case '{':
     case '[':
@@ -152,7 +180,8 @@ static int scan_value_start(scan *s, bool *opened)
     case 'f': return scan_literal(s, "false");
     case 'n': return scan_literal(s, "null");
     default:
-        if (*s->p == '-' || is_digit(*s->p)) return scan_number(s);
+        if (*s->p == '-' || is_digit(*s->p))
+            return scan_number(s);
         return bad(s, "looking for beginning of value");
     }
 }
@@ -160,13 +189,18 @@ static int scan_value_start(scan *s, bool *opened)
 static int scan_key(scan *s)
 {
     skip_ws(s);
-    if (s->p >= s->end) return bad(s, "");
-    if (*s->p != '"') return bad(s, "looking for beginning of object key string");
+    if (s->p >= s->end)
+        return bad(s, "");
+    if (*s->p != '"')
+        return bad(s, "looking for beginning of object key string");
     int rc = scan_string(s);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     skip_ws(s);
-    if (s->p >= s->end) return bad(s, "");
-    if (*s->p != ':') return bad(s, "after object key");
+    if (s->p >= s->end)
+        return bad(s, "");
+    if (*s->p != ':')
+        return bad(s, "after object key");
     s->p++;
     return 0;
 }
@@ -180,16 +214,24 @@ static int scan_all(scan *s)
     while (rc == 0 && s->depth > 0) {
         bool obj = s->stack[s->depth - 1];
         skip_ws(s);
-        if (s->p >= s->end) return bad(s, "");
+        if (s->p >= s->end)
+            return bad(s, "");
         if (opened) { /* just after '{' or '[' */
-            if (*s->p == (obj ? '}' : ']')) { s->p++; s->depth--; opened = false; continue; }
-            if (obj && (rc = scan_key(s)) != 0) return rc;
+            if (*s->p == (obj ? '}' : ']')) {
+                s->p++;
+                s->depth--;
+                opened = false;
+                continue;
+            }
+            if (obj && (rc = scan_key(s)) != 0)
+                return rc;
             rc = scan_value_start(s, &opened);
             continue;
         }
         if (*s->p == ',') {
             s->p++;
-            if (obj && (rc = scan_key(s)) != 0) return rc;
+            if (obj && (rc = scan_key(s)) != 0)
+                return rc;
             rc = scan_value_start(s, &opened);
         } else if (*s->p == (obj ? '}' : ']')) {
             s->p++;
@@ -198,9 +240,11 @@ static int scan_all(scan *s)
             return bad(s, obj ? "after object key:value pair" : "after array element");
         }
     }
-    if (rc) return rc;
+    if (rc)
+        return rc;
     skip_ws(s);
-    if (s->p < s->end) return bad(s, "after top-level value");
+    if (s->p < s->end)
+        return bad(s, "after top-level value");
     return 0;
 }
 
@@ -208,7 +252,8 @@ int fl_patch_go_syntax(const char *data, size_t len, char *msg, size_t msgsz)
 {
     scan s = {(const unsigned char *)data, (const unsigned char *)data + len, msg, msgsz, NULL, 0};
     s.stack = fl_malloc(GO_MAX_DEPTH);
-    if (!s.stack) return -ENOMEM;
+    if (!s.stack)
+        return -ENOMEM;
     int rc = scan_all(&s);
     free(s.stack);
     return rc;
@@ -219,8 +264,10 @@ int fl_patch_parse(const char *data, size_t len, const char *prefix, json_t **ou
     char msg[256];
     json_error_t jerr;
     int rc = fl_patch_go_syntax(data, len, msg, sizeof msg);
-    if (rc == -ENOMEM) return fl_err_set(err, rc, "out of memory");
-    if (rc) return fl_err_set(err, FL_EPARSE, "%s%s", prefix, msg);
+    if (rc == -ENOMEM)
+        return fl_err_set(err, rc, "out of memory");
+    if (rc)
+        return fl_err_set(err, FL_EPARSE, "%s%s", prefix, msg);
     json_t *v = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!v) /* valid for Go, not for jansson: huge integers, bad UTF-8 */
         return fl_err_set(err, FL_EPARSE, "%s%s", prefix, jerr.text);
@@ -244,7 +291,8 @@ const char *fl_patch_go_kind(const json_t *v)
 
 const char *fl_patch_go_type(const json_t *v)
 {
-    if (!v) return "%!s(<nil>)";
+    if (!v)
+        return "%!s(<nil>)";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "map[string]interface {}";
     case JSON_ARRAY: return "[]interface {}";
@@ -259,8 +307,10 @@ const char *fl_patch_go_type(const json_t *v)
 
 bool fl_patch_scalar_eq(const json_t *a, const json_t *b)
 {
-    if (!a || !b) return a == b;
-    if (json_typeof(a) != json_typeof(b)) return false;
+    if (!a || !b)
+        return a == b;
+    if (json_typeof(a) != json_typeof(b))
+        return false;
     return json_equal((json_t *)a, (json_t *)b);
 }
 
@@ -270,10 +320,14 @@ bool fl_patch_scalar_eq(const json_t *a, const json_t *b)
 static void go_float(fl_buf *b, double d)
 {
     char tmp[64];
-    if (isinf(d) || isnan(d)) { fl_buf_puts(b, isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf"); return; }
+    if (isinf(d) || isnan(d)) {
+        fl_buf_puts(b, isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf");
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
+        if (strtod(tmp, NULL) == d)
+            break;
     }
     fl_buf_puts(b, tmp);
 }
@@ -289,12 +343,16 @@ static void go_fmt_object(fl_buf *b, const json_t *v)
     const char **keys = n ? fl_malloc(n * sizeof *keys) : NULL;
     const char *k;
     json_t *x;
-    if (n && !keys) return;
-    json_object_foreach((json_t *)v, k, x) keys[i++] = k;
-    if (n) qsort(keys, n, sizeof *keys, cmp_str);
+    if (n && !keys)
+        return;
+    json_object_foreach((json_t *)v, k, x)
+        keys[i++] = k;
+    if (n)
+        qsort(keys, n, sizeof *keys, cmp_str);
     fl_buf_puts(b, "map[");
     for (i = 0; i < n; i++) {
-        if (i) fl_buf_puts(b, " ");
+        if (i)
+            fl_buf_puts(b, " ");
         fl_buf_printf(b, "%s:", keys[i]);
         fl_patch_go_fmt(b, json_object_get(v, keys[i]));
     }
@@ -311,7 +369,8 @@ void fl_patch_go_fmt(fl_buf *b, const json_t *v)
     case JSON_ARRAY:
         fl_buf_puts(b, "[");
         json_array_foreach((json_t *)v, i, x) {
-            if (i) fl_buf_puts(b, " ");
+            if (i)
+                fl_buf_puts(b, " ");
             fl_patch_go_fmt(b, x);
         }
         fl_buf_puts(b, "]");

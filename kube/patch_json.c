@@ -20,8 +20,8 @@
 #define COPY_NODES_MAX (1u << 20)
 
 typedef struct jp {
-    json_t *doc;          /* owned: the document being patched */
-    size_t copied;        /* nodes added by copy so far */
+    json_t *doc;   /* owned: the document being patched */
+    size_t copied; /* nodes added by copy so far */
     fl_err *err;
 } jp;
 
@@ -41,13 +41,19 @@ static void decode_key(const char *s, size_t n, fl_buf *out)
     fl_buf_reset(out);
     fl_buf_append(out, "", 0);
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '~' && i + 1 < n && s[i + 1] == '1') { fl_buf_append(out, "/", 1); i++; }
-        else fl_buf_append(out, &s[i], 1);
+        if (s[i] == '~' && i + 1 < n && s[i + 1] == '1') {
+            fl_buf_append(out, "/", 1);
+            i++;
+        } else
+            fl_buf_append(out, &s[i], 1);
     }
     size_t w = 0;
     for (size_t i = 0; i < out->len; i++) {
-        if (out->data[i] == '~' && i + 1 < out->len && out->data[i + 1] == '0') { out->data[w++] = '~'; i++; }
-        else out->data[w++] = out->data[i];
+        if (out->data[i] == '~' && i + 1 < out->len && out->data[i + 1] == '0') {
+            out->data[w++] = '~';
+            i++;
+        } else
+            out->data[w++] = out->data[i];
     }
     out->len = w;
     out->data[w] = 0;
@@ -66,9 +72,13 @@ static int array_index(const char *key, size_t len, size_t *idx, char *msg, size
 {
     int64_t v;
     int rc = fl_parse_i64(key, strlen(key), &v);
-    if (rc) { atoi_error(key, rc, msg, sz); return -EINVAL; }
+    if (rc) {
+        atoi_error(key, rc, msg, sz);
+        return -EINVAL;
+    }
     if (v >= (int64_t)len || (v < 0 && v < -(int64_t)len)) {
-        snprintf(msg, sz, "Unable to access invalid index: %lld: invalid index referenced", (long long)v);
+        snprintf(msg, sz, "Unable to access invalid index: %lld: invalid index referenced",
+                 (long long)v);
         return -EINVAL;
     }
     *idx = (size_t)(v < 0 ? v + (int64_t)len : v);
@@ -84,7 +94,8 @@ static int con_get(json_t *con, const char *key, json_t **val, char *msg, size_t
         *val = json_is_null(v) ? NULL : v;
         return 0;
     }
-    if (array_index(key, json_array_size(con), &i, msg, sz)) return -EINVAL;
+    if (array_index(key, json_array_size(con), &i, msg, sz))
+        return -EINVAL;
     json_t *v = json_array_get(con, i);
     *val = json_is_null(v) ? NULL : v;
     return 0;
@@ -94,17 +105,21 @@ static int con_get(json_t *con, const char *key, json_t **val, char *msg, size_t
 static int con_add(json_t *con, const char *key, json_t *val, char *msg, size_t sz)
 {
     int64_t v;
-    if (!val) val = json_null();
-    if (json_is_object(con)) return json_object_set_new(con, key, val) ? -ENOMEM : 0;
+    if (!val)
+        val = json_null();
+    if (json_is_object(con))
+        return json_object_set_new(con, key, val) ? -ENOMEM : 0;
     size_t len = json_array_size(con);
-    if (strcmp(key, "-") == 0) return json_array_append_new(con, val) ? -ENOMEM : 0;
+    if (strcmp(key, "-") == 0)
+        return json_array_append_new(con, val) ? -ENOMEM : 0;
     int rc = fl_parse_i64(key, strlen(key), &v);
     if (rc) {
         char a[200];
         atoi_error(key, rc, a, sizeof a);
         snprintf(msg, sz, "value was not a proper array index: '%s': %s", key, a);
     } else if (v > (int64_t)len || v < -(int64_t)len - 1) {
-        snprintf(msg, sz, "Unable to access invalid index: %lld: invalid index referenced", (long long)v);
+        snprintf(msg, sz, "Unable to access invalid index: %lld: invalid index referenced",
+                 (long long)v);
         rc = -EINVAL;
     } else {
         size_t at = (size_t)(v < 0 ? v + (int64_t)len + 1 : v);
@@ -125,7 +140,8 @@ static int con_remove(json_t *con, const char *key, char *msg, size_t sz)
         json_object_del(con, key);
         return 0;
     }
-    if (array_index(key, json_array_size(con), &i, msg, sz)) return -EINVAL;
+    if (array_index(key, json_array_size(con), &i, msg, sz))
+        return -EINVAL;
     json_array_remove(con, i);
     return 0;
 }
@@ -136,14 +152,17 @@ static json_t *find_object(json_t *doc, const char *path, fl_buf *key)
 {
     const char *slash = strchr(path, '/');
     char msg[64];
-    if (!slash) return NULL;
+    if (!slash)
+        return NULL;
     json_t *con = doc;
     const char *seg = slash + 1;
     for (const char *next; (next = strchr(seg, '/')) != NULL; seg = next + 1) {
         json_t *v;
         decode_key(seg, (size_t)(next - seg), key);
-        if (con_get(con, key->data, &v, msg, sizeof msg) || !v) return NULL;
-        if (!json_is_object(v) && !json_is_array(v)) return NULL;
+        if (con_get(con, key->data, &v, msg, sizeof msg) || !v)
+            return NULL;
+        if (!json_is_object(v) && !json_is_array(v))
+            return NULL;
         con = v;
     }
     decode_key(seg, strlen(seg), key);
@@ -154,7 +173,8 @@ static json_t *find_object(json_t *doc, const char *path, fl_buf *key)
 static int op_str(const json_t *op, const char *name, const char **out)
 {
     json_t *v = json_object_get(op, name);
-    if (!v || json_is_null(v)) return 0;
+    if (!v || json_is_null(v))
+        return 0;
     *out = json_string_value(v);
     return 1;
 }
@@ -177,13 +197,18 @@ static int op_add(jp *j, const json_t *op, fl_buf *key)
     const char *path;
     char msg[300] = "";
     bool has;
-    if (!op_str(op, "path", &path)) return fail(j, "add operation failed to decode path: missing value");
+    if (!op_str(op, "path", &path))
+        return fail(j, "add operation failed to decode path: missing value");
     json_t *con = find_object(j->doc, path, key);
-    if (!con) return fail(j, "add operation does not apply: doc is missing path: \"%s\": missing value", path);
+    if (!con)
+        return fail(j, "add operation does not apply: doc is missing path: \"%s\": missing value",
+                    path);
     json_t *val = copy_value(op_value(op, &has));
-    if (!val) return fl_err_set(j->err, -ENOMEM, "out of memory");
+    if (!val)
+        return fl_err_set(j->err, -ENOMEM, "out of memory");
     int rc = con_add(con, key->data, val, msg, sizeof msg);
-    if (rc == -EINVAL) return fail(j, "error in add for path: '%s': %s", path, msg);
+    if (rc == -EINVAL)
+        return fail(j, "error in add for path: '%s': %s", path, msg);
     return rc ? fl_err_set(j->err, rc, "out of memory") : 0;
 }
 
@@ -191,10 +216,14 @@ static int op_remove(jp *j, const json_t *op, fl_buf *key)
 {
     const char *path;
     char msg[300] = "";
-    if (!op_str(op, "path", &path)) return fail(j, "remove operation failed to decode path: missing value");
+    if (!op_str(op, "path", &path))
+        return fail(j, "remove operation failed to decode path: missing value");
     json_t *con = find_object(j->doc, path, key);
-    if (!con) return fail(j, "remove operation does not apply: doc is missing path: \"%s\": missing value", path);
-    if (con_remove(con, key->data, msg, sizeof msg)) return fail(j, "error in remove for path: '%s': %s", path, msg);
+    if (!con)
+        return fail(
+            j, "remove operation does not apply: doc is missing path: \"%s\": missing value", path);
+    if (con_remove(con, key->data, msg, sizeof msg))
+        return fail(j, "error in remove for path: '%s': %s", path, msg);
     return 0;
 }
 
@@ -202,10 +231,13 @@ static int replace_root(jp *j, const json_t *op)
 {
     bool has;
     json_t *v = op_value(op, &has);
-    if (!has) return fl_err_set(j->err, -EPROTO, "replace operation hit impossible case");
-    if (!json_is_object(v) && !json_is_array(v)) return 0; /* upstream: Wrapf(nil) == no error */
+    if (!has)
+        return fl_err_set(j->err, -EPROTO, "replace operation hit impossible case");
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0; /* upstream: Wrapf(nil) == no error */
     json_t *c = json_deep_copy(v);
-    if (!c) return fl_err_set(j->err, -ENOMEM, "out of memory");
+    if (!c)
+        return fl_err_set(j->err, -ENOMEM, "out of memory");
     json_decref(j->doc);
     j->doc = c;
     return 0;
@@ -218,14 +250,21 @@ static int op_replace(jp *j, const json_t *op, fl_buf *key)
     json_t *cur;
     bool has;
     if (!op_str(op, "path", &path))
-        return fail(j, "replace operation failed to decode path: operation missing path field: missing value");
-    if (!*path) return replace_root(j, op);
+        return fail(
+            j,
+            "replace operation failed to decode path: operation missing path field: missing value");
+    if (!*path)
+        return replace_root(j, op);
     json_t *con = find_object(j->doc, path, key);
-    if (!con) return fail(j, "replace operation does not apply: doc is missing path: %s: missing value", path);
+    if (!con)
+        return fail(j, "replace operation does not apply: doc is missing path: %s: missing value",
+                    path);
     if (con_get(con, key->data, &cur, msg, sizeof msg))
-        return fail(j, "replace operation does not apply: doc is missing key: %s: missing value", path);
+        return fail(j, "replace operation does not apply: doc is missing key: %s: missing value",
+                    path);
     json_t *val = copy_value(op_value(op, &has));
-    if (!val) return fl_err_set(j->err, -ENOMEM, "out of memory");
+    if (!val)
+        return fl_err_set(j->err, -ENOMEM, "out of memory");
     int rc;
     if (json_is_object(con)) {
         rc = json_object_set_new(con, key->data, val);
@@ -243,10 +282,15 @@ static int op_move(jp *j, const json_t *op, fl_buf *key)
     char msg[300] = "";
     json_t *val;
     if (!op_str(op, "from", &from))
-        return fail(j, "move operation failed to decode from: operation, missing from field: missing value");
+        return fail(
+            j,
+            "move operation failed to decode from: operation, missing from field: missing value");
     json_t *con = find_object(j->doc, from, key);
-    if (!con) return fail(j, "move operation does not apply: doc is missing from path: %s: missing value", from);
-    if (con_get(con, key->data, &val, msg, sizeof msg)) return fail(j, "error in move for path: '%s': %s", key->data, msg);
+    if (!con)
+        return fail(j, "move operation does not apply: doc is missing from path: %s: missing value",
+                    from);
+    if (con_get(con, key->data, &val, msg, sizeof msg))
+        return fail(j, "error in move for path: '%s': %s", key->data, msg);
     json_incref(val);
     if (con_remove(con, key->data, msg, sizeof msg)) {
         json_decref(val);
@@ -254,15 +298,19 @@ static int op_move(jp *j, const json_t *op, fl_buf *key)
     }
     if (!op_str(op, "path", &path)) {
         json_decref(val);
-        return fail(j, "move operation failed to decode path: operation missing path field: missing value");
+        return fail(
+            j, "move operation failed to decode path: operation missing path field: missing value");
     }
     con = find_object(j->doc, path, key);
     if (!con) {
         json_decref(val);
-        return fail(j, "move operation does not apply: doc is missing destination path: %s: missing value", path);
+        return fail(
+            j, "move operation does not apply: doc is missing destination path: %s: missing value",
+            path);
     }
     int rc = con_add(con, key->data, val, msg, sizeof msg);
-    if (rc == -EINVAL) return fail(j, "error in move for path: '%s': %s", path, msg);
+    if (rc == -EINVAL)
+        return fail(j, "error in move for path: '%s': %s", path, msg);
     return rc ? fl_err_set(j->err, rc, "out of memory") : 0;
 }
 
@@ -273,19 +321,26 @@ static int op_test(jp *j, const json_t *op, fl_buf *key)
     json_t *val;
     bool has;
     if (!op_str(op, "path", &path))
-        return fail(j, "test operation failed to decode path: operation missing path field: missing value");
+        return fail(
+            j, "test operation failed to decode path: operation missing path field: missing value");
     json_t *want = op_value(op, &has);
     if (!*path) {
-        if (!has) return fl_err_set(j->err, -EPROTO, "test operation without a value");
-        if (want && json_equal(j->doc, want)) return 0;
+        if (!has)
+            return fl_err_set(j->err, -EPROTO, "test operation without a value");
+        if (want && json_equal(j->doc, want))
+            return 0;
         return fail(j, "testing value %s failed: test failed", path);
     }
     json_t *con = find_object(j->doc, path, key);
-    if (!con) return fail(j, "test operation does not apply: is missing path: %s: missing value", path);
-    if (con_get(con, key->data, &val, msg, sizeof msg)) return fail(j, "error in test for path: '%s': %s", path, msg);
+    if (!con)
+        return fail(j, "test operation does not apply: is missing path: %s: missing value", path);
+    if (con_get(con, key->data, &val, msg, sizeof msg))
+        return fail(j, "error in test for path: '%s': %s", path, msg);
     if (!val) {
-        if (!has) return fl_err_set(j->err, -EPROTO, "test operation without a value");
-        if (!want) return 0;
+        if (!has)
+            return fl_err_set(j->err, -EPROTO, "test operation without a value");
+        if (!want)
+            return 0;
     } else if (has && want && json_equal(val, want)) {
         return 0;
     }
@@ -297,8 +352,12 @@ static size_t count_nodes(const json_t *v)
     size_t n = 1, i;
     const char *k;
     json_t *x;
-    if (json_is_object(v)) json_object_foreach((json_t *)v, k, x) n += count_nodes(x);
-    else if (json_is_array(v)) json_array_foreach(v, i, x) n += count_nodes(x);
+    if (json_is_object(v))
+        json_object_foreach((json_t *)v, k, x)
+            n += count_nodes(x);
+    else if (json_is_array(v))
+        json_array_foreach(v, i, x)
+            n += count_nodes(x);
     return n;
 }
 
@@ -308,21 +367,34 @@ static int op_copy(jp *j, const json_t *op, fl_buf *key)
     char msg[300] = "";
     json_t *val;
     if (!op_str(op, "from", &from))
-        return fail(j, "copy operation failed to decode from: operation, missing from field: missing value");
+        return fail(
+            j,
+            "copy operation failed to decode from: operation, missing from field: missing value");
     json_t *con = find_object(j->doc, from, key);
-    if (!con) return fail(j, "copy operation does not apply: doc is missing from path: %s: missing value", from);
-    if (con_get(con, key->data, &val, msg, sizeof msg)) return fail(j, "error in copy for from: '%s': %s", from, msg);
-    if (!op_str(op, "path", &path)) return fail(j, "copy operation failed to decode path: missing value");
+    if (!con)
+        return fail(j, "copy operation does not apply: doc is missing from path: %s: missing value",
+                    from);
+    if (con_get(con, key->data, &val, msg, sizeof msg))
+        return fail(j, "error in copy for from: '%s': %s", from, msg);
+    if (!op_str(op, "path", &path))
+        return fail(j, "copy operation failed to decode path: missing value");
     con = find_object(j->doc, path, key);
-    if (!con) return fail(j, "copy operation does not apply: doc is missing destination path: %s: missing value", path);
+    if (!con)
+        return fail(
+            j, "copy operation does not apply: doc is missing destination path: %s: missing value",
+            path);
     j->copied += val ? count_nodes(val) : 1;
     if (j->copied > COPY_NODES_MAX)
-        return fl_err_set(j->err, -EINVAL, "Unable to complete the copy, the accumulated size increase "
-                          "of copy is %zu nodes, exceeding the limit %u", j->copied, COPY_NODES_MAX);
+        return fl_err_set(j->err, -EINVAL,
+                          "Unable to complete the copy, the accumulated size increase "
+                          "of copy is %zu nodes, exceeding the limit %u",
+                          j->copied, COPY_NODES_MAX);
     json_t *c = copy_value(val);
-    if (!c) return fl_err_set(j->err, -ENOMEM, "out of memory");
+    if (!c)
+        return fl_err_set(j->err, -ENOMEM, "out of memory");
     int rc = con_add(con, key->data, c, msg, sizeof msg);
-    if (rc == -EINVAL) return fail(j, "error while adding value during copy: %s", msg);
+    if (rc == -EINVAL)
+        return fail(j, "error while adding value during copy: %s", msg);
     return rc ? fl_err_set(j->err, rc, "out of memory") : 0;
 }
 
@@ -331,12 +403,13 @@ static int apply_op(jp *j, const json_t *op, fl_buf *key)
     static const struct {
         const char *name;
         int (*fn)(jp *, const json_t *, fl_buf *);
-    } ops[] = {{"add", op_add}, {"remove", op_remove}, {"replace", op_replace},
-               {"move", op_move}, {"test", op_test}, {"copy", op_copy}};
+    } ops[] = {{"add", op_add},   {"remove", op_remove}, {"replace", op_replace},
+               {"move", op_move}, {"test", op_test},     {"copy", op_copy}};
     const char *kind = "unknown";
     op_str(op, "op", &kind);
     for (size_t i = 0; i < FL_ARRAY_LEN(ops); i++)
-        if (strcmp(kind, ops[i].name) == 0) return ops[i].fn(j, op, key);
+        if (strcmp(kind, ops[i].name) == 0)
+            return ops[i].fn(j, op, key);
     return fail(j, "Unexpected kind: %s", kind);
 }
 
@@ -347,27 +420,35 @@ static int check_ops(const json_t *ops, fl_err *err)
     static const char *const strs[] = {"op", "path", "from"};
     size_t i;
     json_t *op;
-    if (json_is_null(ops)) return 0;
+    if (json_is_null(ops))
+        return 0;
     if (!json_is_array(ops))
-        return fl_err_set(err, FL_EPARSE, "error decoding patch: json: cannot unmarshal %s into Go "
-                          "value of type []handlers.jsonPatchOp", fl_patch_go_kind(ops));
+        return fl_err_set(err, FL_EPARSE,
+                          "error decoding patch: json: cannot unmarshal %s into Go "
+                          "value of type []handlers.jsonPatchOp",
+                          fl_patch_go_kind(ops));
     json_array_foreach(ops, i, op) {
-        if (json_is_null(op)) continue;
+        if (json_is_null(op))
+            continue;
         if (!json_is_object(op))
-            return fl_err_set(err, FL_EPARSE, "error decoding patch: json: cannot unmarshal %s into "
-                              "Go value of type handlers.jsonPatchOp", fl_patch_go_kind(op));
+            return fl_err_set(err, FL_EPARSE,
+                              "error decoding patch: json: cannot unmarshal %s into "
+                              "Go value of type handlers.jsonPatchOp",
+                              fl_patch_go_kind(op));
         const char *k;
         json_t *v;
         json_object_foreach(op, k, v) {
             for (size_t s = 0; s < FL_ARRAY_LEN(strs); s++)
                 if (strcmp(k, strs[s]) == 0 && !json_is_string(v) && !json_is_null(v))
-                    return fl_err_set(err, FL_EPARSE, "error decoding patch: json: cannot unmarshal %s "
+                    return fl_err_set(err, FL_EPARSE,
+                                      "error decoding patch: json: cannot unmarshal %s "
                                       "into Go struct field jsonPatchOp.%s of type string",
                                       fl_patch_go_kind(v), k);
         }
     }
     if (json_array_size(ops) > FL_PATCH_MAX_JSON_OPS)
-        return fl_err_set(err, -E2BIG, "The allowed maximum operations in a JSON patch is %d, got %zu",
+        return fl_err_set(err, -E2BIG,
+                          "The allowed maximum operations in a JSON patch is %d, got %zu",
                           FL_PATCH_MAX_JSON_OPS, json_array_size(ops));
     return 0;
 }
@@ -379,16 +460,20 @@ int fl_patch_json_apply(const json_t *original, const json_t *ops, json_t **out,
     size_t i;
     json_t *op;
     int rc;
-    if (!original || !ops) return fl_err_set(err, -EINVAL, "no document or patch");
-    if ((rc = check_ops(ops, err)) != 0) return rc;
+    if (!original || !ops)
+        return fl_err_set(err, -EINVAL, "no document or patch");
+    if ((rc = check_ops(ops, err)) != 0)
+        return rc;
     j.doc = json_deep_copy(original);
-    if (!j.doc) return fl_err_set(err, -ENOMEM, "out of memory");
+    if (!j.doc)
+        return fl_err_set(err, -ENOMEM, "out of memory");
     json_array_foreach(ops, i, op) {
         if (json_is_null(op)) {
             rc = fail(&j, "Unexpected kind: unknown");
             break;
         }
-        if ((rc = apply_op(&j, op, &key)) != 0) break;
+        if ((rc = apply_op(&j, op, &key)) != 0)
+            break;
     }
     fl_buf_done(&key);
     if (rc) {

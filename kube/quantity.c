@@ -14,8 +14,8 @@
 
 #include "kube/quantity.h"
 
-#define QTY_ERR_FORMAT                                                                     \
-    "quantities must match the regular expression "                                       \
+#define QTY_ERR_FORMAT                                                                             \
+    "quantities must match the regular expression "                                                \
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 #define QTY_ERR_NUMERIC "unable to parse numeric part of quantity"
 #define QTY_ERR_SUFFIX "unable to parse quantity's suffix"
@@ -175,7 +175,8 @@ static int w_addsub_mag(const wnum *a, const wnum *b, bool sub, wnum *r)
     int n = (int)(hi - lo);
     int carry = 0;
     for (int k = 0; k < n; k++) {
-        int v = w_digit(a, lo + k) + (sub ? -(w_digit(b, lo + k) + carry) : w_digit(b, lo + k) + carry);
+        int v =
+            w_digit(a, lo + k) + (sub ? -(w_digit(b, lo + k) + carry) : w_digit(b, lo + k) + carry);
         if (sub) {
             carry = v < 0;
             v += carry ? 10 : 0;
@@ -214,11 +215,19 @@ static bool is_digit(char c)
 static bool is_suffix_char(char c)
 {
     switch (c) {
-    case 'e': case 'E': case 'i': case 'n': case 'u': case 'm':
-    case 'k': case 'K': case 'M': case 'G': case 'T': case 'P':
-        return true;
-    default:
-        return false;
+    case 'e':
+    case 'E':
+    case 'i':
+    case 'n':
+    case 'u':
+    case 'm':
+    case 'k':
+    case 'K':
+    case 'M':
+    case 'G':
+    case 'T':
+    case 'P': return true;
+    default: return false;
     }
 }
 
@@ -275,7 +284,7 @@ typedef struct qsuffix {
 } qsuffix;
 
 static const qsuffix dec_suffixes[] = {
-    {"n", 10, -9}, {"u", 10, -6}, {"m", 10, -3}, {"", 10, 0},  {"k", 10, 3},
+    {"n", 10, -9}, {"u", 10, -6}, {"m", 10, -3}, {"", 10, 0},   {"k", 10, 3},
     {"M", 10, 6},  {"G", 10, 9},  {"T", 10, 12}, {"P", 10, 15}, {"E", 10, 18},
 };
 static const qsuffix bin_suffixes[] = {

@@ -54,7 +54,13 @@ typedef struct fl_quantity {
 } fl_quantity;
 
 /* Zero in DecimalSI, as resource.Quantity{} with Format DecimalSI. */
-#define FL_QUANTITY_ZERO {0, 0, false, FL_QTY_DECIMAL_SI, {0}}
+#define FL_QUANTITY_ZERO                                                                           \
+    {                                                                                              \
+        0, 0, false, FL_QTY_DECIMAL_SI,                                                            \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* resource.ParseQuantity on s[0..n): the same accepted and rejected inputs,
  * the same rounding (values below 1n round up to 1n, away from zero), the

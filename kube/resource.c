@@ -642,8 +642,7 @@ static int crd_versions(const json_t *crd, json_t **sorted, size_t max, size_t *
     *storage = NULL;
     if (!json_is_array(versions) || json_array_size(versions) == 0)
         return fl_err_set(err, FL_EPARSE, "CustomResourceDefinition: spec.versions is required");
-    json_array_foreach(versions, i, v)
-    {
+    json_array_foreach(versions, i, v) {
         const char *name = json_string_value(json_object_get(v, "name"));
         if (!name_ok(name))
             return fl_err_set(err, FL_EPARSE,
@@ -818,8 +817,7 @@ static entry *discovery_entry(const char *group, const char *version, const json
     p->storage_version_hash = hash ? own_str(e, hash) : NULL;
     p->origin = FL_KUBE_ORIGIN_DISCOVERY;
     p->served = true;
-    json_array_foreach(all, i, x)
-    {
+    json_array_foreach(all, i, x) {
         const char *xn = json_string_value(json_object_get(x, "name"));
         if (!sr || !xn || strncmp(xn, name, plen) != 0 || xn[plen] != '/')
             continue;
@@ -867,14 +865,12 @@ int fl_kube_resources_add_discovery(fl_kube_resources *reg, const json_t *list, 
     if (!gv || !json_is_array(res) || split_gv(gv, group, sizeof group, &version) < 0 ||
         !name_ok(version))
         return fl_err_set(err, FL_EPARSE, "APIResourceList: groupVersion and resources required");
-    json_array_foreach(res, i, r)
-    {
+    json_array_foreach(res, i, r) {
         rc = check_api_resource(r, i, err);
         if (rc < 0)
             return rc;
     }
-    json_array_foreach(res, i, r)
-    {
+    json_array_foreach(res, i, r) {
         const char *name = json_string_value(json_object_get(r, "name"));
         if (strchr(name, '/'))
             continue;

@@ -240,8 +240,8 @@ int fl_kube_openapi_doc(const fl_kube_resources *reg, const char *group, const c
  * segs[i] is a list and the path goes on in its items). Types without a
  * known schema and open objects (preserve-unknown-fields, maps) accept any
  * path below them. Any thread; the built-in table is parsed once. */
-bool fl_kube_openapi_has_field(const fl_kube_resource *r, const char *const *segs,
-                               const bool *list, size_t n);
+bool fl_kube_openapi_has_field(const fl_kube_resource *r, const char *const *segs, const bool *list,
+                               size_t n);
 /* Upper-case hex SHA-512 of the doc's compact encoding (128 hex chars
  * + NUL), like upstream; stable for equal documents. Returns 0 or -ENOMEM. */
 int fl_kube_openapi_hash(const json_t *doc, char out[129]);

@@ -506,8 +506,7 @@ static void add_containers(rowb *b, const json_t *containers)
     size_t i;
     const json_t *c;
     int rc = 0;
-    json_array_foreach(containers, i, c)
-    {
+    json_array_foreach(containers, i, c) {
         const char *sep = i ? "," : "";
         const char *n = json_string_value(json_object_get(c, "name"));
         const char *im = json_string_value(json_object_get(c, "image"));
@@ -537,7 +536,8 @@ static const char **sorted_keys(const json_t *obj, size_t *n)
     *n = 0;
     if (!k)
         return NULL;
-    json_object_foreach((json_t *)obj, key, v) k[i++] = key;
+    json_object_foreach((json_t *)obj, key, v)
+        k[i++] = key;
     qsort(k, i, sizeof *k, cmp_str);
     *n = i;
     return k;
@@ -623,7 +623,8 @@ static void add_selector(rowb *b, const json_t *sel, sel_style style)
     const json_t *v;
     int rc = r ? 0 : -ENOMEM;
     if (r && json_is_object(ml))
-        json_object_foreach((json_t *)ml, key, v) r[i++] = (req){key, NULL, json_string_value(v)};
+        json_object_foreach((json_t *)ml, key, v)
+            r[i++] = (req){key, NULL, json_string_value(v)};
     for (size_t j = 0; r && json_is_array(me) && j < json_array_size(me); j++) {
         const json_t *e = json_array_get(me, j);
         const char *k = json_string_value(json_object_get(e, "key"));
@@ -689,8 +690,7 @@ static bool pod_init_status(const json_t *pod, char *reason, size_t size, int64_
     const json_t *ics = fl_obj_get(pod, "status.initContainerStatuses");
     size_t i, ninit = len_at(pod, "spec.initContainers");
     const json_t *cs;
-    json_array_foreach(ics, i, cs)
-    {
+    json_array_foreach(ics, i, cs) {
         const json_t *term = state(cs, "terminated"), *wait = state(cs, "waiting");
         const char *wr = json_string_value(json_object_get(wait, "reason"));
         *restarts += int_at(cs, "restartCount", 0);
@@ -712,8 +712,7 @@ static bool pod_ready_condition(const json_t *pod)
 {
     const json_t *conds = fl_obj_get(pod, "status.conditions"), *c;
     size_t i;
-    json_array_foreach(conds, i, c)
-    {
+    json_array_foreach(conds, i, c) {
         if (strcmp(mstr(c, "type", ""), "Ready") == 0 && strcmp(mstr(c, "status", ""), "True") == 0)
             return true;
     }
@@ -772,11 +771,9 @@ static void pod_gates(const json_t *pod, char *out, size_t size)
         snprintf(out, size, "<none>");
         return;
     }
-    json_array_foreach(gates, i, g)
-    {
+    json_array_foreach(gates, i, g) {
         const char *t = mstr(g, "conditionType", "");
-        json_array_foreach(conds, j, c)
-        {
+        json_array_foreach(conds, j, c) {
             if (strcmp(mstr(c, "type", ""), t) != 0)
                 continue;
             if (strcmp(mstr(c, "status", ""), "True") == 0)
@@ -805,8 +802,7 @@ static void print_pod(rowb *b, const json_t *pod)
     int64_t restarts = 0, last = INT64_MIN, ready = 0;
     size_t i;
     snprintf(reason, sizeof reason, "%s", sreason[0] ? sreason : phase);
-    json_array_foreach(conds, i, c)
-    {
+    json_array_foreach(conds, i, c) {
         if (strcmp(mstr(c, "type", ""), "PodScheduled") == 0 &&
             strcmp(mstr(c, "reason", ""), "SchedulingGated") == 0)
             snprintf(reason, sizeof reason, "SchedulingGated");
@@ -936,7 +932,8 @@ static int join_strings(fl_buf *out, const json_t *arr, const char *sep)
     size_t i;
     const json_t *v;
     int rc = 0;
-    json_array_foreach(arr, i, v) rc |= fl_buf_printf(out, "%s%s", i ? sep : "", sval(v));
+    json_array_foreach(arr, i, v)
+        rc |= fl_buf_printf(out, "%s%s", i ? sep : "", sval(v));
     return rc;
 }
 
@@ -965,8 +962,7 @@ static void service_external_ip(const json_t *o, fl_buf *out)
     ing = fl_obj_get(o, "status.loadBalancer.ingress");
     const char **vals = fl_calloc(json_array_size(ing) + 1, sizeof *vals);
     size_t nv = 0;
-    json_array_foreach(ing, i, e)
-    {
+    json_array_foreach(ing, i, e) {
         const char *ip = json_string_value(json_object_get(e, "ip"));
         const char *host = json_string_value(json_object_get(e, "hostname"));
         const char *v = ip && ip[0] ? ip : host;
@@ -998,8 +994,7 @@ static void print_service(rowb *b, const json_t *o)
     if (!cip || !cip[0])
         cip = str_or(o, "spec.clusterIP", "<none>");
     service_external_ip(o, &ext);
-    json_array_foreach(ps, i, p)
-    {
+    json_array_foreach(ps, i, p) {
         int64_t port = int_at(p, "port", 0), np = int_at(p, "nodePort", 0);
         const char *proto = mstr(p, "protocol", "TCP");
         if (np > 0)
@@ -1025,15 +1020,13 @@ static void print_endpoints(rowb *b, const json_t *o)
     const json_t *subsets = fl_obj_get(o, "subsets"), *ss;
     fl_buf out = FL_BUF_INIT(1 << 20);
     size_t i, j, k, listed = 0, count = 0;
-    json_array_foreach(subsets, i, ss)
-    {
+    json_array_foreach(subsets, i, ss) {
         const json_t *addrs = json_object_get(ss, "addresses"),
                      *ports = json_object_get(ss, "ports");
         size_t np = json_is_array(ports) ? json_array_size(ports) : 0;
         for (j = 0; j < (np ? np : 1); j++) {
             const json_t *a;
-            json_array_foreach(addrs, k, a)
-            {
+            json_array_foreach(addrs, k, a) {
                 const char *ip = mstr(a, "ip", "");
                 if (listed < 3) {
                     const char *sep = listed ? "," : "";
@@ -1064,8 +1057,7 @@ static const char *node_address(const json_t *o, const char *t)
 {
     const json_t *addrs = fl_obj_get(o, "status.addresses"), *a;
     size_t i;
-    json_array_foreach(addrs, i, a)
-    {
+    json_array_foreach(addrs, i, a) {
         if (strcmp(mstr(a, "type", ""), t) == 0)
             return mstr(a, "address", "");
     }
@@ -1108,8 +1100,7 @@ static void print_node(rowb *b, const json_t *o)
     const json_t *conds = fl_obj_get(o, "status.conditions"), *c, *ready = NULL;
     char status[64];
     size_t i;
-    json_array_foreach(conds, i, c)
-    {
+    json_array_foreach(conds, i, c) {
         if (strcmp(mstr(c, "type", ""), "Ready") == 0)
             ready = c; /* the last one wins, as in the Go map */
     }
@@ -1274,8 +1265,7 @@ static void print_controllerrevision(rowb *b, const json_t *o)
     const json_t *owners = fl_obj_get(o, "metadata.ownerReferences"), *ow, *ctl = NULL;
     char name[600] = "<none>", kind[256];
     size_t i;
-    json_array_foreach(owners, i, ow)
-    {
+    json_array_foreach(owners, i, ow) {
         if (json_is_true(json_object_get(ow, "controller"))) {
             ctl = ow;
             break;
@@ -1450,8 +1440,7 @@ static const json_t *jp_filter(const json_t *arr, const char *expr, const char *
     if (strncmp(p, ")]", 2) != 0)
         return NULL;
     *end = p + 2;
-    json_array_foreach(arr, i, item)
-    {
+    json_array_foreach(arr, i, item) {
         const json_t *v = fl_obj_get(item, field);
         if (v && jp_equals(v, lit, quoted))
             return item;
@@ -1593,8 +1582,7 @@ static void cr_row(rowb *b, const json_t *cols, const json_t *obj)
     size_t i;
     const json_t *c;
     add_name(b, obj);
-    json_array_foreach(cols, i, c)
-    {
+    json_array_foreach(cols, i, c) {
         const char *path = mstr(c, "jsonPath", "");
         json_t *cell = cr_cell(c, fl_kube_jsonpath_get(obj, path), b->now);
         add(b, cell ? cell : json_null());
@@ -1628,8 +1616,7 @@ json_t *fl_kube_table_columns(const fl_kube_resource *r, bool cluster_column)
         ok = push(out, col_json("Name", "string", "name", 0, D_NAME));
         crcols = cr_columns_json(r);
         ok = ok && crcols;
-        json_array_foreach(crcols, i, c)
-        {
+        json_array_foreach(crcols, i, c) {
             const char *path = mstr(c, "jsonPath", "");
             const char *d = json_string_value(json_object_get(c, "description"));
             char desc[1024];
@@ -1691,8 +1678,7 @@ static json_t *row_object(const fl_kube_resource *r, const json_t *obj, const fl
     fl_kube_resource_api_version(r, av, sizeof av);
     out = json_pack("{s:s, s:s}", "kind", str_or(obj, "kind", r->kind), "apiVersion",
                     str_or(obj, "apiVersion", av));
-    json_object_foreach((json_t *)obj, key, v)
-    {
+    json_object_foreach((json_t *)obj, key, v) {
         if (out && strcmp(key, "kind") != 0 && strcmp(key, "apiVersion") != 0 &&
             json_object_set(out, key, v) != 0) {
             json_decref(out);

@@ -32,22 +32,22 @@ struct fl_yaml_doc {
     json_t *root;
     line_ent *lines; /* sorted by v once parsed */
     size_t nlines, caplines;
-    key_ent *keys;   /* sorted by (obj, key) once parsed */
+    key_ent *keys; /* sorted by (obj, key) once parsed */
     size_t nkeys, capkeys;
 };
 
 typedef struct {
-    json_t *node;   /* borrowed from the tree being built (or a kept ref) */
-    size_t nodes;   /* nodes in the subtree */
-    int depth;      /* height of the subtree */
+    json_t *node; /* borrowed from the tree being built (or a kept ref) */
+    size_t nodes; /* nodes in the subtree */
+    int depth;    /* height of the subtree */
 } anchor;
 
 typedef struct {
     yaml_parser_t p;
-    fl_yaml_doc *doc;   /* NULL: no line map */
-    const char *name;   /* NULL: messages "line L column C: ..." */
+    fl_yaml_doc *doc; /* NULL: no line map */
+    const char *name; /* NULL: messages "line L column C: ..." */
     fl_err *err;
-    json_t *anchor_ix;  /* name -> index into anchors */
+    json_t *anchor_ix; /* name -> index into anchors */
     anchor *anchors;
     size_t nanchors, capanchors;
     size_t alias_nodes;
@@ -116,14 +116,13 @@ static int add_key(ctx *c, const json_t *obj, const char *key, int line)
 
 /* ---------------------------------------------------------------- scalars */
 
-static const char *const true_words[] = {"y", "Y", "yes", "Yes", "YES", "true", "True",
-                                         "TRUE", "on", "On", "ON"};
-static const char *const false_words[] = {"n", "N", "no", "No", "NO", "false", "False",
-                                          "FALSE", "off", "Off", "OFF"};
+static const char *const true_words[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                         "True", "TRUE", "on",  "On",  "ON"};
+static const char *const false_words[] = {"n",     "N",     "no",  "No",  "NO", "false",
+                                          "False", "FALSE", "off", "Off", "OFF"};
 static const char *const null_words[] = {"", "~", "null", "Null", "NULL"};
-static const char *const nonfinite_words[] = {".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
-                                              "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
-                                              "-.INF"};
+static const char *const nonfinite_words[] = {".nan",  ".NaN",  ".NAN",  ".inf",  ".Inf",  ".INF",
+                                              "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"};
 
 static bool in_words(const char *s, const char *const *w, size_t n)
 {
@@ -319,8 +318,7 @@ static int scalar_value(ctx *c, const yaml_event_t *ev, json_t **out)
                            (strcmp(want, "float") == 0 && json_is_number(v)));
         if (!match) {
             json_decref(v);
-            return errat(c, ev->start_mark, FL_EPARSE, "cannot decode \"%.60s\" as !!%s", s,
-                         want);
+            return errat(c, ev->start_mark, FL_EPARSE, "cannot decode \"%.60s\" as !!%s", s, want);
         }
         if (strcmp(want, "float") == 0 && json_is_integer(v)) {
             json_t *r = json_real((double)json_integer_value(v));
@@ -471,8 +469,7 @@ static int apply_merge(ctx *c, json_t *obj, json_t *src, yaml_mark_t m)
     return 0;
 }
 
-static int parse_pair(ctx *c, yaml_event_t *kev, json_t *obj, json_t *merges, int depth,
-                      shape *sh)
+static int parse_pair(ctx *c, yaml_event_t *kev, json_t *obj, json_t *merges, int depth, shape *sh)
 {
     fl_buf key = FL_BUF_INIT(1u << 20);
     json_t *val = NULL;
@@ -504,8 +501,7 @@ static int parse_pair(ctx *c, yaml_event_t *kev, json_t *obj, json_t *merges, in
         sh->depth = csh.depth + 1;
     if (merge) {
         if (!json_is_object(val) && !json_is_array(val)) {
-            rc = errat(c, km, FL_EPARSE,
-                       "map merge requires map or sequence of maps as the value");
+            rc = errat(c, km, FL_EPARSE, "map merge requires map or sequence of maps as the value");
             goto out;
         }
         rc = json_array_append(merges, val) ? -ENOMEM : 0;
@@ -565,28 +561,21 @@ static int parse_node(ctx *c, yaml_event_t *ev, int depth, json_t **out, shape *
     int rc;
     json_t *v = NULL;
     if (depth > FL_YAML_MAX_DEPTH) {
-        rc = errat(c, ev->start_mark, FL_EPARSE, "nesting deeper than %d levels",
-                   FL_YAML_MAX_DEPTH);
+        rc =
+            errat(c, ev->start_mark, FL_EPARSE, "nesting deeper than %d levels", FL_YAML_MAX_DEPTH);
         goto out;
     }
     switch (ev->type) {
-    case YAML_ALIAS_EVENT:
-        rc = parse_alias(c, ev, depth, &v, sh);
-        break;
+    case YAML_ALIAS_EVENT: rc = parse_alias(c, ev, depth, &v, sh); break;
     case YAML_SCALAR_EVENT:
         *sh = (shape){1, 0};
         rc = scalar_value(c, ev, &v);
         if (!rc)
             rc = remember_anchor(c, ev->data.scalar.anchor, v, *sh);
         break;
-    case YAML_SEQUENCE_START_EVENT:
-        rc = parse_sequence(c, ev, depth, &v, sh);
-        break;
-    case YAML_MAPPING_START_EVENT:
-        rc = parse_mapping(c, ev, depth, &v, sh);
-        break;
-    default:
-        rc = errat(c, ev->start_mark, FL_EPARSE, "unexpected YAML event %d", (int)ev->type);
+    case YAML_SEQUENCE_START_EVENT: rc = parse_sequence(c, ev, depth, &v, sh); break;
+    case YAML_MAPPING_START_EVENT: rc = parse_mapping(c, ev, depth, &v, sh); break;
+    default: rc = errat(c, ev->start_mark, FL_EPARSE, "unexpected YAML event %d", (int)ev->type);
     }
     if (!rc)
         rc = add_line(c, v, (int)ev->start_mark.line + 1);

@@ -36,9 +36,9 @@
 
 #include "base/base.h"
 
-#define FL_YAML_MAX_INPUT (16u << 20)       /* bytes accepted by every call */
-#define FL_YAML_MAX_DEPTH 100               /* nesting of mappings/sequences */
-#define FL_YAML_MAX_ALIAS_NODES 100000u     /* nodes produced by alias expansion */
+#define FL_YAML_MAX_INPUT (16u << 20)   /* bytes accepted by every call */
+#define FL_YAML_MAX_DEPTH 100           /* nesting of mappings/sequences */
+#define FL_YAML_MAX_ALIAS_NODES 100000u /* nodes produced by alias expansion */
 
 /* Parse a stream holding exactly one document (an empty stream is JSON
  * null). A stream with several documents is FL_EPARSE ("expected one

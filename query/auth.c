@@ -209,8 +209,8 @@ bool query_user_is_admin(const fl_query *q, const query_user *u)
     return false;
 }
 
-bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster,
-                        const char *ns, const char *group, const char *resource)
+bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster, const char *ns,
+                        const char *group, const char *resource)
 {
     if (!q->nscopes || query_user_is_admin(q, u))
         return true;
@@ -281,8 +281,7 @@ void query_scope_terms_for(const fl_query *q, const query_user *u, const char *g
     for (size_t i = 0; i < q->nscopes; i++) {
         const query_scope *s = &q->scopes[i];
         bool all_ns = in_list(s->namespaces, s->nnamespaces, "*");
-        if (!user_in(u, s->group) || !resource_in(s, group, resource) ||
-            (!namespaced && !all_ns))
+        if (!user_in(u, s->group) || !resource_in(s, group, resource) || (!namespaced && !all_ns))
             continue;
         out->any = true;
         if (in_list(s->clusters, s->nclusters, "*"))
@@ -332,11 +331,11 @@ bool query_scope_query(const fl_query *q, const query_user *u, const fl_kube_res
     query_scope_terms_for(q, u, res->group, res->resource, res->namespaced, t);
     if (!t->any)
         return false;
-    if (!t->all_clusters && !narrow(&iq->clusters, &iq->n_clusters, t->clusters, t->nclusters,
-                                    sb->clusters))
+    if (!t->all_clusters &&
+        !narrow(&iq->clusters, &iq->n_clusters, t->clusters, t->nclusters, sb->clusters))
         return false;
-    if (!t->all_namespaces && !narrow(&iq->namespaces, &iq->n_namespaces, t->namespaces,
-                                      t->nnamespaces, sb->namespaces))
+    if (!t->all_namespaces &&
+        !narrow(&iq->namespaces, &iq->n_namespaces, t->namespaces, t->nnamespaces, sb->namespaces))
         return false;
     return true;
 }
@@ -357,7 +356,8 @@ bool query_scope_forbid_ns(const fl_query *q, fl_request *r, const query_user *u
             return false;
     fl_request_reply_status(r, 403, "Forbidden",
                             "%s is forbidden: User \"%s\" cannot %s resource \"%s\" in API "
-                            "group \"%s\" in the namespace \"%s\"", t->res->resource, u->name,
-                            verb, t->res->resource, t->res->group, t->ns);
+                            "group \"%s\" in the namespace \"%s\"",
+                            t->res->resource, u->name, verb, t->res->resource, t->res->group,
+                            t->ns);
     return true;
 }

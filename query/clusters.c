@@ -37,8 +37,8 @@ int query_clusters_init(fl_query *q, fl_err *err)
         rc = fl_kube_resources_add_crd(q->reg, crd, err);
     json_decref(crd);
     if (!rc)
-        q->cluster_res = fl_kube_resources_find(q->reg, "cluster.karmada.io", "v1alpha1",
-                                                "clusters");
+        q->cluster_res =
+            fl_kube_resources_find(q->reg, "cluster.karmada.io", "v1alpha1", "clusters");
     return rc;
 }
 
@@ -73,15 +73,13 @@ static json_t *cluster_object(const json_t *m)
     const char *err = fl_obj_str(m, "lastError");
     json_t *labels = json_object_get(m, "labels");
     json_t *lab = json_is_object(labels) ? json_deep_copy(labels) : json_object();
-    json_t *o = json_pack("{s:s,s:s,s:{s:s,s:o,s:{s:o}},s:{s:s},s:{s:s,s:[{s:s,s:s,s:s,s:s}]}}",
-                          "apiVersion", "cluster.karmada.io/v1alpha1", "kind", "Cluster",
-                          "metadata", "name", name ? name : "", "labels",
-                          lab,
-                          "annotations", "flotilla.io/sync", sync_summary(m),
-                          "spec", "syncMode", "Push",
-                          "status", "kubernetesVersion", ver ? ver : "",
-                          "conditions", "type", "Ready", "status", ready_status(health),
-                          "reason", health ? health : "Unknown", "message", err ? err : "");
+    json_t *o =
+        json_pack("{s:s,s:s,s:{s:s,s:o,s:{s:o}},s:{s:s},s:{s:s,s:[{s:s,s:s,s:s,s:s}]}}",
+                  "apiVersion", "cluster.karmada.io/v1alpha1", "kind", "Cluster", "metadata",
+                  "name", name ? name : "", "labels", lab, "annotations", "flotilla.io/sync",
+                  sync_summary(m), "spec", "syncMode", "Push", "status", "kubernetesVersion",
+                  ver ? ver : "", "conditions", "type", "Ready", "status", ready_status(health),
+                  "reason", health ? health : "Unknown", "message", err ? err : "");
     if (!o)
         return NULL;
     const char *keys[] = {"region", "zone", "provider"};
@@ -121,9 +119,10 @@ static void reply_objs(fl_query *q, fl_request *r, json_t *items, const char *na
         fl_request_reply_json(r, 200, json_incref(json_array_get(items, 0)));
         return;
     }
-    fl_request_reply_json(r, 200, json_pack("{s:s,s:s,s:{s:s},s:O}", "kind", "ClusterList",
-                                            "apiVersion", "cluster.karmada.io/v1alpha1",
-                                            "metadata", "resourceVersion", "0", "items", items));
+    fl_request_reply_json(r, 200,
+                          json_pack("{s:s,s:s,s:{s:s},s:O}", "kind", "ClusterList", "apiVersion",
+                                    "cluster.karmada.io/v1alpha1", "metadata", "resourceVersion",
+                                    "0", "items", items));
 }
 
 static int cmp_name(const void *a, const void *b)

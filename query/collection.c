@@ -43,9 +43,9 @@ static bool in_csv(const char *csv, const char *a, const char *b)
 static bool wanted(const coll *c, const fl_kube_resource *r, fl_request *req)
 {
     if (!strcmp(c->name, "workloads"))
-        return !strcmp(r->group, "apps") && (!strcmp(r->resource, "deployments") ||
-                                             !strcmp(r->resource, "daemonsets") ||
-                                             !strcmp(r->resource, "statefulsets"));
+        return !strcmp(r->group, "apps") &&
+               (!strcmp(r->resource, "deployments") || !strcmp(r->resource, "daemonsets") ||
+                !strcmp(r->resource, "statefulsets"));
     if (!strcmp(c->name, "kuberesources"))
         return r->origin == FL_KUBE_ORIGIN_BUILTIN;
     const char *g = fl_request_query(req, "groups"), *res = fl_request_query(req, "resources");
@@ -55,8 +55,8 @@ static bool wanted(const coll *c, const fl_kube_resource *r, fl_request *req)
 
 /* The wanted types that are served and that u may see something of (a
  * type outside the scope is left out as one that does not exist). */
-static void collect_types(fl_query *q, const query_user *u, fl_index_reader *rd,
-                          fl_request *req, coll *c)
+static void collect_types(fl_query *q, const query_user *u, fl_index_reader *rd, fl_request *req,
+                          coll *c)
 {
     const fl_kube_resource *all[COLL_TYPES_MAX];
     size_t n = fl_kube_resources_list(q->reg, all, COLL_TYPES_MAX);
@@ -76,8 +76,7 @@ static json_t *type_list(const coll *c)
     for (size_t i = 0; a && i < c->n; i++)
         json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "group", c->types[i]->group,
                                            "version", c->types[i]->version, "kind",
-                                           c->types[i]->kind, "resource",
-                                           c->types[i]->resource));
+                                           c->types[i]->kind, "resource", c->types[i]->resource));
     return a;
 }
 
@@ -106,8 +105,8 @@ static int page(fl_query *q, fl_request *r, const query_user *u, const conds *cd
     memset(&cur, 0, sizeof cur);
     if (query_token_bind(r, u, what, NULL, NULL, bind) != 0)
         return -ENOMEM;
-    if (cont && (fl_query_token_decode_for(q, bind, cont, &cur) != 0 ||
-                 cursor_type(&cur, c->n, &start)))
+    if (cont &&
+        (fl_query_token_decode_for(q, bind, cont, &cur) != 0 || cursor_type(&cur, c->n, &start)))
         return fl_err_set(err, FL_EPARSE, "invalid continue token");
     for (size_t i = start; i < c->n; i++) {
         int64_t budget = limit - (int64_t)json_array_size(items);
@@ -153,10 +152,11 @@ static void serve_one(fl_query *q, fl_request *r, const query_user *u, const cha
         json_t *md = json_pack("{s:s}", "name", name);
         if (tok.data)
             json_object_set_new(md, "continue", json_string(tok.data));
-        fl_request_reply_json(r, 200, json_pack("{s:s,s:s,s:o,s:o,s:O}", "apiVersion",
-                                                "clusterpedia.io/v1beta1", "kind",
-                                                "CollectionResource", "metadata", md,
-                                                "resourceTypes", type_list(c), "items", items));
+        fl_request_reply_json(r, 200,
+                              json_pack("{s:s,s:s,s:o,s:o,s:O}", "apiVersion",
+                                        "clusterpedia.io/v1beta1", "kind", "CollectionResource",
+                                        "metadata", md, "resourceTypes", type_list(c), "items",
+                                        items));
     }
     json_decref(items);
     query_conds_free(cd);
@@ -182,10 +182,10 @@ void query_serve_collection(fl_query *q, fl_request *r, const query_user *u, con
             json_array_append_new(items, json_pack("{s:{s:s},s:o}", "metadata", "name", names[i],
                                                    "resourceTypes", type_list(&c)));
         }
-        fl_request_reply_json(r, 200, json_pack("{s:s,s:s,s:{},s:o}", "apiVersion",
-                                                "clusterpedia.io/v1beta1", "kind",
-                                                "CollectionResourceList", "metadata", "items",
-                                                items));
+        fl_request_reply_json(r, 200,
+                              json_pack("{s:s,s:s,s:{},s:o}", "apiVersion",
+                                        "clusterpedia.io/v1beta1", "kind", "CollectionResourceList",
+                                        "metadata", "items", items));
     } else {
         size_t i = 0;
         while (i < 3 && strcmp(rest + 1, names[i]))

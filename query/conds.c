@@ -37,7 +37,8 @@ struct query_conds {
     fl_label_selector *sel;
     query_owner owner;
     query_order order;
-    const char *pod_node[1], *pod_phase[1]; /* core pods: the first spec.nodeName= / status.phase= */
+    const char *pod_node[1],
+        *pod_phase[1]; /* core pods: the first spec.nodeName= / status.phase= */
     int64_t since, before, limit;
     bool remaining;
     const char *cont;
@@ -89,8 +90,8 @@ static int parse_time(const char *s, int64_t *out, fl_err *err)
 
 static int one_value(const char *key, const fl_label_req *lr, const char **out, fl_err *err)
 {
-    if ((lr->op != FL_LABEL_EQUALS && lr->op != FL_LABEL_DOUBLE_EQUALS &&
-         lr->op != FL_LABEL_IN) || lr->nvalues != 1)
+    if ((lr->op != FL_LABEL_EQUALS && lr->op != FL_LABEL_DOUBLE_EQUALS && lr->op != FL_LABEL_IN) ||
+        lr->nvalues != 1)
         return fl_err_set(err, FL_EPARSE, "%s: only '=', '==' with one value are supported", key);
     *out = lr->values[0];
     return 0;
@@ -101,13 +102,10 @@ static int set_from_req(conds *c, dim d, const char *key, const fl_label_req *lr
     switch (lr->op) {
     case FL_LABEL_IN:
     case FL_LABEL_EQUALS:
-    case FL_LABEL_DOUBLE_EQUALS:
-        return add_set(c, d, false, lr->values, lr->nvalues, err);
+    case FL_LABEL_DOUBLE_EQUALS: return add_set(c, d, false, lr->values, lr->nvalues, err);
     case FL_LABEL_NOT_IN:
-    case FL_LABEL_NOT_EQUALS:
-        return add_set(c, d, true, lr->values, lr->nvalues, err);
-    case FL_LABEL_EXISTS:
-        return 0;
+    case FL_LABEL_NOT_EQUALS: return add_set(c, d, true, lr->values, lr->nvalues, err);
+    case FL_LABEL_EXISTS: return 0;
     case FL_LABEL_DOES_NOT_EXIST:
         return add_set(c, d, false, NULL, 0, err); /* every object has one: nothing */
     default:
@@ -178,7 +176,8 @@ static int search_req(conds *c, const char *key, const fl_label_req *lr, fl_err 
         rc = parse_time(v, &c->before, err);
     else if (!strcmp(k, "limit") || !strcmp(k, "size"))
         rc = fl_parse_i64(v, strlen(v), &c->limit) || c->limit < 0
-                 ? fl_err_set(err, FL_EPARSE, "%s: invalid value \"%s\"", key, v) : 0;
+                 ? fl_err_set(err, FL_EPARSE, "%s: invalid value \"%s\"", key, v)
+                 : 0;
     else if (!strcmp(k, "with-remaining-count"))
         rc = bool_value(v, &b) ? fl_err_set(err, FL_EPARSE, "%s: want true|false", key)
                                : (c->remaining = b, 0);
@@ -220,8 +219,8 @@ static int parse_labels(conds *c, const char *s, fl_err *err)
         }
         if (c->nlabels >= FL_INDEX_QUERY_MAX_TERMS)
             return fl_err_set(err, -E2BIG, "too many label requirements");
-        c->labels[c->nlabels++] = (fl_index_label_req){lr.key, map_op(lr.op), lr.values,
-                                                       lr.nvalues};
+        c->labels[c->nlabels++] =
+            (fl_index_label_req){lr.key, map_op(lr.op), lr.values, lr.nvalues};
     }
     return rc;
 }
@@ -379,8 +378,10 @@ static bool label_ok(const fl_index_label_req *lr, const json_t *labels)
     for (size_t i = 0; v && i < lr->n_values; i++)
         in |= !strcmp(v, lr->values[i]);
     switch (lr->op) {
-    case FL_INDEX_LABEL_EQ: case FL_INDEX_LABEL_IN: return in;
-    case FL_INDEX_LABEL_NE: case FL_INDEX_LABEL_NOTIN: return !in;
+    case FL_INDEX_LABEL_EQ:
+    case FL_INDEX_LABEL_IN: return in;
+    case FL_INDEX_LABEL_NE:
+    case FL_INDEX_LABEL_NOTIN: return !in;
     case FL_INDEX_LABEL_EXISTS: return v != NULL;
     case FL_INDEX_LABEL_NOT_EXISTS: return v == NULL;
     default:
@@ -406,8 +407,10 @@ bool query_conds_match(const conds *c, const fl_index_row *row, const json_t *ob
  * sets, so the index query narrows to them (the terms still filter rows). */
 static int fields_to_sets(conds *c, fl_err *err)
 {
-    static const struct { const char *path; dim d; } cols[] = {
-        {"metadata.namespace", DIM_NAMESPACE}, {"metadata.name", DIM_NAME}};
+    static const struct {
+        const char *path;
+        dim d;
+    } cols[] = {{"metadata.namespace", DIM_NAMESPACE}, {"metadata.name", DIM_NAME}};
     int rc = 0;
     for (size_t k = 0; k < FL_ARRAY_LEN(cols) && !rc; k++) {
         const char *v;
@@ -500,12 +503,10 @@ void query_conds_index_query(const conds *c, const query_target *t, fl_index_que
     iq->order = FL_INDEX_ORDER_KEY;
 }
 
-
 /* True when every condition went to the index (so its count is exact). */
 bool query_conds_exact(const fl_query *q, const conds *c)
 {
-    if (c->fields || q->nscopes || c->nsets[DIM_FUZZY] ||
-        (c->owner.resolved && c->owner.n != 1))
+    if (c->fields || q->nscopes || c->nsets[DIM_FUZZY] || (c->owner.resolved && c->owner.n != 1))
         return false;
     for (int d = 0; d < DIM_N; d++)
         if (c->nsets[d] > 1 || (c->nsets[d] == 1 && c->sets[d][0].neg))
@@ -547,7 +548,8 @@ static int add_target_sets(conds *c, const query_target *t, fl_err *err)
 int64_t query_conds_limit(const conds *c)
 {
     return c->limit > 0 && c->limit < FL_QUERY_MAX_LIMIT ? c->limit
-           : c->limit ? FL_QUERY_MAX_LIMIT : FL_QUERY_DEFAULT_LIMIT;
+           : c->limit                                    ? FL_QUERY_MAX_LIMIT
+                                                         : FL_QUERY_DEFAULT_LIMIT;
 }
 
 const char *query_conds_continue(const conds *c)

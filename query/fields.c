@@ -141,8 +141,7 @@ int fl_query_fields_parse(const char *s, fl_query_fields **out, fl_err *err)
             continue;
         if (i > start || i < n) {
             if (f->n >= FIELDS_MAX_TERMS)
-                rc = fl_err_set(err, -E2BIG, "more than %d field selector terms",
-                                FIELDS_MAX_TERMS);
+                rc = fl_err_set(err, -E2BIG, "more than %d field selector terms", FIELDS_MAX_TERMS);
             else
                 rc = parse_term(&f->terms[f->n++], s + start, i - start, err);
         }
@@ -212,7 +211,8 @@ static void walk(match_state *m, const json_t *v, size_t depth)
     }
     size_t i;
     const json_t *e;
-    json_array_foreach(c, i, e) walk(m, e, depth + 1);
+    json_array_foreach(c, i, e)
+        walk(m, e, depth + 1);
 }
 
 static bool term_matches(const field_term *t, const json_t *obj)
@@ -237,8 +237,9 @@ bool fl_query_fields_match(const fl_query_fields *f, const void *obj)
  * default "is not a known field selector" form (k8s-golden 07-semantics). */
 static bool custom_labels(const fl_kube_resource *r)
 {
-    static const char *const core[] = {"pods", "nodes", "events", "namespaces", "secrets",
-                                       "services", "replicationcontrollers", NULL};
+    static const char *const core[] = {
+        "pods", "nodes", "events", "namespaces", "secrets", "services", "replicationcontrollers",
+        NULL};
     if (!r->group[0]) {
         for (size_t i = 0; core[i]; i++)
             if (!strcmp(core[i], r->resource))
@@ -262,8 +263,10 @@ int query_fields_check(const fl_query_fields *f, const fl_kube_resource *r, fl_e
         if (!rc && custom_labels(r))
             rc = fl_err_set(err, FL_EPARSE, "field label not supported: %s", b.data);
         else if (!rc)
-            rc = fl_err_set(err, FL_EPARSE, "\"%s\" is not a known field selector: only "
-                            "\"metadata.name\", \"metadata.namespace\"", b.data);
+            rc = fl_err_set(err, FL_EPARSE,
+                            "\"%s\" is not a known field selector: only "
+                            "\"metadata.name\", \"metadata.namespace\"",
+                            b.data);
         fl_buf_done(&b);
         return rc;
     }

@@ -57,8 +57,8 @@ static void serve_get(fl_query *q, fl_request *r, const query_user *u, const que
     iq.limit = 64;
     int rc;
     if (t->cluster) { /* point lookup */
-        fl_index_key key = {t->cluster, t->res->group, t->res->version, t->res->resource,
-                            t->ns ? t->ns : "", t->name};
+        fl_index_key key = {t->cluster,       t->res->group,      t->res->version,
+                            t->res->resource, t->ns ? t->ns : "", t->name};
         rc = fl_index_get(rd, &key, get_row, &g, &err);
         rc = rc == FL_ENOTFOUND ? 0 : rc;
     } else {
@@ -80,8 +80,10 @@ static void serve_get(fl_query *q, fl_request *r, const query_user *u, const que
      * GETs the namespace after a NotFound, so one would precede every NotFound). */
     if (g.found > 1 && !(!t->res->group[0] && !strcmp(t->res->resource, "namespaces"))) {
         char w[400];
-        snprintf(w, sizeof w, "299 - \"%s/%s exists in %d clusters; showing %s (add "
-                 "/clusters/<name> to the path)\"", t->res->resource, t->name, g.found, g.cluster);
+        snprintf(w, sizeof w,
+                 "299 - \"%s/%s exists in %d clusters; showing %s (add "
+                 "/clusters/<name> to the path)\"",
+                 t->res->resource, t->name, g.found, g.cluster);
         fl_request_add_header(r, "Warning", w);
     }
     if (!query_wants_table(r) && !fl_request_wants_pretty(r)) {
@@ -120,7 +122,8 @@ void query_serve_get(fl_query *q, fl_request *r, const query_user *u, const quer
     fl_index_reader *rd = NULL;
     if (!t->ns && t->res->namespaced) {
         /* /api/v1/pods/x is not a Kubernetes path */
-        fl_request_reply_status(r, 404, "NotFound", "the server could not find the requested resource");
+        fl_request_reply_status(r, 404, "NotFound",
+                                "the server could not find the requested resource");
         return;
     }
     if (!(rd = query_reader_get(q, &err))) {

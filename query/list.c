@@ -28,8 +28,9 @@ static int change_stop(void *arg, const char *type, bool superseded, int64_t rev
 static int resume(query_page *x, fl_index_reader *rd, fl_query_cursor *cur, fl_err *err)
 {
     if (fl_query_token_decode_for(x->q, x->bind, query_conds_continue(x->c), cur) != 0)
-        return fl_err_set(err, FL_EPARSE, "invalid continue token (or one from another list, "
-                                          "user or query)");
+        return fl_err_set(err, FL_EPARSE,
+                          "invalid continue token (or one from another list, "
+                          "user or query)");
     int rc = fl_index_changes(rd, cur->revision, 1, change_stop, NULL, NULL, NULL);
     if (rc == FL_EGONE)
         return FL_EGONE;
@@ -93,8 +94,8 @@ static int ord_page(query_page *x, fl_index_reader *rd, const query_sorted *s, s
                     size_t to, int64_t as_of, fl_err *err)
 {
     for (size_t i = from; i < to; i++) {
-        fl_index_key k = {s->v[i].cluster, x->t->res->group, x->t->res->version,
-                          x->t->res->resource, s->v[i].ns, s->v[i].name};
+        fl_index_key k = {s->v[i].cluster,     x->t->res->group, x->t->res->version,
+                          x->t->res->resource, s->v[i].ns,       s->v[i].name};
         int rc = ord_one(x, rd, &k, as_of, err);
         if (rc == 2)
             return x->rc;
@@ -134,8 +135,8 @@ static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, int64_
     bool some = query_scope_query(x->q, x->u, x->t->res, &sb, &iq);
     iq.limit = QUERY_ORDER_MAX_ROWS + 1;
     if (!rc && query_conds_continue(x->c) &&
-        (fl_query_token_decode_for(x->q, x->bind, query_conds_continue(x->c), &cur) != 0 || !cur.ordered ||
-         cur.order_sig != query_order_sig(query_conds_order(x->c))))
+        (fl_query_token_decode_for(x->q, x->bind, query_conds_continue(x->c), &cur) != 0 ||
+         !cur.ordered || cur.order_sig != query_order_sig(query_conds_order(x->c))))
         rc = fl_err_set(err, FL_EPARSE, "invalid continue token (for this orderby)");
     if (cur.ordered)
         as_of = cur.revision;
@@ -143,9 +144,12 @@ static int run_ordered(query_page *x, fl_index_reader *rd, fl_request *r, int64_
         iq.as_of = rev = as_of;
     if (!rc && some && !query_conds_nothing(x->c) &&
         (rc = fl_index_list(rd, &iq, ord_row, &o, NULL, err)))
-        rc = o.rc == -E2BIG ? fl_err_set(err, -E2BIG, "orderby over more than %d objects: "
-                                         "narrow the query", QUERY_ORDER_MAX_ROWS)
-             : o.rc ? o.rc : rc;
+        rc = o.rc == -E2BIG ? fl_err_set(err, -E2BIG,
+                                         "orderby over more than %d objects: "
+                                         "narrow the query",
+                                         QUERY_ORDER_MAX_ROWS)
+             : o.rc         ? o.rc
+                            : rc;
     if (rc)
         goto out;
     query_sorted_sort(&o.rows, query_conds_order(x->c));
@@ -200,8 +204,10 @@ static int run_list(query_page *x, fl_index_reader *rd, fl_request *r, fl_err *e
         /* as kube-apiserver: a revision not reached yet is a timeout, an older
          * one is served as it was while the change log holds it, then 410 */
         if (x->exact_rv > rev) {
-            fl_request_reply_status(r, 504, "Timeout", "Timeout: Too large resource version: "
-                                    "%lld, current: %lld", (long long)x->exact_rv, (long long)rev);
+            fl_request_reply_status(r, 504, "Timeout",
+                                    "Timeout: Too large resource version: "
+                                    "%lld, current: %lld",
+                                    (long long)x->exact_rv, (long long)rev);
             return 0;
         }
         iq.as_of = rev = x->exact_rv;
@@ -257,7 +263,8 @@ static bool list_params_refused(fl_request *r)
     if (rv && *rv && (fl_parse_i64(rv, strlen(rv), &n) != 0 || n < 0)) {
         fl_request_reply_status(r, 500, "",
                                 "resourceVersion: Invalid value: \"%.64s\": strconv.ParseUint: "
-                                "parsing \"%.64s\": invalid syntax", rv, rv);
+                                "parsing \"%.64s\": invalid syntax",
+                                rv, rv);
         return true;
     }
     if (m && *m && !(rv && *rv)) {
@@ -271,7 +278,8 @@ static bool list_params_refused(fl_request *r)
         fl_request_reply_status(r, 422, "Invalid",
                                 "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: "
                                 "Unsupported value: \"%.64s\": supported values: \"Exact\", "
-                                "\"NotOlderThan\"", m);
+                                "\"NotOlderThan\"",
+                                m);
         return true;
     }
     return false;
@@ -295,7 +303,8 @@ void query_serve_list(fl_query *q, fl_request *r, const query_user *u, const que
         goto out;
     }
     x.c = c;
-    const char *m = fl_request_query(r, "resourceVersionMatch"), *rv = fl_request_query(r, "resourceVersion");
+    const char *m = fl_request_query(r, "resourceVersionMatch"),
+               *rv = fl_request_query(r, "resourceVersion");
     if (m && !strcmp(m, "Exact") && rv && fl_parse_i64(rv, strlen(rv), &x.exact_rv) != 0)
         x.exact_rv = -1;
     char what[512];

@@ -39,17 +39,18 @@
 #define LOG_FOLLOW_MAX_MS (4 * 3600 * 1000)
 #define LOG_PATH_MAX 2048
 
-static const char *const LOG_PARAMS[] = {"container", "tailLines", "follow", "timestamps",
-                                         "previous", "sinceSeconds", "sinceTime", "limitBytes",
-                                         "insecureSkipTLSVerifyBackend"};
+static const char *const LOG_PARAMS[] = {
+    "container",  "tailLines",  "follow",
+    "timestamps", "previous",   "sinceSeconds",
+    "sinceTime",  "limitBytes", "insecureSkipTLSVerifyBackend"};
 
 /* One proxied request. Invariant: while `linked` it is on q->logs and its
  * async handle may be signalled (under q->pool_mu); the thread unlinks it
  * before closing the handle. */
 struct query_log {
     fl_query *q;
-    fl_request *r;              /* until answered (then NULL) */
-    fl_stream *st;              /* follow: the open stream */
+    fl_request *r; /* until answered (then NULL) */
+    fl_stream *st; /* follow: the open stream */
     fl_kube_conn *conn;
     char cluster[254];
     char path[LOG_PATH_MAX];
@@ -60,7 +61,7 @@ struct query_log {
     fl_kube_client *cl;
     fl_kube_req *req;
     fl_buf line;
-    bool cancel;                /* under q->pool_mu: client gone / stopping */
+    bool cancel; /* under q->pool_mu: client gone / stopping */
     bool linked;
     struct query_log *next;
 };
@@ -152,13 +153,14 @@ static void reply_member_error(struct query_log *l, const fl_kube_response *res)
     if (res->err == -E2BIG) {
         fl_request_reply_status(l->r, 500, "InternalError",
                                 "the log is larger than %u MiB: use tailLines, limitBytes or "
-                                "sinceSeconds", LOG_BODY_MAX >> 20);
+                                "sinceSeconds",
+                                LOG_BODY_MAX >> 20);
         return;
     }
     if (res->code == 0 || !res->status) {
         fl_request_reply_status(l->r, 503, "ServiceUnavailable",
-                                "cluster \"%s\" is unreachable: %s: %s", l->cluster,
-                                res->reason, res->message);
+                                "cluster \"%s\" is unreachable: %s: %s", l->cluster, res->reason,
+                                res->message);
         return;
     }
     long code = res->http_status >= 400 && res->http_status < 600 ? res->http_status : 502;
@@ -206,11 +208,11 @@ static void on_done(fl_kube_req *req, fl_kube_response *res, void *ud)
         /* Only ever a log stream: anything else from the member is refused. */
         fl_request_reply_status(l->r, 502, "InternalError",
                                 "cluster \"%s\" answered the log request with \"%.100s\", "
-                                "not a log", l->cluster, res->content_type);
+                                "not a log",
+                                l->cluster, res->content_type);
     } else if (l->r && res->err == 0) {
         const char *ct = res->content_type[0] ? res->content_type : "text/plain";
-        int code = res->http_status >= 200 && res->http_status < 300 ? (int)res->http_status
-                                                                      : 200;
+        int code = res->http_status >= 200 && res->http_status < 300 ? (int)res->http_status : 200;
         fl_request_reply(l->r, code, ct, res->body.data ? res->body.data : "", res->body.len);
     } else if (l->r && res->err == -ECANCELED) {
         fl_request_reply_status(l->r, 503, "ServiceUnavailable", "log request cancelled");
@@ -269,8 +271,8 @@ static void *log_main(void *arg)
     struct query_log *l = arg;
     fl_err err = FL_ERR_INIT;
     if (log_start(l, &err) != 0) {
-        fl_request_reply_status(l->r, 503, "ServiceUnavailable", "cluster \"%s\": %s",
-                                l->cluster, err.msg);
+        fl_request_reply_status(l->r, 503, "ServiceUnavailable", "cluster \"%s\": %s", l->cluster,
+                                err.msg);
         l->r = NULL;
         log_unlink(l);
         uv_close((uv_handle_t *)&l->deadline, NULL);
@@ -437,7 +439,8 @@ static int find_cluster(fl_query *q, fl_request *r, const query_user *u, const c
         fl_request_reply_status(r, 400, "BadRequest",
                                 "pod \"%s\" in namespace \"%s\" exists in %d clusters: use "
                                 "%s/clusters/<name>/api/v1/namespaces/%s/pods/%s/log to choose "
-                                "one", pod, ns, f.found, FL_QUERY_PREFIX, ns, pod);
+                                "one",
+                                pod, ns, f.found, FL_QUERY_PREFIX, ns, pod);
         return -EINVAL;
     }
     fl_strlcpy(out, f.cluster, size);
@@ -470,7 +473,8 @@ static int log_check(fl_query *q, fl_request *r, const query_user *u, const char
         fl_request_reply_status(r, 403, "Forbidden",
                                 "pods \"%s\" is forbidden: User \"%s\" cannot get resource "
                                 "\"pods/log\" in API group \"\" in the namespace \"%s\" of "
-                                "cluster \"%s\"", pod, u->name, ns, cluster);
+                                "cluster \"%s\"",
+                                pod, u->name, ns, cluster);
         return FL_EFORBIDDEN;
     }
     if (!(*m)->conn) {
@@ -482,9 +486,8 @@ static int log_check(fl_query *q, fl_request *r, const query_user *u, const char
     if (query_member_state(q, cluster, health, sizeof health, last, sizeof last) &&
         !strcmp(health, "Unreachable")) {
         /* Known down: fail at once rather than after the connect timeout. */
-        fl_request_reply_status(r, 503, "ServiceUnavailable",
-                                "cluster \"%s\" is Unreachable%s%s", cluster, last[0] ? ": " : "",
-                                last);
+        fl_request_reply_status(r, 503, "ServiceUnavailable", "cluster \"%s\" is Unreachable%s%s",
+                                cluster, last[0] ? ": " : "", last);
         return -ENOTCONN;
     }
     return 0;

@@ -39,4 +39,3 @@ bool query_dns_name(const char *s)
         p = dot + 1;
     }
 }
-

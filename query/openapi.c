@@ -72,8 +72,8 @@ static void gv_key(const fl_kube_resource *r, char *out, size_t size)
 }
 
 /* One document into e: encoded body and hash, and its index entry. */
-static int build_doc(fl_query *q, query_served_ctx *sc, const fl_kube_resource *r,
-                     const char *gv, query_openapi_entry *e, json_t *v2)
+static int build_doc(fl_query *q, query_served_ctx *sc, const fl_kube_resource *r, const char *gv,
+                     query_openapi_entry *e, json_t *v2)
 {
     json_t *doc = NULL;
     char hash[129], url[1400];
@@ -88,8 +88,8 @@ static int build_doc(fl_query *q, query_served_ctx *sc, const fl_kube_resource *
     if (!rc) {
         snprintf(url, sizeof url, "%s%s%s/openapi/v3/%s?hash=%s", FL_QUERY_PREFIX,
                  e->cluster[0] ? "/clusters/" : "", e->cluster, gv, hash);
-        if (json_object_set_new(e->docs, gv, json_pack("{s:s,s:s%}", "hash", hash, "body",
-                                                        b.data, b.len - 1)) ||
+        if (json_object_set_new(e->docs, gv,
+                                json_pack("{s:s,s:s%}", "hash", hash, "body", b.data, b.len - 1)) ||
             json_object_set_new(json_object_get(e->index, "paths"), gv,
                                 json_pack("{s:s}", "serverRelativeURL", url)))
             rc = -ENOMEM;
@@ -99,8 +99,8 @@ static int build_doc(fl_query *q, query_served_ctx *sc, const fl_kube_resource *
     return rc;
 }
 
-static int build(fl_query *q, query_served_ctx *sc, const fl_kube_resource *const *types,
-                 size_t n, query_openapi_entry *e)
+static int build(fl_query *q, query_served_ctx *sc, const fl_kube_resource *const *types, size_t n,
+                 query_openapi_entry *e)
 {
     int rc = 0;
     json_t *v2 = fl_kube_openapi_v2_new();

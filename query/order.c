@@ -52,8 +52,10 @@ int query_order_add(query_order *o, const char *spec, fl_err *err)
         o->by[o->n++].desc = desc;
         return 0;
     }
-    return fl_err_set(err, FL_EPARSE, "orderby: unknown field \"%s\" (want cluster, namespace, "
-                      "name, created_at or resource_version, optionally with \" desc\")", f);
+    return fl_err_set(err, FL_EPARSE,
+                      "orderby: unknown field \"%s\" (want cluster, namespace, "
+                      "name, created_at or resource_version, optionally with \" desc\")",
+                      f);
 }
 
 uint32_t query_order_sig(const query_order *o)
@@ -150,8 +152,8 @@ void query_sorted_sort(query_sorted *s, const query_order *o)
 
 size_t query_sorted_after(const query_sorted *s, const query_order *o, const fl_query_cursor *c)
 {
-    query_sort_row k = {(char *)c->cluster, (char *)c->namespace_, (char *)c->name,
-                        (char *)c->rv, c->created};
+    query_sort_row k = {(char *)c->cluster, (char *)c->namespace_, (char *)c->name, (char *)c->rv,
+                        c->created};
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -83,8 +83,8 @@ static int walk_row(void *arg, const fl_index_row *row)
     walk *w = arg;
     if (w->want_cluster && w->want_cluster[0] && strcmp(w->want_cluster, row->cluster))
         return 0;
-    if (w->u && !query_scope_allows(w->q, w->u, row->cluster, row->namespace_, row->group,
-                                    row->resource))
+    if (w->u &&
+        !query_scope_allows(w->q, w->u, row->cluster, row->namespace_, row->group, row->resource))
         return 0; /* an owner outside the scope is as one that does not exist */
     w->rc = level_add(w->out, row->cluster, row->uid);
     return w->rc ? 1 : 0;
@@ -133,8 +133,7 @@ typedef struct scope {
 /* Level 0 by name: objects named name (in the namespaces, plus
  * cluster-scoped ones, when namespaces are given). */
 static int by_name(fl_query *q, fl_index_reader *rd, const query_owner *o, const scope *s,
-                   const fl_kube_resource *const *types, size_t ntypes, level *out,
-                   fl_err *err)
+                   const fl_kube_resource *const *types, size_t ntypes, level *out, fl_err *err)
 {
     const char *ns[FL_INDEX_QUERY_MAX_TERMS];
     size_t nns = 0;

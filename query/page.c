@@ -45,8 +45,8 @@ int query_row_json(const fl_index_row *row, fl_buf *out)
      * a string (its quotes would be escaped). */
     const char *md = memmem(j, row->json_len, md_key, sizeof md_key - 1);
     const char *v = md ? memmem(md, (size_t)(end - md), rv_key, sizeof rv_key - 1) : NULL;
-    const char *e = v ? memchr(v + sizeof rv_key - 1, '"', (size_t)(end - v - (sizeof rv_key - 1)))
-                      : NULL;
+    const char *e =
+        v ? memchr(v + sizeof rv_key - 1, '"', (size_t)(end - v - (sizeof rv_key - 1))) : NULL;
     if (!e)
         return fl_buf_append(out, j, row->json_len);
     v += sizeof rv_key - 1;
@@ -114,7 +114,7 @@ int query_page_row(void *arg, const fl_index_row *row)
 }
 
 int query_page_reply_table(query_page *x, fl_request *r, const char *rv, const char *cont,
-                       int64_t remaining)
+                           int64_t remaining)
 {
     fl_kube_table_opts to = FL_KUBE_TABLE_OPTS_INIT;
     fl_kube_table_include inc = FL_KUBE_TABLE_METADATA;
@@ -143,13 +143,15 @@ int query_page_reply_table(query_page *x, fl_request *r, const char *rv, const c
 }
 
 int query_page_reply_list(query_page *x, fl_request *r, const char *rv, const char *cont,
-                      int64_t remaining)
+                          int64_t remaining)
 {
     char av[512];
     fl_buf b = FL_BUF_INIT(QUERY_REPLY_MAX);
     fl_kube_resource_api_version(x->t->res, av, sizeof av);
-    int rc = fl_buf_printf(&b, "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":"
-                               "{\"resourceVersion\":\"%s\"", x->t->res->list_kind, av, rv);
+    int rc = fl_buf_printf(&b,
+                           "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":"
+                           "{\"resourceVersion\":\"%s\"",
+                           x->t->res->list_kind, av, rv);
     if (!rc && cont)
         rc = fl_buf_printf(&b, ",\"continue\":\"%s\"", cont);
     if (!rc && remaining >= 0)
@@ -180,12 +182,12 @@ int query_page_reply_list(query_page *x, fl_request *r, const char *rv, const ch
 }
 
 int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
-                  fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
-                  json_t *items, fl_query_cursor *last, bool *more, fl_err *err)
+                  fl_index_reader *rd, const fl_query_cursor *after, int64_t limit, json_t *items,
+                  fl_query_cursor *last, bool *more, fl_err *err)
 {
     query_target t = {NULL, res, NULL, NULL};
-    query_page x = {.q = q, .u = u, .c = c, .t = &t, .raw_ok = false, .objs = items,
-                  .limit = limit};
+    query_page x = {
+        .q = q, .u = u, .c = c, .t = &t, .raw_ok = false, .objs = items, .limit = limit};
     fl_index_query iq = FL_INDEX_QUERY_INIT;
     query_scope_buf sb;
     if (query_conds_order(c)->n)

@@ -139,7 +139,6 @@ fail:
     return rc;
 }
 
-
 /* ---- dispatch ----------------------------------------------------------------- */
 
 typedef struct route {
@@ -233,7 +232,7 @@ static void dispatch(fl_query *q, fl_request *r, const query_user *u, const rout
 {
     fl_err err = FL_ERR_INIT;
     query_served_ctx sc = {q, query_reader_get(q, &err), rt->cluster, u,
-                     rt->cluster && !query_scope_cluster_visible(q, u, rt->cluster)};
+                           rt->cluster && !query_scope_cluster_visible(q, u, rt->cluster)};
     const char *const *s = rt->seg;
     size_t n = rt->nseg;
     if (!sc.rd) {
@@ -244,8 +243,8 @@ static void dispatch(fl_query *q, fl_request *r, const query_user *u, const rout
         query_serve_openapi(q, r, rt->cluster, rt->seg + 2, rt->nseg - 2, &sc);
     else if (n == 2 && !strcmp(s[0], "openapi") && !strcmp(s[1], "v2"))
         query_serve_openapi_v2(q, r, &sc);
-    else if (n == 0 || (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") &&
-                   strcmp(s[0], "apis")))
+    else if (n == 0 ||
+             (n == 1 && strcmp(s[0], "version") && strcmp(s[0], "api") && strcmp(s[0], "apis")))
         not_found(r);
     else if (n == 1 || (n == 2 && !strcmp(s[0], "api")) || (n <= 3 && !strcmp(s[0], "apis")))
         query_serve_discovery(q, r, rt->seg, rt->nseg, &sc);
@@ -268,8 +267,7 @@ static void on_request(fl_request *r, void *ud)
         return;
     if (!query_scope_any(q, &u)) {
         fl_request_reply_status(r, 403, "Forbidden",
-                                "user \"%s\" cannot read anything through the search API",
-                                u.name);
+                                "user \"%s\" cannot read anything through the search API", u.name);
         return;
     }
     const char *p = fl_request_path(r) + strlen(FL_QUERY_PREFIX);

@@ -85,14 +85,14 @@ typedef struct fl_query_member {
 } fl_query_member;
 
 typedef struct fl_query_opts {
-    fl_index *index;               /* required, borrowed */
-    const char *tokens_file;       /* token,user,"g1,g2" lines; NULL = no tokens */
-    bool anonymous_loopback;       /* unauthenticated loopback peers allowed */
-    const fl_query_scope *scopes;  /* copied; none = every authenticated user sees all */
+    fl_index *index;              /* required, borrowed */
+    const char *tokens_file;      /* token,user,"g1,g2" lines; NULL = no tokens */
+    bool anonymous_loopback;      /* unauthenticated loopback peers allowed */
+    const fl_query_scope *scopes; /* copied; none = every authenticated user sees all */
     size_t nscopes;
-    const fl_query_gv *gvs;        /* copied; synced types listed in discovery */
+    const fl_query_gv *gvs; /* copied; synced types listed in discovery */
     size_t ngvs;
-    const char *key_file;          /* continue-token key (32 bytes); created
+    const char *key_file; /* continue-token key (32 bytes); created
                                       when missing; NULL = random per process */
     /* Member clusters, for cluster.karmada.io/v1alpha1 Cluster objects and the
      * not-Ready Warning header: a new reference shaped like
@@ -123,7 +123,10 @@ typedef struct fl_query_opts {
     unsigned watch_max;
     unsigned watch_per_user;
 } fl_query_opts;
-#define FL_QUERY_OPTS_INIT {0} /* every option unset: its default */
+#define FL_QUERY_OPTS_INIT                                                                         \
+    {                                                                                              \
+        0                                                                                          \
+    } /* every option unset: its default */
 
 typedef struct fl_query fl_query;
 

@@ -78,13 +78,13 @@ struct fl_query {
     json_t *(*members_fn)(void *ud);
     void *members_ud;
     const fl_kube_resource *cluster_res; /* cluster.karmada.io/v1alpha1 clusters */
-    query_member *members; /* pods/log targets (logs.c) */
+    query_member *members;               /* pods/log targets (logs.c) */
     size_t nmembers;
     query_openapi_entry oa[QUERY_OPENAPI_CACHE]; /* under oa_mu (openapi.c) */
     pthread_mutex_t oa_mu;
     int64_t oa_tick;
-    struct query_log *logs; /* running log proxies, under pool_mu */
-    int nlogs;              /* under pool_mu; changed is broadcast when it drops */
+    struct query_log *logs;              /* running log proxies, under pool_mu */
+    int nlogs;                           /* under pool_mu; changed is broadcast when it drops */
     int64_t sql_budget_ms, sql_max_rows; /* POST /query (sql_handler.c) */
     int64_t list_scan_budget_ms;         /* a filtered page scans on this long (list.c) */
     bool sql_open_to_all;
@@ -110,8 +110,8 @@ void query_tokens_free(fl_query *q);
 /* 0 and *u, or answers the request (401) and returns FL_EUNAUTHORIZED. */
 int query_authenticate(const fl_query *q, fl_request *r, query_user *u);
 /* Is (cluster, namespace, resource/group) visible to u? */
-bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster,
-                        const char *ns, const char *group, const char *resource);
+bool query_scope_allows(const fl_query *q, const query_user *u, const char *cluster, const char *ns,
+                        const char *group, const char *resource);
 /* system:masters or one of auth.adminGroups: unrestricted. */
 bool query_user_is_admin(const fl_query *q, const query_user *u);
 /* The part of u's scope that covers one type, as index terms (#19: the
@@ -153,10 +153,10 @@ bool query_type_synced(const fl_query *q, const fl_kube_resource *r);
 
 /* A resource request (LIST, GET or WATCH). */
 typedef struct query_target {
-    const char *cluster;            /* NULL = every cluster */
+    const char *cluster; /* NULL = every cluster */
     const fl_kube_resource *res;
-    const char *ns;                 /* NULL = all namespaces */
-    const char *name;               /* NULL = LIST */
+    const char *ns;   /* NULL = all namespaces */
+    const char *name; /* NULL = LIST */
 } query_target;
 /* auth.c: a namespace outside u's scope for the type: answers 403 as RBAC
  * would (verb "get", "list" or "watch") and returns true. */
@@ -212,7 +212,7 @@ void query_sorted_done(query_sorted *s);
 typedef struct query_owner {
     const char *uid, *name, *gr; /* borrowed from the request */
     int64_t seniority;
-    char **uids, **clusters;     /* resolved set ("" cluster = any) */
+    char **uids, **clusters; /* resolved set ("" cluster = any) */
     size_t n;
     bool resolved;
 } query_owner;
@@ -295,16 +295,16 @@ typedef struct query_page {
     const query_target *t;
     bool table, raw_ok;
     int64_t limit, seen, emitted;
-    int64_t exact_rv;    /* resourceVersionMatch=Exact: that revision, else -1 */
-    bool filtered;       /* rows are filtered after the index: scan on to fill the page */
-    int64_t scan_until;  /* fl_mono_ms() deadline for a filtered scan */
-    fl_buf out;          /* raw JSON items, comma-separated */
-    json_t *objs;        /* parsed items (Table or field selector) */
-    fl_query_cursor last; /* key of the last row looked at */
+    int64_t exact_rv;          /* resourceVersionMatch=Exact: that revision, else -1 */
+    bool filtered;             /* rows are filtered after the index: scan on to fill the page */
+    int64_t scan_until;        /* fl_mono_ms() deadline for a filtered scan */
+    fl_buf out;                /* raw JSON items, comma-separated */
+    json_t *objs;              /* parsed items (Table or field selector) */
+    fl_query_cursor last;      /* key of the last row looked at */
     char bind[QUERY_BIND_LEN]; /* continue tokens are bound to this */
     bool more;
     int rc;
-    int64_t max_rev;     /* the newest revision among the items */
+    int64_t max_rev; /* the newest revision among the items */
 } query_page;
 /* A user whose scope restricts what it sees (scopes exist, not an admin). */
 bool query_user_scoped(const fl_query *q, const query_user *u);
@@ -334,8 +334,8 @@ int query_page_reply_list(query_page *x, fl_request *r, const char *rv, const ch
 /* Append up to limit parsed objects of res matching c (after the cursor)
  * to items; *last = key of the last row looked at, *more = rows remain. */
 int query_collect(fl_query *q, const query_user *u, const conds *c, const fl_kube_resource *res,
-                  fl_index_reader *rd, const fl_query_cursor *after, int64_t limit,
-                  json_t *items, fl_query_cursor *last, bool *more, fl_err *err);
+                  fl_index_reader *rd, const fl_query_cursor *after, int64_t limit, json_t *items,
+                  fl_query_cursor *last, bool *more, fl_err *err);
 /* pool.c: the fl_kube_resource_filter of a prefix: served = synced by the
  * config (all-clusters prefix) or present in the index (of the cluster). */
 typedef struct query_served_ctx {

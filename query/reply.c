@@ -16,8 +16,8 @@ bool query_wants_table(const fl_request *r)
 void query_reply_error(fl_request *r, int rc, const fl_err *err)
 {
     if (rc == FL_EPARSE || rc == -E2BIG || rc == FL_EUNSUPPORTED || rc == -EINVAL)
-        fl_request_reply_status(r, 400, "BadRequest", "%s", err->msg[0] ? err->msg
-                                                                         : fl_strerror(rc));
+        fl_request_reply_status(r, 400, "BadRequest", "%s",
+                                err->msg[0] ? err->msg : fl_strerror(rc));
     else if (rc == -ETIMEDOUT)
         fl_request_reply_status(r, 504, "Timeout", "Timeout: %s",
                                 err->msg[0] ? err->msg : "the request took too long");

@@ -50,15 +50,15 @@ typedef struct cc {
     size_t nup;
     int rc;
     int nje;
-    struct {           /* pod_resources / node_resources rows joined as rs%d */
+    struct { /* pod_resources / node_resources rows joined as rs%d */
         int t;
         const char *rtable;
         char key[256];
     } rj[8];
     int nrj;
-    bool from_done;    /* FROM written: no more joins */
-    bool agg_ok; /* aggregates allowed here (select list, HAVING, ORDER BY) */
-    bool emit;   /* false: only work out kinds */
+    bool from_done; /* FROM written: no more joins */
+    bool agg_ok;    /* aggregates allowed here (select list, HAVING, ORDER BY) */
+    bool emit;      /* false: only work out kinds */
 } cc;
 
 /* A resolved column. */
@@ -73,11 +73,11 @@ typedef enum {
 
 typedef struct col {
     ckind k;
-    int t;                 /* table index */
-    const char *sqlfmt;    /* C_SQL: e.g. "x%d.phase" */
+    int t;              /* table index */
+    const char *sqlfmt; /* C_SQL: e.g. "x%d.phase" */
     const char *rtable, *rcol;
-    char key[512];         /* label key / resource / JSON path */
-    char rest[512];        /* C_JSON_ANY: path inside each element ("$" = itself) */
+    char key[512];  /* label key / resource / JSON path */
+    char rest[512]; /* C_JSON_ANY: path inside each element ("$" = itself) */
     sql_col_kind kind;
     bool materialized;
 } col;
@@ -184,7 +184,7 @@ static void note(cc *c, const char *name, const char *target, const char *how)
 
 typedef struct fixed_col {
     const char *name, *alt;
-    int facts;          /* 0 any table, 1 pods, 2 nodes */
+    int facts; /* 0 any table, 1 pods, 2 nodes */
     const char *sql;
     sql_col_kind kind;
 } fixed_col;
@@ -216,10 +216,13 @@ static const fixed_col fixed[] = {
 
 /* First segments a JSON path may start with (anything else: json.<path>). */
 static const char *const roots[] = {
-    "metadata", "spec", "status", "data", "binaryData", "type", "reason", "message",
-    "involvedObject", "regarding", "source", "count", "firstTimestamp", "lastTimestamp",
-    "eventTime", "reportingComponent", "action", "note", "subsets", "rules", "roleRef",
-    "subjects", "webhooks", "apiVersion", "immutable", "provisioner", "parameters",
+    "metadata",       "spec",          "status",     "data",
+    "binaryData",     "type",          "reason",     "message",
+    "involvedObject", "regarding",     "source",     "count",
+    "firstTimestamp", "lastTimestamp", "eventTime",  "reportingComponent",
+    "action",         "note",          "subsets",    "rules",
+    "roleRef",        "subjects",      "webhooks",   "apiVersion",
+    "immutable",      "provisioner",   "parameters",
 };
 
 static bool binary_resource(const char *r)
@@ -291,8 +294,8 @@ static void suggest_unknown(cc *c, const sql_node *n, const char *name, const ct
             }
         }
     }
-    const char *extra[] = {"cluster", "labels.", "annotations.", "requests.cpu", "limits.cpu",
-                           "allocatable.cpu", "capacity.cpu"};
+    const char *extra[] = {"cluster",    "labels.",         "annotations.", "requests.cpu",
+                           "limits.cpu", "allocatable.cpu", "capacity.cpu"};
     for (size_t i = 0; i < FL_ARRAY_LEN(extra); i++) {
         int d = sql_edit_distance(name, extra[i]);
         if (d < bd) {
@@ -320,8 +323,10 @@ static void suggest_unknown(cc *c, const sql_node *n, const char *name, const ct
     if (best)
         snprintf(msg, sizeof msg, "unknown column '%.200s' (did you mean '%.300s'?)", name, best);
     else
-        snprintf(msg, sizeof msg, "unknown column '%.200s' (see query/SQL.md; other JSON "
-                 "roots: json.<path>)", name);
+        snprintf(msg, sizeof msg,
+                 "unknown column '%.200s' (see query/SQL.md; other JSON "
+                 "roots: json.<path>)",
+                 name);
     /* the position goes after the name, before the suggestion, as people read it */
     char *paren = strstr(msg, " (");
     if (paren && !c->rc) {
@@ -378,8 +383,12 @@ static int resolve(cc *c, const sql_node *n, col *out)
             t->need_g = true;
         char target[80];
         const char *dotp = strchr(f->sql, '.');
-        snprintf(target, sizeof target, "%s.%s", f->facts == 1 ? "pods" : f->facts == 2 ? "nodes"
-                 : f->sql[0] == 'g' ? "gvrs" : "objects", dotp ? dotp + 1 : f->sql);
+        snprintf(target, sizeof target, "%s.%s",
+                 f->facts == 1      ? "pods"
+                 : f->facts == 2    ? "nodes"
+                 : f->sql[0] == 'g' ? "gvrs"
+                                    : "objects",
+                 dotp ? dotp + 1 : f->sql);
         char *paren = strchr(target, ' ');
         if (paren)
             *paren = 0;
@@ -389,16 +398,17 @@ static int resolve(cc *c, const sql_node *n, col *out)
     bool secret = t->res && strcmp(t->res->resource, "secrets") == 0 && !t->res->group[0];
     /* a Secret's last-applied annotation holds its data (stored when
      * sync.prune.lastAppliedConfiguration is false): never hand it out */
-    if (secret && (strcmp(name, "metadata") == 0 || strcmp(name, "json.metadata") == 0 ||
-                   strstr(name, "annotations") != NULL) &&
+    if (secret &&
+        (strcmp(name, "metadata") == 0 || strcmp(name, "json.metadata") == 0 ||
+         strstr(name, "annotations") != NULL) &&
         (strstr(name, "last-applied") || !strstr(name, "annotations.")))
         return set_err(c, FL_EFORBIDDEN, n,
                        "Secret data is never returned (whole metadata/annotations or "
                        "last-applied-configuration of a Secret)");
     if ((strcmp(first, "labels") == 0 || strcmp(first, "annotations") == 0) && rest >= 2) {
         char key[600];
-        if (!seg_text(n, from + 1, key, sizeof key) || strchr(key, '[') ||
-            strpbrk(key, "\"\\") || strlen(key) > 316)
+        if (!seg_text(n, from + 1, key, sizeof key) || strchr(key, '[') || strpbrk(key, "\"\\") ||
+            strlen(key) > 316)
             return set_err(c, FL_EPARSE, n, "bad label or annotation key");
         if (first[0] == 'l') {
             out->k = C_LABEL;
@@ -415,7 +425,8 @@ static int resolve(cc *c, const sql_node *n, col *out)
         return 0;
     }
     if ((strcmp(first, "requests") == 0 || strcmp(first, "limits") == 0 ||
-         strcmp(first, "allocatable") == 0 || strcmp(first, "capacity") == 0) && rest >= 2) {
+         strcmp(first, "allocatable") == 0 || strcmp(first, "capacity") == 0) &&
+        rest >= 2) {
         bool pod = first[0] == 'r' || first[0] == 'l';
         if ((pod && t->facts != 1) || (!pod && t->facts != 2)) {
             char msg[200];
@@ -428,8 +439,10 @@ static int resolve(cc *c, const sql_node *n, col *out)
             return set_err(c, FL_EPARSE, n, "bad resource name");
         out->k = C_RES;
         out->rtable = pod ? "pod_resources" : "node_resources";
-        out->rcol = first[0] == 'r' ? "requests" : first[0] == 'l' ? "limits"
-                    : first[1] == 'l' ? "allocatable" : "capacity";
+        out->rcol = first[0] == 'r'   ? "requests"
+                    : first[0] == 'l' ? "limits"
+                    : first[1] == 'l' ? "allocatable"
+                                      : "capacity";
         snprintf(out->key, sizeof out->key, "%s", res);
         out->kind = binary_resource(res) ? SQL_COL_QTY_BIN : SQL_COL_QTY_DEC;
         out->materialized = true;
@@ -501,12 +514,8 @@ static void emit_col(cc *c, const col *k, const char *elem)
 {
     char tmp[160];
     switch (k->k) {
-    case C_CLUSTER:
-        printf_(c, "c%d.name", k->t);
-        break;
-    case C_SQL:
-        printf_(c, k->sqlfmt, k->t);
-        break;
+    case C_CLUSTER: printf_(c, "c%d.name", k->t); break;
+    case C_SQL: printf_(c, k->sqlfmt, k->t); break;
     case C_LABEL:
         printf_(c, "(SELECT value FROM labels WHERE obj_id = t%d.id AND key = ", k->t);
         param_text(c, k->key);
@@ -519,8 +528,9 @@ static void emit_col(cc *c, const col *k, const char *elem)
             puts_(c, tmp);
             break;
         }
-        snprintf(tmp, sizeof tmp, "(SELECT %s FROM %s WHERE obj_id = t%d.id AND resource = ",
-                 k->rcol, k->rtable, k->t);
+        snprintf(tmp, sizeof tmp,
+                 "(SELECT %s FROM %s WHERE obj_id = t%d.id AND resource = ", k->rcol, k->rtable,
+                 k->t);
         puts_(c, tmp);
         param_text(c, k->key);
         puts_(c, ")");
@@ -733,8 +743,7 @@ static void predicate(cc *c, const sql_node *n)
         puts_(c, n->neg ? " NOT LIKE " : " LIKE ");
         expr(c, n->kids[1]);
         break;
-    default: /* N_ISNULL */
-        puts_(c, n->neg ? " IS NOT NULL" : " IS NULL");
+    default: /* N_ISNULL */ puts_(c, n->neg ? " IS NOT NULL" : " IS NULL");
     }
     puts_(c, ")");
 }
@@ -860,21 +869,15 @@ static sql_col_kind expr(cc *c, const sql_node *n)
     if (c->rc || !n)
         return SQL_COL_ANY;
     switch (n->kind) {
-    case N_STR:
-        param_text(c, n->str);
-        return SQL_COL_TEXT;
+    case N_STR: param_text(c, n->str); return SQL_COL_TEXT;
     case N_NUM:
         if (n->is_real)
             param(c, (fl_index_sql_value){FL_INDEX_SQL_REAL, 0, n->real, NULL, 0});
         else
             param_int(c, n->num);
         return n->is_real ? SQL_COL_REAL : SQL_COL_INT;
-    case N_BOOL:
-        puts_(c, n->num ? "1" : "0");
-        return SQL_COL_BOOL;
-    case N_NULL:
-        puts_(c, "NULL");
-        return SQL_COL_ANY;
+    case N_BOOL: puts_(c, n->num ? "1" : "0"); return SQL_COL_BOOL;
+    case N_NULL: puts_(c, "NULL"); return SQL_COL_ANY;
     case N_PARAM:
         if (n->num < 1 || (size_t)n->num > c->nup) {
             char msg[80];
@@ -892,11 +895,8 @@ static sql_col_kind expr(cc *c, const sql_node *n)
         emit_col(c, &k, NULL);
         return k.kind;
     }
-    case N_STAR:
-        set_err(c, FL_EPARSE, n, "'*' only in count(*)");
-        return SQL_COL_ANY;
-    case N_FUNC:
-        return func(c, n);
+    case N_STAR: set_err(c, FL_EPARSE, n, "'*' only in count(*)"); return SQL_COL_ANY;
+    case N_FUNC: return func(c, n);
     case N_MATCH:
         /* full text covers annotations, which for a Secret may hold its
          * last-applied data: never searchable */
@@ -934,8 +934,11 @@ static sql_col_kind expr(cc *c, const sql_node *n)
             sql_node sw = *n;
             sql_node *kids[2] = {n->kids[1], n->kids[0]};
             sw.kids = kids;
-            sw.op = n->op == T_LT ? T_GT : n->op == T_GT ? T_LT : n->op == T_LE ? T_GE
-                    : n->op == T_GE ? T_LE : n->op;
+            sw.op = n->op == T_LT   ? T_GT
+                    : n->op == T_GT ? T_LT
+                    : n->op == T_LE ? T_GE
+                    : n->op == T_GE ? T_LE
+                                    : n->op;
             predicate(c, &sw);
             return SQL_COL_BOOL;
         }
@@ -943,9 +946,7 @@ static sql_col_kind expr(cc *c, const sql_node *n)
         return SQL_COL_BOOL;
     case N_IN:
     case N_LIKE:
-    case N_ISNULL:
-        predicate(c, n);
-        return SQL_COL_BOOL;
+    case N_ISNULL: predicate(c, n); return SQL_COL_BOOL;
     }
     return SQL_COL_ANY;
 }
@@ -1261,8 +1262,8 @@ static void statement(cc *c)
             col k;
             bool save = c->emit;
             c->emit = false;
-            bool by_cluster = q->group[i]->kind == N_PATH && resolve(c, q->group[i], &k) == 0 &&
-                              k.k == C_CLUSTER;
+            bool by_cluster =
+                q->group[i]->kind == N_PATH && resolve(c, q->group[i], &k) == 0 && k.k == C_CLUSTER;
             c->emit = save;
             if (by_cluster) /* group on the id (covered by objects_scope), name follows */
                 printf_(c, "t%d.cluster_id", k.t);
@@ -1294,17 +1295,23 @@ static void statement(cc *c)
 }
 
 int sql_compile(const sql_query *q, const fl_kube_resources *reg, const sql_scope *scope,
-                const fl_index_sql_value *uparams, size_t nuparams, sql_compiled *out,
-                fl_err *err)
+                const fl_index_sql_value *uparams, size_t nuparams, sql_compiled *out, fl_err *err)
 {
     memset(out, 0, sizeof *out);
     fl_buf_init(&out->sql, SQL_TEXT_MAX);
     fl_buf_init(&out->notes, 64u << 10);
-    cc c = {.q = q, .reg = reg, .scope = scope, .b = &out->sql, .out = out, .err = err,
-            .up = uparams, .nup = nuparams, .emit = true};
+    cc c = {.q = q,
+            .reg = reg,
+            .scope = scope,
+            .b = &out->sql,
+            .out = out,
+            .err = err,
+            .up = uparams,
+            .nup = nuparams,
+            .emit = true};
     if (q->nparams > (int)nuparams) {
-        fl_err_set(err, FL_EPARSE, "the query uses %d parameters; \"params\" has %zu",
-                   q->nparams, nuparams);
+        fl_err_set(err, FL_EPARSE, "the query uses %d parameters; \"params\" has %zu", q->nparams,
+                   nuparams);
         sql_compiled_done(out);
         return FL_EPARSE;
     }

@@ -125,8 +125,7 @@ static json_t *cell(const fl_index_sql_value *v, sql_col_kind k)
                 return j;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     switch (v->type) {
     case FL_INDEX_SQL_INT: return json_integer(v->i);
@@ -188,8 +187,7 @@ static int read_params(json_t *arr, fl_index_sql_value *out, size_t *n, fl_err *
             p->type = FL_INDEX_SQL_INT;
             p->i = json_is_true(v);
         } else if (!json_is_null(v)) {
-            return fl_err_set(err, FL_EPARSE, "params[%zu]: strings, numbers, booleans or null",
-                              i);
+            return fl_err_set(err, FL_EPARSE, "params[%zu]: strings, numbers, booleans or null", i);
         }
     }
     return 0;
@@ -226,13 +224,12 @@ static json_t *answer(const sql_compiled *c, rows_ctx *x, const fl_index_sql_res
             json_array_append_new(notes, json_string(s));
         }
         free(dup);
-        return json_pack("{s:s, s:o, s:o, s:O}", "sql", c->sql.data ? c->sql.data : "",
-                         "columns", cols, "notes", notes ? notes : json_array(), "plan",
-                         x->rows);
+        return json_pack("{s:s, s:o, s:o, s:O}", "sql", c->sql.data ? c->sql.data : "", "columns",
+                         cols, "notes", notes ? notes : json_array(), "plan", x->rows);
     }
     return json_pack("{s:o, s:O, s:b, s:I, s:{s:I, s:I}, s:I}", "columns", cols, "rows", x->rows,
-                     "truncated", res->truncated, "revision", (json_int_t)res->revision,
-                     "limits", "maxRows", (json_int_t)q->sql_max_rows, "budgetMs",
+                     "truncated", res->truncated, "revision", (json_int_t)res->revision, "limits",
+                     "maxRows", (json_int_t)q->sql_max_rows, "budgetMs",
                      (json_int_t)q->sql_budget_ms, "elapsedMs", (json_int_t)res->elapsed_ms);
 }
 
@@ -253,7 +250,8 @@ static void serve(fl_query *q, fl_request *r, const query_user *u)
     int rc;
     const char *text = NULL;
     if (!req || !json_is_object(req) || !(text = json_string_value(json_object_get(req, "sql")))) {
-        rc = fl_err_set(&err, FL_EPARSE, "body must be JSON {\"sql\": \"SELECT ...\", "
+        rc = fl_err_set(&err, FL_EPARSE,
+                        "body must be JSON {\"sql\": \"SELECT ...\", "
                         "\"params\": [...]}");
         goto fail;
     }
@@ -312,8 +310,7 @@ static void on_query(fl_request *r, void *ud)
     if (query_authenticate(q, r, &u) != 0)
         return;
     if (!query_scope_any(q, &u)) {
-        fl_request_reply_status(r, 403, NULL, "user \"%s\" has no scope in auth.scopes",
-                                u.name);
+        fl_request_reply_status(r, 403, NULL, "user \"%s\" has no scope in auth.scopes", u.name);
         return;
     }
     serve(q, r, &u);

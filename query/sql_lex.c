@@ -263,10 +263,13 @@ int sql_lex_next(sql_lexer *lx, sql_tok *t, fl_err *err)
             t->num = v;
         }
     } else {
-        static const struct { const char *s; sql_tok_type t; } ops[] = {
-            {"!=", T_NE}, {"<>", T_NE}, {"<=", T_LE}, {">=", T_GE}, {"==", T_EQ},
-            {",", T_COMMA}, {".", T_DOT}, {"(", T_LP}, {")", T_RP}, {"[", T_LB},
-            {"]", T_RB}, {"*", T_STAR}, {";", T_SEMI}, {"=", T_EQ}, {"<", T_LT}, {">", T_GT},
+        static const struct {
+            const char *s;
+            sql_tok_type t;
+        } ops[] = {
+            {"!=", T_NE},  {"<>", T_NE}, {"<=", T_LE}, {">=", T_GE}, {"==", T_EQ}, {",", T_COMMA},
+            {".", T_DOT},  {"(", T_LP},  {")", T_RP},  {"[", T_LB},  {"]", T_RB},  {"*", T_STAR},
+            {";", T_SEMI}, {"=", T_EQ},  {"<", T_LT},  {">", T_GT},
         };
         for (size_t i = 0; i < FL_ARRAY_LEN(ops); i++) {
             size_t l = strlen(ops[i].s);

@@ -15,11 +15,11 @@
 
 typedef struct parser {
     sql_lexer lx;
-    sql_tok tok;        /* current token */
-    sql_tok peek;       /* next token when has_peek */
+    sql_tok tok;  /* current token */
+    sql_tok peek; /* next token when has_peek */
     bool has_peek;
     fl_err *err;
-    int rc;             /* first error */
+    int rc; /* first error */
     size_t nodes;
     int depth;
     int nparams, next_anon;
@@ -27,9 +27,9 @@ typedef struct parser {
 } parser;
 
 static const char *const keywords[] = {
-    "select", "from", "where", "group", "by", "having", "order", "limit", "offset", "and",
-    "or", "not", "in", "like", "is", "null", "as", "asc", "desc", "join", "on", "with",
-    "deleted", "distinct", "true", "false", "match", "inner",
+    "select", "from", "where",   "group",    "by",   "having", "order", "limit", "offset", "and",
+    "or",     "not",  "in",      "like",     "is",   "null",   "as",    "asc",   "desc",   "join",
+    "on",     "with", "deleted", "distinct", "true", "false",  "match", "inner",
 };
 
 static bool is_kw(const sql_tok *t, const char *kw)
@@ -277,10 +277,10 @@ static sql_node *func(parser *p)
             }
         }
         if (!p->rc)
-            p->rc = fl_err_set(p->err, FL_EPARSE, "unknown function '%.60s' at %d:%d%s%s%s", name,
-                               at.line, at.col,
-                               best ? " (did you mean '" : " (functions: count, sum, min, max, avg, match)",
-                               best ? best : "", best ? "'?)" : "");
+            p->rc = fl_err_set(
+                p->err, FL_EPARSE, "unknown function '%.60s' at %d:%d%s%s%s", name, at.line, at.col,
+                best ? " (did you mean '" : " (functions: count, sum, min, max, avg, match)",
+                best ? best : "", best ? "'?)" : "");
         return NULL;
     }
     sql_node *n = node(p, N_FUNC, &at);
@@ -361,11 +361,8 @@ static sql_node *primary(parser *p)
         if (is_any_kw(t))
             return unexpected(p, "a column, literal or '('"), NULL;
         return path(p);
-    case T_QIDENT:
-        return path(p);
-    default:
-        unexpected(p, "a column, literal or '('");
-        return NULL;
+    case T_QIDENT: return path(p);
+    default: unexpected(p, "a column, literal or '('"); return NULL;
     }
     if (!n || next(p) < 0)
         return NULL;
@@ -466,8 +463,7 @@ static sql_node *negation(parser *p)
     return comparison(p);
 }
 
-static sql_node *binary(parser *p, const char *kw, sql_node_kind k,
-                        sql_node *(*sub)(parser *))
+static sql_node *binary(parser *p, const char *kw, sql_node_kind k, sql_node *(*sub)(parser *))
 {
     sql_node *l = sub(p);
     if (!l || !is_kw(&p->tok, kw))

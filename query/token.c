@@ -39,9 +39,8 @@ static void token_key(const fl_query *q, unsigned char out[32])
 
 /* AES-256-GCM seal or open of in[0..n) into out, aad = bind. 0 or -EIO
  * (open: authentication failed). */
-static int gcm(const fl_query *q, bool seal, const unsigned char nonce[NONCE_LEN],
-               const char *bind, const unsigned char *in, size_t n, unsigned char *out,
-               unsigned char tag[TAG_LEN])
+static int gcm(const fl_query *q, bool seal, const unsigned char nonce[NONCE_LEN], const char *bind,
+               const unsigned char *in, size_t n, unsigned char *out, unsigned char tag[TAG_LEN])
 {
     unsigned char key[32];
     int len = 0, ok = 0;
@@ -113,9 +112,8 @@ static bool parse_order(const char **p, fl_query_cursor *c)
     char sig[254], cr[254], rv[254];
     int64_t v;
     if (!take(p, sig, false) || fl_parse_i64(sig, strlen(sig), &v) != 0 || v < 0 ||
-        v > 0xffffffffLL || !take(p, cr, false) ||
-        fl_parse_i64(cr, strlen(cr), &c->created) != 0 || !take(p, rv, false) ||
-        strlen(rv) >= sizeof c->rv)
+        v > 0xffffffffLL || !take(p, cr, false) || fl_parse_i64(cr, strlen(cr), &c->created) != 0 ||
+        !take(p, rv, false) || strlen(rv) >= sizeof c->rv)
         return false;
     c->order_sig = (uint32_t)v;
     c->ordered = true;
@@ -133,8 +131,8 @@ static int parse_payload(const char *p, fl_query_cursor *c)
     if (!take(&p, rev, false) || fl_parse_i64(rev, strlen(rev), &c->revision) != 0 ||
         c->revision < 0 || !take(&p, off, false) ||
         fl_parse_i64(off, strlen(off), &c->offset) != 0 || c->offset < 0 ||
-        (v2 && !parse_order(&p, c)) || !take(&p, c->cluster, false) || !take(&p, c->namespace_, false) ||
-        !take(&p, c->name, true) || strchr(c->name, '/'))
+        (v2 && !parse_order(&p, c)) || !take(&p, c->cluster, false) ||
+        !take(&p, c->namespace_, false) || !take(&p, c->name, true) || strchr(c->name, '/'))
         return FL_EPARSE;
     return 0;
 }
@@ -177,8 +175,8 @@ int fl_query_token_decode(const fl_query *q, const char *token, fl_query_cursor 
 /* Parameters that may change between the pages of one list. */
 static bool unbound_param(const char *k)
 {
-    static const char *const skip[] = {"continue", "limit", "pretty", "withRemainingCount",
-                                       "timeoutSeconds", "includeObject"};
+    static const char *const skip[] = {"continue",           "limit",          "pretty",
+                                       "withRemainingCount", "timeoutSeconds", "includeObject"};
     for (size_t i = 0; i < FL_ARRAY_LEN(skip); i++)
         if (!strcmp(k, skip[i]))
             return true;

@@ -34,9 +34,9 @@
 #include "query/query_int.h"
 
 #define WATCH_WORKERS 2
-#define WATCH_MAX_DEFAULT 10000     /* in all */
-#define WATCH_PER_USER_DEFAULT 128  /* per user name: one user cannot lock others out */
-#define WATCH_CACHE_KIB 8192        /* each worker reader's SQLite cache */
+#define WATCH_MAX_DEFAULT 10000        /* in all */
+#define WATCH_PER_USER_DEFAULT 128     /* per user name: one user cannot lock others out */
+#define WATCH_CACHE_KIB 8192           /* each worker reader's SQLite cache */
 #define WATCH_BATCH_BYTES (256u << 10) /* copied out of the change log per step */
 #define WATCH_BATCH 1000
 #define WATCH_BOOKMARK_MS 10000
@@ -66,12 +66,12 @@ typedef struct watch {
     bool scoped;         /* bookmarks carry sent, not from (query_page_revision's rule) */
     bool table, bookmarks, first_table, initial;
     int64_t deadline_ms, last_bookmark_ms;
-    int failed;          /* stream write failed: stop */
-    char counted[128];   /* the user name counted in the hub's users */
+    int failed;        /* stream write failed: stop */
+    char counted[128]; /* the user name counted in the hub's users */
     /* under hub.mu */
     watch_state state;
-    bool again;          /* queue again after the running step */
-    bool gone;           /* the client left */
+    bool again;                /* queue again after the running step */
+    bool gone;                 /* the client left */
     struct watch *prev, *next; /* every watch of the hub */
     struct watch *qnext;       /* the run queue */
 } watch;
@@ -104,8 +104,8 @@ struct query_watch_hub {
     int nwatch, max, per_user;
     bool stopping;
     int64_t next_tick_ms;
-    uint64_t gen;  /* counts index commits */
-    round *last;   /* the latest round read (a reference), or NULL */
+    uint64_t gen; /* counts index commits */
+    round *last;  /* the latest round read (a reference), or NULL */
     watch_user users[WATCH_USERS];
     worker workers[WATCH_WORKERS];
     int sub_id;
@@ -147,7 +147,6 @@ static void user_put(hub *h, const char *name)
             return;
         }
 }
-
 
 /* ---- the hub: run queue, commits, ticks (under h->mu) ------------------------- */
 
@@ -293,8 +292,7 @@ static int send_row(watch *w, const char *type, int64_t revision, const fl_index
     json_t *obj = NULL;
     char rv[32];
     if (strcmp(row->group, w->t.res->group) || strcmp(row->resource, w->t.res->resource) ||
-        !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group,
-                            row->resource))
+        !query_scope_allows(w->q, &w->u, row->cluster, row->namespace_, row->group, row->resource))
         return 0;
     if (fl_json_parse(row->json, row->json_len, &obj, NULL) != 0)
         return 0;
@@ -322,17 +320,17 @@ typedef struct pending {
     int64_t revision;
     fl_index_row row; /* strings and json in mem */
     char *mem;
-    json_t *obj;      /* the state sent, resourceVersion = revision; NULL: skipped */
-    char *line;       /* {"type","object"} encoded, with its newline */
+    json_t *obj; /* the state sent, resourceVersion = revision; NULL: skipped */
+    char *line;  /* {"type","object"} encoded, with its newline */
     size_t line_len;
 } pending;
 
 struct round {
     int refs;
-    uint64_t gen;      /* hub.gen when the read began */
-    int64_t from, to;  /* the resume point; the last revision read */
-    int64_t oldest;    /* FL_EGONE: the oldest revision the log holds */
-    int rc;            /* fl_index_changes': 0, 1 (byte cap), FL_EGONE, < 0 */
+    uint64_t gen;     /* hub.gen when the read began */
+    int64_t from, to; /* the resume point; the last revision read */
+    int64_t oldest;   /* FL_EGONE: the oldest revision the log holds */
+    int rc;           /* fl_index_changes': 0, 1 (byte cap), FL_EGONE, < 0 */
     pending *v;
     size_t n, cap, bytes;
 };
@@ -348,9 +346,9 @@ static const char *copy_str(char **p, const char *s)
 
 static int keep_row(round *b, const char *type, int64_t revision, const fl_index_row *row)
 {
-    const char *const strs[] = {row->cluster, row->group, row->version, row->resource, row->kind,
-                                row->namespace_, row->name, row->uid, row->resource_version,
-                                row->owner_uid};
+    const char *const strs[] = {
+        row->cluster,    row->group, row->version, row->resource,         row->kind,
+        row->namespace_, row->name,  row->uid,     row->resource_version, row->owner_uid};
     size_t need = row->json_len + 1;
     for (size_t i = 0; i < FL_ARRAY_LEN(strs); i++)
         need += strlen(strs[i] ? strs[i] : "") + 1;
@@ -532,8 +530,8 @@ static void send_bookmark(watch *w)
     if (w->scoped && w->sent == 0)
         return; /* nothing of the scope seen yet: no revision to tell */
     snprintf(rv, sizeof rv, "%lld", (long long)(w->scoped ? w->sent : w->from));
-    json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "kind", w->t.res->kind, "apiVersion", av,
-                          "metadata", "resourceVersion", rv);
+    json_t *o = json_pack("{s:s,s:s,s:{s:s}}", "kind", w->t.res->kind, "apiVersion", av, "metadata",
+                          "resourceVersion", rv);
     if (o)
         send_line(w, "BOOKMARK", o);
     json_decref(o);
@@ -853,8 +851,8 @@ static int admit(hub *h, fl_request *r, const query_user *u)
                                 "too many watches for user \"%s\": at most %d at once", u->name,
                                 h->per_user);
     else if (full)
-        fl_request_reply_status(r, 429, "TooManyRequests",
-                                "too many watches: at most %d at once", h->max);
+        fl_request_reply_status(r, 429, "TooManyRequests", "too many watches: at most %d at once",
+                                h->max);
     return full || user_full ? -EBUSY : 0;
 }
 
@@ -877,8 +875,8 @@ void query_serve_watch(fl_query *q, fl_request *r, const query_user *u, const qu
     int rc = (w = calloc(1, sizeof *w)) ? 0 : -ENOMEM;
     if (!rc)
         rc = watch_setup(q, r, u, t, w, &err);
-    const char *ct = w && w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
-                                   : "application/json";
+    const char *ct =
+        w && w->table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json";
     if (rc || (rc = fl_request_stream(r, 200, ct, &w->st)) != 0) {
         if (rc != FL_ECLOSED)
             query_reply_error(r, rc, &err);

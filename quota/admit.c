@@ -55,8 +55,10 @@ static int selectors_of(const json_t *quota, json_t **out, fl_err *err)
     if ((scopes && !json_is_array(scopes) && !json_is_null(scopes)) ||
         (exprs && !json_is_array(exprs) && !json_is_null(exprs))) {
         json_decref(a);
-        return fl_err_set(err, FL_EPARSE, "quota %s: spec.scopes and scopeSelector.matchExpressions "
-                          "must be arrays", fl_obj_str_or(quota, "metadata.name", ""));
+        return fl_err_set(err, FL_EPARSE,
+                          "quota %s: spec.scopes and scopeSelector.matchExpressions "
+                          "must be arrays",
+                          fl_obj_str_or(quota, "metadata.name", ""));
     }
     json_array_foreach(scopes, i, s)
         json_array_append_new(a, json_pack("{s:O,s:s}", "scopeName", s, "operator", "Exists"));
@@ -254,8 +256,10 @@ static int charge_one(check *c, qent *q, const rl *delta, bool charge, size_t qi
     if (exceeded.n > 0 && q->frq) {
         char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX];
         const char *k = exceeded.v[0].name;
-        deny(c, 403, "FederatedResourceQuota(%s/%s) exceeded for resource %s: requested sum %s, "
-             "limit %s.", q->ns ? q->ns : "", q->name, k, q_str(qrl_get(&next, k), a),
+        deny(c, 403,
+             "FederatedResourceQuota(%s/%s) exceeded for resource %s: requested sum %s, "
+             "limit %s.",
+             q->ns ? q->ns : "", q->name, k, q_str(qrl_get(&next, k), a),
              q_str(&exceeded.v[0].q, b));
     } else if (exceeded.n > 0) {
         rl fr = RL_INIT, fu = RL_INIT;
@@ -352,7 +356,7 @@ static int check_workload(check *c, const char *group, const char *resource, con
                           const json_t *old, fl_err *err);
 
 int qcheck_object(check *c, const char *group, const char *resource, const json_t *obj,
-                 const json_t *old, fl_err *err)
+                  const json_t *old, fl_err *err)
 {
     int rc = 0;
     if (qev_handles(c->ev, c->op))
@@ -394,9 +398,14 @@ static int check_workload(check *c, const char *group, const char *resource, con
 static int guess_resource(const char *av, const char *kind, char *group, char *resource,
                           size_t size)
 {
-    static const char *const known[] = {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1",
-                                        "policy/v1", "rbac.authorization.k8s.io/v1",
-                                        "storage.k8s.io/v1", "autoscaling/v2"};
+    static const char *const known[] = {"v1",
+                                        "apps/v1",
+                                        "batch/v1",
+                                        "networking.k8s.io/v1",
+                                        "policy/v1",
+                                        "rbac.authorization.k8s.io/v1",
+                                        "storage.k8s.io/v1",
+                                        "autoscaling/v2"};
     bool ok = false;
     for (size_t i = 0; i < FL_ARRAY_LEN(known); i++)
         ok = ok || strcmp(av, known[i]) == 0;
@@ -408,7 +417,8 @@ static int guess_resource(const char *av, const char *kind, char *group, char *r
     for (size_t i = 0; i <= n; i++)
         resource[i] = (char)((kind[i] >= 'A' && kind[i] <= 'Z') ? kind[i] - 'A' + 'a' : kind[i]);
     char last = resource[n - 1];
-    if (last == 's' || last == 'x' || fl_str_has_suffix(resource, "ch") || fl_str_has_suffix(resource, "sh"))
+    if (last == 's' || last == 'x' || fl_str_has_suffix(resource, "ch") ||
+        fl_str_has_suffix(resource, "sh"))
         memcpy(resource + n, "es", 3);
     else if (last == 'y' && n > 1 && !strchr("aeiou", resource[n - 2]))
         memcpy(resource + n - 1, "ies", 4);
@@ -491,8 +501,9 @@ int fl_quota_admit(const json_t *req, json_t **answer, fl_err *err)
     if (json_is_null(old))
         old = NULL;
     if (!strcmp(op, "UPDATE") && !old)
-        return fl_err_set(err, FL_EPARSE,
-                          "unable to get previous usage since prior version of object was not found");
+        return fl_err_set(
+            err, FL_EPARSE,
+            "unable to get previous usage since prior version of object was not found");
     check c = {.op = op, .msg = FL_BUF_INIT(1u << 20)};
     evaluator ev;
     int rc = parse_now(req, &c.now, err);

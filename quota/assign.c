@@ -75,7 +75,8 @@ static void desired(const json_t *frqs, json_t *want)
             char key[1024];
             const json_t *hard = json_object_get(a, "hard");
             snprintf(key, sizeof key, "%s/%s/%s", fl_obj_str_or(a, "clusterName", ""),
-                     fl_obj_str_or(f, "metadata.namespace", ""), fl_obj_str_or(f, "metadata.name", ""));
+                     fl_obj_str_or(f, "metadata.namespace", ""),
+                     fl_obj_str_or(f, "metadata.name", ""));
             if (json_is_object(hard))
                 json_object_set(want, key, (json_t *)hard);
         }
@@ -145,8 +146,9 @@ static void apply_one(fl_quota *q, const char *key, const json_t *hard, const js
     json_t *h = json_deep_copy(hard);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)now, k, v) if (!json_object_get(hard, k))
-        json_object_set_new(h, k, json_null());
+    json_object_foreach((json_t *)now, k, v)
+        if (!json_object_get(hard, k))
+            json_object_set_new(h, k, json_null());
     json_t *patch = json_pack("{s:{s:o}}", "spec", "hard", h);
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/resourcequotas/%s", ns, name);
     send(q, cluster, FL_KUBE_PATCH, path, patch, "application/merge-patch+json",
@@ -173,7 +175,8 @@ void quota_assign_sync(fl_quota *q)
     }
     ledger_reader_put(q, rd);
     if (rc)
-        fl_log(FL_LOG_WARN, "quota", "static assignments: %s", err.msg[0] ? err.msg : fl_strerror(rc));
+        fl_log(FL_LOG_WARN, "quota", "static assignments: %s",
+               err.msg[0] ? err.msg : fl_strerror(rc));
     if (!rc)
         desired(frqs, want);
     const char *k;

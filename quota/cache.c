@@ -23,8 +23,8 @@
 
 #include "quota/ledger_int.h"
 
-#define MAX_CHANGES 20000      /* more changes than this: rebuild instead */
-#define MAX_GR 64              /* counted (group, resource) pairs per namespace */
+#define MAX_CHANGES 20000 /* more changes than this: rebuild instead */
+#define MAX_GR 64         /* counted (group, resource) pairs per namespace */
 
 typedef struct gr {
     char group[128], resource[128];
@@ -38,9 +38,9 @@ struct nscache {
     uint64_t qgen;
     int64_t rev, built_ms;
     size_t nq;
-    rl *total;     /* [nq] */
+    rl *total;       /* [nq] */
     json_t *slot_of; /* object key -> slot number */
-    rl **slots;    /* slot -> rl[nq], NULL when free */
+    rl **slots;      /* slot -> rl[nq], NULL when free */
     size_t nslots;
     gr grs[MAX_GR];
     size_t ngr;
@@ -183,7 +183,8 @@ static void counted(nscache *c, const qent *e, size_t ne)
             char res[128] = "", grp[128] = "";
             if (fl_str_has_prefix(k, "count/") && strlen(k) < 120) {
                 dot = strchr(k + 6, '.');
-                snprintf(res, sizeof res, "%.*s", dot ? (int)(dot - k - 6) : (int)strlen(k + 6), k + 6);
+                snprintf(res, sizeof res, "%.*s", dot ? (int)(dot - k - 6) : (int)strlen(k + 6),
+                         k + 6);
                 snprintf(grp, sizeof grp, "%s", dot ? dot + 1 : "");
             } else if (!strcmp(k, "configmaps") || !strcmp(k, "secrets") ||
                        !strcmp(k, "replicationcontrollers") || !strcmp(k, "resourcequotas"))
@@ -310,7 +311,9 @@ static int on_change(void *arg, const char *type, bool superseded, int64_t revis
     key_of(row->cluster, row->group, row->resource, row->name, key, sizeof key);
     if (strcmp(type, "DELETED") && row->json) {
         json_t *obj = json_loadb(row->json, row->json_len, 0, NULL);
-        f->rc = obj ? contribution(f->e, f->ne, row->group, row->resource, obj, f->now_s, &c, f->err) : 0;
+        f->rc =
+            obj ? contribution(f->e, f->ne, row->group, row->resource, obj, f->now_s, &c, f->err)
+                : 0;
         json_decref(obj);
     }
     if (!f->rc)
@@ -348,15 +351,15 @@ static int follow_to(fl_index_reader *rd, nscache *c, const qent *e, size_t ne, 
     return rc;
 }
 
-int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne,
-                        int64_t now_s, fl_err *err)
+int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne, int64_t now_s,
+                        fl_err *err)
 {
     int64_t rev = 0;
     nscache *c = l->cache;
     char *ready = ledger_ready_key(h);
     int rc = ready ? fl_index_reader_revision(l->rd, &rev) : -ENOMEM;
-    bool same = !rc && c && c->qgen == l->qgen && c->nq == ne && !strcmp(c->ready, ready) &&
-                c->rev <= rev;
+    bool same =
+        !rc && c && c->qgen == l->qgen && c->nq == ne && !strcmp(c->ready, ready) && c->rev <= rev;
     if (same && follow_to(l->rd, c, e, ne, h, rev, now_s, err) != 0)
         same = false;
     if (!rc && !same && l->no_wait)
@@ -413,8 +416,10 @@ static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int6
     if (c && follow_to(l->rd, c, in->e, in->ne, &in->h, rev, now_s, err) == 0 &&
         !totals_equal(c, b)) {
         atomic_fetch_add(&q->stats.drift, 1);
-        fl_log(FL_LOG_WARN, "quota", "drift: namespace %s's incremental usage differed "
-               "from a full recount at index revision %lld", l->ns, (long long)rev);
+        fl_log(FL_LOG_WARN, "quota",
+               "drift: namespace %s's incremental usage differed "
+               "from a full recount at index revision %lld",
+               l->ns, (long long)rev);
     }
     *old = l->cache;
     l->cache = b;
@@ -446,8 +451,8 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
         fl_index_reader *rd = ledger_reader_get(q);
         if ((rc = fl_index_reader_begin(rd)) == 0) {
             if ((rc = fl_index_reader_revision(rd, &rev)) == 0 &&
-                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s,
-                            &q->stopping, err)))
+                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s, &q->stopping,
+                            err)))
                 rc = err->code ? err->code : -ENOMEM;
             fl_index_reader_end(rd);
         }

@@ -47,11 +47,9 @@ bool qev_handles(const evaluator *ev, const char *op)
     bool create = strcmp(op, "CREATE") == 0, update = strcmp(op, "UPDATE") == 0;
     switch (ev->kind) {
     case EV_SERVICE:
-    case EV_PVC:
-        return create || update;
+    case EV_PVC: return create || update;
     case EV_POD:
-    case EV_COUNT:
-        return create;
+    case EV_COUNT: return create;
     }
     return false;
 }
@@ -67,8 +65,16 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 static bool pod_resource(const char *name)
 {
     static const char *const res[] = {
-        "count/pods", "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory",
-        "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage",
+        "count/pods",
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
         "pods",
     };
     if (in_list(name, res, FL_ARRAY_LEN(res)))
@@ -94,12 +100,9 @@ bool qev_matches_resource(const evaluator *ev, const char *name)
     static const char *const svc[] = {"count/services", "services", "services.nodeports",
                                       "services.loadbalancers"};
     switch (ev->kind) {
-    case EV_POD:
-        return pod_resource(name);
-    case EV_SERVICE:
-        return in_list(name, svc, FL_ARRAY_LEN(svc));
-    case EV_PVC:
-        return pvc_resource(name);
+    case EV_POD: return pod_resource(name);
+    case EV_SERVICE: return in_list(name, svc, FL_ARRAY_LEN(svc));
+    case EV_PVC: return pvc_resource(name);
     case EV_COUNT:
         return strcmp(name, ev->count_name) == 0 || (ev->alias && strcmp(name, ev->alias) == 0);
     }
@@ -116,8 +119,8 @@ static int containers(const json_t *pod, const char *key, const json_t **out, fl
     if (!a || json_is_null(a))
         return 0;
     if (!json_is_array(a) || json_array_size(a) > FL_QUOTA_MAX_CONTAINERS)
-        return fl_err_set(err, FL_EPARSE, "spec.%s: must be an array of at most %d containers",
-                          key, FL_QUOTA_MAX_CONTAINERS);
+        return fl_err_set(err, FL_EPARSE, "spec.%s: must be an array of at most %d containers", key,
+                          FL_QUOTA_MAX_CONTAINERS);
     *out = a;
     return 0;
 }
@@ -266,8 +269,9 @@ static bool best_effort(const json_t *pod)
                 bool any = false;
                 if (qrl_parse(&l, fl_obj_get(c, paths[p]), "r", NULL) == 0)
                     for (size_t j = 0; j < l.n; j++)
-                        any = any || ((!strcmp(l.v[j].name, "cpu") || !strcmp(l.v[j].name, "memory")) &&
-                                      fl_quantity_sign(&l.v[j].q) > 0);
+                        any = any ||
+                              ((!strcmp(l.v[j].name, "cpu") || !strcmp(l.v[j].name, "memory")) &&
+                               fl_quantity_sign(&l.v[j].q) > 0);
                 qrl_done(&l);
                 if (any)
                     return false;
@@ -318,7 +322,8 @@ static int priority_matches(const json_t *sel, const json_t *pod, bool *match, f
     if (!op || (strcmp(op, "In") && strcmp(op, "NotIn") && strcmp(op, "DoesNotExist")))
         return fl_err_set(err, FL_EPARSE,
                           "failed to parse and convert selector: \"%s\" is not a valid scope "
-                          "selector operator", op ? op : "");
+                          "selector operator",
+                          op ? op : "");
     json_t *expr = json_pack("{s:s,s:s}", "key", "PriorityClass", "operator", op);
     const json_t *vals = json_object_get(sel, "values");
     if (expr && vals)
@@ -339,7 +344,7 @@ static int priority_matches(const json_t *sel, const json_t *pod, bool *match, f
 }
 
 int qev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
-                     fl_err *err)
+                      fl_err *err)
 {
     const char *scope = json_string_value(json_object_get(sel, "scopeName"));
     *match = false;
@@ -362,8 +367,8 @@ int qev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj,
 
 /* ---------------------------------------------------------------- constraints */
 
-static const char *const validation_set[] = {"cpu", "memory", "requests.cpu", "requests.memory",
-                                             "limits.cpu", "limits.memory"};
+static const char *const validation_set[] = {
+    "cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"};
 #define NVALIDATION FL_ARRAY_LEN(validation_set)
 
 /* missing[i]: "," separated container names lacking validation_set[i]. */
@@ -422,7 +427,7 @@ static void sort_names(fl_buf *b)
 }
 
 int qev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
-                   fl_err *err)
+                    fl_err *err)
 {
     if (ev->kind != EV_POD)
         return 0;
@@ -442,7 +447,8 @@ int qev_constraints(const evaluator *ev, const rl *required, const json_t *obj, 
         }
     }
     /* validation_set is not sorted: emit resources in sorted order */
-    static const size_t order[] = {0, 4, 5, 1, 2, 3}; /* cpu limits.cpu limits.memory memory requests.* */
+    static const size_t order[] = {0, 4, 5,
+                                   1, 2, 3}; /* cpu limits.cpu limits.memory memory requests.* */
     bool any = false;
     for (size_t j = 0; !rc && j < NVALIDATION; j++) {
         size_t i = order[j];
@@ -503,7 +509,8 @@ static int pvc_usage(const json_t *pvc, rl *out, fl_err *err)
     fl_quantity one;
     q_int(1, &one);
     const json_t *ann = fl_obj_get(pvc, "metadata.annotations");
-    const char *sc = json_string_value(json_object_get(ann, "volume.beta.kubernetes.io/storage-class"));
+    const char *sc =
+        json_string_value(json_object_get(ann, "volume.beta.kubernetes.io/storage-class"));
     if (!sc)
         sc = fl_obj_str_or(pvc, "spec.storageClassName", "");
     char name[FL_QUOTA_NAME_MAX * 2];
@@ -516,7 +523,8 @@ static int pvc_usage(const json_t *pvc, rl *out, fl_err *err)
     }
     rl req = RL_INIT;
     if (!rc)
-        rc = qrl_parse(&req, fl_obj_get(pvc, "spec.resources.requests"), "spec.resources.requests", err);
+        rc = qrl_parse(&req, fl_obj_get(pvc, "spec.resources.requests"), "spec.resources.requests",
+                       err);
     const fl_quantity *st = qrl_get(&req, "storage");
     if (!rc && st) {
         rc = qrl_set(out, "requests.storage", st);
@@ -536,12 +544,9 @@ int qev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out,
     fl_quantity one;
     q_int(1, &one);
     switch (ev->kind) {
-    case EV_POD:
-        return pod_usage(obj, now_unix, out, err);
-    case EV_SERVICE:
-        return service_usage(obj, out, err);
-    case EV_PVC:
-        return pvc_usage(obj, out, err);
+    case EV_POD: return pod_usage(obj, now_unix, out, err);
+    case EV_SERVICE: return service_usage(obj, out, err);
+    case EV_PVC: return pvc_usage(obj, out, err);
     case EV_COUNT: {
         int rc = qrl_set(out, ev->count_name, &one);
         if (!rc && ev->alias)

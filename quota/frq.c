@@ -47,10 +47,25 @@ static bool hugepages_quota_name(const char *s)
 static bool standard_resource(const char *s)
 {
     static const char *const names[] = {
-        "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory",
-        "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage",
-        "pods", "resourcequotas", "services", "replicationcontrollers", "secrets", "configmaps",
-        "persistentvolumeclaims", "storage", "requests.storage", "services.nodeports",
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "storage",
+        "requests.storage",
+        "services.nodeports",
         "services.loadbalancers",
     };
     return in_list(s, names, FL_ARRAY_LEN(names)) || hugepages_quota_name(s);
@@ -60,11 +75,25 @@ static bool standard_resource(const char *s)
 static bool standard_quota_resource(const char *s)
 {
     static const char *const names[] = {
-        "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory",
-        "requests.storage", "requests.ephemeral-storage", "limits.cpu", "limits.memory",
-        "limits.ephemeral-storage", "pods", "resourcequotas", "services",
-        "replicationcontrollers", "secrets", "persistentvolumeclaims", "configmaps",
-        "services.nodeports", "services.loadbalancers",
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.storage",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "persistentvolumeclaims",
+        "configmaps",
+        "services.nodeports",
+        "services.loadbalancers",
     };
     return in_list(s, names, FL_ARRAY_LEN(names)) || hugepages_quota_name(s);
 }
@@ -165,8 +194,8 @@ static int check_cluster_name(json_t *errs, const char *path, const json_t *v, f
     return msg[0] ? invalid(errs, path, name, msg) : 0;
 }
 
-static const json_t *array_member(const json_t *obj, const char *key, const char *path,
-                                  fl_err *err, int *rc)
+static const json_t *array_member(const json_t *obj, const char *key, const char *path, fl_err *err,
+                                  int *rc)
 {
     const json_t *a = json_object_get(obj, key);
     *rc = 0;
@@ -230,7 +259,8 @@ static int check_assignments(json_t *errs, const json_t *spec, fl_err *err)
             char p[FL_QUOTA_NAME_MAX + 64];
             snprintf(p, sizeof p, "spec.staticAssignments[%zu].hard[%s]", i, h.v[k].name);
             if (!qrl_get(&overall, h.v[k].name))
-                rc = invalid(errs, p, h.v[k].name, "assignment resourceName is not exist in overall");
+                rc = invalid(errs, p, h.v[k].name,
+                             "assignment resourceName is not exist in overall");
         }
         qrl_done(&h);
     }
@@ -245,8 +275,8 @@ static int check_status(json_t *errs, const json_t *status, fl_err *err)
     int rc = check_list(errs, "status.overall", json_object_get(status, "overall"), err);
     if (!rc)
         rc = check_list(errs, "status.overallUsed", json_object_get(status, "overallUsed"), err);
-    const json_t *agg = rc ? NULL : array_member(status, "aggregatedStatus",
-                                                 "status.aggregatedStatus", err, &rc);
+    const json_t *agg =
+        rc ? NULL : array_member(status, "aggregatedStatus", "status.aggregatedStatus", err, &rc);
     size_t i;
     const json_t *a;
     json_array_foreach(agg, i, a) {
@@ -384,8 +414,9 @@ static int usage_components(const json_t *comps, const json_t *b, rl *usage, fl_
         bool present;
         int64_t r = 0;
         rl req = RL_INIT;
-        int rc = json_is_object(c) ? q_get_int(c, "replicas", &present, &r, err)
-                                   : fl_err_set(err, FL_EPARSE, "components[%zu]: not an object", i);
+        int rc = json_is_object(c)
+                     ? q_get_int(c, "replicas", &present, &r, err)
+                     : fl_err_set(err, FL_EPARSE, "components[%zu]: not an object", i);
         if (!rc && (r < 0 || r > INT32_MAX))
             rc = fl_err_set(err, FL_EPARSE, "components[%zu].replicas: must be 0..2^31-1", i);
         if (!rc)
@@ -643,12 +674,13 @@ static int one_frq(const json_t *frq, const rl *delta, const json_t *binding, js
         if (!lim || fl_quantity_cmp(&next.v[i].q, lim) <= 0)
             continue;
         char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX], msg[2 * FL_QUOTA_NAME_MAX + 512];
-        snprintf(msg, sizeof msg,
-                 "FederatedResourceQuota(%s/%s) exceeded for resource %s: requested sum %s, limit %s.",
-                 *binding_ns(binding) ? binding_ns(binding) : (ns ? ns : ""), name, next.v[i].name, q_str(&next.v[i].q, a),
-                 q_str(lim, b));
-        *deny = json_pack("{s:b,s:i,s:s,s:s}", "allowed", 0, "code", 403, "reason",
-                          "QuotaExceeded", "message", msg);
+        snprintf(
+            msg, sizeof msg,
+            "FederatedResourceQuota(%s/%s) exceeded for resource %s: requested sum %s, limit %s.",
+            *binding_ns(binding) ? binding_ns(binding) : (ns ? ns : ""), name, next.v[i].name,
+            q_str(&next.v[i].q, a), q_str(lim, b));
+        *deny = json_pack("{s:b,s:i,s:s,s:s}", "allowed", 0, "code", 403, "reason", "QuotaExceeded",
+                          "message", msg);
         break;
     }
     if (!rc && !zero && !*deny)

@@ -30,9 +30,9 @@
 #include "quota/ledger_int.h"
 
 #define MAX_CLUSTERS 4096
-#define MAX_NAMESPACES 4096   /* namespace ledgers kept (idle ones are evicted) */
-#define EXTRA_READERS 3       /* readers beyond the workers: sweeper, scheduler, API */
-#define TRY_WAIT_US 1000      /* a server thread waits this long for a namespace's ledger */
+#define MAX_NAMESPACES 4096 /* namespace ledgers kept (idle ones are evicted) */
+#define EXTRA_READERS 3     /* readers beyond the workers: sweeper, scheduler, API */
+#define TRY_WAIT_US 1000    /* a server thread waits this long for a namespace's ledger */
 
 static int sweeper_start(fl_quota *q, fl_err *err);
 static int readers_new(fl_quota *q, fl_err *err);
@@ -63,11 +63,14 @@ int fl_quota_new(const fl_quota_opts *opts, fl_quota **out, fl_err *err)
     q->member_contexts = calloc(opts->nmembers + 1, sizeof *q->member_contexts);
     q->member_conns = calloc(opts->nmembers + 1, sizeof *q->member_conns);
     int rc = q->host_cluster && q->members && q->member_kubeconfigs && q->member_contexts &&
-             q->member_conns && (!opts->secrets_path || q->secrets_path) ? 0 : -ENOMEM;
+                     q->member_conns && (!opts->secrets_path || q->secrets_path)
+                 ? 0
+                 : -ENOMEM;
     for (size_t i = 0; !rc && i < opts->nmembers; i++) {
         const char *kc = opts->member_kubeconfigs ? opts->member_kubeconfigs[i] : NULL;
         const char *ctx = opts->member_contexts ? opts->member_contexts[i] : NULL;
-        if (!(q->members[i] = strdup(opts->members[i])) || (kc && !(q->member_kubeconfigs[i] = strdup(kc))) ||
+        if (!(q->members[i] = strdup(opts->members[i])) ||
+            (kc && !(q->member_kubeconfigs[i] = strdup(kc))) ||
             (ctx && !(q->member_contexts[i] = strdup(ctx))))
             rc = -ENOMEM;
     }
@@ -413,8 +416,8 @@ static int collect_row(void *arg, const fl_index_row *row)
     return 0;
 }
 
-static int host_list(fl_quota *q, nsled *l, const char *group, const char *resource,
-                     json_t **out, fl_err *err)
+static int host_list(fl_quota *q, nsled *l, const char *group, const char *resource, json_t **out,
+                     fl_err *err)
 {
     const char *clusters[1] = {q->host_cluster}, *nss[1] = {l->ns};
     fl_index_query iq = FL_INDEX_QUERY_INIT;
@@ -802,8 +805,8 @@ static void apply_direct(fl_quota *q, nsled *l, qent *e, size_t ne, int64_t now_
             }
             if (!drop && d->expires_ms <= now_ms) {
                 if (!expired++)
-                    snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns,
-                             d->name, d->cluster);
+                    snprintf(example, sizeof example, "%s %s/%s in %s", d->resource, d->ns, d->name,
+                             d->cluster);
                 atomic_fetch_add(&q->stats.expired, 1);
                 atomic_fetch_add(&q->stats.drift, 1);
                 drop = true;
@@ -823,8 +826,10 @@ static void apply_direct(fl_quota *q, nsled *l, qent *e, size_t ne, int64_t now_
     if (l->nd == 0 && t->nc)
         rtotal_done(t); /* nothing open: drop rounding leftovers and names */
     if (expired)
-        fl_log(FL_LOG_WARN, "quota", "drift: %zu reservation(s) expired without their object "
-               "showing in the index (e.g. %s)", expired, example);
+        fl_log(FL_LOG_WARN, "quota",
+               "drift: %zu reservation(s) expired without their object "
+               "showing in the index (e.g. %s)",
+               expired, example);
     add_totals(e, ne, t);
 }
 
@@ -899,7 +904,8 @@ static int parse_review(const json_t *r, review *v, fl_err *err)
         return fl_err_set(err, FL_EPARSE, "request.uid: must be a non-empty string");
     if (!v->op || (strcmp(v->op, "CREATE") && strcmp(v->op, "UPDATE") && strcmp(v->op, "DELETE") &&
                    strcmp(v->op, "CONNECT")))
-        return fl_err_set(err, FL_EPARSE, "request.operation: must be CREATE, UPDATE, DELETE or CONNECT");
+        return fl_err_set(err, FL_EPARSE,
+                          "request.operation: must be CREATE, UPDATE, DELETE or CONNECT");
     if (!json_is_object(res) || !v->group || !v->resource || !*v->resource ||
         strlen(v->group) > 253 || strlen(v->resource) > 253)
         return fl_err_set(err, FL_EPARSE, "request.resource: must be {group, version, resource}");
@@ -972,7 +978,8 @@ static int reserve_direct(fl_quota *q, nsled *l, const char *cluster, const revi
     memset(d, 0, sizeof *d);
     d->cluster = strdup(cluster), d->group = strdup(v->group), d->resource = strdup(v->resource);
     d->ns = strdup(v->ns), d->name = strdup(v->name);
-    d->rv = strdup(!strcmp(v->op, "UPDATE") ? fl_obj_str_or(v->old, "metadata.resourceVersion", "") : "");
+    d->rv = strdup(!strcmp(v->op, "UPDATE") ? fl_obj_str_or(v->old, "metadata.resourceVersion", "")
+                                            : "");
     d->cq = calloc(n, sizeof *d->cq);
     d->amt = calloc(n, sizeof *d->amt);
     d->expires_ms = fl_now_ms() + q->o.reservation_ttl_ms;
@@ -1012,8 +1019,10 @@ static int decide(fl_quota *q, nsled *l, const char *cluster, const review *v, i
     if ((rc = ledger_health(q, cluster, &h, why, sizeof why)) != 0)
         goto out;
     if (why[0]) {
-        fl_buf_printf(msg, "quota.flotilla.io: usage of namespace %s is not known: %s "
-                      "(stalePolicy %s)", v->ns, why, q->o.stale_allow ? "allow" : "deny");
+        fl_buf_printf(msg,
+                      "quota.flotilla.io: usage of namespace %s is not known: %s "
+                      "(stalePolicy %s)",
+                      v->ns, why, q->o.stale_allow ? "allow" : "deny");
         *code = q->o.stale_allow ? 0 : 403;
         ledger_health_done(&h);
         goto out;
@@ -1024,14 +1033,19 @@ static int decide(fl_quota *q, nsled *l, const char *cluster, const review *v, i
         goto out;
     rl *before = calloc(ne, sizeof *before);
     bool *touched = calloc(ne, sizeof *touched);
-    check c = {.op = v->op, .now = fl_now_ms() / 1000, .q = e, .nq = ne, .touched = touched,
+    check c = {.op = v->op,
+               .now = fl_now_ms() / 1000,
+               .q = e,
+               .nq = ne,
+               .touched = touched,
                .msg = FL_BUF_INIT(1u << 20)};
     evaluator ev;
     qev_for(v->group, v->resource, &ev);
     c.ev = &ev;
     for (size_t i = 0; before && i < ne; i++)
         qrl_copy(&before[i], &e[i].used);
-    rc = before && touched ? qcheck_object(&c, v->group, v->resource, v->obj, v->old, err) : -ENOMEM;
+    rc =
+        before && touched ? qcheck_object(&c, v->group, v->resource, v->obj, v->old, err) : -ENOMEM;
     if (!rc && c.code) {
         *code = c.code;
         fl_buf_puts(msg, c.msg.data ? c.msg.data : "");
@@ -1051,10 +1065,10 @@ static void note_denial(fl_quota *q, const char *cluster, const review *v, const
 {
     if (!q->denials && !(q->denials = json_array()))
         return;
-    json_t *d = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "time", (json_int_t)fl_now_ms(),
-                          "cluster", cluster, "namespace", v->ns, "resource",
-                          v->resource ? v->resource : "", "name", v->name ? v->name : "",
-                          "operation", v->op, "message", msg);
+    json_t *d =
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "time", (json_int_t)fl_now_ms(), "cluster",
+                  cluster, "namespace", v->ns, "resource", v->resource ? v->resource : "", "name",
+                  v->name ? v->name : "", "operation", v->op, "message", msg);
     if (!d || json_array_append_new(q->denials, d))
         return;
     while (json_array_size(q->denials) > QUOTA_DENIALS_MAX)
@@ -1078,8 +1092,8 @@ int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, jso
     return quota_review(q, cluster, request, true, out, err);
 }
 
-int quota_review(fl_quota *q, const char *cluster, const json_t *request, bool wait,
-                 json_t **out, fl_err *err)
+int quota_review(fl_quota *q, const char *cluster, const json_t *request, bool wait, json_t **out,
+                 fl_err *err)
 {
     fl_err local_err = FL_ERR_INIT;
     if (!err)
@@ -1136,7 +1150,8 @@ static int per_replica(const json_t *req, rl *out, fl_err *err)
     for (size_t i = 0; !rc && i < r.n; i++) {
         const char *n = r.v[i].name;
         char name[FL_QUOTA_NAME_MAX + 16];
-        snprintf(name, sizeof name, "%s%s", fl_str_has_prefix(n, "requests.") ? "" : "requests.", n);
+        snprintf(name, sizeof name, "%s%s", fl_str_has_prefix(n, "requests.") ? "" : "requests.",
+                 n);
         rc = qrl_set(out, name, &r.v[i].q);
         if (!rc && !strchr(n, '/') && !fl_str_has_prefix(n, "requests."))
             rc = qrl_set(out, n, &r.v[i].q);
@@ -1177,9 +1192,11 @@ static int fits(fl_quota *q, nsled *l, const rl *per, int64_t extra, fl_err *err
             char a[FL_QTY_STR_MAX], b[FL_QTY_STR_MAX], c[FL_QTY_STR_MAX];
             q_str(&next, b);
             if (fl_quantity_add(&next, &want) == 0 && fl_quantity_cmp(&next, hard) > 0)
-                rc = fl_err_set(err, FL_EFORBIDDEN, "exceeded quota: %s, requested: %s=%s, used: "
-                                "%s=%s, limited: %s=%s", e[i].name, per->v[j].name, q_str(&want, a),
-                                per->v[j].name, b, per->v[j].name, q_str(hard, c));
+                rc = fl_err_set(err, FL_EFORBIDDEN,
+                                "exceeded quota: %s, requested: %s=%s, used: "
+                                "%s=%s, limited: %s=%s",
+                                e[i].name, per->v[j].name, q_str(&want, a), per->v[j].name, b,
+                                per->v[j].name, q_str(hard, c));
         }
     }
     qents_free(e, ne);
@@ -1194,7 +1211,8 @@ int fl_quota_reserve(fl_quota *q, const char *ns, const char *uid, const char *c
         err = &local_err; /* err may be NULL: the code below reads it */
     rl p = RL_INIT;
     if (!ns || !uid || !cluster || replicas < 0 || replicas > INT32_MAX)
-        return fl_err_set(err, FL_EPARSE, "reserve: namespace, workload uid, cluster and "
+        return fl_err_set(err, FL_EPARSE,
+                          "reserve: namespace, workload uid, cluster and "
                           "0 <= replicas < 2^31 are required");
     int rc = per_replica(per, &p, err);
     if (rc) {

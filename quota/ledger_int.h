@@ -19,7 +19,7 @@
  * expires_ms passes. */
 typedef struct dres {
     char *cluster, *group, *resource, *ns, *name, *rv;
-    size_t nc;   /* charged: amt[i] to the quota named cq[i] */
+    size_t nc; /* charged: amt[i] to the quota named cq[i] */
     char **cq;
     rl *amt;
     int64_t expires_ms;
@@ -105,9 +105,9 @@ struct fl_quota {
     size_t nns;
     json_t *secrets;
     int64_t secrets_read_ms;
-    json_t *health_doc;       /* the health callback's last answer */
-    int64_t health_ms;        /* when it was asked (monotonic) */
-    json_t *denials;          /* the last QUOTA_DENIALS_MAX denied reviews, oldest first */
+    json_t *health_doc; /* the health callback's last answer */
+    int64_t health_ms;  /* when it was asked (monotonic) */
+    json_t *denials;    /* the last QUOTA_DENIALS_MAX denied reviews, oldest first */
     webhook_pool *pool; /* webhook.c; set once at start */
     /* the periodic recomputation and status write-back (ledger.c) */
     pthread_t sweeper;
@@ -164,8 +164,8 @@ int quota_usage_observe(nsled *l, const char *const *ready, size_t nready, qent 
  * to every quota's used, from the namespace's cache (followed from the
  * change log; built when missing or when the quotas or the Ready members
  * changed). Holding l, in a snapshot. */
-int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne,
-                        int64_t now_s, fl_err *err);
+int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t ne, int64_t now_s,
+                        fl_err *err);
 /* The full recount of ns, made without holding its ledger: counted from a
  * snapshot of its own, then brought up to date from the change log and
  * swapped in under the lock (a difference from the incremental totals is

@@ -137,32 +137,35 @@ typedef int (*fl_quota_host_fn)(void *ud, const char *namespace_, json_t **kq, j
 typedef json_t *(*fl_quota_health_fn)(void *ud);
 
 typedef struct fl_quota_opts {
-    struct fl_index *index;        /* required; members' objects */
-    fl_quota_host_fn host;         /* NULL: objects of host_cluster in the index */
+    struct fl_index *index; /* required; members' objects */
+    fl_quota_host_fn host;  /* NULL: objects of host_cluster in the index */
     void *host_ud;
-    const char *host_cluster;      /* the index's name for the host (FL_QUOTA_HOST_CLUSTER) */
-    fl_quota_health_fn health;     /* NULL: every member is Ready and current */
+    const char *host_cluster;  /* the index's name for the host (FL_QUOTA_HOST_CLUSTER) */
+    fl_quota_health_fn health; /* NULL: every member is Ready and current */
     void *health_ud;
-    const char *const *members;    /* clusters that may call the webhook */
+    const char *const *members; /* clusters that may call the webhook */
     size_t nmembers;
     const char *const *member_kubeconfigs; /* parallel to members (or NULL): where FRQ */
     const char *const *member_contexts;    /* static assignments' ResourceQuotas go */
-    const char *secrets_path;      /* JSON {cluster: secret}, created 0600 when missing */
-    int64_t stale_after_ms;        /* default 30000 */
-    bool stale_allow;              /* stalePolicy allow (default deny) */
-    int64_t reservation_ttl_ms;    /* default 120000 */
-    unsigned threads;              /* admission workers, default 4 */
-    size_t queue_max;              /* pending reviews before 429, default 4096 */
-    int64_t recompute_interval_ms; /* full recomputation of namespaces with open
+    const char *secrets_path;              /* JSON {cluster: secret}, created 0600 when missing */
+    int64_t stale_after_ms;                /* default 30000 */
+    bool stale_allow;                      /* stalePolicy allow (default deny) */
+    int64_t reservation_ttl_ms;            /* default 120000 */
+    unsigned threads;                      /* admission workers, default 4 */
+    size_t queue_max;                      /* pending reviews before 429, default 4096 */
+    int64_t recompute_interval_ms;         /* full recomputation of namespaces with open
                                       reservations (expiry, drift), default 10000 */
-    const char *host_kubeconfig;   /* the host API for status write-back (NULL: none) */
+    const char *host_kubeconfig;           /* the host API for status write-back (NULL: none) */
     const char *host_context;
-    int64_t status_interval_ms;    /* how often status is compared and written, default 2000 */
-    int64_t health_max_age_ms;     /* reuse the health callback's answer this long (0: ask
+    int64_t status_interval_ms; /* how often status is compared and written, default 2000 */
+    int64_t health_max_age_ms;  /* reuse the health callback's answer this long (0: ask
                                       for every decision) */
 } fl_quota_opts;
-#define FL_QUOTA_OPTS_INIT {NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, \
-                            NULL, NULL, 30000, false, 120000, 4, 4096, 10000, NULL, NULL, 2000, 0}
+#define FL_QUOTA_OPTS_INIT                                                                         \
+    {                                                                                              \
+        NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, NULL, NULL, 30000,     \
+            false, 120000, 4, 4096, 10000, NULL, NULL, 2000, 0                                     \
+    }
 
 /* Create the ledger and start its workers. Copies opts' strings; index
  * and the callbacks' ud must outlive it. Creates missing secrets in
@@ -247,13 +250,13 @@ int fl_quota_report(fl_quota *q, const char *namespace_, json_t **out, fl_err *e
  * false are left out (not even counted). visible NULL: every namespace.
  * Any thread; visible runs on the calling thread. */
 typedef bool (*fl_quota_visible_fn)(void *ud, const char *namespace_);
-int fl_quota_report_for(fl_quota *q, const char *namespace_, fl_quota_visible_fn visible,
-                        void *ud, json_t **out, fl_err *err);
+int fl_quota_report_for(fl_quota *q, const char *namespace_, fl_quota_visible_fn visible, void *ud,
+                        json_t **out, fl_err *err);
 
 typedef struct fl_quota_stats {
-    uint64_t allowed, denied, errors;   /* AdmissionReviews answered */
+    uint64_t allowed, denied, errors; /* AdmissionReviews answered */
     uint64_t reservations_open, reservations_expired;
-    uint64_t recomputations, drift;     /* drift: reservations that expired unseen */
+    uint64_t recomputations, drift; /* drift: reservations that expired unseen */
 } fl_quota_stats;
 void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out);
 

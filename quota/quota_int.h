@@ -22,7 +22,10 @@ typedef struct rl {
     rl_entry *v;
     size_t n, cap;
 } rl;
-#define RL_INIT {NULL, 0, 0}
+#define RL_INIT                                                                                    \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void qrl_done(rl *l);
 /* Parse a JSON ResourceList (object of quantity strings or numbers; NULL or
@@ -32,9 +35,9 @@ const fl_quantity *qrl_get(const rl *l, const char *name);
 int qrl_set(rl *l, const char *name, const fl_quantity *q);
 /* l[name] += q (absent: set). 0, -ERANGE, -ENOMEM, -E2BIG. */
 int qrl_add_one(rl *l, const char *name, const fl_quantity *q);
-int qrl_add(rl *l, const rl *y);            /* quota.Add */
-int qrl_max(rl *l, const rl *y);            /* quota.Max */
-int qrl_copy(rl *dst, const rl *src);       /* dst must be empty */
+int qrl_add(rl *l, const rl *y);      /* quota.Add */
+int qrl_max(rl *l, const rl *y);      /* quota.Max */
+int qrl_copy(rl *dst, const rl *src); /* dst must be empty */
 void qrl_remove(rl *l, const char *name);
 /* The JSON form (canonical strings, keys sorted); NULL on ENOMEM. */
 json_t *qrl_json(const rl *l);
@@ -72,11 +75,11 @@ bool qev_matches_resource(const evaluator *ev, const char *name);
 /* One scope selector requirement {scopeName, operator, values} against
  * obj (MatchesScopeFunc). FL_EPARSE for a selector that cannot convert. */
 int qev_matches_scope(const evaluator *ev, const json_t *sel, const json_t *obj, bool *match,
-                     fl_err *err);
+                      fl_err *err);
 /* Evaluator.Constraints for the quota's restricted resources (names of
  * `required`): 0 when satisfied; 1 with msg ("must specify ...") when not. */
 int qev_constraints(const evaluator *ev, const rl *required, const json_t *obj, fl_buf *msg,
-                   fl_err *err);
+                    fl_err *err);
 /* Evaluator.Usage into out (empty on entry). */
 int qev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err);
 
@@ -115,6 +118,6 @@ void qents_free(qent *q, size_t n); /* frees the array too */
 void qents_free_one(qent *q);       /* one entry's members; zeroes it */
 /* CheckRequest when the evaluator handles op, then the workload check. */
 int qcheck_object(check *c, const char *group, const char *resource, const json_t *obj,
-                 const json_t *old, fl_err *err);
+                  const json_t *old, fl_err *err);
 
 #endif

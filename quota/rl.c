@@ -220,8 +220,15 @@ bool q_is_extended_resource(const char *name)
 bool q_is_integer_resource(const char *name)
 {
     static const char *const ints[] = {
-        "pods",    "resourcequotas", "services", "replicationcontrollers", "secrets",
-        "configmaps", "persistentvolumeclaims", "services.nodeports", "services.loadbalancers",
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
     };
     for (size_t i = 0; i < FL_ARRAY_LEN(ints); i++)
         if (strcmp(name, ints[i]) == 0)

@@ -322,15 +322,15 @@ static void invalid_event(fl_quota *q, const json_t *it)
     now_rfc3339(now, sizeof now);
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ns);
     snprintf(gen, sizeof gen, "%s.", name);
-    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
-                           "s:s,s:s,s:i}",
-                           "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen,
-                           "namespace", ns, "involvedObject", "apiVersion",
-                           strcmp(kind, "KarmadaQuota") ? FRQ_GROUP "/v1alpha1" : KQ_GROUP "/v1alpha1",
-                           "kind", kind, "namespace", ns, "name", name, "type", "Warning",
-                           "reason", "Invalid", "message", msg.data ? msg.data : "", "source",
-                           "component", "flotilla-quota", "firstTimestamp", now, "lastTimestamp",
-                           now, "count", 1);
+    json_t *ev =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+                  "s:s,s:s,s:i}",
+                  "apiVersion", "v1", "kind", "Event", "metadata", "generateName", gen, "namespace",
+                  ns, "involvedObject", "apiVersion",
+                  strcmp(kind, "KarmadaQuota") ? FRQ_GROUP "/v1alpha1" : KQ_GROUP "/v1alpha1",
+                  "kind", kind, "namespace", ns, "name", name, "type", "Warning", "reason",
+                  "Invalid", "message", msg.data ? msg.data : "", "source", "component",
+                  "flotilla-quota", "firstTimestamp", now, "lastTimestamp", now, "count", 1);
     if (ev && host_send(q, FL_KUBE_POST, path, "application/json", ev, &err) != 0)
         fl_log(FL_LOG_WARN, "quota", "event for %s %s/%s: %s", kind, ns, name, err.msg);
     json_decref(ev);
@@ -358,8 +358,8 @@ static void patch_status(fl_quota *q, const json_t *it, json_t *cache, const cha
         json_object_set_new(json_array_get(json_object_get(st, "conditions"), 0),
                             "lastTransitionTime", json_string(now));
         json_t *body = json_pack("{s:O}", "status", st);
-        if (body && host_send(q, FL_KUBE_PATCH, path, "application/merge-patch+json", body,
-                              &err) == 0) {
+        if (body &&
+            host_send(q, FL_KUBE_PATCH, path, "application/merge-patch+json", body, &err) == 0) {
             json_object_set_new(cache, key, json_string(want));
             if (json_object_get(it, "errors"))
                 invalid_event(q, it);

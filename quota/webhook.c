@@ -102,7 +102,8 @@ static bool serve_one(fl_quota *q, fl_request *r, bool wait)
     const char *av = fl_obj_str_or(doc, "apiVersion", ""), *kind = fl_obj_str_or(doc, "kind", "");
     if (!json_is_object(doc) || strcmp(kind, "AdmissionReview") ||
         (strcmp(av, "admission.k8s.io/v1") && strcmp(av, "admission.k8s.io/v1beta1"))) {
-        fl_request_reply_status(r, 400, "BadRequest", "expected an AdmissionReview of "
+        fl_request_reply_status(r, 400, "BadRequest",
+                                "expected an AdmissionReview of "
                                 "admission.k8s.io/v1 or v1beta1, got kind %.64s apiVersion %.64s",
                                 *kind ? kind : "(none)", *av ? av : "(none)");
         json_decref(doc);
@@ -117,11 +118,12 @@ static bool serve_one(fl_quota *q, fl_request *r, bool wait)
         fl_request_reply_status(r, 400, "BadRequest", "malformed AdmissionReview: %s", err.msg);
     else if (rc) {
         fl_log(FL_LOG_ERROR, "quota", "review from %s: %s", cluster, err.msg);
-        fl_request_reply_status(r, 500, "InternalError", "quota: %s", err.msg[0] ? err.msg :
-                                fl_strerror(rc));
+        fl_request_reply_status(r, 500, "InternalError", "quota: %s",
+                                err.msg[0] ? err.msg : fl_strerror(rc));
     } else
-        fl_request_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "apiVersion", av, "kind",
-                                                "AdmissionReview", "response", resp));
+        fl_request_reply_json(r, 200,
+                              json_pack("{s:s,s:s,s:o}", "apiVersion", av, "kind",
+                                        "AdmissionReview", "response", resp));
     json_decref(doc);
     return true;
 }

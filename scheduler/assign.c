@@ -30,11 +30,11 @@ void fl_sched_sort_desc(size_t *idx, const int64_t *key, size_t n)
 typedef struct dyn {
     const fl_sched_assign_in *in;
     bool aggregated;
-    int64_t target;      /* replicas to hand out in this round */
-    int64_t *avail;      /* per candidate: weight of the round */
-    size_t *order;       /* candidates by avail descending (stable) */
+    int64_t target; /* replicas to hand out in this round */
+    int64_t *avail; /* per candidate: weight of the round */
+    size_t *order;  /* candidates by avail descending (stable) */
     size_t n_order;
-    int64_t *init;       /* per candidate: seats kept (scheduled), or NULL */
+    int64_t *init; /* per candidate: seats kept (scheduled), or NULL */
 } dyn;
 
 static int cmp_target(const void *a, const void *b)
@@ -173,8 +173,7 @@ static int assign_static(const fl_sched_assign_in *in, int64_t *seats)
     return rc;
 }
 
-int fl_sched_assign(const fl_sched_assign_in *in, fl_sched_target **out, size_t *n_out,
-                    fl_err *err)
+int fl_sched_assign(const fl_sched_assign_in *in, fl_sched_target **out, size_t *n_out, fl_err *err)
 {
     size_t n = in->n_clusters;
     if (n == 0)
@@ -193,12 +192,8 @@ int fl_sched_assign(const fl_sched_assign_in *in, fl_sched_target **out, size_t 
             for (size_t c = 0; c < n; c++)
                 seats[c] = in->replicas;
             break;
-        case FL_SCHED_STATIC_WEIGHT:
-            rc = assign_static(in, seats);
-            break;
-        default:
-            rc = assign_dynamic(in, seats, err);
-            break;
+        case FL_SCHED_STATIC_WEIGHT: rc = assign_static(in, seats); break;
+        default: rc = assign_dynamic(in, seats, err); break;
         }
     }
     if (rc)

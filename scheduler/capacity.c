@@ -184,14 +184,16 @@ bool fl_sched_tolerates_effects(const json_t *tolerations, const json_t *taints,
     const json_t *t, *tol;
     json_array_foreach(taints, i, t) {
         const char *eff = fl_sched_json_str(t, "effect");
-        if (!eff || (strcmp(eff, "NoExecute") != 0 &&
-                     (noexec_only || strcmp(eff, "NoSchedule") != 0)))
+        if (!eff ||
+            (strcmp(eff, "NoExecute") != 0 && (noexec_only || strcmp(eff, "NoSchedule") != 0)))
             continue;
         const char *key = fl_sched_json_str(t, "key"), *val = fl_sched_json_str(t, "value");
         bool ok = false;
         json_array_foreach(tolerations, j, tol) {
-            const char *tk = fl_sched_json_str(tol, "key"), *op = fl_sched_json_str(tol, "operator");
-            const char *tv = fl_sched_json_str(tol, "value"), *te = fl_sched_json_str(tol, "effect");
+            const char *tk = fl_sched_json_str(tol, "key"),
+                       *op = fl_sched_json_str(tol, "operator");
+            const char *tv = fl_sched_json_str(tol, "value"),
+                       *te = fl_sched_json_str(tol, "effect");
             if (te && te[0] && strcmp(te, eff) != 0)
                 continue;
             if (tk && tk[0] && (!key || strcmp(tk, key) != 0))
@@ -216,7 +218,7 @@ bool fl_sched_tolerates_effects(const json_t *tolerations, const json_t *taints,
 }
 
 int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
-                      int64_t *out)
+                           int64_t *out)
 {
     reslist req;
     pod_requests(pod_spec, &req);

@@ -63,18 +63,16 @@ static const char *purge_mode(const char *m)
 json_t *fl_sched_evict_task(const json_t *policy, const char *cluster, int64_t replicas,
                             bool application, const char *message, const char *now_rfc3339)
 {
-    const json_t *fo = fl_obj_get(policy, application ? "spec.failover.application"
-                                                      : "spec.failover.cluster");
+    const json_t *fo =
+        fl_obj_get(policy, application ? "spec.failover.application" : "spec.failover.cluster");
     const char *mode = purge_mode(fl_obj_str_or(fo, "purgeMode", "Gracefully"));
     if (!strcmp(mode, "Directly"))
         return NULL;
-    json_t *t = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s}", "fromCluster", cluster, "replicas",
-                          (json_int_t)replicas, "reason",
-                          application ? "ApplicationFailure" : "TaintUntolerated", "message",
-                          message, "producer",
-                          application ? "ResourceBindingApplicationFailoverController"
-                                      : "TaintManager",
-                          "purgeMode", mode, "creationTimestamp", now_rfc3339);
+    json_t *t = json_pack(
+        "{s:s,s:I,s:s,s:s,s:s,s:s,s:s}", "fromCluster", cluster, "replicas", (json_int_t)replicas,
+        "reason", application ? "ApplicationFailure" : "TaintUntolerated", "message", message,
+        "producer", application ? "ResourceBindingApplicationFailoverController" : "TaintManager",
+        "purgeMode", mode, "creationTimestamp", now_rfc3339);
     if (!t)
         return NULL;
     const json_t *gp = json_object_get(fo, "gracePeriodSeconds");
@@ -104,7 +102,7 @@ bool fl_sched_task_done(const json_t *task, bool placement_healthy, int64_t defa
     if (json_is_true(sd))
         return false; /* purgeMode Never: kept until someone clears suppressDeletion */
     if (json_is_false(sd))
-        return true;  /* deletion explicitly allowed */
+        return true; /* deletion explicitly allowed */
     int64_t grace = int_at(task, "gracePeriodSeconds", default_grace_s);
     int64_t at = epoch_of(fl_obj_str(task, "creationTimestamp"));
     if (at < 0 || now_s - at >= grace)

@@ -25,8 +25,10 @@ static void sc_ws(scan *sc)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Four hex digits at sc->p (advanced past them), or -1. */
@@ -106,8 +108,12 @@ static bool sc_string(scan *sc, fl_buf *out)
                     return false;
                 continue;
             }
-            e = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b'
-                : c == 'f' ? '\f' : c;
+            e = c == 'n'   ? '\n'
+                : c == 't' ? '\t'
+                : c == 'r' ? '\r'
+                : c == 'b' ? '\b'
+                : c == 'f' ? '\f'
+                           : c;
             if (out && fl_buf_append(out, &e, 1) != 0)
                 return false;
         }
@@ -252,4 +258,3 @@ char *fl_sched_scan_labels(const char *json, size_t len)
     }
     return fl_buf_steal(&b);
 }
-

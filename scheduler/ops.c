@@ -14,8 +14,7 @@
 /* ---------------------------------------------------------------- helpers */
 
 /* Integer member (absent or null: dflt). false with err set when mistyped. */
-bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out,
-                       fl_err *err)
+bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out, fl_err *err)
 {
     const json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {
@@ -88,8 +87,8 @@ json_t *fl_sched_op_webster(const json_t *req, fl_err *err)
     }
     int rc = fl_sched_webster(p, n, seats, uid);
     if (rc) {
-        resp = fl_sched_error(rc == -EINVAL ? "negative votes or seats, or too many seats"
-                                            : "out of memory", NULL);
+        resp = fl_sched_error(
+            rc == -EINVAL ? "negative votes or seats, or too many seats" : "out of memory", NULL);
         goto out;
     }
     /* every party, in name order */
@@ -123,10 +122,10 @@ static bool parse_strategy(const char *s, fl_sched_strategy *out)
         const char *name;
         fl_sched_strategy v;
     } tab[] = {
-        {"duplicated", FL_SCHED_DUPLICATED},       {"Duplicated", FL_SCHED_DUPLICATED},
-        {"static_weight", FL_SCHED_STATIC_WEIGHT}, {"StaticWeight", FL_SCHED_STATIC_WEIGHT},
+        {"duplicated", FL_SCHED_DUPLICATED},         {"Duplicated", FL_SCHED_DUPLICATED},
+        {"static_weight", FL_SCHED_STATIC_WEIGHT},   {"StaticWeight", FL_SCHED_STATIC_WEIGHT},
         {"dynamic_weight", FL_SCHED_DYNAMIC_WEIGHT}, {"DynamicWeight", FL_SCHED_DYNAMIC_WEIGHT},
-        {"aggregated", FL_SCHED_AGGREGATED},       {"Aggregated", FL_SCHED_AGGREGATED},
+        {"aggregated", FL_SCHED_AGGREGATED},         {"Aggregated", FL_SCHED_AGGREGATED},
     };
     for (size_t i = 0; s && i < FL_ARRAY_LEN(tab); i++)
         if (strcmp(s, tab[i].name) == 0) {
@@ -203,8 +202,8 @@ json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:I}", "name", t[i].name, "replicas",
-                                             (json_int_t)t[i].replicas));
+        json_array_append_new(
+            arr, json_pack("{s:s,s:I}", "name", t[i].name, "replicas", (json_int_t)t[i].replicas));
     return arr;
 }
 

@@ -75,7 +75,8 @@ static void image_parse(const char *s, image *im)
     const char *slash = strchr(s, '/');
     if (slash) {
         size_t n = (size_t)(slash - s);
-        bool host = memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !strncmp(s, "localhost", 9));
+        bool host =
+            memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !strncmp(s, "localhost", 9));
         if (host) {
             snprintf(im->registry, sizeof im->registry, "%.*s", (int)n, s);
             s = slash + 1;
@@ -99,8 +100,10 @@ static int image_apply(const json_t *ov, const char *in, char *out, size_t n, fl
     const char *val = fl_obj_str_or(ov, "value", "");
     image im;
     image_parse(in, &im);
-    char *field = !strcmp(comp, "Registry") ? im.registry : !strcmp(comp, "Repository") ? im.repo
-                  : !strcmp(comp, "Tag") ? im.tag : NULL;
+    char *field = !strcmp(comp, "Registry")     ? im.registry
+                  : !strcmp(comp, "Repository") ? im.repo
+                  : !strcmp(comp, "Tag")        ? im.tag
+                                                : NULL;
     if (!field)
         return fl_err_set(err, FL_EPARSE, "imageOverrider: unknown component \"%s\"", comp);
     char buf[IMAGE_MAX];
@@ -243,7 +246,8 @@ static int maps(json_t *obj, const json_t *list, const char *field, fl_err *err)
             else if (!strcmp(op, "remove"))
                 json_object_del(m, k);
             else if (strcmp(op, "replace"))
-                return fl_err_set(err, FL_EPARSE, "%sOverrider: unknown operator \"%s\"", field, op);
+                return fl_err_set(err, FL_EPARSE, "%sOverrider: unknown operator \"%s\"", field,
+                                  op);
         }
     }
     return 0;
@@ -320,8 +324,8 @@ static int fields(json_t *obj, const json_t *list, fl_err *err)
         json_decref(doc);
         if (rc)
             return rc;
-        json_t *set = json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", path, "value",
-                                dump ? dump : "");
+        json_t *set =
+            json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", path, "value", dump ? dump : "");
         free(dump);
         json_t *copy = json_deep_copy(obj), *res = NULL;
         rc = fl_patch_json_apply(copy, set, &res, err);
@@ -413,8 +417,9 @@ json_t *fl_sched_op_override(const json_t *req, fl_err *err)
     const json_t *tmpl = json_object_get(req, "template"), *cl = json_object_get(req, "cluster");
     const json_t *pols = json_object_get(req, "policies");
     if (!json_is_object(tmpl) || !json_is_object(cl) || !json_is_array(pols)) {
-        fl_err_set(err, FL_EPARSE, "members \"template\" (object), \"policies\" (array) and "
-                                   "\"cluster\" (object) needed");
+        fl_err_set(err, FL_EPARSE,
+                   "members \"template\" (object), \"policies\" (array) and "
+                   "\"cluster\" (object) needed");
         return NULL;
     }
     json_t *obj = json_deep_copy(tmpl), *applied = NULL;

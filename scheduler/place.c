@@ -183,8 +183,8 @@ static bool caff_matches(const caff *c, const json_t *cl)
                 return false;
             continue;
         }
-        bool known = key && (!strcmp(key, "provider") || !strcmp(key, "region") ||
-                             !strcmp(key, "zone"));
+        bool known =
+            key && (!strcmp(key, "provider") || !strcmp(key, "region") || !strcmp(key, "zone"));
         const char *have = known ? fl_sched_json_str(cl, key) : NULL;
         if (!fl_sched_req_matches_value(r, have && have[0] ? have : NULL))
             return false;
@@ -201,7 +201,8 @@ typedef struct cweights {
 
 static int cweights_init(cweights *w, const json_t *placement)
 {
-    const json_t *list = fl_obj_get(placement, "replicaScheduling.weightPreference.staticWeightList");
+    const json_t *list =
+        fl_obj_get(placement, "replicaScheduling.weightPreference.staticWeightList");
     w->n = json_array_size(list);
     w->rule = calloc(w->n + 1, sizeof *w->rule);
     w->weight = calloc(w->n + 1, sizeof *w->weight);
@@ -292,7 +293,8 @@ static const char *eviction_filter(const json_t *binding, const char *name, char
     size_t nh = json_array_size(hist), i;
     const json_t *e;
     if (nh > 0) {
-        json_array_foreach(fl_obj_get(json_array_get(hist, nh - 1), "clustersBeforeFailover"), i, e) {
+        json_array_foreach(fl_obj_get(json_array_get(hist, nh - 1), "clustersBeforeFailover"), i,
+                           e) {
             if (json_is_string(e) && strcmp(json_string_value(e), name) == 0) {
                 snprintf(buf, size, "workload has been failed over from this cluster %s", name);
                 return buf;
@@ -307,8 +309,8 @@ static const char *eviction_filter(const json_t *binding, const char *name, char
 }
 
 static const char *filter(const json_t *placement, const caff *aff, const json_t *cl,
-                          const json_t *tmpl, const json_t *prev, const json_t *binding,
-                          char *buf, size_t size)
+                          const json_t *tmpl, const json_t *prev, const json_t *binding, char *buf,
+                          size_t size)
 {
     const char *name = fl_obj_str_or(cl, "name", "");
     if (!api_enabled(cl, tmpl))
@@ -411,8 +413,8 @@ static int64_t replicas_of(const json_t *tmpl)
         r = fl_obj_get(tmpl, "spec.parallelism");
     if (json_is_integer(r))
         return json_integer_value(r);
-    if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") || !strcmp(kind, "ReplicaSet") ||
-        !strcmp(kind, "Job") || !strcmp(kind, "Pod"))
+    if (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") ||
+        !strcmp(kind, "ReplicaSet") || !strcmp(kind, "Job") || !strcmp(kind, "Pod"))
         return 1;
     return 0;
 }
@@ -439,7 +441,7 @@ static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
     else if (!json_object_get(cl, "nodes"))
         return -1;
     else if (fl_sched_capacity_json(pod_spec_of(tmpl), json_object_get(cl, "nodes"),
-                               json_object_get(cl, "pods"), &v) != 0) {
+                                    json_object_get(cl, "pods"), &v) != 0) {
         fl_err_set(err, -ENOMEM, "out of memory");
         return -2;
     }
@@ -450,7 +452,8 @@ static int64_t available_of(const json_t *cl, const json_t *tmpl, fl_err *err)
 
 typedef struct decision {
     const json_t *req, *tmpl, *placement, *prev;
-    const json_t *binding; /* the ResourceBinding so far (eviction tasks, failover history), or NULL */
+    const json_t
+        *binding; /* the ResourceBinding so far (eviction tasks, failover history), or NULL */
     const fl_sched_quota *quota;
     int64_t replicas;
     json_t *explain; /* "explain": true — attempts with each cluster's result, else NULL */
@@ -495,8 +498,8 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     fl_sched_strategy st = strategy_of(d->placement);
     for (size_t i = 0; i < n; i++) {
         const json_t *cl = json_array_get(cls, i);
-        const char *why = filter(d->placement, &aff, cl, d->tmpl, d->prev, d->binding, buf,
-                                 sizeof buf);
+        const char *why =
+            filter(d->placement, &aff, cl, d->tmpl, d->prev, d->binding, buf, sizeof buf);
         if (at)
             json_array_append_new(json_object_get(at, "clusters"),
                                   json_pack("{s:s,s:s}", "name", fl_obj_str_or(cl, "name", ""),
@@ -510,10 +513,13 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         size_t zl = fl_sched_zone_key(cl, NULL, 0);
         if (zl && (zk[i] = malloc(zl)))
             fl_sched_zone_key(cl, zk[i], zl);
-        c[nc] = (fl_sched_cluster){name, fl_sched_json_str(cl, "region"),
+        c[nc] = (fl_sched_cluster){name,
+                                   fl_sched_json_str(cl, "region"),
                                    zk[i] ? zk[i] : fl_sched_json_str(cl, "zone"),
                                    fl_sched_json_str(cl, "provider"),
-                                   cur >= 0 ? 100 : 0, cweights_of(&wl, cl), -1,
+                                   cur >= 0 ? 100 : 0,
+                                   cweights_of(&wl, cl),
+                                   -1,
                                    cur > 0 ? cur : 0};
         c[nc].available = available_of(cl, d->tmpl, err);
         if (c[nc].available == -2)
@@ -521,8 +527,8 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
         json_t *e = at ? explained(at, name) : NULL;
         if (e) {
             json_object_set_new(e, "score", json_integer(c[nc].score));
-            json_object_set_new(e, "available", c[nc].available >= 0
-                                                    ? json_integer(c[nc].available) : json_null());
+            json_object_set_new(e, "available",
+                                c[nc].available >= 0 ? json_integer(c[nc].available) : json_null());
             if (st == FL_SCHED_STATIC_WEIGHT)
                 json_object_set_new(e, "weight", json_integer(c[nc].weight));
         }
@@ -542,8 +548,8 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
     for (size_t i = 0; i < nc; i++)
         if (c[i].available >= 0)
             c[i].available += c[i].current;
-    fl_sched_select_in si = {st == FL_SCHED_DUPLICATED, st == FL_SCHED_STATIC_WEIGHT,
-                             d->replicas, sp, nsp, c, nc};
+    fl_sched_select_in si = {
+        st == FL_SCHED_DUPLICATED, st == FL_SCHED_STATIC_WEIGHT, d->replicas, sp, nsp, c, nc};
     if ((rc = fl_sched_select(&si, &sel, &nsel, err)) != 0)
         goto out;
     for (size_t i = 0; i < nc; i++)
@@ -561,8 +567,14 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
             json_object_set_new(e, "selected", json_true());
     }
     const char *mode = fl_sched_json_str(d->req, "mode");
-    fl_sched_assign_in ai = {st, d->replicas, fl_obj_str_or(d->tmpl, "metadata.uid", ""),
-                             mode && strcmp(mode, "Fresh") == 0, chosen, nsel, NULL, 0};
+    fl_sched_assign_in ai = {st,
+                             d->replicas,
+                             fl_obj_str_or(d->tmpl, "metadata.uid", ""),
+                             mode && strcmp(mode, "Fresh") == 0,
+                             chosen,
+                             nsel,
+                             NULL,
+                             0};
     if ((rc = fl_sched_assign(&ai, &t, &nt, err)) != 0)
         goto out;
     for (size_t i = 0; at && i < nt; i++) {
@@ -571,13 +583,14 @@ static int try_affinity(const decision *d, const json_t *aff_json, json_t **answ
             json_object_set_new(e, "replicas", json_integer(t[i].replicas));
     }
     if (at)
-        json_object_set_new(at, "quota", json_string(d->quota && d->quota->reserve
-                                                         ? "reserved" : "not checked"));
+        json_object_set_new(
+            at, "quota", json_string(d->quota && d->quota->reserve ? "reserved" : "not checked"));
     if (d->quota && d->quota->reserve) {
         json_t *reqs = fl_sched_requests_json(pod_spec_of(d->tmpl));
         const char *ns = fl_obj_str_or(d->tmpl, "metadata.namespace", "");
         for (size_t i = 0; rc == 0 && i < nt; i++) {
-            int64_t cur = previous_of(d->prev, t[i].name), add = t[i].replicas - (cur > 0 ? cur : 0);
+            int64_t cur = previous_of(d->prev, t[i].name),
+                    add = t[i].replicas - (cur > 0 ? cur : 0);
             if (add > 0)
                 rc = d->quota->reserve(d->quota->ud, ns, t[i].name, add, reqs, err);
         }
@@ -613,10 +626,9 @@ out:
  * run use to show QuotaExceeded without reserving; propagation wires
  * quota/ instead. */
 typedef struct ledger {
-    const json_t *q;   /* the quota being checked */
-    json_t *used;      /* that quota's name -> resource -> milli added so far */
+    const json_t *q; /* the quota being checked */
+    json_t *used;    /* that quota's name -> resource -> milli added so far */
 } ledger;
-
 
 static void fmt_milli(int64_t m, char *buf, size_t size)
 {
@@ -713,17 +725,24 @@ json_t *fl_sched_op_place(const json_t *req, const fl_sched_quota *quota, fl_err
     }
     const json_t *pol = choose_policy(req, tmpl);
     if (!pol)
-        return fl_sched_error("no PropagationPolicy or ClusterPropagationPolicy matches the template",
-                              "NoPolicyMatch");
+        return fl_sched_error(
+            "no PropagationPolicy or ClusterPropagationPolicy matches the template",
+            "NoPolicyMatch");
     const json_t *rq = json_object_get(req, "quota");
-    json_t *qlist = json_is_array(rq) ? json_incref((json_t *)rq)
-                    : json_is_object(rq) ? json_pack("[O]", rq) : NULL;
+    json_t *qlist = json_is_array(rq)    ? json_incref((json_t *)rq)
+                    : json_is_object(rq) ? json_pack("[O]", rq)
+                                         : NULL;
     ledgers l = {qlist, json_object()};
     fl_sched_quota own = {ledger_reserve, &l};
     if (!quota && json_array_size(qlist))
         quota = &own;
-    decision d = {req, tmpl, fl_obj_get(pol, "spec.placement"), json_object_get(req, "previous"),
-                  json_object_get(req, "binding"), quota, replicas_of(tmpl),
+    decision d = {req,
+                  tmpl,
+                  fl_obj_get(pol, "spec.placement"),
+                  json_object_get(req, "previous"),
+                  json_object_get(req, "binding"),
+                  quota,
+                  replicas_of(tmpl),
                   json_is_true(json_object_get(req, "explain")) ? json_array() : NULL};
     json_t *answer = NULL;
     fl_err first = FL_ERR_INIT, e = FL_ERR_INIT;

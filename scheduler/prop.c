@@ -43,7 +43,7 @@
 #define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
 #define PROP_EVENTS_MAX 100 /* placement changes kept for fl_sched_prop_events */
 #define MAX_TEMPLATES 100000
-#define FULL_PASS_MS 60000  /* every template is decided again at least this often */
+#define FULL_PASS_MS 60000 /* every template is decided again at least this often */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -70,10 +70,10 @@ typedef struct member {
     char *name, *kubeconfig, *context;
     fl_kube_client *client; /* lazily, on the loop */
     char health[24];
-    int64_t since;          /* mono ms of the last health change */
-    bool was_down;          /* has been unhealthy since the daemon started */
-    int phase;              /* failover phase at the last pass (run_pass), -1 before */
-    unsigned ready_gen;     /* times the member entered phase 0 (may take new work) */
+    int64_t since;      /* mono ms of the last health change */
+    bool was_down;      /* has been unhealthy since the daemon started */
+    int phase;          /* failover phase at the last pass (run_pass), -1 before */
+    unsigned ready_gen; /* times the member entered phase 0 (may take new work) */
 } member;
 
 struct fl_sched_prop {
@@ -87,26 +87,26 @@ struct fl_sched_prop {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, kicked, started, subscribed;
-    atomic_bool stopping;           /* set with stop: a pass in progress ends early */
-    int sub_id;                     /* index change subscription (kicks a pass) */
-    fl_sched_prop_stats st;         /* under mu */
-    json_t *events;                 /* under mu: recent placement changes, oldest first */
+    atomic_bool stopping;   /* set with stop: a pass in progress ends early */
+    int sub_id;             /* index change subscription (kicks a pass) */
+    fl_sched_prop_stats st; /* under mu */
+    json_t *events;         /* under mu: recent placement changes, oldest first */
     /* loop thread only below */
-    int pending;                    /* requests in flight in this wave */
-    json_t *inflight;               /* key -> {"h":hash,"t":ms} */
-    json_t *retry;                  /* key -> {"n":attempts,"at":ms} */
-    json_t *settled;                /* binding key -> fingerprint of the inputs of a
+    int pending;      /* requests in flight in this wave */
+    json_t *inflight; /* key -> {"h":hash,"t":ms} */
+    json_t *retry;    /* key -> {"n":attempts,"at":ms} */
+    json_t *settled;  /* binding key -> fingerprint of the inputs of a
                                        template that needed nothing (skipped while equal) */
     fl_sched_snapshot *snap;
     int64_t snap_ms, snap_rev, last_rev;
     double tokens;
     int64_t tokens_ms;
     char health_sig[4096];
-    json_t *obs_cache[FL_ARRAY_LEN(KINDS)];           /* per kind: the last pass's observed map */
-    json_t *app_bad;                /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
-    json_t *last_event;             /* binding key -> hash of the last event sent for it */
-    int64_t obs_rev, obs_full_ms;   /* index revision it reflects; last full read */
-    int64_t settled_ms;             /* last time settled was cleared (every template decided) */
+    json_t *obs_cache[FL_ARRAY_LEN(KINDS)]; /* per kind: the last pass's observed map */
+    json_t *app_bad;              /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
+    json_t *last_event;           /* binding key -> hash of the last event sent for it */
+    int64_t obs_rev, obs_full_ms; /* index revision it reflects; last full read */
+    int64_t settled_ms;           /* last time settled was cleared (every template decided) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -130,7 +130,8 @@ static void lower(char *s)
  * a ClusterResourceBinding), with "/name" appended when name. */
 static void binding_path(const char *ns, const char *name, char *out, size_t n)
 {
-    int w = ns[0] ? snprintf(out, n, "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings", ns)
+    int w = ns[0] ? snprintf(out, n,
+                             "/apis/work.karmada.io/v1alpha2/namespaces/%s/resourcebindings", ns)
                   : snprintf(out, n, "/apis/work.karmada.io/v1alpha2/clusterresourcebindings");
     if (name && w > 0 && (size_t)w < n)
         snprintf(out + w, n - (size_t)w, "/%s", name);
@@ -231,8 +232,8 @@ static void wr_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
     if (res->err == 0 || (w->del && res->err == FL_ENOTFOUND)) {
         p->st.writes++;
         pthread_mutex_unlock(&p->mu);
-        json_object_set_new(p->inflight, w->key, json_pack("{s:s,s:I}", "h", w->hash, "t",
-                                                           (json_int_t)now));
+        json_object_set_new(p->inflight, w->key,
+                            json_pack("{s:s,s:I}", "h", w->hash, "t", (json_int_t)now));
         json_object_del(p->retry, w->key);
     } else if (res->err == FL_ECONFLICT) {
         p->st.conflicts++;
@@ -248,8 +249,9 @@ static void wr_done(fl_kube_req *rq, fl_kube_response *res, void *ud)
         unsigned char rb = 0;
         fl_random_bytes(&rb, 1);
         back = back / 2 + back * rb / 255; /* jitter: [0.5, 1.5) × */
-        json_object_set_new(p->retry, w->key, json_pack("{s:I,s:I}", "n", (json_int_t)n, "at",
-                                                        (json_int_t)(now + back)));
+        json_object_set_new(
+            p->retry, w->key,
+            json_pack("{s:I,s:I}", "n", (json_int_t)n, "at", (json_int_t)(now + back)));
         fl_log(FL_LOG_WARN, "prop", "%s: %s %s (attempt %lld, next in %lld ms)", w->key,
                res->reason, res->message, (long long)n, (long long)back);
     }
@@ -304,9 +306,11 @@ static bool send_write(fl_sched_prop *p, wq *q, fl_kube_client *c, fl_kube_metho
 /* Send q's next jobs until WINDOW are in flight (or none is left). */
 static void pump(wq *q)
 {
-    while (!q->dead && !atomic_load(&q->p->stopping) && q->inflight < WINDOW && q->next < json_array_size(q->jobs)) {
+    while (!q->dead && !atomic_load(&q->p->stopping) && q->inflight < WINDOW &&
+           q->next < json_array_size(q->jobs)) {
         const json_t *j = json_array_get(q->jobs, q->next++);
-        if (send_write(q->p, q, q->client, (fl_kube_method)json_integer_value(json_object_get(j, "m")),
+        if (send_write(q->p, q, q->client,
+                       (fl_kube_method)json_integer_value(json_object_get(j, "m")),
                        fl_obj_str_or(j, "path", ""), json_object_get(j, "body"),
                        fl_obj_str_or(j, "key", ""), fl_obj_str_or(j, "hash", "")))
             q->inflight++;
@@ -375,8 +379,9 @@ static int obs_row(void *arg, const fl_index_row *row)
             json_object_del(c->map, key);
         return 0;
     }
-    json_object_set_new(c->map, key, json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv",
-                                               row->resource_version, "obj", o));
+    json_object_set_new(
+        c->map, key,
+        json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv", row->resource_version, "obj", o));
     return 0;
 }
 
@@ -482,7 +487,9 @@ static int64_t prev_of(const json_t *prev, const char *name)
 {
     size_t i;
     const json_t *e;
-    json_array_foreach(prev, i, e) if (!strcmp(fl_obj_str_or(e, "name", ""), name)) return json_integer_value(json_object_get(e, "replicas"));
+    json_array_foreach(prev, i, e)
+        if (!strcmp(fl_obj_str_or(e, "name", ""), name))
+            return json_integer_value(json_object_get(e, "replicas"));
     return -1;
 }
 
@@ -570,8 +577,8 @@ static int q_reserve(void *ud, const char *ns, const char *cluster, int64_t add,
 {
     qctx *q = ud;
     int64_t cur = prev_of(q->prev, cluster);
-    int rc = q->p->o.quota.reserve(q->p->o.quota.ud, ns, q->uid, cluster,
-                                   add + (cur > 0 ? cur : 0), requests, err);
+    int rc = q->p->o.quota.reserve(q->p->o.quota.ud, ns, q->uid, cluster, add + (cur > 0 ? cur : 0),
+                                   requests, err);
     return rc == FL_EFORBIDDEN ? FL_EQUOTA : rc;
 }
 
@@ -584,9 +591,9 @@ static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64
         return NULL;
     json_object_del(o, "status");
     json_t *meta = fl_obj_ensure(o, "metadata");
-    static const char *const drop[] = {"uid", "resourceVersion", "creationTimestamp",
-                                       "managedFields", "generation", "ownerReferences",
-                                       "selfLink", "deletionTimestamp", "finalizers"};
+    static const char *const drop[] = {"uid",           "resourceVersion",   "creationTimestamp",
+                                       "managedFields", "generation",        "ownerReferences",
+                                       "selfLink",      "deletionTimestamp", "finalizers"};
     for (size_t i = 0; i < FL_ARRAY_LEN(drop); i++)
         json_object_del(meta, drop[i]);
     json_t *ann = json_object_get(meta, "annotations");
@@ -653,9 +660,9 @@ static void sum_status(json_t *sum, const json_t *st)
  * interpreter for workloads: the replica counts and observedGeneration). */
 static json_t *reflect_status(const json_t *st)
 {
-    static const char *const f[] = {"replicas", "readyReplicas", "availableReplicas",
+    static const char *const f[] = {"replicas",        "readyReplicas",       "availableReplicas",
                                     "updatedReplicas", "unavailableReplicas", "observedGeneration",
-                                    "active", "succeeded", "failed"};
+                                    "active",          "succeeded",           "failed"};
     json_t *o = json_object();
     for (size_t i = 0; o && i < FL_ARRAY_LEN(f); i++) {
         json_t *v = json_object_get(st, f[i]);
@@ -709,8 +716,8 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
             json_t *taints = json_object_get(c, "taints");
             if (!json_is_array(taints))
                 json_object_set_new(c, "taints", taints = json_array());
-            json_array_append_new(taints, json_pack("{s:s,s:s}", "key", key, "effect",
-                                                    "NoSchedule"));
+            json_array_append_new(taints,
+                                  json_pack("{s:s,s:s}", "key", key, "effect", "NoSchedule"));
         }
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
             if (take_token(p, ps->now)) {
@@ -731,7 +738,8 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
 static void add_available(pass *ps, const json_t *tmpl, json_t *cands)
 {
     const json_t *spec = !strcmp(fl_obj_str_or(tmpl, "kind", ""), "Pod")
-                             ? json_object_get(tmpl, "spec") : fl_obj_get(tmpl, "spec.template.spec");
+                             ? json_object_get(tmpl, "spec")
+                             : fl_obj_get(tmpl, "spec.template.spec");
     size_t n = json_array_size(cands);
     if (!json_is_object(spec) || !ps->p->snap || n == 0)
         return;
@@ -758,8 +766,12 @@ static void pod_refs(const json_t *spec, const char *kind, json_t *out)
     bool cm = !strcmp(kind, "ConfigMap"), sec = !strcmp(kind, "Secret");
     size_t i, j;
     const json_t *v, *x;
-#define REF(o, path) do { const char *n_ = fl_obj_str(o, path); \
-        if (n_ && n_[0]) json_object_set_new(out, n_, json_true()); } while (0)
+#define REF(o, path)                                                                               \
+    do {                                                                                           \
+        const char *n_ = fl_obj_str(o, path);                                                      \
+        if (n_ && n_[0])                                                                           \
+            json_object_set_new(out, n_, json_true());                                             \
+    } while (0)
     if (!strcmp(kind, "ServiceAccount")) {
         const char *sa = fl_obj_str(spec, "serviceAccountName");
         if (sa && sa[0] && strcmp(sa, "default"))
@@ -783,7 +795,8 @@ static void pod_refs(const json_t *spec, const char *kind, json_t *out)
     if (!cm && !sec)
         return;
     if (sec)
-        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v) REF(v, "name");
+        json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, v)
+            REF(v, "name");
     static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
     for (size_t l = 0; l < FL_ARRAY_LEN(lists); l++) {
         const json_t *c;
@@ -833,7 +846,8 @@ static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const cha
                                     json_true());
             json_t *tcs = json_array();
             json_array_foreach(clusters, i, t)
-                json_array_append_new(tcs, json_pack("{s:s}", "name", fl_obj_str_or(t, "name", "")));
+                json_array_append_new(tcs,
+                                      json_pack("{s:s}", "name", fl_obj_str_or(t, "name", "")));
             json_array_append_new(json_object_get(d, "requiredBy"),
                                   json_pack("{s:s,s:s,s:o}", "namespace", ns, "name",
                                             slash ? slash + 1 : bkey, "clusters", tcs));
@@ -919,15 +933,14 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
     snprintf(evname, sizeof evname, "%.500s.%llx", bname,
              (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec);
     const char *evns = ns[0] ? ns : "default";
-    json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
-                           "s:s,s:s,s:i}",
-                           "apiVersion", "v1", "kind", "Event", "metadata", "name", evname,
-                           "namespace", evns, "involvedObject", "apiVersion",
-                           "work.karmada.io/v1alpha2", "kind",
-                           ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "namespace", ns,
-                           "name", bname, "type", type, "reason", reason, "message", msg, "source",
-                           "component", "flotilla-scheduler", "firstTimestamp", ts,
-                           "lastTimestamp", ts, "count", 1);
+    json_t *ev =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s},"
+                  "s:s,s:s,s:i}",
+                  "apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace",
+                  evns, "involvedObject", "apiVersion", "work.karmada.io/v1alpha2", "kind",
+                  ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "namespace", ns, "name",
+                  bname, "type", type, "reason", reason, "message", msg, "source", "component",
+                  "flotilla-scheduler", "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
     if (!ev)
         return;
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", evns);
@@ -937,13 +950,13 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
 }
 
 /* Remember a change of placement (under p->mu); the oldest goes past the cap. */
-static void note_event(fl_sched_prop *p, const char *kind, const char *ns,
-                       const char *name, const json_t *clusters, int evicted)
+static void note_event(fl_sched_prop *p, const char *kind, const char *ns, const char *name,
+                       const json_t *clusters, int evicted)
 {
     if (!p->events && !(p->events = json_array()))
         return;
-    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:O,s:i}", "time", (json_int_t)fl_now_ms(), "kind", kind,
-                          "namespace", ns, "name", name, "clusters", (json_t *)clusters,
+    json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:O,s:i}", "time", (json_int_t)fl_now_ms(), "kind",
+                          kind, "namespace", ns, "name", name, "clusters", (json_t *)clusters,
                           "evicted", evicted);
     if (!e || json_array_append_new(p->events, e))
         return;
@@ -989,10 +1002,10 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_object_set_new(ps->seen, key, json_true());
     /* a template whose inputs are those of a pass that needed nothing is skipped */
     fl_buf fp = FL_BUF_INIT(1u << 20);
-    fl_buf_printf(&fp, "%s|%s|%s|%s|%s|%s", ps->inputs,
-                  fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
-                  fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""),
-                  fl_obj_str_or(pol, "metadata.uid", ""), fl_obj_str_or(pol, "metadata.resourceVersion", ""));
+    fl_buf_printf(
+        &fp, "%s|%s|%s|%s|%s|%s", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
+        fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""),
+        fl_obj_str_or(pol, "metadata.uid", ""), fl_obj_str_or(pol, "metadata.resourceVersion", ""));
     if (!fl_obj_str(pol, "metadata.resourceVersion")) {
         char ph[20];
         hash_of(pol, ph);
@@ -1038,13 +1051,14 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         size_t ti, expired = 0;
         const json_t *tt;
         json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ti, tt)
-            expired += fl_sched_task_done(tt, false, p->o.eviction_timeout_ms / 1000,
-                                          (int64_t)time(NULL));
+            expired +=
+                fl_sched_task_done(tt, false, p->o.eviction_timeout_ms / 1000, (int64_t)time(NULL));
         fl_buf_printf(&fp, "|e%zu", expired);
     }
     const char *fps = fp.data ? fp.data : "";
     /* custom NoExecute tolerations end at their own times: no skipping then */
-    bool may_skip = stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
+    bool may_skip =
+        stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
     if (may_skip && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
         size_t ci;
         const json_t *ct;
@@ -1059,8 +1073,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_object_set_new(ps->want, wk, json_true());
         }
         fl_buf_done(&fp);
-        note_deps(ps, tmpl, pol, key, json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters")
-                                                                 : NULL);
+        note_deps(ps, tmpl, pol, key,
+                  json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters") : NULL);
         json_decref(dep_pol);
         return;
     }
@@ -1075,11 +1089,11 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_t *evictions = json_object();
     bool watching = app_failover(ps, ki, pol, key, ns, name, prev, evictions);
     int64_t evicted_age = 0;
-    json_t *cands = candidates(ps, placement, prev, all, evictions, &evicted, &evicted_age,
-                               &deferred);
+    json_t *cands =
+        candidates(ps, placement, prev, all, evictions, &evicted, &evicted_age, &deferred);
     add_available(ps, tmpl, cands);
-    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policy",
-                    pol, "clusters", cands, "previous",
+    req = json_pack("{s:s,s:O,s:O,s:O,s:o}", "op", "place", "template", tmpl, "policy", pol,
+                    "clusters", cands, "previous",
                     json_is_array(prev) ? json_incref((json_t *)prev) : json_array());
     if (req && rb)
         json_object_set(req, "binding", rb);
@@ -1091,8 +1105,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     t_place = fl_mono_us() - t_place;
     const char *emsg = fl_obj_str(answer, "error");
     bool ok = answer && !emsg;
-    clusters = ok ? json_incref(json_object_get(answer, "clusters"))
-                  : json_is_array(prev) ? json_incref((json_t *)prev) : json_array();
+    clusters = ok                    ? json_incref(json_object_get(answer, "clusters"))
+               : json_is_array(prev) ? json_incref((json_t *)prev)
+                                     : json_array();
     if (dep) {
         /* a dependency also goes wherever the workloads that need it are */
         json_t *u = json_deep_copy(clusters);
@@ -1153,7 +1168,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         }
         snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
         const json_t *ob = json_object_get(ps->obs[ki], okey);
-        const char *have = ob ? meta_str(json_object_get(ob, "obj"), "annotations", ANN_HASH) : NULL;
+        const char *have =
+            ob ? meta_str(json_object_get(ob, "obj"), "annotations", ANN_HASH) : NULL;
         if (have && !strcmp(have, hash)) {
             json_t *st = fl_obj_get(json_object_get(ob, "obj"), "status");
             json_object_set_new(entry, "applied", json_true());
@@ -1247,8 +1263,9 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             if (had < 0)
                 continue;
             char msg[300];
-            snprintf(msg, sizeof msg, app ? "workload unhealthy in cluster %s for %llds"
-                                          : "cluster %s has an untolerated NoExecute taint",
+            snprintf(msg, sizeof msg,
+                     app ? "workload unhealthy in cluster %s for %llds"
+                         : "cluster %s has an untolerated NoExecute taint",
                      cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
             json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
             if (task)
@@ -1273,27 +1290,33 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const json_t *old_status = json_object_get(rb, "status");
     json_t *conds = json_array();
     char smsg[1200];
-    snprintf(smsg, sizeof smsg, "%s", ok ? "Binding has been scheduled successfully." : emsg ? emsg
-                                                                                         : err.msg);
-    json_array_append_new(conds, cond(old_status, "Scheduled", ok,
-                                      ok ? "Success" : fl_obj_str_or(answer, "reason",
-                                                                     "SchedulerError"), smsg));
-    json_array_append_new(conds, cond(old_status, "FullyApplied", all_applied && json_array_size(clusters),
-                                      all_applied ? "FullyAppliedSuccess" : suspended ? "Suspended"
-                                                                                      : "FullyAppliedFailed",
-                                      all_applied ? "All works have been successfully applied"
-                                      : emsg2[0] ? emsg2 : "Works are being applied"));
+    snprintf(smsg, sizeof smsg, "%s",
+             ok     ? "Binding has been scheduled successfully."
+             : emsg ? emsg
+                    : err.msg);
+    json_array_append_new(
+        conds, cond(old_status, "Scheduled", ok,
+                    ok ? "Success" : fl_obj_str_or(answer, "reason", "SchedulerError"), smsg));
+    json_array_append_new(conds,
+                          cond(old_status, "FullyApplied", all_applied && json_array_size(clusters),
+                               all_applied ? "FullyAppliedSuccess"
+                               : suspended ? "Suspended"
+                                           : "FullyAppliedFailed",
+                               all_applied ? "All works have been successfully applied"
+                               : emsg2[0]  ? emsg2
+                                           : "Works are being applied"));
     json_t *status = json_pack("{s:o,s:o}", "conditions", conds, "aggregatedStatus", agg);
     json_t *reqs = fl_sched_requests_json(fl_obj_get(tmpl, "spec.template.spec"));
-    json_t *spec = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:I,s:O,s:O?,s:s,s:b}",
-                             "resource", "apiVersion", fl_obj_str_or(tmpl, "apiVersion", ""), "kind",
-                             k->kind, "namespace", ns, "name", name, "uid", uid, "replicas",
+    json_t *spec = json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:I,s:O,s:O?,s:s,s:b}", "resource",
+                             "apiVersion", fl_obj_str_or(tmpl, "apiVersion", ""), "kind", k->kind,
+                             "namespace", ns, "name", name, "uid", uid, "replicas",
                              (json_int_t)json_integer_value(fl_obj_get(tmpl, "spec.replicas")),
                              "clusters", clusters, "placement", (json_t *)placement,
                              "conflictResolution", conflict, "preserveResourcesOnDeletion",
                              json_is_true(fl_obj_get(pol, "spec.preserveResourcesOnDeletion")));
     if (spec && json_object_size(reqs))
-        json_object_set_new(spec, "replicaRequirements", json_pack("{s:O}", "resourceRequest", reqs));
+        json_object_set_new(spec, "replicaRequirements",
+                            json_pack("{s:O}", "resourceRequest", reqs));
     json_decref(reqs);
     if (spec && json_array_size(tasks))
         json_object_set(spec, "gracefulEvictionTasks", tasks);
@@ -1306,7 +1329,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         snprintf(change, sizeof change, "%s",
                  !rb ? "first schedule"
                  : json_integer_value(fl_obj_get(rb, "spec.replicas")) !=
-                           json_integer_value(fl_obj_get(tmpl, "spec.replicas"))
+                         json_integer_value(fl_obj_get(tmpl, "spec.replicas"))
                      ? "replicas changed"
                  : !json_equal(fl_obj_get(rb, "spec.placement"), placement)
                      ? "placement policy changed"
@@ -1331,11 +1354,10 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     char rbpath[900], hk[800];
     binding_path(ns, NULL, rbpath, sizeof rbpath);
     if (!rb) {
-        json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion",
-                                 "work.karmada.io/v1alpha2", "kind",
-                                 ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "metadata",
-                                 "name", bname, "namespace", ns, "labels", LBL_MANAGED, "true",
-                                 "spec", spec);
+        json_t *body =
+            json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion", "work.karmada.io/v1alpha2",
+                      "kind", ns[0] ? "ResourceBinding" : "ClusterResourceBinding", "metadata",
+                      "name", bname, "namespace", ns, "labels", LBL_MANAGED, "true", "spec", spec);
         if (body && !ns[0])
             json_object_del(json_object_get(body, "metadata"), "namespace");
         if (body && change[0])
@@ -1384,13 +1406,16 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         bool diff = false;
         const char *f;
         json_t *v;
-        json_object_foreach(sum, f, v) if (!json_equal(json_object_get(ts, f), v)) diff = true;
+        json_object_foreach(sum, f, v)
+            if (!json_equal(json_object_get(ts, f), v))
+                diff = true;
         if (diff) {
             json_t *body = json_deep_copy(tmpl);
             json_t *nst = json_is_object(ts) ? json_deep_copy(ts) : json_object();
             json_object_update(nst, sum);
-            json_object_set_new(nst, "observedGeneration",
-                                json_integer(json_integer_value(fl_obj_get(tmpl, "metadata.generation"))));
+            json_object_set_new(
+                nst, "observedGeneration",
+                json_integer(json_integer_value(fl_obj_get(tmpl, "metadata.generation"))));
             json_object_set_new(body, "status", nst);
             char tp[900], h[20];
             coll_path(k, ns, tp, sizeof tp);
@@ -1600,10 +1625,10 @@ static bool run_pass(fl_sched_prop *p)
     ps.policies = host_items(p, "policy.karmada.io", "propagationpolicies", "PropagationPolicy");
     concat_into(ps.policies, host_items(p, "policy.karmada.io", "clusterpropagationpolicies",
                                         "ClusterPropagationPolicy"));
-    ps.overrides = host_items(p, "policy.karmada.io", "clusteroverridepolicies",
-                              "ClusterOverridePolicy");
-    concat_into(ps.overrides, host_items(p, "policy.karmada.io", "overridepolicies",
-                                         "OverridePolicy"));
+    ps.overrides =
+        host_items(p, "policy.karmada.io", "clusteroverridepolicies", "ClusterOverridePolicy");
+    concat_into(ps.overrides,
+                host_items(p, "policy.karmada.io", "overridepolicies", "OverridePolicy"));
     hash_of(ps.overrides, ps.inputs);
     /* every member's failover phase: 0 trusted, 1 recovering, 2 failing, 3
      * tainted, 4 past the default toleration */
@@ -1612,8 +1637,9 @@ static bool run_pass(fl_sched_prop *p)
         int64_t age = ps.now - m->since;
         bool ready = !strcmp(m->health, "Ready");
         int phase = ready ? (m->was_down && age < p->o.success_threshold_ms ? 1 : 0)
-                    : age < p->o.failure_threshold_ms ? 2
-                    : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3 : 4;
+                    : age < p->o.failure_threshold_ms                      ? 2
+                    : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3
+                                                                           : 4;
         if (phase == 0 && m->phase != 0)
             m->ready_gen++;
         m->phase = phase;
@@ -1623,8 +1649,8 @@ static bool run_pass(fl_sched_prop *p)
         p->settled_ms = ps.now;
     }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
-    concat_into(rbl, host_items(p, "work.karmada.io", "clusterresourcebindings",
-                                "ClusterResourceBinding"));
+    concat_into(
+        rbl, host_items(p, "work.karmada.io", "clusterresourcebindings", "ClusterResourceBinding"));
     ps.rbs = json_object();
     size_t i;
     json_t *o;
@@ -1671,7 +1697,8 @@ static bool run_pass(fl_sched_prop *p)
         fl_index_reader_free(ps.r);
     }
     int64_t t_decided = fl_mono_ms();
-    size_t n_obj = json_array_size(ps.obj_jobs) + json_array_size(ps.dep_jobs), n_host = json_array_size(ps.host_jobs);
+    size_t n_obj = json_array_size(ps.obj_jobs) + json_array_size(ps.dep_jobs),
+           n_host = json_array_size(ps.host_jobs);
     /* wave 1: namespaces; wave 2: dependencies (Secrets read from the host
      * first); wave 3: member objects; wave 4: the host */
     json_t *nsj = json_array();
@@ -1689,8 +1716,8 @@ static bool run_pass(fl_sched_prop *p)
     run_jobs(p, ps.obj_jobs);
     run_jobs(p, ps.host_jobs);
     bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.dep_jobs) ||
-                json_array_size(ps.host_jobs) ||
-                json_object_size(p->retry) || json_object_size(p->inflight);
+                json_array_size(ps.host_jobs) || json_object_size(p->retry) ||
+                json_object_size(p->inflight);
     /* forget inflight entries past their window */
     const char *ik;
     json_t *iv;
@@ -1719,8 +1746,10 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.host_jobs);
     int64_t spent = fl_mono_ms() - t0;
     if (spent > 1000)
-        fl_log(FL_LOG_INFO, "prop", "slow pass: %lld ms (%zu member writes, %zu host writes, "
-               "decide %lld ms)", (long long)spent, n_obj, n_host, (long long)(t_decided - t0));
+        fl_log(FL_LOG_INFO, "prop",
+               "slow pass: %lld ms (%zu member writes, %zu host writes, "
+               "decide %lld ms)",
+               (long long)spent, n_obj, n_host, (long long)(t_decided - t0));
     pthread_mutex_lock(&p->mu);
     p->st.passes++;
     p->st.last_pass_ms = spent;

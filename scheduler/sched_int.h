@@ -26,7 +26,7 @@ bool fl_sched_tolerates_effects(const json_t *tolerations, const json_t *taints,
                                 const json_t **bad);
 /* Additional replicas of pod_spec that fit on nodes[] given pods[]. */
 int fl_sched_capacity_json(const json_t *pod_spec, const json_t *nodes, const json_t *pods,
-                      int64_t *out);
+                           int64_t *out);
 
 /* A nodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt)
  * against the value of r's key (NULL: the key is absent). */
@@ -47,8 +47,7 @@ json_t *fl_sched_requests_json(const json_t *pod_spec);
 char *fl_sched_scan_labels(const char *json, size_t len);
 
 /* ops.c: JSON helpers shared with place.c. */
-bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out,
-                       fl_err *err);
+bool fl_sched_json_int(const json_t *obj, const char *key, int64_t dflt, int64_t *out, fl_err *err);
 const char *fl_sched_json_str(const json_t *obj, const char *key);
 json_t *fl_sched_error(const char *msg, const char *reason);
 json_t *fl_sched_targets_json(const fl_sched_target *t, size_t n);

@@ -89,9 +89,9 @@ typedef struct fl_sched_target {
 
 typedef struct fl_sched_assign_in {
     fl_sched_strategy strategy;
-    int64_t replicas;                /* desired, >= 0 */
-    const char *uid;                 /* the template's uid (tie-break), may be "" */
-    bool fresh;                      /* Fresh mode (else Steady) */
+    int64_t replicas;                 /* desired, >= 0 */
+    const char *uid;                  /* the template's uid (tie-break), may be "" */
+    bool fresh;                       /* Fresh mode (else Steady) */
     const fl_sched_cluster *clusters; /* candidates, in candidate order */
     size_t n_clusters;
     const fl_sched_target *previous; /* earlier targets that are no longer candidates */
@@ -122,8 +122,8 @@ typedef struct fl_sched_spread {
 } fl_sched_spread;
 
 typedef struct fl_sched_select_in {
-    bool duplicated;                  /* replica scheduling type Duplicated */
-    bool ignore_spread;               /* static weights: constraints are ignored */
+    bool duplicated;    /* replica scheduling type Duplicated */
+    bool ignore_spread; /* static weights: constraints are ignored */
     int64_t replicas;
     const fl_sched_spread *spread;
     size_t n_spread;
@@ -166,10 +166,10 @@ typedef struct fl_sched_snapshot_opts {
 
 typedef struct fl_sched_snapshot_stats {
     size_t clusters, nodes;
-    int64_t load_ms;       /* reading the index: nodes + usage + labels */
+    int64_t load_ms; /* reading the index: nodes + usage + labels */
     int64_t nodes_ms, usage_ms, labels_ms;
-    int64_t hits, misses;  /* shape cache */
-    int64_t compute_ms;    /* scanning nodes for new shapes */
+    int64_t hits, misses; /* shape cache */
+    int64_t compute_ms;   /* scanning nodes for new shapes */
 } fl_sched_snapshot_stats;
 
 /* Read every live node and the node usage of non-terminal pods within one
@@ -249,8 +249,8 @@ typedef json_t *(*fl_sched_members_fn)(void *ud);
  * replicas (quota/'s fl_quota_reserve and fl_quota_release behind it).
  * reserve answers 0 or FL_EQUOTA/FL_EFORBIDDEN with the message in err. */
 typedef struct fl_sched_prop_quota {
-    int (*reserve)(void *ud, const char *ns, const char *uid, const char *cluster,
-                   int64_t replicas, const json_t *per_replica, fl_err *err);
+    int (*reserve)(void *ud, const char *ns, const char *uid, const char *cluster, int64_t replicas,
+                   const json_t *per_replica, fl_err *err);
     void (*release)(void *ud, const char *ns, const char *uid, const char *cluster);
     void *ud;
 } fl_sched_prop_quota;
@@ -260,29 +260,31 @@ typedef struct fl_sched_prop_member {
 } fl_sched_prop_member;
 
 typedef struct fl_sched_prop_opts {
-    fl_index *index;                      /* members' objects and capacity; required */
-    fl_sched_host_list_fn host_list;      /* required */
+    fl_index *index;                 /* members' objects and capacity; required */
+    fl_sched_host_list_fn host_list; /* required */
     void *host_ud;
     const char *host_kubeconfig, *host_context; /* where bindings and status are written */
-    fl_sched_members_fn members;          /* required */
+    fl_sched_members_fn members;                /* required */
     void *members_ud;
-    const fl_sched_prop_member *conns;    /* how to reach each member */
+    const fl_sched_prop_member *conns; /* how to reach each member */
     size_t nconns;
-    fl_sched_prop_quota quota;            /* reserve NULL: no quota check */
-    int64_t interval_ms;                  /* the longest wait between passes, default 1000 */
-    int64_t min_gap_ms;                   /* the shortest gap between passes, default 20 */
-    int64_t failure_threshold_ms;         /* unhealthy this long: tainted, default 30000 */
-    int64_t success_threshold_ms;         /* healthy this long: takes new work, default 30000 */
-    int64_t toleration_ms;                /* NoExecute toleration when the policy names none, default 300000 */
-    double eviction_rate;                 /* bindings evicted per second, default 50 */
-    int64_t write_timeout_ms;             /* one member or host write, default 10000 */
-    int64_t eviction_timeout_ms;          /* a graceful eviction task ends after this at the
+    fl_sched_prop_quota quota;    /* reserve NULL: no quota check */
+    int64_t interval_ms;          /* the longest wait between passes, default 1000 */
+    int64_t min_gap_ms;           /* the shortest gap between passes, default 20 */
+    int64_t failure_threshold_ms; /* unhealthy this long: tainted, default 30000 */
+    int64_t success_threshold_ms; /* healthy this long: takes new work, default 30000 */
+    int64_t toleration_ms;    /* NoExecute toleration when the policy names none, default 300000 */
+    double eviction_rate;     /* bindings evicted per second, default 50 */
+    int64_t write_timeout_ms; /* one member or host write, default 10000 */
+    int64_t eviction_timeout_ms; /* a graceful eviction task ends after this at the
                                              latest (its gracePeriodSeconds first), default
                                              600000 (Karmada's 10 minutes) */
 } fl_sched_prop_opts;
-#define FL_SCHED_PROP_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, \
-                                 {NULL, NULL, NULL}, 1000, 20, 30000, 30000, 300000, 50.0, 10000, \
-                                 600000}
+#define FL_SCHED_PROP_OPTS_INIT                                                                    \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {NULL, NULL, NULL}, 1000, 20, 30000,    \
+            30000, 300000, 50.0, 10000, 600000                                                     \
+    }
 
 /* Create and start the controller thread. Strings are copied; index and
  * the callbacks' ud must outlive it. 0, -EINVAL, -ENOMEM, -errno. */
@@ -294,7 +296,7 @@ void fl_sched_prop_kick(fl_sched_prop *p);
 
 typedef struct fl_sched_prop_stats {
     uint64_t passes, writes, write_errors, conflicts, evictions, bindings;
-    int64_t last_pass_ms; /* duration of the last pass */
+    int64_t last_pass_ms;   /* duration of the last pass */
     uint64_t decisions;     /* placements computed (bindings whose inputs changed) */
     uint64_t unschedulable; /* of those, the ones that found no placement */
     uint64_t decide_us;     /* time spent in them, µs */

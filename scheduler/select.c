@@ -62,28 +62,20 @@ static int cmp_cluster(const void *a, const void *b)
 static const char *field_of(const fl_sched_cluster *c, fl_sched_spread_field f)
 {
     switch (f) {
-    case FL_SCHED_SPREAD_REGION:
-        return c->region;
-    case FL_SCHED_SPREAD_ZONE:
-        return c->zone;
-    case FL_SCHED_SPREAD_PROVIDER:
-        return c->provider;
-    default:
-        return c->name;
+    case FL_SCHED_SPREAD_REGION: return c->region;
+    case FL_SCHED_SPREAD_ZONE: return c->zone;
+    case FL_SCHED_SPREAD_PROVIDER: return c->provider;
+    default: return c->name;
     }
 }
 
 static const char *field_word(fl_sched_spread_field f)
 {
     switch (f) {
-    case FL_SCHED_SPREAD_REGION:
-        return "region";
-    case FL_SCHED_SPREAD_ZONE:
-        return "zone";
-    case FL_SCHED_SPREAD_PROVIDER:
-        return "provider";
-    default:
-        return "cluster";
+    case FL_SCHED_SPREAD_REGION: return "region";
+    case FL_SCHED_SPREAD_ZONE: return "zone";
+    case FL_SCHED_SPREAD_PROVIDER: return "provider";
+    default: return "cluster";
     }
 }
 
@@ -313,8 +305,9 @@ static int by_group(const fl_sched_select_in *in, cinfo *cl, size_t n, fl_sched_
     if (rc)
         goto out;
     if (nsel == 0) {
-        rc = fl_err_set(err, FL_ESCHED,
-                        "the number of clusters is less than the cluster spreadConstraint.MinGroups");
+        rc = fl_err_set(
+            err, FL_ESCHED,
+            "the number of clusters is less than the cluster spreadConstraint.MinGroups");
         goto out;
     }
     *n_res = 0;
@@ -362,13 +355,14 @@ static bool enough(const cinfo *c, size_t n, int64_t need)
 }
 
 /* selectBestClustersByCluster with selectClustersByAvailableResource. */
-static int by_cluster(const fl_sched_select_in *in, cinfo *cl, size_t n, size_t *res,
-                      size_t *n_res, fl_err *err)
+static int by_cluster(const fl_sched_select_in *in, cinfo *cl, size_t n, size_t *res, size_t *n_res,
+                      fl_err *err)
 {
     const fl_sched_spread *cc = find_spread(in, FL_SCHED_SPREAD_CLUSTER);
     if ((int64_t)n < cc->min_groups)
-        return fl_err_set(err, FL_ESCHED,
-                          "the number of feasible clusters is less than spreadConstraint.MinGroups");
+        return fl_err_set(
+            err, FL_ESCHED,
+            "the number of feasible clusters is less than spreadConstraint.MinGroups");
     size_t need = cc->max_groups < 0 ? 0 : (size_t)cc->max_groups;
     if (n < need)
         need = n;

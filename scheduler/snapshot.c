@@ -44,10 +44,10 @@ typedef struct shape {
  * not hundreds of thousands of nodes). */
 typedef struct filter {
     char *key;
-    size_t n;           /* distinct entries */
-    uint32_t *cluster;  /* per entry */
-    uint32_t *count;    /* per entry: nodes */
-    int64_t *free_;     /* n × n_res: free milli-units */
+    size_t n;          /* distinct entries */
+    uint32_t *cluster; /* per entry */
+    uint32_t *count;   /* per entry: nodes */
+    int64_t *free_;    /* n × n_res: free milli-units */
 } filter;
 
 static void filter_done(filter *f)
@@ -57,7 +57,6 @@ static void filter_done(filter *f)
     free(f->count);
     free(f->free_);
 }
-
 
 typedef struct pending_res { /* allocatable as read, before the arrays exist */
     uint32_t node;
@@ -156,8 +155,7 @@ static int on_node(void *arg, const fl_index_node *n)
             continue;
         if (fl_grow(&s->pend, &s->cap_pend, s->n_pend + 1, sizeof *s->pend) != 0)
             return -ENOMEM;
-        s->pend[s->n_pend++] = (pending_res){(uint32_t)s->n_nodes, (uint16_t)id,
-                                             n->allocatable[i]};
+        s->pend[s->n_pend++] = (pending_res){(uint32_t)s->n_nodes, (uint16_t)id, n->allocatable[i]};
     }
     s->count[c]++;
     s->n_nodes++;
@@ -591,8 +589,9 @@ static const shape *get_shape(fl_sched_snapshot *s, const json_t *pod_spec, fl_e
     if (rc) {
         free(key);
         free(avail);
-        fl_err_set(err, rc, "the snapshot was loaded without node labels, and the pod spec "
-                            "selects nodes by label");
+        fl_err_set(err, rc,
+                   "the snapshot was loaded without node labels, and the pod spec "
+                   "selects nodes by label");
         return NULL;
     }
     s->shapes[s->n_shapes] = (shape){key, avail};

@@ -26,7 +26,7 @@ typedef struct heap {
     fl_sched_party *p;
     size_t *idx; /* heap of indexes into p */
     size_t n;
-    bool desc;   /* names descending on ties */
+    bool desc; /* names descending on ties */
 } heap;
 
 /* true when party a should get the next seat before party b. */

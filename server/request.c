@@ -156,12 +156,30 @@ int srv_request_capture(fl_request *r, const char *method)
 }
 
 /* ---- accessors (immutable data: any thread) ---------------------------- */
-const char *fl_request_method(const fl_request *r) { return r->method; }
-const char *fl_request_path(const fl_request *r) { return r->path; }
-const char *fl_request_peer(const fl_request *r) { return r->peer; }
-bool fl_request_peer_is_loopback(const fl_request *r) { return r->loopback; }
-const char *fl_request_cert_user(const fl_request *r) { return r->cert_user; }
-bool fl_request_cert_rejected(const fl_request *r) { return r->cert_rejected; }
+const char *fl_request_method(const fl_request *r)
+{
+    return r->method;
+}
+const char *fl_request_path(const fl_request *r)
+{
+    return r->path;
+}
+const char *fl_request_peer(const fl_request *r)
+{
+    return r->peer;
+}
+bool fl_request_peer_is_loopback(const fl_request *r)
+{
+    return r->loopback;
+}
+const char *fl_request_cert_user(const fl_request *r)
+{
+    return r->cert_user;
+}
+bool fl_request_cert_rejected(const fl_request *r)
+{
+    return r->cert_rejected;
+}
 
 const char *fl_request_query(const fl_request *r, const char *key)
 {
@@ -310,8 +328,8 @@ struct MHD_Response *srv_response(fl_request *r, const char *ctype, const void *
     if (steal)
         resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_FREE);
     else
-        resp = MHD_create_response_from_buffer(len, (void *)(data ? data : ""),
-                                               MHD_RESPMEM_MUST_COPY);
+        resp =
+            MHD_create_response_from_buffer(len, (void *)(data ? data : ""), MHD_RESPMEM_MUST_COPY);
     if (!resp) {
         if (steal)
             free((void *)data);

@@ -237,8 +237,8 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
         msg[--n] = '\0';
     /* Most of what MHD reports concerns one misbehaving client (bad request,
      * reset, TLS alert): debug. Trouble for the whole listener: warn. */
-    static const char *const serious[] = {"bind", "listen", "limit", "thread", "memory",
-                                          "Failed to create", "certificate", "key"};
+    static const char *const serious[] = {"bind",   "listen",           "limit",       "thread",
+                                          "memory", "Failed to create", "certificate", "key"};
     fl_log_level lvl = FL_LOG_DEBUG;
     for (size_t i = 0; i < FL_ARRAY_LEN(serious); i++)
         if (strstr(msg, serious[i]))
@@ -499,7 +499,8 @@ static void run_handler(fl_server *s, fl_request *r)
     const route *rt = find_route(s, r->method, r->path, &path_only);
     if (!rt) {
         if (path_only)
-            answer_status(r, 405, "the server does not allow this method on the requested resource");
+            answer_status(r, 405,
+                          "the server does not allow this method on the requested resource");
         else
             answer_not_found(r);
         return;
@@ -588,16 +589,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (!r)
         return MHD_NO;
     switch (r->ph) {
-    case PH_NEW:
-        return first_call(s, r, method);
+    case PH_NEW: return first_call(s, r, method);
     case PH_BODY:
         if (*upload_size)
             return take_body(s, r, upload, upload_size);
         return dispatch(s, r);
-    case PH_WAIT:
-        return deliver(s, r);
-    case PH_DONE:
-        break;
+    case PH_WAIT: return deliver(s, r);
+    case PH_DONE: break;
     }
     return MHD_YES;
 }
@@ -615,8 +613,7 @@ static void access_log(fl_server *s, fl_request *r, int code, size_t bytes)
             snprintf(uri, sizeof(uri), "%s/***", s->hidden[i]);
     }
     fl_log(FL_LOG_INFO, "server", "%s %s %s %s %.200s %d %zu %lldms", s->name, r->peer, user,
-           r->method ? r->method : "-", uri, code, bytes,
-           (long long)(fl_mono_ms() - r->t0));
+           r->method ? r->method : "-", uri, code, bytes, (long long)(fl_mono_ms() - r->t0));
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -787,27 +784,29 @@ int fl_server_start(fl_server *s, fl_err *err)
     extra[ne++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* the port argument only names the port in MHD's own messages ("Failed
      * to bind to port N"): the address is MHD_OPTION_SOCK_ADDR's */
-    uint16_t want_port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                  : ((struct sockaddr_in *)&ss)->sin_port);
-    s->d = MHD_start_daemon(
-        flags, want_port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.request_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    uint16_t want_port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    s->d = MHD_start_daemon(flags, want_port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+                            mhd_log, s, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)s->o.request_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)s->o.max_connections, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (!s->d)
-        return fl_err_set(err, -EADDRINUSE, "server %s: cannot listen on %s (see the log)",
-                          s->name, s->listen);
+        return fl_err_set(err, -EADDRINUSE, "server %s: cannot listen on %s (see the log)", s->name,
+                          s->listen);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
     s->started = true;
     workers_start(s);
     s->probe_running = pthread_create(&s->prober, NULL, prober, s) == 0;
     if (!s->probe_running)
-        fl_log(FL_LOG_WARN, "server", "%s: no prober thread: departed watch clients are "
-                                      "noticed at the next write only", s->name);
-    fl_log(FL_LOG_INFO, "server", "%s: listening on %s port %u (%s)", s->name, s->listen,
-           s->port, s->cert ? (s->ca ? "https, client certs" : "https") : "http");
+        fl_log(FL_LOG_WARN, "server",
+               "%s: no prober thread: departed watch clients are "
+               "noticed at the next write only",
+               s->name);
+    fl_log(FL_LOG_INFO, "server", "%s: listening on %s port %u (%s)", s->name, s->listen, s->port,
+           s->cert ? (s->ca ? "https, client certs" : "https") : "http");
     return 0;
 }
 

@@ -45,31 +45,33 @@ typedef struct fl_request fl_request;
 typedef struct fl_stream fl_stream;
 
 typedef struct fl_server_opts {
-    const char *name;            /* for logs: "api", "admission", "sim" */
-    const char *listen;          /* "127.0.0.1:7443"; port 0 picks a free one */
-    unsigned threads;            /* worker threads (default 2) */
-    const char *tls_cert_pem;    /* PEM blobs; NULL cert = plain HTTP */
+    const char *name;         /* for logs: "api", "admission", "sim" */
+    const char *listen;       /* "127.0.0.1:7443"; port 0 picks a free one */
+    unsigned threads;         /* worker threads (default 2) */
+    const char *tls_cert_pem; /* PEM blobs; NULL cert = plain HTTP */
     const char *tls_key_pem;
-    const char *client_ca_pem;   /* ask for and verify client certs (optional) */
-    size_t max_body;             /* bytes; default 3 MiB like kube-apiserver */
-    unsigned request_timeout_s;  /* default 60; streams are exempt */
-    size_t stream_max_queued;    /* bytes buffered per stream; default 16 MiB */
-    bool access_log;             /* one log line per request */
-    unsigned max_connections;    /* concurrent connections; default 1000 */
-    unsigned max_per_client;     /* connections per client IP; 0 = no cap */
-    unsigned header_timeout_s;   /* a request's line and headers must arrive
+    const char *client_ca_pem;    /* ask for and verify client certs (optional) */
+    size_t max_body;              /* bytes; default 3 MiB like kube-apiserver */
+    unsigned request_timeout_s;   /* default 60; streams are exempt */
+    size_t stream_max_queued;     /* bytes buffered per stream; default 16 MiB */
+    bool access_log;              /* one log line per request */
+    unsigned max_connections;     /* concurrent connections; default 1000 */
+    unsigned max_per_client;      /* connections per client IP; 0 = no cap */
+    unsigned header_timeout_s;    /* a request's line and headers must arrive
                                     within this (slowloris); 0 = none */
-    size_t connection_memory;    /* per-connection memory (request line,
+    size_t connection_memory;     /* per-connection memory (request line,
                                     headers, query pairs); 0 = 32 KiB */
-    unsigned workers;            /* handlers run on this many worker threads
+    unsigned workers;             /* handlers run on this many worker threads
                                     (health on the server threads); 0 = the
                                     server threads run every handler */
-    unsigned max_queued_requests;/* waiting for a worker; beyond: 429 (default 1024) */
-    size_t stream_max_total;     /* bytes buffered by all streams; 0 = no cap */
+    unsigned max_queued_requests; /* waiting for a worker; beyond: 429 (default 1024) */
+    size_t stream_max_total;      /* bytes buffered by all streams; 0 = no cap */
 } fl_server_opts;
-#define FL_SERVER_OPTS_INIT \
-    {"http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true, 1000, \
-     0, 0, 0, 0, 0, 0}
+#define FL_SERVER_OPTS_INIT                                                                        \
+    {                                                                                              \
+        "http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true, 1000, 0, 0, 0,  \
+            0, 0, 0                                                                                \
+    }
 
 /* Harden o for untrusted clients (the daemon's API): 64 connections per
  * client address, 10 s for a request's headers, 4 workers, 256 KiB of
@@ -150,7 +152,7 @@ void fl_server_free(fl_server *s);
  * from any thread and stay valid until the request is answered (for a
  * stream: until fl_request_stream returns). Strings are borrowed. */
 const char *fl_request_method(const fl_request *r);
-const char *fl_request_path(const fl_request *r);          /* percent-decoded, no query */
+const char *fl_request_path(const fl_request *r);                   /* percent-decoded, no query */
 const char *fl_request_query(const fl_request *r, const char *key); /* first value or NULL */
 /* Calls fn for every query argument in order; stop early by returning false. */
 void fl_request_query_each(const fl_request *r,

@@ -58,9 +58,9 @@ struct fl_server {
     char *name, *listen, *cert, *key, *ca;
     route *routes;
     size_t nroutes;
-    char **hidden;                  /* path prefixes the access log does not spell out */
+    char **hidden; /* path prefixes the access log does not spell out */
     size_t nhidden;
-    fl_server_observer_fn observe;  /* per finished request (optional) */
+    fl_server_observer_fn observe; /* per finished request (optional) */
     void *observe_ud;
     struct MHD_Daemon *d;
     uint16_t port;
@@ -75,9 +75,9 @@ struct fl_server {
     pthread_t prober;
     pthread_cond_t probe_cv;
     bool probe_stop, probe_running;
-    srv_conn *conns;          /* open connections, under mu */
+    srv_conn *conns;            /* open connections, under mu */
     atomic_size_t queued_total; /* bytes queued by all streams */
-    atomic_bool trim;         /* a big stream queue was freed: malloc_trim */
+    atomic_bool trim;           /* a big stream queue was freed: malloc_trim */
     /* the worker pool (o.workers > 0): jobs under mu, job_cv signalled */
     pthread_t *workers;
     unsigned nworkers;
@@ -113,10 +113,10 @@ typedef enum { PH_NEW = 0, PH_BODY, PH_WAIT, PH_DONE } phase;
  * MHD thread; suspended => the connection is suspended and not finished;
  * MHD calls touch conn only while !finished. */
 struct fl_request {
-    fl_server *srv;                 /* valid while !finished */
+    fl_server *srv; /* valid while !finished */
     struct MHD_Connection *conn;
     int64_t t0, t0_us; /* arrival, monotonic ms and µs */
-    phase ph;                       /* MHD thread only */
+    phase ph;          /* MHD thread only */
     /* captured request (immutable after capture) */
     char *arena;
     const char *method, *path, *raw_uri;
@@ -125,7 +125,7 @@ struct fl_request {
     char peer[64];
     bool loopback;
     char *cert_user;
-    bool cert_rejected;             /* a certificate was presented and failed */
+    bool cert_rejected; /* a certificate was presented and failed */
     char **groups;
     size_t ngroups;
     fl_buf body;
@@ -136,30 +136,30 @@ struct fl_request {
     pthread_cond_t cv;
     int refs;
     char *user;
-    char *log_uri;                  /* what the access log shows instead of raw_uri */
-    const char *route;              /* prefix of the route that took it (the
+    char *log_uri;     /* what the access log shows instead of raw_uri */
+    const char *route; /* prefix of the route that took it (the
                                        server's copy), NULL until dispatched */
-    kv *rh;                         /* response headers added by the handler */
+    kv *rh;            /* response headers added by the handler */
     size_t nrh;
-    struct MHD_Response *resp;      /* answer waiting to be queued */
+    struct MHD_Response *resp; /* answer waiting to be queued */
     int code;
     size_t bytes;
-    bool dispatched;                /* handed to a handler (an owner exists) */
+    bool dispatched; /* handed to a handler (an owner exists) */
     bool owner_done, answered, suspended, finished, server_ended;
     /* stream state */
     bool is_stream, st_closed, st_gone, gone_fired, firing;
-    bool peer_closed;               /* the prober saw the client hang up */
-    int fd;                         /* the stream's socket, -1 until queued */
+    bool peer_closed; /* the prober saw the client hang up */
+    int fd;           /* the stream's socket, -1 until queued */
     pthread_t firing_thread;
     void (*on_gone)(void *);
     void *gone_ud;
     chunk *qh, *qt;
     size_t queued, max_queued;
     fl_stream st;
-    fl_request *prev, *next;        /* srv->live, under srv->mu */
-    fl_request *stop_next;          /* fl_server_stop's private list */
-    bool bad_path;                  /* MHD thread only */
-    bool too_many_pairs;            /* MHD thread only: 414 */
+    fl_request *prev, *next; /* srv->live, under srv->mu */
+    fl_request *stop_next;   /* fl_server_stop's private list */
+    bool bad_path;           /* MHD thread only */
+    bool too_many_pairs;     /* MHD thread only: 414 */
 };
 
 /* request.c */

@@ -160,8 +160,7 @@ static int stream_write(fl_stream *st, const void *data, size_t len, bool last)
         rc = FL_ECLOSED;
     } else if (!last && (len > r->max_queued - r->queued ||
                          (r->srv->o.stream_max_total &&
-                          atomic_load(&r->srv->queued_total) + len >
-                              r->srv->o.stream_max_total))) {
+                          atomic_load(&r->srv->queued_total) + len > r->srv->o.stream_max_total))) {
         rc = FL_EFULL;
     } else {
         if (r->qt)

@@ -47,7 +47,8 @@ static int pod_rec(sim_churn *ch, const fl_apiserver_res *r, uint64_t n, fl_apis
     return sim_fleet_pod_rec(c, r, k, id, sfx, n + 1, out);
 }
 
-static void pod_name(sim_churn *ch, const fl_apiserver_res *r, uint64_t n, char ns[64], char name[200])
+static void pod_name(sim_churn *ch, const fl_apiserver_res *r, uint64_t n, char ns[64],
+                     char name[200])
 {
     fl_apiserver_obj *o = NULL;
     ns[0] = name[0] = 0;
@@ -82,8 +83,9 @@ static int do_update(sim_churn *ch, const fl_apiserver_res *r)
                             json_string(gen));
         json_t *cs = json_array_get(fl_obj_get(p, "status.containerStatuses"), 0);
         if (cs) /* a container restart, as kubelet reports it */
-            json_object_set_new(cs, "restartCount",
-                                json_integer(json_integer_value(json_object_get(cs, "restartCount")) + 1));
+            json_object_set_new(
+                cs, "restartCount",
+                json_integer(json_integer_value(json_object_get(cs, "restartCount")) + 1));
         rc = fl_apiserver_store_update(ch->c->st, r, p, 0, NULL);
     }
     json_decref(p);

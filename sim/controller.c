@@ -30,31 +30,31 @@
 #include "sim/sim_int.h"
 
 #define TICK_MS 200
-#define BURST 64          /* pods created or deleted per workload per tick */
+#define BURST 64 /* pods created or deleted per workload per tick */
 #define MANAGER "kube-controller-manager"
-#define LOG_LINES 20      /* lines a container has logged when asked */
-#define MAX_FOLLOW 32     /* concurrent `logs -f` streams per cluster */
+#define LOG_LINES 20  /* lines a container has logged when asked */
+#define MAX_FOLLOW 32 /* concurrent `logs -f` streams per cluster */
 
 /* A followed container log: one more line a second until the client goes. */
 typedef struct follow {
     fl_stream *s;
     atomic_bool gone;
     char ns[FL_KUBE_NAME_MAX + 1], pod[FL_KUBE_NAME_MAX + 1], ct[FL_KUBE_NAME_MAX + 1];
-    int64_t next;         /* next line number */
-    int64_t base_ms;      /* when line LOG_LINES was logged: line n > it at + (n - it) s */
+    int64_t next;    /* next line number */
+    int64_t base_ms; /* when line LOG_LINES was logged: line n > it at + (n - it) s */
     bool timestamps;
 } follow;
 
 struct sim_ctrl {
     sim_cluster *c;
     pthread_t th;
-    pthread_mutex_t mu;   /* stop, fw */
+    pthread_mutex_t mu; /* stop, fw */
     pthread_cond_t cv;
     bool stop;
     follow *fw[MAX_FOLLOW];
     size_t nfw;
-    fl_apiserver_list prev;        /* the last tick's pods and their summaries */
-    sim_podinfo *prev_pi; /* (controller thread only) */
+    fl_apiserver_list prev; /* the last tick's pods and their summaries */
+    sim_podinfo *prev_pi;   /* (controller thread only) */
 };
 
 /* --------------------------------------------------------------- helpers */
@@ -129,7 +129,6 @@ static bool pod_ready(const json_t *pod)
     return !strcmp(fl_obj_str_or(pod, "status.phase", ""), "Running") && cond_true(pod, "Ready");
 }
 
-
 /* Set status.conditions[type] keeping lastTransitionTime when the status
  * did not change. Steals nothing. True when something changed. */
 static bool set_cond(json_t *status, const char *type, const char *st, const char *reason,
@@ -149,16 +148,19 @@ static bool set_cond(json_t *status, const char *type, const char *st, const cha
             c = v;
             ci = i;
         }
-    if (c && !strcmp(fl_obj_str_or(c, "status", ""), st) && !strcmp(fl_obj_str_or(c, "reason", ""), reason) &&
+    if (c && !strcmp(fl_obj_str_or(c, "status", ""), st) &&
+        !strcmp(fl_obj_str_or(c, "reason", ""), reason) &&
         !strcmp(fl_obj_str_or(c, "message", ""), msg))
         return false;
-    const char *ltt = c && !strcmp(fl_obj_str_or(c, "status", ""), st) ?
-                      fl_obj_str_or(c, "lastTransitionTime", now) : now;
-    json_t *n = update_time ?
-        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastUpdateTime", now,
-                  "lastTransitionTime", ltt, "reason", reason, "message", msg) :
-        json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastTransitionTime", ltt,
-                  "reason", reason, "message", msg);
+    const char *ltt = c && !strcmp(fl_obj_str_or(c, "status", ""), st)
+                          ? fl_obj_str_or(c, "lastTransitionTime", now)
+                          : now;
+    json_t *n =
+        update_time
+            ? json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastUpdateTime",
+                        now, "lastTransitionTime", ltt, "reason", reason, "message", msg)
+            : json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "lastTransitionTime",
+                        ltt, "reason", reason, "message", msg);
     if (c)
         json_array_set_new(list, ci, n);
     else
@@ -193,8 +195,8 @@ typedef struct uidx {
 typedef struct ctx {
     sim_tick t;
     sim_ctrl *k;
-    pinfo *pi;            /* one per t.pods.items */
-    uidx *by_uid;         /* pods with a controller, by (uid, index) */
+    pinfo *pi;    /* one per t.pods.items */
+    uidx *by_uid; /* pods with a controller, by (uid, index) */
     size_t nby;
 } ctx;
 
@@ -239,9 +241,9 @@ void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char
         "involvedObject", "kind", kind, "namespace", ns, "name",
         fl_obj_str_or(obj, "metadata.name", ""), "uid", fl_obj_str_or(obj, "metadata.uid", ""),
         "resourceVersion", fl_obj_str_or(obj, "metadata.resourceVersion", ""), "reason", reason,
-        "message", msg, "source", "component", component, "firstTimestamp", now,
-        "lastTimestamp", now, "count", 1, "type", type, "eventTime", "reportingComponent",
-        component, "reportingInstance", "");
+        "message", msg, "source", "component", component, "firstTimestamp", now, "lastTimestamp",
+        now, "count", 1, "type", type, "eventTime", "reportingComponent", component,
+        "reportingInstance", "");
     fl_apiserver_obj *o = NULL;
     fl_err err = FL_ERR_INIT;
     if (ev && t->events_r)
@@ -252,9 +254,10 @@ void sim_ctrl_event(sim_tick *t, const json_t *obj, const char *kind, const char
 
 static json_t *owner_ref(const json_t *owner, const char *api_version, const char *kind)
 {
-    return json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", api_version, "kind", kind,
-                     "name", fl_obj_str_or(owner, "metadata.name", ""), "uid",
-                     fl_obj_str_or(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
+    return json_pack("[{s:s,s:s,s:s,s:s,s:b,s:b}]", "apiVersion", api_version, "kind", kind, "name",
+                     fl_obj_str_or(owner, "metadata.name", ""), "uid",
+                     fl_obj_str_or(owner, "metadata.uid", ""), "controller", 1,
+                     "blockOwnerDeletion", 1);
 }
 
 /* The AdmissionReview userInfo of owner_kind's controller (new). */
@@ -263,8 +266,8 @@ static json_t *controller_user(const char *owner_kind)
     char sa[200], lower[40];
     size_t i = 0;
     for (; owner_kind[i] && i < sizeof(lower) - 1; i++)
-        lower[i] = (char)(owner_kind[i] >= 'A' && owner_kind[i] <= 'Z' ? owner_kind[i] + 32 :
-                          owner_kind[i]);
+        lower[i] = (char)(owner_kind[i] >= 'A' && owner_kind[i] <= 'Z' ? owner_kind[i] + 32
+                                                                       : owner_kind[i]);
     lower[i] = 0;
     snprintf(sa, sizeof(sa), "system:serviceaccount:kube-system:%s-controller", lower);
     return json_pack("{s:s,s:s,s:[s,s,s]}", "username", sa, "uid", sa, "groups",
@@ -282,10 +285,12 @@ static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *
     json_t *copy = json_deep_copy(pod), *seen = NULL, *deny = NULL;
     fl_apiserver_obj *pre = NULL;
     fl_err e2 = FL_ERR_INIT;
-    if (copy && fl_apiserver_create_object(x->t.c->api, x->t.pods_r, copy, MANAGER, true, &pre, &e2) == 0)
+    if (copy &&
+        fl_apiserver_create_object(x->t.c->api, x->t.pods_r, copy, MANAGER, true, &pre, &e2) == 0)
         seen = fl_apiserver_obj_parse(pre);
     fl_apiserver_webhook_req w = {user, opts, false, NULL};
-    int rc = fl_apiserver_webhook_admit(x->t.c->api, x->t.pods_r, "CREATE", seen ? seen : pod, NULL, &w, &deny);
+    int rc = fl_apiserver_webhook_admit(x->t.c->api, x->t.pods_r, "CREATE", seen ? seen : pod, NULL,
+                                        &w, &deny);
     if (rc != 0)
         fl_err_set(err, rc, "%s", fl_obj_str_or(deny, "message", "admission denied"));
     if (rc == 0 && (rc = sim_quota_admit(x->t.c, x->t.pods_r, pod,
@@ -303,12 +308,12 @@ static int admit(ctx *x, const json_t *pod, const char *owner_kind, const char *
 /* Create a pod from tmpl owned by owner. name NULL: generateName-style
  * "<owner>-xxxxx". labels (borrowed, may be NULL) are added. node: bind. */
 static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char *kind,
-                      const char *name, const json_t *tmpl, const json_t *labels,
-                      const char *node, char made[300], fl_err *err)
+                      const char *name, const json_t *tmpl, const json_t *labels, const char *node,
+                      char made[300], fl_err *err)
 {
     char gen[280], sfx[8];
-    json_t *pod = json_pack("{s:s,s:s,s:{},s:O}", "kind", "Pod", "apiVersion", "v1",
-                            "metadata", "spec", fl_obj_get(tmpl, "spec"));
+    json_t *pod = json_pack("{s:s,s:s,s:{},s:O}", "kind", "Pod", "apiVersion", "v1", "metadata",
+                            "spec", fl_obj_get(tmpl, "spec"));
     if (!pod)
         return -ENOMEM;
     json_t *m = json_object_get(pod, "metadata");
@@ -321,7 +326,8 @@ static int create_pod(ctx *x, const json_t *owner, const char *apiv, const char 
     json_object_set_new(m, "name", json_string(made));
     if (!name)
         json_object_set_new(m, "generateName", json_string(gen));
-    json_object_set_new(m, "namespace", json_string(fl_obj_str_or(owner, "metadata.namespace", "")));
+    json_object_set_new(m, "namespace",
+                        json_string(fl_obj_str_or(owner, "metadata.namespace", "")));
     json_t *lab = json_deep_copy(fl_obj_get(tmpl, "metadata.labels"));
     if (!json_is_object(lab)) {
         json_decref(lab);
@@ -361,7 +367,9 @@ static int controller_delete_pod(ctx *x, size_t i, const char *owner_kind, fl_er
                              "meta.k8s.io/v1", "propagationPolicy", "Background");
     fl_apiserver_webhook_req w = {user, opts, false, NULL};
     json_t *pod = fl_apiserver_obj_parse(x->t.pods.items[i]);
-    int rc = pod ? fl_apiserver_webhook_admit(x->t.c->api, x->t.pods_r, "DELETE", NULL, pod, &w, &deny) : 0;
+    int rc =
+        pod ? fl_apiserver_webhook_admit(x->t.c->api, x->t.pods_r, "DELETE", NULL, pod, &w, &deny)
+            : 0;
     json_decref(pod);
     if (rc != 0)
         fl_err_set(err, rc, "%s", fl_obj_str_or(deny, "message", "admission denied"));
@@ -425,7 +433,8 @@ static int index_owned(ctx *x)
     return 0;
 }
 
-static void put_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *obj, json_t *status)
+static void put_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *obj,
+                       json_t *status)
 {
     if (!json_equal(json_object_get(obj, "status"), status)) {
         json_object_set(obj, "status", status);
@@ -457,8 +466,8 @@ static void sync_rs(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o
     char made[300], msg[800];
     for (int64_t i = (int64_t)n; i < want && i < (int64_t)n + BURST; i++) {
         fl_err cerr = FL_ERR_INIT;
-        int rc = create_pod(x, rs, "apps/v1", "ReplicaSet", NULL,
-                            fl_obj_get(rs, "spec.template"), NULL, NULL, made, &cerr);
+        int rc = create_pod(x, rs, "apps/v1", "ReplicaSet", NULL, fl_obj_get(rs, "spec.template"),
+                            NULL, NULL, made, &cerr);
         if (rc != 0) {
             snprintf(msg, sizeof(msg), "%s", cerr.msg[0] ? cerr.msg : fl_strerror(rc));
             fail = true;
@@ -499,13 +508,14 @@ static void sync_rs(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o
     if (fail && !cond_true(rs, "ReplicaFailure") &&
         set_cond(status, "ReplicaFailure", "True", fail_reason, msg, false)) {
         char ev[900];
-        snprintf(ev, sizeof(ev), "Error %s: %s", strcmp(fail_reason, "FailedCreate") ?
-                 "deleting" : "creating", msg);
+        snprintf(ev, sizeof(ev), "Error %s: %s",
+                 strcmp(fail_reason, "FailedCreate") ? "deleting" : "creating", msg);
         sim_ctrl_event(&x->t, rs, "ReplicaSet", "Warning", fail_reason, ev,
                        "replicaset-controller");
-    } else if (!fail) if (json_object_get(status, "conditions")) {
-        json_object_del(status, "conditions");
-    }
+    } else if (!fail)
+        if (json_object_get(status, "conditions")) {
+            json_object_del(status, "conditions");
+        }
     put_status(x, r, o, rs, status);
 out:
     free(idx);
@@ -563,15 +573,14 @@ static int create_rs(ctx *x, const fl_apiserver_res *rr, const json_t *dep, cons
     json_object_set_new(fl_obj_ensure(tmpl, "metadata.labels"), "pod-template-hash",
                         json_string(hash));
     json_object_set_new(fl_obj_ensure(sel, "matchLabels"), "pod-template-hash", json_string(hash));
-    json_t *rs = json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:{s:s,s:s,s:s},s:o},s:{s:I,s:o,s:o}}",
-                           "kind", "ReplicaSet", "apiVersion", "apps/v1", "metadata", "name", name,
-                           "namespace", fl_obj_str_or(dep, "metadata.namespace", ""), "labels",
-                           fl_obj_get(tmpl, "metadata.labels"), "annotations",
-                           "deployment.kubernetes.io/desired-replicas",
-                           "0", "deployment.kubernetes.io/max-replicas", "0",
-                           "deployment.kubernetes.io/revision", rev, "ownerReferences",
-                           owner_ref(dep, "apps/v1", "Deployment"), "spec", "replicas",
-                           (json_int_t)replicas, "selector", sel, "template", tmpl);
+    json_t *rs = json_pack(
+        "{s:s,s:s,s:{s:s,s:s,s:O,s:{s:s,s:s,s:s},s:o},s:{s:I,s:o,s:o}}", "kind", "ReplicaSet",
+        "apiVersion", "apps/v1", "metadata", "name", name, "namespace",
+        fl_obj_str_or(dep, "metadata.namespace", ""), "labels", fl_obj_get(tmpl, "metadata.labels"),
+        "annotations", "deployment.kubernetes.io/desired-replicas", "0",
+        "deployment.kubernetes.io/max-replicas", "0", "deployment.kubernetes.io/revision", rev,
+        "ownerReferences", owner_ref(dep, "apps/v1", "Deployment"), "spec", "replicas",
+        (json_int_t)replicas, "selector", sel, "template", tmpl);
     if (!rs)
         return -ENOMEM;
     char d[24];
@@ -599,8 +608,8 @@ static void scale_rs(ctx *x, const fl_apiserver_res *rr, const json_t *dep, rsv 
                        "deployment-controller");
 }
 
-static void dep_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *dep, rsv *rs,
-                       size_t n, const rsv *nw, int64_t want)
+static void dep_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, json_t *dep,
+                       rsv *rs, size_t n, const rsv *nw, int64_t want)
 {
     int64_t repl = 0, spec_total = 0, ready = 0, avail = 0, upd = 0;
     for (size_t i = 0; i < n; i++) {
@@ -625,20 +634,21 @@ static void dep_status(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj
     bool ok = avail >= want;
     set_cond(st, "Available", ok ? "True" : "False",
              ok ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-             ok ? "Deployment has minimum availability." :
-                  "Deployment does not have minimum availability.", true);
+             ok ? "Deployment has minimum availability."
+                : "Deployment does not have minimum availability.",
+             true);
     char msg[400];
     bool done = nw && upd == want && avail >= want && repl == want;
     snprintf(msg, sizeof(msg), "ReplicaSet \"%s\" %s.", nw ? nw->o->name : "",
              done ? "has successfully progressed" : "is progressing");
-    set_cond(st, "Progressing", "True", done ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-             msg, true);
+    set_cond(st, "Progressing", "True", done ? "NewReplicaSetAvailable" : "ReplicaSetUpdated", msg,
+             true);
     put_status(x, r, o, dep, st);
     json_decref(st);
 }
 
-static void sync_dep(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o, const fl_apiserver_res *rr,
-                     const fl_apiserver_list *all_rs, json_t **rsj)
+static void sync_dep(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o,
+                     const fl_apiserver_res *rr, const fl_apiserver_list *all_rs, json_t **rsj)
 {
     json_t *dep = fl_apiserver_obj_parse(o);
     rsv *mine = calloc(all_rs->n + 1, sizeof(*mine));
@@ -672,7 +682,7 @@ static void sync_dep(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *
         if (rc == 0)
             sim_ctrl_event(&x->t, dep, "Deployment", "Normal", "ScalingReplicaSet", msg,
                            "deployment-controller");
-        goto out;  /* status once the next tick sees the RS */
+        goto out; /* status once the next tick sees the RS */
     }
     scale_rs(x, rr, dep, nw, want);
     bool new_ready = int_at(nw->j, "status.availableReplicas", 0) >= want;
@@ -725,9 +735,10 @@ static void sync_sts(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *
             json_object_set_new(spec, "subdomain", json_string(fl_obj_str(ss, "spec.serviceName")));
         char msg[400];
         fl_err cerr = FL_ERR_INIT;
-        if (create_pod(x, ss, "apps/v1", "StatefulSet", pname, tmpl, labels, NULL, made,
-                       &cerr) == 0) {
-            snprintf(msg, sizeof(msg), "create Pod %s in StatefulSet %s successful", pname, o->name);
+        if (create_pod(x, ss, "apps/v1", "StatefulSet", pname, tmpl, labels, NULL, made, &cerr) ==
+            0) {
+            snprintf(msg, sizeof(msg), "create Pod %s in StatefulSet %s successful", pname,
+                     o->name);
             sim_ctrl_event(&x->t, ss, "StatefulSet", "Normal", "SuccessfulCreate", msg,
                            "statefulset-controller");
         }
@@ -741,10 +752,10 @@ static void sync_sts(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *
                    x->t.c->name, x->t.pods.items[top_i]->name, o->name, derr.msg);
     }
     status = json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:i,s:I}", "observedGeneration",
-                       (json_int_t)int_at(ss, "metadata.generation", 1), "replicas",
-                       (json_int_t)n, "currentReplicas", (json_int_t)n, "updatedReplicas",
-                       (json_int_t)n, "currentRevision", rev, "updateRevision", rev,
-                       "collisionCount", 0, "availableReplicas", (json_int_t)ready);
+                       (json_int_t)int_at(ss, "metadata.generation", 1), "replicas", (json_int_t)n,
+                       "currentReplicas", (json_int_t)n, "updatedReplicas", (json_int_t)n,
+                       "currentRevision", rev, "updateRevision", rev, "collisionCount", 0,
+                       "availableReplicas", (json_int_t)ready);
     set_int(status, "readyReplicas", ready, true);
     put_status(x, r, o, ss, status);
 out:
@@ -766,7 +777,8 @@ static void sync_ds(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o
     char hash[16], made[300], gen[24];
     template_hash(fl_obj_get(ds, "spec.template"), hash);
     snprintf(gen, sizeof(gen), "%lld", (long long)int_at(ds, "metadata.generation", 1));
-    labels = json_pack("{s:s,s:s}", "controller-revision-hash", hash, "pod-template-generation", gen);
+    labels =
+        json_pack("{s:s,s:s}", "controller-revision-hash", hash, "pod-template-generation", gen);
     json_t *pspec = fl_obj_get(ds, "spec.template.spec");
     int64_t desired = 0, sched = 0, ready = 0, mis = 0;
     for (size_t j = 0; j < x->t.nodes.n; j++) {
@@ -785,8 +797,8 @@ static void sync_ds(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *o
         mis += have && !fits;
         fl_err cerr = FL_ERR_INIT;
         if (fits && !have)
-            create_pod(x, ds, "apps/v1", "DaemonSet", NULL, fl_obj_get(ds, "spec.template"),
-                       labels, nn, made, &cerr);
+            create_pod(x, ds, "apps/v1", "DaemonSet", NULL, fl_obj_get(ds, "spec.template"), labels,
+                       nn, made, &cerr);
     }
     status = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "currentNumberScheduled", (json_int_t)sched,
                        "desiredNumberScheduled", (json_int_t)desired, "numberMisscheduled",
@@ -814,8 +826,7 @@ static void sync_job(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *
     int64_t compl = int_at(job, "spec.completions", 1), par = int_at(job, "spec.parallelism", 1);
     int64_t active = 0, ok = 0, failed = 0, ready = 0;
     for (size_t i = 0; i < x->t.pods.n; i++) {
-        if (!x->pi[i].ok || strcmp(x->t.pods.items[i]->ns, o->ns) ||
-            strcmp(x->pi[i].ctrl_uid, uid))
+        if (!x->pi[i].ok || strcmp(x->t.pods.items[i]->ns, o->ns) || strcmp(x->pi[i].ctrl_uid, uid))
             continue;
         const char *ph = x->t.pods.items[i]->phase;
         ok += !strcmp(ph, "Succeeded");
@@ -830,9 +841,9 @@ static void sync_job(ctx *x, const fl_apiserver_res *r, const fl_apiserver_obj *
         json_decref(status);
         status = json_object();
     }
-    bool complete = ok >= compl;
+    bool complete = ok >= compl ;
     labels = json_pack("{s:s,s:s}", "controller-uid", uid, "job-name", o->name);
-    int64_t need = complete ? 0 : (par < compl - ok ? par : compl - ok) - active;
+    int64_t need = complete ? 0 : (par < compl -ok ? par : compl -ok) - active;
     for (int64_t i = 0; i < need && i < BURST; i++) {
         fl_err cerr = FL_ERR_INIT;
         if (create_pod(x, job, "batch/v1", "Job", NULL, fl_obj_get(job, "spec.template"), labels,
@@ -874,14 +885,15 @@ static json_t *container_statuses(const json_t *pod, bool running)
         rand_suffix(sfx, 16);
         snprintf(cid, sizeof(cid), "containerd://%s", sfx);
         const char *img = fl_obj_str_or(ct, "image", "");
-        json_t *state = running ? json_pack("{s:{s:s}}", "running", "startedAt", now) :
-            json_pack("{s:{s:i,s:s,s:s,s:s,s:s}}", "terminated", "exitCode", 0, "reason",
-                      "Completed", "startedAt", now, "finishedAt", now, "containerID", cid);
-        json_array_append_new(out, json_pack("{s:s,s:o,s:{},s:b,s:i,s:s,s:s,s:s,s:b}", "name",
-                                             fl_obj_str_or(ct, "name", ""), "state", state, "lastState",
-                                             "ready", running, "restartCount", 0, "image", img,
-                                             "imageID", img, "containerID", cid, "started",
-                                             running));
+        json_t *state = running ? json_pack("{s:{s:s}}", "running", "startedAt", now)
+                                : json_pack("{s:{s:i,s:s,s:s,s:s,s:s}}", "terminated", "exitCode",
+                                            0, "reason", "Completed", "startedAt", now,
+                                            "finishedAt", now, "containerID", cid);
+        json_array_append_new(out,
+                              json_pack("{s:s,s:o,s:{},s:b,s:i,s:s,s:s,s:s,s:b}", "name",
+                                        fl_obj_str_or(ct, "name", ""), "state", state, "lastState",
+                                        "ready", running, "restartCount", 0, "image", img,
+                                        "imageID", img, "containerID", cid, "started", running));
     }
     return out;
 }
@@ -917,14 +929,13 @@ static void pod_to_running(ctx *x, size_t i, json_t *pod)
              (unsigned)(slot / 250 % 256), 2 + (unsigned)(slot % 250));
     json_t *st = json_object_get(pod, "status");
     json_object_set_new(st, "phase", json_string("Running"));
-    json_t *conds = json_pack("[{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},"
-                              "{s:s,s:s,s:n,s:s}]",
-                              "type", "Initialized", "status", "True", "lastProbeTime",
-                              "lastTransitionTime", now, "type", "Ready", "status", "True",
-                              "lastProbeTime", "lastTransitionTime", now, "type",
-                              "ContainersReady", "status", "True", "lastProbeTime",
-                              "lastTransitionTime", now, "type", "PodScheduled", "status", "True",
-                              "lastProbeTime", "lastTransitionTime", now);
+    json_t *conds = json_pack(
+        "[{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},{s:s,s:s,s:n,s:s},"
+        "{s:s,s:s,s:n,s:s}]",
+        "type", "Initialized", "status", "True", "lastProbeTime", "lastTransitionTime", now, "type",
+        "Ready", "status", "True", "lastProbeTime", "lastTransitionTime", now, "type",
+        "ContainersReady", "status", "True", "lastProbeTime", "lastTransitionTime", now, "type",
+        "PodScheduled", "status", "True", "lastProbeTime", "lastTransitionTime", now);
     json_object_set_new(st, "conditions", conds);
     char host[64];
     node_ip(x, o->node, host, sizeof(host));
@@ -1139,8 +1150,10 @@ static int log_container(fl_request *req, const json_t *pod, const char *name, c
         fl_request_reply_status(req, 400, "BadRequest", "container %s is not valid for pod %s",
                                 want, name);
     else
-        fl_request_reply_status(req, 400, "BadRequest", "a container name must be specified for "
-                                "pod %s, choose one of: [%s]", name, names);
+        fl_request_reply_status(req, 400, "BadRequest",
+                                "a container name must be specified for "
+                                "pod %s, choose one of: [%s]",
+                                name, names);
     return FL_EPARSE;
 }
 
@@ -1211,7 +1224,8 @@ typedef struct log_opts {
 
 static int log_opts_parse(fl_request *req, log_opts *o)
 {
-    const char *ss = fl_request_query(req, "sinceSeconds"), *st = fl_request_query(req, "sinceTime");
+    const char *ss = fl_request_query(req, "sinceSeconds"),
+               *st = fl_request_query(req, "sinceTime");
     const char *tl = fl_request_query(req, "tailLines"), *v;
     int64_t n;
     *o = (log_opts){0, LOG_LINES, false, false, false};
@@ -1219,14 +1233,17 @@ static int log_opts_parse(fl_request *req, log_opts *o)
     o->previous = (v = fl_request_query(req, "previous")) && !strcmp(v, "true");
     o->follow = (v = fl_request_query(req, "follow")) && !strcmp(v, "true");
     if (ss && st) {
-        fl_request_reply_status(req, 400, "BadRequest", "at most one of sinceTime or sinceSeconds "
+        fl_request_reply_status(req, 400, "BadRequest",
+                                "at most one of sinceTime or sinceSeconds "
                                 "may be specified");
         return FL_EPARSE;
     }
     if (ss) {
         if (fl_parse_i64(ss, strlen(ss), &n) != 0 || n < 1) {
-            fl_request_reply_status(req, 400, "BadRequest", "sinceSeconds: Invalid value: %s: "
-                                    "must be greater than 0", ss);
+            fl_request_reply_status(req, 400, "BadRequest",
+                                    "sinceSeconds: Invalid value: %s: "
+                                    "must be greater than 0",
+                                    ss);
             return FL_EPARSE;
         }
         o->since_s = fl_now_ms() / 1000 - n; /* whole seconds, as the kubelet */
@@ -1258,9 +1275,12 @@ void sim_ctrl_log(sim_ctrl *k, fl_request *req, const fl_apiserver_obj *o)
     char line[1200];
     if (!pod || log_container(req, pod, o->name, &ct) != 0 || log_opts_parse(req, &lo) != 0)
         goto out;
-    if (strcmp(o->phase, "Running") && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed")) {
-        fl_request_reply_status(req, 400, "BadRequest", "container \"%s\" in pod \"%s\" is "
-                                "waiting to start: ContainerCreating", ct, o->name);
+    if (strcmp(o->phase, "Running") && strcmp(o->phase, "Succeeded") &&
+        strcmp(o->phase, "Failed")) {
+        fl_request_reply_status(req, 400, "BadRequest",
+                                "container \"%s\" in pod \"%s\" is "
+                                "waiting to start: ContainerCreating",
+                                ct, o->name);
         goto out;
     }
     int64_t now = fl_now_ms(), restarts = 0;
@@ -1268,8 +1288,10 @@ void sim_ctrl_log(sim_ctrl *k, fl_request *req, const fl_apiserver_obj *o)
     int64_t end = now, gap = (now - start) / LOG_LINES;
     if (lo.previous) {
         if (restarts == 0) {
-            fl_request_reply_status(req, 400, "BadRequest", "previous terminated container \"%s\" "
-                                    "in pod \"%s\" not found", ct, o->name);
+            fl_request_reply_status(req, 400, "BadRequest",
+                                    "previous terminated container \"%s\" "
+                                    "in pod \"%s\" not found",
+                                    ct, o->name);
             goto out;
         }
         end = start - 1000, gap = 1000;

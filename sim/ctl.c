@@ -171,27 +171,28 @@ void sim_ctl_free(sim_ctl *x)
 static void ctl_usage(FILE *f)
 {
     fprintf(f,
-        "Usage: flotilla sim ctl [--server URL --token T | --kubeconfig-dir DIR] CLUSTER FAULT [ARG]\n"
-        "       flotilla sim ctl [...] status [CLUSTER]\n\n"
-        "Switch faults of a running `flotilla sim` cluster. The control URL and admin token\n"
-        "are read from DIR/sim-control.json (written by `flotilla sim --kubeconfig-dir DIR`)\n"
-        "unless --server and --token are given. Prints the cluster's fault state as JSON.\n\n"
-        "Faults (each stays on until recover; they combine):\n"
-        "  down          close the cluster's listener: connection refused (with --prefix,\n"
-        "                where clusters share a port, requests answer 503 instead)\n"
-        "  hang          accept requests and never answer them (until recover, then 503)\n"
-        "  slow MS       every request waits MS milliseconds first (watches: before opening)\n"
-        "  drop-watches  end every open watch stream now (one-shot)\n"
-        "  force-410     open watches get an ERROR event with a 410 Expired Status and end;\n"
-        "                the next LIST answers 410 Expired and the next WATCH an ERROR 410\n"
-        "                event (one-shot each)\n"
-        "  error-rate P  P%% of requests (0..100, evenly spread) answer 500 InternalError\n"
-        "  garble-watch  every watch event line is cut in half and followed by junk bytes\n"
-        "  html          every request answers 200 text/html (a proxy login page)\n"
-        "  expire-token  the cluster's bearer token answers 401 Unauthorized\n"
-        "  recover       all faults off, the listener back up on the same port\n"
-        "  churn R       pod create/update/delete events per second (0 = off)\n\n"
-        "Exit status: 0 applied, 1 refused or unreachable, 2 bad usage.\n");
+            "Usage: flotilla sim ctl [--server URL --token T | --kubeconfig-dir DIR] CLUSTER FAULT "
+            "[ARG]\n"
+            "       flotilla sim ctl [...] status [CLUSTER]\n\n"
+            "Switch faults of a running `flotilla sim` cluster. The control URL and admin token\n"
+            "are read from DIR/sim-control.json (written by `flotilla sim --kubeconfig-dir DIR`)\n"
+            "unless --server and --token are given. Prints the cluster's fault state as JSON.\n\n"
+            "Faults (each stays on until recover; they combine):\n"
+            "  down          close the cluster's listener: connection refused (with --prefix,\n"
+            "                where clusters share a port, requests answer 503 instead)\n"
+            "  hang          accept requests and never answer them (until recover, then 503)\n"
+            "  slow MS       every request waits MS milliseconds first (watches: before opening)\n"
+            "  drop-watches  end every open watch stream now (one-shot)\n"
+            "  force-410     open watches get an ERROR event with a 410 Expired Status and end;\n"
+            "                the next LIST answers 410 Expired and the next WATCH an ERROR 410\n"
+            "                event (one-shot each)\n"
+            "  error-rate P  P%% of requests (0..100, evenly spread) answer 500 InternalError\n"
+            "  garble-watch  every watch event line is cut in half and followed by junk bytes\n"
+            "  html          every request answers 200 text/html (a proxy login page)\n"
+            "  expire-token  the cluster's bearer token answers 401 Unauthorized\n"
+            "  recover       all faults off, the listener back up on the same port\n"
+            "  churn R       pod create/update/delete events per second (0 = off)\n\n"
+            "Exit status: 0 applied, 1 refused or unreachable, 2 bad usage.\n");
 }
 
 /* "http://HOST:PORT" -> host, port. */
@@ -232,8 +233,10 @@ static int http_call(const char *url, const char *token, const char *method, con
     int fd = connect_to(url), code = -EIO;
     if (fd < 0)
         return fd;
-    fl_buf_printf(&b, "%s %s HTTP/1.0\r\nHost: sim\r\nAuthorization: Bearer %s\r\n"
-                      "Content-Length: 0\r\n\r\n", method, path, token);
+    fl_buf_printf(&b,
+                  "%s %s HTTP/1.0\r\nHost: sim\r\nAuthorization: Bearer %s\r\n"
+                  "Content-Length: 0\r\n\r\n",
+                  method, path, token);
     bool ok = write(fd, b.data, b.len) == (ssize_t)b.len;
     b.len = 0;
     ssize_t got;
@@ -301,8 +304,8 @@ int fl_sim_ctl_main(int argc, char **argv)
         }
     }
     if (dir && (!url[0] || !token[0]) &&
-        read_info(dir, url[0] ? path : url, sizeof(url), token[0] ? path : token,
-                  sizeof(token)) != 0)
+        read_info(dir, url[0] ? path : url, sizeof(url), token[0] ? path : token, sizeof(token)) !=
+            0)
         return 1;
     if (!npos || !url[0] || !token[0] || (strcmp(pos[0], "status") && npos < 2)) {
         ctl_usage(stderr);

@@ -160,8 +160,8 @@ bool sim_fault_intercept(sim_cluster *c, fl_request *req)
     }
     if (error_due(f)) {
         fl_apiserver_reply_status(req, 500, "InternalError",
-                         "Internal error occurred: simulated fault (error-rate)", NULL, NULL,
-                         NULL);
+                                  "Internal error occurred: simulated fault (error-rate)", NULL,
+                                  NULL, NULL);
         return true;
     }
     return false;
@@ -232,8 +232,7 @@ static int parse_arg(const char *name, const char *arg, uint64_t max, unsigned *
 {
     uint64_t v = 0;
     if (!arg || !*arg || fl_parse_u64(arg, strlen(arg), &v) != 0 || v > max)
-        return fl_err_set(err, -EINVAL, "%s wants a number 0..%llu", name,
-                          (unsigned long long)max);
+        return fl_err_set(err, -EINVAL, "%s wants a number 0..%llu", name, (unsigned long long)max);
     *out = (unsigned)v;
     return 0;
 }
@@ -303,13 +302,12 @@ json_t *sim_fault_state(sim_cluster *c)
     pthread_mutex_lock(&f->mu);
     size_t nw = f->nw, np = f->nparked;
     pthread_mutex_unlock(&f->mu);
-    return json_pack("{s:s,s:b,s:b,s:i,s:i,s:b,s:b,s:b,s:b,s:i,s:I,s:I}", "name", c->name,
-                     "down", c->srv == NULL && !c->prefix[0] ? 1 : atomic_load(&f->down),
-                     "hang", atomic_load(&f->hang), "slowMs", (int)atomic_load(&f->slow_ms),
-                     "errorRate", (int)atomic_load(&f->err_pct), "garbleWatch",
-                     atomic_load(&f->garble), "html", atomic_load(&f->html), "tokenExpired",
-                     atomic_load(&f->expired), "pending410",
-                     atomic_load(&f->list410) || atomic_load(&f->watch410),
-                     "churn", (int)sim_churn_rate(f->churn), "openWatches", (json_int_t)nw,
-                     "hungRequests", (json_int_t)np);
+    return json_pack("{s:s,s:b,s:b,s:i,s:i,s:b,s:b,s:b,s:b,s:i,s:I,s:I}", "name", c->name, "down",
+                     c->srv == NULL && !c->prefix[0] ? 1 : atomic_load(&f->down), "hang",
+                     atomic_load(&f->hang), "slowMs", (int)atomic_load(&f->slow_ms), "errorRate",
+                     (int)atomic_load(&f->err_pct), "garbleWatch", atomic_load(&f->garble), "html",
+                     atomic_load(&f->html), "tokenExpired", atomic_load(&f->expired), "pending410",
+                     atomic_load(&f->list410) || atomic_load(&f->watch410), "churn",
+                     (int)sim_churn_rate(f->churn), "openWatches", (json_int_t)nw, "hungRequests",
+                     (json_int_t)np);
 }

@@ -21,7 +21,7 @@
 #include "sim/sim_int.h"
 
 typedef struct owners {
-    char **uid;          /* sorted */
+    char **uid; /* sorted */
     size_t n, cap;
 } owners;
 
@@ -32,7 +32,7 @@ typedef struct dep_list {
 
 static const char *const owner_res[][2] = {
     {"apps", "deployments"}, {"apps", "replicasets"}, {"apps", "statefulsets"},
-    {"apps", "daemonsets"}, {"batch", "jobs"},
+    {"apps", "daemonsets"},  {"batch", "jobs"},
 };
 
 static bool owner_kind(const char *kind)
@@ -94,8 +94,8 @@ static size_t prune_refs(json_t *obj, const owners *ow, const char *uid, size_t 
     for (size_t i = json_array_size(refs); i-- > 0;) {
         json_t *ref = json_array_get(refs, i);
         const char *u = fl_obj_str_or(ref, "uid", "");
-        bool drop = uid ? !strcmp(u, uid) :
-                    ow && owner_kind(fl_obj_str_or(ref, "kind", "")) && !alive(ow, u);
+        bool drop = uid ? !strcmp(u, uid)
+                        : ow && owner_kind(fl_obj_str_or(ref, "kind", "")) && !alive(ow, u);
         if (drop) {
             json_array_remove(refs, i);
             (*removed)++;
@@ -109,7 +109,8 @@ static size_t prune_refs(json_t *obj, const owners *ow, const char *uid, size_t 
 
 /* ------------------------------------------------------------ collection */
 
-static int load_owners(sim_tick *t, owners *ow, fl_apiserver_list *lists, const fl_apiserver_res **rs)
+static int load_owners(sim_tick *t, owners *ow, fl_apiserver_list *lists,
+                       const fl_apiserver_res **rs)
 {
     fl_apiserver_list_req q = {0};
     for (size_t k = 0; k < FL_ARRAY_LEN(owner_res); k++) {
@@ -141,13 +142,15 @@ static void collect_orphans(sim_tick *t, dep_list *deps, size_t nd, const owners
             const fl_apiserver_obj *o = deps[d].l.items[i];
             const sim_podinfo *pi = d == 0 && t->pi ? &t->pi[i] : NULL;
             if (sim_ctrl_churn_pod(o))
-                continue;
+                continue; /* churn pods live and die by churn.c */
+            /* no owners, or a live controller: nothing to collect */
             if (pi && pi->ok && (!pi->has_refs || (pi->ctrl_uid[0] && alive(ow, pi->ctrl_uid))))
-                continue; /* no owners, or a live controller: nothing to collect */ /* churn pods live and die by churn.c */
+                continue;
             json_t *obj = fl_apiserver_obj_parse(o);
             size_t removed = 0;
-            size_t left = obj && fl_obj_get(obj, "metadata.ownerReferences") ?
-                          prune_refs(obj, ow, NULL, &removed) : 1;
+            size_t left = obj && fl_obj_get(obj, "metadata.ownerReferences")
+                              ? prune_refs(obj, ow, NULL, &removed)
+                              : 1;
             if (removed && left == 0)
                 fl_apiserver_store_delete(t->c->st, deps[d].r, o->ns, o->name, 0, NULL, NULL);
             else if (removed)
@@ -157,8 +160,8 @@ static void collect_orphans(sim_tick *t, dep_list *deps, size_t nd, const owners
 }
 
 /* Foreground and orphan finalizers of one terminating owner. */
-static void finish_owner(sim_tick *t, const fl_apiserver_res *r, const fl_apiserver_obj *oo, dep_list *deps,
-                         size_t nd)
+static void finish_owner(sim_tick *t, const fl_apiserver_res *r, const fl_apiserver_obj *oo,
+                         dep_list *deps, size_t nd)
 {
     json_t *owner = fl_apiserver_obj_parse(oo);
     bool fg = owner && has_finalizer(owner, "foregroundDeletion");

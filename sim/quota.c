@@ -32,7 +32,8 @@ static int64_t pod_sum(const json_t *pod, const char *name, bool limits)
     size_t i;
     json_t *ct;
     json_array_foreach(fl_obj_get(pod, "spec.containers"), i, ct) {
-        json_t *req = fl_obj_get(ct, "resources.requests"), *lim = fl_obj_get(ct, "resources.limits");
+        json_t *req = fl_obj_get(ct, "resources.requests"),
+               *lim = fl_obj_get(ct, "resources.limits");
         json_t *v = limits ? json_object_get(lim, name) : json_object_get(req, name);
         if (!v && !limits)
             v = json_object_get(lim, name);
@@ -59,8 +60,12 @@ static int64_t pod_usage(const json_t *pod, const char *key)
 /* The resource an object-count key counts, or NULL. */
 static const fl_apiserver_res *count_res(fl_apiserver_store *st, const char *key)
 {
-    static const char *const core[] = {"configmaps", "secrets", "services", "resourcequotas",
-                                       "persistentvolumeclaims", "replicationcontrollers"};
+    static const char *const core[] = {"configmaps",
+                                       "secrets",
+                                       "services",
+                                       "resourcequotas",
+                                       "persistentvolumeclaims",
+                                       "replicationcontrollers"};
     char res[128], *group;
     if (!strncmp(key, "count/", 6)) {
         fl_strlcpy(res, key + 6, sizeof(res));
@@ -83,7 +88,8 @@ static const fl_apiserver_res *count_res(fl_apiserver_store *st, const char *key
 }
 
 /* Current usage of key in ns, milli-units. */
-static int64_t used_of(fl_apiserver_store *st, const char *ns, const char *key, const fl_apiserver_list *pods)
+static int64_t used_of(fl_apiserver_store *st, const char *ns, const char *key,
+                       const fl_apiserver_list *pods)
 {
     int64_t sum = 0;
     const fl_apiserver_res *r = count_res(st, key);
@@ -141,7 +147,8 @@ static void append(char *buf, size_t cap, size_t *len, const char *k, const char
 }
 
 /* What obj (being created in ns) adds to key, milli-units; 0 if nothing. */
-static int64_t delta_of(fl_apiserver_store *st, const fl_apiserver_res *r, const json_t *obj, const char *key)
+static int64_t delta_of(fl_apiserver_store *st, const fl_apiserver_res *r, const json_t *obj,
+                        const char *key)
 {
     bool pod = !*r->kr->group && !strcmp(r->kr->kind, "Pod");
     if (pod) {
@@ -153,8 +160,8 @@ static int64_t delta_of(fl_apiserver_store *st, const fl_apiserver_res *r, const
 }
 
 /* Check one quota; fills err and returns FL_EFORBIDDEN when exceeded. */
-static int check_quota(fl_apiserver_store *st, const fl_apiserver_res *r, const json_t *obj, const json_t *quota,
-                       const fl_apiserver_list *pods, fl_err *err)
+static int check_quota(fl_apiserver_store *st, const fl_apiserver_res *r, const json_t *obj,
+                       const json_t *quota, const fl_apiserver_list *pods, fl_err *err)
 {
     json_t *hard = fl_obj_get(quota, "spec.hard"), *hv;
     const char *key;
@@ -163,7 +170,7 @@ static int check_quota(fl_apiserver_store *st, const fl_apiserver_res *r, const 
     json_object_foreach(hard, key, hv)
         if (nk < 64)
             keys[nk++] = key;
-    for (size_t i = 0; i < nk; i++)     /* prettyPrint sorts keys */
+    for (size_t i = 0; i < nk; i++) /* prettyPrint sorts keys */
         for (size_t j = i + 1; j < nk; j++)
             if (strcmp(keys[j], keys[i]) < 0) {
                 const char *t = keys[i];
@@ -192,8 +199,10 @@ static int check_quota(fl_apiserver_store *st, const fl_apiserver_res *r, const 
     }
     if (!bad)
         return 0;
-    return fl_err_set(err, FL_EFORBIDDEN, "exceeded quota: %s, requested: %s, used: %s, "
-                      "limited: %s", fl_obj_str_or(quota, "metadata.name", ""), v.req, v.used, v.lim);
+    return fl_err_set(err, FL_EFORBIDDEN,
+                      "exceeded quota: %s, requested: %s, used: %s, "
+                      "limited: %s",
+                      fl_obj_str_or(quota, "metadata.name", ""), v.req, v.used, v.lim);
 }
 
 int sim_quota_admit(sim_cluster *c, const fl_apiserver_res *r, const json_t *obj, const char *ns,
@@ -201,8 +210,8 @@ int sim_quota_admit(sim_cluster *c, const fl_apiserver_res *r, const json_t *obj
 {
     fl_apiserver_list quotas = {0}, pods = {0};
     int rc = 0;
-    if (!r->kr->namespaced || c->is_host || list_ns(c->st, NULL, "resourcequotas", ns, &quotas) != 0
-        || quotas.n == 0)
+    if (!r->kr->namespaced || c->is_host ||
+        list_ns(c->st, NULL, "resourcequotas", ns, &quotas) != 0 || quotas.n == 0)
         goto out;
     if (list_ns(c->st, NULL, "pods", ns, &pods) != 0)
         goto out;

@@ -23,9 +23,9 @@
 typedef struct node {
     const fl_apiserver_obj *o;
     json_t *j;
-    json_t *free;      /* resource -> milli-units left (integers) */
-    json_t *alloc;     /* resource -> milli-units allocatable */
-    int64_t cpu_nz, mem_nz;   /* scoring usage: unset requests count as 100m / 200MB */
+    json_t *free;           /* resource -> milli-units left (integers) */
+    json_t *alloc;          /* resource -> milli-units allocatable */
+    int64_t cpu_nz, mem_nz; /* scoring usage: unset requests count as 100m / 200MB */
 } node;
 
 int64_t sim_milli_of(const json_t *v)
@@ -35,7 +35,8 @@ int64_t sim_milli_of(const json_t *v)
     if (json_is_integer(v))
         return json_integer_value(v) * 1000;
     const char *s = json_string_value(v);
-    if (!s || fl_quantity_parse(s, strlen(s), &q, NULL) != 0 || fl_quantity_milli_value(&q, &m) != 0)
+    if (!s || fl_quantity_parse(s, strlen(s), &q, NULL) != 0 ||
+        fl_quantity_milli_value(&q, &m) != 0)
         return 0;
     return m;
 }
@@ -53,7 +54,8 @@ static json_t *pod_requests(const json_t *spec)
     json_t *acc = json_object(), *ct;
     size_t i;
     json_array_foreach(json_object_get(spec, "containers"), i, ct) {
-        json_t *req = fl_obj_get(ct, "resources.requests"), *lim = fl_obj_get(ct, "resources.limits");
+        json_t *req = fl_obj_get(ct, "resources.requests"),
+               *lim = fl_obj_get(ct, "resources.limits");
         const char *k;
         json_t *v;
         json_object_foreach(req, k, v)
@@ -115,8 +117,8 @@ static bool selector_ok(const json_t *podspec, const json_t *nj)
 
 bool sim_sched_fits_node(const json_t *podspec, const json_t *nj)
 {
-    return !json_is_true(fl_obj_get(nj, "spec.unschedulable")) &&
-           !untolerated(podspec, nj) && selector_ok(podspec, nj);
+    return !json_is_true(fl_obj_get(nj, "spec.unschedulable")) && !untolerated(podspec, nj) &&
+           selector_ok(podspec, nj);
 }
 
 /* ------------------------------------------------------------ filtering */
@@ -124,7 +126,7 @@ bool sim_sched_fits_node(const json_t *podspec, const json_t *nj)
 typedef struct reasons {
     char text[MAX_REASONS][200];
     unsigned count[MAX_REASONS];
-    bool resource[MAX_REASONS];   /* preemption might help */
+    bool resource[MAX_REASONS]; /* preemption might help */
     size_t n;
 } reasons;
 
@@ -152,8 +154,8 @@ static bool filter(const node *n, const json_t *spec, const json_t *req, reasons
     }
     const json_t *t = untolerated(spec, n->j);
     if (t) {
-        snprintf(msg, sizeof(msg), "node(s) had untolerated taint {%s: %s}", fl_obj_str_or(t, "key", ""),
-                 fl_obj_str_or(t, "value", ""));
+        snprintf(msg, sizeof(msg), "node(s) had untolerated taint {%s: %s}",
+                 fl_obj_str_or(t, "key", ""), fl_obj_str_or(t, "value", ""));
         note(r, msg, false);
         return false;
     }
@@ -197,7 +199,8 @@ static void charge(node *n, const json_t *req)
         add_to(n->free, k, -json_integer_value(v));
     json_t *c = json_object_get(req, "cpu"), *m = json_object_get(req, "memory");
     n->cpu_nz += c && json_integer_value(c) > 0 ? json_integer_value(c) : 100;
-    n->mem_nz += m && json_integer_value(m) > 0 ? json_integer_value(m) : 200LL * 1024 * 1024 * 1000;
+    n->mem_nz +=
+        m && json_integer_value(m) > 0 ? json_integer_value(m) : 200LL * 1024 * 1024 * 1000;
 }
 
 static int cmp_text(const void *a, const void *b)
@@ -310,7 +313,8 @@ static bool wants_scheduling(const fl_apiserver_obj *o, const json_t *pod)
 {
     return !o->node[0] && !strcmp(o->phase, "Pending") &&
            !fl_obj_get(pod, "metadata.deletionTimestamp") &&
-           !strcmp(fl_obj_str_or(pod, "spec.schedulerName", "default-scheduler"), "default-scheduler");
+           !strcmp(fl_obj_str_or(pod, "spec.schedulerName", "default-scheduler"),
+                   "default-scheduler");
 }
 
 static void load_nodes(sim_tick *t, node *nodes)
@@ -347,10 +351,11 @@ void sim_sched_run(sim_tick *t)
     if (!nodes)
         return;
     load_nodes(t, nodes);
-    for (size_t i = 0; i < t->pods.n; i++) {     /* usage of bound pods */
+    for (size_t i = 0; i < t->pods.n; i++) { /* usage of bound pods */
         const fl_apiserver_obj *o = t->pods.items[i];
-        node *n = o->node[0] && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed") ?
-                  find_node(nodes, nn, o->node) : NULL;
+        node *n = o->node[0] && strcmp(o->phase, "Succeeded") && strcmp(o->phase, "Failed")
+                      ? find_node(nodes, nn, o->node)
+                      : NULL;
         json_t *pod = n ? fl_apiserver_obj_parse(o) : NULL;
         json_t *req = pod ? pod_requests(json_object_get(pod, "spec")) : NULL;
         if (req)

@@ -16,20 +16,19 @@
 
 #include "sim/sim_int.h"
 
-
 #define MAX_CLUSTERS 1000
 
 struct fl_sim {
     fl_sim_opts o;
-    char dir[PATH_MAX];        /* absolute kubeconfig dir */
-    char host[64];             /* listen host */
-    unsigned port;             /* first port (0 = any) */
+    char dir[PATH_MAX]; /* absolute kubeconfig dir */
+    char host[64];      /* listen host */
+    unsigned port;      /* first port (0 = any) */
     sim_cluster **c;
     size_t n;
-    fl_server *shared;         /* path-prefix mode */
+    fl_server *shared; /* path-prefix mode */
     fl_cert_pair ca, cert;
     bool started;
-    sim_ctl *ctl;              /* control endpoint (ctl.c), after start */
+    sim_ctl *ctl; /* control endpoint (ctl.c), after start */
 };
 
 static const char *const regions[] = {"east", "west", "central"};
@@ -42,7 +41,8 @@ static int seed_create(sim_cluster *c, const char *group, const char *resource, 
     const fl_apiserver_res *r = fl_apiserver_store_find(c->st, group, "v1", resource);
     fl_apiserver_obj *o = NULL;
     fl_err err = FL_ERR_INIT;
-    int rc = r && obj ? fl_apiserver_create_object(c->api, r, obj, "flotilla-sim", false, &o, &err) : -ENOMEM;
+    int rc = r && obj ? fl_apiserver_create_object(c->api, r, obj, "flotilla-sim", false, &o, &err)
+                      : -ENOMEM;
     fl_apiserver_obj_unref(o);
     json_decref(obj);
     return rc;
@@ -58,8 +58,7 @@ static json_t *node_json(const sim_cluster *c, unsigned i, const sim_node_shape 
     snprintf(amem, sizeof(amem), "%uGi", sh->alloc_mem_gi);
     snprintf(pods, sizeof(pods), "%u", sh->pods);
     snprintf(name, sizeof(name), "%s-node-%u", c->name, i + 1);
-    snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(c->seed % 200) + 10, i / 250,
-             i % 250 + 2);
+    snprintf(ip, sizeof(ip), "10.%u.%u.%u", (unsigned)(c->seed % 200) + 10, i / 250, i % 250 + 2);
     snprintf(zone, sizeof(zone), "%s", c->zone);
     return json_pack(
         "{s:s,s:s,s:{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}},s:{s:s},"
@@ -68,18 +67,18 @@ static json_t *node_json(const sim_cluster *c, unsigned i, const sim_node_shape 
         "s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}}",
         "kind", "Node", "apiVersion", "v1", "metadata", "name", name, "labels",
         "kubernetes.io/hostname", name, "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
-        "node.kubernetes.io/instance-type", type, "topology.kubernetes.io/region",
-        c->region, "topology.kubernetes.io/zone", zone, "flotilla.io/provider", c->provider,
-        "flotilla.io/cluster", c->name, "spec", "providerID", "sim://node",
-        "status", "capacity", "cpu", cores, "memory", mem, "pods", pods, "ephemeral-storage",
-        "100Gi", "allocatable", "cpu", acpu, "memory", amem, "pods", pods,
-        "ephemeral-storage", "95Gi", "conditions", "type", "Ready", "status", "True", "reason",
-        "KubeletReady", "message", "kubelet is posting ready status", "addresses", "type",
-        "InternalIP", "address", ip, "type", "Hostname", "address", name, "daemonEndpoints",
-        "kubeletEndpoint", "Port", 10250, "nodeInfo", "machineID", "", "systemUUID", "",
-        "bootID", "", "kernelVersion", "6.1.0-sim", "osImage", "Debian GNU/Linux 12 (bookworm)",
-        "containerRuntimeVersion", "containerd://1.6.20", "kubeletVersion", "v1.26.0",
-        "kubeProxyVersion", "v1.26.0", "operatingSystem", "linux", "architecture", "amd64");
+        "node.kubernetes.io/instance-type", type, "topology.kubernetes.io/region", c->region,
+        "topology.kubernetes.io/zone", zone, "flotilla.io/provider", c->provider,
+        "flotilla.io/cluster", c->name, "spec", "providerID", "sim://node", "status", "capacity",
+        "cpu", cores, "memory", mem, "pods", pods, "ephemeral-storage", "100Gi", "allocatable",
+        "cpu", acpu, "memory", amem, "pods", pods, "ephemeral-storage", "95Gi", "conditions",
+        "type", "Ready", "status", "True", "reason", "KubeletReady", "message",
+        "kubelet is posting ready status", "addresses", "type", "InternalIP", "address", ip, "type",
+        "Hostname", "address", name, "daemonEndpoints", "kubeletEndpoint", "Port", 10250,
+        "nodeInfo", "machineID", "", "systemUUID", "", "bootID", "", "kernelVersion", "6.1.0-sim",
+        "osImage", "Debian GNU/Linux 12 (bookworm)", "containerRuntimeVersion",
+        "containerd://1.6.20", "kubeletVersion", "v1.26.0", "kubeProxyVersion", "v1.26.0",
+        "operatingSystem", "linux", "architecture", "amd64");
 }
 
 static int seed_cluster(sim_cluster *c, unsigned nodes)
@@ -100,8 +99,8 @@ static int seed_cluster(sim_cluster *c, unsigned nodes)
 
 static int load_crds(sim_cluster *c, fl_err *err)
 {
-    const fl_apiserver_res *r = fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1",
-                                      "customresourcedefinitions");
+    const fl_apiserver_res *r =
+        fl_apiserver_store_find(c->st, "apiextensions.k8s.io", "v1", "customresourcedefinitions");
     if (!r)
         return fl_err_set(err, FL_ENOTFOUND, "registry has no customresourcedefinitions");
     for (size_t i = 0; fl_apiserver_crds[i]; i++) {
@@ -124,11 +123,11 @@ static void cluster_free(sim_cluster *c)
 {
     if (!c)
         return;
-    fl_server_stop(c->srv);  /* streams end; their owners close them next */
-    sim_ctrl_stop(c->ctrl);  /* its writes end before the store goes */
-    sim_fault_stop(c->fault); /* churn stops before the store goes */
-    fl_apiserver_store_free(c->st);   /* closes the watches' streams */
-    sim_fault_free(c->fault); /* after the watches deregistered */
+    fl_server_stop(c->srv);         /* streams end; their owners close them next */
+    sim_ctrl_stop(c->ctrl);         /* its writes end before the store goes */
+    sim_fault_stop(c->fault);       /* churn stops before the store goes */
+    fl_apiserver_store_free(c->st); /* closes the watches' streams */
+    sim_fault_free(c->fault);       /* after the watches deregistered */
     fl_server_free(c->srv);
     fl_kube_resources_free(c->reg);
     fl_apiserver_free(c->api); /* after the watches ended (their hooks use it) */
@@ -213,9 +212,15 @@ static bool hook_log(void *ud, fl_request *req, const fl_apiserver_obj *o)
 static int api_new(sim_cluster *c)
 {
     fl_apiserver_opts o = {
-        .name = c->name, .token = c->token, .prefix = c->prefix, .anon_admin = c->anon_admin,
-        .server_addr = c->server_addr, .fs_uid = c->fs_uid, .pl_uid = c->pl_uid,
-        .reg = c->reg, .st = c->st,
+        .name = c->name,
+        .token = c->token,
+        .prefix = c->prefix,
+        .anon_admin = c->anon_admin,
+        .server_addr = c->server_addr,
+        .fs_uid = c->fs_uid,
+        .pl_uid = c->pl_uid,
+        .reg = c->reg,
+        .st = c->st,
         .hooks = {c, hook_intercept, hook_take_410, hook_watch_add, hook_watch_del,
                   hook_watch_write, hook_admit, hook_log, NULL},
     };
@@ -255,8 +260,8 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
         rc = sim_fault_new(c, &c->fault);
     if (rc != 0) {
         cluster_free(c);
-        return err && err->code ? rc : fl_err_set(err, rc, "cluster %s: %s", c->name,
-                                                   fl_strerror(rc));
+        return err && err->code ? rc
+                                : fl_err_set(err, rc, "cluster %s: %s", c->name, fl_strerror(rc));
     }
     *out = c;
     return 0;
@@ -347,15 +352,17 @@ static int kubeconfig_write(const fl_sim *s, const sim_cluster *c, fl_err *err)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return fl_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
-    fprintf(f, "# Written by flotilla sim: virtual cluster %s (region %s, zone %s, provider %s).\n"
-               "apiVersion: v1\nkind: Config\nclusters:\n- name: %s\n  cluster:\n"
-               "    server: %s\n",
+    fprintf(f,
+            "# Written by flotilla sim: virtual cluster %s (region %s, zone %s, provider %s).\n"
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: %s\n  cluster:\n"
+            "    server: %s\n",
             c->name, c->region, c->zone, c->provider, c->name, c->url);
     if (s->o.tls)
         fprintf(f, "    certificate-authority: %s\n", ca);
-    fprintf(f, "contexts:\n- name: %s\n  context:\n    cluster: %s\n    user: %s-admin\n"
-               "    namespace: default\ncurrent-context: %s\npreferences: {}\nusers:\n"
-               "- name: %s-admin\n  user:\n    token: %s\n",
+    fprintf(f,
+            "contexts:\n- name: %s\n  context:\n    cluster: %s\n    user: %s-admin\n"
+            "    namespace: default\ncurrent-context: %s\npreferences: {}\nusers:\n"
+            "- name: %s-admin\n  user:\n    token: %s\n",
             c->name, c->name, c->name, c->name, c->name, c->token);
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return fl_err_set(err, -EIO, "%s: write failed", path);
@@ -393,7 +400,8 @@ int fl_sim_start(fl_sim *s, fl_err *err)
     if (s->o.path_prefix) {
         rc = listener(s, s->port, &s->shared, err);
         for (size_t i = 0; rc == 0 && i < s->n; i++)
-            rc = fl_server_route(s->shared, NULL, s->c[i]->prefix, fl_apiserver_handle, s->c[i]->api);
+            rc = fl_server_route(s->shared, NULL, s->c[i]->prefix, fl_apiserver_handle,
+                                 s->c[i]->api);
         if (rc == 0)
             rc = fl_server_start(s->shared, err);
         for (size_t i = 0; rc == 0 && i < s->n; i++)
@@ -443,9 +451,11 @@ int fl_sim_write_config(const fl_sim *s, const char *path, char token[65], fl_er
     FILE *f = fopen(path, "w");
     if (!f)
         return fl_err_set(err, -errno, "%s: %s", path, strerror(errno));
-    fprintf(f, "# flotilla.yaml written by `flotilla sim` for its %zu virtual clusters.\n"
-               "listen: 127.0.0.1:7443\ndataDir: ./flotilla-data\nauth:\n"
-               "  tokensFile: tokens.csv\n", s->o.clusters + (size_t)0);
+    fprintf(f,
+            "# flotilla.yaml written by `flotilla sim` for its %zu virtual clusters.\n"
+            "listen: 127.0.0.1:7443\ndataDir: ./flotilla-data\nauth:\n"
+            "  tokensFile: tokens.csv\n",
+            s->o.clusters + (size_t)0);
     for (size_t i = 0; i < s->n; i++)
         if (s->c[i]->is_host)
             fprintf(f, "host: {kubeconfig: %s/%s.kubeconfig, context: \"\"}\n", s->dir,
@@ -455,8 +465,9 @@ int fl_sim_write_config(const fl_sim *s, const char *path, char token[65], fl_er
         const sim_cluster *c = s->c[i];
         if (c->is_host)
             continue;
-        fprintf(f, "- name: %s\n  kubeconfig: %s/%s.kubeconfig\n  context: \"\"\n"
-                   "  labels: {region: %s, zone: %s, provider: %s}\n  taints: []\n",
+        fprintf(f,
+                "- name: %s\n  kubeconfig: %s/%s.kubeconfig\n  context: \"\"\n"
+                "  labels: {region: %s, zone: %s, provider: %s}\n  taints: []\n",
                 c->name, s->dir, c->name, c->region, c->zone, c->provider);
     }
     fprintf(f, "sync:\n  resources:\n"
@@ -529,7 +540,7 @@ void fl_sim_free(fl_sim *s)
 {
     if (!s)
         return;
-    sim_ctl_free(s->ctl);      /* no fault changes from here on */
+    sim_ctl_free(s->ctl); /* no fault changes from here on */
     fl_server_stop(s->shared);
     for (size_t i = 0; i < s->n; i++)
         fl_server_stop(s->c[i]->srv);

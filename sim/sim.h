@@ -43,8 +43,10 @@ typedef struct fl_sim_opts {
                                  * 403 as from a real apiserver, instead of being
                                  * served as admin (see sim_cluster.anon_admin) */
 } fl_sim_opts;
-#define FL_SIM_OPTS_INIT {1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2, 0, 0, 0, \
-                          true, false}
+#define FL_SIM_OPTS_INIT                                                                           \
+    {                                                                                              \
+        1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2, 0, 0, 0, true, false      \
+    }
 
 /* Build the fleet (stores seeded with namespaces and nodes, certificates
  * when tls) and write the kubeconfigs. Not yet listening. Returns 0,

@@ -174,8 +174,8 @@ static const char *node_label(const cap *c, const char *cluster, const char *nam
     return l ? l->value : NULL;
 }
 
-static const char *group_of(const cap *c, const char *cluster, const char *region,
-                            const char *zone, const char *node)
+static const char *group_of(const cap *c, const char *cluster, const char *region, const char *zone,
+                            const char *node)
 {
     const char *v = NULL;
     switch (c->by) {
@@ -317,8 +317,8 @@ static int on_label_row(void *arg, const fl_index_row *row)
 {
     cap *c = arg;
     json_t *obj = json_loadb(row->json, row->json_len, 0, NULL);
-    const char *v = json_string_value(json_object_get(
-        json_object_get(json_object_get(obj, "metadata"), "labels"), c->label_key));
+    const char *v = json_string_value(
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), c->label_key));
     int rc = 0;
     if (v && fl_grow(&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels) == 0) {
         lbl *l = &c->labels[c->nlabels];
@@ -352,9 +352,14 @@ static int load_labels(cap *c, fl_index_reader *rd)
 
 static int parse_by(cap *c, const char *s)
 {
-    static const struct { const char *name; by_kind by; } kinds[] = {
-        {"cluster", BY_CLUSTER}, {"region", BY_REGION}, {"zone", BY_ZONE},
-        {"provider", BY_PROVIDER}, {"namespace", BY_NAMESPACE}};
+    static const struct {
+        const char *name;
+        by_kind by;
+    } kinds[] = {{"cluster", BY_CLUSTER},
+                 {"region", BY_REGION},
+                 {"zone", BY_ZONE},
+                 {"provider", BY_PROVIDER},
+                 {"namespace", BY_NAMESPACE}};
     if (!s || !s[0])
         s = "cluster";
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -367,8 +372,9 @@ static int parse_by(cap *c, const char *s)
         c->label_key = s + 11;
         return 0;
     }
-    return fl_err_set(c->err, -EINVAL, "groupBy must be cluster, region, zone, provider, "
-                                       "namespace or node-label:<key>");
+    return fl_err_set(c->err, -EINVAL,
+                      "groupBy must be cluster, region, zone, provider, "
+                      "namespace or node-label:<key>");
 }
 
 /* Milli-units to the resource's base unit. */
@@ -435,7 +441,8 @@ static int build(cap *c, const char *group_by, int64_t revision, json_t **out)
         json_decref(arr);
         return fl_err_set(c->err, -ENOMEM, "out of memory");
     }
-    json_object_set_new(doc, "groupBy", json_string(group_by && group_by[0] ? group_by : "cluster"));
+    json_object_set_new(doc, "groupBy",
+                        json_string(group_by && group_by[0] ? group_by : "cluster"));
     json_object_set_new(doc, "revision", json_integer(revision));
     json_object_set_new(doc, "groups", arr);
     for (size_t i = 0; i < c->ngroups; i++) {

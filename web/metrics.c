@@ -38,7 +38,7 @@ static int per_resource(fl_buf *b, const json_t *clusters, const char *name, con
     const json_t *cl, *res;
     json_array_foreach(clusters, i, cl) {
         json_array_foreach(json_object_get(cl, "resources"), j, res) {
-            const char *lb[] = {"cluster", str(cl, "name"), "group", str(res, "group"),
+            const char *lb[] = {"cluster",  str(cl, "name"),      "group", str(res, "group"),
                                 "resource", str(res, "resource"), NULL};
             double v;
             if (!strcmp(what, "lag")) {
@@ -75,7 +75,7 @@ static int clusters_part(fl_buf *b, const json_t *clusters, fl_index_reader *rd)
     size_t i;
     const json_t *cl;
     int rc = web_head(b, "flotilla_cluster_ready", "gauge",
-                  "1 when the member cluster's health is Ready.");
+                      "1 when the member cluster's health is Ready.");
     json_array_foreach(clusters, i, cl) {
         const char *lb[] = {"cluster", str(cl, "name"), NULL};
         if (!rc)
@@ -83,7 +83,7 @@ static int clusters_part(fl_buf *b, const json_t *clusters, fl_index_reader *rd)
     }
     if (!rc)
         rc = web_head(b, "flotilla_cluster_synced", "gauge",
-                  "1 when every synced resource of the member has its initial list indexed.");
+                      "1 when every synced resource of the member has its initial list indexed.");
     json_array_foreach(clusters, i, cl) {
         const char *lb[] = {"cluster", str(cl, "name"), NULL};
         if (!rc)
@@ -91,7 +91,7 @@ static int clusters_part(fl_buf *b, const json_t *clusters, fl_index_reader *rd)
     }
     if (!rc)
         rc = web_head(b, "flotilla_cluster_resources", "gauge",
-                  "Resources synced from the member, by state (synced or total).");
+                      "Resources synced from the member, by state (synced or total).");
     json_array_foreach(clusters, i, cl) {
         const char *a[] = {"cluster", str(cl, "name"), "state", "synced", NULL};
         const char *t[] = {"cluster", str(cl, "name"), "state", "total", NULL};
@@ -180,7 +180,7 @@ static int quota_part(fl_buf *b, const fl_web_quota_stats *q)
     const char *al[] = {"result", "allowed", NULL}, *de[] = {"result", "denied", NULL},
                *er[] = {"result", "error", NULL};
     int rc = web_head(b, "flotilla_quota_admission_reviews_total", "counter",
-                  "AdmissionReviews answered by the quota webhook, by result.");
+                      "AdmissionReviews answered by the quota webhook, by result.");
     if (!rc)
         rc = web_sample(b, "flotilla_quota_admission_reviews_total", al, (double)q->allowed);
     if (!rc)
@@ -231,8 +231,9 @@ static int quota_usage_part(fl_buf *b, const json_t *report, const fl_web_scope 
                 if (fl_quantity_parse(s, strlen(s), &qv, NULL) != 0 ||
                     fl_quantity_milli_value(&qv, &milli) != 0)
                     continue;
-                const char *lb[] = {"namespace", str(it, "namespace"), "quota", str(it, "name"),
-                                    "kind", str(it, "kind"), "resource", res, NULL};
+                const char *lb[] = {"namespace", str(it, "namespace"), "quota",    str(it, "name"),
+                                    "kind",      str(it, "kind"),      "resource", res,
+                                    NULL};
                 if (!rc)
                     rc = web_sample(b, fam[f][0], lb, (double)milli / 1000.0);
             }
@@ -245,7 +246,8 @@ static int sched_part(fl_buf *b, const fl_web_sched_stats *s)
 {
     int rc = counter(b, "flotilla_scheduler_decisions_total",
                      "Placements computed by the propagation controller (one per binding per "
-                     "pass).", (int64_t)s->decisions);
+                     "pass).",
+                     (int64_t)s->decisions);
     if (!rc)
         rc = counter(b, "flotilla_scheduler_unschedulable_total",
                      "Placements that found no cluster for the workload.",
@@ -259,7 +261,8 @@ static int sched_part(fl_buf *b, const fl_web_sched_stats *s)
     if (!rc)
         rc = counter(b, "flotilla_scheduler_failover_evictions_total",
                      "Clusters dropped from a binding because they failed (NoExecute taint), "
-                     "their replicas placed elsewhere.", (int64_t)s->evictions);
+                     "their replicas placed elsewhere.",
+                     (int64_t)s->evictions);
     if (!rc)
         rc = web_head(b, "flotilla_scheduler_failover_seconds_total", "counter",
                       "Summed over failover evictions: how long the cluster had been failing "
@@ -298,14 +301,14 @@ static int nodes_part(fl_buf *b, const json_t *cap)
     static const char *const states[][2] = {
         {"ready", "ready"}, {"not_ready", "notReady"}, {"cordoned", "cordoned"}};
     int rc = web_head(b, "flotilla_cluster_nodes", "gauge",
-                  "Nodes of the member by state (ready, not_ready; cordoned counts either).");
+                      "Nodes of the member by state (ready, not_ready; cordoned counts either).");
     size_t i;
     const json_t *g;
     json_array_foreach(json_object_get(cap, "groups"), i, g) {
         for (size_t k = 0; k < 3 && !rc; k++) {
             const char *lb[] = {"cluster", str(g, "name"), "state", states[k][0], NULL};
             rc = web_sample(b, "flotilla_cluster_nodes", lb,
-                        numv(json_object_get(g, "nodes"), states[k][1]));
+                            numv(json_object_get(g, "nodes"), states[k][1]));
         }
     }
     return rc;
@@ -329,8 +332,8 @@ static int capacity_part(fl_buf *b, const json_t *cap)
             const json_t *v;
             json_object_foreach((json_t *)json_object_get(g, "resources"), res, v) {
                 const json_t *x = json_object_get(v, fam[f][1]);
-                const char *lb[] = {"cluster", str(g, "name"), "resource", res, "unit",
-                                    unit_of(res), NULL};
+                const char *lb[] = {"cluster", str(g, "name"), "resource", res,
+                                    "unit",    unit_of(res),   NULL};
                 if (x && !rc)
                     rc = web_sample(b, fam[f][0], lb, json_number_value(x));
             }

@@ -125,14 +125,15 @@ static void on_capacity(fl_request *r, void *ud)
     fl_err err = FL_ERR_INIT;
     int rc = fl_index_reader_new(w->o.index, &rd, &err);
     if (!rc)
-        rc = fl_web_capacity(rd, w->members, w->o.nmembers, fl_request_query(r, "groupBy"),
-                             &scope, &doc, &err);
+        rc = fl_web_capacity(rd, w->members, w->o.nmembers, fl_request_query(r, "groupBy"), &scope,
+                             &doc, &err);
     fl_index_reader_free(rd);
     json_decref(cl);
     if (rc == -EINVAL)
         fl_request_reply_status(r, 400, "BadRequest", "%s", err.msg);
     else if (rc)
-        fl_request_reply_status(r, 500, "InternalError", "%s", err.msg[0] ? err.msg : fl_strerror(rc));
+        fl_request_reply_status(r, 500, "InternalError", "%s",
+                                err.msg[0] ? err.msg : fl_strerror(rc));
     else
         fl_request_reply_json(r, 200, doc);
 }
@@ -191,7 +192,7 @@ static void on_ui(fl_request *r, void *ud)
     }
     if (!strcmp(p, "/ui/chart.js")) {
         static const char *const names[] = {"chart.umd.min.js", "chart.umd.js", "chart.min.js",
-                                            "Chart.min.js", "chart.js", "Chart.js"};
+                                            "Chart.min.js",     "chart.js",     "Chart.js"};
         fl_buf b = FL_BUF_INIT(ASSET_MAX_BYTES);
         char path[4200];
         bool found = false;

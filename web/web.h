@@ -42,14 +42,14 @@ typedef struct fl_web_quota_stats {
 /* scheduler/'s propagation counters, copied by the daemon. */
 typedef struct fl_web_sched_stats {
     uint64_t passes, decisions, unschedulable, evictions, writes, write_errors;
-    uint64_t decide_us;    /* time spent placing, µs */
-    uint64_t failover_ms;  /* summed over evictions: how long the cluster had failed */
+    uint64_t decide_us;   /* time spent placing, µs */
+    uint64_t failover_ms; /* summed over evictions: how long the cluster had failed */
     int64_t last_pass_ms;
 } fl_web_sched_stats;
 
 typedef struct fl_web_opts {
-    fl_index *index;                  /* required; borrowed, must outlive the fl_web */
-    const fl_web_member *members;     /* copied */
+    fl_index *index;              /* required; borrowed, must outlive the fl_web */
+    const fl_web_member *members; /* copied */
     size_t nmembers;
     /* Authenticate r and drop from clusters (a JSON array of {"name":..})
      * the members the user may not see. Returns 0, or nonzero after it
@@ -60,7 +60,7 @@ typedef struct fl_web_opts {
      * the clusters authorize leaves are all there is to scoping. */
     bool (*allows)(void *ud, fl_request *r, const char *cluster, const char *namespace_,
                    const char *resource);
-    void *authorize_ud;           /* for authorize and allows */
+    void *authorize_ud; /* for authorize and allows */
     /* The collector's status snapshot (collector.h's document), new
      * reference or NULL. Optional. */
     json_t *(*status)(void *ud);
@@ -74,11 +74,13 @@ typedef struct fl_web_opts {
     /* The propagation controller's counters; false when none runs. Optional. */
     bool (*sched_stats)(void *ud, fl_web_sched_stats *out);
     void *sched_ud;
-    const char *version;              /* build info; default "unknown" */
-    const char *chartjs_dir;          /* default "/usr/share/javascript/chart.js" */
+    const char *version;     /* build info; default "unknown" */
+    const char *chartjs_dir; /* default "/usr/share/javascript/chart.js" */
 } fl_web_opts;
-#define FL_WEB_OPTS_INIT \
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define FL_WEB_OPTS_INIT                                                                           \
+    {                                                                                              \
+        NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL      \
+    }
 
 /* Most groups one capacity answer holds (more is -E2BIG with a message). */
 #define FL_WEB_CAPACITY_MAX_GROUPS 10000

@@ -17,11 +17,11 @@
 /* Requests of one (route prefix, method). */
 typedef struct req_series {
     char *route, *method;
-    uint64_t codes[6];                /* by status class; [0] never answered */
+    uint64_t codes[6]; /* by status class; [0] never answered */
     uint64_t streams;
-    uint64_t buckets[REQ_BUCKETS];    /* cumulative: duration <= bound */
-    uint64_t count;                   /* non-stream requests */
-    double sum;                       /* their seconds */
+    uint64_t buckets[REQ_BUCKETS]; /* cumulative: duration <= bound */
+    uint64_t count;                /* non-stream requests */
+    double sum;                    /* their seconds */
 } req_series;
 
 typedef struct web_requests {
@@ -31,7 +31,7 @@ typedef struct web_requests {
 } web_requests;
 
 struct fl_web {
-    fl_web_opts o;        /* strings below are owned copies */
+    fl_web_opts o; /* strings below are owned copies */
     fl_web_member *members;
     char *version, *chartjs_dir;
     web_requests requests;

@@ -25,9 +25,16 @@
 
 static const char *const no_strs[] = {NULL};
 static const fl_kube_resource cm_kr = {
-    .group = "", .version = "v1", .resource = "configmaps", .singular = "configmap",
-    .kind = "ConfigMap", .list_kind = "ConfigMapList", .namespaced = true,
-    .verbs = no_strs, .short_names = no_strs, .categories = no_strs,
+    .group = "",
+    .version = "v1",
+    .resource = "configmaps",
+    .singular = "configmap",
+    .kind = "ConfigMap",
+    .list_kind = "ConfigMapList",
+    .namespaced = true,
+    .verbs = no_strs,
+    .short_names = no_strs,
+    .categories = no_strs,
 };
 
 static json_t *cm(const char *name, const char *v)

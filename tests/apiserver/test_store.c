@@ -15,13 +15,27 @@
 
 static const char *const no_strs[] = {NULL};
 static const fl_kube_resource cm_kr = {
-    .group = "", .version = "v1", .resource = "configmaps", .singular = "configmap",
-    .kind = "ConfigMap", .list_kind = "ConfigMapList", .namespaced = true,
-    .verbs = no_strs, .short_names = no_strs, .categories = no_strs,
+    .group = "",
+    .version = "v1",
+    .resource = "configmaps",
+    .singular = "configmap",
+    .kind = "ConfigMap",
+    .list_kind = "ConfigMapList",
+    .namespaced = true,
+    .verbs = no_strs,
+    .short_names = no_strs,
+    .categories = no_strs,
 };
 static const fl_kube_resource pod_kr = {
-    .group = "", .version = "v1", .resource = "pods", .singular = "pod", .kind = "Pod",
-    .list_kind = "PodList", .namespaced = true, .verbs = no_strs, .short_names = no_strs,
+    .group = "",
+    .version = "v1",
+    .resource = "pods",
+    .singular = "pod",
+    .kind = "Pod",
+    .list_kind = "PodList",
+    .namespaced = true,
+    .verbs = no_strs,
+    .short_names = no_strs,
     .categories = no_strs,
 };
 
@@ -35,8 +49,8 @@ static json_t *cm(const char *ns, const char *name, const char *app)
     return o;
 }
 
-static int create(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns, const char *name,
-                  const char *app)
+static int create(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns,
+                  const char *name, const char *app)
 {
     json_t *o = cm(ns, name, app);
     int rc = fl_apiserver_store_create(st, r, o, NULL);
@@ -245,7 +259,8 @@ static void test_watch(void)
 
     /* resume from rv 2: replays events 3.. of configmaps only */
     sink s2 = {FL_BUF_INIT(1 << 20), 0, PTHREAD_MUTEX_INITIALIZER};
-    fl_apiserver_watch_req q2 = {.from_rv = 2, .deadline_ms = fl_mono_ms() + 2500, .bookmarks = true};
+    fl_apiserver_watch_req q2 = {
+        .from_rv = 2, .deadline_ms = fl_mono_ms() + 2500, .bookmarks = true};
     T_EQ_INT(fl_apiserver_store_watch(st, r, &q2, sink_write, sink_end, &s2, NULL, &oldest), 0);
     T_EQ_INT(count(&s2, "\"type\":"), 4);
     /* the deadline ends it, with a bookmark in its last 2 s */
@@ -253,7 +268,8 @@ static void test_watch(void)
         usleep(100 * 1000);
     T_EQ_INT(count(&s2, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\","
                         "\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"7\","
-                        "\"creationTimestamp\":null}}}"), 1);
+                        "\"creationTimestamp\":null}}}"),
+             1);
     for (int i = 0; i < 50 && !s2.ended; i++)
         usleep(100 * 1000);
     T_EQ_INT(s2.ended, 1);
@@ -274,7 +290,8 @@ static void test_watch(void)
     }
     fl_apiserver_watch_req q4 = {.from_rv = 1};
     sink s4 = {FL_BUF_INIT(1 << 20), 0, PTHREAD_MUTEX_INITIALIZER};
-    T_EQ_INT(fl_apiserver_store_watch(st, r, &q4, sink_write, sink_end, &s4, NULL, &oldest), FL_EGONE);
+    T_EQ_INT(fl_apiserver_store_watch(st, r, &q4, sink_write, sink_end, &s4, NULL, &oldest),
+             FL_EGONE);
     T_EQ_INT(oldest, fl_apiserver_store_oldest(st));
     T_EQ_INT(s4.ended, 0);
 

@@ -12,7 +12,7 @@ static void test_buf(void)
     T_EQ_INT(fl_buf_printf(&b, "%d", 1234), 0);
     T_EQ_STR(b.data, "hello1234");
     T_EQ_INT(fl_buf_puts(&b, "xx"), -E2BIG); /* 11 > cap */
-    T_EQ_STR(b.data, "hello1234");            /* unchanged on failure */
+    T_EQ_STR(b.data, "hello1234");           /* unchanged on failure */
     T_EQ_INT(fl_buf_puts(&b, "x"), 0);
     char *s = fl_buf_steal(&b);
     T_EQ_STR(s, "hello1234x");

@@ -79,20 +79,20 @@ static void test_bad_input(void)
         fl_base64 enc;
         const char *text;
     } bad[] = {
-        {FL_BASE64_STD, "Zg"},        /* padding missing */
-        {FL_BASE64_STD, "Zg="},       /* padding short */
-        {FL_BASE64_STD, "Z==="},      /* three '=' */
+        {FL_BASE64_STD, "Zg"},   /* padding missing */
+        {FL_BASE64_STD, "Zg="},  /* padding short */
+        {FL_BASE64_STD, "Z==="}, /* three '=' */
         {FL_BASE64_STD, "===="},
-        {FL_BASE64_STD, "Zg==Zg=="},  /* data after padding */
+        {FL_BASE64_STD, "Zg==Zg=="}, /* data after padding */
         {FL_BASE64_STD, "Zg=a"},
-        {FL_BASE64_STD, "Zh=="},      /* unused bits set: a second spelling of "f" */
-        {FL_BASE64_STD, "Zm9="},      /* the same for two bytes */
+        {FL_BASE64_STD, "Zh=="}, /* unused bits set: a second spelling of "f" */
+        {FL_BASE64_STD, "Zm9="}, /* the same for two bytes */
         {FL_BASE64_STD, "Zm9v!"},
-        {FL_BASE64_STD, "Zm 9v"},     /* spaces are not skipped */
-        {FL_BASE64_STD, "-_8="},      /* URL alphabet */
-        {FL_BASE64_URL, "+/8"},       /* standard alphabet */
-        {FL_BASE64_URL, "Zg=="},      /* padding in the unpadded spelling */
-        {FL_BASE64_URL, "Z"},         /* a lone last character */
+        {FL_BASE64_STD, "Zm 9v"}, /* spaces are not skipped */
+        {FL_BASE64_STD, "-_8="},  /* URL alphabet */
+        {FL_BASE64_URL, "+/8"},   /* standard alphabet */
+        {FL_BASE64_URL, "Zg=="},  /* padding in the unpadded spelling */
+        {FL_BASE64_URL, "Z"},     /* a lone last character */
         {FL_BASE64_URL, "Zm9vY"},
         {FL_BASE64_URL, "Zh"},
     };

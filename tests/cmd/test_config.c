@@ -183,7 +183,9 @@ static void test_failover(void)
 /* Each case: YAML, and the text the error must contain. */
 static void test_errors(void)
 {
-    static const struct { const char *yaml, *want; } cases[] = {
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
         {"listen: 1.2.3.4:80\nmembrs: []\n", "flotilla.yaml:2: membrs: unknown field"},
         {"members:\n- name: a\n  kubeconfig: k\n  kubeconfg: x\n",
          "flotilla.yaml:4: members[0].kubeconfg: unknown field"},
@@ -235,8 +237,7 @@ static void test_errors(void)
         T_CHECK(c == NULL);
         if (!strstr(err.msg, cases[i].want)) {
             T_CHECK(!"error text");
-            fprintf(stderr, "  case %zu: got \"%s\"\n  want \"%s\"\n", i, err.msg,
-                    cases[i].want);
+            fprintf(stderr, "  case %zu: got \"%s\"\n  want \"%s\"\n", i, err.msg, cases[i].want);
         }
         T_CHECK(strstr(err.msg, tmpdir) != NULL); /* the file is named */
     }
@@ -258,9 +259,12 @@ static void test_io_and_yaml_errors(void)
 
 static void test_durations(void)
 {
-    static const struct { const char *s; int64_t ms; } ok[] = {
-        {"0", 0}, {"1h", 3600000}, {"1h30m", 5400000}, {"500ms", 500}, {"2.5s", 2500},
-        {"1m30s", 90000}, {"1500us", 2}, {"10s", 10000},
+    static const struct {
+        const char *s;
+        int64_t ms;
+    } ok[] = {
+        {"0", 0},       {"1h", 3600000},  {"1h30m", 5400000}, {"500ms", 500},
+        {"2.5s", 2500}, {"1m30s", 90000}, {"1500us", 2},      {"10s", 10000},
     };
     static const char *const bad[] = {"", "1", "h", "1x", "-1s", "1.s", ".5s", "1h 2m", "s1"};
     for (size_t i = 0; i < FL_ARRAY_LEN(ok); i++) {

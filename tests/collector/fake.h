@@ -77,7 +77,7 @@ static inline void kill_fake(fake *f)
 
 /* dir/name.kubeconfig for http(s)://127.0.0.1:port; ca: a CA file or NULL. */
 static inline void write_kubeconfig(const char *dir, const char *name, int port, const char *ca,
-                             char *path, size_t n)
+                                    char *path, size_t n)
 {
     snprintf(path, n, "%s/%s.kubeconfig", dir, name);
     FILE *f = fopen(path, "w");
@@ -124,8 +124,8 @@ static inline int64_t second(void)
     double load[1];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (getloadavg(load, 1) == 1 && cpus > 0 && load[0] > 2.0 * (double)cpus) {
-        fprintf(stderr, "load average %.1f on %ld cores: \"within a second\" allows 3 s\n",
-                load[0], cpus);
+        fprintf(stderr, "load average %.1f on %ld cores: \"within a second\" allows 3 s\n", load[0],
+                cpus);
         return 3000;
     }
     return 1000;
@@ -156,7 +156,7 @@ static inline int copy_rv(void *arg, const fl_index_row *row)
 
 /* resourceVersion of a core object in the index, "" when absent. */
 static inline void obj_rv(fl_index *idx, const char *cluster, const char *resource, const char *ns,
-                   const char *name, char out[64])
+                          const char *name, char out[64])
 {
     fl_index_reader *rd = NULL;
     fl_index_key k = {cluster, "", "v1", resource, ns, name};
@@ -168,7 +168,7 @@ static inline void obj_rv(fl_index *idx, const char *cluster, const char *resour
 
 /* Poll (with index flushes) until count == want; returns ms waited or -1. */
 static inline int64_t wait_count(fl_index *idx, const char *cluster, const char *res, int64_t want,
-                          int64_t timeout_ms)
+                                 int64_t timeout_ms)
 {
     int64_t t0 = fl_mono_ms();
     while (fl_mono_ms() - t0 < timeout_ms) {
@@ -200,8 +200,8 @@ static inline json_t *find_res(json_t *st, const char *cluster, const char *reso
 }
 
 /* Wait until the status string field of (cluster, resource) contains want. */
-static inline bool wait_status(fl_collector *c, const char *cluster, const char *res, const char *field,
-                        const char *want, int64_t timeout_ms)
+static inline bool wait_status(fl_collector *c, const char *cluster, const char *res,
+                               const char *field, const char *want, int64_t timeout_ms)
 {
     int64_t t0 = fl_mono_ms();
     char last[256] = "";
@@ -215,12 +215,13 @@ static inline bool wait_status(fl_collector *c, const char *cluster, const char 
             return true;
         usleep(20000);
     }
-    fprintf(stderr, "wait_status %s %s %s: have \"%s\", want \"%s\"\n", cluster,
-            res ? res : "", field, last, want);
+    fprintf(stderr, "wait_status %s %s %s: have \"%s\", want \"%s\"\n", cluster, res ? res : "",
+            field, last, want);
     return false;
 }
 
-static inline int64_t status_int(fl_collector *c, const char *cluster, const char *res, const char *f)
+static inline int64_t status_int(fl_collector *c, const char *cluster, const char *res,
+                                 const char *f)
 {
     json_t *st = fl_collector_status(c);
     int64_t v = json_integer_value(json_object_get(find_res(st, cluster, res), f));

@@ -99,7 +99,7 @@ static void test_fleet(void)
     fl_index *idx = NULL;
     fl_index_opts io = FL_INDEX_OPTS_INIT;
     io.path = db;
-    io.queue_max_items = 3; /* tiny: back-pressure (FL_EFULL) happens all the time */
+    io.queue_max_items = 3;    /* tiny: back-pressure (FL_EFULL) happens all the time */
     io.queue_max_bytes = 4096; /* gamma's pages (2 x 3 KB) only fit an empty queue */
     fl_err err = FL_ERR_INIT;
     T_EQ_INT(fl_index_open(&io, &idx, &err), 0);
@@ -110,8 +110,8 @@ static void test_fleet(void)
     const char *core[] = {"pods", "namespaces", "configmaps"};
     const char *apps[] = {"deployments"};
     fl_collector_gv gvs[] = {{"", "v1", core, 3}, {"apps", "v1", apps, 1}};
-    fl_collector_member mem[] = {{"alpha", ka, NULL}, {"beta", kb, NULL}, {"dead", kd, NULL},
-                                 {"gamma", kg, NULL}};
+    fl_collector_member mem[] = {
+        {"alpha", ka, NULL}, {"beta", kb, NULL}, {"dead", kd, NULL}, {"gamma", kg, NULL}};
     const char *excl[] = {"kube-system"};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     co.index = idx;
@@ -152,7 +152,8 @@ static void test_fleet(void)
     T_CHECK(ms >= 0 && ms < sec);
     obj_rv(idx, "alpha", "pods", "default", "pod-0", rv);
     control(&a, "upsert",
-            "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"pod-0\",\"labels\":{\"x\":\"y\"}}");
+            "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"pod-0\",\"labels\":{\"x\":"
+            "\"y\"}}");
     int64_t t0 = fl_mono_ms();
     do {
         fl_index_flush(idx, 1000);
@@ -169,7 +170,8 @@ static void test_fleet(void)
     int64_t relists = status_int(c, "alpha", "pods", "relists");
     T_EQ_INT(relists, 1);
     control(&a, "drop", "{}");
-    control(&a, "upsert", "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"after-drop\"}");
+    control(&a, "upsert",
+            "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"after-drop\"}");
     T_CHECK(wait_count(idx, "alpha", "pods", 6, 5000) >= 0);
     T_EQ_INT(status_int(c, "alpha", "pods", "relists"), 1);
 
@@ -236,7 +238,8 @@ static void test_fleet(void)
     T_CHECK(wait_count(idx, "beta", "pods", 4, 5000) >= 0);
 
     /* a resource appears (a CRD is installed): rediscovery starts it */
-    control(&a, "upsert", "{\"resource\":\"deployments\",\"namespace\":\"default\",\"name\":\"d\"}");
+    control(&a, "upsert",
+            "{\"resource\":\"deployments\",\"namespace\":\"default\",\"name\":\"d\"}");
     control(&a, "apps", "{\"on\":true}");
     T_CHECK(wait_status(c, "alpha", "deployments", "phase", "Watching", 5000));
     T_CHECK(wait_status(c, "beta", "deployments", "phase", "Skipped", 100));

@@ -90,8 +90,8 @@ static int log_repeats(const char *prefix)
 static void ok_flows(fl_index *idx, const fake *ok, int *n)
 {
     char body[160];
-    snprintf(body, sizeof body, "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"ok-%d\"}",
-             *n);
+    snprintf(body, sizeof body,
+             "{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"ok-%d\"}", *n);
     control(ok, "upsert", body);
     (*n)++;
     int64_t sec = second();
@@ -105,7 +105,8 @@ static void ok_flows(fl_index *idx, const fake *ok, int *n)
 static void force_relist(const fake *bad)
 {
     control(bad, "drop", "{}");
-    control(bad, "upsert", "{\"resource\":\"configmaps\",\"namespace\":\"default\",\"name\":\"rv\"}");
+    control(bad, "upsert",
+            "{\"resource\":\"configmaps\",\"namespace\":\"default\",\"name\":\"rv\"}");
     control(bad, "compact", "{}");
 }
 
@@ -114,8 +115,8 @@ static void big_object(fl_collector *c, fl_index *idx, const fake *ok, const fak
     /* in a list page: 500 -> 50 -> 5 -> 1, then the error; nothing deleted */
     control(bad, "fault", "{\"mode\":\"big\",\"watches\":false}");
     force_relist(bad);
-    T_CHECK(wait_status(c, "bad", "pods", "lastError", "larger than the 16777216-byte limit",
-                        10000));
+    T_CHECK(
+        wait_status(c, "bad", "pods", "lastError", "larger than the 16777216-byte limit", 10000));
     T_CHECK(wait_status(c, "bad", "pods", "phase", "Backoff", 5000));
     ok_flows(idx, ok, n);
     int64_t relists = status_int(c, "bad", "pods", "relists");
@@ -240,8 +241,11 @@ static void run(void)
         goto out;
     const char *core[] = {"pods"};
     fl_collector_gv gvs[] = {{"", "v1", core, 1}};
-    fl_collector_member mem[] = {{"ok", kok, NULL}, {"bad", kbad, NULL}, {"tls", kt, NULL},
-                                 {"wrongca", kw, NULL}, {"expired", ke, NULL}};
+    fl_collector_member mem[] = {{"ok", kok, NULL},
+                                 {"bad", kbad, NULL},
+                                 {"tls", kt, NULL},
+                                 {"wrongca", kw, NULL},
+                                 {"expired", ke, NULL}};
     fl_collector_opts co = FL_COLLECTOR_OPTS_INIT;
     co.index = idx;
     co.members = mem;

@@ -19,7 +19,7 @@ static void test_backoff(void)
     T_EQ_INT(cl_backoff_next(&b, 3000, 0.5), 3200 + 1600);
     for (int i = 0; i < 10; i++)
         cl_backoff_next(&b, 4000 + i, 0.0);
-    T_EQ_INT(cl_backoff_next(&b, 5000, 0.0), 30000);      /* capped */
+    T_EQ_INT(cl_backoff_next(&b, 5000, 0.0), 30000); /* capped */
     T_EQ_INT(cl_backoff_next(&b, 5001, 0.999), 30000 + 29970);
     T_EQ_INT(cl_backoff_next(&b, 5001 + 120001, 0.0), 800); /* quiet 2 min: reset */
     cl_backoff_reset(&b);
@@ -197,8 +197,9 @@ static void test_scan(void)
     static const char *const typ[] = {"type"};
     static const char *const code[] = {"object", "code"};
     char out[64];
-    const char *list = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\""
-                       ":\"42\",\"continue\":\"tok\\\"en\"},\"items\":[{\"metadata\":{\"name\":\"a\"}}]}";
+    const char *list =
+        "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\""
+        ":\"42\",\"continue\":\"tok\\\"en\"},\"items\":[{\"metadata\":{\"name\":\"a\"}}]}";
     T_EQ_INT(cl_scan_str(list, strlen(list), rvp, 2, out, sizeof out), 0);
     T_EQ_STR(out, "42");
     T_EQ_INT(cl_scan_str(list, strlen(list), contp, 2, out, sizeof out), 0);
@@ -279,7 +280,8 @@ static void test_nsfilter(void)
     T_EQ_INT(cl_nsfilter_page(&f, "{\"items\":null}", 14, &out, &kept, &dropped), 0);
     T_EQ_STR(out.data, "{\"items\":null}");
     fl_buf_reset(&out);
-    const char *nss = "{\"items\":[{\"metadata\":{\"name\":\"team-b\"}},{\"metadata\":{\"name\":\"y\"}}]}";
+    const char *nss =
+        "{\"items\":[{\"metadata\":{\"name\":\"team-b\"}},{\"metadata\":{\"name\":\"y\"}}]}";
     T_EQ_INT(cl_nsfilter_page(&byname, nss, strlen(nss), &out, &kept, &dropped), 0);
     T_EQ_STR(out.data, "{\"items\":[{\"metadata\":{\"name\":\"team-b\"}}]}");
     /* not a list, truncated */
@@ -293,7 +295,8 @@ static void test_nsfilter(void)
     /* watch events */
     const char *in = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"namespace\":\"team-b\"}}}";
     const char *outs = "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"namespace\":\"c\"}}}";
-    const char *bm = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"1\"}}}";
+    const char *bm =
+        "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"1\"}}}";
     const char *nsev = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"team-a\"}}}";
     T_CHECK(cl_nsfilter_event(&f, in, strlen(in)));
     T_CHECK(!cl_nsfilter_event(&f, outs, strlen(outs)));

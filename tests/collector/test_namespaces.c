@@ -20,9 +20,8 @@
 
 static char tmpdir[128];
 
-static fl_collector *start(fl_index *idx, const char *name, const char *kc,
-                           const char *const *incl, size_t nincl, const char *const *excl,
-                           size_t nexcl)
+static fl_collector *start(fl_index *idx, const char *name, const char *kc, const char *const *incl,
+                           size_t nincl, const char *const *excl, size_t nexcl)
 {
     static const char *const core[] = {"pods", "namespaces", "nodes"};
     static const char *const star[] = {"*"};
@@ -61,7 +60,8 @@ static void upsert(const fake *f, const char *res, const char *ns, const char *n
 static void run(void)
 {
     fake f = {0};
-    const char *args[] = {"--pods", "4", "--apps", NULL}; /* default/pod-0..3, kube-system/coredns */
+    const char *args[] = {"--pods", "4", "--apps",
+                          NULL}; /* default/pod-0..3, kube-system/coredns */
     T_EQ_INT(spawn_fake(&f, args), 0);
     upsert(&f, "namespaces", "", "team-b");
     upsert(&f, "pods", "team-a", "a1");

@@ -184,9 +184,11 @@ int main(void)
     snprintf(db, sizeof db, "%s/flotilla-data/index.db", tmpdir);
     FILE *f = fopen(kc, "w");
     if (f) {
-        fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
-                   "  cluster: {server: \"http://127.0.0.1:%d\"}\nusers:\n- name: u\n  user: {}\n"
-                   "contexts:\n- name: c\n  context: {cluster: c, user: u}\n", port);
+        fprintf(f,
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n"
+                "  cluster: {server: \"http://127.0.0.1:%d\"}\nusers:\n- name: u\n  user: {}\n"
+                "contexts:\n- name: c\n  context: {cluster: c, user: u}\n",
+                port);
         fclose(f);
     }
     f = fopen(cfg, "w");

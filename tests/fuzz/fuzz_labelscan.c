@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *packed = fl_sched_scan_labels((const char *)data, size);
     if (!packed)
         return 0;
-    json_t *doc = json_loadb((const char *)data, size,
-                             JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, NULL);
+    json_t *doc =
+        json_loadb((const char *)data, size, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, NULL);
     if (!doc) { /* the scanner is lenient only where the index never writes */
         free(packed);
         return 0;

@@ -29,8 +29,8 @@ static void check_filtered(const json_t *in, const fl_buf *out, size_t kept)
     if (!doc || (json_is_array(orig) && json_array_size(items) != kept))
         abort();
     json_array_foreach(orig, i, it) { /* the kept ones, in order */
-        const char *ns = json_string_value(json_object_get(json_object_get(it, "metadata"),
-                                                           "namespace"));
+        const char *ns =
+            json_string_value(json_object_get(json_object_get(it, "metadata"), "namespace"));
         if (ns && !strchr(ns, '\\') && cl_nsfilter_has(&f, ns) &&
             !json_equal(it, json_array_get(items, j++)))
             abort();
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *d = (const char *)data;
     cl_nsfilter f = {names, 2, false}, byname = {names, 2, true};
     bool complete = cl_json_complete(d, size);
-    json_t *doc = json_loadb(d, size, JSON_REJECT_DUPLICATES, NULL); /* the scanner takes the first of two keys */
+    json_t *doc = json_loadb(d, size, JSON_REJECT_DUPLICATES,
+                             NULL); /* the scanner takes the first of two keys */
     if (doc && (json_is_object(doc) || json_is_array(doc)) && !complete)
         abort();
     fl_buf out = FL_BUF_INIT(size + 16);

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const fl_patch_type types[] = {FL_PATCH_MERGE, FL_PATCH_JSON, FL_PATCH_STRATEGIC};
-    if (size < 1) return 0;
+    if (size < 1)
+        return 0;
     json_t *orig = json_loads(original_json, 0, NULL);
     json_t *copy = json_deep_copy(orig), *out = NULL;
     fl_err err = FL_ERR_INIT;
@@ -33,18 +34,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = fl_patch_apply(t, orig, (const char *)data + 1, size - 1,
                             fl_patch_schema_for("apps", "Deployment"), &out, &err);
     if (rc == 0) {
-        if (!out) abort();
+        if (!out)
+            abort();
         fl_buf b = FL_BUF_INIT(64u << 20);
         fl_json_encode(out, false, &b);
         fl_buf_done(&b);
         json_decref(out);
     } else {
-        if (out) abort();
+        if (out)
+            abort();
         json_t *st = fl_patch_status(rc, &err);
-        if (!st) abort();
+        if (!st)
+            abort();
         json_decref(st);
     }
-    if (!json_equal(orig, copy)) abort();
+    if (!json_equal(orig, copy))
+        abort();
     json_decref(orig);
     json_decref(copy);
     return 0;

@@ -23,8 +23,8 @@ static bool too_big(const json_t *req)
         if (json_is_integer(v) && json_integer_value(v) > 100000)
             return true;
     }
-    const json_t *r = json_object_get(json_object_get(json_object_get(req, "template"), "spec"),
-                                      "replicas");
+    const json_t *r =
+        json_object_get(json_object_get(json_object_get(req, "template"), "spec"), "replicas");
     return json_is_integer(r) && json_integer_value(r) > 100000;
 }
 

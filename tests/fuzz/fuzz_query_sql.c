@@ -63,8 +63,10 @@ static void setup(void)
 
 static void run(const sql_query *q, const sql_scope *s)
 {
-    fl_index_sql_value up[4] = {{FL_INDEX_SQL_TEXT, 0, 0, "x", 1}, {FL_INDEX_SQL_INT, 1, 0, NULL, 0},
-                                {FL_INDEX_SQL_REAL, 0, 1.5, NULL, 0}, {FL_INDEX_SQL_NULL, 0, 0, NULL, 0}};
+    fl_index_sql_value up[4] = {{FL_INDEX_SQL_TEXT, 0, 0, "x", 1},
+                                {FL_INDEX_SQL_INT, 1, 0, NULL, 0},
+                                {FL_INDEX_SQL_REAL, 0, 1.5, NULL, 0},
+                                {FL_INDEX_SQL_NULL, 0, 0, NULL, 0}};
     sql_compiled c;
     fl_err err = FL_ERR_INIT;
     if (sql_compile(q, reg, s, up, 4, &c, &err) != 0)

@@ -28,8 +28,7 @@ static void one(const char *d, size_t n, const char *const *path, size_t depth)
     json_t *cur = doc;
     for (size_t i = 0; cur && i < depth; i++)
         cur = json_is_object(cur) ? json_object_get(cur, path[i]) : NULL;
-    if (cur && json_is_string(cur) && json_string_length(cur) < sizeof out &&
-        !memchr(d, '\\', n)) {
+    if (cur && json_is_string(cur) && json_string_length(cur) < sizeof out && !memchr(d, '\\', n)) {
         if (rc != 0 || strcmp(out, json_string_value(cur)) != 0)
             abort();
     }

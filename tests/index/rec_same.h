@@ -21,10 +21,10 @@ static inline bool rs_str(const char *a, const char *b)
 /* true if equal; otherwise why names the first difference. */
 static inline bool rec_same(const fl_rec *a, const fl_rec *b, char *why, size_t n)
 {
-#define RS_FAIL(what)                                                                   \
-    do {                                                                                \
-        snprintf(why, n, "%s", what);                                                   \
-        return false;                                                                   \
+#define RS_FAIL(what)                                                                              \
+    do {                                                                                           \
+        snprintf(why, n, "%s", what);                                                              \
+        return false;                                                                              \
     } while (0)
     if (a->op != b->op)
         RS_FAIL("op");

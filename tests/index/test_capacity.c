@@ -65,9 +65,9 @@ static void same(table *x, table *y, const char *what)
         if (x->r[i].a != y->r[i].a || x->r[i].b != y->r[i].b || x->r[i].c != y->r[i].c ||
             x->r[i].d != y->r[i].d)
             fprintf(stderr, "%s: %s: %lld %lld %lld %lld != %lld %lld %lld %lld\n", what,
-                    x->r[i].key, (long long)x->r[i].a, (long long)x->r[i].b,
-                    (long long)x->r[i].c, (long long)x->r[i].d, (long long)y->r[i].a,
-                    (long long)y->r[i].b, (long long)y->r[i].c, (long long)y->r[i].d);
+                    x->r[i].key, (long long)x->r[i].a, (long long)x->r[i].b, (long long)x->r[i].c,
+                    (long long)x->r[i].d, (long long)y->r[i].a, (long long)y->r[i].b,
+                    (long long)y->r[i].c, (long long)y->r[i].d);
         T_EQ_INT(x->r[i].a, y->r[i].a);
         T_EQ_INT(x->r[i].b, y->r[i].b);
         T_EQ_INT(x->r[i].c, y->r[i].c);
@@ -252,8 +252,9 @@ static void pod_ev(fl_index *idx, const char *type, int cl, int i, int rv, int n
              "\"resourceVersion\":\"%d\"},\"spec\":{\"nodeName\":\"%s\",\"containers\":[{"
              "\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"%dm\",\"memory\":\"%dMi\"%s},"
              "\"limits\":{\"cpu\":\"%dm\"%s}}}]},\"status\":{\"phase\":\"%s\"}}}",
-             type, i, i % 3, cl, i, rv, nodename, cpu_m, cpu_m / 2, gpu ? ",\"nvidia.com/gpu\":\"1\"" : "",
-             cpu_m * 2, gpu ? ",\"nvidia.com/gpu\":\"1\"" : "", phase);
+             type, i, i % 3, cl, i, rv, nodename, cpu_m, cpu_m / 2,
+             gpu ? ",\"nvidia.com/gpu\":\"1\"" : "", cpu_m * 2,
+             gpu ? ",\"nvidia.com/gpu\":\"1\"" : "", phase);
     T_EQ_INT(fl_index_submit_event(idx, &src, buf, strlen(buf), NULL), 0);
 }
 
@@ -324,8 +325,11 @@ int main(void)
     /* forget the totals' version: the next open rebuilds them from the facts */
     sqlite3 *db = NULL;
     T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    T_EQ_INT(sqlite3_exec(db, "DELETE FROM meta WHERE key = 'capacity_totals';"
-                              "DELETE FROM cap_group;", NULL, NULL, NULL), SQLITE_OK);
+    T_EQ_INT(sqlite3_exec(db,
+                          "DELETE FROM meta WHERE key = 'capacity_totals';"
+                          "DELETE FROM cap_group;",
+                          NULL, NULL, NULL),
+             SQLITE_OK);
     sqlite3_close(db);
     idx = NULL;
     T_EQ_INT(fl_index_open(&o, &idx, NULL), 0);

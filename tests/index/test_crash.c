@@ -28,7 +28,8 @@ static const fl_index_src PODS = {"east", "", "v1", "pods", "Pod"};
 
 static void pod(fl_buf *b, int batch, int j, int rv)
 {
-    fl_buf_printf(b,
+    fl_buf_printf(
+        b,
         "{\"metadata\":{\"name\":\"b%05d-%03d\",\"namespace\":\"ns%d\",\"uid\":\"u%d-%d\","
         "\"resourceVersion\":\"%d\",\"labels\":{\"batch\":\"%d\",\"app\":\"crash\"},"
         "\"managedFields\":[{\"manager\":\"m\",\"fieldsV1\":{\"f:spec\":{}}}]},"
@@ -70,9 +71,10 @@ static int verify(const char *path, int *integrity_ok)
     sqlite3_finalize(s);
     s = NULL;
     sqlite3_prepare_v2(db,
-        "SELECT CAST(substr(o.name, 2, 5) AS INTEGER) AS b, count(DISTINCT o.id),"
-        " count(l.obj_id) FROM objects o LEFT JOIN labels l ON l.obj_id = o.id"
-        " GROUP BY b ORDER BY b", -1, &s, NULL);
+                       "SELECT CAST(substr(o.name, 2, 5) AS INTEGER) AS b, count(DISTINCT o.id),"
+                       " count(l.obj_id) FROM objects o LEFT JOIN labels l ON l.obj_id = o.id"
+                       " GROUP BY b ORDER BY b",
+                       -1, &s, NULL);
     while (s && sqlite3_step(s) == SQLITE_ROW) {
         if (sqlite3_column_int(s, 0) != n || sqlite3_column_int(s, 1) != K ||
             sqlite3_column_int(s, 2) != 2 * K) {
@@ -85,9 +87,10 @@ static int verify(const char *path, int *integrity_ok)
     sqlite3_finalize(s);
     /* the update riding in batch n-1 is there too, and the revision adds up */
     long long rev = -1, log = -2, upd = -3;
-    if (sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'revision'),"
-                               " (SELECT count(*) FROM changelog),"
-                               " (SELECT count(*) FROM objects WHERE rv != '1')",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT value FROM meta WHERE key = 'revision'),"
+                           " (SELECT count(*) FROM changelog),"
+                           " (SELECT count(*) FROM objects WHERE rv != '1')",
                            -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW) {
         rev = sqlite3_column_int64(s, 0), log = sqlite3_column_int64(s, 1);

@@ -68,17 +68,25 @@ static char *pod(const char *ns, const char *name, const char *rv, const char *a
                  const char *image, const char *node, const char *phase)
 {
     char *s = NULL;
-    int n = asprintf(&s,
-        "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
-        "\"uid\":\"uid-%s-%s\",\"resourceVersion\":\"%s\",\"creationTimestamp\":\"2026-01-02T03:04:05Z\","
+    int n = asprintf(
+        &s,
+        "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%"
+        "s\","
+        "\"uid\":\"uid-%s-%s\",\"resourceVersion\":\"%s\",\"creationTimestamp\":\"2026-01-02T03:04:"
+        "05Z\","
         "\"labels\":{\"app\":\"%s\",\"tier\":\"web\"},"
-        "\"annotations\":{\"note\":\"hello <world>\",\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"},"
-        "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"rs-uid\",\"controller\":true}],"
+        "\"annotations\":{\"note\":\"hello "
+        "<world>\",\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"},"
+        "\"ownerReferences\":[{\"apiVersion\":\"apps/"
+        "v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"rs-uid\",\"controller\":true}],"
         "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Update\"}]},"
         "\"spec\":{\"nodeName\":\"%s\",\"priorityClassName\":\"high\","
-        "\"initContainers\":[{\"name\":\"init\",\"image\":\"busybox:1\",\"resources\":{\"requests\":{\"cpu\":\"2\",\"memory\":\"64Mi\"}}}],"
-        "\"containers\":[{\"name\":\"a\",\"image\":\"%s\",\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"128Mi\",\"nvidia.com/gpu\":\"1\"},\"limits\":{\"cpu\":\"500m\"}}},"
-        "{\"name\":\"b\",\"image\":\"sidecar:2\",\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"128Mi\"},\"limits\":{\"cpu\":\"1\"}}}],"
+        "\"initContainers\":[{\"name\":\"init\",\"image\":\"busybox:1\",\"resources\":{"
+        "\"requests\":{\"cpu\":\"2\",\"memory\":\"64Mi\"}}}],"
+        "\"containers\":[{\"name\":\"a\",\"image\":\"%s\",\"resources\":{\"requests\":{\"cpu\":"
+        "\"250m\",\"memory\":\"128Mi\",\"nvidia.com/gpu\":\"1\"},\"limits\":{\"cpu\":\"500m\"}}},"
+        "{\"name\":\"b\",\"image\":\"sidecar:2\",\"resources\":{\"requests\":{\"cpu\":\"250m\","
+        "\"memory\":\"128Mi\"},\"limits\":{\"cpu\":\"1\"}}}],"
         "\"overhead\":{\"cpu\":\"100m\"}},"
         "\"status\":{\"phase\":\"%s\",\"qosClass\":\"Burstable\"}}",
         name, ns, ns, name, rv, app, node, image, phase);
@@ -194,7 +202,8 @@ static void test_prune_and_secret(void)
 static void test_side_tables(void)
 {
     fl_index *idx = open_idx("side.db", NULL);
-    ev(idx, &PODS, "ADDED", pod("ns1", "p1", "1", "shop", "registry.io/team/nginx:1.25", "n1", "Running"));
+    ev(idx, &PODS, "ADDED",
+       pod("ns1", "p1", "1", "shop", "registry.io/team/nginx:1.25", "n1", "Running"));
     ev(idx, &PODS, "ADDED", pod("ns1", "p2", "2", "shop", "redis:7", "n1", "Running"));
     ev(idx, &PODS, "ADDED", pod("ns2", "p3", "3", "cart", "redis:7", "n2", "Running"));
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
@@ -237,9 +246,11 @@ static void test_side_tables(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM fts WHERE fts MATCH '\"httpd\"'"), 1);
     /* every live object has exactly its labels, tombstones have none */
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels l JOIN objects o ON o.id = l.obj_id"
-                    " WHERE o.deleted_ms IS NOT NULL"), 0);
+                    " WHERE o.deleted_ms IS NOT NULL"),
+             0);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects o WHERE o.deleted_ms IS NULL AND"
-                    " (SELECT count(*) FROM labels WHERE obj_id = o.id) != 2"), 0);
+                    " (SELECT count(*) FROM labels WHERE obj_id = o.id) != 2"),
+             0);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE deleted_ms IS NOT NULL"), 1);
     q.labels = &eq, q.n_labels = 1;
     T_EQ_INT(list(r, &q)->n, 1);
@@ -263,13 +274,17 @@ static void test_side_tables(void)
     /* cpu: max(250m+250m, init 2) + 100m overhead = 2100m; limits 500m+1 + 100m = 1600m;
      * memory: max(256Mi, 64Mi); gpu 1 */
     T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'p1' AND resource = 'cpu'"), 2100);
+                    " WHERE o.name = 'p1' AND resource = 'cpu'"),
+             2100);
     T_EQ_INT(q1(db, "SELECT limits FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'p1' AND resource = 'cpu'"), 1600);
+                    " WHERE o.name = 'p1' AND resource = 'cpu'"),
+             1600);
     T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'p1' AND resource = 'memory'"), 256LL * 1048576 * 1000);
+                    " WHERE o.name = 'p1' AND resource = 'memory'"),
+             256LL * 1048576 * 1000);
     T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'p1' AND resource = 'nvidia.com/gpu'"), 1000);
+                    " WHERE o.name = 'p1' AND resource = 'nvidia.com/gpu'"),
+             1000);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pods"), 2); /* deleted p3's facts gone */
     sqlite3_close(db);
     fl_index_reader_free(r);
@@ -322,11 +337,13 @@ static void test_facts_reads(void)
     ev(idx, &PODS, "ADDED", pod("ns1", "p2", "2", "a", "x:1", "n1", "Pending"));
     ev(idx, &PODS, "ADDED", pod("ns1", "p3", "3", "a", "x:1", "n2", "Failed"));
     ev(idx, &PODS_W, "ADDED", pod("ns1", "p1", "1", "a", "x:1", "w1", "Running"));
-    const char *node = "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Node\",\"apiVersion\":\"v1\","
+    const char *node =
+        "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Node\",\"apiVersion\":\"v1\","
         "\"metadata\":{\"name\":\"n1\",\"uid\":\"nu\",\"resourceVersion\":\"9\",\"labels\":{"
         "\"topology.kubernetes.io/region\":\"eu\",\"topology.kubernetes.io/zone\":\"eu-1a\"}},"
         "\"spec\":{\"unschedulable\":true,\"taints\":[{\"key\":\"k\",\"effect\":\"NoSchedule\"}]},"
-        "\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\"},\"allocatable\":{\"cpu\":\"3800m\","
+        "\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\"},\"allocatable\":{\"cpu\":"
+        "\"3800m\","
         "\"memory\":\"7Gi\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}}";
     T_EQ_INT(fl_index_submit_event(idx, &NODES, node, strlen(node), NULL), 0);
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
@@ -375,11 +392,14 @@ static void test_sidecars(void)
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
     sqlite3 *db = raw_db("sidecar.db");
     T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'a' AND resource = 'cpu'"), 1100);
+                    " WHERE o.name = 'a' AND resource = 'cpu'"),
+             1100);
     T_EQ_INT(q1(db, "SELECT requests FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'b' AND resource = 'cpu'"), 1000);
+                    " WHERE o.name = 'b' AND resource = 'cpu'"),
+             1000);
     T_EQ_INT(q1(db, "SELECT limits FROM pod_resources x JOIN objects o ON o.id = x.obj_id"
-                    " WHERE o.name = 'a' AND resource = 'cpu'"), 2200);
+                    " WHERE o.name = 'a' AND resource = 'cpu'"),
+             2200);
     sqlite3_close(db);
     fl_index_close(idx);
 }
@@ -389,7 +409,10 @@ static void test_sidecars(void)
 static char *list_of(int n, int first, const char *rv_of_item, const char *listrv)
 {
     fl_buf b = FL_BUF_INIT(1 << 24);
-    fl_buf_printf(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"%s\"},\"items\":[", listrv);
+    fl_buf_printf(&b,
+                  "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+                  "\"%s\"},\"items\":[",
+                  listrv);
     for (int i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "p%d", first + i);
@@ -485,9 +508,10 @@ static void test_relist(void)
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
     T_EQ_INT(fl_index_sync_get(r, &PODS, &st, NULL), 0);
     T_EQ_STR(st.resource_version, "310");
-    const char *er = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
-                     "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: 1 (311)\","
-                     "\"reason\":\"Expired\",\"code\":410}}";
+    const char *er =
+        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+        "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: 1 (311)\","
+        "\"reason\":\"Expired\",\"code\":410}}";
     T_EQ_INT(fl_index_submit_event(idx, &PODS, er, strlen(er), NULL), 0);
     T_EQ_INT(fl_index_submit_event(idx, &PODS, "{nope", 5, NULL), 0);
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
@@ -511,7 +535,8 @@ static void test_queries(void)
         char name[16], rv[16];
         snprintf(name, sizeof name, "p%02d", i);
         snprintf(rv, sizeof rv, "%d", i + 1);
-        ev(idx, i % 2 ? &PODS : &PODS_W, "ADDED", pod(i < 10 ? "a" : "b", name, rv, i % 3 ? "x" : "y", "img:1", "n", "Running"));
+        ev(idx, i % 2 ? &PODS : &PODS_W, "ADDED",
+           pod(i < 10 ? "a" : "b", name, rv, i % 3 ? "x" : "y", "img:1", "n", "Running"));
     }
     T_EQ_INT(fl_index_flush(idx, 5000), 0);
     fl_index_reader *r = NULL;
@@ -545,7 +570,8 @@ static void test_queries(void)
     /* clusters, namespaces, names, owner */
     memset(&q, 0, sizeof q);
     q.group = "", q.resource = "pods";
-    const char *west[] = {"west"}, *nsb[] = {"b"}, *names[] = {"p10", "p11", "p03"}, *unknown[] = {"zz"};
+    const char *west[] = {"west"}, *nsb[] = {"b"}, *names[] = {"p10", "p11", "p03"},
+               *unknown[] = {"zz"};
     q.clusters = west, q.n_clusters = 1;
     T_EQ_INT(list(r, &q)->n, 10);
     q.namespaces = nsb, q.n_namespaces = 1;
@@ -612,7 +638,8 @@ typedef struct chg {
     char rvs[64][16]; /* the member resourceVersion of each change's state */
 } chg;
 
-static int chg_cb(void *arg, const char *type, bool superseded, int64_t rev, const fl_index_row *row)
+static int chg_cb(void *arg, const char *type, bool superseded, int64_t rev,
+                  const fl_index_row *row)
 {
     chg *c = arg;
     if (c->n < 64)
@@ -940,7 +967,8 @@ static void test_as_of(void)
     sqlite3 *db = raw_db("asof.db");
     T_CHECK(q1(db, "SELECT count(*) FROM history") <= 6);
     T_EQ_INT(q1(db, "SELECT count(*) FROM history WHERE until <= "
-                    "(SELECT value FROM meta WHERE key = 'changelog_floor')"), 0);
+                    "(SELECT value FROM meta WHERE key = 'changelog_floor')"),
+             0);
     sqlite3_close(db);
     fl_index_reader_free(r);
     fl_index_close(idx);

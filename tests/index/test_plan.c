@@ -27,17 +27,18 @@ static const char *const CLUSTERS[] = {"east", "west", "north"};
  * Pending when i%3 == 0 else Running. */
 static void pod_json(const char *type, int i, char *out, size_t n)
 {
-    snprintf(out, n,
-             "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
-             "\"metadata\":{\"name\":\"p-%02d\",\"namespace\":\"ns-%d\",\"uid\":\"u-%d\","
-             "\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-01-0%dT00:00:00Z\","
-             "\"labels\":{\"app\":\"a%d\",\"tier\":\"%s\",\"idx\":\"%d\"},"
-             "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
-             "\"name\":\"rs\",\"uid\":\"rs-%d\",\"controller\":true}]},"
-             "\"spec\":{\"nodeName\":\"n-%d\",\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]},"
-             "\"status\":{\"phase\":\"%s\"}}}",
-             type, i % 20, i % 4, i, i + 1, 1 + i % 5, i % 5, i % 2 ? "db" : "web", i, i % 6,
-             i % 7, i % 3 ? "Running" : "Pending");
+    snprintf(
+        out, n,
+        "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+        "\"metadata\":{\"name\":\"p-%02d\",\"namespace\":\"ns-%d\",\"uid\":\"u-%d\","
+        "\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-01-0%dT00:00:00Z\","
+        "\"labels\":{\"app\":\"a%d\",\"tier\":\"%s\",\"idx\":\"%d\"},"
+        "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+        "\"name\":\"rs\",\"uid\":\"rs-%d\",\"controller\":true}]},"
+        "\"spec\":{\"nodeName\":\"n-%d\",\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]},"
+        "\"status\":{\"phase\":\"%s\"}}}",
+        type, i % 20, i % 4, i, i + 1, 1 + i % 5, i % 5, i % 2 ? "db" : "web", i, i % 6, i % 7,
+        i % 3 ? "Running" : "Pending");
 }
 
 static fl_index *populate(const char *name)
@@ -106,18 +107,22 @@ static void test_plans(fl_index_reader *r)
     q.group = "", q.resource = "pods", q.limit = 101;
     expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=?)");
     q.after_namespace = "ns-1", q.after_name = "p-05", q.after_cluster = "west";
-    expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
+    expect_plan(r, &q, false,
+                "USING INDEX objects_key (gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
     q.namespaces = ns, q.n_namespaces = 1;
-    expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=? AND ns=? AND (name,cluster_id)>(?,?))");
+    expect_plan(r, &q, false,
+                "USING INDEX objects_key (gvr_id=? AND ns=? AND (name,cluster_id)>(?,?))");
     q.namespaces = ns2, q.n_namespaces = 2; /* (a range from the cursor, namespaces filtered) */
-    expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
+    expect_plan(r, &q, false,
+                "USING INDEX objects_key (gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
     q.after_namespace = q.after_name = q.after_cluster = NULL;
     expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=? AND ns=?)");
     q.n_namespaces = 0;
     q.clusters = cl, q.n_clusters = 1;
     expect_plan(r, &q, false, "USING INDEX objects_scope (cluster_id=? AND gvr_id=?)");
     q.after_namespace = "ns-1", q.after_name = "p-05", q.after_cluster = "west";
-    expect_plan(r, &q, false, "USING INDEX objects_scope (cluster_id=? AND gvr_id=? AND (ns,name)>(?,?))");
+    expect_plan(r, &q, false,
+                "USING INDEX objects_scope (cluster_id=? AND gvr_id=? AND (ns,name)>(?,?))");
     q.after_namespace = q.after_name = q.after_cluster = NULL;
     q.names = names, q.n_names = 2, q.namespaces = ns, q.n_namespaces = 1;
     expect_plan(r, &q, false, "USING INDEX");
@@ -130,16 +135,19 @@ static void test_plans(fl_index_reader *r)
     q.labels = &app, q.n_labels = 1;
     expect_plan(r, &q, false, "SEARCH l USING PRIMARY KEY (key=? AND value=? AND gvr_id=?)");
     q.after_namespace = "ns-1", q.after_name = "p-05", q.after_cluster = "west";
-    expect_plan(r, &q, false,
-                "USING PRIMARY KEY (key=? AND value=? AND gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
+    expect_plan(
+        r, &q, false,
+        "USING PRIMARY KEY (key=? AND value=? AND gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
     /* within one cluster: labels_cluster (schema v4), limit+1 entries */
     q.namespaces = ns, q.n_namespaces = 1, q.clusters = cl, q.n_clusters = 1;
     expect_plan(r, &q, false,
-                "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=? AND ns=?");
+                "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND "
+                "cluster_id=? AND ns=?");
     q.after_namespace = q.after_name = q.after_cluster = NULL;
     q.namespaces = NULL, q.n_namespaces = 0;
-    expect_plan(r, &q, false,
-                "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
+    expect_plan(
+        r, &q, false,
+        "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
     q.clusters = NULL, q.n_clusters = 0;
     expect_plan(r, &q, true, "(key=? AND value=? AND gvr_id=?)");
     /* the first one-value "in" drives; the others probe labels_obj */
@@ -170,8 +178,8 @@ static void test_pod_plans(fl_index_reader *r)
     q.group = "", q.resource = "pods", q.limit = 101;
     q.pod_nodes = node, q.n_pod_nodes = 1;
     plan_of(r, &q, false, plan, sizeof plan);
-    T_CHECK(strstr(plan, "pods USING COVERING INDEX pods_by_node (node=?)") && !strstr(plan, "SCAN") &&
-            !strstr(plan, "json"));
+    T_CHECK(strstr(plan, "pods USING COVERING INDEX pods_by_node (node=?)") &&
+            !strstr(plan, "SCAN") && !strstr(plan, "json"));
     if (!strstr(plan, "pods_by_node"))
         fprintf(stderr, "node plan:\n%s", plan);
     q.pod_nodes = NULL, q.n_pod_nodes = 0;
@@ -255,19 +263,59 @@ static int expected(pod_pred pred, char (*keys)[64])
     return n;
 }
 
-static bool p_a1(int i) { return i % 5 == 1; }
-static bool p_a1_db(int i) { return i % 5 == 1 && i % 2; }
-static bool p_a1_west(int i) { return i % 5 == 1 && i % 3 == 1; }
-static bool p_a1_ns1(int i) { return i % 5 == 1 && i % 4 == 1; }
-static bool p_a1_rs(int i) { return i % 5 == 1 && i % 6 == 1; }
-static bool p_a12(int i) { return i % 5 == 1 || i % 5 == 2; }
-static bool p_idx_gt(int i) { return i > 40; }
-static bool p_a1_not_idx(int i) { return i % 5 == 1 && i != 11 && i != 21; }
-static bool p_all(int i) { (void)i; return true; }
-static bool p_west(int i) { return i % 3 == 1; }
-static bool p_rs2(int i) { return i % 6 == 2; }
-static bool p_n3(int i) { return i % 7 == 3 && i != 7; }
-static bool p_pending_a1(int i) { return i % 3 == 0 && i % 5 == 1; }
+static bool p_a1(int i)
+{
+    return i % 5 == 1;
+}
+static bool p_a1_db(int i)
+{
+    return i % 5 == 1 && i % 2;
+}
+static bool p_a1_west(int i)
+{
+    return i % 5 == 1 && i % 3 == 1;
+}
+static bool p_a1_ns1(int i)
+{
+    return i % 5 == 1 && i % 4 == 1;
+}
+static bool p_a1_rs(int i)
+{
+    return i % 5 == 1 && i % 6 == 1;
+}
+static bool p_a12(int i)
+{
+    return i % 5 == 1 || i % 5 == 2;
+}
+static bool p_idx_gt(int i)
+{
+    return i > 40;
+}
+static bool p_a1_not_idx(int i)
+{
+    return i % 5 == 1 && i != 11 && i != 21;
+}
+static bool p_all(int i)
+{
+    (void)i;
+    return true;
+}
+static bool p_west(int i)
+{
+    return i % 3 == 1;
+}
+static bool p_rs2(int i)
+{
+    return i % 6 == 2;
+}
+static bool p_n3(int i)
+{
+    return i % 7 == 3 && i != 7;
+}
+static bool p_pending_a1(int i)
+{
+    return i % 3 == 0 && i % 5 == 1;
+}
 
 static void check_same(fl_index_reader *r, const fl_index_query *q, pod_pred pred, const char *what)
 {
@@ -381,15 +429,16 @@ static void test_get(fl_index_reader *r)
     T_EQ_INT(fl_index_get(r, &bad, get_cb, got, NULL), -EINVAL);
     /* the get statement is a point lookup on objects_key */
     sqlite3_stmt *s = NULL;
-    T_EQ_INT(sqlite3_prepare_v2(fl_index_reader_db(r),
-             "EXPLAIN QUERY PLAN SELECT o.json FROM objects o WHERE o.gvr_id IN (SELECT id FROM"
-             " gvrs WHERE grp = ?1 AND res = ?2 AND (?3 IS NULL OR ver = ?3)) AND o.ns = ?4 AND"
-             " o.name = ?5 AND o.cluster_id = (SELECT id FROM clusters WHERE name = ?6)",
-             -1, &s, NULL), SQLITE_OK);
+    T_EQ_INT(sqlite3_prepare_v2(
+                 fl_index_reader_db(r),
+                 "EXPLAIN QUERY PLAN SELECT o.json FROM objects o WHERE o.gvr_id IN (SELECT id FROM"
+                 " gvrs WHERE grp = ?1 AND res = ?2 AND (?3 IS NULL OR ver = ?3)) AND o.ns = ?4 AND"
+                 " o.name = ?5 AND o.cluster_id = (SELECT id FROM clusters WHERE name = ?6)",
+                 -1, &s, NULL),
+             SQLITE_OK);
     bool point = false;
     while (s && sqlite3_step(s) == SQLITE_ROW)
-        point |= strstr((const char *)sqlite3_column_text(s, 3),
-                        "ns=? AND name=?") != NULL;
+        point |= strstr((const char *)sqlite3_column_text(s, 3), "ns=? AND name=?") != NULL;
     sqlite3_finalize(s);
     T_CHECK(point);
 }

@@ -37,7 +37,8 @@ static item *event(const fl_index_src *src, const char *type, const char *name, 
     snprintf(buf, sizeof buf,
              "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{"
              "\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"%s\",\"resourceVersion\":\"%s\","
-             "\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}",
+             "\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+             "\"i\"}]}}}",
              type, name, uid, rv, app);
     item *it = calloc(1, sizeof *it);
     dec_opts o = {false, false};
@@ -162,15 +163,19 @@ static void test_migration(void)
     T_EQ_INT(schema_migrate(db, 1, NULL), 0);
     T_EQ_INT(q1(db, "PRAGMA user_version"), 1);
     /* a v1 database with a pod and a configmap */
-    T_EQ_INT(sql_exec(db,
-        "INSERT INTO clusters(id, name) VALUES(1, 'east');"
-        "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod'),"
-        "  (2, '', 'v1', 'configmaps', 'ConfigMap');"
-        "INSERT INTO objects(cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created, synced_ms,"
-        "  revision, labels_hash, fts_hash, json) VALUES"
-        "  (1, 1, 'ns', 'p', 'pu', '5', '', 0, 1, 1, 0, 0, '{\"kind\":\"Pod\"}'),"
-        "  (1, 2, 'ns', 'c', 'cu', '7', '', 0, 1, 2, 0, 0, '{\"kind\":\"ConfigMap\"}');"
-        "UPDATE meta SET value = 2 WHERE key = 'revision';", NULL), 0);
+    T_EQ_INT(
+        sql_exec(db,
+                 "INSERT INTO clusters(id, name) VALUES(1, 'east');"
+                 "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod'),"
+                 "  (2, '', 'v1', 'configmaps', 'ConfigMap');"
+                 "INSERT INTO objects(cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created, "
+                 "synced_ms,"
+                 "  revision, labels_hash, fts_hash, json) VALUES"
+                 "  (1, 1, 'ns', 'p', 'pu', '5', '', 0, 1, 1, 0, 0, '{\"kind\":\"Pod\"}'),"
+                 "  (1, 2, 'ns', 'c', 'cu', '7', '', 0, 1, 2, 0, 0, '{\"kind\":\"ConfigMap\"}');"
+                 "UPDATE meta SET value = 2 WHERE key = 'revision';",
+                 NULL),
+        0);
     sqlite3_close(db);
 
     char path[512];
@@ -226,17 +231,22 @@ static void test_migration_v3(void)
 {
     sqlite3 *db = fresh_db("v2.db");
     T_EQ_INT(schema_migrate(db, 2, NULL), 0);
-    T_EQ_INT(sql_exec(db,
-        "INSERT INTO clusters(id, name) VALUES(1, 'east'), (2, 'west');"
-        "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'configmaps', 'ConfigMap');"
-        "INSERT INTO objects(id, cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
-        "  synced_ms, deleted_ms, revision, labels_hash, fts_hash, json) VALUES"
-        "  (1, 1, 1, 'ns', 'a', 'ua', '5', 'o1', 0, 1, NULL, 1, 1, 0, '{}'),"
-        "  (2, 2, 1, 'ns', 'a', 'ub', '6', '', 0, 1, NULL, 2, 1, 0, '{}'),"
-        "  (3, 1, 1, 'ns', 'b', 'uc', '7', 'o1', 0, 1, 99, 3, 1, 0, '{}');"
-        "INSERT INTO labels(key, value, obj_id) VALUES('app', 'x', 1), ('tier', 'web', 1),"
-        "  ('app', 'x', 2), ('app', 'x', 3);"
-        "UPDATE meta SET value = 3 WHERE key = 'revision';", NULL), 0);
+    T_EQ_INT(
+        sql_exec(
+            db,
+            "INSERT INTO clusters(id, name) VALUES(1, 'east'), (2, 'west');"
+            "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'configmaps', "
+            "'ConfigMap');"
+            "INSERT INTO objects(id, cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
+            "  synced_ms, deleted_ms, revision, labels_hash, fts_hash, json) VALUES"
+            "  (1, 1, 1, 'ns', 'a', 'ua', '5', 'o1', 0, 1, NULL, 1, 1, 0, '{}'),"
+            "  (2, 2, 1, 'ns', 'a', 'ub', '6', '', 0, 1, NULL, 2, 1, 0, '{}'),"
+            "  (3, 1, 1, 'ns', 'b', 'uc', '7', 'o1', 0, 1, 99, 3, 1, 0, '{}');"
+            "INSERT INTO labels(key, value, obj_id) VALUES('app', 'x', 1), ('tier', 'web', 1),"
+            "  ('app', 'x', 2), ('app', 'x', 3);"
+            "UPDATE meta SET value = 3 WHERE key = 'revision';",
+            NULL),
+        0);
     sqlite3_close(db);
 
     char path[512];
@@ -272,7 +282,8 @@ static void test_migration_v3(void)
     T_EQ_INT(q1(db, "PRAGMA user_version"), FL_INDEX_SCHEMA_VERSION);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels"), 3);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE key = 'app' AND value = 'x' AND"
-                    " gvr_id = 1 AND ns = 'ns' AND name = 'a' AND cluster_id = 2 AND obj_id = 2"), 1);
+                    " gvr_id = 1 AND ns = 'ns' AND name = 'a' AND cluster_id = 2 AND obj_id = 2"),
+             1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_scope')"), 4);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('objects_owner')"), 5);
     T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_info('labels_obj')"), 3);

@@ -40,14 +40,15 @@ static long long q1(sqlite3 *db, const char *sql)
 static void pod(fl_buf *b, int i)
 {
     fl_buf_printf(b,
-        "{\"metadata\":{\"name\":\"p-%05d\",\"namespace\":\"ns-%d\",\"uid\":\"u-%d\","
-        "\"resourceVersion\":\"%d\",\"labels\":{\"app\":\"a%d\",\"tier\":\"web\"},"
-        "\"annotations\":{\"note\":\"n%d\"},\"managedFields\":[{\"manager\":\"m\"}]},"
-        "\"spec\":{\"nodeName\":\"node-%d\",\"containers\":[{\"name\":\"c\","
-        "\"image\":\"registry.example.com/team-%d/app:%d\",\"resources\":{\"requests\":"
-        "{\"cpu\":\"%dm\",\"memory\":\"64Mi\"}}}]},\"status\":{\"phase\":\"Running\","
-        "\"podIP\":\"10.0.%d.%d\",\"qosClass\":\"Burstable\"}}",
-        i, i % 7, i, 10 + i, i % 13, i, i % 50, i % 9, i % 5, 100 + i % 300, i / 250, i % 250);
+                  "{\"metadata\":{\"name\":\"p-%05d\",\"namespace\":\"ns-%d\",\"uid\":\"u-%d\","
+                  "\"resourceVersion\":\"%d\",\"labels\":{\"app\":\"a%d\",\"tier\":\"web\"},"
+                  "\"annotations\":{\"note\":\"n%d\"},\"managedFields\":[{\"manager\":\"m\"}]},"
+                  "\"spec\":{\"nodeName\":\"node-%d\",\"containers\":[{\"name\":\"c\","
+                  "\"image\":\"registry.example.com/team-%d/app:%d\",\"resources\":{\"requests\":"
+                  "{\"cpu\":\"%dm\",\"memory\":\"64Mi\"}}}]},\"status\":{\"phase\":\"Running\","
+                  "\"podIP\":\"10.0.%d.%d\",\"qosClass\":\"Burstable\"}}",
+                  i, i % 7, i, 10 + i, i % 13, i, i % 50, i % 9, i % 5, 100 + i % 300, i / 250,
+                  i % 250);
 }
 
 /* The pods as list pages of 100; with stored[i] the JSON the decoder makes. */
@@ -58,7 +59,8 @@ static void submit_pods(fl_index *idx, int from, int to)
     dec_opts o = {false, false};
     for (int i = from; i < to; i += 100) {
         fl_buf b = FL_BUF_INIT(1u << 24);
-        fl_buf_puts(&b, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[");
+        fl_buf_puts(&b,
+                    "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[");
         for (int k = i; k < i + 100 && k < to; k++) {
             if (k > i)
                 fl_buf_puts(&b, ",");
@@ -204,8 +206,8 @@ static void test_compressed_rows(void)
     long long blobs = q1(db, "SELECT count(*) FROM objects WHERE typeof(json) = 'blob'");
     long long zbytes = q1(db, "SELECT sum(length(json)) FROM objects WHERE typeof(json) = 'blob'");
     long long tbytes = q1(db, "SELECT sum(length(json)) FROM objects WHERE typeof(json) = 'text'");
-    fprintf(stderr, "%lld of %d rows compressed, %.0f bytes each vs %.0f as text\n", blobs,
-            N_PODS, (double)zbytes / (double)blobs, (double)tbytes / (double)(N_PODS - blobs));
+    fprintf(stderr, "%lld of %d rows compressed, %.0f bytes each vs %.0f as text\n", blobs, N_PODS,
+            (double)zbytes / (double)blobs, (double)tbytes / (double)(N_PODS - blobs));
     T_CHECK(blobs >= N_PODS - 1000 - 1);
     T_CHECK(zbytes * 2 < tbytes * blobs / (N_PODS - blobs)); /* at least 2x smaller */
     sqlite3_close(db);
@@ -239,16 +241,20 @@ static void test_migrate_v3(void)
     T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     T_EQ_INT(schema_migrate(db, 3, NULL), 0);
     T_EQ_INT(q1(db, "PRAGMA user_version"), 3);
-    T_EQ_INT(sql_exec(db,
-        "INSERT INTO clusters(id, name) VALUES(1, 'east');"
-        "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod');", NULL), 0);
+    T_EQ_INT(
+        sql_exec(db,
+                 "INSERT INTO clusters(id, name) VALUES(1, 'east');"
+                 "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod');",
+                 NULL),
+        0);
     for (int i = 0; i < 50; i++) {
         char sql[512];
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO objects(cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
-                 " synced_ms, revision, labels_hash, fts_hash, facts_hash, json) VALUES(1, 1,"
-                 " 'ns-%d', 'p-%05d', 'u', '%d', '', 0, 1, %d, 0, 0, 0, '{\"kind\":\"Pod\",\"n\":%d}')",
-                 i % 7, i, i + 1, i + 1, i);
+        snprintf(
+            sql, sizeof sql,
+            "INSERT INTO objects(cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
+            " synced_ms, revision, labels_hash, fts_hash, facts_hash, json) VALUES(1, 1,"
+            " 'ns-%d', 'p-%05d', 'u', '%d', '', 0, 1, %d, 0, 0, 0, '{\"kind\":\"Pod\",\"n\":%d}')",
+            i % 7, i, i + 1, i + 1, i);
         T_EQ_INT(sql_exec(db, sql, NULL), 0);
     }
     T_EQ_INT(sql_exec(db, "UPDATE meta SET value = 50 WHERE key = 'revision'", NULL), 0);

@@ -25,7 +25,8 @@ static inline void t_golden_missing(const char *path, const char *why)
 {
     t_checks++;
     t_failures++;
-    fprintf(stderr, "golden data %s: %s (copy it into tests/golden/ or set FLOTILLA_GOLDEN)\n", path, why);
+    fprintf(stderr, "golden data %s: %s (copy it into tests/golden/ or set FLOTILLA_GOLDEN)\n",
+            path, why);
 }
 
 /* The whole JSON document at rel (new reference), or NULL after a failed check. */
@@ -35,7 +36,8 @@ static inline json_t *t_golden_load(const char *rel)
     json_error_t e;
     t_golden_path(rel, path, sizeof path);
     json_t *v = json_load_file(path, JSON_DECODE_ANY, &e);
-    if (!v) t_golden_missing(path, e.text);
+    if (!v)
+        t_golden_missing(path, e.text);
     return v;
 }
 
@@ -45,7 +47,8 @@ static inline FILE *t_golden_open(const char *rel)
     char path[1024];
     t_golden_path(rel, path, sizeof path);
     FILE *f = fopen(path, "r");
-    if (!f) t_golden_missing(path, "cannot open");
+    if (!f)
+        t_golden_missing(path, "cannot open");
     return f;
 }
 

@@ -153,7 +153,7 @@ typedef struct {
     int stop_after_lines;   /* return nonzero after N lines */
     int pause_mod;          /* refuse watch line i once when i % pause_mod == 0 */
     int accepted, pauses, out_of_order;
-    bool refused;           /* the last line was refused: the next must be it */
+    bool refused; /* the last line was refused: the next must be it */
     uv_timer_t resume;
     fl_kube_req *req;
 } capture;
@@ -428,14 +428,16 @@ static void test_http_errors(void)
     T_EQ_INT(cap.err, FL_EHTTP);
     T_EQ_INT(cap.code, 500);
     T_EQ_STR(cap.reason, "InternalError");
-    T_EQ_STR(cap.message,
-             "an error on the server (\"oops, internal\") has prevented the request from succeeding");
+    T_EQ_STR(
+        cap.message,
+        "an error on the server (\"oops, internal\") has prevented the request from succeeding");
     capture_done(&cap);
     memset(&cap, 0, sizeof cap);
     T_EQ_INT(get(cl, "/status418", &cap), 0);
     T_EQ_INT(cap.err, FL_EHTTP);
     T_EQ_INT(cap.code, 418);
-    T_EQ_STR(cap.message, "the server responded with the status code 418 but did not return more information");
+    T_EQ_STR(cap.message,
+             "the server responded with the status code 418 but did not return more information");
     T_EQ_INT(cap.retry_after, 7);
     capture_done(&cap);
     close_client(cl);
@@ -500,7 +502,8 @@ static void test_exec_refresh(void)
     put("valid-token", "t1\n", 0644);
     snprintf(kc, sizeof kc,
              "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-             "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:%d', certificate-authority: ca.crt}}]\n"
+             "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:%d', "
+             "certificate-authority: ca.crt}}]\n"
              "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, "
              "command: ./plugin.sh, interactiveMode: Never}}}]\n"
              "contexts: [{name: c, context: {cluster: c, user: u}}]\n",

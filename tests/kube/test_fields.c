@@ -43,8 +43,16 @@ static bool matches(const char *s, const char *fields_json)
 
 static void test_parse(void)
 {
-    static const char *good[] = {"x=a,y=b,z=c", "", "x!=a,y=b", "x=a||y\\=b", "x=a\\=\\=b",
-                                 "a=b\\,c", "k=\\\\", "k=\\\\\\,", "=a", "a=",
+    static const char *good[] = {"x=a,y=b,z=c",
+                                 "",
+                                 "x!=a,y=b",
+                                 "x=a||y\\=b",
+                                 "x=a\\=\\=b",
+                                 "a=b\\,c",
+                                 "k=\\\\",
+                                 "k=\\\\\\,",
+                                 "=a",
+                                 "a=",
                                  "\xed\x95\xa8=\xec\x88\x98"};
     for (size_t i = 0; i < FL_ARRAY_LEN(good); i++) {
         fl_err err = FL_ERR_INIT;
@@ -52,8 +60,9 @@ static void test_parse(void)
         T_EQ_STR(s, good[i]);
         free(s);
     }
-    static const char *bad[] = {"x=a||y=b", "x==a==b", "x=a,b", "x in (a)", "x in (a,b,c)",
-                                "x", "k=\\a", "k=\\", "k=a\\", "a=,b", "k=\\b\\c", "k=a=b"};
+    static const char *bad[] = {"x=a||y=b",     "x==a==b", "x=a,b",    "x in (a)",
+                                "x in (a,b,c)", "x",       "k=\\a",    "k=\\",
+                                "k=a\\",        "a=,b",    "k=\\b\\c", "k=a=b"};
     for (size_t i = 0; i < FL_ARRAY_LEN(bad); i++) {
         fl_err err = FL_ERR_INIT;
         char *s = restring(bad[i], &err);
@@ -64,12 +73,20 @@ static void test_parse(void)
         free(s);
     }
     static const char *canon[][2] = {
-        {"x=a,a=x", "a=x,x=a"}, {"a=x,x=a", "a=x,x=a"}, {"x==a", "x=a"},
-        {"a=a,", "a=a"},        {",a=a", "a=a"},        {"b==1,b!=1,b=0", "b!=1,b=0,b=1"},
-        {"k=\\,,k2=v2", "k2=v2,k=\\,"}, {"metadata.name=foo,status.phase!=Running",
-                                         "metadata.name=foo,status.phase!=Running"},
+        {"x=a,a=x", "a=x,x=a"},
+        {"a=x,x=a", "a=x,x=a"},
+        {"x==a", "x=a"},
+        {"a=a,", "a=a"},
+        {",a=a", "a=a"},
+        {"b==1,b!=1,b=0", "b!=1,b=0,b=1"},
+        {"k=\\,,k2=v2", "k2=v2,k=\\,"},
+        {"metadata.name=foo,status.phase!=Running", "metadata.name=foo,status.phase!=Running"},
         /* a bare operator is Everything() after Transform, and drops out of an AND */
-        {"=", ""}, {"!=", ""}, {"==", ""}, {"a=b,=", "a=b"}, {"=,!=", ""},
+        {"=", ""},
+        {"!=", ""},
+        {"==", ""},
+        {"a=b,=", "a=b"},
+        {"=,!=", ""},
         {"a!==b", "a!=\\=b"}, /* no: '=' in value must be escaped -> error below */
     };
     for (size_t i = 0; i + 1 < FL_ARRAY_LEN(canon); i++) {
@@ -104,8 +121,9 @@ static void test_messages(void)
 
 static void test_escape(void)
 {
-    static const char *esc[][2] = {{"", ""},       {"a", "a"},      {"=", "\\="},
-                                   {",", "\\,"},   {"\\", "\\\\"},  {"\\=\\,\\", "\\\\\\=\\\\\\,\\\\"}};
+    static const char *esc[][2] = {{"", ""},       {"a", "a"},
+                                   {"=", "\\="},   {",", "\\,"},
+                                   {"\\", "\\\\"}, {"\\=\\,\\", "\\\\\\=\\\\\\,\\\\"}};
     for (size_t i = 0; i < FL_ARRAY_LEN(esc); i++) {
         fl_buf b = FL_BUF_INIT(256);
         T_EQ_INT(fl_field_escape_value(esc[i][0], &b), 0);

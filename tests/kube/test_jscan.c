@@ -19,19 +19,61 @@ static bool plain(const char *s)
 static void test_plain(void)
 {
     static const char *const yes[] = {
-        "{}", "[]", "0", "-0", "\"\"", "null", "true", "false", " {\"a\":1}\n",
+        "{}",
+        "[]",
+        "0",
+        "-0",
+        "\"\"",
+        "null",
+        "true",
+        "false",
+        " {\"a\":1}\n",
         "{\"a\":[1,2,{\"b\":null}],\"c\":\"x\\\"y\\\\z\\/\\b\\f\\n\\r\\t\"}",
         "[1.5,-2.25e10,1E+2,0.0,123456789012345678]",
-        "\"\\u0000 in a value\"", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
-        "\"\\ud83d\\ude00\"", "{\"k:{\\\"name\\\":\\\"a\\\"}\":{}}", "\"\\u003c\\u003e\\u0026\"",
+        "\"\\u0000 in a value\"",
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "\"\\ud83d\\ude00\"",
+        "{\"k:{\\\"name\\\":\\\"a\\\"}\":{}}",
+        "\"\\u003c\\u003e\\u0026\"",
     };
     static const char *const no[] = {
-        "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" :1}", "{\"a\": 1}", "[1, 2]",
-        "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "01", "1.", ".5", "-", "+1", "1e",
-        "1234567890123456789", "1.5e100", "nul", "truex", "\"abc", "\"a\nb\"", "\"\\x\"",
-        "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
-        "\"\xf4\x90\x80\x80\"", "\"\xc3\"", "\"a<b\"", "\"a&b\"", "\"\xe2\x80\xa8\"",
-        "{\"\\u0000\":1}", "[1]x", "{}{}",
+        "",
+        " ",
+        "{",
+        "}",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" :1}",
+        "{\"a\": 1}",
+        "[1, 2]",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\"\\u0061\":2}",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "+1",
+        "1e",
+        "1234567890123456789",
+        "1.5e100",
+        "nul",
+        "truex",
+        "\"abc",
+        "\"a\nb\"",
+        "\"\\x\"",
+        "\"\\ud83d\"",
+        "\"\\ude00\"",
+        "\"\\ud83d\\u0041\"",
+        "\"\xc0\xaf\"",
+        "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"",
+        "\"\xc3\"",
+        "\"a<b\"",
+        "\"a&b\"",
+        "\"\xe2\x80\xa8\"",
+        "{\"\\u0000\":1}",
+        "[1]x",
+        "{}{}",
     };
     for (size_t i = 0; i < FL_ARRAY_LEN(yes); i++) {
         bool ok = plain(yes[i]);
@@ -65,15 +107,17 @@ static void test_plain(void)
 
 static void test_navigation(void)
 {
-    const char *doc = " {\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"na\\u006de2\":\"q\","
-                      "\"labels\":{\"a\":\"b\"}},\"items\":[1,\"two\",{\"x\":[]},null],\"e\":\"a\\nb\"} ";
+    const char *doc =
+        " {\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"na\\u006de2\":\"q\","
+        "\"labels\":{\"a\":\"b\"}},\"items\":[1,\"two\",{\"x\":[]},null],\"e\":\"a\\nb\"} ";
     T_CHECK(plain(doc));
     fl_jval v = fl_jscan_trim(doc, strlen(doc)), md, x, m, s;
     T_EQ_INT(fl_jscan_kind(v), '{');
     T_CHECK(fl_jscan_get(v, "metadata", &md, &m));
     T_EQ_INT(fl_jscan_kind(md), '{');
     T_CHECK(m.n == md.n + strlen("\"metadata\":") && m.p[0] == '"');
-    T_CHECK(fl_jscan_get(md, "name", &x, NULL) && fl_jscan_str_raw(x, &s) && s.n == 1 && s.p[0] == 'p');
+    T_CHECK(fl_jscan_get(md, "name", &x, NULL) && fl_jscan_str_raw(x, &s) && s.n == 1 &&
+            s.p[0] == 'p');
     T_CHECK(fl_jscan_get(md, "name2", &x, NULL) && fl_jscan_str_raw(x, &s) && s.p[0] == 'q');
     T_CHECK(!fl_jscan_get(md, "nam", NULL, NULL));
     T_CHECK(!fl_jscan_get(md, "name22", NULL, NULL));

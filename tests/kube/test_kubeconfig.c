@@ -105,13 +105,16 @@ static const char *kubeconfig =
     "      args: [ok, \"2000-01-01T00:00:00Z\"]\n"
     "- name: failing\n"
     "  user:\n"
-    "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, args: [fail], interactiveMode: Never}\n"
+    "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, args: [fail], "
+    "interactiveMode: Never}\n"
     "- name: slow\n"
     "  user:\n"
-    "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, args: [sleep], interactiveMode: Never}\n"
+    "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, args: [sleep], "
+    "interactiveMode: Never}\n"
     "- name: badver\n"
     "  user:\n"
-    "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, args: [badver], interactiveMode: Never}\n"
+    "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh, args: [badver], "
+    "interactiveMode: Never}\n"
     "- name: nomode\n"
     "  user:\n"
     "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./plugin.sh}\n"
@@ -149,10 +152,15 @@ static const char *plugin =
     "case \"$1\" in\n"
     "fail) echo 'boom: bad things happened' >&2; exit 3;;\n"
     "sleep) exec sleep 10;;\n"
-    "badver) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"x\"}}'; exit 0;;\n"
+    "badver) echo "
+    "'{\"apiVersion\":\"client.authentication.k8s.io/"
+    "v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"x\"}}'; exit 0;;\n"
     "esac\n"
     "v=v1; [ -n \"$FOO\" ] || v=v1beta1\n"
-    "printf '{\"apiVersion\":\"client.authentication.k8s.io/%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s-%s\",\"expirationTimestamp\":\"%s\"}}\\n' \"$v\" \"$FOO\" \"$n\" \"$2\"\n";
+    "printf "
+    "'{\"apiVersion\":\"client.authentication.k8s.io/"
+    "%s\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s-%s\",\"expirationTimestamp\":"
+    "\"%s\"}}\\n' \"$v\" \"$FOO\" \"$n\" \"$2\"\n";
 
 static fl_kubeconfig *load(void)
 {
@@ -367,7 +375,8 @@ static void test_exec(fl_kubeconfig *kc)
     T_EQ_INT(fl_kubeconfig_resolve(kc, "badver", &c, &e), 0);
     if (c) {
         T_EQ_INT(fl_kubeconfig_credential(c, false, &cr, &e), FL_EEXEC);
-        T_CHECK(strstr(e.msg, "plugin returned version client.authentication.k8s.io/v1beta1") != NULL);
+        T_CHECK(strstr(e.msg, "plugin returned version client.authentication.k8s.io/v1beta1") !=
+                NULL);
         fl_kube_conn_unref(c);
     }
     c = NULL;

@@ -43,8 +43,8 @@ static bool matches(const char *sel_s, const char *labels_json)
 static void test_parse_restring(void)
 {
     /* TestSelectorParse: String() is the input without spaces */
-    static const char *good[] = {"x=a,y=b,z=c", "", "x!=a,y=b", "x=", "x= ", "x=,z= ",
-                                 "x= ,z= ", "!x", "x>1", "x>1,z<5"};
+    static const char *good[] = {
+        "x=a,y=b,z=c", "", "x!=a,y=b", "x=", "x= ", "x=,z= ", "x= ,z= ", "!x", "x>1", "x>1,z<5"};
     for (size_t i = 0; i < FL_ARRAY_LEN(good); i++) {
         fl_err err = FL_ERR_INIT;
         char *s = restring(good[i], &err);
@@ -57,12 +57,37 @@ static void test_parse_restring(void)
         T_EQ_STR(s, want);
         free(s);
     }
-    static const char *bad[] = {"x=a||y=b", "x==a==b", "!x=a", "x<a", "x,,y", ",x,y",
-                                "x nott in (y)", "a in (xyz),", "a in (xyz)b notin ()",
-                                "a in (xyz abc)", "a notin(", "a (", "(", "x=a b", "x>",
-                                "x>1.5", "x in (a", "a/b/c", "/a", "a/", "-a", "a-",
-                                "x=-a", "Prefix.example.com/a", "x in (a b)", "x=(", "==",
-                                "x!", "x!!=a", "in in", "x notin"};
+    static const char *bad[] = {"x=a||y=b",
+                                "x==a==b",
+                                "!x=a",
+                                "x<a",
+                                "x,,y",
+                                ",x,y",
+                                "x nott in (y)",
+                                "a in (xyz),",
+                                "a in (xyz)b notin ()",
+                                "a in (xyz abc)",
+                                "a notin(",
+                                "a (",
+                                "(",
+                                "x=a b",
+                                "x>",
+                                "x>1.5",
+                                "x in (a",
+                                "a/b/c",
+                                "/a",
+                                "a/",
+                                "-a",
+                                "a-",
+                                "x=-a",
+                                "Prefix.example.com/a",
+                                "x in (a b)",
+                                "x=(",
+                                "==",
+                                "x!",
+                                "x!!=a",
+                                "in in",
+                                "x notin"};
     for (size_t i = 0; i < FL_ARRAY_LEN(bad); i++) {
         fl_err err = FL_ERR_INIT;
         char *s = restring(bad[i], &err);
@@ -270,8 +295,8 @@ static void test_json(void)
                "values: Invalid value: []string(nil): for 'in', 'notin' operators, values set "
                "can't be empty",
                NULL, 0);
-    check_json("{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"NotIn\"}]}", FL_EPARSE,
-               NULL, NULL, 0);
+    check_json("{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"NotIn\"}]}", FL_EPARSE, NULL,
+               NULL, 0);
     check_json("{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Exists\",\"values\":"
                "[\"a\"]}]}",
                FL_EPARSE,

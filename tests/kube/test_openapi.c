@@ -38,8 +38,7 @@ static json_t *strip_desc(const json_t *v)
         json_t *o = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x)
-        {
+        json_object_foreach((json_t *)v, k, x) {
             if (strcmp(k, "description") != 0)
                 json_object_set_new(o, k, strip_desc(x));
         }
@@ -49,7 +48,8 @@ static json_t *strip_desc(const json_t *v)
         json_t *a = json_array();
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(a, strip_desc(x));
+        json_array_foreach(v, i, x)
+            json_array_append_new(a, strip_desc(x));
         return a;
     }
     return json_deep_copy(v);
@@ -60,7 +60,8 @@ static json_t *param_names(const json_t *params)
     json_t *names = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(params, i, p) json_array_append(names, json_object_get(p, "name"));
+    json_array_foreach(params, i, p)
+        json_array_append(names, json_object_get(p, "name"));
     return names;
 }
 
@@ -74,8 +75,7 @@ static size_t compare_paths(const json_t *ours, const json_t *gold, const char *
     const char *path;
     json_t *item;
     size_t n = 0;
-    json_object_foreach((json_t *)op, path, item)
-    {
+    json_object_foreach((json_t *)op, path, item) {
         const json_t *g = json_object_get(gp, path);
         if (!g) {
             fprintf(stderr, "%s: path %s not in golden\n", doc, path);
@@ -117,8 +117,7 @@ static size_t compare_schemas(const json_t *ours, const json_t *gold)
     const char *name;
     json_t *s;
     size_t n = 0;
-    json_object_foreach((json_t *)os, name, s)
-    {
+    json_object_foreach((json_t *)os, name, s) {
         const json_t *g = json_object_get(gs, name);
         T_CHECK(g != NULL);
         if (!g)
@@ -139,8 +138,7 @@ static void check_refs(const json_t *v, const json_t *schemas, size_t *bad)
     json_t *x;
     size_t i;
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, x)
-        {
+        json_object_foreach((json_t *)v, k, x) {
             const char *r = json_string_value(x);
             if (strcmp(k, "$ref") == 0 && r) {
                 const char *name = strrchr(r, '/');
@@ -153,7 +151,8 @@ static void check_refs(const json_t *v, const json_t *schemas, size_t *bad)
             }
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) check_refs(x, schemas, bad);
+        json_array_foreach(v, i, x)
+            check_refs(x, schemas, bad);
     }
 }
 
@@ -170,8 +169,7 @@ static bool kubectl_supports(const json_t *doc, const char *g, const char *v, co
 {
     const char *path;
     json_t *item;
-    json_object_foreach(json_object_get(doc, "paths"), path, item)
-    {
+    json_object_foreach(json_object_get(doc, "paths"), path, item) {
         const json_t *op = json_object_get(item, "patch");
         const json_t *gvk = json_object_get(op, "x-kubernetes-group-version-kind");
         if (!op || strcmp(ostr(gvk, "group"), g) != 0 || strcmp(ostr(gvk, "version"), v) != 0 ||
@@ -179,8 +177,7 @@ static bool kubectl_supports(const json_t *doc, const char *g, const char *v, co
             continue;
         size_t i;
         json_t *p;
-        json_array_foreach(json_object_get(op, "parameters"), i, p)
-        {
+        json_array_foreach(json_object_get(op, "parameters"), i, p) {
             if (strcmp(ostr(p, "name"), param) == 0 && strcmp(ostr(p, "in"), "query") == 0)
                 return true;
         }
@@ -346,8 +343,7 @@ static void test_index(fl_kube_resources *reg)
     /* every GV we serve is in golden's index too */
     const char *key;
     json_t *e;
-    json_object_foreach((json_t *)paths, key, e)
-    {
+    json_object_foreach((json_t *)paths, key, e) {
         T_CHECK(json_object_get(fl_obj_get(gold, "response.body.paths"), key) != NULL);
         const char *url = fl_obj_str(e, "serverRelativeURL");
         char want[256];

@@ -23,14 +23,16 @@ static json_t *load_src(const char *rel)
     json_error_t jerr;
     snprintf(path, sizeof path, "%s/%s", src_dir, rel);
     json_t *v = json_load_file(path, JSON_DECODE_ANY, &jerr);
-    if (!v) t_golden_missing(path, jerr.text);
+    if (!v)
+        t_golden_missing(path, jerr.text);
     return v;
 }
 
 static char *encode(const json_t *v)
 {
     fl_buf b = FL_BUF_INIT(64u << 20);
-    if (fl_json_encode(v, false, &b)) return NULL;
+    if (fl_json_encode(v, false, &b))
+        return NULL;
     return fl_buf_steal(&b);
 }
 
@@ -47,14 +49,17 @@ static int run_case(const json_t *c, json_t **out, fl_err *err)
     const char *type = json_string_value(json_object_get(c, "type"));
     const json_t *doc = json_object_get(c, "doc"), *patch = json_object_get(c, "patch");
     const char *raw = json_string_value(json_object_get(c, "patch_raw"));
-    if (strcmp(type, "merge-rfc") == 0) return fl_patch_merge_apply(doc, patch, out, err);
+    if (strcmp(type, "merge-rfc") == 0)
+        return fl_patch_merge_apply(doc, patch, out, err);
     char *enc = raw ? NULL : json_dumps(patch, JSON_ENCODE_ANY | JSON_COMPACT);
     const char *body = raw ? raw : enc;
-    fl_patch_type t = strcmp(type, "json") == 0 ? FL_PATCH_JSON
-                      : strcmp(type, "merge") == 0 ? FL_PATCH_MERGE : FL_PATCH_STRATEGIC;
+    fl_patch_type t = strcmp(type, "json") == 0    ? FL_PATCH_JSON
+                      : strcmp(type, "merge") == 0 ? FL_PATCH_MERGE
+                                                   : FL_PATCH_STRATEGIC;
     const char *group = json_string_value(json_object_get(c, "group"));
     const char *kind = json_string_value(json_object_get(c, "kind"));
-    const fl_patch_schema *schema = t == FL_PATCH_STRATEGIC ? fl_patch_schema_for(group, kind) : NULL;
+    const fl_patch_schema *schema =
+        t == FL_PATCH_STRATEGIC ? fl_patch_schema_for(group, kind) : NULL;
     int rc = fl_patch_apply(t, doc, body, strlen(body), schema, out, err);
     free(enc);
     return rc;
@@ -67,7 +72,8 @@ static void run_file(const char *rel)
     T_CHECK(json_array_size(cases) > 0);
     json_array_foreach(cases, i, c) {
         const char *name = json_string_value(json_object_get(c, "name"));
-        json_t *out = NULL, *want = json_object_get(c, "expected"), *werr = json_object_get(c, "error");
+        json_t *out = NULL, *want = json_object_get(c, "expected"),
+               *werr = json_object_get(c, "error");
         fl_err err = FL_ERR_INIT;
         int rc = run_case(c, &out, &err);
         if (werr) {
@@ -75,8 +81,8 @@ static void run_file(const char *rel)
             const char *msg = json_string_value(json_object_get(werr, "message"));
             bool ok = rc != 0 && status_code(rc, &err) == code && strcmp(err.msg, msg) == 0;
             if (!ok)
-                fprintf(stderr, "%s: %s: want %d \"%s\", got rc=%d (%d) \"%s\"\n", rel, name, code, msg,
-                        rc, rc ? status_code(rc, &err) : 0, err.msg);
+                fprintf(stderr, "%s: %s: want %d \"%s\", got rc=%d (%d) \"%s\"\n", rel, name, code,
+                        msg, rc, rc ? status_code(rc, &err) : 0, err.msg);
             T_CHECK(ok && out == NULL);
         } else {
             bool ok = rc == 0 && json_equal(out, want);
@@ -107,7 +113,8 @@ static void test_content_types(void)
     T_EQ_INT(t, FL_PATCH_APPLY);
     T_EQ_INT(fl_patch_type_parse("application/json", &t), FL_EUNSUPPORTED);
     T_EQ_INT(fl_patch_type_parse("Application/Merge-Patch+json", &t), FL_EUNSUPPORTED);
-    T_EQ_INT(fl_patch_type_parse("application/merge-patch+json ; charset=utf-8", &t), FL_EUNSUPPORTED);
+    T_EQ_INT(fl_patch_type_parse("application/merge-patch+json ; charset=utf-8", &t),
+             FL_EUNSUPPORTED);
     T_EQ_INT(fl_patch_type_parse("application/merge-patch+json;charset=utf-8", &t), 0);
     T_EQ_INT(fl_patch_type_parse("", &t), FL_EUNSUPPORTED);
     T_EQ_INT(fl_patch_type_parse(NULL, &t), FL_EUNSUPPORTED);
@@ -130,7 +137,8 @@ static void check_status(const char *golden_rel, int rc, const char *msg)
     json_t *st = fl_patch_status(rc, &err);
     char *a = encode(st), *b = encode(want);
     T_CHECK(a && b);
-    if (a && b) T_EQ_STR(a, b);
+    if (a && b)
+        T_EQ_STR(a, b);
     free(a);
     free(b);
     json_decref(st);
@@ -146,7 +154,9 @@ static json_t *apply_golden(fl_patch_type t, const char *golden_rel, const json_
     char *enc = json_dumps(body, JSON_ENCODE_ANY | JSON_COMPACT);
     *rc = FL_EPARSE;
     T_CHECK(enc != NULL);
-    if (enc) *rc = fl_patch_apply(t, original, enc, strlen(enc), fl_patch_schema_for(group, kind), &out, err);
+    if (enc)
+        *rc = fl_patch_apply(t, original, enc, strlen(enc), fl_patch_schema_for(group, kind), &out,
+                             err);
     free(enc);
     json_decref(g);
     return out;
@@ -158,14 +168,14 @@ static void test_golden_statuses(void)
     fl_err err = FL_ERR_INIT;
     int rc;
 
-    out = apply_golden(FL_PATCH_JSON, "04-responses/status-422-json-patch-bad-path.json", dep, "apps",
-                       "Deployment", &rc, &err);
+    out = apply_golden(FL_PATCH_JSON, "04-responses/status-422-json-patch-bad-path.json", dep,
+                       "apps", "Deployment", &rc, &err);
     T_EQ_INT(rc, -EINVAL);
     T_CHECK(out == NULL);
     check_status("04-responses/status-422-json-patch-bad-path.json", rc, err.msg);
 
-    out = apply_golden(FL_PATCH_JSON, "04-responses/status-422-json-patch-test-failed.json", dep, "apps",
-                       "Deployment", &rc, &err);
+    out = apply_golden(FL_PATCH_JSON, "04-responses/status-422-json-patch-test-failed.json", dep,
+                       "apps", "Deployment", &rc, &err);
     T_EQ_INT(rc, -EINVAL);
     T_EQ_STR(err.msg, "testing value /spec/replicas failed: test failed");
     check_status("04-responses/status-422-json-patch-test-failed.json", rc, err.msg);
@@ -174,15 +184,18 @@ static void test_golden_statuses(void)
     json_t *g = t_golden_load("04-responses/status-400-merge-patch-malformed.json");
     const char *bad = json_string_value(json_object_get(json_object_get(g, "request"), "body"));
     T_CHECK(bad != NULL);
-    rc = fl_patch_apply(FL_PATCH_MERGE, dep, bad ? bad : "", bad ? strlen(bad) : 0, NULL, &out, &err);
+    rc = fl_patch_apply(FL_PATCH_MERGE, dep, bad ? bad : "", bad ? strlen(bad) : 0, NULL, &out,
+                        &err);
     T_EQ_INT(rc, FL_EPARSE);
     check_status("04-responses/status-400-merge-patch-malformed.json", rc, err.msg);
     json_decref(g);
 
-    out = apply_golden(FL_PATCH_STRATEGIC, "04-responses/status-415-strategic-merge-patch-on-custom-resource.json",
-                       dep, "example.com", "Widget", &rc, &err);
+    out = apply_golden(FL_PATCH_STRATEGIC,
+                       "04-responses/status-415-strategic-merge-patch-on-custom-resource.json", dep,
+                       "example.com", "Widget", &rc, &err);
     T_EQ_INT(rc, FL_EUNSUPPORTED);
-    check_status("04-responses/status-415-strategic-merge-patch-on-custom-resource.json", rc, err.msg);
+    check_status("04-responses/status-415-strategic-merge-patch-on-custom-resource.json", rc,
+                 err.msg);
 
     fl_patch_type t;
     rc = fl_patch_type_parse("application/json", &t);
@@ -202,15 +215,19 @@ static bool covered(const json_t *a, const json_t *b)
     json_t *v;
     size_t i;
     if (json_is_object(a)) {
-        if (!json_is_object(b)) return false;
+        if (!json_is_object(b))
+            return false;
         json_object_foreach((json_t *)a, k, v)
-            if (!covered(v, json_object_get(b, k))) return false;
+            if (!covered(v, json_object_get(b, k)))
+                return false;
         return true;
     }
     if (json_is_array(a)) {
-        if (!json_is_array(b) || json_array_size(a) != json_array_size(b)) return false;
+        if (!json_is_array(b) || json_array_size(a) != json_array_size(b))
+            return false;
         json_array_foreach(a, i, v)
-            if (!covered(v, json_array_get(b, i))) return false;
+            if (!covered(v, json_array_get(b, i)))
+                return false;
         return true;
     }
     return b && json_equal((json_t *)a, (json_t *)b);
@@ -225,34 +242,43 @@ static void test_golden_round_trips(void)
     json_t *g8 = t_golden_load("03-kubectl/08-apply-v2.smp-patch-request-and-response.json");
     json_t *orig = json_object_get(json_object_get(g7, "response"), "body");
     json_t *want = json_object_get(json_object_get(g8, "response"), "body");
-    json_t *out = apply_golden(FL_PATCH_STRATEGIC, "03-kubectl/08-apply-v2.smp-patch-request-and-response.json",
-                               orig, "apps", "Deployment", &rc, &err);
+    json_t *out = apply_golden(FL_PATCH_STRATEGIC,
+                               "03-kubectl/08-apply-v2.smp-patch-request-and-response.json", orig,
+                               "apps", "Deployment", &rc, &err);
     T_EQ_INT(rc, 0);
     T_CHECK(covered(json_object_get(out, "spec"), json_object_get(want, "spec")));
-    T_CHECK(json_equal(fl_obj_get(out, "metadata.annotations"), fl_obj_get(want, "metadata.annotations")));
+    T_CHECK(json_equal(fl_obj_get(out, "metadata.annotations"),
+                       fl_obj_get(want, "metadata.annotations")));
     T_CHECK(json_equal(json_object_get(out, "status"), json_object_get(want, "status")));
-    T_EQ_STR(fl_obj_str(json_array_get(fl_obj_get(out, "spec.template.spec.containers"), 1), "name"),
-             "log-shipper");
+    T_EQ_STR(
+        fl_obj_str(json_array_get(fl_obj_get(out, "spec.template.spec.containers"), 1), "name"),
+        "log-shipper");
     json_decref(out);
 
     /* the bodies kubectl patch sent (14-16-*.log) on that deployment */
     json_t *dep = json_object_get(json_object_get(g8, "response"), "body");
     const char *jp = "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":3},"
-                     "{\"op\":\"add\",\"path\":\"/metadata/annotations/example.com~1owner\",\"value\":\"team-web\"}]";
+                     "{\"op\":\"add\",\"path\":\"/metadata/annotations/"
+                     "example.com~1owner\",\"value\":\"team-web\"}]";
     T_EQ_INT(fl_patch_apply(FL_PATCH_JSON, dep, jp, strlen(jp), NULL, &out, &err), 0);
     T_EQ_INT(json_integer_value(fl_obj_get(out, "spec.replicas")), 3);
-    T_EQ_STR(json_string_value(json_object_get(fl_obj_get(out, "metadata.annotations"), "example.com/owner")),
+    T_EQ_STR(json_string_value(
+                 json_object_get(fl_obj_get(out, "metadata.annotations"), "example.com/owner")),
              "team-web");
     json_decref(out);
-    const char *sp = "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":\"nginx:1.27.0\"}]}}}}";
-    T_EQ_INT(fl_patch_apply(FL_PATCH_STRATEGIC, dep, sp, strlen(sp), fl_patch_schema_for("apps", "Deployment"), &out,
-                            &err), 0);
+    const char *sp = "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"nginx\","
+                     "\"image\":\"nginx:1.27.0\"}]}}}}";
+    T_EQ_INT(fl_patch_apply(FL_PATCH_STRATEGIC, dep, sp, strlen(sp),
+                            fl_patch_schema_for("apps", "Deployment"), &out, &err),
+             0);
     json_t *cs = fl_obj_get(out, "spec.template.spec.containers");
     T_EQ_INT(json_array_size(cs), 2);
     T_EQ_STR(fl_obj_str(json_array_get(cs, 0), "image"), "nginx:1.27.0");
     T_EQ_STR(fl_obj_str(json_array_get(cs, 1), "name"), "log-shipper");
-    T_CHECK(json_equal(json_object_get(json_array_get(cs, 0), "ports"),
-                       json_object_get(json_array_get(fl_obj_get(dep, "spec.template.spec.containers"), 0), "ports")));
+    T_CHECK(json_equal(
+        json_object_get(json_array_get(cs, 0), "ports"),
+        json_object_get(json_array_get(fl_obj_get(dep, "spec.template.spec.containers"), 0),
+                        "ports")));
     json_decref(out);
     const char *mp = "{\"metadata\":{\"labels\":{\"tier\":\"frontend\"}}}";
     T_EQ_INT(fl_patch_apply(FL_PATCH_MERGE, dep, mp, strlen(mp), NULL, &out, &err), 0);
@@ -267,18 +293,21 @@ static void test_golden_round_trips(void)
     json_t *gd = t_golden_load("04-responses/patch-strategic-merge-delete-container.json");
     json_t *with = json_object_get(json_object_get(ga, "response"), "body");
     json_t *without = json_object_get(json_object_get(gd, "response"), "body");
-    out = apply_golden(FL_PATCH_STRATEGIC, "04-responses/patch-strategic-merge-delete-container.json", with,
-                       "apps", "Deployment", &rc, &err);
+    out =
+        apply_golden(FL_PATCH_STRATEGIC, "04-responses/patch-strategic-merge-delete-container.json",
+                     with, "apps", "Deployment", &rc, &err);
     T_EQ_INT(rc, 0);
     T_CHECK(json_equal(json_object_get(out, "spec"), json_object_get(without, "spec")));
     json_decref(out);
 
     /* adding it back without $setElementOrder puts it first, as recorded */
-    out = apply_golden(FL_PATCH_STRATEGIC, "04-responses/patch-strategic-merge-add-container.json", without,
-                       "apps", "Deployment", &rc, &err);
+    out = apply_golden(FL_PATCH_STRATEGIC, "04-responses/patch-strategic-merge-add-container.json",
+                       without, "apps", "Deployment", &rc, &err);
     T_EQ_INT(rc, 0);
     T_CHECK(covered(json_object_get(out, "spec"), json_object_get(with, "spec")));
-    T_EQ_STR(fl_obj_str(json_array_get(fl_obj_get(out, "spec.template.spec.containers"), 0), "name"), "sidecar");
+    T_EQ_STR(
+        fl_obj_str(json_array_get(fl_obj_get(out, "spec.template.spec.containers"), 0), "name"),
+        "sidecar");
     json_decref(out);
     json_decref(ga);
     json_decref(gd);
@@ -310,11 +339,15 @@ static void test_diff(void)
 
 static void test_original_untouched(void)
 {
-    json_t *o = json_pack("{s:{s:[{s:s}],s:[s]}}", "spec", "containers", "name", "a", "finalizers", "x");
+    json_t *o =
+        json_pack("{s:{s:[{s:s}],s:[s]}}", "spec", "containers", "name", "a", "finalizers", "x");
     json_t *copy = json_deep_copy(o), *out = NULL;
     fl_err err = FL_ERR_INIT;
-    const char *smp = "{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"i\"},{\"name\":\"b\"}]}}";
-    T_EQ_INT(fl_patch_apply(FL_PATCH_STRATEGIC, o, smp, strlen(smp), fl_patch_schema_for("", "Pod"), &out, &err), 0);
+    const char *smp =
+        "{\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"i\"},{\"name\":\"b\"}]}}";
+    T_EQ_INT(fl_patch_apply(FL_PATCH_STRATEGIC, o, smp, strlen(smp), fl_patch_schema_for("", "Pod"),
+                            &out, &err),
+             0);
     json_decref(out);
     const char *jp = "[{\"op\":\"add\",\"path\":\"/spec/containers/0/x\",\"value\":1},"
                      "{\"op\":\"move\",\"from\":\"/spec/finalizers\",\"path\":\"/f\"}]";
@@ -327,7 +360,8 @@ static void test_original_untouched(void)
     /* too many operations: 413 */
     fl_buf b = FL_BUF_INIT(1u << 20);
     fl_buf_puts(&b, "[");
-    for (int i = 0; i <= FL_PATCH_MAX_JSON_OPS; i++) fl_buf_puts(&b, i ? ",{}" : "{}");
+    for (int i = 0; i <= FL_PATCH_MAX_JSON_OPS; i++)
+        fl_buf_puts(&b, i ? ",{}" : "{}");
     fl_buf_puts(&b, "]");
     out = NULL;
     T_EQ_INT(fl_patch_apply(FL_PATCH_JSON, o, b.data, b.len, NULL, &out, &err), -E2BIG);

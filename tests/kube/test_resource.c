@@ -38,8 +38,7 @@ static const json_t *entry_named(const json_t *list, const char *name)
 {
     size_t i;
     const json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r)
-    {
+    json_array_foreach(json_object_get(list, "resources"), i, r) {
         if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
             return r;
     }
@@ -50,8 +49,7 @@ static size_t index_of(const json_t *list, const char *name)
 {
     size_t i;
     const json_t *r;
-    json_array_foreach(json_object_get(list, "resources"), i, r)
-    {
+    json_array_foreach(json_object_get(list, "resources"), i, r) {
         if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
             return i;
     }
@@ -75,8 +73,7 @@ static void check_resource_list(const fl_kube_resources *reg, const char *group,
             (json_object_get(gold, "apiVersion") == NULL));
     size_t i, prev = 0;
     const json_t *r;
-    json_array_foreach(json_object_get(ours, "resources"), i, r)
-    {
+    json_array_foreach(json_object_get(ours, "resources"), i, r) {
         const char *name = json_string_value(json_object_get(r, "name"));
         const json_t *g = entry_named(gold, name);
         if (!g) {
@@ -151,12 +148,10 @@ static void check_apis(const fl_kube_resources *reg, const char *file, size_t wa
     T_EQ_INT(json_array_size(og), want_groups);
     size_t i, j, prev = 0;
     const json_t *g, *h;
-    json_array_foreach(og, i, g)
-    {
+    json_array_foreach(og, i, g) {
         const char *name = json_string_value(json_object_get(g, "name"));
         bool found = false;
-        json_array_foreach(gg, j, h)
-        {
+        json_array_foreach(gg, j, h) {
             if (strcmp(json_string_value(json_object_get(h, "name")), name) != 0)
                 continue;
             found = true;

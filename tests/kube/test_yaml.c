@@ -67,22 +67,26 @@ static void test_scalars(void)
     T_CHECK(json_is_true(json_object_get(v, "c")));
     T_CHECK(json_is_true(json_object_get(v, "d")));
     T_CHECK(json_is_null(json_object_get(v, "e")));
-    T_CHECK(json_is_real(json_object_get(v, "f")) && json_real_value(json_object_get(v, "f")) == 1.5);
+    T_CHECK(json_is_real(json_object_get(v, "f")) &&
+            json_real_value(json_object_get(v, "f")) == 1.5);
     T_EQ_INT(json_integer_value(json_object_get(v, "g")), 31);
     T_EQ_INT(json_integer_value(json_object_get(v, "h")), 15);
     T_EQ_INT(json_integer_value(json_object_get(v, "i")), 1000);
     T_EQ_STR(json_string_value(json_object_get(v, "j")), "2026-01-01");
     T_EQ_STR(json_string_value(json_object_get(v, "k")), "true");
     T_CHECK(json_is_real(json_object_get(v, "l")));
-    T_CHECK(json_is_real(json_object_get(v, "m")) && json_real_value(json_object_get(v, "m")) == 8.0);
+    T_CHECK(json_is_real(json_object_get(v, "m")) &&
+            json_real_value(json_object_get(v, "m")) == 8.0);
     T_EQ_INT(json_integer_value(json_object_get(v, "nn")), -5);
-    T_CHECK(json_is_real(json_object_get(v, "o")) && json_real_value(json_object_get(v, "o")) == 0.5);
+    T_CHECK(json_is_real(json_object_get(v, "o")) &&
+            json_real_value(json_object_get(v, "o")) == 0.5);
     T_EQ_STR(json_string_value(json_object_get(v, "p")), "12");
     T_CHECK(json_is_null(json_object_get(v, "q")));
     T_EQ_STR(json_string_value(json_object_get(v, "r")), "");
     T_CHECK(json_is_null(json_object_get(v, "s")));
     T_EQ_INT(json_integer_value(json_object_get(v, "t")), 12);
-    T_CHECK(json_is_real(json_object_get(v, "u")) && json_real_value(json_object_get(v, "u")) == 1000.0);
+    T_CHECK(json_is_real(json_object_get(v, "u")) &&
+            json_real_value(json_object_get(v, "u")) == 1000.0);
     T_CHECK(json_is_false(json_object_get(v, "v")));
     T_EQ_STR(json_string_value(json_object_get(v, "w")), "hello world");
     T_EQ_INT(json_integer_value(json_object_get(v, "x")), 15);
@@ -137,7 +141,8 @@ static void test_nesting(void)
     T_EQ_STR(fl_obj_str(v, "metadata.labels.tier"), "1");
     json_t *cs = fl_obj_get(v, "spec.containers");
     T_EQ_INT(json_array_size(cs), 2);
-    T_EQ_INT(json_integer_value(json_array_get(json_object_get(json_array_get(cs, 0), "ports"), 1)), 443);
+    T_EQ_INT(json_integer_value(json_array_get(json_object_get(json_array_get(cs, 0), "ports"), 1)),
+             443);
     /* key order is kept */
     const char *first = json_object_iter_key(json_object_iter(v));
     T_EQ_STR(first, "apiVersion");
@@ -221,15 +226,16 @@ static void test_errors(void)
 
 static void test_alias_bomb(void)
 {
-    const char *bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
-                       "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-                       "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-                       "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-                       "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-                       "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-                       "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-                       "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-                       "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+    const char *bomb =
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+        "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+        "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+        "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+        "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+        "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+        "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+        "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
     fl_err e = FL_ERR_INIT;
     int64_t t0 = fl_mono_ms();
     T_EQ_INT(parse_err(bomb, &e), FL_EPARSE);
@@ -273,7 +279,8 @@ static void test_doc_lines(void)
     T_EQ_INT(fl_yaml_line(doc, json_array_get(json_object_get(root, "list"), 1)), 8);
     T_EQ_INT(fl_yaml_key_line(doc, b, "zzz"), 0);
     T_EQ_STR(fl_yaml_doc_name(doc), "flotilla.yaml");
-    int rc = fl_yaml_errf(doc, fl_yaml_key_line(doc, b, "c"), &e, FL_EPARSE, "field b.c: %s", "bad");
+    int rc =
+        fl_yaml_errf(doc, fl_yaml_key_line(doc, b, "c"), &e, FL_EPARSE, "field b.c: %s", "bad");
     T_EQ_INT(rc, FL_EPARSE);
     T_EQ_STR(e.msg, "flotilla.yaml:3: field b.c: bad");
     fl_yaml_doc_free(doc);

@@ -57,7 +57,8 @@ static void submit(fl_index *idx, const char *json)
 static void event(fl_index *idx, const char *type, int name, int rv)
 {
     char ev[512];
-    snprintf(ev, sizeof ev, "{\"type\":\"%s\",\"object\":{\"metadata\":{\"name\":\"p%d\","
+    snprintf(ev, sizeof ev,
+             "{\"type\":\"%s\",\"object\":{\"metadata\":{\"name\":\"p%d\","
              "\"namespace\":\"ns\",\"uid\":\"u%d\",\"resourceVersion\":\"%d\"},\"spec\":{}}}",
              type, name, name, rv);
     submit(idx, ev);
@@ -158,7 +159,8 @@ int main(void)
 
     /* each replayed event carries the object as it was at its revision
      * (member resourceVersions 100..103 in the stored states) */
-    const char *s1 = strstr(b.data, "\"uid\":\"u9\""), *s2 = s1 ? strstr(s1 + 1, "\"uid\":\"u9\"") : NULL;
+    const char *s1 = strstr(b.data, "\"uid\":\"u9\""),
+               *s2 = s1 ? strstr(s1 + 1, "\"uid\":\"u9\"") : NULL;
     T_CHECK(s1 && s2 && r6 > s1 && r6 < s2); /* ADDED's object says 6, the next 7 */
 
     /* pages are a snapshot of the first page's revision (k8s-golden
@@ -177,7 +179,8 @@ int main(void)
     snprintf(p3, sizeof p3, "/api/v1/pods?limit=2&continue=%s", tok2);
     T_EQ_INT(get(p3, &b), 200);
     T_CHECK(strstr(b.data, "\"p2\"") && strstr(b.data, "\"p3\"") && !strstr(b.data, "\"p25\""));
-    T_CHECK(strstr(b.data, "\"resourceVersion\":\"4\"") && !strstr(b.data, "\"resourceVersion\":\"12\""));
+    T_CHECK(strstr(b.data, "\"resourceVersion\":\"4\"") &&
+            !strstr(b.data, "\"resourceVersion\":\"12\""));
     find_str(&b, "continue", tok2, sizeof tok2);
     snprintf(p3, sizeof p3, "/api/v1/pods?limit=2&continue=%s", tok2);
     T_EQ_INT(get(p3, &b), 200);

@@ -22,11 +22,14 @@ static void put(fl_index *idx, const char *cluster, const char *group, const cha
     char ev[1024], refs[300] = "";
     fl_index_src src = {cluster, group, "v1", res, kind};
     if (owner)
-        snprintf(refs, sizeof refs, ",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"X\","
-                 "\"name\":\"o\",\"uid\":\"%s\",\"controller\":true}]", owner);
-    snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"%s\","
-             "%s%s%s\"uid\":\"%s\",\"resourceVersion\":\"1\"%s}}}", name,
-             ns ? "\"namespace\":\"" : "", ns ? ns : "", ns ? "\"," : "", uid, refs);
+        snprintf(refs, sizeof refs,
+                 ",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"X\","
+                 "\"name\":\"o\",\"uid\":\"%s\",\"controller\":true}]",
+                 owner);
+    snprintf(ev, sizeof ev,
+             "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"%s\","
+             "%s%s%s\"uid\":\"%s\",\"resourceVersion\":\"1\"%s}}}",
+             name, ns ? "\"namespace\":\"" : "", ns ? ns : "", ns ? "\"," : "", uid, refs);
     T_EQ_INT(fl_index_submit_event(idx, &src, ev, strlen(ev), NULL), 0);
 }
 
@@ -35,8 +38,7 @@ static void fill(fl_index *idx)
     const char *cl[] = {"c-1", "c-2"};
     for (int i = 0; i < 2; i++) {
         put(idx, cl[i], "apps", "deployments", "Deployment", "ns", "web", "dep-web", NULL);
-        put(idx, cl[i], "apps", "replicasets", "ReplicaSet", "ns", "web-1", "rs-web-1",
-            "dep-web");
+        put(idx, cl[i], "apps", "replicasets", "ReplicaSet", "ns", "web-1", "rs-web-1", "dep-web");
         put(idx, cl[i], "", "pods", "Pod", "ns", "web-1-a", i ? "pod-2a" : "pod-1a", "rs-web-1");
         put(idx, cl[i], "", "pods", "Pod", "ns", "web-1-b", i ? "pod-2b" : "pod-1b", "rs-web-1");
         /* same name, other namespace and type */

@@ -108,7 +108,7 @@ static void test_errors(void)
     expect_error("SELECT nmae FROM pods", "unknown column 'nmae' at 1:8 (did you mean 'name'?)");
     expect_error("SELECT name FROM dployments", "(did you mean 'deployments'?)");
     expect_error("SELECT name FROM pods\nWHERE phase = ", "expected a column, literal or '(', "
-                 "found end of query at 2:15");
+                                                          "found end of query at 2:15");
     expect_error("SELECT name FROM pods WHERE phase = 'x' LIMIT 'a'", "a number after LIMIT");
     expect_error("SELECT name FROM pods ORDER name", "expected BY, found 'name' at 1:29");
     expect_error("SELECT requests.cpu FROM nodes", "exists only on pods");
@@ -123,7 +123,8 @@ static void test_errors(void)
     expect_error("SELECT metadata.annotations FROM secrets", "Secret data is never returned");
     expect_error("SELECT metadata FROM secrets", "Secret data is never returned");
     expect_error("SELECT annotations.\"kubectl.kubernetes.io/last-applied-configuration\" "
-                 "FROM secrets", "Secret data is never returned");
+                 "FROM secrets",
+                 "Secret data is never returned");
     T_EQ_INT(compile("SELECT annotations.owner, metadata.name FROM secrets").rc, 0);
     expect_error("SELECT name FROM secrets WHERE MATCH('hunter2')", "not available on secrets");
     T_CHECK(strstr(compile("SELECT name FROM objects WHERE MATCH('hunter2')").sql,
@@ -169,8 +170,15 @@ static void test_caps(void)
 static void test_injection(void)
 {
     static const char *const evil[] = {
-        "'; DROP TABLE objects; --", "\" OR 1=1 --", "x') OR ('1'='1", "?1", "$.a",
-        "json_extract(json, '$')", "fts MATCH 'a'", "\\x00", "t0.json; DELETE",
+        "'; DROP TABLE objects; --",
+        "\" OR 1=1 --",
+        "x') OR ('1'='1",
+        "?1",
+        "$.a",
+        "json_extract(json, '$')",
+        "fts MATCH 'a'",
+        "\\x00",
+        "t0.json; DELETE",
     };
     char text[1024], lit[256], ident[256];
     for (size_t i = 0; i < FL_ARRAY_LEN(evil); i++) {
@@ -276,7 +284,8 @@ static void test_params(void)
 {
     fl_index_sql_value up[2] = {{FL_INDEX_SQL_TEXT, 0, 0, "x'y", 3},
                                 {FL_INDEX_SQL_INT, 7, 0, NULL, 0}};
-    out o = compile_as("SELECT name FROM pods WHERE name = $1 AND spec.priority = ?", &admin, up, 2);
+    out o =
+        compile_as("SELECT name FROM pods WHERE name = $1 AND spec.priority = ?", &admin, up, 2);
     T_EQ_INT(o.rc, 0);
     T_CHECK(strstr(o.params, "|x'y|") != NULL);
     fl_index_sql_value qp[2] = {{FL_INDEX_SQL_TEXT, 0, 0, "1500m", 5},
@@ -350,7 +359,8 @@ static void test_plans(void)
     T_CHECK(!has(&b, "SCAN"));
 
     /* a sum over a resource joins pod_resources by its key, no correlated lookup */
-    plan_of(rd, "SELECT cluster, namespace, sum(requests.cpu) FROM pods GROUP BY cluster, namespace",
+    plan_of(rd,
+            "SELECT cluster, namespace, sum(requests.cpu) FROM pods GROUP BY cluster, namespace",
             &b);
     T_CHECK(has(&b, "SEARCH t0 USING COVERING INDEX objects_live (gvr_id=?)"));
     T_CHECK(has(&b, "SEARCH rs0 USING PRIMARY KEY (obj_id=? AND resource=?)"));
@@ -359,8 +369,10 @@ static void test_plans(void)
 
     /* pods<->nodes in one cluster: the cluster's nodes, then for each the
      * cluster's pods (not pods_by_node's range over every cluster) */
-    plan_of(rd, "SELECT p.name, n.name FROM pods p JOIN nodes n ON p.cluster = n.cluster AND "
-                "p.node = n.name WHERE p.cluster = 'c-1' AND n.ready = false", &b);
+    plan_of(rd,
+            "SELECT p.name, n.name FROM pods p JOIN nodes n ON p.cluster = n.cluster AND "
+            "p.node = n.name WHERE p.cluster = 'c-1' AND n.ready = false",
+            &b);
     T_CHECK(has(&b, "SEARCH c0 USING COVERING INDEX sqlite_autoindex_clusters_1 (name=?)"));
     T_CHECK(has(&b, "SEARCH t0 USING INDEX objects_scope (cluster_id=? AND gvr_id=?)"));
     T_CHECK(has(&b, "SEARCH x0 USING INTEGER PRIMARY KEY (rowid=?)"));
@@ -368,8 +380,10 @@ static void test_plans(void)
     T_CHECK(!has(&b, "SCAN"));
 
     /* label + phase page: from the label's index range */
-    plan_of(rd, "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = 'a' "
-                "AND phase != 'Running' ORDER BY created DESC LIMIT 50", &b);
+    plan_of(rd,
+            "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = 'a' "
+            "AND phase != 'Running' ORDER BY created DESC LIMIT 50",
+            &b);
     T_CHECK(has(&b, "labels_cluster (key=? AND value=?)"));
     T_CHECK(has(&b, "SEARCH t0 USING INTEGER PRIMARY KEY (rowid=?)"));
     T_CHECK(!has(&b, "SCAN t0"));
@@ -381,8 +395,10 @@ static void test_plans(void)
     T_CHECK(!has(&b, "SCAN t0"));
 
     /* one join per resource (requests and limits of cpu share a row) */
-    plan_of(rd, "SELECT name FROM pods WHERE requests.cpu > '500m' AND limits.cpu > 1 AND "
-                "requests.memory > '1Gi'", &b);
+    plan_of(rd,
+            "SELECT name FROM pods WHERE requests.cpu > '500m' AND limits.cpu > 1 AND "
+            "requests.memory > '1Gi'",
+            &b);
     T_CHECK(has(&b, "SEARCH rs0 USING PRIMARY KEY (obj_id=? AND resource=?)"));
     T_CHECK(has(&b, "SEARCH rs1 USING PRIMARY KEY (obj_id=? AND resource=?)"));
 

@@ -149,7 +149,7 @@ static void test_fields(void)
     T_EQ_INT(match("spec.priority>6,spec.priority<8", pod), 1);
     T_EQ_INT(match("spec.priority>7", pod), 0);
     T_EQ_INT(match("spec.priority=7,spec.hostNetwork=true", pod), 1);
-    T_EQ_INT(match("spec.nodeName=", pod), 1);  /* absent reads as "" */
+    T_EQ_INT(match("spec.nodeName=", pod), 1); /* absent reads as "" */
     T_EQ_INT(match("spec.nodeName!=", pod), 0);
     T_EQ_INT(match("spec.nodeName!=x", pod), 1);
     T_EQ_INT(match("spec.missing>1", pod), 0);
@@ -215,10 +215,9 @@ static void test_bound(fl_index *idx)
 /* #19.1: names as Kubernetes validates them; never a dot segment. */
 static void test_names(void)
 {
-    static const char *const good[] = {"a", "default", "kube-system", "a.b", "east-1",
-                                       "a-b.c-d.e"};
-    static const char *const bad[] = {"", ".", "..", ".a", "a.", "a..b", "-a", "a-", "A",
-                                      "a_b", "a/b", "a b", "a.-b", "a.b-"};
+    static const char *const good[] = {"a", "default", "kube-system", "a.b", "east-1", "a-b.c-d.e"};
+    static const char *const bad[] = {"",   ".", "..",  ".a",  "a.",  "a..b", "-a",
+                                      "a-", "A", "a_b", "a/b", "a b", "a.-b", "a.b-"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         T_CHECK(query_dns_name(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

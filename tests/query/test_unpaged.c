@@ -52,7 +52,8 @@ static void add_pods(fl_index *idx, const char *ns, int n)
     fl_index_src src = {"c-1", "", "v1", "pods", "Pod"};
     char ev[512];
     for (int i = 0; i < n; i++) {
-        int len = snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\","
+        int len = snprintf(ev, sizeof ev,
+                           "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\","
                            "\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"p%05d\",\"namespace\":"
                            "\"%s\",\"uid\":\"%s-%d\",\"resourceVersion\":\"%d\"},\"spec\":{}}}",
                            i, ns, ns, i, i + 1);
@@ -83,7 +84,8 @@ int main(void)
     add_pods(idx, "small", 3);
     qo.index = idx;
     qo.anonymous_loopback = true;
-    qo.list_scan_budget_ms = 60000; /* the scans below must fill their pages, even under ASan and load */
+    qo.list_scan_budget_ms =
+        60000; /* the scans below must fill their pages, even under ASan and load */
     qo.gvs = &gv;
     qo.ngvs = 1;
     so.access_log = false;
@@ -112,16 +114,20 @@ int main(void)
     fl_index_src src = {"c-1", "", "v1", "pods", "Pod"};
     for (int i = 0; i < 2; i++) {
         char ev[512];
-        int len = snprintf(ev, sizeof ev, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{"
+        int len = snprintf(ev, sizeof ev,
+                           "{\"type\":\"ADDED\",\"object\":{\"metadata\":{"
                            "\"name\":\"x%d\",\"namespace\":\"small\",\"uid\":\"x-%d\","
                            "\"resourceVersion\":\"9%d\"},\"spec\":{\"nodeName\":\"node-x\"},"
-                           "\"status\":{\"phase\":\"%s\"}}}", i, i, i, i ? "Failed" : "Running");
+                           "\"status\":{\"phase\":\"%s\"}}}",
+                           i, i, i, i ? "Failed" : "Running");
         T_EQ_INT(fl_index_submit_event(idx, &src, ev, (size_t)len, NULL), 0);
     }
     T_EQ_INT(fl_index_flush(idx, 60000), 0);
     T_EQ_INT(get("/api/v1/pods?limit=1&fieldSelector=spec.nodeName%3Dnode-x", &b), 200);
     T_CHECK(strstr(b.data, "\"uid\":\"x-0\"") && strstr(b.data, "\"continue\":\""));
-    T_EQ_INT(get("/api/v1/pods?limit=5&fieldSelector=spec.nodeName%3Dnode-x,status.phase%3DFailed", &b), 200);
+    T_EQ_INT(
+        get("/api/v1/pods?limit=5&fieldSelector=spec.nodeName%3Dnode-x,status.phase%3DFailed", &b),
+        200);
     T_CHECK(strstr(b.data, "\"uid\":\"x-1\"") && !strstr(b.data, "\"uid\":\"x-0\""));
     T_EQ_INT(get("/api/v1/pods?limit=5&fieldSelector=status.phase%3DRunning", &b), 200);
     T_CHECK(strstr(b.data, "\"uid\":\"x-0\"") && !strstr(b.data, "\"uid\":\"small-0\""));

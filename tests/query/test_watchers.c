@@ -91,10 +91,13 @@ static void submit_pod(fl_index *idx, int name, const char *mark, int pad)
     static int rv = 1;
     fl_buf b = FL_BUF_INIT(1u << 20);
     fl_index_src src = {"c-1", "", "v1", "pods", "Pod"};
-    T_EQ_INT(fl_buf_printf(&b, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"p%d\","
-                               "\"namespace\":\"ns\",\"uid\":\"u%d\",\"resourceVersion\":\"%d\","
-                               "\"labels\":{\"mark\":\"%s\"},\"annotations\":{\"pad\":\"%*s\"}},"
-                               "\"spec\":{}}}", name, name, ++rv, mark, pad, ""), 0);
+    T_EQ_INT(fl_buf_printf(&b,
+                           "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"p%d\","
+                           "\"namespace\":\"ns\",\"uid\":\"u%d\",\"resourceVersion\":\"%d\","
+                           "\"labels\":{\"mark\":\"%s\"},\"annotations\":{\"pad\":\"%*s\"}},"
+                           "\"spec\":{}}}",
+                           name, name, ++rv, mark, pad, ""),
+             0);
     int rc;
     while ((rc = fl_index_submit_event(idx, &src, b.data, b.len, NULL)) == FL_EFULL)
         usleep(1000);

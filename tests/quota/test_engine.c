@@ -53,29 +53,36 @@ static void expect_admit_error(const char *req)
 
 static void test_admit(void)
 {
-    expect_admit("{\"quotas\":[{\"metadata\":{\"name\":\"compute\"},\"spec\":{\"hard\":{\"requests.cpu\":\"2\"}}}],"
-                 "\"used\":{\"compute\":{\"requests.cpu\":\"1500m\"}},\"operation\":\"CREATE\","
-                 "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"c\","
-                 "\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]}}}",
-                 "{\"allowed\":false,\"code\":403,\"reason\":\"Forbidden\",\"message\":\"exceeded quota: "
-                 "compute, requested: requests.cpu=1, used: requests.cpu=1500m, limited: requests.cpu=2\"}");
+    expect_admit(
+        "{\"quotas\":[{\"metadata\":{\"name\":\"compute\"},\"spec\":{\"hard\":{\"requests.cpu\":"
+        "\"2\"}}}],"
+        "\"used\":{\"compute\":{\"requests.cpu\":\"1500m\"}},\"operation\":\"CREATE\","
+        "\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":"
+        "\"c\","
+        "\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]}}}",
+        "{\"allowed\":false,\"code\":403,\"reason\":\"Forbidden\",\"message\":\"exceeded quota: "
+        "compute, requested: requests.cpu=1, used: requests.cpu=1500m, limited: requests.cpu=2\"}");
     /* no quotas: allowed, nothing used */
-    expect_admit("{\"quotas\":[],\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{\"spec\":{}}}",
-                 "{\"allowed\":true,\"used\":{}}");
+    expect_admit(
+        "{\"quotas\":[],\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{\"spec\":{}}}",
+        "{\"allowed\":true,\"used\":{}}");
     /* hostile: wrong types, missing members */
     expect_admit_error("[]");
     expect_admit_error("{\"operation\":5}");
     expect_admit_error("{\"operation\":\"CREATE\",\"object\":\"x\"}");
-    expect_admit_error("{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{},\"quotas\":{}}");
-    expect_admit_error("{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{\"spec\":{\"containers\":7}},"
-                       "\"quotas\":[{\"spec\":{\"hard\":{\"pods\":\"1\"}}}]}");
+    expect_admit_error(
+        "{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{},\"quotas\":{}}");
+    expect_admit_error(
+        "{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{\"spec\":{\"containers\":7}},"
+        "\"quotas\":[{\"spec\":{\"hard\":{\"pods\":\"1\"}}}]}");
     expect_admit_error("{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{},"
                        "\"quotas\":[{\"spec\":{\"hard\":{\"pods\":[1]}}}]}");
     expect_admit_error("{\"operation\":\"UPDATE\",\"resource\":\"pods\",\"object\":{}}");
     /* a quantity with too many digits is refused, not truncated */
-    expect_admit_error("{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{},\"quotas\":[{\"spec\":"
-                       "{\"hard\":{\"pods\":\"1234567890123456789012345678901234567890123456789012345678901"
-                       "23456789012345678901234567890123456789012345678901234567890123456789012345678901\"}}}]}");
+    expect_admit_error(
+        "{\"operation\":\"CREATE\",\"resource\":\"pods\",\"object\":{},\"quotas\":[{\"spec\":"
+        "{\"hard\":{\"pods\":\"1234567890123456789012345678901234567890123456789012345678901"
+        "23456789012345678901234567890123456789012345678901234567890123456789012345678901\"}}}]}");
 }
 
 static void test_caps(void)
@@ -87,17 +94,18 @@ static void test_caps(void)
         snprintf(k, sizeof k, "count/x%d.example.com", i);
         json_object_set_new(hard, k, json_string("1"));
     }
-    json_t *req = json_pack("{s:s,s:s,s:{},s:[{s:{s:o}}]}", "operation", "CREATE", "resource", "pods",
-                            "object", "quotas", "spec", "hard", hard);
+    json_t *req = json_pack("{s:s,s:s,s:{},s:[{s:{s:o}}]}", "operation", "CREATE", "resource",
+                            "pods", "object", "quotas", "spec", "hard", hard);
     json_t *out = NULL;
     fl_err err = FL_ERR_INIT;
     T_EQ_INT(fl_quota_admit(req, &out, &err), FL_EPARSE);
     T_CHECK(strstr(err.msg, "more than") != NULL);
     json_decref(req);
     /* replicas x request overflowing the digit cap is -ERANGE, not garbage */
-    json_t *b = J("{\"clusters\":[{\"name\":\"m\",\"replicas\":2147483647}],\"replicaRequirements\":"
-                  "{\"resourceRequest\":{\"cpu\":\"9999999999999999999999999999999999999999999999999999"
-                  "99999999999999999999999999999999999999999999k\"}}}");
+    json_t *b =
+        J("{\"clusters\":[{\"name\":\"m\",\"replicas\":2147483647}],\"replicaRequirements\":"
+          "{\"resourceRequest\":{\"cpu\":\"9999999999999999999999999999999999999999999999999999"
+          "99999999999999999999999999999999999999999999k\"}}}");
     out = NULL;
     int rc = fl_quota_binding_usage(b, &out, &err);
     T_CHECK(rc == -ERANGE || rc == 0);
@@ -123,21 +131,24 @@ static void test_frq(void)
     T_CHECK(errs == NULL);
     json_decref(f);
 
-    json_t *req = J("{\"operation\":\"CREATE\",\"new\":{\"namespace\":\"ns\",\"clusters\":[{\"name\":\"m\","
-                    "\"replicas\":3}],\"replicaRequirements\":{\"resourceRequest\":{\"cpu\":\"500m\"}}},"
-                    "\"frqs\":[{\"metadata\":{\"name\":\"q\"},\"spec\":{\"overall\":{\"cpu\":\"2\"}},"
-                    "\"status\":{\"overallUsed\":{\"cpu\":\"1\"}}}]}");
+    json_t *req =
+        J("{\"operation\":\"CREATE\",\"new\":{\"namespace\":\"ns\",\"clusters\":[{\"name\":\"m\","
+          "\"replicas\":3}],\"replicaRequirements\":{\"resourceRequest\":{\"cpu\":\"500m\"}}},"
+          "\"frqs\":[{\"metadata\":{\"name\":\"q\"},\"spec\":{\"overall\":{\"cpu\":\"2\"}},"
+          "\"status\":{\"overallUsed\":{\"cpu\":\"1\"}}}]}");
     json_t *ans = NULL;
     T_EQ_INT(fl_quota_binding_admit(req, &ans, &err), 0);
     char *s = dump(ans);
     T_EQ_STR(s, "{\"allowed\":false,\"code\":403,\"reason\":\"QuotaExceeded\",\"message\":"
-                "\"FederatedResourceQuota(ns/q) exceeded for resource cpu: requested sum 2500m, limit 2.\"}");
+                "\"FederatedResourceQuota(ns/q) exceeded for resource cpu: requested sum 2500m, "
+                "limit 2.\"}");
     free(s);
     json_decref(ans);
     json_decref(req);
 
-    json_t *overall = J("{\"cpu\":\"10\"}"), *bindings = J("[{\"clusters\":[{\"name\":\"m\",\"replicas\":2}],"
-                                                           "\"replicaRequirements\":{\"resourceRequest\":{\"cpu\":\"1.5\"}}}]");
+    json_t *overall = J("{\"cpu\":\"10\"}"),
+           *bindings = J("[{\"clusters\":[{\"name\":\"m\",\"replicas\":2}],"
+                         "\"replicaRequirements\":{\"resourceRequest\":{\"cpu\":\"1.5\"}}}]");
     json_t *used = NULL;
     T_EQ_INT(fl_quota_frq_used(overall, bindings, &used, &err), 0);
     T_EQ_STR(json_string_value(json_object_get(used, "cpu")), "3");

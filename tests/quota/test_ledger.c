@@ -41,8 +41,9 @@ static int host(void *ud, const char *ns, json_t **kq, json_t **frq, fl_err *err
     *kq = json_array();
     *frq = json_array();
     if (!strcmp(ns, NS))
-        json_array_append_new(*kq, J("{\"metadata\":{\"name\":\"team-quota\",\"namespace\":\"team\"},"
-                                     "\"spec\":{\"hard\":{\"requests.cpu\":\"4\",\"pods\":\"10\"}}}"));
+        json_array_append_new(*kq,
+                              J("{\"metadata\":{\"name\":\"team-quota\",\"namespace\":\"team\"},"
+                                "\"spec\":{\"hard\":{\"requests.cpu\":\"4\",\"pods\":\"10\"}}}"));
     return 0;
 }
 
@@ -84,11 +85,11 @@ static fl_quota *ledger(int64_t ttl_ms, bool stale_allow, bool with_health)
 static bool review(fl_quota *q, const char *cluster, const char *name, const char *cpu, bool dry,
                    char *msg, size_t n)
 {
-    json_t *req = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:s,s:s,s:b,s:{s:{s:s,s:s},s:{s:[{s:s,s:{s:{s:s}}}]}}}",
-                            "uid", name, "operation", "CREATE", "resource", "group", "", "version",
-                            "v1", "resource", "pods", "namespace", NS, "name", name, "dryRun", dry,
-                            "object", "metadata", "name", name, "namespace", NS, "spec",
-                            "containers", "name", "c", "resources", "requests", "cpu", cpu);
+    json_t *req = json_pack(
+        "{s:s,s:s,s:{s:s,s:s,s:s},s:s,s:s,s:b,s:{s:{s:s,s:s},s:{s:[{s:s,s:{s:{s:s}}}]}}}", "uid",
+        name, "operation", "CREATE", "resource", "group", "", "version", "v1", "resource", "pods",
+        "namespace", NS, "name", name, "dryRun", dry, "object", "metadata", "name", name,
+        "namespace", NS, "spec", "containers", "name", "c", "resources", "requests", "cpu", cpu);
     json_t *resp = NULL;
     fl_err err = FL_ERR_INIT;
     int rc = fl_quota_review(q, cluster, req, &resp, &err);
@@ -107,7 +108,8 @@ static char *used_cpu(fl_quota *q)
     json_t *used = NULL;
     fl_err err = FL_ERR_INIT;
     T_EQ_INT(fl_quota_used(q, NS, &used, &err), 0);
-    const char *v = json_string_value(json_object_get(json_object_get(used, "team-quota"), "requests.cpu"));
+    const char *v =
+        json_string_value(json_object_get(json_object_get(used, "team-quota"), "requests.cpu"));
     snprintf(buf, sizeof buf, "%s", v ? v : "?");
     json_decref(used);
     return buf;
@@ -126,11 +128,15 @@ static void pod(const char *cluster, const char *name, const char *cpu, const ch
 {
     char obj[2048];
     snprintf(obj, sizeof obj,
-             "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"team\","
-             "\"uid\":\"uid-%s\",\"resourceVersion\":\"10\"%s%s%s},\"spec\":{\"containers\":[{\"name\":\"c\","
+             "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":"
+             "\"team\","
+             "\"uid\":\"uid-%s\",\"resourceVersion\":\"10\"%s%s%s},\"spec\":{\"containers\":[{"
+             "\"name\":\"c\","
              "\"resources\":{\"requests\":{\"cpu\":\"%s\"}}}]},\"status\":{\"phase\":\"Running\"}}",
-             name, name, owner ? ",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
-             "\"ReplicaSet\",\"name\":\"rs\",\"controller\":true,\"uid\":\"" : "",
+             name, name,
+             owner ? ",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":"
+                     "\"ReplicaSet\",\"name\":\"rs\",\"controller\":true,\"uid\":\""
+                   : "",
              owner ? owner : "", owner ? "\"}]" : "", cpu);
     submit(cluster, "", "pods", "Pod", obj);
 }
@@ -155,11 +161,12 @@ static void test_reservations(void)
     /* dep-1's ReplicaSet and two of its pods show in m1, solo in m2: the
      * pods consume the reservation (3 - 2 = 1 left) and solo's reservation
      * is replaced by the observed pod: still exactly 4, nothing twice */
-    submit("m1", "apps", "replicasets", "ReplicaSet",
-           "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"rs\","
-           "\"namespace\":\"team\",\"uid\":\"rs-uid\",\"resourceVersion\":\"5\",\"ownerReferences\":"
-           "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"dep\",\"controller\":true,"
-           "\"uid\":\"dep-1\"}]},\"spec\":{\"replicas\":3}}");
+    submit(
+        "m1", "apps", "replicasets", "ReplicaSet",
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"rs\","
+        "\"namespace\":\"team\",\"uid\":\"rs-uid\",\"resourceVersion\":\"5\",\"ownerReferences\":"
+        "[{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"dep\",\"controller\":true,"
+        "\"uid\":\"dep-1\"}]},\"spec\":{\"replicas\":3}}");
     pod("m1", "dep-a", "1", "rs-uid");
     pod("m1", "dep-b", "1", "rs-uid");
     pod("m2", "solo", "1", NULL);
@@ -226,10 +233,11 @@ static void test_stale(void)
     fl_quota_free(q);
     /* a Ready member whose pods lag makes every review follow the policy */
     json_decref(health_doc);
-    health_doc = J("{\"clusters\":[{\"name\":\"m1\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
-                   "\"resource\":\"pods\",\"phase\":\"Watching\",\"lagMs\":0}]},"
-                   "{\"name\":\"m2\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
-                   "\"resource\":\"pods\",\"phase\":\"Backoff\",\"lagMs\":90000}]}]}");
+    health_doc =
+        J("{\"clusters\":[{\"name\":\"m1\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
+          "\"resource\":\"pods\",\"phase\":\"Watching\",\"lagMs\":0}]},"
+          "{\"name\":\"m2\",\"health\":\"Ready\",\"resources\":[{\"group\":\"\","
+          "\"resource\":\"pods\",\"phase\":\"Backoff\",\"lagMs\":90000}]}]}");
     q = ledger(60000, false, true);
     T_CHECK(!review(q, "m1", "s4", "1m", false, msg, sizeof msg));
     T_CHECK(strstr(msg, "cluster m2 has not synced its pods (Backoff)") != NULL);
@@ -242,12 +250,17 @@ static void test_malformed(void)
 {
     fl_quota *q = ledger(60000, false, false);
     static const char *const bad[] = {
-        "{}", "{\"uid\":\"u\"}", "{\"uid\":\"u\",\"operation\":\"PATCH\"}",
-        "{\"uid\":\"u\",\"operation\":\"CREATE\",\"resource\":{\"group\":\"\",\"resource\":\"pods\"},"
+        "{}",
+        "{\"uid\":\"u\"}",
+        "{\"uid\":\"u\",\"operation\":\"PATCH\"}",
+        "{\"uid\":\"u\",\"operation\":\"CREATE\",\"resource\":{\"group\":\"\",\"resource\":"
+        "\"pods\"},"
         "\"namespace\":\"team\"}",
-        "{\"uid\":\"u\",\"operation\":\"UPDATE\",\"resource\":{\"group\":\"\",\"resource\":\"pods\"},"
+        "{\"uid\":\"u\",\"operation\":\"UPDATE\",\"resource\":{\"group\":\"\",\"resource\":"
+        "\"pods\"},"
         "\"namespace\":\"team\",\"object\":{}}",
-        "{\"uid\":\"u\",\"operation\":\"CREATE\",\"resource\":{\"group\":\"\",\"resource\":\"pods\"},"
+        "{\"uid\":\"u\",\"operation\":\"CREATE\",\"resource\":{\"group\":\"\",\"resource\":"
+        "\"pods\"},"
         "\"namespace\":\"team\",\"object\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":"
         "{\"cpu\":\"x\"}}}]}}}",
     };
@@ -273,9 +286,9 @@ static void test_host_objects(void)
     fl_quota *q = ledger_host(60000, false, false, NULL);
     fl_err err = FL_ERR_INIT;
     char msg[1024];
-#define KQ(rv, cpu)                                                                         \
-    "{\"apiVersion\":\"quota.flotilla.io/v1alpha1\",\"kind\":\"KarmadaQuota\",\"metadata\":{"     \
-    "\"name\":\"team-quota\",\"namespace\":\"team\",\"uid\":\"kq-1\",\"resourceVersion\":\"" rv  \
+#define KQ(rv, cpu)                                                                                \
+    "{\"apiVersion\":\"quota.flotilla.io/v1alpha1\",\"kind\":\"KarmadaQuota\",\"metadata\":{"      \
+    "\"name\":\"team-quota\",\"namespace\":\"team\",\"uid\":\"kq-1\",\"resourceVersion\":\"" rv    \
     "\"},\"spec\":{\"hard\":{\"requests.cpu\":\"" cpu "\"}}}"
     char obj[1024];
     fl_index_src src = {FL_QUOTA_HOST_CLUSTER, "quota.flotilla.io", "v1alpha1", "karmadaquotas",

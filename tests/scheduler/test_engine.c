@@ -107,8 +107,8 @@ static void test_assign_random(void)
             c[i].available = (int64_t)rnd(30) - 1;
             c[i].current = (int64_t)rnd(6);
         }
-        fl_sched_assign_in in = {(fl_sched_strategy)rnd(4), (int64_t)rnd(50), "u",
-                                 rnd(4) == 0, c, n, NULL, 0};
+        fl_sched_assign_in in = {
+            (fl_sched_strategy)rnd(4), (int64_t)rnd(50), "u", rnd(4) == 0, c, n, NULL, 0};
         fl_sched_target *t = NULL;
         size_t nt = 0;
         fl_err err = FL_ERR_INIT;
@@ -154,9 +154,9 @@ static void test_select_random(void)
             c[i].score = (int64_t)rnd(3) * 50;
             c[i].available = (int64_t)rnd(40);
         }
-        fl_sched_spread sp[2] = {{FL_SCHED_SPREAD_CLUSTER, 1 + (int64_t)rnd(3), 0},
-                                 {rnd(2) ? FL_SCHED_SPREAD_REGION : FL_SCHED_SPREAD_ZONE,
-                                  1 + (int64_t)rnd(2), 0}};
+        fl_sched_spread sp[2] = {
+            {FL_SCHED_SPREAD_CLUSTER, 1 + (int64_t)rnd(3), 0},
+            {rnd(2) ? FL_SCHED_SPREAD_REGION : FL_SCHED_SPREAD_ZONE, 1 + (int64_t)rnd(2), 0}};
         sp[0].max_groups = sp[0].min_groups + (int64_t)rnd(4);
         sp[1].max_groups = sp[1].min_groups + (int64_t)rnd(2);
         fl_sched_select_in in = {rnd(2) == 0, false, (int64_t)rnd(80), sp, 1 + rnd(2), c, n};

@@ -37,15 +37,20 @@ static void test_health(void)
     health("{\"kind\":\"Deployment\",\"spec\":{\"replicas\":3}}", "Unknown");
     /* pods that cannot run */
     health("{\"kind\":\"Deployment\",\"spec\":{\"replicas\":3},"
-           "\"status\":{\"updatedReplicas\":3,\"availableReplicas\":0}}", "Unhealthy");
+           "\"status\":{\"updatedReplicas\":3,\"availableReplicas\":0}}",
+           "Unhealthy");
     /* a rollout stuck behind old pods that still serve */
     health("{\"kind\":\"Deployment\",\"spec\":{\"replicas\":2},\"status\":{\"updatedReplicas\":2,"
-           "\"availableReplicas\":2,\"unavailableReplicas\":2}}", "Unhealthy");
+           "\"availableReplicas\":2,\"unavailableReplicas\":2}}",
+           "Unhealthy");
     health("{\"kind\":\"StatefulSet\",\"spec\":{\"replicas\":2},"
-           "\"status\":{\"updatedReplicas\":2,\"readyReplicas\":1}}", "Unhealthy");
+           "\"status\":{\"updatedReplicas\":2,\"readyReplicas\":1}}",
+           "Unhealthy");
     health("{\"kind\":\"StatefulSet\",\"spec\":{\"replicas\":2},"
-           "\"status\":{\"updatedReplicas\":2,\"readyReplicas\":2}}", "Healthy");
-    health("{\"kind\":\"Job\",\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\"}]}}",
+           "\"status\":{\"updatedReplicas\":2,\"readyReplicas\":2}}",
+           "Healthy");
+    health("{\"kind\":\"Job\",\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\"}"
+           "]}}",
            "Unhealthy");
     health("{\"kind\":\"Job\",\"status\":{}}", "Healthy");
     health("{\"kind\":\"ConfigMap\"}", "Healthy");
@@ -67,7 +72,8 @@ static void test_tasks(void)
     T_EQ_INT(json_integer_value(json_object_get(t, "gracePeriodSeconds")), 60);
     T_EQ_INT(json_integer_value(json_object_get(t, "replicas")), 4);
     /* ends when the new placement is healthy or 60 s after its creation */
-    struct tm tm = {.tm_year = 126, .tm_mon = 0, .tm_mday = 2, .tm_hour = 3, .tm_min = 4, .tm_sec = 5};
+    struct tm tm = {
+        .tm_year = 126, .tm_mon = 0, .tm_mday = 2, .tm_hour = 3, .tm_min = 4, .tm_sec = 5};
     int64_t at = (int64_t)timegm(&tm);
     T_CHECK(!fl_sched_task_done(t, false, 600, at + 59));
     T_CHECK(fl_sched_task_done(t, true, 600, at + 1));

@@ -29,13 +29,14 @@ static void node(fl_index *idx, const char *cluster, const char *name, const cha
     char o[2048];
     static int uid;
     int id = ++uid;
-    snprintf(o, sizeof o,
-             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\",\"uid\":\"n%d\","
-             "\"resourceVersion\":\"%d\",\"labels\":%s},\"spec\":{\"taints\":%s},\"status\":{"
-             "\"allocatable\":{\"cpu\":\"%s\",\"memory\":\"8Gi\",\"pods\":\"%s\"},"
-             "\"capacity\":{\"cpu\":\"%s\",\"memory\":\"8Gi\",\"pods\":\"%s\"},"
-             "\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
-             name, id, 10 + id, labels, taints, cpu, pods, cpu, pods, ready ? "True" : "False");
+    snprintf(
+        o, sizeof o,
+        "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\",\"uid\":\"n%d\","
+        "\"resourceVersion\":\"%d\",\"labels\":%s},\"spec\":{\"taints\":%s},\"status\":{"
+        "\"allocatable\":{\"cpu\":\"%s\",\"memory\":\"8Gi\",\"pods\":\"%s\"},"
+        "\"capacity\":{\"cpu\":\"%s\",\"memory\":\"8Gi\",\"pods\":\"%s\"},"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
+        name, id, 10 + id, labels, taints, cpu, pods, cpu, pods, ready ? "True" : "False");
     ev(idx, cluster, "nodes", "Node", o);
 }
 
@@ -45,12 +46,13 @@ static void pod(fl_index *idx, const char *cluster, const char *name, const char
     char o[2048];
     static int uid;
     int id = ++uid;
-    snprintf(o, sizeof o,
-             "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":"
-             "\"default\",\"uid\":\"p%d\",\"resourceVersion\":\"%d\"},\"spec\":{\"nodeName\":\"%s\","
-             "\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{\"requests\":{\"cpu\":"
-             "\"%s\"}}}]},\"status\":{\"phase\":\"%s\"}}",
-             name, id, 100 + id, node_name, cpu, phase);
+    snprintf(
+        o, sizeof o,
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":"
+        "\"default\",\"uid\":\"p%d\",\"resourceVersion\":\"%d\"},\"spec\":{\"nodeName\":\"%s\","
+        "\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{\"requests\":{\"cpu\":"
+        "\"%s\"}}}]},\"status\":{\"phase\":\"%s\"}}",
+        name, id, 100 + id, node_name, cpu, phase);
     ev(idx, cluster, "pods", "Pod", o);
 }
 
@@ -102,23 +104,31 @@ int main(void)
 
     T_EQ_INT(avail(s, "east", CPU500 "}"), 6); /* n1: 3 cpu free; n2 tainted; n3 not ready */
     T_EQ_INT(avail(s, "west", CPU500 "}"), 4);
-    T_EQ_INT(avail(s, "east", CPU500 ",\"tolerations\":[{\"key\":\"dedicated\",\"operator\":"
-                              "\"Exists\"}]}"), 22);
+    T_EQ_INT(avail(s, "east",
+                   CPU500 ",\"tolerations\":[{\"key\":\"dedicated\",\"operator\":"
+                          "\"Exists\"}]}"),
+             22);
     T_EQ_INT(avail(s, "east", CPU500 ",\"nodeSelector\":{\"disk\":\"ssd\"}}"), 6);
     T_EQ_INT(avail(s, "west", CPU500 ",\"nodeSelector\":{\"disk\":\"ssd\"}}"), 0);
-    T_EQ_INT(avail(s, "east", "{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{"
-                              "\"nvidia.com/gpu\":\"1\"}}}]}"), 0);
+    T_EQ_INT(avail(s, "east",
+                   "{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{"
+                   "\"nvidia.com/gpu\":\"1\"}}}]}"),
+             0);
     T_EQ_INT(avail(s, "east", "{\"containers\":[{\"name\":\"c\"}]}"), 9); /* pod slots only */
     T_EQ_INT(avail(s, "west", "{\"containers\":[{\"name\":\"c\"}]}"), 110);
     T_EQ_INT(avail(s, "nowhere", CPU500 "}"), 0);
     T_EQ_INT(avail(s, "south", CPU500 ",\"nodeSelector\":{\"disk\":\"nvme\"}}"), 4);
     T_EQ_INT(avail(s, "south", CPU500 ",\"nodeSelector\":{\"disk\":\"hdd\"}}"), 0);
-    T_EQ_INT(avail(s, "south", CPU500 ",\"nodeSelector\":{\"topology.kubernetes.io/zone\":"
-                               "\"s-1\"}}"), 4);
-    T_EQ_INT(avail(s, "east", "{\"affinity\":{\"nodeAffinity\":{\"requiredDuringScheduling"
-                              "IgnoredDuringExecution\":{\"nodeSelectorTerms\":[{\"matchExpressions"
-                              "\":[{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}]}]"
-                              "}}},\"containers\":[{\"name\":\"c\"}]}"), 0);
+    T_EQ_INT(avail(s, "south",
+                   CPU500 ",\"nodeSelector\":{\"topology.kubernetes.io/zone\":"
+                          "\"s-1\"}}"),
+             4);
+    T_EQ_INT(avail(s, "east",
+                   "{\"affinity\":{\"nodeAffinity\":{\"requiredDuringScheduling"
+                   "IgnoredDuringExecution\":{\"nodeSelectorTerms\":[{\"matchExpressions"
+                   "\":[{\"key\":\"disk\",\"operator\":\"NotIn\",\"values\":[\"ssd\"]}]}]"
+                   "}}},\"containers\":[{\"name\":\"c\"}]}"),
+             0);
     fl_sched_snapshot_stats_get(s, &st);
     T_CHECK(st.hits >= 3); /* west after east, same shapes */
     fl_sched_snapshot_free(s);

@@ -67,8 +67,8 @@ static inline const char *resp_header(const resp *r, const char *name, char *out
 
 /* One request on handle h (reused across calls for keep-alive). hdrs is a
  * NULL-terminated list of "Name: value" lines or NULL. */
-static inline void http_on(CURL *h, const char *method, const char *url, const char *body, size_t blen,
-                    const char *const *hdrs, resp *out)
+static inline void http_on(CURL *h, const char *method, const char *url, const char *body,
+                           size_t blen, const char *const *hdrs, resp *out)
 {
     struct curl_slist *sl = NULL;
     memset(out, 0, sizeof(*out));
@@ -101,7 +101,7 @@ static inline void http_on(CURL *h, const char *method, const char *url, const c
 }
 
 static inline void http(const char *method, const char *url, const char *body, size_t blen,
-                 const char *const *hdrs, resp *out)
+                        const char *const *hdrs, resp *out)
 {
     CURL *h = curl_easy_init();
     http_on(h, method, url, body, blen, hdrs, out);

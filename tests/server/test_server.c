@@ -172,9 +172,13 @@ static void test_routing(void)
     resp_done(&r);
     /* #19.4: a bad escape or a NUL in any query pair is a 400, never a
      * silently dropped parameter (a dropped selector fails open). */
-    static const char *const bad[] = {"/echo?labelSelector=app%3Dx%00y", "/echo?a=1&b=%00",
-                                      "/echo?%00=1", "/echo?clusters=east-1%00", "/echo?x=%zz",
-                                      "/echo?x=%4", "/echo?c%00ontainer=a"};
+    static const char *const bad[] = {"/echo?labelSelector=app%3Dx%00y",
+                                      "/echo?a=1&b=%00",
+                                      "/echo?%00=1",
+                                      "/echo?clusters=east-1%00",
+                                      "/echo?x=%zz",
+                                      "/echo?x=%4",
+                                      "/echo?c%00ontainer=a"};
     for (size_t i = 0; i < FL_ARRAY_LEN(bad); i++) {
         http("GET", url(bad[i]), NULL, 0, NULL, &r);
         T_EQ_INT(r.code, 400);
@@ -187,8 +191,7 @@ static void test_accessors(void)
     resp r;
     char h[256];
     const char *hdrs[] = {"X-Test: hi", NULL};
-    http("GET", url("/echo?a=1&b=x%20y&a=2&c+d=e+f&verbose&=skip&last="), NULL, 0, hdrs,
-         &r);
+    http("GET", url("/echo?a=1&b=x%20y&a=2&c+d=e+f&verbose&=skip&last="), NULL, 0, hdrs, &r);
     T_EQ_INT(r.code, 200);
     T_EQ_STR(resp_header(&r, "Content-Type", h, sizeof(h)), "application/json");
     json_t *j = body_json(&r);
@@ -226,9 +229,10 @@ static void test_pretty_and_status(void)
     const char *moz_ua[] = {"User-Agent: Mozilla/5.0 (X11)", NULL};
     http("GET", url("/status"), NULL, 0, curl_ua, &r);
     T_EQ_INT(r.code, 404);
-    T_EQ_STR(r.body.data, "{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {},\n"
-                          "  \"status\": \"Failure\",\n  \"message\": \"pods \\\"x\\\" not found\",\n"
-                          "  \"reason\": \"NotFound\",\n  \"code\": 404\n}");
+    T_EQ_STR(r.body.data,
+             "{\n  \"kind\": \"Status\",\n  \"apiVersion\": \"v1\",\n  \"metadata\": {},\n"
+             "  \"status\": \"Failure\",\n  \"message\": \"pods \\\"x\\\" not found\",\n"
+             "  \"reason\": \"NotFound\",\n  \"code\": 404\n}");
     T_EQ_STR(resp_header(&r, "Cache-Control", h, sizeof(h)), "no-cache, private");
     resp_done(&r);
     http("GET", url("/status?pretty=false"), NULL, 0, curl_ua, &r);

@@ -46,7 +46,8 @@ static CURL *tls_handle(const char *ca, const fl_cert_pair *client)
     return h;
 }
 
-static json_t *who_am_i(const char *url, const char *ca, const fl_cert_pair *client, long *connects2)
+static json_t *who_am_i(const char *url, const char *ca, const fl_cert_pair *client,
+                        long *connects2)
 {
     CURL *h = tls_handle(ca, client);
     resp r;

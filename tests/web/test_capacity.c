@@ -61,8 +61,8 @@ static const json_t *group(const json_t *doc, const char *name)
 
 static double val(const json_t *doc, const char *g, const char *res, const char *what)
 {
-    return json_number_value(json_object_get(
-        json_object_get(json_object_get(group(doc, g), "resources"), res), what));
+    return json_number_value(
+        json_object_get(json_object_get(json_object_get(group(doc, g), "resources"), res), what));
 }
 
 static json_int_t nodes(const json_t *doc, const char *g, const char *what)
@@ -70,7 +70,7 @@ static json_int_t nodes(const json_t *doc, const char *g, const char *what)
     return json_integer_value(json_object_get(json_object_get(group(doc, g), "nodes"), what));
 }
 
-#define T_NEAR(a, b) T_CHECK((a) >= (b) - 1e-6 && (a) <= (b) + 1e-6)
+#define T_NEAR(a, b) T_CHECK((a) >= (b)-1e-6 && (a) <= (b) + 1e-6)
 
 /* A user who may see the namespace "team" in any cluster, and no nodes. */
 static bool only_team(void *ud, const char *cluster, const char *ns)
@@ -102,7 +102,8 @@ int main(void)
     T_EQ_INT(fl_index_flush(idx, 10000), 0);
     fl_index_reader *rd = NULL;
     T_EQ_INT(fl_index_reader_new(idx, &rd, NULL), 0);
-    const char *keys[] = {"provider", "region"}, *east_v[] = {"aws", "eu"}, *west_v[] = {"gcp", "us"};
+    const char *keys[] = {"provider", "region"}, *east_v[] = {"aws", "eu"},
+               *west_v[] = {"gcp", "us"};
     fl_web_member mem[] = {{"east", keys, east_v, 2}, {"west", keys, west_v, 2}};
     json_t *doc = NULL;
 
@@ -151,7 +152,9 @@ int main(void)
 
     /* scoping: only west */
     json_t *allowed = json_pack("[{ss}]", "name", "west");
-    T_EQ_INT(fl_web_capacity(rd, mem, 2, "cluster", &(fl_web_scope){allowed, NULL, NULL}, &doc, NULL), 0);
+    T_EQ_INT(
+        fl_web_capacity(rd, mem, 2, "cluster", &(fl_web_scope){allowed, NULL, NULL}, &doc, NULL),
+        0);
     T_EQ_INT(json_array_size(json_object_get(doc, "groups")), 1);
     T_CHECK(group(doc, "west") != NULL);
     json_decref(doc);
