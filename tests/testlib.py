@@ -2,6 +2,7 @@
 bookkeeping (check / done), a free loopback port, polling, and kubectl with
 a throwaway kubeconfig. Standard library only; drivers add tests/ to
 sys.path and import it."""
+import json
 import os
 import signal
 import socket
@@ -67,12 +68,28 @@ def kubeconfig(d, name, server):
     return path
 
 
-def kubectl(kc, *args):
-    """(returncode, stdout, stderr) of Debian's kubectl with kubeconfig kc."""
-    p = subprocess.run(["kubectl", "--kubeconfig", kc, "--cache-dir",
-                        os.path.join(os.path.dirname(kc), "kcache")] + list(args),
-                       capture_output=True, text=True, timeout=60)
+def run(*args, stdin=None, timeout=60):
+    """(returncode, stdout, stderr) of a command, text in and out."""
+    p = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def kubectl(kc, *args, stdin=None):
+    """(returncode, stdout, stderr) of Debian's kubectl with kubeconfig kc."""
+    return run("kubectl", "--kubeconfig", kc, "--cache-dir",
+               os.path.join(os.path.dirname(kc), "kcache"), *args, stdin=stdin)
+
+
+def kubectl_get(kc, *args):
+    """`kubectl get -o json ARGS` parsed, or None when it fails."""
+    rc, out, _ = kubectl(kc, "get", "-o", "json", *args)
+    return json.loads(out) if rc == 0 else None
+
+
+def kubectl_apply(kc, obj):
+    """`kubectl apply` of one object (a dict); checked."""
+    rc, _, err = kubectl(kc, "apply", "-f", "-", stdin=json.dumps(obj))
+    check(rc == 0, "apply %s %s: %s" % (obj.get("kind"), kc, err))
 
 
 def start_sim(bin_, d, *args):

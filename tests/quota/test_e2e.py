@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import check, done, free_port, start_sim, stop_procs, wait  # noqa: E402
+from testlib import check, done, free_port, kubectl, run, start_sim, stop_procs, wait  # noqa: E402
 
 BIN = os.environ.get("FLOTILLA_BIN") or sys.argv[1]
 if not shutil.which("kubectl"):
@@ -50,14 +50,8 @@ procs = []
 NS = "team-a"
 
 
-def run(*args, stdin=None):
-    p = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
-
-
 def kc(cluster, *args, stdin=None):
-    return run("kubectl", "--kubeconfig", os.path.join(D, cluster + ".kubeconfig"), "--cache-dir",
-               os.path.join(D, "kcache-" + cluster), *args, stdin=stdin)
+    return kubectl(os.path.join(D, cluster + ".kubeconfig"), *args, stdin=stdin)
 
 
 def pod_yaml(name, cpu, ns=NS):

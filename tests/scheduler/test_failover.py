@@ -25,7 +25,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import check, done, free_port, start_sim, stop_procs, wait  # noqa: E402
+from testlib import (check, done, free_port, kubectl, kubectl_apply, kubectl_get,  # noqa: E402
+                     run, start_sim, stop_procs, wait)
 
 BIN = os.environ.get("FLOTILLA_BIN") or sys.argv[1]
 if not shutil.which("kubectl"):
@@ -37,24 +38,16 @@ procs = []
 NS = "shop"
 
 
-def run(*args, stdin=None):
-    p = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
-
-
 def kc(cluster, *args, stdin=None):
-    return run("kubectl", "--kubeconfig", os.path.join(D, cluster + ".kubeconfig"), "--cache-dir",
-               os.path.join(D, "kcache-" + cluster), *args, stdin=stdin)
+    return kubectl(os.path.join(D, cluster + ".kubeconfig"), *args, stdin=stdin)
 
 
 def get(cluster, *args):
-    rc, out, _ = kc(cluster, "get", "-o", "json", *args)
-    return json.loads(out) if rc == 0 else None
+    return kubectl_get(os.path.join(D, cluster + ".kubeconfig"), *args)
 
 
 def apply(cluster, obj):
-    rc, _, err = kc(cluster, "apply", "-f", "-", stdin=json.dumps(obj))
-    check(rc == 0, "apply %s in %s: %s" % (obj["kind"], cluster, err))
+    kubectl_apply(os.path.join(D, cluster + ".kubeconfig"), obj)
 
 
 def binding(name="app-deployment"):

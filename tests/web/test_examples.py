@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, start_sim, stop_procs, wait  # noqa: E402
+from testlib import FAILS, check, free_port, run, start_sim, stop_procs, wait  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
 SRC = os.environ["FLOTILLA_SRC"]
@@ -33,14 +33,9 @@ REGION = {"east-1": "east", "east-2": "east", "west-1": "west", "west-2": "west"
           "central-1": "central", "central-2": "central"}
 
 
-def run(*args, stdin=None):
-    p = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout, p.stderr
-
-
 def kc(*args):
     return run("kubectl", "--kubeconfig", os.path.join(D, "data", "flotilla.kubeconfig"),
-               "--cache-dir", os.path.join(D, "kcache"), *args)
+               "--cache-dir", os.path.join(D, "kcache"), *args, timeout=120)
 
 
 def http(port, path, token, body=None):
