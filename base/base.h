@@ -50,10 +50,7 @@ typedef struct fl_err {
 } fl_err;
 #define FL_ERR_INIT                                                                                \
     {                                                                                              \
-        0,                                                                                         \
-        {                                                                                          \
-            0                                                                                      \
-        }                                                                                          \
+        0                                                                                          \
     }
 
 /* Record code and message in *err (if err is not NULL) and return code, so

@@ -91,8 +91,9 @@ typedef struct fl_collector_opts {
 } fl_collector_opts;
 #define FL_COLLECTOR_OPTS_INIT                                                                     \
     {                                                                                              \
-        NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 500, 300000, 30000, 10000, 5000, 60000, 120000,  \
-            16u << 20, 30000                                                                       \
+        .page_size = 500, .watch_timeout_ms = 300000, .stall_timeout_ms = 30000,                   \
+        .health_interval_ms = 10000, .health_timeout_ms = 5000, .discovery_interval_ms = 60000,    \
+        .request_timeout_ms = 120000, .max_object_bytes = 16u << 20, .backoff_max_ms = 30000       \
     }
 
 /* Create a collector (nothing runs yet). Everything in opts is copied. A

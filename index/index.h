@@ -95,8 +95,9 @@ typedef struct fl_index_opts {
 } fl_index_opts;
 #define FL_INDEX_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 65536, 0, 2, 4096, 64u << 20, 10000, 1000000, 3600000, false, false, NULL, NULL,     \
-            8192                                                                                   \
+        .cache_kib = 65536, .decoder_threads = 2, .queue_max_items = 4096,                         \
+        .queue_max_bytes = 64u << 20, .batch_max = 10000, .changelog_max = 1000000,                \
+        .tombstone_keep_ms = 3600000, .reader_cache_kib = 8192                                     \
     }
 
 /* Pragmas set on the writer connection (documented here because they are

@@ -23,7 +23,7 @@ typedef struct fl_cert_pair {
 } fl_cert_pair;
 #define FL_CERT_PAIR_INIT                                                                          \
     {                                                                                              \
-        NULL, NULL                                                                                 \
+        0                                                                                          \
     }
 void fl_cert_pair_done(fl_cert_pair *p); /* frees and zeroes; accepts a zeroed pair */
 

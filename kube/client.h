@@ -60,7 +60,8 @@ typedef struct fl_kube_client_opts {
 } fl_kube_client_opts;
 #define FL_KUBE_CLIENT_OPTS_INIT                                                                   \
     {                                                                                              \
-        10000, 60000, 30000, 64u << 20, 8u << 20, 0, NULL                                          \
+        .connect_timeout_ms = 10000, .timeout_ms = 60000, .stall_timeout_ms = 30000,               \
+        .max_body = 64u << 20, .max_line = 8u << 20                                                \
     }
 
 /* Create a client on loop for conn (the client takes its own reference).
@@ -103,7 +104,7 @@ typedef struct fl_kube_request {
 } fl_kube_request;
 #define FL_KUBE_REQUEST_INIT                                                                       \
     {                                                                                              \
-        FL_KUBE_GET, NULL, NULL, NULL, NULL, 0, NULL, false, 0, 0                                  \
+        .method = FL_KUBE_GET                                                                      \
     }
 
 /* The outcome of a request. In a done callback it is borrowed and valid only

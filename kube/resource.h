@@ -213,7 +213,7 @@ typedef struct fl_kube_version_info {
 } fl_kube_version_info;
 #define FL_KUBE_VERSION_INFO_INIT                                                                  \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL                                                               \
+        0                                                                                          \
     }
 int fl_kube_discovery_version(const fl_kube_version_info *info, json_t **out);
 

@@ -64,7 +64,7 @@ typedef struct fl_kube_table_opts {
 } fl_kube_table_opts;
 #define FL_KUBE_TABLE_OPTS_INIT                                                                    \
     {                                                                                              \
-        0, FL_KUBE_TABLE_METADATA, NULL, NULL, NULL, -1, false, NULL, NULL, false                  \
+        .include = FL_KUBE_TABLE_METADATA, .remaining_item_count = -1                              \
     }
 
 /* Render objs[0..n) (objects of type r: r selects the printer; a CRD

@@ -163,8 +163,9 @@ typedef struct fl_quota_opts {
 } fl_quota_opts;
 #define FL_QUOTA_OPTS_INIT                                                                         \
     {                                                                                              \
-        NULL, NULL, NULL, FL_QUOTA_HOST_CLUSTER, NULL, NULL, NULL, 0, NULL, NULL, NULL, 30000,     \
-            false, 120000, 4, 4096, 10000, NULL, NULL, 2000, 0                                     \
+        .host_cluster = FL_QUOTA_HOST_CLUSTER, .stale_after_ms = 30000,                            \
+        .reservation_ttl_ms = 120000, .threads = 4, .queue_max = 4096,                             \
+        .recompute_interval_ms = 10000, .status_interval_ms = 2000                                 \
     }
 
 /* Create the ledger and start its workers. Copies opts' strings; index

@@ -282,8 +282,9 @@ typedef struct fl_sched_prop_opts {
 } fl_sched_prop_opts;
 #define FL_SCHED_PROP_OPTS_INIT                                                                    \
     {                                                                                              \
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {NULL, NULL, NULL}, 1000, 20, 30000,    \
-            30000, 300000, 50.0, 10000, 600000                                                     \
+        .interval_ms = 1000, .min_gap_ms = 20, .failure_threshold_ms = 30000,                      \
+        .success_threshold_ms = 30000, .toleration_ms = 300000, .eviction_rate = 50.0,             \
+        .write_timeout_ms = 10000, .eviction_timeout_ms = 600000                                   \
     }
 
 /* Create and start the controller thread. Strings are copied; index and

@@ -69,8 +69,9 @@ typedef struct fl_server_opts {
 } fl_server_opts;
 #define FL_SERVER_OPTS_INIT                                                                        \
     {                                                                                              \
-        "http", "127.0.0.1:0", 2, NULL, NULL, NULL, 3u << 20, 60, 16u << 20, true, 1000, 0, 0, 0,  \
-            0, 0, 0                                                                                \
+        .name = "http", .listen = "127.0.0.1:0", .threads = 2, .max_body = 3u << 20,               \
+        .request_timeout_s = 60, .stream_max_queued = 16u << 20, .access_log = true,               \
+        .max_connections = 1000                                                                    \
     }
 
 /* Harden o for untrusted clients (the daemon's API): 64 connections per

@@ -45,7 +45,8 @@ typedef struct fl_sim_opts {
 } fl_sim_opts;
 #define FL_SIM_OPTS_INIT                                                                           \
     {                                                                                              \
-        1, 1, "127.0.0.1:0", false, false, false, NULL, 3, 10000, 60, 2, 0, 0, 0, true, false      \
+        .clusters = 1, .seed = 1, .listen = "127.0.0.1:0", .nodes = 3, .history = 10000,           \
+        .bookmark_s = 60, .threads = 2, .controllers = true                                        \
     }
 
 /* Build the fleet (stores seeded with namespaces and nodes, certificates

@@ -79,7 +79,7 @@ typedef struct fl_web_opts {
 } fl_web_opts;
 #define FL_WEB_OPTS_INIT                                                                           \
     {                                                                                              \
-        NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL      \
+        0                                                                                          \
     }
 
 /* Most groups one capacity answer holds (more is -E2BIG with a message). */
