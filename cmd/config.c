@@ -351,12 +351,15 @@ static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
     static const char *const keys[] = {"listen",   "tls",         "dataDir", "auth",
                                        "host",     "members",     "sync",    "quota",
-                                       "failover", "propagation", "query",   NULL};
+                                       "failover", "propagation", "query",   "maxRequestBytes",
+                                       NULL};
     int rc;
     json_t *tls;
     if ((rc = check_keys(w, root, "", keys)) ||
         (rc = get_str(w, root, "", "listen", false, "127.0.0.1:7443", &c->listen)) ||
         (rc = get_str(w, root, "", "dataDir", false, "flotilla-data", &c->data_dir)) ||
+        (rc = get_int(w, root, "", "maxRequestBytes", 3 << 20, 64 << 10, 256 << 20,
+                      &c->max_request_bytes)) ||
         (rc = get_obj(w, root, "", "tls", &tls)))
         return rc;
     if (!listen_ok(c->listen))

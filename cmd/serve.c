@@ -847,6 +847,7 @@ static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
     so.name = "api";
     so.listen = cfg->listen;
     fl_server_opts_public(&so); /* untrusted clients */
+    so.max_body = (size_t)cfg->max_request_bytes;
     if (cfg->tls_cert && ((rc = fl_buf_read_file(&cert, cfg->tls_cert, err)) ||
                           (rc = fl_buf_read_file(&key, cfg->tls_key, err))))
         goto out;

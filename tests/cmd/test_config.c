@@ -223,6 +223,7 @@ static void test_errors(void)
         {"sync:\n  prune:\n    managedFields: yes please\n",
          "flotilla.yaml:3: sync.prune.managedFields: must be true or false"},
         {"sync:\n  pageSize: 0\n", "flotilla.yaml:2: sync.pageSize: must be between 1 and"},
+        {"maxRequestBytes: 100\n", "flotilla.yaml:1: maxRequestBytes: must be between 65536 and"},
         {"tls: {cert: a.crt}\n", "tls.key: required"},
         {"- a\n- b\n", "(top): must be a mapping, not a list"},
         {"host: {context: x}\n", "host.kubeconfig: required"},
