@@ -540,7 +540,8 @@ static void watch_bookmark(fl_apiserver_watch *w, uint64_t rv, bool initial_end)
  * ADDED/DELETED as the apiserver's cacher does. eo holds e->obj. */
 static void deliver(fl_apiserver_watch *w, const store_event *e, ev_obj *eo)
 {
-    if (w->dead || e->rs != w->res->rs || e->rv <= w->from_rv)
+    /* a cancelled watch writes nothing more (its sink may be gone) */
+    if (w->dead || atomic_load(&w->cancelled) || e->rs != w->res->rs || e->rv <= w->from_rv)
         return;
     bool now = watch_matches(w, e->obj);
     bool before = e->type != FL_APISERVER_EV_ADDED && watch_matches(w, e->prev);
