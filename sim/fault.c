@@ -7,7 +7,8 @@
  * cluster's churn thread. Touches the store only through churn.c.
  *
  * Semantics (kept in step with `flotilla sim ctl --help`):
- *   down          the cluster's listener is closed (connection refused);
+ *   down          the cluster's listener is closed (connection refused; the
+ *                 port stays held for its recovery);
  *                 in --prefix mode (shared port) requests get 503 instead
  *   hang          requests are accepted and never answered (until recover)
  *   slow MS       every request waits MS ms before it is served

@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sim/sim_int.h"
 
@@ -129,6 +133,8 @@ static void cluster_free(sim_cluster *c)
     fl_apiserver_store_free(c->st); /* closes the watches' streams */
     sim_fault_free(c->fault);       /* after the watches deregistered */
     fl_server_free(c->srv);
+    if (c->hold_fd >= 0)
+        close(c->hold_fd);
     fl_kube_resources_free(c->reg);
     fl_apiserver_free(c->api); /* after the watches ended (their hooks use it) */
     free(c);
@@ -232,6 +238,7 @@ static int cluster_new(fl_sim *s, size_t k, bool host, sim_cluster **out, fl_err
     sim_cluster *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
+    c->hold_fd = -1;
     name_cluster(c, k, host);
     c->is_host = host;
     c->anon_admin = !s->o.tls && !s->o.strict_auth && loopback_host(s->host);
@@ -507,6 +514,29 @@ sim_cluster *sim_cluster_at(fl_sim *s, size_t i)
 }
 
 /* Called under the control endpoint's lock (one caller at a time). */
+/* A down cluster keeps its port: a socket bound to it but not listening
+ * answers connects with a reset (connection refused, as a closed port
+ * does), and no other program on the machine can take the port before
+ * the cluster comes back on it. -1 when the port cannot be held. */
+static int hold_port(const char *host, uint16_t port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int one = 1, zero = 0, fd;
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    /* SO_REUSEADDR to bind beside the closed connections' TIME_WAIT, then
+     * off: a socket bound without it conflicts with any other listener */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int sim_cluster_listen(sim_cluster *c, bool up, fl_err *err)
 {
     fl_sim *s = c->sim;
@@ -515,14 +545,19 @@ int sim_cluster_listen(sim_cluster *c, bool up, fl_err *err)
     const char *colon = strrchr(c->server_addr, ':');
     if (s->o.path_prefix)
         return -EOPNOTSUPP;
+    if (!colon || fl_parse_u64(colon + 1, strlen(colon + 1), &port) != 0 || port > 65535)
+        return fl_err_set(err, -EINVAL, "cluster %s: no port to listen on", c->name);
     if (!up || c->srv) {
         srv = up ? NULL : c->srv;
         c->srv = up ? c->srv : NULL;
         fl_server_free(srv);
+        if (srv)
+            c->hold_fd = hold_port(s->host, (uint16_t)port);
         return 0;
     }
-    if (!colon || fl_parse_u64(colon + 1, strlen(colon + 1), &port) != 0)
-        return fl_err_set(err, -EINVAL, "cluster %s: no port to listen on", c->name);
+    if (c->hold_fd >= 0)
+        close(c->hold_fd);
+    c->hold_fd = -1;
     int rc = listener(s, (unsigned)port, &srv, err);
     if (rc == 0)
         rc = fl_server_route(srv, NULL, "/", fl_apiserver_handle, c->api);

@@ -45,6 +45,7 @@ typedef struct sim_cluster {
     fl_apiserver_store *st;
     fl_apiserver *api;     /* the generic server over reg and st (owned) */
     fl_server *srv;        /* own listener, or NULL when sharing one */
+    int hold_fd;           /* while down: a bound, not listening socket keeping the port, or -1 */
     char fs_uid[37], pl_uid[37];   /* X-Kubernetes-Pf-* values */
     char server_addr[64];  /* host:port for /api's serverAddressByClientCIDRs */
     uint64_t seed;         /* per-cluster deterministic name suffixes */

@@ -359,6 +359,18 @@ def hostile(members, port, ctx):
           "hostile reviews reserved something: %s" % r)
 
 
+def member_state(port, ctx, name):
+    """What the daemon says of one member (for a failure message)."""
+    req = urllib.request.Request("https://127.0.0.1:%d/api/v1/clusters" % port,
+                                 headers={"Authorization": "Bearer " + token()})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            items = json.loads(r.read()).get("items", [])
+    except (OSError, ValueError) as e:
+        return str(e)
+    return [c for c in items if c.get("name") == name or c.get("metadata", {}).get("name") == name]
+
+
 def stale(members, port, ctx):
     a = members[0]
     path = "/admission/clusters/%s/%s/quota" % (a, secret_of(a))
@@ -371,10 +383,17 @@ def stale(members, port, ctx):
         return ("cluster %s is" % a) in msg and "stalePolicy deny" in msg and msg
     msg = wait(denied_stale, 40, 0.5)
     check(msg, "a down member's reviews follow the stale policy (deny, naming it)")
-    run(BIN, "sim", "ctl", "--kubeconfig-dir", D, a, "recover")
-    ok = wait(lambda: post(port, ctx, path, review("s2", "1m", NS, dry=True))[1].get("response", {})
-              .get("allowed"), 60, 0.5)
-    check(ok, "reviews are answered again once the member recovered")
+    rc, _, err = run(BIN, "sim", "ctl", "--kubeconfig-dir", D, a, "recover")
+    check(rc == 0, "sim ctl recover: %s" % err)
+    last = []
+
+    def answered():
+        last[:] = [post(port, ctx, path, review("s2", "1m", NS, dry=True))]
+        r = last[0][1]
+        return isinstance(r, dict) and r.get("response", {}).get("allowed")
+    if not wait(answered, 60, 0.5):
+        check(False, "reviews are answered again once the member recovered: last %s; the member: %s" %
+              (last, member_state(port, ctx, a)))
 
 
 def no_secrets_logged(members):

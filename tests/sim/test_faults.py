@@ -5,6 +5,7 @@ answers. Also the control endpoint's auth and the ctl command line."""
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -88,7 +89,21 @@ def test_down(sim):
     st, _, _ = raw_get(sim, "east-1", "/api/v1/namespaces")
     check(st == "ConnectionRefusedError", "down: connection refused (%s)" % st)
     check(normal(sim, "east-2"), "down: east-2 unaffected")
-    ctl(sim, "east-1", "recover")
+    # the port stays the cluster's: no other program can bind it meanwhile
+    u = urllib.parse.urlsplit(sim.clusters["east-1"])
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        other.bind((u.hostname, u.port))
+        other.listen()
+        taken = True
+    except OSError:
+        taken = False
+    finally:
+        other.close()
+    check(not taken, "down: another server could listen on the down cluster's port %d" % u.port)
+    rc, _, err = ctl(sim, "east-1", "recover")
+    check(rc == 0, "recover: %s" % err)
     check(normal(sim, "east-1"), "down: recover restores east-1 on the same URL")
 
 
