@@ -53,7 +53,7 @@ struct fl_index {
     bool writer_started;
 };
 
-void item_free(item *it)
+void idx_item_free(item *it)
 {
     if (!it)
         return;
@@ -61,7 +61,7 @@ void item_free(item *it)
     free(it->data);
     free(it->arg);
     free(it->arg2);
-    dec_out_done(&it->out);
+    idx_dec_out_done(&it->out);
     free(it);
 }
 
@@ -73,11 +73,11 @@ static void decode_item(fl_index *idx, zjc *zc, item *it)
 {
     int rc = 0;
     if (it->type == IT_EVENT)
-        rc = dec_event(&idx->dopts, &it->src, it->data, it->len, &it->out);
+        rc = idx_dec_event(&idx->dopts, &it->src, it->data, it->len, &it->out);
     else if (it->type == IT_LIST)
-        rc = dec_list(&idx->dopts, &it->src, it->data, it->len, &it->out);
+        rc = idx_dec_list(&idx->dopts, &it->src, it->data, it->len, &it->out);
     if (rc == 0 && zc)
-        rc = zjpub_compress(idx->zpub, zc, &it->src, &it->out);
+        rc = idx_zjpub_compress(idx->zpub, zc, &it->src, &it->out);
     if (rc < 0)
         it->out.decode_errors++;
     free(it->data);
@@ -89,7 +89,7 @@ static void *decoder_main(void *arg)
     fl_index *idx = arg;
     zjc *zc = NULL;
     pthread_setname_np(pthread_self(), "fl-index-dec");
-    if (zjc_new(&zc) < 0)
+    if (idx_zjc_new(&zc) < 0)
         zc = NULL; /* records go to the writer uncompressed */
     pthread_mutex_lock(&idx->mu);
     for (;;) {
@@ -110,7 +110,7 @@ static void *decoder_main(void *arg)
             pthread_cond_signal(&idx->cond_wr);
     }
     pthread_mutex_unlock(&idx->mu);
-    zjc_free(zc);
+    idx_zjc_free(zc);
     return NULL;
 }
 
@@ -155,9 +155,9 @@ static void finish_batch(fl_index *idx, item **b, size_t n)
         }
         idx->done_seq = b[i]->seq;
     }
-    writer_counts(idx->w, &idx->st_written, &idx->st_skipped, &idx->st_deleted, &idx->st_coalesced,
-                  &idx->st_txns);
-    idx->st_rev = writer_revision(idx->w);
+    idx_writer_counts(idx->w, &idx->st_written, &idx->st_skipped, &idx->st_deleted,
+                      &idx->st_coalesced, &idx->st_txns);
+    idx->st_rev = idx_writer_revision(idx->w);
     if (idx->want_space && idx->n_items <= idx->o.queue_max_items / 2 &&
         idx->n_bytes <= idx->o.queue_max_bytes / 2) {
         idx->want_space = false;
@@ -173,7 +173,7 @@ static void write_batch(fl_index *idx, item **b, size_t n)
 {
     fl_err err = FL_ERR_INIT;
     int64_t from = 0, to = -1;
-    if (writer_apply(idx->w, b, n, &from, &to, &err) < 0) {
+    if (idx_writer_apply(idx->w, b, n, &from, &to, &err) < 0) {
         fl_log(FL_LOG_ERROR, "index", "batch of %zu items lost: %s", n, err.msg);
         pthread_mutex_lock(&idx->mu);
         idx->write_errors++;
@@ -183,7 +183,7 @@ static void write_batch(fl_index *idx, item **b, size_t n)
         notify(idx, from, to); /* before flushers wake: a flush implies notified */
     finish_batch(idx, b, n);
     for (size_t i = 0; i < n; i++)
-        item_free(b[i]);
+        idx_item_free(b[i]);
 }
 
 /* When the writer has been idle for IDLE_TRUNCATE_MS after writing, the WAL
@@ -196,7 +196,7 @@ static void truncate_when_idle(fl_index *idx, int64_t last_write, bool *dirty)
     fl_err err = FL_ERR_INIT;
     if (!*dirty || fl_mono_ms() - last_write < IDLE_TRUNCATE_MS)
         return;
-    int rc = writer_truncate_wal(idx->w, &err);
+    int rc = idx_writer_truncate_wal(idx->w, &err);
     if (rc == 0)
         *dirty = false;
     else if (rc != -EBUSY)
@@ -210,7 +210,7 @@ static void housekeep(fl_index *idx, int64_t *last)
     if (now - *last < HOUSEKEEP_MS)
         return;
     *last = now;
-    if (writer_housekeep(idx->w, fl_now_ms(), &err) < 0)
+    if (idx_writer_housekeep(idx->w, fl_now_ms(), &err) < 0)
         fl_log(FL_LOG_WARN, "index", "housekeeping: %s", err.msg);
 }
 
@@ -285,9 +285,9 @@ static int open_db(fl_index *idx, fl_err *err)
         return fl_err_set(err, FL_ESQL, "index: opening %s: %s", idx->path,
                           idx->db ? sqlite3_errmsg(idx->db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(idx->db, 5000);
-    if ((rc = schema_open(idx->db, &idx->o, err)) < 0 || (rc = zjpub_new(&idx->zpub)) < 0)
+    if ((rc = idx_schema_open(idx->db, &idx->o, err)) < 0 || (rc = idx_zjpub_new(&idx->zpub)) < 0)
         return rc;
-    return writer_new(idx->db, &idx->o, idx->zpub, &idx->w, err);
+    return idx_writer_new(idx->db, &idx->o, idx->zpub, &idx->w, err);
 }
 
 static int start_threads(fl_index *idx, fl_err *err)
@@ -326,7 +326,7 @@ int fl_index_open(const fl_index_opts *opts, fl_index **out, fl_err *err)
     idx->o.path = idx->path;
     if ((rc = open_db(idx, err)) < 0 || (rc = start_threads(idx, err)) < 0)
         goto fail;
-    idx->st_rev = writer_revision(idx->w);
+    idx->st_rev = idx_writer_revision(idx->w);
     *out = idx;
     return 0;
 fail:
@@ -349,11 +349,11 @@ void fl_index_close(fl_index *idx)
         pthread_join(idx->writer_thread, NULL);
     while (idx->head) { /* only if threads never started */
         item *n = idx->head->next;
-        item_free(idx->head);
+        idx_item_free(idx->head);
         idx->head = n;
     }
-    writer_free(idx->w);
-    zjpub_free(idx->zpub);
+    idx_writer_free(idx->w);
+    idx_zjpub_free(idx->zpub);
     if (idx->db)
         sqlite3_close(idx->db);
     pthread_mutex_destroy(&idx->mu);
@@ -452,7 +452,7 @@ static int enqueue(fl_index *idx, item *it, fl_err *err)
         it = NULL;
     }
     pthread_mutex_unlock(&idx->mu);
-    item_free(it);
+    idx_item_free(it);
     return rc;
 }
 
@@ -468,7 +468,7 @@ static int submit_data(fl_index *idx, item_type t, const fl_index_src *src, cons
         return fl_err_set(err, -E2BIG, "index: item of %zu bytes is over the cap", len);
     item *it = item_new(t, src);
     if (!it || !(it->data = malloc(len))) {
-        item_free(it);
+        idx_item_free(it);
         return -ENOMEM;
     }
     memcpy(it->data, data, len);
@@ -497,7 +497,7 @@ static int submit_control(fl_index *idx, item_type t, const fl_index_src *src, c
     item *it = item_new(t, src);
     if (!it || (arg && !(it->arg = fl_strndup(arg, strlen(arg)))) ||
         (arg2 && !(it->arg2 = fl_strndup(arg2, strlen(arg2))))) {
-        item_free(it);
+        idx_item_free(it);
         return -ENOMEM;
     }
     it->lag_ms = lag;
