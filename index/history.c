@@ -151,13 +151,8 @@ void idx_hist_snap_free(hist_snap *h)
 
 static int snap_push(hist_snap *h, int64_t id, int64_t cid, const char *ns, const char *name)
 {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        snap_ent *v = realloc(h->v, nc * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        h->v = v, h->cap = nc;
-    }
+    if (fl_grow(&h->v, &h->cap, h->n + 1, sizeof *h->v) < 0)
+        return -ENOMEM;
     size_t a = strlen(ns), b = strlen(name);
     char *p = malloc(a + b + 2);
     if (!p)

@@ -337,14 +337,8 @@ static int relist_mark(writer *w, int64_t scope, int64_t id)
     relist *r = relist_find(w, scope);
     if (!r)
         return 0;
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 1024;
-        int64_t *n = realloc(r->ids, nc * sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        r->ids = n;
-        r->cap = nc;
-    }
+    if (fl_grow(&r->ids, &r->cap, r->n + 1, sizeof *r->ids) < 0)
+        return -ENOMEM;
     r->ids[r->n++] = id;
     return 0;
 }
@@ -760,14 +754,10 @@ static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
         int64_t id = sqlite3_column_int64(s, 0);
         if (bsearch(&id, r->ids, r->n, sizeof id, cmp_i64))
             continue;
-        if (nids == cap) {
-            int64_t *x = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof *x);
-            if (!x) {
-                sqlite3_reset(s);
-                free(ids);
-                return -ENOMEM;
-            }
-            ids = x;
+        if (fl_grow(&ids, &cap, nids + 1, sizeof *ids) < 0) {
+            sqlite3_reset(s);
+            free(ids);
+            return -ENOMEM;
         }
         ids[nids++] = id;
     }
