@@ -469,7 +469,7 @@ static void sqlite_limit(const char *path, long n, figures *f)
 {
     fl_index_opts o = FL_INDEX_OPTS_INIT;
     sqlite3 *db = NULL;
-    writer *w = NULL;
+    idx_writer *w = NULL;
     zjpub *pub = NULL;
     zjc *zc = NULL;
     fl_err err = FL_ERR_INIT;
@@ -495,17 +495,17 @@ static void sqlite_limit(const char *path, long n, figures *f)
         free(p);
     }
     size_t per = (size_t)o.batch_max / PAGE + 2;
-    item *its = calloc(per, sizeof *its);
-    item **ptrs = calloc(per, sizeof *ptrs);
+    idx_item *its = calloc(per, sizeof *its);
+    idx_item **ptrs = calloc(per, sizeof *ptrs);
     double spent = 0, cpu = 0;
     for (long i = 0; i <= n;) {
         size_t k = 0;
         if (i == 0)
-            its[k++] = (item){.type = IT_RELIST_BEGIN, .src = PODS};
+            its[k++] = (idx_item){.type = IT_RELIST_BEGIN, .src = PODS};
         for (; k < per - 1 && i < n; k++, i += PAGE) {
-            item *it = &its[k];
+            idx_item *it = &its[k];
             long m = i + PAGE > n ? n - i : PAGE;
-            *it = (item){.type = IT_LIST, .src = PODS};
+            *it = (idx_item){.type = IT_LIST, .src = PODS};
             it->out.recs = calloc((size_t)m, sizeof *it->out.recs);
             it->out.n_recs = (size_t)m;
             for (long x = 0; x < m; x++)
@@ -514,7 +514,7 @@ static void sqlite_limit(const char *path, long n, figures *f)
             idx_zjpub_compress(pub, zc, &PODS, &it->out);
         }
         if (i >= n) {
-            its[k] = (item){.type = IT_RELIST_END, .src = PODS, .arg = "1"};
+            its[k] = (idx_item){.type = IT_RELIST_END, .src = PODS, .arg = "1"};
             k++, i++;
         }
         for (size_t x = 0; x < k; x++)

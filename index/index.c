@@ -31,13 +31,13 @@ struct fl_index {
     fl_index_opts o;
     char *path;
     sqlite3 *db; /* the writer's connection */
-    writer *w;
+    idx_writer *w;
     zjpub *zpub; /* dictionaries the writer published for the decoders */
     dec_opts dopts;
 
     pthread_mutex_t mu;
     pthread_cond_t cond_dec, cond_wr, cond_done;
-    item *head, *tail, *dec;
+    idx_item *head, *tail, *dec;
     size_t n_items, n_bytes; /* data items and their bytes in the ring */
     uint64_t next_seq, done_seq;
     bool stopping, want_space;
@@ -53,7 +53,7 @@ struct fl_index {
     bool writer_started;
 };
 
-void idx_item_free(item *it)
+void idx_item_free(idx_item *it)
 {
     if (!it)
         return;
@@ -69,7 +69,7 @@ void idx_item_free(item *it)
 
 /* Decode it and compress its records' JSON (zc may be NULL: the writer
  * compresses them). */
-static void decode_item(fl_index *idx, zjc *zc, item *it)
+static void decode_item(fl_index *idx, zjc *zc, idx_item *it)
 {
     int rc = 0;
     if (it->type == IT_EVENT)
@@ -97,7 +97,7 @@ static void *decoder_main(void *arg)
             pthread_cond_wait(&idx->cond_dec, &idx->mu);
         if (!idx->dec)
             break; /* stopping and nothing left to decode */
-        item *it = idx->dec;
+        idx_item *it = idx->dec;
         idx->dec = it->next;
         it->state = IT_DECODING;
         pthread_mutex_unlock(&idx->mu);
@@ -115,12 +115,12 @@ static void *decoder_main(void *arg)
 }
 
 /* Take a decoded prefix of the ring (under mu). */
-static size_t take_batch(fl_index *idx, item ***out, size_t *cap)
+static size_t take_batch(fl_index *idx, idx_item ***out, size_t *cap)
 {
     size_t n = 0, recs = 0;
     while (idx->head && idx->head->state == IT_DECODED &&
            (n == 0 || recs < (size_t)idx->o.batch_max)) {
-        item *it = idx->head;
+        idx_item *it = idx->head;
         if (fl_grow(out, cap, n + 1, sizeof **out) != 0)
             break;
         (*out)[n++] = it;
@@ -144,7 +144,7 @@ static void notify(fl_index *idx, int64_t from, int64_t to)
 
 /* Release the ring space of a committed batch; wake flushers and the
  * producer. */
-static void finish_batch(fl_index *idx, item **b, size_t n)
+static void finish_batch(fl_index *idx, idx_item **b, size_t n)
 {
     bool wake = false;
     pthread_mutex_lock(&idx->mu);
@@ -169,7 +169,7 @@ static void finish_batch(fl_index *idx, item **b, size_t n)
         idx->o.on_space(idx->o.on_space_arg);
 }
 
-static void write_batch(fl_index *idx, item **b, size_t n)
+static void write_batch(fl_index *idx, idx_item **b, size_t n)
 {
     fl_err err = FL_ERR_INIT;
     int64_t from = 0, to = -1;
@@ -230,7 +230,7 @@ static void timed_wait(pthread_cond_t *c, pthread_mutex_t *mu, int64_t ms)
 static void *writer_main(void *arg)
 {
     fl_index *idx = arg;
-    item **batch = NULL;
+    idx_item **batch = NULL;
     size_t cap = 0;
     int64_t last_hk = fl_mono_ms(), last_write = 0;
     bool dirty = false;
@@ -348,7 +348,7 @@ void fl_index_close(fl_index *idx)
     if (idx->writer_started)
         pthread_join(idx->writer_thread, NULL);
     while (idx->head) { /* only if threads never started */
-        item *n = idx->head->next;
+        idx_item *n = idx->head->next;
         idx_item_free(idx->head);
         idx->head = n;
     }
@@ -377,14 +377,14 @@ const fl_index_opts *fl_index_options(const fl_index *idx)
 
 /* ------------------------------------------------------------- producing */
 
-static item *item_new(item_type type, const fl_index_src *src)
+static idx_item *item_new(item_type type, const fl_index_src *src)
 {
     const char *s[5] = {src->cluster, src->group, src->version, src->resource,
                         src->kind ? src->kind : ""};
     size_t len[5], total = 0;
     for (int i = 0; i < 5; i++)
         total += (len[i] = strlen(s[i])) + 1;
-    item *it = calloc(1, sizeof *it);
+    idx_item *it = calloc(1, sizeof *it);
     char *buf = malloc(total);
     if (!it || !buf) {
         free(it);
@@ -419,7 +419,7 @@ static int check_src(const fl_index_src *src, fl_err *err)
 
 /* Append it to the ring, or refuse (FL_EFULL) when a data item would pass a
  * cap. Takes ownership of it in every case. */
-static int enqueue(fl_index *idx, item *it, fl_err *err)
+static int enqueue(fl_index *idx, idx_item *it, fl_err *err)
 {
     bool data = it->type == IT_EVENT || it->type == IT_LIST;
     int rc = 0;
@@ -466,7 +466,7 @@ static int submit_data(fl_index *idx, item_type t, const fl_index_src *src, cons
         return fl_err_set(err, -EINVAL, "index: empty item");
     if (len > FL_INDEX_ITEM_MAX)
         return fl_err_set(err, -E2BIG, "index: item of %zu bytes is over the cap", len);
-    item *it = item_new(t, src);
+    idx_item *it = item_new(t, src);
     if (!it || !(it->data = malloc(len))) {
         idx_item_free(it);
         return -ENOMEM;
@@ -494,7 +494,7 @@ static int submit_control(fl_index *idx, item_type t, const fl_index_src *src, c
     int rc = check_src(src, err);
     if (rc < 0)
         return rc;
-    item *it = item_new(t, src);
+    idx_item *it = item_new(t, src);
     if (!it || (arg && !(it->arg = fl_strndup(arg, strlen(arg)))) ||
         (arg2 && !(it->arg2 = fl_strndup(arg2, strlen(arg2))))) {
         idx_item_free(it);

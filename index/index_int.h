@@ -269,7 +269,7 @@ int idx_sql_exec(sqlite3 *db, const char *sql, fl_err *err);
 
 /* ------------------------------------------------------------ writer
  * The writer owns the write connection and its prepared statements. */
-typedef struct writer writer;
+typedef struct idx_writer idx_writer;
 
 typedef enum {
     IT_EVENT = 1,
@@ -284,8 +284,8 @@ typedef enum {
 typedef enum { IT_QUEUED = 0, IT_DECODING, IT_DECODED } item_state;
 
 /* One queued item. src strings live in one block (srcbuf). */
-typedef struct item {
-    struct item *next;
+typedef struct idx_item {
+    struct idx_item *next;
     item_type type;
     item_state state;
     uint64_t seq;
@@ -297,8 +297,8 @@ typedef struct item {
     char *arg2;          /* sync last_error */
     int64_t lag_ms;
     dec_out out;
-} item;
-void idx_item_free(item *it);
+} idx_item;
+void idx_item_free(idx_item *it);
 
 /* The database path and options of an open index (borrowed; index.c). */
 const char *fl_index_path(const fl_index *idx);
@@ -312,21 +312,21 @@ int idx_reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_
                     fl_err *err);
 
 /* pub (may be NULL) gets the dictionaries the writer trains, once committed. */
-int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl_err *err);
-void idx_writer_free(writer *w);
+int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer **out, fl_err *err);
+void idx_writer_free(idx_writer *w);
 /* Apply items[0..n) in one transaction. first_rev and last_rev get the
  * revision range produced (first > last when none). 0 or FL_ESQL (the
  * transaction is rolled back; the caller logs and goes on). */
-int idx_writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t *last_rev,
-                     fl_err *err);
+int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_rev,
+                     int64_t *last_rev, fl_err *err);
 /* Housekeeping (change-log retention, tombstone purge), one transaction. */
-int idx_writer_housekeep(writer *w, int64_t now_ms, fl_err *err);
+int idx_writer_housekeep(idx_writer *w, int64_t now_ms, fl_err *err);
 /* Checkpoints the whole WAL into the database and truncates it to zero bytes,
  * without waiting: returns 0 when done, -EBUSY when a reader still holds an
  * older snapshot (try again later). Writer thread only, between batches. */
-int idx_writer_truncate_wal(writer *w, fl_err *err);
-int64_t idx_writer_revision(const writer *w);
-void idx_writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
+int idx_writer_truncate_wal(idx_writer *w, fl_err *err);
+int64_t idx_writer_revision(const idx_writer *w);
+void idx_writer_counts(const idx_writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
                        int64_t *coalesced, int64_t *txns);
 
 #endif

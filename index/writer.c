@@ -124,7 +124,7 @@ typedef struct pend_rv {
 
 #define PEND_MAX 64
 
-struct writer {
+struct idx_writer {
     sqlite3 *db;
     sqlite3_stmt *st[S_N];
     fl_index_opts o;
@@ -143,12 +143,12 @@ struct writer {
 
 /* --------------------------------------------------------------- helpers */
 
-static int sqlfail(writer *w, fl_err *err, const char *what)
+static int sqlfail(idx_writer *w, fl_err *err, const char *what)
 {
     return fl_err_set(err, FL_ESQL, "index writer: %s: %s", what, sqlite3_errmsg(w->db));
 }
 
-static sqlite3_stmt *fresh_stmt(writer *w, int i)
+static sqlite3_stmt *fresh_stmt(idx_writer *w, int i)
 {
     sqlite3_stmt *s = w->st[i];
     sqlite3_reset(s);
@@ -164,14 +164,14 @@ static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static int done(writer *w, sqlite3_stmt *s, fl_err *err, const char *what)
+static int done(idx_writer *w, sqlite3_stmt *s, fl_err *err, const char *what)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlfail(w, err, what);
 }
 
-static int meta_get(writer *w, const char *key, int64_t *out, fl_err *err)
+static int meta_get(idx_writer *w, const char *key, int64_t *out, fl_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL);
@@ -188,7 +188,7 @@ static int meta_get(writer *w, const char *key, int64_t *out, fl_err *err)
     return 0;
 }
 
-static int meta_set(writer *w, const char *key, int64_t v, fl_err *err)
+static int meta_set(idx_writer *w, const char *key, int64_t v, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, S_META);
     sqlite3_bind_int64(s, 1, v);
@@ -196,9 +196,9 @@ static int meta_set(writer *w, const char *key, int64_t v, fl_err *err)
     return done(w, s, err, "meta");
 }
 
-int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl_err *err)
+int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer **out, fl_err *err)
 {
-    writer *w = calloc(1, sizeof *w);
+    idx_writer *w = calloc(1, sizeof *w);
     int rc;
     if (!w)
         return -ENOMEM;
@@ -223,7 +223,7 @@ fail:
     return rc;
 }
 
-static void relists_clear(writer *w)
+static void relists_clear(idx_writer *w)
 {
     for (size_t i = 0; i < w->n_relists; i++)
         free(w->relists[i].ids);
@@ -232,7 +232,7 @@ static void relists_clear(writer *w)
     w->n_relists = 0;
 }
 
-void idx_writer_free(writer *w)
+void idx_writer_free(idx_writer *w)
 {
     if (!w)
         return;
@@ -249,12 +249,12 @@ void idx_writer_free(writer *w)
     free(w);
 }
 
-int64_t idx_writer_revision(const writer *w)
+int64_t idx_writer_revision(const idx_writer *w)
 {
     return w->rev;
 }
 
-void idx_writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
+void idx_writer_counts(const idx_writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
                        int64_t *coalesced, int64_t *txns)
 {
     *written = w->written, *skipped = w->skipped, *deleted = w->deleted;
@@ -263,7 +263,7 @@ void idx_writer_counts(const writer *w, int64_t *written, int64_t *skipped, int6
 
 /* ---------------------------------------------------------------- scopes */
 
-static int intern(writer *w, int get, int ins, const char *a, const char *b, const char *c,
+static int intern(idx_writer *w, int get, int ins, const char *a, const char *b, const char *c,
                   const char *d, int64_t *id, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, get);
@@ -286,7 +286,7 @@ static int intern(writer *w, int get, int ins, const char *a, const char *b, con
     return 0;
 }
 
-static int scope_of(writer *w, const fl_index_src *src, int64_t *scope, fl_err *err)
+static int scope_of(idx_writer *w, const fl_index_src *src, int64_t *scope, fl_err *err)
 {
     char key[1024];
     int n = snprintf(key, sizeof key, "%s%c%s%c%s%c%s", src->cluster, 0, src->group, 0,
@@ -324,7 +324,7 @@ static int64_t scope_gid(int64_t scope)
 
 /* --------------------------------------------------------------- relists */
 
-static relist *relist_find(writer *w, int64_t scope)
+static relist *relist_find(idx_writer *w, int64_t scope)
 {
     for (size_t i = 0; i < w->n_relists; i++)
         if (w->relists[i].scope == scope)
@@ -332,7 +332,7 @@ static relist *relist_find(writer *w, int64_t scope)
     return NULL;
 }
 
-static int relist_mark(writer *w, int64_t scope, int64_t id)
+static int relist_mark(idx_writer *w, int64_t scope, int64_t id)
 {
     relist *r = relist_find(w, scope);
     if (!r)
@@ -343,7 +343,7 @@ static int relist_mark(writer *w, int64_t scope, int64_t id)
     return 0;
 }
 
-static void relist_drop(writer *w, int64_t scope)
+static void relist_drop(idx_writer *w, int64_t scope)
 {
     relist *r = relist_find(w, scope);
     if (!r)
@@ -352,7 +352,7 @@ static void relist_drop(writer *w, int64_t scope)
     *r = w->relists[--w->n_relists];
 }
 
-static int relist_begin(writer *w, int64_t scope)
+static int relist_begin(idx_writer *w, int64_t scope)
 {
     relist_drop(w, scope);
     relist *n = realloc(w->relists, (w->n_relists + 1) * sizeof *n);
@@ -365,7 +365,7 @@ static int relist_begin(writer *w, int64_t scope)
 
 /* ------------------------------------------------------------- side data */
 
-static int log_change(writer *w, int64_t id, int type, fl_err *err)
+static int log_change(idx_writer *w, int64_t id, int type, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, S_LOG);
     sqlite3_bind_int64(s, 1, ++w->next_rev);
@@ -374,7 +374,7 @@ static int log_change(writer *w, int64_t id, int type, fl_err *err)
     return done(w, s, err, "change log");
 }
 
-static int del_by_id(writer *w, int st, int64_t id, fl_err *err)
+static int del_by_id(idx_writer *w, int st, int64_t id, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, st);
     sqlite3_bind_int64(s, 1, id);
@@ -383,7 +383,7 @@ static int del_by_id(writer *w, int st, int64_t id, fl_err *err)
 
 /* One row per label, carrying the object's key (schema v3) so that a
  * selector page is one index range in key order. */
-static int write_labels(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
+static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     for (size_t i = 0; i < r->n_labels; i++) {
         sqlite3_stmt *s = fresh_stmt(w, S_LAB_INS);
@@ -400,7 +400,7 @@ static int write_labels(writer *w, int64_t scope, int64_t id, const fl_rec *r, f
     return 0;
 }
 
-static int write_fts(writer *w, int64_t id, const fl_rec *r, fl_err *err)
+static int write_fts(idx_writer *w, int64_t id, const fl_rec *r, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, S_FTS_INS);
     sqlite3_bind_int64(s, 1, id);
@@ -418,7 +418,7 @@ static const char *col_str(sqlite3_stmt *s, int i)
 
 /* Delete the fact rows of id, handing each deleted row to the capacity
  * totals: a pod's row and resources, else a node's. */
-static int del_facts(writer *w, int64_t id, fl_err *err)
+static int del_facts(idx_writer *w, int64_t id, fl_err *err)
 {
     sqlite3_stmt *p = fresh_stmt(w, S_POD_DEL), *s;
     int rc, prc;
@@ -459,7 +459,7 @@ static int del_facts(writer *w, int64_t id, fl_err *err)
     return rc < 0 ? rc : prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node resources");
 }
 
-static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
+static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     sqlite3_stmt *s;
     int rc, res_st = r->kind_facts == 1 ? S_PODRES_INS : S_NODERES_INS;
@@ -513,7 +513,7 @@ typedef struct existing {
     int64_t labels_hash, fts_hash, facts_hash;
 } existing;
 
-static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err *err)
+static int lookup(idx_writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, S_LOOKUP);
     sqlite3_bind_int64(s, 1, scope_gid(scope));
@@ -538,7 +538,8 @@ static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err
 /* Bind the stored form of r's JSON (compressed when its resource has a
  * dictionary: by a decoder when it used that dictionary, else here) at
  * parameter i. */
-static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r, fl_err *err)
+static int bind_json(idx_writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r,
+                     fl_err *err)
 {
     const void *p;
     size_t n;
@@ -557,7 +558,8 @@ static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_
     return 0;
 }
 
-static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+static int bind_row(sqlite3_stmt *s, int at, idx_writer *w, int64_t scope, const fl_rec *r,
+                    fl_err *err)
 {
     bind_text_or_null(s, at, r->uid), bind_text_or_null(s, at + 1, r->rv),
         bind_text_or_null(s, at + 2, r->owner_uid);
@@ -570,7 +572,7 @@ static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_
     return bind_json(w, s, at + 9, scope, r, err);
 }
 
-static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 {
     existing e;
     int rc = lookup(w, scope, r, &e, err);
@@ -629,7 +631,7 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 }
 
 /* Tombstone a live row (json NULL keeps the stored last state). */
-static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool had_facts,
+static int tombstone(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, bool had_facts,
                      fl_err *err)
 {
     int rc = idx_hist_w_keep(w->hist, id, w->next_rev + 1, err);
@@ -653,7 +655,7 @@ static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool
     return 0;
 }
 
-static int delete_rec(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+static int delete_rec(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 {
     existing e;
     int rc = lookup(w, scope, r, &e, err);
@@ -662,7 +664,7 @@ static int delete_rec(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     return tombstone(w, scope, e.id, r->json ? r : NULL, e.facts_hash != 0, err);
 }
 
-static int flush_coal(writer *w, fl_err *err)
+static int flush_coal(idx_writer *w, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < w->coal.n && rc == 0; i++) {
@@ -676,7 +678,7 @@ static int flush_coal(writer *w, fl_err *err)
 
 /* ------------------------------------------------------------ sync state */
 
-static pend_rv *pend_slot(writer *w, int64_t scope)
+static pend_rv *pend_slot(idx_writer *w, int64_t scope)
 {
     for (size_t i = 0; i < w->n_pend; i++)
         if (w->pend[i].scope == scope)
@@ -687,7 +689,7 @@ static pend_rv *pend_slot(writer *w, int64_t scope)
     return &w->pend[w->n_pend++];
 }
 
-static int flush_pend(writer *w, fl_err *err)
+static int flush_pend(idx_writer *w, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < w->n_pend; i++) {
@@ -707,7 +709,7 @@ static int flush_pend(writer *w, fl_err *err)
 
 /* Remember that scope saw data (and, for events, its RV); flushes the
  * pending table when it is full. */
-static int note_rv(writer *w, int64_t scope, char **rv, fl_err *err)
+static int note_rv(idx_writer *w, int64_t scope, char **rv, fl_err *err)
 {
     pend_rv *p = pend_slot(w, scope);
     int rc;
@@ -724,7 +726,7 @@ static int note_rv(writer *w, int64_t scope, char **rv, fl_err *err)
     return 0;
 }
 
-static int sync_error(writer *w, int64_t scope, const char *msg, fl_err *err)
+static int sync_error(idx_writer *w, int64_t scope, const char *msg, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, S_SYNC_ERR);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
@@ -740,7 +742,7 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Tombstone the live objects of scope that the relist did not see. */
-static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
+static int relist_diff(idx_writer *w, int64_t scope, relist *r, fl_err *err)
 {
     int64_t *ids = NULL;
     size_t nids = 0, cap = 0;
@@ -773,7 +775,7 @@ static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
 /* End a relist: diff (when a _begin is active; without one — e.g. lost to a
  * failed transaction — nothing is deleted) and record the sync state. A
  * poisoned relist deletes nothing and says so in last_error. */
-static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
+static int relist_end(idx_writer *w, int64_t scope, const char *rv, fl_err *err)
 {
     relist *r = relist_find(w, scope);
     int64_t live = 0, poisoned = r ? r->poisoned : 0;
@@ -804,7 +806,7 @@ static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
     return sync_error(w, scope, msg, err);
 }
 
-static int sync_set(writer *w, int64_t scope, const item *it, fl_err *err)
+static int sync_set(idx_writer *w, int64_t scope, const idx_item *it, fl_err *err)
 {
     sqlite3_stmt *s = fresh_stmt(w, S_SYNC_SET);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
@@ -817,7 +819,7 @@ static int sync_set(writer *w, int64_t scope, const item *it, fl_err *err)
 
 /* ----------------------------------------------------------------- apply */
 
-static int apply_data(writer *w, int64_t scope, item *it, fl_err *err)
+static int apply_data(idx_writer *w, int64_t scope, idx_item *it, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < it->out.n_recs && rc == 0; i++) {
@@ -834,7 +836,7 @@ static int apply_data(writer *w, int64_t scope, item *it, fl_err *err)
     return note_rv(w, scope, it->type == IT_EVENT ? &it->out.rv : NULL, err);
 }
 
-static int apply_control(writer *w, int64_t scope, item *it, fl_err *err)
+static int apply_control(idx_writer *w, int64_t scope, idx_item *it, fl_err *err)
 {
     int rc;
     if ((rc = flush_coal(w, err)) < 0 || (rc = flush_pend(w, err)) < 0)
@@ -848,7 +850,7 @@ static int apply_control(writer *w, int64_t scope, item *it, fl_err *err)
     }
 }
 
-static int apply_items(writer *w, item **items, size_t n, fl_err *err)
+static int apply_items(idx_writer *w, idx_item **items, size_t n, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -867,8 +869,8 @@ static int apply_items(writer *w, item **items, size_t n, fl_err *err)
     return rc;
 }
 
-int idx_writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t *last_rev,
-                     fl_err *err)
+int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_rev,
+                     int64_t *last_rev, fl_err *err)
 {
     int rc;
     w->now_ms = fl_now_ms();
@@ -904,7 +906,7 @@ int idx_writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int6
 
 /* ----------------------------------------------------------- housekeeping */
 
-static int purge_tombstones(writer *w, int64_t cutoff, int64_t *floor, fl_err *err)
+static int purge_tombstones(idx_writer *w, int64_t cutoff, int64_t *floor, fl_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(w->db,
@@ -936,7 +938,7 @@ static int purge_tombstones(writer *w, int64_t cutoff, int64_t *floor, fl_err *e
     return rc == SQLITE_DONE ? 0 : sqlfail(w, err, "tombstone purge");
 }
 
-int idx_writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
+int idx_writer_housekeep(idx_writer *w, int64_t now_ms, fl_err *err)
 {
     int64_t floor = w->floor;
     sqlite3_stmt *s = NULL;
@@ -970,7 +972,7 @@ int idx_writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
     return 0;
 }
 
-int idx_writer_truncate_wal(writer *w, fl_err *err)
+int idx_writer_truncate_wal(idx_writer *w, fl_err *err)
 {
     int log = 0, done = 0;
     sqlite3_busy_timeout(w->db, 0); /* never stall the writer for a reader */

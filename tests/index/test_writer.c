@@ -30,8 +30,8 @@ static long long q1(sqlite3 *db, const char *sql)
     return v;
 }
 
-static item *event(const fl_index_src *src, const char *type, const char *name, const char *uid,
-                   const char *rv, const char *app)
+static idx_item *event(const fl_index_src *src, const char *type, const char *name, const char *uid,
+                       const char *rv, const char *app)
 {
     char buf[1024];
     snprintf(buf, sizeof buf,
@@ -40,7 +40,7 @@ static item *event(const fl_index_src *src, const char *type, const char *name, 
              "\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
              "\"i\"}]}}}",
              type, name, uid, rv, app);
-    item *it = calloc(1, sizeof *it);
+    idx_item *it = calloc(1, sizeof *it);
     dec_opts o = {false, false};
     it->type = IT_EVENT;
     it->src = *src;
@@ -48,7 +48,7 @@ static item *event(const fl_index_src *src, const char *type, const char *name, 
     return it;
 }
 
-static void apply(writer *w, item **b, size_t n)
+static void apply(idx_writer *w, idx_item **b, size_t n)
 {
     int64_t from = 0, to = 0;
     fl_err err = FL_ERR_INIT;
@@ -94,14 +94,14 @@ static void test_coalescing(void)
 {
     sqlite3 *db = fresh_db("coal.db");
     fl_index_opts o = FL_INDEX_OPTS_INIT;
-    writer *w = NULL;
+    idx_writer *w = NULL;
     T_EQ_INT(idx_schema_open(db, &o, NULL), 0);
     T_EQ_INT(idx_writer_new(db, &o, NULL, &w, NULL), 0);
 
     /* create + update -> one create with the last state */
-    item *b1[] = {event(&PODS, "ADDED", "a", "u1", "1", "x"),
-                  event(&PODS, "MODIFIED", "a", "u1", "2", "y"),
-                  event(&PODS_W, "ADDED", "a", "w1", "1", "x")};
+    idx_item *b1[] = {event(&PODS, "ADDED", "a", "u1", "1", "x"),
+                      event(&PODS, "MODIFIED", "a", "u1", "2", "y"),
+                      event(&PODS_W, "ADDED", "a", "w1", "1", "x")};
     apply(w, b1, 3);
     T_EQ_INT(q1(db, "SELECT count(*) FROM changelog"), 2);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 1"), 1);
@@ -111,8 +111,8 @@ static void test_coalescing(void)
     T_EQ_INT(idx_writer_revision(w), 2);
 
     /* update + delete -> delete */
-    item *b2[] = {event(&PODS, "MODIFIED", "a", "u1", "3", "z"),
-                  event(&PODS, "DELETED", "a", "u1", "4", "z")};
+    idx_item *b2[] = {event(&PODS, "MODIFIED", "a", "u1", "3", "z"),
+                      event(&PODS, "DELETED", "a", "u1", "4", "z")};
     apply(w, b2, 2);
     T_EQ_INT(q1(db, "SELECT count(*) FROM changelog"), 3);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 3"), 3);
@@ -120,15 +120,15 @@ static void test_coalescing(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'z' OR value = 'y'"), 0);
 
     /* create + delete of a new key -> nothing at all */
-    item *b3[] = {event(&PODS, "ADDED", "b", "u2", "5", "x"),
-                  event(&PODS, "DELETED", "b", "u2", "6", "x")};
+    idx_item *b3[] = {event(&PODS, "ADDED", "b", "u2", "5", "x"),
+                      event(&PODS, "DELETED", "b", "u2", "6", "x")};
     apply(w, b3, 2);
     T_EQ_INT(idx_writer_revision(w), 3);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE name = 'b'"), 0);
 
     /* delete + create (new uid) of a live key -> DELETED old + ADDED new */
-    item *b4[] = {event(&PODS_W, "DELETED", "a", "w1", "7", "x"),
-                  event(&PODS_W, "ADDED", "a", "w2", "8", "q")};
+    idx_item *b4[] = {event(&PODS_W, "DELETED", "a", "w1", "7", "x"),
+                      event(&PODS_W, "ADDED", "a", "w2", "8", "q")};
     apply(w, b4, 2);
     T_EQ_INT(idx_writer_revision(w), 5);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 4"), 3);
@@ -136,13 +136,13 @@ static void test_coalescing(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'q'"), 1);
 
     /* a tombstone comes back to life as ADDED */
-    item *b5[] = {event(&PODS, "ADDED", "a", "u3", "9", "r")};
+    idx_item *b5[] = {event(&PODS, "ADDED", "a", "u3", "9", "r")};
     apply(w, b5, 1);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 6"), 1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE deleted_ms IS NOT NULL"), 0);
 
     /* unchanged resourceVersion writes nothing */
-    item *b6[] = {event(&PODS, "MODIFIED", "a", "u3", "9", "changed-but-same-rv")};
+    idx_item *b6[] = {event(&PODS, "MODIFIED", "a", "u3", "9", "changed-but-same-rv")};
     apply(w, b6, 1);
     T_EQ_INT(idx_writer_revision(w), 6);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'r'"), 1);

@@ -303,9 +303,9 @@ static void decode_pods(int from, int to, dec_out *out)
     fl_buf_done(&b);
 }
 
-static void apply_out(writer *w, dec_out *out)
+static void apply_out(idx_writer *w, dec_out *out)
 {
-    item it = {.type = IT_LIST, .src = PODS}, *p = &it;
+    idx_item it = {.type = IT_LIST, .src = PODS}, *p = &it;
     int64_t a, b;
     it.out = *out;
     T_EQ_INT(idx_writer_apply(w, &p, 1, &a, &b, NULL), 0);
@@ -344,7 +344,7 @@ static void test_published_dicts(void)
     zjpub *pub = NULL;
     zjc *zc = NULL;
     zjr *zr = NULL;
-    writer *w = NULL;
+    idx_writer *w = NULL;
     dec_out out;
     snprintf(path, sizeof path, "%s/pub.db", dir);
     o.path = path;
