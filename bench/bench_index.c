@@ -469,7 +469,7 @@ static void sqlite_limit(const char *path, long n, figures *f)
 {
     fl_index_opts o = FL_INDEX_OPTS_INIT;
     sqlite3 *db = NULL;
-    writer *w = NULL;
+    idx_writer *w = NULL;
     zjpub *pub = NULL;
     zjc *zc = NULL;
     fl_err err = FL_ERR_INIT;
@@ -477,8 +477,8 @@ static void sqlite_limit(const char *path, long n, figures *f)
     int64_t a, b;
     dec_opts dopt = {false, false};
     o.path = path;
-    if (zjpub_new(&pub) < 0 || zjc_new(&zc) < 0 || sqlite3_open(path, &db) != SQLITE_OK ||
-        schema_open(db, &o, &err) < 0 || writer_new(db, &o, pub, &w, &err) < 0) {
+    if (idx_zjpub_new(&pub) < 0 || idx_zjc_new(&zc) < 0 || sqlite3_open(path, &db) != SQLITE_OK ||
+        idx_schema_open(db, &o, &err) < 0 || idx_writer_new(db, &o, pub, &w, &err) < 0) {
         fprintf(stderr, "sqlite limit: %s\n", err.msg);
         exit(1);
     }
@@ -486,48 +486,48 @@ static void sqlite_limit(const char *path, long n, figures *f)
         size_t len;
         char *p = gen_page(j, PAGE, 1, &len);
         dec_out out = {0};
-        dec_list(&dopt, &PODS, p, len, &out);
+        idx_dec_list(&dopt, &PODS, p, len, &out);
         for (size_t k = 0; k < out.n_recs; k++) {
             tmpl[j + (long)k] = out.recs[k];
             out.recs[k] = NULL;
         }
-        dec_out_done(&out);
+        idx_dec_out_done(&out);
         free(p);
     }
     size_t per = (size_t)o.batch_max / PAGE + 2;
-    item *its = calloc(per, sizeof *its);
-    item **ptrs = calloc(per, sizeof *ptrs);
+    idx_item *its = calloc(per, sizeof *its);
+    idx_item **ptrs = calloc(per, sizeof *ptrs);
     double spent = 0, cpu = 0;
     for (long i = 0; i <= n;) {
         size_t k = 0;
         if (i == 0)
-            its[k++] = (item){.type = IT_RELIST_BEGIN, .src = PODS};
+            its[k++] = (idx_item){.type = IT_RELIST_BEGIN, .src = PODS};
         for (; k < per - 1 && i < n; k++, i += PAGE) {
-            item *it = &its[k];
+            idx_item *it = &its[k];
             long m = i + PAGE > n ? n - i : PAGE;
-            *it = (item){.type = IT_LIST, .src = PODS};
+            *it = (idx_item){.type = IT_LIST, .src = PODS};
             it->out.recs = calloc((size_t)m, sizeof *it->out.recs);
             it->out.n_recs = (size_t)m;
             for (long x = 0; x < m; x++)
                 it->out.recs[x] = clone_rec(tmpl[(i + x) % POOL], i + x);
             /* compressed as the decoder threads do, before the clock */
-            zjpub_compress(pub, zc, &PODS, &it->out);
+            idx_zjpub_compress(pub, zc, &PODS, &it->out);
         }
         if (i >= n) {
-            its[k] = (item){.type = IT_RELIST_END, .src = PODS, .arg = "1"};
+            its[k] = (idx_item){.type = IT_RELIST_END, .src = PODS, .arg = "1"};
             k++, i++;
         }
         for (size_t x = 0; x < k; x++)
             ptrs[x] = &its[x];
         double t0 = now_s(), c0 = cpu_s();
-        if (writer_apply(w, ptrs, k, &a, &b, &err) < 0) {
+        if (idx_writer_apply(w, ptrs, k, &a, &b, &err) < 0) {
             fprintf(stderr, "sqlite limit: %s\n", err.msg);
             exit(1);
         }
         spent += now_s() - t0;
         cpu += cpu_s() - c0;
         for (size_t x = 0; x < k; x++)
-            dec_out_done(&its[x].out);
+            idx_dec_out_done(&its[x].out);
     }
     f->ingest = (double)n / spent;
     f->cpu_us = cpu * 1e6 / (double)n;
@@ -542,17 +542,17 @@ static void sqlite_limit(const char *path, long n, figures *f)
     f->bytes_per_obj = (double)f->bytes / (double)n;
     free(its), free(ptrs);
     for (long j = 0; j < POOL; j++)
-        rec_free(tmpl[j]);
-    writer_free(w);
-    zjpub_free(pub);
-    zjc_free(zc);
+        idx_rec_free(tmpl[j]);
+    idx_writer_free(w);
+    idx_zjpub_free(pub);
+    idx_zjc_free(zc);
     sqlite3_close(db);
 }
 
 /* ------------------------------------------------------- decode alone
  * One thread decoding list pages of the same pods: the in-place path
- * (dec_list) and the jansson path (parse the page, dec_object per item:
- * what dec_list did before), objects/s each. */
+ * (idx_dec_list) and the jansson path (parse the page, idx_dec_object per item:
+ * what idx_dec_list did before), objects/s each. */
 static void decode_alone(long n, int passes, double *fast, double *slow)
 {
     dec_opts o = {false, false};
@@ -567,21 +567,21 @@ static void decode_alone(long n, int passes, double *fast, double *slow)
             t0 = now_s();
             cpu_mark = cpu_s();
             if (pass == 0) {
-                dec_list(&o, &PODS, p, len, &out);
+                idx_dec_list(&o, &PODS, p, len, &out);
                 done += (long)out.n_recs;
             } else {
                 json_t *list = NULL, *it;
                 size_t k;
                 fl_json_parse(p, len, &list, NULL);
                 json_array_foreach(json_object_get(list, "items"), k, it) {
-                    fl_rec *r = dec_object(&o, &PODS, it, REC_UPSERT);
+                    fl_rec *r = idx_dec_object(&o, &PODS, it, REC_UPSERT);
                     done += r != NULL;
-                    rec_free(r);
+                    idx_rec_free(r);
                 }
                 json_decref(list);
             }
             spent += now_s() - t0;
-            dec_out_done(&out);
+            idx_dec_out_done(&out);
             free(p);
         }
         *(pass ? slow : fast) = (double)done / spent;

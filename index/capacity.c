@@ -18,9 +18,9 @@
  *
  * Invariant: at every commit of the writer's transaction each table equals
  * the aggregate it names over pods/pod_resources/nodes/node_resources. The
- * writer reports each fact row it inserts or deletes (cap_pod_res,
- * cap_node_res, cap_node_state) to a cap_delta, which sums them per key in
- * memory; cap_delta_apply, run just before COMMIT, writes each key once:
+ * writer reports each fact row it inserts or deletes (idx_cap_pod_res,
+ * idx_cap_node_res, idx_cap_node_state) to a cap_delta, which sums them per key in
+ * memory; idx_cap_delta_apply, run just before COMMIT, writes each key once:
  * first the nodes whose presence, group or schedulability changed move
  * their cap_node rows (and those rows' amounts between groups), then the
  * per-(node, resource) sums are added to cap_node and to the group each row
@@ -30,7 +30,7 @@
  * skip them. The largest free amount of a group is one step of the partial
  * index cap_node_free.
  *
- * The tables live beside the schema's versioned layout: capacity_install
+ * The tables live beside the schema's versioned layout: idx_capacity_install
  * (writer connection) creates them and their contents in one transaction
  * when meta's 'capacity_totals' differs from TOTALS_VERSION or a table is
  * missing, so a schema migration that rebuilds the fact tables only costs
@@ -132,7 +132,7 @@ static int current(sqlite3 *db, bool *out, fl_err *err)
     return 0;
 }
 
-int capacity_install(sqlite3 *db, fl_err *err)
+int idx_capacity_install(sqlite3 *db, fl_err *err)
 {
     bool ok = false;
     int rc = current(db, &ok, err);
@@ -141,11 +141,12 @@ int capacity_install(sqlite3 *db, fl_err *err)
     char setv[96];
     snprintf(setv, sizeof setv, "INSERT OR REPLACE INTO meta VALUES('capacity_totals', %d);",
              TOTALS_VERSION);
-    if ((rc = sql_exec(db, "BEGIN IMMEDIATE", err)) < 0)
+    if ((rc = idx_sql_exec(db, "BEGIN IMMEDIATE", err)) < 0)
         return rc;
-    if ((rc = sql_exec(db, drop_sql, err)) < 0 || (rc = sql_exec(db, create_sql, err)) < 0 ||
-        (rc = sql_exec(db, fill_sql, err)) < 0 || (rc = sql_exec(db, setv, err)) < 0 ||
-        (rc = sql_exec(db, "COMMIT", err)) < 0) {
+    if ((rc = idx_sql_exec(db, drop_sql, err)) < 0 ||
+        (rc = idx_sql_exec(db, create_sql, err)) < 0 ||
+        (rc = idx_sql_exec(db, fill_sql, err)) < 0 || (rc = idx_sql_exec(db, setv, err)) < 0 ||
+        (rc = idx_sql_exec(db, "COMMIT", err)) < 0) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return fl_err_wrap(err, rc, "building the capacity totals");
     }
@@ -159,7 +160,7 @@ int capacity_install(sqlite3 *db, fl_err *err)
  * region, zone) total, ready, cordoned; K_NODE (cluster, node) the node's
  * last state in the transaction (present, sched; region, zone in s[2],
  * s[3]); K_GROUP (cluster, region, zone, resource) allocatable, requested,
- * limits, filled by cap_delta_apply. */
+ * limits, filled by idx_cap_delta_apply. */
 enum { K_USE, K_NS, K_COUNT, K_NODE, K_GROUP };
 
 typedef struct dent {
@@ -172,7 +173,7 @@ typedef struct dent {
 } dent;
 
 typedef struct dmap {
-    smap map; /* key -> index in e */
+    idx_smap map; /* key -> index in e */
     dent *e;
     size_t n, cap;
 } dmap;
@@ -221,7 +222,7 @@ static void dmap_clear(dmap *m)
         free(m->e[i].st);
     }
     m->n = 0;
-    smap_clear(&m->map);
+    idx_smap_clear(&m->map);
 }
 
 /* The entry of (kind, cid, strings), created at zero. NULL on ENOMEM. */
@@ -242,7 +243,7 @@ static dent *dget(dmap *m, int kind, int64_t cid, const char *const *s, int ns)
     }
     bool created;
     dent *e = NULL;
-    int64_t *slot = smap_put(&m->map, k, klen, &created);
+    int64_t *slot = idx_smap_put(&m->map, k, klen, &created);
     if (!slot)
         goto out;
     if (!created) {
@@ -284,7 +285,7 @@ static int add3(dmap *m, int kind, int64_t cid, const char *const *s, int ns, in
     return 0;
 }
 
-int cap_delta_new(sqlite3 *db, cap_delta **out, fl_err *err)
+int idx_cap_delta_new(sqlite3 *db, cap_delta **out, fl_err *err)
 {
     cap_delta *d = calloc(1, sizeof *d);
     if (!d)
@@ -294,24 +295,24 @@ int cap_delta_new(sqlite3 *db, cap_delta **out, fl_err *err)
         if (sqlite3_prepare_v3(db, csql[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL)) {
             int rc = fl_err_set(err, FL_ESQL, "capacity totals: preparing \"%s\": %s", csql[i],
                                 sqlite3_errmsg(db));
-            cap_delta_free(d);
+            idx_cap_delta_free(d);
             return rc;
         }
     *out = d;
     return 0;
 }
 
-void cap_delta_reset(cap_delta *d)
+void idx_cap_delta_reset(cap_delta *d)
 {
     dmap_clear(&d->keys);
     dmap_clear(&d->groups);
 }
 
-void cap_delta_free(cap_delta *d)
+void idx_cap_delta_free(cap_delta *d)
 {
     if (!d)
         return;
-    cap_delta_reset(d);
+    idx_cap_delta_reset(d);
     free(d->keys.e);
     free(d->groups.e);
     for (int i = 0; i < C_N; i++)
@@ -319,8 +320,8 @@ void cap_delta_free(cap_delta *d)
     free(d);
 }
 
-int cap_pod_res(cap_delta *d, int64_t cid, const char *ns, const char *node, bool terminal,
-                const char *res, int64_t req, int64_t lim, int sign)
+int idx_cap_pod_res(cap_delta *d, int64_t cid, const char *ns, const char *node, bool terminal,
+                    const char *res, int64_t req, int64_t lim, int sign)
 {
     if (terminal)
         return 0;
@@ -330,14 +331,14 @@ int cap_pod_res(cap_delta *d, int64_t cid, const char *ns, const char *node, boo
     return rc;
 }
 
-int cap_node_res(cap_delta *d, int64_t cid, const char *node, const char *res, int64_t alloc,
-                 int sign)
+int idx_cap_node_res(cap_delta *d, int64_t cid, const char *node, const char *res, int64_t alloc,
+                     int sign)
 {
     return add3(&d->keys, K_USE, cid, (const char *[]){node, res}, 2, sign * alloc, 0, 0);
 }
 
-int cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *region,
-                   const char *zone, bool ready, bool unschedulable, int sign)
+int idx_cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *region,
+                       const char *zone, bool ready, bool unschedulable, int sign)
 {
     int rc = add3(&d->keys, K_COUNT, cid, (const char *[]){region, zone}, 2, sign,
                   sign * (ready != 0), sign * (unschedulable != 0));
@@ -487,7 +488,7 @@ static int upsert_sums(cap_delta *d, int st, const dent *e, int ns, int nv, fl_e
     return rc == SQLITE_DONE ? 0 : cfail(d, NULL, err, "totals");
 }
 
-int cap_delta_apply(cap_delta *d, fl_err *err)
+int idx_cap_delta_apply(cap_delta *d, fl_err *err)
 {
     dmap *m = &d->keys;
     int rc = 0;
@@ -510,7 +511,7 @@ int cap_delta_apply(cap_delta *d, fl_err *err)
         if (e->v[0] || e->v[1] || e->v[2])
             rc = upsert_sums(d, C_GROUP, e, 3, 3, err);
     }
-    cap_delta_reset(d);
+    idx_cap_delta_reset(d);
     return rc;
 }
 

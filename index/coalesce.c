@@ -12,10 +12,10 @@
 
 #include "index/index_int.h"
 
-static int smap_grow(smap *m)
+static int idx_smap_grow(idx_smap *m)
 {
     size_t nc = m->cap ? m->cap * 2 : 64;
-    smap_ent *n = calloc(nc, sizeof *n);
+    idx_smap_ent *n = calloc(nc, sizeof *n);
     if (!n)
         return -ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
@@ -32,7 +32,7 @@ static int smap_grow(smap *m)
     return 0;
 }
 
-static smap_ent *find(const smap *m, const void *key, size_t klen, uint64_t h)
+static idx_smap_ent *idx_smap_find(const idx_smap *m, const void *key, size_t klen, uint64_t h)
 {
     size_t j = h & (m->cap - 1);
     while (m->ents[j].key) {
@@ -44,12 +44,12 @@ static smap_ent *find(const smap *m, const void *key, size_t klen, uint64_t h)
     return &m->ents[j];
 }
 
-int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created)
+int64_t *idx_smap_put(idx_smap *m, const void *key, size_t klen, bool *created)
 {
-    if ((m->n + 1) * 2 > m->cap && smap_grow(m) < 0)
+    if ((m->n + 1) * 2 > m->cap && idx_smap_grow(m) < 0)
         return NULL;
     uint64_t h = fl_hash64(key, klen, 0);
-    smap_ent *e = find(m, key, klen, h);
+    idx_smap_ent *e = idx_smap_find(m, key, klen, h);
     *created = false;
     if (!e->key) {
         if (!(e->key = malloc(klen ? klen : 1)))
@@ -64,7 +64,7 @@ int64_t *smap_put(smap *m, const void *key, size_t klen, bool *created)
     return &e->val;
 }
 
-void smap_clear(smap *m)
+void idx_smap_clear(idx_smap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
         free(m->ents[i].key);
@@ -89,23 +89,23 @@ static int coal_reserve(coalescer *c)
     return fl_grow(&c->ents, &c->cap, c->n + 1, sizeof *c->ents);
 }
 
-int coal_add(coalescer *c, int64_t scope, fl_rec *rec)
+int idx_coal_add(coalescer *c, int64_t scope, fl_rec *rec)
 {
     char key[1024];
     bool created;
     size_t klen = coal_key(key, sizeof key, scope, rec);
     int64_t *slot = NULL;
     if (klen == 0) { /* ns + name are at most 316 bytes in Kubernetes */
-        rec_free(rec);
+        idx_rec_free(rec);
         return -E2BIG;
     }
-    if (coal_reserve(c) < 0 || !(slot = smap_put(&c->map, key, klen, &created))) {
-        rec_free(rec);
+    if (coal_reserve(c) < 0 || !(slot = idx_smap_put(&c->map, key, klen, &created))) {
+        idx_rec_free(rec);
         return -ENOMEM;
     }
     if (!created) {
         coal_ent *e = &c->ents[*slot];
-        rec_free(e->rec);
+        idx_rec_free(e->rec);
         e->rec = rec;
         c->merged++;
         return 0;
@@ -117,17 +117,17 @@ int coal_add(coalescer *c, int64_t scope, fl_rec *rec)
     return 0;
 }
 
-void coal_reset(coalescer *c)
+void idx_coal_reset(coalescer *c)
 {
     for (size_t i = 0; i < c->n; i++)
-        rec_free(c->ents[i].rec);
+        idx_rec_free(c->ents[i].rec);
     c->n = 0;
-    smap_clear(&c->map);
+    idx_smap_clear(&c->map);
 }
 
-void coal_done(coalescer *c)
+void idx_coal_done(coalescer *c)
 {
-    coal_reset(c);
+    idx_coal_reset(c);
     free(c->ents);
     memset(c, 0, sizeof *c);
 }

@@ -16,7 +16,7 @@
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 #define FTS_TEXT_MAX 8192 /* per FTS column; longer text is cut */
 
-void rec_free(fl_rec *r)
+void idx_rec_free(fl_rec *r)
 {
     if (!r)
         return;
@@ -35,10 +35,10 @@ void rec_free(fl_rec *r)
     free(r);
 }
 
-void dec_out_done(dec_out *out)
+void idx_dec_out_done(dec_out *out)
 {
     for (size_t i = 0; i < out->n_recs; i++)
-        rec_free(out->recs[i]);
+        idx_rec_free(out->recs[i]);
     free(out->recs);
     free(out->rv);
     free(out->error);
@@ -247,7 +247,7 @@ static int serialize(fl_rec *r, const json_t *obj)
     return r->json ? 0 : -ENOMEM;
 }
 
-int dec_fill(fl_rec *r, const fl_index_src *src, json_t *view)
+int idx_dec_fill(fl_rec *r, const fl_index_src *src, json_t *view)
 {
     json_t *md = json_object_get(view, "metadata");
     const char *ts = json_string_value(json_object_get(md, "creationTimestamp"));
@@ -261,14 +261,14 @@ int dec_fill(fl_rec *r, const fl_index_src *src, json_t *view)
     if (!r->name || !r->ns || !r->uid || !r->rv || !r->owner_uid)
         return -ENOMEM;
     if (r->op == REC_UPSERT && (extract_labels(r, md) < 0 || extract_annotations(r, md) < 0 ||
-                                extract_images(r, view) < 0 || dec_facts(r, src, view) < 0))
+                                extract_images(r, view) < 0 || idx_dec_facts(r, src, view) < 0))
         return -ENOMEM;
     if (r->op == REC_UPSERT)
         r->fts_hash = fts_hash_of(r);
     return 0;
 }
 
-fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *in, rec_op op)
+fl_rec *idx_dec_object(const dec_opts *o, const fl_index_src *src, json_t *in, rec_op op)
 {
     const char *name = fl_obj_str(in, "metadata.name");
     json_t *obj = NULL;
@@ -277,13 +277,13 @@ fl_rec *dec_object(const dec_opts *o, const fl_index_src *src, json_t *in, rec_o
         return NULL;
     r->op = op;
     if (!(obj = with_type_meta(src, in)) || prune_and_annotate(o, src, obj) < 0 ||
-        dec_fill(r, src, obj) < 0 || serialize(r, obj) < 0)
+        idx_dec_fill(r, src, obj) < 0 || serialize(r, obj) < 0)
         goto fail;
     json_decref(obj);
     return r;
 fail:
     json_decref(obj);
-    rec_free(r);
+    idx_rec_free(r);
     return NULL;
 }
 
@@ -292,7 +292,7 @@ fail:
 static int push_rec(dec_out *out, fl_rec *r, size_t *cap)
 {
     if (fl_grow(&out->recs, cap, out->n_recs + 1, sizeof *out->recs) != 0) {
-        rec_free(r);
+        idx_rec_free(r);
         return -ENOMEM;
     }
     out->recs[out->n_recs++] = r;
@@ -368,11 +368,11 @@ static int scan_event_in(const dec_opts *o, const fl_index_src *src, fl_jval ev,
     else
         op = 0;
 #undef TYPE_IS
-    int rc = op ? dec_object_scan(o, src, obj, op, &r) : 1;
+    int rc = op ? idx_dec_object_scan(o, src, obj, op, &r) : 1;
     if (rc <= 0)
         return rc;
     if ((rc = scan_rv(obj, out)) <= 0) {
-        rec_free(r);
+        idx_rec_free(r);
         return rc;
     }
     return r ? (push_rec(out, r, &cap) < 0 ? -ENOMEM : 1) : 1;
@@ -396,11 +396,11 @@ static int scan_list_in(const dec_opts *o, const fl_index_src *src, fl_jval list
             out->decode_errors++;
             continue;
         }
-        if ((rc = dec_object_scan(o, src, it, REC_UPSERT, &r)) < 0)
+        if ((rc = idx_dec_object_scan(o, src, it, REC_UPSERT, &r)) < 0)
             return rc;
         if (rc == 0) { /* this item the jansson way */
             json_t *j = json_loadb(it.p, it.n, JSON_ALLOW_NUL, NULL);
-            r = j ? dec_object(o, src, j, REC_UPSERT) : NULL;
+            r = j ? idx_dec_object(o, src, j, REC_UPSERT) : NULL;
             json_decref(j);
             out->parsed += r != NULL;
         }
@@ -428,8 +428,8 @@ static int scan_doc(const dec_opts *o, const fl_index_src *src, const char *data
     return rc;
 }
 
-int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
-              dec_out *out)
+int idx_dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
+                  dec_out *out)
 {
     int fast = scan_doc(o, src, data, len, out, false);
     if (fast != 0)
@@ -467,7 +467,7 @@ int dec_event(const dec_opts *o, const fl_index_src *src, const char *data, size
         rc = set_error(out, "watch event: unknown type", type);
         goto out;
     }
-    fl_rec *r = dec_object(o, src, obj, op);
+    fl_rec *r = idx_dec_object(o, src, obj, op);
     if (!r)
         rc = set_error(out, "watch event", "object without metadata.name (or out of memory)");
     else if ((rc = push_rec(out, r, &cap)) == 0)
@@ -477,7 +477,8 @@ out:
     return rc;
 }
 
-int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len, dec_out *out)
+int idx_dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_t len,
+                 dec_out *out)
 {
     int fast = scan_doc(o, src, data, len, out, true);
     if (fast != 0)
@@ -499,7 +500,7 @@ int dec_list(const dec_opts *o, const fl_index_src *src, const char *data, size_
         goto out;
     }
     json_array_foreach(items, i, it) {
-        fl_rec *r = json_is_object(it) ? dec_object(o, src, it, REC_UPSERT) : NULL;
+        fl_rec *r = json_is_object(it) ? idx_dec_object(o, src, it, REC_UPSERT) : NULL;
         if (!r) {
             out->decode_errors++;
             continue;

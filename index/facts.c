@@ -249,7 +249,7 @@ static uint64_t facts_hash(const fl_rec *r)
     return h;
 }
 
-int dec_facts(fl_rec *r, const fl_index_src *src, json_t *obj)
+int idx_dec_facts(fl_rec *r, const fl_index_src *src, json_t *obj)
 {
     int rc = 0;
     if (src->group[0] != 0)

@@ -74,7 +74,8 @@ int fl_index_usage_by_node(fl_index_reader *r, const char *cluster, fl_index_usa
 typedef struct node_res {
     char **names;
     int64_t *cap, *alloc;
-    size_t n, size;
+    size_t n;
+    size_t names_cap, cap_cap, alloc_cap; /* each array's own capacity */
 } node_res;
 
 static void node_res_clear(node_res *x)
@@ -86,21 +87,10 @@ static void node_res_clear(node_res *x)
 
 static int node_res_push(node_res *x, const char *name, int64_t c, int64_t a)
 {
-    if (x->n == x->size) {
-        size_t ns = x->size ? x->size * 2 : 8;
-        char **n = realloc(x->names, ns * sizeof *n);
-        if (n)
-            x->names = n;
-        int64_t *cp = realloc(x->cap, ns * sizeof *cp);
-        if (cp)
-            x->cap = cp;
-        int64_t *ap = realloc(x->alloc, ns * sizeof *ap);
-        if (ap)
-            x->alloc = ap;
-        if (!n || !cp || !ap)
-            return -ENOMEM;
-        x->size = ns;
-    }
+    if (fl_grow(&x->names, &x->names_cap, x->n + 1, sizeof *x->names) < 0 ||
+        fl_grow(&x->cap, &x->cap_cap, x->n + 1, sizeof *x->cap) < 0 ||
+        fl_grow(&x->alloc, &x->alloc_cap, x->n + 1, sizeof *x->alloc) < 0)
+        return -ENOMEM;
     if (!(x->names[x->n] = fl_strndup(name, strlen(name))))
         return -ENOMEM;
     x->cap[x->n] = c, x->alloc[x->n] = a;

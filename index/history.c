@@ -30,7 +30,7 @@ struct hist_w {
     sqlite3_stmt *keep, *purge;
 };
 
-int hist_w_new(sqlite3 *db, hist_w **out, fl_err *err)
+int idx_hist_w_new(sqlite3 *db, hist_w **out, fl_err *err)
 {
     hist_w *h = calloc(1, sizeof *h);
     if (!h)
@@ -45,14 +45,14 @@ int hist_w_new(sqlite3 *db, hist_w **out, fl_err *err)
         sqlite3_prepare_v3(db, "DELETE FROM history WHERE until <= ?", -1,
                            SQLITE_PREPARE_PERSISTENT, &h->purge, NULL) != SQLITE_OK) {
         int rc = fl_err_set(err, FL_ESQL, "index history: %s", sqlite3_errmsg(db));
-        hist_w_free(h);
+        idx_hist_w_free(h);
         return rc;
     }
     *out = h;
     return 0;
 }
 
-void hist_w_free(hist_w *h)
+void idx_hist_w_free(hist_w *h)
 {
     if (!h)
         return;
@@ -70,14 +70,14 @@ static int step_once(hist_w *h, sqlite3_stmt *s, const char *what, fl_err *err)
     return fl_err_set(err, FL_ESQL, "index history: %s: %s", what, sqlite3_errmsg(h->db));
 }
 
-int hist_w_keep(hist_w *h, int64_t obj_id, int64_t until, fl_err *err)
+int idx_hist_w_keep(hist_w *h, int64_t obj_id, int64_t until, fl_err *err)
 {
     sqlite3_bind_int64(h->keep, 1, until);
     sqlite3_bind_int64(h->keep, 2, obj_id);
     return step_once(h, h->keep, "keep", err);
 }
 
-int hist_w_purge(hist_w *h, int64_t floor, fl_err *err)
+int idx_hist_w_purge(hist_w *h, int64_t floor, fl_err *err)
 {
     sqlite3_bind_int64(h->purge, 1, floor);
     return step_once(h, h->purge, "purge", err);
@@ -94,22 +94,22 @@ static const char STATE_SQL[] =
     " WHERE h.obj_id = ?1 AND h.revision <= ?2 AND h.until > ?2 AND o.id = h.obj_id"
     " AND c.id = o.cluster_id AND g.id = o.gvr_id ORDER BY h.revision DESC LIMIT 1";
 
-int hist_state(fl_index_reader *r, int64_t obj_id, int64_t rev, hist_row_cb cb, void *arg,
-               fl_err *err)
+int idx_hist_state(fl_index_reader *r, int64_t obj_id, int64_t rev, hist_row_cb cb, void *arg,
+                   fl_err *err)
 {
-    sqlite3_stmt *s = reader_prep(r, STATE_SQL);
+    sqlite3_stmt *s = idx_reader_prep(r, STATE_SQL);
     int rc, cbrc = 0;
     if (!s)
-        return reader_fail(r, err, "history");
+        return idx_reader_fail(r, err, "history");
     sqlite3_bind_int64(s, 1, obj_id);
     sqlite3_bind_int64(s, 2, rev);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         fl_index_row row;
-        if ((rc = reader_fill_row(r, s, 0, &row, err)) == 0)
+        if ((rc = idx_reader_fill_row(r, s, 0, &row, err)) == 0)
             cbrc = cb(arg, &row);
     } else {
-        rc = rc == SQLITE_DONE ? FL_ENOTFOUND : reader_fail(r, err, "history");
+        rc = rc == SQLITE_DONE ? FL_ENOTFOUND : idx_reader_fail(r, err, "history");
     }
     sqlite3_reset(s);
     return cbrc ? cbrc : rc;
@@ -139,7 +139,7 @@ struct hist_snap {
     int64_t as_of, after_cid;
 };
 
-void hist_snap_free(hist_snap *h)
+void idx_hist_snap_free(hist_snap *h)
 {
     if (!h)
         return;
@@ -151,13 +151,8 @@ void hist_snap_free(hist_snap *h)
 
 static int snap_push(hist_snap *h, int64_t id, int64_t cid, const char *ns, const char *name)
 {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        snap_ent *v = realloc(h->v, nc * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        h->v = v, h->cap = nc;
-    }
+    if (fl_grow(&h->v, &h->cap, h->n + 1, sizeof *h->v) < 0)
+        return -ENOMEM;
     size_t a = strlen(ns), b = strlen(name);
     char *p = malloc(a + b + 2);
     if (!p)
@@ -176,8 +171,8 @@ static bool in_list(const char *v, const char *const *list, size_t n)
     return false;
 }
 
-int hist_key_cmp(const char *ns_a, const char *name_a, int64_t cid_a, const char *ns_b,
-                 const char *name_b, int64_t cid_b)
+int idx_hist_key_cmp(const char *ns_a, const char *name_a, int64_t cid_a, const char *ns_b,
+                     const char *name_b, int64_t cid_b)
 {
     int c = strcmp(ns_a, ns_b);
     if (!c)
@@ -196,8 +191,8 @@ static const char CHANGED_SQL[] =
     " AND EXISTS (SELECT 1 FROM history h WHERE h.obj_id = o.id AND h.revision <= ?4"
     " AND h.until > ?4) ORDER BY o.ns, o.name, o.cluster_id";
 
-int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid, hist_snap **out,
-                  fl_err *err)
+int idx_hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid,
+                      hist_snap **out, fl_err *err)
 {
     hist_snap *h = calloc(1, sizeof *h);
     int rc = 0;
@@ -205,10 +200,10 @@ int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid
         return -ENOMEM;
     h->as_of = q->as_of;
     h->after_cid = after_cid;
-    sqlite3_stmt *s = reader_prep(r, CHANGED_SQL);
+    sqlite3_stmt *s = idx_reader_prep(r, CHANGED_SQL);
     if (!s) {
-        hist_snap_free(h);
-        return reader_fail(r, err, "snapshot");
+        idx_hist_snap_free(h);
+        return idx_reader_fail(r, err, "snapshot");
     }
     sqlite3_bind_text(s, 1, q->group, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, q->resource, -1, SQLITE_STATIC);
@@ -226,7 +221,7 @@ int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid
             (q->n_names && !in_list(name, q->names, q->n_names)))
             continue;
         if (q->after_namespace &&
-            hist_key_cmp(ns, name, cid, q->after_namespace, q->after_name, after_cid) <= 0)
+            idx_hist_key_cmp(ns, name, cid, q->after_namespace, q->after_name, after_cid) <= 0)
             continue;
         rc = h->n < SNAP_MAX ? snap_push(h, id, cid, ns, name)
                              : fl_err_set(err, FL_EGONE,
@@ -236,8 +231,8 @@ int hist_snap_new(fl_index_reader *r, const fl_index_query *q, int64_t after_cid
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE && rc != 0) {
-        rc = rc < 0 ? rc : reader_fail(r, err, "snapshot");
-        hist_snap_free(h);
+        rc = rc < 0 ? rc : idx_reader_fail(r, err, "snapshot");
+        idx_hist_snap_free(h);
         return rc;
     }
     *out = h;
@@ -314,17 +309,17 @@ static int emit_state(void *arg, const fl_index_row *row)
     return e->cb(e->arg, row);
 }
 
-int hist_snap_emit(fl_index_reader *r, hist_snap *h, const fl_index_query *q, const char *ns,
-                   const char *name, int64_t cid, fl_index_row_cb cb, void *arg, int64_t *n,
-                   fl_err *err)
+int idx_hist_snap_emit(fl_index_reader *r, hist_snap *h, const fl_index_query *q, const char *ns,
+                       const char *name, int64_t cid, fl_index_row_cb cb, void *arg, int64_t *n,
+                       fl_err *err)
 {
     emit_ctx e = {q, cb, arg, n};
     while (h->next < h->n && !(q->limit > 0 && *n >= q->limit)) {
         snap_ent *x = &h->v[h->next];
-        if (ns && hist_key_cmp(x->ns, x->name, x->cid, ns, name, cid) >= 0)
+        if (ns && idx_hist_key_cmp(x->ns, x->name, x->cid, ns, name, cid) >= 0)
             return 0;
         h->next++;
-        int rc = hist_state(r, x->obj_id, h->as_of, emit_state, &e, err);
+        int rc = idx_hist_state(r, x->obj_id, h->as_of, emit_state, &e, err);
         if (rc != 0 && rc != FL_ENOTFOUND)
             return rc;
     }

@@ -31,13 +31,13 @@ struct fl_index {
     fl_index_opts o;
     char *path;
     sqlite3 *db; /* the writer's connection */
-    writer *w;
+    idx_writer *w;
     zjpub *zpub; /* dictionaries the writer published for the decoders */
     dec_opts dopts;
 
     pthread_mutex_t mu;
     pthread_cond_t cond_dec, cond_wr, cond_done;
-    item *head, *tail, *dec;
+    idx_item *head, *tail, *dec;
     size_t n_items, n_bytes; /* data items and their bytes in the ring */
     uint64_t next_seq, done_seq;
     bool stopping, want_space;
@@ -53,7 +53,7 @@ struct fl_index {
     bool writer_started;
 };
 
-void item_free(item *it)
+void idx_item_free(idx_item *it)
 {
     if (!it)
         return;
@@ -61,7 +61,7 @@ void item_free(item *it)
     free(it->data);
     free(it->arg);
     free(it->arg2);
-    dec_out_done(&it->out);
+    idx_dec_out_done(&it->out);
     free(it);
 }
 
@@ -69,15 +69,15 @@ void item_free(item *it)
 
 /* Decode it and compress its records' JSON (zc may be NULL: the writer
  * compresses them). */
-static void decode_item(fl_index *idx, zjc *zc, item *it)
+static void decode_item(fl_index *idx, zjc *zc, idx_item *it)
 {
     int rc = 0;
     if (it->type == IT_EVENT)
-        rc = dec_event(&idx->dopts, &it->src, it->data, it->len, &it->out);
+        rc = idx_dec_event(&idx->dopts, &it->src, it->data, it->len, &it->out);
     else if (it->type == IT_LIST)
-        rc = dec_list(&idx->dopts, &it->src, it->data, it->len, &it->out);
+        rc = idx_dec_list(&idx->dopts, &it->src, it->data, it->len, &it->out);
     if (rc == 0 && zc)
-        rc = zjpub_compress(idx->zpub, zc, &it->src, &it->out);
+        rc = idx_zjpub_compress(idx->zpub, zc, &it->src, &it->out);
     if (rc < 0)
         it->out.decode_errors++;
     free(it->data);
@@ -89,7 +89,7 @@ static void *decoder_main(void *arg)
     fl_index *idx = arg;
     zjc *zc = NULL;
     pthread_setname_np(pthread_self(), "fl-index-dec");
-    if (zjc_new(&zc) < 0)
+    if (idx_zjc_new(&zc) < 0)
         zc = NULL; /* records go to the writer uncompressed */
     pthread_mutex_lock(&idx->mu);
     for (;;) {
@@ -97,7 +97,7 @@ static void *decoder_main(void *arg)
             pthread_cond_wait(&idx->cond_dec, &idx->mu);
         if (!idx->dec)
             break; /* stopping and nothing left to decode */
-        item *it = idx->dec;
+        idx_item *it = idx->dec;
         idx->dec = it->next;
         it->state = IT_DECODING;
         pthread_mutex_unlock(&idx->mu);
@@ -110,17 +110,17 @@ static void *decoder_main(void *arg)
             pthread_cond_signal(&idx->cond_wr);
     }
     pthread_mutex_unlock(&idx->mu);
-    zjc_free(zc);
+    idx_zjc_free(zc);
     return NULL;
 }
 
 /* Take a decoded prefix of the ring (under mu). */
-static size_t take_batch(fl_index *idx, item ***out, size_t *cap)
+static size_t take_batch(fl_index *idx, idx_item ***out, size_t *cap)
 {
     size_t n = 0, recs = 0;
     while (idx->head && idx->head->state == IT_DECODED &&
            (n == 0 || recs < (size_t)idx->o.batch_max)) {
-        item *it = idx->head;
+        idx_item *it = idx->head;
         if (fl_grow(out, cap, n + 1, sizeof **out) != 0)
             break;
         (*out)[n++] = it;
@@ -144,7 +144,7 @@ static void notify(fl_index *idx, int64_t from, int64_t to)
 
 /* Release the ring space of a committed batch; wake flushers and the
  * producer. */
-static void finish_batch(fl_index *idx, item **b, size_t n)
+static void finish_batch(fl_index *idx, idx_item **b, size_t n)
 {
     bool wake = false;
     pthread_mutex_lock(&idx->mu);
@@ -155,9 +155,9 @@ static void finish_batch(fl_index *idx, item **b, size_t n)
         }
         idx->done_seq = b[i]->seq;
     }
-    writer_counts(idx->w, &idx->st_written, &idx->st_skipped, &idx->st_deleted, &idx->st_coalesced,
-                  &idx->st_txns);
-    idx->st_rev = writer_revision(idx->w);
+    idx_writer_counts(idx->w, &idx->st_written, &idx->st_skipped, &idx->st_deleted,
+                      &idx->st_coalesced, &idx->st_txns);
+    idx->st_rev = idx_writer_revision(idx->w);
     if (idx->want_space && idx->n_items <= idx->o.queue_max_items / 2 &&
         idx->n_bytes <= idx->o.queue_max_bytes / 2) {
         idx->want_space = false;
@@ -169,11 +169,11 @@ static void finish_batch(fl_index *idx, item **b, size_t n)
         idx->o.on_space(idx->o.on_space_arg);
 }
 
-static void write_batch(fl_index *idx, item **b, size_t n)
+static void write_batch(fl_index *idx, idx_item **b, size_t n)
 {
     fl_err err = FL_ERR_INIT;
     int64_t from = 0, to = -1;
-    if (writer_apply(idx->w, b, n, &from, &to, &err) < 0) {
+    if (idx_writer_apply(idx->w, b, n, &from, &to, &err) < 0) {
         fl_log(FL_LOG_ERROR, "index", "batch of %zu items lost: %s", n, err.msg);
         pthread_mutex_lock(&idx->mu);
         idx->write_errors++;
@@ -183,7 +183,7 @@ static void write_batch(fl_index *idx, item **b, size_t n)
         notify(idx, from, to); /* before flushers wake: a flush implies notified */
     finish_batch(idx, b, n);
     for (size_t i = 0; i < n; i++)
-        item_free(b[i]);
+        idx_item_free(b[i]);
 }
 
 /* When the writer has been idle for IDLE_TRUNCATE_MS after writing, the WAL
@@ -196,7 +196,7 @@ static void truncate_when_idle(fl_index *idx, int64_t last_write, bool *dirty)
     fl_err err = FL_ERR_INIT;
     if (!*dirty || fl_mono_ms() - last_write < IDLE_TRUNCATE_MS)
         return;
-    int rc = writer_truncate_wal(idx->w, &err);
+    int rc = idx_writer_truncate_wal(idx->w, &err);
     if (rc == 0)
         *dirty = false;
     else if (rc != -EBUSY)
@@ -210,7 +210,7 @@ static void housekeep(fl_index *idx, int64_t *last)
     if (now - *last < HOUSEKEEP_MS)
         return;
     *last = now;
-    if (writer_housekeep(idx->w, fl_now_ms(), &err) < 0)
+    if (idx_writer_housekeep(idx->w, fl_now_ms(), &err) < 0)
         fl_log(FL_LOG_WARN, "index", "housekeeping: %s", err.msg);
 }
 
@@ -230,7 +230,7 @@ static void timed_wait(pthread_cond_t *c, pthread_mutex_t *mu, int64_t ms)
 static void *writer_main(void *arg)
 {
     fl_index *idx = arg;
-    item **batch = NULL;
+    idx_item **batch = NULL;
     size_t cap = 0;
     int64_t last_hk = fl_mono_ms(), last_write = 0;
     bool dirty = false;
@@ -285,9 +285,9 @@ static int open_db(fl_index *idx, fl_err *err)
         return fl_err_set(err, FL_ESQL, "index: opening %s: %s", idx->path,
                           idx->db ? sqlite3_errmsg(idx->db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(idx->db, 5000);
-    if ((rc = schema_open(idx->db, &idx->o, err)) < 0 || (rc = zjpub_new(&idx->zpub)) < 0)
+    if ((rc = idx_schema_open(idx->db, &idx->o, err)) < 0 || (rc = idx_zjpub_new(&idx->zpub)) < 0)
         return rc;
-    return writer_new(idx->db, &idx->o, idx->zpub, &idx->w, err);
+    return idx_writer_new(idx->db, &idx->o, idx->zpub, &idx->w, err);
 }
 
 static int start_threads(fl_index *idx, fl_err *err)
@@ -326,7 +326,7 @@ int fl_index_open(const fl_index_opts *opts, fl_index **out, fl_err *err)
     idx->o.path = idx->path;
     if ((rc = open_db(idx, err)) < 0 || (rc = start_threads(idx, err)) < 0)
         goto fail;
-    idx->st_rev = writer_revision(idx->w);
+    idx->st_rev = idx_writer_revision(idx->w);
     *out = idx;
     return 0;
 fail:
@@ -348,12 +348,12 @@ void fl_index_close(fl_index *idx)
     if (idx->writer_started)
         pthread_join(idx->writer_thread, NULL);
     while (idx->head) { /* only if threads never started */
-        item *n = idx->head->next;
-        item_free(idx->head);
+        idx_item *n = idx->head->next;
+        idx_item_free(idx->head);
         idx->head = n;
     }
-    writer_free(idx->w);
-    zjpub_free(idx->zpub);
+    idx_writer_free(idx->w);
+    idx_zjpub_free(idx->zpub);
     if (idx->db)
         sqlite3_close(idx->db);
     pthread_mutex_destroy(&idx->mu);
@@ -377,14 +377,14 @@ const fl_index_opts *fl_index_options(const fl_index *idx)
 
 /* ------------------------------------------------------------- producing */
 
-static item *item_new(item_type type, const fl_index_src *src)
+static idx_item *item_new(item_type type, const fl_index_src *src)
 {
     const char *s[5] = {src->cluster, src->group, src->version, src->resource,
                         src->kind ? src->kind : ""};
     size_t len[5], total = 0;
     for (int i = 0; i < 5; i++)
         total += (len[i] = strlen(s[i])) + 1;
-    item *it = calloc(1, sizeof *it);
+    idx_item *it = calloc(1, sizeof *it);
     char *buf = malloc(total);
     if (!it || !buf) {
         free(it);
@@ -419,7 +419,7 @@ static int check_src(const fl_index_src *src, fl_err *err)
 
 /* Append it to the ring, or refuse (FL_EFULL) when a data item would pass a
  * cap. Takes ownership of it in every case. */
-static int enqueue(fl_index *idx, item *it, fl_err *err)
+static int enqueue(fl_index *idx, idx_item *it, fl_err *err)
 {
     bool data = it->type == IT_EVENT || it->type == IT_LIST;
     int rc = 0;
@@ -452,7 +452,7 @@ static int enqueue(fl_index *idx, item *it, fl_err *err)
         it = NULL;
     }
     pthread_mutex_unlock(&idx->mu);
-    item_free(it);
+    idx_item_free(it);
     return rc;
 }
 
@@ -466,9 +466,9 @@ static int submit_data(fl_index *idx, item_type t, const fl_index_src *src, cons
         return fl_err_set(err, -EINVAL, "index: empty item");
     if (len > FL_INDEX_ITEM_MAX)
         return fl_err_set(err, -E2BIG, "index: item of %zu bytes is over the cap", len);
-    item *it = item_new(t, src);
+    idx_item *it = item_new(t, src);
     if (!it || !(it->data = malloc(len))) {
-        item_free(it);
+        idx_item_free(it);
         return -ENOMEM;
     }
     memcpy(it->data, data, len);
@@ -494,10 +494,10 @@ static int submit_control(fl_index *idx, item_type t, const fl_index_src *src, c
     int rc = check_src(src, err);
     if (rc < 0)
         return rc;
-    item *it = item_new(t, src);
+    idx_item *it = item_new(t, src);
     if (!it || (arg && !(it->arg = fl_strndup(arg, strlen(arg)))) ||
         (arg2 && !(it->arg2 = fl_strndup(arg2, strlen(arg2))))) {
-        item_free(it);
+        idx_item_free(it);
         return -ENOMEM;
     }
     it->lag_ms = lag;

@@ -38,14 +38,14 @@ static void sql_fl_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     (void)argc;
     const void *p = sqlite3_value_blob(argv[0]);
     size_t n = (size_t)sqlite3_value_bytes(argv[0]);
-    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || !zj_is_compressed(p, n)) {
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || !idx_zj_is_compressed(p, n)) {
         sqlite3_result_value(ctx, argv[0]);
         return;
     }
     const char *json = NULL;
     size_t len = 0;
     fl_err err = FL_ERR_INIT;
-    if (zjr_decode(r->zj, r->db, p, n, &json, &len, &err) != 0) {
+    if (idx_zjr_decode(r->zj, r->db, p, n, &json, &len, &err) != 0) {
         sqlite3_result_error(ctx, err.msg[0] ? err.msg : "fl_json: cannot decompress", -1);
         return;
     }
@@ -54,10 +54,10 @@ static void sql_fl_json(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 static int rfail(fl_index_reader *r, fl_err *err, const char *what)
 {
-    return reader_fail(r, err, what);
+    return idx_reader_fail(r, err, what);
 }
 
-int reader_fail(fl_index_reader *r, fl_err *err, const char *what)
+int idx_reader_fail(fl_index_reader *r, fl_err *err, const char *what)
 {
     if (r->expired && sqlite3_errcode(r->db) == SQLITE_INTERRUPT)
         return fl_err_set(err, -ETIMEDOUT,
@@ -76,7 +76,7 @@ static int on_progress(void *arg)
     return r->expired;
 }
 
-void reader_progress_restore(fl_index_reader *r)
+void idx_reader_progress_restore(fl_index_reader *r)
 {
     sqlite3_progress_handler(r->db, 1000, on_progress, r);
 }
@@ -99,10 +99,10 @@ void fl_index_reader_set_budget(fl_index_reader *r, int64_t ms)
  * statement is reset and its bindings cleared. NULL on failure. */
 static sqlite3_stmt *prep(fl_index_reader *r, const char *sql)
 {
-    return reader_prep(r, sql);
+    return idx_reader_prep(r, sql);
 }
 
-sqlite3_stmt *reader_prep(fl_index_reader *r, const char *sql)
+sqlite3_stmt *idx_reader_prep(fl_index_reader *r, const char *sql)
 {
     cached *victim = &r->cache[0];
     for (int i = 0; i < STMT_CACHE; i++) {
@@ -144,8 +144,8 @@ int fl_index_reader_new(fl_index *idx, fl_index_reader **out, fl_err *err)
     }
     sqlite3_busy_timeout(r->db, 5000);
     sqlite3_progress_handler(r->db, 1000, on_progress, r);
-    if ((rc = schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0 ||
-        (rc = zjr_new(&r->zj)) < 0)
+    if ((rc = idx_schema_reader_pragmas(r->db, fl_index_options(idx), err)) < 0 ||
+        (rc = idx_zjr_new(&r->zj)) < 0)
         goto fail;
     if (sqlite3_create_function(r->db, "fl_json", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, r,
                                 sql_fl_json, NULL, NULL) != SQLITE_OK) {
@@ -170,7 +170,7 @@ void fl_index_reader_free(fl_index_reader *r)
     if (r->in_snapshot)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(r->db);
-    zjr_free(r->zj);
+    idx_zjr_free(r->zj);
     free(r);
 }
 
@@ -197,7 +197,7 @@ int fl_index_reader_begin(fl_index_reader *r)
     int64_t rev;
     if (r->in_snapshot)
         return -EBUSY;
-    if (sql_exec(r->db, "BEGIN", NULL) < 0)
+    if (idx_sql_exec(r->db, "BEGIN", NULL) < 0)
         return FL_ESQL;
     r->in_snapshot = true;
     /* The snapshot starts at the first read: take it now. */
@@ -213,7 +213,7 @@ int fl_index_reader_end(fl_index_reader *r)
     if (!r->in_snapshot)
         return 0;
     r->in_snapshot = false;
-    return sql_exec(r->db, "COMMIT", NULL);
+    return idx_sql_exec(r->db, "COMMIT", NULL);
 }
 
 int fl_index_reader_revision(fl_index_reader *r, int64_t *out)
@@ -233,10 +233,10 @@ static const char *col(sqlite3_stmt *s, int i)
  * (valid until the next row). 0, -ENOMEM or FL_ESQL. */
 static int fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row, fl_err *err)
 {
-    return reader_fill_row(r, s, at, row, err);
+    return idx_reader_fill_row(r, s, at, row, err);
 }
 
-int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row, fl_err *err)
+int idx_reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row, fl_err *err)
 {
     row->cluster = col(s, at), row->group = col(s, at + 1), row->version = col(s, at + 2);
     row->resource = col(s, at + 3), row->kind = col(s, at + 4), row->namespace_ = col(s, at + 5);
@@ -249,8 +249,8 @@ int reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *r
     if (sqlite3_column_type(s, at + 14) == SQLITE_BLOB) {
         const void *p = sqlite3_column_blob(s, at + 14);
         size_t n = (size_t)sqlite3_column_bytes(s, at + 14);
-        if (zj_is_compressed(p, n))
-            return zjr_decode(r->zj, r->db, p, n, &row->json, &row->json_len, err);
+        if (idx_zj_is_compressed(p, n))
+            return idx_zjr_decode(r->zj, r->db, p, n, &row->json, &row->json_len, err);
     }
     row->json = (const char *)sqlite3_column_text(s, at + 14);
     row->json_len = (size_t)sqlite3_column_bytes(s, at + 14);
@@ -655,7 +655,8 @@ static int build_list(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err
     return b->rc;
 }
 
-int reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out, fl_err *err)
+int idx_reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_buf *out,
+                    fl_err *err)
 {
     qb *b = qb_new();
     int rc;
@@ -700,7 +701,7 @@ static int snapshot_open(fl_index_reader *r, const fl_index_query *q, hist_snap 
         return 0;
     if (q->after_cluster && (rc = cluster_id(r, q->after_cluster, &after_cid, err)) < 0)
         return rc;
-    return hist_snap_new(r, q, after_cid, snap, err);
+    return idx_hist_snap_new(r, q, after_cid, snap, err);
 }
 
 /* Before the current row at s: the past states that sort before it. */
@@ -710,7 +711,7 @@ static int snapshot_before(fl_index_reader *r, hist_snap *snap, const fl_index_q
     int64_t cid = 0;
     int rc = cluster_id(r, col(s, 0), &cid, err);
     if (rc == 0)
-        rc = hist_snap_emit(r, snap, q, col(s, 5), col(s, 6), cid, cb, arg, n, err);
+        rc = idx_hist_snap_emit(r, snap, q, col(s, 5), col(s, 6), cid, cb, arg, n, err);
     return rc;
 }
 
@@ -746,9 +747,9 @@ int fl_index_list(fl_index_reader *r, const fl_index_query *q, fl_index_row_cb c
         sqlite3_reset(s);
     }
     if (rc == 0 && snap && !b->empty)
-        rc = hist_snap_emit(r, snap, q, NULL, NULL, 0, cb, arg, &n, err);
+        rc = idx_hist_snap_emit(r, snap, q, NULL, NULL, 0, cb, arg, &n, err);
 out:
-    hist_snap_free(snap);
+    idx_hist_snap_free(snap);
     qb_free(b);
     if (rc == 0 && n_out)
         *n_out = n;
@@ -878,7 +879,7 @@ int fl_index_changes(fl_index_reader *r, int64_t from_rev, int64_t limit, fl_ind
             break;
         bool gone = sqlite3_column_type(s, 12) == SQLITE_NULL;
         if (!gone && row.revision != x.rev) { /* replaced since: its state then */
-            cbrc = hist_state(r, sqlite3_column_int64(s, 17), x.rev, change_state, &x, err);
+            cbrc = idx_hist_state(r, sqlite3_column_int64(s, 17), x.rev, change_state, &x, err);
             if (cbrc != FL_ENOTFOUND) {
                 if (cbrc != 0)
                     break;

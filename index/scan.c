@@ -6,7 +6,7 @@
  * the last-applied configuration and with the cluster-name annotation
  * appended (where jansson's json_object_set would put it), and list items
  * prefixed with kind and apiVersion (as decode.c's with_type_meta). What
- * the writer stores beside the JSON is extracted by decode.c's dec_fill
+ * the writer stores beside the JSON is extracted by decode.c's idx_dec_fill
  * from a small view parsed by jansson: the pruned metadata, the members
  * of spec that extraction reads, and the status members of pods and nodes.
  * Any shape not handled here returns 0 and the caller takes the jansson
@@ -265,8 +265,8 @@ static int build_view(fl_buf *v, const fl_index_src *src, const top *t, fl_jval 
 
 /* ------------------------------------------------------------------ entry */
 
-int dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec_op op,
-                    fl_rec **out)
+int idx_dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec_op op,
+                        fl_rec **out)
 {
     fl_buf b = FL_BUF_INIT(FL_INDEX_ITEM_MAX), v = FL_BUF_INIT(FL_INDEX_ITEM_MAX);
     json_t *view = NULL;
@@ -298,7 +298,7 @@ int dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec
         goto out;
     }
     r->op = op;
-    if ((rc = dec_fill(r, src, view)) < 0)
+    if ((rc = idx_dec_fill(r, src, view)) < 0)
         goto out;
     r->json_len = b.len;
     r->json = fl_buf_steal(&b);
@@ -308,7 +308,7 @@ int dec_object_scan(const dec_opts *o, const fl_index_src *src, fl_jval obj, rec
 out:
     if (rc == -E2BIG)
         rc = 0; /* too big to copy: the jansson path reports it */
-    rec_free(r);
+    idx_rec_free(r);
     json_decref(view);
     fl_buf_done(&b), fl_buf_done(&v);
     free(t);

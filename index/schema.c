@@ -57,7 +57,7 @@
 
 #include "index/index_int.h"
 
-int sql_exec(sqlite3 *db, const char *sql, fl_err *err)
+int idx_sql_exec(sqlite3 *db, const char *sql, fl_err *err)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
@@ -172,7 +172,7 @@ static int user_version(sqlite3 *db, int *out, fl_err *err)
     return fl_err_set(err, FL_ESQL, "reading user_version: %s", sqlite3_errmsg(db));
 }
 
-int schema_migrate(sqlite3 *db, int to, fl_err *err)
+int idx_schema_migrate(sqlite3 *db, int to, fl_err *err)
 {
     int v = 0, rc = user_version(db, &v, err);
     if (rc < 0)
@@ -184,10 +184,10 @@ int schema_migrate(sqlite3 *db, int to, fl_err *err)
     for (; v < to; v++) {
         char setv[64];
         snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
-        if ((rc = sql_exec(db, "BEGIN IMMEDIATE", err)) < 0)
+        if ((rc = idx_sql_exec(db, "BEGIN IMMEDIATE", err)) < 0)
             return rc;
-        if ((rc = sql_exec(db, migrations[v], err)) < 0 || (rc = sql_exec(db, setv, err)) < 0 ||
-            (rc = sql_exec(db, "COMMIT", err)) < 0) {
+        if ((rc = idx_sql_exec(db, migrations[v], err)) < 0 ||
+            (rc = idx_sql_exec(db, setv, err)) < 0 || (rc = idx_sql_exec(db, "COMMIT", err)) < 0) {
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
             return fl_err_wrap(err, rc, "migrating index schema %d -> %d", v, v + 1);
         }
@@ -207,7 +207,7 @@ static int pragmas(sqlite3 *db, const fl_index_opts *o, bool reader, fl_err *err
                       "PRAGMA wal_autocheckpoint = 4000;"
                       /* a reset WAL is cut back to this size: bounded under load */
                       "PRAGMA journal_size_limit = 67108864;");
-    return sql_exec(db, sql, err);
+    return idx_sql_exec(db, sql, err);
 }
 
 /* FTS5 keeps the terms of the open transaction in a hash table and writes
@@ -219,17 +219,17 @@ static int pragmas(sqlite3 *db, const fl_index_opts *o, bool reader, fl_err *err
  * fts_config (the database file), so it holds for every connection. */
 #define FTS_HASH_BYTES (16 << 20)
 
-int schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err)
+int idx_schema_open(sqlite3 *db, const fl_index_opts *o, fl_err *err)
 {
     char sql[128];
     int rc = pragmas(db, o, false, err);
-    if (rc < 0 || (rc = schema_migrate(db, FL_INDEX_SCHEMA_VERSION, err)) < 0)
+    if (rc < 0 || (rc = idx_schema_migrate(db, FL_INDEX_SCHEMA_VERSION, err)) < 0)
         return rc;
     snprintf(sql, sizeof sql, "INSERT INTO fts(fts, rank) VALUES('hashsize', %d)", FTS_HASH_BYTES);
-    return sql_exec(db, sql, err);
+    return idx_sql_exec(db, sql, err);
 }
 
-int schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err)
+int idx_schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err)
 {
     return pragmas(db, o, true, err);
 }

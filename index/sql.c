@@ -205,7 +205,7 @@ static int step_all(fl_index_reader *r, sqlite3 *db, sqlite3_stmt *st, const fl_
         if ((rc = emit_row(st, cb, arg)) != 0)
             break;
     }
-    reader_progress_restore(r);
+    idx_reader_progress_restore(r);
     if (rc != 0 || s == SQLITE_ROW || s == SQLITE_DONE)
         return rc;
     if (b.expired)

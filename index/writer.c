@@ -124,11 +124,11 @@ typedef struct pend_rv {
 
 #define PEND_MAX 64
 
-struct writer {
+struct idx_writer {
     sqlite3 *db;
     sqlite3_stmt *st[S_N];
     fl_index_opts o;
-    smap scopes; /* "cluster\0group\0version\0resource" -> cluster_id << 32 | gvr_id */
+    idx_smap scopes; /* "cluster\0group\0version\0resource" -> cluster_id << 32 | gvr_id */
     coalescer coal;
     relist *relists;
     size_t n_relists;
@@ -143,12 +143,12 @@ struct writer {
 
 /* --------------------------------------------------------------- helpers */
 
-static int sqlfail(writer *w, fl_err *err, const char *what)
+static int sqlfail(idx_writer *w, fl_err *err, const char *what)
 {
     return fl_err_set(err, FL_ESQL, "index writer: %s: %s", what, sqlite3_errmsg(w->db));
 }
 
-static sqlite3_stmt *S(writer *w, int i)
+static sqlite3_stmt *fresh_stmt(idx_writer *w, int i)
 {
     sqlite3_stmt *s = w->st[i];
     sqlite3_reset(s);
@@ -156,7 +156,7 @@ static sqlite3_stmt *S(writer *w, int i)
     return s;
 }
 
-static void bt(sqlite3_stmt *s, int i, const char *v)
+static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
@@ -164,14 +164,14 @@ static void bt(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static int done(writer *w, sqlite3_stmt *s, fl_err *err, const char *what)
+static int done(idx_writer *w, sqlite3_stmt *s, fl_err *err, const char *what)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlfail(w, err, what);
 }
 
-static int meta_get(writer *w, const char *key, int64_t *out, fl_err *err)
+static int meta_get(idx_writer *w, const char *key, int64_t *out, fl_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL);
@@ -188,17 +188,17 @@ static int meta_get(writer *w, const char *key, int64_t *out, fl_err *err)
     return 0;
 }
 
-static int meta_set(writer *w, const char *key, int64_t v, fl_err *err)
+static int meta_set(idx_writer *w, const char *key, int64_t v, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, S_META);
+    sqlite3_stmt *s = fresh_stmt(w, S_META);
     sqlite3_bind_int64(s, 1, v);
-    bt(s, 2, key);
+    bind_text_or_null(s, 2, key);
     return done(w, s, err, "meta");
 }
 
-int writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl_err *err)
+int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer **out, fl_err *err)
 {
-    writer *w = calloc(1, sizeof *w);
+    idx_writer *w = calloc(1, sizeof *w);
     int rc;
     if (!w)
         return -ENOMEM;
@@ -212,17 +212,18 @@ int writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, writer **out, fl
     }
     if ((rc = meta_get(w, "revision", &w->rev, err)) < 0 ||
         (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0 ||
-        (rc = zjw_new(db, pub, &w->zj, err)) < 0 || (rc = hist_w_new(db, &w->hist, err)) < 0 ||
-        (rc = capacity_install(db, err)) < 0 || (rc = cap_delta_new(db, &w->cap, err)) < 0)
+        (rc = idx_zjw_new(db, pub, &w->zj, err)) < 0 ||
+        (rc = idx_hist_w_new(db, &w->hist, err)) < 0 || (rc = idx_capacity_install(db, err)) < 0 ||
+        (rc = idx_cap_delta_new(db, &w->cap, err)) < 0)
         goto fail;
     *out = w;
     return 0;
 fail:
-    writer_free(w);
+    idx_writer_free(w);
     return rc;
 }
 
-static void relists_clear(writer *w)
+static void relists_clear(idx_writer *w)
 {
     for (size_t i = 0; i < w->n_relists; i++)
         free(w->relists[i].ids);
@@ -231,30 +232,30 @@ static void relists_clear(writer *w)
     w->n_relists = 0;
 }
 
-void writer_free(writer *w)
+void idx_writer_free(idx_writer *w)
 {
     if (!w)
         return;
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(w->st[i]);
-    smap_clear(&w->scopes);
-    coal_done(&w->coal);
+    idx_smap_clear(&w->scopes);
+    idx_coal_done(&w->coal);
     relists_clear(w);
     for (size_t i = 0; i < w->n_pend; i++)
         free(w->pend[i].rv);
-    zjw_free(w->zj);
-    hist_w_free(w->hist);
-    cap_delta_free(w->cap);
+    idx_zjw_free(w->zj);
+    idx_hist_w_free(w->hist);
+    idx_cap_delta_free(w->cap);
     free(w);
 }
 
-int64_t writer_revision(const writer *w)
+int64_t idx_writer_revision(const idx_writer *w)
 {
     return w->rev;
 }
 
-void writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
-                   int64_t *coalesced, int64_t *txns)
+void idx_writer_counts(const idx_writer *w, int64_t *written, int64_t *skipped, int64_t *deleted,
+                       int64_t *coalesced, int64_t *txns)
 {
     *written = w->written, *skipped = w->skipped, *deleted = w->deleted;
     *coalesced = w->coal.merged, *txns = w->txns;
@@ -262,11 +263,11 @@ void writer_counts(const writer *w, int64_t *written, int64_t *skipped, int64_t 
 
 /* ---------------------------------------------------------------- scopes */
 
-static int intern(writer *w, int get, int ins, const char *a, const char *b, const char *c,
+static int intern(idx_writer *w, int get, int ins, const char *a, const char *b, const char *c,
                   const char *d, int64_t *id, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, get);
-    bt(s, 1, a), bt(s, 2, b), bt(s, 3, c);
+    sqlite3_stmt *s = fresh_stmt(w, get);
+    bind_text_or_null(s, 1, a), bind_text_or_null(s, 2, b), bind_text_or_null(s, 3, c);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(s, 0);
@@ -276,15 +277,16 @@ static int intern(writer *w, int get, int ins, const char *a, const char *b, con
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return sqlfail(w, err, "interning");
-    s = S(w, ins);
-    bt(s, 1, a), bt(s, 2, b), bt(s, 3, c), bt(s, 4, d);
+    s = fresh_stmt(w, ins);
+    bind_text_or_null(s, 1, a), bind_text_or_null(s, 2, b), bind_text_or_null(s, 3, c),
+        bind_text_or_null(s, 4, d);
     if ((rc = done(w, s, err, "interning")) < 0)
         return rc;
     *id = sqlite3_last_insert_rowid(w->db);
     return 0;
 }
 
-static int scope_of(writer *w, const fl_index_src *src, int64_t *scope, fl_err *err)
+static int scope_of(idx_writer *w, const fl_index_src *src, int64_t *scope, fl_err *err)
 {
     char key[1024];
     int n = snprintf(key, sizeof key, "%s%c%s%c%s%c%s", src->cluster, 0, src->group, 0,
@@ -292,7 +294,7 @@ static int scope_of(writer *w, const fl_index_src *src, int64_t *scope, fl_err *
     bool created;
     if (n < 0 || (size_t)n >= sizeof key)
         return fl_err_set(err, -E2BIG, "index writer: scope names too long");
-    int64_t *v = smap_put(&w->scopes, key, (size_t)n, &created);
+    int64_t *v = idx_smap_put(&w->scopes, key, (size_t)n, &created);
     if (!v)
         return -ENOMEM;
     if (!created && *v) {
@@ -322,7 +324,7 @@ static int64_t scope_gid(int64_t scope)
 
 /* --------------------------------------------------------------- relists */
 
-static relist *relist_find(writer *w, int64_t scope)
+static relist *relist_find(idx_writer *w, int64_t scope)
 {
     for (size_t i = 0; i < w->n_relists; i++)
         if (w->relists[i].scope == scope)
@@ -330,24 +332,18 @@ static relist *relist_find(writer *w, int64_t scope)
     return NULL;
 }
 
-static int relist_mark(writer *w, int64_t scope, int64_t id)
+static int relist_mark(idx_writer *w, int64_t scope, int64_t id)
 {
     relist *r = relist_find(w, scope);
     if (!r)
         return 0;
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 1024;
-        int64_t *n = realloc(r->ids, nc * sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        r->ids = n;
-        r->cap = nc;
-    }
+    if (fl_grow(&r->ids, &r->cap, r->n + 1, sizeof *r->ids) < 0)
+        return -ENOMEM;
     r->ids[r->n++] = id;
     return 0;
 }
 
-static void relist_drop(writer *w, int64_t scope)
+static void relist_drop(idx_writer *w, int64_t scope)
 {
     relist *r = relist_find(w, scope);
     if (!r)
@@ -356,7 +352,7 @@ static void relist_drop(writer *w, int64_t scope)
     *r = w->relists[--w->n_relists];
 }
 
-static int relist_begin(writer *w, int64_t scope)
+static int relist_begin(idx_writer *w, int64_t scope)
 {
     relist_drop(w, scope);
     relist *n = realloc(w->relists, (w->n_relists + 1) * sizeof *n);
@@ -369,32 +365,32 @@ static int relist_begin(writer *w, int64_t scope)
 
 /* ------------------------------------------------------------- side data */
 
-static int log_change(writer *w, int64_t id, int type, fl_err *err)
+static int log_change(idx_writer *w, int64_t id, int type, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, S_LOG);
+    sqlite3_stmt *s = fresh_stmt(w, S_LOG);
     sqlite3_bind_int64(s, 1, ++w->next_rev);
     sqlite3_bind_int64(s, 2, id);
     sqlite3_bind_int(s, 3, type);
     return done(w, s, err, "change log");
 }
 
-static int del_by_id(writer *w, int st, int64_t id, fl_err *err)
+static int del_by_id(idx_writer *w, int st, int64_t id, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, st);
+    sqlite3_stmt *s = fresh_stmt(w, st);
     sqlite3_bind_int64(s, 1, id);
     return done(w, s, err, sql_text[st]);
 }
 
 /* One row per label, carrying the object's key (schema v3) so that a
  * selector page is one index range in key order. */
-static int write_labels(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
+static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     for (size_t i = 0; i < r->n_labels; i++) {
-        sqlite3_stmt *s = S(w, S_LAB_INS);
-        bt(s, 1, r->labels[2 * i]);
-        bt(s, 2, r->labels[2 * i + 1]);
+        sqlite3_stmt *s = fresh_stmt(w, S_LAB_INS);
+        bind_text_or_null(s, 1, r->labels[2 * i]);
+        bind_text_or_null(s, 2, r->labels[2 * i + 1]);
         sqlite3_bind_int64(s, 3, scope_gid(scope));
-        bt(s, 4, r->ns), bt(s, 5, r->name);
+        bind_text_or_null(s, 4, r->ns), bind_text_or_null(s, 5, r->name);
         sqlite3_bind_int64(s, 6, scope_cid(scope));
         sqlite3_bind_int64(s, 7, id);
         int rc = done(w, s, err, "labels");
@@ -404,12 +400,13 @@ static int write_labels(writer *w, int64_t scope, int64_t id, const fl_rec *r, f
     return 0;
 }
 
-static int write_fts(writer *w, int64_t id, const fl_rec *r, fl_err *err)
+static int write_fts(idx_writer *w, int64_t id, const fl_rec *r, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, S_FTS_INS);
+    sqlite3_stmt *s = fresh_stmt(w, S_FTS_INS);
     sqlite3_bind_int64(s, 1, id);
-    bt(s, 2, r->name), bt(s, 3, r->ns), bt(s, 4, r->fts_labels);
-    bt(s, 5, r->fts_annotations), bt(s, 6, r->fts_images);
+    bind_text_or_null(s, 2, r->name), bind_text_or_null(s, 3, r->ns),
+        bind_text_or_null(s, 4, r->fts_labels);
+    bind_text_or_null(s, 5, r->fts_annotations), bind_text_or_null(s, 6, r->fts_images);
     return done(w, s, err, "fts");
 }
 
@@ -421,84 +418,86 @@ static const char *col_str(sqlite3_stmt *s, int i)
 
 /* Delete the fact rows of id, handing each deleted row to the capacity
  * totals: a pod's row and resources, else a node's. */
-static int del_facts(writer *w, int64_t id, fl_err *err)
+static int del_facts(idx_writer *w, int64_t id, fl_err *err)
 {
-    sqlite3_stmt *p = S(w, S_POD_DEL), *s;
+    sqlite3_stmt *p = fresh_stmt(w, S_POD_DEL), *s;
     int rc, prc;
     sqlite3_bind_int64(p, 1, id);
     if ((prc = sqlite3_step(p)) != SQLITE_ROW && prc != SQLITE_DONE)
         return sqlfail(w, err, "pod facts");
     bool pod = prc == SQLITE_ROW;
     if (pod) { /* p stays on its row (the delete is done) while the resources go */
-        s = S(w, S_PODRES_DEL);
+        s = fresh_stmt(w, S_PODRES_DEL);
         sqlite3_bind_int64(s, 1, id);
         int64_t cid = sqlite3_column_int64(p, 0);
         bool terminal = sqlite3_column_int(p, 3) != 0;
         rc = 0;
         while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
-            rc = cap_pod_res(w->cap, cid, col_str(p, 1), col_str(p, 2), terminal, col_str(s, 0),
-                             sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), -1);
+            rc = idx_cap_pod_res(w->cap, cid, col_str(p, 1), col_str(p, 2), terminal, col_str(s, 0),
+                                 sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), -1);
         sqlite3_reset(s);
         sqlite3_reset(p);
         return rc < 0 ? rc : prc == SQLITE_DONE ? 0 : sqlfail(w, err, "pod resources");
     }
     sqlite3_reset(p);
-    p = S(w, S_NODE_DEL);
+    p = fresh_stmt(w, S_NODE_DEL);
     sqlite3_bind_int64(p, 1, id);
     if ((prc = sqlite3_step(p)) != SQLITE_ROW) {
         sqlite3_reset(p);
         return prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node facts");
     }
     int64_t cid = sqlite3_column_int64(p, 0);
-    rc = cap_node_state(w->cap, cid, col_str(p, 5), col_str(p, 1), col_str(p, 2),
-                        sqlite3_column_int(p, 3) != 0, sqlite3_column_int(p, 4) != 0, -1);
-    s = S(w, S_NODERES_DEL);
+    rc = idx_cap_node_state(w->cap, cid, col_str(p, 5), col_str(p, 1), col_str(p, 2),
+                            sqlite3_column_int(p, 3) != 0, sqlite3_column_int(p, 4) != 0, -1);
+    s = fresh_stmt(w, S_NODERES_DEL);
     sqlite3_bind_int64(s, 1, id);
     while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
-        rc =
-            cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0), sqlite3_column_int64(s, 1), -1);
+        rc = idx_cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0), sqlite3_column_int64(s, 1),
+                              -1);
     sqlite3_reset(s);
     sqlite3_reset(p);
     return rc < 0 ? rc : prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node resources");
 }
 
-static int write_facts(writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
+static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     sqlite3_stmt *s;
     int rc, res_st = r->kind_facts == 1 ? S_PODRES_INS : S_NODERES_INS;
     if (r->kind_facts == 1) {
-        s = S(w, S_POD_INS);
+        s = fresh_stmt(w, S_POD_INS);
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, scope_cid(scope));
-        bt(s, 3, r->ns), bt(s, 4, r->node), bt(s, 5, r->phase), bt(s, 6, r->qos);
-        bt(s, 7, r->prio_class);
+        bind_text_or_null(s, 3, r->ns), bind_text_or_null(s, 4, r->node),
+            bind_text_or_null(s, 5, r->phase), bind_text_or_null(s, 6, r->qos);
+        bind_text_or_null(s, 7, r->prio_class);
         sqlite3_bind_int(s, 8, r->terminal);
     } else {
-        s = S(w, S_NODE_INS);
+        s = fresh_stmt(w, S_NODE_INS);
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, scope_cid(scope));
         sqlite3_bind_int(s, 3, r->ready);
         sqlite3_bind_int(s, 4, r->unschedulable);
-        bt(s, 5, r->taints), bt(s, 6, r->region), bt(s, 7, r->zone);
+        bind_text_or_null(s, 5, r->taints), bind_text_or_null(s, 6, r->region),
+            bind_text_or_null(s, 7, r->zone);
     }
     if ((rc = done(w, s, err, "facts")) < 0)
         return rc;
     int64_t cid = scope_cid(scope);
-    if (r->kind_facts != 1 && (rc = cap_node_state(w->cap, cid, r->name, r->region, r->zone,
-                                                   r->ready, r->unschedulable, 1)) < 0)
+    if (r->kind_facts != 1 && (rc = idx_cap_node_state(w->cap, cid, r->name, r->region, r->zone,
+                                                       r->ready, r->unschedulable, 1)) < 0)
         return rc;
     for (size_t i = 0; i < r->n_res; i++) {
-        s = S(w, res_st);
+        s = fresh_stmt(w, res_st);
         sqlite3_bind_int64(s, 1, id);
-        bt(s, 2, r->res[i].name);
+        bind_text_or_null(s, 2, r->res[i].name);
         sqlite3_bind_int64(s, 3, r->res[i].a);
         sqlite3_bind_int64(s, 4, r->res[i].b);
         if ((rc = done(w, s, err, "resources")) < 0)
             return rc;
         rc = r->kind_facts == 1
-                 ? cap_pod_res(w->cap, cid, r->ns ? r->ns : "", r->node, r->terminal,
-                               r->res[i].name, r->res[i].a, r->res[i].b, 1)
-                 : cap_node_res(w->cap, cid, r->name, r->res[i].name, r->res[i].b, 1);
+                 ? idx_cap_pod_res(w->cap, cid, r->ns ? r->ns : "", r->node, r->terminal,
+                                   r->res[i].name, r->res[i].a, r->res[i].b, 1)
+                 : idx_cap_node_res(w->cap, cid, r->name, r->res[i].name, r->res[i].b, 1);
         if (rc < 0)
             return rc;
     }
@@ -514,11 +513,11 @@ typedef struct existing {
     int64_t labels_hash, fts_hash, facts_hash;
 } existing;
 
-static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err *err)
+static int lookup(idx_writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, S_LOOKUP);
+    sqlite3_stmt *s = fresh_stmt(w, S_LOOKUP);
     sqlite3_bind_int64(s, 1, scope_gid(scope));
-    bt(s, 2, r->ns), bt(s, 3, r->name);
+    bind_text_or_null(s, 2, r->ns), bind_text_or_null(s, 3, r->name);
     sqlite3_bind_int64(s, 4, scope_cid(scope));
     int rc = sqlite3_step(s);
     memset(e, 0, sizeof *e);
@@ -539,16 +538,17 @@ static int lookup(writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err
 /* Bind the stored form of r's JSON (compressed when its resource has a
  * dictionary: by a decoder when it used that dictionary, else here) at
  * parameter i. */
-static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r, fl_err *err)
+static int bind_json(idx_writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_rec *r,
+                     fl_err *err)
 {
     const void *p;
     size_t n;
     bool z;
-    if (r->zjson && r->zdict == zjw_dict(w->zj, scope_gid(scope))) {
+    if (r->zjson && r->zdict == idx_zjw_dict(w->zj, scope_gid(scope))) {
         sqlite3_bind_blob(s, i, r->zjson, (int)r->zjson_len, SQLITE_STATIC);
         return 0;
     }
-    int rc = zjw_encode(w->zj, scope_gid(scope), r->json, r->json_len, &p, &n, &z, err);
+    int rc = idx_zjw_encode(w->zj, scope_gid(scope), r->json, r->json_len, &p, &n, &z, err);
     if (rc < 0)
         return rc;
     if (z)
@@ -558,9 +558,11 @@ static int bind_json(writer *w, sqlite3_stmt *s, int i, int64_t scope, const fl_
     return 0;
 }
 
-static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+static int bind_row(sqlite3_stmt *s, int at, idx_writer *w, int64_t scope, const fl_rec *r,
+                    fl_err *err)
 {
-    bt(s, at, r->uid), bt(s, at + 1, r->rv), bt(s, at + 2, r->owner_uid);
+    bind_text_or_null(s, at, r->uid), bind_text_or_null(s, at + 1, r->rv),
+        bind_text_or_null(s, at + 2, r->owner_uid);
     sqlite3_bind_int64(s, at + 3, r->created);
     sqlite3_bind_int64(s, at + 4, w->now_ms);
     sqlite3_bind_int64(s, at + 5, w->next_rev);
@@ -570,7 +572,7 @@ static int bind_row(sqlite3_stmt *s, int at, writer *w, int64_t scope, const fl_
     return bind_json(w, s, at + 9, scope, r, err);
 }
 
-static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 {
     existing e;
     int rc = lookup(w, scope, r, &e, err);
@@ -586,10 +588,10 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     int64_t id = e.id;
     sqlite3_stmt *s;
     if (!e.found) {
-        s = S(w, S_INSERT);
+        s = fresh_stmt(w, S_INSERT);
         sqlite3_bind_int64(s, 1, scope_cid(scope));
         sqlite3_bind_int64(s, 2, scope_gid(scope));
-        bt(s, 3, r->ns), bt(s, 4, r->name);
+        bind_text_or_null(s, 3, r->ns), bind_text_or_null(s, 4, r->name);
         w->next_rev++;
         rc = bind_row(s, 5, w, scope, r, err);
         w->next_rev--;
@@ -597,9 +599,9 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
             return rc;
         id = sqlite3_last_insert_rowid(w->db);
     } else {
-        if ((rc = hist_w_keep(w->hist, id, w->next_rev + 1, err)) < 0)
+        if ((rc = idx_hist_w_keep(w->hist, id, w->next_rev + 1, err)) < 0)
             return rc;
-        s = S(w, S_UPDATE);
+        s = fresh_stmt(w, S_UPDATE);
         w->next_rev++;
         rc = bind_row(s, 1, w, scope, r, err);
         w->next_rev--;
@@ -629,19 +631,19 @@ static int upsert(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 }
 
 /* Tombstone a live row (json NULL keeps the stored last state). */
-static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool had_facts,
+static int tombstone(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, bool had_facts,
                      fl_err *err)
 {
-    int rc = hist_w_keep(w->hist, id, w->next_rev + 1, err);
+    int rc = idx_hist_w_keep(w->hist, id, w->next_rev + 1, err);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *s = S(w, S_TOMB);
+    sqlite3_stmt *s = fresh_stmt(w, S_TOMB);
     sqlite3_bind_int64(s, 1, w->now_ms);
     sqlite3_bind_int64(s, 2, w->next_rev + 1);
     if (r)
         rc = bind_json(w, s, 3, scope, r, err);
     if (r && r->rv[0])
-        bt(s, 5, r->rv);
+        bind_text_or_null(s, 5, r->rv);
     sqlite3_bind_int64(s, 4, id);
     if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 ||
         (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
@@ -653,7 +655,7 @@ static int tombstone(writer *w, int64_t scope, int64_t id, const fl_rec *r, bool
     return 0;
 }
 
-static int delete_rec(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
+static int delete_rec(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
 {
     existing e;
     int rc = lookup(w, scope, r, &e, err);
@@ -662,7 +664,7 @@ static int delete_rec(writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     return tombstone(w, scope, e.id, r->json ? r : NULL, e.facts_hash != 0, err);
 }
 
-static int flush_coal(writer *w, fl_err *err)
+static int flush_coal(idx_writer *w, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < w->coal.n && rc == 0; i++) {
@@ -670,13 +672,13 @@ static int flush_coal(writer *w, fl_err *err)
         rc = e->rec->op == REC_UPSERT ? upsert(w, e->scope, e->rec, err)
                                       : delete_rec(w, e->scope, e->rec, err);
     }
-    coal_reset(&w->coal);
+    idx_coal_reset(&w->coal);
     return rc;
 }
 
 /* ------------------------------------------------------------ sync state */
 
-static pend_rv *pend_slot(writer *w, int64_t scope)
+static pend_rv *pend_slot(idx_writer *w, int64_t scope)
 {
     for (size_t i = 0; i < w->n_pend; i++)
         if (w->pend[i].scope == scope)
@@ -687,15 +689,15 @@ static pend_rv *pend_slot(writer *w, int64_t scope)
     return &w->pend[w->n_pend++];
 }
 
-static int flush_pend(writer *w, fl_err *err)
+static int flush_pend(idx_writer *w, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < w->n_pend; i++) {
         if (rc == 0) {
-            sqlite3_stmt *s = S(w, S_SYNC_RV);
+            sqlite3_stmt *s = fresh_stmt(w, S_SYNC_RV);
             sqlite3_bind_int64(s, 1, scope_cid(w->pend[i].scope));
             sqlite3_bind_int64(s, 2, scope_gid(w->pend[i].scope));
-            bt(s, 3, w->pend[i].rv);
+            bind_text_or_null(s, 3, w->pend[i].rv);
             sqlite3_bind_int64(s, 4, w->now_ms);
             rc = done(w, s, err, "sync state");
         }
@@ -707,7 +709,7 @@ static int flush_pend(writer *w, fl_err *err)
 
 /* Remember that scope saw data (and, for events, its RV); flushes the
  * pending table when it is full. */
-static int note_rv(writer *w, int64_t scope, char **rv, fl_err *err)
+static int note_rv(idx_writer *w, int64_t scope, char **rv, fl_err *err)
 {
     pend_rv *p = pend_slot(w, scope);
     int rc;
@@ -724,12 +726,12 @@ static int note_rv(writer *w, int64_t scope, char **rv, fl_err *err)
     return 0;
 }
 
-static int sync_error(writer *w, int64_t scope, const char *msg, fl_err *err)
+static int sync_error(idx_writer *w, int64_t scope, const char *msg, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, S_SYNC_ERR);
+    sqlite3_stmt *s = fresh_stmt(w, S_SYNC_ERR);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
-    bt(s, 3, msg);
+    bind_text_or_null(s, 3, msg);
     return done(w, s, err, "sync error");
 }
 
@@ -740,28 +742,24 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* Tombstone the live objects of scope that the relist did not see. */
-static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
+static int relist_diff(idx_writer *w, int64_t scope, relist *r, fl_err *err)
 {
     int64_t *ids = NULL;
     size_t nids = 0, cap = 0;
     int rc = 0;
     if (r->n)
         qsort(r->ids, r->n, sizeof *r->ids, cmp_i64);
-    sqlite3_stmt *s = S(w, S_SCOPE_LIVE);
+    sqlite3_stmt *s = fresh_stmt(w, S_SCOPE_LIVE);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);
         if (bsearch(&id, r->ids, r->n, sizeof id, cmp_i64))
             continue;
-        if (nids == cap) {
-            int64_t *x = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof *x);
-            if (!x) {
-                sqlite3_reset(s);
-                free(ids);
-                return -ENOMEM;
-            }
-            ids = x;
+        if (fl_grow(&ids, &cap, nids + 1, sizeof *ids) < 0) {
+            sqlite3_reset(s);
+            free(ids);
+            return -ENOMEM;
         }
         ids[nids++] = id;
     }
@@ -777,7 +775,7 @@ static int relist_diff(writer *w, int64_t scope, relist *r, fl_err *err)
 /* End a relist: diff (when a _begin is active; without one — e.g. lost to a
  * failed transaction — nothing is deleted) and record the sync state. A
  * poisoned relist deletes nothing and says so in last_error. */
-static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
+static int relist_end(idx_writer *w, int64_t scope, const char *rv, fl_err *err)
 {
     relist *r = relist_find(w, scope);
     int64_t live = 0, poisoned = r ? r->poisoned : 0;
@@ -788,16 +786,16 @@ static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
         rc = relist_diff(w, scope, r, err);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *s = S(w, S_COUNT_LIVE);
+    sqlite3_stmt *s = fresh_stmt(w, S_COUNT_LIVE);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
     if (sqlite3_step(s) == SQLITE_ROW)
         live = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    s = S(w, S_SYNC_LIST);
+    s = fresh_stmt(w, S_SYNC_LIST);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
-    bt(s, 3, rv ? rv : "");
+    bind_text_or_null(s, 3, rv ? rv : "");
     sqlite3_bind_int64(s, 4, w->now_ms);
     sqlite3_bind_int64(s, 5, live);
     if ((rc = done(w, s, err, "sync list")) < 0 || !poisoned)
@@ -808,24 +806,24 @@ static int relist_end(writer *w, int64_t scope, const char *rv, fl_err *err)
     return sync_error(w, scope, msg, err);
 }
 
-static int sync_set(writer *w, int64_t scope, const item *it, fl_err *err)
+static int sync_set(idx_writer *w, int64_t scope, const idx_item *it, fl_err *err)
 {
-    sqlite3_stmt *s = S(w, S_SYNC_SET);
+    sqlite3_stmt *s = fresh_stmt(w, S_SYNC_SET);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
-    bt(s, 3, it->arg);
+    bind_text_or_null(s, 3, it->arg);
     sqlite3_bind_int64(s, 4, it->lag_ms);
-    bt(s, 5, it->arg2);
+    bind_text_or_null(s, 5, it->arg2);
     return done(w, s, err, "sync set");
 }
 
 /* ----------------------------------------------------------------- apply */
 
-static int apply_data(writer *w, int64_t scope, item *it, fl_err *err)
+static int apply_data(idx_writer *w, int64_t scope, idx_item *it, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < it->out.n_recs && rc == 0; i++) {
-        rc = coal_add(&w->coal, scope, it->out.recs[i]);
+        rc = idx_coal_add(&w->coal, scope, it->out.recs[i]);
         it->out.recs[i] = NULL;
     }
     if (rc < 0)
@@ -838,7 +836,7 @@ static int apply_data(writer *w, int64_t scope, item *it, fl_err *err)
     return note_rv(w, scope, it->type == IT_EVENT ? &it->out.rv : NULL, err);
 }
 
-static int apply_control(writer *w, int64_t scope, item *it, fl_err *err)
+static int apply_control(idx_writer *w, int64_t scope, idx_item *it, fl_err *err)
 {
     int rc;
     if ((rc = flush_coal(w, err)) < 0 || (rc = flush_pend(w, err)) < 0)
@@ -852,7 +850,7 @@ static int apply_control(writer *w, int64_t scope, item *it, fl_err *err)
     }
 }
 
-static int apply_items(writer *w, item **items, size_t n, fl_err *err)
+static int apply_items(idx_writer *w, idx_item **items, size_t n, fl_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -871,34 +869,34 @@ static int apply_items(writer *w, item **items, size_t n, fl_err *err)
     return rc;
 }
 
-int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t *last_rev,
-                 fl_err *err)
+int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_rev,
+                     int64_t *last_rev, fl_err *err)
 {
     int rc;
     w->now_ms = fl_now_ms();
     w->next_rev = w->rev;
-    if ((rc = sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
+    if ((rc = idx_sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
         return rc;
     rc = apply_items(w, items, n, err);
     if (rc == 0)
-        rc = cap_delta_apply(w->cap, err);
+        rc = idx_cap_delta_apply(w->cap, err);
     if (rc == 0 && w->next_rev != w->rev)
         rc = meta_set(w, "revision", w->next_rev, err);
     if (rc == 0)
-        rc = sql_exec(w->db, "COMMIT", err);
+        rc = idx_sql_exec(w->db, "COMMIT", err);
     if (rc < 0) {
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-        zjw_rollback(w->zj);
-        cap_delta_reset(w->cap);
-        coal_reset(&w->coal);
+        idx_zjw_rollback(w->zj);
+        idx_cap_delta_reset(w->cap);
+        idx_coal_reset(&w->coal);
         for (size_t i = 0; i < w->n_pend; i++)
             free(w->pend[i].rv);
         w->n_pend = 0;
-        smap_clear(&w->scopes); /* ids interned in the lost transaction are gone */
+        idx_smap_clear(&w->scopes); /* ids interned in the lost transaction are gone */
         relists_clear(w);
         return rc;
     }
-    zjw_commit(w->zj);
+    idx_zjw_commit(w->zj);
     *first_rev = w->rev + 1;
     *last_rev = w->next_rev;
     w->rev = w->next_rev;
@@ -908,7 +906,7 @@ int writer_apply(writer *w, item **items, size_t n, int64_t *first_rev, int64_t 
 
 /* ----------------------------------------------------------- housekeeping */
 
-static int purge_tombstones(writer *w, int64_t cutoff, int64_t *floor, fl_err *err)
+static int purge_tombstones(idx_writer *w, int64_t cutoff, int64_t *floor, fl_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(w->db,
@@ -940,14 +938,14 @@ static int purge_tombstones(writer *w, int64_t cutoff, int64_t *floor, fl_err *e
     return rc == SQLITE_DONE ? 0 : sqlfail(w, err, "tombstone purge");
 }
 
-int writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
+int idx_writer_housekeep(idx_writer *w, int64_t now_ms, fl_err *err)
 {
     int64_t floor = w->floor;
     sqlite3_stmt *s = NULL;
     int rc;
     if (w->rev - w->o.changelog_max > floor)
         floor = w->rev - w->o.changelog_max;
-    if ((rc = sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
+    if ((rc = idx_sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
         return rc;
     rc = purge_tombstones(w, now_ms - w->o.tombstone_keep_ms, &floor, err);
     if (rc == 0 && floor != w->floor) {
@@ -960,12 +958,12 @@ int writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
         }
         sqlite3_finalize(s);
         if (rc == 0)
-            rc = hist_w_purge(w->hist, floor, err);
+            rc = idx_hist_w_purge(w->hist, floor, err);
         if (rc == 0)
             rc = meta_set(w, "changelog_floor", floor, err);
     }
     if (rc == 0)
-        rc = sql_exec(w->db, "COMMIT", err);
+        rc = idx_sql_exec(w->db, "COMMIT", err);
     if (rc < 0) {
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
@@ -974,7 +972,7 @@ int writer_housekeep(writer *w, int64_t now_ms, fl_err *err)
     return 0;
 }
 
-int writer_truncate_wal(writer *w, fl_err *err)
+int idx_writer_truncate_wal(idx_writer *w, fl_err *err)
 {
     int log = 0, done = 0;
     sqlite3_busy_timeout(w->db, 0); /* never stall the writer for a reader */

@@ -7,7 +7,7 @@
  *
  * Writer side (zjw_*, writer thread only): samples the JSON of each
  * resource until it has enough, trains a dictionary, stores it in table
- * dicts (inside the writer's transaction; zjw_rollback forgets one made in
+ * dicts (inside the writer's transaction; idx_zjw_rollback forgets one made in
  * a transaction that failed), and from then on compresses that resource's
  * rows. Rows written before stay plain JSON text; both forms are read.
  * Once the transaction that stored a dictionary committed, the writer
@@ -71,7 +71,7 @@ typedef struct zpub_ent {
 
 struct zjpub {
     pthread_mutex_t mu;
-    zpub_ent *ents; /* under mu; an entry's cd lives until zjpub_free */
+    zpub_ent *ents; /* under mu; an entry's cd lives until idx_zjpub_free */
     size_t n;
 };
 
@@ -81,7 +81,7 @@ struct zjc {
     size_t cap;
 };
 
-int zjpub_new(zjpub **out)
+int idx_zjpub_new(zjpub **out)
 {
     zjpub *p = calloc(1, sizeof *p);
     if (!p)
@@ -91,7 +91,7 @@ int zjpub_new(zjpub **out)
     return 0;
 }
 
-void zjpub_free(zjpub *p)
+void idx_zjpub_free(zjpub *p)
 {
     if (!p)
         return;
@@ -143,7 +143,7 @@ static ZSTD_CDict *pub_find(zjpub *p, const char *key, int64_t *id)
     return cd;
 }
 
-int zjc_new(zjc **out)
+int idx_zjc_new(zjc **out)
 {
     zjc *c = calloc(1, sizeof *c);
     if (!c || !(c->cctx = ZSTD_createCCtx())) {
@@ -154,7 +154,7 @@ int zjc_new(zjc **out)
     return 0;
 }
 
-void zjc_free(zjc *c)
+void idx_zjc_free(zjc *c)
 {
     if (!c)
         return;
@@ -182,7 +182,7 @@ static int zjc_compress(zjc *c, const ZSTD_CDict *cd, const char *json, size_t l
     return 1;
 }
 
-int zjpub_compress(zjpub *p, zjc *c, const fl_index_src *src, dec_out *out)
+int idx_zjpub_compress(zjpub *p, zjc *c, const fl_index_src *src, dec_out *out)
 {
     char key[256];
     int64_t id;
@@ -254,12 +254,12 @@ static zres *zres_get(zjw *z, int64_t gvr)
     return &n[z->n_res++];
 }
 
-int zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err)
+int idx_zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err)
 {
     zjw *z = calloc(1, sizeof *z);
     sqlite3_stmt *s = NULL;
     int rc = 0;
-    if (!z || zjc_new(&z->c) < 0) {
+    if (!z || idx_zjc_new(&z->c) < 0) {
         free(z);
         return -ENOMEM;
     }
@@ -288,11 +288,11 @@ int zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err)
     return 0;
 fail:
     sqlite3_finalize(s);
-    zjw_free(z);
+    idx_zjw_free(z);
     return rc;
 }
 
-void zjw_free(zjw *z)
+void idx_zjw_free(zjw *z)
 {
     if (!z)
         return;
@@ -301,7 +301,7 @@ void zjw_free(zjw *z)
         zres_drop_samples(&z->res[i]);
     }
     free(z->res);
-    zjc_free(z->c);
+    idx_zjc_free(z->c);
     free(z);
 }
 
@@ -383,8 +383,8 @@ static int sample(zjw *z, zres *r, const char *json, size_t len, fl_err *err)
     return r->n == ZJ_SAMPLES ? train(z, r, err) : 0;
 }
 
-int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out, size_t *out_len,
-               bool *compressed, fl_err *err)
+int idx_zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **out,
+                   size_t *out_len, bool *compressed, fl_err *err)
 {
     zres *r = zres_get(z, gvr);
     int rc;
@@ -402,7 +402,7 @@ int zjw_encode(zjw *z, int64_t gvr, const char *json, size_t len, const void **o
     return 0;
 }
 
-void zjw_commit(zjw *z)
+void idx_zjw_commit(zjw *z)
 {
     bool fresh = false;
     for (size_t i = 0; i < z->n_res; i++) {
@@ -413,7 +413,7 @@ void zjw_commit(zjw *z)
         publish(z);
 }
 
-int64_t zjw_dict(const zjw *z, int64_t gvr)
+int64_t idx_zjw_dict(const zjw *z, int64_t gvr)
 {
     for (size_t i = 0; i < z->n_res; i++)
         if (z->res[i].gvr == gvr)
@@ -421,7 +421,7 @@ int64_t zjw_dict(const zjw *z, int64_t gvr)
     return 0;
 }
 
-void zjw_rollback(zjw *z)
+void idx_zjw_rollback(zjw *z)
 {
     for (size_t i = 0; i < z->n_res; i++) {
         zres *r = &z->res[i];
@@ -448,7 +448,7 @@ struct zjr {
     size_t out_cap;
 };
 
-int zjr_new(zjr **out)
+int idx_zjr_new(zjr **out)
 {
     zjr *z = calloc(1, sizeof *z);
     if (!z || !(z->dctx = ZSTD_createDCtx())) {
@@ -459,7 +459,7 @@ int zjr_new(zjr **out)
     return 0;
 }
 
-void zjr_free(zjr *z)
+void idx_zjr_free(zjr *z)
 {
     if (!z)
         return;
@@ -492,13 +492,13 @@ static ZSTD_DDict *ddict(zjr *z, sqlite3 *db, int64_t id)
     return dd;
 }
 
-bool zj_is_compressed(const void *p, size_t n)
+bool idx_zj_is_compressed(const void *p, size_t n)
 {
     return p && n >= 4 && memcmp(p, ZMAGIC, 4) == 0;
 }
 
-int zjr_decode(zjr *z, sqlite3 *db, const void *p, size_t n, const char **json, size_t *len,
-               fl_err *err)
+int idx_zjr_decode(zjr *z, sqlite3 *db, const void *p, size_t n, const char **json, size_t *len,
+                   fl_err *err)
 {
     unsigned id = ZSTD_getDictID_fromFrame(p, n);
     unsigned long long size = ZSTD_getFrameContentSize(p, n);

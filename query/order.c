@@ -74,14 +74,8 @@ int query_sorted_add(query_sorted *s, const fl_index_row *row)
 {
     if (s->n >= QUERY_ORDER_MAX_ROWS)
         return -E2BIG;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        query_sort_row *v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (fl_grow(&s->v, &s->cap, s->n + 1, sizeof *s->v) < 0)
+        return -ENOMEM;
     query_sort_row *d = &s->v[s->n];
     char rv[24]; /* the resourceVersion served (query_row_json's rule) */
     snprintf(rv, sizeof rv, "%lld", (long long)row->revision);

@@ -352,14 +352,8 @@ static int keep_row(round *b, const char *type, int64_t revision, const fl_index
     size_t need = row->json_len + 1;
     for (size_t i = 0; i < FL_ARRAY_LEN(strs); i++)
         need += strlen(strs[i] ? strs[i] : "") + 1;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        pending *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        b->v = v;
-        b->cap = cap;
-    }
+    if (fl_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v) < 0)
+        return -ENOMEM;
     pending *p = &b->v[b->n];
     memset(p, 0, sizeof *p);
     char *m = p->mem = malloc(need);

@@ -18,10 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dec_opts o = {false, false};
     for (size_t i = 0; i < sizeof srcs / sizeof srcs[0]; i++) {
         dec_out out = {0};
-        dec_event(&o, &srcs[i], (const char *)data, size, &out);
-        dec_out_done(&out);
-        dec_list(&o, &srcs[i], (const char *)data, size, &out);
-        dec_out_done(&out);
+        idx_dec_event(&o, &srcs[i], (const char *)data, size, &out);
+        idx_dec_out_done(&out);
+        idx_dec_list(&o, &srcs[i], (const char *)data, size, &out);
+        idx_dec_out_done(&out);
     }
     return 0;
 }

@@ -35,11 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int keep = 0; keep < 2; keep++) {
             dec_opts o = {keep, keep};
             fl_rec *fast = NULL;
-            int rc = dec_object_scan(&o, &srcs[i], v, REC_UPSERT, &fast);
+            int rc = idx_dec_object_scan(&o, &srcs[i], v, REC_UPSERT, &fast);
             if (rc < 0)
                 continue; /* out of memory */
             json_t *copy = json_deep_copy(j);
-            fl_rec *slow = dec_object(&o, &srcs[i], copy, REC_UPSERT);
+            fl_rec *slow = idx_dec_object(&o, &srcs[i], copy, REC_UPSERT);
             json_decref(copy);
             char why[128];
             if (rc == 1 && (!slow || !rec_same(fast, slow, why, sizeof why))) {
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         slow ? why : "the jansson path has no record");
                 abort();
             }
-            rec_free(fast), rec_free(slow);
+            idx_rec_free(fast), idx_rec_free(slow);
         }
     }
     json_decref(j);

@@ -3,7 +3,7 @@
  * Every page shape the search API asks for (no filter, namespace, cluster,
  * names, owner uid, label selectors with cursors, revision order, counts,
  * get by name) must be driven by one index range in the order asked for:
- * no full scan, no temporary sort (EXPLAIN QUERY PLAN via reader_plan).
+ * no full scan, no temporary sort (EXPLAIN QUERY PLAN via idx_reader_plan).
  * And the label-driven plans must answer exactly what a brute-force filter
  * of the same data answers, page by page through keyset cursors.
  */
@@ -72,7 +72,7 @@ static void plan_of(fl_index_reader *r, const fl_index_query *q, bool count, cha
 {
     fl_buf b = FL_BUF_INIT(1 << 20);
     fl_err err = FL_ERR_INIT;
-    int rc = reader_plan(r, q, count, &b, &err);
+    int rc = idx_reader_plan(r, q, count, &b, &err);
     if (rc)
         fprintf(stderr, "plan: %s\n", err.msg);
     T_EQ_INT(rc, 0);

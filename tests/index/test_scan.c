@@ -180,10 +180,10 @@ static void check_paths(const sample *s, bool keep)
     fl_rec *fast = NULL, *slow = NULL;
     json_t *j = json_loadb(s->obj, s->len, 0, NULL);
     int rc = fl_jscan_plain(s->obj, s->len)
-                 ? dec_object_scan(&o, &s->src, fl_jscan_trim(s->obj, s->len), REC_UPSERT, &fast)
+                 ? idx_dec_object_scan(&o, &s->src, fl_jscan_trim(s->obj, s->len), REC_UPSERT, &fast)
                  : 0;
     T_CHECK(rc >= 0);
-    slow = j ? dec_object(&o, &s->src, j, REC_UPSERT) : NULL;
+    slow = j ? idx_dec_object(&o, &s->src, j, REC_UPSERT) : NULL;
     rc == 1 ? fast_hits++ : fast_misses++;
     if (rc == 1) {
         char why[128] = "";
@@ -206,7 +206,7 @@ static void check_paths(const sample *s, bool keep)
             T_CHECK(strchr(fast->json, '\n') == NULL && strchr(fast->json, '<') == NULL);
         json_decref(got), json_decref(want);
     }
-    rec_free(fast), rec_free(slow);
+    idx_rec_free(fast), idx_rec_free(slow);
     json_decref(j);
 }
 
@@ -257,11 +257,11 @@ static void check_served(const char *dir)
         json_t *j = json_loadb(s->obj, s->len, 0, NULL);
         const char *name = fl_obj_str(j, "metadata.name"), *ns = fl_obj_str_or(j, "metadata.namespace", "");
         dec_opts dopts = {false, false};
-        fl_rec *slow = j ? dec_object(&dopts, &s->src, j, REC_UPSERT) : NULL;
+        fl_rec *slow = j ? idx_dec_object(&dopts, &s->src, j, REC_UPSERT) : NULL;
         /* not indexed, or another sample has the same key (the golden data
          * has states of one object under one resourceVersion): not compared */
         bool later = !slow;
-        rec_free(slow);
+        idx_rec_free(slow);
         for (size_t k = 0; k < n_samples && name; k++) {
             if (k == i)
                 continue;

@@ -1,6 +1,6 @@
 /*
  * tests/index/test_writer.c: the writer's coalescing rules, driven
- * deterministically through writer_apply (one call = one batch), and the
+ * deterministically through idx_writer_apply (one call = one batch), and the
  * schema migrations (an older database opened by this code — v1 and v2 —;
  * a newer one refused). Uses index_int.h: these are the module's own pieces.
  */
@@ -30,8 +30,8 @@ static long long q1(sqlite3 *db, const char *sql)
     return v;
 }
 
-static item *event(const fl_index_src *src, const char *type, const char *name, const char *uid,
-                   const char *rv, const char *app)
+static idx_item *event(const fl_index_src *src, const char *type, const char *name, const char *uid,
+                       const char *rv, const char *app)
 {
     char buf[1024];
     snprintf(buf, sizeof buf,
@@ -40,24 +40,24 @@ static item *event(const fl_index_src *src, const char *type, const char *name, 
              "\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
              "\"i\"}]}}}",
              type, name, uid, rv, app);
-    item *it = calloc(1, sizeof *it);
+    idx_item *it = calloc(1, sizeof *it);
     dec_opts o = {false, false};
     it->type = IT_EVENT;
     it->src = *src;
-    T_EQ_INT(dec_event(&o, src, buf, strlen(buf), &it->out), 0);
+    T_EQ_INT(idx_dec_event(&o, src, buf, strlen(buf), &it->out), 0);
     return it;
 }
 
-static void apply(writer *w, item **b, size_t n)
+static void apply(idx_writer *w, idx_item **b, size_t n)
 {
     int64_t from = 0, to = 0;
     fl_err err = FL_ERR_INIT;
-    int rc = writer_apply(w, b, n, &from, &to, &err);
+    int rc = idx_writer_apply(w, b, n, &from, &to, &err);
     if (rc)
         fprintf(stderr, "apply: %s\n", err.msg);
     T_EQ_INT(rc, 0);
     for (size_t i = 0; i < n; i++)
-        item_free(b[i]);
+        idx_item_free(b[i]);
 }
 
 static sqlite3 *fresh_db(const char *name)
@@ -76,43 +76,43 @@ static void test_coalescer_unit(void)
         fl_rec *r = calloc(1, sizeof *r);
         r->ns = strdup("ns"), r->name = strdup("a");
         r->op = i == 2 ? REC_DELETE : REC_UPSERT;
-        T_EQ_INT(coal_add(&c, 1, r), 0);
+        T_EQ_INT(idx_coal_add(&c, 1, r), 0);
     }
     fl_rec *r = calloc(1, sizeof *r);
     r->ns = strdup("ns"), r->name = strdup("a");
     r->op = REC_UPSERT;
-    T_EQ_INT(coal_add(&c, 2, r), 0); /* other scope: not merged */
+    T_EQ_INT(idx_coal_add(&c, 2, r), 0); /* other scope: not merged */
     T_EQ_INT(c.n, 2);
     T_EQ_INT(c.merged, 2);
     T_EQ_INT(c.ents[0].rec->op, REC_DELETE); /* anything + delete -> delete */
-    coal_reset(&c);
+    idx_coal_reset(&c);
     T_EQ_INT(c.n, 0);
-    coal_done(&c);
+    idx_coal_done(&c);
 }
 
 static void test_coalescing(void)
 {
     sqlite3 *db = fresh_db("coal.db");
     fl_index_opts o = FL_INDEX_OPTS_INIT;
-    writer *w = NULL;
-    T_EQ_INT(schema_open(db, &o, NULL), 0);
-    T_EQ_INT(writer_new(db, &o, NULL, &w, NULL), 0);
+    idx_writer *w = NULL;
+    T_EQ_INT(idx_schema_open(db, &o, NULL), 0);
+    T_EQ_INT(idx_writer_new(db, &o, NULL, &w, NULL), 0);
 
     /* create + update -> one create with the last state */
-    item *b1[] = {event(&PODS, "ADDED", "a", "u1", "1", "x"),
-                  event(&PODS, "MODIFIED", "a", "u1", "2", "y"),
-                  event(&PODS_W, "ADDED", "a", "w1", "1", "x")};
+    idx_item *b1[] = {event(&PODS, "ADDED", "a", "u1", "1", "x"),
+                      event(&PODS, "MODIFIED", "a", "u1", "2", "y"),
+                      event(&PODS_W, "ADDED", "a", "w1", "1", "x")};
     apply(w, b1, 3);
     T_EQ_INT(q1(db, "SELECT count(*) FROM changelog"), 2);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 1"), 1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE rv = '2' AND cluster_id = 1"), 1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'y'"), 1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'x'"), 1); /* west's */
-    T_EQ_INT(writer_revision(w), 2);
+    T_EQ_INT(idx_writer_revision(w), 2);
 
     /* update + delete -> delete */
-    item *b2[] = {event(&PODS, "MODIFIED", "a", "u1", "3", "z"),
-                  event(&PODS, "DELETED", "a", "u1", "4", "z")};
+    idx_item *b2[] = {event(&PODS, "MODIFIED", "a", "u1", "3", "z"),
+                      event(&PODS, "DELETED", "a", "u1", "4", "z")};
     apply(w, b2, 2);
     T_EQ_INT(q1(db, "SELECT count(*) FROM changelog"), 3);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 3"), 3);
@@ -120,51 +120,51 @@ static void test_coalescing(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'z' OR value = 'y'"), 0);
 
     /* create + delete of a new key -> nothing at all */
-    item *b3[] = {event(&PODS, "ADDED", "b", "u2", "5", "x"),
-                  event(&PODS, "DELETED", "b", "u2", "6", "x")};
+    idx_item *b3[] = {event(&PODS, "ADDED", "b", "u2", "5", "x"),
+                      event(&PODS, "DELETED", "b", "u2", "6", "x")};
     apply(w, b3, 2);
-    T_EQ_INT(writer_revision(w), 3);
+    T_EQ_INT(idx_writer_revision(w), 3);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE name = 'b'"), 0);
 
     /* delete + create (new uid) of a live key -> DELETED old + ADDED new */
-    item *b4[] = {event(&PODS_W, "DELETED", "a", "w1", "7", "x"),
-                  event(&PODS_W, "ADDED", "a", "w2", "8", "q")};
+    idx_item *b4[] = {event(&PODS_W, "DELETED", "a", "w1", "7", "x"),
+                      event(&PODS_W, "ADDED", "a", "w2", "8", "q")};
     apply(w, b4, 2);
-    T_EQ_INT(writer_revision(w), 5);
+    T_EQ_INT(idx_writer_revision(w), 5);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 4"), 3);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 5"), 1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'q'"), 1);
 
     /* a tombstone comes back to life as ADDED */
-    item *b5[] = {event(&PODS, "ADDED", "a", "u3", "9", "r")};
+    idx_item *b5[] = {event(&PODS, "ADDED", "a", "u3", "9", "r")};
     apply(w, b5, 1);
     T_EQ_INT(q1(db, "SELECT type FROM changelog WHERE revision = 6"), 1);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE deleted_ms IS NOT NULL"), 0);
 
     /* unchanged resourceVersion writes nothing */
-    item *b6[] = {event(&PODS, "MODIFIED", "a", "u3", "9", "changed-but-same-rv")};
+    idx_item *b6[] = {event(&PODS, "MODIFIED", "a", "u3", "9", "changed-but-same-rv")};
     apply(w, b6, 1);
-    T_EQ_INT(writer_revision(w), 6);
+    T_EQ_INT(idx_writer_revision(w), 6);
     T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE value = 'r'"), 1);
 
     int64_t written, skipped, deleted, coalesced, txns;
-    writer_counts(w, &written, &skipped, &deleted, &coalesced, &txns);
+    idx_writer_counts(w, &written, &skipped, &deleted, &coalesced, &txns);
     T_EQ_INT(coalesced, 4);
     T_EQ_INT(skipped, 1);
     T_EQ_INT(txns, 6);
     T_EQ_INT(q1(db, "SELECT value FROM meta WHERE key = 'revision'"), 6);
-    writer_free(w);
+    idx_writer_free(w);
     sqlite3_close(db);
 }
 
 static void test_migration(void)
 {
     sqlite3 *db = fresh_db("old.db");
-    T_EQ_INT(schema_migrate(db, 1, NULL), 0);
+    T_EQ_INT(idx_schema_migrate(db, 1, NULL), 0);
     T_EQ_INT(q1(db, "PRAGMA user_version"), 1);
     /* a v1 database with a pod and a configmap */
-    T_EQ_INT(
-        sql_exec(db,
+    T_EQ_INT(idx_sql_exec(
+                 db,
                  "INSERT INTO clusters(id, name) VALUES(1, 'east');"
                  "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod'),"
                  "  (2, '', 'v1', 'configmaps', 'ConfigMap');"
@@ -175,7 +175,7 @@ static void test_migration(void)
                  "  (1, 2, 'ns', 'c', 'cu', '7', '', 0, 1, 2, 0, 0, '{\"kind\":\"ConfigMap\"}');"
                  "UPDATE meta SET value = 2 WHERE key = 'revision';",
                  NULL),
-        0);
+             0);
     sqlite3_close(db);
 
     char path[512];
@@ -210,7 +210,7 @@ static void test_migration(void)
     T_EQ_INT(q1(db, "PRAGMA user_version"), FL_INDEX_SCHEMA_VERSION);
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE rv = '7'"), 1); /* configmap kept */
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects"), 2);
-    T_EQ_INT(sql_exec(db, "PRAGMA user_version = 99", NULL), 0);
+    T_EQ_INT(idx_sql_exec(db, "PRAGMA user_version = 99", NULL), 0);
     sqlite3_close(db);
     idx = NULL;
     T_EQ_INT(fl_index_open(&o, &idx, &err), FL_EUNSUPPORTED);
@@ -230,9 +230,9 @@ static int count_rows(void *arg, const fl_index_row *row)
 static void test_migration_v3(void)
 {
     sqlite3 *db = fresh_db("v2.db");
-    T_EQ_INT(schema_migrate(db, 2, NULL), 0);
+    T_EQ_INT(idx_schema_migrate(db, 2, NULL), 0);
     T_EQ_INT(
-        sql_exec(
+        idx_sql_exec(
             db,
             "INSERT INTO clusters(id, name) VALUES(1, 'east'), (2, 'west');"
             "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'configmaps', "

@@ -68,10 +68,10 @@ static void submit_pods(fl_index *idx, int from, int to)
         }
         fl_buf_puts(&b, "]}");
         dec_out out = {0};
-        T_EQ_INT(dec_list(&o, &PODS, b.data, b.len, &out), 0);
+        T_EQ_INT(idx_dec_list(&o, &PODS, b.data, b.len, &out), 0);
         for (size_t k = 0; k < out.n_recs; k++)
             stored[i + (int)k] = fl_strndup(out.recs[k]->json, out.recs[k]->json_len);
-        dec_out_done(&out);
+        idx_dec_out_done(&out);
         T_EQ_INT(fl_index_submit_list(idx, &PODS, b.data, b.len, NULL), 0);
         fl_buf_done(&b);
     }
@@ -222,7 +222,7 @@ static void test_compressed_rows(void)
     T_EQ_INT(q1(db, "SELECT count(*) FROM objects WHERE typeof(json) = 'blob'"), blobs + 20);
     /* an older binary would refuse this file: that check is user_version >
      * its own, as a newer version is refused here */
-    T_EQ_INT(sql_exec(db, "PRAGMA user_version = 99", NULL), 0);
+    T_EQ_INT(idx_sql_exec(db, "PRAGMA user_version = 99", NULL), 0);
     sqlite3_close(db);
     fl_index_opts o = FL_INDEX_OPTS_INIT;
     o.path = path;
@@ -239,14 +239,14 @@ static void test_migrate_v3(void)
     snprintf(path, sizeof path, "%s/v3.db", dir);
     sqlite3 *db = NULL;
     T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    T_EQ_INT(schema_migrate(db, 3, NULL), 0);
+    T_EQ_INT(idx_schema_migrate(db, 3, NULL), 0);
     T_EQ_INT(q1(db, "PRAGMA user_version"), 3);
-    T_EQ_INT(
-        sql_exec(db,
+    T_EQ_INT(idx_sql_exec(
+                 db,
                  "INSERT INTO clusters(id, name) VALUES(1, 'east');"
                  "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod');",
                  NULL),
-        0);
+             0);
     for (int i = 0; i < 50; i++) {
         char sql[512];
         snprintf(
@@ -255,9 +255,9 @@ static void test_migrate_v3(void)
             " synced_ms, revision, labels_hash, fts_hash, facts_hash, json) VALUES(1, 1,"
             " 'ns-%d', 'p-%05d', 'u', '%d', '', 0, 1, %d, 0, 0, 0, '{\"kind\":\"Pod\",\"n\":%d}')",
             i % 7, i, i + 1, i + 1, i);
-        T_EQ_INT(sql_exec(db, sql, NULL), 0);
+        T_EQ_INT(idx_sql_exec(db, sql, NULL), 0);
     }
-    T_EQ_INT(sql_exec(db, "UPDATE meta SET value = 50 WHERE key = 'revision'", NULL), 0);
+    T_EQ_INT(idx_sql_exec(db, "UPDATE meta SET value = 50 WHERE key = 'revision'", NULL), 0);
     sqlite3_close(db);
     fl_index *idx = open_at(path);
     fl_index_reader *r = NULL;
@@ -299,17 +299,17 @@ static void decode_pods(int from, int to, dec_out *out)
     }
     fl_buf_puts(&b, "]}");
     memset(out, 0, sizeof *out);
-    T_EQ_INT(dec_list(&o, &PODS, b.data, b.len, out), 0);
+    T_EQ_INT(idx_dec_list(&o, &PODS, b.data, b.len, out), 0);
     fl_buf_done(&b);
 }
 
-static void apply_out(writer *w, dec_out *out)
+static void apply_out(idx_writer *w, dec_out *out)
 {
-    item it = {.type = IT_LIST, .src = PODS}, *p = &it;
+    idx_item it = {.type = IT_LIST, .src = PODS}, *p = &it;
     int64_t a, b;
     it.out = *out;
-    T_EQ_INT(writer_apply(w, &p, 1, &a, &b, NULL), 0);
-    dec_out_done(&it.out);
+    T_EQ_INT(idx_writer_apply(w, &p, 1, &a, &b, NULL), 0);
+    idx_dec_out_done(&it.out);
     memset(out, 0, sizeof *out);
 }
 
@@ -325,13 +325,13 @@ static void check_stored(sqlite3 *db, zjr *zr, int i, int64_t dict_id, const voi
     T_EQ_INT(sqlite3_step(s), SQLITE_ROW);
     const void *p = sqlite3_column_blob(s, 0);
     size_t n = (size_t)sqlite3_column_bytes(s, 0);
-    T_CHECK(zj_is_compressed(p, n));
+    T_CHECK(idx_zj_is_compressed(p, n));
     T_EQ_INT((int64_t)ZSTD_getDictID_fromFrame(p, n), dict_id);
     if (want)
         T_CHECK(n == want_len && memcmp(p, want, n) == 0);
     const char *got;
     size_t len;
-    T_EQ_INT(zjr_decode(zr, db, p, n, &got, &len, NULL), 0);
+    T_EQ_INT(idx_zjr_decode(zr, db, p, n, &got, &len, NULL), 0);
     T_CHECK(len == strlen(json) && memcmp(got, json, len) == 0);
     sqlite3_finalize(s);
 }
@@ -344,20 +344,20 @@ static void test_published_dicts(void)
     zjpub *pub = NULL;
     zjc *zc = NULL;
     zjr *zr = NULL;
-    writer *w = NULL;
+    idx_writer *w = NULL;
     dec_out out;
     snprintf(path, sizeof path, "%s/pub.db", dir);
     o.path = path;
     T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    T_EQ_INT(schema_open(db, &o, NULL), 0);
-    T_EQ_INT(zjpub_new(&pub), 0);
-    T_EQ_INT(zjc_new(&zc), 0);
-    T_EQ_INT(zjr_new(&zr), 0);
-    T_EQ_INT(writer_new(db, &o, pub, &w, NULL), 0);
+    T_EQ_INT(idx_schema_open(db, &o, NULL), 0);
+    T_EQ_INT(idx_zjpub_new(&pub), 0);
+    T_EQ_INT(idx_zjc_new(&zc), 0);
+    T_EQ_INT(idx_zjr_new(&zr), 0);
+    T_EQ_INT(idx_writer_new(db, &o, pub, &w, NULL), 0);
 
     /* nothing published yet: a decoder leaves the records alone */
     decode_pods(0, 1000, &out);
-    T_EQ_INT(zjpub_compress(pub, zc, &PODS, &out), 0);
+    T_EQ_INT(idx_zjpub_compress(pub, zc, &PODS, &out), 0);
     for (size_t k = 0; k < out.n_recs; k++)
         T_CHECK(out.recs[k]->zjson == NULL);
     apply_out(w, &out); /* the 1000th sample trains; the commit publishes */
@@ -365,7 +365,7 @@ static void test_published_dicts(void)
     T_CHECK(dict > 0);
 
     decode_pods(1000, 1010, &out);
-    T_EQ_INT(zjpub_compress(pub, zc, &PODS, &out), 0);
+    T_EQ_INT(idx_zjpub_compress(pub, zc, &PODS, &out), 0);
     void *z[10];
     size_t zn[10];
     char *json[10];
@@ -393,19 +393,19 @@ static void test_published_dicts(void)
         free(z[k]), free(json[k]);
 
     /* a reopened writer publishes the stored dictionary at once */
-    writer_free(w);
-    zjpub_free(pub);
-    T_EQ_INT(zjpub_new(&pub), 0);
-    T_EQ_INT(writer_new(db, &o, pub, &w, NULL), 0);
+    idx_writer_free(w);
+    idx_zjpub_free(pub);
+    T_EQ_INT(idx_zjpub_new(&pub), 0);
+    T_EQ_INT(idx_writer_new(db, &o, pub, &w, NULL), 0);
     decode_pods(1010, 1011, &out);
-    T_EQ_INT(zjpub_compress(pub, zc, &PODS, &out), 0);
+    T_EQ_INT(idx_zjpub_compress(pub, zc, &PODS, &out), 0);
     T_CHECK(out.recs[0]->zjson != NULL && out.recs[0]->zdict == dict);
-    dec_out_done(&out);
+    idx_dec_out_done(&out);
 
-    writer_free(w);
-    zjpub_free(pub);
-    zjc_free(zc);
-    zjr_free(zr);
+    idx_writer_free(w);
+    idx_zjpub_free(pub);
+    idx_zjc_free(zc);
+    idx_zjr_free(zr);
     sqlite3_close(db);
 }
 
