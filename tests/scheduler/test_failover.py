@@ -94,20 +94,18 @@ def main():
                                 "containers": [{"name": "app", "image": "nginx:1.25",
                                                 "envFrom": [{"secretRef": {"name": "sec"}}],
                                                 "resources": {"requests": {"cpu": "100m"}}}]}}}})
-    apply("host", {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
-                   "metadata": {"name": "app", "namespace": NS},
-                   "spec": {"resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment",
-                                                   "name": "app"}],
-                            "propagateDeps": True,
-                            "failover": {"application": {
-                                "decisionConditions": {"tolerationSeconds": 2},
-                                "purgeMode": "Never"}},
-                            "placement": {"clusterAffinity": {"clusterNames": members},
-                                          "replicaScheduling": {
-                                              "replicaSchedulingType": "Divided",
-                                              "replicaDivisionPreference": "Weighted",
-                                              "weightPreference": {
-                                                  "dynamicWeight": "AvailableReplicas"}}}}})
+    policy = {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+              "metadata": {"name": "app", "namespace": NS},
+              "spec": {"resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                              "name": "app"}],
+                       "propagateDeps": True,
+                       "placement": {"clusterAffinity": {"clusterNames": members},
+                                     "replicaScheduling": {
+                                         "replicaSchedulingType": "Divided",
+                                         "replicaDivisionPreference": "Weighted",
+                                         "weightPreference": {
+                                             "dynamicWeight": "AvailableReplicas"}}}}}
+    apply("host", policy)
 
     def reps(m):
         d = get(m, "deployment", "app", "-n", NS)
@@ -176,7 +174,15 @@ def main():
           and rb.get("status", {}).get("lastScheduledTime"),
           "last change recorded: %s" % json.dumps(rb["metadata"])[:500])
 
-    # application failover: pods cannot be scheduled in the victim
+    # application failover: pods cannot be scheduled in the victim. The
+    # policy asks for it once every member runs its replicas (a 2 s
+    # toleration would otherwise count a slow first rollout as a failure)
+    ok = wait(lambda: all((get(m, "deployment", "app", "-n", NS) or {}).get("status", {})
+                          .get("readyReplicas") == 2 for m in members), 60, 0.2)
+    check(ok, "every member runs its 2 replicas")
+    policy["spec"]["failover"] = {"application": {"decisionConditions": {"tolerationSeconds": 2},
+                                                  "purgeMode": "Never"}}
+    apply("host", policy)
     victim = members[0]
     rest = members[1:]
     apply("host", {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "OverridePolicy",
