@@ -404,7 +404,7 @@ static void recount_in_done(recount_in *in)
  * members; both are first brought to the snapshot's revision. *old gets
  * the cache b replaced (freed by the caller, after the lock). Holding l. */
 static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int64_t now_s,
-                   nscache **old, fl_err *err)
+                   nscache **old, bool *drift, fl_err *err)
 {
     int64_t rev = 0;
     int rc = fl_index_reader_revision(l->rd, &rev);
@@ -416,6 +416,7 @@ static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int6
     if (c && follow_to(l->rd, c, in->e, in->ne, &in->h, rev, now_s, err) == 0 &&
         !totals_equal(c, b)) {
         atomic_fetch_add(&q->stats.drift, 1);
+        *drift = true;
         fl_log(FL_LOG_WARN, "quota",
                "drift: namespace %s's incremental usage differed "
                "from a full recount at index revision %lld",
@@ -426,7 +427,7 @@ static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int6
     return 0;
 }
 
-int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
+int quota_cache_recount(fl_quota *q, const char *ns, bool *counted_out, bool *drift, fl_err *err)
 {
     recount_in in = {0};
     char why[512];
@@ -444,6 +445,8 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
             rc = -ENOMEM;
     }
     bool counted = l->nw == 0 && in.ne > 0; /* else usage.c counts per decision */
+    *drift = false;
+    *counted_out = false;
     ledger_leave(q, l);
     /* the count itself: no ledger held */
     nscache *b = NULL;
@@ -460,8 +463,10 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
     }
     nscache *old = NULL;
     if (b && (rc = ledger_enter(q, ns, &l)) == 0) {
-        if ((rc = swap_in(q, l, b, &in, now_s, &old, err)) == 0 && l->cache == b)
+        if ((rc = swap_in(q, l, b, &in, now_s, &old, drift, err)) == 0 && l->cache == b) {
             b = NULL;
+            *counted_out = true;
+        }
         ledger_leave(q, l);
     }
     quota_cache_free(b);
