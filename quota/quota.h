@@ -160,6 +160,8 @@ typedef struct fl_quota_opts {
     int64_t status_interval_ms; /* how often status is compared and written, default 2000 */
     int64_t health_max_age_ms;  /* reuse the health callback's answer this long (0: ask
                                       for every decision) */
+    bool count_from_json;       /* tests, benchmarks: count every pod from its JSON, also
+                                   where the index's materialized rows would do */
 } fl_quota_opts;
 #define FL_QUOTA_OPTS_INIT                                                                         \
     {                                                                                              \
