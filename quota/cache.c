@@ -12,7 +12,10 @@
  * time-dependent counting such as a pod's deletion grace period) is made
  * off-lock from a snapshot of its own, brought up to date from the change
  * log and swapped in; one whose totals differ from the incremental ones
- * counts as drift. Namespaces with scheduler reservations are counted by
+ * counts as drift (also on demand: fl_quota_recount_all). A full count
+ * reads plain pods from the index's materialized rows
+ * (fl_index_pod_quota_list) unless a quota has scopes; other objects from
+ * their JSON. Namespaces with scheduler reservations are counted by
  * usage.c directly (they need each workload's live pods). Everything here
  * but the off-lock count runs holding the namespace's ledger.
  */
