@@ -10,10 +10,11 @@
  *   2. 64 clients racing over HTTPS for the last units of a quota: how many
  *      are granted beside how many were free (over-admission must be 0);
  *   3. a full recomputation of a namespace holding --pods pods in --clusters
- *      clusters (every pod parsed and counted with Kubernetes' rules)
- *      beside the raw SQLite aggregate of the same rows' materialized
- *      requests, and the periodic recount made off-lock with the slowest
- *      decision of that namespace meanwhile.
+ *      clusters from the index's materialized pod rows, beside the raw
+ *      SQLite aggregate of the same rows and beside the same count from
+ *      every pod's JSON (count_from_json), and the periodic recount made
+ *      off-lock with the slowest decision of that namespace meanwhile.
+ *      --skip-http leaves out 1, 1b and 2.
  * The load average is printed beside the figures. Prints; never fails.
  *
  * Usage: bench_quota [--pods N (1000000)] [--clusters C (100)] [--ns-pods M (1000)]
@@ -468,7 +469,34 @@ static void recount_beside_decisions(fl_quota *q)
     free(lat);
 }
 
-static void recompute(fl_quota *q, const char *db, int pods, int clusters)
+/* The same namespace's first full count by a second ledger that reads
+ * every pod's JSON (fl_quota_opts.count_from_json), as before the rows. */
+static void recompute_json(const fl_quota_opts *base, int pods, int clusters)
+{
+    fl_quota_opts o = *base;
+    fl_quota *q = NULL;
+    json_t *used = NULL;
+    fl_err err = FL_ERR_INIT;
+    o.count_from_json = true;
+    if (fl_quota_new(&o, &q, &err) != 0) {
+        printf("  recompute (JSON): %s\n", err.msg);
+        return;
+    }
+    int64_t t = now_ns();
+    if (fl_quota_used(q, "bulk", &used, &err) != 0)
+        printf("  recompute (JSON): %s\n", err.msg);
+    else {
+        const json_t *u = json_object_get(used, "bulk-quota");
+        printf("  the same count from every pod's JSON:     %8.1f ms  (pods %s, requests.cpu %s)\n",
+               (now_ns() - t) / 1e6, json_string_value(json_object_get(u, "pods")),
+               json_string_value(json_object_get(u, "requests.cpu")));
+    }
+    json_decref(used);
+    fl_quota_free(q);
+    (void)pods, (void)clusters;
+}
+
+static void recompute(fl_quota *q, const fl_quota_opts *qo, const char *db, int pods, int clusters)
 {
     json_t *used = NULL;
     fl_err err = FL_ERR_INIT;
@@ -488,13 +516,14 @@ static void recompute(fl_quota *q, const char *db, int pods, int clusters)
             json_decref(used);
     }
     const json_t *u = json_object_get(used, "bulk-quota");
-    printf("  full recount of a namespace, %d pods in %d clusters: %8.1f ms  (pods %s, "
-           "requests.cpu %s)\n",
+    printf("  full count of a namespace from the index's pod rows, %d pods in %d clusters: "
+           "%8.1f ms  (pods %s, requests.cpu %s)\n",
            pods, clusters, full / 1e6, json_string_value(json_object_get(u, "pods")),
            json_string_value(json_object_get(u, "requests.cpu")));
     printf("  the same, followed from the change log (no change):  %8.3f ms\n", best / 1e6);
     json_decref(used);
     raw_aggregate(db, "bulk");
+    recompute_json(qo, pods, clusters);
     recount_beside_decisions(q);
 }
 
@@ -594,6 +623,11 @@ int main(int argc, char **argv)
     snprintf(url_pooled, sizeof url_pooled, "https://127.0.0.1:%u/noop-pooled",
              fl_server_port(srv));
 
+    bool skip_http = false;
+    for (int i = 1; i < argc; i++)
+        skip_http = skip_http || !strcmp(argv[i], "--skip-http");
+    if (skip_http)
+        goto recount;
     bench_loadavg(load, sizeof load);
     printf("1. admission over HTTPS, %d reviews/s from %d keep-alive connections for %d s "
            "(load %s):\n",
@@ -609,8 +643,10 @@ int main(int argc, char **argv)
     behind_slow_search(url_slow, url_q, url_pooled, ca.cert_pem, rate, seconds, threads);
     printf("2. zero over-admission:\n");
     racing(url_q, ca.cert_pem, 5);
-    printf("3. recomputation:\n");
-    recompute(q, db, pods, clusters);
+recount:
+    bench_loadavg(load, sizeof load);
+    printf("3. recomputation (load %s):\n", load);
+    recompute(q, &qo, db, pods, clusters);
     fl_quota_stats st;
     fl_quota_stats_get(q, &st);
     printf("ledger: %llu allowed, %llu denied, %llu errors, %llu reservations open\n",

@@ -62,6 +62,9 @@ struct fl_buf;
  * after printing "who: server: reason" (401 says how to give credentials). */
 int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *path,
                         int64_t timeout_ms, struct json_t **doc);
+/* The same for POST path with an empty body (an action of the daemon's). */
+int cmd_daemon_post_json(const cmd_conn_opts *o, const char *who, const char *path,
+                         int64_t timeout_ms, struct json_t **doc);
 /* v percent-encoded (RFC 3986 unreserved characters kept) appended to b. */
 int cmd_url_escape(struct fl_buf *b, const char *v);
 /* doc as indented JSON on stdout (-o json). */

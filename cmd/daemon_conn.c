@@ -137,18 +137,26 @@ void cmd_conn_env(cmd_conn_opts *c)
     c->env_kubeconfig = getenv("KUBECONFIG");
 }
 
-int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *path,
-                        int64_t timeout_ms, json_t **doc)
+/* GET or POST (an empty body) path; as cmd_daemon_get_json. */
+static int daemon_json(const cmd_conn_opts *o, const char *who, fl_kube_method method,
+                       const char *path, int64_t timeout_ms, json_t **doc)
 {
     cmd_conn_opts c = *o;
     fl_kube_conn *conn = NULL;
     fl_kube_response res;
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    fl_kube_client_opts opts = FL_KUBE_CLIENT_OPTS_INIT;
     fl_err err = FL_ERR_INIT;
     cmd_conn_env(&c);
     if (cmd_daemon_connect(&c, who, &conn) != 0)
         return 1;
     const char *server = fl_kube_conn_get_info(conn)->server;
-    int rc = fl_kube_get_sync(conn, path, timeout_ms, &res, &err);
+    rq.method = method, rq.path = path;
+    if (method == FL_KUBE_POST)
+        rq.body = "", rq.body_len = 0;
+    if (timeout_ms > 0)
+        opts.timeout_ms = timeout_ms;
+    int rc = fl_kube_request_sync(conn, &rq, &opts, &res, &err);
     if (rc == 0 && fl_json_parse(res.body.data ? res.body.data : "", res.body.len, doc, &err))
         rc = FL_EPARSE;
     if (rc == FL_EUNAUTHORIZED)
@@ -163,6 +171,18 @@ int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *pat
     fl_kube_response_done(&res);
     fl_kube_conn_unref(conn);
     return rc ? 1 : 0;
+}
+
+int cmd_daemon_get_json(const cmd_conn_opts *o, const char *who, const char *path,
+                        int64_t timeout_ms, json_t **doc)
+{
+    return daemon_json(o, who, FL_KUBE_GET, path, timeout_ms, doc);
+}
+
+int cmd_daemon_post_json(const cmd_conn_opts *o, const char *who, const char *path,
+                         int64_t timeout_ms, json_t **doc)
+{
+    return daemon_json(o, who, FL_KUBE_POST, path, timeout_ms, doc);
 }
 
 int cmd_url_escape(fl_buf *b, const char *v)

@@ -19,7 +19,7 @@ static const fl_command commands[] = {
     {"place", "dry-run a placement: where would this workload go, and why", cmd_place},
     {"capacity", "show fleet capacity: requested / allocatable per cluster, region, ...",
      cmd_capacity},
-    {"quota", "show fleet-wide quotas: used and hard per namespace", cmd_quota},
+    {"quota", "show fleet-wide quotas (used, hard); `quota recount`: recount usage now", cmd_quota},
     {"backup", "copy the control-plane store (dataDir/control.db) while the daemon runs",
      cmd_backup},
     {"restore", "make a backup the control-plane store of a fresh data dir", cmd_restore},

@@ -27,6 +27,10 @@
  *                          writes their status back there.
  *   GET /api/v1/quota      every quota with hard and fleet-wide used
  *                          (?namespace=NS), as `flotilla quota` shows it.
+ *   POST /api/v1/quota/recount   a full recount of quota usage now
+ *                          (?namespace=NS; admins only), as `flotilla quota
+ *                          recount` asks for it: what it found, drift
+ *                          counted.
  *   /api, /apis, /openapi, /version   without host: in flotilla.yaml, the
  *                          daemon's own control-plane API (cmd/control.c):
  *                          templates, policies and quotas in dataDir/control.db,
@@ -316,6 +320,51 @@ static void on_quota(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, doc);
 }
 
+/* A namespace name as Kubernetes allows it (RFC 1123 label). */
+static bool ns_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+/* POST /api/v1/quota/recount[?namespace=NS]: a full recount of one
+ * namespace's usage, or of every namespace with a ledger, now
+ * (fl_quota_recount_all: drift found is logged and counted). Admins only
+ * (fl_query_is_admin): a scoped user gets 403 Forbidden. */
+static void on_quota_recount(fl_request *r, void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *doc = NULL;
+    fl_err err = FL_ERR_INIT;
+    fl_query_identity id;
+    bool answered = false;
+    const char *ns = fl_request_query(r, "namespace");
+    if (fl_query_identify(x->query, r, &id) != 0)
+        return;
+    if (!fl_query_is_admin(x->query, r, &answered)) {
+        if (!answered)
+            fl_request_reply_status(r, 403, "Forbidden",
+                                    "user \"%s\" cannot recount quota usage: admins only "
+                                    "(system:masters or auth.adminGroups)",
+                                    id.user);
+        return;
+    }
+    if (ns && !ns_name_ok(ns)) {
+        fl_request_reply_status(r, 400, "BadRequest", "invalid namespace name");
+        return;
+    }
+    if (fl_quota_recount_all(x->quota, ns, &doc, &err) != 0) {
+        fl_request_reply_status(r, 500, "InternalError", "quota recount: %s", err.msg);
+        return;
+    }
+    fl_request_reply_json(r, 200, doc);
+}
+
 /* GET /api/v1/placements: the propagation controller's recent changes of
  * placement, oldest first ({"items":[...]}, fl_sched_prop_events; empty
  * without a controller), scoped like /api/v1/quota. */
@@ -434,7 +483,8 @@ static int register_routes(fl_server *srv, serve_ctx *x, fl_err *err)
         (x->quota &&
          ((rc = fl_quota_route(x->quota, srv)) ||
           (rc = fl_server_route(srv, "GET", "/api/v1/quota", on_quota, x)) ||
-          (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials", on_quota_denials, x)))))
+          (rc = fl_server_route(srv, "GET", "/api/v1/quota/denials", on_quota_denials, x)) ||
+          (rc = fl_server_route(srv, "POST", "/api/v1/quota/recount", on_quota_recount, x)))))
         return rc;
     return 0;
 }

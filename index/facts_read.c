@@ -198,3 +198,135 @@ int fl_index_pod_get(fl_index_reader *r, const fl_index_key *k, fl_index_pod *ou
     sqlite3_finalize(s);
     return rc;
 }
+
+/* ---------------------------------------------------------------- quota */
+
+/* The current pod of fl_index_pod_quota_list: its rows gathered, names
+ * copied (sqlite's text is gone at the next step). */
+typedef struct qpod {
+    char cluster[256], name[256];
+    bool terminal, plain, have;
+    size_t n, cap;
+    char **res;
+    int64_t *req, *lim;
+    int *fmt;
+} qpod;
+
+static void qpod_done(qpod *p)
+{
+    for (size_t i = 0; i < p->cap; i++)
+        free(p->res[i]);
+    free(p->res), free(p->req), free(p->lim), free(p->fmt);
+}
+
+static int qpod_add(qpod *p, sqlite3_stmt *s)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 8;
+        char **res = realloc(p->res, cap * sizeof *res);
+        if (res)
+            p->res = res, memset(res + p->cap, 0, (cap - p->cap) * sizeof *res);
+        int64_t *req = res ? realloc(p->req, cap * sizeof *req) : NULL;
+        if (req)
+            p->req = req;
+        int64_t *lim = req ? realloc(p->lim, cap * sizeof *lim) : NULL;
+        if (lim)
+            p->lim = lim;
+        int *fmt = lim ? realloc(p->fmt, cap * sizeof *fmt) : NULL;
+        if (!fmt)
+            return -ENOMEM;
+        p->fmt = fmt, p->cap = cap;
+    }
+    const char *name = col(s, 5);
+    size_t len = strlen(name);
+    char *slot = realloc(p->res[p->n], len + 1);
+    if (!slot)
+        return -ENOMEM;
+    memcpy(slot, name, len + 1);
+    p->res[p->n] = slot;
+    p->req[p->n] = sqlite3_column_int64(s, 6);
+    p->lim[p->n] = sqlite3_column_int64(s, 7);
+    p->fmt[p->n++] = sqlite3_column_int(s, 8);
+    return 0;
+}
+
+static int qpod_emit(qpod *p, fl_index_pod_quota_cb cb, void *arg)
+{
+    if (!p->have)
+        return 0;
+    fl_index_pod_quota q = {
+        p->cluster, p->name, p->terminal, true, p->n, (const char *const *)p->res,
+        p->req,     p->lim,  p->fmt,      NULL, 0};
+    p->have = false;
+    return cb(arg, &q);
+}
+
+int fl_index_pod_quota_list(fl_index_reader *r, const char *const *clusters, size_t n_clusters,
+                            const char *namespace_, fl_index_pod_quota_cb cb, void *arg,
+                            fl_err *err)
+{
+    sqlite3 *db = fl_index_reader_db(r);
+    sqlite3_stmt *s = NULL;
+    fl_buf sql = FL_BUF_INIT(1u << 20);
+    qpod p = {0};
+    int64_t last_id = -1;
+    int rc = 0, step;
+    if (n_clusters == 0)
+        return 0;
+    rc = fl_buf_puts(&sql,
+                     "SELECT c.name, o.name, p.terminal, p.quota_plain,"
+                     " CASE WHEN p.quota_plain THEN NULL ELSE o.json END, r.resource, r.requests,"
+                     " r.limits, r.fmt, o.id FROM objects o JOIN pods p ON p.obj_id = o.id"
+                     " JOIN clusters c ON c.id = o.cluster_id"
+                     " LEFT JOIN pod_resources r ON p.quota_plain AND r.obj_id = o.id"
+                     " AND r.resource != 'pods'"
+                     " WHERE o.gvr_id IN (SELECT id FROM gvrs WHERE grp = '' AND res = 'pods')"
+                     " AND o.ns = ?1 AND o.deleted_ms IS NULL AND c.name IN (");
+    for (size_t i = 0; !rc && i < n_clusters; i++)
+        rc = fl_buf_printf(&sql, "%s?%zu", i ? ", " : "", i + 2);
+    if (!rc)
+        rc = fl_buf_puts(&sql, ") ORDER BY o.name, o.cluster_id");
+    if (rc) {
+        fl_buf_done(&sql);
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    }
+    if (sqlite3_prepare_v2(db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+        fl_buf_done(&sql);
+        return ffail(db, err, "pod quota");
+    }
+    fl_buf_done(&sql);
+    sqlite3_bind_text(s, 1, namespace_ ? namespace_ : "", -1, SQLITE_STATIC);
+    for (size_t i = 0; i < n_clusters; i++)
+        sqlite3_bind_text(s, (int)i + 2, clusters[i], -1, SQLITE_STATIC);
+    while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 9);
+        if (!sqlite3_column_int(s, 3)) { /* not plain: the object itself */
+            fl_index_pod_quota q = {col(s, 0), col(s, 1), sqlite3_column_int(s, 2) != 0,
+                                    false,     0,         NULL,
+                                    NULL,      NULL,      NULL,
+                                    NULL,      0};
+            if ((rc = qpod_emit(&p, cb, arg)) == 0 &&
+                (rc = idx_reader_json(r, s, 4, &q.json, &q.json_len, err)) == 0)
+                rc = cb(arg, &q);
+            last_id = -1;
+            continue;
+        }
+        if (id != last_id) {
+            if ((rc = qpod_emit(&p, cb, arg)) != 0)
+                break;
+            fl_strlcpy(p.cluster, col(s, 0), sizeof p.cluster);
+            fl_strlcpy(p.name, col(s, 1), sizeof p.name);
+            p.terminal = sqlite3_column_int(s, 2) != 0;
+            p.have = true, p.n = 0, last_id = id;
+        }
+        if (sqlite3_column_type(s, 5) != SQLITE_NULL && qpod_add(&p, s) != 0)
+            rc = fl_err_set(err, -ENOMEM, "out of memory");
+    }
+    if (!rc && step != SQLITE_DONE)
+        rc = ffail(db, err, "pod quota");
+    if (!rc)
+        rc = qpod_emit(&p, cb, arg);
+    sqlite3_finalize(s);
+    qpod_done(&p);
+    return rc;
+}

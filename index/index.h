@@ -62,7 +62,7 @@
 
 /* Schema version written to PRAGMA user_version by this code. Opening an
  * older database migrates it; a newer one is refused with FL_EUNSUPPORTED. */
-#define FL_INDEX_SCHEMA_VERSION 5
+#define FL_INDEX_SCHEMA_VERSION 6
 
 /* Largest single submitted item (event line or list page). */
 #define FL_INDEX_ITEM_MAX (256u << 20)
@@ -460,6 +460,42 @@ int fl_index_capacity_node_counts(fl_index_reader *r, fl_index_capacity_nodes_cb
                                   fl_err *err);
 /* fl_index_usage_by_namespace(r, NULL, NULL, ...) from the running totals. */
 int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg, fl_err *err);
+
+/* A pod's resources as quota/ reads them (fl_index_pod_quota_list): the
+ * pod sets a request / a limit of the resource (else that amount is 0 and
+ * unset), and the format (kube/quantity.h fl_qty_format) its quantities
+ * were written in: request format in the low bits, limit format shifted. */
+#define FL_INDEX_RES_REQUEST 0x4
+#define FL_INDEX_RES_LIMIT 0x20
+#define FL_INDEX_RES_LIMIT_FMT_SHIFT 3
+#define FL_INDEX_RES_REQUEST_FMT(f) ((f)&0x3)
+#define FL_INDEX_RES_LIMIT_FMT(f) (((f) >> FL_INDEX_RES_LIMIT_FMT_SHIFT) & 0x3)
+
+/* One live pod for quota/'s full count. plain: requests/limits below are
+ * exactly the pod's usage under kube-apiserver v1.26's ResourceQuota rules
+ * (no sidecars, no limit without its request, overhead only on set limits,
+ * exact quantities of one format per resource, no deletionTimestamp:
+ * facts.c), json NULL; otherwise json is the stored object (the caller
+ * counts from it) and the arrays are empty. The synthetic "pods" row is
+ * left out. Everything is borrowed for the callback. */
+typedef struct fl_index_pod_quota {
+    const char *cluster, *name;
+    bool terminal, plain;
+    size_t n;
+    const char *const *resources;
+    const int64_t *requests, *limits; /* milli-units */
+    const int *fmt;                   /* FL_INDEX_RES_* bits */
+    const char *json;
+    size_t json_len;
+} fl_index_pod_quota;
+typedef int (*fl_index_pod_quota_cb)(void *arg, const fl_index_pod_quota *p);
+/* Every live pod of namespace_ in the named clusters (n_clusters of them;
+ * an unknown name matches nothing), in fl_index_list's order (name, then
+ * cluster). Returns 0, FL_ESQL, -ENOMEM or the callback's nonzero value.
+ * Reader's thread. */
+int fl_index_pod_quota_list(fl_index_reader *r, const char *const *clusters, size_t n_clusters,
+                            const char *namespace_, fl_index_pod_quota_cb cb, void *arg,
+                            fl_err *err);
 
 /* Pod facts for one live pod (by key): node, phase, qosClass, priority class
  * name, terminal. Strings are copied into the caller's struct. */

@@ -23,6 +23,7 @@ typedef enum { REC_UPSERT = 1, REC_DELETE = 2 } rec_op;
 typedef struct rec_res {
     char *name;
     int64_t a, b; /* pods: requests, limits; nodes: capacity, allocatable */
+    int fmt;      /* pods: FL_INDEX_RES_* bits (index.h); nodes 0 */
 } rec_res;
 
 typedef struct fl_rec {
@@ -44,7 +45,7 @@ typedef struct fl_rec {
     /* materialized facts: kind_facts 0 none, 1 pod, 2 node */
     int kind_facts;
     char *node, *phase, *qos, *prio_class; /* pod */
-    bool terminal;
+    bool terminal, quota_plain;
     char *region, *zone, *taints; /* node */
     bool ready, unschedulable;
     rec_res *res;
@@ -227,6 +228,10 @@ int idx_hist_key_cmp(const char *ns_a, const char *name_a, int64_t cid_a, const 
  * (cluster, grp, ver, res, kind, ns, name, uid, rv, owner_uid, revision,
  * created, synced_ms, deleted_ms, json). */
 sqlite3_stmt *idx_reader_prep(fl_index_reader *r, const char *sql);
+/* The stored JSON at column at of s, decompressed when it is a zstd frame
+ * (valid until the next call on r). 0, -ENOMEM or FL_ESQL. */
+int idx_reader_json(fl_index_reader *r, sqlite3_stmt *s, int at, const char **json, size_t *len,
+                    fl_err *err);
 int idx_reader_fail(fl_index_reader *r, fl_err *err, const char *what);
 int idx_reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_row *row,
                         fl_err *err);

@@ -259,6 +259,22 @@ int idx_reader_fill_row(fl_index_reader *r, sqlite3_stmt *s, int at, fl_index_ro
     return 0;
 }
 
+int idx_reader_json(fl_index_reader *r, sqlite3_stmt *s, int at, const char **json, size_t *len,
+                    fl_err *err)
+{
+    if (sqlite3_column_type(s, at) == SQLITE_BLOB) {
+        const void *p = sqlite3_column_blob(s, at);
+        size_t n = (size_t)sqlite3_column_bytes(s, at);
+        if (idx_zj_is_compressed(p, n))
+            return idx_zjr_decode(r->zj, r->db, p, n, json, len, err);
+    }
+    *json = (const char *)sqlite3_column_text(s, at);
+    *len = (size_t)sqlite3_column_bytes(s, at);
+    if (!*json)
+        *json = "";
+    return 0;
+}
+
 /* ------------------------------------------------------------ query build
  *
  * Plans (checked by EXPLAIN QUERY PLAN in tests/index/test_plan.c). Every

@@ -49,7 +49,13 @@
  *                               replaced it (one per revision, so `until`
  *                               is the key); json stored as in objects
  * and moves changelog_floor to the current revision (no earlier state was
- * kept, so no earlier revision can be served).
+ * kept, so no earlier revision can be served); v5 -> v6 adds
+ *   pods.quota_plain            1 when the pod's pod_resources rows are also
+ *                               its ResourceQuota usage (facts.c)
+ *   pod_resources.fmt           FL_INDEX_RES_* bits: whether the pod sets a
+ *                               request / limit of the resource, and in which
+ *                               quantity format
+ * and forgets the resourceVersion of stored pods (the next relist fills them).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -154,6 +160,13 @@ static const char *const migrations[] = {
     "  WHERE deleted_ms IS NULL;"
     "UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'revision')"
     "  WHERE key = 'changelog_floor';",
+    /* 5 -> 6: what quota/ needs to count a pod from its materialized rows
+     * instead of its JSON (facts.c); rows already there say "not plain" until
+     * the next relist rewrites them */
+    "ALTER TABLE pods ADD COLUMN quota_plain INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE pod_resources ADD COLUMN fmt INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE objects SET rv = '' WHERE gvr_id IN (SELECT id FROM gvrs WHERE grp = ''"
+    "  AND res = 'pods');",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,

@@ -77,10 +77,10 @@ static const char *const sql_text[S_N] = {
                    " ready, unschedulable, (SELECT name FROM objects WHERE id = obj_id)",
     [S_NODERES_DEL] = "DELETE FROM node_resources WHERE obj_id = ?"
                       " RETURNING resource, allocatable",
-    [S_POD_INS] = "INSERT INTO pods(obj_id, cluster_id, ns, node, phase, qos, prio_class, terminal)"
-                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-    [S_PODRES_INS] = "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests, limits)"
-                     " VALUES(?, ?, ?, ?)",
+    [S_POD_INS] = "INSERT INTO pods(obj_id, cluster_id, ns, node, phase, qos, prio_class, terminal,"
+                  " quota_plain) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [S_PODRES_INS] = "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests, limits, fmt)"
+                     " VALUES(?, ?, ?, ?, ?)",
     [S_NODE_INS] = "INSERT INTO nodes(obj_id, cluster_id, ready, unschedulable, taints, region,"
                    " zone) VALUES(?, ?, ?, ?, ?, ?, ?)",
     [S_NODERES_INS] = "INSERT OR REPLACE INTO node_resources(obj_id, resource, capacity,"
@@ -471,6 +471,7 @@ static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r
             bind_text_or_null(s, 5, r->phase), bind_text_or_null(s, 6, r->qos);
         bind_text_or_null(s, 7, r->prio_class);
         sqlite3_bind_int(s, 8, r->terminal);
+        sqlite3_bind_int(s, 9, r->quota_plain);
     } else {
         s = fresh_stmt(w, S_NODE_INS);
         sqlite3_bind_int64(s, 1, id);
@@ -492,6 +493,8 @@ static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r
         bind_text_or_null(s, 2, r->res[i].name);
         sqlite3_bind_int64(s, 3, r->res[i].a);
         sqlite3_bind_int64(s, 4, r->res[i].b);
+        if (r->kind_facts == 1)
+            sqlite3_bind_int(s, 5, r->res[i].fmt);
         if ((rc = done(w, s, err, "resources")) < 0)
             return rc;
         rc = r->kind_facts == 1

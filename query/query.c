@@ -346,6 +346,13 @@ bool fl_query_allows(fl_query *q, fl_request *r, const char *cluster, const char
            query_scope_allows(q, &u, cluster, namespace_, group, resource);
 }
 
+bool fl_query_is_admin(fl_query *q, fl_request *r, bool *answered)
+{
+    query_user u;
+    *answered = query_authenticate(q, r, &u) != 0;
+    return !*answered && (!q->nscopes || query_user_is_admin(q, &u));
+}
+
 int fl_query_route(fl_query *q, fl_server *srv)
 {
     int rc = fl_server_route(srv, "GET", FL_QUERY_PREFIX, on_request, q);

@@ -171,6 +171,14 @@ int fl_query_filter_clusters(fl_query *q, fl_request *r, json_t *clusters);
 bool fl_query_allows(fl_query *q, fl_request *r, const char *cluster, const char *namespace_,
                      const char *group, const char *resource);
 
+/* Whether r's user sees everything: no auth.scopes are configured, or it is
+ * in system:masters or a group of auth.adminGroups (the rule that lifts the
+ * scopes). For admin-only routes of the listener. Authenticates r first:
+ * false after answering 401 when it does not authenticate (*answered set),
+ * false with *answered unset for a user who is not an admin (the caller
+ * answers 403). Server threads. */
+bool fl_query_is_admin(fl_query *q, fl_request *r, bool *answered);
+
 /* Free (after the server that routes to q has been freed). Accepts NULL. */
 void fl_query_free(fl_query *q);
 

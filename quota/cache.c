@@ -12,7 +12,10 @@
  * time-dependent counting such as a pod's deletion grace period) is made
  * off-lock from a snapshot of its own, brought up to date from the change
  * log and swapped in; one whose totals differ from the incremental ones
- * counts as drift. Namespaces with scheduler reservations are counted by
+ * counts as drift (also on demand: fl_quota_recount_all). A full count
+ * reads plain pods from the index's materialized rows
+ * (fl_index_pod_quota_list) unless a quota has scopes; other objects from
+ * their JSON. Namespaces with scheduler reservations are counted by
  * usage.c directly (they need each workload's live pods). Everything here
  * but the off-lock count runs holding the namespace's ledger.
  */
@@ -73,43 +76,82 @@ int64_t quota_cache_age_ms(const nsled *l)
 
 /* ---------------------------------------------------------------- counting */
 
-/* One object's contribution to every quota (generic.Matches + Mask). */
-static int contribution(const qent *e, size_t ne, const char *group, const char *resource,
-                        const json_t *obj, int64_t now_s, rl **out, fl_err *err)
+/* An object's usage u as its contribution to every quota (generic.Matches
+ * + Mask); obj is only read by quotas with scope selectors. */
+static int mask(const qent *e, size_t ne, const evaluator *ev, const rl *u, const json_t *obj,
+                rl **out)
 {
-    evaluator ev;
-    rl u = RL_INIT, *c = calloc(ne ? ne : 1, sizeof *c);
+    rl *c = calloc(ne ? ne : 1, sizeof *c);
+    int rc = 0;
     if (!c)
         return -ENOMEM;
-    qev_for(group, resource, &ev);
-    int rc = qev_usage(&ev, obj, now_s, &u, err);
     for (size_t i = 0; !rc && i < ne; i++) {
         bool match = false;
         for (size_t j = 0; !match && j < e[i].hard.n; j++)
-            match = qev_matches_resource(&ev, e[i].hard.v[j].name);
+            match = qev_matches_resource(ev, e[i].hard.v[j].name);
         size_t k;
         const json_t *sel;
         json_array_foreach(e[i].selectors, k, sel) {
             bool m = false;
             if (!match)
                 break;
-            if (qev_matches_scope(&ev, sel, obj, &m, NULL) != 0)
+            if (qev_matches_scope(ev, sel, obj, &m, NULL) != 0)
                 m = false;
             match = m;
         }
         for (size_t j = 0; match && !rc && j < e[i].hard.n; j++) {
-            const fl_quantity *v = qrl_get(&u, e[i].hard.v[j].name);
+            const fl_quantity *v = qrl_get(u, e[i].hard.v[j].name);
             if (v)
                 rc = qrl_set(&c[i], e[i].hard.v[j].name, v);
         }
     }
-    qrl_done(&u);
     if (rc) {
         contrib_free(c, ne);
         return rc;
     }
     *out = c;
     return 0;
+}
+
+/* One object's contribution to every quota, from its JSON. */
+static int contribution(const qent *e, size_t ne, const char *group, const char *resource,
+                        const json_t *obj, int64_t now_s, rl **out, fl_err *err)
+{
+    evaluator ev;
+    rl u = RL_INIT;
+    qev_for(group, resource, &ev);
+    int rc = qev_usage(&ev, obj, now_s, &u, err);
+    if (!rc)
+        rc = mask(e, ne, &ev, &u, obj, out);
+    qrl_done(&u);
+    return rc;
+}
+
+/* A plain pod's contribution from the index's rows (fl_index_pod_quota:
+ * the same sums the evaluator makes from its JSON, and their formats). */
+static int pod_contribution(const qent *e, size_t ne, const fl_index_pod_quota *p, rl **out)
+{
+    evaluator ev;
+    rl req = RL_INIT, lim = RL_INIT, u = RL_INIT;
+    int rc = 0;
+    qev_for("", "pods", &ev);
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        fl_quantity v;
+        if (p->fmt[i] & FL_INDEX_RES_REQUEST) {
+            fl_quantity_from_milli(p->requests[i], FL_INDEX_RES_REQUEST_FMT(p->fmt[i]), &v);
+            rc = qrl_set(&req, p->resources[i], &v);
+        }
+        if (!rc && (p->fmt[i] & FL_INDEX_RES_LIMIT)) {
+            fl_quantity_from_milli(p->limits[i], FL_INDEX_RES_LIMIT_FMT(p->fmt[i]), &v);
+            rc = qrl_set(&lim, p->resources[i], &v);
+        }
+    }
+    if (!rc)
+        rc = qev_pod_usage_from(&req, &lim, !p->terminal, &u);
+    if (!rc)
+        rc = mask(e, ne, &ev, &u, NULL, out);
+    qrl_done(&req), qrl_done(&lim), qrl_done(&u);
+    return rc;
 }
 
 static int add_to_total(nscache *c, const rl *contrib, int sign)
@@ -240,11 +282,50 @@ static int on_row(void *arg, const fl_index_row *row)
     return w->rc ? 1 : 0;
 }
 
+/* A pod for the full count: from its rows when the index says they are
+ * its usage (plain), else from its JSON as on_row. */
+static int on_pod(void *arg, const fl_index_pod_quota *p)
+{
+    walk *w = arg;
+    rl *c = NULL;
+    char key[1200];
+    if (w->stop && atomic_load(w->stop)) {
+        w->rc = fl_err_set(w->err, -ECANCELED, "stopping");
+        return 1;
+    }
+    if (p->plain)
+        w->rc = pod_contribution(w->e, w->ne, p, &c);
+    else {
+        json_t *obj = json_loadb(p->json, p->json_len, 0, NULL);
+        if (!obj)
+            return 0;
+        w->rc = contribution(w->e, w->ne, "", "pods", obj, w->now_s, &c, w->err);
+        json_decref(obj);
+    }
+    key_of(p->cluster, "", "pods", p->name, key, sizeof key);
+    if (!w->rc)
+        w->rc = move(w->c, key, c);
+    if (w->rc && !w->err->code)
+        fl_err_set(w->err, w->rc, "counting pod %s: %s", p->name, fl_strerror(w->rc));
+    return w->rc ? 1 : 0;
+}
+
+static bool any_scoped(const qent *e, size_t ne)
+{
+    for (size_t i = 0; i < ne; i++)
+        if (json_array_size(e[i].selectors))
+            return true;
+    return false;
+}
+
 /* A full count of ns on h's Ready members at rd's snapshot (revision rev);
- * NULL (err says why) on failure or when *stop is set meanwhile. */
+ * NULL (err says why) on failure or when *stop is set meanwhile. Pods are
+ * counted from the index's materialized rows where they are plain (unless
+ * from_json, or a quota has scopes: those read the pod); everything else
+ * from the objects' JSON. */
 static nscache *build(fl_index_reader *rd, const char *ns, uint64_t qgen, const char *ready,
                       const health *h, const qent *e, size_t ne, int64_t rev, int64_t now_s,
-                      const atomic_bool *stop, fl_err *err)
+                      bool from_json, const atomic_bool *stop, fl_err *err)
 {
     nscache *c = calloc(1, sizeof *c);
     if (!c)
@@ -260,12 +341,17 @@ static nscache *build(fl_index_reader *rd, const char *ns, uint64_t qgen, const 
     counted(c, e, ne);
     walk w = {c, e, ne, now_s, h, stop, 0, err};
     const char *nss[1] = {ns};
+    bool rows = !from_json && !any_scoped(e, ne);
     for (size_t g = 0; g < c->ngr && h->nready; g++) {
         fl_index_query iq = FL_INDEX_QUERY_INIT;
+        int rc;
         iq.group = c->grs[g].group, iq.resource = c->grs[g].resource;
         iq.clusters = h->ready, iq.n_clusters = h->nready;
         iq.namespaces = nss, iq.n_namespaces = 1;
-        int rc = fl_index_list(rd, &iq, on_row, &w, NULL, err);
+        if (rows && !*iq.group && !strcmp(iq.resource, "pods"))
+            rc = fl_index_pod_quota_list(rd, h->ready, h->nready, ns, on_pod, &w, err);
+        else
+            rc = fl_index_list(rd, &iq, on_row, &w, NULL, err);
         if (rc || w.rc) {
             quota_cache_free(c);
             return NULL;
@@ -365,7 +451,8 @@ int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t 
     if (!rc && !same && l->no_wait)
         rc = -EAGAIN; /* a full count: not on this thread */
     if (!rc && !same) {
-        nscache *b = build(l->rd, l->ns, l->qgen, ready, h, e, ne, rev, now_s, NULL, err);
+        nscache *b = build(l->rd, l->ns, l->qgen, ready, h, e, ne, rev, now_s, q->o.count_from_json,
+                           NULL, err);
         if (!b)
             rc = err->code ? err->code : -ENOMEM;
         else {
@@ -376,7 +463,6 @@ int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t 
     for (size_t i = 0; !rc && i < ne; i++)
         rc = qrl_add(&e[i].used, &c->total[i]);
     free(ready);
-    (void)q;
     return rc;
 }
 
@@ -404,7 +490,7 @@ static void recount_in_done(recount_in *in)
  * members; both are first brought to the snapshot's revision. *old gets
  * the cache b replaced (freed by the caller, after the lock). Holding l. */
 static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int64_t now_s,
-                   nscache **old, fl_err *err)
+                   nscache **old, bool *drift, fl_err *err)
 {
     int64_t rev = 0;
     int rc = fl_index_reader_revision(l->rd, &rev);
@@ -416,6 +502,7 @@ static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int6
     if (c && follow_to(l->rd, c, in->e, in->ne, &in->h, rev, now_s, err) == 0 &&
         !totals_equal(c, b)) {
         atomic_fetch_add(&q->stats.drift, 1);
+        *drift = true;
         fl_log(FL_LOG_WARN, "quota",
                "drift: namespace %s's incremental usage differed "
                "from a full recount at index revision %lld",
@@ -426,7 +513,7 @@ static int swap_in(fl_quota *q, nsled *l, nscache *b, const recount_in *in, int6
     return 0;
 }
 
-int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
+int quota_cache_recount(fl_quota *q, const char *ns, bool *counted_out, bool *drift, fl_err *err)
 {
     recount_in in = {0};
     char why[512];
@@ -444,6 +531,8 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
             rc = -ENOMEM;
     }
     bool counted = l->nw == 0 && in.ne > 0; /* else usage.c counts per decision */
+    *drift = false;
+    *counted_out = false;
     ledger_leave(q, l);
     /* the count itself: no ledger held */
     nscache *b = NULL;
@@ -451,8 +540,8 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
         fl_index_reader *rd = ledger_reader_get(q);
         if ((rc = fl_index_reader_begin(rd)) == 0) {
             if ((rc = fl_index_reader_revision(rd, &rev)) == 0 &&
-                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s, &q->stopping,
-                            err)))
+                !(b = build(rd, ns, in.qgen, in.ready, &in.h, in.e, in.ne, rev, now_s,
+                            q->o.count_from_json, &q->stopping, err)))
                 rc = err->code ? err->code : -ENOMEM;
             fl_index_reader_end(rd);
         }
@@ -460,8 +549,10 @@ int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err)
     }
     nscache *old = NULL;
     if (b && (rc = ledger_enter(q, ns, &l)) == 0) {
-        if ((rc = swap_in(q, l, b, &in, now_s, &old, err)) == 0 && l->cache == b)
+        if ((rc = swap_in(q, l, b, &in, now_s, &old, drift, err)) == 0 && l->cache == b) {
             b = NULL;
+            *counted_out = true;
+        }
         ledger_leave(q, l);
     }
     quota_cache_free(b);

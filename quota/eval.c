@@ -238,6 +238,18 @@ static int pod_requests_limits(const json_t *pod, rl *req, rl *lim, fl_err *err)
     return rc;
 }
 
+int qev_pod_usage_from(const rl *req, const rl *lim, bool counts, rl *out)
+{
+    fl_quantity one;
+    rl comp = RL_INIT;
+    q_int(1, &one);
+    int rc = qrl_set(out, "count/pods", &one);
+    if (!rc && counts && (rc = compute_usage(req, lim, &comp)) == 0)
+        rc = qrl_add(out, &comp);
+    qrl_done(&comp);
+    return rc;
+}
+
 static int pod_usage(const json_t *pod, int64_t now, rl *out, fl_err *err)
 {
     fl_quantity one;

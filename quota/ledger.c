@@ -1352,7 +1352,8 @@ static void sweep_one(fl_quota *q, const char *ns)
     age = quota_cache_age_ms(l);
     ledger_leave(q, l);
     qents_free(e, ne);
-    if (age >= QUOTA_REBUILD_MS && quota_cache_recount(q, ns, &err) != 0)
+    bool counted, drift;
+    if (age >= QUOTA_REBUILD_MS && quota_cache_recount(q, ns, &counted, &drift, &err) != 0)
         fl_log(FL_LOG_WARN, "quota", "recounting %s: %s", ns, err.msg);
 }
 
@@ -1374,7 +1375,48 @@ static void sweep(fl_quota *q)
 int fl_quota_recount(fl_quota *q, const char *ns, fl_err *err)
 {
     fl_err local_err = FL_ERR_INIT;
-    return quota_cache_recount(q, ns, err ? err : &local_err);
+    bool counted, drift;
+    return quota_cache_recount(q, ns, &counted, &drift, err ? err : &local_err);
+}
+
+int fl_quota_recount_all(fl_quota *q, const char *ns, json_t **out, fl_err *err)
+{
+    fl_err local_err = FL_ERR_INIT;
+    size_t n = 0, recounted = 0;
+    char **names = NULL;
+    int64_t t0 = fl_mono_ms();
+    int rc = 0;
+    json_t *drifted = json_array(), *doc = NULL;
+    if (!err)
+        err = &local_err;
+    if (ns) {
+        names = calloc(2, sizeof *names);
+        if (names && (names[0] = strdup(ns)) != NULL)
+            n = 1;
+    } else
+        names = ledger_names(q, &n);
+    if (!names || (ns && !n) || !drifted)
+        rc = fl_err_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        bool counted = false, drift = false;
+        if ((rc = quota_cache_recount(q, names[i], &counted, &drift, err)) != 0)
+            break;
+        recounted += counted;
+        if (drift && json_array_append_new(drifted, json_string(names[i])) != 0)
+            rc = fl_err_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    if (!rc && !(doc = json_pack("{s:I,s:I,s:I,s:O,s:I}", "namespaces", (json_int_t)n, "recounted",
+                                 (json_int_t)recounted, "drift",
+                                 (json_int_t)json_array_size(drifted), "driftNamespaces", drifted,
+                                 "durationMs", (json_int_t)(fl_mono_ms() - t0))))
+        rc = fl_err_set(err, -ENOMEM, "out of memory");
+    json_decref(drifted);
+    if (!rc)
+        *out = doc;
+    return rc;
 }
 
 /* Ticks at the shorter of the two intervals: reservations are swept every

@@ -170,8 +170,11 @@ int quota_cache_observe(fl_quota *q, nsled *l, const health *h, qent *e, size_t 
  * snapshot of its own, then brought up to date from the change log and
  * swapped in under the lock (a difference from the incremental totals is
  * drift: logged, counted). The reservations made meanwhile stay open and
- * are added on top as ever. 0 or a negative code. Not holding any nsled. */
-int quota_cache_recount(fl_quota *q, const char *ns, fl_err *err);
+ * are added on top as ever. *counted: a count was swapped in (false: the
+ * namespace has no quotas, or scheduler reservations and so no cache, or its
+ * quotas or members changed meanwhile); *drift: it differed. 0 or a
+ * negative code. Not holding any nsled. */
+int quota_cache_recount(fl_quota *q, const char *ns, bool *counted, bool *drift, fl_err *err);
 /* Age of l's cache (ms since its last full count), -1 when none. Holding l. */
 int64_t quota_cache_age_ms(const nsled *l);
 /* A namespace's usage cache is recounted in full (off-lock) at least this

@@ -160,6 +160,8 @@ typedef struct fl_quota_opts {
     int64_t status_interval_ms; /* how often status is compared and written, default 2000 */
     int64_t health_max_age_ms;  /* reuse the health callback's answer this long (0: ask
                                       for every decision) */
+    bool count_from_json;       /* tests, benchmarks: count every pod from its JSON, also
+                                   where the index's materialized rows would do */
 } fl_quota_opts;
 #define FL_QUOTA_OPTS_INIT                                                                         \
     {                                                                                              \
@@ -236,6 +238,18 @@ int fl_quota_used(fl_quota *q, const char *namespace_, json_t **used, fl_err *er
  * reservations are unaffected. 0 or a negative code. Any thread. */
 int fl_quota_recount(fl_quota *q, const char *namespace_, fl_err *err);
 
+/* The same on demand (POST /api/v1/quota/recount, `flotilla quota
+ * recount`): namespace_, or (NULL) every namespace with a ledger (that
+ * has been decided or recounted since the daemon started: no other has
+ * incremental usage to drift), one after the other. *out (new) =
+ * {"namespaces": n asked, "recounted": n whose count was swapped in (a
+ * namespace without quotas, or with scheduler reservations, has no cache
+ * to recount), "drift": n that drifted, "driftNamespaces": [..],
+ * "durationMs"}; each drift is also logged and counted in
+ * fl_quota_stats.drift. 0 or a negative code (the first failure). Any
+ * thread; blocks for the counts (seconds for 100k-pod namespaces). */
+int fl_quota_recount_all(fl_quota *q, const char *namespace_, json_t **out, fl_err *err);
+
 /* Every KarmadaQuota and FederatedResourceQuota of namespace_ (NULL: of
  * every namespace the host has quota objects in) with its hard and
  * fleet-wide used: *out (new) = {"items":[{"namespace","name","kind",
@@ -257,7 +271,9 @@ int fl_quota_report_for(fl_quota *q, const char *namespace_, fl_quota_visible_fn
 typedef struct fl_quota_stats {
     uint64_t allowed, denied, errors; /* AdmissionReviews answered */
     uint64_t reservations_open, reservations_expired;
-    uint64_t recomputations, drift; /* drift: reservations that expired unseen */
+    uint64_t recomputations, drift; /* drift: reservations that expired unseen, and
+                                       full recounts that differed from the
+                                       incrementally followed usage */
 } fl_quota_stats;
 void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out);
 

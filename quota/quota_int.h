@@ -82,6 +82,12 @@ int qev_constraints(const evaluator *ev, const rl *required, const json_t *obj, 
                     fl_err *err);
 /* Evaluator.Usage into out (empty on entry). */
 int qev_usage(const evaluator *ev, const json_t *obj, int64_t now_unix, rl *out, fl_err *err);
+/* The pod evaluator's Usage from a pod's summed requests and limits (app
+ * containers, init containers, overhead, requests defaulted from limits):
+ * count/pods, and when counts (QuotaV1Pod: not terminal, not past its
+ * deletion grace period) pods and the compute resources. 0, -ERANGE,
+ * -ENOMEM, -E2BIG. */
+int qev_pod_usage_from(const rl *req, const rl *lim, bool counts, rl *out);
 
 /* ---- admit.c: ResourceQuota admission over prepared quotas ----------- */
 

@@ -198,7 +198,8 @@ static int quota_part(fl_buf *b, const fl_web_quota_stats *q)
                      (int64_t)q->recomputations);
     if (!rc)
         rc = counter(b, "flotilla_quota_drift_total",
-                     "Reservations that expired without their object being seen.",
+                     "Reservations that expired without their object being seen, and full "
+                     "recounts that differed from the usage followed from the change log.",
                      (int64_t)q->drift);
     return rc;
 }

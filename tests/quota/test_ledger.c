@@ -7,11 +7,14 @@
  * usage, reserve refused past the quota, the stale policy (deny names
  * the cluster, allow lets it through), quotas read from the index's host
  * objects (cached, and a change taking effect at once), the off-lock
- * recount, and decisions of one namespace going on while another's ledger
- * is held.
+ * recount, decisions of one namespace going on while another's ledger
+ * is held, and the full count from the index's materialized pod rows equal
+ * to the count from every pod's JSON (init containers, sidecars, overhead,
+ * terminal and deleted pods, formats, extended resources, scoped quotas).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +397,187 @@ static void test_namespaces_in_parallel(void)
     fl_quota_free(q);
 }
 
+/* ---- the full count from the index's materialized rows equals the count
+ * from every pod's JSON (values and formats), on pods of every shape */
+
+static bool mixed_scoped; /* the host also has scoped quotas in "mixed" */
+
+static int host_mixed(void *ud, const char *ns, json_t **kq, json_t **frq, fl_err *err)
+{
+    *kq = json_array();
+    *frq = json_array();
+    if (strcmp(ns, "mixed"))
+        return 0;
+    json_array_append_new(
+        *kq, J("{\"metadata\":{\"name\":\"all\",\"namespace\":\"mixed\"},\"spec\":{\"hard\":{"
+               "\"pods\":\"100\",\"count/pods\":\"100\",\"cpu\":\"100\",\"memory\":\"100Gi\","
+               "\"requests.cpu\":\"100\",\"requests.memory\":\"100Gi\",\"limits.cpu\":\"100\","
+               "\"limits.memory\":\"100Gi\",\"ephemeral-storage\":\"1Ti\","
+               "\"requests.ephemeral-storage\":\"1Ti\",\"limits.ephemeral-storage\":\"1Ti\","
+               "\"hugepages-2Mi\":\"1Gi\",\"requests.hugepages-2Mi\":\"1Gi\","
+               "\"requests.nvidia.com/gpu\":\"100\"}}}"));
+    if (mixed_scoped) {
+        json_array_append_new(
+            *kq, J("{\"metadata\":{\"name\":\"best-effort\",\"namespace\":\"mixed\"},\"spec\":{"
+                   "\"hard\":{\"pods\":\"100\"},\"scopes\":[\"BestEffort\"]}}"));
+        json_array_append_new(
+            *kq, J("{\"metadata\":{\"name\":\"terminating\",\"namespace\":\"mixed\"},\"spec\":{"
+                   "\"hard\":{\"pods\":\"100\",\"requests.cpu\":\"100\"},\"scopes\":["
+                   "\"Terminating\"]}}"));
+        json_array_append_new(
+            *kq, J("{\"metadata\":{\"name\":\"high\",\"namespace\":\"mixed\"},\"spec\":{\"hard\":{"
+                   "\"pods\":\"100\",\"limits.memory\":\"100Gi\"},\"scopeSelector\":{"
+                   "\"matchExpressions\":[{\"scopeName\":\"PriorityClass\",\"operator\":\"In\","
+                   "\"values\":[\"high\"]}]}}}"));
+    }
+    return 0;
+}
+
+typedef struct shape {
+    const char *name, *spec, *meta, *phase;
+    bool plain; /* what the index must say */
+} shape;
+
+static const shape shapes[] = {
+    {"simple",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
+     "\"64Mi\"},\"limits\":{\"memory\":\"128Mi\"}}}]",
+     "", "Running", true},
+    {"init",
+     "\"containers\":[{\"name\":\"a\",\"resources\":{\"requests\":{\"cpu\":\"100m\"}}},{\"name\":"
+     "\"b\",\"resources\":{\"requests\":{\"cpu\":\"200m\",\"memory\":\"32Mi\"}}}],"
+     "\"initContainers\":[{\"name\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"500m\","
+     "\"memory\":\"1Gi\"}}},{\"name\":\"j\",\"resources\":{\"requests\":{\"cpu\":\"50m\"}}}]",
+     "", "Running", true},
+    {"overhead-on-limits",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"1\"},\"limits\":{"
+     "\"cpu\":\"2\"}}}],\"overhead\":{\"cpu\":\"250m\"}",
+     "", "Running", true},
+    {"overhead-no-limits",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"1\"}}}],"
+     "\"overhead\":{\"cpu\":\"100m\",\"memory\":\"10Mi\"}",
+     "", "Running", false},
+    {"sidecar",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"1\"}}}],"
+     "\"initContainers\":[{\"name\":\"s\",\"restartPolicy\":\"Always\",\"resources\":{"
+     "\"requests\":{\"cpu\":\"300m\"}}}]",
+     "", "Running", false},
+    {"limits-only",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":"
+     "\"1Gi\"}}}]",
+     "", "Running", false},
+    {"succeeded", "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"5\"}}}]",
+     "", "Succeeded", true},
+    {"failed", "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"7\"}}}]", "",
+     "Failed", true},
+    {"deleted-long-ago",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"3\"}}}]",
+     ",\"deletionTimestamp\":\"2020-01-01T00:00:00Z\",\"deletionGracePeriodSeconds\":30", "Running",
+     false},
+    {"deleting",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"300m\"}}}]",
+     ",\"deletionTimestamp\":\"2099-01-01T00:00:00Z\",\"deletionGracePeriodSeconds\":30", "Running",
+     false},
+    {"sub-milli", "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":\"1u\"}}}]",
+     "", "Running", false},
+    {"mixed-formats",
+     "\"containers\":[{\"name\":\"a\",\"resources\":{\"requests\":{\"memory\":\"1Gi\"}}},{"
+     "\"name\":\"b\",\"resources\":{\"requests\":{\"memory\":\"1G\"}}}]",
+     "", "Running", false},
+    {"decimal-memory",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"memory\":\"500M\",\"cpu\":"
+     "\"2\"},\"limits\":{\"memory\":\"1G\"}}}],\"priorityClassName\":\"high\"",
+     "", "Running", true},
+    {"extended",
+     "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"nvidia.com/gpu\":\"1\","
+     "\"hugepages-2Mi\":\"4Mi\",\"ephemeral-storage\":\"1Gi\",\"cpu\":\"1500m\"},\"limits\":{"
+     "\"nvidia.com/gpu\":\"1\",\"hugepages-2Mi\":\"4Mi\",\"ephemeral-storage\":\"2Gi\"}}}],"
+     "\"activeDeadlineSeconds\":60",
+     "", "Running", true},
+    {"number", "\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"cpu\":2}}}]", "",
+     "Pending", false},
+    {"best-effort", "\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]", "", "Pending", true},
+};
+
+static int pods_plain(const char *path, const char *name)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "SELECT min(p.quota_plain), max(p.quota_plain) FROM pods p JOIN objects"
+                           " o ON o.id = p.obj_id WHERE o.ns = 'mixed' AND o.name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+            sqlite3_column_int(st, 0) == sqlite3_column_int(st, 1))
+            v = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static json_t *used_of(bool from_json)
+{
+    static const char *const members[] = {"m1", "m2"};
+    fl_quota_opts o = FL_QUOTA_OPTS_INIT;
+    fl_quota *q = NULL;
+    fl_err err = FL_ERR_INIT;
+    json_t *used = NULL;
+    o.index = idx, o.host = host_mixed, o.members = members, o.nmembers = 2, o.threads = 1;
+    o.count_from_json = from_json;
+    T_EQ_INT(fl_quota_new(&o, &q, &err), 0);
+    T_EQ_INT(fl_quota_used(q, "mixed", &used, &err), 0);
+    /* the off-lock recount (the same way of counting) agrees: no drift */
+    T_EQ_INT(fl_quota_recount(q, "mixed", &err), 0);
+    fl_quota_stats st;
+    fl_quota_stats_get(q, &st);
+    T_EQ_INT(st.drift, 0);
+    fl_quota_free(q);
+    return used;
+}
+
+static void test_rows_equal_json(const char *path)
+{
+    static const char *const clusters[] = {"m1", "m2"};
+    char obj[4096];
+    for (size_t c = 0; c < 2; c++)
+        for (size_t i = 0; i < FL_ARRAY_LEN(shapes); i++) {
+            if (c == 1 && i % 3 == 0)
+                continue; /* m2 has most of them: same names in two clusters */
+            snprintf(obj, sizeof obj,
+                     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
+                     "\"namespace\":\"mixed\",\"uid\":\"u-%zu-%s\",\"resourceVersion\":\"5\"%s},"
+                     "\"spec\":{%s},\"status\":{\"phase\":\"%s\"}}",
+                     shapes[i].name, c, shapes[i].name, shapes[i].meta, shapes[i].spec,
+                     shapes[i].phase);
+            submit(clusters[c], "", "pods", "Pod", obj);
+        }
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+    for (size_t i = 0; i < FL_ARRAY_LEN(shapes); i++)
+        if (pods_plain(path, shapes[i].name) != (int)shapes[i].plain) {
+            fprintf(stderr, "pod %s: quota_plain %d, want %d\n", shapes[i].name,
+                    pods_plain(path, shapes[i].name), shapes[i].plain);
+            T_CHECK(!"quota_plain as expected");
+        }
+    for (int scoped = 0; scoped < 2; scoped++) {
+        mixed_scoped = scoped;
+        json_t *rows = used_of(false), *js = used_of(true);
+        char *a = json_dumps(rows, JSON_SORT_KEYS), *b = json_dumps(js, JSON_SORT_KEYS);
+        if (!a || !b || strcmp(a, b)) {
+            fprintf(stderr, "scoped %d: from rows %s\n  from JSON %s\n", scoped, a, b);
+            T_CHECK(!"the count from rows equals the count from JSON");
+        }
+        free(a), free(b);
+        if (!scoped) /* every pod of m1 (16) and m2 (10), terminal or not */
+            T_EQ_STR(fl_obj_str_or(json_object_get(rows, "all"), "count/pods", "?"), "26");
+        json_decref(rows), json_decref(js);
+    }
+    mixed_scoped = false;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/flotilla-quota-ledger-XXXXXX", path[256];
@@ -410,6 +594,7 @@ int main(void)
     test_malformed();
     test_host_objects();
     test_namespaces_in_parallel();
+    test_rows_equal_json(path);
     fl_index_close(idx);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
