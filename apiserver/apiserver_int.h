@@ -87,7 +87,9 @@ typedef struct fl_apiserver_db_change {
 } fl_apiserver_db_change;
 /* Acknowledged writes: the changes c[0..n) (rising rv), the history trim
  * and the last resourceVersion in one committed transaction (one fsync
- * for the group). 0, or FL_ESQL with nothing written. */
+ * for the group). 0, or FL_ESQL with nothing written: the log gets the
+ * path, err the file's name, the failing step and SQLite's words
+ * ("control.db: commit: database or disk is full"). */
 int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, size_t n,
                           fl_err *err);
 /* The resourceVersion after which the change log is complete: watches

@@ -588,6 +588,32 @@ static void reply_conflict(fl_request *req, const fl_apiserver_res *r, const cha
     fl_apiserver_reply_status(req, 409, "Conflict", msg, name, r->kr->group, r->kr->resource);
 }
 
+/* Why a write failed (code rc): the store's words when the file refused
+ * it (FL_ESQL: "control.db: commit: database or disk is full"). */
+static const char *write_failure(int rc)
+{
+    const char *why = rc == FL_ESQL ? fl_apiserver_store_error() : "";
+    return why[0] ? why : fl_strerror(rc);
+}
+
+/* kube-apiserver's NewInternalError: 500 InternalError, "Internal error
+ * occurred: CAUSE" with the cause in details.causes (new). */
+static json_t *status_internal(const char *cause)
+{
+    char msg[800];
+    snprintf(msg, sizeof(msg), "Internal error occurred: %s", cause);
+    json_t *st = fl_status_new(500, "InternalError", msg);
+    if (st)
+        json_object_set_new(st, "details", json_pack("{s:[{s:s}]}", "causes", "message", cause));
+    return st;
+}
+
+/* A write the store did not take (rc from a store write): 500. */
+static void reply_write_failed(fl_request *req, int rc)
+{
+    fl_apiserver_reply_json(req, 500, status_internal(write_failure(rc)));
+}
+
 static void reply_bad(fl_request *req, const char *msg)
 {
     fl_apiserver_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
@@ -1103,7 +1129,10 @@ int fl_apiserver_create_object(fl_apiserver *c, const fl_apiserver_res *r, json_
         if (rc != 0)
             return rc;
     }
-    return fl_apiserver_store_create(c->st, r, obj, out);
+    int rc = fl_apiserver_store_create(c->st, r, obj, out);
+    if (rc != 0 && rc != -EEXIST && is_crd(r))
+        crd_unregister(c, obj); /* the file refused it: the type goes too */
+    return rc;
 }
 
 /* Validating admission webhooks (webhook.c) on the defaulted object;
@@ -1193,9 +1222,10 @@ static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
                                   p->res->kr->resource);
     } else if (rc == FL_EPARSE || rc == -EEXIST) {
         reply_invalid(req, p->res, name, "spec", "FieldValueInvalid", err.msg);
+    } else if (rc != 0 && err.msg[0]) {
+        fl_apiserver_reply_json(req, 500, status_internal(err.msg));
     } else if (rc != 0) {
-        fl_request_reply_status(req, 500, NULL, "create: %s",
-                                err.msg[0] ? err.msg : fl_strerror(rc));
+        reply_write_failed(req, rc);
     } else {
         fl_apiserver_reply_obj(req, 201, o);
     }
@@ -1314,12 +1344,13 @@ static int commit_update(fl_apiserver *c, const fl_apiserver_res *r, const fl_ap
     }
     if (fl_obj_get(nw, "metadata.deletionTimestamp") && finalizers_empty(nw))
         return fl_apiserver_store_delete(c->st, r, old_o->ns, old_o->name, old_o->rv, nw, out);
-    if (is_crd(r)) {
-        fl_err err = FL_ERR_INIT;
-        if (crd_register(c, nw, &err) != 0)
-            fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update: %s", c->name, err.msg);
-    }
-    return fl_apiserver_store_update(c->st, r, nw, old_o->rv, out);
+    fl_err err = FL_ERR_INIT;
+    if (is_crd(r) && crd_register(c, nw, &err) != 0)
+        fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update: %s", c->name, err.msg);
+    int rc = fl_apiserver_store_update(c->st, r, nw, old_o->rv, out);
+    if (rc != 0 && is_crd(r) && crd_register(c, old, &err) != 0) /* the stored one again */
+        fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update undone: %s", c->name, err.msg);
+    return rc;
 }
 
 static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl_apiserver_obj *o,
@@ -1332,7 +1363,7 @@ static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl
     else if (rc == FL_ENOTFOUND)
         reply_not_found(req, p->res, p->name);
     else if (rc != 0)
-        fl_request_reply_status(req, 500, NULL, "update: %s", fl_strerror(rc));
+        reply_write_failed(req, rc);
     else
         fl_apiserver_reply_obj(req, code, o);
 }
@@ -1468,8 +1499,10 @@ static void do_patch(fl_apiserver *c, fl_request *req, const fl_apiserver_path *
                         set_str(md(obj), "namespace", p->ns);
                     int rc = fl_apiserver_create_object(c, p->res, obj, manager, dry, &out, &err);
                     json_decref(obj);
-                    if (rc != 0)
-                        fl_request_reply_status(req, 500, NULL, "apply: %s", fl_strerror(rc));
+                    if (rc != 0 && err.msg[0])
+                        fl_apiserver_reply_json(req, 500, status_internal(err.msg));
+                    else if (rc != 0)
+                        reply_write_failed(req, rc);
                     else
                         fl_apiserver_reply_obj(req, 201, out);
                     fl_apiserver_obj_unref(out);
@@ -1781,9 +1814,8 @@ static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_
         *code = 404;
         ans = status_not_found(r, name);
     } else if (rc != 0) {
-        snprintf(msg, sizeof(msg), "delete: %s", fl_strerror(rc));
         *code = 500;
-        ans = fl_status_new(500, "InternalError", msg);
+        ans = status_internal(write_failure(rc));
     }
 out:
     json_decref(obj);
@@ -1922,8 +1954,10 @@ static void do_binding(fl_apiserver *c, fl_request *req, const fl_apiserver_path
                                            "True", "lastProbeTime", "lastTransitionTime", now));
     reorder(json_object_get(obj, "status"), (const char *const[]){"phase", "conditions", NULL});
     int rc = fl_apiserver_store_update(c->st, p->res, obj, o->rv, &out);
-    if (rc != 0)
+    if (rc == FL_ECONFLICT || rc == FL_ENOTFOUND)
         reply_conflict(req, p->res, p->name);
+    else if (rc != 0)
+        reply_write_failed(req, rc);
     else
         fl_apiserver_reply_json(req, 201,
                                 json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion",
