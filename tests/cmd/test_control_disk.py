@@ -17,6 +17,9 @@ details), kubectl prints it; the refused object is not there, reads go on,
 a later write is refused the same way; after a restart on the same files
 with room every acknowledged object reads back with its resourceVersion,
 the refused ones do not exist, and new writes get higher resourceVersions.
+Also the other bound of control.db: controlPlane.history (flotilla.yaml)
+changes kept; a watch from an older resourceVersion answers 410 Expired,
+also after a restart, one within them replays every later change.
 Needs FLOTILLA_BIN (tests/meson.build).
 """
 import json
@@ -39,10 +42,10 @@ PAYLOAD = "x" * 100000
 procs = []
 
 
-def write_config(d, name, data_dir, port):
+def write_config(d, name, data_dir, port, extra=""):
     path = os.path.join(d, name + ".yaml")
     with open(path, "w") as f:
-        f.write("listen: 127.0.0.1:%d\ndataDir: %s\nmembers: []\n" % (port, data_dir))
+        f.write("listen: 127.0.0.1:%d\ndataDir: %s\nmembers: []\n%s" % (port, data_dir, extra))
     return path
 
 
@@ -229,12 +232,55 @@ def test_rlimit(d):
     after_restart(cfg, port, acked, refused, "size limit")
 
 
+def watch(port, rv):
+    """(HTTP code, event list or Status) of a 2 s watch of ConfigMaps from rv."""
+    url = "http://127.0.0.1:%d%s?watch=1&resourceVersion=%s&timeoutSeconds=2" % (port, CMS, rv)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, [json.loads(line) for line in resp.read().splitlines() if line]
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_history(d):
+    port = free_port()
+    cfg = write_config(d, "history", os.path.join(d, "history-data"), port,
+                       "controlPlane: {history: 100}\n")
+    for start in range(2):
+        p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL,
+                             stderr=open(cfg + ".log", "a"))
+        procs.append(p)
+        check(wait(lambda: up(port), 60, 0.1), "daemon up with controlPlane.history 100")
+        if start == 0:
+            rvs = []
+            for i in range(150):
+                code, st = req(port, "POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                   "metadata": {"name": "h-%d" % i}})
+                rvs.append(st["metadata"]["resourceVersion"] if code == 201 else "0")
+        what = "after a restart" if start else "serving"
+        code, got = watch(port, rvs[10])
+        expired = (code == 410 and got.get("reason") == "Expired") or (
+            code == 200 and len(got) == 1 and got[0].get("type") == "ERROR" and
+            got[0]["object"].get("code") == 410)
+        check(expired, "%s: a watch from a change older than the last 100 answers 410 Expired: "
+              "%s %s" % (what, code, str(got)[:300]))
+        code, got = watch(port, rvs[-60])
+        names = [e["object"]["metadata"]["name"] for e in got if e.get("type") == "ADDED"] \
+            if code == 200 else got
+        check(names == ["h-%d" % i for i in range(91, 150)],
+              "%s: a watch from one of the last 100 replays every later change: %s" %
+              (what, str(names)[:300]))
+        stop_procs([p])
+        procs.remove(p)
+
+
 def main():
     d = tempfile.mkdtemp(prefix="fl-control-disk-")
     try:
         t0 = time.time()
         test_tmpfs(d)
         test_rlimit(d)
+        test_history(d)
         print("%.1f s" % (time.time() - t0))
     finally:
         stop_procs(procs)
