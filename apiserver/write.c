@@ -810,20 +810,16 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
 }
 
 /* ---------------------------------------------------- field validation
- * fieldValidation=Strict|Warn walks the object against the schema the
- * cluster's OpenAPI v3 document serves for its kind (the same one kubectl
- * reads), collecting the paths of fields the schema does not declare, in
- * the decoder's words: "spec.template.spec.containers[0].bogus". */
-#define MAX_UNKNOWN 16 /* fields reported; the rest are cut */
+ * fieldValidation=Strict|Warn walks a built-in object against the schema
+ * the cluster's OpenAPI v3 document serves for its kind (the same one
+ * kubectl reads), collecting the paths of fields the schema does not
+ * declare, in the decoder's words: "spec.template.spec.containers[0].bogus"
+ * (custom resources: prune.c). */
 #define MAX_DEPTH 40
 
 typedef struct unknown_fields {
-    const json_t *schemas; /* components.schemas */
-    bool crd;              /* a CRD's openAPIV3Schema: its root's apiVersion,
-                                kind and metadata are the apiserver's */
-    bool prune;            /* delete them too (custom resources) */
-    char *paths[MAX_UNKNOWN];
-    size_t n;
+    const json_t *schemas;     /* components.schemas */
+    fl_apiserver_unknown *out; /* the paths; out->prune: delete them too */
 } unknown_fields;
 
 /* Follow $ref and a one-element allOf to the schema they name. */
@@ -868,16 +864,15 @@ static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *
     void *next;
     json_object_foreach_safe(v, next, k, e) {
         json_t *sub = json_object_get(props, k);
-        if (u->crd && depth == 0 &&
-            (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "metadata")))
-            continue; /* the type's own fields: never pruned, checked elsewhere */
         fl_buf_printf(path, "%s%s", at ? "." : "", k);
         if (sub || json_is_object(addl)) {
             walk_fields(u, sub ? sub : addl, e, path, depth + 1);
         } else if (!json_is_true(addl)) {
-            if (u->n < MAX_UNKNOWN && (u->paths[u->n] = strdup(path->data ? path->data : k)))
-                u->n++;
-            if (u->prune)
+            fl_apiserver_unknown *o = u->out;
+            if (o->n < FL_APISERVER_MAX_UNKNOWN &&
+                (o->paths[o->n] = strdup(path->data ? path->data : k)))
+                o->n++;
+            if (o->prune)
                 json_object_del(v, k);
         }
         path->len = at;
@@ -936,10 +931,11 @@ static int cmp_path(const void *a, const void *b)
  * apiserver's default), and accepted silently with Ignore. Unless Strict,
  * they are also dropped before the object is stored, as kube-apiserver
  * does (Go decoding for built-ins, pruning for custom resources; a subtree
- * marked x-kubernetes-preserve-unknown-fields stays as it is): for custom
- * resources by their CRD's structural schema, for built-ins of the core and
- * apps groups by upstream's schemas (the other built-in groups' schemas
- * here are compact, so their fields are only reported). */
+ * marked x-kubernetes-preserve-unknown-fields keeps the members it does not
+ * declare): for custom resources by their CRD's structural schema
+ * (prune.c, with their metadata as ObjectMeta), for built-ins of the core
+ * and apps groups by upstream's schemas (the other built-in groups'
+ * schemas here are compact, so their fields are only reported). */
 static bool check_fields(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, json_t *obj)
 {
     const char *fv = fl_request_query(req, "fieldValidation");
@@ -948,39 +944,38 @@ static bool check_fields(fl_apiserver *c, fl_request *req, const fl_apiserver_re
     bool upstream = r->kr->origin == FL_KUBE_ORIGIN_BUILTIN &&
                     (!r->kr->group[0] || !strcmp(r->kr->group, "apps"));
     json_t *doc = NULL;
-    unknown_fields u = {0};
+    fl_apiserver_unknown found = {0};
+    unknown_fields u = {NULL, &found};
     fl_buf path = FL_BUF_INIT(4096), msg = FL_BUF_INIT(8192);
     if (!strict && !warn && !crd && !upstream)
         return true;
-    const json_t *sc = NULL;
     if (crd) {
-        sc = r->kr->schema; /* self-contained: no $ref */
-        u.crd = true;
-        u.prune = !strict;
+        found.prune = !strict;
+        fl_apiserver_prune_cr(r->kr->schema, obj, &found); /* self-contained: no $ref */
     } else if ((doc = schema_doc(c, r))) {
         u.schemas = fl_obj_get(doc, "components.schemas");
-        sc = kind_schema(u.schemas, r);
-        u.prune = upstream && !strict;
+        const json_t *sc = kind_schema(u.schemas, r);
+        found.prune = upstream && !strict;
+        if (sc)
+            walk_fields(&u, sc, obj, &path, 0);
+        if (found.n > 1)
+            qsort(found.paths, found.n, sizeof(found.paths[0]), cmp_path);
     } else {
         return true;
     }
-    if (sc)
-        walk_fields(&u, sc, obj, &path, 0);
-    if (u.n > 1)
-        qsort(u.paths, u.n, sizeof(u.paths[0]), cmp_path);
-    for (size_t i = 0; i < u.n; i++) {
+    for (size_t i = 0; i < found.n; i++) {
         if (!strict && !warn) {
             /* Ignore: pruned silently */
         } else if (warn) {
             char h[600];
-            snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", u.paths[i]);
+            snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", found.paths[i]);
             fl_request_add_header(req, "Warning", h);
         } else {
-            fl_buf_printf(&msg, "%sunknown field \"%s\"", i ? ", " : "", u.paths[i]);
+            fl_buf_printf(&msg, "%sunknown field \"%s\"", i ? ", " : "", found.paths[i]);
         }
-        free(u.paths[i]);
     }
-    bool ok = !strict || u.n == 0;
+    bool ok = !strict || found.n == 0;
+    fl_apiserver_unknown_done(&found);
     if (!ok) {
         char text[9000];
         snprintf(text, sizeof(text),
