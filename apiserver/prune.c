@@ -182,21 +182,15 @@ typedef struct mfield {
     const struct mfield *of; /* M_OBJS: the item struct */
 } mfield;
 
-static const mfield OWNER_REF[] = {{"apiVersion", M_SCALAR, NULL},
-                                   {"kind", M_SCALAR, NULL},
-                                   {"name", M_SCALAR, NULL},
-                                   {"uid", M_SCALAR, NULL},
-                                   {"controller", M_SCALAR, NULL},
-                                   {"blockOwnerDeletion", M_SCALAR, NULL},
-                                   {NULL, M_SCALAR, NULL}};
-static const mfield MANAGED[] = {{"manager", M_SCALAR, NULL},
-                                 {"operation", M_SCALAR, NULL},
-                                 {"apiVersion", M_SCALAR, NULL},
-                                 {"time", M_SCALAR, NULL},
-                                 {"fieldsType", M_SCALAR, NULL},
-                                 {"fieldsV1", M_FREE, NULL},
-                                 {"subresource", M_SCALAR, NULL},
-                                 {NULL, M_SCALAR, NULL}};
+static const mfield OWNER_REF[] = {
+    {"apiVersion", M_SCALAR, NULL}, {"kind", M_SCALAR, NULL},
+    {"name", M_SCALAR, NULL},       {"uid", M_SCALAR, NULL},
+    {"controller", M_SCALAR, NULL}, {"blockOwnerDeletion", M_SCALAR, NULL},
+    {NULL, M_SCALAR, NULL}};
+static const mfield MANAGED[] = {{"manager", M_SCALAR, NULL},     {"operation", M_SCALAR, NULL},
+                                 {"apiVersion", M_SCALAR, NULL},  {"time", M_SCALAR, NULL},
+                                 {"fieldsType", M_SCALAR, NULL},  {"fieldsV1", M_FREE, NULL},
+                                 {"subresource", M_SCALAR, NULL}, {NULL, M_SCALAR, NULL}};
 static const mfield OBJECT_META[] = {{"name", M_SCALAR, NULL},
                                      {"generateName", M_SCALAR, NULL},
                                      {"namespace", M_SCALAR, NULL},

@@ -20,15 +20,15 @@ typedef struct pcase {
 } pcase;
 
 #define ROOT(props) "{\"type\":\"object\",\"properties\":{" props "}}"
-#define OBJ(spec) "{\"apiVersion\":\"x.io/v1\",\"kind\":\"W\",\"metadata\":{\"name\":\"w\"},\"spec\":" spec "}"
+#define OBJ(spec)                                                                                  \
+    "{\"apiVersion\":\"x.io/v1\",\"kind\":\"W\",\"metadata\":{\"name\":\"w\"},\"spec\":" spec "}"
 
 static const pcase cases[] = {
     {"undeclared members go; the root's apiVersion, kind and metadata stay undeclared",
      ROOT("\"spec\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}"),
      OBJ("{\"a\":1,\"b\":2}"), OBJ("{\"a\":1}"), "spec.b"},
-    {"an object schema without properties keeps nothing",
-     ROOT("\"spec\":{\"type\":\"object\"}"), OBJ("{\"a\":{\"b\":1},\"c\":2}"), OBJ("{}"),
-     "spec.a|spec.c"},
+    {"an object schema without properties keeps nothing", ROOT("\"spec\":{\"type\":\"object\"}"),
+     OBJ("{\"a\":{\"b\":1},\"c\":2}"), OBJ("{}"), "spec.a|spec.c"},
     {"preserve-unknown-fields keeps what it does not declare, prunes inside what it does",
      ROOT("\"spec\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true,"
           "\"properties\":{\"known\":{\"type\":\"object\",\"properties\":{\"n\":{\"type\":"
