@@ -188,6 +188,11 @@ int fl_apiserver_store_update(fl_apiserver_store *st, const fl_apiserver_res *r,
 int fl_apiserver_store_delete(fl_apiserver_store *st, const fl_apiserver_res *r, const char *ns,
                               const char *name, uint64_t expect_rv, json_t *obj,
                               fl_apiserver_obj **out);
+/* Why the calling thread's last write that failed with FL_ESQL failed:
+ * the file's name, the step and SQLite's words ("control.db: commit:
+ * database or disk is full"); "" before any. Valid until the thread's
+ * next write. */
+const char *fl_apiserver_store_error(void);
 
 /* A list page. items are new references; caller calls fl_apiserver_list_done. */
 typedef struct fl_apiserver_list {

@@ -15,6 +15,7 @@
  *               validation, pruning, defaults
  *   webhook.c   validating-webhook calls (uses the store only)
  *   proto.c     the protobuf bodies kubectl's create generators send
+ *   prune.c     custom resources' unknown fields (structural pruning)
  *
  * Layers: api.c -> write.c -> webhook.c -> store.c/select.c; the store is
  * the single write path.
@@ -87,7 +88,9 @@ typedef struct fl_apiserver_db_change {
 } fl_apiserver_db_change;
 /* Acknowledged writes: the changes c[0..n) (rising rv), the history trim
  * and the last resourceVersion in one committed transaction (one fsync
- * for the group). 0, or FL_ESQL with nothing written. */
+ * for the group). 0, or FL_ESQL with nothing written: the log gets the
+ * path, err the file's name, the failing step and SQLite's words
+ * ("control.db: commit: database or disk is full"). */
 int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, size_t n,
                           fl_err *err);
 /* The resourceVersion after which the change log is complete: watches
@@ -112,6 +115,23 @@ void fl_apiserver_write_handle(fl_apiserver *c, fl_request *req, const fl_apiser
 /* write.c: register the CRDs a (durable) store already holds with the
  * registry, so their objects load and serve. 0 or a code. */
 int fl_apiserver_load_stored_crds(fl_apiserver *c, fl_err *err);
+
+/* prune.c: the members of a custom resource its CRD's structural schema
+ * does not know, found (and with prune, removed) as kube-apiserver's
+ * pruning and strict decoding find them; see there. */
+#define FL_APISERVER_MAX_UNKNOWN 64 /* paths reported; the rest are cut */
+typedef struct fl_apiserver_unknown {
+    bool prune;                            /* also remove them (every fieldValidation but Strict) */
+    char *paths[FL_APISERVER_MAX_UNKNOWN]; /* "spec.extra.known.bogus" */
+    size_t n;
+    bool more; /* more than FL_APISERVER_MAX_UNKNOWN */
+} fl_apiserver_unknown;
+/* Walk obj (a custom resource) against schema (its version's
+ * openAPIV3Schema; NULL = none): the root's unknown metadata members, the
+ * pruned paths (sorted), the embedded resources' unknown metadata members
+ * (sorted), appended to u in that order. */
+void fl_apiserver_prune_cr(const json_t *schema, json_t *obj, fl_apiserver_unknown *u);
+void fl_apiserver_unknown_done(fl_apiserver_unknown *u); /* frees the paths */
 
 /* reply.c: send the compact bytes b (re-encoded when the client wants
  * pretty JSON). */

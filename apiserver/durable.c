@@ -22,8 +22,9 @@
 struct fl_apiserver_db {
     sqlite3 *db;
     char path[1024];
-    size_t history; /* change-log rows kept */
-    uint64_t rv;    /* last resourceVersion written */
+    const char *name; /* path's last component (what clients are told) */
+    size_t history;   /* change-log rows kept */
+    uint64_t rv;      /* last resourceVersion written */
     sqlite3_stmt *put, *del, *log, *trim, *meta, *begin, *commit, *rollback;
 };
 
@@ -51,6 +52,22 @@ static int sql_fail(fl_apiserver_db *d, int rc, fl_err *err, const char *what)
 {
     const char *msg = d && d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
     return fl_err_set(err, FL_ESQL, "%s: %s: %s", d ? d->path : "?", what, msg);
+}
+
+/* The WAL checkpoint after a commit: SQLite's automatic one (same size
+ * trigger, PASSIVE, its failure never the commit's: the WAL keeps the
+ * data and the next one retries), except that a failure is logged — the
+ * first sign of a filling disk, before writes are refused. */
+static int wal_hook(void *ud, sqlite3 *db, const char *schema, int frames)
+{
+    fl_apiserver_db *d = ud;
+    if (frames < 1000)
+        return SQLITE_OK;
+    int rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        fl_log(FL_LOG_WARN, "apiserver", "%s: checkpoint: %s (the WAL keeps the writes)", d->path,
+               sqlite3_errmsg(db));
+    return SQLITE_OK;
 }
 
 static int prepare(fl_apiserver_db *d, const char *sql, sqlite3_stmt **out, fl_err *err)
@@ -116,6 +133,8 @@ int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out
     if (!d)
         return fl_err_set(err, -ENOMEM, "%s: out of memory", path);
     fl_strlcpy(d->path, path, sizeof(d->path));
+    const char *slash = strrchr(d->path, '/');
+    d->name = slash ? slash + 1 : d->path;
     d->history = history ? history : 10000;
     int rc = sqlite3_open_v2(
         path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -124,6 +143,7 @@ int fl_apiserver_db_open(const char *path, size_t history, fl_apiserver_db **out
         goto fail;
     }
     sqlite3_busy_timeout(d->db, 5000);
+    sqlite3_wal_hook(d->db, wal_hook, d);
     char *msg = NULL;
     if ((rc = check(d, err)) != 0)
         goto fail;
@@ -316,7 +336,11 @@ int fl_apiserver_db_write(fl_apiserver_db *d, const fl_apiserver_db_change *c, s
         rc = step_reset(d->commit);
     }
     if (rc != 0) {
-        int out = sql_fail(d, rc, err, what);
+        /* the log names the file; the writers (and their clients) get its
+         * name, the step and SQLite's words */
+        const char *msg = sqlite3_errmsg(d->db);
+        fl_log(FL_LOG_ERROR, "apiserver", "%s: %s: %s", d->path, what, msg);
+        int out = fl_err_set(err, FL_ESQL, "%s: %s: %s", d->name, what, msg);
         if (!sqlite3_get_autocommit(d->db))
             step_reset(d->rollback);
         return out;

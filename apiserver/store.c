@@ -65,7 +65,11 @@ typedef struct pending {
     fl_apiserver_obj *prev; /* the stored state it replaces (a reference; NULL for ADDED) */
     int rc;
     bool done;
+    char why[512]; /* rc FL_ESQL: the file and SQLite's words, for the writer */
 } pending;
+
+/* Why this thread's last write failed with FL_ESQL (fl_apiserver_store_error). */
+static _Thread_local char write_error[512];
 
 struct fl_apiserver_store {
     pthread_mutex_t mu;
@@ -648,14 +652,13 @@ static void apply(fl_apiserver_store *st, const pending *p)
 /* Commit the batch b (rising rv) to the file in one transaction. Called
  * with dbmu held and mu not held: the objects are immutable, their JSON
  * is rendered here. */
-static int commit_batch(fl_apiserver_store *st, pending *b)
+static int commit_batch(fl_apiserver_store *st, pending *b, fl_err *err)
 {
     size_t n = 0;
     for (pending *p = b; p; p = p->next)
         n++;
     fl_apiserver_db_change *c = calloc(n, sizeof(*c));
     fl_buf *scratch = calloc(2 * n, sizeof(*scratch));
-    fl_err err = FL_ERR_INIT;
     int rc = c && scratch ? 0 : -ENOMEM;
     size_t k = 0;
     for (pending *p = b; p && rc == 0; p = p->next, k++) {
@@ -670,9 +673,8 @@ static int commit_batch(fl_apiserver_store *st, pending *b)
         if (!c[k].json || (p->prev && !c[k].prev))
             rc = -ENOMEM;
     }
-    if (rc == 0 && (rc = fl_apiserver_db_write(st->db, c, n, &err)) != 0)
-        /* the writers answer 500; the file's words go to the log once */
-        fl_log(FL_LOG_ERROR, "apiserver", "%s", err.msg);
+    if (rc == 0)
+        rc = fl_apiserver_db_write(st->db, c, n, err); /* logs a failure */
     for (size_t i = 0; scratch && i < 2 * k; i++)
         fl_buf_done(&scratch[i]);
     free(scratch);
@@ -691,12 +693,15 @@ static void lead(fl_apiserver_store *st)
     st->committing = true;
     pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&st->dbmu);
-    int rc = commit_batch(st, b);
+    fl_err err = FL_ERR_INIT;
+    int rc = commit_batch(st, b, &err);
     pthread_mutex_unlock(&st->dbmu);
     pthread_mutex_lock(&st->mu);
     for (pending *p = b; p; p = p->next) {
         if (rc == 0)
             apply(st, p);
+        else
+            fl_strlcpy(p->why, err.msg[0] ? err.msg : fl_strerror(rc), sizeof(p->why));
         p->rc = rc;
         p->done = true;
         st->npending--;
@@ -736,7 +741,7 @@ static void wait_key(fl_apiserver_store *st, const fl_apiserver_rstore *rs, cons
 static int write_change(fl_apiserver_store *st, fl_apiserver_ev_type type,
                         const fl_apiserver_res *r, fl_apiserver_obj *o, fl_apiserver_obj *prev)
 {
-    pending p = {NULL, type, r, o, prev, 0, false};
+    pending p = {NULL, type, r, o, prev, 0, false, ""};
     fl_apiserver_rstore *rs = r->rs;
     if (type == FL_APISERVER_EV_ADDED && rs->n + st->npending + 1 > rs->cap) {
         /* room for every insert that may apply before this one */
@@ -770,7 +775,14 @@ static int write_change(fl_apiserver_store *st, fl_apiserver_ev_type type,
     }
     fl_apiserver_obj_unref(o);
     fl_apiserver_obj_unref(prev);
+    if (p.rc != 0)
+        fl_strlcpy(write_error, p.why, sizeof(write_error));
     return p.rc;
+}
+
+const char *fl_apiserver_store_error(void)
+{
+    return write_error;
 }
 
 /* The end of a write: on success *out (optional) gets a reference to o;

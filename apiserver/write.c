@@ -588,6 +588,32 @@ static void reply_conflict(fl_request *req, const fl_apiserver_res *r, const cha
     fl_apiserver_reply_status(req, 409, "Conflict", msg, name, r->kr->group, r->kr->resource);
 }
 
+/* Why a write failed (code rc): the store's words when the file refused
+ * it (FL_ESQL: "control.db: commit: database or disk is full"). */
+static const char *write_failure(int rc)
+{
+    const char *why = rc == FL_ESQL ? fl_apiserver_store_error() : "";
+    return why[0] ? why : fl_strerror(rc);
+}
+
+/* kube-apiserver's NewInternalError: 500 InternalError, "Internal error
+ * occurred: CAUSE" with the cause in details.causes (new). */
+static json_t *status_internal(const char *cause)
+{
+    char msg[800];
+    snprintf(msg, sizeof(msg), "Internal error occurred: %s", cause);
+    json_t *st = fl_status_new(500, "InternalError", msg);
+    if (st)
+        json_object_set_new(st, "details", json_pack("{s:[{s:s}]}", "causes", "message", cause));
+    return st;
+}
+
+/* A write the store did not take (rc from a store write): 500. */
+static void reply_write_failed(fl_request *req, int rc)
+{
+    fl_apiserver_reply_json(req, 500, status_internal(write_failure(rc)));
+}
+
 static void reply_bad(fl_request *req, const char *msg)
 {
     fl_apiserver_reply_status(req, 400, "BadRequest", msg, NULL, NULL, NULL);
@@ -784,20 +810,16 @@ static bool parse_dry_run(fl_request *req, const char *opts_kind, bool *dry)
 }
 
 /* ---------------------------------------------------- field validation
- * fieldValidation=Strict|Warn walks the object against the schema the
- * cluster's OpenAPI v3 document serves for its kind (the same one kubectl
- * reads), collecting the paths of fields the schema does not declare, in
- * the decoder's words: "spec.template.spec.containers[0].bogus". */
-#define MAX_UNKNOWN 16 /* fields reported; the rest are cut */
+ * fieldValidation=Strict|Warn walks a built-in object against the schema
+ * the cluster's OpenAPI v3 document serves for its kind (the same one
+ * kubectl reads), collecting the paths of fields the schema does not
+ * declare, in the decoder's words: "spec.template.spec.containers[0].bogus"
+ * (custom resources: prune.c). */
 #define MAX_DEPTH 40
 
 typedef struct unknown_fields {
-    const json_t *schemas; /* components.schemas */
-    bool crd;              /* a CRD's openAPIV3Schema: its root's apiVersion,
-                                kind and metadata are the apiserver's */
-    bool prune;            /* delete them too (custom resources) */
-    char *paths[MAX_UNKNOWN];
-    size_t n;
+    const json_t *schemas;     /* components.schemas */
+    fl_apiserver_unknown *out; /* the paths; out->prune: delete them too */
 } unknown_fields;
 
 /* Follow $ref and a one-element allOf to the schema they name. */
@@ -842,16 +864,15 @@ static void walk_fields(unknown_fields *u, const json_t *sc, json_t *v, fl_buf *
     void *next;
     json_object_foreach_safe(v, next, k, e) {
         json_t *sub = json_object_get(props, k);
-        if (u->crd && depth == 0 &&
-            (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "metadata")))
-            continue; /* the type's own fields: never pruned, checked elsewhere */
         fl_buf_printf(path, "%s%s", at ? "." : "", k);
         if (sub || json_is_object(addl)) {
             walk_fields(u, sub ? sub : addl, e, path, depth + 1);
         } else if (!json_is_true(addl)) {
-            if (u->n < MAX_UNKNOWN && (u->paths[u->n] = strdup(path->data ? path->data : k)))
-                u->n++;
-            if (u->prune)
+            fl_apiserver_unknown *o = u->out;
+            if (o->n < FL_APISERVER_MAX_UNKNOWN &&
+                (o->paths[o->n] = strdup(path->data ? path->data : k)))
+                o->n++;
+            if (o->prune)
                 json_object_del(v, k);
         }
         path->len = at;
@@ -910,10 +931,11 @@ static int cmp_path(const void *a, const void *b)
  * apiserver's default), and accepted silently with Ignore. Unless Strict,
  * they are also dropped before the object is stored, as kube-apiserver
  * does (Go decoding for built-ins, pruning for custom resources; a subtree
- * marked x-kubernetes-preserve-unknown-fields stays as it is): for custom
- * resources by their CRD's structural schema, for built-ins of the core and
- * apps groups by upstream's schemas (the other built-in groups' schemas
- * here are compact, so their fields are only reported). */
+ * marked x-kubernetes-preserve-unknown-fields keeps the members it does not
+ * declare): for custom resources by their CRD's structural schema
+ * (prune.c, with their metadata as ObjectMeta), for built-ins of the core
+ * and apps groups by upstream's schemas (the other built-in groups'
+ * schemas here are compact, so their fields are only reported). */
 static bool check_fields(fl_apiserver *c, fl_request *req, const fl_apiserver_res *r, json_t *obj)
 {
     const char *fv = fl_request_query(req, "fieldValidation");
@@ -922,39 +944,38 @@ static bool check_fields(fl_apiserver *c, fl_request *req, const fl_apiserver_re
     bool upstream = r->kr->origin == FL_KUBE_ORIGIN_BUILTIN &&
                     (!r->kr->group[0] || !strcmp(r->kr->group, "apps"));
     json_t *doc = NULL;
-    unknown_fields u = {0};
+    fl_apiserver_unknown found = {0};
+    unknown_fields u = {NULL, &found};
     fl_buf path = FL_BUF_INIT(4096), msg = FL_BUF_INIT(8192);
     if (!strict && !warn && !crd && !upstream)
         return true;
-    const json_t *sc = NULL;
     if (crd) {
-        sc = r->kr->schema; /* self-contained: no $ref */
-        u.crd = true;
-        u.prune = !strict;
+        found.prune = !strict;
+        fl_apiserver_prune_cr(r->kr->schema, obj, &found); /* self-contained: no $ref */
     } else if ((doc = schema_doc(c, r))) {
         u.schemas = fl_obj_get(doc, "components.schemas");
-        sc = kind_schema(u.schemas, r);
-        u.prune = upstream && !strict;
+        const json_t *sc = kind_schema(u.schemas, r);
+        found.prune = upstream && !strict;
+        if (sc)
+            walk_fields(&u, sc, obj, &path, 0);
+        if (found.n > 1)
+            qsort(found.paths, found.n, sizeof(found.paths[0]), cmp_path);
     } else {
         return true;
     }
-    if (sc)
-        walk_fields(&u, sc, obj, &path, 0);
-    if (u.n > 1)
-        qsort(u.paths, u.n, sizeof(u.paths[0]), cmp_path);
-    for (size_t i = 0; i < u.n; i++) {
+    for (size_t i = 0; i < found.n; i++) {
         if (!strict && !warn) {
             /* Ignore: pruned silently */
         } else if (warn) {
             char h[600];
-            snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", u.paths[i]);
+            snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", found.paths[i]);
             fl_request_add_header(req, "Warning", h);
         } else {
-            fl_buf_printf(&msg, "%sunknown field \"%s\"", i ? ", " : "", u.paths[i]);
+            fl_buf_printf(&msg, "%sunknown field \"%s\"", i ? ", " : "", found.paths[i]);
         }
-        free(u.paths[i]);
     }
-    bool ok = !strict || u.n == 0;
+    bool ok = !strict || found.n == 0;
+    fl_apiserver_unknown_done(&found);
     if (!ok) {
         char text[9000];
         snprintf(text, sizeof(text),
@@ -1103,7 +1124,10 @@ int fl_apiserver_create_object(fl_apiserver *c, const fl_apiserver_res *r, json_
         if (rc != 0)
             return rc;
     }
-    return fl_apiserver_store_create(c->st, r, obj, out);
+    int rc = fl_apiserver_store_create(c->st, r, obj, out);
+    if (rc != 0 && rc != -EEXIST && is_crd(r))
+        crd_unregister(c, obj); /* the file refused it: the type goes too */
+    return rc;
 }
 
 /* Validating admission webhooks (webhook.c) on the defaulted object;
@@ -1193,9 +1217,10 @@ static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
                                   p->res->kr->resource);
     } else if (rc == FL_EPARSE || rc == -EEXIST) {
         reply_invalid(req, p->res, name, "spec", "FieldValueInvalid", err.msg);
+    } else if (rc != 0 && err.msg[0]) {
+        fl_apiserver_reply_json(req, 500, status_internal(err.msg));
     } else if (rc != 0) {
-        fl_request_reply_status(req, 500, NULL, "create: %s",
-                                err.msg[0] ? err.msg : fl_strerror(rc));
+        reply_write_failed(req, rc);
     } else {
         fl_apiserver_reply_obj(req, 201, o);
     }
@@ -1314,12 +1339,13 @@ static int commit_update(fl_apiserver *c, const fl_apiserver_res *r, const fl_ap
     }
     if (fl_obj_get(nw, "metadata.deletionTimestamp") && finalizers_empty(nw))
         return fl_apiserver_store_delete(c->st, r, old_o->ns, old_o->name, old_o->rv, nw, out);
-    if (is_crd(r)) {
-        fl_err err = FL_ERR_INIT;
-        if (crd_register(c, nw, &err) != 0)
-            fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update: %s", c->name, err.msg);
-    }
-    return fl_apiserver_store_update(c->st, r, nw, old_o->rv, out);
+    fl_err err = FL_ERR_INIT;
+    if (is_crd(r) && crd_register(c, nw, &err) != 0)
+        fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update: %s", c->name, err.msg);
+    int rc = fl_apiserver_store_update(c->st, r, nw, old_o->rv, out);
+    if (rc != 0 && is_crd(r) && crd_register(c, old, &err) != 0) /* the stored one again */
+        fl_log(FL_LOG_WARN, "apiserver", "%s: CRD update undone: %s", c->name, err.msg);
+    return rc;
 }
 
 static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl_apiserver_obj *o,
@@ -1332,7 +1358,7 @@ static void reply_commit(fl_request *req, const fl_apiserver_path *p, int rc, fl
     else if (rc == FL_ENOTFOUND)
         reply_not_found(req, p->res, p->name);
     else if (rc != 0)
-        fl_request_reply_status(req, 500, NULL, "update: %s", fl_strerror(rc));
+        reply_write_failed(req, rc);
     else
         fl_apiserver_reply_obj(req, code, o);
 }
@@ -1468,8 +1494,10 @@ static void do_patch(fl_apiserver *c, fl_request *req, const fl_apiserver_path *
                         set_str(md(obj), "namespace", p->ns);
                     int rc = fl_apiserver_create_object(c, p->res, obj, manager, dry, &out, &err);
                     json_decref(obj);
-                    if (rc != 0)
-                        fl_request_reply_status(req, 500, NULL, "apply: %s", fl_strerror(rc));
+                    if (rc != 0 && err.msg[0])
+                        fl_apiserver_reply_json(req, 500, status_internal(err.msg));
+                    else if (rc != 0)
+                        reply_write_failed(req, rc);
                     else
                         fl_apiserver_reply_obj(req, 201, out);
                     fl_apiserver_obj_unref(out);
@@ -1781,9 +1809,8 @@ static json_t *delete_item(fl_apiserver *c, fl_request *req, const fl_apiserver_
         *code = 404;
         ans = status_not_found(r, name);
     } else if (rc != 0) {
-        snprintf(msg, sizeof(msg), "delete: %s", fl_strerror(rc));
         *code = 500;
-        ans = fl_status_new(500, "InternalError", msg);
+        ans = status_internal(write_failure(rc));
     }
 out:
     json_decref(obj);
@@ -1922,8 +1949,10 @@ static void do_binding(fl_apiserver *c, fl_request *req, const fl_apiserver_path
                                            "True", "lastProbeTime", "lastTransitionTime", now));
     reorder(json_object_get(obj, "status"), (const char *const[]){"phase", "conditions", NULL});
     int rc = fl_apiserver_store_update(c->st, p->res, obj, o->rv, &out);
-    if (rc != 0)
+    if (rc == FL_ECONFLICT || rc == FL_ENOTFOUND)
         reply_conflict(req, p->res, p->name);
+    else if (rc != 0)
+        reply_write_failed(req, rc);
     else
         fl_apiserver_reply_json(req, 201,
                                 json_pack("{s:s,s:s,s:{},s:s,s:i}", "kind", "Status", "apiVersion",

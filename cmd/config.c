@@ -349,10 +349,10 @@ static int where(walk *w, const json_t *obj, const char *key, const char *field,
 
 static int parse_top(walk *w, const json_t *root, fl_config *c)
 {
-    static const char *const keys[] = {"listen",   "tls",         "dataDir", "auth",
-                                       "host",     "members",     "sync",    "quota",
-                                       "failover", "propagation", "query",   "maxRequestBytes",
-                                       NULL};
+    static const char *const keys[] = {"listen",       "tls",         "dataDir", "auth",
+                                       "host",         "members",     "sync",    "quota",
+                                       "failover",     "propagation", "query",   "maxRequestBytes",
+                                       "controlPlane", NULL};
     int rc;
     json_t *tls;
     if ((rc = check_keys(w, root, "", keys)) ||
@@ -395,6 +395,23 @@ static int parse_scope(walk *w, const json_t *v, const char *f, fl_config_scope 
         (rc = get_strs(w, v, f, "clusters", &s->clusters, &s->nclusters)) ||
         (rc = get_strs(w, v, f, "namespaces", &s->namespaces, &s->nnamespaces)) ||
         (rc = get_strs(w, v, f, "resources", &s->resources, &s->nresources)))
+        return rc;
+    return 0;
+}
+
+/* controlPlane: {history}: the daemon's own API (without host:). history
+ * is how many changes control.db (and memory: one slot each, allocated at
+ * start) keep for watches and lists at an older resourceVersion. */
+static int parse_control(walk *w, const json_t *root, fl_config *c)
+{
+    static const char *const keys[] = {"history", NULL};
+    json_t *cp;
+    int rc;
+    c->control_history = 10000;
+    if ((rc = get_obj(w, root, "", "controlPlane", &cp)) || !cp)
+        return rc;
+    if ((rc = check_keys(w, cp, "controlPlane", keys)) ||
+        (rc = get_int(w, cp, "controlPlane", "history", 10000, 100, 1000000, &c->control_history)))
         return rc;
     return 0;
 }
@@ -854,7 +871,8 @@ int fl_config_from_json(const json_t *root, const char *path, fl_config_line_fn 
     if ((rc = parse_top(&w, root, c)) || (rc = parse_auth(&w, root, c)) ||
         (rc = parse_host(&w, root, c)) || (rc = parse_members(&w, root, c)) ||
         (rc = parse_sync(&w, root, c)) || (rc = parse_quota(&w, root, c)) ||
-        (rc = parse_failover(&w, root, c)) || (rc = parse_query(&w, root, c)))
+        (rc = parse_failover(&w, root, c)) || (rc = parse_query(&w, root, c)) ||
+        (rc = parse_control(&w, root, c)))
         goto fail;
     *out = c;
     return 0;

@@ -58,6 +58,7 @@ typedef struct fl_config {
     char *tls_cert, *tls_key, *tls_client_ca; /* NULL when absent; cert and key together */
     char *data_dir;                           /* default <dir>/flotilla-data */
     int64_t max_request_bytes; /* request bodies above it get 413; default 3 MiB as kube */
+    int64_t control_history;   /* controlPlane.history: changes kept, default 10,000 */
 
     char *tokens_file; /* NULL when absent */
     /* "file:line: field" of each file above (NULL when absent), for errors

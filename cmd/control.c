@@ -270,8 +270,9 @@ int cmd_control_open(const fl_config *cfg, cmd_control **out, fl_err *err)
     c->anon_admin = !cfg->tls_cert && loopback_listen(cfg->listen);
     char path[4200];
     snprintf(path, sizeof path, "%s/control.db", cfg->data_dir);
-    fl_apiserver_store_opts so = {
-        .history = 10000, .bookmark_s = 60, .table = fl_apiserver_table_event};
+    fl_apiserver_store_opts so = {.history = (size_t)cfg->control_history,
+                                  .bookmark_s = 60,
+                                  .table = fl_apiserver_table_event};
     int rc = load_token(c, err);
     if (rc == 0 && (rc = fl_kube_resources_new(true, &c->reg)) != 0)
         fl_err_set(err, rc, "registry: %s", fl_strerror(rc));

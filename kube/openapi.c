@@ -530,10 +530,27 @@ static json_t *gvk_list(const char *group, const char *version, const char *kind
     return json_pack("[{s:s, s:s, s:s}]", "group", group, "kind", kind, "version", version);
 }
 
+#define CONVENTIONS "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+
+/* apiVersion, kind and metadata as kube-apiserver's CRD schema builder
+ * writes them (TypeMeta's descriptions; the object's or the list's
+ * metadata), so `kubectl explain` describes them as upstream does. */
 static json_t *kind_props(const char *meta_schema)
 {
-    return json_pack("{s:{s:s}, s:{s:s}, s:{s:[o]}}", "apiVersion", "type", "string", "kind",
-                     "type", "string", "metadata", "allOf", ref_to(meta_schema));
+    bool list = strstr(meta_schema, "ListMeta") != NULL;
+    return json_pack(
+        "{s:{s:s,s:s}, s:{s:s,s:s}, s:{s:s,s:[o]}}", "apiVersion", "description",
+        "APIVersion defines the versioned schema of this representation of an object. Servers "
+        "should convert recognized schemas to the latest internal value, and may reject "
+        "unrecognized values. More info: " CONVENTIONS "#resources",
+        "type", "string", "kind", "description",
+        "Kind is a string value representing the REST resource this object represents. Servers "
+        "may infer this from the endpoint the client submits requests to. Cannot be updated. In "
+        "CamelCase. More info: " CONVENTIONS "#types-kinds",
+        "type", "string", "metadata", "description",
+        list ? "Standard list metadata. More info: " CONVENTIONS "#types-kinds"
+             : "Standard object's metadata. More info: " CONVENTIONS "#metadata",
+        "allOf", ref_to(meta_schema));
 }
 
 /* A permissive kind schema (types learnt from discovery, CRDs without a schema). */

@@ -145,6 +145,14 @@ static void test_defaults(void)
     T_EQ_INT(c->sql_max_rows, 10000);
     T_EQ_INT(c->sql_budget_ms, 5000);
     T_CHECK(!c->sql_objects_for_all);
+    T_EQ_INT(c->control_history, 10000);
+    fl_config_free(c);
+    /* controlPlane: the history kept */
+    rc = load("members: []\ncontrolPlane: {history: 250}\n", &c, &err);
+    T_EQ_INT(rc, 0);
+    if (rc)
+        return;
+    T_EQ_INT(c->control_history, 250);
     fl_config_free(c);
     /* query: POST /query's caps */
     rc = load("members: []\nquery: {maxRows: 50, budgetMs: 250, objectsForAll: true}\n", &c, &err);
@@ -225,6 +233,11 @@ static void test_errors(void)
         {"sync:\n  pageSize: 0\n", "flotilla.yaml:2: sync.pageSize: must be between 1 and"},
         {"maxRequestBytes: 100\n", "flotilla.yaml:1: maxRequestBytes: must be between 65536 and"},
         {"tls: {cert: a.crt}\n", "tls.key: required"},
+        {"controlPlane: {history: 10}\n",
+         "flotilla.yaml:1: controlPlane.history: must be between 100 and 1000000"},
+        {"controlPlane:\n  history: lots\n", "flotilla.yaml:2: controlPlane.history: must be"},
+        {"controlPlane:\n  histroy: 500\n", "flotilla.yaml:2: controlPlane.histroy: unknown field"},
+        {"controlPlane: 5000\n", "flotilla.yaml:1: controlPlane: must be a mapping"},
         {"- a\n- b\n", "(top): must be a mapping, not a list"},
         {"host: {context: x}\n", "host.kubeconfig: required"},
         {"members:\n- name: a\n  kubeconfig: k\n  labels: [x]\n",

@@ -304,6 +304,18 @@ static void test_crd_doc(fl_kube_resources *reg)
     T_CHECK(same(a, b, "schema", "com.example.v1.Widget"));
     json_decref(a);
     json_decref(b);
+    /* apiVersion, kind and metadata with upstream's descriptions (kubectl explain) */
+    static const char *const kinds[] = {"com.example.v1.Widget", "com.example.v1.WidgetList"};
+    static const char *const std[] = {"apiVersion", "kind", "metadata"};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < 3; k++) {
+            const json_t *have = fl_obj_get(
+                json_object_get(fl_obj_get(doc, "components.schemas"), kinds[i]), "properties");
+            const json_t *want = fl_obj_get(
+                json_object_get(fl_obj_get(gold, "components.schemas"), kinds[i]), "properties");
+            T_CHECK(same(json_object_get(have, std[k]), json_object_get(want, std[k]), kinds[i],
+                         std[k]));
+        }
     T_CHECK(kubectl_supports(doc, "example.com", "v1", "Widget", "fieldValidation"));
     /* the CR patch takes no strategic merge patch */
     const json_t *patch =
