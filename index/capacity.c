@@ -232,7 +232,7 @@ static dent *dget(dmap *m, int kind, int64_t cid, const char *const *s, int ns)
     size_t len[4], klen = 1 + sizeof cid;
     for (int i = 0; i < ns; i++)
         klen += (len[i] = strlen(s[i])) + 1;
-    if (klen > sizeof buf && !(k = malloc(klen)))
+    if (klen > sizeof buf && !(k = fl_malloc(klen)))
         return NULL;
     k[0] = (char)kind;
     memcpy(k + 1, &cid, sizeof cid);
@@ -256,7 +256,7 @@ static dent *dget(dmap *m, int kind, int64_t cid, const char *const *s, int ns)
     }
     e = &m->e[m->n];
     memset(e, 0, sizeof *e);
-    if (!(e->key = malloc(klen))) {
+    if (!(e->key = fl_malloc(klen))) {
         e = NULL;
         goto out;
     }
@@ -287,7 +287,7 @@ static int add3(dmap *m, int kind, int64_t cid, const char *const *s, int ns, in
 
 int idx_cap_delta_new(sqlite3 *db, cap_delta **out, fl_err *err)
 {
-    cap_delta *d = calloc(1, sizeof *d);
+    cap_delta *d = fl_calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
     d->db = db;
@@ -350,7 +350,7 @@ int idx_cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *
     if (sign < 0)
         region = zone = "";
     size_t rl = strlen(region), zl = strlen(zone);
-    char *st = malloc(rl + zl + 2);
+    char *st = fl_malloc(rl + zl + 2);
     if (!st)
         return -ENOMEM;
     memcpy(st, region, rl + 1);
