@@ -39,7 +39,8 @@
 
 #include "query/query_int.h"
 
-#define LOG_MAX 4096 /* proxied logs at once, in all */
+#define LOG_MAX 4096     /* proxied logs at once, in all */
+#define LOG_PER_USER 256 /* per user name: one user cannot take them all */
 #define LOG_BODY_MAX (64u << 20)
 #define LOG_LINE_MAX (2u << 20)
 #define LOG_TIMEOUT_MS 60000
@@ -59,10 +60,11 @@ typedef struct query_log_hub hub;
  * to the log thread; in_cancelq, dead and cnext are under h->mu. */
 struct query_log {
     hub *h;
-    size_t member; /* index in q->members: its client, its name */
-    fl_request *r; /* until answered (then NULL) */
-    fl_stream *st; /* follow: the open stream */
-    char *path;    /* until the request starts */
+    size_t member;     /* index in q->members: its client, its name */
+    fl_request *r;     /* until answered (then NULL) */
+    fl_stream *st;     /* follow: the open stream */
+    char *path;        /* until the request starts */
+    char counted[128]; /* the user name counted in the hub's users */
     bool follow;
     int64_t deadline_ms;
     fl_kube_req *req; /* while the member request runs */
@@ -92,6 +94,7 @@ struct query_log_hub {
     query_log *cancelq;
     bool stopping, closed;
     int n; /* admitted, not yet freed */
+    query_user_count users[QUERY_USER_SLOTS];
 };
 
 /* ---- members ------------------------------------------------------------- */
@@ -146,12 +149,13 @@ static const char *log_cluster(const query_log *l)
 static void log_free(query_log *l)
 {
     hub *h = l->h;
+    pthread_mutex_lock(&h->mu);
+    query_user_put(h->users, QUERY_USER_SLOTS, l->counted);
+    h->n--;
+    pthread_mutex_unlock(&h->mu);
     fl_buf_done(&l->line);
     free(l->path);
     free(l);
-    pthread_mutex_lock(&h->mu);
-    h->n--;
-    pthread_mutex_unlock(&h->mu);
 }
 
 static void running_unlink(query_log *l)
@@ -644,7 +648,11 @@ void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char
     fl_buf_init(&l->line, LOG_LINE_MAX + 1);
     /* h is set whenever there are members, and m is one */
     pthread_mutex_lock(&h->mu);
+    fl_strlcpy(l->counted, u->name ? u->name : "", sizeof l->counted);
     int code = h->stopping ? 503 : h->n >= LOG_MAX ? 429 : 0;
+    bool user_full =
+        !code && !query_user_take(h->users, QUERY_USER_SLOTS, l->counted, LOG_PER_USER);
+    code = user_full ? 429 : code;
     if (!code) {
         h->n++;
         if (h->inbox_tail)
@@ -657,10 +665,14 @@ void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char
     pthread_mutex_unlock(&h->mu);
     if (!code)
         return; /* l and r are the log thread's now */
-    free(l->path);
-    free(l);
-    if (code == 429)
+    if (user_full)
+        fl_request_reply_status(r, 429, "TooManyRequests",
+                                "too many log streams for user \"%s\": at most %d at once",
+                                l->counted, LOG_PER_USER);
+    else if (code == 429)
         fl_request_reply_status(r, 429, "TooManyRequests", "too many log streams");
     else
         fl_request_reply_status(r, 503, "ServiceUnavailable", "the server is stopping");
+    free(l->path);
+    free(l);
 }

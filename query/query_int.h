@@ -93,6 +93,17 @@ typedef struct query_user {
     const char *anon_groups[2];
 } query_user;
 
+/* users.c: per-user-name counts of a bounded resource (watches, logs),
+ * under the owner's lock; a free slot has n == 0. take: false when name is
+ * at cap or every slot is used; put undoes one take of name. */
+#define QUERY_USER_SLOTS 512
+typedef struct query_user_count {
+    char name[128];
+    int n;
+} query_user_count;
+bool query_user_take(query_user_count *slots, size_t nslots, const char *name, int cap);
+void query_user_put(query_user_count *slots, size_t nslots, const char *name);
+
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
 /* names.c: a DNS-1123 subdomain as Kubernetes checks it (labels of

@@ -255,6 +255,7 @@ def follow(kc, ns, name):
 
 
 MANY = 200
+PER_USER = 256  # query/logs.c LOG_PER_USER
 
 
 def threads(pid):
@@ -301,10 +302,36 @@ def test_many_follows(base, pid, ns, name):
               % (MANY, during, before))
         print("%d followed logs: threads %d -> %d, RSS %d -> %d KiB (%.1f KiB each)"
               % (MANY, before, during, rss0, rss1, (rss1 - rss0) / MANY), file=sys.stderr)
+        # one user holds at most PER_USER at once; the next one gets 429
+        for i in range(MANY, PER_USER + 1):
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=15,
+                                           source_address=("127.0.0.%d" % (2 + i // 50), 0))
+            c.request("GET", path)
+            conns.append(c)
+            r = c.getresponse()
+            if i < PER_USER:
+                resps.append(r)
+                r.readline()
+                if r.status != 200:
+                    check(False, "followed log %d of one user: %s" % (i + 1, r.status))
+                    break
+            else:
+                body = r.read()
+                check(r.status == 429 and b"too many log streams for user" in body,
+                      "log %d of one user: want 429 naming the user, got %s %s"
+                      % (i + 1, r.status, body[:200]))
     finally:
         for c in conns:
             c.close()
     # the daemon lets go of them: a new follow is admitted and threads stay flat
+    def admitted():
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+        try:
+            c.request("GET", path)
+            return c.getresponse().status == 200
+        finally:
+            c.close()
+    check(wait(admitted, 15, 0.3), "a follow is admitted again once the others left")
     ok = wait(lambda: threads(pid) == before, 10, 0.2)
     check(ok, "threads after the followed logs left: %d (before %d)" % (threads(pid), before))
 
