@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -929,6 +930,26 @@ static int wait_for_signal(const sigset_t *set)
     return sig;
 }
 
+/* Every watch, followed log and member connection is a descriptor: take
+ * the hard limit as the soft one (as Go's runtime does for kube-apiserver),
+ * and say what it is when it is low. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 8192)
+        fl_log(FL_LOG_WARN, "serve",
+               "open files limited to %llu (ulimit -n): watches, followed logs and member "
+               "connections each take one",
+               (unsigned long long)rl.rlim_cur);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *cfg_path = NULL, *listen = NULL, *data_dir = NULL;
@@ -948,6 +969,7 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    raise_fd_limit();
 
     fl_err err = FL_ERR_INIT;
     fl_config *cfg = NULL;
