@@ -254,11 +254,12 @@ static const char *const csql[C_N] = {
              " ON CONFLICT(cluster_id, ns, resource) DO UPDATE SET"
              " requested = requested + excluded.requested, limits = limits + excluded.limits",
     [C_GVR_NODES] = "SELECT id FROM gvrs WHERE grp = '' AND res = 'nodes' AND ver = 'v1'",
-    [C_NODE_LABELS] = "SELECT n.obj_id IS NOT NULL, coalesce(n.ready, 0), coalesce(n.unschedulable, 0),"
-                      " l.key, l.value FROM objects o LEFT JOIN nodes n ON n.obj_id = o.id"
-                      " LEFT JOIN labels l ON l.obj_id = o.id AND l.value != ''"
-                      " WHERE o.gvr_id = ?3 AND o.ns = '' AND o.name = ?2 AND o.cluster_id = ?1"
-                      " AND o.deleted_ms IS NULL",
+    [C_NODE_LABELS] =
+        "SELECT n.obj_id IS NOT NULL, coalesce(n.ready, 0), coalesce(n.unschedulable, 0),"
+        " l.key, l.value FROM objects o LEFT JOIN nodes n ON n.obj_id = o.id"
+        " LEFT JOIN labels l ON l.obj_id = o.id AND l.value != ''"
+        " WHERE o.gvr_id = ?3 AND o.ns = '' AND o.name = ?2 AND o.cluster_id = ?1"
+        " AND o.deleted_ms IS NULL",
     [C_LG] = "INSERT INTO cap_label VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
              " ON CONFLICT(key, cluster_id, value, resource) DO UPDATE SET"
              " allocatable = allocatable + excluded.allocatable,"
@@ -667,8 +668,7 @@ static tnode *touch(cap_delta *d, int64_t cid, const char *node)
 }
 
 /* The cap_node rows of t's node into rows. */
-static int read_rows(cap_delta *d, const tnode *t, nrow **rows, size_t *n, size_t *cap,
-                     fl_err *err)
+static int read_rows(cap_delta *d, const tnode *t, nrow **rows, size_t *n, size_t *cap, fl_err *err)
 {
     sqlite3_stmt *s = C(d, C_NODE_ROWS);
     int rc;
@@ -870,8 +870,8 @@ static int lg_write(cap_delta *d, const dent *e, fl_err *err)
     sqlite3_bind_int64(s, 8, after > 0 ? after : 0);
     if (sqlite3_step(s) != SQLITE_ROW)
         return cfail(d, s, err, "label totals");
-    bool gone = !sqlite3_column_int64(s, 0) && !sqlite3_column_int64(s, 1) &&
-                !sqlite3_column_int64(s, 2);
+    bool gone =
+        !sqlite3_column_int64(s, 0) && !sqlite3_column_int64(s, 1) && !sqlite3_column_int64(s, 2);
     int64_t largest = sqlite3_column_int64(s, 3);
     sqlite3_reset(s);
     if (gone || (before > 0 && after < before && largest == before)) {
@@ -1239,8 +1239,8 @@ static int lr_rest(lread *l)
             int64_t best;
             if ((rc = lr_largest(l, t, zones, nz, &best)) != 0)
                 break;
-            fl_index_capacity_group g = {t->cluster, "", "", t->res, t->v[0], t->v[1], t->v[2],
-                                         best, true};
+            fl_index_capacity_group g = {t->cluster, "",      "",   t->res, t->v[0],
+                                         t->v[1],    t->v[2], best, true};
             rc = l->gcb(l->arg, &g);
         }
     }

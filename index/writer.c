@@ -667,8 +667,8 @@ static int tombstone(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, 
         bind_text_or_null(s, 5, r->rv);
     sqlite3_bind_int64(s, 4, id);
     if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 ||
-        (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
-        (rc = del_labels(w, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
+        (rc = log_change(w, id, CH_DELETED, err)) < 0 || (rc = del_labels(w, id, err)) < 0 ||
+        (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
         return rc;
     if (had_facts && (rc = del_facts(w, id, err)) < 0)
         return rc;

@@ -321,7 +321,6 @@ static void compare(fl_index *idx, const char *when)
 
 /* --- churn -------------------------------------------------------------------- */
 
-
 static void node_ev(fl_index *idx, const char *type, int cl, int i, int rv, int zone, bool ready,
                     bool cordoned, int cpu, bool gpu, int pool)
 {
