@@ -43,7 +43,7 @@
 
 #include "index/index_int.h"
 
-#define TOTALS_VERSION 5
+#define TOTALS_VERSION 6
 
 /* The node's live facts (present, region, zone, sched) for a pod's node
  * name: NODE_OF(p) joins nodes as n. */
@@ -85,7 +85,7 @@ static const char create_sql[] =
     "  PRIMARY KEY(cluster_id, ns, resource)) WITHOUT ROWID;"
     "CREATE TABLE cap_label(key TEXT NOT NULL, cluster_id INTEGER NOT NULL, value TEXT NOT NULL,"
     "  resource TEXT NOT NULL, allocatable INTEGER NOT NULL, requested INTEGER NOT NULL,"
-    "  limits INTEGER NOT NULL, largest INTEGER NOT NULL,"
+    "  limits INTEGER NOT NULL, largest INTEGER NOT NULL, largest_n INTEGER NOT NULL,"
     "  PRIMARY KEY(key, cluster_id, value, resource)) WITHOUT ROWID;"
     "CREATE TABLE cap_label_nodes(key TEXT NOT NULL, cluster_id INTEGER NOT NULL,"
     "  value TEXT NOT NULL, total INTEGER NOT NULL, ready INTEGER NOT NULL,"
@@ -120,12 +120,16 @@ static const char fill_sql[] =
              "sum(x.limits)"
              "  FROM pods p JOIN pod_resources x ON x.obj_id = p.obj_id WHERE p.terminal = 0"
              "  GROUP BY p.cluster_id, p.ns, x.resource;"
-             "INSERT INTO cap_label SELECT l.key, l.cluster_id, l.value, c.resource,"
-             "  sum(c.allocatable), sum(c.requested), sum(c.limits),"
-             "  max(0, coalesce(max(CASE WHEN c.sched THEN c.allocatable - c.requested END), 0))"
+             "INSERT INTO cap_label SELECT key, cluster_id, value, resource, sum(a), sum(q), "
+             "sum(li),"
+             "  coalesce(max(mx), 0), coalesce(sum(f = mx), 0) FROM (SELECT l.key, l.cluster_id,"
+             "  l.value, c.resource, c.allocatable a, c.requested q, c.limits li,"
+             "  CASE WHEN c.sched THEN max(0, c.allocatable - c.requested) END f,"
+             "  max(CASE WHEN c.sched THEN max(0, c.allocatable - c.requested) END) OVER"
+             "  (PARTITION BY l.key, l.cluster_id, l.value, c.resource) mx"
              "  FROM labels l JOIN cap_node c ON c.cluster_id = l.cluster_id AND c.node = l.name"
-             "  WHERE l.gvr_id = " NODES_GVR " AND l.ns = '' AND l.value != '' AND c.present = 1"
-             "  GROUP BY l.key, l.cluster_id, l.value, c.resource;"
+             "  WHERE l.gvr_id = " NODES_GVR " AND l.ns = '' AND l.value != '' AND c.present = 1)"
+             "  GROUP BY key, cluster_id, value, resource;"
              "INSERT INTO cap_label_nodes SELECT l.key, l.cluster_id, l.value, count(*),"
              "  sum(n.ready != 0), sum(n.unschedulable != 0)"
              "  FROM labels l JOIN nodes n ON n.obj_id = l.obj_id"
@@ -186,9 +190,8 @@ int idx_capacity_install(sqlite3 *db, fl_err *err)
  * a node's label rows inserted minus deleted; K_TOUCH (cluster, node) a
  * node whose label groups may change (x[0] its index in tn); K_LG
  * (cluster, key, value, resource) allocatable, requested, limits, with
- * x[0], x[1] the largest free after / before + 1 among the nodes the
- * transaction touched (0: none); K_LC (cluster, key, value) total, ready,
- * cordoned. K_NODE's x: x[0] 1 once set, x[1] present before the
+ * fv the free amounts of the touched nodes there before and after; K_LC
+ * (cluster, key, value) total, ready, cordoned. K_NODE's x: x[0] 1 once set, x[1] present before the
  * transaction, x[2], x[3] its ready and cordoned then. */
 enum { K_USE, K_NS, K_COUNT, K_NODE, K_GROUP, K_LBL, K_TOUCH, K_LG, K_LC };
 
@@ -200,6 +203,8 @@ typedef struct dent {
     char *st;         /* K_NODE: "region\0zone\0" */
     int64_t v[3];
     int64_t x[4];
+    int64_t *fv; /* K_LG: the touched nodes' free amounts, before (< 0: -1 - f) and after */
+    size_t nfv, capfv;
 } dent;
 
 typedef struct dmap {
@@ -220,7 +225,9 @@ enum {
     C_GVR_NODES,
     C_NODE_LABELS,
     C_LG,
-    C_LG_FIX,
+    C_LG_GET,
+    C_LG_SCAN,
+    C_LG_SET,
     C_LG_DEL,
     C_LC,
     C_LC_DEL,
@@ -260,18 +267,20 @@ static const char *const csql[C_N] = {
         " LEFT JOIN labels l ON l.obj_id = o.id AND l.value != ''"
         " WHERE o.gvr_id = ?3 AND o.ns = '' AND o.name = ?2 AND o.cluster_id = ?1"
         " AND o.deleted_ms IS NULL",
-    [C_LG] = "INSERT INTO cap_label VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    [C_LG] = "INSERT INTO cap_label VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
              " ON CONFLICT(key, cluster_id, value, resource) DO UPDATE SET"
              " allocatable = allocatable + excluded.allocatable,"
              " requested = requested + excluded.requested, limits = limits + excluded.limits,"
-             " largest = max(largest, excluded.largest)"
-             " RETURNING allocatable, requested, limits, largest",
-    [C_LG_FIX] = "UPDATE cap_label SET largest = max(0, coalesce((SELECT"
-                 " max(c.allocatable - c.requested) FROM labels l JOIN cap_node c"
-                 " ON c.cluster_id = l.cluster_id AND c.node = l.name AND c.resource = ?4"
-                 " WHERE l.key = ?1 AND l.value = ?3 AND l.gvr_id = ?5 AND l.cluster_id = ?2"
-                 " AND l.ns = '' AND c.present = 1 AND c.sched = 1), 0))"
-                 " WHERE key = ?1 AND cluster_id = ?2 AND value = ?3 AND resource = ?4",
+             " largest = excluded.largest, largest_n = excluded.largest_n"
+             " RETURNING allocatable, requested, limits",
+    [C_LG_GET] = "SELECT largest, largest_n FROM cap_label WHERE key = ?1 AND cluster_id = ?2"
+                 " AND value = ?3 AND resource = ?4",
+    [C_LG_SCAN] = "SELECT max(0, c.allocatable - c.requested) FROM labels l JOIN cap_node c"
+                  " ON c.cluster_id = l.cluster_id AND c.node = l.name AND c.resource = ?4"
+                  " WHERE l.key = ?1 AND l.value = ?3 AND l.gvr_id = ?5 AND l.cluster_id = ?2"
+                  " AND l.ns = '' AND c.present = 1 AND c.sched = 1",
+    [C_LG_SET] = "UPDATE cap_label SET largest = ?5, largest_n = ?6 WHERE key = ?1"
+                 " AND cluster_id = ?2 AND value = ?3 AND resource = ?4",
     [C_LG_DEL] = "DELETE FROM cap_label WHERE key = ?1 AND cluster_id = ?2 AND value = ?3"
                  " AND resource = ?4",
     [C_LC] = "INSERT INTO cap_label_nodes VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
@@ -320,6 +329,7 @@ static void dmap_clear(dmap *m)
     for (size_t i = 0; i < m->n; i++) {
         free(m->e[i].key);
         free(m->e[i].st);
+        free(m->e[i].fv);
     }
     m->n = 0;
     idx_smap_clear(&m->map);
@@ -646,10 +656,11 @@ static int upsert_sums(cap_delta *d, int st, const dent *e, int ns, int nv, fl_e
  * its share before: the labels before are those now, less the rows
  * inserted, plus the rows deleted (K_LBL); the state before is the first
  * nodes row deleted (K_NODE), else the state now; the cap_node rows are
- * read before and after the other totals are written. The largest free
- * amount only grows from new values; when the node that held it lost it,
- * the group's largest is read again from its nodes (labels by key and
- * value, then cap_node by name). */
+ * read before and after the other totals are written. A group keeps its
+ * largest free amount and how many of its Ready, schedulable nodes have
+ * it (identical empty nodes tie); only when the last of them lost it is
+ * the group's largest read again from its nodes (labels by key and value,
+ * then cap_node by name). */
 
 static tnode *touch(cap_delta *d, int64_t cid, const char *node)
 {
@@ -790,9 +801,12 @@ static int lg_add(cap_delta *d, const tnode *t, const char *key, const char *val
         if (!e)
             return -ENOMEM;
         e->v[0] += sign * r->a, e->v[1] += sign * r->q, e->v[2] += sign * r->l;
-        int64_t f = (r->a - r->q > 0 ? r->a - r->q : 0) + 1, *x = &e->x[sign > 0 ? 0 : 1];
-        if (r->sched && f > *x)
-            *x = f;
+        int64_t f = r->a - r->q > 0 ? r->a - r->q : 0;
+        if (!r->sched)
+            continue;
+        if (fl_grow(&e->fv, &e->capfv, e->nfv + 1, sizeof *e->fv) != 0)
+            return -ENOMEM;
+        e->fv[e->nfv++] = sign > 0 ? f : -1 - f;
     }
     return rc;
 }
@@ -859,30 +873,78 @@ static int lg_write(cap_delta *d, const dent *e, fl_err *err)
         bind_lkey(s, e);
         return step_done(d, s, err, "label node counts");
     }
-    int64_t after = e->x[0] - 1, before = e->x[1] - 1; /* -1: none */
-    if (zero && after == before)
+    /* the group's largest free and how many of its nodes have it: each
+     * touched node that had it no longer counts, the new amounts may raise
+     * it or join it; when none is left, its nodes are read again */
+    sqlite3_stmt *s = C(d, C_LG_GET);
+    int64_t L = 0, n = 0, L0, n0;
+    bind_lkey(s, e);
+    ct(s, 4, e->s[2]);
+    int src = sqlite3_step(s);
+    if (src == SQLITE_ROW)
+        L = sqlite3_column_int64(s, 0), n = sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return cfail(d, NULL, err, "label totals");
+    L0 = L, n0 = n;
+    int64_t m = -1, cnt = 0;
+    for (size_t i = 0; i < e->nfv; i++) {
+        int64_t f = e->fv[i];
+        if (f < 0)
+            n -= -1 - f == L;
+        else if (f > m)
+            m = f, cnt = 1;
+        else if (f == m)
+            cnt++;
+    }
+    if (m > L)
+        L = m, n = cnt;
+    else if (m == L)
+        n += cnt;
+    bool fix = L > 0 && n <= 0;
+    if (zero && !fix && L == L0 && n == n0)
         return 0;
-    sqlite3_stmt *s = C(d, C_LG);
+    s = C(d, C_LG);
     bind_lkey(s, e);
     ct(s, 4, e->s[2]);
     for (int i = 0; i < 3; i++)
         sqlite3_bind_int64(s, 5 + i, e->v[i]);
-    sqlite3_bind_int64(s, 8, after > 0 ? after : 0);
+    sqlite3_bind_int64(s, 8, L);
+    sqlite3_bind_int64(s, 9, n);
     if (sqlite3_step(s) != SQLITE_ROW)
         return cfail(d, s, err, "label totals");
     bool gone =
         !sqlite3_column_int64(s, 0) && !sqlite3_column_int64(s, 1) && !sqlite3_column_int64(s, 2);
-    int64_t largest = sqlite3_column_int64(s, 3);
     sqlite3_reset(s);
-    if (gone || (before > 0 && after < before && largest == before)) {
-        s = C(d, gone ? C_LG_DEL : C_LG_FIX);
+    if (gone) {
+        s = C(d, C_LG_DEL);
         bind_lkey(s, e);
         ct(s, 4, e->s[2]);
-        if (!gone)
-            sqlite3_bind_int64(s, 5, d->nodes_gid);
         return step_done(d, s, err, "label totals");
     }
-    return 0;
+    if (!fix)
+        return 0;
+    s = C(d, C_LG_SCAN);
+    bind_lkey(s, e);
+    ct(s, 4, e->s[2]);
+    sqlite3_bind_int64(s, 5, d->nodes_gid);
+    L = 0, n = 0;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t f = sqlite3_column_int64(s, 0);
+        if (f > L)
+            L = f, n = 1;
+        else if (f == L)
+            n++;
+    }
+    if (src != SQLITE_DONE)
+        return cfail(d, s, err, "label largest free");
+    sqlite3_reset(s);
+    s = C(d, C_LG_SET);
+    bind_lkey(s, e);
+    ct(s, 4, e->s[2]);
+    sqlite3_bind_int64(s, 5, L);
+    sqlite3_bind_int64(s, 6, n);
+    return step_done(d, s, err, "label totals");
 }
 
 /* After the other totals are written: each touched node's change, then
