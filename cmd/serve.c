@@ -90,10 +90,11 @@ typedef struct serve_ctx {
     fl_quota *quota;            /* quota ledger and admission webhook, freed after the server */
     cmd_control *control;       /* own control-plane API (no host:), freed after the server */
     char host_kubeconfig[4200]; /* the host's kubeconfig: host: or dataDir/flotilla.kubeconfig */
-    fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
-    json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
+    fl_sched_prop *prop;   /* propagation controller (host: set), freed before the collectors */
+    json_t *host_cache;    /* prop_host_list's parsed host objects by resourceVersion
                             ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
-    fl_web *web;         /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+    fl_web *web;           /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+    fl_web_recent *recent; /* dataDir/recent.db: denials and placements across restarts */
     fl_web_member *web_members; /* the config's members for web/ */
 } serve_ctx;
 
@@ -887,6 +888,47 @@ static int start_prop(serve_ctx *x, fl_err *err)
     return rc;
 }
 
+static json_t *recent_denials(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *d = NULL;
+    return x->quota && fl_quota_denials(x->quota, &d) == 0 ? d : NULL;
+}
+
+static json_t *recent_placements(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *e = NULL;
+    return x->prop && fl_sched_prop_events(x->prop, &e) == 0 ? e : NULL;
+}
+
+/* The recent quota denials and placement changes of the dashboard are kept
+ * in dataDir/recent.db: what was there before a restart is put back, and
+ * from now on copied there every 2 s and at the drain. Without the file
+ * the daemon runs on, with histories in memory only (a warning says why). */
+static void start_recent(serve_ctx *x)
+{
+    char path[4200];
+    fl_err err = FL_ERR_INIT;
+    json_t *d = NULL, *p = NULL;
+    snprintf(path, sizeof path, "%s/recent.db", x->cfg->data_dir);
+    if (fl_web_recent_open(path, &x->recent, &err) != 0 ||
+        fl_web_recent_load(x->recent, "quota-denials", &d, &err) != 0 ||
+        fl_web_recent_load(x->recent, "placements", &p, &err) != 0 ||
+        (x->quota && fl_quota_denials_restore(x->quota, d) != 0) ||
+        (x->prop && fl_sched_prop_events_restore(x->prop, p) != 0) ||
+        fl_web_recent_track(x->recent, "quota-denials", recent_denials, x) != 0 ||
+        fl_web_recent_track(x->recent, "placements", recent_placements, x) != 0 ||
+        fl_web_recent_start(x->recent, 2000, &err) != 0) {
+        fl_log(FL_LOG_WARN, "serve", "recent denials and placements kept in memory only: %s",
+               err.msg[0] ? err.msg : "out of memory");
+        fl_web_recent_free(x->recent);
+        x->recent = NULL;
+    }
+    json_decref(d);
+    json_decref(p);
+}
+
 static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
 {
     const fl_config *cfg = x->cfg;
@@ -1033,6 +1075,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "flotilla serve: propagation: %s\n", err.msg);
         goto out;
     }
+    start_recent(&x);
     fl_log(FL_LOG_INFO, "serve", "listening on %s://%s (port %u), %zu members, data in %s",
            cfg->tls_cert ? "https" : "http", cfg->listen, (unsigned)fl_server_port(srv),
            cfg->nmembers, cfg->data_dir);
@@ -1042,6 +1085,7 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    fl_web_recent_free(x.recent); /* its last copy reads quota and prop */
     fl_sched_prop_free(x.prop);
     fl_collector_free(x.host); /* it may be watching our own API */
     x.host = NULL;

@@ -73,7 +73,8 @@ static const char *const sql_text[S_N] = {
     [S_TOMB] = "UPDATE objects SET deleted_ms = ?1, revision = ?2, json = coalesce(?3, json),"
                " rv = coalesce(?5, rv), labels_hash = 0, fts_hash = 0, facts_hash = 0"
                " WHERE id = ?4",
-    [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?",
+    [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?"
+                  " RETURNING gvr_id, cluster_id, ns, name, key, value",
     [S_LAB_INS] = "INSERT OR IGNORE INTO labels(key, value, gvr_id, ns, name, cluster_id, obj_id)"
                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
     [S_FTS_DEL] = "DELETE FROM fts WHERE rowid = ?",
@@ -467,10 +468,30 @@ static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *
         sqlite3_bind_int64(s, 6, scope_cid(scope));
         sqlite3_bind_int64(s, 7, id);
         int rc = done(w, s, err, "labels");
+        if (rc == 0 && sqlite3_changes(w->db) == 1)
+            rc = idx_cap_label(w->cap, scope_gid(scope), scope_cid(scope), r->ns ? r->ns : "",
+                               r->name ? r->name : "", r->labels[2 * i] ? r->labels[2 * i] : "",
+                               r->labels[2 * i + 1] ? r->labels[2 * i + 1] : "", 1);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+static const char *col_str(sqlite3_stmt *s, int i);
+
+/* Delete id's label rows, handing each to the capacity totals (a node's
+ * labels group its capacity). */
+static int del_labels(idx_writer *w, int64_t id, fl_err *err)
+{
+    sqlite3_stmt *s = fresh_stmt(w, S_LAB_DEL);
+    int rc = 0, src = SQLITE_DONE;
+    sqlite3_bind_int64(s, 1, id);
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
+        rc = idx_cap_label(w->cap, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                           col_str(s, 2), col_str(s, 3), col_str(s, 4), col_str(s, 5), -1);
+    sqlite3_reset(s);
+    return rc < 0 ? rc : src == SQLITE_DONE ? 0 : sqlfail(w, err, "labels");
 }
 
 static int write_fts(idx_writer *w, int64_t id, const fl_rec *r, fl_err *err)
@@ -693,7 +714,7 @@ static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
         return rc;
     w->written++;
     if (!e.live || e.labels_hash != (int64_t)r->labels_hash) {
-        if ((e.live && (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0) ||
+        if ((e.live && (rc = del_labels(w, id, err)) < 0) ||
             (rc = write_labels(w, scope, id, r, err)) < 0)
             return rc;
     }
@@ -726,8 +747,8 @@ static int tombstone(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, 
         bind_text_or_null(s, 5, r->rv);
     sqlite3_bind_int64(s, 4, id);
     if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 ||
-        (rc = log_change(w, id, CH_DELETED, err)) < 0 ||
-        (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 || (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
+        (rc = log_change(w, id, CH_DELETED, err)) < 0 || (rc = del_labels(w, id, err)) < 0 ||
+        (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
         return rc;
     if (had_facts && (rc = del_facts(w, id, err)) < 0)
         return rc;

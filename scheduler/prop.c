@@ -975,6 +975,27 @@ int fl_sched_prop_events(fl_sched_prop *p, json_t **out)
     return 0;
 }
 
+int fl_sched_prop_events_restore(fl_sched_prop *p, const json_t *items)
+{
+    if (!items || !json_is_array(items) || !json_array_size(items))
+        return 0;
+    json_t *e = json_deep_copy(items);
+    if (!e)
+        return -ENOMEM;
+    pthread_mutex_lock(&p->mu);
+    int rc = p->events ? json_array_extend(e, p->events) : 0;
+    if (rc == 0) {
+        while (json_array_size(e) > PROP_EVENTS_MAX)
+            json_array_remove(e, 0);
+        json_decref(p->events);
+        p->events = e;
+        e = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    json_decref(e);
+    return rc ? -ENOMEM : 0;
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
