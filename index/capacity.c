@@ -501,33 +501,41 @@ int idx_cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *
     return 0;
 }
 
-/* The core nodes' gvr id, looked up once per transaction; 0 if there is
- * none (then no node and no node label exists). */
-static int64_t nodes_gid(cap_delta *d)
+static int cfail(cap_delta *d, sqlite3_stmt *s, fl_err *err, const char *what)
 {
-    if (d->nodes_gid > 0)
-        return d->nodes_gid;
-    sqlite3_stmt *s = d->st[C_GVR_NODES];
-    sqlite3_reset(s);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        d->nodes_gid = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return d->nodes_gid;
+    int rc = sqlite3_errcode(d->db) == SQLITE_NOMEM ? -ENOMEM : FL_ESQL;
+    if (s)
+        sqlite3_reset(s);
+    return fl_err_set(err, rc, "capacity totals: %s: %s", what, sqlite3_errmsg(d->db));
+}
+
+/* The core nodes' gvr id, looked up once per transaction, in *gid: 0 if
+ * there is none (then no node and no node label exists). 0 or an error. */
+static int nodes_gid(cap_delta *d, int64_t *gid, fl_err *err)
+{
+    if (d->nodes_gid <= 0) {
+        sqlite3_stmt *s = d->st[C_GVR_NODES];
+        sqlite3_reset(s);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            d->nodes_gid = sqlite3_column_int64(s, 0);
+        else if (rc != SQLITE_DONE)
+            return cfail(d, s, err, "nodes' id");
+        sqlite3_reset(s);
+    }
+    *gid = d->nodes_gid;
+    return 0;
 }
 
 int idx_cap_label(cap_delta *d, int64_t gid, int64_t cid, const char *ns, const char *name,
-                  const char *key, const char *value, int sign)
+                  const char *key, const char *value, int sign, fl_err *err)
 {
-    if (ns[0] || !value[0] || gid != nodes_gid(d))
-        return 0;
-    return add3(&d->keys, K_LBL, cid, (const char *[]){name, key, value}, 3, sign, 0, 0);
-}
-
-static int cfail(cap_delta *d, sqlite3_stmt *s, fl_err *err, const char *what)
-{
-    if (s)
-        sqlite3_reset(s);
-    return fl_err_set(err, FL_ESQL, "capacity totals: %s: %s", what, sqlite3_errmsg(d->db));
+    int64_t nodes = 0;
+    int rc = ns[0] || !value[0] ? 0 : nodes_gid(d, &nodes, err);
+    if (rc < 0 || ns[0] || !value[0] || gid != nodes)
+        return rc;
+    rc = add3(&d->keys, K_LBL, cid, (const char *[]){name, key, value}, 3, sign, 0, 0);
+    return rc < 0 ? fl_err_set(err, rc, "capacity totals: out of memory") : rc;
 }
 
 static sqlite3_stmt *C(cap_delta *d, int i)
@@ -745,9 +753,10 @@ static int read_labels(cap_delta *d, tnode *t, int64_t gid, fl_err *err)
 static int label_prepare(cap_delta *d, fl_err *err)
 {
     dmap *m = &d->keys;
-    int64_t gid = nodes_gid(d);
-    if (!gid)
-        return 0;
+    int64_t gid = 0;
+    int rc = nodes_gid(d, &gid, err);
+    if (rc < 0 || !gid)
+        return rc;
     for (size_t i = 0; i < m->n; i++) {
         const dent *e = &m->e[i];
         if (e->kind != K_USE && e->kind != K_NODE && e->kind != K_LBL)
@@ -769,7 +778,7 @@ static int label_prepare(cap_delta *d, fl_err *err)
     }
     for (size_t i = 0; i < d->ntn; i++) {
         tnode *t = &d->tn[i];
-        int rc = read_labels(d, t, gid, err);
+        rc = read_labels(d, t, gid, err);
         if (rc < 0)
             return rc;
         if (!t->n1 && !t->nlev) { /* in no label group, before or after */

@@ -270,9 +270,9 @@ int idx_cap_node_res(cap_delta *d, int64_t cid, const char *node, const char *re
 int idx_cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *region,
                        const char *zone, bool ready, bool unschedulable, int sign);
 /* One labels row of an object of gvr gid (only a core node's count, and
- * only when value is not ""). */
+ * only when value is not ""). 0, or an error in err. */
 int idx_cap_label(cap_delta *d, int64_t gid, int64_t cid, const char *ns, const char *name,
-                  const char *key, const char *value, int sign);
+                  const char *key, const char *value, int sign, fl_err *err);
 int idx_schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 /* Run a statement list; FL_ESQL with err on failure. */
 int idx_sql_exec(sqlite3 *db, const char *sql, fl_err *err);

@@ -471,7 +471,7 @@ static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *
         if (rc == 0 && sqlite3_changes(w->db) == 1)
             rc = idx_cap_label(w->cap, scope_gid(scope), scope_cid(scope), r->ns ? r->ns : "",
                                r->name ? r->name : "", r->labels[2 * i] ? r->labels[2 * i] : "",
-                               r->labels[2 * i + 1] ? r->labels[2 * i + 1] : "", 1);
+                               r->labels[2 * i + 1] ? r->labels[2 * i + 1] : "", 1, err);
         if (rc < 0)
             return rc;
     }
@@ -489,7 +489,7 @@ static int del_labels(idx_writer *w, int64_t id, fl_err *err)
     sqlite3_bind_int64(s, 1, id);
     while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
         rc = idx_cap_label(w->cap, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-                           col_str(s, 2), col_str(s, 3), col_str(s, 4), col_str(s, 5), -1);
+                           col_str(s, 2), col_str(s, 3), col_str(s, 4), col_str(s, 5), -1, err);
     sqlite3_reset(s);
     return rc < 0 ? rc : src == SQLITE_DONE ? 0 : sqlfail(w, err, "labels");
 }
