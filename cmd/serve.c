@@ -733,8 +733,9 @@ static unsigned listen_port(const fl_config *cfg)
  * members from the config and the collector, quota through the ledger. */
 
 typedef struct host_rows {
-    json_t *items;
-    json_t *old, *fresh; /* the cache before and after this read */
+    json_t *objs; /* "ns/name" -> {rv, obj}: the cache, updated in place (delta) or new */
+    json_t *old;  /* full read: the cache before it (entries with the same rv reused) */
+    bool delta;
 } host_rows;
 
 /* Objects unchanged since the last read (same resourceVersion) are handed
@@ -744,20 +745,32 @@ static int host_row(void *arg, const fl_index_row *row)
     host_rows *h = arg;
     char key[600];
     snprintf(key, sizeof key, "%s/%s", row->namespace_, row->name);
-    json_t *c = json_object_get(h->old, key), *o = NULL;
-    if (c && !strcmp(fl_obj_str_or(c, "rv", ""), row->resource_version)) {
-        json_object_set(h->fresh, key, c);
-        json_array_append(h->items, json_object_get(c, "obj"));
+    json_t *c = json_object_get(h->delta ? h->objs : h->old, key), *o = NULL;
+    if (row->deleted_ms) {
+        if (h->delta)
+            json_object_del(h->objs, key);
         return 0;
     }
-    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
+    if (c && !strcmp(fl_obj_str_or(c, "rv", ""), row->resource_version)) {
+        if (!h->delta)
+            json_object_set(h->objs, key, c);
         return 0;
-    json_array_append(h->items, o);
-    json_object_set_new(h->fresh, key,
+    }
+    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0) {
+        if (h->delta)
+            json_object_del(h->objs, key);
+        return 0;
+    }
+    json_object_set_new(h->objs, key,
                         json_pack("{s:s,s:o}", "rv", row->resource_version, "obj", o));
     return 0;
 }
 
+#define HOST_FULL_READ_MS 60000 /* the host cache is read whole at least this often */
+
+/* The host's objects of group/resource from the index: only the rows that
+ * changed since the last read (tombstones too) are read, and all of them
+ * every HOST_FULL_READ_MS. */
 static int prop_host_list(void *ud, const char *group, const char *resource, json_t **items,
                           fl_err *err)
 {
@@ -766,20 +779,45 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
     fl_index_reader *r = NULL;
     char ck[300];
     snprintf(ck, sizeof ck, "%s/%s", group, resource);
-    host_rows h = {json_array(), json_object_get(x->host_cache, ck), json_object()};
+    json_t *ent = json_object_get(x->host_cache, ck);
+    int64_t now = fl_mono_ms(), since = json_integer_value(json_object_get(ent, "rev"));
+    bool delta = ent && since > 0 &&
+                 now - json_integer_value(json_object_get(ent, "full")) < HOST_FULL_READ_MS;
+    json_t *old = json_object_get(ent, "objs");
+    host_rows h = {delta ? json_incref(old) : json_object(), old, delta};
     fl_index_query q = FL_INDEX_QUERY_INIT;
     q.group = group, q.resource = resource, q.clusters = host, q.n_clusters = 1;
+    if (delta) {
+        q.min_revision = since;
+        q.include_deleted = true;
+        q.order = FL_INDEX_ORDER_REVISION;
+    }
+    int64_t rev = 0;
     int rc = fl_index_reader_new(x->index, &r, err);
-    if (!rc)
-        rc = fl_index_list(r, &q, host_row, &h, NULL, err);
+    if (!rc) {
+        fl_index_reader_begin(r);
+        rc = fl_index_reader_revision(r, &rev);
+        if (!rc)
+            rc = fl_index_list(r, &q, host_row, &h, NULL, err);
+        fl_index_reader_end(r);
+    }
     fl_index_reader_free(r);
     if (rc) {
-        json_decref(h.items);
-        json_decref(h.fresh);
+        /* a delta may be half applied: read everything next time */
+        json_object_del(x->host_cache, ck);
+        json_decref(h.objs);
         return rc;
     }
-    json_object_set_new(x->host_cache, ck, h.fresh);
-    *items = h.items;
+    json_t *out = json_array();
+    const char *k;
+    json_t *c;
+    json_object_foreach(h.objs, k, c)
+        json_array_append(out, json_object_get(c, "obj"));
+    json_object_set_new(
+        x->host_cache, ck,
+        json_pack("{s:o,s:I,s:I}", "objs", h.objs, "rev", (json_int_t)rev, "full",
+                  (json_int_t)(delta ? json_integer_value(json_object_get(ent, "full")) : now)));
+    *items = out;
     return 0;
 }
 
