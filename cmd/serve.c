@@ -87,8 +87,10 @@ typedef struct serve_ctx {
     char host_kubeconfig[4200]; /* the host's kubeconfig: host: or dataDir/flotilla.kubeconfig */
     fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
     json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
-                            ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
-    fl_web *web;         /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+                            ("group/resource" -> {"objs": "ns/name" -> {rv, obj}, "rev",
+                            "full"}); its thread only */
+    fl_index_reader *host_reader; /* prop_host_list's (the propagation thread's) */
+    fl_web *web;                /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
     fl_web_member *web_members; /* the config's members for web/ */
 } serve_ctx;
 
@@ -776,7 +778,6 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
 {
     serve_ctx *x = ud;
     static const char *const host[] = {FL_QUOTA_HOST_CLUSTER};
-    fl_index_reader *r = NULL;
     char ck[300];
     snprintf(ck, sizeof ck, "%s/%s", group, resource);
     json_t *ent = json_object_get(x->host_cache, ck);
@@ -793,15 +794,18 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
         q.order = FL_INDEX_ORDER_REVISION;
     }
     int64_t rev = 0;
-    int rc = fl_index_reader_new(x->index, &r, err);
-    if (!rc) {
-        fl_index_reader_begin(r);
+    int rc = x->host_reader ? 0 : fl_index_reader_new(x->index, &x->host_reader, err);
+    fl_index_reader *r = x->host_reader;
+    if (!rc && (rc = fl_index_reader_begin(r)) == 0) {
         rc = fl_index_reader_revision(r, &rev);
         if (!rc)
             rc = fl_index_list(r, &q, host_row, &h, NULL, err);
         fl_index_reader_end(r);
     }
-    fl_index_reader_free(r);
+    if (rc && x->host_reader) {
+        fl_index_reader_free(x->host_reader); /* opened again next time */
+        x->host_reader = NULL;
+    }
     if (rc) {
         /* a delta may be half applied: read everything next time */
         json_object_del(x->host_cache, ck);
@@ -1013,6 +1017,7 @@ out:
     x.host = NULL;
     cmd_control_free(x.control);
     json_decref(x.host_cache);
+    fl_index_reader_free(x.host_reader); /* the propagation thread has stopped */
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_web_free(x.web);

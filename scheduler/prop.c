@@ -92,11 +92,12 @@ struct fl_sched_prop {
     fl_sched_prop_stats st; /* under mu */
     json_t *events;         /* under mu: recent placement changes, oldest first */
     /* loop thread only below */
-    int pending;      /* requests in flight in this wave */
-    json_t *inflight; /* key -> {"h":hash,"t":ms} */
-    json_t *retry;    /* key -> {"n":attempts,"at":ms} */
-    json_t *settled;  /* binding key -> fingerprint of the inputs of a
+    int pending;         /* requests in flight in this wave */
+    json_t *inflight;    /* key -> {"h":hash,"t":ms} */
+    json_t *retry;       /* key -> {"n":attempts,"at":ms} */
+    json_t *settled;     /* binding key -> fingerprint of the inputs of a
                                        template that needed nothing (skipped while equal) */
+    fl_index_reader *rd; /* the controller's reader (kept: opening one costs a connection) */
     fl_sched_snapshot *snap;
     int64_t snap_ms, snap_rev, last_rev;
     double tokens;
@@ -528,10 +529,13 @@ typedef struct pass {
     json_t *touched; /* binding keys looked at this pass (cleanup checks their copies) */
     json_t *hot;     /* the next pass's p->hot */
     json_t *obs_chg[FL_ARRAY_LEN(KINDS)]; /* member copies whose rows changed this pass */
-    json_t *mhash;     /* cluster -> hash of its engine entry (what overrides read) */
-    bool full;         /* look at every template, clean up every copy */
-    json_t *ns_jobs;   /* "cluster/ns" -> true */
-    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"[,"fetch"]}] */
+    json_t *mhash;           /* cluster -> hash of its engine entry (what overrides read) */
+    bool full;               /* look at every template, clean up every copy */
+    size_t n_look, n_decide; /* templates looked at, decided (this pass) */
+    int64_t t_read, t_obs, t_look, t_clean; /* ms spent reading the host, the copies,
+                                               looking at templates, cleaning up */
+    json_t *ns_jobs;                        /* "cluster/ns" -> true */
+    json_t *obj_jobs;                       /* [{"c","m","path","body","key","hash"[,"fetch"]}] */
     json_t *dep_jobs;  /* the same for dependency kinds: sent before obj_jobs */
     json_t *deps;      /* "Kind/ns/name" -> {"clusters":{name:true},"requiredBy":[..]} */
     json_t *fetched;   /* host path -> the object read from the host (Secrets: the index
@@ -1108,6 +1112,15 @@ static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, c
         json_object_del(p->dep_contrib, key);
 }
 
+/* A member's failover phase as the bindings that hold it see it: a Ready
+ * member recovering (1) is, to its holders, as one that never failed (0)
+ * (candidates() treats them alike); to the others it counts when it may
+ * take new work (ready_gen). */
+static int held_phase(int phase)
+{
+    return phase == 1 ? 0 : phase;
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -1172,7 +1185,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (held && m->phase)
             stable = false;
         if (held)
-            fl_buf_printf(&fp, "|p%d", m->phase);
+            fl_buf_printf(&fp, "|p%d", held_phase(m->phase));
         else
             fl_buf_printf(&fp, "|g%u", m->ready_gen);
         fl_buf_printf(&fp, ":%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
@@ -1255,6 +1268,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         clusters = u;
     }
     note_deps(ps, tmpl, pol, key, clusters); /* refused: the previous placement stays */
+    ps->n_decide++;
     pthread_mutex_lock(&p->mu);
     p->st.decisions++;
     p->st.unschedulable += !ok;
@@ -1803,20 +1817,26 @@ static void concat_into(json_t *dst, json_t *src)
     json_decref(src);
 }
 
+/* The controller's reader, opened on first use (NULL when it cannot be). */
+static fl_index_reader *reader(fl_sched_prop *p)
+{
+    if (!p->rd && fl_index_reader_new(p->o.index, &p->rd, NULL) != 0)
+        p->rd = NULL;
+    return p->rd;
+}
+
 static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev)
 {
     if (p->snap && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
         return;
-    fl_index_reader *r = NULL;
+    fl_index_reader *r = reader(p);
     fl_sched_snapshot *s = NULL;
-    if (fl_index_reader_new(p->o.index, &r, NULL) == 0 &&
-        fl_sched_snapshot_load(r, NULL, &s, NULL) == 0) {
+    if (r && fl_sched_snapshot_load(r, NULL, &s, NULL) == 0) {
         fl_sched_snapshot_free(p->snap);
         p->snap = s;
         p->snap_ms = now;
         p->snap_rev = rev;
     }
-    fl_index_reader_free(r);
 }
 
 /* Bindings that hold (are placed on, or evicted from) a member in moved:
@@ -1897,6 +1917,7 @@ static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced)
         json_object_del(p->settled, key);
     if (look) {
         json_object_set_new(ps->touched, key, json_true());
+        ps->n_look++;
         do_template(ps, &KINDS[k], k, o);
     } else if (json_is_true(json_object_get(b, "seen"))) {
         json_object_set_new(ps->seen, key, json_true());
@@ -1967,7 +1988,7 @@ static bool run_pass(fl_sched_prop *p)
                                                                            : 4;
         if (phase == 0 && m->phase != 0)
             m->ready_gen++, all = true; /* may take new work: every template may go there */
-        if (phase != m->phase)
+        if (held_phase(phase) != held_phase(m->phase))
             json_object_set_new(moved, m->name, json_true());
         m->phase = phase;
     }
@@ -1998,9 +2019,14 @@ static bool run_pass(fl_sched_prop *p)
     ps.deps = json_object();
     ps.fetched = json_object();
     ps.host_jobs = json_array();
-    if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
-        fl_index_reader_begin(ps.r);
+    if ((ps.r = reader(p)) && fl_index_reader_begin(ps.r) != 0) {
+        fl_index_reader_free(p->rd); /* opened again next pass */
+        p->rd = ps.r = NULL;
+    }
+    if (ps.r) {
         size_t nt = 0;
+        int64_t t1 = fl_mono_ms();
+        ps.t_read = t1 - t0;
         /* member copies: what changed since the last pass (a full read every minute) */
         int64_t rev = 0, since = p->obs_rev;
         fl_index_reader_revision(ps.r, &rev);
@@ -2016,6 +2042,8 @@ static bool run_pass(fl_sched_prop *p)
             mark_copies(&ps, k);
         }
         p->obs_rev = rev;
+        int64_t t2 = fl_mono_ms();
+        ps.t_obs = t2 - t1;
         json_t *tl[FL_ARRAY_LEN(KINDS)];
         size_t total = 0;
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
@@ -2044,12 +2072,14 @@ static bool run_pass(fl_sched_prop *p)
             p->rr_pos = (p->rr_pos + budget) % total;
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
             json_decref(tl[k]);
+        int64_t t3 = fl_mono_ms();
+        ps.t_look = t3 - t2;
         if (!atomic_load(&p->stopping))
             cleanup(&ps);
         if (ps.full && !atomic_load(&p->stopping))
             forget(&ps);
+        ps.t_clean = fl_mono_ms() - t3;
         fl_index_reader_end(ps.r);
-        fl_index_reader_free(ps.r);
     }
     int64_t t_decided = fl_mono_ms();
     size_t n_obj = json_array_size(ps.obj_jobs) + json_array_size(ps.dep_jobs),
@@ -2111,9 +2141,12 @@ static bool run_pass(fl_sched_prop *p)
     int64_t spent = fl_mono_ms() - t0;
     if (spent > 1000)
         fl_log(FL_LOG_INFO, "prop",
-               "slow pass: %lld ms (%zu member writes, %zu host writes, "
-               "decide %lld ms)",
-               (long long)spent, n_obj, n_host, (long long)(t_decided - t0));
+               "slow pass: %lld ms (%zu member writes, %zu host writes, decide %lld ms: "
+               "read %lld, copies %lld, %zu templates looked at / %zu decided %lld, "
+               "cleanup %lld%s)",
+               (long long)spent, n_obj, n_host, (long long)(t_decided - t0), (long long)ps.t_read,
+               (long long)ps.t_obs, ps.n_look, ps.n_decide, (long long)ps.t_look,
+               (long long)ps.t_clean, ps.full ? ", full" : "");
     pthread_mutex_lock(&p->mu);
     p->st.passes++;
     p->st.last_pass_ms = spent;
@@ -2288,6 +2321,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
     for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
         json_decref(p->obs_cache[k]);
     fl_sched_snapshot_free(p->snap);
+    fl_index_reader_free(p->rd);
     free(p);
 }
 
