@@ -43,7 +43,8 @@
 #define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
 #define PROP_EVENTS_MAX 100 /* placement changes kept for fl_sched_prop_events */
 #define MAX_TEMPLATES 100000
-#define FULL_PASS_MS 60000 /* every template is decided again at least this often */
+#define FULL_PASS_MS 60000  /* every template is decided again at least this often */
+#define QUOTA_SAME_MS 30000 /* an unchanged reservation is renewed this often */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -117,10 +118,10 @@ struct fl_sched_prop {
     json_t *dep_contrib; /* workload binding key -> its propagateDeps needs (note_deps) */
     json_t *deps_last;   /* the last pass's dependency map */
     json_t *hcache;      /* "bkey|cluster" -> {"s": inputs, "h": hash of the desired copy} */
+    json_t *qheld;       /* "ns|uid|cluster" -> {"r": replicas, "t": ms}: the last reservation */
     char pol_sig[24], ovr_sig[24];
-    size_t rr_pos;   /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
-    int64_t rr_ms;   /* when the cursor last moved */
-    uint64_t pass_n; /* passes run (bst entries carry the last one that saw them) */
+    size_t rr_pos; /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
+    int64_t rr_ms; /* when the cursor last moved */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -390,14 +391,13 @@ static int obs_row(void *arg, const fl_index_row *row)
     if (row->deleted_ms || fl_json_parse(row->json, row->json_len, &o, NULL) != 0 ||
         (c->delta && !managed(o))) {
         json_decref(o);
-        if (c->delta && old)
+        if (old)
             json_object_set_new(c->chg, key, json_true());
         if (c->delta)
             json_object_del(c->map, key);
         return 0;
     }
-    if (c->delta)
-        json_object_set_new(c->chg, key, json_true());
+    json_object_set_new(c->chg, key, json_true());
     json_object_set_new(
         c->map, key,
         json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv", row->resource_version, "obj", o));
@@ -406,9 +406,9 @@ static int obs_row(void *arg, const fl_index_row *row)
 
 /* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}.
  * With since > 0 only rows changed after index revision since are read and
- * applied to cache (returned with a new reference), their keys set in chg;
- * else all of them into a new map (cache's unchanged entries reused).
- * Entries are read only. */
+ * applied to cache (returned with a new reference); else all of them into a
+ * new map (cache's unchanged entries reused). Either way the keys of the
+ * copies that changed from cache are set in chg. Entries are read only. */
 static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64_t since,
                         json_t *chg)
 {
@@ -428,6 +428,14 @@ static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64
     fl_err err = FL_ERR_INIT;
     if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0)
         fl_log(FL_LOG_WARN, "prop", "index: %s: %s", k->resource, err.msg);
+    if (!delta) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(cache, key, v) {
+            if (!json_object_get(c.map, key))
+                json_object_set_new(chg, key, json_true()); /* gone */
+        }
+    }
     return c.map;
 }
 
@@ -529,9 +537,10 @@ typedef struct pass {
     json_t *touched; /* binding keys looked at this pass (cleanup checks their copies) */
     json_t *hot;     /* the next pass's p->hot */
     json_t *obs_chg[FL_ARRAY_LEN(KINDS)]; /* member copies whose rows changed this pass */
-    json_t *mhash;           /* cluster -> hash of its engine entry (what overrides read) */
-    bool full;               /* look at every template, clean up every copy */
-    size_t n_look, n_decide; /* templates looked at, decided (this pass) */
+    json_t *mhash;   /* cluster -> hash of its engine entry (what overrides read) */
+    bool full;       /* every copy read and cleaned up, what is kept of gone templates forgotten */
+    json_t *present; /* full pass: binding keys of the templates here */
+    size_t n_look, n_decide;                /* templates looked at, decided (this pass) */
     int64_t t_read, t_obs, t_look, t_clean; /* ms spent reading the host, the copies,
                                                looking at templates, cleaning up */
     json_t *ns_jobs;                        /* "cluster/ns" -> true */
@@ -601,14 +610,38 @@ typedef struct qctx {
     const json_t *prev;
 } qctx;
 
+/* The same total reserved again within QUOTA_SAME_MS is not asked for
+ * again (a reservation of an unchanged total cannot be refused; asking
+ * costs the ledger a snapshot and a scan of its reservations, per cluster
+ * per decision): the ledger still sees it renewed well within its TTL. */
 static int q_reserve(void *ud, const char *ns, const char *cluster, int64_t add,
                      const json_t *requests, fl_err *err)
 {
     qctx *q = ud;
-    int64_t cur = prev_of(q->prev, cluster);
-    int rc = q->p->o.quota.reserve(q->p->o.quota.ud, ns, q->uid, cluster, add + (cur > 0 ? cur : 0),
-                                   requests, err);
+    fl_sched_prop *p = q->p;
+    int64_t cur = prev_of(q->prev, cluster), total = add + (cur > 0 ? cur : 0);
+    char k[800];
+    snprintf(k, sizeof k, "%s|%s|%s", ns, q->uid, cluster);
+    const json_t *had = json_object_get(p->qheld, k);
+    int64_t now = fl_mono_ms();
+    if (had && json_integer_value(json_object_get(had, "r")) == total &&
+        now - json_integer_value(json_object_get(had, "t")) < QUOTA_SAME_MS)
+        return 0;
+    int rc = p->o.quota.reserve(p->o.quota.ud, ns, q->uid, cluster, total, requests, err);
+    if (rc == 0)
+        json_object_set_new(p->qheld, k,
+                            json_pack("{s:I,s:I}", "r", (json_int_t)total, "t", (json_int_t)now));
+    else
+        json_object_del(p->qheld, k);
     return rc == FL_EFORBIDDEN ? FL_EQUOTA : rc;
+}
+
+static void q_release(fl_sched_prop *p, const char *ns, const char *uid, const char *cluster)
+{
+    char k[800];
+    snprintf(k, sizeof k, "%s|%s|%s", ns, uid, cluster);
+    json_object_del(p->qheld, k);
+    p->o.quota.release(p->o.quota.ud, ns, uid, cluster);
 }
 
 /* The copy of tmpl that goes to cluster entry cl with replicas. */
@@ -761,17 +794,19 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
                           json_t *evictions, int *evicted, int64_t *evicted_age_ms, int *deferred)
 {
     fl_sched_prop *p = ps->p;
-    json_t *out = json_array();
+    json_t *out = json_array(), *had = json_object();
     size_t i;
     json_t *e;
+    json_array_foreach(prev, i, e)
+        json_object_set_new(had, fl_obj_str_or(e, "name", ""), json_true());
     json_array_foreach(ps->members, i, e) {
         member *m = member_of(p, fl_obj_str_or(e, "name", ""));
         if (!m)
             continue;
-        bool held = prev_of(prev, m->name) >= 0;
+        bool held = json_object_get(had, m->name) != NULL;
         bool ready = !strcmp(m->health, "Ready");
         int64_t age = ps->now - m->since;
-        json_t *c = json_deep_copy(e);
+        json_t *c = json_copy(e); /* shallow: only its own members are set below */
         json_object_set(all, m->name, c);
         if (held && json_object_get(evictions, m->name)) {
             (*evicted)++; /* application failover: its replicas go elsewhere */
@@ -796,10 +831,10 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         json_object_set_new(c, "available", json_integer(0));
         if (age >= p->o.failure_threshold_ms) {
             json_t *taints = json_object_get(c, "taints");
-            if (!json_is_array(taints))
-                json_object_set_new(c, "taints", taints = json_array());
+            taints = json_is_array(taints) ? json_copy(taints) : json_array();
             json_array_append_new(taints,
                                   json_pack("{s:s,s:s}", "key", key, "effect", "NoSchedule"));
+            json_object_set_new(c, "taints", taints);
         }
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
             if (take_token(p, ps->now)) {
@@ -814,6 +849,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         ps->next_soon = true;
         json_array_append_new(out, c);
     }
+    json_decref(had);
     return out;
 }
 
@@ -987,6 +1023,8 @@ static bool app_failover(pass *ps, size_t ki, const json_t *pol, const char *key
     fl_sched_prop *p = ps->p;
     int64_t tol = fl_sched_app_toleration_s(pol);
     bool watching = false;
+    if (tol < 0 && !json_object_size(p->app_bad))
+        return false; /* no application failover, nothing being watched */
     size_t i;
     const json_t *t;
     json_array_foreach(prev, i, t) {
@@ -995,9 +1033,13 @@ static bool app_failover(pass *ps, size_t ki, const json_t *pol, const char *key
         snprintf(bk, sizeof bk, "%s|%s", key, cn);
         snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
         member *m = member_of(p, cn);
+        if (tol < 0 || !m || strcmp(m->health, "Ready")) {
+            json_object_del(p->app_bad, bk);
+            continue;
+        }
         const json_t *ob = json_object_get(ps->obs[ki], okey);
         const char *h = ob ? fl_sched_copy_health(json_object_get(ob, "obj")) : "Unknown";
-        if (tol < 0 || !m || strcmp(m->health, "Ready") || !strcmp(h, "Healthy")) {
+        if (!strcmp(h, "Healthy")) {
             json_object_del(p->app_bad, bk);
             continue;
         }
@@ -1096,12 +1138,11 @@ static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, c
                      json_t *want, bool seen, bool hot)
 {
     fl_sched_prop *p = ps->p;
-    json_t *b = json_pack("{s:s,s:s,s:b,s:i,s:s,s:s,s:O,s:I}", "trv",
+    json_t *b = json_pack("{s:s,s:s,s:b,s:i,s:s,s:s,s:O}", "trv",
                           fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), "brv",
                           fl_obj_str_or(rb, "metadata.resourceVersion", "-"), "seen", seen, "ki",
                           (int)ki, "ns", fl_obj_str_or(tmpl, "metadata.namespace", ""), "name",
-                          fl_obj_str_or(tmpl, "metadata.name", ""), "want", want, "n",
-                          (json_int_t)p->pass_n);
+                          fl_obj_str_or(tmpl, "metadata.name", ""), "want", want);
     if (b)
         json_object_set_new(p->bst, key, b);
     else
@@ -1113,12 +1154,13 @@ static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, c
 }
 
 /* A member's failover phase as the bindings that hold it see it: a Ready
- * member recovering (1) is, to its holders, as one that never failed (0)
- * (candidates() treats them alike); to the others it counts when it may
- * take new work (ready_gen). */
+ * member recovering (1) is, to its holders, as one that never failed (0),
+ * and a tainted one (3: NoSchedule, which a holder's filter skips) as a
+ * failing one (2); the decision is the same (candidates()). To the others
+ * a member counts when it may take new work (ready_gen). */
 static int held_phase(int phase)
 {
-    return phase == 1 ? 0 : phase;
+    return phase == 1 ? 0 : phase == 3 ? 2 : phase;
 }
 
 /* One template: decide, write the member objects, build the binding. */
@@ -1165,23 +1207,20 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
      * new work, so a member that fails does not make the templates it does
      * not hold decided again */
     bool stable = true;
-    const json_t *rb_clusters = fl_obj_get(rb, "spec.clusters");
-    const json_t *rb_tasks = fl_obj_get(rb, "spec.gracefulEvictionTasks");
+    json_t *holders = json_object(); /* the binding's clusters and evicted-from clusters */
+    {
+        size_t ci;
+        const json_t *ct;
+        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct)
+            json_object_set_new(holders, fl_obj_str_or(ct, "name", ""), json_true());
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct)
+            json_object_set_new(holders, fl_obj_str_or(ct, "fromCluster", ""), json_true());
+    }
     for (size_t mi = 0; mi < p->nm; mi++) {
         const member *m = &p->m[mi];
         char okey0[700];
         snprintf(okey0, sizeof okey0, "%s/%s/%s", m->name, ns, name);
-        bool held = false;
-        size_t ci;
-        const json_t *ct;
-        json_array_foreach(rb_clusters, ci, ct) {
-            if (!strcmp(fl_obj_str_or(ct, "name", ""), m->name))
-                held = true;
-        }
-        json_array_foreach(rb_tasks, ci, ct) {
-            if (!strcmp(fl_obj_str_or(ct, "fromCluster", ""), m->name))
-                held = true;
-        }
+        bool held = json_object_get(holders, m->name) != NULL;
         if (held && m->phase)
             stable = false;
         if (held)
@@ -1190,6 +1229,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             fl_buf_printf(&fp, "|g%u", m->ready_gen);
         fl_buf_printf(&fp, ":%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
     }
+    json_decref(holders);
     if (dep) {
         char *d = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
         fl_buf_printf(&fp, "|%s", d ? d : "");
@@ -1286,7 +1326,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_array_foreach(prev, i, t) {
         const char *cn = fl_obj_str_or(t, "name", "");
         if (ok && prev_of(clusters, cn) < 0 && p->o.quota.release)
-            p->o.quota.release(p->o.quota.ud, ns, uid, cn);
+            q_release(p, ns, uid, cn);
     }
     bool suspended = json_is_true(fl_obj_get(pol, "spec.suspension.dispatching"));
     const char *conflict = fl_obj_str_or(pol, "spec.conflictResolution", "Abort");
@@ -1731,9 +1771,8 @@ static void cleanup(pass *ps)
             size_t i;
             const json_t *t;
             json_array_foreach(fl_obj_get(rb, "spec.clusters"), i, t)
-                p->o.quota.release(p->o.quota.ud, fl_obj_str_or(rb, "metadata.namespace", ""),
-                                   fl_obj_str_or(rb, "spec.resource.uid", ""),
-                                   fl_obj_str_or(t, "name", ""));
+                q_release(p, fl_obj_str_or(rb, "metadata.namespace", ""),
+                          fl_obj_str_or(rb, "spec.resource.uid", ""), fl_obj_str_or(t, "name", ""));
         }
     }
     json_decref(p->busy);
@@ -1895,14 +1934,17 @@ static bool same_json(const json_t *a, const json_t *b)
  * resync cursor: decided again) or when its inputs changed since the last
  * look: the template, its binding, its copies or a holder's failover phase
  * (ps->dirty), a dependency's needs, or the last look asked for another
- * (hot); else what the last look found stands. */
-static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced)
+ * (hot); else what the last look found stands. merge: a workload's
+ * dependencies go into the pass's map (once per template and pass). */
+static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced, bool merge)
 {
     fl_sched_prop *p = ps->p;
     const char *ns = fl_obj_str_or(o, "metadata.namespace", "");
     const char *name = fl_obj_str_or(o, "metadata.name", "");
     char bname[600], key[700], dkey[700];
     binding_key(&KINDS[k], ns, name, bname, sizeof bname, key, sizeof key);
+    if (forced && json_object_get(ps->touched, key))
+        return; /* looked at in this pass already */
     const json_t *b = json_object_get(p->bst, key);
     const json_t *rb = json_object_get(ps->rbs, key);
     bool look =
@@ -1915,6 +1957,8 @@ static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced)
     }
     if (forced)
         json_object_del(p->settled, key);
+    if (ps->present)
+        json_object_set_new(ps->present, key, json_true());
     if (look) {
         json_object_set_new(ps->touched, key, json_true());
         ps->n_look++;
@@ -1922,7 +1966,7 @@ static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced)
     } else if (json_is_true(json_object_get(b, "seen"))) {
         json_object_set_new(ps->seen, key, json_true());
     }
-    if (!KINDS[k].dep)
+    if (merge && !KINDS[k].dep)
         merge_deps(ps, key);
 }
 
@@ -1934,7 +1978,7 @@ static void forget(pass *ps)
     json_t *v;
     void *tmp;
     json_object_foreach_safe(p->bst, tmp, key, v) {
-        if (json_integer_value(json_object_get(v, "n")) != (json_int_t)p->pass_n)
+        if (!json_object_get(ps->present, key))
             json_object_del(p->bst, key);
     }
     json_object_foreach_safe(p->dep_contrib, tmp, key, v) {
@@ -1970,7 +2014,6 @@ static bool run_pass(fl_sched_prop *p)
     concat_into(ps.overrides,
                 host_items(p, "policy.karmada.io", "overridepolicies", "OverridePolicy"));
     hash_of(ps.overrides, ps.inputs);
-    p->pass_n++;
     char psig[20];
     hash_of(ps.policies, psig);
     /* a change of policies or overrides: every template is looked at */
@@ -2035,8 +2078,11 @@ static bool run_pass(fl_sched_prop *p)
             p->obs_full_ms = ps.now;
         }
         ps.full = since == 0;
-        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
             ps.full = ps.full || !p->obs_cache[k];
+        if (ps.full)
+            ps.present = json_object();
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
             ps.obs_chg[k] = json_object();
             ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k], since, ps.obs_chg[k]);
             mark_copies(&ps, k);
@@ -2050,33 +2096,40 @@ static bool run_pass(fl_sched_prop *p)
             tl[k] = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
             total += json_array_size(tl[k]);
         }
-        /* the resync cursor: templates decided again, all of them every FULL_PASS_MS */
-        size_t budget = 0, idx = 0;
-        if (total) {
-            if (ps.now - p->rr_ms > FULL_PASS_MS)
-                p->rr_ms = ps.now - FULL_PASS_MS;
-            budget = (size_t)((ps.now - p->rr_ms) * (int64_t)total / FULL_PASS_MS);
-            p->rr_ms += (int64_t)budget * FULL_PASS_MS / (int64_t)total;
-            p->rr_pos %= total;
-        }
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
             json_array_foreach(tl[k], i, o) {
-                bool forced = (idx + total - p->rr_pos) % total < budget;
-                idx++;
                 if (nt++ >= MAX_TEMPLATES || atomic_load(&p->stopping))
                     continue;
-                look_at(&ps, k, o, all || ps.full, forced);
+                look_at(&ps, k, o, all, false, true);
             }
         }
-        if (total)
+        /* the resync cursor: templates decided again, all of them every
+         * FULL_PASS_MS, in passes that have nothing else to do (unless it
+         * fell a whole period behind), a bounded slice per pass */
+        if (total && !atomic_load(&p->stopping)) {
+            if (ps.now - p->rr_ms > 2 * FULL_PASS_MS)
+                p->rr_ms = ps.now - 2 * FULL_PASS_MS;
+            size_t budget = (size_t)((ps.now - p->rr_ms) * (int64_t)total / FULL_PASS_MS);
+            if (budget > total / 20 + 1)
+                budget = total / 20 + 1;
+            if (ps.n_look && ps.now - p->rr_ms < FULL_PASS_MS)
+                budget = 0;
+            for (size_t j = 0; j < budget; j++) {
+                size_t at = (p->rr_pos + j) % total, k = 0;
+                while (at >= json_array_size(tl[k]))
+                    at -= json_array_size(tl[k++]);
+                look_at(&ps, k, json_array_get(tl[k], at), false, true, false);
+            }
+            p->rr_ms += (int64_t)budget * FULL_PASS_MS / (int64_t)total;
             p->rr_pos = (p->rr_pos + budget) % total;
+        }
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
             json_decref(tl[k]);
         int64_t t3 = fl_mono_ms();
         ps.t_look = t3 - t2;
         if (!atomic_load(&p->stopping))
             cleanup(&ps);
-        if (ps.full && !atomic_load(&p->stopping))
+        if (ps.full && !atomic_load(&p->stopping) && nt < MAX_TEMPLATES)
             forget(&ps);
         ps.t_clean = fl_mono_ms() - t3;
         fl_index_reader_end(ps.r);
@@ -2122,6 +2175,7 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.rbs);
     json_decref(ps.dirty);
     json_decref(ps.touched);
+    json_decref(ps.present);
     json_decref(p->hot);
     p->hot = ps.hot;
     for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
@@ -2248,9 +2302,10 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
     p->busy = json_object();
     p->dep_contrib = json_object();
     p->hcache = json_object();
+    p->qheld = json_object();
     int rc = -ENOMEM;
     if (!p->m || !p->inflight || !p->retry || !p->settled || !p->app_bad || !p->last_event ||
-        !p->bst || !p->hot || !p->busy || !p->dep_contrib || !p->hcache)
+        !p->bst || !p->hot || !p->busy || !p->dep_contrib || !p->hcache || !p->qheld)
         goto fail;
     int64_t now = fl_mono_ms();
     for (size_t i = 0; i < p->nm; i++) {
@@ -2318,6 +2373,7 @@ void fl_sched_prop_free(fl_sched_prop *p)
     json_decref(p->dep_contrib);
     json_decref(p->deps_last);
     json_decref(p->hcache);
+    json_decref(p->qheld);
     for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
         json_decref(p->obs_cache[k]);
     fl_sched_snapshot_free(p->snap);
