@@ -817,10 +817,20 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
     json_t *c;
     json_object_foreach(h.objs, k, c)
         json_array_append(out, json_object_get(c, "obj"));
-    json_object_set_new(
-        x->host_cache, ck,
-        json_pack("{s:o,s:I,s:I}", "objs", h.objs, "rev", (json_int_t)rev, "full",
-                  (json_int_t)(delta ? json_integer_value(json_object_get(ent, "full")) : now)));
+    /* when it was last read whole; the first time an offset per resource
+     * spreads the whole reads of the resources over the period */
+    int64_t full = now;
+    if (delta) {
+        full = json_integer_value(json_object_get(ent, "full"));
+    } else if (!ent) {
+        uint32_t hsh = 2166136261u;
+        for (const char *ch = ck; *ch; ch++)
+            hsh = (hsh ^ (unsigned char)*ch) * 16777619u;
+        full = now - (int64_t)(hsh % HOST_FULL_READ_MS);
+    }
+    json_object_set_new(x->host_cache, ck,
+                        json_pack("{s:o,s:I,s:I}", "objs", h.objs, "rev", (json_int_t)rev, "full",
+                                  (json_int_t)full));
     *items = out;
     return 0;
 }

@@ -107,7 +107,8 @@ struct fl_sched_prop {
     json_t *obs_cache[FL_ARRAY_LEN(KINDS)]; /* per kind: the last pass's observed map */
     json_t *app_bad;              /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
     json_t *last_event;           /* binding key -> hash of the last event sent for it */
-    int64_t obs_rev, obs_full_ms; /* index revision it reflects; last full read */
+    int64_t obs_rev, obs_full_ms; /* index revision it reflects; last member read whole */
+    size_t rot;                   /* the next member read whole (modulo nm) */
     /* incremental passes: a template is looked at only when something it
      * depends on changed (ps->dirty), it is hot, or the resync cursor
      * reaches it; every FULL_PASS_MS a pass looks at everything */
@@ -364,7 +365,8 @@ typedef struct obs_ctx {
     json_t *map;
     const json_t *cache; /* full read: the previous map, entries with the same rv reused */
     bool delta;          /* changed rows only, applied to map in place */
-    json_t *chg;         /* keys of the copies that changed (delta reads) */
+    json_t *chg;         /* keys of the copies that changed */
+    json_t *seen;        /* keys read (a member read whole), or NULL */
 } obs_ctx;
 
 static bool managed(const json_t *o)
@@ -382,6 +384,8 @@ static int obs_row(void *arg, const fl_index_row *row)
     if (!strcmp(row->cluster, "_host"))
         return 0;
     snprintf(key, sizeof key, "%s/%s/%s", row->cluster, row->namespace_, row->name);
+    if (c->seen)
+        json_object_set_new(c->seen, key, json_true());
     json_t *old = json_object_get(c->delta ? c->map : c->cache, key);
     if (old && !strcmp(fl_obj_str_or(old, "rv", ""), row->resource_version) && !row->deleted_ms) {
         if (!c->delta)
@@ -416,7 +420,7 @@ static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64
     fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
     fl_index_query q = FL_INDEX_QUERY_INIT;
     bool delta = cache && since > 0;
-    obs_ctx c = {delta ? json_incref(cache) : json_object(), cache, delta, chg};
+    obs_ctx c = {delta ? json_incref(cache) : json_object(), cache, delta, chg, NULL};
     q.group = k->group, q.resource = k->resource;
     if (delta) {
         q.min_revision = since;
@@ -437,6 +441,38 @@ static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64
         }
     }
     return c.map;
+}
+
+/* The safety net behind the delta reads, one member at a time: its copies
+ * of kind k read whole and compared with map (updated in place; changed
+ * and gone keys set in chg). */
+static void reread(fl_index_reader *r, const tkind *k, json_t *map, const char *cluster,
+                   json_t *chg)
+{
+    static const char *const yes[] = {"true"};
+    fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    obs_ctx c = {map, map, true, chg, json_object()};
+    q.group = k->group, q.resource = k->resource;
+    q.labels = &lr, q.n_labels = 1;
+    q.clusters = &cluster, q.n_clusters = 1;
+    fl_err err = FL_ERR_INIT;
+    if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0) {
+        fl_log(FL_LOG_WARN, "prop", "index: %s in %s: %s", k->resource, cluster, err.msg);
+        json_decref(c.seen);
+        return;
+    }
+    size_t cl = strlen(cluster);
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(map, tmp, key, v) {
+        if (!strncmp(key, cluster, cl) && key[cl] == '/' && !json_object_get(c.seen, key)) {
+            json_object_set_new(chg, key, json_true()); /* gone */
+            json_object_del(map, key);
+        }
+    }
+    json_decref(c.seen);
 }
 
 typedef struct get_ctx {
@@ -534,13 +570,17 @@ typedef struct pass {
     json_t *rbs;       /* "ns/name" -> binding */
     json_t *obs[FL_ARRAY_LEN(KINDS)];
     json_t *dirty;   /* binding keys whose inputs changed (looked at this pass) */
-    json_t *touched; /* binding keys looked at this pass (cleanup checks their copies) */
+    json_t *touched; /* binding keys looked at this pass */
+    json_t *shrunk;  /* binding keys whose clusters keeping copies lost one (or are new,
+                          or no longer in force): cleanup checks their copies */
     json_t *hot;     /* the next pass's p->hot */
     json_t *obs_chg[FL_ARRAY_LEN(KINDS)]; /* member copies whose rows changed this pass */
     json_t *mhash;   /* cluster -> hash of its engine entry (what overrides read) */
     bool full;       /* every copy read and cleaned up, what is kept of gone templates forgotten */
-    json_t *present; /* full pass: binding keys of the templates here */
-    size_t n_look, n_decide;                /* templates looked at, decided (this pass) */
+    json_t *present; /* full pass, or a round of members read whole: binding keys of the
+                        templates here (what is kept for the others is forgotten) */
+    const char *whole;       /* the member whose copies were read whole (all cleaned up) */
+    size_t n_look, n_decide; /* templates looked at, decided (this pass) */
     int64_t t_read, t_obs, t_look, t_clean; /* ms spent reading the host, the copies,
                                                looking at templates, cleaning up */
     json_t *ns_jobs;                        /* "cluster/ns" -> true */
@@ -1138,6 +1178,17 @@ static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, c
                      json_t *want, bool seen, bool hot)
 {
     fl_sched_prop *p = ps->p;
+    /* a cluster left the clusters that keep copies: cleanup looks at its copies */
+    const json_t *had = json_object_get(json_object_get(p->bst, key), "want");
+    const char *cn;
+    json_t *x;
+    bool shrunk = !had;
+    json_object_foreach((json_t *)had, cn, x) {
+        if (!json_object_get(want, cn))
+            shrunk = true;
+    }
+    if (shrunk || !seen)
+        json_object_set_new(ps->shrunk, key, json_true());
     json_t *b = json_pack("{s:s,s:s,s:b,s:i,s:s,s:s,s:O}", "trv",
                           fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), "brv",
                           fl_obj_str_or(rb, "metadata.resourceVersion", "-"), "seen", seen, "ki",
@@ -1711,8 +1762,9 @@ static void binding_copies(pass *ps, const char *bkey, json_t **cand)
 
 /* Member objects whose binding no longer assigns them there: deleted
  * (cleanup_one). A full pass looks at every copy; the others at the copies
- * of the bindings looked at in this pass, of those with copies left, of
- * those whose template is gone, and at the copies that changed. Bindings
+ * of the bindings that lost a cluster in this pass (or are new, or no
+ * longer in force), of those with copies left, of those whose template is
+ * gone, and at the copies that changed. Bindings
  * whose template is gone are deleted once their objects are. */
 static void cleanup(pass *ps)
 {
@@ -1727,13 +1779,20 @@ static void cleanup(pass *ps)
         }
         const char *k;
         json_t *v;
-        json_object_foreach(ps->touched, k, v)
+        json_object_foreach(ps->shrunk, k, v)
             binding_copies(ps, k, cand);
         json_object_foreach(p->busy, k, v)
             binding_copies(ps, k, cand);
         json_object_foreach(ps->rbs, k, v) {
             if (!json_object_get(ps->seen, k))
                 binding_copies(ps, k, cand);
+        }
+        size_t wl = ps->whole ? strlen(ps->whole) : 0;
+        for (size_t ki = 0; wl && ki < FL_ARRAY_LEN(KINDS); ki++) {
+            json_object_foreach(ps->obs[ki], k, v) {
+                if (!strncmp(k, ps->whole, wl) && k[wl] == '/')
+                    json_object_set_new(cand[ki], k, json_true());
+            }
         }
     }
     for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
@@ -2050,6 +2109,7 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(rbl);
     ps.dirty = json_object();
     ps.touched = json_object();
+    ps.shrunk = json_object();
     ps.hot = json_object();
     if (json_object_size(moved) && !all)
         mark_holders(&ps, moved);
@@ -2070,21 +2130,29 @@ static bool run_pass(fl_sched_prop *p)
         size_t nt = 0;
         int64_t t1 = fl_mono_ms();
         ps.t_read = t1 - t0;
-        /* member copies: what changed since the last pass (a full read every minute) */
+        /* member copies: what changed since the last pass; and, one member
+         * at a time (every member once per FULL_PASS_MS), all of them */
         int64_t rev = 0, since = p->obs_rev;
         fl_index_reader_revision(ps.r, &rev);
-        if (ps.now - p->obs_full_ms > FULL_PASS_MS) {
-            since = 0;
-            p->obs_full_ms = ps.now;
-        }
-        ps.full = since == 0;
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
-            ps.full = ps.full || !p->obs_cache[k];
+            if (!p->obs_cache[k])
+                since = 0;
+        ps.full = since == 0;
+        const char *whole = NULL; /* the member read whole in this pass */
+        if (!ps.full && p->nm && ps.now - p->obs_full_ms >= FULL_PASS_MS / (int64_t)p->nm) {
+            whole = p->m[p->rot % p->nm].name;
+            p->obs_full_ms = ps.now;
+            if (++p->rot % p->nm == 0)
+                ps.present = json_object(); /* a round: forget what is gone */
+        }
         if (ps.full)
             ps.present = json_object();
+        ps.whole = whole;
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
             ps.obs_chg[k] = json_object();
             ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k], since, ps.obs_chg[k]);
+            if (whole && ps.obs[k])
+                reread(ps.r, &KINDS[k], ps.obs[k], whole, ps.obs_chg[k]);
             mark_copies(&ps, k);
         }
         p->obs_rev = rev;
@@ -2129,7 +2197,7 @@ static bool run_pass(fl_sched_prop *p)
         ps.t_look = t3 - t2;
         if (!atomic_load(&p->stopping))
             cleanup(&ps);
-        if (ps.full && !atomic_load(&p->stopping) && nt < MAX_TEMPLATES)
+        if (ps.present && !atomic_load(&p->stopping) && nt < MAX_TEMPLATES)
             forget(&ps);
         ps.t_clean = fl_mono_ms() - t3;
         fl_index_reader_end(ps.r);
@@ -2175,6 +2243,7 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.rbs);
     json_decref(ps.dirty);
     json_decref(ps.touched);
+    json_decref(ps.shrunk);
     json_decref(ps.present);
     json_decref(p->hot);
     p->hot = ps.hot;
