@@ -1214,6 +1214,20 @@ static int held_phase(int phase)
     return phase == 1 ? 0 : phase == 3 ? 2 : phase;
 }
 
+/* What a binding says, for fingerprints: hashes of its spec and of status
+ * ("-": no binding). */
+static void binding_sig(const json_t *rb, const json_t *status, char out[40])
+{
+    char a[20], b[20];
+    if (!rb) {
+        snprintf(out, 40, "-");
+        return;
+    }
+    hash_of(json_object_get(rb, "spec"), a);
+    hash_of(status, b);
+    snprintf(out, 40, "%s%s", a, b);
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -1244,10 +1258,16 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_object_set_new(ps->seen, key, json_true());
     /* a template whose inputs are those of a pass that needed nothing is skipped */
     fl_buf fp = FL_BUF_INIT(1u << 20);
-    fl_buf_printf(
-        &fp, "%s|%s|%s|%s|%s|%s", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
-        fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""),
-        fl_obj_str_or(pol, "metadata.uid", ""), fl_obj_str_or(pol, "metadata.resourceVersion", ""));
+    /* the binding by what it says (spec and status), not its resourceVersion:
+     * a status write of ours, once indexed, gives the fingerprint it was
+     * written with (below) and is not decided again */
+    char rbsig[40];
+    binding_sig(rb, json_object_get(rb, "status"), rbsig);
+    fl_buf_printf(&fp, "%s|%s|", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""));
+    size_t rbsig_at = fp.len;
+    fl_buf_printf(&fp, "%s|%s|%s|%s", rbsig, fl_obj_str_or(pol, "metadata.name", ""),
+                  fl_obj_str_or(pol, "metadata.uid", ""),
+                  fl_obj_str_or(pol, "metadata.resourceVersion", ""));
     if (!fl_obj_str(pol, "metadata.resourceVersion")) {
         char ph[20];
         hash_of(pol, ph);
@@ -1383,6 +1403,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const char *conflict = fl_obj_str_or(pol, "spec.conflictResolution", "Abort");
     json_t *agg = json_array(), *sum = json_object();
     copies cp = {NULL, 0, ""};
+    bool status_only = false; /* the binding's one write is its status */
     bool all_applied = !suspended;
     char emsg2[300] = "";
     json_array_foreach(clusters, i, t) {
@@ -1639,6 +1660,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         snprintf(rbpath + pl, sizeof rbpath - pl, "/%s/status", bname);
         job(ps->host_jobs, "_host", FL_KUBE_PUT, rbpath, body, hk, h);
         json_decref(body);
+        status_only = true;
     }
     /* the template's status: the members' summed */
     if (json_object_size(sum) && !suspended && !k->dep && !k->cluster &&
@@ -1672,10 +1694,26 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                         json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
     bool settled =
         ok && all_applied && !evicted && !deferred && !watching && jobs_after == jobs_before && rb;
-    if (settled)
+    /* the one write is the binding's status: settled as the binding will
+     * be once the index has it (looked at then, not decided again) */
+    bool settles_when_written = ok && all_applied && !evicted && !deferred && !watching && rb &&
+                                fp.data && status_only && jobs_after == jobs_before + 1;
+    if (settled) {
         json_object_set_new(p->settled, key, json_string(fps));
-    else
+    } else if (settles_when_written) {
+        char sig2[40];
+        binding_sig(rb, status, sig2);
+        size_t old_len = strlen(rbsig);
+        fl_buf f2 = FL_BUF_INIT(1u << 20);
+        fl_buf_printf(&f2, "%.*s%s%s", (int)rbsig_at, fps, sig2, fps + rbsig_at + old_len);
+        if (f2.data)
+            json_object_set_new(p->settled, key, json_string(f2.data));
+        else
+            json_object_del(p->settled, key);
+        fl_buf_done(&f2);
+    } else {
         json_object_del(p->settled, key);
+    }
     /* the binding as it will be: the clusters keep their copies; a binding
      * being written is looked at again (rb is seen as the index has it) */
     remember(ps, ki, tmpl, key, rb, want, rb != NULL,
