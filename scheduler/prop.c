@@ -110,8 +110,8 @@ struct fl_sched_prop {
     int64_t obs_rev, obs_full_ms; /* index revision it reflects; last member read whole */
     size_t rot;                   /* the next member read whole (modulo nm) */
     /* incremental passes: a template is looked at only when something it
-     * depends on changed (ps->dirty), it is hot, or the resync cursor
-     * reaches it; every FULL_PASS_MS a pass looks at everything */
+     * depends on changed (ps->dirty, resourceVersions, policies), it is hot,
+     * or the resync cursor reaches it (look_at) */
     json_t *bst;         /* binding key -> {"trv","brv","seen","ki","ns","name","want":{cluster}}:
                             what the last look at the template found */
     json_t *hot;         /* binding keys looked at again next pass (not settled, timers) */
@@ -575,7 +575,6 @@ typedef struct pass {
                           or no longer in force): cleanup checks their copies */
     json_t *hot;     /* the next pass's p->hot */
     json_t *obs_chg[FL_ARRAY_LEN(KINDS)]; /* member copies whose rows changed this pass */
-    json_t *mhash;   /* cluster -> hash of its engine entry (what overrides read) */
     bool full;       /* every copy read and cleaned up, what is kept of gone templates forgotten */
     json_t *present; /* full pass, or a round of members read whole: binding keys of the
                         templates here (what is kept for the others is forgotten) */
@@ -2283,8 +2282,12 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.touched);
     json_decref(ps.shrunk);
     json_decref(ps.present);
-    json_decref(p->hot);
-    p->hot = ps.hot;
+    if (ps.r) { /* else nothing was looked at: the same templates wait */
+        json_decref(p->hot);
+        p->hot = ps.hot;
+    } else {
+        json_decref(ps.hot);
+    }
     for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
         json_decref(ps.obs_chg[k]);
     json_decref(p->deps_last);
