@@ -1717,6 +1717,13 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
      * being written is looked at again (rb is seen as the index has it) */
     remember(ps, ki, tmpl, key, rb, want, rb != NULL,
              !settled || !may_skip || json_array_size(tasks) > 0);
+    if (settles_when_written && may_skip && !json_array_size(tasks)) {
+        /* nothing to look at again until the index has the status write
+         * (the binding changes then), unless the write did not succeed */
+        char wk[800];
+        snprintf(wk, sizeof wk, "_host/rbs/%s", key);
+        json_object_set_new(ps->hot, key, json_string(wk));
+    }
     json_decref(want);
     fl_buf_done(&fp);
     json_decref(tasks);
@@ -2043,8 +2050,12 @@ static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced, 
         return; /* looked at in this pass already */
     const json_t *b = json_object_get(p->bst, key);
     const json_t *rb = json_object_get(ps->rbs, key);
+    /* hot: a string names a write whose effect is awaited: looked at when
+     * it did not succeed (no longer in flight), else still waiting */
+    const json_t *h = json_object_get(p->hot, key);
+    bool waits = json_is_string(h) && json_object_get(p->inflight, json_string_value(h));
     bool look =
-        all || forced || !b || json_object_get(p->hot, key) || json_object_get(ps->dirty, key) ||
+        all || forced || !b || (h && !waits) || json_object_get(ps->dirty, key) ||
         strcmp(fl_obj_str_or(b, "trv", ""), fl_obj_str_or(o, "metadata.resourceVersion", "")) ||
         strcmp(fl_obj_str_or(b, "brv", ""), fl_obj_str_or(rb, "metadata.resourceVersion", "-"));
     if (!look && KINDS[k].dep) {
@@ -2059,8 +2070,11 @@ static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced, 
         json_object_set_new(ps->touched, key, json_true());
         ps->n_look++;
         do_template(ps, &KINDS[k], k, o);
-    } else if (json_is_true(json_object_get(b, "seen"))) {
-        json_object_set_new(ps->seen, key, json_true());
+    } else {
+        if (json_is_true(json_object_get(b, "seen")))
+            json_object_set_new(ps->seen, key, json_true());
+        if (waits)
+            json_object_set(ps->hot, key, (json_t *)h);
     }
     if (merge && !KINDS[k].dep)
         merge_deps(ps, key);
