@@ -15,6 +15,7 @@
  *
  * Usage: bench_query [--pods N (default 1000000)] [--clusters C (default 100)]
  *                    [--wrk-seconds S (default 10; 0 skips wrk)] [--samples K (default 2000)]
+ *                    [--pages-only 1 (GET and label pages only: no paginated list, no wrk)]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -310,6 +311,88 @@ static void bench_labels(conn *c, fl_index_reader *rd, sqlite3 *db, int samples,
     free(h), free(x), free(r);
 }
 
+/* The other shapes of a label page of 100 (HTTP and fl_index_list): two
+ * equalities with the broad one first, a label within its namespace, a
+ * label in two clusters, a two-value set. */
+enum { SH_TWO_LABELS, SH_NAMESPACE, SH_TWO_CLUSTERS, SH_SET, SH_N };
+
+static void bench_shape(conn *c, fl_index_reader *rd, int samples, int shape, int clusters, int per)
+{
+    static const char *const what[SH_N] = {
+        "label page of 100, tier=web,app=app-N (100% and 1%), all clusters",
+        "label page of 100, app=app-N in its namespace, all clusters",
+        "label page of 100, app=app-N in two clusters (clusters in (c-A,c-B))",
+        "label page of 100, app in (app-N,app-M), all clusters"};
+    int64_t *h = calloc((size_t)samples, sizeof *h), *x = calloc((size_t)samples, sizeof *x);
+    char path[512], app[32], app2[32], ns[32], c1[32], c2[32];
+    int bad = 0;
+    for (int i = 0; i < samples; i++) {
+        int a = rand() % APP_COUNT, b = (a + 1 + rand() % (APP_COUNT - 1)) % APP_COUNT;
+        snprintf(app, sizeof app, "app-%d", a);
+        snprintf(app2, sizeof app2, "app-%d", b);
+        snprintf(ns, sizeof ns, "ns-%d", a % NS_COUNT); /* app-N lives in ns-(N % 50) */
+        int k1 = rand() % clusters,
+            k2 = (k1 + 1 + rand() % (clusters > 1 ? clusters - 1 : 1)) % clusters;
+        snprintf(c1, sizeof c1, "c-%d", k1);
+        snprintf(c2, sizeof c2, "c-%d", k2);
+        const char *v1[] = {app}, *vt[] = {"web"}, *vs[] = {app, app2}, *nss[] = {ns},
+                   *cls[] = {c1, c2};
+        fl_index_label_req lr[2] = {{"app", FL_INDEX_LABEL_EQ, v1, 1}};
+        fl_index_query q = FL_INDEX_QUERY_INIT;
+        q.group = "", q.version = "v1", q.resource = "pods", q.labels = lr, q.n_labels = 1;
+        q.limit = 101;
+        int want = 101;
+        switch (shape) {
+        case SH_TWO_LABELS:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/pods?limit=100&labelSelector=tier%%3Dweb,app%%3D%s",
+                     FL_QUERY_PREFIX, app);
+            lr[1] = lr[0];
+            lr[0] = (fl_index_label_req){"tier", FL_INDEX_LABEL_EQ, vt, 1};
+            q.n_labels = 2;
+            break;
+        case SH_NAMESPACE:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/namespaces/%s/pods?limit=100&labelSelector=app%%3D%s",
+                     FL_QUERY_PREFIX, ns, app);
+            q.namespaces = nss, q.n_namespaces = 1;
+            break;
+        case SH_TWO_CLUSTERS:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/pods?limit=100&labelSelector=app%%3D%s,"
+                     "search.clusterpedia.io%%2Fclusters%%20in%%20(%s,%s)",
+                     FL_QUERY_PREFIX, app, c1, c2);
+            q.clusters = cls, q.n_clusters = 2;
+            if (2 * (per / APP_COUNT) < want)
+                want = 2 * (per / APP_COUNT);
+            break;
+        default:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/pods?limit=100&labelSelector=app%%20in%%20(%s,%s)", FL_QUERY_PREFIX,
+                     app, app2);
+            lr[0] = (fl_index_label_req){"app", FL_INDEX_LABEL_IN, vs, 2};
+            break;
+        }
+        int64_t t0 = now_ns();
+        bad += http_get(c, path) != 200;
+        h[i] = now_ns() - t0;
+        sink sk = {0, 0};
+        t0 = now_ns();
+        bad += fl_index_list(rd, &q, sink_row, &sk, NULL, NULL) != 0 || sk.n != want;
+        x[i] = now_ns() - t0;
+    }
+    qsort(h, (size_t)samples, sizeof *h, cmp_i64);
+    qsort(x, (size_t)samples, sizeof *x, cmp_i64);
+    printf("%s\n  HTTP        p50 %8.1f us  p99 %8.1f us\n"
+           "  index API   p50 %8.1f us  p99 %8.1f us\n",
+           what[shape], h[samples / 2] / 1e3, h[samples * 99 / 100] / 1e3, x[samples / 2] / 1e3,
+           x[samples * 99 / 100] / 1e3);
+    if (bad)
+        printf("  (%d pages failed)\n", bad);
+    print_load();
+    free(h), free(x);
+}
+
 /* Pages of limit=500 until `want` objects (or the end), like kubectl --chunk-size=500. */
 static void bench_full(conn *c, sqlite3 *db, int want)
 {
@@ -453,6 +536,7 @@ int main(int argc, char **argv)
     int clusters = arg_int(argc, argv, "--clusters", 100);
     int wrk_s = arg_int(argc, argv, "--wrk-seconds", 10);
     int samples = arg_int(argc, argv, "--samples", 2000);
+    int quick = arg_int(argc, argv, "--pages-only", 0); /* 1: label pages only (no list, no wrk) */
     char dir[] = "/tmp/flotilla-bench-query-XXXXXX", path[128], la[64];
     if (!mkdtemp(dir) || clusters < 1 || pods < clusters || samples < 100)
         return 1;
@@ -501,11 +585,15 @@ int main(int argc, char **argv)
     bench_get(&c, rd, db, pods / clusters, clusters, samples);
     bench_labels(&c, rd, db, samples, 0, pods / clusters);
     bench_labels(&c, rd, db, samples / 4, clusters, pods / clusters);
-    bench_full(&c, db, pods < 100000 ? pods : 100000);
+    for (int sh = 0; sh < SH_N; sh++)
+        bench_shape(&c, rd, samples / 4, sh, clusters, pods / clusters);
+    if (!quick)
+        bench_full(&c, db, pods < 100000 ? pods : 100000);
     close(c.fd);
     fl_buf_done(&c.body);
-    run_wrk(fl_server_port(srv), wrk_s, pods / clusters, clusters, dir);
-    if (wrk_s > 0)
+    if (!quick)
+        run_wrk(fl_server_port(srv), wrk_s, pods / clusters, clusters, dir);
+    if (wrk_s > 0 && !quick)
         raw_rate(db, pods / clusters, clusters, wrk_s / 2.0);
     printf("peak RSS of this process (index writer + readers + HTTP): %ld MB\n", rss_mb());
     sqlite3_close(db);
