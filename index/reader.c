@@ -284,7 +284,13 @@ int idx_reader_json(fl_index_reader *r, sqlite3_stmt *s, int at, const char **js
  *     (key, value, gvr_id, ns, name, cluster_id), so the page is a range of
  *     it in the API's order; only the rows handed out are looked up in
  *     objects (JSON included). Other label requirements are EXISTS /
- *     NOT EXISTS probes of labels_obj(obj_id, key, value) per row.
+ *     NOT EXISTS probes of labels_obj(obj_id, key, value) per row. A set
+ *     of up to MERGE_MAX_VALUES values drives as one such range per value,
+ *     merged in key order by SQLite (a UNION ALL with ORDER BY: MERGE, no
+ *     sort). With several candidates, the first SAMPLE_ROWS entries of each
+ *     one's range, probed with the other conditions, pick the one that
+ *     reads the fewest entries per row handed out (a broad tier=web before
+ *     a 1% app=x no longer drives).
  *   - otherwise objects drive: objects_key(gvr_id, ns, name, cluster_id),
  *     or objects_scope(cluster_id, gvr_id, ns, name) for one cluster, or
  *     objects_owner(owner_uid, gvr_id, ns, name, cluster_id) for an owner,
