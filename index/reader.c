@@ -330,6 +330,7 @@ typedef struct qb {
     bool empty;    /* a constraint can match nothing (unknown cluster/gvr) */
     int drv;       /* index of the driving label requirement, -1: objects drive */
     int arm;       /* a set driver's value of this arm of a merge, -1: every value */
+    int carm;      /* the cluster of this arm of a merge, -1: every cluster asked for */
     const char *k; /* alias of the table holding the key columns: "l." or "o." */
     bool has_o;    /* objects o is part of the statement */
 } qb;
@@ -420,13 +421,14 @@ static int cluster_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
     if (!q->n_clusters)
         return 0;
     qs(b, " AND "), qk(b, "cluster_id IN (");
-    for (size_t i = 0; i < q->n_clusters; i++) {
+    for (size_t i = 0, w = 0; i < q->n_clusters; i++) {
         int64_t id;
         int rc = cluster_id(r, q->clusters[i], &id, err);
         if (rc < 0)
             return rc;
-        if (id)
-            qs(b, n++ ? ", " : ""), qi(b, id);
+        n += id != 0;
+        if (id && (b->carm < 0 || (size_t)b->carm == i)) /* an arm: its cluster only */
+            qs(b, w++ ? ", " : ""), qi(b, id);
     }
     qs(b, ")");
     b->empty |= n == 0;
@@ -485,17 +487,42 @@ static void pod_facts(qb *b, const fl_index_query *q)
 /* Entries of each candidate's range read to estimate how many the page reads. */
 #define SAMPLE_ROWS 64
 
+/* Arms of one merge at most (values × clusters). */
+#define MERGE_MAX_ARMS 16
+
+/* The binds of one arm of a page, at most. */
+static size_t arm_binds(const fl_index_query *q)
+{
+    size_t per_arm = 16 + q->n_clusters + q->n_namespaces + q->n_names + q->n_pod_nodes +
+                     q->n_pod_phases + (q->owner_uid != NULL) + (q->text != NULL);
+    for (size_t i = 0; i < q->n_labels; i++)
+        per_arm += 1 + q->labels[i].n_values;
+    return per_arm;
+}
+
 static bool can_drive(const fl_index_query *q, const fl_index_label_req *l)
 {
     if (l->op == FL_INDEX_LABEL_EQ || (l->op == FL_INDEX_LABEL_IN && l->n_values == 1))
         return true;
     if (l->op != FL_INDEX_LABEL_IN || l->n_values > MERGE_MAX_VALUES)
         return false;
-    size_t per_arm = 16 + q->n_clusters + q->n_namespaces + q->n_names + q->n_pod_nodes +
-                     q->n_pod_phases + (q->owner_uid != NULL) + (q->text != NULL);
-    for (size_t i = 0; i < q->n_labels; i++)
-        per_arm += 1 + q->labels[i].n_values;
-    return per_arm * l->n_values < MAX_BINDS;
+    return arm_binds(q) * l->n_values < MAX_BINDS;
+}
+
+/* Clusters a page driven by d splits into, one arm each: a few clusters
+ * are each a range of labels_cluster (in key order, merged), where one
+ * range over every cluster filtered by cluster reads the label's entries
+ * of all of them. 1: no split. */
+static size_t cluster_arms(const fl_index_query *q, const fl_index_label_req *d)
+{
+    size_t nc = q->n_clusters;
+    if (nc < 2 || nc * d->n_values > MERGE_MAX_ARMS || arm_binds(q) * nc * d->n_values >= MAX_BINDS)
+        return 1;
+    for (size_t i = 0; i < nc; i++) /* a name twice would give its rows twice */
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(q->clusters[i], q->clusters[j]))
+                return 1;
+    return nc;
 }
 
 static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err);
@@ -516,7 +543,7 @@ static int sample_cost(fl_index_reader *r, const fl_index_query *q, int i, doubl
     int rc;
     if (!b)
         return -ENOMEM;
-    b->drv = i, b->arm = -1, b->k = "l.";
+    b->drv = i, b->arm = b->carm = -1, b->k = "l.";
     const fl_index_label_req *l = &q->labels[i];
     qs(b, "SELECT count(*), total(h) FROM (SELECT (1");
     for (size_t j = 0; j < q->n_labels; j++)
@@ -756,7 +783,7 @@ static qb *qb_new(void)
     qb *b = calloc(1, sizeof *b);
     if (b) {
         fl_buf_init(&b->sql, 64 * 1024);
-        b->drv = b->arm = -1;
+        b->drv = b->arm = b->carm = -1;
     }
     return b;
 }
@@ -776,17 +803,20 @@ static int build_list(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err
     int rc = check_query(q, err);
     if (rc < 0 || (rc = choose_driver(r, q, &b->drv, err)) < 0)
         return rc;
-    size_t arms = b->drv >= 0 ? q->labels[b->drv].n_values : 1;
+    size_t nv = b->drv >= 0 ? q->labels[b->drv].n_values : 1;
+    size_t nc = b->drv >= 0 ? cluster_arms(q, &q->labels[b->drv]) : 1, arms = nv * nc;
     if (arms <= 1) {
         build_head(q, b, false);
         if ((rc = build_where(r, q, b, err)) < 0 || (rc = build_tail(r, q, b, err)) < 0)
             return rc;
         return b->rc;
     }
-    /* one arm per value, each a range of the labels index in key order;
+    /* one arm per value (and per cluster asked for, when a few are), each a
+     * range of a labels index in key order;
      * SQLite merges the arms (MERGE (UNION ALL)) and stops at the limit */
     for (size_t a = 0; a < arms; a++) {
-        b->arm = (int)a;
+        b->arm = (int)(a % nv);
+        b->carm = nc > 1 ? (int)(a / nv) : -1;
         if (a)
             qs(b, " UNION ALL ");
         build_head(q, b, false);

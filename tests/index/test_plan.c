@@ -113,6 +113,7 @@ static void test_plans(fl_index_reader *r)
     fl_index_label_req eq_beats_set[2] = {{"app", FL_INDEX_LABEL_IN, two, 2},
                                           {"idx", FL_INDEX_LABEL_EQ, i5, 1}};
     char plan[8192];
+    const char *cl2[] = {"west", "east"}, *cl_dup[] = {"west", "west"};
 
     q.group = "", q.resource = "pods", q.limit = 101;
     expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=?)");
@@ -184,6 +185,22 @@ static void test_plans(fl_index_reader *r)
         "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
     q.clusters = NULL, q.n_clusters = 0;
     expect_plan(r, &q, true, "(key=? AND value=? AND gvr_id=?)");
+    /* a few clusters: one labels_cluster range per cluster (and value), merged */
+    q.labels = &app, q.n_labels = 1;
+    q.clusters = cl2, q.n_clusters = 2;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    expect_plan(
+        r, &q, false,
+        "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
+    q.labels = &set, q.n_labels = 1;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    q.clusters = cl_dup, q.n_clusters = 2; /* a name twice: no split */
+    plan_of(r, &q, false, plan, sizeof plan);
+    T_CHECK(strstr(plan, "MERGE (UNION ALL)") != NULL);
+    q.labels = &app, q.n_labels = 1;
+    plan_of(r, &q, false, plan, sizeof plan);
+    T_CHECK(!strstr(plan, "MERGE"));
+    q.clusters = NULL, q.n_clusters = 0;
     /* a set of more values than a merge takes: objects drive, labels are probes */
     q.labels = &many, q.n_labels = 1;
     expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=?)");
@@ -324,6 +341,14 @@ static bool p_a12(int i)
 {
     return i % 5 == 1 || i % 5 == 2;
 }
+static bool p_a12_two(int i)
+{
+    return (i % 5 == 1 || i % 5 == 2) && i % 3 != 2 && i != 7;
+}
+static bool p_a1_two(int i)
+{
+    return i % 5 == 1 && i % 3 != 2;
+}
 static bool p_web_i34(int i)
 {
     return i % 2 == 0 && (i == 3 || i == 4);
@@ -398,6 +423,7 @@ static void test_answers(fl_index_reader *r)
     fl_index_label_req set = {"app", FL_INDEX_LABEL_IN, a12, 2};
     fl_index_label_req gt = {"idx", FL_INDEX_LABEL_GT, forty, 1};
     const char *web[] = {"web"}, *i34[] = {"3", "4"};
+    const char *cl2[] = {"west", "east"}, *cl_dup[] = {"west", "west"};
     fl_index_label_req set_db[2] = {{"tier", FL_INDEX_LABEL_EQ, db, 1},
                                     {"app", FL_INDEX_LABEL_IN, a12, 2}};
     fl_index_label_req web_i34[2] = {{"tier", FL_INDEX_LABEL_EQ, web, 1},
@@ -430,6 +456,13 @@ static void test_answers(fl_index_reader *r)
     check_same(r, &q, p_a12, "app in (a1,a2)");
     q.clusters = cl, q.n_clusters = 1;
     check_same(r, &q, p_a12_west, "app in (a1,a2) in west");
+    q.clusters = NULL, q.n_clusters = 0;
+    q.clusters = cl2, q.n_clusters = 2;
+    check_same(r, &q, p_a12_two, "app in (a1,a2) in west and east");
+    q.labels = &app, q.n_labels = 1;
+    check_same(r, &q, p_a1_two, "app=a1 in west and east");
+    q.clusters = cl_dup, q.n_clusters = 2;
+    check_same(r, &q, p_a1_west, "app=a1 in west and west");
     q.clusters = NULL, q.n_clusters = 0;
     q.labels = set_db, q.n_labels = 2;
     check_same(r, &q, p_a12_db, "tier=db, app in (a1,a2)");
