@@ -287,7 +287,8 @@ int idx_reader_json(fl_index_reader *r, sqlite3_stmt *s, int at, const char **js
  *     NOT EXISTS probes of labels_obj(obj_id, key, value) per row. A set
  *     of up to MERGE_MAX_VALUES values drives as one such range per value,
  *     merged in key order by SQLite (a UNION ALL with ORDER BY: MERGE, no
- *     sort). With several candidates, the first SAMPLE_ROWS entries of each
+ *     sort); a page in 2-8 clusters as one labels_cluster range per
+ *     cluster (and value), merged the same way. With several candidates, the first SAMPLE_ROWS entries of each
  *     one's range, probed with the other conditions, pick the one that
  *     reads the fewest entries per row handed out (a broad tier=web before
  *     a 1% app=x no longer drives).
