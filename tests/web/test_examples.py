@@ -154,13 +154,8 @@ def test_quota(port, token):
     check("exceeded quota: team-search" in msg, "kube-apiserver's wording: %s" % msg)
     code, ok = http(port, path, None, review("fits", "500m", "search"))
     check(code == 200 and ok["response"]["allowed"] is True, "a pod within the quota is allowed")
-    # the same limit as Karmada's FederatedResourceQuota (spec.overall cpu 2, memory 4Gi),
-    # namespace search-frq; as a ResourceQuota with memory, pods must say their memory
-    code, doc = http(port, path, None, review("frq-no-memory", "500m", "search-frq"))
-    msg = (doc or {}).get("response", {}).get("status", {}).get("message", "")
-    check(code == 200 and doc["response"]["allowed"] is False and "must specify memory" in msg,
-          "FederatedResourceQuota: a pod without a memory request is denied: %s" % doc)
 
+    # Karmada's FederatedResourceQuota in namespace search-frq (spec.overall cpu 2, memory 4Gi)
     def frq_denied():
         answer[0] = http(port, path, None,
                          review("frq-too-big", "3", "search-frq", "1Gi"))[1]
@@ -172,6 +167,12 @@ def test_quota(port, token):
     check(resp.get("status", {}).get("code") == 403 and
           "FederatedResourceQuota(search-frq/team-search) exceeded for resource cpu" in msg,
           "the FRQ denial in Karmada's wording: %s" % resp)
+    # now that the FRQ is in force: with memory in its overall, as a ResourceQuota with
+    # memory, pods must say their memory
+    code, doc = http(port, path, None, review("frq-no-memory", "500m", "search-frq"))
+    msg = (doc or {}).get("response", {}).get("status", {}).get("message", "")
+    check(code == 200 and doc["response"]["allowed"] is False and "must specify memory" in msg,
+          "FederatedResourceQuota: a pod without a memory request is denied: %s" % doc)
     code, ok = http(port, path, None, review("frq-fits", "1500m", "search-frq", "1Gi"))
     check(code == 200 and ok["response"]["allowed"] is True,
           "FederatedResourceQuota: a pod within its overall is allowed: %s" % ok)
