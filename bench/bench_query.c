@@ -15,17 +15,22 @@
  *
  * Usage: bench_query [--pods N (default 1000000)] [--clusters C (default 100)]
  *                    [--wrk-seconds S (default 10; 0 skips wrk)] [--samples K (default 2000)]
+ *                    [--pages-only 1 (GET and label pages only: no paginated list, no wrk)]
+ *                    [--keep DIR (the index in DIR, kept; a later run with the same DIR
+ *                    skips the load, so two builds compare on the same data)]
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +100,7 @@ static int load(fl_index *idx, int pods, int clusters)
 
 typedef struct conn {
     int fd;
+    uint16_t port;
     fl_buf body;
 } conn;
 
@@ -103,14 +109,31 @@ static int conn_open(conn *c, uint16_t port)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     int one = 1;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c->port = port;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fl_buf_init(&c->body, 256u << 20);
     return connect(c->fd, (struct sockaddr *)&a, sizeof a);
 }
 
-/* GET path; the body lands in c->body. Returns the status or -1. */
+static int http_get_once(conn *c, const char *path);
+
+/* GET path; the body lands in c->body. Returns the status or -1. A
+ * connection the server closed (a slow answer past its limits) is opened
+ * again for the next request. */
 static int http_get(conn *c, const char *path)
+{
+    int st = http_get_once(c, path);
+    for (int again = 0; st < 0 && again < 2; again++) {
+        close(c->fd);
+        fl_buf_done(&c->body);
+        if (conn_open(c, c->port) == 0)
+            st = http_get_once(c, path);
+    }
+    return st;
+}
+
+static int http_get_once(conn *c, const char *path)
 {
     char req[4096], buf[65536];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: b\r\n\r\n", path);
@@ -310,6 +333,88 @@ static void bench_labels(conn *c, fl_index_reader *rd, sqlite3 *db, int samples,
     free(h), free(x), free(r);
 }
 
+/* The other shapes of a label page of 100 (HTTP and fl_index_list): two
+ * equalities with the broad one first, a label within its namespace, a
+ * label in two clusters, a two-value set. */
+enum { SH_TWO_LABELS, SH_NAMESPACE, SH_TWO_CLUSTERS, SH_SET, SH_N };
+
+static void bench_shape(conn *c, fl_index_reader *rd, int samples, int shape, int clusters, int per)
+{
+    static const char *const what[SH_N] = {
+        "label page of 100, tier=web,app=app-N (100% and 1%), all clusters",
+        "label page of 100, app=app-N in its namespace, all clusters",
+        "label page of 100, app=app-N in two clusters (clusters in (c-A,c-B))",
+        "label page of 100, app in (app-N,app-M), all clusters"};
+    int64_t *h = calloc((size_t)samples, sizeof *h), *x = calloc((size_t)samples, sizeof *x);
+    char path[512], app[32], app2[32], ns[32], c1[32], c2[32];
+    int bad = 0;
+    for (int i = 0; i < samples; i++) {
+        int a = rand() % APP_COUNT, b = (a + 1 + rand() % (APP_COUNT - 1)) % APP_COUNT;
+        snprintf(app, sizeof app, "app-%d", a);
+        snprintf(app2, sizeof app2, "app-%d", b);
+        snprintf(ns, sizeof ns, "ns-%d", a % NS_COUNT); /* app-N lives in ns-(N % 50) */
+        int k1 = rand() % clusters,
+            k2 = (k1 + 1 + rand() % (clusters > 1 ? clusters - 1 : 1)) % clusters;
+        snprintf(c1, sizeof c1, "c-%d", k1);
+        snprintf(c2, sizeof c2, "c-%d", k2);
+        const char *v1[] = {app}, *vt[] = {"web"}, *vs[] = {app, app2}, *nss[] = {ns},
+                   *cls[] = {c1, c2};
+        fl_index_label_req lr[2] = {{"app", FL_INDEX_LABEL_EQ, v1, 1}};
+        fl_index_query q = FL_INDEX_QUERY_INIT;
+        q.group = "", q.version = "v1", q.resource = "pods", q.labels = lr, q.n_labels = 1;
+        q.limit = 101;
+        int want = 101;
+        switch (shape) {
+        case SH_TWO_LABELS:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/pods?limit=100&labelSelector=tier%%3Dweb,app%%3D%s",
+                     FL_QUERY_PREFIX, app);
+            lr[1] = lr[0];
+            lr[0] = (fl_index_label_req){"tier", FL_INDEX_LABEL_EQ, vt, 1};
+            q.n_labels = 2;
+            break;
+        case SH_NAMESPACE:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/namespaces/%s/pods?limit=100&labelSelector=app%%3D%s",
+                     FL_QUERY_PREFIX, ns, app);
+            q.namespaces = nss, q.n_namespaces = 1;
+            break;
+        case SH_TWO_CLUSTERS:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/pods?limit=100&labelSelector=app%%3D%s,"
+                     "search.clusterpedia.io%%2Fclusters%%20in%%20(%s,%s)",
+                     FL_QUERY_PREFIX, app, c1, c2);
+            q.clusters = cls, q.n_clusters = 2;
+            if (2 * (per / APP_COUNT) < want)
+                want = 2 * (per / APP_COUNT);
+            break;
+        default:
+            snprintf(path, sizeof path,
+                     "%s/api/v1/pods?limit=100&labelSelector=app%%20in%%20(%s,%s)", FL_QUERY_PREFIX,
+                     app, app2);
+            lr[0] = (fl_index_label_req){"app", FL_INDEX_LABEL_IN, vs, 2};
+            break;
+        }
+        int64_t t0 = now_ns();
+        bad += http_get(c, path) != 200;
+        h[i] = now_ns() - t0;
+        sink sk = {0, 0};
+        t0 = now_ns();
+        bad += fl_index_list(rd, &q, sink_row, &sk, NULL, NULL) != 0 || sk.n != want;
+        x[i] = now_ns() - t0;
+    }
+    qsort(h, (size_t)samples, sizeof *h, cmp_i64);
+    qsort(x, (size_t)samples, sizeof *x, cmp_i64);
+    printf("%s\n  HTTP        p50 %8.1f us  p99 %8.1f us\n"
+           "  index API   p50 %8.1f us  p99 %8.1f us\n",
+           what[shape], h[samples / 2] / 1e3, h[samples * 99 / 100] / 1e3, x[samples / 2] / 1e3,
+           x[samples * 99 / 100] / 1e3);
+    if (bad)
+        printf("  (%d pages failed)\n", bad);
+    print_load();
+    free(h), free(x);
+}
+
 /* Pages of limit=500 until `want` objects (or the end), like kubectl --chunk-size=500. */
 static void bench_full(conn *c, sqlite3 *db, int want)
 {
@@ -453,9 +558,20 @@ int main(int argc, char **argv)
     int clusters = arg_int(argc, argv, "--clusters", 100);
     int wrk_s = arg_int(argc, argv, "--wrk-seconds", 10);
     int samples = arg_int(argc, argv, "--samples", 2000);
-    char dir[] = "/tmp/flotilla-bench-query-XXXXXX", path[128], la[64];
-    if (!mkdtemp(dir) || clusters < 1 || pods < clusters || samples < 100)
+    int quick = arg_int(argc, argv, "--pages-only", 0); /* 1: label pages only (no list, no wrk) */
+    char dir[256] = "/tmp/flotilla-bench-query-XXXXXX", path[512], la[64];
+    const char *keep = NULL; /* --keep DIR: the index lives there and stays; loaded once */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--keep"))
+            keep = argv[i + 1];
+    if (keep)
+        snprintf(dir, sizeof dir, "%s", keep);
+    if ((keep ? (mkdir(dir, 0700) != 0 && errno != EEXIST) : !mkdtemp(dir)) || clusters < 1 ||
+        pods < clusters || samples < 100)
         return 1;
+    char marker[300];
+    snprintf(marker, sizeof marker, "%s/loaded", dir);
+    bool loaded = keep && access(marker, F_OK) == 0;
     snprintf(path, sizeof path, "%s/index.db", dir);
     fl_index_opts io = FL_INDEX_OPTS_INIT;
     fl_index *idx = NULL;
@@ -468,6 +584,7 @@ int main(int argc, char **argv)
     conn c;
     io.path = path;
     fl_log_set_level(FL_LOG_WARN);
+    signal(SIGPIPE, SIG_IGN); /* a closed connection is an error, not the end */
     if (fl_index_open(&io, &idx, NULL) != 0)
         return 1;
     bench_loadavg(la, sizeof la);
@@ -476,12 +593,20 @@ int main(int argc, char **argv)
            pods / clusters * clusters, clusters, pods / clusters, NS_COUNT, APP_COUNT - 1, la);
     fflush(stdout);
     int64_t t0 = now_ns();
-    if (load(idx, pods, clusters) != 0)
-        return 1;
-    double load_s = (double)(now_ns() - t0) / 1e9;
-    printf("dataset loaded through fl_index_submit_list (the whole write path) in %.1f s = %.0f "
-           "pods/s\n",
-           load_s, pods / load_s);
+    if (loaded) {
+        printf("dataset: the index kept in %s (loaded by an earlier run; opened in %.1f s)\n", dir,
+               (double)(now_ns() - t0) / 1e9);
+    } else {
+        if (load(idx, pods, clusters) != 0)
+            return 1;
+        double load_s = (double)(now_ns() - t0) / 1e9;
+        printf("dataset loaded through fl_index_submit_list (the whole write path) in %.1f s = "
+               "%.0f pods/s\n",
+               load_s, pods / load_s);
+        FILE *m = keep ? fopen(marker, "w") : NULL;
+        if (m)
+            fclose(m);
+    }
     print_load();
     const char *pods_res[] = {"pods"};
     fl_query_gv gv = {"", "v1", pods_res, 1};
@@ -501,11 +626,15 @@ int main(int argc, char **argv)
     bench_get(&c, rd, db, pods / clusters, clusters, samples);
     bench_labels(&c, rd, db, samples, 0, pods / clusters);
     bench_labels(&c, rd, db, samples / 4, clusters, pods / clusters);
-    bench_full(&c, db, pods < 100000 ? pods : 100000);
+    for (int sh = 0; sh < SH_N; sh++)
+        bench_shape(&c, rd, samples / 4, sh, clusters, pods / clusters);
+    if (!quick)
+        bench_full(&c, db, pods < 100000 ? pods : 100000);
     close(c.fd);
     fl_buf_done(&c.body);
-    run_wrk(fl_server_port(srv), wrk_s, pods / clusters, clusters, dir);
-    if (wrk_s > 0)
+    if (!quick)
+        run_wrk(fl_server_port(srv), wrk_s, pods / clusters, clusters, dir);
+    if (wrk_s > 0 && !quick)
         raw_rate(db, pods / clusters, clusters, wrk_s / 2.0);
     printf("peak RSS of this process (index writer + readers + HTTP): %ld MB\n", rss_mb());
     sqlite3_close(db);
@@ -513,6 +642,8 @@ int main(int argc, char **argv)
     fl_server_free(srv);
     fl_query_free(q);
     fl_index_close(idx);
+    if (keep)
+        return 0;
     snprintf(path, sizeof path, "rm -rf %s", dir);
     return system(path) == 0 ? 0 : 1;
 }

@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,8 +92,11 @@ typedef struct serve_ctx {
     char host_kubeconfig[4200]; /* the host's kubeconfig: host: or dataDir/flotilla.kubeconfig */
     fl_sched_prop *prop; /* propagation controller (host: set), freed before the collectors */
     json_t *host_cache;  /* prop_host_list's parsed host objects by resourceVersion
-                            ("group/resource" -> "ns/name" -> {rv, obj}); its thread only */
-    fl_web *web;         /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+                            ("group/resource" -> {"objs": "ns/name" -> {rv, obj}, "rev",
+                            "full"}); its thread only */
+    fl_index_reader *host_reader; /* prop_host_list's (the propagation thread's) */
+    fl_web *web;                /* /api/v1/capacity, /metrics, /ui (web/), freed after the server */
+    fl_web_recent *recent;      /* dataDir/recent.db: denials and placements across restarts */
     fl_web_member *web_members; /* the config's members for web/ */
 } serve_ctx;
 
@@ -783,8 +787,9 @@ static unsigned listen_port(const fl_config *cfg)
  * members from the config and the collector, quota through the ledger. */
 
 typedef struct host_rows {
-    json_t *items;
-    json_t *old, *fresh; /* the cache before and after this read */
+    json_t *objs; /* "ns/name" -> {rv, obj}: the cache, updated in place (delta) or new */
+    json_t *old;  /* full read: the cache before it (entries with the same rv reused) */
+    bool delta;
 } host_rows;
 
 /* Objects unchanged since the last read (same resourceVersion) are handed
@@ -794,42 +799,91 @@ static int host_row(void *arg, const fl_index_row *row)
     host_rows *h = arg;
     char key[600];
     snprintf(key, sizeof key, "%s/%s", row->namespace_, row->name);
-    json_t *c = json_object_get(h->old, key), *o = NULL;
-    if (c && !strcmp(fl_obj_str_or(c, "rv", ""), row->resource_version)) {
-        json_object_set(h->fresh, key, c);
-        json_array_append(h->items, json_object_get(c, "obj"));
+    json_t *c = json_object_get(h->delta ? h->objs : h->old, key), *o = NULL;
+    if (row->deleted_ms) {
+        if (h->delta)
+            json_object_del(h->objs, key);
         return 0;
     }
-    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0)
+    if (c && !strcmp(fl_obj_str_or(c, "rv", ""), row->resource_version)) {
+        if (!h->delta)
+            json_object_set(h->objs, key, c);
         return 0;
-    json_array_append(h->items, o);
-    json_object_set_new(h->fresh, key,
+    }
+    if (fl_json_parse(row->json, row->json_len, &o, NULL) != 0) {
+        if (h->delta)
+            json_object_del(h->objs, key);
+        return 0;
+    }
+    json_object_set_new(h->objs, key,
                         json_pack("{s:s,s:o}", "rv", row->resource_version, "obj", o));
     return 0;
 }
 
+#define HOST_FULL_READ_MS 60000 /* the host cache is read whole at least this often */
+
+/* The host's objects of group/resource from the index: only the rows that
+ * changed since the last read (tombstones too) are read, and all of them
+ * every HOST_FULL_READ_MS. */
 static int prop_host_list(void *ud, const char *group, const char *resource, json_t **items,
                           fl_err *err)
 {
     serve_ctx *x = ud;
     static const char *const host[] = {FL_QUOTA_HOST_CLUSTER};
-    fl_index_reader *r = NULL;
     char ck[300];
     snprintf(ck, sizeof ck, "%s/%s", group, resource);
-    host_rows h = {json_array(), json_object_get(x->host_cache, ck), json_object()};
+    json_t *ent = json_object_get(x->host_cache, ck);
+    int64_t now = fl_mono_ms(), since = json_integer_value(json_object_get(ent, "rev"));
+    bool delta = ent && since > 0 &&
+                 now - json_integer_value(json_object_get(ent, "full")) < HOST_FULL_READ_MS;
+    json_t *old = json_object_get(ent, "objs");
+    host_rows h = {delta ? json_incref(old) : json_object(), old, delta};
     fl_index_query q = FL_INDEX_QUERY_INIT;
     q.group = group, q.resource = resource, q.clusters = host, q.n_clusters = 1;
-    int rc = fl_index_reader_new(x->index, &r, err);
-    if (!rc)
-        rc = fl_index_list(r, &q, host_row, &h, NULL, err);
-    fl_index_reader_free(r);
+    if (delta) {
+        q.min_revision = since;
+        q.include_deleted = true;
+        q.order = FL_INDEX_ORDER_REVISION;
+    }
+    int64_t rev = 0;
+    int rc = x->host_reader ? 0 : fl_index_reader_new(x->index, &x->host_reader, err);
+    fl_index_reader *r = x->host_reader;
+    if (!rc && (rc = fl_index_reader_begin(r)) == 0) {
+        rc = fl_index_reader_revision(r, &rev);
+        if (!rc)
+            rc = fl_index_list(r, &q, host_row, &h, NULL, err);
+        fl_index_reader_end(r);
+    }
+    if (rc && x->host_reader) {
+        fl_index_reader_free(x->host_reader); /* opened again next time */
+        x->host_reader = NULL;
+    }
     if (rc) {
-        json_decref(h.items);
-        json_decref(h.fresh);
+        /* a delta may be half applied: read everything next time */
+        json_object_del(x->host_cache, ck);
+        json_decref(h.objs);
         return rc;
     }
-    json_object_set_new(x->host_cache, ck, h.fresh);
-    *items = h.items;
+    json_t *out = json_array();
+    const char *k;
+    json_t *c;
+    json_object_foreach(h.objs, k, c)
+        json_array_append(out, json_object_get(c, "obj"));
+    /* when it was last read whole; the first time an offset per resource
+     * spreads the whole reads of the resources over the period */
+    int64_t full = now;
+    if (delta) {
+        full = json_integer_value(json_object_get(ent, "full"));
+    } else if (!ent) {
+        uint32_t hsh = 2166136261u;
+        for (const char *ch = ck; *ch; ch++)
+            hsh = (hsh ^ (unsigned char)*ch) * 16777619u;
+        full = now - (int64_t)(hsh % HOST_FULL_READ_MS);
+    }
+    json_object_set_new(x->host_cache, ck,
+                        json_pack("{s:o,s:I,s:I}", "objs", h.objs, "rev", (json_int_t)rev, "full",
+                                  (json_int_t)full));
+    *items = out;
     return 0;
 }
 
@@ -886,6 +940,47 @@ static int start_prop(serve_ctx *x, fl_err *err)
     return rc;
 }
 
+static json_t *recent_denials(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *d = NULL;
+    return x->quota && fl_quota_denials(x->quota, &d) == 0 ? d : NULL;
+}
+
+static json_t *recent_placements(void *ud)
+{
+    serve_ctx *x = ud;
+    json_t *e = NULL;
+    return x->prop && fl_sched_prop_events(x->prop, &e) == 0 ? e : NULL;
+}
+
+/* The recent quota denials and placement changes of the dashboard are kept
+ * in dataDir/recent.db: what was there before a restart is put back, and
+ * from now on copied there every 2 s and at the drain. Without the file
+ * the daemon runs on, with histories in memory only (a warning says why). */
+static void start_recent(serve_ctx *x)
+{
+    char path[4200];
+    fl_err err = FL_ERR_INIT;
+    json_t *d = NULL, *p = NULL;
+    snprintf(path, sizeof path, "%s/recent.db", x->cfg->data_dir);
+    if (fl_web_recent_open(path, &x->recent, &err) != 0 ||
+        fl_web_recent_load(x->recent, "quota-denials", &d, &err) != 0 ||
+        fl_web_recent_load(x->recent, "placements", &p, &err) != 0 ||
+        (x->quota && fl_quota_denials_restore(x->quota, d) != 0) ||
+        (x->prop && fl_sched_prop_events_restore(x->prop, p) != 0) ||
+        fl_web_recent_track(x->recent, "quota-denials", recent_denials, x) != 0 ||
+        fl_web_recent_track(x->recent, "placements", recent_placements, x) != 0 ||
+        fl_web_recent_start(x->recent, 2000, &err) != 0) {
+        fl_log(FL_LOG_WARN, "serve", "recent denials and placements kept in memory only: %s",
+               err.msg[0] ? err.msg : "out of memory");
+        fl_web_recent_free(x->recent);
+        x->recent = NULL;
+    }
+    json_decref(d);
+    json_decref(p);
+}
+
 static int start_server(serve_ctx *x, fl_server **out, fl_err *err)
 {
     const fl_config *cfg = x->cfg;
@@ -929,6 +1024,26 @@ static int wait_for_signal(const sigset_t *set)
     return sig;
 }
 
+/* Every watch, followed log and member connection is a descriptor: take
+ * the hard limit as the soft one (as Go's runtime does for kube-apiserver),
+ * and say what it is when it is low. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 8192)
+        fl_log(FL_LOG_WARN, "serve",
+               "open files limited to %llu (ulimit -n): watches, followed logs and member "
+               "connections each take one",
+               (unsigned long long)rl.rlim_cur);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *cfg_path = NULL, *listen = NULL, *data_dir = NULL;
@@ -948,6 +1063,7 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    raise_fd_limit();
 
     fl_err err = FL_ERR_INIT;
     fl_config *cfg = NULL;
@@ -1011,6 +1127,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "flotilla serve: propagation: %s\n", err.msg);
         goto out;
     }
+    start_recent(&x);
     fl_log(FL_LOG_INFO, "serve", "listening on %s://%s (port %u), %zu members, data in %s",
            cfg->tls_cert ? "https" : "http", cfg->listen, (unsigned)fl_server_port(srv),
            cfg->nmembers, cfg->data_dir);
@@ -1020,11 +1137,13 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     fl_server_free(srv);
+    fl_web_recent_free(x.recent); /* its last copy reads quota and prop */
     fl_sched_prop_free(x.prop);
     fl_collector_free(x.host); /* it may be watching our own API */
     x.host = NULL;
     cmd_control_free(x.control);
     json_decref(x.host_cache);
+    fl_index_reader_free(x.host_reader); /* the propagation thread has stopped */
     cmd_placer_free(x.placer);
     fl_query_free(x.query);
     fl_web_free(x.web);

@@ -4,7 +4,9 @@
  * Rules: the last record of a key wins, which gives
  * create+update -> create, anything+delete -> delete, delete+create ->
  * create; whether a surviving upsert is ADDED or MODIFIED is decided by the
- * writer from the database. Writer thread only.
+ * writer from the database. The coalescer borrows the records (they stay
+ * their items', so a batch whose transaction failed can be applied again).
+ * Writer thread only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 static int idx_smap_grow(idx_smap *m)
 {
     size_t nc = m->cap ? m->cap * 2 : 64;
-    idx_smap_ent *n = calloc(nc, sizeof *n);
+    idx_smap_ent *n = fl_calloc(nc, sizeof *n);
     if (!n)
         return -ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
@@ -52,7 +54,7 @@ int64_t *idx_smap_put(idx_smap *m, const void *key, size_t klen, bool *created)
     idx_smap_ent *e = idx_smap_find(m, key, klen, h);
     *created = false;
     if (!e->key) {
-        if (!(e->key = malloc(klen ? klen : 1)))
+        if (!(e->key = fl_malloc(klen ? klen : 1)))
             return NULL;
         memcpy(e->key, key, klen);
         e->klen = klen;
@@ -95,17 +97,12 @@ int idx_coal_add(coalescer *c, int64_t scope, fl_rec *rec)
     bool created;
     size_t klen = coal_key(key, sizeof key, scope, rec);
     int64_t *slot = NULL;
-    if (klen == 0) { /* ns + name are at most 316 bytes in Kubernetes */
-        idx_rec_free(rec);
+    if (klen == 0) /* ns + name are at most 316 bytes in Kubernetes */
         return -E2BIG;
-    }
-    if (coal_reserve(c) < 0 || !(slot = idx_smap_put(&c->map, key, klen, &created))) {
-        idx_rec_free(rec);
+    if (coal_reserve(c) < 0 || !(slot = idx_smap_put(&c->map, key, klen, &created)))
         return -ENOMEM;
-    }
     if (!created) {
         coal_ent *e = &c->ents[*slot];
-        idx_rec_free(e->rec);
         e->rec = rec;
         c->merged++;
         return 0;
@@ -119,8 +116,6 @@ int idx_coal_add(coalescer *c, int64_t scope, fl_rec *rec)
 
 void idx_coal_reset(coalescer *c)
 {
-    for (size_t i = 0; i < c->n; i++)
-        idx_rec_free(c->ents[i].rec);
     c->n = 0;
     idx_smap_clear(&c->map);
 }

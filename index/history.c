@@ -32,7 +32,7 @@ struct hist_w {
 
 int idx_hist_w_new(sqlite3 *db, hist_w **out, fl_err *err)
 {
-    hist_w *h = calloc(1, sizeof *h);
+    hist_w *h = fl_calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
     h->db = db;

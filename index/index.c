@@ -169,11 +169,15 @@ static void finish_batch(fl_index *idx, idx_item **b, size_t n)
         idx->o.on_space(idx->o.on_space_arg);
 }
 
+/* A batch that failed for want of memory is tried again after this long
+ * (then 4 and 16 times as long: idx_writer_apply_retrying). */
+#define WRITE_BACKOFF_MS 50
+
 static void write_batch(fl_index *idx, idx_item **b, size_t n)
 {
     fl_err err = FL_ERR_INIT;
     int64_t from = 0, to = -1;
-    if (idx_writer_apply(idx->w, b, n, &from, &to, &err) < 0) {
+    if (idx_writer_apply_retrying(idx->w, b, n, WRITE_BACKOFF_MS, &from, &to, &err) < 0) {
         fl_log(FL_LOG_ERROR, "index", "batch of %zu items lost: %s", n, err.msg);
         pthread_mutex_lock(&idx->mu);
         idx->write_errors++;

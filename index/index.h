@@ -458,6 +458,14 @@ typedef int (*fl_index_capacity_nodes_cb)(void *arg, const fl_index_capacity_nod
 /* Live node counts per (cluster, region, zone). As above. */
 int fl_index_capacity_node_counts(fl_index_reader *r, fl_index_capacity_nodes_cb cb, void *arg,
                                   fl_err *err);
+/* The same grouped by the value of the node label key: one group row per
+ * (cluster, value, resource) and one count row per (cluster, value), value
+ * passed as region (zone ""), and per cluster the nodes without the key
+ * (or with it empty) as value "". From running totals per (key, value);
+ * the "" rows' largest free walks the cluster's freest nodes down to the
+ * first one without the key. Unordered. As above. */
+int fl_index_capacity_label(fl_index_reader *r, const char *key, fl_index_capacity_group_cb gcb,
+                            fl_index_capacity_nodes_cb ncb, void *arg, fl_err *err);
 /* fl_index_usage_by_namespace(r, NULL, NULL, ...) from the running totals. */
 int fl_index_capacity_namespaces(fl_index_reader *r, fl_index_usage_cb cb, void *arg, fl_err *err);
 

@@ -134,9 +134,10 @@ typedef struct coalescer {
     size_t n, cap;
     int64_t merged; /* records dropped because a later one replaced them */
 } coalescer;
-/* Takes ownership of rec in every case. 0 or -ENOMEM. */
+/* Borrows rec (the caller keeps it alive until the reset). 0, -E2BIG or
+ * -ENOMEM. */
 int idx_coal_add(coalescer *c, int64_t scope, fl_rec *rec);
-/* Frees the records and empties the batch (keeps memory). */
+/* Empties the batch (keeps memory; the records are not freed). */
 void idx_coal_reset(coalescer *c);
 void idx_coal_done(coalescer *c);
 
@@ -268,6 +269,10 @@ int idx_cap_node_res(cap_delta *d, int64_t cid, const char *node, const char *re
 /* One nodes row. */
 int idx_cap_node_state(cap_delta *d, int64_t cid, const char *node, const char *region,
                        const char *zone, bool ready, bool unschedulable, int sign);
+/* One labels row of an object of gvr gid (only a core node's count, and
+ * only when value is not ""). 0, or an error in err. */
+int idx_cap_label(cap_delta *d, int64_t gid, int64_t cid, const char *ns, const char *name,
+                  const char *key, const char *value, int sign, fl_err *err);
 int idx_schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 /* Run a statement list; FL_ESQL with err on failure. */
 int idx_sql_exec(sqlite3 *db, const char *sql, fl_err *err);
@@ -341,10 +346,23 @@ int idx_reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_
 int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer **out, fl_err *err);
 void idx_writer_free(idx_writer *w);
 /* Apply items[0..n) in one transaction. first_rev and last_rev get the
- * revision range produced (first > last when none). 0 or FL_ESQL (the
- * transaction is rolled back; the caller logs and goes on). */
+ * revision range produced (first > last when none). 0, -ENOMEM (an
+ * allocation failed, SQLite's included), -E2BIG or FL_ESQL: then the
+ * transaction is rolled back, the writer's own state (relist marks,
+ * counters, caches) is as it was before the call and the items are intact,
+ * so the same items may be applied again. */
 int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_rev,
                      int64_t *last_rev, fl_err *err);
+/* idx_writer_apply, tried again after an allocation failure (-ENOMEM: the
+ * writer is as it was before the call) up to IDX_WRITE_ATTEMPTS times in
+ * all, sleeping backoff_ms, then 4 and 16 times that, between attempts;
+ * each retry and a late success are logged (WARN). Returns the last
+ * attempt's result, err its message; when that is a failure the batch is
+ * lost, and the open relists are dropped (they would miss its marks, so
+ * their end deletes nothing). */
+#define IDX_WRITE_ATTEMPTS 3
+int idx_writer_apply_retrying(idx_writer *w, idx_item **items, size_t n, int64_t backoff_ms,
+                              int64_t *first_rev, int64_t *last_rev, fl_err *err);
 /* Housekeeping (change-log retention, tombstone purge), one transaction. */
 int idx_writer_housekeep(idx_writer *w, int64_t now_ms, fl_err *err);
 /* Checkpoints the whole WAL into the database and truncates it to zero bytes,

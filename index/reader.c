@@ -284,7 +284,14 @@ int idx_reader_json(fl_index_reader *r, sqlite3_stmt *s, int at, const char **js
  *     (key, value, gvr_id, ns, name, cluster_id), so the page is a range of
  *     it in the API's order; only the rows handed out are looked up in
  *     objects (JSON included). Other label requirements are EXISTS /
- *     NOT EXISTS probes of labels_obj(obj_id, key, value) per row.
+ *     NOT EXISTS probes of labels_obj(obj_id, key, value) per row. A set
+ *     of up to MERGE_MAX_VALUES values drives as one such range per value,
+ *     merged in key order by SQLite (a UNION ALL with ORDER BY: MERGE, no
+ *     sort); a page in 2-8 clusters as one labels_cluster range per
+ *     cluster (and value), merged the same way. With several candidates, the first SAMPLE_ROWS entries of each
+ *     one's range, probed with the other conditions, pick the one that
+ *     reads the fewest entries per row handed out (a broad tier=web before
+ *     a 1% app=x no longer drives).
  *   - otherwise objects drive: objects_key(gvr_id, ns, name, cluster_id),
  *     or objects_scope(cluster_id, gvr_id, ns, name) for one cluster, or
  *     objects_owner(owner_uid, gvr_id, ns, name, cluster_id) for an owner,
@@ -299,6 +306,12 @@ static const char ROW_SEL[] =
     " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json";
 static const char FROM_OBJECTS[] = " FROM objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
                                    " WHERE c.id = o.cluster_id AND g.id = o.gvr_id";
+/* Label-driven rows take the key from labels (equal to objects' by
+ * construction) and add l.cluster_id: the ORDER BY of a merge of one
+ * value's range per arm (ORDER BY 6, 7, 16) is then each arm's index order. */
+static const char ROW_SEL_L[] =
+    "SELECT c.name, g.grp, g.ver, g.res, g.kind, l.ns, l.name, o.uid, o.rv, o.owner_uid,"
+    " o.revision, o.created, o.synced_ms, o.deleted_ms, o.json, l.cluster_id";
 static const char FROM_LABELS[] =
     " FROM labels l CROSS JOIN objects o CROSS JOIN clusters c CROSS JOIN gvrs g"
     " WHERE o.id = l.obj_id AND c.id = o.cluster_id AND g.id = o.gvr_id";
@@ -317,6 +330,8 @@ typedef struct qb {
     char *fts;     /* quoted FTS5 string, owned */
     bool empty;    /* a constraint can match nothing (unknown cluster/gvr) */
     int drv;       /* index of the driving label requirement, -1: objects drive */
+    int arm;       /* a set driver's value of this arm of a merge, -1: every value */
+    int carm;      /* the cluster of this arm of a merge, -1: every cluster asked for */
     const char *k; /* alias of the table holding the key columns: "l." or "o." */
     bool has_o;    /* objects o is part of the statement */
 } qb;
@@ -407,13 +422,14 @@ static int cluster_ids(fl_index_reader *r, const fl_index_query *q, qb *b, fl_er
     if (!q->n_clusters)
         return 0;
     qs(b, " AND "), qk(b, "cluster_id IN (");
-    for (size_t i = 0; i < q->n_clusters; i++) {
+    for (size_t i = 0, w = 0; i < q->n_clusters; i++) {
         int64_t id;
         int rc = cluster_id(r, q->clusters[i], &id, err);
         if (rc < 0)
             return rc;
-        if (id)
-            qs(b, n++ ? ", " : ""), qi(b, id);
+        n += id != 0;
+        if (id && (b->carm < 0 || (size_t)b->carm == i)) /* an arm: its cluster only */
+            qs(b, w++ ? ", " : ""), qi(b, id);
     }
     qs(b, ")");
     b->empty |= n == 0;
@@ -465,18 +481,136 @@ static void pod_facts(qb *b, const fl_index_query *q)
             qs(b, " AND p.phase IN "), qlist(b, q->pod_phases, q->n_pod_phases), qs(b, ")");
 }
 
-/* The label requirement that can drive a key-ordered query: the first
- * equality (or one-value set). -1 when there is none. */
-static int driving_label(const fl_index_query *q)
+/* A set driver is a merge of one index range per value (a UNION ALL whose
+ * arms SQLite merges in order); more values than this, or a merge whose
+ * binds would not fit, leave the set to a per-row probe. */
+#define MERGE_MAX_VALUES 8
+/* Entries of each candidate's range read to estimate how many the page reads. */
+#define SAMPLE_ROWS 64
+
+/* Arms of one merge at most (values × clusters). */
+#define MERGE_MAX_ARMS 16
+
+/* The binds of one arm of a page, at most. */
+static size_t arm_binds(const fl_index_query *q)
 {
-    if (q->order != FL_INDEX_ORDER_KEY)
-        return -1;
-    for (size_t i = 0; i < q->n_labels; i++) {
-        const fl_index_label_req *l = &q->labels[i];
-        if (l->op == FL_INDEX_LABEL_EQ || (l->op == FL_INDEX_LABEL_IN && l->n_values == 1))
-            return (int)i;
+    size_t per_arm = 16 + q->n_clusters + q->n_namespaces + q->n_names + q->n_pod_nodes +
+                     q->n_pod_phases + (q->owner_uid != NULL) + (q->text != NULL);
+    for (size_t i = 0; i < q->n_labels; i++)
+        per_arm += 1 + q->labels[i].n_values;
+    return per_arm;
+}
+
+static bool can_drive(const fl_index_query *q, const fl_index_label_req *l)
+{
+    if (l->op == FL_INDEX_LABEL_EQ || (l->op == FL_INDEX_LABEL_IN && l->n_values == 1))
+        return true;
+    if (l->op != FL_INDEX_LABEL_IN || l->n_values > MERGE_MAX_VALUES)
+        return false;
+    return arm_binds(q) * l->n_values < MAX_BINDS;
+}
+
+/* Clusters a page driven by d splits into, one arm each: a few clusters
+ * are each a range of labels_cluster (in key order, merged), where one
+ * range over every cluster filtered by cluster reads the label's entries
+ * of all of them. 1: no split. */
+static size_t cluster_arms(const fl_index_query *q, const fl_index_label_req *d)
+{
+    size_t nc = q->n_clusters;
+    if (nc < 2 || nc * d->n_values > MERGE_MAX_ARMS || arm_binds(q) * nc * d->n_values >= MAX_BINDS)
+        return 1;
+    for (size_t i = 0; i < nc; i++) /* a name twice would give its rows twice */
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(q->clusters[i], q->clusters[j]))
+                return 1;
+    return nc;
+}
+
+static int build_where(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err);
+static qb *qb_new(void);
+static void qb_free(qb *b);
+static sqlite3_stmt *bind_all(fl_index_reader *r, qb *b);
+
+/* The cost of driving from label requirement i: the first SAMPLE_ROWS
+ * entries of its range (with the page's clusters, namespaces, names) and
+ * how many of them pass the other index conditions (labels, pod facts).
+ * A range that ends inside the sample costs its length; else the entries
+ * read per row handed out (SAMPLE_ROWS / hits), scaled past any short
+ * range. *cost < 0 on a statement error. */
+static int sample_cost(fl_index_reader *r, const fl_index_query *q, int i, double *cost,
+                       fl_err *err)
+{
+    qb *b = qb_new();
+    int rc;
+    if (!b)
+        return -ENOMEM;
+    b->drv = i, b->arm = b->carm = -1, b->k = "l.";
+    const fl_index_label_req *l = &q->labels[i];
+    qs(b, "SELECT count(*), total(h) FROM (SELECT (1");
+    for (size_t j = 0; j < q->n_labels; j++)
+        if ((int)j != i)
+            label_req(b, &q->labels[j]);
+    if (is_pods(q))
+        pod_facts(b, q);
+    qs(b, ") AS h FROM labels l WHERE l.key = "), qt(b, l->key);
+    qs(b, " AND l.value IN "), qlist(b, l->values, l->n_values);
+    if ((rc = gvr_ids(r, q, b, err)) < 0 || (rc = cluster_ids(r, q, b, err)) < 0)
+        goto out;
+    if (q->n_namespaces)
+        qs(b, " AND l.ns IN "), qlist(b, q->namespaces, q->n_namespaces);
+    if (q->n_names)
+        qs(b, " AND l.name IN "), qlist(b, q->names, q->n_names);
+    qs(b, " LIMIT "), qi(b, SAMPLE_ROWS), qs(b, ")");
+    if ((rc = b->rc) < 0)
+        goto out;
+    *cost = 0;
+    if (b->empty)
+        goto out;
+    sqlite3_stmt *s = bind_all(r, b);
+    if (!s || sqlite3_step(s) != SQLITE_ROW) {
+        rc = rfail(r, err, "label sample");
+        if (s)
+            sqlite3_reset(s);
+        goto out;
     }
-    return -1;
+    double n = (double)sqlite3_column_int64(s, 0), hits = sqlite3_column_double(s, 1);
+    sqlite3_reset(s);
+    *cost = n < SAMPLE_ROWS ? n : SAMPLE_ROWS * (double)SAMPLE_ROWS / (hits > 0 ? hits : 0.5);
+out:
+    qb_free(b);
+    return rc;
+}
+
+/* The label requirement that drives a key-ordered query, -1: objects
+ * drive. With one candidate (an equality, a one-value set, a small set)
+ * it drives; with several, the one whose sample says the page reads the
+ * fewest entries (ties: the earlier requirement). A set drives a count
+ * as one IN range and a page as a merge. */
+static int choose_driver(fl_index_reader *r, const fl_index_query *q, int *drv, fl_err *err)
+{
+    int n = 0, first = -1;
+    *drv = -1;
+    if (q->order != FL_INDEX_ORDER_KEY)
+        return 0;
+    for (size_t i = 0; i < q->n_labels; i++)
+        if (can_drive(q, &q->labels[i]) && n++ == 0)
+            first = (int)i;
+    if (n <= 1) {
+        *drv = first;
+        return 0;
+    }
+    double best = 0;
+    for (size_t i = 0; i < q->n_labels; i++) {
+        double cost;
+        int rc;
+        if (!can_drive(q, &q->labels[i]))
+            continue;
+        if ((rc = sample_cost(r, q, (int)i, &cost, err)) < 0)
+            return rc;
+        if (*drv < 0 || cost < best)
+            *drv = (int)i, best = cost;
+    }
+    return 0;
 }
 
 /* Conditions only objects can answer. */
@@ -533,11 +667,10 @@ static int fts_quote(qb *b, const char *text)
  * driving table (see the plans above). */
 static void build_head(const fl_index_query *q, qb *b, bool count)
 {
-    b->drv = driving_label(q);
     b->k = b->drv >= 0 ? "l." : "o.";
     b->has_o = !count || b->drv < 0 || needs_objects(q);
     if (!count)
-        qs(b, ROW_SEL), qs(b, b->drv >= 0 ? FROM_LABELS : FROM_OBJECTS);
+        qs(b, b->drv >= 0 ? ROW_SEL_L : ROW_SEL), qs(b, b->drv >= 0 ? FROM_LABELS : FROM_OBJECTS);
     else if (b->drv < 0)
         qs(b, "SELECT count(*) FROM objects o WHERE 1");
     else
@@ -545,7 +678,11 @@ static void build_head(const fl_index_query *q, qb *b, bool count)
                        : "SELECT count(*) FROM labels l WHERE 1");
     if (b->drv >= 0) {
         const fl_index_label_req *l = &q->labels[b->drv];
-        qs(b, " AND l.key = "), qt(b, l->key), qs(b, " AND l.value = "), qt(b, l->values[0]);
+        qs(b, " AND l.key = "), qt(b, l->key);
+        if (l->n_values == 1 || b->arm >= 0)
+            qs(b, " AND l.value = "), qt(b, l->values[b->arm >= 0 ? b->arm : 0]);
+        else
+            qs(b, " AND l.value IN "), qlist(b, l->values, l->n_values);
     }
 }
 
@@ -645,8 +782,10 @@ static sqlite3_stmt *bind_all(fl_index_reader *r, qb *b)
 static qb *qb_new(void)
 {
     qb *b = calloc(1, sizeof *b);
-    if (b)
+    if (b) {
         fl_buf_init(&b->sql, 64 * 1024);
+        b->drv = b->arm = b->carm = -1;
+    }
     return b;
 }
 
@@ -663,11 +802,31 @@ static void qb_free(qb *b)
 static int build_list(fl_index_reader *r, const fl_index_query *q, qb *b, fl_err *err)
 {
     int rc = check_query(q, err);
-    if (rc < 0)
+    if (rc < 0 || (rc = choose_driver(r, q, &b->drv, err)) < 0)
         return rc;
-    build_head(q, b, false);
-    if ((rc = build_where(r, q, b, err)) < 0 || (rc = build_tail(r, q, b, err)) < 0)
-        return rc;
+    size_t nv = b->drv >= 0 ? q->labels[b->drv].n_values : 1;
+    size_t nc = b->drv >= 0 ? cluster_arms(q, &q->labels[b->drv]) : 1, arms = nv * nc;
+    if (arms <= 1) {
+        build_head(q, b, false);
+        if ((rc = build_where(r, q, b, err)) < 0 || (rc = build_tail(r, q, b, err)) < 0)
+            return rc;
+        return b->rc;
+    }
+    /* one arm per value (and per cluster asked for, when a few are), each a
+     * range of a labels index in key order;
+     * SQLite merges the arms (MERGE (UNION ALL)) and stops at the limit */
+    for (size_t a = 0; a < arms; a++) {
+        b->arm = (int)(a % nv);
+        b->carm = nc > 1 ? (int)(a / nv) : -1;
+        if (a)
+            qs(b, " UNION ALL ");
+        build_head(q, b, false);
+        if ((rc = build_where(r, q, b, err)) < 0 || (rc = key_cursor(r, q, b, err)) < 0)
+            return rc;
+    }
+    qs(b, " ORDER BY 6, 7, 16");
+    if (q->limit > 0)
+        qs(b, " LIMIT "), qi(b, q->limit);
     return b->rc;
 }
 
@@ -681,7 +840,7 @@ int idx_reader_plan(fl_index_reader *r, const fl_index_query *q, bool count, fl_
     qs(b, "EXPLAIN QUERY PLAN ");
     if (!count) {
         rc = build_list(r, q, b, err);
-    } else if ((rc = check_query(q, err)) == 0) {
+    } else if ((rc = check_query(q, err)) == 0 && (rc = choose_driver(r, q, &b->drv, err)) == 0) {
         build_head(q, b, true);
         rc = build_where(r, q, b, err);
     }
@@ -781,6 +940,8 @@ int fl_index_count(fl_index_reader *r, const fl_index_query *q, int64_t *out, fl
         return rc;
     if (!(b = qb_new()))
         return -ENOMEM;
+    if ((rc = choose_driver(r, q, &b->drv, err)) < 0)
+        goto out;
     build_head(q, b, true);
     if ((rc = build_where(r, q, b, err)) < 0 || (rc = b->rc) < 0)
         goto out;

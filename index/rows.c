@@ -81,7 +81,8 @@ static sqlite3_stmt *stmt_for(idx_rows *m, int k, fl_err *err)
     }
     if (rc == 0 && sqlite3_prepare_v3(m->db, b.data, (int)b.len, SQLITE_PREPARE_PERSISTENT,
                                       &m->st[k - 1], NULL) != SQLITE_OK) {
-        fl_err_set(err, FL_ESQL, "index writer: preparing %s: %s", m->head, sqlite3_errmsg(m->db));
+        fl_err_set(err, sqlite3_errcode(m->db) == SQLITE_NOMEM ? -ENOMEM : FL_ESQL,
+                   "index writer: preparing %s: %s", m->head, sqlite3_errmsg(m->db));
         m->st[k - 1] = NULL;
     } else if (rc < 0) {
         fl_err_set(err, rc, "index writer: %s: out of memory", m->head);
@@ -98,7 +99,7 @@ int idx_rows_flush(idx_rows *m, fl_err *err)
         int k = m->n - at > IDX_ROWS_CHUNK ? IDX_ROWS_CHUNK : (int)(m->n - at);
         sqlite3_stmt *s = stmt_for(m, k, err);
         if (!s) {
-            rc = FL_ESQL;
+            rc = err && err->code ? err->code : FL_ESQL;
             break;
         }
         const idx_val *v = &m->v[at * (size_t)m->ncols];
@@ -113,7 +114,8 @@ int idx_rows_flush(idx_rows *m, fl_err *err)
         int src = sqlite3_step(s);
         sqlite3_reset(s);
         if (src != SQLITE_DONE)
-            rc = fl_err_set(err, FL_ESQL, "index writer: %s: %s", m->head, sqlite3_errmsg(m->db));
+            rc = fl_err_set(err, sqlite3_errcode(m->db) == SQLITE_NOMEM ? -ENOMEM : FL_ESQL,
+                            "index writer: %s: %s", m->head, sqlite3_errmsg(m->db));
         at += (size_t)k;
     }
     m->n = 0;

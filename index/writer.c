@@ -7,10 +7,19 @@
  * into history (history.c). Plus housekeeping (change-log retention,
  * tombstone purge). Everything here runs on the writer thread only; the
  * struct is private to it.
+ *
+ * A failed transaction (an allocation failure, SQLite's own included, or
+ * an SQL error) is rolled back and leaves the writer as it was before it:
+ * the records stay their items' (the coalescer and the pending sync-state
+ * writes borrow them), relists dropped in the transaction come back and
+ * those begun in it go, marks and counters return to their values at
+ * BEGIN. So the caller can apply the same batch again (index.c retries
+ * after an allocation failure).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "index/index_int.h"
 
@@ -69,7 +78,8 @@ static const char *const sql_text[S_N] = {
     [S_TOMB] = "UPDATE objects SET deleted_ms = ?1, revision = ?2, json = coalesce(?3, json),"
                " rv = coalesce(?5, rv), labels_hash = 0, fts_hash = 0, facts_hash = 0"
                " WHERE id = ?4",
-    [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?",
+    [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?"
+                  " RETURNING gvr_id, cluster_id, ns, name, key, value",
     [S_FTS_DEL] = "DELETE FROM fts WHERE rowid = ?",
     [S_FTS_INS] = "INSERT INTO fts(rowid, name, namespace, labels, annotations, images)"
                   " VALUES(?, ?, ?, ?, ?, ?)",
@@ -106,18 +116,23 @@ static const char *const sql_text[S_N] = {
 
 /* An active relist: the object ids of its scope seen since _begin.
  * poisoned: a list item could not be read, so an object missing from the
- * marks may still exist on the member: the relist deletes nothing. */
+ * marks may still exist on the member: the relist deletes nothing.
+ * n0, poisoned0: their values when the open transaction began; fresh:
+ * begun in it (a rollback forgets it). */
 typedef struct relist {
     int64_t scope;
     int64_t *ids;
     size_t n, cap;
     int64_t poisoned; /* unreadable items seen */
+    size_t n0;
+    int64_t poisoned0;
+    bool fresh;
 } relist;
 
 /* Per-batch pending sync-state write of one scope. */
 typedef struct pend_rv {
     int64_t scope;
-    char *rv; /* NULL: only last_event_ms */
+    const char *rv; /* borrowed from the batch's item; NULL: only last_event_ms */
 } pend_rv;
 
 #define PEND_MAX 64
@@ -129,7 +144,9 @@ struct idx_writer {
     idx_smap scopes; /* "cluster\0group\0version\0resource" -> cluster_id << 32 | gvr_id */
     coalescer coal;
     relist *relists;
-    size_t n_relists;
+    size_t n_relists, cap_relists;
+    relist *dropped; /* relists ended in the open transaction (back on rollback) */
+    size_t n_dropped, cap_dropped;
     pend_rv pend[PEND_MAX];
     size_t n_pend;
     zjw *zj;        /* compression of the stored JSON */
@@ -143,9 +160,18 @@ struct idx_writer {
 
 /* --------------------------------------------------------------- helpers */
 
+/* SQLite's failure as ours: -ENOMEM when it ran out of memory (worth a
+ * retry), else FL_ESQL. */
 static int sqlfail(idx_writer *w, fl_err *err, const char *what)
 {
-    return fl_err_set(err, FL_ESQL, "index writer: %s: %s", what, sqlite3_errmsg(w->db));
+    int rc = sqlite3_errcode(w->db) == SQLITE_NOMEM ? -ENOMEM : FL_ESQL;
+    return fl_err_set(err, rc, "index writer: %s: %s", what, sqlite3_errmsg(w->db));
+}
+
+/* -ENOMEM with a message saying what ran out. */
+static int oom(fl_err *err, const char *what)
+{
+    return fl_err_set(err, -ENOMEM, "index writer: %s: out of memory", what);
 }
 
 static sqlite3_stmt *fresh_stmt(idx_writer *w, int i)
@@ -198,7 +224,7 @@ static int meta_set(idx_writer *w, const char *key, int64_t v, fl_err *err)
 
 int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer **out, fl_err *err)
 {
-    idx_writer *w = calloc(1, sizeof *w);
+    idx_writer *w = fl_calloc(1, sizeof *w);
     int rc;
     if (!w)
         return -ENOMEM;
@@ -248,9 +274,12 @@ static void relists_clear(idx_writer *w)
 {
     for (size_t i = 0; i < w->n_relists; i++)
         free(w->relists[i].ids);
+    for (size_t i = 0; i < w->n_dropped; i++)
+        free(w->dropped[i].ids);
     free(w->relists);
-    w->relists = NULL;
-    w->n_relists = 0;
+    free(w->dropped);
+    w->relists = w->dropped = NULL;
+    w->n_relists = w->cap_relists = w->n_dropped = w->cap_dropped = 0;
 }
 
 void idx_writer_free(idx_writer *w)
@@ -262,8 +291,6 @@ void idx_writer_free(idx_writer *w)
     idx_smap_clear(&w->scopes);
     idx_coal_done(&w->coal);
     relists_clear(w);
-    for (size_t i = 0; i < w->n_pend; i++)
-        free(w->pend[i].rv);
     idx_zjw_free(w->zj);
     idx_hist_w_free(w->hist);
     idx_cap_delta_free(w->cap);
@@ -323,7 +350,7 @@ static int scope_of(idx_writer *w, const fl_index_src *src, int64_t *scope, fl_e
         return fl_err_set(err, -E2BIG, "index writer: scope names too long");
     int64_t *v = idx_smap_put(&w->scopes, key, (size_t)n, &created);
     if (!v)
-        return -ENOMEM;
+        return oom(err, "scope cache");
     if (!created && *v) {
         *scope = *v;
         return 0;
@@ -370,34 +397,81 @@ static int relist_mark(idx_writer *w, int64_t scope, int64_t id)
     return 0;
 }
 
-static void relist_drop(idx_writer *w, int64_t scope)
+/* End scope's relist: kept aside until the transaction ends (a rollback
+ * brings it back), freed at once when begun in this transaction. */
+static int relist_drop(idx_writer *w, int64_t scope)
 {
     relist *r = relist_find(w, scope);
     if (!r)
-        return;
-    free(r->ids);
+        return 0;
+    if (r->fresh) {
+        free(r->ids);
+    } else {
+        if (fl_grow(&w->dropped, &w->cap_dropped, w->n_dropped + 1, sizeof *w->dropped) < 0)
+            return -ENOMEM;
+        w->dropped[w->n_dropped++] = *r;
+    }
     *r = w->relists[--w->n_relists];
+    return 0;
 }
 
 static int relist_begin(idx_writer *w, int64_t scope)
 {
-    relist_drop(w, scope);
-    relist *n = realloc(w->relists, (w->n_relists + 1) * sizeof *n);
-    if (!n)
+    if (relist_drop(w, scope) < 0 ||
+        fl_grow(&w->relists, &w->cap_relists, w->n_relists + 1, sizeof *w->relists) < 0)
         return -ENOMEM;
-    w->relists = n;
-    n[w->n_relists++] = (relist){scope, NULL, 0, 0, 0};
+    w->relists[w->n_relists++] = (relist){.scope = scope, .fresh = true};
     return 0;
+}
+
+/* BEGIN: remember where every relist is. */
+static void relists_mark_begin(idx_writer *w)
+{
+    for (size_t i = 0; i < w->n_relists; i++) {
+        w->relists[i].n0 = w->relists[i].n;
+        w->relists[i].poisoned0 = w->relists[i].poisoned;
+        w->relists[i].fresh = false;
+    }
+}
+
+/* COMMIT: the relists ended in the transaction are gone for good. */
+static void relists_commit(idx_writer *w)
+{
+    for (size_t i = 0; i < w->n_dropped; i++)
+        free(w->dropped[i].ids);
+    w->n_dropped = 0;
+}
+
+/* ROLLBACK: the relists as they were at BEGIN. Cannot fail: the dropped
+ * ones come back into room their removal left (every dropped relist was
+ * on relists at BEGIN, and relists never shrinks its capacity). */
+static void relists_rollback(idx_writer *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n_relists; i++) {
+        if (w->relists[i].fresh)
+            free(w->relists[i].ids);
+        else
+            w->relists[k++] = w->relists[i];
+    }
+    w->n_relists = k;
+    for (size_t i = 0; i < w->n_dropped; i++)
+        w->relists[w->n_relists++] = w->dropped[i];
+    w->n_dropped = 0;
+    for (size_t i = 0; i < w->n_relists; i++) {
+        w->relists[i].n = w->relists[i].n0;
+        w->relists[i].poisoned = w->relists[i].poisoned0;
+    }
 }
 
 /* ------------------------------------------------------------- side data */
 
 /* Queued (flush_side): nothing reads the change log inside the transaction. */
-static int log_change(idx_writer *w, int64_t id, int type)
+static int log_change(idx_writer *w, int64_t id, int type, fl_err *err)
 {
     idx_val *v = idx_rows_add(w->log);
     if (!v)
-        return -ENOMEM;
+        return oom(err, "change log");
     v[0].i = ++w->next_rev;
     v[1].i = id;
     v[2].i = type;
@@ -419,17 +493,30 @@ static void val_text(idx_val *v, const char *s)
 
 /* One row per label, carrying the object's key (schema v3) so that a
  * selector page is one index range in key order; queued (flush_side). */
-static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r)
+static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     for (size_t i = 0; i < r->n_labels; i++) {
         idx_val *v = idx_rows_add(w->lab);
         if (!v)
-            return -ENOMEM;
+            return oom(err, "labels");
+        const char *k = r->labels[2 * i] ? r->labels[2 * i] : "",
+                   *val = r->labels[2 * i + 1] ? r->labels[2 * i + 1] : "";
         val_text(&v[0], r->labels[2 * i]), val_text(&v[1], r->labels[2 * i + 1]);
         v[2].i = scope_gid(scope);
         val_text(&v[3], r->ns), val_text(&v[4], r->name);
         v[5].i = scope_cid(scope);
         v[6].i = id;
+        /* the row is new unless the record names the label twice (OR IGNORE
+         * keeps the first): the object's old rows are gone by now */
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = r->labels[2 * j] && strcmp(r->labels[2 * j], k) == 0 && r->labels[2 * j + 1] &&
+                  strcmp(r->labels[2 * j + 1], val) == 0;
+        int rc = dup ? 0
+                     : idx_cap_label(w->cap, scope_gid(scope), scope_cid(scope), r->ns ? r->ns : "",
+                                     r->name ? r->name : "", k, val, 1, err);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -452,6 +539,22 @@ static void drop_side(idx_writer *w)
     idx_rows *q[] = {w->lab, w->pods, w->podres, w->nodes, w->noderes, w->log};
     for (size_t i = 0; i < FL_ARRAY_LEN(q); i++)
         idx_rows_reset(q[i]);
+}
+
+static const char *col_str(sqlite3_stmt *s, int i);
+
+/* Delete id's label rows, handing each to the capacity totals (a node's
+ * labels group its capacity). */
+static int del_labels(idx_writer *w, int64_t id, fl_err *err)
+{
+    sqlite3_stmt *s = fresh_stmt(w, S_LAB_DEL);
+    int rc = 0, src = SQLITE_DONE;
+    sqlite3_bind_int64(s, 1, id);
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
+        rc = idx_cap_label(w->cap, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                           col_str(s, 2), col_str(s, 3), col_str(s, 4), col_str(s, 5), -1, err);
+    sqlite3_reset(s);
+    return rc < 0 ? rc : src == SQLITE_DONE ? 0 : sqlfail(w, err, "labels");
 }
 
 static int write_fts(idx_writer *w, int64_t id, const fl_rec *r, fl_err *err)
@@ -505,12 +608,12 @@ static int del_facts(idx_writer *w, int64_t id, fl_err *err)
             rc = idx_cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0),
                                   sqlite3_column_int64(s, 1), -1);
     }
+    if (rc == 0 && prc != SQLITE_DONE) /* before a reset clears SQLite's error */
+        rc = sqlfail(w, err, pod ? "pod resources" : "node resources");
     sqlite3_reset(s);
     sqlite3_reset(p);
     if (rc < 0)
         return rc;
-    if (prc != SQLITE_DONE)
-        return sqlfail(w, err, pod ? "pod resources" : "node resources");
     if ((rc = del_by_id(w, pod ? S_POD_DEL : S_NODE_DEL, id, err)) < 0)
         return rc;
     return del_by_id(w, pod ? S_PODRES_DEL : S_NODERES_DEL, id, err);
@@ -521,7 +624,7 @@ static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r
     int rc;
     idx_val *v = idx_rows_add(r->kind_facts == 1 ? w->pods : w->nodes);
     if (!v)
-        return -ENOMEM;
+        return oom(err, "facts");
     v[0].i = id;
     v[1].i = scope_cid(scope);
     if (r->kind_facts == 1) {
@@ -541,7 +644,7 @@ static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r
     for (size_t i = 0; i < r->n_res; i++) {
         idx_val *rv = idx_rows_add(r->kind_facts == 1 ? w->podres : w->noderes);
         if (!rv)
-            return -ENOMEM;
+            return oom(err, "resources");
         rv[0].i = id;
         val_text(&rv[1], r->res[i].name);
         rv[2].i = r->res[i].a;
@@ -636,10 +739,10 @@ static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
         return rc;
     if (e.live && r->rv[0] && strcmp(e.rv, r->rv) == 0) {
         w->skipped++;
-        return relist_mark(w, scope, e.id);
+        return relist_mark(w, scope, e.id) < 0 ? oom(err, "relist marks") : 0;
     }
     bool same_obj = e.live && strcmp(e.uid, r->uid) == 0;
-    if (e.live && !same_obj && (rc = log_change(w, e.id, CH_DELETED)) < 0)
+    if (e.live && !same_obj && (rc = log_change(w, e.id, CH_DELETED, err)) < 0)
         return rc; /* a new incarnation replaces the old one under the same key */
     int64_t id = e.id;
     sqlite3_stmt *s;
@@ -678,12 +781,12 @@ static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
         if (rc < 0 || (rc = done(w, s, err, "update")) < 0)
             return rc;
     }
-    if ((rc = log_change(w, id, same_obj ? CH_MODIFIED : CH_ADDED)) < 0)
+    if ((rc = log_change(w, id, same_obj ? CH_MODIFIED : CH_ADDED, err)) < 0)
         return rc;
     w->written++;
     if (!e.live || e.labels_hash != (int64_t)r->labels_hash) {
-        if ((e.live && (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0) ||
-            (rc = write_labels(w, scope, id, r)) < 0)
+        if ((e.live && (rc = del_labels(w, id, err)) < 0) ||
+            (rc = write_labels(w, scope, id, r, err)) < 0)
             return rc;
     }
     if (!e.live || e.fts_hash != (int64_t)r->fts_hash) {
@@ -696,7 +799,7 @@ static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
             (r->kind_facts && (rc = write_facts(w, scope, id, r, err)) < 0))
             return rc;
     }
-    return relist_mark(w, scope, id);
+    return relist_mark(w, scope, id) < 0 ? oom(err, "relist marks") : 0;
 }
 
 /* Tombstone a live row (json NULL keeps the stored last state). */
@@ -715,7 +818,7 @@ static int tombstone(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, 
         bind_text_or_null(s, 5, r->rv);
     sqlite3_bind_int64(s, 4, id);
     if (rc < 0 || (rc = done(w, s, err, "tombstone")) < 0 ||
-        (rc = log_change(w, id, CH_DELETED)) < 0 || (rc = del_by_id(w, S_LAB_DEL, id, err)) < 0 ||
+        (rc = log_change(w, id, CH_DELETED, err)) < 0 || (rc = del_labels(w, id, err)) < 0 ||
         (rc = del_by_id(w, S_FTS_DEL, id, err)) < 0)
         return rc;
     if (had_facts && (rc = del_facts(w, id, err)) < 0)
@@ -765,24 +868,21 @@ static pend_rv *pend_slot(idx_writer *w, int64_t scope)
 static int flush_pend(idx_writer *w, fl_err *err)
 {
     int rc = 0;
-    for (size_t i = 0; i < w->n_pend; i++) {
-        if (rc == 0) {
-            sqlite3_stmt *s = fresh_stmt(w, S_SYNC_RV);
-            sqlite3_bind_int64(s, 1, scope_cid(w->pend[i].scope));
-            sqlite3_bind_int64(s, 2, scope_gid(w->pend[i].scope));
-            bind_text_or_null(s, 3, w->pend[i].rv);
-            sqlite3_bind_int64(s, 4, w->now_ms);
-            rc = done(w, s, err, "sync state");
-        }
-        free(w->pend[i].rv);
+    for (size_t i = 0; i < w->n_pend && rc == 0; i++) {
+        sqlite3_stmt *s = fresh_stmt(w, S_SYNC_RV);
+        sqlite3_bind_int64(s, 1, scope_cid(w->pend[i].scope));
+        sqlite3_bind_int64(s, 2, scope_gid(w->pend[i].scope));
+        bind_text_or_null(s, 3, w->pend[i].rv);
+        sqlite3_bind_int64(s, 4, w->now_ms);
+        rc = done(w, s, err, "sync state");
     }
     w->n_pend = 0;
     return rc;
 }
 
-/* Remember that scope saw data (and, for events, its RV); flushes the
- * pending table when it is full. */
-static int note_rv(idx_writer *w, int64_t scope, char **rv, fl_err *err)
+/* Remember that scope saw data (and, for events, its RV, borrowed); flushes
+ * the pending table when it is full. */
+static int note_rv(idx_writer *w, int64_t scope, const char *rv, fl_err *err)
 {
     pend_rv *p = pend_slot(w, scope);
     int rc;
@@ -791,11 +891,8 @@ static int note_rv(idx_writer *w, int64_t scope, char **rv, fl_err *err)
             return rc;
         p = pend_slot(w, scope);
     }
-    if (rv && *rv) {
-        free(p->rv);
-        p->rv = *rv;
-        *rv = NULL;
-    }
+    if (rv)
+        p->rv = rv;
     return 0;
 }
 
@@ -832,7 +929,7 @@ static int relist_diff(idx_writer *w, int64_t scope, relist *r, fl_err *err)
         if (fl_grow(&ids, &cap, nids + 1, sizeof *ids) < 0) {
             sqlite3_reset(s);
             free(ids);
-            return -ENOMEM;
+            return oom(err, "relist scan");
         }
         ids[nids++] = id;
     }
@@ -841,7 +938,8 @@ static int relist_diff(idx_writer *w, int64_t scope, relist *r, fl_err *err)
     for (size_t i = 0; i < nids && rc == 0; i++)
         rc = tombstone(w, scope, ids[i], NULL, true, err);
     free(ids);
-    relist_drop(w, scope);
+    if (rc == 0 && relist_drop(w, scope) < 0)
+        rc = oom(err, "relist end");
     return rc;
 }
 
@@ -853,17 +951,21 @@ static int relist_end(idx_writer *w, int64_t scope, const char *rv, fl_err *err)
     relist *r = relist_find(w, scope);
     int64_t live = 0, poisoned = r ? r->poisoned : 0;
     int rc = 0;
-    if (poisoned)
-        relist_drop(w, scope);
-    else if (r)
+    if (poisoned && relist_drop(w, scope) < 0)
+        return oom(err, "relist end");
+    if (!poisoned && r)
         rc = relist_diff(w, scope, r, err);
     if (rc < 0)
         return rc;
     sqlite3_stmt *s = fresh_stmt(w, S_COUNT_LIVE);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
     sqlite3_bind_int64(s, 2, scope_gid(scope));
-    if (sqlite3_step(s) == SQLITE_ROW)
-        live = sqlite3_column_int64(s, 0);
+    if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+        rc = sqlfail(w, err, "live count");
+        sqlite3_reset(s);
+        return rc;
+    }
+    live = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     s = fresh_stmt(w, S_SYNC_LIST);
     sqlite3_bind_int64(s, 1, scope_cid(scope));
@@ -895,18 +997,18 @@ static int sync_set(idx_writer *w, int64_t scope, const idx_item *it, fl_err *er
 static int apply_data(idx_writer *w, int64_t scope, idx_item *it, fl_err *err)
 {
     int rc = 0;
-    for (size_t i = 0; i < it->out.n_recs && rc == 0; i++) {
+    for (size_t i = 0; i < it->out.n_recs && rc == 0; i++)
         rc = idx_coal_add(&w->coal, scope, it->out.recs[i]);
-        it->out.recs[i] = NULL;
-    }
+    if (rc == -ENOMEM)
+        return oom(err, "coalescing");
     if (rc < 0)
-        return rc;
+        return fl_err_set(err, rc, "index writer: namespace and name too long");
     relist *rl = it->type == IT_LIST && it->out.decode_errors ? relist_find(w, scope) : NULL;
     if (rl)
         rl->poisoned += it->out.decode_errors;
     if (it->out.error && (rc = sync_error(w, scope, it->out.error, err)) < 0)
         return rc;
-    return note_rv(w, scope, it->type == IT_EVENT ? &it->out.rv : NULL, err);
+    return note_rv(w, scope, it->type == IT_EVENT ? it->out.rv : NULL, err);
 }
 
 static int apply_control(idx_writer *w, int64_t scope, idx_item *it, fl_err *err)
@@ -915,9 +1017,9 @@ static int apply_control(idx_writer *w, int64_t scope, idx_item *it, fl_err *err
     if ((rc = flush_coal(w, err)) < 0 || (rc = flush_pend(w, err)) < 0)
         return rc;
     switch (it->type) {
-    case IT_RELIST_BEGIN: return relist_begin(w, scope);
+    case IT_RELIST_BEGIN: return relist_begin(w, scope) < 0 ? oom(err, "relist begin") : 0;
     case IT_RELIST_END: return relist_end(w, scope, it->arg, err);
-    case IT_RELIST_ABORT: relist_drop(w, scope); return 0;
+    case IT_RELIST_ABORT: return relist_drop(w, scope) < 0 ? oom(err, "relist abort") : 0;
     case IT_SYNC: return sync_set(w, scope, it, err);
     default: return 0;
     }
@@ -942,14 +1044,29 @@ static int apply_items(idx_writer *w, idx_item **items, size_t n, fl_err *err)
     return rc;
 }
 
+/* End the open transaction. Under memory pressure SQLite may have rolled
+ * back already (the ROLLBACK then fails harmlessly: no transaction is
+ * active), and the ROLLBACK itself may fail for want of memory: tried
+ * again while a transaction stays open (the next BEGIN tries too). */
+static void rollback(idx_writer *w)
+{
+    for (int i = 0; i < 3 && !sqlite3_get_autocommit(w->db); i++)
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_rev,
                      int64_t *last_rev, fl_err *err)
 {
     int rc;
+    int64_t written = w->written, skipped = w->skipped, deleted = w->deleted,
+            merged = w->coal.merged;
     w->now_ms = fl_now_ms();
     w->next_rev = w->rev;
+    if (!sqlite3_get_autocommit(w->db))
+        rollback(w); /* left open by a ROLLBACK that failed */
     if ((rc = idx_sql_exec(w->db, "BEGIN IMMEDIATE", err)) < 0)
-        return rc;
+        return sqlite3_errcode(w->db) == SQLITE_NOMEM ? -ENOMEM : rc;
+    relists_mark_begin(w);
     rc = apply_items(w, items, n, err);
     if (rc == 0)
         rc = idx_cap_delta_apply(w->cap, err);
@@ -958,24 +1075,59 @@ int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_r
     if (rc == 0)
         rc = idx_sql_exec(w->db, "COMMIT", err);
     if (rc < 0) {
-        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc == FL_ESQL && sqlite3_errcode(w->db) == SQLITE_NOMEM)
+            rc = err ? (err->code = -ENOMEM) : -ENOMEM;
+        if (rc == -ENOMEM && err && !err->msg[0])
+            oom(err, "applying a batch");
+        rollback(w);
         idx_zjw_rollback(w->zj);
         idx_cap_delta_reset(w->cap);
         idx_coal_reset(&w->coal);
         drop_side(w);
-        for (size_t i = 0; i < w->n_pend; i++)
-            free(w->pend[i].rv);
         w->n_pend = 0;
         idx_smap_clear(&w->scopes); /* ids interned in the lost transaction are gone */
-        relists_clear(w);
+        relists_rollback(w);
+        w->written = written, w->skipped = skipped, w->deleted = deleted;
+        w->coal.merged = merged;
         return rc;
     }
+    relists_commit(w);
     idx_zjw_commit(w->zj);
     *first_rev = w->rev + 1;
     *last_rev = w->next_rev;
     w->rev = w->next_rev;
     w->txns++;
     return 0;
+}
+
+int idx_writer_apply_retrying(idx_writer *w, idx_item **items, size_t n, int64_t backoff_ms,
+                              int64_t *first_rev, int64_t *last_rev, fl_err *err)
+{
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
+        fl_err e = FL_ERR_INIT;
+        rc = idx_writer_apply(w, items, n, first_rev, last_rev, &e);
+        if (rc == 0 && attempt > 0)
+            fl_log(FL_LOG_WARN, "index", "batch of %zu items written at attempt %d of %d", n,
+                   attempt + 1, IDX_WRITE_ATTEMPTS);
+        if (rc != -ENOMEM || attempt + 1 == IDX_WRITE_ATTEMPTS) {
+            if (rc < 0 && err)
+                *err = e;
+            /* The batch is lost: an open relist lacks its marks and must
+             * delete nothing (relist_end without a relist). */
+            if (rc < 0)
+                relists_clear(w);
+            return rc;
+        }
+        int64_t ms = backoff_ms << (2 * attempt); /* 1, 4, 16 times backoff_ms */
+        fl_log(FL_LOG_WARN, "index",
+               "batch of %zu items not written (%s); rolled back, retrying in %lld ms "
+               "(attempt %d of %d)",
+               n, e.msg, (long long)ms, attempt + 2, IDX_WRITE_ATTEMPTS);
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
 }
 
 /* ----------------------------------------------------------- housekeeping */

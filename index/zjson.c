@@ -246,7 +246,7 @@ static zres *zres_get(zjw *z, int64_t gvr)
     for (size_t i = 0; i < z->n_res; i++)
         if (z->res[i].gvr == gvr)
             return &z->res[i];
-    zres *n = realloc(z->res, (z->n_res + 1) * sizeof *n);
+    zres *n = fl_realloc(z->res, (z->n_res + 1) * sizeof *n);
     if (!n)
         return NULL;
     z->res = n;
@@ -256,7 +256,7 @@ static zres *zres_get(zjw *z, int64_t gvr)
 
 int idx_zjw_new(sqlite3 *db, zjpub *pub, zjw **out, fl_err *err)
 {
-    zjw *z = calloc(1, sizeof *z);
+    zjw *z = fl_calloc(1, sizeof *z);
     sqlite3_stmt *s = NULL;
     int rc = 0;
     if (!z || idx_zjc_new(&z->c) < 0) {
@@ -338,7 +338,7 @@ static int next_dict_id(zjw *z, int64_t *id)
  * samples do not train (too few distinct bytes) gives up: rows stay plain. */
 static int train(zjw *z, zres *r, fl_err *err)
 {
-    void *dict = malloc(ZJ_DICT_BYTES);
+    void *dict = fl_malloc(ZJ_DICT_BYTES);
     int rc = 0;
     if (!dict)
         return -ENOMEM;
@@ -374,7 +374,7 @@ static int sample(zjw *z, zres *r, const char *json, size_t len, fl_err *err)
 {
     if (len > ZJ_SAMPLE_ONE_MAX || r->samples.len + len > ZJ_SAMPLE_BYTES)
         return 0;
-    if (!r->sizes && !(r->sizes = calloc(ZJ_SAMPLES, sizeof *r->sizes)))
+    if (!r->sizes && !(r->sizes = fl_calloc(ZJ_SAMPLES, sizeof *r->sizes)))
         return -ENOMEM;
     int rc = fl_buf_append(&r->samples, json, len);
     if (rc < 0)

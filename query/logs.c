@@ -10,19 +10,26 @@
  * previous, sinceSeconds, sinceTime, limitBytes,
  * insecureSkipTLSVerifyBackend); other parameters are dropped.
  *
- * Each proxied request runs on its own thread (at most LOG_MAX at once)
- * with a private libuv loop and kube/client.h client for the member:
+ * Every proxied request, followed or not, runs on one log thread: a libuv
+ * loop with one kube/client.h client per member (libcurl's multi interface,
+ * made on first use), so a followed log costs its record, its curl
+ * transfer and its connections, never a thread (at most LOG_MAX at once):
  *   - without follow: the whole body (capped at LOG_BODY_MAX) is read, then
  *     answered with the member's status and content type;
  *   - with follow: the first line opens a chunked 200 stream and every line
  *     is written to it until the member ends the log, the client leaves
- *     (on_gone cancels the member request), the follow deadline passes, the
- *     client reads too slowly (the server's per-stream queue cap), or the
- *     fl_query is freed. A last line without "\n" is dropped in follow mode
- *     (the client delivers whole lines only).
+ *     (on_gone queues the log for cancelling), the follow deadline passes,
+ *     the client reads too slowly (the server's per-stream queue cap), or
+ *     the fl_query is freed. A last line without "\n" is dropped in follow
+ *     mode (the client delivers whole lines only).
  * Errors: unknown cluster 404, member without a usable kubeconfig or
  * unreachable 503, the member's own Status passed through with its code.
- * Owns the member connections (fl_kube_conn references) and nothing else.
+ *
+ * Threads: query_serve_log checks the request on a server thread and hands
+ * the log to the log thread through the hub's inbox; on_gone runs on
+ * whichever thread sees the client leave and queues the log on the cancel
+ * queue; everything else runs on the log thread. Owns the member
+ * connections (fl_kube_conn references) and nothing else.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,41 +39,67 @@
 
 #include "query/query_int.h"
 
-#define LOG_MAX 64
+#define LOG_MAX 4096     /* proxied logs at once, in all */
+#define LOG_PER_USER 256 /* per user name: one user cannot take them all */
 #define LOG_BODY_MAX (64u << 20)
 #define LOG_LINE_MAX (2u << 20)
 #define LOG_TIMEOUT_MS 60000
 #define LOG_FOLLOW_MAX_MS (4 * 3600 * 1000)
 #define LOG_PATH_MAX 2048
+#define LOG_SWEEP_MS 1000 /* how often deadlines are checked */
 
 static const char *const LOG_PARAMS[] = {
     "container",  "tailLines",  "follow",
     "timestamps", "previous",   "sinceSeconds",
     "sinceTime",  "limitBytes", "insecureSkipTLSVerifyBackend"};
 
-/* One proxied request. Invariant: while `linked` it is on q->logs and its
- * async handle may be signalled (under q->pool_mu); the thread unlinks it
- * before closing the handle. */
+typedef struct query_log query_log;
+typedef struct query_log_hub hub;
+
+/* One proxied request. From the inbox until its done callback it belongs
+ * to the log thread; in_cancelq, dead and cnext are under h->mu. */
 struct query_log {
-    fl_query *q;
-    fl_request *r; /* until answered (then NULL) */
-    fl_stream *st; /* follow: the open stream */
-    fl_kube_conn *conn;
-    char cluster[254];
-    char path[LOG_PATH_MAX];
+    hub *h;
+    size_t member;     /* index in q->members: its client, its name */
+    fl_request *r;     /* until answered (then NULL) */
+    fl_stream *st;     /* follow: the open stream */
+    char *path;        /* until the request starts */
+    char counted[128]; /* the user name counted in the hub's users */
     bool follow;
+    int64_t deadline_ms;
+    fl_kube_req *req; /* while the member request runs */
+    fl_buf line;
+    query_log *prev, *next; /* the inbox (next only), then h->running */
+    /* under h->mu */
+    bool in_cancelq; /* on h->cancelq: freed by the drain, not by on_done */
+    bool dead;       /* done while on the cancel queue */
+    query_log *cnext;
+};
+
+/* The log thread and what it serves. Invariant: every admitted log (n) is
+ * on the inbox, on running, or dead on the cancel queue; the wake handle
+ * is open until closed is set (under mu), which happens only once stopping
+ * is set and n is 0. */
+struct query_log_hub {
+    fl_query *q;
+    pthread_t th;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t deadline;
-    fl_kube_client *cl;
-    fl_kube_req *req;
-    fl_buf line;
-    bool cancel; /* under q->pool_mu: client gone / stopping */
-    bool linked;
-    struct query_log *next;
+    uv_timer_t sweep;
+    fl_kube_client **clients; /* per member, made on first use */
+    query_log *running;       /* log thread */
+    bool closing;             /* log thread: the handles are closing */
+    pthread_mutex_t mu;
+    query_log *inbox, *inbox_tail;
+    query_log *cancelq;
+    bool stopping, closed;
+    int n; /* admitted, not yet freed */
+    query_user_count users[QUERY_USER_SLOTS];
 };
 
 /* ---- members ------------------------------------------------------------- */
+
+static int hub_start(fl_query *q, fl_err *err);
 
 int query_members_load(fl_query *q, const fl_query_member *m, size_t n, fl_err *err)
 {
@@ -84,7 +117,7 @@ int query_members_load(fl_query *q, const fl_query_member *m, size_t n, fl_err *
                  fl_kube_conn_load(m[i].kubeconfig, m[i].context, &d->conn, &e) != 0)
             fl_log(FL_LOG_WARN, "query", "member %s: pods/log unavailable: %s", d->name, e.msg);
     }
-    return 0;
+    return n ? hub_start(q, err) : 0;
 }
 
 void query_members_free(fl_query *q)
@@ -106,49 +139,114 @@ static const query_member *member_find(const fl_query *q, const char *name)
     return NULL;
 }
 
-/* ---- the per-request thread ------------------------------------------------ */
-
-static void log_unlink(struct query_log *l)
+static const char *log_cluster(const query_log *l)
 {
-    fl_query *q = l->q;
-    pthread_mutex_lock(&q->pool_mu);
-    for (struct query_log **p = &q->logs; *p; p = &(*p)->next)
-        if (*p == l) {
-            *p = l->next;
-            break;
-        }
-    l->linked = false;
-    pthread_mutex_unlock(&q->pool_mu);
+    return l->h->q->members[l->member].name;
 }
 
+/* ---- the log thread ---------------------------------------------------------- */
+
+static void log_free(query_log *l)
+{
+    hub *h = l->h;
+    pthread_mutex_lock(&h->mu);
+    query_user_put(h->users, QUERY_USER_SLOTS, l->counted);
+    h->n--;
+    pthread_mutex_unlock(&h->mu);
+    fl_buf_done(&l->line);
+    free(l->path);
+    free(l);
+}
+
+static void running_unlink(query_log *l)
+{
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        l->h->running = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+}
+
+/* Any thread (a server thread, or the log thread from fl_stream_on_gone):
+ * the client left; the log thread cancels the member request. */
 static void on_gone(void *ud)
 {
-    struct query_log *l = ud;
-    pthread_mutex_lock(&l->q->pool_mu);
-    l->cancel = true;
-    if (l->linked)
-        uv_async_send(&l->wake);
-    pthread_mutex_unlock(&l->q->pool_mu);
+    query_log *l = ud;
+    hub *h = l->h;
+    pthread_mutex_lock(&h->mu);
+    if (!l->in_cancelq) {
+        l->in_cancelq = true;
+        l->cnext = h->cancelq;
+        h->cancelq = l;
+    }
+    if (!h->closed)
+        uv_async_send(&h->wake);
+    pthread_mutex_unlock(&h->mu);
 }
 
-static void on_wake(uv_async_t *a)
+/* The cancel queue: logs done meanwhile are freed, the others cancelled. */
+static void drain_cancelq(hub *h)
 {
-    struct query_log *l = a->data;
-    pthread_mutex_lock(&l->q->pool_mu);
-    bool cancel = l->cancel;
-    pthread_mutex_unlock(&l->q->pool_mu);
-    if (cancel && l->req)
-        fl_kube_req_cancel(l->req);
+    pthread_mutex_lock(&h->mu);
+    query_log *cq = h->cancelq, *dead = NULL, *live = NULL;
+    h->cancelq = NULL;
+    for (query_log *l = cq, *next; l; l = next) {
+        next = l->cnext;
+        l->in_cancelq = false;
+        if (l->dead) {
+            l->cnext = dead;
+            dead = l;
+        } else {
+            l->cnext = live;
+            live = l;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    for (query_log *l = dead, *next; l; l = next) {
+        next = l->cnext;
+        log_free(l);
+    }
+    for (query_log *l = live; l; l = l->cnext)
+        if (l->req)
+            fl_kube_req_cancel(l->req);
 }
 
-static void on_deadline(uv_timer_t *t)
+/* Once stopping and nothing runs: close the clients and handles; the loop
+ * then ends and the thread returns. */
+static void hub_maybe_close(hub *h)
 {
-    struct query_log *l = t->data;
-    if (l->req)
-        fl_kube_req_cancel(l->req);
+    if (h->closing || h->running)
+        return;
+    pthread_mutex_lock(&h->mu);
+    bool go = h->stopping && !h->inbox;
+    pthread_mutex_unlock(&h->mu);
+    if (!go)
+        return;
+    drain_cancelq(h); /* only dead logs are left on it */
+    h->closing = true;
+    for (size_t i = 0; i < h->q->nmembers; i++) {
+        fl_kube_client_close(h->clients[i], NULL, NULL);
+        h->clients[i] = NULL;
+    }
+    uv_close((uv_handle_t *)&h->sweep, NULL);
+    pthread_mutex_lock(&h->mu);
+    h->closed = true;
+    pthread_mutex_unlock(&h->mu);
+    uv_close((uv_handle_t *)&h->wake, NULL);
 }
 
-static void reply_member_error(struct query_log *l, const fl_kube_response *res)
+static void on_sweep(uv_timer_t *t)
+{
+    hub *h = t->data;
+    int64_t now = fl_mono_ms();
+    for (query_log *l = h->running; l; l = l->next)
+        if (l->req && now >= l->deadline_ms)
+            fl_kube_req_cancel(l->req);
+}
+
+static void reply_member_error(query_log *l, const fl_kube_response *res)
 {
     if (res->err == -E2BIG) {
         fl_request_reply_status(l->r, 500, "InternalError",
@@ -159,8 +257,8 @@ static void reply_member_error(struct query_log *l, const fl_kube_response *res)
     }
     if (res->code == 0 || !res->status) {
         fl_request_reply_status(l->r, 503, "ServiceUnavailable",
-                                "cluster \"%s\" is unreachable: %s: %s", l->cluster, res->reason,
-                                res->message);
+                                "cluster \"%s\" is unreachable: %s: %s", log_cluster(l),
+                                res->reason, res->message);
         return;
     }
     long code = res->http_status >= 400 && res->http_status < 600 ? res->http_status : 502;
@@ -175,7 +273,7 @@ static bool is_log_type(const char *ct)
 
 static int on_line(fl_kube_req *req, const char *line, size_t len, void *ud)
 {
-    struct query_log *l = ud;
+    query_log *l = ud;
     if (!l->st && !is_log_type(fl_kube_req_content_type(req)))
         return 1;
     if (!l->st) {
@@ -193,23 +291,17 @@ static int on_line(fl_kube_req *req, const char *line, size_t len, void *ud)
     return fl_stream_write(l->st, l->line.data, l->line.len) != 0;
 }
 
-static void on_closed(void *ud)
-{
-    struct query_log *l = ud;
-    uv_close((uv_handle_t *)&l->deadline, NULL);
-    uv_close((uv_handle_t *)&l->wake, NULL);
-}
-
 static void on_done(fl_kube_req *req, fl_kube_response *res, void *ud)
 {
-    struct query_log *l = ud;
+    query_log *l = ud;
+    hub *h = l->h;
     l->req = NULL;
     if (l->r && res->err == 0 && !is_log_type(res->content_type)) {
         /* Only ever a log stream: anything else from the member is refused. */
         fl_request_reply_status(l->r, 502, "InternalError",
                                 "cluster \"%s\" answered the log request with \"%.100s\", "
                                 "not a log",
-                                l->cluster, res->content_type);
+                                log_cluster(l), res->content_type);
     } else if (l->r && res->err == 0) {
         const char *ct = res->content_type[0] ? res->content_type : "text/plain";
         int code = res->http_status >= 200 && res->http_status < 300 ? (int)res->http_status : 200;
@@ -220,115 +312,148 @@ static void on_done(fl_kube_req *req, fl_kube_response *res, void *ud)
         reply_member_error(l, res);
     }
     l->r = NULL;
-    /* The stream closes before the wake handle: on_gone cannot run after. */
+    /* After fl_stream_close no on_gone runs (it waits for one running). */
     fl_stream_close(l->st);
     l->st = NULL;
-    log_unlink(l);
-    uv_timer_stop(&l->deadline);
-    fl_kube_client_close(l->cl, on_closed, l);
+    running_unlink(l);
+    pthread_mutex_lock(&h->mu);
+    bool queued = l->in_cancelq;
+    l->dead = queued;
+    pthread_mutex_unlock(&h->mu);
+    if (!queued)
+        log_free(l);
+    hub_maybe_close(h);
 }
 
-static int log_start(struct query_log *l, fl_err *err)
+/* The member's client, made on first use. NULL with err set. */
+static fl_kube_client *client_get(hub *h, size_t member, fl_err *err)
 {
+    if (h->clients[member])
+        return h->clients[member];
     fl_kube_client_opts co = FL_KUBE_CLIENT_OPTS_INIT;
-    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
     co.max_body = LOG_BODY_MAX;
     co.max_line = LOG_LINE_MAX;
     co.timeout_ms = LOG_TIMEOUT_MS;
-    int rc = fl_kube_client_new(&l->loop, l->conn, &co, &l->cl, err);
-    if (rc)
-        return rc;
-    rq.path = l->path;
-    rq.accept = "*/*";
-    rq.stream = l->follow;
-    rq.timeout_ms = l->follow ? -1 : LOG_TIMEOUT_MS;
-    rq.stall_timeout_ms = -1;
-    rc = fl_kube_client_request(l->cl, &rq, on_line, on_done, l, &l->req);
-    if (rc) {
-        fl_kube_client_close(l->cl, NULL, NULL);
-        l->cl = NULL;
-        return fl_err_set(err, rc, "request: %s", fl_strerror(rc));
-    }
-    uv_timer_start(&l->deadline, on_deadline, l->follow ? LOG_FOLLOW_MAX_MS : LOG_TIMEOUT_MS + 5000,
-                   0);
-    return 0;
+    if (fl_kube_client_new(&h->loop, h->q->members[member].conn, &co, &h->clients[member], err))
+        return NULL;
+    return h->clients[member];
 }
 
-static void log_free(struct query_log *l)
+/* Start l's member request; answers and frees l when it cannot. */
+static void log_begin(query_log *l)
 {
-    fl_query *q = l->q;
-    fl_kube_conn_unref(l->conn);
-    fl_buf_done(&l->line);
-    free(l);
-    pthread_mutex_lock(&q->pool_mu);
-    q->nlogs--;
-    pthread_cond_broadcast(&q->changed);
-    pthread_mutex_unlock(&q->pool_mu);
-}
-
-static void *log_main(void *arg)
-{
-    struct query_log *l = arg;
+    hub *h = l->h;
     fl_err err = FL_ERR_INIT;
-    if (log_start(l, &err) != 0) {
-        fl_request_reply_status(l->r, 503, "ServiceUnavailable", "cluster \"%s\": %s", l->cluster,
-                                err.msg);
-        l->r = NULL;
-        log_unlink(l);
-        uv_close((uv_handle_t *)&l->deadline, NULL);
-        uv_close((uv_handle_t *)&l->wake, NULL);
-    } else {
-        /* a stop requested before the loop ran */
-        on_wake(&l->wake);
+    fl_kube_request rq = FL_KUBE_REQUEST_INIT;
+    fl_kube_client *cl = client_get(h, l->member, &err);
+    int rc = cl ? 0 : err.code ? err.code : -ENOMEM;
+    if (cl) {
+        rq.path = l->path;
+        rq.accept = "*/*";
+        rq.stream = l->follow;
+        rq.timeout_ms = l->follow ? -1 : LOG_TIMEOUT_MS;
+        rq.stall_timeout_ms = -1;
+        rc = fl_kube_client_request(cl, &rq, on_line, on_done, l, &l->req);
+        if (rc)
+            fl_err_set(&err, rc, "request: %s", fl_strerror(rc));
     }
-    uv_run(&l->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&l->loop);
-    log_free(l);
+    free(l->path);
+    l->path = NULL;
+    if (rc) {
+        fl_request_reply_status(l->r, 503, "ServiceUnavailable", "cluster \"%s\": %s",
+                                log_cluster(l), err.msg);
+        log_free(l);
+        return;
+    }
+    l->deadline_ms = fl_mono_ms() + (l->follow ? LOG_FOLLOW_MAX_MS : LOG_TIMEOUT_MS + 5000);
+    l->prev = NULL;
+    l->next = h->running;
+    if (h->running)
+        h->running->prev = l;
+    h->running = l;
+}
+
+static void on_wake(uv_async_t *a)
+{
+    hub *h = a->data;
+    pthread_mutex_lock(&h->mu);
+    bool stopping = h->stopping;
+    query_log *in = h->inbox;
+    h->inbox = h->inbox_tail = NULL;
+    pthread_mutex_unlock(&h->mu);
+    drain_cancelq(h);
+    for (query_log *l = in, *next; l; l = next) {
+        next = l->next;
+        l->next = NULL;
+        if (stopping) {
+            fl_request_reply_status(l->r, 503, "ServiceUnavailable", "the server is stopping");
+            log_free(l);
+        } else {
+            log_begin(l);
+        }
+    }
+    if (stopping)
+        for (query_log *l = h->running; l; l = l->next)
+            if (l->req)
+                fl_kube_req_cancel(l->req);
+    hub_maybe_close(h);
+}
+
+static void *hub_main(void *arg)
+{
+    hub *h = arg;
+    uv_run(&h->loop, UV_RUN_DEFAULT);
     return NULL;
 }
 
-/* Set up the loop and handles on the calling thread, link l, start it. */
-static int log_spawn(struct query_log *l)
+static void hub_free(hub *h)
 {
-    fl_query *q = l->q;
-    pthread_t th;
-    pthread_attr_t at;
-    if (uv_loop_init(&l->loop) != 0)
-        return -ENOMEM;
-    uv_async_init(&l->loop, &l->wake, on_wake);
-    uv_timer_init(&l->loop, &l->deadline);
-    l->wake.data = l;
-    l->deadline.data = l;
-    pthread_mutex_lock(&q->pool_mu);
-    l->linked = true;
-    l->next = q->logs;
-    q->logs = l;
-    pthread_mutex_unlock(&q->pool_mu);
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&th, &at, log_main, l);
-    pthread_attr_destroy(&at);
-    if (rc == 0)
-        return 0;
-    log_unlink(l);
-    uv_close((uv_handle_t *)&l->deadline, NULL);
-    uv_close((uv_handle_t *)&l->wake, NULL);
-    uv_run(&l->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&l->loop);
-    return -rc;
+    uv_loop_close(&h->loop);
+    pthread_mutex_destroy(&h->mu);
+    free(h->clients);
+    free(h);
+}
+
+static int hub_start(fl_query *q, fl_err *err)
+{
+    hub *h = calloc(1, sizeof *h);
+    if (!h || !(h->clients = calloc(q->nmembers, sizeof *h->clients)) ||
+        uv_loop_init(&h->loop) != 0) {
+        if (h)
+            free(h->clients);
+        free(h);
+        return fl_err_set(err, -ENOMEM, "out of memory");
+    }
+    h->q = q;
+    pthread_mutex_init(&h->mu, NULL);
+    uv_async_init(&h->loop, &h->wake, on_wake);
+    uv_timer_init(&h->loop, &h->sweep);
+    h->wake.data = h;
+    h->sweep.data = h;
+    uv_timer_start(&h->sweep, on_sweep, LOG_SWEEP_MS, LOG_SWEEP_MS);
+    if (pthread_create(&h->th, NULL, hub_main, h) != 0) {
+        uv_close((uv_handle_t *)&h->sweep, NULL);
+        uv_close((uv_handle_t *)&h->wake, NULL);
+        uv_run(&h->loop, UV_RUN_DEFAULT);
+        hub_free(h);
+        return fl_err_set(err, -EAGAIN, "the log proxy thread");
+    }
+    q->log_hub = h;
+    return 0;
 }
 
 void query_logs_stop(fl_query *q)
 {
-    pthread_mutex_lock(&q->pool_mu);
-    q->stopping = true;
-    for (struct query_log *l = q->logs; l; l = l->next) {
-        l->cancel = true;
-        uv_async_send(&l->wake);
-    }
-    while (q->nlogs > 0)
-        pthread_cond_wait(&q->changed, &q->pool_mu);
-    pthread_mutex_unlock(&q->pool_mu);
+    hub *h = q->log_hub;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stopping = true;
+    uv_async_send(&h->wake);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->th, NULL);
+    hub_free(h);
+    q->log_hub = NULL;
 }
 
 /* ---- request parsing --------------------------------------------------------- */
@@ -493,51 +618,61 @@ static int log_check(fl_query *q, fl_request *r, const query_user *u, const char
     return 0;
 }
 
-static bool log_admit(fl_query *q)
-{
-    pthread_mutex_lock(&q->pool_mu);
-    bool ok = q->nlogs < LOG_MAX && !q->stopping;
-    if (ok)
-        q->nlogs++;
-    pthread_mutex_unlock(&q->pool_mu);
-    return ok;
-}
-
 void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char *cluster,
                      const char *ns, const char *pod)
 {
-    char found[254];
+    char found[254], path[LOG_PATH_MAX];
     const query_member *m = NULL;
+    hub *h = q->log_hub;
+    bool follow = false;
     if (!cluster && find_cluster(q, r, u, ns, pod, found, sizeof found) != 0)
         return;
     if (!cluster)
         cluster = found;
     if (log_check(q, r, u, cluster, ns, pod, &m) != 0)
         return;
-    if (!log_admit(q)) {
-        fl_request_reply_status(r, 429, "TooManyRequests", "too many log streams");
-        return;
-    }
-    struct query_log *l = calloc(1, sizeof *l);
-    if (!l || build_path(r, ns, pod, l->path, sizeof l->path, &l->follow) != 0) {
+    if (build_path(r, ns, pod, path, sizeof path, &follow) != 0) {
         fl_request_reply_status(r, 400, "BadRequest", "log options too long");
-        goto fail;
-    }
-    l->q = q;
-    l->r = r;
-    l->conn = fl_kube_conn_ref(m->conn);
-    fl_strlcpy(l->cluster, cluster, sizeof l->cluster);
-    fl_buf_init(&l->line, LOG_LINE_MAX + 1);
-    if (log_spawn(l) == 0)
         return;
-    fl_request_reply_status(r, 500, "InternalError", "cannot start the log proxy");
-fail:
-    if (l) {
-        fl_kube_conn_unref(l->conn);
-        free(l);
     }
-    pthread_mutex_lock(&q->pool_mu);
-    q->nlogs--;
-    pthread_cond_broadcast(&q->changed);
-    pthread_mutex_unlock(&q->pool_mu);
+    query_log *l = fl_calloc(1, sizeof *l);
+    if (!l || !(l->path = fl_strdup(path))) {
+        free(l);
+        fl_request_reply_status(r, 500, "InternalError", "out of memory");
+        return;
+    }
+    l->h = h;
+    l->r = r;
+    l->follow = follow;
+    l->member = (size_t)(m - q->members);
+    fl_buf_init(&l->line, LOG_LINE_MAX + 1);
+    /* h is set whenever there are members, and m is one */
+    pthread_mutex_lock(&h->mu);
+    fl_strlcpy(l->counted, u->name ? u->name : "", sizeof l->counted);
+    int code = h->stopping ? 503 : h->n >= LOG_MAX ? 429 : 0;
+    bool user_full =
+        !code && !query_user_take(h->users, QUERY_USER_SLOTS, l->counted, LOG_PER_USER);
+    code = user_full ? 429 : code;
+    if (!code) {
+        h->n++;
+        if (h->inbox_tail)
+            h->inbox_tail->next = l;
+        else
+            h->inbox = l;
+        h->inbox_tail = l;
+        uv_async_send(&h->wake);
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (!code)
+        return; /* l and r are the log thread's now */
+    if (user_full)
+        fl_request_reply_status(r, 429, "TooManyRequests",
+                                "too many log streams for user \"%s\": at most %d at once",
+                                l->counted, LOG_PER_USER);
+    else if (code == 429)
+        fl_request_reply_status(r, 429, "TooManyRequests", "too many log streams");
+    else
+        fl_request_reply_status(r, 503, "ServiceUnavailable", "the server is stopping");
+    free(l->path);
+    free(l);
 }

@@ -77,7 +77,6 @@ void fl_query_free(fl_query *q)
     for (size_t i = 0; i < q->npool; i++)
         fl_index_reader_free(q->pool[i]);
     query_openapi_done(q);
-    pthread_cond_destroy(&q->changed);
     pthread_mutex_destroy(&q->pool_mu);
     pthread_mutex_destroy(&q->rd_mu);
     pthread_mutex_destroy(&q->oa_mu);
@@ -110,7 +109,6 @@ int fl_query_new(const fl_query_opts *opts, fl_query **out, fl_err *err)
     int rc = 0;
     pthread_mutex_init(&q->pool_mu, NULL);
     pthread_mutex_init(&q->rd_mu, NULL);
-    pthread_cond_init(&q->changed, NULL);
     pthread_mutex_init(&q->oa_mu, NULL);
     q->index = opts->index;
     q->anonymous_loopback = opts->anonymous_loopback;

@@ -39,7 +39,7 @@ typedef struct query_member {
     fl_kube_conn *conn;
 } query_member;
 
-struct query_log;
+struct query_log_hub;
 
 /* One cached set of OpenAPI v3 documents (openapi.c): for a prefix
  * (cluster "" = all) and the digest of the types it served. */
@@ -70,10 +70,6 @@ struct fl_query {
     pthread_mutex_t rd_mu; /* the reader pool only: never behind pool_mu */
     fl_index_reader *pool[QUERY_POOL_MAX];
     size_t npool;
-    /* log proxies (logs.c): stopping under pool_mu, changed broadcast when
-     * one ends and at stop. */
-    pthread_cond_t changed;
-    bool stopping;
     struct query_watch_hub *watches; /* watch.c */
     json_t *(*members_fn)(void *ud);
     void *members_ud;
@@ -83,8 +79,7 @@ struct fl_query {
     query_openapi_entry oa[QUERY_OPENAPI_CACHE]; /* under oa_mu (openapi.c) */
     pthread_mutex_t oa_mu;
     int64_t oa_tick;
-    struct query_log *logs;              /* running log proxies, under pool_mu */
-    int nlogs;                           /* under pool_mu; changed is broadcast when it drops */
+    struct query_log_hub *log_hub;       /* the log proxy thread (logs.c); NULL without members */
     int64_t sql_budget_ms, sql_max_rows; /* POST /query (sql_handler.c) */
     int64_t list_scan_budget_ms;         /* a filtered page scans on this long (list.c) */
     bool sql_open_to_all;
@@ -97,6 +92,17 @@ typedef struct query_user {
     size_t ngroups;
     const char *anon_groups[2];
 } query_user;
+
+/* users.c: per-user-name counts of a bounded resource (watches, logs),
+ * under the owner's lock; a free slot has n == 0. take: false when name is
+ * at cap or every slot is used; put undoes one take of name. */
+#define QUERY_USER_SLOTS 512
+typedef struct query_user_count {
+    char name[128];
+    int n;
+} query_user_count;
+bool query_user_take(query_user_count *slots, size_t nslots, const char *name, int cap);
+void query_user_put(query_user_count *slots, size_t nslots, const char *name);
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
@@ -379,7 +385,7 @@ void query_members_free(fl_query *q);
 /* Answer GET .../namespaces/ns/pods/pod/log (cluster NULL = find it). */
 void query_serve_log(fl_query *q, fl_request *r, const query_user *u, const char *cluster,
                      const char *ns, const char *pod);
-/* Cancel every running log proxy and wait for their threads (fl_query_free). */
+/* Cancel every running log proxy and stop the log thread (fl_query_free). */
 void query_logs_stop(fl_query *q);
 
 /* discovery.c: /version, /api, /apis[/g[/v]], /api/v1 below a prefix. */

@@ -76,13 +76,6 @@ typedef struct watch {
     struct watch *qnext;       /* the run queue */
 } watch;
 
-/* Watches held by one user name; n == 0: a free slot. */
-#define WATCH_USERS 512
-typedef struct watch_user {
-    char name[128];
-    int n;
-} watch_user;
-
 typedef struct query_watch_hub hub;
 typedef struct round round;
 typedef struct worker {
@@ -106,47 +99,11 @@ struct query_watch_hub {
     int64_t next_tick_ms;
     uint64_t gen; /* counts index commits */
     round *last;  /* the latest round read (a reference), or NULL */
-    watch_user users[WATCH_USERS];
+    query_user_count users[QUERY_USER_SLOTS];
     worker workers[WATCH_WORKERS];
     int sub_id;
     bool subscribed;
 };
-
-/* Per-user watch counts (under h->mu). false when u is at its cap
- * or the table is full. */
-static bool user_take(hub *h, const char *name)
-{
-    char user[sizeof h->users[0].name]; /* names are counted by this prefix */
-    fl_strlcpy(user, name, sizeof user);
-    watch_user *free_slot = NULL;
-    for (size_t i = 0; i < WATCH_USERS; i++) {
-        watch_user *e = &h->users[i];
-        if (e->n && !strcmp(e->name, user)) {
-            if (e->n >= h->per_user)
-                return false;
-            e->n++;
-            return true;
-        }
-        if (!e->n && !free_slot)
-            free_slot = e;
-    }
-    if (!free_slot)
-        return false;
-    fl_strlcpy(free_slot->name, user, sizeof free_slot->name);
-    free_slot->n = 1;
-    return true;
-}
-
-static void user_put(hub *h, const char *name)
-{
-    char user[sizeof h->users[0].name];
-    fl_strlcpy(user, name, sizeof user);
-    for (size_t i = 0; i < WATCH_USERS; i++)
-        if (h->users[i].n && !strcmp(h->users[i].name, user)) {
-            h->users[i].n--;
-            return;
-        }
-}
 
 /* ---- the hub: run queue, commits, ticks (under h->mu) ------------------------- */
 
@@ -651,7 +608,7 @@ static void watch_end(hub *h, watch *w)
 {
     pthread_mutex_lock(&h->mu);
     unlink_locked(h, w);
-    user_put(h, w->counted);
+    query_user_put(h->users, QUERY_USER_SLOTS, w->counted);
     h->nwatch--;
     pthread_cond_broadcast(&h->ended);
     pthread_cond_broadcast(&h->work);
@@ -836,7 +793,7 @@ static int admit(hub *h, fl_request *r, const query_user *u)
 {
     pthread_mutex_lock(&h->mu);
     bool full = h->nwatch >= h->max || h->stopping;
-    bool user_full = !full && !user_take(h, u->name);
+    bool user_full = !full && !query_user_take(h->users, QUERY_USER_SLOTS, u->name, h->per_user);
     if (!full && !user_full)
         h->nwatch++;
     pthread_mutex_unlock(&h->mu);
@@ -853,7 +810,7 @@ static int admit(hub *h, fl_request *r, const query_user *u)
 static void unadmit(hub *h, const char *user)
 {
     pthread_mutex_lock(&h->mu);
-    user_put(h, user);
+    query_user_put(h->users, QUERY_USER_SLOTS, user);
     h->nwatch--;
     pthread_cond_broadcast(&h->ended);
     pthread_mutex_unlock(&h->mu);

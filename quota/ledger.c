@@ -1086,6 +1086,27 @@ int fl_quota_denials(fl_quota *q, json_t **out)
     return 0;
 }
 
+int fl_quota_denials_restore(fl_quota *q, const json_t *items)
+{
+    if (!items || !json_is_array(items) || !json_array_size(items))
+        return 0;
+    json_t *d = json_deep_copy(items);
+    if (!d)
+        return -ENOMEM;
+    pthread_mutex_lock(&q->mu);
+    int rc = q->denials ? json_array_extend(d, q->denials) : 0;
+    if (rc == 0) {
+        while (json_array_size(d) > QUOTA_DENIALS_MAX)
+            json_array_remove(d, 0);
+        json_decref(q->denials);
+        q->denials = d;
+        d = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    json_decref(d);
+    return rc ? -ENOMEM : 0;
+}
+
 int fl_quota_review(fl_quota *q, const char *cluster, const json_t *request, json_t **out,
                     fl_err *err)
 {

@@ -281,5 +281,8 @@ void fl_quota_stats_get(fl_quota *q, fl_quota_stats *out);
  * ms), "cluster", "namespace", "resource", "name", "operation", "message"
  * (Kubernetes' wording)}]. 0 or -ENOMEM. Any thread. */
 int fl_quota_denials(fl_quota *q, json_t **out);
+/* Put items (a list as fl_quota_denials gives, e.g. kept from before a
+ * restart) before the denials it holds, keeping the last 50. 0 or -ENOMEM. */
+int fl_quota_denials_restore(fl_quota *q, const json_t *items);
 
 #endif

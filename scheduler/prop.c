@@ -43,7 +43,8 @@
 #define SNAPSHOT_MIN_MS 500 /* capacity snapshot reloaded at most this often */
 #define PROP_EVENTS_MAX 100 /* placement changes kept for fl_sched_prop_events */
 #define MAX_TEMPLATES 100000
-#define FULL_PASS_MS 60000 /* every template is decided again at least this often */
+#define FULL_PASS_MS 60000  /* every template is decided again at least this often */
+#define QUOTA_SAME_MS 30000 /* an unchanged reservation is renewed this often */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -92,11 +93,12 @@ struct fl_sched_prop {
     fl_sched_prop_stats st; /* under mu */
     json_t *events;         /* under mu: recent placement changes, oldest first */
     /* loop thread only below */
-    int pending;      /* requests in flight in this wave */
-    json_t *inflight; /* key -> {"h":hash,"t":ms} */
-    json_t *retry;    /* key -> {"n":attempts,"at":ms} */
-    json_t *settled;  /* binding key -> fingerprint of the inputs of a
+    int pending;         /* requests in flight in this wave */
+    json_t *inflight;    /* key -> {"h":hash,"t":ms} */
+    json_t *retry;       /* key -> {"n":attempts,"at":ms} */
+    json_t *settled;     /* binding key -> fingerprint of the inputs of a
                                        template that needed nothing (skipped while equal) */
+    fl_index_reader *rd; /* the controller's reader (kept: opening one costs a connection) */
     fl_sched_snapshot *snap;
     int64_t snap_ms, snap_rev, last_rev;
     double tokens;
@@ -105,8 +107,22 @@ struct fl_sched_prop {
     json_t *obs_cache[FL_ARRAY_LEN(KINDS)]; /* per kind: the last pass's observed map */
     json_t *app_bad;              /* "binding key|cluster" -> mono ms since its copy is Unhealthy */
     json_t *last_event;           /* binding key -> hash of the last event sent for it */
-    int64_t obs_rev, obs_full_ms; /* index revision it reflects; last full read */
-    int64_t settled_ms;           /* last time settled was cleared (every template decided) */
+    int64_t obs_rev, obs_full_ms; /* index revision it reflects; last member read whole */
+    size_t rot;                   /* the next member read whole (modulo nm) */
+    /* incremental passes: a template is looked at only when something it
+     * depends on changed (ps->dirty, resourceVersions, policies), it is hot,
+     * or the resync cursor reaches it (look_at) */
+    json_t *bst;         /* binding key -> {"trv","brv","seen","ki","ns","name","want":{cluster}}:
+                            what the last look at the template found */
+    json_t *hot;         /* binding keys looked at again next pass (not settled, timers) */
+    json_t *busy;        /* binding keys with copies left to delete (cleanup again next pass) */
+    json_t *dep_contrib; /* workload binding key -> its propagateDeps needs (note_deps) */
+    json_t *deps_last;   /* the last pass's dependency map */
+    json_t *hcache;      /* "bkey|cluster" -> {"s": inputs, "h": hash of the desired copy} */
+    json_t *qheld;       /* "ns|uid|cluster" -> {"r": replicas, "t": ms}: the last reservation */
+    char pol_sig[24], ovr_sig[24];
+    size_t rr_pos; /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
+    int64_t rr_ms; /* when the cursor last moved */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -349,6 +365,8 @@ typedef struct obs_ctx {
     json_t *map;
     const json_t *cache; /* full read: the previous map, entries with the same rv reused */
     bool delta;          /* changed rows only, applied to map in place */
+    json_t *chg;         /* keys of the copies that changed */
+    json_t *seen;        /* keys read (a member read whole), or NULL */
 } obs_ctx;
 
 static bool managed(const json_t *o)
@@ -366,6 +384,8 @@ static int obs_row(void *arg, const fl_index_row *row)
     if (!strcmp(row->cluster, "_host"))
         return 0;
     snprintf(key, sizeof key, "%s/%s/%s", row->cluster, row->namespace_, row->name);
+    if (c->seen)
+        json_object_set_new(c->seen, key, json_true());
     json_t *old = json_object_get(c->delta ? c->map : c->cache, key);
     if (old && !strcmp(fl_obj_str_or(old, "rv", ""), row->resource_version) && !row->deleted_ms) {
         if (!c->delta)
@@ -375,10 +395,13 @@ static int obs_row(void *arg, const fl_index_row *row)
     if (row->deleted_ms || fl_json_parse(row->json, row->json_len, &o, NULL) != 0 ||
         (c->delta && !managed(o))) {
         json_decref(o);
+        if (old)
+            json_object_set_new(c->chg, key, json_true());
         if (c->delta)
             json_object_del(c->map, key);
         return 0;
     }
+    json_object_set_new(c->chg, key, json_true());
     json_object_set_new(
         c->map, key,
         json_pack("{s:s,s:s,s:o}", "cluster", row->cluster, "rv", row->resource_version, "obj", o));
@@ -388,14 +411,16 @@ static int obs_row(void *arg, const fl_index_row *row)
 /* Every managed object of kind k in the members: "cluster/ns/name" -> {cluster, rv, obj}.
  * With since > 0 only rows changed after index revision since are read and
  * applied to cache (returned with a new reference); else all of them into a
- * new map (cache's unchanged entries reused). Entries are read only. */
-static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64_t since)
+ * new map (cache's unchanged entries reused). Either way the keys of the
+ * copies that changed from cache are set in chg. Entries are read only. */
+static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64_t since,
+                        json_t *chg)
 {
     static const char *const yes[] = {"true"};
     fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
     fl_index_query q = FL_INDEX_QUERY_INIT;
     bool delta = cache && since > 0;
-    obs_ctx c = {delta ? json_incref(cache) : json_object(), cache, delta};
+    obs_ctx c = {delta ? json_incref(cache) : json_object(), cache, delta, chg, NULL};
     q.group = k->group, q.resource = k->resource;
     if (delta) {
         q.min_revision = since;
@@ -407,7 +432,47 @@ static json_t *observed(fl_index_reader *r, const tkind *k, json_t *cache, int64
     fl_err err = FL_ERR_INIT;
     if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0)
         fl_log(FL_LOG_WARN, "prop", "index: %s: %s", k->resource, err.msg);
+    if (!delta) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(cache, key, v) {
+            if (!json_object_get(c.map, key))
+                json_object_set_new(chg, key, json_true()); /* gone */
+        }
+    }
     return c.map;
+}
+
+/* The safety net behind the delta reads, one member at a time: its copies
+ * of kind k read whole and compared with map (updated in place; changed
+ * and gone keys set in chg). */
+static void reread(fl_index_reader *r, const tkind *k, json_t *map, const char *cluster,
+                   json_t *chg)
+{
+    static const char *const yes[] = {"true"};
+    fl_index_label_req lr = {LBL_MANAGED, FL_INDEX_LABEL_EQ, yes, 1};
+    fl_index_query q = FL_INDEX_QUERY_INIT;
+    obs_ctx c = {map, map, true, chg, json_object()};
+    q.group = k->group, q.resource = k->resource;
+    q.labels = &lr, q.n_labels = 1;
+    q.clusters = &cluster, q.n_clusters = 1;
+    fl_err err = FL_ERR_INIT;
+    if (fl_index_list(r, &q, obs_row, &c, NULL, &err) != 0) {
+        fl_log(FL_LOG_WARN, "prop", "index: %s in %s: %s", k->resource, cluster, err.msg);
+        json_decref(c.seen);
+        return;
+    }
+    size_t cl = strlen(cluster);
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(map, tmp, key, v) {
+        if (!strncmp(key, cluster, cl) && key[cl] == '/' && !json_object_get(c.seen, key)) {
+            json_object_set_new(chg, key, json_true()); /* gone */
+            json_object_del(map, key);
+        }
+    }
+    json_decref(c.seen);
 }
 
 typedef struct get_ctx {
@@ -504,9 +569,21 @@ typedef struct pass {
     json_t *overrides; /* OP + COP */
     json_t *rbs;       /* "ns/name" -> binding */
     json_t *obs[FL_ARRAY_LEN(KINDS)];
-    json_t *want;      /* "cluster|bns/bname" -> true: assignments in force */
-    json_t *ns_jobs;   /* "cluster/ns" -> true */
-    json_t *obj_jobs;  /* [{"c","m","path","body","key","hash"[,"fetch"]}] */
+    json_t *dirty;   /* binding keys whose inputs changed (looked at this pass) */
+    json_t *touched; /* binding keys looked at this pass */
+    json_t *shrunk;  /* binding keys whose clusters keeping copies lost one (or are new,
+                          or no longer in force): cleanup checks their copies */
+    json_t *hot;     /* the next pass's p->hot */
+    json_t *obs_chg[FL_ARRAY_LEN(KINDS)]; /* member copies whose rows changed this pass */
+    bool full;       /* every copy read and cleaned up, what is kept of gone templates forgotten */
+    json_t *present; /* full pass, or a round of members read whole: binding keys of the
+                        templates here (what is kept for the others is forgotten) */
+    const char *whole;       /* the member whose copies were read whole (all cleaned up) */
+    size_t n_look, n_decide; /* templates looked at, decided (this pass) */
+    int64_t t_read, t_obs, t_look, t_clean; /* ms spent reading the host, the copies,
+                                               looking at templates, cleaning up */
+    json_t *ns_jobs;                        /* "cluster/ns" -> true */
+    json_t *obj_jobs;                       /* [{"c","m","path","body","key","hash"[,"fetch"]}] */
     json_t *dep_jobs;  /* the same for dependency kinds: sent before obj_jobs */
     json_t *deps;      /* "Kind/ns/name" -> {"clusters":{name:true},"requiredBy":[..]} */
     json_t *fetched;   /* host path -> the object read from the host (Secrets: the index
@@ -572,14 +649,38 @@ typedef struct qctx {
     const json_t *prev;
 } qctx;
 
+/* The same total reserved again within QUOTA_SAME_MS is not asked for
+ * again (a reservation of an unchanged total cannot be refused; asking
+ * costs the ledger a snapshot and a scan of its reservations, per cluster
+ * per decision): the ledger still sees it renewed well within its TTL. */
 static int q_reserve(void *ud, const char *ns, const char *cluster, int64_t add,
                      const json_t *requests, fl_err *err)
 {
     qctx *q = ud;
-    int64_t cur = prev_of(q->prev, cluster);
-    int rc = q->p->o.quota.reserve(q->p->o.quota.ud, ns, q->uid, cluster, add + (cur > 0 ? cur : 0),
-                                   requests, err);
+    fl_sched_prop *p = q->p;
+    int64_t cur = prev_of(q->prev, cluster), total = add + (cur > 0 ? cur : 0);
+    char k[800];
+    snprintf(k, sizeof k, "%s|%s|%s", ns, q->uid, cluster);
+    const json_t *had = json_object_get(p->qheld, k);
+    int64_t now = fl_mono_ms();
+    if (had && json_integer_value(json_object_get(had, "r")) == total &&
+        now - json_integer_value(json_object_get(had, "t")) < QUOTA_SAME_MS)
+        return 0;
+    int rc = p->o.quota.reserve(p->o.quota.ud, ns, q->uid, cluster, total, requests, err);
+    if (rc == 0)
+        json_object_set_new(p->qheld, k,
+                            json_pack("{s:I,s:I}", "r", (json_int_t)total, "t", (json_int_t)now));
+    else
+        json_object_del(p->qheld, k);
     return rc == FL_EFORBIDDEN ? FL_EQUOTA : rc;
+}
+
+static void q_release(fl_sched_prop *p, const char *ns, const char *uid, const char *cluster)
+{
+    char k[800];
+    snprintf(k, sizeof k, "%s|%s|%s", ns, uid, cluster);
+    json_object_del(p->qheld, k);
+    p->o.quota.release(p->o.quota.ud, ns, uid, cluster);
 }
 
 /* The copy of tmpl that goes to cluster entry cl with replicas. */
@@ -626,6 +727,59 @@ static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64
     hash_of(o, hash);
     fl_obj_set_annotation(o, ANN_HASH, hash);
     return o;
+}
+
+/* Member copies of one template within one decision: without overrides the
+ * copies with the same replicas are the same object, built once. */
+typedef struct copies {
+    json_t *base; /* the last one built (not sent: handed out as copies) */
+    int64_t reps;
+    char hash[20];
+} copies;
+
+/* The copy for cluster cn (entry cl) as a new object, its hash in hash. */
+static json_t *build_copy(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl, int64_t reps,
+                          const char *bns, const char *bname, char hash[20], fl_err *err)
+{
+    bool same = !json_array_size(ps->overrides);
+    if (same && cp->base && cp->reps == reps) {
+        memcpy(hash, cp->hash, 20);
+        return json_deep_copy(cp->base);
+    }
+    json_t *o = desired_obj(ps, tmpl, cl, reps, bns, bname, hash, err);
+    if (!o || !same)
+        return o;
+    json_decref(cp->base);
+    cp->base = o;
+    cp->reps = reps;
+    memcpy(cp->hash, hash, 20);
+    return json_deep_copy(o);
+}
+
+/* The hash of the copy for cluster cn: from p->hcache when its inputs are
+ * those of the cached one (template resourceVersion, replicas, overrides
+ * and, when there are any, the cluster's entry); else the copy is built
+ * (*obj, new). 0 or -1 (err: an override failed). */
+static int copy_hash(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl, int64_t reps,
+                     const char *bns, const char *bname, const char *key, const char *cn,
+                     char hash[20], json_t **obj, fl_err *err)
+{
+    char sig[200], ck[800], ch[20] = "";
+    if (json_array_size(ps->overrides))
+        hash_of(cl, ch);
+    snprintf(sig, sizeof sig, "%.100s|%lld|%s|%s",
+             fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), (long long)reps, ps->inputs, ch);
+    snprintf(ck, sizeof ck, "%s|%s", key, cn);
+    const json_t *c = json_object_get(ps->p->hcache, ck);
+    *obj = NULL;
+    if (c && !strcmp(fl_obj_str_or(c, "s", ""), sig)) {
+        snprintf(hash, 20, "%s", fl_obj_str_or(c, "h", ""));
+        return 0;
+    }
+    if (!(*obj = build_copy(ps, cp, tmpl, cl, reps, bns, bname, hash, err)))
+        return -1;
+    json_object_set_new(ps->p->hcache, ck, json_pack("{s:s,s:s}", "s", sig, "h", hash));
+    return 0;
 }
 
 static json_t *cond(const json_t *old_status, const char *type, bool ok, const char *reason,
@@ -679,17 +833,19 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
                           json_t *evictions, int *evicted, int64_t *evicted_age_ms, int *deferred)
 {
     fl_sched_prop *p = ps->p;
-    json_t *out = json_array();
+    json_t *out = json_array(), *had = json_object();
     size_t i;
     json_t *e;
+    json_array_foreach(prev, i, e)
+        json_object_set_new(had, fl_obj_str_or(e, "name", ""), json_true());
     json_array_foreach(ps->members, i, e) {
         member *m = member_of(p, fl_obj_str_or(e, "name", ""));
         if (!m)
             continue;
-        bool held = prev_of(prev, m->name) >= 0;
+        bool held = json_object_get(had, m->name) != NULL;
         bool ready = !strcmp(m->health, "Ready");
         int64_t age = ps->now - m->since;
-        json_t *c = json_deep_copy(e);
+        json_t *c = json_copy(e); /* shallow: only its own members are set below */
         json_object_set(all, m->name, c);
         if (held && json_object_get(evictions, m->name)) {
             (*evicted)++; /* application failover: its replicas go elsewhere */
@@ -714,10 +870,10 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         json_object_set_new(c, "available", json_integer(0));
         if (age >= p->o.failure_threshold_ms) {
             json_t *taints = json_object_get(c, "taints");
-            if (!json_is_array(taints))
-                json_object_set_new(c, "taints", taints = json_array());
+            taints = json_is_array(taints) ? json_copy(taints) : json_array();
             json_array_append_new(taints,
                                   json_pack("{s:s,s:s}", "key", key, "effect", "NoSchedule"));
+            json_object_set_new(c, "taints", taints);
         }
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
             if (take_token(p, ps->now)) {
@@ -732,6 +888,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
         ps->next_soon = true;
         json_array_append_new(out, c);
     }
+    json_decref(had);
     return out;
 }
 
@@ -812,10 +969,13 @@ static void pod_refs(const json_t *spec, const char *kind, json_t *out)
 }
 
 /* propagateDeps: record that the workload tmpl (binding bkey, placed on
- * clusters) needs its dependencies there. */
+ * clusters) needs its dependencies there (p->dep_contrib[bkey]: "Kind/ns/name"
+ * -> {"clusters":{name:true},"requiredBy":[entry]}; merge_deps adds it to
+ * the pass's map). */
 static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const char *bkey,
                       const json_t *clusters)
 {
+    json_object_del(ps->p->dep_contrib, bkey);
     if (!json_is_true(fl_obj_get(pol, "spec.propagateDeps")) || !json_array_size(clusters))
         return;
     const json_t *spec = fl_obj_get(tmpl, "spec.template.spec");
@@ -823,7 +983,7 @@ static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const cha
         return;
     const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
     const char *slash = strchr(bkey, '/');
-    json_t *names = json_object();
+    json_t *names = json_object(), *contrib = json_object();
     for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
         if (!KINDS[ki].dep)
             continue;
@@ -834,11 +994,10 @@ static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const cha
         json_object_foreach(names, n, v) {
             char dk[700];
             snprintf(dk, sizeof dk, "%s/%s/%s", KINDS[ki].kind, ns, n);
-            json_t *d = json_object_get(ps->deps, dk);
-            if (!d) {
-                d = json_pack("{s:{},s:[]}", "clusters", "requiredBy");
-                json_object_set_new(ps->deps, dk, d);
-            }
+            json_t *d = json_pack("{s:{},s:[]}", "clusters", "requiredBy");
+            if (!d)
+                continue;
+            json_object_set_new(contrib, dk, d);
             size_t i;
             const json_t *t;
             json_array_foreach(clusters, i, t)
@@ -854,6 +1013,27 @@ static void note_deps(pass *ps, const json_t *tmpl, const json_t *pol, const cha
         }
     }
     json_decref(names);
+    if (json_object_size(contrib))
+        json_object_set_new(ps->p->dep_contrib, bkey, contrib);
+    else
+        json_decref(contrib);
+}
+
+/* Add the dependencies workload bkey needs to the pass's map (in template
+ * order, so requiredBy keeps the order of the host's listing). */
+static void merge_deps(pass *ps, const char *bkey)
+{
+    const char *dk;
+    json_t *c;
+    json_object_foreach(json_object_get(ps->p->dep_contrib, bkey), dk, c) {
+        json_t *d = json_object_get(ps->deps, dk);
+        if (!d) {
+            d = json_pack("{s:{},s:[]}", "clusters", "requiredBy");
+            json_object_set_new(ps->deps, dk, d);
+        }
+        json_object_update(json_object_get(d, "clusters"), json_object_get(c, "clusters"));
+        json_array_extend(json_object_get(d, "requiredBy"), json_object_get(c, "requiredBy"));
+    }
 }
 
 /* The placement of a dependency no policy claims: the clusters of the
@@ -882,6 +1062,8 @@ static bool app_failover(pass *ps, size_t ki, const json_t *pol, const char *key
     fl_sched_prop *p = ps->p;
     int64_t tol = fl_sched_app_toleration_s(pol);
     bool watching = false;
+    if (tol < 0 && !json_object_size(p->app_bad))
+        return false; /* no application failover, nothing being watched */
     size_t i;
     const json_t *t;
     json_array_foreach(prev, i, t) {
@@ -890,9 +1072,13 @@ static bool app_failover(pass *ps, size_t ki, const json_t *pol, const char *key
         snprintf(bk, sizeof bk, "%s|%s", key, cn);
         snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
         member *m = member_of(p, cn);
+        if (tol < 0 || !m || strcmp(m->health, "Ready")) {
+            json_object_del(p->app_bad, bk);
+            continue;
+        }
         const json_t *ob = json_object_get(ps->obs[ki], okey);
         const char *h = ob ? fl_sched_copy_health(json_object_get(ob, "obj")) : "Unknown";
-        if (tol < 0 || !m || strcmp(m->health, "Ready") || !strcmp(h, "Healthy")) {
+        if (!strcmp(h, "Healthy")) {
             json_object_del(p->app_bad, bk);
             continue;
         }
@@ -975,6 +1161,93 @@ int fl_sched_prop_events(fl_sched_prop *p, json_t **out)
     return 0;
 }
 
+int fl_sched_prop_events_restore(fl_sched_prop *p, const json_t *items)
+{
+    if (!items || !json_is_array(items) || !json_array_size(items))
+        return 0;
+    json_t *e = json_deep_copy(items);
+    if (!e)
+        return -ENOMEM;
+    pthread_mutex_lock(&p->mu);
+    int rc = p->events ? json_array_extend(e, p->events) : 0;
+    if (rc == 0) {
+        while (json_array_size(e) > PROP_EVENTS_MAX)
+            json_array_remove(e, 0);
+        json_decref(p->events);
+        p->events = e;
+        e = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    json_decref(e);
+    return rc ? -ENOMEM : 0;
+}
+
+/* The binding of template ns/name of kind k: its name and "ns/name" key. */
+static void binding_key(const tkind *k, const char *ns, const char *name, char *bname, size_t bn,
+                        char *key, size_t kn)
+{
+    snprintf(bname, bn, "%s-%s", name, k->kind);
+    lower(bname);
+    snprintf(key, kn, "%s/%s", ns, bname);
+}
+
+/* What a look at a template found, for the passes that skip it: its and its
+ * binding's resourceVersions, whether the binding is in force (seen), the
+ * clusters that keep copies (want); hot: look again next pass. */
+static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, const json_t *rb,
+                     json_t *want, bool seen, bool hot)
+{
+    fl_sched_prop *p = ps->p;
+    /* a cluster left the clusters that keep copies: cleanup looks at its copies */
+    const json_t *had = json_object_get(json_object_get(p->bst, key), "want");
+    const char *cn;
+    json_t *x;
+    bool shrunk = !had;
+    json_object_foreach((json_t *)had, cn, x) {
+        if (!json_object_get(want, cn))
+            shrunk = true;
+    }
+    if (shrunk || !seen)
+        json_object_set_new(ps->shrunk, key, json_true());
+    json_t *b = json_pack("{s:s,s:s,s:b,s:i,s:s,s:s,s:O}", "trv",
+                          fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), "brv",
+                          fl_obj_str_or(rb, "metadata.resourceVersion", "-"), "seen", seen, "ki",
+                          (int)ki, "ns", fl_obj_str_or(tmpl, "metadata.namespace", ""), "name",
+                          fl_obj_str_or(tmpl, "metadata.name", ""), "want", want);
+    if (b)
+        json_object_set_new(p->bst, key, b);
+    else
+        json_object_del(p->bst, key); /* looked at again next pass */
+    if (hot)
+        json_object_set_new(ps->hot, key, json_true());
+    if (!seen)
+        json_object_del(p->dep_contrib, key);
+}
+
+/* A member's failover phase as the bindings that hold it see it: a Ready
+ * member recovering (1) is, to its holders, as one that never failed (0),
+ * and a tainted one (3: NoSchedule, which a holder's filter skips) as a
+ * failing one (2); the decision is the same (candidates()). To the others
+ * a member counts when it may take new work (ready_gen). */
+static int held_phase(int phase)
+{
+    return phase == 1 ? 0 : phase == 3 ? 2 : phase;
+}
+
+/* What a binding says, for fingerprints: hashes of its spec and of status
+ * ("-": no binding). */
+static void binding_sig(const json_t *rb, const json_t *status, char out[40])
+{
+    char a[20], b[20];
+    if (!rb) {
+        snprintf(out, 40, "-");
+        return;
+    }
+    hash_of(json_object_get(rb, "spec"), a);
+    hash_of(status, b);
+    snprintf(out, 40, "%s%s", a, b);
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -982,30 +1255,39 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const char *ns = fl_obj_str_or(tmpl, "metadata.namespace", "");
     const char *name = fl_obj_str_or(tmpl, "metadata.name", "");
     const char *uid = fl_obj_str_or(tmpl, "metadata.uid", "");
-    if (fl_obj_get(tmpl, "metadata.deletionTimestamp"))
-        return;
-    const json_t *pol = fl_sched_choose_policy(ps->policies, tmpl);
+    char bname[600], key[700];
+    binding_key(k, ns, name, bname, sizeof bname, key, sizeof key);
+    json_t *want = json_object(); /* clusters that keep copies */
+    json_t *rb = json_object_get(ps->rbs, key);
+    const json_t *pol = NULL;
     char dkey[700];
     snprintf(dkey, sizeof dkey, "%s/%s/%s", k->kind, ns, name);
     const json_t *dep = k->dep ? json_object_get(ps->deps, dkey) : NULL;
     json_t *dep_pol = NULL; /* the placement of a dependency that no policy claims */
-    if (!pol && dep)
-        pol = dep_pol = dep_policy(tmpl, k, dep);
-    if (!pol)
+    if (!fl_obj_get(tmpl, "metadata.deletionTimestamp")) {
+        pol = fl_sched_choose_policy(ps->policies, tmpl);
+        if (!pol && dep)
+            pol = dep_pol = dep_policy(tmpl, k, dep);
+    }
+    if (!pol) {
+        remember(ps, ki, tmpl, key, rb, want, false, false);
+        json_decref(want);
         return;
-    char bname[600], key[700];
-    snprintf(bname, sizeof bname, "%s-%s", name, k->kind);
-    lower(bname);
-    snprintf(key, sizeof key, "%s/%s", ns, bname);
-    json_t *rb = json_object_get(ps->rbs, key);
+    }
     if (rb)
         json_object_set_new(ps->seen, key, json_true());
     /* a template whose inputs are those of a pass that needed nothing is skipped */
     fl_buf fp = FL_BUF_INIT(1u << 20);
-    fl_buf_printf(
-        &fp, "%s|%s|%s|%s|%s|%s", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""),
-        fl_obj_str_or(rb, "metadata.resourceVersion", "-"), fl_obj_str_or(pol, "metadata.name", ""),
-        fl_obj_str_or(pol, "metadata.uid", ""), fl_obj_str_or(pol, "metadata.resourceVersion", ""));
+    /* the binding by what it says (spec and status), not its resourceVersion:
+     * a status write of ours, once indexed, gives the fingerprint it was
+     * written with (below) and is not decided again */
+    char rbsig[40];
+    binding_sig(rb, json_object_get(rb, "status"), rbsig);
+    fl_buf_printf(&fp, "%s|%s|", ps->inputs, fl_obj_str_or(tmpl, "metadata.resourceVersion", ""));
+    size_t rbsig_at = fp.len;
+    fl_buf_printf(&fp, "%s|%s|%s|%s", rbsig, fl_obj_str_or(pol, "metadata.name", ""),
+                  fl_obj_str_or(pol, "metadata.uid", ""),
+                  fl_obj_str_or(pol, "metadata.resourceVersion", ""));
     if (!fl_obj_str(pol, "metadata.resourceVersion")) {
         char ph[20];
         hash_of(pol, ph);
@@ -1016,31 +1298,29 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
      * new work, so a member that fails does not make the templates it does
      * not hold decided again */
     bool stable = true;
-    const json_t *rb_clusters = fl_obj_get(rb, "spec.clusters");
-    const json_t *rb_tasks = fl_obj_get(rb, "spec.gracefulEvictionTasks");
+    json_t *holders = json_object(); /* the binding's clusters and evicted-from clusters */
+    {
+        size_t ci;
+        const json_t *ct;
+        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct)
+            json_object_set_new(holders, fl_obj_str_or(ct, "name", ""), json_true());
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct)
+            json_object_set_new(holders, fl_obj_str_or(ct, "fromCluster", ""), json_true());
+    }
     for (size_t mi = 0; mi < p->nm; mi++) {
         const member *m = &p->m[mi];
         char okey0[700];
         snprintf(okey0, sizeof okey0, "%s/%s/%s", m->name, ns, name);
-        bool held = false;
-        size_t ci;
-        const json_t *ct;
-        json_array_foreach(rb_clusters, ci, ct) {
-            if (!strcmp(fl_obj_str_or(ct, "name", ""), m->name))
-                held = true;
-        }
-        json_array_foreach(rb_tasks, ci, ct) {
-            if (!strcmp(fl_obj_str_or(ct, "fromCluster", ""), m->name))
-                held = true;
-        }
+        bool held = json_object_get(holders, m->name) != NULL;
         if (held && m->phase)
             stable = false;
         if (held)
-            fl_buf_printf(&fp, "|p%d", m->phase);
+            fl_buf_printf(&fp, "|p%d", held_phase(m->phase));
         else
             fl_buf_printf(&fp, "|g%u", m->ready_gen);
         fl_buf_printf(&fp, ":%s", fl_obj_str_or(json_object_get(ps->obs[ki], okey0), "rv", ""));
     }
+    json_decref(holders);
     if (dep) {
         char *d = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
         fl_buf_printf(&fp, "|%s", d ? d : "");
@@ -1062,19 +1342,17 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     if (may_skip && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
         size_t ci;
         const json_t *ct;
-        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct) {
-            char wk[800];
-            snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "name", ""), key);
-            json_object_set_new(ps->want, wk, json_true());
-        }
-        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct) {
-            char wk[800]; /* evicted clusters keep their copies while the task lasts */
-            snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(ct, "fromCluster", ""), key);
-            json_object_set_new(ps->want, wk, json_true());
-        }
+        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct)
+            json_object_set_new(want, fl_obj_str_or(ct, "name", ""), json_true());
+        /* evicted clusters keep their copies while the task lasts */
+        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct)
+            json_object_set_new(want, fl_obj_str_or(ct, "fromCluster", ""), json_true());
         fl_buf_done(&fp);
         note_deps(ps, tmpl, pol, key,
                   json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters") : NULL);
+        remember(ps, ki, tmpl, key, rb, want, true,
+                 json_array_size(fl_obj_get(rb, "spec.gracefulEvictionTasks")) > 0);
+        json_decref(want);
         json_decref(dep_pol);
         return;
     }
@@ -1121,6 +1399,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         clusters = u;
     }
     note_deps(ps, tmpl, pol, key, clusters); /* refused: the previous placement stays */
+    ps->n_decide++;
     pthread_mutex_lock(&p->mu);
     p->st.decisions++;
     p->st.unschedulable += !ok;
@@ -1138,19 +1417,20 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_array_foreach(prev, i, t) {
         const char *cn = fl_obj_str_or(t, "name", "");
         if (ok && prev_of(clusters, cn) < 0 && p->o.quota.release)
-            p->o.quota.release(p->o.quota.ud, ns, uid, cn);
+            q_release(p, ns, uid, cn);
     }
     bool suspended = json_is_true(fl_obj_get(pol, "spec.suspension.dispatching"));
     const char *conflict = fl_obj_str_or(pol, "spec.conflictResolution", "Abort");
     json_t *agg = json_array(), *sum = json_object();
+    copies cp = {NULL, 0, ""};
+    bool status_only = false; /* the binding's one write is its status */
     bool all_applied = !suspended;
     char emsg2[300] = "";
     json_array_foreach(clusters, i, t) {
         const char *cn = fl_obj_str_or(t, "name", "");
         int64_t reps = json_integer_value(json_object_get(t, "replicas"));
-        char wkey[800], okey[700], hash[20], path[900], rv[128];
-        snprintf(wkey, sizeof wkey, "%s|%s", cn, key);
-        json_object_set_new(ps->want, wkey, json_true());
+        char okey[700], hash[20], path[900], rv[128];
+        json_object_set_new(want, cn, json_true());
         member *m = member_of(p, cn);
         const json_t *cl = json_object_get(all, cn);
         json_t *entry = json_pack("{s:s,s:b}", "clusterName", cn, "applied", 0);
@@ -1159,8 +1439,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             continue;
         json_object_set_new(entry, "health", json_string("Unknown"));
         fl_err oe = FL_ERR_INIT;
-        json_t *obj = desired_obj(ps, tmpl, cl, reps, ns, bname, hash, &oe);
-        if (!obj) {
+        json_t *obj = NULL;
+        if (copy_hash(ps, &cp, tmpl, cl, reps, ns, bname, key, cn, hash, &obj, &oe) != 0) {
             all_applied = false;
             json_object_set_new(entry, "applied", json_false());
             snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
@@ -1186,6 +1466,11 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         all_applied = false;
         if (strcmp(m->health, "Ready")) {
             json_decref(obj);
+            continue;
+        }
+        if (!obj && !(obj = build_copy(ps, &cp, tmpl, cl, reps, ns, bname, hash, &oe))) {
+            json_object_set_new(entry, "applied", json_false());
+            snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
             continue;
         }
         char nskey[600];
@@ -1279,11 +1564,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_object_del(p->app_bad, bk);
         }
     }
-    json_array_foreach(tasks, i, t) {
-        char wk[800];
-        snprintf(wk, sizeof wk, "%s|%s", fl_obj_str_or(t, "fromCluster", ""), key);
-        json_object_set_new(ps->want, wk, json_true());
-    }
+    json_array_foreach(tasks, i, t)
+        json_object_set_new(want, fl_obj_str_or(t, "fromCluster", ""), json_true());
     if (watching)
         ps->next_soon = true;
     /* the binding */
@@ -1398,6 +1680,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         snprintf(rbpath + pl, sizeof rbpath - pl, "/%s/status", bname);
         job(ps->host_jobs, "_host", FL_KUBE_PUT, rbpath, body, hk, h);
         json_decref(body);
+        status_only = true;
     }
     /* the template's status: the members' summed */
     if (json_object_size(sum) && !suspended && !k->dep && !k->cluster &&
@@ -1429,10 +1712,40 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     size_t jobs_after = json_array_size(ps->obj_jobs) + json_array_size(ps->dep_jobs) +
                         json_array_size(ps->host_jobs) + json_object_size(ps->ns_jobs);
-    if (ok && all_applied && !evicted && !deferred && !watching && jobs_after == jobs_before && rb)
+    bool settled =
+        ok && all_applied && !evicted && !deferred && !watching && jobs_after == jobs_before && rb;
+    /* the one write is the binding's status: settled as the binding will
+     * be once the index has it (looked at then, not decided again) */
+    bool settles_when_written = ok && all_applied && !evicted && !deferred && !watching && rb &&
+                                fp.data && status_only && jobs_after == jobs_before + 1;
+    if (settled) {
         json_object_set_new(p->settled, key, json_string(fps));
-    else
+    } else if (settles_when_written) {
+        char sig2[40];
+        binding_sig(rb, status, sig2);
+        size_t old_len = strlen(rbsig);
+        fl_buf f2 = FL_BUF_INIT(1u << 20);
+        fl_buf_printf(&f2, "%.*s%s%s", (int)rbsig_at, fps, sig2, fps + rbsig_at + old_len);
+        if (f2.data)
+            json_object_set_new(p->settled, key, json_string(f2.data));
+        else
+            json_object_del(p->settled, key);
+        fl_buf_done(&f2);
+    } else {
         json_object_del(p->settled, key);
+    }
+    /* the binding as it will be: the clusters keep their copies; a binding
+     * being written is looked at again (rb is seen as the index has it) */
+    remember(ps, ki, tmpl, key, rb, want, rb != NULL,
+             !settled || !may_skip || json_array_size(tasks) > 0);
+    if (settles_when_written && may_skip && !json_array_size(tasks)) {
+        /* nothing to look at again until the index has the status write
+         * (the binding changes then), unless the write did not succeed */
+        char wk[800];
+        snprintf(wk, sizeof wk, "_host/rbs/%s", key);
+        json_object_set_new(ps->hot, key, json_string(wk));
+    }
+    json_decref(want);
     fl_buf_done(&fp);
     json_decref(tasks);
     json_decref(evictions);
@@ -1445,49 +1758,121 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_decref(req);
     json_decref(cands);
     json_decref(all);
+    json_decref(cp.base);
+}
+
+/* The member copy okey of kind ki, unless its binding still assigns it
+ * there: deleted (when its cluster is Ready), unless the binding is gone
+ * and asked to preserve it. busy gets the bindings with copies left. */
+static void cleanup_one(pass *ps, size_t ki, const char *okey, const json_t *ob, json_t *busy)
+{
+    fl_sched_prop *p = ps->p;
+    const json_t *o = json_object_get(ob, "obj");
+    const char *cn = fl_obj_str_or(ob, "cluster", "");
+    const char *bns = meta_str(o, "annotations", ANN_BNS);
+    const char *bn = meta_str(o, "annotations", ANN_BNAME);
+    char bkey[600];
+    snprintf(bkey, sizeof bkey, "%s/%s", bns, bn);
+    bool gone = !json_object_get(ps->seen, bkey);
+    if (!gone && json_object_get(fl_obj_get(json_object_get(p->bst, bkey), "want"), cn))
+        return;
+    const json_t *rb = json_object_get(ps->rbs, bkey);
+    /* no binding: its template went with preserveResourcesOnDeletion (a
+     * binding is deleted only once its copies are, otherwise) */
+    if (!rb)
+        return;
+    if (gone && json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion")))
+        return;
+    json_object_set_new(busy, bkey, json_true());
+    member *m = member_of(p, cn);
+    if (!m || strcmp(m->health, "Ready")) {
+        ps->next_soon = true;
+        return;
+    }
+    char path[900];
+    coll_path(&KINDS[ki], fl_obj_str_or(o, "metadata.namespace", ""), path, sizeof path);
+    size_t pl = strlen(path);
+    snprintf(path + pl, sizeof path - pl, "/%s", fl_obj_str_or(o, "metadata.name", ""));
+    job(ps->obj_jobs, cn, FL_KUBE_DELETE, path, NULL, okey, "delete");
+}
+
+static int kind_index(const char *kind)
+{
+    for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++)
+        if (!strcmp(KINDS[ki].kind, kind))
+            return (int)ki;
+    return -1;
+}
+
+/* The copies binding bkey may have in the members, as keys of cand[ki]. */
+static void binding_copies(pass *ps, const char *bkey, json_t **cand)
+{
+    const json_t *b = json_object_get(ps->p->bst, bkey);
+    const json_t *rb = json_object_get(ps->rbs, bkey);
+    int ki = b ? (int)json_integer_value(json_object_get(b, "ki"))
+               : kind_index(fl_obj_str_or(rb, "spec.resource.kind", ""));
+    const char *ns =
+        b ? fl_obj_str_or(b, "ns", "") : fl_obj_str_or(rb, "spec.resource.namespace", "");
+    const char *name =
+        b ? fl_obj_str_or(b, "name", "") : fl_obj_str_or(rb, "spec.resource.name", "");
+    if (ki < 0 || !name[0])
+        return;
+    for (size_t mi = 0; mi < ps->p->nm; mi++) {
+        char okey[700];
+        snprintf(okey, sizeof okey, "%s/%s/%s", ps->p->m[mi].name, ns, name);
+        if (json_object_get(ps->obs[ki], okey))
+            json_object_set_new(cand[ki], okey, json_true());
+    }
 }
 
 /* Member objects whose binding no longer assigns them there: deleted
- * (when their cluster is Ready), unless the binding is gone and asked to
- * preserve them. Bindings whose template is gone are deleted once their
- * objects are. */
+ * (cleanup_one). A full pass looks at every copy; the others at the copies
+ * of the bindings that lost a cluster in this pass (or are new, or no
+ * longer in force), of those with copies left, of those whose template is
+ * gone, and at the copies that changed. Bindings
+ * whose template is gone are deleted once their objects are. */
 static void cleanup(pass *ps)
 {
     fl_sched_prop *p = ps->p;
     json_t *busy = json_object(); /* "ns/bname" with objects still in members */
+    json_t *cand[FL_ARRAY_LEN(KINDS)] = {NULL};
+    if (!ps->full) {
+        for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
+            cand[ki] = json_object();
+            if (json_object_size(ps->obs_chg[ki]))
+                json_object_update(cand[ki], ps->obs_chg[ki]);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(ps->shrunk, k, v)
+            binding_copies(ps, k, cand);
+        json_object_foreach(p->busy, k, v)
+            binding_copies(ps, k, cand);
+        json_object_foreach(ps->rbs, k, v) {
+            if (!json_object_get(ps->seen, k))
+                binding_copies(ps, k, cand);
+        }
+        size_t wl = ps->whole ? strlen(ps->whole) : 0;
+        for (size_t ki = 0; wl && ki < FL_ARRAY_LEN(KINDS); ki++) {
+            json_object_foreach(ps->obs[ki], k, v) {
+                if (!strncmp(k, ps->whole, wl) && k[wl] == '/')
+                    json_object_set_new(cand[ki], k, json_true());
+            }
+        }
+    }
     for (size_t ki = 0; ki < FL_ARRAY_LEN(KINDS); ki++) {
         const char *okey;
-        json_t *ob;
-        json_object_foreach(ps->obs[ki], okey, ob) {
-            const json_t *o = json_object_get(ob, "obj");
-            const char *cn = fl_obj_str_or(ob, "cluster", "");
-            const char *bns = meta_str(o, "annotations", ANN_BNS);
-            const char *bn = meta_str(o, "annotations", ANN_BNAME);
-            char wkey[800], bkey[600];
-            snprintf(wkey, sizeof wkey, "%s|%s/%s", cn, bns, bn);
-            snprintf(bkey, sizeof bkey, "%s/%s", bns, bn);
-            if (json_object_get(ps->want, wkey))
-                continue;
-            const json_t *rb = json_object_get(ps->rbs, bkey);
-            /* no binding: its template went with preserveResourcesOnDeletion (a
-             * binding is deleted only once its copies are, otherwise) */
-            if (!rb)
-                continue;
-            bool gone = !json_object_get(ps->seen, bkey);
-            if (gone && json_is_true(fl_obj_get(rb, "spec.preserveResourcesOnDeletion")))
-                continue;
-            json_object_set_new(busy, bkey, json_true());
-            member *m = member_of(p, cn);
-            if (!m || strcmp(m->health, "Ready")) {
-                ps->next_soon = true;
-                continue;
-            }
-            char path[900];
-            coll_path(&KINDS[ki], fl_obj_str_or(o, "metadata.namespace", ""), path, sizeof path);
-            size_t pl = strlen(path);
-            snprintf(path + pl, sizeof path - pl, "/%s", fl_obj_str_or(o, "metadata.name", ""));
-            job(ps->obj_jobs, cn, FL_KUBE_DELETE, path, NULL, okey, "delete");
+        json_t *ob, *x;
+        if (ps->full) {
+            json_object_foreach(ps->obs[ki], okey, ob)
+                cleanup_one(ps, ki, okey, ob, busy);
+            continue;
         }
+        json_object_foreach(cand[ki], okey, x) {
+            if ((ob = json_object_get(ps->obs[ki], okey)))
+                cleanup_one(ps, ki, okey, ob, busy);
+        }
+        json_decref(cand[ki]);
     }
     const char *bkey;
     json_t *rb;
@@ -1505,16 +1890,17 @@ static void cleanup(pass *ps)
         job(ps->host_jobs, "_host", FL_KUBE_DELETE, path, NULL, hk, "delete");
         json_object_del(p->last_event, bkey);
         json_object_del(p->settled, bkey);
+        json_object_del(p->bst, bkey);
         if (p->o.quota.release) {
             size_t i;
             const json_t *t;
             json_array_foreach(fl_obj_get(rb, "spec.clusters"), i, t)
-                p->o.quota.release(p->o.quota.ud, fl_obj_str_or(rb, "metadata.namespace", ""),
-                                   fl_obj_str_or(rb, "spec.resource.uid", ""),
-                                   fl_obj_str_or(t, "name", ""));
+                q_release(p, fl_obj_str_or(rb, "metadata.namespace", ""),
+                          fl_obj_str_or(rb, "spec.resource.uid", ""), fl_obj_str_or(t, "name", ""));
         }
     }
-    json_decref(busy);
+    json_decref(p->busy);
+    p->busy = busy;
 }
 
 typedef struct fetch {
@@ -1594,20 +1980,149 @@ static void concat_into(json_t *dst, json_t *src)
     json_decref(src);
 }
 
+/* The controller's reader, opened on first use (NULL when it cannot be). */
+static fl_index_reader *reader(fl_sched_prop *p)
+{
+    if (!p->rd && fl_index_reader_new(p->o.index, &p->rd, NULL) != 0)
+        p->rd = NULL;
+    return p->rd;
+}
+
 static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev)
 {
     if (p->snap && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
         return;
-    fl_index_reader *r = NULL;
+    fl_index_reader *r = reader(p);
     fl_sched_snapshot *s = NULL;
-    if (fl_index_reader_new(p->o.index, &r, NULL) == 0 &&
-        fl_sched_snapshot_load(r, NULL, &s, NULL) == 0) {
+    if (r && fl_sched_snapshot_load(r, NULL, &s, NULL) == 0) {
         fl_sched_snapshot_free(p->snap);
         p->snap = s;
         p->snap_ms = now;
         p->snap_rev = rev;
     }
-    fl_index_reader_free(r);
+}
+
+/* Bindings that hold (are placed on, or evicted from) a member in moved:
+ * looked at this pass (a failover phase change re-decides only them). */
+static void mark_holders(pass *ps, const json_t *moved)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(ps->p->bst, key, v) {
+        const char *cn;
+        json_t *x;
+        json_object_foreach(json_object_get(v, "want"), cn, x) {
+            if (json_object_get(moved, cn)) {
+                json_object_set_new(ps->dirty, key, json_true());
+                break;
+            }
+        }
+    }
+    json_object_foreach(ps->rbs, key, v) {
+        size_t i;
+        const json_t *t;
+        json_array_foreach(fl_obj_get(v, "spec.clusters"), i, t) {
+            if (json_object_get(moved, fl_obj_str_or(t, "name", "")))
+                json_object_set_new(ps->dirty, key, json_true());
+        }
+        json_array_foreach(fl_obj_get(v, "spec.gracefulEvictionTasks"), i, t) {
+            if (json_object_get(moved, fl_obj_str_or(t, "fromCluster", "")))
+                json_object_set_new(ps->dirty, key, json_true());
+        }
+    }
+}
+
+/* Templates of kind k whose member copies changed ("cluster/ns/name"):
+ * looked at this pass. */
+static void mark_copies(pass *ps, size_t k)
+{
+    const char *okey;
+    json_t *v;
+    json_object_foreach(ps->obs_chg[k], okey, v) {
+        const char *s1 = strchr(okey, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+        if (!s2)
+            continue;
+        char ns[300], bname[600], key[700];
+        snprintf(ns, sizeof ns, "%.*s", (int)(s2 - s1 - 1), s1 + 1);
+        binding_key(&KINDS[k], ns, s2 + 1, bname, sizeof bname, key, sizeof key);
+        json_object_set_new(ps->dirty, key, json_true());
+    }
+}
+
+static bool same_json(const json_t *a, const json_t *b)
+{
+    return a == b || (a && b && json_equal(a, b));
+}
+
+/* One template of kind k: looked at (do_template) when all, forced (the
+ * resync cursor: decided again) or when its inputs changed since the last
+ * look: the template, its binding, its copies or a holder's failover phase
+ * (ps->dirty), a dependency's needs, or the last look asked for another
+ * (hot); else what the last look found stands. merge: a workload's
+ * dependencies go into the pass's map (once per template and pass). */
+static void look_at(pass *ps, size_t k, const json_t *o, bool all, bool forced, bool merge)
+{
+    fl_sched_prop *p = ps->p;
+    const char *ns = fl_obj_str_or(o, "metadata.namespace", "");
+    const char *name = fl_obj_str_or(o, "metadata.name", "");
+    char bname[600], key[700], dkey[700];
+    binding_key(&KINDS[k], ns, name, bname, sizeof bname, key, sizeof key);
+    if (forced && json_object_get(ps->touched, key))
+        return; /* looked at in this pass already */
+    const json_t *b = json_object_get(p->bst, key);
+    const json_t *rb = json_object_get(ps->rbs, key);
+    /* hot: a string names a write whose effect is awaited: looked at when
+     * it did not succeed (no longer in flight), else still waiting */
+    const json_t *h = json_object_get(p->hot, key);
+    bool waits = json_is_string(h) && json_object_get(p->inflight, json_string_value(h));
+    bool look =
+        all || forced || !b || (h && !waits) || json_object_get(ps->dirty, key) ||
+        strcmp(fl_obj_str_or(b, "trv", ""), fl_obj_str_or(o, "metadata.resourceVersion", "")) ||
+        strcmp(fl_obj_str_or(b, "brv", ""), fl_obj_str_or(rb, "metadata.resourceVersion", "-"));
+    if (!look && KINDS[k].dep) {
+        snprintf(dkey, sizeof dkey, "%s/%s/%s", KINDS[k].kind, ns, name);
+        look = !same_json(json_object_get(ps->deps, dkey), json_object_get(p->deps_last, dkey));
+    }
+    if (forced)
+        json_object_del(p->settled, key);
+    if (ps->present)
+        json_object_set_new(ps->present, key, json_true());
+    if (look) {
+        json_object_set_new(ps->touched, key, json_true());
+        ps->n_look++;
+        do_template(ps, &KINDS[k], k, o);
+    } else {
+        if (json_is_true(json_object_get(b, "seen")))
+            json_object_set_new(ps->seen, key, json_true());
+        if (waits)
+            json_object_set(ps->hot, key, (json_t *)h);
+    }
+    if (merge && !KINDS[k].dep)
+        merge_deps(ps, key);
+}
+
+/* After a full pass: what is kept for templates that are gone. */
+static void forget(pass *ps)
+{
+    fl_sched_prop *p = ps->p;
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(p->bst, tmp, key, v) {
+        if (!json_object_get(ps->present, key))
+            json_object_del(p->bst, key);
+    }
+    json_object_foreach_safe(p->dep_contrib, tmp, key, v) {
+        if (!json_object_get(p->bst, key))
+            json_object_del(p->dep_contrib, key);
+    }
+    json_object_foreach_safe(p->hcache, tmp, key, v) {
+        const char *bar = strrchr(key, '|');
+        char bk[700];
+        snprintf(bk, sizeof bk, "%.*s", bar ? (int)(bar - key) : 0, key);
+        if (!json_object_get(p->bst, bk))
+            json_object_del(p->hcache, key);
+    }
 }
 
 /* One pass; returns true when another should follow soon. */
@@ -1630,6 +2145,11 @@ static bool run_pass(fl_sched_prop *p)
     concat_into(ps.overrides,
                 host_items(p, "policy.karmada.io", "overridepolicies", "OverridePolicy"));
     hash_of(ps.overrides, ps.inputs);
+    char psig[20];
+    hash_of(ps.policies, psig);
+    /* a change of policies or overrides: every template is looked at */
+    bool all = strcmp(psig, p->pol_sig) || strcmp(ps.inputs, p->ovr_sig);
+    json_t *moved = json_object(); /* members whose failover phase changed */
     /* every member's failover phase: 0 trusted, 1 recovering, 2 failing, 3
      * tainted, 4 past the default toleration */
     for (size_t mi = 0; mi < p->nm; mi++) {
@@ -1641,12 +2161,10 @@ static bool run_pass(fl_sched_prop *p)
                     : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3
                                                                            : 4;
         if (phase == 0 && m->phase != 0)
-            m->ready_gen++;
+            m->ready_gen++, all = true; /* may take new work: every template may go there */
+        if (held_phase(phase) != held_phase(m->phase))
+            json_object_set_new(moved, m->name, json_true());
         m->phase = phase;
-    }
-    if (ps.now - p->settled_ms > FULL_PASS_MS) {
-        json_object_clear(p->settled);
-        p->settled_ms = ps.now;
     }
     json_t *rbl = host_items(p, "work.karmada.io", "resourcebindings", "ResourceBinding");
     concat_into(
@@ -1661,7 +2179,13 @@ static bool run_pass(fl_sched_prop *p)
         json_object_set(ps.rbs, key, o);
     }
     json_decref(rbl);
-    ps.want = json_object();
+    ps.dirty = json_object();
+    ps.touched = json_object();
+    ps.shrunk = json_object();
+    ps.hot = json_object();
+    if (json_object_size(moved) && !all)
+        mark_holders(&ps, moved);
+    json_decref(moved);
     ps.ns_jobs = json_object();
     ps.ns_have = json_object();
     ps.seen = json_object();
@@ -1670,31 +2194,85 @@ static bool run_pass(fl_sched_prop *p)
     ps.deps = json_object();
     ps.fetched = json_object();
     ps.host_jobs = json_array();
-    if (fl_index_reader_new(p->o.index, &ps.r, NULL) == 0) {
-        fl_index_reader_begin(ps.r);
+    if ((ps.r = reader(p)) && fl_index_reader_begin(ps.r) != 0) {
+        fl_index_reader_free(p->rd); /* opened again next pass */
+        p->rd = ps.r = NULL;
+    }
+    if (ps.r) {
         size_t nt = 0;
-        /* member copies: what changed since the last pass (a full read every minute) */
+        int64_t t1 = fl_mono_ms();
+        ps.t_read = t1 - t0;
+        /* member copies: what changed since the last pass; and, one member
+         * at a time (every member once per FULL_PASS_MS), all of them */
         int64_t rev = 0, since = p->obs_rev;
         fl_index_reader_revision(ps.r, &rev);
-        if (ps.now - p->obs_full_ms > 60000) {
-            since = 0;
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
+            if (!p->obs_cache[k])
+                since = 0;
+        ps.full = since == 0;
+        const char *whole = NULL; /* the member read whole in this pass */
+        if (!ps.full && p->nm && ps.now - p->obs_full_ms >= FULL_PASS_MS / (int64_t)p->nm) {
+            whole = p->m[p->rot % p->nm].name;
             p->obs_full_ms = ps.now;
+            if (++p->rot % p->nm == 0)
+                ps.present = json_object(); /* a round: forget what is gone */
+        }
+        if (ps.full)
+            ps.present = json_object();
+        ps.whole = whole;
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+            ps.obs_chg[k] = json_object();
+            ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k], since, ps.obs_chg[k]);
+            if (whole && ps.obs[k])
+                reread(ps.r, &KINDS[k], ps.obs[k], whole, ps.obs_chg[k]);
+            mark_copies(&ps, k);
+        }
+        p->obs_rev = rev;
+        int64_t t2 = fl_mono_ms();
+        ps.t_obs = t2 - t1;
+        json_t *tl[FL_ARRAY_LEN(KINDS)];
+        size_t total = 0;
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+            tl[k] = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
+            total += json_array_size(tl[k]);
+        }
+        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
+            json_array_foreach(tl[k], i, o) {
+                if (nt++ >= MAX_TEMPLATES || atomic_load(&p->stopping))
+                    continue;
+                look_at(&ps, k, o, all, false, true);
+            }
+        }
+        /* the resync cursor: templates decided again, all of them every
+         * FULL_PASS_MS, in passes that have nothing else to do (unless it
+         * fell a whole period behind), a bounded slice per pass */
+        if (total && !atomic_load(&p->stopping)) {
+            if (ps.now - p->rr_ms > 2 * FULL_PASS_MS)
+                p->rr_ms = ps.now - 2 * FULL_PASS_MS;
+            size_t budget = (size_t)((ps.now - p->rr_ms) * (int64_t)total / FULL_PASS_MS);
+            if (budget > total / 20 + 1)
+                budget = total / 20 + 1;
+            if (ps.n_look && ps.now - p->rr_ms < FULL_PASS_MS)
+                budget = 0;
+            for (size_t j = 0; j < budget; j++) {
+                size_t at = (p->rr_pos + j) % total, k = 0;
+                while (at >= json_array_size(tl[k]))
+                    at -= json_array_size(tl[k++]);
+                look_at(&ps, k, json_array_get(tl[k], at), false, true, false);
+            }
+            p->rr_ms += (int64_t)budget * FULL_PASS_MS / (int64_t)total;
+            p->rr_pos = (p->rr_pos + budget) % total;
         }
         for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
-            ps.obs[k] = observed(ps.r, &KINDS[k], p->obs_cache[k], since);
-        p->obs_rev = rev;
-        for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++) {
-            json_t *tl = host_items(p, KINDS[k].group, KINDS[k].resource, KINDS[k].kind);
-            json_array_foreach(tl, i, o) {
-                if (nt++ < MAX_TEMPLATES && !atomic_load(&p->stopping))
-                    do_template(&ps, &KINDS[k], k, o);
-            }
-            json_decref(tl);
-        }
+            json_decref(tl[k]);
+        int64_t t3 = fl_mono_ms();
+        ps.t_look = t3 - t2;
         if (!atomic_load(&p->stopping))
             cleanup(&ps);
+        if (ps.present && !atomic_load(&p->stopping) && nt < MAX_TEMPLATES)
+            forget(&ps);
+        ps.t_clean = fl_mono_ms() - t3;
         fl_index_reader_end(ps.r);
-        fl_index_reader_free(ps.r);
     }
     int64_t t_decided = fl_mono_ms();
     size_t n_obj = json_array_size(ps.obj_jobs) + json_array_size(ps.dep_jobs),
@@ -1735,7 +2313,22 @@ static bool run_pass(fl_sched_prop *p)
     json_decref(ps.policies);
     json_decref(ps.overrides);
     json_decref(ps.rbs);
-    json_decref(ps.want);
+    json_decref(ps.dirty);
+    json_decref(ps.touched);
+    json_decref(ps.shrunk);
+    json_decref(ps.present);
+    if (ps.r) { /* else nothing was looked at: the same templates wait */
+        json_decref(p->hot);
+        p->hot = ps.hot;
+    } else {
+        json_decref(ps.hot);
+    }
+    for (size_t k = 0; k < FL_ARRAY_LEN(KINDS); k++)
+        json_decref(ps.obs_chg[k]);
+    json_decref(p->deps_last);
+    p->deps_last = json_incref(ps.deps);
+    snprintf(p->pol_sig, sizeof p->pol_sig, "%s", psig);
+    snprintf(p->ovr_sig, sizeof p->ovr_sig, "%s", ps.inputs);
     json_decref(ps.ns_jobs);
     json_decref(ps.ns_have);
     json_decref(ps.seen);
@@ -1747,9 +2340,12 @@ static bool run_pass(fl_sched_prop *p)
     int64_t spent = fl_mono_ms() - t0;
     if (spent > 1000)
         fl_log(FL_LOG_INFO, "prop",
-               "slow pass: %lld ms (%zu member writes, %zu host writes, "
-               "decide %lld ms)",
-               (long long)spent, n_obj, n_host, (long long)(t_decided - t0));
+               "slow pass: %lld ms (%zu member writes, %zu host writes, decide %lld ms: "
+               "read %lld, copies %lld, %zu templates looked at / %zu decided %lld, "
+               "cleanup %lld%s)",
+               (long long)spent, n_obj, n_host, (long long)(t_decided - t0), (long long)ps.t_read,
+               (long long)ps.t_obs, ps.n_look, ps.n_decide, (long long)ps.t_look,
+               (long long)ps.t_clean, ps.full ? ", full" : "");
     pthread_mutex_lock(&p->mu);
     p->st.passes++;
     p->st.last_pass_ms = spent;
@@ -1846,8 +2442,15 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
     p->settled = json_object();
     p->app_bad = json_object();
     p->last_event = json_object();
+    p->bst = json_object();
+    p->hot = json_object();
+    p->busy = json_object();
+    p->dep_contrib = json_object();
+    p->hcache = json_object();
+    p->qheld = json_object();
     int rc = -ENOMEM;
-    if (!p->m || !p->inflight || !p->retry || !p->settled || !p->app_bad || !p->last_event)
+    if (!p->m || !p->inflight || !p->retry || !p->settled || !p->app_bad || !p->last_event ||
+        !p->bst || !p->hot || !p->busy || !p->dep_contrib || !p->hcache || !p->qheld)
         goto fail;
     int64_t now = fl_mono_ms();
     for (size_t i = 0; i < p->nm; i++) {
@@ -1909,9 +2512,17 @@ void fl_sched_prop_free(fl_sched_prop *p)
     json_decref(p->settled);
     json_decref(p->app_bad);
     json_decref(p->last_event);
+    json_decref(p->bst);
+    json_decref(p->hot);
+    json_decref(p->busy);
+    json_decref(p->dep_contrib);
+    json_decref(p->deps_last);
+    json_decref(p->hcache);
+    json_decref(p->qheld);
     for (size_t k = 0; k < FL_ARRAY_LEN(p->obs_cache); k++)
         json_decref(p->obs_cache[k]);
     fl_sched_snapshot_free(p->snap);
+    fl_index_reader_free(p->rd);
     free(p);
 }
 

@@ -311,5 +311,8 @@ void fl_sched_prop_stats_get(fl_sched_prop *p, fl_sched_prop_stats *out); /* any
  * ([{"name","replicas"}], the new placement), "evicted" (clusters dropped
  * because they failed: a failover when > 0)}]. 0 or -ENOMEM. Any thread. */
 int fl_sched_prop_events(fl_sched_prop *p, json_t **out);
+/* Put items (a list as fl_sched_prop_events gives, e.g. kept from before a
+ * restart) before the changes it holds, keeping the last 100. 0 or -ENOMEM. */
+int fl_sched_prop_events_restore(fl_sched_prop *p, const json_t *items);
 
 #endif

@@ -78,10 +78,11 @@ int fl_sched_webster(fl_sched_party *p, size_t n, int64_t new_seats, const char 
     h.idx = malloc(n * sizeof *h.idx);
     if (!h.idx)
         return -ENOMEM;
-    /* only parties with votes compete: a 0-vote party keeps its seats */
+    /* every party competes, as in Karmada's AllocateWebsterSeats: a 0-vote
+     * party has priority 0, so it gets a seat only when every party is at 0
+     * (then fewer seats first, then the name) */
     for (size_t i = 0; i < n; i++)
-        if (p[i].votes > 0)
-            h.idx[h.n++] = i;
+        h.idx[h.n++] = i;
     for (size_t i = h.n / 2; i-- > 0;)
         sift_down(&h, i);
     for (int64_t s = 0; s < new_seats && h.n > 0; s++) {

@@ -32,8 +32,8 @@
 #define TICK_MS 200
 #define BURST 64 /* pods created or deleted per workload per tick */
 #define MANAGER "kube-controller-manager"
-#define LOG_LINES 20  /* lines a container has logged when asked */
-#define MAX_FOLLOW 32 /* concurrent `logs -f` streams per cluster */
+#define LOG_LINES 20    /* lines a container has logged when asked */
+#define MAX_FOLLOW 1024 /* concurrent `logs -f` streams per cluster */
 
 /* A followed container log: one more line a second until the client goes. */
 typedef struct follow {

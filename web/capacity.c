@@ -3,10 +3,9 @@
  * the index's running capacity totals — per (cluster, region, zone,
  * resource) and per (cluster, namespace, resource), kept by the index's
  * writer — in one reader snapshot, and folds them into groups, so its cost
- * follows the number of groups, not of nodes or pods. The one exception is
- * groupBy=node-label:<key>: node labels are not materialized, so it reads
- * every node carrying the key (its label parsed once) and the usage per
- * node.
+ * follows the number of groups, not of nodes or pods; groupBy=node-label:<key>
+ * reads the totals per (key, value, cluster) the writer keeps too, less
+ * from each cluster's for the nodes without the key.
  * Owns nothing beyond one call; touches no other module's state.
  */
 #include <errno.h>
@@ -27,22 +26,6 @@ typedef struct cgroup {
     bool has_alloc[FL_WEB_CAPACITY_MAX_RESOURCES], has_use[FL_WEB_CAPACITY_MAX_RESOURCES];
 } cgroup;
 
-/* One node; its resources are res[first .. first+n) of the flat array. */
-typedef struct cnode {
-    char *cluster, *name;
-    size_t group, first, n;
-    bool schedulable; /* Ready and not cordoned */
-} cnode;
-
-typedef struct cres {
-    int res;
-    int64_t alloc, req;
-} cres;
-
-typedef struct lbl {
-    char *cluster, *name, *value;
-} lbl;
-
 typedef struct cap {
     by_kind by;
     const char *label_key;
@@ -57,12 +40,6 @@ typedef struct cap {
     size_t nres;
     cgroup *groups;
     size_t ngroups, capgroups, last_group;
-    cnode *nodes;
-    size_t nnodes, capnodes;
-    cres *res;
-    size_t nresv, capres;
-    lbl *labels;
-    size_t nlabels, caplabels;
     int rc;
     fl_err *err;
 } cap;
@@ -160,22 +137,7 @@ static size_t group_id(cap *c, const char *name)
     return c->last_group = c->ngroups++;
 }
 
-static int cmp_lbl(const void *a, const void *b)
-{
-    const lbl *x = a, *y = b;
-    int d = strcmp(x->cluster, y->cluster);
-    return d ? d : strcmp(x->name, y->name);
-}
-
-static const char *node_label(const cap *c, const char *cluster, const char *name)
-{
-    lbl key = {(char *)cluster, (char *)name, NULL};
-    const lbl *l = c->nlabels ? bsearch(&key, c->labels, c->nlabels, sizeof key, cmp_lbl) : NULL;
-    return l ? l->value : NULL;
-}
-
-static const char *group_of(const cap *c, const char *cluster, const char *region, const char *zone,
-                            const char *node)
+static const char *group_of(const cap *c, const char *cluster, const char *region, const char *zone)
 {
     const char *v = NULL;
     switch (c->by) {
@@ -183,7 +145,7 @@ static const char *group_of(const cap *c, const char *cluster, const char *regio
     case BY_REGION: v = region[0] ? region : member_label(c, cluster, "region"); break;
     case BY_ZONE: v = zone[0] ? zone : member_label(c, cluster, "zone"); break;
     case BY_PROVIDER: v = member_label(c, cluster, "provider"); break;
-    case BY_LABEL: v = node_label(c, cluster, node); break;
+    case BY_LABEL: v = region; break; /* the label's value */
     case BY_NAMESPACE: break;
     }
     return v && v[0] ? v : NONE;
@@ -195,7 +157,7 @@ static int on_total(void *arg, const fl_index_capacity_group *t)
     cap *c = arg;
     if (!allowed(c, t->cluster))
         return 0;
-    size_t g = group_id(c, group_of(c, t->cluster, t->region, t->zone, NULL));
+    size_t g = group_id(c, group_of(c, t->cluster, t->region, t->zone));
     if (g == (size_t)-1)
         return 1;
     int r = res_id(c, t->resource);
@@ -217,7 +179,7 @@ static int on_node_count(void *arg, const fl_index_capacity_nodes *n)
     cap *c = arg;
     if (!allowed(c, n->cluster))
         return 0;
-    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, NULL));
+    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone));
     if (g == (size_t)-1)
         return 1;
     cgroup *gr = &c->groups[g];
@@ -225,74 +187,6 @@ static int on_node_count(void *arg, const fl_index_capacity_nodes *n)
     gr->ready += n->ready;
     gr->not_ready += n->total - n->ready;
     gr->cordoned += n->cordoned;
-    return 0;
-}
-
-static int on_node(void *arg, const fl_index_node *n)
-{
-    cap *c = arg;
-    if (!allowed(c, n->cluster))
-        return 0;
-    size_t g = group_id(c, group_of(c, n->cluster, n->region, n->zone, n->name));
-    if (g == (size_t)-1)
-        return 1;
-    if (fl_grow(&c->nodes, &c->capnodes, c->nnodes + 1, sizeof *c->nodes) != 0 ||
-        fl_grow(&c->res, &c->capres, c->nresv + n->n_resources, sizeof *c->res) != 0)
-        return fail(c, -ENOMEM, "out of memory");
-    cnode *nd = &c->nodes[c->nnodes];
-    nd->cluster = strdup(n->cluster);
-    nd->name = strdup(n->name);
-    if (!nd->cluster || !nd->name) {
-        free(nd->cluster);
-        free(nd->name);
-        return fail(c, -ENOMEM, "out of memory");
-    }
-    c->nnodes++;
-    nd->group = g, nd->first = c->nresv, nd->n = 0;
-    nd->schedulable = n->ready && !n->unschedulable;
-    cgroup *gr = &c->groups[g];
-    gr->total++;
-    gr->ready += n->ready;
-    gr->not_ready += !n->ready;
-    gr->cordoned += n->unschedulable;
-    for (size_t i = 0; i < n->n_resources; i++) {
-        int r = res_id(c, n->resources[i]);
-        if (r < 0)
-            return fail(c, -E2BIG, "too many distinct resources");
-        c->res[c->nresv++] = (cres){r, n->allocatable[i], 0};
-        nd->n++;
-        gr->alloc[r] += n->allocatable[i];
-        gr->has_alloc[r] = true;
-    }
-    return 0;
-}
-
-static int cmp_node(const void *a, const void *b)
-{
-    const cnode *x = a, *y = b;
-    int d = strcmp(x->cluster, y->cluster);
-    return d ? d : strcmp(x->name, y->name);
-}
-
-static int on_node_usage(void *arg, const fl_index_usage *u)
-{
-    cap *c = arg;
-    if (!allowed(c, u->cluster))
-        return 0;
-    cnode key = {(char *)u->cluster, (char *)u->key, 0, 0, 0, false};
-    cnode *nd = c->nnodes ? bsearch(&key, c->nodes, c->nnodes, sizeof key, cmp_node) : NULL;
-    if (!nd) /* a pod bound to a node the index does not hold (yet) */
-        return 0;
-    int r = res_id(c, u->resource);
-    if (r < 0)
-        return fail(c, -E2BIG, "too many distinct resources");
-    cgroup *g = &c->groups[nd->group];
-    g->req[r] += u->requests;
-    g->lim[r] += u->limits;
-    g->has_use[r] = true;
-    for (size_t i = 0; i < nd->n; i++)
-        if (c->res[nd->first + i].res == r)
-            c->res[nd->first + i].req += u->requests;
     return 0;
 }
 
@@ -310,43 +204,6 @@ static int on_ns_usage(void *arg, const fl_index_usage *u)
     c->groups[g].req[r] += u->requests;
     c->groups[g].lim[r] += u->limits;
     c->groups[g].has_use[r] = true;
-    return 0;
-}
-
-static int on_label_row(void *arg, const fl_index_row *row)
-{
-    cap *c = arg;
-    json_t *obj = json_loadb(row->json, row->json_len, 0, NULL);
-    const char *v = json_string_value(
-        json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), c->label_key));
-    int rc = 0;
-    if (v && fl_grow(&c->labels, &c->caplabels, c->nlabels + 1, sizeof *c->labels) == 0) {
-        lbl *l = &c->labels[c->nlabels];
-        l->cluster = strdup(row->cluster), l->name = strdup(row->name), l->value = strdup(v);
-        if (l->cluster && l->name && l->value)
-            c->nlabels++;
-        else {
-            free(l->cluster), free(l->name), free(l->value);
-            rc = fail(c, -ENOMEM, "out of memory");
-        }
-    } else if (v)
-        rc = fail(c, -ENOMEM, "out of memory");
-    json_decref(obj);
-    return rc;
-}
-
-static int load_labels(cap *c, fl_index_reader *rd)
-{
-    fl_index_label_req req = {c->label_key, FL_INDEX_LABEL_EXISTS, NULL, 0};
-    fl_index_query q = FL_INDEX_QUERY_INIT;
-    q.group = "", q.resource = "nodes", q.labels = &req, q.n_labels = 1;
-    int rc = fl_index_list(rd, &q, on_label_row, c, NULL, c->err);
-    if (c->rc)
-        return c->rc;
-    if (rc)
-        return rc;
-    if (c->nlabels)
-        qsort(c->labels, c->nlabels, sizeof *c->labels, cmp_lbl);
     return 0;
 }
 
@@ -421,18 +278,6 @@ static int cmp_group(const void *a, const void *b)
 
 static int build(cap *c, const char *group_by, int64_t revision, json_t **out)
 {
-    for (size_t i = 0; i < c->nnodes; i++) {
-        const cnode *nd = &c->nodes[i];
-        if (!nd->schedulable)
-            continue;
-        cgroup *g = &c->groups[nd->group];
-        for (size_t k = 0; k < nd->n; k++) {
-            const cres *r = &c->res[nd->first + k];
-            int64_t f = r->alloc - r->req;
-            if (f > g->largest[r->res])
-                g->largest[r->res] = f;
-        }
-    }
     if (c->ngroups)
         qsort(c->groups, c->ngroups, sizeof *c->groups, cmp_group);
     json_t *doc = json_object(), *arr = json_array();
@@ -462,14 +307,7 @@ static void cap_done(cap *c)
         free(c->resources[i]);
     for (size_t i = 0; i < c->ngroups; i++)
         free(c->groups[i].name);
-    for (size_t i = 0; i < c->nnodes; i++)
-        free(c->nodes[i].cluster), free(c->nodes[i].name);
-    for (size_t i = 0; i < c->nlabels; i++)
-        free(c->labels[i].cluster), free(c->labels[i].name), free(c->labels[i].value);
     free(c->groups);
-    free(c->nodes);
-    free(c->res);
-    free(c->labels);
     free(c->allowed);
 }
 
@@ -513,15 +351,8 @@ int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nm
         rc = fl_index_capacity_node_counts(rd, on_node_count, &c, err);
         if (!rc && !c.rc)
             rc = fl_index_capacity_groups(rd, on_total, &c, err);
-    } else {
-        rc = load_labels(&c, rd);
-        if (!rc)
-            rc = fl_index_nodes(rd, NULL, on_node, &c, err);
-        if (!rc && !c.rc && c.nnodes)
-            qsort(c.nodes, c.nnodes, sizeof *c.nodes, cmp_node);
-        if (!rc && !c.rc)
-            rc = fl_index_usage_by_node(rd, NULL, on_node_usage, &c, err);
-    }
+    } else
+        rc = fl_index_capacity_label(rd, c.label_key, on_total, on_node_count, &c, err);
     fl_index_reader_end(rd);
     if (c.rc)
         rc = c.rc;

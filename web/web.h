@@ -8,7 +8,9 @@
  * It owns none of the data: it reads the index through its own readers, and
  * reaches the collector's status, authentication and quota counters through
  * callbacks the daemon (cmd/serve.c) hands in, so web/ depends only on kube,
- * index and server (DESIGN.md's layering).
+ * index and server (DESIGN.md's layering). It also keeps the dashboard's
+ * recent histories (quota denials, placements) in a small SQLite file of
+ * the data dir so that they outlive a restart (fl_web_recent).
  */
 #ifndef FL_WEB_H
 #define FL_WEB_H
@@ -123,10 +125,32 @@ typedef struct fl_web_scope {
  * largestFree: the most of that resource one Ready, schedulable node still
  * has (the largest pod shape that fits somewhere). "namespace" groups have
  * only requested and limits. Reads nodes and pod usage from the
- * materialized columns in one snapshot (node labels, for node-label:,
- * from the node objects). 0, -EINVAL (bad groupBy, message in err),
+ * materialized columns in one snapshot (node-label: from the index's
+ * totals per label key and value). 0, -EINVAL (bad groupBy, message in err),
  * -E2BIG, FL_ESQL, -ENOMEM. The reader's thread. */
 int fl_web_capacity(fl_index_reader *rd, const fl_web_member *members, size_t nmembers,
                     const char *group_by, const fl_web_scope *scope, json_t **out, fl_err *err);
+
+/* Recent histories kept across restarts: lists (JSON arrays, oldest
+ * first, bounded by whoever keeps them in memory) that a thread copies
+ * into a SQLite file whenever they changed. */
+typedef struct fl_web_recent fl_web_recent;
+/* The current list, a new reference (NULL: nothing to write now). */
+typedef json_t *(*fl_web_recent_source)(void *ud);
+/* Open or create the file (e.g. dataDir/recent.db). 0 or FL_ESQL, -ENOMEM. */
+int fl_web_recent_open(const char *path, fl_web_recent **out, fl_err *err);
+/* What was last written for kind, oldest first (an empty array when
+ * nothing was). 0, FL_ESQL, -ENOMEM. */
+int fl_web_recent_load(fl_web_recent *r, const char *kind, json_t **out, fl_err *err);
+/* Keep kind equal to what get returns (at most 8 kinds, before start;
+ * -EINVAL otherwise). get is called from the history's thread. */
+int fl_web_recent_track(fl_web_recent *r, const char *kind, fl_web_recent_source get, void *ud);
+/* Copy every interval_ms (default 2000) on a thread of its own. */
+int fl_web_recent_start(fl_web_recent *r, int64_t interval_ms, fl_err *err);
+/* Copy the lists that changed now. 0 or FL_ESQL, -ENOMEM. */
+int fl_web_recent_sync(fl_web_recent *r, fl_err *err);
+/* Stop the thread, copy once more, close. Before the sources are freed.
+ * Accepts NULL. */
+void fl_web_recent_free(fl_web_recent *r);
 
 #endif

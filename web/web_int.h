@@ -3,6 +3,7 @@
  * web.c is the front (routes, auth, the handlers); capacity.c and metrics.c
  * build documents, requests.c keeps the per-route request table, prom.c
  * writes the exposition format; each calls only files listed after it.
+ * recent.c (the histories kept across restarts) stands alone.
  */
 #ifndef FL_WEB_INT_H
 #define FL_WEB_INT_H

@@ -5,7 +5,10 @@
  * pods, flipping Ready/cordoned, changing zone, deleted and re-added — and
  * again after the index is reopened and after the totals are rebuilt from
  * the facts (the 'capacity_totals' version forgotten). The reference is computed here from fl_index_nodes and
- * fl_index_usage_by_node/_by_namespace, which read the fact tables.
+ * fl_index_usage_by_node/_by_namespace, which read the fact tables. The
+ * totals by node label (fl_index_capacity_label) are checked the same way
+ * for the zone label and for a "pool" label that nodes gain, change, empty
+ * and lose.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,9 +85,10 @@ typedef struct ref {
     /* per node: its group and schedulability, for usage and largest free */
     struct {
         char cluster[32], name[32], group[100];
-        bool sched;
+        char zone[32];
+        bool sched, ready, cord;
         char res[8][32];
-        int64_t alloc[8], req[8];
+        int64_t alloc[8], req[8], lim[8];
         size_t n;
     } nodes[256];
     size_t nnodes;
@@ -105,6 +109,8 @@ static int ref_node(void *arg, const fl_index_node *n)
     snprintf(x->name, sizeof x->name, "%s", n->name);
     snprintf(x->group, sizeof x->group, "%s", k);
     x->sched = n->ready && !n->unschedulable;
+    x->ready = n->ready, x->cord = n->unschedulable;
+    snprintf(x->zone, sizeof x->zone, "%s", n->zone);
     for (size_t i = 0; i < n->n_resources && i < 8; i++) {
         snprintf(x->res[i], sizeof x->res[i], "%s", n->resources[i]);
         x->alloc[i] = n->allocatable[i];
@@ -133,7 +139,7 @@ static int ref_usage(void *arg, const fl_index_usage *u)
             f->nodes[i].n++;
         }
         if (r < 8)
-            f->nodes[i].req[r] += u->requests;
+            f->nodes[i].req[r] += u->requests, f->nodes[i].lim[r] += u->limits;
     }
     return 0;
 }
@@ -163,6 +169,61 @@ static void reference(fl_index_reader *rd, ref *f)
             if (!g->d || free_ + 1 > g->d)
                 g->d = free_ + 1;
         }
+}
+
+static const char *const CLUSTERS[] = {"east", "west"};
+#define NODES 12
+#define PODS 60
+/* the pool label of node i of cluster cl: -1 none, 3 "", else "p<n>" */
+static int pool_of[2][NODES];
+
+static const char *pool_value(int p, char *buf, size_t n)
+{
+    if (p < 0)
+        return NULL;
+    if (p == 3)
+        return "";
+    snprintf(buf, n, "p%d", p);
+    return buf;
+}
+
+/* Clear d where a, b, c are zero (same() then drops the row). */
+static void d_only_with_amounts(table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->r[i].a && !t->r[i].b && !t->r[i].c)
+            t->r[i].d = 0;
+}
+
+/* The reference by node label: pool (true) or the zone label. */
+static void ref_label(const ref *f, bool pool, table *groups, table *counts)
+{
+    groups->n = counts->n = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        const __typeof__(f->nodes[0]) *x = &f->nodes[i];
+        char k[200], pb[16];
+        const char *v = x->zone;
+        if (pool) {
+            int cl = strcmp(x->cluster, CLUSTERS[0]) ? 1 : 0, nd = atoi(x->name + 1);
+            v = pool_value(pool_of[cl][nd], pb, sizeof pb);
+            if (!v)
+                v = "";
+        }
+        snprintf(k, sizeof k, "%s/%s", x->cluster, v);
+        row *c = at(counts, k);
+        c->a++, c->b += x->ready, c->c += x->cord;
+        for (size_t r = 0; r < x->n; r++) {
+            snprintf(k, sizeof k, "%s/%s/%s", x->cluster, v, x->res[r]);
+            row *g = at(groups, k);
+            g->a += x->alloc[r], g->b += x->req[r], g->c += x->lim[r];
+            int64_t free_ = x->alloc[r] - x->req[r];
+            if (!g->d)
+                g->d = 1;
+            if (x->sched && free_ + 1 > g->d)
+                g->d = free_ + 1;
+        }
+    }
+    d_only_with_amounts(groups);
 }
 
 /* --- the running totals ----------------------------------------------------- */
@@ -195,10 +256,38 @@ static int got_ns(void *arg, const fl_index_usage *u)
     return 0;
 }
 
+static int got_lgroup(void *arg, const fl_index_capacity_group *g)
+{
+    char k[200];
+    snprintf(k, sizeof k, "%s/%s/%s", g->cluster, g->region, g->resource);
+    row *r = at(arg, k);
+    r->a += g->allocatable, r->b += g->requested, r->c += g->limits;
+    T_CHECK(g->has_largest_free && g->largest_free >= 0);
+    r->d = g->largest_free + 1;
+    return 0;
+}
+
+static int got_lcount(void *arg, const fl_index_capacity_nodes *n)
+{
+    char k[200];
+    snprintf(k, sizeof k, "%s/%s", n->cluster, n->region);
+    row *r = at(arg, k);
+    r->a += n->total, r->b += n->ready, r->c += n->cordoned;
+    return 0;
+}
+
+/* fl_index_capacity_label's two callbacks take different tables. */
+static table *lcounts_of;
+static int got_lcount_t(void *arg, const fl_index_capacity_nodes *n)
+{
+    (void)arg;
+    return got_lcount(lcounts_of, n);
+}
+
 static void compare(fl_index *idx, const char *when)
 {
     static ref f;
-    static table g, c, n;
+    static table g, c, n, lg, lc, rg, rc;
     fl_index_reader *rd = NULL;
     T_EQ_INT(fl_index_flush(idx, 30000), 0);
     T_EQ_INT(fl_index_reader_new(idx, &rd, NULL), 0);
@@ -208,6 +297,18 @@ static void compare(fl_index *idx, const char *when)
     T_EQ_INT(fl_index_capacity_groups(rd, got_group, &g, NULL), 0);
     T_EQ_INT(fl_index_capacity_node_counts(rd, got_count, &c, NULL), 0);
     T_EQ_INT(fl_index_capacity_namespaces(rd, got_ns, &n, NULL), 0);
+    for (int pool = 0; pool < 2; pool++) {
+        lg.n = lc.n = 0;
+        lcounts_of = &lc;
+        T_EQ_INT(fl_index_capacity_label(rd, pool ? "pool" : "topology.kubernetes.io/zone",
+                                         got_lgroup, got_lcount_t, &lg, NULL),
+                 0);
+        d_only_with_amounts(&lg);
+        ref_label(&f, pool, &rg, &rc);
+        T_CHECK(rg.n > 0);
+        same(&lg, &rg, pool ? "by pool" : "by zone label");
+        same(&lc, &rc, pool ? "by pool, nodes" : "by zone label, nodes");
+    }
     fl_index_reader_end(rd);
     fl_index_reader_free(rd);
     fprintf(stderr, "%s: %zu groups, %zu node counts, %zu namespace rows\n", when, f.groups.n,
@@ -220,21 +321,24 @@ static void compare(fl_index *idx, const char *when)
 
 /* --- churn -------------------------------------------------------------------- */
 
-static const char *const CLUSTERS[] = {"east", "west"};
-
 static void node_ev(fl_index *idx, const char *type, int cl, int i, int rv, int zone, bool ready,
-                    bool cordoned, int cpu, bool gpu)
+                    bool cordoned, int cpu, bool gpu, int pool)
 {
     fl_index_src src = {CLUSTERS[cl], "", "v1", "nodes", "Node"};
-    char buf[2048];
+    char buf[2048], pl[64] = "", pb[16];
+    const char *pv = pool_value(pool, pb, sizeof pb);
+    if (pv)
+        snprintf(pl, sizeof pl, ",\"pool\":\"%s\"", pv);
+    if (strcmp(type, "DELETED"))
+        pool_of[cl][i] = pool;
     snprintf(buf, sizeof buf,
              "{\"type\":\"%s\",\"object\":{\"kind\":\"Node\",\"apiVersion\":\"v1\","
              "\"metadata\":{\"name\":\"n%d\",\"uid\":\"u-%d-%d\",\"resourceVersion\":\"%d\","
              "\"labels\":{\"topology.kubernetes.io/region\":\"r%d\","
-             "\"topology.kubernetes.io/zone\":\"z%d\"}},\"spec\":{\"unschedulable\":%s},"
+             "\"topology.kubernetes.io/zone\":\"z%d\"%s}},\"spec\":{\"unschedulable\":%s},"
              "\"status\":{\"allocatable\":{\"cpu\":\"%d\",\"memory\":\"8Gi\",\"pods\":\"20\"%s},"
              "\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}}",
-             type, i, cl, i, rv, cl, zone, cordoned ? "true" : "false", cpu,
+             type, i, cl, i, rv, cl, zone, pl, cordoned ? "true" : "false", cpu,
              gpu ? ",\"nvidia.com/gpu\":\"4\"" : "", ready ? "True" : "False");
     T_EQ_INT(fl_index_submit_event(idx, &src, buf, strlen(buf), NULL), 0);
 }
@@ -258,9 +362,6 @@ static void pod_ev(fl_index *idx, const char *type, int cl, int i, int rv, int n
     T_EQ_INT(fl_index_submit_event(idx, &src, buf, strlen(buf), NULL), 0);
 }
 
-#define NODES 12
-#define PODS 60
-
 int main(void)
 {
     char dir[] = "/tmp/fl-test-capacity-XXXXXX", path[300];
@@ -281,7 +382,7 @@ int main(void)
         }
     for (int cl = 0; cl < 2; cl++)
         for (int i = 0; i < NODES / 2; i++) {
-            node_ev(idx, "ADDED", cl, i, rv++, i % 3, true, false, 8, i % 4 == 0);
+            node_ev(idx, "ADDED", cl, i, rv++, i % 3, true, false, 8, i % 4 == 0, i % 5 - 1);
             node_live[cl][i] = true;
         }
     compare(idx, "pods before nodes");
@@ -290,12 +391,13 @@ int main(void)
         if (what < 3) { /* a node: added, changed or deleted */
             int i = (int)(rand_r(&seed) % NODES);
             if (node_live[cl][i] && rand_r(&seed) % 4 == 0) {
-                node_ev(idx, "DELETED", cl, i, rv++, 0, true, false, 8, false);
+                node_ev(idx, "DELETED", cl, i, rv++, 0, true, false, 8, false, -1);
                 node_live[cl][i] = false;
             } else {
                 node_ev(idx, node_live[cl][i] ? "MODIFIED" : "ADDED", cl, i, rv++,
                         (int)(rand_r(&seed) % 3), rand_r(&seed) % 5 != 0, rand_r(&seed) % 6 == 0,
-                        4 + (int)(rand_r(&seed) % 8), i % 4 == 0);
+                        4 + (int)(rand_r(&seed) % 8), i % 4 == 0,
+                        rand_r(&seed) % 3 ? pool_of[cl][i] : (int)(rand_r(&seed) % 5) - 1);
                 node_live[cl][i] = true;
             }
         } else { /* a pod: created, moved, resized, finished or deleted */
@@ -327,7 +429,8 @@ int main(void)
     T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     T_EQ_INT(sqlite3_exec(db,
                           "DELETE FROM meta WHERE key = 'capacity_totals';"
-                          "DELETE FROM cap_group;",
+                          "DELETE FROM cap_group; DELETE FROM cap_label;"
+                          "DELETE FROM cap_label_nodes;",
                           NULL, NULL, NULL),
              SQLITE_OK);
     sqlite3_close(db);

@@ -103,6 +103,17 @@ static void test_plans(fl_index_reader *r)
                                   {"app", FL_INDEX_LABEL_IN, a1, 1},
                                   {"idx", FL_INDEX_LABEL_EXISTS, NULL, 0}};
     fl_index_label_req set = {"app", FL_INDEX_LABEL_IN, two, 2};
+    const char *nine[] = {"1", "2", "3", "4", "5", "6", "7", "8", "9"}, *i34[] = {"3", "4"};
+    const char *i5[] = {"5"};
+    fl_index_label_req many = {"idx", FL_INDEX_LABEL_IN, nine, 9};
+    fl_index_label_req broad_first[2] = {{"tier", FL_INDEX_LABEL_EQ, web, 1},
+                                         {"idx", FL_INDEX_LABEL_IN, i34, 2}};
+    fl_index_label_req broad_last[2] = {{"idx", FL_INDEX_LABEL_IN, i34, 2},
+                                        {"tier", FL_INDEX_LABEL_EQ, web, 1}};
+    fl_index_label_req eq_beats_set[2] = {{"app", FL_INDEX_LABEL_IN, two, 2},
+                                          {"idx", FL_INDEX_LABEL_EQ, i5, 1}};
+    char plan[8192];
+    const char *cl2[] = {"west", "east"}, *cl_dup[] = {"west", "west"};
 
     q.group = "", q.resource = "pods", q.limit = 101;
     expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=?)");
@@ -158,10 +169,53 @@ static void test_plans(fl_index_reader *r)
     q.owner_uid = "rs-1";
     expect_plan(r, &q, true, "SEARCH o USING INTEGER PRIMARY KEY");
     q.owner_uid = NULL;
-    /* no equality: objects drive in key order, labels are probes */
+    /* a set of a few values: one labels range per value, merged in key
+     * order (no sort); a count reads the values' ranges as one IN */
     q.labels = &set, q.n_labels = 1;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    expect_plan(r, &q, false, "SEARCH l USING PRIMARY KEY (key=? AND value=? AND gvr_id=?)");
+    q.after_namespace = "ns-1", q.after_name = "p-05", q.after_cluster = "west";
+    expect_plan(
+        r, &q, false,
+        "USING PRIMARY KEY (key=? AND value=? AND gvr_id=? AND (ns,name,cluster_id)>(?,?,?))");
+    q.after_namespace = q.after_name = q.after_cluster = NULL;
+    q.clusters = cl, q.n_clusters = 1;
+    expect_plan(
+        r, &q, false,
+        "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
+    q.clusters = NULL, q.n_clusters = 0;
+    expect_plan(r, &q, true, "(key=? AND value=? AND gvr_id=?)");
+    /* a few clusters: one labels_cluster range per cluster (and value), merged */
+    q.labels = &app, q.n_labels = 1;
+    q.clusters = cl2, q.n_clusters = 2;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    expect_plan(
+        r, &q, false,
+        "USING COVERING INDEX labels_cluster (key=? AND value=? AND gvr_id=? AND cluster_id=?)");
+    q.labels = &set, q.n_labels = 1;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    q.clusters = cl_dup, q.n_clusters = 2; /* a name twice: no split */
+    plan_of(r, &q, false, plan, sizeof plan);
+    T_CHECK(strstr(plan, "MERGE (UNION ALL)") != NULL);
+    q.labels = &app, q.n_labels = 1;
+    plan_of(r, &q, false, plan, sizeof plan);
+    T_CHECK(!strstr(plan, "MERGE"));
+    q.clusters = NULL, q.n_clusters = 0;
+    /* a set of more values than a merge takes: objects drive, labels are probes */
+    q.labels = &many, q.n_labels = 1;
     expect_plan(r, &q, false, "USING INDEX objects_key (gvr_id=?)");
     expect_plan(r, &q, false, "labels_obj (obj_id=? AND key=? AND value=?)");
+    /* several candidates: the one whose sample reads the fewest entries
+     * drives, whatever the order (tier=web is half the pods, idx in
+     * (3,4) two of them) */
+    q.labels = broad_first, q.n_labels = 2;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    q.labels = broad_last, q.n_labels = 2;
+    expect_plan(r, &q, false, "MERGE (UNION ALL)");
+    q.labels = eq_beats_set, q.n_labels = 2; /* idx=5 (one pod) over app in (a1,a2) */
+    plan_of(r, &q, false, plan, sizeof plan);
+    T_CHECK(!strstr(plan, "MERGE"));
+    expect_plan(r, &q, false, "SEARCH l USING PRIMARY KEY (key=? AND value=? AND gvr_id=?)");
     /* revision order */
     q.labels = &app, q.n_labels = 1;
     q.order = FL_INDEX_ORDER_REVISION, q.after_revision = 5;
@@ -287,6 +341,26 @@ static bool p_a12(int i)
 {
     return i % 5 == 1 || i % 5 == 2;
 }
+static bool p_a12_two(int i)
+{
+    return (i % 5 == 1 || i % 5 == 2) && i % 3 != 2 && i != 7;
+}
+static bool p_a1_two(int i)
+{
+    return i % 5 == 1 && i % 3 != 2;
+}
+static bool p_web_i34(int i)
+{
+    return i % 2 == 0 && (i == 3 || i == 4);
+}
+static bool p_a12_west(int i)
+{
+    return (i % 5 == 1 || i % 5 == 2) && i % 3 == 1;
+}
+static bool p_a12_db(int i)
+{
+    return (i % 5 == 1 || i % 5 == 2) && i % 2 == 1 && i != 7;
+}
 static bool p_idx_gt(int i)
 {
     return i > 40;
@@ -348,6 +422,12 @@ static void test_answers(fl_index_reader *r)
                                     {"app", FL_INDEX_LABEL_EQ, a1, 1}};
     fl_index_label_req set = {"app", FL_INDEX_LABEL_IN, a12, 2};
     fl_index_label_req gt = {"idx", FL_INDEX_LABEL_GT, forty, 1};
+    const char *web[] = {"web"}, *i34[] = {"3", "4"};
+    const char *cl2[] = {"west", "east"}, *cl_dup[] = {"west", "west"};
+    fl_index_label_req set_db[2] = {{"tier", FL_INDEX_LABEL_EQ, db, 1},
+                                    {"app", FL_INDEX_LABEL_IN, a12, 2}};
+    fl_index_label_req web_i34[2] = {{"tier", FL_INDEX_LABEL_EQ, web, 1},
+                                     {"idx", FL_INDEX_LABEL_IN, i34, 2}};
 
     q.group = "", q.resource = "pods";
     check_same(r, &q, p_all, "everything");
@@ -374,6 +454,20 @@ static void test_answers(fl_index_reader *r)
     check_same(r, &q, p_a1_not_idx, "idx notin (11,21), app=a1");
     q.labels = &set, q.n_labels = 1;
     check_same(r, &q, p_a12, "app in (a1,a2)");
+    q.clusters = cl, q.n_clusters = 1;
+    check_same(r, &q, p_a12_west, "app in (a1,a2) in west");
+    q.clusters = NULL, q.n_clusters = 0;
+    q.clusters = cl2, q.n_clusters = 2;
+    check_same(r, &q, p_a12_two, "app in (a1,a2) in west and east");
+    q.labels = &app, q.n_labels = 1;
+    check_same(r, &q, p_a1_two, "app=a1 in west and east");
+    q.clusters = cl_dup, q.n_clusters = 2;
+    check_same(r, &q, p_a1_west, "app=a1 in west and west");
+    q.clusters = NULL, q.n_clusters = 0;
+    q.labels = set_db, q.n_labels = 2;
+    check_same(r, &q, p_a12_db, "tier=db, app in (a1,a2)");
+    q.labels = web_i34, q.n_labels = 2;
+    check_same(r, &q, p_web_i34, "tier=web, idx in (3,4)");
     q.labels = &gt, q.n_labels = 1;
     check_same(r, &q, p_idx_gt, "idx>40");
     (void)cluster_rank;

@@ -72,22 +72,21 @@ static sqlite3 *fresh_db(const char *name)
 static void test_coalescer_unit(void)
 {
     coalescer c = {0};
-    for (int i = 0; i < 3; i++) {
-        fl_rec *r = calloc(1, sizeof *r);
+    fl_rec *recs[4]; /* the coalescer borrows them */
+    for (int i = 0; i < 4; i++) {
+        fl_rec *r = recs[i] = calloc(1, sizeof *r);
         r->ns = strdup("ns"), r->name = strdup("a");
         r->op = i == 2 ? REC_DELETE : REC_UPSERT;
-        T_EQ_INT(idx_coal_add(&c, 1, r), 0);
+        T_EQ_INT(idx_coal_add(&c, i == 3 ? 2 : 1, r), 0); /* other scope: not merged */
     }
-    fl_rec *r = calloc(1, sizeof *r);
-    r->ns = strdup("ns"), r->name = strdup("a");
-    r->op = REC_UPSERT;
-    T_EQ_INT(idx_coal_add(&c, 2, r), 0); /* other scope: not merged */
     T_EQ_INT(c.n, 2);
     T_EQ_INT(c.merged, 2);
     T_EQ_INT(c.ents[0].rec->op, REC_DELETE); /* anything + delete -> delete */
     idx_coal_reset(&c);
     T_EQ_INT(c.n, 0);
     idx_coal_done(&c);
+    for (int i = 0; i < 4; i++)
+        idx_rec_free(recs[i]);
 }
 
 static void test_coalescing(void)

@@ -8,13 +8,10 @@
  * it gets an ERROR event carrying a 410 Expired Status, as kube-apiserver.
  * HTTP through a raw loopback socket (Connection: close, read to EOF).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "query/query.h"
@@ -22,30 +19,10 @@
 
 static uint16_t port;
 
-/* GET path; returns the status and the whole raw response in out. */
+/* GET path below the search API; the status, the whole raw response in out. */
 static int get(const char *path, fl_buf *out)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    char req[4096], buf[8192];
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), n;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-        return -1;
-    n = snprintf(req, sizeof req, "GET %s%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                 FL_QUERY_PREFIX, path);
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    fl_buf_reset(out);
-    ssize_t r;
-    while ((r = read(fd, buf, sizeof buf)) > 0)
-        fl_buf_append(out, buf, (size_t)r);
-    close(fd);
-    int64_t code = -1;
-    if (out->len > 12)
-        fl_parse_i64(out->data + 9, 3, &code);
-    return (int)code;
+    return t_http_get(port, FL_QUERY_PREFIX, path, out);
 }
 
 static void submit(fl_index *idx, const char *json)

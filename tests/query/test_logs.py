@@ -10,7 +10,11 @@ naming the /clusters/ prefix), options passed through (tailLines,
 container: the member's 400 Status passed through), unknown cluster (404),
 unknown pod (the member's 404), unreachable member (503), scopes (403), and
 that the daemon drains with exit status 0 afterwards, even with a follow
-still open (no thread or leak left behind). Needs FLOTILLA_BIN (tests/meson.build).
+still open (no thread or leak left behind). MANY follows are opened at once
+(from several loopback addresses: the listener caps connections per
+address): every one gets its lines while the daemon's thread count
+(/proc/PID/task) stays what it was before them, and the memory each costs is
+printed. Needs FLOTILLA_BIN (tests/meson.build).
 """
 import json
 import os
@@ -250,6 +254,88 @@ def follow(kc, ns, name):
                                                    p.stderr.read()[:300]))
 
 
+MANY = 200
+PER_USER = 256  # query/logs.c LOG_PER_USER
+
+
+def threads(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_many_follows(base, pid, ns, name):
+    """MANY followed logs at once cost memory, not threads."""
+    import http.client
+    u = urllib.parse.urlparse(base)
+    path = PREFIX + "/clusters/east-1/api/v1/namespaces/%s/pods/%s/log?follow=true&tailLines=1" % (
+        ns, name)
+    before, rss0 = threads(pid), rss_kib(pid)
+    conns, resps, got = [], [], 0
+    try:
+        for i in range(MANY):
+            # 50 per source address: the listener allows 64 per client address
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=15,
+                                           source_address=("127.0.0.%d" % (2 + i // 50), 0))
+            c.request("GET", path)
+            conns.append(c)
+        for c in conns:
+            r = c.getresponse()
+            resps.append(r)
+            line = r.readline()
+            if got == 0 and not (r.status == 200 and name.encode() in line):
+                check(False, "a followed log: %s %r" % (r.status, line[:300]))
+                break
+            if r.status == 200 and name.encode() in line:
+                got += 1
+        during, rss1 = threads(pid), rss_kib(pid)
+        check(got == MANY, "%d/%d followed logs got their first line" % (got, MANY))
+        # every follow goes on: one more line each (the sim logs one a second)
+        more = sum(1 for r in resps if name.encode() in r.readline())
+        check(more == MANY, "%d/%d followed logs got a second line" % (more, MANY))
+        check(during == before, "threads with %d followed logs: %d, before: %d"
+              % (MANY, during, before))
+        print("%d followed logs: threads %d -> %d, RSS %d -> %d KiB (%.1f KiB each)"
+              % (MANY, before, during, rss0, rss1, (rss1 - rss0) / MANY), file=sys.stderr)
+        # one user holds at most PER_USER at once; the next one gets 429
+        for i in range(MANY, PER_USER + 1):
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=15,
+                                           source_address=("127.0.0.%d" % (2 + i // 50), 0))
+            c.request("GET", path)
+            conns.append(c)
+            r = c.getresponse()
+            if i < PER_USER:
+                resps.append(r)
+                r.readline()
+                if r.status != 200:
+                    check(False, "followed log %d of one user: %s" % (i + 1, r.status))
+                    break
+            else:
+                body = r.read()
+                check(r.status == 429 and b"too many log streams for user" in body,
+                      "log %d of one user: want 429 naming the user, got %s %s"
+                      % (i + 1, r.status, body[:200]))
+    finally:
+        for c in conns:
+            c.close()
+    # the daemon lets go of them: a new follow is admitted and threads stay flat
+    def admitted():
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
+        try:
+            c.request("GET", path)
+            return c.getresponse().status == 200
+        finally:
+            c.close()
+    check(wait(admitted, 15, 0.3), "a follow is admitted again once the others left")
+    ok = wait(lambda: threads(pid) == before, 10, 0.2)
+    check(ok, "threads after the followed logs left: %d (before %d)" % (threads(pid), before))
+
+
 def open_follow(base, ns, name):
     """A follow left open while the daemon drains (it must still exit 0)."""
     import http.client
@@ -272,6 +358,9 @@ def main():
         path, base = write_config(d)
         serve = start_serve(d, path, base)
         test_logs(d, base, clusters)
+        twin = [p for p in running_pods(base, "east-1") if p[1] == "twin"]
+        if check(twin, "twin still Running in east-1"):
+            test_many_follows(base, serve.pid, twin[0][0], "twin")
         solo = [p for p in running_pods(base, "east-2") if p[1] == "solo"]
         if check(solo, "solo still Running"):
             keep = open_follow(base, solo[0][0], "solo")

@@ -41,16 +41,7 @@ static long threads(void)
 
 static int dial(int rcvbuf)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (rcvbuf)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return t_dial(port, NULL, rcvbuf);
 }
 
 static int send_get(int fd, const char *path, bool close_after)
@@ -107,16 +98,7 @@ static void submit_pod(fl_index *idx, int name, const char *mark, int pad)
 
 static int get_status(const char *path)
 {
-    char buf[8192];
-    int fd = dial(0);
-    if (fd < 0 || send_get(fd, path, true) != 0)
-        return -1;
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    int64_t code = -1;
-    if (r > 12)
-        fl_parse_i64(buf + 9, 3, &code);
-    return (int)code;
+    return t_http_get(port, FL_QUERY_PREFIX, path, NULL);
 }
 
 int main(void)

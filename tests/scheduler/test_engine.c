@@ -29,9 +29,7 @@ static void naive(fl_sched_party *p, size_t n, int64_t seats, bool desc)
     for (int64_t s = 0; s < seats; s++) {
         size_t best = SIZE_MAX;
         for (size_t i = 0; i < n; i++) {
-            if (p[i].votes == 0)
-                continue;
-            if (best == SIZE_MAX) {
+            if (best == SIZE_MAX) { /* 0-vote parties compete too (priority 0) */
                 best = i;
                 continue;
             }

@@ -73,6 +73,10 @@ case("old and new compete", {"op": "webster", "seats": 2, "parties": [
 case("a 0-vote party keeps its initial seats", {"op": "webster", "seats": 2, "parties": [
     {"name": "PartyA", "votes": 100}, {"name": "PartyB", "votes": 0, "initial": 3}]},
     W(("PartyA", 2), ("PartyB", 3)))
+case("0-vote parties get seats once every party is at priority 0", {"op": "webster", "seats": 3,
+     "parties": [{"name": "a", "votes": 0, "initial": 2}, {"name": "b", "votes": 0},
+                 {"name": "c", "votes": 0, "initial": 1}]},
+    W(("a", 2), ("b", 2), ("c", 2)))
 
 # ---------------------------------------------------------------- assign: static weight
 M3 = ["member1", "member2", "member3"]
@@ -476,6 +480,19 @@ case("place: explain shows each cluster's filter, score, availability and share"
                       {"name": "b", "filter": "cluster(s) had untolerated taint {x:NoSchedule}"},
                       {"name": "c", "filter": "passed", "score": 0, "available": 4, "selected": True, "replicas": 3}],
                       "quota": "not checked"}]}})
+
+
+# ---------------------------------------------------------------- upstream tables as data
+# tests/scheduler/cases/*.jsonl: one case a line, {"name", "upstream", "req", "want"[, "note"]},
+# ported from Karmada's unit-test tables (the file named in "upstream")
+CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
+for fn in sorted(os.listdir(CASES_DIR)):
+    if fn.endswith(".jsonl"):
+        with open(os.path.join(CASES_DIR, fn)) as f:
+            for ln in f:
+                if ln.strip():
+                    c = json.loads(ln)
+                    case("%s: %s" % (fn, c["name"]), c["req"], c["want"])
 
 
 def compact(v):

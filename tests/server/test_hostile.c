@@ -61,24 +61,6 @@ static void *slow_client(void *arg)
     return NULL;
 }
 
-/* A connection from 127.0.0.2 (another client address). */
-static int connect_from(uint16_t port, const char *src)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0}, b = {0};
-    b.sin_family = AF_INET;
-    inet_pton(AF_INET, src, &b.sin_addr);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&b, sizeof b) != 0 ||
-        connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static int health_code(const char *base, int64_t *ms)
 {
     char url[128];
@@ -151,7 +133,7 @@ int main(void)
      * still gets /healthz */
     int fds[40], nfd = 0, held = 0;
     for (int i = 0; i < 40; i++) {
-        fds[nfd] = connect_from(port, "127.0.0.2");
+        fds[nfd] = t_dial(port, "127.0.0.2", 0);
         if (fds[nfd] >= 0)
             nfd++;
     }

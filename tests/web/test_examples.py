@@ -5,7 +5,9 @@ west-2 labelled gpu-pool=true), each checked for the placement or denial its
 README promises; then the dashboard in headless Chromium shows what they made:
 the quota gauges and the denial, the placements timeline, a query's rows in a
 sortable table and a full-text search's rows (screenshot kept as
-$FLOTILLA_ARTIFACTS/ui-examples.png).
+$FLOTILLA_ARTIFACTS/ui-examples.png); the team quota denies pods past it as
+a KarmadaQuota and as a FederatedResourceQuota; after the daemon restarts,
+the denials and the placements timeline are still there (dataDir/recent.db).
 Needs FLOTILLA_BIN and kubectl (skips, 77, without); Chromium optional."""
 import json
 import os
@@ -67,12 +69,17 @@ def start():
     check("gpu-pool" in text, "west-2 labelled gpu-pool=true")
     open(cfg, "w").write(text)
     port = free_port()
-    log = open(os.path.join(D, "serve.log"), "w")
-    procs.append(subprocess.Popen([BIN, "serve", "-c", cfg, "--listen", "127.0.0.1:%d" % port,
-                                   "--data-dir", os.path.join(D, "data")], stdout=log, stderr=log))
+    serve(port)
     token = open(os.path.join(D, "tokens.csv")).read().split(",")[0]
     check(wait(lambda: http(port, "/readyz", None)[0] == 200, 120), "daemon ready")
     return port, token
+
+
+def serve(port):
+    log = open(os.path.join(D, "serve.log"), "a")
+    procs.append(subprocess.Popen([BIN, "serve", "-c", os.path.join(D, "flotilla.yaml"), "--listen",
+                                   "127.0.0.1:%d" % port, "--data-dir", os.path.join(D, "data")],
+                                  stdout=log, stderr=log))
 
 
 def binding(ns, name):
@@ -118,10 +125,13 @@ def test_placements():
           "OverridePolicy: east-2's copy points at east-b.internal")
 
 
-def review(name, cpu, ns):
+def review(name, cpu, ns, memory=None):
+    req = {"cpu": cpu}
+    if memory:
+        req["memory"] = memory
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
            "spec": {"containers": [{"name": "c", "image": "nginx",
-                                    "resources": {"requests": {"cpu": cpu}}}]}}
+                                    "resources": {"requests": req}}]}}
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": "uid-" + name, "kind": {"group": "", "version": "v1", "kind": "Pod"},
         "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": ns,
@@ -144,9 +154,32 @@ def test_quota(port, token):
     check("exceeded quota: team-search" in msg, "kube-apiserver's wording: %s" % msg)
     code, ok = http(port, path, None, review("fits", "500m", "search"))
     check(code == 200 and ok["response"]["allowed"] is True, "a pod within the quota is allowed")
+    # the same limit as Karmada's FederatedResourceQuota (spec.overall cpu 2, memory 4Gi),
+    # namespace search-frq; as a ResourceQuota with memory, pods must say their memory
+    code, doc = http(port, path, None, review("frq-no-memory", "500m", "search-frq"))
+    msg = (doc or {}).get("response", {}).get("status", {}).get("message", "")
+    check(code == 200 and doc["response"]["allowed"] is False and "must specify memory" in msg,
+          "FederatedResourceQuota: a pod without a memory request is denied: %s" % doc)
+
+    def frq_denied():
+        answer[0] = http(port, path, None,
+                         review("frq-too-big", "3", "search-frq", "1Gi"))[1]
+        return isinstance(answer[0], dict) and answer[0]["response"]["allowed"] is False
+    check(wait(frq_denied, 30, 0.5),
+          "FederatedResourceQuota: a pod past its overall 2 CPUs is denied: %s" % answer[0])
+    resp = (answer[0] or {}).get("response", {})
+    msg = resp.get("status", {}).get("message", "")
+    check(resp.get("status", {}).get("code") == 403 and
+          "FederatedResourceQuota(search-frq/team-search) exceeded for resource cpu" in msg,
+          "the FRQ denial in Karmada's wording: %s" % resp)
+    code, ok = http(port, path, None, review("frq-fits", "1500m", "search-frq", "1Gi"))
+    check(code == 200 and ok["response"]["allowed"] is True,
+          "FederatedResourceQuota: a pod within its overall is allowed: %s" % ok)
     code, doc = http(port, "/api/v1/quota/denials", token)
     check(code == 200 and any(d["name"] == "too-big" and d["cluster"] == "east-1"
                               for d in doc["items"]), "the denial is listed: %s" % doc)
+    check(code == 200 and any(d["name"] == "frq-too-big" and d["namespace"] == "search-frq"
+                              for d in doc["items"]), "the FRQ denial is listed: %s" % doc)
     code, doc = http(port, "/api/v1/quota", token)
     check(code == 200 and any(q["name"] == "team-search" for q in doc["items"]),
           "the quota is reported")
@@ -190,12 +223,37 @@ def test_dashboard(port, token):
     check(os.path.exists(shot) and os.path.getsize(shot) > 10000, "screenshot kept at " + shot)
 
 
+def test_restart(port, token):
+    """The denials and the placements timeline outlive a restart."""
+    _, before_d = http(port, "/api/v1/quota/denials", token)
+    _, before_p = http(port, "/api/v1/placements", token)
+    s = procs[-1]
+    s.terminate()
+    check(s.wait(timeout=60) == 0, "serve drains and exits 0")
+    check(os.path.exists(os.path.join(D, "data", "recent.db")), "dataDir/recent.db written")
+    serve(port)
+    check(wait(lambda: http(port, "/readyz", None)[0] == 200, 120), "daemon ready again")
+    code, doc = http(port, "/api/v1/quota/denials", token)
+    names = [d["name"] for d in (doc or {}).get("items", [])] if code == 200 else []
+    check("too-big" in names and "frq-too-big" in names,
+          "the denials survived the restart: %s" % names)
+    old = [(d["time"], d["name"]) for d in before_d["items"]]
+    check([(d["time"], d["name"]) for d in doc["items"]][:len(old)] == old,
+          "as they were, oldest first")
+    code, doc = http(port, "/api/v1/placements", token)
+    got = {(e["namespace"], e["name"], e["time"]) for e in (doc or {}).get("items", [])}
+    want = {(e["namespace"], e["name"], e["time"]) for e in before_p["items"]}
+    check(code == 200 and want and want <= got,
+          "the placements timeline survived the restart (%d of %d)" % (len(want & got), len(want)))
+
+
 def main():
     try:
         port, token = start()
         test_placements()
         test_quota(port, token)
         test_dashboard(port, token)
+        test_restart(port, token)
     finally:
         stop_procs(procs)
         if FAILS:

@@ -9,8 +9,9 @@
   counters end in _total, no duplicate series) and holds per-cluster series
   that agree with the capacity document;
 * GET /ui in headless Chromium (when installed): the page loads with no
-  console errors, shows every cluster, and its screenshot is kept in
-  $FLOTILLA_ARTIFACTS/ui.png.
+  console errors, shows every cluster with its sync state and sync lag (the
+  worst lagMs of its resources in /api/v1/clusters), and its screenshot is
+  kept in $FLOTILLA_ARTIFACTS/ui.png.
 Needs FLOTILLA_BIN (tests/meson.build).
 """
 import json
@@ -288,6 +289,35 @@ def test_ui(port, token, d, c):
     for g in c["groups"]:
         check(g["name"] in dom, "the page shows cluster " + g["name"])
     check("<canvas" in dom, "Chart.js drew the capacity bars")
+    check("<th" in dom and ">Lag</th>" in dom, "the clusters table has a Lag column")
+    st, body = get(port, "/api/v1/clusters", token)
+    api = {cl["name"]: cl for cl in json.loads(body)["clusters"]} if st == 200 else {}
+    check(len(api) == len(c["groups"]), "/api/v1/clusters lists every member")
+    for name, cl in api.items():
+        lag = 0
+        for r in cl.get("resources", []):
+            if r.get("phase") in ("Skipped", "Stopped"):
+                continue
+            l = r.get("lagMs", 0)
+            if l < 0 or (lag >= 0 and l > lag):
+                lag = -1 if l < 0 else l
+        row = re.search(r"<tr><td>%s</td>(.*?)</tr>" % re.escape(name), dom)
+        check(row is not None, "the clusters table has a row for " + name)
+        if not row:
+            continue
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+        check(cl["sync"] in cells, "%s: sync state %s shown (%s)" % (name, cl["sync"], cells))
+        m = re.search(r'data-lag-ms="(-?\d+)"[^>]*>([^<]*)<', row.group(1))
+        check(m is not None, "%s: a sync lag cell" % name)
+        if m:
+            shown = int(m.group(1))
+            # the page and this read are moments apart: equal, or both lagging
+            check(shown == lag or (shown > 0 and lag > 0),
+                  "%s: lag shown %d ms, /api/v1/clusters says %d" % (name, shown, lag))
+            text = m.group(2)
+            check(text == ("-" if shown < 0 else "%dms" % shown) if shown < 1000 else
+                  re.fullmatch(r"\d+[smh]", text) is not None,
+                  "%s: lag written for people (%r)" % (name, text))
     # Chromium's log does not say a console message's level (console.error
     # shows as INFO:CONSOLE), and the page logs nothing when all is well:
     # any console line at all fails.
