@@ -111,39 +111,6 @@ static void normalize(json_t *obj)
     reorder(json_object_get(obj, "metadata"), md_order);
 }
 
-static bool is_dns_label(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
-            return false;
-    return s[0] != '-' && s[n - 1] != '-';
-}
-
-static bool is_dns_subdomain(const char *s)
-{
-    if (strlen(s) > FL_KUBE_NAME_MAX || !*s)
-        return false;
-    char part[FL_KUBE_NAME_MAX + 1];
-    const char *p = s;
-    while (*p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n == 0 || n > 63)
-            return false;
-        memcpy(part, p, n);
-        part[n] = 0;
-        if (!is_dns_label(part, 63))
-            return false;
-        p += n + (dot ? 1 : 0);
-        if (dot && !*p)
-            return false;
-    }
-    return true;
-}
-
 static void gen_suffix(char out[6])
 {
     static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
@@ -1183,7 +1150,7 @@ static void do_create(fl_apiserver *c, fl_request *req, const fl_apiserver_path 
     }
     bool label_kind =
         !strcmp(p->res->kr->kind, "Namespace") || !strcmp(p->res->kr->kind, "Service");
-    if (label_kind ? !is_dns_label(name, 63) : !is_dns_subdomain(name)) {
+    if (label_kind ? !fl_kube_dns_label(name) : !fl_kube_dns_subdomain(name)) {
         snprintf(msg, sizeof(msg),
                  "Invalid value: \"%s\": a lowercase RFC 1123 %s must consist "
                  "of lower case alphanumeric characters, '-'%s, and must start and end with an "

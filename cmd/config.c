@@ -314,17 +314,6 @@ int fl_config_parse_duration(const char *s, int64_t *ms)
 
 /* ---------------------------------------------------------------- sections */
 
-static bool dns_label(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
 static bool listen_ok(const char *s)
 {
     const char *colon = strrchr(s, ':');
@@ -634,7 +623,7 @@ static int parse_member(walk *w, const json_t *m, size_t i, fl_config *c)
         return rc;
     char nf[80];
     snprintf(nf, sizeof nf, "%s.name", f);
-    if (!dns_label(mb->name))
+    if (!fl_kube_dns_label(mb->name))
         return fail(w, json_object_get(m, "name"), nf,
                     "\"%s\" must be a DNS label (lower-case letters, digits and '-', at most 63)",
                     mb->name);
@@ -756,7 +745,7 @@ static int check_ns_names(walk *w, const json_t *ns, const char *key)
     json_t *v = json_object_get(ns, key), *e;
     size_t i;
     json_array_foreach(v, i, e) {
-        if (!dns_label(json_string_value(e))) {
+        if (!fl_kube_dns_label(json_string_value(e))) {
             char f[96];
             snprintf(f, sizeof f, "sync.namespaces.%s[%zu]", key, i);
             return fail(w, e, f,

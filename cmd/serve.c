@@ -324,18 +324,6 @@ static void on_quota(fl_request *r, void *ud)
     fl_request_reply_json(r, 200, doc);
 }
 
-/* A namespace name as Kubernetes allows it (RFC 1123 label). */
-static bool ns_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
 /* POST /api/v1/quota/recount[?namespace=NS]: a full recount of one
  * namespace's usage, or of every namespace with a ledger, now
  * (fl_quota_recount_all: drift found is logged and counted). Admins only
@@ -358,7 +346,7 @@ static void on_quota_recount(fl_request *r, void *ud)
                                     id.user);
         return;
     }
-    if (ns && !ns_name_ok(ns)) {
+    if (ns && !fl_kube_dns_label(ns)) {
         fl_request_reply_status(r, 400, "BadRequest", "invalid namespace name");
         return;
     }

@@ -89,6 +89,18 @@ static bool dns_subdomain_ok(const char *s, size_t n)
     return true;
 }
 
+bool fl_kube_dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= 63 && memchr(s, '.', n) == NULL && dns_subdomain_ok(s, n);
+}
+
+bool fl_kube_dns_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= 253 && dns_subdomain_ok(s, n);
+}
+
 /* Append "; " between messages. */
 static void add_msg(char *out, size_t size, const char *msg)
 {

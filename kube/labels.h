@@ -101,4 +101,11 @@ int fl_label_selector_string(const fl_label_selector *sel, fl_buf *out);
 int fl_label_validate_key(const char *key, fl_err *err);
 int fl_label_validate_value(const char *value, fl_err *err);
 
+/* validation.IsDNS1123Label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63
+ * (namespace, Service, cluster names). */
+bool fl_kube_dns_label(const char *s);
+/* validation.IsDNS1123Subdomain: such labels joined by single dots, at
+ * most 253 in all and no bound per label (most object names). */
+bool fl_kube_dns_subdomain(const char *s);
+
 #endif

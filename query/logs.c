@@ -482,7 +482,7 @@ static int build_path(fl_request *r, const char *ns, const char *pod, char *out,
                       bool *follow)
 {
     fl_buf b = FL_BUF_INIT(size - 1);
-    if (!query_dns_label(ns) || !query_dns_name(pod))
+    if (!fl_kube_dns_label(ns) || !fl_kube_dns_subdomain(pod))
         return -EINVAL;
     int rc = fl_buf_puts(&b, "/api/v1/namespaces/");
     if (!rc)
@@ -576,14 +576,14 @@ static int find_cluster(fl_query *q, fl_request *r, const query_user *u, const c
 static int log_check(fl_query *q, fl_request *r, const query_user *u, const char *cluster,
                      const char *ns, const char *pod, const query_member **m)
 {
-    if (!query_dns_label(ns)) {
+    if (!fl_kube_dns_label(ns)) {
         fl_request_reply_status(r, 400, "BadRequest",
                                 "invalid namespace name: a lowercase RFC 1123 label must consist "
                                 "of lower case alphanumeric characters or '-', and must start "
                                 "and end with an alphanumeric character");
         return -EINVAL;
     }
-    if (!query_dns_name(pod)) {
+    if (!fl_kube_dns_subdomain(pod)) {
         fl_request_reply_status(r, 400, "BadRequest",
                                 "invalid pod name: a lowercase RFC 1123 subdomain must consist "
                                 "of lower case alphanumeric characters, '-' or '.', and must "

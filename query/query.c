@@ -274,7 +274,7 @@ static void on_request(fl_request *r, void *ud)
         return;
     }
     if (rt.nseg >= 2 && !strcmp(rt.seg[0], "clusters")) {
-        if (!query_dns_name(rt.seg[1])) {
+        if (!fl_kube_dns_subdomain(rt.seg[1])) {
             fl_request_reply_status(r, 400, "BadRequest", "invalid cluster name");
             return;
         }

@@ -106,12 +106,6 @@ void query_user_put(query_user_count *slots, size_t nslots, const char *name);
 
 /* auth.c */
 int query_tokens_load(fl_query *q, const char *path, fl_err *err);
-/* names.c: a DNS-1123 subdomain as Kubernetes checks it (labels of
- * [a-z0-9-], not starting or ending with '-', joined by single dots; at most
- * 253): what cluster and object names in paths may be. Never "." or "..". */
-bool query_dns_name(const char *s);
-/* A DNS-1123 label (at most 63, no dots): what namespace names may be. */
-bool query_dns_label(const char *s);
 void query_tokens_free(fl_query *q);
 /* 0 and *u, or answers the request (401) and returns FL_EUNAUTHORIZED. */
 int query_authenticate(const fl_query *q, fl_request *r, query_user *u);

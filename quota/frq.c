@@ -161,20 +161,6 @@ static int check_list(json_t *errs, const char *path, const json_t *obj, fl_err 
     return rc;
 }
 
-static bool dns_label_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && !(c == '-' && i > 0 && i + 1 < n))
-            return false;
-    }
-    return true;
-}
-
 /* clustervalidation.ValidateClusterName */
 static int check_cluster_name(json_t *errs, const char *path, const json_t *v, fl_err *err)
 {
@@ -186,7 +172,7 @@ static int check_cluster_name(json_t *errs, const char *path, const json_t *v, f
         snprintf(msg, sizeof msg, "must be not empty");
     else if (strlen(name) > CLUSTER_NAME_MAX)
         snprintf(msg, sizeof msg, "must be no more than %d characters", CLUSTER_NAME_MAX);
-    else if (!dns_label_ok(name))
+    else if (!fl_kube_dns_label(name))
         snprintf(msg, sizeof msg,
                  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
                  "or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "

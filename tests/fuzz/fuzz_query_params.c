@@ -47,12 +47,12 @@ static void check_names(const char *path)
         if (n < sizeof seg) {
             memcpy(seg, s, n);
             seg[n] = 0;
-            if (query_dns_name(seg) || query_dns_label(seg)) {
+            if (fl_kube_dns_subdomain(seg) || fl_kube_dns_label(seg)) {
                 if (!strcmp(seg, ".") || !strcmp(seg, "..") || strstr(seg, "..") ||
                     strchr(seg, '/') || seg[0] == '.' || seg[n - 1] == '.')
                     abort();
             }
-            if (query_dns_label(seg) && (strchr(seg, '.') || n > 63))
+            if (fl_kube_dns_label(seg) && (strchr(seg, '.') || n > 63))
                 abort();
         }
         s += n + (e ? 1 : 0);

@@ -219,16 +219,23 @@ static void test_names(void)
     static const char *const bad[] = {"",   ".", "..",  ".a",  "a.",  "a..b", "-a",
                                       "a-", "A", "a_b", "a/b", "a b", "a.-b", "a.b-"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        T_CHECK(query_dns_name(good[i]));
+        T_CHECK(fl_kube_dns_subdomain(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        T_CHECK(!query_dns_name(bad[i]) && !query_dns_label(bad[i]));
-    T_CHECK(query_dns_label("kube-system") && !query_dns_label("a.b"));
+        T_CHECK(!fl_kube_dns_subdomain(bad[i]) && !fl_kube_dns_label(bad[i]));
+    T_CHECK(fl_kube_dns_label("kube-system") && !fl_kube_dns_label("a.b"));
     char longl[80];
     memset(longl, 'a', 64);
     longl[64] = 0;
-    T_CHECK(!query_dns_label(longl) && !query_dns_name(longl));
+    /* IsDNS1123Subdomain bounds the whole (253), not each label */
+    T_CHECK(!fl_kube_dns_label(longl) && fl_kube_dns_subdomain(longl));
     longl[63] = 0;
-    T_CHECK(query_dns_label(longl));
+    T_CHECK(fl_kube_dns_label(longl));
+    char longn[300];
+    memset(longn, 'a', 254);
+    longn[254] = 0;
+    T_CHECK(!fl_kube_dns_subdomain(longn));
+    longn[253] = 0;
+    T_CHECK(fl_kube_dns_subdomain(longn));
 }
 
 int main(void)
