@@ -216,6 +216,8 @@ typedef struct dmap {
 enum {
     C_NODE_ROWS,
     C_NODE_MOVE,
+    C_USE_GET,
+    C_USE_NODE,
     C_USE_UPD,
     C_USE_INS,
     C_USE_DEL,
@@ -239,15 +241,14 @@ static const char *const csql[C_N] = {
                     " limits FROM cap_node WHERE cluster_id = ? AND node = ?",
     [C_NODE_MOVE] = "UPDATE cap_node SET present = ?3, region = ?4, zone = ?5, sched = ?6"
                     " WHERE cluster_id = ?1 AND node = ?2",
-    [C_USE_UPD] = "UPDATE cap_node SET allocatable = allocatable + ?4,"
-                  " requested = requested + ?5, limits = limits + ?6"
-                  " WHERE cluster_id = ?1 AND node = ?2 AND resource = ?3"
-                  " RETURNING present, region, zone, allocatable, requested, limits",
+    /* plain statements: UPDATE/INSERT ... RETURNING cost about five times as much */
+    [C_USE_GET] = "SELECT present, region, zone, allocatable, requested, limits FROM cap_node"
+                  " WHERE cluster_id = ? AND node = ? AND resource = ?",
+    [C_USE_NODE] = "SELECT" NODE_COLS " FROM (SELECT ?1 AS cluster_id, ?2 AS node) p" NODE_OF("p"),
+    [C_USE_UPD] = "UPDATE cap_node SET allocatable = ?4, requested = ?5, limits = ?6"
+                  " WHERE cluster_id = ?1 AND node = ?2 AND resource = ?3",
     [C_USE_INS] = "INSERT INTO cap_node(cluster_id, node, resource, present, region, zone, sched,"
-                  " allocatable, requested, limits)"
-                  " SELECT p.cluster_id, p.node, ?3," NODE_COLS ", ?4, ?5, ?6"
-                  " FROM (SELECT ?1 AS cluster_id, ?2 AS node) p" NODE_OF(
-                      "p") " RETURNING present, region, zone, allocatable, requested, limits",
+                  " allocatable, requested, limits) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [C_USE_DEL] = "DELETE FROM cap_node WHERE cluster_id = ? AND node = ? AND resource = ?",
     [C_GROUP] = "INSERT INTO cap_group VALUES(?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(cluster_id, region, zone, resource) DO UPDATE SET"
@@ -605,42 +606,60 @@ static int move_node(cap_delta *d, const dent *e, fl_err *err)
 }
 
 /* Add one (node, resource) sum to cap_node and to the row's group; drop a
- * row that falls to zero. */
+ * row that falls to zero. A new row takes its node's facts. */
 static int add_use(cap_delta *d, const dent *e, fl_err *err)
 {
-    sqlite3_stmt *s = C(d, C_USE_UPD);
-    for (int pass = 0; pass < 2; pass++) {
-        sqlite3_bind_int64(s, 1, e->cid);
-        ct(s, 2, e->s[0]), ct(s, 3, e->s[1]);
-        sqlite3_bind_int64(s, 4, e->v[0]);
-        sqlite3_bind_int64(s, 5, e->v[1]);
-        sqlite3_bind_int64(s, 6, e->v[2]);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) {
-            sqlite3_reset(s);
-            s = C(d, C_USE_INS);
-            continue;
-        }
-        if (rc != SQLITE_ROW)
-            return cfail(d, s, err, pass ? "node insert" : "node update");
-        bool zero = !sqlite3_column_int64(s, 3) && !sqlite3_column_int64(s, 4) &&
-                    !sqlite3_column_int64(s, 5);
-        if (sqlite3_column_int(s, 0) &&
-            to_group(d, e->cid, ccol(s, 1), ccol(s, 2), e->s[1], e->v[0], e->v[1], e->v[2]) < 0) {
-            sqlite3_reset(s);
-            return -ENOMEM;
-        }
+    sqlite3_stmt *s = C(d, C_USE_GET);
+    int64_t v[3];
+    char region[256], zone[256];
+    bool present, sched = false;
+    sqlite3_bind_int64(s, 1, e->cid);
+    ct(s, 2, e->s[0]), ct(s, 3, e->s[1]);
+    int rc = sqlite3_step(s);
+    bool found = rc == SQLITE_ROW;
+    if (!found) {
+        if (rc != SQLITE_DONE)
+            return cfail(d, s, err, "node row");
         sqlite3_reset(s);
-        if (!zero)
-            return 0;
-        s = C(d, C_USE_DEL);
+        s = C(d, C_USE_NODE);
         sqlite3_bind_int64(s, 1, e->cid);
-        ct(s, 2, e->s[0]), ct(s, 3, e->s[1]);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? 0 : cfail(d, NULL, err, "node delete");
+        ct(s, 2, e->s[0]);
+        if (sqlite3_step(s) != SQLITE_ROW)
+            return cfail(d, s, err, "node facts");
+        sched = sqlite3_column_int(s, 3) != 0;
+        for (int i = 0; i < 3; i++)
+            v[i] = 0;
+    } else {
+        for (int i = 0; i < 3; i++)
+            v[i] = sqlite3_column_int64(s, 3 + i);
     }
-    return cfail(d, NULL, err, "node insert");
+    present = sqlite3_column_int(s, 0) != 0;
+    fl_strlcpy(region, ccol(s, 1), sizeof region);
+    fl_strlcpy(zone, ccol(s, 2), sizeof zone);
+    sqlite3_reset(s);
+    for (int i = 0; i < 3; i++)
+        v[i] += e->v[i];
+    if (present && to_group(d, e->cid, region, zone, e->s[1], e->v[0], e->v[1], e->v[2]) < 0)
+        return -ENOMEM;
+    bool zero = !v[0] && !v[1] && !v[2];
+    if (zero && !found)
+        return 0;
+    s = C(d, zero ? C_USE_DEL : found ? C_USE_UPD : C_USE_INS);
+    sqlite3_bind_int64(s, 1, e->cid);
+    ct(s, 2, e->s[0]), ct(s, 3, e->s[1]);
+    if (!zero && found) {
+        for (int i = 0; i < 3; i++)
+            sqlite3_bind_int64(s, 4 + i, v[i]);
+    } else if (!zero) {
+        sqlite3_bind_int(s, 4, present);
+        ct(s, 5, region), ct(s, 6, zone);
+        sqlite3_bind_int(s, 7, sched);
+        for (int i = 0; i < 3; i++)
+            sqlite3_bind_int64(s, 8 + i, v[i]);
+    }
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : cfail(d, NULL, err, "node use");
 }
 
 static int upsert_sums(cap_delta *d, int st, const dent *e, int ns, int nv, fl_err *err)

@@ -277,6 +277,27 @@ int idx_schema_reader_pragmas(sqlite3 *db, const fl_index_opts *o, fl_err *err);
 /* Run a statement list; FL_ESQL with err on failure. */
 int idx_sql_exec(sqlite3 *db, const char *sql, fl_err *err);
 
+/* ------------------------------------------------------------ rows
+ * Multi-row INSERTs (rows.c): rows queued with idx_rows_add (ncols values
+ * each, zeroed: set .text and .s for text, NULL .s binds NULL, else .i) are
+ * written by idx_rows_flush, IDX_ROWS_CHUNK to a statement; text is bound
+ * SQLITE_STATIC, so it must live until the flush. Writer thread only. */
+typedef struct idx_val {
+    bool text;
+    const char *s;
+    int64_t i;
+} idx_val;
+typedef struct idx_rows idx_rows;
+/* head: "INSERT [OR ...] INTO t(c1, ..., cn)" with ncols columns. 0 or -ENOMEM. */
+int idx_rows_new(sqlite3 *db, const char *head, int ncols, idx_rows **out);
+void idx_rows_free(idx_rows *m);
+/* The next row's ncols values; NULL on ENOMEM. */
+idx_val *idx_rows_add(idx_rows *m);
+/* Write the queued rows and forget them (also on failure). 0 or FL_ESQL. */
+int idx_rows_flush(idx_rows *m, fl_err *err);
+/* Forget the queued rows (rollback). */
+void idx_rows_reset(idx_rows *m);
+
 /* ------------------------------------------------------------ writer
  * The writer owns the write connection and its prepared statements. */
 typedef struct idx_writer idx_writer;

@@ -33,20 +33,19 @@ enum {
     S_LOOKUP,
     S_INSERT,
     S_UPDATE,
+    S_UPDATE_STATE,
     S_TOMB,
     S_LAB_DEL,
-    S_LAB_INS,
     S_FTS_DEL,
     S_FTS_INS,
+    S_POD_GET,
+    S_PODRES_GET,
+    S_NODE_GET,
+    S_NODERES_GET,
     S_POD_DEL,
     S_PODRES_DEL,
     S_NODE_DEL,
     S_NODERES_DEL,
-    S_POD_INS,
-    S_PODRES_INS,
-    S_NODE_INS,
-    S_NODERES_INS,
-    S_LOG,
     S_META,
     S_SYNC_RV,
     S_SYNC_ERR,
@@ -62,7 +61,8 @@ static const char *const sql_text[S_N] = {
     [S_CL_INS] = "INSERT INTO clusters(name) VALUES(?)",
     [S_GVR_GET] = "SELECT id FROM gvrs WHERE grp = ? AND res = ? AND ver = ?",
     [S_GVR_INS] = "INSERT INTO gvrs(grp, res, ver, kind) VALUES(?, ?, ?, ?)",
-    [S_LOOKUP] = "SELECT id, rv, uid, labels_hash, fts_hash, facts_hash, deleted_ms FROM objects"
+    [S_LOOKUP] = "SELECT id, rv, uid, labels_hash, fts_hash, facts_hash, deleted_ms, owner_uid,"
+                 " created FROM objects"
                  " WHERE gvr_id = ? AND ns = ? AND name = ? AND cluster_id = ?",
     [S_INSERT] = "INSERT INTO objects(cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
                  " synced_ms, revision, labels_hash, fts_hash, facts_hash, json)"
@@ -70,32 +70,30 @@ static const char *const sql_text[S_N] = {
     [S_UPDATE] = "UPDATE objects SET uid = ?, rv = ?, owner_uid = ?, created = ?, synced_ms = ?,"
                  " deleted_ms = NULL, revision = ?, labels_hash = ?, fts_hash = ?,"
                  " facts_hash = ?, json = ? WHERE id = ?",
+    /* the same live object (uid, owner, creation and liveness unchanged): only
+     * the objects_rev entry moves, not those of objects_owner, _live, _deleted */
+    [S_UPDATE_STATE] = "UPDATE objects SET rv = ?2, synced_ms = ?3, revision = ?4,"
+                       " labels_hash = ?5, fts_hash = ?6, facts_hash = ?7, json = ?8"
+                       " WHERE id = ?1",
     [S_TOMB] = "UPDATE objects SET deleted_ms = ?1, revision = ?2, json = coalesce(?3, json),"
                " rv = coalesce(?5, rv), labels_hash = 0, fts_hash = 0, facts_hash = 0"
                " WHERE id = ?4",
     [S_LAB_DEL] = "DELETE FROM labels WHERE obj_id = ?"
                   " RETURNING gvr_id, cluster_id, ns, name, key, value",
-    [S_LAB_INS] = "INSERT OR IGNORE INTO labels(key, value, gvr_id, ns, name, cluster_id, obj_id)"
-                  " VALUES(?, ?, ?, ?, ?, ?, ?)",
     [S_FTS_DEL] = "DELETE FROM fts WHERE rowid = ?",
     [S_FTS_INS] = "INSERT INTO fts(rowid, name, namespace, labels, annotations, images)"
                   " VALUES(?, ?, ?, ?, ?, ?)",
-    [S_POD_DEL] = "DELETE FROM pods WHERE obj_id = ? RETURNING cluster_id, ns, node, terminal",
-    [S_PODRES_DEL] = "DELETE FROM pod_resources WHERE obj_id = ?"
-                     " RETURNING resource, requests, limits",
-    [S_NODE_DEL] = "DELETE FROM nodes WHERE obj_id = ? RETURNING cluster_id, region, zone,"
-                   " ready, unschedulable, (SELECT name FROM objects WHERE id = obj_id)",
-    [S_NODERES_DEL] = "DELETE FROM node_resources WHERE obj_id = ?"
-                      " RETURNING resource, allocatable",
-    [S_POD_INS] = "INSERT INTO pods(obj_id, cluster_id, ns, node, phase, qos, prio_class, terminal,"
-                  " quota_plain) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [S_PODRES_INS] = "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests, limits, fmt)"
-                     " VALUES(?, ?, ?, ?, ?)",
-    [S_NODE_INS] = "INSERT INTO nodes(obj_id, cluster_id, ready, unschedulable, taints, region,"
-                   " zone) VALUES(?, ?, ?, ?, ?, ?, ?)",
-    [S_NODERES_INS] = "INSERT OR REPLACE INTO node_resources(obj_id, resource, capacity,"
-                      " allocatable) VALUES(?, ?, ?, ?)",
-    [S_LOG] = "INSERT INTO changelog(revision, obj_id, type) VALUES(?, ?, ?)",
+    /* read, then deleted by plain statements: DELETE ... RETURNING costs
+     * about five times as much as a SELECT and a DELETE */
+    [S_POD_GET] = "SELECT cluster_id, ns, node, terminal FROM pods WHERE obj_id = ?",
+    [S_PODRES_GET] = "SELECT resource, requests, limits FROM pod_resources WHERE obj_id = ?",
+    [S_NODE_GET] = "SELECT cluster_id, region, zone, ready, unschedulable,"
+                   " (SELECT name FROM objects WHERE id = obj_id) FROM nodes WHERE obj_id = ?",
+    [S_NODERES_GET] = "SELECT resource, allocatable FROM node_resources WHERE obj_id = ?",
+    [S_POD_DEL] = "DELETE FROM pods WHERE obj_id = ?",
+    [S_PODRES_DEL] = "DELETE FROM pod_resources WHERE obj_id = ?",
+    [S_NODE_DEL] = "DELETE FROM nodes WHERE obj_id = ?",
+    [S_NODERES_DEL] = "DELETE FROM node_resources WHERE obj_id = ?",
     [S_META] = "UPDATE meta SET value = ? WHERE key = ?",
     [S_SYNC_RV] = "INSERT INTO sync_state(cluster_id, gvr_id, resource_version, last_event_ms)"
                   " VALUES(?1, ?2, coalesce(?3, ''), ?4) ON CONFLICT DO UPDATE SET"
@@ -154,6 +152,8 @@ struct idx_writer {
     zjw *zj;        /* compression of the stored JSON */
     hist_w *hist;   /* earlier states (history.c) */
     cap_delta *cap; /* the transaction's changes to the capacity totals */
+    /* side rows queued by the objects of one flush_coal, written at its end */
+    idx_rows *lab, *podres, *noderes, *pods, *nodes, *log;
     int64_t rev, floor, next_rev, now_ms;
     int64_t written, skipped, deleted, txns;
 };
@@ -240,7 +240,28 @@ int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer *
         (rc = meta_get(w, "changelog_floor", &w->floor, err)) < 0 ||
         (rc = idx_zjw_new(db, pub, &w->zj, err)) < 0 ||
         (rc = idx_hist_w_new(db, &w->hist, err)) < 0 || (rc = idx_capacity_install(db, err)) < 0 ||
-        (rc = idx_cap_delta_new(db, &w->cap, err)) < 0)
+        (rc = idx_cap_delta_new(db, &w->cap, err)) < 0 ||
+        (rc = idx_rows_new(db,
+                           "INSERT OR IGNORE INTO labels(key, value, gvr_id, ns, name,"
+                           " cluster_id, obj_id)",
+                           7, &w->lab)) < 0 ||
+        (rc = idx_rows_new(db,
+                           "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests,"
+                           " limits, fmt)",
+                           5, &w->podres)) < 0 ||
+        (rc = idx_rows_new(db,
+                           "INSERT OR REPLACE INTO node_resources(obj_id, resource, capacity,"
+                           " allocatable)",
+                           4, &w->noderes)) < 0 ||
+        (rc = idx_rows_new(db,
+                           "INSERT INTO pods(obj_id, cluster_id, ns, node, phase, qos, prio_class,"
+                           " terminal, quota_plain)",
+                           9, &w->pods)) < 0 ||
+        (rc = idx_rows_new(db,
+                           "INSERT INTO nodes(obj_id, cluster_id, ready, unschedulable, taints,"
+                           " region, zone)",
+                           7, &w->nodes)) < 0 ||
+        (rc = idx_rows_new(db, "INSERT INTO changelog(revision, obj_id, type)", 3, &w->log)) < 0)
         goto fail;
     *out = w;
     return 0;
@@ -273,6 +294,12 @@ void idx_writer_free(idx_writer *w)
     idx_zjw_free(w->zj);
     idx_hist_w_free(w->hist);
     idx_cap_delta_free(w->cap);
+    idx_rows_free(w->lab);
+    idx_rows_free(w->podres);
+    idx_rows_free(w->noderes);
+    idx_rows_free(w->pods);
+    idx_rows_free(w->nodes);
+    idx_rows_free(w->log);
     free(w);
 }
 
@@ -439,13 +466,16 @@ static void relists_rollback(idx_writer *w)
 
 /* ------------------------------------------------------------- side data */
 
+/* Queued (flush_side): nothing reads the change log inside the transaction. */
 static int log_change(idx_writer *w, int64_t id, int type, fl_err *err)
 {
-    sqlite3_stmt *s = fresh_stmt(w, S_LOG);
-    sqlite3_bind_int64(s, 1, ++w->next_rev);
-    sqlite3_bind_int64(s, 2, id);
-    sqlite3_bind_int(s, 3, type);
-    return done(w, s, err, "change log");
+    idx_val *v = idx_rows_add(w->log);
+    if (!v)
+        return oom(err, "change log");
+    v[0].i = ++w->next_rev;
+    v[1].i = id;
+    v[2].i = type;
+    return 0;
 }
 
 static int del_by_id(idx_writer *w, int st, int64_t id, fl_err *err)
@@ -455,27 +485,60 @@ static int del_by_id(idx_writer *w, int st, int64_t id, fl_err *err)
     return done(w, s, err, sql_text[st]);
 }
 
+static void val_text(idx_val *v, const char *s)
+{
+    v->text = true;
+    v->s = s;
+}
+
 /* One row per label, carrying the object's key (schema v3) so that a
- * selector page is one index range in key order. */
+ * selector page is one index range in key order; queued (flush_side). */
 static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     for (size_t i = 0; i < r->n_labels; i++) {
-        sqlite3_stmt *s = fresh_stmt(w, S_LAB_INS);
-        bind_text_or_null(s, 1, r->labels[2 * i]);
-        bind_text_or_null(s, 2, r->labels[2 * i + 1]);
-        sqlite3_bind_int64(s, 3, scope_gid(scope));
-        bind_text_or_null(s, 4, r->ns), bind_text_or_null(s, 5, r->name);
-        sqlite3_bind_int64(s, 6, scope_cid(scope));
-        sqlite3_bind_int64(s, 7, id);
-        int rc = done(w, s, err, "labels");
-        if (rc == 0 && sqlite3_changes(w->db) == 1)
-            rc = idx_cap_label(w->cap, scope_gid(scope), scope_cid(scope), r->ns ? r->ns : "",
-                               r->name ? r->name : "", r->labels[2 * i] ? r->labels[2 * i] : "",
-                               r->labels[2 * i + 1] ? r->labels[2 * i + 1] : "", 1, err);
+        idx_val *v = idx_rows_add(w->lab);
+        if (!v)
+            return oom(err, "labels");
+        const char *k = r->labels[2 * i] ? r->labels[2 * i] : "",
+                   *val = r->labels[2 * i + 1] ? r->labels[2 * i + 1] : "";
+        val_text(&v[0], r->labels[2 * i]), val_text(&v[1], r->labels[2 * i + 1]);
+        v[2].i = scope_gid(scope);
+        val_text(&v[3], r->ns), val_text(&v[4], r->name);
+        v[5].i = scope_cid(scope);
+        v[6].i = id;
+        /* the row is new unless the record names the label twice (OR IGNORE
+         * keeps the first): the object's old rows are gone by now */
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = r->labels[2 * j] && strcmp(r->labels[2 * j], k) == 0 && r->labels[2 * j + 1] &&
+                  strcmp(r->labels[2 * j + 1], val) == 0;
+        int rc = dup ? 0
+                     : idx_cap_label(w->cap, scope_gid(scope), scope_cid(scope), r->ns ? r->ns : "",
+                                     r->name ? r->name : "", k, val, 1, err);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+/* Write the side rows queued since the last call. Called before the
+ * records they point into are freed, and before anything reads or deletes
+ * side rows of an object upserted since (each key is upserted at most once
+ * per flush_coal). */
+static int flush_side(idx_writer *w, fl_err *err)
+{
+    idx_rows *q[] = {w->lab, w->pods, w->podres, w->nodes, w->noderes, w->log};
+    int rc = 0;
+    for (size_t i = 0; i < FL_ARRAY_LEN(q) && rc == 0; i++)
+        rc = idx_rows_flush(q[i], err);
+    return rc;
+}
+
+static void drop_side(idx_writer *w)
+{
+    idx_rows *q[] = {w->lab, w->pods, w->podres, w->nodes, w->noderes, w->log};
+    for (size_t i = 0; i < FL_ARRAY_LEN(q); i++)
+        idx_rows_reset(q[i]);
 }
 
 static const char *col_str(sqlite3_stmt *s, int i);
@@ -514,87 +577,80 @@ static const char *col_str(sqlite3_stmt *s, int i)
  * totals: a pod's row and resources, else a node's. */
 static int del_facts(idx_writer *w, int64_t id, fl_err *err)
 {
-    sqlite3_stmt *p = fresh_stmt(w, S_POD_DEL), *s;
-    int rc, prc;
+    sqlite3_stmt *p = fresh_stmt(w, S_POD_GET), *s;
+    int rc = 0, prc;
     sqlite3_bind_int64(p, 1, id);
     if ((prc = sqlite3_step(p)) != SQLITE_ROW && prc != SQLITE_DONE)
         return sqlfail(w, err, "pod facts");
     bool pod = prc == SQLITE_ROW;
-    if (pod) { /* p stays on its row (the delete is done) while the resources go */
-        s = fresh_stmt(w, S_PODRES_DEL);
+    if (pod) { /* p stays on its row while the resources are read */
+        s = fresh_stmt(w, S_PODRES_GET);
         sqlite3_bind_int64(s, 1, id);
         int64_t cid = sqlite3_column_int64(p, 0);
         bool terminal = sqlite3_column_int(p, 3) != 0;
-        rc = 0;
         while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
             rc = idx_cap_pod_res(w->cap, cid, col_str(p, 1), col_str(p, 2), terminal, col_str(s, 0),
                                  sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), -1);
-        if (rc == 0 && prc != SQLITE_DONE) /* before a reset clears SQLite's error */
-            rc = sqlfail(w, err, "pod resources");
-        sqlite3_reset(s);
+    } else {
         sqlite3_reset(p);
-        return rc;
+        p = fresh_stmt(w, S_NODE_GET);
+        sqlite3_bind_int64(p, 1, id);
+        if ((prc = sqlite3_step(p)) != SQLITE_ROW) {
+            sqlite3_reset(p);
+            return prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node facts");
+        }
+        int64_t cid = sqlite3_column_int64(p, 0);
+        rc = idx_cap_node_state(w->cap, cid, col_str(p, 5), col_str(p, 1), col_str(p, 2),
+                                sqlite3_column_int(p, 3) != 0, sqlite3_column_int(p, 4) != 0, -1);
+        s = fresh_stmt(w, S_NODERES_GET);
+        sqlite3_bind_int64(s, 1, id);
+        while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
+            rc = idx_cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0),
+                                  sqlite3_column_int64(s, 1), -1);
     }
-    sqlite3_reset(p);
-    p = fresh_stmt(w, S_NODE_DEL);
-    sqlite3_bind_int64(p, 1, id);
-    if ((prc = sqlite3_step(p)) != SQLITE_ROW) {
-        sqlite3_reset(p);
-        return prc == SQLITE_DONE ? 0 : sqlfail(w, err, "node facts");
-    }
-    int64_t cid = sqlite3_column_int64(p, 0);
-    rc = idx_cap_node_state(w->cap, cid, col_str(p, 5), col_str(p, 1), col_str(p, 2),
-                            sqlite3_column_int(p, 3) != 0, sqlite3_column_int(p, 4) != 0, -1);
-    s = fresh_stmt(w, S_NODERES_DEL);
-    sqlite3_bind_int64(s, 1, id);
-    while (rc == 0 && (prc = sqlite3_step(s)) == SQLITE_ROW)
-        rc = idx_cap_node_res(w->cap, cid, col_str(p, 5), col_str(s, 0), sqlite3_column_int64(s, 1),
-                              -1);
-    if (rc == 0 && prc != SQLITE_DONE)
-        rc = sqlfail(w, err, "node resources");
+    if (rc == 0 && prc != SQLITE_DONE) /* before a reset clears SQLite's error */
+        rc = sqlfail(w, err, pod ? "pod resources" : "node resources");
     sqlite3_reset(s);
     sqlite3_reset(p);
-    return rc;
+    if (rc < 0)
+        return rc;
+    if ((rc = del_by_id(w, pod ? S_POD_DEL : S_NODE_DEL, id, err)) < 0)
+        return rc;
+    return del_by_id(w, pod ? S_PODRES_DEL : S_NODERES_DEL, id, err);
 }
 
 static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
-    sqlite3_stmt *s;
-    int rc, res_st = r->kind_facts == 1 ? S_PODRES_INS : S_NODERES_INS;
+    int rc;
+    idx_val *v = idx_rows_add(r->kind_facts == 1 ? w->pods : w->nodes);
+    if (!v)
+        return oom(err, "facts");
+    v[0].i = id;
+    v[1].i = scope_cid(scope);
     if (r->kind_facts == 1) {
-        s = fresh_stmt(w, S_POD_INS);
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, scope_cid(scope));
-        bind_text_or_null(s, 3, r->ns), bind_text_or_null(s, 4, r->node),
-            bind_text_or_null(s, 5, r->phase), bind_text_or_null(s, 6, r->qos);
-        bind_text_or_null(s, 7, r->prio_class);
-        sqlite3_bind_int(s, 8, r->terminal);
-        sqlite3_bind_int(s, 9, r->quota_plain);
+        val_text(&v[2], r->ns), val_text(&v[3], r->node), val_text(&v[4], r->phase);
+        val_text(&v[5], r->qos), val_text(&v[6], r->prio_class);
+        v[7].i = r->terminal;
+        v[8].i = r->quota_plain;
     } else {
-        s = fresh_stmt(w, S_NODE_INS);
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, scope_cid(scope));
-        sqlite3_bind_int(s, 3, r->ready);
-        sqlite3_bind_int(s, 4, r->unschedulable);
-        bind_text_or_null(s, 5, r->taints), bind_text_or_null(s, 6, r->region),
-            bind_text_or_null(s, 7, r->zone);
+        v[2].i = r->ready;
+        v[3].i = r->unschedulable;
+        val_text(&v[4], r->taints), val_text(&v[5], r->region), val_text(&v[6], r->zone);
     }
-    if ((rc = done(w, s, err, "facts")) < 0)
-        return rc;
     int64_t cid = scope_cid(scope);
     if (r->kind_facts != 1 && (rc = idx_cap_node_state(w->cap, cid, r->name, r->region, r->zone,
                                                        r->ready, r->unschedulable, 1)) < 0)
         return rc;
     for (size_t i = 0; i < r->n_res; i++) {
-        s = fresh_stmt(w, res_st);
-        sqlite3_bind_int64(s, 1, id);
-        bind_text_or_null(s, 2, r->res[i].name);
-        sqlite3_bind_int64(s, 3, r->res[i].a);
-        sqlite3_bind_int64(s, 4, r->res[i].b);
+        idx_val *rv = idx_rows_add(r->kind_facts == 1 ? w->podres : w->noderes);
+        if (!rv)
+            return oom(err, "resources");
+        rv[0].i = id;
+        val_text(&rv[1], r->res[i].name);
+        rv[2].i = r->res[i].a;
+        rv[3].i = r->res[i].b;
         if (r->kind_facts == 1)
-            sqlite3_bind_int(s, 5, r->res[i].fmt);
-        if ((rc = done(w, s, err, "resources")) < 0)
-            return rc;
+            rv[4].i = r->res[i].fmt;
         rc = r->kind_facts == 1
                  ? idx_cap_pod_res(w->cap, cid, r->ns ? r->ns : "", r->node, r->terminal,
                                    r->res[i].name, r->res[i].a, r->res[i].b, 1)
@@ -610,8 +666,8 @@ static int write_facts(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r
 typedef struct existing {
     bool found, live;
     int64_t id;
-    char rv[128], uid[128];
-    int64_t labels_hash, fts_hash, facts_hash;
+    char rv[128], uid[128], owner_uid[128];
+    int64_t labels_hash, fts_hash, facts_hash, created;
 } existing;
 
 static int lookup(idx_writer *w, int64_t scope, const fl_rec *r, existing *e, fl_err *err)
@@ -631,6 +687,8 @@ static int lookup(idx_writer *w, int64_t scope, const fl_rec *r, existing *e, fl
         e->fts_hash = sqlite3_column_int64(s, 4);
         e->facts_hash = sqlite3_column_int64(s, 5);
         e->live = sqlite3_column_type(s, 6) == SQLITE_NULL;
+        fl_strlcpy(e->owner_uid, col_str(s, 7), sizeof e->owner_uid);
+        e->created = sqlite3_column_int64(s, 8);
     }
     sqlite3_reset(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlfail(w, err, "lookup");
@@ -702,11 +760,24 @@ static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     } else {
         if ((rc = idx_hist_w_keep(w->hist, id, w->next_rev + 1, err)) < 0)
             return rc;
-        s = fresh_stmt(w, S_UPDATE);
-        w->next_rev++;
-        rc = bind_row(s, 1, w, scope, r, err);
-        w->next_rev--;
-        sqlite3_bind_int64(s, 11, id);
+        if (same_obj && strcmp(e.owner_uid, r->owner_uid ? r->owner_uid : "") == 0 &&
+            e.created == r->created) {
+            s = fresh_stmt(w, S_UPDATE_STATE);
+            sqlite3_bind_int64(s, 1, id);
+            bind_text_or_null(s, 2, r->rv);
+            sqlite3_bind_int64(s, 3, w->now_ms);
+            sqlite3_bind_int64(s, 4, w->next_rev + 1);
+            sqlite3_bind_int64(s, 5, (int64_t)r->labels_hash);
+            sqlite3_bind_int64(s, 6, (int64_t)r->fts_hash);
+            sqlite3_bind_int64(s, 7, (int64_t)r->facts_hash);
+            rc = bind_json(w, s, 8, scope, r, err);
+        } else {
+            s = fresh_stmt(w, S_UPDATE);
+            w->next_rev++;
+            rc = bind_row(s, 1, w, scope, r, err);
+            w->next_rev--;
+            sqlite3_bind_int64(s, 11, id);
+        }
         if (rc < 0 || (rc = done(w, s, err, "update")) < 0)
             return rc;
     }
@@ -773,6 +844,10 @@ static int flush_coal(idx_writer *w, fl_err *err)
         rc = e->rec->op == REC_UPSERT ? upsert(w, e->scope, e->rec, err)
                                       : delete_rec(w, e->scope, e->rec, err);
     }
+    if (rc == 0)
+        rc = flush_side(w, err);
+    else /* the queued rows point into the records freed here */
+        drop_side(w);
     idx_coal_reset(&w->coal);
     return rc;
 }
@@ -1008,6 +1083,7 @@ int idx_writer_apply(idx_writer *w, idx_item **items, size_t n, int64_t *first_r
         idx_zjw_rollback(w->zj);
         idx_cap_delta_reset(w->cap);
         idx_coal_reset(&w->coal);
+        drop_side(w);
         w->n_pend = 0;
         idx_smap_clear(&w->scopes); /* ids interned in the lost transaction are gone */
         relists_rollback(w);
