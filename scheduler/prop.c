@@ -67,14 +67,17 @@ static const tkind KINDS[] = {
      true},
 };
 
+/* A member's failover phase (run_pass); PH_NONE before the first pass. */
+enum { PH_NONE = -1, PH_TRUSTED, PH_RECOVERING, PH_FAILING, PH_TAINTED, PH_EVICTING };
+
 typedef struct member {
     char *name, *kubeconfig, *context;
     fl_kube_client *client; /* lazily, on the loop */
     char health[24];
     int64_t since;      /* mono ms of the last health change */
     bool was_down;      /* has been unhealthy since the daemon started */
-    int phase;          /* failover phase at the last pass (run_pass), -1 before */
-    unsigned ready_gen; /* times the member entered phase 0 (may take new work) */
+    int phase;          /* PH_*: failover phase at the last pass (run_pass) */
+    unsigned ready_gen; /* times the member entered PH_TRUSTED (may take new work) */
 } member;
 
 struct fl_sched_prop {
@@ -1225,13 +1228,13 @@ static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, c
 }
 
 /* A member's failover phase as the bindings that hold it see it: a Ready
- * member recovering (1) is, to its holders, as one that never failed (0),
- * and a tainted one (3: NoSchedule, which a holder's filter skips) as a
- * failing one (2); the decision is the same (candidates()). To the others
+ * member recovering is, to its holders, as one that never failed, and a
+ * tainted one (NoSchedule, which a holder's filter skips) as a failing
+ * one; the decision is the same (candidates()). To the others
  * a member counts when it may take new work (ready_gen). */
 static int held_phase(int phase)
 {
-    return phase == 1 ? 0 : phase == 3 ? 2 : phase;
+    return phase == PH_RECOVERING ? PH_TRUSTED : phase == PH_TAINTED ? PH_FAILING : phase;
 }
 
 /* What a binding says, for fingerprints: hashes of its spec and of status
@@ -1312,7 +1315,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         char okey0[700];
         snprintf(okey0, sizeof okey0, "%s/%s/%s", m->name, ns, name);
         bool held = json_object_get(holders, m->name) != NULL;
-        if (held && m->phase)
+        if (held && m->phase != PH_TRUSTED)
             stable = false;
         if (held)
             fl_buf_printf(&fp, "|p%d", held_phase(m->phase));
@@ -2150,17 +2153,18 @@ static bool run_pass(fl_sched_prop *p)
     /* a change of policies or overrides: every template is looked at */
     bool all = strcmp(psig, p->pol_sig) || strcmp(ps.inputs, p->ovr_sig);
     json_t *moved = json_object(); /* members whose failover phase changed */
-    /* every member's failover phase: 0 trusted, 1 recovering, 2 failing, 3
-     * tainted, 4 past the default toleration */
+    /* every member's failover phase (PH_EVICTING: past the default
+     * toleration) */
     for (size_t mi = 0; mi < p->nm; mi++) {
         member *m = &p->m[mi];
         int64_t age = ps.now - m->since;
         bool ready = !strcmp(m->health, "Ready");
-        int phase = ready ? (m->was_down && age < p->o.success_threshold_ms ? 1 : 0)
-                    : age < p->o.failure_threshold_ms                      ? 2
-                    : age < p->o.failure_threshold_ms + p->o.toleration_ms ? 3
-                                                                           : 4;
-        if (phase == 0 && m->phase != 0)
+        int phase =
+            ready ? (m->was_down && age < p->o.success_threshold_ms ? PH_RECOVERING : PH_TRUSTED)
+            : age < p->o.failure_threshold_ms                      ? PH_FAILING
+            : age < p->o.failure_threshold_ms + p->o.toleration_ms ? PH_TAINTED
+                                                                   : PH_EVICTING;
+        if (phase == PH_TRUSTED && m->phase != PH_TRUSTED)
             m->ready_gen++, all = true; /* may take new work: every template may go there */
         if (held_phase(phase) != held_phase(m->phase))
             json_object_set_new(moved, m->name, json_true());
@@ -2458,7 +2462,7 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
         p->m[i].kubeconfig = dup_or_null(opts->conns[i].kubeconfig);
         p->m[i].context = dup_or_null(opts->conns[i].context);
         p->m[i].since = now;
-        p->m[i].phase = -1;
+        p->m[i].phase = PH_NONE;
         if (!p->m[i].name)
             goto fail;
     }
