@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 FAILS = []
 
@@ -56,6 +58,33 @@ def wait(cond, timeout, step=0.05):
             return v
         time.sleep(step)
     return None
+
+
+def http_json(port, method, path, body=None, token=None, ctype="application/json"):
+    """(status, decoded JSON or text) of one request to http://127.0.0.1:port."""
+    data = json.dumps(body).encode() if body is not None else None
+    r = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method)
+    if token:
+        r.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        r.add_header("Content-Type", ctype)
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw.decode(errors="replace")
+
+
+def control_up(port, token=None):
+    """The daemon's control-plane API answers on port."""
+    try:
+        return http_json(port, "GET", "/api/v1/namespaces/default", token=token)[0] == 200
+    except OSError:
+        return False
 
 
 def kubeconfig(d, name, server):

@@ -32,7 +32,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubectl, start_sim, stop_procs, wait  # noqa: E402
+from testlib import (FAILS, check, control_up, free_port, http_json, kubectl,  # noqa: E402
+                     start_sim, stop_procs, wait)
 
 BIN = os.environ["FLOTILLA_BIN"]
 ROUNDS = int(os.environ.get("KILL_ROUNDS", "20"))
@@ -85,28 +86,11 @@ def daemon_log():
 
 
 def req(port, method, path, body=None, token="admin-tok", ctype="application/json"):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method)
-    if token:
-        r.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        r.add_header("Content-Type", ctype)
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
+    return http_json(port, method, path, body, token, ctype)
 
 
 def up(port):
-    try:
-        return req(port, "GET", "/api/v1/namespaces/default")[0] == 200
-    except OSError:
-        return False
+    return control_up(port, "admin-tok")
 
 
 def cm(name, ns="default", payload="x"):

@@ -35,7 +35,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl, stop_procs, wait  # noqa: E402
+from testlib import (FAILS, check, control_up, free_port, http_json, kubeconfig,  # noqa: E402
+                     kubectl, stop_procs, wait)
 
 BIN = os.environ["FLOTILLA_BIN"]
 PAYLOAD = "x" * 100000
@@ -47,29 +48,6 @@ def write_config(d, name, data_dir, port, extra=""):
     with open(path, "w") as f:
         f.write("listen: 127.0.0.1:%d\ndataDir: %s\nmembers: []\n%s" % (port, data_dir, extra))
     return path
-
-
-def req(port, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method)
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
-
-
-def up(port):
-    try:
-        return req(port, "GET", "/api/v1/namespaces/default")[0] == 200
-    except OSError:
-        return False
 
 
 def cm(name):
@@ -87,7 +65,7 @@ def fill(d, port, words):
     code, st = 0, None
     for i in range(600):
         name = "fill-%d" % i
-        code, st = req(port, "POST", CMS, cm(name))
+        code, st = http_json(port, "POST", CMS, cm(name))
         if code != 201:
             refused.append(name)
             break
@@ -107,9 +85,9 @@ def fill(d, port, words):
           "the cause in details.causes, as kube-apiserver's NewInternalError: %s" % causes)
     check(len(acked) >= 2, "some writes were acknowledged before the disk filled (%d)" % len(acked))
     # the refused object does not exist; reads go on
-    code, _ = req(port, "GET", CMS + "/" + refused[0])
+    code, _ = http_json(port, "GET", CMS + "/" + refused[0])
     check(code == 404, "the refused object is not there: %s" % code)
-    code, lst = req(port, "GET", CMS)
+    code, lst = http_json(port, "GET", CMS)
     names = sorted(o["metadata"]["name"] for o in lst.get("items", [])) if code == 200 else None
     check(names == sorted(acked), "the list holds exactly the acknowledged objects (%d of %d)" %
           (len(names or []), len(acked)))
@@ -123,12 +101,12 @@ def fill(d, port, words):
           "kubectl create: Error from server (InternalError) ... %s: %s %s" % (words, out, err))
     refused.append("by-kubectl")
     first = sorted(acked)[0]
-    code, cur = req(port, "GET", CMS + "/" + first)
+    code, cur = http_json(port, "GET", CMS + "/" + first)
     cur["data"]["v"] = PAYLOAD.replace("x", "y")
-    code, st = req(port, "PUT", CMS + "/" + first, cur)
+    code, st = http_json(port, "PUT", CMS + "/" + first, cur)
     check(code == 500 and isinstance(st, dict) and st.get("reason") == "InternalError",
           "an update the disk cannot take: 500 InternalError (%s %s)" % (code, str(st)[:200]))
-    code, got = req(port, "GET", CMS + "/" + first)
+    code, got = http_json(port, "GET", CMS + "/" + first)
     check(code == 200 and got["data"]["v"] == PAYLOAD and
           got["metadata"]["resourceVersion"] == acked[first],
           "after a refused update the object is as it was")
@@ -139,8 +117,9 @@ def after_restart(cfg, port, acked, refused, what):
     p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL,
                          stderr=open(cfg + ".log", "w"))
     procs.append(p)
-    check(wait(lambda: up(port), 60, 0.1), "%s: the daemon starts again on the same files" % what)
-    code, lst = req(port, "GET", CMS)
+    check(wait(lambda: control_up(port), 60, 0.1),
+          "%s: the daemon starts again on the same files" % what)
+    code, lst = http_json(port, "GET", CMS)
     got = {o["metadata"]["name"]: o["metadata"]["resourceVersion"]
            for o in lst.get("items", [])} if code == 200 else {}
     check(got == acked, "%s: every acknowledged object reads back with its resourceVersion "
@@ -150,7 +129,7 @@ def after_restart(cfg, port, acked, refused, what):
           "%s: the refused objects do not exist: %s" % (what, refused))
     full = all(o["data"]["v"] == PAYLOAD for o in lst.get("items", []))
     check(full, "%s: with their whole data" % what)
-    code, st = req(port, "POST", CMS, cm("after-restart"))
+    code, st = http_json(port, "POST", CMS, cm("after-restart"))
     newest = max([int(v) for v in acked.values()] or [0])
     check(code == 201 and int(st["metadata"]["resourceVersion"]) > newest,
           "%s: a new write gets a higher resourceVersion (%s %s > %d)" %
@@ -192,7 +171,7 @@ def test_tmpfs(d):
                           stdout=subprocess.DEVNULL, stderr=log)
     log.close()
     procs.append(sh)
-    check(wait(lambda: up(port), 60, 0.1), "daemon up with its dataDir on a 9 MiB tmpfs")
+    check(wait(lambda: control_up(port), 60, 0.1), "daemon up with its dataDir on a 9 MiB tmpfs")
     acked, refused = fill(d, port, "database or disk is full")
     logtext = open(cfg + ".log").read()
     check("checkpoint: database or disk is full" in logtext,
@@ -224,7 +203,7 @@ def test_rlimit(d):
     p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, preexec_fn=limited)
     procs.append(p)
-    check(wait(lambda: up(port), 60, 0.1), "daemon up with files limited to 2 MiB")
+    check(wait(lambda: control_up(port), 60, 0.1), "daemon up with files limited to 2 MiB")
     acked, refused = fill(d, port, "disk I/O error")
     stop_procs([p])
     procs.remove(p)
@@ -250,12 +229,12 @@ def test_history(d):
         p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL,
                              stderr=open(cfg + ".log", "a"))
         procs.append(p)
-        check(wait(lambda: up(port), 60, 0.1), "daemon up with controlPlane.history 100")
+        check(wait(lambda: control_up(port), 60, 0.1), "daemon up with controlPlane.history 100")
         if start == 0:
             rvs = []
             for i in range(150):
-                code, st = req(port, "POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
-                                                   "metadata": {"name": "h-%d" % i}})
+                code, st = http_json(port, "POST", CMS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                         "metadata": {"name": "h-%d" % i}})
                 rvs.append(st["metadata"]["resourceVersion"] if code == 201 else "0")
         what = "after a restart" if start else "serving"
         code, got = watch(port, rvs[10])

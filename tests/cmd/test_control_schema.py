@@ -18,10 +18,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl, stop_procs, wait  # noqa: E402
+from testlib import (FAILS, check, control_up, free_port, kubeconfig, kubectl,  # noqa: E402
+                     stop_procs, wait)
 
 BIN = os.environ["FLOTILLA_BIN"]
 procs = []
@@ -105,15 +105,6 @@ spec:
 UNKNOWN = ["metadata.bogusMeta", "spec.bogusSpec", "spec.extra.byName.one.other",
            "spec.extra.limits.memory", "spec.extra.ports[1].proto",
            "spec.extra.template.metadata.bogusEmb"]
-
-
-def up(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/namespaces/default" % port,
-                                    timeout=10) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def write(d, name, text):
@@ -204,7 +195,7 @@ def main():
         p = subprocess.Popen([BIN, "serve", "-c", cfg], stdout=subprocess.DEVNULL,
                              stderr=open(cfg + ".log", "w"))
         procs.append(p)
-        check(wait(lambda: up(port), 60, 0.1), "daemon serves its control-plane API")
+        check(wait(lambda: control_up(port), 60, 0.1), "daemon serves its control-plane API")
         kc = kubeconfig(d, "ctl", "http://127.0.0.1:%d" % port)
         rc, out, err = kubectl(kc, "apply", "-f", write(d, "crd.yaml", CRD))
         check(rc == 0 and "created" in out, "apply a CRD: %s %s" % (out, err))
