@@ -2,11 +2,13 @@
  * scheduler/assign.c: replica division, ported from Karmada's
  * pkg/scheduler/core (assignment.go, division_algorithm.go): Duplicated,
  * static weights, dynamic weights by available replicas and Aggregated, in
- * Steady mode (scale up divides only the new replicas, scale down divides
- * the desired count over the previous assignment) and Fresh mode. Every
- * division goes through fl_sched_webster. Typed inputs only.
+ * Steady mode (scale up divides only the new replicas, from zero seats, and
+ * adds them to what each cluster holds; scale down divides the desired count
+ * over the previous assignment) and Fresh mode. Every division goes through
+ * fl_sched_webster. Typed inputs only.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ typedef struct dyn {
     int64_t *avail; /* per candidate: weight of the round */
     size_t *order;  /* candidates by avail descending (stable) */
     size_t n_order;
-    int64_t *init; /* per candidate: seats kept (scheduled), or NULL */
+    int64_t *init; /* per candidate: replicas kept (scheduled), or NULL */
 } dyn;
 
 static int cmp_target(const void *a, const void *b)
@@ -42,13 +44,17 @@ static int cmp_target(const void *a, const void *b)
     return strcmp(((const fl_sched_target *)a)->name, ((const fl_sched_target *)b)->name);
 }
 
-/* Webster over the candidates listed in d->order[0..n_order) with
- * d->init as initial seats; results into seats[] (per candidate). */
+/* Webster of d->target new seats over the candidates listed in
+ * d->order[0..n_order), every party starting at 0 seats; seats[] (per
+ * candidate) gets the new seats plus d->init. As in Karmada since #6837
+ * (SpreadReplicasByTargetClusters with no initial result, then
+ * MergeTargetClusters): the kept replicas order Aggregated's clusters but
+ * do not weigh in the division. */
 static int divide(dyn *d, int64_t *seats, fl_err *err)
 {
     const fl_sched_assign_in *in = d->in;
-    int64_t sum = 0;
-    for (size_t k = 0; k < d->n_order; k++)
+    int64_t sum = 0; /* stops once it covers the target: no overflow */
+    for (size_t k = 0; k < d->n_order && sum < d->target; k++)
         sum += d->avail[d->order[k]];
     if (sum < d->target)
         return fl_err_set(err, FL_ESCHED,
@@ -80,15 +86,13 @@ static int divide(dyn *d, int64_t *seats, fl_err *err)
     fl_sched_party *p = calloc(in->n_clusters + 1, sizeof *p);
     if (!p)
         return -ENOMEM;
-    for (size_t c = 0; c < in->n_clusters; c++) {
+    for (size_t c = 0; c < in->n_clusters; c++)
         p[c].name = in->clusters[c].name;
-        p[c].seats = d->init ? d->init[c] : 0;
-    }
     for (size_t k = 0; k < n_use; k++)
         p[d->order[k]].votes = d->avail[d->order[k]];
     int rc = fl_sched_webster(p, in->n_clusters, d->target, in->uid);
     for (size_t c = 0; rc == 0 && c < in->n_clusters; c++)
-        seats[c] = p[c].seats;
+        seats[c] = p[c].seats + (d->init ? d->init[c] : 0);
     free(p);
     return rc;
 }
@@ -120,7 +124,8 @@ static int assign_dynamic(const fl_sched_assign_in *in, int64_t *seats, fl_err *
         what = "failed to do fresh scale";
         d.target = in->replicas;
         for (size_t c = 0; c < n; c++)
-            d.avail[c] = avail_of(in, c) + d.init[c];
+            d.avail[c] =
+                avail_of(in, c) > INT64_MAX - d.init[c] ? INT64_MAX : avail_of(in, c) + d.init[c];
         free(d.init);
         d.init = NULL;
     } else if (assigned > in->replicas) {
@@ -157,13 +162,13 @@ static int assign_static(const fl_sched_assign_in *in, int64_t *seats)
     fl_sched_party *p = calloc(n + 1, sizeof *p);
     if (!p)
         return -ENOMEM;
-    int64_t sum = 0;
+    bool any = false; /* not a sum: weights may add up past INT64_MAX */
     for (size_t c = 0; c < n; c++) {
         p[c].name = in->clusters[c].name;
         p[c].votes = in->clusters[c].weight > 0 ? in->clusters[c].weight : 0;
-        sum += p[c].votes;
+        any = any || p[c].votes > 0;
     }
-    if (sum == 0) /* no rule matched any candidate: all weigh 1 */
+    if (!any) /* no rule matched any candidate: all weigh 1 */
         for (size_t c = 0; c < n; c++)
             p[c].votes = 1;
     int rc = fl_sched_webster(p, n, in->replicas, in->uid);
@@ -178,7 +183,10 @@ int fl_sched_assign(const fl_sched_assign_in *in, fl_sched_target **out, size_t 
     size_t n = in->n_clusters;
     if (n == 0)
         return fl_err_set(err, FL_ESCHED, "no clusters available to schedule");
-    if (n > FL_SCHED_MAX_CLUSTERS || in->replicas < 0 || in->replicas > FL_SCHED_MAX_SEATS)
+    bool bad = n > FL_SCHED_MAX_CLUSTERS || in->replicas < 0 || in->replicas > FL_SCHED_MAX_SEATS;
+    for (size_t c = 0; !bad && c < n; c++) /* keeps the sum of what is held in range */
+        bad = in->clusters[c].current > FL_SCHED_MAX_SEATS;
+    if (bad)
         return fl_err_set(err, -EINVAL, "too many clusters or replicas out of range");
     int64_t *seats = calloc(n, sizeof *seats);
     fl_sched_target *t = calloc(n, sizeof *t);

@@ -116,9 +116,10 @@ case("no candidate", {"op": "assign", "strategy": "duplicated", "replicas": 3, "
 case("replica 12 -> 6, dynamic weighted", {"op": "assign", "strategy": "dynamic_weight",
      "replicas": 6, "clusters": [cl(n, available=1, current=c) for n, c in zip(M3, (2, 4, 6))]},
      A(("member1", 1), ("member2", 2), ("member3", 3)))
+# scale up divides the new replicas alone and adds them (karmada 1ead5cb, after #6837)
 case("replica 12 -> 24, dynamic weighted 10:10:10", {"op": "assign", "strategy": "dynamic_weight",
      "replicas": 24, "clusters": [cl(n, available=10, current=c) for n, c in zip(M3, (2, 4, 6))]},
-     A(("member1", 8), ("member2", 8), ("member3", 8)))
+     A(("member1", 6), ("member2", 8), ("member3", 10)))
 case("replica 12 -> 24, dynamic weighted 1:1:1 is unschedulable",
      {"op": "assign", "strategy": "dynamic_weight", "replicas": 24,
       "clusters": [cl(n, available=1, current=c) for n, c in zip(M3, (2, 4, 6))]},
@@ -155,9 +156,11 @@ case("first schedule, aggregated takes the shortest prefix", {"op": "assign",
      A(("m2", 5)))
 case("aggregated ties keep candidate order", {"op": "assign", "strategy": "aggregated",
      "replicas": 5, "clusters": [cl("m2", available=8), cl("m1", available=8)]}, A(("m2", 5)))
-case("aggregated scale up: holders first, new seats by Webster", {"op": "assign", "strategy": "aggregated",
-     "replicas": 6, "clusters": [cl("m1", available=10), cl("m2", available=3, current=2)]},
-     A(("m1", 4), ("m2", 2)))
+# holders first (m2, then m1); the 4 new replicas divided 1:3 by 3:10, added to m2's 2
+case("aggregated scale up: holders first, new seats by Webster",
+     {"op": "assign", "strategy": "aggregated", "replicas": 6,
+      "clusters": [cl("m1", available=10), cl("m2", available=3, current=2)]},
+     A(("m1", 3), ("m2", 3)))
 
 # ---------------------------------------------------------------- select
 S3 = [cl("member1", score=60, available=40), cl("member2", score=50, available=30),
