@@ -232,18 +232,23 @@ static int run_list(query_page *x, fl_index_reader *rd, fl_request *r, fl_err *e
     char rvs[32], *cont = NULL;
     fl_buf tok = FL_BUF_INIT(4096);
     query_page_revision(x, rev, rvs);
+    int64_t remaining = -1;
     if (x->more) {
         x->last.revision = rev;
         x->last.offset = cur.offset + x->seen;
+        /* the list's total at its snapshot: counted once, on the first page (the
+         * count ignores the cursor), then carried in the token, so a page stays
+         * O(limit) however long the list */
+        int64_t total = cur.total;
+        bool counted = query_conds_wants_remaining(x->c) && query_conds_exact(x->q, x->c);
+        if (counted && total <= 0 && fl_index_count(rd, &iq, &total, NULL) != 0)
+            total = 0;
+        if (counted && total > 0)
+            remaining = total > x->last.offset ? total - x->last.offset : 0;
+        x->last.total = total;
         if ((rc = fl_query_token_encode_for(x->q, x->bind, &x->last, &tok)) != 0)
             return rc;
         cont = tok.data;
-    }
-    int64_t remaining = -1;
-    if (query_conds_wants_remaining(x->c) && x->more && query_conds_exact(x->q, x->c)) {
-        int64_t total = 0; /* the count ignores the cursor: subtract what was paged */
-        if (fl_index_count(rd, &iq, &total, NULL) == 0)
-            remaining = total > x->last.offset ? total - x->last.offset : 0;
     }
     rc = x->table ? query_page_reply_table(x, r, rvs, cont, remaining)
                   : query_page_reply_list(x, r, rvs, cont, remaining);

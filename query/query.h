@@ -199,6 +199,8 @@ typedef struct fl_query_cursor {
     uint32_t order_sig;
     int64_t created;
     char rv[64];
+    int64_t total; /* rows of the whole list at its snapshot, counted on the first
+                    * page (remainingItemCount = total - offset); 0 = not counted */
 } fl_query_cursor;
 int fl_query_token_encode_for(const fl_query *q, const char *bind, const fl_query_cursor *c,
                               fl_buf *out);

@@ -72,12 +72,20 @@ int fl_query_token_encode_for(const fl_query *q, const char *bind, const fl_quer
 {
     char payload[PAYLOAD_MAX];
     unsigned char sealed[NONCE_LEN + PAYLOAD_MAX + TAG_LEN];
-    int n = c->ordered
-                ? snprintf(payload, sizeof payload, "2/%lld/%lld/%u/%lld/%s/%s/%s/%s",
-                           (long long)c->revision, (long long)c->offset, (unsigned)c->order_sig,
-                           (long long)c->created, c->rv, c->cluster, c->namespace_, c->name)
-                : snprintf(payload, sizeof payload, "1/%lld/%lld/%s/%s/%s", (long long)c->revision,
-                           (long long)c->offset, c->cluster, c->namespace_, c->name);
+    /* versions 1 (key order) and 2 (ordered); 3 and 4 are the same with the
+     * list's total after the offset */
+    char head[96];
+    int h = c->total > 0
+                ? snprintf(head, sizeof head, "%d/%lld/%lld/%lld", c->ordered ? 4 : 3,
+                           (long long)c->revision, (long long)c->offset, (long long)c->total)
+                : snprintf(head, sizeof head, "%d/%lld/%lld", c->ordered ? 2 : 1,
+                           (long long)c->revision, (long long)c->offset);
+    int n = h < 0 || (size_t)h >= sizeof head ? -1
+            : c->ordered ? snprintf(payload, sizeof payload, "%s/%u/%lld/%s/%s/%s/%s", head,
+                                    (unsigned)c->order_sig, (long long)c->created, c->rv,
+                                    c->cluster, c->namespace_, c->name)
+                         : snprintf(payload, sizeof payload, "%s/%s/%s/%s", head, c->cluster,
+                                    c->namespace_, c->name);
     if (n < 0 || (size_t)n >= sizeof payload)
         return -E2BIG;
     int rc = fl_random_bytes(sealed, NONCE_LEN);
@@ -123,15 +131,17 @@ static bool parse_order(const char **p, fl_query_cursor *c)
 
 static int parse_payload(const char *p, fl_query_cursor *c)
 {
-    char rev[254], off[254];
-    bool v2 = !strncmp(p, "2/", 2);
-    if (strncmp(p, "1/", 2) != 0 && !v2)
+    char rev[254], off[254], tot[254];
+    if (p[0] < '1' || p[0] > '4' || p[1] != '/')
         return FL_EPARSE;
+    bool ordered = p[0] == '2' || p[0] == '4', counted = p[0] >= '3';
     p += 2;
     if (!take(&p, rev, false) || fl_parse_i64(rev, strlen(rev), &c->revision) != 0 ||
         c->revision < 0 || !take(&p, off, false) ||
         fl_parse_i64(off, strlen(off), &c->offset) != 0 || c->offset < 0 ||
-        (v2 && !parse_order(&p, c)) || !take(&p, c->cluster, false) ||
+        (counted && (!take(&p, tot, false) || fl_parse_i64(tot, strlen(tot), &c->total) != 0 ||
+                     c->total <= 0)) ||
+        (ordered && !parse_order(&p, c)) || !take(&p, c->cluster, false) ||
         !take(&p, c->namespace_, false) || !take(&p, c->name, true) || strchr(c->name, '/'))
         return FL_EPARSE;
     return 0;

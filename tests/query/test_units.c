@@ -28,7 +28,12 @@ static fl_query *make_query(fl_index *idx)
 static void test_tokens(fl_index *idx)
 {
     fl_query *q = make_query(idx), *other = make_query(idx);
-    fl_query_cursor c = {42, "team", "web-01", "east-1", 7, false, 0, 0, ""}, d;
+    fl_query_cursor c = {.revision = 42,
+                         .namespace_ = "team",
+                         .name = "web-01",
+                         .cluster = "east-1",
+                         .offset = 7},
+                    d;
     fl_buf b = FL_BUF_INIT(4096);
     T_EQ_INT(fl_query_token_encode(q, &c, &b), 0);
     T_EQ_INT(fl_query_token_decode(q, b.data, &d), 0);
@@ -48,7 +53,15 @@ static void test_tokens(fl_index *idx)
     for (int i = 0; junk[i]; i++)
         T_EQ_INT(fl_query_token_decode(q, junk[i], &d), FL_EPARSE);
     /* ordered (orderby) cursors carry the sort key */
-    fl_query_cursor o = {9, "ns", "n", "c", 3, true, 0xdeadbeefu, -5, "12345"};
+    fl_query_cursor o = {.revision = 9,
+                         .namespace_ = "ns",
+                         .name = "n",
+                         .cluster = "c",
+                         .offset = 3,
+                         .ordered = true,
+                         .order_sig = 0xdeadbeefu,
+                         .created = -5,
+                         .rv = "12345"};
     b.len = 0;
     T_EQ_INT(fl_query_token_encode(q, &o, &b), 0);
     T_EQ_INT(fl_query_token_decode(q, b.data, &d), 0);
@@ -58,6 +71,18 @@ static void test_tokens(fl_index *idx)
     T_EQ_STR(d.rv, "12345");
     T_EQ_STR(d.name, "n");
     T_EQ_INT(d.offset, 3);
+    T_EQ_INT(d.total, 0);
+    /* the list's total, counted on the first page, rides along (both kinds) */
+    c.total = o.total = 1000000;
+    for (int k = 0; k < 2; k++) {
+        b.len = 0;
+        T_EQ_INT(fl_query_token_encode(q, k ? &o : &c, &b), 0);
+        T_EQ_INT(fl_query_token_decode(q, b.data, &d), 0);
+        T_EQ_INT(d.total, 1000000);
+        T_EQ_INT(d.offset, k ? 3 : 7);
+        T_EQ_STR(d.name, k ? "n" : "web-01");
+        T_CHECK(d.ordered == (k == 1));
+    }
     fl_buf_done(&b);
     fl_query_free(q);
     fl_query_free(other);
@@ -174,7 +199,12 @@ static void test_fields(void)
 static void test_bound(fl_index *idx)
 {
     fl_query *q = make_query(idx);
-    fl_query_cursor c = {42, "team", "web-01", "east-1", 7, false, 0, 0, ""}, d;
+    fl_query_cursor c = {.revision = 42,
+                         .namespace_ = "team",
+                         .name = "web-01",
+                         .cluster = "east-1",
+                         .offset = 7},
+                    d;
     fl_buf b = FL_BUF_INIT(4096);
     T_EQ_INT(fl_query_token_encode_for(q, "alice|pods|*", &c, &b), 0);
     T_EQ_INT(fl_query_token_decode_for(q, "alice|pods|*", b.data, &d), 0);
