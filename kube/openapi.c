@@ -422,7 +422,8 @@ static json_t *collection_item(const opctx *c, bool all_namespaces)
 /* The core kinds whose DELETE answers with the object, not a Status. */
 static bool delete_returns_object(const fl_kube_resource *r)
 {
-    static const char *const kinds[] = {"Pod", "Service", "ServiceAccount", "ResourceQuota"};
+    static const char *const kinds[] = {"Pod", "Service", "ServiceAccount", "ResourceQuota",
+                                        "PersistentVolumeClaim"};
     for (size_t i = 0; !r->group[0] && i < FL_ARRAY_LEN(kinds); i++)
         if (strcmp(r->kind, kinds[i]) == 0)
             return true;

@@ -53,6 +53,7 @@ static const fl_kube_subresource S_NAMESPACE[] = {
 S_STATUS(S_NODE, "Node");
 S_STATUS(S_SERVICE, "Service");
 S_STATUS(S_QUOTA, "ResourceQuota");
+S_STATUS(S_PVC, "PersistentVolumeClaim");
 S_STATUS(S_DS, "DaemonSet");
 S_STATUS(S_JOB, "Job");
 S_STATUS(S_CJ, "CronJob");
@@ -82,6 +83,8 @@ static const fl_kube_resource BUILTINS[] = {
       FL_ARRAY_LEN(S_NAMESPACE), "Q3oi5N2YM8M="),
     B("", "v1", "nodes", "node", "Node", false, V_ALL, SHORT("no"), NONE, S_NODE,
       FL_ARRAY_LEN(S_NODE), "XwShjMxG9Fs="),
+    B("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true,
+      V_ALL, SHORT("pvc"), NONE, S_PVC, FL_ARRAY_LEN(S_PVC), "QWTyNDq0dC4="),
     B("", "v1", "pods", "pod", "Pod", true, V_ALL, SHORT("po"), C_ALL, S_POD, FL_ARRAY_LEN(S_POD),
       "xPOwRZ+Yhw8="),
     B("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, V_ALL, SHORT("quota"),

@@ -26,7 +26,8 @@ ROOTS = [CORE + k for k in ['Pod', 'PodList', 'Namespace', 'NamespaceList', 'Nod
                             'Service', 'ServiceList', 'ConfigMap', 'ConfigMapList', 'Secret',
                             'SecretList', 'Event', 'EventList', 'ResourceQuota',
                             'ResourceQuotaList', 'ServiceAccount', 'ServiceAccountList',
-                            'Endpoints', 'EndpointsList', 'Binding']]
+                            'Endpoints', 'EndpointsList', 'PersistentVolumeClaim',
+                            'PersistentVolumeClaimList', 'Binding']]
 ROOTS += [APPS + k for k in ['Deployment', 'DeploymentList', 'ReplicaSet', 'ReplicaSetList',
                              'StatefulSet', 'StatefulSetList', 'DaemonSet', 'DaemonSetList',
                              'ControllerRevision', 'ControllerRevisionList']]

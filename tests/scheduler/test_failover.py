@@ -3,8 +3,8 @@
 graceful eviction, and binding events, end to end. `flotilla sim --clusters 3
 --host`, `flotilla serve` with host: set, kubectl against the host and the
 members. Covered:
-  * propagateDeps: the ConfigMap (volume), Secret (envFrom, with its data) and
-    ServiceAccount a Deployment references reach every cluster the Deployment
+  * propagateDeps: the ConfigMap (volume), Secret (envFrom, with its data),
+    ServiceAccount and PersistentVolumeClaim a Deployment references reach every cluster the Deployment
     goes to, each with an attached ResourceBinding whose spec.requiredBy
     names the workload's binding;
   * the binding's events (ScheduleBindingSucceed) and the reason for the last
@@ -85,12 +85,18 @@ def main():
                    "metadata": {"name": "runner", "namespace": NS}})
     apply("host", {"apiVersion": "v1", "kind": "ConfigMap",
                    "metadata": {"name": "unused", "namespace": NS}, "data": {"k": "v"}})
+    apply("host", {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": "data", "namespace": NS},
+                   "spec": {"accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}}}})
     apply("host", {"apiVersion": "apps/v1", "kind": "Deployment",
                    "metadata": {"name": "app", "namespace": NS, "labels": {"app": "app"}},
                    "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "app"}},
                             "template": {"metadata": {"labels": {"app": "app"}}, "spec": {
                                 "serviceAccountName": "runner",
-                                "volumes": [{"name": "c", "configMap": {"name": "cfg"}}],
+                                "volumes": [{"name": "c", "configMap": {"name": "cfg"}},
+                                            {"name": "d",
+                                             "persistentVolumeClaim": {"claimName": "data"}}],
                                 "containers": [{"name": "app", "image": "nginx:1.25",
                                                 "envFrom": [{"secretRef": {"name": "sec"}}],
                                                 "resources": {"requests": {"cpu": "100m"}}}]}}}})
@@ -117,16 +123,24 @@ def main():
     def deps_everywhere():
         for m in members:
             s = get(m, "secret", "sec", "-n", NS)
+            pvc = get(m, "persistentvolumeclaim", "data", "-n", NS)
             if not (get(m, "configmap", "cfg", "-n", NS) and s and
-                    get(m, "serviceaccount", "runner", "-n", NS)):
+                    get(m, "serviceaccount", "runner", "-n", NS) and pvc and
+                    pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"):
                 return False
             if base64.b64decode(s.get("data", {}).get("password", "")) != b"s3cret":
                 return False
         return True
     ok = wait(deps_everywhere, 30, 0.2)
-    check(ok, "ConfigMap, Secret (with data) and ServiceAccount in every member: %s" %
+    check(ok, "ConfigMap, Secret (with data), ServiceAccount and PVC in every member: %s" %
           [(m, bool(get(m, "configmap", "cfg", "-n", NS)), bool(get(m, "secret", "sec", "-n", NS)),
-            bool(get(m, "serviceaccount", "runner", "-n", NS))) for m in members])
+            bool(get(m, "serviceaccount", "runner", "-n", NS)),
+            bool(get(m, "persistentvolumeclaim", "data", "-n", NS))) for m in members])
+    ok = wait(lambda: any(r.get("name") == "app-deployment" for r in
+                          (binding("data-persistentvolumeclaim") or {}).get("spec", {})
+                          .get("requiredBy", [])), 20, 0.2)
+    check(ok, "the PVC's binding is required by app-deployment: %s" %
+          json.dumps(binding("data-persistentvolumeclaim"))[:600])
     check(all(get(m, "configmap", "unused", "-n", NS) is None for m in members),
           "a ConfigMap nothing references stays on the host")
     ok = wait(lambda: any(r.get("name") == "app-deployment" for r in
