@@ -137,6 +137,35 @@ def start_sim(bin_, d, *args):
     return p, clusters
 
 
+def serve_sim_config(bin_, d, name, extra_auth="", extra="", edit=None):
+    """`flotilla serve` on the flotilla.yaml start_sim wrote in d, with a port,
+    dataDir (d/data-NAME), config (d/NAME.yaml) and log (d/NAME.log) of its own;
+    extra_auth goes at the end of auth:, extra at the end of the file, and
+    edit(text) may rewrite the rest. Returns (base URL, process) once /healthz
+    answers (or after 20 s)."""
+    src = open(os.path.join(d, "flotilla.yaml")).read()
+    port = free_port()
+    src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d" % port)
+    src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-" + name)
+    src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n" + extra_auth)
+    src = (edit(src) if edit else src) + extra
+    path = os.path.join(d, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(src)
+    with open(os.path.join(d, name + ".log"), "w") as log:
+        p = subprocess.Popen([bin_, "serve", "-c", path], stdout=log, stderr=log)
+    base = "http://127.0.0.1:%d" % port
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return base, p
+
+
 def sim_token(d, name):
     """The bearer token in the sim's d/name.kubeconfig."""
     for line in open(os.path.join(d, name + ".kubeconfig")):

@@ -24,7 +24,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, kubeconfig, kubectl, sim_token, stop_procs  # noqa: E402
+from testlib import (FAILS, check, free_port, kubeconfig, kubectl, serve_sim_config,  # noqa: E402
+                     sim_token, stop_procs)
 from testlib import start_sim as testlib_start_sim  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
@@ -58,32 +59,18 @@ def http(method, url, body=None, token=None, headers=None):
 
 
 
-def start_serve(d, name, extra_auth):
-    src = open(os.path.join(d, "flotilla.yaml")).read()
-    port = free_port()
-    src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d" % port)
-    src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-" + name)
-    src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n" + extra_auth)
-    # members in reverse name order: kubectl get clusters must still sort by name
+def reversed_members(src):
+    """members in reverse name order: kubectl get clusters must still sort by name"""
     head, rest = src.split("members:\n", 1)
     members, tail = rest.split("sync:\n", 1)
     blocks = ["- name:" + b for b in members.split("- name:")[1:]]
-    src = head + "members:\n" + "".join(reversed(blocks)) + "sync:\n" + tail
-    path = os.path.join(d, name + ".yaml")
-    with open(path, "w") as f:
-        f.write(src)
-    log = open(os.path.join(d, name + ".log"), "w")
-    p = subprocess.Popen([BIN, "serve", "-c", path], stdout=log, stderr=log)
+    return head + "members:\n" + "".join(reversed(blocks)) + "sync:\n" + tail
+
+
+def start_serve(d, name, extra_auth):
+    base, p = serve_sim_config(BIN, d, name, extra_auth, edit=reversed_members)
     PROCS.append(p)
     SERVES.append(p)
-    base = "http://127.0.0.1:%d" % port
-    for _ in range(100):
-        try:
-            if http("GET", base + "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.1)
     return base
 
 

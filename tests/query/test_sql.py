@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import FAILS, check, free_port, sim_token, stop_procs  # noqa: E402
+from testlib import FAILS, check, serve_sim_config, sim_token, stop_procs  # noqa: E402
 from testlib import start_sim as testlib_start_sim  # noqa: E402
 
 BIN = os.environ["FLOTILLA_BIN"]
@@ -56,27 +56,9 @@ def http(method, url, body=None, token=None, timeout=30):
 
 
 def start_serve(d, name, extra_auth, extra=""):
-    src = open(os.path.join(d, "flotilla.yaml")).read()
-    port = free_port()
-    src = src.replace("listen: 127.0.0.1:7443", "listen: 127.0.0.1:%d" % port)
-    src = src.replace("dataDir: ./flotilla-data", "dataDir: ./data-" + name)
-    src = src.replace("  tokensFile: tokens.csv\n", "  tokensFile: tokens.csv\n" + extra_auth)
-    src += extra
-    path = os.path.join(d, name + ".yaml")
-    with open(path, "w") as f:
-        f.write(src)
-    log = open(os.path.join(d, name + ".log"), "w")
-    p = subprocess.Popen([BIN, "serve", "-c", path], stdout=log, stderr=log)
+    base, p = serve_sim_config(BIN, d, name, extra_auth, extra)
     PROCS.append(p)
     SERVES.append(p)
-    base = "http://127.0.0.1:%d" % port
-    for _ in range(200):
-        try:
-            if http("GET", base + "/healthz")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.1)
     return base
 
 
