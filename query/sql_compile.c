@@ -783,7 +783,9 @@ static bool is_label_eq(cc *c, const sql_node *n, col *k, const char **val)
 }
 
 /* labels.k = 'v' (either side): one range of the labels primary key; the
- * term that drives the page (label_drive) is "1". */
+ * term that drives the page (label_drive) is "1", and beside it another
+ * label equality is a probe per driving row (labels_obj): the page reads
+ * few rows, and the IN list would read the other label's whole range. */
 static bool label_eq(cc *c, const sql_node *n)
 {
     col k;
@@ -797,7 +799,10 @@ static bool label_eq(cc *c, const sql_node *n)
         puts_(c, "1");
         return true;
     }
-    printf_(c, "t%d.id IN (SELECT obj_id FROM labels WHERE key = ", k.t);
+    if (c->drive)
+        puts_(c, "EXISTS (SELECT 1 FROM labels WHERE obj_id = l0.obj_id AND key = ");
+    else
+        printf_(c, "t%d.id IN (SELECT obj_id FROM labels WHERE key = ", k.t);
     param_text(c, k.key);
     puts_(c, " AND value = ");
     param_text(c, val);

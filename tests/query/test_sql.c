@@ -403,6 +403,15 @@ static void test_plans(void)
     T_EQ_INT(occurrences(&b, "USE TEMP B-TREE FOR ORDER BY"), 1); /* the range's, inside */
     T_CHECK(!has(&b, "SCAN t0"));
     T_CHECK(!has(&b, "labels_cluster")); /* the label is not read a second time */
+    /* a second label: a probe per driving row, not its whole range */
+    plan_of(rd,
+            "SELECT name FROM pods WHERE labels.app = 'a' AND labels.tier = 'web' ORDER BY "
+            "created DESC LIMIT 5",
+            &b);
+    T_CHECK(has(&b, "CO-ROUTINE l0"));
+    T_CHECK(has(&b, "CORRELATED SCALAR SUBQUERY"));
+    T_CHECK(has(&b, "labels_obj (obj_id=? AND key=? AND value=?)"));
+    T_CHECK(!has(&b, "labels_cluster"));
 
     /* not driven: no LIMIT (everything is read anyway), the label under OR,
      * ORDER BY on something else: the label's index range as before */
@@ -524,12 +533,13 @@ static void submit_pods(fl_index *idx, const char *cluster, int from, int to, in
         fl_buf_printf(&b,
                       "%s{\"metadata\":{\"name\":\"p-%03d\",\"namespace\":\"ns-%d\",\"uid\":"
                       "\"%s-%d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":"
-                      "\"2026-01-01T%02d:%02d:%02dZ\",\"labels\":{\"app\":\"app-%d\"}},"
+                      "\"2026-01-01T%02d:%02d:%02dZ\",\"labels\":{\"app\":\"app-%d\","
+                      "\"tier\":\"%s\"}},"
                       "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\","
                       "\"resources\":{\"requests\":{\"cpu\":\"%dm\"}}}]},"
                       "\"status\":{\"phase\":\"%s\"}}",
                       k > from ? "," : "", k, k % 3, cluster, k, k + 1, t / 3600, t / 60 % 60,
-                      t % 60, k % 4, 50 + 25 * (k % 5), phases[k % 3]);
+                      t % 60, k % 4, k % 5 < 2 ? "web" : "db", 50 + 25 * (k % 5), phases[k % 3]);
     }
     fl_buf_puts(&b, "]}");
     T_EQ_INT(fl_index_submit_list(idx, &src, b.data, b.len, NULL), 0);
@@ -609,6 +619,8 @@ static void test_drive_results(void)
         "'c-2' ORDER BY metadata.creationTimestamp",
         "SELECT name, requests.cpu FROM pods WHERE labels.app = 'app-0' AND requests.cpu > "
         "'100m' AND cluster != 'c-2' ORDER BY created DESC",
+        "SELECT cluster, name FROM pods WHERE labels.app = 'app-1' AND cluster != 'c-2' AND "
+        "(labels.tier = 'web' AND phase != 'Failed') ORDER BY created DESC",
     };
     for (size_t q = 0; q < FL_ARRAY_LEN(sorted); q++)
         for (size_t i = 0; i < FL_ARRAY_LEN(pages); i++)
