@@ -12,13 +12,16 @@
  * fails.
  *
  * Usage: bench_sql [--pods N (default 1000000)] [--clusters C (default 100)]
- *                  [--samples K (default 200)]
+ *                  [--samples K (default 200)] [--explain] [--keep DIR]
+ * --keep DIR: load into DIR/index.db (a new DIR) and leave it there, to try
+ * other statements on the same file with the sqlite3 shell.
  */
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,12 +220,15 @@ static void q_label(char *l, char *r, size_t n, int i, int clusters)
              "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = "
              "'app-%d' AND phase != 'Running' ORDER BY created DESC LIMIT 50",
              app);
+    /* schema v7: the label's range carries created; sorted, it drives, and
+     * pods then objects rows are read until 50 rows pass (no sort after) */
     snprintf(r, n,
-             "SELECT c.name, o.ns, o.name, p.phase, p.node FROM labels l JOIN objects o ON "
-             "o.id = l.obj_id JOIN pods p ON p.obj_id = o.id JOIN clusters c ON c.id = "
-             "o.cluster_id WHERE l.key = 'app' AND l.value = 'app-%d' AND l.gvr_id = (SELECT id "
-             "FROM gvrs WHERE grp = '' AND res = 'pods') AND p.phase != 'Running' AND "
-             "o.deleted_ms IS NULL ORDER BY o.created DESC LIMIT 50",
+             "SELECT c.name, o.ns, o.name, p.phase, p.node FROM (SELECT obj_id, created FROM "
+             "labels WHERE key = 'app' AND value = 'app-%d' AND gvr_id = (SELECT id FROM gvrs "
+             "WHERE grp = '' AND res = 'pods') ORDER BY created DESC LIMIT -1) l CROSS JOIN pods "
+             "p ON p.obj_id = l.obj_id CROSS JOIN objects o ON o.id = l.obj_id JOIN clusters c "
+             "ON c.id = o.cluster_id WHERE p.phase != 'Running' AND o.deleted_ms IS NULL "
+             "LIMIT 50",
              app);
 }
 
@@ -304,6 +310,14 @@ static int arg_int(int argc, char **argv, const char *name, int def)
     return def;
 }
 
+static const char *arg_str(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name))
+            return argv[i + 1];
+    return NULL;
+}
+
 static bool arg_flag(int argc, char **argv, const char *name)
 {
     for (int i = 1; i < argc; i++)
@@ -316,17 +330,20 @@ int main(int argc, char **argv)
 {
     if (arg_flag(argc, argv, "--help")) {
         printf("usage: bench_sql [--pods N (1000000)] [--clusters C (100)] [--samples K (200)]"
-               " [--explain]\n  --explain: print each query's compiled and hand-written SQL"
-               " with EXPLAIN QUERY PLAN (first sample)\n");
+               " [--explain] [--keep DIR]\n  --explain: print each query's compiled and"
+               " hand-written SQL with EXPLAIN QUERY PLAN (first sample)\n  --keep DIR: load"
+               " into DIR/index.db (DIR must not exist) and keep it\n");
         return 0;
     }
     int pods = arg_int(argc, argv, "--pods", 1000000);
     int clusters = arg_int(argc, argv, "--clusters", 100);
     int samples = arg_int(argc, argv, "--samples", 200);
-    char dir[] = "/tmp/flotilla-bench-sql-XXXXXX", path[128], la[64];
-    if (!mkdtemp(dir) || clusters < 1 || pods < clusters || samples < 10)
+    const char *keep = arg_str(argc, argv, "--keep");
+    char dir[] = "/tmp/flotilla-bench-sql-XXXXXX", path[4200], la[64];
+    if (clusters < 1 || pods < clusters || samples < 10 || (keep && strlen(keep) > 4000) ||
+        (keep ? mkdir(keep, 0700) != 0 : !mkdtemp(dir)))
         return 1;
-    snprintf(path, sizeof path, "%s/index.db", dir);
+    snprintf(path, sizeof path, "%s/index.db", keep ? keep : dir);
     fl_index_opts io = FL_INDEX_OPTS_INIT;
     fl_index *idx = NULL;
     runner r = {0};
@@ -372,6 +389,8 @@ int main(int argc, char **argv)
     fl_index_reader_free(r.rd);
     fl_kube_resources_free(r.reg);
     fl_index_close(idx);
+    if (keep)
+        return 0;
     snprintf(path, sizeof path, "rm -rf %s", dir);
     return system(path) == 0 ? 0 : 1;
 }

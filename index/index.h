@@ -62,7 +62,7 @@
 
 /* Schema version written to PRAGMA user_version by this code. Opening an
  * older database migrates it; a newer one is refused with FL_EUNSUPPORTED. */
-#define FL_INDEX_SCHEMA_VERSION 6
+#define FL_INDEX_SCHEMA_VERSION 7
 
 /* Largest single submitted item (event line or list page). */
 #define FL_INDEX_ITEM_MAX (256u << 20)

@@ -55,7 +55,16 @@
  *   pod_resources.fmt           FL_INDEX_RES_* bits: whether the pod sets a
  *                               request / limit of the resource, and in which
  *                               quantity format
- * and forgets the resourceVersion of stored pods (the next relist fills them).
+ * and forgets the resourceVersion of stored pods (the next relist fills them);
+ * v6 -> v7 adds
+ *   labels.created              the object's creation time (objects.created),
+ *                               a column of the table, in no index: a label's
+ *                               primary-key range then gives every match's
+ *                               creation time without reading its objects
+ *                               row, so the SQL language's label page in
+ *                               creation order sorts that range and reads
+ *                               objects rows only for the page (query/SQL.md)
+ * and fills it from objects.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -167,6 +176,11 @@ static const char *const migrations[] = {
     "ALTER TABLE pod_resources ADD COLUMN fmt INTEGER NOT NULL DEFAULT 0;"
     "UPDATE objects SET rv = '' WHERE gvr_id IN (SELECT id FROM gvrs WHERE grp = ''"
     "  AND res = 'pods');",
+    /* 6 -> 7: the creation time on every label row (the writer keeps it equal
+     * to objects.created); no index, so a label row costs the writer a few
+     * bytes and no B-tree */
+    "ALTER TABLE labels ADD COLUMN created INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE labels SET created = (SELECT o.created FROM objects o WHERE o.id = labels.obj_id);",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_INDEX_SCHEMA_VERSION,

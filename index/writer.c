@@ -243,8 +243,8 @@ int idx_writer_new(sqlite3 *db, const fl_index_opts *o, zjpub *pub, idx_writer *
         (rc = idx_cap_delta_new(db, &w->cap, err)) < 0 ||
         (rc = idx_rows_new(db,
                            "INSERT OR IGNORE INTO labels(key, value, gvr_id, ns, name,"
-                           " cluster_id, obj_id)",
-                           7, &w->lab)) < 0 ||
+                           " cluster_id, obj_id, created)",
+                           8, &w->lab)) < 0 ||
         (rc = idx_rows_new(db,
                            "INSERT OR REPLACE INTO pod_resources(obj_id, resource, requests,"
                            " limits, fmt)",
@@ -492,7 +492,9 @@ static void val_text(idx_val *v, const char *s)
 }
 
 /* One row per label, carrying the object's key (schema v3) so that a
- * selector page is one index range in key order; queued (flush_side). */
+ * selector page is one index range in key order, and its creation time
+ * (v7: the SQL language's label page in creation order); queued
+ * (flush_side). */
 static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *r, fl_err *err)
 {
     for (size_t i = 0; i < r->n_labels; i++) {
@@ -506,6 +508,7 @@ static int write_labels(idx_writer *w, int64_t scope, int64_t id, const fl_rec *
         val_text(&v[3], r->ns), val_text(&v[4], r->name);
         v[5].i = scope_cid(scope);
         v[6].i = id;
+        v[7].i = r->created;
         /* the row is new unless the record names the label twice (OR IGNORE
          * keeps the first): the object's old rows are gone by now */
         bool dup = false;
@@ -784,7 +787,9 @@ static int upsert(idx_writer *w, int64_t scope, const fl_rec *r, fl_err *err)
     if ((rc = log_change(w, id, same_obj ? CH_MODIFIED : CH_ADDED, err)) < 0)
         return rc;
     w->written++;
-    if (!e.live || e.labels_hash != (int64_t)r->labels_hash) {
+    /* label rows carry the creation time too: a new incarnation with the
+     * same labels rewrites them */
+    if (!e.live || e.labels_hash != (int64_t)r->labels_hash || e.created != r->created) {
         if ((e.live && (rc = del_labels(w, id, err)) < 0) ||
             (rc = write_labels(w, scope, id, r, err)) < 0)
             return rc;

@@ -12,6 +12,10 @@
  *    their tables' columns, never to JSON scans; `notes` says which;
  *  - quantities compare and sum in milli-units (exact int64): a quantity
  *    literal ('500m', '64Gi', 2) beside a quantity column is converted here;
+ *  - a page in creation order with a label equality (ORDER BY created ...
+ *    LIMIT) is driven by the label's range, sorted by the creation time its
+ *    rows carry: objects rows are read for the page only (drive_from), and
+ *    the answer is the sorted plan's;
  *  - a table the scope does not cover contributes no rows (WHERE 0), so a
  *    caller cannot learn that objects outside the scope exist, counts
  *    included; `objects` and WITH DELETED need an admin scope.
@@ -57,8 +61,15 @@ typedef struct cc {
     } rj[8];
     int nrj;
     bool from_done; /* FROM written: no more joins */
-    bool agg_ok;    /* aggregates allowed here (select list, HAVING, ORDER BY) */
-    bool emit;      /* false: only work out kinds */
+    /* a page in creation order driven by a label equality (label_drive):
+     * the term (compiled as "1": the drive yields exactly its rows), its
+     * label key and value, the direction */
+    const sql_node *drive;
+    char drive_key[512];
+    const char *drive_val;
+    bool drive_desc;
+    bool agg_ok; /* aggregates allowed here (select list, HAVING, ORDER BY) */
+    bool emit;   /* false: only work out kinds */
 } cc;
 
 /* A resolved column. */
@@ -748,8 +759,9 @@ static void predicate(cc *c, const sql_node *n)
     puts_(c, ")");
 }
 
-/* labels.k = 'v' (either side): one range of the labels primary key. */
-static bool label_eq(cc *c, const sql_node *n)
+/* Whether n is labels.k = 'v' (either side); k and *val (borrowed from n)
+ * set when it is. Emits nothing. */
+static bool is_label_eq(cc *c, const sql_node *n, col *k, const char **val)
 {
     if (n->kind != N_CMP || n->op != T_EQ)
         return false;
@@ -760,20 +772,40 @@ static bool label_eq(cc *c, const sql_node *n)
     }
     if (p->kind != N_PATH || v->kind != N_STR)
         return false;
-    col k;
     bool save = c->emit;
     c->emit = false;
-    int rc = resolve(c, p, &k);
+    int rc = resolve(c, p, k);
     c->emit = save;
-    if (rc < 0 || k.k != C_LABEL)
+    if (rc < 0 || k->k != C_LABEL)
+        return false;
+    *val = v->str;
+    return true;
+}
+
+/* labels.k = 'v' (either side): one range of the labels primary key; the
+ * term that drives the page (label_drive) is "1", and beside it another
+ * label equality is a probe per driving row (labels_obj): the page reads
+ * few rows, and the IN list would read the other label's whole range. */
+static bool label_eq(cc *c, const sql_node *n)
+{
+    col k;
+    const char *val;
+    if (!is_label_eq(c, n, &k, &val))
         return false;
     char lname[600];
     snprintf(lname, sizeof lname, "labels.%s", k.key);
     note(c, lname, "labels", " (indexed side table)");
-    printf_(c, "t%d.id IN (SELECT obj_id FROM labels WHERE key = ", k.t);
+    if (n == c->drive) {
+        puts_(c, "1");
+        return true;
+    }
+    if (c->drive)
+        puts_(c, "EXISTS (SELECT 1 FROM labels WHERE obj_id = l0.obj_id AND key = ");
+    else
+        printf_(c, "t%d.id IN (SELECT obj_id FROM labels WHERE key = ", k.t);
     param_text(c, k.key);
     puts_(c, " AND value = ");
-    param_text(c, v->str);
+    param_text(c, val);
     puts_(c, ")");
     return true;
 }
@@ -1074,6 +1106,20 @@ static bool scope_names_clusters(const cc *c)
     return false;
 }
 
+/* The rs%d joins (res_join) and the end of FROM. */
+static void res_joins(cc *c)
+{
+    for (int j = 0; j < c->nrj; j++) {
+        puts_(c, " LEFT JOIN ");
+        puts_(c, c->rj[j].rtable);
+        printf_(c, " rs%d ON rs%d.obj_id = ", j);
+        printf_(c, "t%d.id AND ", c->rj[j].t);
+        printf_(c, "rs%d.resource = ", j);
+        param_text(c, c->rj[j].key);
+    }
+    c->from_done = true;
+}
+
 /* Each table is objects t%d; clusters c%d and gvrs g%d are joined only when
  * the statement reads them, so the planner sees the same joins as in
  * hand-written SQL (a count reads objects_live alone). */
@@ -1103,15 +1149,55 @@ static void from_clause(cc *c)
         if (c->nt > 1)
             printf_(c, " AND x%d.cluster_id = t%d.cluster_id", (int)i);
     }
-    for (int j = 0; j < c->nrj; j++) {
-        puts_(c, " LEFT JOIN ");
-        puts_(c, c->rj[j].rtable);
-        printf_(c, " rs%d ON rs%d.obj_id = ", j);
-        printf_(c, "t%d.id AND ", c->rj[j].t);
-        printf_(c, "rs%d.resource = ", j);
-        param_text(c, c->rj[j].key);
+    res_joins(c);
+}
+
+/* FROM for a page in creation order driven by a label equality
+ * (label_drive): the label's primary-key range, sorted by the creation
+ * time its rows carry (schema v7), is the outer loop, and no ORDER BY
+ * follows, so the statement reads objects rows (and pods/nodes rows, first
+ * when the WHERE needs one: their terms then filter before objects is
+ * read) only until LIMIT + OFFSET rows have passed the WHERE. The WHERE
+ * stays whole (scope, liveness, every term), so the page is the same as
+ * the sorted one; ties in creation time go by object id. CROSS JOIN keeps
+ * SQLite from reordering the loops; LIMIT -1 keeps the sorted range a
+ * subquery (a co-routine yielding in its order) rather than flattening it. */
+static void drive_from(cc *c)
+{
+    const ctab *t = &c->t[0];
+    const char *xt = t->facts == 1 ? "pods" : "nodes";
+    bool x_first = t->need_x && !c->q->with_deleted;
+    puts_(c, " FROM (SELECT obj_id, created FROM labels WHERE key = ");
+    param_text(c, c->drive_key);
+    puts_(c, " AND value = ");
+    param_text(c, c->drive_val);
+    if (t->res) {
+        puts_(c, " AND gvr_id IN (SELECT id FROM gvrs WHERE grp = ");
+        param_text(c, t->res->group);
+        puts_(c, " AND res = ");
+        param_text(c, t->res->resource);
+        puts_(c, ")");
     }
-    c->from_done = true;
+    puts_(c, c->drive_desc ? " ORDER BY created DESC, obj_id DESC" : " ORDER BY created, obj_id");
+    puts_(c, " LIMIT -1) l0");
+    if (x_first) {
+        puts_(c, " CROSS JOIN ");
+        puts_(c, xt);
+        puts_(c, " x0 ON x0.obj_id = l0.obj_id");
+    }
+    puts_(c, " CROSS JOIN objects t0 ON t0.id = l0.obj_id");
+    if (t->need_c || scope_names_clusters(c))
+        puts_(c, " CROSS JOIN clusters c0 ON c0.id = t0.cluster_id");
+    if (t->need_g)
+        puts_(c, " CROSS JOIN gvrs g0 ON g0.id = t0.gvr_id");
+    if (t->need_x && !x_first) {
+        puts_(c, " LEFT JOIN ");
+        puts_(c, xt);
+        puts_(c, " x0 ON x0.obj_id = t0.id");
+    }
+    res_joins(c);
+    note(c, "ORDER BY created", "labels.created",
+         " (the label's range sorted; objects rows read for the page only)");
 }
 
 static void where_clause(cc *c)
@@ -1224,6 +1310,65 @@ static void order_term(cc *c, const sql_order *o)
     puts_(c, o->desc ? " DESC" : "");
 }
 
+static bool has_aggregate(const sql_node *n)
+{
+    if (!n)
+        return false;
+    if (n->kind == N_FUNC)
+        return true;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (has_aggregate(n->kids[i]))
+            return true;
+    return false;
+}
+
+/* The term of w, through ANDs, that is labels.k = 'v'; NULL if none. */
+static const sql_node *label_conjunct(cc *c, const sql_node *w, col *k, const char **val)
+{
+    if (!w)
+        return NULL;
+    if (w->kind != N_AND)
+        return is_label_eq(c, w, k, val) ? w : NULL;
+    for (size_t i = 0; i < w->nkids; i++) {
+        const sql_node *d = label_conjunct(c, w->kids[i], k, val);
+        if (d)
+            return d;
+    }
+    return NULL;
+}
+
+/* Whether the query is a page in creation order that a label equality can
+ * drive (drive_from): one table, rows not grouped or aggregated, ORDER BY
+ * created alone, a LIMIT, and a labels.k = 'v' that every row must meet.
+ * Such a page read every match's objects row and sorted them all; driven,
+ * it sorts the label's range (which carries created) and reads objects
+ * rows for the page only. Sets c->drive when so. */
+static void label_drive(cc *c)
+{
+    const sql_query *q = c->q;
+    if (c->rc || c->nt != 1 || q->distinct || q->ngroup || q->having || q->norder != 1 ||
+        q->limit < 0 || order_ref(c, q->order[0].e) || q->order[0].e->kind != N_PATH)
+        return;
+    for (size_t i = 0; i < q->nitems; i++)
+        if (has_aggregate(q->items[i].e))
+            return;
+    col oc, k;
+    const char *val = NULL;
+    bool save = c->emit;
+    c->emit = false;
+    int rc = resolve(c, q->order[0].e, &oc);
+    c->emit = save;
+    if (rc != 0 || oc.k != C_SQL || strcmp(oc.sqlfmt, "t%d.created") != 0)
+        return;
+    const sql_node *d = label_conjunct(c, q->where, &k, &val);
+    if (!d || strlen(k.key) >= sizeof c->drive_key)
+        return;
+    c->drive = d;
+    snprintf(c->drive_key, sizeof c->drive_key, "%s", k.key);
+    c->drive_val = val;
+    c->drive_desc = q->order[0].desc;
+}
+
 static void statement(cc *c)
 {
     const sql_query *q = c->q;
@@ -1251,7 +1396,11 @@ static void statement(cc *c)
     for (size_t i = 0; i < q->norder; i++)
         if (!order_ref(c, q->order[i].e))
             kind_of(c, q->order[i].e);
-    from_clause(c);
+    label_drive(c);
+    if (c->drive)
+        drive_from(c);
+    else
+        from_clause(c);
     c->agg_ok = false;
     where_clause(c);
     if (q->ngroup) {
@@ -1276,7 +1425,7 @@ static void statement(cc *c)
         puts_(c, " HAVING ");
         expr(c, q->having);
     }
-    if (q->norder) {
+    if (q->norder && !c->drive) { /* driven: the rows come in order */
         puts_(c, " ORDER BY ");
         for (size_t i = 0; i < q->norder; i++) {
             if (i)

@@ -1,8 +1,8 @@
 /*
  * tests/index/test_writer.c: the writer's coalescing rules, driven
  * deterministically through idx_writer_apply (one call = one batch), and the
- * schema migrations (an older database opened by this code — v1 and v2 —;
- * a newer one refused). Uses index_int.h: these are the module's own pieces.
+ * schema migrations (an older database opened by this code — v1, v2 and
+ * v6 —; a newer one refused). Uses index_int.h: these are the module's own pieces.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -291,6 +291,81 @@ static void test_migration_v3(void)
     sqlite3_close(db);
 }
 
+static void pod_event(fl_index *idx, const char *type, const char *uid, const char *created,
+                      const char *phase)
+{
+    char ev[512];
+    snprintf(ev, sizeof ev,
+             "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+             "\"metadata\":{\"name\":\"c\",\"namespace\":\"ns\",\"uid\":\"%s\","
+             "\"resourceVersion\":\"%s%s\",\"creationTimestamp\":\"%s\",\"labels\":"
+             "{\"app\":\"x\",\"tier\":\"web\"}},\"status\":{\"phase\":\"%s\"}}}",
+             type, uid, uid, phase, created, phase);
+    T_EQ_INT(fl_index_submit_event(idx, &PODS, ev, strlen(ev), NULL), 0);
+    T_EQ_INT(fl_index_flush(idx, 5000), 0);
+}
+
+/* v6 -> v7: label rows gain the object's creation time, filled from
+ * objects (rows of every kind); then the writer keeps it: a pod recreated
+ * under its name with the same labels moves its label rows to the new
+ * time, a status update leaves them. */
+static void test_migration_v7(void)
+{
+    sqlite3 *db = fresh_db("v6.db");
+    T_EQ_INT(idx_schema_migrate(db, 6, NULL), 0);
+    T_EQ_INT(
+        idx_sql_exec(
+            db,
+            "INSERT INTO clusters(id, name) VALUES(1, 'east');"
+            "INSERT INTO gvrs(id, grp, ver, res, kind) VALUES(1, '', 'v1', 'pods', 'Pod'),"
+            "  (2, '', 'v1', 'configmaps', 'ConfigMap');"
+            "INSERT INTO objects(id, cluster_id, gvr_id, ns, name, uid, rv, owner_uid, created,"
+            "  synced_ms, deleted_ms, revision, labels_hash, fts_hash, json) VALUES"
+            "  (1, 1, 1, 'ns', 'a', 'ua', '5', '', 1767225600, 1, NULL, 1, 1, 0, '{}'),"
+            "  (2, 1, 1, 'ns', 'b', 'ub', '6', '', 1767225700, 1, NULL, 2, 1, 0, '{}'),"
+            "  (3, 1, 2, 'ns', 'm', 'um', '7', '', 1767225800, 1, NULL, 3, 1, 0, '{}');"
+            "INSERT INTO labels(key, value, gvr_id, ns, name, cluster_id, obj_id) VALUES"
+            "  ('app', 'x', 1, 'ns', 'a', 1, 1), ('tier', 'web', 1, 'ns', 'a', 1, 1),"
+            "  ('app', 'x', 1, 'ns', 'b', 1, 2), ('app', 'x', 2, 'ns', 'm', 1, 3);"
+            "UPDATE meta SET value = 3 WHERE key = 'revision';",
+            NULL),
+        0);
+    sqlite3_close(db);
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/v6.db", dir);
+    fl_index_opts o = FL_INDEX_OPTS_INIT;
+    o.path = path;
+    fl_index *idx = NULL;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_index_open(&o, &idx, &err), 0);
+    db = fresh_db("v6.db");
+    T_EQ_INT(q1(db, "PRAGMA user_version"), FL_INDEX_SCHEMA_VERSION);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels"), 4);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels l JOIN objects o ON o.id = l.obj_id"
+                    " WHERE l.created = o.created"),
+             4);
+    T_EQ_INT(q1(db, "SELECT created FROM labels WHERE key = 'app' AND obj_id = 3"), 1767225800);
+    /* not in any index: a label row costs the writer no B-tree more */
+    T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_list('labels')"), 3);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM pragma_index_xinfo('labels_cluster')"
+                    " WHERE name = 'created'"),
+             0);
+
+    pod_event(idx, "ADDED", "uc1", "2026-01-02T00:00:00Z", "Pending");
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE name = 'c' AND created = 1767312000"), 2);
+    pod_event(idx, "MODIFIED", "uc1", "2026-01-02T00:00:00Z", "Running"); /* status only */
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE name = 'c' AND created = 1767312000"), 2);
+    pod_event(idx, "ADDED", "uc2", "2026-01-03T00:00:00Z", "Pending"); /* recreated */
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE name = 'c' AND created = 1767398400"), 2);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels WHERE name = 'c'"), 2);
+    T_EQ_INT(q1(db, "SELECT count(*) FROM labels l JOIN objects o ON o.id = l.obj_id"
+                    " WHERE l.created != o.created"),
+             0);
+    sqlite3_close(db);
+    fl_index_close(idx);
+}
+
 static long long file_size(const char *path)
 {
     struct stat st;
@@ -344,6 +419,7 @@ int main(void)
     test_coalescing();
     test_migration();
     test_migration_v3();
+    test_migration_v7();
     test_wal_truncated_when_idle();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

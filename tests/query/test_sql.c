@@ -335,6 +335,14 @@ static bool has(const fl_buf *b, const char *s)
     return b->data && strstr(b->data, s) != NULL;
 }
 
+static int occurrences(const fl_buf *b, const char *s)
+{
+    int n = 0;
+    for (const char *p = b->data; p && (p = strstr(p, s)) != NULL; p += strlen(s))
+        n++;
+    return n;
+}
+
 /* Plan shapes on the index schema (no statistics, as in a fresh index):
  * the count, sum, label and MATCH shapes as bench_sql's hand-written
  * statements plan them; the join through the cluster's pods. */
@@ -379,14 +387,47 @@ static void test_plans(void)
     T_CHECK(!has(&b, "pods_by_node"));
     T_CHECK(!has(&b, "SCAN"));
 
-    /* label + phase page: from the label's index range */
+    /* label + phase page in creation order: the label's primary-key range,
+     * sorted by the creation time its rows carry (schema v7), drives; the
+     * pods row, then the objects row, is read per candidate until the LIMIT:
+     * no objects read before the limit, no sort after it */
     plan_of(rd,
             "SELECT cluster, namespace, name, phase, node FROM pods WHERE labels.app = 'a' "
             "AND phase != 'Running' ORDER BY created DESC LIMIT 50",
             &b);
-    T_CHECK(has(&b, "labels_cluster (key=? AND value=?)"));
-    T_CHECK(has(&b, "SEARCH t0 USING INTEGER PRIMARY KEY (rowid=?)"));
+    T_CHECK(has(&b, "CO-ROUTINE l0"));
+    T_CHECK(has(&b, "SEARCH labels USING PRIMARY KEY (key=? AND value=?"));
+    const char *l0 = strstr(b.data, "SCAN l0"), *x0 = strstr(b.data, "SEARCH x0"),
+               *t0 = strstr(b.data, "SEARCH t0 USING INTEGER PRIMARY KEY (rowid=?)");
+    T_CHECK(l0 && x0 && t0 && l0 < x0 && x0 < t0);
+    T_EQ_INT(occurrences(&b, "USE TEMP B-TREE FOR ORDER BY"), 1); /* the range's, inside */
     T_CHECK(!has(&b, "SCAN t0"));
+    T_CHECK(!has(&b, "labels_cluster")); /* the label is not read a second time */
+    /* a second label: a probe per driving row, not its whole range */
+    plan_of(rd,
+            "SELECT name FROM pods WHERE labels.app = 'a' AND labels.tier = 'web' ORDER BY "
+            "created DESC LIMIT 5",
+            &b);
+    T_CHECK(has(&b, "CO-ROUTINE l0"));
+    T_CHECK(has(&b, "CORRELATED SCALAR SUBQUERY"));
+    T_CHECK(has(&b, "labels_obj (obj_id=? AND key=? AND value=?)"));
+    T_CHECK(!has(&b, "labels_cluster"));
+
+    /* not driven: no LIMIT (everything is read anyway), the label under OR,
+     * ORDER BY on something else: the label's index range as before */
+    plan_of(rd,
+            "SELECT name FROM pods WHERE labels.app = 'a' AND phase != 'Running' "
+            "ORDER BY created DESC",
+            &b);
+    T_CHECK(!has(&b, "l0"));
+    T_CHECK(has(&b, "labels_cluster (key=? AND value=?)"));
+    plan_of(rd,
+            "SELECT name FROM pods WHERE labels.app = 'a' OR phase = 'x' ORDER BY created "
+            "LIMIT 5",
+            &b);
+    T_CHECK(!has(&b, "l0"));
+    plan_of(rd, "SELECT name FROM pods WHERE labels.app = 'a' ORDER BY name LIMIT 5", &b);
+    T_CHECK(!has(&b, "l0"));
 
     /* MATCH page: from the FTS hits */
     plan_of(rd, "SELECT cluster, namespace, name FROM pods WHERE MATCH('img-1:') LIMIT 50", &b);
@@ -415,6 +456,220 @@ static void test_plans(void)
     rmdir(dir);
 }
 
+/* ---- a label page in creation order: driven vs the sorted answer ------- */
+
+static int add_row(void *arg, const fl_index_sql_value *cols, size_t n)
+{
+    fl_buf *b = arg;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fl_buf_puts(b, "|");
+        switch (cols[i].type) {
+        case FL_INDEX_SQL_TEXT: fl_buf_append(b, cols[i].s, cols[i].len); break;
+        case FL_INDEX_SQL_INT: fl_buf_printf(b, "%lld", (long long)cols[i].i); break;
+        case FL_INDEX_SQL_REAL: fl_buf_printf(b, "%g", cols[i].d); break;
+        default: fl_buf_puts(b, "NULL");
+        }
+    }
+    fl_buf_puts(b, "\n");
+    return 0;
+}
+
+/* Run text for scope: its rows into rows (one line each), whether it
+ * compiled to the label drive (l0) into *driven. */
+static void run_rows(fl_index_reader *rd, const char *text, const sql_scope *scope, fl_buf *rows,
+                     bool *driven)
+{
+    sql_query *q = NULL;
+    sql_compiled c;
+    fl_err err = FL_ERR_INIT;
+    fl_index_sql_opts o = {0, 0, false};
+    fl_index_sql_result res;
+    fl_buf_reset(rows);
+    fl_buf_puts(rows, "");
+    int prc = sql_parse(text, strlen(text), &q, &err);
+    if (prc == 0)
+        prc = sql_compile(q, reg, scope, NULL, 0, &c, &err);
+    if (prc) {
+        fprintf(stderr, "%s: %s\n", text, err.msg);
+        T_EQ_INT(prc, 0);
+        sql_query_free(q);
+        return;
+    }
+    *driven = strstr(c.sql.data, " l0") != NULL;
+    int rc = fl_index_sql_run(rd, c.sql.data, c.params, c.nparams, &o, add_row, rows, &res, &err);
+    if (rc)
+        fprintf(stderr, "%s\n  %s\n  %s\n", text, c.sql.data, err.msg);
+    T_EQ_INT(rc, 0);
+    sql_compiled_done(&c);
+    sql_query_free(q);
+}
+
+/* Lines [from, from + n) of text (the sorted answer's rows). */
+static void slice_lines(const char *text, int from, int n, fl_buf *lines)
+{
+    fl_buf_reset(lines);
+    fl_buf_puts(lines, "");
+    int line = 0;
+    for (const char *p = text; *p && line < from + n; line++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        if (line >= from)
+            fl_buf_append(lines, p, len);
+        p += len;
+    }
+}
+
+static void submit_pods(fl_index *idx, const char *cluster, int from, int to, int created0,
+                        int step)
+{
+    fl_index_src src = {cluster, "", "v1", "pods", "Pod"};
+    fl_buf b = FL_BUF_INIT(1u << 20);
+    static const char *const phases[] = {"Running", "Pending", "Failed"};
+    fl_buf_puts(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":"
+                    "{\"resourceVersion\":\"1\"},\"items\":[");
+    for (int k = from; k < to; k++) {
+        int t = created0 + (k * step) % 1000;
+        fl_buf_printf(&b,
+                      "%s{\"metadata\":{\"name\":\"p-%03d\",\"namespace\":\"ns-%d\",\"uid\":"
+                      "\"%s-%d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":"
+                      "\"2026-01-01T%02d:%02d:%02dZ\",\"labels\":{\"app\":\"app-%d\","
+                      "\"tier\":\"%s\"}},"
+                      "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\","
+                      "\"resources\":{\"requests\":{\"cpu\":\"%dm\"}}}]},"
+                      "\"status\":{\"phase\":\"%s\"}}",
+                      k > from ? "," : "", k, k % 3, cluster, k, k + 1, t / 3600, t / 60 % 60,
+                      t % 60, k % 4, k % 5 < 2 ? "web" : "db", 50 + 25 * (k % 5), phases[k % 3]);
+    }
+    fl_buf_puts(&b, "]}");
+    T_EQ_INT(fl_index_submit_list(idx, &src, b.data, b.len, NULL), 0);
+    fl_buf_done(&b);
+}
+
+static void submit_pod_event(fl_index *idx, const char *cluster, const char *type, int k,
+                             const char *uid, const char *created, const char *phase, int app)
+{
+    fl_index_src src = {cluster, "", "v1", "pods", "Pod"};
+    char ev[1024];
+    snprintf(ev, sizeof ev,
+             "{\"type\":\"%s\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+             "\"metadata\":{\"name\":\"p-%03d\",\"namespace\":\"ns-%d\",\"uid\":\"%s\","
+             "\"resourceVersion\":\"%d\",\"creationTimestamp\":\"%s\",\"labels\":"
+             "{\"app\":\"app-%d\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+             "\"image\":\"i\"}]},\"status\":{\"phase\":\"%s\"}}}",
+             type, k, k % 3, uid, 5000 + k, created, app, phase);
+    T_EQ_INT(fl_index_submit_event(idx, &src, ev, strlen(ev), NULL), 0);
+}
+
+/* A page of q_sorted (a query ending in ORDER BY created, not driven)
+ * with " LIMIT n OFFSET m" is driven and answers lines [m, m + n) of it. */
+static void expect_page(fl_index_reader *rd, const char *q_sorted, const sql_scope *scope, int n,
+                        int m, fl_buf *all, fl_buf *page, fl_buf *want)
+{
+    char text[1024];
+    bool driven = true;
+    run_rows(rd, q_sorted, scope, all, &driven);
+    T_CHECK(!driven);
+    snprintf(text, sizeof text, "%s LIMIT %d OFFSET %d", q_sorted, n, m);
+    run_rows(rd, text, scope, page, &driven);
+    T_CHECK(driven);
+    slice_lines(all->data, m, n, want);
+    if (strcmp(page->data, want->data) != 0)
+        fprintf(stderr, "%s\n  driven:\n%s  sorted:\n%s", text, page->data, want->data);
+    T_EQ_STR(page->data, want->data);
+}
+
+/* The driven label page (schema v7's labels.created) answers what the sorted
+ * plan answers: every LIMIT/OFFSET, both directions, WITH DELETED, FROM
+ * objects, a scoped user, a resource join; after deletes, a phase change
+ * and a pod recreated under its name with a new creation time (its label
+ * rows must follow); with ties in creation time, pages partition. */
+static void test_drive_results(void)
+{
+    char dir[] = "/tmp/flotilla-test-sqld-XXXXXX", path[128], cmd[160];
+    T_CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    fl_index_opts io = FL_INDEX_OPTS_INIT;
+    io.path = path;
+    fl_index *idx = NULL;
+    fl_index_reader *rd = NULL;
+    T_EQ_INT(fl_index_open(&io, &idx, NULL), 0);
+    submit_pods(idx, "c-0", 0, 120, 0, 53);    /* distinct creation times */
+    submit_pods(idx, "c-1", 0, 120, 1000, 37); /* later ones */
+    submit_pods(idx, "c-2", 0, 24, 600, 0);    /* all at the same second */
+    T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    for (int k = 0; k < 120; k += 10)
+        submit_pod_event(idx, "c-0", "DELETED", k, "c-0-0", "2026-01-01T00:00:00Z", "Running", 0);
+    submit_pod_event(idx, "c-1", "ADDED", 5, "again-5", "2026-01-01T09:00:00Z", "Pending", 1);
+    submit_pod_event(idx, "c-1", "MODIFIED", 9, "c-1-9", "2026-01-01T00:17:16Z", "Running", 1);
+    T_EQ_INT(fl_index_flush(idx, 10000), 0);
+    T_EQ_INT(fl_index_reader_new(idx, &rd, NULL), 0);
+
+    fl_buf all, page, want;
+    fl_buf_init(&all, 1u << 20), fl_buf_init(&page, 1u << 20), fl_buf_init(&want, 1u << 20);
+    static const int pages[][2] = {{5, 0}, {7, 3}, {50, 0}, {3, 40}, {4, 1000}};
+    const char *const sorted[] = {
+        "SELECT cluster, namespace, name, phase, created FROM pods WHERE labels.app = 'app-1' "
+        "AND phase != 'Running' AND cluster != 'c-2' ORDER BY created DESC",
+        "SELECT cluster, name, created FROM pods WHERE cluster != 'c-2' AND labels.app = "
+        "'app-1' ORDER BY created",
+        "SELECT cluster, name, \"deleted\" FROM pods WITH DELETED WHERE phase != 'Running' AND "
+        "labels.app = 'app-2' AND cluster IN ('c-0', 'c-1') ORDER BY created DESC",
+        "SELECT kind, cluster, name FROM objects WHERE labels.app = 'app-3' AND cluster != "
+        "'c-2' ORDER BY metadata.creationTimestamp",
+        "SELECT name, requests.cpu FROM pods WHERE labels.app = 'app-0' AND requests.cpu > "
+        "'100m' AND cluster != 'c-2' ORDER BY created DESC",
+        "SELECT cluster, name FROM pods WHERE labels.app = 'app-1' AND cluster != 'c-2' AND "
+        "(labels.tier = 'web' AND phase != 'Failed') ORDER BY created DESC",
+    };
+    for (size_t q = 0; q < FL_ARRAY_LEN(sorted); q++)
+        for (size_t i = 0; i < FL_ARRAY_LEN(pages); i++)
+            expect_page(rd, sorted[q], &admin, pages[i][0], pages[i][1], &all, &page, &want);
+
+    /* the recreated pod is first (its label rows carry its new creation time) */
+    bool driven = false;
+    run_rows(rd,
+             "SELECT cluster, name, phase FROM pods WHERE labels.app = 'app-1' ORDER BY created "
+             "DESC LIMIT 1",
+             &admin, &page, &driven);
+    T_CHECK(driven);
+    T_EQ_STR(page.data, "c-1|p-005|Pending\n");
+
+    /* a scoped user's page: the scope filters before the LIMIT counts */
+    const char *cl[] = {"c-1"}, *ns[] = {"ns-1"}, *res[] = {"pods"};
+    sql_scope_term term = {cl, 1, ns, 1, res, 1};
+    sql_scope scoped = {false, false, &term, 1};
+    for (size_t i = 0; i < FL_ARRAY_LEN(pages); i++)
+        expect_page(rd,
+                    "SELECT cluster, namespace, name FROM pods WHERE labels.app = 'app-1' ORDER "
+                    "BY created DESC",
+                    &scoped, pages[i][0], pages[i][1], &all, &page, &want);
+    run_rows(rd, "SELECT count(*) FROM pods WHERE labels.app = 'app-1'", &scoped, &all, &driven);
+    T_EQ_STR(all.data, "10\n"); /* c-1's ns-1 pods (k % 3 == 1) of app-1 (k % 4 == 1) */
+
+    /* ties (c-2: one creation time): pages of 3 partition the 6 app-1 pods */
+    fl_buf names = FL_BUF_INIT(1u << 16);
+    fl_buf_puts(&names, "");
+    for (int m = 0; m < 9; m += 3) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "SELECT name FROM pods WHERE labels.app = 'app-1' AND cluster = 'c-2' ORDER BY "
+                 "created DESC LIMIT 3 OFFSET %d",
+                 m);
+        run_rows(rd, text, &admin, &page, &driven);
+        T_CHECK(driven);
+        fl_buf_puts(&names, page.data);
+    }
+    T_EQ_STR(names.data, "p-021\np-017\np-013\np-009\np-005\np-001\n"); /* by id, newest */
+    fl_buf_done(&names);
+
+    fl_buf_done(&all), fl_buf_done(&page), fl_buf_done(&want);
+    fl_index_reader_free(rd);
+    fl_index_close(idx);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    T_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     T_EQ_INT(fl_kube_resources_new(true, &reg), 0);
@@ -427,6 +682,7 @@ int main(void)
     test_scope();
     test_params();
     test_plans();
+    test_drive_results();
     fl_kube_resources_free(reg);
     return t_done();
 }
