@@ -45,6 +45,7 @@
 #define MAX_TEMPLATES 100000
 #define FULL_PASS_MS 60000  /* every template is decided again at least this often */
 #define QUOTA_SAME_MS 30000 /* an unchanged reservation is renewed this often */
+#define SYNC_WAIT_MS 30000  /* a first schedule waits this long for a member's capacity */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -76,6 +77,7 @@ typedef struct member {
     char health[24];
     int64_t since;      /* mono ms of the last health change */
     bool was_down;      /* has been unhealthy since the daemon started */
+    bool synced;        /* its capacity (nodes, pods) has been in the index since (members_fn) */
     int phase;          /* PH_*: failover phase at the last pass (run_pass) */
     unsigned ready_gen; /* times the member entered PH_TRUSTED (may take new work) */
 } member;
@@ -511,6 +513,8 @@ static void track_health(fl_sched_prop *p, const json_t *members, int64_t now)
     json_array_foreach(members, i, e) {
         member *m = member_of(p, fl_obj_str_or(e, "name", ""));
         const char *h = fl_obj_str_or(e, "health", "Unknown");
+        if (m)
+            m->synced = !json_is_false(json_object_get(e, "synced"));
         if (!m || !strcmp(m->health, h))
             continue;
         if (m->health[0] && strcmp(h, "Ready"))
@@ -537,6 +541,10 @@ static int64_t toleration_ms(const fl_sched_prop *p, const json_t *placement, co
     return p->o.toleration_ms;
 }
 
+/* The eviction rate limit, a token bucket of one second's worth refilled
+ * by the clock (not the pass's start time: a pass that decides for
+ * seconds evicts at the configured rate all along, not one second's worth
+ * per pass). */
 static bool take_token(fl_sched_prop *p, int64_t now)
 {
     double rate = p->o.eviction_rate > 0 ? p->o.eviction_rate : 50.0;
@@ -686,9 +694,11 @@ static void q_release(fl_sched_prop *p, const char *ns, const char *uid, const c
     p->o.quota.release(p->o.quota.ud, ns, uid, cluster);
 }
 
-/* The copy of tmpl that goes to cluster entry cl with replicas. */
+/* The copy of tmpl that goes to cluster entry cl with replicas, with the
+ * labels of extra (may be NULL: a failover's preserved state). */
 static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64_t replicas,
-                           const char *bns, const char *bname, char hash[20], fl_err *err)
+                           const json_t *extra, const char *bns, const char *bname, char hash[20],
+                           fl_err *err)
 {
     json_t *o = json_deep_copy(tmpl);
     if (!o)
@@ -723,6 +733,8 @@ static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64
         labels = json_object();
         json_object_set_new(meta, "labels", labels);
     }
+    if (extra)
+        json_object_update(labels, (json_t *)extra); /* statePreservation */
     json_object_set_new(labels, LBL_MANAGED, json_string("true"));
     fl_obj_set_annotation(o, ANN_BNS, bns);
     fl_obj_set_annotation(o, ANN_BNAME, bname);
@@ -742,14 +754,15 @@ typedef struct copies {
 
 /* The copy for cluster cn (entry cl) as a new object, its hash in hash. */
 static json_t *build_copy(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl, int64_t reps,
-                          const char *bns, const char *bname, char hash[20], fl_err *err)
+                          const json_t *extra, const char *bns, const char *bname, char hash[20],
+                          fl_err *err)
 {
-    bool same = !json_array_size(ps->overrides);
+    bool same = !json_array_size(ps->overrides) && !extra;
     if (same && cp->base && cp->reps == reps) {
         memcpy(hash, cp->hash, 20);
         return json_deep_copy(cp->base);
     }
-    json_t *o = desired_obj(ps, tmpl, cl, reps, bns, bname, hash, err);
+    json_t *o = desired_obj(ps, tmpl, cl, reps, extra, bns, bname, hash, err);
     if (!o || !same)
         return o;
     json_decref(cp->base);
@@ -761,17 +774,20 @@ static json_t *build_copy(pass *ps, copies *cp, const json_t *tmpl, const json_t
 
 /* The hash of the copy for cluster cn: from p->hcache when its inputs are
  * those of the cached one (template resourceVersion, replicas, overrides
- * and, when there are any, the cluster's entry); else the copy is built
+ * and, when there are any, the cluster's entry, preserved labels); else the copy is built
  * (*obj, new). 0 or -1 (err: an override failed). */
 static int copy_hash(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl, int64_t reps,
-                     const char *bns, const char *bname, const char *key, const char *cn,
-                     char hash[20], json_t **obj, fl_err *err)
+                     const json_t *extra, const char *bns, const char *bname, const char *key,
+                     const char *cn, char hash[20], json_t **obj, fl_err *err)
 {
-    char sig[200], ck[800], ch[20] = "";
+    char sig[220], ck[800], ch[20] = "", xh[20] = "";
     if (json_array_size(ps->overrides))
         hash_of(cl, ch);
-    snprintf(sig, sizeof sig, "%.100s|%lld|%s|%s",
-             fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), (long long)reps, ps->inputs, ch);
+    if (extra)
+        hash_of(extra, xh);
+    snprintf(sig, sizeof sig, "%.100s|%lld|%s|%s|%s",
+             fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), (long long)reps, ps->inputs, ch,
+             xh);
     snprintf(ck, sizeof ck, "%s|%s", key, cn);
     const json_t *c = json_object_get(ps->p->hcache, ck);
     *obj = NULL;
@@ -779,7 +795,7 @@ static int copy_hash(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl,
         snprintf(hash, 20, "%s", fl_obj_str_or(c, "h", ""));
         return 0;
     }
-    if (!(*obj = build_copy(ps, cp, tmpl, cl, reps, bns, bname, hash, err)))
+    if (!(*obj = build_copy(ps, cp, tmpl, cl, reps, extra, bns, bname, hash, err)))
         return -1;
     json_object_set_new(ps->p->hcache, ck, json_pack("{s:s,s:s}", "s", sig, "h", hash));
     return 0;
@@ -800,6 +816,27 @@ static json_t *cond(const json_t *old_status, const char *type, bool ok, const c
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "reason", reason,
                      "message", msg, "lastTransitionTime", ltt);
+}
+
+/* Whether conditions[type] says the same (status, reason, message) in a and b. */
+static bool same_cond(const json_t *a, const json_t *b, const char *type)
+{
+    const json_t *c[2] = {NULL, NULL}, *st[2] = {a, b};
+    for (int s = 0; s < 2; s++) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(json_object_get(st[s], "conditions"), i, x) {
+            if (!strcmp(fl_obj_str_or(x, "type", ""), type))
+                c[s] = x;
+        }
+    }
+    if (!c[0] || !c[1])
+        return c[0] == c[1];
+    static const char *const f[] = {"status", "reason", "message"};
+    for (size_t i = 0; i < FL_ARRAY_LEN(f); i++)
+        if (strcmp(fl_obj_str_or(c[0], f[i], ""), fl_obj_str_or(c[1], f[i], "")))
+            return false;
+    return true;
 }
 
 static void sum_status(json_t *sum, const json_t *st)
@@ -879,7 +916,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
             json_object_set_new(c, "taints", taints);
         }
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
-            if (take_token(p, ps->now)) {
+            if (take_token(p, fl_mono_ms())) {
                 (*evicted)++;
                 *evicted_age_ms += age;
                 json_object_set_new(evictions, m->name, json_string("taint"));
@@ -1251,6 +1288,58 @@ static void binding_sig(const json_t *rb, const json_t *status, char out[40])
     snprintf(out, 40, "%s%s", a, b);
 }
 
+/* statePreservation: the labels the policy's rules preserve from the copy
+ * in the evicted cluster cn (its status as the index last saw it, else the
+ * binding's aggregatedStatus entry), and the clusters the binding held
+ * before (prev), set on task (Karmada's preservedLabelState and
+ * clustersBeforeFailover). A rule that fails leaves the task without them
+ * (logged): the eviction goes on. */
+static void preserve_state(pass *ps, size_t ki, const json_t *pol, bool app, const char *key,
+                           const char *ns, const char *name, const char *cn, const json_t *prev,
+                           const json_t *old_status, json_t *task)
+{
+    char okey[700];
+    snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
+    const json_t *st =
+        fl_obj_get(json_object_get(json_object_get(ps->obs[ki], okey), "obj"), "status");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(old_status, "aggregatedStatus"), i, e) {
+        if (!st && !strcmp(fl_obj_str_or(e, "clusterName", ""), cn))
+            st = json_object_get(e, "status");
+    }
+    json_t *empty = json_object();
+    fl_err err = FL_ERR_INIT;
+    json_t *labels = fl_sched_preserve_state(pol, app, st ? st : empty, &err);
+    json_decref(empty);
+    if (!labels) {
+        if (err.code)
+            fl_log(FL_LOG_WARN, "prop", "binding %s: eviction from %s preserves no state: %s", key,
+                   cn, err.msg);
+        return;
+    }
+    json_t *names = json_array();
+    json_array_foreach(prev, i, e)
+        json_array_append_new(names, json_string(fl_obj_str_or(e, "name", "")));
+    json_object_set_new(task, "preservedLabelState", labels);
+    json_object_set_new(task, "clustersBeforeFailover", names);
+}
+
+/* Whether a first schedule should wait: a Ready member's capacity is not in
+ * the index yet (its nodes and pods are being listed, at the daemon's
+ * start), for at most SYNC_WAIT_MS after it became Ready. Decided now, the
+ * workload would skip that member for good (later decisions keep the
+ * replicas where they are). */
+static bool capacity_pending(const pass *ps)
+{
+    for (size_t i = 0; i < ps->p->nm; i++) {
+        const member *m = &ps->p->m[i];
+        if (!m->synced && !strcmp(m->health, "Ready") && ps->now - m->since < SYNC_WAIT_MS)
+            return true;
+    }
+    return false;
+}
+
 /* One template: decide, write the member objects, build the binding. */
 static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
 {
@@ -1272,9 +1361,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (!pol && dep)
             pol = dep_pol = dep_policy(tmpl, k, dep);
     }
-    if (!pol) {
-        remember(ps, ki, tmpl, key, rb, want, false, false);
+    if (!pol || (!rb && capacity_pending(ps))) {
+        remember(ps, ki, tmpl, key, rb, want, false, pol != NULL);
+        if (pol)
+            ps->next_soon = true;
         json_decref(want);
+        json_decref(dep_pol);
         return;
     }
     if (rb)
@@ -1426,7 +1518,54 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const char *conflict = fl_obj_str_or(pol, "spec.conflictResolution", "Abort");
     json_t *agg = json_array(), *sum = json_object();
     copies cp = {NULL, 0, ""};
+    /* evictions: a gracefulEvictionTask per evicted cluster (made before
+     * the copies: the last task's preserved state goes into the labels of
+     * the copies in clusters the workload was not in before) */
+    const json_t *old_status = json_object_get(rb, "status");
+    char nowts[32];
+    rfc3339(nowts);
+    json_t *newtasks = json_array();
+    char change[600] = "";
+    if (ok && evicted) {
+        const char *cn;
+        json_t *why;
+        json_object_foreach(evictions, cn, why) {
+            bool app = !strcmp(json_string_value(why), "app");
+            int64_t had = prev_of(prev, cn);
+            if (had < 0)
+                continue;
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     app ? "workload unhealthy in cluster %s for %llds"
+                         : "cluster %s has an untolerated NoExecute taint",
+                     cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
+            json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
+            if (task)
+                preserve_state(ps, ki, pol, app, key, ns, name, cn, prev, old_status, task);
+            if (task)
+                json_array_append_new(newtasks, task);
+            size_t cl = strlen(change);
+            snprintf(change + cl, sizeof change - cl, "%s%s evicted (%s, purge %s)", cl ? "; " : "",
+                     cn, app ? "ApplicationFailure" : "TaintUntolerated",
+                     task ? fl_obj_str_or(task, "purgeMode", "") : "Directly");
+            char bk[800];
+            snprintf(bk, sizeof bk, "%s|%s", key, cn);
+            json_object_del(p->app_bad, bk);
+        }
+    }
+    const json_t *lt =
+        json_array_size(newtasks)
+            ? json_array_get(newtasks, json_array_size(newtasks) - 1)
+            : json_array_get(fl_obj_get(rb, "spec.gracefulEvictionTasks"),
+                             json_array_size(fl_obj_get(rb, "spec.gracefulEvictionTasks")) - 1);
+    const json_t *preserved = json_object_get(lt, "preservedLabelState");
+    if (!json_object_size(preserved))
+        preserved = NULL;
+    json_t *before = json_object(); /* lt's clustersBeforeFailover, as a set */
+    json_array_foreach(json_object_get(lt, "clustersBeforeFailover"), i, t)
+        json_object_set_new(before, json_string_value(t) ? json_string_value(t) : "", json_true());
     bool status_only = false; /* the binding's one write is its status */
+    size_t fresh = 0;         /* member writes queued here that are not failing */
     bool all_applied = !suspended;
     char emsg2[300] = "";
     json_array_foreach(clusters, i, t) {
@@ -1443,7 +1582,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_object_set_new(entry, "health", json_string("Unknown"));
         fl_err oe = FL_ERR_INIT;
         json_t *obj = NULL;
-        if (copy_hash(ps, &cp, tmpl, cl, reps, ns, bname, key, cn, hash, &obj, &oe) != 0) {
+        const json_t *extra = preserved && !json_object_get(before, cn) ? preserved : NULL;
+        if (copy_hash(ps, &cp, tmpl, cl, reps, extra, ns, bname, key, cn, hash, &obj, &oe) != 0) {
             all_applied = false;
             json_object_set_new(entry, "applied", json_false());
             snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
@@ -1471,7 +1611,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_decref(obj);
             continue;
         }
-        if (!obj && !(obj = build_copy(ps, &cp, tmpl, cl, reps, ns, bname, hash, &oe))) {
+        if (!obj && !(obj = build_copy(ps, &cp, tmpl, cl, reps, extra, ns, bname, hash, &oe))) {
             json_object_set_new(entry, "applied", json_false());
             snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
             continue;
@@ -1489,6 +1629,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_object_set_new(ps->ns_jobs, nskey, nso);
         }
         coll_path(k, ns, path, sizeof path);
+        size_t nj0 = json_array_size(ojobs);
         if (ob) {
             json_object_set_new(fl_obj_ensure(obj, "metadata"), "resourceVersion",
                                 json_string(fl_obj_str_or(ob, "rv", "")));
@@ -1510,6 +1651,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         } else {
             job(ojobs, cn, FL_KUBE_POST, path, obj, okey, hash);
         }
+        if (json_array_size(ojobs) > nj0 && !json_object_get(p->retry, okey))
+            fresh++; /* a write on its way (not one failing) */
         if (!strcmp(k->kind, "Secret") && json_array_size(ojobs)) {
             /* the index keeps no Secret data: read it from the host before the wave */
             char hp[900];
@@ -1526,8 +1669,6 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     /* graceful eviction: evicted clusters keep their copies until the new
      * placement is healthy or the grace period ends */
-    char nowts[32];
-    rfc3339(nowts);
     bool healthy = ok && json_array_size(agg) > 0;
     json_array_foreach(agg, i, t) {
         if (strcmp(fl_obj_str_or(t, "health", ""), "Healthy"))
@@ -1541,38 +1682,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             continue;
         json_array_append(tasks, (json_t *)t);
     }
-    char change[600] = "";
-    if (ok && evicted) {
-        const char *cn;
-        json_t *why;
-        json_object_foreach(evictions, cn, why) {
-            bool app = !strcmp(json_string_value(why), "app");
-            int64_t had = prev_of(prev, cn);
-            if (had < 0)
-                continue;
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     app ? "workload unhealthy in cluster %s for %llds"
-                         : "cluster %s has an untolerated NoExecute taint",
-                     cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
-            json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
-            if (task)
-                json_array_append_new(tasks, task);
-            size_t cl = strlen(change);
-            snprintf(change + cl, sizeof change - cl, "%s%s evicted (%s, purge %s)", cl ? "; " : "",
-                     cn, app ? "ApplicationFailure" : "TaintUntolerated",
-                     task ? fl_obj_str_or(task, "purgeMode", "") : "Directly");
-            char bk[800];
-            snprintf(bk, sizeof bk, "%s|%s", key, cn);
-            json_object_del(p->app_bad, bk);
-        }
-    }
+    json_array_extend(tasks, newtasks);
     json_array_foreach(tasks, i, t)
         json_object_set_new(want, fl_obj_str_or(t, "fromCluster", ""), json_true());
     if (watching)
         ps->next_soon = true;
     /* the binding */
-    const json_t *old_status = json_object_get(rb, "status");
     json_t *conds = json_array();
     char smsg[1200];
     snprintf(smsg, sizeof smsg, "%s",
@@ -1653,6 +1768,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         job(ps->host_jobs, "_host", FL_KUBE_POST, rbpath, body, hk, h);
         json_decref(body);
         ps->next_soon = true;
+        if (ok) {
+            char *d = json_dumps(clusters, JSON_COMPACT);
+            fl_log(FL_LOG_INFO, "prop", "binding %s: clusters %s (first schedule)", key,
+                   d ? d : "?");
+            free(d);
+        }
     } else if (!json_equal(json_object_get(rb, "spec"), spec)) {
         json_t *body = json_deep_copy(rb);
         json_object_del(body, "_seen");
@@ -1672,7 +1793,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             fl_log(FL_LOG_INFO, "prop", "binding %s: clusters %s", key, d ? d : "?");
             free(d);
         }
-    } else if (!json_equal(old_status, status)) {
+    } else if (!json_equal(old_status, status) &&
+               !(fresh && same_cond(old_status, status, "Scheduled"))) {
+        /* with member writes on their way (and the decision unchanged) the
+         * status would say "being applied" for the moment they take: it is
+         * written once they show in the index (the copies changing bring
+         * the template back), or once one fails (it says so then) */
         json_t *body = json_deep_copy(rb);
         json_object_del(body, "_seen");
         json_object_set(body, "status", status);
@@ -1751,6 +1877,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_decref(want);
     fl_buf_done(&fp);
     json_decref(tasks);
+    json_decref(newtasks);
+    json_decref(before);
     json_decref(evictions);
     json_decref(dep_pol);
     json_decref(sum);
@@ -1975,6 +2103,34 @@ static json_t *fetch_wave(pass *ps, json_t *jobs)
         json_array_append(out, j);
     }
     return out;
+}
+
+/* Host writes in the order they matter (stable inside each class): the
+ * bindings' specs (placements: what the members' copies follow), then
+ * their status and deletions, the templates' status, and Events last. */
+static void order_host_jobs(json_t *jobs)
+{
+    static const char *const first[] = {"_host/rb/", "_host/rbs/", "_host/rbdel/", "_host/ts/"};
+    static const int rank_of[] = {0, 1, 1, 2};
+    json_t *by[4] = {json_array(), json_array(), json_array(), json_array()};
+    size_t i;
+    json_t *j;
+    if (!by[0] || !by[1] || !by[2] || !by[3])
+        goto out; /* left as they are */
+    json_array_foreach(jobs, i, j) {
+        const char *key = fl_obj_str_or(j, "key", "");
+        int rank = 3;
+        for (size_t r = 0; r < FL_ARRAY_LEN(first); r++)
+            if (!strncmp(key, first[r], strlen(first[r])))
+                rank = rank_of[r];
+        json_array_append(by[rank], j);
+    }
+    json_array_clear(jobs);
+    for (int r = 0; r < 4; r++)
+        json_array_extend(jobs, by[r]);
+out:
+    for (int r = 0; r < 4; r++)
+        json_decref(by[r]);
 }
 
 static void concat_into(json_t *dst, json_t *src)
@@ -2296,6 +2452,7 @@ static bool run_pass(fl_sched_prop *p)
     run_jobs(p, depj);
     json_decref(depj);
     run_jobs(p, ps.obj_jobs);
+    order_host_jobs(ps.host_jobs);
     run_jobs(p, ps.host_jobs);
     bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.dep_jobs) ||
                 json_array_size(ps.host_jobs) || json_object_size(p->retry) ||
