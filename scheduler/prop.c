@@ -211,11 +211,76 @@ static uint64_t fnv64(const char *s)
     return h;
 }
 
+/* The hash of an object's compact, sorted JSON: what goes into the
+ * copies' flotilla.io/propagation-hash (so it must not change). */
 static void hash_of(const json_t *obj, char out[20])
 {
     char *d = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
     snprintf(out, 20, "%016llx", d ? (unsigned long long)fnv64(d) : 0ull);
     free(d);
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t fnv64n(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A hash of a JSON value's content, walked in place (no dump, no
+ * allocation): object members combine in any order (their sum), arrays in
+ * order. */
+static uint64_t tree_hash(const json_t *v)
+{
+    uint64_t h = 1469598103934665603ull;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        uint64_t sum = 0;
+        json_object_foreach((json_t *)v, k, x)
+            sum += mix64(fnv64n(h, k, strlen(k)) ^ (tree_hash(x) * 31));
+        return mix64(sum ^ 1);
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        h = 2;
+        json_array_foreach(v, i, x)
+            h = mix64(h * 31 + tree_hash(x));
+        return h;
+    }
+    case JSON_STRING: return mix64(fnv64n(h, json_string_value(v), json_string_length(v)) ^ 3);
+    case JSON_INTEGER: {
+        json_int_t n = json_integer_value(v);
+        return mix64(fnv64n(h, &n, sizeof n) ^ 4);
+    }
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        return mix64(fnv64n(h, &d, sizeof d) ^ 5);
+    }
+    case JSON_TRUE: return 6;
+    case JSON_FALSE: return 7;
+    default: return 8; /* null, or no value */
+    }
+}
+
+/* A fingerprint of obj for the controller's own comparisons (settled
+ * fingerprints, writes in flight, caches): never stored outside memory, so
+ * free to differ from hash_of. */
+static void fp_of(const json_t *obj, char out[20])
+{
+    snprintf(out, 20, "%016llx", obj ? (unsigned long long)tree_hash(obj) : 0ull);
 }
 
 /* ------------------------------------------------------------ writes */
@@ -782,9 +847,9 @@ static int copy_hash(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl,
 {
     char sig[220], ck[800], ch[20] = "", xh[20] = "";
     if (json_array_size(ps->overrides))
-        hash_of(cl, ch);
+        fp_of(cl, ch);
     if (extra)
-        hash_of(extra, xh);
+        fp_of(extra, xh);
     snprintf(sig, sizeof sig, "%.100s|%lld|%s|%s|%s",
              fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), (long long)reps, ps->inputs, ch,
              xh);
@@ -1148,7 +1213,7 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
     fl_sched_prop *p = ps->p;
     char h[20], ts[32], evname[700], path[700], hk[800];
     json_t *sig = json_pack("[s,s]", reason, msg);
-    hash_of(sig, h);
+    fp_of(sig, h);
     json_decref(sig);
     if (!strcmp(fl_obj_str_or(p->last_event, key, ""), h))
         return;
@@ -1283,9 +1348,24 @@ static void binding_sig(const json_t *rb, const json_t *status, char out[40])
         snprintf(out, 40, "-");
         return;
     }
-    hash_of(json_object_get(rb, "spec"), a);
-    hash_of(status, b);
+    fp_of(json_object_get(rb, "spec"), a);
+    fp_of(status, b);
     snprintf(out, 40, "%s%s", a, b);
+}
+
+/* The body of a write of binding rb: a shallow copy (its spec or status
+ * is replaced, not changed in place) with its own metadata (annotations
+ * may be set), without "_seen". rb is left as it is. */
+static json_t *binding_body(const json_t *rb)
+{
+    json_t *body = json_copy((json_t *)rb);
+    if (!body)
+        return NULL;
+    json_object_del(body, "_seen");
+    json_t *meta = json_object_get(rb, "metadata");
+    if (meta)
+        json_object_set_new(body, "metadata", json_deep_copy(meta));
+    return body;
 }
 
 /* statePreservation: the labels the policy's rules preserve from the copy
@@ -1385,7 +1465,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                   fl_obj_str_or(pol, "metadata.resourceVersion", ""));
     if (!fl_obj_str(pol, "metadata.resourceVersion")) {
         char ph[20];
-        hash_of(pol, ph);
+        fp_of(pol, ph);
         fl_buf_printf(&fp, "|%s", ph);
     }
     /* members: the failover phase of those holding the binding (placed or
@@ -1763,7 +1843,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (body && change[0])
             fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
-        hash_of(body, h);
+        fp_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
         job(ps->host_jobs, "_host", FL_KUBE_POST, rbpath, body, hk, h);
         json_decref(body);
@@ -1775,13 +1855,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             free(d);
         }
     } else if (!json_equal(json_object_get(rb, "spec"), spec)) {
-        json_t *body = json_deep_copy(rb);
-        json_object_del(body, "_seen");
+        json_t *body = binding_body(rb);
         json_object_set(body, "spec", spec);
         if (body && change[0])
             fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
-        hash_of(body, h);
+        fp_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
         size_t pl = strlen(rbpath);
         snprintf(rbpath + pl, sizeof rbpath - pl, "/%s", bname);
@@ -1799,11 +1878,10 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
          * status would say "being applied" for the moment they take: it is
          * written once they show in the index (the copies changing bring
          * the template back), or once one fails (it says so then) */
-        json_t *body = json_deep_copy(rb);
-        json_object_del(body, "_seen");
+        json_t *body = binding_body(rb);
         json_object_set(body, "status", status);
         char h[20];
-        hash_of(body, h);
+        fp_of(body, h);
         snprintf(hk, sizeof hk, "_host/rbs/%s", key);
         size_t pl = strlen(rbpath);
         snprintf(rbpath + pl, sizeof rbpath - pl, "/%s/status", bname);
@@ -1822,7 +1900,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             if (!json_equal(json_object_get(ts, f), v))
                 diff = true;
         if (diff) {
-            json_t *body = json_deep_copy(tmpl);
+            json_t *body = json_copy((json_t *)tmpl); /* shallow: only its status is replaced */
             json_t *nst = json_is_object(ts) ? json_deep_copy(ts) : json_object();
             json_object_update(nst, sum);
             json_object_set_new(
@@ -1833,7 +1911,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             coll_path(k, ns, tp, sizeof tp);
             size_t pl = strlen(tp);
             snprintf(tp + pl, sizeof tp - pl, "/%s/status", name);
-            hash_of(body, h);
+            fp_of(body, h);
             snprintf(hk, sizeof hk, "_host/ts/%s/%s", k->resource, key);
             job(ps->host_jobs, "_host", FL_KUBE_PUT, tp, body, hk, h);
             json_decref(body);
@@ -2303,9 +2381,9 @@ static bool run_pass(fl_sched_prop *p)
         host_items(p, "policy.karmada.io", "clusteroverridepolicies", "ClusterOverridePolicy");
     concat_into(ps.overrides,
                 host_items(p, "policy.karmada.io", "overridepolicies", "OverridePolicy"));
-    hash_of(ps.overrides, ps.inputs);
+    fp_of(ps.overrides, ps.inputs);
     char psig[20];
-    hash_of(ps.policies, psig);
+    fp_of(ps.policies, psig);
     /* a change of policies or overrides: every template is looked at */
     bool all = strcmp(psig, p->pol_sig) || strcmp(ps.inputs, p->ovr_sig);
     json_t *moved = json_object(); /* members whose failover phase changed */
