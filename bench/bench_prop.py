@@ -102,6 +102,7 @@ class Mirror:
 
     def __init__(self, url, path):
         self.url, self.path, self.objs, self.lock = url, path, {}, threading.Lock()
+        self.writes = self.spec_writes = 0  # MODIFIED events seen; those that changed the spec
         self.stop = threading.Event()
         threading.Thread(target=self.run, daemon=True).start()
 
@@ -125,6 +126,10 @@ class Mirror:
                             if ev.get("type") == "DELETED":
                                 self.objs.pop(name, None)
                             else:
+                                old = self.objs.get(name)
+                                if ev.get("type") == "MODIFIED":
+                                    self.writes += 1
+                                    self.spec_writes += old is None or old.get("spec") != o.get("spec")
                                 self.objs[name] = o
             except Exception:
                 time.sleep(0.1)
@@ -196,7 +201,7 @@ def main():
     for t in ths:
         t.start()
     time.sleep(1.0)
-    lat, missed = [], 0
+    lat, missed, ts0, at = [], 0, time.monotonic(), []
     for s in range(args.samples):
         name = "w%04d" % ((s * 7919) % W)
         img = "nginx:s%d" % s
@@ -206,9 +211,12 @@ def main():
         t = time.monotonic()
         if wait(lambda: all((m, name, img) in seen for m in members), 30, 0.002):
             lat.append((max(seen[(m, name, img)] for m in members) - t) * 1000)
+            at.append((lat[-1], s, t - ts0))
         else:
             missed += 1
     stop.set()
+    print("slowest samples (ms, sample, s since the first): %s" %
+          ", ".join("%.0f #%d %.1fs" % x for x in sorted(at, reverse=True)[:3]))
     print("propagation latency, template PATCH -> new image in all %d members (%d samples, %d missed):"
           " P50 %.0f ms P90 %.0f ms P99 %.0f ms max %.0f ms" %
           (len(members), len(lat), missed, pct(lat, 50), pct(lat, 90), pct(lat, 99),
@@ -253,6 +261,7 @@ def main():
     subprocess.run([args.bin, "sim", "ctl", "--kubeconfig-dir", D, victim, "down"],
                    capture_output=True)
     t0, w0 = time.monotonic(), time.time()
+    w_before, s_before = mb.writes, mb.spec_writes
 
     def moved():
         b = mb.snapshot()
@@ -278,6 +287,10 @@ def main():
           " failureThreshold 1 s + tolerationSeconds 1 s; the daemon logged the member down"
           " %s after the down)" % (F, victim, len(rest), "done" if ok else "NOT done", el,
                                    "%.2f s" % (det - w0) if det else "(not found)"))
+    time.sleep(5)
+    nw, ns = mb.writes - w_before, mb.spec_writes - s_before
+    print("binding writes from the down to 5 s after: %d (%.2f per binding: %d spec, %d status)"
+          % (nw, nw / float(F), ns, nw - ns))
     mb.stop.set()
     for x in mm.values():
         x.stop.set()

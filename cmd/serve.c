@@ -877,7 +877,8 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
 
 /* Whether the collector's status says member name's nodes and pods (what
  * its available replicas are computed from) have been listed into the
- * index once; true when it syncs neither. */
+ * index once: both synced, or (a member that syncs neither) the member's
+ * whole sync done. False before discovery has listed its resources. */
 static bool capacity_synced(const json_t *st, const char *name)
 {
     size_t i, j;
@@ -885,15 +886,18 @@ static bool capacity_synced(const json_t *st, const char *name)
     json_array_foreach(json_object_get(st, "clusters"), i, c) {
         if (strcmp(fl_obj_str_or(c, "name", ""), name))
             continue;
+        int have = 0;
         json_array_foreach(json_object_get(c, "resources"), j, r) {
             const char *res = fl_obj_str_or(r, "resource", "");
-            if (!fl_obj_str_or(r, "group", "")[0] &&
-                (!strcmp(res, "nodes") || !strcmp(res, "pods")) &&
-                !json_is_true(json_object_get(r, "synced")))
+            if (fl_obj_str_or(r, "group", "")[0] || (strcmp(res, "nodes") && strcmp(res, "pods")))
+                continue;
+            if (!json_is_true(json_object_get(r, "synced")))
                 return false;
+            have++;
         }
+        return have == 2 || !strcmp(fl_obj_str_or(c, "sync", ""), "Synced");
     }
-    return true;
+    return false;
 }
 
 /* The members for the propagation controller: the engine's entries, their

@@ -46,6 +46,7 @@
 #define FULL_PASS_MS 60000  /* every template is decided again at least this often */
 #define QUOTA_SAME_MS 30000 /* an unchanged reservation is renewed this often */
 #define SYNC_WAIT_MS 30000  /* a first schedule waits this long for a member's capacity */
+#define EVICT_SOON_MS 5000  /* a status that an eviction this close rewrites is not written */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -78,6 +79,7 @@ typedef struct member {
     int64_t since;      /* mono ms of the last health change */
     bool was_down;      /* has been unhealthy since the daemon started */
     bool synced;        /* its capacity (nodes, pods) has been in the index since (members_fn) */
+    bool probed;        /* its health has been known (not Unknown) since the daemon started */
     int phase;          /* PH_*: failover phase at the last pass (run_pass) */
     unsigned ready_gen; /* times the member entered PH_TRUSTED (may take new work) */
 } member;
@@ -126,8 +128,9 @@ struct fl_sched_prop {
     json_t *hcache;      /* "bkey|cluster" -> {"s": inputs, "h": hash of the desired copy} */
     json_t *qheld;       /* "ns|uid|cluster" -> {"r": replicas, "t": ms}: the last reservation */
     char pol_sig[24], ovr_sig[24];
-    size_t rr_pos; /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
-    int64_t rr_ms; /* when the cursor last moved */
+    size_t rr_pos;    /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
+    int64_t start_ms; /* mono ms the controller was made */
+    int64_t rr_ms;    /* when the cursor last moved */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -571,15 +574,22 @@ static bool index_has(fl_index_reader *r, const char *cluster, const char *group
 
 /* ------------------------------------------------------------ health */
 
-static void track_health(fl_sched_prop *p, const json_t *members, int64_t now)
+/* Members' health and capacity sync from members_fn; true when a member's
+ * capacity became synced (in the index) since the last call. */
+static bool track_health(fl_sched_prop *p, const json_t *members, int64_t now)
 {
     size_t i;
     const json_t *e;
+    bool newly = false;
     json_array_foreach(members, i, e) {
         member *m = member_of(p, fl_obj_str_or(e, "name", ""));
         const char *h = fl_obj_str_or(e, "health", "Unknown");
-        if (m)
-            m->synced = !json_is_false(json_object_get(e, "synced"));
+        if (m) {
+            bool synced = !json_is_false(json_object_get(e, "synced"));
+            newly |= synced && !m->synced;
+            m->synced = synced;
+            m->probed |= strcmp(h, "Unknown") != 0;
+        }
         if (!m || !strcmp(m->health, h))
             continue;
         if (m->health[0] && strcmp(h, "Ready"))
@@ -589,6 +599,7 @@ static void track_health(fl_sched_prop *p, const json_t *members, int64_t now)
         snprintf(m->health, sizeof m->health, "%s", h);
         m->since = now;
     }
+    return newly;
 }
 
 /* The NoExecute toleration of placement for key, in ms (-1: forever). */
@@ -881,6 +892,28 @@ static json_t *cond(const json_t *old_status, const char *type, bool ok, const c
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "reason", reason,
                      "message", msg, "lastTransitionTime", ltt);
+}
+
+/* Whether a member of prev (the binding's clusters) that is not Ready will
+ * be evicted (its NoExecute toleration under placement ends) within
+ * EVICT_SOON_MS: the eviction writes the binding's status then, so the
+ * status that only says its copies' health is Unknown is not written
+ * first (with a toleration of 300 s it is, at once). */
+static bool evict_soon(const pass *ps, const json_t *placement, const json_t *prev)
+{
+    const fl_sched_prop *p = ps->p;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(prev, i, t) {
+        const member *m = member_of((fl_sched_prop *)p, fl_obj_str_or(t, "name", ""));
+        if (!m || !strcmp(m->health, "Ready"))
+            continue;
+        const char *key = !strcmp(m->health, "NotReady") ? TAINT_NOT_READY : TAINT_UNREACHABLE;
+        int64_t tol = toleration_ms(p, placement, key);
+        if (tol >= 0 && p->o.failure_threshold_ms + tol - (ps->now - m->since) <= EVICT_SOON_MS)
+            return true;
+    }
+    return false;
 }
 
 /* Whether conditions[type] says the same (status, reason, message) in a and b. */
@@ -1405,15 +1438,19 @@ static void preserve_state(pass *ps, size_t ki, const json_t *pol, bool app, con
     json_object_set_new(task, "clustersBeforeFailover", names);
 }
 
-/* Whether a first schedule should wait: a Ready member's capacity is not in
- * the index yet (its nodes and pods are being listed, at the daemon's
- * start), for at most SYNC_WAIT_MS after it became Ready. Decided now, the
- * workload would skip that member for good (later decisions keep the
- * replicas where they are). */
+/* Whether a first schedule should wait: at the daemon's start, a member's
+ * health is not known yet (no probe answered: for at most SYNC_WAIT_MS
+ * from the start), or a Ready member's capacity is not in the index yet
+ * (its nodes and pods are being listed: at most SYNC_WAIT_MS after it
+ * became Ready). Decided now, the workload would skip that member for good
+ * (later decisions keep the replicas where they are), or fail with no
+ * cluster at all. */
 static bool capacity_pending(const pass *ps)
 {
     for (size_t i = 0; i < ps->p->nm; i++) {
         const member *m = &ps->p->m[i];
+        if (!m->probed && ps->now - ps->p->start_ms < SYNC_WAIT_MS)
+            return true;
         if (!m->synced && !strcmp(m->health, "Ready") && ps->now - m->since < SYNC_WAIT_MS)
             return true;
     }
@@ -1441,7 +1478,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (!pol && dep)
             pol = dep_pol = dep_policy(tmpl, k, dep);
     }
-    if (!pol || (!rb && capacity_pending(ps))) {
+    char rbkey[800];
+    snprintf(rbkey, sizeof rbkey, "_host/rb/%s", key);
+    /* no binding yet: wait for the members' capacity, or for the index to
+     * show the binding this controller created (deciding again could
+     * create it differently: the first write wins) */
+    if (!pol || (!rb && (capacity_pending(ps) || json_object_get(p->inflight, rbkey)))) {
         remember(ps, ki, tmpl, key, rb, want, false, pol != NULL);
         if (pol)
             ps->next_soon = true;
@@ -1872,8 +1914,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             fl_log(FL_LOG_INFO, "prop", "binding %s: clusters %s", key, d ? d : "?");
             free(d);
         }
-    } else if (!json_equal(old_status, status) &&
-               !(fresh && same_cond(old_status, status, "Scheduled"))) {
+    } else if (!json_equal(old_status, status) && !((fresh || evict_soon(ps, placement, prev)) &&
+                                                    same_cond(old_status, status, "Scheduled"))) {
         /* with member writes on their way (and the decision unchanged) the
          * status would say "being applied" for the moment they take: it is
          * written once they show in the index (the copies changing bring
@@ -2225,9 +2267,9 @@ static fl_index_reader *reader(fl_sched_prop *p)
     return p->rd;
 }
 
-static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev)
+static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev, bool force)
 {
-    if (p->snap && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
+    if (p->snap && !force && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
         return;
     fl_index_reader *r = reader(p);
     fl_sched_snapshot *s = NULL;
@@ -2369,11 +2411,13 @@ static bool run_pass(fl_sched_prop *p)
     int64_t t0 = ps.now;
     fl_index_stats is;
     fl_index_stats_get(p->o.index, &is);
-    load_snapshot(p, ps.now, is.revision);
     ps.members = p->o.members(p->o.members_ud);
     if (!ps.members)
         return true;
-    track_health(p, ps.members, ps.now);
+    /* a member whose capacity was just listed: the snapshot is read again
+     * now (not up to SNAPSHOT_MIN_MS later: first schedules wait for it) */
+    bool fresh_capacity = track_health(p, ps.members, ps.now);
+    load_snapshot(p, ps.now, is.revision, fresh_capacity);
     ps.policies = host_items(p, "policy.karmada.io", "propagationpolicies", "PropagationPolicy");
     concat_into(ps.policies, host_items(p, "policy.karmada.io", "clusterpropagationpolicies",
                                         "ClusterPropagationPolicy"));
@@ -2702,6 +2746,7 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
             goto fail;
     }
     p->tokens_ms = now;
+    p->start_ms = now;
     p->tokens = 1;
     if ((rc = uv_loop_init(&p->loop)) != 0)
         goto fail;
