@@ -147,6 +147,28 @@ static void test_state(void)
     path_fails(st, "{.conditions[7].type}", FL_ENOTFOUND);
     path_fails(st, "{.conditions[?(@.type=='A')]}", FL_EPARSE);
     path_fails(st, "{.jobStatus", FL_EPARSE);
+    /* malformed templates end in an error, never past the string */
+    static const char *const bad[] = {"{",
+                                      "{[",
+                                      "{['",
+                                      "{[1",
+                                      "{.a[",
+                                      "{.}x{",
+                                      "{..}",
+                                      "{.a.}",
+                                      "{['a']",
+                                      "{[\"a",
+                                      "{[99999999999]}",
+                                      "{$.[0]}",
+                                      "{ .a b}",
+                                      "{@}}{"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *o = J(st);
+        char *v = NULL;
+        fl_err e = FL_ERR_INIT;
+        T_CHECK(fl_sched_jsonpath(o, bad[i], &v, &e) != 0 && v == NULL);
+        json_decref(o);
+    }
 
     json_t *pol = J("{\"spec\":{\"failover\":{\"application\":{\"statePreservation\":{"
                     "\"rules\":[{\"aliasLabelName\":\"example.io/state\","
