@@ -12,12 +12,15 @@ set, templates written to the host API directly (HTTP on loopback).
                the members; one member goes down (`flotilla sim ctl down`) and
                the time until every binding has left it and every other member
                holds the new counts is printed, with the detection threshold
-               (failureThreshold + toleration) separately.
+               (failureThreshold + toleration) separately and when the daemon
+               logged the member down. Bindings and member Deployments are
+               mirrored by list+watch (no list per poll), checked every 50 ms.
 
 Usage: bench_prop.py FLOTILLA_BIN [--clusters 20] [--workloads 1000] [--samples 200]
                      [--failover-workloads 1000]
 Prints figures; never passes or fails on time."""
 import argparse
+import calendar
 import json
 import os
 import statistics
@@ -91,6 +94,64 @@ def watcher(name, url, ns, seen, stop):
             time.sleep(0.1)
 
 
+class Mirror:
+    """A list+watch of one collection kept in memory (name -> object), so
+    that checking "moved" costs no list of 1,000 objects per member per
+    poll (which took seconds at 1,000 x 20 and competed with the daemon for
+    the CPU)."""
+
+    def __init__(self, url, path):
+        self.url, self.path, self.objs, self.lock = url, path, {}, threading.Lock()
+        self.writes = self.spec_writes = 0  # MODIFIED events seen; those that changed the spec
+        self.stop = threading.Event()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                lst = http(self.url + self.path)
+                with self.lock:
+                    self.objs = {o["metadata"]["name"]: o for o in lst["items"]}
+                with urllib.request.urlopen(self.url + self.path + "?watch=1&resourceVersion=%s"
+                                            % lst["metadata"]["resourceVersion"], timeout=600) as r:
+                    for line in r:
+                        if self.stop.is_set():
+                            return
+                        ev = json.loads(line)
+                        o = ev.get("object", {})
+                        name = o.get("metadata", {}).get("name")
+                        if not name:
+                            continue
+                        with self.lock:
+                            if ev.get("type") == "DELETED":
+                                self.objs.pop(name, None)
+                            else:
+                                old = self.objs.get(name)
+                                if ev.get("type") == "MODIFIED":
+                                    self.writes += 1
+                                    self.spec_writes += old is None or old.get("spec") != o.get("spec")
+                                self.objs[name] = o
+            except Exception:
+                time.sleep(0.1)
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.objs)
+
+
+def detected_at(log_path, cluster):
+    """Wall-clock time of the daemon's "cluster X: Ready -> ..." line, or None."""
+    try:
+        for line in open(log_path):
+            if "prop: cluster %s: Ready -> " % cluster in line:
+                ts = line.split()[0].rstrip("Z")
+                return calendar.timegm(time.strptime(ts.split(".")[0], "%Y-%m-%dT%H:%M:%S")) + \
+                    float("0." + ts.split(".")[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return None
+
+
 def main():
     sim, clusters = start_sim(args.bin, D, "--clusters", str(args.clusters), "--host", "--nodes", "4",
                               "--no-controllers")
@@ -140,7 +201,7 @@ def main():
     for t in ths:
         t.start()
     time.sleep(1.0)
-    lat, missed = [], 0
+    lat, missed, ts0, at = [], 0, time.monotonic(), []
     for s in range(args.samples):
         name = "w%04d" % ((s * 7919) % W)
         img = "nginx:s%d" % s
@@ -150,9 +211,12 @@ def main():
         t = time.monotonic()
         if wait(lambda: all((m, name, img) in seen for m in members), 30, 0.002):
             lat.append((max(seen[(m, name, img)] for m in members) - t) * 1000)
+            at.append((lat[-1], s, t - ts0))
         else:
             missed += 1
     stop.set()
+    print("slowest samples (ms, sample, s since the first): %s" %
+          ", ".join("%.0f #%d %.1fs" % x for x in sorted(at, reverse=True)[:3]))
     print("propagation latency, template PATCH -> new image in all %d members (%d samples, %d missed):"
           " P50 %.0f ms P90 %.0f ms P99 %.0f ms max %.0f ms" %
           (len(members), len(lat), missed, pct(lat, 50), pct(lat, 90), pct(lat, 99),
@@ -190,34 +254,46 @@ def main():
     ok = wait(placed, 900, 0.5)
     ok = ok and wait(lambda: count(clusters[victim], "bench-f") == F, 900, 0.5)
     print("failover set-up: %d workloads x %d replicas placed: %s" % (F, len(members), ok))
+    mb = Mirror(host, "/apis/work.karmada.io/v1alpha2/namespaces/bench-f/resourcebindings")
+    mm = {m: Mirror(clusters[m], "/apis/apps/v1/namespaces/bench-f/deployments") for m in rest}
+    wait(lambda: len(mb.snapshot()) == F and all(len(x.snapshot()) > 0 for x in mm.values()), 60, 0.1)
     time.sleep(2)
     subprocess.run([args.bin, "sim", "ctl", "--kubeconfig-dir", D, victim, "down"],
                    capture_output=True)
-    t0 = time.monotonic()
+    t0, w0 = time.monotonic(), time.time()
+    w_before, s_before = mb.writes, mb.spec_writes
 
     def moved():
-        b = rbs()
+        b = mb.snapshot()
         if len(b) != F:
             return False
         want = {}
-        for r in b:
+        for r in b.values():
             cl = {c["name"]: c["replicas"] for c in r["spec"].get("clusters", [])}
             if victim in cl or sum(cl.values()) != len(members):
                 return False
             want[r["spec"]["resource"]["name"]] = cl
         for m in rest:
-            items = http(clusters[m] + "/apis/apps/v1/namespaces/bench-f/deployments")["items"]
-            have = {o["metadata"]["name"]: o["spec"]["replicas"] for o in items}
+            have = mm[m].snapshot()
             for name, cl in want.items():
-                if cl.get(m, 0) and have.get(name) != cl[m]:
+                if cl.get(m, 0) and have.get(name, {}).get("spec", {}).get("replicas") != cl[m]:
                     return False
         return True
-    ok = wait(moved, 600, 0.25)
+    ok = wait(moved, 600, 0.05)
     el = time.monotonic() - t0
+    det = detected_at(os.path.join(D, "serve.log"), victim)
     print("failover: %d workloads off %s, cluster down -> every replica re-placed and written on the"
           " other %d members: %s in %.1f s (of which detection+toleration: health probe 0.5 s +"
-          " failureThreshold 1 s + tolerationSeconds 1 s)" % (F, victim, len(rest),
-                                                                "done" if ok else "NOT done", el))
+          " failureThreshold 1 s + tolerationSeconds 1 s; the daemon logged the member down"
+          " %s after the down)" % (F, victim, len(rest), "done" if ok else "NOT done", el,
+                                   "%.2f s" % (det - w0) if det else "(not found)"))
+    time.sleep(5)
+    nw, ns = mb.writes - w_before, mb.spec_writes - s_before
+    print("binding writes from the down to 5 s after: %d (%.2f per binding: %d spec, %d status)"
+          % (nw, nw / float(F), ns, nw - ns))
+    mb.stop.set()
+    for x in mm.values():
+        x.stop.set()
     try:
         print("load average: %s" % open("/proc/loadavg").read().strip())
     except OSError:

@@ -875,11 +875,43 @@ static int prop_host_list(void *ud, const char *group, const char *resource, jso
     return 0;
 }
 
+/* Whether the collector's status says member name's nodes and pods (what
+ * its available replicas are computed from) have been listed into the
+ * index once: both synced, or (a member that syncs neither) the member's
+ * whole sync done. False before discovery has listed its resources. */
+static bool capacity_synced(const json_t *st, const char *name)
+{
+    size_t i, j;
+    const json_t *c, *r;
+    json_array_foreach(json_object_get(st, "clusters"), i, c) {
+        if (strcmp(fl_obj_str_or(c, "name", ""), name))
+            continue;
+        int have = 0;
+        json_array_foreach(json_object_get(c, "resources"), j, r) {
+            const char *res = fl_obj_str_or(r, "resource", "");
+            if (fl_obj_str_or(r, "group", "")[0] || (strcmp(res, "nodes") && strcmp(res, "pods")))
+                continue;
+            if (!json_is_true(json_object_get(r, "synced")))
+                return false;
+            have++;
+        }
+        return have == 2 || !strcmp(fl_obj_str_or(c, "sync", ""), "Synced");
+    }
+    return false;
+}
+
+/* The members for the propagation controller: the engine's entries, their
+ * health and "synced" (capacity_synced). */
 static json_t *prop_members(void *ud)
 {
     serve_ctx *x = ud;
     json_t *st = fl_collector_status(x->collector);
     json_t *m = st ? cmd_members_json(x->cfg, st, true) : NULL;
+    size_t i;
+    json_t *e;
+    json_array_foreach(m, i, e)
+        json_object_set_new(e, "synced",
+                            json_boolean(capacity_synced(st, fl_obj_str_or(e, "name", ""))));
     json_decref(st);
     return m;
 }

@@ -45,6 +45,8 @@
 #define MAX_TEMPLATES 100000
 #define FULL_PASS_MS 60000  /* every template is decided again at least this often */
 #define QUOTA_SAME_MS 30000 /* an unchanged reservation is renewed this often */
+#define SYNC_WAIT_MS 30000  /* a first schedule waits this long for a member's capacity */
+#define EVICT_SOON_MS 5000  /* a status that an eviction this close rewrites is not written */
 
 /* The template kinds propagated (the host collector syncs them), workloads
  * first: their decisions say where their dependencies (dep) go. Member
@@ -76,6 +78,8 @@ typedef struct member {
     char health[24];
     int64_t since;      /* mono ms of the last health change */
     bool was_down;      /* has been unhealthy since the daemon started */
+    bool synced;        /* its capacity (nodes, pods) has been in the index since (members_fn) */
+    bool probed;        /* its health has been known (not Unknown) since the daemon started */
     int phase;          /* PH_*: failover phase at the last pass (run_pass) */
     unsigned ready_gen; /* times the member entered PH_TRUSTED (may take new work) */
 } member;
@@ -124,8 +128,9 @@ struct fl_sched_prop {
     json_t *hcache;      /* "bkey|cluster" -> {"s": inputs, "h": hash of the desired copy} */
     json_t *qheld;       /* "ns|uid|cluster" -> {"r": replicas, "t": ms}: the last reservation */
     char pol_sig[24], ovr_sig[24];
-    size_t rr_pos; /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
-    int64_t rr_ms; /* when the cursor last moved */
+    size_t rr_pos;    /* resync cursor over the templates (each decided again every FULL_PASS_MS) */
+    int64_t start_ms; /* mono ms the controller was made */
+    int64_t rr_ms;    /* when the cursor last moved */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -209,11 +214,76 @@ static uint64_t fnv64(const char *s)
     return h;
 }
 
+/* The hash of an object's compact, sorted JSON: what goes into the
+ * copies' flotilla.io/propagation-hash (so it must not change). */
 static void hash_of(const json_t *obj, char out[20])
 {
     char *d = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
     snprintf(out, 20, "%016llx", d ? (unsigned long long)fnv64(d) : 0ull);
     free(d);
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t fnv64n(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A hash of a JSON value's content, walked in place (no dump, no
+ * allocation): object members combine in any order (their sum), arrays in
+ * order. */
+static uint64_t tree_hash(const json_t *v)
+{
+    uint64_t h = 1469598103934665603ull;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        uint64_t sum = 0;
+        json_object_foreach((json_t *)v, k, x)
+            sum += mix64(fnv64n(h, k, strlen(k)) ^ (tree_hash(x) * 31));
+        return mix64(sum ^ 1);
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        h = 2;
+        json_array_foreach(v, i, x)
+            h = mix64(h * 31 + tree_hash(x));
+        return h;
+    }
+    case JSON_STRING: return mix64(fnv64n(h, json_string_value(v), json_string_length(v)) ^ 3);
+    case JSON_INTEGER: {
+        json_int_t n = json_integer_value(v);
+        return mix64(fnv64n(h, &n, sizeof n) ^ 4);
+    }
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        return mix64(fnv64n(h, &d, sizeof d) ^ 5);
+    }
+    case JSON_TRUE: return 6;
+    case JSON_FALSE: return 7;
+    default: return 8; /* null, or no value */
+    }
+}
+
+/* A fingerprint of obj for the controller's own comparisons (settled
+ * fingerprints, writes in flight, caches): never stored outside memory, so
+ * free to differ from hash_of. */
+static void fp_of(const json_t *obj, char out[20])
+{
+    snprintf(out, 20, "%016llx", obj ? (unsigned long long)tree_hash(obj) : 0ull);
 }
 
 /* ------------------------------------------------------------ writes */
@@ -504,13 +574,22 @@ static bool index_has(fl_index_reader *r, const char *cluster, const char *group
 
 /* ------------------------------------------------------------ health */
 
-static void track_health(fl_sched_prop *p, const json_t *members, int64_t now)
+/* Members' health and capacity sync from members_fn; true when a member's
+ * capacity became synced (in the index) since the last call. */
+static bool track_health(fl_sched_prop *p, const json_t *members, int64_t now)
 {
     size_t i;
     const json_t *e;
+    bool newly = false;
     json_array_foreach(members, i, e) {
         member *m = member_of(p, fl_obj_str_or(e, "name", ""));
         const char *h = fl_obj_str_or(e, "health", "Unknown");
+        if (m) {
+            bool synced = !json_is_false(json_object_get(e, "synced"));
+            newly |= synced && !m->synced;
+            m->synced = synced;
+            m->probed |= strcmp(h, "Unknown") != 0;
+        }
         if (!m || !strcmp(m->health, h))
             continue;
         if (m->health[0] && strcmp(h, "Ready"))
@@ -520,6 +599,7 @@ static void track_health(fl_sched_prop *p, const json_t *members, int64_t now)
         snprintf(m->health, sizeof m->health, "%s", h);
         m->since = now;
     }
+    return newly;
 }
 
 /* The NoExecute toleration of placement for key, in ms (-1: forever). */
@@ -537,6 +617,10 @@ static int64_t toleration_ms(const fl_sched_prop *p, const json_t *placement, co
     return p->o.toleration_ms;
 }
 
+/* The eviction rate limit, a token bucket of one second's worth refilled
+ * by the clock (not the pass's start time: a pass that decides for
+ * seconds evicts at the configured rate all along, not one second's worth
+ * per pass). */
 static bool take_token(fl_sched_prop *p, int64_t now)
 {
     double rate = p->o.eviction_rate > 0 ? p->o.eviction_rate : 50.0;
@@ -686,9 +770,11 @@ static void q_release(fl_sched_prop *p, const char *ns, const char *uid, const c
     p->o.quota.release(p->o.quota.ud, ns, uid, cluster);
 }
 
-/* The copy of tmpl that goes to cluster entry cl with replicas. */
+/* The copy of tmpl that goes to cluster entry cl with replicas, with the
+ * labels of extra (may be NULL: a failover's preserved state). */
 static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64_t replicas,
-                           const char *bns, const char *bname, char hash[20], fl_err *err)
+                           const json_t *extra, const char *bns, const char *bname, char hash[20],
+                           fl_err *err)
 {
     json_t *o = json_deep_copy(tmpl);
     if (!o)
@@ -723,6 +809,8 @@ static json_t *desired_obj(pass *ps, const json_t *tmpl, const json_t *cl, int64
         labels = json_object();
         json_object_set_new(meta, "labels", labels);
     }
+    if (extra)
+        json_object_update(labels, (json_t *)extra); /* statePreservation */
     json_object_set_new(labels, LBL_MANAGED, json_string("true"));
     fl_obj_set_annotation(o, ANN_BNS, bns);
     fl_obj_set_annotation(o, ANN_BNAME, bname);
@@ -742,14 +830,15 @@ typedef struct copies {
 
 /* The copy for cluster cn (entry cl) as a new object, its hash in hash. */
 static json_t *build_copy(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl, int64_t reps,
-                          const char *bns, const char *bname, char hash[20], fl_err *err)
+                          const json_t *extra, const char *bns, const char *bname, char hash[20],
+                          fl_err *err)
 {
-    bool same = !json_array_size(ps->overrides);
+    bool same = !json_array_size(ps->overrides) && !extra;
     if (same && cp->base && cp->reps == reps) {
         memcpy(hash, cp->hash, 20);
         return json_deep_copy(cp->base);
     }
-    json_t *o = desired_obj(ps, tmpl, cl, reps, bns, bname, hash, err);
+    json_t *o = desired_obj(ps, tmpl, cl, reps, extra, bns, bname, hash, err);
     if (!o || !same)
         return o;
     json_decref(cp->base);
@@ -761,17 +850,20 @@ static json_t *build_copy(pass *ps, copies *cp, const json_t *tmpl, const json_t
 
 /* The hash of the copy for cluster cn: from p->hcache when its inputs are
  * those of the cached one (template resourceVersion, replicas, overrides
- * and, when there are any, the cluster's entry); else the copy is built
+ * and, when there are any, the cluster's entry, preserved labels); else the copy is built
  * (*obj, new). 0 or -1 (err: an override failed). */
 static int copy_hash(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl, int64_t reps,
-                     const char *bns, const char *bname, const char *key, const char *cn,
-                     char hash[20], json_t **obj, fl_err *err)
+                     const json_t *extra, const char *bns, const char *bname, const char *key,
+                     const char *cn, char hash[20], json_t **obj, fl_err *err)
 {
-    char sig[200], ck[800], ch[20] = "";
+    char sig[220], ck[800], ch[20] = "", xh[20] = "";
     if (json_array_size(ps->overrides))
-        hash_of(cl, ch);
-    snprintf(sig, sizeof sig, "%.100s|%lld|%s|%s",
-             fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), (long long)reps, ps->inputs, ch);
+        fp_of(cl, ch);
+    if (extra)
+        fp_of(extra, xh);
+    snprintf(sig, sizeof sig, "%.100s|%lld|%s|%s|%s",
+             fl_obj_str_or(tmpl, "metadata.resourceVersion", ""), (long long)reps, ps->inputs, ch,
+             xh);
     snprintf(ck, sizeof ck, "%s|%s", key, cn);
     const json_t *c = json_object_get(ps->p->hcache, ck);
     *obj = NULL;
@@ -779,7 +871,7 @@ static int copy_hash(pass *ps, copies *cp, const json_t *tmpl, const json_t *cl,
         snprintf(hash, 20, "%s", fl_obj_str_or(c, "h", ""));
         return 0;
     }
-    if (!(*obj = build_copy(ps, cp, tmpl, cl, reps, bns, bname, hash, err)))
+    if (!(*obj = build_copy(ps, cp, tmpl, cl, reps, extra, bns, bname, hash, err)))
         return -1;
     json_object_set_new(ps->p->hcache, ck, json_pack("{s:s,s:s}", "s", sig, "h", hash));
     return 0;
@@ -800,6 +892,49 @@ static json_t *cond(const json_t *old_status, const char *type, bool ok, const c
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status", st, "reason", reason,
                      "message", msg, "lastTransitionTime", ltt);
+}
+
+/* Whether a member of prev (the binding's clusters) that is not Ready will
+ * be evicted (its NoExecute toleration under placement ends) within
+ * EVICT_SOON_MS: the eviction writes the binding's status then, so the
+ * status that only says its copies' health is Unknown is not written
+ * first (with a toleration of 300 s it is, at once). */
+static bool evict_soon(const pass *ps, const json_t *placement, const json_t *prev)
+{
+    const fl_sched_prop *p = ps->p;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(prev, i, t) {
+        const member *m = member_of((fl_sched_prop *)p, fl_obj_str_or(t, "name", ""));
+        if (!m || !strcmp(m->health, "Ready"))
+            continue;
+        const char *key = !strcmp(m->health, "NotReady") ? TAINT_NOT_READY : TAINT_UNREACHABLE;
+        int64_t tol = toleration_ms(p, placement, key);
+        if (tol >= 0 && p->o.failure_threshold_ms + tol - (ps->now - m->since) <= EVICT_SOON_MS)
+            return true;
+    }
+    return false;
+}
+
+/* Whether conditions[type] says the same (status, reason, message) in a and b. */
+static bool same_cond(const json_t *a, const json_t *b, const char *type)
+{
+    const json_t *c[2] = {NULL, NULL}, *st[2] = {a, b};
+    for (int s = 0; s < 2; s++) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(json_object_get(st[s], "conditions"), i, x) {
+            if (!strcmp(fl_obj_str_or(x, "type", ""), type))
+                c[s] = x;
+        }
+    }
+    if (!c[0] || !c[1])
+        return c[0] == c[1];
+    static const char *const f[] = {"status", "reason", "message"};
+    for (size_t i = 0; i < FL_ARRAY_LEN(f); i++)
+        if (strcmp(fl_obj_str_or(c[0], f[i], ""), fl_obj_str_or(c[1], f[i], "")))
+            return false;
+    return true;
 }
 
 static void sum_status(json_t *sum, const json_t *st)
@@ -879,7 +1014,7 @@ static json_t *candidates(pass *ps, const json_t *placement, const json_t *prev,
             json_object_set_new(c, "taints", taints);
         }
         if (tol >= 0 && age >= p->o.failure_threshold_ms + tol) {
-            if (take_token(p, ps->now)) {
+            if (take_token(p, fl_mono_ms())) {
                 (*evicted)++;
                 *evicted_age_ms += age;
                 json_object_set_new(evictions, m->name, json_string("taint"));
@@ -1111,7 +1246,7 @@ static void binding_event(pass *ps, const char *key, const char *ns, const char 
     fl_sched_prop *p = ps->p;
     char h[20], ts[32], evname[700], path[700], hk[800];
     json_t *sig = json_pack("[s,s]", reason, msg);
-    hash_of(sig, h);
+    fp_of(sig, h);
     json_decref(sig);
     if (!strcmp(fl_obj_str_or(p->last_event, key, ""), h))
         return;
@@ -1246,9 +1381,80 @@ static void binding_sig(const json_t *rb, const json_t *status, char out[40])
         snprintf(out, 40, "-");
         return;
     }
-    hash_of(json_object_get(rb, "spec"), a);
-    hash_of(status, b);
+    fp_of(json_object_get(rb, "spec"), a);
+    fp_of(status, b);
     snprintf(out, 40, "%s%s", a, b);
+}
+
+/* The body of a write of binding rb: a shallow copy (its spec or status
+ * is replaced, not changed in place) with its own metadata (annotations
+ * may be set), without "_seen". rb is left as it is. */
+static json_t *binding_body(const json_t *rb)
+{
+    json_t *body = json_copy((json_t *)rb);
+    if (!body)
+        return NULL;
+    json_object_del(body, "_seen");
+    json_t *meta = json_object_get(rb, "metadata");
+    if (meta)
+        json_object_set_new(body, "metadata", json_deep_copy(meta));
+    return body;
+}
+
+/* statePreservation: the labels the policy's rules preserve from the copy
+ * in the evicted cluster cn (its status as the index last saw it, else the
+ * binding's aggregatedStatus entry), and the clusters the binding held
+ * before (prev), set on task (Karmada's preservedLabelState and
+ * clustersBeforeFailover). A rule that fails leaves the task without them
+ * (logged): the eviction goes on. */
+static void preserve_state(pass *ps, size_t ki, const json_t *pol, bool app, const char *key,
+                           const char *ns, const char *name, const char *cn, const json_t *prev,
+                           const json_t *old_status, json_t *task)
+{
+    char okey[700];
+    snprintf(okey, sizeof okey, "%s/%s/%s", cn, ns, name);
+    const json_t *st =
+        fl_obj_get(json_object_get(json_object_get(ps->obs[ki], okey), "obj"), "status");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(old_status, "aggregatedStatus"), i, e) {
+        if (!st && !strcmp(fl_obj_str_or(e, "clusterName", ""), cn))
+            st = json_object_get(e, "status");
+    }
+    json_t *empty = json_object();
+    fl_err err = FL_ERR_INIT;
+    json_t *labels = fl_sched_preserve_state(pol, app, st ? st : empty, &err);
+    json_decref(empty);
+    if (!labels) {
+        if (err.code)
+            fl_log(FL_LOG_WARN, "prop", "binding %s: eviction from %s preserves no state: %s", key,
+                   cn, err.msg);
+        return;
+    }
+    json_t *names = json_array();
+    json_array_foreach(prev, i, e)
+        json_array_append_new(names, json_string(fl_obj_str_or(e, "name", "")));
+    json_object_set_new(task, "preservedLabelState", labels);
+    json_object_set_new(task, "clustersBeforeFailover", names);
+}
+
+/* Whether a first schedule should wait: at the daemon's start, a member's
+ * health is not known yet (no probe answered: for at most SYNC_WAIT_MS
+ * from the start), or a Ready member's capacity is not in the index yet
+ * (its nodes and pods are being listed: at most SYNC_WAIT_MS after it
+ * became Ready). Decided now, the workload would skip that member for good
+ * (later decisions keep the replicas where they are), or fail with no
+ * cluster at all. */
+static bool capacity_pending(const pass *ps)
+{
+    for (size_t i = 0; i < ps->p->nm; i++) {
+        const member *m = &ps->p->m[i];
+        if (!m->probed && ps->now - ps->p->start_ms < SYNC_WAIT_MS)
+            return true;
+        if (!m->synced && !strcmp(m->health, "Ready") && ps->now - m->since < SYNC_WAIT_MS)
+            return true;
+    }
+    return false;
 }
 
 /* One template: decide, write the member objects, build the binding. */
@@ -1272,9 +1478,17 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (!pol && dep)
             pol = dep_pol = dep_policy(tmpl, k, dep);
     }
-    if (!pol) {
-        remember(ps, ki, tmpl, key, rb, want, false, false);
+    char rbkey[800];
+    snprintf(rbkey, sizeof rbkey, "_host/rb/%s", key);
+    /* no binding yet: wait for the members' capacity, or for the index to
+     * show the binding this controller created (deciding again could
+     * create it differently: the first write wins) */
+    if (!pol || (!rb && (capacity_pending(ps) || json_object_get(p->inflight, rbkey)))) {
+        remember(ps, ki, tmpl, key, rb, want, false, pol != NULL);
+        if (pol)
+            ps->next_soon = true;
         json_decref(want);
+        json_decref(dep_pol);
         return;
     }
     if (rb)
@@ -1293,7 +1507,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
                   fl_obj_str_or(pol, "metadata.resourceVersion", ""));
     if (!fl_obj_str(pol, "metadata.resourceVersion")) {
         char ph[20];
-        hash_of(pol, ph);
+        fp_of(pol, ph);
         fl_buf_printf(&fp, "|%s", ph);
     }
     /* members: the failover phase of those holding the binding (placed or
@@ -1426,7 +1640,54 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     const char *conflict = fl_obj_str_or(pol, "spec.conflictResolution", "Abort");
     json_t *agg = json_array(), *sum = json_object();
     copies cp = {NULL, 0, ""};
+    /* evictions: a gracefulEvictionTask per evicted cluster (made before
+     * the copies: the last task's preserved state goes into the labels of
+     * the copies in clusters the workload was not in before) */
+    const json_t *old_status = json_object_get(rb, "status");
+    char nowts[32];
+    rfc3339(nowts);
+    json_t *newtasks = json_array();
+    char change[600] = "";
+    if (ok && evicted) {
+        const char *cn;
+        json_t *why;
+        json_object_foreach(evictions, cn, why) {
+            bool app = !strcmp(json_string_value(why), "app");
+            int64_t had = prev_of(prev, cn);
+            if (had < 0)
+                continue;
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     app ? "workload unhealthy in cluster %s for %llds"
+                         : "cluster %s has an untolerated NoExecute taint",
+                     cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
+            json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
+            if (task)
+                preserve_state(ps, ki, pol, app, key, ns, name, cn, prev, old_status, task);
+            if (task)
+                json_array_append_new(newtasks, task);
+            size_t cl = strlen(change);
+            snprintf(change + cl, sizeof change - cl, "%s%s evicted (%s, purge %s)", cl ? "; " : "",
+                     cn, app ? "ApplicationFailure" : "TaintUntolerated",
+                     task ? fl_obj_str_or(task, "purgeMode", "") : "Directly");
+            char bk[800];
+            snprintf(bk, sizeof bk, "%s|%s", key, cn);
+            json_object_del(p->app_bad, bk);
+        }
+    }
+    const json_t *lt =
+        json_array_size(newtasks)
+            ? json_array_get(newtasks, json_array_size(newtasks) - 1)
+            : json_array_get(fl_obj_get(rb, "spec.gracefulEvictionTasks"),
+                             json_array_size(fl_obj_get(rb, "spec.gracefulEvictionTasks")) - 1);
+    const json_t *preserved = json_object_get(lt, "preservedLabelState");
+    if (!json_object_size(preserved))
+        preserved = NULL;
+    json_t *before = json_object(); /* lt's clustersBeforeFailover, as a set */
+    json_array_foreach(json_object_get(lt, "clustersBeforeFailover"), i, t)
+        json_object_set_new(before, json_string_value(t) ? json_string_value(t) : "", json_true());
     bool status_only = false; /* the binding's one write is its status */
+    size_t fresh = 0;         /* member writes queued here that are not failing */
     bool all_applied = !suspended;
     char emsg2[300] = "";
     json_array_foreach(clusters, i, t) {
@@ -1443,7 +1704,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         json_object_set_new(entry, "health", json_string("Unknown"));
         fl_err oe = FL_ERR_INIT;
         json_t *obj = NULL;
-        if (copy_hash(ps, &cp, tmpl, cl, reps, ns, bname, key, cn, hash, &obj, &oe) != 0) {
+        const json_t *extra = preserved && !json_object_get(before, cn) ? preserved : NULL;
+        if (copy_hash(ps, &cp, tmpl, cl, reps, extra, ns, bname, key, cn, hash, &obj, &oe) != 0) {
             all_applied = false;
             json_object_set_new(entry, "applied", json_false());
             snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
@@ -1471,7 +1733,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_decref(obj);
             continue;
         }
-        if (!obj && !(obj = build_copy(ps, &cp, tmpl, cl, reps, ns, bname, hash, &oe))) {
+        if (!obj && !(obj = build_copy(ps, &cp, tmpl, cl, reps, extra, ns, bname, hash, &oe))) {
             json_object_set_new(entry, "applied", json_false());
             snprintf(emsg2, sizeof emsg2, "override: %s", oe.msg);
             continue;
@@ -1489,6 +1751,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             json_object_set_new(ps->ns_jobs, nskey, nso);
         }
         coll_path(k, ns, path, sizeof path);
+        size_t nj0 = json_array_size(ojobs);
         if (ob) {
             json_object_set_new(fl_obj_ensure(obj, "metadata"), "resourceVersion",
                                 json_string(fl_obj_str_or(ob, "rv", "")));
@@ -1510,6 +1773,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         } else {
             job(ojobs, cn, FL_KUBE_POST, path, obj, okey, hash);
         }
+        if (json_array_size(ojobs) > nj0 && !json_object_get(p->retry, okey))
+            fresh++; /* a write on its way (not one failing) */
         if (!strcmp(k->kind, "Secret") && json_array_size(ojobs)) {
             /* the index keeps no Secret data: read it from the host before the wave */
             char hp[900];
@@ -1526,8 +1791,6 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     }
     /* graceful eviction: evicted clusters keep their copies until the new
      * placement is healthy or the grace period ends */
-    char nowts[32];
-    rfc3339(nowts);
     bool healthy = ok && json_array_size(agg) > 0;
     json_array_foreach(agg, i, t) {
         if (strcmp(fl_obj_str_or(t, "health", ""), "Healthy"))
@@ -1541,38 +1804,12 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             continue;
         json_array_append(tasks, (json_t *)t);
     }
-    char change[600] = "";
-    if (ok && evicted) {
-        const char *cn;
-        json_t *why;
-        json_object_foreach(evictions, cn, why) {
-            bool app = !strcmp(json_string_value(why), "app");
-            int64_t had = prev_of(prev, cn);
-            if (had < 0)
-                continue;
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     app ? "workload unhealthy in cluster %s for %llds"
-                         : "cluster %s has an untolerated NoExecute taint",
-                     cn, (long long)(app ? fl_sched_app_toleration_s(pol) : 0));
-            json_t *task = fl_sched_evict_task(pol, cn, had, app, msg, nowts);
-            if (task)
-                json_array_append_new(tasks, task);
-            size_t cl = strlen(change);
-            snprintf(change + cl, sizeof change - cl, "%s%s evicted (%s, purge %s)", cl ? "; " : "",
-                     cn, app ? "ApplicationFailure" : "TaintUntolerated",
-                     task ? fl_obj_str_or(task, "purgeMode", "") : "Directly");
-            char bk[800];
-            snprintf(bk, sizeof bk, "%s|%s", key, cn);
-            json_object_del(p->app_bad, bk);
-        }
-    }
+    json_array_extend(tasks, newtasks);
     json_array_foreach(tasks, i, t)
         json_object_set_new(want, fl_obj_str_or(t, "fromCluster", ""), json_true());
     if (watching)
         ps->next_soon = true;
     /* the binding */
-    const json_t *old_status = json_object_get(rb, "status");
     json_t *conds = json_array();
     char smsg[1200];
     snprintf(smsg, sizeof smsg, "%s",
@@ -1648,19 +1885,24 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
         if (body && change[0])
             fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
-        hash_of(body, h);
+        fp_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
         job(ps->host_jobs, "_host", FL_KUBE_POST, rbpath, body, hk, h);
         json_decref(body);
         ps->next_soon = true;
+        if (ok) {
+            char *d = json_dumps(clusters, JSON_COMPACT);
+            fl_log(FL_LOG_INFO, "prop", "binding %s: clusters %s (first schedule)", key,
+                   d ? d : "?");
+            free(d);
+        }
     } else if (!json_equal(json_object_get(rb, "spec"), spec)) {
-        json_t *body = json_deep_copy(rb);
-        json_object_del(body, "_seen");
+        json_t *body = binding_body(rb);
         json_object_set(body, "spec", spec);
         if (body && change[0])
             fl_obj_set_annotation(body, ANN_CHANGE, change);
         char h[20];
-        hash_of(body, h);
+        fp_of(body, h);
         snprintf(hk, sizeof hk, "_host/rb/%s", key);
         size_t pl = strlen(rbpath);
         snprintf(rbpath + pl, sizeof rbpath - pl, "/%s", bname);
@@ -1672,12 +1914,16 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             fl_log(FL_LOG_INFO, "prop", "binding %s: clusters %s", key, d ? d : "?");
             free(d);
         }
-    } else if (!json_equal(old_status, status)) {
-        json_t *body = json_deep_copy(rb);
-        json_object_del(body, "_seen");
+    } else if (!json_equal(old_status, status) && !((fresh || evict_soon(ps, placement, prev)) &&
+                                                    same_cond(old_status, status, "Scheduled"))) {
+        /* with member writes on their way (and the decision unchanged) the
+         * status would say "being applied" for the moment they take: it is
+         * written once they show in the index (the copies changing bring
+         * the template back), or once one fails (it says so then) */
+        json_t *body = binding_body(rb);
         json_object_set(body, "status", status);
         char h[20];
-        hash_of(body, h);
+        fp_of(body, h);
         snprintf(hk, sizeof hk, "_host/rbs/%s", key);
         size_t pl = strlen(rbpath);
         snprintf(rbpath + pl, sizeof rbpath - pl, "/%s/status", bname);
@@ -1696,7 +1942,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             if (!json_equal(json_object_get(ts, f), v))
                 diff = true;
         if (diff) {
-            json_t *body = json_deep_copy(tmpl);
+            json_t *body = json_copy((json_t *)tmpl); /* shallow: only its status is replaced */
             json_t *nst = json_is_object(ts) ? json_deep_copy(ts) : json_object();
             json_object_update(nst, sum);
             json_object_set_new(
@@ -1707,7 +1953,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
             coll_path(k, ns, tp, sizeof tp);
             size_t pl = strlen(tp);
             snprintf(tp + pl, sizeof tp - pl, "/%s/status", name);
-            hash_of(body, h);
+            fp_of(body, h);
             snprintf(hk, sizeof hk, "_host/ts/%s/%s", k->resource, key);
             job(ps->host_jobs, "_host", FL_KUBE_PUT, tp, body, hk, h);
             json_decref(body);
@@ -1751,6 +1997,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     json_decref(want);
     fl_buf_done(&fp);
     json_decref(tasks);
+    json_decref(newtasks);
+    json_decref(before);
     json_decref(evictions);
     json_decref(dep_pol);
     json_decref(sum);
@@ -1977,6 +2225,34 @@ static json_t *fetch_wave(pass *ps, json_t *jobs)
     return out;
 }
 
+/* Host writes in the order they matter (stable inside each class): the
+ * bindings' specs (placements: what the members' copies follow), then
+ * their status and deletions, the templates' status, and Events last. */
+static void order_host_jobs(json_t *jobs)
+{
+    static const char *const first[] = {"_host/rb/", "_host/rbs/", "_host/rbdel/", "_host/ts/"};
+    static const int rank_of[] = {0, 1, 1, 2};
+    json_t *by[4] = {json_array(), json_array(), json_array(), json_array()};
+    size_t i;
+    json_t *j;
+    if (!by[0] || !by[1] || !by[2] || !by[3])
+        goto out; /* left as they are */
+    json_array_foreach(jobs, i, j) {
+        const char *key = fl_obj_str_or(j, "key", "");
+        int rank = 3;
+        for (size_t r = 0; r < FL_ARRAY_LEN(first); r++)
+            if (!strncmp(key, first[r], strlen(first[r])))
+                rank = rank_of[r];
+        json_array_append(by[rank], j);
+    }
+    json_array_clear(jobs);
+    for (int r = 0; r < 4; r++)
+        json_array_extend(jobs, by[r]);
+out:
+    for (int r = 0; r < 4; r++)
+        json_decref(by[r]);
+}
+
 static void concat_into(json_t *dst, json_t *src)
 {
     json_array_extend(dst, src);
@@ -1991,9 +2267,9 @@ static fl_index_reader *reader(fl_sched_prop *p)
     return p->rd;
 }
 
-static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev)
+static void load_snapshot(fl_sched_prop *p, int64_t now, int64_t rev, bool force)
 {
-    if (p->snap && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
+    if (p->snap && !force && (rev == p->snap_rev || now - p->snap_ms < SNAPSHOT_MIN_MS))
         return;
     fl_index_reader *r = reader(p);
     fl_sched_snapshot *s = NULL;
@@ -2135,11 +2411,13 @@ static bool run_pass(fl_sched_prop *p)
     int64_t t0 = ps.now;
     fl_index_stats is;
     fl_index_stats_get(p->o.index, &is);
-    load_snapshot(p, ps.now, is.revision);
     ps.members = p->o.members(p->o.members_ud);
     if (!ps.members)
         return true;
-    track_health(p, ps.members, ps.now);
+    /* a member whose capacity was just listed: the snapshot is read again
+     * now (not up to SNAPSHOT_MIN_MS later: first schedules wait for it) */
+    bool fresh_capacity = track_health(p, ps.members, ps.now);
+    load_snapshot(p, ps.now, is.revision, fresh_capacity);
     ps.policies = host_items(p, "policy.karmada.io", "propagationpolicies", "PropagationPolicy");
     concat_into(ps.policies, host_items(p, "policy.karmada.io", "clusterpropagationpolicies",
                                         "ClusterPropagationPolicy"));
@@ -2147,9 +2425,9 @@ static bool run_pass(fl_sched_prop *p)
         host_items(p, "policy.karmada.io", "clusteroverridepolicies", "ClusterOverridePolicy");
     concat_into(ps.overrides,
                 host_items(p, "policy.karmada.io", "overridepolicies", "OverridePolicy"));
-    hash_of(ps.overrides, ps.inputs);
+    fp_of(ps.overrides, ps.inputs);
     char psig[20];
-    hash_of(ps.policies, psig);
+    fp_of(ps.policies, psig);
     /* a change of policies or overrides: every template is looked at */
     bool all = strcmp(psig, p->pol_sig) || strcmp(ps.inputs, p->ovr_sig);
     json_t *moved = json_object(); /* members whose failover phase changed */
@@ -2296,6 +2574,7 @@ static bool run_pass(fl_sched_prop *p)
     run_jobs(p, depj);
     json_decref(depj);
     run_jobs(p, ps.obj_jobs);
+    order_host_jobs(ps.host_jobs);
     run_jobs(p, ps.host_jobs);
     bool soon = ps.next_soon || json_array_size(ps.obj_jobs) || json_array_size(ps.dep_jobs) ||
                 json_array_size(ps.host_jobs) || json_object_size(p->retry) ||
@@ -2467,6 +2746,7 @@ int fl_sched_prop_new(const fl_sched_prop_opts *opts, fl_sched_prop **out, fl_er
             goto fail;
     }
     p->tokens_ms = now;
+    p->start_ms = now;
     p->tokens = 1;
     if ((rc = uv_loop_init(&p->loop)) != 0)
         goto fail;

@@ -91,6 +91,18 @@ json_t *fl_sched_evict_task(const json_t *policy, const char *cluster, int64_t r
  * creationTimestamp, or the new placement is healthy. */
 bool fl_sched_task_done(const json_t *task, bool placement_healthy, int64_t default_grace_s,
                         int64_t now_s);
+/* A Kubernetes JSONPath template ("{.a.b}", "{.a[0]['b.c']}", literal text
+ * between expressions) over root, printed as kubectl's jsonpath does
+ * (strings bare, other values as compact JSON) into *out (caller frees).
+ * 0; FL_EPARSE (not the supported subset), FL_ENOTFOUND (a missing key:
+ * Karmada disallows missing keys), FL_ETOOBIG; err says which. */
+int fl_sched_jsonpath(const json_t *root, const char *tmpl, char **out, fl_err *err);
+/* Karmada's statePreservation: the labels (aliasLabelName -> the value of
+ * jsonPath over status, the evicted cluster's copy's status) that the
+ * policy's spec.failover.application (or .cluster) rules preserve, as a new
+ * object; NULL when the policy has no rules, or when a rule fails (err). */
+json_t *fl_sched_preserve_state(const json_t *policy, bool application, const json_t *status,
+                                fl_err *err);
 /* spec.failover.application.decisionConditions.tolerationSeconds (300
  * when unset), or -1 when the policy has no application failover. */
 int64_t fl_sched_app_toleration_s(const json_t *policy);

@@ -13,7 +13,11 @@ members. Covered:
     one cluster; after tolerationSeconds its replicas move to the others, a
     gracefulEvictionTasks entry (ApplicationFailure, purgeMode Never) keeps
     the old copy there and the ClusterEviction filter keeps the cluster out;
-    clearing suppressDeletion ends the task and the old copy is deleted.
+    clearing suppressDeletion ends the task and the old copy is deleted;
+  * statePreservation: a one-cluster workload moved by application failover
+    gets the label its policy's rule preserved from the evicted copy's
+    status (the task's preservedLabelState, clustersBeforeFailover) in the
+    cluster it moves to.
 Needs FLOTILLA_BIN and kubectl."""
 import base64
 import json
@@ -54,13 +58,74 @@ def binding(name="app-deployment"):
     return get("host", "resourcebindings.work.karmada.io", name, "-n", NS)
 
 
-def placed():
-    rb = binding()
+def placed(name="app-deployment"):
+    rb = binding(name)
     return {c["name"]: c["replicas"] for c in (rb or {}).get("spec", {}).get("clusters", [])}
 
 
-def tasks():
-    return (binding() or {}).get("spec", {}).get("gracefulEvictionTasks", [])
+def tasks(name="app-deployment"):
+    return (binding(name) or {}).get("spec", {}).get("gracefulEvictionTasks", [])
+
+
+def state_preservation(members):
+    """statePreservation: a one-replica Deployment (Aggregated: one cluster)
+    whose pods are made unschedulable where it runs; application failover
+    moves it to a cluster it was not in, with the label the policy's rule
+    preserved from the evicted copy's status. (A PVC for propagateDeps is
+    not here: the simulator serves no persistentvolumeclaims.)"""
+    apply("host", {"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "flink", "namespace": NS, "labels": {"app": "flink"}},
+                   "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "flink"}},
+                            "template": {"metadata": {"labels": {"app": "flink"}}, "spec": {
+                                "containers": [{"name": "jm", "image": "flink:1.18",
+                                                "resources": {"requests": {"cpu": "100m"}}}]}}}})
+    label = "failover.example.io/replicas"
+    apply("host", {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "PropagationPolicy",
+                   "metadata": {"name": "flink", "namespace": NS},
+                   "spec": {"resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                                   "name": "flink"}],
+                            "placement": {"clusterAffinity": {"clusterNames": members},
+                                          "replicaScheduling": {
+                                              "replicaSchedulingType": "Divided",
+                                              "replicaDivisionPreference": "Aggregated"}},
+                            "failover": {"application": {
+                                "decisionConditions": {"tolerationSeconds": 2},
+                                "purgeMode": "Never",
+                                "statePreservation": {"rules": [
+                                    {"aliasLabelName": label, "jsonPath": "{ .replicas }"}]}}}}})
+
+    def where():
+        return placed("flink-deployment")
+    ok = wait(lambda: len(where()) == 1, 30, 0.2)
+    check(ok, "flink on one cluster: %s" % where())
+    first = next(iter(where()), members[0])
+    ok = wait(lambda: (get(first, "deployment", "flink", "-n", NS) or {}).get("status", {})
+              .get("readyReplicas") == 1, 60, 0.2)
+    check(ok, "flink running in %s" % first)
+    apply("host", {"apiVersion": "policy.karmada.io/v1alpha1", "kind": "OverridePolicy",
+                   "metadata": {"name": "flink-too-big", "namespace": NS},
+                   "spec": {"resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                                   "name": "flink"}],
+                            "overrideRules": [{"targetCluster": {"clusterNames": [first]},
+                                               "overriders": {"plaintext": [{
+                                                   "path": "/spec/template/spec/containers/0/resources/requests/cpu",
+                                                   "operator": "replace", "value": "1000"}]}}]}})
+    ok = wait(lambda: where() and first not in where(), 60, 0.2)
+    check(ok, "flink moved off %s: %s" % (first, where()))
+    to = next(iter(where()), "")
+    ts = tasks("flink-deployment")
+    # the evicted copy's status.replicas: 1, or 2 while its stuck rollout surges
+    kept = (ts[0].get("preservedLabelState") or {}).get(label) if ts else None
+    check(len(ts) == 1 and kept in ("1", "2") and ts[0].get("clustersBeforeFailover") == [first],
+          "the eviction task preserves the state: %s" % ts)
+    ok = wait(lambda: (get(to, "deployment", "flink", "-n", NS) or {}).get("metadata", {})
+              .get("labels", {}).get(label) == kept, 30, 0.2)
+    check(ok, "the copy in %s carries the preserved label %s=%s: %s" % (
+        to, label, kept,
+        (get(to, "deployment", "flink", "-n", NS) or {}).get("metadata", {}).get("labels")))
+    old = get(first, "deployment", "flink", "-n", NS) or {}
+    check(old and label not in old.get("metadata", {}).get("labels", {}),
+          "the evicted copy (kept: purgeMode Never) has no such label: %s" % old.get("metadata"))
 
 
 def main():
@@ -234,6 +299,7 @@ def main():
                                                      bool(get(victim, "deployment", "app", "-n", NS))))
     check(placed() == {m: 3 for m in rest} or sum(placed().values()) == 6,
           "placement unchanged: %s" % placed())
+    state_preservation(members)
     # `flotilla place`: the dry run starts from the binding and checks the quota
     token = open(os.path.join(D, "tokens.csv")).readline().split(",")[0].strip()
     tmpl = get("host", "deployment", "app", "-n", NS)

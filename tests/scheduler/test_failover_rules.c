@@ -5,6 +5,7 @@
  * when a task ends (suppressDeletion, grace period, healthy placement).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "scheduler/sched_int.h"
@@ -107,9 +108,95 @@ static void test_tasks(void)
     json_decref(pol);
 }
 
+static void path_is(const char *root, const char *tmpl, const char *want)
+{
+    json_t *o = J(root);
+    char *v = NULL;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_sched_jsonpath(o, tmpl, &v, &err), 0);
+    T_EQ_STR(v ? v : "(null)", want);
+    free(v);
+    json_decref(o);
+}
+
+static void path_fails(const char *root, const char *tmpl, int code)
+{
+    json_t *o = J(root);
+    char *v = NULL;
+    fl_err err = FL_ERR_INIT;
+    T_EQ_INT(fl_sched_jsonpath(o, tmpl, &v, &err), code);
+    T_CHECK(v == NULL && err.msg[0]);
+    json_decref(o);
+}
+
+/* statePreservation: Karmada's JSONPath subset over a copy's status, and
+ * the labels a policy's rules make of it */
+static void test_state(void)
+{
+    const char *st = "{\"updatedReplicas\":3,\"jobStatus\":{\"state\":\"RUNNING\","
+                     "\"checkpoint.id\":\"ck-7\"},\"conditions\":[{\"type\":\"A\"},"
+                     "{\"type\":\"B\",\"ok\":true}]}";
+    path_is(st, "{ .updatedReplicas }", "3");
+    path_is(st, "{.jobStatus.state}", "RUNNING");
+    path_is(st, "{$.jobStatus['checkpoint.id']}", "ck-7");
+    path_is(st, "{.conditions[1].type}", "B");
+    path_is(st, "{.conditions[1].ok}", "true");
+    path_is(st, "id-{.jobStatus.state}-{.updatedReplicas}", "id-RUNNING-3");
+    path_is(st, "{.conditions[0]}", "{\"type\":\"A\"}");
+    path_fails(st, "{.missing}", FL_ENOTFOUND); /* Karmada: AllowMissingKeys(false) */
+    path_fails(st, "{.conditions[7].type}", FL_ENOTFOUND);
+    path_fails(st, "{.conditions[?(@.type=='A')]}", FL_EPARSE);
+    path_fails(st, "{.jobStatus", FL_EPARSE);
+    /* malformed templates end in an error, never past the string */
+    static const char *const bad[] = {"{",
+                                      "{[",
+                                      "{['",
+                                      "{[1",
+                                      "{.a[",
+                                      "{.}x{",
+                                      "{..}",
+                                      "{.a.}",
+                                      "{['a']",
+                                      "{[\"a",
+                                      "{[99999999999]}",
+                                      "{$.[0]}",
+                                      "{ .a b}",
+                                      "{@}}{"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *o = J(st);
+        char *v = NULL;
+        fl_err e = FL_ERR_INIT;
+        T_CHECK(fl_sched_jsonpath(o, bad[i], &v, &e) != 0 && v == NULL);
+        json_decref(o);
+    }
+
+    json_t *pol = J("{\"spec\":{\"failover\":{\"application\":{\"statePreservation\":{"
+                    "\"rules\":[{\"aliasLabelName\":\"example.io/state\","
+                    "\"jsonPath\":\"{.jobStatus.state}\"},{\"aliasLabelName\":\"replicas\","
+                    "\"jsonPath\":\"{ .updatedReplicas }\"}]}}}}}");
+    json_t *status = J(st);
+    fl_err err = FL_ERR_INIT;
+    json_t *l = fl_sched_preserve_state(pol, true, status, &err);
+    T_CHECK(l != NULL);
+    T_EQ_STR(fl_obj_str_or(l, "replicas", ""), "3");
+    T_EQ_STR(json_string_value(json_object_get(l, "example.io/state")), "RUNNING");
+    json_decref(l);
+    /* the cluster behaviour has no rules */
+    T_CHECK(fl_sched_preserve_state(pol, false, status, &err) == NULL);
+    json_decref(pol);
+    /* a value no label can hold is an error, not a copy the member refuses */
+    pol = J("{\"spec\":{\"failover\":{\"cluster\":{\"statePreservation\":{\"rules\":["
+            "{\"aliasLabelName\":\"c\",\"jsonPath\":\"{.conditions}\"}]}}}}}");
+    T_CHECK(fl_sched_preserve_state(pol, false, status, &err) == NULL);
+    T_CHECK(err.code == FL_EPARSE && strstr(err.msg, "statePreservation c"));
+    json_decref(pol);
+    json_decref(status);
+}
+
 int main(void)
 {
     test_health();
     test_tasks();
+    test_state();
     return t_done();
 }
