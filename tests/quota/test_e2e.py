@@ -479,7 +479,7 @@ def member_state(port, ctx, name):
                                  headers={"Authorization": "Bearer " + token()})
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-            items = json.loads(r.read()).get("items", [])
+            items = json.loads(r.read()).get("clusters", [])
     except (OSError, ValueError) as e:
         return str(e)
     return [c for c in items if c.get("name") == name or c.get("metadata", {}).get("name") == name]
@@ -506,8 +506,11 @@ def stale(members, port, ctx):
         r = last[0][1]
         return isinstance(r, dict) and r.get("response", {}).get("allowed")
     if not wait(answered, 60, 0.5):
-        check(False, "reviews are answered again once the member recovered: last %s; the member: %s" %
-              (last, member_state(port, ctx, a)))
+        with open(os.path.join(D, "serve.log")) as f:
+            said = [ln for ln in f if ("collector: %s " % a) in ln or ("cluster %s:" % a) in ln]
+        check(False, "reviews are answered again once the member recovered: last %s; the member: "
+              "%s; the daemon said of it:\n%s" % (last, member_state(port, ctx, a),
+                                                   "".join(said[-40:])))
 
 
 def no_secrets_logged(members):
