@@ -73,8 +73,9 @@ struct reflector {
     bool synced, awaiting;
     int64_t list_begun_ms;
     int64_t left_watch_ms; /* wall clock the index stopped being current (lag); 0 = never */
-    bool in_sync;          /* current: a list finished or a watch line arrived since the
-                              last failure */
+    bool in_sync;          /* current: a list finished, a watch line arrived or a watch
+                              was accepted since the last failure */
+    bool open_only;        /* in_sync only because a watch was accepted (no line yet) */
 };
 
 struct member {
@@ -170,6 +171,21 @@ static void current(reflector *r)
 {
     r->last_synced_ms = fl_now_ms();
     r->in_sync = true;
+    r->open_only = false;
+}
+
+/* The server accepted a watch from the stored resourceVersion: every later
+ * event comes on it, so the index is current, even on a quiet resource
+ * (kube-apiserver v1.26 sends no bookmark then). Without this a member that
+ * came back looked stale until its next event or the watch's timeout. */
+static void on_watch_opened(fl_kube_req *req, void *ud)
+{
+    reflector *r = ud;
+    (void)req;
+    if (r->in_sync)
+        return;
+    r->last_synced_ms = fl_now_ms();
+    r->in_sync = r->open_only = true;
 }
 
 static void feed(reflector *r, cl_rev ev, const char *rv, int code)
@@ -177,8 +193,11 @@ static void feed(reflector *r, cl_rev ev, const char *rv, int code)
     int64_t delay = 0;
     cl_raction a = cl_sm_feed(&r->sm, ev, rv, code, fl_mono_ms(), cl_rand01(), &delay);
     if (r->in_sync && r->sm.phase != CL_R_WATCHING) { /* the watch broke: lag counts from here */
-        r->left_watch_ms = fl_now_ms();
-        r->in_sync = false;
+        /* ... unless it was accepted and then answered 410 (too old): it never
+         * was current, the lag goes on from the earlier break */
+        if (!(r->open_only && ev == CL_EV_WATCH_GONE))
+            r->left_watch_ms = fl_now_ms();
+        r->in_sync = r->open_only = false;
     }
     act(r, a, delay);
 }
@@ -613,6 +632,7 @@ static void start_watch(reflector *r)
      * timeoutSeconds; it then resumes at once. Only silence past that deadline
      * is a stall. */
     rq.stall_timeout_ms = timeout_s * 1000 + c->o.stall_timeout_ms;
+    rq.opened = on_watch_opened;
     r->sm.phase = CL_R_WATCHING;
     r->watch_started_ms = fl_mono_ms();
     r->watch_events = 0;

@@ -53,6 +53,8 @@ struct fl_kube_req {
     bool stream;
     int64_t timeout_ms, stall_ms;
     fl_kube_line_cb line_cb;
+    void (*opened_cb)(fl_kube_req *req, void *ud);
+    bool opened; /* opened_cb ran for this response */
     fl_kube_done_cb done;
     void *ud;
     uint64_t cred_gen; /* generation of the credential sent */
@@ -414,10 +416,20 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     fl_kube_req *r = ud;
     size_t len = size * n;
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (after 100, redirects) */
+        r->opened = false;
         fl_buf_reset(&r->warn);
         free(r->content_type);
         r->content_type = NULL;
         r->retry_after_s = 0;
+        return len;
+    }
+    if (len <= 2 && r->stream && r->opened_cb && !r->opened && r->state != RQ_FINISHING) {
+        long code = 0; /* the blank line: this response's headers are done */
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 200 && code < 300) {
+            r->opened = true;
+            r->opened_cb(r, r->ud);
+        }
         return len;
     }
     const char *colon = memchr(p, ':', len);
@@ -1113,6 +1125,7 @@ static int req_copy(fl_kube_req *r, const fl_kube_request *rq)
 {
     r->method = rq->method;
     r->stream = rq->stream;
+    r->opened_cb = rq->opened;
     r->timeout_ms = rq->timeout_ms;
     r->stall_ms = rq->stall_timeout_ms;
     if ((rq->accept && !(r->accept = strdup(rq->accept))) ||

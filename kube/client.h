@@ -101,6 +101,11 @@ typedef struct fl_kube_request {
     bool stream;                /* deliver a 2xx body line by line (watch, logs -f) */
     int64_t timeout_ms;         /* 0: client default (none when streaming); -1: none */
     int64_t stall_timeout_ms;   /* 0: client default (off when streaming); -1: off */
+    /* streaming: runs once the server has answered 2xx, when its headers end
+     * and before any line (a watch the server accepted, events or not). It
+     * runs inside the transfer: it must not start, cancel or resume requests.
+     * NULL: none. */
+    void (*opened)(fl_kube_req *req, void *ud);
 } fl_kube_request;
 #define FL_KUBE_REQUEST_INIT                                                                       \
     {                                                                                              \
