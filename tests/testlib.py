@@ -121,6 +121,23 @@ def kubectl_apply(kc, obj):
     check(rc == 0, "apply %s %s: %s" % (obj.get("kind"), kc, err))
 
 
+class Fleet:
+    """kubectl against the clusters of a sim whose kubeconfigs are in d
+    (d/NAME.kubeconfig), by cluster name."""
+
+    def __init__(self, d):
+        self.d = d
+
+    def kc(self, cluster, *args, stdin=None):
+        return kubectl(os.path.join(self.d, cluster + ".kubeconfig"), *args, stdin=stdin)
+
+    def get(self, cluster, *args):
+        return kubectl_get(os.path.join(self.d, cluster + ".kubeconfig"), *args)
+
+    def apply(self, cluster, obj):
+        kubectl_apply(os.path.join(self.d, cluster + ".kubeconfig"), obj)
+
+
 def start_sim(bin_, d, *args):
     """`flotilla sim` with kubeconfigs and flotilla.yaml in d; returns
     (process, {cluster: url}) once it printed "ready"."""

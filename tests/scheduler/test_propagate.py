@@ -30,8 +30,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from testlib import (check, done, free_port, kubectl, kubectl_apply, kubectl_get,  # noqa: E402
-                     run, start_sim, stop_procs, wait)
+from testlib import (Fleet, check, done, free_port, run, start_sim,  # noqa: E402
+                     stop_procs, wait)
 
 BIN = os.environ.get("FLOTILLA_BIN") or sys.argv[1]
 if not shutil.which("kubectl"):
@@ -43,16 +43,8 @@ procs = []
 NS = "shop"
 
 
-def kc(cluster, *args, stdin=None):
-    return kubectl(os.path.join(D, cluster + ".kubeconfig"), *args, stdin=stdin)
-
-
-def get(cluster, *args):
-    return kubectl_get(os.path.join(D, cluster + ".kubeconfig"), *args)
-
-
-def apply(cluster, obj):
-    kubectl_apply(os.path.join(D, cluster + ".kubeconfig"), obj)
+FLEET = Fleet(D)
+kc, get, apply = FLEET.kc, FLEET.get, FLEET.apply
 
 
 def deploy(replicas, image="nginx:1.25"):
