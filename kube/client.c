@@ -700,8 +700,11 @@ static int setup_easy(fl_kube_req *r)
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (in->proxy_url)
+    if (in->proxy_url) {
         curl_easy_setopt(e, CURLOPT_PROXY, in->proxy_url);
+        /* a CONNECT's "200 Connection established" is not the server's answer */
+        curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    }
     return 0;
 }
 
