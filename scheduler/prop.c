@@ -1362,6 +1362,19 @@ static void remember(pass *ps, size_t ki, const json_t *tmpl, const char *key, c
         json_object_del(p->dep_contrib, key);
 }
 
+/* Add to set (name -> true) the clusters holding copies of binding rb: its
+ * clusters, and the clusters evicted from that keep theirs while the task
+ * lasts. */
+static void add_holders(json_t *set, const json_t *rb)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(fl_obj_get(rb, "spec.clusters"), i, c)
+        json_object_set_new(set, fl_obj_str_or(c, "name", ""), json_true());
+    json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), i, c)
+        json_object_set_new(set, fl_obj_str_or(c, "fromCluster", ""), json_true());
+}
+
 /* A member's failover phase as the bindings that hold it see it: a Ready
  * member recovering is, to its holders, as one that never failed, and a
  * tainted one (NoSchedule, which a holder's filter skips) as a failing
@@ -1515,15 +1528,8 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
      * new work, so a member that fails does not make the templates it does
      * not hold decided again */
     bool stable = true;
-    json_t *holders = json_object(); /* the binding's clusters and evicted-from clusters */
-    {
-        size_t ci;
-        const json_t *ct;
-        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct)
-            json_object_set_new(holders, fl_obj_str_or(ct, "name", ""), json_true());
-        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct)
-            json_object_set_new(holders, fl_obj_str_or(ct, "fromCluster", ""), json_true());
-    }
+    json_t *holders = json_object();
+    add_holders(holders, rb);
     for (size_t mi = 0; mi < p->nm; mi++) {
         const member *m = &p->m[mi];
         char okey0[700];
@@ -1557,13 +1563,7 @@ static void do_template(pass *ps, const tkind *k, size_t ki, const json_t *tmpl)
     bool may_skip =
         stable || !json_array_size(fl_obj_get(pol, "spec.placement.clusterTolerations"));
     if (may_skip && rb && !strcmp(fl_obj_str_or(p->settled, key, "?"), fps)) {
-        size_t ci;
-        const json_t *ct;
-        json_array_foreach(fl_obj_get(rb, "spec.clusters"), ci, ct)
-            json_object_set_new(want, fl_obj_str_or(ct, "name", ""), json_true());
-        /* evicted clusters keep their copies while the task lasts */
-        json_array_foreach(fl_obj_get(rb, "spec.gracefulEvictionTasks"), ci, ct)
-            json_object_set_new(want, fl_obj_str_or(ct, "fromCluster", ""), json_true());
+        add_holders(want, rb);
         fl_buf_done(&fp);
         note_deps(ps, tmpl, pol, key,
                   json_object_get(rb, "spec") ? fl_obj_get(rb, "spec.clusters") : NULL);
